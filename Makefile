@@ -1,0 +1,41 @@
+# The two contract targets: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit bench bench-quick chaos clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m compileall -q jobctl >/dev/null
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/jobctl --config jobs.toml.example up
+
+test: $(STAMP) lint typecheck unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check jobctl tests bench
+	$(BIN)/ruff format --check jobctl tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy jobctl
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n auto
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run_all.py --quick
+
+chaos: $(STAMP)
+	$(BIN)/python -m pytest tests -m chaos
+
+clean:
+	rm -rf $(VENV) .jobctl .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,115 @@
+"""The typer application, its global options, and what every command shares.
+
+Commands import their heavy modules inside the function body: `jobctl enqueue` runs in
+shell loops and cron lines, so start-up must not pay for rich, croniter or the worker.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from jobctl import __version__
+
+if TYPE_CHECKING:
+    from jobctl.config import Config
+    from jobctl.store import Store
+
+app = typer.Typer(
+    name="jobctl",
+    help="A durable job queue, worker pool and cron daemon in one command.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass
+class Globals:
+    config_path: str | None = None
+    db: str | None = None
+    _config: Config | None = field(default=None, repr=False)
+
+    def config(self, required: bool = False) -> Config:
+        if self._config is None or (required and self._config.path is None):
+            from jobctl.config import load_config
+
+            self._config = load_config(self.config_path, required=required)
+        return self._config
+
+    def db_location(self) -> str:
+        if self.db:
+            return self.db
+        env = os.environ.get("JOBCTL_DB")
+        if env:
+            return env
+        config = self.config()
+        if config.settings.db:
+            if config.settings.db.startswith(("redis://", "rediss://", "sqlite://")):
+                return config.settings.db
+            path = Path(config.settings.db).expanduser()
+            return str(path if path.is_absolute() else config.base_dir / path)
+        state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+            os.path.expanduser("~"), ".local", "state"
+        )
+        return os.path.join(state, "jobctl", "jobctl.db")
+
+    def store(self, *, create: bool = True, durability: str | None = None) -> Store:
+        from jobctl.store import open_store
+
+        return open_store(
+            self.db_location(),
+            durability=durability or self.config().settings.durability,
+            create=create,
+        )
+
+
+STATE = Globals()
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"jobctl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $JOBCTL_CONFIG, ./jobs.toml, "
+            "$XDG_CONFIG_HOME/jobctl/jobs.toml).",
+            show_default=False,
+        ),
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Database path (default: $JOBCTL_DB, [settings] db, "
+            "$XDG_STATE_HOME/jobctl/jobctl.db).",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """A durable job queue, worker pool and cron daemon in one command.
+
+    Exit codes: 0 ok, 1 failed operation (e.g. a job ended dead), 2 bad usage, config or
+    payload, 3 database unusable, 124 wait timed out.
+    """
+    STATE.config_path = config
+    STATE.db = db

@@ -1,0 +1,128 @@
+"""`jobctl list`, `show` and `wait`: reading the queue."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+
+from jobctl.cli.app import STATE, app
+
+
+@app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
+def list_jobs(
+    state: Annotated[
+        list[str] | None,
+        typer.Option("--state", "-s", help="queued, scheduled, running, succeeded, dead, cancelled."),
+    ] = None,
+    job: Annotated[str | None, typer.Option("--job", "-j", help="Only this job type.")] = None,
+    queue: Annotated[str | None, typer.Option("--queue", "-q", help="Only this queue.")] = None,
+    key: Annotated[str | None, typer.Option("--key", "-k", help="Only this unique key.")] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only jobs created within this duration.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many jobs.")] = 50,
+    oldest_first: Annotated[
+        bool, typer.Option("--oldest-first", help="Oldest jobs first.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List jobs, newest first."""
+    from jobctl.durations import parse_duration
+    from jobctl.models import JobFilter
+    from jobctl.render import job_document, job_rows, print_json
+
+    states = tuple(_state(s) for s in state or [])
+    since_ts = time.time() - parse_duration(since) if since else None
+    where = JobFilter(
+        states=states,
+        job=job,
+        queue=queue,
+        key=key,
+        since=since_ts,
+        limit=limit if limit > 0 else None,
+        newest_first=not oldest_first,
+    )
+    with STATE.store(create=False) as store:
+        jobs = store.list_jobs(where)
+    if as_json:
+        print_json([job_document(j) for j in jobs])
+    else:
+        job_rows(jobs)
+
+
+@app.command(epilog="Example:  jobctl show 42 --json")
+def show(
+    job_id: Annotated[int, typer.Argument(help="The job id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Show one job with every attempt."""
+    from jobctl.errors import NotFound
+    from jobctl.render import attempt_document, job_detail, job_document, print_json
+
+    with STATE.store(create=False) as store:
+        job = store.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        attempts = store.attempts(job_id)
+    if as_json:
+        print_json(job_document(job) | {"attempts_history": [attempt_document(a) for a in attempts]})
+    else:
+        job_detail(job, attempts)
+
+
+@app.command(epilog="Example:  jobctl wait 41 42 --timeout 10m && echo all good")
+def wait(
+    job_ids: Annotated[list[int], typer.Argument(help="Job ids to wait for.")],
+    timeout: Annotated[
+        str | None, typer.Option("--timeout", "-t", help="Give up after this long (exit 124).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
+) -> None:
+    """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled."""
+    from jobctl.durations import parse_duration
+    from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound
+    from jobctl.models import FINAL_STATES, State
+    from jobctl.render import job_document, print_json
+
+    limit = parse_duration(timeout) if timeout else None
+    deadline = time.monotonic() + limit if limit is not None else None
+    pause = 0.01
+    with STATE.store(create=False) as store:
+        while True:
+            jobs = store.get_many(job_ids)
+            missing = [i for i in job_ids if i not in jobs]
+            if missing:
+                raise NotFound(f"no job {missing[0]}")
+            if all(j.state in FINAL_STATES for j in jobs.values()):
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                if as_json:
+                    print_json([job_document(jobs[i]) for i in job_ids])
+                typer.echo(f"jobctl: timed out after {timeout}", err=True)
+                raise typer.Exit(EXIT_TIMEOUT)
+            time.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
+    if as_json:
+        print_json([job_document(jobs[i]) for i in job_ids])
+    failed = [j for j in jobs.values() if j.state != State.SUCCEEDED]
+    for job in failed:
+        typer.echo(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}", err=True)
+    if failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _state(text: str) -> "State":  # noqa: UP037
+    from jobctl.errors import UsageError
+    from jobctl.models import State
+
+    try:
+        return State(text.lower())
+    except ValueError:
+        names = ", ".join(s.value for s in State)
+        raise UsageError(f"--state: unknown state {text!r} (one of: {names})") from None
+
+
+if False:  # pragma: no cover - for type checkers only
+    from jobctl.models import State

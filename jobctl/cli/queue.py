@@ -1,0 +1,194 @@
+"""`jobctl enqueue`: put jobs on the queue, one, ad hoc, or a whole batch."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from jobctl.cli.app import STATE, app
+
+
+@app.command(
+    epilog="Examples:  jobctl enqueue backup --arg target=/srv  |  "
+    "jobctl enqueue --delay 5m report  |  jobctl enqueue --exec -- make -j4 test  |  "
+    "jobctl enqueue --batch jobs.jsonl",
+)
+def enqueue(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The job name; with --exec, the command and its arguments.",
+            show_default=False,
+        ),
+    ] = None,
+    arg: Annotated[
+        list[str] | None,
+        typer.Option("--arg", "-a", help="Payload value key=value (key:=json for JSON)."),
+    ] = None,
+    payload: Annotated[
+        str | None, typer.Option("--payload", "-p", help="The payload as a JSON object.")
+    ] = None,
+    payload_file: Annotated[
+        str | None,
+        typer.Option("--payload-file", help="Read the JSON payload from FILE, or - for stdin."),
+    ] = None,
+    delay: Annotated[
+        str | None, typer.Option("--delay", "-d", help="Run after this long, e.g. 30s, 5m.")
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="Run at this ISO-8601 time.", show_default=False)
+    ] = None,
+    priority: Annotated[
+        int | None, typer.Option("--priority", help="Higher runs first (default: the job's).")
+    ] = None,
+    queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue name.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option("--key", "-k", help="Unique key: no second active job with this key."),
+    ] = None,
+    max_attempts: Annotated[
+        int | None, typer.Option("--max-attempts", help="Attempts before the job is dead.")
+    ] = None,
+    batch: Annotated[
+        str | None,
+        typer.Option("--batch", help="JSON lines from FILE or - : all are stored or none."),
+    ] = None,
+    exec_: Annotated[
+        bool, typer.Option("--exec", "-x", help="Queue the given command (no job type needed).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the job(s) as JSON.")] = False,
+) -> None:
+    """Queue a job and print its id."""
+    from jobctl.errors import UsageError
+    from jobctl.producer import JobRequest, build_job
+
+    config = STATE.config()
+    now = time.time()
+    if batch is not None:
+        if args or arg or payload or payload_file or exec_:
+            raise UsageError("--batch takes no job name, payload or --exec")
+        _enqueue_batch(batch, now, as_json)
+        return
+    words = list(args or [])
+    if exec_:
+        import os
+
+        command: list[str] | None = words
+        name = None
+        cwd: str | None = os.getcwd()
+        if not command:
+            raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
+    else:
+        if not words:
+            raise UsageError("missing job name (or use --exec to queue a command)")
+        if len(words) > 1:
+            raise UsageError(
+                f"unexpected argument {words[1]!r}: pass payload values with --arg key=value"
+            )
+        command, name, cwd = None, words[0], None
+    body = _payload(arg, payload, payload_file)
+    request = JobRequest(
+        job=name,
+        payload=body,
+        delay=_duration(delay, "--delay"),
+        at=_instant(at),
+        priority=priority,
+        queue=queue,
+        key=key,
+        max_attempts=max_attempts,
+        command=command,
+        cwd=cwd,
+    )
+    new_job = build_job(config, request, now)
+    with STATE.store() as store:
+        (result,) = store.enqueue([new_job], now)
+        if not result.created:
+            print(
+                f"jobctl: job {result.id} with key {key!r} is already active; nothing queued",
+                file=sys.stderr,
+            )
+        if as_json:
+            from jobctl.render import job_document, print_json
+
+            job = store.get(result.id)
+            assert job is not None
+            print_json(job_document(job) | {"created": result.created})
+        else:
+            print(result.id)
+
+
+def _enqueue_batch(source: str, now: float, as_json: bool) -> None:
+    from jobctl.errors import UsageError
+    from jobctl.producer import read_batch
+
+    if source == "-":
+        lines = sys.stdin.read().splitlines()
+        name = "<stdin>"
+    else:
+        try:
+            with open(source, encoding="utf-8") as handle:
+                lines = handle.read().splitlines()
+        except OSError as exc:
+            raise UsageError(f"--batch {source}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--batch {source}: not UTF-8 text") from None
+        name = source
+    jobs = read_batch(STATE.config(), lines, now, name)
+    with STATE.store() as store:
+        results = store.enqueue(jobs, now)
+    skipped = sum(1 for r in results if not r.created)
+    if skipped:
+        print(f"jobctl: {skipped} job(s) matched an active key; not queued", file=sys.stderr)
+    if as_json:
+        from jobctl.render import print_json
+
+        print_json([{"id": r.id, "created": r.created} for r in results])
+    else:
+        sys.stdout.write("".join(f"{r.id}\n" for r in results))
+
+
+def _payload(
+    pairs: list[str] | None, text: str | None, file: str | None
+) -> dict[str, object]:
+    from jobctl.errors import UsageError
+    from jobctl.payload import parse_args, parse_json
+
+    given = sum(x is not None and x != [] for x in (pairs, text, file))
+    if given > 1:
+        raise UsageError("give the payload one way: --arg, --payload or --payload-file")
+    if text is not None:
+        return parse_json(text, "--payload")
+    if file is not None:
+        if file == "-":
+            return parse_json(sys.stdin.read(), "--payload-file -")
+        try:
+            with open(file, encoding="utf-8") as handle:
+                return parse_json(handle.read(), f"--payload-file {file}")
+        except OSError as exc:
+            raise UsageError(f"--payload-file {file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"--payload-file {file}: not UTF-8 text") from None
+    return parse_args(pairs or [])
+
+
+def _duration(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    from jobctl.durations import parse_duration
+    from jobctl.errors import DurationError
+
+    try:
+        return parse_duration(text)
+    except DurationError as exc:
+        raise DurationError(f"{option}: {exc}") from None
+
+
+def _instant(text: str | None) -> float | None:
+    if text is None:
+        return None
+    from jobctl.timefmt import parse_instant
+
+    return parse_instant(text, "--at")

@@ -1,0 +1,523 @@
+"""jobs.toml -> validated, frozen dataclasses.
+
+Validation is strict and every error names the file, the line (where it can be found),
+the table and the key, so a typo is fixed at once instead of discovered at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jobctl.durations import parse_duration
+from jobctl.errors import ConfigError, JobctlError
+from jobctl.sizes import parse_size
+
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+QUEUE_NAME = JOB_NAME
+ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exec`
+DEFAULT_QUEUE = "default"
+
+T = TypeVar("T")
+_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    command: tuple[str, ...]
+    shell: bool = False
+    cwd: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float | None = None
+    kill_grace: float = 10.0
+    max_attempts: int = 3
+    backoff: float = 1.0
+    backoff_max: float = 3600.0
+    jitter: bool = True
+    queue: str = DEFAULT_QUEUE
+    priority: int = 0
+    description: str | None = None
+    user: str | None = None
+    group: str | None = None
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    """A schedule as written; cron.py checks the expression and computes fires."""
+
+    name: str
+    cron: str
+    job: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+    timezone: str | None = None
+    overlap: str = "skip"
+    catch_up: str = "latest"
+    catch_up_limit: int = 100
+    jitter: float = 0.0
+    enabled: bool = True
+    priority: int | None = None
+    queue: str | None = None
+    description: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str | None = None
+    lease: float = 30.0
+    max_payload: int = 64 * 1024
+    log_dir: str | None = None
+    log_max_bytes: int = 10 * 1024 * 1024
+    timezone: str | None = None
+    durability: str = "full"
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    settings: Settings
+    jobs: Mapping[str, JobType]
+    schedules: Mapping[str, ScheduleSpec] = field(default_factory=dict)
+
+    def job_type(self, name: str) -> JobType:
+        try:
+            return self.jobs[name]
+        except KeyError:
+            where = f" in {self.path}" if self.path else " (no config file found)"
+            known = ", ".join(sorted(self.jobs)) or "none"
+            raise ConfigError(f"unknown job {name!r}{where}; defined jobs: {known}") from None
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path else Path.cwd()
+
+
+DEFAULT_JOB = JobType(name=ADHOC_JOB, command=())
+EMPTY_CONFIG = Config(path=None, settings=Settings(), jobs={})
+
+
+# ---------------------------------------------------------------------------------------------
+# Locating the config
+
+
+def find_config_path(explicit: str | None) -> Path | None:
+    """--config, then $JOBCTL_CONFIG, then ./jobs.toml, then $XDG_CONFIG_HOME/jobctl/jobs.toml."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("JOBCTL_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("jobs.toml")
+    if local.is_file():
+        return local
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    candidate = Path(xdg) / "jobctl" / "jobs.toml"
+    if candidate.is_file():
+        return candidate
+    return None
+
+
+def load_config(explicit: str | None = None, *, required: bool = False) -> Config:
+    path = find_config_path(explicit)
+    if path is None:
+        if required:
+            raise ConfigError(
+                "no config found: pass --config PATH, set JOBCTL_CONFIG, or create ./jobs.toml"
+            )
+        return EMPTY_CONFIG
+    return load_config_file(path)
+
+
+def load_config_file(path: Path) -> Config:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a directory, not a config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path | None = None) -> Config:
+    name = str(path) if path else "<config>"
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+    return _Parser(doc, text, name, path).config()
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation
+
+
+class _Parser:
+    def __init__(self, doc: dict[str, Any], text: str, name: str, path: Path | None) -> None:
+        self.doc = doc
+        self.lines = text.splitlines()
+        self.name = name
+        self.path = path
+
+    # -- error reporting ---------------------------------------------------------------------
+
+    def fail(self, table: str, key: str | None, message: str) -> ConfigError:
+        line = self.locate(table, key)
+        where = f"{self.name}:{line}" if line else self.name
+        what = f"[{table}]" + (f" {key}" if key else "") if table else (key or "")
+        return ConfigError(f"{where}: {what}: {message}")
+
+    def locate(self, table: str, key: str | None) -> int | None:
+        """Best-effort line number of `key` in `[table]` (tomllib keeps no positions)."""
+        if not table:
+            return None
+        header = re.compile(r"^\s*\[\s*" + _table_pattern(table) + r"\s*\]\s*(#.*)?$")
+        any_header = re.compile(r"^\s*\[")
+        start = None
+        for index, line in enumerate(self.lines):
+            if header.match(line):
+                start = index
+                break
+        if start is None:
+            return None
+        if key is None:
+            return start + 1
+        key_re = re.compile(r"^\s*(" + re.escape(key) + r"|\"" + re.escape(key) + r"\")\s*[=.]")
+        for index in range(start + 1, len(self.lines)):
+            line = self.lines[index]
+            if any_header.match(line):
+                break
+            if key_re.match(line):
+                return index + 1
+        return start + 1
+
+    # -- typed getters -----------------------------------------------------------------------
+
+    def take(
+        self,
+        table: str,
+        data: dict[str, Any],
+        key: str,
+        kind: type | tuple[type, ...],
+        default: Any,
+        convert: Callable[[Any], Any] | None = None,
+    ) -> Any:
+        if key not in data:
+            return default
+        value = data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(value, bool) and bool not in kinds:
+            raise self.fail(table, key, f"expected {_kind_name(kinds)}, got a boolean")
+        if not isinstance(value, kinds):
+            raise self.fail(table, key, f"expected {_kind_name(kinds)}, got {_toml_type(value)}")
+        if convert is not None:
+            try:
+                return convert(value)
+            except JobctlError as exc:
+                raise self.fail(table, key, str(exc)) from None
+        return value
+
+    def duration(self, table: str, data: dict[str, Any], key: str, default: Any) -> Any:
+        return self.take(table, data, key, str, default, parse_duration)
+
+    def check_keys(self, table: str, data: dict[str, Any], allowed: set[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                hint = _closest(key, allowed)
+                extra = f" (did you mean {hint!r}?)" if hint else ""
+                raise self.fail(table, key, f"unknown key{extra}")
+
+    # -- tables ------------------------------------------------------------------------------
+
+    def config(self) -> Config:
+        self.check_keys("", self.doc, {"settings", "jobs", "schedules"})
+        for top in ("settings", "jobs", "schedules"):
+            if top in self.doc and not isinstance(self.doc[top], dict):
+                raise self.fail("", top, "must be a table")
+        settings = self.settings(self.doc.get("settings", {}))
+        jobs_doc = self.doc.get("jobs", {})
+        jobs: dict[str, JobType] = {}
+        for name, data in jobs_doc.items():
+            jobs[name] = self.job(name, data)
+        schedules: dict[str, ScheduleSpec] = {}
+        for name, data in self.doc.get("schedules", {}).items():
+            spec, inline = self.schedule(name, data, jobs)
+            schedules[name] = spec
+            if inline is not None:
+                jobs[inline.name] = inline
+        return Config(path=self.path, settings=settings, jobs=jobs, schedules=schedules)
+
+    def settings(self, data: dict[str, Any]) -> Settings:
+        t = "settings"
+        allowed = {
+            "db",
+            "lease",
+            "max_payload",
+            "log_dir",
+            "log_max_bytes",
+            "timezone",
+            "durability",
+        }
+        self.check_keys(t, data, allowed)
+        lease = self.duration(t, data, "lease", 30.0)
+        if lease < 1:
+            raise self.fail(t, "lease", "must be at least 1s")
+        durability = self.take(t, data, "durability", str, "full")
+        if durability not in ("full", "normal", "off"):
+            raise self.fail(t, "durability", "must be 'full', 'normal' or 'off'")
+        return Settings(
+            db=self.take(t, data, "db", str, None),
+            lease=lease,
+            max_payload=self.take(t, data, "max_payload", (int, str), 64 * 1024, parse_size),
+            log_dir=self.take(t, data, "log_dir", str, None),
+            log_max_bytes=self.take(
+                t, data, "log_max_bytes", (int, str), 10 * 1024 * 1024, parse_size
+            ),
+            timezone=self.take(t, data, "timezone", str, None, _check_timezone),
+            durability=durability,
+        )
+
+    def job(self, name: str, data: Any) -> JobType:
+        t = f"jobs.{_quote_key(name)}"
+        if not JOB_NAME.match(name):
+            raise self.fail(
+                t, None, "bad job name: use letters, digits, '_', '-', '.', ':' (at most 64)"
+            )
+        if name == ADHOC_JOB:
+            raise self.fail(t, None, f"the name {ADHOC_JOB!r} is reserved for ad-hoc commands")
+        if not isinstance(data, dict):
+            raise self.fail("jobs", name, "must be a table")
+        allowed = {
+            "command",
+            "shell",
+            "cwd",
+            "env",
+            "timeout",
+            "kill_grace",
+            "max_attempts",
+            "backoff",
+            "backoff_max",
+            "jitter",
+            "queue",
+            "priority",
+            "description",
+            "user",
+            "group",
+        }
+        self.check_keys(t, data, allowed)
+        if "command" not in data:
+            raise self.fail(t, None, "missing required key 'command'")
+        shell = self.take(t, data, "shell", bool, False)
+        command = self.command(t, data["command"], shell)
+        self.check_shell_placeholders(t, command, shell)
+        env = self.take(t, data, "env", dict, {})
+        for key, value in env.items():
+            if not isinstance(value, str | int | float) or isinstance(value, bool):
+                raise self.fail(t, "env", f"value of {key!r} must be a string or a number")
+        max_attempts = self.take(t, data, "max_attempts", int, 3)
+        if not 1 <= max_attempts <= 1000:
+            raise self.fail(t, "max_attempts", "must be between 1 and 1000")
+        timeout = self.duration(t, data, "timeout", None)
+        if timeout is not None and timeout <= 0:
+            raise self.fail(t, "timeout", "must be positive")
+        queue = self.take(t, data, "queue", str, DEFAULT_QUEUE)
+        if not QUEUE_NAME.match(queue):
+            raise self.fail(t, "queue", "bad queue name: use letters, digits, '_', '-', '.', ':'")
+        return JobType(
+            name=name,
+            command=command,
+            shell=shell,
+            cwd=self.take(t, data, "cwd", str, None),
+            env={k: str(v) for k, v in env.items()},
+            timeout=timeout,
+            kill_grace=self.duration(t, data, "kill_grace", 10.0),
+            max_attempts=max_attempts,
+            backoff=self.duration(t, data, "backoff", 1.0),
+            backoff_max=self.duration(t, data, "backoff_max", 3600.0),
+            jitter=self.take(t, data, "jitter", bool, True),
+            queue=queue,
+            priority=self.take(t, data, "priority", int, 0),
+            description=self.take(t, data, "description", str, None),
+            user=self.take(t, data, "user", str, None),
+            group=self.take(t, data, "group", str, None),
+        )
+
+    def command(self, table: str, value: Any, shell: bool) -> tuple[str, ...]:
+        if isinstance(value, str):
+            if not value.strip():
+                raise self.fail(table, "command", "must not be empty")
+            if shell:
+                return (value,)
+            try:
+                argv = shlex.split(value)
+            except ValueError as exc:
+                raise self.fail(table, "command", f"cannot split into words: {exc}") from None
+            return tuple(argv)
+        if isinstance(value, list):
+            if not value or not all(isinstance(part, str) for part in value):
+                raise self.fail(table, "command", "must be a non-empty list of strings")
+            if shell and len(value) != 1:
+                return (shlex.join(value),)
+            return tuple(value)
+        raise self.fail(
+            table, "command", f"expected a string or a list of strings, got {_toml_type(value)}"
+        )
+
+    def check_shell_placeholders(self, table: str, argv: tuple[str, ...], shell: bool) -> None:
+        """A placeholder inside `sh -c '...'` would let a payload value run as shell code."""
+        from jobctl.payload import placeholders
+
+        if shell or len(argv) < 2 or os.path.basename(argv[0]) not in _SHELLS:
+            return
+        if "-c" not in argv[1:]:
+            return
+        script_index = argv.index("-c", 1) + 1
+        if script_index < len(argv) and placeholders([argv[script_index]]):
+            raise self.fail(
+                table,
+                "command",
+                "a {placeholder} inside a shell script would run payload values as shell code;"
+                " set shell = true (values are then quoted) or pass the value as an argument",
+            )
+
+    def schedule(
+        self, name: str, data: Any, jobs: Mapping[str, JobType]
+    ) -> tuple[ScheduleSpec, JobType | None]:
+        t = f"schedules.{_quote_key(name)}"
+        if not JOB_NAME.match(name):
+            raise self.fail(
+                t, None, "bad schedule name: use letters, digits, '_', '-', '.', ':' (at most 64)"
+            )
+        if not isinstance(data, dict):
+            raise self.fail("schedules", name, "must be a table")
+        allowed = {
+            "job",
+            "command",
+            "cron",
+            "payload",
+            "timezone",
+            "overlap",
+            "catch_up",
+            "catch_up_limit",
+            "jitter",
+            "enabled",
+            "priority",
+            "queue",
+            "description",
+        }
+        self.check_keys(t, data, allowed)
+        if "cron" not in data:
+            raise self.fail(t, None, "missing required key 'cron'")
+        cron = self.take(t, data, "cron", str, "")
+        has_job, has_command = "job" in data, "command" in data
+        if has_job == has_command:
+            raise self.fail(t, None, "set exactly one of 'job' (a job type) or 'command'")
+        inline: JobType | None = None
+        if has_job:
+            job = self.take(t, data, "job", str, "")
+            if job not in jobs:
+                known = ", ".join(sorted(jobs)) or "none"
+                raise self.fail(t, "job", f"unknown job {job!r}; defined jobs: {known}")
+        else:
+            # An inline command becomes a job type of its own, named after the schedule.
+            job = f"schedule:{name}"
+            inline = JobType(name=job, command=self.command(t, data["command"], False))
+        overlap = self.take(t, data, "overlap", str, "skip")
+        if overlap not in ("skip", "queue", "allow"):
+            raise self.fail(t, "overlap", "must be 'skip', 'queue' or 'allow'")
+        catch_up = self.take(t, data, "catch_up", str, "latest")
+        if catch_up not in ("latest", "none", "all"):
+            raise self.fail(t, "catch_up", "must be 'latest', 'none' or 'all'")
+        catch_up_limit = self.take(t, data, "catch_up_limit", int, 100)
+        if catch_up_limit < 1:
+            raise self.fail(t, "catch_up_limit", "must be at least 1")
+        queue = self.take(t, data, "queue", str, None)
+        if queue is not None and not QUEUE_NAME.match(queue):
+            raise self.fail(t, "queue", "bad queue name")
+        spec = ScheduleSpec(
+            name=name,
+            cron=cron,
+            job=job,
+            payload=self.take(t, data, "payload", dict, {}),
+            timezone=self.take(t, data, "timezone", str, None, _check_timezone),
+            overlap=overlap,
+            catch_up=catch_up,
+            catch_up_limit=catch_up_limit,
+            jitter=self.duration(t, data, "jitter", 0.0),
+            enabled=self.take(t, data, "enabled", bool, True),
+            priority=self.take(t, data, "priority", int, None),
+            queue=queue,
+            description=self.take(t, data, "description", str, None),
+            line=self.locate(t, None),
+        )
+        return spec, inline
+
+
+def _check_timezone(name: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')")
+    return name
+
+
+def _table_pattern(table: str) -> str:
+    parts = _split_table(table)
+    return r"\s*\.\s*".join(
+        "(?:" + re.escape(p) + '|"' + re.escape(p) + '"|' + "'" + re.escape(p) + "')"
+        for p in parts
+    )
+
+
+def _split_table(table: str) -> list[str]:
+    parts: list[str] = []
+    for match in re.finditer(r'"((?:[^"\\]|\\.)*)"|([^.]+)', table):
+        parts.append(match.group(1) if match.group(1) is not None else match.group(2))
+    return parts
+
+
+def _quote_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name + '"'
+
+
+def _kind_name(kinds: tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "a boolean", dict: "a table", list: "a list"}
+    names[float] = "a number"
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def _toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _closest(key: str, allowed: set[str]) -> str | None:
+    import difflib
+
+    matches = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
+    return matches[0] if matches else None

@@ -1,0 +1,86 @@
+"""The one duration format of jobctl: "250ms", "30s", "5m", "2h", "1d", "1h30m".
+
+Every option, config key and CLI flag that takes a duration goes through `parse_duration`,
+and every duration shown to a person goes through `format_duration`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from jobctl.errors import DurationError
+
+_UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+}
+_ORDER = ["w", "d", "h", "m", "s", "ms"]
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
+# Durations beyond a century are surely mistakes, and floats lose precision past them.
+MAX_SECONDS = 100 * 365 * 86400.0
+
+
+def parse_duration(text: str) -> float:
+    """Return seconds for a duration string; units must appear largest first, each once."""
+    if not isinstance(text, str):
+        raise DurationError(f"invalid duration {text!r}: expected a string like '30s' or '1h30m'")
+    s = text.strip()
+    if not s:
+        raise DurationError("invalid duration '': expected a value like '30s' or '1h30m'")
+    total = 0.0
+    pos = 0
+    last_rank = -1
+    for match in _PART.finditer(s):
+        if match.start() != pos:
+            break
+        unit = match.group(2)
+        rank = _ORDER.index(unit)
+        if rank <= last_rank:
+            raise DurationError(
+                f"invalid duration {text!r}: units must go from largest to smallest, each once"
+            )
+        last_rank = rank
+        total += float(match.group(1)) * _UNITS[unit]
+        pos = match.end()
+    if pos != len(s) or last_rank == -1:
+        raise DurationError(
+            f"invalid duration {text!r}: expected a number with a unit "
+            "(ms, s, m, h, d, w), like '250ms', '30s' or '1h30m'"
+        )
+    if total > MAX_SECONDS:
+        raise DurationError(f"invalid duration {text!r}: longer than 100 years")
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Render seconds in the same format `parse_duration` reads (rounded to milliseconds)."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    millis = round(seconds * 1000)
+    if millis == 0:
+        return "0s"
+    if millis < 1000:
+        return f"{millis}ms"
+    parts: list[str] = []
+    rest = millis
+    for unit in ("d", "h", "m", "s"):
+        size = int(_UNITS[unit] * 1000)
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    if rest:
+        parts.append(f"{rest}ms")
+    return "".join(parts)
+
+
+def format_short(seconds: float) -> str:
+    """A human figure with at most two units ("3m12s", "2d4h"), for tables."""
+    full = format_duration(seconds)
+    units = re.findall(r"\d+(?:ms|[dhms])", full)
+    if len(units) <= 2:
+        return full
+    return "".join(units[:2])

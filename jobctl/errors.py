@@ -1,0 +1,53 @@
+"""Errors that reach the user as one line on stderr and a documented exit code.
+
+Exit codes are part of the interface scripts rely on:
+  0  success
+  1  an operation failed (a job ended dead or cancelled, nothing matched, ...)
+  2  bad usage, configuration or payload
+  3  the database cannot be used
+  124 a wait timed out
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_STORE = 3
+EXIT_TIMEOUT = 124
+
+
+class JobctlError(Exception):
+    """Base class: the message is the single line printed to the user."""
+
+    exit_code = EXIT_FAILED
+
+
+class UsageError(JobctlError):
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(JobctlError):
+    exit_code = EXIT_USAGE
+
+
+class PayloadError(JobctlError):
+    exit_code = EXIT_USAGE
+
+
+class DurationError(UsageError):
+    pass
+
+
+class StoreError(JobctlError):
+    """The database is missing, corrupt, locked, not ours, or unwritable."""
+
+    exit_code = EXIT_STORE
+
+
+class NotFound(JobctlError):
+    exit_code = EXIT_FAILED
+
+
+class OperationFailed(JobctlError):
+    exit_code = EXIT_FAILED

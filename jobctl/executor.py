@@ -1,0 +1,348 @@
+"""One attempt of one job: a process group, its environment, its timeout, its output.
+
+The command runs in a new session (its own process group, away from the terminal's Ctrl-C),
+so a timeout, a cancel or a shutdown can signal every process it started: SIGTERM to the
+whole group, then SIGKILL after `kill_grace`. Processes it leaves behind when it exits are
+stopped the same way. stdout goes straight to the attempt's log file; stderr passes through
+us into the same file so that its tail can be kept with the job as its error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import select
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobctl.durations import format_duration
+from jobctl.fsutil import private_dir
+from jobctl.models import AttemptResult, Outcome
+
+ERROR_TAIL_BYTES = 2048
+_LOG_CHECK_INTERVAL = 5.0
+
+
+@dataclass(frozen=True)
+class AttemptSpec:
+    argv: Sequence[str]
+    env: Mapping[str, str]
+    log_path: Path
+    cwd: str | None = None
+    shell: bool = False
+    timeout: float | None = None
+    kill_grace: float = 10.0
+    log_max_bytes: int = 10 * 1024 * 1024
+    user: str | None = None
+    group: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+class Execution:
+    """A running attempt. `run()` blocks (call it in a thread); `stop()` may come from any thread."""
+
+    def __init__(self, spec: AttemptSpec) -> None:
+        self.spec = spec
+        self._stop_reason: Outcome | None = None
+        self._force = False
+        self._stop_read, self._stop_write = os.pipe()
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.pid: int | None = None
+
+    def stop(self, reason: Outcome, force: bool = False) -> None:
+        """Terminate the attempt (cancel or shutdown); the outcome reports `reason`.
+
+        SIGTERM to the group, SIGKILL after `kill_grace`; at once with `force`."""
+        with self._lock:
+            if self._stop_reason is None:
+                self._stop_reason = reason
+            if force:
+                self._force = True
+            with contextlib.suppress(OSError):
+                os.write(self._stop_write, b"x")
+
+    def run(self) -> AttemptResult:
+        try:
+            return self._run()
+        finally:
+            for fd in (self._stop_read, self._stop_write):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+    def _run(self) -> AttemptResult:
+        spec = self.spec
+        log_fd = _open_log(spec.log_path)
+        argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else list(spec.argv)
+        started = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                argv,
+                cwd=spec.cwd,
+                env=dict(spec.env),
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                close_fds=True,
+                user=spec.user,
+                group=spec.group,
+            )
+        except OSError as exc:
+            message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                message = f"cannot start {argv[0]!r}: command not found"
+            elif isinstance(exc, FileNotFoundError) and spec.cwd:
+                message = f"cannot start {argv[0]!r}: {exc.strerror}"
+            os.write(log_fd, (message + "\n").encode())
+            os.close(log_fd)
+            code = 127 if exc.errno == errno.ENOENT else 126
+            return AttemptResult(
+                Outcome.ERROR, exit_code=code, error=message, log_path=str(spec.log_path)
+            )
+        except (ValueError, KeyError) as exc:  # unknown user or group
+            message = f"cannot start {argv[0]!r}: {exc}"
+            os.write(log_fd, (message + "\n").encode())
+            os.close(log_fd)
+            return AttemptResult(
+                Outcome.ERROR, exit_code=126, error=message, log_path=str(spec.log_path)
+            )
+        self._proc = proc
+        self.pid = proc.pid
+        try:
+            timed_out = self._supervise(proc, log_fd, started)
+        finally:
+            os.close(log_fd)
+        _trim_log(spec.log_path, spec.log_max_bytes)
+        return self._result(proc, timed_out, started)
+
+    def _supervise(self, proc: subprocess.Popen[bytes], log_fd: int, started: float) -> bool:
+        """Copy stderr, enforce the timeout and stop requests; True when it timed out."""
+        spec = self.spec
+        assert proc.stderr is not None
+        err_fd = proc.stderr.fileno()
+        os.set_blocking(err_fd, False)
+        self._tail = bytearray()
+        try:
+            exit_fd: int | None = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            exit_fd = None
+        deadline = started + spec.timeout if spec.timeout else None
+        kill_at: float | None = None
+        timed_out = False
+        stop_seen = False
+        err_open = True
+        next_log_check = started + _LOG_CHECK_INTERVAL
+        try:
+            while True:
+                if proc.poll() is not None and (not err_open or exit_fd is None):
+                    break
+                now = time.monotonic()
+                if deadline is not None and now >= deadline and kill_at is None:
+                    timed_out = True
+                    kill_at = now + spec.kill_grace
+                    _signal_group(proc.pid, signal.SIGTERM)
+                if self._stop_reason is not None and not stop_seen:
+                    stop_seen = True
+                    if kill_at is None:
+                        kill_at = now + spec.kill_grace
+                        _signal_group(proc.pid, signal.SIGTERM)
+                if self._force and kill_at != float("inf"):
+                    kill_at = now
+                if kill_at is not None and now >= kill_at:
+                    _signal_group(proc.pid, signal.SIGKILL)
+                    kill_at = float("inf")
+                if now >= next_log_check:
+                    next_log_check = now + _LOG_CHECK_INTERVAL
+                    _trim_open_log(log_fd, spec.log_max_bytes)
+                waits = [next_log_check]
+                if deadline is not None and kill_at is None:
+                    waits.append(deadline)
+                if kill_at is not None and kill_at != float("inf"):
+                    waits.append(kill_at)
+                timeout = max(0.0, min(waits) - now)
+                fds = [self._stop_read] if not (stop_seen and self._force) else []
+                if err_open:
+                    fds.append(err_fd)
+                if exit_fd is not None:
+                    fds.append(exit_fd)
+                else:
+                    timeout = min(timeout, 0.05)
+                if proc.returncode is not None:
+                    timeout = min(timeout, 0.05)  # leader gone; something holds stderr
+                readable, _, _ = select.select(fds, [], [], timeout)
+                if self._stop_read in readable:
+                    with contextlib.suppress(OSError):
+                        os.read(self._stop_read, 64)
+                if err_fd in readable:
+                    err_open = self._copy_stderr(err_fd, log_fd)
+                if exit_fd is not None and exit_fd in readable:
+                    proc.wait()
+                    if err_open:
+                        err_open = self._copy_stderr(err_fd, log_fd)
+                    if err_open:
+                        # A leftover process holds stderr: stop the rest of the group.
+                        _stop_leftovers(proc.pid, spec.kill_grace)
+                        while err_open and select.select([err_fd], [], [], 0.5)[0]:
+                            err_open = self._copy_stderr(err_fd, log_fd)
+                    break
+            proc.wait()
+            _stop_leftovers(proc.pid, spec.kill_grace)
+        finally:
+            if exit_fd is not None:
+                os.close(exit_fd)
+            assert proc.stderr is not None
+            proc.stderr.close()
+        return timed_out
+
+    def _copy_stderr(self, err_fd: int, log_fd: int) -> bool:
+        """Move what stderr has to the log; False at end of file."""
+        while True:
+            try:
+                chunk = os.read(err_fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                return False
+            if not chunk:
+                return False
+            _write_all(log_fd, chunk)
+            self._tail += chunk
+            if len(self._tail) > ERROR_TAIL_BYTES * 2:
+                del self._tail[: len(self._tail) - ERROR_TAIL_BYTES]
+
+    def _result(
+        self, proc: subprocess.Popen[bytes], timed_out: bool, started: float
+    ) -> AttemptResult:
+        spec = self.spec
+        code = proc.returncode
+        tail = bytes(self._tail[-ERROR_TAIL_BYTES:]).decode("utf-8", "replace").strip()
+        log_path = str(spec.log_path)
+        if self._stop_reason is not None and not timed_out and code != 0:
+            reason = self._stop_reason
+            what = "cancelled" if reason == Outcome.CANCELLED else "stopped by worker shutdown"
+            return AttemptResult(
+                reason,
+                exit_code=_shell_code(code),
+                signal=-code if code < 0 else None,
+                error=what,
+                log_path=log_path,
+            )
+        if timed_out:
+            assert spec.timeout is not None
+            error = f"timeout after {format_duration(spec.timeout)}"
+            return AttemptResult(
+                Outcome.TIMEOUT,
+                exit_code=_shell_code(code),
+                signal=-code if code < 0 else None,
+                error=_with_tail(error, tail),
+                log_path=log_path,
+            )
+        if code == 0:
+            return AttemptResult(Outcome.SUCCEEDED, exit_code=0, log_path=log_path)
+        if code < 0:
+            name = _signal_name(-code)
+            return AttemptResult(
+                Outcome.FAILED,
+                exit_code=_shell_code(code),
+                signal=-code,
+                error=_with_tail(f"killed by signal {-code} ({name})", tail),
+                log_path=log_path,
+            )
+        return AttemptResult(
+            Outcome.FAILED,
+            exit_code=code,
+            error=_with_tail(f"exit code {code}", tail),
+            log_path=log_path,
+        )
+
+
+def _with_tail(head: str, tail: str) -> str:
+    return f"{head}: {tail}" if tail else head
+
+
+def _shell_code(code: int) -> int:
+    """Exit codes as a shell reports them: 128 + n for a death by signal n."""
+    return 128 - code if code < 0 else code
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+
+
+def _stop_leftovers(pgid: int, grace: float) -> None:
+    """Processes of the attempt's group that outlived its leader get SIGTERM, then SIGKILL."""
+    if not _signal_group(pgid, signal.SIGTERM):
+        return
+    end = time.monotonic() + min(grace, 5.0)
+    while time.monotonic() < end:
+        time.sleep(0.02)
+        if not _signal_group(pgid, 0):
+            return
+    _signal_group(pgid, signal.SIGKILL)
+
+
+def _open_log(path: Path) -> int:
+    private_dir(path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    return os.open(path, flags, 0o600)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except OSError:
+            return  # a full disk must not kill the attempt; the output is lost
+        view = view[written:]
+
+
+def _trim_open_log(fd: int, limit: int) -> None:
+    """Keep a growing log under twice its limit while the job runs, dropping the head."""
+    try:
+        size = os.fstat(fd).st_size
+        if size <= limit * 2:
+            return
+        with open(f"/proc/self/fd/{fd}", "r+b") as handle:
+            handle.seek(size - limit)
+            tail = handle.read(limit)
+            handle.seek(0)
+            handle.truncate(0)
+            handle.write(b"[... earlier output dropped ...]\n" + tail)
+    except OSError:
+        return
+
+
+def _trim_log(path: Path, limit: int) -> None:
+    try:
+        size = path.stat().st_size
+        if size <= limit:
+            return
+        with open(path, "r+b") as handle:
+            handle.seek(size - limit)
+            tail = handle.read(limit)
+            handle.seek(0)
+            handle.truncate(0)
+            handle.write(b"[... earlier output dropped ...]\n" + tail)
+    except OSError:
+        return

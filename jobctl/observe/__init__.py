@@ -1,0 +1,1 @@
+"""Observing jobctl: event logs (and later metrics, health and hooks)."""

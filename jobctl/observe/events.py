@@ -1,0 +1,81 @@
+"""Event lines on stderr: one per job start, finish, retry and death, and per worker event.
+
+Text is one readable line per event; JSON is one object per line with fixed field names,
+so journald, container logs and log shippers take them as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import datetime
+from typing import Any, TextIO
+
+LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
+_TEXT_ORDER = ("job_id", "job", "queue", "attempt", "duration_ms", "exit_code", "error")
+
+
+class EventLog:
+    def __init__(
+        self, stream: TextIO | None = None, fmt: str = "text", level: str = "info"
+    ) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.fmt = fmt
+        self.threshold = LEVELS.get(level, 20)
+        self._lock = threading.Lock()
+
+    def emit(self, event: str, level: str = "info", **fields: Any) -> None:
+        if LEVELS.get(level, 20) < self.threshold:
+            return
+        now = time.time()
+        fields = {k: v for k, v in fields.items() if v is not None}
+        if self.fmt == "json":
+            record = {"ts": _iso(now), "level": level, "event": event, **fields}
+            line = json.dumps(record, ensure_ascii=False, default=str)
+        else:
+            line = _text_line(now, level, event, fields)
+        with self._lock:
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed stderr must never stop a worker
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+
+
+def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str:
+    stamp = datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+    parts = [stamp, f"{event:<15}"]
+    if level not in ("info",):
+        parts.insert(1, level.upper())
+    ordered = [k for k in _TEXT_ORDER if k in fields] + [
+        k for k in fields if k not in _TEXT_ORDER
+    ]
+    for key in ordered:
+        value = fields[key]
+        if key == "job_id":
+            parts.append(f"#{value}")
+        elif key == "job":
+            parts.append(str(value))
+        elif key == "duration_ms":
+            parts.append(f"in {_human_ms(value)}")
+        else:
+            text = str(value).replace("\n", " ⏎ ")
+            if len(text) > 300:
+                text = text[:297] + "..."
+            parts.append(f"{key}={text}" if " " not in text else f'{key}="{text}"')
+    return " ".join(parts)
+
+
+def _human_ms(ms: Any) -> str:
+    from jobctl.durations import format_short
+
+    try:
+        return format_short(float(ms) / 1000.0)
+    except (TypeError, ValueError):
+        return str(ms)

@@ -1,0 +1,112 @@
+"""Payloads: reading them from the command line, checking them, and templating argv.
+
+A `{key}` placeholder in an argv element is replaced by that payload value inside that
+element only: the result is never re-split and never passed through a shell. With
+`shell = true` the value is shell-quoted before it is put into the command line.
+`{{` and `}}` stand for literal braces.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from jobctl.errors import PayloadError
+
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+_ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def parse_args(pairs: Iterable[str]) -> dict[str, Any]:
+    """`key=value` gives a string; `key:=json` gives any JSON value."""
+    payload: dict[str, Any] = {}
+    for pair in pairs:
+        first_eq = pair.find("=")
+        if first_eq > 0 and pair[first_eq - 1] == ":":
+            key, _, raw = pair.partition(":=")
+            try:
+                value: Any = json.loads(raw)
+            except ValueError as exc:
+                raise PayloadError(f"--arg {pair!r}: value is not valid JSON: {exc}") from None
+        elif "=" in pair:
+            key, _, value = pair.partition("=")
+        else:
+            raise PayloadError(f"--arg {pair!r}: expected key=value (or key:=json)")
+        if not _ARG_KEY.match(key):
+            raise PayloadError(f"--arg {pair!r}: bad key {key!r}")
+        payload[key] = value
+    return payload
+
+
+def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise PayloadError(f"{source}: invalid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise PayloadError(f"{source}: payload must be a JSON object, got {_json_type(value)}")
+    return value
+
+
+def encode(payload: Mapping[str, Any], max_bytes: int, source: str = "payload") -> str:
+    """The stored form; rejects payloads over `max_bytes`."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise PayloadError(f"{source}: payload is {size} bytes, over the limit of {max_bytes}")
+    return text
+
+
+def placeholders(argv: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in argv:
+        for match in _PLACEHOLDER.finditer(part):
+            if match.group(1):
+                found.add(match.group(1))
+    return found
+
+
+def check_placeholders(argv: Sequence[str], payload: Mapping[str, Any], job: str) -> None:
+    missing = sorted(placeholders(argv) - payload.keys())
+    if missing:
+        names = ", ".join("{" + name + "}" for name in missing)
+        raise PayloadError(f"job {job!r}: no payload value for placeholder {names}")
+
+
+def render_argv(argv: Sequence[str], payload: Mapping[str, Any], shell: bool) -> list[str]:
+    """Fill placeholders; with `shell` every value is shell-quoted."""
+
+    def fill(match: re.Match[str]) -> str:
+        whole = match.group(0)
+        if whole == "{{":
+            return "{"
+        if whole == "}}":
+            return "}"
+        key = match.group(1)
+        if key not in payload:
+            raise PayloadError(f"no payload value for placeholder {{{key}}}")
+        text = value_text(payload[key])
+        return shlex.quote(text) if shell else text
+
+    return [_PLACEHOLDER.sub(fill, part) for part in argv]
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if value is None:
+        return "null"
+    return "a number"

@@ -1,0 +1,155 @@
+"""Turning what a user asks for (a job name, a payload, options, batch lines) into NewJobs.
+
+Everything is checked here, before anything is stored: an unknown job, a payload that is
+not a JSON object or is too large, a placeholder without a value, a bad delay. The CLI, the
+batch reader and the cron daemon all build jobs through these functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from jobctl.config import ADHOC_JOB, DEFAULT_JOB, QUEUE_NAME, Config
+from jobctl.durations import parse_duration
+from jobctl.errors import JobctlError, PayloadError, UsageError
+from jobctl.models import NewJob
+from jobctl.payload import check_placeholders, encode
+from jobctl.timefmt import parse_instant
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    job: str | None
+    payload: Mapping[str, Any]
+    delay: float | None = None
+    at: float | None = None
+    priority: int | None = None
+    queue: str | None = None
+    key: str | None = None
+    max_attempts: int | None = None
+    command: Sequence[str] | None = None
+    cwd: str | None = None
+
+
+def build_job(config: Config, request: JobRequest, now: float, source: str = "") -> NewJob:
+    prefix = f"{source}: " if source else ""
+    if request.delay is not None and request.at is not None:
+        raise UsageError(f"{prefix}give either a delay or an absolute time, not both")
+    if request.command is not None:
+        if not request.command:
+            raise UsageError(f"{prefix}--exec needs a command")
+        job_type = DEFAULT_JOB
+        name = ADHOC_JOB
+    else:
+        if not request.job:
+            raise UsageError(f"{prefix}missing job name")
+        job_type = config.job_type(request.job)
+        name = job_type.name
+        try:
+            check_placeholders(job_type.command, request.payload, name)
+        except PayloadError as exc:
+            raise PayloadError(f"{prefix}{exc}") from None
+    encode(request.payload, config.settings.max_payload, source or "payload")
+    queue = request.queue or job_type.queue
+    if not QUEUE_NAME.match(queue):
+        raise UsageError(f"{prefix}bad queue name {queue!r}")
+    max_attempts = request.max_attempts or job_type.max_attempts
+    if not 1 <= max_attempts <= 1000:
+        raise UsageError(f"{prefix}max attempts must be between 1 and 1000")
+    if request.delay is not None and request.delay < 0:
+        raise UsageError(f"{prefix}delay must not be negative")
+    run_at = None
+    if request.delay:
+        run_at = now + request.delay
+    elif request.at is not None:
+        run_at = request.at
+    return NewJob(
+        job=name,
+        payload=dict(request.payload),
+        queue=queue,
+        priority=job_type.priority if request.priority is None else request.priority,
+        max_attempts=max_attempts,
+        run_at=run_at,
+        key=request.key,
+        command=list(request.command) if request.command is not None else None,
+        cwd=request.cwd,
+    )
+
+
+_BATCH_KEYS = {"job", "payload", "delay", "at", "priority", "key", "queue", "max_attempts"}
+_BATCH_KEYS |= {"command", "cwd"}
+
+
+def read_batch(config: Config, lines: Iterable[str], now: float, source: str) -> list[NewJob]:
+    """Parse and check every line first; the caller stores all of them or none."""
+    jobs: list[NewJob] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{source}:{number}"
+        try:
+            item = json.loads(line)
+        except ValueError as exc:
+            raise PayloadError(f"{where}: invalid JSON: {exc}") from None
+        if not isinstance(item, dict):
+            raise PayloadError(f"{where}: each line must be a JSON object")
+        unknown = set(item) - _BATCH_KEYS
+        if unknown:
+            raise PayloadError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+        try:
+            jobs.append(build_job(config, _request_from(item, where), now, where))
+        except JobctlError as exc:
+            message = str(exc)
+            if not message.startswith(where):
+                message = f"{where}: {message}"
+            raise type(exc)(message) from None
+    return jobs
+
+
+def _request_from(item: dict[str, Any], where: str) -> JobRequest:
+    payload = item.get("payload", {})
+    if not isinstance(payload, dict):
+        raise PayloadError(f"{where}: payload must be a JSON object")
+    delay = item.get("delay")
+    if delay is not None:
+        if isinstance(delay, int | float) and not isinstance(delay, bool):
+            delay = float(delay)
+        elif isinstance(delay, str):
+            delay = parse_duration(delay)
+        else:
+            raise UsageError(f"{where}: delay must be a duration like '30s' or seconds")
+    at = item.get("at")
+    if at is not None:
+        if not isinstance(at, str):
+            raise UsageError(f"{where}: at must be an ISO-8601 string")
+        at = parse_instant(at, "at")
+    for field_name, kind in (("priority", int), ("max_attempts", int)):
+        value = item.get(field_name)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise UsageError(f"{where}: {field_name} must be an integer")
+    for field_name in ("job", "key", "queue", "cwd"):
+        value = item.get(field_name)
+        if value is not None and not isinstance(value, str):
+            raise UsageError(f"{where}: {field_name} must be a string")
+    command = item.get("command")
+    if command is not None and (
+        not isinstance(command, list) or not all(isinstance(p, str) for p in command)
+    ):
+        raise UsageError(f"{where}: command must be a list of strings")
+    if command is None and not item.get("job"):
+        raise UsageError(f"{where}: missing 'job'")
+    return JobRequest(
+        job=item.get("job"),
+        payload=payload,
+        delay=delay,
+        at=at,
+        priority=item.get("priority"),
+        queue=item.get("queue"),
+        key=item.get("key"),
+        max_attempts=item.get("max_attempts"),
+        command=command,
+        cwd=item.get("cwd"),
+    )

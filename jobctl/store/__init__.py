@@ -1,0 +1,21 @@
+"""Storage: the interface every store implements, and how a location selects one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobctl.errors import StoreError
+from jobctl.store.base import Finish, QueueCounts, Store, WakeListener
+
+__all__ = ["Finish", "QueueCounts", "Store", "WakeListener", "open_store"]
+
+
+def open_store(location: str, *, durability: str = "full", create: bool = True) -> Store:
+    """A path or sqlite:///path opens the SQLite store."""
+    if location.startswith(("redis://", "rediss://")):
+        raise StoreError("the Redis store is not available in this version of jobctl")
+    if location.startswith("sqlite://"):
+        location = location[len("sqlite://") :]
+    from jobctl.store.sqlite import SqliteStore
+
+    return SqliteStore(Path(location).expanduser(), durability=durability, create=create)

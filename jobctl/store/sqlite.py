@@ -1,0 +1,726 @@
+"""The SQLite store: one local file in WAL mode, shared by any number of processes.
+
+Every write runs in `BEGIN IMMEDIATE`, so the busy handler can wait for the write lock
+instead of failing a read-then-write transaction with "database is locked". Creating and
+migrating a database happens under a file lock, so two processes starting on a new file
+never race. All SQL of jobctl lives in this module and in schema/.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jobctl.errors import StoreError
+from jobctl.fsutil import private_dir
+from jobctl.models import (
+    ACTIVE_STATES,
+    Attempt,
+    Claim,
+    EnqueueResult,
+    Job,
+    JobFilter,
+    NewJob,
+    Outcome,
+    State,
+    WorkerInfo,
+)
+from jobctl.store.base import Finish, QueueCounts, Store, WakeListener
+from jobctl.store.wake import CONTROL, WORK, Notifier, SocketListener, wake_dir_for
+
+APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
+BUSY_TIMEOUT = 30.0
+SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+
+_ACTIVE = "('queued', 'scheduled', 'running')"
+_JOB_COLUMNS = (
+    "id, job, queue, state, priority, attempts, max_attempts, payload, key, run_at, created_at,"
+    " started_at, finished_at, exit_code, error, worker, lease_expires_at, command, cwd,"
+    " schedule, fire_time, runs, lease_token"
+)
+
+
+def _migrations() -> list[tuple[int, str]]:
+    folder = resources.files("jobctl.store") / "schema"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:3].isdigit():
+            found.append((int(name[:3]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+SCHEMA_VERSION = 1
+
+
+class SqliteStore(Store):
+    def __init__(self, path: Path, *, durability: str = "full", create: bool = True) -> None:
+        self.path = path
+        self.location = str(path)
+        self._conn = _open(path, durability=durability, create=create)
+        self._notifier = Notifier(wake_dir_for(path))
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._notifier.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        try:
+            yield conn
+        except sqlite3.Error as exc:
+            conn.execute("ROLLBACK")
+            raise self._error(exc) from None
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise self._error(exc) from None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"database {self.path}: {_describe(exc)}")
+
+    # -- producing -------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[EnqueueResult]:
+        results: list[EnqueueResult] = []
+        rows: list[tuple[Any, ...]] = []
+        with self._write() as conn:
+            (seq,) = conn.execute(
+                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
+            ).fetchone()
+            batch_keys: dict[str, int] = {}
+            for spec in jobs:
+                if spec.key is not None:
+                    existing = batch_keys.get(spec.key)
+                    if existing is None:
+                        found = conn.execute(
+                            f"SELECT id FROM jobs WHERE key = ? AND state IN {_ACTIVE}",
+                            (spec.key,),
+                        ).fetchone()
+                        existing = found[0] if found else None
+                    if existing is not None:
+                        results.append(EnqueueResult(existing, created=False))
+                        continue
+                seq += 1
+                if spec.key is not None:
+                    batch_keys[spec.key] = seq
+                run_at = now if spec.run_at is None else spec.run_at
+                state = State.SCHEDULED if run_at > now else State.QUEUED
+                rows.append(
+                    (
+                        seq,
+                        spec.job,
+                        spec.queue,
+                        state.value,
+                        spec.priority,
+                        spec.max_attempts,
+                        json.dumps(spec.payload, ensure_ascii=False, separators=(",", ":")),
+                        spec.key,
+                        run_at,
+                        now,
+                        None if spec.command is None else json.dumps(spec.command),
+                        spec.cwd,
+                        spec.schedule,
+                        spec.fire_time,
+                    )
+                )
+                results.append(EnqueueResult(seq, created=True))
+            if rows:
+                conn.executemany(
+                    "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
+                    " key, run_at, created_at, command, cwd, schedule, fire_time)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+                queues = {row[2] for row in rows}
+                conn.executemany(
+                    "INSERT OR IGNORE INTO queues (name) VALUES (?)", [(q,) for q in queues]
+                )
+        if rows:
+            self._notifier.notify(WORK)
+        return results
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def claim(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease: float,
+        limit: int = 1,
+    ) -> list[Claim]:
+        if limit <= 0:
+            return []
+        claims: list[Claim] = []
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?",
+                (now,),
+            )
+            if queues is None:
+                names = [r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 0")]
+            else:
+                marks = ",".join("?" * len(queues))
+                names = [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT name FROM queues WHERE paused = 0 AND name IN ({marks})",
+                        list(queues),
+                    )
+                ]
+            candidates: list[tuple[int, float, int]] = []
+            for name in names:
+                candidates.extend(
+                    (-priority, run_at, job_id)
+                    for job_id, priority, run_at in conn.execute(
+                        "SELECT id, priority, run_at FROM jobs WHERE state = 'queued'"
+                        " AND queue = ? ORDER BY priority DESC, run_at, id LIMIT ?",
+                        (name, limit),
+                    )
+                )
+            candidates.sort()
+            for _, _, job_id in candidates[:limit]:
+                token = secrets.token_hex(8)
+                row = conn.execute(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+                    " runs = runs + 1, worker = ?, lease_token = ?, lease_expires_at = ?,"
+                    " started_at = ?, finished_at = NULL"
+                    f" WHERE id = ? AND state = 'queued' RETURNING {_JOB_COLUMNS}",
+                    (worker, token, now + lease, now, job_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                job = _job(row)
+                runs = row[21]
+                conn.execute(
+                    "INSERT INTO attempts (job_id, run, attempt, worker, started_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (job.id, runs, job.attempts, worker, now),
+                )
+                claims.append(Claim(job=job, attempt=job.attempts, lease_token=token, run=runs))
+        return claims
+
+    def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
+        held: set[int] = set()
+        if not claims:
+            return held
+        with self._write() as conn:
+            for claim in claims:
+                row = conn.execute(
+                    "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running'"
+                    " AND lease_token = ? RETURNING id",
+                    (until, claim.job.id, claim.lease_token),
+                ).fetchone()
+                if row is not None:
+                    held.add(row[0])
+        return held
+
+    def still_held(self, claims: Sequence[Claim]) -> set[int]:
+        """Which claims are still ours, without extending anything (a cheap read)."""
+        if not claims:
+            return set()
+        marks = ",".join("?" * len(claims))
+        rows = self._read(
+            f"SELECT id, lease_token FROM jobs WHERE id IN ({marks}) AND state = 'running'",
+            [c.job.id for c in claims],
+        )
+        tokens = {c.job.id: c.lease_token for c in claims}
+        return {job_id for job_id, token in rows if tokens.get(job_id) == token}
+
+    def finish(self, items: Sequence[Finish], now: float) -> list[State | None]:
+        states: list[State | None] = []
+        with self._write() as conn:
+            for item in items:
+                claim, result = item.claim, item.result
+                finished = result.finished_at or now
+                if result.outcome == Outcome.SUCCEEDED:
+                    new_state = State.SUCCEEDED
+                elif item.retry_at is not None:
+                    new_state = State.SCHEDULED
+                else:
+                    new_state = State.DEAD
+                if result.outcome == Outcome.CANCELLED:
+                    changed = None
+                elif new_state == State.SCHEDULED:
+                    changed = conn.execute(
+                        "UPDATE jobs SET state = 'scheduled', run_at = ?, exit_code = ?,"
+                        " error = ?, worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                        " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                        (
+                            item.retry_at,
+                            result.exit_code,
+                            result.error,
+                            claim.job.id,
+                            claim.lease_token,
+                        ),
+                    ).fetchone()
+                else:
+                    changed = conn.execute(
+                        "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
+                        " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                        " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                        (
+                            new_state.value,
+                            finished,
+                            result.exit_code,
+                            result.error,
+                            claim.job.id,
+                            claim.lease_token,
+                        ),
+                    ).fetchone()
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, exit_code = ?,"
+                    " signal = ?, error = ?, log_path = ?"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (
+                        finished,
+                        result.outcome.value,
+                        result.exit_code,
+                        result.signal,
+                        result.error,
+                        result.log_path,
+                        claim.job.id,
+                        claim.run,
+                    ),
+                )
+                if result.outcome == Outcome.CANCELLED:
+                    row = conn.execute(
+                        "SELECT state FROM jobs WHERE id = ?", (claim.job.id,)
+                    ).fetchone()
+                    states.append(State(row[0]) if row else None)
+                else:
+                    states.append(new_state if changed is not None else None)
+        return states
+
+    def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
+        released = 0
+        with self._write() as conn:
+            for claim in claims:
+                row = conn.execute(
+                    "UPDATE jobs SET state = 'queued', attempts = attempts - 1, worker = NULL,"
+                    " lease_token = NULL, lease_expires_at = NULL, started_at = NULL"
+                    " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                    (claim.job.id, claim.lease_token),
+                ).fetchone()
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (now, Outcome.INTERRUPTED.value, reason, claim.job.id, claim.run),
+                )
+                released += row is not None
+        if released:
+            self._notifier.notify(WORK)
+        return released
+
+    def rescue_expired(self, now: float) -> list[Job]:
+        rescued: list[Job] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'running'"
+                " AND lease_expires_at < ?",
+                (now,),
+            ).fetchall()
+            for row in rows:
+                job = _job(row)
+                error = f"worker {job.worker} lost: its lease expired"
+                to_state = State.DEAD if job.attempts >= job.max_attempts else State.QUEUED
+                changed = conn.execute(
+                    "UPDATE jobs SET state = ?, error = ?, worker = NULL, lease_token = NULL,"
+                    " lease_expires_at = NULL,"
+                    " finished_at = CASE WHEN ? = 'dead' THEN ? ELSE NULL END"
+                    " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                    (to_state.value, error, to_state.value, now, job.id, row[22]),
+                ).fetchone()
+                if changed is None:
+                    continue
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (now, Outcome.LOST.value, error, job.id, row[21]),
+                )
+                rescued.append(_replace_state(job, to_state, error))
+        if rescued:
+            self._notifier.notify(WORK)
+        return rescued
+
+    def next_due(self, queues: Sequence[str] | None) -> float | None:
+        if queues is None:
+            rows = self._read("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'")
+        else:
+            marks = ",".join("?" * len(queues))
+            rows = self._read(
+                f"SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled' AND queue IN ({marks})",
+                list(queues),
+            )
+        value = rows[0][0] if rows else None
+        return float(value) if value is not None else None
+
+    def open_listener(self, worker: str) -> WakeListener | None:
+        try:
+            return SocketListener(wake_dir_for(self.path), worker)
+        except OSError:
+            return None
+
+    # -- inspecting ------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        rows = self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def get_many(self, job_ids: Sequence[int]) -> dict[int, Job]:
+        found: dict[int, Job] = {}
+        ids = list(job_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._read(
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", chunk
+            ):
+                job = _job(row)
+                found[job.id] = job
+        return found
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        rows = self._read(
+            "SELECT job_id, attempt, worker, started_at, finished_at, outcome, exit_code,"
+            " signal, error, log_path, run FROM attempts WHERE job_id = ? ORDER BY run",
+            (job_id,),
+        )
+        return [
+            Attempt(
+                job_id=r[0],
+                attempt=r[1],
+                worker=r[2],
+                started_at=r[3],
+                finished_at=r[4],
+                outcome=Outcome(r[5]) if r[5] else None,
+                exit_code=r[6],
+                signal=r[7],
+                error=r[8],
+                log_path=r[9],
+                run=r[10],
+            )
+            for r in rows
+        ]
+
+    def list_jobs(self, where: JobFilter) -> list[Job]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.states:
+            clauses.append(f"state IN ({','.join('?' * len(where.states))})")
+            params.extend(s.value for s in where.states)
+        for column, value in (("job", where.job), ("queue", where.queue), ("key", where.key)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(where.since)
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id DESC" if where.newest_first else " ORDER BY id"
+        if where.limit is not None:
+            sql += " LIMIT ?"
+            params.append(where.limit)
+        return [_job(row) for row in self._read(sql, params)]
+
+    def queue_counts(self, now: float) -> list[QueueCounts]:
+        counts: dict[str, dict[State, int]] = {}
+        for queue, state, n in self._read("SELECT queue, state, n FROM job_counts WHERE n > 0"):
+            counts.setdefault(queue, {})[State(state)] = n
+        paused = {name: bool(p) for name, p in self._read("SELECT name, paused FROM queues")}
+        result = []
+        for queue in sorted(set(counts) | set(paused)):
+            oldest = self._read(
+                "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND queue = ?", (queue,)
+            )[0][0]
+            result.append(
+                QueueCounts(
+                    queue=queue,
+                    counts=counts.get(queue, {}),
+                    paused=paused.get(queue, False),
+                    oldest_ready_at=oldest,
+                )
+            )
+        return result
+
+    # -- controlling -----------------------------------------------------------------------
+
+    def cancel(self, job_ids: Sequence[int], now: float) -> dict[int, State | None]:
+        before: dict[int, State | None] = {}
+        any_running = False
+        with self._write() as conn:
+            for job_id in job_ids:
+                row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                if row is None:
+                    before[job_id] = None
+                    continue
+                state = State(row[0])
+                before[job_id] = state
+                if state in ACTIVE_STATES:
+                    conn.execute(
+                        "UPDATE jobs SET state = 'cancelled', finished_at = ?,"
+                        " error = COALESCE(error, 'cancelled'), lease_expires_at = NULL"
+                        " WHERE id = ? AND state = ?",
+                        (now, job_id, state.value),
+                    )
+                    any_running = any_running or state == State.RUNNING
+        if any_running:
+            self._notifier.notify(CONTROL)
+        return before
+
+    def set_paused(self, queue: str, paused: bool) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO queues (name, paused) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+                (queue, int(paused)),
+            )
+        if not paused:
+            self._notifier.notify(WORK)
+
+    # -- workers ---------------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO workers (id, host, pid, queues, concurrency,"
+                " started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.id,
+                    info.host,
+                    info.pid,
+                    json.dumps(list(info.queues)),
+                    info.concurrency,
+                    info.started_at,
+                    info.heartbeat_at,
+                ),
+            )
+
+    def heartbeat(self, worker: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker))
+
+    def unregister_worker(self, worker: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM workers WHERE id = ?", (worker,))
+
+    def workers(self) -> list[WorkerInfo]:
+        rows = self._read(
+            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at FROM workers"
+            " ORDER BY started_at"
+        )
+        return [
+            WorkerInfo(
+                id=r[0],
+                host=r[1],
+                pid=r[2],
+                queues=tuple(json.loads(r[3])),
+                concurrency=r[4],
+                started_at=r[5],
+                heartbeat_at=r[6],
+            )
+            for r in rows
+        ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Rows
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(
+        id=row[0],
+        job=row[1],
+        queue=row[2],
+        state=State(row[3]),
+        priority=row[4],
+        attempts=row[5],
+        max_attempts=row[6],
+        payload=json.loads(row[7]),
+        key=row[8],
+        run_at=row[9],
+        created_at=row[10],
+        started_at=row[11],
+        finished_at=row[12],
+        exit_code=row[13],
+        error=row[14],
+        worker=row[15],
+        lease_expires_at=row[16],
+        command=json.loads(row[17]) if row[17] else None,
+        cwd=row[18],
+        schedule=row[19],
+        fire_time=row[20],
+    )
+
+
+def _replace_state(job: Job, state: State, error: str) -> Job:
+    from dataclasses import replace
+
+    return replace(job, state=state, error=error, worker=None, lease_expires_at=None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Opening, creating, migrating
+
+
+def _describe(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    if "database is locked" in text or "database table is locked" in text:
+        return f"database is locked (another process held it for over {BUSY_TIMEOUT:g}s)"
+    if "file is not a database" in text:
+        return "not a jobctl database (the file is not SQLite, or is corrupt)"
+    if "disk image is malformed" in text:
+        return "the database file is corrupt (disk image is malformed)"
+    if "readonly database" in text:
+        return "the database is read-only (check the file's and its directory's permissions)"
+    if "unable to open" in text:
+        return "cannot open the database file (check that its directory exists and is writable)"
+    if "disk is full" in text or "database or disk is full" in text:
+        return "the disk is full"
+    return text
+
+
+def _open(path: Path, *, durability: str, create: bool) -> sqlite3.Connection:
+    if path.is_dir():
+        raise StoreError(f"database {path}: is a directory, not a database file")
+    if not path.exists():
+        if not create:
+            raise StoreError(f"database {path}: does not exist")
+        _create_parent(path)
+    try:
+        conn = sqlite3.connect(
+            str(path),
+            timeout=BUSY_TIMEOUT,
+            isolation_level=None,
+            check_same_thread=False,
+            cached_statements=256,
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"database {path}: {_describe(exc)}") from None
+    try:
+        version = _check_identity(conn, path)
+        if version != SCHEMA_VERSION:
+            _migrate_locked(conn, path)
+        conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA temp_store = MEMORY")
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"database {path}: {_describe(exc)}") from None
+    except StoreError:
+        conn.close()
+        raise
+    return conn
+
+
+def _create_parent(path: Path) -> None:
+    parent = path.parent
+    if not parent.exists():
+        try:
+            private_dir(parent)
+        except OSError as exc:
+            raise StoreError(
+                f"database {path}: cannot create directory {parent}: {exc.strerror}"
+            ) from None
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise StoreError(f"database {path}: cannot create: {exc.strerror}") from None
+    os.close(fd)
+
+
+def _check_identity(conn: sqlite3.Connection, path: Path) -> int:
+    """The schema version of an existing jobctl database; 0 for an empty new file."""
+    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {path}: schema version {version} is newer than this jobctl "
+                f"understands ({SCHEMA_VERSION}); upgrade jobctl"
+            )
+        return int(version)
+    (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    if app_id == 0 and version == 0 and tables == 0:
+        return 0
+    raise StoreError(f"database {path}: not a jobctl database (it belongs to another program)")
+
+
+def _migrate_locked(conn: sqlite3.Connection, path: Path) -> None:
+    from filelock import FileLock, Timeout
+
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock = FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600)
+        with lock:
+            version = _check_identity(conn, path)
+            if version == SCHEMA_VERSION:
+                return
+            if version == 0:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"database {path}: cannot switch to WAL mode ({mode})")
+            for number, script in _migrations():
+                if number <= version:
+                    continue
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _statements(script):
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                    conn.execute(f"PRAGMA user_version = {number}")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+    except Timeout:
+        raise StoreError(
+            f"database {path}: another process is creating or migrating it (lock {lock_path})"
+        ) from None
+    except OSError as exc:
+        raise StoreError(f"database {path}: cannot lock {lock_path}: {exc.strerror}") from None
+
+
+def _statements(script: str) -> list[str]:
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

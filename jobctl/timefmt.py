@@ -1,0 +1,30 @@
+"""The one place where instants are read from and written as text (ISO-8601 with offset)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from jobctl.errors import UsageError
+
+
+def iso(ts: float | None) -> str | None:
+    """ISO-8601 in the local zone with its offset, to the millisecond."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+
+
+def parse_instant(text: str, what: str = "--at") -> float:
+    """Read an ISO-8601 instant; without an offset it is local time."""
+    raw = text.strip()
+    if raw.endswith(("Z", "z")):
+        raw = raw[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        raise UsageError(
+            f"{what}: invalid time {text!r}: expected ISO-8601 like '2026-05-01T09:30:00+02:00'"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.timestamp()

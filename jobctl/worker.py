@@ -1,0 +1,506 @@
+"""The worker: claim jobs, run them, renew their leases, report how they ended.
+
+One thread owns the store connection and makes every decision; each running attempt has a
+thread that only waits on its process. The main thread sleeps in select() on the store's
+wake-up channel and a self-pipe, so an idle worker costs nothing and picks up new work at
+once. Delivery is at-least-once: a job whose worker dies runs again when its lease expires.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue as queue_mod
+import select
+import signal
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from jobctl.clock import Clock, SystemClock
+from jobctl.config import DEFAULT_JOB, Config, JobType
+from jobctl.errors import JobctlError, PayloadError, StoreError
+from jobctl.executor import AttemptSpec, Execution
+from jobctl.models import AttemptResult, Claim, Outcome, State, WorkerInfo
+from jobctl.observe.events import EventLog
+from jobctl.payload import render_argv
+from jobctl.retry import retry_delay
+from jobctl.store import Finish, Store
+
+_STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
+
+
+@dataclass
+class _Running:
+    claim: Claim
+    job_type: JobType
+    execution: Execution | None
+    started: float  # monotonic
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    queues: tuple[str, ...] | None = None
+    concurrency: int = 1
+    burst: bool = False
+    shutdown_timeout: float = 30.0
+    name: str | None = None
+
+
+def default_log_dir(store_location: str) -> Path:
+    path = Path(store_location)
+    return path.with_name(path.name + ".logs") if path.suffix else path.parent / "logs"
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        options: WorkerOptions,
+        *,
+        log: EventLog | None = None,
+        clock: Clock | None = None,
+        log_dir: Path | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.options = options
+        self.log = log or EventLog()
+        self.clock = clock or SystemClock()
+        self.lease = config.settings.lease
+        self.id = options.name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
+        self.log_dir = log_dir or _configured_log_dir(config, store)
+        self._running: dict[int, _Running] = {}
+        self._results: queue_mod.SimpleQueue[tuple[int, AttemptResult]] = queue_mod.SimpleQueue()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._stopping = False
+        self._stop_deadline: float | None = None
+        self._force = False
+        self._pending_retries: dict[int, float] = {}
+        self._signals = 0
+        self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
+
+    # -- public ----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        listener = self.store.open_listener(self.id)
+        old_handlers = self._install_signals()
+        now = self.clock.now()
+        self.store.register_worker(
+            WorkerInfo(
+                id=self.id,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                queues=self.options.queues or ("*",),
+                concurrency=self.options.concurrency,
+                started_at=now,
+                heartbeat_at=now,
+            )
+        )
+        self.log.emit(
+            "worker.started",
+            worker=self.id,
+            queues=",".join(self.options.queues or ("*",)),
+            concurrency=self.options.concurrency,
+        )
+        try:
+            self._loop(listener)
+        finally:
+            self._restore_signals(old_handlers)
+            if listener is not None:
+                listener.close()
+            with contextlib.suppress(JobctlError):
+                self.store.unregister_worker(self.id)
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self.log.emit("worker.stopped", worker=self.id)
+        return 0
+
+    def request_stop(self, force: bool = False) -> None:
+        """Stop claiming; running jobs get `shutdown_timeout` to finish (none when forced)."""
+        if not self._stopping:
+            self._stopping = True
+            self._stop_deadline = self.clock.monotonic() + self.options.shutdown_timeout
+            self.log.emit(
+                "worker.stopping",
+                worker=self.id,
+                running=len(self._running),
+                timeout=self.options.shutdown_timeout,
+            )
+        if force:
+            self._force = True
+        self._poke()
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def _loop(self, listener: object | None) -> None:
+        interval = max(0.2, self.lease / 3.0)
+        next_maintenance = self.clock.monotonic()
+        while True:
+            self._collect_results()
+            mono = self.clock.monotonic()
+            if self._stopping:
+                self._enforce_shutdown(mono)
+                if not self._running:
+                    return
+            try:
+                if mono >= next_maintenance:
+                    self._maintain()
+                    next_maintenance = mono + interval
+                if listener is not None and getattr(listener, "control_pending", False):
+                    listener.control_pending = False  # type: ignore[attr-defined]
+                    self._check_held()
+                claimed_all = self._claim_more()
+            except StoreError as exc:
+                self.log.emit("worker.store_error", level="error", error=str(exc))
+                self._wait(listener, _STORE_RETRY)
+                continue
+            if claimed_all and not self._stopping:
+                continue  # every free slot filled: more work may be waiting
+            if self.options.burst and not self._running and not self._stopping:
+                wait_for = self._burst_wait()
+                if wait_for is None:
+                    return
+            else:
+                wait_for = None
+            timeout = self._sleep_time(next_maintenance, wait_for)
+            self._wait(listener, timeout)
+
+    def _claim_more(self) -> bool:
+        """Fill free slots; True when every slot asked for was filled."""
+        if self._stopping:
+            return False
+        free = self.options.concurrency - len(self._running)
+        if free <= 0:
+            return False
+        claims = self.store.claim(
+            self.id, self.options.queues, self.clock.now(), self.lease, limit=free
+        )
+        for claim in claims:
+            self._start(claim)
+        return len(claims) == free
+
+    def _sleep_time(self, next_maintenance: float, burst_wait: float | None) -> float:
+        mono = self.clock.monotonic()
+        timeout = max(0.0, next_maintenance - mono)
+        if self._stopping and self._stop_deadline is not None:
+            timeout = min(timeout, max(0.0, self._stop_deadline - mono))
+        if burst_wait is not None:
+            timeout = min(timeout, burst_wait)
+        if not self._stopping and len(self._running) < self.options.concurrency:
+            try:
+                due = self.store.next_due(self.options.queues)
+            except StoreError:
+                due = None
+            if due is not None:
+                timeout = min(timeout, max(0.0, due - self.clock.now()))
+        return timeout
+
+    def _wait(self, listener: object | None, timeout: float) -> None:
+        fds: list[int] = [self._wake_r]
+        if listener is not None and not self._stopping:
+            fds.append(listener.fileno())  # type: ignore[attr-defined]
+        try:
+            readable, _, _ = select.select(fds, [], [], timeout)
+        except InterruptedError:
+            readable = []
+        if self._wake_r in readable:
+            with contextlib.suppress(BlockingIOError, OSError):
+                while os.read(self._wake_r, 4096):
+                    pass
+        if listener is not None and len(fds) > 1 and fds[1] in readable:
+            listener.drain()  # type: ignore[attr-defined]
+
+    def _poke(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"x")
+
+    # -- maintenance -----------------------------------------------------------------------
+
+    def _maintain(self) -> None:
+        now = self.clock.now()
+        self.store.heartbeat(self.id, now)
+        if self._running:
+            claims = [r.claim for r in self._running.values() if r.execution is not None]
+            held = self.store.renew(claims, now + self.lease)
+            self._stop_lost(claims, held)
+        for job in self.store.rescue_expired(now):
+            self.log.emit(
+                "job.recovered",
+                level="warning",
+                job_id=job.id,
+                job=job.job,
+                queue=job.queue,
+                attempt=job.attempts,
+                state=job.state.value,
+                error=job.error,
+            )
+
+    def _check_held(self) -> None:
+        claims = [r.claim for r in self._running.values() if r.execution is not None]
+        if claims:
+            held = self.store.still_held(claims)  # type: ignore[attr-defined]
+            self._stop_lost(claims, held)
+
+    def _stop_lost(self, claims: Sequence[Claim], held: set[int]) -> None:
+        for claim in claims:
+            if claim.job.id not in held:
+                running = self._running.get(claim.job.id)
+                if running is not None and running.execution is not None:
+                    self.log.emit(
+                        "job.cancelling",
+                        job_id=claim.job.id,
+                        job=claim.job.job,
+                        attempt=claim.attempt,
+                    )
+                    running.execution.stop(Outcome.CANCELLED)
+
+    def _burst_wait(self) -> float | None:
+        """In burst mode: how long to wait for this worker's own retries, or None to exit."""
+        if not self._pending_retries:
+            return None
+        jobs = self.store.get_many(list(self._pending_retries))
+        for job_id in list(self._pending_retries):
+            job = jobs.get(job_id)
+            if job is None or job.state not in (State.SCHEDULED, State.QUEUED):
+                del self._pending_retries[job_id]
+            else:
+                self._pending_retries[job_id] = job.run_at
+        if not self._pending_retries:
+            return None
+        return max(0.0, min(self._pending_retries.values()) - self.clock.now())
+
+    # -- attempts --------------------------------------------------------------------------
+
+    def _start(self, claim: Claim) -> None:
+        job = claim.job
+        self._pending_retries.pop(job.id, None)
+        job_type = self._job_type(claim)
+        running = _Running(claim, job_type or DEFAULT_JOB, None, self.clock.monotonic())
+        self._running[job.id] = running
+        self.log.emit(
+            "job.started",
+            job_id=job.id,
+            job=job.job,
+            queue=job.queue,
+            attempt=claim.attempt,
+            max_attempts=job.max_attempts,
+        )
+        if job_type is None:
+            message = f"unknown job {job.job!r}: not defined in " + (
+                str(self.config.path) if self.config.path else "any config"
+            )
+            self._results.put((job.id, AttemptResult(Outcome.ERROR, error=message)))
+            return
+        try:
+            spec = self._spec(claim, job_type)
+        except PayloadError as exc:
+            self._results.put((job.id, AttemptResult(Outcome.ERROR, error=str(exc))))
+            return
+        execution = Execution(spec)
+        running.execution = execution
+        thread = threading.Thread(
+            target=self._run_attempt, args=(job.id, execution), daemon=True, name=f"job-{job.id}"
+        )
+        thread.start()
+
+    def _run_attempt(self, job_id: int, execution: Execution) -> None:
+        try:
+            result = execution.run()
+        except Exception as exc:  # a bug or an OS failure must not lose the job
+            result = AttemptResult(Outcome.ERROR, error=f"worker error: {exc}")
+        self._results.put((job_id, result))
+        self._poke()
+
+    def _job_type(self, claim: Claim) -> JobType | None:
+        job = claim.job
+        if job.command is not None:
+            return DEFAULT_JOB
+        return self.config.jobs.get(job.job)
+
+    def _spec(self, claim: Claim, job_type: JobType) -> AttemptSpec:
+        job = claim.job
+        if job.command is not None:
+            argv = list(job.command)
+            shell = False
+            cwd = job.cwd
+        else:
+            shell = job_type.shell
+            argv = render_argv(job_type.command, job.payload, shell)
+            cwd = job_type.cwd
+            if cwd is not None and not os.path.isabs(cwd):
+                cwd = str(self.config.base_dir / cwd)
+        env = dict(os.environ)
+        env.update(job_type.env)
+        env.update(
+            {
+                "JOBCTL_JOB_ID": str(job.id),
+                "JOBCTL_JOB_NAME": job.job,
+                "JOBCTL_ATTEMPT": str(claim.attempt),
+                "JOBCTL_MAX_ATTEMPTS": str(job.max_attempts),
+                "JOBCTL_QUEUE": job.queue,
+                "JOBCTL_PAYLOAD": _payload_json(job.payload),
+            }
+        )
+        log_path = self.log_dir / f"{job.id // 1000:05d}" / f"{job.id}.{claim.run}.log"
+        return AttemptSpec(
+            argv=argv,
+            env=env,
+            log_path=log_path,
+            cwd=cwd,
+            shell=shell,
+            timeout=job_type.timeout,
+            kill_grace=job_type.kill_grace,
+            log_max_bytes=self.config.settings.log_max_bytes,
+            user=job_type.user,
+            group=job_type.group,
+        )
+
+    def _collect_results(self) -> None:
+        finishes: list[Finish] = []
+        releases: list[Claim] = []
+        while True:
+            try:
+                job_id, result = self._results.get_nowait()
+            except queue_mod.Empty:
+                break
+            running = self._running.pop(job_id, None)
+            if running is None:
+                continue
+            elapsed = self.clock.monotonic() - running.started
+            result = _with_time(result, self.clock.now())
+            if result.outcome == Outcome.INTERRUPTED:
+                releases.append(running.claim)
+                self._log_end(running, result, elapsed, "job.interrupted")
+                continue
+            retry_at = None
+            if result.outcome in (Outcome.FAILED, Outcome.TIMEOUT, Outcome.ERROR):
+                claim = running.claim
+                if claim.attempt < claim.job.max_attempts:
+                    delay = retry_delay(running.job_type, claim.attempt)
+                    retry_at = self.clock.now() + delay
+            finishes.append(Finish(running.claim, result, retry_at))
+            self._pending_log.append((running, result, elapsed, retry_at))
+        if not finishes and not releases:
+            return
+        while True:
+            try:
+                if releases:
+                    self.store.release(releases, self.clock.now(), "worker shutdown")
+                    releases = []
+                states = self.store.finish(finishes, self.clock.now()) if finishes else []
+                break
+            except StoreError as exc:
+                # The results must reach the store; the leases keep the jobs ours meanwhile.
+                self.log.emit("worker.store_error", level="error", error=str(exc))
+                select.select([], [], [], _STORE_RETRY)
+        for (running, result, elapsed, retry_at), state in zip(
+            self._pending_log, states, strict=True
+        ):
+            self._report(running, result, elapsed, retry_at, state)
+        self._pending_log.clear()
+
+    def _report(
+        self,
+        running: _Running,
+        result: AttemptResult,
+        elapsed: float,
+        retry_at: float | None,
+        state: State | None,
+    ) -> None:
+        claim = running.claim
+        if state is None:
+            self._log_end(running, result, elapsed, "job.abandoned", level="warning")
+        elif state == State.SUCCEEDED:
+            self._log_end(running, result, elapsed, "job.succeeded")
+        elif state == State.SCHEDULED:
+            assert retry_at is not None
+            self._pending_retries[claim.job.id] = retry_at
+            self._log_end(
+                running,
+                result,
+                elapsed,
+                "job.retrying",
+                level="warning",
+                retry_in=f"{max(0.0, retry_at - self.clock.now()):.1f}s",
+            )
+        elif state == State.DEAD:
+            self._log_end(running, result, elapsed, "job.dead", level="error")
+        elif state == State.CANCELLED:
+            self._log_end(running, result, elapsed, "job.cancelled", level="warning")
+
+    def _log_end(
+        self,
+        running: _Running,
+        result: AttemptResult,
+        elapsed: float,
+        event: str,
+        level: str = "info",
+        **extra: object,
+    ) -> None:
+        claim = running.claim
+        self.log.emit(
+            event,
+            level=level,
+            job_id=claim.job.id,
+            job=claim.job.job,
+            queue=claim.job.queue,
+            attempt=claim.attempt,
+            duration_ms=round(elapsed * 1000, 1),
+            exit_code=result.exit_code,
+            error=result.error,
+            **extra,
+        )
+
+    def _enforce_shutdown(self, mono: float) -> None:
+        out_of_time = self._stop_deadline is not None and mono >= self._stop_deadline
+        if not (self._force or out_of_time):
+            return
+        for running in self._running.values():
+            if running.execution is not None:
+                running.execution.stop(Outcome.INTERRUPTED, force=self._force)
+
+    # -- signals ---------------------------------------------------------------------------
+
+    def _install_signals(self) -> dict[int, object]:
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        old: dict[int, object] = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old[sig] = signal.signal(sig, self._on_signal)
+        return old
+
+    def _restore_signals(self, old: dict[int, object]) -> None:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        force = signum == signal.SIGINT and self._stopping
+        self.request_stop(force=force)
+
+
+def _configured_log_dir(config: Config, store: Store) -> Path:
+    if config.settings.log_dir:
+        path = Path(config.settings.log_dir).expanduser()
+        return path if path.is_absolute() else config.base_dir / path
+    return default_log_dir(store.location)
+
+
+def _payload_json(payload: dict[str, object]) -> str:
+    import json
+
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _with_time(result: AttemptResult, now: float) -> AttemptResult:
+    from dataclasses import replace
+
+    return replace(result, finished_at=now)
