@@ -471,15 +471,16 @@ def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')")
+        raise ConfigError(  # noqa: B904 - the cause is the name itself
+            f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')"
+        )
     return name
 
 
 def _table_pattern(table: str) -> str:
     parts = _split_table(table)
     return r"\s*\.\s*".join(
-        "(?:" + re.escape(p) + '|"' + re.escape(p) + '"|' + "'" + re.escape(p) + "')"
-        for p in parts
+        "(?:" + re.escape(p) + '|"' + re.escape(p) + '"|' + "'" + re.escape(p) + "')" for p in parts
     )
 
 

@@ -45,7 +45,7 @@ class AttemptSpec:
 
 
 class Execution:
-    """A running attempt. `run()` blocks (call it in a thread); `stop()` may come from any thread."""
+    """A running attempt: `run()` blocks, so call it in a thread; `stop()` may come from any."""
 
     def __init__(self, spec: AttemptSpec) -> None:
         self.spec = spec

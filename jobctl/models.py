@@ -157,3 +157,17 @@ class WorkerInfo:
     concurrency: int
     started_at: float
     heartbeat_at: float
+    kind: str = "worker"  # or "scheduler"
+
+
+@dataclass(frozen=True)
+class FireRecord:
+    """What happened to one cron fire: enqueued, skipped, or pending (overlap = "queue")."""
+
+    schedule: str
+    fire_time: float
+    status: str
+    job_id: int | None = None
+    reason: str | None = None
+    manual: bool = False
+    at: float = 0.0

@@ -105,12 +105,16 @@ def table(
             grid.add_column(column, overflow="fold")
         for index, row in enumerate(rows):
             style = styles[index] if styles else None
-            grid.add_row(*(Text(cell, style=style if i == 0 else None) for i, cell in enumerate(row)))
+            grid.add_row(
+                *(Text(cell, style=(style or "") if i == 0 else "") for i, cell in enumerate(row))
+            )
         Console().print(grid)
         return
     if title:
         print(title)
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
+    ]
     lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     for row in rows:
         lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
@@ -163,9 +167,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
             ]
         )
         styles.append(_STATE_STYLE.get(job.state))
-    table(
-        ["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "WHEN", "KEY", "ERROR"], rows, styles
-    )
+    table(["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "WHEN", "KEY", "ERROR"], rows, styles)
 
 
 def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:

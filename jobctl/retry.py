@@ -7,9 +7,7 @@ import random
 from jobctl.config import JobType
 
 
-def retry_delay(
-    job_type: JobType, failed_attempt: int, rng: random.Random | None = None
-) -> float:
+def retry_delay(job_type: JobType, failed_attempt: int, rng: random.Random | None = None) -> float:
     """Seconds to wait before the retry that follows attempt number `failed_attempt` (1-based).
 
     Jitter ("full jitter" on the upper half) spreads retries of jobs that failed together,

@@ -14,7 +14,9 @@ from jobctl.cli.app import STATE, app
 def list_jobs(
     state: Annotated[
         list[str] | None,
-        typer.Option("--state", "-s", help="queued, scheduled, running, succeeded, dead, cancelled."),
+        typer.Option(
+            "--state", "-s", help="queued, scheduled, running, succeeded, dead, cancelled."
+        ),
     ] = None,
     job: Annotated[str | None, typer.Option("--job", "-j", help="Only this job type.")] = None,
     queue: Annotated[str | None, typer.Option("--queue", "-q", help="Only this queue.")] = None,
@@ -67,7 +69,9 @@ def show(
             raise NotFound(f"no job {job_id}")
         attempts = store.attempts(job_id)
     if as_json:
-        print_json(job_document(job) | {"attempts_history": [attempt_document(a) for a in attempts]})
+        print_json(
+            job_document(job) | {"attempts_history": [attempt_document(a) for a in attempts]}
+        )
     else:
         job_detail(job, attempts)
 

@@ -6,11 +6,19 @@ import sys
 
 
 def run(argv: list[str] | None = None) -> None:
+    # Importing registers the commands on the app.
+    from jobctl.cli import (  # noqa: F401
+        config_cmd,
+        control,
+        dead,
+        inspect,
+        observe,
+        queue,
+        schedule,
+        worker,
+    )
     from jobctl.cli.app import app
     from jobctl.errors import JobctlError
-
-    # Importing registers the commands on the app.
-    from jobctl.cli import config_cmd, inspect, queue, worker  # noqa: F401
 
     try:
         app(args=argv, prog_name="jobctl", standalone_mode=True)

@@ -150,9 +150,7 @@ def _enqueue_batch(source: str, now: float, as_json: bool) -> None:
         sys.stdout.write("".join(f"{r.id}\n" for r in results))
 
 
-def _payload(
-    pairs: list[str] | None, text: str | None, file: str | None
-) -> dict[str, object]:
+def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dict[str, object]:
     from jobctl.errors import UsageError
     from jobctl.payload import parse_args, parse_json
 

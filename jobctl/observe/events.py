@@ -53,9 +53,7 @@ def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str
     parts = [stamp, f"{event:<15}"]
     if level not in ("info",):
         parts.insert(1, level.upper())
-    ordered = [k for k in _TEXT_ORDER if k in fields] + [
-        k for k in fields if k not in _TEXT_ORDER
-    ]
+    ordered = [k for k in _TEXT_ORDER if k in fields] + [k for k in fields if k not in _TEXT_ORDER]
     for key in ordered:
         value = fields[key]
         if key == "job_id":

@@ -17,12 +17,24 @@ from jobctl.models import (
     AttemptResult,
     Claim,
     EnqueueResult,
+    FireRecord,
     Job,
     JobFilter,
     NewJob,
     State,
     WorkerInfo,
 )
+
+
+class LeaderLock(Protocol):
+    """Leadership for the cron daemon: one holder at a time, the others stand by."""
+
+    def acquire(self, timeout: float) -> bool:
+        """Try for up to `timeout` seconds; True once held."""
+
+    def held(self) -> bool: ...
+
+    def release(self) -> None: ...
 
 
 class WakeListener(Protocol):
@@ -143,6 +155,63 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def set_paused(self, queue: str, paused: bool) -> None: ...
+
+    @abc.abstractmethod
+    def dead_retry(self, job_ids: Sequence[int] | None, job: str | None, now: float) -> list[int]:
+        """Move dead jobs (these ids, or all, optionally of one job type) back to queued with
+        their attempts reset; their history stays. Returns the ids moved."""
+
+    @abc.abstractmethod
+    def delete_jobs(
+        self,
+        *,
+        states: Sequence[State],
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[str]:
+        """Delete finished jobs in `states` (never active ones) with their attempts.
+        Returns the log paths of the deleted attempts, for the caller to remove."""
+
+    # -- cron ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def record_fire(
+        self,
+        schedule: str,
+        fire_time: float,
+        job: NewJob | None,
+        now: float,
+        *,
+        overlap: str = "allow",
+        manual: bool = False,
+        reason: str | None = None,
+    ) -> FireRecord | None:
+        """Record one fire and enqueue its job in the same transaction. None when this fire
+        was recorded before (by us before a crash, or by another daemon): nothing changes.
+        With job None the fire is recorded as skipped with `reason`. With overlap "skip" or
+        "queue" and a run of this schedule still active, the fire is skipped or left pending."""
+
+    @abc.abstractmethod
+    def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
+        """Enqueue the oldest pending fire of a schedule once no run of it is active."""
+
+    @abc.abstractmethod
+    def last_fire_time(self, schedule: str) -> float | None:
+        """The latest planned (not manual) fire recorded for a schedule."""
+
+    @abc.abstractmethod
+    def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
+        """Per schedule: its latest fire and the state of the job it enqueued."""
+
+    @abc.abstractmethod
+    def set_schedule_paused(self, schedule: str, paused: bool) -> None: ...
+
+    @abc.abstractmethod
+    def paused_schedules(self) -> set[str]: ...
+
+    @abc.abstractmethod
+    def scheduler_lock(self) -> LeaderLock: ...
 
     # -- workers ---------------------------------------------------------------------------
 

@@ -22,9 +22,11 @@ from jobctl.errors import StoreError
 from jobctl.fsutil import private_dir
 from jobctl.models import (
     ACTIVE_STATES,
+    FINAL_STATES,
     Attempt,
     Claim,
     EnqueueResult,
+    FireRecord,
     Job,
     JobFilter,
     NewJob,
@@ -32,7 +34,7 @@ from jobctl.models import (
     State,
     WorkerInfo,
 )
-from jobctl.store.base import Finish, QueueCounts, Store, WakeListener
+from jobctl.store.base import Finish, LeaderLock, QueueCounts, Store, WakeListener
 from jobctl.store.wake import CONTROL, WORK, Notifier, SocketListener, wake_dir_for
 
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
@@ -109,63 +111,70 @@ class SqliteStore(Store):
     # -- producing -------------------------------------------------------------------------
 
     def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[EnqueueResult]:
-        results: list[EnqueueResult] = []
-        rows: list[tuple[Any, ...]] = []
         with self._write() as conn:
-            (seq,) = conn.execute(
-                "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
-            ).fetchone()
-            batch_keys: dict[str, int] = {}
-            for spec in jobs:
-                if spec.key is not None:
-                    existing = batch_keys.get(spec.key)
-                    if existing is None:
-                        found = conn.execute(
-                            f"SELECT id FROM jobs WHERE key = ? AND state IN {_ACTIVE}",
-                            (spec.key,),
-                        ).fetchone()
-                        existing = found[0] if found else None
-                    if existing is not None:
-                        results.append(EnqueueResult(existing, created=False))
-                        continue
-                seq += 1
-                if spec.key is not None:
-                    batch_keys[spec.key] = seq
-                run_at = now if spec.run_at is None else spec.run_at
-                state = State.SCHEDULED if run_at > now else State.QUEUED
-                rows.append(
-                    (
-                        seq,
-                        spec.job,
-                        spec.queue,
-                        state.value,
-                        spec.priority,
-                        spec.max_attempts,
-                        json.dumps(spec.payload, ensure_ascii=False, separators=(",", ":")),
-                        spec.key,
-                        run_at,
-                        now,
-                        None if spec.command is None else json.dumps(spec.command),
-                        spec.cwd,
-                        spec.schedule,
-                        spec.fire_time,
-                    )
-                )
-                results.append(EnqueueResult(seq, created=True))
-            if rows:
-                conn.executemany(
-                    "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
-                    " key, run_at, created_at, command, cwd, schedule, fire_time)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
-                queues = {row[2] for row in rows}
-                conn.executemany(
-                    "INSERT OR IGNORE INTO queues (name) VALUES (?)", [(q,) for q in queues]
-                )
-        if rows:
+            results, created = self._insert_jobs(conn, jobs, now)
+        if created:
             self._notifier.notify(WORK)
         return results
+
+    def _insert_jobs(
+        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+    ) -> tuple[list[EnqueueResult], int]:
+        """Insert inside the caller's write transaction; returns results and how many are new."""
+        results: list[EnqueueResult] = []
+        rows: list[tuple[Any, ...]] = []
+        (seq,) = conn.execute(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
+        ).fetchone()
+        batch_keys: dict[str, int] = {}
+        for spec in jobs:
+            if spec.key is not None:
+                existing = batch_keys.get(spec.key)
+                if existing is None:
+                    found = conn.execute(
+                        f"SELECT id FROM jobs WHERE key = ? AND state IN {_ACTIVE}",
+                        (spec.key,),
+                    ).fetchone()
+                    existing = found[0] if found else None
+                if existing is not None:
+                    results.append(EnqueueResult(existing, created=False))
+                    continue
+            seq += 1
+            if spec.key is not None:
+                batch_keys[spec.key] = seq
+            run_at = now if spec.run_at is None else spec.run_at
+            state = State.SCHEDULED if run_at > now else State.QUEUED
+            rows.append(
+                (
+                    seq,
+                    spec.job,
+                    spec.queue,
+                    state.value,
+                    spec.priority,
+                    spec.max_attempts,
+                    json.dumps(spec.payload, ensure_ascii=False, separators=(",", ":")),
+                    spec.key,
+                    run_at,
+                    now,
+                    None if spec.command is None else json.dumps(spec.command),
+                    spec.cwd,
+                    spec.schedule,
+                    spec.fire_time,
+                )
+            )
+            results.append(EnqueueResult(seq, created=True))
+        if rows:
+            conn.executemany(
+                "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
+                " key, run_at, created_at, command, cwd, schedule, fire_time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            queues = {row[2] for row in rows}
+            conn.executemany(
+                "INSERT OR IGNORE INTO queues (name) VALUES (?)", [(q,) for q in queues]
+            )
+        return results, len(rows)
 
     # -- consuming -------------------------------------------------------------------------
 
@@ -344,8 +353,7 @@ class SqliteStore(Store):
         rescued: list[Job] = []
         with self._write() as conn:
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'running'"
-                " AND lease_expires_at < ?",
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'running' AND lease_expires_at < ?",
                 (now,),
             ).fetchall()
             for row in rows:
@@ -401,9 +409,7 @@ class SqliteStore(Store):
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            for row in self._read(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", chunk
-            ):
+            for row in self._read(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", chunk):
                 job = _job(row)
                 found[job.id] = job
         return found
@@ -508,15 +514,196 @@ class SqliteStore(Store):
         if not paused:
             self._notifier.notify(WORK)
 
+    def dead_retry(self, job_ids: Sequence[int] | None, job: str | None, now: float) -> list[int]:
+        clauses = ["state = 'dead'"]
+        params: list[Any] = []
+        if job is not None:
+            clauses.append("job = ?")
+            params.append(job)
+        moved: list[int] = []
+        with self._write() as conn:
+            sql = (
+                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
+                " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                f" WHERE {' AND '.join(clauses)}"
+            )
+            if job_ids is None:
+                moved = [r[0] for r in conn.execute(sql + " RETURNING id", [now, *params])]
+            else:
+                for job_id in job_ids:
+                    row = conn.execute(
+                        sql + " AND id = ? RETURNING id", [now, *params, job_id]
+                    ).fetchone()
+                    if row is not None:
+                        moved.append(row[0])
+        if moved:
+            self._notifier.notify(WORK)
+        return sorted(moved)
+
+    def delete_jobs(
+        self,
+        *,
+        states: Sequence[State],
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[str]:
+        final = [s.value for s in states if s in FINAL_STATES]
+        if not final:
+            return []
+        clauses = [f"state IN ({','.join('?' * len(final))})"]
+        params: list[Any] = list(final)
+        if finished_before is not None:
+            clauses.append("finished_at < ?")
+            params.append(finished_before)
+        if job is not None:
+            clauses.append("job = ?")
+            params.append(job)
+        where = " AND ".join(clauses)
+        paths: list[str] = []
+        with self._write() as conn:
+            if ids is None:
+                targets = [r[0] for r in conn.execute(f"SELECT id FROM jobs WHERE {where}", params)]
+            else:
+                targets = []
+                for job_id in ids:
+                    row = conn.execute(
+                        f"SELECT id FROM jobs WHERE {where} AND id = ?", [*params, job_id]
+                    ).fetchone()
+                    if row is not None:
+                        targets.append(row[0])
+            for start in range(0, len(targets), 500):
+                chunk = targets[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                paths.extend(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT log_path FROM attempts WHERE job_id IN ({marks})"
+                        " AND log_path IS NOT NULL",
+                        chunk,
+                    )
+                )
+                conn.execute(f"DELETE FROM attempts WHERE job_id IN ({marks})", chunk)
+                conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+        return paths
+
+    # -- cron ------------------------------------------------------------------------------
+
+    def record_fire(
+        self,
+        schedule: str,
+        fire_time: float,
+        job: NewJob | None,
+        now: float,
+        *,
+        overlap: str = "allow",
+        manual: bool = False,
+        reason: str | None = None,
+    ) -> FireRecord | None:
+        enqueued = False
+        with self._write() as conn:
+            if conn.execute(
+                "SELECT 1 FROM fires WHERE schedule = ? AND fire_time = ?", (schedule, fire_time)
+            ).fetchone():
+                return None
+            job_id: int | None = None
+            status = "skipped"
+            if job is not None:
+                active = None
+                if overlap in ("skip", "queue"):
+                    active = conn.execute(
+                        f"SELECT id FROM jobs WHERE schedule = ? AND state IN {_ACTIVE} LIMIT 1",
+                        (schedule,),
+                    ).fetchone()
+                if active is not None and overlap == "skip":
+                    reason = f"overlap: run {active[0]} is still active"
+                elif active is not None:
+                    status, reason = "pending", f"waiting for run {active[0]} to finish"
+                else:
+                    results, _ = self._insert_jobs(conn, [job], now)
+                    job_id, status, enqueued = results[0].id, "enqueued", True
+            conn.execute(
+                "INSERT INTO fires (schedule, fire_time, job_id, status, reason, manual, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (schedule, fire_time, job_id, status, reason, int(manual), now),
+            )
+        if enqueued:
+            self._notifier.notify(WORK)
+        return FireRecord(schedule, fire_time, status, job_id, reason, manual, now)
+
+    def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT fire_time, manual FROM fires WHERE schedule = ? AND status = 'pending'"
+                " ORDER BY fire_time LIMIT 1",
+                (schedule,),
+            ).fetchone()
+            if row is None:
+                return None
+            if conn.execute(
+                f"SELECT 1 FROM jobs WHERE schedule = ? AND state IN {_ACTIVE} LIMIT 1",
+                (schedule,),
+            ).fetchone():
+                return None
+            fire_time, manual = row
+            from dataclasses import replace
+
+            results, _ = self._insert_jobs(conn, [replace(job, fire_time=fire_time)], now)
+            job_id = results[0].id
+            conn.execute(
+                "UPDATE fires SET status = 'enqueued', job_id = ?, reason = NULL, at = ?"
+                " WHERE schedule = ? AND fire_time = ?",
+                (job_id, now, schedule, fire_time),
+            )
+        self._notifier.notify(WORK)
+        return FireRecord(schedule, fire_time, "enqueued", job_id, None, bool(manual), now)
+
+    def last_fire_time(self, schedule: str) -> float | None:
+        rows = self._read(
+            "SELECT MAX(fire_time) FROM fires WHERE schedule = ? AND manual = 0", (schedule,)
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
+        rows = self._read(
+            "SELECT f.schedule, f.fire_time, f.status, f.job_id, f.reason, f.manual, f.at,"
+            " j.state FROM fires f"
+            " JOIN (SELECT schedule, MAX(fire_time) AS latest FROM fires GROUP BY schedule) m"
+            " ON f.schedule = m.schedule AND f.fire_time = m.latest"
+            " LEFT JOIN jobs j ON j.id = f.job_id"
+        )
+        return {
+            r[0]: (
+                FireRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]),
+                State(r[7]) if r[7] else None,
+            )
+            for r in rows
+        }
+
+    def set_schedule_paused(self, schedule: str, paused: bool) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO schedule_state (name, paused) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+                (schedule, int(paused)),
+            )
+
+    def paused_schedules(self) -> set[str]:
+        return {r[0] for r in self._read("SELECT name FROM schedule_state WHERE paused = 1")}
+
+    def scheduler_lock(self) -> LeaderLock:
+        return _FileLeaderLock(self.path.with_name(self.path.name + ".scheduler.lock"))
+
     # -- workers ---------------------------------------------------------------------------
 
     def register_worker(self, info: WorkerInfo) -> None:
         with self._write() as conn:
             conn.execute(
-                "INSERT OR REPLACE INTO workers (id, host, pid, queues, concurrency,"
-                " started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO workers (id, kind, host, pid, queues, concurrency,"
+                " started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.id,
+                    info.kind,
                     info.host,
                     info.pid,
                     json.dumps(list(info.queues)),
@@ -536,8 +723,8 @@ class SqliteStore(Store):
 
     def workers(self) -> list[WorkerInfo]:
         rows = self._read(
-            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at FROM workers"
-            " ORDER BY started_at"
+            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, kind"
+            " FROM workers ORDER BY started_at"
         )
         return [
             WorkerInfo(
@@ -548,9 +735,36 @@ class SqliteStore(Store):
                 concurrency=r[4],
                 started_at=r[5],
                 heartbeat_at=r[6],
+                kind=r[7],
             )
             for r in rows
         ]
+
+
+class _FileLeaderLock:
+    """An OS file lock: released by the kernel the instant its holder dies, so a standby
+    daemon blocked on it takes over at once."""
+
+    def __init__(self, path: Path) -> None:
+        from filelock import FileLock
+
+        self._lock = FileLock(str(path), mode=0o600)
+
+    def acquire(self, timeout: float) -> bool:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=timeout, poll_interval=0.05)
+        except Timeout:
+            return False
+        return True
+
+    def held(self) -> bool:
+        return bool(self._lock.is_locked)
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self._lock.release(force=True)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -64,6 +64,8 @@ CREATE TABLE queues (
 
 CREATE TABLE workers (
     id           TEXT PRIMARY KEY,
+    kind         TEXT    NOT NULL DEFAULT 'worker',  -- 'worker' or 'scheduler'
+
     host         TEXT    NOT NULL,
     pid          INTEGER NOT NULL,
     queues       TEXT    NOT NULL,
@@ -95,3 +97,23 @@ CREATE TRIGGER jobs_count_update AFTER UPDATE OF state, queue ON jobs
     INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
         ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
 END;
+
+-- Cron fires: one row per (schedule, fire time), written in the same transaction as the job
+-- it enqueued (or the decision to skip it), so no fire is ever enqueued twice.
+CREATE TABLE fires (
+    schedule  TEXT    NOT NULL,
+    fire_time REAL    NOT NULL,
+    job_id    INTEGER,          -- NULL when skipped or still pending (overlap = "queue")
+    status    TEXT    NOT NULL, -- 'enqueued', 'skipped', 'pending'
+    reason    TEXT,
+    manual    INTEGER NOT NULL DEFAULT 0,
+    at        REAL    NOT NULL,
+    PRIMARY KEY (schedule, fire_time)
+) WITHOUT ROWID;
+CREATE INDEX fires_pending ON fires (schedule, fire_time) WHERE status = 'pending';
+CREATE INDEX jobs_schedule ON jobs (schedule, id) WHERE schedule IS NOT NULL;
+
+CREATE TABLE schedule_state (
+    name   TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;

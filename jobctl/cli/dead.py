@@ -1,0 +1,3 @@
+"""Commands of the `dead` group (registered on the app when imported)."""
+
+from __future__ import annotations

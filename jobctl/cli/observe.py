@@ -1,0 +1,3 @@
+"""Commands of the `observe` group (registered on the app when imported)."""
+
+from __future__ import annotations

@@ -1,0 +1,128 @@
+"""Shared fixtures: a private config and database per test, and the real `jobctl` CLI.
+
+Tests drive the installed command in subprocesses against a real SQLite file, exactly as a
+user would; nothing here mocks the store or the clock of a worker process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+JOBCTL = [sys.executable, "-m", "jobctl"]
+
+
+@dataclass
+class Env:
+    """A sandbox: its own config file, database, HOME and XDG dirs."""
+
+    root: Path
+    config: Path
+    db: Path
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[subprocess.Popen[str]] = field(default_factory=list)
+
+    def write_config(self, text: str) -> Path:
+        self.config.write_text(text)
+        return self.config
+
+    def run(
+        self,
+        *args: str,
+        input: str | None = None,
+        timeout: float = 60,
+        check: bool = False,
+        config: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `jobctl [--config C] --db D ARGS...` and wait for it."""
+        cmd = [*JOBCTL, *self.global_args(config), *args]
+        result = subprocess.run(
+            cmd,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+            cwd=self.root,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"jobctl {' '.join(args)} exited {result.returncode}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+            )
+        return result
+
+    def start(self, *args: str, config: bool = True) -> subprocess.Popen[str]:
+        """Start `jobctl ARGS...` in the background (e.g. a worker); stopped at teardown."""
+        proc = subprocess.Popen(
+            [*JOBCTL, *self.global_args(config), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=self.env,
+            cwd=self.root,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def global_args(self, config: bool = True) -> list[str]:
+        out = ["--db", str(self.db)]
+        if config and self.config.exists():
+            out = ["--config", str(self.config), *out]
+        return out
+
+    def enqueue(self, *args: str) -> int:
+        result = self.run("enqueue", *args, check=True)
+        return int(result.stdout.strip())
+
+    def show(self, job_id: int) -> dict[str, object]:
+        import json
+
+        result = self.run("show", str(job_id), "--json", check=True)
+        return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+    def wait_for(self, predicate: object, timeout: float = 30.0, interval: float = 0.05) -> None:
+        """Poll a condition of the outside world (a process, a file) until it holds."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():  # type: ignore[operator]
+                return
+            time.sleep(interval)
+        raise AssertionError(f"condition not met within {timeout}s")
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[Env]:
+    home = tmp_path / "home"
+    home.mkdir()
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("JOBCTL_", "XDG_")) and k not in ("NO_COLOR",)
+    }
+    environ.update(
+        {
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_STATE_HOME": str(home / ".local" / "state"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+    )
+    sandbox = Env(root=tmp_path, config=tmp_path / "jobs.toml", db=tmp_path / "q.db", env=environ)
+    yield sandbox
+    for proc in sandbox.procs:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.communicate(timeout=10)
