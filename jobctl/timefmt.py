@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from functools import cache
 
 from jobctl.errors import UsageError
 
@@ -28,3 +30,32 @@ def parse_instant(text: str, what: str = "--at") -> float:
     if moment.tzinfo is None:
         moment = moment.astimezone()
     return moment.timestamp()
+
+
+@cache
+def local_zone() -> str:
+    """The host's IANA zone name: $TZ, else /etc/localtime's target, else UTC."""
+    from zoneinfo import ZoneInfo
+
+    candidates = []
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz:
+        candidates.append(tz)
+    try:
+        target = os.path.realpath("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    try:
+        with open("/etc/timezone", encoding="utf-8") as handle:
+            candidates.append(handle.read().strip())
+    except OSError:
+        pass
+    for name in candidates:
+        try:
+            ZoneInfo(name)
+        except (ValueError, KeyError, OSError):
+            continue
+        return name
+    return "UTC"

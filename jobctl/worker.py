@@ -15,7 +15,7 @@ import select
 import signal
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -84,6 +84,7 @@ class Worker:
         self._force = False
         self._pending_retries: dict[int, float] = {}
         self._signals = 0
+        self.on_stop: list[Callable[[], None]] = []
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
 
     # -- public ----------------------------------------------------------------------------
@@ -125,6 +126,8 @@ class Worker:
 
     def request_stop(self, force: bool = False) -> None:
         """Stop claiming; running jobs get `shutdown_timeout` to finish (none when forced)."""
+        for callback in self.on_stop:
+            callback()
         if not self._stopping:
             self._stopping = True
             self._stop_deadline = self.clock.monotonic() + self.options.shutdown_timeout

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from jobctl.cli.app import STATE, app
+
+if TYPE_CHECKING:
+    from jobctl.config import Config
 
 
 @app.command(
@@ -54,3 +57,114 @@ def run_worker(
     with STATE.store(durability="normal") as store:
         code = Worker(store, config, options, log=EventLog()).run()
     raise typer.Exit(code)
+
+
+@app.command(
+    "schedule-daemon",
+    epilog="Example:  jobctl schedule-daemon  (a second one on the same database stands by)",
+)
+def schedule_daemon() -> None:
+    """Enqueue cron runs when they are due. SIGHUP (or `jobctl reload`) re-reads the config;
+    SIGTERM or Ctrl-C stops."""
+    import signal
+
+    from jobctl.daemon import Daemon
+    from jobctl.observe.events import EventLog
+
+    config = _schedule_config()
+    with STATE.store() as store:
+        daemon = Daemon(store, config, log=EventLog())
+        signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
+        signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
+        signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+        code = daemon.run()
+    raise typer.Exit(code)
+
+
+@app.command(epilog="Example:  jobctl up --concurrency 4   (the mode for a systemd unit)")
+def up(
+    queue: Annotated[
+        list[str] | None,
+        typer.Option("--queue", "-q", help="Take jobs from this queue (repeat; default: all)."),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.")
+    ] = 2,
+    shutdown_timeout: Annotated[
+        str,
+        typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, let running jobs finish."),
+    ] = "30s",
+) -> None:
+    """Run the cron daemon and a worker pool in one foreground process."""
+    import signal
+
+    from jobctl.daemon import Daemon, run_in_thread
+    from jobctl.durations import parse_duration
+    from jobctl.errors import DurationError
+    from jobctl.observe.events import EventLog
+    from jobctl.worker import Worker, WorkerOptions
+
+    try:
+        grace = parse_duration(shutdown_timeout)
+    except DurationError as exc:
+        raise DurationError(f"--shutdown-timeout: {exc}") from None
+    config = _schedule_config()
+    log = EventLog()
+    options = WorkerOptions(
+        queues=tuple(queue) if queue else None,
+        concurrency=concurrency,
+        shutdown_timeout=grace,
+    )
+    with STATE.store(durability="normal") as worker_store, STATE.store() as daemon_store:
+        worker = Worker(worker_store, config, options, log=log)
+
+        def reload_worker(new_config: Config) -> None:
+            worker.config = new_config
+
+        daemon = Daemon(daemon_store, config, log=log, on_reload=reload_worker)
+        worker.on_stop.append(daemon.request_stop)
+        signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+        thread = run_in_thread(daemon.run, "scheduler")
+        code = worker.run()
+        daemon.request_stop()
+        thread.join(timeout=10)
+    raise typer.Exit(code)
+
+
+@app.command(epilog="Example:  jobctl reload")
+def reload() -> None:
+    """Ask the cron daemons on this host to re-read the config (SIGHUP)."""
+    import os
+    import signal
+    import socket
+
+    from jobctl.errors import OperationFailed
+
+    host = socket.gethostname()
+    with STATE.store(create=False) as store:
+        daemons = [w for w in store.workers() if w.kind == "scheduler" and w.host == host]
+    sent = 0
+    for info in daemons:
+        try:
+            os.kill(info.pid, signal.SIGHUP)
+            sent += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+    if not sent:
+        raise OperationFailed("no running cron daemon found on this host")
+    typer.echo(f"reload sent to {sent} daemon(s)")
+
+
+def _schedule_config() -> Config:
+    """The config with every cron expression checked, so a bad one fails before start."""
+    from jobctl.cron import parse
+    from jobctl.errors import ConfigError
+
+    config = STATE.config()
+    for spec in config.schedules.values():
+        try:
+            parse(spec.cron)
+        except ConfigError as exc:
+            where = f"{config.path}:{spec.line}" if spec.line else str(config.path)
+            raise ConfigError(f"{where}: [schedules.{spec.name}] cron: {exc}") from None
+    return config

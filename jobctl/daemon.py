@@ -1,0 +1,181 @@
+"""The cron daemon process: leadership, sleeping until the next fire, reloads, heartbeats.
+
+Only the leader fires; a second daemon on the same database blocks on the leader lock as a
+hot standby and takes over the instant the leader's process ends (the kernel drops its lock).
+The daemon sleeps in select() until the next fire, a signal, or its heartbeat; it never polls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from jobctl.clock import Clock, SystemClock
+from jobctl.config import Config, load_config_file
+from jobctl.errors import JobctlError, StoreError
+from jobctl.models import WorkerInfo
+from jobctl.observe.events import EventLog
+from jobctl.scheduler import Scheduler
+from jobctl.store import Store
+
+HEARTBEAT = 5.0  # seconds; also how often the config file is checked for changes
+_LOCK_POLL = 1.0
+
+
+class Daemon:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        *,
+        log: EventLog | None = None,
+        clock: Clock | None = None,
+        on_reload: Callable[[Config], None] | None = None,
+    ) -> None:
+        self.on_reload = on_reload
+        self.store = store
+        self.config = config
+        self.log = log or EventLog()
+        self.clock = clock or SystemClock()
+        self.scheduler = Scheduler(store, config, self.log)
+        self.id = f"scheduler:{socket.gethostname()}:{os.getpid()}"
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._stopping = False
+        self._reload_requested = False
+        self._config_mtime = _mtime(config.path)
+
+    # -- control from signal handlers or other threads -------------------------------------
+
+    def request_stop(self) -> None:
+        self._stopping = True
+        self._poke()
+
+    def request_reload(self) -> None:
+        self._reload_requested = True
+        self._poke()
+
+    def _poke(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self._wake_w, b"x")
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> int:
+        lock = self.store.scheduler_lock()
+        announced = False
+        try:
+            while not self._stopping:
+                if lock.acquire(timeout=_LOCK_POLL):
+                    break
+                if not announced:
+                    self.log.emit("scheduler.standby", reason="another daemon is the leader")
+                    announced = True
+            if self._stopping:
+                return 0
+            self.log.emit(
+                "scheduler.leader", scheduler=self.id, schedules=len(self.config.schedules)
+            )
+            self._register()
+            self._loop()
+        finally:
+            lock.release()
+            with contextlib.suppress(JobctlError):
+                self.store.unregister_worker(self.id)
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            self.log.emit("scheduler.stopped", scheduler=self.id)
+        return 0
+
+    def _loop(self) -> None:
+        next_heartbeat = self.clock.monotonic() + HEARTBEAT
+        while not self._stopping:
+            if self._reload_requested:
+                self._reload()
+            now = self.clock.now()
+            try:
+                next_fire = self.scheduler.tick(now)
+            except StoreError as exc:
+                self.log.emit("scheduler.store_error", level="error", error=str(exc))
+                next_fire = now + 1.0
+            mono = self.clock.monotonic()
+            if mono >= next_heartbeat:
+                next_heartbeat = mono + HEARTBEAT
+                self._heartbeat()
+                if _mtime(self.config.path) != self._config_mtime:
+                    self._reload_requested = True
+                    continue
+            timeout = next_heartbeat - mono
+            if next_fire is not None:
+                timeout = min(timeout, next_fire - self.clock.now())
+            self._sleep(max(0.0, timeout))
+
+    def _sleep(self, timeout: float) -> None:
+        readable, _, _ = select.select([self._wake_r], [], [], timeout)
+        if readable:
+            with contextlib.suppress(OSError):
+                while os.read(self._wake_r, 4096):
+                    pass
+
+    def _reload(self) -> None:
+        self._reload_requested = False
+        path = self.config.path
+        if path is None:
+            return
+        self._config_mtime = _mtime(path)
+        try:
+            config = load_config_file(path)
+            self.scheduler.load(config, self.clock.now())
+        except JobctlError as exc:
+            self.log.emit(
+                "scheduler.reload_failed",
+                level="error",
+                error=f"{exc}; keeping the previous configuration",
+            )
+            return
+        self.config = config
+        if self.on_reload is not None:
+            self.on_reload(config)
+        self.log.emit("scheduler.reloaded", schedules=len(config.schedules))
+
+    def _register(self) -> None:
+        now = self.clock.now()
+        with contextlib.suppress(StoreError):
+            self.store.register_worker(
+                WorkerInfo(
+                    id=self.id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    queues=(),
+                    concurrency=0,
+                    started_at=now,
+                    heartbeat_at=now,
+                    kind="scheduler",
+                )
+            )
+
+    def _heartbeat(self) -> None:
+        with contextlib.suppress(StoreError):
+            self.store.heartbeat(self.id, self.clock.now())
+
+
+def _mtime(path: Path | None) -> float | None:
+    if path is None:
+        return None
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def run_in_thread(target: Callable[[], int], name: str) -> threading.Thread:
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread

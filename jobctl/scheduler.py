@@ -1,0 +1,216 @@
+"""The cron daemon's logic: which fires are due, what catch-up and overlap make of them.
+
+`Scheduler.tick(now)` is pure decision-making over the store and an injected clock: tests
+drive it through simulated days without sleeping. Exactly-once comes from the store: each
+fire is recorded under a unique (schedule, fire time) in the same transaction as its job,
+so a crash between deciding and committing, a restart, or a second daemon never enqueues
+one fire twice.
+
+Catch-up applies whenever more than one fire of a schedule is due at once (after downtime,
+or a stall): "latest" runs the most recent one, "none" runs none of the missed ones, "all"
+runs them all, at most `catch_up_limit` (the most recent ones).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jobctl import cron
+from jobctl.config import Config, ScheduleSpec
+from jobctl.models import NewJob
+from jobctl.observe.events import EventLog
+from jobctl.store import Store
+from jobctl.timefmt import iso, local_zone
+
+_PENDING_CHECK = 1.0  # seconds between checks of fires waiting for a previous run (overlap=queue)
+
+
+@dataclass
+class _Plan:
+    spec: ScheduleSpec
+    expr: cron.CronExpr
+    zone: ZoneInfo
+    watermark: float  # every planned fire at or before this instant has been handled
+    next_fire: float | None
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        config: Config,
+        log: EventLog | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.log = log or EventLog()
+        self.rng = rng or random.Random()
+        self.config = config
+        self._plans: dict[str, _Plan] = {}
+        self._has_pending: set[str] = set()
+        self._next_pending_check = 0.0
+        self._loaded = False
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def load(self, config: Config, now: float) -> None:
+        """(Re)build the plan: removed schedules stop, changed ones recompute."""
+        old = self._plans
+        self.config = config
+        plans: dict[str, _Plan] = {}
+        for name, spec in config.schedules.items():
+            expr = cron.parse(spec.cron)
+            zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
+            previous = old.get(name)
+            if previous is not None and previous.spec.cron == spec.cron:
+                watermark = previous.watermark
+            else:
+                last = self.store.last_fire_time(name)
+                # A schedule seen for the first time starts now: it has missed nothing.
+                watermark = last if last is not None else now
+            plan = _Plan(spec, expr, zone, watermark, None)
+            plan.next_fire = _next_after(plan, watermark)
+            plans[name] = plan
+            if spec.overlap == "queue":
+                self._has_pending.add(name)
+        self._plans = plans
+        self._loaded = True
+
+    @property
+    def plans(self) -> Mapping[str, _Plan]:
+        return self._plans
+
+    # -- the tick --------------------------------------------------------------------------
+
+    def tick(self, now: float) -> float | None:
+        """Enqueue everything due at `now`; return when the next fire is due (or None)."""
+        if not self._loaded:
+            self.load(self.config, now)
+        paused = self.store.paused_schedules()
+        for plan in self._plans.values():
+            if plan.next_fire is not None and plan.next_fire <= now:
+                self._handle_due(plan, now, plan.spec.name in paused)
+        if self._has_pending and now >= self._next_pending_check:
+            self._next_pending_check = now + _PENDING_CHECK
+            for name in list(self._has_pending):
+                pending = self._plans.get(name)
+                if pending is None:
+                    self._has_pending.discard(name)
+                    continue
+                record = self.store.promote_pending(name, self._job(pending.spec, 0.0, now), now)
+                if record is not None:
+                    self._log_fire(pending.spec, record.fire_time, record.job_id, "pending run")
+        upcoming = [p.next_fire for p in self._plans.values() if p.next_fire is not None]
+        next_wake = min(upcoming) if upcoming else None
+        if self._has_pending:
+            next_wake = min(next_wake or self._next_pending_check, self._next_pending_check)
+        return next_wake
+
+    def fire_now(self, name: str, now: float) -> int | None:
+        """A manual run outside the plan (`jobctl schedule run`): recorded as manual."""
+        spec = self.config.schedules[name]
+        record = self.store.record_fire(
+            name, now, self._job(spec, now, now), now, overlap="allow", manual=True
+        )
+        return record.job_id if record is not None else None
+
+    def _handle_due(self, plan: _Plan, now: float, paused: bool) -> None:
+        spec = plan.spec
+        due = cron.fires_between(plan.expr, plan.zone, plan.watermark, now, limit=None)
+        plan.watermark = now
+        plan.next_fire = _next_after(plan, now)
+        if not due:
+            return
+        if not spec.enabled or paused:
+            why = "disabled" if not spec.enabled else "paused"
+            for fire_time in due[-1:]:
+                record = self.store.record_fire(spec.name, fire_time, None, now, reason=why)
+                if record is not None:
+                    self._log_skip(spec, fire_time, why, missed=len(due))
+            return
+        chosen = due
+        if len(due) > 1:
+            if spec.catch_up == "none":
+                chosen = []
+            elif spec.catch_up == "latest":
+                chosen = due[-1:]
+            else:
+                chosen = due[-spec.catch_up_limit :]
+            self.log.emit(
+                "schedule.catch_up",
+                level="warning",
+                schedule=spec.name,
+                missed=len(due),
+                running=len(chosen),
+                policy=spec.catch_up,
+                first=iso(due[0]),
+                last=iso(due[-1]),
+            )
+        for fire_time in chosen:
+            record = self.store.record_fire(
+                spec.name, fire_time, self._job(spec, fire_time, now), now, overlap=spec.overlap
+            )
+            if record is None:
+                continue  # fired already, by us before a restart or by another daemon
+            if record.status == "enqueued":
+                self._log_fire(spec, fire_time, record.job_id, None)
+            elif record.status == "pending":
+                self._has_pending.add(spec.name)
+                self._log_skip(spec, fire_time, record.reason or "pending", level="info")
+            else:
+                self._log_skip(spec, fire_time, record.reason or "skipped")
+
+    def _job(self, spec: ScheduleSpec, fire_time: float, now: float) -> NewJob:
+        job_type = self.config.jobs[spec.job]
+        run_at = None
+        if spec.jitter > 0:
+            run_at = now + self.rng.uniform(0, spec.jitter)
+        payload: dict[str, Any] = dict(spec.payload)
+        return NewJob(
+            job=spec.job,
+            payload=payload,
+            queue=spec.queue or job_type.queue,
+            priority=job_type.priority if spec.priority is None else spec.priority,
+            max_attempts=job_type.max_attempts,
+            run_at=run_at,
+            schedule=spec.name,
+            fire_time=fire_time,
+        )
+
+    def _log_fire(
+        self, spec: ScheduleSpec, fire_time: float, job_id: int | None, note: str | None
+    ) -> None:
+        self.log.emit(
+            "schedule.fired",
+            schedule=spec.name,
+            fire_time=iso(fire_time),
+            job_id=job_id,
+            job=spec.job,
+            note=note,
+        )
+
+    def _log_skip(
+        self,
+        spec: ScheduleSpec,
+        fire_time: float,
+        reason: str,
+        level: str = "warning",
+        missed: int | None = None,
+    ) -> None:
+        self.log.emit(
+            "schedule.skipped",
+            level=level,
+            schedule=spec.name,
+            fire_time=iso(fire_time),
+            reason=reason,
+            missed=missed if missed and missed > 1 else None,
+        )
+
+
+def _next_after(plan: _Plan, after: float) -> float | None:
+    fires = cron.next_fires(plan.expr, plan.zone, after, 1)
+    return fires[0] if fires else None
