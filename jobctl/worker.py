@@ -31,6 +31,7 @@ from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store
 
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
+_POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
 
 
 @dataclass
@@ -207,6 +208,8 @@ class Worker:
         return timeout
 
     def _wait(self, listener: object | None, timeout: float) -> None:
+        if listener is None:
+            timeout = min(timeout, _POLL_WITHOUT_WAKEUPS)
         fds: list[int] = [self._wake_r]
         if listener is not None and not self._stopping:
             fds.append(listener.fileno())  # type: ignore[attr-defined]

@@ -1,3 +1,212 @@
-"""Commands of the `schedule` group (registered on the app when imported)."""
+"""`jobctl schedule …`, `jobctl cron next` and `jobctl import-crontab`: the cron side."""
 
 from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from jobctl.cli.app import STATE, app
+
+if TYPE_CHECKING:
+    from jobctl.config import Config, ScheduleSpec
+
+schedule_app = typer.Typer(
+    help="Inspect and steer cron schedules.", no_args_is_help=True, add_completion=False
+)
+cron_app = typer.Typer(help="Check cron expressions.", no_args_is_help=True, add_completion=False)
+app.add_typer(schedule_app, name="schedule")
+app.add_typer(cron_app, name="cron")
+
+
+def _zone_name(spec: ScheduleSpec, config: Config) -> str:
+    from jobctl.timefmt import local_zone
+
+    return spec.timezone or config.settings.timezone or local_zone()
+
+
+def _spec(config: Config, name: str) -> ScheduleSpec:
+    from jobctl.errors import NotFound
+
+    spec = config.schedules.get(name)
+    if spec is None:
+        known = ", ".join(sorted(config.schedules)) or "none"
+        raise NotFound(f"unknown schedule {name!r}; defined schedules: {known}")
+    return spec
+
+
+@schedule_app.command("list", epilog="Example:  jobctl schedule list --json")
+def schedule_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Every schedule: its plan, next and last fire, and policies."""
+    from zoneinfo import ZoneInfo
+
+    from jobctl import cron
+    from jobctl.render import ago, print_json, table
+    from jobctl.timefmt import iso
+
+    config = STATE.config(required=True)
+    now = time.time()
+    with STATE.store() as store:
+        last = store.last_fires()
+        paused = store.paused_schedules()
+    documents: list[dict[str, Any]] = []
+    for name, spec in sorted(config.schedules.items()):
+        zone = _zone_name(spec, config)
+        upcoming = cron.next_fires(cron.parse(spec.cron), ZoneInfo(zone), now, 1)
+        next_fire = upcoming[0] if upcoming and spec.enabled and name not in paused else None
+        record, state = last.get(name, (None, None))
+        documents.append(
+            {
+                "name": name,
+                "job": spec.job,
+                "cron": spec.cron,
+                "timezone": zone,
+                "next_fire": iso(next_fire),
+                "last_fire": iso(record.fire_time) if record else None,
+                "last_status": record.status if record else None,
+                "last_job_id": record.job_id if record else None,
+                "last_outcome": state.value if state else None,
+                "overlap": spec.overlap,
+                "catch_up": spec.catch_up,
+                "enabled": spec.enabled,
+                "paused": name in paused,
+                "description": spec.description,
+            }
+        )
+    if as_json:
+        print_json(documents)
+        return
+    rows = []
+    for doc, (_, spec) in zip(documents, sorted(config.schedules.items()), strict=True):
+        record, _state = last.get(doc["name"], (None, None))
+        if not spec.enabled:
+            next_text = "disabled"
+        elif doc["paused"]:
+            next_text = "paused"
+        elif doc["next_fire"]:
+            upcoming = cron.next_fires(cron.parse(spec.cron), ZoneInfo(doc["timezone"]), now, 1)
+            next_text = f"{doc['next_fire'][:19].replace('T', ' ')} ({ago(upcoming[0], now)})"
+        else:
+            next_text = "never"
+        last_text = ""
+        if record is not None:
+            outcome = doc["last_outcome"] or doc["last_status"]
+            last_text = f"{ago(record.fire_time, now)} → {outcome}"
+            if doc["last_job_id"]:
+                last_text += f" (#{doc['last_job_id']})"
+        rows.append(
+            [
+                doc["name"],
+                spec.cron,
+                doc["timezone"],
+                next_text,
+                last_text,
+                spec.overlap,
+                spec.catch_up,
+            ]
+        )
+    table(["SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "OVERLAP", "CATCH-UP"], rows)
+
+
+@schedule_app.command("run", epilog="Example:  jobctl schedule run nightly-backup")
+def schedule_run(name: Annotated[str, typer.Argument(help="The schedule.")]) -> None:
+    """Enqueue one run now, outside the plan (recorded as manual); prints the job id."""
+    from jobctl.scheduler import Scheduler
+
+    config = STATE.config(required=True)
+    _spec(config, name)
+    with STATE.store() as store:
+        job_id = Scheduler(store, config).fire_now(name, time.time())
+    typer.echo(job_id)
+
+
+@schedule_app.command("pause", epilog="Example:  jobctl schedule pause nightly-backup")
+def schedule_pause(name: Annotated[str, typer.Argument(help="The schedule.")]) -> None:
+    """Stop a schedule's fires until resumed (kept in the database)."""
+    _set_paused(name, True)
+
+
+@schedule_app.command("resume", epilog="Example:  jobctl schedule resume nightly-backup")
+def schedule_resume(name: Annotated[str, typer.Argument(help="The schedule.")]) -> None:
+    """Let a paused schedule fire again."""
+    _set_paused(name, False)
+
+
+def _set_paused(name: str, paused: bool) -> None:
+    config = STATE.config(required=True)
+    _spec(config, name)
+    with STATE.store() as store:
+        store.set_schedule_paused(name, paused)
+    typer.echo(f"schedule {name} {'paused' if paused else 'resumed'}", err=True)
+
+
+@cron_app.command("next", epilog='Example:  jobctl cron next "30 2 * * *" -n 3 --tz Europe/Berlin')
+def cron_next(
+    expression: Annotated[str, typer.Argument(help="A cron expression, quoted.")],
+    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many.")] = 5,
+    tz: Annotated[
+        str | None, typer.Option("--tz", help="IANA time zone (default: the host's).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="Start after this ISO-8601 time (default: now).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """The next fire times of an expression, computed by the daemon's own code (DST included)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from jobctl import cron
+    from jobctl.errors import UsageError
+    from jobctl.render import ago, print_json, table
+    from jobctl.timefmt import local_zone, parse_instant
+
+    zone_name = tz or local_zone()
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--tz: unknown time zone {zone_name!r}") from None
+    after = parse_instant(start, "--from") if start else time.time()
+    fires = cron.next_fires(cron.parse(expression), zone, after, count)
+    if as_json:
+        print_json([iso_in(f, zone) for f in fires])
+        return
+    now = time.time()
+    utc = ZoneInfo("UTC")
+    table(["FIRE", "UTC", "IN"], [[iso_in(f, zone), iso_in(f, utc), ago(f, now)] for f in fires])
+
+
+def iso_in(ts: float, zone: Any) -> str:
+    from datetime import datetime
+
+    return datetime.fromtimestamp(ts, zone).isoformat()
+
+
+@app.command("import-crontab", epilog="Example:  crontab -l | jobctl import-crontab - > jobs.toml")
+def import_crontab(
+    source: Annotated[str, typer.Argument(help="A crontab file, or - for stdin.")] = "-",
+    system: Annotated[
+        bool, typer.Option("--system", help="/etc/crontab format, with a user column.")
+    ] = False,
+) -> None:
+    """Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr)."""
+    from jobctl.crontab import import_crontab as convert
+    from jobctl.errors import UsageError
+
+    if source == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as exc:
+            raise UsageError(f"{source}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise UsageError(f"{source}: not UTF-8 text") from None
+    result = convert(text, system=system)
+    for warning in result.warnings:
+        typer.echo(f"jobctl: {source}: {warning}", err=True)
+    sys.stdout.write(result.toml)

@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import sqlite3
 from collections.abc import Iterator, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +48,8 @@ _JOB_COLUMNS = (
 
 
 def _migrations() -> list[tuple[int, str]]:
+    from importlib import resources
+
     folder = resources.files("jobctl.store") / "schema"
     found = []
     for entry in folder.iterdir():
@@ -217,7 +217,7 @@ class SqliteStore(Store):
                 )
             candidates.sort()
             for _, _, job_id in candidates[:limit]:
-                token = secrets.token_hex(8)
+                token = os.urandom(8).hex()
                 row = conn.execute(
                     "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
                     " runs = runs + 1, worker = ?, lease_token = ?, lease_expires_at = ?,"

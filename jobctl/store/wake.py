@@ -11,10 +11,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import socket
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.fsutil import private_dir
+
+if TYPE_CHECKING:
+    import socket
 
 # Linux keeps socket paths under 108 bytes; longer ones are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100
@@ -56,6 +59,8 @@ class SocketListener:
         self._path = directory / self._name
         with contextlib.suppress(FileNotFoundError):
             self._path.unlink()
+        import socket
+
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         old = os.umask(0o177)
         try:
@@ -102,6 +107,8 @@ class Notifier:
         if not names:
             return
         if self._sock is None:
+            import socket
+
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
         handle = _DirHandle(self._directory)

@@ -1,0 +1,348 @@
+"""The storage contract: every store must behave exactly like this.
+
+Parametrized over store factories; a new store (Redis) adds itself to STORES and must pass
+unchanged. Times are explicit arguments, so nothing here sleeps.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from jobctl.models import AttemptResult, NewJob, Outcome, State
+from jobctl.store import Finish, Store
+from jobctl.store.sqlite import SqliteStore
+
+T0 = 1_800_000_000.0
+LEASE = 30.0
+
+StoreFactory = Callable[[Path], Store]
+
+
+def _sqlite(root: Path) -> Store:
+    return SqliteStore(root / "contract.db")
+
+
+STORES: dict[str, StoreFactory] = {"sqlite": _sqlite}
+
+
+@pytest.fixture(params=sorted(STORES))
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
+    opened: list[Store] = []
+    factory = STORES[request.param]
+
+    def make() -> Store:
+        store = factory(tmp_path)
+        opened.append(store)
+        return store
+
+    yield make
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture
+def store(make_store: Callable[[], Store]) -> Store:
+    return make_store()
+
+
+def job(name: str = "j", **kwargs: object) -> NewJob:
+    return NewJob(job=name, payload=kwargs.pop("payload", {}), **kwargs)  # type: ignore[arg-type]
+
+
+def ok() -> AttemptResult:
+    return AttemptResult(Outcome.SUCCEEDED, exit_code=0)
+
+
+def failed(code: int = 1) -> AttemptResult:
+    return AttemptResult(Outcome.FAILED, exit_code=code, error=f"exit code {code}")
+
+
+# -- enqueue -----------------------------------------------------------------------------------
+
+
+def test_enqueue_returns_increasing_ids_and_stores_fields(store: Store) -> None:
+    results = store.enqueue([job(payload={"a": "é"}), job(priority=5, queue="q")], T0)
+    assert [r.created for r in results] == [True, True]
+    assert results[0].id < results[1].id
+    first = store.get(results[0].id)
+    assert first is not None
+    assert first.state == State.QUEUED
+    assert first.payload == {"a": "é"}
+    assert first.run_at == T0
+    second = store.get(results[1].id)
+    assert second is not None and second.queue == "q" and second.priority == 5
+
+
+def test_future_jobs_are_scheduled(store: Store) -> None:
+    (r,) = store.enqueue([job(run_at=T0 + 60)], T0)
+    got = store.get(r.id)
+    assert got is not None and got.state == State.SCHEDULED
+
+
+def test_unique_key_returns_the_active_job(store: Store) -> None:
+    (first,) = store.enqueue([job(key="k")], T0)
+    (again,) = store.enqueue([job(key="k")], T0)
+    assert again.id == first.id and again.created is False
+    # Within one batch too.
+    batch = store.enqueue([job(key="x"), job(key="x")], T0)
+    assert batch[0].created and not batch[1].created and batch[0].id == batch[1].id
+    # Once the job is finished, the key is free again.
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 1)
+    (later,) = store.enqueue([job(key="k")], T0 + 2)
+    assert later.created and later.id != first.id
+
+
+def test_ids_are_never_reused_after_deletion(store: Store) -> None:
+    (r,) = store.enqueue([job()], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.finish([Finish(claim, ok())], T0)
+    store.delete_jobs(states=[State.SUCCEEDED])
+    (again,) = store.enqueue([job()], T0)
+    assert again.id > r.id
+
+
+# -- claiming ----------------------------------------------------------------------------------
+
+
+def test_claim_order_priority_then_run_at_then_fifo(store: Store) -> None:
+    low = store.enqueue([job("low", priority=0)], T0)[0].id
+    high_late = store.enqueue([job("hl", priority=9)], T0 + 1)[0].id
+    high_early = store.enqueue([job("he", priority=9, run_at=T0 - 5)], T0 + 2)[0].id
+    low2 = store.enqueue([job("low2", priority=0)], T0 + 3)[0].id
+    order = [c.job.id for c in store.claim("w", None, T0 + 10, LEASE, limit=10)]
+    assert order == [high_early, high_late, low, low2]
+
+
+def test_delayed_jobs_wait_for_their_time_even_at_high_priority(store: Store) -> None:
+    store.enqueue([job("later", priority=100, run_at=T0 + 60)], T0)
+    (now_id,) = [r.id for r in store.enqueue([job("now")], T0)]
+    (claim,) = store.claim("w", None, T0, LEASE)
+    assert claim.job.id == now_id
+    assert store.claim("w", None, T0 + 59, LEASE) == []
+    assert store.next_due(None) == T0 + 60
+    (late,) = store.claim("w", None, T0 + 60, LEASE)
+    assert late.job.job == "later" and late.attempt == 1
+
+
+def test_claim_respects_queues_and_pause(store: Store) -> None:
+    store.enqueue([job("a", queue="a"), job("b", queue="b")], T0)
+    (claim,) = store.claim("w", ["b"], T0, LEASE, limit=5)
+    assert claim.job.job == "b"
+    store.set_paused("a", True)
+    assert store.claim("w", None, T0, LEASE) == []
+    store.set_paused("a", False)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    assert claim.job.job == "a"
+
+
+def test_concurrent_claims_never_share_a_job(make_store: Callable[[], Store]) -> None:
+    make_store().enqueue([job() for _ in range(400)], T0)
+    seen: list[int] = []
+    lock = threading.Lock()
+
+    def drain(name: str) -> None:
+        own = make_store()
+        while True:
+            claims = own.claim(name, None, T0, LEASE, limit=3)
+            if not claims:
+                return
+            with lock:
+                seen.extend(c.job.id for c in claims)
+            own.finish([Finish(c, ok()) for c in claims], T0)
+
+    threads = [threading.Thread(target=drain, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) == 400 and len(set(seen)) == 400
+
+
+# -- finishing ---------------------------------------------------------------------------------
+
+
+def test_failure_with_attempts_left_is_scheduled_then_dead(store: Store) -> None:
+    (r,) = store.enqueue([job(max_attempts=2)], T0)
+    (c1,) = store.claim("w", None, T0, LEASE)
+    assert store.finish([Finish(c1, failed(3), retry_at=T0 + 5)], T0) == [State.SCHEDULED]
+    got = store.get(r.id)
+    assert got is not None and got.state == State.SCHEDULED and got.run_at == T0 + 5
+    (c2,) = store.claim("w", None, T0 + 5, LEASE)
+    assert c2.attempt == 2
+    assert store.finish([Finish(c2, failed(4))], T0 + 6) == [State.DEAD]
+    dead = store.get(r.id)
+    assert dead is not None and dead.exit_code == 4 and dead.error == "exit code 4"
+    history = store.attempts(r.id)
+    assert [(a.attempt, a.outcome) for a in history] == [
+        (1, Outcome.FAILED),
+        (2, Outcome.FAILED),
+    ]
+
+
+def test_a_late_writer_changes_nothing(store: Store) -> None:
+    (r,) = store.enqueue([job(max_attempts=3)], T0)
+    (stale,) = store.claim("w1", None, T0, LEASE)
+    rescued = store.rescue_expired(T0 + LEASE + 1)
+    assert [j.id for j in rescued] == [r.id]
+    (fresh,) = store.claim("w2", None, T0 + LEASE + 1, LEASE)
+    assert fresh.attempt == 2
+    # The first worker comes back and reports: ignored, the job stays with w2.
+    assert store.finish([Finish(stale, ok())], T0 + LEASE + 2) == [None]
+    assert store.renew([stale], T0 + 100) == set()
+    got = store.get(r.id)
+    assert got is not None and got.state == State.RUNNING and got.worker == "w2"
+    assert store.finish([Finish(fresh, ok())], T0 + LEASE + 3) == [State.SUCCEEDED]
+    outcomes = [a.outcome for a in store.attempts(r.id)]
+    assert outcomes == [Outcome.LOST, Outcome.SUCCEEDED]
+
+
+def test_lost_attempt_on_last_try_goes_dead(store: Store) -> None:
+    (r,) = store.enqueue([job(max_attempts=1)], T0)
+    store.claim("w", None, T0, LEASE)
+    (dead,) = store.rescue_expired(T0 + LEASE + 1)
+    assert dead.state == State.DEAD
+    got = store.get(r.id)
+    assert got is not None and got.state == State.DEAD and "lease expired" in (got.error or "")
+
+
+def test_renew_keeps_a_lease_alive(store: Store) -> None:
+    store.enqueue([job()], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    assert store.renew([claim], T0 + 2 * LEASE) == {claim.job.id}
+    assert store.rescue_expired(T0 + LEASE + 1) == []
+
+
+def test_release_does_not_count_the_attempt(store: Store) -> None:
+    (r,) = store.enqueue([job()], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    assert store.release([claim], T0 + 1, "shutdown") == 1
+    got = store.get(r.id)
+    assert got is not None and got.state == State.QUEUED and got.attempts == 0
+    (again,) = store.claim("w", None, T0 + 2, LEASE)
+    assert again.attempt == 1
+    assert [a.outcome for a in store.attempts(r.id)] == [Outcome.INTERRUPTED, None]
+
+
+# -- control -----------------------------------------------------------------------------------
+
+
+def test_cancel_active_jobs_and_report_previous_states(store: Store) -> None:
+    queued, running, done = (r.id for r in store.enqueue([job(), job(), job()], T0))
+    claims = store.claim("w", None, T0, LEASE, limit=3)
+    by_id = {c.job.id: c for c in claims}
+    store.release([by_id[queued]], T0, "test")
+    store.finish([Finish(by_id[done], ok())], T0)
+    before = store.cancel([queued, running, done, 999_999], T0 + 1)
+    assert before == {
+        queued: State.QUEUED,
+        running: State.RUNNING,
+        done: State.SUCCEEDED,
+        999_999: None,
+    }
+    states = {i: j.state for i, j in store.get_many([queued, running, done]).items()}
+    assert states == {
+        queued: State.CANCELLED,
+        running: State.CANCELLED,
+        done: State.SUCCEEDED,
+    }
+    # The running attempt's worker learns it at renewal, and its report keeps it cancelled.
+    assert store.renew([by_id[running]], T0 + 100) == set()
+    result = AttemptResult(Outcome.CANCELLED, error="cancelled")
+    assert store.finish([Finish(by_id[running], result)], T0 + 2) == [State.CANCELLED]
+
+
+def test_dead_retry_resets_attempts_and_keeps_history(store: Store) -> None:
+    (r,) = store.enqueue([job(max_attempts=1)], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.finish([Finish(claim, failed())], T0)
+    assert store.dead_retry([r.id], None, T0 + 1) == [r.id]
+    assert store.dead_retry([r.id], None, T0 + 1) == []  # no longer dead: nothing happens
+    (again,) = store.claim("w", None, T0 + 2, LEASE)
+    assert again.attempt == 1
+    store.finish([Finish(again, ok())], T0 + 3)
+    assert [a.outcome for a in store.attempts(r.id)] == [Outcome.FAILED, Outcome.SUCCEEDED]
+
+
+def test_dead_retry_all_by_job(store: Store) -> None:
+    ids = [r.id for r in store.enqueue([job("a", max_attempts=1), job("b", max_attempts=1)], T0)]
+    for claim in store.claim("w", None, T0, LEASE, limit=2):
+        store.finish([Finish(claim, failed())], T0)
+    assert store.dead_retry(None, "a", T0) == [ids[0]]
+
+
+def test_delete_only_finished_jobs(store: Store) -> None:
+    active, finished = (r.id for r in store.enqueue([job(), job()], T0))
+    claims = store.claim("w", None, T0, LEASE, limit=2)
+    for claim in claims:
+        if claim.job.id == finished:
+            store.finish([Finish(claim, ok())], T0)
+    store.delete_jobs(states=[State.RUNNING, State.SUCCEEDED])
+    assert store.get(active) is not None
+    assert store.get(finished) is None
+    assert store.attempts(finished) == []
+
+
+def test_queue_counts_follow_every_transition(store: Store) -> None:
+    store.enqueue([job(queue="q") for _ in range(3)], T0)
+    store.enqueue([job(queue="q", run_at=T0 + 100)], T0)
+    (claim,) = store.claim("w", ["q"], T0, LEASE)
+    store.finish([Finish(claim, ok())], T0)
+    (counts,) = store.queue_counts(T0)
+    assert counts.queue == "q"
+    assert counts.counts == {State.QUEUED: 2, State.SCHEDULED: 1, State.SUCCEEDED: 1}
+    assert counts.oldest_ready_at == T0
+
+
+# -- cron fires --------------------------------------------------------------------------------
+
+
+def test_a_fire_is_recorded_once(store: Store) -> None:
+    first = store.record_fire("s", T0, job(schedule="s", fire_time=T0), T0)
+    assert first is not None and first.status == "enqueued" and first.job_id is not None
+    assert store.record_fire("s", T0, job(schedule="s", fire_time=T0), T0 + 1) is None
+    assert len(store.list_jobs(_all())) == 1
+    assert store.last_fire_time("s") == T0
+
+
+def test_overlap_skip_and_queue(store: Store) -> None:
+    store.record_fire("s", T0, job(schedule="s"), T0, overlap="skip")
+    skipped = store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 60, overlap="skip")
+    assert (
+        skipped is not None and skipped.status == "skipped" and "overlap" in (skipped.reason or "")
+    )
+    pending = store.record_fire("s", T0 + 120, job(schedule="s"), T0 + 120, overlap="queue")
+    assert pending is not None and pending.status == "pending"
+    assert store.promote_pending("s", job(schedule="s"), T0 + 121) is None  # still active
+    (claim,) = store.claim("w", None, T0 + 122, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 123)
+    promoted = store.promote_pending("s", job(schedule="s"), T0 + 124)
+    assert promoted is not None and promoted.fire_time == T0 + 120
+    assert promoted.job_id is not None
+    promoted_job = store.get(promoted.job_id)
+    assert promoted_job is not None and promoted_job.fire_time == T0 + 120
+    last, state = store.last_fires()["s"]
+    assert last.fire_time == T0 + 120 and state == State.QUEUED
+
+
+def test_manual_fires_do_not_move_the_plan(store: Store) -> None:
+    store.record_fire("s", T0, job(schedule="s"), T0)
+    store.record_fire("s", T0 + 5, job(schedule="s"), T0 + 5, manual=True)
+    assert store.last_fire_time("s") == T0
+
+
+def test_schedule_pause_is_persisted(make_store: Callable[[], Store]) -> None:
+    make_store().set_schedule_paused("s", True)
+    assert make_store().paused_schedules() == {"s"}
+    make_store().set_schedule_paused("s", False)
+    assert make_store().paused_schedules() == set()
+
+
+def _all() -> object:
+    from jobctl.models import JobFilter
+
+    return JobFilter(limit=None)
