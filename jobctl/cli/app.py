@@ -17,6 +17,7 @@ from jobctl import __version__
 
 if TYPE_CHECKING:
     from jobctl.config import Config
+    from jobctl.observe.events import EventLog
     from jobctl.store import Store
 
 app = typer.Typer(
@@ -33,7 +34,18 @@ app = typer.Typer(
 class Globals:
     config_path: str | None = None
     db: str | None = None
+    log_format: str | None = None
+    log_level: str | None = None
     _config: Config | None = field(default=None, repr=False)
+
+    def event_log(self) -> EventLog:
+        """The event log of long-running commands: --log-format/--log-level, else settings."""
+        from jobctl.observe.events import EventLog
+
+        settings = self.config().settings
+        fmt = self.log_format or settings.log_format
+        level = self.log_level or settings.log_level
+        return EventLog(fmt=fmt, level=level)
 
     def config(self, required: bool = False) -> Config:
         if self._config is None or (required and self._config.path is None):
@@ -99,6 +111,22 @@ def main(
             show_default=False,
         ),
     ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            help="Event lines on stderr: text or json (default: [settings] log_format, text).",
+            show_default=False,
+        ),
+    ] = None,
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            help="debug, info, warning or error (default: [settings] log_level, info).",
+            show_default=False,
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -111,5 +139,13 @@ def main(
     Exit codes: 0 ok, 1 failed operation (e.g. a job ended dead), 2 bad usage, config or
     payload, 3 database unusable, 124 wait timed out.
     """
+    from jobctl.errors import UsageError
+
+    if log_format is not None and log_format not in ("text", "json"):
+        raise UsageError(f"--log-format: expected text or json, got {log_format!r}")
+    if log_level is not None and log_level not in ("debug", "info", "warning", "error"):
+        raise UsageError(f"--log-level: expected debug, info, warning or error, got {log_level!r}")
     STATE.config_path = config
     STATE.db = db
+    STATE.log_format = log_format
+    STATE.log_level = log_level

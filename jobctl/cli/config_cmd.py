@@ -14,7 +14,9 @@ def validate(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing when valid.")] = False,
 ) -> None:
     """Check the config file; exit 0 when valid, 2 with the first problem otherwise."""
-    config = STATE.config(required=True)
+    from jobctl.config import check_schedules
+
+    config = check_schedules(STATE.config(required=True))
     if not quiet:
         typer.echo(
             f"{config.path}: ok ({len(config.jobs)} jobs, {len(config.schedules)} schedules)"

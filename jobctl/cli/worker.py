@@ -39,7 +39,6 @@ def run_worker(
     a second Ctrl-C stops at once (interrupted jobs are queued again)."""
     from jobctl.durations import parse_duration
     from jobctl.errors import DurationError
-    from jobctl.observe.events import EventLog
     from jobctl.worker import Worker, WorkerOptions
 
     try:
@@ -55,7 +54,7 @@ def run_worker(
         name=name,
     )
     with STATE.store(durability="normal") as store:
-        code = Worker(store, config, options, log=EventLog()).run()
+        code = Worker(store, config, options, log=STATE.event_log()).run()
     raise typer.Exit(code)
 
 
@@ -69,11 +68,10 @@ def schedule_daemon() -> None:
     import signal
 
     from jobctl.daemon import Daemon
-    from jobctl.observe.events import EventLog
 
     config = _schedule_config()
     with STATE.store() as store:
-        daemon = Daemon(store, config, log=EventLog())
+        daemon = Daemon(store, config, log=STATE.event_log())
         signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
@@ -101,7 +99,6 @@ def up(
     from jobctl.daemon import Daemon, run_in_thread
     from jobctl.durations import parse_duration
     from jobctl.errors import DurationError
-    from jobctl.observe.events import EventLog
     from jobctl.worker import Worker, WorkerOptions
 
     try:
@@ -109,7 +106,7 @@ def up(
     except DurationError as exc:
         raise DurationError(f"--shutdown-timeout: {exc}") from None
     config = _schedule_config()
-    log = EventLog()
+    log = STATE.event_log()
     options = WorkerOptions(
         queues=tuple(queue) if queue else None,
         concurrency=concurrency,
@@ -157,14 +154,6 @@ def reload() -> None:
 
 def _schedule_config() -> Config:
     """The config with every cron expression checked, so a bad one fails before start."""
-    from jobctl.cron import parse
-    from jobctl.errors import ConfigError
+    from jobctl.config import check_schedules
 
-    config = STATE.config()
-    for spec in config.schedules.values():
-        try:
-            parse(spec.cron)
-        except ConfigError as exc:
-            where = f"{config.path}:{spec.line}" if spec.line else str(config.path)
-            raise ConfigError(f"{where}: [schedules.{spec.name}] cron: {exc}") from None
-    return config
+    return check_schedules(STATE.config())
