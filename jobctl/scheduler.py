@@ -120,17 +120,20 @@ class Scheduler:
 
     def _handle_due(self, plan: _Plan, now: float, paused: bool) -> None:
         spec = plan.spec
-        due = cron.fires_between(plan.expr, plan.zone, plan.watermark, now, limit=None)
+        # Only the most recent fires can matter, so the cost follows the catch-up limit,
+        # not the length of the downtime.
+        want = spec.catch_up_limit + 1 if spec.catch_up == "all" else 2
+        due = cron.fires_between(plan.expr, plan.zone, plan.watermark, now, limit=want)
         plan.watermark = now
         plan.next_fire = _next_after(plan, now)
         if not due:
             return
+        missed = f"{len(due)}+" if len(due) == want else str(len(due))
         if not spec.enabled or paused:
             why = "disabled" if not spec.enabled else "paused"
-            for fire_time in due[-1:]:
-                record = self.store.record_fire(spec.name, fire_time, None, now, reason=why)
-                if record is not None:
-                    self._log_skip(spec, fire_time, why, missed=len(due))
+            record = self.store.record_fire(spec.name, due[-1], None, now, reason=why)
+            if record is not None:
+                self._log_skip(spec, due[-1], why, missed=missed if len(due) > 1 else None)
             return
         chosen = due
         if len(due) > 1:
@@ -144,11 +147,10 @@ class Scheduler:
                 "schedule.catch_up",
                 level="warning",
                 schedule=spec.name,
-                missed=len(due),
+                missed=missed,
                 running=len(chosen),
                 policy=spec.catch_up,
-                first=iso(due[0]),
-                last=iso(due[-1]),
+                latest=iso(due[-1]),
             )
         for fire_time in chosen:
             record = self.store.record_fire(
@@ -199,7 +201,7 @@ class Scheduler:
         fire_time: float,
         reason: str,
         level: str = "warning",
-        missed: int | None = None,
+        missed: str | None = None,
     ) -> None:
         self.log.emit(
             "schedule.skipped",
@@ -207,7 +209,7 @@ class Scheduler:
             schedule=spec.name,
             fire_time=iso(fire_time),
             reason=reason,
-            missed=missed if missed and missed > 1 else None,
+            missed=missed,
         )
 
 

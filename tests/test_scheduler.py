@@ -1,0 +1,350 @@
+"""The cron daemon's decisions, driven through simulated days with explicit instants.
+
+`Scheduler.tick(now)` returns when it next wants to run; `simulate` jumps straight there, so
+a simulated week takes milliseconds and nothing sleeps. The store is the real SQLite store.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+from collections import Counter
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from jobctl.config import Config, parse_config
+from jobctl.errors import StoreError
+from jobctl.models import AttemptResult, FireRecord, JobFilter, Outcome, State
+from jobctl.observe.events import EventLog
+from jobctl.scheduler import Scheduler
+from jobctl.store import Finish
+from jobctl.store.sqlite import SqliteStore
+
+UTC = ZoneInfo("UTC")
+
+
+def at(text: str, zone: str = "UTC") -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(zone)).timestamp()
+
+
+def config_for(schedules: str) -> Config:
+    return parse_config('[jobs.task]\ncommand = ["true"]\n\n' + schedules)
+
+
+def quiet() -> EventLog:
+    return EventLog(stream=io.StringIO())
+
+
+def simulate(scheduler: Scheduler, start: float, end: float) -> None:
+    """Tick at every instant the scheduler asks for, from start until end."""
+    now = start
+    while now < end:
+        wake = scheduler.tick(now)
+        if wake is None or wake > end:
+            break
+        now = max(wake, now + 0.001)
+    scheduler.tick(end)
+
+
+def fires(store: SqliteStore, schedule: str | None = None) -> list[float]:
+    jobs = store.list_jobs(JobFilter(limit=None, newest_first=False))
+    return sorted(
+        j.fire_time for j in jobs if j.fire_time is not None and schedule in (None, j.schedule)
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(tmp_path / "cron.db")
+
+
+def start_scheduler(store: SqliteStore, config: Config, now: float) -> Scheduler:
+    scheduler = Scheduler(store, config, quiet())
+    scheduler.load(config, now)
+    return scheduler
+
+
+# -- DST ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("zone", "expr", "start", "end", "expected_local"),
+    [
+        # Spring forward: 02:30 does not exist; it runs once, right after the change.
+        (
+            "Europe/Berlin",
+            "30 2 * * *",
+            "2026-03-28T12:00",
+            "2026-03-30T12:00",
+            ["2026-03-29T03:00+02:00", "2026-03-30T02:30+02:00"],
+        ),
+        # Fall back: 02:30 happens twice; it runs once, the first time.
+        (
+            "Europe/Berlin",
+            "30 2 * * *",
+            "2026-10-24T12:00",
+            "2026-10-26T12:00",
+            ["2026-10-25T02:30+02:00", "2026-10-26T02:30+01:00"],
+        ),
+        (
+            "America/New_York",
+            "30 2 * * *",
+            "2026-03-07T12:00",
+            "2026-03-09T12:00",
+            ["2026-03-08T03:00-04:00", "2026-03-09T02:30-04:00"],
+        ),
+        (
+            "America/New_York",
+            "30 1 * * *",
+            "2026-10-31T12:00",
+            "2026-11-02T12:00",
+            ["2026-11-01T01:30-04:00", "2026-11-02T01:30-05:00"],
+        ),
+    ],
+)
+def test_dst_fixed_hour_runs_exactly_once(
+    store: SqliteStore, zone: str, expr: str, start: str, end: str, expected_local: list[str]
+) -> None:
+    config = config_for(
+        f'[schedules.s]\njob = "task"\ncron = "{expr}"\ntimezone = "{zone}"\noverlap = "allow"\n'
+    )
+    t0, t1 = at(start, zone), at(end, zone)
+    simulate(start_scheduler(store, config, t0), t0, t1)
+    got = [
+        datetime.fromtimestamp(f, ZoneInfo(zone)).isoformat(timespec="minutes")
+        for f in fires(store)
+    ]
+    assert got == expected_local
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York"])
+@pytest.mark.parametrize("day", ["spring", "fall"])
+def test_dst_step_schedules_keep_their_rhythm_in_real_time(
+    store: SqliteStore, zone: str, day: str
+) -> None:
+    dates = {
+        ("Europe/Berlin", "spring"): "2026-03-29",
+        ("Europe/Berlin", "fall"): "2026-10-25",
+        ("America/New_York", "spring"): "2026-03-08",
+        ("America/New_York", "fall"): "2026-11-01",
+    }
+    config = config_for(
+        f'[schedules.s]\njob = "task"\ncron = "*/15 * * * *"\ntimezone = "{zone}"\n'
+        'overlap = "allow"\n'
+    )
+    t0 = at(dates[(zone, day)] + "T00:00", zone)
+    t1 = t0 + 6 * 3600  # six real hours across the change
+    simulate(start_scheduler(store, config, t0), t0, t1)
+    got = fires(store)
+    gaps = {round(b - a) for a, b in itertools.pairwise(got)}
+    assert gaps == {900}
+    assert len(got) == 24
+
+
+# -- catch-up ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "limit", "expected"),
+    [("latest", 100, 1), ("none", 100, 0), ("all", 100, 72), ("all", 10, 10)],
+)
+def test_catch_up_after_three_days_down(
+    store: SqliteStore, policy: str, limit: int, expected: int
+) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 * * * *"\ntimezone = "UTC"\n'
+        f'catch_up = "{policy}"\ncatch_up_limit = {limit}\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T00:30")
+    simulate(start_scheduler(store, config, t0), t0, t0 + 3600)  # fires 01:00
+    before = fires(store)
+    assert len(before) == 1
+    # Down for three days; a new daemon starts at 01:30 three days later.
+    restart = t0 + 3 * 86400 + 3600
+    start_scheduler(store, config, restart).tick(restart)
+    caught = fires(store)[1:]
+    assert len(caught) == expected
+    if expected:
+        assert caught[-1] == at("2026-06-04T01:00")
+        assert len(set(caught)) == len(caught)
+
+
+def test_a_schedule_seen_for_the_first_time_has_missed_nothing(store: SqliteStore) -> None:
+    config = config_for('[schedules.s]\njob = "task"\ncron = "* * * * *"\ncatch_up = "all"\n')
+    t0 = at("2026-06-01T00:00:30")
+    start_scheduler(store, config, t0).tick(t0)
+    assert fires(store) == []
+
+
+# -- overlap -----------------------------------------------------------------------------------
+
+
+def test_overlap_skip_while_the_previous_run_is_running(store: SqliteStore) -> None:
+    log_stream = io.StringIO()
+    config = config_for('[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n')
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = Scheduler(store, config, EventLog(stream=log_stream))
+    scheduler.load(config, t0)
+    scheduler.tick(t0 + 30)  # 00:01 fires
+    (claim,) = store.claim("w", None, t0 + 31, 30)
+    scheduler.tick(t0 + 90)  # 00:02: the 00:01 run is still running
+    assert len(fires(store)) == 1
+    assert "schedule.skipped" in log_stream.getvalue() and "overlap" in log_stream.getvalue()
+    store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], t0 + 100)
+    scheduler.tick(t0 + 150)  # 00:03
+    assert fires(store) == [at("2026-06-01T00:01"), at("2026-06-01T00:03")]
+
+
+def test_overlap_queue_runs_the_fire_after_the_previous_one(store: SqliteStore) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "queue"\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = start_scheduler(store, config, t0)
+    scheduler.tick(t0 + 30)
+    (claim,) = store.claim("w", None, t0 + 31, 30)
+    scheduler.tick(t0 + 90)
+    assert len(fires(store)) == 1
+    store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], t0 + 100)
+    scheduler.tick(t0 + 102)
+    assert fires(store) == [at("2026-06-01T00:01"), at("2026-06-01T00:02")]
+
+
+# -- exactly once ------------------------------------------------------------------------------
+
+
+class CrashBeforeCommit(SqliteStore):
+    """The real store, made to die the moment it is asked to record a fire."""
+
+    def record_fire(self, *args: object, **kwargs: object) -> FireRecord | None:
+        raise StoreError("simulated crash before commit")
+
+
+def test_a_crash_before_commit_loses_nothing_and_doubles_nothing(tmp_path: Path) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T00:30")
+    real = SqliteStore(tmp_path / "db")
+    simulate(start_scheduler(real, config, t0), t0, t0 + 1800)  # 01:00 fired
+    crashing = CrashBeforeCommit(tmp_path / "db")
+    doomed = start_scheduler(crashing, config, t0 + 1800)
+    with pytest.raises(StoreError):
+        doomed.tick(t0 + 5400)  # 02:00 is due; the process dies before it commits
+    # The restarted daemon finds 02:00 unrecorded and fires it once.
+    start_scheduler(real, config, t0 + 5401).tick(t0 + 5401)
+    assert fires(real) == [at("2026-06-01T01:00"), at("2026-06-01T02:00")]
+
+
+def test_a_crash_after_commit_is_not_fired_again(tmp_path: Path) -> None:
+    config = config_for('[schedules.s]\njob = "task"\ncron = "0 * * * *"\ntimezone = "UTC"\n')
+    t0 = at("2026-06-01T00:30")
+    store = SqliteStore(tmp_path / "db")
+    # The first daemon fires 01:00 and dies right after its commit, before it moves on.
+    start_scheduler(store, config, t0).tick(t0 + 1800)
+    # A new daemon that starts at the same instant, with the same plan, changes nothing.
+    again = Scheduler(store, config, quiet())
+    again.load(config, t0)
+    again.tick(t0 + 1800)
+    assert fires(store) == [at("2026-06-01T01:00")]
+
+
+def test_two_daemons_on_one_database_fire_each_fire_once(tmp_path: Path) -> None:
+    config = config_for(
+        '[schedules.often]\njob = "task"\ncron = "*/5 * * * *"\ntimezone = "UTC"\n'
+        'overlap = "allow"\n'
+        '[schedules.hourly]\njob = "task"\ncron = "@hourly"\ntimezone = "UTC"\n'
+        'overlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T00:00:10")
+    first = start_scheduler(SqliteStore(tmp_path / "db"), config, t0)
+    second = start_scheduler(SqliteStore(tmp_path / "db"), config, t0)
+    now = t0
+    end = t0 + 86400
+    step = 0
+    while now <= end:
+        # Both wake for each fire, in alternating order, as two racing processes would.
+        (first if step % 2 else second).tick(now)
+        (second if step % 2 else first).tick(now)
+        step += 1
+        now += 60
+    store = SqliteStore(tmp_path / "db")
+    counts = Counter((j.schedule, j.fire_time) for j in store.list_jobs(JobFilter(limit=None)))
+    assert set(counts.values()) == {1}
+    per_schedule = Counter(schedule for schedule, _ in counts)
+    assert per_schedule == {"often": 288, "hourly": 24}
+
+
+# -- paused and disabled -----------------------------------------------------------------------
+
+
+def test_paused_and_disabled_schedules_do_not_fire(store: SqliteStore) -> None:
+    config = config_for(
+        '[schedules.on]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+        '[schedules.off]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\nenabled = false\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = start_scheduler(store, config, t0)
+    store.set_schedule_paused("on", True)
+    simulate(scheduler, t0, t0 + 300)
+    assert fires(store) == []
+    store.set_schedule_paused("on", False)
+    simulate(scheduler, t0 + 300, t0 + 400)
+    assert fires(store, "on") == [at("2026-06-01T00:06"), at("2026-06-01T00:07")]
+    assert fires(store, "off") == []
+
+
+def test_reload_stops_removed_and_recomputes_changed(store: SqliteStore) -> None:
+    config = config_for(
+        '[schedules.a]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+        '[schedules.b]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = start_scheduler(store, config, t0)
+    simulate(scheduler, t0, t0 + 60)
+    changed = config_for(
+        '[schedules.a]\njob = "task"\ncron = "*/2 * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    scheduler.load(changed, t0 + 60)
+    simulate(scheduler, t0 + 60, t0 + 300)
+    assert fires(store, "b") == [at("2026-06-01T00:01")]
+    assert fires(store, "a") == [
+        at("2026-06-01T00:01"),
+        at("2026-06-01T00:02"),
+        at("2026-06-01T00:04"),
+    ]
+
+
+def test_manual_run_is_recorded_as_manual(store: SqliteStore) -> None:
+    config = config_for('[schedules.s]\njob = "task"\ncron = "@daily"\n')
+    scheduler = start_scheduler(store, config, at("2026-06-01T10:00"))
+    job_id = scheduler.fire_now("s", at("2026-06-01T10:00"))
+    assert job_id is not None
+    job = store.get(job_id)
+    assert job is not None and job.schedule == "s" and job.state == State.QUEUED
+    assert store.last_fire_time("s") is None  # the plan is not moved by manual runs
+
+
+def test_jobs_carry_schedule_payload_priority_and_queue(store: SqliteStore) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
+        'payload = { a = 1 }\npriority = 7\nqueue = "cron"\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    start_scheduler(store, config, t0).tick(t0 + 30)
+    (job,) = store.list_jobs(JobFilter(limit=None))
+    assert (job.payload, job.priority, job.queue, job.job) == ({"a": 1}, 7, "cron", "task")
+
+
+def test_jitter_delays_the_run_but_not_the_fire(store: SqliteStore) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\njitter = "30s"\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    start_scheduler(store, config, t0).tick(t0 + 30)
+    (job,) = store.list_jobs(JobFilter(limit=None))
+    assert job.fire_time == t0 + 30
+    assert t0 + 30 <= job.run_at <= t0 + 60
