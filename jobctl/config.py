@@ -77,6 +77,11 @@ class Settings:
     log_max_bytes: int = 10 * 1024 * 1024
     timezone: str | None = None
     durability: str = "full"
+    # Workers delete finished jobs (and their logs) this long after they end; None keeps them.
+    keep_succeeded: float | None = None
+    keep_dead: float | None = None
+    log_format: str = "text"
+    log_level: str = "info"
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,19 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     return _Parser(doc, text, name, path).config()
 
 
+def check_schedules(config: Config) -> Config:
+    """Check every cron expression (croniter loads only here, never for plain enqueues)."""
+    from jobctl import cron
+
+    for spec in config.schedules.values():
+        try:
+            cron.parse(spec.cron)
+        except JobctlError as exc:
+            where = f"{config.path}:{spec.line}" if spec.line else str(config.path or "<config>")
+            raise ConfigError(f"{where}: [schedules.{_quote_key(spec.name)}] cron: {exc}") from None
+    return config
+
+
 # ---------------------------------------------------------------------------------------------
 # Validation
 
@@ -232,6 +250,13 @@ class _Parser:
     def duration(self, table: str, data: dict[str, Any], key: str, default: Any) -> Any:
         return self.take(table, data, key, str, default, parse_duration)
 
+    def keep(self, table: str, data: dict[str, Any], key: str) -> float | None:
+        """A retention period: how long finished jobs stay before workers prune them."""
+        value: float | None = self.duration(table, data, key, None)
+        if value is not None and value <= 0:
+            raise self.fail(table, key, "must be longer than 0s")
+        return value
+
     def check_keys(self, table: str, data: dict[str, Any], allowed: set[str]) -> None:
         for key in data:
             if key not in allowed:
@@ -269,8 +294,18 @@ class _Parser:
             "log_max_bytes",
             "timezone",
             "durability",
+            "keep_succeeded",
+            "keep_dead",
+            "log_format",
+            "log_level",
         }
         self.check_keys(t, data, allowed)
+        log_format = self.take(t, data, "log_format", str, "text")
+        if log_format not in ("text", "json"):
+            raise self.fail(t, "log_format", "must be 'text' or 'json'")
+        log_level = self.take(t, data, "log_level", str, "info")
+        if log_level not in ("debug", "info", "warning", "error"):
+            raise self.fail(t, "log_level", "must be 'debug', 'info', 'warning' or 'error'")
         lease = self.duration(t, data, "lease", 30.0)
         if lease < 1:
             raise self.fail(t, "lease", "must be at least 1s")
@@ -287,6 +322,10 @@ class _Parser:
             ),
             timezone=self.take(t, data, "timezone", str, None, _check_timezone),
             durability=durability,
+            keep_succeeded=self.keep(t, data, "keep_succeeded"),
+            keep_dead=self.keep(t, data, "keep_dead"),
+            log_format=log_format,
+            log_level=log_level,
         )
 
     def job(self, name: str, data: Any) -> JobType:
@@ -460,7 +499,7 @@ class _Parser:
             priority=self.take(t, data, "priority", int, None),
             queue=queue,
             description=self.take(t, data, "description", str, None),
-            line=self.locate(t, None),
+            line=self.locate(t, "cron"),
         )
         return spec, inline
 

@@ -71,9 +71,11 @@ class Daemon:
         lock = self.store.scheduler_lock()
         announced = False
         try:
+            wait = 0.0  # first a quick try, so a standby says so at once
             while not self._stopping:
-                if lock.acquire(timeout=_LOCK_POLL):
+                if lock.acquire(timeout=wait):
                     break
+                wait = _LOCK_POLL
                 if not announced:
                     self.log.emit("scheduler.standby", reason="another daemon is the leader")
                     announced = True

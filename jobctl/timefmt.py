@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import datetime, tzinfo
 from functools import cache
 
 from jobctl.errors import UsageError
 
 
-def iso(ts: float | None) -> str | None:
-    """ISO-8601 in the local zone with its offset, to the millisecond."""
+def iso(ts: float | None, zone: tzinfo | None = None) -> str | None:
+    """ISO-8601 with its offset, to the millisecond: in `zone`, else the local zone."""
     if ts is None:
         return None
+    if zone is not None:
+        return datetime.fromtimestamp(ts, zone).isoformat(timespec="milliseconds")
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
 

@@ -694,6 +694,67 @@ class SqliteStore(Store):
     def scheduler_lock(self) -> LeaderLock:
         return _FileLeaderLock(self.path.with_name(self.path.name + ".scheduler.lock"))
 
+    # -- operations ------------------------------------------------------------------------
+
+    def finished_jobs(
+        self,
+        states: Sequence[State],
+        *,
+        job: str | None = None,
+        finished_after: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        final = [s.value for s in states if s in FINAL_STATES]
+        if not final:
+            return []
+        clauses = [f"state IN ({','.join('?' * len(final))})"]
+        params: list[Any] = list(final)
+        if job is not None:
+            clauses.append("job = ?")
+            params.append(job)
+        if finished_after is not None:
+            clauses.append("finished_at >= ?")
+            params.append(finished_after)
+        # (state, finished_at) is indexed: the newest deaths come first without a sort.
+        sql = (
+            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)}"
+            " ORDER BY finished_at DESC, id DESC"
+        )
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_job(row) for row in self._read(sql, params)]
+
+    def finished_ids(
+        self,
+        states: Sequence[State],
+        *,
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[int]:
+        final = [s.value for s in states if s in FINAL_STATES]
+        if not final or (ids is not None and not ids):
+            return []
+        clauses = [f"state IN ({','.join('?' * len(final))})"]
+        params: list[Any] = list(final)
+        if finished_before is not None:
+            clauses.append("finished_at < ?")
+            params.append(finished_before)
+        if job is not None:
+            clauses.append("job = ?")
+            params.append(job)
+        sql = f"SELECT id FROM jobs WHERE {' AND '.join(clauses)}"
+        if ids is None:
+            return [r[0] for r in self._read(sql + " ORDER BY id", params)]
+        found: set[int] = set()
+        wanted = list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._read(f"{sql} AND id IN ({marks})", [*params, *chunk]))
+        return [i for i in wanted if i in found]
+
     # -- workers ---------------------------------------------------------------------------
 
     def register_worker(self, info: WorkerInfo) -> None:
@@ -829,7 +890,7 @@ def _open(path: Path, *, durability: str, create: bool) -> sqlite3.Connection:
         raise StoreError(f"database {path}: is a directory, not a database file")
     if not path.exists():
         if not create:
-            raise StoreError(f"database {path}: does not exist")
+            raise StoreError(f"database {path}: does not exist (nothing was ever enqueued there)")
         _create_parent(path)
     try:
         conn = sqlite3.connect(

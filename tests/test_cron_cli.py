@@ -1,0 +1,160 @@
+"""The cron side through the real CLI: `up` in real time, `schedule …`, `cron next`, reloads."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+from datetime import datetime
+
+from conftest import JOBCTL, Env
+
+SECONDS_SCHEDULE = """
+[jobs.tick]
+command = ["true"]
+
+[schedules.every-second]
+job = "tick"
+cron = "* * * * * *"
+overlap = "allow"
+"""
+
+
+def jobs(env: Env) -> list[dict[str, object]]:
+    """All jobs; none while the daemon under test has not created the database yet."""
+    result = env.run("list", "--json", "--limit", "0")
+    if result.returncode == 3 and "does not exist" in result.stderr:
+        return []
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def stamp(text: object) -> float:
+    assert isinstance(text, str)
+    return datetime.fromisoformat(text).timestamp()
+
+
+def test_up_runs_a_seconds_schedule_in_real_time(env: Env) -> None:
+    env.write_config(SECONDS_SCHEDULE)
+    up = env.start("up", "--concurrency", "2")
+    env.wait_for(lambda: sum(1 for j in jobs(env) if j["state"] == "succeeded") >= 3, timeout=20)
+    up.send_signal(signal.SIGTERM)
+    _, stderr = up.communicate(timeout=20)
+    assert up.returncode == 0, stderr
+    assert "schedule.fired" in stderr and "scheduler.stopped" in stderr
+    done = [j for j in jobs(env) if j["schedule"] == "every-second"]
+    fire_times = sorted(stamp(j["fire_time"]) for j in done if j.get("fire_time"))
+    assert len(fire_times) == len(set(fire_times)) >= 3
+    assert all(t == int(t) for t in fire_times)  # on the second
+    for job in done:
+        # Enqueued within a second of its fire time (the target is far tighter; see bench/).
+        assert 0 <= stamp(job["created_at"]) - stamp(job["fire_time"]) < 1.0
+
+
+def test_a_standby_daemon_takes_over_when_the_leader_dies(env: Env) -> None:
+    env.write_config(SECONDS_SCHEDULE)
+    leader = env.start("schedule-daemon")
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    standby_log = env.root / "standby.log"
+    with standby_log.open("w") as sink:
+        standby = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), "schedule-daemon"],
+            stderr=sink,
+            env=env.env,
+            cwd=env.root,
+        )
+    try:
+        env.wait_for(lambda: "scheduler.standby" in standby_log.read_text(), timeout=20)
+        leader.kill()
+        leader.communicate(timeout=10)
+        seen = len(jobs(env))
+        env.wait_for(lambda: len(jobs(env)) >= seen + 2, timeout=20)
+        env.wait_for(lambda: "scheduler.leader" in standby_log.read_text(), timeout=5)
+    finally:
+        standby.send_signal(signal.SIGTERM)
+        assert standby.wait(timeout=20) == 0
+    fire_times = [j["fire_time"] for j in jobs(env)]
+    assert len(fire_times) == len(set(fire_times))
+
+
+def test_schedule_list_run_pause_resume(env: Env) -> None:
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\n\n'
+        '[schedules.nightly]\njob = "task"\ncron = "30 2 * * *"\ntimezone = "Europe/Berlin"\n'
+        'description = "the nightly run"\n'
+    )
+    listed = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    (entry,) = listed
+    assert entry["name"] == "nightly" and entry["cron"] == "30 2 * * *"
+    assert entry["timezone"] == "Europe/Berlin" and entry["enabled"] is True
+    assert entry["next_fire"].endswith(("+01:00", "+02:00")) and "T02:30" in entry["next_fire"]
+    assert entry["last_fire"] is None
+    job_id = int(env.run("schedule", "run", "nightly", check=True).stdout)
+    shown = env.show(job_id)
+    assert shown["schedule"] == "nightly" and shown["state"] == "queued"
+    (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert entry["last_job_id"] == job_id and entry["last_outcome"] == "queued"
+    env.run("schedule", "pause", "nightly", check=True)
+    (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert entry["paused"] is True and entry["next_fire"] is None
+    env.run("schedule", "resume", "nightly", check=True)
+    (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert entry["paused"] is False
+    plain = env.run("schedule", "list", check=True).stdout
+    assert "nightly" in plain and "30 2 * * *" in plain
+    missing = env.run("schedule", "run", "nope")
+    assert missing.returncode == 1 and "unknown schedule 'nope'" in missing.stderr
+
+
+def test_cron_next_uses_the_daemon_rules(env: Env) -> None:
+    result = env.run(
+        "cron",
+        "next",
+        "30 2 * * *",
+        "-n",
+        "2",
+        "--tz",
+        "Europe/Berlin",
+        "--from",
+        "2026-03-28T12:00:00+01:00",
+        "--json",
+        check=True,
+    )
+    assert json.loads(result.stdout) == ["2026-03-29T03:00:00+02:00", "2026-03-30T02:30:00+02:00"]
+    every = env.run("cron", "next", "@every 90s", "-n", "3", "--tz", "UTC", "--json", check=True)
+    times = [stamp(t) for t in json.loads(every.stdout)]
+    assert [b - a for a, b in itertools.pairwise(times)] == [90, 90]
+
+
+def test_bad_cron_is_named_with_schedule_and_field(env: Env) -> None:
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\n\n[schedules.broken]\njob = "task"\ncron = "61 * * * *"\n'
+    )
+    for command in (["validate"], ["schedule-daemon"], ["up"]):
+        result = env.run(*command)
+        assert result.returncode == 2, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert "[schedules.broken] cron" in line and "minute" in line and ":6:" in line
+    bad = env.run("cron", "next", "* * *")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    zone = env.run("cron", "next", "* * * * *", "--tz", "Mars/Olympus")
+    assert zone.returncode == 2 and "Mars/Olympus" in zone.stderr
+
+
+def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(env: Env) -> None:
+    env.write_config(SECONDS_SCHEDULE)
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.write_config(SECONDS_SCHEDULE + "\n[schedules.bad]\njob = 'tick'\ncron = 'nope'\n")
+    result = env.run("reload")
+    assert result.returncode == 0, result.stderr
+    seen = len(jobs(env))
+    env.wait_for(lambda: len(jobs(env)) >= seen + 2, timeout=20)  # still firing
+    env.write_config(SECONDS_SCHEDULE.replace("every-second", "renamed"))
+    env.run("reload", check=True)
+    env.wait_for(lambda: any(j["schedule"] == "renamed" for j in jobs(env)), timeout=20)
+    daemon.send_signal(signal.SIGTERM)
+    _, stderr = daemon.communicate(timeout=20)
+    assert "scheduler.reload_failed" in stderr and "keeping the previous configuration" in stderr
+    assert "scheduler.reloaded" in stderr
