@@ -46,6 +46,9 @@ class JobType:
     description: str | None = None
     user: str | None = None
     group: str | None = None
+    on_failure: tuple[str, ...] | None = None
+    on_dead: tuple[str, ...] | None = None
+    hook_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,10 @@ class Settings:
     keep_dead: float | None = None
     log_format: str = "text"
     log_level: str = "info"
+    # Defaults for job types that name no hooks of their own.
+    on_failure: tuple[str, ...] | None = None
+    on_dead: tuple[str, ...] | None = None
+    hook_timeout: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -250,6 +257,26 @@ class _Parser:
     def duration(self, table: str, data: dict[str, Any], key: str, default: Any) -> Any:
         return self.take(table, data, key, str, default, parse_duration)
 
+    def hook(self, table: str, data: dict[str, Any], key: str) -> tuple[str, ...] | None:
+        """A notification command: an argv list, or a string run by /bin/sh -c. It learns
+        about the job from its environment only, so no job data reaches a shell."""
+        if key not in data:
+            return None
+        value = data[key]
+        if isinstance(value, str) and value.strip():
+            return ("/bin/sh", "-c", value)
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise self.fail(table, key, "expected a command string or a non-empty list of strings")
+
+    def positive_duration(
+        self, table: str, data: dict[str, Any], key: str, default: float
+    ) -> float:
+        value: float = self.duration(table, data, key, default)
+        if value <= 0:
+            raise self.fail(table, key, "must be longer than 0s")
+        return value
+
     def keep(self, table: str, data: dict[str, Any], key: str) -> float | None:
         """A retention period: how long finished jobs stay before workers prune them."""
         value: float | None = self.duration(table, data, key, None)
@@ -298,6 +325,9 @@ class _Parser:
             "keep_dead",
             "log_format",
             "log_level",
+            "on_failure",
+            "on_dead",
+            "hook_timeout",
         }
         self.check_keys(t, data, allowed)
         log_format = self.take(t, data, "log_format", str, "text")
@@ -326,6 +356,9 @@ class _Parser:
             keep_dead=self.keep(t, data, "keep_dead"),
             log_format=log_format,
             log_level=log_level,
+            on_failure=self.hook(t, data, "on_failure"),
+            on_dead=self.hook(t, data, "on_dead"),
+            hook_timeout=self.positive_duration(t, data, "hook_timeout", 30.0),
         )
 
     def job(self, name: str, data: Any) -> JobType:
@@ -354,6 +387,9 @@ class _Parser:
             "description",
             "user",
             "group",
+            "on_failure",
+            "on_dead",
+            "hook_timeout",
         }
         self.check_keys(t, data, allowed)
         if "command" not in data:
@@ -391,6 +427,9 @@ class _Parser:
             description=self.take(t, data, "description", str, None),
             user=self.take(t, data, "user", str, None),
             group=self.take(t, data, "group", str, None),
+            on_failure=self.hook(t, data, "on_failure"),
+            on_dead=self.hook(t, data, "on_dead"),
+            hook_timeout=self.positive_duration(t, data, "hook_timeout", 30.0),
         )
 
     def command(self, table: str, value: Any, shell: bool) -> tuple[str, ...]:

@@ -160,6 +160,7 @@ class Daemon:
                     started_at=now,
                     heartbeat_at=now,
                     kind="scheduler",
+                    interval=HEARTBEAT,
                 )
             )
 

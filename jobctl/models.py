@@ -158,6 +158,10 @@ class WorkerInfo:
     started_at: float
     heartbeat_at: float
     kind: str = "worker"  # or "scheduler"
+    interval: float = 10.0  # seconds between heartbeats; three missed ones mean it is gone
+
+    def alive(self, now: float) -> bool:
+        return now - self.heartbeat_at <= 3 * self.interval
 
 
 @dataclass(frozen=True)

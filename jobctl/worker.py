@@ -26,6 +26,7 @@ from jobctl.errors import JobctlError, PayloadError, StoreError
 from jobctl.executor import AttemptSpec, Execution
 from jobctl.models import AttemptResult, Claim, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
+from jobctl.observe.hooks import hook_for, run_hook
 from jobctl.payload import render_argv
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store
@@ -73,6 +74,8 @@ class Worker:
         self.log = log or EventLog()
         self.clock = clock or SystemClock()
         self.lease = config.settings.lease
+        # Leases are renewed and heartbeats written three times per lease.
+        self._maintenance_interval = max(0.2, self.lease / 3.0)
         self.id = options.name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
         self.log_dir = log_dir or _configured_log_dir(config, store)
         self._running: dict[int, _Running] = {}
@@ -103,6 +106,7 @@ class Worker:
                 concurrency=self.options.concurrency,
                 started_at=now,
                 heartbeat_at=now,
+                interval=self._maintenance_interval,
             )
         )
         self.log.emit(
@@ -145,7 +149,7 @@ class Worker:
     # -- the loop --------------------------------------------------------------------------
 
     def _loop(self, listener: object | None) -> None:
-        interval = max(0.2, self.lease / 3.0)
+        interval = self._maintenance_interval
         next_maintenance = self.clock.monotonic()
         while True:
             self._collect_results()
@@ -248,6 +252,12 @@ class Worker:
                 state=job.state.value,
                 error=job.error,
             )
+        settings = self.config.settings
+        pruned = self.store.auto_prune(
+            {State.SUCCEEDED: settings.keep_succeeded, State.DEAD: settings.keep_dead}, now
+        )
+        if pruned is not None and pruned.ids:
+            self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
 
     def _check_held(self) -> None:
         claims = [r.claim for r in self._running.values() if r.execution is not None]
@@ -439,8 +449,21 @@ class Worker:
             )
         elif state == State.DEAD:
             self._log_end(running, result, elapsed, "job.dead", level="error")
+        if state in (State.SCHEDULED, State.DEAD):
+            self._notify("failure", running, result)
+        if state == State.DEAD:
+            self._notify("dead", running, result)
         elif state == State.CANCELLED:
             self._log_end(running, result, elapsed, "job.cancelled", level="warning")
+
+    def _notify(self, event: str, running: _Running, result: AttemptResult) -> None:
+        argv = hook_for(event, running.job_type, self.config.settings)
+        if argv is None:
+            return
+        timeout = running.job_type.hook_timeout
+        if running.job_type.on_failure is None and running.job_type.on_dead is None:
+            timeout = self.config.settings.hook_timeout
+        run_hook(event, argv, running.claim, result, timeout, self.log_dir, self.log)
 
     def _log_end(
         self,

@@ -12,6 +12,7 @@ def run(argv: list[str] | None = None) -> None:
         control,
         dead,
         inspect,
+        monitor,
         observe,
         queue,
         schedule,

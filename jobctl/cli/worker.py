@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -34,6 +36,13 @@ def run_worker(
     name: Annotated[
         str | None, typer.Option("--worker-name", help="Worker id (default: host:pid:random).")
     ] = None,
+    metrics_addr: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-addr",
+            help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
+        ),
+    ] = None,
 ) -> None:
     """Run jobs until stopped. SIGTERM or Ctrl-C: finish running jobs, then exit 0;
     a second Ctrl-C stops at once (interrupted jobs are queued again)."""
@@ -53,7 +62,7 @@ def run_worker(
         shutdown_timeout=grace,
         name=name,
     )
-    with STATE.store(durability="normal") as store:
+    with _metrics(metrics_addr), STATE.store(durability="normal") as store:
         code = Worker(store, config, options, log=STATE.event_log()).run()
     raise typer.Exit(code)
 
@@ -62,7 +71,15 @@ def run_worker(
     "schedule-daemon",
     epilog="Example:  jobctl schedule-daemon  (a second one on the same database stands by)",
 )
-def schedule_daemon() -> None:
+def schedule_daemon(
+    metrics_addr: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-addr",
+            help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
+        ),
+    ] = None,
+) -> None:
     """Enqueue cron runs when they are due. SIGHUP (or `jobctl reload`) re-reads the config;
     SIGTERM or Ctrl-C stops."""
     import signal
@@ -70,7 +87,7 @@ def schedule_daemon() -> None:
     from jobctl.daemon import Daemon
 
     config = _schedule_config()
-    with STATE.store() as store:
+    with _metrics(metrics_addr), STATE.store() as store:
         daemon = Daemon(store, config, log=STATE.event_log())
         signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
@@ -92,6 +109,13 @@ def up(
         str,
         typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, let running jobs finish."),
     ] = "30s",
+    metrics_addr: Annotated[
+        str | None,
+        typer.Option(
+            "--metrics-addr",
+            help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
+        ),
+    ] = None,
 ) -> None:
     """Run the cron daemon and a worker pool in one foreground process."""
     import signal
@@ -112,7 +136,11 @@ def up(
         concurrency=concurrency,
         shutdown_timeout=grace,
     )
-    with STATE.store(durability="normal") as worker_store, STATE.store() as daemon_store:
+    with (
+        _metrics(metrics_addr),
+        STATE.store(durability="normal") as worker_store,
+        STATE.store() as daemon_store,
+    ):
         worker = Worker(worker_store, config, options, log=log)
 
         def reload_worker(new_config: Config) -> None:
@@ -157,3 +185,21 @@ def _schedule_config() -> Config:
     from jobctl.config import check_schedules
 
     return check_schedules(STATE.config())
+
+
+@contextlib.contextmanager
+def _metrics(address: str | None) -> Iterator[None]:
+    """Serve /metrics and /healthz in background threads while the command runs."""
+    if address is None:
+        yield
+        return
+    from jobctl.observe.http import MetricsServer, parse_address
+
+    server = MetricsServer(parse_address(address), STATE.store, STATE.config)
+    server.start()
+    host, port = server.address
+    STATE.event_log().emit("metrics.listening", address=f"{host}:{port}")
+    try:
+        yield
+    finally:
+        server.stop()

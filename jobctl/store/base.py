@@ -65,6 +65,24 @@ class QueueCounts:
     oldest_ready_at: float | None
 
 
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune deleted: the jobs, and how many of their log files were removed."""
+
+    ids: list[int]
+    logs_removed: int
+
+
+@dataclass(frozen=True)
+class Histogram:
+    kind: str  # "run" or "wait"
+    queue: str
+    job: str
+    buckets: tuple[tuple[float, int], ...]  # (upper bound, count in that bucket), ascending
+    count: int
+    sum: float
+
+
 class Store(abc.ABC):
     """A durable queue. Implementations must be safe for many processes at once."""
 
@@ -213,6 +231,85 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def scheduler_lock(self) -> LeaderLock: ...
 
+    # -- operations ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def finished_jobs(
+        self,
+        states: Sequence[State],
+        *,
+        job: str | None = None,
+        finished_after: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Jobs in final `states`, the most recently finished first (the dead-letter list)."""
+
+    @abc.abstractmethod
+    def finished_ids(
+        self,
+        states: Sequence[State],
+        *,
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[int]:
+        """The ids `delete_jobs` would delete now with the same arguments, so a purge can be
+        shown and confirmed before anything is gone."""
+
+    PRUNE_BATCH = 500
+    AUTO_PRUNE_EVERY = 60.0
+    _next_auto_prune: float = 0.0
+
+    def prune(
+        self,
+        states: Sequence[State],
+        *,
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> Pruned:
+        """Delete finished jobs and remove their log files: the one path of `jobctl prune`,
+        `jobctl dead purge` and the workers' own pruning. Each batch is its own transaction,
+        so a large prune never holds the write lock long enough to stall workers."""
+        import os
+
+        targets = self.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
+        deleted: list[int] = []
+        removed = 0
+        for start in range(0, len(targets), self.PRUNE_BATCH):
+            batch = targets[start : start + self.PRUNE_BATCH]
+            paths = self.delete_jobs(
+                states=states, ids=batch, finished_before=finished_before, job=job
+            )
+            # Ids are never reused, so a batch member that is gone is one this call deleted
+            # (a job that left the states meanwhile, e.g. by dead retry, is still there).
+            survivors = self.get_many(batch)
+            deleted.extend(i for i in batch if i not in survivors)
+            for path in paths:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+                except OSError:
+                    continue  # unreadable or busy: the job is gone, a stray log is harmless
+                removed += 1
+        return Pruned(ids=deleted, logs_removed=removed)
+
+    def auto_prune(self, keep: dict[State, float | None], now: float) -> Pruned | None:
+        """Prune jobs finished longer ago than their state's retention (`[settings]
+        keep_succeeded`, `keep_dead`), at most once a minute per store; None when not due."""
+        if now < self._next_auto_prune or not any(v is not None for v in keep.values()):
+            return None
+        self._next_auto_prune = now + self.AUTO_PRUNE_EVERY
+        ids: list[int] = []
+        removed = 0
+        for state, period in keep.items():
+            if period is not None:
+                pruned = self.prune([state], finished_before=now - period)
+                ids.extend(pruned.ids)
+                removed += pruned.logs_removed
+        return Pruned(ids=ids, logs_removed=removed)
+
     # -- workers ---------------------------------------------------------------------------
 
     @abc.abstractmethod
@@ -226,3 +323,23 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def workers(self) -> list[WorkerInfo]: ...
+
+    # -- statistics ------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def event_counts(self, since: float | None) -> dict[tuple[str, str, str], int]:
+        """(queue, job, event) -> count since `since` (None: ever). Events: enqueued, started,
+        succeeded, dead, cancelled, and attempt:<outcome>. These outlive pruned jobs."""
+
+    @abc.abstractmethod
+    def histograms(self) -> list[Histogram]:
+        """Cumulative run-time and wait-time histograms per queue and job, since ever."""
+
+    @abc.abstractmethod
+    def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+        """(queue, job) -> (run times, wait times) of attempts started since `since` whose
+        jobs are still stored: exact figures for percentiles."""
+
+    @abc.abstractmethod
+    def pending_counts(self) -> dict[tuple[str, str], int]:
+        """(queue, job) -> jobs queued or scheduled now."""

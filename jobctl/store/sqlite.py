@@ -32,7 +32,14 @@ from jobctl.models import (
     State,
     WorkerInfo,
 )
-from jobctl.store.base import Finish, LeaderLock, QueueCounts, Store, WakeListener
+from jobctl.store.base import (
+    Finish,
+    Histogram,
+    LeaderLock,
+    QueueCounts,
+    Store,
+    WakeListener,
+)
 from jobctl.store.wake import CONTROL, WORK, Notifier, SocketListener, wake_dir_for
 
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
@@ -173,6 +180,23 @@ class SqliteStore(Store):
             queues = {row[2] for row in rows}
             conn.executemany(
                 "INSERT OR IGNORE INTO queues (name) VALUES (?)", [(q,) for q in queues]
+            )
+            by_state: dict[tuple[str, str], int] = {}
+            by_job: dict[tuple[str, str], int] = {}
+            for row in rows:
+                by_state[(row[2], row[3])] = by_state.get((row[2], row[3]), 0) + 1
+                by_job[(row[2], row[1])] = by_job.get((row[2], row[1]), 0) + 1
+            conn.executemany(
+                "INSERT INTO job_counts (queue, state, n) VALUES (?, ?, ?)"
+                " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n",
+                [(q, st, n) for (q, st), n in by_state.items()],
+            )
+            hour = int(now // 3600) * 3600
+            conn.executemany(
+                "INSERT INTO stat_counts (hour, queue, job, event, n)"
+                " VALUES (?, ?, ?, 'enqueued', ?)"
+                " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + excluded.n",
+                [(hour, q, j, n) for (q, j), n in by_job.items()],
             )
         return results, len(rows)
 
@@ -761,7 +785,7 @@ class SqliteStore(Store):
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO workers (id, kind, host, pid, queues, concurrency,"
-                " started_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " started_at, heartbeat_at, interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.id,
                     info.kind,
@@ -771,6 +795,7 @@ class SqliteStore(Store):
                     info.concurrency,
                     info.started_at,
                     info.heartbeat_at,
+                    info.interval,
                 ),
             )
 
@@ -784,7 +809,7 @@ class SqliteStore(Store):
 
     def workers(self) -> list[WorkerInfo]:
         rows = self._read(
-            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, kind"
+            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, kind, interval"
             " FROM workers ORDER BY started_at"
         )
         return [
@@ -797,9 +822,60 @@ class SqliteStore(Store):
                 started_at=r[5],
                 heartbeat_at=r[6],
                 kind=r[7],
+                interval=r[8],
             )
             for r in rows
         ]
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def event_counts(self, since: float | None) -> dict[tuple[str, str, str], int]:
+        hour = -1 if since is None else int(since // 3600) * 3600
+        rows = self._read(
+            "SELECT queue, job, event, SUM(n) FROM stat_counts WHERE hour >= ?"
+            " GROUP BY queue, job, event",
+            (hour,),
+        )
+        return {(q, j, e): int(n) for q, j, e, n in rows}
+
+    def histograms(self) -> list[Histogram]:
+        bounds = [float(r[0]) for r in self._read("SELECT le FROM hist_bounds ORDER BY le")]
+        counts: dict[tuple[str, str, str], dict[float, int]] = {}
+        for kind, queue, job, le, n in self._read("SELECT kind, queue, job, le, n FROM stat_hist"):
+            counts.setdefault((kind, queue, job), {})[float(le)] = int(n)
+        buckets = {
+            key: [(bound, found.get(bound, 0)) for bound in bounds] for key, found in counts.items()
+        }
+        sums = {
+            (k, q, j): (int(c), float(t))
+            for k, q, j, c, t in self._read("SELECT kind, queue, job, count, sum FROM stat_sums")
+        }
+        return [
+            Histogram(kind, queue, job, tuple(found), *sums.get((kind, queue, job), (0, 0.0)))
+            for (kind, queue, job), found in sorted(buckets.items())
+        ]
+
+    def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+        found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+        for queue, job, run, wait in self._read(
+            "SELECT j.queue, j.job, a.finished_at - a.started_at,"
+            " CASE WHEN a.attempt = 1 THEN a.started_at - j.created_at END"
+            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.started_at >= ?",
+            (since,),
+        ):
+            runs, waits = found.setdefault((queue, job), ([], []))
+            if run is not None:
+                runs.append(max(0.0, float(run)))
+            if wait is not None:
+                waits.append(max(0.0, float(wait)))
+        return found
+
+    def pending_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(
+            "SELECT queue, job, COUNT(*) FROM jobs WHERE state IN ('queued', 'scheduled')"
+            " GROUP BY queue, job"
+        )
+        return {(q, j): int(n) for q, j, n in rows}
 
 
 class _FileLeaderLock:

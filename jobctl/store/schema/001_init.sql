@@ -71,10 +71,11 @@ CREATE TABLE workers (
     queues       TEXT    NOT NULL,
     concurrency  INTEGER NOT NULL,
     started_at   REAL    NOT NULL,
-    heartbeat_at REAL    NOT NULL
+    heartbeat_at REAL    NOT NULL,
+    interval     REAL    NOT NULL DEFAULT 10  -- seconds between heartbeats
 ) WITHOUT ROWID;
 
--- Counts per queue and state, kept by triggers so `status` never scans the jobs table.
+-- Counts per queue and state, kept up to date so `status` never scans the jobs table.
 CREATE TABLE job_counts (
     queue TEXT    NOT NULL,
     state TEXT    NOT NULL,
@@ -82,10 +83,7 @@ CREATE TABLE job_counts (
     PRIMARY KEY (queue, state)
 ) WITHOUT ROWID;
 
-CREATE TRIGGER jobs_count_insert AFTER INSERT ON jobs BEGIN
-    INSERT INTO job_counts (queue, state, n) VALUES (NEW.queue, NEW.state, 1)
-        ON CONFLICT (queue, state) DO UPDATE SET n = n + 1;
-END;
+-- Inserts are counted by the store, once per batch and (queue, state), not per row.
 
 CREATE TRIGGER jobs_count_delete AFTER DELETE ON jobs BEGIN
     UPDATE job_counts SET n = n - 1 WHERE queue = OLD.queue AND state = OLD.state;
@@ -117,3 +115,83 @@ CREATE TABLE schedule_state (
     name   TEXT PRIMARY KEY,
     paused INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
+
+-- Statistics that outlive the jobs they count (prune deletes jobs, never these).
+-- Per hour, queue and job type: events 'enqueued', 'started', 'succeeded', 'dead',
+-- 'cancelled', and 'attempt:<outcome>' for every attempt that ended.
+CREATE TABLE stat_counts (
+    hour  INTEGER NOT NULL,
+    queue TEXT    NOT NULL,
+    job   TEXT    NOT NULL,
+    event TEXT    NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (hour, queue, job, event)
+) WITHOUT ROWID;
+
+-- Cumulative histograms of run time ('run') and wait from due to start ('wait'), in the
+-- bucket bounds of hist_bounds (seconds; the last bound stands for +Inf).
+CREATE TABLE hist_bounds (le REAL PRIMARY KEY) WITHOUT ROWID;
+INSERT INTO hist_bounds (le) VALUES
+    (0.005), (0.01), (0.025), (0.05), (0.1), (0.25), (0.5), (1), (2.5), (5), (10), (30),
+    (60), (120), (300), (600), (1800), (3600), (1e308);
+
+CREATE TABLE stat_hist (
+    kind  TEXT    NOT NULL,
+    queue TEXT    NOT NULL,
+    job   TEXT    NOT NULL,
+    le    REAL    NOT NULL,
+    n     INTEGER NOT NULL,
+    PRIMARY KEY (kind, queue, job, le)
+) WITHOUT ROWID;
+
+CREATE TABLE stat_sums (
+    kind  TEXT    NOT NULL,
+    queue TEXT    NOT NULL,
+    job   TEXT    NOT NULL,
+    count INTEGER NOT NULL,
+    sum   REAL    NOT NULL,
+    PRIMARY KEY (kind, queue, job)
+) WITHOUT ROWID;
+
+CREATE TRIGGER stats_attempt_started AFTER INSERT ON attempts BEGIN
+    INSERT INTO stat_counts (hour, queue, job, event, n)
+        SELECT CAST(NEW.started_at / 3600 AS INTEGER) * 3600, queue, job, 'started', 1
+        FROM jobs WHERE id = NEW.job_id
+        ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1;
+    INSERT INTO stat_hist (kind, queue, job, le, n)
+        SELECT 'wait', queue, job,
+               (SELECT MIN(le) FROM hist_bounds WHERE le >= MAX(0, NEW.started_at - run_at)), 1
+        FROM jobs WHERE id = NEW.job_id
+        ON CONFLICT (kind, queue, job, le) DO UPDATE SET n = n + 1;
+    INSERT INTO stat_sums (kind, queue, job, count, sum)
+        SELECT 'wait', queue, job, 1, MAX(0, NEW.started_at - run_at)
+        FROM jobs WHERE id = NEW.job_id
+        ON CONFLICT (kind, queue, job) DO UPDATE SET count = count + 1, sum = sum + excluded.sum;
+END;
+
+CREATE TRIGGER stats_attempt_ended AFTER UPDATE OF outcome ON attempts
+    WHEN OLD.outcome IS NULL AND NEW.outcome IS NOT NULL BEGIN
+    INSERT INTO stat_counts (hour, queue, job, event, n)
+        SELECT CAST(NEW.finished_at / 3600 AS INTEGER) * 3600, queue, job,
+               'attempt:' || NEW.outcome, 1
+        FROM jobs WHERE id = NEW.job_id
+        ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1;
+    INSERT INTO stat_hist (kind, queue, job, le, n)
+        SELECT 'run', queue, job,
+               (SELECT MIN(le) FROM hist_bounds
+                WHERE le >= MAX(0, NEW.finished_at - NEW.started_at)), 1
+        FROM jobs WHERE id = NEW.job_id
+        ON CONFLICT (kind, queue, job, le) DO UPDATE SET n = n + 1;
+    INSERT INTO stat_sums (kind, queue, job, count, sum)
+        SELECT 'run', queue, job, 1, MAX(0, NEW.finished_at - NEW.started_at)
+        FROM jobs WHERE id = NEW.job_id
+        ON CONFLICT (kind, queue, job) DO UPDATE SET count = count + 1, sum = sum + excluded.sum;
+END;
+
+CREATE TRIGGER stats_job_ended AFTER UPDATE OF state ON jobs
+    WHEN NEW.state IN ('succeeded', 'dead', 'cancelled') AND OLD.state IS NOT NEW.state BEGIN
+    INSERT INTO stat_counts (hour, queue, job, event, n)
+        VALUES (CAST(COALESCE(NEW.finished_at, NEW.run_at) / 3600 AS INTEGER) * 3600,
+                NEW.queue, NEW.job, NEW.state, 1)
+        ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1;
+END;

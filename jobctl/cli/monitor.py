@@ -1,0 +1,136 @@
+"""`jobctl stats`, `metrics` and `health`: what monitoring and people need to trust the queue."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+
+from jobctl.cli.app import STATE, app
+
+
+@app.command(epilog="Example:  jobctl stats --since 1h --json")
+def stats(
+    since: Annotated[str, typer.Option("--since", help="The window to report on.")] = "24h",
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """Per queue and job type: enqueued, processed, succeeded, failed attempts, dead, pending,
+    success rate, run time p50/p95/max and wait time p50/p95 over a window."""
+    from jobctl.durations import format_short, parse_duration
+    from jobctl.errors import DurationError
+    from jobctl.observe.stats import collect
+    from jobctl.render import print_json, table
+
+    try:
+        window = parse_duration(since)
+    except DurationError as exc:
+        raise DurationError(f"--since: {exc}") from None
+    with STATE.store(create=False) as store:
+        rows = collect(store, time.time() - window)
+    if as_json:
+        print_json([asdict(row) for row in rows])
+        return
+
+    def secs(value: float | None) -> str:
+        return "" if value is None else format_short(value)
+
+    table(
+        [
+            "QUEUE",
+            "JOB",
+            "ENQUEUED",
+            "PROCESSED",
+            "OK",
+            "FAILED",
+            "DEAD",
+            "PENDING",
+            "SUCCESS",
+            "RUN P50",
+            "P95",
+            "MAX",
+            "WAIT P50",
+            "P95",
+        ],
+        [
+            [
+                r.queue,
+                r.job,
+                str(r.enqueued),
+                str(r.processed),
+                str(r.succeeded),
+                str(r.failed_attempts),
+                str(r.dead),
+                str(r.pending),
+                "" if r.success_rate is None else f"{r.success_rate:.1%}",
+                secs(r.run_p50),
+                secs(r.run_p95),
+                secs(r.run_max),
+                secs(r.wait_p50),
+                secs(r.wait_p95),
+            ]
+            for r in rows
+        ],
+        title=f"last {since}",
+    )
+
+
+@app.command(epilog="Example:  jobctl metrics > /var/lib/node_exporter/jobctl.prom")
+def metrics() -> None:
+    """Print the Prometheus text exposition (the same as /metrics of --metrics-addr)."""
+    import sys
+
+    from jobctl.observe.metrics import render
+
+    with STATE.store(create=False) as store:
+        sys.stdout.write(render(store, STATE.config()))
+
+
+@app.command(
+    epilog="Example:  jobctl health --max-age 5m --max-dead 0 --require-worker || alert",
+)
+def health(
+    max_ready: Annotated[
+        int | None, typer.Option("--max-ready", help="Unhealthy above this many ready jobs.")
+    ] = None,
+    max_age: Annotated[
+        str | None,
+        typer.Option("--max-age", help="Unhealthy when a ready job has waited longer."),
+    ] = None,
+    max_dead: Annotated[
+        int | None, typer.Option("--max-dead", help="Unhealthy above this many dead jobs.")
+    ] = None,
+    require_worker: Annotated[
+        bool, typer.Option("--require-worker", help="Unhealthy without a live worker.")
+    ] = False,
+    require_scheduler: Annotated[
+        bool, typer.Option("--require-scheduler", help="Unhealthy without a live cron daemon.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Exit 0 when healthy; 1 with one line per failed check on stderr."""
+    from jobctl.durations import parse_duration
+    from jobctl.errors import EXIT_FAILED, DurationError
+    from jobctl.observe.health import Limits, check
+    from jobctl.render import print_json
+
+    try:
+        age = parse_duration(max_age) if max_age is not None else None
+    except DurationError as exc:
+        raise DurationError(f"--max-age: {exc}") from None
+    limits = Limits(max_ready, age, max_dead, require_worker, require_scheduler)
+    with STATE.store(create=False) as store:
+        checks = check(store, limits, time.time())
+    healthy = all(c.ok for c in checks)
+    if as_json:
+        print_json({"healthy": healthy, "checks": [asdict(c) for c in checks]})
+    else:
+        for c in checks:
+            if c.ok:
+                typer.echo(f"ok    {c.name}: {c.message}")
+    for c in checks:
+        if not c.ok:
+            typer.echo(f"jobctl: unhealthy: {c.name}: {c.message}", err=True)
+    if not healthy:
+        raise typer.Exit(EXIT_FAILED)

@@ -1,0 +1,137 @@
+"""The Prometheus text exposition of jobctl's state, for `jobctl metrics` and /metrics."""
+
+from __future__ import annotations
+
+import time
+from zoneinfo import ZoneInfo
+
+from jobctl.config import Config
+from jobctl.models import ALL_STATES
+from jobctl.store import Store
+from jobctl.timefmt import local_zone
+
+
+def render(store: Store, config: Config, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    out: list[str] = []
+    queues = store.queue_counts(now)
+
+    _family(out, "jobctl_jobs", "gauge", "Jobs per queue and state.")
+    for q in queues:
+        for state in ALL_STATES:
+            out.append(
+                _sample(
+                    "jobctl_jobs", {"queue": q.queue, "state": state.value}, q.counts.get(state, 0)
+                )
+            )
+
+    _family(out, "jobctl_queue_paused", "gauge", "1 when the queue is paused.")
+    for q in queues:
+        out.append(_sample("jobctl_queue_paused", {"queue": q.queue}, int(q.paused)))
+
+    _family(
+        out,
+        "jobctl_oldest_ready_age_seconds",
+        "gauge",
+        "Age of the oldest job ready to run, per queue (0 when none is waiting).",
+    )
+    for q in queues:
+        age = max(0.0, now - q.oldest_ready_at) if q.oldest_ready_at is not None else 0.0
+        out.append(_sample("jobctl_oldest_ready_age_seconds", {"queue": q.queue}, age))
+
+    _family(out, "jobctl_job_runs_total", "counter", "Attempts that ended, per job and outcome.")
+    runs: dict[tuple[str, str], int] = {}
+    for (_queue, job, event), n in store.event_counts(None).items():
+        if event.startswith("attempt:"):
+            key = (job, event.split(":", 1)[1])
+            runs[key] = runs.get(key, 0) + n
+    for (job, outcome), n in sorted(runs.items()):
+        out.append(_sample("jobctl_job_runs_total", {"job": job, "outcome": outcome}, n))
+
+    histograms = store.histograms()
+    for kind, name, text in (
+        ("run", "jobctl_job_duration_seconds", "Run time of attempts."),
+        ("wait", "jobctl_job_wait_seconds", "Time from a job being due to its attempt starting."),
+    ):
+        _family(out, name, "histogram", text)
+        for hist in (h for h in histograms if h.kind == kind):
+            labels = {"queue": hist.queue, "job": hist.job}
+            running = 0
+            for bound, n in hist.buckets:
+                running += n
+                le = "+Inf" if bound >= 1e300 else _number(bound)
+                out.append(_sample(f"{name}_bucket", {**labels, "le": le}, running))
+            out.append(_sample(f"{name}_sum", labels, hist.sum))
+            out.append(_sample(f"{name}_count", labels, hist.count))
+
+    workers = [w for w in store.workers() if w.alive(now)]
+    _family(out, "jobctl_workers", "gauge", "Live worker processes (fresh heartbeat).")
+    out.append(_sample("jobctl_workers", {}, sum(1 for w in workers if w.kind == "worker")))
+    _family(out, "jobctl_schedulers", "gauge", "Live cron daemons (fresh heartbeat).")
+    out.append(_sample("jobctl_schedulers", {}, sum(1 for w in workers if w.kind == "scheduler")))
+
+    _schedules(out, store, config, now)
+    return "\n".join(out) + "\n"
+
+
+def _schedules(out: list[str], store: Store, config: Config, now: float) -> None:
+    if not config.schedules:
+        return
+    from jobctl import cron
+
+    last = store.last_fires()
+    paused = store.paused_schedules()
+    _family(
+        out,
+        "jobctl_schedule_last_fire_timestamp_seconds",
+        "gauge",
+        "When the schedule last fired (Unix time).",
+    )
+    for name in sorted(config.schedules):
+        if name in last:
+            out.append(
+                _sample(
+                    "jobctl_schedule_last_fire_timestamp_seconds",
+                    {"schedule": name},
+                    last[name][0].fire_time,
+                )
+            )
+    _family(
+        out,
+        "jobctl_schedule_next_fire_timestamp_seconds",
+        "gauge",
+        "When the schedule fires next (Unix time); absent when disabled or paused.",
+    )
+    for name, spec in sorted(config.schedules.items()):
+        if not spec.enabled or name in paused:
+            continue
+        zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
+        upcoming = cron.next_fires(cron.parse(spec.cron), zone, now, 1)
+        if upcoming:
+            out.append(
+                _sample(
+                    "jobctl_schedule_next_fire_timestamp_seconds", {"schedule": name}, upcoming[0]
+                )
+            )
+
+
+def _family(out: list[str], name: str, kind: str, text: str) -> None:
+    out.append(f"# HELP {name} {text}")
+    out.append(f"# TYPE {name} {kind}")
+
+
+def _sample(name: str, labels: dict[str, str], value: float) -> str:
+    if labels:
+        inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+        return f"{name}{{{inner}}} {_number(value)}"
+    return f"{name} {_number(value)}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _number(value: float) -> str:
+    if isinstance(value, int) or float(value).is_integer():
+        return str(int(value))
+    return repr(float(value))
