@@ -207,7 +207,7 @@ class _Parser:
     def locate(self, table: str, key: str | None) -> int | None:
         """Best-effort line number of `key` in `[table]` (tomllib keeps no positions)."""
         if not table:
-            return None
+            return self.locate_top_level(key)
         header = re.compile(r"^\s*\[\s*" + _table_pattern(table) + r"\s*\]\s*(#.*)?$")
         any_header = re.compile(r"^\s*\[")
         start = None
@@ -227,6 +227,17 @@ class _Parser:
             if key_re.match(line):
                 return index + 1
         return start + 1
+
+    def locate_top_level(self, key: str | None) -> int | None:
+        if key is None:
+            return None
+        pattern = re.compile(
+            r"^\s*(\[\[?\s*" + re.escape(key) + r"\s*[\].]|" + re.escape(key) + r"\s*[=.])"
+        )
+        for index, line in enumerate(self.lines):
+            if pattern.match(line):
+                return index + 1
+        return None
 
     # -- typed getters -----------------------------------------------------------------------
 
@@ -446,8 +457,6 @@ class _Parser:
         if isinstance(value, list):
             if not value or not all(isinstance(part, str) for part in value):
                 raise self.fail(table, "command", "must be a non-empty list of strings")
-            if shell and len(value) != 1:
-                return (shlex.join(value),)
             return tuple(value)
         raise self.fail(
             table, "command", f"expected a string or a list of strings, got {_toml_type(value)}"
@@ -459,9 +468,13 @@ class _Parser:
 
         if shell or len(argv) < 2 or os.path.basename(argv[0]) not in _SHELLS:
             return
-        if "-c" not in argv[1:]:
+        script_index = None
+        for index, arg in enumerate(argv[1:], start=1):
+            if arg.startswith("-") and not arg.startswith("--") and "c" in arg[1:]:
+                script_index = index + 1  # -c, or a cluster such as -ec or -xc
+                break
+        if script_index is None:
             return
-        script_index = argv.index("-c", 1) + 1
         if script_index < len(argv) and placeholders([argv[script_index]]):
             raise self.fail(
                 table,

@@ -291,14 +291,39 @@ def _signal_group(pgid: int, sig: int) -> bool:
 
 def _stop_leftovers(pgid: int, grace: float) -> None:
     """Processes of the attempt's group that outlived its leader get SIGTERM, then SIGKILL."""
-    if not _signal_group(pgid, signal.SIGTERM):
+    if not _group_alive(pgid):
         return
+    _signal_group(pgid, signal.SIGTERM)
     end = time.monotonic() + min(grace, 5.0)
     while time.monotonic() < end:
         time.sleep(0.02)
-        if not _signal_group(pgid, 0):
+        if not _group_alive(pgid):
             return
     _signal_group(pgid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. Dead members can linger as zombies until
+    their new parent reaps them, and signals still "reach" those, so on Linux /proc decides."""
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces): state ppid pgrp ...
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
 
 
 def _open_log(path: Path) -> int:

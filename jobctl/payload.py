@@ -54,7 +54,12 @@ def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
 def encode(payload: Mapping[str, Any], max_bytes: int, source: str = "payload") -> str:
     """The stored form; rejects payloads over `max_bytes`."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-    size = len(text.encode("utf-8"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise PayloadError(
+            f"{source}: payload is not valid Unicode (a lone surrogate or undecodable byte)"
+        ) from None
     if size > max_bytes:
         raise PayloadError(f"{source}: payload is {size} bytes, over the limit of {max_bytes}")
     return text
@@ -77,7 +82,12 @@ def check_placeholders(argv: Sequence[str], payload: Mapping[str, Any], job: str
 
 
 def render_argv(argv: Sequence[str], payload: Mapping[str, Any], shell: bool) -> list[str]:
-    """Fill placeholders; with `shell` every value is shell-quoted."""
+    """Fill placeholders; with `shell` every value is shell-quoted.
+
+    A shell job given as a list is an argv: its elements are filled, then quoted whole and
+    joined into the one command line the shell reads."""
+    if shell and len(argv) > 1:
+        return [shlex.join(render_argv(argv, payload, False))]
 
     def fill(match: re.Match[str]) -> str:
         whole = match.group(0)

@@ -198,8 +198,9 @@ class Worker:
     def _sleep_time(self, next_maintenance: float, burst_wait: float | None) -> float:
         mono = self.clock.monotonic()
         timeout = max(0.0, next_maintenance - mono)
-        if self._stopping and self._stop_deadline is not None:
-            timeout = min(timeout, max(0.0, self._stop_deadline - mono))
+        if self._stopping and self._stop_deadline is not None and self._stop_deadline > mono:
+            # Past the deadline the attempts have been told to stop; their ends wake us.
+            timeout = min(timeout, self._stop_deadline - mono)
         if burst_wait is not None:
             timeout = min(timeout, burst_wait)
         if not self._stopping and len(self._running) < self.options.concurrency:

@@ -1,4 +1,5 @@
-"""The `jobctl` entry point: runs the typer app and turns errors into one line and an exit code."""
+"""The `jobctl` entry point: runs the typer app and turns every error into one line on stderr
+and a documented exit code (see jobctl.errors)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import sys
 
 
 def run(argv: list[str] | None = None) -> None:
+    import typer
+
     # Importing registers the commands on the app.
     from jobctl.cli import (  # noqa: F401
         config_cmd,
@@ -19,19 +22,35 @@ def run(argv: list[str] | None = None) -> None:
         worker,
     )
     from jobctl.cli.app import app
-    from jobctl.errors import JobctlError
+    from jobctl.errors import EXIT_USAGE, JobctlError
 
     try:
-        app(args=argv, prog_name="jobctl", standalone_mode=True)
+        code = app(args=argv, prog_name="jobctl", standalone_mode=False)
     except JobctlError as exc:
-        print(f"jobctl: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
+        _fail(str(exc), exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", 130)
     except KeyboardInterrupt:
-        print("jobctl: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail("interrupted", 130)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)
+    except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            ctx = getattr(exc, "ctx", None)
+            if ctx is not None:
+                print(ctx.get_help())
+            sys.exit(EXIT_USAGE)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _fail(f"{message}{hint}", getattr(exc, "exit_code", EXIT_USAGE))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"jobctl: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
