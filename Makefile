@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	$(BIN)/python -m compileall -q jobctl >/dev/null
 	touch $(STAMP)
 
@@ -36,6 +36,10 @@ bench-quick: $(STAMP)
 
 chaos: $(STAMP)
 	$(BIN)/python -m pytest tests -m chaos
+
+.PHONY: completions
+completions: $(STAMP)
+	$(BIN)/python -m jobctl.cli.completions completions
 
 clean:
 	rm -rf $(VENV) .jobctl .mypy_cache .ruff_cache .pytest_cache

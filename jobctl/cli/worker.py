@@ -62,7 +62,7 @@ def run_worker(
         shutdown_timeout=grace,
         name=name,
     )
-    with _metrics(metrics_addr), STATE.store(durability="normal") as store:
+    with _metrics(metrics_addr), STATE.store(durability=_worker_durability()) as store:
         code = Worker(store, config, options, log=STATE.event_log()).run()
     raise typer.Exit(code)
 
@@ -138,7 +138,7 @@ def up(
     )
     with (
         _metrics(metrics_addr),
-        STATE.store(durability="normal") as worker_store,
+        STATE.store(durability=_worker_durability()) as worker_store,
         STATE.store() as daemon_store,
     ):
         worker = Worker(worker_store, config, options, log=log)
@@ -203,3 +203,10 @@ def _metrics(address: str | None) -> Iterator[None]:
         yield
     finally:
         server.stop()
+
+
+def _worker_durability() -> str:
+    """Workers commit attempt results with at most "normal" durability: a result lost to a
+    power cut only means the job runs again, which at-least-once delivery allows."""
+    setting = STATE.config().settings.durability
+    return "normal" if setting == "full" else setting
