@@ -32,8 +32,8 @@ times are UTC epoch seconds. Where the wall clock jumps, two kinds of schedules 
 2. A fire in a repeated interval (fall back) runs once, at its first occurrence.
 
 *Rhythm* schedules have an hour field that is ``*``, covers all 24 hours, or uses a step
-(``*/15 * * * *``, ``30 * * * *``, ``0 */2 * * *``, ``@hourly``). They keep their rhythm in
-real time, as vixie cron does for such jobs:
+(``*/15 * * * *``, ``30 * * * *``, ``0 */2 * * *``, ``@hourly``). Like vixie cron's
+wildcard jobs, they keep their rhythm in real time rather than on the wall clock:
 
 3. In a repeated interval, an instant fires when its wall time matches under both the
    offset in force before the change and the offset after it. For schedules that repeat
@@ -46,8 +46,9 @@ real time, as vixie cron does for such jobs:
    at 00:00 CET, at 03:00 CEST (the 02:00 run, two real hours later) and at 04:00 CEST.
    For ``*/15`` or ``30 *`` that instant is a regular fire anyway, so nothing doubles.
 
-So no run is lost and none is doubled; hour steps that do not divide the shift (``*/2``
-against one hour) get one interval per change that is an hour shorter or longer.
+So no run is lost and none is doubled (vixie cron loses that 02:00 run in spring and
+runs it twice in the fall). Hour steps longer than the shift (``*/2`` against one hour)
+get one interval per change that is shorter (spring) or longer (fall) by the shift.
 
 croniter does the calendar arithmetic, on naive wall-clock times only. Given aware times
 it follows other rules (``30 2 * * *`` fires at both 02:30s of a fall-back night, and
@@ -59,7 +60,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -96,9 +97,8 @@ _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _MONTH_NAMES = {name: number for number, name in enumerate(_MONTHS, start=1)}
 _WEEKDAY_NAMES = {name: number for number, name in enumerate(_WEEKDAYS)}
 _DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # February: leap years
-_VALUE = re.compile(r"[0-9]+|[A-Za-z]+")
-
-
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() also takes "²"
+_BLANKS = re.compile(r"[ \t]+")
 _UNSUPPORTED = re.compile(r"[?#]|[LWHR]|\d+[LW]|L-?\d+|LW|H\(.*", re.IGNORECASE)
 
 
@@ -180,7 +180,8 @@ class CronExpr:
 
 def parse(expr: str) -> CronExpr:
     """Check an expression and expand it; raises CronError naming the field at fault."""
-    text = " ".join(expr.split())
+    # Fields are separated by blanks only, as in cron: other Unicode spaces are data.
+    text = " ".join(_BLANKS.split(expr.strip()))
     if not text:
         raise CronError("invalid cron '': expected five fields like '*/15 * * * *' or a macro")
     if text.startswith("@"):
@@ -264,7 +265,7 @@ def _parse_part(text: str, word: str, part: str, kind: _FieldKind) -> range:
     base, slash, step_text = part.partition("/")
     step = 1
     if slash:
-        if not step_text.isdigit() or int(step_text) < 1:
+        if not _DIGITS.fullmatch(step_text) or int(step_text) < 1:
             raise fail("needs a step of at least 1 after '/'")
         step = int(step_text)
     if base == "*":
@@ -281,7 +282,7 @@ def _parse_part(text: str, word: str, part: str, kind: _FieldKind) -> range:
 
 
 def _value(token: str, kind: _FieldKind, fail: Callable[[str], CronError]) -> int:
-    if token.isdigit():
+    if _DIGITS.fullmatch(token):
         number = int(token)
         if not kind.low <= number <= kind.high:
             raise fail(f"out of range {kind.low}-{kind.high}")
@@ -324,13 +325,14 @@ def _list_text(values: frozenset[int]) -> str:
 def next_fires(expr: CronExpr | str, tz: tzinfo | str, after: float, n: int) -> list[float]:
     """The first `n` fire times strictly after `after` (UTC epoch seconds), in order."""
     parsed = parse(expr) if isinstance(expr, str) else expr
-    if n <= 0:
+    zone = _zone(tz)
+    if n <= 0 or not math.isfinite(after):
         return []
     if parsed.interval is not None:
         step = parsed.interval
         first = _first_multiple_after(step, after)
         return [(first + index) * step for index in range(n)]
-    planner = _Planner(_require_fields(parsed), _zone(tz))
+    planner = _Planner(_require_fields(parsed), zone)
     fires: list[float] = []
     cursor = math.floor(after)
     while len(fires) < n:
@@ -355,7 +357,10 @@ def fires_between(
     cost follows the limit, not the length of the downtime.
     """
     parsed = parse(expr) if isinstance(expr, str) else expr
+    zone = _zone(tz)
     if end <= start or (limit is not None and limit <= 0):
+        return []
+    if not (math.isfinite(start) and math.isfinite(end)):
         return []
     if parsed.interval is not None:
         step = parsed.interval
@@ -364,7 +369,7 @@ def fires_between(
         if limit is not None:
             first = max(first, last - limit + 1)
         return [index * step for index in range(first, last + 1)]
-    planner = _Planner(_require_fields(parsed), _zone(tz))
+    planner = _Planner(_require_fields(parsed), zone)
     low, high = math.floor(start), math.floor(end)
     fires: list[float] = []
     if limit is None:
@@ -415,7 +420,7 @@ def _zone(tz: tzinfo | str) -> tzinfo:
 
 _EPOCH = datetime(1970, 1, 1)
 _ONE_SECOND = timedelta(seconds=1)
-_SHIFT_SPAN = 86400  # offset changes are found within a day; DST shifts are far smaller
+_SHIFT_SPAN = 86400  # offset changes are looked for within a day; DST shifts are far smaller
 # Wall times must stay inside what datetime can represent, with room for offsets.
 _FIRST_WALL = datetime(2, 1, 1)
 _LAST_WALL = datetime(9998, 12, 31)
@@ -423,7 +428,7 @@ _LAST_WALL = datetime(9998, 12, 31)
 
 @dataclass(frozen=True)
 class _Shift:
-    """A change of UTC offset: from `before` to `after` seconds, at instant `at`."""
+    """A change of UTC offset from `before` to `after` (seconds) at the instant `at`."""
 
     at: int
     before: int
@@ -438,92 +443,235 @@ class _Shift:
         return self.after > self.before
 
 
-class _Planner:
-    """Maps the wall-clock slots croniter finds to instants, by the rules in the docstring.
+@dataclass(frozen=True)
+class _Slot:
+    """A wall time that matches the fields, with the two offsets the zone can give it.
 
-    A slot (a naive wall time matching the fields) yields one instant, none extra, or,
-    for a rhythm schedule in a repeated interval, two. Slots are walked in wall-clock
-    order; instants are almost in that order too, except within one shift of a change,
-    so the walk starts and stops that much early or late (`_low`, `_high`).
+    `old` and `new` are the offsets before and after a change (PEP 495's fold 0 and 1);
+    they differ only for a wall time the change repeats (old > new) or skips (old < new).
+    """
+
+    local: int  # the wall time as seconds since 1970-01-01T00:00 (naive)
+    old: int
+    new: int
+
+    @property
+    def first(self) -> int:
+        """The instant under the old offset: the first occurrence, or rule 4's instant."""
+        return self.local - self.old
+
+    @property
+    def second(self) -> int:
+        return self.local - self.new
+
+    @property
+    def repeated(self) -> bool:
+        return self.old > self.new
+
+    @property
+    def skipped(self) -> bool:
+        return self.old < self.new
+
+
+class _Planner:
+    """Turns the wall-clock slots croniter finds into fire instants, by the docstring's rules.
+
+    The fires are of three sorts. *Primary* fires: a plain slot's instant, a repeated
+    slot's first occurrence, and (fixed-hour) the change instant for skipped slots; they
+    are in wall-clock order, so walking the slots finds the next or previous one. Rule 3's
+    *second occurrences* and rule 4's *shifted* slots (rhythm schedules only) break that
+    order within one shift of a change, so they are looked up there directly. Every
+    step is a croniter query that jumps to the next candidate: a schedule firing every
+    second costs no more near a change than elsewhere.
     """
 
     def __init__(self, fields: CronFields, zone: tzinfo) -> None:
+        from croniter import croniter
+
         self.fields = fields
         self.zone = zone
-
-    # -- the two directions ------------------------------------------------------------------
-
-    def next_after(self, after: int) -> int | None:
-        best: int | None = None
-        stop: datetime | None = None
-        try:
-            start = _wall(after + self._low(after) - 1)
-            for slot in self._slots(start, backwards=False):
-                if stop is not None and slot > stop:
-                    break
-                for instant in self._instants(slot):
-                    if instant > after and (best is None or instant < best):
-                        best = instant
-                        stop = _wall(best + self._high(best))
-        except (OverflowError, ValueError, OSError):
-            pass  # beyond the calendar datetime can represent: no further fires
-        return best
-
-    def last_at_or_before(self, end: int) -> int | None:
-        best: int | None = None
-        stop: datetime | None = None
-        try:
-            start = _wall(end + self._high(end) + 1)
-            for slot in self._slots(start, backwards=True):
-                if stop is not None and slot < stop:
-                    break
-                for instant in self._instants(slot):
-                    if instant <= end and (best is None or instant > best):
-                        best = instant
-                        stop = _wall(best + self._low(best))
-        except (OverflowError, ValueError, OSError):
-            pass
-        return best
-
-    def _slots(self, start: datetime, backwards: bool) -> Iterator[datetime]:
-        from croniter import CroniterBadDateError, croniter
-
-        walker: Any = croniter(
-            self.fields.croniter_expression(),
-            start,
+        self.rhythm = fields.keeps_rhythm
+        self._walker: Any = croniter(
+            fields.croniter_expression(),
+            _EPOCH,
             ret_type=datetime,
             second_at_beginning=True,
         )
-        while True:
-            try:
-                slot: datetime = walker.get_prev(datetime) if backwards else walker.get_next(datetime)
-            except CroniterBadDateError:
-                return
-            if not _FIRST_WALL <= slot <= _LAST_WALL:
-                return
-            yield slot
 
-    # -- one slot ----------------------------------------------------------------------------
+    # -- next ----------------------------------------------------------------------------------
 
-    def _instants(self, slot: datetime) -> tuple[int, ...]:
-        local = (slot - _EPOCH) // _ONE_SECOND
-        early = local - _seconds(slot.replace(tzinfo=self.zone, fold=0).utcoffset())
-        late = local - _seconds(slot.replace(tzinfo=self.zone, fold=1).utcoffset())
-        if early == late:
-            return (early,)
-        if early < late:  # repeated wall time: early is the first occurrence
-            if self.fields.keeps_rhythm:
-                old_wall = slot + (late - early) * _ONE_SECOND  # the wall under the old offset
-                if self.fields.matches(old_wall):
-                    return (early, late)
-            return (early,)
-        # Skipped wall time: `early` applies the old offset (rule 4), `late` the new one.
-        if self.fields.keeps_rhythm:
-            return (early,)
-        return (self._change_instant(late, early),)
+    def next_after(self, after: int) -> int | None:
+        """The first fire strictly after `after`."""
+        try:
+            found = self._primary_after(after)
+            if not self.rhythm:
+                return found
+            # Rule 3 and 4 fires can only be earlier than the primary one near a change.
+            for shift in self._shifts_near(after):
+                if not shift.forward and shift.at - shift.size <= after < shift.at + shift.size:
+                    found = _earliest(found, self._second_occurrence_after(shift, after))
+                if shift.forward and shift.at <= after < shift.at + shift.size:
+                    found = _earliest(found, self._shifted_after(shift, after))
+            return found
+        except (OverflowError, ValueError, OSError):
+            return None  # beyond the calendar datetime can represent
 
-    def _change_instant(self, before: int, after: int) -> int:
-        """The first instant of the new offset, between `before` (old) and `after` (new)."""
+    def _primary_after(self, after: int) -> int | None:
+        shifted: int | None = None  # a rule 4 fire met on the way, if any
+        start = after + self._offset(after)
+        while (slot := self._slot_after(start)) is not None:
+            if slot.skipped:
+                change = self._change_instant(slot)
+                if self.rhythm:
+                    if slot.first > after:
+                        shifted = _earliest(shifted, slot.first)
+                    start = change + slot.new - 1  # on to the first wall after the gap
+                    continue
+                if change > after:
+                    return _earliest(shifted, change)  # rule 1
+                start = change + slot.new - 1
+                continue
+            if slot.first > after:
+                return _earliest(shifted, slot.first)
+            # Already past: step on, over all the repeated walls at once if it is one of them.
+            start = self._change_instant(slot) + slot.old - 1 if slot.repeated else slot.local
+        return shifted
+
+    def _second_occurrence_after(self, shift: _Shift, after: int) -> int | None:
+        """Rule 3: the first instant after `after` in the repeated interval of `shift`."""
+        low = max(after + 1, shift.at) + shift.after
+        high = shift.at + shift.before  # repeated walls are [at + after, at + before)
+        local = self._matching_pair_after(low, high, shift.size)
+        return None if local is None else local - shift.after
+
+    def _shifted_after(self, shift: _Shift, after: int) -> int | None:
+        """Rule 4: the first skipped slot whose old-offset instant is after `after`."""
+        slot = self._slot_after(max(after + 1, shift.at) + shift.before - 1)
+        if slot is None or slot.local >= shift.at + shift.after:
+            return None
+        return slot.local - shift.before
+
+    def _matching_pair_after(self, low: int, high: int, size: int) -> int | None:
+        """The first wall w in [low, high) where both w and w + size match the fields."""
+        slot = self._slot_after(low - 1)
+        while slot is not None and slot.local < high:
+            partner = self._slot_after(slot.local + size - 1)
+            if partner is None:
+                return None
+            if partner.local == slot.local + size:
+                return slot.local
+            slot = self._slot_after(partner.local - size - 1)
+        return None
+
+    # -- previous ------------------------------------------------------------------------------
+
+    def last_at_or_before(self, end: int) -> int | None:
+        """The last fire at or before `end`."""
+        try:
+            primary = self._primary_at_or_before(end)
+            if primary is None or not self.rhythm:
+                return primary
+            # Rule 3 and 4 fires can only be later than the primary one within a shift of it.
+            found: int | None = primary
+            for shift in self._shifts_near(primary):
+                if not shift.forward and shift.at <= end and primary < shift.at + shift.size:
+                    found = _latest(found, self._second_occurrence_before(shift, end))
+                if shift.forward and shift.at <= primary < shift.at + shift.size:
+                    found = _latest(found, self._shifted_before(shift, end))
+            return found
+        except (OverflowError, ValueError, OSError):
+            return None
+
+    def _primary_at_or_before(self, end: int) -> int | None:
+        shifted: int | None = None
+        start = end + self._offset(end)
+        for shift in self._shifts_near(end):
+            if not shift.forward and shift.at <= end < shift.at + shift.size:
+                start = max(start, shift.at + shift.before - 1)  # first occurrences are higher
+        while (slot := self._slot_at_or_before(start)) is not None:
+            if slot.skipped:
+                change = self._change_instant(slot)
+                if self.rhythm:
+                    shift = _Shift(change, slot.old, slot.new)
+                    shifted = _latest(shifted, self._shifted_before(shift, end))
+                    start = change + slot.old - 1  # on to the last wall before the gap
+                    continue
+                if change <= end:
+                    return _latest(shifted, change)  # rule 1
+                start = change + slot.old - 1
+                continue
+            if slot.first <= end:
+                return _latest(shifted, slot.first)
+            start = slot.local - 1
+        return shifted
+
+    def _second_occurrence_before(self, shift: _Shift, end: int) -> int | None:
+        """Rule 3: the last instant at or before `end` in the repeated interval of `shift`."""
+        low = shift.at + shift.after
+        high = min(end, shift.at + shift.size - 1) + shift.after
+        local = self._matching_pair_at_or_before(low, high, shift.size)
+        return None if local is None else local - shift.after
+
+    def _shifted_before(self, shift: _Shift, end: int) -> int | None:
+        """Rule 4: the last skipped slot whose old-offset instant is at or before `end`."""
+        slot = self._slot_at_or_before(min(end + shift.before, shift.at + shift.after - 1))
+        if slot is None or slot.local < shift.at + shift.before:
+            return None
+        return slot.local - shift.before
+
+    def _matching_pair_at_or_before(self, low: int, high: int, size: int) -> int | None:
+        """The last wall w in [low, high] where both w and w + size match the fields."""
+        slot = self._slot_at_or_before(high)
+        while slot is not None and slot.local >= low:
+            partner = self._slot_at_or_before(slot.local + size)
+            if partner is None:
+                return None
+            if partner.local == slot.local + size:
+                return slot.local
+            slot = self._slot_at_or_before(partner.local - size)
+        return None
+
+    # -- slots ---------------------------------------------------------------------------------
+
+    def _slot_after(self, local: int) -> _Slot | None:
+        """The first matching wall time strictly after `local`."""
+        return self._query(local, backwards=False)
+
+    def _slot_at_or_before(self, local: int) -> _Slot | None:
+        return self._query(local + 1, backwards=True)
+
+    def _query(self, local: int, backwards: bool) -> _Slot | None:
+        from croniter import CroniterBadDateError
+
+        start = _EPOCH + timedelta(seconds=local)
+        try:
+            if backwards:
+                wall: datetime = self._walker.get_prev(datetime, start_time=start)
+            else:
+                wall = self._walker.get_next(datetime, start_time=start)
+        except CroniterBadDateError:
+            return None
+        if not _FIRST_WALL <= wall <= _LAST_WALL:
+            return None
+        return _Slot(
+            local=(wall - _EPOCH) // _ONE_SECOND,
+            old=_seconds(wall.replace(tzinfo=self.zone, fold=0).utcoffset()),
+            new=_seconds(wall.replace(tzinfo=self.zone, fold=1).utcoffset()),
+        )
+
+    # -- offsets -------------------------------------------------------------------------------
+
+    def _offset(self, instant: int) -> int:
+        return _seconds(datetime.fromtimestamp(instant, self.zone).utcoffset())
+
+    def _change_instant(self, slot: _Slot) -> int:
+        """The instant of the change that repeats or skips `slot`'s wall time."""
+        return self._first_with_new_offset(
+            min(slot.first, slot.second), max(slot.first, slot.second)
+        )
+
+    def _first_with_new_offset(self, before: int, after: int) -> int:
+        """Bisect (before, after] for the first instant whose offset differs from `before`'s."""
         old = self._offset(before)
         while after - before > 1:
             middle = (before + after) // 2
@@ -533,44 +681,30 @@ class _Planner:
                 after = middle
         return after
 
-    # -- offsets near an instant -------------------------------------------------------------
-
-    def _offset(self, instant: int) -> int:
-        return _seconds(datetime.fromtimestamp(instant, self.zone).utcoffset())
-
     def _shifts_near(self, instant: int) -> list[_Shift]:
+        """Offset changes within a day of `instant` (at most one on each side)."""
         span = _SHIFT_SPAN
-        before, here, after = (self._offset(instant + d) for d in (-span, 0, span))
+        earlier, here, later = (self._offset(instant + delta) for delta in (-span, 0, span))
         shifts: list[_Shift] = []
-        if before != here:
-            at = self._change_instant(instant - span, instant)
+        if earlier != here:
+            at = self._first_with_new_offset(instant - span, instant)
             shifts.append(_Shift(at, self._offset(at - 1), self._offset(at)))
-        if here != after:
-            at = self._change_instant(instant, instant + span)
+        if here != later:
+            at = self._first_with_new_offset(instant, instant + span)
             shifts.append(_Shift(at, self._offset(at - 1), self._offset(at)))
         return shifts
 
-    def _low(self, instant: int) -> int:
-        """The lowest offset a slot firing at or after `instant` can have been mapped with."""
-        low = self._offset(instant)
-        for shift in self._shifts_near(instant):
-            if shift.forward and shift.at <= instant < shift.at + shift.size:
-                low = min(low, shift.before)  # rule 4 maps skipped slots with the old offset
-            if not shift.forward and shift.at - shift.size <= instant < shift.at:
-                low = min(low, shift.after)  # repeated slots come round again soon
-        return low
 
-    def _high(self, instant: int) -> int:
-        """The highest offset a slot firing at or before `instant` can have been mapped with."""
-        high = self._offset(instant)
-        for shift in self._shifts_near(instant):
-            if not shift.forward and shift.at <= instant < shift.at + shift.size:
-                high = max(high, shift.before)
-        return high
+def _earliest(first: int | None, second: int | None) -> int | None:
+    if first is None:
+        return second
+    return first if second is None else min(first, second)
 
 
-def _wall(instant_plus_offset: int) -> datetime:
-    return _EPOCH + timedelta(seconds=instant_plus_offset)
+def _latest(first: int | None, second: int | None) -> int | None:
+    if first is None:
+        return second
+    return first if second is None else max(first, second)
 
 
 def _seconds(offset: timedelta | None) -> int:
@@ -615,9 +749,8 @@ def _describe_time(fields: CronFields) -> str:
         step = _step_of(fields.seconds, 60)
         if step and every_hour and len(fields.minutes) == 60:
             return f"every {step} seconds"
-        return (
-            f"at second {_numbers(fields.seconds)} of minute {_numbers(fields.minutes)}"
-            + ("" if every_hour else f" past hour {_numbers(fields.hours)}")
+        return f"at second {_numbers(fields.seconds)} of minute {_numbers(fields.minutes)}" + (
+            "" if every_hour else f" past hour {_numbers(fields.hours)}"
         )
     if every_hour:
         if len(fields.minutes) == 60:
@@ -641,7 +774,7 @@ def _describe_days(fields: CronFields) -> str:
     all_days = len(fields.days) == 31
     all_weekdays = len(fields.weekdays) == 7
     day_text = f"on day {_numbers(fields.days)} of the month"
-    weekday_text = "on " + _join([_DAY_NAMES[day] for day in sorted(fields.weekdays)])
+    weekday_text = "on " + _runs(sorted(fields.weekdays), _DAY_NAMES)
     if fields.either_day:
         parts.append(f"{day_text} or {weekday_text.removeprefix('on ')}")
     elif not all_days:
@@ -649,7 +782,7 @@ def _describe_days(fields: CronFields) -> str:
     elif not all_weekdays:
         parts.append(weekday_text)
     if len(fields.months) < 12:
-        parts.append("in " + _join([_MONTH_TITLES[month - 1] for month in sorted(fields.months)]))
+        parts.append("in " + _runs([month - 1 for month in sorted(fields.months)], _MONTH_TITLES))
     return " ".join(parts)
 
 
@@ -660,6 +793,23 @@ def _step_of(values: frozenset[int], size: int) -> int | None:
         return None
     step = ordered[1]
     return step if ordered == list(range(0, size, step)) else None
+
+
+def _runs(indexes: list[int], names: tuple[str, ...]) -> str:
+    """Names with runs of three or more shortened: "Monday to Friday"."""
+    groups: list[list[int]] = []
+    for index in indexes:
+        if groups and groups[-1][-1] == index - 1:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    items: list[str] = []
+    for group in groups:
+        if len(group) >= 3:
+            items.append(f"{names[group[0]]} to {names[group[-1]]}")
+        else:
+            items.extend(names[index] for index in group)
+    return _join(items)
 
 
 def _numbers(values: frozenset[int]) -> str:

@@ -12,11 +12,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.durations import format_short
-from jobctl.models import Attempt, Job, State
+from jobctl.models import ALL_STATES, Attempt, Job, State, WorkerInfo
 from jobctl.timefmt import iso
+
+if TYPE_CHECKING:
+    from jobctl.store.base import QueueCounts
 
 
 def print_json(document: Any) -> None:
@@ -43,6 +46,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "error": job.error,
         "worker": job.worker,
         "schedule": job.schedule,
+        "fire_time": iso(job.fire_time),
     }
 
 
@@ -196,26 +200,216 @@ def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
     sys.stdout.write("\n".join(out) + "\n")
     if attempts:
         sys.stdout.write("\n")
-        rows = []
-        for a in attempts:
-            duration = ""
-            if a.finished_at is not None:
-                duration = format_short(a.finished_at - a.started_at)
-            code = ""
-            if a.signal:
-                code = f"signal {a.signal}"
-            elif a.exit_code is not None:
-                code = str(a.exit_code)
-            rows.append(
+        attempt_rows(attempts)
+
+
+def attempt_rows(attempts: Sequence[Attempt]) -> None:
+    """One row per attempt over the job's whole life (RUN numbers them across dead retries,
+    ATTEMPT counts within one cycle); the error column keeps its tail, where stderr ends."""
+    rows = []
+    for a in attempts:
+        duration = ""
+        if a.finished_at is not None:
+            duration = format_short(a.finished_at - a.started_at)
+        rows.append(
+            [
+                str(a.run),
+                str(a.attempt),
+                iso(a.started_at) or "",
+                iso(a.finished_at) or "",
+                duration,
+                a.outcome.value if a.outcome else "running",
+                exit_text(a.exit_code, a.signal),
+                a.worker,
+                tail_line(a.error, 60),
+                a.log_path or "",
+            ]
+        )
+    table(
+        ["RUN", "ATTEMPT", "STARTED", "ENDED", "TOOK", "OUTCOME", "EXIT", "WORKER", "ERROR", "LOG"],
+        rows,
+    )
+
+
+def exit_text(code: int | None, signum: int | None) -> str:
+    if signum:
+        import signal
+
+        try:
+            return f"signal {signum} ({signal.Signals(signum).name})"
+        except ValueError:
+            return f"signal {signum}"
+    return "" if code is None else str(code)
+
+
+def tail_line(text: str | None, width: int = 60) -> str:
+    """The end of a text on one line: an error's last words say the most."""
+    if not text:
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= width else "…" + line[-(width - 1) :]
+
+
+# ---------------------------------------------------------------------------------------------
+# Status
+
+
+def status_document(
+    queues: Sequence[QueueCounts],
+    running: Sequence[Job],
+    workers: Sequence[WorkerInfo],
+    stale_workers: int,
+    now: float,
+) -> dict[str, Any]:
+    return {
+        "generated_at": iso(now),
+        "queues": [
+            {
+                "queue": q.queue,
+                "paused": q.paused,
+                "counts": {s.value: q.counts.get(s, 0) for s in ALL_STATES},
+                "oldest_ready_at": iso(q.oldest_ready_at),
+                "oldest_ready_age_s": _age(q.oldest_ready_at, now),
+            }
+            for q in queues
+        ],
+        "running": [
+            {
+                "id": job.id,
+                "job": job.job,
+                "queue": job.queue,
+                "worker": job.worker,
+                "attempt": job.attempts,
+                "max_attempts": job.max_attempts,
+                "started_at": iso(job.started_at),
+                "running_s": _age(job.started_at, now),
+            }
+            for job in running
+        ],
+        "workers": [
+            {
+                "id": w.id,
+                "kind": w.kind,
+                "host": w.host,
+                "pid": w.pid,
+                "queues": list(w.queues),
+                "concurrency": w.concurrency,
+                "started_at": iso(w.started_at),
+                "heartbeat_at": iso(w.heartbeat_at),
+                "heartbeat_age_s": _age(w.heartbeat_at, now),
+            }
+            for w in workers
+        ],
+        "stale_workers": stale_workers,
+    }
+
+
+def _age(ts: float | None, now: float) -> float | None:
+    return None if ts is None else round(max(0.0, now - ts), 3)
+
+
+def status_tables(
+    queues: Sequence[QueueCounts],
+    running: Sequence[Job],
+    workers: Sequence[WorkerInfo],
+    stale_workers: int,
+    now: float,
+) -> None:
+    if queues:
+        rows = [
+            [
+                q.queue,
+                "paused" if q.paused else "",
+                *(str(q.counts.get(s, 0)) for s in ALL_STATES),
+                format_short(now - q.oldest_ready_at) if q.oldest_ready_at is not None else "",
+            ]
+            for q in queues
+        ]
+        heads = [s.value.upper() for s in ALL_STATES]
+        styles = ["bold red" if q.paused else None for q in queues]
+        table(["QUEUE", "PAUSED", *heads, "OLDEST READY"], rows, styles, title="Queues")
+    else:
+        print("Queues: none (no job was ever queued)")
+    if running:
+        table(
+            ["ID", "JOB", "QUEUE", "WORKER", "ATTEMPT", "RUNNING FOR"],
+            [
                 [
-                    str(a.attempt),
-                    iso(a.started_at) or "",
-                    duration,
-                    a.outcome.value if a.outcome else "running",
-                    code,
-                    a.worker,
-                    one_line(a.error, 60),
-                    a.log_path or "",
+                    str(j.id),
+                    one_line(" ".join(j.command), 30) if j.command else j.job,
+                    j.queue,
+                    j.worker or "",
+                    f"{j.attempts}/{j.max_attempts}",
+                    format_short(now - j.started_at) if j.started_at else "",
                 ]
-            )
-        table(["ATTEMPT", "STARTED", "TOOK", "OUTCOME", "EXIT", "WORKER", "ERROR", "LOG"], rows)
+                for j in running
+            ],
+            title="Running",
+        )
+    else:
+        print("Running: none")
+    if workers:
+        table(
+            ["ID", "KIND", "HOST", "PID", "QUEUES", "CONCURRENCY", "LAST HEARTBEAT"],
+            [
+                [
+                    w.id,
+                    "" if w.kind == "worker" else w.kind,
+                    w.host,
+                    str(w.pid),
+                    ",".join(w.queues),
+                    str(w.concurrency),
+                    ago(w.heartbeat_at, now),
+                ]
+                for w in workers
+            ],
+            title="Workers",
+        )
+    else:
+        print("Workers: none alive")
+    if stale_workers:
+        print(f"({stale_workers} worker record(s) without a recent heartbeat: crashed workers)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Dead letters
+
+
+def dead_rows(jobs: Sequence[Job]) -> None:
+    now = time.time()
+    table(
+        ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR"],
+        [
+            [
+                str(j.id),
+                one_line(" ".join(j.command), 30) if j.command else j.job,
+                j.queue if j.queue != "default" else "",
+                f"{j.attempts}/{j.max_attempts}",
+                ago(j.finished_at, now),
+                one_line(j.error, 70),
+            ]
+            for j in jobs
+        ],
+    )
+
+
+def attempt_sections(attempts: Sequence[Attempt], tails: Sequence[str | None]) -> None:
+    """Every attempt in full: its whole error and the tail of its log."""
+    out: list[str] = []
+    for a, tail in zip(attempts, tails, strict=True):
+        head = [f"attempt {a.attempt} (run {a.run})", a.outcome.value if a.outcome else "running"]
+        code = exit_text(a.exit_code, a.signal)
+        if code:
+            head.append(f"exit {code}")
+        head.append(f"on {a.worker}")
+        out.append("")
+        out.append(" · ".join(head))
+        if a.error:
+            out.append("  error:")
+            out.extend("    " + line for line in a.error.splitlines())
+        if tail is not None:
+            out.append(f"  log tail ({a.log_path}):" if tail else f"  log ({a.log_path}): empty")
+            out.extend("    " + line for line in tail.splitlines())
+        elif a.log_path:
+            out.append(f"  log ({a.log_path}): gone")
+    sys.stdout.write("\n".join(out) + "\n")

@@ -1,3 +1,158 @@
-"""Commands of the `control` group (registered on the app when imported)."""
+"""`jobctl cancel`, `retry`, `pause`, `resume` and `prune`: steering the queue.
+
+Each is one guarded store operation: a cancel names the state it expects to leave, so it
+never undoes a job that has just finished; a running job's worker learns of the cancel at
+once (or at its next lease renewal) and stops the whole process group.
+"""
 
 from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from jobctl.cli.app import STATE, app
+from jobctl.cli.completions import complete_final_state, complete_queue
+
+
+@app.command(
+    epilog="Examples:  jobctl cancel 42  |  "
+    "jobctl list -s queued -j report --json | jq '.[].id' | xargs jobctl cancel",
+)
+def cancel(
+    job_ids: Annotated[list[int], typer.Argument(help="Job ids.", show_default=False)],
+) -> None:
+    """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
+    then SIGKILL after the job's kill_grace. A cancelled job is not retried."""
+    from jobctl.errors import OperationFailed
+    from jobctl.models import ACTIVE_STATES, State
+
+    with STATE.store(create=False) as store:
+        before = store.cancel(list(dict.fromkeys(job_ids)), time.time())
+    failed = 0
+    for job_id, state in before.items():
+        if state is None:
+            print(f"jobctl: no job {job_id}", file=sys.stderr)
+            failed += 1
+        elif state not in ACTIVE_STATES:
+            print(
+                f"jobctl: job {job_id} already ended {state.value}; not cancelled", file=sys.stderr
+            )
+            failed += 1
+        elif state == State.RUNNING:
+            print(f"cancelled {job_id} (was running: its worker is stopping it)")
+        else:
+            print(f"cancelled {job_id} (was {state.value})")
+    if failed:
+        raise OperationFailed(f"{failed} job(s) not cancelled")
+
+
+@app.command(epilog="Example:  jobctl retry 42")
+def retry(
+    job_id: Annotated[int, typer.Argument(help="A succeeded, dead or cancelled job.")],
+) -> None:
+    """Run a finished job again, as a new job with the same payload; print the new id.
+    (`jobctl dead retry` instead queues the same dead job again.)"""
+    from jobctl.errors import NotFound, OperationFailed
+    from jobctl.models import FINAL_STATES, NewJob
+
+    with STATE.store(create=False) as store:
+        job = store.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        if job.state not in FINAL_STATES:
+            raise OperationFailed(
+                f"job {job_id} is {job.state.value}: only a finished job can be run again"
+            )
+        again = NewJob(
+            job=job.job,
+            payload=job.payload,
+            queue=job.queue,
+            priority=job.priority,
+            max_attempts=job.max_attempts,
+            key=job.key,
+            command=job.command,
+            cwd=job.cwd,
+        )
+        (result,) = store.enqueue([again], time.time())
+    if not result.created:
+        raise OperationFailed(
+            f"job {result.id} with key {job.key!r} is already active; nothing queued"
+        )
+    print(result.id)
+
+
+QueueArgument = Annotated[
+    str, typer.Argument(help="The queue name.", autocompletion=complete_queue)
+]
+
+
+@app.command(epilog="Example:  jobctl pause reports  (then: jobctl resume reports)")
+def pause(queue: QueueArgument) -> None:
+    """Stop workers taking jobs from a queue; running jobs finish. It stays paused, across
+    restarts, until `jobctl resume`."""
+    running = _set_paused(queue, True)
+    print(f"paused queue {queue}" + (f" ({running} running job(s) will finish)" if running else ""))
+
+
+@app.command(epilog="Example:  jobctl resume reports")
+def resume(queue: QueueArgument) -> None:
+    """Let workers take jobs from a paused queue again."""
+    _set_paused(queue, False)
+    print(f"resumed queue {queue}")
+
+
+def _set_paused(queue: str, paused: bool) -> int:
+    """Pause or resume; returns how many jobs of the queue are running."""
+    from jobctl.config import QUEUE_NAME
+    from jobctl.errors import UsageError
+    from jobctl.models import State
+
+    if not QUEUE_NAME.match(queue):
+        raise UsageError(f"bad queue name {queue!r}: use letters, digits, '_', '-', '.', ':'")
+    with STATE.store() as store:
+        store.set_paused(queue, paused)
+        counts = {c.queue: c for c in store.queue_counts(time.time())}
+    found = counts.get(queue)
+    return found.counts.get(State.RUNNING, 0) if found else 0
+
+
+@app.command(
+    epilog="Examples:  jobctl prune --older-than 30d  |  jobctl prune --older-than 7d -s succeeded",
+)
+def prune(
+    older_than: Annotated[
+        str,
+        typer.Option("--older-than", help="Delete jobs that ended longer ago than this, e.g. 30d."),
+    ],
+    state: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--state",
+            "-s",
+            help="succeeded, dead or cancelled (repeat; default: all three).",
+            autocompletion=complete_final_state,
+        ),
+    ] = None,
+) -> None:
+    """Delete finished jobs, their history and their logs. Workers can do this on their
+    own: see [settings] keep_succeeded and keep_dead."""
+    from jobctl.cli.inspect import _state
+    from jobctl.cli.queue import _duration
+    from jobctl.errors import UsageError
+    from jobctl.models import FINAL_STATES
+
+    states = [_state(s) for s in state or []] or list(FINAL_STATES)
+    active = [s.value for s in states if s not in FINAL_STATES]
+    if active:
+        raise UsageError(
+            f"--state: {active[0]} jobs are not finished; prune deletes succeeded, dead or "
+            "cancelled jobs"
+        )
+    age = _duration(older_than, "--older-than")
+    assert age is not None
+    with STATE.store(create=False) as store:
+        pruned = store.prune(states, finished_before=time.time() - age)
+    print(f"pruned {len(pruned.ids)} job(s), removed {pruned.logs_removed} log file(s)")

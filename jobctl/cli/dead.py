@@ -1,3 +1,204 @@
-"""Commands of the `dead` group (registered on the app when imported)."""
+"""`jobctl dead ...`: the dead-letter queue, jobs that used up their attempts.
+
+Dead jobs keep their whole history; `retry` moves them back to the queue (the same job, its
+attempts reset) and `purge` deletes them. Both are one guarded store operation, so racing
+a worker, or each other, never runs a job twice nor deletes one that is running.
+"""
 
 from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from jobctl.cli.app import STATE, app
+from jobctl.cli.completions import complete_job
+
+if TYPE_CHECKING:
+    from jobctl.store import Store
+
+dead_app = typer.Typer(
+    name="dead",
+    help="The dead-letter queue: jobs that used up their attempts.",
+    no_args_is_help=True,
+    epilog="Example:  jobctl dead list --since 1d && jobctl dead retry --all --job backup",
+)
+app.add_typer(dead_app)
+
+JobOption = Annotated[
+    str | None,
+    typer.Option("--job", "-j", help="Only this job type.", autocompletion=complete_job),
+]
+
+
+@dead_app.command("list", epilog="Example:  jobctl dead list --job backup --since 1d --json")
+def dead_list(
+    job: JobOption = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only jobs that died within this duration.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="At most this many jobs (0: all).")
+    ] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List dead jobs, the latest death first, with their last error."""
+    from jobctl.cli.queue import _duration
+    from jobctl.models import State
+    from jobctl.render import dead_rows, job_document, print_json
+
+    window = _duration(since, "--since")
+    with STATE.store(create=False) as store:
+        jobs = store.finished_jobs(
+            [State.DEAD],
+            job=job,
+            finished_after=time.time() - window if window is not None else None,
+            limit=limit if limit > 0 else None,
+        )
+    if as_json:
+        print_json([job_document(j) for j in jobs])
+    elif jobs:
+        dead_rows(jobs)
+    else:
+        print("no dead jobs")
+
+
+@dead_app.command("show", epilog="Example:  jobctl dead show 42 --lines 50")
+def dead_show(
+    job_id: Annotated[int, typer.Argument(help="The id of a dead job.")],
+    lines: Annotated[
+        int, typer.Option("--lines", "-l", min=0, help="Log lines to show per attempt.")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Show a dead job whole: its payload, and the error and log tail of every attempt."""
+    from jobctl.cli.observe import log_tail
+    from jobctl.errors import NotFound
+    from jobctl.models import State
+    from jobctl.render import (
+        attempt_document,
+        attempt_sections,
+        job_detail,
+        job_document,
+        print_json,
+    )
+
+    with STATE.store(create=False) as store:
+        job = store.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        if job.state != State.DEAD:
+            raise NotFound(f"job {job_id} is {job.state.value}, not dead (see `jobctl show`)")
+        attempts = store.attempts(job_id)
+    tails = [log_tail(a.log_path, lines) for a in attempts]
+    if as_json:
+        history = [
+            attempt_document(a) | {"log_tail": tail}
+            for a, tail in zip(attempts, tails, strict=True)
+        ]
+        print_json(job_document(job) | {"attempts_history": history})
+    else:
+        job_detail(job, attempts)
+        attempt_sections(attempts, tails)
+
+
+@dead_app.command(
+    "retry",
+    epilog="Examples:  jobctl dead retry 41 42  |  jobctl dead retry --all --job backup",
+)
+def dead_retry(
+    job_ids: Annotated[
+        list[int] | None, typer.Argument(help="Dead job ids.", show_default=False)
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
+    job: JobOption = None,
+) -> None:
+    """Queue dead jobs again, their attempts reset and their history kept; print how many."""
+    from jobctl.errors import OperationFailed
+
+    ids = _targets(job_ids, all_)
+    with STATE.store(create=False) as store:
+        moved = store.dead_retry(ids, job, time.time())
+        skipped = _explain_skipped(store, ids, moved, "retried")
+    print(f"retried {len(moved)} dead job(s)")
+    if skipped:
+        raise OperationFailed(f"{skipped} job(s) not retried")
+
+
+@dead_app.command(
+    "purge",
+    epilog="Examples:  jobctl dead purge 41 42  |  jobctl dead purge --all --older-than 30d --yes",
+)
+def dead_purge(
+    job_ids: Annotated[
+        list[int] | None, typer.Argument(help="Dead job ids.", show_default=False)
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
+    older_than: Annotated[
+        str | None, typer.Option("--older-than", help="Only jobs dead for longer than this.")
+    ] = None,
+    job: JobOption = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete dead jobs and their logs (asks first on a terminal)."""
+    from jobctl.cli.queue import _duration
+    from jobctl.errors import OperationFailed
+    from jobctl.models import State
+
+    ids = _targets(job_ids, all_)
+    age = _duration(older_than, "--older-than")
+    cutoff = time.time() - age if age is not None else None
+    with STATE.store(create=False) as store:
+        targets = store.finished_ids([State.DEAD], ids=ids, finished_before=cutoff, job=job)
+        skipped = _explain_skipped(store, ids, targets, "purged")
+        if targets and not yes and sys.stdin.isatty():
+            _confirm(f"Delete {len(targets)} dead job(s) and their logs?")
+        # Only the jobs counted and confirmed; one that left `dead` meanwhile stays.
+        pruned = store.prune([State.DEAD], ids=targets, finished_before=cutoff, job=job)
+    print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
+    if skipped:
+        raise OperationFailed(f"{skipped} job(s) not purged")
+
+
+def _targets(job_ids: list[int] | None, all_: bool) -> list[int] | None:
+    """The ids given, or None for --all; exactly one of the two."""
+    from jobctl.errors import UsageError
+
+    if all_ and job_ids:
+        raise UsageError("give job ids or --all, not both")
+    if not all_ and not job_ids:
+        raise UsageError("give the ids of dead jobs, or --all")
+    return None if all_ else list(dict.fromkeys(job_ids or []))
+
+
+def _explain_skipped(store: Store, ids: list[int] | None, done: list[int], verb: str) -> int:
+    """One line on stderr per requested id left alone, saying why; returns how many."""
+    from jobctl.models import State
+
+    if ids is None:
+        return 0
+    finished = set(done)
+    left = [i for i in ids if i not in finished]
+    jobs = store.get_many(left)
+    for job_id in left:
+        found = jobs.get(job_id)
+        if found is None:
+            why = "does not exist"
+        elif found.state == State.DEAD:
+            why = "does not match the filters"
+        else:
+            why = f"is {found.state.value}, not dead"
+        print(f"jobctl: job {job_id} {why}; not {verb}", file=sys.stderr)
+    return len(left)
+
+
+def _confirm(question: str) -> None:
+    from jobctl.errors import OperationFailed
+
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise OperationFailed("nothing deleted")

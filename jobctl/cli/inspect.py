@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from jobctl.cli.app import STATE, app
+from jobctl.cli.completions import complete_job, complete_queue, complete_state
 
 
 @app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
@@ -15,11 +16,20 @@ def list_jobs(
     state: Annotated[
         list[str] | None,
         typer.Option(
-            "--state", "-s", help="queued, scheduled, running, succeeded, dead, cancelled."
+            "--state",
+            "-s",
+            help="queued, scheduled, running, succeeded, dead, cancelled.",
+            autocompletion=complete_state,
         ),
     ] = None,
-    job: Annotated[str | None, typer.Option("--job", "-j", help="Only this job type.")] = None,
-    queue: Annotated[str | None, typer.Option("--queue", "-q", help="Only this queue.")] = None,
+    job: Annotated[
+        str | None,
+        typer.Option("--job", "-j", help="Only this job type.", autocompletion=complete_job),
+    ] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option("--queue", "-q", help="Only this queue.", autocompletion=complete_queue),
+    ] = None,
     key: Annotated[str | None, typer.Option("--key", "-k", help="Only this unique key.")] = None,
     since: Annotated[
         str | None, typer.Option("--since", help="Only jobs created within this duration.")
@@ -31,12 +41,13 @@ def list_jobs(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List jobs, newest first."""
-    from jobctl.durations import parse_duration
+    from jobctl.cli.queue import _duration
     from jobctl.models import JobFilter
     from jobctl.render import job_document, job_rows, print_json
 
     states = tuple(_state(s) for s in state or [])
-    since_ts = time.time() - parse_duration(since) if since else None
+    window = _duration(since, "--since")
+    since_ts = time.time() - window if window is not None else None
     where = JobFilter(
         states=states,
         job=job,

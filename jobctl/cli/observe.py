@@ -1,3 +1,272 @@
-"""Commands of the `observe` group (registered on the app when imported)."""
+"""`jobctl status` and `jobctl logs`: what the queue is doing, and what a job printed.
+
+Following a job (`logs --follow`, `enqueue --wait`) polls the store and the attempt's log
+file, like `tail -f`: the store says which attempt runs and when the job has ended, the
+file holds its output. An attempt's log is complete once the store records its end.
+"""
 
 from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, BinaryIO
+
+import typer
+
+from jobctl.cli.app import STATE, app
+
+if TYPE_CHECKING:
+    from jobctl.models import Attempt, Job
+    from jobctl.store import Store
+
+RUNNING_SHOWN = 1000  # `status` lists at most this many running jobs
+_POLL_MIN = 0.02
+_POLL_MAX = 0.25
+
+
+@app.command(
+    epilog="Examples:  jobctl status  |  watch -n1 jobctl status  |  jobctl status --json",
+)
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
+) -> None:
+    """Per queue: counts by state, the oldest ready job's age, paused or not; then the
+    running jobs and the live workers."""
+    from jobctl.models import JobFilter, State
+    from jobctl.render import print_json, status_document, status_tables
+
+    now = time.time()
+    with STATE.store(create=False) as store:
+        queues = store.queue_counts(now)
+        running = store.list_jobs(
+            JobFilter(states=(State.RUNNING,), limit=RUNNING_SHOWN, newest_first=False)
+        )
+        registered = store.workers()
+    alive = [w for w in registered if w.alive(now)]
+    stale = len(registered) - len(alive)
+    if as_json:
+        print_json(status_document(queues, running, alive, stale, now))
+    else:
+        status_tables(queues, running, alive, stale, now)
+
+
+@app.command(
+    epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --attempt 1  |  jobctl logs 42 -f",
+)
+def logs(
+    job_id: Annotated[int, typer.Argument(help="The job id.")],
+    attempt: Annotated[
+        int | None,
+        typer.Option(
+            "--attempt",
+            "-a",
+            min=1,
+            help="Which attempt (RUN in `jobctl show`; default: the latest).",
+            show_default=False,
+        ),
+    ] = None,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            "-f",
+            help="Stream the output until the job ends; exit 0 if it succeeded, 1 if not.",
+        ),
+    ] = False,
+) -> None:
+    """Print what an attempt of a job wrote (stdout and stderr, as captured)."""
+    from jobctl.errors import NotFound, OperationFailed
+    from jobctl.models import FINAL_STATES, State
+
+    with STATE.store(create=False) as store:
+        job = store.get(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id}")
+        attempts = store.attempts(job_id)
+        known = any(a.run == attempt for a in attempts)
+        if attempt is not None and not known and (not follow or job.state in FINAL_STATES):
+            # (Following may wait for an attempt of an active job that has yet to start.)
+            raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
+        if follow:
+            final = watch(store, job_id, sys.stdout.buffer, attempt)
+            raise typer.Exit(0 if final.state == State.SUCCEEDED else 1)
+        if not attempts:
+            raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
+        chosen = attempts[-1] if attempt is None else next(a for a in attempts if a.run == attempt)
+        path = attempt_log(store, chosen)
+    try:
+        with open(path, "rb") as handle:
+            _copy(handle, sys.stdout.buffer)
+    except FileNotFoundError:
+        why = f": {chosen.error}" if chosen.error and not chosen.log_path else ""
+        raise OperationFailed(
+            f"no output kept for job {job_id} attempt {chosen.run} ({path} is gone){why}"
+        ) from None
+    except OSError as exc:
+        raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Following a job (also `enqueue --wait`)
+
+
+def await_job(job_id: int, *, follow: bool, as_json: bool, extra: dict[str, object]) -> None:
+    """Wait for a job to end (streaming its output with `follow`) and exit with its exit
+    code, so a CI step that hands work to the queue still fails when the job fails."""
+    from jobctl.models import State
+    from jobctl.render import job_document, print_json
+
+    with STATE.store(create=False) as store:
+        job = watch(store, job_id, sys.stdout.buffer if follow else None, None)
+    if as_json:
+        print_json(job_document(job) | extra)
+    code = job_exit_code(job)
+    if job.state != State.SUCCEEDED:
+        detail = f": {job.error.splitlines()[0]}" if job.error else ""
+        typer.echo(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}", err=True)
+    raise typer.Exit(code)
+
+
+def job_exit_code(job: Job) -> int:
+    """0 for a succeeded job; a failed one's own exit code, or 1 when it has none."""
+    from jobctl.models import State
+
+    if job.state == State.SUCCEEDED:
+        return 0
+    if job.state == State.DEAD and job.exit_code:
+        return job.exit_code
+    return 1
+
+
+def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> Job:
+    """Poll until the job has ended and its last attempt is over; with `out`, copy the
+    output of its attempts (from attempt `run`, default the latest) as it is written."""
+    from jobctl.errors import OperationFailed
+    from jobctl.models import FINAL_STATES
+
+    reader: _LogReader | None = None
+    pause = _POLL_MIN
+    next_worker_check = 0.0
+    try:
+        while True:
+            job = store.get(job_id)
+            if job is None:
+                raise OperationFailed(f"job {job_id} was deleted while waiting for it")
+            ended = job.state in FINAL_STATES
+            if out is None:
+                if ended:
+                    return job
+                time.sleep(pause)
+                pause = min(pause * 1.5, _POLL_MAX)
+                continue
+            attempts = {a.run: a for a in store.attempts(job_id)}
+            if run is None:
+                run = max(attempts, default=1)
+            current = attempts.get(run)
+            moved = False
+            if current is not None:
+                if reader is None or reader.run != run:
+                    if reader is not None:
+                        reader.close()
+                        typer.echo(f"jobctl: job {job_id}: attempt {run} started", err=True)
+                    reader = _LogReader(run, attempt_log(store, current))
+                moved = reader.copy(out)
+                if current.finished_at is not None:
+                    later = [r for r in attempts if r > run]
+                    if later:
+                        run = min(later)
+                        continue
+                    if ended:
+                        return job
+                    run += 1  # a retry is due: follow it once it starts
+                elif ended:
+                    # Cancelled: its worker is stopping the process; the attempt ends soon,
+                    # unless that worker is gone and nobody will ever record its end.
+                    now = time.monotonic()
+                    if now >= next_worker_check:
+                        next_worker_check = now + 1.0
+                        if not _worker_alive(store, current.worker):
+                            return job
+            elif ended:
+                return job  # it ended before this attempt started (cancelled while waiting)
+            pause = _POLL_MIN if moved else min(pause * 1.5, _POLL_MAX)
+            time.sleep(pause)
+    finally:
+        if reader is not None:
+            reader.close()
+
+
+def attempt_log(store: Store, attempt: Attempt) -> Path:
+    """Where an attempt's output is. The store records it when the attempt ends; while it
+    runs, it is where the worker (with this config) puts it."""
+    if attempt.log_path:
+        return Path(attempt.log_path)
+    from jobctl.worker import _configured_log_dir
+
+    folder = _configured_log_dir(STATE.config(), store) / f"{attempt.job_id // 1000:05d}"
+    return folder / f"{attempt.job_id}.{attempt.run}.log"
+
+
+def log_tail(path: str | None, lines: int) -> str | None:
+    """The last `lines` lines of a log file (None when there is none)."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - 64 * 1024))
+            data = handle.read()
+    except OSError:
+        return None
+    text = data.decode("utf-8", "replace")
+    return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
+
+
+class _LogReader:
+    """Copies what is appended to one log file, like `tail -f`."""
+
+    def __init__(self, run: int, path: Path) -> None:
+        self.run = run
+        self.path = path
+        self.offset = 0
+        self._handle: BinaryIO | None = None
+
+    def copy(self, out: BinaryIO) -> bool:
+        """Copy what is new; True when something was."""
+        from jobctl.errors import OperationFailed
+
+        if self._handle is None:
+            try:
+                self._handle = open(self.path, "rb")  # noqa: SIM115 - kept open across polls
+            except FileNotFoundError:
+                return False  # not created yet, or the attempt never started its command
+            except OSError as exc:
+                raise OperationFailed(f"cannot read {self.path}: {exc.strerror}") from None
+        if os.fstat(self._handle.fileno()).st_size < self.offset:
+            self._handle.seek(0)  # the worker trimmed an oversized log: start over
+            self.offset = 0
+        copied = _copy(self._handle, out)
+        self.offset += copied
+        return copied > 0
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _copy(source: BinaryIO, out: BinaryIO) -> int:
+    total = 0
+    while chunk := source.read(64 * 1024):
+        out.write(chunk)
+        total += len(chunk)
+    if total:
+        out.flush()
+    return total
+
+
+def _worker_alive(store: Store, worker: str) -> bool:
+    now = time.time()
+    return any(w.id == worker and w.alive(now) for w in store.workers())

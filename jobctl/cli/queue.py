@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from jobctl.cli.app import STATE, app
+from jobctl.cli.completions import complete_enqueue, complete_queue
 
 
 @app.command(
     epilog="Examples:  jobctl enqueue backup --arg target=/srv  |  "
     "jobctl enqueue --delay 5m report  |  jobctl enqueue --exec -- make -j4 test  |  "
-    "jobctl enqueue --batch jobs.jsonl",
+    "jobctl enqueue --batch jobs.jsonl  |  jobctl enqueue deploy --wait --follow",
 )
 def enqueue(
     args: Annotated[
@@ -22,6 +23,7 @@ def enqueue(
         typer.Argument(
             help="The job name; with --exec, the command and its arguments.",
             show_default=False,
+            autocompletion=complete_enqueue,
         ),
     ] = None,
     arg: Annotated[
@@ -44,7 +46,10 @@ def enqueue(
     priority: Annotated[
         int | None, typer.Option("--priority", help="Higher runs first (default: the job's).")
     ] = None,
-    queue: Annotated[str | None, typer.Option("--queue", "-q", help="Queue name.")] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option("--queue", "-q", help="Queue name.", autocompletion=complete_queue),
+    ] = None,
     key: Annotated[
         str | None,
         typer.Option("--key", "-k", help="Unique key: no second active job with this key."),
@@ -60,6 +65,13 @@ def enqueue(
         bool, typer.Option("--exec", "-x", help="Queue the given command (no job type needed).")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job(s) as JSON.")] = False,
+    wait: Annotated[
+        bool,
+        typer.Option("--wait", "-w", help="Wait for the job to end; exit with its exit code."),
+    ] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Like --wait, streaming the job's output.")
+    ] = False,
 ) -> None:
     """Queue a job and print its id."""
     from jobctl.errors import UsageError
@@ -67,9 +79,13 @@ def enqueue(
 
     config = STATE.config()
     now = time.time()
+    if follow and as_json:
+        raise UsageError("--follow prints the job's output: it does not mix with --json")
     if batch is not None:
         if args or arg or payload or payload_file or exec_:
             raise UsageError("--batch takes no job name, payload or --exec")
+        if wait or follow:
+            raise UsageError("--wait and --follow take one job, not a --batch")
         _enqueue_batch(batch, now, as_json)
         return
     words = list(args or [])
@@ -110,14 +126,18 @@ def enqueue(
                 f"jobctl: job {result.id} with key {key!r} is already active; nothing queued",
                 file=sys.stderr,
             )
-        if as_json:
+        if as_json and not (wait or follow):
             from jobctl.render import job_document, print_json
 
             job = store.get(result.id)
             assert job is not None
             print_json(job_document(job) | {"created": result.created})
-        else:
-            print(result.id)
+        elif not as_json:
+            print(result.id, flush=True)
+    if wait or follow:
+        from jobctl.cli.observe import await_job
+
+        await_job(result.id, follow=follow, as_json=as_json, extra={"created": result.created})
 
 
 def _enqueue_batch(source: str, now: float, as_json: bool) -> None:

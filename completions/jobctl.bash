@@ -1,0 +1,235 @@
+# bash completion for jobctl. Generated from the command tree by
+# `make completions` (python -m jobctl.cli.completions); do not edit.
+# Install: copy to ~/.local/share/bash-completion/completions/jobctl, or source it.
+
+_jobctl_commands() {
+    case "$1" in
+        '') REPLY='cancel cron dead enqueue health import-crontab list logs metrics pause prune reload resume retry run-worker schedule schedule-daemon show stats status up validate wait' ;;
+        'cron') REPLY='next' ;;
+        'dead') REPLY='list purge retry show' ;;
+        'schedule') REPLY='list pause resume run' ;;
+        *) REPLY='' ;;
+    esac
+}
+_jobctl_options() {
+    case "$1" in
+        '') REPLY='--config -c --db --log-format --log-level --version --help -h' ;;
+        'cancel') REPLY='--help -h' ;;
+        'cron') REPLY='--help -h' ;;
+        'cron next') REPLY='--count -n --tz --from --json --help -h' ;;
+        'dead') REPLY='--help -h' ;;
+        'dead list') REPLY='--job -j --since --limit -n --json --help -h' ;;
+        'dead purge') REPLY='--all --older-than --job -j --yes -y --help -h' ;;
+        'dead retry') REPLY='--all --job -j --help -h' ;;
+        'dead show') REPLY='--lines -l --json --help -h' ;;
+        'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --batch --exec -x --json --wait -w --follow -f --help -h' ;;
+        'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
+        'import-crontab') REPLY='--system --help -h' ;;
+        'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
+        'logs') REPLY='--attempt -a --follow -f --help -h' ;;
+        'metrics') REPLY='--help -h' ;;
+        'pause') REPLY='--help -h' ;;
+        'prune') REPLY='--older-than --state -s --help -h' ;;
+        'reload') REPLY='--help -h' ;;
+        'resume') REPLY='--help -h' ;;
+        'retry') REPLY='--help -h' ;;
+        'run-worker') REPLY='--queue -q --concurrency -n --burst --shutdown-timeout --worker-name --metrics-addr --help -h' ;;
+        'schedule') REPLY='--help -h' ;;
+        'schedule list') REPLY='--json --help -h' ;;
+        'schedule pause') REPLY='--help -h' ;;
+        'schedule resume') REPLY='--help -h' ;;
+        'schedule run') REPLY='--help -h' ;;
+        'schedule-daemon') REPLY='--metrics-addr --help -h' ;;
+        'show') REPLY='--json --help -h' ;;
+        'stats') REPLY='--since --json --help -h' ;;
+        'status') REPLY='--json --help -h' ;;
+        'up') REPLY='--queue -q --concurrency -n --shutdown-timeout --metrics-addr --help -h' ;;
+        'validate') REPLY='--quiet --help -h' ;;
+        'wait') REPLY='--timeout -t --json --help -h' ;;
+        *) REPLY='' ;;
+    esac
+}
+_jobctl_value() {
+    case "$1" in
+        ' --config') REPLY='plain' ;;
+        ' -c') REPLY='plain' ;;
+        ' --db') REPLY='plain' ;;
+        ' --log-format') REPLY='plain' ;;
+        ' --log-level') REPLY='plain' ;;
+        'cron next --count') REPLY='plain' ;;
+        'cron next -n') REPLY='plain' ;;
+        'cron next --tz') REPLY='plain' ;;
+        'cron next --from') REPLY='plain' ;;
+        'dead list --job') REPLY='dynamic' ;;
+        'dead list -j') REPLY='dynamic' ;;
+        'dead list --since') REPLY='plain' ;;
+        'dead list --limit') REPLY='plain' ;;
+        'dead list -n') REPLY='plain' ;;
+        'dead purge --older-than') REPLY='plain' ;;
+        'dead purge --job') REPLY='dynamic' ;;
+        'dead purge -j') REPLY='dynamic' ;;
+        'dead retry --job') REPLY='dynamic' ;;
+        'dead retry -j') REPLY='dynamic' ;;
+        'dead show --lines') REPLY='plain' ;;
+        'dead show -l') REPLY='plain' ;;
+        'enqueue --arg') REPLY='plain' ;;
+        'enqueue -a') REPLY='plain' ;;
+        'enqueue --payload') REPLY='plain' ;;
+        'enqueue -p') REPLY='plain' ;;
+        'enqueue --payload-file') REPLY='plain' ;;
+        'enqueue --delay') REPLY='plain' ;;
+        'enqueue -d') REPLY='plain' ;;
+        'enqueue --at') REPLY='plain' ;;
+        'enqueue --priority') REPLY='plain' ;;
+        'enqueue --queue') REPLY='dynamic' ;;
+        'enqueue -q') REPLY='dynamic' ;;
+        'enqueue --key') REPLY='plain' ;;
+        'enqueue -k') REPLY='plain' ;;
+        'enqueue --max-attempts') REPLY='plain' ;;
+        'enqueue --batch') REPLY='plain' ;;
+        'health --max-ready') REPLY='plain' ;;
+        'health --max-age') REPLY='plain' ;;
+        'health --max-dead') REPLY='plain' ;;
+        'list --state') REPLY='dynamic' ;;
+        'list -s') REPLY='dynamic' ;;
+        'list --job') REPLY='dynamic' ;;
+        'list -j') REPLY='dynamic' ;;
+        'list --queue') REPLY='dynamic' ;;
+        'list -q') REPLY='dynamic' ;;
+        'list --key') REPLY='plain' ;;
+        'list -k') REPLY='plain' ;;
+        'list --since') REPLY='plain' ;;
+        'list --limit') REPLY='plain' ;;
+        'list -n') REPLY='plain' ;;
+        'logs --attempt') REPLY='plain' ;;
+        'logs -a') REPLY='plain' ;;
+        'prune --older-than') REPLY='plain' ;;
+        'prune --state') REPLY='dynamic' ;;
+        'prune -s') REPLY='dynamic' ;;
+        'run-worker --queue') REPLY='plain' ;;
+        'run-worker -q') REPLY='plain' ;;
+        'run-worker --concurrency') REPLY='plain' ;;
+        'run-worker -n') REPLY='plain' ;;
+        'run-worker --shutdown-timeout') REPLY='plain' ;;
+        'run-worker --worker-name') REPLY='plain' ;;
+        'run-worker --metrics-addr') REPLY='plain' ;;
+        'schedule-daemon --metrics-addr') REPLY='plain' ;;
+        'stats --since') REPLY='plain' ;;
+        'up --queue') REPLY='plain' ;;
+        'up -q') REPLY='plain' ;;
+        'up --concurrency') REPLY='plain' ;;
+        'up -n') REPLY='plain' ;;
+        'up --shutdown-timeout') REPLY='plain' ;;
+        'up --metrics-addr') REPLY='plain' ;;
+        'wait --timeout') REPLY='plain' ;;
+        'wait -t') REPLY='plain' ;;
+        *) REPLY='flag' ;;
+    esac
+}
+_jobctl_argument() {
+    case "$1" in
+        'cancel *') REPLY='plain' ;;
+        'cron next 0') REPLY='plain' ;;
+        'dead purge *') REPLY='plain' ;;
+        'dead retry *') REPLY='plain' ;;
+        'dead show 0') REPLY='plain' ;;
+        'enqueue *') REPLY='dynamic' ;;
+        'import-crontab 0') REPLY='plain' ;;
+        'logs 0') REPLY='plain' ;;
+        'pause 0') REPLY='dynamic' ;;
+        'resume 0') REPLY='dynamic' ;;
+        'retry 0') REPLY='plain' ;;
+        'schedule pause 0') REPLY='plain' ;;
+        'schedule resume 0') REPLY='plain' ;;
+        'schedule run 0') REPLY='plain' ;;
+        'show 0') REPLY='plain' ;;
+        'wait *') REPLY='plain' ;;
+        *) REPLY='' ;;
+    esac
+}
+
+# Sets REPLY to the value kind of option $2 of command $1, or of argument number $2.
+_jobctl_kind() {
+    _jobctl_value "$1 $2"
+}
+
+_jobctl_argument_kind() {
+    _jobctl_argument "$1 $2"
+    [[ -n $REPLY ]] || _jobctl_argument "$1 *"
+}
+
+# Values only jobctl knows (job and queue names): ask it with the line up to the cursor.
+_jobctl_dynamic() {
+    local prog=${1/#\~/$HOME} item IFS=$'\n'
+    local -a found
+    found=($(_JOBCTL_COMPLETE=complete_line _JOBCTL_COMPLETE_LINE="$2" "$prog" 2>/dev/null))
+    for item in "${found[@]}"; do
+        COMPREPLY+=("${item%%$'\t'*}")
+    done
+}
+
+_jobctl() {
+    local line=${COMP_LINE:0:COMP_POINT} cur='' node='' pending='' dashdash='' kind REPLY w
+    local -a words
+    local -i i argi=0
+    COMPREPLY=()
+    read -r -a words <<<"$line"
+    if [[ $line != *[[:space:]] ]]; then
+        cur=${words[${#words[@]}-1]}
+        words=("${words[@]:0:${#words[@]}-1}")
+    fi
+    for ((i = 1; i < ${#words[@]}; i++)); do
+        w=${words[i]}
+        if [[ -n $pending ]]; then
+            pending=''
+        elif [[ -z $dashdash && $w == -- ]]; then
+            dashdash=1
+        elif [[ -z $dashdash && $w == -?* ]]; then
+            if [[ $w != *=* ]]; then
+                _jobctl_kind "$node" "$w"
+                [[ $REPLY == flag ]] || pending=1
+            fi
+        else
+            _jobctl_commands "$node"
+            if ((argi == 0)) && [[ " $REPLY " == *" $w "* ]]; then
+                node=${node:+$node }$w
+            else
+                argi+=1
+            fi
+        fi
+    done
+    if [[ -n $pending ]]; then
+        _jobctl_kind "$node" "${words[${#words[@]}-1]}"
+    elif [[ -z $dashdash && $cur == --*=* ]]; then
+        _jobctl_kind "$node" "${cur%%=*}"
+        cur=${cur#*=}
+    elif [[ -z $dashdash && $cur == -* ]]; then
+        _jobctl_options "$node"
+        COMPREPLY=($(compgen -W "$REPLY" -- "$cur"))
+        return 0
+    else
+        _jobctl_commands "$node"
+        if [[ -n $REPLY ]]; then
+            COMPREPLY=($(compgen -W "$REPLY" -- "$cur"))
+            return 0
+        fi
+        _jobctl_argument_kind "$node" "$argi"
+    fi
+    kind=$REPLY
+    case $kind in
+        file) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -f -- "$cur")) ;;
+        dir) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")) ;;
+        dynamic) _jobctl_dynamic "${words[0]}" "$line" ;;
+        choice\ *) COMPREPLY=($(compgen -W "${kind#choice }" -- "$cur")) ;;
+    esac
+    # bash splits words at ':' too: complete only what follows the last one.
+    if [[ $cur == *:* && $kind != file && $kind != dir ]]; then
+        local colon=${cur%"${cur##*:}"}
+        for ((i = 0; i < ${#COMPREPLY[@]}; i++)); do
+            COMPREPLY[i]=${COMPREPLY[i]#"$colon"}
+        done
+    fi
+    return 0
+}
+
+complete -F _jobctl jobctl

@@ -1,0 +1,338 @@
+# fish completion for jobctl. Generated from the command tree by
+# `make completions` (python -m jobctl.cli.completions); do not edit.
+# Install: copy to ~/.config/fish/completions/jobctl.fish.
+
+function __jobctl_commands
+    switch $argv[1]
+        case ''
+            printf '%s\n' 'cancel	Cancel jobs.' 'cron	Check cron expressions.' 'dead	The dead-letter queue: jobs that used up their attempts.' 'enqueue	Queue a job and print its id.' 'health	Exit 0 when healthy; 1 with one line per failed check on stderr.' 'import-crontab	Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr).' 'list	List jobs, newest first.' 'logs	Print what an attempt of a job wrote (stdout and stderr, as captured).' 'metrics	Print the Prometheus text exposition (the same as /metrics of --metrics-addr).' 'pause	Stop workers taking jobs from a queue; running jobs finish.' 'prune	Delete finished jobs, their history and their logs.' 'reload	Ask the cron daemons on this host to re-read the config (SIGHUP).' 'resume	Let workers take jobs from a paused queue again.' 'retry	Run a finished job again, as a new job with the same payload; print the new id.' 'run-worker	Run jobs until stopped.' 'schedule	Inspect and steer cron schedules.' 'schedule-daemon	Enqueue cron runs when they are due.' 'show	Show one job with every attempt.' 'stats	Per queue and job type: enqueued, processed, succeeded, failed attempts,...' 'status	Per queue: counts by state, the oldest ready job\'s age, paused or not; then...' 'up	Run the cron daemon and a worker pool in one foreground process.' 'validate	Check the config file; exit 0 when valid, 2 with the first problem otherwise.' 'wait	Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or...'
+        case 'cron'
+            printf '%s\n' 'next	The next fire times of an expression, computed by the daemon\'s own code (DST...'
+        case 'dead'
+            printf '%s\n' 'list	List dead jobs, the latest death first, with their last error.' 'purge	Delete dead jobs and their logs (asks first on a terminal).' 'retry	Queue dead jobs again, their attempts reset and their history kept; print how...' 'show	Show a dead job whole: its payload, and the error and log tail of every attempt.'
+        case 'schedule'
+            printf '%s\n' 'list	Every schedule: its plan, next and last fire, and policies.' 'pause	Stop a schedule\'s fires until resumed (kept in the database).' 'resume	Let a paused schedule fire again.' 'run	Enqueue one run now, outside the plan (recorded as manual); prints the job id.'
+    end
+end
+
+function __jobctl_options
+    switch $argv[1]
+        case ''
+            printf '%s\n' '--config	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '-c	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '--db	Database path (default: $JOBCTL_DB, [settings] db, $XDG_STATE_HOME/jobctl/jobctl.db).' '--log-format	Event lines on stderr: text or json (default: [settings] log_format, text).' '--log-level	debug, info, warning or error (default: [settings] log_level, info).' '--version	Print the version and exit.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'cancel'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'cron'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'cron next'
+            printf '%s\n' '--count	How many.' '-n	How many.' '--tz	IANA time zone (default: the host\'s).' '--from	Start after this ISO-8601 time (default: now).' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'dead'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'dead list'
+            printf '%s\n' '--job	Only this job type.' '-j	Only this job type.' '--since	Only jobs that died within this duration.' '--limit	At most this many jobs (0: all).' '-n	At most this many jobs (0: all).' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'dead purge'
+            printf '%s\n' '--all	Every dead job.' '--older-than	Only jobs dead for longer than this.' '--job	Only this job type.' '-j	Only this job type.' '--yes	Do not ask for confirmation.' '-y	Do not ask for confirmation.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'dead retry'
+            printf '%s\n' '--all	Every dead job.' '--job	Only this job type.' '-j	Only this job type.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'dead show'
+            printf '%s\n' '--lines	Log lines to show per attempt.' '-l	Log lines to show per attempt.' '--json	Print a JSON object.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'enqueue'
+            printf '%s\n' '--arg	Payload value key=value (key:=json for JSON).' '-a	Payload value key=value (key:=json for JSON).' '--payload	The payload as a JSON object.' '-p	The payload as a JSON object.' '--payload-file	Read the JSON payload from FILE, or - for stdin.' '--delay	Run after this long, e.g.' '-d	Run after this long, e.g.' '--at	Run at this ISO-8601 time.' '--priority	Higher runs first (default: the job\'s).' '--queue	Queue name.' '-q	Queue name.' '--key	Unique key: no second active job with this key.' '-k	Unique key: no second active job with this key.' '--max-attempts	Attempts before the job is dead.' '--batch	JSON lines from FILE or - : all are stored or none.' '--exec	Queue the given command (no job type needed).' '-x	Queue the given command (no job type needed).' '--json	Print the job(s) as JSON.' '--wait	Wait for the job to end; exit with its exit code.' '-w	Wait for the job to end; exit with its exit code.' '--follow	Like --wait, streaming the job\'s output.' '-f	Like --wait, streaming the job\'s output.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'health'
+            printf '%s\n' '--max-ready	Unhealthy above this many ready jobs.' '--max-age	Unhealthy when a ready job has waited longer.' '--max-dead	Unhealthy above this many dead jobs.' '--require-worker	Unhealthy without a live worker.' '--require-scheduler	Unhealthy without a live cron daemon.' '--json	Print a JSON object.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'import-crontab'
+            printf '%s\n' '--system	/etc/crontab format, with a user column.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'list'
+            printf '%s\n' '--state	queued, scheduled, running, succeeded, dead, cancelled.' '-s	queued, scheduled, running, succeeded, dead, cancelled.' '--job	Only this job type.' '-j	Only this job type.' '--queue	Only this queue.' '-q	Only this queue.' '--key	Only this unique key.' '-k	Only this unique key.' '--since	Only jobs created within this duration.' '--limit	At most this many jobs.' '-n	At most this many jobs.' '--oldest-first	Oldest jobs first.' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'logs'
+            printf '%s\n' '--attempt	Which attempt (RUN in `jobctl show`; default: the latest).' '-a	Which attempt (RUN in `jobctl show`; default: the latest).' '--follow	Stream the output until the job ends; exit 0 if it succeeded, 1 if not.' '-f	Stream the output until the job ends; exit 0 if it succeeded, 1 if not.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'metrics'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'pause'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'prune'
+            printf '%s\n' '--older-than	Delete jobs that ended longer ago than this, e.g.' '--state	succeeded, dead or cancelled (repeat; default: all three).' '-s	succeeded, dead or cancelled (repeat; default: all three).' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'reload'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'resume'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'retry'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'run-worker'
+            printf '%s\n' '--queue	Take jobs from this queue (repeat; default: all).' '-q	Take jobs from this queue (repeat; default: all).' '--concurrency	Jobs at once.' '-n	Jobs at once.' '--burst	Exit once nothing is ready or running.' '--shutdown-timeout	On SIGTERM/SIGINT, let running jobs finish.' '--worker-name	Worker id (default: host:pid:random).' '--metrics-addr	Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'schedule'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'schedule list'
+            printf '%s\n' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'schedule pause'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'schedule resume'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'schedule run'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'schedule-daemon'
+            printf '%s\n' '--metrics-addr	Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'show'
+            printf '%s\n' '--json	Print a JSON object.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'stats'
+            printf '%s\n' '--since	The window to report on.' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'status'
+            printf '%s\n' '--json	Print a JSON object.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'up'
+            printf '%s\n' '--queue	Take jobs from this queue (repeat; default: all).' '-q	Take jobs from this queue (repeat; default: all).' '--concurrency	Jobs at once.' '-n	Jobs at once.' '--shutdown-timeout	On SIGTERM/SIGINT, let running jobs finish.' '--metrics-addr	Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'validate'
+            printf '%s\n' '--quiet	Print nothing when valid.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'wait'
+            printf '%s\n' '--timeout	Give up after this long (exit 124).' '-t	Give up after this long (exit 124).' '--json	Print the jobs as JSON.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+    end
+end
+
+function __jobctl_value
+    switch $argv[1]
+        case ' --config'
+            printf '%s\n' 'plain'
+        case ' -c'
+            printf '%s\n' 'plain'
+        case ' --db'
+            printf '%s\n' 'plain'
+        case ' --log-format'
+            printf '%s\n' 'plain'
+        case ' --log-level'
+            printf '%s\n' 'plain'
+        case 'cron next --count'
+            printf '%s\n' 'plain'
+        case 'cron next -n'
+            printf '%s\n' 'plain'
+        case 'cron next --tz'
+            printf '%s\n' 'plain'
+        case 'cron next --from'
+            printf '%s\n' 'plain'
+        case 'dead list --job'
+            printf '%s\n' 'dynamic'
+        case 'dead list -j'
+            printf '%s\n' 'dynamic'
+        case 'dead list --since'
+            printf '%s\n' 'plain'
+        case 'dead list --limit'
+            printf '%s\n' 'plain'
+        case 'dead list -n'
+            printf '%s\n' 'plain'
+        case 'dead purge --older-than'
+            printf '%s\n' 'plain'
+        case 'dead purge --job'
+            printf '%s\n' 'dynamic'
+        case 'dead purge -j'
+            printf '%s\n' 'dynamic'
+        case 'dead retry --job'
+            printf '%s\n' 'dynamic'
+        case 'dead retry -j'
+            printf '%s\n' 'dynamic'
+        case 'dead show --lines'
+            printf '%s\n' 'plain'
+        case 'dead show -l'
+            printf '%s\n' 'plain'
+        case 'enqueue --arg'
+            printf '%s\n' 'plain'
+        case 'enqueue -a'
+            printf '%s\n' 'plain'
+        case 'enqueue --payload'
+            printf '%s\n' 'plain'
+        case 'enqueue -p'
+            printf '%s\n' 'plain'
+        case 'enqueue --payload-file'
+            printf '%s\n' 'plain'
+        case 'enqueue --delay'
+            printf '%s\n' 'plain'
+        case 'enqueue -d'
+            printf '%s\n' 'plain'
+        case 'enqueue --at'
+            printf '%s\n' 'plain'
+        case 'enqueue --priority'
+            printf '%s\n' 'plain'
+        case 'enqueue --queue'
+            printf '%s\n' 'dynamic'
+        case 'enqueue -q'
+            printf '%s\n' 'dynamic'
+        case 'enqueue --key'
+            printf '%s\n' 'plain'
+        case 'enqueue -k'
+            printf '%s\n' 'plain'
+        case 'enqueue --max-attempts'
+            printf '%s\n' 'plain'
+        case 'enqueue --batch'
+            printf '%s\n' 'plain'
+        case 'health --max-ready'
+            printf '%s\n' 'plain'
+        case 'health --max-age'
+            printf '%s\n' 'plain'
+        case 'health --max-dead'
+            printf '%s\n' 'plain'
+        case 'list --state'
+            printf '%s\n' 'dynamic'
+        case 'list -s'
+            printf '%s\n' 'dynamic'
+        case 'list --job'
+            printf '%s\n' 'dynamic'
+        case 'list -j'
+            printf '%s\n' 'dynamic'
+        case 'list --queue'
+            printf '%s\n' 'dynamic'
+        case 'list -q'
+            printf '%s\n' 'dynamic'
+        case 'list --key'
+            printf '%s\n' 'plain'
+        case 'list -k'
+            printf '%s\n' 'plain'
+        case 'list --since'
+            printf '%s\n' 'plain'
+        case 'list --limit'
+            printf '%s\n' 'plain'
+        case 'list -n'
+            printf '%s\n' 'plain'
+        case 'logs --attempt'
+            printf '%s\n' 'plain'
+        case 'logs -a'
+            printf '%s\n' 'plain'
+        case 'prune --older-than'
+            printf '%s\n' 'plain'
+        case 'prune --state'
+            printf '%s\n' 'dynamic'
+        case 'prune -s'
+            printf '%s\n' 'dynamic'
+        case 'run-worker --queue'
+            printf '%s\n' 'plain'
+        case 'run-worker -q'
+            printf '%s\n' 'plain'
+        case 'run-worker --concurrency'
+            printf '%s\n' 'plain'
+        case 'run-worker -n'
+            printf '%s\n' 'plain'
+        case 'run-worker --shutdown-timeout'
+            printf '%s\n' 'plain'
+        case 'run-worker --worker-name'
+            printf '%s\n' 'plain'
+        case 'run-worker --metrics-addr'
+            printf '%s\n' 'plain'
+        case 'schedule-daemon --metrics-addr'
+            printf '%s\n' 'plain'
+        case 'stats --since'
+            printf '%s\n' 'plain'
+        case 'up --queue'
+            printf '%s\n' 'plain'
+        case 'up -q'
+            printf '%s\n' 'plain'
+        case 'up --concurrency'
+            printf '%s\n' 'plain'
+        case 'up -n'
+            printf '%s\n' 'plain'
+        case 'up --shutdown-timeout'
+            printf '%s\n' 'plain'
+        case 'up --metrics-addr'
+            printf '%s\n' 'plain'
+        case 'wait --timeout'
+            printf '%s\n' 'plain'
+        case 'wait -t'
+            printf '%s\n' 'plain'
+        case '*'
+            printf '%s\n' 'flag'
+    end
+end
+
+function __jobctl_argument
+    switch $argv[1]
+        case 'cancel *'
+            printf '%s\n' 'plain'
+        case 'cron next 0'
+            printf '%s\n' 'plain'
+        case 'dead purge *'
+            printf '%s\n' 'plain'
+        case 'dead retry *'
+            printf '%s\n' 'plain'
+        case 'dead show 0'
+            printf '%s\n' 'plain'
+        case 'enqueue *'
+            printf '%s\n' 'dynamic'
+        case 'import-crontab 0'
+            printf '%s\n' 'plain'
+        case 'logs 0'
+            printf '%s\n' 'plain'
+        case 'pause 0'
+            printf '%s\n' 'dynamic'
+        case 'resume 0'
+            printf '%s\n' 'dynamic'
+        case 'retry 0'
+            printf '%s\n' 'plain'
+        case 'schedule pause 0'
+            printf '%s\n' 'plain'
+        case 'schedule resume 0'
+            printf '%s\n' 'plain'
+        case 'schedule run 0'
+            printf '%s\n' 'plain'
+        case 'show 0'
+            printf '%s\n' 'plain'
+        case 'wait *'
+            printf '%s\n' 'plain'
+    end
+end
+
+function __jobctl_complete
+    set -l words (commandline -opc)
+    set -l prog $words[1]
+    set -e words[1]
+    set -l cur (commandline -ct)
+    set -l node ''
+    set -l pending 0
+    set -l dashdash 0
+    set -l argi 0
+    for w in $words
+        if test $pending = 1
+            set pending 0
+        else if test $dashdash = 0; and test "x$w" = x--
+            set dashdash 1
+        else if test $dashdash = 0; and string match -q -- '-?*' $w
+            if not string match -q -- '*=*' $w
+                test (__jobctl_value "$node $w") = flag; or set pending 1
+            end
+        else if test $argi = 0; and contains -- $w \
+                (__jobctl_commands $node | string replace -r '\t.*' '')
+            set node (string trim -- "$node $w")
+        else
+            set argi (math $argi + 1)
+        end
+    end
+    set -l kind
+    set -l prefix ''
+    if test $pending = 1
+        set kind (__jobctl_value "$node $words[-1]")
+    else if test $dashdash = 0; and string match -q -- '--*=*' $cur
+        set prefix (string replace -r '=.*' '=' -- $cur)
+        set kind (__jobctl_value "$node "(string replace -r '=.*' '' -- $cur))
+        set cur (string replace -r '^[^=]*=' '' -- $cur)
+    else if test $dashdash = 0; and string match -q -- '-*' $cur
+        __jobctl_options $node
+        return
+    else
+        set -l commands (__jobctl_commands $node)
+        if test (count $commands) -gt 0
+            printf '%s\n' $commands
+            return
+        end
+        set kind (__jobctl_argument "$node $argi")
+        test -n "$kind"; or set kind (__jobctl_argument "$node *")
+    end
+    switch "$kind"
+        case file dir
+            __fish_complete_path $cur
+        case dynamic
+            set -l line (commandline -cp)
+            for item in (env _JOBCTL_COMPLETE=complete_line _JOBCTL_COMPLETE_LINE="$line" \
+                    $prog 2>/dev/null)
+                test -n "$item"; and printf '%s%s\n' $prefix $item
+            end
+        case 'choice *'
+            for value in (string split ' ' -- (string replace 'choice ' '' -- $kind))
+                printf '%s%s\n' $prefix $value
+            end
+    end
+end
+
+complete -c jobctl -f -a '(__jobctl_complete)'

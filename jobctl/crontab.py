@@ -1,0 +1,496 @@
+"""Crontab -> jobs.toml, for `jobctl import-crontab`.
+
+Each entry becomes a job type ``[jobs.NAME]`` and a schedule ``[schedules.NAME]`` that
+runs it; NAME is derived from the command (``run-parts-cron-hourly``, ``backup-db``) and
+made unique. The conversion keeps what cron did, so that switching changes nothing
+until the user decides otherwise:
+
+* The command runs through /bin/sh (``shell = true``), once per fire (``max_attempts =
+  1``: cron never retries), even if the previous run is still going (``overlap =
+  "allow"``), and fires missed while the daemon was down are not made up (``catch_up =
+  "none"``). Relax these once a job is known to be safe to retry or skip.
+* ``%``, as cron reads it: the first unescaped ``%`` ends the command and starts its
+  standard input, further ``%`` are newlines, ``\\%`` is a literal ``%``, and the input
+  ends with a newline. Jobs read no input, so such a command is emitted as
+  ``printf '%s' 'INPUT' | /bin/sh -c 'COMMAND'``.
+* Braces are doubled (``{`` -> ``{{``): jobctl reads ``{name}`` in a command as a payload
+  placeholder, and ``${HOME}`` or ``awk '{print $1}'`` must reach the shell unchanged.
+* ``NAME=value`` lines set the environment (``env``) of the entries below them; quotes
+  around the value are removed. ``SHELL`` other than sh also runs the command with that
+  shell (``SHELL -c COMMAND``), as cron does. ``HOME`` also becomes the working
+  directory (cron starts commands there; without it jobs start where the worker runs).
+  ``CRON_TZ`` becomes the schedules' ``timezone``; ``RANDOM_DELAY`` (minutes) their
+  ``jitter``. ``MAILTO`` and ``MAILFROM`` are dropped with a warning: jobctl keeps output
+  in its logs and mails nothing.
+* Comment lines directly above an entry become its ``description``; commented-out
+  entries and ruler lines (``# m h dom mon dow command``) do not.
+* ``@reboot`` entries and lines that cannot be read are left out with a warning that
+  names the line; everything else still converts.
+* With ``system=True`` (/etc/crontab, /etc/cron.d) the sixth field is the user the job
+  runs as (``user = "..."``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from jobctl.config import ADHOC_JOB
+from jobctl.cron import CronError, parse
+
+__all__ = ["CrontabWarning", "ImportResult", "import_crontab", "split_percent"]
+
+DEFAULT_SHELL = "/bin/sh"
+_ENV_LINE = re.compile(r"^([^ \t=]+)[ \t]*=(.*)$")
+_BLANKS = re.compile(r"[ \t]+")  # cron separates fields with blanks only
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_NOT_SLUG = re.compile(r"[^a-z0-9_-]+")
+_BARE_REDIRECTION = re.compile(r"^[0-9&]*(<|>|>>|<<|<>)$")
+_REDIRECTION = re.compile(r"^[0-9&]*[<>]")
+_SHORT_OPTION = re.compile(r"^-[A-Za-z]$")  # likely followed by its value: `-U app`
+_NUMBER = re.compile(r"^[+-]?[0-9][0-9.:]*[A-Za-z]?$")  # counts, sizes, durations: `+14`, `10m`
+_ARGUMENT_LENGTH = 24
+_DYNAMIC = re.compile(r"[$`*?]")  # variables, substitutions, globs: no help in a name
+_RULER = re.compile(r"^(m|min|minute)\s+(h|hour)\b", re.IGNORECASE)
+_NAME_LENGTH = 48
+# Words before the program that say nothing about what a job does.
+_WRAPPERS = {
+    "nice",
+    "ionice",
+    "nohup",
+    "sudo",
+    "env",
+    "exec",
+    "time",
+    "timeout",
+    "chronic",
+    "cronic",
+    "setsid",
+    "stdbuf",
+    "systemd-cat",
+    "flock",
+    "command",
+}
+# Commands that prepare the real one: `cd /srv && make`, `test -x X && X`.
+_SETUP = {"cd", "test", "[", "[[", "sleep", "true", ":", "export", "umask", "source", ".", "set"}
+_INTERPRETERS = {
+    "sh",
+    "bash",
+    "dash",
+    "zsh",
+    "ksh",
+    "python",
+    "python2",
+    "python3",
+    "perl",
+    "ruby",
+    "php",
+    "node",
+    "nodejs",
+}
+_SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".pl", ".rb", ".php", ".js")
+
+
+@dataclass(frozen=True)
+class CrontabWarning:
+    """Something on a line that was left out or changed meaning."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    toml: str  # a jobs.toml document that `jobctl.config.parse_config` accepts
+    warnings: list[CrontabWarning] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # the job and schedule names, in order
+
+
+def import_crontab(text: str, system: bool = False) -> ImportResult:
+    """Convert a crontab; `system` for the /etc/crontab format with a user column."""
+    converter = _Converter(system)
+    # Cron splits on newlines only: other characters str.splitlines() takes are data.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        converter.feed(number, raw.rstrip("\r"))
+    return converter.result()
+
+
+# ---------------------------------------------------------------------------------------------
+# Commands
+
+
+def split_percent(command: str) -> tuple[str, str | None]:
+    """Split an entry's command as cron does: (command, standard input or None).
+
+    In the command, ``\\%`` becomes ``%`` and the first unescaped ``%`` ends it. In the
+    input, ``\\%`` is ``%``, ``%`` is a newline, other backslashes stay, and a newline is
+    added unless the input already ends with one. Nothing after the ``%`` means no input.
+    """
+    kept: list[str] = []
+    escaped = False
+    for index, char in enumerate(command):
+        if escaped:
+            if char == "%":
+                kept[-1] = "%"  # the backslash gives way to the percent sign
+            else:
+                kept.append(char)
+            escaped = False
+        elif char == "\\":
+            kept.append(char)
+            escaped = True
+        elif char == "%":
+            rest = command[index + 1 :]
+            return "".join(kept), _cron_input(rest) if rest else None
+        else:
+            kept.append(char)
+    return "".join(kept), None
+
+
+def _cron_input(data: str) -> str:
+    written: list[str] = []
+    escaped = False
+    needs_newline = False
+    for original in data:
+        char = original
+        if escaped:
+            if char != "%":
+                written.append("\\")
+        elif char == "%":
+            char = "\n"
+        escaped = char == "\\"
+        if not escaped:
+            written.append(char)
+            needs_newline = char != "\n"
+    if escaped:
+        written.append("\\")
+    if needs_newline:
+        written.append("\n")
+    return "".join(written)
+
+
+def shell_command(command: str, stdin: str | None, shell: str = DEFAULT_SHELL) -> str:
+    """The one line that /bin/sh -c runs to do what cron did with `shell` -c `command`."""
+    own_shell = os.path.basename(shell) != "sh"
+    if stdin is None:
+        line = f"exec {shlex.quote(shell)} -c {shlex.quote(command)}" if own_shell else command
+    else:
+        line = f"printf '%s' {shlex.quote(stdin)} | {shlex.quote(shell)} -c {shlex.quote(command)}"
+    return line.replace("{", "{{").replace("}", "}}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+def job_name(command: str, taken: set[str]) -> str:
+    """A readable, unique name from what the command runs: `run-parts-cron-daily`."""
+    words = _main_words(command)
+    base = _slug("-".join(words)) or "job"
+    if base == ADHOC_JOB:
+        base = f"{base}-job"
+    name, counter = base, 2
+    while name in taken:
+        suffix = f"-{counter}"
+        name = base[: _NAME_LENGTH - len(suffix)].rstrip("-_") + suffix
+        counter += 1
+    return name
+
+
+def _main_words(command: str) -> list[str]:
+    """The program and its first argument, from the first segment that is not setup."""
+    fallback: list[str] = []
+    for segment in re.split(r"&&|\|\||[;|&\n()]", command):
+        words = _program_words(segment)
+        if not words:
+            continue
+        if not fallback:
+            fallback = words
+        if words[0] in _SETUP:
+            continue
+        return words
+    return fallback
+
+
+def _program_words(segment: str) -> list[str]:
+    try:
+        tokens = shlex.split(segment, comments=True)
+    except ValueError:
+        tokens = segment.split()
+    tokens = [t for t in _without_redirections(tokens) if t not in ("{", "}", "!")]
+    while tokens and ("=" in tokens[0].split("/")[0] or os.path.basename(tokens[0]) in _WRAPPERS):
+        tokens.pop(0)
+        while tokens and (tokens[0].startswith("-") or tokens[0][:1].isdigit()):
+            tokens.pop(0)  # a wrapper's options: `nice -n 19`, `timeout 5m`
+    if not tokens:
+        return []
+    program = _stem(tokens[0])
+    arguments = _telling_arguments(tokens[1:])
+    if program in _INTERPRETERS and arguments:
+        program, arguments = _stem(arguments[0]), arguments[1:]
+    return [program, *[_slug(_stem(a))[:_ARGUMENT_LENGTH] for a in arguments[:1]]]
+
+
+def _telling_arguments(tokens: list[str]) -> list[str]:
+    """Arguments that say what is worked on: not options, their values, numbers or globs."""
+    telling: list[str] = []
+    after_short_option = False
+    for token in tokens:
+        value_of_option, after_short_option = after_short_option, bool(_SHORT_OPTION.match(token))
+        if token.startswith("-") or value_of_option or _NUMBER.match(token):
+            continue
+        if not _DYNAMIC.search(token) and _slug(_stem(token)):
+            telling.append(token)
+    return telling
+
+
+def _without_redirections(tokens: list[str]) -> list[str]:
+    """Drop `>/dev/null`, `2>&1` and `> file` (the operator and its target)."""
+    kept: list[str] = []
+    target_next = False
+    for token in tokens:
+        if target_next:
+            target_next = False
+        elif _BARE_REDIRECTION.match(token):
+            target_next = True
+        elif not _REDIRECTION.match(token):
+            kept.append(token)
+    return kept
+
+
+def _stem(word: str) -> str:
+    base = os.path.basename(word.rstrip("/")) or word
+    for suffix in _SCRIPT_SUFFIXES:
+        if base.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def _slug(text: str) -> str:
+    slug = _NOT_SLUG.sub("-", text.lower()).strip("-_")
+    slug = re.sub(r"-{2,}", "-", slug)
+    if len(slug) > _NAME_LENGTH:
+        slug = slug[:_NAME_LENGTH].rstrip("-_")
+    return slug
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines
+
+
+@dataclass
+class _Entry:
+    line: int
+    source: str
+    cron: str
+    command: str
+    user: str | None
+
+
+class _Converter:
+    def __init__(self, system: bool) -> None:
+        self.system = system
+        self.env: dict[str, str] = {}
+        self.timezone: str | None = None
+        self.jitter: str | None = None
+        self.comments: list[str] = []
+        self.chunks: list[str] = []
+        self.names: list[str] = []
+        self.warnings: list[CrontabWarning] = []
+
+    def warn(self, line: int, message: str) -> None:
+        self.warnings.append(CrontabWarning(line, message))
+
+    def feed(self, number: int, raw: str) -> None:
+        text = raw.strip(" \t")
+        if not text:
+            self.comments = []
+        elif text.startswith("#"):
+            self.comment(text.lstrip("#").strip(" \t"))
+        elif (assignment := _ENV_LINE.match(text)) is not None:
+            self.comments = []
+            self.assign(number, assignment.group(1), assignment.group(2))
+        else:
+            description = " ".join(self.comments) or None
+            self.comments = []
+            entry = self.entry(number, text)
+            if entry is not None:
+                self.add(entry, description)
+
+    def comment(self, text: str) -> None:
+        """Prose joins the pending description; rulers and commented-out entries end it."""
+        if not re.search(r"[A-Za-z0-9]", text) or _RULER.match(text) or self.looks_like_entry(text):
+            self.comments = []
+        else:
+            self.comments.append(text)
+
+    def looks_like_entry(self, text: str) -> bool:
+        if text.startswith("@"):
+            return True
+        words = _BLANKS.split(text, maxsplit=5)
+        if len(words) < 6:
+            return False
+        try:
+            parse(" ".join(words[:5]))
+        except CronError:
+            return False
+        return True
+
+    def assign(self, number: int, name: str, value_text: str) -> None:
+        value = _unquote(value_text.strip(" \t"))
+        if not _ENV_NAME.match(name):
+            self.warn(number, f"not imported: {name!r} is not a variable name")
+        elif name in ("MAILTO", "MAILFROM"):
+            self.warn(number, f"{name} ignored: jobctl sends no mail; output goes to the job logs")
+        elif name == "CRON_TZ":
+            self.timezone = self.checked_zone(number, value)
+        elif name == "RANDOM_DELAY":
+            if re.fullmatch(r"[0-9]+", value):
+                self.jitter = f"{int(value)}m" if int(value) else None
+            else:
+                self.warn(number, f"RANDOM_DELAY ignored: {value!r} is not a number of minutes")
+        else:
+            self.env[name] = value
+
+    def checked_zone(self, number: int, name: str) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if not name:
+            return None
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.warn(number, f"CRON_TZ ignored: unknown time zone {name!r}")
+            return self.timezone
+        return name
+
+    def entry(self, number: int, text: str) -> _Entry | None:
+        count = 1 if text.startswith("@") else 5
+        if text.lower().startswith("@every"):
+            count = 2
+        words = _BLANKS.split(text, maxsplit=count + (1 if self.system else 0))
+        if words[0].lower() == "@reboot":
+            command = text[len(words[0]) :].strip(" \t")
+            self.warn(
+                number,
+                f"@reboot entry not imported: schedules fire at times, not at boot; "
+                f"start {command!r} from the init system instead",
+            )
+            return None
+        expression = " ".join(words[:count])
+        if not re.match(r"[0-9*@]", text):
+            self.warn(number, "not imported: neither an entry (FIELDS COMMAND) nor NAME=value")
+            return None
+        try:
+            parse(expression)
+        except CronError as exc:
+            self.warn(number, f"not imported: {exc}")
+            return None
+        rest = words[count:]
+        user: str | None = None
+        if self.system:
+            if not rest:
+                self.warn(number, "not imported: no user and no command after the schedule")
+                return None
+            user, rest = rest[0], rest[1:]
+            if not _USER_NAME.match(user):
+                self.warn(number, f"not imported: {user!r} is not a user name")
+                return None
+        if not rest or not rest[0].strip(" \t"):
+            self.warn(number, "not imported: no command after the schedule")
+            return None
+        self.check_day_fields(number, words[:count])
+        return _Entry(number, text, expression, rest[0], user)
+
+    def check_day_fields(self, number: int, fields: list[str]) -> None:
+        """Vixie cron ANDs the day fields when one starts with '*'; jobctl ORs them."""
+        if len(fields) != 5:
+            return
+        day, weekday = fields[2], fields[4]
+        restricted = day != "*" and weekday != "*"
+        if restricted and (day.startswith("*") or weekday.startswith("*")):
+            parsed = parse(" ".join(fields)).fields
+            if parsed is not None and parsed.either_day:
+                self.warn(
+                    number,
+                    f"day-of-month {day!r} and day-of-week {weekday!r} are both restricted: "
+                    "jobctl fires on days matching either, as POSIX cron does "
+                    "(vixie cron required both when one started with '*')",
+                )
+
+    def add(self, entry: _Entry, description: str | None) -> None:
+        command, stdin = split_percent(entry.command)
+        if not command.strip():
+            self.warn(entry.line, "not imported: the command is empty before its first '%'")
+            return
+        if stdin is not None:
+            self.warn(
+                entry.line,
+                "the text after the first unescaped '%' is fed to the command's standard "
+                "input, as cron does; write '\\%' where a literal '%' was meant",
+            )
+        name = job_name(command, set(self.names))
+        self.names.append(name)
+        job: dict[str, Any] = {
+            "command": shell_command(command, stdin, self.env.get("SHELL", DEFAULT_SHELL)),
+            "shell": True,
+            "max_attempts": 1,
+        }
+        if description:
+            job["description"] = description
+        if entry.user:
+            job["user"] = entry.user
+        if "HOME" in self.env:
+            job["cwd"] = self.env["HOME"]
+        if self.env:
+            job["env"] = dict(self.env)
+        schedule: dict[str, Any] = {
+            "job": name,
+            "cron": entry.cron,
+            "overlap": "allow",
+            "catch_up": "none",
+        }
+        if self.timezone:
+            schedule["timezone"] = self.timezone
+        if self.jitter:
+            schedule["jitter"] = self.jitter
+        if description:
+            schedule["description"] = description
+        self.chunks.append(_toml_chunk(entry, name, job, schedule))
+
+    def result(self) -> ImportResult:
+        header = (
+            "# Converted from a crontab by `jobctl import-crontab`.\n"
+            "# Jobs run once per fire, may overlap and are not caught up, as under cron;\n"
+            "# see max_attempts, overlap and catch_up to change that.\n"
+        )
+        return ImportResult(
+            toml=header + "".join(self.chunks),
+            warnings=list(self.warnings),
+            names=list(self.names),
+        )
+
+
+def _toml_chunk(entry: _Entry, name: str, job: dict[str, Any], schedule: dict[str, Any]) -> str:
+    import tomli_w
+
+    origin = _CONTROL.sub("?", entry.source)
+    return (
+        f"\n# line {entry.line}: {origin}\n"
+        + tomli_w.dumps({"jobs": {name: job}})
+        + "\n"
+        + tomli_w.dumps({"schedules": {name: schedule}})
+    )
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value

@@ -1,0 +1,364 @@
+"""End to end: every way of putting a job on the queue, and what `--json` says about it."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from conftest import Env
+
+CONFIG = """\
+[jobs.record]
+command = ["sh", "-c", "echo $JOBCTL_JOB_ID >> order.txt"]
+
+[jobs.greet]
+command = ["echo", "hello {name}"]
+max_attempts = 5
+
+[jobs.report]
+command = ["true"]
+queue = "reports"
+priority = 7
+"""
+
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?[+-]\d\d:\d\d")
+
+
+def timestamp(iso: Any) -> float:
+    assert isinstance(iso, str), iso
+    assert ISO.fullmatch(iso), iso
+    moment = datetime.fromisoformat(iso)
+    assert moment.tzinfo is not None
+    return moment.timestamp()
+
+
+def one_error_line(stderr: str) -> str:
+    assert "Traceback" not in stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("jobctl: ")
+    return lines[0]
+
+
+def list_all(env: Env) -> list[dict[str, Any]]:
+    result = env.run("list", "--json", "--limit", "0", "--oldest-first", check=True)
+    jobs = json.loads(result.stdout)
+    assert isinstance(jobs, list)
+    return jobs
+
+
+def burst(env: Env, *args: str) -> None:
+    result = env.run("run-worker", "--burst", *args, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# --key
+
+
+def test_key_makes_enqueue_idempotent_while_the_job_is_active(env: Env) -> None:
+    env.write_config(CONFIG)
+    first = env.enqueue("greet", "--arg", "name=a", "--key", "nightly")
+    again = env.run("enqueue", "greet", "--arg", "name=b", "--key", "nightly")
+    assert again.returncode == 0, again.stderr
+    assert int(again.stdout) == first
+    note = one_error_line(again.stderr)
+    assert str(first) in note
+    assert "nightly" in note
+    as_json = env.run("enqueue", "greet", "--arg", "name=c", "--key", "nightly", "--json")
+    assert as_json.returncode == 0
+    document = json.loads(as_json.stdout)
+    assert document["id"] == first
+    assert document["created"] is False
+    assert document["payload"] == {"name": "a"}  # the stored job is unchanged
+    assert len(list_all(env)) == 1
+
+    burst(env)
+    assert env.show(first)["state"] == "succeeded"
+    # A finished job no longer holds its key.
+    later = env.run("enqueue", "greet", "--arg", "name=d", "--key", "nightly")
+    assert later.returncode == 0
+    assert later.stderr == ""
+    assert int(later.stdout) != first
+    assert len(list_all(env)) == 2
+
+
+def test_duplicate_keys_inside_one_batch_store_one_job(env: Env) -> None:
+    env.write_config(CONFIG)
+    lines = "\n".join(
+        json.dumps({"job": "greet", "payload": {"name": str(n)}, "key": "same"}) for n in range(3)
+    )
+    result = env.run("enqueue", "--batch", "-", input=lines + "\n")
+    assert result.returncode == 0, result.stderr
+    ids = [int(word) for word in result.stdout.split()]
+    assert len(ids) == 3
+    assert len(set(ids)) == 1
+    assert "2 job(s)" in one_error_line(result.stderr)
+    assert len(list_all(env)) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# --delay and --at
+
+
+def test_delay_schedules_the_job_for_later(env: Env) -> None:
+    env.write_config(CONFIG)
+    job_id = env.enqueue("greet", "--arg", "name=x", "--delay", "1h30m")
+    job = env.show(job_id)
+    assert job["state"] == "scheduled"
+    wait = timestamp(job["run_at"]) - timestamp(job["created_at"])
+    assert wait == pytest.approx(5400, abs=0.01)
+    burst(env)
+    assert env.show(job_id)["state"] == "scheduled"
+
+
+def test_short_delay_runs_once_it_is_due(env: Env) -> None:
+    env.write_config(CONFIG)
+    job_id = env.enqueue("record", "--delay", "300ms")
+    worker = env.start("run-worker")
+    waited = env.run("wait", str(job_id), "--timeout", "30s")
+    assert waited.returncode == 0, waited.stderr
+    job = env.show(job_id)
+    assert timestamp(job["started_at"]) >= timestamp(job["created_at"]) + 0.3 - 0.002
+    worker.terminate()
+    assert worker.wait(timeout=30) == 0
+
+
+def test_at_takes_an_iso_time_with_offset(env: Env) -> None:
+    env.write_config(CONFIG)
+    india = timezone(timedelta(hours=5, minutes=30))
+    when = (datetime.now(UTC) + timedelta(hours=2)).astimezone(india).replace(microsecond=0)
+    later = env.enqueue("record", "--at", when.isoformat())
+    job = env.show(later)
+    assert job["state"] == "scheduled"
+    assert timestamp(job["run_at"]) == pytest.approx(when.timestamp(), abs=0.001)
+
+    past = env.enqueue("record", "--at", "2020-01-01T00:00:00Z")
+    job = env.show(past)
+    assert job["state"] == "queued"
+    assert timestamp(job["run_at"]) == datetime(2020, 1, 1, tzinfo=UTC).timestamp()
+    burst(env)
+    assert env.show(past)["state"] == "succeeded"
+    assert env.show(later)["state"] == "scheduled"
+
+
+def test_delay_and_at_together_are_refused(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.run("run-worker", "--burst", check=True)  # creates the (empty) database
+    result = env.run("enqueue", "record", "--delay", "1m", "--at", "2030-01-01T00:00:00Z")
+    assert result.returncode == 2
+    one_error_line(result.stderr)
+    assert list_all(env) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# --priority, --queue
+
+
+def test_priority_then_fifo(env: Env) -> None:
+    env.write_config(CONFIG)
+    priorities = [0, 0, 10, 5, 10, -1, 5]
+    ids = [env.enqueue("record", "--priority", str(p)) for p in priorities]
+    burst(env, "--concurrency", "1")
+    ran = [int(word) for word in (env.root / "order.txt").read_text().split()]
+    expected = [job_id for _, job_id in sorted(zip([-p for p in priorities], ids, strict=True))]
+    assert ran == expected
+    assert [env.show(i)["priority"] for i in ids[:3]] == [0, 0, 10]
+
+
+def test_queue_option_and_worker_queue_filter(env: Env) -> None:
+    env.write_config(CONFIG)
+    mail = env.enqueue("record", "--queue", "mail")
+    default = env.enqueue("record")
+    report = env.enqueue("report")
+    assert env.show(mail)["queue"] == "mail"
+    assert env.show(default)["queue"] == "default"
+    configured = env.show(report)
+    assert configured["queue"] == "reports"  # the job type's queue and priority
+    assert configured["priority"] == 7
+
+    burst(env, "-q", "mail")
+    assert env.show(mail)["state"] == "succeeded"
+    assert env.show(default)["state"] == "queued"
+    assert env.show(report)["state"] == "queued"
+
+    burst(env, "--queue", "reports", "--queue", "default")
+    assert env.show(default)["state"] == "succeeded"
+    assert env.show(report)["state"] == "succeeded"
+
+
+def test_bad_queue_name_is_refused(env: Env) -> None:
+    env.write_config(CONFIG)
+    result = env.run("enqueue", "record", "--queue", "no spaces/allowed")
+    assert result.returncode == 2
+    assert "queue" in one_error_line(result.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# --batch
+
+
+def test_batch_enqueues_every_line(env: Env) -> None:
+    env.write_config(CONFIG)
+    batch = env.root / "jobs.jsonl"
+    batch.write_text(
+        json.dumps({"job": "greet", "payload": {"name": "a"}})
+        + "\n\n"
+        + json.dumps({"job": "record", "priority": 3, "delay": "1h"})
+        + "\n"
+        + json.dumps({"command": ["true"], "queue": "adhoc"})
+        + "\n"
+    )
+    result = env.run("enqueue", "--batch", str(batch))
+    assert result.returncode == 0, result.stderr
+    ids = [int(word) for word in result.stdout.split()]
+    assert len(ids) == 3
+    jobs = list_all(env)
+    assert [j["id"] for j in jobs] == ids
+    assert [j["job"] for j in jobs] == ["greet", "record", "exec"]
+    assert jobs[0]["payload"] == {"name": "a"}
+    assert jobs[1]["state"] == "scheduled"
+    assert jobs[1]["priority"] == 3
+    assert jobs[2]["queue"] == "adhoc"
+    assert jobs[2]["command"] == ["true"]
+
+
+BAD_LINES = [
+    pytest.param({"job": "nope"}, "unknown job 'nope'", 2, id="unknown-job"),
+    pytest.param("{not json", "invalid JSON", 2, id="bad-json"),
+    pytest.param([1, 2], "JSON object", 2, id="not-an-object"),
+    pytest.param({"job": "greet"}, "{name}", 2, id="missing-placeholder"),
+    pytest.param({"job": "record", "payload": [1]}, "payload", 2, id="payload-not-object"),
+    pytest.param({"job": "record", "delay": "soon"}, "invalid duration", 2, id="bad-delay"),
+    pytest.param({"job": "record", "colour": "red"}, "colour", 2, id="unknown-field"),
+    pytest.param({"job": "record", "priority": "high"}, "priority", 2, id="bad-priority"),
+]
+
+
+@pytest.mark.parametrize(("bad", "needle", "code"), BAD_LINES)
+def test_batch_is_all_or_nothing(env: Env, bad: object, needle: str, code: int) -> None:
+    env.write_config(CONFIG)
+    env.run("run-worker", "--burst", check=True)  # creates the (empty) database
+    good = json.dumps({"job": "greet", "payload": {"name": "ok"}})
+    bad_line = bad if isinstance(bad, str) else json.dumps(bad)
+    lines = "\n".join([good, good, bad_line, good]) + "\n"
+    result = env.run("enqueue", "--batch", "-", input=lines)
+    assert result.returncode == code
+    assert result.stdout == ""
+    line = one_error_line(result.stderr)
+    assert line.startswith("jobctl: <stdin>:3: "), line
+    assert needle in line
+    assert list_all(env) == []
+
+
+def test_batch_error_names_the_file_and_line(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.run("run-worker", "--burst", check=True)
+    batch = env.root / "in.jsonl"
+    batch.write_text('{"job": "record"}\n\n{"job": "record"}\n{"job": "missing"}\n')
+    result = env.run("enqueue", "--batch", str(batch))
+    assert result.returncode == 2
+    assert one_error_line(result.stderr).startswith(f"jobctl: {batch}:4: ")
+    assert list_all(env) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# --exec
+
+
+def test_exec_queues_an_ad_hoc_command_with_literal_arguments(env: Env) -> None:
+    env.write_config(CONFIG)
+    words = ["two words", "*", "$HOME", "; touch pwned", "ünï ✓"]
+    job_id = env.enqueue("--exec", "--", "sh", "-c", 'printf "%s\\n" "$@" > exec.out', "sh", *words)
+    job = env.show(job_id)
+    assert job["job"] == "exec"
+    assert job["command"] == ["sh", "-c", 'printf "%s\\n" "$@" > exec.out', "sh", *words]
+    burst(env)
+    assert env.show(job_id)["state"] == "succeeded"
+    # It ran in the directory it was queued from, with every argument intact.
+    assert (env.root / "exec.out").read_text(encoding="utf-8").splitlines() == words
+    assert not (env.root / "pwned").exists()
+
+
+def test_exec_without_a_command_is_refused(env: Env) -> None:
+    env.write_config(CONFIG)
+    result = env.run("enqueue", "--exec")
+    assert result.returncode == 2
+    assert "--exec" in one_error_line(result.stderr)
+
+
+# ---------------------------------------------------------------------------------------------
+# --json
+
+
+FIELDS = {
+    "id",
+    "job",
+    "queue",
+    "state",
+    "priority",
+    "attempts",
+    "max_attempts",
+    "payload",
+    "key",
+    "run_at",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "exit_code",
+    "error",
+}
+
+
+@pytest.mark.parametrize("tz", ["UTC0", "IST-5:30", "NST+3:30"])
+def test_json_output_fields(env: Env, tz: str) -> None:
+    env.env["TZ"] = tz
+    env.write_config(CONFIG)
+    before = time.time()
+    result = env.run(
+        "enqueue",
+        "greet",
+        "--json",
+        "--arg",
+        "name=Zoë",
+        "--arg",
+        "n:=3",
+        "--key",
+        "k-1",
+        "--priority",
+        "4",
+    )
+    after = time.time()
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert set(doc) >= FIELDS
+    assert isinstance(doc["id"], int)
+    assert doc["job"] == "greet"
+    assert doc["queue"] == "default"
+    assert doc["state"] == "queued"
+    assert doc["priority"] == 4
+    assert doc["attempts"] == 0
+    assert doc["max_attempts"] == 5
+    assert doc["payload"] == {"name": "Zoë", "n": 3}
+    assert doc["key"] == "k-1"
+    assert before - 0.01 <= timestamp(doc["created_at"]) <= after + 0.01
+    assert timestamp(doc["run_at"]) == timestamp(doc["created_at"])
+    for name in ("started_at", "finished_at", "exit_code", "error"):
+        assert doc[name] is None, name
+
+    burst(env)
+    done = env.show(doc["id"])
+    assert set(done) >= FIELDS
+    assert done["state"] == "succeeded"
+    assert done["attempts"] == 1
+    assert done["exit_code"] == 0
+    assert done["error"] is None
+    started, finished = timestamp(done["started_at"]), timestamp(done["finished_at"])
+    assert timestamp(done["created_at"]) <= started <= finished <= time.time() + 0.01
+    listed = list_all(env)
+    assert listed[0]["id"] == doc["id"]
+    assert set(listed[0]) >= FIELDS

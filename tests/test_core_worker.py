@@ -1,0 +1,536 @@
+"""End to end: workers against one real SQLite file, with real job processes.
+
+Covers concurrency (many workers, every job exactly once), crash recovery through leases,
+timeouts that kill whole process trees, graceful and forced shutdown, pick-up of new work
+by an idle worker, and `--burst`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import resource
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Env
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` is a live process (a zombie waiting to be reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state = stat.rsplit(")", 1)[1].split()[0]
+    return state not in ("Z", "X")
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of process group `pgid`."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        state, pgrp = fields[0], int(fields[2])
+        if pgrp == pgid and state not in ("Z", "X"):
+            members.append(int(entry.name))
+    return members
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text else None
+
+
+def read_stderr_until(proc: subprocess.Popen[str], needle: str, timeout: float = 30.0) -> str:
+    """Read a background process's stderr (raw fd, never the text wrapper) until `needle`."""
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    buffer = b""
+    deadline = time.monotonic() + timeout
+    while needle.encode() not in buffer:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"{needle!r} not seen on stderr within {timeout}s: {buffer!r}")
+        readable, _, _ = select.select([fd], [], [], remaining)
+        if readable:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise AssertionError(f"stderr closed before {needle!r} appeared: {buffer!r}")
+            buffer += chunk
+    return buffer.decode()
+
+
+def stop_worker(proc: subprocess.Popen[str]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=30)
+
+
+def timestamp(iso: Any) -> float:
+    assert isinstance(iso, str), iso
+    moment = datetime.fromisoformat(iso)
+    assert moment.tzinfo is not None, iso
+    return moment.timestamp()
+
+
+def history(job: dict[str, Any]) -> list[dict[str, Any]]:
+    attempts = job["attempts_history"]
+    assert isinstance(attempts, list)
+    return attempts
+
+
+def list_all(env: Env) -> list[dict[str, Any]]:
+    result = env.run("list", "--json", "--limit", "0", check=True)
+    jobs = json.loads(result.stdout)
+    assert isinstance(jobs, list)
+    return jobs
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Many workers, one database: every job exactly once
+
+
+def test_four_workers_run_2000_jobs_exactly_once(env: Env) -> None:
+    env.write_config('[jobs.append]\ncommand = ["sh", "-c", "echo $JOBCTL_JOB_ID >> out.txt"]\n')
+    lines = "".join(json.dumps({"job": "append"}) + "\n" for _ in range(2000))
+    enqueued = env.run("enqueue", "--batch", "-", input=lines, check=True)
+    ids = [int(word) for word in enqueued.stdout.split()]
+    assert len(ids) == 2000
+    assert len(set(ids)) == 2000
+
+    def worker(_: int) -> subprocess.CompletedProcess[str]:
+        return env.run("run-worker", "--burst", "--concurrency", "2", timeout=100)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(worker, range(4)))
+
+    ran_by: list[list[int]] = []
+    for result in results:
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr
+        ran_by.append([int(n) for n in re.findall(r"job\.succeeded\s+#(\d+)", result.stderr)])
+    # The workers' own reports: each job succeeded in exactly one worker, exactly once.
+    reported = sorted(n for ran in ran_by for n in ran)
+    assert reported == sorted(ids)
+    assert sum(1 for ran in ran_by if ran) >= 2, "the workers did not share the queue"
+    # What the jobs themselves observed: each ran exactly once.
+    out = (env.root / "out.txt").read_text().split()
+    assert sorted(int(n) for n in out) == sorted(ids)
+    # What the database says.
+    jobs = list_all(env)
+    assert len(jobs) == 2000
+    assert {job["state"] for job in jobs} == {"succeeded"}
+    assert {job["attempts"] for job in jobs} == {1}
+    assert {job["exit_code"] for job in jobs} == {0}
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. A worker killed with SIGKILL: its lease expires and another worker runs the job
+
+
+def test_killed_worker_job_is_completed_by_another_worker(env: Env) -> None:
+    env.write_config(
+        '[settings]\nlease = "1s"\n\n'
+        "[jobs.block]\n"
+        'command = ["sh", "-c", "touch started.$JOBCTL_ATTEMPT; '
+        'while [ ! -e release ]; do sleep 0.05; done"]\n'
+    )
+    release = env.root / "release"
+    try:
+        first = env.start("run-worker", "--worker-name", "first")
+        job_id = env.enqueue("block")
+        env.wait_for(lambda: (env.root / "started.1").exists())
+        assert env.show(job_id)["state"] == "running"
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+
+        second = env.start("run-worker", "--worker-name", "second")
+        env.wait_for(lambda: (env.root / "started.2").exists(), timeout=30)
+        job = env.show(job_id)
+        assert job["state"] == "running"
+        assert job["attempts"] == 2
+        lost = history(job)[0]
+        assert lost["worker"] == "first"
+        assert lost["outcome"] == "lost"
+        assert "lease expired" in lost["error"]
+
+        release.touch()
+        waited = env.run("wait", str(job_id), "--timeout", "30s")
+        assert waited.returncode == 0, waited.stderr
+        job = env.show(job_id)
+        assert job["state"] == "succeeded"
+        assert job["attempts"] == 2
+        attempts = history(job)
+        assert [a["outcome"] for a in attempts] == ["lost", "succeeded"]
+        assert [a["worker"] for a in attempts] == ["first", "second"]
+        assert stop_worker(second) == 0
+    finally:
+        release.touch()  # lets the orphaned first attempt (its own session) end too
+
+
+def test_lost_job_without_attempts_left_goes_dead(env: Env) -> None:
+    env.write_config(
+        '[settings]\nlease = "1s"\n\n'
+        "[jobs.once]\n"
+        'command = ["sh", "-c", "echo $$ > job.pid; exec sleep 300"]\n'
+        "max_attempts = 1\n"
+    )
+    job_pid = None
+    try:
+        first = env.start("run-worker")
+        job_id = env.enqueue("once")
+        env.wait_for(lambda: read_pid(env.root / "job.pid") is not None)
+        job_pid = read_pid(env.root / "job.pid")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        second = env.start("run-worker")
+        waited = env.run("wait", str(job_id), "--timeout", "30s")
+        assert waited.returncode == 1, waited.stderr
+        job = env.show(job_id)
+        assert job["state"] == "dead"
+        assert job["attempts"] == 1
+        assert "lease expired" in str(job["error"])
+        assert job["finished_at"] is not None
+        assert [a["outcome"] for a in history(job)] == ["lost"]
+        assert stop_worker(second) == 0
+    finally:
+        if job_pid is not None:  # the orphaned attempt, in its own session
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job_pid, signal.SIGKILL)
+
+
+def test_a_long_job_keeps_its_lease_and_runs_once(env: Env) -> None:
+    # Leases of 1s are renewed every ~0.33s: a 2.5s job must not be taken by the idle worker.
+    env.write_config(
+        '[settings]\nlease = "1s"\n\n'
+        "[jobs.long]\n"
+        'command = ["sh", "-c", "echo $JOBCTL_ATTEMPT >> runs.txt; sleep 2.5"]\n'
+    )
+    workers = [env.start("run-worker") for _ in range(2)]
+    job_id = env.enqueue("long")
+    waited = env.run("wait", str(job_id), "--timeout", "30s")
+    assert waited.returncode == 0, waited.stderr
+    assert (env.root / "runs.txt").read_text() == "1\n"
+    job = env.show(job_id)
+    assert job["attempts"] == 1
+    assert [a["outcome"] for a in history(job)] == ["succeeded"]
+    for worker in workers:
+        assert stop_worker(worker) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Timeouts stop the whole process tree; so does a job that leaves processes behind
+
+
+def test_timeout_kills_grandchildren(env: Env) -> None:
+    env.write_config(
+        "[jobs.slow]\n"
+        'command = ["sh", "-c", "sleep 300 & echo $! > grandchild.pid; wait"]\n'
+        'timeout = "1s"\n'
+        "max_attempts = 1\n"
+    )
+    job_id = env.enqueue("slow")
+    result = env.run("run-worker", "--burst", timeout=60)
+    assert result.returncode == 0, result.stderr
+    job = env.show(job_id)
+    assert job["state"] == "dead"
+    assert str(job["error"]).startswith("timeout after 1s")
+    (attempt,) = history(job)
+    assert attempt["outcome"] == "timeout"
+    assert str(attempt["error"]).startswith("timeout after 1s")
+    grandchild = read_pid(env.root / "grandchild.pid")
+    assert grandchild is not None
+    assert not process_alive(grandchild)
+    waited = env.run("wait", str(job_id))
+    assert waited.returncode == 1
+
+
+def test_timeout_kills_a_tree_that_ignores_sigterm(env: Env) -> None:
+    env.write_config(
+        "[jobs.stubborn]\n"
+        'command = ["sh", "-c", "trap \'\' TERM; echo $$ > leader.pid; '
+        'sleep 300 & echo $! > grandchild.pid; wait"]\n'
+        'timeout = "1s"\n'
+        'kill_grace = "300ms"\n'
+        "max_attempts = 1\n"
+    )
+    job_id = env.enqueue("stubborn")
+    started = time.monotonic()
+    result = env.run("run-worker", "--burst", timeout=60)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    assert elapsed < 10, "SIGKILL should follow kill_grace, long before the sleep ends"
+    job = env.show(job_id)
+    assert job["state"] == "dead"
+    assert str(job["error"]).startswith("timeout after 1s")
+    for name in ("leader.pid", "grandchild.pid"):
+        pid = read_pid(env.root / name)
+        assert pid is not None
+        assert not process_alive(pid), name
+    leader = read_pid(env.root / "leader.pid")
+    assert leader is not None
+    assert group_members(leader) == []
+
+
+def test_processes_left_behind_by_a_finished_job_are_stopped(env: Env) -> None:
+    # One background process keeps the job's stdout/stderr, the other closes them.
+    env.write_config(
+        "[jobs.leaky]\n"
+        'command = ["sh", "-c", "sleep 300 & echo $! > a.pid; '
+        'sleep 300 >/dev/null 2>&1 </dev/null & echo $! > b.pid; echo $$ > leader.pid"]\n'
+    )
+    job_id = env.enqueue("leaky")
+    result = env.run("run-worker", "--burst", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert env.show(job_id)["state"] == "succeeded"
+    for name in ("a.pid", "b.pid"):
+        pid = read_pid(env.root / name)
+        assert pid is not None
+        assert not process_alive(pid), name
+    leader = read_pid(env.root / "leader.pid")
+    assert leader is not None
+    assert group_members(leader) == []
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+@contextlib.contextmanager
+def non_reaping_parent() -> Iterator[None]:
+    """Make this test process the parent of orphans and leave them unreaped for a while, as
+    a busy init does, or a worker running as PID 1 in a container."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        pytest.skip("prctl(PR_SET_CHILD_SUBREAPER) is not available")
+    try:
+        yield
+    finally:
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+
+
+def test_timeout_is_not_delayed_by_unreaped_grandchildren(env: Env) -> None:
+    # A killed grandchild stays a zombie until its new parent reaps it; the attempt
+    # must not wait for that (a zombie is not a live member of the group).
+    env.write_config(
+        "[jobs.slow]\n"
+        'command = ["sh", "-c", "sleep 300 & echo $! > grandchild.pid; wait"]\n'
+        'timeout = "1s"\n'
+        "max_attempts = 1\n"
+    )
+    job_id = env.enqueue("slow")
+    grandchild = None
+    with non_reaping_parent():
+        try:
+            result = env.run("run-worker", "--burst", timeout=60)
+        finally:
+            grandchild = read_pid(env.root / "grandchild.pid")
+            if grandchild is not None:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(grandchild, 0)  # it became our child: reap it now
+    assert result.returncode == 0, result.stderr
+    job = env.show(job_id)
+    assert str(job["error"]).startswith("timeout after 1s")
+    (attempt,) = history(job)
+    assert attempt["duration_s"] < 3.0, attempt["duration_s"]
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. Shutdown: graceful, out of time, and forced by a second Ctrl-C
+
+
+def test_sigterm_lets_the_running_job_finish(env: Env) -> None:
+    env.write_config(
+        "[jobs.work]\n"
+        'command = ["sh", "-c", "touch started; while [ ! -e go ]; do sleep 0.02; done; '
+        'touch finished"]\n'
+    )
+    worker = env.start("run-worker")
+    try:
+        job_id = env.enqueue("work")
+        env.wait_for(lambda: (env.root / "started").exists())
+        waiting = env.enqueue("work")  # the worker is busy: this one waits in the queue
+        worker.send_signal(signal.SIGTERM)
+        read_stderr_until(worker, "worker.stopping")
+        assert worker.poll() is None, "the worker must wait for its running job"
+    finally:
+        (env.root / "go").touch()  # never leave the job (in its own session) looping
+    assert worker.wait(timeout=30) == 0
+    assert (env.root / "finished").exists()
+    job = env.show(job_id)
+    assert job["state"] == "succeeded"
+    assert job["attempts"] == 1
+    assert [a["outcome"] for a in history(job)] == ["succeeded"]
+    # A stopping worker claims nothing more.
+    left = env.show(waiting)
+    assert left["state"] == "queued"
+    assert left["attempts"] == 0
+    assert history(left) == []
+
+
+def test_sigterm_with_a_short_job_exits_zero_after_it(env: Env) -> None:
+    env.write_config(
+        '[jobs.second]\ncommand = ["sh", "-c", "touch started; sleep 1; touch finished"]\n'
+    )
+    worker = env.start("run-worker")
+    job_id = env.enqueue("second")
+    env.wait_for(lambda: (env.root / "started").exists())
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    assert (env.root / "finished").exists()
+    assert env.show(job_id)["state"] == "succeeded"
+
+
+def test_shutdown_timeout_requeues_the_job_without_counting_the_attempt(env: Env) -> None:
+    env.write_config(
+        '[jobs.long]\ncommand = ["sh", "-c", "echo $$ > job.pid; exec sleep 300"]\n'
+        "max_attempts = 2\n"
+    )
+    worker = env.start("run-worker", "--shutdown-timeout", "200ms")
+    job_id = env.enqueue("long")
+    env.wait_for(lambda: read_pid(env.root / "job.pid") is not None)
+    job_pid = read_pid(env.root / "job.pid")
+    assert job_pid is not None
+    signalled = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    elapsed = time.monotonic() - signalled
+    assert 0.2 <= elapsed < 10
+    assert not process_alive(job_pid)
+    job = env.show(job_id)
+    assert job["state"] == "queued"
+    assert job["attempts"] == 0
+    assert job["worker"] is None
+    (attempt,) = history(job)
+    assert attempt["outcome"] == "interrupted"
+
+
+def test_second_sigint_stops_at_once(env: Env) -> None:
+    # The job ignores SIGTERM and the grace periods are long: only a forced stop is quick.
+    env.write_config(
+        "[jobs.stubborn]\n"
+        'command = ["sh", "-c", "trap \'\' TERM; echo $$ > job.pid; sleep 300"]\n'
+        'kill_grace = "60s"\n'
+    )
+    worker = env.start("run-worker", "--shutdown-timeout", "60s")
+    job_id = env.enqueue("stubborn")
+    env.wait_for(lambda: read_pid(env.root / "job.pid") is not None)
+    job_pid = read_pid(env.root / "job.pid")
+    assert job_pid is not None
+    worker.send_signal(signal.SIGINT)
+    read_stderr_until(worker, "worker.stopping")
+    assert worker.poll() is None
+    signalled = time.monotonic()
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=30) == 0
+    assert time.monotonic() - signalled < 10
+    assert group_members(job_pid) == []
+    job = env.show(job_id)
+    assert job["state"] == "queued"
+    assert job["attempts"] == 0
+    assert [a["outcome"] for a in history(job)] == ["interrupted"]
+
+
+def test_worker_does_not_spin_after_the_shutdown_deadline(env: Env) -> None:
+    # Past --shutdown-timeout the jobs get their kill_grace; the worker must sleep meanwhile.
+    env.write_config(
+        "[jobs.stubborn]\n"
+        'command = ["sh", "-c", "trap \'\' TERM; touch started; sleep 300"]\n'
+        'kill_grace = "4s"\n'
+    )
+    env.enqueue("stubborn")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    worker = env.start("run-worker", "--shutdown-timeout", "100ms")
+    env.wait_for(lambda: (env.root / "started").exists())
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The worker's CPU time over its whole life (start-up included), mostly spent waiting.
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert cpu < 1.2, f"the worker used {cpu:.2f}s of CPU while waiting ~4s"
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Pick-up: an idle worker starts new work at once (a sanity bound; benchmarks measure it)
+
+
+def test_idle_worker_picks_up_new_jobs_quickly(env: Env) -> None:
+    # The default lease is 30s, so without a wake-up the idle worker would sleep ~10s.
+    env.write_config('[jobs.quick]\ncommand = ["true"]\n')
+    worker = env.start("run-worker")
+    warm_up = env.enqueue("quick")  # not measured: the worker may still be starting
+    assert env.run("wait", str(warm_up), "--timeout", "30s").returncode == 0
+    for _ in range(3):  # the worker is idle now, asleep until woken
+        job_id = env.enqueue("quick")
+        waited = env.run("wait", str(job_id), "--timeout", "30s")
+        assert waited.returncode == 0, waited.stderr
+        job = env.show(job_id)
+        latency = timestamp(job["started_at"]) - timestamp(job["created_at"])
+        assert 0 <= latency < 1.0, f"picked up after {latency:.3f}s"
+    assert stop_worker(worker) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 9. --burst
+
+
+def test_burst_exits_zero_when_nothing_is_ready(env: Env) -> None:
+    env.write_config('[jobs.quick]\ncommand = ["true"]\n')
+    started = time.monotonic()
+    result = env.run("run-worker", "--burst", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 10
+    assert list_all(env) == []
+
+
+def test_burst_waits_for_its_own_retries(env: Env) -> None:
+    env.write_config(
+        "[jobs.flaky]\n"
+        'command = ["sh", "-c", "[ \\"$JOBCTL_ATTEMPT\\" -ge 3 ]"]\n'
+        "max_attempts = 3\n"
+        'backoff = "200ms"\n'
+    )
+    job_id = env.enqueue("flaky")
+    result = env.run("run-worker", "--burst", timeout=60)
+    assert result.returncode == 0, result.stderr
+    job = env.show(job_id)
+    assert job["state"] == "succeeded"
+    assert job["attempts"] == 3
+    assert [a["outcome"] for a in history(job)] == ["failed", "failed", "succeeded"]
+
+
+def test_burst_is_not_kept_alive_by_a_job_delayed_an_hour(env: Env) -> None:
+    env.write_config('[jobs.quick]\ncommand = ["true"]\n')
+    later = env.enqueue("quick", "--delay", "1h")
+    now = env.enqueue("quick")
+    started = time.monotonic()
+    result = env.run("run-worker", "--burst", timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10
+    assert env.show(now)["state"] == "succeeded"
+    delayed = env.show(later)
+    assert delayed["state"] == "scheduled"
+    assert delayed["attempts"] == 0

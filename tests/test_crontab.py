@@ -1,0 +1,557 @@
+"""jobctl.crontab: real-world crontabs in, jobs.toml out, checked through parse_config.
+
+Commands are also run through /bin/sh after jobctl's own placeholder rendering, to show
+that what a job runs is what cron ran (standard input from `%` included).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jobctl import cron
+from jobctl.config import JOB_NAME, Config, parse_config
+from jobctl.crontab import (
+    CrontabWarning,
+    ImportResult,
+    import_crontab,
+    job_name,
+    shell_command,
+    split_percent,
+)
+from jobctl.payload import render_argv
+
+DATA = Path(__file__).parent / "data" / "crontab"
+
+
+def convert(text: str, system: bool = False) -> tuple[ImportResult, Config]:
+    result = import_crontab(text, system=system)
+    return result, parse_config(result.toml)
+
+
+def rendered(config: Config, name: str | None = None) -> str:
+    """The shell line the worker hands to /bin/sh -c for job `name` (or the only job)."""
+    if name is None:
+        (name,) = config.jobs
+    job = config.jobs[name]
+    assert job.shell
+    return render_argv(job.command, {}, shell=True)[0]
+
+
+def run_shell(line: str, env: dict[str, str] | None = None) -> str:
+    result = subprocess.run(
+        ["/bin/sh", "-c", line],
+        capture_output=True,
+        text=True,
+        env=env or {"PATH": "/usr/bin:/bin"},
+        stdin=subprocess.DEVNULL,
+        timeout=30,
+        check=True,
+    )
+    return result.stdout
+
+
+def messages(result: ImportResult) -> dict[int, str]:
+    return {warning.line: warning.message for warning in result.warnings}
+
+
+# ---------------------------------------------------------------------------------------------
+# `%`, as cron reads it
+
+
+@pytest.mark.parametrize(
+    ("entry_command", "command", "stdin"),
+    [
+        (r"date +\%Y-\%m-\%d", "date +%Y-%m-%d", None),
+        (r"echo 50\% done", "echo 50% done", None),
+        ("cat%hello%world", "cat", "hello\nworld\n"),
+        ("cat%line%", "cat", "line\n"),
+        ("cat%", "cat", None),
+        (r"cat%a\%b", "cat", "a%b\n"),
+        (r"cat%a\b", "cat", "a\\b\n"),
+        ("cat%a\\", "cat", "a\\\n"),
+        (r"echo a\\%b", "echo a\\\\", "b\n"),
+        ("mail -s 'x' root%Hi,%%bye%", "mail -s 'x' root", "Hi,\n\nbye\n"),
+        ("no percent at all", "no percent at all", None),
+    ],
+)
+def test_split_percent(entry_command: str, command: str, stdin: str | None) -> None:
+    assert split_percent(entry_command) == (command, stdin)
+
+
+def test_stdin_reaches_the_command() -> None:
+    _, config = convert("* * * * * cat%hello%world\\%!\n")
+    assert run_shell(rendered(config)) == "hello\nworld%!\n"
+
+
+def test_escaped_percent_reaches_date() -> None:
+    _, config = convert("0 3 * * * date -u -d @0 +\\%Y-\\%m-\\%d\n")
+    assert run_shell(rendered(config)) == "1970-01-01\n"
+
+
+def test_braces_reach_the_shell_unchanged() -> None:
+    text = "0 * * * * echo ${GREETING} {literal} && echo a b | awk '{print $2}'\n"
+    _, config = convert("GREETING=hi\n" + text)
+    assert rendered(config) == text.split(" ", 5)[5].rstrip("\n")
+    output = run_shell(rendered(config), {"PATH": "/usr/bin:/bin", "GREETING": "hi"})
+    assert output == "hi {literal}\nb\n"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_crontab_shell_runs_the_command() -> None:
+    bash = shutil.which("bash")
+    _, config = convert(f"SHELL={bash}\n* * * * * [[ 1 == 1 ]] && echo yes%ignored\n")
+    assert rendered(config).startswith("printf '%s' 'ignored\n' | ")
+    assert run_shell(rendered(config)) == "yes\n"
+    _, config = convert(f"SHELL={bash}\n* * * * * [[ 1 == 1 ]] && echo yes\n")
+    assert rendered(config).startswith(f"exec {bash} -c ")
+    assert run_shell(rendered(config)) == "yes\n"
+
+
+def test_shell_command_forms() -> None:
+    assert shell_command("echo {x}", None) == "echo {{x}}"
+    assert shell_command("cat", "in\n") == "printf '%s' 'in\n' | /bin/sh -c cat"
+    assert shell_command("echo hi", None, "/bin/bash") == "exec /bin/bash -c 'echo hi'"
+    assert shell_command("echo hi", None, "/usr/bin/sh") == "echo hi"
+
+
+# ---------------------------------------------------------------------------------------------
+# Names
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [
+        ("cd / && run-parts --report /etc/cron.hourly", "run-parts-cron-hourly"),
+        (
+            "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }",
+            "run-parts-cron-daily",
+        ),
+        ("/usr/local/bin/backup.sh --full > /var/log/backup.log 2>&1", "backup"),
+        ("pg_dump -U app appdb | gzip > /srv/appdb.sql.gz", "pg_dump-appdb"),
+        ("python3 /opt/app/manage.py clearsessions", "manage-clearsessions"),
+        ("php /var/www/html/artisan schedule:run >> /dev/null 2>&1", "artisan-schedule-run"),
+        ("certbot renew --quiet", "certbot-renew"),
+        ("nice -n 19 ionice -c3 /usr/bin/updatedb", "updatedb"),
+        ("PATH=/opt/bin:$PATH sync-mirror", "sync-mirror"),
+        ("curl -fsS -m 10 --retry 3 https://hc-ping.com/abc123 > /dev/null", "curl-abc123"),
+        ("find /tmp -name '*.tmp' -mtime +14 -delete", "find-tmp"),
+        ("sleep 30; /usr/bin/foo", "foo"),
+        ("echo $(date) >> /tmp/log", "echo"),
+        ("cd /srv", "cd-srv"),
+        ("", "job"),
+    ],
+)
+def test_names_say_what_runs(command: str, name: str) -> None:
+    assert job_name(command, set()) == name
+    assert JOB_NAME.match(name)
+
+
+def test_names_are_unique() -> None:
+    assert job_name("backup.sh", {"backup"}) == "backup-2"
+    assert job_name("backup.sh", {"backup", "backup-2"}) == "backup-3"
+
+
+def test_long_names_stay_valid() -> None:
+    command = "/opt/" + "a" * 80 + ".sh " + "b" * 80
+    first = job_name(command, set())
+    second = job_name(command, {first})
+    assert len(first) <= 48
+    assert JOB_NAME.match(first)
+    assert JOB_NAME.match(second)
+    assert second != first
+
+
+# ---------------------------------------------------------------------------------------------
+# A real user crontab
+
+
+@pytest.fixture(scope="module")
+def user_crontab() -> tuple[ImportResult, Config]:
+    return convert((DATA / "user.crontab").read_text())
+
+
+def test_user_crontab_jobs(user_crontab: tuple[ImportResult, Config]) -> None:
+    result, config = user_crontab
+    assert result.names == [
+        "pg_dump-appdb",
+        "find-backups",
+        "healthcheck",
+        "artisan-queue-restart",
+        "rotate-keys",
+        "certbot-renew",
+        "docker-system",
+        "mail-ops-example-com",
+        "curl-abc123",
+        "echo-lunch-at-12-00-sharp",
+        "indented-job",
+    ]
+    assert list(config.jobs) == result.names
+    assert list(config.schedules) == result.names
+    for name in result.names:
+        job, schedule = config.jobs[name], config.schedules[name]
+        assert job.shell
+        assert job.max_attempts == 1
+        assert schedule.job == name
+        assert schedule.overlap == "allow"
+        assert schedule.catch_up == "none"
+        cron.parse(schedule.cron)
+
+
+def test_user_crontab_schedules_keep_their_expressions(
+    user_crontab: tuple[ImportResult, Config],
+) -> None:
+    _, config = user_crontab
+    crons = {name: spec.cron for name, spec in config.schedules.items()}
+    assert crons["pg_dump-appdb"] == "30 2 * * *"
+    assert crons["healthcheck"] == "*/5 * * * *"
+    assert crons["artisan-queue-restart"] == "0 9-17/2 * * mon-fri"
+    assert crons["rotate-keys"] == "0 0 1 JAN,JUL *"
+    assert crons["certbot-renew"] == "@daily"
+    assert crons["docker-system"] == "@weekly"
+    assert crons["mail-ops-example-com"] == "5 4 * * sun"
+    assert crons["indented-job"] == "0 1 * * *"
+
+
+def test_user_crontab_commands(user_crontab: tuple[ImportResult, Config]) -> None:
+    _, config = user_crontab
+    assert rendered(config, "pg_dump-appdb") == (
+        "pg_dump -U app appdb | gzip > $BACKUP_DIR/appdb-$(date +%Y-%m-%d).sql.gz"
+    )
+    assert rendered(config, "healthcheck") == (
+        "/usr/local/bin/healthcheck.sh --quiet >/dev/null 2>&1"
+    )
+    # Trailing blanks are gone; the quoted argument is intact.
+    assert rendered(config, "certbot-renew") == (
+        '/usr/bin/certbot renew --quiet --post-hook "systemctl reload nginx"'
+    )
+    assert rendered(config, "mail-ops-example-com") == (
+        "printf '%s' 'Hi,\n\nthe report ran at $(date +%H:%M).\n' | "
+        "/bin/sh -c 'mail -s \"Weekly report\" ops@example.com'"
+    )
+    assert rendered(config, "echo-lunch-at-12-00-sharp") == (
+        'echo "lunch at 12:00 {sharp}" ${HOME}'
+    )
+
+
+def test_user_crontab_environment(user_crontab: tuple[ImportResult, Config]) -> None:
+    _, config = user_crontab
+    for job in config.jobs.values():
+        assert dict(job.env) == {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "BACKUP_DIR": "/srv/backups",
+        }
+        assert job.cwd is None
+        assert job.user is None
+
+
+def test_user_crontab_descriptions(user_crontab: tuple[ImportResult, Config]) -> None:
+    _, config = user_crontab
+    descriptions = {name: job.description for name, job in config.jobs.items()}
+    assert descriptions["pg_dump-appdb"] == "Nightly database dump, compressed, one file per day"
+    assert descriptions["find-backups"] == "Rotate old dumps"
+    assert descriptions["indented-job"] == "an indented comment"
+    assert descriptions["healthcheck"] is None  # a blank line stands between
+    assert descriptions["artisan-queue-restart"] is None
+    assert config.schedules["find-backups"].description == "Rotate old dumps"
+
+
+def test_user_crontab_warnings(user_crontab: tuple[ImportResult, Config]) -> None:
+    result, _ = user_crontab
+    found = messages(result)
+    assert sorted(found) == [6, 21, 22, 24, 25, 26]
+    assert found[6].startswith("MAILTO ignored")
+    assert found[21].startswith("@reboot entry not imported")
+    assert "'/usr/local/bin/start-agent'" in found[21]
+    assert "standard input" in found[22]
+    assert found[24] == (
+        "not imported: invalid cron '70 * * * *': minute field '70' out of range 0-59"
+    )
+    assert found[25] == "not imported: no command after the schedule"
+    assert "month field 'echo'" in found[26]
+    assert str(result.warnings[0]) == f"line 6: {found[6]}"
+    assert all(isinstance(w, CrontabWarning) for w in result.warnings)
+
+
+def test_toml_names_each_source_line(user_crontab: tuple[ImportResult, Config]) -> None:
+    result, _ = user_crontab
+    assert "# line 12: 30 2 * * * pg_dump -U app appdb" in result.toml
+    assert result.toml.startswith("# Converted from a crontab")
+
+
+# ---------------------------------------------------------------------------------------------
+# Debian's /etc/crontab
+
+
+@pytest.fixture(scope="module")
+def debian() -> tuple[ImportResult, Config]:
+    return convert((DATA / "debian-system.crontab").read_text(), system=True)
+
+
+def test_debian_system_crontab(debian: tuple[ImportResult, Config]) -> None:
+    result, config = debian
+    assert result.warnings == []
+    assert result.names == [
+        "run-parts-cron-hourly",
+        "run-parts-cron-daily",
+        "run-parts-cron-weekly",
+        "run-parts-cron-monthly",
+    ]
+    assert [config.schedules[n].cron for n in result.names] == [
+        "17 * * * *",
+        "25 6 * * *",
+        "47 6 * * 7",
+        "52 6 1 * *",
+    ]
+    for name in result.names:
+        job = config.jobs[name]
+        assert job.user == "root"
+        assert dict(job.env) == {"SHELL": "/bin/sh"}
+        assert job.description is None  # the example block above is not a description
+    assert rendered(config, "run-parts-cron-hourly") == (
+        "cd / && run-parts --report /etc/cron.hourly"
+    )
+    assert rendered(config, "run-parts-cron-daily") == (
+        "test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }"
+    )
+
+
+def test_system_line_without_command() -> None:
+    result, config = convert("17 * * * * root\n0 * * * *\n", system=True)
+    assert messages(result) == {
+        1: "not imported: no command after the schedule",
+        2: "not imported: no user and no command after the schedule",
+    }
+    assert not config.jobs
+
+
+def test_system_line_with_a_bad_user() -> None:
+    result, _ = convert("17 * * * * r%ot echo\n", system=True)
+    assert messages(result) == {1: "not imported: 'r%ot' is not a user name"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Lines one at a time
+
+
+def test_empty_crontab() -> None:
+    result, config = convert("")
+    assert result.names == []
+    assert not config.jobs
+    assert not config.schedules
+
+
+def test_crlf_and_trailing_blanks() -> None:
+    result, config = convert("FOO=bar \r\n0 5 * * * echo hi   \r\n")
+    assert result.warnings == []
+    assert rendered(config, "echo-hi") == "echo hi"
+    assert dict(config.jobs["echo-hi"].env) == {"FOO": "bar"}
+
+
+def test_environment_applies_to_the_lines_below() -> None:
+    text = "0 1 * * * first\nA=1\n0 2 * * * second\nA = '2'\nB=\"x y\"\n0 3 * * * third\n"
+    _, config = convert(text)
+    assert dict(config.jobs["first"].env) == {}
+    assert dict(config.jobs["second"].env) == {"A": "1"}
+    assert dict(config.jobs["third"].env) == {"A": "2", "B": "x y"}
+
+
+def test_home_is_the_working_directory() -> None:
+    _, config = convert("HOME=/home/alice\n0 1 * * * ./nightly.sh\n")
+    job = config.jobs["nightly"]
+    assert job.cwd == "/home/alice"
+    assert job.env["HOME"] == "/home/alice"
+
+
+def test_cron_tz_sets_the_schedule_zone() -> None:
+    text = "CRON_TZ=Europe/Berlin\n30 2 * * * a\nCRON_TZ=Mars/Base\n30 2 * * * b\n"
+    result, config = convert(text)
+    assert config.schedules["a"].timezone == "Europe/Berlin"
+    assert config.schedules["b"].timezone == "Europe/Berlin"
+    assert messages(result) == {3: "CRON_TZ ignored: unknown time zone 'Mars/Base'"}
+    assert "CRON_TZ" not in config.jobs["a"].env
+
+
+def test_random_delay_becomes_jitter() -> None:
+    result, config = convert("RANDOM_DELAY=5\n0 * * * * a\nRANDOM_DELAY=soon\n")
+    assert config.schedules["a"].jitter == 300
+    assert messages(result) == {3: "RANDOM_DELAY ignored: 'soon' is not a number of minutes"}
+
+
+def test_mail_variables_are_dropped() -> None:
+    result, config = convert('MAILTO=""\nMAILFROM=cron@example.com\n0 * * * * a\n')
+    assert dict(config.jobs["a"].env) == {}
+    assert sorted(messages(result)) == [1, 2]
+
+
+def test_bad_variable_name() -> None:
+    result, config = convert("MY-VAR=1\n0 * * * * a\n")
+    assert messages(result) == {1: "not imported: 'MY-VAR' is not a variable name"}
+    assert "a" in config.jobs
+
+
+def test_line_that_is_not_an_entry() -> None:
+    result, config = convert("export FOO=bar\nrun-backup now\n0 * * * * a\n")
+    assert messages(result) == {
+        1: "not imported: neither an entry (FIELDS COMMAND) nor NAME=value",
+        2: "not imported: neither an entry (FIELDS COMMAND) nor NAME=value",
+    }
+    assert list(config.jobs) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("61 * * * * a", "minute field '61' out of range 0-59"),
+        ("* 24 * * * a", "hour field '24' out of range 0-23"),
+        ("* * * * 8 a", "day-of-week field '8' out of range 0-7"),
+        ("0 0 30 2 * a", "never occurs"),
+        ("@hourly", "no command after the schedule"),
+        ("@fortnightly a", "unknown macro '@fortnightly'"),
+        ("0 0 L * * a", "extension jobctl does not support"),
+        ("0 * * * * %only input", "the command is empty before its first '%'"),
+    ],
+)
+def test_malformed_lines_are_named_and_the_rest_converts(line: str, message: str) -> None:
+    result, config = convert(f"0 1 * * * before\n{line}\n0 2 * * * after\n")
+    found = messages(result)
+    assert list(found) == [2]
+    assert message in found[2]
+    assert list(config.jobs) == ["before", "after"]
+
+
+def test_reboot_is_reported_not_imported() -> None:
+    result, config = convert("@reboot /usr/bin/agent --start\n")
+    assert not config.jobs
+    assert messages(result) == {
+        1: "@reboot entry not imported: schedules fire at times, not at boot; "
+        "start '/usr/bin/agent --start' from the init system instead"
+    }
+
+
+def test_every_is_imported() -> None:
+    _, config = convert("@every 90s /usr/bin/poll\n")
+    assert config.schedules["poll"].cron == "@every 90s"
+
+
+def test_comments_make_descriptions_only_directly_above() -> None:
+    text = (
+        "# about a\n"
+        "0 1 * * * a\n"
+        "# about nothing\n"
+        "\n"
+        "0 2 * * * b\n"
+        "# about the variable\n"
+        "X=1\n"
+        "0 3 * * * c\n"
+        "# prose\n"
+        "# 0 4 * * * disabled-job\n"
+        "0 5 * * * d\n"
+        "# ------------------\n"
+        "0 6 * * * e\n"
+        "#\tspaced   out  \n"
+        "##   twice\n"
+        "0 7 * * * f\n"
+    )
+    _, config = convert(text)
+    assert {name: job.description for name, job in config.jobs.items()} == {
+        "a": "about a",
+        "b": None,
+        "c": None,
+        "d": None,
+        "e": None,
+        "f": "spaced   out twice",
+    }
+
+
+def test_same_command_twice_gets_two_names() -> None:
+    result, config = convert("0 1 * * * backup.sh\n0 13 * * * backup.sh\n")
+    assert result.names == ["backup", "backup-2"]
+    assert config.schedules["backup-2"].cron == "0 13 * * *"
+
+
+def test_vixie_day_quirk_is_pointed_out() -> None:
+    result, _ = convert("0 0 */2 * MON a\n0 0 1 * MON b\n0 0 * * MON c\n")
+    assert list(messages(result)) == [1]
+    assert "either" in messages(result)[1]
+
+
+def test_names_with_dots_and_reserved_words_stay_valid() -> None:
+    result, config = convert("0 1 * * * exec /usr/bin/exec.d/run.v2\n0 2 * * * ./exec\n")
+    for name in result.names:
+        assert JOB_NAME.match(name)
+        assert name != "exec"
+    assert len(config.jobs) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Properties
+
+
+commands = st.text(
+    alphabet=st.characters(
+        codec="utf-8",
+        exclude_characters="\n\r",
+        exclude_categories=("Cs",),
+    ),
+    min_size=1,
+    max_size=60,
+).filter(lambda text: text.strip(" \t") == text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(command=commands, system=st.booleans())
+def test_any_command_survives_the_round_trip(command: str, system: bool) -> None:
+    """Whatever the command holds (braces, quotes, %, control characters), the TOML parses
+    and the worker runs exactly the line cron would have run."""
+    user = " nobody" if system else ""
+    result, config = convert(f"*/5 * * * *{user} {command}\n", system=system)
+    expected_command, stdin = split_percent(command)
+    if not expected_command.strip():
+        assert not config.jobs
+        return
+    assert len(config.jobs) == 1
+    name = result.names[0]
+    assert JOB_NAME.match(name)
+    line = render_argv(config.jobs[name].command, {}, shell=True)[0]
+    assert line == shell_command(expected_command, stdin).replace("{{", "{").replace("}}", "}")
+    if stdin is None:
+        assert line == expected_command
+    assert config.schedules[name].cron == "*/5 * * * *"
+    assert (config.jobs[name].user == "nobody") is system
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    lines=st.lists(
+        st.one_of(
+            st.sampled_from(
+                [
+                    "",
+                    "# a comment",
+                    "MAILTO=root",
+                    "PATH=/usr/bin:/bin",
+                    "@reboot x",
+                    "61 * * * * bad",
+                    "0 0 * * * dup",
+                    "@daily dup",
+                    "*/15 9-17 * * MON-FRI work",
+                    "garbage line",
+                    "5 4 * * sun cat%a%b",
+                ]
+            ),
+            commands.map(lambda command: f"0 12 * * * {command}"),
+        ),
+        max_size=15,
+    )
+)
+def test_any_crontab_converts_to_valid_config(lines: list[str]) -> None:
+    result, config = convert("\n".join(lines))
+    assert list(config.jobs) == result.names
+    assert len(set(result.names)) == len(result.names)
+    assert all(1 <= warning.line <= max(len(lines), 1) for warning in result.warnings)

@@ -1,0 +1,207 @@
+"""Shell completion scripts (current, and working in real shells), --version, and --help with
+an example on every command."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import Env
+
+from jobctl.cli.completions import SCRIPTS, generate
+
+COMPLETIONS = Path(__file__).resolve().parents[1] / "completions"
+CONFIG = (
+    '[jobs.backup]\ncommand = ["true"]\ndescription = "Nightly backup"\n'
+    '[jobs."build:web"]\ncommand = ["true"]\nqueue = "builds"\n'
+)
+
+
+def test_completion_scripts_are_current() -> None:
+    fresh = generate()
+    assert set(fresh) == set(SCRIPTS.values())
+    for name, text in fresh.items():
+        stored = (COMPLETIONS / name).read_text(encoding="utf-8")
+        assert stored == text, f"completions/{name} is stale: run `make completions`"
+
+
+def _ask(env: Env, line: str) -> list[str]:
+    """What jobctl answers the scripts for the command line `line` (cursor at its end)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "jobctl"],
+        env={**env.env, "_JOBCTL_COMPLETE": "complete_line", "_JOBCTL_COMPLETE_LINE": line},
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return [line for line in result.stdout.splitlines() if line]  # (none: one empty line)
+
+
+def test_job_queue_and_state_names_complete_from_the_config(env: Env) -> None:
+    env.write_config(CONFIG)
+    assert _ask(env, "jobctl enqueue ") == ["backup\tNightly backup", "build:web"]
+    assert _ask(env, "jobctl enqueue backup ") == []  # only the first word is a job name
+    assert _ask(env, "jobctl enqueue --exec ") == []
+    assert _ask(env, "jobctl list --job=bu") == ["build:web"]
+    assert _ask(env, "jobctl dead retry --all -j b") == ["backup\tNightly backup", "build:web"]
+    assert _ask(env, "jobctl list -s s") == ["scheduled", "succeeded"]
+    assert _ask(env, "jobctl prune --state ") == ["succeeded", "dead", "cancelled"]
+    assert _ask(env, "jobctl pause ") == ["builds", "default"]
+    env.run("enqueue", "backup", "--queue", "adhoc", check=True)  # the database knows it
+    assert _ask(env, f"jobctl --db {env.db} resume a") == ["adhoc"]
+    other = env.root / "other.toml"
+    other.write_text('[jobs.report]\ncommand = ["true"]\n')
+    assert _ask(env, f"jobctl --config {other} enqueue ") == ["report"]
+    other.write_text("not toml [")
+    assert _ask(env, f"jobctl --config {other} enqueue ") == []  # never an error
+
+
+def _shell_env(env: Env) -> dict[str, str]:
+    bin_dir = str(Path(sys.executable).parent)  # where the `jobctl` command is installed
+    return {**env.env, "PATH": bin_dir + ":" + env.env.get("PATH", "")}
+
+
+BASH = r"""
+source "$1"
+t() {
+    COMP_LINE=$1; COMP_POINT=${#1}; COMPREPLY=()
+    _jobctl
+    printf '%s|%s\n' "$1" "${COMPREPLY[*]}"
+}
+t 'jobctl '
+t 'jobctl de'
+t 'jobctl dead '
+t 'jobctl dead retry --'
+t 'jobctl -c jobs.toml enqueue '
+t 'jobctl list --job '
+t 'jobctl list --job=ba'
+t 'jobctl list -q b'
+t 'jobctl list -s su'
+t 'jobctl list --job build:'
+t 'jobctl show 4'
+"""
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_bash_completion(env: Env) -> None:
+    env.write_config(CONFIG)
+    result = subprocess.run(
+        ["bash", "--norc", "-c", BASH, "bash", str(COMPLETIONS / "jobctl.bash")],
+        env=_shell_env(env),
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stderr == ""
+    answers = dict(line.split("|", 1) for line in result.stdout.splitlines())
+    assert answers["jobctl "].split()[:3] == ["cancel", "cron", "dead"]
+    assert answers["jobctl de"] == "dead"
+    assert answers["jobctl dead "] == "list purge retry show"
+    assert answers["jobctl dead retry --"] == "--all --job --help"
+    assert answers["jobctl -c jobs.toml enqueue "] == "backup build:web"
+    assert answers["jobctl list --job "] == "backup build:web"
+    assert answers["jobctl list --job=ba"] == "backup"
+    assert answers["jobctl list -q b"] == "builds"
+    assert answers["jobctl list -s su"] == "succeeded"
+    assert answers["jobctl list --job build:"] == "web"  # bash splits words at ':'
+    assert answers["jobctl show 4"] == ""
+
+
+FISH = r"""
+source $argv[1]
+for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s su'
+    echo "$line|"(complete -C "$line" | string join ',')
+end
+"""
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="needs fish")
+def test_fish_completion(env: Env) -> None:
+    env.write_config(CONFIG)
+    result = subprocess.run(
+        ["fish", "--no-config", "-c", FISH, str(COMPLETIONS / "jobctl.fish")],
+        env=_shell_env(env),
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stderr == ""
+    answers = dict(line.split("|", 1) for line in result.stdout.splitlines())
+    assert answers["jobctl dead "].split(",")[0].startswith("list\tList dead jobs")
+    assert answers["jobctl list --job "] == "backup\tNightly backup,build:web"
+    assert answers["jobctl list --job=ba"] == "--job=backup\tNightly backup"
+    assert answers["jobctl list -s su"] == "succeeded"
+
+
+# zsh's completion widgets only run inside its line editor: these stand-ins print what the
+# script hands them, which is what zsh would offer.
+ZSH = r"""
+compdef() { }
+_describe() { print -r -- "${(j:,:)${(P)@[-1]}}" }
+_files() { print -r -- "<files>" }
+compadd() { print -r -- "${(j:,:)@[2,-1]}" }
+compset() { }
+source $1
+for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s '; do
+    words=(${(z)line}); [[ $line == *' ' ]] && words+=('')
+    CURRENT=${#words}
+    print -rn -- "$line|"; _jobctl
+done
+"""
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="needs zsh")
+def test_zsh_completion(env: Env) -> None:
+    env.write_config(CONFIG)
+    result = subprocess.run(
+        ["zsh", "-f", "-c", ZSH, "zsh", str(COMPLETIONS / "_jobctl")],
+        env=_shell_env(env),
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stderr == ""
+    answers = dict(line.split("|", 1) for line in result.stdout.splitlines())
+    assert answers["jobctl dead "].startswith("list:List dead jobs")
+    assert answers["jobctl list --job "] == r"backup:Nightly backup,build\:web"
+    assert answers["jobctl list --job=ba"] == "backup:Nightly backup"
+    assert answers["jobctl list -s "] == "queued,scheduled,running,succeeded,dead,cancelled"
+
+
+def test_version(env: Env) -> None:
+    from jobctl import __version__
+
+    result = env.run("--version", config=False)
+    assert (result.returncode, result.stdout) == (0, f"jobctl {__version__}\n")
+
+
+def test_every_command_has_help_with_an_example(env: Env) -> None:
+    import typer.main
+
+    from jobctl.cli.app import app
+    from jobctl.cli.completions import command_tree
+
+    command_tree()  # imports every command module
+    commands: list[tuple[str, object]] = []
+
+    def walk(group: object, path: str) -> None:
+        for name, command in getattr(group, "commands", {}).items():
+            if getattr(command, "commands", None):
+                walk(command, f"{path} {name}".strip())
+            else:
+                commands.append((f"{path} {name}".strip(), command))
+
+    walk(typer.main.get_command(app), "")
+    assert len(commands) > 20
+    missing = [name for name, command in commands if "Example" not in (command.epilog or "")]  # type: ignore[attr-defined]
+    assert missing == []
+    result = env.run("dead", "purge", "--help", config=False)
+    assert result.returncode == 0 and "Examples:  jobctl dead purge 41 42" in result.stdout

@@ -1,0 +1,249 @@
+"""cancel, retry, pause/resume and prune, end to end on a real database and real workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from conftest import Env
+from test_ops_support import (
+    attempts,
+    burst,
+    job,
+    process_gone,
+    read_pid,
+    start_worker,
+    wait_attempt_over,
+    wait_state,
+)
+
+TREE = """#!/bin/sh
+# leader -> inner shell -> sleep: a process tree two levels deep
+{trap}
+sh -c '{trap} echo $$ > "$1/inner.pid"; sleep 300 & echo $! > "$1/sleep.pid"; wait' _ "$1" &
+wait
+"""
+
+
+def _tree_job(env: Env, *, ignore_term: bool, kill_grace: str) -> Path:
+    script = env.root / "tree.sh"
+    script.write_text(TREE.format(trap='trap "" TERM;' if ignore_term else ""))
+    env.write_config(
+        f'[jobs.tree]\ncommand = ["sh", "{script}", "{env.root}"]\nkill_grace = "{kill_grace}"\n'
+    )
+    return env.root
+
+
+def _cancel_running_tree(env: Env, *, ignore_term: bool) -> None:
+    root = _tree_job(env, ignore_term=ignore_term, kill_grace="1s")
+    start_worker(env)
+    job_id = env.enqueue("tree")
+    env.wait_for(lambda: read_pid(root / "sleep.pid") is not None)
+    pids = [read_pid(root / "inner.pid"), read_pid(root / "sleep.pid")]
+    assert all(p is not None and not process_gone(p) for p in pids)
+
+    result = env.run("cancel", str(job_id))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"cancelled {job_id} (was running: its worker is stopping it)\n"
+    env.wait_for(lambda: all(process_gone(p) for p in pids if p is not None), timeout=15)
+
+    last = wait_attempt_over(env, job_id)
+    assert last.outcome is not None and last.outcome.value == "cancelled"
+    assert last.signal == (9 if ignore_term else 15)
+    final = job(env, job_id)
+    assert final is not None and final.state.value == "cancelled"
+    assert final.attempts == 1 and len(attempts(env, job_id)) == 1  # not retried
+
+
+def test_cancel_running_job_terminates_its_whole_process_group(env: Env) -> None:
+    _cancel_running_tree(env, ignore_term=False)
+
+
+def test_cancel_kills_a_job_ignoring_sigterm_after_its_kill_grace(env: Env) -> None:
+    _cancel_running_tree(env, ignore_term=True)
+
+
+def test_cancel_waiting_jobs_and_refuse_finished_or_unknown(env: Env) -> None:
+    env.write_config('[jobs.hi]\ncommand = ["true"]\n')
+    done = env.enqueue("hi")
+    burst(env)
+    queued = env.enqueue("hi")
+    later = env.enqueue("hi", "--delay", "1h")
+    result = env.run("cancel", str(queued), str(later), str(done), "999")
+    assert result.returncode == 1
+    assert result.stdout.splitlines() == [
+        f"cancelled {queued} (was queued)",
+        f"cancelled {later} (was scheduled)",
+    ]
+    assert result.stderr.splitlines() == [
+        f"jobctl: job {done} already ended succeeded; not cancelled",
+        "jobctl: no job 999",
+        "jobctl: 2 job(s) not cancelled",
+    ]
+    for job_id in (queued, later):
+        current = job(env, job_id)
+        assert current is not None and current.state.value == "cancelled"
+    burst(env)  # nothing left to run
+    assert attempts(env, queued) == []
+
+
+def test_retry_runs_a_finished_job_again_as_a_new_job(env: Env) -> None:
+    env.write_config('[jobs.echo]\ncommand = ["echo", "{word}"]\nqueue = "mail"\n')
+    first = env.enqueue("echo", "--arg", "word=again", "--priority", "5")
+    burst(env)
+    result = env.run("retry", str(first), check=True)
+    second = int(result.stdout)
+    assert second != first
+    copy = env.show(second)
+    assert copy["state"] == "queued"
+    assert (copy["payload"], copy["queue"], copy["priority"]) == ({"word": "again"}, "mail", 5)
+    burst(env)
+    assert env.run("logs", str(second), check=True).stdout == "again\n"
+
+    active = env.enqueue("echo", "--arg", "word=x", "--delay", "1h")
+    refused = env.run("retry", str(active))
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"jobctl: job {active} is scheduled: only a finished job can be run again\n"
+    )
+    assert env.run("retry", "999").stderr == "jobctl: no job 999\n"
+
+
+def test_retry_of_a_job_whose_key_is_taken_queues_nothing(env: Env) -> None:
+    env.write_config('[jobs.sync]\ncommand = ["true"]\n')
+    first = env.enqueue("sync", "--key", "k1")
+    burst(env)
+    holder = env.enqueue("sync", "--key", "k1", "--delay", "1h")
+    result = env.run("retry", str(first))
+    assert result.returncode == 1
+    assert (
+        result.stderr == f"jobctl: job {holder} with key 'k1' is already active; nothing queued\n"
+    )
+
+
+def test_paused_queue_is_skipped_until_resumed_and_pause_persists(env: Env) -> None:
+    env.write_config(
+        '[jobs.mail]\ncommand = ["true"]\nqueue = "mail"\n[jobs.other]\ncommand = ["true"]\n'
+    )
+    assert env.run("pause", "mail", check=True).stdout == "paused queue mail\n"
+    held = env.enqueue("mail")
+    free = env.enqueue("other")
+    burst(env)  # a new worker process: the pause lives in the database
+    assert env.show(held)["state"] == "queued"
+    assert env.show(free)["state"] == "succeeded"
+    queues = {q["queue"]: q for q in json.loads(env.run("status", "--json").stdout)["queues"]}
+    assert queues["mail"]["paused"] is True and queues["default"]["paused"] is False
+
+    assert env.run("resume", "mail", check=True).stdout == "resumed queue mail\n"
+    burst(env)
+    assert env.show(held)["state"] == "succeeded"
+    bad = env.run("pause", "no spaces")
+    assert bad.returncode == 2 and bad.stderr.startswith("jobctl: bad queue name 'no spaces'")
+
+
+def test_pausing_lets_running_jobs_finish(env: Env) -> None:
+    gate = env.root / "gate"
+    env.write_config(
+        f'[jobs.slow]\ncommand = ["sh", "-c", "while [ ! -e {gate} ]; do sleep 0.02; done"]\n'
+    )
+    start_worker(env)
+    running = env.enqueue("slow")
+    wait_state(env, running, "running")
+    result = env.run("pause", "default", check=True)
+    assert result.stdout == "paused queue default (1 running job(s) will finish)\n"
+    waiting = env.enqueue("slow")
+    gate.touch()
+    wait_state(env, running, "succeeded")
+    burst(env)  # would take `waiting` if the queue were not paused
+    assert env.show(waiting)["state"] == "queued"
+
+
+def test_prune_deletes_finished_jobs_and_their_logs(env: Env) -> None:
+    env.write_config(
+        '[jobs.ok]\ncommand = ["echo", "hi"]\n[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\n'
+    )
+    ok = [env.enqueue("ok") for _ in range(2)]
+    bad = env.enqueue("bad")
+    burst(env)
+    waiting = env.enqueue("ok", "--delay", "1h")
+    logs = [Path(str(env.show(i)["attempts_history"][0]["log_path"])) for i in ok]  # type: ignore[index]
+    assert all(p.exists() for p in logs)
+
+    assert env.run("prune", "--older-than", "1h", check=True).stdout == (
+        "pruned 0 job(s), removed 0 log file(s)\n"
+    )
+    result = env.run("prune", "--older-than", "0s", "--state", "succeeded", check=True)
+    assert result.stdout == "pruned 2 job(s), removed 2 log file(s)\n"
+    assert not any(p.exists() for p in logs)
+    assert env.run("show", str(ok[0])).returncode == 1
+    assert env.show(bad)["state"] == "dead"
+    assert env.run("prune", "--older-than", "0s", check=True).stdout.startswith("pruned 1 job(s)")
+    assert env.show(waiting)["state"] == "scheduled"  # never an active job
+
+
+def test_prune_rejects_bad_input_with_one_line(env: Env) -> None:
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    active = env.run("prune", "--older-than", "1d", "--state", "queued")
+    assert active.returncode == 2
+    assert active.stderr == (
+        "jobctl: --state: queued jobs are not finished; prune deletes succeeded, dead or "
+        "cancelled jobs\n"
+    )
+    bad = env.run("prune", "--older-than", "soon")
+    assert bad.returncode == 2 and bad.stderr.startswith("jobctl: --older-than: invalid duration")
+    assert len(bad.stderr.splitlines()) == 1
+    unknown = env.run("prune", "--older-than", "1d", "--state", "gone")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("jobctl: --state: unknown state")
+
+
+def test_workers_prune_on_their_own_with_keep_settings(env: Env) -> None:
+    env.write_config(
+        '[settings]\nkeep_succeeded = "100ms"\nkeep_dead = "1h"\n'
+        '[jobs.ok]\ncommand = ["echo", "hi"]\n'
+        '[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\n'
+    )
+    ok = env.enqueue("ok")
+    bad = env.enqueue("bad")
+    burst(env)
+    finished = job(env, ok)
+    assert finished is not None and finished.finished_at is not None
+    log = Path(str(attempts(env, ok)[0].log_path))
+    end = finished.finished_at
+    env.wait_for(lambda: time.time() > end + 0.1)
+    result = burst(env)  # its first maintenance pass prunes
+    assert "jobs.pruned" in result.stderr and "jobs=1" in result.stderr
+    assert job(env, ok) is None and not log.exists()
+    assert job(env, bad) is not None  # kept for an hour
+
+
+def test_keep_settings_are_validated(env: Env) -> None:
+    for value, message in [
+        ('"0s"', "[settings] keep_dead: must be longer than 0s"),
+        ("7", "[settings] keep_dead: expected a string, got an integer"),
+        ('"soon"', "[settings] keep_dead: invalid duration 'soon'"),
+    ]:
+        env.write_config(f"[settings]\nkeep_dead = {value}\n")
+        result = env.run("validate")
+        assert result.returncode == 2
+        assert message in result.stderr, result.stderr
+        assert len(result.stderr.splitlines()) == 1
+
+
+def test_cancel_reaches_an_idle_notification_free_worker_through_its_lease(env: Env) -> None:
+    """Without the wake-up socket a worker still learns of a cancel at its lease renewal."""
+    root = _tree_job(env, ignore_term=False, kill_grace="1s")
+    env.write_config(env.config.read_text() + '[settings]\nlease = "1s"\n')
+    start_worker(env)
+    job_id = env.enqueue("tree")
+    env.wait_for(lambda: read_pid(root / "sleep.pid") is not None)
+    sleeper = read_pid(root / "sleep.pid")
+    assert sleeper is not None
+    wake = Path(str(env.db) + ".wake")
+    for name in os.listdir(wake):  # the worker hears no notification now
+        (wake / name).unlink()
+    env.run("cancel", str(job_id), check=True)
+    env.wait_for(lambda: process_gone(sleeper), timeout=15)
+    assert wait_attempt_over(env, job_id).outcome is not None

@@ -1,0 +1,202 @@
+"""The dead-letter queue: list, show, retry and purge, including races with workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+from pathlib import Path
+
+from conftest import JOBCTL, Env
+from test_ops_support import (
+    attempts,
+    burst,
+    dead_jobs,
+    job,
+    opened,
+    runs_of,
+    start_worker,
+    wait_state,
+)
+
+
+def test_dead_list_and_show(env: Env) -> None:
+    env.write_config(
+        '[jobs.bad]\ncommand = ["sh", "-c", "echo out $JOBCTL_ATTEMPT; echo boom >&2; exit 3"]\n'
+        'max_attempts = 2\nbackoff = "10ms"\njitter = false\n'
+        '[jobs.ok]\ncommand = ["true"]\n'
+    )
+    bad = env.enqueue("bad", "--arg", "target=/srv")
+    env.enqueue("ok")
+    burst(env)
+    listing = env.run("dead", "list", input="", check=True).stdout.splitlines()
+    assert listing[0].split() == ["ID", "JOB", "ATTEMPTS", "FAILED", "ERROR"]
+    assert listing[1].split()[:3] == [str(bad), "bad", "2/2"]
+    assert listing[1].endswith("exit code 3: boom")
+    assert len(listing) == 2
+    assert env.run("dead", "list", "--job", "ok", check=True).stdout == "no dead jobs\n"
+    assert json.loads(env.run("dead", "list", "--since", "1h", "--json").stdout)[0]["id"] == bad
+
+    shown = env.run("dead", "show", str(bad), check=True).stdout
+    assert 'payload    {"target": "/srv"}' in shown
+    for number in (1, 2):
+        section = shown.split(f"attempt {number} (run {number}) · failed · exit 3")[1]
+        assert "  error:\n    exit code 3: boom\n" in section
+        assert f"    out {number}\n" in section.split("attempt")[0]
+    alive = env.enqueue("ok", "--delay", "1h")
+    refused = env.run("dead", "show", str(alive))
+    assert refused.returncode == 1
+    assert refused.stderr == f"jobctl: job {alive} is scheduled, not dead (see `jobctl show`)\n"
+
+
+def test_dead_retry_requeues_the_same_job_keeping_its_history(tmp_path: Path, env: Env) -> None:
+    runs, ok = tmp_path / "runs", tmp_path / "ok"
+    first, second, third = dead_jobs(env, 3, runs, ok)
+    ok.touch()
+    result = env.run("dead", "retry", str(first), str(second), check=True)
+    assert result.stdout == "retried 2 dead job(s)\n"
+    retried = job(env, first)
+    assert retried is not None and (retried.state.value, retried.attempts) == ("queued", 0)
+    burst(env)
+    assert [a.outcome.value for a in attempts(env, first) if a.outcome] == ["failed", "succeeded"]
+    assert [a.run for a in attempts(env, first)] == [1, 2]
+    assert job(env, third) is not None and job(env, third).state.value == "dead"  # type: ignore[union-attr]
+
+    again = env.run("dead", "retry", str(first), str(third), "999")
+    assert again.returncode == 1
+    assert again.stdout == "retried 1 dead job(s)\n"
+    assert again.stderr.splitlines() == [
+        f"jobctl: job {first} is succeeded, not dead; not retried",
+        "jobctl: job 999 does not exist; not retried",
+        "jobctl: 2 job(s) not retried",
+    ]
+
+
+def test_dead_retry_all_of_one_job_type(env: Env) -> None:
+    env.write_config(
+        '[jobs.a]\ncommand = ["false"]\nmax_attempts = 1\n'
+        '[jobs.b]\ncommand = ["false"]\nmax_attempts = 1\n'
+    )
+    ids = [env.enqueue("a"), env.enqueue("a"), env.enqueue("b")]
+    burst(env)
+    assert env.run("dead", "retry", "--all", "--job", "a", check=True).stdout == (
+        "retried 2 dead job(s)\n"
+    )
+    assert [job(env, i).state.value for i in ids] == ["queued", "queued", "dead"]  # type: ignore[union-attr]
+    assert env.run("dead", "retry", "--all", check=True).stdout == "retried 1 dead job(s)\n"
+
+
+def test_dead_retry_and_purge_need_ids_or_all(env: Env) -> None:
+    for command in ("retry", "purge"):
+        neither = env.run("dead", command, input="")
+        assert (neither.returncode, neither.stderr) == (
+            2,
+            "jobctl: give the ids of dead jobs, or --all\n",
+        )
+        both = env.run("dead", command, "1", "--all", input="")
+        assert (both.returncode, both.stderr) == (2, "jobctl: give job ids or --all, not both\n")
+
+
+def test_dead_purge_deletes_jobs_and_logs(tmp_path: Path, env: Env) -> None:
+    runs, ok = tmp_path / "runs", tmp_path / "ok"
+    ids = dead_jobs(env, 3, runs, ok)
+    logs = [Path(str(attempts(env, i)[0].log_path)) for i in ids]
+    assert all(p.exists() for p in logs)
+    result = env.run("dead", "purge", str(ids[0]), input="", check=True)
+    assert result.stdout == "purged 1 dead job(s), removed 1 log file(s)\n"
+    assert job(env, ids[0]) is None and not logs[0].exists()
+    kept = env.run("dead", "purge", "--all", "--older-than", "1h", input="", check=True)
+    assert kept.stdout == "purged 0 dead job(s), removed 0 log file(s)\n"
+    assert env.run("dead", "purge", "--all", input="", check=True).stdout.startswith(
+        "purged 2 dead job(s)"
+    )
+    assert not any(p.exists() for p in logs)
+
+
+def _on_a_terminal(env: Env, answer: bytes, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run jobctl with a pseudo-terminal as stdin, typing `answer`."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+        )
+        os.close(follower)
+        os.write(leader, answer)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(leader)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_dead_purge_asks_on_a_terminal_unless_yes(tmp_path: Path, env: Env) -> None:
+    ids = dead_jobs(env, 2, tmp_path / "runs", tmp_path / "ok")
+    declined = _on_a_terminal(env, b"n\n", "dead", "purge", "--all")
+    assert declined.returncode == 1
+    assert declined.stderr == (
+        "Delete 2 dead job(s) and their logs? [y/N] jobctl: nothing deleted\n"
+    )
+    assert all(job(env, i) is not None for i in ids)
+    accepted = _on_a_terminal(env, b"y\n", "dead", "purge", str(ids[0]))
+    assert accepted.returncode == 0 and accepted.stdout.startswith("purged 1 dead job(s)")
+    forced = _on_a_terminal(env, b"", "dead", "purge", "--all", "--yes")
+    assert forced.returncode == 0 and forced.stdout.startswith("purged 1 dead job(s)")
+    assert forced.stderr == ""
+
+
+def test_concurrent_dead_retries_never_run_a_job_twice(tmp_path: Path, env: Env) -> None:
+    runs, ok = tmp_path / "runs", tmp_path / "ok"
+    ids = dead_jobs(env, 12, runs, ok)
+    ok.touch()
+    start_worker(env, "--concurrency", "4")
+    everyone = [
+        env.start("dead", "retry", "--all"),
+        env.start("dead", "retry", "--all"),
+        env.start("dead", "retry", *map(str, ids)),
+        env.start("dead", "retry", "--all", "--job", "flaky"),
+    ]
+    retried = 0
+    for proc in everyone:
+        out, _ = proc.communicate(timeout=60)
+        retried += int(out.split()[1])
+    assert retried == len(ids)  # each dead job moved by exactly one of them
+    for job_id in ids:
+        wait_state(env, job_id, "succeeded")
+    assert runs_of(runs) == {job_id: 2 for job_id in ids}  # one death, one retry: no duplicate
+
+
+def test_purge_racing_retry_and_a_worker_deletes_or_runs_each_job_once(
+    tmp_path: Path, env: Env
+) -> None:
+    runs, ok = tmp_path / "runs", tmp_path / "ok"
+    ids = dead_jobs(env, 12, runs, ok)
+    logs = {i: Path(str(attempts(env, i)[0].log_path)) for i in ids}
+    ok.touch()
+    start_worker(env, "--concurrency", "4")
+    retry = env.start("dead", "retry", "--all")
+    purge = env.start("dead", "purge", "--all", "--yes")
+    retried = int(retry.communicate(timeout=60)[0].split()[1])
+    purged = int(purge.communicate(timeout=60)[0].split()[1])
+    assert retried + purged == len(ids)
+
+    def settled() -> bool:
+        with opened(env) as store:
+            found = store.get_many(ids)
+        return all(j.state.value == "succeeded" for j in found.values())
+
+    env.wait_for(settled)
+    with opened(env) as store:
+        survivors = store.get_many(ids)
+    counts = runs_of(runs)
+    assert len(survivors) == retried
+    for job_id in ids:
+        if job_id in survivors:
+            assert counts[job_id] == 2  # retried, ran once more
+        else:
+            assert counts[job_id] == 1 and not logs[job_id].exists()  # purged while dead

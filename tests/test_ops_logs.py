@@ -1,0 +1,135 @@
+"""logs, logs --follow and enqueue --wait/--follow, with real workers and real processes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from conftest import Env
+from test_ops_support import burst, start_worker, wait_state
+
+
+def _gated(env: Env, *, exit_code: int = 0, max_attempts: int = 1) -> Path:
+    """A job `gated` that prints, blocks on a FIFO until the test writes to it, prints again."""
+    fifo = env.root / "gate"
+    os.mkfifo(fifo)
+    script = f"echo first; echo err >&2; read line < {fifo}; echo second; exit {exit_code}"
+    env.write_config(
+        f'[jobs.gated]\ncommand = ["sh", "-c", "{script}"]\n'
+        f'max_attempts = {max_attempts}\nbackoff = "10ms"\njitter = false\n'
+    )
+    return fifo
+
+
+def _release(fifo: Path) -> None:
+    with open(fifo, "w") as gate:  # blocks until the job opens its end
+        gate.write("go\n")
+
+
+def test_logs_prints_the_latest_attempt_or_the_one_asked_for(env: Env) -> None:
+    env.write_config(
+        '[jobs.count]\ncommand = ["sh", "-c", "echo run $JOBCTL_ATTEMPT; exit 1"]\n'
+        'max_attempts = 2\nbackoff = "10ms"\njitter = false\n'
+    )
+    job_id = env.enqueue("count")
+    burst(env)
+    assert env.run("logs", str(job_id), check=True).stdout == "run 2\n"
+    assert env.run("logs", str(job_id), "--attempt", "1", check=True).stdout == "run 1\n"
+    missing = env.run("logs", str(job_id), "--attempt", "3")
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        f"jobctl: job {job_id} has no attempt 3 (it has 2)\n",
+    )
+    assert env.run("logs", "999").stderr == "jobctl: no job 999\n"
+    waiting = env.enqueue("count", "--delay", "1h")
+    result = env.run("logs", str(waiting))
+    assert result.returncode == 1
+    assert result.stderr == f"jobctl: job {waiting} has not run yet (it is scheduled)\n"
+
+
+def test_logs_of_a_pruned_log_file_says_so(env: Env) -> None:
+    env.write_config('[jobs.hi]\ncommand = ["echo", "hi"]\n')
+    job_id = env.enqueue("hi")
+    burst(env)
+    log = Path(str(env.show(job_id)["attempts_history"][0]["log_path"]))  # type: ignore[index]
+    log.unlink()
+    result = env.run("logs", str(job_id))
+    assert result.returncode == 1
+    assert result.stderr == f"jobctl: no output kept for job {job_id} attempt 1 ({log} is gone)\n"
+
+
+def test_logs_follow_streams_a_running_job_until_it_ends(env: Env) -> None:
+    fifo = _gated(env, exit_code=0)
+    start_worker(env)
+    job_id = env.enqueue("gated")
+    wait_state(env, job_id, "running")
+    follower = env.start("logs", str(job_id), "--follow")
+    assert follower.stdout is not None
+    assert follower.stdout.readline() == "first\n"  # streamed while the job still runs
+    assert follower.stdout.readline() == "err\n"
+    _release(fifo)
+    out, err = follower.communicate(timeout=30)
+    assert out == "second\n"
+    assert follower.returncode == 0, err
+
+
+def test_logs_follow_exits_1_when_the_job_dies_and_spans_retries(env: Env) -> None:
+    fifo = _gated(env, exit_code=4, max_attempts=2)
+    start_worker(env)
+    job_id = env.enqueue("gated")
+    follower = env.start("logs", str(job_id), "--follow")
+    assert follower.stdout is not None
+    for _ in range(2):
+        # Each attempt is past its first lines (blocked on the gate) before it is released.
+        assert [follower.stdout.readline() for _ in range(2)] == ["first\n", "err\n"]
+        _release(fifo)
+        assert follower.stdout.readline() == "second\n"
+    out, err = follower.communicate(timeout=30)
+    assert out == ""
+    assert err == f"jobctl: job {job_id}: attempt 2 started\n"
+    assert follower.returncode == 1
+
+
+def test_logs_follow_of_a_job_cancelled_before_it_ran(env: Env) -> None:
+    env.write_config('[jobs.hi]\ncommand = ["echo", "hi"]\n')
+    job_id = env.enqueue("hi", "--delay", "1h")
+    follower = env.start("logs", str(job_id), "--follow")
+    env.run("cancel", str(job_id), check=True)
+    out, _ = follower.communicate(timeout=30)
+    assert (out, follower.returncode) == ("", 1)
+
+
+def test_enqueue_wait_exits_with_the_jobs_exit_code(env: Env) -> None:
+    env.write_config(
+        '[jobs.ok]\ncommand = ["echo", "fine"]\n'
+        '[jobs.bad]\ncommand = ["sh", "-c", "echo broken >&2; exit 7"]\nmax_attempts = 1\n'
+    )
+    start_worker(env)
+    ok = env.run("enqueue", "ok", "--wait")
+    assert ok.returncode == 0 and ok.stdout.strip().isdigit()
+    bad = env.run("enqueue", "bad", "--wait")
+    job_id = int(bad.stdout)
+    assert bad.returncode == 7
+    assert bad.stderr == f"jobctl: job {job_id} (bad) ended dead: exit code 7: broken\n"
+
+
+def test_enqueue_follow_streams_the_output(env: Env) -> None:
+    env.write_config(
+        '[jobs.build]\ncommand = ["sh", "-c", "echo step 1; echo step 2; exit 3"]\n'
+        "max_attempts = 1\n"
+    )
+    start_worker(env)
+    result = env.run("enqueue", "build", "--follow")
+    assert result.returncode == 3
+    job_id, *output = result.stdout.splitlines()
+    assert int(job_id) > 0 and output == ["step 1", "step 2"]
+
+
+def test_enqueue_wait_refuses_what_cannot_work(env: Env) -> None:
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    mixed = env.run("enqueue", "ok", "--follow", "--json")
+    assert mixed.returncode == 2
+    assert mixed.stderr == "jobctl: --follow prints the job's output: it does not mix with --json\n"
+    batch = env.run("enqueue", "--batch", "-", "--wait", input='{"job": "ok"}\n')
+    assert batch.returncode == 2
+    assert batch.stderr == "jobctl: --wait and --follow take one job, not a --batch\n"

@@ -1,0 +1,88 @@
+"""The store operations behind the dead-letter and prune commands, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobctl.models import AttemptResult, NewJob, Outcome, State
+from jobctl.store import Finish
+from jobctl.store.sqlite import SqliteStore
+
+NOW = 1_700_000_000.0
+
+
+def _finished(store: SqliteStore, outcomes: list[Outcome], at: float, logs: Path) -> list[int]:
+    """One job per outcome, run once and finished at `at` (max_attempts 1: failures die)."""
+    results = store.enqueue(
+        [NewJob(job="j", payload={}, max_attempts=1) for _ in outcomes], at - 10
+    )
+    claims = store.claim("w", None, at - 5, 30.0, limit=len(outcomes))
+    finishes = []
+    for claim, outcome in zip(claims, outcomes, strict=True):
+        log = logs / f"{claim.job.id}.log"
+        log.write_text("output\n")
+        finishes.append(
+            Finish(claim, AttemptResult(outcome, exit_code=1, log_path=str(log), finished_at=at))
+        )
+    store.finish(finishes, at)
+    return [r.id for r in results]
+
+
+def test_finished_jobs_newest_death_first_with_filters(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "q.db") as store:
+        old = _finished(store, [Outcome.FAILED], NOW - 3600, tmp_path)
+        new = _finished(store, [Outcome.FAILED, Outcome.SUCCEEDED], NOW, tmp_path)
+        dead = store.finished_jobs([State.DEAD])
+        assert [j.id for j in dead] == [new[0], old[0]]
+        assert [j.id for j in store.finished_jobs([State.DEAD], finished_after=NOW - 60)] == [
+            new[0]
+        ]
+        assert [j.id for j in store.finished_jobs([State.DEAD], limit=1)] == [new[0]]
+        assert store.finished_jobs([State.DEAD], job="other") == []
+        assert store.finished_jobs([State.QUEUED]) == []  # never an active state
+
+
+def test_finished_ids_match_what_delete_jobs_would_delete(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "q.db") as store:
+        dead_old = _finished(store, [Outcome.FAILED], NOW - 3600, tmp_path)[0]
+        dead_new, ok = _finished(store, [Outcome.FAILED, Outcome.SUCCEEDED], NOW, tmp_path)
+        (active,) = store.enqueue([NewJob(job="j", payload={})], NOW)
+        assert store.finished_ids([State.DEAD]) == [dead_old, dead_new]
+        assert store.finished_ids([State.DEAD], finished_before=NOW - 60) == [dead_old]
+        assert store.finished_ids([State.DEAD], ids=[ok, dead_new, active.id, 999]) == [dead_new]
+        assert store.finished_ids([State.DEAD], ids=[]) == []
+
+
+def test_prune_deletes_in_batches_and_removes_logs(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "q.db") as store:
+        store.PRUNE_BATCH = 2
+        ids = _finished(store, [Outcome.SUCCEEDED] * 5, NOW, tmp_path)
+        (active,) = store.enqueue([NewJob(job="j", payload={})], NOW)
+        pruned = store.prune([State.SUCCEEDED, State.QUEUED])
+        assert (sorted(pruned.ids), pruned.logs_removed) == (ids, 5)
+        assert store.get_many([*ids, active.id]).keys() == {active.id}
+        assert not any((tmp_path / f"{i}.log").exists() for i in ids)
+
+
+def test_prune_leaves_a_job_that_was_retried_meanwhile(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "q.db") as store:
+        ids = _finished(store, [Outcome.FAILED] * 2, NOW, tmp_path)
+        targets = store.finished_ids([State.DEAD])
+        store.dead_retry([ids[0]], None, NOW)  # between the count and the deletion
+        pruned = store.prune([State.DEAD], ids=targets)
+        assert pruned.ids == [ids[1]]
+        job = store.get(ids[0])
+        assert job is not None and job.state == State.QUEUED
+
+
+def test_auto_prune_keeps_each_state_its_time_and_runs_once_a_minute(tmp_path: Path) -> None:
+    with SqliteStore(tmp_path / "q.db") as store:
+        ok, dead = _finished(store, [Outcome.SUCCEEDED, Outcome.FAILED], NOW, tmp_path)
+        keep: dict[State, float | None] = {State.SUCCEEDED: 3600.0, State.DEAD: None}
+        assert store.auto_prune({State.SUCCEEDED: None, State.DEAD: None}, NOW) is None
+        first = store.auto_prune(keep, NOW + 60)
+        assert first is not None and first.ids == []  # not an hour old yet
+        assert store.auto_prune(keep, NOW + 90) is None  # pruned less than a minute ago
+        later = store.auto_prune(keep, NOW + 3700)
+        assert later is not None and later.ids == [ok]
+        assert store.get(dead) is not None  # keep_dead unset: dead jobs stay
