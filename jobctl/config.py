@@ -173,7 +173,8 @@ def parse_config(text: str, path: Path | None = None) -> Config:
 
 
 def check_schedules(config: Config) -> Config:
-    """Check every cron expression (croniter loads only here, never for plain enqueues)."""
+    """Check every cron expression: kept out of plain loading so that `enqueue`, run from
+    shell loops, never imports the cron module."""
     from jobctl import cron
 
     for spec in config.schedules.values():

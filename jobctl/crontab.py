@@ -25,7 +25,8 @@ until the user decides otherwise:
 * Comment lines directly above an entry become its ``description``; commented-out
   entries and ruler lines (``# m h dom mon dow command``) do not.
 * ``@reboot`` entries and lines that cannot be read are left out with a warning that
-  names the line; everything else still converts.
+  names the line; everything else still converts. Blanks at the ends of lines and CRs
+  of CRLF line ends are dropped; fields are separated by spaces and tabs only.
 * With ``system=True`` (/etc/crontab, /etc/cron.d) the sixth field is the user the job
   runs as (``user = "..."``).
 """
@@ -41,7 +42,14 @@ from typing import Any
 from jobctl.config import ADHOC_JOB
 from jobctl.cron import CronError, parse
 
-__all__ = ["CrontabWarning", "ImportResult", "import_crontab", "split_percent"]
+__all__ = [
+    "CrontabWarning",
+    "ImportResult",
+    "import_crontab",
+    "job_name",
+    "shell_command",
+    "split_percent",
+]
 
 DEFAULT_SHELL = "/bin/sh"
 _ENV_LINE = re.compile(r"^([^ \t=]+)[ \t]*=(.*)$")
@@ -109,6 +117,8 @@ class CrontabWarning:
 
 @dataclass(frozen=True)
 class ImportResult:
+    """The converted document, and every line left out or changed on the way."""
+
     toml: str  # a jobs.toml document that `jobctl.config.parse_config` accepts
     warnings: list[CrontabWarning] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # the job and schedule names, in order
@@ -158,8 +168,7 @@ def _cron_input(data: str) -> str:
     written: list[str] = []
     escaped = False
     needs_newline = False
-    for original in data:
-        char = original
+    for char in data:
         if escaped:
             if char != "%":
                 written.append("\\")
@@ -177,7 +186,8 @@ def _cron_input(data: str) -> str:
 
 
 def shell_command(command: str, stdin: str | None, shell: str = DEFAULT_SHELL) -> str:
-    """The one line that /bin/sh -c runs to do what cron did with `shell` -c `command`."""
+    """The line a job hands to /bin/sh -c to do what cron did: `shell` -c `command`, fed
+    `stdin`; braces are doubled so that jobctl's placeholders leave them alone."""
     own_shell = os.path.basename(shell) != "sh"
     if stdin is None:
         line = f"exec {shlex.quote(shell)} -c {shlex.quote(command)}" if own_shell else command

@@ -176,7 +176,11 @@ def cron_next(
         return
     now = time.time()
     utc = ZoneInfo("UTC")
-    table(["FIRE", "UTC", "IN"], [[iso_in(f, zone), iso_in(f, utc), ago(f, now)] for f in fires])
+    table(
+        ["FIRE", "UTC", "IN"],
+        [[iso_in(f, zone), iso_in(f, utc), ago(f, now)] for f in fires],
+        title=f"{expression}: {cron.describe(expression)} ({zone_name})",
+    )
 
 
 def iso_in(ts: float, zone: Any) -> str:
