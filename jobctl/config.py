@@ -409,6 +409,17 @@ class _Parser:
         shell = self.take(t, data, "shell", bool, False)
         command = self.command(t, data["command"], shell)
         self.check_shell_placeholders(t, command, shell)
+        if shell and len(command) == 1:
+            from jobctl.payload import quoted_placeholders
+
+            inside = quoted_placeholders(command[0])
+            if inside:
+                raise self.fail(
+                    t,
+                    "command",
+                    f"{{{inside[0]}}} is inside quotes; with shell = true write placeholders"
+                    " bare: their values are quoted for you",
+                )
         env = self.take(t, data, "env", dict, {})
         for key, value in env.items():
             if not isinstance(value, str | int | float) or isinstance(value, bool):

@@ -51,6 +51,7 @@ class Execution:
         self.spec = spec
         self._stop_reason: Outcome | None = None
         self._force = False
+        self._closed = False
         self._stop_read, self._stop_write = os.pipe()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -65,16 +66,19 @@ class Execution:
                 self._stop_reason = reason
             if force:
                 self._force = True
-            with contextlib.suppress(OSError):
-                os.write(self._stop_write, b"x")
+            if not self._closed:
+                with contextlib.suppress(OSError):
+                    os.write(self._stop_write, b"x")
 
     def run(self) -> AttemptResult:
         try:
             return self._run()
         finally:
-            for fd in (self._stop_read, self._stop_write):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            with self._lock:
+                self._closed = True
+                for fd in (self._stop_read, self._stop_write):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
 
     def _run(self) -> AttemptResult:
         spec = self.spec

@@ -81,6 +81,31 @@ def check_placeholders(argv: Sequence[str], payload: Mapping[str, Any], job: str
         raise PayloadError(f"job {job!r}: no payload value for placeholder {names}")
 
 
+def quoted_placeholders(script: str) -> list[str]:
+    """Placeholders that sit inside quotes of a shell script. Their values are quoted on
+    their own, and a quote around them would undo that, so these are refused."""
+    found: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(script):
+        char = script[index]
+        if quote != "'" and char == "\\":
+            index += 2
+            continue
+        if quote == "" and char in "'\"":
+            quote = char
+        elif quote and char == quote:
+            quote = ""
+        elif quote:
+            match = _PLACEHOLDER.match(script, index)
+            if match and match.group(1):
+                found.append(match.group(1))
+                index = match.end()
+                continue
+        index += 1
+    return found
+
+
 def render_argv(argv: Sequence[str], payload: Mapping[str, Any], shell: bool) -> list[str]:
     """Fill placeholders; with `shell` every value is shell-quoted.
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from conftest import Env
 
 DUMP = """\
@@ -170,3 +171,22 @@ def test_shell_true_quotes_values_in_a_list_command(env: Env) -> None:
     # A list is an argv even with shell = true: a value must never close a quote that
     # the joined command line opened around its placeholder.
     run_shell_job(env, '["printf", "<%s|%s>", "{value}", "{other}"]')
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param("printf '<%s|%s>' '{value}' {other}", id="single-quoted"),
+        pytest.param("printf '<%s|%s>' \"{value}\" {other}", id="double-quoted"),
+    ],
+)
+def test_shell_true_placeholder_inside_quotes_is_refused_or_safe(env: Env, command: str) -> None:
+    # Quoting a placeholder out of habit must not open a hole: either validation refuses
+    # the command, or the value still arrives literally.
+    env.write_config(f"[jobs.sh]\nshell = true\ncommand = {toml(command)}\n")
+    check = env.run("validate")
+    if check.returncode != 0:
+        assert check.returncode == 2
+        assert "command" in one_error_line(check.stderr)
+        return
+    run_shell_job(env, toml(command))

@@ -198,7 +198,6 @@ def import_crontab(
 ) -> None:
     """Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr)."""
     from jobctl.crontab import import_crontab as convert
-
     from jobctl.errors import UsageError
 
     if source == "-":
