@@ -51,9 +51,9 @@ _jobctl_options() {
 }
 _jobctl_value() {
     case "$1" in
-        ' --config') REPLY='plain' ;;
-        ' -c') REPLY='plain' ;;
-        ' --db') REPLY='plain' ;;
+        ' --config') REPLY='file' ;;
+        ' -c') REPLY='file' ;;
+        ' --db') REPLY='file' ;;
         ' --log-format') REPLY='plain' ;;
         ' --log-level') REPLY='plain' ;;
         'cron next --count') REPLY='plain' ;;
@@ -106,8 +106,8 @@ _jobctl_value() {
         'prune --older-than') REPLY='plain' ;;
         'prune --state') REPLY='dynamic' ;;
         'prune -s') REPLY='dynamic' ;;
-        'run-worker --queue') REPLY='plain' ;;
-        'run-worker -q') REPLY='plain' ;;
+        'run-worker --queue') REPLY='dynamic' ;;
+        'run-worker -q') REPLY='dynamic' ;;
         'run-worker --concurrency') REPLY='plain' ;;
         'run-worker -n') REPLY='plain' ;;
         'run-worker --shutdown-timeout') REPLY='plain' ;;
@@ -115,8 +115,8 @@ _jobctl_value() {
         'run-worker --metrics-addr') REPLY='plain' ;;
         'schedule-daemon --metrics-addr') REPLY='plain' ;;
         'stats --since') REPLY='plain' ;;
-        'up --queue') REPLY='plain' ;;
-        'up -q') REPLY='plain' ;;
+        'up --queue') REPLY='dynamic' ;;
+        'up -q') REPLY='dynamic' ;;
         'up --concurrency') REPLY='plain' ;;
         'up -n') REPLY='plain' ;;
         'up --shutdown-timeout') REPLY='plain' ;;

@@ -122,6 +122,7 @@ class Claim:
     attempt: int
     lease_token: str
     run: int
+    log_path: str | None = None  # where the worker puts this attempt's output
 
 
 @dataclass(frozen=True)

@@ -96,11 +96,12 @@ def quoted_placeholders(script: str) -> list[str]:
             quote = char
         elif quote and char == quote:
             quote = ""
-        elif quote:
+        elif char in "{}":
             match = _PLACEHOLDER.match(script, index)
-            if match and match.group(1):
-                found.append(match.group(1))
-                index = match.end()
+            if match:
+                if quote and match.group(1):
+                    found.append(match.group(1))
+                index = match.end()  # past "{{" and "}}" too: they are literal braces
                 continue
         index += 1
     return found

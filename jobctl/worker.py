@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import JobctlError, PayloadError, StoreError
@@ -28,6 +29,7 @@ from jobctl.models import AttemptResult, Claim, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.observe.hooks import hook_for, run_hook
 from jobctl.payload import render_argv
+from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store
 
@@ -52,11 +54,6 @@ class WorkerOptions:
     name: str | None = None
 
 
-def default_log_dir(store_location: str) -> Path:
-    path = Path(store_location)
-    return path.with_name(path.name + ".logs") if path.suffix else path.parent / "logs"
-
-
 class Worker:
     def __init__(
         self,
@@ -77,7 +74,7 @@ class Worker:
         # Leases are renewed and heartbeats written three times per lease.
         self._maintenance_interval = max(0.2, self.lease / 3.0)
         self.id = options.name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
-        self.log_dir = log_dir or _configured_log_dir(config, store)
+        self.log_dir = log_dir or logfiles.log_dir(config, store.location)
         self._running: dict[int, _Running] = {}
         self._results: queue_mod.SimpleQueue[tuple[int, AttemptResult]] = queue_mod.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
@@ -88,6 +85,7 @@ class Worker:
         self._force = False
         self._pending_retries: dict[int, float] = {}
         self._signals = 0
+        self._pruner = AutoPruner({})
         self.on_stop: list[Callable[[], None]] = []
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
 
@@ -189,7 +187,12 @@ class Worker:
         if free <= 0:
             return False
         claims = self.store.claim(
-            self.id, self.options.queues, self.clock.now(), self.lease, limit=free
+            self.id,
+            self.options.queues,
+            self.clock.now(),
+            self.lease,
+            limit=free,
+            log_path=self._log_path,
         )
         for claim in claims:
             self._start(claim)
@@ -254,9 +257,11 @@ class Worker:
                 error=job.error,
             )
         settings = self.config.settings
-        pruned = self.store.auto_prune(
-            {State.SUCCEEDED: settings.keep_succeeded, State.DEAD: settings.keep_dead}, now
-        )
+        self._pruner.keep = {
+            State.SUCCEEDED: settings.keep_succeeded,
+            State.DEAD: settings.keep_dead,
+        }
+        pruned = self._pruner.run(self.store, now)
         if pruned is not None and pruned.ids:
             self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
 
@@ -336,6 +341,9 @@ class Worker:
         self._results.put((job_id, result))
         self._poke()
 
+    def _log_path(self, job_id: int, run: int) -> str:
+        return str(logfiles.attempt_log_path(self.log_dir, job_id, run))
+
     def _job_type(self, claim: Claim) -> JobType | None:
         job = claim.job
         if job.command is not None:
@@ -366,7 +374,7 @@ class Worker:
                 "JOBCTL_PAYLOAD": _payload_json(job.payload),
             }
         )
-        log_path = self.log_dir / f"{job.id // 1000:05d}" / f"{job.id}.{claim.run}.log"
+        log_path = Path(claim.log_path or self._log_path(job.id, claim.run))
         return AttemptSpec(
             argv=argv,
             env=env,
@@ -515,13 +523,6 @@ class Worker:
         self._signals += 1
         force = signum == signal.SIGINT and self._stopping
         self.request_stop(force=force)
-
-
-def _configured_log_dir(config: Config, store: Store) -> Path:
-    if config.settings.log_dir:
-        path = Path(config.settings.log_dir).expanduser()
-        return path if path.is_absolute() else config.base_dir / path
-    return default_log_dir(store.location)
 
 
 def _payload_json(payload: dict[str, object]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobctl.models import AttemptResult, NewJob, Outcome, State
+from jobctl.retention import AutoPruner, prune
 from jobctl.store import Finish
 from jobctl.store.sqlite import SqliteStore
 
@@ -55,10 +56,9 @@ def test_finished_ids_match_what_delete_jobs_would_delete(tmp_path: Path) -> Non
 
 def test_prune_deletes_in_batches_and_removes_logs(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "q.db") as store:
-        store.PRUNE_BATCH = 2
         ids = _finished(store, [Outcome.SUCCEEDED] * 5, NOW, tmp_path)
         (active,) = store.enqueue([NewJob(job="j", payload={})], NOW)
-        pruned = store.prune([State.SUCCEEDED, State.QUEUED])
+        pruned = prune(store, [State.SUCCEEDED, State.QUEUED], batch=2)
         assert (sorted(pruned.ids), pruned.logs_removed) == (ids, 5)
         assert store.get_many([*ids, active.id]).keys() == {active.id}
         assert not any((tmp_path / f"{i}.log").exists() for i in ids)
@@ -69,7 +69,7 @@ def test_prune_leaves_a_job_that_was_retried_meanwhile(tmp_path: Path) -> None:
         ids = _finished(store, [Outcome.FAILED] * 2, NOW, tmp_path)
         targets = store.finished_ids([State.DEAD])
         store.dead_retry([ids[0]], None, NOW)  # between the count and the deletion
-        pruned = store.prune([State.DEAD], ids=targets)
+        pruned = prune(store, [State.DEAD], ids=targets)
         assert pruned.ids == [ids[1]]
         job = store.get(ids[0])
         assert job is not None and job.state == State.QUEUED
@@ -78,11 +78,11 @@ def test_prune_leaves_a_job_that_was_retried_meanwhile(tmp_path: Path) -> None:
 def test_auto_prune_keeps_each_state_its_time_and_runs_once_a_minute(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "q.db") as store:
         ok, dead = _finished(store, [Outcome.SUCCEEDED, Outcome.FAILED], NOW, tmp_path)
-        keep: dict[State, float | None] = {State.SUCCEEDED: 3600.0, State.DEAD: None}
-        assert store.auto_prune({State.SUCCEEDED: None, State.DEAD: None}, NOW) is None
-        first = store.auto_prune(keep, NOW + 60)
+        assert AutoPruner({State.SUCCEEDED: None, State.DEAD: None}).run(store, NOW) is None
+        pruner = AutoPruner({State.SUCCEEDED: 3600.0, State.DEAD: None})
+        first = pruner.run(store, NOW + 60)
         assert first is not None and first.ids == []  # not an hour old yet
-        assert store.auto_prune(keep, NOW + 90) is None  # pruned less than a minute ago
-        later = store.auto_prune(keep, NOW + 3700)
+        assert pruner.run(store, NOW + 90) is None  # pruned less than a minute ago
+        later = pruner.run(store, NOW + 3700)
         assert later is not None and later.ids == [ok]
         assert store.get(dead) is not None  # keep_dead unset: dead jobs stay

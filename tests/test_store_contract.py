@@ -256,6 +256,27 @@ def test_cancel_active_jobs_and_report_previous_states(store: Store) -> None:
     assert store.finish([Finish(by_id[running], result)], T0 + 2) == [State.CANCELLED]
 
 
+def test_cancel_of_a_job_whose_worker_died_closes_its_attempt(store: Store) -> None:
+    (r,) = store.enqueue([job()], T0)
+    store.claim("w", None, T0, LEASE)
+    store.cancel([r.id], T0 + 1)
+    (attempt,) = store.attempts(r.id)
+    assert attempt.finished_at is None  # its worker may still be stopping the process
+    assert store.rescue_expired(T0 + LEASE + 1) == []  # nothing to requeue
+    (attempt,) = store.attempts(r.id)
+    assert attempt.outcome == Outcome.CANCELLED and attempt.finished_at == T0 + LEASE + 1
+    got = store.get(r.id)
+    assert got is not None and got.state == State.CANCELLED and got.error == "cancelled"
+
+
+def test_oldest_ready_counts_due_jobs_not_yet_promoted(store: Store) -> None:
+    store.enqueue([job(run_at=T0 + 10)], T0)
+    (counts,) = store.queue_counts(T0 + 5)
+    assert counts.oldest_ready_at is None
+    (counts,) = store.queue_counts(T0 + 20)
+    assert counts.oldest_ready_at == T0 + 10
+
+
 def test_dead_retry_resets_attempts_and_keeps_history(store: Store) -> None:
     (r,) = store.enqueue([job(max_attempts=1)], T0)
     (claim,) = store.claim("w", None, T0, LEASE)

@@ -98,6 +98,7 @@ def main(
         typer.Option(
             "--config",
             "-c",
+            metavar="FILE",
             help="Config file (default: $JOBCTL_CONFIG, ./jobs.toml, "
             "$XDG_CONFIG_HOME/jobctl/jobs.toml).",
             show_default=False,
@@ -107,6 +108,7 @@ def main(
         str | None,
         typer.Option(
             "--db",
+            metavar="FILE",
             help="Database path (default: $JOBCTL_DB, [settings] db, "
             "$XDG_STATE_HOME/jobctl/jobctl.db).",
             show_default=False,

@@ -13,18 +13,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import typer
 from typer._click.shell_completion import (
     CompletionItem,
     ShellComplete,
     add_completion_class,
     split_arg_string,
 )
-
-if TYPE_CHECKING:
-    from jobctl.config import Config
 
 LINE_VAR = "_JOBCTL_COMPLETE_LINE"
 SCRIPTS = {"bash": "jobctl.bash", "zsh": "_jobctl", "fish": "jobctl.fish"}
@@ -57,82 +53,13 @@ add_completion_class(LineComplete, LineComplete.name)
 
 
 # ---------------------------------------------------------------------------------------------
-# Callbacks (typer `autocompletion=`): called only while a shell completes a value
-
-
-def complete_job(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """Job names defined in the config."""
-    config = _config(ctx)
-    if config is None:
-        return []
-    return [
-        (name, job.description or "")
-        for name, job in sorted(config.jobs.items())
-        if name.startswith(incomplete)
-    ]
-
-
-def complete_enqueue(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """The job name of `enqueue` (its first word, unless --exec makes the words a command)."""
-    if ctx.params.get("args") or ctx.params.get("exec_"):
-        return []
-    return complete_job(ctx, incomplete)
-
-
-def complete_queue(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Queue names from the config, and those the database already knows."""
-    import contextlib
-    import time
-
-    from jobctl.cli.app import Globals
-    from jobctl.config import DEFAULT_QUEUE
-    from jobctl.errors import JobctlError
-
-    names = {DEFAULT_QUEUE}
-    config = _config(ctx)
-    if config is not None:
-        names.update(job.queue for job in config.jobs.values())
-        names.update(s.queue for s in config.schedules.values() if s.queue)
-    root = ctx.find_root().params
-    state = Globals(config_path=root.get("config"), db=root.get("db"))
-    with contextlib.suppress(JobctlError, OSError), state.store(create=False) as store:
-        names.update(c.queue for c in store.queue_counts(time.time()))
-    return sorted(n for n in names if n.startswith(incomplete))
-
-
-def complete_state(incomplete: str) -> list[str]:
-    from jobctl.models import State
-
-    return [s.value for s in State if s.value.startswith(incomplete)]
-
-
-def complete_final_state(incomplete: str) -> list[str]:
-    from jobctl.models import FINAL_STATES
-
-    return [s.value for s in FINAL_STATES if s.value.startswith(incomplete)]
-
-
-def _config(ctx: typer.Context) -> Config | None:
-    """The config named on the command line being completed (or found the usual way);
-    None when it is missing or broken, since a completion must never print an error."""
-    from jobctl.config import load_config
-    from jobctl.errors import JobctlError
-
-    try:
-        return load_config(ctx.find_root().params.get("config"))
-    except JobctlError:
-        return None
-
-
-# ---------------------------------------------------------------------------------------------
 # The command tree, as the scripts need it
 
 
 class Param:
     """An option (names) or an argument (no names) and how its value completes: `flag`
     takes none, `plain` takes one nothing can guess, then `file`, `dir`, `dynamic` (ask
-    jobctl) or `choice` (the fixed `choices`). (Plain classes, not dataclasses: this module
-    loads with every command, and a dataclass costs start-up time.)"""
+    jobctl) or `choice` (the fixed `choices`)."""
 
     def __init__(
         self,

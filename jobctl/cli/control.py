@@ -14,7 +14,8 @@ from typing import Annotated
 import typer
 
 from jobctl.cli.app import STATE, app
-from jobctl.cli.completions import complete_final_state, complete_queue
+from jobctl.cli.completers import complete_final_state, complete_queue
+from jobctl.cli.options import duration_option, state_option
 
 
 @app.command(
@@ -139,20 +140,20 @@ def prune(
 ) -> None:
     """Delete finished jobs, their history and their logs. Workers can do this on their
     own: see [settings] keep_succeeded and keep_dead."""
-    from jobctl.cli.inspect import _state
-    from jobctl.cli.queue import _duration
     from jobctl.errors import UsageError
     from jobctl.models import FINAL_STATES
 
-    states = [_state(s) for s in state or []] or list(FINAL_STATES)
+    states = [state_option(s) for s in state or []] or list(FINAL_STATES)
     active = [s.value for s in states if s not in FINAL_STATES]
     if active:
         raise UsageError(
             f"--state: {active[0]} jobs are not finished; prune deletes succeeded, dead or "
             "cancelled jobs"
         )
-    age = _duration(older_than, "--older-than")
+    age = duration_option(older_than, "--older-than")
     assert age is not None
     with STATE.store(create=False) as store:
-        pruned = store.prune(states, finished_before=time.time() - age)
+        from jobctl.retention import prune
+
+        pruned = prune(store, states, finished_before=time.time() - age)
     print(f"pruned {len(pruned.ids)} job(s), removed {pruned.logs_removed} log file(s)")

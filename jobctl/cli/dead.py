@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from jobctl.cli.app import STATE, app
-from jobctl.cli.completions import complete_job
+from jobctl.cli.completers import complete_job
+from jobctl.cli.options import duration_option
 
 if TYPE_CHECKING:
     from jobctl.store import Store
@@ -45,11 +46,10 @@ def dead_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List dead jobs, the latest death first, with their last error."""
-    from jobctl.cli.queue import _duration
     from jobctl.models import State
     from jobctl.render import dead_rows, job_document, print_json
 
-    window = _duration(since, "--since")
+    window = duration_option(since, "--since")
     with STATE.store(create=False) as store:
         jobs = store.finished_jobs(
             [State.DEAD],
@@ -143,12 +143,11 @@ def dead_purge(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete dead jobs and their logs (asks first on a terminal)."""
-    from jobctl.cli.queue import _duration
     from jobctl.errors import OperationFailed
     from jobctl.models import State
 
     ids = _targets(job_ids, all_)
-    age = _duration(older_than, "--older-than")
+    age = duration_option(older_than, "--older-than")
     cutoff = time.time() - age if age is not None else None
     with STATE.store(create=False) as store:
         targets = store.finished_ids([State.DEAD], ids=ids, finished_before=cutoff, job=job)
@@ -156,7 +155,9 @@ def dead_purge(
         if targets and not yes and sys.stdin.isatty():
             _confirm(f"Delete {len(targets)} dead job(s) and their logs?")
         # Only the jobs counted and confirmed; one that left `dead` meanwhile stays.
-        pruned = store.prune([State.DEAD], ids=targets, finished_before=cutoff, job=job)
+        from jobctl.retention import prune
+
+        pruned = prune(store, [State.DEAD], ids=targets, finished_before=cutoff, job=job)
     print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
     if skipped:
         raise OperationFailed(f"{skipped} job(s) not purged")

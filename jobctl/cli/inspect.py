@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from jobctl.cli.app import STATE, app
-from jobctl.cli.completions import complete_job, complete_queue, complete_state
+from jobctl.cli.completers import complete_job, complete_queue, complete_state
+from jobctl.cli.options import duration_option, state_option
 
 
 @app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
@@ -41,12 +42,11 @@ def list_jobs(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List jobs, newest first."""
-    from jobctl.cli.queue import _duration
     from jobctl.models import JobFilter
     from jobctl.render import job_document, job_rows, print_json
 
-    states = tuple(_state(s) for s in state or [])
-    window = _duration(since, "--since")
+    states = tuple(state_option(s) for s in state or [])
+    window = duration_option(since, "--since")
     since_ts = time.time() - window if window is not None else None
     where = JobFilter(
         states=states,
@@ -96,12 +96,11 @@ def wait(
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
 ) -> None:
     """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled."""
-    from jobctl.durations import parse_duration
     from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound
     from jobctl.models import FINAL_STATES, State
     from jobctl.render import job_document, print_json
 
-    limit = parse_duration(timeout) if timeout else None
+    limit = duration_option(timeout, "--timeout")
     deadline = time.monotonic() + limit if limit is not None else None
     pause = 0.01
     with STATE.store(create=False) as store:
@@ -126,18 +125,3 @@ def wait(
         typer.echo(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)
-
-
-def _state(text: str) -> "State":  # noqa: UP037
-    from jobctl.errors import UsageError
-    from jobctl.models import State
-
-    try:
-        return State(text.lower())
-    except ValueError:
-        names = ", ".join(s.value for s in State)
-        raise UsageError(f"--state: unknown state {text!r} (one of: {names})") from None
-
-
-if False:  # pragma: no cover - for type checkers only
-    from jobctl.models import State

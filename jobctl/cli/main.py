@@ -3,6 +3,7 @@ and a documented exit code (see jobctl.errors)."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -23,6 +24,9 @@ def run(argv: list[str] | None = None) -> None:
     )
     from jobctl.cli.app import app
     from jobctl.errors import EXIT_USAGE, JobctlError
+
+    if "_JOBCTL_COMPLETE" in os.environ:
+        from jobctl.cli import completions  # noqa: F401  (registers the scripts' protocol)
 
     try:
         code = app(args=argv, prog_name="jobctl", standalone_mode=False)

@@ -18,15 +18,12 @@ def stats(
 ) -> None:
     """Per queue and job type: enqueued, processed, succeeded, failed attempts, dead, pending,
     success rate, run time p50/p95/max and wait time p50/p95 over a window."""
-    from jobctl.durations import format_short, parse_duration
-    from jobctl.errors import DurationError
+    from jobctl.cli.options import duration_option
+    from jobctl.durations import format_short
     from jobctl.observe.stats import collect
     from jobctl.render import print_json, table
 
-    try:
-        window = parse_duration(since)
-    except DurationError as exc:
-        raise DurationError(f"--since: {exc}") from None
+    window = duration_option(since, "--since") or 0.0
     with STATE.store(create=False) as store:
         rows = collect(store, time.time() - window)
     if as_json:
@@ -110,15 +107,12 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Exit 0 when healthy; 1 with one line per failed check on stderr."""
-    from jobctl.durations import parse_duration
-    from jobctl.errors import EXIT_FAILED, DurationError
+    from jobctl.cli.options import duration_option
+    from jobctl.errors import EXIT_FAILED
     from jobctl.observe.health import Limits, check
     from jobctl.render import print_json
 
-    try:
-        age = parse_duration(max_age) if max_age is not None else None
-    except DurationError as exc:
-        raise DurationError(f"--max-age: {exc}") from None
+    age = duration_option(max_age, "--max-age")
     limits = Limits(max_ready, age, max_dead, require_worker, require_scheduler)
     with STATE.store(create=False) as store:
         checks = check(store, limits, time.time())

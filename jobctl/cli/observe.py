@@ -199,14 +199,14 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
 
 
 def attempt_log(store: Store, attempt: Attempt) -> Path:
-    """Where an attempt's output is. The store records it when the attempt ends; while it
-    runs, it is where the worker (with this config) puts it."""
+    """Where an attempt's output is: recorded with the attempt when it starts; for an attempt
+    recorded without one, where a worker with this config would put it."""
     if attempt.log_path:
         return Path(attempt.log_path)
-    from jobctl.worker import _configured_log_dir
+    from jobctl import logfiles
 
-    folder = _configured_log_dir(STATE.config(), store) / f"{attempt.job_id // 1000:05d}"
-    return folder / f"{attempt.job_id}.{attempt.run}.log"
+    directory = logfiles.log_dir(STATE.config(), store.location)
+    return logfiles.attempt_log_path(directory, attempt.job_id, attempt.run)
 
 
 def log_tail(path: str | None, lines: int) -> str | None:

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from jobctl.cli.app import STATE, app
-from jobctl.cli.completions import complete_enqueue, complete_queue
+from jobctl.cli.completers import complete_enqueue, complete_queue
+from jobctl.cli.options import duration_option, instant_option
 
 
 @app.command(
@@ -109,8 +110,8 @@ def enqueue(
     request = JobRequest(
         job=name,
         payload=body,
-        delay=_duration(delay, "--delay"),
-        at=_instant(at),
+        delay=duration_option(delay, "--delay"),
+        at=instant_option(at, "--at"),
         priority=priority,
         queue=queue,
         key=key,
@@ -190,23 +191,3 @@ def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dic
         except UnicodeDecodeError:
             raise UsageError(f"--payload-file {file}: not UTF-8 text") from None
     return parse_args(pairs or [])
-
-
-def _duration(text: str | None, option: str) -> float | None:
-    if text is None:
-        return None
-    from jobctl.durations import parse_duration
-    from jobctl.errors import DurationError
-
-    try:
-        return parse_duration(text)
-    except DurationError as exc:
-        raise DurationError(f"{option}: {exc}") from None
-
-
-def _instant(text: str | None) -> float | None:
-    if text is None:
-        return None
-    from jobctl.timefmt import parse_instant
-
-    return parse_instant(text, "--at")

@@ -14,9 +14,17 @@ if TYPE_CHECKING:
     from jobctl.config import Config, ScheduleSpec
 
 schedule_app = typer.Typer(
-    help="Inspect and steer cron schedules.", no_args_is_help=True, add_completion=False
+    help="Inspect and steer cron schedules.",
+    epilog="Example:  jobctl schedule list  |  jobctl schedule run nightly-backup",
+    no_args_is_help=True,
+    add_completion=False,
 )
-cron_app = typer.Typer(help="Check cron expressions.", no_args_is_help=True, add_completion=False)
+cron_app = typer.Typer(
+    help="Check cron expressions.",
+    epilog='Example:  jobctl cron next "*/15 9-17 * * MON-FRI" -n 5',
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(cron_app, name="cron")
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from jobctl.cli.app import STATE, app
+from jobctl.cli.completers import complete_queue
 
 if TYPE_CHECKING:
     from jobctl.config import Config
@@ -21,7 +22,12 @@ if TYPE_CHECKING:
 def run_worker(
     queue: Annotated[
         list[str] | None,
-        typer.Option("--queue", "-q", help="Take jobs from this queue (repeat; default: all)."),
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Take jobs from this queue (repeat; default: all).",
+            autocompletion=complete_queue,
+        ),
     ] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.")
@@ -46,14 +52,10 @@ def run_worker(
 ) -> None:
     """Run jobs until stopped. SIGTERM or Ctrl-C: finish running jobs, then exit 0;
     a second Ctrl-C stops at once (interrupted jobs are queued again)."""
-    from jobctl.durations import parse_duration
-    from jobctl.errors import DurationError
+    from jobctl.cli.options import duration_option
     from jobctl.worker import Worker, WorkerOptions
 
-    try:
-        grace = parse_duration(shutdown_timeout)
-    except DurationError as exc:
-        raise DurationError(f"--shutdown-timeout: {exc}") from None
+    grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
     config = STATE.config()
     options = WorkerOptions(
         queues=tuple(queue) if queue else None,
@@ -100,7 +102,12 @@ def schedule_daemon(
 def up(
     queue: Annotated[
         list[str] | None,
-        typer.Option("--queue", "-q", help="Take jobs from this queue (repeat; default: all)."),
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Take jobs from this queue (repeat; default: all).",
+            autocompletion=complete_queue,
+        ),
     ] = None,
     concurrency: Annotated[
         int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.")
@@ -120,15 +127,11 @@ def up(
     """Run the cron daemon and a worker pool in one foreground process."""
     import signal
 
+    from jobctl.cli.options import duration_option
     from jobctl.daemon import Daemon, run_in_thread
-    from jobctl.durations import parse_duration
-    from jobctl.errors import DurationError
     from jobctl.worker import Worker, WorkerOptions
 
-    try:
-        grace = parse_duration(shutdown_timeout)
-    except DurationError as exc:
-        raise DurationError(f"--shutdown-timeout: {exc}") from None
+    grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
     config = _schedule_config()
     log = STATE.event_log()
     options = WorkerOptions(

@@ -8,7 +8,7 @@ nothing and says so. A contract test suite runs against every implementation.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -66,14 +66,6 @@ class QueueCounts:
 
 
 @dataclass(frozen=True)
-class Pruned:
-    """What a prune deleted: the jobs, and how many of their log files were removed."""
-
-    ids: list[int]
-    logs_removed: int
-
-
-@dataclass(frozen=True)
 class Histogram:
     kind: str  # "run" or "wait"
     queue: str
@@ -116,10 +108,12 @@ class Store(abc.ABC):
         now: float,
         lease: float,
         limit: int = 1,
+        log_path: Callable[[int, int], str] | None = None,
     ) -> list[Claim]:
         """Atomically take up to `limit` ready jobs (highest priority, then earliest run_at,
         then first in), promoting scheduled jobs whose time has come. Paused queues are
-        skipped. `queues=None` means every queue."""
+        skipped. `queues=None` means every queue. `log_path(job_id, run)` names where the
+        attempt's output will go, recorded with the attempt from its start."""
 
     @abc.abstractmethod
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
@@ -255,60 +249,6 @@ class Store(abc.ABC):
     ) -> list[int]:
         """The ids `delete_jobs` would delete now with the same arguments, so a purge can be
         shown and confirmed before anything is gone."""
-
-    PRUNE_BATCH = 500
-    AUTO_PRUNE_EVERY = 60.0
-    _next_auto_prune: float = 0.0
-
-    def prune(
-        self,
-        states: Sequence[State],
-        *,
-        ids: Sequence[int] | None = None,
-        finished_before: float | None = None,
-        job: str | None = None,
-    ) -> Pruned:
-        """Delete finished jobs and remove their log files: the one path of `jobctl prune`,
-        `jobctl dead purge` and the workers' own pruning. Each batch is its own transaction,
-        so a large prune never holds the write lock long enough to stall workers."""
-        import os
-
-        targets = self.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
-        deleted: list[int] = []
-        removed = 0
-        for start in range(0, len(targets), self.PRUNE_BATCH):
-            batch = targets[start : start + self.PRUNE_BATCH]
-            paths = self.delete_jobs(
-                states=states, ids=batch, finished_before=finished_before, job=job
-            )
-            # Ids are never reused, so a batch member that is gone is one this call deleted
-            # (a job that left the states meanwhile, e.g. by dead retry, is still there).
-            survivors = self.get_many(batch)
-            deleted.extend(i for i in batch if i not in survivors)
-            for path in paths:
-                try:
-                    os.unlink(path)
-                except FileNotFoundError:
-                    continue
-                except OSError:
-                    continue  # unreadable or busy: the job is gone, a stray log is harmless
-                removed += 1
-        return Pruned(ids=deleted, logs_removed=removed)
-
-    def auto_prune(self, keep: dict[State, float | None], now: float) -> Pruned | None:
-        """Prune jobs finished longer ago than their state's retention (`[settings]
-        keep_succeeded`, `keep_dead`), at most once a minute per store; None when not due."""
-        if now < self._next_auto_prune or not any(v is not None for v in keep.values()):
-            return None
-        self._next_auto_prune = now + self.AUTO_PRUNE_EVERY
-        ids: list[int] = []
-        removed = 0
-        for state, period in keep.items():
-            if period is not None:
-                pruned = self.prune([state], finished_before=now - period)
-                ids.extend(pruned.ids)
-                removed += pruned.logs_removed
-        return Pruned(ids=ids, logs_removed=removed)
 
     # -- workers ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -209,13 +209,15 @@ class SqliteStore(Store):
         now: float,
         lease: float,
         limit: int = 1,
+        log_path: Callable[[int, int], str] | None = None,
     ) -> list[Claim]:
         if limit <= 0:
             return []
         claims: list[Claim] = []
         with self._write() as conn:
             conn.execute(
-                "UPDATE jobs SET state = 'queued' WHERE state = 'scheduled' AND run_at <= ?",
+                "UPDATE jobs INDEXED BY jobs_due SET state = 'queued'"
+                " WHERE state = 'scheduled' AND run_at <= ?",
                 (now,),
             )
             if queues is None:
@@ -234,8 +236,9 @@ class SqliteStore(Store):
                 candidates.extend(
                     (-priority, run_at, job_id)
                     for job_id, priority, run_at in conn.execute(
-                        "SELECT id, priority, run_at FROM jobs WHERE state = 'queued'"
-                        " AND queue = ? ORDER BY priority DESC, run_at, id LIMIT ?",
+                        "SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready"
+                        " WHERE state = 'queued' AND queue = ?"
+                        " ORDER BY priority DESC, run_at, id LIMIT ?",
                         (name, limit),
                     )
                 )
@@ -253,12 +256,15 @@ class SqliteStore(Store):
                     continue
                 job = _job(row)
                 runs = row[21]
+                path = log_path(job.id, runs) if log_path is not None else None
                 conn.execute(
-                    "INSERT INTO attempts (job_id, run, attempt, worker, started_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (job.id, runs, job.attempts, worker, now),
+                    "INSERT INTO attempts (job_id, run, attempt, worker, started_at, log_path)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (job.id, runs, job.attempts, worker, now, path),
                 )
-                claims.append(Claim(job=job, attempt=job.attempts, lease_token=token, run=runs))
+                claims.append(
+                    Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
+                )
         return claims
 
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
@@ -302,6 +308,11 @@ class SqliteStore(Store):
                     new_state = State.DEAD
                 if result.outcome == Outcome.CANCELLED:
                     changed = None
+                    conn.execute(
+                        "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                        " WHERE id = ? AND lease_token = ?",
+                        (claim.job.id, claim.lease_token),
+                    )
                 elif new_state == State.SCHEDULED:
                     changed = conn.execute(
                         "UPDATE jobs SET state = 'scheduled', run_at = ?, exit_code = ?,"
@@ -331,7 +342,7 @@ class SqliteStore(Store):
                     ).fetchone()
                 conn.execute(
                     "UPDATE attempts SET finished_at = ?, outcome = ?, exit_code = ?,"
-                    " signal = ?, error = ?, log_path = ?"
+                    " signal = ?, error = ?, log_path = COALESCE(?, log_path)"
                     " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
                     (
                         finished,
@@ -377,7 +388,8 @@ class SqliteStore(Store):
         rescued: list[Job] = []
         with self._write() as conn:
             rows = conn.execute(
-                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE state = 'running' AND lease_expires_at < ?",
+                f"SELECT {_JOB_COLUMNS} FROM jobs INDEXED BY jobs_lease"
+                " WHERE lease_token IS NOT NULL AND state = 'running' AND lease_expires_at < ?",
                 (now,),
             ).fetchall()
             for row in rows:
@@ -399,17 +411,37 @@ class SqliteStore(Store):
                     (now, Outcome.LOST.value, error, job.id, row[21]),
                 )
                 rescued.append(_replace_state(job, to_state, error))
+            for job_id, run, token in conn.execute(
+                "SELECT id, runs, lease_token FROM jobs INDEXED BY jobs_lease"
+                " WHERE lease_token IS NOT NULL"
+                " AND state = 'cancelled' AND lease_expires_at < ?",
+                (now,),
+            ).fetchall():
+                # Cancelled while running, and its worker died before confirming the kill.
+                conn.execute(
+                    "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                    " WHERE id = ? AND lease_token = ?",
+                    (job_id, token),
+                )
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (now, Outcome.CANCELLED.value, "cancelled; its worker was lost", job_id, run),
+                )
         if rescued:
             self._notifier.notify(WORK)
         return rescued
 
     def next_due(self, queues: Sequence[str] | None) -> float | None:
         if queues is None:
-            rows = self._read("SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled'")
+            rows = self._read(
+                "SELECT MIN(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'scheduled'"
+            )
         else:
             marks = ",".join("?" * len(queues))
             rows = self._read(
-                f"SELECT MIN(run_at) FROM jobs WHERE state = 'scheduled' AND queue IN ({marks})",
+                f"SELECT MIN(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'scheduled'"
+                f" AND queue IN ({marks})",
                 list(queues),
             )
         value = rows[0][0] if rows else None
@@ -490,9 +522,19 @@ class SqliteStore(Store):
         paused = {name: bool(p) for name, p in self._read("SELECT name, paused FROM queues")}
         result = []
         for queue in sorted(set(counts) | set(paused)):
-            oldest = self._read(
-                "SELECT MIN(run_at) FROM jobs WHERE state = 'queued' AND queue = ?", (queue,)
+            ready = self._read(
+                "SELECT MIN(run_at) FROM jobs INDEXED BY jobs_ready_age"
+                " WHERE state = 'queued' AND queue = ?",
+                (queue,),
             )[0][0]
+            # Due but not yet promoted (promotion happens when a worker claims): ready too.
+            due = self._read(
+                "SELECT MIN(run_at) FROM jobs INDEXED BY jobs_due"
+                " WHERE state = 'scheduled' AND run_at <= ? AND queue = ?",
+                (now, queue),
+            )[0][0]
+            waiting = [t for t in (ready, due) if t is not None]
+            oldest = min(waiting) if waiting else None
             result.append(
                 QueueCounts(
                     queue=queue,
@@ -517,9 +559,10 @@ class SqliteStore(Store):
                 state = State(row[0])
                 before[job_id] = state
                 if state in ACTIVE_STATES:
+                    # A running job keeps its lease until its worker confirms the kill, so
+                    # that rescue can close the attempt if that worker is gone.
                     conn.execute(
-                        "UPDATE jobs SET state = 'cancelled', finished_at = ?,"
-                        " error = COALESCE(error, 'cancelled'), lease_expires_at = NULL"
+                        "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled'"
                         " WHERE id = ? AND state = ?",
                         (now, job_id, state.value),
                     )

@@ -33,8 +33,9 @@ CREATE INDEX jobs_ready ON jobs (queue, priority DESC, run_at, id) WHERE state =
 CREATE INDEX jobs_ready_age ON jobs (queue, run_at) WHERE state = 'queued';
 -- Promotion of delayed jobs and retries whose time has come.
 CREATE INDEX jobs_due ON jobs (run_at) WHERE state = 'scheduled';
--- Rescue of attempts whose worker died.
-CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE state = 'running';
+-- Rescue of attempts whose worker died (running jobs, and cancelled ones whose worker has
+-- not yet confirmed the kill).
+CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE lease_token IS NOT NULL;
 -- Idempotent enqueue: one active job per key.
 CREATE UNIQUE INDEX jobs_active_key ON jobs (key)
     WHERE key IS NOT NULL AND state IN ('queued', 'scheduled', 'running');

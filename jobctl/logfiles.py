@@ -1,0 +1,24 @@
+"""Where attempt output is kept: `<log_dir>/NNNNN/ID.RUN.log`, private to the user.
+
+Paths are absolute, so `logs` and `dead show` find them from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jobctl.config import Config
+
+
+def log_dir(config: Config, store_location: str) -> Path:
+    """`[settings] log_dir` (relative to the config file), else `<database>.logs/`."""
+    if config.settings.log_dir:
+        path = Path(config.settings.log_dir).expanduser()
+        return (path if path.is_absolute() else config.base_dir / path).absolute()
+    database = Path(store_location).expanduser().absolute()
+    return database.with_name(database.name + ".logs")
+
+
+def attempt_log_path(directory: Path, job_id: int, run: int) -> Path:
+    """A thousand jobs per folder keeps folders small at millions of jobs."""
+    return directory / f"{job_id // 1000:05d}" / f"{job_id}.{run}.log"

@@ -1,0 +1,82 @@
+"""Deleting finished jobs and their logs: `jobctl prune`, `jobctl dead purge`, and the
+workers' own pruning under `[settings] keep_succeeded` / `keep_dead`.
+
+The store deletes rows; this module decides what to delete and removes the log files, which
+live outside any store. Each batch is its own transaction, so a large prune never holds the
+write lock long enough to stall workers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from jobctl.models import State
+from jobctl.store import Store
+
+BATCH = 500
+AUTO_PRUNE_EVERY = 60.0  # seconds between a worker's own prunes
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What a prune deleted: the jobs, and how many of their log files were removed."""
+
+    ids: list[int]
+    logs_removed: int
+
+
+def prune(
+    store: Store,
+    states: Sequence[State],
+    *,
+    ids: Sequence[int] | None = None,
+    finished_before: float | None = None,
+    job: str | None = None,
+    batch: int = BATCH,
+) -> Pruned:
+    targets = store.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
+    deleted: list[int] = []
+    removed = 0
+    for start in range(0, len(targets), batch):
+        chunk = targets[start : start + batch]
+        paths = store.delete_jobs(
+            states=states, ids=chunk, finished_before=finished_before, job=job
+        )
+        # Ids are never reused, so a member of the chunk that is gone is one this call
+        # deleted (a job that left the states meanwhile, e.g. by dead retry, is still there).
+        survivors = store.get_many(chunk)
+        deleted.extend(i for i in chunk if i not in survivors)
+        for path in paths:
+            try:
+                os.unlink(path)
+            except OSError:
+                continue  # already gone, or busy: the job is gone, a stray log is harmless
+            removed += 1
+    return Pruned(ids=deleted, logs_removed=removed)
+
+
+class AutoPruner:
+    """A worker's retention: prune each state past its period, at most once a minute."""
+
+    def __init__(self, keep: Mapping[State, float | None]) -> None:
+        self.keep = dict(keep)
+        self._next = 0.0
+
+    def due(self, now: float) -> bool:
+        return now >= self._next and any(v is not None for v in self.keep.values())
+
+    def run(self, store: Store, now: float) -> Pruned | None:
+        """Prune if due; None when not."""
+        if not self.due(now):
+            return None
+        self._next = now + AUTO_PRUNE_EVERY
+        ids: list[int] = []
+        removed = 0
+        for state, period in self.keep.items():
+            if period is not None:
+                pruned = prune(store, [state], finished_before=now - period)
+                ids.extend(pruned.ids)
+                removed += pruned.logs_removed
+        return Pruned(ids=ids, logs_removed=removed)
