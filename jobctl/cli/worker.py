@@ -14,41 +14,46 @@ from jobctl.cli.completers import complete_queue
 if TYPE_CHECKING:
     from jobctl.config import Config
 
+# Options shared by run-worker, schedule-daemon and up.
+QueueOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--queue",
+        "-q",
+        help="Take jobs from this queue (repeat; default: all).",
+        autocompletion=complete_queue,
+    ),
+]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.")
+]
+ShutdownOption = Annotated[
+    str, typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, let running jobs finish.")
+]
+MetricsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--metrics-addr",
+        help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
+    ),
+]
+
 
 @app.command(
     "run-worker",
     epilog="Examples:  jobctl run-worker --concurrency 4  |  jobctl run-worker --burst -q mail",
 )
 def run_worker(
-    queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue",
-            "-q",
-            help="Take jobs from this queue (repeat; default: all).",
-            autocompletion=complete_queue,
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.")
-    ] = 1,
+    queue: QueueOption = None,
+    concurrency: ConcurrencyOption = 1,
     burst: Annotated[
         bool, typer.Option("--burst", help="Exit once nothing is ready or running.")
     ] = False,
-    shutdown_timeout: Annotated[
-        str,
-        typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, let running jobs finish."),
-    ] = "30s",
+    shutdown_timeout: ShutdownOption = "30s",
     name: Annotated[
         str | None, typer.Option("--worker-name", help="Worker id (default: host:pid:random).")
     ] = None,
-    metrics_addr: Annotated[
-        str | None,
-        typer.Option(
-            "--metrics-addr",
-            help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
-        ),
-    ] = None,
+    metrics_addr: MetricsOption = None,
 ) -> None:
     """Run jobs until stopped. SIGTERM or Ctrl-C: finish running jobs, then exit 0;
     a second Ctrl-C stops at once (interrupted jobs are queued again)."""
@@ -74,13 +79,7 @@ def run_worker(
     epilog="Example:  jobctl schedule-daemon  (a second one on the same database stands by)",
 )
 def schedule_daemon(
-    metrics_addr: Annotated[
-        str | None,
-        typer.Option(
-            "--metrics-addr",
-            help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
-        ),
-    ] = None,
+    metrics_addr: MetricsOption = None,
 ) -> None:
     """Enqueue cron runs when they are due. SIGHUP (or `jobctl reload`) re-reads the config;
     SIGTERM or Ctrl-C stops."""
@@ -100,29 +99,10 @@ def schedule_daemon(
 
 @app.command(epilog="Example:  jobctl up --concurrency 4   (the mode for a systemd unit)")
 def up(
-    queue: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queue",
-            "-q",
-            help="Take jobs from this queue (repeat; default: all).",
-            autocompletion=complete_queue,
-        ),
-    ] = None,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.")
-    ] = 2,
-    shutdown_timeout: Annotated[
-        str,
-        typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, let running jobs finish."),
-    ] = "30s",
-    metrics_addr: Annotated[
-        str | None,
-        typer.Option(
-            "--metrics-addr",
-            help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
-        ),
-    ] = None,
+    queue: QueueOption = None,
+    concurrency: ConcurrencyOption = 2,
+    shutdown_timeout: ShutdownOption = "30s",
+    metrics_addr: MetricsOption = None,
 ) -> None:
     """Run the cron daemon and a worker pool in one foreground process."""
     import signal

@@ -615,18 +615,9 @@ class SqliteStore(Store):
         finished_before: float | None = None,
         job: str | None = None,
     ) -> list[str]:
-        final = [s.value for s in states if s in FINAL_STATES]
-        if not final:
+        where, params = _finished_where(states, job, finished_before=finished_before)
+        if not where:
             return []
-        clauses = [f"state IN ({','.join('?' * len(final))})"]
-        params: list[Any] = list(final)
-        if finished_before is not None:
-            clauses.append("finished_at < ?")
-            params.append(finished_before)
-        if job is not None:
-            clauses.append("job = ?")
-            params.append(job)
-        where = " AND ".join(clauses)
         paths: list[str] = []
         with self._write() as conn:
             if ids is None:
@@ -771,22 +762,11 @@ class SqliteStore(Store):
         finished_after: float | None = None,
         limit: int | None = None,
     ) -> list[Job]:
-        final = [s.value for s in states if s in FINAL_STATES]
-        if not final:
+        where, params = _finished_where(states, job, finished_after=finished_after)
+        if not where:
             return []
-        clauses = [f"state IN ({','.join('?' * len(final))})"]
-        params: list[Any] = list(final)
-        if job is not None:
-            clauses.append("job = ?")
-            params.append(job)
-        if finished_after is not None:
-            clauses.append("finished_at >= ?")
-            params.append(finished_after)
         # (state, finished_at) is indexed: the newest deaths come first without a sort.
-        sql = (
-            f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {' AND '.join(clauses)}"
-            " ORDER BY finished_at DESC, id DESC"
-        )
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY finished_at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -800,18 +780,10 @@ class SqliteStore(Store):
         finished_before: float | None = None,
         job: str | None = None,
     ) -> list[int]:
-        final = [s.value for s in states if s in FINAL_STATES]
-        if not final or (ids is not None and not ids):
+        where, params = _finished_where(states, job, finished_before=finished_before)
+        if not where or (ids is not None and not ids):
             return []
-        clauses = [f"state IN ({','.join('?' * len(final))})"]
-        params: list[Any] = list(final)
-        if finished_before is not None:
-            clauses.append("finished_at < ?")
-            params.append(finished_before)
-        if job is not None:
-            clauses.append("job = ?")
-            params.append(job)
-        sql = f"SELECT id FROM jobs WHERE {' AND '.join(clauses)}"
+        sql = f"SELECT id FROM jobs WHERE {where}"
         if ids is None:
             return [r[0] for r in self._read(sql + " ORDER BY id", params)]
         found: set[int] = set()
@@ -975,6 +947,31 @@ def _job(row: Sequence[Any]) -> Job:
         schedule=row[19],
         fire_time=row[20],
     )
+
+
+def _finished_where(
+    states: Sequence[State],
+    job: str | None,
+    *,
+    finished_before: float | None = None,
+    finished_after: float | None = None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause that picks finished jobs; empty when no final state is asked for
+    (active jobs are never listed as finished, nor deleted)."""
+    final = [s.value for s in states if s in FINAL_STATES]
+    if not final:
+        return "", []
+    clauses = [f"state IN ({','.join('?' * len(final))})"]
+    params: list[Any] = list(final)
+    for clause, value in (
+        ("finished_at < ?", finished_before),
+        ("finished_at >= ?", finished_after),
+        ("job = ?", job),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return " AND ".join(clauses), params
 
 
 def _replace_state(job: Job, state: State, error: str) -> Job:
