@@ -16,6 +16,7 @@ from typing import Any
 
 from jobctl.errors import PayloadError
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -53,7 +54,7 @@ def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
 
 def encode(payload: Mapping[str, Any], max_bytes: int, source: str = "payload") -> str:
     """The stored form; rejects payloads over `max_bytes`."""
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODER.encode(payload)
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:
@@ -133,7 +134,7 @@ def render_argv(argv: Sequence[str], payload: Mapping[str, Any], shell: bool) ->
 def value_text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def _json_type(value: Any) -> str:

@@ -42,6 +42,7 @@ from jobctl.store.base import (
 )
 from jobctl.store.wake import CONTROL, WORK, Notifier, SocketListener, wake_dir_for
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
 BUSY_TIMEOUT = 30.0
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
@@ -134,6 +135,7 @@ class SqliteStore(Store):
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
         ).fetchone()
         batch_keys: dict[str, int] = {}
+        queued, scheduled = State.QUEUED.value, State.SCHEDULED.value
         for spec in jobs:
             if spec.key is not None:
                 existing = batch_keys.get(spec.key)
@@ -150,16 +152,15 @@ class SqliteStore(Store):
             if spec.key is not None:
                 batch_keys[spec.key] = seq
             run_at = now if spec.run_at is None else spec.run_at
-            state = State.SCHEDULED if run_at > now else State.QUEUED
             rows.append(
                 (
                     seq,
                     spec.job,
                     spec.queue,
-                    state.value,
+                    scheduled if run_at > now else queued,
                     spec.priority,
                     spec.max_attempts,
-                    json.dumps(spec.payload, ensure_ascii=False, separators=(",", ":")),
+                    spec.payload_json or _ENCODER.encode(spec.payload),
                     spec.key,
                     run_at,
                     now,
@@ -961,7 +962,8 @@ def _finished_where(
     final = [s.value for s in states if s in FINAL_STATES]
     if not final:
         return "", []
-    clauses = [f"state IN ({','.join('?' * len(final))})"]
+    # Every finished job has finished_at; naming it lets SQLite use the partial index.
+    clauses = ["finished_at IS NOT NULL", f"state IN ({','.join('?' * len(final))})"]
     params: list[Any] = list(final)
     for clause, value in (
         ("finished_at < ?", finished_before),

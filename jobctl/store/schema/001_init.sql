@@ -39,9 +39,8 @@ CREATE INDEX jobs_lease ON jobs (lease_expires_at) WHERE lease_token IS NOT NULL
 -- Idempotent enqueue: one active job per key.
 CREATE UNIQUE INDEX jobs_active_key ON jobs (key)
     WHERE key IS NOT NULL AND state IN ('queued', 'scheduled', 'running');
--- Listing and pruning by state and age.
-CREATE INDEX jobs_state_finished ON jobs (state, finished_at);
-CREATE INDEX jobs_job ON jobs (job, id);
+-- Listing and pruning finished jobs by state and age (only finished ones: inserts stay cheap).
+CREATE INDEX jobs_state_finished ON jobs (state, finished_at) WHERE finished_at IS NOT NULL;
 
 CREATE TABLE attempts (
     job_id      INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
