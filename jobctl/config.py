@@ -48,7 +48,7 @@ class JobType:
     group: str | None = None
     on_failure: tuple[str, ...] | None = None
     on_dead: tuple[str, ...] | None = None
-    hook_timeout: float = 30.0
+    hook_timeout: float | None = None  # None: [settings] hook_timeout
 
 
 @dataclass(frozen=True)
@@ -281,11 +281,9 @@ class _Parser:
             return tuple(value)
         raise self.fail(table, key, "expected a command string or a non-empty list of strings")
 
-    def positive_duration(
-        self, table: str, data: dict[str, Any], key: str, default: float
-    ) -> float:
-        value: float = self.duration(table, data, key, default)
-        if value <= 0:
+    def positive_duration(self, table: str, data: dict[str, Any], key: str, default: Any) -> Any:
+        value: float | None = self.duration(table, data, key, default)
+        if value is not None and value <= 0:
             raise self.fail(table, key, "must be longer than 0s")
         return value
 
@@ -452,7 +450,7 @@ class _Parser:
             group=self.take(t, data, "group", str, None),
             on_failure=self.hook(t, data, "on_failure"),
             on_dead=self.hook(t, data, "on_dead"),
-            hook_timeout=self.positive_duration(t, data, "hook_timeout", 30.0),
+            hook_timeout=self.positive_duration(t, data, "hook_timeout", None),
         )
 
     def command(self, table: str, value: Any, shell: bool) -> tuple[str, ...]:

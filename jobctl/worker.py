@@ -15,7 +15,7 @@ import select
 import signal
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -25,9 +25,9 @@ from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import JobctlError, PayloadError, StoreError
 from jobctl.executor import AttemptSpec, Execution
-from jobctl.models import AttemptResult, Claim, Outcome, State, WorkerInfo
+from jobctl.models import AttemptResult, Claim, Job, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
-from jobctl.observe.hooks import hook_for, run_hook
+from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import render_argv
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
@@ -86,6 +86,8 @@ class Worker:
         self._pending_retries: dict[int, float] = {}
         self._signals = 0
         self._pruner = AutoPruner({})
+        self._hooks: list[RunningHook] = []
+        self._handling = False  # our signal handlers are installed
         self.on_stop: list[Callable[[], None]] = []
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
 
@@ -124,6 +126,7 @@ class Worker:
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            self._wait_for_hooks()
             self.log.emit("worker.stopped", worker=self.id)
         return 0
 
@@ -256,6 +259,13 @@ class Worker:
                 state=job.state.value,
                 error=job.error,
             )
+            # A lost attempt is a failed one; with none left, the job is dead.
+            job_type = DEFAULT_JOB if job.command is not None else self.config.jobs.get(job.job)
+            if job_type is not None:
+                lost = AttemptResult(Outcome.LOST, error=job.error)
+                self._notify("failure", job, job_type, job.attempts, lost)
+                if job.state == State.DEAD:
+                    self._notify("dead", job, job_type, job.attempts, lost)
         settings = self.config.settings
         self._pruner.keep = {
             State.SUCCEEDED: settings.keep_succeeded,
@@ -459,20 +469,33 @@ class Worker:
         elif state == State.DEAD:
             self._log_end(running, result, elapsed, "job.dead", level="error")
         if state in (State.SCHEDULED, State.DEAD):
-            self._notify("failure", running, result)
+            self._notify("failure", claim.job, running.job_type, claim.attempt, result)
         if state == State.DEAD:
-            self._notify("dead", running, result)
+            self._notify("dead", claim.job, running.job_type, claim.attempt, result)
         elif state == State.CANCELLED:
             self._log_end(running, result, elapsed, "job.cancelled", level="warning")
 
-    def _notify(self, event: str, running: _Running, result: AttemptResult) -> None:
-        argv = hook_for(event, running.job_type, self.config.settings)
+    def _notify(
+        self, event: str, job: Job, job_type: JobType, attempt: int, result: AttemptResult
+    ) -> None:
+        argv = hook_for(event, job_type, self.config.settings)
         if argv is None:
             return
-        timeout = running.job_type.hook_timeout
-        if running.job_type.on_failure is None and running.job_type.on_dead is None:
-            timeout = self.config.settings.hook_timeout
-        run_hook(event, argv, running.claim, result, timeout, self.log_dir, self.log)
+        timeout = hook_timeout(job_type, self.config.settings)
+        hook = run_hook(event, argv, job, attempt, result, timeout, self.log_dir, self.log)
+        self._hooks = [h for h in self._hooks if h.alive()]
+        self._hooks.append(hook)
+
+    def _wait_for_hooks(self) -> None:
+        """A leaving worker gives running hooks up to its shutdown timeout, then kills them:
+        none outlives the worker, and none holds its shutdown up for longer."""
+        deadline = self.clock.monotonic() + self.options.shutdown_timeout
+        for hook in self._hooks:
+            hook.thread.join(max(0.0, deadline - self.clock.monotonic()))
+        for hook in self._hooks:
+            if hook.alive():
+                hook.stop()
+                hook.thread.join(5.0)
 
     def _log_end(
         self,
@@ -507,9 +530,21 @@ class Worker:
 
     # -- signals ---------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def signal_handlers(self) -> Iterator[None]:
+        """SIGTERM and SIGINT stop this worker while inside. Commands enter it before they
+        start anything else (a metrics server), so no early signal finds the default
+        handler and kills the process without a graceful stop."""
+        old = self._install_signals()
+        try:
+            yield
+        finally:
+            self._restore_signals(old)
+
     def _install_signals(self) -> dict[int, object]:
-        if threading.current_thread() is not threading.main_thread():
+        if threading.current_thread() is not threading.main_thread() or self._handling:
             return {}
+        self._handling = True
         old: dict[int, object] = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             old[sig] = signal.signal(sig, self._on_signal)
@@ -518,6 +553,8 @@ class Worker:
     def _restore_signals(self, old: dict[int, object]) -> None:
         for sig, handler in old.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
+        if old:
+            self._handling = False
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals += 1

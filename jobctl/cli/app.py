@@ -55,6 +55,10 @@ class Globals:
             self._config = load_config(self.config_path, required=required)
         return self._config
 
+    def use_config(self, config: Config) -> None:
+        """A reloaded config replaces the loaded one for everything that asks later."""
+        self._config = config
+
     def db_location(self) -> str:
         if self.db:
             return self.db

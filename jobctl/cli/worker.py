@@ -69,8 +69,10 @@ def run_worker(
         shutdown_timeout=grace,
         name=name,
     )
-    with _metrics(metrics_addr), STATE.store(durability=_worker_durability()) as store:
-        code = Worker(store, config, options, log=STATE.event_log()).run()
+    with STATE.store(durability=_worker_durability()) as store:
+        worker = Worker(store, config, options, log=STATE.event_log())
+        with worker.signal_handlers(), _metrics(metrics_addr):
+            code = worker.run()
     raise typer.Exit(code)
 
 
@@ -88,12 +90,13 @@ def schedule_daemon(
     from jobctl.daemon import Daemon
 
     config = _schedule_config()
-    with _metrics(metrics_addr), STATE.store() as store:
-        daemon = Daemon(store, config, log=STATE.event_log())
+    with STATE.store() as store:
+        daemon = Daemon(store, config, log=STATE.event_log(), on_reload=STATE.use_config)
         signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
-        code = daemon.run()
+        with _metrics(metrics_addr):
+            code = daemon.run()
     raise typer.Exit(code)
 
 
@@ -120,7 +123,6 @@ def up(
         shutdown_timeout=grace,
     )
     with (
-        _metrics(metrics_addr),
         STATE.store(durability=_worker_durability()) as worker_store,
         STATE.store() as daemon_store,
     ):
@@ -128,14 +130,16 @@ def up(
 
         def reload_worker(new_config: Config) -> None:
             worker.config = new_config
+            STATE.use_config(new_config)  # what /metrics reports, too
 
         daemon = Daemon(daemon_store, config, log=log, on_reload=reload_worker)
         worker.on_stop.append(daemon.request_stop)
         signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
-        thread = run_in_thread(daemon.run, "scheduler")
-        code = worker.run()
-        daemon.request_stop()
-        thread.join(timeout=10)
+        with worker.signal_handlers(), _metrics(metrics_addr):
+            thread = run_in_thread(daemon.run, "scheduler")
+            code = worker.run()
+            daemon.request_stop()
+            thread.join(timeout=10)
     raise typer.Exit(code)
 
 

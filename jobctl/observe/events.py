@@ -66,7 +66,9 @@ def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str
             text = str(value).replace("\n", " ⏎ ")
             if len(text) > 300:
                 text = text[:297] + "..."
-            parts.append(f"{key}={text}" if " " not in text else f'{key}="{text}"')
+            if " " in text or '"' in text:
+                text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            parts.append(f"{key}={text}")
     return " ".join(parts)
 
 

@@ -31,7 +31,7 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
     """Every check asked for, passing or not; the database being readable is always one."""
     queues = store.queue_counts(now)
     checks = [Check("database", True, None, None, f"database {store.location} is readable")]
-    ready = sum(q.counts.get(State.QUEUED, 0) for q in queues)
+    ready = sum(q.ready for q in queues)
     if limits.max_ready is not None:
         checks.append(
             Check(

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from jobctl.config import JobType, Settings
 from jobctl.executor import AttemptSpec, Execution
-from jobctl.models import AttemptResult, Claim, Outcome
+from jobctl.models import AttemptResult, Job, Outcome
 from jobctl.observe.events import EventLog
 
-_HOOK_KILL_GRACE = 2.0
+HOOK_KILL_GRACE = 2.0
 
 
 def hook_for(event: str, job_type: JobType, settings: Settings) -> tuple[str, ...] | None:
@@ -25,17 +25,23 @@ def hook_for(event: str, job_type: JobType, settings: Settings) -> tuple[str, ..
     return own or default
 
 
+def hook_timeout(job_type: JobType, settings: Settings) -> float:
+    """A job type's own timeout, else the settings' default, whichever hook runs."""
+    return job_type.hook_timeout if job_type.hook_timeout is not None else settings.hook_timeout
+
+
 def run_hook(
     event: str,
     argv: tuple[str, ...],
-    claim: Claim,
+    job: Job,
+    attempt: int,
     result: AttemptResult,
     timeout: float,
     log_dir: Path,
     log: EventLog,
-) -> threading.Thread:
-    """Start the hook in the background; returns its thread (tests may join it)."""
-    job = claim.job
+) -> RunningHook:
+    """Start the hook in the background. It ends by `timeout` (plus the kill grace) at the
+    latest; a stopping worker may wait for it, or stop it sooner."""
     env = dict(os.environ)
     env.update(
         {
@@ -43,7 +49,7 @@ def run_hook(
             "JOBCTL_JOB_ID": str(job.id),
             "JOBCTL_JOB_NAME": job.job,
             "JOBCTL_QUEUE": job.queue,
-            "JOBCTL_ATTEMPT": str(claim.attempt),
+            "JOBCTL_ATTEMPT": str(attempt),
             "JOBCTL_MAX_ATTEMPTS": str(job.max_attempts),
             "JOBCTL_EXIT_CODE": "" if result.exit_code is None else str(result.exit_code),
             "JOBCTL_ERROR": result.error or "",
@@ -53,13 +59,15 @@ def run_hook(
     spec = AttemptSpec(
         argv=argv,
         env=env,
-        log_path=log_dir / "hooks" / f"{job.id}.{claim.run}.{event}.log",
+        log_path=log_dir / "hooks" / f"{job.id}.{attempt}.{event}.log",
         timeout=timeout,
-        kill_grace=_HOOK_KILL_GRACE,
+        kill_grace=HOOK_KILL_GRACE,
     )
 
+    execution = Execution(spec)
+
     def run() -> None:
-        outcome = Execution(spec).run()
+        outcome = execution.run()
         fields: dict[str, object] = {"job_id": job.id, "job": job.job, "hook": event}
         if outcome.outcome == Outcome.SUCCEEDED:
             log.emit("hook.succeeded", level="debug", **fields)
@@ -68,4 +76,17 @@ def run_hook(
 
     thread = threading.Thread(target=run, name=f"hook-{job.id}-{event}", daemon=True)
     thread.start()
-    return thread
+    return RunningHook(thread, execution)
+
+
+class RunningHook:
+    def __init__(self, thread: threading.Thread, execution: Execution) -> None:
+        self.thread = thread
+        self.execution = execution
+
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self) -> None:
+        """Kill its process group now (the worker is leaving and will not wait longer)."""
+        self.execution.stop(Outcome.INTERRUPTED, force=True)

@@ -63,6 +63,12 @@ class QueueCounts:
     counts: dict[State, int]
     paused: bool
     oldest_ready_at: float | None
+    # Scheduled jobs already due (a worker promotes them to queued when it claims): ready too.
+    due: int = 0
+
+    @property
+    def ready(self) -> int:
+        return self.counts.get(State.QUEUED, 0) + self.due
 
 
 @dataclass(frozen=True)
@@ -278,8 +284,21 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
         """(queue, job) -> (run times, wait times) of attempts started since `since` whose
-        jobs are still stored: exact figures for percentiles."""
+        jobs are still stored: exact figures for percentiles. A wait runs from when the job
+        was due (enqueued, its delay over, or its retry due) to the attempt's start."""
 
     @abc.abstractmethod
     def pending_counts(self) -> dict[tuple[str, str], int]:
         """(queue, job) -> jobs queued or scheduled now."""
+
+    # -- optional --------------------------------------------------------------------------
+
+    def warnings(self) -> list[str]:
+        """Problems with how the store is set up that an operator should hear about (for
+        `status`), e.g. a server that does not persist its data. None by default."""
+        return []
+
+    def attempt_output(self, job_id: int, run: int) -> tuple[str | None, bytes] | None:
+        """The host that ran an attempt and the end of its output, for stores shared by many
+        hosts (the full log stays on that host). None: the store keeps no output."""
+        return None

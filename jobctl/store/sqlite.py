@@ -259,9 +259,9 @@ class SqliteStore(Store):
                 runs = row[21]
                 path = log_path(job.id, runs) if log_path is not None else None
                 conn.execute(
-                    "INSERT INTO attempts (job_id, run, attempt, worker, started_at, log_path)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (job.id, runs, job.attempts, worker, now, path),
+                    "INSERT INTO attempts (job_id, run, attempt, worker, due_at, started_at,"
+                    " log_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (job.id, runs, job.attempts, worker, job.run_at, now, path),
                 )
                 claims.append(
                     Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
@@ -529,11 +529,11 @@ class SqliteStore(Store):
                 (queue,),
             )[0][0]
             # Due but not yet promoted (promotion happens when a worker claims): ready too.
-            due = self._read(
-                "SELECT MIN(run_at) FROM jobs INDEXED BY jobs_due"
+            due, due_count = self._read(
+                "SELECT MIN(run_at), COUNT(*) FROM jobs INDEXED BY jobs_due"
                 " WHERE state = 'scheduled' AND run_at <= ? AND queue = ?",
                 (now, queue),
-            )[0][0]
+            )[0]
             waiting = [t for t in (ready, due) if t is not None]
             oldest = min(waiting) if waiting else None
             result.append(
@@ -542,6 +542,7 @@ class SqliteStore(Store):
                     counts=counts.get(queue, {}),
                     paused=paused.get(queue, False),
                     oldest_ready_at=oldest,
+                    due=int(due_count),
                 )
             )
         return result
@@ -874,8 +875,7 @@ class SqliteStore(Store):
     def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
         found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         for queue, job, run, wait in self._read(
-            "SELECT j.queue, j.job, a.finished_at - a.started_at,"
-            " CASE WHEN a.attempt = 1 THEN a.started_at - j.created_at END"
+            "SELECT j.queue, j.job, a.finished_at - a.started_at, a.started_at - a.due_at"
             " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.started_at >= ?",
             (since,),
         ):

@@ -47,6 +47,7 @@ CREATE TABLE attempts (
     run         INTEGER NOT NULL,
     attempt     INTEGER NOT NULL,
     worker      TEXT    NOT NULL,
+    due_at      REAL,             -- when the job was due to run: started_at - due_at is its wait
     started_at  REAL    NOT NULL,
     finished_at REAL,
     outcome     TEXT,
@@ -160,11 +161,12 @@ CREATE TRIGGER stats_attempt_started AFTER INSERT ON attempts BEGIN
         ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1;
     INSERT INTO stat_hist (kind, queue, job, le, n)
         SELECT 'wait', queue, job,
-               (SELECT MIN(le) FROM hist_bounds WHERE le >= MAX(0, NEW.started_at - run_at)), 1
+               (SELECT MIN(le) FROM hist_bounds
+                WHERE le >= MAX(0, NEW.started_at - COALESCE(NEW.due_at, run_at))), 1
         FROM jobs WHERE id = NEW.job_id
         ON CONFLICT (kind, queue, job, le) DO UPDATE SET n = n + 1;
     INSERT INTO stat_sums (kind, queue, job, count, sum)
-        SELECT 'wait', queue, job, 1, MAX(0, NEW.started_at - run_at)
+        SELECT 'wait', queue, job, 1, MAX(0, NEW.started_at - COALESCE(NEW.due_at, run_at))
         FROM jobs WHERE id = NEW.job_id
         ON CONFLICT (kind, queue, job) DO UPDATE SET count = count + 1, sum = sum + excluded.sum;
 END;

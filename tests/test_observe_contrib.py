@@ -1,0 +1,308 @@
+"""contrib/: the Grafana dashboard asks only for what jobctl exports, and the systemd unit
+runs `jobctl up` safely (validated config first, graceful stop inside systemd's timeout,
+hardened), with command lines the real CLI accepts.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import JOBCTL, Env
+from test_observe_support import (
+    free_port,
+    http_get,
+    parse_exposition,
+    start_logged,
+)
+
+from jobctl.durations import parse_duration
+
+CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
+DASHBOARD = CONTRIB / "grafana-dashboard.json"
+UNIT = CONTRIB / "jobctl.service"
+
+POPULATED = """
+[jobs.ok]
+command = ["true"]
+
+[jobs.flaky]
+command = ["false"]
+max_attempts = 1
+
+[schedules.nightly]
+job = "ok"
+cron = "0 3 * * *"
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# The dashboard
+
+
+def _dashboard() -> dict[str, Any]:
+    data = json.loads(DASHBOARD.read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def _exprs(dashboard: dict[str, Any]) -> list[str]:
+    found = [
+        target["expr"]
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+        if "expr" in target
+    ]
+    found += [var["definition"] for var in dashboard["templating"]["list"] if var.get("definition")]
+    return found
+
+
+def _exported(env: Env) -> dict[str, set[str]]:
+    """Every sample name `jobctl metrics` prints on a lived-in database, with its labels."""
+    env.write_config(POPULATED)
+    env.enqueue("ok")
+    env.enqueue("flaky")
+    env.run("run-worker", "--burst", check=True)
+    env.run("schedule", "run", "nightly", check=True)
+    _, samples = parse_exposition(env.run("metrics", check=True).stdout)
+    names: dict[str, set[str]] = {}
+    for name, labels in samples:
+        names.setdefault(name, set()).update(key for key, _ in labels)
+    return names
+
+
+def test_the_dashboard_is_a_grafana_dashboard(env: Env) -> None:
+    dashboard = _dashboard()
+    assert dashboard["title"] and dashboard["uid"] and isinstance(dashboard["schemaVersion"], int)
+    variables = {var["name"]: var for var in dashboard["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    panels = dashboard["panels"]
+    ids = [panel["id"] for panel in panels]
+    assert len(ids) == len(set(ids))
+    taken: set[tuple[int, int]] = set()
+    for panel in panels:
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["w"] > 0 and grid["x"] + grid["w"] <= 24, panel["title"]
+        cells = {
+            (x, y)
+            for x in range(grid["x"], grid["x"] + grid["w"])
+            for y in range(grid["y"], grid["y"] + grid["h"])
+        }
+        assert not cells & taken, f"{panel['title']} overlaps another panel"
+        taken |= cells
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert panel["targets"], panel["title"]
+        refs = [target["refId"] for target in panel["targets"]]
+        assert len(refs) == len(set(refs))
+
+
+def test_the_dashboard_queries_only_what_jobctl_exports(env: Env) -> None:
+    exported = _exported(env)
+    for expr in _exprs(_dashboard()):
+        assert expr.count("(") == expr.count(")") and expr.count("{") == expr.count("}"), expr
+        names = set(re.findall(r"\bjobctl_[a-z_]+", expr))
+        assert names, expr
+        for name in names:
+            assert name in exported, f"{name} is not exported ({expr})"
+        for name, matchers in re.findall(r"\b(jobctl_[a-z_]+)\{([^}]*)\}", expr):
+            for label in re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers):
+                assert label in exported[name], f"{name} has no label {label} ({expr})"
+        available = set().union(*(exported[name] for name in names))
+        for grouping in re.findall(r"\bby \(([^)]*)\)", expr):
+            for label in (part.strip() for part in grouping.split(",")):
+                assert label in available, f"no metric in {expr!r} has label {label}"
+
+
+def test_the_dashboard_covers_depth_throughput_failures_durations_and_schedules() -> None:
+    exprs = _exprs(_dashboard())
+
+    def some(pattern: str) -> bool:
+        return any(re.search(pattern, expr) for expr in exprs)
+
+    assert some(r"jobctl_jobs\{[^}]*state")  # queue depth
+    assert some(r"jobctl_oldest_ready_age_seconds")
+    assert some(r"rate\(jobctl_job_runs_total")  # throughput
+    assert some(r'jobctl_job_runs_total\{[^}]*outcome!="succeeded"')  # failure rate
+    assert some(r"histogram_quantile\(0\.95, .*jobctl_job_duration_seconds_bucket")
+    assert some(r"histogram_quantile\(0\.95, .*jobctl_job_wait_seconds_bucket")
+    assert some(r"time\(\) - jobctl_schedule_last_fire_timestamp_seconds")  # schedule lag
+    assert some(r"jobctl_schedule_next_fire_timestamp_seconds")
+    assert some(r"jobctl_workers") and some(r"jobctl_schedulers")
+
+
+# ---------------------------------------------------------------------------------------------
+# The systemd unit
+
+
+def _unit() -> dict[str, list[tuple[str, str]]]:
+    sections: dict[str, list[tuple[str, str]]] = {}
+    current = None
+    for raw in UNIT.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = line.strip("[]")
+            sections[current] = []
+            continue
+        assert current is not None, line
+        key, _, value = line.partition("=")
+        sections[current].append((key.strip(), value.strip()))
+    return sections
+
+
+def _one(section: list[tuple[str, str]], key: str) -> str:
+    values = [value for k, value in section if k == key]
+    assert len(values) == 1, (key, values)
+    return values[0]
+
+
+def _timespan(text: str) -> float:
+    """A systemd time span such as 45s, 1min 30s, 2m or a bare number of seconds."""
+    units = {"ms": 0.001, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600}
+    if re.fullmatch(r"\d+", text):
+        return float(text)
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)\s*([a-z]+)", text):
+        total += float(number) * units[unit]
+    return total
+
+
+def _command(service: list[tuple[str, str]], key: str) -> list[str]:
+    argv = shlex.split(_one(service, key))
+    assert Path(argv[0]).name == "jobctl", argv
+    return argv
+
+
+def _option(argv: list[str], name: str, default: str) -> str:
+    return argv[argv.index(name) + 1] if name in argv else default
+
+
+def test_the_unit_runs_up_and_stops_it_gracefully() -> None:
+    unit = _unit()
+    service = unit["Service"]
+    start = _command(service, "ExecStart")
+    assert "up" in start
+    pre = _command(service, "ExecStartPre")
+    assert pre[0] == start[0] and pre[1:] == ["validate"]
+    assert _one(service, "Restart") == "on-failure"
+    assert _one(service, "KillMode") == "mixed"
+    assert _one(service, "KillSignal") in ("SIGTERM", "TERM")
+    shutdown = parse_duration(_option(start, "--shutdown-timeout", "30s"))
+    assert _timespan(_one(service, "TimeoutStopSec")) > shutdown
+    assert _one(service, "ExecReload") == "/bin/kill -HUP $MAINPID"
+    address = _option(start, "--metrics-addr", "")
+    assert address.startswith("127.0.0.1:"), "metrics stay on loopback"
+    assert "multi-user.target" in _one(unit["Install"], "WantedBy")
+
+
+def test_the_unit_is_hardened() -> None:
+    service = dict(_unit()["Service"])
+    assert service["User"] and service["User"] != "root"
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "PrivateDevices": "yes",
+        "ProtectKernelTunables": "yes",
+        "ProtectKernelModules": "yes",
+        "ProtectControlGroups": "yes",
+        "RestrictSUIDSGID": "yes",
+        "LockPersonality": "yes",
+        "CapabilityBoundingSet": "",
+        "UMask": "0077",
+    }.items():
+        assert service.get(key) == value, key
+    assert service["StateDirectory"] == "jobctl"  # writable under ProtectSystem=strict
+    environment = [v for k, v in _unit()["Service"] if k == "Environment"]
+    assert "JOBCTL_DB=/var/lib/jobctl/jobctl.db" in environment
+
+
+def test_the_units_command_lines_work_with_the_real_cli(env: Env) -> None:
+    """ExecStartPre validates the config; ExecStart starts `up`, which serves /healthz and
+    stops cleanly on the SIGTERM that KillMode=mixed sends."""
+    service = _unit()["Service"]
+    environment = dict(v.split("=", 1) for k, v in service if k == "Environment")
+    assert set(environment) == {"JOBCTL_CONFIG", "JOBCTL_DB"}
+    config = env.root / "etc" / "jobs.toml"  # named only by the unit's environment
+    config.parent.mkdir()
+    config.write_text(POPULATED)
+    sandbox = {**env.env, "JOBCTL_CONFIG": str(config), "JOBCTL_DB": str(env.db)}
+    pre = _command(service, "ExecStartPre")[1:]
+
+    def validate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*JOBCTL, *pre], env=sandbox, cwd=env.root, capture_output=True, text=True, timeout=60
+        )
+
+    checked = validate()
+    assert checked.returncode == 0, checked.stderr
+    assert str(config) in checked.stdout
+    config.write_text("[jobs.bad]\ncommand = 3\n")
+    refused = validate()
+    assert refused.returncode == 2 and "[jobs.bad] command" in refused.stderr
+    config.write_text(POPULATED)
+
+    start = _command(service, "ExecStart")[1:]
+    port = free_port()
+    start[start.index("--metrics-addr") + 1] = f"127.0.0.1:{port}"
+    up = start_logged(env, *start, environ=sandbox)
+    up.wait_event(env, "worker.started")
+    up.wait_event(env, "scheduler.leader")
+    assert http_get("127.0.0.1", port, "/healthz")[0] == 200
+    assert up.stop() == 0
+    assert [e["event"] for e in up.events()][-1] in ("worker.stopped", "scheduler.stopped")
+
+
+def _installed_copy(tmp_path: Path) -> Path:
+    """The unit as installed, with jobctl where this test run has it."""
+    jobctl = Path(sys.executable).parent / "jobctl"
+    assert jobctl.exists()
+    copy = tmp_path / "jobctl.service"
+    copy.write_text(UNIT.read_text().replace("/usr/local/bin/jobctl", str(jobctl)))
+    return copy
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_systemd_analyze_verifies_the_unit(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(_installed_copy(tmp_path))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_systemd_analyze_rates_the_unit_well_hardened(tmp_path: Path) -> None:
+    unit = _installed_copy(tmp_path)
+    probe = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if "--offline" in probe.stderr:
+        pytest.skip("this systemd-analyze cannot rate a unit file offline")
+    assert "Overall exposure level" in probe.stdout, probe.stdout + probe.stderr
+    # The threshold is ten times the exposure level: at most 3.5 of 10 ("OK").
+    rated = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--threshold=35", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert rated.returncode == 0, probe.stdout.splitlines()[-1]

@@ -1,0 +1,248 @@
+"""`jobctl health`: every check passing and failing, exit codes, one line per failure, JSON.
+
+Old heartbeats and long-waiting jobs are written through the store with past timestamps,
+so "gone for three intervals" and "waited ten minutes" need no waiting.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import Env
+from test_observe_support import enqueue_at, opened, register, start_logged
+
+from jobctl.models import NewJob
+
+CONFIG = """
+[jobs.ok]
+command = ["true"]
+
+[jobs.bad]
+command = ["false"]
+max_attempts = 1
+
+[schedules.nightly]
+job = "ok"
+cron = "0 3 * * *"
+"""
+
+
+def health(env: Env, *args: str) -> tuple[int, list[str], list[str]]:
+    result = env.run("health", *args)
+    return result.returncode, result.stdout.splitlines(), result.stderr.splitlines()
+
+
+def _ready_jobs(env: Env, count: int, waited: float) -> None:
+    now = time.time()
+    enqueue_at(env, now - waited, *[NewJob(job="ok", payload={}) for _ in range(count)])
+
+
+def _dead_job(env: Env) -> None:
+    env.enqueue("bad")
+    env.run("run-worker", "--burst", check=True)
+
+
+def test_healthy_with_no_limits_checks_the_database(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    code, out, err = health(env)
+    assert (code, err) == (0, [])
+    assert out == [f"ok    database: database {env.db} is readable"]
+
+
+def test_a_missing_or_unreadable_database_is_unusable(env: Env) -> None:
+    env.write_config(CONFIG)
+    code, out, err = health(env, "--max-dead", "0")
+    assert code == 3 and out == []
+    assert len(err) == 1 and "does not exist" in err[0] and str(env.db) in err[0]
+    env.db.write_bytes(b"not a database at all\n" * 200)
+    code, out, err = health(env, "--json")
+    assert code == 3 and out == []
+    assert len(err) == 1 and "not a jobctl database" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("limit", "passing", "failing", "message"),
+    [
+        ("--max-ready", "3", "2", "max_ready: 3 jobs ready to run (limit 2)"),
+        ("--max-age", "15m", "5m", "max_age: oldest ready job waited 10m"),
+    ],
+)
+def test_ready_job_limits(env: Env, limit: str, passing: str, failing: str, message: str) -> None:
+    env.write_config(CONFIG)
+    _ready_jobs(env, 3, waited=600)
+    env.enqueue("ok", "--delay", "1h")  # scheduled for later: neither ready nor waiting
+    code, out, err = health(env, limit, passing)
+    assert (code, err) == (0, [])
+    check = limit[2:].replace("-", "_")
+    assert out[1].startswith(f"ok    {check}: ")
+    code, out, err = health(env, limit, failing)
+    assert code == 1
+    assert len(err) == 1 and err[0].startswith(f"jobctl: unhealthy: {message}"), err
+    assert out == [f"ok    database: database {env.db} is readable"]
+
+
+def test_max_age_passes_when_nothing_waits(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    code, out, _ = health(env, "--max-age", "1s")
+    assert code == 0
+    assert out[1] == "ok    max_age: oldest ready job waited 0s (limit 1s)"
+
+
+def _due_delayed_job(env: Env) -> None:
+    """Enqueued two hours ago to run one hour ago; no worker has run since to promote it."""
+    now = time.time()
+    enqueue_at(env, now - 7200, NewJob(job="ok", payload={}, run_at=now - 3600))
+
+
+def test_a_due_delayed_job_counts_as_waiting(env: Env) -> None:
+    env.write_config(CONFIG)
+    _due_delayed_job(env)
+    code, _, err = health(env, "--max-age", "10m")
+    assert code == 1 and err[0].startswith("jobctl: unhealthy: max_age: oldest ready job waited 1h")
+
+
+def test_a_due_delayed_job_counts_as_ready(env: Env) -> None:
+    env.write_config(CONFIG)
+    _due_delayed_job(env)
+    code, _, err = health(env, "--max-ready", "0")
+    assert (code, err) == (1, ["jobctl: unhealthy: max_ready: 1 jobs ready to run (limit 0)"])
+
+
+def test_max_dead(env: Env) -> None:
+    env.write_config(CONFIG)
+    _dead_job(env)
+    code, out, _ = health(env, "--max-dead", "1")
+    assert code == 0 and out[1] == "ok    max_dead: 1 dead jobs (limit 1)"
+    code, _, err = health(env, "--max-dead", "0")
+    assert (code, err) == (1, ["jobctl: unhealthy: max_dead: 1 dead jobs (limit 0)"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "option", "what"),
+    [
+        ("worker", "--require-worker", "workers"),
+        ("scheduler", "--require-scheduler", "cron daemons"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("age", "alive"),
+    [(1.0, True), (29.0, True), (31.0, False), (3600.0, False)],
+)
+def test_heartbeats_older_than_three_intervals_count_as_gone(
+    env: Env, kind: str, option: str, what: str, age: float, alive: bool
+) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    register(env, kind, age=age, interval=10.0)
+    other = "scheduler" if kind == "worker" else "worker"
+    register(env, other, age=1.0, interval=10.0)  # the other kind never stands in
+    code, out, err = health(env, option)
+    check = f"require_{kind}"
+    if alive:
+        assert (code, err) == (0, [])
+        assert out[1] == f"ok    {check}: 1 live {what} (heartbeat within three intervals)"
+    else:
+        assert code == 1
+        assert err == [
+            f"jobctl: unhealthy: {check}: 0 live {what} (heartbeat within three intervals)"
+        ]
+
+
+def test_the_interval_is_each_processs_own(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    register(env, "worker", age=20.0, interval=5.0)  # 4 intervals of 5s: gone
+    assert health(env, "--require-worker")[0] == 1
+    register(env, "worker", age=20.0, interval=30.0)  # not even one interval of 30s
+    assert health(env, "--require-worker")[0] == 0
+
+
+def test_a_running_worker_and_daemon_are_live_until_they_stop(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    worker = start_logged(env, "run-worker")
+    daemon = start_logged(env, "schedule-daemon")
+    worker.wait_event(env, "worker.started")
+    daemon.wait_event(env, "scheduler.leader")
+    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    assert worker.stop() == 0
+    assert daemon.stop() == 0
+    # A clean stop says goodbye at once; nothing waits for the heartbeat to go stale.
+    code, _, err = health(env, "--require-worker", "--require-scheduler")
+    assert code == 1
+    assert [line.split(":")[2].strip() for line in err] == ["require_worker", "require_scheduler"]
+
+
+def test_up_counts_as_worker_and_cron_daemon(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    up = start_logged(env, "up")
+    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    up.wait_event(env, "worker.started")
+    assert up.stop() == 0
+
+
+def test_one_line_per_failed_check_and_the_rest_on_stdout(env: Env) -> None:
+    env.write_config(CONFIG)
+    _dead_job(env)
+    _ready_jobs(env, 2, waited=600)
+    register(env, "scheduler", age=1.0, interval=5.0)
+    code, out, err = health(
+        env,
+        "--max-ready",
+        "1",
+        "--max-age",
+        "1h",
+        "--max-dead",
+        "0",
+        "--require-worker",
+        "--require-scheduler",
+    )
+    assert code == 1
+    assert err == [
+        "jobctl: unhealthy: max_ready: 2 jobs ready to run (limit 1)",
+        "jobctl: unhealthy: max_dead: 1 dead jobs (limit 0)",
+        "jobctl: unhealthy: require_worker: 0 live workers (heartbeat within three intervals)",
+    ]
+    assert [line.split(":")[0] for line in out] == [
+        "ok    database",
+        "ok    max_age",
+        "ok    require_scheduler",
+    ]
+
+
+def test_json_report(env: Env) -> None:
+    env.write_config(CONFIG)
+    _dead_job(env)
+    result = env.run("health", "--json", "--max-dead", "0", "--max-ready", "5")
+    assert result.returncode == 1
+    assert result.stderr == "jobctl: unhealthy: max_dead: 1 dead jobs (limit 0)\n"
+    report = json.loads(result.stdout)
+    assert report["healthy"] is False
+    checks = {c["name"]: c for c in report["checks"]}
+    assert list(checks) == ["database", "max_ready", "max_dead"]
+    assert checks["max_dead"] == {
+        "name": "max_dead",
+        "ok": False,
+        "value": 1,
+        "limit": 0,
+        "message": "1 dead jobs (limit 0)",
+    }
+    assert (checks["max_ready"]["ok"], checks["max_ready"]["value"]) == (True, 0)
+    result = env.run("health", "--json", "--max-dead", "1")
+    assert result.returncode == 0 and result.stderr == ""
+    assert json.loads(result.stdout)["healthy"] is True
+
+
+def test_health_reads_without_a_config_and_refuses_bad_limits(env: Env) -> None:
+    with opened(env):
+        pass
+    assert env.run("health", "--max-dead", "0", config=False).returncode == 0
+    bad = env.run("health", "--max-age", "soon")
+    assert bad.returncode == 2 and bad.stderr.startswith("jobctl: --max-age: invalid duration")
+    bad = env.run("health", "--max-ready", "many")
+    assert bad.returncode == 2

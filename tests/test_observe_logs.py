@@ -1,0 +1,274 @@
+"""Event lines on stderr: every event in text and in JSON, levels, and where they come from.
+
+Each event is produced by the real thing (a worker running, failing, being cancelled, a job
+recovered from a lost worker, a cron daemon firing and skipping) and read back in both
+formats: JSON lines are parsed as JSON, text lines against the one readable layout.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+import pytest
+from conftest import Env
+from test_observe_support import (
+    TEXT_LINE,
+    enqueue_at,
+    opened,
+    parsed_events,
+    start_logged,
+)
+
+from jobctl.models import NewJob
+
+FORMATS = ["text", "json"]
+
+WORKER_CONFIG = """
+[jobs.ok]
+command = ["sh", "-c", "echo fine"]
+
+[jobs.flaky]
+command = ["sh", "-c", "echo 'disk is full' >&2; exit 3"]
+max_attempts = 2
+backoff = "10ms"
+jitter = false
+"""
+
+
+def _subset(record: dict[str, str], **expected: object) -> None:
+    wanted = {k: str(v) for k, v in expected.items()}
+    got = {k: record.get(k) for k in wanted}
+    assert got == wanted, record
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_worker_logs_start_success_retry_death_and_stop(env: Env, fmt: str) -> None:
+    env.write_config(WORKER_CONFIG)
+    ok = env.enqueue("ok")
+    flaky = env.enqueue("flaky")
+    before = time.time()
+    result = env.run("--log-format", fmt, "run-worker", "--burst", check=True)
+    after = time.time()
+    assert result.stdout == ""  # events go to stderr only
+    events = parsed_events(result.stderr, fmt)
+    assert [(e["event"], e.get("job_id")) for e in events] == [
+        ("worker.started", None),
+        ("job.started", str(ok)),
+        ("job.succeeded", str(ok)),
+        ("job.started", str(flaky)),
+        ("job.retrying", str(flaky)),
+        ("job.started", str(flaky)),
+        ("job.dead", str(flaky)),
+        ("worker.stopped", None),
+    ]
+    started, succeeded, first, retrying, second, dead = events[1:7]
+    _subset(events[0], level="info", queues="*", concurrency=1)
+    assert events[0]["worker"] == events[-1]["worker"] and events[0]["worker"]
+    _subset(started, level="info", job="ok", queue="default", attempt=1)
+    _subset(succeeded, level="info", job="ok", queue="default", attempt=1, exit_code=0)
+    assert "error" not in succeeded
+    _subset(first, job="flaky", attempt=1)
+    error = "exit code 3: disk is full"
+    _subset(retrying, level="warning", job="flaky", queue="default", attempt=1, exit_code=3)
+    _subset(retrying, error=error)
+    _subset(second, job="flaky", attempt=2)
+    _subset(dead, level="error", job="flaky", queue="default", attempt=2, exit_code=3, error=error)
+    if fmt == "json":
+        records = [json.loads(line) for line in result.stderr.splitlines()]
+        for record in records:
+            assert list(record)[:3] == ["ts", "level", "event"]
+            stamp = datetime.fromisoformat(record["ts"])
+            assert stamp.tzinfo is not None
+            assert before - 1 <= stamp.timestamp() <= after + 1
+        for record in records[2], records[4], records[6]:
+            assert isinstance(record["duration_ms"], int | float) and record["duration_ms"] >= 0
+            assert isinstance(record["job_id"], int) and isinstance(record["attempt"], int)
+            assert isinstance(record["exit_code"], int)
+    else:
+        for event in events:  # local wall-clock time of day, to the millisecond
+            hours, minutes, seconds = event["time"].split(":")
+            of_day = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+            local = datetime.fromtimestamp(after)
+            now_of_day = local.hour * 3600 + local.minute * 60 + local.second
+            drift = (now_of_day - of_day) % 86400
+            assert min(drift, 86400 - drift) < 10, event
+        for event in (succeeded, retrying, dead):
+            assert event["duration"].endswith(("ms", "s"))  # "in 12ms"
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_cancelled_running_job_is_logged(env: Env, fmt: str) -> None:
+    env.write_config('[jobs.hang]\ncommand = ["sleep", "60"]\n')
+    worker = start_logged(env, "run-worker", log_format=fmt)
+    job_id = env.enqueue("hang")
+
+    def running() -> bool:
+        with opened(env) as store:
+            job = store.get(job_id)
+        return job is not None and job.state.value == "running"
+
+    env.wait_for(running)
+    env.run("cancel", str(job_id), check=True)
+    env.wait_for(lambda: "job.cancelled" in worker.text())
+    assert worker.stop() == 0
+    events = parsed_events(worker.text(), fmt)
+    names = [e["event"] for e in events]
+    assert names[-2:] == ["worker.stopping", "worker.stopped"]
+    (cancelled,) = [e for e in events if e["event"] == "job.cancelled"]
+    _subset(cancelled, level="warning", job_id=job_id, job="hang", queue="default", attempt=1)
+    assert "duration_ms" in cancelled or "duration" in cancelled
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_job_of_a_lost_worker_is_logged_as_recovered(env: Env, fmt: str) -> None:
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    long_ago = time.time() - 600
+    (job_id,) = enqueue_at(env, long_ago, NewJob(job="ok", payload={}))
+    with opened(env) as store:  # a worker took it ten minutes ago and died
+        (claim,) = store.claim("vanished-worker", None, long_ago, 30.0)
+    assert claim.job.id == job_id
+    result = env.run("--log-format", fmt, "run-worker", "--burst", check=True)
+    events = parsed_events(result.stderr, fmt)
+    assert [e["event"] for e in events] == [
+        "worker.started",
+        "job.recovered",
+        "job.started",
+        "job.succeeded",
+        "worker.stopped",
+    ]
+    _subset(events[1], level="warning", job_id=job_id, job="ok", queue="default", attempt=1)
+    _subset(events[1], state="queued", error="worker vanished-worker lost: its lease expired")
+    _subset(events[2], job_id=job_id, attempt=2)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_cron_daemon_logs_fires_and_skips(env: Env, fmt: str) -> None:
+    env.write_config(
+        '[jobs.tick]\ncommand = ["true"]\n\n'
+        '[schedules.every-second]\njob = "tick"\ncron = "* * * * * *"\noverlap = "skip"\n'
+    )
+    daemon = start_logged(env, "schedule-daemon", log_format=fmt)
+    # No worker runs: the first fire's job stays queued, so the next fire is skipped.
+    env.wait_for(lambda: "schedule.skipped" in daemon.text(), timeout=20)
+    assert daemon.stop() == 0
+    events = parsed_events(daemon.text(), fmt)
+    names = [e["event"] for e in events]
+    assert names[0] == "scheduler.leader" and names[-1] == "scheduler.stopped"
+    fired = [e for e in events if e["event"] == "schedule.fired"]
+    skipped = [e for e in events if e["event"] == "schedule.skipped"]
+    assert len(fired) == 1, names
+    jobs = json.loads(env.run("list", "--json", check=True).stdout)
+    (job,) = jobs
+    _subset(fired[0], level="info", schedule="every-second", job="tick", job_id=job["id"])
+    assert datetime.fromisoformat(fired[0]["fire_time"]) == datetime.fromisoformat(job["fire_time"])
+    _subset(skipped[0], level="warning", schedule="every-second")
+    assert skipped[0]["reason"]
+    assert datetime.fromisoformat(skipped[0]["fire_time"]) > datetime.fromisoformat(
+        job["fire_time"]
+    )
+
+
+def test_settings_choose_the_format_and_the_option_overrides_them(env: Env) -> None:
+    env.write_config('[settings]\nlog_format = "json"\n\n[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    from_settings = env.run("run-worker", "--burst", check=True)
+    events = parsed_events(from_settings.stderr, "json")
+    assert [e["event"] for e in events] == [
+        "worker.started",
+        "job.started",
+        "job.succeeded",
+        "worker.stopped",
+    ]
+    env.enqueue("ok")
+    overridden = env.run("--log-format", "text", "run-worker", "--burst", check=True)
+    lines = overridden.stderr.splitlines()
+    assert len(lines) == 4 and all(TEXT_LINE.match(line) for line in lines), lines
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [
+        ("error", ["job.dead"]),
+        ("warning", ["job.retrying", "job.dead"]),
+        (
+            "info",
+            [
+                "worker.started",
+                "job.started",
+                "job.retrying",
+                "job.started",
+                "job.dead",
+                "worker.stopped",
+            ],
+        ),
+    ],
+)
+def test_log_level_drops_what_is_below_it(env: Env, level: str, expected: list[str]) -> None:
+    env.write_config(WORKER_CONFIG)
+    env.enqueue("flaky")
+    result = env.run("--log-format", "json", "--log-level", level, "run-worker", "--burst")
+    assert result.returncode == 0, result.stderr
+    assert [e["event"] for e in parsed_events(result.stderr, "json")] == expected
+
+
+def test_log_level_from_settings_and_debug_shows_hook_results(env: Env) -> None:
+    marker = env.root / "hook-ran"
+    env.write_config(
+        '[settings]\nlog_level = "debug"\nlog_format = "json"\n\n'
+        f'[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\non_dead = ["touch", "{marker}"]\n'
+    )
+    worker = start_logged(env, "run-worker")
+    env.enqueue("bad")
+    record = worker.wait_event(env, "hook.succeeded")
+    assert record["level"] == "debug" and record["hook"] == "dead" and record["job"] == "bad"
+    assert marker.exists()
+    assert worker.stop() == 0
+    env.write_config('[settings]\nlog_level = "warning"\n\n[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    quiet = env.run("run-worker", "--burst", check=True)
+    assert quiet.stderr == ""
+
+
+def test_a_multiline_error_stays_on_one_line_in_both_formats(env: Env) -> None:
+    script = env.root / "noisy.sh"
+    script.write_text("printf 'first line\\nsecond line\\n' >&2\nexit 1\n")
+    env.write_config(f'[jobs.noisy]\ncommand = ["sh", "{script}"]\nmax_attempts = 1\n')
+    for fmt in FORMATS:
+        job_id = env.enqueue("noisy")
+        result = env.run("--log-format", fmt, "run-worker", "--burst", check=True)
+        lines = result.stderr.splitlines()
+        assert len(lines) == 4, lines  # worker.started, job.started, job.dead, worker.stopped
+        dead = parsed_events(lines[2], fmt)[0]
+        _subset(dead, event="job.dead", job_id=job_id, exit_code=1)
+        if fmt == "json":
+            assert dead["error"] == "exit code 1: first line\nsecond line"
+        else:
+            assert "first line" in dead["error"] and dead["error"].endswith("second line")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--log-format", "xml"], "jobctl: --log-format: expected text or json, got 'xml'\n"),
+        (
+            ["--log-level", "loud"],
+            "jobctl: --log-level: expected debug, info, warning or error, got 'loud'\n",
+        ),
+    ],
+)
+def test_bad_log_options_are_usage_errors(env: Env, args: list[str], message: str) -> None:
+    result = env.run(*args, "run-worker", "--burst")
+    assert (result.returncode, result.stderr) == (2, message)
+
+
+def test_bad_log_settings_are_config_errors(env: Env) -> None:
+    env.write_config('[settings]\nlog_format = "yaml"\n')
+    result = env.run("validate")
+    assert result.returncode == 2
+    assert "[settings] log_format: must be 'text' or 'json'" in result.stderr
+    env.write_config('[settings]\nlog_level = "verbose"\n')
+    result = env.run("validate")
+    assert result.returncode == 2
+    assert "[settings] log_level" in result.stderr

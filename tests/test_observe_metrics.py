@@ -1,0 +1,430 @@
+"""`jobctl metrics` and --metrics-addr: the Prometheus exposition, parsed by the official
+parser, and the /metrics and /healthz server of workers and daemons.
+
+The server must answer while the worker is saturated (every slot busy, work waiting, idle
+connections held open, the database write-locked by someone else), bind to loopback when
+given only a port, and never keep the worker from working or stopping.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sqlite3
+import struct
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import Env
+from test_observe_support import (
+    Running,
+    Samples,
+    enqueue_at,
+    free_port,
+    http_get,
+    listening,
+    opened,
+    parse_exposition,
+    register,
+    sample,
+    series,
+    start_logged,
+)
+
+from jobctl.models import NewJob
+
+CONFIG = """
+[jobs.ok]
+command = ["true"]
+
+[jobs.flaky]
+command = ["sh", "-c", "exit 3"]
+max_attempts = 2
+backoff = "10ms"
+jitter = false
+
+[schedules.nightly]
+job = "ok"
+cron = "0 3 * * *"
+timezone = "UTC"
+
+[schedules.off]
+job = "ok"
+cron = "0 4 * * *"
+enabled = false
+
+[schedules.held]
+job = "ok"
+cron = "0 5 * * *"
+"""
+
+STATES = {"queued", "scheduled", "running", "succeeded", "dead", "cancelled"}
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def scrape(env: Env) -> tuple[dict[str, str], Samples]:
+    return parse_exposition(env.run("metrics", check=True).stdout)
+
+
+def _check_histogram(samples: Samples, name: str, queue: str, job: str) -> tuple[int, float]:
+    """Buckets cumulative and in order, +Inf equal to _count; returns (count, sum)."""
+    buckets = {
+        dict(labels)["le"]: value
+        for labels, value in series(samples, f"{name}_bucket").items()
+        if dict(labels)["queue"] == queue and dict(labels)["job"] == job
+    }
+    assert "+Inf" in buckets
+    bounds = sorted(buckets, key=float)
+    assert bounds[-1] == "+Inf"
+    counts = [buckets[b] for b in bounds]
+    assert counts == sorted(counts), f"{name} buckets not cumulative: {counts}"
+    count = sample(samples, f"{name}_count", queue=queue, job=job)
+    assert counts[-1] == count
+    return int(count), sample(samples, f"{name}_sum", queue=queue, job=job)
+
+
+def test_metrics_parse_with_the_official_parser(env: Env) -> None:
+    env.write_config(CONFIG)
+    for _ in range(3):
+        env.enqueue("ok")
+    env.enqueue("flaky", "--queue", "batch")
+    env.enqueue("ok", "--delay", "1h")
+    env.run("pause", "batch", check=True)
+    env.run("resume", "batch", check=True)
+    env.run("run-worker", "--burst", check=True)
+    env.enqueue("ok", "--queue", "batch")  # left ready: no worker runs it
+    register(env, "worker", age=1.0)
+
+    types, samples = scrape(env)
+    assert types["jobctl_jobs"] == "gauge"
+    assert types["jobctl_job_runs"] == "counter"  # the parser names counters without _total
+    assert types["jobctl_job_duration_seconds"] == "histogram"
+    assert types["jobctl_job_wait_seconds"] == "histogram"
+    assert types["jobctl_oldest_ready_age_seconds"] == "gauge"
+    assert types["jobctl_workers"] == "gauge"
+    assert types["jobctl_schedule_last_fire_timestamp_seconds"] == "gauge"
+    assert types["jobctl_schedule_next_fire_timestamp_seconds"] == "gauge"
+
+    jobs = {
+        (dict(labels)["queue"], dict(labels)["state"]): value
+        for labels, value in series(samples, "jobctl_jobs").items()
+    }
+    assert set(jobs) == {(q, s) for q in ("default", "batch") for s in STATES}
+    assert jobs[("default", "succeeded")] == 3 and jobs[("default", "scheduled")] == 1
+    assert jobs[("batch", "dead")] == 1 and jobs[("batch", "queued")] == 1
+    assert sum(jobs.values()) == 6
+
+    assert sample(samples, "jobctl_job_runs_total", job="ok", outcome="succeeded") == 3
+    assert sample(samples, "jobctl_job_runs_total", job="flaky", outcome="failed") == 2
+    assert len(series(samples, "jobctl_job_runs_total")) == 2
+
+    runs, run_sum = _check_histogram(samples, "jobctl_job_duration_seconds", "default", "ok")
+    assert runs == 3 and 0 <= run_sum < 30
+    assert _check_histogram(samples, "jobctl_job_duration_seconds", "batch", "flaky")[0] == 2
+    waits, wait_sum = _check_histogram(samples, "jobctl_job_wait_seconds", "default", "ok")
+    assert waits == 3 and 0 <= wait_sum < 60
+    assert _check_histogram(samples, "jobctl_job_wait_seconds", "batch", "flaky")[0] == 2
+
+    assert sample(samples, "jobctl_oldest_ready_age_seconds", queue="default") == 0
+    assert 0 <= sample(samples, "jobctl_oldest_ready_age_seconds", queue="batch") < 60
+    assert sample(samples, "jobctl_workers") == 1
+
+
+def test_oldest_ready_age_per_queue(env: Env) -> None:
+    env.write_config(CONFIG)
+    now = time.time()
+    enqueue_at(env, now - 120, NewJob(job="ok", payload={}, queue="slow"))
+    enqueue_at(env, now - 30, NewJob(job="ok", payload={}, queue="slow"))
+    env.enqueue("ok", "--queue", "idle", "--delay", "1h")
+    _, samples = scrape(env)
+    assert 120 <= sample(samples, "jobctl_oldest_ready_age_seconds", queue="slow") < 150
+    assert sample(samples, "jobctl_oldest_ready_age_seconds", queue="idle") == 0
+
+
+def test_oldest_ready_age_counts_a_delayed_job_that_is_due(env: Env) -> None:
+    env.write_config(CONFIG)
+    now = time.time()
+    # Enqueued two hours ago to run one hour ago; no worker has run since.
+    enqueue_at(env, now - 7200, NewJob(job="ok", payload={}, run_at=now - 3600))
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_oldest_ready_age_seconds", queue="default") >= 3600
+
+
+def test_workers_and_cron_daemons_with_fresh_heartbeats(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    register(env, "worker", age=5.0, interval=10.0)
+    register(env, "worker", age=31.0, interval=10.0)  # three intervals missed: gone
+    register(env, "scheduler", age=31.0, interval=10.0)
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_workers") == 1
+    assert sample(samples, "jobctl_schedulers") == 0
+    register(env, "scheduler", age=2.0, interval=5.0)
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_schedulers") == 1
+
+
+def test_schedule_fire_timestamps(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.run("schedule", "pause", "held", check=True)
+    before = time.time()
+    env.run("schedule", "run", "nightly", check=True)
+    after = time.time()
+    _, samples = scrape(env)
+    last = series(samples, "jobctl_schedule_last_fire_timestamp_seconds")
+    assert list(last) == [frozenset({("schedule", "nightly")})]
+    assert before - 1 <= last[frozenset({("schedule", "nightly")})] <= after + 1
+    upcoming = series(samples, "jobctl_schedule_next_fire_timestamp_seconds")
+    assert list(upcoming) == [frozenset({("schedule", "nightly")})]  # not off, not paused
+    now = datetime.now(UTC)
+    expected = now.replace(hour=3, minute=0, second=0, microsecond=0)
+    if expected <= now:
+        expected += timedelta(days=1)
+    assert upcoming[frozenset({("schedule", "nightly")})] == expected.timestamp()
+
+
+def test_metrics_of_an_empty_database(env: Env) -> None:
+    missing = env.run("metrics")
+    assert missing.returncode == 3 and "does not exist" in missing.stderr
+    with opened(env):
+        pass  # creates the database
+    types, samples = scrape(env)
+    assert {"jobctl_jobs", "jobctl_job_runs", "jobctl_workers"} <= set(types)
+    assert sample(samples, "jobctl_workers") == 0
+    assert series(samples, "jobctl_jobs") == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# --metrics-addr
+
+
+def _listeners(port: int) -> set[str]:
+    """Addresses the kernel has a TCP socket listening on at `port` (IPv4 and IPv6)."""
+    found = set()
+    for table, family in (("/proc/net/tcp", 4), ("/proc/net/tcp6", 6)):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for row in rows:
+            fields = row.split()
+            address, port_hex = fields[1].split(":")
+            if int(port_hex, 16) != port or fields[3] != "0A":  # 0A: LISTEN
+                continue
+            if family == 4:
+                found.add(socket.inet_ntoa(struct.pack("<I", int(address, 16))))
+            else:
+                raw = b"".join(
+                    struct.pack("<I", int(address[i : i + 8], 16)) for i in range(0, 32, 8)
+                )
+                found.add(socket.inet_ntop(socket.AF_INET6, raw))
+    return found
+
+
+def _scrape_http(host: str, port: int, timeout: float = 5.0) -> Samples:
+    status, kind, body = http_get(host, port, "/metrics", timeout=timeout)
+    assert status == 200 and kind == CONTENT_TYPE
+    return parse_exposition(body)[1]
+
+
+def _wait_gauge(env: Env, host: str, port: int, name: str, value: float) -> None:
+    env.wait_for(lambda: sample(_scrape_http(host, port), name) == value, timeout=20)
+
+
+def test_a_port_alone_binds_loopback_and_serves_metrics_and_health(env: Env) -> None:
+    env.write_config(CONFIG)
+    port = free_port()
+    worker = start_logged(env, "run-worker", "--metrics-addr", str(port))
+    assert listening(env, worker) == ("127.0.0.1", port)
+    assert _listeners(port) == {"127.0.0.1"}
+    _wait_gauge(env, "127.0.0.1", port, "jobctl_workers", 1)
+    assert http_get("127.0.0.1", port, "/healthz") == (200, "text/plain; charset=utf-8", "ok\n")
+    assert http_get("127.0.0.1", port, "/metrics?x=1")[0] == 200
+    assert http_get("127.0.0.1", port, "/nope")[0] == 404
+    env.enqueue("ok")
+    env.wait_for(
+        lambda: (
+            _scrape_http("127.0.0.1", port).get(
+                ("jobctl_job_runs_total", frozenset({("job", "ok"), ("outcome", "succeeded")}))
+            )
+            == 1
+        )
+    )
+    assert worker.stop() == 0
+    assert _listeners(port) == set()  # the server stops with the worker
+
+
+def _saturate(env: Env, concurrency: int, jobs: int) -> tuple[Running, int, Path]:
+    release = env.root / "release"
+    wait = 'while [ ! -e "$RELEASE" ]; do sleep 0.02; done'
+    env.write_config(
+        f"[jobs.block]\ncommand = ['sh', '-c', '{wait}']\nenv = {{ RELEASE = '{release}' }}\n"
+    )
+    worker = start_logged(
+        env, "run-worker", "--concurrency", str(concurrency), "--metrics-addr", "127.0.0.1:0"
+    )
+    _, port = listening(env, worker)
+    assert port != 0  # the port the kernel chose, announced
+    lines = "".join(json.dumps({"job": "block"}) + "\n" for _ in range(jobs))
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    return worker, port, release
+
+
+def test_the_endpoint_answers_while_the_worker_is_saturated(env: Env) -> None:
+    worker, port, release = _saturate(env, concurrency=2, jobs=8)
+
+    def running(samples: Samples) -> float:
+        return sample(samples, "jobctl_jobs", queue="default", state="running")
+
+    env.wait_for(lambda: running(_scrape_http("127.0.0.1", port)) == 2)
+    # Connections that never finish a request must not hold up anyone else.
+    idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+    partial = socket.create_connection(("127.0.0.1", port), timeout=5)
+    partial.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n")
+    try:
+        for _ in range(10):
+            started = time.monotonic()
+            samples = _scrape_http("127.0.0.1", port, timeout=3)
+            assert running(samples) == 2
+            assert sample(samples, "jobctl_jobs", queue="default", state="queued") == 6
+            assert sample(samples, "jobctl_workers") == 1
+            assert http_get("127.0.0.1", port, "/healthz", timeout=3)[0] == 200
+            assert time.monotonic() - started < 3
+        release.touch()
+
+        def all_done() -> bool:
+            samples = _scrape_http("127.0.0.1", port)
+            return sample(samples, "jobctl_jobs", queue="default", state="succeeded") == 8
+
+        env.wait_for(all_done)
+        assert worker.stop(timeout=20) == 0  # even with the idle connections still open
+    finally:
+        idle.close()
+        partial.close()
+    names = [e["event"] for e in worker.events()]
+    assert names.count("job.succeeded") == 8 and names[-1] == "worker.stopped"
+
+
+def test_scrapes_answer_while_the_database_is_write_locked(env: Env) -> None:
+    worker, port, release = _saturate(env, concurrency=1, jobs=2)
+    env.wait_for(
+        lambda: (
+            sample(_scrape_http("127.0.0.1", port), "jobctl_jobs", queue="default", state="running")
+            == 1
+        )
+    )
+    locker = sqlite3.connect(env.db, timeout=5, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")  # every writer, the worker included, now waits
+        for _ in range(3):
+            started = time.monotonic()
+            samples = _scrape_http("127.0.0.1", port, timeout=3)
+            assert sample(samples, "jobctl_jobs", queue="default", state="queued") == 1
+            assert http_get("127.0.0.1", port, "/healthz", timeout=3) == (
+                200,
+                "text/plain; charset=utf-8",
+                "ok\n",
+            )
+            assert time.monotonic() - started < 3
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    release.touch()
+    env.wait_for(
+        lambda: (
+            sample(
+                _scrape_http("127.0.0.1", port), "jobctl_jobs", queue="default", state="succeeded"
+            )
+            == 2
+        )
+    )
+    assert worker.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("command", "gauges"),
+    [
+        (["schedule-daemon"], {"jobctl_schedulers": 1, "jobctl_workers": 0}),
+        (["up"], {"jobctl_schedulers": 1, "jobctl_workers": 1}),
+    ],
+)
+def test_the_cron_daemon_and_up_serve_metrics(
+    env: Env, command: list[str], gauges: dict[str, int]
+) -> None:
+    env.write_config(CONFIG)
+    daemon = start_logged(env, *command, "--metrics-addr", "0")
+    host, port = listening(env, daemon)
+    assert host == "127.0.0.1"
+    for name, value in gauges.items():
+        _wait_gauge(env, host, port, name, value)
+    samples = _scrape_http(host, port)
+    assert (
+        "jobctl_schedule_next_fire_timestamp_seconds",
+        frozenset({("schedule", "nightly")}),
+    ) in samples
+    assert http_get(host, port, "/healthz")[0] == 200
+    assert daemon.stop() == 0
+
+
+def test_an_ipv6_loopback_address(env: Env) -> None:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    env.write_config(CONFIG)
+    worker = start_logged(env, "run-worker", "--metrics-addr", "[::1]:0")
+    host, port = listening(env, worker)
+    assert host == "::1"
+    assert _listeners(port) == {"::1"}
+    assert http_get("::1", port, "/healthz")[0] == 200
+    worker.wait_event(env, "worker.started")
+    assert worker.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("address", "message"),
+    [
+        ("nonsense", "jobctl: --metrics-addr: bad port in 'nonsense'\n"),
+        ("127.0.0.1:99999", "jobctl: --metrics-addr: port 99999 out of range\n"),
+        ("[::1:9100", "jobctl: --metrics-addr: bad address '[::1:9100': expected [HOST]:PORT\n"),
+    ],
+)
+def test_bad_metrics_addresses(env: Env, address: str, message: str) -> None:
+    env.write_config(CONFIG)
+    result = env.run("run-worker", "--burst", "--metrics-addr", address)
+    assert (result.returncode, result.stderr) == (2, message)
+
+
+def test_a_port_in_use_is_a_usage_error(env: Env) -> None:
+    env.write_config(CONFIG)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for command in (["run-worker", "--burst"], ["schedule-daemon"], ["up"]):
+            result = env.run(*command, "--metrics-addr", str(port), timeout=30)
+            assert result.returncode == 2, (command, result.stderr)
+            assert f"jobctl: --metrics-addr: cannot listen on 127.0.0.1:{port}:" in result.stderr
+
+
+def test_metrics_follow_a_reloaded_configuration(env: Env) -> None:
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n[schedules.alpha]\njob = "ok"\ncron = "0 3 * * *"\n'
+    )
+    daemon = start_logged(env, "schedule-daemon", "--metrics-addr", "0")
+    host, port = listening(env, daemon)
+    daemon.wait_event(env, "scheduler.leader")
+    alpha = ("jobctl_schedule_next_fire_timestamp_seconds", frozenset({("schedule", "alpha")}))
+    beta = ("jobctl_schedule_next_fire_timestamp_seconds", frozenset({("schedule", "beta")}))
+    assert alpha in _scrape_http(host, port)
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n[schedules.beta]\njob = "ok"\ncron = "0 4 * * *"\n'
+    )
+    daemon.proc.send_signal(signal.SIGHUP)
+    daemon.wait_event(env, "scheduler.reloaded")
+    samples = _scrape_http(host, port)
+    assert beta in samples and alpha not in samples
