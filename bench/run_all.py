@@ -43,6 +43,7 @@ SCRIPTS = (
     Script("bench_claim_scale.py", "Claim at scale", 300, 60),
     Script("bench_status_scale.py", "Status at scale", 180, 60),
     Script("bench_worker_memory.py", "Worker memory", 60, 30),
+    Script("bench_redis.py", "Redis: jobctl and RQ", 420, 150),  # may install RQ first
 )
 
 PENDING_ROWS = (
@@ -54,6 +55,7 @@ PENDING_ROWS = (
 def main() -> int:
     args = parse_args()
     load_at_start = os.getloadavg()[0]
+    warn_if_busy(load_at_start)
     started = time.perf_counter()
     rows: list[Row] = []
     for script in selected(args.only):
@@ -79,6 +81,15 @@ def parse_args() -> argparse.Namespace:
         help="Run only scripts whose file name contains NAME (repeatable).",
     )
     return parser.parse_args()
+
+
+def warn_if_busy(load: float) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    if load > cpus:
+        say(
+            f"warning: load average {load:.1f} on {cpus} cores: other processes compete for "
+            "the CPU, so timings will be worse than on a quiet machine"
+        )
 
 
 def selected(names: list[str] | None) -> list[Script]:

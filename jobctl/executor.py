@@ -330,10 +330,19 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+_LOG_DIRS: set[Path] = set()  # log folders known to exist, so most attempts skip the check
+
+
 def _open_log(path: Path) -> int:
-    private_dir(path.parent)
+    if path.parent not in _LOG_DIRS:
+        private_dir(path.parent)
+        _LOG_DIRS.add(path.parent)
     flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-    return os.open(path, flags, 0o600)
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:  # the folder was removed since: make it again
+        private_dir(path.parent)
+        return os.open(path, flags, 0o600)
 
 
 def _write_all(fd: int, data: bytes) -> None:

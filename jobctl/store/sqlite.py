@@ -508,6 +508,10 @@ class SqliteStore(Store):
             clauses.append("created_at >= ?")
             params.append(where.since)
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs"
+        if where.states and set(where.states) <= {State.RUNNING}:
+            # Running jobs are few among millions: find them through their leases.
+            sql += " INDEXED BY jobs_lease"
+            clauses.append("lease_token IS NOT NULL")
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY id DESC" if where.newest_first else " ORDER BY id"
