@@ -1,0 +1,118 @@
+"""Cancel, pause, dead retry and deletion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from jobctl.models import (
+    ACTIVE_STATES,
+    State,
+)
+from jobctl.store.sqlite.connection import SqliteBase
+from jobctl.store.sqlite.rows import (
+    finished_where,
+)
+from jobctl.store.wake import CONTROL, WORK
+
+
+class ControlOps(SqliteBase):
+    # -- controlling -----------------------------------------------------------------------
+
+    def cancel(self, job_ids: Sequence[int], now: float) -> dict[int, State | None]:
+        before: dict[int, State | None] = {}
+        any_running = False
+        with self._write() as conn:
+            for job_id in job_ids:
+                row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+                if row is None:
+                    before[job_id] = None
+                    continue
+                state = State(row[0])
+                before[job_id] = state
+                if state in ACTIVE_STATES:
+                    # A running job keeps its lease until its worker confirms the kill, so
+                    # that rescue can close the attempt if that worker is gone.
+                    conn.execute(
+                        "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled'"
+                        " WHERE id = ? AND state = ?",
+                        (now, job_id, state.value),
+                    )
+                    any_running = any_running or state == State.RUNNING
+        if any_running:
+            self._notifier.notify(CONTROL)
+        return before
+
+    def set_paused(self, queue: str, paused: bool) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO queues (name, paused) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+                (queue, int(paused)),
+            )
+        if not paused:
+            self._notifier.notify(WORK)
+
+    def dead_retry(self, job_ids: Sequence[int] | None, job: str | None, now: float) -> list[int]:
+        clauses = ["state = 'dead'"]
+        params: list[Any] = []
+        if job is not None:
+            clauses.append("job = ?")
+            params.append(job)
+        moved: list[int] = []
+        with self._write() as conn:
+            sql = (
+                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
+                " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                f" WHERE {' AND '.join(clauses)}"
+            )
+            if job_ids is None:
+                moved = [r[0] for r in conn.execute(sql + " RETURNING id", [now, *params])]
+            else:
+                for job_id in job_ids:
+                    row = conn.execute(
+                        sql + " AND id = ? RETURNING id", [now, *params, job_id]
+                    ).fetchone()
+                    if row is not None:
+                        moved.append(row[0])
+        if moved:
+            self._notifier.notify(WORK)
+        return sorted(moved)
+
+    def delete_jobs(
+        self,
+        *,
+        states: Sequence[State],
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[str]:
+        where, params = finished_where(states, job, finished_before=finished_before)
+        if not where:
+            return []
+        paths: list[str] = []
+        with self._write() as conn:
+            if ids is None:
+                targets = [r[0] for r in conn.execute(f"SELECT id FROM jobs WHERE {where}", params)]
+            else:
+                targets = []
+                for job_id in ids:
+                    row = conn.execute(
+                        f"SELECT id FROM jobs WHERE {where} AND id = ?", [*params, job_id]
+                    ).fetchone()
+                    if row is not None:
+                        targets.append(row[0])
+            for start in range(0, len(targets), 500):
+                chunk = targets[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                paths.extend(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT log_path FROM attempts WHERE job_id IN ({marks})"
+                        " AND log_path IS NOT NULL",
+                        chunk,
+                    )
+                )
+                conn.execute(f"DELETE FROM attempts WHERE job_id IN ({marks})", chunk)
+                conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+        return paths

@@ -1,0 +1,127 @@
+"""Cron fires (each once), schedule pauses and the leader lock."""
+
+from __future__ import annotations
+
+from jobctl.models import (
+    FireRecord,
+    NewJob,
+    State,
+)
+from jobctl.store.base import LeaderLock
+from jobctl.store.sqlite.connection import FileLeaderLock
+from jobctl.store.sqlite.queue import QueueOps
+from jobctl.store.sqlite.rows import (
+    ACTIVE_SQL,
+)
+from jobctl.store.wake import WORK
+
+
+class CronOps(QueueOps):
+    """Fires enqueue their jobs through the queue's own insert, in the same transaction."""
+
+    # -- cron ------------------------------------------------------------------------------
+
+    def record_fire(
+        self,
+        schedule: str,
+        fire_time: float,
+        job: NewJob | None,
+        now: float,
+        *,
+        overlap: str = "allow",
+        manual: bool = False,
+        reason: str | None = None,
+    ) -> FireRecord | None:
+        enqueued = False
+        with self._write() as conn:
+            if conn.execute(
+                "SELECT 1 FROM fires WHERE schedule = ? AND fire_time = ?", (schedule, fire_time)
+            ).fetchone():
+                return None
+            job_id: int | None = None
+            status = "skipped"
+            if job is not None:
+                active = None
+                if overlap in ("skip", "queue"):
+                    active = conn.execute(
+                        f"SELECT id FROM jobs WHERE schedule = ? AND state IN {ACTIVE_SQL} LIMIT 1",
+                        (schedule,),
+                    ).fetchone()
+                if active is not None and overlap == "skip":
+                    reason = f"overlap: run {active[0]} is still active"
+                elif active is not None:
+                    status, reason = "pending", f"waiting for run {active[0]} to finish"
+                else:
+                    results, _ = self._insert_jobs(conn, [job], now)
+                    job_id, status, enqueued = results[0].id, "enqueued", True
+            conn.execute(
+                "INSERT INTO fires (schedule, fire_time, job_id, status, reason, manual, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (schedule, fire_time, job_id, status, reason, int(manual), now),
+            )
+        if enqueued:
+            self._notifier.notify(WORK)
+        return FireRecord(schedule, fire_time, status, job_id, reason, manual, now)
+
+    def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT fire_time, manual FROM fires WHERE schedule = ? AND status = 'pending'"
+                " ORDER BY fire_time LIMIT 1",
+                (schedule,),
+            ).fetchone()
+            if row is None:
+                return None
+            if conn.execute(
+                f"SELECT 1 FROM jobs WHERE schedule = ? AND state IN {ACTIVE_SQL} LIMIT 1",
+                (schedule,),
+            ).fetchone():
+                return None
+            fire_time, manual = row
+            from dataclasses import replace
+
+            results, _ = self._insert_jobs(conn, [replace(job, fire_time=fire_time)], now)
+            job_id = results[0].id
+            conn.execute(
+                "UPDATE fires SET status = 'enqueued', job_id = ?, reason = NULL, at = ?"
+                " WHERE schedule = ? AND fire_time = ?",
+                (job_id, now, schedule, fire_time),
+            )
+        self._notifier.notify(WORK)
+        return FireRecord(schedule, fire_time, "enqueued", job_id, None, bool(manual), now)
+
+    def last_fire_time(self, schedule: str) -> float | None:
+        rows = self._read(
+            "SELECT MAX(fire_time) FROM fires WHERE schedule = ? AND manual = 0", (schedule,)
+        )
+        return rows[0][0] if rows and rows[0][0] is not None else None
+
+    def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
+        rows = self._read(
+            "SELECT f.schedule, f.fire_time, f.status, f.job_id, f.reason, f.manual, f.at,"
+            " j.state FROM fires f"
+            " JOIN (SELECT schedule, MAX(fire_time) AS latest FROM fires GROUP BY schedule) m"
+            " ON f.schedule = m.schedule AND f.fire_time = m.latest"
+            " LEFT JOIN jobs j ON j.id = f.job_id"
+        )
+        return {
+            r[0]: (
+                FireRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6]),
+                State(r[7]) if r[7] else None,
+            )
+            for r in rows
+        }
+
+    def set_schedule_paused(self, schedule: str, paused: bool) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO schedule_state (name, paused) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET paused = excluded.paused",
+                (schedule, int(paused)),
+            )
+
+    def paused_schedules(self) -> set[str]:
+        return {r[0] for r in self._read("SELECT name FROM schedule_state WHERE paused = 1")}
+
+    def scheduler_lock(self) -> LeaderLock:
+        return FileLeaderLock(self.path.with_name(self.path.name + ".scheduler.lock"))

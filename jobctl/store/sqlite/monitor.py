@@ -1,0 +1,110 @@
+"""Workers' heartbeats and the statistics that outlive pruned jobs."""
+
+from __future__ import annotations
+
+import json
+
+from jobctl.models import (
+    WorkerInfo,
+)
+from jobctl.store.base import Histogram
+from jobctl.store.sqlite.connection import SqliteBase
+
+
+class MonitorOps(SqliteBase):
+    # -- workers ---------------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO workers (id, kind, host, pid, queues, concurrency,"
+                " started_at, heartbeat_at, interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    info.id,
+                    info.kind,
+                    info.host,
+                    info.pid,
+                    json.dumps(list(info.queues)),
+                    info.concurrency,
+                    info.started_at,
+                    info.heartbeat_at,
+                    info.interval,
+                ),
+            )
+
+    def heartbeat(self, worker: str, now: float) -> None:
+        with self._write() as conn:
+            conn.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker))
+
+    def unregister_worker(self, worker: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM workers WHERE id = ?", (worker,))
+
+    def workers(self) -> list[WorkerInfo]:
+        rows = self._read(
+            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, kind, interval"
+            " FROM workers ORDER BY started_at"
+        )
+        return [
+            WorkerInfo(
+                id=r[0],
+                host=r[1],
+                pid=r[2],
+                queues=tuple(json.loads(r[3])),
+                concurrency=r[4],
+                started_at=r[5],
+                heartbeat_at=r[6],
+                kind=r[7],
+                interval=r[8],
+            )
+            for r in rows
+        ]
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def event_counts(self, since: float | None) -> dict[tuple[str, str, str], int]:
+        hour = -1 if since is None else int(since // 3600) * 3600
+        rows = self._read(
+            "SELECT queue, job, event, SUM(n) FROM stat_counts WHERE hour >= ?"
+            " GROUP BY queue, job, event",
+            (hour,),
+        )
+        return {(q, j, e): int(n) for q, j, e, n in rows}
+
+    def histograms(self) -> list[Histogram]:
+        bounds = [float(r[0]) for r in self._read("SELECT le FROM hist_bounds ORDER BY le")]
+        counts: dict[tuple[str, str, str], dict[float, int]] = {}
+        for kind, queue, job, le, n in self._read("SELECT kind, queue, job, le, n FROM stat_hist"):
+            counts.setdefault((kind, queue, job), {})[float(le)] = int(n)
+        buckets = {
+            key: [(bound, found.get(bound, 0)) for bound in bounds] for key, found in counts.items()
+        }
+        sums = {
+            (k, q, j): (int(c), float(t))
+            for k, q, j, c, t in self._read("SELECT kind, queue, job, count, sum FROM stat_sums")
+        }
+        return [
+            Histogram(kind, queue, job, tuple(found), *sums.get((kind, queue, job), (0, 0.0)))
+            for (kind, queue, job), found in sorted(buckets.items())
+        ]
+
+    def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+        found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+        for queue, job, run, wait in self._read(
+            "SELECT j.queue, j.job, a.finished_at - a.started_at, a.started_at - a.due_at"
+            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.started_at >= ?",
+            (since,),
+        ):
+            runs, waits = found.setdefault((queue, job), ([], []))
+            if run is not None:
+                runs.append(max(0.0, float(run)))
+            if wait is not None:
+                waits.append(max(0.0, float(wait)))
+        return found
+
+    def pending_counts(self) -> dict[tuple[str, str], int]:
+        rows = self._read(
+            "SELECT queue, job, COUNT(*) FROM jobs WHERE state IN ('queued', 'scheduled')"
+            " GROUP BY queue, job"
+        )
+        return {(q, j): int(n) for q, j, n in rows}

@@ -1,0 +1,368 @@
+"""Producing and consuming: enqueue, claim, leases, results, rescue of lost attempts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from jobctl.models import (
+    Claim,
+    EnqueueResult,
+    Job,
+    NewJob,
+    Outcome,
+    State,
+)
+from jobctl.store.base import Finish, WakeListener
+from jobctl.store.sqlite.connection import SqliteBase
+from jobctl.store.sqlite.rows import (
+    ACTIVE_SQL,
+    ENCODER,
+    JOB_COLUMNS,
+    job_from_row,
+    with_state,
+)
+from jobctl.store.wake import WORK, SocketListener, wake_dir_for
+
+
+class QueueOps(SqliteBase):
+    # -- producing -------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[EnqueueResult]:
+        with self._write() as conn:
+            results, created = self._insert_jobs(conn, jobs, now)
+        if created:
+            self._notifier.notify(WORK)
+        return results
+
+    def _insert_jobs(
+        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+    ) -> tuple[list[EnqueueResult], int]:
+        """Insert inside the caller's write transaction; returns results and how many are new."""
+        results: list[EnqueueResult] = []
+        rows: list[tuple[Any, ...]] = []
+        (seq,) = conn.execute(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
+        ).fetchone()
+        batch_keys: dict[str, int] = {}
+        queued, scheduled = State.QUEUED.value, State.SCHEDULED.value
+        for spec in jobs:
+            if spec.key is not None:
+                existing = batch_keys.get(spec.key)
+                if existing is None:
+                    found = conn.execute(
+                        f"SELECT id FROM jobs WHERE key = ? AND state IN {ACTIVE_SQL}",
+                        (spec.key,),
+                    ).fetchone()
+                    existing = found[0] if found else None
+                if existing is not None:
+                    results.append(EnqueueResult(existing, created=False))
+                    continue
+            seq += 1
+            if spec.key is not None:
+                batch_keys[spec.key] = seq
+            run_at = now if spec.run_at is None else spec.run_at
+            rows.append(
+                (
+                    seq,
+                    spec.job,
+                    spec.queue,
+                    scheduled if run_at > now else queued,
+                    spec.priority,
+                    spec.max_attempts,
+                    spec.payload_json or ENCODER.encode(spec.payload),
+                    spec.key,
+                    run_at,
+                    now,
+                    None if spec.command is None else json.dumps(spec.command),
+                    spec.cwd,
+                    spec.schedule,
+                    spec.fire_time,
+                )
+            )
+            results.append(EnqueueResult(seq, created=True))
+        if rows:
+            conn.executemany(
+                "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
+                " key, run_at, created_at, command, cwd, schedule, fire_time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            queues = {row[2] for row in rows}
+            conn.executemany(
+                "INSERT OR IGNORE INTO queues (name) VALUES (?)", [(q,) for q in queues]
+            )
+            by_state: dict[tuple[str, str], int] = {}
+            by_job: dict[tuple[str, str], int] = {}
+            for row in rows:
+                by_state[(row[2], row[3])] = by_state.get((row[2], row[3]), 0) + 1
+                by_job[(row[2], row[1])] = by_job.get((row[2], row[1]), 0) + 1
+            conn.executemany(
+                "INSERT INTO job_counts (queue, state, n) VALUES (?, ?, ?)"
+                " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n",
+                [(q, st, n) for (q, st), n in by_state.items()],
+            )
+            hour = int(now // 3600) * 3600
+            conn.executemany(
+                "INSERT INTO stat_counts (hour, queue, job, event, n)"
+                " VALUES (?, ?, ?, 'enqueued', ?)"
+                " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + excluded.n",
+                [(hour, q, j, n) for (q, j), n in by_job.items()],
+            )
+        return results, len(rows)
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def claim(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease: float,
+        limit: int = 1,
+        log_path: Callable[[int, int], str] | None = None,
+    ) -> list[Claim]:
+        if limit <= 0:
+            return []
+        claims: list[Claim] = []
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE jobs INDEXED BY jobs_due SET state = 'queued'"
+                " WHERE state = 'scheduled' AND run_at <= ?",
+                (now,),
+            )
+            if queues is None:
+                names = [r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 0")]
+            else:
+                marks = ",".join("?" * len(queues))
+                names = [
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT name FROM queues WHERE paused = 0 AND name IN ({marks})",
+                        list(queues),
+                    )
+                ]
+            candidates: list[tuple[int, float, int]] = []
+            for name in names:
+                candidates.extend(
+                    (-priority, run_at, job_id)
+                    for job_id, priority, run_at in conn.execute(
+                        "SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready"
+                        " WHERE state = 'queued' AND queue = ?"
+                        " ORDER BY priority DESC, run_at, id LIMIT ?",
+                        (name, limit),
+                    )
+                )
+            candidates.sort()
+            for _, _, job_id in candidates[:limit]:
+                token = os.urandom(8).hex()
+                row = conn.execute(
+                    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+                    " runs = runs + 1, worker = ?, lease_token = ?, lease_expires_at = ?,"
+                    " started_at = ?, finished_at = NULL"
+                    f" WHERE id = ? AND state = 'queued' RETURNING {JOB_COLUMNS}",
+                    (worker, token, now + lease, now, job_id),
+                ).fetchone()
+                if row is None:
+                    continue
+                job = job_from_row(row)
+                runs = row[21]
+                path = log_path(job.id, runs) if log_path is not None else None
+                conn.execute(
+                    "INSERT INTO attempts (job_id, run, attempt, worker, due_at, started_at,"
+                    " log_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (job.id, runs, job.attempts, worker, job.run_at, now, path),
+                )
+                claims.append(
+                    Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
+                )
+        return claims
+
+    def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
+        held: set[int] = set()
+        if not claims:
+            return held
+        with self._write() as conn:
+            for claim in claims:
+                row = conn.execute(
+                    "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running'"
+                    " AND lease_token = ? RETURNING id",
+                    (until, claim.job.id, claim.lease_token),
+                ).fetchone()
+                if row is not None:
+                    held.add(row[0])
+        return held
+
+    def still_held(self, claims: Sequence[Claim]) -> set[int]:
+        """Which claims are still ours, without extending anything (a cheap read)."""
+        if not claims:
+            return set()
+        marks = ",".join("?" * len(claims))
+        rows = self._read(
+            f"SELECT id, lease_token FROM jobs WHERE id IN ({marks}) AND state = 'running'",
+            [c.job.id for c in claims],
+        )
+        tokens = {c.job.id: c.lease_token for c in claims}
+        return {job_id for job_id, token in rows if tokens.get(job_id) == token}
+
+    def finish(self, items: Sequence[Finish], now: float) -> list[State | None]:
+        states: list[State | None] = []
+        with self._write() as conn:
+            for item in items:
+                claim, result = item.claim, item.result
+                finished = result.finished_at or now
+                if result.outcome == Outcome.SUCCEEDED:
+                    new_state = State.SUCCEEDED
+                elif item.retry_at is not None:
+                    new_state = State.SCHEDULED
+                else:
+                    new_state = State.DEAD
+                if result.outcome == Outcome.CANCELLED:
+                    changed = None
+                    conn.execute(
+                        "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                        " WHERE id = ? AND lease_token = ?",
+                        (claim.job.id, claim.lease_token),
+                    )
+                elif new_state == State.SCHEDULED:
+                    changed = conn.execute(
+                        "UPDATE jobs SET state = 'scheduled', run_at = ?, exit_code = ?,"
+                        " error = ?, worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                        " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                        (
+                            item.retry_at,
+                            result.exit_code,
+                            result.error,
+                            claim.job.id,
+                            claim.lease_token,
+                        ),
+                    ).fetchone()
+                else:
+                    changed = conn.execute(
+                        "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
+                        " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                        " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                        (
+                            new_state.value,
+                            finished,
+                            result.exit_code,
+                            result.error,
+                            claim.job.id,
+                            claim.lease_token,
+                        ),
+                    ).fetchone()
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, exit_code = ?,"
+                    " signal = ?, error = ?, log_path = COALESCE(?, log_path)"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (
+                        finished,
+                        result.outcome.value,
+                        result.exit_code,
+                        result.signal,
+                        result.error,
+                        result.log_path,
+                        claim.job.id,
+                        claim.run,
+                    ),
+                )
+                if result.outcome == Outcome.CANCELLED:
+                    row = conn.execute(
+                        "SELECT state FROM jobs WHERE id = ?", (claim.job.id,)
+                    ).fetchone()
+                    states.append(State(row[0]) if row else None)
+                else:
+                    states.append(new_state if changed is not None else None)
+        return states
+
+    def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
+        released = 0
+        with self._write() as conn:
+            for claim in claims:
+                row = conn.execute(
+                    "UPDATE jobs SET state = 'queued', attempts = attempts - 1, worker = NULL,"
+                    " lease_token = NULL, lease_expires_at = NULL, started_at = NULL"
+                    " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                    (claim.job.id, claim.lease_token),
+                ).fetchone()
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (now, Outcome.INTERRUPTED.value, reason, claim.job.id, claim.run),
+                )
+                released += row is not None
+        if released:
+            self._notifier.notify(WORK)
+        return released
+
+    def rescue_expired(self, now: float) -> list[Job]:
+        rescued: list[Job] = []
+        with self._write() as conn:
+            rows = conn.execute(
+                f"SELECT {JOB_COLUMNS} FROM jobs INDEXED BY jobs_lease"
+                " WHERE lease_token IS NOT NULL AND state = 'running' AND lease_expires_at < ?",
+                (now,),
+            ).fetchall()
+            for row in rows:
+                job = job_from_row(row)
+                error = f"worker {job.worker} lost: its lease expired"
+                to_state = State.DEAD if job.attempts >= job.max_attempts else State.QUEUED
+                changed = conn.execute(
+                    "UPDATE jobs SET state = ?, error = ?, worker = NULL, lease_token = NULL,"
+                    " lease_expires_at = NULL,"
+                    " finished_at = CASE WHEN ? = 'dead' THEN ? ELSE NULL END"
+                    " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                    (to_state.value, error, to_state.value, now, job.id, row[22]),
+                ).fetchone()
+                if changed is None:
+                    continue
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (now, Outcome.LOST.value, error, job.id, row[21]),
+                )
+                rescued.append(with_state(job, to_state, error))
+            for job_id, run, token in conn.execute(
+                "SELECT id, runs, lease_token FROM jobs INDEXED BY jobs_lease"
+                " WHERE lease_token IS NOT NULL"
+                " AND state = 'cancelled' AND lease_expires_at < ?",
+                (now,),
+            ).fetchall():
+                # Cancelled while running, and its worker died before confirming the kill.
+                conn.execute(
+                    "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                    " WHERE id = ? AND lease_token = ?",
+                    (job_id, token),
+                )
+                conn.execute(
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
+                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                    (now, Outcome.CANCELLED.value, "cancelled; its worker was lost", job_id, run),
+                )
+        if rescued:
+            self._notifier.notify(WORK)
+        return rescued
+
+    def next_due(self, queues: Sequence[str] | None) -> float | None:
+        if queues is None:
+            rows = self._read(
+                "SELECT MIN(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'scheduled'"
+            )
+        else:
+            marks = ",".join("?" * len(queues))
+            rows = self._read(
+                f"SELECT MIN(run_at) FROM jobs INDEXED BY jobs_due WHERE state = 'scheduled'"
+                f" AND queue IN ({marks})",
+                list(queues),
+            )
+        value = rows[0][0] if rows else None
+        return float(value) if value is not None else None
+
+    def open_listener(self, worker: str) -> WakeListener | None:
+        try:
+            return SocketListener(wake_dir_for(self.path), worker)
+        except OSError:
+            return None

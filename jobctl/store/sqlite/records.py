@@ -1,0 +1,162 @@
+"""Reading jobs, attempts and counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from jobctl.models import (
+    Attempt,
+    Job,
+    JobFilter,
+    Outcome,
+    State,
+)
+from jobctl.store.base import QueueCounts
+from jobctl.store.sqlite.connection import SqliteBase
+from jobctl.store.sqlite.rows import (
+    JOB_COLUMNS,
+    finished_where,
+    job_from_row,
+)
+
+
+class RecordOps(SqliteBase):
+    # -- inspecting ------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        rows = self._read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", (job_id,))
+        return job_from_row(rows[0]) if rows else None
+
+    def get_many(self, job_ids: Sequence[int]) -> dict[int, Job]:
+        found: dict[int, Job] = {}
+        ids = list(job_ids)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", chunk):
+                job = job_from_row(row)
+                found[job.id] = job
+        return found
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        rows = self._read(
+            "SELECT job_id, attempt, worker, started_at, finished_at, outcome, exit_code,"
+            " signal, error, log_path, run FROM attempts WHERE job_id = ? ORDER BY run",
+            (job_id,),
+        )
+        return [
+            Attempt(
+                job_id=r[0],
+                attempt=r[1],
+                worker=r[2],
+                started_at=r[3],
+                finished_at=r[4],
+                outcome=Outcome(r[5]) if r[5] else None,
+                exit_code=r[6],
+                signal=r[7],
+                error=r[8],
+                log_path=r[9],
+                run=r[10],
+            )
+            for r in rows
+        ]
+
+    def list_jobs(self, where: JobFilter) -> list[Job]:
+        clauses: list[str] = []
+        params: list[Any] = []
+        if where.states:
+            clauses.append(f"state IN ({','.join('?' * len(where.states))})")
+            params.extend(s.value for s in where.states)
+        for column, value in (("job", where.job), ("queue", where.queue), ("key", where.key)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if where.since is not None:
+            clauses.append("created_at >= ?")
+            params.append(where.since)
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs"
+        if where.states and set(where.states) <= {State.RUNNING}:
+            # Running jobs are few among millions: find them through their leases.
+            sql += " INDEXED BY jobs_lease"
+            clauses.append("lease_token IS NOT NULL")
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
+        sql += " ORDER BY id DESC" if where.newest_first else " ORDER BY id"
+        if where.limit is not None:
+            sql += " LIMIT ?"
+            params.append(where.limit)
+        return [job_from_row(row) for row in self._read(sql, params)]
+
+    def queue_counts(self, now: float) -> list[QueueCounts]:
+        counts: dict[str, dict[State, int]] = {}
+        for queue, state, n in self._read("SELECT queue, state, n FROM job_counts WHERE n > 0"):
+            counts.setdefault(queue, {})[State(state)] = n
+        paused = {name: bool(p) for name, p in self._read("SELECT name, paused FROM queues")}
+        result = []
+        for queue in sorted(set(counts) | set(paused)):
+            ready = self._read(
+                "SELECT MIN(run_at) FROM jobs INDEXED BY jobs_ready_age"
+                " WHERE state = 'queued' AND queue = ?",
+                (queue,),
+            )[0][0]
+            # Due but not yet promoted (promotion happens when a worker claims): ready too.
+            due, due_count = self._read(
+                "SELECT MIN(run_at), COUNT(*) FROM jobs INDEXED BY jobs_due"
+                " WHERE state = 'scheduled' AND run_at <= ? AND queue = ?",
+                (now, queue),
+            )[0]
+            waiting = [t for t in (ready, due) if t is not None]
+            oldest = min(waiting) if waiting else None
+            result.append(
+                QueueCounts(
+                    queue=queue,
+                    counts=counts.get(queue, {}),
+                    paused=paused.get(queue, False),
+                    oldest_ready_at=oldest,
+                    due=int(due_count),
+                )
+            )
+        return result
+
+    # -- operations ------------------------------------------------------------------------
+
+    def finished_jobs(
+        self,
+        states: Sequence[State],
+        *,
+        job: str | None = None,
+        finished_after: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        where, params = finished_where(states, job, finished_after=finished_after)
+        if not where:
+            return []
+        # (state, finished_at) is indexed: the newest deaths come first without a sort.
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY finished_at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [job_from_row(row) for row in self._read(sql, params)]
+
+    def finished_ids(
+        self,
+        states: Sequence[State],
+        *,
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[int]:
+        where, params = finished_where(states, job, finished_before=finished_before)
+        if not where or (ids is not None and not ids):
+            return []
+        sql = f"SELECT id FROM jobs WHERE {where}"
+        if ids is None:
+            return [r[0] for r in self._read(sql + " ORDER BY id", params)]
+        found: set[int] = set()
+        wanted = list(dict.fromkeys(ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(r[0] for r in self._read(f"{sql} AND id IN ({marks})", [*params, *chunk]))
+        return [i for i in wanted if i in found]

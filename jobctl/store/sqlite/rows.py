@@ -1,0 +1,75 @@
+"""Rows to models, and the SQL fragments the store's parts share."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from jobctl.models import FINAL_STATES, Job, State
+
+ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+ACTIVE_SQL = "('queued', 'scheduled', 'running')"
+JOB_COLUMNS = (
+    "id, job, queue, state, priority, attempts, max_attempts, payload, key, run_at, created_at,"
+    " started_at, finished_at, exit_code, error, worker, lease_expires_at, command, cwd,"
+    " schedule, fire_time, runs, lease_token"
+)
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    return Job(
+        id=row[0],
+        job=row[1],
+        queue=row[2],
+        state=State(row[3]),
+        priority=row[4],
+        attempts=row[5],
+        max_attempts=row[6],
+        payload=json.loads(row[7]),
+        key=row[8],
+        run_at=row[9],
+        created_at=row[10],
+        started_at=row[11],
+        finished_at=row[12],
+        exit_code=row[13],
+        error=row[14],
+        worker=row[15],
+        lease_expires_at=row[16],
+        command=json.loads(row[17]) if row[17] else None,
+        cwd=row[18],
+        schedule=row[19],
+        fire_time=row[20],
+    )
+
+
+def finished_where(
+    states: Sequence[State],
+    job: str | None,
+    *,
+    finished_before: float | None = None,
+    finished_after: float | None = None,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause that picks finished jobs; empty when no final state is asked for
+    (active jobs are never listed as finished, nor deleted)."""
+    final = [s.value for s in states if s in FINAL_STATES]
+    if not final:
+        return "", []
+    # Every finished job has finished_at; naming it lets SQLite use the partial index.
+    clauses = ["finished_at IS NOT NULL", f"state IN ({','.join('?' * len(final))})"]
+    params: list[Any] = list(final)
+    for clause, value in (
+        ("finished_at < ?", finished_before),
+        ("finished_at >= ?", finished_after),
+        ("job = ?", job),
+    ):
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
+def with_state(job: Job, state: State, error: str) -> Job:
+
+    return replace(job, state=state, error=error, worker=None, lease_expires_at=None)
