@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit bench bench-quick chaos clean
+.PHONY: run test ensure-redis lint typecheck unit bench bench-quick chaos clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/jobctl --config jobs.toml.example up
 
-test: $(STAMP) lint typecheck unit
+test: $(STAMP) ensure-redis lint typecheck unit
+
+ensure-redis:
+	bash .ci/ensure-redis
 
 lint: $(STAMP)
 	$(BIN)/ruff check jobctl tests bench

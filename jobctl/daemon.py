@@ -1,7 +1,9 @@
 """The cron daemon process: leadership, sleeping until the next fire, reloads, heartbeats.
 
 Only the leader fires; a second daemon on the same database blocks on the leader lock as a
-hot standby and takes over the instant the leader's process ends (the kernel drops its lock).
+hot standby and takes over the instant the leader's process ends (the kernel drops its lock),
+or for a shared store, once the leader's lease runs out. A leader that finds its lock no longer
+held (a lease it could not renew) stops firing and stands by again.
 The daemon sleeps in select() until the next fire, a signal, or its heartbeat; it never polls.
 """
 
@@ -22,6 +24,7 @@ from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler
 from jobctl.store import Store
+from jobctl.store.base import LeaderLock
 
 HEARTBEAT = 5.0  # seconds; also how often the config file is checked for changes
 _LOCK_POLL = 1.0
@@ -69,23 +72,29 @@ class Daemon:
 
     def run(self) -> int:
         lock = self.store.scheduler_lock()
-        announced = False
         try:
-            wait = 0.0  # first a quick try, so a standby says so at once
             while not self._stopping:
-                if lock.acquire(timeout=wait):
+                if not self._await_leadership(lock):
                     break
-                wait = _LOCK_POLL
-                if not announced:
-                    self.log.emit("scheduler.standby", reason="another daemon is the leader")
-                    announced = True
-            if self._stopping:
-                return 0
-            self.log.emit(
-                "scheduler.leader", scheduler=self.id, schedules=len(self.config.schedules)
-            )
-            self._register()
-            self._loop()
+                self.log.emit(
+                    "scheduler.leader", scheduler=self.id, schedules=len(self.config.schedules)
+                )
+                self._register()
+                self._loop(lock)
+                if self._stopping:
+                    break
+                # Leadership lost: another daemon may be firing already. Stand by again, and
+                # plan afresh from the store's record when leading next.
+                self.log.emit(
+                    "scheduler.lost_leadership",
+                    level="warning",
+                    scheduler=self.id,
+                    reason="the leader lock is no longer held",
+                )
+                with contextlib.suppress(JobctlError):
+                    self.store.unregister_worker(self.id)
+                lock.release()
+                self.scheduler = Scheduler(self.store, self.config, self.log)
         finally:
             lock.release()
             with contextlib.suppress(JobctlError):
@@ -96,9 +105,25 @@ class Daemon:
             self.log.emit("scheduler.stopped", scheduler=self.id)
         return 0
 
-    def _loop(self) -> None:
+    def _await_leadership(self, lock: LeaderLock) -> bool:
+        """Block until this daemon leads (True), or until asked to stop (False)."""
+        announced = False
+        wait = 0.0  # first a quick try, so a standby says so at once
+        while not self._stopping:
+            if lock.acquire(timeout=wait):
+                return True
+            wait = _LOCK_POLL
+            if not announced:
+                self.log.emit("scheduler.standby", reason="another daemon is the leader")
+                announced = True
+        return False
+
+    def _loop(self, lock: LeaderLock) -> None:
+        """Fire while the lock is held; return when stopping or when leadership is lost."""
         next_heartbeat = self.clock.monotonic() + HEARTBEAT
         while not self._stopping:
+            if not lock.held():
+                return
             if self._reload_requested:
                 self._reload()
             now = self.clock.now()

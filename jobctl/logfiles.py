@@ -11,10 +11,20 @@ from jobctl.config import Config
 
 
 def log_dir(config: Config, store_location: str) -> Path:
-    """`[settings] log_dir` (relative to the config file), else `<database>.logs/`."""
+    """`[settings] log_dir` (relative to the config file), else `<database>.logs/`; for a
+    server (redis://), `$XDG_STATE_HOME/jobctl/logs/<server>/` on the host that runs the job."""
     if config.settings.log_dir:
         path = Path(config.settings.log_dir).expanduser()
         return (path if path.is_absolute() else config.base_dir / path).absolute()
+    if "://" in store_location:
+        import os
+        import re
+
+        state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+            os.path.expanduser("~"), ".local", "state"
+        )
+        name = re.sub(r"[^A-Za-z0-9.-]+", "_", store_location.split("://", 1)[1]).strip("_")
+        return (Path(state) / "jobctl" / "logs" / name).absolute()
     database = Path(store_location).expanduser().absolute()
     return database.with_name(database.name + ".logs")
 

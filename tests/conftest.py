@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["redis_server"]
+
 JOBCTL = [sys.executable, "-m", "jobctl"]
 
 

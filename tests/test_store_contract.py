@@ -26,12 +26,23 @@ def _sqlite(root: Path) -> Store:
     return SqliteStore(root / "contract.db")
 
 
-STORES: dict[str, StoreFactory] = {"sqlite": _sqlite}
+def _redis(root: Path) -> Store:
+    """A namespace of its own on the session's private redis-server (tests/redis_server.py)."""
+    from redis_server import current, namespace_for
+
+    from jobctl.store.redis import RedisStore
+
+    return RedisStore(current().url(namespace_for(root)))
+
+
+STORES: dict[str, StoreFactory] = {"sqlite": _sqlite, "redis": _redis}
 
 
 @pytest.fixture(params=sorted(STORES))
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], Store]]:
     opened: list[Store] = []
+    if request.param == "redis":
+        request.getfixturevalue("redis_server")  # started once per session; skips without it
     factory = STORES[request.param]
 
     def make() -> Store:
@@ -361,6 +372,255 @@ def test_schedule_pause_is_persisted(make_store: Callable[[], Store]) -> None:
     assert make_store().paused_schedules() == {"s"}
     make_store().set_schedule_paused("s", False)
     assert make_store().paused_schedules() == set()
+
+
+def test_fires_raced_by_many_daemons_are_each_recorded_once(
+    make_store: Callable[[], Store],
+) -> None:
+    fire_times = [T0 + i for i in range(40)]
+    records: list[object] = []
+    lock = threading.Lock()
+    make_store()  # created before the race: the race is about fires, not about creation
+
+    def daemon() -> None:
+        own = make_store()
+        for fire_time in fire_times:
+            record = own.record_fire("s", fire_time, job(schedule="s", fire_time=fire_time), T0)
+            with lock:
+                records.append(record)
+
+    threads = [threading.Thread(target=daemon) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([r for r in records if r is not None]) == len(fire_times)
+    jobs = make_store().list_jobs(_all())
+    assert sorted(j.fire_time for j in jobs) == fire_times
+
+
+# -- batches and unique keys ---------------------------------------------------------------------
+
+
+def test_a_batch_is_stored_whole_or_not_at_all(make_store: Callable[[], Store]) -> None:
+    store = make_store()
+    bad = job(payload={"not json": object()})
+    with pytest.raises(TypeError):
+        store.enqueue([job(), job(key="k"), bad], T0)
+    assert store.list_jobs(_all()) == [] and store.queue_counts(T0) == []
+    (first,) = store.enqueue([job(key="k")], T0)
+    assert first.created and first.id == 1  # the failed batch used up no id, took no key
+    # A reader never sees part of a batch, however large.
+    seen: set[int] = set()
+    done = threading.Event()
+
+    def watch() -> None:
+        reader = make_store()
+        while not done.is_set():
+            counts = {q.queue: q.counts.get(State.QUEUED, 0) for q in reader.queue_counts(T0)}
+            seen.add(counts.get("big", 0))
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        store.enqueue([job(queue="big", payload={"i": i}) for i in range(3000)], T0)
+    finally:
+        done.set()
+        watcher.join()
+    assert seen <= {0, 3000}
+
+
+def test_unique_keys_raced_by_many_clients_store_one_job(make_store: Callable[[], Store]) -> None:
+    results: list[tuple[int, bool]] = []
+    lock = threading.Lock()
+    start = threading.Barrier(6)
+    make_store()  # created before the race: the race is about keys, not about creation
+
+    def producer() -> None:
+        own = make_store()
+        start.wait()
+        for _ in range(20):
+            (r,) = own.enqueue([job(key="only")], T0)
+            with lock:
+                results.append((r.id, r.created))
+
+    threads = [threading.Thread(target=producer) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len([r for r in results if r[1]]) == 1
+    assert len({job_id for job_id, _ in results}) == 1
+    assert len(make_store().list_jobs(_all())) == 1
+
+
+def test_dead_retry_refuses_a_key_held_by_an_active_job(store: Store) -> None:
+    from jobctl.errors import StoreError
+
+    (r,) = store.enqueue([job(key="k", max_attempts=1)], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.finish([Finish(claim, failed())], T0)
+    (other,) = store.enqueue([job(key="k")], T0 + 1)
+    assert other.created
+    with pytest.raises(StoreError):
+        store.dead_retry(None, None, T0 + 2)
+    got = store.get(r.id)
+    assert got is not None and got.state == State.DEAD
+
+
+# -- leases --------------------------------------------------------------------------------------
+
+
+def test_a_lease_expires_after_its_instant_not_at_it(store: Store) -> None:
+    store.enqueue([job()], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    assert store.rescue_expired(T0 + LEASE) == []
+    assert [j.id for j in store.rescue_expired(T0 + LEASE + 0.001)] == [claim.job.id]
+
+
+def test_still_held_reads_without_renewing(store: Store) -> None:
+    store.enqueue([job(), job()], T0)
+    first, second = store.claim("w", None, T0, LEASE, limit=2)
+    store.cancel([second.job.id], T0)
+    assert store.still_held([first, second]) == {first.job.id}  # type: ignore[attr-defined]
+    got = store.get(first.job.id)
+    assert got is not None and got.lease_expires_at == T0 + LEASE
+
+
+def test_the_log_path_is_recorded_when_the_attempt_starts(store: Store) -> None:
+    (r,) = store.enqueue([job()], T0)
+    (claim,) = store.claim("w", None, T0, LEASE, log_path=lambda i, run: f"/l/{i}.{run}.log")
+    assert claim.log_path == f"/l/{r.id}.1.log"
+    (attempt,) = store.attempts(r.id)
+    assert attempt.log_path == claim.log_path and attempt.outcome is None
+    store.finish([Finish(claim, ok())], T0 + 1)  # no path reported: the recorded one stays
+    (attempt,) = store.attempts(r.id)
+    assert attempt.log_path == claim.log_path and attempt.finished_at == T0 + 1
+
+
+# -- listing, the dead letter list, pruning -----------------------------------------------------
+
+
+def test_list_jobs_filters_and_orders(store: Store) -> None:
+    from jobctl.models import JobFilter
+
+    ids = [
+        r.id
+        for r in store.enqueue(
+            [job("a", queue="x", key="k1"), job("b", queue="y"), job("a", queue="y")], T0
+        )
+    ]
+    store.enqueue([job("a", queue="y")], T0 + 100)
+    (claim,) = store.claim("w", ["x"], T0, LEASE)
+    assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [4, *reversed(ids)]
+    assert [j.id for j in store.list_jobs(JobFilter(limit=2, newest_first=False))] == ids[:2]
+    assert [j.id for j in store.list_jobs(JobFilter(states=(State.RUNNING,)))] == [claim.job.id]
+    assert [j.id for j in store.list_jobs(JobFilter(job="a", queue="y"))] == [4, ids[2]]
+    assert [j.id for j in store.list_jobs(JobFilter(key="k1"))] == [ids[0]]
+    assert [j.id for j in store.list_jobs(JobFilter(since=T0 + 50))] == [4]
+    both = JobFilter(states=(State.RUNNING, State.QUEUED), job="a", limit=None)
+    assert [j.id for j in store.list_jobs(both)] == [4, ids[2], ids[0]]
+
+
+def test_the_dead_list_is_newest_death_first(store: Store) -> None:
+    ids = [
+        r.id
+        for r in store.enqueue([job("a" if i % 2 else "b", max_attempts=1) for i in range(5)], T0)
+    ]
+    claims = store.claim("w", None, T0, LEASE, limit=5)
+    for claim, at in zip(claims, [T0 + 5, T0 + 3, T0 + 5, T0 + 1, T0 + 9], strict=True):
+        store.finish([Finish(claim, failed())], at)
+    dead = store.finished_jobs([State.DEAD])
+    assert [j.id for j in dead] == [ids[4], ids[2], ids[0], ids[1], ids[3]]
+    assert [j.id for j in store.finished_jobs([State.DEAD], job="a")] == [ids[1], ids[3]]
+    assert [j.id for j in store.finished_jobs([State.DEAD], finished_after=T0 + 5)] == [
+        ids[4],
+        ids[2],
+        ids[0],
+    ]
+    assert len(store.finished_jobs([State.DEAD], limit=2)) == 2
+    assert store.finished_jobs([State.QUEUED]) == []
+
+
+def test_prune_deletes_what_finished_ids_named(store: Store) -> None:
+    from jobctl.retention import prune
+
+    ids = [r.id for r in store.enqueue([job("a"), job("b"), job("a"), job("a")], T0)]
+    claims = store.claim("w", None, T0, LEASE, limit=4, log_path=lambda i, r: f"/nope/{i}.{r}")
+    for claim, at in zip(claims[:3], [T0 + 1, T0 + 2, T0 + 50], strict=True):
+        store.finish([Finish(claim, ok())], at)
+    assert store.finished_ids([State.SUCCEEDED], finished_before=T0 + 10) == ids[:2]
+    assert store.finished_ids([State.SUCCEEDED], ids=[ids[3], ids[1], 999], job="b") == [ids[1]]
+    assert store.finished_ids([State.RUNNING]) == []
+    pruned = prune(store, [State.SUCCEEDED], finished_before=T0 + 10, job="a")
+    assert pruned.ids == [ids[0]] and pruned.logs_removed == 0
+    assert store.get(ids[0]) is None and store.get(ids[1]) is not None
+    paths = store.delete_jobs(states=[State.SUCCEEDED], ids=[ids[1], ids[3]])
+    assert paths == [f"/nope/{ids[1]}.1"]
+    assert store.get(ids[3]) is not None  # still running: never deleted
+    (counts,) = store.queue_counts(T0 + 60)
+    assert counts.counts == {State.SUCCEEDED: 1, State.RUNNING: 1}
+
+
+# -- statistics and workers ----------------------------------------------------------------------
+
+
+def test_statistics_count_every_event(store: Store) -> None:
+    store.enqueue([job("a", max_attempts=2), job("b")], T0)
+    store.enqueue([job("a", run_at=T0 + 7200)], T0)
+    first, second = store.claim("w", None, T0 + 2, LEASE, limit=2)
+    store.finish([Finish(first, failed(), retry_at=T0 + 10)], T0 + 3)
+    store.finish([Finish(second, ok())], T0 + 2.5)
+    (retry,) = store.claim("w", None, T0 + 10, LEASE)
+    store.finish([Finish(retry, ok())], T0 + 10.03)
+    counts = store.event_counts(None)
+    assert counts == {
+        ("default", "a", "enqueued"): 2,
+        ("default", "b", "enqueued"): 1,
+        ("default", "a", "started"): 2,
+        ("default", "b", "started"): 1,
+        ("default", "a", "attempt:failed"): 1,
+        ("default", "a", "attempt:succeeded"): 1,
+        ("default", "b", "attempt:succeeded"): 1,
+        ("default", "a", "succeeded"): 1,
+        ("default", "b", "succeeded"): 1,
+    }
+    assert store.event_counts(T0 + 7200) == {}
+    assert store.pending_counts() == {("default", "a"): 1}
+    runs, waits = store.durations(T0)[("default", "a")]
+    assert sorted(runs) == pytest.approx([0.03, 1.0])
+    assert sorted(waits) == [0.0, 2.0]  # from when each attempt was due: the retry at once
+    hist = {(h.kind, h.job): h for h in store.histograms()}
+    assert set(hist) == {("run", "a"), ("run", "b"), ("wait", "a"), ("wait", "b")}
+    run_a = hist[("run", "a")]
+    assert run_a.count == 2 and run_a.sum == pytest.approx(1.03)
+    assert [n for _, n in run_a.buckets if n] == [1, 1]
+    assert dict(run_a.buckets)[0.05] == 1 and dict(run_a.buckets)[1.0] == 1
+    assert hist[("wait", "a")].count == 2 and hist[("wait", "a")].sum == pytest.approx(2.0)
+
+
+def test_workers_register_beat_and_leave(store: Store) -> None:
+    from jobctl.models import WorkerInfo
+
+    info = WorkerInfo("w1", "host-a", 42, ("q",), 4, T0, T0, kind="worker", interval=2.5)
+    store.register_worker(info)
+    store.register_worker(WorkerInfo("d1", "host-b", 7, (), 0, T0 - 1, T0 - 1, "scheduler"))
+    store.heartbeat("w1", T0 + 9)
+    store.heartbeat("ghost", T0 + 9)  # not registered: nothing happens
+    assert [w.id for w in store.workers()] == ["d1", "w1"]
+    (w1,) = [w for w in store.workers() if w.id == "w1"]
+    assert w1 == WorkerInfo("w1", "host-a", 42, ("q",), 4, T0, T0 + 9, "worker", 2.5)
+    store.unregister_worker("w1")
+    assert [w.id for w in store.workers()] == ["d1"]
+
+
+def test_next_due_by_queue(store: Store) -> None:
+    store.enqueue([job(queue="a", run_at=T0 + 50), job(queue="b", run_at=T0 + 20)], T0)
+    assert store.next_due(None) == T0 + 20
+    assert store.next_due(["a"]) == T0 + 50
+    assert store.next_due(["c"]) is None
+    counts = {q.queue: (q.due, q.oldest_ready_at) for q in store.queue_counts(T0 + 30)}
+    assert counts == {"a": (0, None), "b": (1, T0 + 20)}  # due, not yet promoted: ready
 
 
 def _all() -> object:

@@ -44,10 +44,16 @@ def status(
             JobFilter(states=(State.RUNNING,), limit=RUNNING_SHOWN, newest_first=False)
         )
         registered = store.workers()
+        warnings = store.warnings()
     alive = [w for w in registered if w.alive(now)]
     stale = len(registered) - len(alive)
+    for warning in warnings:  # e.g. a Redis server that does not persist the queue
+        typer.echo(f"jobctl: warning: {warning}", err=True)
     if as_json:
-        print_json(status_document(queues, running, alive, stale, now))
+        document = status_document(queues, running, alive, stale, now)
+        if warnings:
+            document["warnings"] = warnings
+        print_json(document)
     else:
         status_tables(queues, running, alive, stale, now)
 
@@ -96,10 +102,23 @@ def logs(
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
         chosen = attempts[-1] if attempt is None else next(a for a in attempts if a.run == attempt)
         path = attempt_log(store, chosen)
+        # A store shared by many hosts keeps the end of the output: the full log is on the
+        # host that ran the attempt, which may not be this one.
+        stored = None if path.exists() else store.attempt_output(job_id, chosen.run)
     try:
         with open(path, "rb") as handle:
             _copy(handle, sys.stdout.buffer)
     except FileNotFoundError:
+        if stored is not None:
+            host, tail = stored
+            typer.echo(
+                f"jobctl: job {job_id} attempt {chosen.run} ran on host {host or 'unknown'}; "
+                f"its full log is there ({path}); the last {len(tail)} bytes follow",
+                err=True,
+            )
+            sys.stdout.buffer.write(tail)
+            sys.stdout.buffer.flush()
+            return
         why = f": {chosen.error}" if chosen.error and not chosen.log_path else ""
         raise OperationFailed(
             f"no output kept for job {job_id} attempt {chosen.run} ({path} is gone){why}"
@@ -173,6 +192,12 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
                         typer.echo(f"jobctl: job {job_id}: attempt {run} started", err=True)
                     reader = _LogReader(run, attempt_log(store, current))
                 moved = reader.copy(out)
+                if current.finished_at is not None and reader.missing():
+                    # Run on another host: what a shared store kept of its output, once done.
+                    stored = store.attempt_output(job_id, run)
+                    if stored is not None:
+                        out.write(stored[1])
+                        out.flush()
                 if current.finished_at is not None:
                     later = [r for r in attempts if r > run]
                     if later:
@@ -210,7 +235,8 @@ def attempt_log(store: Store, attempt: Attempt) -> Path:
 
 
 def log_tail(path: str | None, lines: int) -> str | None:
-    """The last `lines` lines of a log file (None when there is none)."""
+    """The last `lines` lines of a log file (None when there is none); when the file is not
+    on this host, the end of it that a shared store (Redis) kept."""
     if not path:
         return None
     try:
@@ -219,9 +245,29 @@ def log_tail(path: str | None, lines: int) -> str | None:
             handle.seek(max(0, size - 64 * 1024))
             data = handle.read()
     except OSError:
-        return None
+        stored = _stored_tail(path)
+        if stored is None:
+            return None
+        data = stored
     text = data.decode("utf-8", "replace")
     return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
+
+
+def _stored_tail(path: str) -> bytes | None:
+    """The output a shared store kept for the attempt whose log is `path` (`ID.RUN.log`)."""
+    import re
+
+    from jobctl.errors import JobctlError
+
+    match = re.search(r"(\d+)\.(\d+)\.log$", path)
+    if match is None or not STATE.db_location().startswith(("redis://", "rediss://")):
+        return None
+    try:
+        with STATE.store(create=False) as store:
+            stored = store.attempt_output(int(match.group(1)), int(match.group(2)))
+    except JobctlError:
+        return None
+    return None if stored is None else stored[1]
 
 
 class _LogReader:
@@ -250,6 +296,10 @@ class _LogReader:
         copied = _copy(self._handle, out)
         self.offset += copied
         return copied > 0
+
+    def missing(self) -> bool:
+        """True while the file was never found (it is on another host, or never made)."""
+        return self._handle is None and not self.path.exists()
 
     def close(self) -> None:
         if self._handle is not None:

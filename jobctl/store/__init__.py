@@ -11,9 +11,14 @@ __all__ = ["Finish", "QueueCounts", "Store", "WakeListener", "open_store"]
 
 
 def open_store(location: str, *, durability: str = "full", create: bool = True) -> Store:
-    """A path or sqlite:///path opens the SQLite store."""
+    """A path or sqlite:///path opens the SQLite store; redis:// or rediss:// the Redis one
+    (imported only then: the client costs start-up time that SQLite users should not pay)."""
     if location.startswith(("redis://", "rediss://")):
-        raise StoreError("the Redis store is not available in this version of jobctl")
+        try:
+            from jobctl.store.redis import RedisStore
+        except ImportError as exc:
+            raise StoreError(f"the Redis store needs the redis package: {exc}") from None
+        return RedisStore(location, create=create)
     if location.startswith("sqlite://"):
         location = location[len("sqlite://") :]
     from jobctl.store.sqlite import SqliteStore

@@ -1,0 +1,26 @@
+-- Cancel active jobs. A running job keeps its lease until its worker confirms the kill, so
+-- that rescue can close the attempt if that worker is gone.
+-- ARGV: now, then ids. Returns each id's state before ("" for an unknown id).
+local now = ARGV[1]
+local out = {}
+local any_running = false
+for i = 2, #ARGV do
+    local id = ARGV[i]
+    local h = load(id)
+    if not h then
+        out[#out + 1] = ''
+    else
+        local before = h.state
+        out[#out + 1] = before
+        if ACTIVE[before] then
+            h.finished_at, h.error = now, 'cancelled'
+            save(id, h, {'finished_at', 'error'})
+            transition(id, h, 'cancelled')
+            any_running = any_running or before == 'running'
+        end
+    end
+end
+if any_running then
+    wake('c')
+end
+return out

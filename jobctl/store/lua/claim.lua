@@ -1,0 +1,90 @@
+-- Claim up to `limit` ready jobs: promote every scheduled job that is due, pick the best
+-- ready jobs of the unpaused queues asked for (priority, then run_at, then id), take a lease
+-- on each and record the attempt.
+-- ARGV: now, lease_until, limit, worker, host, queues (JSON array, or "" for all), then
+-- `limit` lease tokens. Returns one flattened job per claim.
+local now, lease_until, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local worker, host = ARGV[4], ARGV[5]
+local now_n = tonumber(now)
+
+local known = redis.call('SMEMBERS', P .. 'queues')
+local promoted = 0
+for _, queue in ipairs(known) do
+    local due = redis.call('ZRANGEBYSCORE', P .. 'due:' .. queue, '-inf', now)
+    for _, member in ipairs(due) do
+        local id = tostring(tonumber(member))
+        local h = load(id)
+        transition(id, h, 'queued')
+        promoted = promoted + 1
+    end
+end
+
+local eligible = {}
+if ARGV[6] == '' then
+    for _, queue in ipairs(known) do
+        if redis.call('SISMEMBER', P .. 'paused', queue) == 0 then
+            eligible[#eligible + 1] = queue
+        end
+    end
+else
+    for _, queue in ipairs(cjson.decode(ARGV[6])) do
+        if redis.call('SISMEMBER', P .. 'queues', queue) == 1
+            and redis.call('SISMEMBER', P .. 'paused', queue) == 0 then
+            eligible[#eligible + 1] = queue
+        end
+    end
+end
+
+local candidates = {}
+for _, queue in ipairs(eligible) do
+    local got = 0
+    local priorities = redis.call('ZRANGE', P .. 'prios:' .. queue, 0, -1)
+    for _, priority in ipairs(priorities) do
+        if got >= limit then
+            break
+        end
+        local entries = redis.call('ZRANGE', ready_key(queue, priority), 0, limit - got - 1,
+            'WITHSCORES')
+        for i = 1, #entries, 2 do
+            candidates[#candidates + 1] = {-tonumber(priority), tonumber(entries[i + 1]),
+                tonumber(entries[i])}
+            got = got + 1
+        end
+    end
+end
+table.sort(candidates, function(a, b)
+    if a[1] ~= b[1] then
+        return a[1] < b[1]
+    end
+    if a[2] ~= b[2] then
+        return a[2] < b[2]
+    end
+    return a[3] < b[3]
+end)
+
+local out = {}
+local hour = hour_of(now)
+for i = 1, math.min(limit, #candidates) do
+    local id = string.format('%d', candidates[i][3])
+    local h = load(id)
+    if h and h.state == 'queued' then
+        h.attempts = tostring(tonumber(h.attempts) + 1)
+        h.runs = tostring(tonumber(h.runs) + 1)
+        h.worker, h.lease_token, h.lease_expires_at = worker, ARGV[6 + #out + 1], lease_until
+        h.started_at, h.finished_at = now, nil
+        transition(id, h, 'running')
+        save(id, h, {'attempts', 'runs', 'worker', 'lease_token', 'lease_expires_at',
+            'started_at', 'finished_at'})
+        redis.call('ZADD', P .. 'leases', lease_until, pad(id))
+        redis.call('HSET', attempt_key(id, h.runs), 'attempt', h.attempts, 'worker', worker,
+            'host', host, 'due_at', h.run_at, 'started_at', now)
+        redis.call('ZADD', P .. 'att_start', now, pad(id) .. ':' .. h.runs)
+        count_event(hour, h.queue, h.job, 'started')
+        observe('wait', h.queue, h.job, now_n - tonumber(h.run_at))
+        out[#out + 1] = flatten(h)
+    end
+end
+if promoted > #out then
+    wake('w')  -- more became due than this worker took: let the idle ones help
+end
+return out

@@ -1,0 +1,42 @@
+-- Move dead jobs back to queued, their attempts reset and their history kept.
+-- ARGV: now, job type ("" for any), then the ids (none: every dead job). A unique key that
+-- another active job holds fails the whole call and changes nothing.
+local now, job = ARGV[1], ARGV[2]
+local targets = {}
+if #ARGV > 2 then
+    for i = 3, #ARGV do
+        targets[#targets + 1] = ARGV[i]
+    end
+else
+    for _, member in ipairs(redis.call('ZRANGE', P .. 'done:dead', 0, -1)) do
+        targets[#targets + 1] = tostring(tonumber(member))
+    end
+end
+local chosen, taken = {}, {}
+for _, id in ipairs(targets) do
+    local h = load(id)
+    if h and h.state == 'dead' and (job == '' or h.job == job) then
+        if h.key then
+            local holder = taken[h.key] or redis.call('HGET', P .. 'keys', h.key)
+            if holder then
+                return redis.error_reply('jobctl: UNIQUE constraint failed: job ' .. id ..
+                    ' has key ' .. h.key .. ', held by active job ' .. holder)
+            end
+            taken[h.key] = id
+        end
+        chosen[#chosen + 1] = {id, h}
+    end
+end
+local moved = {}
+for _, pair in ipairs(chosen) do
+    local id, h = pair[1], pair[2]
+    h.attempts, h.run_at, h.finished_at = '0', now, nil
+    clear_lease(id, h)
+    save(id, h, {'attempts', 'run_at', 'finished_at'})
+    transition(id, h, 'queued')
+    moved[#moved + 1] = id
+end
+if #moved > 0 then
+    wake('w')
+end
+return moved

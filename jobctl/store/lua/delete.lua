@@ -1,0 +1,55 @@
+-- Delete finished jobs with their attempts (never active ones).
+-- ARGV: a JSON object {states, before, job}, then ids (none: every job matching).
+-- Returns the log paths of the deleted attempts.
+local where = cjson.decode(ARGV[1])
+local states = {}
+for _, s in ipairs(where.states) do
+    if FINAL[s] then
+        states[s] = true
+    end
+end
+local before = where.before and tonumber(where.before)
+local targets = {}
+if #ARGV > 1 then
+    for i = 2, #ARGV do
+        targets[#targets + 1] = ARGV[i]
+    end
+else
+    for s in pairs(states) do
+        local members
+        if before then
+            members = redis.call('ZRANGEBYSCORE', P .. 'done:' .. s, '-inf', '(' .. where.before)
+        else
+            members = redis.call('ZRANGE', P .. 'done:' .. s, 0, -1)
+        end
+        for _, member in ipairs(members) do
+            targets[#targets + 1] = tostring(tonumber(member))
+        end
+    end
+end
+local paths = {}
+for _, id in ipairs(targets) do
+    local h = load(id)
+    if h and states[h.state]
+        and (not before or (h.finished_at and tonumber(h.finished_at) < before))
+        and (not where.job or h.job == where.job) then
+        local member = pad(id)
+        for run = 1, tonumber(h.runs) do
+            local key = attempt_key(id, run)
+            local path = redis.call('HGET', key, 'log_path')
+            if path then
+                paths[#paths + 1] = path
+            end
+            redis.call('DEL', key)
+            redis.call('ZREM', P .. 'att_start', member .. ':' .. run)
+        end
+        redis.call('ZREM', P .. 'done:' .. h.state, member)
+        redis.call('ZREM', P .. 'state:' .. h.state, member)
+        redis.call('HINCRBY', P .. 'counts:' .. h.queue, h.state, -1)
+        redis.call('ZREM', P .. 'leases', member)  -- a cancelled job whose worker never confirmed
+        redis.call('ZREM', P .. 'all', member)
+        redis.call('ZREM', P .. 'byjob:' .. h.job, member)
+        redis.call('DEL', job_key(id))
+    end
+end
+return paths

@@ -1,0 +1,284 @@
+-- Shared by every jobctl script (prepended to each one). KEYS[1] is the key prefix,
+-- "jobctl:{NAMESPACE}:": every key of a namespace shares its hash tag, so one script only
+-- ever touches one cluster slot. Times arrive as strings written by Python's repr(float) and
+-- are stored as given: Lua's own number formatting would round them.
+
+local P = KEYS[1]
+local SEP = '\0'
+local ACTIVE = {queued = true, scheduled = true, running = true}
+local FINAL = {succeeded = true, dead = true, cancelled = true}
+local WAITING = {queued = true, scheduled = true}
+-- Histogram bucket bounds in seconds (the last stands for +Inf); as in the SQLite schema.
+local BOUNDS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
+    600, 1800, 3600, 1e308}
+local JOB_FIELDS = {'id', 'job', 'queue', 'state', 'priority', 'attempts', 'runs',
+    'max_attempts', 'payload', 'key', 'run_at', 'created_at', 'started_at', 'finished_at',
+    'exit_code', 'error', 'worker', 'lease_token', 'lease_expires_at', 'command', 'cwd',
+    'schedule', 'fire_time'}
+
+local function num(x)
+    return string.format('%.17g', x)
+end
+
+-- Index members are zero-padded ids, so that equal scores order by id.
+local function pad(id)
+    return string.format('%015d', tonumber(id))
+end
+
+local function job_key(id)
+    return P .. 'job:' .. id
+end
+
+local function attempt_key(id, run)
+    return P .. 'att:' .. id .. ':' .. run
+end
+
+local function ready_key(queue, priority)
+    return P .. 'ready:' .. queue .. ':' .. priority
+end
+
+local function hour_of(t)
+    return string.format('%d', math.floor(tonumber(t) / 3600) * 3600)
+end
+
+local function to_table(flat)
+    local h = {}
+    for i = 1, #flat, 2 do
+        h[flat[i]] = flat[i + 1]
+    end
+    return h
+end
+
+local function load(id)
+    local flat = redis.call('HGETALL', job_key(id))
+    if #flat == 0 then
+        return nil
+    end
+    return to_table(flat)
+end
+
+-- The job as a flat array in JOB_FIELDS order, false standing for a missing field.
+local function flatten(h)
+    local out = {}
+    for i, name in ipairs(JOB_FIELDS) do
+        local value = h[name]
+        if value == nil then
+            out[i] = false
+        else
+            out[i] = value
+        end
+    end
+    return out
+end
+
+local function copy(h)
+    local out = {}
+    for k, v in pairs(h) do
+        out[k] = v
+    end
+    return out
+end
+
+-- Write h's value of each named field, deleting the fields that are nil.
+local function save(id, h, names)
+    local set, del = {}, {}
+    for _, name in ipairs(names) do
+        local value = h[name]
+        if value == nil then
+            del[#del + 1] = name
+        else
+            set[#set + 1] = name
+            set[#set + 1] = value
+        end
+    end
+    if #set > 0 then
+        redis.call('HSET', job_key(id), unpack(set))
+    end
+    if #del > 0 then
+        redis.call('HDEL', job_key(id), unpack(del))
+    end
+end
+
+-- -- statistics (they outlive pruned jobs) ---------------------------------------------------
+
+local function count_event(hour, queue, job, event)
+    redis.call('HINCRBY', P .. 'stats:' .. hour, queue .. SEP .. job .. SEP .. event, 1)
+    redis.call('ZADD', P .. 'stat_hours', hour, hour)
+end
+
+local function observe(kind, queue, job, value)
+    if value < 0 then
+        value = 0
+    end
+    local index = #BOUNDS
+    for i, bound in ipairs(BOUNDS) do
+        if bound >= value then
+            index = i
+            break
+        end
+    end
+    local base = kind .. SEP .. queue .. SEP .. job
+    redis.call('HINCRBY', P .. 'hist', base .. SEP .. index, 1)
+    redis.call('HINCRBY', P .. 'hist_count', base, 1)
+    redis.call('HINCRBYFLOAT', P .. 'hist_sum', base, num(value))
+end
+
+-- -- states ----------------------------------------------------------------------------------
+
+-- Move a job to state `new`, keeping every index that depends on its state in step: the
+-- ready sets (per queue and priority, by run_at), the due sets (per queue, by run_at), the
+-- finished sets (per final state, by finished_at), the per-state sets, the counts, the
+-- active unique keys and the active runs of each schedule. The caller has already set
+-- run_at or finished_at for the new state, and saves its other fields itself.
+local function transition(id, h, new)
+    local old = h.state
+    if old == new then
+        return
+    end
+    local queue, member = h.queue, pad(id)
+    if old == 'queued' then
+        local ready = ready_key(queue, h.priority)
+        redis.call('ZREM', ready, member)
+        if redis.call('EXISTS', ready) == 0 then
+            redis.call('ZREM', P .. 'prios:' .. queue, h.priority)
+        end
+    elseif old == 'scheduled' then
+        redis.call('ZREM', P .. 'due:' .. queue, member)
+    elseif FINAL[old] then
+        redis.call('ZREM', P .. 'done:' .. old, member)
+    end
+    redis.call('ZREM', P .. 'state:' .. old, member)
+    redis.call('HINCRBY', P .. 'counts:' .. queue, old, -1)
+
+    if new == 'queued' then
+        redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
+        redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
+    elseif new == 'scheduled' then
+        redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
+    elseif FINAL[new] then
+        redis.call('ZADD', P .. 'done:' .. new, h.finished_at, member)
+    end
+    redis.call('ZADD', P .. 'state:' .. new, id, member)
+    redis.call('HINCRBY', P .. 'counts:' .. queue, new, 1)
+
+    if ACTIVE[old] and not ACTIVE[new] then
+        if h.key and redis.call('HGET', P .. 'keys', h.key) == h.id then
+            redis.call('HDEL', P .. 'keys', h.key)
+        end
+        if h.schedule then
+            redis.call('SREM', P .. 'sched_active:' .. h.schedule, id)
+        end
+    elseif ACTIVE[new] and not ACTIVE[old] then
+        if h.key then
+            redis.call('HSET', P .. 'keys', h.key, h.id)
+        end
+        if h.schedule then
+            redis.call('SADD', P .. 'sched_active:' .. h.schedule, id)
+        end
+    end
+    if WAITING[old] and not WAITING[new] then
+        redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, -1)
+    elseif WAITING[new] and not WAITING[old] then
+        redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)
+    end
+    h.state = new
+    redis.call('HSET', job_key(id), 'state', new)
+    if FINAL[new] then
+        count_event(hour_of(h.finished_at or h.run_at), queue, h.job, new)
+    end
+end
+
+-- Store a new job (spec: a decoded table of strings from Python). A key held by an active
+-- job stores nothing and returns that job's id. Returns id, created (1 or 0).
+local function insert(spec, now)
+    if spec.key then
+        local existing = redis.call('HGET', P .. 'keys', spec.key)
+        if existing then
+            return existing, 0
+        end
+    end
+    local id = tostring(redis.call('INCR', P .. 'seq'))
+    local h = {
+        id = id, job = spec.job, queue = spec.queue, state = spec.state,
+        priority = spec.priority, attempts = '0', runs = '0',
+        max_attempts = spec.max_attempts, payload = spec.payload, key = spec.key,
+        run_at = spec.run_at, created_at = now, command = spec.command, cwd = spec.cwd,
+        schedule = spec.schedule, fire_time = spec.fire_time,
+    }
+    save(id, h, JOB_FIELDS)
+    local queue, member = h.queue, pad(id)
+    redis.call('SADD', P .. 'queues', queue)
+    redis.call('ZADD', P .. 'all', id, member)
+    redis.call('ZADD', P .. 'byjob:' .. h.job, id, member)
+    if h.state == 'queued' then
+        redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
+        redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
+    else
+        redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
+    end
+    redis.call('ZADD', P .. 'state:' .. h.state, id, member)
+    redis.call('HINCRBY', P .. 'counts:' .. queue, h.state, 1)
+    redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)
+    if h.key then
+        redis.call('HSET', P .. 'keys', h.key, id)
+    end
+    if h.schedule then
+        redis.call('SADD', P .. 'sched_active:' .. h.schedule, id)
+    end
+    count_event(hour_of(now), queue, h.job, 'enqueued')
+    return id, 1
+end
+
+-- -- attempts --------------------------------------------------------------------------------
+
+-- Close an open attempt (one without finished_at); returns true when it was open.
+local function close_attempt(id, run, h, finished, outcome, fields)
+    local key = attempt_key(id, run)
+    local flat = redis.call('HGETALL', key)
+    if #flat == 0 then
+        return false
+    end
+    local a = to_table(flat)
+    if a.finished_at then
+        return false
+    end
+    local set = {'finished_at', finished, 'outcome', outcome}
+    local del = {}
+    for _, name in ipairs({'exit_code', 'signal', 'error'}) do
+        local value = fields[name]
+        if value == nil then
+            del[#del + 1] = name
+        else
+            set[#set + 1] = name
+            set[#set + 1] = value
+        end
+    end
+    if fields.log_path then
+        set[#set + 1] = 'log_path'
+        set[#set + 1] = fields.log_path
+    end
+    if fields.tail and #fields.tail > 0 then
+        set[#set + 1] = 'tail'
+        set[#set + 1] = fields.tail
+    end
+    redis.call('HSET', key, unpack(set))
+    if #del > 0 then
+        redis.call('HDEL', key, unpack(del))
+    end
+    if h then
+        count_event(hour_of(finished), h.queue, h.job, 'attempt:' .. outcome)
+        observe('run', h.queue, h.job, tonumber(finished) - tonumber(a.started_at))
+    end
+    return true
+end
+
+local function clear_lease(id, h)
+    h.worker, h.lease_token, h.lease_expires_at = nil, nil, nil
+    redis.call('HDEL', job_key(id), 'worker', 'lease_token', 'lease_expires_at')
+    redis.call('ZREM', P .. 'leases', pad(id))
+end
+
+local function wake(message)
+    redis.call('PUBLISH', P .. 'wake', message)
+end
+

@@ -1,0 +1,50 @@
+-- Record one cron fire and enqueue its job, atomically. The fire's own entry (schedule, fire
+-- time) is written only if absent, so no fire is ever enqueued twice, whichever daemon asks.
+-- ARGV: a JSON object {schedule, fire_time, now, overlap, manual, reason, fence}, then the
+-- job's JSON (absent: record the fire as skipped). With a fence, the caller must still hold
+-- the cron leader lease under that token. Returns false when the fire was recorded before,
+-- else {status, job id or "", reason or ""}.
+local fire = cjson.decode(ARGV[1])
+local schedule, fire_time, now = fire.schedule, fire.fire_time, fire.now
+if fire.fence and redis.call('GET', P .. 'leader') ~= fire.fence then
+    return redis.error_reply('jobctl: not the cron leader any more (its lease was lost)')
+end
+local fires = P .. 'fires:' .. schedule
+if redis.call('HEXISTS', fires, fire_time) == 1 then
+    return false
+end
+local job_id, status, reason = nil, 'skipped', fire.reason
+if ARGV[2] then
+    local active = nil
+    if fire.overlap == 'skip' or fire.overlap == 'queue' then
+        for _, member in ipairs(redis.call('SMEMBERS', P .. 'sched_active:' .. schedule)) do
+            if not active or tonumber(member) < tonumber(active) then
+                active = member
+            end
+        end
+    end
+    if active and fire.overlap == 'skip' then
+        reason = 'overlap: run ' .. active .. ' is still active'
+    elseif active then
+        status, reason = 'pending', 'waiting for run ' .. active .. ' to finish'
+    else
+        job_id = insert(cjson.decode(ARGV[2]), now)
+        status = 'enqueued'
+        wake('w')
+    end
+end
+local record = {status = status, job_id = job_id, reason = reason, manual = fire.manual,
+    at = now}
+redis.call('HSET', fires, fire_time, cjson.encode(record))
+redis.call('ZADD', P .. 'fire_times:' .. schedule, fire_time, fire_time)
+redis.call('SADD', P .. 'schedules', schedule)
+if status == 'pending' then
+    redis.call('ZADD', P .. 'fires_pending:' .. schedule, fire_time, fire_time)
+end
+if fire.manual == '0' then
+    local last = redis.call('GET', P .. 'last_planned:' .. schedule)
+    if not last or tonumber(fire_time) > tonumber(last) then
+        redis.call('SET', P .. 'last_planned:' .. schedule, fire_time)
+    end
+end
+return {status, job_id or '', reason or ''}

@@ -1,0 +1,44 @@
+-- Requeue running jobs whose lease expired (their worker died): the attempt counts, so a job
+-- with none left goes dead. Cancelled jobs whose worker died before confirming the kill get
+-- their attempt closed. ARGV: now. Returns the running jobs changed, flattened.
+local now = ARGV[1]
+local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. now)
+local out = {}
+local cancelled = {}
+for _, member in ipairs(expired) do
+    local id = tostring(tonumber(member))
+    local h = load(id)
+    if h and h.lease_token and h.state == 'running' then
+        local to = 'queued'
+        if tonumber(h.attempts) >= tonumber(h.max_attempts) then
+            to = 'dead'
+        end
+        local err = 'worker ' .. (h.worker or 'None') .. ' lost: its lease expired'
+        local before = copy(h)
+        before.state, before.error, before.worker, before.lease_expires_at = to, err, nil, nil
+        clear_lease(id, h)
+        h.error = err
+        if to == 'dead' then
+            h.finished_at = now
+        else
+            h.finished_at = nil
+        end
+        save(id, h, {'error', 'finished_at'})
+        transition(id, h, to)
+        close_attempt(id, h.runs, h, now, 'lost', {error = err})
+        out[#out + 1] = flatten(before)
+    elseif h and h.lease_token and h.state == 'cancelled' then
+        cancelled[#cancelled + 1] = {id, h}
+    else
+        redis.call('ZREM', P .. 'leases', member)
+    end
+end
+for _, pair in ipairs(cancelled) do
+    local id, h = pair[1], pair[2]
+    clear_lease(id, h)
+    close_attempt(id, h.runs, h, now, 'cancelled', {error = 'cancelled; its worker was lost'})
+end
+if #out > 0 then
+    wake('w')
+end
+return out

@@ -1,0 +1,258 @@
+"""The same jobctl commands, pointed at a Redis server with `--db redis://...`.
+
+Each test runs the real command in subprocesses against the session's private redis-server
+(tests/redis_server.py), in a namespace of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from redis_server import RedisEnv, RedisServer, namespace_for, start_server
+
+from jobctl.models import State
+from jobctl.store.redis import RedisStore, parse_location
+
+CONFIG = """
+[settings]
+lease = "3s"
+
+[jobs.hello]
+command = ["sh", "-c", "echo hello $JOBCTL_JOB_ID; echo to-stderr >&2"]
+
+[jobs.bad]
+command = ["sh", "-c", "echo dying; exit 3"]
+max_attempts = 1
+
+[jobs.slow]
+command = ["sleep", "30"]
+"""
+
+
+def test_the_same_commands_work_against_redis(redis_env: RedisEnv) -> None:
+    env = redis_env
+    env.write_config(CONFIG)
+    first = env.enqueue("hello")
+    batch = env.run(
+        "enqueue", "--batch", "-", input='{"job": "hello"}\n{"job": "bad"}\n', check=True
+    )
+    ids = [int(line) for line in batch.stdout.split()]
+    assert ids == [first + 1, first + 2]
+    again = env.run("enqueue", "hello", "--key", "k1", check=True).stdout.strip()
+    same = env.run("enqueue", "hello", "--key", "k1", check=True)
+    assert same.stdout.strip() == again and "already" in same.stderr
+    env.run("run-worker", "--burst", check=True)
+    listed = json.loads(env.run("list", "--json", check=True).stdout)
+    assert {j["id"]: j["state"] for j in listed} == {
+        first: "succeeded",
+        first + 1: "succeeded",
+        first + 2: "dead",
+        int(again): "succeeded",
+    }
+    assert env.run("logs", str(first), check=True).stdout == f"hello {first}\nto-stderr\n"
+    shown = env.show(first + 2)
+    assert shown["state"] == "dead" and shown["exit_code"] == 3
+    dead = env.run("dead", "show", str(first + 2), "--json", check=True)
+    assert json.loads(dead.stdout)["attempts_history"][0]["log_tail"] == "dying"
+    assert env.run("dead", "retry", str(first + 2), check=True).stdout.startswith("retried 1")
+    env.run("run-worker", "--burst", check=True)
+    purged = env.run("dead", "purge", "--all", "--yes", check=True)
+    assert purged.stdout.startswith("purged 1 dead job(s), removed 2 log file(s)")
+    status = json.loads(env.run("status", "--json", check=True).stdout)
+    assert status["queues"][0]["queue"] == "default"
+    stats = json.loads(env.run("stats", "--json", check=True).stdout)
+    assert any(row["job"] == "hello" and row["succeeded"] == 3 for row in stats)
+    assert "jobctl_jobs{" in env.run("metrics", check=True).stdout
+
+
+def test_a_bad_batch_line_stores_nothing(redis_env: RedisEnv) -> None:
+    redis_env.write_config(CONFIG)
+    lines = '{"job": "hello"}\n{"job": "hello"}\n{"job": "nope"}\n'
+    result = redis_env.run("enqueue", "--batch", "-", input=lines)
+    assert result.returncode == 2 and "<stdin>:3: unknown job" in result.stderr
+    assert result.stdout == ""
+    assert redis_env.run("list", "--json").returncode == 3  # not even the namespace exists
+    assert redis_env.enqueue("hello") == 1  # and no id was used up
+
+
+def test_a_batch_on_a_full_server_stores_nothing(tmp_path: Path, redis_env: RedisEnv) -> None:
+    server = start_server(tmp_path / "full", "--maxmemory-policy", "noeviction")
+    try:
+        env = redis_env
+        env.write_config(CONFIG)
+        env.url = server.url("full")
+        env.enqueue("hello")
+        client = server.client()
+        client.set("ballast", "x" * 4_000_000)
+        client.config_set("maxmemory", "2mb")  # now over the limit
+        lines = "".join('{"job": "hello"}\n' for _ in range(500))
+        result = env.run("enqueue", "--batch", "-", input=lines)
+        assert result.returncode == 3 and "out of memory" in result.stderr
+        client.config_set("maxmemory", "0")
+        client.close()
+        assert [j["id"] for j in json.loads(env.run("list", "--json", check=True).stdout)] == [1]
+    finally:
+        server.stop()
+
+
+def test_an_idle_worker_is_woken_at_once_and_cancel_reaches_it(redis_env: RedisEnv) -> None:
+    env = redis_env
+    env.write_config(CONFIG.replace('lease = "3s"', 'lease = "60s"'))
+    env.enqueue("hello", "--delay", "1h")  # creates the namespace
+    log = env.root / "worker.log"
+    worker = spawn(env, log, "run-worker", "--concurrency", "2")
+    env.wait_for(lambda: "worker.started" in log.read_text())
+    # Maintenance runs every lease/3 = 20s: a job picked up sooner came through the wake-up.
+    started = time.monotonic()
+    job_id = env.enqueue("hello")
+    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=10, interval=0.02)
+    assert time.monotonic() - started < 5
+    slow = env.enqueue("slow")
+    env.wait_for(lambda: env.show(slow)["state"] == "running", timeout=10, interval=0.02)
+    cancelled_at = time.monotonic()
+    env.run("cancel", str(slow), check=True)
+
+    def attempt_closed() -> bool:
+        history = env.show(slow)["attempts_history"]
+        return bool(history) and history[-1]["outcome"] == "cancelled"  # type: ignore[index]
+
+    env.wait_for(attempt_closed, timeout=15, interval=0.05)
+    assert time.monotonic() - cancelled_at < 10  # the control message, not the renewal
+    os.killpg(worker.pid, signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+
+
+def test_output_is_readable_from_another_host(
+    redis_env: RedisEnv, redis_server: RedisServer
+) -> None:
+    env = redis_env
+    env.write_config(CONFIG)
+    ok, bad = env.enqueue("hello"), env.enqueue("bad")
+    env.run("run-worker", "--burst", check=True)
+    log_path = Path(env.show(ok)["attempts_history"][0]["log_path"])  # type: ignore[index]
+    assert log_path.is_file()
+    # As another host sees it: the attempts ran elsewhere, and their log files are there.
+    client = redis_server.client()
+    prefix = f"jobctl:{{{namespace_for(env.root)}}}:"
+    for job_id in (ok, bad):
+        client.hset(f"{prefix}att:{job_id}:1", "host", "elsewhere")
+    client.close()
+    for path in log_path.parent.iterdir():
+        path.unlink()
+    shown = env.run("show", str(ok), check=True).stdout
+    assert f"elsewhere:{log_path}" in shown
+    logs = env.run("logs", str(ok), check=True)
+    assert logs.stdout == f"hello {ok}\nto-stderr\n"
+    assert "ran on host elsewhere" in logs.stderr and str(log_path) in logs.stderr
+    follow = env.run("logs", "--follow", str(ok), check=True)
+    assert follow.stdout == f"hello {ok}\nto-stderr\n"
+    dead = env.run("dead", "show", str(bad), check=True)
+    assert "dying" in dead.stdout and "elsewhere:" in dead.stdout
+
+
+def test_status_warns_when_the_server_does_not_persist(
+    redis_env: RedisEnv, redis_server_aof: RedisServer
+) -> None:
+    env = redis_env
+    env.write_config(CONFIG)
+    env.enqueue("hello")
+    off = env.run("status", check=True)
+    assert "warning" in off.stderr and "persistence off" in off.stderr
+    assert "appendonly yes" in off.stderr
+    as_json = json.loads(env.run("status", "--json", check=True).stdout)
+    assert "persistence off" in as_json["warnings"][0]
+    env.url = redis_server_aof.url(namespace_for(env.root))
+    env.enqueue("hello")
+    on = env.run("status", check=True)
+    assert "warning" not in on.stderr
+
+
+def test_the_password_never_shows(tmp_path: Path, redis_env: RedisEnv) -> None:
+    secret = "s3cret-Pa55"
+    server = start_server(tmp_path / "auth", password=secret)
+    try:
+        env = redis_env
+        env.write_config(CONFIG)
+        env.url = server.url("auth")
+        env.enqueue("hello")
+        outputs = [
+            env.run("run-worker", "--burst", "--log-format", "json"),
+            env.run("status"),
+            env.run("status", "--json"),
+            env.run("health", "--json"),
+            env.run("show", "1"),
+            env.run("list", "--state", "nope"),
+        ]
+        env.url = server.url("auth").replace(secret, "wrong-" + secret)
+        denied = env.run("status")
+        env.url = f"redis://:{secret}@127.0.0.1:1/0"
+        unreachable = env.run("status")
+        outputs += [denied, unreachable]
+        for result in outputs:
+            assert secret not in result.stdout + result.stderr
+        assert denied.returncode == 3 and "authentication failed" in denied.stderr
+        assert ":***@" in denied.stderr
+        assert unreachable.returncode == 3 and "cannot reach the server" in unreachable.stderr
+        health = json.loads(outputs[3].stdout)
+        assert ":***@" in json.dumps(health)
+    finally:
+        server.stop()
+
+
+def test_locations_parse_and_hide_the_password() -> None:
+    where = parse_location("rediss://user:p%40ss@cache.example:6380/3?namespace=prod&ssl=true")
+    assert where.shown == "rediss://user:***@cache.example:6380/3?namespace=prod"
+    assert where.password == "p@ss" and where.namespace == "prod"
+    assert "namespace" not in where.url and "ssl=true" in where.url
+    assert parse_location("redis://h").shown == "redis://h/0"
+    lease = parse_location("redis://h/1?leader_lease=2s&password=pw")
+    assert lease.leader_lease == 2.0 and lease.password == "pw" and "pw" not in lease.shown
+
+
+def test_every_key_lives_under_the_namespace_hash_tag(
+    redis_env: RedisEnv, redis_server: RedisServer
+) -> None:
+    env = redis_env
+    env.write_config(CONFIG)
+    env.enqueue("hello")
+    env.enqueue("bad")
+    env.enqueue("hello", "--delay", "1h", "--key", "later")
+    env.run("run-worker", "--burst", check=True)
+    namespace = namespace_for(env.root)
+    client = redis_server.client()
+    try:
+        ours = list(client.scan_iter(match=f"*{namespace}*", count=1000))
+    finally:
+        client.close()
+    assert ours and all(key.startswith(f"jobctl:{{{namespace}}}:") for key in ours)
+    with RedisStore(env.url, create=False) as store:
+        assert store.get(3) is not None and store.get(3).state == State.SCHEDULED  # type: ignore[union-attr]
+
+
+def spawn(env: RedisEnv, log: Path, *args: str) -> object:
+    """Start `jobctl ARGS` with its output in a file (a pipe nobody reads would fill up)."""
+    import subprocess
+
+    from conftest import JOBCTL
+
+    with log.open("a") as handle:
+        proc = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            start_new_session=True,
+        )
+    env.procs.append(proc)
+    return proc
+
+
+pytestmark = pytest.mark.timeout(120)

@@ -1,0 +1,278 @@
+"""Many processes against one Redis: a worker fleet that loses a member to SIGKILL, and two
+cron daemons whose leader dies.
+
+Workers present different host names (distinct --worker-name) and share one redis-server on
+loopback. Every job records when each of its runs started and ended, so the test can check
+that all jobs succeeded and that no job ever ran concurrently with itself. The full-scale
+variants run under `make chaos` (pytest -m chaos); the default suite runs short ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import JOBCTL
+from redis_server import RedisEnv, RedisServer, namespace_for, start_server
+
+from jobctl.models import JobFilter, State
+from jobctl.store.redis import RedisStore
+
+LEASE = 2.0  # the workers' job lease: a killed worker's jobs run again after this
+
+
+def spawn(env: RedisEnv, log: Path, *args: str) -> subprocess.Popen[str]:
+    """Start `jobctl ARGS` with its output in a file (a pipe nobody reads would fill up)."""
+    with log.open("a") as handle:
+        proc = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            start_new_session=True,
+        )
+    env.procs.append(proc)
+    return proc
+
+
+def wait_until(what: str, condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[str]) -> int:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    return proc.wait(timeout=60)
+
+
+# ---------------------------------------------------------------------------------------------
+# Workers
+
+
+@dataclass(frozen=True)
+class Run:
+    start: float
+    end: float | None
+
+
+def runs_of(folder: Path) -> dict[int, list[Run]]:
+    """Per job id, the runs its command recorded ("s TIME" then "e TIME" per run)."""
+    found: dict[int, list[Run]] = {}
+    for path in folder.iterdir():
+        runs: list[Run] = []
+        for line in path.read_text().splitlines():
+            mark, stamp = line.split()
+            if mark == "s":
+                runs.append(Run(float(stamp), None))
+            else:
+                # An end belongs to the latest run without one (they never interleave unless
+                # two runs overlapped, which the check below reports).
+                open_runs = [i for i, r in enumerate(runs) if r.end is None]
+                runs[open_runs[0]] = Run(runs[open_runs[0]].start, float(stamp))
+        found[int(path.name)] = runs
+    return found
+
+
+def fleet(env: RedisEnv, jobs: int, timeout: float) -> tuple[dict[int, list[Run]], RedisStore]:
+    """3 workers on "hosts" a, b and c drain `jobs` jobs; b is SIGKILLed a third of the way."""
+    marks = env.root / "runs"
+    marks.mkdir()
+    script = (
+        f'f={marks}/$JOBCTL_JOB_ID; echo "s $EPOCHREALTIME" >> "$f"; sleep 0.02; '
+        'echo "e $EPOCHREALTIME" >> "$f"'
+    )
+    env.write_config(
+        f'[settings]\nlease = "{LEASE:g}s"\n\n'
+        f'[jobs.mark]\ncommand = ["bash", "-c", \'{script}\']\nmax_attempts = 5\n'
+    )
+    batch = "".join('{"job": "mark"}\n' for _ in range(jobs))
+    env.run("enqueue", "--batch", "-", input=batch, check=True, timeout=120)
+    store = RedisStore(env.url, create=False)
+    workers = {
+        host: spawn(
+            env, env.root / f"{host}.log", "run-worker", "-n", "2", "--worker-name", f"host-{host}"
+        )
+        for host in "abc"
+    }
+
+    def succeeded() -> int:
+        (counts,) = store.queue_counts(time.time())
+        return counts.counts.get(State.SUCCEEDED, 0)
+
+    wait_until("a third of the jobs", lambda: succeeded() >= jobs // 3, timeout)
+    workers["b"].send_signal(signal.SIGKILL)  # the worker only: its jobs' processes live on
+    assert workers["b"].wait(timeout=10) == -signal.SIGKILL
+    wait_until("every job to succeed", lambda: succeeded() == jobs, timeout)
+    for host in "ac":
+        assert stop(workers[host]) == 0, (env.root / f"{host}.log").read_text()[-2000:]
+    return runs_of(marks), store
+
+
+def check_fleet(runs: dict[int, list[Run]], store: RedisStore, jobs: int) -> None:
+    assert sorted(runs) == list(range(1, jobs + 1))
+    for job_id, job_runs in runs.items():
+        ordered = sorted(job_runs, key=lambda r: r.start)
+        assert all(r.end is not None for r in ordered), f"job {job_id}: a run never ended"
+        for earlier, later in itertools.pairwise(ordered):
+            assert earlier.end is not None and earlier.end <= later.start, (
+                f"job {job_id} ran concurrently with itself: {ordered}"
+            )
+    everything = store.list_jobs(JobFilter(limit=None))
+    assert len(everything) == jobs and {j.state for j in everything} == {State.SUCCEEDED}
+    lost = [j for j in everything if j.attempts > 1]
+    assert lost, "the killed worker held no job: nothing was recovered"
+    by_worker: dict[str, int] = {}
+    for job in everything:
+        for attempt in store.attempts(job.id):
+            by_worker[attempt.worker] = by_worker.get(attempt.worker, 0) + 1
+    assert set(by_worker) == {"host-a", "host-b", "host-c"}
+
+
+@pytest.mark.timeout(180)
+def test_a_fleet_loses_a_worker_and_no_job(redis_env: RedisEnv) -> None:
+    runs, store = fleet(redis_env, jobs=240, timeout=90)
+    with store:
+        check_fleet(runs, store, 240)
+
+
+@pytest.mark.chaos
+@pytest.mark.timeout(900)
+def test_full_scale_fleet(redis_env: RedisEnv, request: pytest.FixtureRequest) -> None:
+    expr = (request.config.option.markexpr or "").strip()
+    if "chaos" not in expr or "not chaos" in expr:
+        pytest.skip("full scale: run with `make chaos` (pytest -m chaos)")
+    runs, store = fleet(redis_env, jobs=5_000, timeout=600)
+    with store:
+        check_fleet(runs, store, 5_000)
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_rides_out_a_restart_of_the_server(tmp_path: Path, redis_env: RedisEnv) -> None:
+    aof = ("--appendonly", "yes", "--appendfsync", "always")
+    server = start_server(tmp_path / "restarted", *aof)
+    env = redis_env
+    env.url = server.url("restart")
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    log = env.root / "worker.log"
+    try:
+        first = env.enqueue("noop")
+        worker = spawn(env, log, "run-worker")
+        wait_until("the first job", lambda: env.show(first)["state"] == "succeeded", 30)
+        server.stop()  # a restart: the append-only file keeps the queue
+        wait_until("the worker to notice", lambda: "worker.store_error" in log.read_text(), 30)
+        server = start_server(tmp_path / "restarted", *aof, port=server.port)
+        second = env.enqueue("noop")
+        wait_until("the second job", lambda: env.show(second)["state"] == "succeeded", 30)
+        assert env.show(first)["state"] == "succeeded"
+        assert worker.poll() is None
+        assert stop(worker) == 0
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Cron daemons
+
+DAEMON_LEASE = 1.5  # the cron leader's lease: the longest a dead leader's fires may wait
+
+
+def cron_env(env: RedisEnv, server: RedisServer) -> RedisEnv:
+    env.url = server.url(namespace_for(env.root), leader_lease=f"{int(DAEMON_LEASE * 1000)}ms")
+    env.write_config(
+        '[jobs.tick]\ncommand = ["true"]\n\n'
+        '[schedules.every-second]\njob = "tick"\ncron = "* * * * * *"\n'
+        'catch_up = "all"\ncatch_up_limit = 100\noverlap = "allow"\ntimezone = "UTC"\n'
+    )
+    return env
+
+
+def fires(store: RedisStore) -> list[tuple[float, float]]:
+    """(fire time, enqueued at) of every tick job, by fire time."""
+    jobs = store.list_jobs(JobFilter(job="tick", limit=None, newest_first=False))
+    return sorted((j.fire_time, j.created_at) for j in jobs if j.fire_time is not None)
+
+
+def check_each_second_once(found: list[tuple[float, float]]) -> None:
+    times = [fire for fire, _ in found]
+    assert len(times) == len(set(times)), "a fire was enqueued twice"
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
+    assert steps == {1.0}, f"fires missing between {times[0]} and {times[-1]}: steps {steps}"
+
+
+@pytest.mark.timeout(120)
+def test_the_standby_daemon_takes_over_within_one_lease(
+    redis_env: RedisEnv, redis_server: RedisServer
+) -> None:
+    env = cron_env(redis_env, redis_server)
+    env.enqueue("tick", "--delay", "1h")  # creates the namespace
+    first_log, second_log = env.root / "first.log", env.root / "second.log"
+    first = spawn(env, first_log, "schedule-daemon")
+    wait_until("a leader", lambda: "scheduler.leader" in first_log.read_text(), 30)
+    second = spawn(env, second_log, "schedule-daemon")
+    wait_until("a standby", lambda: "scheduler.standby" in second_log.read_text(), 30)
+    store = RedisStore(env.url, create=False)
+    with store:
+        wait_until("three fires", lambda: len(fires(store)) >= 3, 30)
+        first.send_signal(signal.SIGKILL)
+        killed_at = time.time()
+        first.wait(timeout=10)
+        wait_until(
+            "the standby to fire three times",
+            lambda: len([f for f in fires(store) if f[1] > killed_at]) >= 3,
+            30,
+        )
+        assert stop(second) == 0
+        found = fires(store)
+    check_each_second_once(found)
+    resumed = min(at for _, at in found if at > killed_at)
+    # The lease runs out at most one lease after the leader's last renewal (which came before
+    # its death); the standby tries again the moment it does. 0.3s is for process wake-ups.
+    assert resumed - killed_at <= DAEMON_LEASE + 0.3, (resumed - killed_at, found)
+    assert "scheduler.leader" in second_log.read_text()
+
+
+@pytest.mark.timeout(120)
+def test_a_leader_that_loses_its_lease_stops_firing_and_stands_by(
+    redis_env: RedisEnv, redis_server: RedisServer
+) -> None:
+    env = cron_env(redis_env, redis_server)
+    env.enqueue("tick", "--delay", "1h")
+    log = env.root / "daemon.log"
+    daemon = spawn(env, log, "schedule-daemon")
+    wait_until("a leader", lambda: "scheduler.leader" in log.read_text(), 30)
+    store = RedisStore(env.url, create=False)
+    client = redis_server.client()
+    leader_key = f"{store.prefix}leader"
+    with store:
+        wait_until("two fires", lambda: len(fires(store)) >= 2, 30)
+        # Another daemon (as after a network split) holds the lease now, for 2 seconds.
+        client.set(leader_key, "999:impostor", px=2000)
+        stolen_at = time.time()
+        wait_until(
+            "the lost leadership", lambda: "scheduler.lost_leadership" in log.read_text(), 10
+        )
+        lost_at = time.time()
+        wait_until("leadership again", lambda: log.read_text().count("scheduler.leader") >= 2, 10)
+        regained_at = time.time()
+        wait_until("a fire after that", lambda: max(at for _, at in fires(store)) > regained_at, 10)
+        assert stop(daemon) == 0
+        found = fires(store)
+    client.close()
+    assert lost_at - stolen_at <= DAEMON_LEASE + 0.3  # noticed at the next renewal
+    # No fire was enqueued while the impostor held the lease, once the daemon had noticed.
+    assert not [at for _, at in found if lost_at < at < regained_at - 0.05]
+    check_each_second_once(found)  # and the fires it missed were caught up

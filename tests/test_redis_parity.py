@@ -1,0 +1,290 @@
+"""Differential check of the two stores: one random history of operations, applied to the
+SQLite store and the Redis store in lockstep, must give the same answers and leave the same
+observable state (jobs, attempts, counts, statistics, fires) after every step.
+
+The contract suite states each behaviour once; this finds the interleavings nobody wrote a
+case for. Times are explicit, so nothing sleeps; a failure names the seed and the step.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis_server import RedisServer, namespace_for
+
+from jobctl.errors import StoreError
+from jobctl.models import (
+    FINAL_STATES,
+    AttemptResult,
+    Claim,
+    JobFilter,
+    NewJob,
+    Outcome,
+    State,
+    WorkerInfo,
+)
+from jobctl.store import Finish, Store
+from jobctl.store.redis import RedisStore
+from jobctl.store.sqlite import SqliteStore
+
+T0 = 1_800_000_000.0
+STEPS = 120
+SEEDS = range(4)
+
+
+@dataclass
+class Pair:
+    """The same claim as each store handed it out (their lease tokens differ)."""
+
+    sqlite: Claim
+    redis: Claim
+
+
+@pytest.fixture
+def stores(tmp_path: Path, redis_server: RedisServer) -> Iterator[tuple[Store, Store]]:
+    left = SqliteStore(tmp_path / "parity.db")
+    right = RedisStore(redis_server.url(namespace_for(tmp_path)))
+    yield left, right
+    left.close()
+    right.close()
+
+
+def both(stores: tuple[Store, Store], call: Callable[[Store], Any]) -> tuple[Any, Any]:
+    """Call on each store; an error is an answer too (both must fail alike)."""
+    out = []
+    for store in stores:
+        try:
+            out.append(call(store))
+        except StoreError as exc:
+            out.append(("StoreError", "UNIQUE" in str(exc)))
+    return out[0], out[1]
+
+
+def claim_view(claim: Claim) -> tuple[Any, ...]:
+    return (asdict(claim.job), claim.attempt, claim.run, claim.log_path)
+
+
+def snapshot(store: Store, now: float) -> dict[str, Any]:
+    jobs = store.list_jobs(JobFilter(limit=None, newest_first=False))
+    return {
+        "jobs": [asdict(j) for j in jobs],
+        "attempts": {j.id: [asdict(a) for a in store.attempts(j.id)] for j in jobs},
+        "counts": [asdict(q) for q in store.queue_counts(now)],
+        "events": store.event_counts(None),
+        "recent": store.event_counts(now - 3600),
+        "hist": [
+            (h.kind, h.queue, h.job, h.buckets, h.count, round(h.sum, 6))
+            for h in store.histograms()
+        ],
+        "durations": {
+            k: (sorted(round(x, 6) for x in r), sorted(round(x, 6) for x in w))
+            for k, (r, w) in store.durations(T0 - 10).items()
+        },
+        "pending": store.pending_counts(),
+        "next_due": (store.next_due(None), store.next_due(["q1"])),
+        "dead": [j.id for j in store.finished_jobs([State.DEAD])],
+        "finished": [j.id for j in store.finished_jobs(list(FINAL_STATES), limit=7)],
+        "finished_ids": store.finished_ids(list(FINAL_STATES), finished_before=now - 30),
+        "fires": {
+            name: (asdict(record), state) for name, (record, state) in store.last_fires().items()
+        },
+        "last_fire": {s: store.last_fire_time(s) for s in ("s1", "s2")},
+        "paused": store.paused_schedules(),
+        "workers": [asdict(w) for w in store.workers()],
+        "by_state": [
+            [j.id for j in store.list_jobs(JobFilter(states=(s,), limit=5))] for s in State
+        ],
+        "filtered": [
+            j.id
+            for j in store.list_jobs(
+                JobFilter(job="a", queue="q2", since=T0 + 100, limit=None, newest_first=False)
+            )
+        ],
+        "keyed": [j.id for j in store.list_jobs(JobFilter(key="k1", limit=None))],
+    }
+
+
+def new_job(rng: random.Random, now: float) -> NewJob:
+    schedule = rng.choice([None, None, None, "s1"])
+    return NewJob(
+        job=rng.choice(["a", "b"]),
+        payload={"n": rng.randrange(100), "é": "x"},
+        queue=rng.choice(["q1", "q2", "q1"]),
+        priority=rng.choice([-1, 0, 0, 5]),
+        max_attempts=rng.choice([1, 2, 3]),
+        run_at=rng.choice([None, None, now + rng.uniform(-20, 40), now + 0.5]),
+        key=rng.choice([None, None, None, "k1", "k2"]),
+        command=rng.choice([None, ["echo", "hi"]]),
+        schedule=schedule,
+        fire_time=now if schedule else None,
+    )
+
+
+def result(rng: random.Random, now: float) -> tuple[AttemptResult, bool]:
+    """An attempt's end, and whether a retry is wanted (if attempts are left)."""
+    outcome = rng.choice(
+        [
+            Outcome.SUCCEEDED,
+            Outcome.SUCCEEDED,
+            Outcome.FAILED,
+            Outcome.TIMEOUT,
+            Outcome.ERROR,
+            Outcome.CANCELLED,
+        ]
+    )
+    code = 0 if outcome == Outcome.SUCCEEDED else rng.choice([None, 1, 3])
+    error = None if outcome == Outcome.SUCCEEDED else f"{outcome.value} {code}"
+    return (
+        AttemptResult(
+            outcome,
+            exit_code=code,
+            signal=rng.choice([None, None, 9]),
+            error=error,
+            log_path=rng.choice([None, f"/logs/{rng.randrange(5)}.log"]),
+            finished_at=now,
+        ),
+        rng.random() < 0.7,
+    )
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_histories_agree(stores: tuple[Store, Store], seed: int) -> None:
+    rng = random.Random(seed)
+    now = T0
+    held: list[Pair] = []
+    for step in range(STEPS):
+        now += rng.choice([0.0, 0.25, 1.0, 7.0, 31.0])
+        op = rng.choice(
+            ["enqueue"] * 4
+            + ["claim"] * 4
+            + ["finish"] * 4
+            + ["renew", "release", "rescue", "cancel", "pause", "dead_retry", "delete"]
+            + ["fire", "fire", "promote", "workers", "still_held"]
+        )
+        where = f"seed {seed}, step {step}: {op}"
+        left, right = apply(stores, rng, op, now, held, lease=rng_lease(seed, step))
+        assert left == right, where
+        assert snapshot(stores[0], now) == snapshot(stores[1], now), where
+    # The paused schedules and schedule state round trip too.
+    for store in stores:
+        store.set_schedule_paused("s1", True)
+    assert stores[0].paused_schedules() == stores[1].paused_schedules() == {"s1"}
+
+
+def apply(
+    stores: tuple[Store, Store],
+    rng: random.Random,
+    op: str,
+    now: float,
+    held: list[Pair],
+    lease: float,
+) -> tuple[Any, Any]:
+    """One random operation on both stores; returns what each answered."""
+    if op == "enqueue":
+        batch = [new_job(rng, now) for _ in range(rng.randint(1, 3))]
+        left, right = both(stores, lambda s: s.enqueue(batch, now))
+    elif op == "claim":
+        queues = rng.choice([None, ["q1"], ["q2", "q1"], ["nope"]])
+        limit = rng.randint(1, 3)
+        worker = rng.choice(["w1", "w2"])
+
+        def claim(s: Store) -> list[Claim]:
+            return s.claim(worker, queues, now, 30.0, limit, lambda i, r: f"/logs/{i}.{r}.log")
+
+        got_left, got_right = both(stores, claim)
+        left = [claim_view(c) for c in got_left]
+        right = [claim_view(c) for c in got_right]
+        held.extend(Pair(a, b) for a, b in zip(got_left, got_right, strict=False))
+    elif op in ("finish", "renew", "release", "still_held"):
+        chosen = rng.sample(held, min(len(held), rng.randint(1, 2))) if held else []
+        if op == "finish":
+            ends = [result(rng, now) for _ in chosen]
+
+            def finish(s: Store) -> list[State | None]:
+                items = []
+                for pair, (res, retry) in zip(chosen, ends, strict=True):
+                    claim = pair.sqlite if isinstance(s, SqliteStore) else pair.redis
+                    retry_at = now + 5 if retry and res.outcome != Outcome.SUCCEEDED else None
+                    items.append(Finish(claim, res, retry_at))
+                return s.finish(items, now)
+
+            left, right = both(stores, finish)
+            for pair in chosen:
+                if rng.random() < 0.8:
+                    held.remove(pair)
+        elif op == "renew":
+            left, right = both(stores, lambda s: s.renew(claims_of(s, chosen), now + lease))
+        elif op == "release":
+            left, right = both(stores, lambda s: s.release(claims_of(s, chosen), now, "bye"))
+        else:
+            left, right = both(
+                stores,
+                lambda s: s.still_held(claims_of(s, chosen)),  # type: ignore[attr-defined]
+            )
+    elif op == "rescue":
+        left, right = both(stores, lambda s: [asdict(j) for j in s.rescue_expired(now)])
+    elif op == "cancel":
+        ids = [rng.randint(1, 40) for _ in range(rng.randint(1, 3))]
+        left, right = both(stores, lambda s: s.cancel(ids, now))
+    elif op == "pause":
+        queue, paused = rng.choice(["q1", "q2", "q3"]), rng.random() < 0.4
+        left, right = both(stores, lambda s: s.set_paused(queue, paused))
+    elif op == "dead_retry":
+        ids = rng.choice([None, [rng.randint(1, 40) for _ in range(3)]])
+        job = rng.choice([None, "a"])
+        left, right = both(stores, lambda s: s.dead_retry(ids, job, now))
+    elif op == "delete":
+        states = rng.sample(list(State), rng.randint(1, 3))
+        before = rng.choice([None, now - 20])
+        job = rng.choice([None, "b"])
+        ids = rng.choice([None, [rng.randint(1, 40) for _ in range(4)]])
+        left, right = both(
+            stores,
+            lambda s: sorted(
+                s.delete_jobs(states=states, ids=ids, finished_before=before, job=job)
+            ),
+        )
+    elif op == "fire":
+        name = rng.choice(["s1", "s2"])
+        fire_time = T0 + 60 * rng.randint(0, 30)
+        overlap = rng.choice(["allow", "skip", "queue"])
+        manual = rng.random() < 0.2
+        spec = rng.choice([None, NewJob("a", {}, schedule=name, fire_time=fire_time)])
+        left, right = both(
+            stores,
+            lambda s: s.record_fire(
+                name, fire_time, spec, now, overlap=overlap, manual=manual, reason="r"
+            ),
+        )
+    elif op == "promote":
+        name = rng.choice(["s1", "s2"])
+        left, right = both(
+            stores, lambda s: s.promote_pending(name, NewJob("a", {}, schedule=name), now)
+        )
+    else:
+        info = WorkerInfo(f"w{rng.randint(1, 3)}", "host", 7, ("q1",), 2, now, now)
+        kind = rng.choice(["register", "beat", "drop"])
+
+        def workers(s: Store) -> None:
+            if kind == "register":
+                s.register_worker(info)
+            elif kind == "beat":
+                s.heartbeat(info.id, now)
+            else:
+                s.unregister_worker(info.id)
+
+        left, right = both(stores, workers)
+    return left, right
+
+
+def claims_of(store: Store, pairs: list[Pair]) -> list[Claim]:
+    return [p.sqlite if isinstance(store, SqliteStore) else p.redis for p in pairs]
+
+
+def rng_lease(seed: int, step: int) -> float:
+    return 10.0 + (seed * 7 + step) % 40
