@@ -127,7 +127,7 @@ def find_config_path(explicit: str | None) -> Path | None:
     if env:
         return Path(env)
     local = Path("jobs.toml")
-    if local.is_file():
+    if os.path.lexists(local):  # even a broken link or a loop: its error says so
         return local
     xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
     candidate = Path(xdg) / "jobctl" / "jobs.toml"
@@ -203,7 +203,7 @@ class _Parser:
         line = self.locate(table, key)
         where = f"{self.name}:{line}" if line else self.name
         what = f"[{table}]" + (f" {key}" if key else "") if table else (key or "")
-        return ConfigError(f"{where}: {what}: {message}")
+        return ConfigError(f"{where}: {_printable(what)}: {message}")
 
     def locate(self, table: str, key: str | None) -> int | None:
         """Best-effort line number of `key` in `[table]` (tomllib keeps no positions)."""
@@ -353,10 +353,10 @@ class _Parser:
         if durability not in ("full", "normal", "off"):
             raise self.fail(t, "durability", "must be 'full', 'normal' or 'off'")
         return Settings(
-            db=self.take(t, data, "db", str, None),
+            db=self.take(t, data, "db", str, None, _path_text),
             lease=lease,
             max_payload=self.take(t, data, "max_payload", (int, str), 64 * 1024, parse_size),
-            log_dir=self.take(t, data, "log_dir", str, None),
+            log_dir=self.take(t, data, "log_dir", str, None, _path_text),
             log_max_bytes=self.take(
                 t, data, "log_max_bytes", (int, str), 10 * 1024 * 1024, parse_size
             ),
@@ -551,7 +551,7 @@ class _Parser:
             name=name,
             cron=cron,
             job=job,
-            payload=self.take(t, data, "payload", dict, {}),
+            payload=self.take(t, data, "payload", dict, {}, _json_table),
             timezone=self.take(t, data, "timezone", str, None, _check_timezone),
             overlap=overlap,
             catch_up=catch_up,
@@ -564,6 +564,30 @@ class _Parser:
             line=self.locate(t, "cron"),
         )
         return spec, inline
+
+
+def _path_text(value: str) -> str:
+    if "\0" in value or not value.strip():
+        raise ConfigError("not a usable path (empty, or with a NUL character)")
+    return value
+
+
+def _json_table(value: dict[str, Any]) -> dict[str, Any]:
+    """A payload must be JSON: TOML dates and times are not."""
+    import json
+
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(
+            f"payload must hold only JSON values (strings, numbers, ...): {exc}"
+        ) from None
+    return value
+
+
+def _printable(text: str) -> str:
+    """Names from the file with control characters escaped: an error is one line."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
 
 def _check_timezone(name: str) -> str:

@@ -14,6 +14,7 @@ import errno
 import os
 import select
 import signal
+import stat
 import subprocess
 import threading
 import time
@@ -121,9 +122,9 @@ class Execution:
         self.pid = proc.pid
         try:
             timed_out = self._supervise(proc, log_fd, started)
+            _trim_log(log_fd, spec.log_max_bytes, spec.log_max_bytes)
         finally:
             os.close(log_fd)
-        _trim_log(spec.log_path, spec.log_max_bytes)
         return self._result(proc, timed_out, started)
 
     def _supervise(self, proc: subprocess.Popen[bytes], log_fd: int, started: float) -> bool:
@@ -164,7 +165,7 @@ class Execution:
                     kill_at = float("inf")
                 if now >= next_log_check:
                     next_log_check = now + _LOG_CHECK_INTERVAL
-                    _trim_open_log(log_fd, spec.log_max_bytes)
+                    _trim_log(log_fd, spec.log_max_bytes, 2 * spec.log_max_bytes)
                 waits = [next_log_check]
                 if deadline is not None and kill_at is None:
                     waits.append(deadline)
@@ -336,8 +337,9 @@ _LOG_DIRS: set[Path] = set()  # log folders known to exist, so most attempts ski
 def _open_log(path: Path) -> int:
     if path.parent not in _LOG_DIRS:
         private_dir(path.parent)
+        _check_own_dir(path.parent)
         _LOG_DIRS.add(path.parent)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         return os.open(path, flags, 0o600)
     except FileNotFoundError:  # the folder was removed since: make it again
@@ -355,32 +357,62 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _trim_open_log(fd: int, limit: int) -> None:
-    """Keep a growing log under twice its limit while the job runs, dropping the head."""
+def stop_orphans(attempts: set[tuple[int, int]]) -> int:
+    """SIGKILL the process groups of attempts whose worker died: each attempt runs in a
+    session of its own, so it outlives a `kill -9` of its worker, and must not overlap the
+    run that replaces it. Attempts are found by the JOBCTL_JOB_ID and JOBCTL_ATTEMPT their
+    processes carry (Linux /proc; only this user's processes, on this host)."""
+    wanted = {
+        (b"JOBCTL_JOB_ID=%d" % job, b"JOBCTL_ATTEMPT=%d" % attempt) for job, attempt in attempts
+    }
+    own = os.getpgrp()
+    groups: set[int] = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:
+            continue
+        if b"JOBCTL_JOB_ID=" not in environ:
+            continue
+        variables = set(environ.split(b"\0"))
+        if any(job in variables and attempt in variables for job, attempt in wanted):
+            try:
+                group = os.getpgid(int(entry))
+            except OSError:
+                continue
+            if group != own:
+                groups.add(group)
+    for group in groups:
+        _signal_group(group, signal.SIGKILL)
+    return len(groups)
+
+
+def _check_own_dir(directory: Path) -> None:
+    """A log folder must be a real folder of ours: one planted by someone else (or a link to
+    elsewhere) would let them read or redirect a job's output."""
+    info = os.lstat(directory)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise PermissionError(f"log folder {directory} is a link or not a folder")
+    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        raise PermissionError(f"log folder {directory} is not private to this user")
+
+
+def _trim_log(fd: int, keep: int, above: int) -> None:
+    """Cut the log to its last `keep` bytes once it is over `above`, dropping the head.
+    Through the open descriptor, never the path, which someone could have swapped."""
     try:
         size = os.fstat(fd).st_size
-        if size <= limit * 2:
+        if size <= above:
             return
-        with open(f"/proc/self/fd/{fd}", "r+b") as handle:
-            handle.seek(size - limit)
-            tail = handle.read(limit)
-            handle.seek(0)
-            handle.truncate(0)
-            handle.write(b"[... earlier output dropped ...]\n" + tail)
-    except OSError:
-        return
-
-
-def _trim_log(path: Path, limit: int) -> None:
-    try:
-        size = path.stat().st_size
-        if size <= limit:
-            return
-        with open(path, "r+b") as handle:
-            handle.seek(size - limit)
-            tail = handle.read(limit)
-            handle.seek(0)
-            handle.truncate(0)
-            handle.write(b"[... earlier output dropped ...]\n" + tail)
+        tail = os.pread(fd, keep, size - keep)
+        os.ftruncate(fd, 0)
+        _write_all(fd, b"[... earlier output dropped ...]\n" + tail)  # O_APPEND: at the start
     except OSError:
         return

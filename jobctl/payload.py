@@ -16,7 +16,13 @@ from typing import Any
 
 from jobctl.errors import PayloadError
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -29,7 +35,7 @@ def parse_args(pairs: Iterable[str]) -> dict[str, Any]:
         if first_eq > 0 and pair[first_eq - 1] == ":":
             key, _, raw = pair.partition(":=")
             try:
-                value: Any = json.loads(raw)
+                value: Any = json.loads(raw, parse_constant=_no_constant)
             except ValueError as exc:
                 raise PayloadError(f"--arg {pair!r}: value is not valid JSON: {exc}") from None
         elif "=" in pair:
@@ -44,7 +50,7 @@ def parse_args(pairs: Iterable[str]) -> dict[str, Any]:
 
 def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise PayloadError(f"{source}: invalid JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -54,7 +60,10 @@ def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
 
 def encode(payload: Mapping[str, Any], max_bytes: int, source: str = "payload") -> str:
     """The stored form; rejects payloads over `max_bytes`."""
-    text = _ENCODER.encode(payload)
+    try:
+        text = _ENCODER.encode(payload)
+    except ValueError:
+        raise PayloadError(f"{source}: NaN and Infinity are not valid JSON") from None
     try:
         size = len(text.encode("utf-8"))
     except UnicodeEncodeError:

@@ -29,6 +29,8 @@ def parse_instant(text: str, what: str = "--at") -> float:
         raise UsageError(
             f"{what}: invalid time {text!r}: expected ISO-8601 like '2026-05-01T09:30:00+02:00'"
         ) from None
+    if not 1971 <= moment.year <= 9998:
+        raise UsageError(f"{what}: time {text!r} is out of range (years 1971 to 9998)")
     if moment.tzinfo is None:
         moment = moment.astimezone()
     return moment.timestamp()

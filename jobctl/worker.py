@@ -24,8 +24,8 @@ from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import JobctlError, PayloadError, StoreError
-from jobctl.executor import AttemptSpec, Execution
-from jobctl.models import AttemptResult, Claim, Job, Outcome, State, WorkerInfo
+from jobctl.executor import AttemptSpec, Execution, stop_orphans
+from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import render_argv
@@ -94,28 +94,28 @@ class Worker:
     # -- public ----------------------------------------------------------------------------
 
     def run(self) -> int:
-        listener = self.store.open_listener(self.id)
         old_handlers = self._install_signals()
-        now = self.clock.now()
-        self.store.register_worker(
-            WorkerInfo(
-                id=self.id,
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                queues=self.options.queues or ("*",),
-                concurrency=self.options.concurrency,
-                started_at=now,
-                heartbeat_at=now,
-                interval=self._maintenance_interval,
-            )
-        )
-        self.log.emit(
-            "worker.started",
-            worker=self.id,
-            queues=",".join(self.options.queues or ("*",)),
-            concurrency=self.options.concurrency,
-        )
+        listener = self.store.open_listener(self.id)
         try:
+            now = self.clock.now()
+            self.store.register_worker(
+                WorkerInfo(
+                    id=self.id,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    queues=self.options.queues or ("*",),
+                    concurrency=self.options.concurrency,
+                    started_at=now,
+                    heartbeat_at=now,
+                    interval=self._maintenance_interval,
+                )
+            )
+            self.log.emit(
+                "worker.started",
+                worker=self.id,
+                queues=",".join(self.options.queues or ("*",)),
+                concurrency=self.options.concurrency,
+            )
             self._loop(listener)
         finally:
             self._restore_signals(old_handlers)
@@ -248,6 +248,15 @@ class Worker:
             claims = [r.claim for r in self._running.values() if r.execution is not None]
             held = self.store.renew(claims, now + self.lease)
             self._stop_lost(claims, held)
+        expired = [
+            job
+            for job in self.store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None))
+            if job.lease_expires_at is not None and job.lease_expires_at < now
+        ]
+        if expired:
+            # Their workers died; their processes may not have. Stop them before the jobs
+            # are given to others, so no job ever runs twice at once.
+            stop_orphans({(job.id, job.attempts) for job in expired})
         for job in self.store.rescue_expired(now):
             self.log.emit(
                 "job.recovered",

@@ -278,12 +278,6 @@ else:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an attempt orphaned by kill -9 of its worker keeps running after its lease expired "
-    "and overlaps the re-run (executor.py starts attempts in their own session; nothing stops "
-    "them when the worker dies)",
-)
 def test_an_orphaned_attempt_does_not_overlap_its_rerun(env: Env) -> None:
     script = env.root / "outliver.py"
     script.write_text(OUTLIVER)

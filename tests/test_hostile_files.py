@@ -243,12 +243,6 @@ def test_a_full_disk_is_one_clean_error_and_keeps_the_database(env: Env, good_db
     assert env.run("enqueue", "noop").returncode == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="store/sqlite.py SqliteStore._write: after a write fails with an I/O error or a "
-    "full disk SQLite has already rolled the transaction back, and the unconditional "
-    "ROLLBACK raises 'cannot rollback - no transaction is active': a traceback, exit 1",
-)
 def test_a_batch_that_fills_the_disk_is_one_clean_error(env: Env, good_db: Path) -> None:
     db = good_db
     digest = file_digest(db)
@@ -303,12 +297,6 @@ def test_a_config_that_is_a_symlink_loop_is_one_clean_error(
     assert siblings(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.find_config_path tests ./jobs.toml with Path.is_file(), which is False for "
-    "a symlink loop (or a dangling link): the file is passed over as if absent, and the "
-    "error says 'no config file found' instead of naming ./jobs.toml and the loop",
-)
 def test_a_local_jobs_toml_that_is_a_symlink_loop_is_named(env: Env, good_db: Path) -> None:
     db = good_db
     env.config.unlink()

@@ -201,12 +201,6 @@ def test_a_log_file_planted_as_a_symlink_is_not_followed(env: Env) -> None:
     assert "symbolic link" in first["error"], first  # a clear reason for the lost attempt
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor._open_log: O_NOFOLLOW guards only the file name; fsutil.private_dir "
-    "accepts an existing directory (or a symlink to one) without checking it, so a log "
-    "directory planted as a symlink is followed and the log lands in the victim's directory",
-)
 def test_a_log_directory_planted_as_a_symlink_is_not_followed(env: Env) -> None:
     # A shared log_dir (say under /tmp) that another user prepared before jobctl first ran.
     shared = env.root / "shared"
@@ -223,12 +217,6 @@ def test_a_log_directory_planted_as_a_symlink_is_not_followed(env: Env) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="executor._trim_log reopens the log by path (path.stat(), open(path, 'r+b')), "
-    "following a symlink that replaced the log during the attempt: the victim file is "
-    "truncated to log_max_bytes and rewritten",
-)
 def test_a_log_swapped_for_a_symlink_during_the_attempt_is_not_trimmed_through(env: Env) -> None:
     # In a log directory another user can write to, the log is replaced by a symlink while
     # the attempt runs (here the job does it, at the very end, like a racing attacker).

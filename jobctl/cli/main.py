@@ -33,6 +33,8 @@ def run(argv: list[str] | None = None) -> None:
         _fail("aborted", 130)
     except KeyboardInterrupt:
         _fail("interrupted", 130)
+    except OverflowError:  # an id or a number beyond what the database stores
+        _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)

@@ -44,11 +44,15 @@ class SqliteBase:
         try:
             yield conn
         except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
+            # After a full disk or an I/O error SQLite may have rolled back already.
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise self._error(exc) from None
         except BaseException:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
         try:
             conn.execute("COMMIT")
@@ -97,6 +101,8 @@ def describe(exc: sqlite3.Error) -> str:
 
 
 def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Connection:
+    if "\0" in str(path):
+        raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
     if path.is_dir():
         raise StoreError(f"database {path}: is a directory, not a database file")
     if not path.exists():
