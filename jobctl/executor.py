@@ -357,13 +357,20 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def stop_orphans(attempts: set[tuple[int, int]]) -> int:
+def stop_orphans(attempts: set[tuple[str, int, int]]) -> int:
     """SIGKILL the process groups of attempts whose worker died: each attempt runs in a
     session of its own, so it outlives a `kill -9` of its worker, and must not overlap the
-    run that replaces it. Attempts are found by the JOBCTL_JOB_ID and JOBCTL_ATTEMPT their
-    processes carry (Linux /proc; only this user's processes, on this host)."""
+    run that replaces it. An attempt is (worker id, job id, attempt), found by the
+    JOBCTL_WORKER, JOBCTL_JOB_ID and JOBCTL_ATTEMPT its processes carry: worker ids are
+    unique, so jobs of other databases are never touched (Linux /proc; this user's
+    processes on this host)."""
     wanted = {
-        (b"JOBCTL_JOB_ID=%d" % job, b"JOBCTL_ATTEMPT=%d" % attempt) for job, attempt in attempts
+        (
+            b"JOBCTL_WORKER=" + worker.encode(),
+            b"JOBCTL_JOB_ID=%d" % job,
+            b"JOBCTL_ATTEMPT=%d" % attempt,
+        )
+        for worker, job, attempt in attempts
     }
     own = os.getpgrp()
     groups: set[int] = set()
@@ -382,7 +389,7 @@ def stop_orphans(attempts: set[tuple[int, int]]) -> int:
         if b"JOBCTL_JOB_ID=" not in environ:
             continue
         variables = set(environ.split(b"\0"))
-        if any(job in variables and attempt in variables for job, attempt in wanted):
+        if any(all(var in variables for var in attempt) for attempt in wanted):
             try:
                 group = os.getpgid(int(entry))
             except OSError:

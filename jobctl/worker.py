@@ -261,7 +261,7 @@ class Worker:
         if expired:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.
-            stop_orphans({(job.id, job.attempts) for job in expired})
+            stop_orphans({(job.worker or "", job.id, job.attempts) for job in expired})
         for job in self.store.rescue_expired(now):
             self.log.emit(
                 "job.recovered",
@@ -393,6 +393,7 @@ class Worker:
                 "JOBCTL_ATTEMPT": str(claim.attempt),
                 "JOBCTL_MAX_ATTEMPTS": str(job.max_attempts),
                 "JOBCTL_QUEUE": job.queue,
+                "JOBCTL_WORKER": self.id,
                 "JOBCTL_PAYLOAD": _payload_json(job.payload),
             }
         )
