@@ -100,6 +100,7 @@ class Worker:
     def run(self) -> int:
         old_handlers = self._install_signals()
         listener = self.store.open_listener(self.id)
+        started = False
         try:
             now = self.clock.now()
             self.store.register_worker(
@@ -120,6 +121,7 @@ class Worker:
                 queues=",".join(self.options.queues or ("*",)),
                 concurrency=self.options.concurrency,
             )
+            started = True
             self._loop(listener)
         finally:
             self._restore_signals(old_handlers)
@@ -132,7 +134,8 @@ class Worker:
                     os.close(fd)
             self._wait_for_hooks()
             self._pool.shutdown(wait=False)
-            self.log.emit("worker.stopped", worker=self.id)
+            if started:  # a worker that never started says nothing but its error
+                self.log.emit("worker.stopped", worker=self.id)
         return 0
 
     def request_stop(self, force: bool = False) -> None:
@@ -253,12 +256,14 @@ class Worker:
             claims = [r.claim for r in self._running.values() if r.execution is not None]
             held = self.store.renew(claims, now + self.lease)
             self._stop_lost(claims, held)
-        expired = [
-            job
-            for job in self.store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None))
-            if job.lease_expires_at is not None and job.lease_expires_at < now
-        ]
-        if expired:
+        expired = []
+        if not self.store.shared:  # a dead worker's processes are reachable on this host only
+            expired = [
+                job
+                for job in self.store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None))
+                if job.lease_expires_at is not None and job.lease_expires_at < now
+            ]
+        if expired and not self.store.shared:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.
             stop_orphans({(job.worker or "", job.id, job.attempts) for job in expired})

@@ -85,6 +85,8 @@ class Store(abc.ABC):
     """A durable queue. Implementations must be safe for many processes at once."""
 
     location: str
+    # A store shared by many hosts (Redis): a worker cannot reach another host's processes.
+    shared: bool = False
 
     # -- life cycle ------------------------------------------------------------------------
 

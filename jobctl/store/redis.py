@@ -352,6 +352,8 @@ class RedisStore(Store):
     """A namespace of a Redis server, shared by the workers and daemons of many hosts. One
     instance holds one connection pool; it is safe to use from several threads."""
 
+    shared = True
+
     def __init__(self, location: str, *, create: bool = True) -> None:
         self._where = parse_location(location)
         self.location = self._where.shown

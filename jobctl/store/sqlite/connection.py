@@ -153,8 +153,11 @@ def _create_parent(path: Path) -> None:
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> int:
     """The schema version of an existing jobctl database; 0 for an empty new file."""
-    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
-    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    # One statement, one snapshot: another process may be creating the file right now.
+    app_id, version, tables = conn.execute(
+        "SELECT a.application_id, v.user_version, (SELECT count(*) FROM sqlite_master)"
+        " FROM pragma_application_id() AS a, pragma_user_version() AS v"
+    ).fetchone()
     if app_id == APPLICATION_ID:
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -162,7 +165,6 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> int:
                 f"understands ({SCHEMA_VERSION}); upgrade jobctl"
             )
         return int(version)
-    (tables,) = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     if app_id == 0 and version == 0 and tables == 0:
         return 0
     raise StoreError(f"database {path}: not a jobctl database (it belongs to another program)")
