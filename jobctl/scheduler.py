@@ -70,8 +70,8 @@ class Scheduler:
                 watermark = previous.watermark
             else:
                 last = self.store.last_fire_time(name)
-                # A schedule seen for the first time starts now: it has missed nothing.
-                watermark = last if last is not None else now
+                # A schedule that never fired counts from when a daemon first planned it.
+                watermark = last if last is not None else self.store.plan_start(name, now)
             plan = _Plan(spec, expr, zone, watermark, None)
             plan.next_fire = _next_after(plan, watermark)
             plans[name] = plan

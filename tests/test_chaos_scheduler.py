@@ -155,7 +155,7 @@ def simulate(path: Path, seed: int, calls_between_kills: int) -> Week:
         return found
 
     now = START
-    warm_up = True  # until every schedule has fired once: see the xfail test below
+    warm_up = True  # until every schedule has fired once: see the test below
     while True:
         if warm_up:
             store = DoomedStore(path, None, "asleep")
@@ -303,12 +303,6 @@ def test_full_scale_scheduler_kills(
         check(week)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a daemon that dies before a schedule's first fire makes the next one treat the "
-    "schedule as new (Scheduler.load: no recorded fire -> watermark = now): catch_up = 'all' "
-    "loses the fires of the downtime",
-)
 def test_a_daemon_killed_before_the_first_fire_loses_no_fire_of_catch_up_all(
     tmp_path: Path,
 ) -> None:

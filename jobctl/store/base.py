@@ -231,6 +231,12 @@ class Store(abc.ABC):
     def paused_schedules(self) -> set[str]: ...
 
     @abc.abstractmethod
+    def plan_start(self, schedule: str, now: float) -> float:
+        """When a daemon first planned this schedule (recording `now` if none ever did):
+        where catch-up starts for a schedule that has not fired yet, so a daemon that dies
+        before a first fire loses none of the fires after it."""
+
+    @abc.abstractmethod
     def scheduler_lock(self) -> LeaderLock: ...
 
     # -- operations ------------------------------------------------------------------------

@@ -25,7 +25,8 @@ scores order by id.
     hist, hist_count, hist_sum  run and wait time histograms
     att_start                   zset by started_at: attempts, for exact percentiles
     fires:SCHEDULE              hash: fire time -> what happened (the fire's own entry)
-    fire_times:S, fires_pending:S, last_planned:S, schedules, sched_active:S, sched_paused
+    fire_times:S, fires_pending:S, last_planned:S, schedules, sched_active:S, sched_paused,
+    sched_planned (when each schedule was first planned)
     workers, heartbeats         hashes: registered workers and daemons
     leader, leader_epoch        the cron leader lease (SET PX, a fencing token) and its epoch
     meta                        hash: schema version
@@ -887,6 +888,13 @@ class RedisStore(Store):
     def paused_schedules(self) -> set[str]:
         with self._guard():
             return set(self._client.smembers(self._key("sched_paused")))
+
+    def plan_start(self, schedule: str, now: float) -> float:
+        key = self._key("sched_planned")
+        with self._guard():
+            self._client.hsetnx(key, schedule, repr(now))  # the first planner wins
+            value = self._client.hget(key, schedule)
+        return float(value) if value is not None else now
 
     def scheduler_lock(self) -> LeaderLock:
         return RedisLeaderLock(self, self._where.leader_lease)

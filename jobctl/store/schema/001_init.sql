@@ -113,8 +113,9 @@ CREATE INDEX fires_pending ON fires (schedule, fire_time) WHERE status = 'pendin
 CREATE INDEX jobs_schedule ON jobs (schedule, id) WHERE schedule IS NOT NULL;
 
 CREATE TABLE schedule_state (
-    name   TEXT PRIMARY KEY,
-    paused INTEGER NOT NULL DEFAULT 0
+    name       TEXT PRIMARY KEY,
+    paused     INTEGER NOT NULL DEFAULT 0,
+    planned_at REAL     -- when a daemon first planned it: catch-up counts from here at most
 ) WITHOUT ROWID;
 
 -- Statistics that outlive the jobs they count (prune deletes jobs, never these).
