@@ -32,7 +32,7 @@ from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import render_argv
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
-from jobctl.store import Finish, Store
+from jobctl.store import Finish, Store, WakeListener
 
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
@@ -157,7 +157,7 @@ class Worker:
 
     # -- the loop --------------------------------------------------------------------------
 
-    def _loop(self, listener: object | None) -> None:
+    def _loop(self, listener: WakeListener | None) -> None:
         interval = self._maintenance_interval
         next_maintenance = self.clock.monotonic()
         while True:
@@ -171,8 +171,8 @@ class Worker:
                 if mono >= next_maintenance:
                     self._maintain()
                     next_maintenance = mono + interval
-                if listener is not None and getattr(listener, "control_pending", False):
-                    listener.control_pending = False  # type: ignore[attr-defined]
+                if listener is not None and listener.control_pending:
+                    listener.control_pending = False
                     self._check_held()
                 claimed_all = self._claim_more()
             except StoreError as exc:
@@ -226,12 +226,12 @@ class Worker:
                 timeout = min(timeout, max(0.0, due - self.clock.now()))
         return timeout
 
-    def _wait(self, listener: object | None, timeout: float) -> None:
+    def _wait(self, listener: WakeListener | None, timeout: float) -> None:
         if listener is None:
             timeout = min(timeout, _POLL_WITHOUT_WAKEUPS)
         fds: list[int] = [self._wake_r]
         if listener is not None and not self._stopping:
-            fds.append(listener.fileno())  # type: ignore[attr-defined]
+            fds.append(listener.fileno())
         try:
             readable, _, _ = select.select(fds, [], [], timeout)
         except InterruptedError:
@@ -241,7 +241,7 @@ class Worker:
                 while os.read(self._wake_r, 4096):
                     pass
         if listener is not None and len(fds) > 1 and fds[1] in readable:
-            listener.drain()  # type: ignore[attr-defined]
+            listener.drain()
 
     def _poke(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
@@ -297,7 +297,7 @@ class Worker:
     def _check_held(self) -> None:
         claims = [r.claim for r in self._running.values() if r.execution is not None]
         if claims:
-            held = self.store.still_held(claims)  # type: ignore[attr-defined]
+            held = self.store.still_held(claims)
             self._stop_lost(claims, held)
 
     def _stop_lost(self, claims: Sequence[Claim], held: set[int]) -> None:

@@ -40,6 +40,9 @@ class LeaderLock(Protocol):
 class WakeListener(Protocol):
     """Something a worker can select() on to learn that new work may be ready."""
 
+    # Set by drain() when a control message came (a cancel): running claims need a look.
+    control_pending: bool
+
     def fileno(self) -> int: ...
 
     def drain(self) -> None: ...
@@ -126,6 +129,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
         """Extend the leases; returns the ids still held (a cancelled or reclaimed job is not)."""
+
+    @abc.abstractmethod
+    def still_held(self, claims: Sequence[Claim]) -> set[int]:
+        """Which claims are still held, extending nothing: a cheap check after a cancel."""
 
     @abc.abstractmethod
     def finish(self, items: Sequence[Finish], now: float) -> list[State | None]:
