@@ -1,0 +1,148 @@
+"""The connection, the scripts and the guards every part of the Redis store shares."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.commands.core import Script
+from redis.retry import Retry
+
+from jobctl.errors import StoreError
+from jobctl.store.redis.codec import (
+    MIN_SERVER,
+    SCHEMA_VERSION,
+    script_source,
+)
+from jobctl.store.redis.location import parse_location
+
+
+class RedisBase:
+    """A namespace of a Redis server, shared by the workers and daemons of many hosts. One
+    instance holds one connection pool; it is safe to use from several threads."""
+
+    shared = True
+
+    def __init__(self, location: str, *, create: bool = True) -> None:
+        self._where = parse_location(location)
+        self.location = self._where.shown
+        self.namespace = self._where.namespace
+        self.prefix = f"jobctl:{{{self.namespace}}}:"
+        self._host = socket.gethostname()
+        self._fence: str | None = None  # the cron leader token this store writes fires under
+        self._scripts: dict[str, Script] = {}
+        self._raw_client: Any = None
+        # redis-py's annotations cannot say that decode_responses gives str: typed loosely.
+        self._client: Any = self._connect(decode=True)
+        try:
+            with self._guard():
+                self._check(create)
+        except BaseException:
+            self._client.close()
+            raise
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _connect(self, *, decode: bool) -> Any:
+        # No automatic retries: a script whose reply was lost must not run twice (an enqueue
+        # would store its jobs twice). Callers that can retry (the worker) do.
+        try:
+            return redis.Redis.from_url(
+                self._where.url,
+                decode_responses=decode,
+                socket_connect_timeout=10,
+                socket_timeout=60,
+                socket_keepalive=True,
+                retry=Retry(NoBackoff(), 0),
+            )
+        except ValueError as exc:
+            raise StoreError(f"{self.location}: {self._scrub(str(exc))}") from None
+
+    def _check(self, create: bool) -> None:
+        pipe = self._client.pipeline(transaction=False)
+        pipe.info("server")
+        pipe.hget(self._key("meta"), "schema")
+        info, schema = pipe.execute(raise_on_error=False)
+        if isinstance(schema, Exception):
+            raise schema
+        # INFO may be denied to this user (ACLs): then the scripts' own errors must tell.
+        version = str(info.get("redis_version", "")) if isinstance(info, dict) else ""
+        numbers = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+        if version and numbers < MIN_SERVER:
+            raise StoreError(
+                f"{self.location}: Redis {version} is too old; jobctl needs Redis 7.0 or newer"
+            )
+        if schema is None:
+            if not create:
+                raise StoreError(
+                    f"{self.location}: namespace {self.namespace!r} does not exist "
+                    "(nothing was ever enqueued there)"
+                )
+            self._client.hsetnx(self._key("meta"), "schema", str(SCHEMA_VERSION))
+        elif int(schema) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.location}: namespace {self.namespace!r} has schema version {schema}, "
+                f"newer than this jobctl understands ({SCHEMA_VERSION}); upgrade jobctl"
+            )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._client.close()
+        if self._raw_client is not None:
+            with contextlib.suppress(Exception):
+                self._raw_client.close()
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    @contextlib.contextmanager
+    def _guard(self) -> Iterator[None]:
+        try:
+            yield
+        except redis.exceptions.RedisError as exc:
+            raise StoreError(self._describe(exc)) from None
+
+    def _describe(self, exc: redis.exceptions.RedisError) -> str:
+        text = self._scrub(str(exc))
+        where = self.location
+        if isinstance(exc, redis.exceptions.AuthenticationError):
+            return f"{where}: authentication failed ({text})"
+        if isinstance(exc, redis.exceptions.TimeoutError):
+            return f"{where}: the server did not answer in time ({text})"
+        if isinstance(exc, redis.exceptions.ConnectionError):
+            return f"{where}: cannot reach the server ({text})"
+        if isinstance(exc, redis.exceptions.ReadOnlyError):
+            return f"{where}: the server is a read-only replica"
+        if isinstance(exc, redis.exceptions.OutOfMemoryError):
+            return f"{where}: the server is out of memory (maxmemory); nothing was changed"
+        if text.startswith("jobctl: "):
+            return f"{where}: {text[len('jobctl: ') :]}"
+        if text.startswith("WRONGTYPE"):
+            return (
+                f"{where}: not a jobctl database: a key under {self.prefix} holds "
+                "another program's data"
+            )
+        if text.startswith("NOPERM"):
+            return f"{where}: permission denied ({text})"
+        return f"{where}: {text}"
+
+    def _scrub(self, text: str) -> str:
+        secret = self._where.password
+        return text.replace(secret, "***") if secret else text
+
+    def _run(self, name: str, *args: str | bytes, client: Any = None) -> Any:
+        script = self._scripts.get(name)
+        if script is None:
+            script = self._client.register_script(script_source(name))
+            self._scripts[name] = script
+        return script(keys=[self.prefix], args=list(args), client=client)
+
+    def _raw(self) -> Any:
+        """A second client that returns bytes: attempt output is not always text."""
+        if self._raw_client is None:
+            self._raw_client = self._connect(decode=False)
+        return self._raw_client

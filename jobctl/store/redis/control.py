@@ -1,0 +1,71 @@
+"""Cancel, pause, dead retry and deletion."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from jobctl.models import (
+    FINAL_STATES,
+    State,
+)
+from jobctl.store.redis.base import RedisBase
+from jobctl.store.redis.codec import (
+    num,
+)
+
+
+class ControlOps(RedisBase):
+    # -- controlling -----------------------------------------------------------------------
+
+    def cancel(self, job_ids: Sequence[int], now: float) -> dict[int, State | None]:
+        if not job_ids:
+            return {}
+        with self._guard():
+            before = self._run("cancel", num(now), *[str(i) for i in job_ids])
+        result: dict[int, State | None] = {}
+        for job_id, state in zip(job_ids, before, strict=True):
+            result[job_id] = State(state) if state else None
+        return result
+
+    def set_paused(self, queue: str, paused: bool) -> None:
+        with self._guard():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.sadd(self._key("queues"), queue)
+            if paused:
+                pipe.sadd(self._key("paused"), queue)
+            else:
+                pipe.srem(self._key("paused"), queue)
+                pipe.publish(self._key("wake"), "w")
+            pipe.execute()
+
+    def dead_retry(self, job_ids: Sequence[int] | None, job: str | None, now: float) -> list[int]:
+        if job_ids is not None and not job_ids:
+            return []
+        ids = [] if job_ids is None else [str(i) for i in dict.fromkeys(job_ids)]
+        with self._guard():
+            moved = self._run("dead_retry", num(now), job or "", *ids)
+        return sorted(int(i) for i in moved)
+
+    def delete_jobs(
+        self,
+        *,
+        states: Sequence[State],
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[str]:
+        final = [s.value for s in states if s in FINAL_STATES]
+        if not final or (ids is not None and not ids):
+            return []
+        where = json.dumps(
+            {
+                "states": final,
+                **({} if finished_before is None else {"before": num(finished_before)}),
+                **({} if job is None else {"job": job}),
+            },
+            ensure_ascii=False,
+        )
+        targets = [] if ids is None else [str(i) for i in ids]
+        with self._guard():
+            return list(self._run("delete", where, *targets))

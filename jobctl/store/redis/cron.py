@@ -1,0 +1,128 @@
+"""Cron fires (each once), schedule state and the leader lease."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from jobctl.models import (
+    FireRecord,
+    NewJob,
+    State,
+)
+from jobctl.store.base import LeaderLock
+from jobctl.store.redis.base import RedisBase
+from jobctl.store.redis.codec import (
+    new_job_json,
+    num,
+    strings_json,
+)
+from jobctl.store.redis.lock import RedisLeaderLock
+
+
+class CronOps(RedisBase):
+    # -- cron ------------------------------------------------------------------------------
+
+    def record_fire(
+        self,
+        schedule: str,
+        fire_time: float,
+        job: NewJob | None,
+        now: float,
+        *,
+        overlap: str = "allow",
+        manual: bool = False,
+        reason: str | None = None,
+    ) -> FireRecord | None:
+        header = strings_json(
+            schedule=schedule,
+            fire_time=num(fire_time),
+            now=num(now),
+            overlap=overlap,
+            manual="1" if manual else "0",
+            reason=reason,
+            fence=None if manual else self._fence,
+        )
+        args = [header] if job is None else [header, new_job_json(job, now)]
+        with self._guard():
+            row = self._run("record_fire", *args)
+        if row is None:
+            return None
+        status, job_id, why = row
+        return FireRecord(
+            schedule, fire_time, status, int(job_id) if job_id else None, why or None, manual, now
+        )
+
+    def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
+        header = strings_json(schedule=schedule, now=num(now), fence=self._fence)
+        with self._guard():
+            row = self._run(
+                "promote_pending", header, new_job_json(replace(job, fire_time=0.0), now)
+            )
+        if row is None:
+            return None
+        fire_time, job_id, manual = row
+        return FireRecord(
+            schedule, float(fire_time), "enqueued", int(job_id), None, manual == "1", now
+        )
+
+    def last_fire_time(self, schedule: str) -> float | None:
+        with self._guard():
+            value = self._client.get(self._key("last_planned", schedule))
+        return None if value is None else float(value)
+
+    def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
+        with self._guard():
+            names = sorted(self._client.smembers(self._key("schedules")))
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.zrange(self._key("fire_times", name), -1, -1)
+            latest = pipe.execute()
+            pipe = self._client.pipeline(transaction=False)
+            for name, last in zip(names, latest, strict=True):
+                pipe.hget(self._key("fires", name), last[0] if last else "")
+            records = pipe.execute()
+            found: dict[str, tuple[FireRecord, str | None]] = {}
+            pipe = self._client.pipeline(transaction=False)
+            for name, last, text in zip(names, latest, records, strict=True):
+                if not last or text is None:
+                    continue
+                data = json.loads(text)
+                job_id = int(data["job_id"]) if data.get("job_id") else None
+                record = FireRecord(
+                    name,
+                    float(last[0]),
+                    data["status"],
+                    job_id,
+                    data.get("reason"),
+                    data.get("manual") == "1",
+                    float(data["at"]),
+                )
+                found[name] = (record, None)
+                pipe.hget(self._key("job", str(job_id or 0)), "state")
+            states = pipe.execute()
+        return {
+            name: (record, State(state) if state and record.job_id else None)
+            for (name, (record, _)), state in zip(found.items(), states, strict=True)
+        }
+
+    def set_schedule_paused(self, schedule: str, paused: bool) -> None:
+        with self._guard():
+            if paused:
+                self._client.sadd(self._key("sched_paused"), schedule)
+            else:
+                self._client.srem(self._key("sched_paused"), schedule)
+
+    def paused_schedules(self) -> set[str]:
+        with self._guard():
+            return set(self._client.smembers(self._key("sched_paused")))
+
+    def plan_start(self, schedule: str, now: float) -> float:
+        key = self._key("sched_planned")
+        with self._guard():
+            self._client.hsetnx(key, schedule, repr(now))  # the first planner wins
+            value = self._client.hget(key, schedule)
+        return float(value) if value is not None else now
+
+    def scheduler_lock(self) -> LeaderLock:
+        return RedisLeaderLock(self, self._where.leader_lease)

@@ -1,0 +1,73 @@
+"""Reading `redis://` locations; passwords never leave this module in the clear."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from jobctl.errors import DurationError, StoreError
+from jobctl.store.redis.codec import (
+    DEFAULT_LEADER_LEASE,
+    DEFAULT_NAMESPACE,
+)
+
+# ---------------------------------------------------------------------------------------------
+# Locations
+
+
+@dataclass(frozen=True)
+class RedisLocation:
+    """A parsed `redis://` or `rediss://` location."""
+
+    url: str  # for redis-py, without jobctl's own query options
+    shown: str  # for people: the password never appears
+    namespace: str
+    leader_lease: float
+    password: str | None
+
+
+def parse_location(location: str) -> RedisLocation:
+    """`redis[s]://[[user]:password@]host[:port][/db][?namespace=NAME&leader_lease=5s]`."""
+    from jobctl.durations import parse_duration
+
+    parts = urlsplit(location)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        raise StoreError(f"{redact(location)}: expected redis://[:password@]host[:port][/db]")
+    namespace = DEFAULT_NAMESPACE
+    lease = DEFAULT_LEADER_LEASE
+    rest: list[tuple[str, str]] = []
+    secret = unquote(parts.password) if parts.password else None
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name == "namespace":
+            if not value or any(ch in value for ch in "{}"):
+                raise StoreError(f"{redact(location)}: namespace must be a name without braces")
+            namespace = value
+        elif name == "leader_lease":
+            try:
+                lease = parse_duration(value)
+            except DurationError as exc:
+                raise StoreError(f"{redact(location)}: leader_lease: {exc}") from None
+            if lease < 0.2:
+                raise StoreError(f"{redact(location)}: leader_lease must be at least 200ms")
+        else:
+            if name == "password":
+                secret = value
+            rest.append((name, value))
+    url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
+    user = f"{parts.username}:***@" if parts.username else (":***@" if secret else "")
+    port = f":{parts.port}" if parts.port else ""
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    db = parts.path if parts.path not in ("", "/") else "/0"
+    shown = f"{parts.scheme}://{user}{host}{port}{db}"
+    if namespace != DEFAULT_NAMESPACE:
+        shown += f"?namespace={namespace}"
+    return RedisLocation(url, shown, namespace, lease, secret)
+
+
+def redact(location: str) -> str:
+    parts = urlsplit(location)
+    if parts.password is None:
+        return location.split("?", 1)[0]
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, "", ""))

@@ -1,0 +1,180 @@
+"""Heartbeats, statistics and the server's persistence settings."""
+
+from __future__ import annotations
+
+import json
+
+from jobctl.errors import StoreError
+from jobctl.models import (
+    WorkerInfo,
+)
+from jobctl.store.base import Histogram
+from jobctl.store.redis.base import RedisBase
+from jobctl.store.redis.codec import (
+    HIST_BOUNDS,
+    PAGE,
+    SEP,
+    num,
+)
+
+
+class MonitorOps(RedisBase):
+    # -- workers ---------------------------------------------------------------------------
+
+    def register_worker(self, info: WorkerInfo) -> None:
+        record = json.dumps(
+            {
+                "host": info.host,
+                "pid": info.pid,
+                "queues": list(info.queues),
+                "concurrency": info.concurrency,
+                "started_at": info.started_at,
+                "kind": info.kind,
+                "interval": info.interval,
+            }
+        )
+        with self._guard():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hset(self._key("workers"), info.id, record)
+            pipe.hset(self._key("heartbeats"), info.id, num(info.heartbeat_at))
+            pipe.execute()
+
+    def heartbeat(self, worker: str, now: float) -> None:
+        with self._guard():
+            self._run("heartbeat", worker, num(now))
+
+    def unregister_worker(self, worker: str) -> None:
+        with self._guard():
+            pipe = self._client.pipeline(transaction=True)
+            pipe.hdel(self._key("workers"), worker)
+            pipe.hdel(self._key("heartbeats"), worker)
+            pipe.execute()
+
+    def workers(self) -> list[WorkerInfo]:
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hgetall(self._key("workers"))
+            pipe.hgetall(self._key("heartbeats"))
+            records, beats = pipe.execute()
+        found = []
+        for worker_id, text in records.items():
+            data = json.loads(text)
+            found.append(
+                WorkerInfo(
+                    id=worker_id,
+                    host=data["host"],
+                    pid=int(data["pid"]),
+                    queues=tuple(data["queues"]),
+                    concurrency=int(data["concurrency"]),
+                    started_at=float(data["started_at"]),
+                    heartbeat_at=float(beats.get(worker_id, data["started_at"])),
+                    kind=data["kind"],
+                    interval=float(data["interval"]),
+                )
+            )
+        return sorted(found, key=lambda w: w.started_at)
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def event_counts(self, since: float | None) -> dict[tuple[str, str, str], int]:
+        hour = -1 if since is None else int(since // 3600) * 3600
+        with self._guard():
+            hours = self._client.zrangebyscore(self._key("stat_hours"), hour, "+inf")
+            pipe = self._client.pipeline(transaction=False)
+            for h in hours:
+                pipe.hgetall(self._key("stats", h))
+            tables = pipe.execute()
+        counts: dict[tuple[str, str, str], int] = {}
+        for table in tables:
+            for field, n in table.items():
+                queue, job, event = field.split(SEP)
+                counts[(queue, job, event)] = counts.get((queue, job, event), 0) + int(n)
+        return counts
+
+    def histograms(self) -> list[Histogram]:
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hgetall(self._key("hist"))
+            pipe.hgetall(self._key("hist_count"))
+            pipe.hgetall(self._key("hist_sum"))
+            buckets, counts, sums = pipe.execute()
+        found: dict[tuple[str, str, str], dict[int, int]] = {}
+        for field, n in buckets.items():
+            kind, queue, job, index = field.split(SEP)
+            found.setdefault((kind, queue, job), {})[int(index)] = int(n)
+        result = []
+        for (kind, queue, job), by_index in sorted(found.items()):
+            base = SEP.join((kind, queue, job))
+            result.append(
+                Histogram(
+                    kind,
+                    queue,
+                    job,
+                    tuple((b, by_index.get(i, 0)) for i, b in enumerate(HIST_BOUNDS, start=1)),
+                    int(counts.get(base, 0)),
+                    float(sums.get(base, 0.0)),
+                )
+            )
+        return result
+
+    def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
+        found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+        with self._guard():
+            members = self._client.zrangebyscore(self._key("att_start"), num(since), "+inf")
+        for start in range(0, len(members), PAGE):
+            chunk = [m.split(":") for m in members[start : start + PAGE]]
+            with self._guard():
+                pipe = self._client.pipeline(transaction=False)
+                for padded, run in chunk:
+                    job_id = str(int(padded))
+                    attempt_key = self._key("att", job_id, run)
+                    pipe.hmget(attempt_key, "due_at", "started_at", "finished_at")
+                    pipe.hmget(self._key("job", job_id), "queue", "job")
+                rows = pipe.execute()
+            for i in range(0, len(rows), 2):
+                (due, started, finished), (queue, job) = rows[i], rows[i + 1]
+                if started is None or queue is None:
+                    continue
+                runs, waits = found.setdefault((queue, job), ([], []))
+                if finished is not None:
+                    runs.append(max(0.0, float(finished) - float(started)))
+                if due is not None:  # from when the job was due: its delay is no wait
+                    waits.append(max(0.0, float(started) - float(due)))
+        return found
+
+    def pending_counts(self) -> dict[tuple[str, str], int]:
+        with self._guard():
+            table = self._client.hgetall(self._key("pending"))
+        counts: dict[tuple[str, str], int] = {}
+        for field, n in table.items():
+            if int(n) > 0:
+                queue, job = field.split(SEP)
+                counts[(queue, job)] = int(n)
+        return counts
+
+    # -- the server ------------------------------------------------------------------------
+
+    def warnings(self) -> list[str]:
+        """What the server's persistence settings mean for the jobs (see the README)."""
+        try:
+            with self._guard():
+                config = self._client.config_get("appendonly")
+                config.update(self._client.config_get("save"))
+        except StoreError:
+            try:  # CONFIG may be disabled (managed servers); INFO still tells about AOF
+                with self._guard():
+                    info = self._client.info("persistence")
+            except StoreError:
+                return []
+            config = {"appendonly": "yes" if info.get("aof_enabled") else "no", "save": "?"}
+        if config.get("appendonly") == "yes":
+            return []
+        if not (config.get("save") or "").strip():
+            return [
+                f"{self.location}: the Redis server has persistence off (appendonly no, no "
+                "save points): a restart of the server loses every job; set appendonly yes"
+            ]
+        return [
+            f"{self.location}: the Redis server keeps only RDB snapshots (appendonly no): a "
+            "crash of the server loses the changes since the last snapshot; set appendonly yes"
+        ]

@@ -1,0 +1,167 @@
+"""Producing and consuming: enqueue, claim, leases, results, rescue."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import redis
+
+from jobctl.models import (
+    Claim,
+    EnqueueResult,
+    Job,
+    NewJob,
+    Outcome,
+    State,
+)
+from jobctl.store.base import Finish, WakeListener
+from jobctl.store.redis.base import RedisBase
+from jobctl.store.redis.codec import (
+    batch_json,
+    flat_job,
+    job_from_hash,
+    num,
+    output_tail,
+    strings_json,
+)
+from jobctl.store.redis.listener import PubSubListener
+
+
+class QueueOps(RedisBase):
+    # -- producing -------------------------------------------------------------------------
+
+    def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[EnqueueResult]:
+        if not jobs:
+            return []
+        batch = batch_json(jobs, now)  # a payload that cannot be encoded fails before anything
+        with self._guard():
+            rows = self._run("enqueue", num(now), batch)
+        return [EnqueueResult(int(job_id), bool(new)) for job_id, new in rows]
+
+    # -- consuming -------------------------------------------------------------------------
+
+    def claim(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease: float,
+        limit: int = 1,
+        log_path: Callable[[int, int], str] | None = None,
+    ) -> list[Claim]:
+        if limit <= 0:
+            return []
+        tokens = [os.urandom(8).hex() for _ in range(limit)]
+        names = "" if queues is None else json.dumps(list(queues), ensure_ascii=False)
+        claims: list[Claim] = []
+        with self._guard():
+            rows = self._run(
+                "claim", num(now), num(now + lease), str(limit), worker, self._host, names, *tokens
+            )
+            for row in rows:
+                fields = flat_job(row)
+                job = job_from_hash(fields)
+                run = int(cast(str, fields["runs"]))
+                path = log_path(job.id, run) if log_path is not None else None
+                claims.append(
+                    Claim(
+                        job=job,
+                        attempt=job.attempts,
+                        lease_token=cast(str, fields["lease_token"]),
+                        run=run,
+                        log_path=path,
+                    )
+                )
+            paths = [(c.job.id, c.run, c.log_path) for c in claims if c.log_path is not None]
+            if paths:
+                self._run(
+                    "set_log_paths", *[str(v) for triple in paths for v in triple if v is not None]
+                )
+        return claims
+
+    def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
+        if not claims:
+            return set()
+        args = [v for c in claims for v in (str(c.job.id), c.lease_token)]
+        with self._guard():
+            held = self._run("renew", num(until), *args)
+        return {int(i) for i in held}
+
+    def still_held(self, claims: Sequence[Claim]) -> set[int]:
+        """Which claims are still ours, without extending anything (a cheap read)."""
+        if not claims:
+            return set()
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for claim in claims:
+                pipe.hmget(self._key("job", str(claim.job.id)), "state", "lease_token")
+            rows = pipe.execute()
+        return {
+            claim.job.id
+            for claim, (state, token) in zip(claims, rows, strict=True)
+            if state == State.RUNNING.value and token == claim.lease_token
+        }
+
+    def finish(self, items: Sequence[Finish], now: float) -> list[State | None]:
+        if not items:
+            return []
+        args: list[str | bytes] = []
+        for item in items:
+            claim, result = item.claim, item.result
+            if result.outcome == Outcome.SUCCEEDED:
+                to = State.SUCCEEDED
+            elif item.retry_at is not None:
+                to = State.SCHEDULED
+            else:
+                to = State.DEAD
+            args.append(
+                strings_json(
+                    id=str(claim.job.id),
+                    token=claim.lease_token,
+                    run=str(claim.run),
+                    outcome=result.outcome.value,
+                    to=to.value,
+                    finished=num(result.finished_at or now),
+                    retry_at=None if item.retry_at is None else num(item.retry_at),
+                    exit_code=result.exit_code,
+                    signal=result.signal,
+                    error=result.error,
+                    log_path=result.log_path,
+                )
+            )
+            # The worker's host has the log file: keep its end where every host can read it.
+            args.append(output_tail(result.log_path or claim.log_path))
+        with self._guard():
+            states = self._run("finish", *args)
+        return [State(s) if s else None for s in states]
+
+    def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
+        if not claims:
+            return 0
+        args = [v for c in claims for v in (str(c.job.id), c.lease_token, str(c.run))]
+        with self._guard():
+            return int(self._run("release", num(now), reason, *args))
+
+    def rescue_expired(self, now: float) -> list[Job]:
+        with self._guard():
+            rows = self._run("rescue", num(now))
+        return [job_from_hash(flat_job(row)) for row in rows]
+
+    def next_due(self, queues: Sequence[str] | None) -> float | None:
+        with self._guard():
+            names = sorted(self._client.smembers(self._key("queues"))) if queues is None else queues
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.zrange(self._key("due", name), 0, 0, withscores=True)
+            firsts = pipe.execute()
+        times = [entries[0][1] for entries in firsts if entries]
+        return float(min(times)) if times else None
+
+    def open_listener(self, worker: str) -> WakeListener | None:
+        try:
+            return PubSubListener(self._client, self._key("wake"))
+        except (redis.exceptions.RedisError, OSError):
+            return None

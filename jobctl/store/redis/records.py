@@ -1,0 +1,244 @@
+"""Reading jobs, attempts and counts."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
+
+from jobctl.models import (
+    FINAL_STATES,
+    Attempt,
+    Job,
+    JobFilter,
+    State,
+)
+from jobctl.store.base import QueueCounts
+from jobctl.store.redis.base import RedisBase
+from jobctl.store.redis.codec import (
+    PAGE,
+    attempt_from_hash,
+    job_from_hash,
+    num,
+)
+
+
+class RecordOps(RedisBase):
+    # -- inspecting ------------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        with self._guard():
+            fields = self._client.hgetall(self._key("job", str(job_id)))
+        return job_from_hash(fields) if fields else None
+
+    def get_many(self, job_ids: Sequence[int]) -> dict[int, Job]:
+        return {job.id: job for job in self._jobs(job_ids)}
+
+    def _jobs(self, job_ids: Iterable[int], *, leased: bool = False) -> Iterator[Job]:
+        """The jobs that exist among these ids (with `leased`, only those holding a lease),
+        in their order, fetched a page at a time."""
+        batch: list[int] = []
+        for job_id in job_ids:
+            batch.append(job_id)
+            if len(batch) >= PAGE:
+                yield from self._fetch(batch, leased)
+                batch = []
+        if batch:
+            yield from self._fetch(batch, leased)
+
+    def _fetch(self, job_ids: Sequence[int], leased: bool = False) -> list[Job]:
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hgetall(self._key("job", str(job_id)))
+            rows = pipe.execute()
+        return [
+            job_from_hash(fields)
+            for fields in rows
+            if fields and (not leased or "lease_token" in fields)
+        ]
+
+    def attempts(self, job_id: int) -> list[Attempt]:
+        with self._guard():
+            runs = self._client.hget(self._key("job", str(job_id)), "runs")
+            if runs is None:
+                return []
+            pipe = self._client.pipeline(transaction=False)
+            for run in range(1, int(runs) + 1):
+                pipe.hgetall(self._key("att", str(job_id), str(run)))
+            rows = pipe.execute()
+        found = []
+        for run, fields in enumerate(rows, start=1):
+            if not fields or "started_at" not in fields:
+                continue
+            attempt = attempt_from_hash(job_id, run, fields)
+            host = fields.get("host")
+            if attempt.log_path and host and host != self._host:
+                # The log is on the host that ran the attempt: say which, as scp would.
+                attempt = replace(attempt, log_path=f"{host}:{attempt.log_path}")
+            found.append(attempt)
+        return found
+
+    def attempt_output(self, job_id: int, run: int) -> tuple[str | None, bytes] | None:
+        """The host that ran an attempt and the end of its output, as stored in Redis."""
+        with self._guard():
+            host, tail = self._raw().hmget(self._key("att", str(job_id), str(run)), "host", "tail")
+        if host is None and tail is None:
+            return None
+        return (host.decode("utf-8", "replace") if host else None), (tail or b"")
+
+    def list_jobs(self, where: JobFilter) -> list[Job]:
+        if where.job is not None:
+            indexes = [self._key("byjob", where.job)]
+        elif where.states:
+            indexes = [self._key("state", s.value) for s in dict.fromkeys(where.states)]
+        else:
+            indexes = [self._key("all")]
+        descending = where.newest_first
+        ids = heapq.merge(*(self._ids(k, descending) for k in indexes), reverse=descending)
+        states = set(where.states)
+        found: list[Job] = []
+        limit = where.limit if where.limit is not None and where.limit >= 0 else None
+        if limit == 0:  # (a negative limit means none, as SQL's LIMIT -1)
+            return found
+        # Running jobs are listed as the SQLite store finds them: through their leases.
+        leased = bool(states) and states <= {State.RUNNING}
+        for job in self._jobs(ids, leased=leased):
+            if states and job.state not in states:
+                continue
+            if where.job is not None and job.job != where.job:
+                continue
+            if where.queue is not None and job.queue != where.queue:
+                continue
+            if where.key is not None and job.key != where.key:
+                continue
+            if where.since is not None and job.created_at < where.since:
+                continue
+            found.append(job)
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def _ids(self, key: str, descending: bool) -> Iterator[int]:
+        """The ids in an id-scored index, in order, a page at a time."""
+        cursor: int | None = None
+        while True:
+            with self._guard():
+                if descending:
+                    top = "+inf" if cursor is None else f"({cursor}"
+                    members = self._client.zrevrangebyscore(key, top, "-inf", start=0, num=PAGE)
+                else:
+                    bottom = "-inf" if cursor is None else f"({cursor}"
+                    members = self._client.zrangebyscore(key, bottom, "+inf", start=0, num=PAGE)
+            for member in members:
+                yield int(member)
+            if len(members) < PAGE:
+                return
+            cursor = int(members[-1])
+
+    def queue_counts(self, now: float) -> list[QueueCounts]:
+        with self._guard():
+            rows = self._run("queue_counts", num(now))
+        result = []
+        for name, paused, flat, oldest, due in rows:
+            counts = {
+                State(flat[i]): int(flat[i + 1])
+                for i in range(0, len(flat), 2)
+                if int(flat[i + 1]) > 0
+            }
+            result.append(
+                QueueCounts(
+                    queue=name,
+                    counts=counts,
+                    paused=bool(int(paused)),
+                    oldest_ready_at=float(oldest) if oldest else None,
+                    due=int(due),
+                )
+            )
+        return sorted(result, key=lambda q: q.queue)
+
+    # -- operations ------------------------------------------------------------------------
+
+    def finished_jobs(
+        self,
+        states: Sequence[State],
+        *,
+        job: str | None = None,
+        finished_after: float | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        final = [s for s in dict.fromkeys(states) if s in FINAL_STATES]
+        if limit is not None and limit < 0:
+            limit = None  # as SQL's LIMIT -1
+        if not final or limit == 0:
+            return []
+        low = "-inf" if finished_after is None else num(finished_after)
+        # Newest first: finished_at descending, then id descending (as SQLite's index).
+        streams = [self._finished(self._key("done", s.value), low) for s in final]
+        entries = heapq.merge(*streams, reverse=True)
+        found: list[Job] = []
+        for job_found in self._jobs(job_id for _, job_id in entries):
+            if job_found.state not in final:
+                continue
+            if job is not None and job_found.job != job:
+                continue
+            found.append(job_found)
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    def _finished(self, key: str, low: str) -> Iterator[tuple[float, int]]:
+        offset = 0
+        while True:
+            with self._guard():
+                page = self._client.zrevrangebyscore(
+                    key, "+inf", low, start=offset, num=PAGE, withscores=True
+                )
+            for member, score in page:
+                yield float(score), int(member)
+            if len(page) < PAGE:
+                return
+            offset += len(page)
+
+    def finished_ids(
+        self,
+        states: Sequence[State],
+        *,
+        ids: Sequence[int] | None = None,
+        finished_before: float | None = None,
+        job: str | None = None,
+    ) -> list[int]:
+        final = {s.value for s in states if s in FINAL_STATES}
+        if not final or (ids is not None and not ids):
+            return []
+        if ids is None:
+            top = "+inf" if finished_before is None else f"({num(finished_before)}"
+            with self._guard():
+                pipe = self._client.pipeline(transaction=False)
+                for state in sorted(final):
+                    pipe.zrangebyscore(self._key("done", state), "-inf", top)
+                candidates = sorted(int(m) for members in pipe.execute() for m in members)
+            if job is None:
+                return candidates
+            wanted = candidates
+        else:
+            wanted = list(dict.fromkeys(ids))
+        found: list[int] = []
+        for start in range(0, len(wanted), PAGE):
+            chunk = wanted[start : start + PAGE]
+            with self._guard():
+                pipe = self._client.pipeline(transaction=False)
+                for job_id in chunk:
+                    pipe.hmget(self._key("job", str(job_id)), "state", "finished_at", "job")
+                rows = pipe.execute()
+            for job_id, (state, finished_at, name) in zip(chunk, rows, strict=True):
+                if state not in final:
+                    continue
+                if finished_before is not None and (
+                    finished_at is None or float(finished_at) >= finished_before
+                ):
+                    continue
+                if job is not None and name != job:
+                    continue
+                found.append(job_id)
+        return found
