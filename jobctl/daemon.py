@@ -56,6 +56,11 @@ class Daemon:
 
     # -- control from signal handlers or other threads -------------------------------------
 
+    @property
+    def wake_fd(self) -> int:
+        """For signal.set_wakeup_fd: a signal wakes the daemon whichever thread it lands on."""
+        return self._wake_w
+
     def request_stop(self) -> None:
         self._stopping = True
         self._poke()

@@ -92,6 +92,7 @@ class Worker:
             max_workers=options.concurrency, thread_name_prefix="attempt"
         )
         self._handling = False  # our signal handlers are installed
+        self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
 
@@ -129,6 +130,8 @@ class Worker:
                 listener.close()
             with contextlib.suppress(JobctlError):
                 self.store.unregister_worker(self.id)
+            if self._handling:  # still installed by a caller: signals must not reach our pipe
+                signal.set_wakeup_fd(self._old_wakeup_fd)
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
@@ -443,12 +446,25 @@ class Worker:
             self._pending_log.append((running, result, elapsed, retry_at))
         if not finishes and not releases:
             return
+        claims: list[Claim] = []
         while True:
             try:
                 if releases:
                     self.store.release(releases, self.clock.now(), "worker shutdown")
                     releases = []
-                states = self.store.finish(finishes, self.clock.now()) if finishes else []
+                states: list[State | None] = []
+                if finishes:
+                    # The slots these results free are filled in the same transaction.
+                    free = 0 if self._stopping else self.options.concurrency - len(self._running)
+                    states, claims = self.store.finish_and_claim(
+                        finishes,
+                        self.clock.now(),
+                        self.id,
+                        self.options.queues,
+                        self.lease,
+                        free,
+                        self._log_path,
+                    )
                 break
             except StoreError as exc:
                 # The results must reach the store; the leases keep the jobs ours meanwhile.
@@ -459,6 +475,8 @@ class Worker:
         ):
             self._report(running, result, elapsed, retry_at, state)
         self._pending_log.clear()
+        for claim in claims:
+            self._start(claim)
 
     def _report(
         self,
@@ -563,6 +581,9 @@ class Worker:
         if threading.current_thread() is not threading.main_thread() or self._handling:
             return {}
         self._handling = True
+        # A signal may land on any thread; the wake-up fd makes sure the main thread's
+        # select() returns at once to run the handler, not at its next timeout.
+        self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         old: dict[int, object] = {}
         for sig in (signal.SIGTERM, signal.SIGINT):
             old[sig] = signal.signal(sig, self._on_signal)
@@ -572,6 +593,7 @@ class Worker:
         for sig, handler in old.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
         if old:
+            signal.set_wakeup_fd(self._old_wakeup_fd)
             self._handling = False
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:

@@ -220,7 +220,11 @@ def test_missing_value_raises_payload_error(key: str, payload: dict[str, str]) -
 
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | ANY_TEXT,
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | ANY_TEXT,
     lambda children: st.lists(children, max_size=3) | st.dictionaries(ANY_TEXT, children),
     max_leaves=10,
 )

@@ -195,6 +195,20 @@ def test_failure_with_attempts_left_is_scheduled_then_dead(store: Store) -> None
     ]
 
 
+def test_finish_and_claim_records_results_and_fills_the_freed_slots(store: Store) -> None:
+    first, second, third = (r.id for r in store.enqueue([job(), job(), job()], T0))
+    (c1,) = store.claim("w", None, T0, LEASE)
+    states, claims = store.finish_and_claim([Finish(c1, ok())], T0 + 1, "w", None, LEASE, 2)
+    assert states == [State.SUCCEEDED]
+    assert [c.job.id for c in claims] == [second, third]
+    assert all(c.job.state == State.RUNNING and c.attempt == 1 for c in claims)
+    states, claims = store.finish_and_claim(
+        [Finish(c, ok()) for c in claims], T0 + 2, "w", None, LEASE, 0
+    )
+    assert states == [State.SUCCEEDED, State.SUCCEEDED] and claims == []
+    assert {j.state for j in store.get_many([first, second, third]).values()} == {State.SUCCEEDED}
+
+
 def test_a_late_writer_changes_nothing(store: Store) -> None:
     (r,) = store.enqueue([job(max_attempts=3)], T0)
     (stale,) = store.claim("w1", None, T0, LEASE)

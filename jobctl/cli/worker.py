@@ -95,6 +95,7 @@ def schedule_daemon(
         signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+        signal.set_wakeup_fd(daemon.wake_fd, warn_on_full_buffer=False)
         with _metrics(metrics_addr):
             code = daemon.run()
     raise typer.Exit(code)

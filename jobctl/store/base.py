@@ -139,6 +139,22 @@ class Store(abc.ABC):
         """Record attempt results: succeeded, scheduled for retry, dead, or cancelled when a
         cancel arrived during the attempt. None for a claim no longer held."""
 
+    def finish_and_claim(
+        self,
+        items: Sequence[Finish],
+        now: float,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        limit: int,
+        log_path: Callable[[int, int], str] | None = None,
+    ) -> tuple[list[State | None], list[Claim]]:
+        """`finish`, then `claim` for the slots that frees: a store that can do both in one
+        transaction saves a commit per job on a busy worker."""
+        states = self.finish(items, now)
+        claims = self.claim(worker, queues, now, lease, limit, log_path) if limit > 0 else []
+        return states, claims
+
     @abc.abstractmethod
     def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
         """Give jobs back (graceful shutdown): queued again, the attempt not counted."""

@@ -127,58 +127,70 @@ class QueueOps(SqliteBase):
     ) -> list[Claim]:
         if limit <= 0:
             return []
-        claims: list[Claim] = []
         with self._write() as conn:
-            conn.execute(
-                "UPDATE jobs INDEXED BY jobs_due SET state = 'queued'"
-                " WHERE state = 'scheduled' AND run_at <= ?",
-                (now,),
+            return self._claim_in(conn, worker, queues, now, lease, limit, log_path)
+
+    def _claim_in(
+        self,
+        conn: sqlite3.Connection,
+        worker: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease: float,
+        limit: int,
+        log_path: Callable[[int, int], str] | None,
+    ) -> list[Claim]:
+        claims: list[Claim] = []
+        conn.execute(
+            "UPDATE jobs INDEXED BY jobs_due SET state = 'queued'"
+            " WHERE state = 'scheduled' AND run_at <= ?",
+            (now,),
+        )
+        if queues is None:
+            names = [r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 0")]
+        else:
+            marks = ",".join("?" * len(queues))
+            names = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT name FROM queues WHERE paused = 0 AND name IN ({marks})",
+                    list(queues),
+                )
+            ]
+        candidates: list[tuple[int, float, int]] = []
+        for name in names:
+            candidates.extend(
+                (-priority, run_at, job_id)
+                for job_id, priority, run_at in conn.execute(
+                    "SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready"
+                    " WHERE state = 'queued' AND queue = ?"
+                    " ORDER BY priority DESC, run_at, id LIMIT ?",
+                    (name, limit),
+                )
             )
-            if queues is None:
-                names = [r[0] for r in conn.execute("SELECT name FROM queues WHERE paused = 0")]
-            else:
-                marks = ",".join("?" * len(queues))
-                names = [
-                    r[0]
-                    for r in conn.execute(
-                        f"SELECT name FROM queues WHERE paused = 0 AND name IN ({marks})",
-                        list(queues),
-                    )
-                ]
-            candidates: list[tuple[int, float, int]] = []
-            for name in names:
-                candidates.extend(
-                    (-priority, run_at, job_id)
-                    for job_id, priority, run_at in conn.execute(
-                        "SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready"
-                        " WHERE state = 'queued' AND queue = ?"
-                        " ORDER BY priority DESC, run_at, id LIMIT ?",
-                        (name, limit),
-                    )
-                )
-            candidates.sort()
-            for _, _, job_id in candidates[:limit]:
-                token = os.urandom(8).hex()
-                row = conn.execute(
-                    "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
-                    " runs = runs + 1, worker = ?, lease_token = ?, lease_expires_at = ?,"
-                    " started_at = ?, finished_at = NULL"
-                    f" WHERE id = ? AND state = 'queued' RETURNING {JOB_COLUMNS}",
-                    (worker, token, now + lease, now, job_id),
-                ).fetchone()
-                if row is None:
-                    continue
-                job = job_from_row(row)
-                runs = row[21]
-                path = log_path(job.id, runs) if log_path is not None else None
-                conn.execute(
-                    "INSERT INTO attempts (job_id, run, attempt, worker, due_at, started_at,"
-                    " log_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (job.id, runs, job.attempts, worker, job.run_at, now, path),
-                )
-                claims.append(
-                    Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
-                )
+        candidates.sort()
+        for _, _, job_id in candidates[:limit]:
+            token = os.urandom(8).hex()
+            row = conn.execute(
+                "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
+                " runs = runs + 1, worker = ?, lease_token = ?, lease_expires_at = ?,"
+                " started_at = ?, finished_at = NULL"
+                f" WHERE id = ? AND state = 'queued' RETURNING {JOB_COLUMNS}",
+                (worker, token, now + lease, now, job_id),
+            ).fetchone()
+            if row is None:
+                continue
+            job = job_from_row(row)
+            runs = row[21]
+            path = log_path(job.id, runs) if log_path is not None else None
+            conn.execute(
+                "INSERT INTO attempts (job_id, run, attempt, worker, due_at, started_at,"
+                " log_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job.id, runs, job.attempts, worker, job.run_at, now, path),
+            )
+            claims.append(
+                Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
+            )
         return claims
 
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
@@ -209,73 +221,97 @@ class QueueOps(SqliteBase):
         return {job_id for job_id, token in rows if tokens.get(job_id) == token}
 
     def finish(self, items: Sequence[Finish], now: float) -> list[State | None]:
-        states: list[State | None] = []
         with self._write() as conn:
-            for item in items:
-                claim, result = item.claim, item.result
-                finished = result.finished_at or now
-                if result.outcome == Outcome.SUCCEEDED:
-                    new_state = State.SUCCEEDED
-                elif item.retry_at is not None:
-                    new_state = State.SCHEDULED
-                else:
-                    new_state = State.DEAD
-                if result.outcome == Outcome.CANCELLED:
-                    changed = None
-                    conn.execute(
-                        "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
-                        " WHERE id = ? AND lease_token = ?",
-                        (claim.job.id, claim.lease_token),
-                    )
-                elif new_state == State.SCHEDULED:
-                    changed = conn.execute(
-                        "UPDATE jobs SET state = 'scheduled', run_at = ?, exit_code = ?,"
-                        " error = ?, worker = NULL, lease_token = NULL, lease_expires_at = NULL"
-                        " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
-                        (
-                            item.retry_at,
-                            result.exit_code,
-                            result.error,
-                            claim.job.id,
-                            claim.lease_token,
-                        ),
-                    ).fetchone()
-                else:
-                    changed = conn.execute(
-                        "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
-                        " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
-                        " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
-                        (
-                            new_state.value,
-                            finished,
-                            result.exit_code,
-                            result.error,
-                            claim.job.id,
-                            claim.lease_token,
-                        ),
-                    ).fetchone()
+            return self._finish_in(conn, items, now)
+
+    def finish_and_claim(
+        self,
+        items: Sequence[Finish],
+        now: float,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        limit: int,
+        log_path: Callable[[int, int], str] | None = None,
+    ) -> tuple[list[State | None], list[Claim]]:
+        with self._write() as conn:
+            states = self._finish_in(conn, items, now)
+            claims = (
+                self._claim_in(conn, worker, queues, now, lease, limit, log_path)
+                if limit > 0
+                else []
+            )
+        return states, claims
+
+    def _finish_in(
+        self, conn: sqlite3.Connection, items: Sequence[Finish], now: float
+    ) -> list[State | None]:
+        states: list[State | None] = []
+        for item in items:
+            claim, result = item.claim, item.result
+            finished = result.finished_at or now
+            if result.outcome == Outcome.SUCCEEDED:
+                new_state = State.SUCCEEDED
+            elif item.retry_at is not None:
+                new_state = State.SCHEDULED
+            else:
+                new_state = State.DEAD
+            if result.outcome == Outcome.CANCELLED:
+                changed = None
                 conn.execute(
-                    "UPDATE attempts SET finished_at = ?, outcome = ?, exit_code = ?,"
-                    " signal = ?, error = ?, log_path = COALESCE(?, log_path)"
-                    " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
-                    (
-                        finished,
-                        result.outcome.value,
-                        result.exit_code,
-                        result.signal,
-                        result.error,
-                        result.log_path,
-                        claim.job.id,
-                        claim.run,
-                    ),
+                    "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                    " WHERE id = ? AND lease_token = ?",
+                    (claim.job.id, claim.lease_token),
                 )
-                if result.outcome == Outcome.CANCELLED:
-                    row = conn.execute(
-                        "SELECT state FROM jobs WHERE id = ?", (claim.job.id,)
-                    ).fetchone()
-                    states.append(State(row[0]) if row else None)
-                else:
-                    states.append(new_state if changed is not None else None)
+            elif new_state == State.SCHEDULED:
+                changed = conn.execute(
+                    "UPDATE jobs SET state = 'scheduled', run_at = ?, exit_code = ?,"
+                    " error = ?, worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                    " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                    (
+                        item.retry_at,
+                        result.exit_code,
+                        result.error,
+                        claim.job.id,
+                        claim.lease_token,
+                    ),
+                ).fetchone()
+            else:
+                changed = conn.execute(
+                    "UPDATE jobs SET state = ?, finished_at = ?, exit_code = ?, error = ?,"
+                    " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+                    " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
+                    (
+                        new_state.value,
+                        finished,
+                        result.exit_code,
+                        result.error,
+                        claim.job.id,
+                        claim.lease_token,
+                    ),
+                ).fetchone()
+            conn.execute(
+                "UPDATE attempts SET finished_at = ?, outcome = ?, exit_code = ?,"
+                " signal = ?, error = ?, log_path = COALESCE(?, log_path)"
+                " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
+                (
+                    finished,
+                    result.outcome.value,
+                    result.exit_code,
+                    result.signal,
+                    result.error,
+                    result.log_path,
+                    claim.job.id,
+                    claim.run,
+                ),
+            )
+            if result.outcome == Outcome.CANCELLED:
+                row = conn.execute(
+                    "SELECT state FROM jobs WHERE id = ?", (claim.job.id,)
+                ).fetchone()
+                states.append(State(row[0]) if row else None)
+            else:
+                states.append(new_state if changed is not None else None)
         return states
 
     def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
