@@ -43,6 +43,7 @@ SCRIPTS = (
     Script("bench_claim_scale.py", "Claim at scale", 300, 60),
     Script("bench_status_scale.py", "Status at scale", 180, 60),
     Script("bench_worker_memory.py", "Worker memory", 60, 30),
+    Script("bench_durability.py", "Durability cost", 60, 30),
     Script("bench_redis.py", "Redis: jobctl and RQ", 420, 150),  # may install RQ first
 )
 
