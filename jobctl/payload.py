@@ -85,10 +85,15 @@ def placeholders(argv: Sequence[str]) -> set[str]:
 
 
 def check_placeholders(argv: Sequence[str], payload: Mapping[str, Any], job: str) -> None:
-    missing = sorted(placeholders(argv) - payload.keys())
+    used = placeholders(argv)
+    missing = sorted(used - payload.keys())
     if missing:
         names = ", ".join("{" + name + "}" for name in missing)
         raise PayloadError(f"job {job!r}: no payload value for placeholder {names}")
+    for name in sorted(used):
+        if "\0" in value_text(payload[name]):
+            # An argument cannot hold a NUL byte: refuse now rather than fail every attempt.
+            raise PayloadError(f"job {job!r}: the value of {{{name}}} contains a NUL character")
 
 
 def quoted_placeholders(script: str) -> list[str]:

@@ -190,3 +190,15 @@ def test_shell_true_placeholder_inside_quotes_is_refused_or_safe(env: Env, comma
         assert "command" in one_error_line(check.stderr)
         return
     run_shell_job(env, toml(command))
+
+
+def test_a_nul_in_a_placeholder_value_is_refused_at_enqueue(env: Env) -> None:
+    # An argument cannot hold a NUL byte: every attempt would fail, so nothing is stored.
+    env.write_config('[jobs.echo]\ncommand = ["echo", "{v}"]\n')
+    result = env.run("enqueue", "echo", "--payload", '{"v": "a\\u0000b"}')
+    assert result.returncode == 2
+    assert result.stderr.startswith("jobctl: ") and "NUL" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    # The same value is fine where no placeholder puts it into an argument.
+    ok = env.run("enqueue", "echo", "--payload", '{"v": "x", "w": "a\\u0000b"}')
+    assert ok.returncode == 0, ok.stderr
