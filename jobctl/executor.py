@@ -19,7 +19,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from jobctl.durations import format_duration
@@ -42,7 +42,6 @@ class AttemptSpec:
     log_max_bytes: int = 10 * 1024 * 1024
     user: str | None = None
     group: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 class Execution:
@@ -55,8 +54,6 @@ class Execution:
         self._closed = False
         self._stop_read, self._stop_write = os.pipe()
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[bytes] | None = None
-        self.pid: int | None = None
 
     def stop(self, reason: Outcome, force: bool = False) -> None:
         """Terminate the attempt (cancel or shutdown); the outcome reports `reason`.
@@ -118,8 +115,6 @@ class Execution:
             return AttemptResult(
                 Outcome.ERROR, exit_code=126, error=message, log_path=str(spec.log_path)
             )
-        self._proc = proc
-        self.pid = proc.pid
         try:
             timed_out = self._supervise(proc, log_fd, started)
             _trim_log(log_fd, spec.log_max_bytes, spec.log_max_bytes)

@@ -20,7 +20,7 @@ for running jobs, the lease) it expects to leave, so a late writer changes nothi
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -151,7 +151,6 @@ class JobFilter:
     since: float | None = None
     limit: int | None = 50
     newest_first: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

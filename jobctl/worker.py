@@ -85,7 +85,6 @@ class Worker:
         self._stop_deadline: float | None = None
         self._force = False
         self._pending_retries: dict[int, float] = {}
-        self._signals = 0
         self._pruner = AutoPruner({})
         self._hooks: list[RunningHook] = []
         self._pool = ThreadPoolExecutor(
@@ -597,7 +596,6 @@ class Worker:
             self._handling = False
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self._signals += 1
         force = signum == signal.SIGINT and self._stopping
         self.request_stop(force=force)
 
