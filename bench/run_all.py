@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchlib import BENCH_DIR, ERROR, FAIL, PENDING, Row, markdown_table, say
+from benchlib import BENCH_DIR, ERROR, FAIL, Row, markdown_table, say
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,7 @@ SCRIPTS = (
     Script("bench_worker_memory.py", "Worker memory", 60, 30),
     Script("bench_durability.py", "Durability cost", 60, 30),
     Script("bench_redis.py", "Redis: jobctl and RQ", 420, 150),  # may install RQ first
-)
-
-PENDING_ROWS = (
-    Row("cron precision", "pending: cron daemon", result=PENDING),
-    Row("many schedules", "pending: cron daemon", result=PENDING),
+    Script("bench_cron.py", "Cron daemon", 420, 120),  # 100 (20) real seconds of fires
 )
 
 
@@ -61,7 +57,6 @@ def main() -> int:
     rows: list[Row] = []
     for script in selected(args.only):
         rows.extend(run_script(script, args.quick))
-    rows.extend(PENDING_ROWS)
     elapsed = time.perf_counter() - started
     summary = summary_text(rows, args.quick, elapsed, load_at_start)
     print("\n" + summary, flush=True)

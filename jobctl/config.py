@@ -25,6 +25,8 @@ ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exe
 DEFAULT_QUEUE = "default"
 
 T = TypeVar("T")
+_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_ANY_HEADER = re.compile(r"^\s*\[")
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
 
 
@@ -196,6 +198,7 @@ class _Parser:
         self.lines = text.splitlines()
         self.name = name
         self.path = path
+        self._headers: dict[tuple[str, ...], int] | None = None
 
     # -- error reporting ---------------------------------------------------------------------
 
@@ -209,13 +212,7 @@ class _Parser:
         """Best-effort line number of `key` in `[table]` (tomllib keeps no positions)."""
         if not table:
             return self.locate_top_level(key)
-        header = re.compile(r"^\s*\[\s*" + _table_pattern(table) + r"\s*\]\s*(#.*)?$")
-        any_header = re.compile(r"^\s*\[")
-        start = None
-        for index, line in enumerate(self.lines):
-            if header.match(line):
-                start = index
-                break
+        start = self.headers().get(tuple(_split_table(table)))
         if start is None:
             return None
         if key is None:
@@ -223,11 +220,24 @@ class _Parser:
         key_re = re.compile(r"^\s*(" + re.escape(key) + r"|\"" + re.escape(key) + r"\")\s*[=.]")
         for index in range(start + 1, len(self.lines)):
             line = self.lines[index]
-            if any_header.match(line):
+            if _ANY_HEADER.match(line):
                 break
             if key_re.match(line):
                 return index + 1
         return start + 1
+
+    def headers(self) -> dict[tuple[str, ...], int]:
+        """Where each `[table]` header stands, found in one pass over the file: a config of
+        ten thousand schedules must not be read ten thousand times."""
+        if self._headers is None:
+            found: dict[tuple[str, ...], int] = {}
+            for index, line in enumerate(self.lines):
+                match = _HEADER.match(line)
+                if match:
+                    parts = tuple(_split_table(match.group(1).strip()))
+                    found.setdefault(tuple(p.strip() for p in parts), index)
+            self._headers = found
+        return self._headers
 
     def locate_top_level(self, key: str | None) -> int | None:
         if key is None:
@@ -602,17 +612,12 @@ def _check_timezone(name: str) -> str:
     return name
 
 
-def _table_pattern(table: str) -> str:
-    parts = _split_table(table)
-    return r"\s*\.\s*".join(
-        "(?:" + re.escape(p) + '|"' + re.escape(p) + '"|' + "'" + re.escape(p) + "')" for p in parts
-    )
-
-
 def _split_table(table: str) -> list[str]:
+    """`schedules."a b".x` -> ["schedules", "a b", "x"] (quoted parts keep their dots)."""
     parts: list[str] = []
-    for match in re.finditer(r'"((?:[^"\\]|\\.)*)"|([^.]+)', table):
-        parts.append(match.group(1) if match.group(1) is not None else match.group(2))
+    for match in re.finditer(r'"((?:[^"\\]|\\.)*)"|\'([^\']*)\'|([^.]+)', table):
+        quoted = match.group(1) if match.group(1) is not None else match.group(2)
+        parts.append(quoted if quoted is not None else match.group(3).strip())
     return parts
 
 

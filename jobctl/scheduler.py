@@ -62,21 +62,29 @@ class Scheduler:
         old = self._plans
         self.config = config
         plans: dict[str, _Plan] = {}
+        unfired: list[_Plan] = []
         for name, spec in config.schedules.items():
             expr = cron.parse(spec.cron)
             zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
             previous = old.get(name)
+            plan = _Plan(spec, expr, zone, now, None)
             if previous is not None and previous.spec.cron == spec.cron:
-                watermark = previous.watermark
+                plan.watermark = previous.watermark
             else:
                 last = self.store.last_fire_time(name)
-                # A schedule that never fired counts from when a daemon first planned it.
-                watermark = last if last is not None else self.store.plan_start(name, now)
-            plan = _Plan(spec, expr, zone, watermark, None)
-            plan.next_fire = _next_after(plan, watermark)
+                if last is None:
+                    unfired.append(plan)
+                else:
+                    plan.watermark = last
             plans[name] = plan
             if spec.overlap == "queue":
                 self._has_pending.add(name)
+        # A schedule that never fired counts from when a daemon first planned it.
+        starts = self.store.plan_start([p.spec.name for p in unfired], now)
+        for plan in unfired:
+            plan.watermark = starts.get(plan.spec.name, now)
+        for plan in plans.values():
+            plan.next_fire = _next_after(plan, plan.watermark)
         self._plans = plans
         self._loaded = True
 

@@ -382,11 +382,12 @@ def test_manual_fires_do_not_move_the_plan(store: Store) -> None:
 
 
 def test_plan_start_is_the_first_planner_s_instant(make_store: Callable[[], Store]) -> None:
-    assert make_store().plan_start("s", T0) == T0
-    assert make_store().plan_start("s", T0 + 100) == T0  # a later daemon keeps the first
+    assert make_store().plan_start(["s"], T0) == {"s": T0}
+    later = make_store().plan_start(["s", "other"], T0 + 100)
+    assert later == {"s": T0, "other": T0 + 100}  # a later daemon keeps the first instants
     make_store().set_schedule_paused("s", True)
-    assert make_store().plan_start("s", T0 + 200) == T0
-    assert make_store().plan_start("other", T0 + 5) == T0 + 5
+    assert make_store().plan_start(["s"], T0 + 200) == {"s": T0}
+    assert make_store().plan_start([], T0) == {}
 
 
 def test_schedule_pause_is_persisted(make_store: Callable[[], Store]) -> None:

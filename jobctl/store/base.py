@@ -254,10 +254,10 @@ class Store(abc.ABC):
     def paused_schedules(self) -> set[str]: ...
 
     @abc.abstractmethod
-    def plan_start(self, schedule: str, now: float) -> float:
-        """When a daemon first planned this schedule (recording `now` if none ever did):
-        where catch-up starts for a schedule that has not fired yet, so a daemon that dies
-        before a first fire loses none of the fires after it."""
+    def plan_start(self, schedules: Sequence[str], now: float) -> dict[str, float]:
+        """When a daemon first planned each schedule (recording `now` for those none ever
+        did), in one round trip: where catch-up starts for a schedule that has not fired yet,
+        so a daemon that dies before a first fire loses none of the fires after it."""
 
     @abc.abstractmethod
     def scheduler_lock(self) -> LeaderLock: ...

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import replace
 
 from jobctl.models import (
@@ -117,12 +118,18 @@ class CronOps(RedisBase):
         with self._guard():
             return set(self._client.smembers(self._key("sched_paused")))
 
-    def plan_start(self, schedule: str, now: float) -> float:
+    def plan_start(self, schedules: Sequence[str], now: float) -> dict[str, float]:
+        if not schedules:
+            return {}
         key = self._key("sched_planned")
+        names = list(schedules)
         with self._guard():
-            self._client.hsetnx(key, schedule, repr(now))  # the first planner wins
-            value = self._client.hget(key, schedule)
-        return float(value) if value is not None else now
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.hsetnx(key, name, repr(now))  # the first planner wins
+            pipe.execute()
+            values = self._client.hmget(key, names)
+        return {n: float(v) if v is not None else now for n, v in zip(names, values, strict=True)}
 
     def scheduler_lock(self) -> LeaderLock:
         return RedisLeaderLock(self, self._where.leader_lease)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from jobctl.models import (
     FireRecord,
     NewJob,
@@ -123,15 +125,20 @@ class CronOps(QueueOps):
     def paused_schedules(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM schedule_state WHERE paused = 1")}
 
-    def plan_start(self, schedule: str, now: float) -> float:
+    def plan_start(self, schedules: Sequence[str], now: float) -> dict[str, float]:
+        if not schedules:
+            return {}
+        found: dict[str, float] = {}
         with self._write() as conn:
-            (planned,) = conn.execute(
-                "INSERT INTO schedule_state (name, planned_at) VALUES (?, ?)"
-                " ON CONFLICT (name) DO UPDATE SET planned_at = COALESCE(planned_at, ?)"
-                " RETURNING planned_at",
-                (schedule, now, now),
-            ).fetchone()
-        return float(planned)
+            for name in schedules:
+                (planned,) = conn.execute(
+                    "INSERT INTO schedule_state (name, planned_at) VALUES (?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET planned_at = COALESCE(planned_at, ?)"
+                    " RETURNING planned_at",
+                    (name, now, now),
+                ).fetchone()
+                found[name] = float(planned)
+        return found
 
     def scheduler_lock(self) -> LeaderLock:
         return FileLeaderLock(self.path.with_name(self.path.name + ".scheduler.lock"))
