@@ -289,7 +289,7 @@ def start_rows(start: StartFigures, count: int) -> list[Row]:
             f"{prefix}: spawn to every schedule planned (first tick)",
             f"{start.planned_s:.2f} s",
             result=INFO,
-            note="one plan_start transaction per schedule",
+            note="reading the config, planning every schedule and its first tick",
         )
     )
     mb = kib_to_mb(start.hwm_kib)
