@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from jobctl.durations import parse_duration
 from jobctl.errors import ConfigError, DurationError
@@ -110,6 +111,7 @@ class CronExpr:
 # Parsing
 
 
+@lru_cache(maxsize=4096)
 def parse(expr: str) -> CronExpr:
     """Check an expression and expand it; raises CronError naming the field at fault."""
     # Fields are separated by blanks only, as in cron: other Unicode spaces are data.
@@ -186,7 +188,12 @@ def _parse_field(text: str, word: str, kind: _FieldKind) -> frozenset[int]:
     values: set[int] = set()
     for part in word.split(","):
         values.update(_parse_part(text, word, part, kind))
-    return frozenset(values)
+    found = frozenset(values)
+    # Thousands of schedules share a few sets ("*" hours, "*" days): keep one of each.
+    return _INTERNED.setdefault(found, found)
+
+
+_INTERNED: dict[frozenset[int], frozenset[int]] = {}
 
 
 def _parse_part(text: str, word: str, part: str, kind: _FieldKind) -> range:
