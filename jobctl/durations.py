@@ -78,9 +78,9 @@ def format_duration(seconds: float) -> str:
 
 
 def format_short(seconds: float) -> str:
-    """A human figure with at most two units ("3m12s", "2d4h"), for tables."""
+    """A human figure with at most two units ("3m12s", "2d4h", "1.3s"), for tables."""
+    if 1 <= seconds < 10:
+        return f"{seconds:.1f}".rstrip("0").rstrip(".") + "s"
     full = format_duration(seconds)
-    units = re.findall(r"\d+(?:ms|[dhms])", full)
-    if len(units) <= 2:
-        return full
-    return "".join(units[:2])
+    units = [u for u in re.findall(r"\d+(?:ms|[dhms])", full) if seconds < 1 or "ms" not in u]
+    return "".join(units[:2]) if units else full
