@@ -19,6 +19,11 @@ from jobctl.errors import PayloadError
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def compact_json(value: Any) -> str:
+    """The one JSON form jobctl stores and hands to commands: compact, UTF-8, no NaN."""
+    return _ENCODER.encode(value)
+
+
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 

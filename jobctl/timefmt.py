@@ -9,13 +9,13 @@ from functools import cache
 from jobctl.errors import UsageError
 
 
-def iso(ts: float | None, zone: tzinfo | None = None) -> str | None:
-    """ISO-8601 with its offset, to the millisecond: in `zone`, else the local zone."""
+def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseconds") -> str | None:
+    """ISO-8601 with its offset (to the millisecond by default): in `zone`, else local."""
     if ts is None:
         return None
     if zone is not None:
-        return datetime.fromtimestamp(ts, zone).isoformat(timespec="milliseconds")
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
+        return datetime.fromtimestamp(ts, zone).isoformat(timespec=timespec)
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
 
 
 def parse_instant(text: str, what: str = "--at") -> float:

@@ -29,7 +29,7 @@ from jobctl.executor import AttemptSpec, Execution, stop_orphans
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
-from jobctl.payload import render_argv
+from jobctl.payload import compact_json, render_argv
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
@@ -401,7 +401,7 @@ class Worker:
                 "JOBCTL_MAX_ATTEMPTS": str(job.max_attempts),
                 "JOBCTL_QUEUE": job.queue,
                 "JOBCTL_WORKER": self.id,
-                "JOBCTL_PAYLOAD": _payload_json(job.payload),
+                "JOBCTL_PAYLOAD": compact_json(job.payload),
             }
         )
         log_path = Path(claim.log_path or self._log_path(job.id, claim.run))
@@ -598,12 +598,6 @@ class Worker:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         force = signum == signal.SIGINT and self._stopping
         self.request_stop(force=force)
-
-
-def _payload_json(payload: dict[str, object]) -> str:
-    import json
-
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
 def _with_time(result: AttemptResult, now: float) -> AttemptResult:

@@ -170,7 +170,7 @@ def cron_next(
     from jobctl import cron
     from jobctl.errors import UsageError
     from jobctl.render import ago, print_json, table
-    from jobctl.timefmt import local_zone, parse_instant
+    from jobctl.timefmt import iso, local_zone, parse_instant
 
     zone_name = tz or local_zone()
     try:
@@ -180,21 +180,15 @@ def cron_next(
     after = parse_instant(start, "--from") if start else time.time()
     fires = cron.next_fires(cron.parse(expression), zone, after, count)
     if as_json:
-        print_json([iso_in(f, zone) for f in fires])
+        print_json([iso(f, zone, "auto") for f in fires])
         return
     now = time.time()
     utc = ZoneInfo("UTC")
     table(
         ["FIRE", "UTC", "IN"],
-        [[iso_in(f, zone), iso_in(f, utc), ago(f, now)] for f in fires],
+        [[iso(f, zone, "auto") or "", iso(f, utc, "auto") or "", ago(f, now)] for f in fires],
         title=f"{expression}: {cron.describe(expression)} ({zone_name})",
     )
-
-
-def iso_in(ts: float, zone: Any) -> str:
-    from datetime import datetime
-
-    return datetime.fromtimestamp(ts, zone).isoformat()
 
 
 @app.command("import-crontab", epilog="Example:  crontab -l | jobctl import-crontab - > jobs.toml")

@@ -13,6 +13,8 @@ import time
 from datetime import datetime
 from typing import Any, TextIO
 
+from jobctl.timefmt import iso
+
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _TEXT_ORDER = ("job_id", "job", "queue", "attempt", "duration_ms", "exit_code", "error")
 
@@ -32,7 +34,7 @@ class EventLog:
         now = time.time()
         fields = {k: v for k, v in fields.items() if v is not None}
         if self.fmt == "json":
-            record = {"ts": _iso(now), "level": level, "event": event, **fields}
+            record = {"ts": iso(now), "level": level, "event": event, **fields}
             line = json.dumps(record, ensure_ascii=False, default=str)
         else:
             line = _text_line(now, level, event, fields)
@@ -42,10 +44,6 @@ class EventLog:
                 self.stream.flush()
             except (OSError, ValueError):
                 pass  # a closed stderr must never stop a worker
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="milliseconds")
 
 
 def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str:

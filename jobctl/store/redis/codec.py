@@ -16,6 +16,7 @@ from jobctl.models import (
     Outcome,
     State,
 )
+from jobctl.payload import compact_json
 
 SCHEMA_VERSION = 1
 MIN_SERVER = (7, 0)
@@ -74,7 +75,6 @@ HIST_BOUNDS = (
     1e308,
 )
 READ_ONLY = frozenset({"queue_counts"})
-ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -151,8 +151,7 @@ def new_job_json(spec: NewJob, now: float) -> str:
         "state": (State.SCHEDULED if run_at > now else State.QUEUED).value,
         "priority": str(int(spec.priority)),
         "max_attempts": str(int(spec.max_attempts)),
-        "payload": spec.payload_json
-        or json.dumps(spec.payload, ensure_ascii=False, separators=(",", ":")),
+        "payload": spec.payload_json or compact_json(spec.payload),
         "run_at": num(run_at),
     }
     if spec.key is not None:
@@ -165,7 +164,7 @@ def new_job_json(spec: NewJob, now: float) -> str:
         fields["schedule"] = spec.schedule
     if spec.fire_time is not None:
         fields["fire_time"] = num(spec.fire_time)
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return compact_json(fields)
 
 
 def batch_json(jobs: Sequence[NewJob], now: float) -> str:
@@ -182,7 +181,7 @@ def batch_json(jobs: Sequence[NewJob], now: float) -> str:
                 scheduled if run_at > now else queued,
                 str(int(spec.priority)),
                 str(int(spec.max_attempts)),
-                spec.payload_json or ENCODER.encode(spec.payload),
+                spec.payload_json or compact_json(spec.payload),
                 repr(float(run_at)),
                 spec.key,
                 None if spec.command is None else json.dumps(spec.command),
@@ -191,7 +190,7 @@ def batch_json(jobs: Sequence[NewJob], now: float) -> str:
                 None if spec.fire_time is None else repr(float(spec.fire_time)),
             )
         )
-    return ENCODER.encode(rows)
+    return compact_json(rows)
 
 
 def strings_json(**values: object) -> str:

@@ -16,11 +16,11 @@ from jobctl.models import (
     Outcome,
     State,
 )
+from jobctl.payload import compact_json
 from jobctl.store.base import Finish, WakeListener
 from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
     ACTIVE_SQL,
-    ENCODER,
     JOB_COLUMNS,
     job_from_row,
     with_state,
@@ -73,7 +73,7 @@ class QueueOps(SqliteBase):
                     scheduled if run_at > now else queued,
                     spec.priority,
                     spec.max_attempts,
-                    spec.payload_json or ENCODER.encode(spec.payload),
+                    spec.payload_json or compact_json(spec.payload),
                     spec.key,
                     run_at,
                     now,

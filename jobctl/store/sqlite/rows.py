@@ -9,7 +9,6 @@ from typing import Any
 
 from jobctl.models import FINAL_STATES, Job, State
 
-ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 ACTIVE_SQL = "('queued', 'scheduled', 'running')"
 JOB_COLUMNS = (
     "id, job, queue, state, priority, attempts, max_attempts, payload, key, run_at, created_at,"
