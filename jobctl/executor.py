@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import select
 import signal
@@ -18,7 +19,7 @@ import stat
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,11 @@ from jobctl.models import AttemptResult, Outcome
 
 ERROR_TAIL_BYTES = 2048
 _LOG_CHECK_INTERVAL = 5.0
+_POLL_WITHOUT_PIDFD = 0.05
+_LEFTOVER_GRACE = 5.0  # at most this long for processes the leader left, then SIGKILL
+_LEFTOVER_CHECK = 0.02
+_LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
+_SENT = float("inf")
 
 
 @dataclass(frozen=True)
@@ -44,187 +50,254 @@ class AttemptSpec:
     group: str | None = None
 
 
-class Execution:
-    """A running attempt: `run()` blocks, so call it in a thread; `stop()` may come from any."""
+class Attempt:
+    """A running attempt, driven without blocking by the loop that owns it.
+
+    `start()` spawns the command; then `advance(readable)` whenever one of `fds()` is
+    readable or `deadline()` has come, until it returns the result. One thread drives it, so
+    a worker runs any number of attempts from its own event loop, without a thread each
+    (threads contending for the GIL cost more than spawning did)."""
 
     def __init__(self, spec: AttemptSpec) -> None:
         self.spec = spec
+        self.result: AttemptResult | None = None
         self._stop_reason: Outcome | None = None
         self._force = False
-        self._closed = False
-        self._stop_read, self._stop_write = os.pipe()
-        self._lock = threading.Lock()
+        self._proc: _Child | None = None
+        self._log_fd = -1
+        self._err_fd: int | None = None
+        self._exit_fd: int | None = None
+        self._tail = bytearray()
+        self._started = 0.0
+        self._timeout_at: float | None = None
+        self._kill_at: float | None = None  # SIGKILL then; inf once sent
+        self._timed_out = False
+        self._next_log_check = 0.0
+        self._leader_done = False
+        self._leftovers_kill_at: float | None = None  # stopping processes the leader left
+        self._leftovers_check = 0.0
+        self._drain_until: float | None = None  # giving stderr's last holders this long
 
-    def stop(self, reason: Outcome, force: bool = False) -> None:
-        """Terminate the attempt (cancel or shutdown); the outcome reports `reason`.
+    # -- driving ---------------------------------------------------------------------------
 
-        SIGTERM to the group, SIGKILL after `kill_grace`; at once with `force`."""
-        with self._lock:
-            if self._stop_reason is None:
-                self._stop_reason = reason
-            if force:
-                self._force = True
-            if not self._closed:
-                with contextlib.suppress(OSError):
-                    os.write(self._stop_write, b"x")
-
-    def run(self) -> AttemptResult:
-        try:
-            return self._run()
-        finally:
-            with self._lock:
-                self._closed = True
-                for fd in (self._stop_read, self._stop_write):
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-
-    def _run(self) -> AttemptResult:
+    def start(self) -> AttemptResult | None:
+        """Spawn the command; the result at once when it cannot start."""
         spec = self.spec
         log_fd = _open_log(spec.log_path)
         argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else list(spec.argv)
-        started = time.monotonic()
+        self._started = time.monotonic()
+        err_read, err_write = os.pipe2(os.O_CLOEXEC)
         try:
-            proc = subprocess.Popen(
-                argv,
-                cwd=spec.cwd,
-                env=dict(spec.env),
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                close_fds=True,
-                user=spec.user,
-                group=spec.group,
-            )
+            child = _spawn(argv, spec, log_fd, err_write)
         except OSError as exc:
+            os.close(err_read)
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 message = f"cannot start {argv[0]!r}: command not found"
             elif isinstance(exc, FileNotFoundError) and spec.cwd:
                 message = f"cannot start {argv[0]!r}: {exc.strerror}"
-            os.write(log_fd, (message + "\n").encode())
-            os.close(log_fd)
             code = 127 if exc.errno == errno.ENOENT else 126
-            return AttemptResult(
-                Outcome.ERROR, exit_code=code, error=message, log_path=str(spec.log_path)
-            )
+            return self._not_started(log_fd, message, code)
         except (ValueError, KeyError) as exc:  # unknown user or group
-            message = f"cannot start {argv[0]!r}: {exc}"
-            os.write(log_fd, (message + "\n").encode())
-            os.close(log_fd)
-            return AttemptResult(
-                Outcome.ERROR, exit_code=126, error=message, log_path=str(spec.log_path)
-            )
-        try:
-            timed_out = self._supervise(proc, log_fd, started)
-            _trim_log(log_fd, spec.log_max_bytes, spec.log_max_bytes)
+            os.close(err_read)
+            return self._not_started(log_fd, f"cannot start {argv[0]!r}: {exc}", 126)
         finally:
-            os.close(log_fd)
-        return self._result(proc, timed_out, started)
-
-    def _supervise(self, proc: subprocess.Popen[bytes], log_fd: int, started: float) -> bool:
-        """Copy stderr, enforce the timeout and stop requests; True when it timed out."""
-        spec = self.spec
-        assert proc.stderr is not None
-        err_fd = proc.stderr.fileno()
-        os.set_blocking(err_fd, False)
-        self._tail = bytearray()
+            os.close(err_write)
+        self._proc = child
+        self._log_fd = log_fd
+        self._err_fd = err_read
+        os.set_blocking(err_read, False)
         try:
-            exit_fd: int | None = os.pidfd_open(proc.pid)
+            self._exit_fd = os.pidfd_open(child.pid)
         except (AttributeError, OSError):
-            exit_fd = None
-        deadline = started + spec.timeout if spec.timeout else None
-        kill_at: float | None = None
-        timed_out = False
-        stop_seen = False
-        err_open = True
-        next_log_check = started + _LOG_CHECK_INTERVAL
-        try:
-            while True:
-                if proc.poll() is not None and (not err_open or exit_fd is None):
-                    break
-                now = time.monotonic()
-                if deadline is not None and now >= deadline and kill_at is None:
-                    timed_out = True
-                    kill_at = now + spec.kill_grace
-                    _signal_group(proc.pid, signal.SIGTERM)
-                if self._stop_reason is not None and not stop_seen:
-                    stop_seen = True
-                    if kill_at is None:
-                        kill_at = now + spec.kill_grace
-                        _signal_group(proc.pid, signal.SIGTERM)
-                if self._force and kill_at != float("inf"):
-                    kill_at = now
-                if kill_at is not None and now >= kill_at:
-                    _signal_group(proc.pid, signal.SIGKILL)
-                    kill_at = float("inf")
-                if now >= next_log_check:
-                    next_log_check = now + _LOG_CHECK_INTERVAL
-                    _trim_log(log_fd, spec.log_max_bytes, 2 * spec.log_max_bytes)
-                waits = [next_log_check]
-                if deadline is not None and kill_at is None:
-                    waits.append(deadline)
-                if kill_at is not None and kill_at != float("inf"):
-                    waits.append(kill_at)
-                timeout = max(0.0, min(waits) - now)
-                fds = [self._stop_read] if not (stop_seen and self._force) else []
-                if err_open:
-                    fds.append(err_fd)
-                if exit_fd is not None:
-                    fds.append(exit_fd)
-                else:
-                    timeout = min(timeout, 0.05)
-                if proc.returncode is not None:
-                    timeout = min(timeout, 0.05)  # leader gone; something holds stderr
-                readable, _, _ = select.select(fds, [], [], timeout)
-                if self._stop_read in readable:
-                    with contextlib.suppress(OSError):
-                        os.read(self._stop_read, 64)
-                if err_fd in readable:
-                    err_open = self._copy_stderr(err_fd, log_fd)
-                if exit_fd is not None and exit_fd in readable:
-                    proc.wait()
-                    if err_open:
-                        err_open = self._copy_stderr(err_fd, log_fd)
-                    if err_open:
-                        # A leftover process holds stderr: stop the rest of the group.
-                        _stop_leftovers(proc.pid, spec.kill_grace)
-                        while err_open and select.select([err_fd], [], [], 0.5)[0]:
-                            err_open = self._copy_stderr(err_fd, log_fd)
-                    break
-            proc.wait()
-            _stop_leftovers(proc.pid, spec.kill_grace)
-        finally:
-            if exit_fd is not None:
-                os.close(exit_fd)
-            assert proc.stderr is not None
-            proc.stderr.close()
-        return timed_out
+            self._exit_fd = None  # no pidfd: the deadline polls instead
+        if spec.timeout:
+            self._timeout_at = self._started + spec.timeout
+        self._next_log_check = self._started + _LOG_CHECK_INTERVAL
+        return None
 
-    def _copy_stderr(self, err_fd: int, log_fd: int) -> bool:
-        """Move what stderr has to the log; False at end of file."""
+    def fds(self) -> list[int]:
+        """The descriptors to watch for this attempt: its stderr and its exit."""
+        fds = []
+        if self._err_fd is not None:
+            fds.append(self._err_fd)
+        if self._exit_fd is not None:
+            fds.append(self._exit_fd)
+        return fds
+
+    def deadline(self) -> float | None:
+        """When `advance()` must run next even if nothing is readable (time.monotonic)."""
+        if self.result is not None or self._proc is None:
+            return None
+        if not self._leader_done:
+            waits = [self._next_log_check]
+            if self._timeout_at is not None and self._kill_at is None:
+                waits.append(self._timeout_at)
+            if self._kill_at is not None and self._kill_at != _SENT:
+                waits.append(self._kill_at)
+            if self._exit_fd is None:
+                waits.append(time.monotonic() + _POLL_WITHOUT_PIDFD)
+            return min(waits)
+        if self._leftovers_kill_at is not None:
+            return min(self._leftovers_check, self._leftovers_kill_at)
+        return self._drain_until
+
+    def stop(self, reason: Outcome, force: bool = False) -> None:
+        """Terminate the attempt (cancel or shutdown); the outcome reports `reason`.
+
+        SIGTERM to the group, SIGKILL after `kill_grace`; at once with `force`."""
+        if self.result is not None or self._proc is None:
+            return
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        if force:
+            self._force = True
+        self._enforce(time.monotonic())
+
+    def advance(self, readable: Container[int]) -> AttemptResult | None:
+        """Move what stderr has, notice the exit, act on the clock; the result once done."""
+        proc = self._proc
+        if self.result is not None or proc is None:
+            return self.result
+        if self._err_fd is not None and self._err_fd in readable:
+            self._copy_stderr()
+        now = time.monotonic()
+        if not self._leader_done:
+            exited = self._exit_fd is None or self._exit_fd in readable
+            if exited and proc.poll() is not None:
+                self._leader_exited(now)
+            else:
+                self._enforce(now)
+                return None
+        if self._leftovers_kill_at is not None:
+            self._stop_leftovers(now)
+            if self._leftovers_kill_at is not None:
+                return None
+        if self._err_fd is not None:
+            if self._drain_until is None:
+                # The leader is gone, yet something (outside its group) holds stderr open.
+                self._drain_until = now + _LAST_OUTPUT_GRACE
+            if now < self._drain_until:
+                return None
+        return self._finish()
+
+    def close(self) -> None:
+        """Kill what is still running and release its descriptors (the owner is leaving)."""
+        if self.result is None and self._proc is not None and not self._leader_done:
+            _signal_group(self._proc.pid, signal.SIGKILL)
+            self._proc.wait(5.0)
+        self._release()
+
+    # -- steps -----------------------------------------------------------------------------
+
+    def _enforce(self, now: float) -> None:
+        """Timeout, stop requests and the kill grace, while the leader runs."""
+        assert self._proc is not None
+        if self._leader_done:
+            if self._force and self._leftovers_kill_at is not None:
+                self._leftovers_kill_at = now
+            return
+        spec = self.spec
+        pid = self._proc.pid
+        if self._timeout_at is not None and now >= self._timeout_at and self._kill_at is None:
+            self._timed_out = True
+            self._kill_at = now + spec.kill_grace
+            _signal_group(pid, signal.SIGTERM)
+        if self._stop_reason is not None and self._kill_at is None:
+            self._kill_at = now + spec.kill_grace
+            _signal_group(pid, signal.SIGTERM)
+        if self._force and self._kill_at != _SENT:
+            self._kill_at = now
+        if self._kill_at is not None and now >= self._kill_at:
+            _signal_group(pid, signal.SIGKILL)
+            self._kill_at = _SENT
+        if now >= self._next_log_check:
+            self._next_log_check = now + _LOG_CHECK_INTERVAL
+            _trim_log(self._log_fd, spec.log_max_bytes, 2 * spec.log_max_bytes)
+
+    def _leader_exited(self, now: float) -> None:
+        assert self._proc is not None
+        self._leader_done = True
+        if self._exit_fd is not None:
+            os.close(self._exit_fd)
+            self._exit_fd = None
+        if self._err_fd is not None:
+            self._copy_stderr()
+        if _group_alive(self._proc.pid):
+            # Processes the leader started outlive it: they get SIGTERM, then SIGKILL.
+            _signal_group(self._proc.pid, signal.SIGTERM)
+            grace = 0.0 if self._force else min(self.spec.kill_grace, _LEFTOVER_GRACE)
+            self._leftovers_kill_at = now + grace
+            self._leftovers_check = now + _LEFTOVER_CHECK
+
+    def _stop_leftovers(self, now: float) -> None:
+        assert self._proc is not None and self._leftovers_kill_at is not None
+        pid = self._proc.pid
+        if now >= self._leftovers_kill_at:
+            _signal_group(pid, signal.SIGKILL)
+            self._leftovers_kill_at = None
+        elif now >= self._leftovers_check:
+            self._leftovers_check = now + _LEFTOVER_CHECK
+            if not _group_alive(pid):
+                self._leftovers_kill_at = None
+
+    def _copy_stderr(self) -> None:
+        """Move what stderr has to the log; closes it at end of file."""
+        assert self._err_fd is not None
         while True:
             try:
-                chunk = os.read(err_fd, 65536)
+                chunk = os.read(self._err_fd, 65536)
             except BlockingIOError:
-                return True
+                return
             except OSError:
-                return False
+                chunk = b""
             if not chunk:
-                return False
-            _write_all(log_fd, chunk)
+                self._close_stderr()
+                return
+            _write_all(self._log_fd, chunk)
             self._tail += chunk
             if len(self._tail) > ERROR_TAIL_BYTES * 2:
                 del self._tail[: len(self._tail) - ERROR_TAIL_BYTES]
 
-    def _result(
-        self, proc: subprocess.Popen[bytes], timed_out: bool, started: float
-    ) -> AttemptResult:
+    def _close_stderr(self) -> None:
+        if self._err_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._err_fd)
+            self._err_fd = None
+
+    def _finish(self) -> AttemptResult:
+        _trim_log(self._log_fd, self.spec.log_max_bytes, self.spec.log_max_bytes)
+        self._release()
+        self.result = self._result()
+        return self.result
+
+    def _release(self) -> None:
+        if self._exit_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._exit_fd)
+            self._exit_fd = None
+        if self._err_fd is not None:
+            self._close_stderr()
+        if self._log_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._log_fd)
+            self._log_fd = -1
+
+    def _not_started(self, log_fd: int, message: str, code: int) -> AttemptResult:
+        os.write(log_fd, (message + "\n").encode())
+        os.close(log_fd)
+        self.result = AttemptResult(
+            Outcome.ERROR, exit_code=code, error=message, log_path=str(self.spec.log_path)
+        )
+        return self.result
+
+    def _result(self) -> AttemptResult:
+        assert self._proc is not None and self._proc.returncode is not None
         spec = self.spec
-        code = proc.returncode
+        code = self._proc.returncode
         tail = bytes(self._tail[-ERROR_TAIL_BYTES:]).decode("utf-8", "replace").strip()
         log_path = str(spec.log_path)
-        if self._stop_reason is not None and not timed_out and code != 0:
+        if self._stop_reason is not None and not self._timed_out and code != 0:
             reason = self._stop_reason
             what = "cancelled" if reason == Outcome.CANCELLED else "stopped by worker shutdown"
             return AttemptResult(
@@ -234,7 +307,7 @@ class Execution:
                 error=what,
                 log_path=log_path,
             )
-        if timed_out:
+        if self._timed_out:
             assert spec.timeout is not None
             error = f"timeout after {format_duration(spec.timeout)}"
             return AttemptResult(
@@ -263,6 +336,173 @@ class Execution:
         )
 
 
+class Execution:
+    """An attempt run to its end by the calling thread (`run()` blocks); `stop()` may come
+    from any thread. For hooks, which run beside the worker's loop."""
+
+    def __init__(self, spec: AttemptSpec) -> None:
+        self.attempt = Attempt(spec)
+        self._requests: list[tuple[Outcome, bool]] = []
+        self._closed = False
+        self._stop_read, self._stop_write = os.pipe()
+        self._lock = threading.Lock()
+
+    def stop(self, reason: Outcome, force: bool = False) -> None:
+        with self._lock:
+            self._requests.append((reason, force))
+            if not self._closed:
+                with contextlib.suppress(OSError):
+                    os.write(self._stop_write, b"x")
+
+    def run(self) -> AttemptResult:
+        attempt = self.attempt
+        try:
+            result = attempt.start()
+            while result is None:
+                with self._lock:
+                    requests, self._requests = self._requests, []
+                for reason, force in requests:
+                    attempt.stop(reason, force)
+                deadline = attempt.deadline()
+                timeout = None if deadline is None else deadline - time.monotonic()
+                readable = wait_readable([self._stop_read, *attempt.fds()], timeout)
+                if self._stop_read in readable:
+                    with contextlib.suppress(OSError):
+                        os.read(self._stop_read, 64)
+                result = attempt.advance(readable)
+            return result
+        finally:
+            attempt.close()
+            with self._lock:
+                self._closed = True
+                for fd in (self._stop_read, self._stop_write):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+
+
+def wait_readable(fds: Sequence[int], timeout: float | None) -> set[int]:
+    """The descriptors of `fds` that are readable (or hung up) within `timeout` seconds.
+    poll(), not select(): a busy worker may hold descriptors numbered over 1024."""
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN)
+    try:
+        events = poller.poll(None if timeout is None else math.ceil(max(0.0, timeout) * 1000))
+    except InterruptedError:
+        return set()
+    return {fd for fd, _ in events}
+
+
+class _Child:
+    """A started process, whichever way it was spawned: its pid, and its exit once reaped."""
+
+    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._popen = popen  # held, or Popen would reap the process behind our back
+
+    def poll(self) -> int | None:
+        """Reap it if it has exited (never blocks); its return code as Popen reports it."""
+        if self._popen is not None:
+            self.returncode = self._popen.poll()
+        elif self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = 255  # reaped by someone else: its status is gone
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < end:
+            time.sleep(0.01)
+
+
+def _spawn(argv: list[str], spec: AttemptSpec, log_fd: int, err_fd: int) -> _Child:
+    """Start the command in a session of its own: stdin from /dev/null, stdout to the log,
+    stderr to `err_fd`. posix_spawn (vfork and exec, a third of Popen's cost) whenever it can
+    do all that is asked; Popen for a working directory, a user or a group."""
+    devnull = _devnull()
+    if spec.cwd is not None or spec.user is not None or spec.group is not None or devnull < 3:
+        proc = subprocess.Popen(
+            argv,
+            cwd=spec.cwd,
+            env=spec.env,
+            stdin=devnull,
+            stdout=log_fd,
+            stderr=err_fd,
+            start_new_session=True,
+            close_fds=True,
+            user=spec.user,
+            group=spec.group,
+        )
+        return _Child(proc.pid, proc)
+    program = _resolve(argv[0], spec.env.get("PATH"))
+    pid = os.posix_spawn(
+        program,
+        argv,
+        spec.env,
+        file_actions=[
+            (os.POSIX_SPAWN_DUP2, devnull, 0),
+            (os.POSIX_SPAWN_DUP2, log_fd, 1),
+            (os.POSIX_SPAWN_DUP2, err_fd, 2),
+        ],
+        setsid=True,
+        setsigdef=_DEFAULT_IN_CHILD,
+    )
+    return _Child(pid)
+
+
+# Python ignores these; a command expects them at their defaults (as Popen restores them).
+_DEFAULT_IN_CHILD = tuple(
+    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)
+)
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """/dev/null for every command's stdin; opened on the first spawn, which first makes
+    sure no descriptor this process inherited (from a shell, a supervisor) reaches a job:
+    posix_spawn passes on every inheritable descriptor, where Popen closes them."""
+    if not _DEVNULL:
+        _seal_inherited()
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
+
+
+def _seal_inherited() -> None:
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        names = [str(fd) for fd in range(3, 256)]
+    for name in names:
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+
+
+def _resolve(name: str, path: str | None) -> str:
+    """The program a command name runs, looked up in the job's own PATH as exec would."""
+    if "/" in name:
+        return name
+    denied = False
+    for directory in (path if path is not None else os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.access(candidate, os.X_OK):
+            if not os.path.isdir(candidate):
+                return candidate
+        elif os.path.exists(candidate):
+            denied = True
+    if denied:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+
+
 def _with_tail(head: str, tail: str) -> str:
     return f"{head}: {tail}" if tail else head
 
@@ -287,19 +527,6 @@ def _signal_group(pgid: int, sig: int) -> bool:
         return False
     except PermissionError:
         return False
-
-
-def _stop_leftovers(pgid: int, grace: float) -> None:
-    """Processes of the attempt's group that outlived its leader get SIGTERM, then SIGKILL."""
-    if not _group_alive(pgid):
-        return
-    _signal_group(pgid, signal.SIGTERM)
-    end = time.monotonic() + min(grace, 5.0)
-    while time.monotonic() < end:
-        time.sleep(0.02)
-        if not _group_alive(pgid):
-            return
-    _signal_group(pgid, signal.SIGKILL)
 
 
 def _group_alive(pgid: int) -> bool:

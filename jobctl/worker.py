@@ -1,22 +1,21 @@
 """The worker: claim jobs, run them, renew their leases, report how they ended.
 
-One thread owns the store connection and makes every decision; each running attempt has a
-thread that only waits on its process. The main thread sleeps in select() on the store's
-wake-up channel and a self-pipe, so an idle worker costs nothing and picks up new work at
-once. Delivery is at-least-once: a job whose worker dies runs again when its lease expires.
+One thread owns the store connection, makes every decision and runs every attempt: it
+sleeps in poll() on the store's wake-up channel, a self-pipe, and each attempt's stderr and
+exit (a pidfd), so an idle worker costs nothing, picks up new work at once, and never hands
+a job between threads. Delivery is at-least-once: a job whose worker dies runs again when
+its lease expires.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue as queue_mod
-import select
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -25,7 +24,7 @@ from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import JobctlError, PayloadError, StoreError
-from jobctl.executor import AttemptSpec, Execution, stop_orphans
+from jobctl.executor import Attempt, AttemptSpec, stop_orphans, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
@@ -42,7 +41,7 @@ _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
 class _Running:
     claim: Claim
     job_type: JobType
-    execution: Execution | None
+    attempt: Attempt | None  # None when it ended before it started
     started: float  # monotonic
 
 
@@ -77,7 +76,9 @@ class Worker:
         self.id = options.name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
         self.log_dir = log_dir or logfiles.log_dir(config, store.location)
         self._running: dict[int, _Running] = {}
-        self._results: queue_mod.SimpleQueue[tuple[int, AttemptResult]] = queue_mod.SimpleQueue()
+        self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
+        self._finishes: list[Finish] = []  # their results, until the store has them
+        self._releases: list[Claim] = []  # interrupted attempts, until the store has them
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -87,9 +88,6 @@ class Worker:
         self._pending_retries: dict[int, float] = {}
         self._pruner = AutoPruner({})
         self._hooks: list[RunningHook] = []
-        self._pool = ThreadPoolExecutor(
-            max_workers=options.concurrency, thread_name_prefix="attempt"
-        )
         self._handling = False  # our signal handlers are installed
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
@@ -134,8 +132,10 @@ class Worker:
             for fd in (self._wake_r, self._wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
+            for running in self._running.values():  # only when the loop failed
+                if running.attempt is not None:
+                    running.attempt.close()
             self._wait_for_hooks()
-            self._pool.shutdown(wait=False)
             if started:  # a worker that never started says nothing but its error
                 self.log.emit("worker.stopped", worker=self.id)
         return 0
@@ -163,12 +163,15 @@ class Worker:
         interval = self._maintenance_interval
         next_maintenance = self.clock.monotonic()
         while True:
-            self._collect_results()
+            reported = self._collect_results()
             mono = self.clock.monotonic()
             if self._stopping:
                 self._enforce_shutdown(mono)
-                if not self._running:
+                if not self._running and (reported or self._force):
                     return
+            if not reported:
+                self._wait(listener, _STORE_RETRY)
+                continue
             try:
                 if mono >= next_maintenance:
                     self._maintain()
@@ -219,6 +222,10 @@ class Worker:
             timeout = min(timeout, self._stop_deadline - mono)
         if burst_wait is not None:
             timeout = min(timeout, burst_wait)
+        for running in self._running.values():
+            deadline = running.attempt.deadline() if running.attempt is not None else None
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic())
         if not self._stopping and len(self._running) < self.options.concurrency:
             try:
                 due = self.store.next_due(self.options.queues)
@@ -232,18 +239,37 @@ class Worker:
         if listener is None:
             timeout = min(timeout, _POLL_WITHOUT_WAKEUPS)
         fds: list[int] = [self._wake_r]
-        if listener is not None and not self._stopping:
+        listening = listener is not None and not self._stopping
+        if listener is not None and listening:
             fds.append(listener.fileno())
-        try:
-            readable, _, _ = select.select(fds, [], [], timeout)
-        except InterruptedError:
-            readable = []
+        for running in self._running.values():
+            if running.attempt is not None:
+                fds.extend(running.attempt.fds())
+        readable = wait_readable(fds, timeout)
         if self._wake_r in readable:
             with contextlib.suppress(BlockingIOError, OSError):
                 while os.read(self._wake_r, 4096):
                     pass
-        if listener is not None and len(fds) > 1 and fds[1] in readable:
+        if listener is not None and listening and fds[1] in readable:
             listener.drain()
+        self._advance_attempts(readable)
+
+    def _advance_attempts(self, readable: set[int]) -> None:
+        now = time.monotonic()
+        for job_id, running in self._running.items():
+            attempt = running.attempt
+            if attempt is None or attempt.result is not None:
+                continue
+            deadline = attempt.deadline()
+            if (deadline is None or deadline > now) and readable.isdisjoint(attempt.fds()):
+                continue
+            try:
+                result = attempt.advance(readable)
+            except Exception as exc:  # a bug or an OS failure must not lose the job
+                attempt.close()
+                result = attempt.result = AttemptResult(Outcome.ERROR, error=f"worker error: {exc}")
+            if result is not None:
+                self._finished.append((job_id, result))
 
     def _poke(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):
@@ -255,7 +281,7 @@ class Worker:
         now = self.clock.now()
         self.store.heartbeat(self.id, now)
         if self._running:
-            claims = [r.claim for r in self._running.values() if r.execution is not None]
+            claims = [r.claim for r in self._running.values() if r.attempt is not None]
             held = self.store.renew(claims, now + self.lease)
             self._stop_lost(claims, held)
         expired = []
@@ -297,7 +323,7 @@ class Worker:
             self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
 
     def _check_held(self) -> None:
-        claims = [r.claim for r in self._running.values() if r.execution is not None]
+        claims = [r.claim for r in self._running.values() if r.attempt is not None]
         if claims:
             held = self.store.still_held(claims)
             self._stop_lost(claims, held)
@@ -306,14 +332,14 @@ class Worker:
         for claim in claims:
             if claim.job.id not in held:
                 running = self._running.get(claim.job.id)
-                if running is not None and running.execution is not None:
+                if running is not None and running.attempt is not None:
                     self.log.emit(
                         "job.cancelling",
                         job_id=claim.job.id,
                         job=claim.job.job,
                         attempt=claim.attempt,
                     )
-                    running.execution.stop(Outcome.CANCELLED)
+                    running.attempt.stop(Outcome.CANCELLED)
 
     def _burst_wait(self) -> float | None:
         """In burst mode: how long to wait for this worker's own retries, or None to exit."""
@@ -350,25 +376,19 @@ class Worker:
             message = f"unknown job {job.job!r}: not defined in " + (
                 str(self.config.path) if self.config.path else "any config"
             )
-            self._results.put((job.id, AttemptResult(Outcome.ERROR, error=message)))
+            self._finished.append((job.id, AttemptResult(Outcome.ERROR, error=message)))
             return
         try:
-            spec = self._spec(claim, job_type)
+            attempt = Attempt(self._spec(claim, job_type))
+            result = attempt.start()
         except PayloadError as exc:
-            self._results.put((job.id, AttemptResult(Outcome.ERROR, error=str(exc))))
-            return
-        execution = Execution(spec)
-        running.execution = execution
-        # Pooled threads: starting a thread per attempt cost the claim loop a third of its time.
-        self._pool.submit(self._run_attempt, job.id, execution)
-
-    def _run_attempt(self, job_id: int, execution: Execution) -> None:
-        try:
-            result = execution.run()
+            result = AttemptResult(Outcome.ERROR, error=str(exc))
         except Exception as exc:  # a bug or an OS failure must not lose the job
             result = AttemptResult(Outcome.ERROR, error=f"worker error: {exc}")
-        self._results.put((job_id, result))
-        self._poke()
+        if result is not None:
+            self._finished.append((job.id, result))
+        else:
+            running.attempt = attempt
 
     def _log_path(self, job_id: int, run: int) -> str:
         return str(logfiles.attempt_log_path(self.log_dir, job_id, run))
@@ -418,21 +438,19 @@ class Worker:
             group=job_type.group,
         )
 
-    def _collect_results(self) -> None:
-        finishes: list[Finish] = []
-        releases: list[Claim] = []
-        while True:
-            try:
-                job_id, result = self._results.get_nowait()
-            except queue_mod.Empty:
-                break
+    def _collect_results(self) -> bool:
+        """Report finished attempts, and fill the slots they free in the same transaction;
+        False when the store failed (the results are kept for the next try: the leases keep
+        the jobs ours meanwhile)."""
+        finished, self._finished = self._finished, []
+        for job_id, result in finished:
             running = self._running.pop(job_id, None)
             if running is None:
                 continue
             elapsed = self.clock.monotonic() - running.started
             result = _with_time(result, self.clock.now())
             if result.outcome == Outcome.INTERRUPTED:
-                releases.append(running.claim)
+                self._releases.append(running.claim)
                 self._log_end(running, result, elapsed, "job.interrupted")
                 continue
             retry_at = None
@@ -441,34 +459,31 @@ class Worker:
                 if claim.attempt < claim.job.max_attempts:
                     delay = retry_delay(running.job_type, claim.attempt)
                     retry_at = self.clock.now() + delay
-            finishes.append(Finish(running.claim, result, retry_at))
+            self._finishes.append(Finish(running.claim, result, retry_at))
             self._pending_log.append((running, result, elapsed, retry_at))
-        if not finishes and not releases:
-            return
+        if not self._finishes and not self._releases:
+            return True
         claims: list[Claim] = []
-        while True:
-            try:
-                if releases:
-                    self.store.release(releases, self.clock.now(), "worker shutdown")
-                    releases = []
-                states: list[State | None] = []
-                if finishes:
-                    # The slots these results free are filled in the same transaction.
-                    free = 0 if self._stopping else self.options.concurrency - len(self._running)
-                    states, claims = self.store.finish_and_claim(
-                        finishes,
-                        self.clock.now(),
-                        self.id,
-                        self.options.queues,
-                        self.lease,
-                        free,
-                        self._log_path,
-                    )
-                break
-            except StoreError as exc:
-                # The results must reach the store; the leases keep the jobs ours meanwhile.
-                self.log.emit("worker.store_error", level="error", error=str(exc))
-                select.select([], [], [], _STORE_RETRY)
+        states: list[State | None] = []
+        try:
+            if self._releases:
+                self.store.release(self._releases, self.clock.now(), "worker shutdown")
+                self._releases = []
+            if self._finishes:
+                free = 0 if self._stopping else self.options.concurrency - len(self._running)
+                states, claims = self.store.finish_and_claim(
+                    self._finishes,
+                    self.clock.now(),
+                    self.id,
+                    self.options.queues,
+                    self.lease,
+                    free,
+                    self._log_path,
+                )
+                self._finishes = []
+        except StoreError as exc:
+            self.log.emit("worker.store_error", level="error", error=str(exc))
+            return False
         for (running, result, elapsed, retry_at), state in zip(
             self._pending_log, states, strict=True
         ):
@@ -476,6 +491,7 @@ class Worker:
         self._pending_log.clear()
         for claim in claims:
             self._start(claim)
+        return True
 
     def _report(
         self,
@@ -560,8 +576,8 @@ class Worker:
         if not (self._force or out_of_time):
             return
         for running in self._running.values():
-            if running.execution is not None:
-                running.execution.stop(Outcome.INTERRUPTED, force=self._force)
+            if running.attempt is not None:
+                running.attempt.stop(Outcome.INTERRUPTED, force=self._force)
 
     # -- signals ---------------------------------------------------------------------------
 

@@ -1,0 +1,98 @@
+"""How a job's process is started: the program it names, the signals and descriptors it
+inherits. Commands are started with posix_spawn where possible; these pin what exec-ing
+through a shell or Popen would have given them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from conftest import JOBCTL, Env
+
+
+def _run_one(env: Env, job: str) -> dict[str, object]:
+    job_id = env.enqueue(job)
+    env.run("run-worker", "--burst", check=True)
+    return env.show(job_id)
+
+
+def _output(env: Env, job_id: object) -> str:
+    return env.run("logs", str(job_id), check=True).stdout
+
+
+def test_a_command_is_found_on_the_path_the_job_sets(env: Env) -> None:
+    tools = env.root / "tools"
+    tools.mkdir()
+    script = tools / "only-here"
+    script.write_text("#!/bin/sh\necho found in tools\n")
+    script.chmod(0o755)
+    env.write_config(
+        f'[jobs.tool]\ncommand = ["only-here"]\nenv = {{ PATH = "{tools}:/usr/bin:/bin" }}\n'
+    )
+    job = _run_one(env, "tool")
+    assert job["state"] == "succeeded", job
+    assert _output(env, job["id"]) == "found in tools\n"
+
+
+def test_a_command_on_no_path_is_not_found(env: Env) -> None:
+    env.write_config(
+        '[jobs.tool]\ncommand = ["only-here"]\nenv = { PATH = "/nonexistent" }\nmax_attempts = 1\n'
+    )
+    job = _run_one(env, "tool")
+    assert job["state"] == "dead"
+    assert job["exit_code"] == 127
+    assert "command not found" in str(job["error"])
+
+
+def test_a_file_that_is_not_executable_is_refused(env: Env) -> None:
+    tools = env.root / "tools"
+    tools.mkdir()
+    (tools / "not-exec").write_text("#!/bin/sh\necho no\n")
+    env.write_config(
+        f'[jobs.tool]\ncommand = ["not-exec"]\nenv = {{ PATH = "{tools}" }}\nmax_attempts = 1\n'
+    )
+    job = _run_one(env, "tool")
+    assert job["state"] == "dead"
+    assert job["exit_code"] in (126, 127)
+
+
+def test_sigpipe_is_at_its_default_in_the_job(env: Env) -> None:
+    # Python ignores SIGPIPE; a job must not inherit that, or `yes | head` never ends well.
+    env.write_config(
+        "[jobs.pipe]\n"
+        'command = ["sh", "-c", "yes | head -n 2; grep SigIgn /proc/self/status"]\n'
+        "max_attempts = 1\n"
+    )
+    job = _run_one(env, "pipe")
+    assert job["state"] == "succeeded", job
+    output = _output(env, job["id"])
+    assert output.splitlines()[:2] == ["y", "y"]
+    assert "Broken pipe" not in output
+    ignored = int(output.split("SigIgn:")[1].split()[0], 16)
+    for number in (13, 25):  # SIGPIPE, SIGXFSZ
+        assert not ignored & (1 << (number - 1)), output
+
+
+def test_descriptors_the_worker_inherited_do_not_reach_jobs(env: Env) -> None:
+    env.write_config('[jobs.fds]\ncommand = ["ls", "/proc/self/fd"]\nmax_attempts = 1\n')
+    job_id = env.enqueue("fds")
+    read_end, write_end = os.pipe()
+    os.set_inheritable(write_end, True)
+    try:
+        worker = subprocess.run(
+            [*JOBCTL, *env.global_args(), "run-worker", "--burst"],
+            env=env.env,
+            cwd=env.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            pass_fds=(write_end,),
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert worker.returncode == 0, worker.stderr
+    fds = set(_output(env, job_id).split())
+    # ls itself opens one descriptor for the listing; nothing else beyond 0, 1 and 2.
+    assert str(write_end) not in fds or write_end <= 3
+    assert len(fds - {"0", "1", "2"}) <= 1, fds
