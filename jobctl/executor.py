@@ -3,8 +3,9 @@
 The command runs in a new session (its own process group, away from the terminal's Ctrl-C),
 so a timeout, a cancel or a shutdown can signal every process it started: SIGTERM to the
 whole group, then SIGKILL after `kill_grace`. Processes it leaves behind when it exits are
-stopped the same way. stdout goes straight to the attempt's log file; stderr passes through
-us into the same file so that its tail can be kept with the job as its error.
+stopped the same way. stdout and stderr pass through us into the attempt's log file, made
+at the first byte (a silent job leaves none); the tail of stderr is kept with the job as
+its error.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ class Attempt:
         self._stop_reason: Outcome | None = None
         self._force = False
         self._proc: _Child | None = None
-        self._log_fd = -1
+        self._log_fd = -1  # opened at the first byte of output: silent jobs leave no file
+        self._log_opened = False
+        self._out_fd: int | None = None
         self._err_fd: int | None = None
         self._exit_fd: int | None = None
         self._tail = bytearray()
@@ -76,20 +79,27 @@ class Attempt:
         self._leader_done = False
         self._leftovers_kill_at: float | None = None  # stopping processes the leader left
         self._leftovers_check = 0.0
-        self._drain_until: float | None = None  # giving stderr's last holders this long
+        self._drain_until: float | None = None  # giving the output's last holders this long
 
     # -- driving ---------------------------------------------------------------------------
 
     def start(self) -> AttemptResult | None:
         """Spawn the command; the result at once when it cannot start."""
         spec = self.spec
-        log_fd = _open_log(spec.log_path)
+        _check_log_dir(spec.log_path.parent)
+        if os.path.lexists(spec.log_path):
+            # Something is there already (a retried database's file, or a planted link):
+            # open it now, so that a refusal stops the attempt before its command runs.
+            self._log_fd = _open_log(spec.log_path)
+            self._log_opened = True
         argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else list(spec.argv)
         self._started = time.monotonic()
+        out_read, out_write = os.pipe2(os.O_CLOEXEC)
         err_read, err_write = os.pipe2(os.O_CLOEXEC)
         try:
-            child = _spawn(argv, spec, log_fd, err_write)
+            child = _spawn(argv, spec, out_write, err_write)
         except OSError as exc:
+            os.close(out_read)
             os.close(err_read)
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
             if exc.errno in (errno.ENOENT, errno.ENOTDIR):
@@ -97,15 +107,18 @@ class Attempt:
             elif isinstance(exc, FileNotFoundError) and spec.cwd:
                 message = f"cannot start {argv[0]!r}: {exc.strerror}"
             code = 127 if exc.errno == errno.ENOENT else 126
-            return self._not_started(log_fd, message, code)
+            return self._not_started(message, code)
         except (ValueError, KeyError) as exc:  # unknown user or group
+            os.close(out_read)
             os.close(err_read)
-            return self._not_started(log_fd, f"cannot start {argv[0]!r}: {exc}", 126)
+            return self._not_started(f"cannot start {argv[0]!r}: {exc}", 126)
         finally:
+            os.close(out_write)
             os.close(err_write)
         self._proc = child
-        self._log_fd = log_fd
+        self._out_fd = out_read
         self._err_fd = err_read
+        os.set_blocking(out_read, False)
         os.set_blocking(err_read, False)
         try:
             self._exit_fd = os.pidfd_open(child.pid)
@@ -117,8 +130,10 @@ class Attempt:
         return None
 
     def fds(self) -> list[int]:
-        """The descriptors to watch for this attempt: its stderr and its exit."""
+        """The descriptors to watch for this attempt: its stdout, stderr and exit."""
         fds = []
+        if self._out_fd is not None:
+            fds.append(self._out_fd)
         if self._err_fd is not None:
             fds.append(self._err_fd)
         if self._exit_fd is not None:
@@ -155,12 +170,15 @@ class Attempt:
         self._enforce(time.monotonic())
 
     def advance(self, readable: Container[int]) -> AttemptResult | None:
-        """Move what stderr has, notice the exit, act on the clock; the result once done."""
+        """Move the output to the log, notice the exit, act on the clock; the result once
+        done."""
         proc = self._proc
         if self.result is not None or proc is None:
             return self.result
+        if self._out_fd is not None and self._out_fd in readable:
+            self._copy_output(self._out_fd)
         if self._err_fd is not None and self._err_fd in readable:
-            self._copy_stderr()
+            self._copy_output(self._err_fd)
         now = time.monotonic()
         if not self._leader_done:
             exited = self._exit_fd is None or self._exit_fd in readable
@@ -173,9 +191,9 @@ class Attempt:
             self._stop_leftovers(now)
             if self._leftovers_kill_at is not None:
                 return None
-        if self._err_fd is not None:
+        if self._out_fd is not None or self._err_fd is not None:
             if self._drain_until is None:
-                # The leader is gone, yet something (outside its group) holds stderr open.
+                # The leader is gone, yet something (outside its group) holds output open.
                 self._drain_until = now + _LAST_OUTPUT_GRACE
             if now < self._drain_until:
                 return None
@@ -213,7 +231,8 @@ class Attempt:
             self._kill_at = _SENT
         if now >= self._next_log_check:
             self._next_log_check = now + _LOG_CHECK_INTERVAL
-            _trim_log(self._log_fd, spec.log_max_bytes, 2 * spec.log_max_bytes)
+            if self._log_fd >= 0:
+                _trim_log(self._log_fd, spec.log_max_bytes, 2 * spec.log_max_bytes)
 
     def _leader_exited(self, now: float) -> None:
         assert self._proc is not None
@@ -221,8 +240,9 @@ class Attempt:
         if self._exit_fd is not None:
             os.close(self._exit_fd)
             self._exit_fd = None
-        if self._err_fd is not None:
-            self._copy_stderr()
+        for fd in (self._out_fd, self._err_fd):
+            if fd is not None:
+                self._copy_output(fd)
         if _group_alive(self._proc.pid):
             # Processes the leader started outlive it: they get SIGTERM, then SIGKILL.
             _signal_group(self._proc.pid, signal.SIGTERM)
@@ -241,62 +261,78 @@ class Attempt:
             if not _group_alive(pid):
                 self._leftovers_kill_at = None
 
-    def _copy_stderr(self) -> None:
-        """Move what stderr has to the log; closes it at end of file."""
-        assert self._err_fd is not None
+    def _copy_output(self, fd: int) -> None:
+        """Move what stdout or stderr has to the log; closes it at end of file. The tail of
+        stderr is kept for the error message."""
+        is_stderr = fd == self._err_fd
         while True:
             try:
-                chunk = os.read(self._err_fd, 65536)
+                chunk = os.read(fd, 65536)
             except BlockingIOError:
                 return
             except OSError:
                 chunk = b""
             if not chunk:
-                self._close_stderr()
+                self._close_pipe(fd)
                 return
-            _write_all(self._log_fd, chunk)
-            self._tail += chunk
-            if len(self._tail) > ERROR_TAIL_BYTES * 2:
-                del self._tail[: len(self._tail) - ERROR_TAIL_BYTES]
+            self._write_log(chunk)
+            if is_stderr:
+                self._tail += chunk
+                if len(self._tail) > ERROR_TAIL_BYTES * 2:
+                    del self._tail[: len(self._tail) - ERROR_TAIL_BYTES]
 
-    def _close_stderr(self) -> None:
-        if self._err_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._err_fd)
+    def _write_log(self, data: bytes) -> None:
+        if self._log_fd < 0:
+            if self._log_opened:
+                return  # the log could not be created: the output is lost, not the job
+            self._log_opened = True
+            try:
+                self._log_fd = _open_log(self.spec.log_path)
+            except OSError:
+                return
+        _write_all(self._log_fd, data)
+
+    def _close_pipe(self, fd: int) -> None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        if fd == self._out_fd:
+            self._out_fd = None
+        if fd == self._err_fd:
             self._err_fd = None
 
     def _finish(self) -> AttemptResult:
-        _trim_log(self._log_fd, self.spec.log_max_bytes, self.spec.log_max_bytes)
+        if self._log_fd >= 0:
+            _trim_log(self._log_fd, self.spec.log_max_bytes, self.spec.log_max_bytes)
         self._release()
         self.result = self._result()
         return self.result
 
     def _release(self) -> None:
-        if self._exit_fd is not None:
-            with contextlib.suppress(OSError):
-                os.close(self._exit_fd)
-            self._exit_fd = None
-        if self._err_fd is not None:
-            self._close_stderr()
-        if self._log_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._log_fd)
-            self._log_fd = -1
+        for fd in (self._exit_fd, self._out_fd, self._err_fd, self._log_fd):
+            if fd is not None and fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._exit_fd = self._out_fd = self._err_fd = None
+        self._log_fd = -1
 
-    def _not_started(self, log_fd: int, message: str, code: int) -> AttemptResult:
-        os.write(log_fd, (message + "\n").encode())
-        os.close(log_fd)
+    def _not_started(self, message: str, code: int) -> AttemptResult:
+        self._write_log((message + "\n").encode())
+        self._release()
         self.result = AttemptResult(
-            Outcome.ERROR, exit_code=code, error=message, log_path=str(self.spec.log_path)
+            Outcome.ERROR, exit_code=code, error=message, log_path=self._log_path()
         )
         return self.result
+
+    def _log_path(self) -> str:
+        """The log's path; "" when the attempt wrote nothing, so no file was made."""
+        return str(self.spec.log_path) if self._log_opened else ""
 
     def _result(self) -> AttemptResult:
         assert self._proc is not None and self._proc.returncode is not None
         spec = self.spec
         code = self._proc.returncode
         tail = bytes(self._tail[-ERROR_TAIL_BYTES:]).decode("utf-8", "replace").strip()
-        log_path = str(spec.log_path)
+        log_path = self._log_path()
         if self._stop_reason is not None and not self._timed_out and code != 0:
             reason = self._stop_reason
             what = "cancelled" if reason == Outcome.CANCELLED else "stopped by worker shutdown"
@@ -421,18 +457,19 @@ class _Child:
             time.sleep(0.01)
 
 
-def _spawn(argv: list[str], spec: AttemptSpec, log_fd: int, err_fd: int) -> _Child:
-    """Start the command in a session of its own: stdin from /dev/null, stdout to the log,
-    stderr to `err_fd`. posix_spawn (vfork and exec, a third of Popen's cost) whenever it can
+def _spawn(argv: list[str], spec: AttemptSpec, out_fd: int, err_fd: int) -> _Child:
+    """Start the command in a session of its own: stdin from /dev/null, stdout and stderr
+    to `out_fd` and `err_fd`. posix_spawn (vfork and exec, a third of Popen's cost) whenever it can
     do all that is asked; Popen for a working directory, a user or a group."""
     devnull = _devnull()
-    if spec.cwd is not None or spec.user is not None or spec.group is not None or devnull < 3:
+    unusual = spec.cwd is not None or spec.user is not None or spec.group is not None
+    if unusual or min(devnull, out_fd, err_fd) < 3:  # Popen also copes with fds 0-2 closed
         proc = subprocess.Popen(
             argv,
             cwd=spec.cwd,
             env=spec.env,
             stdin=devnull,
-            stdout=log_fd,
+            stdout=out_fd,
             stderr=err_fd,
             start_new_session=True,
             close_fds=True,
@@ -440,26 +477,29 @@ def _spawn(argv: list[str], spec: AttemptSpec, log_fd: int, err_fd: int) -> _Chi
             group=spec.group,
         )
         return _Child(proc.pid, proc)
-    program = _resolve(argv[0], spec.env.get("PATH"))
-    pid = os.posix_spawn(
-        program,
-        argv,
-        spec.env,
-        file_actions=[
-            (os.POSIX_SPAWN_DUP2, devnull, 0),
-            (os.POSIX_SPAWN_DUP2, log_fd, 1),
-            (os.POSIX_SPAWN_DUP2, err_fd, 2),
-        ],
-        setsid=True,
-        setsigdef=_DEFAULT_IN_CHILD,
-    )
+    search = spec.env.get("PATH")
+    actions = [
+        (os.POSIX_SPAWN_DUP2, devnull, 0),
+        (os.POSIX_SPAWN_DUP2, out_fd, 1),
+        (os.POSIX_SPAWN_DUP2, err_fd, 2),
+    ]
+    try:
+        program = _resolve(argv[0], search)
+        pid = os.posix_spawn(
+            program, argv, spec.env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
+        )
+    except (FileNotFoundError, PermissionError):
+        if _RESOLVED.pop((argv[0], search), None) is None:
+            raise
+        program = _resolve(argv[0], search)  # moved since it was looked up: look again
+        pid = os.posix_spawn(
+            program, argv, spec.env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
+        )
     return _Child(pid)
 
 
 # Python ignores these; a command expects them at their defaults (as Popen restores them).
-_DEFAULT_IN_CHILD = tuple(
-    getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)
-)
+_SIGDEF = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 _DEVNULL: list[int] = []
 
 
@@ -486,10 +526,27 @@ def _seal_inherited() -> None:
                     os.set_inheritable(fd, False)
 
 
+_RESOLVED: dict[tuple[str, str | None], tuple[str, float]] = {}
+_RESOLVED_FOR = 2.0  # seconds a lookup is reused: a newly installed program is seen soon
+
+
 def _resolve(name: str, path: str | None) -> str:
-    """The program a command name runs, looked up in the job's own PATH as exec would."""
+    """The program a command name runs, looked up in the job's own PATH as exec would; a
+    lookup is reused for a moment, as a shell's command hash does, not for the worker's life."""
     if "/" in name:
         return name
+    now = time.monotonic()
+    found = _RESOLVED.get((name, path))
+    if found is not None and now - found[1] < _RESOLVED_FOR:
+        return found[0]
+    program = _look_up(name, path)
+    if len(_RESOLVED) > 1000:
+        _RESOLVED.clear()
+    _RESOLVED[(name, path)] = (program, now)
+    return program
+
+
+def _look_up(name: str, path: str | None) -> str:
     denied = False
     for directory in (path if path is not None else os.defpath).split(os.pathsep):
         candidate = os.path.join(directory or ".", name)
@@ -556,11 +613,15 @@ def _group_alive(pgid: int) -> bool:
 _LOG_DIRS: set[Path] = set()  # log folders known to exist, so most attempts skip the check
 
 
+def _check_log_dir(directory: Path) -> None:
+    """Made private if missing, refused if it is not ours; checked once per folder."""
+    if directory not in _LOG_DIRS:
+        private_dir(directory)
+        _check_own_dir(directory)
+        _LOG_DIRS.add(directory)
+
+
 def _open_log(path: Path) -> int:
-    if path.parent not in _LOG_DIRS:
-        private_dir(path.parent)
-        _check_own_dir(path.parent)
-        _LOG_DIRS.add(path.parent)
     flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         return os.open(path, flags, 0o600)

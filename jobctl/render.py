@@ -65,7 +65,7 @@ def attempt_document(attempt: Attempt) -> dict[str, Any]:
         "exit_code": attempt.exit_code,
         "signal": attempt.signal,
         "error": attempt.error,
-        "log_path": attempt.log_path,
+        "log_path": attempt.log_path or None,  # None too when it wrote nothing
     }
 
 
@@ -407,7 +407,9 @@ def attempt_sections(attempts: Sequence[Attempt], tails: Sequence[str | None]) -
         if a.error:
             out.append("  error:")
             out.extend("    " + line for line in a.error.splitlines())
-        if tail is not None:
+        if a.log_path == "":
+            out.append("  log: none (it wrote no output)")
+        elif tail is not None:
             out.append(f"  log tail ({a.log_path}):" if tail else f"  log ({a.log_path}): empty")
             out.extend("    " + line for line in tail.splitlines())
         elif a.log_path:

@@ -76,6 +76,8 @@ class Worker:
         self.id = options.name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
         self.log_dir = log_dir or logfiles.log_dir(config, store.location)
         self._running: dict[int, _Running] = {}
+        self._environ = dict(os.environ)
+        self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
         self._finishes: list[Finish] = []  # their results, until the store has them
         self._releases: list[Claim] = []  # interrupted attempts, until the store has them
@@ -399,6 +401,16 @@ class Worker:
             return DEFAULT_JOB
         return self.config.jobs.get(job.job)
 
+    def _base_env(self, job_type: JobType) -> dict[str, str]:
+        """The worker's environment with the job type's `env` over it, built once per type
+        (a reload brings new types, and so new entries)."""
+        cached = self._envs.get(job_type.name)
+        if cached is None or cached[0] is not job_type:
+            env = dict(self._environ)
+            env.update(job_type.env)
+            cached = self._envs[job_type.name] = (job_type, env)
+        return cached[1]
+
     def _spec(self, claim: Claim, job_type: JobType) -> AttemptSpec:
         job = claim.job
         if job.command is not None:
@@ -411,19 +423,14 @@ class Worker:
             cwd = job_type.cwd
             if cwd is not None and not os.path.isabs(cwd):
                 cwd = str(self.config.base_dir / cwd)
-        env = dict(os.environ)
-        env.update(job_type.env)
-        env.update(
-            {
-                "JOBCTL_JOB_ID": str(job.id),
-                "JOBCTL_JOB_NAME": job.job,
-                "JOBCTL_ATTEMPT": str(claim.attempt),
-                "JOBCTL_MAX_ATTEMPTS": str(job.max_attempts),
-                "JOBCTL_QUEUE": job.queue,
-                "JOBCTL_WORKER": self.id,
-                "JOBCTL_PAYLOAD": compact_json(job.payload),
-            }
-        )
+        env = self._base_env(job_type).copy()
+        env["JOBCTL_JOB_ID"] = str(job.id)
+        env["JOBCTL_JOB_NAME"] = job.job
+        env["JOBCTL_ATTEMPT"] = str(claim.attempt)
+        env["JOBCTL_MAX_ATTEMPTS"] = str(job.max_attempts)
+        env["JOBCTL_QUEUE"] = job.queue
+        env["JOBCTL_WORKER"] = self.id
+        env["JOBCTL_PAYLOAD"] = compact_json(job.payload)
         log_path = Path(claim.log_path or self._log_path(job.id, claim.run))
         return AttemptSpec(
             argv=argv,

@@ -102,7 +102,7 @@ def test_dead_purge_deletes_jobs_and_logs(tmp_path: Path, env: Env) -> None:
     runs, ok = tmp_path / "runs", tmp_path / "ok"
     ids = dead_jobs(env, 3, runs, ok)
     logs = [Path(str(attempts(env, i)[0].log_path)) for i in ids]
-    assert all(p.exists() for p in logs)
+    assert all(p.is_file() for p in logs)
     result = env.run("dead", "purge", str(ids[0]), input="", check=True)
     assert result.stdout == "purged 1 dead job(s), removed 1 log file(s)\n"
     assert job(env, ids[0]) is None and not logs[0].exists()

@@ -133,3 +133,36 @@ def test_enqueue_wait_refuses_what_cannot_work(env: Env) -> None:
     batch = env.run("enqueue", "--batch", "-", "--wait", input='{"job": "ok"}\n')
     assert batch.returncode == 2
     assert batch.stderr == "jobctl: --wait and --follow take one job, not a --batch\n"
+
+
+def test_a_silent_attempt_leaves_no_log_file(env: Env) -> None:
+    env.write_config(
+        '[jobs.quiet]\ncommand = ["true"]\n'
+        '[jobs.quiet_fail]\ncommand = ["false"]\nmax_attempts = 1\n'
+        '[jobs.talk]\ncommand = ["sh", "-c", "printf out; printf err >&2"]\n'
+    )
+    quiet, failing, talk = env.enqueue("quiet"), env.enqueue("quiet_fail"), env.enqueue("talk")
+    burst(env)
+    logs_dir = env.root / "q.db.logs"
+    assert [p.name for p in logs_dir.rglob("*.log")] == [f"{talk}.1.log"]
+    for job_id in (quiet, failing):
+        assert env.show(job_id)["attempts_history"][0]["log_path"] is None  # type: ignore[index]
+        result = env.run("logs", str(job_id))
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    assert env.run("logs", str(talk), check=True).stdout == "outerr"
+    shown = env.run("dead", "show", str(failing), check=True).stdout
+    assert "  log: none (it wrote no output)\n" in shown
+
+
+def test_logs_of_a_running_attempt_that_has_written_nothing_yet_is_empty(env: Env) -> None:
+    fifo = env.root / "gate"
+    os.mkfifo(fifo)
+    env.write_config(f'[jobs.later]\ncommand = ["sh", "-c", "read line < {fifo}; echo done"]\n')
+    job_id = env.enqueue("later")
+    start_worker(env)
+    wait_state(env, job_id, "running")
+    result = env.run("logs", str(job_id))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    _release(fifo)
+    wait_state(env, job_id, "succeeded")
+    assert env.run("logs", str(job_id), check=True).stdout == "done\n"

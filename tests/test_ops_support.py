@@ -71,11 +71,11 @@ def burst(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def dead_jobs(env: Env, count: int, runs_file: Path, ok_file: Path) -> list[int]:
-    """`count` dead jobs of type `flaky`: each run appends its id to `runs_file`, and fails
-    until `ok_file` exists."""
+    """`count` dead jobs of type `flaky`: each run appends its id to `runs_file`, says so on
+    stdout (so it has a log file), and fails until `ok_file` exists."""
     env.write_config(
         "[jobs.flaky]\n"
-        f'command = ["sh", "-c", "echo $JOBCTL_JOB_ID >> {runs_file}; test -e {ok_file}"]\n'
+        f'command = ["sh", "-c", "echo $JOBCTL_JOB_ID | tee -a {runs_file}; test -e {ok_file}"]\n'
         "max_attempts = 1\n"
     )
     lines = "".join(json.dumps({"job": "flaky"}) + "\n" for _ in range(count))

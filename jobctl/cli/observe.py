@@ -101,6 +101,8 @@ def logs(
         if not attempts:
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
         chosen = attempts[-1] if attempt is None else next(a for a in attempts if a.run == attempt)
+        if chosen.log_path == "":
+            return  # it wrote nothing, so no log file was made
         path = attempt_log(store, chosen)
         # A store shared by many hosts keeps the end of the output: the full log is on the
         # host that ran the attempt, which may not be this one.
@@ -119,6 +121,8 @@ def logs(
             sys.stdout.buffer.write(tail)
             sys.stdout.buffer.flush()
             return
+        if chosen.finished_at is None:
+            return  # running, and silent so far: its log is made at its first output
         why = f": {chosen.error}" if chosen.error and not chosen.log_path else ""
         raise OperationFailed(
             f"no output kept for job {job_id} attempt {chosen.run} ({path} is gone){why}"

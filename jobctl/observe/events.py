@@ -10,7 +10,6 @@ import json
 import sys
 import threading
 import time
-from datetime import datetime
 from typing import Any, TextIO
 
 from jobctl.timefmt import iso
@@ -47,7 +46,8 @@ class EventLog:
 
 
 def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str:
-    stamp = datetime.fromtimestamp(ts).strftime("%H:%M:%S.%f")[:-3]
+    local = time.localtime(ts)
+    stamp = f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}.{int(ts % 1 * 1000):03d}"
     parts = [stamp, f"{event:<15}"]
     if level not in ("info",):
         parts.insert(1, level.upper())
