@@ -29,6 +29,7 @@ def log_dir(config: Config, store_location: str) -> Path:
     return database.with_name(database.name + ".logs")
 
 
-def attempt_log_path(directory: Path, job_id: int, run: int) -> Path:
-    """A thousand jobs per folder keeps folders small at millions of jobs."""
-    return directory / f"{job_id // 1000:05d}" / f"{job_id}.{run}.log"
+def attempt_log_path(directory: Path | str, job_id: int, run: int) -> str:
+    """A thousand jobs per folder keeps folders small at millions of jobs. A string: the
+    worker names one per attempt, and pathlib would cost it more than the rest of it."""
+    return f"{directory}/{job_id // 1000:05d}/{job_id}.{run}.log"

@@ -75,6 +75,7 @@ class Worker:
         self._maintenance_interval = max(0.2, self.lease / 3.0)
         self.id = options.name or f"{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
         self.log_dir = log_dir or logfiles.log_dir(config, store.location)
+        self._log_root = str(self.log_dir)
         self._running: dict[int, _Running] = {}
         self._environ = dict(os.environ)
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
@@ -393,7 +394,7 @@ class Worker:
             running.attempt = attempt
 
     def _log_path(self, job_id: int, run: int) -> str:
-        return str(logfiles.attempt_log_path(self.log_dir, job_id, run))
+        return logfiles.attempt_log_path(self._log_root, job_id, run)
 
     def _job_type(self, claim: Claim) -> JobType | None:
         job = claim.job
@@ -624,6 +625,11 @@ class Worker:
 
 
 def _with_time(result: AttemptResult, now: float) -> AttemptResult:
-    from dataclasses import replace
-
-    return replace(result, finished_at=now)
+    return AttemptResult(
+        result.outcome,
+        exit_code=result.exit_code,
+        signal=result.signal,
+        error=result.error,
+        log_path=result.log_path,
+        finished_at=now,
+    )

@@ -235,7 +235,7 @@ def attempt_log(store: Store, attempt: Attempt) -> Path:
     from jobctl import logfiles
 
     directory = logfiles.log_dir(STATE.config(), store.location)
-    return logfiles.attempt_log_path(directory, attempt.job_id, attempt.run)
+    return Path(logfiles.attempt_log_path(directory, attempt.job_id, attempt.run))
 
 
 def log_tail(path: str | None, lines: int) -> str | None:
