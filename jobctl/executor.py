@@ -29,10 +29,10 @@ from jobctl.fsutil import private_dir
 from jobctl.models import AttemptResult, Outcome
 
 ERROR_TAIL_BYTES = 2048
-_LOG_CHECK_INTERVAL = 5.0
 _POLL_WITHOUT_PIDFD = 0.05
 _LEFTOVER_GRACE = 5.0  # at most this long for processes the leader left, then SIGKILL
 _LEFTOVER_CHECK = 0.02
+_READS_PER_TURN = 16  # of 64 KiB each
 _LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
 _SENT = float("inf")
 
@@ -75,7 +75,7 @@ class Attempt:
         self._timeout_at: float | None = None
         self._kill_at: float | None = None  # SIGKILL then; inf once sent
         self._timed_out = False
-        self._next_log_check = 0.0
+        self._unchecked = 0  # bytes written to the log since its size was last checked
         self._leader_done = False
         self._leftovers_kill_at: float | None = None  # stopping processes the leader left
         self._leftovers_check = 0.0
@@ -126,7 +126,6 @@ class Attempt:
             self._exit_fd = None  # no pidfd: the deadline polls instead
         if spec.timeout:
             self._timeout_at = self._started + spec.timeout
-        self._next_log_check = self._started + _LOG_CHECK_INTERVAL
         return None
 
     def fds(self) -> list[int]:
@@ -145,14 +144,14 @@ class Attempt:
         if self.result is not None or self._proc is None:
             return None
         if not self._leader_done:
-            waits = [self._next_log_check]
+            waits: list[float] = []
             if self._timeout_at is not None and self._kill_at is None:
                 waits.append(self._timeout_at)
             if self._kill_at is not None and self._kill_at != _SENT:
                 waits.append(self._kill_at)
             if self._exit_fd is None:
                 waits.append(time.monotonic() + _POLL_WITHOUT_PIDFD)
-            return min(waits)
+            return min(waits, default=None)
         if self._leftovers_kill_at is not None:
             return min(self._leftovers_check, self._leftovers_kill_at)
         return self._drain_until
@@ -229,10 +228,6 @@ class Attempt:
         if self._kill_at is not None and now >= self._kill_at:
             _signal_group(pid, signal.SIGKILL)
             self._kill_at = _SENT
-        if now >= self._next_log_check:
-            self._next_log_check = now + _LOG_CHECK_INTERVAL
-            if self._log_fd >= 0:
-                _trim_log(self._log_fd, spec.log_max_bytes, 2 * spec.log_max_bytes)
 
     def _leader_exited(self, now: float) -> None:
         assert self._proc is not None
@@ -263,9 +258,10 @@ class Attempt:
 
     def _copy_output(self, fd: int) -> None:
         """Move what stdout or stderr has to the log; closes it at end of file. The tail of
-        stderr is kept for the error message."""
+        stderr is kept for the error message. A bounded amount per call: a job that writes
+        without pause must not keep its loop from the other attempts."""
         is_stderr = fd == self._err_fd
-        while True:
+        for _ in range(_READS_PER_TURN):
             try:
                 chunk = os.read(fd, 65536)
             except BlockingIOError:
@@ -291,6 +287,10 @@ class Attempt:
             except OSError:
                 return
         _write_all(self._log_fd, data)
+        self._unchecked += len(data)
+        if self._unchecked > self.spec.log_max_bytes:  # all output passes here: cap it here
+            self._unchecked = 0
+            _trim_log(self._log_fd, self.spec.log_max_bytes, 2 * self.spec.log_max_bytes)
 
     def _close_pipe(self, fd: int) -> None:
         with contextlib.suppress(OSError):

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 from conftest import JOBCTL, Env
+from test_ops_support import start_worker, wait_state
 
 
 def _run_one(env: Env, job: str) -> dict[str, object]:
@@ -96,3 +98,25 @@ def test_descriptors_the_worker_inherited_do_not_reach_jobs(env: Env) -> None:
     # ls itself opens one descriptor for the listing; nothing else beyond 0, 1 and 2.
     assert str(write_end) not in fds or write_end <= 3
     assert len(fds - {"0", "1", "2"}) <= 1, fds
+
+
+def test_a_job_that_writes_without_pause_neither_starves_others_nor_fills_the_disk(
+    env: Env,
+) -> None:
+    env.write_config(
+        '[settings]\nlog_max_bytes = "64KiB"\n\n'
+        '[jobs.flood]\ncommand = ["yes", "a line of output"]\ntimeout = "20s"\n'
+        "max_attempts = 1\n\n"
+        '[jobs.quick]\ncommand = ["echo", "done"]\n'
+    )
+    flood = env.enqueue("flood")
+    worker = start_worker(env, "--concurrency", "2")
+    wait_state(env, flood, "running")
+    quick = env.enqueue("quick")
+    wait_state(env, quick, "succeeded", timeout=10)
+    assert env.show(flood)["state"] == "running"  # it is the flood that is still going
+    log = Path(str(env.show(flood)["attempts_history"][0]["log_path"]))  # type: ignore[index]
+    assert log.stat().st_size <= 3 * 64 * 1024
+    env.run("cancel", str(flood), check=True)
+    wait_state(env, flood, "cancelled")
+    worker.terminate()
