@@ -2,26 +2,25 @@
 
 Everything is checked here, before anything is stored: an unknown job, a payload that is
 not a JSON object or is too large, a placeholder without a value, a bad delay. The CLI, the
-batch reader and the cron daemon all build jobs through these functions.
+batch reader and the cron daemon all build jobs through these functions. (No `from
+__future__ import annotations`: see jobctl.models.)
 """
-
-from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from jobctl.config import ADHOC_JOB, DEFAULT_JOB, QUEUE_NAME, Config
 from jobctl.durations import parse_duration
 from jobctl.errors import JobctlError, PayloadError, UsageError
 from jobctl.models import NewJob
-from jobctl.payload import check_placeholders, encode, placeholders
+from jobctl.payload import check_placeholder_values, check_placeholders, encode, placeholders
 from jobctl.timefmt import parse_instant
 
 
-@dataclass(frozen=True)
-class JobRequest:
+class JobRequest(NamedTuple):
+    """One job as asked for, before it is checked (a NamedTuple: cheap to define at start-up)."""
+
     job: str | None
     payload: Mapping[str, Any]
     delay: float | None = None
@@ -89,19 +88,26 @@ def read_batch(config: Config, lines: Iterable[str], now: float, source: str) ->
 
     Lines of the common shape `{"job": ..., "payload": {...}}` take a short path that
     checks the same things with what was learned about their job type on its first line:
-    batches of a hundred thousand lines are what this is for."""
+    batches of a hundred thousand lines are what this is for. Anything the short path does
+    not accept goes the long way, which gives the error its message."""
     jobs: list[NewJob] = []
     known: dict[str, NewJob] = {}  # job name -> a template carrying the type's defaults
     needs: dict[str, frozenset[str]] = {}  # job name -> its placeholders
     max_payload = config.settings.max_payload
-    loads = json.JSONDecoder().decode
+    decoder = json.JSONDecoder()
+    loads, raw_decode = decoder.decode, decoder.raw_decode
     for number, line in enumerate(lines, start=1):
-        if not line or line.isspace():
-            continue
         try:
-            item = loads(line)
-        except ValueError as exc:
-            raise PayloadError(f"{source}:{number}: invalid JSON: {exc}") from None
+            item, end = raw_decode(line)  # without decode()'s two scans for whitespace
+        except ValueError:
+            end = -1
+        if end != len(line):  # blank, padded or invalid: decoded as it always was
+            if not line or line.isspace():
+                continue
+            try:
+                item = loads(line)
+            except ValueError as exc:
+                raise PayloadError(f"{source}:{number}: invalid JSON: {exc}") from None
         if type(item) is dict and item.keys() <= _SHORT_KEYS:
             name = item.get("job")
             payload = item.get("payload", {})
@@ -109,9 +115,8 @@ def read_batch(config: Config, lines: Iterable[str], now: float, source: str) ->
             if (
                 template is not None
                 and type(payload) is dict
-                and needs[template.job] <= payload.keys()
+                and _fills(needs[template.job], payload, template.job)
             ):
-                text = encode(payload, max_payload, f"{source}:{number}")
                 jobs.append(
                     NewJob(
                         job=template.job,
@@ -119,7 +124,7 @@ def read_batch(config: Config, lines: Iterable[str], now: float, source: str) ->
                         queue=template.queue,
                         priority=template.priority,
                         max_attempts=template.max_attempts,
-                        payload_json=text,
+                        payload_json=encode(payload, max_payload, source, number),
                     )
                 )
                 continue
@@ -141,6 +146,17 @@ def read_batch(config: Config, lines: Iterable[str], now: float, source: str) ->
             known[new_job.job] = new_job
             needs[new_job.job] = frozenset(placeholders(config.jobs[new_job.job].command))
     return jobs
+
+
+def _fills(needed: frozenset[str], payload: dict[str, Any], job: str) -> bool:
+    """Whether `payload` passes build_job's placeholder checks (the long way says why not)."""
+    if not needed:
+        return True
+    try:
+        check_placeholder_values(needed, payload, job)
+    except PayloadError:
+        return False
+    return True
 
 
 _SHORT_KEYS = frozenset({"job", "payload"})

@@ -232,6 +232,8 @@ BAD_LINES = [
     pytest.param("{not json", "invalid JSON", 2, id="bad-json"),
     pytest.param([1, 2], "JSON object", 2, id="not-an-object"),
     pytest.param({"job": "greet"}, "{name}", 2, id="missing-placeholder"),
+    # After lines of the same job type, which take the batch reader's short path.
+    pytest.param({"job": "greet", "payload": {"name": "a\0b"}}, "NUL", 2, id="nul-in-placeholder"),
     pytest.param({"job": "record", "payload": [1]}, "payload", 2, id="payload-not-object"),
     pytest.param({"job": "record", "delay": "soon"}, "invalid duration", 2, id="bad-delay"),
     pytest.param({"job": "record", "colour": "red"}, "colour", 2, id="unknown-field"),

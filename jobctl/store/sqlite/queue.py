@@ -41,65 +41,78 @@ class QueueOps(SqliteBase):
     def _insert_jobs(
         self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
     ) -> tuple[list[EnqueueResult], int]:
-        """Insert inside the caller's write transaction; returns results and how many are new."""
+        """Insert inside the caller's write transaction; returns results and how many are new.
+
+        A job with no key, command, cwd, schedule or fire time (a batch's usual line) goes in
+        through an INSERT that leaves those columns out: binding a NULL costs the sqlite3
+        module an adapter lookup, and five per row took a third of a batch's insert time."""
+        from collections import Counter
+        from itertools import chain
+        from operator import itemgetter
+
         results: list[EnqueueResult] = []
-        rows: list[tuple[Any, ...]] = []
+        short: list[tuple[Any, ...]] = []  # the first 7 columns of both shapes are the same
+        full: list[tuple[Any, ...]] = []
         (seq,) = conn.execute(
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
         ).fetchone()
         batch_keys: dict[str, int] = {}
         queued, scheduled = State.QUEUED.value, State.SCHEDULED.value
+        absent = (None, None, None, None, None)
         for spec in jobs:
-            if spec.key is not None:
-                existing = batch_keys.get(spec.key)
+            key = spec.key
+            if key is not None:
+                existing = batch_keys.get(key)
                 if existing is None:
                     found = conn.execute(
                         f"SELECT id FROM jobs WHERE key = ? AND state IN {ACTIVE_SQL}",
-                        (spec.key,),
+                        (key,),
                     ).fetchone()
                     existing = found[0] if found else None
                 if existing is not None:
                     results.append(EnqueueResult(existing, created=False))
                     continue
+                batch_keys[key] = seq + 1
             seq += 1
-            if spec.key is not None:
-                batch_keys[spec.key] = seq
             run_at = now if spec.run_at is None else spec.run_at
-            rows.append(
-                (
-                    seq,
-                    spec.job,
-                    spec.queue,
-                    scheduled if run_at > now else queued,
-                    spec.priority,
-                    spec.max_attempts,
-                    spec.payload_json or compact_json(spec.payload),
-                    spec.key,
-                    run_at,
-                    now,
-                    None if spec.command is None else json.dumps(spec.command),
-                    spec.cwd,
-                    spec.schedule,
-                    spec.fire_time,
-                )
+            state = scheduled if run_at > now else queued
+            payload = spec.payload_json or compact_json(spec.payload)
+            optional = (key, spec.command, spec.cwd, spec.schedule, spec.fire_time)
+            if optional == absent:
+                short.append(
+                    (seq, spec.job, spec.queue, state, spec.priority, spec.max_attempts, payload,
+                     run_at, now)
+                )  # fmt: skip
+            else:
+                _, command, cwd, schedule, fire_time = optional
+                full.append(
+                    (seq, spec.job, spec.queue, state, spec.priority, spec.max_attempts, payload,
+                     key, run_at, now, None if command is None else json.dumps(command), cwd,
+                     schedule, fire_time)
+                )  # fmt: skip
+            results.append(EnqueueResult(seq, True))
+        if short:
+            conn.executemany(
+                "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
+                " run_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                short,
             )
-            results.append(EnqueueResult(seq, created=True))
-        if rows:
+        if full:
             conn.executemany(
                 "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
                 " key, run_at, created_at, command, cwd, schedule, fire_time)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                full,
             )
-            queues = {row[2] for row in rows}
+        created = len(short) + len(full)
+        if created:
+            rows = list(chain(short, full))
+            queues = set(map(itemgetter(2), rows))
             conn.executemany(
                 "INSERT OR IGNORE INTO queues (name) VALUES (?)", [(q,) for q in queues]
             )
-            by_state: dict[tuple[str, str], int] = {}
-            by_job: dict[tuple[str, str], int] = {}
-            for row in rows:
-                by_state[(row[2], row[3])] = by_state.get((row[2], row[3]), 0) + 1
-                by_job[(row[2], row[1])] = by_job.get((row[2], row[1]), 0) + 1
+            by_state = Counter(map(itemgetter(2, 3), rows))
+            by_job = Counter(map(itemgetter(2, 1), rows))
             conn.executemany(
                 "INSERT INTO job_counts (queue, state, n) VALUES (?, ?, ?)"
                 " ON CONFLICT (queue, state) DO UPDATE SET n = n + excluded.n",
@@ -112,7 +125,7 @@ class QueueOps(SqliteBase):
                 " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + excluded.n",
                 [(hour, q, j, n) for (q, j), n in by_job.items()],
             )
-        return results, len(rows)
+        return results, created
 
     # -- consuming -------------------------------------------------------------------------
 
