@@ -1,19 +1,20 @@
-"""jobs.toml -> validated, frozen dataclasses.
+"""jobs.toml -> validated, immutable records.
 
 Validation is strict and every error names the file, the line (where it can be found),
 the table and the key, so a typo is fixed at once instead of discovered at 3 a.m.
-"""
 
-from __future__ import annotations
+The records are NamedTuples, not frozen dataclasses: every `jobctl enqueue` loads the config,
+and a dataclass costs each call its code generation (about 1 ms a class) at start-up. (No
+`from __future__ import annotations` either: see jobctl.models.)
+"""
 
 import os
 import re
-import shlex
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, NamedTuple, TypeVar
 
 from jobctl.durations import parse_duration
 from jobctl.errors import ConfigError, JobctlError
@@ -25,18 +26,22 @@ ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exe
 DEFAULT_QUEUE = "default"
 
 T = TypeVar("T")
-_HEADER = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-_ANY_HEADER = re.compile(r"^\s*\[")
+# Patterns only errors and schedules need: compiled where used (through re's cache), since
+# every `jobctl enqueue` loads the config.
+_HEADER = r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$"
+_ANY_HEADER = r"^\s*\["
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
+_NOTHING: Mapping[str, Any] = MappingProxyType({})  # the shared default of mapping fields
 
 
-@dataclass(frozen=True)
-class JobType:
+class JobType(NamedTuple):
+    """A `[jobs.NAME]` table: what to run, and how to retry it."""
+
     name: str
     command: tuple[str, ...]
     shell: bool = False
     cwd: str | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = _NOTHING
     timeout: float | None = None
     kill_grace: float = 10.0
     max_attempts: int = 3
@@ -53,14 +58,13 @@ class JobType:
     hook_timeout: float | None = None  # None: [settings] hook_timeout
 
 
-@dataclass(frozen=True)
-class ScheduleSpec:
+class ScheduleSpec(NamedTuple):
     """A schedule as written; cron.py checks the expression and computes fires."""
 
     name: str
     cron: str
     job: str
-    payload: Mapping[str, Any] = field(default_factory=dict)
+    payload: Mapping[str, Any] = _NOTHING
     timezone: str | None = None
     overlap: str = "skip"
     catch_up: str = "latest"
@@ -73,8 +77,9 @@ class ScheduleSpec:
     line: int | None = None
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """The `[settings]` table, with every default filled in."""
+
     db: str | None = None
     lease: float = 30.0
     max_payload: int = 64 * 1024
@@ -93,12 +98,13 @@ class Settings:
     hook_timeout: float = 30.0
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
+    """A whole config file, checked; EMPTY_CONFIG when there is none."""
+
     path: Path | None
     settings: Settings
     jobs: Mapping[str, JobType]
-    schedules: Mapping[str, ScheduleSpec] = field(default_factory=dict)
+    schedules: Mapping[str, ScheduleSpec] = _NOTHING
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -218,9 +224,10 @@ class _Parser:
         if key is None:
             return start + 1
         key_re = re.compile(r"^\s*(" + re.escape(key) + r"|\"" + re.escape(key) + r"\")\s*[=.]")
+        any_header = re.compile(_ANY_HEADER)
         for index in range(start + 1, len(self.lines)):
             line = self.lines[index]
-            if _ANY_HEADER.match(line):
+            if any_header.match(line):
                 break
             if key_re.match(line):
                 return index + 1
@@ -231,8 +238,9 @@ class _Parser:
         ten thousand schedules must not be read ten thousand times."""
         if self._headers is None:
             found: dict[tuple[str, ...], int] = {}
+            header = re.compile(_HEADER)
             for index, line in enumerate(self.lines):
-                match = _HEADER.match(line)
+                match = header.match(line)
                 if match:
                     parts = tuple(_split_table(match.group(1).strip()))
                     found.setdefault(tuple(p.strip() for p in parts), index)
@@ -469,6 +477,8 @@ class _Parser:
                 raise self.fail(table, "command", "must not be empty")
             if shell:
                 return (value,)
+            import shlex  # only string commands need it: enqueue's start-up does not
+
             try:
                 argv = shlex.split(value)
             except ValueError as exc:

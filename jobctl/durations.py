@@ -19,7 +19,7 @@ _UNITS: dict[str, float] = {
     "w": 604800.0,
 }
 _ORDER = ["w", "d", "h", "m", "s", "ms"]
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)")
+_PART = r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)"  # compiled on first use (re's cache): start-up counts
 # Durations beyond a century are surely mistakes, and floats lose precision past them.
 MAX_SECONDS = 100 * 365 * 86400.0
 
@@ -34,7 +34,7 @@ def parse_duration(text: str) -> float:
     total = 0.0
     pos = 0
     last_rank = -1
-    for match in _PART.finditer(s):
+    for match in re.finditer(_PART, s):
         if match.start() != pos:
             break
         unit = match.group(2)

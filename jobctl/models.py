@@ -15,13 +15,21 @@ The allowed transitions (the life cycle promised in the README):
 
 Every store implements each transition as one guarded write that names the state (and,
 for running jobs, the lease) it expects to leave, so a late writer changes nothing.
-"""
 
-from __future__ import annotations
+Every `jobctl enqueue` imports this module, so it stays cheap to import: attempts, results,
+workers and fires live in jobctl.records, and there is no `from __future__ import
+annotations` (typing.NamedTuple compiles each annotation given as a string).
+"""
 
 import enum
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from jobctl.records import Attempt as Attempt
+    from jobctl.records import AttemptResult as AttemptResult
+    from jobctl.records import FireRecord as FireRecord
+    from jobctl.records import WorkerInfo as WorkerInfo
 
 
 class State(enum.StrEnum):
@@ -81,6 +89,8 @@ class EnqueueResult(NamedTuple):
 
 @dataclass(frozen=True)
 class Job:
+    """A stored job as read back: its state, counters and times."""
+
     id: int
     job: str
     queue: str
@@ -104,24 +114,8 @@ class Job:
     fire_time: float | None = None
 
 
-@dataclass(frozen=True)
-class Attempt:
-    job_id: int
-    attempt: int
-    worker: str
-    started_at: float
-    finished_at: float | None = None
-    outcome: Outcome | None = None
-    exit_code: int | None = None
-    signal: int | None = None
-    error: str | None = None
-    log_path: str | None = None
-    run: int = 0  # numbers attempts over the job's whole life, across dead retries
-
-
-@dataclass(frozen=True)
-class Claim:
-    """A job a worker now owns until its lease expires."""
+class Claim(NamedTuple):
+    """A job a worker now owns until its lease expires (a NamedTuple: cheap to define)."""
 
     job: Job
     attempt: int
@@ -130,20 +124,9 @@ class Claim:
     log_path: str | None = None  # where the worker puts this attempt's output
 
 
-@dataclass(frozen=True)
-class AttemptResult:
-    """What the executor observed; the worker turns it into a transition."""
+class JobFilter(NamedTuple):
+    """Which jobs a listing wants (a NamedTuple, like EnqueueResult: cheap to define)."""
 
-    outcome: Outcome
-    exit_code: int | None = None
-    signal: int | None = None
-    error: str | None = None
-    log_path: str | None = None
-    finished_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class JobFilter:
     states: tuple[State, ...] = ()
     job: str | None = None
     queue: str | None = None
@@ -153,30 +136,15 @@ class JobFilter:
     newest_first: bool = True
 
 
-@dataclass(frozen=True)
-class WorkerInfo:
-    id: str
-    host: str
-    pid: int
-    queues: tuple[str, ...]
-    concurrency: int
-    started_at: float
-    heartbeat_at: float
-    kind: str = "worker"  # or "scheduler"
-    interval: float = 10.0  # seconds between heartbeats; three missed ones mean it is gone
-
-    def alive(self, now: float) -> bool:
-        return now - self.heartbeat_at <= 3 * self.interval
+_RECORDS = frozenset({"Attempt", "AttemptResult", "FireRecord", "WorkerInfo"})
 
 
-@dataclass(frozen=True)
-class FireRecord:
-    """What happened to one cron fire: enqueued, skipped, or pending (overlap = "queue")."""
+def __getattr__(name: str) -> Any:
+    """Attempts, results, workers and fires are defined in jobctl.records, loaded when first
+    asked for here: `jobctl enqueue` never needs them, and each dataclass costs every call
+    its code generation at start-up."""
+    if name in _RECORDS:
+        from jobctl import records
 
-    schedule: str
-    fire_time: float
-    status: str
-    job_id: int | None = None
-    reason: str | None = None
-    manual: bool = False
-    at: float = 0.0
+        return getattr(records, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,7 @@ _UNITS = {
     "mib": 1024**2,
     "gib": 1024**3,
 }
-_SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
+_SIZE = r"^\s*(\d+)\s*([a-zA-Z]*)\s*$"  # compiled on first use (re's cache): start-up counts
 
 
 def parse_size(value: object) -> int:
@@ -27,7 +27,7 @@ def parse_size(value: object) -> int:
             raise UsageError(f"invalid size {value}: must not be negative")
         return value
     if isinstance(value, str):
-        match = _SIZE.match(value)
+        match = re.match(_SIZE, value)
         if match and match.group(2).lower() in _UNITS:
             return int(match.group(1)) * _UNITS[match.group(2).lower()]
     raise UsageError(f"invalid size {value!r}: expected bytes or a string like '64KiB' or '10MiB'")

@@ -215,6 +215,8 @@ class Worker:
         )
         for claim in claims:
             self._start(claim)
+        for claim in claims:
+            self._announce(claim)
         return len(claims) == free
 
     def _sleep_time(self, next_maintenance: float, burst_wait: float | None) -> float:
@@ -361,12 +363,9 @@ class Worker:
 
     # -- attempts --------------------------------------------------------------------------
 
-    def _start(self, claim: Claim) -> None:
+    def _announce(self, claim: Claim) -> None:
+        """The job.started line, written once the job is running: spawning comes first."""
         job = claim.job
-        self._pending_retries.pop(job.id, None)
-        job_type = self._job_type(claim)
-        running = _Running(claim, job_type or DEFAULT_JOB, None, self.clock.monotonic())
-        self._running[job.id] = running
         self.log.emit(
             "job.started",
             job_id=job.id,
@@ -375,6 +374,13 @@ class Worker:
             attempt=claim.attempt,
             max_attempts=job.max_attempts,
         )
+
+    def _start(self, claim: Claim) -> None:
+        job = claim.job
+        self._pending_retries.pop(job.id, None)
+        job_type = self._job_type(claim)
+        running = _Running(claim, job_type or DEFAULT_JOB, None, self.clock.monotonic())
+        self._running[job.id] = running
         if job_type is None:
             message = f"unknown job {job.job!r}: not defined in " + (
                 str(self.config.path) if self.config.path else "any config"
@@ -492,13 +498,15 @@ class Worker:
         except StoreError as exc:
             self.log.emit("worker.store_error", level="error", error=str(exc))
             return False
+        for claim in claims:  # the next jobs start before the last ones are reported
+            self._start(claim)
         for (running, result, elapsed, retry_at), state in zip(
             self._pending_log, states, strict=True
         ):
             self._report(running, result, elapsed, retry_at, state)
         self._pending_log.clear()
         for claim in claims:
-            self._start(claim)
+            self._announce(claim)
         return True
 
     def _report(

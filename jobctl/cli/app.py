@@ -2,12 +2,12 @@
 
 Commands import their heavy modules inside the function body: `jobctl enqueue` runs in
 shell loops and cron lines, so start-up must not pay for rich, croniter or the worker.
+Modules whose functions typer inspects (this one, queue.py, completers.py) do without `from
+__future__ import annotations`: typer reads every signature on each call, and string
+annotations would be compiled and evaluated anew each time.
 """
 
-from __future__ import annotations
-
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,15 +31,27 @@ app = typer.Typer(
 )
 
 
-@dataclass
 class Globals:
-    config_path: str | None = None
-    db: str | None = None
-    log_format: str | None = None
-    log_level: str | None = None
-    _config: Config | None = field(default=None, repr=False)
+    """The global options of one call, and the config they lead to (loaded once, on demand).
 
-    def event_log(self) -> EventLog:
+    A plain class: a dataclass would cost every call its code generation at start-up."""
+
+    __slots__ = ("_config", "config_path", "db", "log_format", "log_level")
+
+    def __init__(
+        self,
+        config_path: str | None = None,
+        db: str | None = None,
+        log_format: str | None = None,
+        log_level: str | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.db = db
+        self.log_format = log_format
+        self.log_level = log_level
+        self._config: Config | None = None
+
+    def event_log(self) -> "EventLog":
         """The event log of long-running commands: --log-format/--log-level, else settings."""
         from jobctl.observe.events import EventLog
 
@@ -48,14 +60,14 @@ class Globals:
         level = self.log_level or settings.log_level
         return EventLog(fmt=fmt, level=level)
 
-    def config(self, required: bool = False) -> Config:
+    def config(self, required: bool = False) -> "Config":
         if self._config is None or (required and self._config.path is None):
             from jobctl.config import load_config
 
             self._config = load_config(self.config_path, required=required)
         return self._config
 
-    def use_config(self, config: Config) -> None:
+    def use_config(self, config: "Config") -> None:
         """A reloaded config replaces the loaded one for everything that asks later."""
         self._config = config
 
@@ -76,7 +88,7 @@ class Globals:
         )
         return os.path.join(state, "jobctl", "jobctl.db")
 
-    def store(self, *, create: bool = True, durability: str | None = None) -> Store:
+    def store(self, *, create: bool = True, durability: str | None = None) -> "Store":
         from jobctl.store import open_store
 
         return open_store(

@@ -2,10 +2,9 @@
 
 They run only while a shell completes a value, so they read the config and the database
 then, never at start-up. The scripts and the protocol that calls them are in completions.py,
-which loads only when a shell asks for completions.
+which loads only when a shell asks for completions. No `from __future__ import annotations`:
+typer reads these signatures on every call (see jobctl.cli.app).
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
@@ -67,7 +66,7 @@ def complete_final_state(incomplete: str) -> list[str]:
     return [s.value for s in FINAL_STATES if s.value.startswith(incomplete)]
 
 
-def _config(ctx: typer.Context) -> Config | None:
+def _config(ctx: typer.Context) -> "Config | None":
     """The config named on the command line being completed (or found the usual way);
     None when it is missing or broken, since a completion must never print an error."""
     from jobctl.config import load_config

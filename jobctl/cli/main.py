@@ -3,11 +3,50 @@ and a documented exit code (see jobctl.errors)."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
+from typing import NoReturn
 
 
 def run(argv: list[str] | None = None) -> None:
+    """Run one command. Without `argv` (the `jobctl` program itself) the call owns the
+    process, and spares it the garbage collector's start-up work (see _imported) and the
+    interpreter's teardown (see _exit)."""
+    if argv is not None:
+        _dispatch(argv, owns_process=False)
+        return
+    gc.disable()
+    try:
+        _dispatch(None, owns_process=True)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            _exit(exc.code or 0)
+        raise
+
+
+def _exit(code: int) -> NoReturn:
+    """End the process the moment its command is done: tearing the interpreter down frees
+    some three hundred modules object by object, 2 to 3 ms of every call, for nothing. Only
+    when nothing else was to run at exit (no other thread, no atexit handler) and the output
+    is flushed; otherwise Python's own exit, without its last full collection (everything
+    still alive lives until then anyway)."""
+    import atexit
+    import threading
+
+    if threading.active_count() == 1 and not atexit._ncallbacks():
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # Python's own exit reports it, as it always did
+            pass
+        else:
+            os._exit(code)
+    gc.freeze()
+    sys.exit(code)
+
+
+def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
     import importlib
 
     import typer
@@ -24,6 +63,8 @@ def run(argv: list[str] | None = None) -> None:
         importlib.import_module(f"jobctl.cli.{module}")
     if completing:
         from jobctl.cli import completions  # noqa: F401  (registers the scripts' protocol)
+    if owns_process:
+        _imported()
 
     try:
         code = app(args=argv, prog_name="jobctl", standalone_mode=False)
@@ -94,6 +135,16 @@ def command_name(args: list[str]) -> str | None:
             continue
         return word
     return None
+
+
+def _imported() -> None:
+    """The modules are loaded: collect from now on, but never look at what they hold.
+
+    Imports allocate tens of thousands of objects that live as long as the process, and
+    collections during start-up (about 5 ms of each call) free none of them. Freezing them
+    keeps the collections of a long-running worker or daemon from walking them too."""
+    gc.freeze()
+    gc.enable()
 
 
 def _fail(message: str, code: int) -> None:

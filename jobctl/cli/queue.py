@@ -1,6 +1,6 @@
-"""`jobctl enqueue`: put jobs on the queue, one, ad hoc, or a whole batch."""
+"""`jobctl enqueue`: put jobs on the queue, one, ad hoc, or a whole batch.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: see jobctl.cli.app."""
 
 import sys
 import time
@@ -142,6 +142,21 @@ def enqueue(
 
 
 def _enqueue_batch(source: str, now: float, as_json: bool) -> None:
+    """_enqueue_lines without the garbage collector: a batch builds a few objects per line
+    and frees none of them until it ends, so the collections their allocations set off find
+    nothing (an eighth of the time, on 100,000 lines)."""
+    import gc
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _enqueue_lines(source, now, as_json)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _enqueue_lines(source: str, now: float, as_json: bool) -> None:
     from jobctl.errors import UsageError
     from jobctl.producer import read_batch
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from jobctl.errors import StoreError
-from jobctl.store.base import Finish, QueueCounts, Store, WakeListener
+from jobctl.store.base import Finish, Store, WakeListener
 
-__all__ = ["Finish", "QueueCounts", "Store", "WakeListener", "open_store"]
+__all__ = ["Finish", "Store", "WakeListener", "open_store"]
 
 
 def open_store(location: str, *, durability: str = "full", create: bool = True) -> Store:

@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from jobctl.models import (
-    Attempt,
-    AttemptResult,
-    Claim,
-    EnqueueResult,
-    FireRecord,
-    Job,
-    JobFilter,
-    NewJob,
-    State,
-    WorkerInfo,
-)
+if TYPE_CHECKING:
+    from jobctl.models import (
+        Attempt,
+        AttemptResult,
+        Claim,
+        EnqueueResult,
+        FireRecord,
+        Job,
+        JobFilter,
+        NewJob,
+        State,
+        WorkerInfo,
+    )
+    from jobctl.store.reports import Histogram as Histogram
+    from jobctl.store.reports import QueueCounts as QueueCounts
 
 
 class LeaderLock(Protocol):
@@ -50,38 +52,16 @@ class WakeListener(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Finish:
-    """The end of one claimed attempt, as the worker reports it."""
+class Finish(NamedTuple):
+    """The end of one claimed attempt, as the worker reports it.
+
+    A NamedTuple, not a dataclass: every command imports this module, and a dataclass costs
+    each call its code generation at start-up."""
 
     claim: Claim
     result: AttemptResult
     # For a failure: when to run again, or None when no attempt is left (the job dies).
     retry_at: float | None = None
-
-
-@dataclass(frozen=True)
-class QueueCounts:
-    queue: str
-    counts: dict[State, int]
-    paused: bool
-    oldest_ready_at: float | None
-    # Scheduled jobs already due (a worker promotes them to queued when it claims): ready too.
-    due: int = 0
-
-    @property
-    def ready(self) -> int:
-        return self.counts.get(State.QUEUED, 0) + self.due
-
-
-@dataclass(frozen=True)
-class Histogram:
-    kind: str  # "run" or "wait"
-    queue: str
-    job: str
-    buckets: tuple[tuple[float, int], ...]  # (upper bound, count in that bucket), ascending
-    count: int
-    sum: float
 
 
 class Store(abc.ABC):
@@ -333,3 +313,13 @@ class Store(abc.ABC):
         """The host that ran an attempt and the end of its output, for stores shared by many
         hosts (the full log stays on that host). None: the store keeps no output."""
         return None
+
+
+def __getattr__(name: str) -> Any:
+    """QueueCounts and Histogram are defined in jobctl.store.reports, loaded when first asked
+    for here: `jobctl enqueue` never needs them, and a dataclass costs start-up time."""
+    if name in ("QueueCounts", "Histogram"):
+        from jobctl.store import reports
+
+        return getattr(reports, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from jobctl.models import (
-    FireRecord,
     NewJob,
     State,
 )
@@ -16,6 +16,9 @@ from jobctl.store.sqlite.rows import (
     ACTIVE_SQL,
 )
 from jobctl.store.wake import WORK
+
+if TYPE_CHECKING:
+    from jobctl.records import FireRecord
 
 
 class CronOps(QueueOps):
@@ -34,6 +37,8 @@ class CronOps(QueueOps):
         manual: bool = False,
         reason: str | None = None,
     ) -> FireRecord | None:
+        from jobctl.records import FireRecord  # not at the top: see jobctl.records
+
         enqueued = False
         with self._write() as conn:
             if conn.execute(
@@ -66,6 +71,8 @@ class CronOps(QueueOps):
         return FireRecord(schedule, fire_time, status, job_id, reason, manual, now)
 
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
+        from jobctl.records import FireRecord
+
         with self._write() as conn:
             row = conn.execute(
                 "SELECT fire_time, manual FROM fires WHERE schedule = ? AND status = 'pending'"
@@ -99,6 +106,8 @@ class CronOps(QueueOps):
         return rows[0][0] if rows and rows[0][0] is not None else None
 
     def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
+        from jobctl.records import FireRecord
+
         rows = self._read(
             "SELECT f.schedule, f.fire_time, f.status, f.job_id, f.reason, f.manual, f.at,"
             " j.state FROM fires f"

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from jobctl.models import (
-    WorkerInfo,
-)
-from jobctl.store.base import Histogram
 from jobctl.store.sqlite.connection import SqliteBase
+
+if TYPE_CHECKING:
+    from jobctl.records import WorkerInfo
+    from jobctl.store.reports import Histogram
 
 
 class MonitorOps(SqliteBase):
@@ -41,6 +42,8 @@ class MonitorOps(SqliteBase):
             conn.execute("DELETE FROM workers WHERE id = ?", (worker,))
 
     def workers(self) -> list[WorkerInfo]:
+        from jobctl.records import WorkerInfo  # not at the top: see jobctl.records
+
         rows = self._read(
             "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, kind, interval"
             " FROM workers ORDER BY started_at"
@@ -72,6 +75,8 @@ class MonitorOps(SqliteBase):
         return {(q, j, e): int(n) for q, j, e, n in rows}
 
     def histograms(self) -> list[Histogram]:
+        from jobctl.store.reports import Histogram  # not at the top: see that module
+
         bounds = [float(r[0]) for r in self._read("SELECT le FROM hist_bounds ORDER BY le")]
         counts: dict[tuple[str, str, str], dict[float, int]] = {}
         for kind, queue, job, le, n in self._read("SELECT kind, queue, job, le, n FROM stat_hist"):

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.models import (
-    Attempt,
     Job,
     JobFilter,
     Outcome,
     State,
 )
-from jobctl.store.base import QueueCounts
 from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
     JOB_COLUMNS,
     finished_where,
     job_from_row,
 )
+
+if TYPE_CHECKING:
+    from jobctl.records import Attempt
+    from jobctl.store.reports import QueueCounts
 
 
 class RecordOps(SqliteBase):
@@ -40,6 +42,8 @@ class RecordOps(SqliteBase):
         return found
 
     def attempts(self, job_id: int) -> list[Attempt]:
+        from jobctl.records import Attempt  # not at the top: see jobctl.records
+
         rows = self._read(
             "SELECT job_id, attempt, worker, started_at, finished_at, outcome, exit_code,"
             " signal, error, log_path, run FROM attempts WHERE job_id = ? ORDER BY run",
@@ -93,6 +97,8 @@ class RecordOps(SqliteBase):
         for queue, state, n in self._read("SELECT queue, state, n FROM job_counts WHERE n > 0"):
             counts.setdefault(queue, {})[State(state)] = n
         paused = {name: bool(p) for name, p in self._read("SELECT name, paused FROM queues")}
+        from jobctl.store.reports import QueueCounts  # not at the top: see that module
+
         result = []
         for queue in sorted(set(counts) | set(paused)):
             ready = self._read(

@@ -1,0 +1,71 @@
+"""What running jobs leaves behind: attempts and their results, workers, cron fires.
+
+Workers, the cron daemon and the observing commands use these; `jobctl enqueue` does not,
+so they live apart from jobctl.models, which still offers them (loaded on first use).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from jobctl.models import Outcome
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of a job's command, as recorded."""
+
+    job_id: int
+    attempt: int
+    worker: str
+    started_at: float
+    finished_at: float | None = None
+    outcome: Outcome | None = None
+    exit_code: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    log_path: str | None = None
+    run: int = 0  # numbers attempts over the job's whole life, across dead retries
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """What the executor observed; the worker turns it into a transition."""
+
+    outcome: Outcome
+    exit_code: int | None = None
+    signal: int | None = None
+    error: str | None = None
+    log_path: str | None = None
+    finished_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A registered worker or scheduler, as its heartbeats keep it."""
+
+    id: str
+    host: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    started_at: float
+    heartbeat_at: float
+    kind: str = "worker"  # or "scheduler"
+    interval: float = 10.0  # seconds between heartbeats; three missed ones mean it is gone
+
+    def alive(self, now: float) -> bool:
+        return now - self.heartbeat_at <= 3 * self.interval
+
+
+@dataclass(frozen=True)
+class FireRecord:
+    """What happened to one cron fire: enqueued, skipped, or pending (overlap = "queue")."""
+
+    schedule: str
+    fire_time: float
+    status: str
+    job_id: int | None = None
+    reason: str | None = None
+    manual: bool = False
+    at: float = 0.0
