@@ -123,8 +123,10 @@ class Worker:
                 concurrency=self.options.concurrency,
             )
             started = True
+            self.log.hold()
             self._loop(listener)
         finally:
+            self.log.release()
             self._restore_signals(old_handlers)
             if listener is not None:
                 listener.close()
@@ -250,6 +252,7 @@ class Worker:
         for running in self._running.values():
             if running.attempt is not None:
                 fds.extend(running.attempt.fds())
+        self.log.flush()  # the lines of this turn, before sleeping
         readable = wait_readable(fds, timeout)
         if self._wake_r in readable:
             with contextlib.suppress(BlockingIOError, OSError):

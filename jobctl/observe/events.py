@@ -26,6 +26,23 @@ class EventLog:
         self.fmt = fmt
         self.threshold = LEVELS.get(level, 20)
         self._lock = threading.Lock()
+        self._holder: int | None = None  # the thread whose lines wait for flush()
+        self._held: list[str] = []
+
+    def hold(self) -> None:
+        """Keep the calling thread's lines until `flush()`: a busy worker writes the lines of
+        one turn of its loop at once, before it sleeps, instead of a write per line."""
+        self._holder = threading.get_ident()
+
+    def flush(self) -> None:
+        with self._lock:
+            lines, self._held = self._held, []
+            if lines:
+                self._write("".join(lines))
+
+    def release(self) -> None:
+        self._holder = None
+        self.flush()
 
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
         if LEVELS.get(level, 20) < self.threshold:
@@ -38,11 +55,17 @@ class EventLog:
         else:
             line = _text_line(now, level, event, fields)
         with self._lock:
-            try:
-                self.stream.write(line + "\n")
-                self.stream.flush()
-            except (OSError, ValueError):
-                pass  # a closed stderr must never stop a worker
+            if self._holder is not None and self._holder == threading.get_ident():
+                self._held.append(line + "\n")
+            else:
+                self._write(line + "\n")
+
+    def _write(self, text: str) -> None:
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed stderr must never stop a worker
 
 
 def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str:
