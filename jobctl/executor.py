@@ -66,7 +66,8 @@ class Attempt:
         self._force = False
         self._proc: _Child | None = None
         self._log_fd = -1  # opened at the first byte of output: silent jobs leave no file
-        self._log_opened = False
+        self._log_opened = False  # tried: made at most once
+        self._log_made = False
         self._out_fd: int | None = None
         self._err_fd: int | None = None
         self._exit_fd: int | None = None
@@ -80,50 +81,59 @@ class Attempt:
         self._leftovers_kill_at: float | None = None  # stopping processes the leader left
         self._leftovers_check = 0.0
         self._drain_until: float | None = None  # giving the output's last holders this long
+        self._poll_at = 0.0  # without a pidfd: when to look for the exit next
 
     # -- driving ---------------------------------------------------------------------------
 
     def start(self) -> AttemptResult | None:
-        """Spawn the command; the result at once when it cannot start."""
+        """Spawn the command; the result at once when it cannot start. On an exception,
+        nothing it opened stays open."""
+        try:
+            return self._start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self) -> AttemptResult | None:
         spec = self.spec
         _check_log_dir(spec.log_path.parent)
         if os.path.lexists(spec.log_path):
             # Something is there already (a retried database's file, or a planted link):
             # open it now, so that a refusal stops the attempt before its command runs.
-            self._log_fd = _open_log(spec.log_path)
             self._log_opened = True
+            self._log_fd = _open_log(spec.log_path)
+            self._log_made = True
         argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else list(spec.argv)
         self._started = time.monotonic()
-        out_read, out_write = os.pipe2(os.O_CLOEXEC)
-        err_read, err_write = os.pipe2(os.O_CLOEXEC)
+        self._out_fd, out_write = os.pipe2(os.O_CLOEXEC)
+        try:
+            self._err_fd, err_write = os.pipe2(os.O_CLOEXEC)
+        except BaseException:
+            os.close(out_write)
+            raise
         try:
             child = _spawn(argv, spec, out_write, err_write)
         except OSError as exc:
-            os.close(out_read)
-            os.close(err_read)
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            if spec.cwd is not None and exc.filename == spec.cwd:
+                message = f"cannot start {argv[0]!r}: working directory {spec.cwd}: {exc.strerror}"
+            elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 message = f"cannot start {argv[0]!r}: command not found"
-            elif isinstance(exc, FileNotFoundError) and spec.cwd:
-                message = f"cannot start {argv[0]!r}: {exc.strerror}"
             code = 127 if exc.errno == errno.ENOENT else 126
             return self._not_started(message, code)
         except (ValueError, KeyError) as exc:  # unknown user or group
-            os.close(out_read)
-            os.close(err_read)
             return self._not_started(f"cannot start {argv[0]!r}: {exc}", 126)
         finally:
             os.close(out_write)
             os.close(err_write)
         self._proc = child
-        self._out_fd = out_read
-        self._err_fd = err_read
-        os.set_blocking(out_read, False)
-        os.set_blocking(err_read, False)
+        os.set_blocking(self._out_fd, False)
+        os.set_blocking(self._err_fd, False)
         try:
             self._exit_fd = os.pidfd_open(child.pid)
         except (AttributeError, OSError):
             self._exit_fd = None  # no pidfd: the deadline polls instead
+        self._poll_at = self._started + _POLL_WITHOUT_PIDFD
         if spec.timeout:
             self._timeout_at = self._started + spec.timeout
         return None
@@ -150,7 +160,7 @@ class Attempt:
             if self._kill_at is not None and self._kill_at != _SENT:
                 waits.append(self._kill_at)
             if self._exit_fd is None:
-                waits.append(time.monotonic() + _POLL_WITHOUT_PIDFD)
+                waits.append(self._poll_at)
             return min(waits, default=None)
         if self._leftovers_kill_at is not None:
             return min(self._leftovers_check, self._leftovers_kill_at)
@@ -184,6 +194,7 @@ class Attempt:
             if exited and proc.poll() is not None:
                 self._leader_exited(now)
             else:
+                self._poll_at = now + _POLL_WITHOUT_PIDFD
                 self._enforce(now)
                 return None
         if self._leftovers_kill_at is not None:
@@ -200,9 +211,10 @@ class Attempt:
 
     def close(self) -> None:
         """Kill what is still running and release its descriptors (the owner is leaving)."""
-        if self.result is None and self._proc is not None and not self._leader_done:
-            _signal_group(self._proc.pid, signal.SIGKILL)
-            self._proc.wait(5.0)
+        if self.result is None and self._proc is not None:
+            _signal_group(self._proc.pid, signal.SIGKILL)  # the leader's group, leftovers too
+            if not self._leader_done:
+                self._proc.wait(5.0)
         self._release()
 
     # -- steps -----------------------------------------------------------------------------
@@ -286,6 +298,7 @@ class Attempt:
                 self._log_fd = _open_log(self.spec.log_path)
             except OSError:
                 return
+            self._log_made = True
         _write_all(self._log_fd, data)
         self._unchecked += len(data)
         if self._unchecked > self.spec.log_max_bytes:  # all output passes here: cap it here
@@ -325,7 +338,7 @@ class Attempt:
 
     def _log_path(self) -> str:
         """The log's path; "" when the attempt wrote nothing, so no file was made."""
-        return str(self.spec.log_path) if self._log_opened else ""
+        return str(self.spec.log_path) if self._log_made else ""
 
     def _result(self) -> AttemptResult:
         assert self._proc is not None and self._proc.returncode is not None
@@ -501,6 +514,7 @@ def _spawn(argv: list[str], spec: AttemptSpec, out_fd: int, err_fd: int) -> _Chi
 # Python ignores these; a command expects them at their defaults (as Popen restores them).
 _SIGDEF = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
 _DEVNULL: list[int] = []
+_DEVNULL_LOCK = threading.Lock()
 
 
 def _devnull() -> int:
@@ -508,8 +522,10 @@ def _devnull() -> int:
     sure no descriptor this process inherited (from a shell, a supervisor) reaches a job:
     posix_spawn passes on every inheritable descriptor, where Popen closes them."""
     if not _DEVNULL:
-        _seal_inherited()
-        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+        with _DEVNULL_LOCK:  # hook threads spawn too
+            if not _DEVNULL:
+                _seal_inherited()
+                _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
     return _DEVNULL[0]
 
 

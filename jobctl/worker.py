@@ -79,6 +79,8 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._environ = dict(os.environ)
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
+        self._signals: list[int] = []  # received, not yet acted on
+        self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
         self._finishes: list[Finish] = []  # their results, until the store has them
         self._releases: list[Claim] = []  # interrupted attempts, until the store has them
@@ -168,14 +170,19 @@ class Worker:
         interval = self._maintenance_interval
         next_maintenance = self.clock.monotonic()
         while True:
-            reported = self._collect_results()
+            self._take_signals()
             mono = self.clock.monotonic()
+            # After a store error the store rests for a moment; attempts are served meanwhile.
+            store_up = mono >= self._store_retry_at
+            reported = store_up and self._collect_results()
+            if store_up and not reported:
+                self._store_retry_at = mono + _STORE_RETRY
             if self._stopping:
                 self._enforce_shutdown(mono)
                 if not self._running and (reported or self._force):
                     return
             if not reported:
-                self._wait(listener, _STORE_RETRY)
+                self._wait(listener, self._until_attempts_need_us(self._store_retry_at - mono))
                 continue
             try:
                 if mono >= next_maintenance:
@@ -187,7 +194,8 @@ class Worker:
                 claimed_all = self._claim_more()
             except StoreError as exc:
                 self.log.emit("worker.store_error", level="error", error=str(exc))
-                self._wait(listener, _STORE_RETRY)
+                self._store_retry_at = mono + _STORE_RETRY
+                self._wait(listener, self._until_attempts_need_us(_STORE_RETRY))
                 continue
             if claimed_all and not self._stopping:
                 continue  # every free slot filled: more work may be waiting
@@ -229,10 +237,7 @@ class Worker:
             timeout = min(timeout, self._stop_deadline - mono)
         if burst_wait is not None:
             timeout = min(timeout, burst_wait)
-        for running in self._running.values():
-            deadline = running.attempt.deadline() if running.attempt is not None else None
-            if deadline is not None:
-                timeout = min(timeout, deadline - time.monotonic())
+        timeout = self._until_attempts_need_us(timeout)
         if not self._stopping and len(self._running) < self.options.concurrency:
             try:
                 due = self.store.next_due(self.options.queues)
@@ -241,6 +246,16 @@ class Worker:
             if due is not None:
                 timeout = min(timeout, max(0.0, due - self.clock.now()))
         return timeout
+
+    def _until_attempts_need_us(self, timeout: float) -> float:
+        """`timeout`, or less when a running attempt has a deadline sooner (a timeout, a
+        kill grace, a check on processes it left behind)."""
+        now = time.monotonic()
+        for running in self._running.values():
+            deadline = running.attempt.deadline() if running.attempt is not None else None
+            if deadline is not None:
+                timeout = min(timeout, deadline - now)
+        return max(0.0, timeout)
 
     def _wait(self, listener: WakeListener | None, timeout: float) -> None:
         if listener is None:
@@ -631,8 +646,15 @@ class Worker:
             self._handling = False
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        force = signum == signal.SIGINT and self._stopping
-        self.request_stop(force=force)
+        # Only noted here: the handler may interrupt the loop anywhere, even inside the
+        # event log's lock, so the loop acts on it (its wake-up pipe is written now).
+        self._signals.append(signum)
+        self._poke()
+
+    def _take_signals(self) -> None:
+        while self._signals:
+            signum = self._signals.pop(0)
+            self.request_stop(force=signum == signal.SIGINT and self._stopping)
 
 
 def _with_time(result: AttemptResult, now: float) -> AttemptResult:

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
+import pytest
 from conftest import JOBCTL, Env
 from test_ops_support import start_worker, wait_state
 
@@ -120,3 +123,84 @@ def test_a_job_that_writes_without_pause_neither_starves_others_nor_fills_the_di
     env.run("cancel", str(flood), check=True)
     wait_state(env, flood, "cancelled")
     worker.terminate()
+
+
+def test_without_pidfd_an_exit_that_closes_no_pipe_is_still_noticed(env: Env) -> None:
+    # Kernels before 5.3 (or a seccomp filter) have no pidfd_open: the worker polls instead.
+    env.write_config(
+        '[jobs.quiet]\ncommand = ["sh", "-c", "exec >/dev/null 2>&1; sleep 0.3"]\n'
+        '[jobs.other]\ncommand = ["true"]\n'
+    )
+    quiet, other = env.enqueue("quiet"), env.enqueue("other")
+    script = (
+        "import os, sys; del os.pidfd_open; sys.argv = ['jobctl'] + sys.argv[1:]; "
+        "from jobctl.cli.main import run; run()"
+    )
+    started = time.monotonic()
+    worker = subprocess.run(
+        [sys.executable, "-c", script, *env.global_args(), "run-worker", "--burst"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert worker.returncode == 0, worker.stderr
+    assert time.monotonic() - started < 5.0  # not a maintenance interval or a lease later
+    assert env.show(quiet)["state"] == "succeeded"
+    assert env.show(other)["state"] == "succeeded"
+
+
+def test_an_attempt_that_fails_to_start_leaves_no_descriptor_open(tmp_path: Path) -> None:
+    from jobctl.executor import Attempt, AttemptSpec
+
+    spec = AttemptSpec(
+        argv=["true"],
+        env={"BROKEN": 1},  # type: ignore[dict-item]  # not a string: the spawn raises
+        log_path=tmp_path / "logs" / "1.1.log",
+    )
+    with pytest.raises(TypeError):
+        Attempt(spec).start()  # the first also opens /dev/null, kept for every later one
+    before = set(os.listdir("/proc/self/fd"))
+    for _ in range(3):
+        with pytest.raises(TypeError):
+            Attempt(spec).start()
+    assert set(os.listdir("/proc/self/fd")) == before
+
+
+SIGNAL_INSIDE_THE_EVENT_LOG = """
+import os, signal, sys
+from pathlib import Path
+from jobctl.config import parse_config
+from jobctl.observe.events import EventLog
+from jobctl.store import open_store
+from jobctl.worker import Worker, WorkerOptions
+
+class Stderr:
+    # A SIGTERM lands while the event log writes (and holds its lock).
+    sent = False
+    def write(self, text):
+        if not Stderr.sent:
+            Stderr.sent = True
+            os.kill(os.getpid(), signal.SIGTERM)
+        sys.stdout.write(text)
+    def flush(self):
+        sys.stdout.flush()
+
+with open_store(sys.argv[1]) as store:
+    worker = Worker(store, parse_config(""), WorkerOptions(), log=EventLog(Stderr()))
+    sys.exit(worker.run())
+"""
+
+
+def test_a_signal_that_lands_inside_the_event_log_stops_the_worker(env: Env) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNAL_INSIDE_THE_EVENT_LOG, str(env.db)],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "worker.stopping" in result.stdout and "worker.stopped" in result.stdout

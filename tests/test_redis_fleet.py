@@ -10,9 +10,11 @@ variants run under `make chaos` (pytest -m chaos); the default suite runs short 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -180,6 +182,32 @@ def test_a_worker_rides_out_a_restart_of_the_server(tmp_path: Path, redis_env: R
         assert env.show(first)["state"] == "succeeded"
         assert worker.poll() is None
         assert stop(worker) == 0
+    finally:
+        server.stop()
+
+
+def test_a_store_outage_is_retried_once_a_second_not_at_every_line_of_output(
+    tmp_path: Path, redis_env: RedisEnv
+) -> None:
+    # While the store is down the worker keeps serving its running attempts (their output
+    # wakes it up all the time), but it tries the store again only once a second.
+    server = start_server(tmp_path / "outage", "--appendonly", "yes")
+    env = redis_env
+    env.url = server.url("outage")
+    chatty = "import time\nfor i in range(3000):\n    print(i, flush=True)\n    time.sleep(0.001)"
+    env.write_config(f"[jobs.chatty]\ncommand = {json.dumps([sys.executable, '-c', chatty])}\n")
+    log = env.root / "worker.log"
+    try:
+        job = env.enqueue("chatty")
+        worker = spawn(env, log, "run-worker", "--concurrency", "2")
+        wait_until("the job to run", lambda: env.show(job)["state"] == "running", 30)
+        server.stop()
+        time.sleep(2.0)  # the outage
+        server = start_server(tmp_path / "outage", "--appendonly", "yes", port=server.port)
+        wait_until("the job to end", lambda: env.show(job)["state"] == "succeeded", 60)
+        assert stop(worker) == 0
+        errors = log.read_text().count("worker.store_error")
+        assert 1 <= errors <= 6, errors
     finally:
         server.stop()
 
