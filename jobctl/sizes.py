@@ -31,10 +31,3 @@ def parse_size(value: object) -> int:
         if match and match.group(2).lower() in _UNITS:
             return int(match.group(1)) * _UNITS[match.group(2).lower()]
     raise UsageError(f"invalid size {value!r}: expected bytes or a string like '64KiB' or '10MiB'")
-
-
-def format_size(size: int) -> str:
-    for unit, factor in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= factor and size % factor == 0:
-            return f"{size // factor}{unit}"
-    return f"{size}B"
