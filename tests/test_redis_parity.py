@@ -66,13 +66,13 @@ def both(stores: tuple[Store, Store], call: Callable[[Store], Any]) -> tuple[Any
 
 
 def claim_view(claim: Claim) -> tuple[Any, ...]:
-    return (asdict(claim.job), claim.attempt, claim.run, claim.log_path)
+    return (claim.job._asdict(), claim.attempt, claim.run, claim.log_path)
 
 
 def snapshot(store: Store, now: float) -> dict[str, Any]:
     jobs = store.list_jobs(JobFilter(limit=None, newest_first=False))
     return {
-        "jobs": [asdict(j) for j in jobs],
+        "jobs": [j._asdict() for j in jobs],
         "attempts": {j.id: [asdict(a) for a in store.attempts(j.id)] for j in jobs},
         "counts": [asdict(q) for q in store.queue_counts(now)],
         "events": store.event_counts(None),
@@ -227,7 +227,7 @@ def apply(
                 lambda s: s.still_held(claims_of(s, chosen)),  # type: ignore[attr-defined]
             )
     elif op == "rescue":
-        left, right = both(stores, lambda s: [asdict(j) for j in s.rescue_expired(now)])
+        left, right = both(stores, lambda s: [j._asdict() for j in s.rescue_expired(now)])
     elif op == "cancel":
         ids = [rng.randint(1, 40) for _ in range(rng.randint(1, 3))]
         left, right = both(stores, lambda s: s.cancel(ids, now))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 
 from jobctl.models import (
     FireRecord,
@@ -58,7 +57,7 @@ class CronOps(RedisBase):
         header = strings_json(schedule=schedule, now=num(now), fence=self._fence)
         with self._guard():
             row = self._run(
-                "promote_pending", header, new_job_json(replace(job, fire_time=0.0), now)
+                "promote_pending", header, new_job_json(job._replace(fire_time=0.0), now)
             )
         if row is None:
             return None

@@ -87,9 +87,8 @@ class CronOps(QueueOps):
             ).fetchone():
                 return None
             fire_time, manual = row
-            from dataclasses import replace
 
-            results, _ = self._insert_jobs(conn, [replace(job, fire_time=fire_time)], now)
+            results, _ = self._insert_jobs(conn, [job._replace(fire_time=fire_time)], now)
             job_id = results[0].id
             conn.execute(
                 "UPDATE fires SET status = 'enqueued', job_id = ?, reason = NULL, at = ?"

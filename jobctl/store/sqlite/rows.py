@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from jobctl.models import FINAL_STATES, Job, State
@@ -71,4 +70,4 @@ def finished_where(
 
 def with_state(job: Job, state: State, error: str) -> Job:
 
-    return replace(job, state=state, error=error, worker=None, lease_expires_at=None)
+    return job._replace(state=state, error=error, worker=None, lease_expires_at=None)
