@@ -227,6 +227,55 @@ def test_batch_enqueues_every_line(env: Env) -> None:
     assert jobs[2]["command"] == ["true"]
 
 
+# Values a payload may hold that JSON escapes: each must come back exactly as given.
+AWKWARD_VALUES = [
+    'say "hi"',
+    "back\\slash \\u0041 \\n",
+    "new\nline\ttab\r\x01\x1f\x7f",
+    "é ß 漢字 \u2028 \ufeff",
+    "😀 𝄞",
+    "</script>",
+    "",
+]
+
+
+def test_a_long_batch_stores_every_line_as_given(env: Env) -> None:
+    """Runs of one job type go in by the run: the ids, states, payloads and counts of a
+    batch whose runs are broken up by every other kind of line must come back as given."""
+    env.write_config(CONFIG)
+    lines: list[dict[str, Any]] = []
+    for n in range(60):
+        lines.append({"job": "record", "payload": {"n": n, "v": AWKWARD_VALUES[n % 7]}})
+    lines.append({"job": "record", "key": "only-once"})
+    lines += [{"job": "report", "payload": {"n": n}} for n in range(40)]
+    lines.append({"job": "record", "delay": "1h"})
+    lines += [{"job": "record", "payload": {"n": n}} for n in range(3)]  # a short run
+    lines.append({"command": ["true"]})
+    lines += [{"job": "greet", "payload": {"name": v}} for v in AWKWARD_VALUES * 5]
+    batch = env.root / "long.jsonl"
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = env.run("enqueue", "--batch", str(batch))
+    assert result.returncode == 0, result.stderr
+    ids = [int(word) for word in result.stdout.split()]
+    assert ids == list(range(1, len(lines) + 1))
+    jobs = list_all(env)
+    assert [j["id"] for j in jobs] == ids
+    for line, job in zip(lines, jobs, strict=True):
+        assert job["job"] == line.get("job", "exec")
+        assert job["payload"] == line.get("payload", {})
+    states = [j["state"] for j in jobs]
+    assert states.count("scheduled") == 1
+    assert jobs[60]["key"] == "only-once"
+    assert {j["queue"] for j in jobs[61:101]} == {"reports"}
+    assert {j["priority"] for j in jobs[61:101]} == {7}
+    assert {j["max_attempts"] for j in jobs if j["job"] == "greet"} == {5}
+    status = json.loads(env.run("status", "--json", check=True).stdout)
+    counts = {q["queue"]: q["counts"] for q in status["queues"]}
+    assert counts["reports"]["queued"] == 40
+    assert counts["default"]["queued"] == len(lines) - 40 - 1
+    assert counts["default"]["scheduled"] == 1
+
+
 BAD_LINES = [
     pytest.param({"job": "nope"}, "unknown job 'nope'", 2, id="unknown-job"),
     pytest.param("{not json", "invalid JSON", 2, id="bad-json"),

@@ -86,3 +86,26 @@ def test_auto_prune_keeps_each_state_its_time_and_runs_once_a_minute(tmp_path: P
         later = pruner.run(store, NOW + 3700)
         assert later is not None and later.ids == [ok]
         assert store.get(dead) is not None  # keep_dead unset: dead jobs stay
+
+
+def test_batches_store_the_same_with_or_without_sqlites_json_functions(tmp_path: Path) -> None:
+    """Long runs of one job type go in through json_each when SQLite has it; a SQLite built
+    without its JSON functions takes the row-by-row INSERT, and both must store the same."""
+    from jobctl.models import JobFilter
+    from jobctl.store.sqlite import queue
+
+    payloads = [{"n": n, "s": 'quote " back \\ é 😀\n'[: n % 17]} for n in range(3 * 40)]
+    jobs = [NewJob(job="a" if n < 40 else "b", payload=p) for n, p in enumerate(payloads)]
+    jobs.insert(70, NewJob(job="a", payload={}, key="k"))  # breaks the run of "b"
+    stored = []
+    for json_each in (True, False):
+        with SqliteStore(tmp_path / f"{json_each}.db") as store:
+            store._json_each = json_each
+            results = store.enqueue(jobs, NOW)
+            assert [r.id for r in results] == list(range(1, len(jobs) + 1))
+            stored.append(store.list_jobs(JobFilter(limit=None, newest_first=False)))
+            assert store._json_each is json_each
+    with_json_each, without = stored
+    assert with_json_each == without
+    assert [j.payload for j in with_json_each] == [j.payload for j in jobs]
+    assert queue._MIN_RUN <= 40  # so that the first store did take the json_each path
