@@ -79,6 +79,8 @@ def format_duration(seconds: float) -> str:
 
 def format_short(seconds: float) -> str:
     """A human figure with at most two units ("3m12s", "2d4h", "1.3s"), for tables."""
+    if 0 <= seconds < 1:
+        return format_duration(seconds)  # "250ms": one unit already (a worker's every job)
     if 1 <= seconds < 10:
         return f"{seconds:.1f}".rstrip("0").rstrip(".") + "s"
     full = format_duration(seconds)

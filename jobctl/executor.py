@@ -21,8 +21,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Container, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from jobctl.durations import format_duration
 from jobctl.fsutil import private_dir
@@ -37,11 +37,13 @@ _LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
 _SENT = float("inf")
 
 
-@dataclass(frozen=True)
-class AttemptSpec:
+class AttemptSpec(NamedTuple):
+    """What to run and how (a NamedTuple: a worker makes one per attempt). `log_path` is a
+    string for the same reason: pathlib costs more than the rest of the attempt's set-up."""
+
     argv: Sequence[str]
     env: Mapping[str, str]
-    log_path: Path
+    log_path: str
     cwd: str | None = None
     shell: bool = False
     timeout: float | None = None
@@ -96,7 +98,7 @@ class Attempt:
 
     def _start(self) -> AttemptResult | None:
         spec = self.spec
-        _check_log_dir(spec.log_path.parent)
+        _check_log_dir(os.path.dirname(spec.log_path))
         if os.path.lexists(spec.log_path):
             # Something is there already (a retried database's file, or a planted link):
             # open it now, so that a refusal stops the attempt before its command runs.
@@ -338,7 +340,7 @@ class Attempt:
 
     def _log_path(self) -> str:
         """The log's path; "" when the attempt wrote nothing, so no file was made."""
-        return str(self.spec.log_path) if self._log_made else ""
+        return self.spec.log_path if self._log_made else ""
 
     def _result(self) -> AttemptResult:
         assert self._proc is not None and self._proc.returncode is not None
@@ -626,23 +628,23 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
-_LOG_DIRS: set[Path] = set()  # log folders known to exist, so most attempts skip the check
+_LOG_DIRS: set[str] = set()  # log folders known to exist, so most attempts skip the check
 
 
-def _check_log_dir(directory: Path) -> None:
+def _check_log_dir(directory: str) -> None:
     """Made private if missing, refused if it is not ours; checked once per folder."""
     if directory not in _LOG_DIRS:
-        private_dir(directory)
+        private_dir(Path(directory))
         _check_own_dir(directory)
         _LOG_DIRS.add(directory)
 
 
-def _open_log(path: Path) -> int:
+def _open_log(path: str) -> int:
     flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
         return os.open(path, flags, 0o600)
     except FileNotFoundError:  # the folder was removed since: make it again
-        private_dir(path.parent)
+        private_dir(Path(path).parent)
         return os.open(path, flags, 0o600)
 
 
@@ -700,7 +702,7 @@ def stop_orphans(attempts: set[tuple[str, int, int]]) -> int:
     return len(groups)
 
 
-def _check_own_dir(directory: Path) -> None:
+def _check_own_dir(directory: str) -> None:
     """A log folder must be a real folder of ours: one planted by someone else (or a link to
     elsewhere) would let them read or redirect a job's output."""
     info = os.lstat(directory)

@@ -7,6 +7,7 @@ so they live apart from jobctl.models, which still offers them (loaded on first 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from jobctl.models import Outcome
 
@@ -28,9 +29,9 @@ class Attempt:
     run: int = 0  # numbers attempts over the job's whole life, across dead retries
 
 
-@dataclass(frozen=True)
-class AttemptResult:
-    """What the executor observed; the worker turns it into a transition."""
+class AttemptResult(NamedTuple):
+    """What the executor observed; the worker turns it into a transition. (A NamedTuple:
+    a worker makes two per attempt.)"""
 
     outcome: Outcome
     exit_code: int | None = None

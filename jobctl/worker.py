@@ -456,7 +456,7 @@ class Worker:
         env["JOBCTL_QUEUE"] = job.queue
         env["JOBCTL_WORKER"] = self.id
         env["JOBCTL_PAYLOAD"] = compact_json(job.payload)
-        log_path = Path(claim.log_path or self._log_path(job.id, claim.run))
+        log_path = claim.log_path or self._log_path(job.id, claim.run)
         return AttemptSpec(
             argv=argv,
             env=env,
@@ -658,11 +658,4 @@ class Worker:
 
 
 def _with_time(result: AttemptResult, now: float) -> AttemptResult:
-    return AttemptResult(
-        result.outcome,
-        exit_code=result.exit_code,
-        signal=result.signal,
-        error=result.error,
-        log_path=result.log_path,
-        finished_at=now,
-    )
+    return result._replace(finished_at=now)

@@ -157,7 +157,7 @@ def test_an_attempt_that_fails_to_start_leaves_no_descriptor_open(tmp_path: Path
     spec = AttemptSpec(
         argv=["true"],
         env={"BROKEN": 1},  # type: ignore[dict-item]  # not a string: the spawn raises
-        log_path=tmp_path / "logs" / "1.1.log",
+        log_path=str(tmp_path / "logs" / "1.1.log"),
     )
     with pytest.raises(TypeError):
         Attempt(spec).start()  # the first also opens /dev/null, kept for every later one

@@ -12,10 +12,12 @@ import threading
 import time
 from typing import Any, TextIO
 
+from jobctl.durations import format_short
 from jobctl.timefmt import iso
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _TEXT_ORDER = ("job_id", "job", "queue", "attempt", "duration_ms", "exit_code", "error")
+_TEXT_KEYS = frozenset(_TEXT_ORDER)
 
 
 class EventLog:
@@ -48,9 +50,9 @@ class EventLog:
         if LEVELS.get(level, 20) < self.threshold:
             return
         now = time.time()
-        fields = {k: v for k, v in fields.items() if v is not None}
         if self.fmt == "json":
-            record = {"ts": iso(now), "level": level, "event": event, **fields}
+            record = {"ts": iso(now), "level": level, "event": event}
+            record.update((k, v) for k, v in fields.items() if v is not None)
             line = json.dumps(record, ensure_ascii=False, default=str)
         else:
             line = _text_line(now, level, event, fields)
@@ -69,33 +71,46 @@ class EventLog:
 
 
 def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str:
-    local = time.localtime(ts)
-    stamp = f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}.{int(ts % 1 * 1000):03d}"
-    parts = [stamp, f"{event:<15}"]
-    if level not in ("info",):
-        parts.insert(1, level.upper())
-    ordered = [k for k in _TEXT_ORDER if k in fields] + [k for k in fields if k not in _TEXT_ORDER]
-    for key in ordered:
-        value = fields[key]
-        if key == "job_id":
-            parts.append(f"#{value}")
-        elif key == "job":
-            parts.append(str(value))
-        elif key == "duration_ms":
-            parts.append(f"in {_human_ms(value)}")
-        else:
-            text = str(value).replace("\n", " ⏎ ")
-            if len(text) > 300:
-                text = text[:297] + "..."
-            if " " in text or '"' in text:
-                text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-            parts.append(f"{key}={text}")
+    """One line; fields whose value is None are left out. A worker writes two per job, so
+    this stays lean: the clock part is made once a second."""
+    global _stamp
+    second, stamp = _stamp
+    if second != int(ts):
+        second = int(ts)
+        local = time.localtime(second)
+        stamp = f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
+        _stamp = (second, stamp)
+    head = f"{stamp}.{int(ts % 1 * 1000):03d}"
+    parts = [head, f"{event:<15}"] if level == "info" else [head, level.upper(), f"{event:<15}"]
+    for key in _TEXT_ORDER:
+        value = fields.get(key)
+        if value is not None:
+            parts.append(_text_field(key, value))
+    for key, value in fields.items():
+        if value is not None and key not in _TEXT_KEYS:
+            parts.append(_text_field(key, value))
     return " ".join(parts)
 
 
-def _human_ms(ms: Any) -> str:
-    from jobctl.durations import format_short
+_stamp = (-1, "")  # the last second formatted, and its HH:MM:SS (replaced whole: threads)
 
+
+def _text_field(key: str, value: Any) -> str:
+    if key == "job_id":
+        return f"#{value}"
+    if key == "job":
+        return str(value)
+    if key == "duration_ms":
+        return f"in {_human_ms(value)}"
+    text = str(value).replace("\n", " ⏎ ")
+    if len(text) > 300:
+        text = text[:297] + "..."
+    if " " in text or '"' in text:
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{key}={text}"
+
+
+def _human_ms(ms: Any) -> str:
     try:
         return format_short(float(ms) / 1000.0)
     except (TypeError, ValueError):

@@ -59,7 +59,7 @@ def run_hook(
     spec = AttemptSpec(
         argv=argv,
         env=env,
-        log_path=log_dir / "hooks" / f"{job.id}.{attempt}.{event}.log",
+        log_path=str(log_dir / "hooks" / f"{job.id}.{attempt}.{event}.log"),
         timeout=timeout,
         kill_grace=HOOK_KILL_GRACE,
     )
