@@ -272,3 +272,59 @@ def test_bad_log_settings_are_config_errors(env: Env) -> None:
     result = env.run("validate")
     assert result.returncode == 2
     assert "[settings] log_level" in result.stderr
+
+
+LONG = "e" * 305
+TEXT_LINES = [
+    pytest.param(
+        1700000000.25,
+        "info",
+        "job.succeeded",
+        {"job_id": 7, "job": "noop", "queue": "default", "attempt": 1, "duration_ms": 1.2,
+         "exit_code": 0, "error": None},
+        ".250 job.succeeded   #7 noop queue=default attempt=1 in 1ms exit_code=0",
+        id="succeeded",
+    ),
+    pytest.param(
+        1700000000.999,
+        "warning",
+        "job.retrying",
+        {"retry_in": "2.0s", "job_id": 8, "job": "backup", "queue": "default", "attempt": 2,
+         "duration_ms": 1500, "exit_code": 3, "error": 'boom "x"\nline two'},
+        '.999 WARNING job.retrying    #8 backup queue=default attempt=2 in 1.5s exit_code=3'
+        ' error="boom \\"x\\" ⏎ line two" retry_in=2.0s',
+        id="retrying",
+    ),
+    pytest.param(
+        1700003599.5,
+        "error",
+        "job.dead",
+        {"job_id": 9, "job": "sync", "duration_ms": 61000.0, "error": LONG, "path": "a\\b c"},
+        f'.500 ERROR job.dead        #9 sync in 1m1s error={LONG[:297]}... path="a\\\\b c"',
+        id="dead",
+    ),
+    pytest.param(
+        -0.5,
+        "info",
+        "worker.started",
+        {"worker": "host:1:ab", "queues": "*", "concurrency": 2},
+        ".500 worker.started  worker=host:1:ab queues=* concurrency=2",
+        id="before-1970",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("ts", "level", "event", "fields", "rest"), TEXT_LINES)
+def test_text_lines_exactly(
+    ts: float, level: str, event: str, fields: dict[str, object], rest: str
+) -> None:
+    """The text layout, byte for byte: the clock, the level unless info, the event padded,
+    the job fields in their fixed order, then the others as given; None fields left out."""
+    from jobctl.observe.events import _text_line
+
+    clock = time.strftime("%H:%M:%S", time.localtime(ts))
+    assert _text_line(ts, level, event, fields) == clock + rest
+    # The clock is kept for the rest of its second, and made anew for the next one.
+    assert _text_line(ts + 1, level, event, fields).startswith(
+        time.strftime("%H:%M:%S", time.localtime(ts + 1))
+    )

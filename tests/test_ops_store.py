@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
-from jobctl.models import AttemptResult, NewJob, Outcome, State
+import pytest
+
+from jobctl.models import AttemptResult, JobFilter, NewJob, Outcome, State
 from jobctl.retention import AutoPruner, prune
 from jobctl.store import Finish
 from jobctl.store.sqlite import SqliteStore
@@ -88,24 +91,60 @@ def test_auto_prune_keeps_each_state_its_time_and_runs_once_a_minute(tmp_path: P
         assert store.get(dead) is not None  # keep_dead unset: dead jobs stay
 
 
-def test_batches_store_the_same_with_or_without_sqlites_json_functions(tmp_path: Path) -> None:
-    """Long runs of one job type go in through json_each when SQLite has it; a SQLite built
-    without its JSON functions takes the row-by-row INSERT, and both must store the same."""
-    from jobctl.models import JobFilter
+def _stored_rows(db: Path) -> list[tuple[object, ...]]:
+    """Every column of every job as SQLite holds it: types, and the payload's exact bytes."""
+    with sqlite3.connect(db) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(jobs)")]
+        exact = ", ".join(f"typeof({c}), quote({c})" for c in columns)
+        rows = conn.execute(f"SELECT {exact} FROM jobs ORDER BY id").fetchall()
+        rows += conn.execute("SELECT * FROM job_counts ORDER BY 1, 2").fetchall()
+        rows += conn.execute("SELECT * FROM sqlite_sequence").fetchall()
+    return rows
+
+
+def _awkward_batch() -> list[NewJob]:
+    text = 'quote " back \\ é 😀 \n \x01 \u2028'
+    jobs = [
+        NewJob(job="a" if n < 40 else "b", payload={"n": n, "s": text[: n % 23]})
+        for n in range(120)
+    ]
+    jobs.insert(70, NewJob(job="a", payload={}, key="k"))  # breaks the run of "b"
+    jobs.insert(90, NewJob(job="b", payload={"big": "x" * 3000}))  # longer than a small chunk
+    return jobs
+
+
+@pytest.mark.parametrize("run_bytes", [1 << 24, 600], ids=["one-chunk", "many-chunks"])
+def test_batches_store_the_same_with_or_without_sqlites_json_functions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_bytes: int
+) -> None:
+    """Long runs of one job type go in through json_each when SQLite has it, in chunks; a
+    SQLite built without its JSON functions takes the row-by-row INSERT. Both store the
+    same bytes."""
     from jobctl.store.sqlite import queue
 
-    payloads = [{"n": n, "s": 'quote " back \\ é 😀\n'[: n % 17]} for n in range(3 * 40)]
-    jobs = [NewJob(job="a" if n < 40 else "b", payload=p) for n, p in enumerate(payloads)]
-    jobs.insert(70, NewJob(job="a", payload={}, key="k"))  # breaks the run of "b"
-    stored = []
-    for json_each in (True, False):
-        with SqliteStore(tmp_path / f"{json_each}.db") as store:
-            store._json_each = json_each
-            results = store.enqueue(jobs, NOW)
-            assert [r.id for r in results] == list(range(1, len(jobs) + 1))
-            stored.append(store.list_jobs(JobFilter(limit=None, newest_first=False)))
-            assert store._json_each is json_each
-    with_json_each, without = stored
-    assert with_json_each == without
-    assert [j.payload for j in with_json_each] == [j.payload for j in jobs]
-    assert queue._MIN_RUN <= 40  # so that the first store did take the json_each path
+    monkeypatch.setattr(queue, "_RUN_BYTES", run_bytes)
+    jobs = _awkward_batch()
+    with SqliteStore(tmp_path / "json.db") as store:
+        results = store.enqueue(jobs, NOW)
+        if not store._json_each:
+            pytest.skip("this SQLite has no JSON functions")
+    with SqliteStore(tmp_path / "rows.db") as store:
+        store._json_each = False
+        assert store.enqueue(jobs, NOW) == results
+    assert [r.id for r in results] == list(range(1, len(jobs) + 1))
+    assert _stored_rows(tmp_path / "json.db") == _stored_rows(tmp_path / "rows.db")
+    with SqliteStore(tmp_path / "json.db") as store:
+        stored = store.list_jobs(JobFilter(limit=None, newest_first=False))
+        assert [j.payload for j in stored] == [j.payload for j in jobs]
+
+
+def test_a_batch_fits_a_sqlite_built_with_a_short_longest_string(tmp_path: Path) -> None:
+    """SQLite's longest string may be set or built smaller than its default: the payloads'
+    JSON arrays are cut to fit it, as the rows inserted one by one always did."""
+    payload = {"text": '"\\' * 400}  # 800 characters, each one escaped in an array
+    with SqliteStore(tmp_path / "q.db") as store:
+        store._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 20_000)
+        results = store.enqueue([NewJob(job="j", payload=payload) for _ in range(40)], NOW)
+        assert [r.id for r in results] == list(range(1, 41))
+        stored = store.list_jobs(JobFilter(limit=None))
+        assert [j.payload for j in stored] == [payload] * 40

@@ -75,8 +75,8 @@ def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str
     this stays lean: the clock part is made once a second."""
     global _stamp
     second, stamp = _stamp
-    if second != int(ts):
-        second = int(ts)
+    if second != ts // 1:
+        second = int(ts // 1)  # as localtime() rounds: down
         local = time.localtime(second)
         stamp = f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
         _stamp = (second, stamp)
@@ -92,7 +92,9 @@ def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str
     return " ".join(parts)
 
 
-_stamp = (-1, "")  # the last second formatted, and its HH:MM:SS (replaced whole: threads)
+# The last second formatted and its HH:MM:SS, replaced whole (threads share it); NaN
+# equals no second.
+_stamp: tuple[float, str] = (float("nan"), "")
 
 
 def _text_field(key: str, value: Any) -> str:

@@ -29,9 +29,11 @@ from jobctl.store.wake import WORK, SocketListener, wake_dir_for
 
 # A run of at least this many jobs goes in through json_each (see QueueOps._insert_run) ...
 _MIN_RUN = 16
-# ... in statements of this many payload characters at most (SQLite's longest string is
-# 1,000,000,000 bytes by default, and may be built smaller).
-_RUN_CHARS = 1 << 22
+# ... in statements of at most this many bytes of JSON array, or half of the connection's
+# longest string (SQLite's SQLITE_LIMIT_LENGTH: 1,000,000,000 bytes unless built or set
+# smaller). A payload character takes at most 4 bytes there (an escaped quote takes 2).
+_RUN_BYTES = 1 << 24
+_BYTES_PER_CHAR = 4
 # The payloads' texts as one JSON array, non-ASCII characters as they are: SQLite then has
 # only the plain escapes (quote, backslash, control characters) to decode.
 _JSON_ARRAY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -112,12 +114,13 @@ class QueueOps(SqliteBase):
             by_state[queue, state] += len(payloads)
             by_job[queue, job] += len(payloads)
             if len(payloads) >= _MIN_RUN and self._has_json_each(conn):
-                self._insert_run(conn, first, columns, payloads, now)
+                left = self._insert_run(conn, first, columns, payloads, now)
             else:
-                short.extend(
-                    (first + i, job, queue, state, priority, max_attempts, payload, run_at, now)
-                    for i, payload in enumerate(payloads)
-                )
+                left = list(enumerate(payloads))
+            short.extend(
+                (first + i, job, queue, state, priority, max_attempts, payload, run_at, now)
+                for i, payload in left
+            )
         if short:
             conn.executemany(
                 "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
@@ -161,34 +164,27 @@ class QueueOps(SqliteBase):
         columns: tuple[Any, ...],
         payloads: list[str],
         now: float,
-    ) -> None:
+    ) -> list[tuple[int, str]]:
         """Jobs with consecutive ids that differ only in their payload, in one statement per
         few megabytes of payload: SQLite reads the payloads from a JSON array. Binding each
-        row from Python cost two thirds of a 100,000-line batch's insert time."""
-        job, queue, state, priority, max_attempts, run_at = columns
-        start = 0
-        while start < len(payloads):
-            end, size = start, 0
-            while end < len(payloads) and size < _RUN_CHARS:
-                size += len(payloads[end])
-                end += 1
-            conn.execute(
-                "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
-                " run_at, created_at) SELECT ? + key, ?, ?, ?, ?, ?, value, ?, ?"
-                " FROM json_each(?)",
-                (
-                    first + start,
-                    job,
-                    queue,
-                    state,
-                    priority,
-                    max_attempts,
-                    run_at,
-                    now,
-                    _JSON_ARRAY(payloads[start:end]),
-                ),
-            )
-            start = end
+        row from Python cost two thirds of a 100,000-line batch's insert time. Returns the
+        payloads (with their offsets) too long for an array, for the row-by-row INSERT."""
+        budget = min(_RUN_BYTES, conn.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) // 2)
+        left: list[tuple[int, str]] = []
+        start = size = 0  # the chunk being gathered: payloads[start:offset], its bytes
+        for offset, payload in enumerate(payloads):
+            cost = len(payload) * _BYTES_PER_CHAR + 3
+            if cost > budget:
+                _insert_chunk(conn, first + start, columns, payloads[start:offset], now)
+                left.append((offset, payload))
+                start, size = offset + 1, 0
+            elif size + cost > budget:
+                _insert_chunk(conn, first + start, columns, payloads[start:offset], now)
+                start, size = offset, cost
+            else:
+                size += cost
+        _insert_chunk(conn, first + start, columns, payloads[start:], now)
+        return left
 
     def _has_json_each(self, conn: sqlite3.Connection) -> bool:
         """Whether this SQLite has its JSON functions (built in since 3.38, and optional)."""
@@ -488,3 +484,16 @@ class QueueOps(SqliteBase):
             return SocketListener(wake_dir_for(self.path), worker)
         except OSError:
             return None
+
+
+def _insert_chunk(
+    conn: sqlite3.Connection, first: int, columns: tuple[Any, ...], payloads: list[str], now: float
+) -> None:
+    if not payloads:
+        return
+    job, queue, state, priority, max_attempts, run_at = columns
+    conn.execute(
+        "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload, run_at,"
+        " created_at) SELECT ? + key, ?, ?, ?, ?, ?, value, ?, ? FROM json_each(?)",
+        (first, job, queue, state, priority, max_attempts, run_at, now, _JSON_ARRAY(payloads)),
+    )
