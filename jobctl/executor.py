@@ -17,7 +17,6 @@ import os
 import select
 import signal
 import stat
-import subprocess
 import threading
 import time
 from collections.abc import Container, Mapping, Sequence
@@ -27,6 +26,7 @@ from typing import NamedTuple
 from jobctl.durations import format_duration
 from jobctl.fsutil import private_dir
 from jobctl.models import AttemptResult, Outcome
+from jobctl.processes import Child, group_alive, signal_group, spawn
 
 ERROR_TAIL_BYTES = 2048
 _POLL_WITHOUT_PIDFD = 0.05
@@ -66,7 +66,7 @@ class Attempt:
         self.result: AttemptResult | None = None
         self._stop_reason: Outcome | None = None
         self._force = False
-        self._proc: _Child | None = None
+        self._proc: Child | None = None
         self._log_fd = -1  # opened at the first byte of output: silent jobs leave no file
         self._log_opened = False  # tried: made at most once
         self._log_made = False
@@ -114,7 +114,9 @@ class Attempt:
             os.close(out_write)
             raise
         try:
-            child = _spawn(argv, spec, out_write, err_write)
+            child = spawn(
+                argv, spec.env, out_write, err_write, cwd=spec.cwd, user=spec.user, group=spec.group
+            )
         except OSError as exc:
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
             if spec.cwd is not None and exc.filename == spec.cwd:
@@ -214,7 +216,7 @@ class Attempt:
     def close(self) -> None:
         """Kill what is still running and release its descriptors (the owner is leaving)."""
         if self.result is None and self._proc is not None:
-            _signal_group(self._proc.pid, signal.SIGKILL)  # the leader's group, leftovers too
+            signal_group(self._proc.pid, signal.SIGKILL)  # the leader's group, leftovers too
             if not self._leader_done:
                 self._proc.wait(5.0)
         self._release()
@@ -233,14 +235,14 @@ class Attempt:
         if self._timeout_at is not None and now >= self._timeout_at and self._kill_at is None:
             self._timed_out = True
             self._kill_at = now + spec.kill_grace
-            _signal_group(pid, signal.SIGTERM)
+            signal_group(pid, signal.SIGTERM)
         if self._stop_reason is not None and self._kill_at is None:
             self._kill_at = now + spec.kill_grace
-            _signal_group(pid, signal.SIGTERM)
+            signal_group(pid, signal.SIGTERM)
         if self._force and self._kill_at != _SENT:
             self._kill_at = now
         if self._kill_at is not None and now >= self._kill_at:
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             self._kill_at = _SENT
 
     def _leader_exited(self, now: float) -> None:
@@ -252,9 +254,9 @@ class Attempt:
         for fd in (self._out_fd, self._err_fd):
             if fd is not None:
                 self._copy_output(fd)
-        if _group_alive(self._proc.pid):
+        if group_alive(self._proc.pid):
             # Processes the leader started outlive it: they get SIGTERM, then SIGKILL.
-            _signal_group(self._proc.pid, signal.SIGTERM)
+            signal_group(self._proc.pid, signal.SIGTERM)
             grace = 0.0 if self._force else min(self.spec.kill_grace, _LEFTOVER_GRACE)
             self._leftovers_kill_at = now + grace
             self._leftovers_check = now + _LEFTOVER_CHECK
@@ -263,11 +265,11 @@ class Attempt:
         assert self._proc is not None and self._leftovers_kill_at is not None
         pid = self._proc.pid
         if now >= self._leftovers_kill_at:
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
             self._leftovers_kill_at = None
         elif now >= self._leftovers_check:
             self._leftovers_check = now + _LEFTOVER_CHECK
-            if not _group_alive(pid):
+            if not group_alive(pid):
                 self._leftovers_kill_at = None
 
     def _copy_output(self, fd: int) -> None:
@@ -444,140 +446,6 @@ def wait_readable(fds: Sequence[int], timeout: float | None) -> set[int]:
     return {fd for fd, _ in events}
 
 
-class _Child:
-    """A started process, whichever way it was spawned: its pid, and its exit once reaped."""
-
-    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-        self._popen = popen  # held, or Popen would reap the process behind our back
-
-    def poll(self) -> int | None:
-        """Reap it if it has exited (never blocks); its return code as Popen reports it."""
-        if self._popen is not None:
-            self.returncode = self._popen.poll()
-        elif self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:
-                self.returncode = 255  # reaped by someone else: its status is gone
-                return self.returncode
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self, timeout: float) -> None:
-        end = time.monotonic() + timeout
-        while self.poll() is None and time.monotonic() < end:
-            time.sleep(0.01)
-
-
-def _spawn(argv: list[str], spec: AttemptSpec, out_fd: int, err_fd: int) -> _Child:
-    """Start the command in a session of its own: stdin from /dev/null, stdout and stderr
-    to `out_fd` and `err_fd`. posix_spawn (vfork and exec, a third of Popen's cost) whenever it can
-    do all that is asked; Popen for a working directory, a user or a group."""
-    devnull = _devnull()
-    unusual = spec.cwd is not None or spec.user is not None or spec.group is not None
-    if unusual or min(devnull, out_fd, err_fd) < 3:  # Popen also copes with fds 0-2 closed
-        proc = subprocess.Popen(
-            argv,
-            cwd=spec.cwd,
-            env=spec.env,
-            stdin=devnull,
-            stdout=out_fd,
-            stderr=err_fd,
-            start_new_session=True,
-            close_fds=True,
-            user=spec.user,
-            group=spec.group,
-        )
-        return _Child(proc.pid, proc)
-    search = spec.env.get("PATH")
-    actions = [
-        (os.POSIX_SPAWN_DUP2, devnull, 0),
-        (os.POSIX_SPAWN_DUP2, out_fd, 1),
-        (os.POSIX_SPAWN_DUP2, err_fd, 2),
-    ]
-    try:
-        program = _resolve(argv[0], search)
-        pid = os.posix_spawn(
-            program, argv, spec.env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
-        )
-    except (FileNotFoundError, PermissionError):
-        if _RESOLVED.pop((argv[0], search), None) is None:
-            raise
-        program = _resolve(argv[0], search)  # moved since it was looked up: look again
-        pid = os.posix_spawn(
-            program, argv, spec.env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
-        )
-    return _Child(pid)
-
-
-# Python ignores these; a command expects them at their defaults (as Popen restores them).
-_SIGDEF = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
-_DEVNULL: list[int] = []
-_DEVNULL_LOCK = threading.Lock()
-
-
-def _devnull() -> int:
-    """/dev/null for every command's stdin; opened on the first spawn, which first makes
-    sure no descriptor this process inherited (from a shell, a supervisor) reaches a job:
-    posix_spawn passes on every inheritable descriptor, where Popen closes them."""
-    if not _DEVNULL:
-        with _DEVNULL_LOCK:  # hook threads spawn too
-            if not _DEVNULL:
-                _seal_inherited()
-                _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
-    return _DEVNULL[0]
-
-
-def _seal_inherited() -> None:
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        names = [str(fd) for fd in range(3, 256)]
-    for name in names:
-        fd = int(name)
-        if fd > 2:
-            with contextlib.suppress(OSError):
-                if os.get_inheritable(fd):
-                    os.set_inheritable(fd, False)
-
-
-_RESOLVED: dict[tuple[str, str | None], tuple[str, float]] = {}
-_RESOLVED_FOR = 2.0  # seconds a lookup is reused: a newly installed program is seen soon
-
-
-def _resolve(name: str, path: str | None) -> str:
-    """The program a command name runs, looked up in the job's own PATH as exec would; a
-    lookup is reused for a moment, as a shell's command hash does, not for the worker's life."""
-    if "/" in name:
-        return name
-    now = time.monotonic()
-    found = _RESOLVED.get((name, path))
-    if found is not None and now - found[1] < _RESOLVED_FOR:
-        return found[0]
-    program = _look_up(name, path)
-    if len(_RESOLVED) > 1000:
-        _RESOLVED.clear()
-    _RESOLVED[(name, path)] = (program, now)
-    return program
-
-
-def _look_up(name: str, path: str | None) -> str:
-    denied = False
-    for directory in (path if path is not None else os.defpath).split(os.pathsep):
-        candidate = os.path.join(directory or ".", name)
-        if os.access(candidate, os.X_OK):
-            if not os.path.isdir(candidate):
-                return candidate
-        elif os.path.exists(candidate):
-            denied = True
-    if denied:
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
-    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
-
-
 def _with_tail(head: str, tail: str) -> str:
     return f"{head}: {tail}" if tail else head
 
@@ -592,40 +460,6 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
-
-
-def _signal_group(pgid: int, sig: int) -> bool:
-    try:
-        os.killpg(pgid, sig)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether a process of the group still runs. Dead members can linger as zombies until
-    their new parent reaps them, and signals still "reach" those, so on Linux /proc decides."""
-    if not _signal_group(pgid, 0):
-        return False
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return True
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # Fields after the command name (which may hold spaces): state ppid pgrp ...
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
 
 
 _LOG_DIRS: set[str] = set()  # log folders known to exist, so most attempts skip the check
@@ -656,50 +490,6 @@ def _write_all(fd: int, data: bytes) -> None:
         except OSError:
             return  # a full disk must not kill the attempt; the output is lost
         view = view[written:]
-
-
-def stop_orphans(attempts: set[tuple[str, int, int]]) -> int:
-    """SIGKILL the process groups of attempts whose worker died: each attempt runs in a
-    session of its own, so it outlives a `kill -9` of its worker, and must not overlap the
-    run that replaces it. An attempt is (worker id, job id, attempt), found by the
-    JOBCTL_WORKER, JOBCTL_JOB_ID and JOBCTL_ATTEMPT its processes carry: worker ids are
-    unique, so jobs of other databases are never touched (Linux /proc; this user's
-    processes on this host)."""
-    wanted = {
-        (
-            b"JOBCTL_WORKER=" + worker.encode(),
-            b"JOBCTL_JOB_ID=%d" % job,
-            b"JOBCTL_ATTEMPT=%d" % attempt,
-        )
-        for worker, job, attempt in attempts
-    }
-    own = os.getpgrp()
-    groups: set[int] = set()
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return 0
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/environ", "rb") as handle:
-                environ = handle.read()
-        except OSError:
-            continue
-        if b"JOBCTL_JOB_ID=" not in environ:
-            continue
-        variables = set(environ.split(b"\0"))
-        if any(all(var in variables for var in attempt) for attempt in wanted):
-            try:
-                group = os.getpgid(int(entry))
-            except OSError:
-                continue
-            if group != own:
-                groups.add(group)
-    for group in groups:
-        _signal_group(group, signal.SIGKILL)
-    return len(groups)
 
 
 def _check_own_dir(directory: str) -> None:

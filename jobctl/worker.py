@@ -24,11 +24,12 @@ from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import JobctlError, PayloadError, StoreError
-from jobctl.executor import Attempt, AttemptSpec, stop_orphans, wait_readable
+from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
+from jobctl.processes import stop_orphans
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener

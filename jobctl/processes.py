@@ -1,0 +1,238 @@
+"""Starting commands and reaching their process groups.
+
+A command starts in a session of its own (its own process group, away from the terminal's
+Ctrl-C), so everything it starts can be signalled at once: by its attempt on a timeout, a
+cancel or a shutdown, and by stop_orphans() when its worker died.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping
+
+
+class Child:
+    """A started process, whichever way it was spawned: its pid, and its exit once reaped."""
+
+    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._popen = popen  # held, or Popen would reap the process behind our back
+
+    def poll(self) -> int | None:
+        """Reap it if it has exited (never blocks); its return code as Popen reports it."""
+        if self._popen is not None:
+            self.returncode = self._popen.poll()
+        elif self.returncode is None:
+            try:
+                pid, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = 255  # reaped by someone else: its status is gone
+                return self.returncode
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < end:
+            time.sleep(0.01)
+
+
+def spawn(
+    argv: list[str],
+    env: Mapping[str, str],
+    out_fd: int,
+    err_fd: int,
+    *,
+    cwd: str | None = None,
+    user: str | None = None,
+    group: str | None = None,
+) -> Child:
+    """Start the command in a session of its own: stdin from /dev/null, stdout and stderr
+    to `out_fd` and `err_fd`. posix_spawn (vfork and exec, a third of Popen's cost) whenever
+    it can do all that is asked; Popen for a working directory, a user or a group."""
+    devnull = _devnull()
+    unusual = cwd is not None or user is not None or group is not None
+    if unusual or min(devnull, out_fd, err_fd) < 3:  # Popen also copes with fds 0-2 closed
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=devnull,
+            stdout=out_fd,
+            stderr=err_fd,
+            start_new_session=True,
+            close_fds=True,
+            user=user,
+            group=group,
+        )
+        return Child(proc.pid, proc)
+    search = env.get("PATH")
+    actions = [
+        (os.POSIX_SPAWN_DUP2, devnull, 0),
+        (os.POSIX_SPAWN_DUP2, out_fd, 1),
+        (os.POSIX_SPAWN_DUP2, err_fd, 2),
+    ]
+    try:
+        program = _resolve(argv[0], search)
+        pid = os.posix_spawn(
+            program, argv, env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
+        )
+    except (FileNotFoundError, PermissionError):
+        if _RESOLVED.pop((argv[0], search), None) is None:
+            raise
+        program = _resolve(argv[0], search)  # moved since it was looked up: look again
+        pid = os.posix_spawn(
+            program, argv, env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
+        )
+    return Child(pid)
+
+
+# Python ignores these; a command expects them at their defaults (as Popen restores them).
+_SIGDEF = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name))
+_DEVNULL: list[int] = []
+_DEVNULL_LOCK = threading.Lock()
+
+
+def _devnull() -> int:
+    """/dev/null for every command's stdin; opened on the first spawn, which first makes
+    sure no descriptor this process inherited (from a shell, a supervisor) reaches a job:
+    posix_spawn passes on every inheritable descriptor, where Popen closes them."""
+    if not _DEVNULL:
+        with _DEVNULL_LOCK:  # hook threads spawn too
+            if not _DEVNULL:
+                _seal_inherited()
+                _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
+
+
+def _seal_inherited() -> None:
+    try:
+        names = os.listdir("/proc/self/fd")
+    except OSError:
+        names = [str(fd) for fd in range(3, 256)]
+    for name in names:
+        fd = int(name)
+        if fd > 2:
+            with contextlib.suppress(OSError):
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+
+
+_RESOLVED: dict[tuple[str, str | None], tuple[str, float]] = {}
+_RESOLVED_FOR = 2.0  # seconds a lookup is reused: a newly installed program is seen soon
+
+
+def _resolve(name: str, path: str | None) -> str:
+    """The program a command name runs, looked up in the job's own PATH as exec would; a
+    lookup is reused for a moment, as a shell's command hash does, not for the worker's life."""
+    if "/" in name:
+        return name
+    now = time.monotonic()
+    found = _RESOLVED.get((name, path))
+    if found is not None and now - found[1] < _RESOLVED_FOR:
+        return found[0]
+    program = _look_up(name, path)
+    if len(_RESOLVED) > 1000:
+        _RESOLVED.clear()
+    _RESOLVED[(name, path)] = (program, now)
+    return program
+
+
+def _look_up(name: str, path: str | None) -> str:
+    denied = False
+    for directory in (path if path is not None else os.defpath).split(os.pathsep):
+        candidate = os.path.join(directory or ".", name)
+        if os.access(candidate, os.X_OK):
+            if not os.path.isdir(candidate):
+                return candidate
+        elif os.path.exists(candidate):
+            denied = True
+    if denied:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), name)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
+
+
+def signal_group(pgid: int, sig: int) -> bool:
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs. Dead members can linger as zombies until
+    their new parent reaps them, and signals still "reach" those, so on Linux /proc decides."""
+    if not signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        # Fields after the command name (which may hold spaces): state ppid pgrp ...
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def stop_orphans(attempts: set[tuple[str, int, int]]) -> int:
+    """SIGKILL the process groups of attempts whose worker died: each attempt runs in a
+    session of its own, so it outlives a `kill -9` of its worker, and must not overlap the
+    run that replaces it. An attempt is (worker id, job id, attempt), found by the
+    JOBCTL_WORKER, JOBCTL_JOB_ID and JOBCTL_ATTEMPT its processes carry: worker ids are
+    unique, so jobs of other databases are never touched (Linux /proc; this user's
+    processes on this host)."""
+    wanted = {
+        (
+            b"JOBCTL_WORKER=" + worker.encode(),
+            b"JOBCTL_JOB_ID=%d" % job,
+            b"JOBCTL_ATTEMPT=%d" % attempt,
+        )
+        for worker, job, attempt in attempts
+    }
+    own = os.getpgrp()
+    groups: set[int] = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                environ = handle.read()
+        except OSError:
+            continue
+        if b"JOBCTL_JOB_ID=" not in environ:
+            continue
+        variables = set(environ.split(b"\0"))
+        if any(all(var in variables for var in attempt) for attempt in wanted):
+            try:
+                group = os.getpgid(int(entry))
+            except OSError:
+                continue
+            if group != own:
+                groups.add(group)
+    for group in groups:
+        signal_group(group, signal.SIGKILL)
+    return len(groups)
