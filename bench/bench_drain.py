@@ -7,7 +7,8 @@ Each round measures, in a rotating order:
   Huey          SqliteHuey, 2 worker threads, 5,000 tasks that each subprocess.run(["true"]);
   task-spooler  5,000 `tsp true` with `tsp -S 2`, until the list shows all finished.
 Ratios are jobctl's rate over the other's rate in the same round; the median is reported.
-Targets: >= 60% of the floor, >= 2x Huey, >= 1.5x task-spooler.
+Targets: >= 60% of the floor, >= 2x Huey, >= 1.5x task-spooler. One more row, with no
+target, compares jobctl's worker with Huey's consumer, enqueueing left out.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class Drained:
 
     seconds: float
     detail: str = ""
+    working: float | None = None  # the worker's part alone, enqueueing left out
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Contender:
     name: str
     drain: Callable[[int, int], Drained]
     times: list[float] = field(default_factory=list)
+    working: list[float] = field(default_factory=list)  # Drained.working, where given
     unavailable: str = ""
 
 
@@ -91,6 +94,8 @@ def measure(sandbox: Sandbox, jobs: int, rounds: int) -> list[Row]:
                 contender.unavailable = f"failed: {exc}"
                 continue
             contender.times.append(drained.seconds)
+            if drained.working is not None:
+                contender.working.append(drained.working)
             say(
                 f"   round {round_number + 1}: {contender.name:<13} {drained.seconds:7.2f} s "
                 f"({format_rate(jobs / drained.seconds)}) {drained.detail}"
@@ -154,7 +159,11 @@ def jobctl_drain(sandbox: Sandbox, batch: Path, jobs: int, round_number: int) ->
     if worker.returncode != 0:
         raise BenchFailure(f"run-worker exited {worker.returncode}")
     check_jobctl_all_succeeded(db, jobs)
-    return Drained(elapsed, f"enqueue --batch {enqueue_seconds:.2f} s, then run-worker --burst")
+    return Drained(
+        elapsed,
+        f"enqueue --batch {enqueue_seconds:.2f} s, then run-worker --burst",
+        working=elapsed - enqueue_seconds,
+    )
 
 
 def check_jobctl_all_succeeded(db: Path, jobs: int) -> None:
@@ -185,7 +194,9 @@ def huey_drain(sandbox: Sandbox, huey: Availability, jobs: int, round_number: in
         raise BenchFailure(describe_failure(result))
     inside = json.loads(result.stdout.decode().strip().splitlines()[-1])
     return Drained(
-        elapsed, f"enqueue {inside['enqueue_s']:.2f} s, then consumer {inside['drain_s']:.2f} s"
+        elapsed,
+        f"enqueue {inside['enqueue_s']:.2f} s, then consumer {inside['drain_s']:.2f} s",
+        working=inside["drain_s"],
     )
 
 
@@ -276,6 +287,20 @@ def rows_for(contenders: list[Contender], jobs: int) -> list[Row]:
     ]
     for name, target in (("Huey", HUEY_RATIO), ("task-spooler", TASK_SPOOLER_RATIO)):
         rows.append(peer_row(label, measured, jobctl, by_name[name], jobs, target))
+    huey = by_name["Huey"]
+    if huey.working and len(huey.working) == len(jobctl.working):
+        # No target: what each worker does once the jobs are queued. Huey enqueues one task
+        # at a time (no batch), which the figures above count and this one leaves out.
+        rows.append(
+            Row(
+                figure=f"{label}, the worker alone (enqueueing left out): vs Huey's consumer",
+                measured=format_rate(jobs / median(jobctl.working)),
+                compared=f"Huey {format_rate(jobs / median(huey.working))}",
+                ratio=format_ratio(paired_ratio(huey.working, jobctl.working)),
+                note="jobctl's worker process start included; Huey's consumer starts in a "
+                "process already running",
+            )
+        )
     return rows
 
 
