@@ -481,7 +481,7 @@ class Worker:
             if running is None:
                 continue
             elapsed = self.clock.monotonic() - running.started
-            result = _with_time(result, self.clock.now())
+            result = result._replace(finished_at=self.clock.now())
             if result.outcome == Outcome.INTERRUPTED:
                 self._releases.append(running.claim)
                 self._log_end(running, result, elapsed, "job.interrupted")
@@ -656,7 +656,3 @@ class Worker:
         while self._signals:
             signum = self._signals.pop(0)
             self.request_stop(force=signum == signal.SIGINT and self._stopping)
-
-
-def _with_time(result: AttemptResult, now: float) -> AttemptResult:
-    return result._replace(finished_at=now)
