@@ -477,18 +477,29 @@ def test_unique_keys_raced_by_many_clients_store_one_job(make_store: Callable[[]
     assert len(make_store().list_jobs(_all())) == 1
 
 
-def test_dead_retry_refuses_a_key_held_by_an_active_job(store: Store) -> None:
-    from jobctl.errors import StoreError
-
-    (r,) = store.enqueue([job(key="k", max_attempts=1)], T0)
-    (claim,) = store.claim("w", None, T0, LEASE)
-    store.finish([Finish(claim, failed())], T0)
-    (other,) = store.enqueue([job(key="k")], T0 + 1)
-    assert other.created
-    with pytest.raises(StoreError):
-        store.dead_retry(None, None, T0 + 2)
-    got = store.get(r.id)
+def test_dead_retry_skips_a_job_whose_key_an_active_job_holds(store: Store) -> None:
+    """Such a job stays dead (a second active job with the key would break the promise of
+    the key); every other job named is retried, and one key is never taken twice."""
+    first, second, plain = (
+        r.id
+        for r in store.enqueue(
+            [job(key="k", max_attempts=1), job(key="k2", max_attempts=1), job(max_attempts=1)],
+            T0,
+        )
+    )
+    for claim in store.claim("w", None, T0, LEASE, limit=3):
+        store.finish([Finish(claim, failed())], T0)
+    (twin,) = store.enqueue([job(key="k2", max_attempts=1)], T0 + 1)
+    (claim,) = store.claim("w", None, T0 + 1, LEASE)
+    store.finish([Finish(claim, failed())], T0 + 1)  # dead too, with the same key as second
+    (holder,) = store.enqueue([job(key="k")], T0 + 2)
+    assert holder.created
+    moved = store.dead_retry(None, None, T0 + 3)
+    assert first not in moved and plain in moved
+    assert len({second, twin.id} & set(moved)) == 1  # the key k2 is taken once, not twice
+    got = store.get(first)
     assert got is not None and got.state == State.DEAD
+    assert store.dead_retry([first], None, T0 + 4) == []
 
 
 # -- leases --------------------------------------------------------------------------------------

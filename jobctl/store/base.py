@@ -182,7 +182,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def dead_retry(self, job_ids: Sequence[int] | None, job: str | None, now: float) -> list[int]:
         """Move dead jobs (these ids, or all, optionally of one job type) back to queued with
-        their attempts reset; their history stays. Returns the ids moved."""
+        their attempts reset; their history stays. Returns the ids moved: a job whose unique
+        key an active job holds stays dead."""
 
     @abc.abstractmethod
     def delete_jobs(

@@ -1,6 +1,6 @@
 -- Move dead jobs back to queued, their attempts reset and their history kept.
--- ARGV: now, job type ("" for any), then the ids (none: every dead job). A unique key that
--- another active job holds fails the whole call and changes nothing.
+-- ARGV: now, job type ("" for any), then the ids (none: every dead job). A job whose unique
+-- key another active job holds (or one retried before it in this call) stays dead.
 local now, job = ARGV[1], ARGV[2]
 local targets = {}
 if #ARGV > 2 then
@@ -16,15 +16,12 @@ local chosen, taken = {}, {}
 for _, id in ipairs(targets) do
     local h = load(id)
     if h and h.state == 'dead' and (job == '' or h.job == job) then
-        if h.key then
-            local holder = taken[h.key] or redis.call('HGET', P .. 'keys', h.key)
-            if holder then
-                return redis.error_reply('jobctl: UNIQUE constraint failed: job ' .. id ..
-                    ' has key ' .. h.key .. ', held by active job ' .. holder)
-            end
+        if not h.key then
+            chosen[#chosen + 1] = {id, h}
+        elseif not (taken[h.key] or redis.call('HGET', P .. 'keys', h.key)) then
             taken[h.key] = id
+            chosen[#chosen + 1] = {id, h}
         end
-        chosen[#chosen + 1] = {id, h}
     end
 end
 local moved = {}

@@ -59,22 +59,28 @@ class ControlOps(SqliteBase):
         if job is not None:
             clauses.append("job = ?")
             params.append(job)
+        # A job whose unique key an active job holds (or one retried before it, here) stays
+        # dead: one row at a time, so each sees the keys the ones before it took.
+        clauses.append(
+            "(key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS holder INDEXED BY jobs_active_key"
+            " WHERE holder.key = jobs.key AND holder.state IN ('queued', 'scheduled', 'running')))"
+        )
         moved: list[int] = []
         with self._write() as conn:
             sql = (
                 "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
                 " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
-                f" WHERE {' AND '.join(clauses)}"
+                f" WHERE {' AND '.join(clauses)} AND id = ? RETURNING id"
             )
             if job_ids is None:
-                moved = [r[0] for r in conn.execute(sql + " RETURNING id", [now, *params])]
-            else:
-                for job_id in job_ids:
-                    row = conn.execute(
-                        sql + " AND id = ? RETURNING id", [now, *params, job_id]
-                    ).fetchone()
-                    if row is not None:
-                        moved.append(row[0])
+                job_ids = [
+                    r[0]
+                    for r in conn.execute("SELECT id FROM jobs WHERE state = 'dead' ORDER BY id")
+                ]
+            for job_id in job_ids:
+                row = conn.execute(sql, [now, *params, job_id]).fetchone()
+                if row is not None:
+                    moved.append(row[0])
         if moved:
             self._notifier.notify(WORK)
         return sorted(moved)
