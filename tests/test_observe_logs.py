@@ -328,3 +328,20 @@ def test_text_lines_exactly(
     assert _text_line(ts + 1, level, event, fields).startswith(
         time.strftime("%H:%M:%S", time.localtime(ts + 1))
     )
+
+
+def test_control_characters_from_a_job_are_escaped_in_text_lines(env: Env) -> None:
+    """A job's stderr tail reaches the event line; its ESC and CR must not drive the
+    terminal of whoever reads the worker's log. JSON lines keep the exact text."""
+    script = env.root / "ansi.sh"
+    script.write_text("printf 'red\\033[31mRED\\rback' >&2\nexit 1\n")
+    env.write_config(f'[jobs.ansi]\ncommand = ["sh", "{script}"]\nmax_attempts = 1\n')
+    for fmt in FORMATS:
+        env.enqueue("ansi")
+        result = env.run("--log-format", fmt, "run-worker", "--burst", check=True)
+        assert "\x1b" not in result.stderr and "\r" not in result.stderr
+        dead = parsed_events(result.stderr.splitlines()[2], fmt)[0]
+        if fmt == "json":
+            assert dead["error"] == "exit code 1: red\x1b[31mRED\rback"
+        else:
+            assert "red\\\\x1b[31mRED\\\\rback" in dead["error"]  # quoted: \\ is \\\\

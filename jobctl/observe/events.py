@@ -105,6 +105,8 @@ def _text_field(key: str, value: Any) -> str:
     if key == "duration_ms":
         return f"in {_human_ms(value)}"
     text = str(value).replace("\n", " ⏎ ")
+    if not text.isprintable():  # ESC, CR and the like from a job's stderr: shown, not obeyed
+        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
     if len(text) > 300:
         text = text[:297] + "..."
     if " " in text or '"' in text:
