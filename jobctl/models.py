@@ -132,6 +132,7 @@ class JobFilter(NamedTuple):
     since: float | None = None
     limit: int | None = 50
     newest_first: bool = True
+    leased: bool = False  # only jobs holding a lease (running, or cancelled while running)
 
 
 _RECORDS = frozenset({"Attempt", "AttemptResult", "FireRecord", "WorkerInfo"})

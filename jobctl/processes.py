@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import os
+import pwd
 import signal
 import subprocess
 import threading
@@ -61,6 +63,7 @@ def spawn(
     devnull = _devnull()
     unusual = cwd is not None or user is not None or group is not None
     if unusual or min(devnull, out_fd, err_fd) < 3:  # Popen also copes with fds 0-2 closed
+        gid, groups = _groups_of(user, group)
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
@@ -71,7 +74,8 @@ def spawn(
             start_new_session=True,
             close_fds=True,
             user=user,
-            group=group,
+            group=gid,
+            extra_groups=groups,
         )
         return Child(proc.pid, proc)
     search = env.get("PATH")
@@ -93,6 +97,32 @@ def spawn(
             program, argv, env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
         )
     return Child(pid)
+
+
+def account(user: str) -> pwd.struct_passwd | None:
+    """The passwd entry of a job's `user` (a name, or a number that may have none);
+    KeyError for a name that does not exist."""
+    if user.isdigit():
+        try:
+            return pwd.getpwuid(int(user))
+        except KeyError:
+            return None
+    return pwd.getpwnam(user)
+
+
+def _groups_of(user: str | None, group: str | None) -> tuple[str | int | None, list[int] | None]:
+    """The group and supplementary groups a command runs with, as login and cron set them
+    (initgroups): switching only the user would leave it root's group and groups."""
+    if user is None or os.geteuid() != 0:
+        return group, None  # not root: the kernel allows no change of groups anyway
+    entry = account(user)
+    if entry is None:
+        return group, None if group is None else []
+    if group is None:
+        gid = entry.pw_gid
+    else:
+        gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+    return gid, os.getgrouplist(entry.pw_name, gid)
 
 
 # Python ignores these; a command expects them at their defaults (as Popen restores them).

@@ -22,14 +22,14 @@ from types import FrameType
 
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import DEFAULT_JOB, Config, JobType
+from jobctl.config import DEFAULT_JOB, Config, JobType, load_config_file
 from jobctl.errors import JobctlError, PayloadError, StoreError
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
-from jobctl.processes import stop_orphans
+from jobctl.processes import account, stop_orphans
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
@@ -44,6 +44,35 @@ class _Running:
     job_type: JobType
     attempt: Attempt | None  # None when it ended before it started
     started: float  # monotonic
+
+
+def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What tells a changed file: its inode, size and modification time."""
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+def _login_env(user: str) -> dict[str, str]:
+    """HOME, USER and LOGNAME of the user a job runs as, as cron sets them: the worker's own
+    would send the job to root's files. Nothing for an unknown user (its start fails)."""
+    try:
+        entry = account(user)
+    except KeyError:
+        return {}
+    if entry is None:
+        return {}
+    return {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
+
+
+def _not_run(error: str) -> AttemptResult:
+    """An attempt that ended before a command started: it wrote no log (an empty log path
+    says so, where None would keep the path named at claim, of a file never made)."""
+    return AttemptResult(Outcome.ERROR, error=error, log_path="")
 
 
 @dataclass(frozen=True)
@@ -80,6 +109,7 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._environ = dict(os.environ)
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
+        self._config_seen = _file_stamp(config.path)
         self._signals: list[int] = []  # received, not yet acted on
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
@@ -310,12 +340,14 @@ class Worker:
             self._stop_lost(claims, held)
         expired = []
         if not self.store.shared:  # a dead worker's processes are reachable on this host only
+            # Running, or cancelled while running: the worker that was to stop it is gone.
+            leased = JobFilter(states=(State.RUNNING, State.CANCELLED), limit=None, leased=True)
             expired = [
                 job
-                for job in self.store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None))
+                for job in self.store.list_jobs(leased)
                 if job.lease_expires_at is not None and job.lease_expires_at < now
             ]
-        if expired and not self.store.shared:
+        if expired:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.
             stop_orphans({(job.worker or "", job.id, job.attempts) for job in expired})
@@ -404,15 +436,15 @@ class Worker:
             message = f"unknown job {job.job!r}: not defined in " + (
                 str(self.config.path) if self.config.path else "any config"
             )
-            self._finished.append((job.id, AttemptResult(Outcome.ERROR, error=message)))
+            self._finished.append((job.id, _not_run(message)))
             return
         try:
             attempt = Attempt(self._spec(claim, job_type))
             result = attempt.start()
         except PayloadError as exc:
-            result = AttemptResult(Outcome.ERROR, error=str(exc))
+            result = _not_run(str(exc))
         except Exception as exc:  # a bug or an OS failure must not lose the job
-            result = AttemptResult(Outcome.ERROR, error=f"worker error: {exc}")
+            result = _not_run(f"worker error: {exc}")
         if result is not None:
             self._finished.append((job.id, result))
         else:
@@ -425,7 +457,31 @@ class Worker:
         job = claim.job
         if job.command is not None:
             return DEFAULT_JOB
-        return self.config.jobs.get(job.job)
+        found = self.config.jobs.get(job.job)
+        if found is None and self._config_changed():
+            found = self.config.jobs.get(job.job)
+        return found
+
+    def _config_changed(self) -> bool:
+        """Re-read the config file if it changed since it was read: a job type added to it
+        must not be failed as unknown by a worker started before (True when re-read)."""
+        path = self.config.path
+        stamp = _file_stamp(path)
+        if path is None or stamp == self._config_seen:
+            return False
+        self._config_seen = stamp
+        try:
+            config = load_config_file(path)
+        except JobctlError as exc:
+            self.log.emit(
+                "worker.reload_failed",
+                level="error",
+                error=f"{exc}; keeping the previous configuration",
+            )
+            return False
+        self.config = config
+        self.log.emit("worker.reloaded", jobs=len(config.jobs))
+        return True
 
     def _base_env(self, job_type: JobType) -> dict[str, str]:
         """The worker's environment with the job type's `env` over it, built once per type
@@ -433,6 +489,8 @@ class Worker:
         cached = self._envs.get(job_type.name)
         if cached is None or cached[0] is not job_type:
             env = dict(self._environ)
+            if job_type.user is not None:
+                env.update(_login_env(job_type.user))
             env.update(job_type.env)
             cached = self._envs[job_type.name] = (job_type, env)
         return cached[1]

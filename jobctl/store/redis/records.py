@@ -102,7 +102,7 @@ class RecordOps(RedisBase):
         if limit == 0:  # (a negative limit means none, as SQL's LIMIT -1)
             return found
         # Running jobs are listed as the SQLite store finds them: through their leases.
-        leased = bool(states) and states <= {State.RUNNING}
+        leased = where.leased or (bool(states) and states <= {State.RUNNING})
         for job in self._jobs(ids, leased=leased):
             if states and job.state not in states:
                 continue

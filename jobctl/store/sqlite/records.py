@@ -80,7 +80,7 @@ class RecordOps(SqliteBase):
             clauses.append("created_at >= ?")
             params.append(where.since)
         sql = f"SELECT {JOB_COLUMNS} FROM jobs"
-        if where.states and set(where.states) <= {State.RUNNING}:
+        if where.leased or (where.states and set(where.states) <= {State.RUNNING}):
             # Running jobs are few among millions: find them through their leases.
             sql += " INDEXED BY jobs_lease"
             clauses.append("lease_token IS NOT NULL")

@@ -1,0 +1,131 @@
+"""Attempts that end before their command starts: what they leave behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import signal
+
+import pytest
+from conftest import Env
+
+
+def test_an_attempt_of_an_unknown_job_leaves_no_log_path(env: Env) -> None:
+    """The worker refuses a job its config no longer defines. Nothing was written, so there
+    is no log: `show` says null, `logs` prints nothing and succeeds, `dead show` says none."""
+    env.write_config('[jobs.gone]\ncommand = ["true"]\nmax_attempts = 1\n')
+    job_id = env.enqueue("gone")
+    env.write_config('[jobs.other]\ncommand = ["true"]\n')
+    env.run("run-worker", "--burst", check=True)
+    job = env.show(job_id)
+    assert job["state"] == "dead"
+    attempts = job["attempts_history"]
+    assert isinstance(attempts, list) and len(attempts) == 1
+    assert attempts[0]["log_path"] is None
+    logs = env.run("logs", str(job_id))
+    assert (logs.returncode, logs.stdout, logs.stderr) == (0, "", "")
+    assert "log: none" in env.run("dead", "show", str(job_id), check=True).stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_job_run_as_another_user_gets_its_groups_and_home(env: Env) -> None:
+    """Like cron and login: the user's primary group and supplementary groups, never root's,
+    and its HOME, USER and LOGNAME; an explicit env entry still wins."""
+    account = pwd.getpwnam("nobody")
+    env.write_config(
+        "[jobs.as]\n"
+        'command = ["sh", "-c", "id -g; id -G; echo $HOME $USER $LOGNAME $EXTRA"]\n'
+        'user = "nobody"\nenv = {EXTRA = "x"}\n'
+        "[jobs.home]\n"
+        'command = ["sh", "-c", "echo $HOME"]\nuser = "nobody"\nenv = {HOME = "/tmp"}\n'
+    )
+    first, second = env.enqueue("as"), env.enqueue("home")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(first)["state"] == "succeeded"
+    gid, groups, names = env.run("logs", str(first), check=True).stdout.splitlines()
+    assert int(gid) == account.pw_gid
+    assert sorted(map(int, groups.split())) == sorted(
+        set(os.getgrouplist(account.pw_name, account.pw_gid))
+    )
+    assert "0" not in groups.split()
+    assert names.split() == [account.pw_dir, "nobody", "nobody", "x"]
+    assert env.run("logs", str(second), check=True).stdout.strip() == "/tmp"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too: its parent (init, here) has not reaped it yet
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_a_job_cancelled_after_its_worker_died_is_stopped_by_the_next_worker(env: Env) -> None:
+    """The cancel cannot reach a killed worker; the worker that finds its lease expired
+    stops the job's processes, as it does for a running job it rescues."""
+    env.write_config(
+        '[settings]\nlease = "1s"\n'
+        '[jobs.long]\ncommand = ["sh", "-c", "echo $$ > job.pid; exec sleep 300"]\n'
+    )
+    pid_file = env.root / "job.pid"
+    job_pid = None
+    try:
+        first = env.start("run-worker")
+        job_id = env.enqueue("long")
+        env.wait_for(lambda: pid_file.exists() and pid_file.read_text().strip())
+        job_pid = int(pid_file.read_text())
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        assert env.run("cancel", str(job_id)).returncode == 0
+        assert _alive(job_pid)
+        second = env.start("run-worker")
+        env.wait_for(lambda: not _alive(job_pid), timeout=30)
+        attempt = env.show(job_id)["attempts_history"]
+        assert isinstance(attempt, list) and attempt[0]["outcome"] == "cancelled"
+        second.send_signal(signal.SIGTERM)
+        assert second.wait(timeout=30) == 0
+    finally:
+        if job_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job_pid, signal.SIGKILL)
+
+
+def test_a_job_type_added_after_the_worker_started_runs(env: Env) -> None:
+    """The worker re-reads a changed config before calling a job type unknown."""
+    env.write_config('[jobs.old]\ncommand = ["true"]\n')
+    worker = env.start("run-worker")
+    try:
+        env.run("wait", str(env.enqueue("old")), "--timeout", "30s", check=True)
+        env.write_config('[jobs.old]\ncommand = ["true"]\n[jobs.new]\ncommand = ["true"]\n')
+        job_id = env.enqueue("new")
+        waited = env.run("wait", str(job_id), "--timeout", "30s")
+        assert waited.returncode == 0, env.show(job_id)
+        assert env.show(job_id)["attempts"] == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+
+
+def test_a_standby_up_runs_job_types_added_while_it_waits(env: Env) -> None:
+    """Two `up` on one database: the standby's worker takes jobs too, and must know the new
+    job type although its daemon, standing by, does not reload."""
+    env.write_config('[jobs.old]\ncommand = ["true"]\n')
+    ups = [env.start("--log-format", "json", "up", "--concurrency", "1") for _ in range(2)]
+    try:
+        env.run("wait", str(env.enqueue("old")), "--timeout", "30s", check=True)
+        env.write_config('[jobs.old]\ncommand = ["true"]\n[jobs.new]\ncommand = ["true"]\n')
+        ids = [env.enqueue("new") for _ in range(6)]
+        for job_id in ids:
+            waited = env.run("wait", str(job_id), "--timeout", "30s")
+            assert waited.returncode == 0, env.show(job_id)
+        assert all(env.show(job_id)["attempts"] == 1 for job_id in ids)
+    finally:
+        for up in ups:
+            up.send_signal(signal.SIGTERM)
+        for up in ups:
+            assert up.wait(timeout=30) == 0
