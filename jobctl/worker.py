@@ -23,7 +23,7 @@ from types import FrameType
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType, load_config_file
-from jobctl.errors import JobctlError, PayloadError, StoreError
+from jobctl.errors import JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
@@ -132,6 +132,8 @@ class Worker:
     # -- public ----------------------------------------------------------------------------
 
     def run(self) -> int:
+        if self.options.name is not None:
+            self._check_name_free()
         old_handlers = self._install_signals()
         listener = self.store.open_listener(self.id)
         started = False
@@ -177,6 +179,17 @@ class Worker:
             if started:  # a worker that never started says nothing but its error
                 self.log.emit("worker.stopped", worker=self.id)
         return 0
+
+    def _check_name_free(self) -> None:
+        """Two live workers of one name would share a heartbeat row and a wake-up socket:
+        the first to stop would take both away from the other."""
+        now = self.clock.now()
+        for info in self.store.workers():
+            if info.id == self.id and info.kind == "worker" and info.alive(now):
+                raise UsageError(
+                    f"--worker-name {self.id!r}: a running worker has this name"
+                    f" (pid {info.pid} on {info.host}); choose another"
+                )
 
     def request_stop(self, force: bool = False) -> None:
         """Stop claiming; running jobs get `shutdown_timeout` to finish (none when forced)."""

@@ -129,3 +129,22 @@ def test_a_standby_up_runs_job_types_added_while_it_waits(env: Env) -> None:
             up.send_signal(signal.SIGTERM)
         for up in ups:
             assert up.wait(timeout=30) == 0
+
+
+def test_a_second_live_worker_of_the_same_name_is_refused(env: Env) -> None:
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    first = env.start("--log-format", "json", "run-worker", "--worker-name", "w1")
+    try:
+        env.wait_for(lambda: "w1" in env.run("status", "--json").stdout)
+        second = env.run("run-worker", "--worker-name", "w1", "--burst")
+        assert second.returncode == 2, second
+        assert second.stderr.startswith("jobctl: --worker-name 'w1': a running worker")
+        assert len(second.stderr.splitlines()) == 1
+        job_id = env.enqueue("ok")  # the first still has its row and its wake-up socket
+        env.run("wait", str(job_id), "--timeout", "30s", check=True)
+        assert "w1" in env.run("status", "--json").stdout
+    finally:
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+    # Once it has stopped, the name is free again.
+    assert env.run("run-worker", "--worker-name", "w1", "--burst").returncode == 0
