@@ -3,12 +3,17 @@
 Tables use rich on a terminal, and plain aligned text when stdout is not a terminal or
 NO_COLOR is set, so pipes and logs stay clean. JSON shapes are documented in the README
 and pinned by tests: add fields, never rename or drop one.
+
+Stored text is anything a job or its submitter chose (a key, an argv, a command's stderr):
+every human view passes it through `clean`, so it can neither drive the terminal nor
+break a row, and `print_json` always writes strict UTF-8 with the data unchanged.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -16,14 +21,35 @@ from typing import TYPE_CHECKING, Any
 
 from jobctl.durations import format_short
 from jobctl.models import ALL_STATES, Attempt, Job, State, WorkerInfo
+from jobctl.text import clean
 from jobctl.timefmt import iso
 
 if TYPE_CHECKING:
     from jobctl.store.base import QueueCounts
 
 
+# What JSON may not carry raw: C0 is always escaped by json.dumps; DEL and C1 would reach a
+# terminal that shows the document; a surrogate cannot be encoded as UTF-8 at all.
+_JSON_RAW = re.compile("[\x7f-\x9f\ud800-\udfff]")
+
+
+def json_text(document: Any) -> str:
+    """A JSON document as text that encodes to strict UTF-8: non-ASCII text stays readable;
+    DEL, C1 and lone surrogates are written as \\u escapes, which decode to the same data."""
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    # Outside strings a JSON document is ASCII, so every match is inside a string.
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
+    """Write a document for scripts: UTF-8 bytes, whatever the locale says stdout is."""
+    data = (json_text(document) + "\n").encode("utf-8")
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:  # a text-only stream (an embedding program): it takes the same text
+        sys.stdout.write(data.decode("utf-8"))
+        return
+    sys.stdout.flush()  # what was written as text comes first
+    out.write(data)
 
 
 def job_document(job: Job) -> dict[str, Any]:
@@ -93,18 +119,22 @@ def table(
     styles: Sequence[str | None] | None = None,
     title: str | None = None,
 ) -> None:
-    """One table; only the columns that have a value in some row are shown."""
+    """One table; only the columns that have a value in some row are shown. Every cell and
+    the title are cleaned here, so no caller can forget it."""
     keep = [i for i in range(len(columns)) if any(row[i] for row in rows)] or list(
         range(len(columns))
     )
     columns = [columns[i] for i in keep]
-    rows = [[row[i] for i in keep] for row in rows]
+    rows = [[clean(row[i]) for i in keep] for row in rows]
+    title = clean(title) if title else title
     if use_rich():
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
 
-        grid = Table(title=title, box=None, header_style="bold", pad_edge=False)
+        # Text, not str: rich would read "[...]" in stored data as markup.
+        heading = Text(title) if title else None
+        grid = Table(title=heading, box=None, header_style="bold", pad_edge=False)
         for column in columns:
             grid.add_column(column, overflow="fold")
         for index, row in enumerate(rows):
@@ -135,9 +165,10 @@ def ago(ts: float | None, now: float | None = None) -> str:
 
 
 def one_line(text: str | None, width: int = 60) -> str:
+    """The start of a text on one line, cleaned before it is cut to `width`."""
     if not text:
         return ""
-    line = " ".join(text.split())
+    line = clean(" ".join(text.split()))
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
@@ -196,7 +227,7 @@ def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
         ("payload", json.dumps(job.payload, ensure_ascii=False)),
     ]
     width = max(len(k) for k, _ in fields)
-    out = [f"{k.ljust(width)}  {v}" for k, v in fields if v]
+    out = [f"{k.ljust(width)}  {clean(v)}" for k, v in fields if v]
     sys.stdout.write("\n".join(out) + "\n")
     if attempts:
         sys.stdout.write("\n")
@@ -246,7 +277,7 @@ def tail_line(text: str | None, width: int = 60) -> str:
     """The end of a text on one line: an error's last words say the most."""
     if not text:
         return ""
-    line = " ".join(text.split())
+    line = clean(" ".join(text.split()))
     return line if len(line) <= width else "…" + line[-(width - 1) :]
 
 
@@ -403,15 +434,18 @@ def attempt_sections(attempts: Sequence[Attempt], tails: Sequence[str | None]) -
             head.append(f"exit {code}")
         head.append(f"on {a.worker}")
         out.append("")
-        out.append(" · ".join(head))
+        out.append(clean(" · ".join(head)))
+        path = clean(a.log_path or "")
         if a.error:
             out.append("  error:")
-            out.extend("    " + line for line in a.error.splitlines())
+            out.extend("    " + clean(line) for line in a.error.splitlines())
         if a.log_path == "":
             out.append("  log: none (it wrote no output)")
         elif tail is not None:
-            out.append(f"  log tail ({a.log_path}):" if tail else f"  log ({a.log_path}): empty")
-            out.extend("    " + line for line in tail.splitlines())
+            # The job's own output, but shown inside jobctl's view: cleaned like the rest
+            # (`jobctl logs` prints it raw).
+            out.append(f"  log tail ({path}):" if tail else f"  log ({path}): empty")
+            out.extend("    " + clean(line) for line in tail.splitlines())
         elif a.log_path:
-            out.append(f"  log ({a.log_path}): gone")
+            out.append(f"  log ({path}): gone")
     sys.stdout.write("\n".join(out) + "\n")

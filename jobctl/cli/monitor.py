@@ -111,6 +111,7 @@ def health(
     from jobctl.errors import EXIT_FAILED
     from jobctl.observe.health import Limits, check
     from jobctl.render import print_json
+    from jobctl.text import clean
 
     age = duration_option(max_age, "--max-age")
     limits = Limits(max_ready, age, max_dead, require_worker, require_scheduler)
@@ -119,12 +120,12 @@ def health(
     healthy = all(c.ok for c in checks)
     if as_json:
         print_json({"healthy": healthy, "checks": [asdict(c) for c in checks]})
-    else:
+    else:  # messages name the database path: cleaned like any text jobctl did not write
         for c in checks:
             if c.ok:
-                typer.echo(f"ok    {c.name}: {c.message}")
+                typer.echo(clean(f"ok    {c.name}: {c.message}"))
     for c in checks:
         if not c.ok:
-            typer.echo(f"jobctl: unhealthy: {c.name}: {c.message}", err=True)
+            typer.echo(clean(f"jobctl: unhealthy: {c.name}: {c.message}"), err=True)
     if not healthy:
         raise typer.Exit(EXIT_FAILED)

@@ -112,10 +112,14 @@ def logs(
             _copy(handle, sys.stdout.buffer)
     except FileNotFoundError:
         if stored is not None:
+            from jobctl.text import clean
+
             host, tail = stored
-            typer.echo(
-                f"jobctl: job {job_id} attempt {chosen.run} ran on host {host or 'unknown'}; "
-                f"its full log is there ({path}); the last {len(tail)} bytes follow",
+            typer.echo(  # the output that follows stays raw; this note is jobctl's own
+                clean(
+                    f"jobctl: job {job_id} attempt {chosen.run} ran on host {host or 'unknown'};"
+                    f" its full log is there ({path}); the last {len(tail)} bytes follow"
+                ),
                 err=True,
             )
             sys.stdout.buffer.write(tail)
@@ -123,7 +127,10 @@ def logs(
             return
         if chosen.finished_at is None:
             return  # running, and silent so far: its log is made at its first output
-        why = f": {chosen.error}" if chosen.error and not chosen.log_path else ""
+        from jobctl.render import one_line
+
+        # The error of an attempt that never started its command (it names the argv).
+        why = f": {one_line(chosen.error, 200)}" if chosen.error and not chosen.log_path else ""
         raise OperationFailed(
             f"no output kept for job {job_id} attempt {chosen.run} ({path} is gone){why}"
         ) from None
@@ -140,6 +147,7 @@ def await_job(job_id: int, *, follow: bool, as_json: bool, extra: dict[str, obje
     code, so a CI step that hands work to the queue still fails when the job fails."""
     from jobctl.models import State
     from jobctl.render import job_document, print_json
+    from jobctl.text import clean
 
     with STATE.store(create=False) as store:
         job = watch(store, job_id, sys.stdout.buffer if follow else None, None)
@@ -147,8 +155,11 @@ def await_job(job_id: int, *, follow: bool, as_json: bool, extra: dict[str, obje
         print_json(job_document(job) | extra)
     code = job_exit_code(job)
     if job.state != State.SUCCEEDED:
+        # The error is the job's stderr: cleaned, as in every view of it but `logs`.
         detail = f": {job.error.splitlines()[0]}" if job.error else ""
-        typer.echo(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}", err=True)
+        typer.echo(
+            clean(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}"), err=True
+        )
     raise typer.Exit(code)
 
 

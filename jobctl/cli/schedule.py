@@ -200,19 +200,37 @@ def import_crontab(
 ) -> None:
     """Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr)."""
     from jobctl.crontab import import_crontab as convert
-    from jobctl.errors import UsageError
 
-    if source == "-":
-        text = sys.stdin.read()
-    else:
-        try:
-            with open(source, encoding="utf-8") as handle:
-                text = handle.read()
-        except OSError as exc:
-            raise UsageError(f"{source}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{source}: not UTF-8 text") from None
-    result = convert(text, system=system)
+    result = convert(_read_crontab(source), system=system)
     for warning in result.warnings:
         typer.echo(f"jobctl: {source}: {warning}", err=True)
     sys.stdout.write(result.toml)
+
+
+def _read_crontab(source: str) -> str:
+    """The text of a crontab file, or of stdin for "-", decoded the same strict way: stdin's
+    own decoding would let invalid bytes through (surrogateescape), into TOML that
+    `jobctl validate` then rejects."""
+    import io
+
+    from jobctl.errors import UsageError
+
+    try:
+        if source == "-":
+            raw = getattr(sys.stdin, "buffer", None)
+            if raw is None:  # a text stream (an embedding program's): refuse what it escaped
+                text = sys.stdin.read()
+                text.encode("utf-8")  # a lone surrogate is an undecodable byte
+                return text
+            # Universal newlines, as open() gives a file; detach so stdin stays open.
+            wrapper = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+            try:
+                return wrapper.read()
+            finally:
+                wrapper.detach()
+        with open(source, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise UsageError(f"{source}: {exc.strerror}") from None
+    except UnicodeError:  # undecodable bytes, or a text stream's escapes of them
+        raise UsageError(f"{source}: not UTF-8 text") from None

@@ -13,6 +13,7 @@ import time
 from typing import Any, TextIO
 
 from jobctl.durations import format_short
+from jobctl.text import clean
 from jobctl.timefmt import iso
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -106,7 +107,7 @@ def _text_field(key: str, value: Any) -> str:
         return f"in {_human_ms(value)}"
     text = str(value).replace("\n", " ⏎ ")
     if not text.isprintable():  # ESC, CR and the like from a job's stderr: shown, not obeyed
-        text = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+        text = clean(text)
     if len(text) > 300:
         text = text[:297] + "..."
     if " " in text or '"' in text:

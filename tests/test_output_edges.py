@@ -1,0 +1,272 @@
+"""Output at its edges: stored text that would drive a terminal, text that is not valid
+Unicode, input that is not UTF-8, and a database whose pages are damaged.
+
+Jobs with hostile text are written through the real store (as a database written by an
+older jobctl, a batch or another client may hold them; the command line now refuses some of
+this text at the door); everything shown is printed by the real CLI, and the error text comes
+from a real worker running a real command.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import sqlite3
+import struct
+import subprocess
+import termios
+import time
+from pathlib import Path
+
+import pytest
+from conftest import JOBCTL, Env
+from test_observe_support import enqueue_at
+
+from jobctl.models import NewJob
+
+# The job writes this to stderr: it would clear the screen and turn everything red.
+LOUD = r"""
+[jobs.loud]
+command = ["sh", "-c", 'printf "\033[2J\033[31mERR\n" >&2; exit 5']
+max_attempts = 1
+
+[jobs.ok]
+command = ["true"]
+"""
+KEY = "k\x1b[31mX\nY"  # a colour change and a line break inside a unique key
+KEY_SHOWN = "k\\x1b[31mX\\nY"
+ERROR_SHOWN = "\\x1b[2J\\x1b[31mERR"
+
+
+def run_bytes(
+    env: Env, *args: str, stdin: bytes | None = None, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """`jobctl ARGS` with its output as bytes: what reached the terminal or the script."""
+    return subprocess.run(
+        [*JOBCTL, *env.global_args(), *args],
+        input=stdin,
+        capture_output=True,
+        env=env.env | (extra or {}),
+        cwd=env.root,
+        timeout=60,
+    )
+
+
+def run_on_terminal(env: Env, *args: str) -> str:
+    """`jobctl ARGS` with stdout on a pseudo-terminal 250 columns wide: the rich path."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))
+    errors = env.root / "terminal-stderr"
+    with errors.open("wb") as sink:
+        proc = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=slave,
+            stderr=sink,
+            env=env.env | {"TERM": "xterm-256color", "COLUMNS": "250", "LINES": "50"},
+            cwd=env.root,
+        )
+    os.close(slave)
+    chunks = []
+    try:
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer of the terminal is gone
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(master)
+    assert proc.wait(timeout=60) == 0, errors.read_text()
+    return b"".join(chunks).decode("utf-8")
+
+
+def assert_terminal_safe(text: str) -> None:
+    """No C0 control but line ends, no DEL, no C1 control."""
+    bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) <= 0x9F]
+    assert not bad, f"raw control characters {bad!r} in:\n{text}"
+
+
+def _dead_loud_job(env: Env) -> int:
+    env.write_config(LOUD)
+    (job_id,) = enqueue_at(
+        env, time.time(), NewJob(job="loud", payload={}, key=KEY, max_attempts=1)
+    )
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "dead"
+    return job_id
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. Control characters in human views
+
+
+def test_plain_views_show_control_characters_escaped(env: Env) -> None:
+    job_id = _dead_loud_job(env)
+
+    listed = env.run("list", check=True).stdout
+    assert_terminal_safe(listed)
+    rows = listed.splitlines()
+    assert len(rows) == 2  # the header and one row: the key's newline split nothing
+    assert KEY_SHOWN in rows[1] and ERROR_SHOWN in rows[1]
+
+    for args in (["show", str(job_id)], ["dead", "show", str(job_id)]):
+        shown = env.run(*args, check=True).stdout
+        assert_terminal_safe(shown)
+        lines = shown.splitlines()
+        assert any(line.startswith("key") and line.endswith(KEY_SHOWN) for line in lines)
+        assert any(line.startswith("error") and line.endswith(ERROR_SHOWN) for line in lines)
+        if args[0] == "dead":  # the log tail: the job's output, inside jobctl's view
+            assert f"    {ERROR_SHOWN}" in lines
+
+    dead = env.run("dead", "list", check=True).stdout
+    assert_terminal_safe(dead)
+    assert len(dead.splitlines()) == 2 and ERROR_SHOWN in dead
+
+    # Scripts get the exact data; `logs` is the job's own output, raw as `tail` would show it.
+    document = json.loads(env.run("show", str(job_id), "--json", check=True).stdout)
+    assert document["key"] == KEY and "\x1b[2J\x1b[31mERR" in document["error"]
+    assert env.run("logs", str(job_id), check=True).stdout == "\x1b[2J\x1b[31mERR\n"
+
+    # The one-line report of `enqueue --wait` on stderr is a human view too.
+    env.start("run-worker")
+    waited = env.run("enqueue", "loud", "--wait")
+    assert waited.returncode == 5
+    assert_terminal_safe(waited.stderr)
+    assert len(waited.stderr.splitlines()) == 1 and ERROR_SHOWN in waited.stderr
+
+
+def test_rich_tables_show_control_characters_escaped(env: Env) -> None:
+    job_id = _dead_loud_job(env)
+    for args in (["list"], ["show", str(job_id)], ["dead", "list"]):
+        out = run_on_terminal(env, *args)
+        assert "\x1b[1m" in out  # rich drew it (a bold header), not the plain path
+        assert "\x1b[2J" not in out and "\x1b[31mX" not in out and "\x1b[31mERR" not in out
+        assert ERROR_SHOWN in out
+        if args != ["dead", "list"]:
+            row = [line for line in out.splitlines() if KEY_SHOWN in line]
+            assert row, out
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. JSON is strict UTF-8
+
+
+def test_json_is_strict_utf8_whatever_the_text_and_the_locale(env: Env) -> None:
+    env.write_config(LOUD)
+    command = ["echo", "\udcff", "é", "\x9b\x7f"]  # an undecodable argv byte, C1 and DEL
+    (job_id,) = enqueue_at(
+        env,
+        time.time(),
+        NewJob(job="exec", payload={}, payload_json='{"p":"\\udcfe"}', command=command),
+    )
+    for locale in ({}, {"PYTHONIOENCODING": "latin-1"}):
+        for args in (["show", str(job_id), "--json"], ["list", "--json"]):
+            result = run_bytes(env, *args, extra=locale)
+            assert result.returncode == 0, result.stderr
+            text = result.stdout.decode("utf-8")  # strict: a raw 0xFF byte fails here
+            document = json.loads(text)
+            job = document if args[0] == "show" else document[0]
+            assert job["command"] == command and job["payload"] == {"p": "\udcfe"}
+            assert "\\udcff" in text and "\\u009b\\u007f" in text and "é" in text
+
+    # The human view of the same job neither fails on a strict stdout nor prints raw bytes.
+    shown = run_bytes(env, "show", str(job_id), extra={"PYTHONIOENCODING": "utf-8"})
+    assert shown.returncode == 0 and shown.stderr == b""
+    text = shown.stdout.decode("utf-8")
+    assert_terminal_safe(text)
+    assert "echo \\udcff é \\x9b\\x7f" in text and '{"p": "\\udcfe"}' in text
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. import-crontab reads stdin as strictly as a file
+
+
+def test_import_crontab_refuses_non_utf8_stdin_as_it_does_a_file(env: Env) -> None:
+    crontab = env.root / "crontab"
+    for data in (b"* * * * * echo \xff\n", b"# ok\n* * * * * echo caf\xc3\n"):
+        crontab.write_bytes(data)
+        for source, stdin in ((str(crontab), None), ("-", data)):
+            result = run_bytes(env, "import-crontab", source, stdin=stdin)
+            assert result.returncode == 2 and result.stdout == b""
+            assert result.stderr.decode().splitlines() == [f"jobctl: {source}: not UTF-8 text"]
+
+    # Valid text converts the same either way, CRLF line ends included.
+    data = "# backup\r\n30 2 * * * tar -czf /b/x.tgz /srv  # café\r\n".encode()
+    crontab.write_bytes(data)
+    from_file = run_bytes(env, "import-crontab", str(crontab))
+    from_stdin = run_bytes(env, "import-crontab", "-", stdin=data)
+    assert from_file.returncode == from_stdin.returncode == 0
+    assert from_stdin.stdout == from_file.stdout and b"caf\xc3\xa9" in from_stdin.stdout
+
+
+def test_import_crontab_leaves_out_lines_with_a_nul_so_its_output_validates(env: Env) -> None:
+    data = b"* * * * * echo a\0b\nX=1\0\n0 3 * * * backup\n"
+    result = run_bytes(env, "import-crontab", "-", stdin=data)
+    assert result.returncode == 0
+    assert result.stderr.decode().splitlines() == [
+        "jobctl: -: line 1: not imported: the line contains a NUL character",
+        "jobctl: -: line 2: not imported: the line contains a NUL character",
+    ]
+    env.write_config(result.stdout.decode())
+    assert env.run("validate").returncode == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. health reads the data it vouches for
+
+
+def _damage_page(db: Path, offset: int) -> None:
+    """Overwrite the b-tree header of the page holding byte `offset`, as a disk fault
+    would: every read of that page then fails with "database disk image is malformed"."""
+    data = db.read_bytes()
+    page_size = int.from_bytes(data[16:18], "big") or 65536
+    start = offset - offset % page_size
+    assert start > 0  # never page 1, the file header and the schema
+    with db.open("r+b") as handle:
+        handle.seek(start)
+        handle.write(b"\xff" * 12)
+
+
+def _checkpointed(db: Path) -> None:
+    """Every committed page in the main file, no WAL left (no writer runs any more)."""
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("target", ["oldest job", "middle job", "newest job", "statistics"])
+def test_health_fails_on_a_damaged_page_that_breaks_list_or_enqueue(env: Env, target: str) -> None:
+    env.write_config(LOUD)
+    markers = [f"marker-{i:04d}-{'x' * 300}" for i in range(50)]  # 50 jobs over a few pages
+    batch = "".join(json.dumps({"job": "ok", "payload": {"m": m}}) + "\n" for m in markers)
+    env.run("enqueue", "--batch", "-", input=batch, check=True)
+    env.run("health", check=True)
+    _checkpointed(env.db)
+
+    if target == "statistics":  # this hour's counts: every enqueue and attempt writes them
+        conn = sqlite3.connect(env.db)
+        sql = "SELECT rootpage FROM sqlite_master WHERE name = 'stat_counts'"
+        root = conn.execute(sql).fetchone()[0]  # a small table: its root is its only page
+        conn.close()
+        page_size = int.from_bytes(env.db.read_bytes()[16:18], "big")
+        _damage_page(env.db, (root - 1) * page_size)
+        broken = env.run("enqueue", "ok")
+    else:
+        index = {"oldest job": 0, "middle job": 25, "newest job": 49}[target]
+        _damage_page(env.db, env.db.read_bytes().index(markers[index].encode()))
+        broken = env.run("list")
+    assert broken.returncode == 3 and "corrupt" in broken.stderr  # what a user would see
+
+    for args in (["health"], ["health", "--json"]):
+        result = env.run(*args)
+        assert result.returncode == 3 and result.stdout == ""
+        assert result.stderr.splitlines() == [
+            f"jobctl: database {env.db}: the database file is corrupt (disk image is malformed)"
+        ]
