@@ -31,6 +31,7 @@ T = TypeVar("T")
 _HEADER = r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$"
 _ANY_HEADER = r"^\s*\["
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
+_AFTER_SCRIPT = "pass the value as an argument after the script: sh -c '... \"$1\"' sh {x}"
 _NOTHING: Mapping[str, Any] = MappingProxyType({})  # the shared default of mapping fields
 
 
@@ -175,9 +176,11 @@ def parse_config(text: str, path: Path | None = None) -> Config:
     name = str(path) if path else "<config>"
     try:
         doc = tomllib.loads(text)
+        return _Parser(doc, text, name, path).config()
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{name}: invalid TOML: {exc}") from None
-    return _Parser(doc, text, name, path).config()
+    except RecursionError:  # arrays or tables nested thousands deep
+        raise ConfigError(f"{name}: invalid TOML: nested too deeply") from None
 
 
 def check_schedules(config: Config) -> Config:
@@ -426,7 +429,7 @@ class _Parser:
         command = self.command(t, data["command"], shell)
         self.check_shell_placeholders(t, command, shell)
         if shell and len(command) == 1:
-            from jobctl.payload import quoted_placeholders
+            from jobctl.payload import heredoc_placeholders, quoted_placeholders
 
             inside = quoted_placeholders(command[0])
             if inside:
@@ -436,10 +439,23 @@ class _Parser:
                     f"{{{inside[0]}}} is inside quotes; with shell = true write placeholders"
                     " bare: their values are quoted for you",
                 )
+            inside = heredoc_placeholders(command[0])
+            if inside:
+                raise self.fail(
+                    t,
+                    "command",
+                    f"{{{inside[0]}}} is inside a here-document, where the shell would expand"
+                    " its value as code; pass it as an argument or read $JOBCTL_PAYLOAD",
+                )
+            self.check_script_placeholders(t, command[0])
         env = self.take(t, data, "env", dict, {})
         for key, value in env.items():
             if not isinstance(value, str | int | float) or isinstance(value, bool):
                 raise self.fail(t, "env", f"value of {key!r} must be a string or a number")
+            if not key or "=" in key or "\0" in key:
+                raise self.fail(t, "env", f"bad variable name {_printable(key)!r}")
+            if isinstance(value, str) and "\0" in value:
+                raise self.fail(t, "env", f"value of {key!r} contains a NUL character")
         max_attempts = self.take(t, data, "max_attempts", int, 3)
         if not 1 <= max_attempts <= 1000:
             raise self.fail(t, "max_attempts", "must be between 1 and 1000")
@@ -462,7 +478,7 @@ class _Parser:
             backoff_max=self.duration(t, data, "backoff_max", 3600.0),
             jitter=self.take(t, data, "jitter", bool, True),
             queue=queue,
-            priority=self.take(t, data, "priority", int, 0),
+            priority=self.take(t, data, "priority", int, 0, check_priority),
             description=self.take(t, data, "description", str, None),
             user=self.take(t, data, "user", str, None),
             group=self.take(t, data, "group", str, None),
@@ -475,6 +491,8 @@ class _Parser:
         if isinstance(value, str):
             if not value.strip():
                 raise self.fail(table, "command", "must not be empty")
+            if "\0" in value:
+                raise self.fail(table, "command", "a command cannot contain a NUL character")
             if shell:
                 return (value,)
             import shlex  # only string commands need it: enqueue's start-up does not
@@ -487,31 +505,73 @@ class _Parser:
         if isinstance(value, list):
             if not value or not all(isinstance(part, str) for part in value):
                 raise self.fail(table, "command", "must be a non-empty list of strings")
+            if any("\0" in part for part in value):
+                raise self.fail(table, "command", "an argument cannot contain a NUL character")
             return tuple(value)
         raise self.fail(
             table, "command", f"expected a string or a list of strings, got {_toml_type(value)}"
         )
 
-    def check_shell_placeholders(self, table: str, argv: tuple[str, ...], shell: bool) -> None:
-        """A placeholder inside `sh -c '...'` would let a payload value run as shell code."""
+    def check_shell_placeholders(
+        self, table: str, argv: tuple[str, ...], shell: bool, advice: str = ""
+    ) -> None:
+        """A placeholder inside `sh -c '...'` would let a payload value run as shell code,
+        and so it would behind a wrapper: `env sh -c`, `nice bash -c`, `sudo -u x sh -c`."""
         from jobctl.payload import placeholders
 
-        if shell or len(argv) < 2 or os.path.basename(argv[0]) not in _SHELLS:
+        if shell:
             return
-        script_index = None
-        for index, arg in enumerate(argv[1:], start=1):
-            if arg.startswith("-") and not arg.startswith("--") and "c" in arg[1:]:
-                script_index = index + 1  # -c, or a cluster such as -ec or -xc
-                break
-        if script_index is None:
-            return
-        if script_index < len(argv) and placeholders([argv[script_index]]):
-            raise self.fail(
-                table,
-                "command",
-                "a {placeholder} inside a shell script would run payload values as shell code;"
-                " set shell = true (values are then quoted) or pass the value as an argument",
-            )
+        for start, word in enumerate(argv):
+            if os.path.basename(word) not in _SHELLS:
+                continue
+            for index in range(start + 1, len(argv) - 1):
+                arg = argv[index]
+                if arg.startswith("-") and not arg.startswith("--") and "c" in arg[1:]:
+                    # -c, or a cluster such as -ec or -xc: the next word is the script
+                    if placeholders([argv[index + 1]]):
+                        raise self.fail(
+                            table,
+                            "command",
+                            "a {placeholder} inside a shell script would run payload values as"
+                            " shell code; "
+                            + (
+                                advice
+                                or "set shell = true (values are then quoted) or pass the value"
+                                " as an argument"
+                            ),
+                        )
+                    break
+
+    def check_script_placeholders(self, table: str, script: str) -> None:
+        """In a `shell = true` script, `eval {x}` or `sh -c {x}` would parse the quoted value
+        as shell code once more: refused like a placeholder in `sh -c` of an argv."""
+        import shlex
+
+        from jobctl.payload import placeholders
+
+        lexer = shlex.shlex(script, posix=True, punctuation_chars="();<>|&\n")
+        lexer.whitespace = " \t\r"  # a newline ends a command, like ;
+        lexer.whitespace_split = True
+        try:
+            tokens = list(lexer)
+        except ValueError:
+            return  # unbalanced quotes: the shell itself will refuse the script
+        words: list[str] = []
+        for token in [*tokens, ";"]:
+            if token and all(char in "();<>|&\n" for char in token):
+                while words and "=" in words[0] and not words[0].startswith("="):
+                    words.pop(0)  # VAR=value before the command word
+                if words and words[0] == "eval" and placeholders(words[1:]):
+                    raise self.fail(
+                        table,
+                        "command",
+                        "a {placeholder} after eval would run payload values as shell code;"
+                        " pass the value as an argument or read $JOBCTL_PAYLOAD",
+                    )
+                self.check_shell_placeholders(table, tuple(words), False, _AFTER_SCRIPT)
+                words = []
+            else:
+                words.append(token)
 
     def schedule(
         self, name: str, data: Any, jobs: Mapping[str, JobType]
@@ -554,7 +614,9 @@ class _Parser:
         else:
             # An inline command becomes a job type of its own, named after the schedule.
             job = f"schedule:{name}"
-            inline = JobType(name=job, command=self.command(t, data["command"], False))
+            command = self.command(t, data["command"], False)
+            self.check_shell_placeholders(t, command, False)
+            inline = JobType(name=job, command=command)
         overlap = self.take(t, data, "overlap", str, "skip")
         if overlap not in ("skip", "queue", "allow"):
             raise self.fail(t, "overlap", "must be 'skip', 'queue' or 'allow'")
@@ -578,12 +640,26 @@ class _Parser:
             catch_up_limit=catch_up_limit,
             jitter=self.duration(t, data, "jitter", 0.0),
             enabled=self.take(t, data, "enabled", bool, True),
-            priority=self.take(t, data, "priority", int, None),
+            priority=self.take(t, data, "priority", int, None, check_priority),
             queue=queue,
             description=self.take(t, data, "description", str, None),
             line=self.locate(t, "cron"),
         )
+        # Every fire must be runnable: its payload fills each placeholder of the command.
+        from jobctl.payload import check_placeholders
+
+        try:
+            check_placeholders((inline or jobs[job]).command, spec.payload, job)
+        except JobctlError as exc:
+            raise self.fail(t, "payload", str(exc)) from None
         return spec, inline
+
+
+def check_priority(value: int) -> int:
+    """A priority is stored as a 64-bit integer."""
+    if not -(2**63) <= value < 2**63:
+        raise ConfigError(f"must be between {-(2**63)} and {2**63 - 1}")
+    return value
 
 
 def _path_text(value: str) -> str:
@@ -602,12 +678,18 @@ def _json_table(value: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(
             f"payload must hold only JSON values (strings, numbers, ...): {exc}"
         ) from None
+    from jobctl.payload import TOO_DEEP, too_deep
+
+    if too_deep(value):
+        raise ConfigError(TOO_DEEP)
     return value
 
 
 def _printable(text: str) -> str:
     """Names from the file with control characters escaped: an error is one line."""
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+    from jobctl.text import clean
+
+    return clean(text)
 
 
 def _check_timezone(name: str) -> str:

@@ -27,6 +27,8 @@ until the user decides otherwise:
 * ``@reboot`` entries and lines that cannot be read are left out with a warning that
   names the line; everything else still converts. Blanks at the ends of lines and CRs
   of CRLF line ends are dropped; fields are separated by spaces and tabs only.
+* Entries and ``NAME=value`` lines with a NUL character are left out with a warning too:
+  no command, argument or environment value can hold one, and the config refuses it.
 * With ``system=True`` (/etc/crontab, /etc/cron.d) the sixth field is the user the job
   runs as (``user = "..."``).
 """
@@ -324,6 +326,9 @@ class _Converter:
             self.comments = []
         elif text.startswith("#"):
             self.comment(text.lstrip("#").strip(" \t"))
+        elif "\0" in text:
+            self.comments = []
+            self.warn(number, "not imported: the line contains a NUL character")
         elif (assignment := _ENV_LINE.match(text)) is not None:
             self.comments = []
             self.assign(number, assignment.group(1), assignment.group(2))

@@ -56,6 +56,26 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+_INFINITY = float("inf")
+
+
+def _finite_float(text: str) -> float:
+    """1e999 is valid JSON syntax but no number jobctl can store or hand on: refused like NaN."""
+    value = float(text)
+    if value in (_INFINITY, -_INFINITY):
+        raise ValueError(f"{text} is out of range for a JSON number")
+    return value
+
+
+def loads(text: str) -> Any:
+    """JSON as jobctl reads it from users: no NaN or Infinity, no number that overflows to
+    one, and a clear error (not a crash) for nesting deeper than Python can follow."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -64,26 +84,27 @@ def parse_args(pairs: Iterable[str]) -> dict[str, Any]:
     """`key=value` gives a string; `key:=json` gives any JSON value."""
     payload: dict[str, Any] = {}
     for pair in pairs:
+        shown = repr(pair) if len(pair) <= 80 else repr(pair[:60] + "...")
         first_eq = pair.find("=")
         if first_eq > 0 and pair[first_eq - 1] == ":":
             key, _, raw = pair.partition(":=")
             try:
-                value: Any = json.loads(raw, parse_constant=_no_constant)
+                value: Any = loads(raw)
             except ValueError as exc:
-                raise PayloadError(f"--arg {pair!r}: value is not valid JSON: {exc}") from None
+                raise PayloadError(f"--arg {shown}: value is not valid JSON: {exc}") from None
         elif "=" in pair:
             key, _, value = pair.partition("=")
         else:
-            raise PayloadError(f"--arg {pair!r}: expected key=value (or key:=json)")
+            raise PayloadError(f"--arg {shown}: expected key=value (or key:=json)")
         if not _ARG_KEY.match(key):
-            raise PayloadError(f"--arg {pair!r}: bad key {key!r}")
+            raise PayloadError(f"--arg {shown}: bad key {key[:60]!r}")
         payload[key] = value
     return payload
 
 
 def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
     try:
-        value = json.loads(text, parse_constant=_no_constant)
+        value = loads(text)
     except ValueError as exc:
         raise PayloadError(f"{source}: invalid JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -114,7 +135,26 @@ def encode(
         raise PayloadError(
             f"{_where(source, line)}: payload is {size} bytes, over the limit of {max_bytes}"
         )
+    if text.count("[") + text.count("{") > MAX_DEPTH and too_deep(payload):
+        raise PayloadError(f"{_where(source, line)}: {TOO_DEEP}")
     return text
+
+
+MAX_DEPTH = 64  # levels of arrays and objects a payload may nest
+TOO_DEEP = f"payload nested too deeply (more than {MAX_DEPTH} levels)"
+
+
+def too_deep(value: Any) -> bool:
+    """More than MAX_DEPTH levels of nesting: JSON Python could read back only near its
+    recursion limit, and so not from every caller. Walked without recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if type(item) is dict else item
+        stack.extend((child, depth + 1) for child in children if type(child) in (dict, list))
+    return False
 
 
 def _where(source: str, line: int | None) -> str:
@@ -142,7 +182,14 @@ def check_placeholder_values(used: AbstractSet[str], payload: Mapping[str, Any],
         names = ", ".join("{" + name + "}" for name in missing)
         raise PayloadError(f"job {job!r}: no payload value for placeholder {names}")
     for name in sorted(used):
-        if "\0" in value_text(payload[name]):
+        try:
+            text = value_text(payload[name])
+        except (ValueError, RecursionError):
+            raise PayloadError(
+                f"job {job!r}: the value of {{{name}}} is not valid JSON"
+                " (NaN, Infinity, or nested too deeply)"
+            ) from None
+        if "\0" in text:
             # An argument cannot hold a NUL byte: refuse now rather than fail every attempt.
             raise PayloadError(f"job {job!r}: the value of {{{name}}} contains a NUL character")
 
@@ -170,6 +217,31 @@ def quoted_placeholders(script: str) -> list[str]:
                 index = match.end()  # past "{{" and "}}" too: they are literal braces
                 continue
         index += 1
+    return found
+
+
+_HEREDOC = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([^\s<>|&;()'\"]+))")
+
+
+def heredoc_placeholders(script: str) -> list[str]:
+    """Placeholders in the body of a here-document. The shell does no quote removal there,
+    so a quoted value would be expanded, `$(...)` and all: these are refused too."""
+    found: list[str] = []
+    delimiters: list[tuple[str, bool]] = []  # (word, strip leading tabs) still to be closed
+    for line in script.split("\n"):
+        if delimiters:
+            word, strip_tabs = delimiters[0]
+            if (line.lstrip("\t") if strip_tabs else line) == word:
+                delimiters.pop(0)
+            else:
+                found.extend(sorted(placeholders([line])))
+            continue
+        for match in _HEREDOC.finditer(line):
+            before = line[: match.start()]
+            if before.endswith("<") or before.count("((") > before.count("))"):
+                continue  # a `<<<` here-string (one quoted word, safe), or a shift in $((...))
+            word = next(group for group in match.groups()[1:] if group is not None)
+            delimiters.append((word, match.group(1) == "-"))
     return found
 
 

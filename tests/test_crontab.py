@@ -496,7 +496,7 @@ def test_names_with_dots_and_reserved_words_stay_valid() -> None:
 commands = st.text(
     alphabet=st.characters(
         codec="utf-8",
-        exclude_characters="\n\r",
+        exclude_characters="\n\r\x00",  # a NUL line is left out (see the test of it)
         exclude_categories=("Cs",),
     ),
     min_size=1,

@@ -1,0 +1,220 @@
+"""Configs and payloads that used to slip through: shell scripts behind a wrapper or in a
+here-document, fires that could never run, values no argument or environment can hold, and
+JSON that crashed the reader instead of being refused.
+
+Each case is refused by `validate` (or by `enqueue`) with one line and exit code 2, before
+anything is stored or run.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import Env
+
+GREET = '[jobs.greet]\ncommand = ["echo", "hello, {name}"]\n[jobs.ok]\ncommand = ["true"]\n'
+
+
+def refused(env: Env, *args: str, says: str) -> None:
+    result = env.run(*args)
+    assert result.returncode == 2, result
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jobctl: "), result.stderr
+    assert says in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        '["/usr/bin/env", "sh", "-c", "echo {x}"]',
+        '["env", "-i", "bash", "-ec", "echo {x}"]',
+        '["nice", "-n", "5", "/bin/dash", "-c", "echo {x}"]',
+        '["sudo", "-u", "nobody", "sh", "-xc", "echo {x}"]',
+    ],
+)
+def test_a_shell_script_behind_a_wrapper_takes_no_placeholder(env: Env, command: str) -> None:
+    env.write_config(f"[jobs.wrapped]\ncommand = {command}\n")
+    refused(env, "validate", says="inside a shell script")
+
+
+def test_wrapped_shells_still_take_placeholders_as_arguments(env: Env) -> None:
+    env.write_config(
+        '[jobs.safe]\ncommand = ["env", "sh", "-c", "printf %s \\"$1\\"", "sh", "{x}"]\n'
+    )
+    assert env.run("validate").returncode == 0
+    marker = env.root / "pwned"
+    job_id = env.enqueue("safe", "--arg", f"x=$(touch {marker})")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"
+    assert not marker.exists()
+
+
+def test_an_inline_schedule_command_gets_the_same_shell_check(env: Env) -> None:
+    env.write_config(
+        '[schedules.s]\ncron = "@hourly"\ncommand = ["sh", "-c", "echo {x}"]\npayload = {x = "1"}\n'
+    )
+    refused(env, "validate", says="inside a shell script")
+
+
+def test_a_placeholder_in_a_here_document_is_refused(env: Env) -> None:
+    env.write_config('[jobs.doc]\nshell = true\ncommand = "cat <<EOF\\n{msg}\\nEOF"\n')
+    refused(env, "validate", says="here-document")
+
+
+def test_here_strings_and_lines_after_the_document_keep_their_placeholders(env: Env) -> None:
+    env.write_config(
+        '[jobs.string]\nshell = true\ncommand = "cat <<< {a}"\n'
+        "[jobs.doc]\nshell = true\n"
+        'command = "printf %s {a}; cat <<-END\\n\\tfixed text\\n\\tEND\\necho {b}"\n'
+    )
+    assert env.run("validate").returncode == 0
+    marker = env.root / "pwned"
+    job_id = env.enqueue("doc", "--arg", f"a=$(touch {marker})", "--arg", "b=x")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "schedule",
+    [
+        '[schedules.s]\ncron = "@hourly"\njob = "greet"\n',
+        '[schedules.s]\ncron = "@hourly"\njob = "greet"\npayload = {other = "x"}\n',
+        '[schedules.s]\ncron = "@hourly"\ncommand = "echo {x}"\n',
+    ],
+)
+def test_a_schedule_must_fill_every_placeholder_of_its_command(env: Env, schedule: str) -> None:
+    env.write_config(GREET + schedule)
+    refused(env, "validate", says="no payload value for placeholder")
+
+
+def test_a_schedule_that_fills_its_placeholders_is_accepted(env: Env) -> None:
+    env.write_config(
+        GREET + '[schedules.s]\ncron = "@hourly"\njob = "greet"\npayload = {name = "a"}\n'
+    )
+    assert env.run("validate").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("job", "says"),
+    [
+        ('command = ["x\\u0000"]', "NUL"),
+        ('command = "echo a\\u0000b"', "NUL"),
+        ('command = ["true"]\nenv = {A = "a\\u0000b"}', "NUL"),
+        ('command = ["true"]\nenv = {"A=B" = "1"}', "bad variable name"),
+        ('command = ["true"]\nenv = {"" = "1"}', "bad variable name"),
+        ('command = ["true"]\npriority = 99999999999999999999', "must be between"),
+        ('command = ["true"]\npriority = -9223372036854775809', "must be between"),
+    ],
+)
+def test_values_no_process_or_database_can_hold_are_refused(env: Env, job: str, says: str) -> None:
+    env.write_config(f"[jobs.bad]\n{job}\n")
+    refused(env, "validate", says=says)
+
+
+def test_the_largest_priority_is_accepted(env: Env) -> None:
+    env.write_config('[jobs.top]\ncommand = ["true"]\npriority = 9223372036854775807\n')
+    assert env.run("validate").returncode == 0
+    job_id = env.enqueue("top")
+    assert env.show(job_id)["priority"] == 9223372036854775807
+
+
+def test_a_config_nested_thousands_deep_is_refused(env: Env) -> None:
+    deep = "[" * 5000 + "]" * 5000
+    env.write_config(
+        f'[jobs.ok]\ncommand = ["true"]\n[schedules.s]\ncron = "@hourly"\njob = "ok"\n'
+        f"payload = {{d = {deep}}}\n"
+    )
+    refused(env, "validate", says="nested too deeply")
+
+
+@pytest.mark.parametrize("option", ["--payload", "--arg"])
+def test_json_nested_too_deeply_is_refused(env: Env, option: str) -> None:
+    env.write_config(GREET)
+    deep = "[" * 50000 + "]" * 50000
+    value = f'{{"d": {deep}}}' if option == "--payload" else f"d:={deep}"
+    refused(env, "enqueue", "ok", option, value, says="nested too deeply")
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--payload", '{"name": 1e999}'),
+        ("--payload", '{"name": [-1e400]}'),
+        ("--arg", "name:=1e999"),
+    ],
+)
+def test_numbers_that_overflow_to_infinity_are_refused(env: Env, args: tuple[str, str]) -> None:
+    env.write_config(GREET)
+    refused(env, "enqueue", "greet", *args, says="out of range")
+    refused(env, "enqueue", "ok", *args, says="out of range")
+
+
+def test_an_infinite_placeholder_value_from_a_batch_is_a_line_error(env: Env) -> None:
+    env.write_config(GREET)
+    batch = (
+        '{"job": "greet", "payload": {"name": "a"}}\n'
+        '{"job": "greet", "payload": {"name": Infinity}}\n'
+    )
+    result = env.run("enqueue", "--batch", "-", input=batch)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
+def test_a_long_bad_arg_is_shortened_in_the_error(env: Env) -> None:
+    env.write_config(GREET)
+    result = env.run("enqueue", "ok", "--arg", "k:=" + "[" * 5000)
+    assert result.returncode == 2
+    assert len(result.stderr) < 300, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        ("eval {x}", "after eval"),
+        ("echo start\nX=1 eval {x}", "after eval"),
+        ("sh -c {x}", "inside a shell script"),
+        ("true && nice bash -ec {x}", "inside a shell script"),
+    ],
+)
+def test_a_script_that_parses_a_value_again_is_refused(env: Env, script: str, says: str) -> None:
+    env.write_config(f"[jobs.again]\nshell = true\ncommand = {json.dumps(script)}\n")
+    refused(env, "validate", says=says)
+
+
+def test_a_script_may_pass_values_to_a_shell_as_arguments(env: Env) -> None:
+    marker = env.root / "pwned"
+    script = "echo {x}; sh -c 'printf %s \"$1\"' sh {x} | xargs -0 sh -c 'true' sh"
+    env.write_config(f"[jobs.args]\nshell = true\ncommand = {json.dumps(script)}\n")
+    assert env.run("validate").returncode == 0
+    job_id = env.enqueue("args", "--arg", f"x=$(touch {marker})")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"
+    assert not marker.exists()
+
+
+def _nested(levels: int) -> str:
+    """A payload object `levels` deep: the object itself, then arrays."""
+    return '{"d": ' + "[" * (levels - 1) + "]" * (levels - 1) + "}"
+
+
+def test_a_payload_may_nest_64_levels_and_no_more(env: Env) -> None:
+    """Deeper JSON could be stored, then not read back by list or show."""
+    env.write_config(GREET)
+    job_id = env.enqueue("ok", "--payload", _nested(64))
+    assert env.show(job_id)["payload"] is not None
+    assert env.run("list", check=True).returncode == 0
+    refused(env, "enqueue", "ok", "--payload", _nested(65), says="nested too deeply")
+    batch = f'{{"job": "ok", "payload": {_nested(65)}}}\n'
+    result = env.run("enqueue", "--batch", "-", input=batch)
+    assert result.returncode == 2 and "nested too deeply" in result.stderr, result
+    env.write_config(
+        GREET
+        + f'[schedules.s]\ncron = "@hourly"\njob = "ok"\npayload = {{d = {"[" * 64}{"]" * 64}}}\n'
+    )
+    refused(env, "validate", says="nested too deeply")
