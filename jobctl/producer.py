@@ -10,9 +10,9 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from jobctl.config import ADHOC_JOB, DEFAULT_JOB, QUEUE_NAME, Config
-from jobctl.durations import parse_duration
-from jobctl.errors import JobctlError, PayloadError, UsageError
+from jobctl.config import ADHOC_JOB, DEFAULT_JOB, QUEUE_NAME, Config, check_priority
+from jobctl.durations import MAX_SECONDS, parse_duration
+from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
 from jobctl.models import NewJob
 from jobctl.payload import check_placeholder_values, check_placeholders, encode, placeholders
 from jobctl.timefmt import parse_instant
@@ -34,6 +34,8 @@ class JobRequest(NamedTuple):
 
 
 def build_job(config: Config, request: JobRequest, now: float, source: str = "") -> NewJob:
+    """Check `request` whole, the same way for every caller, and turn it into a NewJob; an
+    error names `source` (a batch's file and line) when given."""
     prefix = f"{source}: " if source else ""
     if request.delay is not None and request.at is not None:
         raise UsageError(f"{prefix}give either a delay or an absolute time, not both")
@@ -55,11 +57,16 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     queue = request.queue or job_type.queue
     if not QUEUE_NAME.match(queue):
         raise UsageError(f"{prefix}bad queue name {queue!r}")
-    max_attempts = request.max_attempts or job_type.max_attempts
+    # `is None`, not `or`: an explicit 0 is a mistake to refuse, not a wish for the default.
+    max_attempts = job_type.max_attempts if request.max_attempts is None else request.max_attempts
     if not 1 <= max_attempts <= 1000:
         raise UsageError(f"{prefix}max attempts must be between 1 and 1000")
-    if request.delay is not None and request.delay < 0:
-        raise UsageError(f"{prefix}delay must not be negative")
+    priority = job_type.priority if request.priority is None else request.priority
+    try:
+        check_priority(priority)
+    except ConfigError as exc:
+        raise UsageError(f"{prefix}priority {exc}") from None
+    _check_delay(request.delay, prefix)
     run_at = None
     if request.delay:
         run_at = now + request.delay
@@ -69,7 +76,7 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         job=name,
         payload=dict(request.payload),
         queue=queue,
-        priority=job_type.priority if request.priority is None else request.priority,
+        priority=priority,
         max_attempts=max_attempts,
         run_at=run_at,
         key=request.key,
@@ -77,6 +84,18 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         cwd=request.cwd,
         payload_json=payload_json,
     )
+
+
+def _check_delay(delay: float | None, prefix: str) -> None:
+    """The bounds of a delay given in seconds (a batch line's number): those of a duration
+    (jobctl.durations.MAX_SECONDS, as `--delay` enforces), and a number at all (NaN)."""
+    if delay is None or 0 <= delay <= MAX_SECONDS:
+        return
+    if delay < 0:
+        raise UsageError(f"{prefix}delay must not be negative")
+    if delay > MAX_SECONDS:
+        raise UsageError(f"{prefix}invalid delay {delay!r}: longer than 100 years")
+    raise UsageError(f"{prefix}invalid delay {delay!r}: not a number")
 
 
 _BATCH_KEYS = {"job", "payload", "delay", "at", "priority", "key", "queue", "max_attempts"}
@@ -96,55 +115,59 @@ def read_batch(config: Config, lines: Iterable[str], now: float, source: str) ->
     max_payload = config.settings.max_payload
     decoder = json.JSONDecoder()
     loads, raw_decode = decoder.decode, decoder.raw_decode
-    for number, line in enumerate(lines, start=1):
-        try:
-            item, end = raw_decode(line)  # without decode()'s two scans for whitespace
-        except ValueError:
-            end = -1
-        if end != len(line):  # blank, padded or invalid: decoded as it always was
-            if not line or line.isspace():
-                continue
+    number = 0
+    try:
+        for number, line in enumerate(lines, start=1):
             try:
-                item = loads(line)
-            except ValueError as exc:
-                raise PayloadError(f"{source}:{number}: invalid JSON: {exc}") from None
-        if type(item) is dict and item.keys() <= _SHORT_KEYS:
-            name = item.get("job")
-            payload = item.get("payload", {})
-            template = known.get(name) if type(name) is str else None
-            if (
-                template is not None
-                and type(payload) is dict
-                and _fills(needs[template.job], payload, template.job)
-            ):
-                jobs.append(
-                    NewJob(
-                        job=template.job,
-                        payload=payload,
-                        queue=template.queue,
-                        priority=template.priority,
-                        max_attempts=template.max_attempts,
-                        payload_json=encode(payload, max_payload, source, number),
+                item, end = raw_decode(line)  # without decode()'s two scans for whitespace
+            except ValueError:
+                end = -1
+            if end != len(line):  # blank, padded or invalid: decoded as it always was
+                if not line or line.isspace():
+                    continue
+                try:
+                    item = loads(line)
+                except ValueError as exc:
+                    raise PayloadError(f"{source}:{number}: invalid JSON: {exc}") from None
+            if type(item) is dict and item.keys() <= _SHORT_KEYS:
+                name = item.get("job")
+                payload = item.get("payload", {})
+                template = known.get(name) if type(name) is str else None
+                if (
+                    template is not None
+                    and type(payload) is dict
+                    and _fills(needs[template.job], payload, template.job)
+                ):
+                    jobs.append(
+                        NewJob(
+                            job=template.job,
+                            payload=payload,
+                            queue=template.queue,
+                            priority=template.priority,
+                            max_attempts=template.max_attempts,
+                            payload_json=encode(payload, max_payload, source, number),
+                        )
                     )
-                )
-                continue
-        where = f"{source}:{number}"
-        if not isinstance(item, dict):
-            raise PayloadError(f"{where}: each line must be a JSON object")
-        unknown = set(item) - _BATCH_KEYS
-        if unknown:
-            raise PayloadError(f"{where}: unknown field {sorted(unknown)[0]!r}")
-        try:
-            new_job = build_job(config, _request_from(item, where), now, where)
-        except JobctlError as exc:
-            message = str(exc)
-            if not message.startswith(where):
-                message = f"{where}: {message}"
-            raise type(exc)(message) from None
-        jobs.append(new_job)
-        if item.keys() <= _SHORT_KEYS and new_job.command is None and new_job.job not in known:
-            known[new_job.job] = new_job
-            needs[new_job.job] = frozenset(placeholders(config.jobs[new_job.job].command))
+                    continue
+            where = f"{source}:{number}"
+            if not isinstance(item, dict):
+                raise PayloadError(f"{where}: each line must be a JSON object")
+            unknown = set(item) - _BATCH_KEYS
+            if unknown:
+                raise PayloadError(f"{where}: unknown field {sorted(unknown)[0]!r}")
+            try:
+                new_job = build_job(config, _request_from(item, where), now, where)
+            except JobctlError as exc:
+                message = str(exc)
+                if not message.startswith(where):
+                    message = f"{where}: {message}"
+                raise type(exc)(message) from None
+            jobs.append(new_job)
+            if item.keys() <= _SHORT_KEYS and new_job.command is None and new_job.job not in known:
+                known[new_job.job] = new_job
+                needs[new_job.job] = frozenset(placeholders(config.jobs[new_job.job].command))
+    except RecursionError:  # nested thousands deep: too deep to decode, check or encode
+        raise PayloadError(f"{source}:{number}: JSON nested too deeply") from None
     return jobs
 
 
@@ -169,7 +192,10 @@ def _request_from(item: dict[str, Any], where: str) -> JobRequest:
     delay = item.get("delay")
     if delay is not None:
         if isinstance(delay, int | float) and not isinstance(delay, bool):
-            delay = float(delay)
+            try:
+                delay = float(delay)
+            except OverflowError:  # an integer of hundreds of digits: build_job refuses it
+                delay = float("inf")
         elif isinstance(delay, str):
             delay = parse_duration(delay)
         else:

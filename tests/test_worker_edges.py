@@ -148,3 +148,26 @@ def test_a_second_live_worker_of_the_same_name_is_refused(env: Env) -> None:
         assert first.wait(timeout=30) == 0
     # Once it has stopped, the name is free again.
     assert env.run("run-worker", "--worker-name", "w1", "--burst").returncode == 0
+
+
+def test_dead_retry_says_which_jobs_a_taken_key_keeps_dead(env: Env) -> None:
+    env.write_config(
+        '[jobs.fail]\ncommand = ["false"]\nmax_attempts = 1\n[jobs.hold]\ncommand = ["true"]\n'
+    )
+    keyed = env.enqueue("fail", "--key", "K")
+    plain = env.enqueue("fail")
+    env.run("run-worker", "--burst", check=True)
+    env.enqueue("hold", "--key", "K")  # queued: it holds K now
+    one = env.run("dead", "retry", str(keyed))
+    assert one.returncode == 1, one
+    assert one.stderr.splitlines() == [
+        f"jobctl: job {keyed} has the key 'K', which an active job holds; not retried",
+        "jobctl: 1 job(s) not retried",
+    ]
+    every = env.run("dead", "retry", "--all")
+    assert every.returncode == 1, every
+    assert every.stdout == "retried 1 dead job(s)\n"
+    assert f"job {keyed} has the key 'K'" in every.stderr
+    assert env.show(plain)["state"] == "queued"
+    assert env.show(keyed)["state"] == "dead"
+    assert env.run("dead", "list", "--limit", "-1").returncode == 2

@@ -72,7 +72,9 @@ class Globals:
         self._config = config
 
     def db_location(self) -> str:
-        if self.db:
+        """--db, else $JOBCTL_DB, else [settings] db, else the XDG state directory. An empty
+        --db never gets here (see main): taken as unset, it would quietly pick another one."""
+        if self.db is not None:
             return self.db
         env = os.environ.get("JOBCTL_DB")
         if env:
@@ -164,6 +166,12 @@ def main(
         raise UsageError(f"--log-format: expected text or json, got {log_format!r}")
     if log_level is not None and log_level not in ("debug", "info", "warning", "error"):
         raise UsageError(f"--log-level: expected debug, info, warning or error, got {log_level!r}")
+    # An empty path (an unset shell variable: --db "$DB") is a mistake, not a wish for the
+    # default: quietly falling back would use another config, or queue into another database.
+    if config == "":
+        raise UsageError("--config: empty path (give a config file)")
+    if db == "":
+        raise UsageError("--db: empty path (give a SQLite file or a redis:// URL)")
     STATE.config_path = config
     STATE.db = db
     STATE.log_format = log_format

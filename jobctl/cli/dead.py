@@ -15,9 +15,10 @@ import typer
 
 from jobctl.cli.app import STATE, app
 from jobctl.cli.completers import complete_job
-from jobctl.cli.options import duration_option
+from jobctl.cli.options import duration_option, limit_option
 
 if TYPE_CHECKING:
+    from jobctl.models import Job
     from jobctl.store import Store
 
 dead_app = typer.Typer(
@@ -50,12 +51,13 @@ def dead_list(
     from jobctl.render import dead_rows, job_document, print_json
 
     window = duration_option(since, "--since")
+    rows = limit_option(limit)
     with STATE.store(create=False) as store:
         jobs = store.finished_jobs(
             [State.DEAD],
             job=job,
             finished_after=time.time() - window if window is not None else None,
-            limit=limit if limit > 0 else None,
+            limit=rows,
         )
     if as_json:
         print_json([job_document(j) for j in jobs])
@@ -117,11 +119,14 @@ def dead_retry(
 ) -> None:
     """Queue dead jobs again, their attempts reset and their history kept; print how many."""
     from jobctl.errors import OperationFailed
+    from jobctl.models import State
 
     ids = _targets(job_ids, all_)
     with STATE.store(create=False) as store:
         moved = store.dead_retry(ids, job, time.time())
-        skipped = _explain_skipped(store, ids, moved, "retried")
+        # With --all, the dead jobs still dead are those whose key an active job holds.
+        left = store.finished_ids([State.DEAD], job=job) if ids is None else ids
+        skipped = _explain_skipped(store, left, moved, "retried")
     print(f"retried {len(moved)} dead job(s)")
     if skipped:
         raise OperationFailed(f"{skipped} job(s) not retried")
@@ -187,12 +192,21 @@ def _explain_skipped(store: Store, ids: list[int] | None, done: list[int], verb:
         found = jobs.get(job_id)
         if found is None:
             why = "does not exist"
+        elif found.state == State.DEAD and found.key is not None and _key_taken(store, found):
+            why = f"has the key {found.key!r}, which an active job holds"
         elif found.state == State.DEAD:
             why = "does not match the filters"
         else:
             why = f"is {found.state.value}, not dead"
         print(f"jobctl: job {job_id} {why}; not {verb}", file=sys.stderr)
     return len(left)
+
+
+def _key_taken(store: Store, dead: Job) -> bool:
+    from jobctl.models import ACTIVE_STATES, JobFilter
+
+    holders = store.list_jobs(JobFilter(key=dead.key, limit=None))
+    return any(j.state in ACTIVE_STATES for j in holders if j.id != dead.id)
 
 
 def _confirm(question: str) -> None:

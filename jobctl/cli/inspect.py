@@ -9,7 +9,7 @@ import typer
 
 from jobctl.cli.app import STATE, app
 from jobctl.cli.completers import complete_job, complete_queue, complete_state
-from jobctl.cli.options import duration_option, state_option
+from jobctl.cli.options import duration_option, limit_option, state_option
 
 
 @app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
@@ -41,10 +41,14 @@ def list_jobs(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """List jobs, newest first."""
+    """List jobs, newest first.
+
+    --limit 0 lists every job that matches; a negative limit is refused.
+    """
     from jobctl.models import JobFilter
     from jobctl.render import job_document, job_rows, print_json
 
+    rows = limit_option(limit)
     states = tuple(state_option(s) for s in state or [])
     window = duration_option(since, "--since")
     since_ts = time.time() - window if window is not None else None
@@ -54,7 +58,7 @@ def list_jobs(
         queue=queue,
         key=key,
         since=since_ts,
-        limit=limit if limit > 0 else None,
+        limit=rows,
         newest_first=not oldest_first,
     )
     with STATE.store(create=False) as store:

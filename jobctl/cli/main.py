@@ -4,9 +4,15 @@ and a documented exit code (see jobctl.errors)."""
 from __future__ import annotations
 
 import gc
+import io
 import os
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
+
+from jobctl.errors import EXIT_FAILED, EXIT_USAGE
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -19,6 +25,9 @@ def run(argv: list[str] | None = None) -> None:
     gc.disable()
     try:
         _dispatch(None, owns_process=True)
+    except OutputError as exc:  # stdout failed, in a command or in jobctl's own help
+        _report_output_error(exc)
+        _exit(EXIT_FAILED)
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
             _exit(exc.code or 0)
@@ -30,10 +39,21 @@ def _exit(code: int) -> NoReturn:
     some three hundred modules object by object, 2 to 3 ms of every call, for nothing. Only
     when nothing else was to run at exit (no other thread, no atexit handler) and the output
     is flushed; otherwise Python's own exit, without its last full collection (everything
-    still alive lives until then anyway)."""
+    still alive lives until then anyway). Output still buffered is flushed first, and a
+    failure to write it is reported like one in the command: one line, exit 1."""
     import atexit
     import threading
 
+    try:  # what is still buffered: a failure here is the command's, as one raised in it
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader is gone: nobody to tell, as in _dispatch
+        _drop_stdout()
+        code = code or EXIT_FAILED
+    except OutputError as exc:
+        _report_output_error(exc)
+        code = code or EXIT_FAILED
+    except OSError:  # a stream jobctl did not set up: Python's own exit reports it
+        pass
     if threading.active_count() == 1 and not atexit._ncallbacks():
         try:
             sys.stdout.flush()
@@ -47,16 +67,21 @@ def _exit(code: int) -> NoReturn:
 
 
 def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    if owns_process:
+        _own_streams()
+    _check_text(args)
+
     import importlib
 
     import typer
 
     from jobctl.cli.app import app
-    from jobctl.errors import EXIT_USAGE, JobctlError
+    from jobctl.errors import JobctlError
 
     # Importing a module registers its commands on the app. A call imports only the module
     # of its command, so click builds a small tree: `enqueue` runs in shell loops.
-    name = command_name(sys.argv[1:] if argv is None else argv)
+    name = command_name(args)
     completing = "_JOBCTL_COMPLETE" in os.environ
     wanted = [COMMAND_MODULES[name]] if name in COMMAND_MODULES and not completing else None
     for module in wanted or ALL_MODULES:
@@ -145,6 +170,101 @@ def _imported() -> None:
     keeps the collections of a long-running worker or daemon from walking them too."""
     gc.freeze()
     gc.enable()
+
+
+def _check_text(args: list[str]) -> None:
+    """Refuse an argument that is not valid UTF-8, before any command sees it.
+
+    Python hands such bytes over as lone surrogates (surrogateescape), which no database,
+    JSON document or terminal can take: caught here once, they cannot fail later, half-way
+    through a command, or be stored and break every read after."""
+    for index, arg in enumerate(args):
+        if arg.isascii():
+            continue
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = repr(os.fsencode(arg))[1:]  # the bytes, escaped: b'a\xffb' -> 'a\xffb'
+            if len(shown) > 80:
+                shown = shown[:76] + "...'"
+            after = f" (after {args[index - 1]!r})" if index else ""
+            _fail(f"argument {index + 1}{after} is not valid UTF-8: {shown}", EXIT_USAGE)
+
+
+class OutputError(OSError):
+    """A write to standard output failed (other than a broken pipe): a full disk, /dev/full,
+    an I/O error. Its own class, so that it is told apart from every other OSError. Raised
+    only when jobctl owns the process (see _own_streams), and reported by run and _exit."""
+
+
+class _Stdout(io.FileIO):
+    """Descriptor 1, whose failed writes raise OutputError."""
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        try:
+            return super().write(data)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(exc.errno, exc.strerror) from None
+
+
+def _own_streams() -> None:
+    """Make the process's standard streams safe to use, and stdout's failures recognisable.
+
+    A closed descriptor 0, 1 or 2 (`jobctl list >&-`) is opened on /dev/null: left free, the
+    database or a log file would take its number, and a job's output or a stray message would
+    land in it. A closed stdout thus behaves like /dev/null (whoever closed it asked for no
+    output) rather than failing on the first write. Then stdout is set up again over
+    _Stdout, with the same encoding and buffering, so that a failed write is reported as one
+    line (see OutputError) instead of a traceback."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:
+            _to_devnull(fd)
+            stream = open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+            setattr(sys, name, stream)
+    out = sys.stdout
+    if not isinstance(out, io.TextIOWrapper) or type(out.buffer) not in _STDIO_BUFFERS:
+        return  # not the interpreter's own stream (an embedding program replaced it)
+    try:
+        raw = _Stdout(out.fileno(), "w", closefd=False)
+    except (OSError, ValueError):
+        return
+    out.flush()
+    buffered = type(out.buffer) is io.BufferedWriter  # else unbuffered: python -u
+    sys.stdout = io.TextIOWrapper(
+        io.BufferedWriter(raw) if buffered else raw,
+        encoding=out.encoding,
+        errors=out.errors,
+        line_buffering=out.line_buffering,
+        write_through=out.write_through,
+    )
+
+
+_STDIO_BUFFERS = (io.BufferedWriter, io.FileIO)
+
+
+def _to_devnull(fd: int) -> None:
+    """Point descriptor `fd` at /dev/null."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    if devnull != fd:
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def _drop_stdout() -> None:
+    """Point a failed stdout at /dev/null: what is still in its buffer goes nowhere then,
+    instead of failing again (with a traceback) when the interpreter exits."""
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):
+        _to_devnull(sys.stdout.fileno())
+
+
+def _report_output_error(exc: OSError) -> None:
+    """Say that stdout failed (one line on stderr), and drop what it still holds."""
+    _drop_stdout()
+    print(f"jobctl: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
 
 
 def _fail(message: str, code: int) -> None:

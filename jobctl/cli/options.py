@@ -1,4 +1,5 @@
-"""Option values every command reads the same way: durations, instants and job states."""
+"""Option values every command reads the same way: durations, instants, job states and
+row limits."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def duration_option(text: str | None, option: str) -> float | None:
 
 
 def instant_option(text: str | None, option: str) -> float | None:
+    """An instant option's timestamp; errors name the option."""
     if text is None:
         return None
     from jobctl.timefmt import parse_instant
@@ -38,3 +40,13 @@ def state_option(text: str, option: str = "--state") -> State:
     except ValueError:
         names = ", ".join(s.value for s in State)
         raise UsageError(f"{option}: unknown state {text!r} (one of: {names})") from None
+
+
+def limit_option(value: int, option: str = "--limit") -> int | None:
+    """A --limit's row count, or None for no limit: 0 means all, as the commands' help says.
+    A negative count is a mistake, not another way to say all."""
+    if value < 0:
+        from jobctl.errors import UsageError
+
+        raise UsageError(f"{option}: must be 0 (no limit) or more, got {value}")
+    return value or None

@@ -91,13 +91,11 @@ def enqueue(
         return
     words = list(args or [])
     if exec_:
-        import os
-
         command: list[str] | None = words
         name = None
-        cwd: str | None = os.getcwd()
         if not command:
             raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
+        cwd: str | None = _exec_directory()
     else:
         if not words:
             raise UsageError("missing job name (or use --exec to queue a command)")
@@ -139,6 +137,25 @@ def enqueue(
         from jobctl.cli.observe import await_job
 
         await_job(result.id, follow=follow, as_json=as_json, extra={"created": result.created})
+
+
+def _exec_directory() -> str:
+    """The directory an --exec command will run in: this one, which must still exist (a
+    shell can stand in a directory that was deleted under it)."""
+    import os
+
+    from jobctl.errors import UsageError
+
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        reason = "it was deleted"
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+    raise UsageError(
+        f"--exec runs the command in the current directory, which cannot be used ({reason}): "
+        "cd to an existing directory first"
+    )
 
 
 def _enqueue_batch(source: str, now: float, as_json: bool) -> None:
