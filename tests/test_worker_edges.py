@@ -171,3 +171,17 @@ def test_dead_retry_says_which_jobs_a_taken_key_keeps_dead(env: Env) -> None:
     assert env.show(plain)["state"] == "queued"
     assert env.show(keyed)["state"] == "dead"
     assert env.run("dead", "list", "--limit", "-1").returncode == 2
+
+
+def test_logs_of_a_silent_attempt_its_worker_stopped_print_nothing(env: Env) -> None:
+    """A shutdown interrupts a silent attempt: no file was made, and logs says nothing."""
+    env.write_config('[jobs.quiet]\ncommand = ["sleep", "30"]\n')
+    worker = env.start("run-worker", "--shutdown-timeout", "0s")
+    job_id = env.enqueue("quiet")
+    env.wait_for(lambda: env.show(job_id)["state"] == "running")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    attempts = env.show(job_id)["attempts_history"]
+    assert isinstance(attempts, list) and attempts[0]["outcome"] == "interrupted"
+    logs = env.run("logs", str(job_id), "--attempt", "1")
+    assert (logs.returncode, logs.stdout, logs.stderr) == (0, "", "")

@@ -84,7 +84,7 @@ def logs(
 ) -> None:
     """Print what an attempt of a job wrote (stdout and stderr, as captured)."""
     from jobctl.errors import NotFound, OperationFailed
-    from jobctl.models import FINAL_STATES, State
+    from jobctl.models import FINAL_STATES, Outcome, State
 
     with STATE.store(create=False) as store:
         job = store.get(job_id)
@@ -127,6 +127,8 @@ def logs(
             return
         if chosen.finished_at is None:
             return  # running, and silent so far: its log is made at its first output
+        if chosen.outcome in (Outcome.INTERRUPTED, Outcome.LOST):
+            return  # its worker stopped or died before telling whether it wrote anything
         from jobctl.render import one_line
 
         # The error of an attempt that never started its command (it names the argv).
