@@ -270,3 +270,18 @@ def test_health_fails_on_a_damaged_page_that_breaks_list_or_enqueue(env: Env, ta
         assert result.stderr.splitlines() == [
             f"jobctl: database {env.db}: the database file is corrupt (disk image is malformed)"
         ]
+
+
+def test_a_row_no_jobctl_wrote_is_one_line_not_a_traceback(env: Env) -> None:
+    """A hand edit or damage that still decodes: every command says so in one line."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    first, second = env.enqueue("ok"), env.enqueue("ok")
+    with sqlite3.connect(env.db) as conn:
+        conn.execute("UPDATE jobs SET state = 'bogus' WHERE id = ?", (second,))
+    for args in (["list"], ["show", str(second)], ["health"], ["status"]):
+        result = env.run(*args)
+        assert result.returncode in (1, 3), (args, result)
+        assert "Traceback" not in result.stderr, (args, result.stderr)
+        assert len(result.stderr.splitlines()) == 1, (args, result.stderr)
+        assert result.stderr.startswith("jobctl: "), (args, result.stderr)
+    assert env.show(first)["state"] == "queued"

@@ -114,6 +114,13 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _fail(f"{message}{hint}", getattr(exc, "exit_code", EXIT_USAGE))
+    except OutputError:
+        raise  # reported by run, which knows what is still buffered
+    except Exception as exc:  # a bug, or data no check foresaw: still one line
+        if os.environ.get("JOBCTL_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())[:300]
+        _fail(f"unexpected error: {type(exc).__name__}: {text} (JOBCTL_DEBUG=1 shows where)", 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from jobctl.errors import StoreError
 from jobctl.models import FINAL_STATES, Job, State
 
 ACTIVE_SQL = "('queued', 'scheduled', 'running')"
@@ -17,6 +18,17 @@ JOB_COLUMNS = (
 
 
 def job_from_row(row: Sequence[Any]) -> Job:
+    try:
+        return _job(row)
+    except (ValueError, TypeError, IndexError, RecursionError):
+        # A row no jobctl wrote: an unknown state, a payload that is not JSON (damage, or
+        # a hand edit). Named as the database's fault, like any other corruption.
+        raise StoreError(
+            f"the database file is corrupt: a job row cannot be read ({row[:4]!r})"
+        ) from None
+
+
+def _job(row: Sequence[Any]) -> Job:
     return Job(
         id=row[0],
         job=row[1],
