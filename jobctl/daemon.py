@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import Config, load_config_file
+from jobctl.config import Config, check_schedules, load_config_file
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog
@@ -163,7 +163,7 @@ class Daemon:
             return
         self._config_mtime = _mtime(path)
         try:
-            config = load_config_file(path)
+            config = check_schedules(load_config_file(path))  # errors name the schedule
             self.scheduler.load(config, self.clock.now())
         except JobctlError as exc:
             self.log.emit(

@@ -6,9 +6,10 @@ fire is recorded under a unique (schedule, fire time) in the same transaction as
 so a crash between deciding and committing, a restart, or a second daemon never enqueues
 one fire twice.
 
-Catch-up applies whenever more than one fire of a schedule is due at once (after downtime,
-or a stall): "latest" runs the most recent one, "none" runs none of the missed ones, "all"
-runs them all, at most `catch_up_limit` (the most recent ones).
+Catch-up applies to fires that passed while no daemon ran (even a single one), and whenever
+more than one fire of a schedule is due at once (a stall): "latest" runs the most recent
+one, "none" runs none of the missed ones, "all" runs them all, at most `catch_up_limit`
+(the most recent ones). A schedule whose time table changes counts from the change.
 """
 
 from __future__ import annotations
@@ -54,13 +55,14 @@ class Scheduler:
         self._has_pending: set[str] = set()
         self._next_pending_check = 0.0
         self._loaded = False
+        self._live_since = 0.0  # fires before this instant passed while no daemon ran
 
     # -- configuration ---------------------------------------------------------------------
 
     def load(self, config: Config, now: float) -> None:
-        """(Re)build the plan: removed schedules stop, changed ones recompute."""
+        """(Re)build the plan: removed schedules stop, changed ones recompute. All or
+        nothing: if any schedule cannot be planned, the previous config stays in force."""
         old = self._plans
-        self.config = config
         plans: dict[str, _Plan] = {}
         unfired: list[_Plan] = []
         for name, spec in config.schedules.items():
@@ -68,8 +70,10 @@ class Scheduler:
             zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
             previous = old.get(name)
             plan = _Plan(spec, expr, zone, now, None)
-            if previous is not None and previous.spec.cron == spec.cron:
+            if previous is not None and (previous.expr, previous.zone) == (expr, zone):
                 plan.watermark = previous.watermark
+            elif previous is not None:
+                pass  # a new time table counts from now: its past was never planned
             else:
                 last = self.store.last_fire_time(name)
                 if last is None:
@@ -85,7 +89,10 @@ class Scheduler:
             plan.watermark = starts.get(plan.spec.name, now)
         for plan in plans.values():
             plan.next_fire = _next_after(plan, plan.watermark)
+        self.config = config
         self._plans = plans
+        if not self._loaded:
+            self._live_since = now
         self._loaded = True
 
     @property
@@ -144,7 +151,7 @@ class Scheduler:
                 self._log_skip(spec, due[-1], why, missed=missed if len(due) > 1 else None)
             return
         chosen = due
-        if len(due) > 1:
+        if len(due) > 1 or due[0] < self._live_since:
             if spec.catch_up == "none":
                 chosen = []
             elif spec.catch_up == "latest":

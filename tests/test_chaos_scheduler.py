@@ -12,9 +12,10 @@ fresh Scheduler starts on the same file.
 * no (schedule, fire time) is ever enqueued twice, and every enqueued one is in P;
 * a tick that completes enqueues exactly policy(due), where due are the fires of P in
   (watermark, now]: the watermark is the previous tick's instant while the daemon lives, and
-  after a restart the last fire the database recorded. A single due fire always runs; when
-  several are due (missed during downtime) "all" runs them all, "latest" the most recent one,
-  "none" none of them;
+  after a restart the last fire the database recorded. A single due fire runs when it came
+  while the daemon ran; when several are due, or one passed before the daemon started
+  (missed during downtime), "all" runs them all, "latest" the most recent one, "none" none
+  of them;
 * a killed tick enqueues part of that: the fire being recorded at the kill is in the database
   exactly when the kill came after the commit;
 * hence with catch_up = "all", every planned fire is enqueued exactly once.
@@ -126,8 +127,10 @@ class Week:
         spec = self.config.schedules[name]
         return cron.fires_between(cron.parse(spec.cron), ZoneInfo(ZONE), after, until)
 
-    def policy(self, name: str, due: list[float]) -> set[float]:
-        if len(due) <= 1:
+    def policy(self, name: str, due: list[float], started: float) -> set[float]:
+        """What should run of `due`: all of it, unless it holds more than one fire or one
+        that passed before this daemon started; then what the catch-up policy says."""
+        if len(due) <= 1 and not (due and due[0] < started):
             return set(due)
         return {
             "all": set(due),
@@ -172,11 +175,13 @@ def simulate(path: Path, seed: int, calls_between_kills: int) -> Week:
             week.restarts += 1
         scheduler = Scheduler(store, config, quiet())
         scheduler.load(config, now)
+        started = now
         ticks = 0
         finished = False
         while True:
             expected = {
-                name: week.policy(name, week.due(name, watermark[name], now)) for name in names
+                name: week.policy(name, week.due(name, watermark[name], now), started)
+                for name in names
             }
             try:
                 wake = scheduler.tick(now)

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobctl.config import Config, parse_config
-from jobctl.errors import StoreError
+from jobctl.errors import JobctlError, StoreError
 from jobctl.models import AttemptResult, FireRecord, JobFilter, Outcome, State
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler
@@ -348,3 +348,87 @@ def test_jitter_delays_the_run_but_not_the_fire(store: SqliteStore) -> None:
     (job,) = store.list_jobs(JobFilter(limit=None))
     assert job.fire_time == t0 + 30
     assert t0 + 30 <= job.run_at <= t0 + 60
+
+
+# -- reviewed edges ------------------------------------------------------------------------------
+
+
+def test_catch_up_none_skips_even_a_single_fire_missed_while_down(store: SqliteStore) -> None:
+    """cron never makes up a run it missed: one missed fire is missed too, not run late."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T02:00")
+    simulate(start_scheduler(store, config, t0), t0, at("2026-06-01T03:30"))
+    assert fires(store) == [at("2026-06-01T03:00")]
+    # Down from 02:00 to 10:00 the next day: the 03:00 fire passed while no daemon ran.
+    restart = at("2026-06-02T10:00")
+    scheduler = start_scheduler(store, config, restart)
+    simulate(scheduler, restart, at("2026-06-03T03:30"))
+    assert fires(store) == [at("2026-06-01T03:00"), at("2026-06-03T03:00")]
+
+
+def test_latest_still_runs_a_single_fire_missed_while_down(store: SqliteStore) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T02:00")
+    simulate(start_scheduler(store, config, t0), t0, at("2026-06-01T03:30"))
+    restart = at("2026-06-02T10:00")
+    start_scheduler(store, config, restart).tick(restart)
+    assert fires(store) == [at("2026-06-01T03:00"), at("2026-06-02T03:00")]
+
+
+def test_a_late_tick_of_a_running_daemon_is_not_a_missed_fire(store: SqliteStore) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T02:00")
+    scheduler = start_scheduler(store, config, t0)
+    scheduler.tick(t0)
+    scheduler.tick(at("2026-06-01T03:00:05"))  # woke five seconds late, but was running
+    assert fires(store) == [at("2026-06-01T03:00")]
+
+
+@pytest.mark.parametrize("policy", ["latest", "all"])
+def test_a_changed_cron_counts_from_the_reload(store: SqliteStore, policy: str) -> None:
+    """The fires of the new time table before the reload were never planned: none is run."""
+    config = config_for(
+        f'[schedules.s]\njob = "task"\ncron = "0 0 1 1 *"\ntimezone = "UTC"\n'
+        f'catch_up = "{policy}"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T12:00:00")
+    scheduler = start_scheduler(store, config, t0)
+    simulate(scheduler, t0, t0 + 15)
+    changed = config_for(
+        f'[schedules.s]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\n'
+        f'catch_up = "{policy}"\noverlap = "allow"\n'
+    )
+    scheduler.load(changed, t0 + 15.5)
+    simulate(scheduler, t0 + 15.5, t0 + 18)
+    assert fires(store) == [t0 + 16, t0 + 17, t0 + 18]
+
+
+def test_a_refused_reload_keeps_the_whole_previous_config(store: SqliteStore) -> None:
+    """A reload with a bad schedule changes nothing: the plans and the jobs they enqueue stay
+    those of the config in force (the new one renamed the job type they use)."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T12:00:00")
+    scheduler = start_scheduler(store, config, t0)
+    simulate(scheduler, t0, t0 + 2)
+    broken = parse_config(
+        '[jobs.task2]\ncommand = ["true"]\n'
+        '[schedules.s]\njob = "task2"\ncron = "* * * * * *"\ntimezone = "UTC"\n'
+        '[schedules.t]\njob = "task2"\ncron = "0 25 * * *"\n'
+    )
+    with pytest.raises(JobctlError):
+        scheduler.load(broken, t0 + 2.5)
+    assert scheduler.config is config
+    simulate(scheduler, t0 + 2.5, t0 + 4)
+    assert fires(store) == [t0 + 1, t0 + 2, t0 + 3, t0 + 4]
+    jobs = store.list_jobs(JobFilter(limit=None))
+    assert {j.job for j in jobs} == {"task"}
