@@ -432,3 +432,16 @@ def test_a_refused_reload_keeps_the_whole_previous_config(store: SqliteStore) ->
     assert fires(store) == [t0 + 1, t0 + 2, t0 + 3, t0 + 4]
     jobs = store.list_jobs(JobFilter(limit=None))
     assert {j.job for j in jobs} == {"task"}
+
+
+def test_one_database_through_a_symlink_has_one_leader_lock(tmp_path: Path) -> None:
+    real = SqliteStore(tmp_path / "q.db")
+    (tmp_path / "alias.db").symlink_to(tmp_path / "q.db")
+    alias = SqliteStore(tmp_path / "alias.db")
+    first, second = real.scheduler_lock(), alias.scheduler_lock()
+    try:
+        assert first.acquire(timeout=0)
+        assert not second.acquire(timeout=0)
+    finally:
+        first.release()
+        second.release()

@@ -149,4 +149,7 @@ class CronOps(QueueOps):
         return found
 
     def scheduler_lock(self) -> LeaderLock:
-        return FileLeaderLock(self.path.with_name(self.path.name + ".scheduler.lock"))
+        # Beside the real file: daemons that reach one database through different paths (a
+        # symlink, a relative path) must contend for one lock.
+        real = self.path.resolve()
+        return FileLeaderLock(real.with_name(real.name + ".scheduler.lock"))
