@@ -147,8 +147,10 @@ class Scheduler:
         if not spec.enabled or paused:
             why = "disabled" if not spec.enabled else "paused"
             record = self.store.record_fire(spec.name, due[-1], None, now, reason=why)
-            if record is not None:
-                self._log_skip(spec, due[-1], why, missed=missed if len(due) > 1 else None)
+            if record is not None:  # as asked: a debug line, not a warning each fire
+                self._log_skip(
+                    spec, due[-1], why, level="debug", missed=missed if len(due) > 1 else None
+                )
             return
         chosen = due
         if len(due) > 1 or due[0] < self._live_since:

@@ -445,3 +445,18 @@ def test_one_database_through_a_symlink_has_one_leader_lock(tmp_path: Path) -> N
     finally:
         first.release()
         second.release()
+
+
+def test_a_disabled_schedule_logs_its_skips_at_debug_level(store: SqliteStore) -> None:
+    """A disabled every-second schedule used to log a warning each second."""
+    config = config_for(
+        '[schedules.off]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\nenabled = false\n'
+    )
+    sink = io.StringIO()
+    t0 = at("2026-06-01T12:00:00")
+    scheduler = Scheduler(store, config, EventLog(stream=sink, level="info"))
+    scheduler.load(config, t0)
+    simulate(scheduler, t0, t0 + 60)
+    assert fires(store) == []
+    assert "schedule.skipped" not in sink.getvalue()
+    assert store.last_fire_time("off") == t0 + 60

@@ -375,6 +375,20 @@ def test_overlap_skip_and_queue(store: Store) -> None:
     assert last.fire_time == T0 + 120 and state == State.QUEUED
 
 
+def test_overlap_queue_holds_one_fire_not_a_backlog(store: Store) -> None:
+    store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")
+    held = store.record_fire("s", T0 + 1, job(schedule="s"), T0 + 1, overlap="queue")
+    assert held is not None and held.status == "pending"
+    more = store.record_fire("s", T0 + 2, job(schedule="s"), T0 + 2, overlap="queue")
+    assert more is not None and more.status == "skipped" and "waits" in (more.reason or "")
+    (claim,) = store.claim("w", None, T0 + 3, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 3)
+    promoted = store.promote_pending("s", job(schedule="s"), T0 + 4)
+    assert promoted is not None and promoted.fire_time == T0 + 1
+    assert store.promote_pending("s", job(schedule="s"), T0 + 5) is None
+    assert store.last_fire_time("s") == T0 + 2
+
+
 def test_manual_fires_do_not_move_the_plan(store: Store) -> None:
     store.record_fire("s", T0, job(schedule="s"), T0)
     store.record_fire("s", T0 + 5, job(schedule="s"), T0 + 5, manual=True)

@@ -25,6 +25,9 @@ if ARGV[2] then
     end
     if active and fire.overlap == 'skip' then
         reason = 'overlap: run ' .. active .. ' is still active'
+    elseif active and redis.call('ZCARD', P .. 'fires_pending:' .. schedule) > 0 then
+        -- one held fire is enough: a backlog would only grow
+        reason = 'overlap: a fire already waits for run ' .. active
     elseif active then
         status, reason = 'pending', 'waiting for run ' .. active .. ' to finish'
     else

@@ -54,8 +54,19 @@ class CronOps(QueueOps):
                         f"SELECT id FROM jobs WHERE schedule = ? AND state IN {ACTIVE_SQL} LIMIT 1",
                         (schedule,),
                     ).fetchone()
+                waiting = (
+                    active is not None
+                    and overlap == "queue"
+                    and conn.execute(
+                        "SELECT 1 FROM fires INDEXED BY fires_pending"
+                        " WHERE schedule = ? AND status = 'pending' LIMIT 1",
+                        (schedule,),
+                    ).fetchone()
+                )
                 if active is not None and overlap == "skip":
                     reason = f"overlap: run {active[0]} is still active"
+                elif active is not None and waiting:  # one held fire is enough
+                    reason = f"overlap: a fire already waits for run {active[0]}"
                 elif active is not None:
                     status, reason = "pending", f"waiting for run {active[0]} to finish"
                 else:
