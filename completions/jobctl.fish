@@ -24,7 +24,7 @@ function __jobctl_options
         case 'cron'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'cron next'
-            printf '%s\n' '--count	How many.' '-n	How many.' '--tz	IANA time zone (default: the host\'s).' '--from	Start after this ISO-8601 time (default: now).' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--count	How many.' '-n	How many.' '--tz	IANA time zone (default: the host\'s).' '--from	Start after this ISO-8601 time, in --tz unless it has an offset.' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'dead'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'dead list'

@@ -18,8 +18,8 @@ def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseco
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
 
 
-def parse_instant(text: str, what: str = "--at") -> float:
-    """Read an ISO-8601 instant; without an offset it is local time."""
+def parse_instant(text: str, what: str = "--at", zone: tzinfo | None = None) -> float:
+    """Read an ISO-8601 instant; without an offset it is in `zone`, else local time."""
     raw = text.strip()
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
@@ -32,7 +32,7 @@ def parse_instant(text: str, what: str = "--at") -> float:
     if not 1971 <= moment.year <= 9998:
         raise UsageError(f"{what}: time {text!r} is out of range (years 1971 to 9998)")
     if moment.tzinfo is None:
-        moment = moment.astimezone()
+        moment = moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
     return moment.timestamp()
 
 

@@ -158,3 +158,23 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(env: Env) -> No
     _, stderr = daemon.communicate(timeout=20)
     assert "scheduler.reload_failed" in stderr and "keeping the previous configuration" in stderr
     assert "scheduler.reloaded" in stderr
+
+
+def test_cron_next_reads_a_naive_from_in_the_tz_given(env: Env) -> None:
+    """--from without an offset is a wall-clock time of --tz, whatever zone the host has."""
+    for host in ("America/New_York", "Asia/Kolkata"):
+        env.env["TZ"] = host
+        result = env.run(
+            "cron",
+            "next",
+            "0 * * * *",
+            "--tz",
+            "Asia/Tokyo",
+            "--from",
+            "2026-01-01T00:00:00",
+            "--count",
+            "1",
+            "--json",
+        )
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout) == ["2026-01-01T01:00:00+09:00"]

@@ -160,7 +160,10 @@ def cron_next(
         str | None, typer.Option("--tz", help="IANA time zone (default: the host's).")
     ] = None,
     start: Annotated[
-        str | None, typer.Option("--from", help="Start after this ISO-8601 time (default: now).")
+        str | None,
+        typer.Option(
+            "--from", help="Start after this ISO-8601 time, in --tz unless it has an offset."
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
@@ -177,7 +180,7 @@ def cron_next(
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--tz: unknown time zone {zone_name!r}") from None
-    after = parse_instant(start, "--from") if start else time.time()
+    after = parse_instant(start, "--from", zone) if start else time.time()  # naive: in --tz
     fires = cron.next_fires(cron.parse(expression), zone, after, count)
     if as_json:
         print_json([iso(f, zone, "auto") for f in fires])
