@@ -135,7 +135,7 @@ def test_the_dashboard_covers_depth_throughput_failures_durations_and_schedules(
     assert some(r'jobctl_job_runs_total\{[^}]*outcome!="succeeded"')  # failure rate
     assert some(r"histogram_quantile\(0\.95, .*jobctl_job_duration_seconds_bucket")
     assert some(r"histogram_quantile\(0\.95, .*jobctl_job_wait_seconds_bucket")
-    assert some(r"time\(\) - jobctl_schedule_last_fire_timestamp_seconds")  # schedule lag
+    assert some(r"time\(\) - jobctl_schedule_last_run_timestamp_seconds")  # schedule lag
     assert some(r"jobctl_schedule_next_fire_timestamp_seconds")
     assert some(r"jobctl_workers") and some(r"jobctl_schedulers")
 

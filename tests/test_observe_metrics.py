@@ -186,6 +186,22 @@ def test_schedule_fire_timestamps(env: Env) -> None:
     assert upcoming[frozenset({("schedule", "nightly")})] == expected.timestamp()
 
 
+def test_the_last_run_metric_leaves_skipped_fires_out(env: Env) -> None:
+    """The last fire moves on a skip; the last run, what an alert should watch, does not."""
+    env.write_config(CONFIG)
+    ran = datetime(2026, 6, 1, 3, tzinfo=UTC).timestamp()
+    with opened(env) as store:
+        store.record_fire(
+            "nightly", ran, NewJob(job="ok", payload={}, schedule="nightly", fire_time=ran), ran
+        )
+        store.record_fire("nightly", ran + 86400, None, ran + 86400, reason="paused")
+    types, samples = scrape(env)
+    assert types["jobctl_schedule_last_run_timestamp_seconds"] == "gauge"
+    key = frozenset({("schedule", "nightly")})
+    assert series(samples, "jobctl_schedule_last_fire_timestamp_seconds") == {key: ran + 86400}
+    assert series(samples, "jobctl_schedule_last_run_timestamp_seconds") == {key: ran}
+
+
 def test_metrics_of_an_empty_database(env: Env) -> None:
     missing = env.run("metrics")
     assert missing.returncode == 3 and "does not exist" in missing.stderr

@@ -389,6 +389,20 @@ def test_overlap_queue_holds_one_fire_not_a_backlog(store: Store) -> None:
     assert store.last_fire_time("s") == T0 + 2
 
 
+def test_last_runs_leave_skipped_and_pending_fires_out(store: Store) -> None:
+    assert store.last_runs(["s"]) == {}
+    store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")
+    store.record_fire("s", T0 + 60, None, T0 + 60, reason="paused")
+    store.record_fire("s", T0 + 120, job(schedule="s"), T0 + 120, overlap="queue")  # pending
+    assert store.last_runs(["s", "other"]) == {"s": T0}
+    (claim,) = store.claim("w", None, T0 + 121, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 121)
+    store.promote_pending("s", job(schedule="s"), T0 + 122)
+    assert store.last_runs(["s"]) == {"s": T0 + 120}
+    store.record_fire("s", T0 + 130, job(schedule="s"), T0 + 130, manual=True)
+    assert store.last_runs(["s"]) == {"s": T0 + 130}
+
+
 def test_manual_fires_do_not_move_the_plan(store: Store) -> None:
     store.record_fire("s", T0, job(schedule="s"), T0)
     store.record_fire("s", T0 + 5, job(schedule="s"), T0 + 5, manual=True)

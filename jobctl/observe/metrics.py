@@ -85,7 +85,7 @@ def _schedules(out: list[str], store: Store, config: Config, now: float) -> None
         out,
         "jobctl_schedule_last_fire_timestamp_seconds",
         "gauge",
-        "When the schedule last fired (Unix time).",
+        "When the schedule last fired (Unix time), a skipped fire included.",
     )
     for name in sorted(config.schedules):
         if name in last:
@@ -96,6 +96,18 @@ def _schedules(out: list[str], store: Store, config: Config, now: float) -> None
                     last[name][0].fire_time,
                 )
             )
+    runs = store.last_runs(sorted(config.schedules))
+    _family(
+        out,
+        "jobctl_schedule_last_run_timestamp_seconds",
+        "gauge",
+        "The fire time of the schedule's latest enqueued run (Unix time); skipped fires do"
+        " not count: alert on this one.",
+    )
+    for name in sorted(runs):
+        out.append(
+            _sample("jobctl_schedule_last_run_timestamp_seconds", {"schedule": name}, runs[name])
+        )
     _family(
         out,
         "jobctl_schedule_next_fire_timestamp_seconds",

@@ -229,6 +229,11 @@ class Store(abc.ABC):
         """Per schedule: its latest fire and the state of the job it enqueued."""
 
     @abc.abstractmethod
+    def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
+        """Per schedule that ever enqueued a run: the fire time of its latest one (skipped
+        and still pending fires left out; manual runs count)."""
+
+    @abc.abstractmethod
     def set_schedule_paused(self, schedule: str, paused: bool) -> None: ...
 
     @abc.abstractmethod

@@ -22,5 +22,9 @@ local record = cjson.decode(redis.call('HGET', fires, oldest))
 record.status, record.job_id, record.reason, record.at = 'enqueued', job_id, nil, now
 redis.call('HSET', fires, oldest, cjson.encode(record))
 redis.call('ZREM', pending, oldest)
+local last = redis.call('GET', P .. 'last_run:' .. schedule)
+if not last or tonumber(oldest) > tonumber(last) then
+    redis.call('SET', P .. 'last_run:' .. schedule, oldest)
+end
 wake('w')
 return {oldest, job_id, record.manual}

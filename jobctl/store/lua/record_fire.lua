@@ -41,6 +41,12 @@ local record = {status = status, job_id = job_id, reason = reason, manual = fire
 redis.call('HSET', fires, fire_time, cjson.encode(record))
 redis.call('ZADD', P .. 'fire_times:' .. schedule, fire_time, fire_time)
 redis.call('SADD', P .. 'schedules', schedule)
+if status == 'enqueued' then
+    local last = redis.call('GET', P .. 'last_run:' .. schedule)
+    if not last or tonumber(fire_time) > tonumber(last) then
+        redis.call('SET', P .. 'last_run:' .. schedule, fire_time)
+    end
+end
 if status == 'pending' then
     redis.call('ZADD', P .. 'fires_pending:' .. schedule, fire_time, fire_time)
 end

@@ -71,6 +71,15 @@ class CronOps(RedisBase):
             value = self._client.get(self._key("last_planned", schedule))
         return None if value is None else float(value)
 
+    def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
+        names = list(schedules)
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.get(self._key("last_run", name))
+            values = pipe.execute()
+        return {n: float(v) for n, v in zip(names, values, strict=True) if v is not None}
+
     def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
         with self._guard():
             names = sorted(self._client.smembers(self._key("schedules")))

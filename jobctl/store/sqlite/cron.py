@@ -133,6 +133,18 @@ class CronOps(QueueOps):
             for r in rows
         }
 
+    def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
+        runs: dict[str, float] = {}
+        for name in schedules:  # each through the key's index, from its latest fire back
+            row = self._read(
+                "SELECT fire_time FROM fires WHERE schedule = ? AND status = 'enqueued'"
+                " ORDER BY fire_time DESC LIMIT 1",
+                (name,),
+            )
+            if row:
+                runs[name] = row[0][0]
+        return runs
+
     def set_schedule_paused(self, schedule: str, paused: bool) -> None:
         with self._write() as conn:
             conn.execute(
