@@ -16,6 +16,7 @@ import pty
 import sqlite3
 import struct
 import subprocess
+import sys
 import termios
 import time
 from pathlib import Path
@@ -285,3 +286,18 @@ def test_a_row_no_jobctl_wrote_is_one_line_not_a_traceback(env: Env) -> None:
         assert len(result.stderr.splitlines()) == 1, (args, result.stderr)
         assert result.stderr.startswith("jobctl: "), (args, result.stderr)
     assert env.show(first)["state"] == "queued"
+
+
+def test_a_database_whose_lock_file_cannot_be_made_fails_at_once(env: Env) -> None:
+    """/proc/version reads as an empty file, so it would be made a database: its lock file
+    cannot exist, which used to be reported only after the 30 s lock timeout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "jobctl", "--db", "/proc/version", "list"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        env=env.env,
+        cwd=env.root,
+    )
+    assert result.returncode == 3, result
+    assert "cannot create its lock file /proc/version.lock" in result.stderr

@@ -174,6 +174,12 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> None:
     from filelock import FileLock, Timeout
 
     lock_path = path.with_name(path.name + ".lock")
+    try:  # a lock file that cannot be made at all (/proc, a read-only folder): say so now,
+        os.close(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600))  # not after the timeout
+    except OSError as exc:
+        raise StoreError(
+            f"database {path}: cannot create its lock file {lock_path}: {exc.strerror}"
+        ) from None
     try:
         lock = FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600)
         with lock:
