@@ -45,7 +45,8 @@ class Daemon:
         self.config = config
         self.log = log or EventLog()
         self.clock = clock or SystemClock()
-        self.scheduler = Scheduler(store, config, self.log)
+        self._started = self.clock.now()  # a standby that takes over has run since then
+        self.scheduler = Scheduler(store, config, self.log, live_since=self._started)
         self.id = f"scheduler:{socket.gethostname()}:{os.getpid()}"
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
@@ -99,7 +100,9 @@ class Daemon:
                 with contextlib.suppress(JobctlError):
                     self.store.unregister_worker(self.id)
                 lock.release()
-                self.scheduler = Scheduler(self.store, self.config, self.log)
+                self.scheduler = Scheduler(
+                    self.store, self.config, self.log, live_since=self._started
+                )
         finally:
             lock.release()
             with contextlib.suppress(JobctlError):

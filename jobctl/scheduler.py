@@ -46,7 +46,10 @@ class Scheduler:
         config: Config,
         log: EventLog | None = None,
         rng: random.Random | None = None,
+        live_since: float | None = None,
     ) -> None:
+        """`live_since`: since when a daemon has been running to fire these schedules (a
+        standby that takes over ran all along); by default, from the first plan."""
         self.store = store
         self.log = log or EventLog()
         self.rng = rng or random.Random()
@@ -55,7 +58,7 @@ class Scheduler:
         self._has_pending: set[str] = set()
         self._next_pending_check = 0.0
         self._loaded = False
-        self._live_since = 0.0  # fires before this instant passed while no daemon ran
+        self._live_since = live_since  # fires before it passed while no daemon ran
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -91,7 +94,7 @@ class Scheduler:
             plan.next_fire = _next_after(plan, plan.watermark)
         self.config = config
         self._plans = plans
-        if not self._loaded:
+        if self._live_since is None:
             self._live_since = now
         self._loaded = True
 
@@ -153,7 +156,7 @@ class Scheduler:
                 )
             return
         chosen = due
-        if len(due) > 1 or due[0] < self._live_since:
+        if len(due) > 1 or due[0] < (self._live_since or now):
             if spec.catch_up == "none":
                 chosen = []
             elif spec.catch_up == "latest":

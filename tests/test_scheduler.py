@@ -460,3 +460,19 @@ def test_a_disabled_schedule_logs_its_skips_at_debug_level(store: SqliteStore) -
     assert fires(store) == []
     assert "schedule.skipped" not in sink.getvalue()
     assert store.last_fire_time("off") == t0 + 60
+
+
+def test_a_standby_that_takes_over_runs_the_fire_that_came_meanwhile(store: SqliteStore) -> None:
+    """The leader died just before 03:00; the standby, running since 02:00, leads from just
+    after. The 03:00 fire did not pass while no daemon ran: it runs, even with "none"."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
+    )
+    leader = start_scheduler(store, config, at("2026-06-01T01:00"))
+    simulate(leader, at("2026-06-01T01:00"), at("2026-06-01T02:59:59"))
+    standby = Scheduler(store, config, quiet(), live_since=at("2026-06-01T02:00"))
+    takeover = at("2026-06-01T03:00:00.500")
+    standby.load(config, takeover)
+    standby.tick(takeover)
+    assert fires(store) == [at("2026-06-01T03:00")]
