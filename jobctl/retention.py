@@ -1,5 +1,6 @@
 """Deleting finished jobs and their logs: `jobctl prune`, `jobctl dead purge`, and the
-workers' own pruning under `[settings] keep_succeeded` / `keep_dead`.
+workers' own pruning under `[settings] keep_succeeded` / `keep_dead` (which forgets cron
+fire records as old as the longest of the two, too).
 
 The store deletes rows; this module decides what to delete and removes the log files, which
 live outside any store. Each batch is its own transaction, so a large prune never holds the
@@ -79,4 +80,6 @@ class AutoPruner:
                 pruned = prune(store, [state], finished_before=now - period)
                 ids.extend(pruned.ids)
                 removed += pruned.logs_removed
+        periods = [p for p in self.keep.values() if p is not None]
+        store.prune_fires(now - max(periods))  # the fire records outlive no kept job
         return Pruned(ids=ids, logs_removed=removed)

@@ -476,3 +476,20 @@ def test_a_standby_that_takes_over_runs_the_fire_that_came_meanwhile(store: Sqli
     standby.load(config, takeover)
     standby.tick(takeover)
     assert fires(store) == [at("2026-06-01T03:00")]
+
+
+def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
+    """A disabled every-second schedule records a skip each second; a worker's retention
+    (or `jobctl prune`) forgets those older than its period, keeping where the plan stands."""
+    from jobctl.retention import AutoPruner
+
+    config = config_for(
+        '[schedules.off]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\nenabled = false\n'
+    )
+    t0 = at("2026-06-01T12:00:00")
+    simulate(start_scheduler(store, config, t0), t0, t0 + 600)
+    count = "SELECT COUNT(*) FROM fires WHERE schedule = 'off'"
+    assert store._read(count)[0][0] == 600
+    AutoPruner({State.SUCCEEDED: 60.0, State.DEAD: None}).run(store, t0 + 600)
+    assert store._read(count)[0][0] == 61  # the last minute, the latest skip among them
+    assert store.last_fire_time("off") == t0 + 600

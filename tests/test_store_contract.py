@@ -403,6 +403,38 @@ def test_last_runs_leave_skipped_and_pending_fires_out(store: Store) -> None:
     assert store.last_runs(["s"]) == {"s": T0 + 130}
 
 
+def test_prune_fires_forgets_old_records_but_where_each_plan_stands(store: Store) -> None:
+    # "s": runs, then skips (disabled); "q": a run still active holds a pending fire;
+    # "m": manual runs only (no plan to keep).
+    for n in range(3):
+        store.record_fire("s", T0 + n, job(schedule="s"), T0 + n)
+    for n in range(3, 8):
+        store.record_fire("s", T0 + n, None, T0 + n, reason="disabled")
+    store.record_fire("q", T0, job(schedule="q"), T0, overlap="queue")
+    store.record_fire("q", T0 + 1, job(schedule="q"), T0 + 1, overlap="queue")  # pending
+    store.record_fire("q", T0 + 2, None, T0 + 2, reason="paused")
+    store.record_fire("m", T0, job(schedule="m"), T0, manual=True)
+    assert store.prune_fires(T0 + 100) == 6  # s: T0, T0+1 and T0+3..T0+6
+    assert store.last_fire_time("s") == T0 + 7
+    assert store.last_runs(["s", "q", "m"]) == {"s": T0 + 2, "q": T0, "m": T0}
+    last = store.last_fires()
+    assert last["s"][0].fire_time == T0 + 7 and last["q"][0].fire_time == T0 + 2
+    assert store.record_fire("s", T0 + 7, None, T0 + 8, reason="disabled") is None
+    assert store.prune_fires(T0 + 100) == 0
+    (claim,) = [c for c in store.claim("w", None, T0 + 9, LEASE, limit=5) if c.job.schedule == "q"]
+    store.finish([Finish(claim, ok())], T0 + 9)
+    promoted = store.promote_pending("q", job(schedule="q"), T0 + 10)
+    assert promoted is not None and promoted.fire_time == T0 + 1  # the pending fire was kept
+
+
+def test_prune_fires_leaves_recent_records(store: Store) -> None:
+    for n in range(4):
+        store.record_fire("s", T0 + n, None, T0 + n, reason="disabled")
+    assert store.prune_fires(T0 + 2) == 2
+    assert store.prune_fires(T0 + 100) == 1
+    assert store.last_fire_time("s") == T0 + 3
+
+
 def test_manual_fires_do_not_move_the_plan(store: Store) -> None:
     store.record_fire("s", T0, job(schedule="s"), T0)
     store.record_fire("s", T0 + 5, job(schedule="s"), T0 + 5, manual=True)

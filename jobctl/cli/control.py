@@ -155,5 +155,7 @@ def prune(
     with STATE.store(create=False) as store:
         from jobctl.retention import prune
 
-        pruned = prune(store, states, finished_before=time.time() - age)
+        cutoff = time.time() - age
+        pruned = prune(store, states, finished_before=cutoff)
+        store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
     print(f"pruned {len(pruned.ids)} job(s), removed {pruned.logs_removed} log file(s)")

@@ -229,6 +229,12 @@ class Store(abc.ABC):
         """Per schedule: its latest fire and the state of the job it enqueued."""
 
     @abc.abstractmethod
+    def prune_fires(self, before: float) -> int:
+        """Forget fire records older than `before` (skipped ones, and those of runs since
+        pruned); returns how many. Each schedule keeps its latest planned fire (where its
+        plan resumes), its latest run and anything pending."""
+
+    @abc.abstractmethod
     def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
         """Per schedule that ever enqueued a run: the fire time of its latest one (skipped
         and still pending fires left out; manual runs count)."""

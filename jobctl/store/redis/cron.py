@@ -71,6 +71,10 @@ class CronOps(RedisBase):
             value = self._client.get(self._key("last_planned", schedule))
         return None if value is None else float(value)
 
+    def prune_fires(self, before: float) -> int:
+        with self._guard():
+            return int(self._run("prune_fires", num(before)))
+
     def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
         names = list(schedules)
         with self._guard():

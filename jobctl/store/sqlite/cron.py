@@ -133,6 +133,18 @@ class CronOps(QueueOps):
             for r in rows
         }
 
+    def prune_fires(self, before: float) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "DELETE FROM fires WHERE fire_time < ? AND status != 'pending'"
+                " AND fire_time < (SELECT MAX(f.fire_time) FROM fires AS f"
+                "   WHERE f.schedule = fires.schedule AND f.manual = 0)"
+                " AND NOT (status = 'enqueued' AND fire_time = (SELECT MAX(f.fire_time)"
+                "   FROM fires AS f WHERE f.schedule = fires.schedule AND f.status = 'enqueued'))",
+                (before,),
+            )
+            return cursor.rowcount
+
     def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
         runs: dict[str, float] = {}
         for name in schedules:  # each through the key's index, from its latest fire back
