@@ -46,6 +46,16 @@ class _Running:
     started: float  # monotonic
 
 
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
     """What tells a changed file: its inode, size and modification time."""
     if path is None:
@@ -184,12 +194,18 @@ class Worker:
         """Two live workers of one name would share a heartbeat row and a wake-up socket:
         the first to stop would take both away from the other."""
         now = self.clock.now()
+        host = socket.gethostname()
         for info in self.store.workers():
-            if info.id == self.id and info.kind == "worker" and info.alive(now):
-                raise UsageError(
-                    f"--worker-name {self.id!r}: a running worker has this name"
-                    f" (pid {info.pid} on {info.host}); choose another"
-                )
+            if info.id != self.id or info.kind != "worker" or not info.alive(now):
+                continue
+            # On this host the process itself tells: one killed a moment ago (restarted by
+            # systemd at once) has a fresh heartbeat but no process any more.
+            if info.host == host and not _process_exists(info.pid):
+                continue
+            raise UsageError(
+                f"--worker-name {self.id!r}: a running worker has this name"
+                f" (pid {info.pid} on {info.host}); choose another"
+            )
 
     def request_stop(self, force: bool = False) -> None:
         """Stop claiming; running jobs get `shutdown_timeout` to finish (none when forced)."""

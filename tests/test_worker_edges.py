@@ -185,3 +185,15 @@ def test_logs_of_a_silent_attempt_its_worker_stopped_print_nothing(env: Env) -> 
     assert isinstance(attempts, list) and attempts[0]["outcome"] == "interrupted"
     logs = env.run("logs", str(job_id), "--attempt", "1")
     assert (logs.returncode, logs.stdout, logs.stderr) == (0, "", "")
+
+
+def test_a_worker_restarted_at_once_after_a_kill_keeps_its_name(env: Env) -> None:
+    """systemd restarts a killed worker at once: its old heartbeat is still fresh, but its
+    process is gone, so the name is free."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    first = env.start("run-worker", "--worker-name", "w1")
+    env.wait_for(lambda: "w1" in env.run("status", "--json").stdout)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    again = env.run("run-worker", "--worker-name", "w1", "--burst")
+    assert again.returncode == 0, again.stderr
