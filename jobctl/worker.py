@@ -200,8 +200,8 @@ class Worker:
                 continue
             # On this host the process itself tells: one killed a moment ago (restarted by
             # systemd at once) has a fresh heartbeat but no process any more.
-            if info.host == host and not _process_exists(info.pid):
-                continue
+            if info.host == host and (info.pid == os.getpid() or not _process_exists(info.pid)):
+                continue  # (a container's restart often gets the same pid: it is this one)
             raise UsageError(
                 f"--worker-name {self.id!r}: a running worker has this name"
                 f" (pid {info.pid} on {info.host}); choose another"

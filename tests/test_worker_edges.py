@@ -6,9 +6,11 @@ import contextlib
 import os
 import pwd
 import signal
+import subprocess
+from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import JOBCTL, Env
 
 
 def test_an_attempt_of_an_unknown_job_leaves_no_log_path(env: Env) -> None:
@@ -197,3 +199,40 @@ def test_a_worker_restarted_at_once_after_a_kill_keeps_its_name(env: Env) -> Non
     first.wait(timeout=10)
     again = env.run("run-worker", "--worker-name", "w1", "--burst")
     assert again.returncode == 0, again.stderr
+
+
+def test_logs_to_a_full_stdout_blames_stdout_not_the_log(env: Env) -> None:
+    env.write_config('[jobs.talk]\ncommand = ["sh", "-c", "echo hello"]\n')
+    job_id = env.enqueue("talk")
+    env.run("run-worker", "--burst", check=True)
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [*JOBCTL, *env.global_args(), "logs", str(job_id)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=30,
+        )
+    assert result.returncode == 1
+    assert result.stderr == "jobctl: cannot write to standard output: No space left on device\n"
+
+
+def test_a_name_held_by_this_very_pid_is_free(tmp_path: Path) -> None:
+    """A container restarts its worker as pid 1 again: the fresh row of the killed one
+    carries this process's own pid, and must not keep it from starting."""
+    import socket
+    import time
+
+    from jobctl.config import EMPTY_CONFIG
+    from jobctl.records import WorkerInfo
+    from jobctl.store.sqlite import SqliteStore
+    from jobctl.worker import Worker, WorkerOptions
+
+    store = SqliteStore(tmp_path / "q.db")
+    now = time.time()
+    store.register_worker(WorkerInfo("w1", socket.gethostname(), os.getpid(), ("*",), 1, now, now))
+    worker = Worker(store, EMPTY_CONFIG, WorkerOptions(name="w1"), log_dir=tmp_path / "logs")
+    worker._check_name_free()  # no UsageError
+    store.close()

@@ -83,6 +83,7 @@ def logs(
     ] = False,
 ) -> None:
     """Print what an attempt of a job wrote (stdout and stderr, as captured)."""
+    from jobctl.cli.main import OutputError
     from jobctl.errors import NotFound, OperationFailed
     from jobctl.models import FINAL_STATES, Outcome, State
 
@@ -136,6 +137,8 @@ def logs(
         raise OperationFailed(
             f"no output kept for job {job_id} attempt {chosen.run} ({path} is gone){why}"
         ) from None
+    except OutputError:
+        raise  # stdout failed, not the log: main says so
     except OSError as exc:
         raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
 
