@@ -11,7 +11,7 @@ and a dataclass costs each call its code generation (about 1 ms a class) at star
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
@@ -428,6 +428,10 @@ class _Parser:
         shell = self.take(t, data, "shell", bool, False)
         command = self.command(t, data["command"], shell)
         self.check_shell_placeholders(t, command, shell)
+        if shell and len(command) > 1:  # run as the line its elements make, each quoted
+            import shlex
+
+            self.check_script_placeholders(t, shlex.join(command))
         if shell and len(command) == 1:
             from jobctl.payload import heredoc_placeholders, quoted_placeholders
 
@@ -516,40 +520,36 @@ class _Parser:
         self, table: str, argv: tuple[str, ...], shell: bool, advice: str = ""
     ) -> None:
         """A placeholder inside `sh -c '...'` would let a payload value run as shell code,
-        and so it would behind a wrapper: `env sh -c`, `nice bash -c`, `sudo -u x sh -c`."""
-        from jobctl.payload import placeholders
-
-        if shell:
-            return
-        for start, word in enumerate(argv):
-            if os.path.basename(word) not in _SHELLS:
-                continue
-            for index in range(start + 1, len(argv) - 1):
-                arg = argv[index]
-                if arg.startswith("-") and not arg.startswith("--") and "c" in arg[1:]:
-                    # -c, or a cluster such as -ec or -xc: the next word is the script
-                    if placeholders([argv[index + 1]]):
-                        raise self.fail(
-                            table,
-                            "command",
-                            "a {placeholder} inside a shell script would run payload values as"
-                            " shell code; "
-                            + (
-                                advice
-                                or "set shell = true (values are then quoted) or pass the value"
-                                " as an argument"
-                            ),
-                        )
-                    break
+        and so it would behind a wrapper (`env sh -c`, `sudo -u x bash -ec`), as the command
+        of `flock`, `su`, `runuser` or `script -c`, or in a list given with shell = true
+        (each element is passed on as one word, so the inner shell still parses it)."""
+        if shell and len(argv) == 1:
+            return  # a script: check_script_placeholders reads it
+        script = _shell_script_index(argv)
+        if script is not None:
+            raise self.fail(
+                table,
+                "command",
+                "a {placeholder} inside a shell script would run payload values as shell"
+                " code; "
+                + (
+                    advice
+                    or "pass the value as an argument after the script: sh -c '... \"$1\"' sh"
+                    " {x}, or write the command as a string with shell = true (values are"
+                    " then quoted)"
+                ),
+            )
 
     def check_script_placeholders(self, table: str, script: str) -> None:
-        """In a `shell = true` script, `eval {x}` or `sh -c {x}` would parse the quoted value
-        as shell code once more: refused like a placeholder in `sh -c` of an argv."""
+        """In a `shell = true` script, `eval {x}`, `sh -c {x}`, `echo {x} | sh` or
+        `sh <<< {x}` would parse the quoted value as shell code once more: refused like a
+        placeholder in `sh -c` of an argv."""
         import shlex
 
         from jobctl.payload import placeholders
 
-        lexer = shlex.shlex(script, posix=True, punctuation_chars="();<>|&\n")
+        separators = "();<>|&`\n"
+        lexer = shlex.shlex(script, posix=True, punctuation_chars=separators)
         lexer.whitespace = " \t\r"  # a newline ends a command, like ;
         lexer.whitespace_split = True
         try:
@@ -557,21 +557,30 @@ class _Parser:
         except ValueError:
             return  # unbalanced quotes: the shell itself will refuse the script
         words: list[str] = []
-        for token in [*tokens, ";"]:
-            if token and all(char in "();<>|&\n" for char in token):
-                while words and "=" in words[0] and not words[0].startswith("="):
-                    words.pop(0)  # VAR=value before the command word
-                if words and words[0] == "eval" and placeholders(words[1:]):
-                    raise self.fail(
-                        table,
-                        "command",
-                        "a {placeholder} after eval would run payload values as shell code;"
-                        " pass the value as an argument or read $JOBCTL_PAYLOAD",
-                    )
-                self.check_shell_placeholders(table, tuple(words), False, _AFTER_SCRIPT)
-                words = []
-            else:
+        piped: list[str] = []  # the words of the pipeline so far, before this command
+        tokens.append(";")
+        for position, token in enumerate(tokens):
+            if not token or not all(char in separators for char in token):
                 words.append(token)
+                continue
+            if token == "<<<":  # a here-string: the next word is this command's stdin
+                fed = tokens[position + 1 : position + 2]
+                if _shell_reading_stdin(_command_words(words)) and placeholders(fed):
+                    raise self.fail(table, "command", _FED_TO_A_SHELL)
+                continue
+            command = _command_words(words)
+            if command and command[0] == "eval" and placeholders(command[1:]):
+                raise self.fail(
+                    table,
+                    "command",
+                    "a {placeholder} after eval would run payload values as shell code;"
+                    " pass the value as an argument or read $JOBCTL_PAYLOAD",
+                )
+            self.check_shell_placeholders(table, tuple(command), False, _AFTER_SCRIPT)
+            if _shell_reading_stdin(command) and placeholders(piped):
+                raise self.fail(table, "command", _FED_TO_A_SHELL)
+            piped = [*piped, *words] if token in ("|", "|&") else []
+            words = []
 
     def schedule(
         self, name: str, data: Any, jobs: Mapping[str, JobType]
@@ -653,6 +662,66 @@ class _Parser:
         except JobctlError as exc:
             raise self.fail(t, "payload", str(exc)) from None
         return spec, inline
+
+
+_FED_TO_A_SHELL = (
+    "a {placeholder} fed to a shell's standard input would run as shell code; pass the value"
+    " as an argument or read $JOBCTL_PAYLOAD"
+)
+_SHELL_PATH_OPTIONS = {"-s", "--shell"}  # useradd -s /bin/bash: a path, not a command
+_RUNNERS = {"flock", "su", "runuser", "script"}  # their -c / --command goes to a shell
+_KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "time", "{", "}"}
+_KEYWORDS |= {"exec", "command", "builtin"}
+
+
+def _shell_script_index(argv: Sequence[str]) -> int | None:
+    """Where in `argv` a shell is handed a script that holds a placeholder, if anywhere."""
+    from jobctl.payload import placeholders
+
+    for start, word in enumerate(argv):
+        name = os.path.basename(word.lstrip("`"))
+        if name in _RUNNERS:
+            for index in range(start + 1, len(argv) - 1):
+                if argv[index] in ("-c", "--command") and placeholders([argv[index + 1]]):
+                    return index + 1
+            continue
+        if name not in _SHELLS or (start > 0 and argv[start - 1] in _SHELL_PATH_OPTIONS):
+            continue
+        found_c = False
+        index = start + 1
+        while index < len(argv):
+            arg = argv[index]
+            if arg == "--":
+                index += 1
+                break
+            if arg in ("-o", "+o", "-O", "+O"):
+                index += 2  # an option that takes a name
+                continue
+            if arg[:1] in ("-", "+") and len(arg) > 1:
+                found_c = found_c or (arg[:2] != "--" and "c" in arg[1:])
+                index += 1
+                continue
+            break
+        if found_c and index < len(argv) and placeholders([argv[index]]):
+            return index  # the first word after the options is the script
+    return None
+
+
+def _command_words(words: list[str]) -> list[str]:
+    """A simple command without the keywords and VAR=value words before its command word."""
+    first = 0
+    while first < len(words) and (
+        words[first] in _KEYWORDS or ("=" in words[first] and not words[first].startswith("="))
+    ):
+        first += 1
+    return words[first:]
+
+
+def _shell_reading_stdin(command: list[str]) -> bool:
+    """A shell given no script (no -c, no file): it reads its commands from stdin."""
+    if not command or os.path.basename(command[0]) not in _SHELLS:
+        return False
+    return all(arg[:1] in ("-", "+") and "c" not in arg[1:] for arg in command[1:])
 
 
 def check_priority(value: int) -> int:

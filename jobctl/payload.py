@@ -225,9 +225,11 @@ _HEREDOC = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([^\s<>|&;(
 
 def heredoc_placeholders(script: str) -> list[str]:
     """Placeholders in the body of a here-document. The shell does no quote removal there,
-    so a quoted value would be expanded, `$(...)` and all: these are refused too."""
+    so a quoted value would be expanded, `$(...)` and all: these are refused too. A `<<`
+    inside quotes is text, not a here-document."""
     found: list[str] = []
     delimiters: list[tuple[str, bool]] = []  # (word, strip leading tabs) still to be closed
+    quote = ""  # the quote open at the end of the previous line, if any
     for line in script.split("\n"):
         if delimiters:
             word, strip_tabs = delimiters[0]
@@ -236,12 +238,29 @@ def heredoc_placeholders(script: str) -> list[str]:
             else:
                 found.extend(sorted(placeholders([line])))
             continue
-        for match in _HEREDOC.finditer(line):
-            before = line[: match.start()]
-            if before.endswith("<") or before.count("((") > before.count("))"):
-                continue  # a `<<<` here-string (one quoted word, safe), or a shift in $((...))
-            word = next(group for group in match.groups()[1:] if group is not None)
-            delimiters.append((word, match.group(1) == "-"))
+        index = 0
+        while index < len(line):
+            char = line[index]
+            if quote != "'" and char == "\\":
+                index += 2
+                continue
+            if quote:
+                if char == quote:
+                    quote = ""
+            elif char in "'\"":
+                quote = char
+            elif line.startswith("<<", index):
+                match = _HEREDOC.match(line, index)
+                before = line[:index]
+                if line.startswith("<<<", index):
+                    index += 3  # a here-string: one quoted word, safe
+                    continue
+                if match and before.count("((") <= before.count("))"):  # not a shift
+                    word = next(g for g in match.groups()[1:] if g is not None)
+                    delimiters.append((word, match.group(1) == "-"))
+                    index = match.end()
+                    continue
+            index += 1
     return found
 
 

@@ -218,3 +218,49 @@ def test_a_payload_may_nest_64_levels_and_no_more(env: Env) -> None:
         + f'[schedules.s]\ncron = "@hourly"\njob = "ok"\npayload = {{d = {"[" * 64}{"]" * 64}}}\n'
     )
     refused(env, "validate", says="nested too deeply")
+
+
+def _job_table(command: object, shell: bool) -> str:
+    return "[jobs.j]\n" + ("shell = true\n" if shell else "") + f"command = {json.dumps(command)}\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "shell"),
+    [
+        (["sh", "-c", "echo {x}"], True),  # a list with shell = true: each element one word
+        (["eval", "{x}"], True),
+        (["bash", "-c", "--", "echo {x}"], False),
+        (["bash", "-c", "-e", "echo {x}"], False),
+        (["bash", "-o", "pipefail", "-c", "echo {x}"], False),
+        (["flock", "/tmp/lock", "-c", "echo {x}"], False),
+        (["su", "-c", "echo {x}", "nobody"], False),
+        ("if eval {x}; then :; fi", True),
+        ("for i in 1; do eval {x}; done", True),
+        ("echo {x} | sh", True),
+        ("printf %s {x} | bash -s", True),
+        ("sh <<< {x}", True),
+        ("echo `sh -c {x}`", True),
+    ],
+)
+def test_more_ways_to_hand_a_value_to_a_shell_are_refused(
+    env: Env, command: object, shell: bool
+) -> None:
+    env.write_config(_job_table(command, shell))
+    refused(env, "validate", says="shell")
+
+
+@pytest.mark.parametrize(
+    ("command", "shell"),
+    [
+        (["useradd", "-s", "/bin/bash", "-c", "{fullname}", "{login}"], False),
+        ("useradd -s /bin/bash -c {fullname} {login}", True),
+        ('echo "usage: merge << file"\necho {x}', True),
+        (["bash", "-c", 'echo "$1"', "bash", "{x}"], False),
+        (["bash", "{x}"], False),  # a script file named by the value: no shell parsing of it
+        ("cat <<< {x}; echo {x} | grep a > out.txt", True),
+    ],
+)
+def test_shells_named_as_data_are_not_refused(env: Env, command: object, shell: bool) -> None:
+    env.write_config(_job_table(command, shell))
+    result = env.run("validate")
+    assert result.returncode == 0, result.stderr
