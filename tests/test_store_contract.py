@@ -537,6 +537,21 @@ def test_unique_keys_raced_by_many_clients_store_one_job(make_store: Callable[[]
     assert len(make_store().list_jobs(_all())) == 1
 
 
+def test_dead_retry_all_retries_the_lowest_id_of_dead_jobs_sharing_a_key(store: Store) -> None:
+    """Both stores choose the same one, whichever died last."""
+    (first,) = store.enqueue([job(key="k", max_attempts=1)], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.finish([Finish(claim, failed())], T0)
+    store.enqueue([job(key="k", max_attempts=1)], T0 + 1)
+    (claim,) = store.claim("w", None, T0 + 1, LEASE)
+    store.finish([Finish(claim, failed())], T0 + 1)
+    assert store.dead_retry([first.id], None, T0 + 2) == [first.id]
+    (claim,) = store.claim("w", None, T0 + 3, LEASE)
+    store.finish([Finish(claim, failed())], T0 + 4)  # first dies again, after second
+    assert store.dead_retry(None, None, T0 + 5) == [first.id]
+    assert store.dead_retry(None, "other", T0 + 5) == []
+
+
 def test_dead_retry_skips_a_job_whose_key_an_active_job_holds(store: Store) -> None:
     """Such a job stays dead (a second active job with the key would break the promise of
     the key); every other job named is retried, and one key is never taken twice."""

@@ -11,6 +11,8 @@ else
     for _, member in ipairs(redis.call('ZRANGE', P .. 'done:dead', 0, -1)) do
         targets[#targets + 1] = tostring(tonumber(member))
     end
+    -- by id, as the SQLite store: of dead jobs sharing a key, the lowest id is retried
+    table.sort(targets, function(a, b) return tonumber(a) < tonumber(b) end)
 end
 local chosen, taken = {}, {}
 for _, id in ipairs(targets) do

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ from jobctl.models import (
 )
 from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
+    ACTIVE_SQL,
     finished_where,
 )
 from jobctl.store.wake import CONTROL, WORK
@@ -54,33 +56,47 @@ class ControlOps(SqliteBase):
             self._notifier.notify(WORK)
 
     def dead_retry(self, job_ids: Sequence[int] | None, job: str | None, now: float) -> list[int]:
-        clauses = ["state = 'dead'"]
-        params: list[Any] = []
-        if job is not None:
-            clauses.append("job = ?")
-            params.append(job)
-        # A job whose unique key an active job holds (or one retried before it, here) stays
-        # dead: one row at a time, so each sees the keys the ones before it took.
-        clauses.append(
-            "(key IS NULL OR NOT EXISTS (SELECT 1 FROM jobs AS holder INDEXED BY jobs_active_key"
-            " WHERE holder.key = jobs.key AND holder.state IN ('queued', 'scheduled', 'running')))"
-        )
+        # A job whose unique key an active job holds stays dead; of dead jobs sharing a key,
+        # only the lowest id is retried (the Redis store chooses the same one).
+        filters = " AND job = ?" if job is not None else ""
+        params: list[Any] = [job] if job is not None else []
         moved: list[int] = []
         with self._write() as conn:
-            sql = (
-                "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
-                " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
-                f" WHERE {' AND '.join(clauses)} AND id = ? RETURNING id"
-            )
             if job_ids is None:
-                job_ids = [
+                chosen = [
                     r[0]
-                    for r in conn.execute("SELECT id FROM jobs WHERE state = 'dead' ORDER BY id")
+                    for r in conn.execute(
+                        f"SELECT id FROM jobs WHERE state = 'dead' AND key IS NULL{filters}",
+                        params,
+                    )
                 ]
-            for job_id in job_ids:
-                row = conn.execute(sql, [now, *params, job_id]).fetchone()
-                if row is not None:
-                    moved.append(row[0])
+                for job_id, key in conn.execute(
+                    f"SELECT MIN(id), key FROM jobs WHERE state = 'dead'"
+                    f" AND key IS NOT NULL{filters} GROUP BY key",
+                    params,
+                ).fetchall():
+                    if not _key_taken(conn, key):
+                        chosen.append(job_id)
+                for start in range(0, len(chosen), 500):
+                    chunk = chosen[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    moved.extend(
+                        r[0]
+                        for r in conn.execute(
+                            _RETRY + f" WHERE state = 'dead' AND id IN ({marks}) RETURNING id",
+                            [now, *chunk],
+                        )
+                    )
+            else:
+                for job_id in job_ids:
+                    row = conn.execute(
+                        f"SELECT key FROM jobs WHERE id = ? AND state = 'dead'{filters}",
+                        [job_id, *params],
+                    ).fetchone()
+                    if row is None or (row[0] is not None and _key_taken(conn, row[0])):
+                        continue
+                    conn.execute(_RETRY + " WHERE id = ?", (now, job_id))
+                    moved.append(job_id)
         if moved:
             self._notifier.notify(WORK)
         return sorted(moved)
@@ -122,3 +138,21 @@ class ControlOps(SqliteBase):
                 conn.execute(f"DELETE FROM attempts WHERE job_id IN ({marks})", chunk)
                 conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
         return paths
+
+
+_RETRY = (
+    "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
+    " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+)
+
+
+def _key_taken(conn: sqlite3.Connection, key: str) -> bool:
+    """Whether an active job holds `key` (through the unique index of active keys)."""
+    return (
+        conn.execute(
+            "SELECT 1 FROM jobs INDEXED BY jobs_active_key"
+            f" WHERE key = ? AND state IN {ACTIVE_SQL}",
+            (key,),
+        ).fetchone()
+        is not None
+    )
