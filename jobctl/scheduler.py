@@ -68,6 +68,7 @@ class Scheduler:
         old = self._plans
         plans: dict[str, _Plan] = {}
         unfired: list[_Plan] = []
+        retimed: list[str] = []
         for name, spec in config.schedules.items():
             expr = cron.parse(spec.cron)
             zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
@@ -76,7 +77,7 @@ class Scheduler:
             if previous is not None and (previous.expr, previous.zone) == (expr, zone):
                 plan.watermark = previous.watermark
             elif previous is not None:
-                pass  # a new time table counts from now: its past was never planned
+                retimed.append(name)  # a new time table counts from now: see below
             else:
                 last = self.store.last_fire_time(name)
                 if last is None:
@@ -92,6 +93,10 @@ class Scheduler:
             plan.watermark = starts.get(plan.spec.name, now)
         for plan in plans.values():
             plan.next_fire = _next_after(plan, plan.watermark)
+        for name in retimed:
+            # Recorded, so that a restart resumes from here too: the new time table's past
+            # was never planned, and must not be caught up.
+            self.store.record_fire(name, now, None, now, reason="time table changed")
         self.config = config
         self._plans = plans
         if self._live_since is None:

@@ -493,3 +493,21 @@ def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
     AutoPruner({State.SUCCEEDED: 60.0, State.DEAD: None}).run(store, t0 + 600)
     assert store._read(count)[0][0] == 61  # the last minute, the latest skip among them
     assert store.last_fire_time("off") == t0 + 600
+
+
+def test_a_changed_cron_still_counts_from_the_reload_after_a_restart(store: SqliteStore) -> None:
+    daily_3 = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    daily_4 = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 4 * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    scheduler = start_scheduler(store, daily_3, at("2026-06-01T02:00"))
+    simulate(scheduler, at("2026-06-01T02:00"), at("2026-06-01T10:00"))
+    scheduler.load(daily_4, at("2026-06-01T10:00"))
+    simulate(scheduler, at("2026-06-01T10:00"), at("2026-06-01T10:30"))
+    restarted = start_scheduler(store, daily_4, at("2026-06-01T11:00"))
+    restarted.tick(at("2026-06-01T11:00"))
+    assert fires(store) == [at("2026-06-01T03:00")]  # no catch-up run for 04:00
+    simulate(restarted, at("2026-06-01T11:00"), at("2026-06-02T04:30"))
+    assert fires(store) == [at("2026-06-01T03:00"), at("2026-06-02T04:00")]
