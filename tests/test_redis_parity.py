@@ -288,3 +288,23 @@ def claims_of(store: Store, pairs: list[Pair]) -> list[Claim]:
 
 def rng_lease(seed: int, step: int) -> float:
     return 10.0 + (seed * 7 + step) % 40
+
+
+def test_a_namespace_written_before_last_run_keys_keeps_its_latest_run(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Fires recorded by a jobctl that kept no last_run key: the latest run is found from
+    the fire records, so the metric shows it and pruning keeps its record, as SQLite does."""
+    store = RedisStore(redis_server.url(namespace_for(tmp_path)))
+    try:
+        new = NewJob(job="task", payload={}, schedule="s", fire_time=100.0)
+        store.record_fire("s", 100.0, new, 100.0)
+        store.record_fire("s", 200.0, None, 200.0, reason="disabled")
+        store._client.delete(store._key("last_run", "s"))  # as an older jobctl left it
+        assert store.last_runs(["s"]) == {"s": 100.0}
+        store._client.delete(store._key("last_run", "s"))
+        assert store.prune_fires(1000.0) == 0  # the run at 100 is the latest: kept
+        assert store.last_runs(["s"]) == {"s": 100.0}
+        assert store.last_fires()["s"][0].fire_time == 200.0
+    finally:
+        store.close()

@@ -5,7 +5,7 @@ local before = tonumber(ARGV[1])
 local removed = 0
 for _, schedule in ipairs(redis.call('SMEMBERS', P .. 'schedules')) do
     local planned = redis.call('GET', P .. 'last_planned:' .. schedule)
-    local run = redis.call('GET', P .. 'last_run:' .. schedule)
+    local run = last_run(schedule)
     local times = P .. 'fire_times:' .. schedule
     local fires = P .. 'fires:' .. schedule
     local pending = P .. 'fires_pending:' .. schedule

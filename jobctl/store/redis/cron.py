@@ -77,12 +77,11 @@ class CronOps(RedisBase):
 
     def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
         names = list(schedules)
+        if not names:
+            return {}
         with self._guard():
-            pipe = self._client.pipeline(transaction=False)
-            for name in names:
-                pipe.get(self._key("last_run", name))
-            values = pipe.execute()
-        return {n: float(v) for n, v in zip(names, values, strict=True) if v is not None}
+            values = self._run("last_runs", *names)
+        return {n: float(v) for n, v in zip(names, values, strict=True) if v not in ("", b"")}
 
     def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
         with self._guard():
