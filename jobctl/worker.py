@@ -142,9 +142,13 @@ class Worker:
     # -- public ----------------------------------------------------------------------------
 
     def run(self) -> int:
+        old_handlers = self._install_signals()  # first: a stop asked for from now is graceful
         if self.options.name is not None:
-            self._check_name_free()
-        old_handlers = self._install_signals()
+            try:
+                self._check_name_free()
+            except BaseException:
+                self._restore_signals(old_handlers)
+                raise
         listener = self.store.open_listener(self.id)
         started = False
         try:

@@ -157,6 +157,10 @@ def chaos(env: Env, jobs: int, max_kills: int | None, seed: int, timeout: float)
         time.sleep(max(0.0, min(0.05, next_kill - time.monotonic())))
     outcome.seconds = time.monotonic() - began
     for name, proc in workers.items():
+        # One started just now may still be importing, before any signal handler: a SIGTERM
+        # then ends it as the default action does. Stop each once it runs.
+        log = env.root / f"{name}.log"
+        env.wait_for(lambda log=log: "worker.started" in log.read_text(), timeout=60)
         assert stop(proc) == 0, log_of(name)
     for name in workers:
         assert "Traceback" not in log_of(name)
