@@ -194,6 +194,19 @@ def check_placeholder_values(used: AbstractSet[str], payload: Mapping[str, Any],
             raise PayloadError(f"job {job!r}: the value of {{{name}}} contains a NUL character")
 
 
+def _quote_step(text: str, index: int, quote: str) -> tuple[int, str] | None:
+    """Step over a backslash escape or a quote character of a shell script at `index`: the
+    next index and the quote open after it ("" for none); None for any other character."""
+    char = text[index]
+    if quote != "'" and char == "\\":
+        return index + 2, quote
+    if quote and char == quote:
+        return index + 1, ""
+    if not quote and char in "'\"":
+        return index + 1, char
+    return None
+
+
 def quoted_placeholders(script: str) -> list[str]:
     """Placeholders that sit inside quotes of a shell script. Their values are quoted on
     their own, and a quote around them would undo that, so these are refused."""
@@ -201,15 +214,11 @@ def quoted_placeholders(script: str) -> list[str]:
     quote = ""
     index = 0
     while index < len(script):
-        char = script[index]
-        if quote != "'" and char == "\\":
-            index += 2
+        step = _quote_step(script, index, quote)
+        if step is not None:
+            index, quote = step
             continue
-        if quote == "" and char in "'\"":
-            quote = char
-        elif quote and char == quote:
-            quote = ""
-        elif char in "{}":
+        if script[index] in "{}":
             match = _PLACEHOLDER.match(script, index)
             if match:
                 if quote and match.group(1):
@@ -240,16 +249,11 @@ def heredoc_placeholders(script: str) -> list[str]:
             continue
         index = 0
         while index < len(line):
-            char = line[index]
-            if quote != "'" and char == "\\":
-                index += 2
+            step = _quote_step(line, index, quote)
+            if step is not None:
+                index, quote = step
                 continue
-            if quote:
-                if char == quote:
-                    quote = ""
-            elif char in "'\"":
-                quote = char
-            elif line.startswith("<<", index):
+            if not quote and line.startswith("<<", index):
                 match = _HEREDOC.match(line, index)
                 before = line[:index]
                 if line.startswith("<<<", index):

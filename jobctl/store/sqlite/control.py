@@ -14,6 +14,7 @@ from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
     ACTIVE_SQL,
     finished_where,
+    id_chunks,
 )
 from jobctl.store.wake import CONTROL, WORK
 
@@ -77,9 +78,7 @@ class ControlOps(SqliteBase):
                 ).fetchall():
                     if not _key_taken(conn, key):
                         chosen.append(job_id)
-                for start in range(0, len(chosen), 500):
-                    chunk = chosen[start : start + 500]
-                    marks = ",".join("?" * len(chunk))
+                for chunk, marks in id_chunks(chosen):
                     moved.extend(
                         r[0]
                         for r in conn.execute(
@@ -124,9 +123,7 @@ class ControlOps(SqliteBase):
                     ).fetchone()
                     if row is not None:
                         targets.append(row[0])
-            for start in range(0, len(targets), 500):
-                chunk = targets[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in id_chunks(targets):
                 paths.extend(
                     r[0]
                     for r in conn.execute(

@@ -15,6 +15,7 @@ from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
     JOB_COLUMNS,
     finished_where,
+    id_chunks,
     job_from_row,
 )
 
@@ -32,10 +33,7 @@ class RecordOps(SqliteBase):
 
     def get_many(self, job_ids: Sequence[int]) -> dict[int, Job]:
         found: dict[int, Job] = {}
-        ids = list(job_ids)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in id_chunks(list(job_ids)):
             for row in self._read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", chunk):
                 job = job_from_row(row)
                 found[job.id] = job
@@ -161,8 +159,6 @@ class RecordOps(SqliteBase):
             return [r[0] for r in self._read(sql + " ORDER BY id", params)]
         found: set[int] = set()
         wanted = list(dict.fromkeys(ids))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in id_chunks(wanted):
             found.update(r[0] for r in self._read(f"{sql} AND id IN ({marks})", [*params, *chunk]))
         return [i for i in wanted if i in found]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from jobctl.errors import StoreError
@@ -83,3 +83,10 @@ def finished_where(
 def with_state(job: Job, state: State, error: str) -> Job:
 
     return job._replace(state=state, error=error, worker=None, lease_expires_at=None)
+
+
+def id_chunks(ids: Sequence[int], size: int = 500) -> Iterator[tuple[list[int], str]]:
+    """`ids` in lists short enough for one statement's parameters, each with its "?,?,..."."""
+    for start in range(0, len(ids), size):
+        chunk = list(ids[start : start + size])
+        yield chunk, ",".join("?" * len(chunk))
