@@ -11,7 +11,7 @@ and a dataclass costs each call its code generation (about 1 ms a class) at star
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple, TypeVar
@@ -30,8 +30,6 @@ T = TypeVar("T")
 # every `jobctl enqueue` loads the config.
 _HEADER = r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$"
 _ANY_HEADER = r"^\s*\["
-_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
-_AFTER_SCRIPT = "pass the value as an argument after the script: sh -c '... \"$1\"' sh {x}"
 _NOTHING: Mapping[str, Any] = MappingProxyType({})  # the shared default of mapping fields
 
 
@@ -170,6 +168,18 @@ def load_config_file(path: Path) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     return parse_config(text, path)
+
+
+def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
+    """What tells that a config file changed since it was read: its inode, size and
+    modification time (None: no file). Workers and the cron daemon re-read it on a change."""
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 
 def parse_config(text: str, path: Path | None = None) -> Config:
@@ -427,31 +437,7 @@ class _Parser:
             raise self.fail(t, None, "missing required key 'command'")
         shell = self.take(t, data, "shell", bool, False)
         command = self.command(t, data["command"], shell)
-        self.check_shell_placeholders(t, command, shell)
-        if shell and len(command) > 1:  # run as the line its elements make, each quoted
-            import shlex
-
-            self.check_script_placeholders(t, shlex.join(command))
-        if shell and len(command) == 1:
-            from jobctl.payload import heredoc_placeholders, quoted_placeholders
-
-            inside = quoted_placeholders(command[0])
-            if inside:
-                raise self.fail(
-                    t,
-                    "command",
-                    f"{{{inside[0]}}} is inside quotes; with shell = true write placeholders"
-                    " bare: their values are quoted for you",
-                )
-            inside = heredoc_placeholders(command[0])
-            if inside:
-                raise self.fail(
-                    t,
-                    "command",
-                    f"{{{inside[0]}}} is inside a here-document, where the shell would expand"
-                    " its value as code; pass it as an argument or read $JOBCTL_PAYLOAD",
-                )
-            self.check_script_placeholders(t, command[0])
+        self.check_placeholders(t, command, shell)
         env = self.take(t, data, "env", dict, {})
         for key, value in env.items():
             if not isinstance(value, str | int | float) or isinstance(value, bool):
@@ -516,71 +502,18 @@ class _Parser:
             table, "command", f"expected a string or a list of strings, got {_toml_type(value)}"
         )
 
-    def check_shell_placeholders(
-        self, table: str, argv: tuple[str, ...], shell: bool, advice: str = ""
-    ) -> None:
-        """A placeholder inside `sh -c '...'` would let a payload value run as shell code,
-        and so it would behind a wrapper (`env sh -c`, `sudo -u x bash -ec`), as the command
-        of `flock`, `su`, `runuser` or `script -c`, or in a list given with shell = true
-        (each element is passed on as one word, so the inner shell still parses it)."""
-        if shell and len(argv) == 1:
-            return  # a script: check_script_placeholders reads it
-        script = _shell_script_index(argv)
-        if script is not None:
-            raise self.fail(
-                table,
-                "command",
-                "a {placeholder} inside a shell script would run payload values as shell"
-                " code; "
-                + (
-                    advice
-                    or "pass the value as an argument after the script: sh -c '... \"$1\"' sh"
-                    " {x}, or write the command as a string with shell = true (values are"
-                    " then quoted)"
-                ),
-            )
-
-    def check_script_placeholders(self, table: str, script: str) -> None:
-        """In a `shell = true` script, `eval {x}`, `sh -c {x}`, `echo {x} | sh` or
-        `sh <<< {x}` would parse the quoted value as shell code once more: refused like a
-        placeholder in `sh -c` of an argv."""
-        import shlex
-
+    def check_placeholders(self, table: str, command: tuple[str, ...], shell: bool) -> None:
+        """No placeholder may reach a shell that would parse its value as code (see
+        jobctl.shellscan, loaded only for commands that have placeholders at all)."""
         from jobctl.payload import placeholders
 
-        separators = "();<>|&`\n"
-        lexer = shlex.shlex(script, posix=True, punctuation_chars=separators)
-        lexer.whitespace = " \t\r"  # a newline ends a command, like ;
-        lexer.whitespace_split = True
-        try:
-            tokens = list(lexer)
-        except ValueError:
-            return  # unbalanced quotes: the shell itself will refuse the script
-        words: list[str] = []
-        piped: list[str] = []  # the words of the pipeline so far, before this command
-        tokens.append(";")
-        for position, token in enumerate(tokens):
-            if not token or not all(char in separators for char in token):
-                words.append(token)
-                continue
-            if token == "<<<":  # a here-string: the next word is this command's stdin
-                fed = tokens[position + 1 : position + 2]
-                if _shell_reading_stdin(_command_words(words)) and placeholders(fed):
-                    raise self.fail(table, "command", _FED_TO_A_SHELL)
-                continue
-            command = _command_words(words)
-            if command and command[0] == "eval" and placeholders(command[1:]):
-                raise self.fail(
-                    table,
-                    "command",
-                    "a {placeholder} after eval would run payload values as shell code;"
-                    " pass the value as an argument or read $JOBCTL_PAYLOAD",
-                )
-            self.check_shell_placeholders(table, tuple(command), False, _AFTER_SCRIPT)
-            if _shell_reading_stdin(command) and placeholders(piped):
-                raise self.fail(table, "command", _FED_TO_A_SHELL)
-            piped = [*piped, *words] if token in ("|", "|&") else []
-            words = []
+        if not placeholders(command):
+            return
+        from jobctl.shellscan import shell_hazard
+
+        hazard = shell_hazard(command, shell)
+        if hazard is not None:
+            raise self.fail(table, "command", hazard)
 
     def schedule(
         self, name: str, data: Any, jobs: Mapping[str, JobType]
@@ -624,7 +557,7 @@ class _Parser:
             # An inline command becomes a job type of its own, named after the schedule.
             job = f"schedule:{name}"
             command = self.command(t, data["command"], False)
-            self.check_shell_placeholders(t, command, False)
+            self.check_placeholders(t, command, False)
             inline = JobType(name=job, command=command)
         overlap = self.take(t, data, "overlap", str, "skip")
         if overlap not in ("skip", "queue", "allow"):
@@ -662,66 +595,6 @@ class _Parser:
         except JobctlError as exc:
             raise self.fail(t, "payload", str(exc)) from None
         return spec, inline
-
-
-_FED_TO_A_SHELL = (
-    "a {placeholder} fed to a shell's standard input would run as shell code; pass the value"
-    " as an argument or read $JOBCTL_PAYLOAD"
-)
-_SHELL_PATH_OPTIONS = {"-s", "--shell"}  # useradd -s /bin/bash: a path, not a command
-_RUNNERS = {"flock", "su", "runuser", "script"}  # their -c / --command goes to a shell
-_KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "time", "{", "}"}
-_KEYWORDS |= {"exec", "command", "builtin"}
-
-
-def _shell_script_index(argv: Sequence[str]) -> int | None:
-    """Where in `argv` a shell is handed a script that holds a placeholder, if anywhere."""
-    from jobctl.payload import placeholders
-
-    for start, word in enumerate(argv):
-        name = os.path.basename(word.lstrip("`"))
-        if name in _RUNNERS:
-            for index in range(start + 1, len(argv) - 1):
-                if argv[index] in ("-c", "--command") and placeholders([argv[index + 1]]):
-                    return index + 1
-            continue
-        if name not in _SHELLS or (start > 0 and argv[start - 1] in _SHELL_PATH_OPTIONS):
-            continue
-        found_c = False
-        index = start + 1
-        while index < len(argv):
-            arg = argv[index]
-            if arg == "--":
-                index += 1
-                break
-            if arg in ("-o", "+o", "-O", "+O"):
-                index += 2  # an option that takes a name
-                continue
-            if arg[:1] in ("-", "+") and len(arg) > 1:
-                found_c = found_c or (arg[:2] != "--" and "c" in arg[1:])
-                index += 1
-                continue
-            break
-        if found_c and index < len(argv) and placeholders([argv[index]]):
-            return index  # the first word after the options is the script
-    return None
-
-
-def _command_words(words: list[str]) -> list[str]:
-    """A simple command without the keywords and VAR=value words before its command word."""
-    first = 0
-    while first < len(words) and (
-        words[first] in _KEYWORDS or ("=" in words[first] and not words[first].startswith("="))
-    ):
-        first += 1
-    return words[first:]
-
-
-def _shell_reading_stdin(command: list[str]) -> bool:
-    """A shell given no script (no -c, no file): it reads its commands from stdin."""
-    if not command or os.path.basename(command[0]) not in _SHELLS:
-        return False
-    return all(arg[:1] in ("-", "+") and "c" not in arg[1:] for arg in command[1:])
 
 
 def check_priority(value: int) -> int:

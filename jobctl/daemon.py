@@ -15,10 +15,9 @@ import select
 import socket
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import Config, check_schedules, load_config_file
+from jobctl.config import Config, check_schedules, file_stamp, load_config_file
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog
@@ -53,7 +52,7 @@ class Daemon:
         os.set_blocking(self._wake_w, False)
         self._stopping = False
         self._reload_requested = False
-        self._config_mtime = _mtime(config.path)
+        self._config_stamp = file_stamp(config.path)
 
     # -- control from signal handlers or other threads -------------------------------------
 
@@ -144,7 +143,7 @@ class Daemon:
             if mono >= next_heartbeat:
                 next_heartbeat = mono + HEARTBEAT
                 self._heartbeat()
-                if _mtime(self.config.path) != self._config_mtime:
+                if file_stamp(self.config.path) != self._config_stamp:
                     self._reload_requested = True
                     continue
             timeout = next_heartbeat - mono
@@ -164,7 +163,7 @@ class Daemon:
         path = self.config.path
         if path is None:
             return
-        self._config_mtime = _mtime(path)
+        self._config_stamp = file_stamp(path)
         try:
             config = check_schedules(load_config_file(path))  # errors name the schedule
             self.scheduler.load(config, self.clock.now())
@@ -200,15 +199,6 @@ class Daemon:
     def _heartbeat(self) -> None:
         with contextlib.suppress(StoreError):
             self.store.heartbeat(self.id, self.clock.now())
-
-
-def _mtime(path: Path | None) -> float | None:
-    if path is None:
-        return None
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
 
 
 def run_in_thread(target: Callable[[], int], name: str) -> threading.Thread:

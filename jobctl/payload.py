@@ -76,7 +76,7 @@ def loads(text: str) -> Any:
         raise ValueError("nested too deeply") from None
 
 
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _ARG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
@@ -164,7 +164,7 @@ def _where(source: str, line: int | None) -> str:
 def placeholders(argv: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for part in argv:
-        for match in _PLACEHOLDER.finditer(part):
+        for match in PLACEHOLDER.finditer(part):
             if match.group(1):
                 found.add(match.group(1))
     return found
@@ -194,80 +194,6 @@ def check_placeholder_values(used: AbstractSet[str], payload: Mapping[str, Any],
             raise PayloadError(f"job {job!r}: the value of {{{name}}} contains a NUL character")
 
 
-def _quote_step(text: str, index: int, quote: str) -> tuple[int, str] | None:
-    """Step over a backslash escape or a quote character of a shell script at `index`: the
-    next index and the quote open after it ("" for none); None for any other character."""
-    char = text[index]
-    if quote != "'" and char == "\\":
-        return index + 2, quote
-    if quote and char == quote:
-        return index + 1, ""
-    if not quote and char in "'\"":
-        return index + 1, char
-    return None
-
-
-def quoted_placeholders(script: str) -> list[str]:
-    """Placeholders that sit inside quotes of a shell script. Their values are quoted on
-    their own, and a quote around them would undo that, so these are refused."""
-    found: list[str] = []
-    quote = ""
-    index = 0
-    while index < len(script):
-        step = _quote_step(script, index, quote)
-        if step is not None:
-            index, quote = step
-            continue
-        if script[index] in "{}":
-            match = _PLACEHOLDER.match(script, index)
-            if match:
-                if quote and match.group(1):
-                    found.append(match.group(1))
-                index = match.end()  # past "{{" and "}}" too: they are literal braces
-                continue
-        index += 1
-    return found
-
-
-_HEREDOC = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([^\s<>|&;()'\"]+))")
-
-
-def heredoc_placeholders(script: str) -> list[str]:
-    """Placeholders in the body of a here-document. The shell does no quote removal there,
-    so a quoted value would be expanded, `$(...)` and all: these are refused too. A `<<`
-    inside quotes is text, not a here-document."""
-    found: list[str] = []
-    delimiters: list[tuple[str, bool]] = []  # (word, strip leading tabs) still to be closed
-    quote = ""  # the quote open at the end of the previous line, if any
-    for line in script.split("\n"):
-        if delimiters:
-            word, strip_tabs = delimiters[0]
-            if (line.lstrip("\t") if strip_tabs else line) == word:
-                delimiters.pop(0)
-            else:
-                found.extend(sorted(placeholders([line])))
-            continue
-        index = 0
-        while index < len(line):
-            step = _quote_step(line, index, quote)
-            if step is not None:
-                index, quote = step
-                continue
-            if not quote and line.startswith("<<", index):
-                match = _HEREDOC.match(line, index)
-                before = line[:index]
-                if line.startswith("<<<", index):
-                    index += 3  # a here-string: one quoted word, safe
-                    continue
-                if match and before.count("((") <= before.count("))"):  # not a shift
-                    word = next(g for g in match.groups()[1:] if g is not None)
-                    delimiters.append((word, match.group(1) == "-"))
-                    index = match.end()
-                    continue
-            index += 1
-    return found
-
-
 def render_argv(argv: Sequence[str], payload: Mapping[str, Any], shell: bool) -> list[str]:
     """Fill placeholders; with `shell` every value is shell-quoted.
 
@@ -290,7 +216,7 @@ def render_argv(argv: Sequence[str], payload: Mapping[str, Any], shell: bool) ->
         text = value_text(payload[key])
         return shlex.quote(text) if shell else text
 
-    return [_PLACEHOLDER.sub(fill, part) for part in argv]
+    return [PLACEHOLDER.sub(fill, part) for part in argv]
 
 
 def value_text(value: Any) -> str:

@@ -110,6 +110,29 @@ def account(user: str) -> pwd.struct_passwd | None:
     return pwd.getpwnam(user)
 
 
+def login_env(user: str) -> dict[str, str]:
+    """HOME, USER and LOGNAME of the user a job runs as, as cron sets them: the worker's own
+    would send the job to root's files. Nothing for an unknown user (its start fails)."""
+    try:
+        entry = account(user)
+    except KeyError:
+        return {}
+    if entry is None:
+        return {}
+    return {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process of this pid runs on this host (another user's too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def _groups_of(user: str | None, group: str | None) -> tuple[str | int | None, list[int] | None]:
     """The group and supplementary groups a command runs with, as login and cron set them
     (initgroups): switching only the user would leave it root's group and groups."""

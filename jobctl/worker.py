@@ -22,14 +22,14 @@ from types import FrameType
 
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import DEFAULT_JOB, Config, JobType, load_config_file
+from jobctl.config import DEFAULT_JOB, Config, JobType, file_stamp, load_config_file
 from jobctl.errors import JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
-from jobctl.processes import account, stop_orphans
+from jobctl.processes import login_env, process_exists, stop_orphans
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
@@ -44,39 +44,6 @@ class _Running:
     job_type: JobType
     attempt: Attempt | None  # None when it ended before it started
     started: float  # monotonic
-
-
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # another user's process
-    return True
-
-
-def _file_stamp(path: Path | None) -> tuple[int, int, int] | None:
-    """What tells a changed file: its inode, size and modification time."""
-    if path is None:
-        return None
-    try:
-        info = path.stat()
-    except OSError:
-        return None
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
-
-
-def _login_env(user: str) -> dict[str, str]:
-    """HOME, USER and LOGNAME of the user a job runs as, as cron sets them: the worker's own
-    would send the job to root's files. Nothing for an unknown user (its start fails)."""
-    try:
-        entry = account(user)
-    except KeyError:
-        return {}
-    if entry is None:
-        return {}
-    return {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
 
 
 def _not_run(error: str) -> AttemptResult:
@@ -119,7 +86,7 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._environ = dict(os.environ)
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
-        self._config_seen = _file_stamp(config.path)
+        self._config_seen = file_stamp(config.path)
         self._signals: list[int] = []  # received, not yet acted on
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
@@ -204,7 +171,7 @@ class Worker:
                 continue
             # On this host the process itself tells: one killed a moment ago (restarted by
             # systemd at once) has a fresh heartbeat but no process any more.
-            if info.host == host and (info.pid == os.getpid() or not _process_exists(info.pid)):
+            if info.host == host and (info.pid == os.getpid() or not process_exists(info.pid)):
                 continue  # (a container's restart often gets the same pid: it is this one)
             raise UsageError(
                 f"--worker-name {self.id!r}: a running worker has this name"
@@ -499,7 +466,7 @@ class Worker:
         """Re-read the config file if it changed since it was read: a job type added to it
         must not be failed as unknown by a worker started before (True when re-read)."""
         path = self.config.path
-        stamp = _file_stamp(path)
+        stamp = file_stamp(path)
         if path is None or stamp == self._config_seen:
             return False
         self._config_seen = stamp
@@ -523,7 +490,7 @@ class Worker:
         if cached is None or cached[0] is not job_type:
             env = dict(self._environ)
             if job_type.user is not None:
-                env.update(_login_env(job_type.user))
+                env.update(login_env(job_type.user))
             env.update(job_type.env)
             cached = self._envs[job_type.name] = (job_type, env)
         return cached[1]
