@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 from collections.abc import Sequence
 
 from jobctl.payload import PLACEHOLDER, placeholders
@@ -46,7 +45,11 @@ def shell_hazard(command: Sequence[str], shell: bool) -> str | None:
             _AFTER_SCRIPT + ", or write the command as a string with shell = true (values are"
             " then quoted)"
         )
-    return _parsed_again(shlex.join(command)) if shell else None
+    if not shell:
+        return None
+    import shlex  # (here, as below: a command without a shell needs none of it)
+
+    return _parsed_again(shlex.join(command))
 
 
 def _script_hazard(script: str) -> str | None:
@@ -68,6 +71,8 @@ def _script_hazard(script: str) -> str | None:
 def _parsed_again(script: str) -> str | None:
     """In a script, `eval {x}`, `sh -c {x}`, `echo {x} | sh` or `sh <<< {x}` would parse the
     quoted value as shell code once more."""
+    import shlex
+
     separators = "();<>|&`\n"
     lexer = shlex.shlex(script, posix=True, punctuation_chars=separators)
     lexer.whitespace = " \t\r"  # a newline ends a command, like ;
@@ -183,7 +188,7 @@ def quoted_placeholders(script: str) -> list[str]:
     return found
 
 
-_HEREDOC = re.compile(r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([^\s<>|&;()'\"]+))")
+_HEREDOC = r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([^\s<>|&;()'\"]+))"
 
 
 def heredoc_placeholders(script: str) -> list[str]:
@@ -208,7 +213,7 @@ def heredoc_placeholders(script: str) -> list[str]:
                 index, quote = step
                 continue
             if not quote and line.startswith("<<", index):
-                match = _HEREDOC.match(line, index)
+                match = re.compile(_HEREDOC).match(line, index)  # (re caches it)
                 before = line[:index]
                 if line.startswith("<<<", index):
                     index += 3  # a here-string: one quoted word, safe
