@@ -10,7 +10,9 @@ The allowed transitions (the life cycle promised in the README):
     running    -> dead                        failure with no attempts left
     running    -> queued                      lease expired (attempt counts) or
                                               graceful shutdown (attempt does not count)
-    queued | scheduled | running -> cancelled cancel
+    queued | scheduled | running -> cancelled cancel (a running job keeps its lease, and
+                                              with it its key and its schedule's overlap
+                                              guard, until its worker sees its process gone)
     dead       -> queued                      dead retry (attempts reset, history kept)
 
 Every store implements each transition as one guarded write that names the state (and,
@@ -41,6 +43,15 @@ class State(enum.StrEnum):
 
 
 ACTIVE_STATES = (State.QUEUED, State.SCHEDULED, State.RUNNING)
+
+
+def holds_key(state: State, leased: bool) -> bool:
+    """Whether a job holds its unique key and counts as its schedule's active run: while
+    active, and once cancelled while running, until the worker has seen its process end (or
+    rescue found that worker gone): `kill_grace` may keep it alive meanwhile."""
+    return state in ACTIVE_STATES or (state == State.CANCELLED and leased)
+
+
 FINAL_STATES = (State.SUCCEEDED, State.DEAD, State.CANCELLED)
 ALL_STATES = tuple(State)
 

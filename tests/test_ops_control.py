@@ -65,6 +65,33 @@ def test_cancel_kills_a_job_ignoring_sigterm_after_its_kill_grace(env: Env) -> N
     _cancel_running_tree(env, ignore_term=True)
 
 
+def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: Env) -> None:
+    """kill_grace keeps the process alive for a while: a second job with the same key must
+    not start beside it. The key is free once the process is gone."""
+    root = _tree_job(env, ignore_term=True, kill_grace="2s")
+    env.write_config(env.config.read_text() + '[jobs.fail]\ncommand = ["false"]\n')
+    dead = env.enqueue("fail", "--key", "only-one", "--max-attempts", "1")
+    burst(env)
+    start_worker(env)
+    job_id = env.enqueue("tree", "--key", "only-one")
+    env.wait_for(lambda: read_pid(root / "sleep.pid") is not None)
+    sleeper = read_pid(root / "sleep.pid")
+    assert sleeper is not None
+    env.run("cancel", str(job_id), check=True)
+
+    again = env.run("enqueue", "tree", "--key", "only-one", check=True)
+    assert again.stdout == f"{job_id}\n"
+    assert "already active; nothing queued" in again.stderr
+    retried = env.run("dead", "retry", str(dead))
+    assert retried.returncode != 0
+    assert f"job {dead} has the key 'only-one', which an active job holds" in retried.stderr
+    assert not process_gone(sleeper)  # so the commands above came while it still ran
+
+    env.wait_for(lambda: process_gone(sleeper), timeout=15)
+    wait_attempt_over(env, job_id)
+    assert env.enqueue("tree", "--key", "only-one") != job_id
+
+
 def test_cancel_waiting_jobs_and_refuse_finished_or_unknown(env: Env) -> None:
     env.write_config('[jobs.hi]\ncommand = ["true"]\n')
     done = env.enqueue("hi")

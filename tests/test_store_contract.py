@@ -294,6 +294,60 @@ def test_cancel_of_a_job_whose_worker_died_closes_its_attempt(store: Store) -> N
     assert got is not None and got.state == State.CANCELLED and got.error == "cancelled"
 
 
+def test_a_job_cancelled_while_running_holds_its_key_until_its_process_is_gone(
+    store: Store,
+) -> None:
+    """Its process may still be stopping (kill_grace): a second job with the key, or a dead
+    one retried, would run beside it. The key is let go when the worker reports the end."""
+    (first,) = store.enqueue([job(key="k")], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.cancel([first.id], T0 + 1)
+    (again,) = store.enqueue([job(key="k")], T0 + 2)
+    assert again.id == first.id and not again.created
+    store.enqueue([job(key="d", max_attempts=1)], T0)  # a dead job with the key, to retry
+    (dead_claim,) = store.claim("w", None, T0, LEASE)
+    store.finish([Finish(dead_claim, failed())], T0)
+    (dying,) = store.enqueue([job(key="d")], T0 + 3)
+    store.claim("w", None, T0 + 3, LEASE)
+    store.cancel([dying.id], T0 + 4)
+    assert store.dead_retry([dead_claim.job.id], None, T0 + 5) == []
+    stopped = AttemptResult(Outcome.CANCELLED, error="cancelled")
+    assert store.finish([Finish(claim, stopped)], T0 + 6) == [State.CANCELLED]
+    (later,) = store.enqueue([job(key="k")], T0 + 7)
+    assert later.created and later.id != first.id
+    # A job cancelled before it ran lets its key go at once.
+    (queued,) = store.enqueue([job(key="q")], T0)
+    store.cancel([queued.id], T0 + 1)
+    (fresh,) = store.enqueue([job(key="q")], T0 + 2)
+    assert fresh.created
+
+
+def test_a_cancelled_job_whose_worker_died_lets_its_key_go_at_rescue(store: Store) -> None:
+    (first,) = store.enqueue([job(key="k")], T0)
+    store.claim("w", None, T0, LEASE)
+    store.cancel([first.id], T0 + 1)
+    (again,) = store.enqueue([job(key="k")], T0 + 2)
+    assert not again.created
+    store.rescue_expired(T0 + LEASE + 1)
+    (later,) = store.enqueue([job(key="k")], T0 + LEASE + 2)
+    assert later.created
+
+
+def test_a_run_cancelled_while_running_still_counts_for_overlap(store: Store) -> None:
+    store.record_fire("s", T0, job(schedule="s"), T0, overlap="skip")
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.cancel([claim.job.id], T0 + 1)
+    skipped = store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 60, overlap="skip")
+    assert skipped is not None and skipped.status == "skipped"
+    pending = store.record_fire("s", T0 + 120, job(schedule="s"), T0 + 120, overlap="queue")
+    assert pending is not None and pending.status == "pending"
+    assert store.promote_pending("s", job(schedule="s"), T0 + 121) is None
+    stopped = AttemptResult(Outcome.CANCELLED, error="cancelled")
+    store.finish([Finish(claim, stopped)], T0 + 122)
+    promoted = store.promote_pending("s", job(schedule="s"), T0 + 123)
+    assert promoted is not None and promoted.fire_time == T0 + 120
+
+
 def test_oldest_ready_counts_due_jobs_not_yet_promoted(store: Store) -> None:
     store.enqueue([job(run_at=T0 + 10)], T0)
     (counts,) = store.queue_counts(T0 + 5)

@@ -203,10 +203,12 @@ def _explain_skipped(store: Store, ids: list[int] | None, done: list[int], verb:
 
 
 def _key_taken(store: Store, dead: Job) -> bool:
-    from jobctl.models import ACTIVE_STATES, JobFilter
+    from jobctl.models import JobFilter, holds_key
 
     holders = store.list_jobs(JobFilter(key=dead.key, limit=None))
-    return any(j.state in ACTIVE_STATES for j in holders if j.id != dead.id)
+    return any(
+        holds_key(j.state, j.lease_expires_at is not None) for j in holders if j.id != dead.id
+    )
 
 
 def _confirm(question: str) -> None:

@@ -1,5 +1,6 @@
--- Cancel active jobs. A running job keeps its lease until its worker confirms the kill, so
--- that rescue can close the attempt if that worker is gone.
+-- Cancel active jobs. A running job keeps its lease (and with it its key and its place among
+-- its schedule's active runs) until its worker confirms the kill, so that rescue can close
+-- the attempt if that worker is gone.
 -- ARGV: now, then ids. Returns each id's state before ("" for an unknown id).
 local now = ARGV[1]
 local out = {}

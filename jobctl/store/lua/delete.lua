@@ -46,7 +46,9 @@ for _, id in ipairs(targets) do
         redis.call('ZREM', P .. 'done:' .. h.state, member)
         redis.call('ZREM', P .. 'state:' .. h.state, member)
         redis.call('HINCRBY', P .. 'counts:' .. h.queue, h.state, -1)
-        redis.call('ZREM', P .. 'leases', member)  -- a cancelled job whose worker never confirmed
+        if h.lease_token then  -- a cancelled job whose worker never confirmed
+            clear_lease(id, h)
+        end
         redis.call('ZREM', P .. 'all', member)
         redis.call('ZREM', P .. 'byjob:' .. h.job, member)
         redis.call('DEL', job_key(id))

@@ -125,6 +125,17 @@ end
 
 -- -- states ----------------------------------------------------------------------------------
 
+-- Let go of what an active job holds: its unique key and its place among its schedule's
+-- active runs (both are what enqueue and the overlap rules look at).
+local function let_go(id, h)
+    if h.key and redis.call('HGET', P .. 'keys', h.key) == h.id then
+        redis.call('HDEL', P .. 'keys', h.key)
+    end
+    if h.schedule then
+        redis.call('SREM', P .. 'sched_active:' .. h.schedule, id)
+    end
+end
+
 -- Move a job to state `new`, keeping every index that depends on its state in step: the
 -- ready sets (per queue and priority, by run_at), the due sets (per queue, by run_at), the
 -- finished sets (per final state, by finished_at), the per-state sets, the counts, the
@@ -162,11 +173,10 @@ local function transition(id, h, new)
     redis.call('HINCRBY', P .. 'counts:' .. queue, new, 1)
 
     if ACTIVE[old] and not ACTIVE[new] then
-        if h.key and redis.call('HGET', P .. 'keys', h.key) == h.id then
-            redis.call('HDEL', P .. 'keys', h.key)
-        end
-        if h.schedule then
-            redis.call('SREM', P .. 'sched_active:' .. h.schedule, id)
+        -- A job cancelled while running holds on until its lease goes (see clear_lease): its
+        -- process may be given kill_grace to stop.
+        if not (new == 'cancelled' and h.lease_token) then
+            let_go(id, h)
         end
     elseif ACTIVE[new] and not ACTIVE[old] then
         if h.key then
@@ -272,7 +282,12 @@ local function close_attempt(id, run, h, finished, outcome, fields)
     return true
 end
 
+-- The attempt's end is known: its worker reported it, or rescue found that worker gone. A
+-- job cancelled while running lets go of its key and overlap guard only now.
 local function clear_lease(id, h)
+    if h.state == 'cancelled' and h.lease_token then
+        let_go(id, h)
+    end
     h.worker, h.lease_token, h.lease_expires_at = nil, nil, nil
     redis.call('HDEL', job_key(id), 'worker', 'lease_token', 'lease_expires_at')
     redis.call('ZREM', P .. 'leases', pad(id))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,7 +11,7 @@ from jobctl.models import (
 )
 from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
-    ACTIVE_SQL,
+    KeyHolders,
     finished_where,
     id_chunks,
 )
@@ -63,6 +62,7 @@ class ControlOps(SqliteBase):
         params: list[Any] = [job] if job is not None else []
         moved: list[int] = []
         with self._write() as conn:
+            key_holder = KeyHolders(conn)
             if job_ids is None:
                 chosen = [
                     r[0]
@@ -76,7 +76,7 @@ class ControlOps(SqliteBase):
                     f" AND key IS NOT NULL{filters} GROUP BY key",
                     params,
                 ).fetchall():
-                    if not _key_taken(conn, key):
+                    if key_holder(key) is None:
                         chosen.append(job_id)
                 for chunk, marks in id_chunks(chosen):
                     moved.extend(
@@ -92,7 +92,7 @@ class ControlOps(SqliteBase):
                         f"SELECT key FROM jobs WHERE id = ? AND state = 'dead'{filters}",
                         [job_id, *params],
                     ).fetchone()
-                    if row is None or (row[0] is not None and _key_taken(conn, row[0])):
+                    if row is None or (row[0] is not None and key_holder(row[0]) is not None):
                         continue
                     conn.execute(_RETRY + " WHERE id = ?", (now, job_id))
                     moved.append(job_id)
@@ -141,15 +141,3 @@ _RETRY = (
     "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
     " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
 )
-
-
-def _key_taken(conn: sqlite3.Connection, key: str) -> bool:
-    """Whether an active job holds `key` (through the unique index of active keys)."""
-    return (
-        conn.execute(
-            "SELECT 1 FROM jobs INDEXED BY jobs_active_key"
-            f" WHERE key = ? AND state IN {ACTIVE_SQL}",
-            (key,),
-        ).fetchone()
-        is not None
-    )

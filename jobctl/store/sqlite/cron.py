@@ -12,9 +12,7 @@ from jobctl.models import (
 from jobctl.store.base import LeaderLock
 from jobctl.store.sqlite.connection import FileLeaderLock
 from jobctl.store.sqlite.queue import QueueOps
-from jobctl.store.sqlite.rows import (
-    ACTIVE_SQL,
-)
+from jobctl.store.sqlite.rows import HOLDING_SQL
 from jobctl.store.wake import WORK
 
 if TYPE_CHECKING:
@@ -51,7 +49,7 @@ class CronOps(QueueOps):
                 active = None
                 if overlap in ("skip", "queue"):
                     active = conn.execute(
-                        f"SELECT id FROM jobs WHERE schedule = ? AND state IN {ACTIVE_SQL} LIMIT 1",
+                        f"SELECT id FROM jobs WHERE schedule = ? AND {HOLDING_SQL} LIMIT 1",
                         (schedule,),
                     ).fetchone()
                 waiting = (
@@ -93,7 +91,7 @@ class CronOps(QueueOps):
             if row is None:
                 return None
             if conn.execute(
-                f"SELECT 1 FROM jobs WHERE schedule = ? AND state IN {ACTIVE_SQL} LIMIT 1",
+                f"SELECT 1 FROM jobs WHERE schedule = ? AND {HOLDING_SQL} LIMIT 1",
                 (schedule,),
             ).fetchone():
                 return None

@@ -20,8 +20,8 @@ from jobctl.payload import compact_json
 from jobctl.store.base import Finish, WakeListener
 from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
-    ACTIVE_SQL,
     JOB_COLUMNS,
+    KeyHolders,
     job_from_row,
     with_state,
 )
@@ -71,6 +71,7 @@ class QueueOps(SqliteBase):
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
         ).fetchone()
         batch_keys: dict[str, int] = {}
+        key_holder = KeyHolders(conn)
         queued, scheduled = State.QUEUED.value, State.SCHEDULED.value
         absent = (None, None, None, None, None)
         for spec in jobs:
@@ -78,11 +79,7 @@ class QueueOps(SqliteBase):
             if key is not None:
                 existing = batch_keys.get(key)
                 if existing is None:
-                    found = conn.execute(
-                        f"SELECT id FROM jobs WHERE key = ? AND state IN {ACTIVE_SQL}",
-                        (key,),
-                    ).fetchone()
-                    existing = found[0] if found else None
+                    existing = key_holder(key)
                 if existing is not None:
                     results.append(EnqueueResult(existing, created=False))
                     continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -10,6 +11,10 @@ from jobctl.errors import StoreError
 from jobctl.models import FINAL_STATES, Job, State
 
 ACTIVE_SQL = "('queued', 'scheduled', 'running')"
+# Jobs holding their key and their schedule's overlap guard (models.holds_key): the active
+# ones, and those cancelled while running whose worker has not yet seen the process end.
+STOPPING_SQL = "lease_token IS NOT NULL AND state = 'cancelled'"
+HOLDING_SQL = f"(state IN {ACTIVE_SQL} OR ({STOPPING_SQL}))"
 JOB_COLUMNS = (
     "id, job, queue, state, priority, attempts, max_attempts, payload, key, run_at, created_at,"
     " started_at, finished_at, exit_code, error, worker, lease_expires_at, command, cwd,"
@@ -90,3 +95,31 @@ def id_chunks(ids: Sequence[int], size: int = 500) -> Iterator[tuple[list[int], 
     for start in range(0, len(ids), size):
         chunk = list(ids[start : start + size])
         yield chunk, ",".join("?" * len(chunk))
+
+
+class KeyHolders:
+    """Which job holds a unique key, within one write transaction: an active job, found
+    through the unique index of active keys, or a job cancelled while running whose worker
+    has not yet seen its process end. Those are few (one per running attempt at most), so
+    they are read once, at the first lookup that needs them."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._stopping: dict[str, int] | None = None
+
+    def __call__(self, key: str) -> int | None:
+        row = self._conn.execute(
+            "SELECT id FROM jobs INDEXED BY jobs_active_key"
+            f" WHERE key = ? AND state IN {ACTIVE_SQL}",
+            (key,),
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
+        if self._stopping is None:
+            self._stopping = dict(
+                self._conn.execute(
+                    f"SELECT key, id FROM jobs INDEXED BY jobs_lease"
+                    f" WHERE {STOPPING_SQL} AND key IS NOT NULL"
+                )
+            )
+        return self._stopping.get(key)
