@@ -102,7 +102,13 @@ def test_schedule_list_run_pause_resume(env: Env) -> None:
     (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
     assert entry["paused"] is False
     plain = env.run("schedule", "list", check=True).stdout
-    assert "nightly" in plain and "30 2 * * *" in plain
+    assert "nightly" in plain and "30 2 * * *" in plain and "→ queued" in plain
+    env.run("run-worker", "--burst", check=True)
+    env.run("prune", "--older-than", "0s", check=True)
+    (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert entry["last_job_id"] == job_id and entry["last_outcome"] is None
+    plain = env.run("schedule", "list", check=True).stdout
+    assert f"→ pruned (#{job_id})" in plain  # not "enqueued", as if it were still waiting
     missing = env.run("schedule", "run", "nope")
     assert missing.returncode == 1 and "unknown schedule 'nope'" in missing.stderr
 

@@ -90,7 +90,7 @@ def schedule_list(
         return
     rows = []
     for doc, (_, spec) in zip(documents, sorted(config.schedules.items()), strict=True):
-        record, _state = last.get(doc["name"], (None, None))
+        record, state = last.get(doc["name"], (None, None))
         if not spec.enabled:
             next_text = "disabled"
         elif doc["paused"]:
@@ -103,6 +103,8 @@ def schedule_list(
         last_text = ""
         if record is not None:
             outcome = doc["last_outcome"] or doc["last_status"]
+            if record.job_id is not None and state is None:
+                outcome = "pruned"  # its job is deleted: the fire record outlives it
             last_text = f"{ago(record.fire_time, now)} → {outcome}"
             if doc["last_job_id"]:
                 last_text += f" (#{doc['last_job_id']})"
