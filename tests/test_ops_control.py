@@ -85,6 +85,12 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     retried = env.run("dead", "retry", str(dead))
     assert retried.returncode != 0
     assert f"job {dead} has the key 'only-one', which an active job holds" in retried.stderr
+    rerun = env.run("retry", str(job_id))
+    assert rerun.returncode == 1
+    assert rerun.stderr == (
+        f"jobctl: job {job_id} still holds its key 'only-one' while its process stops;"
+        " nothing queued\n"
+    )
     assert not process_gone(sleeper)  # so the commands above came while it still ran
 
     env.wait_for(lambda: process_gone(sleeper), timeout=15)

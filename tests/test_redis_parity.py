@@ -308,3 +308,29 @@ def test_a_namespace_written_before_last_run_keys_keeps_its_latest_run(
         assert store.last_fires()["s"][0].fire_time == 200.0
     finally:
         store.close()
+
+
+def test_holds_left_behind_by_a_release_that_lets_go_elsewhere_are_not_obeyed(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    """In a rolling upgrade a worker of the previous release may end a cancelled attempt
+    without letting go of its key and schedule entry (that release let go at the cancel).
+    Such an entry no longer belongs to a holding job: enqueue and the overlap rule drop it."""
+    store = RedisStore(redis_server.url(namespace_for(tmp_path)))
+    try:
+        store.record_fire(
+            "s", T0, NewJob(job="j", payload={}, key="k", schedule="s"), T0, overlap="skip"
+        )
+        (claim,) = store.claim("w", None, T0, 30.0)
+        store.cancel([claim.job.id], T0 + 1)
+        client = store._client  # what the previous release's finish did: the lease alone
+        client.hdel(store._key("job", str(claim.job.id)), "worker", "lease_token")
+        client.hdel(store._key("job", str(claim.job.id)), "lease_expires_at")
+        (again,) = store.enqueue([NewJob(job="j", payload={}, key="k")], T0 + 2)
+        assert again.created
+        fired = store.record_fire(
+            "s", T0 + 60, NewJob(job="j", payload={}, schedule="s"), T0 + 60, overlap="skip"
+        )
+        assert fired is not None and fired.status == "enqueued"
+    finally:
+        store.close()

@@ -348,6 +348,60 @@ def test_a_run_cancelled_while_running_still_counts_for_overlap(store: Store) ->
     assert promoted is not None and promoted.fire_time == T0 + 120
 
 
+@pytest.mark.parametrize(
+    "end",
+    [ok(), failed(), AttemptResult(Outcome.TIMEOUT, error="timeout")],
+    ids=["exit-0", "failed", "timeout"],
+)
+def test_a_cancelled_attempt_lets_its_key_go_whatever_its_outcome(
+    store: Store, end: AttemptResult
+) -> None:
+    """A process may exit 0 on SIGTERM, or end by itself as the cancel lands: the job stays
+    cancelled, and the attempt's end lets its key and overlap guard go at once."""
+    store.record_fire("s", T0, job(schedule="s", key="k"), T0, overlap="skip")
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.cancel([claim.job.id], T0 + 1)
+    assert store.finish([Finish(claim, end)], T0 + 2) == [State.CANCELLED]
+    got = store.get(claim.job.id)
+    assert got is not None and got.state == State.CANCELLED and got.lease_expires_at is None
+    (attempt,) = store.attempts(claim.job.id)
+    assert attempt.outcome == end.outcome
+    (later,) = store.enqueue([job(key="k")], T0 + 3)
+    assert later.created
+    fired = store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 60, overlap="skip")
+    assert fired is not None and fired.status == "enqueued"
+
+
+def test_a_job_cancelled_during_a_shutdown_lets_its_key_go_when_released(store: Store) -> None:
+    (first,) = store.enqueue([job(key="k")], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.cancel([first.id], T0 + 1)
+    assert store.release([claim], T0 + 2, "worker shutdown") == 0
+    got = store.get(first.id)
+    assert got is not None and got.state == State.CANCELLED and got.lease_expires_at is None
+    (later,) = store.enqueue([job(key="k")], T0 + 3)
+    assert later.created
+
+
+def test_renewal_keeps_a_stopping_job_s_key_past_its_first_lease(store: Store) -> None:
+    """kill_grace may outlast the lease: the worker's renewals keep the lease (and key) of a
+    job it is stopping, while telling it the job is no longer held."""
+    (first,) = store.enqueue([job(key="k")], T0)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.cancel([first.id], T0 + 1)
+    assert store.renew([claim], T0 + 2 * LEASE) == set()
+    assert store.rescue_expired(T0 + LEASE + 1) == []
+    (again,) = store.enqueue([job(key="k")], T0 + LEASE + 1)
+    assert again.id == first.id and not again.created
+    # Pruning leaves a job whose process still stops alone.
+    assert store.delete_jobs(states=[State.CANCELLED], finished_before=T0 + LEASE) == []
+    assert store.get(first.id) is not None
+    stopped = AttemptResult(Outcome.CANCELLED, error="cancelled")
+    assert store.finish([Finish(claim, stopped)], T0 + LEASE + 2) == [State.CANCELLED]
+    (later,) = store.enqueue([job(key="k")], T0 + LEASE + 3)
+    assert later.created
+
+
 def test_oldest_ready_counts_due_jobs_not_yet_promoted(store: Store) -> None:
     store.enqueue([job(run_at=T0 + 10)], T0)
     (counts,) = store.queue_counts(T0 + 5)

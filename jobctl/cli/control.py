@@ -78,6 +78,10 @@ def retry(
             cwd=job.cwd,
         )
         (result,) = store.enqueue([again], time.time())
+    if not result.created and result.id == job_id:
+        raise OperationFailed(
+            f"job {job_id} still holds its key {job.key!r} while its process stops; nothing queued"
+        )
     if not result.created:
         raise OperationFailed(
             f"job {result.id} with key {job.key!r} is already active; nothing queued"

@@ -108,7 +108,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
-        """Extend the leases; returns the ids still held (a cancelled or reclaimed job is not)."""
+        """Extend the leases; returns the ids still held (a cancelled or reclaimed job is not).
+        A job cancelled during its attempt has its lease extended too: it keeps its key and
+        overlap guard while its process stops."""
 
     @abc.abstractmethod
     def still_held(self, claims: Sequence[Claim]) -> set[int]:
@@ -117,7 +119,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def finish(self, items: Sequence[Finish], now: float) -> list[State | None]:
         """Record attempt results: succeeded, scheduled for retry, dead, or cancelled when a
-        cancel arrived during the attempt. None for a claim no longer held."""
+        cancel arrived during the attempt, whatever its outcome (the end of the attempt lets
+        the cancelled job's lease, key and overlap guard go). None for a claim no longer held."""
 
     def finish_and_claim(
         self,
@@ -194,7 +197,8 @@ class Store(abc.ABC):
         finished_before: float | None = None,
         job: str | None = None,
     ) -> list[str]:
-        """Delete finished jobs in `states` (never active ones) with their attempts.
+        """Delete finished jobs in `states` with their attempts (never active ones, nor a
+        cancelled one whose process still stops).
         Returns the log paths of the deleted attempts, for the caller to remove."""
 
     # -- cron ------------------------------------------------------------------------------

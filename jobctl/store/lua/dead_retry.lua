@@ -20,7 +20,7 @@ for _, id in ipairs(targets) do
     if h and h.state == 'dead' and (job == '' or h.job == job) then
         if not h.key then
             chosen[#chosen + 1] = {id, h}
-        elseif not (taken[h.key] or redis.call('HGET', P .. 'keys', h.key)) then
+        elseif not (taken[h.key] or key_holder(h.key)) then
             taken[h.key] = id
             chosen[#chosen + 1] = {id, h}
         end

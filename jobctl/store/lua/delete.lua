@@ -30,7 +30,7 @@ end
 local paths = {}
 for _, id in ipairs(targets) do
     local h = load(id)
-    if h and states[h.state]
+    if h and states[h.state] and not h.lease_token  -- not a cancelled job still stopping
         and (not before or (h.finished_at and tonumber(h.finished_at) < before))
         and (not where.job or h.job == where.job) then
         local member = pad(id)
@@ -46,9 +46,6 @@ for _, id in ipairs(targets) do
         redis.call('ZREM', P .. 'done:' .. h.state, member)
         redis.call('ZREM', P .. 'state:' .. h.state, member)
         redis.call('HINCRBY', P .. 'counts:' .. h.queue, h.state, -1)
-        if h.lease_token then  -- a cancelled job whose worker never confirmed
-            clear_lease(id, h)
-        end
         redis.call('ZREM', P .. 'all', member)
         redis.call('ZREM', P .. 'byjob:' .. h.job, member)
         redis.call('DEL', job_key(id))

@@ -41,7 +41,7 @@ end
 
 for i, s in ipairs(specs) do
     local key = value(s[8])
-    local existing = key and (taken[key] or redis.call('HGET', P .. 'keys', key))
+    local existing = key and (taken[key] or key_holder(key))
     if existing then
         out[i] = {existing, 0}
     else

@@ -9,11 +9,8 @@ for i = 1, #ARGV, 2 do
     local id = item.id
     local h = load(id)
     local result = ''
-    if item.outcome == 'cancelled' then
-        if h and h.lease_token == item.token then
-            clear_lease(id, h)
-        end
-    elseif h and h.state == 'running' and h.lease_token == item.token then
+    if item.outcome ~= 'cancelled' and h and h.state == 'running'
+        and h.lease_token == item.token then
         h.exit_code, h.error = item.exit_code, item.error
         clear_lease(id, h)
         if item.to == 'scheduled' then
@@ -25,6 +22,11 @@ for i = 1, #ARGV, 2 do
         end
         transition(id, h, item.to)
         result = item.to
+    elseif h and h.state == 'cancelled' and h.lease_token == item.token then
+        -- Cancelled meanwhile: whatever the attempt's outcome (a process may exit 0 on
+        -- SIGTERM), its end lets the lease go, and with it the key.
+        clear_lease(id, h)
+        result = 'cancelled'
     end
     close_attempt(id, item.run, h, item.finished, item.outcome, {
         exit_code = item.exit_code, signal = item.signal, error = item.error,

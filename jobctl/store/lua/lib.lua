@@ -125,6 +125,39 @@ end
 
 -- -- states ----------------------------------------------------------------------------------
 
+-- Whether job `id` holds its unique key and counts as its schedule's active run: while
+-- active, and when cancelled during its attempt, until its lease goes (see clear_lease).
+local function holding(id)
+    local state, token = unpack(redis.call('HMGET', job_key(id), 'state', 'lease_token'))
+    return ACTIVE[state] or (state == 'cancelled' and token ~= false)
+end
+
+-- The job holding a unique key, or nil. An entry whose job no longer holds it (left by a
+-- jobctl that let go at other moments, during a rolling upgrade) is dropped, not obeyed.
+local function key_holder(key)
+    local id = redis.call('HGET', P .. 'keys', key)
+    if id and not holding(id) then
+        redis.call('HDEL', P .. 'keys', key)
+        return nil
+    end
+    return id
+end
+
+-- The lowest id among a schedule's runs that count for its overlap rule, or nil (entries
+-- that no longer count are dropped, as in key_holder).
+local function active_run(schedule)
+    local set = P .. 'sched_active:' .. schedule
+    local active = nil
+    for _, member in ipairs(redis.call('SMEMBERS', set)) do
+        if not holding(member) then
+            redis.call('SREM', set, member)
+        elseif not active or tonumber(member) < tonumber(active) then
+            active = member
+        end
+    end
+    return active
+end
+
 -- Let go of what an active job holds: its unique key and its place among its schedule's
 -- active runs (both are what enqueue and the overlap rules look at).
 local function let_go(id, h)
@@ -202,7 +235,7 @@ end
 -- job stores nothing and returns that job's id. Returns id, created (1 or 0).
 local function insert(spec, now)
     if spec.key then
-        local existing = redis.call('HGET', P .. 'keys', spec.key)
+        local existing = key_holder(spec.key)
         if existing then
             return existing, 0
         end

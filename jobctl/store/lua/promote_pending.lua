@@ -11,7 +11,7 @@ local oldest = redis.call('ZRANGE', pending, 0, 0)[1]
 if not oldest then
     return false
 end
-if redis.call('SCARD', P .. 'sched_active:' .. schedule) > 0 then
+if active_run(schedule) then
     return false
 end
 local spec = cjson.decode(ARGV[2])

@@ -17,11 +17,7 @@ local job_id, status, reason = nil, 'skipped', fire.reason
 if ARGV[2] then
     local active = nil
     if fire.overlap == 'skip' or fire.overlap == 'queue' then
-        for _, member in ipairs(redis.call('SMEMBERS', P .. 'sched_active:' .. schedule)) do
-            if not active or tonumber(member) < tonumber(active) then
-                active = member
-            end
-        end
+        active = active_run(schedule)
     end
     if active and fire.overlap == 'skip' then
         reason = 'overlap: run ' .. active .. ' is still active'

@@ -12,6 +12,8 @@ for i = 3, #ARGV, 3 do
         save(id, h, {'attempts', 'started_at'})
         transition(id, h, 'queued')
         released = released + 1
+    elseif h and h.state == 'cancelled' and h.lease_token == token then
+        clear_lease(id, h)  -- cancelled meanwhile; its process is stopped now
     end
     close_attempt(id, run, h, now, 'interrupted', {error = reason})
 end

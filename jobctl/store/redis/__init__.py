@@ -18,7 +18,8 @@ scores order by id.
     due:QUEUE                   zset by run_at: scheduled jobs (delayed, retries)
     leases                      zset by lease expiry: running jobs, cancelled ones until closed
     done:S                      zset by finished_at: succeeded, dead, cancelled
-    keys                        hash: unique key -> id of the active job holding it
+    keys                        hash: unique key -> id of the job holding it (active, or
+                                cancelled while its process stops)
     queues, paused              sets: known and paused queues
     counts:QUEUE, pending       hashes: jobs per state; waiting jobs per (queue, job)
     stats:HOUR, stat_hours      hashes of event counters per hour, and the hours seen

@@ -111,6 +111,7 @@ class ControlOps(SqliteBase):
         where, params = finished_where(states, job, finished_before=finished_before)
         if not where:
             return []
+        where += " AND lease_token IS NULL"  # not a cancelled job whose process still stops
         paths: list[str] = []
         with self._write() as conn:
             if ids is None:

@@ -278,12 +278,14 @@ class QueueOps(SqliteBase):
             return held
         with self._write() as conn:
             for claim in claims:
+                # A job cancelled during its attempt keeps its lease (and key) alive while
+                # its process stops, but is no longer held: the worker stops it.
                 row = conn.execute(
-                    "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND state = 'running'"
-                    " AND lease_token = ? RETURNING id",
+                    "UPDATE jobs SET lease_expires_at = ? WHERE id = ? AND lease_token = ?"
+                    " AND state IN ('running', 'cancelled') RETURNING id, state",
                     (until, claim.job.id, claim.lease_token),
                 ).fetchone()
-                if row is not None:
+                if row is not None and row[1] == State.RUNNING.value:
                     held.add(row[0])
         return held
 
@@ -335,13 +337,9 @@ class QueueOps(SqliteBase):
                 new_state = State.SCHEDULED
             else:
                 new_state = State.DEAD
+            stopped = None
             if result.outcome == Outcome.CANCELLED:
                 changed = None
-                conn.execute(
-                    "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
-                    " WHERE id = ? AND lease_token = ?",
-                    (claim.job.id, claim.lease_token),
-                )
             elif new_state == State.SCHEDULED:
                 changed = conn.execute(
                     "UPDATE jobs SET state = 'scheduled', run_at = ?, exit_code = ?,"
@@ -369,6 +367,10 @@ class QueueOps(SqliteBase):
                         claim.lease_token,
                     ),
                 ).fetchone()
+            if changed is None:
+                # Cancelled meanwhile: whatever the attempt's outcome (a process may exit 0
+                # on SIGTERM), its end lets the lease go, and with it the key.
+                stopped = _let_go(conn, claim)
             conn.execute(
                 "UPDATE attempts SET finished_at = ?, outcome = ?, exit_code = ?,"
                 " signal = ?, error = ?, log_path = COALESCE(?, log_path)"
@@ -389,8 +391,10 @@ class QueueOps(SqliteBase):
                     "SELECT state FROM jobs WHERE id = ?", (claim.job.id,)
                 ).fetchone()
                 states.append(State(row[0]) if row else None)
+            elif changed is not None:
+                states.append(new_state)
             else:
-                states.append(new_state if changed is not None else None)
+                states.append(State.CANCELLED if stopped else None)
         return states
 
     def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
@@ -403,6 +407,8 @@ class QueueOps(SqliteBase):
                     " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
                     (claim.job.id, claim.lease_token),
                 ).fetchone()
+                if row is None:
+                    _let_go(conn, claim)  # cancelled meanwhile; its process is stopped now
                 conn.execute(
                     "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
                     " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
@@ -493,4 +499,17 @@ def _insert_chunk(
         "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload, run_at,"
         " created_at) SELECT ? + key, ?, ?, ?, ?, ?, value, ?, ? FROM json_each(?)",
         (first, job, queue, state, priority, max_attempts, run_at, now, _JSON_ARRAY(payloads)),
+    )
+
+
+def _let_go(conn: sqlite3.Connection, claim: Claim) -> bool:
+    """End the lease of a job cancelled during its attempt, once the attempt is over: the
+    job no longer holds its key or its schedule's overlap guard. True when it did."""
+    return (
+        conn.execute(
+            "UPDATE jobs SET worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+            " WHERE id = ? AND lease_token = ? AND state = 'cancelled' RETURNING id",
+            (claim.job.id, claim.lease_token),
+        ).fetchone()
+        is not None
     )
