@@ -148,3 +148,45 @@ def test_a_batch_fits_a_sqlite_built_with_a_short_longest_string(tmp_path: Path)
         assert [r.id for r in results] == list(range(1, 41))
         stored = store.list_jobs(JobFilter(limit=None))
         assert [j.payload for j in stored] == [payload] * 40
+
+
+def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path) -> None:
+    """A database of the first release (the 001 script alone) opens with its jobs intact,
+    and gains the index that keeps a schedule's overlap check off its old runs."""
+    from importlib import resources
+
+    from jobctl.store.sqlite.connection import APPLICATION_ID, SCHEMA_VERSION
+
+    path = tmp_path / "v1.db"
+    script = (resources.files("jobctl.store") / "schema" / "001_init.sql").read_text()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.executescript(script)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO jobs (job, queue, state, priority, attempts, max_attempts, payload, run_at,"
+        " created_at, schedule, fire_time) VALUES ('j', 'default', 'queued', 0, 0, 3, '{}',"
+        " ?, ?, 's', ?)",
+        (NOW, NOW, NOW),
+    )
+    conn.close()
+
+    store = SqliteStore(path)
+    try:
+        version = store._conn.execute("PRAGMA user_version").fetchone()[0]
+        assert version == SCHEMA_VERSION == 2
+        (old,) = store.list_jobs(JobFilter(limit=None))
+        assert old.schedule == "s" and old.state == State.QUEUED
+        fired = store.record_fire(
+            "s", NOW + 60, NewJob(job="j", payload={}, schedule="s"), NOW + 60, overlap="skip"
+        )
+        assert fired is not None and fired.status == "skipped"  # the old run still counts
+        plan = store._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM jobs WHERE schedule = 's' AND"
+            " (state IN ('queued', 'scheduled', 'running')"
+            " OR (lease_token IS NOT NULL AND state = 'cancelled'))"
+        ).fetchall()
+        assert "jobs_schedule_holding" in str(plan)
+    finally:
+        store.close()

@@ -17,7 +17,7 @@ from jobctl.store.wake import Notifier, wake_dir_for
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
 BUSY_TIMEOUT = 30.0
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class SqliteBase:

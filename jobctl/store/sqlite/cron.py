@@ -49,7 +49,8 @@ class CronOps(QueueOps):
                 active = None
                 if overlap in ("skip", "queue"):
                     active = conn.execute(
-                        f"SELECT id FROM jobs WHERE schedule = ? AND {HOLDING_SQL} LIMIT 1",
+                        "SELECT id FROM jobs INDEXED BY jobs_schedule_holding"
+                        f" WHERE schedule = ? AND {HOLDING_SQL} LIMIT 1",
                         (schedule,),
                     ).fetchone()
                 waiting = (
@@ -91,7 +92,8 @@ class CronOps(QueueOps):
             if row is None:
                 return None
             if conn.execute(
-                f"SELECT 1 FROM jobs WHERE schedule = ? AND {HOLDING_SQL} LIMIT 1",
+                "SELECT 1 FROM jobs INDEXED BY jobs_schedule_holding"
+                f" WHERE schedule = ? AND {HOLDING_SQL} LIMIT 1",
                 (schedule,),
             ).fetchone():
                 return None
