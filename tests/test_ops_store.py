@@ -190,3 +190,52 @@ def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path) -> 
         assert "jobs_schedule_holding" in str(plan)
     finally:
         store.close()
+
+
+def test_reads_of_a_schedule_do_not_grow_with_its_history(tmp_path: Path) -> None:
+    """A schedule firing every second keeps 86,400 fires and runs a day unless pruned. The
+    daemon's overlap check, `schedule list` and `metrics` must stay lookups: counted here
+    in SQLite's own steps (its progress handler), not in time."""
+    store = SqliteStore(tmp_path / "history.db")
+    history = 50_000
+    conn = store._conn
+    conn.execute("BEGIN")
+    conn.executemany(
+        "INSERT INTO jobs (job, queue, state, priority, attempts, max_attempts, payload,"
+        " run_at, created_at, finished_at, schedule, fire_time, runs)"
+        " VALUES ('j', 'default', 'succeeded', 0, 1, 1, '{}', ?, ?, ?, 'busy', ?, 1)",
+        ((NOW + i,) * 4 for i in range(history)),
+    )
+    conn.executemany(
+        "INSERT INTO fires (schedule, fire_time, job_id, status, manual, at)"
+        " VALUES ('busy', ?, ?, 'enqueued', 0, ?)",
+        ((NOW + i, i + 1, NOW + i) for i in range(history)),
+    )
+    conn.executemany(  # a schedule that last ran long ago and has skipped since
+        "INSERT INTO fires (schedule, fire_time, job_id, status, manual, at)"
+        " VALUES ('quiet', ?, NULL, 'skipped', 0, ?)",
+        ((NOW + i, NOW + i) for i in range(1, history)),
+    )
+    conn.execute("INSERT INTO fires VALUES ('quiet', ?, 1, 'enqueued', NULL, 0, ?)", (NOW, NOW))
+    conn.execute("COMMIT")
+
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    conn.set_progress_handler(count, 100)  # one call per hundred VM instructions
+    try:
+        fired = store.record_fire(
+            "busy", NOW + history, NewJob(job="j", payload={}, schedule="busy"), NOW, overlap="skip"
+        )
+        assert fired is not None and fired.status == "enqueued"
+        last = store.last_fires()
+        assert last["busy"][0].fire_time == NOW + history
+        assert last["quiet"][0].status == "skipped"
+        assert store.last_runs(["busy", "quiet"]) == {"busy": NOW + history, "quiet": NOW}
+    finally:
+        conn.set_progress_handler(None, 0)
+        store.close()
+    assert steps[0] * 100 < 20_000, f"{steps[0] * 100} instructions for {history} runs"
