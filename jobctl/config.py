@@ -104,6 +104,9 @@ class Config(NamedTuple):
     settings: Settings
     jobs: Mapping[str, JobType]
     schedules: Mapping[str, ScheduleSpec] = _NOTHING
+    # The file's stamp (see file_stamp) as it was read: whoever holds this config can tell
+    # whether the file changed since, however the config reached them.
+    stamp: tuple[int, int, int] | None = None
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -156,7 +159,9 @@ def load_config(explicit: str | None = None, *, required: bool = False) -> Confi
 
 def load_config_file(path: Path) -> Config:
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as handle:
+            stamp = _stamp(os.fstat(handle.fileno()))  # before the read: a write after it
+            raw = handle.read()  # makes the file's stamp differ, and the config stale
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:
@@ -167,7 +172,7 @@ def load_config_file(path: Path) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return parse_config(text, path)
+    return parse_config(text, path)._replace(stamp=stamp)
 
 
 def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
@@ -176,9 +181,12 @@ def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
     if path is None:
         return None
     try:
-        info = path.stat()
+        return _stamp(path.stat())
     except OSError:
         return None
+
+
+def _stamp(info: os.stat_result) -> tuple[int, int, int]:
     return (info.st_ino, info.st_size, info.st_mtime_ns)
 
 

@@ -52,7 +52,7 @@ class Daemon:
         os.set_blocking(self._wake_w, False)
         self._stopping = False
         self._reload_requested = False
-        self._config_stamp = file_stamp(config.path)
+        self._config_stamp = config.stamp  # the file as it was read, not as it is now
 
     # -- control from signal handlers or other threads -------------------------------------
 
@@ -163,11 +163,12 @@ class Daemon:
         path = self.config.path
         if path is None:
             return
-        self._config_stamp = file_stamp(path)
+        current = file_stamp(path)
         try:
             config = check_schedules(load_config_file(path))  # errors name the schedule
             self.scheduler.load(config, self.clock.now())
         except JobctlError as exc:
+            self._config_stamp = current  # not read again until it changes
             self.log.emit(
                 "scheduler.reload_failed",
                 level="error",
@@ -175,6 +176,7 @@ class Daemon:
             )
             return
         self.config = config
+        self._config_stamp = config.stamp
         if self.on_reload is not None:
             self.on_reload(config)
         self.log.emit("scheduler.reloaded", schedules=len(config.schedules))

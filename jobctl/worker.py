@@ -86,7 +86,7 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._environ = dict(os.environ)
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
-        self._config_seen = file_stamp(config.path)
+        self._config_refused: tuple[int, int, int] | None = None  # a broken version
         self._signals: list[int] = []  # received, not yet acted on
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
@@ -463,16 +463,17 @@ class Worker:
         return found
 
     def _config_changed(self) -> bool:
-        """Re-read the config file if it changed since it was read: a job type added to it
-        must not be failed as unknown by a worker started before (True when re-read)."""
+        """Re-read the config file if it changed since the config in hand was read (by this
+        worker, by the CLI, or by up's cron daemon, which may have read an older version): a
+        job type added to it must not be failed as unknown (True when re-read)."""
         path = self.config.path
         stamp = file_stamp(path)
-        if path is None or stamp == self._config_seen:
+        if path is None or stamp in (self.config.stamp, self._config_refused):
             return False
-        self._config_seen = stamp
         try:
             config = load_config_file(path)
         except JobctlError as exc:
+            self._config_refused = stamp  # not read again until it changes
             self.log.emit(
                 "worker.reload_failed",
                 level="error",
