@@ -104,6 +104,7 @@ class Worker:
         self._handling = False  # our signal handlers are installed
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
+        self.on_hangup: list[Callable[[], None]] = []  # SIGHUP, after the worker's own reload
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
 
     # -- public ----------------------------------------------------------------------------
@@ -429,6 +430,7 @@ class Worker:
     def _start(self, claim: Claim) -> None:
         job = claim.job
         self._pending_retries.pop(job.id, None)
+        self._config_changed()  # one stat: an edit applies to every attempt started after it
         job_type = self._job_type(claim)
         running = _Running(claim, job_type or DEFAULT_JOB, None, self.clock.monotonic())
         self._running[job.id] = running
@@ -457,18 +459,16 @@ class Worker:
         job = claim.job
         if job.command is not None:
             return DEFAULT_JOB
-        found = self.config.jobs.get(job.job)
-        if found is None and self._config_changed():
-            found = self.config.jobs.get(job.job)
-        return found
+        return self.config.jobs.get(job.job)
 
-    def _config_changed(self) -> bool:
+    def _config_changed(self, *, asked: bool = False) -> bool:
         """Re-read the config file if it changed since the config in hand was read (by this
         worker, by the CLI, or by up's cron daemon, which may have read an older version): a
-        job type added to it must not be failed as unknown (True when re-read)."""
+        job type added to it must not be failed as unknown, nor an edited one run as it was
+        (True when re-read). `asked` (SIGHUP) re-reads it whatever its stamp says."""
         path = self.config.path
         stamp = file_stamp(path)
-        if path is None or stamp in (self.config.stamp, self._config_refused):
+        if path is None or (not asked and stamp in (self.config.stamp, self._config_refused)):
             return False
         try:
             config = load_config_file(path)
@@ -677,7 +677,8 @@ class Worker:
 
     @contextlib.contextmanager
     def signal_handlers(self) -> Iterator[None]:
-        """SIGTERM and SIGINT stop this worker while inside. Commands enter it before they
+        """SIGTERM and SIGINT stop this worker while inside; SIGHUP re-reads the config (the
+        attempts running go on as they started). Commands enter it before they
         start anything else (a metrics server), so no early signal finds the default
         handler and kills the process without a graceful stop."""
         old = self._install_signals()
@@ -694,7 +695,7 @@ class Worker:
         # select() returns at once to run the handler, not at its next timeout.
         self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         old: dict[int, object] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             old[sig] = signal.signal(sig, self._on_signal)
         return old
 
@@ -714,4 +715,9 @@ class Worker:
     def _take_signals(self) -> None:
         while self._signals:
             signum = self._signals.pop(0)
+            if signum == signal.SIGHUP:  # a reload, as daemons take it; never a stop
+                self._config_changed(asked=True)
+                for callback in self.on_hangup:
+                    callback()
+                continue
             self.request_stop(force=signum == signal.SIGINT and self._stopping)

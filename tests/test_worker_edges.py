@@ -273,3 +273,43 @@ def test_a_config_read_before_the_file_changed_never_hides_the_newer_file(
         finally:
             store.close()
     assert done is not None and done.state == State.SUCCEEDED and done.attempts == 1, done
+
+
+def test_an_edited_job_type_applies_to_the_next_attempt_without_a_restart(env: Env) -> None:
+    """As cron re-reads a changed crontab: the attempts a worker starts after the config
+    file is saved run the command it now says."""
+    marker = env.root / "ran"
+    env.write_config(f'[jobs.note]\ncommand = ["sh", "-c", "echo one >> {marker}"]\n')
+    worker = env.start("run-worker")
+    try:
+        env.run("wait", str(env.enqueue("note")), "--timeout", "30s", check=True)
+        env.write_config(f'[jobs.note]\ncommand = ["sh", "-c", "echo two >> {marker}"]\n')
+        env.run("wait", str(env.enqueue("note")), "--timeout", "30s", check=True)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+    assert marker.read_text() == "one\ntwo\n"
+
+
+def test_sighup_reloads_a_worker_and_never_stops_it(env: Env) -> None:
+    """A worker whose terminal goes away, or that an admin signals as any daemon, carries
+    on with its jobs; `jobctl reload` reaches it too."""
+    started, go = env.root / "started", env.root / "go"
+    script = f"touch {started}; while [ ! -e {go} ]; do sleep 0.05; done"
+    env.write_config(f'[jobs.slow]\ncommand = ["sh", "-c", "{script}"]\n')
+    worker = env.start("run-worker")
+    try:
+        job_id = env.enqueue("slow")
+        env.wait_for(started.exists)
+        worker.send_signal(signal.SIGHUP)
+        reloaded = env.run("reload", check=True)
+        assert reloaded.stdout == "reload sent to 1 process(es)\n"
+        go.touch()
+        env.run("wait", str(job_id), "--timeout", "30s", check=True)
+        assert worker.poll() is None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert err.count("worker.reloaded") == 2
+    assert env.show(job_id)["state"] == "succeeded"

@@ -56,7 +56,8 @@ def run_worker(
     metrics_addr: MetricsOption = None,
 ) -> None:
     """Run jobs until stopped. SIGTERM or Ctrl-C: finish running jobs, then exit 0;
-    a second Ctrl-C stops at once (interrupted jobs are queued again)."""
+    a second Ctrl-C stops at once (interrupted jobs are queued again). SIGHUP (or `jobctl
+    reload`) re-reads the config at once; an edited file is also noticed on its own."""
     from jobctl.cli.options import duration_option
     from jobctl.worker import Worker, WorkerOptions
 
@@ -109,7 +110,6 @@ def up(
     metrics_addr: MetricsOption = None,
 ) -> None:
     """Run the cron daemon and a worker pool in one foreground process."""
-    import signal
 
     from jobctl.cli.options import duration_option
     from jobctl.daemon import Daemon, run_in_thread
@@ -135,7 +135,7 @@ def up(
 
         daemon = Daemon(daemon_store, config, log=log, on_reload=reload_worker)
         worker.on_stop.append(daemon.request_stop)
-        signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+        worker.on_hangup.append(daemon.request_reload)  # the worker's handler takes SIGHUP
         with worker.signal_handlers(), _metrics(metrics_addr):
             thread = run_in_thread(daemon.run, "scheduler")
             code = worker.run()
@@ -146,26 +146,29 @@ def up(
 
 @app.command(epilog="Example:  jobctl reload")
 def reload() -> None:
-    """Ask the cron daemons on this host to re-read the config (SIGHUP)."""
+    """Ask the workers and cron daemons on this host to re-read the config (SIGHUP)."""
     import os
     import signal
     import socket
+    import time
 
     from jobctl.errors import OperationFailed
 
-    host = socket.gethostname()
+    host, now = socket.gethostname(), time.time()
     with STATE.store(create=False) as store:
-        daemons = [w for w in store.workers() if w.kind == "scheduler" and w.host == host]
+        # Live ones only: a dead process's pid may belong to another program by now. `up`
+        # is a worker and a daemon in one process: signalled once.
+        pids = {w.pid for w in store.workers() if w.host == host and w.alive(now)}
     sent = 0
-    for info in daemons:
+    for pid in sorted(pids):
         try:
-            os.kill(info.pid, signal.SIGHUP)
+            os.kill(pid, signal.SIGHUP)
             sent += 1
         except (ProcessLookupError, PermissionError):
             continue
     if not sent:
-        raise OperationFailed("no running cron daemon found on this host")
-    typer.echo(f"reload sent to {sent} daemon(s)")
+        raise OperationFailed("no running worker or cron daemon found on this host")
+    typer.echo(f"reload sent to {sent} process(es)")
 
 
 def _schedule_config() -> Config:
