@@ -161,7 +161,8 @@ class Scheduler:
                 )
             return
         chosen = due
-        if len(due) > 1 or due[0] < (self._live_since or now):
+        catching_up = len(due) > 1 or due[0] < (self._live_since or now)
+        if catching_up:
             if spec.catch_up == "none":
                 chosen = []
             elif spec.catch_up == "latest":
@@ -179,7 +180,12 @@ class Scheduler:
             )
         for fire_time in chosen:
             record = self.store.record_fire(
-                spec.name, fire_time, self._job(spec, fire_time, now), now, overlap=spec.overlap
+                spec.name,
+                fire_time,
+                self._job(spec, fire_time, now),
+                now,
+                overlap=spec.overlap,
+                backlog=catching_up and spec.catch_up == "all",  # each missed fire, in turn
             )
             if record is None:
                 continue  # fired already, by us before a restart or by another daemon

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobctl.config import Config, parse_config
-from jobctl.errors import JobctlError, StoreError
+from jobctl.errors import ConfigError, JobctlError, StoreError
 from jobctl.models import AttemptResult, FireRecord, JobFilter, Outcome, State
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler
@@ -173,10 +173,43 @@ def test_catch_up_after_three_days_down(
 
 
 def test_a_schedule_seen_for_the_first_time_has_missed_nothing(store: SqliteStore) -> None:
-    config = config_for('[schedules.s]\njob = "task"\ncron = "* * * * *"\ncatch_up = "all"\n')
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ncatch_up = "all"\noverlap = "allow"\n'
+    )
     t0 = at("2026-06-01T00:00:30")
     start_scheduler(store, config, t0).tick(t0)
     assert fires(store) == []
+
+
+def test_catch_up_all_with_overlap_queue_runs_every_missed_fire_one_after_another(
+    store: SqliteStore,
+) -> None:
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "all"\ncatch_up_limit = 5\noverlap = "queue"\n'
+    )
+    t0 = at("2026-06-01T00:30")
+    simulate(start_scheduler(store, config, t0), t0, t0 + 3600)  # fires 01:00
+    (claim,) = store.claim("w", None, t0 + 3600, 30)
+    store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], t0 + 3601)
+    restart = t0 + 10 * 3600  # down until 10:30: 02:00 to 10:00 missed, the last 5 run
+    scheduler = start_scheduler(store, config, restart)
+    ran = []
+    for step in range(6):
+        now = restart + step * 2
+        scheduler.tick(now)
+        claims = store.claim("w", None, now, 30)
+        assert len(claims) <= 1  # one after another, never two at once
+        for claim in claims:
+            ran.append(claim.job.fire_time)
+            done = AttemptResult(Outcome.SUCCEEDED, exit_code=0)
+            store.finish([Finish(claim, done)], now + 1)
+    assert ran == [at(f"2026-06-01T{hour:02d}:00") for hour in range(6, 11)]
+
+
+def test_catch_up_all_with_overlap_skip_is_refused() -> None:
+    with pytest.raises(ConfigError, match="overlap = 'queue'"):
+        config_for('[schedules.s]\njob = "task"\ncron = "0 * * * *"\ncatch_up = "all"\n')
 
 
 # -- overlap -----------------------------------------------------------------------------------

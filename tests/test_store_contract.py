@@ -497,6 +497,29 @@ def test_overlap_queue_holds_one_fire_not_a_backlog(store: Store) -> None:
     assert store.last_fire_time("s") == T0 + 2
 
 
+def test_a_catch_up_backlog_holds_every_fire_and_runs_them_in_order(store: Store) -> None:
+    """catch_up = "all" with overlap = "queue": each missed fire waits its turn (the
+    catch-up limit bounds them), where a live schedule holds one fire only."""
+    for offset in (0, 1, 2, 3):
+        record = store.record_fire(
+            "s",
+            T0 + offset,
+            job(schedule="s", fire_time=T0 + offset),
+            T0 + 10,
+            overlap="queue",
+            backlog=True,
+        )
+        assert record is not None
+        assert record.status == ("enqueued" if offset == 0 else "pending")
+    ran = []
+    for step in range(4):
+        (claim,) = store.claim("w", None, T0 + 20 + step, LEASE)
+        ran.append(claim.job.fire_time)
+        store.finish([Finish(claim, ok())], T0 + 20 + step)
+        store.promote_pending("s", job(schedule="s"), T0 + 20 + step)
+    assert ran == [T0, T0 + 1, T0 + 2, T0 + 3]
+
+
 def test_last_runs_leave_skipped_and_pending_fires_out(store: Store) -> None:
     assert store.last_runs(["s"]) == {}
     store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")

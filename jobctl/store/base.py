@@ -214,11 +214,14 @@ class Store(abc.ABC):
         overlap: str = "allow",
         manual: bool = False,
         reason: str | None = None,
+        backlog: bool = False,
     ) -> FireRecord | None:
         """Record one fire and enqueue its job in the same transaction. None when this fire
         was recorded before (by us before a crash, or by another daemon): nothing changes.
         With job None the fire is recorded as skipped with `reason`. With overlap "skip" or
-        "queue" and a run of this schedule still active, the fire is skipped or left pending."""
+        "queue" and a run of this schedule still active, the fire is skipped or left pending;
+        "queue" holds one pending fire, or every one with `backlog` (catch_up = "all", whose
+        limit bounds them)."""
 
     @abc.abstractmethod
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:

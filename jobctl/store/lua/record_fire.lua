@@ -1,6 +1,6 @@
 -- Record one cron fire and enqueue its job, atomically. The fire's own entry (schedule, fire
 -- time) is written only if absent, so no fire is ever enqueued twice, whichever daemon asks.
--- ARGV: a JSON object {schedule, fire_time, now, overlap, manual, reason, fence}, then the
+-- ARGV: a JSON object {schedule, fire_time, now, overlap, manual, reason, fence, backlog}, then the
 -- job's JSON (absent: record the fire as skipped). With a fence, the caller must still hold
 -- the cron leader lease under that token. Returns false when the fire was recorded before,
 -- else {status, job id or "", reason or ""}.
@@ -21,7 +21,8 @@ if ARGV[2] then
     end
     if active and fire.overlap == 'skip' then
         reason = 'overlap: run ' .. active .. ' is still active'
-    elseif active and redis.call('ZCARD', P .. 'fires_pending:' .. schedule) > 0 then
+    elseif active and not fire.backlog
+        and redis.call('ZCARD', P .. 'fires_pending:' .. schedule) > 0 then
         -- one held fire is enough: a backlog would only grow
         reason = 'overlap: a fire already waits for run ' .. active
     elseif active then

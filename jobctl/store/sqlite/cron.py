@@ -34,6 +34,7 @@ class CronOps(QueueOps):
         overlap: str = "allow",
         manual: bool = False,
         reason: str | None = None,
+        backlog: bool = False,
     ) -> FireRecord | None:
         from jobctl.records import FireRecord  # not at the top: see jobctl.records
 
@@ -56,6 +57,7 @@ class CronOps(QueueOps):
                 waiting = (
                     active is not None
                     and overlap == "queue"
+                    and not backlog
                     and conn.execute(
                         "SELECT 1 FROM fires INDEXED BY fires_pending"
                         " WHERE schedule = ? AND status = 'pending' LIMIT 1",
