@@ -110,7 +110,7 @@ def test_schedule_list_run_pause_resume(env: Env) -> None:
     plain = env.run("schedule", "list", check=True).stdout
     assert f"→ pruned (#{job_id})" in plain  # not "enqueued", as if it were still waiting
     missing = env.run("schedule", "run", "nope")
-    assert missing.returncode == 1 and "unknown schedule 'nope'" in missing.stderr
+    assert missing.returncode == 2 and "unknown schedule 'nope'" in missing.stderr
 
 
 def test_cron_next_uses_the_daemon_rules(env: Env) -> None:

@@ -98,6 +98,10 @@ def logs(
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
         if follow:
             final = watch(store, job_id, sys.stdout.buffer, attempt)
+            if final.state != State.SUCCEEDED:  # the line `jobctl wait` gives
+                typer.echo(
+                    f"jobctl: job {final.id} ({final.job}) ended {final.state.value}", err=True
+                )
             raise typer.Exit(0 if final.state == State.SUCCEEDED else 1)
         if not attempts:
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")

@@ -7,22 +7,46 @@ import time
 from typing import Annotated
 
 import typer
+from typer._click import Context as ClickContext
+from typer.core import TyperCommand
 
 from jobctl.cli.app import STATE, app
 from jobctl.cli.completers import complete_enqueue, complete_queue
 from jobctl.cli.options import duration_option, instant_option
 
+_BEFORE_DASHES = "jobctl.enqueue.before_dashes"
+
+
+class _EnqueueCommand(TyperCommand):
+    """`enqueue`, which tells the words before `--` from those after it: click hands them
+    over as one list, and with --exec a word before `--` is a job name given by mistake
+    (`jobctl enqueue greet --exec -- echo hi` would queue `greet echo hi`)."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        if "--" in args:
+            from typer._click.exceptions import UsageError as ClickUsageError
+
+            try:  # the options before `--` alone: what is left are the positional words
+                opts, _, _ = self.make_parser(ctx).parse_args(args[: args.index("--")])
+            except ClickUsageError:
+                pass  # that `--` is an option's value (`--queue --`), not the separator
+            else:
+                ctx.meta[_BEFORE_DASHES] = list(opts.get("args") or ())
+        return super().parse_args(ctx, args)
+
 
 @app.command(
+    cls=_EnqueueCommand,
     epilog="Examples:  jobctl enqueue backup --arg target=/srv  |  "
     "jobctl enqueue --delay 5m report  |  jobctl enqueue --exec -- make -j4 test  |  "
     "jobctl enqueue --batch jobs.jsonl  |  jobctl enqueue deploy --wait --follow",
 )
 def enqueue(
+    ctx: typer.Context,
     args: Annotated[
         list[str] | None,
         typer.Argument(
-            help="The job name; with --exec, the command and its arguments.",
+            help="The job name; with --exec, the command and its arguments (after --).",
             show_default=False,
             autocompletion=complete_enqueue,
         ),
@@ -93,6 +117,12 @@ def enqueue(
     if exec_:
         command: list[str] | None = words
         name = None
+        named = ctx.meta.get(_BEFORE_DASHES)
+        if named:
+            raise UsageError(
+                f"a job name cannot be combined with --exec (got {named[0]!r} before --): "
+                "jobctl enqueue --exec -- CMD ARGS..."
+            )
         if not command:
             raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
         cwd: str | None = _exec_directory()
@@ -131,6 +161,10 @@ def enqueue(
             job = store.get(result.id)
             assert job is not None
             print_json(job_document(job) | {"created": result.created})
+        elif follow:
+            # stdout is the job's output alone (`> out.txt`): its id goes with the notes.
+            if result.created:
+                print(f"jobctl: job {result.id} enqueued", file=sys.stderr, flush=True)
         elif not as_json:
             print(result.id, flush=True)
     if wait or follow:

@@ -36,12 +36,14 @@ def _zone_name(spec: ScheduleSpec, config: Config) -> str:
 
 
 def _spec(config: Config, name: str) -> ScheduleSpec:
-    from jobctl.errors import NotFound
+    """The schedule `name`; an unknown one is a usage error (exit 2), as an unknown job is."""
+    from jobctl.errors import ConfigError
 
     spec = config.schedules.get(name)
     if spec is None:
+        where = f" in {config.path}" if config.path else ""
         known = ", ".join(sorted(config.schedules)) or "none"
-        raise NotFound(f"unknown schedule {name!r}; defined schedules: {known}")
+        raise ConfigError(f"unknown schedule {name!r}{where}; defined schedules: {known}")
     return spec
 
 
@@ -151,7 +153,7 @@ def _set_paused(name: str, paused: bool) -> None:
     _spec(config, name)
     with STATE.store() as store:
         store.set_schedule_paused(name, paused)
-    typer.echo(f"schedule {name} {'paused' if paused else 'resumed'}", err=True)
+    print(f"{'paused' if paused else 'resumed'} schedule {name}")  # as `jobctl pause QUEUE`
 
 
 @cron_app.command("next", epilog='Example:  jobctl cron next "30 2 * * *" -n 3 --tz Europe/Berlin')

@@ -1,0 +1,101 @@
+"""The CLI's conventions across commands: a mistake is one `jobctl:` line on stderr with the
+documented exit code, and stdout carries only results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import Env
+from test_ops_support import burst, start_worker
+
+
+def _one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
+    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jobctl: "), result.stderr
+    return lines[0]
+
+
+def _jobs(env: Env) -> list[dict[str, object]]:
+    return json.loads(env.run("list", "--json", "--oldest-first", check=True).stdout)  # type: ignore[no-any-return]
+
+
+def test_exec_refuses_a_job_name_and_keeps_its_documented_uses(env: Env) -> None:
+    env.write_config('[jobs.greet]\ncommand = ["echo", "hello"]\n')
+    plain = env.enqueue("--exec", "--", "echo", "hi")
+    # The payload reaches an --exec command too, as $JOBCTL_PAYLOAD: it is not refused.
+    script = 'printf %s "$JOBCTL_PAYLOAD" > payload.out'
+    with_payload = env.enqueue("--exec", "--arg", "a=1", "--", "sh", "-c", script)
+    for words in (
+        ["greet", "--exec", "--", "echo", "hi"],
+        ["--exec", "greet", "--", "echo", "hi"],
+        ["greet", "-x", "--queue", "q", "--", "echo", "hi"],
+    ):
+        line = _one_error_line(env.run("enqueue", *words), 2)
+        assert "job name" in line and "--exec" in line and "'greet'" in line
+    assert [(j["id"], j["command"]) for j in _jobs(env)] == [
+        (plain, ["echo", "hi"]),
+        (with_payload, ["sh", "-c", script]),
+    ]
+    burst(env)
+    assert json.loads((env.root / "payload.out").read_text()) == {"a": "1"}
+
+
+def test_enqueue_follow_leaves_stdout_to_the_jobs_output(env: Env) -> None:
+    env.write_config(
+        '[jobs.build]\ncommand = ["sh", "-c", "echo step 1; echo step 2; exit 3"]\n'
+        "max_attempts = 1\n"
+    )
+    start_worker(env)
+    followed = env.run("enqueue", "build", "--wait", "--follow")
+    assert followed.returncode == 3
+    assert followed.stdout == "step 1\nstep 2\n"  # as `> out.txt` would keep it
+    (job,) = _jobs(env)
+    assert followed.stderr.splitlines()[0] == f"jobctl: job {job['id']} enqueued"
+    waited = env.run("enqueue", "build", "--wait")  # without --follow, the id stays on stdout
+    assert waited.returncode == 3 and int(waited.stdout) == _jobs(env)[-1]["id"]
+    as_json = env.run("enqueue", "build", "--wait", "--json")
+    assert as_json.returncode == 3
+    assert json.loads(as_json.stdout)["state"] == "dead"
+
+
+def test_logs_follow_says_how_the_job_ended_as_wait_does(env: Env) -> None:
+    env.write_config('[jobs.bad]\ncommand = ["sh", "-c", "echo out; exit 4"]\nmax_attempts = 1\n')
+    dead = env.enqueue("bad")
+    cancelled = env.enqueue("bad", "--delay", "1h")
+    env.run("cancel", str(cancelled), check=True)
+    burst(env)
+    for job_id, state in ((dead, "dead"), (cancelled, "cancelled")):
+        waited = env.run("wait", str(job_id))
+        assert (waited.returncode, waited.stderr) == (
+            1,
+            f"jobctl: job {job_id} (bad) ended {state}\n",
+        )
+        followed = env.run("logs", str(job_id), "--follow")
+        assert (followed.returncode, followed.stderr) == (waited.returncode, waited.stderr)
+    assert env.run("logs", str(dead), "--follow").stdout == "out\n"
+
+
+SCHEDULED = (
+    '[jobs.task]\ncommand = ["true"]\n\n[schedules.nightly]\njob = "task"\ncron = "30 2 * * *"\n'
+)
+
+
+def test_an_unknown_schedule_is_a_usage_error_like_an_unknown_job(env: Env) -> None:
+    env.write_config(SCHEDULED)
+    assert _one_error_line(env.run("enqueue", "nope"), 2).startswith("jobctl: unknown job 'nope'")
+    for command in ("run", "pause", "resume"):
+        line = _one_error_line(env.run("schedule", command, "nope"), 2)
+        assert line.startswith("jobctl: unknown schedule 'nope'") and "nightly" in line
+
+
+def test_schedule_pause_and_resume_confirm_on_stdout_like_queues(env: Env) -> None:
+    env.write_config(SCHEDULED)
+    paused = env.run("schedule", "pause", "nightly", check=True)
+    assert (paused.stdout, paused.stderr) == ("paused schedule nightly\n", "")
+    (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert entry["paused"] is True
+    resumed = env.run("schedule", "resume", "nightly", check=True)
+    assert (resumed.stdout, resumed.stderr) == ("resumed schedule nightly\n", "")
