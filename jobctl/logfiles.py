@@ -5,6 +5,7 @@ Paths are absolute, so `logs` and `dead show` find them from any working directo
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from jobctl.config import Config
@@ -17,7 +18,6 @@ def log_dir(config: Config, store_location: str) -> Path:
         path = Path(config.settings.log_dir).expanduser()
         return (path if path.is_absolute() else config.base_dir / path).absolute()
     if "://" in store_location:
-        import os
         import re
 
         state = os.environ.get("XDG_STATE_HOME") or os.path.join(
@@ -33,3 +33,17 @@ def attempt_log_path(directory: Path | str, job_id: int, run: int) -> str:
     """A thousand jobs per folder keeps folders small at millions of jobs. A string: the
     worker names one per attempt, and pathlib would cost it more than the rest of it."""
     return f"{directory}/{job_id // 1000:05d}/{job_id}.{run}.log"
+
+
+def read_tail(path: str | None, limit: int) -> bytes | None:
+    """The last `limit` bytes of a log file (an attempt's or a hook's); None when there is
+    no path or no file to read."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - limit))
+            return handle.read(limit)
+    except OSError:
+        return None

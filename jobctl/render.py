@@ -172,19 +172,54 @@ def one_line(text: str | None, width: int = 60) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
+def listing_fetch(limit: int | None) -> int | None:
+    """How many jobs `list` asks the store for: one more than it shows, so that
+    `job_listing` knows whether more match without counting them all."""
+    if limit is None or limit >= 2**63 - 1:  # SQLite's largest integer: all there are
+        return limit
+    return limit + 1
+
+
+def job_listing(
+    jobs: Sequence[Job], limit: int | None, *, newest_first: bool = True, as_json: bool = False
+) -> None:
+    """`jobctl list`: `jobs` were asked for with one row more than `limit` (None: no limit),
+    so a row past the limit says that more jobs match. The rows within the limit are printed
+    (a table, or the JSON array, unchanged); the note goes to stderr in both forms, since a
+    script that acts on the array (`xargs jobctl cancel`) would miss the rest too."""
+    more = limit is not None and len(jobs) > limit
+    if more:
+        jobs = jobs[:limit]
+    if as_json:
+        print_json([job_document(j) for j in jobs])
+    else:
+        job_rows(jobs)
+    if more:
+        sys.stdout.flush()  # the table first, then the note below it on a terminal
+        end = "newest" if newest_first else "oldest"
+        print(
+            f"jobctl: showing the {end} {limit} of more than {limit} matching jobs; "
+            "--limit N shows more, --limit 0 all",
+            file=sys.stderr,
+        )
+
+
 def job_rows(jobs: Sequence[Job]) -> None:
+    """One row per job. CREATED is the time `list` sorts by and `--since` filters on; WHEN
+    is the time of the job's state: when a scheduled job is due, when a running one started,
+    when a finished one ended (empty for a queued job: CREATED says it)."""
     now = time.time()
     rows = []
     styles = []
     for job in jobs:
         if job.state == State.SCHEDULED:
-            when = ago(job.run_at, now)
+            when = "due " + ago(job.run_at, now)
         elif job.state == State.RUNNING:
             when = "started " + ago(job.started_at, now)
         elif job.finished_at:
-            when = ago(job.finished_at, now)
+            when = "ended " + ago(job.finished_at, now)
         else:
-            when = ago(job.created_at, now)
+            when = ""
         name = job.job
         if job.command:
             name = one_line(" ".join(job.command), 30)
@@ -196,13 +231,18 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 job.state.value,
                 str(job.priority) if job.priority else "",
                 f"{job.attempts}/{job.max_attempts}",
+                ago(job.created_at, now),
                 when,
                 job.key or "",
                 one_line(job.error, 50),
             ]
         )
         styles.append(_STATE_STYLE.get(job.state))
-    table(["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "WHEN", "KEY", "ERROR"], rows, styles)
+    table(
+        ["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"],
+        rows,
+        styles,
+    )
 
 
 def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:

@@ -125,7 +125,7 @@ def test_stats_table_for_people(env: Env) -> None:
     lines = result.stdout.splitlines()
     assert "last 24h" in lines[0]
     header = lines[1].split()
-    assert header[:9] == [
+    assert header[:10] == [
         "QUEUE",
         "JOB",
         "ENQUEUED",
@@ -133,14 +133,15 @@ def test_stats_table_for_people(env: Env) -> None:
         "OK",
         "FAILED",
         "DEAD",
+        "CANCELLED",
         "PENDING",
         "SUCCESS",
     ]
-    assert header[9:] == ["RUN", "P50", "P95", "MAX", "WAIT", "P50", "P95"]
+    assert header[10:] == ["RUN", "P50", "P95", "MAX", "WAIT", "P50", "P95"]
     by_job = {(line.split()[0], line.split()[1]): line.split() for line in lines[2:]}
-    assert by_job[("default", "ok")][2:9] == ["3", "3", "3", "0", "0", "0", "100.0%"]
-    assert by_job[("default", "flaky")][2:9] == ["1", "2", "0", "2", "1", "0", "0.0%"]
-    assert by_job[("default", "later")][2:8] == ["2", "0", "0", "0", "0", "1"]
+    assert by_job[("default", "ok")][2:10] == ["3", "3", "3", "0", "0", "0", "0", "100.0%"]
+    assert by_job[("default", "flaky")][2:10] == ["1", "2", "0", "2", "1", "0", "0", "0.0%"]
+    assert by_job[("default", "later")][2:9] == ["2", "0", "0", "0", "0", "1", "1"]
 
 
 def test_stats_counts_survive_prune(env: Env) -> None:

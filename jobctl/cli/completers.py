@@ -42,16 +42,24 @@ def complete_queue(ctx: typer.Context, incomplete: str) -> list[str]:
     from jobctl.config import DEFAULT_QUEUE
     from jobctl.errors import JobctlError
 
-    names = {DEFAULT_QUEUE}
     config = _config(ctx)
-    if config is not None:
-        names.update(job.queue for job in config.jobs.values())
-        names.update(s.queue for s in config.schedules.values() if s.queue)
+    names = queues_named_in(config) if config is not None else {DEFAULT_QUEUE}
     root = ctx.find_root().params
     state = Globals(config_path=root.get("config"), db=root.get("db"))
     with contextlib.suppress(JobctlError, OSError), state.store(create=False) as store:
         names.update(c.queue for c in store.queue_counts(time.time()))
     return sorted(n for n in names if n.startswith(incomplete))
+
+
+def queues_named_in(config: "Config") -> set[str]:
+    """The queues a config names: the default one, its job types' and its schedules'.
+    (`pause` and `resume` accept these, and those the database knows, and no other.)"""
+    from jobctl.config import DEFAULT_QUEUE
+
+    names = {DEFAULT_QUEUE}
+    names.update(job.queue for job in config.jobs.values())
+    names.update(s.queue for s in config.schedules.values() if s.queue)
+    return names
 
 
 def complete_state(incomplete: str) -> list[str]:

@@ -97,7 +97,7 @@ QueueArgument = Annotated[
 @app.command(epilog="Example:  jobctl pause reports  (then: jobctl resume reports)")
 def pause(queue: QueueArgument) -> None:
     """Stop workers taking jobs from a queue; running jobs finish. It stays paused, across
-    restarts, until `jobctl resume`."""
+    restarts, until `jobctl resume`. The queue must be named in the config or have jobs."""
     running = _set_paused(queue, True)
     print(f"paused queue {queue}" + (f" ({running} running job(s) will finish)" if running else ""))
 
@@ -110,18 +110,38 @@ def resume(queue: QueueArgument) -> None:
 
 
 def _set_paused(queue: str, paused: bool) -> int:
-    """Pause or resume; returns how many jobs of the queue are running."""
+    """Pause or resume; returns how many jobs of the queue are running.
+
+    Only a queue jobctl knows of: one the config names (the default queue, a job type's or
+    a schedule's) or one the database holds. A typo would otherwise pause nothing that
+    runs, report success, and leave a queue of that name in `status` for good."""
+    from jobctl.cli.completers import queues_named_in
     from jobctl.config import QUEUE_NAME
     from jobctl.errors import UsageError
     from jobctl.models import State
 
     if not QUEUE_NAME.match(queue):
         raise UsageError(f"bad queue name {queue!r}: use letters, digits, '_', '-', '.', ':'")
+    known = queues_named_in(STATE.config())
     with STATE.store() as store:
-        store.set_paused(queue, paused)
         counts = {c.queue: c for c in store.queue_counts(time.time())}
+        known.update(counts)
+        if queue not in known:
+            raise UsageError(_unknown_queue(queue, known))
+        store.set_paused(queue, paused)
     found = counts.get(queue)
     return found.counts.get(State.RUNNING, 0) if found else 0
+
+
+def _unknown_queue(queue: str, known: set[str]) -> str:
+    """The one line for a queue neither the config nor the database knows."""
+    from jobctl.config import _closest
+
+    hint = _closest(queue, known)
+    extra = f" (did you mean {hint!r}?)" if hint else ""
+    names = sorted(known)
+    shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+    return f"unknown queue {queue!r}{extra}: known queues are {shown}"
 
 
 @app.command(

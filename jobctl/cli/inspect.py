@@ -46,7 +46,7 @@ def list_jobs(
     --limit 0 lists every job that matches; a negative limit is refused.
     """
     from jobctl.models import JobFilter
-    from jobctl.render import job_document, job_rows, print_json
+    from jobctl.render import job_listing, listing_fetch
 
     rows = limit_option(limit)
     states = tuple(state_option(s) for s in state or [])
@@ -58,15 +58,12 @@ def list_jobs(
         queue=queue,
         key=key,
         since=since_ts,
-        limit=rows,
+        limit=listing_fetch(rows),
         newest_first=not oldest_first,
     )
     with STATE.store(create=False) as store:
         jobs = store.list_jobs(where)
-    if as_json:
-        print_json([job_document(j) for j in jobs])
-    else:
-        job_rows(jobs)
+    job_listing(jobs, rows, newest_first=not oldest_first, as_json=as_json)
 
 
 @app.command(epilog="Example:  jobctl show 42 --json")

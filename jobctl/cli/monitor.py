@@ -16,8 +16,10 @@ def stats(
     since: Annotated[str, typer.Option("--since", help="The window to report on.")] = "24h",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """Per queue and job type: enqueued, processed, succeeded, failed attempts, dead, pending,
-    success rate, run time p50/p95/max and wait time p50/p95 over a window."""
+    """Per queue and job type: enqueued, processed, succeeded, failed attempts, dead,
+    cancelled, pending, success rate, run time p50/p95/max and wait time p50/p95 over a
+    window. Processed counts the attempts that ended; the success rate is succeeded /
+    (succeeded + dead): a cancelled job counts for neither."""
     from jobctl.cli.options import duration_option
     from jobctl.durations import format_short
     from jobctl.observe.stats import collect
@@ -42,6 +44,7 @@ def stats(
             "OK",
             "FAILED",
             "DEAD",
+            "CANCELLED",
             "PENDING",
             "SUCCESS",
             "RUN P50",
@@ -59,6 +62,7 @@ def stats(
                 str(r.succeeded),
                 str(r.failed_attempts),
                 str(r.dead),
+                str(r.cancelled),
                 str(r.pending),
                 "" if r.success_rate is None else f"{r.success_rate:.1%}",
                 secs(r.run_p50),
@@ -69,7 +73,7 @@ def stats(
             ]
             for r in rows
         ],
-        title=f"last {since}",
+        title=f"last {since} (SUCCESS = OK / (OK + DEAD))",
     )
 
 

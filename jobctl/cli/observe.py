@@ -261,14 +261,12 @@ def attempt_log(store: Store, attempt: Attempt) -> Path:
 def log_tail(path: str | None, lines: int) -> str | None:
     """The last `lines` lines of a log file (None when there is none); when the file is not
     on this host, the end of it that a shared store (Redis) kept."""
+    from jobctl.logfiles import read_tail
+
     if not path:
         return None
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - 64 * 1024))
-            data = handle.read()
-    except OSError:
+    data = read_tail(path, 64 * 1024)
+    if data is None:
         stored = _stored_tail(path)
         if stored is None:
             return None

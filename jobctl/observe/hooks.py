@@ -3,6 +3,11 @@
 A hook runs in a thread of its own with its own timeout; it learns about the job from its
 environment only. A failing or hanging hook is logged and killed, and never blocks or fails
 the worker.
+
+Its output is kept as a job attempt's is: stdout and stderr in a log file of its own,
+`<log_dir>/hooks/ID.ATTEMPT.EVENT.log` (made at the first byte, capped at
+HOOK_LOG_MAX_BYTES), named by the `hook.succeeded` or `hook.failed` event line as `log`,
+with the last HOOK_OUTPUT_TAIL bytes of it as `output`.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from pathlib import Path
 
 from jobctl.config import JobType, Settings
 from jobctl.executor import AttemptSpec, Execution
+from jobctl.logfiles import read_tail
 from jobctl.models import AttemptResult, Job, Outcome
-from jobctl.observe.events import EventLog
+from jobctl.observe.events import LEVELS, EventLog
 
 HOOK_KILL_GRACE = 2.0
+HOOK_LOG_MAX_BYTES = 1024 * 1024  # a notification, not a job: its log is cut to its last MiB
+HOOK_OUTPUT_TAIL = 1024  # bytes of the end of its output in its event line
 
 
 def hook_for(event: str, job_type: JobType, settings: Settings) -> tuple[str, ...] | None:
@@ -62,21 +70,39 @@ def run_hook(
         log_path=str(log_dir / "hooks" / f"{job.id}.{attempt}.{event}.log"),
         timeout=timeout,
         kill_grace=HOOK_KILL_GRACE,
+        log_max_bytes=HOOK_LOG_MAX_BYTES,
     )
 
     execution = Execution(spec)
 
     def run() -> None:
         outcome = execution.run()
+        succeeded = outcome.outcome == Outcome.SUCCEEDED
+        event_name, level = ("hook.succeeded", "debug") if succeeded else ("hook.failed", "warning")
         fields: dict[str, object] = {"job_id": job.id, "job": job.job, "hook": event}
-        if outcome.outcome == Outcome.SUCCEEDED:
-            log.emit("hook.succeeded", level="debug", **fields)
-        else:
-            log.emit("hook.failed", level="warning", error=outcome.error, **fields)
+        if not succeeded:
+            fields["error"] = outcome.error
+        if LEVELS[level] >= log.threshold:  # the file is read only for a line that is shown
+            fields["output"] = output_tail(outcome.log_path)
+            fields["log"] = outcome.log_path or None  # none when the hook wrote nothing
+        log.emit(event_name, level=level, **fields)
 
     thread = threading.Thread(target=run, name=f"hook-{job.id}-{event}", daemon=True)
     thread.start()
     return RunningHook(thread, execution)
+
+
+def output_tail(path: str | None, limit: int = HOOK_OUTPUT_TAIL) -> str | None:
+    """The end of a hook's log (its stdout and stderr as they came), at most `limit` bytes
+    and cut to whole lines where it can be; None when it wrote nothing or the file is gone.
+    A long output keeps its end: the last words of a failing command say the most."""
+    data = read_tail(path, limit + 1)  # one byte more tells whether the start is cut
+    if data is None:
+        return None
+    if len(data) > limit:
+        data = data[1:]
+        data = data[data.find(b"\n") + 1 :] or data  # drop the partial first line
+    return data.decode("utf-8", "replace").strip() or None
 
 
 class RunningHook:

@@ -24,9 +24,11 @@ class StatsRow:
     succeeded: int
     failed_attempts: int
     dead: int
-    cancelled: int
+    cancelled: int  # jobs cancelled, whether they had started or not
     pending: int
-    success_rate: float | None  # succeeded / (succeeded + dead), over the window
+    # succeeded / (succeeded + dead), over the window: a cancelled job counts for neither,
+    # since cancelling is someone's decision, not the job failing.
+    success_rate: float | None
     run_p50: float | None
     run_p95: float | None
     run_max: float | None

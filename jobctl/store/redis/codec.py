@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -204,17 +203,9 @@ def strings_json(**values: object) -> str:
 
 def output_tail(path: str | None) -> bytes:
     """The end of an attempt's log file, as the worker that ran it sees it."""
-    if not path:
-        return b""
-    try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size == 0:
-                return b""
-            handle.seek(max(0, size - TAIL_BYTES))
-            return handle.read(TAIL_BYTES)
-    except OSError:
-        return b""
+    from jobctl.logfiles import read_tail
+
+    return read_tail(path, TAIL_BYTES) or b""
 
 
 @cache

@@ -1,0 +1,189 @@
+"""What people see: pause/resume refuse a queue nobody knows, `list` says when its limit left
+jobs out and which time it filters on, and the `stats` table adds up.
+
+Every test drives the real CLI on a real database; stdout is a pipe, so tables are plain text.
+"""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Env
+from test_ops_support import burst, start_worker, wait_attempt_over, wait_state
+
+QUEUES = (
+    '[jobs.mail]\ncommand = ["true"]\nqueue = "mail"\n'
+    '[jobs.ok]\ncommand = ["true"]\n'
+    '[schedules.nightly]\njob = "ok"\ncron = "0 3 * * *"\nqueue = "reports"\n'
+)
+
+
+def _queues(env: Env) -> dict[str, bool]:
+    doc = json.loads(env.run("status", "--json", check=True).stdout)
+    return {q["queue"]: q["paused"] for q in doc["queues"]}
+
+
+# ---------------------------------------------------------------------------------------------
+# pause / resume
+
+
+def test_pause_refuses_a_queue_nobody_knows_and_takes_those_the_config_names(env: Env) -> None:
+    env.write_config(QUEUES)
+    typo = env.run("pause", "defualt")
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert typo.stderr == (
+        "jobctl: unknown queue 'defualt' (did you mean 'default'?): "
+        "known queues are default, mail, reports\n"
+    )
+    made_up = env.run("resume", "nosuch")
+    assert made_up.returncode == 2 and made_up.stdout == ""
+    assert made_up.stderr == (
+        "jobctl: unknown queue 'nosuch': known queues are default, mail, reports\n"
+    )
+    # Nothing was stored under either name: not in status, not paused by mistake.
+    assert _queues(env) == {}
+
+    # A queue the config names pauses before it has a job: a job type's, the default, a
+    # schedule's.
+    for queue in ("mail", "default", "reports"):
+        assert env.run("pause", queue, check=True).stdout == f"paused queue {queue}\n"
+    assert _queues(env) == {"default": True, "mail": True, "reports": True}
+    held = env.enqueue("mail")
+    burst(env)
+    assert env.show(held)["state"] == "queued"
+    assert env.run("resume", "mail", check=True).stdout == "resumed queue mail\n"
+    burst(env)
+    assert env.show(held)["state"] == "succeeded"
+
+
+def test_a_queue_only_the_database_knows_can_be_paused(env: Env) -> None:
+    env.write_config(QUEUES)
+    job_id = env.enqueue("--queue", "adhoc", "--exec", "--", "true")
+    assert env.run("pause", "adhoc", check=True).stdout == "paused queue adhoc\n"
+    burst(env)
+    assert env.show(job_id)["state"] == "queued"
+    # Once in the database, a queue stays known: the one line lists it too.
+    refused = env.run("pause", "adhok")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("jobctl: unknown queue 'adhok' (did you mean 'adhoc'?)")
+    assert "known queues are adhoc, default, mail, reports" in refused.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# list: the limit
+
+
+def _enqueue_many(env: Env, count: int) -> list[int]:
+    lines = "".join('{"job": "ok"}\n' for _ in range(count))
+    result = env.run("enqueue", "--batch", "-", "--json", input=lines, check=True)
+    return [entry["id"] for entry in json.loads(result.stdout)]
+
+
+def _rows(stdout: str) -> list[list[str]]:
+    return [line.split() for line in stdout.splitlines()[1:]]
+
+
+def test_list_says_on_stderr_when_its_limit_left_jobs_out(env: Env) -> None:
+    env.write_config(QUEUES)
+    ids = _enqueue_many(env, 52)
+    default = env.run("list", check=True)
+    assert [int(row[0]) for row in _rows(default.stdout)] == ids[::-1][:50]
+    assert default.stderr == (
+        "jobctl: showing the newest 50 of more than 50 matching jobs; "
+        "--limit N shows more, --limit 0 all\n"
+    )
+    oldest = env.run("list", "--limit", "3", "--oldest-first", check=True)
+    assert [int(row[0]) for row in _rows(oldest.stdout)] == ids[:3]
+    assert oldest.stderr.startswith("jobctl: showing the oldest 3 of more than 3 matching jobs")
+    # Exactly as many as the limit, or no limit: nothing was left out, nothing is said.
+    assert env.run("list", "--limit", "52", check=True).stderr == ""
+    every = env.run("list", "--limit", "0", check=True)
+    assert len(_rows(every.stdout)) == 52 and every.stderr == ""
+
+
+def test_list_json_keeps_its_array_and_notes_the_limit_on_stderr(env: Env) -> None:
+    env.write_config(QUEUES)
+    ids = _enqueue_many(env, 4)
+    cut = env.run("list", "--limit", "3", "--json", check=True)
+    assert [job["id"] for job in json.loads(cut.stdout)] == ids[::-1][:3]
+    assert cut.stderr.startswith("jobctl: showing the newest 3 of more than 3 matching jobs")
+    whole = env.run("list", "--limit", "4", "--json", check=True)
+    assert [job["id"] for job in json.loads(whole.stdout)] == ids[::-1]
+    assert whole.stderr == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# list: which time
+
+
+def test_list_shows_the_creation_time_that_since_filters_on(env: Env) -> None:
+    env.write_config(QUEUES + '[jobs.hold]\ncommand = ["sleep", "60"]\nqueue = "slow"\n')
+    done = env.enqueue("ok")
+    burst(env)
+    later = env.enqueue("ok", "--delay", "1h")
+    waiting = env.enqueue("mail")
+    start_worker(env, "--queue", "slow")
+    running = env.enqueue("hold")
+    wait_state(env, running, "running")
+
+    text = env.run("list", check=True).stdout
+    header = text.splitlines()[0].split()
+    assert header[header.index("CREATED") + 1] == "WHEN"
+    rows = {int(line.split()[0]): line for line in text.splitlines()[1:]}
+    start = text.splitlines()[0].index("CREATED")
+    when = text.splitlines()[0].index("WHEN")
+    for job_id in (done, later, waiting, running):
+        assert rows[job_id][start:when].strip().endswith(" ago"), rows[job_id]
+    assert rows[done][when:].startswith("ended ")
+    assert rows[later][when:].startswith("due in ")
+    assert rows[running][when:].startswith("started ")
+    assert rows[waiting][when:].strip() == ""  # queued: CREATED says all there is
+    assert "Only jobs created within this duration" in " ".join(
+        env.run("list", "--help", check=True).stdout.split()
+    )
+    env.run("cancel", str(running), check=True)
+    wait_attempt_over(env, running)
+
+
+# ---------------------------------------------------------------------------------------------
+# stats
+
+
+def test_stats_table_shows_cancelled_jobs_and_says_what_success_is(env: Env) -> None:
+    env.write_config('[jobs.nap]\ncommand = ["sleep", "{secs}"]\n')
+    start_worker(env, "--concurrency", "2")
+    held = [env.enqueue("nap", "--arg", "secs=60") for _ in range(2)]
+    for job_id in held:
+        wait_state(env, job_id, "running")
+    env.run("cancel", *map(str, held), check=True)
+    for job_id in held:
+        wait_attempt_over(env, job_id)
+    quick = env.enqueue("nap", "--arg", "secs=0")
+    wait_state(env, quick, "succeeded")
+
+    def row() -> dict[str, object]:
+        [only] = json.loads(env.run("stats", "--json", check=True).stdout)
+        return only  # type: ignore[no-any-return]
+
+    env.wait_for(lambda: row()["processed"] == 3)
+    assert (row()["succeeded"], row()["cancelled"], row()["success_rate"]) == (1, 2, 1.0)
+
+    lines = env.run("stats", check=True).stdout.splitlines()
+    assert lines[0] == "last 24h (SUCCESS = OK / (OK + DEAD))"
+    header = lines[1].split()
+    assert header[:10] == [
+        "QUEUE",
+        "JOB",
+        "ENQUEUED",
+        "PROCESSED",
+        "OK",
+        "FAILED",
+        "DEAD",
+        "CANCELLED",
+        "PENDING",
+        "SUCCESS",
+    ]
+    # PROCESSED 3 = OK 1 + FAILED 0 + CANCELLED 2: the reader's sum holds.
+    assert lines[2].split()[:10] == ["default", "nap", "3", "3", "1", "0", "0", "2", "0", "100.0%"]
+    help_text = " ".join(env.run("stats", "--help", check=True).stdout.split())
+    assert "succeeded / (succeeded + dead)" in help_text
