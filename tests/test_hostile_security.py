@@ -226,7 +226,12 @@ def test_a_log_swapped_for_a_symlink_during_the_attempt_is_not_trimmed_through(e
     victim.write_text("precious line\n" * 500)
     before = file_digest(victim)
     log = shared / "00000" / "1.1.log"
-    swap = f'head -c 5000 /dev/zero | tr "\\\\0" x; rm -f {log}; ln -s {victim} {log}'
+    # It waits for the worker to have made the log (at the output's first byte): under load
+    # the worker may not have read the output yet, and then there is nothing to swap.
+    swap = (
+        f'head -c 5000 /dev/zero | tr "\\\\0" x; while [ ! -e {log} ]; do sleep 0.01; done;'
+        f" rm -f {log}; ln -s {victim} {log}"
+    )
     env.write_config(
         f'[settings]\nlog_dir = "{shared}"\nlog_max_bytes = 1000\n\n'
         f'[jobs.swap]\ncommand = ["sh", "-c", {json.dumps(swap)}]\nmax_attempts = 1\n'
