@@ -542,7 +542,8 @@ class Worker:
             elapsed = self.clock.monotonic() - running.started
             result = result._replace(finished_at=self.clock.now())
             if result.outcome == Outcome.INTERRUPTED:
-                self._releases.append(running.claim)
+                # With the log as the attempt left it: none when it wrote nothing.
+                self._releases.append(running.claim._replace(log_path=result.log_path))
                 self._log_end(running, result, elapsed, "job.interrupted")
                 continue
             retry_at = None

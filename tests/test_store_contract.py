@@ -253,6 +253,22 @@ def test_release_does_not_count_the_attempt(store: Store) -> None:
     assert [a.outcome for a in store.attempts(r.id)] == [Outcome.INTERRUPTED, None]
 
 
+def test_release_records_the_log_as_the_attempt_left_it(store: Store) -> None:
+    """The path named at the start stays unless the worker says how it ended: "" when the
+    attempt wrote nothing, so nothing points at a file that was never made."""
+    silent, talking, unknown = (r.id for r in store.enqueue([job(), job(), job()], T0))
+    claims = store.claim("w", None, T0, LEASE, limit=3, log_path=lambda i, run: f"/l/{i}.{run}")
+    by_id = {c.job.id: c for c in claims}
+    ended = [
+        by_id[silent]._replace(log_path=""),
+        by_id[talking],
+        by_id[unknown]._replace(log_path=None),
+    ]
+    assert store.release(ended, T0 + 1, "shutdown") == 3
+    paths = {i: store.attempts(i)[0].log_path for i in (silent, talking, unknown)}
+    assert paths == {silent: "", talking: f"/l/{talking}.1", unknown: f"/l/{unknown}.1"}
+
+
 # -- control -----------------------------------------------------------------------------------
 
 

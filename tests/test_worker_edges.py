@@ -186,6 +186,7 @@ def test_logs_of_a_silent_attempt_its_worker_stopped_print_nothing(env: Env) -> 
     assert worker.wait(timeout=30) == 0
     attempts = env.show(job_id)["attempts_history"]
     assert isinstance(attempts, list) and attempts[0]["outcome"] == "interrupted"
+    assert attempts[0]["log_path"] is None  # not a file that was never made
     logs = env.run("logs", str(job_id), "--attempt", "1")
     assert (logs.returncode, logs.stdout, logs.stderr) == (0, "", "")
 

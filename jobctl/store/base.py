@@ -140,7 +140,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
-        """Give jobs back (graceful shutdown): queued again, the attempt not counted."""
+        """Give jobs back (graceful shutdown): queued again, the attempt not counted. Each
+        claim's log_path is the attempt's as it ended ("" when it wrote nothing)."""
 
     @abc.abstractmethod
     def rescue_expired(self, now: float) -> list[Job]:

@@ -1,9 +1,14 @@
 -- Give claimed jobs back without counting the attempt (graceful shutdown).
--- ARGV: now, reason, then triples of id, lease token, run. Returns how many were released.
+-- ARGV: now, reason, then quadruples of id, lease token, run and the attempt's log path ("":
+-- it wrote nothing; "?": not known, the path recorded at its start stays). Returns how many
+-- were released.
 local now, reason = ARGV[1], ARGV[2]
 local released = 0
-for i = 3, #ARGV, 3 do
-    local id, token, run = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+for i = 3, #ARGV, 4 do
+    local id, token, run, path = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    if path == '?' then
+        path = nil
+    end
     local h = load(id)
     if h and h.state == 'running' and h.lease_token == token then
         h.attempts = tostring(tonumber(h.attempts) - 1)
@@ -15,7 +20,7 @@ for i = 3, #ARGV, 3 do
     elseif h and h.state == 'cancelled' and h.lease_token == token then
         clear_lease(id, h)  -- cancelled meanwhile; its process is stopped now
     end
-    close_attempt(id, run, h, now, 'interrupted', {error = reason})
+    close_attempt(id, run, h, now, 'interrupted', {error = reason, log_path = path})
 end
 if released > 0 then
     wake('w')

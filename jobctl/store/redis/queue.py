@@ -141,7 +141,11 @@ class QueueOps(RedisBase):
     def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
         if not claims:
             return 0
-        args = [v for c in claims for v in (str(c.job.id), c.lease_token, str(c.run))]
+        args = [  # a log path of "?": not known (the one recorded at the start stays)
+            v
+            for c in claims
+            for v in (str(c.job.id), c.lease_token, str(c.run), _path_or_unknown(c.log_path))
+        ]
         with self._guard():
             return int(self._run("release", num(now), reason, *args))
 
@@ -165,3 +169,7 @@ class QueueOps(RedisBase):
             return PubSubListener(self._client, self._key("wake"))
         except (redis.exceptions.RedisError, OSError):
             return None
+
+
+def _path_or_unknown(path: str | None) -> str:
+    return "?" if path is None else path

@@ -410,9 +410,17 @@ class QueueOps(SqliteBase):
                 if row is None:
                     _let_go(conn, claim)  # cancelled meanwhile; its process is stopped now
                 conn.execute(
-                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
+                    "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?,"
+                    " log_path = COALESCE(?, log_path)"
                     " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
-                    (now, Outcome.INTERRUPTED.value, reason, claim.job.id, claim.run),
+                    (
+                        now,
+                        Outcome.INTERRUPTED.value,
+                        reason,
+                        claim.log_path,
+                        claim.job.id,
+                        claim.run,
+                    ),
                 )
                 released += row is not None
         if released:
