@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobctl.durations import format_short
@@ -181,24 +181,29 @@ def listing_fetch(limit: int | None) -> int | None:
 
 
 def job_listing(
-    jobs: Sequence[Job], limit: int | None, *, newest_first: bool = True, as_json: bool = False
+    jobs: Sequence[Job],
+    limit: int | None,
+    *,
+    first: str = "newest",
+    as_json: bool = False,
+    show_rows: Callable[[Sequence[Job]], None] | None = None,
 ) -> None:
-    """`jobctl list`: `jobs` were asked for with one row more than `limit` (None: no limit),
-    so a row past the limit says that more jobs match. The rows within the limit are printed
-    (a table, or the JSON array, unchanged); the note goes to stderr in both forms, since a
-    script that acts on the array (`xargs jobctl cancel`) would miss the rest too."""
+    """`jobctl list` and `dead list`: `jobs` were asked for with one row more than `limit`
+    (None: no limit), so a row past the limit says that more jobs match. The rows within the
+    limit are printed (`show_rows`, job_rows by default, or the JSON array, unchanged); the note
+    goes to stderr in both forms, since a script that acts on the array (`xargs jobctl
+    cancel`) would miss the rest too. `first` names the order: "newest", "oldest"...)"""
     more = limit is not None and len(jobs) > limit
     if more:
         jobs = jobs[:limit]
     if as_json:
         print_json([job_document(j) for j in jobs])
     else:
-        job_rows(jobs)
+        (show_rows or job_rows)(jobs)
     if more:
         sys.stdout.flush()  # the table first, then the note below it on a terminal
-        end = "newest" if newest_first else "oldest"
         print(
-            f"jobctl: showing the {end} {limit} of more than {limit} matching jobs; "
+            f"jobctl: showing the {first} {limit} of more than {limit} matching jobs; "
             "--limit N shows more, --limit 0 all",
             file=sys.stderr,
         )
@@ -447,6 +452,9 @@ def status_tables(
 
 
 def dead_rows(jobs: Sequence[Job]) -> None:
+    if not jobs:
+        print("no dead jobs")
+        return
     now = time.time()
     table(
         ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR"],

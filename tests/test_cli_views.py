@@ -187,3 +187,22 @@ def test_stats_table_shows_cancelled_jobs_and_says_what_success_is(env: Env) -> 
     assert lines[2].split()[:10] == ["default", "nap", "3", "3", "1", "0", "0", "2", "0", "100.0%"]
     help_text = " ".join(env.run("stats", "--help", check=True).stdout.split())
     assert "succeeded / (succeeded + dead)" in help_text
+
+
+def test_dead_list_says_when_its_limit_left_jobs_out(env: Env) -> None:
+    env.write_config('[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\n')
+    for _ in range(4):
+        env.enqueue("bad")
+    burst(env)
+    capped = env.run("dead", "list", "--limit", "3", check=True)
+    assert capped.stderr == (
+        "jobctl: showing the latest 3 of more than 3 matching jobs; "
+        "--limit N shows more, --limit 0 all\n"
+    )
+    assert env.run("dead", "list", "--limit", "4", check=True).stderr == ""
+    as_json = env.run("dead", "list", "--limit", "3", "--json", check=True)
+    assert len(json.loads(as_json.stdout)) == 3 and "more than 3" in as_json.stderr
+    env.write_config('[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\n')
+    empty = env.run("--db", str(env.root / "other.db"), "enqueue", "bad", check=True)
+    assert empty.returncode == 0
+    assert env.run("--db", str(env.root / "other.db"), "dead", "list").stdout == "no dead jobs\n"

@@ -48,7 +48,7 @@ def dead_list(
 ) -> None:
     """List dead jobs, the latest death first, with their last error."""
     from jobctl.models import State
-    from jobctl.render import dead_rows, job_document, print_json
+    from jobctl.render import dead_rows, job_listing, listing_fetch
 
     window = duration_option(since, "--since")
     rows = limit_option(limit)
@@ -57,14 +57,9 @@ def dead_list(
             [State.DEAD],
             job=job,
             finished_after=time.time() - window if window is not None else None,
-            limit=rows,
+            limit=listing_fetch(rows),
         )
-    if as_json:
-        print_json([job_document(j) for j in jobs])
-    elif jobs:
-        dead_rows(jobs)
-    else:
-        print("no dead jobs")
+    job_listing(jobs, rows, first="latest", as_json=as_json, show_rows=dead_rows)
 
 
 @dead_app.command("show", epilog="Example:  jobctl dead show 42 --lines 50")

@@ -63,7 +63,7 @@ def list_jobs(
     )
     with STATE.store(create=False) as store:
         jobs = store.list_jobs(where)
-    job_listing(jobs, rows, newest_first=not oldest_first, as_json=as_json)
+    job_listing(jobs, rows, first="oldest" if oldest_first else "newest", as_json=as_json)
 
 
 @app.command(epilog="Example:  jobctl show 42 --json")
