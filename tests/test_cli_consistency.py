@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 
+import pytest
 from conftest import Env
 from test_ops_support import burst, start_worker
 
@@ -99,3 +100,15 @@ def test_schedule_pause_and_resume_confirm_on_stdout_like_queues(env: Env) -> No
     assert entry["paused"] is True
     resumed = env.run("schedule", "resume", "nightly", check=True)
     assert (resumed.stdout, resumed.stderr) == ("resumed schedule nightly\n", "")
+
+
+@pytest.mark.parametrize("words", [["dead"], ["schedule"], ["cron"]])
+def test_a_group_without_its_command_shows_help_and_says_why_it_failed(
+    env: Env, words: list[str]
+) -> None:
+    """Exit 2 like any usage error, with its one line on stderr; the help is on stdout."""
+    result = env.run(*words)
+    assert result.returncode == 2
+    assert "Commands:" in result.stdout
+    path = " ".join(["jobctl", *words])
+    assert result.stderr == f"jobctl: '{path}' needs a command, one of those listed above\n"

@@ -105,11 +105,12 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         sys.stderr.close()
         sys.exit(1)
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
-        if type(exc).__name__ == "NoArgsIsHelpError":
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `jobctl`, `jobctl dead`: no command
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
                 print(ctx.get_help())
-            sys.exit(EXIT_USAGE)
+            path = ctx.command_path if ctx is not None else "jobctl"
+            _fail(f"'{path}' needs a command, one of those listed above", EXIT_USAGE)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
