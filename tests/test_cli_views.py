@@ -170,20 +170,8 @@ def test_stats_table_shows_cancelled_jobs_and_says_what_success_is(env: Env) -> 
 
     lines = env.run("stats", check=True).stdout.splitlines()
     assert lines[0] == "last 24h (SUCCESS = OK / (OK + DEAD))"
-    header = lines[1].split()
-    assert header[:10] == [
-        "QUEUE",
-        "JOB",
-        "ENQUEUED",
-        "PROCESSED",
-        "OK",
-        "FAILED",
-        "DEAD",
-        "CANCELLED",
-        "PENDING",
-        "SUCCESS",
-    ]
-    # PROCESSED 3 = OK 1 + FAILED 0 + CANCELLED 2: the reader's sum holds.
+    assert lines[1].split()[6:9] == ["DEAD", "CANCELLED", "PENDING"]  # the full header:
+    # test_observe_stats. PROCESSED 3 = OK 1 + FAILED 0 + CANCELLED 2: the reader's sum holds.
     assert lines[2].split()[:10] == ["default", "nap", "3", "3", "1", "0", "0", "2", "0", "100.0%"]
     help_text = " ".join(env.run("stats", "--help", check=True).stdout.split())
     assert "succeeded / (succeeded + dead)" in help_text
