@@ -10,6 +10,7 @@ and a dataclass costs each call its code generation (about 1 ms a class) at star
 
 import os
 import re
+import time
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -157,17 +158,49 @@ def load_config(explicit: str | None = None, *, required: bool = False) -> Confi
     return load_config_file(path)
 
 
-def load_config_file(path: Path) -> Config:
+# An editor that saves in place leaves the file empty, or cut short, for a moment: a read
+# that finds it so within this many seconds of its last change waits and reads it again.
+_SETTLE = 0.05
+
+
+def load_config_file(
+    path: Path,
+    *,
+    settle: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> Config:
+    """The config in `path`, checked. With `settle` (a worker or daemon reloading it while
+    it runs), a file found empty or unparsable right after a change is read again once its
+    writer has had time to finish: half a save must not become the config in force (an
+    empty one has no job types at all). A one-shot command just reports what it read."""
+    stamp, raw = _read_config(path)
+    age = clock() - stamp[2] / 1e9
+    if settle and 0 <= age < _SETTLE:
+        try:
+            if raw.strip():
+                return _parse_file(path, stamp, raw)
+        except ConfigError:
+            pass
+        sleep(_SETTLE - age)
+        stamp, raw = _read_config(path)
+    return _parse_file(path, stamp, raw)
+
+
+def _read_config(path: Path) -> tuple[tuple[int, int, int], bytes]:
     try:
         with path.open("rb") as handle:
             stamp = _stamp(os.fstat(handle.fileno()))  # before the read: a write after it
-            raw = handle.read()  # makes the file's stamp differ, and the config stale
+            return stamp, handle.read()  # makes the file's stamp differ, and the config stale
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a config file") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+
+
+def _parse_file(path: Path, stamp: tuple[int, int, int], raw: bytes) -> Config:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

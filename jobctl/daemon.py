@@ -165,7 +165,7 @@ class Daemon:
             return
         current = file_stamp(path)
         try:
-            config = check_schedules(load_config_file(path))  # errors name the schedule
+            config = check_schedules(load_config_file(path, settle=True))  # errors name it
             self.scheduler.load(config, self.clock.now())
         except JobctlError as exc:
             self._config_stamp = current  # not read again until it changes

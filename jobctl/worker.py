@@ -471,7 +471,7 @@ class Worker:
         if path is None or (not asked and stamp in (self.config.stamp, self._config_refused)):
             return False
         try:
-            config = load_config_file(path)
+            config = load_config_file(path, settle=True)
         except JobctlError as exc:
             self._config_refused = stamp  # not read again until it changes
             self.log.emit(

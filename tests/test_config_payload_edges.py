@@ -9,9 +9,12 @@ anything is stored or run.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from conftest import Env
+
+from jobctl.errors import ConfigError
 
 GREET = '[jobs.greet]\ncommand = ["echo", "hello, {name}"]\n[jobs.ok]\ncommand = ["true"]\n'
 
@@ -264,3 +267,36 @@ def test_shells_named_as_data_are_not_refused(env: Env, command: object, shell: 
     env.write_config(_job_table(command, shell))
     result = env.run("validate")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("partial", ["", '[jobs.a]\ncommand = ["tr'], ids=["empty", "cut-short"])
+def test_a_reload_that_catches_a_save_half_done_reads_it_again(
+    tmp_path: Path, partial: str
+) -> None:
+    """An editor saving in place truncates the file, then writes it. A worker or daemon
+    reloading in between must get the saved file, not an empty config (no job types: every
+    job failed as unknown) or a parse error. The writer finishes while the reload waits."""
+    from jobctl.config import load_config_file
+
+    path = tmp_path / "jobs.toml"
+    path.write_text(partial)
+    changed = path.stat().st_mtime_ns / 1e9
+    waits: list[float] = []
+
+    def finish_the_save(seconds: float) -> None:
+        waits.append(seconds)
+        path.write_text('[jobs.a]\ncommand = ["true"]\n')
+
+    config = load_config_file(
+        path, settle=True, sleep=finish_the_save, clock=lambda: changed + 0.01
+    )
+    assert list(config.jobs) == ["a"] and len(waits) == 1 and 0 < waits[0] <= 0.05
+    # A file as old as that is what its writer meant: taken as it is, without a wait.
+    path.write_text(partial)
+    changed = path.stat().st_mtime_ns / 1e9
+    if partial:
+        with pytest.raises(ConfigError):
+            load_config_file(path, settle=True, sleep=waits.append, clock=lambda: changed + 5)
+    else:
+        assert load_config_file(path, settle=True, clock=lambda: changed + 5).jobs == {}
+    assert len(waits) == 1
