@@ -609,14 +609,6 @@ class _Parser:
         catch_up_limit = self.take(t, data, "catch_up_limit", int, 100)
         if catch_up_limit < 1:
             raise self.fail(t, "catch_up_limit", "must be at least 1")
-        if catch_up == "all" and overlap == "skip":
-            raise self.fail(
-                t,
-                "catch_up",
-                "'all' runs every missed fire, but overlap = 'skip' (the default) would skip"
-                " each one after the first: set overlap = 'queue' (one after another) or"
-                " 'allow'",
-            )
         queue = self.take(t, data, "queue", str, None)
         if queue is not None and not QUEUE_NAME.match(queue):
             raise self.fail(t, "queue", "bad queue name")

@@ -85,8 +85,8 @@ class Scheduler:
                 else:
                     plan.watermark = last
             plans[name] = plan
-            if spec.overlap == "queue":
-                self._has_pending.add(name)
+            if spec.overlap == "queue" or (spec.catch_up == "all" and spec.overlap != "allow"):
+                self._has_pending.add(name)  # fires may wait (a catch-up's, since a restart)
         # A schedule that never fired counts from when a daemon first planned it.
         starts = self.store.plan_start([p.spec.name for p in unfired], now)
         for plan in unfired:
@@ -178,14 +178,17 @@ class Scheduler:
                 policy=spec.catch_up,
                 latest=iso(due[-1]),
             )
+        # catch_up = "all" asks for every missed fire: unless overlap is "allow", they wait
+        # their turn (overlap "skip" would otherwise drop all but the first).
+        backlog = catching_up and spec.catch_up == "all" and spec.overlap != "allow"
         for fire_time in chosen:
             record = self.store.record_fire(
                 spec.name,
                 fire_time,
                 self._job(spec, fire_time, now),
                 now,
-                overlap=spec.overlap,
-                backlog=catching_up and spec.catch_up == "all",  # each missed fire, in turn
+                overlap="queue" if backlog else spec.overlap,
+                backlog=backlog,
             )
             if record is None:
                 continue  # fired already, by us before a restart or by another daemon

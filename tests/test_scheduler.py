@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from jobctl.config import Config, parse_config
-from jobctl.errors import ConfigError, JobctlError, StoreError
+from jobctl.errors import JobctlError, StoreError
 from jobctl.models import AttemptResult, FireRecord, JobFilter, Outcome, State
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler
@@ -181,35 +181,34 @@ def test_a_schedule_seen_for_the_first_time_has_missed_nothing(store: SqliteStor
     assert fires(store) == []
 
 
-def test_catch_up_all_with_overlap_queue_runs_every_missed_fire_one_after_another(
-    store: SqliteStore,
+@pytest.mark.parametrize("overlap", ["skip", "queue"])
+def test_catch_up_all_runs_every_missed_fire_one_after_another(
+    store: SqliteStore, overlap: str
 ) -> None:
+    """Under overlap "skip" too: "all" asks for each missed fire, and overlapping runs
+    are what "skip" forbids, not running them in turn. A restart keeps the turn going."""
     config = config_for(
         '[schedules.s]\njob = "task"\ncron = "0 * * * *"\ntimezone = "UTC"\n'
-        'catch_up = "all"\ncatch_up_limit = 5\noverlap = "queue"\n'
+        f'catch_up = "all"\ncatch_up_limit = 3\noverlap = "{overlap}"\n'
     )
     t0 = at("2026-06-01T00:30")
     simulate(start_scheduler(store, config, t0), t0, t0 + 3600)  # fires 01:00
     (claim,) = store.claim("w", None, t0 + 3600, 30)
     store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], t0 + 3601)
-    restart = t0 + 10 * 3600  # down until 10:30: 02:00 to 10:00 missed, the last 5 run
-    scheduler = start_scheduler(store, config, restart)
+    restart = t0 + 10 * 3600
+    start_scheduler(store, config, restart).tick(restart)  # records the backlog, then dies
+    scheduler = start_scheduler(store, config, restart + 5)
     ran = []
-    for step in range(6):
-        now = restart + step * 2
+    for step in range(4):
+        now = restart + 5 + step * 2
         scheduler.tick(now)
-        claims = store.claim("w", None, now, 30)
+        claims = store.claim("w", None, now, 30, limit=2)
         assert len(claims) <= 1  # one after another, never two at once
         for claim in claims:
             ran.append(claim.job.fire_time)
             done = AttemptResult(Outcome.SUCCEEDED, exit_code=0)
             store.finish([Finish(claim, done)], now + 1)
-    assert ran == [at(f"2026-06-01T{hour:02d}:00") for hour in range(6, 11)]
-
-
-def test_catch_up_all_with_overlap_skip_is_refused() -> None:
-    with pytest.raises(ConfigError, match="overlap = 'queue'"):
-        config_for('[schedules.s]\njob = "task"\ncron = "0 * * * *"\ncatch_up = "all"\n')
+    assert ran == [at(f"2026-06-01T{hour:02d}:00") for hour in (8, 9, 10)]
 
 
 # -- overlap -----------------------------------------------------------------------------------
