@@ -56,8 +56,8 @@ def run_worker(
     metrics_addr: MetricsOption = None,
 ) -> None:
     """Run jobs until stopped. SIGTERM or Ctrl-C: finish running jobs, then exit 0;
-    a second Ctrl-C stops at once (interrupted jobs are queued again). SIGHUP (or `jobctl
-    reload`) re-reads the config at once; an edited file is also noticed on its own."""
+    a second Ctrl-C stops at once (interrupted jobs are queued again). An edited config
+    applies to the jobs started after it is saved; SIGHUP re-reads it too, and never stops."""
     from jobctl.cli.options import duration_option
     from jobctl.worker import Worker, WorkerOptions
 
@@ -146,7 +146,8 @@ def up(
 
 @app.command(epilog="Example:  jobctl reload")
 def reload() -> None:
-    """Ask the workers and cron daemons on this host to re-read the config (SIGHUP)."""
+    """Ask the cron daemons on this host (and `up`) to re-read the config (SIGHUP). Workers
+    need no asking: they read a changed file before their next start."""
     import os
     import signal
     import socket
@@ -156,9 +157,13 @@ def reload() -> None:
 
     host, now = socket.gethostname(), time.time()
     with STATE.store(create=False) as store:
-        # Live ones only: a dead process's pid may belong to another program by now. `up`
-        # is a worker and a daemon in one process: signalled once.
-        pids = {w.pid for w in store.workers() if w.host == host and w.alive(now)}
+        # Live ones only: a dead process's pid may belong to another program by now. Not the
+        # workers: they need no signal, and one of an earlier release would die of it.
+        pids = {
+            w.pid
+            for w in store.workers()
+            if w.kind == "scheduler" and w.host == host and w.alive(now)
+        }
     sent = 0
     for pid in sorted(pids):
         try:
@@ -167,8 +172,8 @@ def reload() -> None:
         except (ProcessLookupError, PermissionError):
             continue
     if not sent:
-        raise OperationFailed("no running worker or cron daemon found on this host")
-    typer.echo(f"reload sent to {sent} process(es)")
+        raise OperationFailed("no running cron daemon found on this host")
+    typer.echo(f"reload sent to {sent} daemon(s)")
 
 
 def _schedule_config() -> Config:
