@@ -160,7 +160,7 @@ def load_config(explicit: str | None = None, *, required: bool = False) -> Confi
 
 # An editor that saves in place leaves the file empty, or cut short, for a moment: a read
 # that finds it so within this many seconds of its last change waits and reads it again.
-_SETTLE = 0.05
+_SETTLE = 0.2
 
 
 def load_config_file(

@@ -22,7 +22,14 @@ from types import FrameType
 
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import DEFAULT_JOB, Config, JobType, file_stamp, load_config_file
+from jobctl.config import (
+    DEFAULT_JOB,
+    Config,
+    JobType,
+    check_schedules,
+    file_stamp,
+    load_config_file,
+)
 from jobctl.errors import JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
@@ -44,6 +51,10 @@ class _Running:
     job_type: JobType
     attempt: Attempt | None  # None when it ended before it started
     started: float  # monotonic
+
+
+# Settings a worker is built with (its database, lease, logs); a reload cannot change them.
+_SETTINGS_AT_START = ("db", "lease", "log_dir", "durability", "log_format", "log_level")
 
 
 def _not_run(error: str) -> AttemptResult:
@@ -470,8 +481,8 @@ class Worker:
         stamp = file_stamp(path)
         if path is None or (not asked and stamp in (self.config.stamp, self._config_refused)):
             return False
-        try:
-            config = load_config_file(path, settle=True)
+        try:  # refused as the cron daemon refuses it: one file, one verdict (in `up` too)
+            config = check_schedules(load_config_file(path, settle=True))
         except JobctlError as exc:
             self._config_refused = stamp  # not read again until it changes
             self.log.emit(
@@ -480,8 +491,20 @@ class Worker:
                 error=f"{exc}; keeping the previous configuration",
             )
             return False
+        fixed = [
+            name
+            for name in _SETTINGS_AT_START
+            if getattr(config.settings, name) != getattr(self.config.settings, name)
+        ]
         self.config = config
         self.log.emit("worker.reloaded", jobs=len(config.jobs))
+        if fixed:
+            self.log.emit(
+                "worker.restart_needed",
+                level="warning",
+                settings=",".join(fixed),
+                error="these settings apply when the worker starts; this one keeps the old",
+            )
         return True
 
     def _base_env(self, job_type: JobType) -> dict[str, str]:

@@ -290,7 +290,7 @@ def test_a_reload_that_catches_a_save_half_done_reads_it_again(
     config = load_config_file(
         path, settle=True, sleep=finish_the_save, clock=lambda: changed + 0.01
     )
-    assert list(config.jobs) == ["a"] and len(waits) == 1 and 0 < waits[0] <= 0.05
+    assert list(config.jobs) == ["a"] and len(waits) == 1 and 0 < waits[0] <= 0.2
     # A file as old as that is what its writer meant: taken as it is, without a wait.
     path.write_text(partial)
     changed = path.stat().st_mtime_ns / 1e9

@@ -312,3 +312,27 @@ def test_sighup_reloads_a_worker_and_never_stops_it(env: Env) -> None:
     assert worker.returncode == 0, err
     assert err.count("worker.reloaded") == 1
     assert env.show(job_id)["state"] == "succeeded"
+
+
+def test_a_reload_refuses_what_validate_refuses_and_names_settings_kept_until_restart(
+    env: Env,
+) -> None:
+    """One file, one verdict: a bad cron expression makes the worker keep its config (as the
+    daemon does), and a changed lease, which a running worker cannot take, is said."""
+    marker = env.root / "ran"
+    job = f'[jobs.note]\ncommand = ["sh", "-c", "echo {{word}} >> {marker}"]\n'
+    env.write_config(job.replace("{word}", "one"))
+    worker = env.start("run-worker")
+    try:
+        env.run("wait", str(env.enqueue("note")), "--timeout", "30s", check=True)
+        bad_cron = '[schedules.s]\njob = "note"\ncron = "61 * * * *"\n'
+        env.write_config(job.replace("{word}", "two") + bad_cron)
+        env.run("wait", str(env.enqueue("note")), "--timeout", "30s", check=True)
+        env.write_config(job.replace("{word}", "three") + '[settings]\nlease = "45s"\n')
+        env.run("wait", str(env.enqueue("note")), "--timeout", "30s", check=True)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert marker.read_text() == "one\none\nthree\n"
+    assert "worker.reload_failed" in err and "cron" in err
+    assert "worker.restart_needed" in err and "settings=lease" in err
