@@ -29,9 +29,12 @@ def test_exec_refuses_a_job_name_and_keeps_its_documented_uses(env: Env) -> None
     # The payload reaches an --exec command too, as $JOBCTL_PAYLOAD: it is not refused.
     script = 'printf %s "$JOBCTL_PAYLOAD" > payload.out'
     with_payload = env.enqueue("--exec", "--arg", "a=1", "--", "sh", "-c", script)
+    # Words after the flag are the command, on both sides of `--` (an option of the
+    # command's own goes after it).
+    split = env.enqueue("--exec", "ls", "--", "-la")
     for words in (
         ["greet", "--exec", "--", "echo", "hi"],
-        ["--exec", "greet", "--", "echo", "hi"],
+        ["greet", "--exec", "echo", "hi"],
         ["greet", "-x", "--queue", "q", "--", "echo", "hi"],
     ):
         line = _one_error_line(env.run("enqueue", *words), 2)
@@ -39,6 +42,7 @@ def test_exec_refuses_a_job_name_and_keeps_its_documented_uses(env: Env) -> None
     assert [(j["id"], j["command"]) for j in _jobs(env)] == [
         (plain, ["echo", "hi"]),
         (with_payload, ["sh", "-c", script]),
+        (split, ["ls", "-la"]),
     ]
     burst(env)
     assert json.loads((env.root / "payload.out").read_text()) == {"a": "1"}

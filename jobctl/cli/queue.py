@@ -14,24 +14,27 @@ from jobctl.cli.app import STATE, app
 from jobctl.cli.completers import complete_enqueue, complete_queue
 from jobctl.cli.options import duration_option, instant_option
 
-_BEFORE_DASHES = "jobctl.enqueue.before_dashes"
+_BEFORE_EXEC = "jobctl.enqueue.before_exec"
 
 
 class _EnqueueCommand(TyperCommand):
-    """`enqueue`, which tells the words before `--` from those after it: click hands them
-    over as one list, and with --exec a word before `--` is a job name given by mistake
-    (`jobctl enqueue greet --exec -- echo hi` would queue `greet echo hi`)."""
+    """`enqueue`, which tells the words given before --exec from those after it: click hands
+    them over as one list, and a word before the flag is a job name given by mistake
+    (`jobctl enqueue greet --exec -- echo hi` would queue `greet echo hi`), where those
+    after it are the command (`--exec ls -- -la`)."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
-        if "--" in args:
+        options = args[: args.index("--")] if "--" in args else args
+        flag = next((i for i, word in enumerate(options) if word in ("--exec", "-x")), None)
+        if flag:
             from typer._click.exceptions import UsageError as ClickUsageError
 
-            try:  # the options before `--` alone: what is left are the positional words
-                opts, _, _ = self.make_parser(ctx).parse_args(args[: args.index("--")])
+            try:  # the words before the flag alone: what is left are the positional ones
+                opts, _, _ = self.make_parser(ctx).parse_args(args[:flag])
             except ClickUsageError:
-                pass  # that `--` is an option's value (`--queue --`), not the separator
+                pass  # an option left without its value: click reports it below
             else:
-                ctx.meta[_BEFORE_DASHES] = list(opts.get("args") or ())
+                ctx.meta[_BEFORE_EXEC] = list(opts.get("args") or ())
         return super().parse_args(ctx, args)
 
 
@@ -117,10 +120,10 @@ def enqueue(
     if exec_:
         command: list[str] | None = words
         name = None
-        named = ctx.meta.get(_BEFORE_DASHES)
+        named = ctx.meta.get(_BEFORE_EXEC)
         if named:
             raise UsageError(
-                f"a job name cannot be combined with --exec (got {named[0]!r} before --): "
+                f"a job name cannot be combined with --exec (got {named[0]!r} before --exec): "
                 "jobctl enqueue --exec -- CMD ARGS..."
             )
         if not command:
