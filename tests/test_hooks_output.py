@@ -80,3 +80,22 @@ def test_a_hooks_output_in_its_line_is_bounded_and_keeps_the_end(env: Env) -> No
     assert output.endswith("99999\n100000\nthe last word")
     assert output.split("\n")[0].isdigit()  # whole lines: the cut one is dropped
     assert Path(event["log"]).stat().st_size > 500_000  # the file has it all
+
+
+def test_a_retried_dead_job_s_hook_output_is_its_own_run_s(env: Env) -> None:
+    """dead retry counts attempts from 1 again, so a hook's log name comes round again: the
+    second death's hook line and file hold that run's output, not the first's after it."""
+    runs = env.root / "runs"
+    hook = f'["sh", "-c", "echo run $(cat {runs}) >&2; exit 1"]'
+    env.write_config(
+        f'[jobs.bad]\ncommand = ["sh", "-c", "echo x >> {runs}; false"]\nmax_attempts = 1\n'
+        f"on_dead = {hook}\n"
+    )
+    job_id = env.enqueue("bad")
+    first = env.run("--log-format", "json", "run-worker", "--burst", check=True)
+    env.run("dead", "retry", str(job_id), check=True)
+    second = env.run("--log-format", "json", "run-worker", "--burst", check=True)
+    [one] = _hook_events(first.stderr, "json")
+    [two] = _hook_events(second.stderr, "json")
+    assert one["output"] == "run x" and two["output"] == "run x x"
+    assert Path(two["log"]).read_text() == "run x x\n"

@@ -12,6 +12,7 @@ with the last HOOK_OUTPUT_TAIL bytes of it as `output`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from pathlib import Path
@@ -73,6 +74,10 @@ def run_hook(
         log_max_bytes=HOOK_LOG_MAX_BYTES,
     )
 
+    # A retried dead job counts its attempts from 1 again: the file of an earlier hook of the
+    # same name is that earlier run's, not this one's to append to.
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(spec.log_path)
     execution = Execution(spec)
 
     def run() -> None:
