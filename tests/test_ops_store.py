@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -239,3 +240,22 @@ def test_reads_of_a_schedule_do_not_grow_with_its_history(tmp_path: Path) -> Non
         conn.set_progress_handler(None, 0)
         store.close()
     assert steps[0] * 100 < 20_000, f"{steps[0] * 100} instructions for {history} runs"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write a read-only file")
+def test_a_version_1_database_without_write_access_says_it_needs_upgrading(tmp_path: Path) -> None:
+    from importlib import resources
+
+    from jobctl.errors import StoreError
+    from jobctl.store.sqlite.connection import APPLICATION_ID
+
+    path = tmp_path / "v1.db"
+    script = (resources.files("jobctl.store") / "schema" / "001_init.sql").read_text()
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript(script)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 1")
+    conn.close()
+    path.chmod(0o444)
+    with pytest.raises(StoreError, match="needs upgrading to 2, which takes write access"):
+        SqliteStore(path)

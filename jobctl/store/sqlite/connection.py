@@ -122,6 +122,12 @@ def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Conne
     try:
         version = _check_identity(conn, path)
         if version != SCHEMA_VERSION:
+            if version and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+                raise StoreError(
+                    f"database {path}: schema version {version} needs upgrading to"
+                    f" {SCHEMA_VERSION}, which takes write access: run any jobctl command"
+                    " on it once as its owner"
+                )
             _migrate_locked(conn, path)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute("PRAGMA foreign_keys = ON")
