@@ -29,6 +29,25 @@ def log_dir(config: Config, store_location: str) -> Path:
     return database.with_name(database.name + ".logs")
 
 
+def hook_log_path(directory: Path | str, job_id: int, attempt: int, event: str) -> str:
+    """A notification hook's output: `<log_dir>/hooks/ID.ATTEMPT.EVENT.log`."""
+    return f"{directory}/hooks/{job_id}.{attempt}.{event}.log"
+
+
+def hook_logs_of(directory: Path | str, job_ids: set[int]) -> list[str]:
+    """The hook logs of these jobs (read from one listing of the hooks folder)."""
+    folder = f"{directory}/hooks"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    return [
+        f"{folder}/{n}"
+        for n in names
+        if n.split(".", 1)[0].isdigit() and int(n.split(".", 1)[0]) in job_ids
+    ]
+
+
 def attempt_log_path(directory: Path | str, job_id: int, run: int) -> str:
     """A thousand jobs per folder keeps folders small at millions of jobs. A string: the
     worker names one per attempt, and pathlib would cost it more than the rest of it."""

@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from jobctl.logfiles import hook_logs_of
 from jobctl.models import State
 from jobctl.store import Store
 
@@ -36,7 +37,10 @@ def prune(
     finished_before: float | None = None,
     job: str | None = None,
     batch: int = BATCH,
+    log_dir: str | None = None,
 ) -> Pruned:
+    """Delete the finished jobs asked for, with their attempt logs, and with `log_dir` their
+    notification hooks' logs too."""
     targets = store.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
     deleted: list[int] = []
     removed = 0
@@ -48,7 +52,10 @@ def prune(
         # Ids are never reused, so a member of the chunk that is gone is one this call
         # deleted (a job that left the states meanwhile, e.g. by dead retry, is still there).
         survivors = store.get_many(chunk)
-        deleted.extend(i for i in chunk if i not in survivors)
+        gone = [i for i in chunk if i not in survivors]
+        deleted.extend(gone)
+        if log_dir is not None and gone:
+            paths = [*paths, *hook_logs_of(log_dir, set(gone))]
         for path in paths:
             try:
                 os.unlink(path)
@@ -61,8 +68,9 @@ def prune(
 class AutoPruner:
     """A worker's retention: prune each state past its period, at most once a minute."""
 
-    def __init__(self, keep: Mapping[State, float | None]) -> None:
+    def __init__(self, keep: Mapping[State, float | None], log_dir: str | None = None) -> None:
         self.keep = dict(keep)
+        self.log_dir = log_dir
         self._next = 0.0
 
     def due(self, now: float) -> bool:
@@ -77,7 +85,7 @@ class AutoPruner:
         removed = 0
         for state, period in self.keep.items():
             if period is not None:
-                pruned = prune(store, [state], finished_before=now - period)
+                pruned = prune(store, [state], finished_before=now - period, log_dir=self.log_dir)
                 ids.extend(pruned.ids)
                 removed += pruned.logs_removed
         periods = [p for p in self.keep.values() if p is not None]

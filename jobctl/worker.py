@@ -110,7 +110,7 @@ class Worker:
         self._stop_deadline: float | None = None
         self._force = False
         self._pending_retries: dict[int, float] = {}
-        self._pruner = AutoPruner({})
+        self._pruner = AutoPruner({}, self._log_root)
         self._hooks: list[RunningHook] = []
         self._handling = False  # our signal handlers are installed
         self._old_wakeup_fd = -1

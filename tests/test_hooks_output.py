@@ -99,3 +99,22 @@ def test_a_retried_dead_job_s_hook_output_is_its_own_run_s(env: Env) -> None:
     [two] = _hook_events(second.stderr, "json")
     assert one["output"] == "run x" and two["output"] == "run x x"
     assert Path(two["log"]).read_text() == "run x x\n"
+
+
+def test_prune_and_dead_purge_remove_the_hook_logs_of_the_jobs_they_delete(env: Env) -> None:
+    hook = '["sh", "-c", "echo noted >&2"]'
+    env.write_config(
+        f'[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\non_dead = {hook}\n'
+        '[jobs.good]\ncommand = ["true"]\n'
+    )
+    first, second = env.enqueue("bad"), env.enqueue("bad")
+    result = env.run("--log-level", "debug", "--log-format", "json", "run-worker", "--burst")
+    logs = {
+        int(Path(e["log"]).name.split(".")[0]): Path(e["log"])
+        for e in _hook_events(result.stderr, "json")
+    }
+    assert set(logs) == {first, second} and all(p.exists() for p in logs.values())
+    env.run("dead", "purge", str(first), "--yes", check=True)
+    assert not logs[first].exists() and logs[second].exists()
+    env.run("prune", "--older-than", "0s", check=True)
+    assert not logs[second].exists()

@@ -177,9 +177,11 @@ def prune(
     age = duration_option(older_than, "--older-than")
     assert age is not None
     with STATE.store(create=False) as store:
+        from jobctl.logfiles import log_dir
         from jobctl.retention import prune
 
         cutoff = time.time() - age
-        pruned = prune(store, states, finished_before=cutoff)
+        logs = str(log_dir(STATE.config(), store.location))
+        pruned = prune(store, states, finished_before=cutoff, log_dir=logs)
         store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
     print(f"pruned {len(pruned.ids)} job(s), removed {pruned.logs_removed} log file(s)")

@@ -155,9 +155,13 @@ def dead_purge(
         if targets and not yes and sys.stdin.isatty():
             _confirm(f"Delete {len(targets)} dead job(s) and their logs?")
         # Only the jobs counted and confirmed; one that left `dead` meanwhile stays.
+        from jobctl.logfiles import log_dir
         from jobctl.retention import prune
 
-        pruned = prune(store, [State.DEAD], ids=targets, finished_before=cutoff, job=job)
+        logs = str(log_dir(STATE.config(), store.location))
+        pruned = prune(
+            store, [State.DEAD], ids=targets, finished_before=cutoff, job=job, log_dir=logs
+        )
     print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
     if skipped:
         raise OperationFailed(f"{skipped} job(s) not purged")

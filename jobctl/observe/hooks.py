@@ -19,7 +19,7 @@ from pathlib import Path
 
 from jobctl.config import JobType, Settings
 from jobctl.executor import AttemptSpec, Execution
-from jobctl.logfiles import read_tail
+from jobctl.logfiles import hook_log_path, read_tail
 from jobctl.models import AttemptResult, Job, Outcome
 from jobctl.observe.events import LEVELS, EventLog
 
@@ -68,7 +68,7 @@ def run_hook(
     spec = AttemptSpec(
         argv=argv,
         env=env,
-        log_path=str(log_dir / "hooks" / f"{job.id}.{attempt}.{event}.log"),
+        log_path=hook_log_path(log_dir, job.id, attempt, event),
         timeout=timeout,
         kill_grace=HOOK_KILL_GRACE,
         log_max_bytes=HOOK_LOG_MAX_BYTES,
