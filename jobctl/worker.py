@@ -350,15 +350,15 @@ class Worker:
             claims = [r.claim for r in self._running.values() if r.attempt is not None]
             held = self.store.renew(claims, now + self.lease)
             self._stop_lost(claims, held)
-        expired = []
-        if not self.store.shared:  # a dead worker's processes are reachable on this host only
-            # Running, or cancelled while running: the worker that was to stop it is gone.
-            leased = JobFilter(states=(State.RUNNING, State.CANCELLED), limit=None, leased=True)
-            expired = [
-                job
-                for job in self.store.list_jobs(leased)
-                if job.lease_expires_at is not None and job.lease_expires_at < now
-            ]
+        # Running, or cancelled while running, and the worker that was to stop it is gone.
+        # Its processes can be stopped only from its own host; stop_orphans finds them by
+        # the worker id they carry, so on any other host it finds none (a shared store).
+        leased = JobFilter(states=(State.RUNNING, State.CANCELLED), limit=None, leased=True)
+        expired = [
+            job
+            for job in self.store.list_jobs(leased)
+            if job.lease_expires_at is not None and job.lease_expires_at < now
+        ]
         if expired:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from redis_server import RedisEnv, RedisServer, namespace_for, start_server
+from test_ops_support import process_gone
 
 from jobctl.models import State
 from jobctl.store.redis import RedisStore, parse_location
@@ -256,3 +257,24 @@ def spawn(env: RedisEnv, log: Path, *args: str) -> object:
 
 
 pytestmark = pytest.mark.timeout(120)
+
+
+def test_a_killed_worker_s_job_process_is_stopped_before_its_job_runs_again(
+    redis_env: RedisEnv,
+) -> None:
+    """On a shared store too: the worker that recovers a job on the dead worker's own host
+    stops what that worker left running, so the job never runs twice at once."""
+    env = redis_env
+    pids = env.root / "pids"
+    env.write_config(
+        CONFIG + f'\n[jobs.long]\ncommand = ["sh", "-c", "echo $$ >> {pids}; sleep 30"]\n'
+    )
+    job_id = env.enqueue("long")
+    first = spawn(env, env.root / "a.log", "run-worker")
+    env.wait_for(lambda: pids.exists() and pids.read_text().count("\n") == 1)
+    orphan = int(pids.read_text().split()[0])
+    os.kill(first.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+    spawn(env, env.root / "b.log", "run-worker")
+    env.wait_for(lambda: pids.read_text().count("\n") == 2, timeout=30)  # the job again
+    assert process_gone(orphan)  # stopped before the job was given out again
+    assert env.show(job_id)["attempts"] == 2

@@ -95,7 +95,13 @@ class RecordOps(RedisBase):
         else:
             indexes = [self._key("all")]
         descending = where.newest_first
-        ids = heapq.merge(*(self._ids(k, descending) for k in indexes), reverse=descending)
+        ids: Iterable[int] = heapq.merge(
+            *(self._ids(k, descending) for k in indexes), reverse=descending
+        )
+        if where.leased:  # the few jobs holding a lease, not every cancelled job there is
+            with self._guard():
+                members = self._client.zrange(self._key("leases"), 0, -1)
+            ids = sorted((int(m) for m in members), reverse=descending)
         states = set(where.states)
         found: list[Job] = []
         limit = where.limit if where.limit is not None and where.limit >= 0 else None
