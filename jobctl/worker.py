@@ -222,7 +222,10 @@ class Worker:
                 self._store_retry_at = mono + _STORE_RETRY
             if self._stopping:
                 self._enforce_shutdown(mono)
-                if not self._running and (reported or self._force):
+                out_of_time = self._stop_deadline is not None and mono >= self._stop_deadline
+                if not self._running and (reported or self._force or out_of_time):
+                    if not reported:
+                        self._give_up_reporting()
                     return
             if not reported:
                 self._wait(listener, self._until_attempts_need_us(self._store_retry_at - mono))
@@ -687,6 +690,18 @@ class Worker:
             exit_code=result.exit_code,
             error=result.error,
             **extra,
+        )
+
+    def _give_up_reporting(self) -> None:
+        """A stop that outlasted the store: `shutdown_timeout` bounds it all the same. The
+        results it could not record are lost, not the jobs: their leases run out and they
+        run again, as after a crash."""
+        self.log.emit(
+            "worker.unreported",
+            level="error",
+            jobs=len(self._finishes) + len(self._releases),
+            error="the store could not be reached before the shutdown timeout; these jobs"
+            " run again once their leases expire",
         )
 
     def _enforce_shutdown(self, mono: float) -> None:

@@ -278,3 +278,30 @@ def test_a_killed_worker_s_job_process_is_stopped_before_its_job_runs_again(
     env.wait_for(lambda: pids.read_text().count("\n") == 2, timeout=30)  # the job again
     assert process_gone(orphan)  # stopped before the job was given out again
     assert env.show(job_id)["attempts"] == 2
+
+
+def test_a_worker_told_to_stop_while_the_server_is_down_stops_within_its_timeout(
+    tmp_path: Path, redis_env: RedisEnv
+) -> None:
+    """The results it cannot record are lost, not the jobs (their leases run out): the
+    shutdown timeout bounds the stop all the same, with one line saying so."""
+    server = start_server(tmp_path / "gone")
+    try:
+        env = redis_env
+        go = env.root / "go"
+        env.write_config(
+            CONFIG + f'\n[jobs.gate]\ncommand = ["sh", "-c", "while [ ! -e {go} ]; do '
+            'sleep 0.05; done"]\n'
+        )
+        env.url = server.url("gone")
+        job_id = env.enqueue("gate")
+        log = env.root / "worker.log"
+        worker = spawn(env, log, "run-worker", "--shutdown-timeout", "1s")
+        env.wait_for(lambda: env.show(job_id)["state"] == "running")
+        server.stop()
+        go.touch()  # the job ends while the server is down: its result cannot be recorded
+        os.killpg(worker.pid, signal.SIGTERM)  # type: ignore[attr-defined]
+        assert worker.wait(timeout=20) == 0  # type: ignore[attr-defined]
+        assert "worker.unreported" in log.read_text()
+    finally:
+        server.stop()
