@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import Env
 from redis_server import RedisEnv, RedisServer, namespace_for, start_server
 from test_ops_support import process_gone
 
@@ -305,3 +306,31 @@ def test_a_worker_told_to_stop_while_the_server_is_down_stops_within_its_timeout
         assert "worker.unreported" in log.read_text()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("location", "says"),
+    [
+        ("redis://h:notaport/0", "the port must be a number"),
+        ("redis://h/abc", "the database must be a number"),
+        ("redis://h/0?namespace=a&namespace=b", "namespace is given more than once"),
+        ("redis://h/0?bogus=1", "unknown option 'bogus'"),
+        ("redis://h/0?ssl_certfile=x", "unknown option 'ssl_certfile'"),  # TLS ones: rediss
+    ],
+)
+def test_a_malformed_redis_location_is_one_clear_error(location: str, says: str) -> None:
+    from jobctl.errors import StoreError
+
+    with pytest.raises(StoreError, match=says):
+        parse_location(location)
+    parse_location("rediss://h/0?ssl_certfile=x&socket_timeout=5")  # these are fine
+
+
+@pytest.mark.parametrize("location", ["redis:/127.0.0.1:6379", "http://h/x", "unix:///tmp/s"])
+def test_a_mistyped_url_is_refused_and_never_becomes_a_file(env: Env, location: str) -> None:
+    env.write_config(CONFIG)
+    result = env.run("--db", location, "enqueue", "hello")
+    assert result.returncode == 3 and "not a database location" in result.stderr
+    assert result.stdout == "" and not any(env.root.glob("*:*"))
+    upper = env.run("--db", "REDIS://127.0.0.1:1/0", "enqueue", "hello")
+    assert upper.returncode == 3 and "cannot reach the server" in upper.stderr

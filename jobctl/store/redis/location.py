@@ -33,6 +33,19 @@ def parse_location(location: str) -> RedisLocation:
     parts = urlsplit(location)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise StoreError(f"{redact(location)}: expected redis://[:password@]host[:port][/db]")
+    try:
+        parts.port  # noqa: B018 (parsed on access)
+    except ValueError:
+        raise StoreError(f"{redact(location)}: the port must be a number up to 65535") from None
+    if parts.path not in ("", "/") and not parts.path[1:].isdigit():
+        raise StoreError(f"{redact(location)}: the database must be a number (/0, /1, ...)")
+    names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
+    known = _client_options(parts.scheme) | {"namespace", "leader_lease"}
+    for name in names:
+        if names.count(name) > 1:
+            raise StoreError(f"{redact(location)}: {name} is given more than once")
+        if name not in known:
+            raise StoreError(f"{redact(location)}: unknown option {name!r} in the URL")
     namespace = DEFAULT_NAMESPACE
     lease = DEFAULT_LEADER_LEASE
     rest: list[tuple[str, str]] = []
@@ -71,3 +84,17 @@ def redact(location: str) -> str:
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, "", ""))
+
+
+def _client_options(scheme: str) -> set[str]:
+    """The query options redis-py takes from a URL (any other fails at the first command,
+    deep in the client); the TLS ones only for rediss://."""
+    import inspect
+
+    from redis.connection import URL_QUERY_ARGUMENT_PARSERS, SSLConnection
+
+    names = set(URL_QUERY_ARGUMENT_PARSERS) | {"password", "username", "client_name"}
+    if scheme == "rediss":
+        ssl_options = inspect.signature(SSLConnection.__init__).parameters
+        names |= {"ssl"} | {n for n in ssl_options if n.startswith("ssl_")}
+    return names
