@@ -100,10 +100,12 @@ class Attempt:
         spec = self.spec
         _check_log_dir(os.path.dirname(spec.log_path))
         if os.path.lexists(spec.log_path):
-            # Something is there already (a retried database's file, or a planted link):
-            # open it now, so that a refusal stops the attempt before its command runs.
+            # Something is there already (a planted link, or the log of another database
+            # or namespace sharing the folder, or of one deleted since: its ids start over):
+            # open it now, so that a refusal stops the attempt before its command runs, and
+            # empty it, so that this attempt's log holds this attempt's output alone.
             self._log_opened = True
-            self._log_fd = _open_log(spec.log_path)
+            self._log_fd = _open_log(spec.log_path, truncate=True)
             self._log_made = True
         argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else list(spec.argv)
         self._started = time.monotonic()
@@ -473,8 +475,10 @@ def _check_log_dir(directory: str) -> None:
         _LOG_DIRS.add(directory)
 
 
-def _open_log(path: str) -> int:
+def _open_log(path: str, *, truncate: bool = False) -> int:
     flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    if truncate:  # (O_NOFOLLOW first: a link is refused, never emptied through)
+        flags |= os.O_TRUNC
     try:
         return os.open(path, flags, 0o600)
     except FileNotFoundError:  # the folder was removed since: make it again

@@ -336,3 +336,17 @@ def test_a_reload_refuses_what_validate_refuses_and_names_settings_kept_until_re
     assert marker.read_text() == "one\none\nthree\n"
     assert "worker.reload_failed" in err and "cron" in err
     assert "worker.restart_needed" in err and "settings=lease" in err
+
+
+def test_a_log_left_by_another_database_in_the_shared_folder_starts_empty(env: Env) -> None:
+    """Two databases (or namespaces) sharing a log_dir number their jobs alike: a new
+    attempt's log holds its own output, not another job's before it."""
+    shared = env.root / "logs"
+    env.write_config(f'[settings]\nlog_dir = "{shared}"\n[jobs.say]\ncommand = ["echo", "mine"]\n')
+    (shared / "00000").mkdir(parents=True, mode=0o700)
+    shared.chmod(0o700)
+    (shared / "00000" / "1.1.log").write_text("another database's job 1\n")
+    job_id = env.enqueue("say")
+    assert job_id == 1
+    env.run("run-worker", "--burst", check=True)
+    assert env.run("logs", str(job_id), check=True).stdout == "mine\n"
