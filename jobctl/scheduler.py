@@ -161,10 +161,13 @@ class Scheduler:
                 )
             return
         chosen = due
-        catching_up = len(due) > 1 or due[0] < (self._live_since or now)
+        live_since = self._live_since or now
+        catching_up = len(due) > 1 or due[0] < live_since
         if catching_up:
             if spec.catch_up == "none":
-                chosen = []
+                # Nothing late, but the newest fire came while this daemon ran (a standby
+                # that waited out a lost leader's lease, a tick that came late): it runs.
+                chosen = [fire for fire in due[-1:] if fire >= live_since]
             elif spec.catch_up == "latest":
                 chosen = due[-1:]
             else:

@@ -510,6 +510,25 @@ def test_a_standby_that_takes_over_runs_the_fire_that_came_meanwhile(store: Sqli
     assert fires(store) == [at("2026-06-01T03:00")]
 
 
+def test_a_standby_that_waited_out_a_lease_runs_the_newest_fire_even_with_none(
+    store: SqliteStore,
+) -> None:
+    """On Redis a standby leads only once the dead leader's lease ran out: fires came
+    every second meanwhile. With "none" nothing runs late, but the newest of them came while
+    the standby ran, and runs (all of them were dropped before)."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
+    )
+    leader = start_scheduler(store, config, at("2026-06-01T01:00"))
+    simulate(leader, at("2026-06-01T01:00"), at("2026-06-01T01:00:10"))
+    standby = Scheduler(store, config, quiet(), live_since=at("2026-06-01T01:00:05"))
+    takeover = at("2026-06-01T01:00:15.200")
+    standby.load(config, takeover)
+    standby.tick(takeover)
+    assert fires(store)[-2:] == [at("2026-06-01T01:00:10"), at("2026-06-01T01:00:15")]
+
+
 def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
     """A disabled every-second schedule records a skip each second; a worker's retention
     (or `jobctl prune`) forgets those older than its period, keeping where the plan stands."""
