@@ -200,7 +200,8 @@ class Daemon:
 
     def _heartbeat(self) -> None:
         with contextlib.suppress(StoreError):
-            self.store.heartbeat(self.id, self.clock.now())
+            if not self.store.heartbeat(self.id, self.clock.now()):  # the store lost it
+                self._register()
 
 
 def run_in_thread(target: Callable[[], int], name: str) -> threading.Thread:

@@ -117,6 +117,7 @@ class Worker:
         self.on_stop: list[Callable[[], None]] = []
         self.on_hangup: list[Callable[[], None]] = []  # SIGHUP, after the worker's own reload
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
+        self._started_at = 0.0
 
     # -- public ----------------------------------------------------------------------------
 
@@ -132,18 +133,8 @@ class Worker:
         started = False
         try:
             now = self.clock.now()
-            self.store.register_worker(
-                WorkerInfo(
-                    id=self.id,
-                    host=socket.gethostname(),
-                    pid=os.getpid(),
-                    queues=self.options.queues or ("*",),
-                    concurrency=self.options.concurrency,
-                    started_at=now,
-                    heartbeat_at=now,
-                    interval=self._maintenance_interval,
-                )
-            )
+            self._started_at = now
+            self.store.register_worker(self._info(now))
             self.log.emit(
                 "worker.started",
                 worker=self.id,
@@ -172,6 +163,18 @@ class Worker:
             if started:  # a worker that never started says nothing but its error
                 self.log.emit("worker.stopped", worker=self.id)
         return 0
+
+    def _info(self, now: float) -> WorkerInfo:
+        return WorkerInfo(
+            id=self.id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            queues=self.options.queues or ("*",),
+            concurrency=self.options.concurrency,
+            started_at=self._started_at,
+            heartbeat_at=now,
+            interval=self._maintenance_interval,
+        )
 
     def _check_name_free(self) -> None:
         """Two live workers of one name would share a heartbeat row and a wake-up socket:
@@ -348,7 +351,14 @@ class Worker:
 
     def _maintain(self) -> None:
         now = self.clock.now()
-        self.store.heartbeat(self.id, now)
+        if not self.store.heartbeat(self.id, now):  # the store lost it (a Redis restart)
+            self.store.register_worker(self._info(now))
+            self.log.emit(
+                "worker.registered_again",
+                level="warning",
+                worker=self.id,
+                error="its registration was gone from the store, which may have lost data",
+            )
         if self._running:
             claims = [r.claim for r in self._running.values() if r.attempt is not None]
             held = self.store.renew(claims, now + self.lease)

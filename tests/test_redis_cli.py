@@ -334,3 +334,31 @@ def test_a_mistyped_url_is_refused_and_never_becomes_a_file(env: Env, location: 
     assert result.stdout == "" and not any(env.root.glob("*:*"))
     upper = env.run("--db", "REDIS://127.0.0.1:1/0", "enqueue", "hello")
     assert upper.returncode == 3 and "cannot reach the server" in upper.stderr
+
+
+def test_workers_register_again_after_the_server_lost_its_data(
+    tmp_path: Path, redis_env: RedisEnv
+) -> None:
+    """A server restarted without persistence (or FLUSHDB) forgets the namespace while its
+    workers run on: they register again at their next heartbeat, so `status` opens the
+    namespace and shows them, and `health --require-worker` passes."""
+    server = start_server(tmp_path / "flushed")
+    try:
+        env = redis_env
+        env.write_config(CONFIG)  # lease 3s: a heartbeat a second
+        env.url = server.url("flushed")
+        env.enqueue("hello")
+        log = env.root / "worker.log"
+        worker = spawn(env, log, "run-worker")
+        env.wait_for(lambda: "job.succeeded" in log.read_text())
+        client = server.client()
+        client.flushall()
+        client.close()
+        env.wait_for(lambda: "worker.registered_again" in log.read_text(), timeout=20)
+        status = env.run("status", "--json")
+        assert status.returncode == 0, status.stderr
+        assert env.run("health", "--require-worker").returncode == 0
+        os.killpg(worker.pid, signal.SIGTERM)  # type: ignore[attr-defined]
+        assert worker.wait(timeout=30) == 0  # type: ignore[attr-defined]
+    finally:
+        server.stop()

@@ -861,8 +861,8 @@ def test_workers_register_beat_and_leave(store: Store) -> None:
     info = WorkerInfo("w1", "host-a", 42, ("q",), 4, T0, T0, kind="worker", interval=2.5)
     store.register_worker(info)
     store.register_worker(WorkerInfo("d1", "host-b", 7, (), 0, T0 - 1, T0 - 1, "scheduler"))
-    store.heartbeat("w1", T0 + 9)
-    store.heartbeat("ghost", T0 + 9)  # not registered: nothing happens
+    assert store.heartbeat("w1", T0 + 9) is True
+    assert store.heartbeat("ghost", T0 + 9) is False  # not registered: it must register
     assert [w.id for w in store.workers()] == ["d1", "w1"]
     (w1,) = [w for w in store.workers() if w.id == "w1"]
     assert w1 == WorkerInfo("w1", "host-a", 42, ("q",), 4, T0, T0 + 9, "worker", 2.5)

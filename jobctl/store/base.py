@@ -293,7 +293,10 @@ class Store(abc.ABC):
     def register_worker(self, info: WorkerInfo) -> None: ...
 
     @abc.abstractmethod
-    def heartbeat(self, worker: str, now: float) -> None: ...
+    def heartbeat(self, worker: str, now: float) -> bool:
+        """Record a registered worker's or daemon's heartbeat; False when it is not
+        registered (any more: a Redis server that restarted without its data), so that it
+        registers again."""
 
     @abc.abstractmethod
     def unregister_worker(self, worker: str) -> None: ...

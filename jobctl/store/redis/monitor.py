@@ -13,6 +13,7 @@ from jobctl.store.redis.base import RedisBase
 from jobctl.store.redis.codec import (
     HIST_BOUNDS,
     PAGE,
+    SCHEMA_VERSION,
     SEP,
     num,
 )
@@ -37,11 +38,14 @@ class MonitorOps(RedisBase):
             pipe = self._client.pipeline(transaction=True)
             pipe.hset(self._key("workers"), info.id, record)
             pipe.hset(self._key("heartbeats"), info.id, num(info.heartbeat_at))
+            # The namespace's mark too: a worker registering again after the server lost its
+            # data makes the namespace one that commands open again.
+            pipe.hsetnx(self._key("meta"), "schema", str(SCHEMA_VERSION))
             pipe.execute()
 
-    def heartbeat(self, worker: str, now: float) -> None:
+    def heartbeat(self, worker: str, now: float) -> bool:
         with self._guard():
-            self._run("heartbeat", worker, num(now))
+            return bool(self._run("heartbeat", worker, num(now)))
 
     def unregister_worker(self, worker: str) -> None:
         with self._guard():

@@ -33,9 +33,12 @@ class MonitorOps(SqliteBase):
                 ),
             )
 
-    def heartbeat(self, worker: str, now: float) -> None:
+    def heartbeat(self, worker: str, now: float) -> bool:
         with self._write() as conn:
-            conn.execute("UPDATE workers SET heartbeat_at = ? WHERE id = ?", (now, worker))
+            found = conn.execute(
+                "UPDATE workers SET heartbeat_at = ? WHERE id = ? RETURNING id", (now, worker)
+            ).fetchone()
+        return found is not None
 
     def unregister_worker(self, worker: str) -> None:
         with self._write() as conn:
