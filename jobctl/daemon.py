@@ -20,7 +20,7 @@ from jobctl.clock import Clock, SystemClock
 from jobctl.config import Config, check_schedules, file_stamp, load_config_file
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
-from jobctl.observe.events import EventLog
+from jobctl.observe.events import EventLog, Outage
 from jobctl.scheduler import Scheduler
 from jobctl.store import Store
 from jobctl.store.base import LeaderLock
@@ -53,6 +53,7 @@ class Daemon:
         self._stopping = False
         self._reload_requested = False
         self._config_stamp = config.stamp  # the file as it was read, not as it is now
+        self._outage = Outage(self.log, "scheduler")
 
     # -- control from signal handlers or other threads -------------------------------------
 
@@ -121,7 +122,7 @@ class Daemon:
                 return True
             wait = _LOCK_POLL
             if not announced:
-                self.log.emit("scheduler.standby", reason="another daemon is the leader")
+                self.log.emit("scheduler.standby", reason=lock.waiting_for)
                 announced = True
         return False
 
@@ -136,8 +137,9 @@ class Daemon:
             now = self.clock.now()
             try:
                 next_fire = self.scheduler.tick(now)
+                self._outage.answered(self.clock.monotonic())
             except StoreError as exc:
-                self.log.emit("scheduler.store_error", level="error", error=str(exc))
+                self._outage.failed(exc, self.clock.monotonic())
                 next_fire = now + 1.0
             mono = self.clock.monotonic()
             if mono >= next_heartbeat:

@@ -33,7 +33,7 @@ from jobctl.config import (
 from jobctl.errors import JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
-from jobctl.observe.events import EventLog
+from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import login_env, process_exists, stop_orphans
@@ -118,6 +118,7 @@ class Worker:
         self.on_hangup: list[Callable[[], None]] = []  # SIGHUP, after the worker's own reload
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
         self._started_at = 0.0
+        self._outage = Outage(self.log, "worker")
 
     # -- public ----------------------------------------------------------------------------
 
@@ -241,8 +242,9 @@ class Worker:
                     listener.control_pending = False
                     self._check_held()
                 claimed_all = self._claim_more()
+                self._outage.answered(mono)
             except StoreError as exc:
-                self.log.emit("worker.store_error", level="error", error=str(exc))
+                self._outage.failed(exc, mono)
                 self._store_retry_at = mono + _STORE_RETRY
                 self._wait(listener, self._until_attempts_need_us(_STORE_RETRY))
                 continue
@@ -611,7 +613,7 @@ class Worker:
                 )
                 self._finishes = []
         except StoreError as exc:
-            self.log.emit("worker.store_error", level="error", error=str(exc))
+            self._outage.failed(exc, self.clock.monotonic())
             return False
         for claim in claims:  # the next jobs start before the last ones are reported
             self._start(claim)

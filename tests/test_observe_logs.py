@@ -345,3 +345,28 @@ def test_control_characters_from_a_job_are_escaped_in_text_lines(env: Env) -> No
             assert dead["error"] == "exit code 1: red\x1b[31mRED\rback"
         else:
             assert "red\\\\x1b[31mRED\\\\rback" in dead["error"]  # quoted: \\ is \\\\
+
+
+def test_a_store_outage_is_one_line_then_a_reminder_a_minute_then_one_when_back() -> None:
+    """Not an error line a second for as long as a server is down."""
+    import io
+
+    from jobctl.observe.events import EventLog, Outage
+
+    stream = io.StringIO()
+    outage = Outage(EventLog(stream=stream, fmt="json"), "worker")
+    outage.answered(0.0)  # all well: nothing to say
+    for second in range(0, 125):
+        outage.failed(ConnectionError("cannot reach the server"), float(second))
+    outage.answered(125.0)
+    outage.answered(126.0)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(e["event"], e["level"]) for e in lines] == [
+        ("worker.store_error", "error"),
+        ("worker.store_error", "error"),
+        ("worker.store_error", "error"),
+        ("worker.store_back", "warning"),
+    ]
+    assert lines[0]["error"] == "cannot reach the server"
+    assert lines[1]["error"] == "cannot reach the server (failing for 1m)"
+    assert lines[3]["after"] == "2m5s"

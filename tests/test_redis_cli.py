@@ -362,3 +362,19 @@ def test_workers_register_again_after_the_server_lost_its_data(
         assert worker.wait(timeout=30) == 0  # type: ignore[attr-defined]
     finally:
         server.stop()
+
+
+def test_a_standby_says_when_it_waits_for_the_server_not_for_a_leader(tmp_path: Path) -> None:
+    from jobctl.store.redis import RedisStore
+
+    server = start_server(tmp_path / "away")
+    store = RedisStore(server.url("away"))
+    try:
+        lock = store.scheduler_lock()
+        assert lock.waiting_for == "another daemon is the leader"
+        server.stop()
+        assert lock.acquire(timeout=0) is False
+        assert lock.waiting_for.startswith("the server cannot be reached")
+    finally:
+        store.close()
+        server.stop()

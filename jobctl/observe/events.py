@@ -120,3 +120,35 @@ def _human_ms(ms: Any) -> str:
         return format_short(float(ms) / 1000.0)
     except (TypeError, ValueError):
         return str(ms)
+
+
+class Outage:
+    """The log lines of a store that stopped answering: one when it fails, one when it is
+    back, and a reminder a minute apart in between, not a line a second for as long as a
+    server is down. `prefix` names the process ("worker", "scheduler")."""
+
+    REMIND_EVERY = 60.0
+
+    def __init__(self, log: EventLog, prefix: str) -> None:
+        self.log = log
+        self.prefix = prefix
+        self._since: float | None = None
+        self._said_at = 0.0
+
+    def failed(self, error: Exception, now: float) -> None:
+        if self._since is None:
+            self._since = self._said_at = now
+            self.log.emit(f"{self.prefix}.store_error", level="error", error=str(error))
+        elif now - self._said_at >= self.REMIND_EVERY:
+            self._said_at = now
+            self.log.emit(
+                f"{self.prefix}.store_error",
+                level="error",
+                error=f"{error} (failing for {format_short(now - self._since)})",
+            )
+
+    def answered(self, now: float) -> None:
+        if self._since is not None:
+            down = format_short(now - self._since)
+            self._since = None
+            self.log.emit(f"{self.prefix}.store_back", level="warning", after=down)

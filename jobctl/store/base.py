@@ -36,6 +36,10 @@ class LeaderLock(Protocol):
 
     def held(self) -> bool: ...
 
+    @property
+    def waiting_for(self) -> str:
+        """Why the last acquire failed, for the standby's log line."""
+
     def release(self) -> None: ...
 
 

@@ -34,6 +34,11 @@ class RedisLeaderLock:
         self._mutex = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._waiting_for = "another daemon is the leader"
+
+    @property
+    def waiting_for(self) -> str:
+        return self._waiting_for
 
     def acquire(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -44,8 +49,10 @@ class RedisLeaderLock:
             pause = STANDBY_POLL
             try:
                 token = self._store._run("leader_acquire", os.urandom(8).hex(), self._ms())
-            except redis.exceptions.RedisError:
+                self._waiting_for = "another daemon is the leader"
+            except redis.exceptions.RedisError as exc:
                 token = None  # the server is unreachable: keep standing by
+                self._waiting_for = f"the server cannot be reached ({exc})"
             if isinstance(token, int):
                 # Another daemon leads: try again the moment its lease would run out.
                 pause = min(pause, max(0.002, token / 1000 + 0.002))

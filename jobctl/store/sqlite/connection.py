@@ -241,6 +241,10 @@ class FileLeaderLock:
 
         self._lock = FileLock(str(path), mode=0o600)
 
+    @property
+    def waiting_for(self) -> str:
+        return "another daemon is the leader"
+
     def acquire(self, timeout: float) -> bool:
         from filelock import Timeout
 
