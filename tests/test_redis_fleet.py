@@ -212,6 +212,40 @@ def test_a_store_outage_is_retried_once_a_second_not_at_every_line_of_output(
         server.stop()
 
 
+def test_wait_rides_out_a_short_outage_of_the_server(tmp_path: Path, redis_env: RedisEnv) -> None:
+    """As workers do: a blip of the server is no reason for `wait` to give up (exit 3)."""
+    import subprocess
+
+    from conftest import JOBCTL
+
+    aof = ("--appendonly", "yes", "--appendfsync", "always")
+    server = start_server(tmp_path / "blip", *aof)
+    env = redis_env
+    env.url = server.url("blip")
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    try:
+        job = env.enqueue("noop")
+        waiting = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), "wait", str(job), "--timeout", "60s"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+        )
+        probe = server.client()
+        wait_until("wait to connect", lambda: len(probe.client_list()) >= 2, 30)
+        probe.close()
+        server.stop()
+        time.sleep(1.5)  # the outage, in real time: `wait` polls a real server
+        server = start_server(tmp_path / "blip", *aof, port=server.port)
+        env.run("run-worker", "--burst", check=True)
+        _, err = waiting.communicate(timeout=60)
+        assert waiting.returncode == 0, err
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------------------------------------
 # Cron daemons
 

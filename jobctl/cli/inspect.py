@@ -97,16 +97,24 @@ def wait(
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
 ) -> None:
     """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled."""
-    from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound
+    from jobctl.cli.observe import Patience
+    from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError
     from jobctl.models import FINAL_STATES, State
     from jobctl.render import job_document, print_json
 
     limit = duration_option(timeout, "--timeout")
     deadline = time.monotonic() + limit if limit is not None else None
     pause = 0.01
+    patience = Patience()
     with STATE.store(create=False) as store:
         while True:
-            jobs = store.get_many(job_ids)
+            try:
+                jobs = store.get_many(job_ids)
+            except StoreError as exc:
+                patience.failed(exc)
+                time.sleep(0.25)
+                continue
+            patience.answered()
             missing = [i for i in job_ids if i not in jobs]
             if missing:
                 raise NotFound(f"no job {missing[0]}")

@@ -26,6 +26,27 @@ _POLL_MIN = 0.02
 _POLL_MAX = 0.25
 
 
+class Patience:
+    """What a polling command (wait, logs --follow, enqueue --wait) makes of a store error:
+    it rides out a short outage, as workers do, retrying for up to GRACE seconds before it
+    reports the error."""
+
+    GRACE = 30.0
+
+    def __init__(self) -> None:
+        self._since: float | None = None
+
+    def failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        if now - self._since >= self.GRACE:
+            raise error
+
+    def answered(self) -> None:
+        self._since = None
+
+
 @app.command(
     epilog="Examples:  jobctl status  |  watch -n1 jobctl status  |  jobctl status --json",
 )
@@ -186,15 +207,23 @@ def job_exit_code(job: Job) -> int:
 def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> Job:
     """Poll until the job has ended and its last attempt is over; with `out`, copy the
     output of its attempts (from attempt `run`, default the latest) as it is written."""
-    from jobctl.errors import OperationFailed
+    from jobctl.errors import OperationFailed, StoreError
     from jobctl.models import FINAL_STATES
 
     reader: _LogReader | None = None
     pause = _POLL_MIN
     next_worker_check = 0.0
+    patience = Patience()
     try:
         while True:
-            job = store.get(job_id)
+            try:
+                job = store.get(job_id)
+                attempts = {a.run: a for a in store.attempts(job_id)} if out is not None else {}
+            except StoreError as exc:
+                patience.failed(exc)
+                time.sleep(_POLL_MAX)
+                continue
+            patience.answered()
             if job is None:
                 raise OperationFailed(f"job {job_id} was deleted while waiting for it")
             ended = job.state in FINAL_STATES
@@ -204,7 +233,6 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
                 time.sleep(pause)
                 pause = min(pause * 1.5, _POLL_MAX)
                 continue
-            attempts = {a.run: a for a in store.attempts(job_id)}
             if run is None:
                 run = max(attempts, default=1)
             current = attempts.get(run)
