@@ -111,6 +111,9 @@ def wait(
             try:
                 jobs = store.get_many(job_ids)
             except StoreError as exc:
+                if deadline is not None and time.monotonic() >= deadline:
+                    typer.echo(f"jobctl: timed out after {timeout}", err=True)
+                    raise typer.Exit(EXIT_TIMEOUT) from None
                 patience.failed(exc)
                 time.sleep(0.25)
                 continue

@@ -146,6 +146,8 @@ class Outage:
                 level="error",
                 error=f"{error} (failing for {format_short(now - self._since)})",
             )
+        else:  # each try, for whoever debugs the retry rhythm
+            self.log.emit(f"{self.prefix}.store_retry", level="debug", error=str(error))
 
     def answered(self, now: float) -> None:
         if self._since is not None:
