@@ -59,6 +59,7 @@ class Scheduler:
         self._next_pending_check = 0.0
         self._loaded = False
         self._live_since = live_since  # fires before it passed while no daemon ran
+        self._leading_since: float | None = None
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -101,6 +102,8 @@ class Scheduler:
         self._plans = plans
         if self._live_since is None:
             self._live_since = now
+        if self._leading_since is None:  # the first plan is made on taking the lead
+            self._leading_since = now
         self._loaded = True
 
     @property
@@ -165,9 +168,11 @@ class Scheduler:
         catching_up = len(due) > 1 or due[0] < live_since
         if catching_up:
             if spec.catch_up == "none":
-                # Nothing late, but the newest fire came while this daemon ran (a standby
-                # that waited out a lost leader's lease, a tick that came late): it runs.
-                chosen = [fire for fire in due[-1:] if fire >= live_since]
+                # Nothing late, but a standby was running: the newest fire that came while
+                # it waited out a lost leader's lease (Redis) runs. A leader's own late tick
+                # (a suspended machine, a store outage) runs none.
+                leading = self._leading_since or now
+                chosen = [f for f in due[-1:] if live_since <= f < leading]
             elif spec.catch_up == "latest":
                 chosen = due[-1:]
             else:

@@ -14,8 +14,8 @@ fresh Scheduler starts on the same file.
   (watermark, now]: the watermark is the previous tick's instant while the daemon lives, and
   after a restart the last fire the database recorded. A single due fire runs when it came
   while the daemon ran; when several are due, or one passed before the daemon started
-  (missed during downtime), "all" runs them all, "latest" the most recent one, "none" the
-  most recent one only if it came while the daemon ran;
+  (missed during downtime), "all" runs them all, "latest" the most recent one, "none" none
+  of them (a daemon here never stands by, so none came while it waited for the lead);
 * a killed tick enqueues part of that: the fire being recorded at the kill is in the database
   exactly when the kill came after the commit;
 * hence with catch_up = "all", every planned fire is enqueued exactly once.
@@ -135,7 +135,7 @@ class Week:
         return {
             "all": set(due),
             "latest": {due[-1]},
-            "none": {due[-1]} if due[-1] >= started else set(),
+            "none": set(),
         }[self.config.schedules[name].catch_up]
 
 

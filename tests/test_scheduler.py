@@ -529,6 +529,19 @@ def test_a_standby_that_waited_out_a_lease_runs_the_newest_fire_even_with_none(
     assert fires(store)[-2:] == [at("2026-06-01T01:00:10"), at("2026-06-01T01:00:15")]
 
 
+def test_a_leader_s_own_late_tick_runs_no_missed_fire_with_none(store: SqliteStore) -> None:
+    """A leader that stalled (a suspended machine, a store outage) was leading all along:
+    with "none" the fires it missed stay missed, the newest one too."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
+    )
+    leader = start_scheduler(store, config, at("2026-06-01T01:00"))
+    leader.tick(at("2026-06-01T01:00:30"))
+    leader.tick(at("2026-06-01T01:30:10"))  # asleep for half an hour
+    assert fires(store) == []
+
+
 def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
     """A disabled every-second schedule records a skip each second; a worker's retention
     (or `jobctl prune`) forgets those older than its period, keeping where the plan stands."""
