@@ -116,6 +116,9 @@ class Worker:
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
         self.on_hangup: list[Callable[[], None]] = []  # SIGHUP, after the worker's own reload
+        # In `up`, beside a cron daemon: a reload it would refuse (a bad cron) is refused here
+        # too. A lone worker started with such a file, as `run-worker` may, keeps reloading.
+        self.with_daemon = False
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
         self._started_at = 0.0
         self._outage = Outage(self.log, "worker")
@@ -496,8 +499,10 @@ class Worker:
         stamp = file_stamp(path)
         if path is None or (not asked and stamp in (self.config.stamp, self._config_refused)):
             return False
-        try:  # refused as the cron daemon refuses it: one file, one verdict (in `up` too)
-            config = check_schedules(load_config_file(path, settle=True))
+        try:
+            config = load_config_file(path, settle=True)
+            if self.with_daemon:  # refused as `up`'s daemon refuses it: one verdict
+                config = check_schedules(config)
         except JobctlError as exc:
             self._config_refused = stamp  # not read again until it changes
             self.log.emit(

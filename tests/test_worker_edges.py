@@ -317,12 +317,12 @@ def test_sighup_reloads_a_worker_and_never_stops_it(env: Env) -> None:
 def test_a_reload_refuses_what_validate_refuses_and_names_settings_kept_until_restart(
     env: Env,
 ) -> None:
-    """One file, one verdict: a bad cron expression makes the worker keep its config (as the
-    daemon does), and a changed lease, which a running worker cannot take, is said."""
+    """In `up`, one file, one verdict: a bad cron expression makes the worker keep its config
+    (as the daemon does), and a changed lease, which a running worker cannot take, is said."""
     marker = env.root / "ran"
     job = f'[jobs.note]\ncommand = ["sh", "-c", "echo {{word}} >> {marker}"]\n'
     env.write_config(job.replace("{word}", "one"))
-    worker = env.start("run-worker")
+    worker = env.start("up", "--concurrency", "1")
     try:
         env.run("wait", str(env.enqueue("note")), "--timeout", "30s", check=True)
         bad_cron = '[schedules.s]\njob = "note"\ncron = "61 * * * *"\n'
@@ -350,3 +350,18 @@ def test_a_log_left_by_another_database_in_the_shared_folder_starts_empty(env: E
     assert job_id == 1
     env.run("run-worker", "--burst", check=True)
     assert env.run("logs", str(job_id), check=True).stdout == "mine\n"
+
+
+def test_a_lone_worker_takes_job_type_edits_whatever_the_schedules_say(env: Env) -> None:
+    """run-worker starts with a config whose cron line is bad (schedules are not its
+    business), so its reloads must not refuse that same line either."""
+    bad_cron = '[schedules.s]\njob = "a"\ncron = "61 * * * *"\n'
+    env.write_config('[jobs.a]\ncommand = ["true"]\n' + bad_cron)
+    worker = env.start("run-worker")
+    try:
+        env.run("wait", str(env.enqueue("a")), "--timeout", "30s", check=True)
+        env.write_config('[jobs.a]\ncommand = ["true"]\n[jobs.b]\ncommand = ["true"]\n' + bad_cron)
+        env.run("wait", str(env.enqueue("b")), "--timeout", "30s", check=True)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0

@@ -136,6 +136,7 @@ def up(
         daemon = Daemon(daemon_store, config, log=log, on_reload=reload_worker)
         worker.on_stop.append(daemon.request_stop)
         worker.on_hangup.append(daemon.request_reload)  # the worker's handler takes SIGHUP
+        worker.with_daemon = True
         with worker.signal_handlers(), _metrics(metrics_addr):
             thread = run_in_thread(daemon.run, "scheduler")
             code = worker.run()
@@ -146,8 +147,9 @@ def up(
 
 @app.command(epilog="Example:  jobctl reload")
 def reload() -> None:
-    """Ask the cron daemons on this host (and `up`) to re-read the config (SIGHUP). Workers
-    need no asking: they read a changed file before their next start."""
+    """Ask the cron daemon leading on this host (`schedule-daemon` or `up`) to re-read the
+    config (SIGHUP). Workers and standby daemons need no asking: they read a changed file
+    on their own (before a job's start; on taking over)."""
     import os
     import signal
     import socket
@@ -159,11 +161,8 @@ def reload() -> None:
     with STATE.store(create=False) as store:
         # Live ones only: a dead process's pid may belong to another program by now. Not the
         # workers: they need no signal, and one of an earlier release would die of it.
-        pids = {
-            w.pid
-            for w in store.workers()
-            if w.kind == "scheduler" and w.host == host and w.alive(now)
-        }
+        here = [w for w in store.workers() if w.host == host and w.alive(now)]
+    pids = {w.pid for w in here if w.kind == "scheduler"}
     sent = 0
     for pid in sorted(pids):
         try:
@@ -171,8 +170,14 @@ def reload() -> None:
             sent += 1
         except (ProcessLookupError, PermissionError):
             continue
+    if not sent and here:
+        typer.echo(
+            "no cron daemon leads on this host: its workers and standby daemons read the"
+            " changed config on their own"
+        )
+        return
     if not sent:
-        raise OperationFailed("no running cron daemon found on this host")
+        raise OperationFailed("no running worker or cron daemon found on this host")
     typer.echo(f"reload sent to {sent} daemon(s)")
 
 
