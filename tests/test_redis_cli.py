@@ -316,6 +316,7 @@ def test_a_worker_told_to_stop_while_the_server_is_down_stops_within_its_timeout
         ("redis://h/0?namespace=a&namespace=b", "namespace is given more than once"),
         ("redis://h/0?bogus=1", "unknown option 'bogus'"),
         ("redis://h/0?ssl_certfile=x", "unknown option 'ssl_certfile'"),  # TLS ones: rediss
+        ("redis://h/0?ssl_check_hostname=false", "unknown option 'ssl_check_hostname'"),
     ],
 )
 def test_a_malformed_redis_location_is_one_clear_error(location: str, says: str) -> None:
@@ -324,6 +325,7 @@ def test_a_malformed_redis_location_is_one_clear_error(location: str, says: str)
     with pytest.raises(StoreError, match=says):
         parse_location(location)
     parse_location("rediss://h/0?ssl_certfile=x&socket_timeout=5")  # these are fine
+    parse_location("redis://h/0/?lib_name=app&client_name=worker")
 
 
 @pytest.mark.parametrize("location", ["redis:/127.0.0.1:6379", "http://h/x", "unix:///tmp/s"])
@@ -334,6 +336,8 @@ def test_a_mistyped_url_is_refused_and_never_becomes_a_file(env: Env, location: 
     assert result.stdout == "" and not any(env.root.glob("*:*"))
     upper = env.run("--db", "REDIS://127.0.0.1:1/0", "enqueue", "hello")
     assert upper.returncode == 3 and "cannot reach the server" in upper.stderr
+    (env.root / "a:").mkdir(exist_ok=True)  # a folder named `a:` holds a path, not a URL
+    assert env.run("--db", "a:/q.db", "enqueue", "hello").returncode == 0
 
 
 def test_workers_register_again_after_the_server_lost_its_data(

@@ -12,18 +12,19 @@ __all__ = ["Finish", "Store", "WakeListener", "open_store"]
 
 def open_store(location: str, *, durability: str = "full", create: bool = True) -> Store:
     """A path or sqlite:///path opens the SQLite store; redis:// or rediss:// the Redis one
-    (imported only then: the client costs start-up time that SQLite users should not pay)."""
-    scheme = _scheme(location)
-    if scheme in ("redis", "rediss") and location[len(scheme) :].startswith("://"):
-        location = scheme + location[len(scheme) :]  # REDIS:// too
+    (imported only then: the client costs start-up time that SQLite users should not pay).
+    Schemes are read in any case. Any other `scheme://`, or one of these three with a slash
+    missing, is refused: a mistyped URL must not become a database file of that name."""
+    scheme, rest = _split_scheme(location)
+    if scheme in ("redis", "rediss") and rest.startswith("//"):
         try:
             from jobctl.store.redis import RedisStore
         except ImportError as exc:
             raise StoreError(f"the Redis store needs the redis package: {exc}") from None
-        return RedisStore(location, create=create)
-    if location.startswith("sqlite://"):
-        location = location[len("sqlite://") :]
-    elif scheme is not None:  # a mistyped URL must not become a file of that name
+        return RedisStore(f"{scheme}:{rest}", create=create)
+    if scheme == "sqlite" and rest.startswith("//"):
+        location = rest[2:]
+    elif scheme in ("redis", "rediss", "sqlite") or (scheme and rest.startswith("//")):
         raise StoreError(
             f"{location}: not a database location (a path, sqlite:///PATH, redis://HOST or"
             " rediss://HOST)"
@@ -33,9 +34,13 @@ def open_store(location: str, *, durability: str = "full", create: bool = True) 
     return SqliteStore(Path(location).expanduser(), durability=durability, create=create)
 
 
-def _scheme(location: str) -> str | None:
-    """The scheme of a location written as a URL (`name:/...`), lowercased; None for a path."""
+def _split_scheme(location: str) -> tuple[str | None, str]:
+    """(scheme lowercased, the rest after its colon) of a location that starts like a URL;
+    (None, location) for anything else. `a:/x.db` is a path in a folder named `a:`, unless
+    `a` is one of jobctl's own schemes."""
     import re
 
-    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):/", location)
-    return match.group(1).lower() if match else None
+    match = re.match(r"([A-Za-z][A-Za-z0-9+.-]*):(.*)", location, re.DOTALL)
+    if match is None:
+        return None, location
+    return match.group(1).lower(), match.group(2)

@@ -37,7 +37,7 @@ def parse_location(location: str) -> RedisLocation:
         parts.port  # noqa: B018 (parsed on access)
     except ValueError:
         raise StoreError(f"{redact(location)}: the port must be a number up to 65535") from None
-    if parts.path not in ("", "/") and not parts.path[1:].isdigit():
+    if parts.path.strip("/") and not parts.path.strip("/").isdigit():
         raise StoreError(f"{redact(location)}: the database must be a number (/0, /1, ...)")
     names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
     known = _client_options(parts.scheme) | {"namespace", "leader_lease"}
@@ -88,12 +88,13 @@ def redact(location: str) -> str:
 
 def _client_options(scheme: str) -> set[str]:
     """The query options redis-py takes from a URL (any other fails at the first command,
-    deep in the client); the TLS ones only for rediss://."""
+    deep in the client); the TLS ones only for rediss:// (a plain connection takes none)."""
     import inspect
 
     from redis.connection import URL_QUERY_ARGUMENT_PARSERS, SSLConnection
 
-    names = set(URL_QUERY_ARGUMENT_PARSERS) | {"password", "username", "client_name"}
+    names = {n for n in URL_QUERY_ARGUMENT_PARSERS if not n.startswith("ssl_")}
+    names |= {"password", "username", "client_name", "lib_name", "lib_version"}
     if scheme == "rediss":
         ssl_options = inspect.signature(SSLConnection.__init__).parameters
         names |= {"ssl"} | {n for n in ssl_options if n.startswith("ssl_")}
