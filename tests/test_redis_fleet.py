@@ -214,34 +214,35 @@ def test_a_store_outage_is_retried_once_a_second_not_at_every_line_of_output(
         server.stop()
 
 
+def waiting_on(env: RedisEnv, server: RedisServer, *args: str) -> subprocess.Popen[str]:
+    """`jobctl wait ARGS` with a queued job, once it is connected to the server (so that
+    stopping the server next is an outage under its polling, not a failure to start)."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    job = env.enqueue("noop")
+    waiting = subprocess.Popen(
+        [*JOBCTL, *env.global_args(), "wait", str(job), *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+    )
+    probe = server.client()
+    wait_until("wait to connect", lambda: len(probe.client_list()) >= 2, 30)
+    probe.close()
+    return waiting
+
+
 def test_wait_rides_out_a_short_outage_of_the_server(tmp_path: Path, redis_env: RedisEnv) -> None:
     """As workers do: a blip of the server is no reason for `wait` to give up (exit 3)."""
-    import subprocess
-
-    from conftest import JOBCTL
-
     aof = ("--appendonly", "yes", "--appendfsync", "always")
     server = start_server(tmp_path / "blip", *aof)
-    env = redis_env
-    env.url = server.url("blip")
-    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    redis_env.url = server.url("blip")
     try:
-        job = env.enqueue("noop")
-        waiting = subprocess.Popen(
-            [*JOBCTL, *env.global_args(), "wait", str(job), "--timeout", "60s"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env.env,
-            cwd=env.root,
-        )
-        probe = server.client()
-        wait_until("wait to connect", lambda: len(probe.client_list()) >= 2, 30)
-        probe.close()
+        waiting = waiting_on(redis_env, server, "--timeout", "60s")
         server.stop()
         time.sleep(1.5)  # the outage, in real time: `wait` polls a real server
         server = start_server(tmp_path / "blip", *aof, port=server.port)
-        env.run("run-worker", "--burst", check=True)
+        redis_env.run("run-worker", "--burst", check=True)
         _, err = waiting.communicate(timeout=60)
         assert waiting.returncode == 0, err
     finally:
@@ -251,27 +252,11 @@ def test_wait_rides_out_a_short_outage_of_the_server(tmp_path: Path, redis_env: 
 def test_wait_keeps_its_timeout_while_the_server_is_down(
     tmp_path: Path, redis_env: RedisEnv
 ) -> None:
-    import subprocess
-
-    from conftest import JOBCTL
-
     server = start_server(tmp_path / "down")
-    env = redis_env
-    env.url = server.url("down")
-    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    redis_env.url = server.url("down")
     try:
-        job = env.enqueue("noop")
         started = time.monotonic()
-        waiting = subprocess.Popen(
-            [*JOBCTL, *env.global_args(), "wait", str(job), "--timeout", "2s"],
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env.env,
-            cwd=env.root,
-        )
-        probe = server.client()
-        wait_until("wait to connect", lambda: len(probe.client_list()) >= 2, 30)
-        probe.close()
+        waiting = waiting_on(redis_env, server, "--timeout", "2s")
         server.stop()
         _, err = waiting.communicate(timeout=60)
         assert waiting.returncode == 124, err  # its timeout, not the outage's 30 s grace
