@@ -144,6 +144,7 @@ class JobFilter(NamedTuple):
     limit: int | None = 50
     newest_first: bool = True
     leased: bool = False  # only jobs holding a lease (running, or cancelled while running)
+    lease_expired_before: float | None = None  # with leased: only leases past this instant
 
 
 _RECORDS = frozenset({"Attempt", "AttemptResult", "FireRecord", "WorkerInfo"})

@@ -371,12 +371,14 @@ class Worker:
         # Running, or cancelled while running, and the worker that was to stop it is gone.
         # Its processes can be stopped only from its own host; stop_orphans finds them by
         # the worker id they carry, so on any other host it finds none (a shared store).
-        leased = JobFilter(states=(State.RUNNING, State.CANCELLED), limit=None, leased=True)
-        expired = [
-            job
-            for job in self.store.list_jobs(leased)
-            if job.lease_expires_at is not None and job.lease_expires_at < now
-        ]
+        expired = self.store.list_jobs(
+            JobFilter(
+                states=(State.RUNNING, State.CANCELLED),
+                limit=None,
+                leased=True,
+                lease_expired_before=now,
+            )
+        )
         if expired:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.

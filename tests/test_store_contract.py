@@ -734,6 +734,22 @@ def test_a_lease_expires_after_its_instant_not_at_it(store: Store) -> None:
     assert [j.id for j in store.rescue_expired(T0 + LEASE + 0.001)] == [claim.job.id]
 
 
+def test_leased_jobs_can_be_listed_by_lease_expiry(store: Store) -> None:
+    """What a worker asks before rescuing: the jobs whose lease has run out, running or
+    cancelled while running, and no other (its cost follows them, not the fleet)."""
+    from jobctl.models import JobFilter
+
+    early, late, cancelled = (r.id for r in store.enqueue([job(), job(), job()], T0))
+    store.claim("w", None, T0, LEASE, limit=1)
+    store.claim("w", None, T0 + 10, LEASE, limit=2)
+    store.cancel([cancelled], T0 + 11)
+    leased = JobFilter(limit=None, leased=True, lease_expired_before=T0 + LEASE + 1)
+    assert [j.id for j in store.list_jobs(leased)] == [early]
+    later = leased._replace(lease_expired_before=T0 + LEASE + 11, newest_first=False)
+    assert [j.id for j in store.list_jobs(later)] == [early, late, cancelled]
+    assert store.list_jobs(leased._replace(lease_expired_before=T0)) == []
+
+
 def test_still_held_reads_without_renewing(store: Store) -> None:
     store.enqueue([job(), job()], T0)
     first, second = store.claim("w", None, T0, LEASE, limit=2)

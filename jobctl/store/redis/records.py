@@ -99,8 +99,11 @@ class RecordOps(RedisBase):
             *(self._ids(k, descending) for k in indexes), reverse=descending
         )
         if where.leased:  # the few jobs holding a lease, not every cancelled job there is
-            with self._guard():
-                members = self._client.zrange(self._key("leases"), 0, -1)
+            until = where.lease_expired_before
+            with self._guard():  # scored by expiry: the expired ones alone, when asked
+                members = self._client.zrangebyscore(
+                    self._key("leases"), "-inf", "+inf" if until is None else f"({until!r}"
+                )
             ids = sorted((int(m) for m in members), reverse=descending)
         states = set(where.states)
         found: list[Job] = []

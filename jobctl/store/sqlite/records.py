@@ -82,6 +82,9 @@ class RecordOps(SqliteBase):
             # Running jobs are few among millions: find them through their leases.
             sql += " INDEXED BY jobs_lease"
             clauses.append("lease_token IS NOT NULL")
+            if where.lease_expired_before is not None:
+                clauses.append("lease_expires_at < ?")
+                params.append(where.lease_expired_before)
         if clauses:
             sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY id DESC" if where.newest_first else " ORDER BY id"
