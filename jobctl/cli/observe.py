@@ -246,7 +246,12 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
                 moved = reader.copy(out)
                 if current.finished_at is not None and reader.missing():
                     # Run on another host: what a shared store kept of its output, once done.
-                    stored = store.attempt_output(job_id, run)
+                    try:
+                        stored = store.attempt_output(job_id, run)
+                    except StoreError as exc:
+                        patience.failed(exc)
+                        time.sleep(_POLL_MAX)
+                        continue
                     if stored is not None:
                         out.write(stored[1])
                         out.flush()
@@ -264,7 +269,12 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
                     now = time.monotonic()
                     if now >= next_worker_check:
                         next_worker_check = now + 1.0
-                        if not _worker_alive(store, current.worker):
+                        try:
+                            alive = _worker_alive(store, current.worker)
+                        except StoreError as exc:
+                            patience.failed(exc)
+                            continue
+                        if not alive:
                             return job
             elif ended:
                 return job  # it ended before this attempt started (cancelled while waiting)
