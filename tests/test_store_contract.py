@@ -536,6 +536,28 @@ def test_a_catch_up_backlog_holds_every_fire_and_runs_them_in_order(store: Store
     assert ran == [T0, T0 + 1, T0 + 2, T0 + 3]
 
 
+def test_a_held_fire_goes_before_a_newer_one_when_its_run_ended_meanwhile(store: Store) -> None:
+    """overlap = "queue": the run ends, and the next fire comes before the held one was
+    promoted (the daemon looks once a second). The held fire runs first, the new one waits
+    behind it: none jumps ahead, and none is left pending for good."""
+    store.record_fire("s", T0, job(schedule="s", fire_time=T0), T0, overlap="queue")
+    held = store.record_fire(
+        "s", T0 + 2, job(schedule="s", fire_time=T0 + 2), T0 + 2, overlap="queue"
+    )
+    assert held is not None and held.status == "pending"
+    (claim,) = store.claim("w", None, T0 + 3, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 3.7)
+    new = store.record_fire(
+        "s", T0 + 4, job(schedule="s", fire_time=T0 + 4), T0 + 4, overlap="queue"
+    )
+    assert new is not None and new.status == "pending"  # behind the held one, now running
+    (second,) = store.claim("w", None, T0 + 4, LEASE)
+    assert second.job.fire_time == T0 + 2
+    store.finish([Finish(second, ok())], T0 + 5)
+    promoted = store.promote_pending("s", job(schedule="s"), T0 + 5)
+    assert promoted is not None and promoted.fire_time == T0 + 4
+
+
 def test_last_runs_leave_skipped_and_pending_fires_out(store: Store) -> None:
     assert store.last_runs(["s"]) == {}
     store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")

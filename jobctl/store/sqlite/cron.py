@@ -54,6 +54,22 @@ class CronOps(QueueOps):
                         f" WHERE schedule = ? AND {HOLDING_SQL} LIMIT 1",
                         (schedule,),
                     ).fetchone()
+                if active is None and overlap == "queue":
+                    # The run a held fire waited for ended before the daemon's next look: that
+                    # fire goes first, and this one waits behind it, as if it came a moment later.
+                    held = conn.execute(
+                        "SELECT fire_time FROM fires INDEXED BY fires_pending"
+                        " WHERE schedule = ? AND status = 'pending' ORDER BY fire_time LIMIT 1",
+                        (schedule,),
+                    ).fetchone()
+                    if held is not None:
+                        results, _ = self._insert_jobs(conn, [job._replace(fire_time=held[0])], now)
+                        conn.execute(
+                            "UPDATE fires SET status = 'enqueued', job_id = ?, reason = NULL,"
+                            " at = ? WHERE schedule = ? AND fire_time = ?",
+                            (results[0].id, now, schedule, held[0]),
+                        )
+                        active, enqueued = (results[0].id,), True
                 waiting = (
                     active is not None
                     and overlap == "queue"
