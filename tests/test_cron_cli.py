@@ -153,8 +153,9 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(env: Env) -> No
     daemon = env.start("schedule-daemon")
     env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
     env.write_config(SECONDS_SCHEDULE + "\n[schedules.bad]\njob = 'tick'\ncron = 'nope'\n")
-    result = env.run("reload")
-    assert result.returncode == 0, result.stderr
+    result = env.run("reload")  # refuses it at once, and sends nothing
+    assert result.returncode == 2 and "[schedules.bad] cron" in result.stderr
+    daemon.send_signal(signal.SIGHUP)  # as an admin's kill -HUP would: the daemon refuses it
     seen = len(jobs(env))
     env.wait_for(lambda: len(jobs(env)) >= seen + 2, timeout=20)  # still firing
     env.write_config(SECONDS_SCHEDULE.replace("every-second", "renamed"))
@@ -184,3 +185,25 @@ def test_cron_next_reads_a_naive_from_in_the_tz_given(env: Env) -> None:
         )
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout) == ["2026-01-01T01:00:00+09:00"]
+
+
+def test_a_bad_cron_line_on_disk_is_refused_by_reload_and_blinds_no_view(env: Env) -> None:
+    """The daemon keeps its last good config when it refuses an edit. `reload` says so at
+    once (exit 2, nothing sent), and `schedule list` and `metrics` go on showing the rest."""
+    good = '[jobs.task]\ncommand = ["true"]\n[schedules.ok]\njob = "task"\ncron = "0 3 * * *"\n'
+    env.write_config(good)
+    env.run("schedule", "run", "ok", check=True)  # makes the database
+    env.write_config(good + '[schedules.broken]\njob = "task"\ncron = "61 * * * *"\n')
+    reloaded = env.run("reload")
+    assert reloaded.returncode == 2 and "[schedules.broken] cron" in reloaded.stderr
+    listed = env.run("schedule", "list", check=True).stdout
+    assert "invalid cron" in listed and "ok" in listed
+    (broken,) = [
+        s
+        for s in json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+        if s["name"] == "broken"
+    ]
+    assert broken["next_fire"] is None and "invalid cron" in broken["error"]
+    metrics = env.run("metrics", check=True).stdout
+    assert 'jobctl_schedule_next_fire_timestamp_seconds{schedule="ok"}' in metrics
+    assert 'schedule="broken"}' not in metrics.split("jobctl_schedule_next_fire")[-1]

@@ -55,6 +55,7 @@ def schedule_list(
     from zoneinfo import ZoneInfo
 
     from jobctl import cron
+    from jobctl.errors import JobctlError
     from jobctl.render import ago, print_json, table
     from jobctl.timefmt import iso
 
@@ -66,7 +67,11 @@ def schedule_list(
     documents: list[dict[str, Any]] = []
     for name, spec in sorted(config.schedules.items()):
         zone = _zone_name(spec, config)
-        upcoming = cron.next_fires(cron.parse(spec.cron), ZoneInfo(zone), now, 1)
+        try:
+            upcoming = cron.next_fires(cron.parse(spec.cron), ZoneInfo(zone), now, 1)
+            error = None
+        except JobctlError as exc:  # shown in its row: the others still are
+            upcoming, error = [], f"invalid cron: {exc} (see jobctl validate)"
         next_fire = upcoming[0] if upcoming and spec.enabled and name not in paused else None
         record, state = last.get(name, (None, None))
         documents.append(
@@ -85,6 +90,7 @@ def schedule_list(
                 "enabled": spec.enabled,
                 "paused": name in paused,
                 "description": spec.description,
+                "error": error,
             }
         )
     if as_json:
@@ -93,7 +99,9 @@ def schedule_list(
     rows = []
     for doc, (_, spec) in zip(documents, sorted(config.schedules.items()), strict=True):
         record, state = last.get(doc["name"], (None, None))
-        if not spec.enabled:
+        if doc["error"]:
+            next_text = doc["error"]
+        elif not spec.enabled:
             next_text = "disabled"
         elif doc["paused"]:
             next_text = "paused"

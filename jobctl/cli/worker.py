@@ -157,6 +157,7 @@ def reload() -> None:
 
     from jobctl.errors import OperationFailed
 
+    _schedule_config()  # a file the daemons would refuse: said here, exit 2, nothing sent
     host, now = socket.gethostname(), time.time()
     with STATE.store(create=False) as store:
         # Live ones only: a dead process's pid may belong to another program by now. Not the

@@ -6,6 +6,7 @@ import time
 from zoneinfo import ZoneInfo
 
 from jobctl.config import Config
+from jobctl.errors import JobctlError
 from jobctl.models import ALL_STATES
 from jobctl.store import Store
 from jobctl.timefmt import local_zone
@@ -118,7 +119,10 @@ def _schedules(out: list[str], store: Store, config: Config, now: float) -> None
         if not spec.enabled or name in paused:
             continue
         zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
-        upcoming = cron.next_fires(cron.parse(spec.cron), zone, now, 1)
+        try:
+            upcoming = cron.next_fires(cron.parse(spec.cron), zone, now, 1)
+        except JobctlError:  # a bad line on disk (the daemon kept its last good config)
+            continue  # must not blind the whole scrape: only its next fire is unknown
         if upcoming:
             out.append(
                 _sample(
