@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from jobctl.cli.app import STATE, app
+
+if TYPE_CHECKING:
+    from jobctl.config import Config
 
 
 @app.command(epilog="Example:  jobctl --config /etc/jobctl/jobs.toml validate")
@@ -21,3 +24,32 @@ def validate(
         typer.echo(
             f"{config.path}: ok ({len(config.jobs)} jobs, {len(config.schedules)} schedules)"
         )
+    _warn_about_this_host(config)
+
+
+def _warn_about_this_host(config: Config) -> None:
+    """What is valid in the file but would fail on this host when a job runs: a `user` or
+    `group` it does not know (the file may be meant for another host: a warning, exit 0)."""
+    import grp
+    import sys
+
+    from jobctl.processes import account
+
+    for name, job in sorted(config.jobs.items()):
+        unknown = []
+        try:
+            if job.user is not None:
+                account(job.user)
+        except KeyError:
+            unknown.append(f"user {job.user!r}")
+        try:
+            if job.group is not None and not job.group.isdigit():
+                grp.getgrnam(job.group)
+        except KeyError:
+            unknown.append(f"group {job.group!r}")
+        for what in unknown:
+            print(
+                f"jobctl: warning: [jobs.{name}] {what} does not exist on this host: its"
+                " jobs would fail here",
+                file=sys.stderr,
+            )
