@@ -331,6 +331,24 @@ local function wake(message)
 end
 
 
+-- Enqueue a schedule's held fire (overlap = "queue") with the job `spec` (a decoded table,
+-- its fire_time set here). Returns the new job's id and the fire's record.
+local function promote(schedule, held, spec, now)
+    spec.fire_time = held
+    local job_id = insert(spec, now)
+    local fires = P .. 'fires:' .. schedule
+    local record = cjson.decode(redis.call('HGET', fires, held))
+    record.status, record.job_id, record.reason, record.at = 'enqueued', job_id, nil, now
+    redis.call('HSET', fires, held, cjson.encode(record))
+    redis.call('ZREM', P .. 'fires_pending:' .. schedule, held)
+    local last = redis.call('GET', P .. 'last_run:' .. schedule)
+    if not last or tonumber(held) > tonumber(last) then
+        redis.call('SET', P .. 'last_run:' .. schedule, held)
+    end
+    wake('w')
+    return job_id, record
+end
+
 -- The fire time of a schedule's latest enqueued run. It is kept under last_run:<schedule>
 -- by the scripts that enqueue fires; a namespace written before that key existed has it
 -- filled here, from the newest fire records (at most ten thousand of them).

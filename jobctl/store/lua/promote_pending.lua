@@ -14,17 +14,5 @@ end
 if active_run(schedule) then
     return false
 end
-local spec = cjson.decode(ARGV[2])
-spec.fire_time = oldest
-local job_id = insert(spec, now)
-local fires = P .. 'fires:' .. schedule
-local record = cjson.decode(redis.call('HGET', fires, oldest))
-record.status, record.job_id, record.reason, record.at = 'enqueued', job_id, nil, now
-redis.call('HSET', fires, oldest, cjson.encode(record))
-redis.call('ZREM', pending, oldest)
-local last = redis.call('GET', P .. 'last_run:' .. schedule)
-if not last or tonumber(oldest) > tonumber(last) then
-    redis.call('SET', P .. 'last_run:' .. schedule, oldest)
-end
-wake('w')
+local job_id, record = promote(schedule, oldest, cjson.decode(ARGV[2]), now)
 return {oldest, job_id, record.manual}

@@ -24,18 +24,7 @@ if ARGV[2] then
     if held then
         -- The run a held fire waited for ended before the daemon's next look: that fire goes
         -- first, and this one waits behind it, as if it came a moment later.
-        local spec = cjson.decode(ARGV[2])
-        spec.fire_time = held
-        active = insert(spec, now)
-        local record = cjson.decode(redis.call('HGET', fires, held))
-        record.status, record.job_id, record.reason, record.at = 'enqueued', active, nil, now
-        redis.call('HSET', fires, held, cjson.encode(record))
-        redis.call('ZREM', pending, held)
-        local last = redis.call('GET', P .. 'last_run:' .. schedule)
-        if not last or tonumber(held) > tonumber(last) then
-            redis.call('SET', P .. 'last_run:' .. schedule, held)
-        end
-        wake('w')
+        active = promote(schedule, held, cjson.decode(ARGV[2]), now)
     end
     if active and fire.overlap == 'skip' then
         reason = 'overlap: run ' .. active .. ' is still active'

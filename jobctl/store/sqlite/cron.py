@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -63,13 +64,7 @@ class CronOps(QueueOps):
                         (schedule,),
                     ).fetchone()
                     if held is not None:
-                        results, _ = self._insert_jobs(conn, [job._replace(fire_time=held[0])], now)
-                        conn.execute(
-                            "UPDATE fires SET status = 'enqueued', job_id = ?, reason = NULL,"
-                            " at = ? WHERE schedule = ? AND fire_time = ?",
-                            (results[0].id, now, schedule, held[0]),
-                        )
-                        active, enqueued = (results[0].id,), True
+                        active, enqueued = (self._promote(conn, schedule, held[0], job, now),), True
                 waiting = (
                     active is not None
                     and overlap == "queue"
@@ -116,16 +111,21 @@ class CronOps(QueueOps):
             ).fetchone():
                 return None
             fire_time, manual = row
-
-            results, _ = self._insert_jobs(conn, [job._replace(fire_time=fire_time)], now)
-            job_id = results[0].id
-            conn.execute(
-                "UPDATE fires SET status = 'enqueued', job_id = ?, reason = NULL, at = ?"
-                " WHERE schedule = ? AND fire_time = ?",
-                (job_id, now, schedule, fire_time),
-            )
+            job_id = self._promote(conn, schedule, fire_time, job, now)
         self._notifier.notify(WORK)
         return FireRecord(schedule, fire_time, "enqueued", job_id, None, bool(manual), now)
+
+    def _promote(
+        self, conn: sqlite3.Connection, schedule: str, held: float, job: NewJob, now: float
+    ) -> int:
+        """Enqueue a schedule's held fire (overlap = "queue") as `job`; the new job's id."""
+        results, _ = self._insert_jobs(conn, [job._replace(fire_time=held)], now)
+        conn.execute(
+            "UPDATE fires SET status = 'enqueued', job_id = ?, reason = NULL, at = ?"
+            " WHERE schedule = ? AND fire_time = ?",
+            (results[0].id, now, schedule, held),
+        )
+        return results[0].id
 
     def last_fire_time(self, schedule: str) -> float | None:
         rows = self._read(
