@@ -17,10 +17,11 @@ import threading
 from collections.abc import Callable
 
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import Config, check_schedules, file_stamp, load_config_file
+from jobctl.config import Config
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog, Outage
+from jobctl.reloads import KEEPING, ConfigFollower
 from jobctl.scheduler import Scheduler
 from jobctl.store import Store
 from jobctl.store.base import LeaderLock
@@ -41,7 +42,7 @@ class Daemon:
     ) -> None:
         self.on_reload = on_reload
         self.store = store
-        self.config = config
+        self._follower = ConfigFollower(config, schedules=True)
         self.log = log or EventLog()
         self.clock = clock or SystemClock()
         self._started = self.clock.now()  # a standby that takes over has run since then
@@ -52,8 +53,11 @@ class Daemon:
         os.set_blocking(self._wake_w, False)
         self._stopping = False
         self._reload_requested = False
-        self._config_stamp = config.stamp  # the file as it was read, not as it is now
         self._outage = Outage(self.log, "scheduler")
+
+    @property
+    def config(self) -> Config:
+        return self._follower.config
 
     # -- control from signal handlers or other threads -------------------------------------
 
@@ -145,7 +149,7 @@ class Daemon:
             if mono >= next_heartbeat:
                 next_heartbeat = mono + HEARTBEAT
                 self._heartbeat()
-                if file_stamp(self.config.path) != self._config_stamp:
+                if self._follower.stale():
                     self._reload_requested = True
                     continue
             timeout = next_heartbeat - mono
@@ -162,23 +166,20 @@ class Daemon:
 
     def _reload(self) -> None:
         self._reload_requested = False
-        path = self.config.path
-        if path is None:
+        if self.config.path is None:
             return
-        current = file_stamp(path)
         try:
-            config = check_schedules(load_config_file(path, settle=True))  # errors name it
+            config = self._follower.read()  # errors name the schedule
+        except JobctlError as exc:
+            self.log.emit("scheduler.reload_failed", level="error", error=f"{exc}{KEEPING}")
+            return
+        try:
             self.scheduler.load(config, self.clock.now())
         except JobctlError as exc:
-            self._config_stamp = current  # not read again until it changes
-            self.log.emit(
-                "scheduler.reload_failed",
-                level="error",
-                error=f"{exc}; keeping the previous configuration",
-            )
+            self._follower.refuse(config)
+            self.log.emit("scheduler.reload_failed", level="error", error=f"{exc}{KEEPING}")
             return
-        self.config = config
-        self._config_stamp = config.stamp
+        self._follower.adopt(config)
         if self.on_reload is not None:
             self.on_reload(config)
         self.log.emit("scheduler.reloaded", schedules=len(config.schedules))

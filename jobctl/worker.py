@@ -22,14 +22,7 @@ from types import FrameType
 
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import (
-    DEFAULT_JOB,
-    Config,
-    JobType,
-    check_schedules,
-    file_stamp,
-    load_config_file,
-)
+from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
@@ -37,6 +30,7 @@ from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import login_env, process_exists, stop_orphans
+from jobctl.reloads import KEEPING, ConfigFollower
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
@@ -68,6 +62,9 @@ class WorkerOptions:
     queues: tuple[str, ...] | None = None
     concurrency: int = 1
     burst: bool = False
+    # In `up`, beside a cron daemon: a reload the daemon would refuse (a bad cron line) is
+    # refused here too. A lone worker, started with such a file as run-worker may be, is not.
+    with_daemon: bool = False
     shutdown_timeout: float = 30.0
     name: str | None = None
 
@@ -84,7 +81,7 @@ class Worker:
         log_dir: Path | None = None,
     ) -> None:
         self.store = store
-        self.config = config
+        self._follower = ConfigFollower(config, schedules=options.with_daemon)
         self.options = options
         self.log = log or EventLog()
         self.clock = clock or SystemClock()
@@ -97,7 +94,6 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._environ = dict(os.environ)
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
-        self._config_refused: tuple[int, int, int] | None = None  # a broken version
         self._signals: list[int] = []  # received, not yet acted on
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
@@ -116,14 +112,20 @@ class Worker:
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
         self.on_hangup: list[Callable[[], None]] = []  # SIGHUP, after the worker's own reload
-        # In `up`, beside a cron daemon: a reload it would refuse (a bad cron) is refused here
-        # too. A lone worker started with such a file, as `run-worker` may, keeps reloading.
-        self.with_daemon = False
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
         self._started_at = 0.0
         self._outage = Outage(self.log, "worker")
 
     # -- public ----------------------------------------------------------------------------
+
+    @property
+    def config(self) -> Config:
+        return self._follower.config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        """A config read elsewhere (up's daemon): its stamp tells whether it is current."""
+        self._follower.adopt(config)
 
     def run(self) -> int:
         old_handlers = self._install_signals()  # first: a stop asked for from now is graceful
@@ -497,28 +499,19 @@ class Worker:
         worker, by the CLI, or by up's cron daemon, which may have read an older version): a
         job type added to it must not be failed as unknown, nor an edited one run as it was
         (True when re-read). `asked` (SIGHUP) re-reads it whatever its stamp says."""
-        path = self.config.path
-        stamp = file_stamp(path)
-        if path is None or (not asked and stamp in (self.config.stamp, self._config_refused)):
+        if self.config.path is None or not (asked or self._follower.stale()):
             return False
         try:
-            config = load_config_file(path, settle=True)
-            if self.with_daemon:  # refused as `up`'s daemon refuses it: one verdict
-                config = check_schedules(config)
+            config = self._follower.read()
         except JobctlError as exc:
-            self._config_refused = stamp  # not read again until it changes
-            self.log.emit(
-                "worker.reload_failed",
-                level="error",
-                error=f"{exc}; keeping the previous configuration",
-            )
+            self.log.emit("worker.reload_failed", level="error", error=f"{exc}{KEEPING}")
             return False
         fixed = [
             name
             for name in _SETTINGS_AT_START
             if getattr(config.settings, name) != getattr(self.config.settings, name)
         ]
-        self.config = config
+        self._follower.adopt(config)
         self.log.emit("worker.reloaded", jobs=len(config.jobs))
         if fixed:
             self.log.emit(

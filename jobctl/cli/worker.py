@@ -122,6 +122,7 @@ def up(
         queues=tuple(queue) if queue else None,
         concurrency=concurrency,
         shutdown_timeout=grace,
+        with_daemon=True,
     )
     with (
         STATE.store(durability=_worker_durability()) as worker_store,
@@ -136,7 +137,6 @@ def up(
         daemon = Daemon(daemon_store, config, log=log, on_reload=reload_worker)
         worker.on_stop.append(daemon.request_stop)
         worker.on_hangup.append(daemon.request_reload)  # the worker's handler takes SIGHUP
-        worker.with_daemon = True
         with worker.signal_handlers(), _metrics(metrics_addr):
             thread = run_in_thread(daemon.run, "scheduler")
             code = worker.run()
