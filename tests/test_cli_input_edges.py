@@ -258,3 +258,17 @@ def test_list_limit_0_is_all_and_a_negative_limit_is_refused(box: Env) -> None:
     for value in ("-1", "-9"):
         one_error_line(box.run("list", "--limit", value), 2, "--limit", value)
     assert "--limit 0 lists every job" in box.run("list", "--help", check=True).stdout
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+def test_logs_to_a_reader_gone_blames_no_log_file(box: Env, buffered: bool) -> None:
+    box.write_config(CONFIG + '\n[jobs.talk]\ncommand = ["seq", "100000"]\n')
+    job_id = box.enqueue("talk")
+    box.run("run-worker", "--burst", check=True)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = run_with_stdout(box, write, "logs", str(job_id), buffered=buffered)
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (1, "")

@@ -162,8 +162,8 @@ def logs(
         raise OperationFailed(
             f"no output kept for job {job_id} attempt {chosen.run} ({path} is gone){why}"
         ) from None
-    except OutputError:
-        raise  # stdout failed, not the log: main says so
+    except (OutputError, BrokenPipeError):
+        raise  # stdout failed, not the log: main says so (or, for a reader gone, not)
     except OSError as exc:
         raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
 
