@@ -4,7 +4,7 @@ No `from __future__ import annotations` here: see jobctl.cli.app."""
 
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from typer._click import Context as ClickContext
@@ -13,6 +13,9 @@ from typer.core import TyperCommand
 from jobctl.cli.app import STATE, app
 from jobctl.cli.completers import complete_enqueue, complete_queue
 from jobctl.cli.options import duration_option, instant_option
+
+if TYPE_CHECKING:
+    from jobctl.store import Store
 
 _BEFORE_EXEC = "jobctl.enqueue.before_exec"
 
@@ -154,6 +157,7 @@ def enqueue(
     with STATE.store() as store:
         (result,) = store.enqueue([new_job], now)
         if not result.created:
+            _refuse_a_stopping_holder(store, result.id, key)
             print(
                 f"jobctl: job {result.id} with key {key!r} is already active; nothing queued",
                 file=sys.stderr,
@@ -174,6 +178,21 @@ def enqueue(
         from jobctl.cli.observe import await_job
 
         await_job(result.id, follow=follow, as_json=as_json, extra={"created": result.created})
+
+
+def _refuse_a_stopping_holder(store: "Store", holder: int, key: str | None) -> None:
+    """A job cancelled while running keeps its key until its process has stopped. Pointing
+    at it as the active job would tell a script that its work is queued, when it was called
+    off: that is a failure (exit 1), as for `retry` in the same moment."""
+    from jobctl.errors import OperationFailed
+    from jobctl.models import State
+
+    job = store.get(holder)
+    if job is not None and job.state == State.CANCELLED:
+        raise OperationFailed(
+            f"job {holder} still holds the key {key!r} while its process stops (it was"
+            " cancelled); nothing queued: enqueue again once it has stopped"
+        )
 
 
 def _exec_directory() -> str:
