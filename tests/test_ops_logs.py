@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -135,6 +136,46 @@ def test_enqueue_wait_refuses_what_cannot_work(env: Env) -> None:
     batch = env.run("enqueue", "--batch", "-", "--wait", input='{"job": "ok"}\n')
     assert batch.returncode == 2
     assert batch.stderr == "jobctl: --wait and --follow take one job, not a --batch\n"
+
+
+def test_enqueue_wait_and_logs_follow_give_up_at_their_timeout(env: Env) -> None:
+    """A CI step must not hang when no worker is up: --timeout ends the wait with 124, as
+    `wait --timeout` does, and says what the job was doing; the job stays queued."""
+    env.write_config('[jobs.ok]\ncommand = ["echo", "done"]\n')
+    waited = env.run("enqueue", "ok", "--wait", "--timeout", "300ms", "--json")
+    assert waited.returncode == 124
+    document = json.loads(waited.stdout)
+    assert (document["state"], document["created"]) == ("queued", True)
+    assert (
+        waited.stderr
+        == f"jobctl: timed out after 300ms: job {document['id']} (ok) is still queued\n"
+    )
+    followed = env.run("enqueue", "ok", "--follow", "-t", "200ms")
+    assert (followed.returncode, followed.stdout) == (124, "")
+    assert followed.stderr.endswith("jobctl: timed out after 200ms: job 2 (ok) is still queued\n")
+    logs = env.run("logs", "1", "--follow", "--timeout", "100ms")
+    assert (logs.returncode, logs.stderr) == (
+        124,
+        "jobctl: timed out after 100ms: job 1 (ok) is still queued\n",
+    )
+    burst(env)  # once a worker comes, the jobs run after all
+    assert env.run("logs", "1", "--follow", "--timeout", "10s").stdout == "done\n"
+
+
+def test_enqueue_timeout_needs_a_wait_and_a_duration(env: Env) -> None:
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    alone = env.run("enqueue", "ok", "--timeout", "1s")
+    assert (alone.returncode, alone.stderr) == (
+        2,
+        "jobctl: --timeout goes with --wait or --follow\n",
+    )
+    bad = env.run("enqueue", "ok", "--wait", "--timeout", "soon")
+    assert bad.returncode == 2 and bad.stderr.startswith(
+        "jobctl: --timeout: invalid duration 'soon'"
+    )
+    assert not env.db.exists()  # nothing was stored
+    logs = env.run("logs", "1", "--timeout", "1s")
+    assert (logs.returncode, logs.stderr) == (2, "jobctl: --timeout goes with --follow\n")
 
 
 def test_a_silent_attempt_leaves_no_log_file(env: Env) -> None:

@@ -11,11 +11,12 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
 
 from jobctl.cli.app import STATE, app
+from jobctl.cli.options import duration_option
 
 if TYPE_CHECKING:
     from jobctl.models import Attempt, Job
@@ -102,12 +103,18 @@ def logs(
             help="Stream the output until the job ends; exit 0 if it succeeded, 1 if not.",
         ),
     ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", "-t", help="With --follow: give up after this long (exit 124)."),
+    ] = None,
 ) -> None:
     """Print what an attempt of a job wrote (stdout and stderr, as captured)."""
     from jobctl.cli.main import OutputError
-    from jobctl.errors import NotFound, OperationFailed
+    from jobctl.errors import NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES, Outcome, State
 
+    if timeout is not None and not follow:
+        raise UsageError("--timeout goes with --follow")
     with STATE.store(create=False) as store:
         job = store.get(job_id)
         if job is None:
@@ -118,7 +125,10 @@ def logs(
             # (Following may wait for an attempt of an active job that has yet to start.)
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
         if follow:
-            final = watch(store, job_id, sys.stdout.buffer, attempt)
+            try:
+                final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
+            except WaitTimedOut as exc:
+                give_up(job_id, exc.job, timeout)
             if final.state != State.SUCCEEDED:  # the line `jobctl wait` gives
                 typer.echo(
                     f"jobctl: job {final.id} ({final.job}) ended {final.state.value}", err=True
@@ -172,15 +182,23 @@ def logs(
 # Following a job (also `enqueue --wait`)
 
 
-def await_job(job_id: int, *, follow: bool, as_json: bool, extra: dict[str, object]) -> None:
+def await_job(
+    job_id: int, *, follow: bool, as_json: bool, extra: dict[str, object], timeout: str | None
+) -> None:
     """Wait for a job to end (streaming its output with `follow`) and exit with its exit
     code, so a CI step that hands work to the queue still fails when the job fails."""
     from jobctl.models import State
     from jobctl.render import job_document, print_json
     from jobctl.text import clean
 
+    deadline = deadline_of(timeout)
     with STATE.store(create=False) as store:
-        job = watch(store, job_id, sys.stdout.buffer if follow else None, None)
+        try:
+            job = watch(store, job_id, sys.stdout.buffer if follow else None, None, deadline)
+        except WaitTimedOut as exc:
+            if as_json and exc.job is not None:
+                print_json(job_document(exc.job) | extra)
+            give_up(job_id, exc.job, timeout)
     if as_json:
         print_json(job_document(job) | extra)
     code = job_exit_code(job)
@@ -191,6 +209,39 @@ def await_job(job_id: int, *, follow: bool, as_json: bool, extra: dict[str, obje
             clean(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}"), err=True
         )
     raise typer.Exit(code)
+
+
+class WaitTimedOut(Exception):
+    """A follow or wait reached its --timeout; `job` as last seen (None if never read)."""
+
+    def __init__(self, job: Job | None) -> None:
+        super().__init__("timed out")
+        self.job = job
+
+
+def deadline_of(timeout: str | None) -> float | None:
+    """The monotonic instant a --timeout ends at."""
+    limit = duration_option(timeout, "--timeout")
+    return None if limit is None else time.monotonic() + limit
+
+
+def give_up(job_id: int, job: Job | None, timeout: str | None) -> NoReturn:
+    """Say that waiting for the job timed out, and what it was doing then; exit 124."""
+    from jobctl.errors import EXIT_TIMEOUT
+
+    doing = f" ({job.job}) is still {job.state.value}" if job is not None else ""
+    typer.echo(f"jobctl: timed out after {timeout}: job {job_id}{doing}", err=True)
+    raise typer.Exit(EXIT_TIMEOUT)
+
+
+def _pause(seconds: float, deadline: float | None, job: Job | None) -> None:
+    """Sleep before polling again, unless the deadline is reached (then WaitTimedOut)."""
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WaitTimedOut(job)
+        seconds = min(seconds, left)
+    time.sleep(seconds)
 
 
 def job_exit_code(job: Job) -> int:
@@ -204,9 +255,16 @@ def job_exit_code(job: Job) -> int:
     return 1
 
 
-def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> Job:
+def watch(
+    store: Store,
+    job_id: int,
+    out: BinaryIO | None,
+    run: int | None,
+    deadline: float | None = None,
+) -> Job:
     """Poll until the job has ended and its last attempt is over; with `out`, copy the
-    output of its attempts (from attempt `run`, default the latest) as it is written."""
+    output of its attempts (from attempt `run`, default the latest) as it is written.
+    WaitTimedOut once the monotonic `deadline` passes."""
     from jobctl.errors import OperationFailed, StoreError
     from jobctl.models import FINAL_STATES
 
@@ -214,6 +272,7 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
     pause = _POLL_MIN
     next_worker_check = 0.0
     patience = Patience()
+    seen: Job | None = None
     try:
         while True:
             try:
@@ -221,16 +280,17 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
                 attempts = {a.run: a for a in store.attempts(job_id)} if out is not None else {}
             except StoreError as exc:
                 patience.failed(exc)
-                time.sleep(_POLL_MAX)
+                _pause(_POLL_MAX, deadline, seen)
                 continue
             patience.answered()
             if job is None:
                 raise OperationFailed(f"job {job_id} was deleted while waiting for it")
+            seen = job
             ended = job.state in FINAL_STATES
             if out is None:
                 if ended:
                     return job
-                time.sleep(pause)
+                _pause(pause, deadline, seen)
                 pause = min(pause * 1.5, _POLL_MAX)
                 continue
             if run is None:
@@ -250,7 +310,7 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
                         stored = store.attempt_output(job_id, run)
                     except StoreError as exc:
                         patience.failed(exc)
-                        time.sleep(_POLL_MAX)
+                        _pause(_POLL_MAX, deadline, seen)
                         continue
                     if stored is not None:
                         out.write(stored[1])
@@ -279,7 +339,7 @@ def watch(store: Store, job_id: int, out: BinaryIO | None, run: int | None) -> J
             elif ended:
                 return job  # it ended before this attempt started (cancelled while waiting)
             pause = _POLL_MIN if moved else min(pause * 1.5, _POLL_MAX)
-            time.sleep(pause)
+            _pause(pause, deadline, seen)
     finally:
         if reader is not None:
             reader.close()

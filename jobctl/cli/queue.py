@@ -103,6 +103,10 @@ def enqueue(
     follow: Annotated[
         bool, typer.Option("--follow", "-f", help="Like --wait, streaming the job's output.")
     ] = False,
+    timeout: Annotated[
+        str | None,
+        typer.Option("--timeout", "-t", help="With --wait: give up after this long (exit 124)."),
+    ] = None,
 ) -> None:
     """Queue a job and print its id."""
     from jobctl.errors import UsageError
@@ -112,6 +116,9 @@ def enqueue(
     now = time.time()
     if follow and as_json:
         raise UsageError("--follow prints the job's output: it does not mix with --json")
+    if timeout is not None and not (wait or follow):
+        raise UsageError("--timeout goes with --wait or --follow")
+    duration_option(timeout, "--timeout")  # refused before anything is stored
     if batch is not None:
         if args or arg or payload or payload_file or exec_:
             raise UsageError("--batch takes no job name, payload or --exec")
@@ -177,7 +184,13 @@ def enqueue(
     if wait or follow:
         from jobctl.cli.observe import await_job
 
-        await_job(result.id, follow=follow, as_json=as_json, extra={"created": result.created})
+        await_job(
+            result.id,
+            follow=follow,
+            as_json=as_json,
+            extra={"created": result.created},
+            timeout=timeout,
+        )
 
 
 def _refuse_a_stopping_holder(store: "Store", holder: int, key: str | None) -> None:
