@@ -6,6 +6,7 @@ Exit codes are part of the interface scripts rely on:
   2  bad usage, configuration or payload
   3  the database cannot be used
   124 a wait timed out
+  130 interrupted (Ctrl-C)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_STORE = 3
 EXIT_TIMEOUT = 124
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
 
 
 class JobctlError(Exception):

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import Env
 from test_ops_support import burst, start_worker, wait_state
 
@@ -160,6 +163,38 @@ def test_enqueue_wait_and_logs_follow_give_up_at_their_timeout(env: Env) -> None
     )
     burst(env)  # once a worker comes, the jobs run after all
     assert env.run("logs", "1", "--follow", "--timeout", "10s").stdout == "done\n"
+
+
+def _sleeping(proc: subprocess.Popen[str]) -> bool:
+    """The process sleeps in clock_nanosleep (x86-64 230, arm64 115): it is polling."""
+    try:
+        number = Path(f"/proc/{proc.pid}/syscall").read_text().split()[0]
+    except (FileNotFoundError, IndexError, PermissionError):
+        return False
+    return number in ("230", "115")
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["wait", "1", "2"], "jobs 1, 2; they go on"),
+        (["logs", "1", "--follow"], "job 1; it goes on"),
+        (["enqueue", "ok", "--wait"], "job 3; it goes on"),
+    ],
+)
+def test_ctrl_c_while_waiting_says_the_jobs_go_on(env: Env, args: list[str], said: str) -> None:
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    env.enqueue("ok")
+    waiting = env.start(*args)
+    env.wait_for(lambda: _sleeping(waiting))
+    waiting.send_signal(signal.SIGINT)
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 130
+    assert err.endswith(
+        f"jobctl: interrupted: stopped waiting for {said} (jobctl cancel stops a job)\n"
+    )
+    assert {env.show(i)["state"] for i in (1, 2)} == {"queued"}
 
 
 def test_enqueue_timeout_needs_a_wait_and_a_duration(env: Env) -> None:

@@ -97,7 +97,7 @@ def wait(
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
 ) -> None:
     """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled."""
-    from jobctl.cli.observe import Patience
+    from jobctl.cli.observe import Patience, waiting_for
     from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError
     from jobctl.models import FINAL_STATES, State
     from jobctl.render import job_document, print_json
@@ -106,7 +106,7 @@ def wait(
     deadline = time.monotonic() + limit if limit is not None else None
     pause = 0.01
     patience = Patience()
-    with STATE.store(create=False) as store:
+    with STATE.store(create=False) as store, waiting_for(job_ids):
         while True:
             try:
                 jobs = store.get_many(job_ids)

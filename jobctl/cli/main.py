@@ -9,7 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
-from jobctl.errors import EXIT_FAILED, EXIT_USAGE
+from jobctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -96,9 +96,9 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
     except JobctlError as exc:
         _fail(str(exc), exc.exit_code)
     except typer.Abort:
-        _fail("aborted", 130)
+        _fail("aborted", EXIT_INTERRUPTED)
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
+        _fail("interrupted", EXIT_INTERRUPTED)
     except OverflowError:  # an id or a number beyond what the database stores
         _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
     except BrokenPipeError:

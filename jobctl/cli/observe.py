@@ -7,9 +7,11 @@ file holds its output. An attempt's log is complete once the store records its e
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
@@ -17,6 +19,7 @@ import typer
 
 from jobctl.cli.app import STATE, app
 from jobctl.cli.options import duration_option
+from jobctl.errors import EXIT_INTERRUPTED
 
 if TYPE_CHECKING:
     from jobctl.models import Attempt, Job
@@ -126,7 +129,8 @@ def logs(
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
         if follow:
             try:
-                final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
+                with waiting_for([job_id]):
+                    final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
             except WaitTimedOut as exc:
                 give_up(job_id, exc.job, timeout)
             if final.state != State.SUCCEEDED:  # the line `jobctl wait` gives
@@ -194,7 +198,8 @@ def await_job(
     deadline = deadline_of(timeout)
     with STATE.store(create=False) as store:
         try:
-            job = watch(store, job_id, sys.stdout.buffer if follow else None, None, deadline)
+            with waiting_for([job_id]):
+                job = watch(store, job_id, sys.stdout.buffer if follow else None, None, deadline)
         except WaitTimedOut as exc:
             if as_json and exc.job is not None:
                 print_json(job_document(exc.job) | extra)
@@ -209,6 +214,23 @@ def await_job(
             clean(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}"), err=True
         )
     raise typer.Exit(code)
+
+
+@contextlib.contextmanager
+def waiting_for(job_ids: Sequence[int]) -> Iterator[None]:
+    """Ctrl-C ends a wait, not the jobs waited for: say so (typer would exit 130 without a
+    word, and the user could take the job for stopped)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        many = len(job_ids) > 1
+        ids = ", ".join(str(i) for i in job_ids)
+        typer.echo(
+            f"jobctl: interrupted: stopped waiting for job{'s' if many else ''} {ids};"
+            f" {'they go' if many else 'it goes'} on (jobctl cancel stops a job)",
+            err=True,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
 
 
 class WaitTimedOut(Exception):
