@@ -122,6 +122,13 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     assert env.enqueue("tree", "--key", "only-one", "--delay", "1h") != job_id
 
 
+def test_cancel_of_one_unknown_job_is_one_line(env: Env) -> None:
+    env.write_config('[jobs.hi]\ncommand = ["true"]\n')
+    env.enqueue("hi")
+    result = env.run("cancel", "999")
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", "jobctl: no job 999\n")
+
+
 def test_cancel_waiting_jobs_and_refuse_finished_or_unknown(env: Env) -> None:
     env.write_config('[jobs.hi]\ncommand = ["true"]\n')
     done = env.enqueue("hi")

@@ -15,7 +15,7 @@ import typer
 
 from jobctl.cli.app import STATE, app
 from jobctl.cli.completers import complete_final_state, complete_queue
-from jobctl.cli.options import duration_option, state_option
+from jobctl.cli.options import duration_option, refused, state_option
 
 
 @app.command(
@@ -27,7 +27,6 @@ def cancel(
 ) -> None:
     """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
     then SIGKILL after the job's kill_grace. A cancelled job is not retried."""
-    from jobctl.errors import OperationFailed
     from jobctl.models import ACTIVE_STATES, State
 
     with STATE.store(create=False) as store:
@@ -46,8 +45,7 @@ def cancel(
             print(f"cancelled {job_id} (was running: its worker is stopping it)")
         else:
             print(f"cancelled {job_id} (was {state.value})")
-    if failed:
-        raise OperationFailed(f"{failed} job(s) not cancelled")
+    refused(failed, asked=len(before), verb="cancelled")
 
 
 @app.command(epilog="Example:  jobctl retry 42")

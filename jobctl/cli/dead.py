@@ -15,7 +15,7 @@ import typer
 
 from jobctl.cli.app import STATE, app
 from jobctl.cli.completers import complete_job
-from jobctl.cli.options import duration_option, limit_option
+from jobctl.cli.options import duration_option, limit_option, refused
 
 if TYPE_CHECKING:
     from jobctl.models import Job
@@ -113,7 +113,6 @@ def dead_retry(
     job: JobOption = None,
 ) -> None:
     """Queue dead jobs again, their attempts reset and their history kept; print how many."""
-    from jobctl.errors import OperationFailed
     from jobctl.models import State
 
     ids = _targets(job_ids, all_)
@@ -123,8 +122,7 @@ def dead_retry(
         left = store.finished_ids([State.DEAD], job=job) if ids is None else ids
         skipped = _explain_skipped(store, left, moved, "retried")
     print(f"retried {len(moved)} dead job(s)")
-    if skipped:
-        raise OperationFailed(f"{skipped} job(s) not retried")
+    refused(skipped, asked=None if ids is None else len(ids), verb="retried")
 
 
 @dead_app.command(
@@ -143,7 +141,6 @@ def dead_purge(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete dead jobs and their logs (asks first on a terminal)."""
-    from jobctl.errors import OperationFailed
     from jobctl.models import State
 
     ids = _targets(job_ids, all_)
@@ -163,8 +160,7 @@ def dead_purge(
             store, [State.DEAD], ids=targets, finished_before=cutoff, job=job, log_dir=logs
         )
     print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
-    if skipped:
-        raise OperationFailed(f"{skipped} job(s) not purged")
+    refused(skipped, asked=None if ids is None else len(ids), verb="purged")
 
 
 def _targets(job_ids: list[int] | None, all_: bool) -> list[int] | None:

@@ -50,3 +50,20 @@ def limit_option(value: int, option: str = "--limit") -> int | None:
 
         raise UsageError(f"{option}: must be 0 (no limit) or more, got {value}")
     return value or None
+
+
+def refused(count: int, *, asked: int | None, verb: str) -> None:
+    """End a command on several jobs of which `count` were refused, each already named in
+    a line of its own: exit 1, with a count when more than one job was asked for (`asked`
+    None: every job matching, as with --all). For one job its own line is the error."""
+    if not count:
+        return
+    if asked == 1:
+        import typer
+
+        from jobctl.errors import EXIT_FAILED
+
+        raise typer.Exit(EXIT_FAILED)
+    from jobctl.errors import OperationFailed
+
+    raise OperationFailed(f"{count} job(s) not {verb}")
