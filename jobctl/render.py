@@ -164,12 +164,18 @@ def ago(ts: float | None, now: float | None = None) -> str:
     return "in " + format_short(-delta)
 
 
-def one_line(text: str | None, width: int = 60) -> str:
-    """The start of a text on one line, cleaned before it is cut to `width`."""
+def one_line(text: str | None, width: int | None = 60) -> str:
+    """The start of a text on one line, cleaned before it is cut to `width` (None: whole)."""
     if not text:
         return ""
     line = clean(" ".join(text.split()))
-    return line if len(line) <= width else line[: width - 1] + "…"
+    return line if width is None or len(line) <= width else line[: width - 1] + "…"
+
+
+def cell(text: str | None, width: int) -> str:
+    """A table cell on one line, cut to `width` on a terminal only: a table piped into grep
+    or a file keeps every character, so that a search for part of an error finds its row."""
+    return one_line(text, width if sys.stdout.isatty() else None)
 
 
 def listing_fetch(limit: int | None) -> int | None:
@@ -227,7 +233,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
             when = ""
         name = job.job
         if job.command:
-            name = one_line(" ".join(job.command), 30)
+            name = cell(" ".join(job.command), 30)
         rows.append(
             [
                 str(job.id),
@@ -239,7 +245,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 ago(job.created_at, now),
                 when,
                 job.key or "",
-                one_line(job.error, 50),
+                cell(job.error, 50),
             ]
         )
         styles.append(_STATE_STYLE.get(job.state))
@@ -412,7 +418,7 @@ def status_tables(
             [
                 [
                     str(j.id),
-                    one_line(" ".join(j.command), 30) if j.command else j.job,
+                    cell(" ".join(j.command), 30) if j.command else j.job,
                     j.queue,
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
@@ -461,11 +467,11 @@ def dead_rows(jobs: Sequence[Job]) -> None:
         [
             [
                 str(j.id),
-                one_line(" ".join(j.command), 30) if j.command else j.job,
+                cell(" ".join(j.command), 30) if j.command else j.job,
                 j.queue if j.queue != "default" else "",
                 f"{j.attempts}/{j.max_attempts}",
                 ago(j.finished_at, now),
-                one_line(j.error, 70),
+                cell(j.error, 70),
             ]
             for j in jobs
         ],

@@ -194,3 +194,20 @@ def test_dead_list_says_when_its_limit_left_jobs_out(env: Env) -> None:
     empty = env.run("--db", str(env.root / "other.db"), "enqueue", "bad", check=True)
     assert empty.returncode == 0
     assert env.run("--db", str(env.root / "other.db"), "dead", "list").stdout == "no dead jobs\n"
+
+
+def test_piped_tables_keep_whole_commands_and_errors(env: Env) -> None:
+    """A terminal's table cuts long cells; one piped into grep must not, or a search for the
+    end of an error misses its row."""
+    error = "the first part of a long complaint " * 3 + "THE END"
+    env.write_config(
+        f'[jobs.fail]\ncommand = ["sh", "-c", "echo \\"{error}\\" >&2; exit 3"]\nmax_attempts = 1\n'
+    )
+    env.enqueue("fail")
+    command = ["sh", "-c", "true " + "word " * 12 + "LAST"]
+    env.run("enqueue", "--exec", "--", *command, check=True)
+    burst(env)
+    listed = env.run("list", check=True).stdout
+    assert f"{error}" in listed and "LAST" in listed and "…" not in listed
+    dead = env.run("dead", "list", check=True).stdout
+    assert "THE END" in dead and "…" not in dead
