@@ -105,6 +105,8 @@ def test_stats_counts_per_queue_and_job_type(env: Env) -> None:
         row = rows[key]
         assert 0 <= row["run_p50"] <= row["run_p95"] <= row["run_max"] < 30
         assert 0 <= row["wait_p50"] <= row["wait_p95"] < 60
+        timings = [row[k] for k in ("run_p50", "run_p95", "run_max", "wait_p50", "wait_p95")]
+        assert all(t == round(t, 3) for t in timings), timings  # seconds, to the millisecond
     later = rows[("default", "later")]
     assert [later[k] for k in ("run_p50", "run_p95", "run_max", "wait_p50")] == [None] * 4
 

@@ -29,7 +29,7 @@ def stats(
     with STATE.store(create=False) as store:
         rows = collect(store, time.time() - window)
     if as_json:
-        print_json([asdict(row) for row in rows])
+        print_json([_stats_document(asdict(row)) for row in rows])
         return
 
     def secs(value: float | None) -> str:
@@ -75,6 +75,17 @@ def stats(
         ],
         title=f"last {since} (SUCCESS = OK / (OK + DEAD))",
     )
+
+
+def _stats_document(row: dict[str, object]) -> dict[str, object]:
+    """A stats row for scripts: run and wait times in seconds to the millisecond, as every
+    other duration in jobctl's JSON."""
+    return {
+        name: round(value, 3)
+        if isinstance(value, float) and name.startswith(("run_", "wait_"))
+        else value
+        for name, value in row.items()
+    }
 
 
 @app.command(epilog="Example:  jobctl metrics > /var/lib/node_exporter/jobctl.prom")
