@@ -103,6 +103,7 @@ def test_schedule_list_run_pause_resume(env: Env) -> None:
     assert entry["paused"] is False
     plain = env.run("schedule", "list", check=True).stdout
     assert "nightly" in plain and "30 2 * * *" in plain and "→ queued" in plain
+    assert "the nightly run" in plain
     env.run("run-worker", "--burst", check=True)
     env.run("prune", "--older-than", "0s", check=True)
     (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
@@ -111,6 +112,23 @@ def test_schedule_list_run_pause_resume(env: Env) -> None:
     assert f"→ pruned (#{job_id})" in plain  # not "enqueued", as if it were still waiting
     missing = env.run("schedule", "run", "nope")
     assert missing.returncode == 2 and "unknown schedule 'nope'" in missing.stderr
+
+
+def test_schedule_list_describes_a_schedule_by_its_job_type_when_it_has_no_words(
+    env: Env,
+) -> None:
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\ndescription = "tidies /tmp"\n\n'
+        '[schedules.hourly]\njob = "task"\ncron = "0 * * * *"\n'
+        '[schedules.own]\njob = "task"\ncron = "0 3 * * *"\ndescription = "its own words"\n'
+    )
+    listed = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert {e["name"]: e["description"] for e in listed} == {
+        "hourly": "tidies /tmp",
+        "own": "its own words",
+    }
+    plain = env.run("schedule", "list", check=True).stdout
+    assert "DESCRIPTION" in plain and "tidies /tmp" in plain and "its own words" in plain
 
 
 def test_cron_next_uses_the_daemon_rules(env: Env) -> None:

@@ -56,7 +56,7 @@ def schedule_list(
 
     from jobctl import cron
     from jobctl.errors import JobctlError
-    from jobctl.render import ago, print_json, table
+    from jobctl.render import ago, cell, print_json, table
     from jobctl.timefmt import iso
 
     config = STATE.config(required=True)
@@ -74,6 +74,8 @@ def schedule_list(
             upcoming, error = [], f"invalid cron: {exc} (see jobctl validate)"
         next_fire = upcoming[0] if upcoming and spec.enabled and name not in paused else None
         record, state = last.get(name, (None, None))
+        job_type = config.jobs.get(spec.job)
+        described = spec.description or (job_type.description if job_type else None)
         documents.append(
             {
                 "name": name,
@@ -89,7 +91,7 @@ def schedule_list(
                 "catch_up": spec.catch_up,
                 "enabled": spec.enabled,
                 "paused": name in paused,
-                "description": spec.description,
+                "description": described,
                 "error": error,
             }
         )
@@ -127,9 +129,10 @@ def schedule_list(
                 last_text,
                 spec.overlap,
                 spec.catch_up,
+                cell(doc["description"], 60),
             ]
         )
-    table(["SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "OVERLAP", "CATCH-UP"], rows)
+    table(["SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "OVERLAP", "CATCH-UP", "DESCRIPTION"], rows)
 
 
 @schedule_app.command("run", epilog="Example:  jobctl schedule run nightly-backup")
