@@ -22,11 +22,11 @@ _jobctl_options() {
         'dead purge') REPLY='--all --older-than --job -j --yes -y --help -h' ;;
         'dead retry') REPLY='--all --job -j --help -h' ;;
         'dead show') REPLY='--lines -l --json --help -h' ;;
-        'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --batch --exec -x --json --wait -w --follow -f --help -h' ;;
+        'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
         'import-crontab') REPLY='--system --help -h' ;;
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
-        'logs') REPLY='--attempt -a --follow -f --help -h' ;;
+        'logs') REPLY='--attempt -a --follow -f --timeout -t --help -h' ;;
         'metrics') REPLY='--help -h' ;;
         'pause') REPLY='--help -h' ;;
         'prune') REPLY='--older-than --state -s --help -h' ;;
@@ -87,6 +87,8 @@ _jobctl_value() {
         'enqueue -k') REPLY='plain' ;;
         'enqueue --max-attempts') REPLY='plain' ;;
         'enqueue --batch') REPLY='plain' ;;
+        'enqueue --timeout') REPLY='plain' ;;
+        'enqueue -t') REPLY='plain' ;;
         'health --max-ready') REPLY='plain' ;;
         'health --max-age') REPLY='plain' ;;
         'health --max-dead') REPLY='plain' ;;
@@ -103,6 +105,8 @@ _jobctl_value() {
         'list -n') REPLY='plain' ;;
         'logs --attempt') REPLY='plain' ;;
         'logs -a') REPLY='plain' ;;
+        'logs --timeout') REPLY='plain' ;;
+        'logs -t') REPLY='plain' ;;
         'prune --older-than') REPLY='plain' ;;
         'prune --state') REPLY='dynamic' ;;
         'prune -s') REPLY='dynamic' ;;
