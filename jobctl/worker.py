@@ -472,6 +472,7 @@ class Worker:
                 str(self.config.path) if self.config.path else "any config"
             )
             self._finished.append((job.id, _not_run(message)))
+            self._poke()  # reported at the next turn of the loop, not at the next wake-up
             return
         try:
             attempt = Attempt(self._spec(claim, job_type))
@@ -480,8 +481,9 @@ class Worker:
             result = _not_run(str(exc))
         except Exception as exc:  # a bug or an OS failure must not lose the job
             result = _not_run(f"worker error: {exc}")
-        if result is not None:
+        if result is not None:  # it never started: report it at once (see above)
             self._finished.append((job.id, result))
+            self._poke()
         else:
             running.attempt = attempt
 

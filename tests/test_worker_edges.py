@@ -364,3 +364,16 @@ def test_a_lone_worker_takes_job_type_edits_whatever_the_schedules_say(env: Env)
     finally:
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
+
+
+def test_a_job_that_cannot_start_is_reported_at_once(env: Env) -> None:
+    """A job whose command does not exist, claimed as another ends, was reported only at the
+    worker's next wake-up: the maintenance tick, 10 seconds later, once per such job."""
+    env.write_config(
+        '[jobs.missing]\ncommand = ["no-such-command-here"]\nmax_attempts = 1\n'
+        '[jobs.ok]\ncommand = ["true"]\n'
+    )
+    for name in ("ok", "missing", "missing", "missing"):
+        env.enqueue(name)
+    env.run("run-worker", "--burst", check=True, timeout=8)  # three stalls took 30 s
+    assert [env.show(i)["state"] for i in (1, 2, 3, 4)] == ["succeeded"] + ["dead"] * 3
