@@ -34,6 +34,7 @@ from jobctl.reloads import KEEPING, ConfigFollower
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
+from jobctl.store.base import OUTAGE_GRACE
 
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
@@ -115,6 +116,7 @@ class Worker:
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
         self._started_at = 0.0
         self._outage = Outage(self.log, "worker")
+        self._gave_up: Exception | None = None  # the store error that ended a --burst
 
     # -- public ----------------------------------------------------------------------------
 
@@ -168,6 +170,8 @@ class Worker:
             self._wait_for_hooks()
             if started:  # a worker that never started says nothing but its error
                 self.log.emit("worker.stopped", worker=self.id)
+        if self._gave_up is not None:
+            raise StoreError(f"{self._gave_up} (a --burst worker waits {OUTAGE_GRACE:g}s for it)")
         return 0
 
     def _info(self, now: float) -> WorkerInfo:
@@ -229,6 +233,7 @@ class Worker:
             reported = store_up and self._collect_results()
             if store_up and not reported:
                 self._store_retry_at = mono + _STORE_RETRY
+            self._end_a_burst_the_store_fails(mono)
             if self._stopping:
                 self._enforce_shutdown(mono)
                 out_of_time = self._stop_deadline is not None and mono >= self._stop_deadline
@@ -263,6 +268,15 @@ class Worker:
                 wait_for = None
             timeout = self._sleep_time(next_maintenance, wait_for)
             self._wait(listener, timeout)
+
+    def _end_a_burst_the_store_fails(self, mono: float) -> None:
+        """A --burst worker has an end to reach (a CI step waits for it): past OUTAGE_GRACE
+        of failing store calls, a corrupt file or a server that stays away, it stops as if
+        asked to, and run() then fails with the store's error."""
+        lasting = self._outage.down_for(mono) >= OUTAGE_GRACE
+        if lasting and self.options.burst and not self._stopping:
+            self._gave_up = self._outage.last_error
+            self.request_stop()
 
     def _claim_more(self) -> bool:
         """Fill free slots; True when every slot asked for was filled."""

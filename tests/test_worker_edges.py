@@ -377,3 +377,48 @@ def test_a_job_that_cannot_start_is_reported_at_once(env: Env) -> None:
         env.enqueue(name)
     env.run("run-worker", "--burst", check=True, timeout=8)  # three stalls took 30 s
     assert [env.show(i)["state"] for i in (1, 2, 3, 4)] == ["succeeded"] + ["dead"] * 3
+
+
+@pytest.mark.timeout(15)
+def test_a_burst_worker_ends_with_the_error_of_a_store_that_keeps_failing(tmp_path: Path) -> None:
+    """--burst has an end to reach (a CI step waits for it): on a corrupt database it rode
+    the error out forever, one line a minute. Past the outage grace it fails, exit 3."""
+    from jobctl.clock import FakeClock
+    from jobctl.config import EMPTY_CONFIG
+    from jobctl.errors import StoreError
+    from jobctl.models import NewJob
+    from jobctl.observe.events import EventLog
+    from jobctl.store.sqlite import SqliteStore
+    from jobctl.worker import Worker, WorkerOptions
+
+    class Ticking(FakeClock):
+        """Five seconds pass at every look: the grace is over in a few turns."""
+
+        def monotonic(self) -> float:
+            self.advance(5.0)
+            return super().monotonic()
+
+    path = tmp_path / "q.db"
+    store = SqliteStore(path)
+    store.enqueue([NewJob(job="x", payload={}) for _ in range(200)], 0.0)
+    store.close()
+    with open(path, "r+b") as handle:  # garbage over the first page of the jobs table
+        handle.seek(4096)
+        handle.write(b"\xff" * 64)
+    store = SqliteStore(path)
+    log = tmp_path / "events.log"
+    try:
+        with open(log, "w") as sink:
+            worker = Worker(
+                store,
+                EMPTY_CONFIG,
+                WorkerOptions(burst=True),
+                clock=Ticking(),
+                log=EventLog(sink),
+                log_dir=tmp_path / "logs",
+            )
+            with pytest.raises(StoreError, match=r"corrupt.*a --burst worker waits 30s for it"):
+                worker.run()
+    finally:
+        store.close()
+    assert "worker.store_error" in log.read_text()

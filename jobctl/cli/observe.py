@@ -20,6 +20,7 @@ import typer
 from jobctl.cli.app import STATE, app
 from jobctl.cli.options import duration_option
 from jobctl.errors import EXIT_INTERRUPTED
+from jobctl.store.base import OUTAGE_GRACE
 
 if TYPE_CHECKING:
     from jobctl.models import Attempt, Job
@@ -35,7 +36,7 @@ class Patience:
     it rides out a short outage, as workers do, retrying for up to GRACE seconds before it
     reports the error."""
 
-    GRACE = 30.0
+    GRACE = OUTAGE_GRACE
 
     def __init__(self) -> None:
         self._since: float | None = None

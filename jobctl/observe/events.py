@@ -134,8 +134,14 @@ class Outage:
         self.prefix = prefix
         self._since: float | None = None
         self._said_at = 0.0
+        self.last_error: Exception | None = None
+
+    def down_for(self, now: float) -> float:
+        """How long the store has been failing; 0 while it answers."""
+        return 0.0 if self._since is None else now - self._since
 
     def failed(self, error: Exception, now: float) -> None:
+        self.last_error = error
         if self._since is None:
             self._since = self._said_at = now
             self.log.emit(f"{self.prefix}.store_error", level="error", error=str(error))

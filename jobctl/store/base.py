@@ -11,6 +11,10 @@ import abc
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+# How long a process that has an end to reach (`wait`, `logs --follow`, a --burst worker)
+# rides out a store that stopped answering before it fails; daemons ride out any outage.
+OUTAGE_GRACE = 30.0
+
 if TYPE_CHECKING:
     from jobctl.models import (
         Attempt,
