@@ -110,16 +110,30 @@ def account(user: str) -> pwd.struct_passwd | None:
     return pwd.getpwnam(user)
 
 
-def login_env(user: str) -> dict[str, str]:
-    """HOME, USER and LOGNAME of the user a job runs as, as cron sets them: the worker's own
-    would send the job to root's files. Nothing for an unknown user (its start fails)."""
+# What a job run as another user keeps of the worker's environment: where commands are and
+# how text and time read. Nothing else: the worker's variables may carry its secrets (the
+# password in a redis:// JOBCTL_DB), which that user must not be handed.
+_KEPT_FOR_OTHER_USERS = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
+
+
+def login_env(user: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of a job run as `user`, as cron makes one: a few of the worker's
+    variables (_KEPT_FOR_OTHER_USERS and LC_*) and the user's HOME, USER and LOGNAME (the
+    worker's own HOME would send the job to root's files). The whole of `environ` when
+    `user` is who the worker already is, or a name that does not exist (its start fails)."""
     try:
         entry = account(user)
     except KeyError:
-        return {}
-    if entry is None:
-        return {}
-    return {"HOME": entry.pw_dir, "USER": entry.pw_name, "LOGNAME": entry.pw_name}
+        return dict(environ)
+    if entry is None:  # a number with no passwd entry
+        uid, login = int(user), {}
+    else:
+        name = entry.pw_name
+        uid, login = entry.pw_uid, {"HOME": entry.pw_dir, "USER": name, "LOGNAME": name}
+    if uid == os.geteuid():
+        return {**environ, **login}
+    kept = {k: v for k, v in environ.items() if k in _KEPT_FOR_OTHER_USERS or k.startswith("LC_")}
+    return kept | login
 
 
 def process_exists(pid: int) -> bool:

@@ -543,9 +543,10 @@ class Worker:
         (a reload brings new types, and so new entries)."""
         cached = self._envs.get(job_type.name)
         if cached is None or cached[0] is not job_type:
-            env = dict(self._environ)
-            if job_type.user is not None:
-                env.update(login_env(job_type.user))
+            if job_type.user is None:
+                env = dict(self._environ)
+            else:
+                env = login_env(job_type.user, self._environ)
             env.update(job_type.env)
             cached = self._envs[job_type.name] = (job_type, env)
         return cached[1]

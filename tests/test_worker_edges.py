@@ -55,6 +55,28 @@ def test_a_job_run_as_another_user_gets_its_groups_and_home(env: Env) -> None:
     assert env.run("logs", str(second), check=True).stdout.strip() == "/tmp"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_job_run_as_another_user_gets_none_of_the_workers_secrets(env: Env) -> None:
+    """As cron: PATH, the locale and the time zone, not the worker's other variables; they
+    may hold its secrets (JOBCTL_DB with a Redis password), which the user could use to
+    queue a command that the worker runs as root."""
+    env.write_config(
+        '[jobs.as]\ncommand = ["env"]\nuser = "nobody"\nenv = {EXTRA = "x"}\n'
+        '[jobs.me]\ncommand = ["env"]\nuser = "root"\n'
+    )
+    other, same = env.enqueue("as"), env.enqueue("me")
+    env.env.update(WORKER_SECRET="s3cret", JOBCTL_DB=str(env.db), LC_TIME="C", TZ="UTC")
+    env.run("run-worker", "--burst", check=True)
+    seen = dict(
+        line.split("=", 1) for line in env.run("logs", str(other), check=True).stdout.splitlines()
+    )
+    assert "WORKER_SECRET" not in seen and "JOBCTL_DB" not in seen
+    assert seen["PATH"] == env.env["PATH"] and (seen["LC_TIME"], seen["TZ"]) == ("C", "UTC")
+    assert (seen["USER"], seen["EXTRA"], seen["JOBCTL_JOB_ID"]) == ("nobody", "x", str(other))
+    mine = env.run("logs", str(same), check=True).stdout  # root's own job: its whole env
+    assert "WORKER_SECRET=s3cret" in mine
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
