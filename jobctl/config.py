@@ -22,6 +22,7 @@ from jobctl.errors import ConfigError, JobctlError
 from jobctl.sizes import parse_size
 
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
 QUEUE_NAME = JOB_NAME
 ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exec`
 DEFAULT_QUEUE = "default"
@@ -190,8 +191,13 @@ def load_config_file(
 def _read_config(path: Path) -> tuple[tuple[int, int, int], bytes]:
     try:
         with path.open("rb") as handle:
-            stamp = _stamp(os.fstat(handle.fileno()))  # before the read: a write after it
-            return stamp, handle.read()  # makes the file's stamp differ, and the config stale
+            # The stamp before the read: a write after it makes the file's stamp differ, and
+            # the config stale.
+            stamp = _stamp(os.fstat(handle.fileno()))
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:  # /dev/zero, a log given by mistake: not read whole
+            raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES >> 20} MiB, too large for a config")
+        return stamp, raw
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except IsADirectoryError:
@@ -500,7 +506,7 @@ class _Parser:
             name=name,
             command=command,
             shell=shell,
-            cwd=self.take(t, data, "cwd", str, None),
+            cwd=self.take(t, data, "cwd", str, None, _path_text),
             env={k: str(v) for k, v in env.items()},
             timeout=timeout,
             kill_grace=self.duration(t, data, "kill_grace", 10.0),

@@ -272,3 +272,30 @@ def test_logs_to_a_reader_gone_blames_no_log_file(box: Env, buffered: bool) -> N
     finally:
         os.close(write)
     assert (result.returncode, result.stderr) == (1, "")
+
+
+def test_exec_from_a_directory_whose_path_is_not_utf8_is_a_usage_error(box: Env) -> None:
+    odd = os.fsencode(box.root) + b"/dir\xff"
+    os.mkdir(odd)
+    result = run_cli(box, "enqueue", "--exec", "--", "pwd", preexec_fn=lambda: os.chdir(odd))
+    one_error_line(result, 2, "--exec", "current directory", "not UTF-8")
+    assert stored(box) == []
+
+
+@pytest.mark.parametrize("source", ["/dev/zero", "-"])
+def test_a_payload_file_too_large_for_any_payload_is_not_read_whole(box: Env, source: str) -> None:
+    huge = "x" * (8 * 64 * 1024 + 65536 + 10)
+    result = run_cli(box, "enqueue", "ok", "--payload-file", source, input=huge)
+    one_error_line(result, 2, f"--payload-file {source}", "too large for a payload")
+    assert stored(box) == []
+
+
+def test_a_config_too_large_for_any_config_is_not_read_whole(box: Env) -> None:
+    result = run_cli(box, "validate", global_args=["--config", "/dev/zero"])
+    one_error_line(result, 2, "/dev/zero", "too large for a config")
+
+
+def test_a_cwd_with_a_nul_character_is_refused_by_validate(box: Env) -> None:
+    box.write_config('[jobs.x]\ncommand = ["true"]\ncwd = "a\\u0000b"\n')
+    result = run_cli(box, "validate")
+    one_error_line(result, 2, "cwd", "NUL")

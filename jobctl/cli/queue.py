@@ -216,9 +216,13 @@ def _exec_directory() -> str:
     from jobctl.errors import UsageError
 
     try:
-        return os.getcwd()
+        here = os.getcwd()
+        here.encode("utf-8")  # stored as text, as every argument is
+        return here
     except FileNotFoundError:
         reason = "it was deleted"
+    except UnicodeEncodeError:
+        reason = f"its path is not UTF-8: {os.fsencode(here)!r}"
     except OSError as exc:
         reason = exc.strerror or str(exc)
     raise UsageError(
@@ -282,13 +286,27 @@ def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dic
     if text is not None:
         return parse_json(text, "--payload")
     if file is not None:
+        # A payload's JSON text, however spaced, is not many times its limit: /dev/zero or a
+        # log given by mistake is refused without being read whole.
+        most = 8 * STATE.config().settings.max_payload + 65536
         if file == "-":
-            return parse_json(sys.stdin.read(), "--payload-file -")
+            return parse_json(_bounded(sys.stdin.read(most + 1), most, file), "--payload-file -")
         try:
             with open(file, encoding="utf-8") as handle:
-                return parse_json(handle.read(), f"--payload-file {file}")
+                text = _bounded(handle.read(most + 1), most, file)
+                return parse_json(text, f"--payload-file {file}")
         except OSError as exc:
             raise UsageError(f"--payload-file {file}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise UsageError(f"--payload-file {file}: not UTF-8 text") from None
     return parse_args(pairs or [])
+
+
+def _bounded(text: str, most: int, source: str) -> str:
+    from jobctl.errors import PayloadError
+
+    if len(text) > most:
+        raise PayloadError(
+            f"--payload-file {source}: over {most} characters, too large for a payload"
+        )
+    return text
