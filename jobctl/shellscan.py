@@ -2,11 +2,17 @@
 
 A `{key}` in an argv element reaches the command as (part of) one argument, and with
 `shell = true` its value is shell-quoted. Both hold only while nothing parses the value as
-shell code again: `sh -c '{x}'` (also behind env, nice or sudo, and as the command of flock,
-su, runuser or script -c), `eval {x}`, `echo {x} | sh`, a here-document's body, or quotes
-written around a placeholder in a shell script. `jobs.toml` is refused when a command does
-any of these; `validate` says which. Read for commands that have placeholders only: the
-config of every `jobctl enqueue` loads this module only then.
+shell code again: `sh -c '{x}'` (any shell: bash5.2, /bin/rbash, busybox sh, mksh, fish -C;
+also behind env, env -S, nice or sudo, after options such as bash --rcfile FILE, and as the
+command of flock, su, runuser or script -c), `eval {x}`, `trap {x} EXIT`, `. {x}`,
+`echo {x} | sh`, `sh <(echo {x})`, a here-document's body, quotes written around a
+placeholder in a shell script, or arithmetic: in `$(( {x} ))`, `(( ))`, `let`, an array
+index, `[[ {x} -eq 1 ]]` or a variable name of read or declare, dash and bash expand
+`$(...)` and `a[...]` of the value's text, quoted or not. `jobs.toml` is refused when a
+command does any of these; `validate` says which. Read for commands that have placeholders
+only: the config of every `jobctl enqueue` loads this module only then.
+
+What the shell does with a variable later (`n={x}; echo $((n))`) is not followed.
 """
 
 from __future__ import annotations
@@ -14,12 +20,21 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from jobctl.payload import PLACEHOLDER, placeholders
 
-_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "fish"}
+# A shell, by the last part of its path; also restricted (rbash) and versioned (bash5.2,
+# zsh-5.9, ksh93) names.
+_SHELL = re.compile(
+    r"r?(?:sh|ash|bash|dash|hush|posh|yash|zsh|ksh|mksh|lksh|pdksh|oksh|loksh|csh|tcsh|fish"
+    r"|osh|ysh|bosh|mrsh|elvish|xonsh|nu)"
+    r"(?:[-_]?[0-9][0-9.]*)?"
+)
+_SHELL_VARIABLES = {"$SHELL", "${SHELL}", "$BASH", "${BASH}"}  # a shell named in a script
 _INSIDE_A_SCRIPT = "a {placeholder} inside a shell script would run payload values as shell code; "
 _AFTER_SCRIPT = "pass the value as an argument after the script: sh -c '... \"$1\"' sh {x}"
+_OR_A_STRING = ", or write the command as a string with shell = true (values are then quoted)"
 _AFTER_EVAL = (
     "a {placeholder} after eval would run payload values as shell code; pass the value as an"
     " argument or read $JOBCTL_PAYLOAD"
@@ -28,10 +43,35 @@ _FED_TO_A_SHELL = (
     "a {placeholder} fed to a shell's standard input would run as shell code; pass the value"
     " as an argument or read $JOBCTL_PAYLOAD"
 )
+_FED_AS_A_FILE = (
+    "a {placeholder} in the script a shell reads from <(...) would run as shell code; pass"
+    " the value as an argument or read $JOBCTL_PAYLOAD"
+)
+_SHELL_OPTIONS = (
+    "a {placeholder} where a shell reads its options would let a value such as -c turn a"
+    " later value into a shell script; put -- before it: bash -- {script} {x}"
+)
+_IN_ENV_SPLIT = (
+    "a {placeholder} inside an env -S string would be split into words again, and run as"
+    " shell code if they start a shell; pass the value as an argument after the string"
+)
+_IN_ARITHMETIC = (
+    "a {placeholder} in arithmetic ($(( )), (( )), $[ ], let, [[ -eq ]], an array index or"
+    " ${var:offset}) would run payload values as shell code: the shell expands $(...) and"
+    " a[...] of the value; compare it with test or expr, or read $JOBCTL_PAYLOAD"
+)
 _SHELL_PATH_OPTIONS = {"-s", "--shell"}  # useradd -s /bin/bash: a path, not a command
 _RUNNERS = {"flock", "su", "runuser", "script"}  # their -c / --command goes to a shell
 _KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "time", "{", "}"}
 _KEYWORDS |= {"exec", "command", "builtin"}
+_STDIN_FILES = {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"}
+
+
+def _after(name: str, what: str = "would run payload values as shell code") -> str:
+    return (
+        f"a {{placeholder}} after {name} {what}; pass the value as an argument or read"
+        " $JOBCTL_PAYLOAD"
+    )
 
 
 def shell_hazard(command: Sequence[str], shell: bool) -> str | None:
@@ -40,11 +80,11 @@ def shell_hazard(command: Sequence[str], shell: bool) -> str | None:
     elements make, each quoted."""
     if shell and len(command) == 1:
         return _script_hazard(command[0])
-    if _shell_script_index(command) is not None:
-        return _INSIDE_A_SCRIPT + (
-            _AFTER_SCRIPT + ", or write the command as a string with shell = true (values are"
-            " then quoted)"
-        )
+    kind = _argv_hazard(command)
+    if kind == "script":
+        return _INSIDE_A_SCRIPT + _AFTER_SCRIPT + _OR_A_STRING
+    if kind is not None:
+        return _ARGV_MESSAGES[kind]
     if not shell:
         return None
     import shlex  # (here, as below: a command without a shell needs none of it)
@@ -65,12 +105,40 @@ def _script_hazard(script: str) -> str | None:
             f"{{{inside[0]}}} is inside a here-document, where the shell would expand its value"
             " as code; pass it as an argument or read $JOBCTL_PAYLOAD"
         )
-    return _parsed_again(script)
+    if arithmetic_placeholders(script):
+        return _IN_ARITHMETIC
+    return _parsed_again(PLACEHOLDER.sub(_unescape, script))  # {{ eval {x}; }}: a { group
+
+
+def _unescape(match: re.Match[str]) -> str:
+    """ "{{" and "}}" as the braces the shell reads; a placeholder as it is."""
+    return match.group(0) if match.group(1) else match.group(0)[0]
+
+
+# -- Commands of a script ------------------------------------------------------------------
+
+_OPERATORS = sorted(
+    {"&&", "||", ";;", "|&", "<<<", "<<", ">>", "&>>", "&>", "<&", ">&", "<>", ">|", "<(", ">("}
+    | set("();<>|&`\n"),
+    key=len,
+    reverse=True,
+)
+
+
+def _operators(token: str) -> list[str]:
+    """A run of punctuation shlex kept together (`);`, `)|`, `$((`'s `((`), as operators."""
+    found: list[str] = []
+    index = 0
+    while index < len(token):
+        operator = next((op for op in _OPERATORS if token.startswith(op, index)), token[index])
+        found.append(operator)
+        index += len(operator)
+    return found
 
 
 def _parsed_again(script: str) -> str | None:
-    """In a script, `eval {x}`, `sh -c {x}`, `echo {x} | sh` or `sh <<< {x}` would parse the
-    quoted value as shell code once more."""
+    """In a script, `eval {x}`, `sh -c {x}`, `echo {x} | sh`, `sh <<< {x}`, `let n={x}` and
+    the like would parse the quoted value as shell code once more."""
     import shlex
 
     separators = "();<>|&`\n"
@@ -78,62 +146,88 @@ def _parsed_again(script: str) -> str | None:
     lexer.whitespace = " \t\r"  # a newline ends a command, like ;
     lexer.whitespace_split = True
     try:
-        tokens = list(lexer)
+        tokens: list[str] = []
+        for token in lexer:
+            if token and all(char in separators for char in token):
+                tokens.extend(_operators(token))
+            else:
+                tokens.append(token)
     except ValueError:
         return None  # unbalanced quotes: the shell itself will refuse the script
+    return _commands_hazard(tokens, set(_OPERATORS))
+
+
+def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
     words: list[str] = []
     piped: list[str] = []  # the words of the pipeline so far, before this command
-    tokens.append(";")
-    for position, token in enumerate(tokens):
-        if not token or not all(char in separators for char in token):
-            words.append(token)
-            continue
-        if token == "<<<":  # a here-string: the next word is this command's stdin
-            fed = tokens[position + 1 : position + 2]
-            if _shell_reading_stdin(_command_words(words)) and placeholders(fed):
-                return _FED_TO_A_SHELL
-            continue
+    # Around each open $( ), ` `, <( ), >( ) or ( ): the words and pipeline outside it, what
+    # closes it, where it opened and how.
+    around: list[tuple[list[str], list[str], str, int, str]] = []
+
+    def end_command(token: str) -> str | None:
+        nonlocal words, piped
         command = _command_words(words)
-        if command and command[0] == "eval" and placeholders(command[1:]):
-            return _AFTER_EVAL
-        if _shell_script_index(command) is not None:
-            return _INSIDE_A_SCRIPT + _AFTER_SCRIPT
-        if _shell_reading_stdin(command) and placeholders(piped):
-            return _FED_TO_A_SHELL
+        reason = _command_hazard(command)
+        if reason is None and placeholders(piped) and _reads_code_from_stdin(command):
+            reason = _FED_TO_A_SHELL
         piped = [*piped, *words] if token in ("|", "|&") else []
         words = []
+        return reason
+
+    tokens = [*tokens, ";"]
+    target = False  # the next word is where a redirection goes
+    for position, token in enumerate(tokens):
+        if token not in operators:
+            if not target:
+                words.append(token)
+            target = False
+            continue
+        target = False
+        if token == "<<<":  # a here-string: the next word is this command's stdin
+            fed = tokens[position + 1 : position + 2]
+            if placeholders(fed) and _reads_code_from_stdin(_command_words(words)):
+                return _FED_TO_A_SHELL
+            continue
+        closing = bool(around) and around[-1][2] == token
+        substitution = token == "(" and bool(words) and words[-1].endswith("$")
+        if (token in ("<(", ">(", "`") and not closing) or substitution:
+            kind = token if token != "(" else "$("
+            around.append((words, piped, "`" if token == "`" else ")", position, kind))
+            words, piped = [], []
+            continue
+        if closing:
+            reason = end_command(token)
+            if reason is not None:
+                return reason
+            words, piped, _, opened, kind = around.pop()
+            inner = "".join(f"{{{name}}}" for name in sorted(placeholders(tokens[opened:position])))
+            if kind == "$(":
+                words[-1] += f"({inner})"  # its output: (part of) a word of this command
+            elif kind != "(" or inner:
+                words.append(f"{kind}{inner})")  # ( echo {x} ) | sh: what it writes
+            continue
+        if _open_test(words):
+            words.append(token)  # [[ ( a -eq b ) && c ]]: one command
+            continue
+        if token in _REDIRECTIONS:  # 2>/dev/null: no word of the command, and no end of it
+            if words and words[-1].isdigit():
+                words.pop()
+            target = True
+            continue
+        reason = end_command(token)
+        if reason is not None:
+            return reason
+        if token == "(":
+            around.append(([], [], ")", position, "("))  # a subshell
     return None
 
 
-def _shell_script_index(argv: Sequence[str]) -> int | None:
-    """Where in `argv` a shell is handed a script that holds a placeholder, if anywhere."""
-    for start, word in enumerate(argv):
-        name = os.path.basename(word.lstrip("`"))
-        if name in _RUNNERS:
-            for index in range(start + 1, len(argv) - 1):
-                if argv[index] in ("-c", "--command") and placeholders([argv[index + 1]]):
-                    return index + 1
-            continue
-        if name not in _SHELLS or (start > 0 and argv[start - 1] in _SHELL_PATH_OPTIONS):
-            continue
-        found_c = False
-        index = start + 1
-        while index < len(argv):
-            arg = argv[index]
-            if arg == "--":
-                index += 1
-                break
-            if arg in ("-o", "+o", "-O", "+O"):
-                index += 2  # an option that takes a name
-                continue
-            if arg[:1] in ("-", "+") and len(arg) > 1:
-                found_c = found_c or (arg[:2] != "--" and "c" in arg[1:])
-                index += 1
-                continue
-            break
-        if found_c and index < len(argv) and placeholders([argv[index]]):
-            return index  # the first word after the options is the script
-    return None
+_REDIRECTIONS = {"<", ">", ">>", "<&", ">&", "<>", ">|", "&>", "&>>", "<<"}
+
+
+def _open_test(words: list[str]) -> bool:
+    command = _command_words(words)
+    return bool(command) and command[0] == "[[" and "]]" not in command
 
 
 def _command_words(words: list[str]) -> list[str]:
@@ -146,11 +240,558 @@ def _command_words(words: list[str]) -> list[str]:
     return words[first:]
 
 
-def _shell_reading_stdin(command: list[str]) -> bool:
-    """A shell given no script (no -c, no file): it reads its commands from stdin."""
-    if not command or os.path.basename(command[0]) not in _SHELLS:
+def _command_hazard(command: list[str]) -> str | None:
+    if not command:
+        return None
+    kind = _argv_hazard(command)
+    if kind == "script":
+        return _INSIDE_A_SCRIPT + _AFTER_SCRIPT
+    if kind is not None:
+        return _ARGV_MESSAGES[kind]
+    return _builtin_hazard(command)
+
+
+# -- Builtins that read a value as code, arithmetic or a variable name ---------------------
+
+_ARITHMETIC_TESTS = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge"}
+_DECLARES = {"declare", "typeset", "local", "export", "readonly"}
+# A builtin: its options that take a value, those of them whose value is a variable name
+# (or, for mapfile -C, code), and whether its operands are variable names.
+_NAMING: dict[str, tuple[str, str, bool]] = {
+    "read": ("adinNptu", "a", True),
+    "mapfile": ("CcdnOsu", "C", True),
+    "readarray": ("CcdnOsu", "C", True),
+    "printf": ("v", "v", False),
+    "wait": ("p", "p", False),
+    "unset": ("", "", True),
+}
+
+
+def _builtin_hazard(command: list[str]) -> str | None:
+    name, args = command[0], command[1:]
+    if not placeholders(args):
+        return None
+    if name == "eval":
+        return _AFTER_EVAL
+    if name in ("trap", "alias"):
+        return _after(name)
+    if name == "let":
+        return _IN_ARITHMETIC
+    if name in (".", "source"):
+        operands = args[1:] if args[:1] == ["--"] else args
+        if placeholders(operands[:1]):
+            return _after(name, "would run the file a payload value names as shell code")
+        return None
+    if name in ("[[", "test", "["):
+        for index, word in enumerate(args):
+            before = args[index - 1] if index else ""
+            after = args[index + 1] if index + 1 < len(args) else ""
+            if not placeholders([word]):
+                continue
+            if before in ("-v", "-R"):
+                return _as_a_name(f"{name} {before}")
+            if name == "[[" and (before in _ARITHMETIC_TESTS or after in _ARITHMETIC_TESTS):
+                return _IN_ARITHMETIC
+        return None
+    for value, code in _variable_names(name, args):
+        if placeholders([value]):
+            return _after(f"{name} -C") if code else _as_a_name(name)
+    return None
+
+
+def _as_a_name(name: str) -> str:
+    return (
+        f"a {{placeholder}} as a variable name of {name} would run payload values as shell"
+        " code (bash expands $(...) in an index a[...] of a name); pass it as a value, or read"
+        " $JOBCTL_PAYLOAD"
+    )
+
+
+def _variable_names(name: str, args: list[str]) -> list[tuple[str, bool]]:
+    """The words of a builtin that bash reads as variable names, each with whether it is
+    code instead (mapfile -C). For declare -i or -n, the values too: arithmetic, a name."""
+    if name in _DECLARES:
+        options = 0
+        while options < len(args) and args[options][:1] in ("-", "+"):
+            options += 1
+        whole = any(letter in "in" for option in args[:options] for letter in option[1:])
+        return [(arg if whole else arg.partition("=")[0], False) for arg in args[options:]]
+    if name == "getopts":
+        return [(arg, False) for arg in args[1:2]]
+    if name not in _NAMING:
+        return []
+    takes, named, operands_named = _NAMING[name]
+    found: list[tuple[str, bool]] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            index += 1
+            break
+        if arg[:1] != "-" or len(arg) == 1:
+            break
+        index += 1
+        for position, letter in enumerate(arg[1:], 2):
+            if letter in takes:
+                value = arg[position:]
+                if not value and index < len(args):
+                    value, index = args[index], index + 1
+                if letter in named:
+                    found.append((value, letter == "C"))
+                break
+    if operands_named:
+        found.extend((arg, False) for arg in args[index:])
+    return found
+
+
+# -- Arithmetic ----------------------------------------------------------------------------
+
+_MARK = re.compile("\0([^\0]*)\0")
+_NOT_BEFORE_ARITHMETIC = ("$", "<", ">")  # $(( is expansion; <((, >(( a process substitution
+_INDEXED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\[")
+_PARAMETER = re.compile(r"[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*#?$!-])")
+
+
+def _mark(match: re.Match[str]) -> str:
+    name = match.group(1)
+    return match.group(0)[0] if name is None else f"\0{name}\0"
+
+
+def arithmetic_placeholders(script: str) -> list[str]:
+    """Placeholders in an arithmetic context of a shell script: `$(( ))`, `$[ ]`, `(( ))`
+    (also of `for`), an array index of `${a[i]}` or `a[i]=`, and `${var:offset:length}`.
+    The shell expands `$(...)` and `a[...]` in a value's text there, quoted or not."""
+    text = PLACEHOLDER.sub(_mark, script)  # {x} as \0x\0: the braces left are the shell's
+    found: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(text):
+        step = _quote_step(text, index, quote)
+        if step is not None:
+            index, quote = step
+            continue
+        if quote == "'":
+            index += 1
+            continue
+        spans: list[tuple[int, int]] = []
+        after = index + 1
+        if text.startswith("$((", index):
+            spans.append((index + 3, _closing(text, index + 3, "(", ")")))
+        elif text.startswith("$[", index):
+            spans.append((index + 2, _closing(text, index + 2, "[", "]")))
+        elif (
+            not quote
+            and text.startswith("((", index)
+            and text[index - 1 : index] not in _NOT_BEFORE_ARITHMETIC
+        ):
+            spans.append((index + 2, _closing(text, index + 2, "(", ")")))
+        elif text.startswith("${", index):
+            after = index + 2
+            parameter = _PARAMETER.match(text, after)
+            after = parameter.end() if parameter else after
+            if text.startswith("[", after):
+                end = _closing(text, after + 1, "[", "]")
+                spans.append((after + 1, end))
+                after = end + 1
+            if text.startswith(":", after) and text[after + 1 : after + 2] not in "-=?+":
+                end = _closing(text, after + 1, "{", "}")
+                spans.append((after + 1, end))
+                after = end
+        elif not quote and text[index - 1 : index] in ("", " ", "\t", "\n", ";", "&", "|", "("):
+            name = _INDEXED_NAME.match(text, index)  # a[i]=value: i is arithmetic
+            if name:
+                end = _closing(text, name.end(), "[", "]")
+                if text.startswith(("]=", "]+="), end):
+                    spans.append((name.end(), end))
+        for start, end in spans:
+            found.extend(_MARK.findall(text, start, end))
+            after = max(after, end)
+        index = max(after, index + 1)
+    return found
+
+
+def _closing(text: str, index: int, opening: str, closing: str) -> int:
+    """Where the `closing` that matches an `opening` before `index` is (or the end)."""
+    depth = 0
+    quote = ""
+    while index < len(text):
+        step = _quote_step(text, index, quote)
+        if step is not None:
+            index, quote = step
+            continue
+        if not quote and text[index] == opening:
+            depth += 1
+        elif not quote and text[index] == closing:
+            if depth == 0:
+                return index
+            depth -= 1
+        index += 1
+    return len(text)
+
+
+# -- Shells in an argv ---------------------------------------------------------------------
+
+_ARGV_MESSAGES = {
+    "options": _SHELL_OPTIONS,
+    "split": _IN_ENV_SPLIT,
+    "file": _FED_AS_A_FILE,
+}
+
+
+def _is_shell(word: str) -> bool:
+    name = os.path.basename(word.lstrip("`"))
+    return name in _SHELL_VARIABLES or _SHELL.fullmatch(name) is not None
+
+
+def _argv_hazard(argv: Sequence[str]) -> str | None:
+    """How a shell in `argv` would run a placeholder's value as code, if one would: "script"
+    (it is in the shell's script), "options" (it may be the shell's -c), "split" (env -S
+    splits it into words) or "file" (it is in what a shell reads from <(...))."""
+    words, split = _split_env_strings(argv)
+    if split:
+        return "split"
+    command = _command_index(words)
+    for start, word in enumerate(words):
+        name = os.path.basename(word.lstrip("`"))
+        if name in _RUNNERS:
+            if _runner_hazard(words, start, name):
+                return "script"
+            continue
+        if not _is_shell(word) or (start > 0 and words[start - 1] in _SHELL_PATH_OPTIONS):
+            continue
+        for reading in _readings(words, start):
+            if reading.code:
+                return "script"
+            first = words[reading.operands] if reading.operands < len(words) else ""
+            if not reading.command and first.startswith("<(") and placeholders([first]):
+                return "file"
+            if start == command and _value_as_options(words, start, reading):
+                return "options"
+    return None
+
+
+def _value_as_options(argv: Sequence[str], start: int, reading: _Reading) -> bool:
+    """A placeholder among a shell's options (or as its first operand, with no -- before
+    it), and one after it: the first value could be -c, the second its script."""
+    last = reading.operands - 1 if reading.ended else reading.operands
+    for index in range(start + 1, min(last + 1, len(argv))):
+        word = argv[index]
+        match = PLACEHOLDER.match(word)
+        as_option = word[:1] in ("-", "+") and placeholders([word])
+        if ((match and match.group(1)) or as_option) and placeholders(argv[index + 1 :]):
+            return True
+    return False
+
+
+class _Reading(NamedTuple):
+    """One way a shell may read its command line."""
+
+    command: bool  # -c (fish: -c or -C): it runs a command given on the command line
+    stdin: bool  # -s: it reads its commands from stdin, its operands are arguments
+    operands: int  # where its operands begin
+    ended: bool  # -- (or -) ended its options
+    code: bool  # a placeholder is in the command it runs
+
+
+# Options that take the next word as their value: of every shell (-o, +o), of some
+# (--rcfile, --init-file of bash, --emulate of zsh), and of some but a flag in others: -O
+# (bash; zsh), -R (ksh93), -T (mksh; bash). The last, and long options not named here, are
+# read both ways.
+_VALUE_LETTERS = "o"
+_MAYBE_VALUE_LETTERS = "ORT"
+_LONG_VALUES = {"--rcfile", "--init-file", "--emulate"}
+_LONG_FLAGS = {
+    "--debug",
+    "--debugger",
+    "--dump-po-strings",
+    "--dump-strings",
+    "--help",
+    "--login",
+    "--noediting",
+    "--noprofile",
+    "--norc",
+    "--posix",
+    "--pretty-print",
+    "--restricted",
+    "--verbose",
+    "--version",
+    "--wordexp",
+}
+
+
+def _readings(argv: Sequence[str], start: int) -> set[_Reading]:
+    """The ways the shell at argv[start] may read its options."""
+    if "fish" in os.path.basename(argv[start]):
+        return {_fish_reading(argv, start)}
+    readings: set[_Reading] = set()
+    seen: set[tuple[int, bool, bool]] = set()
+    todo = [(start + 1, False, False)]
+    while todo:
+        state = todo.pop()
+        if state in seen:
+            continue
+        seen.add(state)
+        index, given, stdin = state
+        arg = argv[index] if index < len(argv) else ""
+        if arg in ("-", "--"):
+            readings.add(_sh_reading(argv, given, stdin, index + 1, True))
+        elif arg.startswith("--"):
+            name = arg.partition("=")[0]
+            if "=" in arg or name in _LONG_FLAGS:
+                todo.append((index + 1, given, stdin))
+            elif name in _LONG_VALUES:
+                todo.append((index + 2, given, stdin))
+            else:
+                todo.extend([(index + 1, given, stdin), (index + 2, given, stdin)])
+        elif arg[:1] in ("-", "+") and len(arg) > 1:
+            letters = arg[1:]
+            given = given or "c" in letters
+            stdin = stdin or (arg[0] == "-" and "s" in letters)
+            values = 1 + sum(letter in _VALUE_LETTERS for letter in letters)
+            maybe = sum(letter in _MAYBE_VALUE_LETTERS for letter in letters)
+            todo.extend((index + values + extra, given, stdin) for extra in range(maybe + 1))
+        else:
+            readings.add(_sh_reading(argv, given, stdin, min(index, len(argv)), False))
+    return readings
+
+
+def _sh_reading(argv: Sequence[str], given: bool, stdin: bool, index: int, ended: bool) -> _Reading:
+    code = given and index < len(argv) and bool(placeholders([argv[index]]))
+    return _Reading(given, stdin, index, ended, code)
+
+
+_FISH_VALUE_LETTERS = "cCpdof"
+_FISH_LONG_VALUES = {
+    "command",
+    "init-command",
+    "profile",
+    "profile-startup",
+    "debug",
+    "debug-output",
+    "features",
+}
+
+
+def _fish_reading(argv: Sequence[str], start: int) -> _Reading:
+    """fish: -c CMD, -C CMD, -cCMD, --command=CMD, --init-command CMD (or a prefix of the
+    name) are code; its options end at its first operand."""
+    given = code = False
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            return _Reading(given, False, index + 1, True, code)
+        if arg[:1] != "-" or len(arg) == 1:
+            break
+        index += 1
+        value, is_command = "", False
+        if arg.startswith("--"):
+            name, equals, attached = arg[2:].partition("=")
+            names = [long for long in _FISH_LONG_VALUES if long.startswith(name)] if name else []
+            is_command = bool({"command", "init-command"} & set(names))
+            if equals:
+                value = attached
+            elif names and index < len(argv):
+                value, index = argv[index], index + 1
+        else:
+            for position, letter in enumerate(arg[1:], 2):
+                if letter in _FISH_VALUE_LETTERS:
+                    is_command = letter in "cC"
+                    value = arg[position:]
+                    if not value and index < len(argv):
+                        value, index = argv[index], index + 1
+                    break
+        if is_command:
+            given = True
+            code = code or bool(placeholders([value]))
+    return _Reading(given, False, index, False, code)
+
+
+def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> bool:
+    """flock FILE -c CMD, su -c CMD (-lc, --command=CMD, -C, --session-command), script -c
+    CMD: a placeholder in CMD."""
+    letters = "cC" if runner in ("su", "runuser") else "c"
+    for index in range(start + 1, len(argv)):
+        arg = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        if arg in ("-c", "--command"):
+            value = following
+        elif arg.startswith("--"):
+            name, equals, value = arg[2:].partition("=")
+            if not name or not (
+                "command".startswith(name) or (len(name) > 1 and "session-command".startswith(name))
+            ):
+                continue
+            value = value if equals else following
+        elif arg[:1] == "-" and runner != "flock":  # flock takes only a -c of its own
+            position = next((at for at, c in enumerate(arg[1:], 2) if c in letters), None)
+            if position is None:
+                continue
+            value = arg[position:] or following
+        else:
+            continue
+        if placeholders([value]):
+            return True
+    return False
+
+
+# env -S STRING (--split-string): env splits STRING into words, a command and its arguments.
+_ENV_VALUE_LETTERS = "uCSP"
+
+
+def _split_env_strings(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """`argv` with the string of each `env -S STRING` split into the words env makes of it;
+    and whether any such string holds a placeholder."""
+    import shlex
+
+    words = list(argv)
+    split = False
+    while True:
+        found = next(
+            (
+                where
+                for start, word in enumerate(words)
+                if os.path.basename(word) == "env"
+                and (where := _env_split_string(words, start)) is not None
+            ),
+            None,
+        )
+        if found is None:
+            return words, split
+        first, last, string = found
+        split = split or bool(placeholders([string]))
+        try:
+            parts = shlex.split(string, comments=True)
+        except ValueError:
+            parts = string.split()
+        words[first:last] = parts  # (shorter each time: this ends)
+
+
+def _env_split_string(words: list[str], start: int) -> tuple[int, int, str] | None:
+    """The words that are the -S option of the env at words[start] (from, to) and its string."""
+    index = start + 1
+    while index < len(words):
+        arg = words[index]
+        following = words[index + 1] if index + 1 < len(words) else ""
+        if arg == "--":
+            return None
+        if arg[:1] != "-" or arg == "-":
+            if arg == "-" or ("=" in arg and not arg.startswith("=")):
+                index += 1  # - is -i; NAME=VALUE
+                continue
+            return None  # the command
+        if arg.startswith("--"):
+            name, equals, value = arg.partition("=")
+            if len(name) > 2 and "--split-string".startswith(name):
+                return (index, index + 1, value) if equals else (index, index + 2, following)
+            takes = len(name) > 2 and any(o.startswith(name) for o in ("--unset", "--chdir"))
+            index += 2 if takes and not equals else 1
+            continue
+        index += 1
+        for position, letter in enumerate(arg[1:], 2):
+            if letter in _ENV_VALUE_LETTERS:
+                value = arg[position:]
+                if letter == "S":
+                    return (index - 1, index, value) if value else (index - 1, index + 1, following)
+                index += 0 if value else 1
+                break
+    return None
+
+
+# Commands that run the command after their options (and operands): the options of theirs
+# that take a value, and how many operands come before the command.
+_WRAPPERS: dict[str, tuple[str, int]] = {
+    "env": ("uCSP", 0),
+    "nice": ("n", 0),
+    "nohup": ("", 0),
+    "setsid": ("", 0),
+    "stdbuf": ("ioe", 0),
+    "timeout": ("sk", 1),
+    "ionice": ("cnpt", 0),
+    "chroot": ("", 1),
+    "chrt": ("", 1),
+    "taskset": ("", 1),
+    "flock": ("wE", 1),
+    "sudo": ("CDghpRrTtUu", 0),
+    "doas": ("Cu", 0),
+    "busybox": ("", 0),
+    "exec": ("a", 0),
+    "command": ("", 0),
+    "builtin": ("", 0),
+    "time": ("fo", 0),
+}
+_WRAPPER_LONG_VALUES = {
+    "--adjustment",
+    "--chdir",
+    "--close-from",
+    "--group",
+    "--host",
+    "--kill-after",
+    "--other-user",
+    "--prompt",
+    "--role",
+    "--signal",
+    "--split-string",
+    "--type",
+    "--unset",
+    "--user",
+}
+
+
+def _command_index(argv: Sequence[str]) -> int:
+    """Where the command of `argv` begins, after wrappers such as env, nice, sudo, timeout."""
+    index = 0
+    while index < len(argv) and os.path.basename(argv[index]) in _WRAPPERS:
+        takes, operands = _WRAPPERS[os.path.basename(argv[index])]
+        index += 1
+        while index < len(argv):
+            arg = argv[index]
+            if arg == "--":
+                index += 1
+                break
+            if "=" in arg and arg[:1] not in ("-", "="):
+                index += 1  # env NAME=VALUE
+                continue
+            if arg[:1] != "-" or len(arg) == 1:
+                break
+            index += 1
+            if arg.startswith("--"):
+                if "=" not in arg and arg in _WRAPPER_LONG_VALUES:
+                    index += 1  # its value
+                continue
+            for position, letter in enumerate(arg[1:], 2):
+                if letter in takes:
+                    if position == len(arg):
+                        index += 1  # its value is the next word
+                    break
+        index += operands
+    return index
+
+
+def _reads_code_from_stdin(command: list[str]) -> bool:
+    """A shell given no script (no -c, no file, or -s), or `. /dev/stdin`: it reads its
+    commands from stdin."""
+    start = _command_index(command)
+    if start >= len(command):
         return False
-    return all(arg[:1] in ("-", "+") and "c" not in arg[1:] for arg in command[1:])
+    if command[start] in (".", "source"):
+        operands = command[start + 1 :]
+        operands = operands[1:] if operands[:1] == ["--"] else operands
+        return bool(operands) and operands[0] in _STDIN_FILES
+    if not _is_shell(command[start]):
+        return False
+    return any(
+        not reading.command
+        and (
+            reading.stdin
+            or reading.operands >= len(command)
+            or command[reading.operands] in _STDIN_FILES
+        )
+        for reading in _readings(command, start)
+    )
+
+
+# -- Quotes and here-documents -------------------------------------------------------------
 
 
 def _quote_step(text: str, index: int, quote: str) -> tuple[int, str] | None:

@@ -1,0 +1,306 @@
+"""Commands that ran a payload value as shell code, and passed `validate`: arithmetic and
+builtins that read their words as code in a `shell = true` script, a shell option that
+takes a value hiding a later -c, shells by other names, and `env -S`.
+
+Each is refused by `validate` with one line and exit code 2. Where this host has the shell,
+the test first shows the hazard is real: the command, filled the way a worker fills it,
+runs the value as code. Commands that only look alike still validate, and run safely.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import Env
+
+from jobctl.payload import render_argv
+
+
+def refused(env: Env, command: str | list[str], shell: bool, says: str) -> None:
+    env.write_config(_job_table(command, shell))
+    result = env.run("validate")
+    assert result.returncode == 2, (command, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jobctl: "), result.stderr
+    assert "[jobs.j] command: " in lines[0], lines[0]
+    assert says in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def _job_table(command: str | list[str], shell: bool) -> str:
+    return "[jobs.j]\n" + ("shell = true\n" if shell else "") + f"command = {json.dumps(command)}\n"
+
+
+def runs_as_code(
+    command: str | list[str], shell: bool, payload: dict[str, str], marker: Path, sh: str = "sh"
+) -> None:
+    """Fill `command` as a worker does and run it (a script with `sh`, as /bin/sh may be):
+    the payload must create `marker`, which shows the hazard is real. Skipped on a host
+    without that program."""
+    argv = [command] if isinstance(command, str) else command
+    filled = render_argv(argv, payload, shell)
+    program = sh if shell else filled[0]
+    if shutil.which(program) is None:
+        return
+    run = [program, "-c", filled[0]] if shell else filled
+    subprocess.run(run, capture_output=True, timeout=20, stdin=subprocess.DEVNULL, check=False)
+    assert marker.exists(), f"{run} did not run the payload: the test shows nothing"
+    marker.unlink()
+
+
+# -- Arithmetic and builtins in a shell = true script ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "sh"),
+    [
+        ("echo $(( {x} + 1 ))", "sh"),
+        ("n=$(( {x} )); echo $n", "sh"),
+        ("echo $(( 2 * ( {x} ) ))", "sh"),
+        ("(( n = {x} ))", "bash"),
+        ("for (( i = {x}; i < 0; i++ )); do :; done", "bash"),
+        ("echo $[ {x} ]", "bash"),
+        ("[[ {x} -eq 1 ]] && echo one", "bash"),
+        ("if [[ 1 -lt {x} ]]; then :; fi", "bash"),
+        ("let n={x}", "bash"),
+        ("a=(1 2); echo ${a[{x}]}", "bash"),
+        ("v=abc; echo ${v:{x}}", "bash"),
+        ("a[{x}]=1", "bash"),
+        ("x=$( [[ {x} -gt 0 ]] && echo y )", "bash"),
+    ],
+)
+def test_a_placeholder_in_arithmetic_is_refused(env: Env, script: str, sh: str) -> None:
+    # dash and bash expand $(...) inside $(( )) even from a quoted value, and bash runs the
+    # index of a[...] in the text of a value it evaluates.
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"x": f"a[$(touch {marker})]"}, marker, sh)
+    refused(env, script, True, says="arithmetic")
+
+
+@pytest.mark.parametrize(
+    ("script", "value", "says", "sh"),
+    [
+        ("trap {x} EXIT; echo bye", "touch {marker}", "after trap", "sh"),
+        ("alias a={x}", "touch {marker}", "after alias", ""),
+        (". {x}", "{marker}.sh", "after .", ""),
+        ("source {x} && echo sourced", "{marker}.sh", "after source", ""),
+        ("read -r {x} <<< 1", "a[$(touch {marker})]", "variable name of read", "bash"),
+        ("printf -v {x} %s 1", "a[$(touch {marker})]", "variable name of printf", "bash"),
+        ("declare {x}=1", "a[$(touch {marker})]", "variable name of declare", "bash"),
+        ("f() {{ local -i n={x}; }}; f", "a[$(touch {marker})]", "variable name of local", "bash"),
+        ("[[ -v {x} ]] || echo unset", "a[$(touch {marker})]", "variable name of [[ -v", "bash"),
+        ("test -v {x} || echo unset", "a[$(touch {marker})]", "variable name of test -v", "bash"),
+        ("mapfile -C {x} -c 1 lines <<< a", "touch {marker};:", "mapfile -C", "bash"),
+        ("{{ eval {x}; }}", "touch {marker}", "after eval", "sh"),
+    ],
+)
+def test_a_builtin_that_reads_a_value_as_code_is_refused(
+    env: Env, script: str, value: str, says: str, sh: str
+) -> None:
+    marker = env.root / "pwned"
+    (env.root / "pwned.sh").write_text(f"touch {marker}\n")
+    if sh:
+        runs_as_code(script, True, {"x": value.format(marker=marker)}, marker, sh)
+    refused(env, script, True, says=says)
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        ("eval $(printf %s {x})", "after eval"),
+        ("sh -c `printf %s {x}`", "inside a shell script"),
+        ("sh > /dev/null -c {x}", "inside a shell script"),
+        ("bash <(printf %s {x})", "<(...)"),
+        ("printf %s {x} | sh 2>/dev/null", "standard input"),
+        ("( printf %s {x} ) | sh", "standard input"),
+        ("printf %s {x} | nice -n 5 sh", "standard input"),
+        ("printf %s {x} | bash --norc", "standard input"),
+        ("printf %s {x} | . /dev/stdin", "standard input"),
+    ],
+)
+def test_a_value_that_reaches_a_shell_another_way_is_refused(
+    env: Env, script: str, says: str
+) -> None:
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"x": f"touch${{IFS}}{marker}"}, marker, "bash")
+    refused(env, script, True, says=says)
+
+
+# -- Shells in an argv -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["bash", "--rcfile", "/dev/null", "-c", "echo {x}"],
+        ["bash", "--init-file", "/dev/null", "-c", "echo {x}"],
+        ["bash", "--norc", "--rcfile", "/dev/null", "-ec", "echo {x}"],
+        ["bash", "-eo", "pipefail", "-c", "echo {x}"],
+        ["bash", "-euO", "extglob", "-c", "echo {x}"],
+        ["zsh", "--norcs", "-O", "-c", "echo {x}"],
+        ["zsh", "-O", "-c", "echo {x}"],
+        ["nice", "bash", "--rcfile", "/dev/null", "-c", "echo {x}"],
+    ],
+)
+def test_an_option_that_takes_a_value_does_not_hide_the_c(env: Env, command: list[str]) -> None:
+    marker = env.root / "pwned"
+    runs_as_code(command, False, {"x": f"; touch {marker}"}, marker)
+    refused(env, command, False, says="inside a shell script")
+    # The same list in a shell = true job is one command line: refused there too.
+    refused(env, command, True, says="inside a shell script")
+
+
+@pytest.mark.parametrize(
+    "shell",
+    [
+        "rbash",
+        "rzsh",
+        "zsh5",
+        "bash5.2",
+        "zsh-5.9",
+        "/usr/local/bin/ksh93",
+        "mksh",
+        "yash",
+        "posh",
+        "pdksh",
+        "lksh",
+        "oksh",
+        "/usr/bin/tcsh",
+    ],
+)
+def test_a_shell_by_another_name_is_found(env: Env, shell: str) -> None:
+    marker = env.root / "pwned"
+    command = [shell, "-c", "echo {x}"]
+    runs_as_code(command, False, {"x": f"; touch {marker}"}, marker)
+    refused(env, command, False, says="inside a shell script")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["fish", "-C", "echo {x}"],
+        ["fish", "--init-command", "echo {x}"],
+        ["fish", "--command=echo {x}"],
+        ["fish", "-cecho {x}"],
+        ["su", "-lc", "echo {x}", "nobody"],
+        ["su", "--command=echo {x}", "nobody"],
+        ["script", "-qc", "echo {x}", "/dev/null"],
+        ["/usr/bin/env", "-S", "bash -c", "echo {x}"],
+    ],
+)
+def test_more_ways_to_name_a_shell_script_are_refused(env: Env, command: list[str]) -> None:
+    marker = env.root / "pwned"
+    if command[0] == "fish" or command[0] == "/usr/bin/env":
+        runs_as_code(command, False, {"x": f"; touch {marker}"}, marker)
+    refused(env, command, False, says="inside a shell script")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["busybox", "sh", "-c", "echo {x}"],
+        ["/bin/busybox", "ash", "-ec", "echo {x}"],
+        ["/bin/ash", "-c", "echo {x}"],
+        ["/usr/bin/fish", "-c", "echo {x}"],
+        ["bash", "-O", "extglob", "-c", "echo {x}"],
+        ["zsh", "--emulate", "sh", "-c", "echo {x}"],
+    ],
+)
+def test_shells_refused_before_still_are(env: Env, command: list[str]) -> None:
+    """(Refused before these changes too: busybox's applet is a word of its own, ash and
+    fish were known, and the value of --emulate is a shell's name.)"""
+    refused(env, command, False, says="inside a shell script")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["env", "-S", "sh -c 'echo {x}'"],
+        ["/usr/bin/env", "-iS", "PATH=/usr/bin:/bin sh -c 'echo {x}'"],
+        ["env", "-Ssh -c 'echo {x}'"],
+        ["env", "--split-string=sh -c 'echo {x}'"],
+        ["env", "--split-string", "sh -c 'echo {x}'"],
+        ["sudo", "-u", "nobody", "env", "-S", "echo {x}"],
+    ],
+)
+def test_a_placeholder_inside_an_env_split_string_is_refused(env: Env, command: list[str]) -> None:
+    marker = env.root / "pwned"
+    if command[0] != "sudo":
+        # env's own quotes: the value closes the single quote, a double-quoted part keeps
+        # its space, and the value reopens the quote the string closes.
+        runs_as_code(command, False, {"x": f"'\";touch {marker};\"'"}, marker)
+    refused(env, command, False, says="env -S")
+
+
+def test_a_value_where_a_shell_reads_its_options_is_refused(env: Env) -> None:
+    # A first value -c makes the second the script.
+    marker = env.root / "pwned"
+    command = ["bash", "{script}", "{arg}"]
+    runs_as_code(command, False, {"script": "-c", "arg": f"touch {marker}"}, marker)
+    refused(env, command, False, says="where a shell reads its options")
+    refused(env, ["sudo", "sh", "-e", "{a}", "{b}"], False, says="where a shell reads its options")
+
+
+# -- What still validates --------------------------------------------------------------------
+
+
+SAFE: list[tuple[str | list[str], bool]] = [
+    (["echo", "{x}"], False),
+    (["tar", "-czf", "{dest}", "{src}"], False),
+    ("echo {x} | wc -c", True),
+    ("grep -c {pattern} /var/log/syslog", True),
+    ("echo $(( 6 * 7 )) {x}", True),
+    ("n={x}; export FOO={x}; echo $n $FOO", True),
+    ("[ {x} -eq 1 ] 2>/dev/null || expr {x} : '.*'", True),
+    ("[[ {x} == a* ]] || echo {x}", True),
+    ("echo $(printf %s {x} | tr a-z A-Z) `printf %s {x}`", True),
+    ("trap 'echo bye' EXIT; read -r -p {x} line < /dev/null; printf '%s\\n' {x}", True),
+    ("case {x} in *[!0-9]*) echo text;; *) echo number;; esac", True),
+    ("diff <(echo {x}) <(echo {x}) && echo same", True),
+    (["bash", "--", "{script}", "{arg}"], False),
+    (["bash", "--norc", "-c", 'printf %s "$1"', "bash", "{x}"], False),
+    (["bash", "-eo", "pipefail", "-c", 'printf %s "$1" | cat', "bash", "{x}"], False),
+    (["sh", "-c", 'printf "%s %s" "$1" "$2"', "sh", "{a}", "{b}"], False),
+    (["apt-get", "install", "-y", "zsh", "{a}", "{b}"], False),
+    (["env", "FOO={x}", "printenv", "FOO"], False),
+    (["env", "-S", "printf %s", "{x}"], False),
+    (["fish", "-c", "echo $argv", "{x}"], False),
+    (["flock", "/tmp/lock", "tar", "-czf", "{dest}", "{src}"], False),
+]
+
+
+@pytest.mark.parametrize(("command", "shell"), SAFE)
+def test_commands_that_only_look_alike_still_validate(
+    env: Env, command: str | list[str], shell: bool
+) -> None:
+    env.write_config(_job_table(command, shell))
+    result = env.run("validate")
+    assert result.returncode == 0, result.stderr
+
+
+def test_safe_commands_run_hostile_values_as_data(env: Env) -> None:
+    marker = env.root / "pwned"
+    value = f"a[$(touch {marker})]; touch {marker}"
+    env.write_config(
+        _job_table("echo {x} | wc -c; echo $(( 6 * 7 )) {x}; [ {x} = b ] || echo no", True)
+        + _job_table(
+            ["bash", "-eo", "pipefail", "-c", 'printf %s "$1" | cat', "bash", "{x}"], False
+        ).replace("[jobs.j]", "[jobs.k]")
+    )
+    assert env.run("validate").returncode == 0
+    ids = [env.enqueue(name, "--arg", f"x={value}") for name in ("j", "k")]
+    env.run("run-worker", "--burst", check=True)
+    assert [env.show(job_id)["state"] for job_id in ids] == ["succeeded", "succeeded"]
+    assert not marker.exists()
+
+
+def test_the_example_config_still_validates(env: Env) -> None:
+    example = Path(__file__).resolve().parent.parent / "jobs.toml.example"
+    env.write_config(example.read_text())
+    result = env.run("validate")
+    assert result.returncode == 0, result.stderr
