@@ -20,11 +20,10 @@ import stat
 import threading
 import time
 from collections.abc import Container, Mapping, Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 from jobctl.durations import format_duration
-from jobctl.fsutil import private_dir
+from jobctl.fsutil import not_private, open_private_dir
 from jobctl.models import AttemptResult, Outcome
 from jobctl.processes import Child, group_alive, signal_group, spawn
 
@@ -98,8 +97,7 @@ class Attempt:
 
     def _start(self) -> AttemptResult | None:
         spec = self.spec
-        _check_log_dir(os.path.dirname(spec.log_path))
-        if os.path.lexists(spec.log_path):
+        if _log_exists(spec.log_path):
             # Something is there already (a planted link, or the log of another database
             # or namespace sharing the folder, or of one deleted since: its ids start over):
             # open it now, so that a refusal stops the attempt before its command runs, and
@@ -464,26 +462,129 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-_LOG_DIRS: set[str] = set()  # log folders known to exist, so most attempts skip the check
+# Log folders. A log lives at `<root>/<folder>/<name>` (see logfiles.py): the root and the
+# folder must each be a real folder (not a link) of the effective uid's, closed to writes by
+# group and others, or another user could move what the worker writes there, or read it.
+# Each is checked once, through a descriptor kept open, and logs are made relative to that
+# descriptor: a folder swapped for another (or for a link) after its check does not move an
+# open descriptor, so the worker writes into the folder it checked or nowhere. A folder
+# removed since (a prune, or by hand) is noticed at the next log made in it, and made
+# again. Descriptors are used under one lock (hooks start attempts from their own threads),
+# so none is closed while another thread uses it.
+
+_LOG_LOCK = threading.Lock()
+_LOG_ROOTS: dict[str, int] = {}  # checked roots: path -> descriptor
+_LOG_DIRS: dict[str, int] = {}  # checked folders: path -> descriptor, the newest last
+_MAX_LOG_DIRS = 16  # a folder holds a thousand jobs' logs: a few cover the running ones
+_MAX_LOG_ROOTS = 4
 
 
 def _check_log_dir(directory: str) -> None:
-    """Made private if missing, refused if it is not ours; checked once per folder."""
-    if directory not in _LOG_DIRS:
-        private_dir(Path(directory))
-        _check_own_dir(directory)
-        _LOG_DIRS.add(directory)
+    """Made private if missing (with the root above it), PermissionError if it or its root
+    is not a real folder private to this user. Checked once per folder, through the
+    descriptor kept for it."""
+    with _LOG_LOCK:
+        _log_dir_fd(directory)
+
+
+def _log_dir_fd(directory: str) -> int:
+    """The descriptor of a checked log folder (the caller holds _LOG_LOCK)."""
+    known = _LOG_DIRS.get(directory)
+    if known is not None:
+        return known
+    root, name = os.path.split(directory)
+    for again in (False, True):
+        root_fd = _LOG_ROOTS.get(root)
+        if root_fd is None:
+            root_fd = open_private_dir(_placed(root), what="log folder", shown=root)
+            _remember(_LOG_ROOTS, root, root_fd, _MAX_LOG_ROOTS)
+        try:
+            fd = open_private_dir(name, dir_fd=root_fd, what="log folder", shown=directory)
+            break
+        except FileNotFoundError:
+            if again:
+                raise
+            _forget(_LOG_ROOTS, root)  # the root was removed since its check: made again
+    _remember(_LOG_DIRS, directory, fd, _MAX_LOG_DIRS)
+    return fd
+
+
+def _placed(root: str) -> str:
+    """Where a log root that is a symbolic link points, when the link is this user's or
+    root's: an admin who keeps logs on another disk. A link of anyone else's is refused
+    when opened (they could point the worker's output at their own folder)."""
+    try:
+        info = os.lstat(root)
+    except OSError:
+        return root
+    if stat.S_ISLNK(info.st_mode) and info.st_uid in (os.geteuid(), 0):
+        return os.path.realpath(root)
+    return root
+
+
+def _remember(cache: dict[str, int], key: str, fd: int, limit: int) -> None:
+    while len(cache) >= limit:
+        os.close(cache.pop(next(iter(cache))))
+    cache[key] = fd
+
+
+def _forget(cache: dict[str, int], key: str) -> None:
+    fd = cache.pop(key, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _log_exists(path: str) -> bool:
+    """Whether anything (a link too) is at the log's name in its checked folder."""
+    directory, name = os.path.split(path)
+    with _LOG_LOCK:
+        folder = _log_dir_fd(directory)
+        try:
+            os.lstat(name, dir_fd=folder)
+        except FileNotFoundError:
+            return False
+    return True
 
 
 def _open_log(path: str, *, truncate: bool = False) -> int:
+    """Open (or make, 0600) a log in its checked folder, never through a link. A file that
+    is not a plain file of this user's with no other name (a hard link would have the
+    attempt's output truncate and overwrite another file) is refused with PermissionError
+    before anything is written to it."""
+    directory, name = os.path.split(path)
     flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
-    if truncate:  # (O_NOFOLLOW first: a link is refused, never emptied through)
-        flags |= os.O_TRUNC
+    with _LOG_LOCK:
+        for again in (False, True):
+            folder = _log_dir_fd(directory)
+            try:
+                fd = os.open(name, flags, 0o600, dir_fd=folder)
+                break
+            except FileNotFoundError:
+                if again:
+                    raise
+                _forget(_LOG_DIRS, directory)  # the folder was removed since: made again
+                _forget(_LOG_ROOTS, os.path.dirname(directory))
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise PermissionError(f"log file {path} is a symbolic link") from None
+                raise
     try:
-        return os.open(path, flags, 0o600)
-    except FileNotFoundError:  # the folder was removed since: make it again
-        private_dir(Path(path).parent)
-        return os.open(path, flags, 0o600)
+        info = os.fstat(fd)  # one per log made: its folder needs none
+        problem = None
+        if not stat.S_ISREG(info.st_mode):
+            problem = "is not a plain file"
+        elif info.st_nlink > 1:
+            problem = f"has {info.st_nlink - 1} other hard link(s)"
+        else:
+            problem = not_private(info)
+        if problem:
+            raise PermissionError(f"log file {path} {problem}")
+        if truncate:  # only now: a file refused above is never emptied
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -494,16 +595,6 @@ def _write_all(fd: int, data: bytes) -> None:
         except OSError:
             return  # a full disk must not kill the attempt; the output is lost
         view = view[written:]
-
-
-def _check_own_dir(directory: str) -> None:
-    """A log folder must be a real folder of ours: one planted by someone else (or a link to
-    elsewhere) would let them read or redirect a job's output."""
-    info = os.lstat(directory)
-    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
-        raise PermissionError(f"log folder {directory} is a link or not a folder")
-    if info.st_uid != os.geteuid() or info.st_mode & 0o022:
-        raise PermissionError(f"log folder {directory} is not private to this user")
 
 
 def _trim_log(fd: int, keep: int, above: int) -> None:

@@ -1,17 +1,103 @@
-"""Files jobctl creates are private to the user: directories 0700, files 0600."""
+"""Files jobctl creates are private to the user: directories 0700, files 0600. What it finds
+in their place must be as private: a real folder or file of this user's (the effective uid)
+that group and others cannot write to. Anything else may have been planted by another user,
+to read what jobctl writes there or to hand it their own content, and is refused."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from pathlib import Path
 
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-def private_dir(path: Path) -> None:
-    """Create `path` and any missing parents with mode 0700 (Path.mkdir ignores the mode
-    for parents). Existing directories are left as they are."""
+
+def user_name(uid: int) -> str:
+    """`name (uid N)`, or `uid N` for a uid without a name."""
+    import pwd
+
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def not_private(info: os.stat_result, owner: int | None = None) -> str | None:
+    """Why a file or folder is not private to this user, as the end of a sentence naming it:
+    owned by someone other than the effective uid (or `owner`, when given), or writable by
+    group or others. None when it is private."""
+    euid = os.geteuid()
+    if info.st_uid != euid and info.st_uid != owner:
+        return f"is owned by {user_name(info.st_uid)}, not by {user_name(euid)}"
+    if info.st_mode & 0o022:
+        mode = stat.S_IMODE(info.st_mode)
+        return f"is writable by group or others (mode {mode:04o}, owner {user_name(info.st_uid)})"
+    return None
+
+
+def open_private_dir(
+    path: str, *, dir_fd: int | None = None, what: str = "folder", shown: str | None = None
+) -> int:
+    """Open a folder (made 0700, with any missing parents, if missing) without following a
+    link, and check it through the descriptor: a real folder of this user's that group and
+    others cannot write to. Returns the descriptor (close-on-exec); PermissionError, saying
+    why, for a folder that is not private. `path` is relative to `dir_fd` when given;
+    `shown` is the path messages name."""
+    shown = shown or path
+    try:
+        fd = _open_dir(path, dir_fd, what, shown)
+        made = False
+    except FileNotFoundError:
+        if dir_fd is None:
+            _make_parents(Path(path), what)
+        try:
+            os.mkdir(path, 0o700, dir_fd=dir_fd)
+            made = True
+        except FileExistsError:  # made by another process meanwhile: checked below
+            made = False
+        fd = _open_dir(path, dir_fd, what, shown)
+    try:
+        info = os.fstat(fd)
+        problem = not_private(info)
+        if problem:
+            raise PermissionError(f"{what} {shown} {problem}")
+        if made and stat.S_IMODE(info.st_mode) != 0o700:
+            os.fchmod(fd, 0o700)  # the umask may have taken bits away; this never adds any
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def private_dir(path: Path, what: str = "folder") -> None:
+    """Make `path` and any missing parents with mode 0700 (Path.mkdir ignores the mode for
+    parents). A folder found there already must be private (see `open_private_dir`): else
+    PermissionError, saying why. The folders above one found are not checked."""
+    os.close(open_private_dir(str(path), what=what))
+
+
+def _open_dir(path: str, dir_fd: int | None, what: str, shown: str) -> int:
+    try:
+        return os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise
+        try:  # (Linux says ENOTDIR for a link with O_DIRECTORY, ELOOP without)
+            info = os.lstat(path, dir_fd=dir_fd)
+        except OSError:
+            raise exc from None  # a file above it is not a folder
+        if stat.S_ISLNK(info.st_mode):
+            raise PermissionError(f"{what} {shown} is a symbolic link") from None
+        raise PermissionError(f"{what} {shown} is not a folder") from None
+
+
+def _make_parents(path: Path, what: str) -> None:
+    """The missing folders above `path`, made 0700. One that another process made meanwhile
+    must be private, or another user could move what is made inside it."""
     missing: list[Path] = []
-    current = path
-    while not current.exists():
+    current = path.parent
+    while not os.path.lexists(current):
         missing.append(current)
         if current.parent == current:
             break
@@ -20,5 +106,9 @@ def private_dir(path: Path) -> None:
         try:
             os.mkdir(directory, 0o700)
         except FileExistsError:
+            info = os.lstat(directory)
+            problem = "is a symbolic link" if stat.S_ISLNK(info.st_mode) else not_private(info)
+            if problem:
+                raise PermissionError(f"{what} {directory} {problem}") from None
             continue
         os.chmod(directory, 0o700)  # the umask may have taken bits away; never adds any

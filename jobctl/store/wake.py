@@ -14,13 +14,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobctl.fsutil import private_dir
+from jobctl.fsutil import not_private, open_private_dir
 
 if TYPE_CHECKING:
     import socket
 
 # Linux keeps socket paths under 108 bytes; longer ones are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 WORK = b"w"  # new or newly due jobs
 CONTROL = b"c"  # a running job was cancelled, or a queue paused
@@ -31,42 +33,44 @@ def wake_dir_for(db_path: Path) -> Path:
 
 
 class _DirHandle:
-    """A directory through which sockets with long paths can still be bound and reached."""
+    """A checked directory, held open: sockets with long paths are bound and reached through
+    it, and dead ones removed through it, never through a path swapped since."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, fd: int) -> None:
         self.directory = directory
-        self._fd: int | None = None
+        self.fd = fd
 
     def address(self, name: str) -> str:
         full = str(self.directory / name)
         if len(full.encode()) <= _MAX_SOCKET_PATH:
             return full
-        if self._fd is None:
-            self._fd = os.open(self.directory, os.O_RDONLY | os.O_DIRECTORY)
-        return f"/proc/self/fd/{self._fd}/{name}"
+        return f"/proc/self/fd/{self.fd}/{name}"
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 class SocketListener:
     def __init__(self, directory: Path, worker: str) -> None:
-        private_dir(directory)
-        self._handle = _DirHandle(directory)
+        # Made private if missing, refused (PermissionError) if it is not this user's.
+        self._handle = _DirHandle(directory, open_private_dir(str(directory), what="wake folder"))
         self._name = _safe_name(worker) + ".sock"
-        self._path = directory / self._name
-        with contextlib.suppress(FileNotFoundError):
-            self._path.unlink()
-        import socket
-
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        old = os.umask(0o177)
         try:
-            self._sock.bind(self._handle.address(self._name))
-        finally:
-            os.umask(old)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._name, dir_fd=self._handle.fd)
+            import socket
+
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            old = os.umask(0o177)
+            try:
+                self._sock.bind(self._handle.address(self._name))
+            finally:
+                os.umask(old)
+        except BaseException:
+            self._handle.close()
+            raise
         self._sock.setblocking(False)
         self.control_pending = False
 
@@ -88,7 +92,7 @@ class SocketListener:
     def close(self) -> None:
         self._sock.close()
         with contextlib.suppress(OSError):
-            self._path.unlink()
+            os.unlink(self._name, dir_fd=self._handle.fd)
         self._handle.close()
 
 
@@ -101,18 +105,22 @@ class Notifier:
 
     def notify(self, message: bytes = WORK) -> None:
         try:
-            names = os.listdir(self._directory)
+            fd = os.open(self._directory, _DIR_FLAGS)
         except OSError:
-            return  # nobody has ever listened
-        if not names:
-            return
-        if self._sock is None:
-            import socket
-
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._sock.setblocking(False)
-        handle = _DirHandle(self._directory)
+            return  # nobody has ever listened (or it is a link: never followed)
+        handle = _DirHandle(self._directory, fd)
         try:
+            # Checked when the database was opened; a folder planted since is left alone.
+            if not_private(os.fstat(fd)) is not None:
+                return
+            names = os.listdir(fd)
+            if not names:
+                return
+            if self._sock is None:
+                import socket
+
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._sock.setblocking(False)
             for name in names:
                 if not name.endswith(".sock"):
                     continue
@@ -123,7 +131,9 @@ class Notifier:
                 except OSError as exc:
                     if exc.errno == errno.ECONNREFUSED:  # its worker died; tidy up
                         with contextlib.suppress(OSError):
-                            (self._directory / name).unlink()
+                            os.unlink(name, dir_fd=fd)
+        except OSError:
+            return
         finally:
             handle.close()
 

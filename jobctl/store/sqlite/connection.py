@@ -4,14 +4,17 @@ every part of the store shares."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sqlite3
+import stat
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from jobctl.errors import StoreError
-from jobctl.fsutil import private_dir
+from jobctl.fsutil import not_private, private_dir, user_name
 from jobctl.store.wake import Notifier, wake_dir_for
 
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
@@ -39,11 +42,11 @@ class SqliteBase:
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
         try:
             yield conn
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             # After a full disk or an I/O error SQLite may have rolled back already.
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
@@ -64,11 +67,11 @@ class SqliteBase:
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         try:
             return self._conn.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, UnicodeDecodeError) as exc:
             raise self._error(exc) from None
 
-    def _error(self, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"database {self.path}: {describe(exc)}")
+    def _error(self, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
+        return StoreError(f"database {self.path}: {describe(exc, self.path)}")
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -83,7 +86,10 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def describe(exc: sqlite3.Error) -> str:
+def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        # SQLite's own message quotes the damaged schema, which is not even valid text.
+        return "the database file is corrupt (its schema or data is not valid UTF-8 text)"
     text = str(exc)
     if "database is locked" in text or "database table is locked" in text:
         return f"database is locked (another process held it for over {BUSY_TIMEOUT:g}s)"
@@ -92,23 +98,41 @@ def describe(exc: sqlite3.Error) -> str:
     if "disk image is malformed" in text:
         return "the database file is corrupt (disk image is malformed)"
     if "readonly database" in text:
-        return "the database is read-only (check the file's and its directory's permissions)"
+        return _read_only(path)
     if "unable to open" in text:
+        if path is not None and os.path.exists(path) and not os.access(path, os.R_OK):
+            return "cannot open the database file (it is not readable by this user)"
         return "cannot open the database file (check that its directory exists and is writable)"
     if "disk is full" in text or "database or disk is full" in text:
         return "the disk is full"
     return text
 
 
+def _read_only(path: Path | None) -> str:
+    """Which of the files is read-only, when one is: a -wal or -shm left read-only by an
+    earlier reader keeps the database read-only after the file itself is made writable."""
+    stuck: list[str] = []
+    if path is not None:
+        for name in (str(path), f"{path}-wal", f"{path}-shm"):
+            if os.path.lexists(name) and not os.access(name, os.W_OK):
+                stuck.append(os.path.basename(name))
+        if not os.access(path.parent, os.W_OK):  # where SQLite makes the -wal and -shm
+            stuck.append(f"its folder {path.parent}")
+    if not stuck:
+        return "the database is read-only (check the file's and its directory's permissions)"
+    which = " and ".join(stuck)
+    verb = "are" if len(stuck) > 1 else "is"
+    return f"the database is read-only: {which} {verb} not writable by this user"
+
+
 def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Connection:
     if "\0" in str(path):
         raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
-    if path.is_dir():
-        raise StoreError(f"database {path}: is a directory, not a database file")
-    if not path.exists():
+    found = _check_files(path)
+    if found is not True:
         if not create:
             raise StoreError(f"database {path}: does not exist (nothing was ever enqueued there)")
-        _create_parent(path)
+        _create(path, through_link=found == "link")
     try:
         conn = sqlite3.connect(
             str(path),
@@ -118,7 +142,7 @@ def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Conne
             cached_statements=256,
         )
     except sqlite3.Error as exc:
-        raise StoreError(f"database {path}: {describe(exc)}") from None
+        raise StoreError(f"database {path}: {describe(exc, path)}") from None
     try:
         version = _check_identity(conn, path)
         if version != SCHEMA_VERSION:
@@ -132,29 +156,177 @@ def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Conne
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
-    except sqlite3.Error as exc:
+    except (sqlite3.Error, UnicodeDecodeError) as exc:
         conn.close()
-        raise StoreError(f"database {path}: {describe(exc)}") from None
+        raise StoreError(f"database {path}: {describe(exc, path)}") from None
     except StoreError:
         conn.close()
         raise
     return conn
 
 
+# -- files another user may have planted ----------------------------------------------------
+#
+# In a folder others can write to (/tmp, a shared folder), another user can make the database
+# file, its -wal or -shm, its lock file or its wake folder before jobctl does, writable by
+# them: they would then read every payload, and hand whoever runs the worker (root, say)
+# their own jobs. So each must be this user's and closed to writes by group and others. The
+# database file is looked at with the one lstat() that used to be two stat()s; the files
+# beside it cost one lstat() each, most of them of a name that does not exist.
+
+_PLANTED = "refused, as another user may have planted it or may change it"
+
+
+def _check_files(path: Path) -> bool | str:
+    """True when the database file exists and it and the files beside it can be trusted;
+    False, or "link" (a link to a file still to be made), when it does not exist yet.
+    StoreError for one that cannot be trusted."""
+    try:
+        info = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise StoreError(f"database {path}: {_os_reason(exc)}") from None
+    real = path
+    if stat.S_ISLNK(info.st_mode):
+        # A link is followed only when it is this user's or root's: another user's could be
+        # pointed at a file of theirs between the check and the open.
+        if info.st_uid not in (os.geteuid(), 0):
+            raise StoreError(
+                f"database {path}: is a symbolic link owned by {user_name(info.st_uid)}; {_PLANTED}"
+            )
+        try:
+            info = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return "link"
+        except OSError as exc:
+            raise StoreError(f"database {path}: {_os_reason(exc)}") from None
+        real = Path(os.path.realpath(path))
+    if stat.S_ISDIR(info.st_mode):
+        raise StoreError(f"database {path}: is a directory, not a database file")
+    _check_database_file(path, real, info)
+    _check_beside(path, real, info)
+    return True
+
+
+def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
+    """The database file: this user's, or - for reading only - that of another user who
+    keeps it closed to writes by group and others. Root uses no other user's file at all:
+    that user could hand root their jobs. A file of this user's that others can read (made
+    by `touch`, say) is made private, as jobctl would have made it."""
+    euid = os.geteuid()
+    problem = not_private(info, owner=None if euid == 0 else info.st_uid)
+    if problem:
+        if info.st_uid == euid:  # writable by others: they may have changed it, or hold it open
+            raise StoreError(
+                f"database {path}: {problem}; refused, as others may have changed it"
+                " (chmod 600 it if nobody has)"
+            )
+        raise StoreError(f"database {path}: {problem}; {_PLANTED}")
+    mode = stat.S_IMODE(info.st_mode)
+    if info.st_uid == euid and mode & 0o077:
+        _make_private(real, info, mode & 0o700)
+
+
+def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
+    """The -wal and -shm (beside the real file, where SQLite makes them) and the wake
+    folder: this user's or the database owner's, closed to writes by group and others."""
+    euid = os.geteuid()
+    real_name = str(real)
+    for name in (real_name + "-wal", real_name + "-shm"):
+        try:
+            info = os.lstat(name)
+        except OSError:
+            continue  # none yet (SQLite makes it), or an error SQLite reports itself
+        if stat.S_ISLNK(info.st_mode):
+            problem: str | None = "is a symbolic link"
+        else:
+            problem = not_private(info, owner=db.st_uid)
+        if problem:
+            raise StoreError(f"database {path}: {name} {problem}; {_PLANTED}")
+        if info.st_uid == euid == db.st_uid:
+            # As SQLite makes them: the database file's mode. One left read-only by an
+            # earlier reader of a read-only file would keep a writable file read-only.
+            want = stat.S_IMODE(info.st_mode) & 0o700
+            if db.st_mode & stat.S_IWUSR:
+                want |= 0o600
+            if want != stat.S_IMODE(info.st_mode):
+                _make_private(Path(name), info, want)
+    wake = f"{path}.wake"  # wake_dir_for(path), without pathlib's cost on every command
+    try:
+        info = os.lstat(wake)
+    except OSError:
+        return  # no worker ever listened here
+    if stat.S_ISLNK(info.st_mode):
+        problem = "is a symbolic link"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem = "is not a folder"
+    else:
+        problem = not_private(info, owner=db.st_uid)
+    if problem:
+        raise StoreError(f"database {path}: its wake folder {wake} {problem}; {_PLANTED}")
+
+
+def _make_private(path: Path, info: os.stat_result, mode: int) -> None:
+    """chmod through a descriptor of the very file that was checked, never through a path
+    that could have been swapped for a link since. Best effort (a read-only file system)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        now = os.fstat(fd)
+        if (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino):
+            os.fchmod(fd, mode)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (a folder on its path is closed to this user)"
+    return (exc.strerror or str(exc)).lower()
+
+
+def _create(path: Path, *, through_link: bool) -> None:
+    """Make the database file (and its folder, if missing): 0600, this user's."""
+    _create_parent(path)
+    # O_NOFOLLOW: a link planted since the check is never followed (only one that was
+    # checked as this user's or root's, and points to a file still to be made).
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | (0 if through_link else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not through_link:
+            raise StoreError(f"database {path}: is a symbolic link; {_PLANTED}") from None
+        raise StoreError(f"database {path}: cannot create: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        # Another process may have made it meanwhile: checked as a file found there is.
+        problem = not_private(info)
+        if problem:
+            raise StoreError(f"database {path}: {problem}; {_PLANTED}")
+        if stat.S_IMODE(info.st_mode) & 0o077:
+            with contextlib.suppress(OSError):
+                os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o700)
+    finally:
+        os.close(fd)
+    real = Path(os.path.realpath(path)) if through_link else path
+    _check_beside(path, real, info)  # a -wal or -shm planted before the file was
+
+
 def _create_parent(path: Path) -> None:
     parent = path.parent
-    if not parent.exists():
+    if not os.path.lexists(parent):
         try:
             private_dir(parent)
         except OSError as exc:
+            reason = exc.strerror or str(exc)
             raise StoreError(
-                f"database {path}: cannot create directory {parent}: {exc.strerror}"
+                f"database {path}: cannot create directory {parent}: {reason}"
             ) from None
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise StoreError(f"database {path}: cannot create: {exc.strerror}") from None
-    os.close(fd)
 
 
 def _check_identity(conn: sqlite3.Connection, path: Path) -> int:
@@ -180,12 +352,11 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> None:
     from filelock import FileLock, Timeout
 
     lock_path = path.with_name(path.name + ".lock")
-    try:  # a lock file that cannot be made at all (/proc, a read-only folder): say so now,
-        os.close(os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600))  # not after the timeout
-    except OSError as exc:
-        raise StoreError(
-            f"database {path}: cannot create its lock file {lock_path}: {exc.strerror}"
-        ) from None
+    # A lock file that cannot be made at all (/proc, a read-only folder) is said now, not
+    # after the timeout; one another user planted (and could hold) is refused.
+    problem = _lock_file_problem(lock_path, "its lock file")
+    if problem:
+        raise StoreError(f"database {path}: {problem}")
     try:
         lock = FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600)
         with lock:
@@ -232,6 +403,23 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+def _lock_file_problem(lock_path: Path, label: str) -> str | None:
+    """Make the lock file (0600) if missing, and say what is wrong with it, if anything: it
+    cannot be made, or it is a link or a file another user may have planted (and could hold
+    locked, or swap)."""
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{label} {lock_path} is a symbolic link; {_PLANTED}"
+        return f"cannot create {label} {lock_path}: {exc.strerror}"
+    try:
+        problem = not_private(os.fstat(fd))
+    finally:
+        os.close(fd)
+    return f"{label} {lock_path} {problem}; {_PLANTED}" if problem else None
+
+
 class FileLeaderLock:
     """An OS file lock: released by the kernel the instant its holder dies, so a standby
     daemon blocked on it takes over at once."""
@@ -239,15 +427,26 @@ class FileLeaderLock:
     def __init__(self, path: Path) -> None:
         from filelock import FileLock
 
+        self._path = path
         self._lock = FileLock(str(path), mode=0o600)
+        self._refused: str | None = None
 
     @property
     def waiting_for(self) -> str:
+        if self._refused:
+            return self._refused
         return "another daemon is the leader"
 
     def acquire(self, timeout: float) -> bool:
         from filelock import Timeout
 
+        if not self._lock.is_locked:
+            # A lock file another user planted is never taken: this daemon stands by, saying
+            # why, until it is removed (a standby line, not a thread's traceback in `up`).
+            self._refused = _lock_file_problem(self._path, "the scheduler lock file")
+            if self._refused:
+                time.sleep(timeout)
+                return False
         try:
             self._lock.acquire(timeout=timeout, poll_interval=0.05)
         except Timeout:

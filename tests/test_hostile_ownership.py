@@ -1,0 +1,394 @@
+"""Hostile ownership: files and folders that another user made (or left open to others)
+where jobctl keeps its own, as they would be in a shared folder such as /tmp.
+
+Another user who makes the database file, its -wal or -shm, its lock file or its wake
+folder before jobctl does would read every payload and hand whoever runs the worker (root,
+say) their own jobs. Each is refused, with one line naming the path, the owner and what is
+wrong, and exit 3; nothing is written into it. A file the user made themselves (`touch`) is
+made private instead. The log root and its folders must be real folders of the user's,
+closed to others; a log is made in the folder that was checked even if the name is swapped
+afterwards, and a log hard-linked to another file is never emptied.
+
+"Another user" is uid 1001, made the owner with chown: those tests run only as root. The
+ones that need jobctl to run as a user other than root (a folder it cannot search, a file
+it cannot write) run as that user when the suite runs as root (through `setpriv`, skipped
+without it), and as the suite's own user otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chaoslib import file_digest, one_error_line, stop
+from conftest import Env
+from test_hostile_security import read_events
+from test_ops_support import start_worker, wait_state
+
+import jobctl
+
+OTHER = 1001  # the other user (mallory in the review's sandbox); needs no passwd entry
+SECRET = "token-8f1e2d3c-do-not-leak"
+CONFIG = '[jobs.backup]\ncommand = ["echo", "backup {dest}"]\nmax_attempts = 1\n'
+ROOT = os.geteuid() == 0
+as_root = pytest.mark.skipif(not ROOT, reason="only root can make a file another user's")
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+def leaked(root: Path) -> list[Path]:
+    """Every file under `root` that holds the secret payload."""
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            with contextlib.suppress(OSError):
+                if SECRET.encode() in path.read_bytes():
+                    found.append(path)
+    return found
+
+
+def enqueue_secret(env: Env) -> subprocess.CompletedProcess[str]:
+    return env.run("enqueue", "backup", "--arg", f"dest=s3://bucket?token={SECRET}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The database and the files beside it
+
+
+def plant(path: Path, *, folder: bool, owner: str) -> None:
+    """A file or folder as someone preparing a shared folder would leave it: open to all,
+    and another user's (owner "other") or this user's own (owner "self")."""
+    if folder:
+        path.mkdir()
+        path.chmod(0o777)
+    else:
+        path.touch()
+        path.chmod(0o666)
+    if owner == "other":
+        os.chown(path, OTHER, OTHER)
+
+
+PLANTED = {
+    # name: (suffix after "q.db", a folder, the text naming it in the refusal)
+    "database": ("", False, ""),
+    "wal": ("-wal", False, ""),
+    "shm": ("-shm", False, ""),
+    "lock": (".lock", False, "lock file"),
+    "wake": (".wake", True, "wake folder"),
+}
+OWNERS = [pytest.param("other", marks=as_root), "self"]
+
+
+@pytest.mark.parametrize("owner", OWNERS)
+@pytest.mark.parametrize("what", list(PLANTED))
+def test_a_planted_database_file_or_folder_is_refused(env: Env, what: str, owner: str) -> None:
+    env.write_config(CONFIG)
+    suffix, folder, named = PLANTED[what]
+    planted = env.db.with_name(env.db.name + suffix)
+    plant(planted, folder=folder, owner=owner)
+    problem = "uid 1001" if owner == "other" else "writable by group or others"
+    one_error_line(enqueue_secret(env), 3, str(planted), problem, named)
+    for args in (["list"], ["run-worker", "--burst"]):
+        one_error_line(env.run(*args), 3, str(planted), problem)
+    assert leaked(env.root) == []
+    if what == "database":
+        assert planted.stat().st_size == 0  # nothing written into it
+
+
+@as_root
+def test_root_refuses_a_database_another_user_owns_even_a_private_one(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("backup", "--arg", "dest=x")
+    os.chown(env.db, OTHER, OTHER)  # still 0600: but its owner can change it at will
+    digest = file_digest(env.db)
+    for args in (["list"], ["enqueue", "backup", "--arg", "dest=y"]):
+        one_error_line(env.run(*args), 3, str(env.db), "owned by", "uid 1001", "not by root")
+    assert file_digest(env.db) == digest
+
+
+@as_root
+def test_a_database_that_is_another_users_symlink_is_refused(env: Env) -> None:
+    # Pointing at a database of root's now, it could be pointed at one of theirs at any time.
+    env.write_config(CONFIG)
+    real = env.root / "real.db"
+    env.db = real
+    env.enqueue("backup", "--arg", "dest=x")
+    link = env.root / "shared.db"
+    link.symlink_to(real)
+    os.lchown(link, OTHER, OTHER)
+    env.db = link
+    one_error_line(env.run("list"), 3, str(link), "symbolic link", "uid 1001")
+    one_error_line(enqueue_secret(env), 3, str(link), "symbolic link")
+    assert leaked(env.root) == []
+
+
+def test_a_database_file_the_user_made_with_touch_is_made_private(env: Env) -> None:
+    env.write_config(CONFIG)
+    old = os.umask(0o022)
+    try:
+        env.db.touch()
+    finally:
+        os.umask(old)
+    assert mode(env.db) == 0o644
+    assert env.enqueue("backup", "--arg", "dest=x") == 1
+    assert mode(env.db) == 0o600
+    # One with jobs in it that was opened up since (by an older jobctl, say) is made private
+    # again too, by reading it as much as by writing it.
+    env.db.chmod(0o644)
+    assert env.run("list", check=True).stdout.count("backup") == 1
+    assert mode(env.db) == 0o600
+
+
+def test_a_corrupt_schema_that_is_not_text_is_a_corrupt_database(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("backup", "--arg", "dest=x")
+    data = bytearray(env.db.read_bytes())
+    at = data.find(b"CREATE TABLE")
+    assert at > 0
+    data[at + 7] = 0xFF  # not UTF-8: SQLite's own error message cannot even be decoded
+    env.db.write_bytes(bytes(data))
+    for args in (["list"], ["status"], ["enqueue", "backup", "--arg", "dest=y"]):
+        one_error_line(env.run(*args), 3, str(env.db), "corrupt")
+
+
+# ---------------------------------------------------------------------------------------------
+# jobctl run by a user other than root
+
+
+@pytest.fixture(scope="module")
+def user_python() -> list[str] | None:
+    """The command that runs Python as another user than root: as uid OTHER (through
+    setpriv) with our interpreter, or a system one of the same version if ours lives where
+    that user cannot go (/root); [] when we are not root (we are such a user already)."""
+    if not ROOT:
+        return []
+    if shutil.which("setpriv") is None:
+        return None
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for python in (sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
+        argv = [*SETPRIV, python, "-c", "import jobctl.cli.main"]
+        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
+            done = subprocess.run(argv, capture_output=True, timeout=60, env=user_environ(None))
+            if done.returncode == 0:
+                return [*SETPRIV, python]
+    return None
+
+
+SETPRIV = ["setpriv", f"--reuid={OTHER}", f"--regid={OTHER}", "--clear-groups"]
+
+
+def user_environ(top: Path | None) -> dict[str, str]:
+    """A clean environment for that user: our jobctl and its libraries, a home of theirs."""
+    source = str(Path(jobctl.__file__).resolve().parents[1])
+    home = str(top / "home") if top else "/nonexistent"
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": home,
+        "XDG_CONFIG_HOME": f"{home}/.config",
+        "XDG_STATE_HOME": f"{home}/.local/state",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPATH": os.pathsep.join([source, sysconfig.get_paths()["purelib"]]),
+    }
+
+
+@pytest.fixture
+def user_dir(user_python: list[str] | None) -> Iterator[Path]:
+    """A folder of that user's, which they can reach (the test's own tmp_path is root's)."""
+    if user_python is None:
+        pytest.skip("running as root, without setpriv or an interpreter uid 1001 can run")
+    top = Path(tempfile.mkdtemp(prefix="jobctl-ownership-"))
+    try:
+        top.chmod(0o755)
+        (top / "home").mkdir()
+        (top / "jobs.toml").write_text(CONFIG)
+        (top / "jobs.toml").chmod(0o644)
+        if ROOT:
+            os.chown(top, OTHER, OTHER)
+            os.chown(top / "home", OTHER, OTHER)
+        yield top
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def as_user(
+    user_python: list[str] | None, top: Path, db: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`jobctl --config top/jobs.toml --db DB ARGS...`, run as that user."""
+    assert user_python is not None
+    python = user_python or [sys.executable]
+    return subprocess.run(
+        [*python, "-m", "jobctl", "--config", str(top / "jobs.toml"), "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_environ(top),
+        cwd=top,
+    )
+
+
+def test_a_database_behind_a_folder_the_user_cannot_search_is_permission_denied(
+    user_python: list[str] | None, user_dir: Path
+) -> None:
+    closed = user_dir / "closed"
+    closed.mkdir()
+    db = closed / "q.db"
+    # The database is the user's; only the folder on its path is closed to them.
+    made = as_user(user_python, user_dir, user_dir / "q.db", "enqueue", "backup", "--arg", "dest=x")
+    assert made.returncode == 0, made.stderr
+    (user_dir / "q.db").rename(db)
+    closed.chmod(0o700 if ROOT else 0o000)  # root's when we are root: closed to the user
+    try:
+        for args in (["list"], ["enqueue", "backup", "--arg", "dest=x"]):
+            result = as_user(user_python, user_dir, db, *args)
+            one_error_line(result, 3, str(db), "permission denied")
+        new = closed / "sub" / "new.db"
+        result = as_user(user_python, user_dir, new, "enqueue", "backup", "--arg", "dest=x")
+        one_error_line(result, 3, str(new), "permission denied")
+    finally:
+        closed.chmod(0o700)
+
+
+def test_a_read_only_sidecar_left_by_a_reader_is_named_and_mended(
+    user_python: list[str] | None, user_dir: Path
+) -> None:
+    # A read of a read-only database leaves its -wal and -shm read-only too; once the file
+    # is made writable again, they must not keep it read-only.
+    folder = user_dir / "state"
+    folder.mkdir(mode=0o700)
+    if ROOT:
+        os.chown(folder, OTHER, OTHER)
+    db = folder / "q.db"
+    made = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=x")
+    assert made.returncode == 0, made.stderr
+    db.chmod(0o400)
+    assert as_user(user_python, user_dir, db, "list").returncode == 0
+    if not all(Path(f"{db}{suffix}").exists() for suffix in ("-wal", "-shm")):
+        pytest.skip("this SQLite leaves no -wal and -shm after a read-only read")
+    result = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=y")
+    one_error_line(result, 3, str(db), "read-only", "q.db-shm")
+    db.chmod(0o600)
+    result = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=z")
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    assert result.stdout.strip() == "2"
+
+
+# ---------------------------------------------------------------------------------------------
+# The scheduler's lock
+
+
+@as_root
+def test_a_planted_scheduler_lock_keeps_the_daemon_standing_by_and_says_why(env: Env) -> None:
+    env.write_config(
+        CONFIG + '\n[schedules.nightly]\njob = "backup"\ncron = "@every 1h"\n'
+        'payload = { dest = "nightly" }\n'
+    )
+    env.enqueue("backup", "--arg", "dest=x")  # the database exists, root's
+    lock = env.root / "q.db.scheduler.lock"
+    plant(lock, folder=False, owner="other")
+    daemon = env.start("--log-format", "json", "schedule-daemon")
+    try:
+        standby = read_events(daemon, "scheduler.standby", timeout=20)["scheduler.standby"]
+    finally:
+        assert stop(daemon) == 0
+    reason = str(standby["reason"])
+    assert str(lock) in reason and "uid 1001" in reason, standby
+
+
+# ---------------------------------------------------------------------------------------------
+# Log folders
+
+
+def job_error(env: Env, job_id: int) -> str:
+    job = env.show(job_id)
+    assert job["state"] == "dead", job
+    return str(job["error"])
+
+
+@pytest.mark.parametrize("owner", OWNERS)
+def test_a_log_root_that_is_not_private_is_refused(env: Env, owner: str) -> None:
+    env.write_config(CONFIG)
+    root = env.root / "q.db.logs"
+    plant(root, folder=True, owner=owner)
+    job_id = env.enqueue("backup", "--arg", f"dest={SECRET}")
+    result = env.run("run-worker", "--burst")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    error = job_error(env, job_id)
+    assert "log folder" in error and str(root) in error, error
+    assert ("uid 1001" if owner == "other" else "writable by group or others") in error, error
+    assert list(root.iterdir()) == []  # nothing made in it
+
+
+@as_root
+def test_a_log_root_that_is_another_users_symlink_is_not_followed(env: Env) -> None:
+    env.write_config(CONFIG)
+    elsewhere = env.root / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    link = env.root / "q.db.logs"
+    link.symlink_to(elsewhere)
+    os.lchown(link, OTHER, OTHER)
+    job_id = env.enqueue("backup", "--arg", "dest=x")
+    result = env.run("run-worker", "--burst")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "symbolic link" in job_error(env, job_id)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_log_root_that_is_the_users_own_symlink_is_followed(env: Env) -> None:
+    """An admin who keeps the logs on another disk links the log folder there."""
+    env.write_config(CONFIG)
+    elsewhere = env.root / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    (env.root / "q.db.logs").symlink_to(elsewhere)
+    job_id = env.enqueue("backup", "--arg", "dest=x")
+    env.run("run-worker", "--burst", check=True)
+    assert env.run("logs", str(job_id), check=True).stdout == "backup x\n"
+    assert (elsewhere / "00000" / f"{job_id}.1.log").exists()
+
+
+def test_a_log_root_swapped_after_its_check_is_not_followed(env: Env) -> None:
+    # Whoever can write the folder above the log root (here the test) swaps the root for a
+    # link to another folder while the worker runs: its next logs still go where it checked.
+    env.write_config(CONFIG)
+    root = env.root / "q.db.logs"
+    victim = env.root / "victim"
+    (victim / "00000").mkdir(parents=True, mode=0o700)
+    victim.chmod(0o700)
+    start_worker(env)
+    first = env.enqueue("backup", "--arg", "dest=first")
+    wait_state(env, first, "succeeded")
+    assert (root / "00000" / f"{first}.1.log").read_text() == "backup first\n"
+    root.rename(env.root / "q.db.logs.old")
+    root.symlink_to(victim)
+    second = env.enqueue("backup", "--arg", "dest=second")
+    wait_state(env, second, "succeeded")
+    assert list((victim / "00000").iterdir()) == []
+    kept = env.root / "q.db.logs.old" / "00000" / f"{second}.1.log"
+    assert kept.read_text() == "backup second\n"
+
+
+def test_a_log_file_hard_linked_to_another_file_is_not_emptied(env: Env) -> None:
+    env.write_config('[jobs.talk]\ncommand = ["echo", "overwritten"]\nmax_attempts = 1\n')
+    victim = env.root / "victim.txt"
+    victim.write_text("precious\n")
+    victim.chmod(0o600)
+    before = file_digest(victim)
+    folder = env.root / "q.db.logs" / "00000"
+    folder.mkdir(parents=True, mode=0o700)
+    folder.parent.chmod(0o700)
+    job_id = env.enqueue("talk")
+    os.link(victim, folder / f"{job_id}.1.log")
+    result = env.run("run-worker", "--burst")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert file_digest(victim) == before, victim.read_text()
+    assert "hard link" in job_error(env, job_id)
