@@ -7,18 +7,21 @@ the worker.
 Its output is kept as a job attempt's is: stdout and stderr in a log file of its own,
 `<log_dir>/hooks/ID.ATTEMPT.EVENT.log` (made at the first byte, capped at
 HOOK_LOG_MAX_BYTES), named by the `hook.succeeded` or `hook.failed` event line as `log`,
-with the last HOOK_OUTPUT_TAIL bytes of it as `output`.
+with the last HOOK_OUTPUT_TAIL bytes of it as `output`. A hooks folder that is a link, or
+that others may write to, is refused as a job's log folder is: nothing in it is touched, the
+hook is not run, and its `hook.failed` line says why.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from pathlib import Path
 
 from jobctl.config import JobType, Settings
-from jobctl.executor import AttemptSpec, Execution
+from jobctl.executor import AttemptSpec, Execution, _check_log_dir
 from jobctl.logfiles import hook_log_path, read_tail
 from jobctl.models import AttemptResult, Job, Outcome
 from jobctl.observe.events import LEVELS, EventLog
@@ -74,27 +77,79 @@ def run_hook(
         log_max_bytes=HOOK_LOG_MAX_BYTES,
     )
 
-    # A retried dead job counts its attempts from 1 again: the file of an earlier hook of the
-    # same name is that earlier run's, not this one's to append to.
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(spec.log_path)
+    fields: dict[str, object] = {"job_id": job.id, "job": job.job, "hook": event}
+
+    def failed(error: str) -> None:
+        log.emit("hook.failed", level="warning", **fields, error=error)
+
+    try:
+        _remove_earlier_log(spec.log_path)
+    except OSError as exc:
+        # The hooks folder is refused (a link, not a folder, or writable by others): the hook
+        # is not run, as a job whose log folder is refused is not, and its line says why.
+        thread = threading.Thread(
+            target=failed,
+            args=(f"not run: {_reason(exc)}",),
+            name=f"hook-{job.id}-{event}",
+            daemon=True,
+        )
+        thread.start()
+        return RunningHook(thread, None)
     execution = Execution(spec)
 
     def run() -> None:
-        outcome = execution.run()
+        try:
+            outcome = execution.run()
+        except Exception as exc:  # a bug or an OS failure: an event line, never a traceback
+            failed(f"hook error: {exc}")
+            return
         succeeded = outcome.outcome == Outcome.SUCCEEDED
         event_name, level = ("hook.succeeded", "debug") if succeeded else ("hook.failed", "warning")
-        fields: dict[str, object] = {"job_id": job.id, "job": job.job, "hook": event}
+        done = dict(fields)
         if not succeeded:
-            fields["error"] = outcome.error
+            done["error"] = outcome.error
         if LEVELS[level] >= log.threshold:  # the file is read only for a line that is shown
-            fields["output"] = output_tail(outcome.log_path)
-            fields["log"] = outcome.log_path or None  # none when the hook wrote nothing
-        log.emit(event_name, level=level, **fields)
+            done["output"] = output_tail(outcome.log_path)
+            done["log"] = outcome.log_path or None  # none when the hook wrote nothing
+        log.emit(event_name, level=level, **done)
 
     thread = threading.Thread(target=run, name=f"hook-{job.id}-{event}", daemon=True)
     thread.start()
     return RunningHook(thread, execution)
+
+
+def _remove_earlier_log(path: str) -> None:
+    """Check the hooks folder as the executor checks a job's log folder (made private if
+    missing; PermissionError if it is a link, not a folder, or not private to this user),
+    then remove the file an earlier hook of the same name left in it.
+
+    A retried dead job counts its attempts from 1 again: the file of an earlier hook of the
+    same name is that earlier run's, not this one's to append to. It is removed through the
+    folder opened without following a link, never through the path: the check is made once
+    per folder, and a folder swapped for a link since must not lose a file elsewhere."""
+    directory, name = os.path.split(path)
+    _check_log_dir(directory)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        folder = os.open(directory, flags)
+    except FileNotFoundError:
+        return  # removed since: nothing in it to remove (made again at the first byte)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise PermissionError(f"log folder {directory} is a link or not a folder") from None
+        raise
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folder)
+    finally:
+        os.close(folder)
+
+
+def _reason(exc: OSError) -> str:
+    """An OSError as one line: the check's own message, or "PATH: strerror"."""
+    if exc.strerror is None:
+        return str(exc)
+    return f"{exc.filename}: {exc.strerror}" if exc.filename is not None else exc.strerror
 
 
 def output_tail(path: str | None, limit: int = HOOK_OUTPUT_TAIL) -> str | None:
@@ -111,7 +166,10 @@ def output_tail(path: str | None, limit: int = HOOK_OUTPUT_TAIL) -> str | None:
 
 
 class RunningHook:
-    def __init__(self, thread: threading.Thread, execution: Execution) -> None:
+    """A hook's thread, and its command unless it was refused before it started (then
+    `execution` is None and the thread only writes the `hook.failed` line)."""
+
+    def __init__(self, thread: threading.Thread, execution: Execution | None) -> None:
         self.thread = thread
         self.execution = execution
 
@@ -120,4 +178,5 @@ class RunningHook:
 
     def stop(self) -> None:
         """Kill its process group now (the worker is leaving and will not wait longer)."""
-        self.execution.stop(Outcome.INTERRUPTED, force=True)
+        if self.execution is not None:
+            self.execution.stop(Outcome.INTERRUPTED, force=True)

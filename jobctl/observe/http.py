@@ -3,33 +3,43 @@
 The server runs in its own daemon threads with its own database connections, so a busy or
 stuck scrape can never stall the worker, and a saturated worker never stalls a scrape. It
 binds to loopback unless an address says otherwise.
+
+Nothing a client does reaches the worker's stderr: a scrape that resets or drops its
+connection (a timed-out Prometheus scrape may) is no error of ours and is dropped quietly,
+and an unexpected error while answering is a 500 with a one-line body, never a traceback.
 """
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from jobctl.config import Config
 from jobctl.errors import JobctlError, UsageError
 from jobctl.store import Store
+from jobctl.text import clean
+
+LOOPBACK = "127.0.0.1"
+_TEXT = "text/plain; charset=utf-8"
 
 
 def parse_address(text: str) -> tuple[str, int]:
-    """ "9100", ":9100", "127.0.0.1:9100", "[::1]:9100", "0.0.0.0:9100" -> (host, port)."""
+    """ "9100", ":9100", "[]:9100", "127.0.0.1:9100", "[::1]:9100", "0.0.0.0:9100" -> (host,
+    port). A host left empty, in any spelling, is loopback: all interfaces only when asked."""
     raw = text.strip()
-    host = "127.0.0.1"
     if raw.startswith("["):
         end = raw.find("]")
         if end == -1 or not raw[end + 1 :].startswith(":"):
             raise UsageError(f"--metrics-addr: bad address {text!r}: expected [HOST]:PORT")
-        host, port_text = raw[1:end], raw[end + 2 :]
+        given, port_text = raw[1:end], raw[end + 2 :]
     elif ":" in raw:
         given, _, port_text = raw.rpartition(":")
-        host = given or host
     else:
-        port_text = raw
+        given, port_text = "", raw
+    host = given.strip() or LOOPBACK  # "" to bind() would be every interface
     try:
         port = int(port_text)
     except ValueError:
@@ -49,20 +59,15 @@ class MetricsServer:
         self._open_store = open_store
         self._config = config
         handler = _handler(self)
-        server_class: type[ThreadingHTTPServer] = ThreadingHTTPServer
+        server_class: type[_Server] = _Server
         if ":" in address[0]:
-            import socket
-
-            server_class = type(
-                "V6Server", (ThreadingHTTPServer,), {"address_family": socket.AF_INET6}
-            )
+            server_class = _ServerV6
         try:
             self._server = server_class(address, handler)
         except OSError as exc:
             raise UsageError(
                 f"--metrics-addr: cannot listen on {address[0]}:{address[1]}: {exc.strerror}"
             ) from None
-        self._server.daemon_threads = True
         bound = self._server.server_address
         self.address: tuple[str, int] = (str(bound[0]), int(bound[1]))
         self._thread = threading.Thread(
@@ -94,18 +99,42 @@ class MetricsServer:
         return 200, "ok\n"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """socketserver prints a traceback to stderr for any exception a request raises. The
+        handler answers what it can (a 500 for an unexpected error), so what reaches here is
+        a client that reset or dropped its connection, or one that broke off mid-answer:
+        nothing the worker's stderr should show."""
+        return
+
+
+class _ServerV6(_Server):
+    address_family = socket.AF_INET6
+
+
+def _internal_error(exc: Exception) -> str:
+    """The body of a 500: one line, whatever the exception's text holds."""
+    text = clean(f"{type(exc).__name__}: {exc}")
+    return f"internal error: {text[:297] + '...' if len(text) > 300 else text}\n"
+
+
 def _handler(server: MetricsServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                status, body = server.metrics()
-                kind = "text/plain; version=0.0.4; charset=utf-8"
-            elif path == "/healthz":
-                status, body = server.health()
-                kind = "text/plain; charset=utf-8"
-            else:
-                status, body, kind = 404, "not found\n", "text/plain; charset=utf-8"
+            kind = _TEXT
+            try:
+                if path == "/metrics":
+                    status, body = server.metrics()
+                    kind = "text/plain; version=0.0.4; charset=utf-8"
+                elif path == "/healthz":
+                    status, body = server.health()
+                else:
+                    status, body = 404, "not found\n"
+            except Exception as exc:  # a bug, or a store error of a kind it does not name
+                status, body, kind = 500, _internal_error(exc), _TEXT
             data = body.encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", kind)

@@ -1,0 +1,235 @@
+"""What a security review found in the --metrics-addr server and in hooks, held shut: a
+scrape that resets its connection or meets an unexpected error never puts a traceback on the
+worker's stderr, an empty host binds loopback however it is spelled, and a hooks folder that
+is a link (or open to others) is refused before anything in it is touched, with a
+`hook.failed` line that says why.
+
+Long-running commands log JSON event lines to a file (see test_observe_support), so "no
+traceback" is checked as "every line of stderr is one event object".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import Env
+from test_observe_support import (
+    Running,
+    free_port,
+    http_get,
+    listening,
+    opened,
+    start_logged,
+)
+
+CONFIG = '[jobs.ok]\ncommand = ["true"]\n'
+TEXT = "text/plain; charset=utf-8"
+
+
+def _event_lines(stderr: str) -> list[dict[str, object]]:
+    """Every line of a JSON-logging command's stderr as an event: a traceback fails this."""
+    assert "Traceback" not in stderr, stderr
+    records = [json.loads(line) for line in stderr.splitlines()]
+    assert all(isinstance(r, dict) and "event" in r for r in records), stderr
+    return records
+
+
+# ---------------------------------------------------------------------------------------------
+# --metrics-addr
+
+
+def _reset(port: int, request: bytes) -> None:
+    """Connect, maybe send, and close with SO_LINGER 0: the server sees a reset (RST), as
+    from a Prometheus scrape that timed out."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if request:
+            conn.sendall(request)
+
+
+def test_clients_that_reset_their_connection_leave_no_traceback(env: Env) -> None:
+    env.write_config(CONFIG)
+    port = free_port()
+    worker = start_logged(env, "run-worker", "--metrics-addr", f"127.0.0.1:{port}")
+    assert listening(env, worker) == ("127.0.0.1", port)
+    worker.wait_event(env, "worker.started")
+    for request in (b"GET /metrics HTTP/1.0\r\n\r\n", b"GET /healthz HTTP/1.1\r\n", b""):
+        for _ in range(20):
+            _reset(port, request)
+    # The server goes on answering, and the worker on working.
+    assert http_get("127.0.0.1", port, "/healthz") == (200, TEXT, "ok\n")
+    job_id = env.enqueue("ok")
+    worker.wait_event(env, "job.succeeded", job_id=job_id)
+    assert worker.stop() == 0
+    events = _event_lines(worker.text())
+    assert events[-1]["event"] == "worker.stopped"
+
+
+def test_an_unexpected_error_in_a_request_is_a_500_and_no_traceback(env: Env) -> None:
+    env.write_config(CONFIG)
+    port = free_port()
+    worker = start_logged(env, "run-worker", "--metrics-addr", str(port))
+    assert listening(env, worker) == ("127.0.0.1", port)
+    worker.wait_event(env, "worker.started")
+    # A row the store cannot read back: it raises ValueError, not one of jobctl's errors.
+    with sqlite3.connect(env.db) as db:
+        db.execute("INSERT INTO job_counts (queue, state, n) VALUES ('x', 'bogus', 1)")
+    for path in ("/metrics", "/healthz"):
+        status, kind, body = http_get("127.0.0.1", port, path)
+        assert (status, kind) == (500, TEXT), body
+        assert body.startswith("internal error: ") and body.endswith("\n")
+        assert body.count("\n") == 1 and "bogus" in body
+    with sqlite3.connect(env.db) as db:
+        db.execute("DELETE FROM job_counts WHERE state = 'bogus'")
+    assert http_get("127.0.0.1", port, "/metrics")[0] == 200  # the server lived through it
+    assert http_get("127.0.0.1", port, "/healthz") == (200, TEXT, "ok\n")
+    assert worker.stop() == 0
+    _event_lines(worker.text())
+
+
+def _listens_on(env: Env, address: str) -> str:
+    """The host a burst worker given `--metrics-addr ADDRESS` announced it listens on."""
+    result = env.run("--log-format", "json", "run-worker", "--burst", "--metrics-addr", address)
+    assert result.returncode == 0, result.stderr
+    [record] = [r for r in _event_lines(result.stderr) if r["event"] == "metrics.listening"]
+    host, _, port = str(record["address"]).rpartition(":")
+    assert int(port) > 0
+    return host
+
+
+@pytest.mark.parametrize("address", ["[]:0", "[ ]:0", " []:0 ", ":0", "0", " :0"])
+def test_an_empty_host_in_any_spelling_binds_loopback(env: Env, address: str) -> None:
+    env.write_config(CONFIG)
+    assert _listens_on(env, address) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("address", "host"),
+    [
+        ("127.0.0.1:0", "127.0.0.1"),
+        ("[127.0.0.1]:0", "127.0.0.1"),
+        ("localhost:0", "127.0.0.1"),
+        ("0.0.0.0:0", "0.0.0.0"),  # every interface, when asked
+    ],
+)
+def test_a_given_host_is_still_the_one_bound(env: Env, address: str, host: str) -> None:
+    env.write_config(CONFIG)
+    assert _listens_on(env, address) == host
+
+
+def test_an_empty_host_serves_on_loopback(env: Env) -> None:
+    env.write_config(CONFIG)
+    port = free_port()
+    worker = start_logged(env, "run-worker", "--metrics-addr", f"[]:{port}")
+    assert listening(env, worker) == ("127.0.0.1", port)
+    assert http_get("127.0.0.1", port, "/healthz") == (200, TEXT, "ok\n")
+    assert worker.stop() == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Hooks
+
+
+def _hooks_folder(env: Env, kind: str) -> Path:
+    """`<db>.logs/hooks` made hostile: a link to another folder, or a folder others may
+    write to. Returns the folder where the hook logs' names end up."""
+    logs = env.root / "q.db.logs"
+    logs.mkdir(mode=0o700)
+    hooks = logs / "hooks"
+    if kind == "link":
+        elsewhere = env.root / "elsewhere"
+        elsewhere.mkdir()
+        hooks.symlink_to(elsewhere)
+        return elsewhere
+    hooks.mkdir()
+    os.chmod(hooks, 0o777)
+    return hooks
+
+
+@pytest.mark.parametrize(
+    ("kind", "reasons"),
+    [
+        ("link", ("link", "not a folder")),
+        ("shared", ("not private", "writable by group or others")),
+    ],
+)
+def test_a_refused_hooks_folder_is_a_hook_failed_line_and_nothing_is_deleted(
+    env: Env, kind: str, reasons: tuple[str, ...]
+) -> None:
+    marker = env.root / "hook-ran"
+    env.write_config(
+        f"[settings]\non_failure = 'echo hook ran >> {marker}'\n"
+        '[jobs.fail]\ncommand = ["false"]\nmax_attempts = 2\nbackoff = "10ms"\n'
+    )
+    job_id = env.enqueue("fail")
+    folder = _hooks_folder(env, kind)
+    precious = {folder / f"{job_id}.{attempt}.failure.log" for attempt in (1, 2)}
+    for path in precious:
+        path.write_text("precious\n")
+
+    result = env.run("--log-format", "json", "run-worker", "--burst")
+    assert result.returncode == 0, result.stderr
+    events = _event_lines(result.stderr)
+    failed = [e for e in events if str(e["event"]).startswith("hook.")]
+    assert len(failed) == 2, events
+    hooks = env.root / "q.db.logs" / "hooks"
+    for record in failed:
+        assert (record["event"], record["level"], record["hook"]) == (
+            "hook.failed",
+            "warning",
+            "failure",
+        )
+        assert (record["job_id"], record["job"]) == (job_id, "fail")
+        # The reason is the log folder check's own (jobctl/executor.py), in its words.
+        error = str(record["error"])
+        assert error.startswith(f"not run: log folder {hooks} "), error
+        assert any(reason in error for reason in reasons), error
+        assert "\n" not in error
+    assert all(path.read_text() == "precious\n" for path in precious)
+    assert not marker.exists()  # a refused hook is not run (without a log) either
+    with opened(env) as store:
+        job = store.get(job_id)
+    assert job is not None and job.state.value == "dead"  # the job is not affected
+
+
+def _hook_lines(worker: Running) -> list[dict[str, Any]]:
+    return [e for e in worker.events() if str(e["event"]).startswith("hook.")]
+
+
+def test_a_hooks_folder_swapped_for_a_link_after_use_is_refused(env: Env) -> None:
+    """The folder check is made once per folder; a link put in its place later must not
+    have a file elsewhere deleted (nor the hook's output written there)."""
+    marker = env.root / "hook-ran"
+    env.write_config(
+        f"[settings]\non_dead = 'echo $JOBCTL_JOB_ID >> {marker}; echo noted >&2'\n"
+        '[jobs.fail]\ncommand = ["false"]\nmax_attempts = 1\n'
+    )
+    worker = start_logged(env, "--log-level", "debug", "run-worker")
+    first = env.enqueue("fail")
+    worker.wait_event(env, "hook.succeeded", job_id=first, hook="dead")
+    hooks = env.root / "q.db.logs" / "hooks"
+    assert (hooks / f"{first}.1.dead.log").read_text() == "noted\n"
+
+    elsewhere = env.root / "elsewhere"
+    elsewhere.mkdir()
+    hooks.rename(env.root / "hooks.old")
+    hooks.symlink_to(elsewhere)
+    second = first + 1
+    precious = elsewhere / f"{second}.1.dead.log"
+    precious.write_text("precious\n")
+    assert env.enqueue("fail") == second
+    env.wait_for(lambda: any(e.get("job_id") == second for e in _hook_lines(worker)))
+    [record] = [e for e in _hook_lines(worker) if e["job_id"] == second]
+    assert record["event"] == "hook.failed"
+    assert record["error"] == f"not run: log folder {hooks} is a link or not a folder"
+    assert precious.read_text() == "precious\n"
+    assert marker.read_text() == f"{first}\n"
+    assert worker.stop() == 0
+    _event_lines(worker.text())
