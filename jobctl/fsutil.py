@@ -41,7 +41,8 @@ def open_private_dir(
 ) -> int:
     """Open a folder (made 0700, with any missing parents, if missing) without following a
     link, and check it through the descriptor: a real folder of this user's that group and
-    others cannot write to. Returns the descriptor (close-on-exec); PermissionError, saying
+    others cannot write to (one of the user's own that they can write to is made so, as a
+    umask of 002 leaves them). Returns the descriptor (close-on-exec); PermissionError, saying
     why, for a folder that is not private. `path` is relative to `dir_fd` when given;
     `shown` is the path messages name."""
     shown = shown or path
@@ -59,6 +60,13 @@ def open_private_dir(
         fd = _open_dir(path, dir_fd, what, shown)
     try:
         info = os.fstat(fd)
+        mode = stat.S_IMODE(info.st_mode)
+        if info.st_uid == os.geteuid() and mode & 0o022:
+            # The user's own folder, made under a loose umask (002, say) or by an older
+            # jobctl: others lose their write access now, through the descriptor, and from
+            # then on can add nothing; what they may have put in it is checked on use.
+            os.fchmod(fd, mode & ~0o022)
+            info = os.fstat(fd)
         problem = not_private(info)
         if problem:
             raise PermissionError(f"{what} {shown} {problem}")
