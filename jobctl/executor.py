@@ -123,6 +123,11 @@ class Attempt:
                 message = f"cannot start {argv[0]!r}: working directory {spec.cwd}: {exc.strerror}"
             elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 message = f"cannot start {argv[0]!r}: command not found"
+            elif exc.errno == errno.EPERM and spec.user is not None and os.geteuid() != 0:
+                message = (
+                    f"cannot start {argv[0]!r} as user {spec.user}: the worker does not run as"
+                    " root, and only root may switch users"
+                )
             code = 127 if exc.errno == errno.ENOENT else 126
             return self._not_started(message, code)
         except (ValueError, KeyError) as exc:  # unknown user or group

@@ -18,6 +18,7 @@ without it), and as the suite's own user otherwise.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import stat
@@ -115,7 +116,9 @@ def test_root_refuses_a_database_another_user_owns_even_a_private_one(env: Env) 
     os.chown(env.db, OTHER, OTHER)  # still 0600: but its owner can change it at will
     digest = file_digest(env.db)
     for args in (["list"], ["enqueue", "backup", "--arg", "dest=y"]):
-        one_error_line(env.run(*args), 3, str(env.db), "owned by", "uid 1001", "not by root")
+        one_error_line(
+            env.run(*args), 3, str(env.db), "owned by", "uid 1001", "not by root", "sudo -u "
+        )
     assert file_digest(env.db) == digest
 
 
@@ -410,3 +413,21 @@ def test_a_log_file_hard_linked_to_another_file_is_not_emptied(env: Env) -> None
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     assert file_digest(victim) == before, victim.read_text()
     assert "hard link" in job_error(env, job_id)
+
+
+def test_a_job_for_another_user_says_the_worker_is_not_root(
+    user_python: list[str] | None, user_dir: Path
+) -> None:
+    """A worker that does not run as root cannot switch users (the contrib unit's): the job's
+    error says so, where it used to blame the program ("Operation not permitted")."""
+    if user_python == []:
+        pytest.skip("needs root, to run the worker as another user")
+    (user_dir / "jobs.toml").write_text(
+        '[jobs.as-root]\ncommand = ["id", "-un"]\nuser = "root"\nmax_attempts = 1\n'
+    )
+    db = user_dir / "home" / "q.db"
+    assert as_user(user_python, user_dir, db, "enqueue", "as-root").returncode == 0
+    assert as_user(user_python, user_dir, db, "run-worker", "--burst").returncode == 0
+    shown = json.loads(as_user(user_python, user_dir, db, "show", "1", "--json").stdout)
+    assert shown["state"] == "dead"
+    assert "as user root: the worker does not run as root" in shown["error"], shown["error"]
