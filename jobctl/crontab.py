@@ -393,6 +393,8 @@ class _Converter:
         words = _BLANKS.split(text, maxsplit=count + (1 if self.system else 0))
         if words[0].lower() == "@reboot":
             command = text[len(words[0]) :].strip(" \t")
+            if self.system and len(words) > 2:  # the user column is not part of the command
+                command = _BLANKS.split(command, maxsplit=1)[1]
             self.warn(
                 number,
                 f"@reboot entry not imported: schedules fire at times, not at boot; "

@@ -434,6 +434,15 @@ def test_reboot_is_reported_not_imported() -> None:
     }
 
 
+def test_reboot_of_a_system_crontab_names_the_command_without_its_user() -> None:
+    result, config = convert("@reboot\troot\t/usr/local/sbin/warmup.sh --all\n", system=True)
+    assert not config.jobs
+    assert messages(result) == {
+        1: "@reboot entry not imported: schedules fire at times, not at boot; "
+        "start '/usr/local/sbin/warmup.sh --all' from the init system instead"
+    }
+
+
 def test_every_is_imported() -> None:
     _, config = convert("@every 90s /usr/bin/poll\n")
     assert config.schedules["poll"].cron == "@every 90s"
