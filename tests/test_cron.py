@@ -762,6 +762,10 @@ def test_fields_agree_with_croniter(fields: tuple[str, ...], wall: datetime) -> 
         ("*/10 * * * * *", "every 10 seconds"),
         ("@every 1h30m", "every 1h30m (counted from 1970-01-01 00:00 UTC)"),
         ("@weekly", "at 00:00 on Sunday"),
+        # A step that does not divide its field is no even rhythm: 45 then 15 minutes.
+        ("*/45 * * * *", "every hour at minute 0,45"),
+        ("*/40 * * * * *", "every minute at second 0,40"),
+        ("0 */5 * * *", "at 00:00, 05:00, 10:00, 15:00 and 20:00"),
     ],
 )
 def test_describe(expr: str, text: str) -> None:

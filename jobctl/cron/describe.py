@@ -48,6 +48,8 @@ def _describe_time(fields: CronFields) -> str:
         step = _step_of(fields.seconds, 60)
         if step and every_hour and len(fields.minutes) == 60:
             return f"every {step} seconds"
+        if every_hour and len(fields.minutes) == 60:
+            return f"every minute at second {_numbers(fields.seconds)}"
         return f"at second {_numbers(fields.seconds)} of minute {_numbers(fields.minutes)}" + (
             "" if every_hour else f" past hour {_numbers(fields.hours)}"
         )
@@ -86,12 +88,13 @@ def _describe_days(fields: CronFields) -> str:
 
 
 def _step_of(values: frozenset[int], size: int) -> int | None:
-    """The step if `values` is 0, s, 2s, ... covering the whole field."""
+    """The step if `values` is 0, s, 2s, ... covering the whole field, and s divides the
+    field: `*/45` minutes fires at :00 and :45, 45 then 15 minutes apart, not every 45."""
     ordered = sorted(values)
     if len(ordered) < 2 or ordered[0] != 0:
         return None
     step = ordered[1]
-    return step if ordered == list(range(0, size, step)) else None
+    return step if size % step == 0 and ordered == list(range(0, size, step)) else None
 
 
 def _runs(indexes: list[int], names: tuple[str, ...]) -> str:
