@@ -30,10 +30,30 @@ def not_private(info: os.stat_result, owner: int | None = None) -> str | None:
     euid = os.geteuid()
     if info.st_uid != euid and info.st_uid != owner:
         return f"is owned by {user_name(info.st_uid)}, not by {user_name(euid)}"
-    if info.st_mode & 0o022:
+    if info.st_mode & 0o002 or (info.st_mode & 0o020 and not _own_group(info)):
         mode = stat.S_IMODE(info.st_mode)
         return f"is writable by group or others (mode {mode:04o}, owner {user_name(info.st_uid)})"
     return None
+
+
+def _own_group(info: os.stat_result) -> bool:
+    """Whether a file's group is its owner's private group (the group of the owner's name,
+    with no other member), as a umask of 002 with such groups (Debian's, Fedora's) leaves
+    what a user makes group-writable: writable by that group is writable by the owner
+    alone. OpenSSH's StrictModes accepts the same."""
+    import grp
+    import pwd
+
+    try:
+        group = grp.getgrgid(info.st_gid)
+        owner = pwd.getpwuid(info.st_uid)
+    except KeyError:
+        return False
+    return (
+        group.gr_gid == owner.pw_gid
+        and group.gr_name == owner.pw_name
+        and set(group.gr_mem) <= {owner.pw_name}
+    )
 
 
 def open_private_dir(
@@ -41,8 +61,7 @@ def open_private_dir(
 ) -> int:
     """Open a folder (made 0700, with any missing parents, if missing) without following a
     link, and check it through the descriptor: a real folder of this user's that group and
-    others cannot write to (one of the user's own that they can write to is made so, as a
-    umask of 002 leaves them). Returns the descriptor (close-on-exec); PermissionError, saying
+    others cannot write to. Returns the descriptor (close-on-exec); PermissionError, saying
     why, for a folder that is not private. `path` is relative to `dir_fd` when given;
     `shown` is the path messages name."""
     shown = shown or path
@@ -60,13 +79,6 @@ def open_private_dir(
         fd = _open_dir(path, dir_fd, what, shown)
     try:
         info = os.fstat(fd)
-        mode = stat.S_IMODE(info.st_mode)
-        if info.st_uid == os.geteuid() and mode & 0o022:
-            # The user's own folder, made under a loose umask (002, say) or by an older
-            # jobctl: others lose their write access now, through the descriptor, and from
-            # then on can add nothing; what they may have put in it is checked on use.
-            os.fchmod(fd, mode & ~0o022)
-            info = os.fstat(fd)
         problem = not_private(info)
         if problem:
             raise PermissionError(f"{what} {shown} {problem}")

@@ -333,10 +333,12 @@ def test_a_log_root_that_is_not_private_is_refused(env: Env) -> None:
     assert list(root.iterdir()) == []  # nothing made in it
 
 
-def test_the_users_own_folders_left_open_by_a_loose_umask_are_tightened(env: Env) -> None:
-    """A umask of 002 (Debian's, with a private group) makes folders 0775, and an older
-    jobctl accepted them: refusing them would kill every job after an upgrade. Others lose
-    their write access instead, and the jobs run."""
+def test_folders_a_umask_of_002_leaves_to_the_users_private_group_are_accepted(
+    env: Env,
+) -> None:
+    """A umask of 002 with a group of one's own (Debian's, Fedora's) makes folders 0775,
+    writable by that group alone, and an older jobctl accepted them: the jobs run, and
+    jobctl changes no folder's mode (it may be /var/log or a team's)."""
     env.write_config(CONFIG)
     folders = [env.root / "q.db.logs", env.root / "q.db.wake"]
     for folder in folders:
@@ -347,7 +349,25 @@ def test_the_users_own_folders_left_open_by_a_loose_umask_are_tightened(env: Env
     assert env.show(job_id)["state"] == "succeeded"
     assert env.run("logs", str(job_id), check=True).stdout == "backup x\n"
     for folder in folders:
-        assert stat.S_IMODE(folder.stat().st_mode) == 0o2755, folder
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o2775, folder
+
+
+@as_root
+def test_a_log_folder_a_shared_group_may_write_to_is_refused_and_left_alone(env: Env) -> None:
+    import grp
+
+    shared = next((g for g in grp.getgrall() if g.gr_gid not in (0, os.getgid())), None)
+    if shared is None:
+        pytest.skip("no group other than root's on this host")
+    env.write_config(CONFIG)
+    root = env.root / "q.db.logs"
+    root.mkdir()
+    os.chown(root, 0, shared.gr_gid)
+    root.chmod(0o2775)
+    job_id = env.enqueue("backup", "--arg", "dest=x")
+    env.run("run-worker", "--burst", check=True)
+    assert "writable by group or others" in job_error(env, job_id)
+    assert stat.S_IMODE(root.stat().st_mode) == 0o2775 and list(root.iterdir()) == []
 
 
 @as_root

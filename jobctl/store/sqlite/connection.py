@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.errors import StoreError
-from jobctl.fsutil import not_private, open_private_dir, private_dir, user_name
+from jobctl.fsutil import not_private, private_dir, user_name
 from jobctl.store.wake import Notifier, wake_dir_for
 
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
@@ -272,12 +272,6 @@ def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
         problem = "is a symbolic link"
     elif not stat.S_ISDIR(info.st_mode):
         problem = "is not a folder"
-    elif info.st_uid == euid and info.st_mode & 0o022:
-        try:  # the user's own, left open by a loose umask: tightened (see open_private_dir)
-            os.close(open_private_dir(wake, what="wake folder"))
-            problem = None
-        except OSError as exc:
-            problem = str(exc)
     else:
         problem = not_private(info, owner=db.st_uid)
     if problem:
