@@ -233,7 +233,7 @@ class Worker:
             reported = store_up and self._collect_results()
             if store_up and not reported:
                 self._store_retry_at = mono + _STORE_RETRY
-            self._end_a_burst_the_store_fails(mono)
+                self._end_a_burst_the_store_fails()
             if self._stopping:
                 self._enforce_shutdown(mono)
                 out_of_time = self._stop_deadline is not None and mono >= self._stop_deadline
@@ -256,6 +256,7 @@ class Worker:
             except StoreError as exc:
                 self._outage.failed(exc, mono)
                 self._store_retry_at = mono + _STORE_RETRY
+                self._end_a_burst_the_store_fails()
                 self._wait(listener, self._until_attempts_need_us(_STORE_RETRY))
                 continue
             if claimed_all and not self._stopping:
@@ -269,11 +270,12 @@ class Worker:
             timeout = self._sleep_time(next_maintenance, wait_for)
             self._wait(listener, timeout)
 
-    def _end_a_burst_the_store_fails(self, mono: float) -> None:
+    def _end_a_burst_the_store_fails(self) -> None:
         """A --burst worker has an end to reach (a CI step waits for it): past OUTAGE_GRACE
         of failing store calls, a corrupt file or a server that stays away, it stops as if
         asked to, and run() then fails with the store's error."""
-        lasting = self._outage.down_for(mono) >= OUTAGE_GRACE
+        # A fresh reading: the call that failed may have waited out SQLite's busy timeout.
+        lasting = self._outage.down_for(self.clock.monotonic()) >= OUTAGE_GRACE
         if lasting and self.options.burst and not self._stopping:
             self._gave_up = self._outage.last_error
             self.request_stop()
@@ -632,6 +634,7 @@ class Worker:
         except StoreError as exc:
             self._outage.failed(exc, self.clock.monotonic())
             return False
+        self._outage.answered(self.clock.monotonic())  # a --burst counts failing time only
         for claim in claims:  # the next jobs start before the last ones are reported
             self._start(claim)
         for (running, result, elapsed, retry_at), state in zip(
