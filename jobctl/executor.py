@@ -484,6 +484,15 @@ _MAX_LOG_DIRS = 16  # a folder holds a thousand jobs' logs: a few cover the runn
 _MAX_LOG_ROOTS = 4
 
 
+def check_log_root(root: str) -> None:
+    """PermissionError, saying why, when a log root is not a private folder of this user's
+    (made if missing): a worker checks it at its start, rather than fail every job on it."""
+    with _LOG_LOCK:
+        if root not in _LOG_ROOTS:
+            fd = open_private_dir(_placed(root), what="log folder", shown=root)
+            _remember(_LOG_ROOTS, root, fd, _MAX_LOG_ROOTS)
+
+
 def _check_log_dir(directory: str) -> None:
     """Made private if missing (with the root above it), PermissionError if it or its root
     is not a real folder private to this user. Checked once per folder, through the

@@ -23,8 +23,8 @@ from types import FrameType
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
-from jobctl.errors import JobctlError, PayloadError, StoreError, UsageError
-from jobctl.executor import Attempt, AttemptSpec, wait_readable
+from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
+from jobctl.executor import Attempt, AttemptSpec, check_log_root, wait_readable
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
@@ -137,6 +137,14 @@ class Worker:
             except BaseException:
                 self._restore_signals(old_handlers)
                 raise
+        try:
+            check_log_root(self._log_root)
+        except PermissionError as exc:
+            self._restore_signals(old_handlers)
+            raise ConfigError(
+                f"{exc}: no job could keep its output there (chown it, or chmod go-w it, or"
+                " set [settings] log_dir)"
+            ) from None
         listener = self.store.open_listener(self.id)
         started = False
         try:
@@ -494,6 +502,8 @@ class Worker:
             attempt = Attempt(self._spec(claim, job_type))
             result = attempt.start()
         except PayloadError as exc:
+            result = _not_run(str(exc))
+        except PermissionError as exc:  # its log folder or file, refused: it says why
             result = _not_run(str(exc))
         except Exception as exc:  # a bug or an OS failure must not lose the job
             result = _not_run(f"worker error: {exc}")
