@@ -362,6 +362,7 @@ def arithmetic_placeholders(script: str) -> list[str]:
     (also of `for`), an array index of `${a[i]}` or `a[i]=`, and `${var:offset:length}`.
     The shell expands `$(...)` and `a[...]` in a value's text there, quoted or not."""
     text = PLACEHOLDER.sub(_mark, script)  # {x} as \0x\0: the braces left are the shell's
+    assigning = _assignment_words(text)
     found: list[str] = []
     quote = ""
     index = 0
@@ -384,7 +385,9 @@ def arithmetic_placeholders(script: str) -> list[str]:
             and text.startswith("((", index)
             and text[index - 1 : index] not in _NOT_BEFORE_ARITHMETIC
         ):
-            spans.append((index + 2, _closing(text, index + 2, "(", ")")))
+            end = _closing(text, index + 2, "(", ")")
+            if end + 1 >= len(text) or text[end + 1] == ")":  # else ((cd x) 2>&1): subshells
+                spans.append((index + 2, end))
         elif text.startswith("${", index):
             after = index + 2
             parameter = _PARAMETER.match(text, after)
@@ -397,7 +400,7 @@ def arithmetic_placeholders(script: str) -> list[str]:
                 end = _closing(text, after + 1, "{", "}")
                 spans.append((after + 1, end))
                 after = end
-        elif not quote and text[index - 1 : index] in ("", " ", "\t", "\n", ";", "&", "|", "("):
+        elif not quote and index in assigning:
             name = _INDEXED_NAME.match(text, index)  # a[i]=value: i is arithmetic
             if name:
                 end = _closing(text, name.end(), "[", "]")
@@ -408,6 +411,59 @@ def arithmetic_placeholders(script: str) -> list[str]:
             after = max(after, end)
         index = max(after, index + 1)
     return found
+
+
+# Builtins whose operands may be NAME[index]=value (or NAME[index]): the index is arithmetic.
+_DECLARE_LIKE = _DECLARES | {"unset", "read", "let", "local", "readarray", "mapfile"}
+_SEPARATORS = ";&|()\n`"
+
+
+def _assignment_words(text: str) -> set[int]:
+    """Where the words of a (marked) script begin that the shell could read as an assignment
+    NAME[index]=value: at the start of a simple command (after keywords and other
+    assignments), or as operands of declare, local, unset, read, let and the like (or of a
+    command word that holds a placeholder, which may be one of them). Not in `echo a[i]=b`."""
+    found: set[int] = set()
+    starting, declaring, target = True, False, False
+    quote = ""
+    start = -1  # where the current word began, or -1 between words
+    index = 0
+    while index <= len(text):
+        char = text[index] if index < len(text) else "\n"
+        if start < 0 and not quote and char not in " \t" + _SEPARATORS:
+            start = index
+            if starting or declaring:
+                found.add(index)
+            name = _INDEXED_NAME.match(text, index)
+            if name:  # a[i + 1]=x: one word, spaces and all
+                index = _closing(text, name.end(), "[", "]") + 1
+                continue
+        step = _quote_step(text, index, quote) if index < len(text) else None
+        if step is not None:
+            index, quote = step
+            continue
+        if quote or char not in " \t" + _SEPARATORS:
+            index += 1
+            continue
+        if start >= 0:
+            word = text[start:index]
+            redirection = _REDIRECTION_WORD.match(word)
+            if redirection:  # >out or > out: no word of the command
+                target = not redirection.group(1)
+            elif target:
+                target = False
+            elif starting and not (word in _KEYWORDS or _ASSIGNMENT.match(word)):
+                starting = False
+                declaring = word in _DECLARE_LIKE or "\0" in word
+            start = -1
+        if char in _SEPARATORS:
+            starting, declaring, target = True, False, False
+        index += 1
+    return found
+
+
+_REDIRECTION_WORD = re.compile(r"[0-9]*(?:>>|<<<|<<-?|<>|>\||[<>]&?)(.*)", re.DOTALL)
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[.*\])?\+?=", re.DOTALL)
 
 
 def _closing(text: str, index: int, opening: str, closing: str) -> int:
@@ -454,8 +510,9 @@ def _argv_hazard(argv: Sequence[str]) -> str | None:
     for start, word in enumerate(words):
         name = os.path.basename(word.lstrip("`"))
         if name in _RUNNERS:
-            if _runner_hazard(words, start, name):
-                return "script"
+            runs = _runner_hazard(words, start, name)
+            if runs is not None:
+                return runs
             continue
         if not _is_shell(word) or (start > 0 and words[start - 1] in _SHELL_PATH_OPTIONS):
             continue
@@ -607,32 +664,183 @@ def _fish_reading(argv: Sequence[str], start: int) -> _Reading:
     return _Reading(given, False, index, False, code)
 
 
-def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> bool:
+def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
     """flock FILE -c CMD, su -c CMD (-lc, --command=CMD, -C, --session-command), script -c
-    CMD: a placeholder in CMD."""
-    letters = "cC" if runner in ("su", "runuser") else "c"
-    for index in range(start + 1, len(argv)):
+    CMD: "script" for a placeholder in CMD; and for the shell su USER runs, what a shell
+    would make of its arguments (su USER -- -c CMD)."""
+    if runner == "flock":
+        return "script" if _flock_hazard(argv, start) else None
+    if runner in ("su", "runuser"):
+        return _su_hazard(argv, start, runner)
+    for index in range(start + 1, len(argv)):  # script: its -c, anywhere
         arg = argv[index]
         following = argv[index + 1] if index + 1 < len(argv) else ""
         if arg in ("-c", "--command"):
             value = following
         elif arg.startswith("--"):
             name, equals, value = arg[2:].partition("=")
-            if not name or not (
-                "command".startswith(name) or (len(name) > 1 and "session-command".startswith(name))
-            ):
+            if not name or not "command".startswith(name):
                 continue
             value = value if equals else following
-        elif arg[:1] == "-" and runner != "flock":  # flock takes only a -c of its own
-            position = next((at for at, c in enumerate(arg[1:], 2) if c in letters), None)
+        elif arg[:1] == "-":
+            position = next((at for at, c in enumerate(arg[1:], 2) if c == "c"), None)
             if position is None:
                 continue
             value = arg[position:] or following
         else:
             continue
         if placeholders([value]):
+            return "script"
+    return None
+
+
+def _starts_with_placeholder(word: str, index: int = 0) -> bool:
+    match = PLACEHOLDER.match(word, index)
+    return bool(match and match.group(1))
+
+
+# flock (util-linux) reads its options up to its first operand, the lock file; only a -c or
+# --command right after the file runs a shell (before it, -c is no option of flock's).
+_FLOCK_VALUE_LETTERS = "wE"
+_FLOCK_LONG_VALUES = ("timeout", "wait", "conflict-exit-code")
+
+
+def _flock_hazard(argv: Sequence[str], start: int) -> bool:
+    """flock [options] FILE -c CMD with a placeholder in CMD. A placeholder among flock's
+    options may be an option, one that takes the next word, or the file: each is followed."""
+    seen: set[int] = set()
+    todo = [start + 1]
+    while todo:
+        index = todo.pop()
+        if index in seen or index >= len(argv):
+            continue
+        seen.add(index)
+        arg = argv[index]
+        if arg == "--":
+            if _flock_runs_a_placeholder(argv, index + 1):
+                return True
+            continue
+        if _starts_with_placeholder(arg):  # an option (with a value or not), or the file
+            todo.extend([index + 1, index + 2])
+        elif arg.startswith("--"):
+            name, equals, _ = arg[2:].partition("=")
+            if not equals and placeholders([arg]):
+                todo.extend([index + 1, index + 2])
+            elif not equals and name and any(o.startswith(name) for o in _FLOCK_LONG_VALUES):
+                todo.append(index + 2)
+            else:
+                todo.append(index + 1)
+            continue
+        elif arg[:1] == "-" and len(arg) > 1:
+            after = [index + 1]
+            for position in range(1, len(arg)):
+                if _starts_with_placeholder(arg, position):
+                    after = [index + 1, index + 2]
+                    break
+                if arg[position] in _FLOCK_VALUE_LETTERS:
+                    after = [index + 1 + (position + 1 == len(arg))]
+                    break
+            todo.extend(after)
+            continue
+        if _flock_runs_a_placeholder(argv, index):
             return True
     return False
+
+
+def _flock_runs_a_placeholder(argv: Sequence[str], file: int) -> bool:
+    """With argv[file] flock's lock file: is it followed by -c (--command) and a placeholder?"""
+    if file + 2 >= len(argv) or argv[file + 1] not in ("-c", "--command"):
+        return False
+    return bool(placeholders([argv[file + 2]]))
+
+
+# su and runuser (util-linux) read options anywhere before --, after operands too. Those
+# that take a value; -c and -C take a command. With runuser -u USER, the operands are a
+# command run directly (and -c, -C, -s, -l or -f is an error). Otherwise the first operand
+# (after an optional -) is the user, and the rest are arguments of the user's shell.
+_SU_VALUE_LETTERS = "cCgGsuw"
+_SU_LONG: dict[str, bool] = {  # whether it takes a value
+    "command": True,
+    "session-command": True,
+    "group": True,
+    "supp-group": True,
+    "shell": True,
+    "whitelist-environment": True,
+    "user": True,
+    "fast": False,
+    "login": False,
+    "preserve-environment": False,
+    "pty": False,
+    "help": False,
+    "version": False,
+}
+
+
+def _su_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
+    commands: list[str] = []  # the values of -c, -C and the like
+    before_operands = 0  # how many of them came before the first operand
+    operands: list[str] = []
+    maybe_option = False  # a placeholder where su reads an option: a value could be -cCMD
+    user_form = False  # runuser -u USER
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        following = argv[index + 1] if index + 1 < len(argv) else ""
+        index += 1
+        if arg == "--":
+            operands.extend(argv[index:])
+            break
+        if not operands:
+            before_operands = len(commands)
+        if _starts_with_placeholder(arg):
+            maybe_option = True
+            operands.append(arg)
+        elif arg.startswith("--"):
+            name, equals, value = arg[2:].partition("=")
+            if placeholders([name]):
+                maybe_option = True
+            names = [long for long in _SU_LONG if long.startswith(name)] if name else []
+            names = [name] if name in names else names
+            if not equals and any(_SU_LONG[long] for long in names):
+                value, index = following, index + 1
+            if {"command", "session-command"} & set(names):
+                commands.append(value)
+            user_form = user_form or (runner == "runuser" and names == ["user"])
+        elif arg[:1] == "-" and len(arg) > 1:
+            for position in range(1, len(arg)):
+                letter = arg[position]
+                if _starts_with_placeholder(arg, position):
+                    maybe_option = True
+                    break
+                if letter in _SU_VALUE_LETTERS:
+                    value = arg[position + 1 :]
+                    if not value:
+                        value, index = following, index + 1
+                    if letter in "cC":
+                        commands.append(value)
+                    user_form = user_form or (runner == "runuser" and letter == "u")
+                    break
+        else:
+            operands.append(arg)
+    if not operands:
+        before_operands = len(commands)
+    if user_form:  # (a -c after the command's first word is no runuser option then: an error)
+        if any(placeholders([command]) for command in commands[:before_operands]):
+            return "script"
+        return None  # the command runs directly; _argv_hazard scans its words as well
+    if any(placeholders([command]) for command in commands):
+        return "script"
+    if maybe_option:
+        return "script"
+    if operands[:1] == ["-"]:
+        operands = operands[1:]
+    shell = ["sh", *(["-c", commands[-1]] if commands else []), *operands[1:]]
+    for reading in _readings(shell, 0):
+        if reading.code:
+            return "script"
+        if _value_as_options(shell, 0, reading):
+            return "options"
+    return None
 
 
 # env -S STRING (--split-string): env splits STRING into words, a command and its arguments.
@@ -712,6 +920,7 @@ _WRAPPERS: dict[str, tuple[str, int]] = {
     "chrt": ("", 1),
     "taskset": ("", 1),
     "flock": ("wE", 1),
+    "runuser": ("cCgGsuw", 0),  # runuser -u USER [--] COMMAND
     "sudo": ("CDghpRrTtUu", 0),
     "doas": ("Cu", 0),
     "busybox": ("", 0),

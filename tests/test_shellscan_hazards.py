@@ -304,3 +304,133 @@ def test_the_example_config_still_validates(env: Env) -> None:
     env.write_config(example.read_text())
     result = env.run("validate")
     assert result.returncode == 0, result.stderr
+
+
+# -- flock, su and runuser: only their own -c runs a shell -------------------------------------
+
+
+RUNNERS_SAFE: list[list[str]] = [
+    ["runuser", "-u", "deploy", "--", "git", "-C", "{repo}", "pull"],
+    ["runuser", "-u", "build", "--", "make", "-C", "{dir}", "install"],
+    ["runuser", "-u", "postgres", "--", "pg_dump", "-Fc", "{db}"],
+    ["runuser", "-u", "build", "make", "-C", "{dir}"],  # (-C here is an error, not a shell)
+    ["flock", "-n", "/run/lock/x", "gzip", "-c", "{file}"],
+    ["flock", "/run/lock/x", "/opt/backup", "-c", "{config}"],
+    ["flock", "-w", "5", "/run/lock/x", "-c", 'echo "$0"', "{x}"],
+    ["su", "-c", 'echo "$0"', "nobody", "--", "{x}"],
+    ["su", "nobody", "-s", "/bin/bash", "--", "/opt/job.sh", "-c", "{x}"],
+]
+
+
+@pytest.mark.parametrize("command", RUNNERS_SAFE)
+def test_a_runner_takes_c_only_where_it_reads_its_own_options(env: Env, command: list[str]) -> None:
+    for shell in (False, True):
+        env.write_config(_job_table(command, shell))
+        result = env.run("validate")
+        assert result.returncode == 0, (command, shell, result.stderr)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["su", "-c", "echo {x}", "nobody"],
+        ["su", "nobody", "-c", "echo {x}"],  # su reads options after the user too
+        ["su", "-", "nobody", "-C", "echo {x}"],
+        ["su", "nobody", "--", "-c", "echo {x}"],  # the user's shell gets -c CMD
+        ["su", "nobody", "{x}"],  # a value -cCMD is su's option
+        ["runuser", "-l", "x", "-c", "echo {x}"],
+        ["runuser", "-u", "x", "--", "sh", "-c", "echo {x}"],
+        ["sudo", "runuser", "-u", "x", "--", "bash", "-c", "echo {x}"],
+        ["flock", "/tmp/l", "-c", "echo {x}"],
+        ["flock", "-w", "5", "--", "/tmp/l", "--command", "echo {x}"],
+        ["flock", "{opt}", "/tmp/l", "-c", "echo {x}"],  # {opt} may be -n: then -c is flock's
+        ["flock", "/tmp/l", "sh", "-c", "echo {x}"],
+    ],
+)
+def test_a_runner_that_runs_a_value_as_a_script_is_still_refused(
+    env: Env, command: list[str]
+) -> None:
+    refused(env, command, False, says="inside a shell script")
+
+
+def test_a_value_where_a_su_shell_reads_its_options_is_refused(env: Env) -> None:
+    for command in (
+        ["su", "nobody", "--", "{a}", "{b}"],
+        ["runuser", "-u", "x", "--", "bash", "{a}", "{b}"],
+    ):
+        refused(env, command, False, says="where a shell reads its options")
+
+
+def test_flock_runs_its_c_and_nothing_else(env: Env) -> None:
+    lock = str(env.root / "lock")
+    marker = env.root / "pwned"
+    runs_as_code(["flock", lock, "-c", "echo {x}"], False, {"x": f"; touch {marker}"}, marker)
+    refused(env, ["flock", lock, "-c", "echo {x}"], False, says="inside a shell script")
+    # A -c after flock's command is that command's own: gzip -c reads the value as a file.
+    command = ["flock", "-n", lock, "gzip", "-c", "{file}"]
+    env.write_config(_job_table(command, False))
+    assert env.run("validate").returncode == 0
+    filled = render_argv(command, {"file": f"; touch {marker}"}, False)
+    if shutil.which("flock") and shutil.which("gzip"):
+        subprocess.run(filled, capture_output=True, timeout=20, check=False)
+        assert not marker.exists()
+
+
+# -- An index is arithmetic only where the shell assigns to it --------------------------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "curl -d items[{key}]={value} https://example.com",
+        "echo a[{i}]=b",
+        "printf '%s\\n' x 2>/dev/null a[{i}]=b",
+        "((cd {dir} && make) 2>&1)",
+        "((cd {dir}) )",
+    ],
+)
+def test_an_index_in_an_ordinary_word_is_no_arithmetic(env: Env, script: str) -> None:
+    env.write_config(_job_table(script, True))
+    result = env.run("validate")
+    assert result.returncode == 0, (script, result.stderr)
+
+
+def test_an_index_in_an_ordinary_word_runs_its_value_as_data(env: Env) -> None:
+    marker = env.root / "pwned"
+    script = "echo a[{i}]=b; ((cd {i} || true) 2>&1)"
+    filled = render_argv([script], {"i": f"$(touch {marker})"}, True)
+    for sh in ("sh", "bash"):
+        if shutil.which(sh):
+            subprocess.run([sh, "-c", filled[0]], capture_output=True, timeout=20, check=False)
+            assert not marker.exists(), sh
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "a[{i}]=x",
+        "n=1 a[{i}]=x; echo $n",
+        "echo hi; a[{i}]+=x",
+        "if true; then a[{i}]=1; fi",
+        "( (a[{i}]=1) )",
+        "> /dev/null a[{i}]=1",
+        "a[1 + 2]=3 b[{i}]=4",
+        "declare -a b a[{i}]=1",
+        "export b a[{i}]=1",
+        "let a[{i}]=1",
+        "{cmd} a[{i}]=1",  # {cmd} may be declare
+        "(( {x} + 1 ))",
+        "((n={x}))",
+        "(( ({x}) ))",
+        "((({x})))",
+    ],
+)
+def test_an_index_where_the_shell_assigns_is_still_refused(env: Env, script: str) -> None:
+    marker = env.root / "pwned"
+    if script.startswith(("a[", "n=1", "((")):
+        payload = {"i": f"$(touch {marker})", "x": f"$(touch {marker})"}
+        runs_as_code(script, True, payload, marker, "bash")
+    env.write_config(_job_table(script, True))
+    result = env.run("validate")
+    assert result.returncode == 2, (script, result.stdout)
+    assert "[jobs.j] command: " in result.stderr
