@@ -106,6 +106,13 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     )
     waited = env.run("enqueue", "tree", "--key", "only-one", "--wait", "--json")
     assert (waited.returncode, waited.stdout) == (1, "")
+    lines = '{"job": "tree", "key": "only-one"}\n{"job": "fail"}\n'
+    batch = env.run("enqueue", "--batch", "-", input=lines)
+    assert batch.returncode == 1 and batch.stdout.splitlines()[0] == str(job_id)
+    assert batch.stderr == (
+        "jobctl: 1 job(s) matched a key still held by a cancelled job while its process"
+        f" stops (job {job_id}); not queued\n"
+    )
     retried = env.run("dead", "retry", str(dead))
     assert retried.returncode != 0
     assert f"job {dead} has the key 'only-one', which an active job holds" in retried.stderr

@@ -193,15 +193,21 @@ def enqueue(
         )
 
 
+def _stopping_holders(store: "Store", holders: set[int]) -> set[int]:
+    """Those of the jobs holding keys that were cancelled while running and still stop."""
+    from jobctl.models import State
+
+    jobs = store.get_many(sorted(holders))
+    return {i for i, job in jobs.items() if job.state == State.CANCELLED}
+
+
 def _refuse_a_stopping_holder(store: "Store", holder: int, key: str | None) -> None:
     """A job cancelled while running keeps its key until its process has stopped. Pointing
     at it as the active job would tell a script that its work is queued, when it was called
     off: that is a failure (exit 1), as for `retry` in the same moment."""
     from jobctl.errors import OperationFailed
-    from jobctl.models import State
 
-    job = store.get(holder)
-    if job is not None and job.state == State.CANCELLED:
+    if _stopping_holders(store, {holder}):
         raise OperationFailed(
             f"job {holder} still holds the key {key!r} while its process stops (it was"
             " cancelled); nothing queued: enqueue again once it has stopped"
@@ -265,7 +271,9 @@ def _enqueue_lines(source: str, now: float, as_json: bool) -> None:
     jobs = read_batch(STATE.config(), lines, now, name)
     with STATE.store() as store:
         results = store.enqueue(jobs, now)
-    skipped = sum(1 for r in results if not r.created)
+        held = {r.id for r in results if not r.created}
+        stopping = _stopping_holders(store, held) if held else set()
+    skipped = sum(1 for r in results if not r.created and r.id not in stopping)
     if skipped:
         print(f"jobctl: {skipped} job(s) matched an active key; not queued", file=sys.stderr)
     if as_json:
@@ -274,6 +282,14 @@ def _enqueue_lines(source: str, now: float, as_json: bool) -> None:
         print_json([{"id": r.id, "created": r.created} for r in results])
     else:
         sys.stdout.write("".join(f"{r.id}\n" for r in results))
+    if stopping:  # as for one job (see _refuse_a_stopping_holder): called off, not queued
+        from jobctl.errors import OperationFailed
+
+        refused = sum(1 for r in results if r.id in stopping)
+        raise OperationFailed(
+            f"{refused} job(s) matched a key still held by a cancelled job while its process"
+            f" stops (job {', '.join(map(str, sorted(stopping)))}); not queued"
+        )
 
 
 def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dict[str, object]:
