@@ -13,14 +13,20 @@ from pathlib import Path
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-def user_name(uid: int) -> str:
-    """`name (uid N)`, or `uid N` for a uid without a name."""
+def login_name(uid: int) -> str | None:
+    """The name of a uid, None for one without a passwd entry."""
     import pwd
 
     try:
-        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+        return pwd.getpwuid(uid).pw_name
     except KeyError:
-        return f"uid {uid}"
+        return None
+
+
+def user_name(uid: int) -> str:
+    """`name (uid N)`, or `uid N` for a uid without a name."""
+    name = login_name(uid)
+    return f"uid {uid}" if name is None else f"{name} (uid {uid})"
 
 
 def not_private(info: os.stat_result, owner: int | None = None) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jobctl.errors import StoreError
-from jobctl.fsutil import not_private, private_dir, user_name
+from jobctl.fsutil import login_name, not_private, private_dir, user_name
 from jobctl.store.wake import Notifier, wake_dir_for
 
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
@@ -209,16 +209,6 @@ def _check_files(path: Path) -> bool | str:
     return True
 
 
-def _owner(info: os.stat_result) -> str:
-    """The name of a file's owner for a command line, or `#UID` (as sudo takes it)."""
-    import pwd
-
-    try:
-        return pwd.getpwuid(info.st_uid).pw_name
-    except KeyError:
-        return f"#{info.st_uid}"
-
-
 def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
     """The database file: this user's, or - for reading only - that of another user who
     keeps it closed to writes by group and others. Root uses no other user's file at all:
@@ -232,7 +222,8 @@ def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
                 f"database {path}: {problem}; refused, as others may have changed it"
                 " (chmod 600 it if nobody has)"
             )
-        hint = f" (run jobctl as its owner: sudo -u {_owner(info)} jobctl ...)" if euid == 0 else ""
+        owner = login_name(info.st_uid) or f"#{info.st_uid}"  # sudo -u takes a bare uid so
+        hint = f" (run jobctl as its owner: sudo -u {owner} jobctl ...)" if euid == 0 else ""
         raise StoreError(f"database {path}: {problem}; {_PLANTED}{hint}")
     mode = stat.S_IMODE(info.st_mode)
     if info.st_uid == euid and mode & 0o077:
