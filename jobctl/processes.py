@@ -73,7 +73,7 @@ def spawn(
             stderr=err_fd,
             start_new_session=True,
             close_fds=True,
-            user=user,
+            user=int(user) if user is not None and user.isdigit() else user,  # a bare uid
             group=gid,
             extra_groups=groups,
         )

@@ -444,3 +444,13 @@ def test_a_burst_worker_ends_with_the_error_of_a_store_that_keeps_failing(tmp_pa
     finally:
         store.close()
     assert "worker.store_error" in log.read_text()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_user_given_as_a_number_runs_the_job_as_that_uid(env: Env) -> None:
+    uid = pwd.getpwnam("nobody").pw_uid
+    env.write_config(f'[jobs.as]\ncommand = ["id", "-u"]\nuser = "{uid}"\nmax_attempts = 1\n')
+    job_id = env.enqueue("as")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded", env.show(job_id)["error"]
+    assert env.run("logs", str(job_id), check=True).stdout == f"{uid}\n"
