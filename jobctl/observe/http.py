@@ -106,8 +106,14 @@ class _Server(ThreadingHTTPServer):
         """socketserver prints a traceback to stderr for any exception a request raises. The
         handler answers what it can (a 500 for an unexpected error), so what reaches here is
         a client that reset or dropped its connection, or one that broke off mid-answer:
-        nothing the worker's stderr should show."""
-        return
+        nothing the worker's stderr should show. Anything else (a bug) is one line there."""
+        import sys
+
+        error = sys.exc_info()[1]
+        if error is None or isinstance(error, ConnectionError | TimeoutError):
+            return
+        text = clean(f"{type(error).__name__}: {error}")[:300]
+        print(f"jobctl: metrics server: unexpected error: {text}", file=sys.stderr)
 
 
 class _ServerV6(_Server):
