@@ -552,10 +552,20 @@ class _Parser:
     def check_placeholders(self, table: str, command: tuple[str, ...], shell: bool) -> None:
         """No placeholder may reach a shell that would parse its value as code (see
         jobctl.shellscan, loaded only for commands that have placeholders at all)."""
-        from jobctl.payload import placeholders
+        from jobctl.payload import PLACEHOLDER, placeholders
 
         if not placeholders(command):
             return
+        for part in command:  # ${HOME}, meant for the shell, would ask every job for HOME
+            for match in PLACEHOLDER.finditer(part):
+                name = match.group(1)
+                if name and part[: match.start()].endswith("$"):
+                    raise self.fail(
+                        table,
+                        "command",
+                        f"${{{name}}} holds the payload placeholder {{{name}}}; for the"
+                        f" variable, write ${{{{{name}}}}} or ${name}",
+                    )
         from jobctl.shellscan import shell_hazard
 
         hazard = shell_hazard(command, shell)

@@ -299,3 +299,14 @@ def test_a_cwd_with_a_nul_character_is_refused_by_validate(box: Env) -> None:
     box.write_config('[jobs.x]\ncommand = ["true"]\ncwd = "a\\u0000b"\n')
     result = run_cli(box, "validate")
     one_error_line(result, 2, "cwd", "NUL")
+
+
+@pytest.mark.parametrize(
+    "command", ['"echo ${HOME}/x"\nshell = true', '["sh", "-c", "cd ${HOME}", "sh"]']
+)
+def test_a_shell_variable_in_braces_is_refused_with_the_way_to_write_it(
+    box: Env, command: str
+) -> None:
+    box.write_config(f"[jobs.x]\ncommand = {command}\n")
+    result = run_cli(box, "validate")
+    one_error_line(result, 2, "${HOME} holds the payload placeholder {HOME}", "${{HOME}} or $HOME")
