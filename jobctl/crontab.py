@@ -57,7 +57,7 @@ DEFAULT_SHELL = "/bin/sh"
 _ENV_LINE = re.compile(r"^([^ \t=]+)[ \t]*=(.*)$")
 _BLANKS = re.compile(r"[ \t]+")  # cron separates fields with blanks only
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?$")
+USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _NOT_SLUG = re.compile(r"[^a-z0-9_-]+")
 _BARE_REDIRECTION = re.compile(r"^[0-9&]*(<|>|>>|<<|<>)$")
@@ -126,9 +126,12 @@ class ImportResult:
     names: list[str] = field(default_factory=list)  # the job and schedule names, in order
 
 
-def import_crontab(text: str, system: bool = False) -> ImportResult:
-    """Convert a crontab; `system` for the /etc/crontab format with a user column."""
-    converter = _Converter(system)
+def import_crontab(text: str, system: bool = False, user: str | None = None) -> ImportResult:
+    """Convert a crontab; `system` for the /etc/crontab format with a user column; `user`
+    for the crontab of that user (`crontab -l -u NAME`): its jobs run as NAME, starting in
+    NAME's home as under cron, and their names start with `NAME-`, so that the crontabs of
+    several users make one config."""
+    converter = _Converter(system, user)
     # Cron splits on newlines only: other characters str.splitlines() takes are data.
     for number, raw in enumerate(text.split("\n"), start=1):
         converter.feed(number, raw.rstrip("\r"))
@@ -202,10 +205,10 @@ def shell_command(command: str, stdin: str | None, shell: str = DEFAULT_SHELL) -
 # Names
 
 
-def job_name(command: str, taken: set[str]) -> str:
+def job_name(command: str, taken: set[str], prefix: str = "") -> str:
     """A readable, unique name from what the command runs: `run-parts-cron-daily`."""
     words = _main_words(command)
-    base = _slug("-".join(words)) or "job"
+    base = _slug(prefix + "-".join(words)) or "job"
     if base == ADHOC_JOB:
         base = f"{base}-job"
     name, counter = base, 2
@@ -307,8 +310,9 @@ class _Entry:
 
 
 class _Converter:
-    def __init__(self, system: bool) -> None:
+    def __init__(self, system: bool, user: str | None = None) -> None:
         self.system = system
+        self.user = user
         self.env: dict[str, str] = {}
         self.timezone: str | None = None
         self.jitter: str | None = None
@@ -417,7 +421,7 @@ class _Converter:
                 self.warn(number, "not imported: no user and no command after the schedule")
                 return None
             user, rest = rest[0], rest[1:]
-            if not _USER_NAME.match(user):
+            if not USER_NAME.match(user):
                 self.warn(number, f"not imported: {user!r} is not a user name")
                 return None
         if not rest or not rest[0].strip(" \t"):
@@ -453,7 +457,7 @@ class _Converter:
                 "the text after the first unescaped '%' is fed to the command's standard "
                 "input, as cron does; write '\\%' where a literal '%' was meant",
             )
-        name = job_name(command, set(self.names))
+        name = job_name(command, set(self.names), f"{self.user}-" if self.user else "")
         self.names.append(name)
         job: dict[str, Any] = {
             "command": shell_command(command, stdin, self.env.get("SHELL", DEFAULT_SHELL)),
@@ -462,10 +466,13 @@ class _Converter:
         }
         if description:
             job["description"] = description
-        if entry.user:
-            job["user"] = entry.user
+        user = entry.user or self.user
+        if user:
+            job["user"] = user
         if "HOME" in self.env:
             job["cwd"] = self.env["HOME"]
+        elif self.user and _home_of(self.user):
+            job["cwd"] = _home_of(self.user)  # cron starts a user's job in their home
         if self.env:
             job["env"] = dict(self.env)
         schedule: dict[str, Any] = {
@@ -493,6 +500,16 @@ class _Converter:
             warnings=list(self.warnings),
             names=list(self.names),
         )
+
+
+def _home_of(user: str) -> str | None:
+    """The home of a user this host knows."""
+    import pwd
+
+    try:
+        return pwd.getpwnam(user).pw_dir
+    except KeyError:
+        return None
 
 
 def _toml_chunk(entry: _Entry, name: str, job: dict[str, Any], schedule: dict[str, Any]) -> str:

@@ -6,11 +6,13 @@ that what a job runs is what cron ran (standard input from `%` included).
 
 from __future__ import annotations
 
+import pwd
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import Env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -564,3 +566,29 @@ def test_any_crontab_converts_to_valid_config(lines: list[str]) -> None:
     assert list(config.jobs) == result.names
     assert len(set(result.names)) == len(result.names)
     assert all(1 <= warning.line <= max(len(lines), 1) for warning in result.warnings)
+
+
+def test_a_users_crontab_runs_as_that_user_in_its_home_under_names_of_its_own() -> None:
+    text = "@hourly echo tick\nHOME=/srv\n@daily echo tock\n"
+    root, config = convert_as(text, "root")
+    assert list(config.jobs) == ["root-echo-tick", "root-echo-tock"]
+    tick, tock = config.jobs["root-echo-tick"], config.jobs["root-echo-tock"]
+    assert (tick.user, tick.cwd) == ("root", pwd.getpwnam("root").pw_dir)
+    assert (tock.user, tock.cwd) == ("root", "/srv")  # HOME= still says where, as for cron
+    other, _ = convert_as(text, "someone-unknown")
+    merged = parse_config(root.toml + other.toml)  # two users' crontabs make one config
+    assert len(merged.jobs) == 4 and merged.jobs["someone-unknown-echo-tick"].cwd is None
+
+
+def convert_as(text: str, user: str) -> tuple[ImportResult, Config]:
+    result = import_crontab(text, user=user)
+    return result, parse_config(result.toml)
+
+
+def test_import_crontab_user_is_refused_with_system_or_when_no_name(env: Env) -> None:
+    env.root.joinpath("c").write_text("@hourly true\n")
+    both = env.run("import-crontab", "--user", "root", "--system", "c", config=False)
+    assert (both.returncode, both.stdout) == (2, "")
+    assert "--user is for one user's crontab" in both.stderr
+    bad = env.run("import-crontab", "--user", "a b", "c", config=False)
+    assert bad.returncode == 2 and "not a user name" in bad.stderr

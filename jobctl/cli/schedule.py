@@ -215,11 +215,26 @@ def import_crontab(
     system: Annotated[
         bool, typer.Option("--system", help="/etc/crontab format, with a user column.")
     ] = False,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user",
+            "-u",
+            help="The crontab's owner: jobs run as USER, in USER's home, named USER-...",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr)."""
+    from jobctl.crontab import USER_NAME
     from jobctl.crontab import import_crontab as convert
+    from jobctl.errors import UsageError
 
-    result = convert(_read_crontab(source), system=system)
+    if user is not None and system:
+        raise UsageError("--user is for one user's crontab; --system reads each line's user")
+    if user is not None and not USER_NAME.match(user):
+        raise UsageError(f"--user: {user!r} is not a user name")
+    result = convert(_read_crontab(source), system=system, user=user)
     for warning in result.warnings:
         typer.echo(f"jobctl: {source}: {warning}", err=True)
     sys.stdout.write(result.toml)
