@@ -97,7 +97,13 @@ class Attempt:
 
     def _start(self) -> AttemptResult | None:
         spec = self.spec
-        if _log_exists(spec.log_path):
+        try:
+            there = _log_exists(spec.log_path)
+        except PermissionError:
+            raise  # a folder refused: the job must not write where it should not
+        except OSError:  # no room for its folder (a full disk): the output is lost, not the job
+            there, self._log_opened = False, True
+        if there:
             # Something is there already (a planted link, or the log of another database
             # or namespace sharing the folder, or of one deleted since: its ids start over):
             # open it now, so that a refusal stops the attempt before its command runs, and

@@ -454,3 +454,28 @@ def test_a_user_given_as_a_number_runs_the_job_as_that_uid(env: Env) -> None:
     env.run("run-worker", "--burst", check=True)
     assert env.show(job_id)["state"] == "succeeded", env.show(job_id)["error"]
     assert env.run("logs", str(job_id), check=True).stdout == f"{uid}\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small file system")
+def test_a_log_folder_with_no_room_loses_the_output_not_the_job(env: Env) -> None:
+    """A full disk must not kill an attempt: not when its log fills up, and not when the
+    folder of a new block of job ids cannot be made."""
+    full = env.root / "full"
+    full.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=1,mode=0700", "tmpfs", str(full)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        marker = env.root / "ran"
+        env.write_config(
+            f'[settings]\nlog_dir = "{full}"\n'
+            f'[jobs.x]\ncommand = ["sh", "-c", "echo out; touch {marker}"]\nmax_attempts = 1\n'
+        )
+        job_id = env.enqueue("x")
+        env.run("run-worker", "--burst", check=True)
+        assert env.show(job_id)["state"] == "succeeded" and marker.exists()
+    finally:
+        subprocess.run(["umount", str(full)], check=False)
