@@ -499,12 +499,15 @@ def check_log_root(root: str) -> None:
             _remember(_LOG_ROOTS, root, fd, _MAX_LOG_ROOTS)
 
 
-def _check_log_dir(directory: str) -> None:
-    """Made private if missing (with the root above it), PermissionError if it or its root
-    is not a real folder private to this user. Checked once per folder, through the
-    descriptor kept for it."""
+def remove_log(path: str) -> None:
+    """Remove a log file, if there is one, through its checked folder (made private if
+    missing; PermissionError, saying why, if it or its root is not a real folder private to
+    this user): never through the path, which a link could send elsewhere."""
+    directory, name = os.path.split(path)
     with _LOG_LOCK:
-        _log_dir_fd(directory)
+        folder = _log_dir_fd(directory)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folder)
 
 
 def _log_dir_fd(directory: str) -> int:

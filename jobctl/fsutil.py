@@ -10,7 +10,8 @@ import os
 import stat
 from pathlib import Path
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# A folder opened as itself, never through a link, and not into a child process.
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def login_name(uid: int) -> str | None:
@@ -105,7 +106,7 @@ def private_dir(path: Path, what: str = "folder") -> None:
 
 def _open_dir(path: str, dir_fd: int | None, what: str, shown: str) -> int:
     try:
-        return os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
+        return os.open(path, DIR_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
         if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
             raise

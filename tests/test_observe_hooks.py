@@ -246,7 +246,8 @@ def test_on_dead_runs_for_a_job_whose_worker_was_lost(env: Env) -> None:
         store.claim("vanished-worker", None, long_ago, 30.0)
     worker = start_logged(env, "run-worker")
     worker.wait_event(env, "job.recovered", job_id=job_id, state="dead")
-    env.wait_for(lambda: marker.exists(), timeout=5)
+    # `>` makes the file before it writes the line: wait for the line itself.
+    env.wait_for(lambda: marker.exists() and marker.read_text().endswith("\n"), timeout=5)
     assert marker.read_text() == f"{job_id} worker vanished-worker lost: its lease expired\n"
 
 

@@ -14,14 +14,12 @@ hook is not run, and its `hook.failed` line says why.
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import threading
 from pathlib import Path
 
 from jobctl.config import JobType, Settings
-from jobctl.executor import AttemptSpec, Execution, _check_log_dir
+from jobctl.executor import AttemptSpec, Execution, remove_log
 from jobctl.logfiles import hook_log_path, read_tail
 from jobctl.models import AttemptResult, Job, Outcome
 from jobctl.observe.events import LEVELS, EventLog
@@ -83,7 +81,9 @@ def run_hook(
         log.emit("hook.failed", level="warning", **fields, error=error)
 
     try:
-        _remove_earlier_log(spec.log_path)
+        # A retried dead job counts its attempts from 1 again: the file of an earlier hook of
+        # the same name is that earlier run's, not this one's to append to.
+        remove_log(spec.log_path)
     except OSError as exc:
         # The hooks folder is refused (a link, not a folder, or writable by others): the hook
         # is not run, as a job whose log folder is refused is not, and its line says why.
@@ -116,33 +116,6 @@ def run_hook(
     thread = threading.Thread(target=run, name=f"hook-{job.id}-{event}", daemon=True)
     thread.start()
     return RunningHook(thread, execution)
-
-
-def _remove_earlier_log(path: str) -> None:
-    """Check the hooks folder as the executor checks a job's log folder (made private if
-    missing; PermissionError if it is a link, not a folder, or not private to this user),
-    then remove the file an earlier hook of the same name left in it.
-
-    A retried dead job counts its attempts from 1 again: the file of an earlier hook of the
-    same name is that earlier run's, not this one's to append to. It is removed through the
-    folder opened without following a link, never through the path: the check is made once
-    per folder, and a folder swapped for a link since must not lose a file elsewhere."""
-    directory, name = os.path.split(path)
-    _check_log_dir(directory)
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        folder = os.open(directory, flags)
-    except FileNotFoundError:
-        return  # removed since: nothing in it to remove (made again at the first byte)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-            raise PermissionError(f"log folder {directory} is a link or not a folder") from None
-        raise
-    try:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name, dir_fd=folder)
-    finally:
-        os.close(folder)
 
 
 def _reason(exc: OSError) -> str:

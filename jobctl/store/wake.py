@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobctl.fsutil import not_private, open_private_dir
+from jobctl.fsutil import DIR_FLAGS, not_private, open_private_dir
 
 if TYPE_CHECKING:
     import socket
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 # Linux keeps socket paths under 108 bytes; longer ones are reached through /proc/self/fd.
 _MAX_SOCKET_PATH = 100
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 WORK = b"w"  # new or newly due jobs
 CONTROL = b"c"  # a running job was cancelled, or a queue paused
@@ -105,7 +104,7 @@ class Notifier:
 
     def notify(self, message: bytes = WORK) -> None:
         try:
-            fd = os.open(self._directory, _DIR_FLAGS)
+            fd = os.open(self._directory, DIR_FLAGS)
         except OSError:
             return  # nobody has ever listened (or it is a link: never followed)
         handle = _DirHandle(self._directory, fd)
