@@ -210,7 +210,7 @@ def file_digest(path: Path) -> str:
 
 def _produce(config: str, db: str, total: int, tag: str, out: str) -> int:
     from jobctl.cli import main
-    from jobctl.cli.app import STATE
+    from jobctl.cli.context import STATE
 
     with open(out, "a", encoding="utf-8") as sink:
         for index in range(total):

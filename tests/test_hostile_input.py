@@ -48,7 +48,7 @@ class Call:
 def call(argv: list[str], stdin: str = "", cwd: Path | None = None) -> Call:
     """`jobctl ARGV` through the real entry point, in this process."""
     from jobctl.cli import main
-    from jobctl.cli.app import STATE
+    from jobctl.cli.context import STATE
 
     STATE._config = None
     out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape")

@@ -38,7 +38,7 @@ def complete_queue(ctx: typer.Context, incomplete: str) -> list[str]:
     import contextlib
     import time
 
-    from jobctl.cli.app import Globals
+    from jobctl.cli.context import Globals
     from jobctl.config import DEFAULT_QUEUE
     from jobctl.errors import JobctlError
 

@@ -13,8 +13,9 @@ from typing import Annotated
 
 import typer
 
-from jobctl.cli.app import STATE, app
+from jobctl.cli.app import app
 from jobctl.cli.completers import complete_final_state, complete_queue
+from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, refused, state_option
 
 

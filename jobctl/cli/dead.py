@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from jobctl.cli.app import STATE, app
+from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job
+from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, limit_option, refused
 
 if TYPE_CHECKING:

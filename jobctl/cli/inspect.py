@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from jobctl.cli.app import STATE, app
+from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job, complete_queue, complete_state
+from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, limit_option, state_option
 
 

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
+from jobctl.cli.fastpath import GLOBAL_OPTIONS, read_enqueue
 from jobctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -72,17 +73,48 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         _own_streams()
     _check_text(args)
 
+    from jobctl.errors import JobctlError
+
+    name = command_name(args)
+    completing = "_JOBCTL_COMPLETE" in os.environ
+    fast = read_enqueue(args) if name == "enqueue" and not completing else None
+    try:
+        # Without typer, the garbage collector stays off: such a call ends in milliseconds,
+        # and holds what it allocates until then anyway (see _imported).
+        code = (
+            fast() if fast is not None else _run_typer(argv, args, name, completing, owns_process)
+        )
+    except JobctlError as exc:
+        _fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        _fail("interrupted", EXIT_INTERRUPTED)
+    except OverflowError:  # an id or a number beyond what the database stores
+        _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+    except OutputError:
+        raise  # reported by run, which knows what is still buffered
+    except Exception as exc:  # a bug, or data no check foresaw: still one line
+        if os.environ.get("JOBCTL_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())[:300]
+        _fail(f"unexpected error: {type(exc).__name__}: {text} (JOBCTL_DEBUG=1 shows where)", 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _run_typer(
+    argv: list[str] | None, args: list[str], name: str | None, completing: bool, owns_process: bool
+) -> object:
+    """Run the call through the typer app; click's own errors become one line."""
     import importlib
 
     import typer
 
     from jobctl.cli.app import app
-    from jobctl.errors import JobctlError
 
     # Importing a module registers its commands on the app. A call imports only the module
-    # of its command, so click builds a small tree: `enqueue` runs in shell loops.
-    name = command_name(args)
-    completing = "_JOBCTL_COMPLETE" in os.environ
+    # of its command, so click builds a small tree.
     wanted = [COMMAND_MODULES[name]] if name in COMMAND_MODULES and not completing else None
     for module in wanted or ALL_MODULES:
         importlib.import_module(f"jobctl.cli.{module}")
@@ -92,18 +124,9 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         _imported()
 
     try:
-        code = app(args=argv, prog_name="jobctl", standalone_mode=False)
-    except JobctlError as exc:
-        _fail(str(exc), exc.exit_code)
+        return app(args=argv, prog_name="jobctl", standalone_mode=False)
     except typer.Abort:
         _fail("aborted", EXIT_INTERRUPTED)
-    except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
-    except OverflowError:  # an id or a number beyond what the database stores
-        _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
-    except BrokenPipeError:
-        sys.stderr.close()
-        sys.exit(1)
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":  # `jobctl`, `jobctl dead`: no command
             ctx = getattr(exc, "ctx", None)
@@ -115,14 +138,7 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _fail(f"{message}{hint}", getattr(exc, "exit_code", EXIT_USAGE))
-    except OutputError:
-        raise  # reported by run, which knows what is still buffered
-    except Exception as exc:  # a bug, or data no check foresaw: still one line
-        if os.environ.get("JOBCTL_DEBUG"):
-            raise
-        text = " ".join(str(exc).split())[:300]
-        _fail(f"unexpected error: {type(exc).__name__}: {text} (JOBCTL_DEBUG=1 shows where)", 1)
-    sys.exit(code if isinstance(code, int) else 0)
+    return None  # not reached: _fail exits
 
 
 # The module that defines each command (a test checks this against the app).
@@ -152,7 +168,6 @@ COMMAND_MODULES = {
     "reload": "worker",
 }
 ALL_MODULES = sorted(set(COMMAND_MODULES.values()))
-_GLOBAL_WITH_VALUE = {"-c", "--config", "--db", "--log-format", "--log-level"}
 
 
 def command_name(args: list[str]) -> str | None:
@@ -160,7 +175,7 @@ def command_name(args: list[str]) -> str | None:
     index = 0
     while index < len(args):
         word = args[index]
-        if word in _GLOBAL_WITH_VALUE:
+        if word in GLOBAL_OPTIONS:
             index += 2
             continue
         if word.startswith("-"):

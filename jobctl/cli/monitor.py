@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from jobctl.cli.app import STATE, app
+from jobctl.cli.app import app
+from jobctl.cli.context import STATE
 
 
 @app.command(epilog="Example:  jobctl stats --since 1h --json")

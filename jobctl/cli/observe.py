@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
 import typer
 
-from jobctl.cli.app import STATE, app
+from jobctl.cli.app import app
+from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option
 from jobctl.errors import EXIT_INTERRUPTED
 from jobctl.store.base import OUTAGE_GRACE

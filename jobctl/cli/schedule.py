@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from jobctl.cli.app import STATE, app
+from jobctl.cli.app import app
+from jobctl.cli.context import STATE
 
 if TYPE_CHECKING:
     from jobctl.config import Config, ScheduleSpec

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from jobctl.cli.app import STATE, app
+from jobctl.cli.app import app
 from jobctl.cli.completers import complete_queue
+from jobctl.cli.context import STATE
 
 if TYPE_CHECKING:
     from jobctl.config import Config

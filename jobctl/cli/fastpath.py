@@ -1,0 +1,134 @@
+"""`jobctl enqueue NAME --arg k=v`, read without typer.
+
+Importing typer, and the click it carries, takes some 40 ms: two thirds of an enqueue, which
+runs in shell loops and cron lines. So the common command lines of `enqueue` - the global
+options, then `enqueue` and the options that store a job - are read here and handed to the
+body typer would call (jobctl.cli.enqueue.run_enqueue). The option names are typer's: a test
+holds these tables to the options jobctl.cli.app and jobctl.cli.queue declare, and reads
+command lines both ways. Anything else - help, an option left to typer, a value missing or not
+a number, `--` - is typer's to read, or to say what is wrong with, as for every command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+# What an option takes: one value (the last given counts), a value each time it is given, a
+# whole number, or nothing (a flag).
+VALUE, VALUES, NUMBER, FLAG = "value", "values", "number", "flag"
+
+GLOBAL_OPTIONS: dict[str, tuple[str, str]] = {
+    "--config": ("config", VALUE),
+    "-c": ("config", VALUE),
+    "--db": ("db", VALUE),
+    "--log-format": ("log_format", VALUE),
+    "--log-level": ("log_level", VALUE),
+}
+# --version and --help end the call: typer's.
+
+ENQUEUE_OPTIONS: dict[str, tuple[str, str]] = {
+    "--arg": ("arg", VALUES),
+    "-a": ("arg", VALUES),
+    "--payload": ("payload", VALUE),
+    "-p": ("payload", VALUE),
+    "--payload-file": ("payload_file", VALUE),
+    "--delay": ("delay", VALUE),
+    "-d": ("delay", VALUE),
+    "--at": ("at", VALUE),
+    "--priority": ("priority", NUMBER),
+    "--queue": ("queue", VALUE),
+    "-q": ("queue", VALUE),
+    "--key": ("key", VALUE),
+    "-k": ("key", VALUE),
+    "--max-attempts": ("max_attempts", NUMBER),
+    "--batch": ("batch", VALUE),
+    "--json": ("as_json", FLAG),
+}
+# Typer's: --exec reads the words before and after `--` apart, and the others wait for the job,
+# where start-up time no longer counts.
+ENQUEUE_LEFT_TO_TYPER = frozenset(
+    {"--exec", "-x", "--wait", "-w", "--follow", "-f", "--timeout", "-t", "--help", "-h"}
+)
+
+
+def read_enqueue(args: list[str]) -> Callable[[], None] | None:
+    """The enqueue that `args` (the words after `jobctl`) ask for, ready to run; None when
+    they are not an enqueue this module reads."""
+    global_options: dict[str, object] = {}
+    index = _read_options(args, 0, GLOBAL_OPTIONS, global_options, None)
+    if index is None or index >= len(args) or args[index] != "enqueue":
+        return None
+    options: dict[str, object] = {}
+    words: list[str] = []
+    if _read_options(args, index + 1, ENQUEUE_OPTIONS, options, words) is None:
+        return None
+
+    def run() -> None:
+        from jobctl.cli.context import STATE
+        from jobctl.cli.enqueue import run_enqueue
+
+        STATE.set_options(
+            config=_text(global_options.get("config")),
+            db=_text(global_options.get("db")),
+            log_format=_text(global_options.get("log_format")),
+            log_level=_text(global_options.get("log_level")),
+        )
+        run_enqueue(args=words or None, **options)  # type: ignore[arg-type]
+
+    return run
+
+
+def _read_options(
+    args: list[str],
+    index: int,
+    table: dict[str, tuple[str, str]],
+    into: dict[str, object],
+    words: list[str] | None,
+) -> int | None:
+    """Read options from `args[index:]` into `into`, as click reads them. Without `words`
+    (the global options) the first other word ends them: its index is returned. With
+    `words`, other words are gathered there, between options too, to the end. None when a
+    word is not read here."""
+    while index < len(args):
+        word = args[index]
+        if word == "-" or not word.startswith("-"):  # click's test for an option
+            if words is None:
+                return index
+            words.append(word)
+            index += 1
+            continue
+        name, equals, attached = word.partition("=") if word.startswith("--") else (word, "", "")
+        spec = table.get(name)
+        if spec is None:  # `--`, help, an unknown option, `-kVALUE`: typer's
+            return None
+        dest, kind = spec
+        if kind == FLAG:
+            if equals:
+                return None  # `--json=yes`: typer says a flag takes no value
+            into[dest] = True
+            index += 1
+            continue
+        if equals:
+            value = attached
+            index += 1
+        elif index + 1 < len(args):
+            value = args[index + 1]  # whatever it is, as click takes it: `--priority -5`
+            index += 2
+        else:
+            return None  # typer says which option lacks its value
+        if kind == NUMBER:
+            try:
+                into[dest] = int(value)  # click's own conversion
+            except ValueError:
+                return None
+        elif kind == VALUES:
+            values = into.setdefault(dest, [])
+            assert isinstance(values, list)
+            values.append(value)
+        else:
+            into[dest] = value
+    return None if words is None else index
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
