@@ -184,6 +184,8 @@ GLOBALS = st.lists(
     | st.sampled_from([["--config=j.toml"], ["--db=q.db"]]),
     max_size=3,
 ).map(lambda groups: [word for group in groups for word in group])
+
+
 @settings(max_examples=400, deadline=None)
 @given(before=GLOBALS, after=st.lists(WORDS, max_size=8))
 def test_any_command_line_read_here_is_read_as_typer_reads_it(
