@@ -576,6 +576,8 @@ class Worker:
             if cwd is not None and not os.path.isabs(cwd):
                 cwd = str(self.config.base_dir / cwd)
         env = self._base_env(job_type).copy()
+        if cwd is None and job_type.user is not None:
+            cwd = _home_directory(env)
         env["JOBCTL_JOB_ID"] = str(job.id)
         env["JOBCTL_JOB_NAME"] = job.job
         env["JOBCTL_ATTEMPT"] = str(claim.attempt)
@@ -802,3 +804,12 @@ class Worker:
                     callback()
                 continue
             self.request_stop(force=signum == signal.SIGINT and self._stopping)
+
+
+def _home_directory(env: dict[str, str]) -> str:
+    """Where a job run as a `user` without a `cwd` starts, as cron starts it: in the HOME
+    of its environment (the user's, or the one its `env` sets), or in / when that is no
+    folder (a service account's /nonexistent); never in the worker's own directory, which
+    may be root's and closed to that user."""
+    home = env.get("HOME", "")
+    return home if home.startswith("/") and os.path.isdir(home) else "/"

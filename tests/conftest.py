@@ -44,8 +44,9 @@ class Env:
         timeout: float = 60,
         check: bool = False,
         config: bool = True,
+        cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `jobctl [--config C] --db D ARGS...` and wait for it."""
+        """Run `jobctl [--config C] --db D ARGS...` (in the sandbox, or `cwd`) and wait."""
         cmd = [*JOBCTL, *self.global_args(config), *args]
         result = subprocess.run(
             cmd,
@@ -54,7 +55,7 @@ class Env:
             text=True,
             timeout=timeout,
             env=self.env,
-            cwd=self.root,
+            cwd=self.root if cwd is None else cwd,
         )
         if check and result.returncode != 0:
             raise AssertionError(

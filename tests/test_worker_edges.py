@@ -55,6 +55,39 @@ def test_a_job_run_as_another_user_gets_its_groups_and_home(env: Env) -> None:
     assert env.run("logs", str(second), check=True).stdout.strip() == "/tmp"
 
 
+def test_a_job_with_a_user_and_no_cwd_starts_in_that_users_home(env: Env) -> None:
+    """As cron starts it: in the HOME of its environment (here set by its `env`, as a
+    crontab's HOME= is), not in the worker's own directory; a `cwd` still wins."""
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    home = env.root / "user-home"
+    home.mkdir()
+    env.write_config(
+        f'[jobs.home]\ncommand = ["pwd"]\nuser = "{me}"\nenv = {{HOME = "{home}"}}\n'
+        f'[jobs.cwd]\ncommand = ["pwd"]\nuser = "{me}"\ncwd = "/"\n'
+        '[jobs.plain]\ncommand = ["pwd"]\n'
+    )
+    jobs = {name: env.enqueue(name) for name in ("home", "cwd", "plain")}
+    worker_dir = env.root / "elsewhere"
+    worker_dir.mkdir()
+    env.run("run-worker", "--burst", check=True, cwd=worker_dir)
+    where = {n: env.run("logs", str(i), check=True).stdout.strip() for n, i in jobs.items()}
+    assert where == {"home": str(home), "cwd": "/", "plain": str(worker_dir)}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_user_whose_home_is_no_folder_starts_in_the_root_folder(env: Env) -> None:
+    """A service account's home (/nonexistent) would fail every start; cron's users expect
+    the job to run, and / is where systemd starts a service that names no folder."""
+    missing = env.root / "nonexistent"
+    env.write_config(
+        f'[jobs.svc]\ncommand = ["pwd"]\nuser = "nobody"\nenv = {{HOME = "{missing}"}}\n'
+    )
+    job_id = env.enqueue("svc")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded", env.show(job_id)["error"]
+    assert env.run("logs", str(job_id), check=True).stdout == "/\n"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
 def test_a_job_run_as_another_user_gets_none_of_the_workers_secrets(env: Env) -> None:
     """As cron: PATH, the locale and the time zone, not the worker's other variables; they
