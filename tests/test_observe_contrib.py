@@ -198,8 +198,14 @@ def test_the_unit_runs_up_and_stops_it_gracefully() -> None:
     assert _one(service, "Restart") == "on-failure"
     assert _one(service, "KillMode") == "mixed"
     assert _one(service, "KillSignal") in ("SIGTERM", "TERM")
+    # On SIGTERM running jobs get --shutdown-timeout, then SIGTERM and their kill_grace before
+    # SIGKILL: systemd's own SIGKILL must come after all of that, for the example config too.
     shutdown = parse_duration(_option(start, "--shutdown-timeout", "30s"))
-    assert _timespan(_one(service, "TimeoutStopSec")) > shutdown
+    from jobctl.config import load_config_file
+
+    example = load_config_file(UNIT.parent.parent / "jobs.toml.example")
+    grace = max(job.kill_grace for job in example.jobs.values())
+    assert _timespan(_one(service, "TimeoutStopSec")) > shutdown + grace
     assert _one(service, "ExecReload") == "/bin/kill -HUP $MAINPID"
     address = _option(start, "--metrics-addr", "")
     assert address.startswith("127.0.0.1:"), "metrics stay on loopback"
