@@ -69,6 +69,7 @@ class Attempt:
         self._log_fd = -1  # opened at the first byte of output: silent jobs leave no file
         self._log_opened = False  # tried: made at most once
         self._log_made = False
+        self._output_lost: str | None = None  # why output did not reach the log, if any did not
         self._out_fd: int | None = None
         self._err_fd: int | None = None
         self._exit_fd: int | None = None
@@ -101,8 +102,9 @@ class Attempt:
             there = _log_exists(spec.log_path)
         except PermissionError:
             raise  # a folder refused: the job must not write where it should not
-        except OSError:  # no room for its folder (a full disk): the output is lost, not the job
-            there, self._log_opened = False, True
+        except OSError as exc:  # no room for its folder (a full disk): the output is lost,
+            there, self._log_opened = False, True  # not the job
+            self._output_lost = _reason(exc)
         if there:
             # Something is there already (a planted link, or the log of another database
             # or namespace sharing the folder, or of one deleted since: its ids start over):
@@ -311,10 +313,13 @@ class Attempt:
             self._log_opened = True
             try:
                 self._log_fd = _open_log(self.spec.log_path)
-            except OSError:
+            except OSError as exc:
+                self._output_lost = _reason(exc)
                 return
             self._log_made = True
-        _write_all(self._log_fd, data)
+        failed = _write_all(self._log_fd, data)
+        if failed is not None and self._output_lost is None:
+            self._output_lost = _reason(failed)
         self._unchecked += len(data)
         if self._unchecked > self.spec.log_max_bytes:  # all output passes here: cap it here
             self._unchecked = 0
@@ -347,9 +352,17 @@ class Attempt:
         self._write_log((message + "\n").encode())
         self._release()
         self.result = AttemptResult(
-            Outcome.ERROR, exit_code=code, error=message, log_path=self._log_path()
+            Outcome.ERROR,
+            exit_code=code,
+            error=message + self._lost_note(),
+            log_path=self._log_path(),
         )
         return self.result
+
+    def _lost_note(self) -> str:
+        """What the error says of output that did not reach the log (a full disk): empty
+        when all of it did."""
+        return f", output lost ({self._output_lost})" if self._output_lost else ""
 
     def _log_path(self) -> str:
         """The log's path; "" when the attempt wrote nothing, so no file was made."""
@@ -361,6 +374,7 @@ class Attempt:
         code = self._proc.returncode
         tail = bytes(self._tail[-ERROR_TAIL_BYTES:]).decode("utf-8", "replace").strip()
         log_path = self._log_path()
+        lost = self._lost_note()
         if self._stop_reason is not None and not self._timed_out and code != 0:
             reason = self._stop_reason
             what = "cancelled" if reason == Outcome.CANCELLED else "stopped by worker shutdown"
@@ -368,7 +382,7 @@ class Attempt:
                 reason,
                 exit_code=_shell_code(code),
                 signal=-code if code < 0 else None,
-                error=what,
+                error=what + lost,
                 log_path=log_path,
             )
         if self._timed_out:
@@ -378,24 +392,28 @@ class Attempt:
                 Outcome.TIMEOUT,
                 exit_code=_shell_code(code),
                 signal=-code if code < 0 else None,
-                error=_with_tail(error, tail),
+                error=_with_tail(error + lost, tail),
                 log_path=log_path,
             )
         if code == 0:
-            return AttemptResult(Outcome.SUCCEEDED, exit_code=0, log_path=log_path)
+            # A job whose output did not all reach its log still succeeded; its error says
+            # what was lost, where a script or `show` sees it.
+            return AttemptResult(
+                Outcome.SUCCEEDED, exit_code=0, error=lost[2:] or None, log_path=log_path
+            )
         if code < 0:
             name = _signal_name(-code)
             return AttemptResult(
                 Outcome.FAILED,
                 exit_code=_shell_code(code),
                 signal=-code,
-                error=_with_tail(f"killed by signal {-code} ({name})", tail),
+                error=_with_tail(f"killed by signal {-code} ({name}){lost}", tail),
                 log_path=log_path,
             )
         return AttemptResult(
             Outcome.FAILED,
             exit_code=code,
-            error=_with_tail(f"exit code {code}", tail),
+            error=_with_tail(f"exit code {code}{lost}", tail),
             log_path=log_path,
         )
 
@@ -610,14 +628,21 @@ def _open_log(path: str, *, truncate: bool = False) -> int:
     return fd
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def _write_all(fd: int, data: bytes) -> OSError | None:
+    """Write all of `data`; the error that stopped it, if one did. A full disk must not kill
+    the attempt: what did not fit is lost, and the attempt says so (see _flag_lost)."""
     view = memoryview(data)
     while view:
         try:
             written = os.write(fd, view)
-        except OSError:
-            return  # a full disk must not kill the attempt; the output is lost
+        except OSError as exc:
+            return exc
         view = view[written:]
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    return (exc.strerror or str(exc)).lower()
 
 
 def _trim_log(fd: int, keep: int, above: int) -> None:

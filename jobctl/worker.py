@@ -670,7 +670,9 @@ class Worker:
         if state is None:
             self._log_end(running, result, elapsed, "job.abandoned", level="warning")
         elif state == State.SUCCEEDED:
-            self._log_end(running, result, elapsed, "job.succeeded")
+            # A success whose output did not all reach its log says so (see the executor).
+            level = "warning" if result.error else "info"
+            self._log_end(running, result, elapsed, "job.succeeded", level=level)
         elif state == State.SCHEDULED:
             assert retry_at is not None
             self._pending_retries[claim.job.id] = retry_at

@@ -509,6 +509,48 @@ def test_a_log_folder_with_no_room_loses_the_output_not_the_job(env: Env) -> Non
         )
         job_id = env.enqueue("x")
         env.run("run-worker", "--burst", check=True)
-        assert env.show(job_id)["state"] == "succeeded" and marker.exists()
+        job = env.show(job_id)
+        assert job["state"] == "succeeded" and marker.exists()
+        # Succeeded, and says that its output is gone: not mistaken for a silent job.
+        assert job["error"] == "output lost (no space left on device)"
     finally:
         subprocess.run(["umount", str(full)], check=False)
+
+
+def test_output_cut_short_by_a_file_size_limit_is_flagged_on_the_attempt(env: Env) -> None:
+    """The log keeps what fitted and the job its outcome; its error says the rest is lost
+    (here a file size limit on the worker, as a full disk would do)."""
+    import resource
+
+    env.write_config(
+        '[jobs.big]\ncommand = ["sh", "-c", "head -c 300000 /dev/zero; echo done >&2"]\n'
+        "max_attempts = 1\n"
+        '[jobs.bad]\ncommand = ["sh", "-c", "head -c 300000 /dev/zero; exit 3"]\n'
+        "max_attempts = 1\n"
+        '[jobs.small]\ncommand = ["echo", "hi"]\nmax_attempts = 1\n'
+    )
+    big, bad, small = env.enqueue("big"), env.enqueue("bad"), env.enqueue("small")
+    limit = 200_000
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    worker = subprocess.run(
+        [*JOBCTL, *env.global_args(), "run-worker", "--burst"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=cap,
+        check=False,
+    )
+    assert worker.returncode == 0, worker.stderr
+    first, second, third = env.show(big), env.show(bad), env.show(small)
+    assert first["state"] == "succeeded"
+    assert first["error"] == "output lost (file too large)"
+    log = Path(str(first["attempts_history"][0]["log_path"]))  # type: ignore[index]
+    assert 0 < log.stat().st_size <= limit
+    assert second["state"] == "dead"
+    assert str(second["error"]).startswith("exit code 3, output lost (file too large)")
+    assert (third["state"], third["error"]) == ("succeeded", None)
