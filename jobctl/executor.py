@@ -553,13 +553,22 @@ def _log_dir_fd(directory: str) -> int:
 def _placed(root: str) -> str:
     """Where a log root that is a symbolic link points, when the link is this user's or
     root's: an admin who keeps logs on another disk. A link of anyone else's is refused
-    when opened (they could point the worker's output at their own folder)."""
+    when opened (they could point the worker's output at their own folder). A link to
+    nothing is FileNotFoundError: its disk may not be mounted."""
     try:
         info = os.lstat(root)
     except OSError:
         return root
     if stat.S_ISLNK(info.st_mode) and info.st_uid in (os.geteuid(), 0):
-        return os.path.realpath(root)
+        target = os.path.realpath(root)
+        if not os.path.lexists(target):
+            # Made here, it would sit below a mount point and fill that disk instead.
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"log folder {root} is a link to {target}, which does not exist (a disk that"
+                " is not mounted?); a linked log folder is never made",
+            )
+        return target
     return root
 
 

@@ -145,6 +145,9 @@ class Worker:
                 f"{exc}: no job could keep its output there (chown it, or chmod go-w it, or"
                 " set [settings] log_dir)"
             ) from None
+        except FileNotFoundError as exc:  # a linked log folder whose disk is not there
+            self._restore_signals(old_handlers)
+            raise ConfigError(f"{exc.strerror}: mount its disk or make the folder") from None
         listener = self.store.open_listener(self.id)
         started = False
         try:

@@ -397,6 +397,22 @@ def test_a_log_root_that_is_the_users_own_symlink_is_followed(env: Env) -> None:
     assert (elsewhere / "00000" / f"{job_id}.1.log").exists()
 
 
+def test_a_log_root_linked_to_a_folder_that_is_not_there_is_never_made(env: Env) -> None:
+    """A link to a disk that is not mounted: making its folder would put the logs on the
+    disk below the mount point. The worker refuses to start (exit 2) and makes nothing."""
+    env.write_config(CONFIG)
+    mount_point = env.root / "mnt"
+    mount_point.mkdir(mode=0o700)
+    (env.root / "q.db.logs").symlink_to(mount_point / "logs")
+    env.enqueue("backup", "--arg", "dest=x")
+    worker = env.run("run-worker", "--burst")
+    assert worker.returncode == 2, worker.stderr
+    lines = worker.stderr.strip().splitlines()
+    assert len(lines) == 1 and "which does not exist (a disk that is not mounted?)" in lines[0]
+    assert lines[0].endswith("mount its disk or make the folder")
+    assert not (mount_point / "logs").exists()
+
+
 def test_a_log_root_swapped_after_its_check_is_not_followed(env: Env) -> None:
     # Whoever can write the folder above the log root (here the test) swaps the root for a
     # link to another folder while the worker runs: its next logs still go where it checked.
