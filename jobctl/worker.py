@@ -29,7 +29,7 @@ from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, 
 from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
-from jobctl.processes import login_env, process_exists, stop_orphans
+from jobctl.processes import account, login_env, process_exists, stop_orphans
 from jobctl.reloads import KEEPING, ConfigFollower
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
@@ -95,6 +95,7 @@ class Worker:
         self._running: dict[int, _Running] = {}
         self._environ = dict(os.environ)
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
+        self._euid = os.geteuid()
         self._signals: list[int] = []  # received, not yet acted on
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
@@ -566,6 +567,18 @@ class Worker:
             cached = self._envs[job_type.name] = (job_type, env)
         return cached[1]
 
+    def _may_become(self, user: str) -> bool:
+        """Whether this worker can run a job as `user`: as root, or as that user already.
+        Otherwise the start fails, and should say why (see the executor), not that the
+        user's home is closed to this one."""
+        if self._euid == 0:
+            return True
+        try:
+            entry = account(user)
+        except KeyError:
+            return False
+        return (entry.pw_uid if entry is not None else int(user)) == self._euid
+
     def _spec(self, claim: Claim, job_type: JobType) -> AttemptSpec:
         job = claim.job
         if job.command is not None:
@@ -579,7 +592,7 @@ class Worker:
             if cwd is not None and not os.path.isabs(cwd):
                 cwd = str(self.config.base_dir / cwd)
         env = self._base_env(job_type).copy()
-        if cwd is None and job_type.user is not None:
+        if cwd is None and job_type.user is not None and self._may_become(job_type.user):
             cwd = _home_directory(env)
         env["JOBCTL_JOB_ID"] = str(job.id)
         env["JOBCTL_JOB_NAME"] = job.job
