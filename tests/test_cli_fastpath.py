@@ -4,13 +4,13 @@ declares, read the same way, and typer left out of the process."""
 from __future__ import annotations
 
 import inspect
-import os
+import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import JOBCTL, Env
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +55,20 @@ def _options(command: Any) -> dict[str, tuple[str, str]]:
     return found
 
 
+def _plain(param: Any) -> bool:
+    """Whether an option is read as the fast path reads it: no environment variable, no
+    callback, nothing given means None (False for a flag), one value a time."""
+    default = False if param.is_flag else None
+    return (
+        param.envvar is None
+        and param.callback is None
+        and param.default == default
+        and param.nargs == 1
+        and not param.is_eager
+        and not getattr(param, "count", False)
+    )
+
+
 def test_the_enqueue_table_is_the_options_typer_declares() -> None:
     group = _click_app()
     command = group.commands["enqueue"]
@@ -62,6 +76,9 @@ def test_the_enqueue_table_is_the_options_typer_declares() -> None:
     declared_help = set(command.get_help_option_names(group.make_context("jobctl", ["enqueue"])))
     for name, spec in ENQUEUE_OPTIONS.items():
         assert declared.get(name) == spec, name
+    for param in command.params:
+        if param.param_type_name == "option" and set(param.opts) & set(ENQUEUE_OPTIONS):
+            assert _plain(param), param.name
     # Every declared option is read here or left to typer on purpose: a new option must be
     # placed in one of the two.
     assert set(declared) | declared_help == set(ENQUEUE_OPTIONS) | ENQUEUE_LEFT_TO_TYPER
@@ -71,6 +88,27 @@ def test_the_global_table_is_the_options_typer_declares() -> None:
     group = _click_app()
     declared = _options(group)
     assert {n: s for n, s in declared.items() if n not in ("--version",)} == GLOBAL_OPTIONS
+    for param in group.params:
+        if set(param.opts) & set(GLOBAL_OPTIONS):
+            assert _plain(param), param.name
+
+
+def test_typers_callback_does_nothing_the_fast_path_does_not() -> None:
+    """The app's callback only hands the global options to STATE.set_options, as the fast
+    path does: a check added there must go into set_options, or the fast path skips it."""
+    import ast
+    import textwrap
+
+    from jobctl.cli.app import main as callback
+
+    tree = ast.parse(textwrap.dedent(inspect.getsource(callback)))
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    body = function.body
+    if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    assert len(body) == 1, ast.unparse(function)
+    assert ast.unparse(body[0]) == "STATE.set_options(config, db, log_format, log_level)"
 
 
 # -- the same command line, read both ways --------------------------------------------------
@@ -150,6 +188,7 @@ LEFT_TO_TYPER = [
     ["enqueue", "x", "--arg"],  # no value
     ["enqueue", "x", "--priority", "high"],
     ["enqueue", "x", "--priority=2.5"],
+    ["enqueue", "x", "--priority", "0x10"],  # int() refuses it, as click does
     ["enqueue", "x", "--json=yes"],
     ["enqueue", "x", "-ak=v"],  # a short option's attached value: typer's
     ["enqueue", "x", "-a=k=v"],
@@ -169,7 +208,11 @@ def test_other_command_lines_are_left_to_typer(argv: list[str]) -> None:
 
 
 _READ_HERE_WORDS = st.sampled_from(
-    [*ENQUEUE_OPTIONS, "-", "", "job", "k=v", "n:=1", "5", "-5", "x=", "--arg=k=v", "=", "7.5"]
+    [
+        *ENQUEUE_OPTIONS,
+        *("-", "", "job", "k=v", "n:=1", "5", "-5", "x=", "--arg=k=v", "="),
+        *("7.5", "0x10", " 6", "+2", "1_0", "٣"),
+    ]
 )
 _TYPERS_WORDS = st.sampled_from(
     ["--exec", "--wait", "--help", "--", "--priority=3", "--json=1", "-ak=v", "--bogus"]
@@ -202,27 +245,52 @@ def test_any_command_line_read_here_is_read_as_typer_reads_it(
 # -- the real command -------------------------------------------------------------------------
 
 
-def test_an_enqueue_does_not_import_typer(tmp_path: Path) -> None:
-    """The point of the fast path: what `jobctl enqueue NAME --arg k=v` loads."""
-    config = tmp_path / "jobs.toml"
-    config.write_text('[jobs.noop]\ncommand = ["true"]\n', encoding="utf-8")
-    script = (
-        "import sys\n"
-        "from jobctl.cli import main\n"
-        "try:\n"
-        "    main.run(sys.argv[1:])\n"
-        "except SystemExit as exc:\n"
-        "    assert not exc.code, exc.code\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('typer', 'click', 'rich')))\n"
-    )
-    argv = ["--db", str(tmp_path / "q.db"), "--config", str(config), "enqueue", "noop"]
+def test_an_enqueue_does_not_import_typer(env: Env) -> None:
+    """The point of the fast path: what `jobctl enqueue NAME --arg k=v` loads, through the
+    real entry point (its streams, its collector, its exit)."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
     done = subprocess.run(
-        [sys.executable, "-c", script, *argv, "--arg", "k=v", "--json"],
+        [*JOBCTL, *env.global_args(), "enqueue", "noop", "--arg", "k=v", "--json"],
         capture_output=True,
         text=True,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**env.env, "PYTHONPROFILEIMPORTTIME": "1"},
+        cwd=env.root,
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.rstrip().endswith("[]"), done.stdout
     assert '"created": true' in done.stdout
+    imported = {
+        line.split("|")[-1].strip().split(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    assert "jobctl" in imported and "sqlite3" in imported  # the listing is complete
+    assert not imported & {"typer", "click", "rich"}, sorted(imported)
+
+
+@pytest.mark.parametrize("wait", [False, True], ids=["fast path", "typer"])
+def test_ctrl_c_ends_an_enqueue_with_130_and_no_word(env: Env, wait: bool) -> None:
+    """Read without typer or by it, a Ctrl-C while the payload is read from stdin ends the
+    call the same way: exit 130, nothing said, nothing queued."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    argv = ["enqueue", "noop", "--payload-file", "-", *(["--wait"] if wait else [])]
+    proc = subprocess.Popen(
+        [*JOBCTL, *env.global_args(), *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+    )
+    try:
+        wchan = Path(f"/proc/{proc.pid}/wchan")
+        env.wait_for(lambda: "pipe_read" in wchan.read_text())  # blocked on stdin
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (proc.returncode, out, err) == (130, "", "")
+    assert not env.db.exists()  # nothing queued: the database was never even made

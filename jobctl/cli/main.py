@@ -86,8 +86,8 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         )
     except JobctlError as exc:
         _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
+    except KeyboardInterrupt:  # Ctrl-C: 130 and no word, as typer ends the other commands
+        sys.exit(EXIT_INTERRUPTED)
     except OverflowError:  # an id or a number beyond what the database stores
         _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
     except BrokenPipeError:
