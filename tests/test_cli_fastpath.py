@@ -124,8 +124,8 @@ def _read_both(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[object
         bound = signature.bind(**kwargs)
         bound.apply_defaults()
         values = dict(bound.arguments)
-        values["args"] = values["args"] or None  # an empty list and None say the same
-        values["arg"] = values["arg"] or None
+        for name in ("args", "arg", "named_before_exec"):  # empty and None say the same
+            values[name] = values[name] or None
         globals_ = (STATE.config_path, STATE.db, STATE.log_format, STATE.log_level)
         calls.append({"body": values, "globals": globals_})
 
@@ -166,6 +166,14 @@ READ_HERE = [
     ["--log-format", "yaml", "enqueue", "x"],  # refused by the global options, both ways
     ["--db", "", "enqueue", "x"],
     ["enqueue", "x", "--priority", "1_000"],
+    ["enqueue", "--exec", "--", "make", "-j4", "test"],
+    ["enqueue", "-x", "ls", "--json"],
+    ["enqueue", "--exec", "--", "echo", "--json", "--"],
+    ["enqueue", "greet", "--exec", "--", "echo", "hi"],  # a name before --exec: refused
+    ["enqueue", "-q", "q", "--exec", "a", "--exec", "b"],
+    ["enqueue", "--exec"],
+    ["enqueue", "--", "name"],
+    ["enqueue", "--", "--exec", "x"],
 ]
 
 
@@ -182,7 +190,6 @@ LEFT_TO_TYPER = [
     ["enqueue", "x", "-h"],
     ["--version", "enqueue", "x"],
     ["--help"],
-    ["enqueue", "--exec", "--", "ls"],
     ["enqueue", "x", "--wait"],
     ["enqueue", "x", "-f", "--timeout", "1s"],
     ["enqueue", "x", "--arg"],  # no value
@@ -192,7 +199,9 @@ LEFT_TO_TYPER = [
     ["enqueue", "x", "--json=yes"],
     ["enqueue", "x", "-ak=v"],  # a short option's attached value: typer's
     ["enqueue", "x", "-a=k=v"],
-    ["enqueue", "--", "x"],
+    ["enqueue", "--key", "--exec", "x"],  # values typer's enqueue looks for first
+    ["enqueue", "--key", "--", "x"],
+    ["enqueue", "-k", "-x", "x"],
     ["enqueue", "x", "--db", "q.db"],  # a global option after the command
     ["enqueue", "x", "--bogus"],
     ["--db", "q.db"],
@@ -211,11 +220,11 @@ _READ_HERE_WORDS = st.sampled_from(
     [
         *ENQUEUE_OPTIONS,
         *("-", "", "job", "k=v", "n:=1", "5", "-5", "x=", "--arg=k=v", "="),
-        *("7.5", "0x10", " 6", "+2", "1_0", "٣"),
+        *("7.5", "0x10", " 6", "+2", "1_0", "٣", "--exec", "--", "-x"),
     ]
 )
 _TYPERS_WORDS = st.sampled_from(
-    ["--exec", "--wait", "--help", "--", "--priority=3", "--json=1", "-ak=v", "--bogus"]
+    ["--wait", "--help", "--priority=3", "--json=1", "-ak=v", "--bogus"]
 )
 # Mostly words read here, so that most command lines are read both ways.
 WORDS = st.one_of(_READ_HERE_WORDS, _READ_HERE_WORDS, _READ_HERE_WORDS, _TYPERS_WORDS)
