@@ -12,6 +12,7 @@ a value missing or not a number - is typer's to read, or to say what is wrong wi
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 # What an option takes: one value (the last given counts), a value each time it is given, a
 # whole number, or nothing (a flag).
@@ -58,11 +59,11 @@ _MARKERS = frozenset({"--", "--exec", "-x"})
 def read_enqueue(args: list[str]) -> Callable[[], None] | None:
     """The enqueue that `args` (the words after `jobctl`) ask for, ready to run; None when
     they are not an enqueue this module reads."""
-    global_options: dict[str, object] = {}
+    global_options: dict[str, Any] = {}
     index = _read_options(args, 0, GLOBAL_OPTIONS, global_options, None)
     if index is None or index >= len(args) or args[index] != "enqueue":
         return None
-    options: dict[str, object] = {}
+    options: dict[str, Any] = {}  # run_enqueue's keyword arguments
     words: list[str] = []
     if _read_options(args, index + 1, ENQUEUE_OPTIONS, options, words) is None:
         return None
@@ -72,12 +73,12 @@ def read_enqueue(args: list[str]) -> Callable[[], None] | None:
         from jobctl.cli.enqueue import run_enqueue
 
         STATE.set_options(
-            config=_text(global_options.get("config")),
-            db=_text(global_options.get("db")),
-            log_format=_text(global_options.get("log_format")),
-            log_level=_text(global_options.get("log_level")),
+            config=global_options.get("config"),
+            db=global_options.get("db"),
+            log_format=global_options.get("log_format"),
+            log_level=global_options.get("log_level"),
         )
-        run_enqueue(args=words or None, **options)  # type: ignore[arg-type]
+        run_enqueue(args=words or None, **options)
 
     return run
 
@@ -86,7 +87,7 @@ def _read_options(
     args: list[str],
     index: int,
     table: dict[str, tuple[str, str]],
-    into: dict[str, object],
+    into: dict[str, Any],
     words: list[str] | None,
 ) -> int | None:
     """Read options from `args[index:]` into `into`, as click reads them. Without `words`
@@ -139,7 +140,3 @@ def _read_options(
         else:
             into[dest] = value
     return None if words is None else index
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
