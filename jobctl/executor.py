@@ -504,6 +504,7 @@ def _signal_name(number: int) -> str:
 _LOG_LOCK = threading.Lock()
 _LOG_ROOTS: dict[str, int] = {}  # checked roots: path -> descriptor
 _LOG_DIRS: dict[str, int] = {}  # checked folders: path -> descriptor, the newest last
+_LOG_GROUPS: dict[str, int] = {}  # folders shared with a group (see _shared_group) -> its gid
 _MAX_LOG_DIRS = 16  # a folder holds a thousand jobs' logs: a few cover the running ones
 _MAX_LOG_ROOTS = 4
 
@@ -539,15 +540,36 @@ def _log_dir_fd(directory: str) -> int:
         if root_fd is None:
             root_fd = open_private_dir(_placed(root), what="log folder", shown=root)
             _remember(_LOG_ROOTS, root, root_fd, _MAX_LOG_ROOTS)
+        shared = _shared_group(root_fd)
+        mode = 0o700 if shared is None else 0o2750
         try:
-            fd = open_private_dir(name, dir_fd=root_fd, what="log folder", shown=directory)
+            fd = open_private_dir(
+                name, dir_fd=root_fd, what="log folder", shown=directory, mode=mode
+            )
             break
         except FileNotFoundError:
             if again:
                 raise
             _forget(_LOG_ROOTS, root)  # the root was removed since its check: made again
     _remember(_LOG_DIRS, directory, fd, _MAX_LOG_DIRS)
+    shared = _shared_group(fd)
+    if shared is None:
+        _LOG_GROUPS.pop(directory, None)
+    else:
+        _LOG_GROUPS[directory] = shared
     return fd
+
+
+def _shared_group(folder: int) -> int | None:
+    """The group a log folder shares its logs with, or None for a private one: a folder
+    its group may read and search, and set-group-ID, so that what is made in it is that
+    group's (an admin's `chgrp adm DIR && chmod 2750 DIR`). Logs and folders made in it
+    are then readable by that group too, never writable; one of another group stays
+    private."""
+    info = os.fstat(folder)
+    if info.st_mode & stat.S_ISGID and info.st_mode & 0o050 == 0o050:
+        return info.st_gid
+    return None
 
 
 def _placed(root: str) -> str:
@@ -629,6 +651,11 @@ def _open_log(path: str, *, truncate: bool = False) -> int:
             problem = not_private(info)
         if problem:
             raise PermissionError(f"log file {path} {problem}")
+        # Readable by the folder's group when the folder is shared and the file is that
+        # group's (see _shared_group); else private, whatever an earlier version made it.
+        want = 0o640 if _LOG_GROUPS.get(directory) == info.st_gid else 0o600
+        if stat.S_IMODE(info.st_mode) != want:
+            os.fchmod(fd, want)
         if truncate:  # only now: a file refused above is never emptied
             os.ftruncate(fd, 0)
     except BaseException:
@@ -639,7 +666,7 @@ def _open_log(path: str, *, truncate: bool = False) -> int:
 
 def _write_all(fd: int, data: bytes) -> OSError | None:
     """Write all of `data`; the error that stopped it, if one did. A full disk must not kill
-    the attempt: what did not fit is lost, and the attempt says so (see _flag_lost)."""
+    the attempt: what did not fit is lost, and the attempt says so (see Attempt._lost_note)."""
     view = memoryview(data)
     while view:
         try:

@@ -64,13 +64,19 @@ def _own_group(info: os.stat_result) -> bool:
 
 
 def open_private_dir(
-    path: str, *, dir_fd: int | None = None, what: str = "folder", shown: str | None = None
+    path: str,
+    *,
+    dir_fd: int | None = None,
+    what: str = "folder",
+    shown: str | None = None,
+    mode: int = 0o700,
 ) -> int:
-    """Open a folder (made 0700, with any missing parents, if missing) without following a
-    link, and check it through the descriptor: a real folder of this user's that group and
-    others cannot write to. Returns the descriptor (close-on-exec); PermissionError, saying
-    why, for a folder that is not private. `path` is relative to `dir_fd` when given;
-    `shown` is the path messages name."""
+    """Open a folder (made with `mode`, 0700 unless a shared log folder's group may read it,
+    with any missing parents 0700, if missing) without following a link, and check it
+    through the descriptor: a real folder of this user's that group and others cannot write
+    to. Returns the descriptor (close-on-exec); PermissionError, saying why, for a folder
+    that is not private. `path` is relative to `dir_fd` when given; `shown` is the path
+    messages name."""
     shown = shown or path
     try:
         fd = _open_dir(path, dir_fd, what, shown)
@@ -79,7 +85,7 @@ def open_private_dir(
         if dir_fd is None:
             _make_parents(Path(path), what)
         try:
-            os.mkdir(path, 0o700, dir_fd=dir_fd)
+            os.mkdir(path, mode, dir_fd=dir_fd)
             made = True
         except FileExistsError:  # made by another process meanwhile: checked below
             made = False
@@ -89,8 +95,8 @@ def open_private_dir(
         problem = not_private(info)
         if problem:
             raise PermissionError(f"{what} {shown} {problem}")
-        if made and stat.S_IMODE(info.st_mode) != 0o700:
-            os.fchmod(fd, 0o700)  # the umask may have taken bits away; this never adds any
+        if made and stat.S_IMODE(info.st_mode) != mode:
+            os.fchmod(fd, mode)  # the umask may have taken bits away
     except BaseException:
         os.close(fd)
         raise

@@ -105,3 +105,41 @@ def test_configured_log_dir_is_created_private(env: Env) -> None:
     assert set(files) == expected
     assert all(path.is_relative_to(var / "log" / "jobs") for path in files)
     assert not (env.root / "q.db.logs").exists()
+
+
+def test_a_log_folder_given_to_a_group_shares_the_logs_made_in_it(env: Env) -> None:
+    """An admin shares the logs with a group by giving it the log folder, readable and
+    set-group-ID (`chgrp adm DIR && chmod 2750 DIR`): the folders and logs jobctl makes in
+    it are then that group's to read, never to write, whatever the umask."""
+    gid = 54321 if os.geteuid() == 0 else os.getgid()  # root may give any group
+    logs = env.root / "q.db.logs"
+    logs.mkdir()
+    os.chown(logs, -1, gid)
+    logs.chmod(0o2750)
+    env.write_config('[jobs.talk]\ncommand = ["sh", "-c", "echo out; echo err >&2"]\n')
+    with umask(0o077):
+        job_id = env.enqueue("talk")
+        assert env.run("run-worker", "--burst").returncode == 0
+    (attempt,) = env.show(job_id)["attempts_history"]  # type: ignore[misc]
+    log = Path(attempt["log_path"])
+    assert log.read_text() == "out\nerr\n"
+    folder = log.parent
+    assert folder.parent == logs
+    assert (mode(folder), folder.stat().st_gid) == (0o2750, gid)
+    assert (mode(log), log.stat().st_gid) == (0o640, gid)
+    assert mode(logs) == 0o2750  # the admin's folder itself is left as it is
+    assert env.run("logs", str(job_id), check=True).stdout == "out\nerr\n"
+
+
+def test_a_log_folder_readable_by_a_group_but_not_set_group_id_stays_private(env: Env) -> None:
+    """Without the set-group-ID bit, what is made in the folder would be the worker's own
+    group's, which may have other members: its logs stay private."""
+    logs = env.root / "q.db.logs"
+    logs.mkdir()
+    logs.chmod(0o750)
+    env.write_config('[jobs.talk]\ncommand = ["echo", "hi"]\n')
+    with umask(0):
+        job_id = env.enqueue("talk")
+        assert env.run("run-worker", "--burst").returncode == 0
+    log = Path(env.show(job_id)["attempts_history"][0]["log_path"])  # type: ignore[index]
+    assert (mode(log.parent), mode(log)) == (0o700, 0o600)
