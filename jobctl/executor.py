@@ -138,7 +138,11 @@ class Attempt:
                 )
             code = 127 if exc.errno == errno.ENOENT else 126
             return self._not_started(message, code)
-        except (ValueError, KeyError) as exc:  # unknown user or group
+        except KeyError as exc:  # a user or group this host does not know
+            text = str(exc.args[0]) if exc.args else ""
+            which = f"group {spec.group!r}" if "getgr" in text else f"user {spec.user!r}"
+            return self._not_started(f"cannot start {argv[0]!r}: no {which} on this host", 126)
+        except ValueError as exc:
             return self._not_started(f"cannot start {argv[0]!r}: {exc}", 126)
         finally:
             os.close(out_write)

@@ -150,15 +150,18 @@ def process_exists(pid: int) -> bool:
 def _groups_of(user: str | None, group: str | None) -> tuple[str | int | None, list[int] | None]:
     """The group and supplementary groups a command runs with, as login and cron set them
     (initgroups): switching only the user would leave it root's group and groups."""
+    number = int(group) if group is not None and group.isdigit() else group  # a bare gid
     if user is None or os.geteuid() != 0:
-        return group, None  # not root: the kernel allows no change of groups anyway
+        return number, None  # not root: the kernel allows no change of groups anyway
     entry = account(user)
     if entry is None:
-        return group, None if group is None else []
-    if group is None:
+        # A uid with no passwd entry has no groups to look up: its own number as its group
+        # (as systemd does for such a User=) and no other, never root's group and groups.
+        return (int(user) if number is None else number), []
+    if number is None:
         gid = entry.pw_gid
     else:
-        gid = int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+        gid = number if isinstance(number, int) else grp.getgrnam(number).gr_gid
     return gid, os.getgrouplist(entry.pw_name, gid)
 
 

@@ -489,6 +489,40 @@ def test_a_user_given_as_a_number_runs_the_job_as_that_uid(env: Env) -> None:
     assert env.run("logs", str(job_id), check=True).stdout == f"{uid}\n"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_uid_with_no_passwd_entry_gets_its_own_number_as_group_and_no_other(env: Env) -> None:
+    """Never root's group and the worker's groups: with those, such a job read /etc/shadow.
+    With a `group`, that group alone."""
+    uid = next(n for n in range(4242, 5000) if not _has_passwd_entry(n))
+    env.write_config(
+        f'[jobs.bare]\ncommand = ["sh", "-c", "id -u; id -g; id -G"]\nuser = "{uid}"\n'
+        f'[jobs.grouped]\ncommand = ["sh", "-c", "id -g; id -G"]\nuser = "{uid}"\ngroup = "4343"\n'
+    )
+    bare, grouped = env.enqueue("bare"), env.enqueue("grouped")
+    worker = subprocess.run(  # a root worker that has supplementary groups of its own
+        ["setpriv", "--groups", "42,4", *JOBCTL, *env.global_args(), "run-worker", "--burst"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if worker.returncode != 0 and "setpriv" in worker.stderr:
+        pytest.skip("setpriv cannot set groups here")
+    assert worker.returncode == 0, worker.stderr
+    assert env.run("logs", str(bare), check=True).stdout.split() == [str(uid)] * 3
+    assert env.run("logs", str(grouped), check=True).stdout.split() == ["4343", "4343"]
+
+
+def _has_passwd_entry(uid: int) -> bool:
+    try:
+        pwd.getpwuid(uid)
+    except KeyError:
+        return False
+    return True
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small file system")
 def test_a_log_folder_with_no_room_loses_the_output_not_the_job(env: Env) -> None:
     """A full disk must not kill an attempt: not when its log fills up, and not when the
@@ -554,3 +588,20 @@ def test_output_cut_short_by_a_file_size_limit_is_flagged_on_the_attempt(env: En
     assert second["state"] == "dead"
     assert str(second["error"]).startswith("exit code 3, output lost (file too large)")
     assert (third["state"], third["error"]) == ("succeeded", None)
+
+
+def test_a_user_or_group_this_host_does_not_know_is_named_in_the_error(env: Env) -> None:
+    me = pwd.getpwuid(os.geteuid()).pw_name
+    env.write_config(
+        '[jobs.nouser]\ncommand = ["true"]\nuser = "jobctl-no-such-user"\nmax_attempts = 1\n'
+        f'[jobs.nogroup]\ncommand = ["true"]\nuser = "{me}"\ngroup = "jobctl-no-such-group"\n'
+        "max_attempts = 1\n"
+    )
+    no_user, no_group = env.enqueue("nouser"), env.enqueue("nogroup")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(no_user)["error"] == (
+        "cannot start 'true': no user 'jobctl-no-such-user' on this host"
+    )
+    assert env.show(no_group)["error"] == (
+        "cannot start 'true': no group 'jobctl-no-such-group' on this host"
+    )
