@@ -128,9 +128,9 @@ class ImportResult:
 
 def import_crontab(text: str, system: bool = False, user: str | None = None) -> ImportResult:
     """Convert a crontab; `system` for the /etc/crontab format with a user column; `user`
-    for the crontab of that user (`crontab -l -u NAME`): its jobs run as NAME, starting in
-    NAME's home as under cron, and their names start with `NAME-`, so that the crontabs of
-    several users make one config."""
+    for the crontab of that user (`crontab -l -u NAME`): its jobs run as NAME (so a worker
+    starts them in NAME's home, as cron does), and their names start with `NAME-`, so that
+    the crontabs of several users make one config."""
     converter = _Converter(system, user)
     # Cron splits on newlines only: other characters str.splitlines() takes are data.
     for number, raw in enumerate(text.split("\n"), start=1):
@@ -471,8 +471,8 @@ class _Converter:
             job["user"] = user
         if "HOME" in self.env:
             job["cwd"] = self.env["HOME"]
-        elif self.user and _home_of(self.user):
-            job["cwd"] = _home_of(self.user)  # cron starts a user's job in their home
+        # Else a job with a user starts in that user's home, where the worker finds it (or
+        # in / when it has none), as under cron: nothing to write down here.
         if self.env:
             job["env"] = dict(self.env)
         schedule: dict[str, Any] = {
@@ -493,23 +493,15 @@ class _Converter:
         header = (
             "# Converted from a crontab by `jobctl import-crontab`.\n"
             "# Jobs run once per fire, may overlap and are not caught up, as under cron;\n"
-            "# see max_attempts, overlap and catch_up to change that.\n"
+            "# see max_attempts, overlap and catch_up to change that. Unlike cron, a worker\n"
+            "# runs at most --concurrency jobs at once (`up`: 2): raise it, and give jobs that\n"
+            "# may hang a timeout, or one stuck job holds back the others.\n"
         )
         return ImportResult(
             toml=header + "".join(self.chunks),
             warnings=list(self.warnings),
             names=list(self.names),
         )
-
-
-def _home_of(user: str) -> str | None:
-    """The home of a user this host knows."""
-    import pwd
-
-    try:
-        return pwd.getpwnam(user).pw_dir
-    except KeyError:
-        return None
 
 
 def _toml_chunk(entry: _Entry, name: str, job: dict[str, Any], schedule: dict[str, Any]) -> str:

@@ -238,7 +238,23 @@ def import_crontab(
     result = convert(_read_crontab(source), system=system, user=user)
     for warning in result.warnings:
         typer.echo(f"jobctl: {source}: {warning}", err=True)
+    if user is not None and not _known_user(user):
+        typer.echo(
+            f"jobctl: --user {user}: no such user on this host; its jobs fail to start"
+            " until there is one",
+            err=True,
+        )
     sys.stdout.write(result.toml)
+
+
+def _known_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _read_crontab(source: str) -> str:
