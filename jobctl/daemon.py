@@ -80,6 +80,16 @@ class Daemon:
 
     # -- the loop --------------------------------------------------------------------------
 
+    def _warn_of_tz(self) -> None:
+        """Say so when $TZ names no zone and some schedule would follow another one."""
+        from jobctl.timefmt import tz_ignored
+
+        ignored = tz_ignored()
+        config = self.config
+        zoneless = any(s.timezone is None for s in config.schedules.values())
+        if ignored and zoneless and config.settings.timezone is None:
+            self.log.emit("scheduler.tz_ignored", level="warning", error=ignored)
+
     def run(self) -> int:
         lock = self.store.scheduler_lock()
         try:
@@ -89,6 +99,7 @@ class Daemon:
                 self.log.emit(
                     "scheduler.leader", scheduler=self.id, schedules=len(self.config.schedules)
                 )
+                self._warn_of_tz()
                 self._register()
                 self._loop(lock)
                 if self._stopping:

@@ -42,7 +42,7 @@ def local_zone() -> str:
     from zoneinfo import ZoneInfo
 
     candidates = []
-    tz = os.environ.get("TZ", "").lstrip(":")
+    tz = zone_from_tz(os.environ.get("TZ", ""))
     if tz:
         candidates.append(tz)
     try:
@@ -63,3 +63,25 @@ def local_zone() -> str:
             continue
         return name
     return "UTC"
+
+
+def zone_from_tz(value: str) -> str | None:
+    """The zone name a $TZ value gives, as the C library reads it: `Area/City`, the same
+    after a `:`, or a path into a zoneinfo folder (`:/usr/share/zoneinfo/Asia/Tokyo`)."""
+    name = value[1:] if value.startswith(":") else value
+    if name.startswith("/") and "zoneinfo/" in name:
+        name = name.split("zoneinfo/", 1)[1]
+    return name or None
+
+
+def tz_ignored() -> str | None:
+    """Why $TZ is not the zone of schedules that name none, when it is set to what is no
+    zone name here (a POSIX rule such as `JST-9`, a typo): jobs would then see one zone and
+    the schedules follow another. None when $TZ is unset or used."""
+    value = os.environ.get("TZ", "")
+    if not value or zone_from_tz(value) == local_zone():
+        return None
+    return (
+        f"TZ={value!r} is not a time zone name (such as Asia/Tokyo): schedules that name no"
+        f" timezone follow {local_zone()} here, while their jobs see TZ={value}"
+    )

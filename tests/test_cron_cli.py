@@ -8,6 +8,7 @@ import signal
 import subprocess
 from datetime import datetime
 
+import pytest
 from conftest import JOBCTL, Env
 
 SECONDS_SCHEDULE = """
@@ -225,3 +226,40 @@ def test_a_bad_cron_line_on_disk_is_refused_by_reload_and_blinds_no_view(env: En
     metrics = env.run("metrics", check=True).stdout
     assert 'jobctl_schedule_next_fire_timestamp_seconds{schedule="ok"}' in metrics
     assert 'schedule="broken"}' not in metrics.split("jobctl_schedule_next_fire")[-1]
+
+
+@pytest.mark.parametrize("value", ["Asia/Tokyo", ":Asia/Tokyo", ":/usr/share/zoneinfo/Asia/Tokyo"])
+def test_the_hosts_zone_is_read_from_tz_in_every_form_the_c_library_reads(
+    env: Env, value: str
+) -> None:
+    env.env["TZ"] = value
+    result = env.run("cron", "next", "0 9 * * *", "--from", "2025-12-31T12:00:00Z", "--json")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert json.loads(result.stdout)[0] == "2026-01-01T09:00:00+09:00"
+
+
+def test_a_tz_that_is_no_zone_name_is_warned_of(env: Env) -> None:
+    """TZ=JST-9 (a POSIX rule) reaches the jobs, but schedules cannot follow it: said by
+    `cron next`, `validate` and the daemon, not silently ignored."""
+    env.env["TZ"] = "JST-9"
+    result = env.run("cron", "next", "0 9 * * *", "--json")
+    assert result.returncode == 0
+    assert result.stderr.startswith("jobctl: warning: TZ='JST-9' is not a time zone name")
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\n[schedules.s]\njob = "task"\ncron = "0 9 * * *"\n'
+    )
+    checked = env.run("validate")
+    assert checked.returncode == 0 and "TZ='JST-9' is not a time zone name" in checked.stderr
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\n[schedules.s]\njob = "task"\ncron = "0 9 * * *"\n'
+        'timezone = "Asia/Tokyo"\n'
+    )
+    assert env.run("validate").stderr == ""  # every schedule names its zone: nothing to say
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\n[schedules.s]\njob = "task"\ncron = "0 9 * * *"\n'
+    )
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0)
+    daemon.send_signal(signal.SIGTERM)
+    _, stderr = daemon.communicate(timeout=20)
+    assert "scheduler.tz_ignored" in stderr and "TZ='JST-9'" in stderr

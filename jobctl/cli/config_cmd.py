@@ -29,13 +29,19 @@ def validate(
 
 
 def _warn_about_this_host(config: Config) -> None:
-    """What is valid in the file but would fail on this host when a job runs: a `user` or
-    `group` it does not know (the file may be meant for another host: a warning, exit 0)."""
+    """What is valid in the file but would go wrong on this host: a `user` or `group` it does
+    not know, and a $TZ its schedules cannot follow (the file may be meant for another host:
+    a warning, exit 0)."""
     import grp
     import sys
 
     from jobctl.processes import account
+    from jobctl.timefmt import tz_ignored
 
+    ignored = tz_ignored()
+    zoneless = [n for n, s in config.schedules.items() if s.timezone is None]
+    if ignored and zoneless and config.settings.timezone is None:
+        print(f"jobctl: warning: {ignored}", file=sys.stderr)
     for name, job in sorted(config.jobs.items()):
         unknown = []
         try:

@@ -189,9 +189,12 @@ def cron_next(
     from jobctl import cron
     from jobctl.errors import UsageError
     from jobctl.render import ago, print_json, table
-    from jobctl.timefmt import iso, local_zone, parse_instant
+    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
 
     zone_name = tz or local_zone()
+    ignored = None if tz else tz_ignored()
+    if ignored:
+        print(f"jobctl: warning: {ignored}", file=sys.stderr)
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
