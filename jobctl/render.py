@@ -436,7 +436,7 @@ def status_tables(
             [
                 [
                     w.id,
-                    "" if w.kind == "worker" else w.kind,
+                    w.kind,
                     w.host,
                     str(w.pid),
                     ",".join(w.queues),

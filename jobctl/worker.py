@@ -142,9 +142,13 @@ class Worker:
             check_log_root(self._log_root)
         except PermissionError as exc:
             self._restore_signals(old_handlers)
+            reason = str(exc)
+            if reason.endswith(("is a symbolic link", "is not a folder")):
+                fix = "make it a folder of this user's"
+            else:
+                fix = "chown it, or chmod go-w it"
             raise ConfigError(
-                f"{exc}: no job could keep its output there (chown it, or chmod go-w it, or"
-                " set [settings] log_dir)"
+                f"{reason}: no job could keep its output there ({fix}, or set [settings] log_dir)"
             ) from None
         except FileNotFoundError as exc:  # a linked log folder whose disk is not there
             self._restore_signals(old_handlers)

@@ -302,13 +302,15 @@ def test_a_reload_that_catches_a_save_half_done_reads_it_again(
     assert len(waits) == 1
 
 
-def test_validate_warns_of_a_user_or_group_this_host_does_not_know(env: Env) -> None:
+def test_validate_warns_of_a_user_group_or_cwd_this_host_does_not_have(env: Env) -> None:
     """Valid in the file (it may be meant for another host), but its jobs would fail here:
     said, with exit 0, so that a check before going live catches it."""
     env.write_config(
         '[jobs.a]\ncommand = ["true"]\nuser = "no-such-user-here"\n'
         '[jobs.b]\ncommand = ["true"]\ngroup = "no-such-group-here"\n'
         '[jobs.c]\ncommand = ["true"]\nuser = "root"\n'
+        '[jobs.d]\ncommand = ["true"]\ncwd = "no-such-folder"\n'
+        '[jobs.e]\ncommand = ["true"]\ncwd = "/"\n'
     )
     result = env.run("validate")
     assert result.returncode == 0
@@ -316,5 +318,7 @@ def test_validate_warns_of_a_user_or_group_this_host_does_not_know(env: Env) -> 
         "jobctl: warning: [jobs.a] user 'no-such-user-here' does not exist on this host: its"
         " jobs would fail here",
         "jobctl: warning: [jobs.b] group 'no-such-group-here' does not exist on this host: its"
+        " jobs would fail here",
+        "jobctl: warning: [jobs.d] cwd 'no-such-folder' does not exist on this host: its"
         " jobs would fail here",
     ]

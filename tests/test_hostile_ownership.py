@@ -380,7 +380,9 @@ def test_a_log_root_that_is_another_users_symlink_is_not_followed(env: Env) -> N
     link.symlink_to(elsewhere)
     os.lchown(link, OTHER, OTHER)
     job_id = env.enqueue("backup", "--arg", "dest=x")
-    one_error_line(env.run("run-worker", "--burst"), 2, f"log folder {link}", "symbolic link")
+    worker = env.run("run-worker", "--burst")
+    one_error_line(worker, 2, f"log folder {link}", "symbolic link")
+    assert "(make it a folder of this user's, or set [settings] log_dir)" in worker.stderr
     assert env.show(job_id)["state"] == "queued"
     assert list(elsewhere.iterdir()) == []
 

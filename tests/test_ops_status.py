@@ -147,3 +147,22 @@ def test_read_commands_use_rich_tables_only_on_a_colour_terminal(env: Env) -> No
         assert b"\x1b[" not in plain and marker.encode() in plain, command
         piped = env.run(*command, check=True).stdout
         assert "\x1b[" not in piped and marker in piped, command
+
+
+def test_status_names_the_kind_of_every_live_process(env: Env) -> None:
+    """A worker and a cron daemon side by side: each row says which it is (the worker's
+    KIND cell used to be empty, beside the daemon's)."""
+    import time
+
+    from jobctl.models import WorkerInfo
+    from jobctl.store.sqlite import SqliteStore
+
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    now = time.time()
+    with SqliteStore(env.db) as store:
+        store.register_worker(WorkerInfo("w1", "h", 1, ("*",), 2, now, now))
+        store.register_worker(WorkerInfo("s1", "h", 2, (), 0, now, now, kind="scheduler"))
+    lines = [line.split() for line in env.run("status", check=True).stdout.splitlines()]
+    rows = {words[0]: words[1] for words in lines if len(words) > 1}
+    assert (rows["w1"], rows["s1"]) == ("worker", "scheduler")

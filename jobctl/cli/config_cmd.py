@@ -30,9 +30,10 @@ def validate(
 
 def _warn_about_this_host(config: Config) -> None:
     """What is valid in the file but would go wrong on this host: a `user` or `group` it does
-    not know, and a $TZ its schedules cannot follow (the file may be meant for another host:
-    a warning, exit 0)."""
+    not know, a `cwd` that is no folder, and a $TZ its schedules cannot follow (the file may
+    be meant for another host: a warning, exit 0)."""
     import grp
+    import os
     import sys
 
     from jobctl.processes import account
@@ -54,6 +55,10 @@ def _warn_about_this_host(config: Config) -> None:
                 grp.getgrnam(job.group)
         except KeyError:
             unknown.append(f"group {job.group!r}")
+        if job.cwd is not None:
+            folder = os.path.join(config.base_dir, job.cwd)  # an absolute cwd stays itself
+            if not os.path.isdir(folder):
+                unknown.append(f"cwd {job.cwd!r}")
         for what in unknown:
             print(
                 f"jobctl: warning: [jobs.{name}] {what} does not exist on this host: its"
