@@ -4,6 +4,7 @@ declares, read the same way, and typer left out of the process."""
 from __future__ import annotations
 
 import inspect
+import json
 import signal
 import subprocess
 from pathlib import Path
@@ -174,6 +175,10 @@ READ_HERE = [
     ["enqueue", "--exec"],
     ["enqueue", "--", "name"],
     ["enqueue", "--", "--exec", "x"],
+    ["enqueue", "--exec", "sort", "-k", "2", "data.txt"],  # the command's own options
+    ["enqueue", "--exec", "echo", "--json", "--wait", "--", "-x"],
+    ["enqueue", "-q", "fast", "--exec", "-k", "k1", "--json", "ls", "-la"],
+    ["enqueue", "--exec", "--priority=3", "-", "x"],
 ]
 
 
@@ -202,6 +207,8 @@ LEFT_TO_TYPER = [
     ["enqueue", "--key", "--exec", "x"],  # values typer's enqueue looks for first
     ["enqueue", "--key", "--", "x"],
     ["enqueue", "-k", "-x", "x"],
+    ["enqueue", "--exec", "-kk1", "ls"],  # an attached value: typer's
+    ["enqueue", "--exec", "-la"],
     ["enqueue", "x", "--db", "q.db"],  # a global option after the command
     ["enqueue", "x", "--bogus"],
     ["--db", "q.db"],
@@ -303,3 +310,20 @@ def test_ctrl_c_ends_an_enqueue_with_130_and_no_word(env: Env, wait: bool) -> No
             proc.wait()
     assert (proc.returncode, out, err) == (130, "", "")
     assert not env.db.exists()  # nothing queued: the database was never even made
+
+
+@pytest.mark.parametrize("wait", [False, True], ids=["fast path", "typer"])
+def test_exec_takes_every_word_from_the_commands_first_one(env: Env, wait: bool) -> None:
+    """As pueue and task-spooler read `add sort -k 2 f`: jobctl's options end at the
+    command's first word, so `-k 2` is sort's, not --key."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    before = ["--wait", "--timeout", "1ms"] if wait else []  # --wait: read by typer
+    argv = ["enqueue", *before, "-q", "q1", "--exec", "sort", "-k", "2", "--json", "f.txt"]
+    done = env.run(*argv)
+    assert done.returncode == (124 if wait else 0), done.stderr
+    (job,) = json.loads(env.run("list", "--json", check=True).stdout)
+    assert (job["command"], job["key"], job["queue"]) == (
+        ["sort", "-k", "2", "--json", "f.txt"],
+        None,
+        "q1",
+    )

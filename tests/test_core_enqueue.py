@@ -340,6 +340,10 @@ def test_exec_without_a_command_is_refused(env: Env) -> None:
     result = env.run("enqueue", "--exec")
     assert result.returncode == 2
     assert "--exec" in one_error_line(result.stderr)
+    empty = env.run("enqueue", "--exec", "--", "", "x")  # '' would fail every attempt
+    assert empty.returncode == 2
+    assert one_error_line(empty.stderr) == "jobctl: --exec: the command's name is empty"
+    assert not env.db.exists()  # nothing stored
 
 
 # ---------------------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ def run_enqueue(
             )
         if not command:
             raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
+        if not command[0]:
+            raise UsageError("--exec: the command's name is empty")
         cwd: str | None = _exec_directory()
     else:
         if not words:

@@ -102,6 +102,9 @@ def _read_options(
         if word == "-" or not word.startswith("-"):  # click's test for an option
             if words is None:
                 return index
+            if into.get("exec_"):  # --exec's command: its first word ends jobctl's options
+                words.extend(args[index:])
+                return len(args)
             words.append(word)
             index += 1
             continue

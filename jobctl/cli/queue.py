@@ -16,14 +16,17 @@ _BEFORE_EXEC = "jobctl.enqueue.before_exec"
 
 
 class _EnqueueCommand(TyperCommand):
-    """`enqueue`, which tells the words given before --exec from those after it: click hands
-    them over as one list, and a word before the flag is a job name given by mistake
-    (`jobctl enqueue greet --exec -- echo hi` would queue `greet echo hi`), where those
-    after it are the command (`--exec ls -- -la`)."""
+    """`enqueue`, which reads --exec's command as pueue and task-spooler do: jobctl's own
+    options end at the command's first word (`--exec sort -k 2 f` runs `sort -k 2 f`, where
+    click would take `-k 2` as --key), and a word before the flag is a job name given by
+    mistake (`jobctl enqueue greet --exec -- echo hi` would queue `greet echo hi`). The fast
+    path (jobctl.cli.fastpath) reads the same way."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         options = args[: args.index("--")] if "--" in args else args
         flag = next((i for i, word in enumerate(options) if word in ("--exec", "-x")), None)
+        if flag is None:
+            return super().parse_args(ctx, args)
         if flag:
             from typer._click.exceptions import UsageError as ClickUsageError
 
@@ -33,7 +36,32 @@ class _EnqueueCommand(TyperCommand):
                 pass  # an option left without its value: click reports it below
             else:
                 ctx.meta[_BEFORE_EXEC] = list(opts.get("args") or ())
+        first = self._command_start(options, flag + 1)
+        if first is not None:
+            args = [*args[:first], "--", *args[first:]]
         return super().parse_args(ctx, args)
+
+    def _command_start(self, options: list[str], index: int) -> int | None:
+        """Where the command's first word is, among the words after --exec; None when an
+        option click alone reads (`-kVALUE`, `-xq`, a mistake) comes first: click then
+        reads the words as it always did."""
+        names: dict[str, bool] = {}  # option name -> whether it takes a value
+        for param in self.params:
+            if param.param_type_name == "option":
+                takes = not (getattr(param, "is_flag", False) or getattr(param, "count", False))
+                for name in [*param.opts, *param.secondary_opts]:
+                    names[name] = takes
+        while index < len(options):
+            word = options[index]
+            if word == "-" or not word.startswith("-"):
+                return index
+            if word.startswith("--") and "=" in word and word.split("=", 1)[0] in names:
+                index += 1
+            elif word in names:
+                index += 2 if names[word] else 1
+            else:
+                return None
+        return None
 
 
 @app.command(
