@@ -64,6 +64,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "payload": job.payload,
         "key": job.key,
         "command": job.command,
+        "cwd": job.cwd,
         "run_at": iso(job.run_at),
         "created_at": iso(job.created_at),
         "started_at": iso(job.started_at),
@@ -111,6 +112,14 @@ _STATE_STYLE = {
     State.DEAD: "bold red",
     State.CANCELLED: "dim",
 }
+
+
+def shown_command(argv: Sequence[str]) -> str:
+    """A command as a shell would need it typed: each word quoted where it must be, so that
+    `a b` and `a` `b`, or an empty word, can be told apart and pasted."""
+    import shlex
+
+    return shlex.join(argv)
 
 
 def table(
@@ -233,7 +242,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
             when = ""
         name = job.job
         if job.command:
-            name = cell(" ".join(job.command), 30)
+            name = cell(shown_command(job.command), 30)
         rows.append(
             [
                 str(job.id),
@@ -261,7 +270,8 @@ def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
     fields: list[tuple[str, str]] = [
         ("id", str(job.id)),
         ("job", job.job),
-        ("command", " ".join(job.command) if job.command else ""),
+        ("command", shown_command(job.command) if job.command else ""),
+        ("directory", job.cwd or ""),
         ("queue", job.queue),
         ("state", job.state.value),
         ("priority", str(job.priority)),
@@ -418,7 +428,7 @@ def status_tables(
             [
                 [
                     str(j.id),
-                    cell(" ".join(j.command), 30) if j.command else j.job,
+                    cell(shown_command(j.command), 30) if j.command else j.job,
                     j.queue,
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
@@ -467,7 +477,7 @@ def dead_rows(jobs: Sequence[Job]) -> None:
         [
             [
                 str(j.id),
-                cell(" ".join(j.command), 30) if j.command else j.job,
+                cell(shown_command(j.command), 30) if j.command else j.job,
                 j.queue if j.queue != "default" else "",
                 f"{j.attempts}/{j.max_attempts}",
                 ago(j.finished_at, now),

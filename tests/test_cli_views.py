@@ -211,3 +211,18 @@ def test_piped_tables_keep_whole_commands_and_errors(env: Env) -> None:
     assert f"{error}" in listed and "LAST" in listed and "…" not in listed
     dead = env.run("dead", "list", check=True).stdout
     assert "THE END" in dead and "…" not in dead
+
+
+def test_commands_are_shown_quoted_as_a_shell_would_need_them(env: Env) -> None:
+    """`printf '[%s]\\n' 'a b' '' x` must not read as `printf [%s]\\n a b  x`: words with
+    spaces, empty words and shell characters are quoted, so the command can be pasted."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    command = ["printf", "[%s]\\n", "a b", "", "x"]
+    job_id = env.enqueue("--exec", "--", *command)
+    shown = "printf '[%s]\\n' 'a b' '' x"
+    detail = env.run("show", str(job_id), check=True).stdout.splitlines()
+    assert f"command    {shown}" in detail
+    assert f"directory  {env.root}" in detail  # where an --exec command runs
+    assert shown in env.run("list", check=True).stdout
+    document = json.loads(env.run("show", str(job_id), "--json", check=True).stdout)
+    assert (document["command"], document["cwd"]) == (command, str(env.root))

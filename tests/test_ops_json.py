@@ -11,7 +11,7 @@ from test_ops_support import burst, start_worker, wait_state
 
 JOB = {
     "id", "job", "queue", "state", "priority", "attempts", "max_attempts", "payload", "key",
-    "command", "run_at", "created_at", "started_at", "finished_at", "exit_code", "error",
+    "command", "cwd", "run_at", "created_at", "started_at", "finished_at", "exit_code", "error",
     "worker", "schedule", "fire_time",
 }  # fmt: skip
 ATTEMPT = {
