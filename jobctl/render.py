@@ -114,6 +114,16 @@ _STATE_STYLE = {
 }
 
 
+def ended_line(job: Job) -> str:
+    """The line `wait`, `logs --follow` and `enqueue --wait` give for a job that did not
+    succeed: its state and the first line of its error (the job's stderr: cleaned)."""
+    first = job.error.splitlines()[0] if job.error else ""
+    detail = (
+        f": {first}" if first and first != job.state.value else ""
+    )  # not "cancelled: cancelled"
+    return clean(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}")
+
+
 def shown_command(argv: Sequence[str]) -> str:
     """A command as a shell would need it typed: each word quoted where it must be, so that
     `a b` and `a` `b`, or an empty word, can be told apart and pasted."""

@@ -29,9 +29,10 @@ def test_exec_refuses_a_job_name_and_keeps_its_documented_uses(env: Env) -> None
     # The payload reaches an --exec command too, as $JOBCTL_PAYLOAD: it is not refused.
     script = 'printf %s "$JOBCTL_PAYLOAD" > payload.out'
     with_payload = env.enqueue("--exec", "--arg", "a=1", "--", "sh", "-c", script)
-    # Words after the flag are the command, on both sides of `--` (an option of the
-    # command's own goes after it).
+    # From the command's first word on, every word is the command's, as sudo, env or
+    # task-spooler read theirs: its options, and a `--` of its own.
     split = env.enqueue("--exec", "ls", "--", "-la")
+    options = env.enqueue("--exec", "ls", "-la")
     for words in (
         ["greet", "--exec", "--", "echo", "hi"],
         ["greet", "--exec", "echo", "hi"],
@@ -42,7 +43,8 @@ def test_exec_refuses_a_job_name_and_keeps_its_documented_uses(env: Env) -> None
     assert [(j["id"], j["command"]) for j in _jobs(env)] == [
         (plain, ["echo", "hi"]),
         (with_payload, ["sh", "-c", script]),
-        (split, ["ls", "-la"]),
+        (split, ["ls", "--", "-la"]),
+        (options, ["ls", "-la"]),
     ]
     burst(env)
     assert json.loads((env.root / "payload.out").read_text()) == {"a": "1"}
@@ -72,11 +74,11 @@ def test_logs_follow_says_how_the_job_ended_as_wait_does(env: Env) -> None:
     cancelled = env.enqueue("bad", "--delay", "1h")
     env.run("cancel", str(cancelled), check=True)
     burst(env)
-    for job_id, state in ((dead, "dead"), (cancelled, "cancelled")):
+    for job_id, state, detail in ((dead, "dead", ": exit code 4"), (cancelled, "cancelled", "")):
         waited = env.run("wait", str(job_id))
         assert (waited.returncode, waited.stderr) == (
             1,
-            f"jobctl: job {job_id} (bad) ended {state}\n",
+            f"jobctl: job {job_id} (bad) ended {state}{detail}\n",
         )
         followed = env.run("logs", str(job_id), "--follow")
         assert (followed.returncode, followed.stderr) == (waited.returncode, waited.stderr)

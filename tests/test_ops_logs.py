@@ -91,7 +91,8 @@ def test_logs_follow_exits_1_when_the_job_dies_and_spans_retries(env: Env) -> No
     out, err = follower.communicate(timeout=30)
     assert out == ""
     assert err == (
-        f"jobctl: job {job_id}: attempt 2 started\njobctl: job {job_id} (gated) ended dead\n"
+        f"jobctl: job {job_id}: attempt 2 started\n"
+        f"jobctl: job {job_id} (gated) ended dead: exit code 4: err\n"
     )
     assert follower.returncode == 1
 

@@ -101,7 +101,7 @@ def wait(
     from jobctl.cli.observe import Patience, waiting_for
     from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError
     from jobctl.models import FINAL_STATES, State
-    from jobctl.render import job_document, print_json
+    from jobctl.render import ended_line, job_document, print_json
 
     limit = duration_option(timeout, "--timeout")
     deadline = time.monotonic() + limit if limit is not None else None
@@ -135,6 +135,6 @@ def wait(
         print_json([job_document(jobs[i]) for i in job_ids])
     failed = [j for j in jobs.values() if j.state != State.SUCCEEDED]
     for job in failed:
-        typer.echo(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}", err=True)
+        typer.echo(ended_line(job), err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)

@@ -117,6 +117,7 @@ def logs(
     from jobctl.cli.main import OutputError
     from jobctl.errors import NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES, Outcome, State
+    from jobctl.render import ended_line
 
     if timeout is not None and not follow:
         raise UsageError("--timeout goes with --follow")
@@ -136,9 +137,7 @@ def logs(
             except WaitTimedOut as exc:
                 give_up(job_id, exc.job, timeout)
             if final.state != State.SUCCEEDED:  # the line `jobctl wait` gives
-                typer.echo(
-                    f"jobctl: job {final.id} ({final.job}) ended {final.state.value}", err=True
-                )
+                typer.echo(ended_line(final), err=True)
             raise typer.Exit(0 if final.state == State.SUCCEEDED else 1)
         if not attempts:
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
@@ -194,8 +193,7 @@ def await_job(
     """Wait for a job to end (streaming its output with `follow`) and exit with its exit
     code, so a CI step that hands work to the queue still fails when the job fails."""
     from jobctl.models import State
-    from jobctl.render import job_document, print_json
-    from jobctl.text import clean
+    from jobctl.render import ended_line, job_document, print_json
 
     deadline = deadline_of(timeout)
     with STATE.store(create=False) as store:
@@ -210,11 +208,7 @@ def await_job(
         print_json(job_document(job) | extra)
     code = job_exit_code(job)
     if job.state != State.SUCCEEDED:
-        # The error is the job's stderr: cleaned, as in every view of it but `logs`.
-        detail = f": {job.error.splitlines()[0]}" if job.error else ""
-        typer.echo(
-            clean(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}"), err=True
-        )
+        typer.echo(ended_line(job), err=True)
     raise typer.Exit(code)
 
 
