@@ -54,7 +54,8 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         except PayloadError as exc:
             raise PayloadError(f"{prefix}{exc}") from None
     payload_json = encode(request.payload, config.settings.max_payload, source or "payload")
-    queue = request.queue or job_type.queue
+    # `is None`: an empty name (an unset shell variable) is a mistake, not the default queue.
+    queue = job_type.queue if request.queue is None else request.queue
     if not QUEUE_NAME.match(queue):
         raise UsageError(f"{prefix}bad queue name {queue!r}")
     # `is None`, not `or`: an explicit 0 is a mistake to refuse, not a wish for the default.
