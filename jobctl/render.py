@@ -125,11 +125,15 @@ def ended_line(job: Job) -> str:
 
 
 def shown_command(argv: Sequence[str]) -> str:
-    """A command as a shell would need it typed: each word quoted where it must be, so that
-    `a b` and `a` `b`, or an empty word, can be told apart and pasted."""
+    """A command as a shell would need it typed: a word quoted where a shell would read it
+    otherwise (spaces, quotes, `$`, `;`, an empty word), so that `a b` and `a` `b` can be
+    told apart and pasted; other words, `é` too, as they are."""
     import shlex
 
-    return shlex.join(argv)
+    return " ".join(w if _PLAIN_WORD.fullmatch(w) else shlex.quote(w) for w in argv)
+
+
+_PLAIN_WORD = re.compile(r"[^\s'\"\\$`|&;<>()*?\[\]{}~#!]+")
 
 
 def table(

@@ -118,3 +118,34 @@ def test_a_group_without_its_command_shows_help_and_says_why_it_failed(
     assert "Commands:" in result.stdout
     path = " ".join(["jobctl", *words])
     assert result.stderr == f"jobctl: '{path}' needs a command, one of those listed above\n"
+
+
+def test_a_wait_no_worker_would_end_says_why(env: Env) -> None:
+    """`enqueue --wait` in a CI step with no worker up, or on a paused queue, would wait in
+    silence: without --timeout a note says why at once, and the wait goes on; with one,
+    the line it ends with says why (one line, as every error)."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    alone = env.run("enqueue", "noop", "--wait", "--timeout", "200ms")
+    job_id = _jobs(env)[0]["id"]
+    assert (alone.returncode, alone.stderr) == (
+        124,
+        f"jobctl: timed out after 200ms: job {job_id} (noop) is still queued"
+        " (no live worker serves queue 'default')\n",
+    )
+    env.run("pause", "default", check=True)
+    paused = env.run("wait", str(job_id), "--timeout", "200ms")
+    assert (paused.returncode, paused.stderr) == (
+        124,
+        "jobctl: timed out after 200ms (queue 'default' is paused (jobctl resume default))\n",
+    )
+    env.run("resume", "default", check=True)
+    waiting = env.start("enqueue", "noop", "--wait")
+    assert waiting.stderr is not None
+    assert waiting.stderr.readline() == (
+        "jobctl: note: no live worker serves queue 'default'; waiting for a worker"
+        " (--timeout gives up)\n"
+    )
+    start_worker(env)
+    assert waiting.wait(timeout=30) == 0
+    served = env.run("enqueue", "noop", "--wait", "--timeout", "30s")
+    assert (served.returncode, served.stderr) == (0, "")

@@ -142,6 +142,9 @@ def test_enqueue_wait_refuses_what_cannot_work(env: Env) -> None:
     assert batch.stderr == "jobctl: --wait and --follow take one job, not a --batch\n"
 
 
+NOBODY = " (no live worker serves queue 'default')"
+
+
 def test_enqueue_wait_and_logs_follow_give_up_at_their_timeout(env: Env) -> None:
     """A CI step must not hang when no worker is up: --timeout ends the wait with 124, as
     `wait --timeout` does, and says what the job was doing; the job stays queued."""
@@ -152,15 +155,17 @@ def test_enqueue_wait_and_logs_follow_give_up_at_their_timeout(env: Env) -> None
     assert (document["state"], document["created"]) == ("queued", True)
     assert (
         waited.stderr
-        == f"jobctl: timed out after 300ms: job {document['id']} (ok) is still queued\n"
+        == f"jobctl: timed out after 300ms: job {document['id']} (ok) is still queued{NOBODY}\n"
     )
     followed = env.run("enqueue", "ok", "--follow", "-t", "200ms")
     assert (followed.returncode, followed.stdout) == (124, "")
-    assert followed.stderr.endswith("jobctl: timed out after 200ms: job 2 (ok) is still queued\n")
+    assert followed.stderr.endswith(
+        f"jobctl: timed out after 200ms: job 2 (ok) is still queued{NOBODY}\n"
+    )
     logs = env.run("logs", "1", "--follow", "--timeout", "100ms")
     assert (logs.returncode, logs.stderr) == (
         124,
-        "jobctl: timed out after 100ms: job 1 (ok) is still queued\n",
+        f"jobctl: timed out after 100ms: job 1 (ok) is still queued{NOBODY}\n",
     )
     burst(env)  # once a worker comes, the jobs run after all
     assert env.run("logs", "1", "--follow", "--timeout", "10s").stdout == "done\n"

@@ -98,7 +98,7 @@ def wait(
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
 ) -> None:
     """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled."""
-    from jobctl.cli.observe import Patience, waiting_for
+    from jobctl.cli.observe import Patience, say_if_nobody_runs, waiting_for, why_nobody_runs
     from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError
     from jobctl.models import FINAL_STATES, State
     from jobctl.render import ended_line, job_document, print_json
@@ -108,6 +108,7 @@ def wait(
     pause = 0.01
     patience = Patience()
     with STATE.store(create=False) as store, waiting_for(job_ids):
+        say_if_nobody_runs(store, job_ids, timeout)
         while True:
             try:
                 jobs = store.get_many(job_ids)
@@ -127,7 +128,9 @@ def wait(
             if deadline is not None and time.monotonic() >= deadline:
                 if as_json:
                     print_json([job_document(jobs[i]) for i in job_ids])
-                typer.echo(f"jobctl: timed out after {timeout}", err=True)
+                reasons = why_nobody_runs(store, job_ids)
+                why = f" ({'; '.join(reasons)})" if reasons else ""
+                typer.echo(f"jobctl: timed out after {timeout}{why}", err=True)
                 raise typer.Exit(EXIT_TIMEOUT)
             time.sleep(pause)
             pause = min(pause * 1.5, 0.25)

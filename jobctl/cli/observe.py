@@ -135,7 +135,7 @@ def logs(
                 with waiting_for([job_id]):
                     final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
             except WaitTimedOut as exc:
-                give_up(job_id, exc.job, timeout)
+                give_up(job_id, exc.job, timeout, why_nobody_runs(store, [job_id]))
             if final.state != State.SUCCEEDED:  # the line `jobctl wait` gives
                 typer.echo(ended_line(final), err=True)
             raise typer.Exit(0 if final.state == State.SUCCEEDED else 1)
@@ -197,19 +197,57 @@ def await_job(
 
     deadline = deadline_of(timeout)
     with STATE.store(create=False) as store:
+        say_if_nobody_runs(store, [job_id], timeout)
         try:
             with waiting_for([job_id]):
                 job = watch(store, job_id, sys.stdout.buffer if follow else None, None, deadline)
         except WaitTimedOut as exc:
             if as_json and exc.job is not None:
                 print_json(job_document(exc.job) | extra)
-            give_up(job_id, exc.job, timeout)
+            give_up(job_id, exc.job, timeout, why_nobody_runs(store, [job_id]))
     if as_json:
         print_json(job_document(job) | extra)
     code = job_exit_code(job)
     if job.state != State.SUCCEEDED:
         typer.echo(ended_line(job), err=True)
     raise typer.Exit(code)
+
+
+def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
+    """Why no live worker would take the jobs waited for, one reason per queue: none serves
+    it, or it is paused. Empty when some worker would (or the store cannot say)."""
+    from jobctl.errors import StoreError
+    from jobctl.models import State
+
+    try:
+        jobs = store.get_many(job_ids)
+        waiting = {j.queue for j in jobs.values() if j.state in (State.QUEUED, State.SCHEDULED)}
+        if not waiting:
+            return []
+        now = time.time()
+        workers = store.workers()
+        paused = {q.queue for q in store.queue_counts(now) if q.paused}
+    except StoreError:  # only a note: the wait itself rides out an outage
+        return []
+    served: set[str] = set()
+    for worker in workers:
+        if worker.kind == "worker" and worker.alive(now):
+            served |= waiting if "*" in worker.queues else waiting & set(worker.queues)
+    reasons = []
+    for queue in sorted(waiting):
+        if queue in paused:
+            reasons.append(f"queue {queue!r} is paused (jobctl resume {queue})")
+        elif queue not in served:
+            reasons.append(f"no live worker serves queue {queue!r}")
+    return reasons
+
+
+def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None) -> None:
+    """A wait without --timeout for jobs no worker would take lasts until one comes, or
+    forever: say so once, on stderr. With --timeout, the line it ends with says it."""
+    if timeout is None:
+        for why in why_nobody_runs(store, job_ids):
+            typer.echo(f"jobctl: note: {why}; waiting for a worker (--timeout gives up)", err=True)
 
 
 @contextlib.contextmanager
@@ -243,12 +281,16 @@ def deadline_of(timeout: str | None) -> float | None:
     return None if limit is None else time.monotonic() + limit
 
 
-def give_up(job_id: int, job: Job | None, timeout: str | None) -> NoReturn:
-    """Say that waiting for the job timed out, and what it was doing then; exit 124."""
+def give_up(
+    job_id: int, job: Job | None, timeout: str | None, reasons: Sequence[str] = ()
+) -> NoReturn:
+    """Say that waiting for the job timed out, what it was doing then, and why no worker
+    took it, if none would; exit 124."""
     from jobctl.errors import EXIT_TIMEOUT
 
     doing = f" ({job.job}) is still {job.state.value}" if job is not None else ""
-    typer.echo(f"jobctl: timed out after {timeout}: job {job_id}{doing}", err=True)
+    why = f" ({'; '.join(reasons)})" if reasons else ""
+    typer.echo(f"jobctl: timed out after {timeout}: job {job_id}{doing}{why}", err=True)
     raise typer.Exit(EXIT_TIMEOUT)
 
 
