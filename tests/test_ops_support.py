@@ -62,8 +62,23 @@ def wait_attempt_over(env: Env, job_id: int, timeout: float = 30.0) -> Attempt:
 
 
 def start_worker(env: Env, *args: str) -> subprocess.Popen[str]:
-    """A background worker (its event lines fill a pipe: keep tests to a few dozen jobs)."""
-    return env.start("run-worker", *args)
+    """A background worker (its event lines fill a pipe: keep tests to a few dozen jobs),
+    registered when this returns: a wait that starts before it would say that no worker
+    serves the queue."""
+    from jobctl.store.sqlite import SqliteStore
+
+    proc = env.start("run-worker", *args)
+
+    def registered() -> bool:
+        if proc.poll() is not None or "--db" in args:
+            return True  # it failed (the test looks at why), or uses a database of its own
+        if not env.db.exists():
+            return False
+        with SqliteStore(env.db, create=False) as store:
+            return any(w.pid == proc.pid for w in store.workers())
+
+    env.wait_for(registered)
+    return proc
 
 
 def burst(env: Env, *args: str) -> subprocess.CompletedProcess[str]:

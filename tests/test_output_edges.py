@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from conftest import JOBCTL, Env
 from test_observe_support import enqueue_at
+from test_ops_support import start_worker
 
 from jobctl.models import NewJob
 
@@ -134,7 +135,7 @@ def test_plain_views_show_control_characters_escaped(env: Env) -> None:
     assert env.run("logs", str(job_id), check=True).stdout == "\x1b[2J\x1b[31mERR\n"
 
     # The one-line report of `enqueue --wait` on stderr is a human view too.
-    env.start("run-worker")
+    start_worker(env)
     waited = env.run("enqueue", "loud", "--wait")
     assert waited.returncode == 5
     assert_terminal_safe(waited.stderr)
