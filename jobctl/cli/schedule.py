@@ -251,10 +251,10 @@ def import_crontab(
 
 
 def _known_user(name: str) -> bool:
-    import pwd
+    from jobctl.processes import account
 
     try:
-        pwd.getpwnam(name)
+        account(name)
     except KeyError:
         return False
     return True
