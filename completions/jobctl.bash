@@ -140,7 +140,7 @@ _jobctl_argument() {
         'dead retry *') REPLY='plain' ;;
         'dead show 0') REPLY='plain' ;;
         'enqueue *') REPLY='dynamic' ;;
-        'import-crontab 0') REPLY='plain' ;;
+        'import-crontab 0') REPLY='file' ;;
         'logs 0') REPLY='plain' ;;
         'pause 0') REPLY='dynamic' ;;
         'resume 0') REPLY='dynamic' ;;

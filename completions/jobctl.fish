@@ -264,7 +264,7 @@ function __jobctl_argument
         case 'enqueue *'
             printf '%s\n' 'dynamic'
         case 'import-crontab 0'
-            printf '%s\n' 'plain'
+            printf '%s\n' 'file'
         case 'logs 0'
             printf '%s\n' 'plain'
         case 'pause 0'

@@ -24,7 +24,9 @@ from jobctl.cli.options import duration_option, refused, state_option
     "jobctl list -s queued -j report --json | jq '.[].id' | xargs jobctl cancel",
 )
 def cancel(
-    job_ids: Annotated[list[int], typer.Argument(help="Job ids.", show_default=False)],
+    job_ids: Annotated[
+        list[int], typer.Argument(help="Job ids.", show_default=False, metavar="ID...")
+    ],
 ) -> None:
     """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
     then SIGKILL after the job's kill_grace. A cancelled job is not retried."""
@@ -51,7 +53,9 @@ def cancel(
 
 @app.command(epilog="Example:  jobctl retry 42")
 def retry(
-    job_id: Annotated[int, typer.Argument(help="A succeeded, dead or cancelled job.")],
+    job_id: Annotated[
+        int, typer.Argument(help="A succeeded, dead or cancelled job.", metavar="ID")
+    ],
 ) -> None:
     """Run a finished job again, as a new job with the same payload; print the new id.
     (`jobctl dead retry` instead queues the same dead job again.)"""
@@ -89,7 +93,7 @@ def retry(
 
 
 QueueArgument = Annotated[
-    str, typer.Argument(help="The queue name.", autocompletion=complete_queue)
+    str, typer.Argument(help="The queue name.", autocompletion=complete_queue, metavar="QUEUE")
 ]
 
 

@@ -65,7 +65,7 @@ def dead_list(
 
 @dead_app.command("show", epilog="Example:  jobctl dead show 42 --lines 50")
 def dead_show(
-    job_id: Annotated[int, typer.Argument(help="The id of a dead job.")],
+    job_id: Annotated[int, typer.Argument(help="The id of a dead job.", metavar="ID")],
     lines: Annotated[
         int, typer.Option("--lines", "-l", min=0, help="Log lines to show per attempt.")
     ] = 20,
@@ -108,7 +108,8 @@ def dead_show(
 )
 def dead_retry(
     job_ids: Annotated[
-        list[int] | None, typer.Argument(help="Dead job ids.", show_default=False)
+        list[int] | None,
+        typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]..."),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
     job: JobOption = None,
@@ -132,7 +133,8 @@ def dead_retry(
 )
 def dead_purge(
     job_ids: Annotated[
-        list[int] | None, typer.Argument(help="Dead job ids.", show_default=False)
+        list[int] | None,
+        typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]..."),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
     older_than: Annotated[

@@ -69,7 +69,7 @@ def list_jobs(
 
 @app.command(epilog="Example:  jobctl show 42 --json")
 def show(
-    job_id: Annotated[int, typer.Argument(help="The job id.")],
+    job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Show one job with every attempt."""
@@ -91,7 +91,7 @@ def show(
 
 @app.command(epilog="Example:  jobctl wait 41 42 --timeout 10m && echo all good")
 def wait(
-    job_ids: Annotated[list[int], typer.Argument(help="Job ids to wait for.")],
+    job_ids: Annotated[list[int], typer.Argument(help="Job ids to wait for.", metavar="ID...")],
     timeout: Annotated[
         str | None, typer.Option("--timeout", "-t", help="Give up after this long (exit 124).")
     ] = None,

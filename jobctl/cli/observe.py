@@ -89,7 +89,7 @@ def status(
     epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --attempt 1  |  jobctl logs 42 -f",
 )
 def logs(
-    job_id: Annotated[int, typer.Argument(help="The job id.")],
+    job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID")],
     attempt: Annotated[
         int | None,
         typer.Option(

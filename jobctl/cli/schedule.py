@@ -137,7 +137,9 @@ def schedule_list(
 
 
 @schedule_app.command("run", epilog="Example:  jobctl schedule run nightly-backup")
-def schedule_run(name: Annotated[str, typer.Argument(help="The schedule.")]) -> None:
+def schedule_run(
+    name: Annotated[str, typer.Argument(help="The schedule.", metavar="SCHEDULE")],
+) -> None:
     """Enqueue one run now, outside the plan (recorded as manual); prints the job id."""
     from jobctl.scheduler import Scheduler
 
@@ -149,13 +151,17 @@ def schedule_run(name: Annotated[str, typer.Argument(help="The schedule.")]) -> 
 
 
 @schedule_app.command("pause", epilog="Example:  jobctl schedule pause nightly-backup")
-def schedule_pause(name: Annotated[str, typer.Argument(help="The schedule.")]) -> None:
+def schedule_pause(
+    name: Annotated[str, typer.Argument(help="The schedule.", metavar="SCHEDULE")],
+) -> None:
     """Stop a schedule's fires until resumed (kept in the database)."""
     _set_paused(name, True)
 
 
 @schedule_app.command("resume", epilog="Example:  jobctl schedule resume nightly-backup")
-def schedule_resume(name: Annotated[str, typer.Argument(help="The schedule.")]) -> None:
+def schedule_resume(
+    name: Annotated[str, typer.Argument(help="The schedule.", metavar="SCHEDULE")],
+) -> None:
     """Let a paused schedule fire again."""
     _set_paused(name, False)
 
@@ -170,7 +176,9 @@ def _set_paused(name: str, paused: bool) -> None:
 
 @cron_app.command("next", epilog='Example:  jobctl cron next "30 2 * * *" -n 3 --tz Europe/Berlin')
 def cron_next(
-    expression: Annotated[str, typer.Argument(help="A cron expression, quoted.")],
+    expression: Annotated[
+        str, typer.Argument(help="A cron expression, quoted.", metavar="EXPRESSION")
+    ],
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many.")] = 5,
     tz: Annotated[
         str | None, typer.Option("--tz", help="IANA time zone (default: the host's).")
@@ -215,7 +223,9 @@ def cron_next(
 
 @app.command("import-crontab", epilog="Example:  crontab -l | jobctl import-crontab - > jobs.toml")
 def import_crontab(
-    source: Annotated[str, typer.Argument(help="A crontab file, or - for stdin.")] = "-",
+    source: Annotated[
+        str, typer.Argument(help="A crontab file, or - for stdin.", metavar="FILE")
+    ] = "-",
     system: Annotated[
         bool, typer.Option("--system", help="/etc/crontab format, with a user column.")
     ] = False,
