@@ -240,6 +240,18 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         raise ConfigError(f"{name}: invalid TOML: nested too deeply") from None
 
 
+def host_zone_warning(config: Config) -> str | None:
+    """Why some schedule will not follow $TZ (see timefmt.tz_ignored), when one follows
+    the host's zone at all: it names no timezone, nor does [settings]."""
+    if config.settings.timezone is not None:
+        return None
+    if all(spec.timezone is not None for spec in config.schedules.values()):
+        return None
+    from jobctl.timefmt import tz_ignored
+
+    return tz_ignored()
+
+
 def check_schedules(config: Config) -> Config:
     """Check every cron expression: kept out of plain loading so that `enqueue`, run from
     shell loops, never imports the cron module."""

@@ -82,12 +82,10 @@ class Daemon:
 
     def _warn_of_tz(self) -> None:
         """Say so when $TZ names no zone and some schedule would follow another one."""
-        from jobctl.timefmt import tz_ignored
+        from jobctl.config import host_zone_warning
 
-        ignored = tz_ignored()
-        config = self.config
-        zoneless = any(s.timezone is None for s in config.schedules.values())
-        if ignored and zoneless and config.settings.timezone is None:
+        ignored = host_zone_warning(self.config)
+        if ignored:
             self.log.emit("scheduler.tz_ignored", level="warning", error=ignored)
 
     def run(self) -> int:

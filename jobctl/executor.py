@@ -70,6 +70,7 @@ class Attempt:
         self._log_opened = False  # tried: made at most once
         self._log_made = False
         self._output_lost: str | None = None  # why output did not reach the log, if any did not
+        self._no_log: str | None = None  # why the log cannot be made: output would be lost
         self._out_fd: int | None = None
         self._err_fd: int | None = None
         self._exit_fd: int | None = None
@@ -104,7 +105,7 @@ class Attempt:
             raise  # a folder refused: the job must not write where it should not
         except OSError as exc:  # no room for its folder (a full disk): the output is lost,
             there, self._log_opened = False, True  # not the job
-            self._output_lost = _reason(exc)
+            self._no_log = _reason(exc)  # lost only if the job writes anything
         if there:
             # Something is there already (a planted link, or the log of another database
             # or namespace sharing the folder, or of one deleted since: its ids start over):
@@ -312,8 +313,9 @@ class Attempt:
 
     def _write_log(self, data: bytes) -> None:
         if self._log_fd < 0:
-            if self._log_opened:
-                return  # the log could not be created: the output is lost, not the job
+            if self._log_opened:  # the log could not be created: the output is lost, not the job
+                self._output_lost = self._output_lost or self._no_log
+                return
             self._log_opened = True
             try:
                 self._log_fd = _open_log(self.spec.log_path)
@@ -682,7 +684,10 @@ def _write_all(fd: int, data: bytes) -> OSError | None:
 
 
 def _reason(exc: OSError) -> str:
-    return (exc.strerror or str(exc)).lower()
+    """An OSError as the end of a sentence: "No space left on device" reads "no space left
+    on device"; a message of jobctl's own (with paths) is left as it is."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
 
 
 def _trim_log(fd: int, keep: int, above: int) -> None:

@@ -45,12 +45,9 @@ def local_zone() -> str:
     tz = zone_from_tz(os.environ.get("TZ", ""))
     if tz:
         candidates.append(tz)
-    try:
-        target = os.path.realpath("/etc/localtime")
-        if "zoneinfo/" in target:
-            candidates.append(target.split("zoneinfo/", 1)[1])
-    except OSError:
-        pass
+    localtime = _zone_of_file("/etc/localtime")
+    if localtime:
+        candidates.append(localtime)
     try:
         with open("/etc/timezone", encoding="utf-8") as handle:
             candidates.append(handle.read().strip())
@@ -67,21 +64,31 @@ def local_zone() -> str:
 
 def zone_from_tz(value: str) -> str | None:
     """The zone name a $TZ value gives, as the C library reads it: `Area/City`, the same
-    after a `:`, or a path into a zoneinfo folder (`:/usr/share/zoneinfo/Asia/Tokyo`)."""
+    after a `:`, or a zone file (`:/usr/share/zoneinfo/Asia/Tokyo`, `:/etc/localtime`)."""
     name = value[1:] if value.startswith(":") else value
-    if name.startswith("/") and "zoneinfo/" in name:
-        name = name.split("zoneinfo/", 1)[1]
+    if name.startswith("/"):
+        return _zone_of_file(name)
     return name or None
+
+
+def _zone_of_file(path: str) -> str | None:
+    """The zone name of a zone file, from where it is (or what it links to) in a zoneinfo
+    folder: /etc/localtime -> /usr/share/zoneinfo/Europe/Berlin gives Europe/Berlin."""
+    try:
+        target = os.path.realpath(path)
+    except OSError:
+        return None
+    return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else None
 
 
 def tz_ignored() -> str | None:
     """Why $TZ is not the zone of schedules that name none, when it is set to what is no
-    zone name here (a POSIX rule such as `JST-9`, a typo): jobs would then see one zone and
-    the schedules follow another. None when $TZ is unset or used."""
+    zone this host knows (a POSIX rule such as `JST-9`, a typo): jobs would then see one
+    zone and the schedules follow another. None when $TZ is unset or used."""
     value = os.environ.get("TZ", "")
     if not value or zone_from_tz(value) == local_zone():
         return None
     return (
-        f"TZ={value!r} is not a time zone name (such as Asia/Tokyo): schedules that name no"
-        f" timezone follow {local_zone()} here, while their jobs see TZ={value}"
+        f"TZ={value!r} is not a time zone this host knows (such as Asia/Tokyo): schedules"
+        f" that name no timezone follow {local_zone()} here, while their jobs see TZ={value}"
     )

@@ -540,13 +540,16 @@ def test_a_log_folder_with_no_room_loses_the_output_not_the_job(env: Env) -> Non
         env.write_config(
             f'[settings]\nlog_dir = "{full}"\n'
             f'[jobs.x]\ncommand = ["sh", "-c", "echo out; touch {marker}"]\nmax_attempts = 1\n'
+            '[jobs.silent]\ncommand = ["true"]\nmax_attempts = 1\n'
         )
-        job_id = env.enqueue("x")
+        job_id, silent = env.enqueue("x"), env.enqueue("silent")
         env.run("run-worker", "--burst", check=True)
         job = env.show(job_id)
         assert job["state"] == "succeeded" and marker.exists()
         # Succeeded, and says that its output is gone: not mistaken for a silent job.
         assert job["error"] == "output lost (no space left on device)"
+        # A job that wrote nothing lost nothing.
+        assert (env.show(silent)["state"], env.show(silent)["error"]) == ("succeeded", None)
     finally:
         subprocess.run(["umount", str(full)], check=False)
 

@@ -36,12 +36,11 @@ def _warn_about_this_host(config: Config) -> None:
     import os
     import sys
 
+    from jobctl.config import host_zone_warning
     from jobctl.processes import account
-    from jobctl.timefmt import tz_ignored
 
-    ignored = tz_ignored()
-    zoneless = [n for n, s in config.schedules.items() if s.timezone is None]
-    if ignored and zoneless and config.settings.timezone is None:
+    ignored = host_zone_warning(config)
+    if ignored:
         print(f"jobctl: warning: {ignored}", file=sys.stderr)
     for name, job in sorted(config.jobs.items()):
         unknown = []
