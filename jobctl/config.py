@@ -58,6 +58,12 @@ class JobType(NamedTuple):
     on_dead: tuple[str, ...] | None = None
     hook_timeout: float | None = None  # None: [settings] hook_timeout
 
+    def working_dir(self, base_dir: Path) -> str | None:
+        """Where its jobs start, when it says: `cwd`, relative to the config's folder."""
+        if self.cwd is None:
+            return None
+        return self.cwd if os.path.isabs(self.cwd) else str(base_dir / self.cwd)
+
 
 class ScheduleSpec(NamedTuple):
     """A schedule as written; cron.py checks the expression and computes fires."""

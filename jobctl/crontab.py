@@ -494,8 +494,8 @@ class _Converter:
             "# Converted from a crontab by `jobctl import-crontab`.\n"
             "# Jobs run once per fire, may overlap and are not caught up, as under cron;\n"
             "# see max_attempts, overlap and catch_up to change that. Unlike cron, a worker\n"
-            "# runs at most --concurrency jobs at once (`up`: 2): raise it, and give jobs that\n"
-            "# may hang a timeout, or one stuck job holds back the others.\n"
+            "# runs at most --concurrency jobs at once: raise it to what these jobs need, and\n"
+            "# give jobs that may hang a timeout, or one stuck job holds back the others.\n"
         )
         return ImportResult(
             toml=header + "".join(self.chunks),

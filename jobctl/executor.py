@@ -25,7 +25,7 @@ from typing import NamedTuple
 from jobctl.durations import format_duration
 from jobctl.fsutil import not_private, open_private_dir
 from jobctl.models import AttemptResult, Outcome
-from jobctl.processes import Child, group_alive, signal_group, spawn
+from jobctl.processes import Child, group_alive, known_user, signal_group, spawn
 
 ERROR_TAIL_BYTES = 2048
 _POLL_WITHOUT_PIDFD = 0.05
@@ -139,9 +139,10 @@ class Attempt:
                 )
             code = 127 if exc.errno == errno.ENOENT else 126
             return self._not_started(message, code)
-        except KeyError as exc:  # a user or group this host does not know
-            text = str(exc.args[0]) if exc.args else ""
-            which = f"group {spec.group!r}" if "getgr" in text else f"user {spec.user!r}"
+        except KeyError:  # a user or group this host does not know: which, asked again
+            which = f"group {spec.group!r}"
+            if spec.user is not None and not known_user(spec.user):
+                which = f"user {spec.user!r}"
             return self._not_started(f"cannot start {argv[0]!r}: no {which} on this host", 126)
         except ValueError as exc:
             return self._not_started(f"cannot start {argv[0]!r}: {exc}", 126)
@@ -517,7 +518,8 @@ _MAX_LOG_ROOTS = 4
 
 def check_log_root(root: str) -> None:
     """PermissionError, saying why, when a log root is not a private folder of this user's
-    (made if missing): a worker checks it at its start, rather than fail every job on it."""
+    (made if missing, unless it is a link: see _placed): a worker checks it at its start,
+    rather than fail every job on it."""
     with _LOG_LOCK:
         if root not in _LOG_ROOTS:
             fd = open_private_dir(_placed(root), what="log folder", shown=root)

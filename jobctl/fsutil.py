@@ -1,5 +1,6 @@
-"""Files jobctl creates are private to the user: directories 0700, files 0600. What it finds
-in their place must be as private: a real folder or file of this user's (the effective uid)
+"""Files jobctl creates are private to the user: directories 0700, files 0600 (log folders
+an admin shares with a group excepted: see executor._shared_group). What it finds in their
+place must be as private: a real folder or file of this user's (the effective uid)
 that group and others cannot write to. Anything else may have been planted by another user,
 to read what jobctl writes there or to hand it their own content, and is refused."""
 
@@ -121,8 +122,13 @@ def _open_dir(path: str, dir_fd: int | None, what: str, shown: str) -> int:
         except OSError:
             raise exc from None  # a file above it is not a folder
         if stat.S_ISLNK(info.st_mode):
-            raise PermissionError(f"{what} {shown} is a symbolic link") from None
-        raise PermissionError(f"{what} {shown} is not a folder") from None
+            raise NotAFolder(f"{what} {shown} is a symbolic link") from None
+        raise NotAFolder(f"{what} {shown} is not a folder") from None
+
+
+class NotAFolder(PermissionError):
+    """A folder jobctl would use is a link or a file: refused, as it may have been planted
+    (its fix is a folder there, where that of a folder open to others is chown or chmod)."""
 
 
 def _make_parents(path: Path, what: str) -> None:

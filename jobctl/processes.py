@@ -73,7 +73,7 @@ def spawn(
             stderr=err_fd,
             start_new_session=True,
             close_fds=True,
-            user=int(user) if user is not None and user.isdigit() else user,  # a bare uid
+            user=_user_for_popen(user),
             group=gid,
             extra_groups=groups,
         )
@@ -99,15 +99,41 @@ def spawn(
     return Child(pid)
 
 
+def numeric_id(name: str) -> int | None:
+    """A job's `user` or `group` given as a bare uid or gid; None for a name (ASCII digits
+    only: "²" is a name to look up, not a number)."""
+    return int(name) if name.isascii() and name.isdigit() else None
+
+
 def account(user: str) -> pwd.struct_passwd | None:
     """The passwd entry of a job's `user` (a name, or a number that may have none);
     KeyError for a name that does not exist."""
-    if user.isdigit():
+    uid = numeric_id(user)
+    if uid is not None:
         try:
-            return pwd.getpwuid(int(user))
+            return pwd.getpwuid(uid)
         except KeyError:
             return None
     return pwd.getpwnam(user)
+
+
+def known_user(user: str) -> bool:
+    """Whether this host knows a job's `user` (a bare uid always counts)."""
+    try:
+        account(user)
+    except KeyError:
+        return False
+    return True
+
+
+def uid_of(user: str) -> int:
+    """The uid a job's `user` runs as; KeyError for a name that does not exist."""
+    entry = account(user)
+    if entry is not None:
+        return entry.pw_uid
+    uid = numeric_id(user)
+    assert uid is not None  # account() finds every name, or raises
+    return uid
 
 
 # What a job run as another user keeps of the worker's environment: where commands are and
@@ -126,7 +152,7 @@ def login_env(user: str, environ: Mapping[str, str]) -> dict[str, str]:
     except KeyError:
         return dict(environ)
     if entry is None:  # a number with no passwd entry
-        uid, login = int(user), {}
+        uid, login = uid_of(user), {}
     else:
         name = entry.pw_name
         uid, login = entry.pw_uid, {"HOME": entry.pw_dir, "USER": name, "LOGNAME": name}
@@ -147,17 +173,27 @@ def process_exists(pid: int) -> bool:
     return True
 
 
+def _user_for_popen(user: str | None) -> str | int | None:
+    """Popen looks a string up as a name: a bare uid goes as a number."""
+    if user is None:
+        return None
+    uid = numeric_id(user)
+    return user if uid is None else uid
+
+
 def _groups_of(user: str | None, group: str | None) -> tuple[str | int | None, list[int] | None]:
     """The group and supplementary groups a command runs with, as login and cron set them
     (initgroups): switching only the user would leave it root's group and groups."""
-    number = int(group) if group is not None and group.isdigit() else group  # a bare gid
+    number: str | int | None = group
+    if group is not None and numeric_id(group) is not None:
+        number = numeric_id(group)  # a bare gid
     if user is None or os.geteuid() != 0:
         return number, None  # not root: the kernel allows no change of groups anyway
     entry = account(user)
     if entry is None:
         # A uid with no passwd entry has no groups to look up: its own number as its group
         # (as systemd does for such a User=) and no other, never root's group and groups.
-        return (int(user) if number is None else number), []
+        return (uid_of(user) if number is None else number), []
     if number is None:
         gid = entry.pw_gid
     else:

@@ -25,11 +25,12 @@ from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import Attempt, AttemptSpec, check_log_root, wait_readable
+from jobctl.fsutil import NotAFolder
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
-from jobctl.processes import account, login_env, process_exists, stop_orphans
+from jobctl.processes import login_env, process_exists, stop_orphans, uid_of
 from jobctl.reloads import KEEPING, ConfigFollower
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
@@ -142,13 +143,12 @@ class Worker:
             check_log_root(self._log_root)
         except PermissionError as exc:
             self._restore_signals(old_handlers)
-            reason = str(exc)
-            if reason.endswith(("is a symbolic link", "is not a folder")):
+            if isinstance(exc, NotAFolder):
                 fix = "make it a folder of this user's"
             else:
                 fix = "chown it, or chmod go-w it"
             raise ConfigError(
-                f"{reason}: no job could keep its output there ({fix}, or set [settings] log_dir)"
+                f"{exc}: no job could keep its output there ({fix}, or set [settings] log_dir)"
             ) from None
         except FileNotFoundError as exc:  # a linked log folder whose disk is not there
             self._restore_signals(old_handlers)
@@ -578,10 +578,9 @@ class Worker:
         if self._euid == 0:
             return True
         try:
-            entry = account(user)
+            return uid_of(user) == self._euid
         except KeyError:
             return False
-        return (entry.pw_uid if entry is not None else int(user)) == self._euid
 
     def _spec(self, claim: Claim, job_type: JobType) -> AttemptSpec:
         job = claim.job
@@ -592,9 +591,7 @@ class Worker:
         else:
             shell = job_type.shell
             argv = render_argv(job_type.command, job.payload, shell)
-            cwd = job_type.cwd
-            if cwd is not None and not os.path.isabs(cwd):
-                cwd = str(self.config.base_dir / cwd)
+            cwd = job_type.working_dir(self.config.base_dir)
         env = self._base_env(job_type).copy()
         if cwd is None and job_type.user is not None and self._may_become(job_type.user):
             cwd = _home_directory(env)

@@ -136,16 +136,21 @@ def test_a_wait_no_worker_would_end_says_why(env: Env) -> None:
     paused = env.run("wait", str(job_id), "--timeout", "200ms")
     assert (paused.returncode, paused.stderr) == (
         124,
-        "jobctl: timed out after 200ms (queue 'default' is paused (jobctl resume default))\n",
+        "jobctl: timed out after 200ms (queue 'default' is paused until jobctl resume default)\n",
     )
     env.run("resume", "default", check=True)
     waiting = env.start("enqueue", "noop", "--wait")
     assert waiting.stderr is not None
-    assert waiting.stderr.readline() == (
+    waiting_note = (
         "jobctl: note: no live worker serves queue 'default'; waiting for a worker"
         " (--timeout gives up)\n"
     )
+    assert waiting.stderr.readline() == waiting_note
+    follower = env.start("logs", str(_jobs(env)[-1]["id"]), "--follow")
+    assert follower.stderr is not None
+    assert follower.stderr.readline() == waiting_note
     start_worker(env)
     assert waiting.wait(timeout=30) == 0
+    assert follower.wait(timeout=30) == 0
     served = env.run("enqueue", "noop", "--wait", "--timeout", "30s")
     assert (served.returncode, served.stderr) == (0, "")

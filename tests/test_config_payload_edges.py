@@ -311,6 +311,7 @@ def test_validate_warns_of_a_user_group_or_cwd_this_host_does_not_have(env: Env)
         '[jobs.c]\ncommand = ["true"]\nuser = "root"\n'
         '[jobs.d]\ncommand = ["true"]\ncwd = "no-such-folder"\n'
         '[jobs.e]\ncommand = ["true"]\ncwd = "/"\n'
+        '[jobs.f]\ncommand = ["true"]\nuser = "²"\n'  # a name, not a number: no crash
     )
     result = env.run("validate")
     assert result.returncode == 0
@@ -319,6 +320,7 @@ def test_validate_warns_of_a_user_group_or_cwd_this_host_does_not_have(env: Env)
         " jobs would fail here",
         "jobctl: warning: [jobs.b] group 'no-such-group-here' does not exist on this host: its"
         " jobs would fail here",
-        "jobctl: warning: [jobs.d] cwd 'no-such-folder' does not exist on this host: its"
+        "jobctl: warning: [jobs.d] cwd 'no-such-folder' is not a folder on this host: its"
         " jobs would fail here",
+        "jobctl: warning: [jobs.f] user '²' does not exist on this host: its jobs would fail here",
     ]

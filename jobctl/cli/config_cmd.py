@@ -37,30 +37,25 @@ def _warn_about_this_host(config: Config) -> None:
     import sys
 
     from jobctl.config import host_zone_warning
-    from jobctl.processes import account
+    from jobctl.processes import known_user, numeric_id
 
     ignored = host_zone_warning(config)
     if ignored:
         print(f"jobctl: warning: {ignored}", file=sys.stderr)
     for name, job in sorted(config.jobs.items()):
         unknown = []
+        if job.user is not None and not known_user(job.user):
+            unknown.append(f"user {job.user!r} does not exist")
         try:
-            if job.user is not None:
-                account(job.user)
-        except KeyError:
-            unknown.append(f"user {job.user!r}")
-        try:
-            if job.group is not None and not job.group.isdigit():
+            if job.group is not None and numeric_id(job.group) is None:
                 grp.getgrnam(job.group)
         except KeyError:
-            unknown.append(f"group {job.group!r}")
-        if job.cwd is not None:
-            folder = os.path.join(config.base_dir, job.cwd)  # an absolute cwd stays itself
-            if not os.path.isdir(folder):
-                unknown.append(f"cwd {job.cwd!r}")
+            unknown.append(f"group {job.group!r} does not exist")
+        folder = job.working_dir(config.base_dir)
+        if folder is not None and not os.path.isdir(folder):
+            unknown.append(f"cwd {job.cwd!r} is not a folder")
         for what in unknown:
             print(
-                f"jobctl: warning: [jobs.{name}] {what} does not exist on this host: its"
-                " jobs would fail here",
+                f"jobctl: warning: [jobs.{name}] {what} on this host: its jobs would fail here",
                 file=sys.stderr,
             )

@@ -84,7 +84,8 @@ class Globals:
 
     def db_location(self) -> str:
         """--db, else $JOBCTL_DB, else [settings] db, else the XDG state directory. An empty
-        --db never gets here (see main): taken as unset, it would quietly pick another one."""
+        --db never gets here (see set_options): taken as unset, it would quietly pick another
+        one."""
         if self.db is not None:
             return self.db
         env = os.environ.get("JOBCTL_DB")

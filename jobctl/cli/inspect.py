@@ -98,7 +98,13 @@ def wait(
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
 ) -> None:
     """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled."""
-    from jobctl.cli.observe import Patience, say_if_nobody_runs, waiting_for, why_nobody_runs
+    from jobctl.cli.observe import (
+        Patience,
+        because,
+        say_if_nobody_runs,
+        waiting_for,
+        why_nobody_runs,
+    )
     from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError
     from jobctl.models import FINAL_STATES, State
     from jobctl.render import ended_line, job_document, print_json
@@ -128,8 +134,7 @@ def wait(
             if deadline is not None and time.monotonic() >= deadline:
                 if as_json:
                     print_json([job_document(jobs[i]) for i in job_ids])
-                reasons = why_nobody_runs(store, job_ids)
-                why = f" ({'; '.join(reasons)})" if reasons else ""
+                why = because(why_nobody_runs(store, job_ids))
                 typer.echo(f"jobctl: timed out after {timeout}{why}", err=True)
                 raise typer.Exit(EXIT_TIMEOUT)
             time.sleep(pause)

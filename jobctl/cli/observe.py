@@ -131,6 +131,7 @@ def logs(
             # (Following may wait for an attempt of an active job that has yet to start.)
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
         if follow:
+            say_if_nobody_runs(store, [job_id], timeout)
             try:
                 with waiting_for([job_id]):
                     final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
@@ -236,10 +237,15 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     reasons = []
     for queue in sorted(waiting):
         if queue in paused:
-            reasons.append(f"queue {queue!r} is paused (jobctl resume {queue})")
+            reasons.append(f"queue {queue!r} is paused until jobctl resume {queue}")
         elif queue not in served:
             reasons.append(f"no live worker serves queue {queue!r}")
     return reasons
+
+
+def because(reasons: Sequence[str]) -> str:
+    """The end of a timeout line that says why no worker took the jobs: " (a; b)"."""
+    return f" ({'; '.join(reasons)})" if reasons else ""
 
 
 def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None) -> None:
@@ -289,8 +295,9 @@ def give_up(
     from jobctl.errors import EXIT_TIMEOUT
 
     doing = f" ({job.job}) is still {job.state.value}" if job is not None else ""
-    why = f" ({'; '.join(reasons)})" if reasons else ""
-    typer.echo(f"jobctl: timed out after {timeout}: job {job_id}{doing}{why}", err=True)
+    typer.echo(
+        f"jobctl: timed out after {timeout}: job {job_id}{doing}{because(reasons)}", err=True
+    )
     raise typer.Exit(EXIT_TIMEOUT)
 
 

@@ -75,7 +75,7 @@ def enqueue(
     args: Annotated[
         list[str] | None,
         typer.Argument(
-            help="The job name; with --exec, the command and its arguments (after --).",
+            help="The job name; with --exec, the command and its arguments.",
             show_default=False,
             autocompletion=complete_enqueue,
         ),

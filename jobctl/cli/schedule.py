@@ -243,6 +243,7 @@ def import_crontab(
     from jobctl.crontab import USER_NAME
     from jobctl.crontab import import_crontab as convert
     from jobctl.errors import UsageError
+    from jobctl.processes import known_user
 
     if user is not None and system:
         raise UsageError("--user is for one user's crontab; --system reads each line's user")
@@ -251,23 +252,13 @@ def import_crontab(
     result = convert(_read_crontab(source), system=system, user=user)
     for warning in result.warnings:
         typer.echo(f"jobctl: {source}: {warning}", err=True)
-    if user is not None and not _known_user(user):
+    if user is not None and not known_user(user):
         typer.echo(
             f"jobctl: --user {user}: no such user on this host; its jobs fail to start"
             " until there is one",
             err=True,
         )
     sys.stdout.write(result.toml)
-
-
-def _known_user(name: str) -> bool:
-    from jobctl.processes import account
-
-    try:
-        account(name)
-    except KeyError:
-        return False
-    return True
 
 
 def _read_crontab(source: str) -> str:
