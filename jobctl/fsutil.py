@@ -1,5 +1,5 @@
 """Files jobctl creates are private to the user: directories 0700, files 0600 (log folders
-an admin shares with a group excepted: see executor._shared_group). What it finds in their
+an admin shares with a group excepted: see logfolders._shared_group). What it finds in their
 place must be as private: a real folder or file of this user's (the effective uid)
 that group and others cannot write to. Anything else may have been planted by another user,
 to read what jobctl writes there or to hand it their own content, and is refused."""

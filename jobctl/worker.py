@@ -24,8 +24,9 @@ from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
 from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
-from jobctl.executor import Attempt, AttemptSpec, check_log_root, wait_readable
+from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.fsutil import NotAFolder
+from jobctl.logfolders import check_log_root
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook

@@ -187,7 +187,7 @@ def test_a_refused_hooks_folder_is_a_hook_failed_line_and_nothing_is_deleted(
             "failure",
         )
         assert (record["job_id"], record["job"]) == (job_id, "fail")
-        # The reason is the log folder check's own (jobctl/executor.py), in its words.
+        # The reason is the log folder check's own (jobctl/logfolders.py), in its words.
         error = str(record["error"])
         assert error.startswith(f"not run: log folder {hooks} "), error
         assert any(reason in error for reason in reasons), error

@@ -19,8 +19,9 @@ import threading
 from pathlib import Path
 
 from jobctl.config import JobType, Settings
-from jobctl.executor import AttemptSpec, Execution, remove_log
+from jobctl.executor import AttemptSpec, Execution
 from jobctl.logfiles import hook_log_path, read_tail
+from jobctl.logfolders import remove_log
 from jobctl.models import AttemptResult, Job, Outcome
 from jobctl.observe.events import LEVELS, EventLog
 

@@ -1,0 +1,219 @@
+"""Log folders and files, opened only through folders checked once and held open.
+
+A log lives at `<root>/<folder>/<name>` (see logfiles.py for the paths). The root and the
+folder must each be a real folder (not a link) of the effective uid's, closed to writes by
+group and others, or another user could move what the worker writes there, or read it.
+Each is checked once, through a descriptor kept open, and logs are made relative to that
+descriptor: a folder swapped for another (or for a link) after its check does not move an
+open descriptor, so the worker writes into the folder it checked or nowhere. A folder
+removed since (a prune, or by hand) is noticed at the next log made in it, and made
+again. Descriptors are used under one lock (hooks start attempts from their own threads),
+so none is closed while another thread uses it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import threading
+
+from jobctl.fsutil import not_private, open_private_dir
+
+_LOG_LOCK = threading.Lock()
+_LOG_ROOTS: dict[str, int] = {}  # checked roots: path -> descriptor
+_LOG_DIRS: dict[str, int] = {}  # checked folders: path -> descriptor, the newest last
+_LOG_GROUPS: dict[str, int] = {}  # folders shared with a group (see _shared_group) -> its gid
+_MAX_LOG_DIRS = 16  # a folder holds a thousand jobs' logs: a few cover the running ones
+_MAX_LOG_ROOTS = 4
+
+
+def check_log_root(root: str) -> None:
+    """PermissionError, saying why, when a log root is not a private folder of this user's
+    (made if missing, unless it is a link: see _placed): a worker checks it at its start,
+    rather than fail every job on it."""
+    with _LOG_LOCK:
+        if root not in _LOG_ROOTS:
+            fd = open_private_dir(_placed(root), what="log folder", shown=root)
+            _remember(_LOG_ROOTS, root, fd, _MAX_LOG_ROOTS)
+
+
+def remove_log(path: str) -> None:
+    """Remove a log file, if there is one, through its checked folder (made private if
+    missing; PermissionError, saying why, if it or its root is not a real folder private to
+    this user): never through the path, which a link could send elsewhere."""
+    directory, name = os.path.split(path)
+    with _LOG_LOCK:
+        folder = _log_dir_fd(directory)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folder)
+
+
+def _log_dir_fd(directory: str) -> int:
+    """The descriptor of a checked log folder (the caller holds _LOG_LOCK)."""
+    known = _LOG_DIRS.get(directory)
+    if known is not None:
+        return known
+    root, name = os.path.split(directory)
+    for again in (False, True):
+        root_fd = _LOG_ROOTS.get(root)
+        if root_fd is None:
+            root_fd = open_private_dir(_placed(root), what="log folder", shown=root)
+            _remember(_LOG_ROOTS, root, root_fd, _MAX_LOG_ROOTS)
+        shared = _shared_group(root_fd)
+        mode = 0o700 if shared is None else 0o2750
+        try:
+            fd = open_private_dir(
+                name, dir_fd=root_fd, what="log folder", shown=directory, mode=mode
+            )
+            break
+        except FileNotFoundError:
+            if again:
+                raise
+            _forget(_LOG_ROOTS, root)  # the root was removed since its check: made again
+    _remember(_LOG_DIRS, directory, fd, _MAX_LOG_DIRS)
+    shared = _shared_group(fd)
+    if shared is None:
+        _LOG_GROUPS.pop(directory, None)
+    else:
+        _LOG_GROUPS[directory] = shared
+    return fd
+
+
+def _shared_group(folder: int) -> int | None:
+    """The group a log folder shares its logs with, or None for a private one: a folder
+    its group may read and search, and set-group-ID, so that what is made in it is that
+    group's (an admin's `chgrp adm DIR && chmod 2750 DIR`). Logs and folders made in it
+    are then readable by that group too, never writable; one of another group stays
+    private."""
+    info = os.fstat(folder)
+    if info.st_mode & stat.S_ISGID and info.st_mode & 0o050 == 0o050:
+        return info.st_gid
+    return None
+
+
+def _placed(root: str) -> str:
+    """Where a log root that is a symbolic link points, when the link is this user's or
+    root's: an admin who keeps logs on another disk. A link of anyone else's is refused
+    when opened (they could point the worker's output at their own folder). A link to
+    nothing is FileNotFoundError: its disk may not be mounted."""
+    try:
+        info = os.lstat(root)
+    except OSError:
+        return root
+    if stat.S_ISLNK(info.st_mode) and info.st_uid in (os.geteuid(), 0):
+        target = os.path.realpath(root)
+        if not os.path.lexists(target):
+            # Made here, it would sit below a mount point and fill that disk instead.
+            raise FileNotFoundError(
+                errno.ENOENT,
+                f"log folder {root} is a link to {target}, which does not exist (a disk that"
+                " is not mounted?); a linked log folder is never made",
+            )
+        return target
+    return root
+
+
+def _remember(cache: dict[str, int], key: str, fd: int, limit: int) -> None:
+    while len(cache) >= limit:
+        os.close(cache.pop(next(iter(cache))))
+    cache[key] = fd
+
+
+def _forget(cache: dict[str, int], key: str) -> None:
+    fd = cache.pop(key, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def log_exists(path: str) -> bool:
+    """Whether anything (a link too) is at the log's name in its checked folder."""
+    directory, name = os.path.split(path)
+    with _LOG_LOCK:
+        folder = _log_dir_fd(directory)
+        try:
+            os.lstat(name, dir_fd=folder)
+        except FileNotFoundError:
+            return False
+    return True
+
+
+def open_log(path: str, *, truncate: bool = False) -> int:
+    """Open (or make, 0600) a log in its checked folder, never through a link. A file that
+    is not a plain file of this user's with no other name (a hard link would have the
+    attempt's output truncate and overwrite another file) is refused with PermissionError
+    before anything is written to it."""
+    directory, name = os.path.split(path)
+    flags = os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+    with _LOG_LOCK:
+        for again in (False, True):
+            folder = _log_dir_fd(directory)
+            try:
+                fd = os.open(name, flags, 0o600, dir_fd=folder)
+                break
+            except FileNotFoundError:
+                if again:
+                    raise
+                _forget(_LOG_DIRS, directory)  # the folder was removed since: made again
+                _forget(_LOG_ROOTS, os.path.dirname(directory))
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise PermissionError(f"log file {path} is a symbolic link") from None
+                raise
+    try:
+        info = os.fstat(fd)  # one per log made: its folder needs none
+        problem = None
+        if not stat.S_ISREG(info.st_mode):
+            problem = "is not a plain file"
+        elif info.st_nlink > 1:
+            problem = f"has {info.st_nlink - 1} other hard link(s)"
+        else:
+            problem = not_private(info)
+        if problem:
+            raise PermissionError(f"log file {path} {problem}")
+        # Readable by the folder's group when the folder is shared and the file is that
+        # group's (see _shared_group); else private, whatever an earlier version made it.
+        want = 0o640 if _LOG_GROUPS.get(directory) == info.st_gid else 0o600
+        if stat.S_IMODE(info.st_mode) != want:
+            os.fchmod(fd, want)
+        if truncate:  # only now: a file refused above is never emptied
+            os.ftruncate(fd, 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def write_all(fd: int, data: bytes) -> OSError | None:
+    """Write all of `data`; the error that stopped it, if one did. A full disk must not kill
+    the attempt: what did not fit is lost, and the attempt says so (executor's _lost_note)."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except OSError as exc:
+            return exc
+        view = view[written:]
+    return None
+
+
+def os_reason(exc: OSError) -> str:
+    """An OSError as the end of a sentence: "No space left on device" reads "no space left
+    on device"; a message of jobctl's own (with paths) is left as it is."""
+    text = exc.strerror or str(exc)
+    return text[:1].lower() + text[1:]
+
+
+def trim_log(fd: int, keep: int, above: int) -> None:
+    """Cut the log to its last `keep` bytes once it is over `above`, dropping the head.
+    Through the open descriptor, never the path, which someone could have swapped."""
+    try:
+        size = os.fstat(fd).st_size
+        if size <= above:
+            return
+        tail = os.pread(fd, keep, size - keep)
+        os.ftruncate(fd, 0)
+        write_all(fd, b"[... earlier output dropped ...]\n" + tail)  # O_APPEND: at the start
+    except OSError:
+        return
