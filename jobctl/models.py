@@ -122,6 +122,12 @@ class Job(NamedTuple):
     schedule: str | None = None
     fire_time: float | None = None
 
+    def over(self) -> bool:
+        """Whether nothing of it runs any more: a final state, and no process still stopping
+        (a job cancelled while running keeps its worker until its process has exited, so a
+        script that waits for it, then enqueues its key again, does not race the old run)."""
+        return self.state in FINAL_STATES and (self.state != State.CANCELLED or self.worker is None)
+
 
 class Claim(NamedTuple):
     """A job a worker now owns until its lease expires (a NamedTuple: cheap to define)."""

@@ -58,6 +58,8 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     queue = job_type.queue if request.queue is None else request.queue
     if not QUEUE_NAME.match(queue):
         raise UsageError(f"{prefix}bad queue name {queue!r}")
+    if request.key == "":  # as for the queue: one key shared by every unset variable
+        raise UsageError(f"{prefix}empty key (give one, or no --key at all)")
     # `is None`, not `or`: an explicit 0 is a mistake to refuse, not a wish for the default.
     max_attempts = job_type.max_attempts if request.max_attempts is None else request.max_attempts
     if not 1 <= max_attempts <= 1000:

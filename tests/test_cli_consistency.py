@@ -130,7 +130,7 @@ def test_a_wait_no_worker_would_end_says_why(env: Env) -> None:
     assert (alone.returncode, alone.stderr) == (
         124,
         f"jobctl: timed out after 200ms: job {job_id} (noop) is still queued"
-        " (no live worker serves queue 'default')\n",
+        " (no live worker serves queue 'default' yet)\n",
     )
     env.run("pause", "default", check=True)
     paused = env.run("wait", str(job_id), "--timeout", "200ms")
@@ -142,7 +142,7 @@ def test_a_wait_no_worker_would_end_says_why(env: Env) -> None:
     waiting = env.start("enqueue", "noop", "--wait")
     assert waiting.stderr is not None
     waiting_note = (
-        "jobctl: note: no live worker serves queue 'default'; waiting for a worker"
+        "jobctl: note: no live worker serves queue 'default' yet; waiting for a worker"
         " (--timeout gives up)\n"
     )
     assert waiting.stderr.readline() == waiting_note

@@ -217,6 +217,15 @@ def test_paused_queue_is_skipped_until_resumed_and_pause_persists(env: Env) -> N
     assert (empty.returncode, empty.stderr) == (2, "jobctl: bad queue name ''\n")
     batch = env.run("enqueue", "--batch", "-", input='{"job": "other", "queue": ""}\n')
     assert batch.returncode == 2 and "bad queue name ''" in batch.stderr
+    # So is an empty key: every unset variable would share it, and every job but the first
+    # would be dropped as a duplicate.
+    no_key = env.run("enqueue", "other", "--key", "")
+    assert (no_key.returncode, no_key.stderr) == (
+        2,
+        "jobctl: empty key (give one, or no --key at all)\n",
+    )
+    batch = env.run("enqueue", "--batch", "-", input='{"job": "other", "key": ""}\n')
+    assert batch.returncode == 2 and "empty key" in batch.stderr
 
 
 def test_pausing_lets_running_jobs_finish(env: Env) -> None:
@@ -323,3 +332,23 @@ def test_cancel_reaches_an_idle_notification_free_worker_through_its_lease(env: 
     env.run("cancel", str(job_id), check=True)
     env.wait_for(lambda: process_gone(sleeper), timeout=15)
     assert wait_attempt_over(env, job_id).outcome is not None
+
+
+def test_wait_for_a_cancelled_job_returns_once_its_process_has_stopped(env: Env) -> None:
+    """A job cancelled while running keeps its process (and its key) through kill_grace:
+    `wait` and `enqueue --wait` return when it has stopped, so that a script that cancels,
+    waits, then enqueues the key again does not race the old run."""
+    env.write_config(
+        '[jobs.stubborn]\ncommand = ["sh", "-c", "trap \\"\\" TERM; sleep 30"]\n'
+        'kill_grace = "1s"\nmax_attempts = 1\n'
+    )
+    start_worker(env)
+    job_id = env.enqueue("stubborn", "--key", "K")
+    wait_state(env, job_id, "running")
+    env.run("cancel", str(job_id), check=True)
+    waited = env.run("wait", str(job_id), "--timeout", "30s")
+    assert waited.returncode == 1  # it ended cancelled
+    (attempt,) = env.show(job_id)["attempts_history"]  # type: ignore[misc]
+    assert attempt["finished_at"] is not None  # its process had stopped
+    again = env.run("enqueue", "stubborn", "--key", "K")
+    assert again.returncode == 0 and int(again.stdout) != job_id

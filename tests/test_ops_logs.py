@@ -142,7 +142,7 @@ def test_enqueue_wait_refuses_what_cannot_work(env: Env) -> None:
     assert batch.stderr == "jobctl: --wait and --follow take one job, not a --batch\n"
 
 
-NOBODY = " (no live worker serves queue 'default')"
+NOBODY = " (no live worker serves queue 'default' yet)"
 
 
 def test_enqueue_wait_and_logs_follow_give_up_at_their_timeout(env: Env) -> None:

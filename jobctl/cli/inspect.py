@@ -106,7 +106,7 @@ def wait(
         why_nobody_runs,
     )
     from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError
-    from jobctl.models import FINAL_STATES, State
+    from jobctl.models import State
     from jobctl.render import ended_line, job_document, print_json
 
     limit = duration_option(timeout, "--timeout")
@@ -129,7 +129,7 @@ def wait(
             missing = [i for i in job_ids if i not in jobs]
             if missing:
                 raise NotFound(f"no job {missing[0]}")
-            if all(j.state in FINAL_STATES for j in jobs.values()):
+            if all(j.over() for j in jobs.values()):
                 break
             if deadline is not None and time.monotonic() >= deadline:
                 if as_json:

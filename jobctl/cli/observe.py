@@ -239,7 +239,7 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
         if queue in paused:
             reasons.append(f"queue {queue!r} is paused until jobctl resume {queue}")
         elif queue not in served:
-            reasons.append(f"no live worker serves queue {queue!r}")
+            reasons.append(f"no live worker serves queue {queue!r} yet")
     return reasons
 
 
@@ -355,7 +355,7 @@ def watch(
             seen = job
             ended = job.state in FINAL_STATES
             if out is None:
-                if ended:
+                if job.over():
                     return job
                 _pause(pause, deadline, seen)
                 pause = min(pause * 1.5, _POLL_MAX)
