@@ -136,7 +136,8 @@ def test_a_wait_no_worker_would_end_says_why(env: Env) -> None:
     paused = env.run("wait", str(job_id), "--timeout", "200ms")
     assert (paused.returncode, paused.stderr) == (
         124,
-        "jobctl: timed out after 200ms (queue 'default' is paused until jobctl resume default)\n",
+        f"jobctl: timed out after 200ms: job {job_id} (noop) is still queued"
+        " (queue 'default' is paused until jobctl resume default)\n",
     )
     env.run("resume", "default", check=True)
     waiting = env.start("enqueue", "noop", "--wait")

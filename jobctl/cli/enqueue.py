@@ -94,8 +94,13 @@ def run_enqueue(
         (result,) = store.enqueue([new_job], now)
         if not result.created:
             _refuse_a_stopping_holder(store, result.id, key)
+            holder = store.get(result.id)  # keys are shared by every job type: say whose
+            other = (
+                f" (a {holder.job} job)" if holder is not None and holder.job != new_job.job else ""
+            )
             print(
-                f"jobctl: job {result.id} with key {key!r} is already active; nothing queued",
+                f"jobctl: job {result.id}{other} with key {key!r} is already active; nothing"
+                " queued",
                 file=sys.stderr,
             )
         if as_json and not (wait or follow):

@@ -134,8 +134,13 @@ def wait(
             if deadline is not None and time.monotonic() >= deadline:
                 if as_json:
                     print_json([job_document(jobs[i]) for i in job_ids])
+                doing = ", ".join(
+                    f"job {j.id} ({j.job}) is still {j.state.value}"
+                    for j in (jobs[i] for i in dict.fromkeys(job_ids))
+                    if not j.over()
+                )
                 why = because(why_nobody_runs(store, job_ids))
-                typer.echo(f"jobctl: timed out after {timeout}{why}", err=True)
+                typer.echo(f"jobctl: timed out after {timeout}: {doing}{why}", err=True)
                 raise typer.Exit(EXIT_TIMEOUT)
             time.sleep(pause)
             pause = min(pause * 1.5, 0.25)
