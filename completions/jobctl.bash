@@ -45,7 +45,7 @@ _jobctl_options() {
         'status') REPLY='--json --help -h' ;;
         'up') REPLY='--queue -q --concurrency -n --shutdown-timeout --metrics-addr --help -h' ;;
         'validate') REPLY='--quiet --help -h' ;;
-        'wait') REPLY='--timeout -t --json --help -h' ;;
+        'wait') REPLY='--queue -q --job -j --all -a --timeout -t --json --help -h' ;;
         *) REPLY='' ;;
     esac
 }
@@ -127,6 +127,10 @@ _jobctl_value() {
         'up -n') REPLY='plain' ;;
         'up --shutdown-timeout') REPLY='plain' ;;
         'up --metrics-addr') REPLY='plain' ;;
+        'wait --queue') REPLY='dynamic' ;;
+        'wait -q') REPLY='dynamic' ;;
+        'wait --job') REPLY='dynamic' ;;
+        'wait -j') REPLY='dynamic' ;;
         'wait --timeout') REPLY='plain' ;;
         'wait -t') REPLY='plain' ;;
         *) REPLY='flag' ;;

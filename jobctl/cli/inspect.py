@@ -89,65 +89,118 @@ def show(
         job_detail(job, attempts)
 
 
-@app.command(epilog="Example:  jobctl wait 41 42 --timeout 10m && echo all good")
+@app.command(
+    epilog="Examples:  jobctl wait 41 42 --timeout 10m && echo all good\n\n"
+    "           jobctl wait --queue build   (every build job active now)"
+)
 def wait(
-    job_ids: Annotated[list[int], typer.Argument(help="Job ids to wait for.", metavar="ID...")],
+    job_ids: Annotated[
+        list[int] | None, typer.Argument(help="Job ids to wait for.", metavar="[ID]...")
+    ] = None,
+    queue: Annotated[
+        str | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Also every job queued, scheduled or running in this queue now.",
+            autocompletion=complete_queue,
+        ),
+    ] = None,
+    job: Annotated[
+        str | None,
+        typer.Option(
+            "--job",
+            "-j",
+            help="Also every job of this type active now (with --queue: in that queue).",
+            autocompletion=complete_job,
+        ),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", "-a", help="Also every job active now, in every queue.")
+    ] = False,
     timeout: Annotated[
         str | None, typer.Option("--timeout", "-t", help="Give up after this long (exit 124).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
 ) -> None:
-    """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled."""
+    """Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or cancelled.
+
+    --queue, --job and --all take the jobs active when the wait starts; jobs enqueued later
+    are not waited for.
+    """
     from jobctl.cli.observe import (
         Patience,
         because,
+        first_few,
         say_if_nobody_runs,
         waiting_for,
         why_nobody_runs,
     )
-    from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError
-    from jobctl.models import State
+    from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError, UsageError
+    from jobctl.models import ACTIVE_STATES, Job, JobFilter, State
     from jobctl.render import ended_line, job_document, print_json
 
+    if every and (queue is not None or job is not None):
+        raise UsageError("--all waits for every active job: drop --queue and --job, or --all")
+    if not job_ids and not every and queue is None and job is None:
+        raise UsageError("wait needs job ids, or --queue, --job or --all")
     limit = duration_option(timeout, "--timeout")
     deadline = time.monotonic() + limit if limit is not None else None
     pause = 0.01
     patience = Patience()
-    with STATE.store(create=False) as store, waiting_for(job_ids):
-        say_if_nobody_runs(store, job_ids, timeout)
-        while True:
-            try:
-                jobs = store.get_many(job_ids)
-            except StoreError as exc:
+    with STATE.store(create=False) as store:
+        wanted = list(dict.fromkeys(job_ids or []))
+        if every or queue is not None or job is not None:
+            where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
+            stopping = where._replace(states=(State.CANCELLED,), leased=True)
+            active = sorted(j.id for w in (where, stopping) for j in store.list_jobs(w))
+            wanted += [i for i in active if i not in set(wanted)]
+            if not wanted:
+                typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
+        seen: dict[int, Job] = {}
+        pending = wanted
+        with waiting_for(wanted):
+            say_if_nobody_runs(store, wanted, timeout)
+            while pending:
+                try:
+                    jobs = store.get_many(pending)
+                except StoreError as exc:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        typer.echo(f"jobctl: timed out after {timeout}", err=True)
+                        raise typer.Exit(EXIT_TIMEOUT) from None
+                    patience.failed(exc)
+                    time.sleep(0.25)
+                    continue
+                patience.answered()
+                missing = [i for i in pending if i not in jobs]
+                if missing:
+                    raise NotFound(f"no job {missing[0]}")
+                seen.update(jobs)
+                pending = [i for i in pending if not jobs[i].over()]
+                if not pending:
+                    break
                 if deadline is not None and time.monotonic() >= deadline:
-                    typer.echo(f"jobctl: timed out after {timeout}", err=True)
-                    raise typer.Exit(EXIT_TIMEOUT) from None
-                patience.failed(exc)
-                time.sleep(0.25)
-                continue
-            patience.answered()
-            missing = [i for i in job_ids if i not in jobs]
-            if missing:
-                raise NotFound(f"no job {missing[0]}")
-            if all(j.over() for j in jobs.values()):
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                if as_json:
-                    print_json([job_document(jobs[i]) for i in job_ids])
-                doing = ", ".join(
-                    f"job {j.id} ({j.job}) is still {j.state.value}"
-                    for j in (jobs[i] for i in dict.fromkeys(job_ids))
-                    if not j.over()
-                )
-                why = because(why_nobody_runs(store, job_ids))
-                typer.echo(f"jobctl: timed out after {timeout}: {doing}{why}", err=True)
-                raise typer.Exit(EXIT_TIMEOUT)
-            time.sleep(pause)
-            pause = min(pause * 1.5, 0.25)
+                    if as_json:
+                        print_json([job_document(seen[i]) for i in wanted])
+                    doing = ", ".join(
+                        first_few(
+                            [
+                                f"job {i} ({seen[i].job}) is still {seen[i].state.value}"
+                                for i in pending
+                            ]
+                        )
+                    )
+                    why = because(why_nobody_runs(store, pending))
+                    typer.echo(f"jobctl: timed out after {timeout}: {doing}{why}", err=True)
+                    raise typer.Exit(EXIT_TIMEOUT)
+                time.sleep(pause)
+                pause = min(pause * 1.5, 0.25)
     if as_json:
-        print_json([job_document(jobs[i]) for i in job_ids])
-    failed = [j for j in jobs.values() if j.state != State.SUCCEEDED]
-    for job in failed:
-        typer.echo(ended_line(job), err=True)
+        print_json([job_document(seen[i]) for i in wanted])
+    failed = [seen[i] for i in wanted if seen[i].state != State.SUCCEEDED]
+    for job_failed in failed[:20]:
+        typer.echo(ended_line(job_failed), err=True)
+    if len(failed) > 20:
+        typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)

@@ -264,13 +264,21 @@ def waiting_for(job_ids: Sequence[int]) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         many = len(job_ids) > 1
-        ids = ", ".join(str(i) for i in job_ids)
+        ids = ", ".join(first_few([str(i) for i in job_ids]))
         typer.echo(
             f"jobctl: interrupted: stopped waiting for job{'s' if many else ''} {ids};"
             f" {'they go' if many else 'it goes'} on (jobctl cancel stops a job)",
             err=True,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def first_few(items: Sequence[str], most: int = 5) -> list[str]:
+    """At most `most` of the items, then "and N more": a wait on thousands of jobs still
+    ends with a line a person can read."""
+    if len(items) <= most:
+        return list(items)
+    return [*items[:most], f"and {len(items) - most} more"]
 
 
 class WaitTimedOut(Exception):

@@ -52,6 +52,24 @@ def limit_option(value: int, option: str = "--limit") -> int | None:
     return value or None
 
 
+def worker_queues(names: list[str] | None) -> tuple[str, ...] | None:
+    """A worker's --queue values: None (every queue) when none is given or one is `*`, the
+    spelling `status` shows for it. A name no queue can have is refused, not served for
+    ever in vain."""
+    if not names or "*" in names:
+        return None
+    from jobctl.config import QUEUE_NAME
+    from jobctl.errors import UsageError
+
+    for name in names:
+        if not QUEUE_NAME.match(name):
+            raise UsageError(
+                f"--queue: bad queue name {name!r}: use letters, digits, '_', '-', '.', ':'"
+                " (or '*' for every queue)"
+            )
+    return tuple(dict.fromkeys(names))
+
+
 def refused(count: int, *, asked: int | None, verb: str) -> None:
     """End a command on several jobs of which `count` were refused, each already named in
     a line of its own: exit 1, with a count when more than one job was asked for (`asked`

@@ -21,7 +21,7 @@ QueueOption = Annotated[
     typer.Option(
         "--queue",
         "-q",
-        help="Take jobs from this queue (repeat; default: all).",
+        help="Take jobs from this queue (repeat; default or '*': all).",
         autocompletion=complete_queue,
     ),
 ]
@@ -65,7 +65,7 @@ def run_worker(
     grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
     config = STATE.config()
     options = WorkerOptions(
-        queues=tuple(queue) if queue else None,
+        queues=_queues_to_serve(queue, config),
         concurrency=concurrency,
         burst=burst,
         shutdown_timeout=grace,
@@ -120,7 +120,7 @@ def up(
     config = _schedule_config()
     log = STATE.event_log()
     options = WorkerOptions(
-        queues=tuple(queue) if queue else None,
+        queues=_queues_to_serve(queue, config),
         concurrency=concurrency,
         shutdown_timeout=grace,
         with_daemon=True,
@@ -144,6 +144,23 @@ def up(
             daemon.request_stop()
             thread.join(timeout=10)
     raise typer.Exit(code)
+
+
+def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...] | None:
+    """The --queue values, with a warning for a queue the config never names: a typo there
+    would leave the worker idle for good, while jobs enqueued with --queue NAME still run."""
+    from jobctl.cli.completers import queues_named_in
+    from jobctl.cli.options import worker_queues
+
+    queues = worker_queues(names)
+    for name in sorted(set(queues or ()) - queues_named_in(config)):
+        typer.echo(
+            f"jobctl: warning: no job type or schedule in {config.path or 'the config'} uses"
+            f" queue {name!r}:"
+            f" only jobs enqueued with --queue {name} run there",
+            err=True,
+        )
+    return queues
 
 
 @app.command(epilog="Example:  jobctl reload")

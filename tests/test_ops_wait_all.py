@@ -1,0 +1,138 @@
+"""`wait --queue/--job/--all` (a CI step that hands out many jobs waits for them all) and a
+worker's --queue values, end to end on a real database and real workers."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Env
+from test_ops_support import burst
+
+CONFIG = """\
+[jobs.ok]
+command = ["true"]
+
+[jobs.bad]
+command = ["false"]
+max_attempts = 1
+
+[jobs.other]
+command = ["true"]
+queue = "other"
+"""
+
+NO_WORKER = "jobctl: note: no live worker serves queue '{}' yet; waiting for a worker"
+
+
+def test_wait_queue_takes_the_jobs_active_when_it_starts(env: Env) -> None:
+    """A job enqueued after the wait began is not waited for (a cron schedule would keep
+    the wait going for ever), nor is one of another queue."""
+    env.write_config(CONFIG)
+    first, second = env.enqueue("ok"), env.enqueue("ok")
+    elsewhere = env.enqueue("other")
+    waiting = env.start("wait", "--queue", "default", "--json")
+    assert waiting.stderr is not None and waiting.stdout is not None
+    assert waiting.stderr.readline().startswith(NO_WORKER.format("default"))
+    late = env.enqueue("bad")  # it fails, but came after the wait had taken its jobs
+    burst(env, "--queue", "default")
+    assert waiting.wait(timeout=30) == 0
+    jobs = json.loads(waiting.stdout.read())
+    assert [(j["id"], j["state"]) for j in jobs] == [(first, "succeeded"), (second, "succeeded")]
+    assert env.show(late)["state"] == "dead"
+    assert env.show(elsewhere)["state"] == "queued"
+
+
+def test_wait_all_exits_1_naming_the_jobs_that_did_not_succeed(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    failing = env.enqueue("bad")
+    env.enqueue("other")
+    waiting = env.start("wait", "--all")
+    assert waiting.stderr is not None
+    burst(env)
+    assert waiting.wait(timeout=30) == 1
+    lines = [line for line in waiting.stderr.read().splitlines() if "note:" not in line]
+    assert lines == [f"jobctl: job {failing} (bad) ended dead: exit code 1"]
+
+
+def test_wait_job_selects_by_type(env: Env) -> None:
+    env.write_config(CONFIG)
+    good = env.enqueue("ok")
+    env.enqueue("bad")
+    waiting = env.start("wait", "--job", "ok", "--json")
+    assert waiting.stdout is not None
+    burst(env)
+    assert waiting.wait(timeout=30) == 0
+    assert [j["id"] for j in json.loads(waiting.stdout.read())] == [good]
+
+
+def test_wait_with_nothing_active_returns_at_once_and_says_so(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    burst(env)
+    result = env.run("wait", "--all", "--json")
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+    assert result.stderr == "jobctl: note: no job is active there: nothing to wait for\n"
+
+
+def test_wait_refuses_no_jobs_and_all_with_a_filter(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    nothing = env.run("wait")
+    assert (nothing.returncode, nothing.stderr) == (
+        2,
+        "jobctl: wait needs job ids, or --queue, --job or --all\n",
+    )
+    both = env.run("wait", "--all", "--queue", "default")
+    assert (both.returncode, both.stderr) == (
+        2,
+        "jobctl: --all waits for every active job: drop --queue and --job, or --all\n",
+    )
+
+
+def test_a_wait_on_many_jobs_times_out_with_one_readable_line(env: Env) -> None:
+    env.write_config(CONFIG)
+    lines = "".join(json.dumps({"job": "ok"}) + "\n" for _ in range(40))
+    ids = env.run("enqueue", "--batch", "-", input=lines, check=True).stdout.split()
+    result = env.run("wait", "--all", "--timeout", "100ms")
+    assert result.returncode == 124
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"jobctl: timed out after 100ms: job {ids[0]} (ok) is still queued,")
+    assert ", and 35 more (no live worker serves queue 'default' yet)" in line
+
+
+def test_ids_and_a_queue_together_wait_for_both(env: Env) -> None:
+    env.write_config(CONFIG)
+    elsewhere = env.enqueue("other")
+    here = env.enqueue("ok")
+    result = env.run("wait", str(elsewhere), "--queue", "default", "--timeout", "100ms")
+    assert result.returncode == 124
+    assert f"job {elsewhere} (other) is still queued, job {here} (ok)" in result.stderr
+
+
+def test_worker_queue_star_serves_every_queue(env: Env) -> None:
+    """`*` is how `status` shows a worker of every queue; as a --queue value it means the
+    same, not a queue of that name that no job can have."""
+    env.write_config(CONFIG)
+    jobs = [env.enqueue("ok"), env.enqueue("other")]
+    burst(env, "--queue", "*")
+    assert [env.show(j)["state"] for j in jobs] == ["succeeded", "succeeded"]
+
+
+def test_worker_refuses_a_queue_name_no_job_can_have_and_warns_of_an_unknown_one(
+    env: Env,
+) -> None:
+    env.write_config(CONFIG)
+    bad = env.run("run-worker", "--burst", "--queue", "mail queue")
+    assert (bad.returncode, bad.stderr) == (
+        2,
+        "jobctl: --queue: bad queue name 'mail queue': use letters, digits, '_', '-', '.',"
+        " ':' (or '*' for every queue)\n",
+    )
+    typo = env.run("run-worker", "--burst", "--queue", "mial", check=True)
+    assert typo.stderr.splitlines()[0] == (
+        f"jobctl: warning: no job type or schedule in {env.config} uses queue 'mial':"
+        " only jobs enqueued with --queue mial run there"
+    )
+    known = env.run("run-worker", "--burst", "--queue", "other", check=True)
+    assert "warning" not in known.stderr
