@@ -28,10 +28,10 @@ _jobctl_options() {
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
         'logs') REPLY='--attempt -a --follow -f --timeout -t --help -h' ;;
         'metrics') REPLY='--help -h' ;;
-        'pause') REPLY='--help -h' ;;
+        'pause') REPLY='--all -a --help -h' ;;
         'prune') REPLY='--older-than --state -s --help -h' ;;
         'reload') REPLY='--help -h' ;;
-        'resume') REPLY='--help -h' ;;
+        'resume') REPLY='--all -a --help -h' ;;
         'retry') REPLY='--help -h' ;;
         'run-worker') REPLY='--queue -q --concurrency -n --burst --shutdown-timeout --worker-name --metrics-addr --help -h' ;;
         'schedule') REPLY='--help -h' ;;
@@ -146,8 +146,8 @@ _jobctl_argument() {
         'enqueue *') REPLY='dynamic' ;;
         'import-crontab 0') REPLY='file' ;;
         'logs 0') REPLY='plain' ;;
-        'pause 0') REPLY='dynamic' ;;
-        'resume 0') REPLY='dynamic' ;;
+        'pause *') REPLY='dynamic' ;;
+        'resume *') REPLY='dynamic' ;;
         'retry 0') REPLY='plain' ;;
         'schedule pause 0') REPLY='plain' ;;
         'schedule resume 0') REPLY='plain' ;;

@@ -69,6 +69,32 @@ def test_a_queue_only_the_database_knows_can_be_paused(env: Env) -> None:
     assert "known queues are adhoc, default, mail, reports" in refused.stderr
 
 
+def test_pause_all_and_several_queues_check_every_name_first(env: Env) -> None:
+    """`pause --all` holds every queue known (pueue's `pause --all`); several names are all
+    checked before any queue changes, so a typo among them pauses nothing."""
+    env.write_config(QUEUES)
+    env.enqueue("--queue", "adhoc", "--exec", "--", "true")
+    one_typo = env.run("pause", "mail", "reprots")
+    assert one_typo.returncode == 2 and one_typo.stdout == ""
+    assert one_typo.stderr.startswith("jobctl: unknown queue 'reprots' (did you mean 'reports'?)")
+    assert _queues(env) == {"adhoc": False}
+    paused = env.run("pause", "--all", check=True)
+    assert paused.stdout.splitlines() == [
+        f"paused queue {q}" for q in ("adhoc", "default", "mail", "reports")
+    ]
+    assert _queues(env) == dict.fromkeys(("adhoc", "default", "mail", "reports"), True)
+    resumed = env.run("resume", "mail", "reports", check=True)
+    assert resumed.stdout == "resumed queue mail\nresumed queue reports\n"
+    assert env.run("resume", "-a", check=True).returncode == 0
+    assert not any(_queues(env).values())
+    for words in (["pause"], ["resume", "--all", "mail"]):
+        refused = env.run(*words)
+        assert (refused.returncode, refused.stderr) == (
+            2,
+            "jobctl: name the queues, or give --all (not both)\n",
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 # list: the limit
 

@@ -92,48 +92,64 @@ def retry(
     print(result.id)
 
 
-QueueArgument = Annotated[
-    str, typer.Argument(help="The queue name.", autocompletion=complete_queue, metavar="QUEUE")
+QueueArguments = Annotated[
+    list[str] | None,
+    typer.Argument(help="Queue names.", autocompletion=complete_queue, metavar="[QUEUE]..."),
+]
+AllQueuesOption = Annotated[
+    bool, typer.Option("--all", "-a", help="Every queue the config names or the database holds.")
 ]
 
 
 @app.command(epilog="Example:  jobctl pause reports  (then: jobctl resume reports)")
-def pause(queue: QueueArgument) -> None:
-    """Stop workers taking jobs from a queue; running jobs finish. It stays paused, across
-    restarts, until `jobctl resume`. The queue must be named in the config or have jobs."""
-    running = _set_paused(queue, True)
-    print(f"paused queue {queue}" + (f" ({running} running job(s) will finish)" if running else ""))
+def pause(queues: QueueArguments = None, every: AllQueuesOption = False) -> None:
+    """Stop workers taking jobs from queues; running jobs finish. A queue stays paused,
+    across restarts, until `jobctl resume`. Each must be named in the config or have jobs."""
+    for queue, running in _set_paused(queues, every, True).items():
+        print(
+            f"paused queue {queue}"
+            + (f" ({running} running job(s) will finish)" if running else "")
+        )
 
 
 @app.command(epilog="Example:  jobctl resume reports")
-def resume(queue: QueueArgument) -> None:
-    """Let workers take jobs from a paused queue again."""
-    _set_paused(queue, False)
-    print(f"resumed queue {queue}")
+def resume(queues: QueueArguments = None, every: AllQueuesOption = False) -> None:
+    """Let workers take jobs from paused queues again."""
+    for queue in _set_paused(queues, every, False):
+        print(f"resumed queue {queue}")
 
 
-def _set_paused(queue: str, paused: bool) -> int:
-    """Pause or resume; returns how many jobs of the queue are running.
+def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str, int]:
+    """Pause or resume; returns each queue's count of running jobs.
 
-    Only a queue jobctl knows of: one the config names (the default queue, a job type's or
+    Only queues jobctl knows of: one the config names (the default queue, a job type's or
     a schedule's) or one the database holds. A typo would otherwise pause nothing that
-    runs, report success, and leave a queue of that name in `status` for good."""
+    runs, report success, and leave a queue of that name in `status` for good. Every name
+    is checked before any queue changes."""
     from jobctl.cli.completers import queues_named_in
     from jobctl.config import QUEUE_NAME
     from jobctl.errors import UsageError
     from jobctl.models import State
 
-    if not QUEUE_NAME.match(queue):
-        raise UsageError(f"bad queue name {queue!r}: use letters, digits, '_', '-', '.', ':'")
+    if every == bool(queues):
+        raise UsageError("name the queues, or give --all (not both)")
+    for queue in queues or ():
+        if not QUEUE_NAME.match(queue):
+            raise UsageError(f"bad queue name {queue!r}: use letters, digits, '_', '-', '.', ':'")
     known = queues_named_in(STATE.config())
     with STATE.store() as store:
         counts = {c.queue: c for c in store.queue_counts(time.time())}
         known.update(counts)
-        if queue not in known:
-            raise UsageError(_unknown_queue(queue, known))
-        store.set_paused(queue, paused)
-    found = counts.get(queue)
-    return found.counts.get(State.RUNNING, 0) if found else 0
+        chosen = sorted(known) if every else list(dict.fromkeys(queues or ()))
+        for queue in chosen:
+            if queue not in known:
+                raise UsageError(_unknown_queue(queue, known))
+        for queue in chosen:
+            store.set_paused(queue, paused)
+    return {
+        queue: counts[queue].counts.get(State.RUNNING, 0) if queue in counts else 0
+        for queue in chosen
+    }
 
 
 def _unknown_queue(queue: str, known: set[str]) -> str:
