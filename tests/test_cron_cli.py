@@ -266,3 +266,29 @@ def test_a_tz_that_is_no_zone_name_is_warned_of(env: Env) -> None:
     daemon.send_signal(signal.SIGTERM)
     _, stderr = daemon.communicate(timeout=20)
     assert "scheduler.tz_ignored" in stderr and "TZ='JST-9'" in stderr
+
+
+def test_cron_next_uses_the_zone_a_daemon_would_and_reads_schedule_names(env: Env) -> None:
+    """`cron next` answers for the daemon: [settings] timezone applies to an expression, a
+    schedule's own zone to its name, and --tz to both."""
+    env.write_config(
+        '[settings]\ntimezone = "Asia/Tokyo"\n[jobs.task]\ncommand = ["true"]\n'
+        '[schedules.nightly]\njob = "task"\ncron = "0 9 * * *"\ntimezone = "Europe/Berlin"\n'
+    )
+    since = ["--from", "2025-12-31T12:00:00Z", "-n", "1", "--json"]
+    for words, fire in [
+        (["0 9 * * *"], "2026-01-01T09:00:00+09:00"),
+        (["nightly"], "2026-01-01T09:00:00+01:00"),
+        (["nightly", "--tz", "UTC"], "2026-01-01T09:00:00+00:00"),
+    ]:
+        result = env.run("cron", "next", *words, *since)
+        assert (result.returncode, result.stderr) == (0, ""), words
+        assert json.loads(result.stdout) == [fire], words
+
+
+def test_a_daemon_with_no_config_file_refuses_to_start(env: Env) -> None:
+    """It would run no schedule, and a reload re-reads the file it started with: none."""
+    for command in ("schedule-daemon", "up"):
+        result = env.run(command, timeout=20)
+        assert result.returncode == 2, command
+        assert result.stderr.startswith("jobctl: no config found"), command

@@ -31,9 +31,14 @@ app.add_typer(cron_app, name="cron")
 
 
 def _zone_name(spec: ScheduleSpec, config: Config) -> str:
+    return spec.timezone or _settings_zone_name(config)
+
+
+def _settings_zone_name(config: Config) -> str:
+    """The zone of a schedule that names none: [settings] timezone, else the host's."""
     from jobctl.timefmt import local_zone
 
-    return spec.timezone or config.settings.timezone or local_zone()
+    return config.settings.timezone or local_zone()
 
 
 def _spec(config: Config, name: str) -> ScheduleSpec:
@@ -174,14 +179,27 @@ def _set_paused(name: str, paused: bool) -> None:
     print(f"{'paused' if paused else 'resumed'} schedule {name}")  # as `jobctl pause QUEUE`
 
 
-@cron_app.command("next", epilog='Example:  jobctl cron next "30 2 * * *" -n 3 --tz Europe/Berlin')
+@cron_app.command(
+    "next",
+    epilog='Examples:  jobctl cron next "30 2 * * *" -n 3 --tz Europe/Berlin  |'
+    "  jobctl cron next nightly-backup",
+)
 def cron_next(
     expression: Annotated[
-        str, typer.Argument(help="A cron expression, quoted.", metavar="EXPRESSION")
+        str,
+        typer.Argument(
+            help="A cron expression, quoted, or the name of a schedule in the config.",
+            metavar="EXPRESSION",
+        ),
     ],
     count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many.")] = 5,
     tz: Annotated[
-        str | None, typer.Option("--tz", help="IANA time zone (default: the host's).")
+        str | None,
+        typer.Option(
+            "--tz",
+            help="IANA time zone (default: the schedule's, else [settings] timezone, else the"
+            " host's).",
+        ),
     ] = None,
     start: Annotated[
         str | None,
@@ -191,16 +209,23 @@ def cron_next(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
-    """The next fire times of an expression, computed by the daemon's own code (DST included)."""
+    """The next fire times of an expression or a schedule, computed by the daemon's own code
+    (DST included), in the zone the daemon would use."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from jobctl import cron
     from jobctl.errors import UsageError
     from jobctl.render import ago, print_json, table
-    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
+    from jobctl.timefmt import iso, parse_instant, tz_ignored
 
-    zone_name = tz or local_zone()
-    ignored = None if tz else tz_ignored()
+    config = STATE.config()
+    spec = config.schedules.get(expression)
+    if spec is not None:
+        expression = spec.cron
+    zone_name = tz or (
+        _zone_name(spec, config) if spec is not None else _settings_zone_name(config)
+    )
+    ignored = None if tz or (spec and spec.timezone) or config.settings.timezone else tz_ignored()
     if ignored:
         print(f"jobctl: warning: {ignored}", file=sys.stderr)
     try:

@@ -201,10 +201,12 @@ def reload() -> None:
 
 
 def _schedule_config() -> Config:
-    """The config with every cron expression checked, so a bad one fails before start."""
+    """The config with every cron expression checked, so a bad one fails before start. A
+    daemon with no config file at all would run no schedule and never find one (a reload
+    re-reads the file it started with): refused, as `validate` refuses it."""
     from jobctl.config import check_schedules
 
-    return check_schedules(STATE.config())
+    return check_schedules(STATE.config(required=True))
 
 
 @contextlib.contextmanager
