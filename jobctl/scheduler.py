@@ -9,7 +9,8 @@ one fire twice.
 Catch-up applies to fires that passed while no daemon ran (even a single one), and whenever
 more than one fire of a schedule is due at once (a stall): "latest" runs the most recent
 one, "none" runs none of the missed ones, "all" runs them all, at most `catch_up_limit`
-(the most recent ones). A schedule whose time table changes counts from the change.
+(the most recent ones). A schedule whose time table changes, or that a reload adds, counts
+from the reload.
 """
 
 from __future__ import annotations
@@ -77,8 +78,10 @@ class Scheduler:
             plan = _Plan(spec, expr, zone, now, None)
             if previous is not None and (previous.expr, previous.zone) == (expr, zone):
                 plan.watermark = previous.watermark
-            elif previous is not None:
-                retimed.append(name)  # a new time table counts from now: see below
+            elif previous is not None or self._loaded:
+                # A new time table, or a schedule added to the config of a running daemon
+                # (one taken out and put back, too), counts from now: see below.
+                retimed.append(name)
             else:
                 last = self.store.last_fire_time(name)
                 if last is None:
@@ -97,7 +100,8 @@ class Scheduler:
         for name in retimed:
             # Recorded, so that a restart resumes from here too: the new time table's past
             # was never planned, and must not be caught up.
-            self.store.record_fire(name, now, None, now, reason="time table changed")
+            why = "time table changed" if name in old else "schedule added"
+            self.store.record_fire(name, now, None, now, reason=why)
         self.config = config
         self._plans = plans
         if self._live_since is None:

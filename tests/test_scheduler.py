@@ -575,3 +575,28 @@ def test_a_changed_cron_still_counts_from_the_reload_after_a_restart(store: Sqli
     assert fires(store) == [at("2026-06-01T03:00")]  # no catch-up run for 04:00
     simulate(restarted, at("2026-06-01T11:00"), at("2026-06-02T04:30"))
     assert fires(store) == [at("2026-06-01T03:00"), at("2026-06-02T04:00")]
+
+
+@pytest.mark.parametrize("policy", ["latest", "all"])
+def test_a_schedule_taken_out_and_put_back_counts_from_the_reload(
+    store: SqliteStore, policy: str
+) -> None:
+    """Commenting a crontab line out during maintenance and back in runs nothing for the
+    time it was out: the schedule was not in force then. A restart after that resumes from
+    the reload too."""
+    spec = (
+        f'[schedules.s]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\n'
+        f'catch_up = "{policy}"\noverlap = "allow"\n'
+    )
+    other = '[schedules.other]\njob = "task"\ncron = "0 0 1 1 *"\ntimezone = "UTC"\n'
+    t0 = at("2026-06-01T12:00:00")
+    scheduler = start_scheduler(store, config_for(spec + other), t0)
+    simulate(scheduler, t0, t0 + 2)
+    scheduler.load(config_for(other), t0 + 2.5)
+    simulate(scheduler, t0 + 2.5, t0 + 10)
+    scheduler.load(config_for(spec + other), t0 + 10.5)
+    simulate(scheduler, t0 + 10.5, t0 + 12)
+    assert fires(store, "s") == [t0 + 1, t0 + 2, t0 + 11, t0 + 12]
+    restarted = start_scheduler(store, config_for(spec + other), t0 + 12.5)
+    simulate(restarted, t0 + 12.5, t0 + 13)
+    assert fires(store, "s") == [t0 + 1, t0 + 2, t0 + 11, t0 + 12, t0 + 13]
