@@ -40,7 +40,7 @@ function __jobctl_options
         case 'health'
             printf '%s\n' '--max-ready	Unhealthy above this many ready jobs.' '--max-age	Unhealthy when a ready job has waited longer.' '--max-dead	Unhealthy above this many dead jobs.' '--require-worker	Unhealthy without a live worker.' '--require-scheduler	Unhealthy without a live cron daemon.' '--json	Print a JSON object.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'import-crontab'
-            printf '%s\n' '--system	/etc/crontab format, with a user column.' '--user	The crontab\'s owner: jobs run as USER, in USER\'s home, named USER-...' '-u	The crontab\'s owner: jobs run as USER, in USER\'s home, named USER-...' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--system	/etc/crontab format, with a user column (/etc/crontab and /etc/cron.d/* always are).' '--user	The crontab\'s owner: jobs run as USER, in USER\'s home, named USER-...' '-u	The crontab\'s owner: jobs run as USER, in USER\'s home, named USER-...' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'list'
             printf '%s\n' '--state	queued, scheduled, running, succeeded, dead, cancelled.' '-s	queued, scheduled, running, succeeded, dead, cancelled.' '--job	Only this job type.' '-j	Only this job type.' '--queue	Only this queue.' '-q	Only this queue.' '--key	Only this unique key.' '-k	Only this unique key.' '--since	Only jobs created within this duration.' '--limit	At most this many jobs.' '-n	At most this many jobs.' '--oldest-first	Oldest jobs first.' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'logs'

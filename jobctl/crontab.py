@@ -56,6 +56,7 @@ __all__ = [
 DEFAULT_SHELL = "/bin/sh"
 _ENV_LINE = re.compile(r"^([^ \t=]+)[ \t]*=(.*)$")
 _BLANKS = re.compile(r"[ \t]+")  # cron separates fields with blanks only
+_UNDECODED = re.compile("[\udc80-\udcff]")  # a byte that was not UTF-8, kept by surrogateescape
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 USER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]*\$?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -309,6 +310,51 @@ class _Entry:
     user: str | None
 
 
+_BUILTINS = frozenset(
+    [
+        "cd",
+        "test",
+        "[",
+        "exec",
+        ".",
+        "export",
+        "set",
+        "umask",
+        "ulimit",
+        "nice",
+        "if",
+        "for",
+        "while",
+        "case",
+        "{",
+        "(",
+        "!",
+        "eval",
+        "command",
+    ]
+)
+
+
+def _user_column(command: str) -> str | None:
+    """The command's first word when it looks like the user column of a system crontab read
+    as a user's: a user of this host, no program on PATH, and followed by a command (one on
+    PATH, a path, or a shell built-in). Run as a command, `root  test -x X || run-parts ...`
+    fails its test and runs the fallback."""
+    import shutil
+
+    from jobctl.processes import known_user
+
+    words = _BLANKS.split(command.strip(" \t"), maxsplit=2)
+    if len(words) < 2:
+        return None
+    first, then = words[0], words[1]
+    if not USER_NAME.match(first) or first.isdigit() or shutil.which(first) is not None:
+        return None
+    if not (then in _BUILTINS or then.startswith("/") or shutil.which(then) is not None):
+        return None
+    return first if known_user(first) else None
+
+
 class _Converter:
     def __init__(self, system: bool, user: str | None = None) -> None:
         self.system = system
@@ -328,6 +374,10 @@ class _Converter:
         text = raw.strip(" \t")
         if not text:
             self.comments = []
+        elif _UNDECODED.search(text):  # bytes that are not UTF-8 (see _read_crontab)
+            self.comments = []  # a comment in another encoding describes nothing readable
+            if not text.startswith("#"):
+                self.warn(number, "not imported: the line is not UTF-8 text")
         elif text.startswith("#"):
             self.comment(text.lstrip("#").strip(" \t"))
         elif "\0" in text:
@@ -426,6 +476,13 @@ class _Converter:
                 return None
         if not rest or not rest[0].strip(" \t"):
             self.warn(number, "not imported: no command after the schedule")
+            return None
+        if not self.system and (column := _user_column(rest[0])) is not None:
+            self.warn(
+                number,
+                f"not imported: {column!r} is a user here, not a command: a line of the"
+                " /etc/crontab format, with a user column? (give --system)",
+            )
             return None
         self.check_day_fields(number, words[:count])
         return _Entry(number, text, expression, rest[0], user)

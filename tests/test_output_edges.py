@@ -185,17 +185,29 @@ def test_json_is_strict_utf8_whatever_the_text_and_the_locale(env: Env) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# 3. import-crontab reads stdin as strictly as a file
+# 3. import-crontab reads stdin as a file, undecodable bytes line by line
 
 
-def test_import_crontab_refuses_non_utf8_stdin_as_it_does_a_file(env: Env) -> None:
+def test_import_crontab_leaves_out_lines_that_are_not_utf8_and_converts_the_rest(
+    env: Env,
+) -> None:
+    """Cron reads bytes: one Latin-1 comment must not refuse a whole crontab. An entry with
+    such bytes is left out, by line number; a comment with them describes nothing."""
     crontab = env.root / "crontab"
-    for data in (b"* * * * * echo \xff\n", b"# ok\n* * * * * echo caf\xc3\n"):
-        crontab.write_bytes(data)
-        for source, stdin in ((str(crontab), None), ("-", data)):
-            result = run_bytes(env, "import-crontab", source, stdin=stdin)
-            assert result.returncode == 2 and result.stdout == b""
-            assert result.stderr.decode().splitlines() == [f"jobctl: {source}: not UTF-8 text"]
+    data = b"# sauvegarde compl\xe8te\n0 3 * * * backup\n* * * * * echo caf\xc3\n"
+    crontab.write_bytes(data)
+    for source, stdin in ((str(crontab), None), ("-", data)):
+        result = run_bytes(env, "import-crontab", source, stdin=stdin)
+        assert result.returncode == 0
+        assert result.stderr.decode().splitlines() == [
+            f"jobctl: {source}: line 3: not imported: the line is not UTF-8 text"
+        ]
+        assert b"[jobs.backup]" in result.stdout and b"sauvegarde" not in result.stdout
+        assert b"echo" not in result.stdout.split(b"[jobs.backup]")[1]
+        config = env.root / "imported.toml"
+        config.write_bytes(result.stdout)
+        checked = env.run("--config", str(config), "validate", config=False)
+        assert checked.returncode == 0, checked.stderr
 
     # Valid text converts the same either way, CRLF line ends included.
     data = "# backup\r\n30 2 * * * tar -czf /b/x.tgz /srv  # café\r\n".encode()
@@ -204,6 +216,39 @@ def test_import_crontab_refuses_non_utf8_stdin_as_it_does_a_file(env: Env) -> No
     from_stdin = run_bytes(env, "import-crontab", "-", stdin=data)
     assert from_file.returncode == from_stdin.returncode == 0
     assert from_stdin.stdout == from_file.stdout and b"caf\xc3\xa9" in from_stdin.stdout
+
+
+def test_import_crontab_leaves_out_a_user_column_read_as_a_command(env: Env) -> None:
+    """Debian's `/etc/crontab` line read without --system ran `root test -x ... || run-parts
+    ...` as a command: the test failed (no program `root`) and the fallback ran. A user of
+    this host that is no program, followed by a command, is left out with a pointer to
+    --system; a command that merely shares a user's name and takes no command is kept."""
+    data = (
+        b"25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n"
+        b"0 3 * * * root\n"
+    )
+    result = run_bytes(env, "import-crontab", "-", stdin=data)
+    assert result.returncode == 0
+    assert result.stderr.decode().splitlines() == [
+        "jobctl: -: line 1: not imported: 'root' is a user here, not a command: a line of"
+        " the /etc/crontab format, with a user column? (give --system)"
+    ]
+    assert b'command = "root"' in result.stdout
+    system = run_bytes(env, "import-crontab", "--system", "-", stdin=data)
+    assert b'user = "root"' in system.stdout and b"run-parts" in system.stdout
+
+
+def test_import_crontab_reads_files_of_etc_cron_d_with_their_user_column(env: Env) -> None:
+    """Cron tells a system crontab by its place; so does jobctl, through links too."""
+    files = sorted(Path("/etc/cron.d").glob("[!.]*")) if Path("/etc/cron.d").is_dir() else []
+    if not files:
+        pytest.skip("no file in /etc/cron.d on this host")
+    link = env.root / "system-crontab"
+    link.symlink_to(files[0])
+    plain = run_bytes(env, "import-crontab", str(link))
+    system = run_bytes(env, "import-crontab", "--system", str(link))
+    assert plain.returncode == system.returncode == 0
+    assert plain.stdout == system.stdout
 
 
 def test_import_crontab_leaves_out_lines_with_a_nul_so_its_output_validates(env: Env) -> None:

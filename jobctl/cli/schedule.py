@@ -252,7 +252,12 @@ def import_crontab(
         str, typer.Argument(help="A crontab file, or - for stdin.", metavar="FILE")
     ] = "-",
     system: Annotated[
-        bool, typer.Option("--system", help="/etc/crontab format, with a user column.")
+        bool,
+        typer.Option(
+            "--system",
+            help="/etc/crontab format, with a user column (/etc/crontab and /etc/cron.d/*"
+            " always are).",
+        ),
     ] = False,
     user: Annotated[
         str | None,
@@ -274,6 +279,7 @@ def import_crontab(
         raise UsageError("--user is for one user's crontab; --system reads each line's user")
     if user is not None and not USER_NAME.match(user):
         raise UsageError(f"--user: {user!r} is not a user name")
+    system = system or _system_crontab(source)
     result = convert(_read_crontab(source), system=system, user=user)
     for warning in result.warnings:
         typer.echo(f"jobctl: {source}: {warning}", err=True)
@@ -286,10 +292,22 @@ def import_crontab(
     sys.stdout.write(result.toml)
 
 
+def _system_crontab(source: str) -> bool:
+    """/etc/crontab and the files of /etc/cron.d have a user column, whatever the options
+    say: cron tells the format by the file's place, and so does jobctl."""
+    import os.path
+
+    if source == "-":
+        return False
+    path = os.path.realpath(source)
+    return path == "/etc/crontab" or os.path.dirname(path) == "/etc/cron.d"
+
+
 def _read_crontab(source: str) -> str:
-    """The text of a crontab file, or of stdin for "-", decoded the same strict way: stdin's
-    own decoding would let invalid bytes through (surrogateescape), into TOML that
-    `jobctl validate` then rejects."""
+    """The text of a crontab file, or of stdin for "-", decoded the same way: an undecodable
+    byte stays a lone surrogate (surrogateescape), so that the converter leaves out the
+    lines holding one, each reported by number, and converts the rest, as cron, which reads
+    bytes, would run them."""
     import io
 
     from jobctl.errors import UsageError
@@ -297,19 +315,15 @@ def _read_crontab(source: str) -> str:
     try:
         if source == "-":
             raw = getattr(sys.stdin, "buffer", None)
-            if raw is None:  # a text stream (an embedding program's): refuse what it escaped
-                text = sys.stdin.read()
-                text.encode("utf-8")  # a lone surrogate is an undecodable byte
-                return text
+            if raw is None:  # a text stream (an embedding program's): as it decoded it
+                return sys.stdin.read()
             # Universal newlines, as open() gives a file; detach so stdin stays open.
-            wrapper = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+            wrapper = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
             try:
                 return wrapper.read()
             finally:
                 wrapper.detach()
-        with open(source, encoding="utf-8") as handle:
+        with open(source, encoding="utf-8", errors="surrogateescape") as handle:
             return handle.read()
     except OSError as exc:
         raise UsageError(f"{source}: {exc.strerror}") from None
-    except UnicodeError:  # undecodable bytes, or a text stream's escapes of them
-        raise UsageError(f"{source}: not UTF-8 text") from None
