@@ -24,6 +24,7 @@ from jobctl.sizes import parse_size
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
 QUEUE_NAME = JOB_NAME
+MAX_PAYLOAD_LIMIT = 127 * 1024  # under Linux's MAX_ARG_STRLEN (128 KiB) with the variable's name
 ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exec`
 DEFAULT_QUEUE = "default"
 
@@ -445,13 +446,21 @@ class _Parser:
         lease = self.duration(t, data, "lease", 30.0)
         if lease < 1:
             raise self.fail(t, "lease", "must be at least 1s")
+        max_payload = self.take(t, data, "max_payload", (int, str), 64 * 1024, parse_size)
+        if max_payload > MAX_PAYLOAD_LIMIT:
+            raise self.fail(
+                t,
+                "max_payload",
+                "must be at most 127KiB: a job gets its payload in one environment string"
+                " (JOBCTL_PAYLOAD), and Linux starts no process with one over 128 KiB",
+            )
         durability = self.take(t, data, "durability", str, "full")
         if durability not in ("full", "normal", "off"):
             raise self.fail(t, "durability", "must be 'full', 'normal' or 'off'")
         return Settings(
             db=self.take(t, data, "db", str, None, _path_text),
             lease=lease,
-            max_payload=self.take(t, data, "max_payload", (int, str), 64 * 1024, parse_size),
+            max_payload=max_payload,
             log_dir=self.take(t, data, "log_dir", str, None, _path_text),
             log_max_bytes=self.take(
                 t, data, "log_max_bytes", (int, str), 10 * 1024 * 1024, parse_size

@@ -299,3 +299,20 @@ def test_read_only_database_refuses_enqueue(env: Env) -> None:
         assert [job["id"] for job in list_all(env)] == [first]
     finally:
         env.db.chmod(0o600)
+
+
+def test_max_payload_stays_below_what_linux_passes_a_process(env: Env) -> None:
+    """A payload reaches its job in one environment string, which Linux caps at 128 KiB: a
+    larger limit let jobs be queued that could never start (exit 126 on every attempt)."""
+    env.write_config('[settings]\nmax_payload = "1MiB"\n[jobs.a]\ncommand = ["true"]\n')
+    assert_one_error(env.run("validate"), 2, "max_payload", "at most 127KiB")
+    env.write_config(
+        '[settings]\nmax_payload = "127KiB"\n'
+        '[jobs.a]\ncommand = ["sh", "-c", "echo ${#JOBCTL_PAYLOAD}"]\n'
+    )
+    payload = json.dumps({"data": "x" * (127 * 1024 - 11)}, separators=(",", ":"))
+    assert len(payload) == 127 * 1024
+    job_id = env.enqueue("a", "--payload", payload)
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"
+    assert env.run("logs", str(job_id), check=True).stdout == f"{127 * 1024}\n"
