@@ -47,6 +47,10 @@ class StoreError(JobctlError):
     exit_code = EXIT_STORE
 
 
+class StoreMissing(StoreError):
+    """The database (or Redis namespace) does not exist yet: nothing was ever enqueued."""
+
+
 class NotFound(JobctlError):
     exit_code = EXIT_FAILED
 

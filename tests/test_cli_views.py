@@ -40,8 +40,8 @@ def test_pause_refuses_a_queue_nobody_knows_and_takes_those_the_config_names(env
     assert made_up.stderr == (
         "jobctl: unknown queue 'nosuch': known queues are default, mail, reports\n"
     )
-    # Nothing was stored under either name: not in status, not paused by mistake.
-    assert _queues(env) == {}
+    # Nothing was stored under either name: not even a database was made.
+    assert not env.db.exists()
 
     # A queue the config names pauses before it has a job: a job type's, the default, a
     # schedule's.
@@ -252,3 +252,12 @@ def test_commands_are_shown_quoted_as_a_shell_would_need_them(env: Env) -> None:
     assert shown in env.run("list", check=True).stdout
     document = json.loads(env.run("show", str(job_id), "--json", check=True).stdout)
     assert (document["command"], document["cwd"]) == (command, str(env.root))
+
+
+def test_a_refused_pause_creates_no_database(env: Env) -> None:
+    env.write_config(QUEUES)
+    refused = env.run("pause", "nosuch")
+    assert refused.returncode == 2
+    assert not env.db.exists() and list(env.db.parent.glob(env.db.name + "*")) == []
+    assert env.run("pause", "mail", check=True).stdout == "paused queue mail\n"
+    assert _queues(env) == {"mail": True}

@@ -128,7 +128,7 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
     is checked before any queue changes."""
     from jobctl.cli.completers import queues_named_in
     from jobctl.config import QUEUE_NAME
-    from jobctl.errors import UsageError
+    from jobctl.errors import StoreMissing, UsageError
     from jobctl.models import State
 
     if every == bool(queues):
@@ -137,13 +137,17 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
         if not QUEUE_NAME.match(queue):
             raise UsageError(f"bad queue name {queue!r}: use letters, digits, '_', '-', '.', ':'")
     known = queues_named_in(STATE.config())
+    try:  # a refused name creates no database
+        with STATE.store(create=False) as store:
+            counts = {c.queue: c for c in store.queue_counts(time.time())}
+    except StoreMissing:
+        counts = {}
+    known.update(counts)
+    chosen = sorted(known) if every else list(dict.fromkeys(queues or ()))
+    for queue in chosen:
+        if queue not in known:
+            raise UsageError(_unknown_queue(queue, known))
     with STATE.store() as store:
-        counts = {c.queue: c for c in store.queue_counts(time.time())}
-        known.update(counts)
-        chosen = sorted(known) if every else list(dict.fromkeys(queues or ()))
-        for queue in chosen:
-            if queue not in known:
-                raise UsageError(_unknown_queue(queue, known))
         for queue in chosen:
             store.set_paused(queue, paused)
     return {

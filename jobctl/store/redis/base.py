@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from jobctl.errors import StoreError
+from jobctl.errors import StoreError, StoreMissing
 from jobctl.store.redis.codec import (
     MIN_SERVER,
     SCHEMA_VERSION,
@@ -78,7 +78,7 @@ class RedisBase:
             )
         if schema is None:
             if not create:
-                raise StoreError(
+                raise StoreMissing(
                     f"{self.location}: namespace {self.namespace!r} does not exist "
                     "(nothing was ever enqueued there)"
                 )

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobctl.errors import StoreError
+from jobctl.errors import StoreError, StoreMissing
 from jobctl.fsutil import login_name, not_private, private_dir, user_name
 from jobctl.store.wake import Notifier, wake_dir_for
 
@@ -131,7 +131,7 @@ def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Conne
     found = _check_files(path)
     if found is not True:
         if not create:
-            raise StoreError(f"database {path}: does not exist (nothing was ever enqueued there)")
+            raise StoreMissing(f"database {path}: does not exist (nothing was ever enqueued there)")
         _create(path, through_link=found == "link")
     try:
         conn = sqlite3.connect(
