@@ -148,8 +148,9 @@ def find_config_path(explicit: str | None) -> Path | None:
     local = Path("jobs.toml")
     if os.path.lexists(local):  # even a broken link or a loop: its error says so
         return local
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    candidate = Path(xdg) / "jobctl" / "jobs.toml"
+    from jobctl.fsutil import xdg_base
+
+    candidate = Path(xdg_base("XDG_CONFIG_HOME", ".config")) / "jobctl" / "jobs.toml"
     if candidate.is_file():
         return candidate
     return None

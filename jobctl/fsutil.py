@@ -15,6 +15,16 @@ from pathlib import Path
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def xdg_base(variable: str, fallback: str) -> str:
+    """An XDG base folder: $XDG_STATE_HOME or $XDG_CONFIG_HOME, else its default under HOME
+    (`fallback`, e.g. ".local/state"). A relative value is ignored, as the XDG spec says:
+    taken as it is, each working folder would get its own queue."""
+    value = os.environ.get(variable, "")
+    if os.path.isabs(value):
+        return value
+    return os.path.join(os.path.expanduser("~"), fallback)
+
+
 def login_name(uid: int) -> str | None:
     """The name of a uid, None for one without a passwd entry."""
     import pwd

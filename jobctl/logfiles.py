@@ -20,9 +20,9 @@ def log_dir(config: Config, store_location: str) -> Path:
     if "://" in store_location:
         import re
 
-        state = os.environ.get("XDG_STATE_HOME") or os.path.join(
-            os.path.expanduser("~"), ".local", "state"
-        )
+        from jobctl.fsutil import xdg_base
+
+        state = xdg_base("XDG_STATE_HOME", ".local/state")
         name = re.sub(r"[^A-Za-z0-9.-]+", "_", store_location.split("://", 1)[1]).strip("_")
         return (Path(state) / "jobctl" / "logs" / name).absolute()
     database = Path(store_location).expanduser().absolute()

@@ -310,3 +310,13 @@ def test_a_shell_variable_in_braces_is_refused_with_the_way_to_write_it(
     box.write_config(f"[jobs.x]\ncommand = {command}\n")
     result = run_cli(box, "validate")
     one_error_line(result, 2, "${HOME} holds the payload placeholder {HOME}", "${{HOME}} or $HOME")
+
+
+def test_a_relative_xdg_state_home_is_ignored_as_the_xdg_spec_says(box: Env) -> None:
+    """Taken as it was, each working folder had its own default queue."""
+    home = Path(box.env["HOME"])
+    box.env["XDG_STATE_HOME"] = "state"
+    result = run_cli(box, "enqueue", "--exec", "--", "true", global_args=[])
+    assert result.returncode == 0, result.stderr
+    assert (home / ".local" / "state" / "jobctl" / "jobctl.db").is_file()
+    assert not (box.root / "state").exists()

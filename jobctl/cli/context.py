@@ -97,10 +97,9 @@ class Globals:
                 return config.settings.db
             path = Path(config.settings.db).expanduser()
             return str(path if path.is_absolute() else config.base_dir / path)
-        state = os.environ.get("XDG_STATE_HOME") or os.path.join(
-            os.path.expanduser("~"), ".local", "state"
-        )
-        return os.path.join(state, "jobctl", "jobctl.db")
+        from jobctl.fsutil import xdg_base
+
+        return os.path.join(xdg_base("XDG_STATE_HOME", ".local/state"), "jobctl", "jobctl.db")
 
     def store(self, *, create: bool = True, durability: str | None = None) -> "Store":
         from jobctl.store import open_store
