@@ -142,18 +142,9 @@ class Worker:
                 raise
         try:
             check_log_root(self._log_root)
-        except PermissionError as exc:
+        except OSError as exc:
             self._restore_signals(old_handlers)
-            if isinstance(exc, NotAFolder):
-                fix = "make it a folder of this user's"
-            else:
-                fix = "chown it, or chmod go-w it"
-            raise ConfigError(
-                f"{exc}: no job could keep its output there ({fix}, or set [settings] log_dir)"
-            ) from None
-        except FileNotFoundError as exc:  # a linked log folder whose disk is not there
-            self._restore_signals(old_handlers)
-            raise ConfigError(f"{exc.strerror}: mount its disk or make the folder") from None
+            raise ConfigError(_log_root_refused(exc, self._log_root)) from None
         listener = self.store.open_listener(self.id)
         started = False
         try:
@@ -833,3 +824,21 @@ def _home_directory(env: dict[str, str]) -> str:
     may be root's and closed to that user."""
     home = env.get("HOME", "")
     return home if home.startswith("/") and os.path.isdir(home) else "/"
+
+
+def _log_root_refused(exc: OSError, root: str) -> str:
+    """The one line for a log folder no job could write to, with its fix. jobctl's own
+    refusals carry no errno and name the folder; the system's name the path they failed on."""
+    if isinstance(exc, NotAFolder):
+        fix = "make it a folder of this user's"
+    elif exc.errno is None:  # open to others (fsutil.not_private)
+        fix = "chown it, or chmod go-w it"
+    elif exc.filename is None:  # a link to a missing folder (logfolders._placed)
+        return f"{exc.strerror}: mount its disk or make the folder"
+    else:
+        at = "" if exc.filename == root else f" ({exc.filename})"
+        return (
+            f"log folder {root}: {exc.strerror}{at}: no job could keep its output there (make"
+            " the folder, or set [settings] log_dir)"
+        )
+    return f"{exc}: no job could keep its output there ({fix}, or set [settings] log_dir)"

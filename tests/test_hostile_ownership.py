@@ -415,6 +415,48 @@ def test_a_log_root_linked_to_a_folder_that_is_not_there_is_never_made(env: Env)
     assert not (mount_point / "logs").exists()
 
 
+@pytest.mark.parametrize(
+    ("log_dir", "reason"),
+    [("/proc/jobctl-logs", "No such file or directory"), ("/dev/null/logs", "Not a directory")],
+)
+def test_a_log_folder_that_cannot_be_made_is_named_in_one_line(
+    env: Env, log_dir: str, reason: str
+) -> None:
+    """The line named no folder (or was an 'unexpected error' for a file in the path)."""
+    env.write_config(f'[settings]\nlog_dir = "{log_dir}"\n' + CONFIG)
+    worker = env.run("run-worker", "--burst")
+    one_error_line(
+        worker,
+        2,
+        f"jobctl: log folder {log_dir}: {reason}: no job could keep its output there (make the"
+        " folder, or set [settings] log_dir)",
+    )
+
+
+def test_validate_warns_of_a_log_folder_a_worker_would_refuse(env: Env) -> None:
+    """`ExecStartPre=jobctl validate` passed, then `up` exited 2; now validate says why (a
+    warning: the file may be meant for another host) and makes nothing."""
+    open_folder = env.root / "open"
+    open_folder.mkdir()
+    open_folder.chmod(0o777)
+    env.write_config(f'[settings]\nlog_dir = "{open_folder}"\n' + CONFIG)
+    checked = env.run("validate")
+    assert checked.returncode == 0
+    assert checked.stderr == (
+        f"jobctl: warning: log folder {open_folder} is writable by group or others (mode 0777,"
+        " owner " + f"{_me()}): workers would not start here\n"
+    )
+    env.write_config(f'[settings]\nlog_dir = "{env.root / "missing"}"\n' + CONFIG)
+    assert env.run("validate").stderr == ""
+    assert not (env.root / "missing").exists()
+
+
+def _me() -> str:
+    from jobctl.fsutil import user_name
+
+    return user_name(os.geteuid())
+
+
 def test_a_log_root_swapped_after_its_check_is_not_followed(env: Env) -> None:
     # Whoever can write the folder above the log root (here the test) swaps the root for a
     # link to another folder while the worker runs: its next logs still go where it checked.
