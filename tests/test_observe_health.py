@@ -246,3 +246,11 @@ def test_health_reads_without_a_config_and_refuses_bad_limits(env: Env) -> None:
     assert bad.returncode == 2 and bad.stderr.startswith("jobctl: --max-age: invalid duration")
     bad = env.run("health", "--max-ready", "many")
     assert bad.returncode == 2
+
+
+@pytest.mark.parametrize("option", ["--max-dead", "--max-ready"])
+def test_a_negative_limit_is_refused_not_always_unhealthy(env: Env, option: str) -> None:
+    env.run("enqueue", "--exec", "--", "true", check=True)
+    result = env.run("health", option, "-1")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"jobctl: Invalid value for '{option}': -1 is not in the range")

@@ -105,14 +105,14 @@ def metrics() -> None:
 )
 def health(
     max_ready: Annotated[
-        int | None, typer.Option("--max-ready", help="Unhealthy above this many ready jobs.")
+        int | None, typer.Option("--max-ready", help="Unhealthy above this many ready jobs.", min=0)
     ] = None,
     max_age: Annotated[
         str | None,
         typer.Option("--max-age", help="Unhealthy when a ready job has waited longer."),
     ] = None,
     max_dead: Annotated[
-        int | None, typer.Option("--max-dead", help="Unhealthy above this many dead jobs.")
+        int | None, typer.Option("--max-dead", help="Unhealthy above this many dead jobs.", min=0)
     ] = None,
     require_worker: Annotated[
         bool, typer.Option("--require-worker", help="Unhealthy without a live worker.")
