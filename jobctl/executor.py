@@ -127,7 +127,15 @@ class Attempt:
             )
         except OSError as exc:
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
-            if spec.cwd is not None and exc.filename == spec.cwd:
+            switching = spec.user is not None or spec.group is not None
+            if exc.errno == errno.EPERM and switching and os.geteuid() == 0:
+                # (Popen names the working directory for any failure before the exec.)
+                message = (
+                    f"cannot start {argv[0]!r} as {_whom(spec.user, spec.group)}: the worker"
+                    " runs as root without the capabilities to switch users (CAP_SETUID,"
+                    " CAP_SETGID: see a systemd unit's CapabilityBoundingSet=)"
+                )
+            elif spec.cwd is not None and exc.filename == spec.cwd:
                 message = f"cannot start {argv[0]!r}: working directory {spec.cwd}: {exc.strerror}"
             elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 message = f"cannot start {argv[0]!r}: command not found"
@@ -495,3 +503,8 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def _whom(user: str | None, group: str | None) -> str:
+    """`user U`, `group G` or `user U, group G`: whom an attempt was to run as."""
+    return ", ".join(f"{kind} {name}" for kind, name in (("user", user), ("group", group)) if name)

@@ -5,6 +5,7 @@ through a shell or Popen would have given them."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -204,3 +205,26 @@ def test_a_signal_that_lands_inside_the_event_log_stops_the_worker(env: Env) -> 
     )
     assert result.returncode == 0, result.stderr
     assert "worker.stopping" in result.stdout and "worker.stopped" in result.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may switch users")
+def test_a_root_worker_without_the_capability_to_switch_users_says_so(env: Env) -> None:
+    """Popen names the working directory for any failure before the exec: the line read
+    `working directory /: Operation not permitted` under a unit with no capabilities."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("no setpriv on this host")
+    env.write_config('[jobs.who]\ncommand = ["id"]\nuser = "nobody"\nmax_attempts = 1\n')
+    job_id = env.enqueue("who")
+    bounded = subprocess.run(
+        ["setpriv", "--bounding-set=-all", *JOBCTL, *env.global_args(), "run-worker", "--burst"],
+        capture_output=True,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+        timeout=60,
+    )
+    assert bounded.returncode == 0, bounded.stderr
+    assert env.show(job_id)["error"] == (
+        "cannot start 'id' as user nobody: the worker runs as root without the capabilities to"
+        " switch users (CAP_SETUID, CAP_SETGID: see a systemd unit's CapabilityBoundingSet=)"
+    )
