@@ -224,8 +224,7 @@ def test_import_crontab_leaves_out_a_user_column_read_as_a_command(env: Env) -> 
     this host that is no program, followed by a command, is left out with a pointer to
     --system; a command that merely shares a user's name and takes no command is kept."""
     data = (
-        b"25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n"
-        b"0 3 * * * root\n"
+        b"25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n0 3 * * * root\n"
     )
     result = run_bytes(env, "import-crontab", "-", stdin=data)
     assert result.returncode == 0
