@@ -292,3 +292,12 @@ def test_a_daemon_with_no_config_file_refuses_to_start(env: Env) -> None:
         result = env.run(command, timeout=20)
         assert result.returncode == 2, command
         assert result.stderr.startswith("jobctl: no config found"), command
+
+
+def test_schedule_list_is_a_view_that_makes_no_database(env: Env) -> None:
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\n[schedules.nightly]\njob = "task"\ncron = "0 3 * * *"\n'
+    )
+    (listed,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert (listed["name"], listed["last_fire"], listed["paused"]) == ("nightly", None, False)
+    assert not env.db.exists()

@@ -61,15 +61,18 @@ def schedule_list(
     from zoneinfo import ZoneInfo
 
     from jobctl import cron
-    from jobctl.errors import JobctlError
+    from jobctl.errors import JobctlError, StoreMissing
     from jobctl.render import ago, cell, print_json, table
     from jobctl.timefmt import iso
 
     config = STATE.config(required=True)
     now = time.time()
-    with STATE.store() as store:
-        last = store.last_fires()
-        paused = store.paused_schedules()
+    try:  # a view: it makes no database (none yet: nothing fired, nothing paused)
+        with STATE.store(create=False) as store:
+            last = store.last_fires()
+            paused = store.paused_schedules()
+    except StoreMissing:
+        last, paused = {}, set()
     documents: list[dict[str, Any]] = []
     for name, spec in sorted(config.schedules.items()):
         zone = _zone_name(spec, config)
