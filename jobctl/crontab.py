@@ -105,6 +105,9 @@ _INTERPRETERS = {
     "nodejs",
 }
 _SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".pl", ".rb", ".php", ".js")
+_KEYWORDS = {"if", "then", "else", "elif", "fi", "while", "until", "do", "done", "time"}
+# A quoted string or an escaped character (skipped), or a break between simple commands.
+_SEGMENT_BREAK = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||[;|&\n()])""")
 
 
 @dataclass(frozen=True)
@@ -223,16 +226,29 @@ def job_name(command: str, taken: set[str], prefix: str = "") -> str:
 def _main_words(command: str) -> list[str]:
     """The program and its first argument, from the first segment that is not setup."""
     fallback: list[str] = []
-    for segment in re.split(r"&&|\|\||[;|&\n()]", command):
+    for segment in _segments(command):
         words = _program_words(segment)
         if not words:
             continue
         if not fallback:
             fallback = words
-        if words[0] in _SETUP:
-            continue
+        if words[0] in _SETUP or (len(words) == 1 and words[0] in _INTERPRETERS):
+            continue  # (an interpreter with no script: inline code, `perl -e 'sleep 9'`)
         return words
     return fallback
+
+
+def _segments(command: str) -> list[str]:
+    """The simple commands of a line, split at `&&`, `||`, `;`, `|`, `&`, newlines and
+    parentheses outside quotes (`perl -e 'sleep int(rand(9))'` is one command)."""
+    segments: list[str] = []
+    start = 0
+    for match in _SEGMENT_BREAK.finditer(command):
+        if match.group(1) is not None:
+            segments.append(command[start : match.start()])
+            start = match.end()
+    segments.append(command[start:])
+    return segments
 
 
 def _program_words(segment: str) -> list[str]:
@@ -241,6 +257,8 @@ def _program_words(segment: str) -> list[str]:
     except ValueError:
         tokens = segment.split()
     tokens = [t for t in _without_redirections(tokens) if t not in ("{", "}", "!")]
+    while tokens and tokens[0] in _KEYWORDS:  # `then /usr/lib/php/sessionclean`
+        tokens.pop(0)
     while tokens and ("=" in tokens[0].split("/")[0] or os.path.basename(tokens[0]) in _WRAPPERS):
         tokens.pop(0)
         while tokens and (tokens[0].startswith("-") or tokens[0][:1].isdigit()):
@@ -249,8 +267,13 @@ def _program_words(segment: str) -> list[str]:
         return []
     program = _stem(tokens[0])
     arguments = _telling_arguments(tokens[1:])
-    if program in _INTERPRETERS and arguments:
-        program, arguments = _stem(arguments[0]), arguments[1:]
+    if program in _INTERPRETERS:
+        # The script run, even given as an option's value (`php -f cron.php`).
+        script = next((t for t in tokens[1:] if t.endswith(_SCRIPT_SUFFIXES)), None)
+        if script is not None:
+            arguments = arguments[arguments.index(script) :] if script in arguments else [script]
+        if arguments:
+            program, arguments = _stem(arguments[0]), arguments[1:]
     return [program, *[_slug(_stem(a))[:_ARGUMENT_LENGTH] for a in arguments[:1]]]
 
 
@@ -260,8 +283,8 @@ def _telling_arguments(tokens: list[str]) -> list[str]:
     after_short_option = False
     for token in tokens:
         value_of_option, after_short_option = after_short_option, bool(_SHORT_OPTION.match(token))
-        if token.startswith("-") or value_of_option or _NUMBER.match(token):
-            continue
+        if token.startswith("-") or value_of_option or _NUMBER.match(token) or "=" in token:
+            continue  # (`key=value`: a setting, not what is worked on)
         if not _DYNAMIC.search(token) and _slug(_stem(token)):
             telling.append(token)
     return telling

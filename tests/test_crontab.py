@@ -146,6 +146,19 @@ def test_shell_command_forms() -> None:
         ("echo $(date) >> /tmp/log", "echo"),
         ("cd /srv", "cd-srv"),
         ("", "job"),
+        # Debian's own lines: quotes hide parentheses, keywords and inline code say nothing.
+        (
+            "test -x /usr/bin/certbot -a \\! -d /run/systemd/system &&"
+            " perl -e 'sleep int(rand(43200))' && certbot -q renew",
+            "certbot",
+        ),
+        (
+            "[ -x /usr/lib/php/sessionclean ] && if [ ! -d /run/systemd/system ];"
+            " then /usr/lib/php/sessionclean; fi",
+            "sessionclean",
+        ),
+        ("php -f /var/www/nextcloud/cron.php --define apc.enable_cli=1", "cron"),
+        ("sh -c 'echo hi'", "sh"),
     ],
 )
 def test_names_say_what_runs(command: str, name: str) -> None:
