@@ -301,3 +301,14 @@ def test_schedule_list_is_a_view_that_makes_no_database(env: Env) -> None:
     (listed,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
     assert (listed["name"], listed["last_fire"], listed["paused"]) == ("nightly", None, False)
     assert not env.db.exists()
+
+
+def test_cron_next_gives_sub_second_fires_to_the_millisecond(env: Env) -> None:
+    result = env.run(
+        "cron", "next", "@every 1500ms", "-n", "2", "--tz", "UTC", "--json",
+        "--from", "2026-01-01T00:00:00Z", check=True,
+    )  # fmt: skip
+    assert json.loads(result.stdout) == [
+        "2026-01-01T00:00:01.500+00:00",
+        "2026-01-01T00:00:03.000+00:00",
+    ]

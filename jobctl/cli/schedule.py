@@ -237,14 +237,16 @@ def cron_next(
         raise UsageError(f"--tz: unknown time zone {zone_name!r}") from None
     after = parse_instant(start, "--from", zone) if start else time.time()  # naive: in --tz
     fires = cron.next_fires(cron.parse(expression), zone, after, count)
+    # To the second, or to the millisecond for an `@every 1500ms` (not to the microsecond).
+    precision = "seconds" if all(f == int(f) for f in fires) else "milliseconds"
     if as_json:
-        print_json([iso(f, zone, "auto") for f in fires])
+        print_json([iso(f, zone, precision) for f in fires])
         return
     now = time.time()
     utc = ZoneInfo("UTC")
     table(
         ["FIRE", "UTC", "IN"],
-        [[iso(f, zone, "auto") or "", iso(f, utc, "auto") or "", ago(f, now)] for f in fires],
+        [[iso(f, zone, precision) or "", iso(f, utc, precision) or "", ago(f, now)] for f in fires],
         title=f"{expression}: {cron.describe(expression)} ({zone_name})",
     )
 
