@@ -28,17 +28,13 @@ if TYPE_CHECKING:
     from jobctl.store.base import QueueCounts
 
 
-# What JSON may not carry raw: C0 is always escaped by json.dumps; DEL and C1 would reach a
-# terminal that shows the document; a surrogate cannot be encoded as UTF-8 at all.
-_JSON_RAW = re.compile("[\x7f-\x9f\ud800-\udfff]")
-
-
 def json_text(document: Any) -> str:
     """A JSON document as text that encodes to strict UTF-8: non-ASCII text stays readable;
-    DEL, C1 and lone surrogates are written as \\u escapes, which decode to the same data."""
-    text = json.dumps(document, ensure_ascii=False, indent=2)
-    # Outside strings a JSON document is ASCII, so every match is inside a string.
-    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    what could drive a terminal (DEL, C1, bidi and zero-width characters) and lone
+    surrogates are written as \\u escapes, which decode to the same data."""
+    from jobctl.text import json_safe
+
+    return json_safe(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 def print_json(document: Any) -> None:

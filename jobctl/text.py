@@ -4,14 +4,17 @@ views, event lines and error messages."""
 from __future__ import annotations
 
 import re
+import sys
 
 # C0 controls (newline and tab included), DEL, C1 controls, the zero-width and bidirectional
 # formatting characters that can disguise text (U+200B-200F, U+2028-202E, U+2066-2069,
 # U+FEFF), and lone surrogates: Python keeps an undecodable byte (of an argv, a file name)
 # as U+DC80..U+DCFF.
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff]"
-)
+_ABOVE_C0 = "\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
+_UNSAFE = re.compile(f"[\x00-\x1f{_ABOVE_C0}]")
+# In JSON text: json.dumps escapes C0 in strings itself, and a document's own newlines and
+# indents are outside strings, where they must stay.
+_JSON_UNSAFE = re.compile(f"[{_ABOVE_C0}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -26,3 +29,22 @@ def _escape(match: re.Match[str]) -> str:
     char = match.group()
     code = ord(char)
     return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def json_safe(text: str) -> str:
+    """JSON text (json.dumps output) with the characters `clean` escapes, and json.dumps
+    leaves raw, written as \\u escapes: they decode to the same data, so the document stays
+    valid and lossless, but can no longer drive a terminal that shows it. Outside strings
+    JSON text is ASCII, so every match is inside a string."""
+    return _JSON_UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def say(line: str) -> None:
+    """A line of jobctl's own on stderr (`jobctl: warning: ...`, `jobctl: note: ...`). What
+    it quotes (a path, a name, a TZ value) came from a user, a file or the environment:
+    shown escaped, as in tables."""
+    print(clean(line), file=sys.stderr)

@@ -22,6 +22,8 @@ from typer._click.shell_completion import (
     split_arg_string,
 )
 
+from jobctl.text import clean
+
 LINE_VAR = "_JOBCTL_COMPLETE_LINE"
 SCRIPTS = {"bash": "jobctl.bash", "zsh": "_jobctl", "fish": "jobctl.fish"}
 
@@ -44,9 +46,24 @@ class LineComplete(ShellComplete):
             return words[:-1], words[-1]
         return words, ""
 
+    def complete(self) -> str:
+        """One line per completion; a value that a terminal would obey (an escape, a newline
+        from a database's queue name) is left out: it could not be typed as offered."""
+        args, incomplete = self.get_completion_args()
+        items = self.get_completions(args, incomplete)
+        return "\n".join(
+            self.format_completion(item) for item in items if _printable(str(item.value))
+        )
+
     def format_completion(self, item: CompletionItem) -> str:
-        text = " ".join((item.help or "").split())
+        # A description comes from the config (a job type's `description`): shells print it
+        # as it is, so its control and bidi characters are shown escaped, as in tables.
+        text = clean(" ".join((item.help or "").split()))
         return f"{item.value}\t{text}" if text else str(item.value)
+
+
+def _printable(value: str) -> bool:
+    return clean(value) == value
 
 
 add_completion_class(LineComplete, LineComplete.name)

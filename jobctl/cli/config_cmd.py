@@ -8,6 +8,7 @@ import typer
 
 from jobctl.cli.app import app
 from jobctl.cli.context import STATE
+from jobctl.text import say
 
 if TYPE_CHECKING:
     from jobctl.config import Config
@@ -34,14 +35,13 @@ def _warn_about_this_host(config: Config) -> None:
     be meant for another host: a warning, exit 0)."""
     import grp
     import os
-    import sys
 
     from jobctl.config import host_zone_warning
     from jobctl.processes import known_user, numeric_id
 
     ignored = host_zone_warning(config)
     if ignored:
-        print(f"jobctl: warning: {ignored}", file=sys.stderr)
+        say(f"jobctl: warning: {ignored}")
     for name, job in sorted(config.jobs.items()):
         unknown = []
         if job.user is not None and not known_user(job.user):
@@ -55,13 +55,10 @@ def _warn_about_this_host(config: Config) -> None:
         if folder is not None and not os.path.isdir(folder):
             unknown.append(f"cwd {job.cwd!r} is not a folder")
         for what in unknown:
-            print(
-                f"jobctl: warning: [jobs.{name}] {what} on this host: its jobs would fail here",
-                file=sys.stderr,
-            )
+            say(f"jobctl: warning: [jobs.{name}] {what} on this host: its jobs would fail here")
     refused = _log_folder_refused(config)
     if refused:
-        print(f"jobctl: warning: {refused}: workers would not start here", file=sys.stderr)
+        say(f"jobctl: warning: {refused}: workers would not start here")
 
 
 def _log_folder_refused(config: Config) -> str | None:

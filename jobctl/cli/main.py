@@ -291,7 +291,12 @@ def _report_output_error(exc: OSError) -> None:
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"jobctl: {message}", file=sys.stderr)
+    """Print the error line and exit. The message can carry what a user, a config file or
+    the environment chose (a path, a name, a value): control and bidi characters are shown
+    escaped, as in tables, so it can neither drive the terminal nor split the line."""
+    from jobctl.text import clean
+
+    print(f"jobctl: {clean(message)}", file=sys.stderr)
     sys.exit(code)
 
 

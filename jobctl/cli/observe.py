@@ -22,6 +22,7 @@ from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option
 from jobctl.errors import EXIT_INTERRUPTED
 from jobctl.store.base import OUTAGE_GRACE
+from jobctl.text import say
 
 if TYPE_CHECKING:
     from jobctl.models import Attempt, Job
@@ -75,7 +76,7 @@ def status(
     alive = [w for w in registered if w.alive(now)]
     stale = len(registered) - len(alive)
     for warning in warnings:  # e.g. a Redis server that does not persist the queue
-        typer.echo(f"jobctl: warning: {warning}", err=True)
+        say(f"jobctl: warning: {warning}")
     if as_json:
         document = status_document(queues, running, alive, stale, now)
         if warnings:
@@ -253,7 +254,7 @@ def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None
     forever: say so once, on stderr. With --timeout, the line it ends with says it."""
     if timeout is None:
         for why in why_nobody_runs(store, job_ids):
-            typer.echo(f"jobctl: note: {why}; waiting for a worker (--timeout gives up)", err=True)
+            say(f"jobctl: note: {why}; waiting for a worker (--timeout gives up)")
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import typer
 
 from jobctl.cli.app import app
 from jobctl.cli.context import STATE
+from jobctl.text import say
 
 if TYPE_CHECKING:
     from jobctl.config import Config, ScheduleSpec
@@ -230,7 +231,7 @@ def cron_next(
     )
     ignored = None if tz or (spec and spec.timezone) or config.settings.timezone else tz_ignored()
     if ignored:
-        print(f"jobctl: warning: {ignored}", file=sys.stderr)
+        say(f"jobctl: warning: {ignored}")
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -287,7 +288,7 @@ def import_crontab(
     system = system or _system_crontab(source)
     result = convert(_read_crontab(source), system=system, user=user)
     for warning in result.warnings:
-        typer.echo(f"jobctl: {source}: {warning}", err=True)
+        say(f"jobctl: {source}: {warning}")
     if user is not None and not known_user(user):
         typer.echo(
             f"jobctl: --user {user}: no such user on this host; its jobs fail to start"

@@ -11,6 +11,7 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_queue
 from jobctl.cli.context import STATE
+from jobctl.text import say
 
 if TYPE_CHECKING:
     from jobctl.config import Config
@@ -154,11 +155,9 @@ def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...]
 
     queues = worker_queues(names)
     for name in sorted(set(queues or ()) - queues_named_in(config)):
-        typer.echo(
+        say(
             f"jobctl: warning: no job type or schedule in {config.path or 'the config'} uses"
-            f" queue {name!r}:"
-            f" only jobs enqueued with --queue {name} run there",
-            err=True,
+            f" queue {name!r}: only jobs enqueued with --queue {name} run there"
         )
     return queues
 

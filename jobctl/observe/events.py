@@ -13,7 +13,7 @@ import time
 from typing import Any, TextIO
 
 from jobctl.durations import format_short
-from jobctl.text import clean
+from jobctl.text import clean, json_safe
 from jobctl.timefmt import iso
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -54,7 +54,7 @@ class EventLog:
         if self.fmt == "json":
             record = {"ts": iso(now), "level": level, "event": event}
             record.update((k, v) for k, v in fields.items() if v is not None)
-            line = json.dumps(record, ensure_ascii=False, default=str)
+            line = _json_line(record)
         else:
             line = _text_line(now, level, event, fields)
         with self._lock:
@@ -69,6 +69,11 @@ class EventLog:
             self.stream.flush()
         except (OSError, ValueError):
             pass  # a closed stderr must never stop a worker
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    """One JSON object as one line, safe for a terminal showing the log (text.json_safe)."""
+    return json_safe(json.dumps(record, ensure_ascii=False, default=str))
 
 
 def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str:
