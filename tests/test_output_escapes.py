@@ -207,3 +207,12 @@ def test_json_documents_escape_bidi_and_zero_width_characters_losslessly(env: En
     shown = env.run("show", str(job_id), "--json", check=True).stdout
     assert not OBEYED.search(shown.replace("\n", ""))
     assert json.loads(shown)["payload"] == payload
+
+
+def test_a_worker_name_with_control_characters_is_refused(env: Env) -> None:
+    """It would reach status tables, event lines and metrics labels."""
+    for name in ("w\x9b2J", "", " "):
+        result = env.run("run-worker", "--burst", "--worker-name", name)
+        assert result.returncode == 2
+        assert_one_safe_line(result.stderr)
+        assert "--worker-name" in result.stderr

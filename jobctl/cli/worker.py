@@ -11,7 +11,7 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_queue
 from jobctl.cli.context import STATE
-from jobctl.text import say
+from jobctl.text import clean, say
 
 if TYPE_CHECKING:
     from jobctl.config import Config
@@ -64,6 +64,13 @@ def run_worker(
     from jobctl.worker import Worker, WorkerOptions
 
     grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
+    if name is not None and (not name.strip() or clean(name) != name):
+        from jobctl.errors import UsageError
+
+        raise UsageError(
+            f"--worker-name: '{clean(name)}' is empty or holds control characters: it names"
+            " the worker in status, logs and metrics"
+        )
     config = STATE.config()
     options = WorkerOptions(
         queues=_queues_to_serve(queue, config),
