@@ -263,7 +263,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 f"{job.attempts}/{job.max_attempts}",
                 ago(job.created_at, now),
                 when,
-                job.key or "",
+                cell(job.key, 40),
                 cell(job.error, 50),
             ]
         )
