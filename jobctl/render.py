@@ -121,15 +121,37 @@ def ended_line(job: Job) -> str:
 
 
 def shown_command(argv: Sequence[str]) -> str:
-    """A command as a shell would need it typed: a word quoted where a shell would read it
-    otherwise (spaces, quotes, `$`, `;`, an empty word), so that `a b` and `a` `b` can be
-    told apart and pasted; other words, `é` too, as they are."""
+    """A command as a shell would need it typed, on one line: a word quoted where a shell
+    would read it otherwise (spaces, quotes, `$`, `;`, an empty word), so that `a b` and
+    `a` `b` can be told apart and pasted; one with a newline, a tab or another character
+    `clean` escapes in bash's $'...' form, which says it exactly; other words, `é` too,
+    as they are."""
     import shlex
 
-    return " ".join(w if _PLAIN_WORD.fullmatch(w) else shlex.quote(w) for w in argv)
+    from jobctl.text import clean
+
+    def quoted(word: str) -> str:
+        if _PLAIN_WORD.fullmatch(word):
+            return word
+        if clean(word) == word:
+            return shlex.quote(word)
+        body = "".join(_C_QUOTED.get(c) or clean(c) for c in word)
+        return f"$'{body}'"
+
+    return " ".join(quoted(w) for w in argv)
+
+
+def command_cell(argv: Sequence[str], width: int) -> str:
+    """A command in a table cell: as `shown_command` gives it (its spaces kept, not folded
+    as other cells' are), cut to `width` on a terminal only."""
+    line = shown_command(argv)
+    if not sys.stdout.isatty() or len(line) <= width:
+        return line
+    return line[: width - 1] + "…"
 
 
 _PLAIN_WORD = re.compile(r"[^\s'\"\\$`|&;<>()*?\[\]{}~#!]+")
+_C_QUOTED = {"\\": "\\\\", "'": "\\'"}
 
 
 def table(
@@ -252,7 +274,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
             when = ""
         name = job.job
         if job.command:
-            name = cell(shown_command(job.command), 30)
+            name = command_cell(job.command, 30)
         rows.append(
             [
                 str(job.id),
@@ -438,7 +460,7 @@ def status_tables(
             [
                 [
                     str(j.id),
-                    cell(shown_command(j.command), 30) if j.command else j.job,
+                    command_cell(j.command, 30) if j.command else j.job,
                     j.queue,
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
@@ -487,7 +509,7 @@ def dead_rows(jobs: Sequence[Job]) -> None:
         [
             [
                 str(j.id),
-                cell(shown_command(j.command), 30) if j.command else j.job,
+                command_cell(j.command, 30) if j.command else j.job,
                 j.queue if j.queue != "default" else "",
                 f"{j.attempts}/{j.max_attempts}",
                 ago(j.finished_at, now),

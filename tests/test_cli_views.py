@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import Env
 from test_ops_support import burst, start_worker, wait_attempt_over, wait_state
 
@@ -252,6 +253,26 @@ def test_commands_are_shown_quoted_as_a_shell_would_need_them(env: Env) -> None:
     assert shown in env.run("list", check=True).stdout
     document = json.loads(env.run("show", str(job_id), "--json", check=True).stdout)
     assert (document["command"], document["cwd"]) == (command, str(env.root))
+
+
+def test_a_shown_command_with_newlines_tabs_or_spaces_runs_as_the_job_did(env: Env) -> None:
+    """Newlines and tabs were folded into one space, and so were repeated spaces: the line
+    shown was another command. Now it is bash's $'...' form, and pasted it does the same."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    command = ["printf", "[%s]\t|\n", "x  y", "it's", "a\\b\nc"]
+    job_id = env.enqueue("--exec", "--", *command)
+    listed = env.run("list", check=True).stdout.splitlines()[1]
+    shown = "printf $'[%s]\\t|\\n' 'x  y' 'it'\"'\"'s' $'a\\\\b\\nc'"
+    assert shown in listed
+    assert f"command    {shown}" in env.run("show", str(job_id), check=True).stdout
+    env.run("run-worker", "--burst", check=True)
+    pasted = subprocess.run(["bash", "-c", shown], capture_output=True, text=True, check=True)
+    assert pasted.stdout == env.run("logs", str(job_id), check=True).stdout
 
 
 def test_a_refused_pause_creates_no_database(env: Env) -> None:
