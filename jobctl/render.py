@@ -143,8 +143,19 @@ def shown_command(argv: Sequence[str]) -> str:
 
 def command_cell(argv: Sequence[str], width: int) -> str:
     """A command in a table cell: as `shown_command` gives it (its spaces kept, not folded
-    as other cells' are), cut to `width` on a terminal only."""
-    line = shown_command(argv)
+    as prose is), cut to `width` on a terminal only."""
+    return _cut_on_terminal(shown_command(argv), width)
+
+
+def name_cell(text: str | None, width: int) -> str:
+    """A name or key in a table cell: every character kept (cleaned, not folded: `a\\nb`
+    and `a b` are two keys), cut to `width` on a terminal only."""
+    from jobctl.text import clean
+
+    return _cut_on_terminal(clean(text or ""), width)
+
+
+def _cut_on_terminal(line: str, width: int) -> str:
     if not sys.stdout.isatty() or len(line) <= width:
         return line
     return line[: width - 1] + "…"
@@ -285,7 +296,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 f"{job.attempts}/{job.max_attempts}",
                 ago(job.created_at, now),
                 when,
-                cell(job.key, 40),
+                name_cell(job.key, 40),
                 cell(job.error, 50),
             ]
         )
