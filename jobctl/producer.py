@@ -7,6 +7,7 @@ __future__ import annotations`: see jobctl.models.)
 """
 
 import json
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -57,9 +58,14 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     # `is None`: an empty name (an unset shell variable) is a mistake, not the default queue.
     queue = job_type.queue if request.queue is None else request.queue
     if not QUEUE_NAME.match(queue):
-        raise UsageError(f"{prefix}bad queue name {queue!r}")
+        raise UsageError(f"{prefix}bad queue name {_cut(queue)!r}")
     if request.key == "":  # as for the queue: one key shared by every unset variable
         raise UsageError(f"{prefix}empty key (give one, or no --key at all)")
+    if request.key is not None and len(request.key) > MAX_KEY:
+        raise UsageError(
+            f"{prefix}key {_cut(request.key)!r} is {len(request.key):,} characters long, over"
+            f" {MAX_KEY:,}: a key names a job (hash a longer text)"
+        )
     # `is None`, not `or`: an explicit 0 is a mistake to refuse, not a wish for the default.
     max_attempts = job_type.max_attempts if request.max_attempts is None else request.max_attempts
     if not 1 <= max_attempts <= 1000:
@@ -89,6 +95,14 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     )
 
 
+MAX_KEY = 1024  # characters: a key is an id, stored, indexed and shown with its job
+
+
+def _cut(text: str, most: int = 40) -> str:
+    """The start of a value too long to quote whole in a one-line error."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def _check_delay(delay: float | None, prefix: str) -> None:
     """The bounds of a delay given in seconds (a batch line's number): those of a duration
     (jobctl.durations.MAX_SECONDS, as `--delay` enforces), and a number at all (NaN)."""
@@ -105,7 +119,25 @@ _BATCH_KEYS = {"job", "payload", "delay", "at", "priority", "key", "queue", "max
 _BATCH_KEYS |= {"command", "cwd"}
 
 
-def read_batch(config: Config, lines: Iterable[str], now: float, source: str) -> list[NewJob]:
+class BatchDefaults(NamedTuple):
+    """What `enqueue --batch` options give every line that does not say it itself (a line
+    with its own `delay` or `at` keeps its own timing, both fields)."""
+
+    delay: float | None = None
+    at: float | None = None
+    priority: int | None = None
+    queue: str | None = None
+    max_attempts: int | None = None
+    cwd: str | None = None  # of a line's `command`: where --exec would run it (the caller's)
+
+
+def read_batch(
+    config: Config,
+    lines: Iterable[str],
+    now: float,
+    source: str,
+    defaults: BatchDefaults = BatchDefaults(),
+) -> list[NewJob]:
     """Parse and check every line first; the caller stores all of them or none.
 
     Lines of the common shape `{"job": ..., "payload": {...}}` take a short path that
@@ -148,6 +180,7 @@ def read_batch(config: Config, lines: Iterable[str], now: float, source: str) ->
                             queue=template.queue,
                             priority=template.priority,
                             max_attempts=template.max_attempts,
+                            run_at=template.run_at,  # the same `now` for every line
                             payload_json=encode(payload, max_payload, source, number),
                         )
                     )
@@ -159,7 +192,8 @@ def read_batch(config: Config, lines: Iterable[str], now: float, source: str) ->
             if unknown:
                 raise PayloadError(f"{where}: unknown field {sorted(unknown)[0]!r}")
             try:
-                new_job = build_job(config, _request_from(item, where), now, where)
+                request = _request_from(item, where, defaults)
+                new_job = build_job(config, request, now, where)
             except JobctlError as exc:
                 message = str(exc)
                 if not message.startswith(where):
@@ -188,7 +222,9 @@ def _fills(needed: frozenset[str], payload: dict[str, Any], job: str) -> bool:
 _SHORT_KEYS = frozenset({"job", "payload"})
 
 
-def _request_from(item: dict[str, Any], where: str) -> JobRequest:
+def _request_from(
+    item: dict[str, Any], where: str, defaults: BatchDefaults = BatchDefaults()
+) -> JobRequest:
     payload = item.get("payload", {})
     if not isinstance(payload, dict):
         raise PayloadError(f"{where}: payload must be a JSON object")
@@ -223,15 +259,24 @@ def _request_from(item: dict[str, Any], where: str) -> JobRequest:
         raise UsageError(f"{where}: command must be a list of strings")
     if command is None and not item.get("job"):
         raise UsageError(f"{where}: missing 'job'")
+    if command is not None and item.get("job") is not None:
+        raise UsageError(f"{where}: give 'job' or 'command', not both")
+    cwd = item.get("cwd")
+    if cwd is not None and command is None:
+        raise UsageError(f"{where}: 'cwd' goes with 'command' (a job type has its own cwd)")
+    if cwd is not None and not os.path.isabs(cwd):
+        raise UsageError(f"{where}: 'cwd' must be an absolute path (a worker runs it)")
+    if "delay" not in item and "at" not in item:
+        delay, at = defaults.delay, defaults.at
     return JobRequest(
         job=item.get("job"),
         payload=payload,
         delay=delay,
         at=at,
-        priority=item.get("priority"),
-        queue=item.get("queue"),
+        priority=item.get("priority", defaults.priority),
+        queue=item.get("queue", defaults.queue),
         key=item.get("key"),
-        max_attempts=item.get("max_attempts"),
+        max_attempts=item.get("max_attempts", defaults.max_attempts),
         command=command,
-        cwd=item.get("cwd"),
+        cwd=cwd if cwd is not None or command is None else defaults.cwd,
     )

@@ -32,7 +32,12 @@ def parse_instant(text: str, what: str = "--at", zone: tzinfo | None = None) -> 
     if not 1971 <= moment.year <= 9998:
         raise UsageError(f"{what}: time {text!r} is out of range (years 1971 to 9998)")
     if moment.tzinfo is None:
-        moment = moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
+        # In the zone's rules, not the C library's: a time that does not exist (in a
+        # spring-forward gap) is read with the offset before the change, so 02:30 is 03:30
+        # summer time, as cron runs it; astimezone() gave 01:30, before the time asked for.
+        from zoneinfo import ZoneInfo
+
+        moment = moment.replace(tzinfo=zone or ZoneInfo(local_zone()))
     return moment.timestamp()
 
 

@@ -287,6 +287,12 @@ BAD_LINES = [
     pytest.param({"job": "record", "delay": "soon"}, "invalid duration", 2, id="bad-delay"),
     pytest.param({"job": "record", "colour": "red"}, "colour", 2, id="unknown-field"),
     pytest.param({"job": "record", "priority": "high"}, "priority", 2, id="bad-priority"),
+    pytest.param(
+        {"job": "record", "command": ["pwd"]}, "'job' or 'command'", 2, id="job-and-command"
+    ),
+    pytest.param({"job": "record", "cwd": "/tmp"}, "'cwd' goes with", 2, id="cwd-of-a-type"),
+    pytest.param({"command": ["pwd"], "cwd": "rel"}, "absolute", 2, id="relative-cwd"),
+    pytest.param({"job": "record", "key": "k" * 1025}, "over 1,024", 2, id="long-key"),
 ]
 
 
@@ -304,6 +310,44 @@ def test_batch_is_all_or_nothing(env: Env, bad: object, needle: str, code: int) 
     assert line.startswith("jobctl: <stdin>:3: "), line
     assert needle in line
     assert list_all(env) == []
+
+
+def test_batch_options_apply_to_every_line_that_does_not_say_otherwise(env: Env) -> None:
+    """`--delay 1h` with a batch ran every line at once, in the wrong queue: the options
+    were not even checked. They are defaults for the lines now; a line's own value wins."""
+    env.write_config(CONFIG)
+    lines = [
+        {"job": "record"},
+        {"job": "record"},  # the reader's short path: the first line's template
+        {"job": "record", "priority": 2, "queue": "own", "max_attempts": 4},
+        {"job": "record", "delay": 0},
+        {"command": ["pwd"]},
+    ]
+    result = env.run(
+        "enqueue", "--batch", "-", "--delay", "1h", "--priority", "9", "--queue", "bulk",
+        "--max-attempts", "1", input="".join(json.dumps(line) + "\n" for line in lines),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    jobs = list_all(env)
+    assert [(j["state"], j["queue"], j["priority"], j["max_attempts"]) for j in jobs] == [
+        ("scheduled", "bulk", 9, 1),
+        ("scheduled", "bulk", 9, 1),
+        ("scheduled", "own", 2, 4),
+        ("queued", "bulk", 9, 1),
+        ("scheduled", "bulk", 9, 1),
+    ]
+    assert jobs[0]["run_at"] == jobs[1]["run_at"]
+    assert jobs[4]["cwd"] == str(env.root)  # a command runs where --exec would run it
+    for options, needle in [
+        (["--delay", "bogus"], "--delay"),
+        (["--queue", "bad name!"], "bad queue name"),
+        (["--key", "k"], "--key names one job"),
+        (["--delay", "1h", "--at", "2030-01-01T00:00:00Z"], "not both"),
+    ]:
+        refused = env.run("enqueue", "--batch", "-", *options, input='{"job": "record"}\n')
+        assert refused.returncode == 2, options
+        assert needle in one_error_line(refused.stderr), options
+    assert len(list_all(env)) == len(lines)
 
 
 def test_batch_error_names_the_file_and_line(env: Env) -> None:
@@ -417,3 +461,23 @@ def test_json_output_fields(env: Env, tz: str) -> None:
     listed = list_all(env)
     assert listed[0]["id"] == doc["id"]
     assert set(listed[0]) >= FIELDS
+
+
+def test_at_in_a_spring_forward_gap_runs_after_the_change_not_before(env: Env) -> None:
+    """02:30 does not exist on 2026-03-08 in New York: cron runs such a time at 03:30
+    summer time; --at gave 01:30, an hour before the time asked for."""
+    env.write_config(CONFIG)
+    env.env["TZ"] = "America/New_York"
+    job_id = env.enqueue("record", "--at", "2026-03-08T02:30:00")
+    assert timestamp(env.show(job_id)["run_at"]) == datetime(
+        2026, 3, 8, 7, 30, tzinfo=UTC
+    ).timestamp()
+
+
+def test_a_key_is_an_id_not_a_document(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("record", "--key", "k" * 1024)
+    refused = env.run("enqueue", "record", "--key", "k" * 1025)
+    assert refused.returncode == 2
+    assert "is 1,025 characters long, over 1,024" in one_error_line(refused.stderr)
+    assert len(list_all(env)) == 1
