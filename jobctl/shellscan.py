@@ -5,10 +5,12 @@ A `{key}` in an argv element reaches the command as (part of) one argument, and 
 shell code again: `sh -c '{x}'` (any shell: bash5.2, /bin/rbash, busybox sh, mksh, fish -C;
 also behind env, env -S, nice or sudo, after options such as bash --rcfile FILE, and as the
 command of flock, su, runuser or script -c), `eval {x}`, `trap {x} EXIT`, `. {x}`,
-`echo {x} | sh`, `sh <(echo {x})`, a here-document's body, quotes written around a
-placeholder in a shell script, or arithmetic: in `$(( {x} ))`, `(( ))`, `let`, an array
-index, `[[ {x} -eq 1 ]]` or a variable name of read or declare, dash and bash expand
-`$(...)` and `a[...]` of the value's text, quoted or not. `jobs.toml` is refused when a
+`echo {x} | sh` (also into a group: `| (cd / && sh)`), `sh <(echo {x})`, a here-document's
+body, `...` backquotes, a comment, a `$` right before it (line continuations are taken out
+first, as the shell does), quotes written around a placeholder in a shell script, or
+arithmetic: in `$(( {x} ))`, `(( ))`, `let`, an array index, `[[ {x} -eq 1 ]]` or a
+variable name of read or declare, dash and bash expand `$(...)` and `a[...]` of the
+value's text, quoted or not. `jobs.toml` is refused when a
 command does any of these; `validate` says which. Read for commands that have placeholders
 only: the config of every `jobctl enqueue` loads this module only then.
 
@@ -93,21 +95,46 @@ def shell_hazard(command: Sequence[str], shell: bool) -> str | None:
 
 
 def _script_hazard(script: str) -> str | None:
-    inside = quoted_placeholders(script)
+    read = _read(script)
+    if read.commented:
+        return (
+            f"{{{read.commented[0]}}} is in a comment, which a newline in its value would end:"
+            " the rest would run as shell code; take it out of the comment"
+        )
+    if ansi_c_differs(read.text):
+        return (
+            "a $'...' with \\' in it is read differently by bash and sh, so a {placeholder}"
+            " after it would be quoted in one of them only; write \\x27 for the quote"
+        )
+    inside = quoted_placeholders(read.text)
     if inside:
         return (
             f"{{{inside[0]}}} is inside quotes; with shell = true write placeholders bare:"
             " their values are quoted for you"
         )
-    inside = heredoc_placeholders(script)
+    if read.in_heredocs:
+        return (
+            f"{{{read.in_heredocs[0]}}} is inside a here-document, where the shell would expand"
+            " its value as code; pass it as an argument or read $JOBCTL_PAYLOAD"
+        )
+    inside = dollar_placeholders(read.text)
     if inside:
         return (
-            f"{{{inside[0]}}} is inside a here-document, where the shell would expand its value"
-            " as code; pass it as an argument or read $JOBCTL_PAYLOAD"
+            f"{{{inside[0]}}} right after a $ (a backslash-newline between them is removed) would"
+            " be read by bash as $'...', where its quoting does not hold; remove the $"
         )
-    if arithmetic_placeholders(script):
+    if arithmetic_placeholders(read.text):
         return _IN_ARITHMETIC
-    return _parsed_again(PLACEHOLDER.sub(_unescape, script))  # {{ eval {x}; }}: a { group
+    reason = _parsed_again(PLACEHOLDER.sub(_unescape, read.text))  # {{ eval {x}; }}: a { group
+    if reason is not None:
+        return reason
+    inside = backquoted_placeholders(read.text)
+    if inside:
+        return (
+            f"{{{inside[0]}}} is inside `...`, which the shell ends at a backquote in its value"
+            " whatever its quoting; write $(...) instead"
+        )
+    return None
 
 
 def _unescape(match: re.Match[str]) -> str:
@@ -145,6 +172,7 @@ def _parsed_again(script: str) -> str | None:
     lexer = shlex.shlex(script, posix=True, punctuation_chars=separators)
     lexer.whitespace = " \t\r"  # a newline ends a command, like ;
     lexer.whitespace_split = True
+    lexer.commenters = ""  # (_read took comments out; shlex would end `a#b` at its #)
     try:
         tokens: list[str] = []
         for token in lexer:
@@ -157,69 +185,161 @@ def _parsed_again(script: str) -> str | None:
     return _commands_hazard(tokens, set(_OPERATORS))
 
 
+class _Command:
+    """The simple command being read: its words, the pipeline before it, and whether a
+    here-string, a compound command in it or a >(...) of it gets a shell a value on stdin."""
+
+    __slots__ = ("feeds", "here", "here_at", "piped", "reads", "words")
+
+    def __init__(self, piped: list[str] | None = None) -> None:
+        self.words: list[str] = []
+        self.piped: list[str] = piped or []
+        self.here = False  # a here-string with a placeholder is its stdin
+        self.here_at = -1  # which of its words is a here-string's $( ) or ` `, if one is
+        self.reads = False  # a ( ) or { }, if, while... in it runs a shell that reads stdin
+        self.feeds = False  # a >(...) of it runs a shell that reads what it writes there
+
+
+class _Frame(NamedTuple):
+    """A $( ), ` `, <( ), >( ), ( ) or compound command ({ }, if, while, for, case) open
+    around the words being read."""
+
+    outside: _Command  # the command it is part of
+    closer: str  # the operator or reserved word that ends it
+    opened: int  # where it opened, in the tokens
+    kind: str  # $( ` <( >( ( or the reserved word that opened it
+    fed: bool  # the stdin of its commands may carry a payload value
+    reads: list[bool]  # [a command in it runs a shell that reads its stdin]
+
+
+_COMPOUNDS = {"{": "}", "if": "fi", "while": "done", "until": "done", "for": "done"}
+_COMPOUNDS |= {"select": "done", "case": "esac"}
+_RESERVED = {"then", "else", "elif", "do", "!", "time", "}"}  # before a command word
+
+
 def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
-    words: list[str] = []
-    piped: list[str] = []  # the words of the pipeline so far, before this command
-    # Around each open $( ), ` `, <( ), >( ) or ( ): the words and pipeline outside it, what
-    # closes it, where it opened and how.
-    around: list[tuple[list[str], list[str], str, int, str]] = []
+    """The commands of a tokenized script, each checked as it ends. A shell that reads code
+    from stdin is refused where that stdin may carry a value: a pipe from a command with a
+    placeholder, a here-string, and so also anywhere inside a ( ), { }, if, while, for or
+    case group, a $( ) or <( ) that receives it (the group's stdin is each command's)."""
+    now = _Command()
+    around: list[_Frame] = []
+
+    def stage_fed() -> bool:
+        return bool(placeholders(now.piped)) or bool(around and around[-1].fed)
 
     def end_command(token: str) -> str | None:
-        nonlocal words, piped
-        command = _command_words(words)
+        nonlocal now
+        command = _command_words([w for at, w in enumerate(now.words) if at != now.here_at])
         reason = _command_hazard(command)
-        if reason is None and placeholders(piped) and _reads_code_from_stdin(command):
-            reason = _FED_TO_A_SHELL
-        piped = [*piped, *words] if token in ("|", "|&") else []
-        words = []
+        reads = now.reads or _reads_code_from_stdin(command)
+        if reason is None and reads and (stage_fed() or now.here):
+            reason = _FED_TO_A_SHELL  # printf {x} | (sh); { sh; } <<< {x}
+        if reason is None and now.feeds and (placeholders(now.words) or stage_fed() or now.here):
+            reason = _FED_TO_A_SHELL  # printf {x} > >(sh)
+        if reason is None and now.reads and placeholders([w for w in now.words if w[:2] == "<("]):
+            reason = _FED_AS_A_FILE  # { sh; } < <(printf {x})
+        if reads and around:
+            around[-1].reads[0] = True
+        now = _Command([*now.piped, *now.words] if token in ("|", "|&") else [])
         return reason
+
+    def close(position: int, token: str) -> str | None:
+        nonlocal now
+        reason = end_command(token)
+        if reason is not None:
+            return reason
+        frame = around.pop()
+        now = frame.outside
+        inner = "".join(
+            f"{{{name}}}" for name in sorted(placeholders(tokens[frame.opened : position]))
+        )
+        if frame.kind == "$(":
+            now.words[-1] += f"({inner})"  # its output: (part of) a word of this command
+        elif frame.kind in ("`", "<(", ">(") or inner:
+            shown = "(" if frame.kind in _COMPOUNDS else frame.kind
+            now.words.append(f"{shown}{inner})")  # ( echo {x} ) | sh: what it writes
+        if frame.reads[0] and frame.kind == ">(":
+            now.feeds = True
+        elif frame.reads[0] and frame.kind not in ("$(", "`", "<("):
+            now.reads = True
+        return None
 
     tokens = [*tokens, ";"]
     target = False  # the next word is where a redirection goes
     for position, token in enumerate(tokens):
         if token not in operators:
-            if not target:
-                words.append(token)
-            target = False
+            if target:
+                target = False
+            elif all(word in _RESERVED for word in now.words) and token in _COMPOUNDS:
+                around.append(_Frame(now, _COMPOUNDS[token], position, token, stage_fed(), [False]))
+                now = _Command()
+            elif all(word in _RESERVED for word in now.words) and _closes(around, token):
+                reason = close(position, ";")
+                if reason is not None:
+                    return reason
+            else:
+                now.words.append(token)
             continue
         target = False
-        if token == "<<<":  # a here-string: the next word is this command's stdin
-            fed = tokens[position + 1 : position + 2]
-            if placeholders(fed) and _reads_code_from_stdin(_command_words(words)):
-                return _FED_TO_A_SHELL
+        if token == "<<<":  # a here-string: the next word is this command's stdin, no argument
+            following = tokens[position + 1]
+            now.here = now.here or bool(placeholders(_word_tokens(tokens, position + 1)))
+            if following == "`" or following.endswith("$"):  # its $( ) is read, then left out
+                now.here_at = len(now.words)
+            else:
+                target = True
             continue
-        closing = bool(around) and around[-1][2] == token
-        substitution = token == "(" and bool(words) and words[-1].endswith("$")
+        closing = _closes(around, token)
+        substitution = token == "(" and bool(now.words) and now.words[-1].endswith("$")
         if (token in ("<(", ">(", "`") and not closing) or substitution:
             kind = token if token != "(" else "$("
-            around.append((words, piped, "`" if token == "`" else ")", position, kind))
-            words, piped = [], []
+            closer = "`" if token == "`" else ")"
+            around.append(_Frame(now, closer, position, kind, stage_fed(), [False]))
+            now = _Command()
             continue
         if closing:
-            reason = end_command(token)
+            reason = close(position, token)
             if reason is not None:
                 return reason
-            words, piped, _, opened, kind = around.pop()
-            inner = "".join(f"{{{name}}}" for name in sorted(placeholders(tokens[opened:position])))
-            if kind == "$(":
-                words[-1] += f"({inner})"  # its output: (part of) a word of this command
-            elif kind != "(" or inner:
-                words.append(f"{kind}{inner})")  # ( echo {x} ) | sh: what it writes
             continue
-        if _open_test(words):
-            words.append(token)  # [[ ( a -eq b ) && c ]]: one command
+        if _open_test(now.words):
+            now.words.append(token)  # [[ ( a -eq b ) && c ]]: one command
             continue
         if token in _REDIRECTIONS:  # 2>/dev/null: no word of the command, and no end of it
-            if words and words[-1].isdigit():
-                words.pop()
+            if now.words and now.words[-1].isdigit():
+                now.words.pop()
             target = True
             continue
+        fed, piped = stage_fed(), now.piped
         reason = end_command(token)
         if reason is not None:
             return reason
-        if token == "(":
-            around.append(([], [], ")", position, "("))  # a subshell
+        if token == "(":  # a subshell: a stage of the pipeline, as a command is
+            now.piped = piped
+            around.append(_Frame(now, ")", position, "(", fed, [False]))
+            now = _Command()
     return None
+
+
+def _closes(around: list[_Frame], token: str) -> bool:
+    return bool(around) and around[-1].closer == token
+
+
+def _word_tokens(tokens: list[str], index: int) -> list[str]:
+    """The tokens of the word at tokens[index], with a $( ) or ` ` in it."""
+    end = index + 1
+    if tokens[index] == "`":
+        end = tokens.index("`", end) + 1 if "`" in tokens[end:] else len(tokens)
+    elif tokens[index].endswith("$") and tokens[end : end + 1] == ["("]:
+        depth = 0
+        for end in range(index + 1, len(tokens)):
+            depth += tokens[end] in ("(", "<(", ">(")
+            depth -= tokens[end] == ")"
+            if depth == 0:
+                break
+        end += 1
+    return tokens[index:end]
 
 
 _REDIRECTIONS = {"<", ">", ">>", "<&", ">&", "<>", ">|", "&>", "&>>", "<<"}
@@ -1038,40 +1158,199 @@ def quoted_placeholders(script: str) -> list[str]:
     return found
 
 
-_HEREDOC = r"<<(-?)[ \t]*(?:'([^'\n]*)'|\"([^\"\n]*)\"|\\?([^\s<>|&;()'\"]+))"
+_COMMENT_AFTER = " \t\n;&|()<>`"  # a # first or after one of these begins a comment
+
+
+class _Read(NamedTuple):
+    """A script as the shell reads it."""
+
+    text: str  # its commands: without comments, here-document bodies and line continuations
+    commented: list[str]  # the placeholders in its comments
+    in_heredocs: list[str]  # and in the bodies of its here-documents
+
+
+def _read(script: str) -> _Read:
+    """What the shell takes out of a script before it reads words: a backslash-newline
+    outside single quotes (`ev\\<newline>al` is eval, `$\\<newline>{x}` is ${x}), a comment
+    (from a `#` that begins a word to the end of the line; a value's newline would end it)
+    and the body of a here-document, after the line that opens it."""
+    text: list[str] = []
+    line = 0  # where the current line begins in text
+    commented: list[str] = []
+    in_heredocs: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(script):
+        char = script[index]
+        if char == "\\" and quote != "'" and script.startswith("\n", index + 1):
+            index += 2
+            continue
+        step = _quote_step(script, index, quote)
+        if step is not None:
+            text.append(script[index : step[0]])
+            index, quote = step
+            continue
+        if char == "#" and not quote and (not text or text[-1][-1] in _COMMENT_AFTER):
+            end = script.find("\n", index)
+            end = len(script) if end < 0 else end
+            commented.extend(sorted(placeholders([script[index:end]])))
+            index = end
+            continue
+        text.append(char)
+        index += 1
+        if char == "\n" and not quote:
+            for delimiter in _heredoc_delimiters("".join(text[line:])):
+                in_heredocs.extend(sorted(placeholders([delimiter.word])))  # <<{x}: its end
+                index = _heredoc_body(script, index, delimiter, in_heredocs)
+            line = len(text)
+    return _Read("".join(text), commented, in_heredocs)
+
+
+class _Delimiter(NamedTuple):
+    word: str  # after quote removal
+    strip_tabs: bool  # <<-
+    quoted: bool  # the body is taken as it is: no expansion, no line continuation
+
+
+_HEREDOC = re.compile(r"<<(-?)[ \t]*")
+
+
+def _heredoc_delimiters(line: str) -> list[_Delimiter]:
+    """The here-documents a command line opens, in order. A `<<` inside quotes is text, and
+    `<<<` a here-string."""
+    found: list[_Delimiter] = []
+    quote = ""
+    index = 0
+    while index < len(line):
+        step = _quote_step(line, index, quote)
+        if step is not None:
+            index, quote = step
+            continue
+        if not quote and line.startswith("<<", index):
+            if line.startswith("<<<", index):
+                index += 3
+                continue
+            before = line[:index]
+            if before.count("((") <= before.count("))"):  # not a shift
+                operator = _HEREDOC.match(line, index)
+                assert operator is not None
+                word, quoted, end = _delimiter_word(line, operator.end())
+                if end > operator.end():
+                    found.append(_Delimiter(word, operator.group(1) == "-", quoted))
+                    index = end
+                    continue
+        index += 1
+    return found
+
+
+def _delimiter_word(line: str, index: int) -> tuple[str, bool, int]:
+    """The word at line[index:] with its quotes removed (as the shell takes a delimiter),
+    whether any of it was quoted, and where it ends."""
+    word: list[str] = []
+    quoted = False
+    quote = ""
+    while index < len(line):
+        char = line[index]
+        if not quote and char in " \t\n<>|&;()":
+            break
+        escaped = char == "\\" and index + 1 < len(line) and quote != "'"
+        if escaped and (not quote or line[index + 1] in '$`"\\'):
+            word.append(line[index + 1])
+            quoted, index = True, index + 2
+        elif (not quote and char in "'\"") or char == quote:
+            quote = "" if quote else char
+            quoted, index = True, index + 1
+        else:
+            word.append(char)
+            index += 1
+    return "".join(word), quoted, index
+
+
+def _heredoc_body(script: str, index: int, delimiter: _Delimiter, found: list[str]) -> int:
+    """Read the body of a here-document from script[index:], adding its placeholders to
+    `found`; where the line after its delimiter begins. Unless the delimiter is quoted, a
+    backslash-newline joins two lines first: `a\\<newline>EOF` is no delimiter line."""
+    while index < len(script):
+        end = script.find("\n", index)
+        end = len(script) if end < 0 else end
+        line, index = script[index:end], end + 1
+        while not delimiter.quoted and _continued(line) and index < len(script):
+            end = script.find("\n", index)
+            end = len(script) if end < 0 else end
+            line, index = line[:-1] + script[index:end], end + 1
+        if (line.lstrip("\t") if delimiter.strip_tabs else line) == delimiter.word:
+            return min(index, len(script))
+        found.extend(sorted(placeholders([line])))
+    return len(script)
+
+
+def _continued(line: str) -> bool:
+    """Whether a line ends in a backslash that escapes its newline (an odd number of them)."""
+    return (len(line) - len(line.rstrip("\\"))) % 2 == 1
 
 
 def heredoc_placeholders(script: str) -> list[str]:
     """Placeholders in the body of a here-document. The shell does no quote removal there,
-    so a quoted value would be expanded, `$(...)` and all: these are refused too. A `<<`
-    inside quotes is text, not a here-document."""
+    so a quoted value would be expanded, `$(...)` and all; with a quoted delimiter, a value's
+    newline and delimiter would end the body. These are refused too."""
+    return _read(script).in_heredocs
+
+
+def dollar_placeholders(text: str) -> list[str]:
+    """Placeholders right after a `$` of a script (as read: a backslash-newline between them
+    is gone). bash reads $'...' as ANSI-C quoting, where a value's backslash escapes its
+    quote, and dash a literal $ then the value: refused, as ${x} is."""
+    return [
+        match.group(1)
+        for match in PLACEHOLDER.finditer(text)
+        if match.group(1) and text[: match.start()].endswith("$")
+    ]
+
+
+def backquoted_placeholders(text: str) -> list[str]:
+    """Placeholders inside a backquoted command substitution of a script (as read). The
+    shell ends `...` at the next backquote, one in a quoted value too, and takes backslashes
+    out before it parses what is inside: the value's quoting does not hold there."""
     found: list[str] = []
-    delimiters: list[tuple[str, bool]] = []  # (word, strip leading tabs) still to be closed
-    quote = ""  # the quote open at the end of the previous line, if any
-    for line in script.split("\n"):
-        if delimiters:
-            word, strip_tabs = delimiters[0]
-            if (line.lstrip("\t") if strip_tabs else line) == word:
-                delimiters.pop(0)
-            else:
-                found.extend(sorted(placeholders([line])))
+    quote = ""
+    inside = False
+    index = 0
+    while index < len(text):
+        step = _quote_step(text, index, quote)
+        if step is not None:
+            index, quote = step
             continue
-        index = 0
-        while index < len(line):
-            step = _quote_step(line, index, quote)
-            if step is not None:
-                index, quote = step
+        if text[index] == "`" and quote != "'":
+            inside = not inside
+        elif text[index] in "{}":
+            match = PLACEHOLDER.match(text, index)
+            if match:
+                if inside and match.group(1):
+                    found.append(match.group(1))
+                index = match.end()
                 continue
-            if not quote and line.startswith("<<", index):
-                match = re.compile(_HEREDOC).match(line, index)  # (re caches it)
-                before = line[:index]
-                if line.startswith("<<<", index):
-                    index += 3  # a here-string: one quoted word, safe
-                    continue
-                if match and before.count("((") <= before.count("))"):  # not a shift
-                    word = next(g for g in match.groups()[1:] if g is not None)
-                    delimiters.append((word, match.group(1) == "-"))
-                    index = match.end()
-                    continue
-            index += 1
+        index += 1
     return found
+
+
+def ansi_c_differs(text: str) -> bool:
+    """Whether a $'...' of a script (as read) has a backslash before what sh takes as its
+    closing quote: bash (ANSI-C quoting) reads on past it, dash does not, so the two would
+    see the placeholders after it on different sides of a quote."""
+    quote = ""
+    index = 0
+    while index < len(text):
+        if not quote and text.startswith("$'", index):
+            end = text.find("'", index + 2)
+            if end < 0:
+                return False  # unbalanced: the shell refuses the script
+            if _continued(text[index + 2 : end]):
+                return True
+            index = end + 1
+            continue
+        step = _quote_step(text, index, quote)
+        if step is not None:
+            index, quote = step
+            continue
+        index += 1
+    return False

@@ -258,7 +258,7 @@ SAFE: list[tuple[str | list[str], bool]] = [
     ("n={x}; export FOO={x}; echo $n $FOO", True),
     ("[ {x} -eq 1 ] 2>/dev/null || expr {x} : '.*'", True),
     ("[[ {x} == a* ]] || echo {x}", True),
-    ("echo $(printf %s {x} | tr a-z A-Z) `printf %s {x}`", True),
+    ("echo $(printf %s {x} | tr a-z A-Z) `printf %s x`", True),
     ("trap 'echo bye' EXIT; read -r -p {x} line < /dev/null; printf '%s\\n' {x}", True),
     ("case {x} in *[!0-9]*) echo text;; *) echo number;; esac", True),
     ("diff <(echo {x}) <(echo {x}) && echo same", True),
@@ -271,6 +271,12 @@ SAFE: list[tuple[str | list[str], bool]] = [
     (["env", "-S", "printf %s", "{x}"], False),
     (["fish", "-c", "echo $argv", "{x}"], False),
     (["flock", "/tmp/lock", "tar", "-czf", "{dest}", "{src}"], False),
+    ("echo $(echo {label} | tr a-z A-Z) > label.txt; x=$(basename {path})", True),
+    ("read -r x <<< {v}; printf '%s\\n' \"$x\"", True),
+    ('while read -r l; do echo "$l"; done <<< {v} # a comment, and a#b', True),
+    ("printf '%s\\n' {v} | (cd / && cat) | { sh -c 'cat'; }", True),
+    ("echo ${{HOME}} \\\n  {v} $'\\t' a\\\\\n  {v}", True),
+    ("cat <<'EOF'\nit's {{v}}\nEOF\necho {v}", True),
 ]
 
 
@@ -434,3 +440,121 @@ def test_an_index_where_the_shell_assigns_is_still_refused(env: Env, script: str
     result = env.run("validate")
     assert result.returncode == 2, (script, result.stdout)
     assert "[jobs.j] command: " in result.stderr
+
+
+# -- Backquotes, groups that receive a pipe, line continuations, comments ----------------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "echo `echo {label} | tr a-z A-Z` > /dev/null",
+        "x=`basename {label}`; echo $x",
+        "echo $(echo `echo {label}`)",
+    ],
+)
+def test_a_placeholder_inside_backquotes_is_refused(env: Env, script: str) -> None:
+    # `...` ends at the value's own backquote, quoted or not (bash runs the rest; dash
+    # refuses it, and takes a backslash out of the value).
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"label": f"`;touch {marker};`"}, marker, "bash")
+    refused(env, script, True, says="inside `...`")
+    refused(env, "echo `echo {label} | tr a-z A-Z` > label.txt", True, says="write $(...)")
+
+
+def test_dollar_parentheses_keep_a_hostile_value_data(env: Env) -> None:
+    marker = env.root / "pwned"
+    script = "echo $(echo {label} | tr a-z A-Z) > /dev/null; x=$(basename {label})"
+    env.write_config(_job_table(script, True))
+    assert env.run("validate").returncode == 0
+    filled = render_argv([script], {"label": f"`;touch {marker};` a\\\\b"}, True)
+    for sh in ("sh", "bash"):
+        if shutil.which(sh):
+            subprocess.run([sh, "-c", filled[0]], capture_output=True, timeout=20, check=False)
+            assert not marker.exists(), sh
+
+
+@pytest.mark.parametrize(
+    ("script", "sh"),
+    [
+        ('printf "%s\\n" {v} | (sh)', "sh"),
+        ('printf "%s\\n" {v} | (cd / && sh)', "sh"),
+        ('printf "%s\\n" {v} | if true; then sh; fi', "sh"),
+        ('printf "%s\\n" {v} | { true; sh; }', "sh"),
+        ('printf "%s\\n" {v} | while read -r l; do sh; done', "sh"),
+        ('printf "%s\\n" {v} | case a in a) sh;; esac', "sh"),
+        ('printf "%s\\n" {v} | echo $(sh)', "sh"),
+        ('printf "%s\\n" {v} | (cat) | sh', "sh"),
+        ('{ printf "%s\\n" {v}; } | sh', "sh"),
+        ('if true; then printf "%s\\n" {v}; fi | sh', "sh"),
+        ("{ sh; } <<< {v}", "bash"),
+        ("while read -r l; do bash; done <<< {v}", "bash"),
+        ("<<< {v} sh", "bash"),
+        ("sh <<< $(printf %s {v})", "bash"),
+        ('printf "%s\\n" {v} | cat <(sh)', "bash"),
+        ("printf %s {v} > >(sh)", ""),
+    ],
+)
+def test_a_value_piped_into_a_group_that_runs_a_shell_is_refused(
+    env: Env, script: str, sh: str
+) -> None:
+    # The group's stdin (a subshell, { }, if, while, case, $( ) or <( ) in it) is the
+    # stdin of each command in it; a shell there reads the value as its script.
+    marker = env.root / "pwned"
+    if sh:
+        runs_as_code(script, True, {"v": f"x\ntouch {marker}"}, marker, sh)
+    refused(env, script, True, says="standard input")
+
+
+def test_a_group_that_runs_a_shell_on_a_process_substitution_is_refused(env: Env) -> None:
+    script = "{ sh; } < <(printf %s {v})"
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"v": f"touch {marker}"}, marker, "bash")
+    refused(env, script, True, says="<(...)")
+
+
+@pytest.mark.parametrize("script", ["echo $\\\n{v}", "echo $\\\n\\\n{v}"])
+def test_a_placeholder_after_a_dollar_and_a_line_continuation_is_refused(
+    env: Env, script: str
+) -> None:
+    # The shell takes the backslash-newline out first: bash then reads $'...', where the
+    # value's backslash escapes its quote.
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"v": f"\\'X'; touch {marker}; #"}, marker, "bash")
+    refused(env, script, True, says="right after a $")
+
+
+def test_a_here_string_is_no_variable_name(env: Env) -> None:
+    # <<< gives read its stdin; quoting holds there. The names of read are still checked.
+    marker = env.root / "pwned"
+    script = "read -r x <<< {v}; printf '%s\\n' \"$x\""
+    env.write_config(_job_table(script, True))
+    assert env.run("validate").returncode == 0
+    filled = render_argv([script], {"v": f"a[$(touch {marker})]"}, True)
+    if shutil.which("bash"):
+        subprocess.run(["bash", "-c", filled[0]], capture_output=True, timeout=20, check=False)
+        assert not marker.exists()
+    refused(env, "read -r {v} <<< 1", True, says="variable name of read")
+    refused(env, "read -r x <<< $(echo 1) {v}", True, says="variable name of read")
+
+
+@pytest.mark.parametrize(
+    ("script", "value", "says", "sh"),
+    [
+        ("echo hi # {x}", "\ntouch {marker} #", "in a comment", "sh"),
+        ("echo a#b; eval {x}", "touch {marker}", "after eval", "sh"),
+        ("ev\\\nal {x}", "touch {marker}", "after eval", "sh"),
+        ("cat <<EOF\nfoo\\\nEOF\n{x}\nEOF", "$(touch {marker})", "here-document", "sh"),
+        ('cat <<E"O"F\nE\n{x}\nEOF', "\nEOF\ntouch {marker}\n: ", "here-document", "sh"),
+        ("echo $'a\\' {x} '", ";touch {marker};: ", "read differently", "bash"),
+    ],
+)
+def test_what_the_shell_reads_before_words_is_followed(
+    env: Env, script: str, value: str, says: str, sh: str
+) -> None:
+    """A comment (from a # that begins a word, to a newline a value can hold), line
+    continuations (in here-document bodies too), a quoted delimiter, and $'...' with \\'
+    in it, which bash and dash end at different quotes."""
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"x": value.format(marker=marker)}, marker, sh)
+    refused(env, script, True, says=says)
