@@ -469,9 +469,9 @@ def test_at_in_a_spring_forward_gap_runs_after_the_change_not_before(env: Env) -
     env.write_config(CONFIG)
     env.env["TZ"] = "America/New_York"
     job_id = env.enqueue("record", "--at", "2026-03-08T02:30:00")
-    assert timestamp(env.show(job_id)["run_at"]) == datetime(
-        2026, 3, 8, 7, 30, tzinfo=UTC
-    ).timestamp()
+    assert (
+        timestamp(env.show(job_id)["run_at"]) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC).timestamp()
+    )
 
 
 def test_a_key_is_an_id_not_a_document(env: Env) -> None:
