@@ -110,6 +110,7 @@ class Worker:
         self._stop_deadline: float | None = None
         self._force = False
         self._pending_retries: dict[int, float] = {}
+        self._maintain_soon = False  # a --burst worker waited out a dead worker's lease
         self._pruner = AutoPruner({}, self._log_root)
         self._hooks: list[RunningHook] = []
         self._handling = False  # our signal handlers are installed
@@ -253,7 +254,8 @@ class Worker:
                 self._wait(listener, self._until_attempts_need_us(self._store_retry_at - mono))
                 continue
             try:
-                if mono >= next_maintenance:
+                if mono >= next_maintenance or self._maintain_soon:
+                    self._maintain_soon = False
                     self._maintain()
                     next_maintenance = mono + interval
                 if listener is not None and listener.control_pending:
@@ -456,19 +458,46 @@ class Worker:
                     running.attempt.stop(Outcome.CANCELLED)
 
     def _burst_wait(self) -> float | None:
-        """In burst mode: how long to wait for this worker's own retries, or None to exit."""
-        if not self._pending_retries:
+        """In burst mode: how long to wait for this worker's own retries, and for the leases
+        of jobs whose worker is gone, or None to exit."""
+        waits = []
+        orphaned = self._orphaned_lease_end()
+        if orphaned is not None:
+            waits.append(max(0.0, orphaned - self.clock.now()))
+            if orphaned <= self.clock.now():
+                self._maintain_soon = True  # it recovers them: no spinning until it is due
+        if self._pending_retries:
+            jobs = self.store.get_many(list(self._pending_retries))
+            for job_id in list(self._pending_retries):
+                job = jobs.get(job_id)
+                if job is None or job.state not in (State.SCHEDULED, State.QUEUED):
+                    del self._pending_retries[job_id]
+                else:
+                    self._pending_retries[job_id] = job.run_at
+            if self._pending_retries:
+                waits.append(max(0.0, min(self._pending_retries.values()) - self.clock.now()))
+        return min(waits) if waits else None
+
+    def _orphaned_lease_end(self) -> float | None:
+        """When the first lease ends of a running job, in this worker's queues, whose worker
+        is gone (no heartbeat for three intervals, or on this host no process: a kill -9 is
+        seen at once). A --burst worker then runs it again, rather than exit and leave it
+        running for nobody."""
+        leased = self.store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None, leased=True))
+        queues = self.options.queues
+        leased = [
+            j for j in leased if j.worker != self.id and (queues is None or j.queue in queues)
+        ]
+        if not leased:
             return None
-        jobs = self.store.get_many(list(self._pending_retries))
-        for job_id in list(self._pending_retries):
-            job = jobs.get(job_id)
-            if job is None or job.state not in (State.SCHEDULED, State.QUEUED):
-                del self._pending_retries[job_id]
-            else:
-                self._pending_retries[job_id] = job.run_at
-        if not self._pending_retries:
-            return None
-        return max(0.0, min(self._pending_retries.values()) - self.clock.now())
+        now, host = self.clock.now(), socket.gethostname()
+        live = {
+            w.id
+            for w in self.store.workers()
+            if w.alive(now) and (w.host != host or process_exists(w.pid))
+        }
+        ends = [j.lease_expires_at for j in leased if j.worker not in live and j.lease_expires_at]
+        return min(ends) if ends else None
 
     # -- attempts --------------------------------------------------------------------------
 

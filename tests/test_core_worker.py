@@ -191,6 +191,30 @@ def test_killed_worker_job_is_completed_by_another_worker(env: Env) -> None:
         release.touch()  # lets the orphaned first attempt (its own session) end too
 
 
+def test_a_burst_worker_runs_again_the_job_of_a_worker_killed_a_moment_ago(env: Env) -> None:
+    """A CI step that runs `run-worker --burst` after a crash saw the job `running` and
+    exited at once, leaving it running for nobody: it now waits out the dead worker's lease
+    and runs the job again. A live worker's running job does not hold it."""
+    env.write_config(
+        '[settings]\nlease = "2s"\n\n'
+        "[jobs.once]\n"
+        'command = ["sh", "-c", "touch started.$JOBCTL_ATTEMPT; [ $JOBCTL_ATTEMPT -ge 2 ]'
+        ' || exec sleep 300"]\n'
+    )
+    first = env.start("run-worker", "--worker-name", "first")
+    job_id = env.enqueue("once")
+    env.wait_for(lambda: (env.root / "started.1").exists())
+    beside = env.run("run-worker", "--burst", timeout=60)  # the first worker lives: no wait
+    assert beside.returncode == 0 and env.show(job_id)["attempts"] == 1
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    result = env.run("run-worker", "--burst", timeout=60)
+    assert result.returncode == 0, result.stderr
+    job = env.show(job_id)
+    assert (job["state"], job["attempts"]) == ("succeeded", 2)
+    assert [a["outcome"] for a in history(job)] == ["lost", "succeeded"]
+
+
 def test_lost_job_without_attempts_left_goes_dead(env: Env) -> None:
     env.write_config(
         '[settings]\nlease = "1s"\n\n'
