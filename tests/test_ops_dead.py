@@ -200,3 +200,26 @@ def test_purge_racing_retry_and_a_worker_deletes_or_runs_each_job_once(
             assert counts[job_id] == 2  # retried, ran once more
         else:
             assert counts[job_id] == 1 and not logs[job_id].exists()  # purged while dead
+
+
+def test_a_job_filter_that_names_no_job_type_and_matches_nothing_is_warned_of(env: Env) -> None:
+    """`dead purge --all --job bakup --yes` in a script purged nothing and said all was well."""
+    env.write_config('[jobs.backup]\ncommand = ["false"]\nmax_attempts = 1\n')
+    env.enqueue("backup")
+    env.run("run-worker", "--burst", check=True)
+    warning = (
+        f"jobctl: warning: --job 'bakup' matched no job, and {env.config} has no job type of"
+        " that name (did you mean 'backup'?)\n"
+    )
+    for words in (
+        ["dead", "purge", "--all", "--job", "bakup", "--yes"],
+        ["dead", "retry", "--all", "--job", "bakup"],
+        ["dead", "list", "--job", "bakup"],
+        ["list", "--job", "bakup"],
+        ["wait", "--job", "bakup"],
+    ):
+        result = env.run(*words)
+        assert result.returncode == 0, words
+        assert result.stderr.startswith(warning), (words, result.stderr)
+    known = env.run("dead", "list", "--job", "backup", check=True)
+    assert known.stderr == ""

@@ -16,7 +16,7 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job
 from jobctl.cli.context import STATE
-from jobctl.cli.options import duration_option, limit_option, refused
+from jobctl.cli.options import duration_option, limit_option, note_unknown_job, refused
 
 if TYPE_CHECKING:
     from jobctl.models import Job
@@ -60,6 +60,7 @@ def dead_list(
             finished_after=time.time() - window if window is not None else None,
             limit=listing_fetch(rows),
         )
+    note_unknown_job(job, bool(jobs))
     job_listing(jobs, rows, first="latest", as_json=as_json, show_rows=dead_rows)
 
 
@@ -123,6 +124,7 @@ def dead_retry(
         # With --all, the dead jobs still dead are those whose key an active job holds.
         left = store.finished_ids([State.DEAD], job=job) if ids is None else ids
         skipped = _explain_skipped(store, left, moved, "retried")
+    note_unknown_job(job, bool(moved or left))
     print(f"retried {len(moved)} dead job(s)")
     refused(skipped, asked=None if ids is None else len(ids), verb="retried")
 
@@ -162,6 +164,7 @@ def dead_purge(
         pruned = prune(
             store, [State.DEAD], ids=targets, finished_before=cutoff, job=job, log_dir=logs
         )
+    note_unknown_job(job, bool(targets))
     print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
     refused(skipped, asked=None if ids is None else len(ids), verb="purged")
 

@@ -10,7 +10,7 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job, complete_queue, complete_state
 from jobctl.cli.context import STATE
-from jobctl.cli.options import duration_option, limit_option, state_option
+from jobctl.cli.options import duration_option, limit_option, note_unknown_job, state_option
 
 
 @app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
@@ -64,6 +64,7 @@ def list_jobs(
     )
     with STATE.store(create=False) as store:
         jobs = store.list_jobs(where)
+    note_unknown_job(job, bool(jobs))
     job_listing(jobs, rows, first="oldest" if oldest_first else "newest", as_json=as_json)
 
 
@@ -154,6 +155,7 @@ def wait(
             where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
             stopping = where._replace(states=(State.CANCELLED,), leased=True)
             active = sorted(j.id for w in (where, stopping) for j in store.list_jobs(w))
+            note_unknown_job(job, bool(active))
             wanted += [i for i in active if i not in set(wanted)]
             if not wanted:
                 typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)

@@ -70,6 +70,26 @@ def worker_queues(names: list[str] | None) -> tuple[str, ...] | None:
     return tuple(dict.fromkeys(names))
 
 
+def note_unknown_job(job: str | None, matched: bool) -> None:
+    """A --job filter that matched nothing and names no job type of the config is likely a
+    typo (`dead purge --all --job bakup`): say so on stderr. The exit code stays: the jobs
+    of a job type since removed from the config are still matched by its name."""
+    if job is None or matched:
+        return
+    from jobctl.cli.context import STATE
+    from jobctl.config import ADHOC_JOB, _closest
+    from jobctl.text import say
+
+    config = STATE.config()
+    if job in config.jobs or job == ADHOC_JOB:
+        return
+    hint = _closest(job, set(config.jobs))
+    say(
+        f"jobctl: warning: --job {job!r} matched no job, and {config.path or 'the config'} has"
+        f" no job type of that name" + (f" (did you mean {hint!r}?)" if hint else "")
+    )
+
+
 def refused(count: int, *, asked: int | None, verb: str) -> None:
     """End a command on several jobs of which `count` were refused, each already named in
     a line of its own: exit 1, with a count when more than one job was asked for (`asked`
