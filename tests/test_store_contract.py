@@ -432,6 +432,14 @@ def test_dead_retry_resets_attempts_and_keeps_history(store: Store) -> None:
     store.finish([Finish(claim, failed())], T0)
     assert store.dead_retry([r.id], None, T0 + 1) == [r.id]
     assert store.dead_retry([r.id], None, T0 + 1) == []  # no longer dead: nothing happens
+    queued = store.get(r.id)  # it starts over: its last attempt's end is in its history
+    assert queued is not None and queued.state == State.QUEUED
+    assert (queued.exit_code, queued.error, queued.started_at, queued.finished_at) == (
+        None,
+        None,
+        None,
+        None,
+    )
     (again,) = store.claim("w", None, T0 + 2, LEASE)
     assert again.attempt == 1
     store.finish([Finish(again, ok())], T0 + 3)

@@ -29,9 +29,11 @@ end
 local moved = {}
 for _, pair in ipairs(chosen) do
     local id, h = pair[1], pair[2]
+    -- it starts over: what its last attempt left is in its history (as in the SQLite store)
     h.attempts, h.run_at, h.finished_at = '0', now, nil
+    h.started_at, h.exit_code, h.error = nil, nil, nil
     clear_lease(id, h)
-    save(id, h, {'attempts', 'run_at', 'finished_at'})
+    save(id, h, {'attempts', 'run_at', 'finished_at', 'started_at', 'exit_code', 'error'})
     transition(id, h, 'queued')
     moved[#moved + 1] = id
 end

@@ -138,7 +138,10 @@ class ControlOps(SqliteBase):
         return paths
 
 
+# A retried dead job starts over: what its last attempt left (exit code, error, start) is in
+# its history, not on a job that is queued again.
 _RETRY = (
     "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
+    " started_at = NULL, exit_code = NULL, error = NULL,"
     " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
 )
