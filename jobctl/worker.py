@@ -48,6 +48,7 @@ class _Running:
     job_type: JobType
     attempt: Attempt | None  # None when it ended before it started
     started: float  # monotonic
+    cancelling: bool = False  # told to stop for a cancel (said once, not at every renewal)
 
 
 # Settings a worker is built with (its database, lease, logs); a reload cannot change them.
@@ -449,6 +450,9 @@ class Worker:
             if claim.job.id not in held:
                 running = self._running.get(claim.job.id)
                 if running is not None and running.attempt is not None:
+                    if running.cancelling:
+                        continue  # stopping already: its kill_grace runs on its own clock
+                    running.cancelling = True
                     self.log.emit(
                         "job.cancelling",
                         job_id=claim.job.id,

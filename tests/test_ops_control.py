@@ -371,3 +371,21 @@ def test_a_key_held_by_another_job_type_names_that_type(env: Env) -> None:
     )
     same = env.run("enqueue", "sleep", "--key", "K")
     assert same.stderr == f"jobctl: job {holder} with key 'K' is already active; nothing queued\n"
+
+
+def test_a_cancel_is_logged_once_while_the_process_takes_its_kill_grace(env: Env) -> None:
+    """The worker learns of a cancel at each lease renewal: `job.cancelling` came at every
+    one of them (ten lines in three seconds with a one-second lease)."""
+    env.write_config(
+        '[settings]\nlease = "1s"\n'
+        '[jobs.stubborn]\ncommand = ["sh", "-c", "trap \\"\\" TERM; touch up; sleep 30"]\n'
+        'kill_grace = "3s"\n'
+    )
+    worker = start_worker(env)
+    job_id = env.enqueue("stubborn")
+    env.wait_for(lambda: (env.root / "up").exists())
+    env.run("cancel", str(job_id), check=True)
+    wait_attempt_over(env, job_id)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=30)
+    assert stderr.count("job.cancelling") == 1, stderr
