@@ -531,8 +531,10 @@ def dead_rows(jobs: Sequence[Job]) -> None:
     )
 
 
-def attempt_sections(attempts: Sequence[Attempt], tails: Sequence[str | None]) -> None:
-    """Every attempt in full: its whole error and the tail of its log."""
+def attempt_sections(
+    attempts: Sequence[Attempt], tails: Sequence[str | None], lines: int = 20
+) -> None:
+    """Every attempt in full: its whole error and the tail of its log (`lines` asked)."""
     out: list[str] = []
     for a, tail in zip(attempts, tails, strict=True):
         head = [f"attempt {a.attempt} (run {a.run})", a.outcome.value if a.outcome else "running"]
@@ -548,6 +550,8 @@ def attempt_sections(attempts: Sequence[Attempt], tails: Sequence[str | None]) -
             out.extend("    " + clean(line) for line in a.error.splitlines())
         if a.log_path == "":
             out.append("  log: none (it wrote no output)")
+        elif tail is not None and lines == 0:
+            out.append(f"  log ({path}): not shown (--lines 0)")
         elif tail is not None:
             # The job's own output, but shown inside jobctl's view: cleaned like the rest
             # (`jobctl logs` prints it raw).

@@ -223,3 +223,12 @@ def test_a_job_filter_that_names_no_job_type_and_matches_nothing_is_warned_of(en
         assert result.stderr.startswith(warning), (words, result.stderr)
     known = env.run("dead", "list", "--job", "backup", check=True)
     assert known.stderr == ""
+
+
+def test_dead_show_lines_0_does_not_call_a_log_empty(env: Env) -> None:
+    env.write_config('[jobs.loud]\ncommand = ["sh", "-c", "echo out; exit 3"]\nmax_attempts = 1\n')
+    job_id = env.enqueue("loud")
+    env.run("run-worker", "--burst", check=True)
+    shown = env.run("dead", "show", str(job_id), "--lines", "0", check=True).stdout
+    assert "not shown (--lines 0)" in shown and "empty" not in shown
+    assert "    out" in env.run("dead", "show", str(job_id), check=True).stdout

@@ -100,7 +100,7 @@ def dead_show(
         print_json(job_document(job) | {"attempts_history": history})
     else:
         job_detail(job, attempts)
-        attempt_sections(attempts, tails)
+        attempt_sections(attempts, tails, lines)
 
 
 @dead_app.command(
