@@ -481,3 +481,13 @@ def test_a_key_is_an_id_not_a_document(env: Env) -> None:
     assert refused.returncode == 2
     assert "is 1,025 characters long, over 1,024" in one_error_line(refused.stderr)
     assert len(list_all(env)) == 1
+
+
+def test_a_batch_file_may_start_with_a_byte_order_mark(env: Env) -> None:
+    env.write_config(CONFIG)
+    batch = env.root / "windows.jsonl"
+    batch.write_bytes(b'\xef\xbb\xbf{"job": "record"}\r\n{"job": "record"}\r\n')
+    for source, stdin in ((str(batch), None), ("-", batch.read_text(encoding="utf-8"))):
+        result = env.run("enqueue", "--batch", source, input=stdin)
+        assert result.returncode == 0, result.stderr
+    assert len(list_all(env)) == 4

@@ -237,12 +237,13 @@ def _enqueue_lines(source: str, now: float, as_json: bool, defaults: BatchDefaul
     from jobctl.errors import UsageError
     from jobctl.producer import read_batch
 
+    # A byte-order mark (a file saved by a Windows editor) starts the text, not a line.
     if source == "-":
-        lines = sys.stdin.read().splitlines()
+        lines = sys.stdin.read().removeprefix("\ufeff").splitlines()
         name = "<stdin>"
     else:
         try:
-            with open(source, encoding="utf-8") as handle:
+            with open(source, encoding="utf-8-sig") as handle:
                 lines = handle.read().splitlines()
         except OSError as exc:
             raise UsageError(f"--batch {source}: {exc.strerror}") from None
