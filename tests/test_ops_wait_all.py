@@ -49,6 +49,7 @@ def test_wait_all_exits_1_naming_the_jobs_that_did_not_succeed(env: Env) -> None
     env.enqueue("other")
     waiting = env.start("wait", "--all")
     assert waiting.stderr is not None
+    assert waiting.stderr.readline().startswith(NO_WORKER.format("default"))  # it has its jobs
     burst(env)
     assert waiting.wait(timeout=30) == 1
     lines = [line for line in waiting.stderr.read().splitlines() if "note:" not in line]
@@ -60,7 +61,8 @@ def test_wait_job_selects_by_type(env: Env) -> None:
     good = env.enqueue("ok")
     env.enqueue("bad")
     waiting = env.start("wait", "--job", "ok", "--json")
-    assert waiting.stdout is not None
+    assert waiting.stdout is not None and waiting.stderr is not None
+    assert waiting.stderr.readline().startswith(NO_WORKER.format("default"))  # it has its jobs
     burst(env)
     assert waiting.wait(timeout=30) == 0
     assert [j["id"] for j in json.loads(waiting.stdout.read())] == [good]

@@ -349,9 +349,9 @@ def test_a_database_whose_lock_file_cannot_be_made_fails_at_once(env: Env) -> No
 
 
 def test_a_long_key_is_cut_in_a_terminal_table_but_kept_whole_in_a_pipe(env: Env) -> None:
-    """A 2,000-character key turned a five-row `list` into pages of one folded column."""
+    """A 1,000-character key turned a five-row `list` into pages of one folded column."""
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
-    key = "k" * 2000
+    key = "k" * 1000
     env.enqueue("ok", "--key", key)
     shown = run_on_terminal(env, "list")
     assert len(shown.splitlines()) == 2 and "k" * 39 + "…" in shown
