@@ -98,6 +98,8 @@ def parse_args(pairs: Iterable[str]) -> dict[str, Any]:
             raise PayloadError(f"--arg {shown}: expected key=value (or key:=json)")
         if not _ARG_KEY.match(key):
             raise PayloadError(f"--arg {shown}: bad key {key[:60]!r}")
+        if key in payload:  # one of the two would be lost without a word
+            raise PayloadError(f"--arg {shown}: {key!r} is given twice")
         payload[key] = value
     return payload
 

@@ -202,3 +202,15 @@ def test_a_nul_in_a_placeholder_value_is_refused_at_enqueue(env: Env) -> None:
     # The same value is fine where no placeholder puts it into an argument.
     ok = env.run("enqueue", "echo", "--payload", '{"v": "x", "w": "a\\u0000b"}')
     assert ok.returncode == 0, ok.stderr
+
+
+def test_an_arg_given_twice_is_refused_not_overwritten(env: Env) -> None:
+    """`--arg msg=a --arg msg=b` kept b without a word: a script's defaults-then-override
+    and a typo look the same, and one value is lost either way."""
+    env.write_config('[jobs.echo]\ncommand = ["echo", "{msg}"]\n')
+    for args in (["msg=a", "msg=b"], ["msg=a", "msg:=1"]):
+        words = [w for a in args for w in ("--arg", a)]
+        result = env.run("enqueue", "echo", *words)
+        assert result.returncode == 2
+        assert result.stderr == f"jobctl: --arg '{args[1]}': 'msg' is given twice\n"
+    assert not env.db.exists()
