@@ -187,16 +187,20 @@ def test_retry_runs_a_finished_job_again_as_a_new_job(env: Env) -> None:
     assert env.run("retry", "999").stderr == "jobctl: no job 999\n"
 
 
-def test_retry_of_a_job_whose_key_is_taken_queues_nothing(env: Env) -> None:
+def test_retry_of_a_job_whose_key_is_taken_answers_as_enqueue_does(env: Env) -> None:
+    """The active job holding the key is the answer, as for `enqueue --key`: its id on
+    stdout, a note on stderr, exit 0 (it exited 1 with nothing on stdout)."""
     env.write_config('[jobs.sync]\ncommand = ["true"]\n')
     first = env.enqueue("sync", "--key", "k1")
     burst(env)
     holder = env.enqueue("sync", "--key", "k1", "--delay", "1h")
     result = env.run("retry", str(first))
-    assert result.returncode == 1
-    assert (
-        result.stderr == f"jobctl: job {holder} with key 'k1' is already active; nothing queued\n"
-    )
+    again = env.run("enqueue", "sync", "--key", "k1")
+    for answer in (result, again):
+        assert (answer.returncode, answer.stdout) == (0, f"{holder}\n")
+        assert answer.stderr == (
+            f"jobctl: job {holder} with key 'k1' is already active; nothing queued\n"
+        )
 
 
 def test_paused_queue_is_skipped_until_resumed_and_pause_persists(env: Env) -> None:

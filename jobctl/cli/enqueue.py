@@ -110,15 +110,7 @@ def run_enqueue(
         (result,) = store.enqueue([new_job], now)
         if not result.created:
             _refuse_a_stopping_holder(store, result.id, key)
-            holder = store.get(result.id)  # keys are shared by every job type: say whose
-            other = (
-                f" (a {holder.job} job)" if holder is not None and holder.job != new_job.job else ""
-            )
-            print(
-                f"jobctl: job {result.id}{other} with key {key!r} is already active; nothing"
-                " queued",
-                file=sys.stderr,
-            )
+            say_key_held(store, result.id, key, new_job.job)
         if as_json and not (wait or follow):
             from jobctl.render import job_document, print_json
 
@@ -141,6 +133,18 @@ def run_enqueue(
             extra={"created": result.created},
             timeout=timeout,
         )
+
+
+def say_key_held(store: Store, holder_id: int, key: str | None, job_type: str) -> None:
+    """The note for a job not queued because an active job holds its key (`enqueue`,
+    `retry`): that job's id is the answer, on stdout. Keys are shared by every job type:
+    the note says whose job it is when it is another type's."""
+    holder = store.get(holder_id)
+    other = f" (a {holder.job} job)" if holder is not None and holder.job != job_type else ""
+    print(
+        f"jobctl: job {holder_id}{other} with key {key!r} is already active; nothing queued",
+        file=sys.stderr,
+    )
 
 
 def _stopping_holders(store: Store, holders: set[int]) -> set[int]:
