@@ -299,8 +299,8 @@ class _Parser:
         if not table:
             return self.locate_top_level(key)
         start = self.headers().get(tuple(_split_table(table)))
-        if start is None:
-            return None
+        if start is None:  # an inline table (`a = { ... }`) or dotted keys (`s.cron = ...`)
+            return self.locate_dotted(_split_table(table), key)
         if key is None:
             return start + 1
         key_re = re.compile(r"^\s*(" + re.escape(key) + r"|\"" + re.escape(key) + r"\")\s*[=.]")
@@ -312,6 +312,26 @@ class _Parser:
             if key_re.match(line):
                 return index + 1
         return start + 1
+
+    def locate_dotted(self, parts: list[str], key: str | None) -> int | None:
+        """The line of a table written without its own header: under the closest header
+        above it (or before any header), the line whose dotted key starts with the rest of
+        its name, the key itself first (`s.cron = ...`), else the table (`a = { ... }`)."""
+        any_header = re.compile(_ANY_HEADER)
+        for cut in range(len(parts) - 1, -1, -1):
+            above = self.headers().get(tuple(parts[:cut])) if cut else -1
+            if above is None:
+                continue
+            rest = parts[cut:]
+            for words in ([*rest, key], rest) if key else (rest,):
+                dotted = r"\s*\.\s*".join(rf'(?:{re.escape(w)}|"{re.escape(w)}")' for w in words)
+                pattern = re.compile(rf"^\s*{dotted}\s*[=.]")
+                for index in range(above + 1, len(self.lines)):
+                    if any_header.match(self.lines[index]):
+                        break
+                    if pattern.match(self.lines[index]):
+                        return index + 1
+        return None
 
     def headers(self) -> dict[tuple[str, ...], int]:
         """Where each `[table]` header stands, found in one pass over the file: a config of

@@ -324,3 +324,28 @@ def test_validate_warns_of_a_user_group_or_cwd_this_host_does_not_have(env: Env)
         " jobs would fail here",
         "jobctl: warning: [jobs.f] user '²' does not exist on this host: its jobs would fail here",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('[jobs]\na = { command = "true", timeout = "5x" }\n', ":2: [jobs.a] timeout:"),
+        (
+            'schedules.s.job = "t"\nschedules.s.cron = "0 0 32 * *"\n[jobs.t]\ncommand = ["true"]\n',
+            ":2: [schedules.s] cron:",
+        ),
+        (
+            '[jobs.t]\ncommand = ["true"]\n[schedules]\ns = { job = "t", cron = "0 25 * * *" }\n',
+            ":4: [schedules.s] cron:",
+        ),
+    ],
+    ids=["inline-job", "dotted-schedule", "inline-schedule"],
+)
+def test_an_error_in_a_table_without_a_header_names_its_line(
+    env: Env, text: str, where: str
+) -> None:
+    """Inline tables and dotted keys are TOML too: their errors named no line."""
+    env.write_config(text)
+    result = env.run("validate")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"jobctl: {env.config}{where}"), result.stderr
