@@ -382,3 +382,32 @@ def test_a_standby_says_when_it_waits_for_the_server_not_for_a_leader(tmp_path: 
     finally:
         store.close()
         server.stop()
+
+
+def test_a_wait_that_times_out_in_an_outage_says_the_store_did_not_answer(
+    tmp_path: Path, redis_env: RedisEnv
+) -> None:
+    """It said `job N is still queued`, as if the job were waiting for a worker."""
+    server = start_server(tmp_path / "down")
+    try:
+        env = redis_env
+        env.write_config(CONFIG)
+        env.url = server.url("down")
+        job_id = env.enqueue("hello")
+        client = server.client()
+        waiting = [
+            env.start("wait", str(job_id), "--timeout", "3s"),
+            env.start("logs", str(job_id), "--follow", "--timeout", "3s"),
+        ]
+        # Both are connected (and polling) before the server goes away.
+        env.wait_for(lambda: len(client.client_list()) >= 3)
+        client.close()
+        server.stop()
+        for proc in waiting:
+            _, stderr = proc.communicate(timeout=30)
+            assert proc.returncode == 124, stderr
+            line = stderr.strip().splitlines()[-1]
+            assert line.startswith("jobctl: timed out after 3s"), line
+            assert "the store has not answered for" in line, line
+    finally:
+        server.stop()

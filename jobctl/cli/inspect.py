@@ -140,6 +140,7 @@ def wait(
     from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError, UsageError
     from jobctl.models import ACTIVE_STATES, Job, JobFilter, State
     from jobctl.render import ended_line, job_document, print_json
+    from jobctl.text import say
 
     if every and (queue is not None or job is not None):
         raise UsageError("--all waits for every active job: drop --queue and --job, or --all")
@@ -167,10 +168,10 @@ def wait(
                 try:
                     jobs = store.get_many(pending)
                 except StoreError as exc:
-                    if deadline is not None and time.monotonic() >= deadline:
-                        typer.echo(f"jobctl: timed out after {timeout}", err=True)
-                        raise typer.Exit(EXIT_TIMEOUT) from None
                     patience.failed(exc)
+                    if deadline is not None and time.monotonic() >= deadline:
+                        say(f"jobctl: timed out after {timeout} ({patience.outage()})")
+                        raise typer.Exit(EXIT_TIMEOUT) from None
                     time.sleep(0.25)
                     continue
                 patience.answered()

@@ -42,16 +42,26 @@ class Patience:
 
     def __init__(self) -> None:
         self._since: float | None = None
+        self._error: Exception | None = None
 
     def failed(self, error: Exception) -> None:
         now = time.monotonic()
         if self._since is None:
             self._since = now
+        self._error = error
         if now - self._since >= self.GRACE:
             raise error
 
     def answered(self) -> None:
         self._since = None
+
+    def outage(self) -> str | None:
+        """While the store fails: for how long, and its error, for a timeout line to say
+        (a wait that timed out in an outage is not a job still running)."""
+        if self._since is None:
+            return None
+        lasting = time.monotonic() - self._since
+        return f"the store has not answered for {lasting:.0f}s: {self._error}"
 
 
 @app.command(
@@ -137,7 +147,7 @@ def logs(
                 with waiting_for([job_id]):
                     final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
             except WaitTimedOut as exc:
-                give_up(job_id, exc.job, timeout, why_nobody_runs(store, [job_id]))
+                give_up(job_id, exc.job, timeout, _reasons(store, job_id, exc))
             if final.state != State.SUCCEEDED:  # the line `jobctl wait` gives
                 typer.echo(ended_line(final), err=True)
             raise typer.Exit(0 if final.state == State.SUCCEEDED else 1)
@@ -206,7 +216,7 @@ def await_job(
         except WaitTimedOut as exc:
             if as_json and exc.job is not None:
                 print_json(job_document(exc.job) | extra)
-            give_up(job_id, exc.job, timeout, why_nobody_runs(store, [job_id]))
+            give_up(job_id, exc.job, timeout, _reasons(store, job_id, exc))
     if as_json:
         print_json(job_document(job) | extra)
     code = job_exit_code(job)
@@ -242,6 +252,11 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
         elif queue not in served:
             reasons.append(f"no live worker serves queue {queue!r} yet")
     return reasons
+
+
+def _reasons(store: Store, job_id: int, timed_out: WaitTimedOut) -> list[str]:
+    """Why a wait ran out: the store's outage, or why no worker took the job."""
+    return [timed_out.outage] if timed_out.outage else why_nobody_runs(store, [job_id])
 
 
 def because(reasons: Sequence[str]) -> str:
@@ -283,11 +298,13 @@ def first_few(items: Sequence[str], most: int = 5) -> list[str]:
 
 
 class WaitTimedOut(Exception):
-    """A follow or wait reached its --timeout; `job` as last seen (None if never read)."""
+    """A follow or wait reached its --timeout; `job` as last seen (None if never read), and
+    the store's outage then, if it was failing."""
 
-    def __init__(self, job: Job | None) -> None:
+    def __init__(self, job: Job | None, outage: str | None = None) -> None:
         super().__init__("timed out")
         self.job = job
+        self.outage = outage
 
 
 def deadline_of(timeout: str | None) -> float | None:
@@ -310,12 +327,14 @@ def give_up(
     raise typer.Exit(EXIT_TIMEOUT)
 
 
-def _pause(seconds: float, deadline: float | None, job: Job | None) -> None:
+def _pause(
+    seconds: float, deadline: float | None, job: Job | None, outage: str | None = None
+) -> None:
     """Sleep before polling again, unless the deadline is reached (then WaitTimedOut)."""
     if deadline is not None:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise WaitTimedOut(job)
+            raise WaitTimedOut(job, outage)
         seconds = min(seconds, left)
     time.sleep(seconds)
 
@@ -356,7 +375,7 @@ def watch(
                 attempts = {a.run: a for a in store.attempts(job_id)} if out is not None else {}
             except StoreError as exc:
                 patience.failed(exc)
-                _pause(_POLL_MAX, deadline, seen)
+                _pause(_POLL_MAX, deadline, seen, patience.outage())
                 continue
             patience.answered()
             if job is None:
@@ -386,7 +405,7 @@ def watch(
                         stored = store.attempt_output(job_id, run)
                     except StoreError as exc:
                         patience.failed(exc)
-                        _pause(_POLL_MAX, deadline, seen)
+                        _pause(_POLL_MAX, deadline, seen, patience.outage())
                         continue
                     if stored is not None:
                         out.write(stored[1])
