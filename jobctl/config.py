@@ -786,6 +786,13 @@ def _toml_type(value: Any) -> str:
     return type(value).__name__
 
 
+def bad_queue_name(name: str) -> str:
+    """The one message for a queue name no queue can have (enqueue, pause, workers, wait)."""
+    from jobctl.text import shorten
+
+    return f"bad queue name {shorten(name)!r}: use letters, digits, '_', '-', '.', ':' (at most 64)"
+
+
 def _closest(key: str, allowed: set[str]) -> str | None:
     import difflib
 

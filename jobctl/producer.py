@@ -11,11 +11,19 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from jobctl.config import ADHOC_JOB, DEFAULT_JOB, QUEUE_NAME, Config, check_priority
+from jobctl.config import (
+    ADHOC_JOB,
+    DEFAULT_JOB,
+    QUEUE_NAME,
+    Config,
+    bad_queue_name,
+    check_priority,
+)
 from jobctl.durations import MAX_SECONDS, parse_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
 from jobctl.models import NewJob
 from jobctl.payload import check_placeholder_values, check_placeholders, encode, placeholders
+from jobctl.text import shorten
 from jobctl.timefmt import parse_instant
 
 
@@ -58,12 +66,12 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     # `is None`: an empty name (an unset shell variable) is a mistake, not the default queue.
     queue = job_type.queue if request.queue is None else request.queue
     if not QUEUE_NAME.match(queue):
-        raise UsageError(f"{prefix}bad queue name {_cut(queue)!r}")
+        raise UsageError(f"{prefix}{bad_queue_name(queue)}")
     if request.key == "":  # as for the queue: one key shared by every unset variable
         raise UsageError(f"{prefix}empty key (give one, or no --key at all)")
     if request.key is not None and len(request.key) > MAX_KEY:
         raise UsageError(
-            f"{prefix}key {_cut(request.key)!r} is {len(request.key):,} characters long, over"
+            f"{prefix}key {shorten(request.key)!r} is {len(request.key):,} characters long, over"
             f" {MAX_KEY:,}: a key names a job (hash a longer text)"
         )
     # `is None`, not `or`: an explicit 0 is a mistake to refuse, not a wish for the default.
@@ -96,11 +104,6 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
 
 
 MAX_KEY = 1024  # characters: a key is an id, stored, indexed and shown with its job
-
-
-def _cut(text: str, most: int = 40) -> str:
-    """The start of a value too long to quote whole in a one-line error."""
-    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _check_delay(delay: float | None, prefix: str) -> None:

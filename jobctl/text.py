@@ -43,6 +43,11 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def shorten(text: str, most: int = 40) -> str:
+    """The start of a value too long to quote whole in a one-line message."""
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
 def say(line: str) -> None:
     """A line of jobctl's own on stderr (`jobctl: warning: ...`, `jobctl: note: ...`). What
     it quotes (a path, a name, a TZ value) came from a user, a file or the environment:

@@ -282,3 +282,9 @@ def test_a_refused_pause_creates_no_database(env: Env) -> None:
     assert not env.db.exists() and list(env.db.parent.glob(env.db.name + "*")) == []
     assert env.run("pause", "mail", check=True).stdout == "paused queue mail\n"
     assert _queues(env) == {"mail": True}
+
+
+def test_resume_makes_no_database_for_queues_that_were_never_paused(env: Env) -> None:
+    env.write_config(QUEUES)
+    assert env.run("resume", "--all", check=True).stdout.startswith("resumed queue")
+    assert not env.db.exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import Env
-from test_ops_support import burst
+from test_ops_support import burst, start_worker
 
 CONFIG = """\
 [jobs.ok]
@@ -129,7 +129,7 @@ def test_worker_refuses_a_queue_name_no_job_can_have_and_warns_of_an_unknown_one
     assert (bad.returncode, bad.stderr) == (
         2,
         "jobctl: --queue: bad queue name 'mail queue': use letters, digits, '_', '-', '.',"
-        " ':' (or '*' for every queue)\n",
+        " ':' (at most 64) (or '*' for every queue)\n",
     )
     typo = env.run("run-worker", "--burst", "--queue", "mial", check=True)
     assert typo.stderr.splitlines()[0] == (
@@ -138,3 +138,35 @@ def test_worker_refuses_a_queue_name_no_job_can_have_and_warns_of_an_unknown_one
     )
     known = env.run("run-worker", "--burst", "--queue", "other", check=True)
     assert "warning" not in known.stderr
+
+
+def test_wait_queue_checks_its_name_and_warns_of_one_nobody_knows(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    bad = env.run("wait", "--queue", "bad name!")
+    assert bad.returncode == 2 and bad.stderr.startswith("jobctl: --queue: bad queue name")
+    typo = env.run("wait", "--queue", "defualt")
+    assert typo.returncode == 0
+    assert typo.stderr.splitlines()[0] == (
+        "jobctl: warning: --queue: unknown queue 'defualt' (did you mean 'default'?): known"
+        " queues are default, other"
+    )
+
+
+def test_a_job_cancelled_before_the_wait_is_waited_for_but_not_a_failure(env: Env) -> None:
+    """`cancel; wait --all; enqueue --key` needs the cancelled job's process gone (it holds
+    its key meanwhile), but that job ended before the wait began: it is no failure of it."""
+    env.write_config(
+        CONFIG + '[jobs.stubborn]\ncommand = ["sh", "-c", "trap \\"\\" TERM; touch up; sleep 30"]\n'
+        'kill_grace = "2s"\n'
+    )
+    start_worker(env)
+    stubborn = env.enqueue("stubborn", "--key", "k")
+    env.wait_for(lambda: (env.root / "up").exists())
+    env.run("cancel", str(stubborn), check=True)
+    fine = env.enqueue("ok")
+    waited = env.run("wait", "--all", "--json", timeout=60)
+    assert waited.returncode == 0, waited.stderr
+    assert [j["id"] for j in json.loads(waited.stdout)] == [fine]
+    again = env.run("enqueue", "stubborn", "--key", "k", "--delay", "1h")
+    assert again.returncode == 0 and int(again.stdout) not in (stubborn, fine)

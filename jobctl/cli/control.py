@@ -128,7 +128,8 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
     runs, report success, and leave a queue of that name in `status` for good. Every name
     is checked before any queue changes."""
     from jobctl.cli.completers import queues_named_in
-    from jobctl.config import QUEUE_NAME
+    from jobctl.cli.options import unknown_queue
+    from jobctl.config import QUEUE_NAME, bad_queue_name
     from jobctl.errors import StoreMissing, UsageError
     from jobctl.models import State
 
@@ -136,36 +137,27 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
         raise UsageError("name the queues, or give --all (not both)")
     for queue in queues or ():
         if not QUEUE_NAME.match(queue):
-            raise UsageError(f"bad queue name {queue!r}: use letters, digits, '_', '-', '.', ':'")
+            raise UsageError(bad_queue_name(queue))
     known = queues_named_in(STATE.config())
+    exists = True
     try:  # a refused name creates no database
         with STATE.store(create=False) as store:
             counts = {c.queue: c for c in store.queue_counts(time.time())}
     except StoreMissing:
-        counts = {}
+        counts, exists = {}, False
     known.update(counts)
     chosen = sorted(known) if every else list(dict.fromkeys(queues or ()))
     for queue in chosen:
         if queue not in known:
-            raise UsageError(_unknown_queue(queue, known))
-    with STATE.store() as store:
-        for queue in chosen:
-            store.set_paused(queue, paused)
+            raise UsageError(unknown_queue(queue, known))
+    if paused or exists:  # resuming in no database is resuming nothing: none is made
+        with STATE.store() as store:
+            for queue in chosen:
+                store.set_paused(queue, paused)
     return {
         queue: counts[queue].counts.get(State.RUNNING, 0) if queue in counts else 0
         for queue in chosen
     }
-
-
-def _unknown_queue(queue: str, known: set[str]) -> str:
-    """The one line for a queue neither the config nor the database knows."""
-    from jobctl.config import _closest
-
-    hint = _closest(queue, known)
-    extra = f" (did you mean {hint!r}?)" if hint else ""
-    names = sorted(known)
-    shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
-    return f"unknown queue {queue!r}{extra}: known queues are {shown}"
 
 
 @app.command(

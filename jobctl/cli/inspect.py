@@ -10,7 +10,14 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job, complete_queue, complete_state
 from jobctl.cli.context import STATE
-from jobctl.cli.options import duration_option, limit_option, note_unknown_job, state_option
+from jobctl.cli.options import (
+    check_queue_name,
+    duration_option,
+    limit_option,
+    note_unknown_job,
+    note_unknown_queue,
+    state_option,
+)
 
 
 @app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
@@ -152,16 +159,25 @@ def wait(
     patience = Patience()
     with STATE.store(create=False) as store:
         wanted = list(dict.fromkeys(job_ids or []))
+        stopping: list[int] = []  # waited for (their keys are held), not reported on
         if every or queue is not None or job is not None:
+            if queue is not None:
+                check_queue_name(queue, "--queue")
             where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
-            stopping = where._replace(states=(State.CANCELLED,), leased=True)
-            active = sorted(j.id for w in (where, stopping) for j in store.list_jobs(w))
+            active = sorted(j.id for j in store.list_jobs(where))
             note_unknown_job(job, bool(active))
-            wanted += [i for i in active if i not in set(wanted)]
+            if queue is not None and not active:
+                note_unknown_queue(queue, store)
+            listed = set(wanted)
+            wanted += [i for i in active if i not in listed]
+            # Cancelled while running, still taking their kill_grace: "cancel, wait, enqueue
+            # the key again" needs them stopped, but they ended before the wait began.
+            ending = where._replace(states=(State.CANCELLED,), leased=True)
+            stopping = [j.id for j in store.list_jobs(ending) if j.id not in listed]
             if not wanted:
                 typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
         seen: dict[int, Job] = {}
-        pending = wanted
+        pending = wanted + stopping
         with waiting_for(wanted):
             say_if_nobody_runs(store, wanted, timeout)
             while pending:

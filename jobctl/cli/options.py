@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from jobctl.models import State
+    from jobctl.store import Store
 
 
 def duration_option(text: str | None, option: str) -> float | None:
@@ -58,16 +59,42 @@ def worker_queues(names: list[str] | None) -> tuple[str, ...] | None:
     ever in vain."""
     if not names or "*" in names:
         return None
-    from jobctl.config import QUEUE_NAME
+    for name in names:
+        check_queue_name(name, "--queue", " (or '*' for every queue)")
+    return tuple(dict.fromkeys(names))
+
+
+def check_queue_name(name: str, option: str, more: str = "") -> None:
+    from jobctl.config import QUEUE_NAME, bad_queue_name
     from jobctl.errors import UsageError
 
-    for name in names:
-        if not QUEUE_NAME.match(name):
-            raise UsageError(
-                f"--queue: bad queue name {name!r}: use letters, digits, '_', '-', '.', ':'"
-                " (or '*' for every queue)"
-            )
-    return tuple(dict.fromkeys(names))
+    if not QUEUE_NAME.match(name):
+        raise UsageError(f"{option}: {bad_queue_name(name)}{more}")
+
+
+def unknown_queue(queue: str, known: set[str]) -> str:
+    """The one line for a queue neither the config nor the database knows."""
+    from jobctl.config import _closest
+
+    hint = _closest(queue, known)
+    extra = f" (did you mean {hint!r}?)" if hint else ""
+    names = sorted(known)
+    shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+    return f"unknown queue {queue!r}{extra}: known queues are {shown}"
+
+
+def note_unknown_queue(queue: str, store: Store) -> None:
+    """A --queue that matched nothing, and that neither the config nor the database knows:
+    likely a typo, said on stderr (the exit code stays, as for --job)."""
+    import time
+
+    from jobctl.cli.completers import queues_named_in
+    from jobctl.cli.context import STATE
+    from jobctl.text import say
+
+    known = queues_named_in(STATE.config()) | {c.queue for c in store.queue_counts(time.time())}
+    if queue not in known:
+        say(f"jobctl: warning: --queue: {unknown_queue(queue, known)}")
 
 
 def note_unknown_job(job: str | None, matched: bool) -> None:
