@@ -35,9 +35,12 @@ def parse_instant(text: str, what: str = "--at", zone: tzinfo | None = None) -> 
         # In the zone's rules, not the C library's: a time that does not exist (in a
         # spring-forward gap) is read with the offset before the change, so 02:30 is 03:30
         # summer time, as cron runs it; astimezone() gave 01:30, before the time asked for.
-        from zoneinfo import ZoneInfo
+        # A $TZ that names no zone (a POSIX rule, `JST-9`) is the C library's alone.
+        if zone is None and tz_ignored() is None:
+            from zoneinfo import ZoneInfo
 
-        moment = moment.replace(tzinfo=zone or ZoneInfo(local_zone()))
+            zone = ZoneInfo(local_zone())
+        moment = moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
     return moment.timestamp()
 
 

@@ -491,3 +491,10 @@ def test_a_batch_file_may_start_with_a_byte_order_mark(env: Env) -> None:
         result = env.run("enqueue", "--batch", source, input=stdin)
         assert result.returncode == 0, result.stderr
     assert len(list_all(env)) == 4
+
+
+def test_at_follows_a_posix_tz_rule_the_c_library_reads(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.env["TZ"] = "JST-9"
+    job_id = env.enqueue("record", "--at", "2030-01-01T10:00:00")
+    assert timestamp(env.show(job_id)["run_at"]) == datetime(2030, 1, 1, 1, tzinfo=UTC).timestamp()
