@@ -9,8 +9,8 @@ one fire twice.
 Catch-up applies to fires that passed while no daemon ran (even a single one), and whenever
 more than one fire of a schedule is due at once (a stall): "latest" runs the most recent
 one, "none" runs none of the missed ones, "all" runs them all, at most `catch_up_limit`
-(the most recent ones). A schedule whose time table changes, or that a reload adds, counts
-from the reload.
+(the most recent ones). A schedule whose time table changes, or that a reload puts back
+after one took it out, counts from the reload.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ class Scheduler:
         self._has_pending: set[str] = set()
         self._next_pending_check = 0.0
         self._loaded = False
+        self._removed: set[str] = set()  # schedules taken out of the config while it ran
         self._live_since = live_since  # fires before it passed while no daemon ran
         self._leading_since: float | None = None
 
@@ -78,9 +79,10 @@ class Scheduler:
             plan = _Plan(spec, expr, zone, now, None)
             if previous is not None and (previous.expr, previous.zone) == (expr, zone):
                 plan.watermark = previous.watermark
-            elif previous is not None or self._loaded:
-                # A new time table, or a schedule added to the config of a running daemon
-                # (one taken out and put back, too), counts from now: see below.
+            elif previous is not None or name in self._removed:
+                # A new time table, or a schedule this daemon saw taken out of the config and
+                # put back, counts from now: see below. (One new to this daemon only, such as
+                # a standby's reload after taking over, keeps its recorded fires.)
                 retimed.append(name)
             else:
                 last = self.store.last_fire_time(name)
@@ -100,8 +102,9 @@ class Scheduler:
         for name in retimed:
             # Recorded, so that a restart resumes from here too: the new time table's past
             # was never planned, and must not be caught up.
-            why = "time table changed" if name in old else "schedule added"
+            why = "time table changed" if name in old else "schedule put back"
             self.store.record_fire(name, now, None, now, reason=why)
+        self._removed = (self._removed | (old.keys() - plans.keys())) - plans.keys()
         self.config = config
         self._plans = plans
         if self._live_since is None:

@@ -600,3 +600,21 @@ def test_a_schedule_taken_out_and_put_back_counts_from_the_reload(
     restarted = start_scheduler(store, config_for(spec + other), t0 + 12.5)
     simulate(restarted, t0 + 12.5, t0 + 13)
     assert fires(store, "s") == [t0 + 1, t0 + 2, t0 + 11, t0 + 12, t0 + 13]
+
+
+def test_a_schedule_new_to_a_standby_keeps_its_recorded_fires(store: SqliteStore) -> None:
+    """A standby started with an older config takes over, then reads the file the leader
+    had reloaded: its schedules are new to it, not put back, and catch up as a restart
+    does (only a schedule this daemon saw taken out counts from the reload)."""
+    spec = (
+        '[schedules.s]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "all"\noverlap = "allow"\n'
+    )
+    other = '[schedules.other]\njob = "task"\ncron = "0 0 1 1 *"\ntimezone = "UTC"\n'
+    t0 = at("2026-06-01T12:00:00")
+    leader = start_scheduler(store, config_for(spec + other), t0)
+    simulate(leader, t0, t0 + 2)  # then it dies
+    standby = start_scheduler(store, config_for(other), t0 + 4.5)
+    standby.load(config_for(spec + other), t0 + 4.6)
+    simulate(standby, t0 + 4.6, t0 + 5.5)
+    assert fires(store, "s") == [t0 + 1, t0 + 2, t0 + 3, t0 + 4, t0 + 5]
