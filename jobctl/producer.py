@@ -134,6 +134,25 @@ class BatchDefaults(NamedTuple):
     cwd: str | None = None  # of a line's `command`: where --exec would run it (the caller's)
 
 
+def check_batch_defaults(config: Config, defaults: BatchDefaults, now: float) -> None:
+    """The --batch options checked as options, before any line: a bad --queue is no line's
+    fault, and is refused even when every line sets its own."""
+    probe = JobRequest(
+        job=None,
+        payload={},
+        delay=defaults.delay,
+        at=defaults.at,
+        priority=defaults.priority,
+        queue=defaults.queue,
+        max_attempts=defaults.max_attempts,
+        command=["true"],
+    )
+    try:
+        build_job(config, probe, now)
+    except JobctlError as exc:
+        raise type(exc)(f"--batch options: {exc}") from None
+
+
 def read_batch(
     config: Config,
     lines: Iterable[str],
@@ -269,6 +288,11 @@ def _request_from(
         raise UsageError(f"{where}: 'cwd' goes with 'command' (a job type has its own cwd)")
     if cwd is not None and not os.path.isabs(cwd):
         raise UsageError(f"{where}: 'cwd' must be an absolute path (a worker runs it)")
+    if command is not None and cwd is None and defaults.cwd is None:
+        raise UsageError(
+            f"{where}: a command runs in the current directory, which cannot be used (it was"
+            " deleted?): give the line a 'cwd', or cd to an existing directory"
+        )
     if "delay" not in item and "at" not in item:
         delay, at = defaults.delay, defaults.at
     return JobRequest(

@@ -498,3 +498,43 @@ def test_at_follows_a_posix_tz_rule_the_c_library_reads(env: Env) -> None:
     env.env["TZ"] = "JST-9"
     job_id = env.enqueue("record", "--at", "2030-01-01T10:00:00")
     assert timestamp(env.show(job_id)["run_at"]) == datetime(2030, 1, 1, 1, tzinfo=UTC).timestamp()
+
+
+def test_batch_options_are_checked_as_options_before_any_line(env: Env) -> None:
+    env.write_config(CONFIG)
+    own = '{"job": "record", "queue": "q", "max_attempts": 2}\n'
+    for options, needle in [
+        (["--max-attempts", "0"], "--batch options: max attempts must be between 1 and 1000"),
+        (["--queue", "bad name!"], "--batch options: bad queue name 'bad name!'"),
+    ]:
+        for lines in (own, ""):  # every line sets its own, or there is none
+            refused = env.run("enqueue", "--batch", "-", *options, input=lines)
+            assert refused.returncode == 2, (options, lines)
+            assert one_error_line(refused.stderr).startswith(f"jobctl: {needle}")
+
+
+def test_a_batch_command_in_a_deleted_directory_is_refused(env: Env) -> None:
+    """It ran in the worker's directory instead of the caller's, without a word."""
+    import shlex
+    import subprocess
+    import sys
+
+    env.write_config(CONFIG)
+    gone = env.root / "gone"
+    gone.mkdir()
+    jobctl = " ".join(shlex.quote(w) for w in [sys.executable, "-m", "jobctl"])
+    script = (
+        f"cd {shlex.quote(str(gone))} && rmdir {shlex.quote(str(gone))} && "
+        f"{jobctl} --config {shlex.quote(str(env.config))} --db {shlex.quote(str(env.db))}"
+        " enqueue --batch -"
+    )
+    result = subprocess.run(
+        ["sh", "-c", script],
+        input='{"job": "record"}\n{"command": ["pwd"]}\n',
+        capture_output=True,
+        text=True,
+        env=env.env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "<stdin>:2: a command runs in the current directory" in one_error_line(result.stderr)

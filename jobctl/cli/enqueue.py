@@ -55,7 +55,7 @@ def run_enqueue(
             raise UsageError("--wait and --follow take one job, not a --batch")
         if key is not None:
             raise UsageError("--key names one job: give each line of a --batch its own 'key'")
-        from jobctl.producer import BatchDefaults
+        from jobctl.producer import BatchDefaults, check_batch_defaults
 
         defaults = BatchDefaults(
             delay=duration_option(delay, "--delay"),
@@ -65,8 +65,7 @@ def run_enqueue(
             max_attempts=max_attempts,
             cwd=_exec_directory(required=False),
         )
-        if defaults.delay is not None and defaults.at is not None:
-            raise UsageError("give either --delay or --at, not both")
+        check_batch_defaults(config, defaults, now)
         _enqueue_batch(batch, now, as_json, defaults)
         return
     words = list(args or [])
