@@ -312,3 +312,13 @@ def test_cron_next_gives_sub_second_fires_to_the_millisecond(env: Env) -> None:
         "2026-01-01T00:00:01.500+00:00",
         "2026-01-01T00:00:03.000+00:00",
     ]
+
+
+def test_cron_next_checks_an_expression_even_with_a_broken_config(env: Env) -> None:
+    env.write_config("[jobs\n")
+    result = env.run("cron", "next", "0 3 * * *", "-n", "1", "--json")
+    assert result.returncode == 0
+    assert "invalid TOML" in result.stderr and "(the host's time zone is used)" in result.stderr
+    zoned = env.run("cron", "next", "0 3 * * *", "--tz", "UTC", "-n", "1", "--json")
+    assert (zoned.returncode, zoned.stderr) == (0, "")  # the config would change nothing
+    assert env.run("cron", "next", "nightly").returncode == 2  # a name needs the config

@@ -218,18 +218,30 @@ def cron_next(
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from jobctl import cron
-    from jobctl.errors import UsageError
+    from jobctl.errors import ConfigError, UsageError
     from jobctl.render import ago, print_json, table
-    from jobctl.timefmt import iso, parse_instant, tz_ignored
+    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
 
-    config = STATE.config()
-    spec = config.schedules.get(expression)
+    try:
+        config: Config | None = STATE.config()
+    except ConfigError as exc:
+        if not expression.startswith("@") and len(expression.split()) == 1:
+            raise  # a schedule's name: only the config can say what it is
+        # An expression is checked all the same: in --tz, or in the host's zone, said once.
+        if tz is None:
+            say(f"jobctl: warning: {exc} (the host's time zone is used)")
+        config = None
+    spec = config.schedules.get(expression) if config is not None else None
     if spec is not None:
         expression = spec.cron
-    zone_name = tz or (
-        _zone_name(spec, config) if spec is not None else _settings_zone_name(config)
-    )
-    ignored = None if tz or (spec and spec.timezone) or config.settings.timezone else tz_ignored()
+    if tz is not None:
+        zone_name = tz
+    elif config is None:
+        zone_name = local_zone()
+    else:
+        zone_name = _zone_name(spec, config) if spec else _settings_zone_name(config)
+    configured = config is not None and config.settings.timezone
+    ignored = None if tz or (spec and spec.timezone) or configured else tz_ignored()
     if ignored:
         say(f"jobctl: warning: {ignored}")
     try:
