@@ -358,11 +358,11 @@ _BUILTINS = frozenset(
 )
 
 
-def _user_column(command: str) -> str | None:
+def _user_column(command: str, search: str | None = None) -> str | None:
     """The command's first word when it looks like the user column of a system crontab read
-    as a user's: a user of this host, no program on PATH, and followed by a command (one on
-    PATH, a path, or a shell built-in). Run as a command, `root  test -x X || run-parts ...`
-    fails its test and runs the fallback."""
+    as a user's: a user of this host, no program on `search` (the crontab's PATH), and
+    followed by a command (one on it, a path, or a shell built-in). Run as a command,
+    `root  test -x X || run-parts ...` fails its test and runs the fallback."""
     import shutil
 
     from jobctl.processes import known_user
@@ -371,9 +371,10 @@ def _user_column(command: str) -> str | None:
     if len(words) < 2:
         return None
     first, then = words[0], words[1]
-    if not USER_NAME.match(first) or first.isdigit() or shutil.which(first) is not None:
+    # On the crontab's own PATH when it sets one (`PATH=/home/u/bin`), else this host's.
+    if not USER_NAME.match(first) or first.isdigit() or shutil.which(first, path=search):
         return None
-    if not (then in _BUILTINS or then.startswith("/") or shutil.which(then) is not None):
+    if not (then in _BUILTINS or then.startswith("/") or shutil.which(then, path=search)):
         return None
     return first if known_user(first) else None
 
@@ -500,7 +501,7 @@ class _Converter:
         if not rest or not rest[0].strip(" \t"):
             self.warn(number, "not imported: no command after the schedule")
             return None
-        if not self.system and (column := _user_column(rest[0])) is not None:
+        if not self.system and (column := _user_column(rest[0], self.env.get("PATH"))):
             self.warn(
                 number,
                 f"not imported: {column!r} is a user here, not a command: a line of the"

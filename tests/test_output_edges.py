@@ -250,6 +250,28 @@ def test_import_crontab_reads_files_of_etc_cron_d_with_their_user_column(env: En
     assert plain.stdout == system.stdout
 
 
+def test_a_user_column_is_judged_on_the_crontab_s_own_path(env: Env) -> None:
+    """`backup` is a Debian user; with the crontab's PATH naming the user's own bin, it is
+    their script, not a user column."""
+    bin_dir = env.root / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "backup"
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    data = f"PATH={bin_dir}:/usr/bin:/bin\n0 3 * * * backup /srv/data\n".encode()
+    result = run_bytes(env, "import-crontab", "-", stdin=data)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert b'command = "backup /srv/data"' in result.stdout
+
+
+def test_import_crontab_refuses_user_for_a_system_crontab(env: Env) -> None:
+    files = sorted(Path("/etc/cron.d").glob("[!.]*")) if Path("/etc/cron.d").is_dir() else []
+    if not files:
+        pytest.skip("no file in /etc/cron.d on this host")
+    result = run_bytes(env, "import-crontab", "--user", "bob", str(files[0]))
+    assert result.returncode == 2 and b"names each line's user" in result.stderr
+
+
 def test_import_crontab_leaves_out_lines_with_a_nul_so_its_output_validates(env: Env) -> None:
     data = b"* * * * * echo a\0b\nX=1\0\n0 3 * * * backup\n"
     result = run_bytes(env, "import-crontab", "-", stdin=data)

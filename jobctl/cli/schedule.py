@@ -293,11 +293,14 @@ def import_crontab(
     from jobctl.errors import UsageError
     from jobctl.processes import known_user
 
+    system = system or _system_crontab(source)
     if user is not None and system:
-        raise UsageError("--user is for one user's crontab; --system reads each line's user")
+        raise UsageError(
+            "--user is for one user's crontab; a system crontab (--system, /etc/crontab,"
+            " /etc/cron.d) names each line's user"
+        )
     if user is not None and not USER_NAME.match(user):
         raise UsageError(f"--user: {user!r} is not a user name")
-    system = system or _system_crontab(source)
     result = convert(_read_crontab(source), system=system, user=user)
     for warning in result.warnings:
         say(f"jobctl: {source}: {warning}")
@@ -317,8 +320,10 @@ def _system_crontab(source: str) -> bool:
 
     if source == "-":
         return False
-    path = os.path.realpath(source)
-    return path == "/etc/crontab" or os.path.dirname(path) == "/etc/cron.d"
+    return any(
+        path == "/etc/crontab" or os.path.dirname(path) == "/etc/cron.d"
+        for path in (os.path.abspath(source), os.path.realpath(source))
+    )
 
 
 def _read_crontab(source: str) -> str:
