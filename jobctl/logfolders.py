@@ -39,6 +39,33 @@ def check_log_root(root: str) -> None:
             _remember(_LOG_ROOTS, root, fd, _MAX_LOG_ROOTS)
 
 
+def log_root_problem(root: str) -> str | None:
+    """Why check_log_root would refuse this log root, found without making anything (for
+    `validate`): a link to nothing or of another user's, a file, a folder others can write
+    to, or a file where a missing folder would be made. None when a worker would take it."""
+    try:
+        target = _placed(root)
+    except FileNotFoundError as exc:  # a link to a folder that is not there
+        return exc.strerror
+    try:
+        info = os.lstat(target)
+    except FileNotFoundError:  # the worker makes it, and the folders above it
+        above = os.path.dirname(target)
+        while above and not os.path.lexists(above) and above != os.path.dirname(above):
+            above = os.path.dirname(above)
+        if above and not os.path.isdir(above):
+            return f"log folder {root} cannot be made: {above} is not a folder"
+        return None
+    except OSError as exc:
+        return f"log folder {root}: {exc.strerror}"
+    if stat.S_ISLNK(info.st_mode):  # one _placed does not follow: of another user's
+        return f"log folder {root} is a symbolic link of another user's"
+    if not stat.S_ISDIR(info.st_mode):
+        return f"log folder {root} is not a folder"
+    problem = not_private(info)
+    return f"log folder {root} {problem}" if problem else None
+
+
 def remove_log(path: str) -> None:
     """Remove a log file, if there is one, through its checked folder (made private if
     missing; PermissionError, saying why, if it or its root is not a real folder private to

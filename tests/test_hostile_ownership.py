@@ -449,6 +449,16 @@ def test_validate_warns_of_a_log_folder_a_worker_would_refuse(env: Env) -> None:
     env.write_config(f'[settings]\nlog_dir = "{env.root / "missing"}"\n' + CONFIG)
     assert env.run("validate").stderr == ""
     assert not (env.root / "missing").exists()
+    # What the worker refuses beyond modes: a file in the way, a link to nothing.
+    (env.root / "afile").touch()
+    (env.root / "dangling").symlink_to(env.root / "nowhere" / "logs")
+    for folder in ("afile/logs", "dangling"):
+        env.write_config(f'[settings]\nlog_dir = "{env.root / folder}"\n' + CONFIG)
+        checked = env.run("validate")
+        assert checked.returncode == 0
+        assert checked.stderr.startswith("jobctl: warning: log folder"), checked.stderr
+        assert checked.stderr.endswith(": workers would not start here\n")
+        assert env.run("run-worker", "--burst").returncode == 2
 
 
 def _me() -> str:

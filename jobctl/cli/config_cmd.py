@@ -62,24 +62,10 @@ def _warn_about_this_host(config: Config) -> None:
 
 
 def _log_folder_refused(config: Config) -> str | None:
-    """Why a worker would refuse the log folder as it stands, checked without making it
-    (validate changes nothing): a file or a folder others can write to. A missing folder
-    is made by the worker."""
-    import os
-
+    """Why a worker would refuse the log folder, found without making it (validate changes
+    nothing)."""
     from jobctl.cli.context import STATE
-    from jobctl.fsutil import not_private
     from jobctl.logfiles import log_dir
+    from jobctl.logfolders import log_root_problem
 
-    try:
-        root = log_dir(config, STATE.db_location())
-        link = os.lstat(root)
-        info = os.stat(root)
-    except OSError:
-        return None
-    if os.path.islink(root) and link.st_uid not in (os.geteuid(), 0):
-        return f"log folder {root} is a symbolic link of another user's"
-    if not os.path.isdir(root):
-        return f"log folder {root} is not a folder"
-    problem = not_private(info)
-    return f"log folder {root} {problem}" if problem else None
+    return log_root_problem(str(log_dir(config, STATE.db_location())))
