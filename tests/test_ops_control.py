@@ -113,9 +113,8 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     batch = env.run("enqueue", "--batch", "-", input=lines)
     assert (batch.returncode, batch.stdout) == (1, "")
     assert batch.stderr == (
-        f"jobctl: job {job_id} still holds the key 'only-one' of a line while its process"
-        " stops (it was cancelled); nothing queued: enqueue the batch again once it has"
-        " stopped\n"
+        f"jobctl: job {job_id} still holds the key 'only-one' while its process stops (it was"
+        " cancelled); nothing queued: enqueue the batch again once it has stopped\n"
     )
     assert len(json.loads(env.run("list", "--json", "-n", "0", check=True).stdout)) == stored
     retried = env.run("dead", "retry", str(dead))
@@ -124,8 +123,8 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     rerun = env.run("retry", str(job_id))
     assert rerun.returncode == 1
     assert rerun.stderr == (
-        f"jobctl: job {job_id} still holds its key 'only-one' while its process stops;"
-        " nothing queued\n"
+        f"jobctl: job {job_id} still holds the key 'only-one' while its process stops (it was"
+        " cancelled); nothing queued: retry once it has stopped\n"
     )
     assert not process_gone(sleeper)  # so the commands above came while it still ran
 

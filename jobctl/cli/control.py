@@ -81,14 +81,11 @@ def retry(
             cwd=job.cwd,
         )
         (result,) = store.enqueue([again], time.time())
-        if not result.created and result.id == job_id:
-            raise OperationFailed(
-                f"job {job_id} still holds its key {job.key!r} while its process stops;"
-                " nothing queued"
-            )
-        if not result.created:  # as `enqueue` says it: the active job is the answer
-            from jobctl.cli.enqueue import say_key_held
+        from jobctl.cli.enqueue import key_still_held, say_key_held
 
+        if not result.created and result.id == job_id:
+            raise key_still_held(job_id, job.key, "retry")
+        if not result.created:  # as `enqueue` says it: the active job is the answer
             say_key_held(store, result.id, job.key, job.job)
     print(result.id)
 

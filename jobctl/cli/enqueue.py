@@ -11,6 +11,7 @@ from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, instant_option
 
 if TYPE_CHECKING:
+    from jobctl.errors import JobctlError
     from jobctl.models import NewJob
     from jobctl.producer import BatchDefaults
     from jobctl.store import Store
@@ -146,6 +147,17 @@ def say_key_held(store: Store, holder_id: int, key: str | None, job_type: str) -
     )
 
 
+def key_still_held(holder: int, key: str | None, then: str) -> JobctlError:
+    """The one error for a job refused because a job cancelled while running still holds
+    its key while its process stops (enqueue, a batch, retry): exit 1, nothing queued."""
+    from jobctl.errors import OperationFailed
+
+    return OperationFailed(
+        f"job {holder} still holds the key {key!r} while its process stops (it was"
+        f" cancelled); nothing queued: {then} once it has stopped"
+    )
+
+
 def _stopping_holders(store: Store, holders: set[int]) -> set[int]:
     """Those of the jobs holding keys that were cancelled while running and still stop."""
     from jobctl.models import State
@@ -158,13 +170,9 @@ def _refuse_a_stopping_holder(store: Store, holder: int, key: str | None) -> Non
     """A job cancelled while running keeps its key until its process has stopped. Pointing
     at it as the active job would tell a script that its work is queued, when it was called
     off: that is a failure (exit 1), as for `retry` in the same moment."""
-    from jobctl.errors import OperationFailed
 
     if _stopping_holders(store, {holder}):
-        raise OperationFailed(
-            f"job {holder} still holds the key {key!r} while its process stops (it was"
-            " cancelled); nothing queued: enqueue again once it has stopped"
-        )
+        raise key_still_held(holder, key, "enqueue again")
 
 
 def _refuse_keys_held_while_stopping(store: Store, jobs: list[NewJob]) -> None:
@@ -172,7 +180,6 @@ def _refuse_keys_held_while_stopping(store: Store, jobs: list[NewJob]) -> None:
     stops would be refused after the others were stored, and a script that enqueues the
     batch again on exit 1 would queue those twice. So the batch is refused first (the rare
     cancel in between is still reported after storing)."""
-    from jobctl.errors import OperationFailed
     from jobctl.models import JobFilter, State
 
     keys = {job.key for job in jobs if job.key is not None}
@@ -182,10 +189,7 @@ def _refuse_keys_held_while_stopping(store: Store, jobs: list[NewJob]) -> None:
     held = sorted((job.id, job.key) for job in stopping if job.key in keys)
     if held:
         holder, key = held[0]
-        raise OperationFailed(
-            f"job {holder} still holds the key {key!r} of a line while its process stops (it"
-            " was cancelled); nothing queued: enqueue the batch again once it has stopped"
-        )
+        raise key_still_held(holder, key, "enqueue the batch again")
 
 
 @overload
