@@ -222,7 +222,10 @@ def test_paused_queue_is_skipped_until_resumed_and_pause_persists(env: Env) -> N
     assert bad.returncode == 2 and bad.stderr.startswith("jobctl: bad queue name 'no spaces'")
     # An empty name (an unset shell variable) is refused, not taken for the default queue.
     empty = env.run("enqueue", "--queue", "", "--exec", "--", "true")
-    assert (empty.returncode, empty.stderr) == (2, "jobctl: bad queue name ''\n")
+    assert (empty.returncode, empty.stderr) == (
+        2,
+        "jobctl: bad queue name '': use letters, digits, '_', '-', '.', ':' (at most 64)\n",
+    )
     batch = env.run("enqueue", "--batch", "-", input='{"job": "other", "queue": ""}\n')
     assert batch.returncode == 2 and "bad queue name ''" in batch.stderr
     # So is an empty key: every unset variable would share it, and every job but the first
