@@ -5,7 +5,8 @@ A `{key}` in an argv element reaches the command as (part of) one argument, and 
 shell code again: `sh -c '{x}'` (any shell: bash5.2, /bin/rbash, busybox sh, mksh, fish -C;
 also behind env, env -S, nice or sudo, after options such as bash --rcfile FILE, and as the
 command of flock, su, runuser or script -c), `eval {x}`, `trap {x} EXIT`, `. {x}`,
-`echo {x} | sh` (also into a group: `| (cd / && sh)`), `sh <(echo {x})`, a here-document's
+`echo {x} | sh` (also into a group: `| (cd / && sh)`; not `| sh < file`, whose stdin is the
+file, but `| sh < /dev/stdin`), `sh <(echo {x})`, a here-document's
 body, `...` backquotes, a comment, a `$` right before it (line continuations are taken out
 first, as the shell does), quotes written around a placeholder in a shell script, or
 arithmetic: in `$(( {x} ))`, `(( ))`, `let`, an array index, `[[ {x} -eq 1 ]]` or a
@@ -19,7 +20,9 @@ What the shell does with a variable later (`n={x}; echo $((n))`) is not followed
 
 from __future__ import annotations
 
+import fnmatch
 import os
+import posixpath
 import re
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -125,7 +128,8 @@ def _script_hazard(script: str) -> str | None:
         )
     if arithmetic_placeholders(read.text):
         return _IN_ARITHMETIC
-    reason = _parsed_again(PLACEHOLDER.sub(_unescape, read.text))  # {{ eval {x}; }}: a { group
+    script = PLACEHOLDER.sub(_unescape, read.text)  # {{ eval {x}; }}: a { group
+    reason = _parsed_again(script, read.substituting)
     if reason is not None:
         return reason
     inside = backquoted_placeholders(read.text)
@@ -163,9 +167,10 @@ def _operators(token: str) -> list[str]:
     return found
 
 
-def _parsed_again(script: str) -> str | None:
+def _parsed_again(script: str, substituting: bool = True) -> str | None:
     """In a script, `eval {x}`, `sh -c {x}`, `echo {x} | sh`, `sh <<< {x}`, `let n={x}` and
-    the like would parse the quoted value as shell code once more."""
+    the like would parse the quoted value as shell code once more. `substituting`: a
+    here-document of the script may run a $( ) or ` ` (which reads the stdin it replaces)."""
     import shlex
 
     separators = "();<>|&`\n"
@@ -182,22 +187,36 @@ def _parsed_again(script: str) -> str | None:
                 tokens.append(token)
     except ValueError:
         return None  # unbalanced quotes: the shell itself will refuse the script
-    return _commands_hazard(tokens, set(_OPERATORS))
+    return _commands_hazard(tokens, set(_OPERATORS), substituting)
 
 
 class _Command:
-    """The simple command being read: its words, the pipeline before it, and whether a
-    here-string, a compound command in it or a >(...) of it gets a shell a value on stdin."""
+    """The simple command being read: its words, the pipeline before it, its redirections,
+    and whether a here-string, a compound command in it, a $( ) or <( ) in its words or a
+    >(...) of it gets a shell a value on stdin."""
 
-    __slots__ = ("feeds", "here", "here_at", "piped", "reads", "words")
+    __slots__ = (
+        *("expands", "fds", "feeds", "here", "here_at", "piped", "reads", "tapped", "targets"),
+        "words",
+    )
 
-    def __init__(self, piped: list[str] | None = None) -> None:
+    def __init__(self, piped: list[str] | None = None, tapped: bool = False) -> None:
         self.words: list[str] = []
         self.piped: list[str] = piped or []
+        self.tapped = tapped  # the pipe into it may carry the stdin of the group around it
         self.here = False  # a here-string with a placeholder is its stdin
         self.here_at = -1  # which of its words is a here-string's $( ) or ` `, if one is
+        self.targets: set[int] = set()  # which are a <( ), >( ) or ` ` it redirects to
         self.reads = False  # a ( ) or { }, if, while... in it runs a shell that reads stdin
+        self.expands = False  # a $( ), ` ` or <( ) in it runs a shell that reads the stage's
         self.feeds = False  # a >(...) of it runs a shell that reads what it writes there
+        # Its redirections so far, in order: fd -> the fd of the shell around it that it is a
+        # copy of (0 for `<&0` or `< /dev/stdin`), or None for a file, a here-document...
+        self.fds: dict[str, str | None] = {}
+
+    def source(self, fd: str) -> str | None:
+        """The fd of the shell around it that `fd` is, after its redirections so far."""
+        return self.fds.get(fd, fd)
 
 
 class _Frame(NamedTuple):
@@ -208,8 +227,7 @@ class _Frame(NamedTuple):
     closer: str  # the operator or reserved word that ends it
     opened: int  # where it opened, in the tokens
     kind: str  # $( ` <( >( ( or the reserved word that opened it
-    fed: bool  # the stdin of its commands may carry a payload value
-    reads: list[bool]  # [a command in it runs a shell that reads its stdin]
+    reads: list[bool]  # [a shell in it reads its stdin, or what a command in it read there]
 
 
 _COMPOUNDS = {"{": "}", "if": "fi", "while": "done", "until": "done", "for": "done"}
@@ -217,31 +235,46 @@ _COMPOUNDS |= {"select": "done", "case": "esac"}
 _RESERVED = {"then", "else", "elif", "do", "!", "time", "}"}  # before a command word
 
 
-def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
+def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool) -> str | None:
     """The commands of a tokenized script, each checked as it ends. A shell that reads code
     from stdin is refused where that stdin may carry a value: a pipe from a command with a
     placeholder, a here-string, and so also anywhere inside a ( ), { }, if, while, for or
-    case group, a $( ) or <( ) that receives it (the group's stdin is each command's)."""
+    case group, a $( ) or <( ) that receives it (the group's stdin is each command's). A
+    command whose stdin is redirected (`< file`, `<&3`, a here-document) reads no pipe, nor
+    does a group whose own stdin is; `< /dev/stdin` and `<&0` keep it. Whether a group's
+    stdin carries a value is known at its end, after its redirections: what its commands
+    read there is kept in its frame until then."""
     now = _Command()
     around: list[_Frame] = []
-
-    def stage_fed() -> bool:
-        return bool(placeholders(now.piped)) or bool(around and around[-1].fed)
+    stdin_fds = _stdin_fds(tokens, operators, substituting)
 
     def end_command(token: str) -> str | None:
         nonlocal now
-        command = _command_words([w for at, w in enumerate(now.words) if at != now.here_at])
+        words = [w for at, w in enumerate(now.words) if at != now.here_at and at not in now.targets]
+        command = _command_words(words)
         reason = _command_hazard(command)
         reads = now.reads or _reads_code_from_stdin(command)
-        if reason is None and reads and (stage_fed() or now.here):
+        # its stdin (or a copy of it, 3<&0) is still the stage's: the pipe, or the group's
+        takes = any(fd in stdin_fds for fd in [now.source("0"), *now.fds.values()])
+        piped = bool(placeholders(now.piped))
+        if reason is None and reads and ((takes and piped) or now.here):
             reason = _FED_TO_A_SHELL  # printf {x} | (sh); { sh; } <<< {x}
-        if reason is None and now.feeds and (placeholders(now.words) or stage_fed() or now.here):
+        if reason is None and now.expands and piped:
+            reason = _FED_TO_A_SHELL  # printf {x} | echo $(sh): before its redirections
+        if (
+            reason is None
+            and now.feeds
+            and (placeholders(now.words) or (takes and piped) or now.here)
+        ):
             reason = _FED_TO_A_SHELL  # printf {x} > >(sh)
-        if reason is None and now.reads and placeholders([w for w in now.words if w[:2] == "<("]):
-            reason = _FED_AS_A_FILE  # { sh; } < <(printf {x})
-        if reads and around:
-            around[-1].reads[0] = True
-        now = _Command([*now.piped, *now.words] if token in ("|", "|&") else [])
+        into = [w for at, w in enumerate(now.words) if at in now.targets or now.reads]
+        if reason is None and reads and placeholders([w for w in into if w[:2] == "<("]):
+            reason = _FED_AS_A_FILE  # { sh; } < <(printf {x}); sh < <(printf {x})
+        stage = not now.piped or now.tapped  # its stdin is the group's, or a copy of it
+        if around and stage and (((reads or now.feeds) and takes) or now.expands):
+            around[-1].reads[0] = True  # a value on the group's stdin would reach a shell
+        tapped = stage and (takes or now.expands)  # cat | sh in a group: sh reads its stdin
+        now = _Command([*now.piped, *now.words], tapped) if token in ("|", "|&") else _Command()
         return reason
 
     def close(position: int, token: str) -> str | None:
@@ -261,8 +294,10 @@ def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
             now.words.append(f"{shown}{inner})")  # ( echo {x} ) | sh: what it writes
         if frame.reads[0] and frame.kind == ">(":
             now.feeds = True
-        elif frame.reads[0] and frame.kind not in ("$(", "`", "<("):
-            now.reads = True
+        elif frame.reads[0] and frame.kind in ("$(", "`", "<("):
+            now.expands = True  # run before the command's redirections, on the stage's stdin
+        elif frame.reads[0]:
+            now.reads = True  # after them: a group's own `< file` is its commands' stdin
         return None
 
     tokens = [*tokens, ";"]
@@ -272,7 +307,7 @@ def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
             if target:
                 target = False
             elif all(word in _RESERVED for word in now.words) and token in _COMPOUNDS:
-                around.append(_Frame(now, _COMPOUNDS[token], position, token, stage_fed(), [False]))
+                around.append(_Frame(now, _COMPOUNDS[token], position, token, [False]))
                 now = _Command()
             elif all(word in _RESERVED for word in now.words) and _closes(around, token):
                 reason = close(position, ";")
@@ -285,6 +320,7 @@ def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
         if token == "<<<":  # a here-string: the next word is this command's stdin, no argument
             following = tokens[position + 1]
             now.here = now.here or bool(placeholders(_word_tokens(tokens, position + 1)))
+            _redirect(now, tokens, position, substituting)
             if following == "`" or following.endswith("$"):  # its $( ) is read, then left out
                 now.here_at = len(now.words)
             else:
@@ -295,7 +331,7 @@ def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
         if (token in ("<(", ">(", "`") and not closing) or substitution:
             kind = token if token != "(" else "$("
             closer = "`" if token == "`" else ")"
-            around.append(_Frame(now, closer, position, kind, stage_fed(), [False]))
+            around.append(_Frame(now, closer, position, kind, [False]))
             now = _Command()
             continue
         if closing:
@@ -307,19 +343,110 @@ def _commands_hazard(tokens: list[str], operators: set[str]) -> str | None:
             now.words.append(token)  # [[ ( a -eq b ) && c ]]: one command
             continue
         if token in _REDIRECTIONS:  # 2>/dev/null: no word of the command, and no end of it
+            _redirect(now, tokens, position, substituting)
             if now.words and now.words[-1].isdigit():
                 now.words.pop()
+            if tokens[position + 1] in ("<(", ">(", "`"):
+                now.targets.add(len(now.words))  # the word its frame will leave
             target = True
             continue
-        fed, piped = stage_fed(), now.piped
+        piped, tapped = now.piped, now.tapped
         reason = end_command(token)
         if reason is not None:
             return reason
         if token == "(":  # a subshell: a stage of the pipeline, as a command is
-            now.piped = piped
-            around.append(_Frame(now, ")", position, "(", fed, [False]))
+            now.piped, now.tapped = piped, tapped
+            around.append(_Frame(now, ")", position, "(", [False]))
             now = _Command()
     return None
+
+
+# -- Redirections: which fd a command's stdin is a copy of ----------------------------------
+
+_INPUT = {"<", "<&", "<>", "<<", "<<<"}  # fd 0 unless another is written before them
+_WRITE_ONLY = {">", ">>", ">|"}  # a file opened for writing: nothing to read there
+_BOTH = {"&>", "&>>"}  # stdout and stderr
+_FD = re.compile(r"[0-9]+")
+
+
+def _redirection(
+    tokens: list[str], position: int, substituting: bool
+) -> list[tuple[str, str | None]]:
+    """What the redirection at tokens[position] does: [(fd, where it now reads)], with "0"
+    for the stdin of the shell around the command, "N" for its fd N, None for a file, a
+    closed fd or a here-document without $( ). Where that cannot be told, "0"."""
+    operator = tokens[position]
+    before = tokens[position - 1] if position else ""
+    word = tokens[position + 1] if position + 1 < len(tokens) else ""
+    after = tokens[position + 2] if position + 2 < len(tokens) else ""
+    after_one = position > 1 and tokens[position - 2] in _REDIRECTIONS | {"<<<"}
+    given = before if _FD.fullmatch(before) and not after_one else None  # not 2>&1 <x's 1
+    if operator in _BOTH or (operator == ">&" and given is None and not _FD.fullmatch(word)):
+        return [("1", None), ("2", None)]  # &>file, >&file
+    fd = str(int(given)) if given is not None else "0" if operator in _INPUT else "1"
+    substituted = word == "`" or (word.endswith("$") and after == "(") or "$(" in word
+    substituted = substituted or "`" in word
+    if operator in ("<&", ">&"):
+        if word == "-":
+            return [(fd, None)]  # closed
+        return [(fd, str(int(word)) if _FD.fullmatch(word) else "0")]  # <&$fd: any fd
+    if operator == "<<":
+        return [(fd, "0" if substituting else None)]  # its body's $(cat) reads stdin
+    if operator == "<<<":
+        return [(fd, "0" if substituted else None)]  # <<< "$(cat)": stdin, as a string
+    if operator in _WRITE_ONLY:
+        return [(fd, None)]
+    if word in ("<(", ">(") or substituted:
+        return [(fd, "0")]  # < <(cat): what it reads; < $(cmd): a name it prints
+    return [(fd, _file_source(word))]
+
+
+def _redirect(now: _Command, tokens: list[str], position: int, substituting: bool) -> None:
+    for fd, source in _redirection(tokens, position, substituting):
+        now.fds[fd] = None if source is None else now.source(source)
+
+
+# Paths that may open the stdin of the shell (or its fd N): a glob matching any is one of them.
+_STDIN_PATHS = ["/dev/stdin", "/dev/fd/0", "/proc/self/fd/0", "stdin", "fd/0", "0"]
+
+
+def _file_source(word: str) -> str | None:
+    """Which fd of the shell a file to read names: "0" for /dev/stdin, /dev/fd/0 or
+    /proc/self/fd/0 (the pipe, where one is its stdin), "N" for /dev/fd/N; None for a file.
+    A variable is taken for a file, unless the word names stdin or an fd around it."""
+    if "$" in word:
+        return "0" if re.search(r"stdin|fd", word) else None  # < "$f"; < /proc/$$/fd/0
+    if any(char in word for char in "*?["):
+        return "0" if any(fnmatch.fnmatchcase(path, word) for path in _STDIN_PATHS) else None
+    path = posixpath.normpath(word)
+    name = posixpath.basename(path)
+    if name == "stdin":
+        return "0"
+    if _FD.fullmatch(name) and (
+        posixpath.basename(posixpath.dirname(path)) == "fd" or path == name
+    ):
+        return str(int(name))  # /dev/fd/3, /proc/self/fd/0; 0 in /dev/fd
+    return None
+
+
+def _stdin_fds(tokens: list[str], operators: set[str], substituting: bool) -> set[str]:
+    """The fds that may be a copy of a stdin somewhere in the script (exec 3<&0, then sh
+    <&3): 0, and any a redirection copies one of them to, in any order."""
+    found = {"0"}
+    redirections = [
+        fd_source
+        for position, token in enumerate(tokens)
+        if token in operators and (token in _REDIRECTIONS or token == "<<<")
+        for fd_source in _redirection(tokens, position, substituting)
+    ]
+    grown = True
+    while grown:
+        grown = False
+        for fd, source in redirections:
+            if source in found and fd not in found:
+                found.add(fd)
+                grown = True
+    return found
 
 
 def _closes(around: list[_Frame], token: str) -> bool:
@@ -1167,6 +1294,7 @@ class _Read(NamedTuple):
     text: str  # its commands: without comments, here-document bodies and line continuations
     commented: list[str]  # the placeholders in its comments
     in_heredocs: list[str]  # and in the bodies of its here-documents
+    substituting: bool  # a body it expands has a $( ) or ` `: run when the shell reads it
 
 
 def _read(script: str) -> _Read:
@@ -1178,6 +1306,7 @@ def _read(script: str) -> _Read:
     line = 0  # where the current line begins in text
     commented: list[str] = []
     in_heredocs: list[str] = []
+    substituting = False
     quote = ""
     index = 0
     while index < len(script):
@@ -1201,9 +1330,15 @@ def _read(script: str) -> _Read:
         if char == "\n" and not quote:
             for delimiter in _heredoc_delimiters("".join(text[line:])):
                 in_heredocs.extend(sorted(placeholders([delimiter.word])))  # <<{x}: its end
+                body = index
                 index = _heredoc_body(script, index, delimiter, in_heredocs)
+                expanded = "" if delimiter.quoted else script[body:index].replace("\\\n", "")
+                substituting = substituting or _SUBSTITUTION.search(expanded) is not None
             line = len(text)
-    return _Read("".join(text), commented, in_heredocs)
+    return _Read("".join(text), commented, in_heredocs, substituting)
+
+
+_SUBSTITUTION = re.compile(r"\$\(|`")
 
 
 class _Delimiter(NamedTuple):

@@ -331,7 +331,8 @@ def test_validate_warns_of_a_user_group_or_cwd_this_host_does_not_have(env: Env)
     [
         ('[jobs]\na = { command = "true", timeout = "5x" }\n', ":2: [jobs.a] timeout:"),
         (
-            'schedules.s.job = "t"\nschedules.s.cron = "0 0 32 * *"\n[jobs.t]\ncommand = ["true"]\n',
+            'schedules.s.job = "t"\nschedules.s.cron = "0 0 32 * *"\n'
+            '[jobs.t]\ncommand = ["true"]\n',
             ":2: [schedules.s] cron:",
         ),
         (

@@ -277,6 +277,11 @@ SAFE: list[tuple[str | list[str], bool]] = [
     ("printf '%s\\n' {v} | (cd / && cat) | { sh -c 'cat'; }", True),
     ("echo ${{HOME}} \\\n  {v} $'\\t' a\\\\\n  {v}", True),
     ("cat <<'EOF'\nit's {{v}}\nEOF\necho {v}", True),
+    # A shell whose stdin is redirected reads its script from there, not from the pipe.
+    ("find {dir} -name '*.sh' | sort | while read -r f; do bash < \"$f\"; done", True),
+    ('ls {dir} | while read -r f; do sh -e < "$f" || echo failed; done', True),
+    ("ls {dir} | while read -r f; do sh < /dev/null; done", True),
+    ("cat {f} | (cd /srv; sh < deploy.sh)", True),
 ]
 
 
@@ -558,3 +563,99 @@ def test_what_the_shell_reads_before_words_is_followed(
     marker = env.root / "pwned"
     runs_as_code(script, True, {"x": value.format(marker=marker)}, marker, sh)
     refused(env, script, True, says=says)
+
+
+# -- A redirected stdin is no pipe ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "printf %s {v} | sh < script.sh",
+        "printf %s {v} | sh 0< script.sh",
+        "printf %s {v} | sh 2>&1 < script.sh",
+        "printf %s {v} | sh <> script.sh",
+        "printf %s {v} | sh 3< script.sh <&3",
+        "printf %s {v} | sh 0<&3 3< script.sh",  # (3 is not open yet: sh gets no stdin)
+        "printf %s {v} | sh <&-",
+        "printf %s {v} | sh <<< 'echo hi'",
+        "printf %s {v} | sh <<EOF\necho hi\nEOF",
+        "printf %s {v} | sh <<-'EOF'\n\techo $(date)\n\tEOF",
+        "printf %s {v} | { true; sh; } < script.sh",
+        "printf %s {v} | (cd . && sh) < script.sh",
+        "printf %s {v} | while read -r l; do sh; done < script.sh",
+        "printf %s {v} | { { sh; } < script.sh; }",
+        "printf %s {v} | { cat < script.sh | sh; }",
+        "printf %s {v} | sh < /dev/stdin < script.sh",  # (< /dev/stdin: the pipe, then the file)
+        "printf %s {v} | sh < script.sh < /dev/stdin",  # (/dev/stdin is the file by then)
+    ],
+)
+def test_a_shell_whose_stdin_is_redirected_runs_a_piped_value_as_data(
+    env: Env, script: str
+) -> None:
+    env.write_config(_job_table(script, True))
+    result = env.run("validate")
+    assert result.returncode == 0, (script, result.stderr)
+    marker = env.root / "pwned"
+    (env.root / "script.sh").write_text("echo hi\n")
+    filled = render_argv([script], {"v": f"touch {marker}"}, True)
+    for sh in ("sh", "bash"):
+        if shutil.which(sh):
+            run = [sh, "-c", filled[0]]
+            subprocess.run(run, capture_output=True, timeout=20, cwd=env.root, check=False)
+            assert not marker.exists(), (sh, script)
+
+
+# Refused whatever the order of their redirections, though bash reads the file here.
+_IN_ANY_ORDER = {"printf %s {v} | sh < /dev/fd/3 3<&0", "{ sh; } <<< {v} < script.sh"}
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "printf %s {v} | sh",
+        "printf %s {v} | (sh)",
+        "printf %s {v} | { sh; }",
+        "printf %s {v} | sh < /dev/stdin",
+        "printf %s {v} | sh 0< /dev/fd/0",
+        "printf %s {v} | sh < /proc/self/fd/0",
+        "printf %s {v} | sh < /dev//./stdin",
+        "printf %s {v} | sh < /dev/std?n",
+        "printf %s {v} | sh < `echo /dev/stdin`",
+        "printf %s {v} | sh <&0",
+        "printf %s {v} | sh 0<&0",
+        "printf %s {v} | sh 1< script.sh",  # fd 1: stdin is still the pipe
+        "printf %s {v} | sh 3<&0 <&3",
+        "printf %s {v} | sh 3< /dev/stdin 0<&3",
+        "printf %s {v} | sh < /dev/fd/3 3<&0",
+        "printf %s {v} | { exec 3<&0; sh <&3; }",
+        "printf %s {v} | { sh <&3; } 3<&0",
+        "printf %s {v} | { sh; } < /dev/stdin",
+        "printf %s {v} | { sh < script.sh; sh; }",
+        "printf %s {v} | { { sh; } < script.sh; sh; }",
+        "printf %s {v} | { cat | sh; }",
+        "printf %s {v} | echo $(sh) < script.sh",  # $( ) runs before the redirection
+        "printf %s {v} | sh <<< $(cat)",
+        'printf %s {v} | sh <<< "$(cat)"',
+        "printf %s {v} | sh <<EOF\n$(cat)\nEOF",
+        "printf %s {v} | sh <<EOF\n`cat`\nEOF",
+        "printf %s {v} | sh < <(cat)",
+        "printf %s {v} | cat > >(sh)",
+        "sh <<< {v}",
+        "sh < script.sh <<< {v}",
+        "{ sh; } <<< {v} < script.sh",
+    ],
+)
+def test_a_shell_that_still_reads_the_piped_value_is_refused(env: Env, script: str) -> None:
+    # /dev/stdin, /dev/fd/0 and /proc/self/fd/0 are the pipe; so is a copy of fd 0, and
+    # what a $(cat) or <(cat) there reads from it.
+    marker = env.root / "pwned"
+    (env.root / "script.sh").write_text("echo hi\n")
+    if script not in _IN_ANY_ORDER and "> >(" not in script:  # (>( ) runs after bash exits)
+        filled = render_argv([script], {"v": f"touch {marker}"}, True)
+        subprocess.run(
+            ["bash", "-c", filled[0]], capture_output=True, timeout=20, cwd=env.root, check=False
+        )
+        assert marker.exists(), f"{script} did not run the payload: the test shows nothing"
+        marker.unlink()
+    refused(env, script, True, says="standard input")
