@@ -56,7 +56,11 @@ class WorkerInfo:
     interval: float = 10.0  # seconds between heartbeats; three missed ones mean it is gone
 
     def alive(self, now: float) -> bool:
-        return now - self.heartbeat_at <= 3 * self.interval
+        """Heartbeats for three intervals, and on this host a process of its pid: a worker
+        or daemon killed here (kill -9, OOM) is gone at once, not a heartbeat later."""
+        if now - self.heartbeat_at > 3 * self.interval:
+            return False
+        return self.host != _this_host() or _process_exists(self.pid)
 
 
 @dataclass(frozen=True)
@@ -70,3 +74,15 @@ class FireRecord:
     reason: str | None = None
     manual: bool = False
     at: float = 0.0
+
+
+def _this_host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _process_exists(pid: int) -> bool:
+    from jobctl.processes import process_exists
+
+    return process_exists(pid)

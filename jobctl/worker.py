@@ -31,7 +31,7 @@ from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, 
 from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
-from jobctl.processes import login_env, process_exists, stop_orphans, uid_of
+from jobctl.processes import login_env, stop_orphans, uid_of
 from jobctl.reloads import KEEPING, ConfigFollower
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
@@ -204,10 +204,10 @@ class Worker:
         for info in self.store.workers():
             if info.id != self.id or info.kind != "worker" or not info.alive(now):
                 continue
-            # On this host the process itself tells: one killed a moment ago (restarted by
-            # systemd at once) has a fresh heartbeat but no process any more.
-            if info.host == host and (info.pid == os.getpid() or not process_exists(info.pid)):
-                continue  # (a container's restart often gets the same pid: it is this one)
+            # (alive() has asked this host's processes: one killed a moment ago, restarted
+            # by systemd at once, is gone.) A container's restart often gets the same pid.
+            if info.host == host and info.pid == os.getpid():
+                continue
             raise UsageError(
                 f"--worker-name {self.id!r}: a running worker has this name"
                 f" (pid {info.pid} on {info.host}); choose another"
@@ -494,12 +494,8 @@ class Worker:
         ]
         if not leased:
             return None
-        now, host = self.clock.now(), socket.gethostname()
-        live = {
-            w.id
-            for w in self.store.workers()
-            if w.alive(now) and (w.host != host or process_exists(w.pid))
-        }
+        now = self.clock.now()
+        live = {w.id for w in self.store.workers() if w.alive(now)}
         ends = [j.lease_expires_at for j in leased if j.worker not in live and j.lease_expires_at]
         return min(ends) if ends else None
 

@@ -177,6 +177,22 @@ def test_a_running_worker_and_daemon_are_live_until_they_stop(env: Env) -> None:
     assert [line.split(":")[2].strip() for line in err] == ["require_worker", "require_scheduler"]
 
 
+def test_a_worker_and_daemon_killed_on_this_host_are_dead_at_once(env: Env) -> None:
+    """kill -9 (the OOM killer) leaves a fresh heartbeat: on its own host the missing
+    process tells at once, where the heartbeat took three intervals (about 15 s)."""
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    worker = env.start("run-worker")
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    for proc in (worker, daemon):
+        proc.kill()
+        proc.wait(timeout=10)
+    code, _, err = health(env, "--require-worker", "--require-scheduler")
+    assert code == 1
+    assert [line.split(":")[2].strip() for line in err] == ["require_worker", "require_scheduler"]
+
+
 def test_up_counts_as_worker_and_cron_daemon(env: Env) -> None:
     env.write_config(CONFIG)
     env.enqueue("ok", "--delay", "1h")
