@@ -31,6 +31,8 @@ def parse_duration(text: str) -> float:
     s = text.strip()
     if not s:
         raise DurationError("invalid duration '': expected a value like '30s' or '1h30m'")
+    if s == "0":  # no unit needed for none (`--delay 0`, `timeout = "0"`... as in systemd)
+        return 0.0
     total = 0.0
     pos = 0
     last_rank = -1

@@ -87,6 +87,8 @@ def test_units_go_largest_first_each_once(units: list[str], data: st.DataObject 
     ("text", "seconds", "canonical"),
     [
         ("0s", 0, "0s"),
+        ("0", 0, "0s"),  # none needs no unit
+        (" 0 ", 0, "0s"),
         ("0ms", 0, "0s"),
         ("1ms", 0.001, "1ms"),
         ("250ms", 0.25, "250ms"),
