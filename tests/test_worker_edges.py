@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import JOBCTL, Env
+from test_ops_support import start_worker
 
 
 def test_an_attempt_of_an_unknown_job_leaves_no_log_path(env: Env) -> None:
@@ -608,3 +609,14 @@ def test_a_user_or_group_this_host_does_not_know_is_named_in_the_error(env: Env)
     assert env.show(no_group)["error"] == (
         "cannot start 'true': no group 'jobctl-no-such-group' on this host"
     )
+
+
+def test_two_worker_names_made_alike_for_a_file_name_keep_a_socket_each(env: Env) -> None:
+    """`a/b` and `a_b` both became `a_b.sock`: one worker was never woken (its pick-up fell
+    from milliseconds to its half-second poll)."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok", "--delay", "1h")  # the database and its wake-up folder
+    for name in ("a/b", "a_b", "x" * 90 + "1", "x" * 90 + "2"):
+        start_worker(env, "--worker-name", name)
+    wake = env.db.with_name(env.db.name + ".wake")
+    env.wait_for(lambda: len(list(wake.glob("*.sock"))) == 4)

@@ -143,4 +143,13 @@ class Notifier:
 
 
 def _safe_name(worker: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in worker)[:80]
+    """A file name for a worker's socket, one per worker name: a name changed to fit (`a/b`
+    and `a_b`, two long names alike at the start) gets a digest of the whole name, or two
+    workers would bind one socket and one of them would never be woken."""
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in worker)
+    if safe == worker and len(safe) <= 80:
+        return safe
+    import hashlib
+
+    digest = hashlib.sha256(worker.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return f"{safe[:60]}-{digest}"
