@@ -131,12 +131,11 @@ def shown_command(argv: Sequence[str]) -> str:
     from jobctl.text import clean
 
     def quoted(word: str) -> str:
+        if clean(word) != word:  # before the plain test: DEL, C1 and U+200B are not spaces
+            return "$'" + "".join(_c_quoted(c) for c in word) + "'"
         if _PLAIN_WORD.fullmatch(word):
             return word
-        if clean(word) == word:
-            return shlex.quote(word)
-        body = "".join(_C_QUOTED.get(c) or clean(c) for c in word)
-        return f"$'{body}'"
+        return shlex.quote(word)
 
     return " ".join(quoted(w) for w in argv)
 
@@ -162,7 +161,26 @@ def _cut_on_terminal(line: str, width: int) -> str:
 
 
 _PLAIN_WORD = re.compile(r"[^\s'\"\\$`|&;<>()*?\[\]{}~#!]+")
-_C_QUOTED = {"\\": "\\\\", "'": "\\'"}
+_C_QUOTED = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _c_quoted(char: str) -> str:
+    """One character inside bash's $'...', meaning exactly that character: a byte below
+    0x80 as \\xNN, an undecodable byte (a lone surrogate U+DC80-DCFF) as that byte, any
+    other character `clean` escapes as \\uXXXX (bash's \\x85 would be the byte 0x85)."""
+    from jobctl.text import clean
+
+    known = _C_QUOTED.get(char)
+    if known is not None:
+        return known
+    if clean(char) == char:
+        return char
+    code = ord(char)
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
+    return f"\\u{code:04x}"
 
 
 def table(

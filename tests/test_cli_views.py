@@ -288,3 +288,24 @@ def test_resume_makes_no_database_for_queues_that_were_never_paused(env: Env) ->
     env.write_config(QUEUES)
     assert env.run("resume", "--all", check=True).stdout.startswith("resumed queue")
     assert not env.db.exists()
+
+
+def test_a_shown_command_pastes_back_to_its_exact_words(env: Env) -> None:
+    """DEL, C1, zero-width and bidi characters were shown bare (`\\x7f`), which bash reads as
+    other words, and U+0085 as `$'\\x85'`, a byte that is no character."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bash") is None:
+        pytest.skip("no bash")
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    words = ["x", "\x7f", "\u200b", "\u202e", "\ufeff", "\x85", "\x9b", "a\\b\n", "it's", "é"]
+    env.enqueue("--exec", "--", *words)
+    shown = env.run("list", check=True).stdout.splitlines()[1].split("  ")[1].strip()
+    pasted = subprocess.run(
+        ["bash", "-c", f"printf '%s\\0' {shown}"],
+        capture_output=True,
+        env={**env.env, "LC_ALL": "C.UTF-8"},
+        check=True,
+    )
+    assert pasted.stdout.decode("utf-8").split("\0")[:-1] == words
