@@ -4,6 +4,7 @@ worker's --queue values, end to end on a real database and real workers."""
 from __future__ import annotations
 
 import json
+import signal
 
 from conftest import Env
 from test_ops_support import burst, start_worker
@@ -170,3 +171,23 @@ def test_a_job_cancelled_before_the_wait_is_waited_for_but_not_a_failure(env: En
     assert [j["id"] for j in json.loads(waited.stdout)] == [fine]
     again = env.run("enqueue", "stubborn", "--key", "k", "--delay", "1h")
     assert again.returncode == 0 and int(again.stdout) not in (stubborn, fine)
+
+
+def test_a_wait_over_many_queues_keeps_its_lines_short(env: Env) -> None:
+    env.write_config(CONFIG)
+    lines = "".join(json.dumps({"job": "ok", "queue": f"q{n}"}) + "\n" for n in range(30))
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    timed_out = env.run("wait", "--all", "--timeout", "100ms")
+    (line,) = timed_out.stderr.splitlines()[-1:]
+    assert timed_out.returncode == 124 and len(line) < 600, line
+    assert line.endswith("; and 25 more)")
+    waiting = env.start("wait", "--all")
+    assert waiting.stderr is not None
+    notes = [waiting.stderr.readline() for _ in range(6)]
+    assert notes[-1] == "jobctl: note: and 25 more queues no worker takes from yet\n"
+    waiting.send_signal(signal.SIGINT)
+    _, rest = waiting.communicate(timeout=30)
+    assert waiting.returncode == 130
+    assert rest.startswith(
+        "jobctl: interrupted: stopped waiting for jobs 1, 2, 3, 4, 5, and 25 more"
+    )

@@ -174,11 +174,15 @@ def wait(
             # the key again" needs them stopped, but they ended before the wait began.
             ending = where._replace(states=(State.CANCELLED,), leased=True)
             stopping = [j.id for j in store.list_jobs(ending) if j.id not in listed]
-            if not wanted:
+            if not wanted and stopping:
+                say(f"jobctl: note: waiting for {len(stopping)} cancelled job(s) to stop")
+            elif not wanted:
                 typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
         seen: dict[int, Job] = {}
+        deleted: list[int] = []  # pruned while waited for: how they ended is not known
         pending = wanted + stopping
-        with waiting_for(wanted):
+        waited = list(pending)  # what Ctrl-C says is still waited for (updated in place)
+        with waiting_for(waited):
             say_if_nobody_runs(store, wanted, timeout)
             while pending:
                 try:
@@ -192,10 +196,13 @@ def wait(
                     continue
                 patience.answered()
                 missing = [i for i in pending if i not in jobs]
-                if missing:
-                    raise NotFound(f"no job {missing[0]}")
+                unknown = [i for i in missing if i not in seen]
+                if unknown:
+                    raise NotFound(f"no job {unknown[0]}")
+                deleted += missing  # seen before: pruned meanwhile (only ended jobs are)
                 seen.update(jobs)
-                pending = [i for i in pending if not jobs[i].over()]
+                pending = [i for i in pending if i in jobs and not jobs[i].over()]
+                waited[:] = pending
                 if not pending:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
@@ -216,9 +223,17 @@ def wait(
                 pause = min(pause * 1.5, 0.25)
     if as_json:
         print_json([job_document(seen[i]) for i in wanted])
-    failed = [seen[i] for i in wanted if seen[i].state != State.SUCCEEDED]
+    failed = [seen[i] for i in wanted if seen[i].state != State.SUCCEEDED and i not in deleted]
+    for job_id in deleted:
+        if job_id in wanted:  # (a stopping job's end was never asked about)
+            say(
+                f"jobctl: job {job_id} ({seen[job_id].job}) was deleted while waited for: how it"
+                " ended is not known"
+            )
+    failed += [seen[i] for i in deleted if i in wanted]
     for job_failed in failed[:20]:
-        typer.echo(ended_line(job_failed), err=True)
+        if job_failed.id not in deleted:
+            typer.echo(ended_line(job_failed), err=True)
     if len(failed) > 20:
         typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
     if failed:

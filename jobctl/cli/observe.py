@@ -260,16 +260,20 @@ def _reasons(store: Store, job_id: int, timed_out: WaitTimedOut) -> list[str]:
 
 
 def because(reasons: Sequence[str]) -> str:
-    """The end of a timeout line that says why no worker took the jobs: " (a; b)"."""
-    return f" ({'; '.join(reasons)})" if reasons else ""
+    """The end of a timeout line that says why no worker took the jobs: " (a; b)", cut to
+    a few (one per queue, and jobs may be in hundreds)."""
+    return f" ({'; '.join(first_few(reasons))})" if reasons else ""
 
 
 def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None) -> None:
     """A wait without --timeout for jobs no worker would take lasts until one comes, or
     forever: say so once, on stderr. With --timeout, the line it ends with says it."""
     if timeout is None:
-        for why in why_nobody_runs(store, job_ids):
+        reasons = why_nobody_runs(store, job_ids)
+        for why in reasons[:5]:
             say(f"jobctl: note: {why}; waiting for a worker (--timeout gives up)")
+        if len(reasons) > 5:
+            say(f"jobctl: note: and {len(reasons) - 5} more queues no worker takes from yet")
 
 
 @contextlib.contextmanager
@@ -279,6 +283,9 @@ def waiting_for(job_ids: Sequence[int]) -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
+        if not job_ids:
+            typer.echo("jobctl: interrupted: stopped waiting", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
         many = len(job_ids) > 1
         ids = ", ".join(first_few([str(i) for i in job_ids]))
         typer.echo(
