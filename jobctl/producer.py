@@ -69,6 +69,9 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         raise UsageError(f"{prefix}{bad_queue_name(queue)}")
     if request.key == "":  # as for the queue: one key shared by every unset variable
         raise UsageError(f"{prefix}empty key (give one, or no --key at all)")
+    for field_name, text in (("key", request.key), ("cwd", request.cwd)):
+        if text is not None and not _is_unicode(text):  # stored as text: a lone surrogate
+            raise UsageError(f"{prefix}{field_name} is not valid Unicode")
     if request.key is not None and len(request.key) > MAX_KEY:
         raise UsageError(
             f"{prefix}key {shorten(request.key)!r} is {len(request.key):,} characters long, over"
@@ -104,6 +107,15 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
 
 
 MAX_KEY = 1024  # characters: a key is an id, stored, indexed and shown with its job
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a lone surrogate (JSON's "\\ud800", an undecodable argv byte)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_delay(delay: float | None, prefix: str) -> None:

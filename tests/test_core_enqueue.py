@@ -293,6 +293,10 @@ BAD_LINES = [
     pytest.param({"job": "record", "cwd": "/tmp"}, "'cwd' goes with", 2, id="cwd-of-a-type"),
     pytest.param({"command": ["pwd"], "cwd": "rel"}, "absolute", 2, id="relative-cwd"),
     pytest.param({"job": "record", "key": "k" * 1025}, "over 1,024", 2, id="long-key"),
+    pytest.param('{"job": "record", "key": "\\ud800"}', "key is not valid", 2, id="surrogate-key"),
+    pytest.param(
+        '{"command": ["true"], "cwd": "/tmp/\\ud800"}', "cwd is not valid", 2, id="surrogate-cwd"
+    ),
 ]
 
 
