@@ -379,3 +379,14 @@ def test_a_long_key_is_cut_in_a_terminal_table_but_kept_whole_in_a_pipe(env: Env
     shown = run_on_terminal(env, "list")
     assert len(shown.splitlines()) == 2 and "k" * 39 + "…" in shown
     assert key in env.run("list", check=True).stdout
+
+
+def test_import_crontab_fails_when_every_entry_was_left_out(env: Env) -> None:
+    data = b"25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n"
+    result = run_bytes(env, "import-crontab", "-", stdin=data)
+    assert result.returncode == 1
+    assert result.stderr.decode().splitlines()[-1] == (
+        "jobctl: -: nothing imported: every entry was left out (see above)"
+    )
+    empty = run_bytes(env, "import-crontab", "-", stdin=b"# nothing here\n")
+    assert (empty.returncode, empty.stderr) == (0, b"")  # an empty crontab is no mistake

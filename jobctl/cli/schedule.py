@@ -311,6 +311,12 @@ def import_crontab(
             err=True,
         )
     sys.stdout.write(result.toml)
+    if not result.names and result.warnings:
+        # Every entry was left out: `import-crontab crontab > jobs.toml && jobctl up` must
+        # not go on with an empty config.
+        from jobctl.errors import OperationFailed
+
+        raise OperationFailed(f"{source}: nothing imported: every entry was left out (see above)")
 
 
 def _system_crontab(source: str) -> bool:
