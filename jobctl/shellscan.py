@@ -5,8 +5,9 @@ A `{key}` in an argv element reaches the command as (part of) one argument, and 
 shell code again: `sh -c '{x}'` (any shell: bash5.2, /bin/rbash, busybox sh, mksh, fish -C;
 also behind env, env -S, nice or sudo, after options such as bash --rcfile FILE, and as the
 command of flock, su, runuser or script -c), `eval {x}`, `trap {x} EXIT`, `. {x}`,
-`echo {x} | sh` (also into a group: `| (cd / && sh)`; not `| sh < file`, whose stdin is the
-file, but `| sh < /dev/stdin`), `sh <(echo {x})`, a here-document's
+`echo {x} | sh` (also into a group: `| (cd / && sh)`, a `"$(sh)"`, `| sh <(cat)` or
+`| xargs sh -c`; not `| sh < file`, whose stdin is the file, but `| sh < /dev/stdin`),
+`exec <<< {x}` before a shell that reads stdin, `sh <(echo {x})`, a here-document's
 body, `...` backquotes, a comment, a `$` right before it (line continuations are taken out
 first, as the shell does), quotes written around a placeholder in a shell script, or
 arithmetic: in `$(( {x} ))`, `(( ))`, `let`, an array index, `[[ {x} -eq 1 ]]` or a
@@ -45,8 +46,12 @@ _AFTER_EVAL = (
     " argument or read $JOBCTL_PAYLOAD"
 )
 _FED_TO_A_SHELL = (
-    "a {placeholder} fed to a shell's standard input would run as shell code; pass the value"
-    " as an argument or read $JOBCTL_PAYLOAD"
+    "a {placeholder} fed to a shell's standard input (or to xargs sh -c) would run as shell"
+    " code; pass the value as an argument or read $JOBCTL_PAYLOAD"
+)
+_FED_BY_EXEC = (
+    "a {placeholder} that exec makes the script's standard input would run as shell code in"
+    " a shell that reads it there; pass the value as an argument or read $JOBCTL_PAYLOAD"
 )
 _FED_AS_A_FILE = (
     "a {placeholder} in the script a shell reads from <(...) would run as shell code; pass"
@@ -129,7 +134,7 @@ def _script_hazard(script: str) -> str | None:
     if arithmetic_placeholders(read.text):
         return _IN_ARITHMETIC
     script = PLACEHOLDER.sub(_unescape, read.text)  # {{ eval {x}; }}: a { group
-    reason = _parsed_again(script, read.substituting)
+    reason = _parsed_again(_substitutions_unquoted(script), read.substituting)
     if reason is not None:
         return reason
     inside = backquoted_placeholders(read.text)
@@ -144,6 +149,76 @@ def _script_hazard(script: str) -> str | None:
 def _unescape(match: re.Match[str]) -> str:
     """ "{{" and "}}" as the braces the shell reads; a placeholder as it is."""
     return match.group(0) if match.group(1) else match.group(0)[0]
+
+
+_QUOTING = re.compile(r"[\\'\"`$()]")  # what _substitutions_unquoted reads; not the rest
+
+
+def _substitutions_unquoted(script: str) -> str:
+    """The script with each $( ) and ` ` inside double quotes moved out of them ("a$(sh)b"
+    as "a"$(sh)"b"), for its commands to be read as those of an unquoted one are: they run
+    on the stdin of the command they are in, quoted or not."""
+    if '"' not in script or ("$(" not in script and "`" not in script):
+        return script
+    out: list[str] = []
+    stack: list[str | int] = []  # '"' for double quotes, n for a $( ) in them, n ( deep
+    index = 0
+    while index < len(script):
+        found = _QUOTING.search(script, index)
+        if found is None:
+            out.append(script[index:])
+            break
+        out.append(script[index : found.start()])
+        index = found.start()
+        char = script[index]
+        inside = stack[-1] if stack else None
+        if char == "\\":
+            out.append(script[index : index + 2])
+            index += 2
+            continue
+        if inside == '"':
+            if char == "`":
+                end = index + 1
+                while end < len(script) and script[end] != "`":
+                    end += 2 if script[end] == "\\" else 1
+                out.append('"' + script[index : end + 1])
+                index = _reopened(script, end + 1, stack, out)
+                continue
+            if script.startswith("$(", index):
+                out.append('"$(')
+                stack.append(0)
+                index += 2
+                continue
+            if char == '"':
+                stack.pop()
+        elif char == "'":
+            end = script.find("'", index + 1)
+            end = len(script) if end < 0 else end
+            out.append(script[index : end + 1])
+            index = end + 1
+            continue
+        elif char == '"':
+            stack.append(char)
+        elif isinstance(inside, int) and char in "()":
+            if char == ")" and inside == 0:
+                stack.pop()
+                out.append(char)
+                index = _reopened(script, index + 1, stack, out)
+                continue
+            stack[-1] = inside + (1 if char == "(" else -1)
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
+def _reopened(script: str, index: int, stack: list[str | int], out: list[str]) -> int:
+    """After a substitution moved out of double quotes: open them again, unless they end
+    right there. Where to read on."""
+    if script.startswith('"', index):
+        stack.pop()
+        return index + 1
+    out.append('"')
+    return index
 
 
 # -- Commands of a script ------------------------------------------------------------------
@@ -196,8 +271,8 @@ class _Command:
     >(...) of it gets a shell a value on stdin."""
 
     __slots__ = (
-        *("expands", "fds", "feeds", "here", "here_at", "piped", "reads", "tapped", "targets"),
-        "words",
+        *("drains", "expands", "fds", "feeds", "here", "here_at", "passes", "piped", "reads"),
+        *("reading_file", "tapped", "targets", "words"),
     )
 
     def __init__(self, piped: list[str] | None = None, tapped: bool = False) -> None:
@@ -210,6 +285,9 @@ class _Command:
         self.reads = False  # a ( ) or { }, if, while... in it runs a shell that reads stdin
         self.expands = False  # a $( ), ` ` or <( ) in it runs a shell that reads the stage's
         self.feeds = False  # a >(...) of it runs a shell that reads what it writes there
+        self.passes = False  # a ( ), { }, while... in it has a command that reads its stdin
+        self.drains = False  # and a $( ) or ` ` in it, one that reads the stage's stdin
+        self.reading_file = False  # one of its words is such a <( ): _READING_FILE
         # Its redirections so far, in order: fd -> the fd of the shell around it that it is a
         # copy of (0 for `<&0` or `< /dev/stdin`), or None for a file, a here-document...
         self.fds: dict[str, str | None] = {}
@@ -227,7 +305,9 @@ class _Frame(NamedTuple):
     closer: str  # the operator or reserved word that ends it
     opened: int  # where it opened, in the tokens
     kind: str  # $( ` <( >( ( or the reserved word that opened it
-    reads: list[bool]  # [a shell in it reads its stdin, or what a command in it read there]
+    # [a shell in it reads its stdin, or what a command in it read there; a command in it
+    # reads its stdin at all (cat, tee...): what it writes may be what it read]
+    reads: list[bool]
 
 
 _COMPOUNDS = {"{": "}", "if": "fi", "while": "done", "until": "done", "for": "done"}
@@ -243,10 +323,13 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
     command whose stdin is redirected (`< file`, `<&3`, a here-document) reads no pipe, nor
     does a group whose own stdin is; `< /dev/stdin` and `<&0` keep it. Whether a group's
     stdin carries a value is known at its end, after its redirections: what its commands
-    read there is kept in its frame until then."""
+    read there is kept in its frame until then. `exec <<< {x}` (no command, only
+    redirections) makes a value the stdin of the shell: refused if a shell reads its stdin
+    anywhere in the script."""
     now = _Command()
     around: list[_Frame] = []
     stdin_fds = _stdin_fds(tokens, operators, substituting)
+    seen = {"exec": False, "reader": False}  # exec gets a value on an fd; a shell reads fd 0
 
     def end_command(token: str) -> str | None:
         nonlocal now
@@ -254,12 +337,14 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
         command = _command_words(words)
         reason = _command_hazard(command)
         reads = now.reads or _reads_code_from_stdin(command)
+        # sh <(cat): what the shell runs is read from its stdin, before its redirections
+        expands = now.expands or (now.reading_file and _runs_a_reading_file(command))
         # its stdin (or a copy of it, 3<&0) is still the stage's: the pipe, or the group's
         takes = any(fd in stdin_fds for fd in [now.source("0"), *now.fds.values()])
         piped = bool(placeholders(now.piped))
         if reason is None and reads and ((takes and piped) or now.here):
             reason = _FED_TO_A_SHELL  # printf {x} | (sh); { sh; } <<< {x}
-        if reason is None and now.expands and piped:
+        if reason is None and expands and piped:
             reason = _FED_TO_A_SHELL  # printf {x} | echo $(sh): before its redirections
         if (
             reason is None
@@ -271,9 +356,22 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
         if reason is None and reads and placeholders([w for w in into if w[:2] == "<("]):
             reason = _FED_AS_A_FILE  # { sh; } < <(printf {x}); sh < <(printf {x})
         stage = not now.piped or now.tapped  # its stdin is the group's, or a copy of it
-        if around and stage and (((reads or now.feeds) and takes) or now.expands):
+        if around and stage and (((reads or now.feeds) and takes) or expands):
             around[-1].reads[0] = True  # a value on the group's stdin would reach a shell
-        tapped = stage and (takes or now.expands)  # cat | sh in a group: sh reads its stdin
+        if (
+            around
+            and stage
+            and not around[-1].reads[1]
+            and (now.drains or (takes and (now.passes or _reads_stdin(command))))
+        ):
+            around[-1].reads[1] = True  # <(cat): it writes what the stdin brings
+        # exec <<< {x}; exec 3<<< {x} (its 3 is a word here); exec < <(printf {x})
+        if "exec" in words and all(word.isdigit() for word in command):
+            into = [w for at, w in enumerate(now.words) if at in now.targets]
+            seen["exec"] = seen["exec"] or now.here or bool(placeholders(into))
+        if stage and (((reads or now.feeds) and now.source("0") is not None) or expands):
+            seen["reader"] = True  # a shell that would read what exec gave the script
+        tapped = stage and (takes or expands)  # cat | sh in a group: sh reads its stdin
         now = _Command([*now.piped, *now.words], tapped) if token in ("|", "|&") else _Command()
         return reason
 
@@ -291,7 +389,14 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
             now.words[-1] += f"({inner})"  # its output: (part of) a word of this command
         elif frame.kind in ("`", "<(", ">(") or inner:
             shown = "(" if frame.kind in _COMPOUNDS else frame.kind
+            if frame.kind == "<(" and frame.reads[1]:
+                shown = _READING_FILE  # sh <(cat): a file of what its stdin brings
+                now.reading_file = True
             now.words.append(f"{shown}{inner})")  # ( echo {x} ) | sh: what it writes
+        if frame.reads[1] and frame.kind in ("$(", "`"):
+            now.drains = True
+        elif frame.reads[1] and frame.kind not in ("<(", ">("):
+            now.passes = True
         if frame.reads[0] and frame.kind == ">(":
             now.feeds = True
         elif frame.reads[0] and frame.kind in ("$(", "`", "<("):
@@ -307,7 +412,7 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
             if target:
                 target = False
             elif all(word in _RESERVED for word in now.words) and token in _COMPOUNDS:
-                around.append(_Frame(now, _COMPOUNDS[token], position, token, [False]))
+                around.append(_Frame(now, _COMPOUNDS[token], position, token, [False, False]))
                 now = _Command()
             elif all(word in _RESERVED for word in now.words) and _closes(around, token):
                 reason = close(position, ";")
@@ -331,7 +436,7 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
         if (token in ("<(", ">(", "`") and not closing) or substitution:
             kind = token if token != "(" else "$("
             closer = "`" if token == "`" else ")"
-            around.append(_Frame(now, closer, position, kind, [False]))
+            around.append(_Frame(now, closer, position, kind, [False, False]))
             now = _Command()
             continue
         if closing:
@@ -356,8 +461,10 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
             return reason
         if token == "(":  # a subshell: a stage of the pipeline, as a command is
             now.piped, now.tapped = piped, tapped
-            around.append(_Frame(now, ")", position, "(", [False]))
+            around.append(_Frame(now, ")", position, "(", [False, False]))
             now = _Command()
+    if seen["exec"] and seen["reader"]:
+        return _FED_BY_EXEC  # exec <<< {x}; sh
     return None
 
 
@@ -1226,10 +1333,12 @@ def _command_index(argv: Sequence[str]) -> int:
 
 def _reads_code_from_stdin(command: list[str]) -> bool:
     """A shell given no script (no -c, no file, or -s), or `. /dev/stdin`: it reads its
-    commands from stdin."""
+    commands from stdin. So does xargs or parallel that runs what it reads as code."""
     start = _command_index(command)
     if start >= len(command):
         return False
+    if os.path.basename(command[start]) in ("xargs", "parallel"):
+        return _runs_its_input(command, start)
     if command[start] in (".", "source"):
         operands = command[start + 1 :]
         operands = operands[1:] if operands[:1] == ["--"] else operands
@@ -1245,6 +1354,75 @@ def _reads_code_from_stdin(command: list[str]) -> bool:
         )
         for reading in _readings(command, start)
     )
+
+
+_READING_FILE = "<(\0"  # a <( ) word whose commands read the stdin of the command it is in
+# Programs that never read their stdin (cat does not with files to read); any other may.
+_NO_STDIN = {"echo", "printf", "true", "false", ":", "test", "[", "[[", "date", "seq", "sleep"}
+_NO_STDIN |= {"pwd", "ls", "basename", "dirname", "uname", "id", "whoami", "curl", "wget"}
+
+
+def _reads_stdin(command: list[str]) -> bool:
+    """Whether the program of a simple command may read its stdin (as data)."""
+    start = _command_index(command)
+    if start >= len(command):
+        return False
+    name = os.path.basename(command[start])
+    if name == "cat":
+        files = [word for word in command[start + 1 :] if word[:1] != "-" or word == "-"]
+        return not files or any(word == "-" or _file_source(word) for word in files)
+    return name not in _NO_STDIN
+
+
+def _runs_a_reading_file(command: list[str]) -> bool:
+    """A shell (or . or source) whose script is a <( ) that reads its stdin: sh <(cat)."""
+    start = _command_index(command)
+    if start >= len(command):
+        return False
+    if command[start] in (".", "source"):
+        operands = command[start + 1 :]
+        operands = operands[1:] if operands[:1] == ["--"] else operands
+        return bool(operands) and operands[0].startswith(_READING_FILE)
+    if not _is_shell(command[start]):
+        return False
+    return any(
+        not reading.command
+        and reading.operands < len(command)
+        and command[reading.operands].startswith(_READING_FILE)
+        for reading in _readings(command, start)
+    )
+
+
+def _runs_its_input(command: list[str], start: int) -> bool:
+    """xargs (or parallel) at command[start], whose stdin would become code: a shell's -c
+    script (xargs sh -c; xargs -I{} sh -c '{}': any option with an I, i or J may set a
+    replace string, any a may read the arguments from a file and leave stdin to the shell),
+    eval, or for parallel (which runs its command lines in a shell, and with --pipe gives
+    its stdin to them) any shell. Words are not told apart from option values: any one may
+    be the command."""
+    if os.path.basename(command[start]) == "parallel":
+        pieces = [piece for word in command[start + 1 :] for piece in word.split()]
+        return any(piece == "eval" or _is_shell(piece) for piece in pieces)
+    replacing = arguments_file = False
+    for index in range(start + 1, len(command)):
+        word = command[index]
+        if word == "eval":
+            return True
+        if _is_shell(word):
+            if arguments_file and _reads_code_from_stdin(command[index:]):
+                return True
+            if any(
+                reading.command and (replacing or reading.operands >= len(command))
+                for reading in _readings(command, index)
+            ):
+                return True
+        elif word.startswith("--"):
+            replacing = replacing or word.startswith("--r")
+            arguments_file = arguments_file or word.startswith("--a")
+        elif word[:1] == "-":
+            replacing = replacing or any(letter in word for letter in "IiJ")
+            arguments_file = arguments_file or "a" in word
+    return False
 
 
 # -- Quotes and here-documents -------------------------------------------------------------

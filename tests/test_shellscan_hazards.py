@@ -659,3 +659,101 @@ def test_a_shell_that_still_reads_the_piped_value_is_refused(env: Env, script: s
         assert marker.exists(), f"{script} did not run the payload: the test shows nothing"
         marker.unlink()
     refused(env, script, True, says="standard input")
+
+
+# -- xargs, double-quoted substitutions, <(cat) as a script, exec's stdin ------------------------
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "printf %s {v} | xargs sh -c",
+        "printf '%s\\n' {v} | xargs -I{{}} sh -c '{{}}'",
+        "printf %s {v} | xargs bash -c",
+        "printf %s {v} | xargs -0 sh -c",
+        "printf %s {v} | xargs -n1 sh -c",
+        "printf %s {v} | xargs --max-args=1 sh -c",
+        "printf %s {v} | xargs -r -- nice sh -ec",
+        "printf %s {v} | { xargs sh -c; }",
+        "xargs sh -c <<< {v}",
+        "printf %s {v} | parallel sh -c",
+        "printf %s {v} | parallel --pipe sh",
+        "printf %s {v} | xargs eval",
+    ],
+)
+def test_a_value_that_xargs_makes_a_shell_script_is_refused(env: Env, script: str) -> None:
+    # xargs makes the words of its stdin arguments of its command: the -c script of a shell.
+    marker = env.root / "pwned"
+    if "parallel" not in script and "eval" not in script and shutil.which("xargs"):
+        runs_as_code(script, True, {"v": f"touch${{IFS}}{marker}"}, marker, "bash")
+    refused(env, script, True, says="standard input")
+
+
+@pytest.mark.parametrize(
+    ("script", "sh"),
+    [
+        ('printf "%s\\n" {v} | echo "$(sh)"', "sh"),
+        ('printf "%s\\n" {v} | echo "a $(sh) b" > /dev/null', "sh"),
+        ('printf "%s\\n" {v} | echo "`sh`"', "sh"),
+        ('printf "%s\\n" {v} | {{ x="$(sh)"; echo "$x"; }}', "sh"),
+        ('printf "%s\\n" {v} | sh <(cat)', "bash"),
+        ('printf "%s\\n" {v} | bash <(tee /dev/null)', "bash"),
+        ('printf "%s\\n" {v} | {{ bash <(cat); }}', "bash"),
+        ('printf "%s\\n" {v} | bash <(echo "$(cat)")', "bash"),
+        ('printf "%s\\n" {v} | . <(cat)', "bash"),
+        ("exec <<< {v}; sh", "bash"),
+        ("exec < <(printf %s {v}); sh", "bash"),
+        ("exec 3<<< {v}; sh <&3", "bash"),
+        ("{{ exec <<< {v}; echo start; sh; }}", "bash"),
+        ("exec <<< {v}; xargs sh -c", "bash"),
+    ],
+)
+def test_a_value_read_by_a_shell_another_way_is_refused(env: Env, script: str, sh: str) -> None:
+    """A $( ) or ` ` in double quotes runs on the stdin of its command, as one outside them
+    does; a shell runs the file <(cat), which is what its stdin brings; and exec with only
+    redirections makes a value the stdin of every later command."""
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"v": f"touch${{IFS}}{marker}"}, marker, sh)
+    refused(env, script, True, says="standard input")
+
+
+SAFE_TOO: list[str] = [
+    "printf %s {v} | xargs rm --",
+    "printf %s {v} | xargs -0 rm --",
+    "printf %s {v} | xargs -0 ls",
+    "printf '%s\\n' {v} | xargs -n1 basename",
+    "printf '%s\\n' {v} | xargs sh -c 'echo \"$@\"' sh",
+    'echo "$(date)" {v}',
+    'echo "today: $(date +%F) `hostname`" {v}',
+    'printf %s {v} | echo "$(date)" "`pwd`"',
+    "exec 2>&1; echo {v}",
+    "exec > log.txt; echo {v}",
+    "exec 3< input.txt; echo {v}; sh < script.sh",
+    'exec <<< {v}; read -r x; echo "$x"',
+    "printf %s {v} | bash <(cat script.sh)",
+    "printf %s {v} | bash <(echo 'read -r x; echo \"$x\"')",
+    "diff <(echo {v}) <(cat script.sh)",
+]
+
+
+@pytest.mark.parametrize("script", SAFE_TOO)
+def test_near_misses_still_validate_and_run_values_as_data(env: Env, script: str) -> None:
+    env.write_config(_job_table(script, True))
+    result = env.run("validate")
+    assert result.returncode == 0, (script, result.stderr)
+    marker = env.root / "pwned"
+    (env.root / "script.sh").write_text("echo hi\n")
+    (env.root / "input.txt").write_text("echo hi\n")
+    filled = render_argv([script], {"v": f"x; touch${{IFS}}{marker}"}, True)
+    for sh in ("sh", "bash"):
+        if shutil.which(sh):
+            run = [sh, "-c", filled[0]]
+            subprocess.run(
+                run,
+                capture_output=True,
+                timeout=20,
+                cwd=env.root,
+                stdin=subprocess.DEVNULL,
+                check=False,
+            )
+            assert not marker.exists(), (sh, script)
