@@ -322,3 +322,14 @@ def test_cron_next_checks_an_expression_even_with_a_broken_config(env: Env) -> N
     zoned = env.run("cron", "next", "0 3 * * *", "--tz", "UTC", "-n", "1", "--json")
     assert (zoned.returncode, zoned.stderr) == (0, "")  # the config would change nothing
     assert env.run("cron", "next", "nightly").returncode == 2  # a name needs the config
+
+
+def test_cron_next_of_a_mistyped_schedule_name_points_at_the_name(env: Env) -> None:
+    env.write_config(
+        '[jobs.task]\ncommand = ["true"]\n[schedules.berlin]\njob = "task"\ncron = "0 9 * * *"\n'
+    )
+    result = env.run("cron", "next", "berlni")
+    assert (result.returncode, result.stderr) == (
+        2,
+        "jobctl: no schedule 'berlni' (did you mean 'berlin'?), and no cron expression either\n",
+    )

@@ -249,7 +249,20 @@ def cron_next(
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--tz: unknown time zone {zone_name!r}") from None
     after = parse_instant(start, "--from", zone) if start else time.time()  # naive: in --tz
-    fires = cron.next_fires(cron.parse(expression), zone, after, count)
+    try:
+        parsed = cron.parse(expression)
+    except cron.CronError:
+        if spec is None and config is not None and len(expression.split()) == 1:
+            from jobctl.config import _closest
+
+            hint = _closest(expression, set(config.schedules))
+            if hint is not None:  # a schedule's name, mistyped
+                raise UsageError(
+                    f"no schedule {expression!r} (did you mean {hint!r}?), and no cron"
+                    " expression either"
+                ) from None
+        raise
+    fires = cron.next_fires(parsed, zone, after, count)
     # To the second, or to the millisecond for an `@every 1500ms` (not to the microsecond).
     precision = "seconds" if all(f == int(f) for f in fires) else "milliseconds"
     if as_json:
