@@ -98,8 +98,8 @@ def show(
 
 
 @app.command(
-    epilog="Examples:  jobctl wait 41 42 --timeout 10m && echo all good\n\n"
-    "           jobctl wait --queue build   (every build job active now)"
+    epilog="Examples:  jobctl wait 41 42 --timeout 10m && echo all good  |"
+    "  jobctl wait --all --timeout 1h"
 )
 def wait(
     job_ids: Annotated[
