@@ -6,7 +6,9 @@ shell code again: `sh -c '{x}'` (any shell: bash5.2, /bin/rbash, busybox sh, mks
 also behind env, env -S, nice or sudo, after options such as bash --rcfile FILE, and as the
 command of flock, su, runuser or script -c), `eval {x}`, `trap {x} EXIT`, `. {x}`,
 `echo {x} | sh` (also into a group: `| (cd / && sh)`, a `"$(sh)"`, `| sh <(cat)` or
-`| xargs sh -c`; not `| sh < file`, whose stdin is the file, but `| sh < /dev/stdin`),
+`| xargs sh -c`, a `$(cat)` made code: `| eval "$(cat)"`, `| sh -c "$(cat)"`, and a -c
+script that runs its stdin: `| sh -c 'eval "$(cat)"'`; not `| sh < file`, whose stdin is
+the file, but `| sh < /dev/stdin`),
 `exec <<< {x}` before a shell that reads stdin, `sh <(echo {x})`, a here-document's
 body, `...` backquotes, a comment, a `$` right before it (line continuations are taken out
 first, as the shell does), quotes written around a placeholder in a shell script, or
@@ -16,7 +18,8 @@ value's text, quoted or not. `jobs.toml` is refused when a
 command does any of these; `validate` says which. Read for commands that have placeholders
 only: the config of every `jobctl enqueue` loads this module only then.
 
-What the shell does with a variable later (`n={x}; echo $((n))`) is not followed.
+What the shell does with a variable later (`n={x}; echo $((n))`, `read -r l; eval "$l"`)
+is not followed.
 """
 
 from __future__ import annotations
@@ -64,6 +67,11 @@ _SHELL_OPTIONS = (
 _IN_ENV_SPLIT = (
     "a {placeholder} inside an env -S string would be split into words again, and run as"
     " shell code if they start a shell; pass the value as an argument after the string"
+)
+_RUN_FROM_STDIN = (
+    "a {placeholder} on the standard input of a $(...) or `...` whose output is run as shell"
+    ' code (sh -c "$(cat)", eval $(cat), . "$(cat)") would run as shell code; pass the'
+    " value as an argument or read $JOBCTL_PAYLOAD"
 )
 _IN_ARITHMETIC = (
     "a {placeholder} in arithmetic ($(( )), (( )), $[ ], let, [[ -eq ]], an array index or"
@@ -337,13 +345,18 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
         command = _command_words(words)
         reason = _command_hazard(command)
         reads = now.reads or _reads_code_from_stdin(command)
-        # sh <(cat): what the shell runs is read from its stdin, before its redirections
+        # sh <(cat): what the shell runs is read from its stdin, before its redirections;
+        # eval "$(cat)": so is the code, as the text of a $( ) read there
+        evaluated = now.drains and _runs_stdin_text(command)
         expands = now.expands or (now.reading_file and _runs_a_reading_file(command))
+        expands = expands or evaluated
         # its stdin (or a copy of it, 3<&0) is still the stage's: the pipe, or the group's
         takes = any(fd in stdin_fds for fd in [now.source("0"), *now.fds.values()])
         piped = bool(placeholders(now.piped))
         if reason is None and reads and ((takes and piped) or now.here):
             reason = _FED_TO_A_SHELL  # printf {x} | (sh); { sh; } <<< {x}
+        if reason is None and evaluated and piped:
+            reason = _RUN_FROM_STDIN  # printf {x} | sh -c "$(cat)"
         if reason is None and expands and piped:
             reason = _FED_TO_A_SHELL  # printf {x} | echo $(sh): before its redirections
         if (
@@ -385,10 +398,13 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
         inner = "".join(
             f"{{{name}}}" for name in sorted(placeholders(tokens[frame.opened : position]))
         )
+        drained = _STDIN_TEXT if frame.reads[1] else ""  # what it writes may be what it read
         if frame.kind == "$(":
-            now.words[-1] += f"({inner})"  # its output: (part of) a word of this command
+            now.words[-1] += f"({drained}{inner})"  # its output: (part of) a word of this command
         elif frame.kind in ("`", "<(", ">(") or inner:
             shown = "(" if frame.kind in _COMPOUNDS else frame.kind
+            if frame.kind == "`":
+                shown += drained
             if frame.kind == "<(" and frame.reads[1]:
                 shown = _READING_FILE  # sh <(cat): a file of what its stdin brings
                 now.reading_file = True
@@ -1346,17 +1362,64 @@ def _reads_code_from_stdin(command: list[str]) -> bool:
     if not _is_shell(command[start]):
         return False
     return any(
-        not reading.command
-        and (
-            reading.stdin
-            or reading.operands >= len(command)
-            or command[reading.operands] in _STDIN_FILES
+        (
+            not reading.command
+            and (
+                reading.stdin
+                or reading.operands >= len(command)
+                or command[reading.operands] in _STDIN_FILES
+            )
+        )
+        or (
+            reading.command
+            and reading.operands < len(command)
+            and "fish" not in os.path.basename(command[start])
+            and _script_runs_its_stdin(command[reading.operands])
         )
         for reading in _readings(command, start)
     )
 
 
+# What may run a value of a script's stdin as code, besides a shell: builtins that read
+# their words as code or names, xargs, and the programs that start a shell.
+_CODE_WORDS = {"eval", "trap", "alias", "let", ".", "source", "[[", "test", "[", "exec"}
+_CODE_WORDS |= {"xargs", "parallel", "env", *_RUNNERS, *_DECLARE_LIKE, *_NAMING}
+_SCRIPT_WORDS = re.compile(r"[\s;&|()<>`\"'=]+")  # ($SHELL and ${SHELL} stay whole)
+
+
+def _script_runs_its_stdin(script: str) -> bool:
+    """Whether the -c script of a shell, a literal one, would run a value on its stdin as
+    code: sh -c 'eval "$(cat)"', sh -c 'cat | sh'. Read as the script of a { } that a
+    value is piped into. (A placeholder in it is refused for itself.)"""
+    if placeholders([script]) or _STDIN_TEXT in script:
+        return False
+    words = _SCRIPT_WORDS.split(script)
+    if not any(word in _CODE_WORDS or _is_shell(word) for word in words):
+        return False  # (no program or builtin that could run a value as code)
+    # sh -c "eval \"\$(cat)\"": the word kept the \ that the shell takes out of "\$"
+    for text in dict.fromkeys([script, script.replace("\\$", "$").replace("\\`", "`")]):
+        read = _read(f"printf %s {{stdin}} | {{ {text}\n}}")
+        if _parsed_again(_substitutions_unquoted(read.text), read.substituting) is not None:
+            return True
+    return False
+
+
+def _runs_stdin_text(command: list[str]) -> bool:
+    """Whether a word made of what a $( ) or ` ` read on the command's stdin (_STDIN_TEXT)
+    is where a placeholder would be code: sh -c "$(cat)", eval $(cat), . "$(cat)". The
+    words of a ` ` are apart from the word it may be part of (""`cat`): both are tried.
+    Unquoted, the text is split into words: sh $(cat) may be sh -c SCRIPT."""
+    split = ["{stdin}", "{stdin}"]
+    variants: list[list[str]] = [[]]
+    for at, word in enumerate(command):
+        variants[0].extend(split if _STDIN_TEXT in word else [word])
+        if at and _STDIN_TEXT in word and word.startswith("`"):
+            variants.append([*command[: at - 1], *split, *command[at + 1 :]])
+    return any(_command_hazard(variant) is not None for variant in variants)
+
+
 _READING_FILE = "<(\0"  # a <( ) word whose commands read the stdin of the command it is in
+_STDIN_TEXT = "\1"  # in a word made of a $( ) or ` ` whose commands read that stdin
 # Programs that never read their stdin (cat does not with files to read); any other may.
 _NO_STDIN = {"echo", "printf", "true", "false", ":", "test", "[", "[[", "date", "seq", "sleep"}
 _NO_STDIN |= {"pwd", "ls", "basename", "dirname", "uname", "id", "whoami", "curl", "wget"}
@@ -1404,18 +1467,22 @@ def _runs_its_input(command: list[str], start: int) -> bool:
         pieces = [piece for word in command[start + 1 :] for piece in word.split()]
         return any(piece == "eval" or _is_shell(piece) for piece in pieces)
     replacing = arguments_file = False
+    shells = 0
     for index in range(start + 1, len(command)):
         word = command[index]
         if word == "eval":
             return True
         if _is_shell(word):
+            shells += 1
             if arguments_file and _reads_code_from_stdin(command[index:]):
                 return True
-            if any(
-                reading.command and (replacing or reading.operands >= len(command))
-                for reading in _readings(command, index)
-            ):
-                return True
+            for reading in _readings(command, index):
+                if reading.command and (replacing or reading.operands >= len(command)):
+                    return True
+                # xargs sh: what it reads are the shell's options, -c SCRIPT among them
+                last = reading.operands >= len(command) and not reading.ended
+                if last and shells == 1 and not replacing:
+                    return True
         elif word.startswith("--"):
             replacing = replacing or word.startswith("--r")
             arguments_file = arguments_file or word.startswith("--a")

@@ -757,3 +757,111 @@ def test_near_misses_still_validate_and_run_values_as_data(env: Env, script: str
                 check=False,
             )
             assert not marker.exists(), (sh, script)
+
+
+# -- What a $( ) read on a piped stdin, run as code; a -c script that runs its stdin ------------
+
+
+@pytest.mark.parametrize(
+    ("script", "sh"),
+    [
+        ('printf %s {v} | sh -c "$(cat)"', "sh"),
+        ('printf %s {v} | bash -c "$(cat)"', "bash"),
+        ("printf %s {v} | sh -c $(cat)", "sh"),
+        ('printf %s {v} | sh -c "`cat`"', "sh"),
+        ('printf %s {v} | bash -c "echo start; $(cat)"', "bash"),
+        ('printf %s {v} | eval "$(cat)"', "sh"),
+        ("printf %s {v} | eval $(cat)", "sh"),
+        ("printf %s {v} | eval `cat`", "sh"),
+        ('printf %s {v} | eval "$(head -n 1)"', "sh"),
+        ('printf %s {v} | eval "$(echo "$(cat)")"', "sh"),
+        ('printf %s {v} | eval "$(cat)" < /dev/null', "sh"),  # $( ) runs before < /dev/null
+        ('printf %s {v} | {{ eval "$(cat)"; }}', "sh"),
+        ('printf %s {v} | (bash -c "$(cat)")', "bash"),
+        ('printf %s {v} | if true; then eval "$(cat)"; fi', "sh"),
+        ('exec <<< {v}; eval "$(cat)"', "bash"),
+        ('printf %s {v} | trap "$(cat)" EXIT', "sh"),
+        ('printf %s {v} | . "$(cat)"', ""),  # (the value names the file it runs)
+    ],
+)
+def test_a_piped_value_that_a_substitution_makes_code_is_refused(
+    env: Env, script: str, sh: str
+) -> None:
+    # A $(cat) or `cat` reads the stdin of the command it is in: the value, where a pipe
+    # brings it; as the -c script of a shell, or a word of eval, its quoting is gone.
+    marker = env.root / "pwned"
+    if sh:
+        runs_as_code(script, True, {"v": f"touch${{IFS}}{marker}"}, marker, sh)
+    refused(env, script, True, says="standard input")
+
+
+@pytest.mark.parametrize(
+    ("script", "sh"),
+    [
+        ("printf %s {v} | sh -c 'eval \"$(cat)\"'", "sh"),
+        ("printf %s {v} | bash -c 'eval `cat`'", "bash"),
+        ("printf %s {v} | sh -c 'cat | sh'", "sh"),
+        ("printf %s {v} | sh -c 'exec sh'", "sh"),
+        ("printf %s {v} | sh -c 'sh -c \"$(cat)\"'", "sh"),
+        ('printf %s {v} | sh -c "eval \\"\\$(cat)\\""', "sh"),
+        ("printf %s {v} | {{ bash -c 'eval \"$(cat)\"'; }}", "bash"),
+        ("sh -c 'eval \"$(cat)\"' <<< {v}", "bash"),
+        ("printf %s {v} | xargs sh", "sh"),  # its words are the options of sh: -c SCRIPT
+        ("printf %s {v} | xargs nice bash -e", "bash"),
+        ("printf %s {v} | sh $(cat)", "sh"),
+        ("printf %s {v} | bash `cat`", "bash"),
+    ],
+)
+def test_a_shell_whose_script_runs_its_stdin_is_refused(env: Env, script: str, sh: str) -> None:
+    # The -c script given literally is read as a script whose stdin brings the value; and
+    # words split from the value may be a shell's options, -c and its script among them.
+    marker = env.root / "pwned"
+    value = f"-c touch${{IFS}}{marker}" if "sh -c" not in script else f"touch${{IFS}}{marker}"
+    runs_as_code(script, True, {"v": value}, marker, sh)
+    refused(env, script, True, says="standard input")
+
+
+SAFE_FROM_STDIN: list[str] = [
+    "printf %s {v} | sh -c 'cat > out.txt'",
+    "printf %s {v} | sh -c 'read -r x; printf %s \"$x\" > out.txt'",
+    "printf %s {v} | bash -c 'sha256sum | cut -c1-64'",
+    "printf %s {v} | sh -c 'sh script.sh'",
+    "printf %s {v} | sh -c 'sh < script.sh'",
+    'printf %s {v} | sh -c \'wc -c; echo "$1"\' sh "$(cat)"',
+    'echo "$(cat /etc/hostname)" {v}',
+    'echo "$(cat input.txt)" {v}',
+    "printf %s {v} | tee log.txt | wc -c",
+    'x=$(cat input.txt); echo {v} "$x"',
+    'printf %s {v} | echo "$(cat)"',
+    'printf %s {v} | eval "$(cat script.sh)"',
+    'printf %s {v} | eval "$(cat < script.sh)"',
+    'printf %s {v} | sh -c "$(cat script.sh)"',
+    'eval "$(cat)" <<< {v}',  # (the here-string is opened after $(cat) ran)
+    'sh -c "$(cat)" < script.sh; echo {v}',
+    "printf %s {v} | xargs sh --",
+    "printf %s {v} | xargs sh script.sh",
+    "printf %s {v} | xargs sh -c 'echo \"$@\"' sh",
+]
+
+
+@pytest.mark.parametrize("script", SAFE_FROM_STDIN)
+def test_stdin_near_misses_still_validate_and_run_values_as_data(env: Env, script: str) -> None:
+    env.write_config(_job_table(script, True))
+    result = env.run("validate")
+    assert result.returncode == 0, (script, result.stderr)
+    marker = env.root / "pwned"
+    (env.root / "script.sh").write_text("echo hi\n")
+    (env.root / "input.txt").write_text("echo hi\n")
+    for value in (f"x; touch${{IFS}}{marker}", f"-c touch${{IFS}}{marker}"):
+        filled = render_argv([script], {"v": value}, True)
+        for sh in ("sh", "bash"):
+            if shutil.which(sh):
+                subprocess.run(
+                    [sh, "-c", filled[0]],
+                    capture_output=True,
+                    timeout=20,
+                    cwd=env.root,
+                    stdin=subprocess.DEVNULL,
+                    check=False,
+                )
+                assert not marker.exists(), (sh, script, value)
