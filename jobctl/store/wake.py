@@ -146,10 +146,10 @@ def _safe_name(worker: str) -> str:
     """A file name for a worker's socket, one per worker name: a name changed to fit (`a/b`
     and `a_b`, two long names alike at the start) gets a digest of the whole name, or two
     workers would bind one socket and one of them would never be woken."""
-    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_" for ch in worker)
+    safe = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.:") else "_" for ch in worker)
     if safe == worker and len(safe) <= 80:
-        return safe
-    import hashlib
+        return safe  # (every default id, host:pid:random)
+    import zlib  # not hashlib: it loads OpenSSL, megabytes of a worker's memory
 
-    digest = hashlib.sha256(worker.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-    return f"{safe[:60]}-{digest}"
+    data = worker.encode("utf-8", "surrogateescape")
+    return f"{safe[:60]}-{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
