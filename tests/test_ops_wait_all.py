@@ -191,3 +191,23 @@ def test_a_wait_over_many_queues_keeps_its_lines_short(env: Env) -> None:
     assert rest.startswith(
         "jobctl: interrupted: stopped waiting for jobs 1, 2, 3, 4, 5, and 25 more"
     )
+
+
+def test_a_wait_on_jobs_still_stopping_says_so_and_ctrl_c_names_them(env: Env) -> None:
+    env.write_config(
+        CONFIG + '[jobs.stubborn]\ncommand = ["sh", "-c", "trap \\"\\" TERM; touch up; sleep 30"]\n'
+        'kill_grace = "20s"\n'
+    )
+    start_worker(env)
+    stubborn = env.enqueue("stubborn")
+    env.wait_for(lambda: (env.root / "up").exists())
+    env.run("cancel", str(stubborn), check=True)
+    waiting = env.start("wait", "--all")
+    assert waiting.stderr is not None
+    assert waiting.stderr.readline() == "jobctl: note: waiting for 1 cancelled job(s) to stop\n"
+    waiting.send_signal(signal.SIGINT)
+    _, rest = waiting.communicate(timeout=30)
+    assert (waiting.returncode, rest) == (
+        130,
+        "jobctl: interrupted: stopped waiting for job 1; it goes on (jobctl cancel stops a job)\n",
+    )
