@@ -174,15 +174,15 @@ def wait(
             # the key again" needs them stopped, but they ended before the wait began.
             ending = where._replace(states=(State.CANCELLED,), leased=True)
             stopping = [j.id for j in store.list_jobs(ending) if j.id not in listed]
-            if not wanted and stopping:
-                say(f"jobctl: note: waiting for {len(stopping)} cancelled job(s) to stop")
-            elif not wanted:
-                typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
         seen: dict[int, Job] = {}
         deleted: list[int] = []  # pruned while waited for: how they ended is not known
         pending = wanted + stopping
         waited = list(pending)  # what Ctrl-C says is still waited for (updated in place)
-        with waiting_for(waited):
+        with waiting_for(waited):  # before the first note: a Ctrl-C after it is answered
+            if not wanted and stopping:
+                say(f"jobctl: note: waiting for {len(stopping)} cancelled job(s) to stop")
+            elif not wanted and (every or queue is not None or job is not None):
+                typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
             say_if_nobody_runs(store, wanted, timeout)
             while pending:
                 try:
