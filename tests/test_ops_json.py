@@ -18,7 +18,7 @@ ATTEMPT = {
     "run", "attempt", "worker", "started_at", "finished_at", "duration_s", "outcome",
     "exit_code", "signal", "error", "log_path",
 }  # fmt: skip
-STATUS = {"generated_at", "queues", "running", "workers", "stale_workers"}
+STATUS = {"generated_at", "queues", "running", "workers", "stale_workers", "warnings"}
 STATUS_QUEUE = {"queue", "paused", "counts", "oldest_ready_at", "oldest_ready_age_s"}
 STATES = {"queued", "scheduled", "running", "succeeded", "dead", "cancelled"}
 STATUS_RUNNING = {

@@ -411,3 +411,21 @@ def test_a_wait_that_times_out_in_an_outage_says_the_store_did_not_answer(
             assert "the store has not answered for" in line, line
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "words",
+    [["show"], ["wait"], ["cancel"], ["retry"], ["logs"], ["dead", "show"], ["dead", "retry"]],
+)
+def test_an_id_no_store_can_hold_is_a_usage_error_on_both_stores(
+    env: Env, redis_env: RedisEnv, words: list[str]
+) -> None:
+    """SQLite overflowed (exit 2) where Redis answered `no job N` (exit 1)."""
+    env.write_config(CONFIG)
+    env.enqueue("hello")
+    redis_env.enqueue("hello")
+    huge = str(2**63)
+    for sandbox in (env, redis_env):
+        result = sandbox.run(*words, huge)
+        assert result.returncode == 2, (sandbox, result.stderr)
+        assert "is not in the range x<=9223372036854775807" in result.stderr

@@ -16,7 +16,7 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_final_state, complete_queue
 from jobctl.cli.context import STATE
-from jobctl.cli.options import duration_option, refused, state_option
+from jobctl.cli.options import MAX_ID, duration_option, refused, state_option
 
 
 @app.command(
@@ -25,7 +25,7 @@ from jobctl.cli.options import duration_option, refused, state_option
 )
 def cancel(
     job_ids: Annotated[
-        list[int], typer.Argument(help="Job ids.", show_default=False, metavar="ID...")
+        list[int], typer.Argument(help="Job ids.", show_default=False, metavar="ID...", max=MAX_ID)
     ],
 ) -> None:
     """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
@@ -54,7 +54,7 @@ def cancel(
 @app.command(epilog="Example:  jobctl retry 42")
 def retry(
     job_id: Annotated[
-        int, typer.Argument(help="A succeeded, dead or cancelled job.", metavar="ID")
+        int, typer.Argument(help="A succeeded, dead or cancelled job.", metavar="ID", max=MAX_ID)
     ],
 ) -> None:
     """Run a finished job again, as a new job with the same payload; print the new id.

@@ -16,7 +16,7 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job
 from jobctl.cli.context import STATE
-from jobctl.cli.options import duration_option, limit_option, note_unknown_job, refused
+from jobctl.cli.options import MAX_ID, duration_option, limit_option, note_unknown_job, refused
 
 if TYPE_CHECKING:
     from jobctl.models import Job
@@ -66,7 +66,7 @@ def dead_list(
 
 @dead_app.command("show", epilog="Example:  jobctl dead show 42 --lines 50")
 def dead_show(
-    job_id: Annotated[int, typer.Argument(help="The id of a dead job.", metavar="ID")],
+    job_id: Annotated[int, typer.Argument(help="The id of a dead job.", metavar="ID", max=MAX_ID)],
     lines: Annotated[
         int, typer.Option("--lines", "-l", min=0, help="Log lines to show per attempt.")
     ] = 20,
@@ -110,7 +110,7 @@ def dead_show(
 def dead_retry(
     job_ids: Annotated[
         list[int] | None,
-        typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]..."),
+        typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]...", max=MAX_ID),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
     job: JobOption = None,
@@ -136,7 +136,7 @@ def dead_retry(
 def dead_purge(
     job_ids: Annotated[
         list[int] | None,
-        typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]..."),
+        typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]...", max=MAX_ID),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
     older_than: Annotated[

@@ -11,6 +11,7 @@ from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job, complete_queue, complete_state
 from jobctl.cli.context import STATE
 from jobctl.cli.options import (
+    MAX_ID,
     check_queue_name,
     duration_option,
     limit_option,
@@ -77,7 +78,7 @@ def list_jobs(
 
 @app.command(epilog="Example:  jobctl show 42 --json")
 def show(
-    job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID")],
+    job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID", max=MAX_ID)],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Show one job with every attempt."""
@@ -103,7 +104,7 @@ def show(
 )
 def wait(
     job_ids: Annotated[
-        list[int] | None, typer.Argument(help="Job ids to wait for.", metavar="[ID]...")
+        list[int] | None, typer.Argument(help="Job ids to wait for.", metavar="[ID]...", max=MAX_ID)
     ] = None,
     queue: Annotated[
         str | None,

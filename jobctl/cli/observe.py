@@ -19,7 +19,7 @@ import typer
 
 from jobctl.cli.app import app
 from jobctl.cli.context import STATE
-from jobctl.cli.options import duration_option
+from jobctl.cli.options import MAX_ID, duration_option
 from jobctl.errors import EXIT_INTERRUPTED
 from jobctl.store.base import OUTAGE_GRACE
 from jobctl.text import say
@@ -88,9 +88,8 @@ def status(
     for warning in warnings:  # e.g. a Redis server that does not persist the queue
         say(f"jobctl: warning: {warning}")
     if as_json:
-        document = status_document(queues, running, alive, stale, now)
-        if warnings:
-            document["warnings"] = warnings
+        # Always there (empty on SQLite): a script reads one shape from every store.
+        document = status_document(queues, running, alive, stale, now) | {"warnings": warnings}
         print_json(document)
     else:
         status_tables(queues, running, alive, stale, now)
@@ -100,7 +99,7 @@ def status(
     epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --attempt 1  |  jobctl logs 42 -f",
 )
 def logs(
-    job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID")],
+    job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID", max=MAX_ID)],
     attempt: Annotated[
         int | None,
         typer.Option(

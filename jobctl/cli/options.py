@@ -10,6 +10,11 @@ if TYPE_CHECKING:
     from jobctl.store import Store
 
 
+# The largest job id a store holds (SQLite's integer): a larger one is a usage error on every
+# store alike, not "no job" on one and an overflow on the other.
+MAX_ID = 2**63 - 1
+
+
 def duration_option(text: str | None, option: str) -> float | None:
     """A duration option's seconds; errors name the option."""
     if text is None:
