@@ -211,3 +211,14 @@ def test_a_wait_on_jobs_still_stopping_says_so_and_ctrl_c_names_them(env: Env) -
         130,
         "jobctl: interrupted: stopped waiting for job 1; it goes on (jobctl cancel stops a job)\n",
     )
+
+
+def test_wait_all_before_any_enqueue_has_nothing_to_wait_for(env: Env) -> None:
+    """A CI step's `wait --all` when no job was ever queued: nothing to wait for (exit 0),
+    where an id given is still unknown (exit 3: no database)."""
+    env.write_config(CONFIG)
+    result = env.run("wait", "--all", "--json")
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+    assert result.stderr == "jobctl: note: no job was ever enqueued here: nothing to wait for\n"
+    assert not env.db.exists()
+    assert env.run("wait", "1").returncode == 3

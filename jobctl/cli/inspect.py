@@ -158,6 +158,11 @@ def wait(
     deadline = time.monotonic() + limit if limit is not None else None
     pause = 0.01
     patience = Patience()
+    if not job_ids and _no_database_yet():  # `wait --all` in a CI step before any enqueue
+        typer.echo("jobctl: note: no job was ever enqueued here: nothing to wait for", err=True)
+        if as_json:
+            print_json([])
+        return
     with STATE.store(create=False) as store:
         wanted = list(dict.fromkeys(job_ids or []))
         stopping: list[int] = []  # waited for (their keys are held), not reported on
@@ -239,3 +244,14 @@ def wait(
         typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _no_database_yet() -> bool:
+    """Whether the store has never been written to (no SQLite file, no Redis namespace)."""
+    from jobctl.errors import StoreMissing
+
+    try:
+        with STATE.store(create=False):
+            return False
+    except StoreMissing:
+        return True
