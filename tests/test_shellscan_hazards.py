@@ -53,6 +53,31 @@ def runs_as_code(
     marker.unlink()
 
 
+def validates_and_runs_values_as_data(env: Env, script: str, *values: str) -> None:
+    """`validate` accepts the `shell = true` script, and filled with each value (`{marker}`
+    stands for the file a hostile value would make), sh and bash run it as data: no marker.
+    Beside the scripts: `script.sh` and `input.txt`, one line each."""
+    env.write_config(_job_table(script, True))
+    result = env.run("validate")
+    assert result.returncode == 0, (script, result.stderr)
+    marker = env.root / "pwned"
+    (env.root / "script.sh").write_text("echo hi\n")
+    (env.root / "input.txt").write_text("echo hi\n")
+    for value in values:
+        filled = render_argv([script], {"v": value.format(marker=marker)}, True)
+        for sh in ("sh", "bash"):
+            if shutil.which(sh):
+                subprocess.run(
+                    [sh, "-c", filled[0]],
+                    capture_output=True,
+                    timeout=20,
+                    cwd=env.root,
+                    stdin=subprocess.DEVNULL,
+                    check=False,
+                )
+                assert not marker.exists(), (sh, script, value)
+
+
 # -- Arithmetic and builtins in a shell = true script ------------------------------------------
 
 
@@ -593,17 +618,7 @@ def test_what_the_shell_reads_before_words_is_followed(
 def test_a_shell_whose_stdin_is_redirected_runs_a_piped_value_as_data(
     env: Env, script: str
 ) -> None:
-    env.write_config(_job_table(script, True))
-    result = env.run("validate")
-    assert result.returncode == 0, (script, result.stderr)
-    marker = env.root / "pwned"
-    (env.root / "script.sh").write_text("echo hi\n")
-    filled = render_argv([script], {"v": f"touch {marker}"}, True)
-    for sh in ("sh", "bash"):
-        if shutil.which(sh):
-            run = [sh, "-c", filled[0]]
-            subprocess.run(run, capture_output=True, timeout=20, cwd=env.root, check=False)
-            assert not marker.exists(), (sh, script)
+    validates_and_runs_values_as_data(env, script, "touch {marker}")
 
 
 # Refused whatever the order of their redirections, though bash reads the file here.
@@ -738,25 +753,7 @@ SAFE_TOO: list[str] = [
 
 @pytest.mark.parametrize("script", SAFE_TOO)
 def test_near_misses_still_validate_and_run_values_as_data(env: Env, script: str) -> None:
-    env.write_config(_job_table(script, True))
-    result = env.run("validate")
-    assert result.returncode == 0, (script, result.stderr)
-    marker = env.root / "pwned"
-    (env.root / "script.sh").write_text("echo hi\n")
-    (env.root / "input.txt").write_text("echo hi\n")
-    filled = render_argv([script], {"v": f"x; touch${{IFS}}{marker}"}, True)
-    for sh in ("sh", "bash"):
-        if shutil.which(sh):
-            run = [sh, "-c", filled[0]]
-            subprocess.run(
-                run,
-                capture_output=True,
-                timeout=20,
-                cwd=env.root,
-                stdin=subprocess.DEVNULL,
-                check=False,
-            )
-            assert not marker.exists(), (sh, script)
+    validates_and_runs_values_as_data(env, script, "x; touch${{IFS}}{marker}")
 
 
 # -- What a $( ) read on a piped stdin, run as code; a -c script that runs its stdin ------------
@@ -846,22 +843,6 @@ SAFE_FROM_STDIN: list[str] = [
 
 @pytest.mark.parametrize("script", SAFE_FROM_STDIN)
 def test_stdin_near_misses_still_validate_and_run_values_as_data(env: Env, script: str) -> None:
-    env.write_config(_job_table(script, True))
-    result = env.run("validate")
-    assert result.returncode == 0, (script, result.stderr)
-    marker = env.root / "pwned"
-    (env.root / "script.sh").write_text("echo hi\n")
-    (env.root / "input.txt").write_text("echo hi\n")
-    for value in (f"x; touch${{IFS}}{marker}", f"-c touch${{IFS}}{marker}"):
-        filled = render_argv([script], {"v": value}, True)
-        for sh in ("sh", "bash"):
-            if shutil.which(sh):
-                subprocess.run(
-                    [sh, "-c", filled[0]],
-                    capture_output=True,
-                    timeout=20,
-                    cwd=env.root,
-                    stdin=subprocess.DEVNULL,
-                    check=False,
-                )
-                assert not marker.exists(), (sh, script, value)
+    validates_and_runs_values_as_data(
+        env, script, "x; touch${{IFS}}{marker}", "-c touch${{IFS}}{marker}"
+    )
