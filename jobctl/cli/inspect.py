@@ -145,7 +145,14 @@ def wait(
         waiting_for,
         why_nobody_runs,
     )
-    from jobctl.errors import EXIT_FAILED, EXIT_TIMEOUT, NotFound, StoreError, UsageError
+    from jobctl.errors import (
+        EXIT_FAILED,
+        EXIT_TIMEOUT,
+        NotFound,
+        StoreError,
+        StoreMissing,
+        UsageError,
+    )
     from jobctl.models import ACTIVE_STATES, Job, JobFilter, State
     from jobctl.render import ended_line, job_document, print_json
     from jobctl.text import say
@@ -158,12 +165,17 @@ def wait(
     deadline = time.monotonic() + limit if limit is not None else None
     pause = 0.01
     patience = Patience()
-    if not job_ids and _no_database_yet():  # `wait --all` in a CI step before any enqueue
+    try:
+        opened = STATE.store(create=False)
+    except StoreMissing:
+        if job_ids:
+            raise
+        # `wait --all` in a CI step before anything was enqueued: nothing to wait for.
         typer.echo("jobctl: note: no job was ever enqueued here: nothing to wait for", err=True)
         if as_json:
             print_json([])
         return
-    with STATE.store(create=False) as store:
+    with opened as store:
         wanted = list(dict.fromkeys(job_ids or []))
         stopping: list[int] = []  # waited for (their keys are held), not reported on
         if every or queue is not None or job is not None:
@@ -244,14 +256,3 @@ def wait(
         typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)
-
-
-def _no_database_yet() -> bool:
-    """Whether the store has never been written to (no SQLite file, no Redis namespace)."""
-    from jobctl.errors import StoreMissing
-
-    try:
-        with STATE.store(create=False):
-            return False
-    except StoreMissing:
-        return True
