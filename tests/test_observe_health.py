@@ -124,8 +124,8 @@ def test_max_dead(env: Env) -> None:
 @pytest.mark.parametrize(
     ("kind", "option", "what"),
     [
-        ("worker", "--require-worker", "workers"),
-        ("scheduler", "--require-scheduler", "cron daemons"),
+        ("worker", "--require-worker", "worker"),
+        ("scheduler", "--require-scheduler", "cron daemon"),
     ],
 )
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_heartbeats_older_than_three_intervals_count_as_gone(
     else:
         assert code == 1
         assert err == [
-            f"jobctl: unhealthy: {check}: 0 live {what} (heartbeat within three intervals)"
+            f"jobctl: unhealthy: {check}: 0 live {what}s (heartbeat within three intervals)"
         ]
 
 

@@ -88,14 +88,14 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
             if not wanted:
                 continue
             n = sum(1 for w in live if w.kind == kind)
-            what = "workers" if kind == "worker" else "cron daemons"
+            what = "worker" if kind == "worker" else "cron daemon"
             checks.append(
                 Check(
                     f"require_{kind}",
                     n > 0,
                     n,
                     1,
-                    f"{n} live {what} (heartbeat within three intervals)",
+                    f"{n} live {what}{'' if n == 1 else 's'} (heartbeat within three intervals)",
                 )
             )
     return checks
