@@ -163,14 +163,22 @@ def login_env(user: str, environ: Mapping[str, str]) -> dict[str, str]:
 
 
 def process_exists(pid: int) -> bool:
-    """Whether a process of this pid runs on this host (another user's too)."""
+    """Whether a process of this pid runs on this host (another user's too). A zombie does
+    not: killed, and only its parent has yet to reap it (signal 0 still finds it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # another user's process
-    return True
+        pass  # another user's process
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+    except FileNotFoundError:  # gone since, unless this host has no /proc
+        return not os.path.exists("/proc/self/stat")
+    except OSError:
+        return True
+    return not fields or fields[0] not in (b"Z", b"X")
 
 
 def _user_for_popen(user: str | None) -> str | int | None:

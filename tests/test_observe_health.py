@@ -7,6 +7,7 @@ so "gone for three intervals" and "waited ten minutes" need no waiting.
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -191,6 +192,24 @@ def test_a_worker_and_daemon_killed_on_this_host_are_dead_at_once(env: Env) -> N
     code, _, err = health(env, "--require-worker", "--require-scheduler")
     assert code == 1
     assert [line.split(":")[2].strip() for line in err] == ["require_worker", "require_scheduler"]
+
+
+def test_a_killed_worker_not_yet_reaped_is_dead_at_once(env: Env) -> None:
+    """A parent slow to reap (a wrapper script, an init that never reaps) leaves a zombie,
+    which signal 0 still finds: it is no live worker for all that."""
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    worker = env.start("run-worker")
+    env.wait_for(lambda: health(env, "--require-worker")[0] == 0)
+    worker.kill()
+    # Wait for it to exit, but leave it unreaped (WNOWAIT): a zombie.
+    os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOWAIT)
+    try:
+        code, _, err = health(env, "--require-worker")
+        assert code == 1
+        assert [line.split(":")[2].strip() for line in err] == ["require_worker"]
+    finally:
+        worker.wait(timeout=10)
 
 
 def test_up_counts_as_worker_and_cron_daemon(env: Env) -> None:
