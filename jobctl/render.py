@@ -16,7 +16,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobctl.durations import format_short
@@ -99,6 +99,9 @@ def attempt_document(attempt: Attempt) -> dict[str, Any]:
 def use_rich() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
+
+# Values a terminal table leaves blank, so that what differs stands out.
+_USUAL = {"QUEUE": "default", "PRI": "0"}
 
 _STATE_STYLE = {
     State.QUEUED: "cyan",
@@ -188,16 +191,27 @@ def table(
     rows: Sequence[Sequence[str]],
     styles: Sequence[str | None] | None = None,
     title: str | None = None,
+    usual: Mapping[str, str] | None = None,
 ) -> None:
-    """One table; only the columns that have a value in some row are shown. Every cell and
-    the title are cleaned here, so no caller can forget it."""
-    keep = [i for i in range(len(columns)) if any(row[i] for row in rows)] or list(
-        range(len(columns))
-    )
-    columns = [columns[i] for i in keep]
-    rows = [[clean(row[i]) for i in keep] for row in rows]
+    """One table. Every cell and the title are cleaned here, so no caller can forget it.
+
+    On a terminal, values as `usual` has them (column -> value: the default queue, priority
+    0) are left blank, and only the columns with a value in some row are shown. Plain text
+    is for grep and awk: every column, every value, and "-" for an empty cell, so that the
+    fields of a line are always the same."""
+    rich = use_rich()
+    if rich:
+        hidden = [usual.get(c) if usual else None for c in columns]
+        rows = [["" if v == h else v for v, h in zip(row, hidden, strict=True)] for row in rows]
+        keep = [i for i in range(len(columns)) if any(row[i] for row in rows)] or list(
+            range(len(columns))
+        )
+        columns = [columns[i] for i in keep]
+        rows = [[clean(row[i]) for i in keep] for row in rows]
+    else:
+        rows = [[clean(v) or "-" for v in row] for row in rows]
     title = clean(title) if title else title
-    if use_rich():
+    if rich:
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
@@ -308,9 +322,9 @@ def job_rows(jobs: Sequence[Job]) -> None:
             [
                 str(job.id),
                 name,
-                job.queue if job.queue != "default" else "",
+                job.queue,
                 job.state.value,
-                str(job.priority) if job.priority else "",
+                str(job.priority),
                 f"{job.attempts}/{job.max_attempts}",
                 ago(job.created_at, now),
                 when,
@@ -323,6 +337,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
         ["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"],
         rows,
         styles,
+        usual=_USUAL,
     )
 
 
@@ -539,13 +554,14 @@ def dead_rows(jobs: Sequence[Job]) -> None:
             [
                 str(j.id),
                 command_cell(j.command, 30) if j.command else j.job,
-                j.queue if j.queue != "default" else "",
+                j.queue,
                 f"{j.attempts}/{j.max_attempts}",
                 ago(j.finished_at, now),
                 cell(j.error, 70),
             ]
             for j in jobs
         ],
+        usual=_USUAL,
     )
 
 

@@ -31,8 +31,8 @@ def test_dead_list_and_show(env: Env) -> None:
     env.enqueue("ok")
     burst(env)
     listing = env.run("dead", "list", input="", check=True).stdout.splitlines()
-    assert listing[0].split() == ["ID", "JOB", "ATTEMPTS", "FAILED", "ERROR"]
-    assert listing[1].split()[:3] == [str(bad), "bad", "2/2"]
+    assert listing[0].split() == ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR"]
+    assert listing[1].split()[:4] == [str(bad), "bad", "default", "2/2"]
     assert listing[1].endswith("exit code 3: boom")
     assert len(listing) == 2
     assert env.run("dead", "list", "--job", "ok", check=True).stdout == "no dead jobs\n"

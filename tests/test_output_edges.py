@@ -13,6 +13,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import sqlite3
 import struct
 import subprocess
@@ -390,3 +391,25 @@ def test_import_crontab_fails_when_every_entry_was_left_out(env: Env) -> None:
     )
     empty = run_bytes(env, "import-crontab", "-", stdin=b"# nothing here\n")
     assert (empty.returncode, empty.stderr) == (0, b"")  # an empty crontab is no mistake
+
+
+def test_piped_list_has_every_column_and_value_so_fields_stay_in_place(env: Env) -> None:
+    """grep and awk read the plain form: the default queue and priority 0 used to be blank
+    cells, and the QUEUE, PRI and KEY columns came and went with the rows listed."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    plain = env.enqueue("ok")
+    keyed = env.enqueue("ok", "--queue", "other", "--priority", "5", "--key", "kk")
+    columns = ["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"]
+    for args in ((), ("--queue", "default")):
+        lines = env.run("list", *args, check=True).stdout.splitlines()
+        assert lines[0].split() == columns
+        fields = {int(line.split()[0]): line.split() for line in lines[1:]}
+        assert fields[plain][:5] == [str(plain), "ok", "default", "queued", "0"]
+        assert fields[plain][-3:] == ["-", "-", "-"]  # WHEN, KEY, ERROR: none
+    fields = env.run("list", "--queue", "other", check=True).stdout.splitlines()[1].split()
+    assert fields[:5] == [str(keyed), "ok", "other", "queued", "5"]
+    assert fields[-2:] == ["kk", "-"]
+    # A terminal leaves what is usual blank, and the columns no row fills out.
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", run_on_terminal(env, "list", "--queue", "default"))
+    assert shown.splitlines()[0].split() == ["ID", "JOB", "STATE", "TRIES", "CREATED"]
+    assert "default" not in shown
