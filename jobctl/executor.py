@@ -24,7 +24,15 @@ from typing import NamedTuple
 from jobctl.durations import format_duration
 from jobctl.logfolders import log_exists, open_log, os_reason, trim_log, write_all
 from jobctl.models import AttemptResult, Outcome
-from jobctl.processes import Child, group_alive, known_user, signal_group, spawn
+from jobctl.processes import (
+    Child,
+    group_alive,
+    known_user,
+    may_signal_other_users,
+    signal_group,
+    spawn,
+    uid_of,
+)
 
 ERROR_TAIL_BYTES = 2048
 _POLL_WITHOUT_PIDFD = 0.05
@@ -114,6 +122,13 @@ class Attempt:
             self._log_fd = open_log(spec.log_path, truncate=True)
             self._log_made = True
         argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else list(spec.argv)
+        if spec.user is not None and not _may_stop_as(spec.user):
+            return self._not_started(
+                f"cannot start {argv[0]!r} as user {spec.user}: the worker runs as root without"
+                " CAP_KILL, so it could not stop the job (timeout, cancel, shutdown): see a"
+                " systemd unit's CapabilityBoundingSet=",
+                126,
+            )
         self._started = time.monotonic()
         self._out_fd, out_write = os.pipe2(os.O_CLOEXEC)
         try:
@@ -503,6 +518,19 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+def _may_stop_as(user: str) -> bool:
+    """Whether the worker could signal a job run as `user`: as that user itself, or with
+    CAP_KILL (a root unit whose capabilities were bounded may lack it)."""
+    if os.geteuid() != 0:
+        return True  # not root: it runs as itself, or fails to start, and says why
+    try:
+        if uid_of(user) == 0:
+            return True
+    except KeyError:
+        return True  # an unknown user fails to start, and says so
+    return may_signal_other_users()
 
 
 def _whom(user: str | None, group: str | None) -> str:

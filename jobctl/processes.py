@@ -275,13 +275,34 @@ def _look_up(name: str, path: str | None) -> str:
 
 
 def signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the group; whether the group exists. A refusal (EPERM: another user's
+    group, and no CAP_KILL) is no sign that it is gone."""
     try:
         os.killpg(pgid, sig)
         return True
     except ProcessLookupError:
         return False
     except PermissionError:
-        return False
+        return True
+
+
+_CAP_KILL, _CAP_SETUID = 5, 7
+
+
+def may_signal_other_users() -> bool:
+    """Whether this process, able to switch users, may also signal their processes (root
+    with CAP_KILL). Without it a job run as another user could be neither timed out,
+    cancelled nor stopped. True when it cannot switch users at all: the start fails anyway,
+    and says why."""
+    try:
+        with open("/proc/self/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"CapEff:"):
+                    caps = int(line.split()[1], 16)
+                    return not caps >> _CAP_SETUID & 1 or bool(caps >> _CAP_KILL & 1)
+    except (OSError, ValueError, IndexError):
+        pass
+    return True  # no /proc to tell: the kill itself will
 
 
 def group_alive(pgid: int) -> bool:

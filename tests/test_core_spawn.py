@@ -228,3 +228,41 @@ def test_a_root_worker_without_the_capability_to_switch_users_says_so(env: Env) 
         "cannot start 'id' as user nobody: the worker runs as root without the capabilities to"
         " switch users (CAP_SETUID, CAP_SETGID: see a systemd unit's CapabilityBoundingSet=)"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may switch users")
+def test_a_root_worker_that_could_not_stop_another_users_job_does_not_start_it(env: Env) -> None:
+    """Root with CAP_SETUID and CAP_SETGID but not CAP_KILL (a unit's bounded capabilities)
+    started the job as the user, then could neither time it out nor cancel it: every killpg
+    was refused, and the refusal was taken for "the group is gone"."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("no setpriv on this host")
+    env.write_config(
+        '[jobs.hang]\ncommand = ["sleep", "30"]\nuser = "nobody"\ntimeout = "1s"\n'
+        "max_attempts = 1\n"
+        '[jobs.mine]\ncommand = ["true"]\nuser = "root"\nmax_attempts = 1\n'
+    )
+    hang, mine = env.enqueue("hang"), env.enqueue("mine")
+    bounded = subprocess.run(
+        [
+            "setpriv",
+            "--bounding-set=-all,+setuid,+setgid",
+            "--inh-caps=-all",
+            *JOBCTL,
+            *env.global_args(),
+            "run-worker",
+            "--burst",
+        ],
+        capture_output=True,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+        timeout=25,  # the job would have run its 30 s
+    )
+    assert bounded.returncode == 0, bounded.stderr
+    assert env.show(hang)["error"] == (
+        "cannot start 'sleep' as user nobody: the worker runs as root without CAP_KILL, so it"
+        " could not stop the job (timeout, cancel, shutdown): see a systemd unit's"
+        " CapabilityBoundingSet="
+    )
+    assert env.show(mine)["state"] == "succeeded"  # its own jobs it can stop
