@@ -101,10 +101,15 @@ class Scheduler:
             plan.next_fire = _next_after(plan, plan.watermark)
         for name in retimed:
             # Recorded, so that a restart resumes from here too: the new time table's past
-            # was never planned, and must not be caught up.
+            # was never planned, and must not be caught up. A fire the old one left pending
+            # (overlap = "queue") goes with it.
             why = "time table changed" if name in old else "schedule put back"
+            self.store.drop_pending(name, why, now)
             self.store.record_fire(name, now, None, now, reason=why)
-        self._removed = (self._removed | (old.keys() - plans.keys())) - plans.keys()
+        removed = old.keys() - plans.keys()
+        for name in removed:  # as cron forgets a deleted line, fires held for it included
+            self.store.drop_pending(name, "schedule removed", now)
+        self._removed = (self._removed | removed) - plans.keys()
         self.config = config
         self._plans = plans
         if self._live_since is None:

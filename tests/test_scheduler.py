@@ -618,3 +618,34 @@ def test_a_schedule_new_to_a_standby_keeps_its_recorded_fires(store: SqliteStore
     standby.load(config_for(spec + other), t0 + 4.6)
     simulate(standby, t0 + 4.6, t0 + 5.5)
     assert fires(store, "s") == [t0 + 1, t0 + 2, t0 + 3, t0 + 4, t0 + 5]
+
+
+@pytest.mark.parametrize("change", ["retimed", "taken out and put back"])
+def test_a_fire_held_by_overlap_queue_goes_with_its_time_table(
+    store: SqliteStore, change: str
+) -> None:
+    """A fire held for a run still going (overlap = "queue") belongs to the time table that
+    made it: a reload that changes the cron, or takes the schedule out, drops it. It used to
+    run once the run ended, or once the schedule was put back."""
+    every_minute = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "queue"\n'
+    )
+    yearly = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 0 1 1 *"\ntimezone = "UTC"\noverlap = "queue"\n'
+    )
+    other = config_for('[schedules.other]\njob = "task"\ncron = "0 0 1 1 *"\ntimezone = "UTC"\n')
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = start_scheduler(store, every_minute, t0)
+    scheduler.tick(t0 + 30)  # 00:01 runs
+    (claim,) = store.claim("w", None, t0 + 31, 30)
+    scheduler.tick(t0 + 90)  # 00:02 is held
+    if change == "retimed":
+        scheduler.load(yearly, t0 + 95)
+    else:
+        scheduler.load(other, t0 + 95)
+    store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], t0 + 100)
+    simulate(scheduler, t0 + 100, t0 + 110)
+    if change != "retimed":
+        scheduler.load(every_minute, t0 + 111)
+        simulate(scheduler, t0 + 111, t0 + 115)
+    assert fires(store, "s") == [at("2026-06-01T00:01")]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from jobctl.models import AttemptResult, NewJob, Outcome, State
+from jobctl.models import AttemptResult, JobFilter, NewJob, Outcome, State
 from jobctl.store import Finish, Store
 from jobctl.store.sqlite import SqliteStore
 
@@ -519,6 +519,21 @@ def test_overlap_queue_holds_one_fire_not_a_backlog(store: Store) -> None:
     assert promoted is not None and promoted.fire_time == T0 + 1
     assert store.promote_pending("s", job(schedule="s"), T0 + 5) is None
     assert store.last_fire_time("s") == T0 + 2
+
+
+def test_dropped_pending_fires_are_skipped_and_never_enqueued(store: Store) -> None:
+    store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")
+    held = store.record_fire("s", T0 + 1, job(schedule="s"), T0 + 1, overlap="queue")
+    assert held is not None and held.status == "pending"
+    assert store.drop_pending("s", "time table changed", T0 + 2) == 1
+    assert store.drop_pending("s", "time table changed", T0 + 2) == 0
+    (claim,) = store.claim("w", None, T0 + 3, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 3)
+    assert store.promote_pending("s", job(schedule="s"), T0 + 4) is None
+    assert len(store.list_jobs(JobFilter(limit=None))) == 1
+    # Nothing pending any more: a new fire is enqueued at once, not held behind the old one.
+    fired = store.record_fire("s", T0 + 5, job(schedule="s"), T0 + 5, overlap="queue")
+    assert fired is not None and fired.status == "enqueued"
 
 
 def test_a_catch_up_backlog_holds_every_fire_and_runs_them_in_order(store: Store) -> None:

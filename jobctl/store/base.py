@@ -237,6 +237,11 @@ class Store(abc.ABC):
         """Enqueue the oldest pending fire of a schedule once no run of it is active."""
 
     @abc.abstractmethod
+    def drop_pending(self, schedule: str, reason: str, now: float) -> int:
+        """Record a schedule's pending fires as skipped with `reason`, so that none of them is
+        ever enqueued (its time table changed, or it was taken out); how many there were."""
+
+    @abc.abstractmethod
     def last_fire_time(self, schedule: str) -> float | None:
         """The latest planned (not manual) fire recorded for a schedule."""
 

@@ -68,6 +68,11 @@ class CronOps(RedisBase):
             schedule, float(fire_time), "enqueued", int(job_id), None, manual == "1", now
         )
 
+    def drop_pending(self, schedule: str, reason: str, now: float) -> int:
+        header = strings_json(schedule=schedule, now=num(now), reason=reason, fence=self._fence)
+        with self._guard():
+            return int(self._run("drop_pending", header))
+
     def last_fire_time(self, schedule: str) -> float | None:
         with self._guard():
             value = self._client.get(self._key("last_planned", schedule))

@@ -115,6 +115,14 @@ class CronOps(QueueOps):
         self._notifier.notify(WORK)
         return FireRecord(schedule, fire_time, "enqueued", job_id, None, bool(manual), now)
 
+    def drop_pending(self, schedule: str, reason: str, now: float) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                "UPDATE fires INDEXED BY fires_pending SET status = 'skipped', reason = ?, at = ?"
+                " WHERE schedule = ? AND status = 'pending'",
+                (reason, now, schedule),
+            ).rowcount
+
     def _promote(
         self, conn: sqlite3.Connection, schedule: str, held: float, job: NewJob, now: float
     ) -> int:
