@@ -369,6 +369,47 @@ def test_sighup_reloads_a_worker_and_never_stops_it(env: Env) -> None:
     assert env.show(job_id)["state"] == "succeeded"
 
 
+@pytest.mark.parametrize("command", ["run-worker", "schedule-daemon", "up"])
+def test_sighup_before_the_handler_is_in_never_stops_a_daemon(env: Env, command: str) -> None:
+    """`systemctl start` then `reload` at once sent SIGHUP while the process still started:
+    it died of it, and systemd, counting that a clean exit, did not restart it. The config
+    is a FIFO here, so the process waits on it, before any handler of its own, for as long
+    as the test likes."""
+    fifo = env.root / "fifo.toml"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [*JOBCTL, "--config", str(fifo), "--db", str(env.db), command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+        start_new_session=True,
+    )
+    try:
+        env.wait_for(lambda: _waits_on_a_fifo(proc.pid))
+        proc.send_signal(signal.SIGHUP)
+        with fifo.open("w") as writer:  # its reader is the process: this opens at once
+            writer.write(
+                '[jobs.t]\ncommand = ["true"]\n[schedules.s]\njob = "t"\ncron = "0 0 1 1 *"\n'
+            )
+        env.wait_for(lambda: env.run("health", "--require-" + _KIND[command]).returncode == 0)
+        assert proc.poll() is None
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+
+
+_KIND = {"run-worker": "worker", "schedule-daemon": "scheduler", "up": "scheduler"}
+
+
+def _waits_on_a_fifo(pid: int) -> bool:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/wchan").read_text() == "wait_for_partner"
+    return False
+
+
 def test_a_reload_refuses_what_validate_refuses_and_names_settings_kept_until_restart(
     env: Env,
 ) -> None:

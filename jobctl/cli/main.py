@@ -77,6 +77,15 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
 
     name = command_name(args)
     completing = "_JOBCTL_COMPLETE" in os.environ
+    if name in _HANGUP_PROOF and not completing:
+        # SIGHUP re-reads the config and never stops these: from their first moment, not
+        # only once their handler is in. (A systemd reload right after the start used to
+        # kill the service, and a death by SIGHUP counts as clean: it was not restarted.)
+        # A hangup meanwhile is not lost: they read the config after this, and notice a
+        # changed file on their own.
+        import signal
+
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     fast = read_enqueue(args) if name == "enqueue" and not completing else None
     try:
         # Without typer, the garbage collector stays off: such a call ends in milliseconds,
@@ -101,6 +110,9 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         text = " ".join(str(exc).split())[:300]
         _fail(f"unexpected error: {type(exc).__name__}: {text} (JOBCTL_DEBUG=1 shows where)", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_HANGUP_PROOF = {"run-worker", "schedule-daemon", "up"}
 
 
 def _run_typer(
