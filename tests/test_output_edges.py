@@ -14,6 +14,7 @@ import json
 import os
 import pty
 import re
+import socket
 import sqlite3
 import struct
 import subprocess
@@ -336,10 +337,13 @@ def test_health_fails_on_a_damaged_page_that_breaks_list_or_enqueue(env: Env, ta
 
     for args in (["health"], ["health", "--json"]):
         result = env.run(*args)
-        assert result.returncode == 3 and result.stdout == ""
-        assert result.stderr.splitlines() == [
-            f"jobctl: database {env.db}: the database file is corrupt (disk image is malformed)"
-        ]
+        assert result.returncode == 3
+        line = f"database {env.db}: the database file is corrupt (disk image is malformed)"
+        assert result.stderr.splitlines() == [f"jobctl: {line}"]
+        if "--json" in args:
+            assert json.loads(result.stdout)["checks"][0]["message"] == line
+        else:
+            assert result.stdout == ""
 
 
 def test_a_row_no_jobctl_wrote_is_one_line_not_a_traceback(env: Env) -> None:
@@ -413,3 +417,33 @@ def test_piped_list_has_every_column_and_value_so_fields_stay_in_place(env: Env)
     shown = re.sub(r"\x1b\[[0-9;]*m", "", run_on_terminal(env, "list", "--queue", "default"))
     assert shown.splitlines()[0].split() == ["ID", "JOB", "STATE", "TRIES", "CREATED"]
     assert "default" not in shown
+
+
+@pytest.mark.parametrize("unbuffered", [True, False])
+def test_each_line_is_one_write_so_parallel_callers_never_glue_lines(
+    env: Env, unbuffered: bool
+) -> None:
+    """Under PYTHONUNBUFFERED (set in many containers) an id and its newline went out in two
+    writes, and `xargs -P` enqueues sharing a pipe printed `603603` and an empty line. A
+    SOCK_SEQPACKET pair as stdout and stderr keeps each write apart, one packet each."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    extra = {"PYTHONUNBUFFERED": "1"} if unbuffered else {}
+    base = {k: v for k, v in env.env.items() if k != "PYTHONUNBUFFERED"}
+    for args, stream in ((("enqueue", "ok"), "stdout"), (("enqueue", "nope"), "stderr")):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        with ours, theirs:
+            subprocess.run(
+                [*JOBCTL, *env.global_args(), *args],
+                stdin=subprocess.DEVNULL,
+                stdout=theirs if stream == "stdout" else subprocess.DEVNULL,
+                stderr=theirs if stream == "stderr" else subprocess.DEVNULL,
+                env=base | extra,
+                cwd=env.root,
+                timeout=30,
+            )
+            theirs.close()
+            packets = []
+            while packet := ours.recv(65536):
+                packets.append(packet.decode())
+        assert len(packets) == 1, packets
+        assert packets[0].endswith("\n") and packets[0].count("\n") == 1

@@ -258,6 +258,7 @@ def _own_streams() -> None:
             _to_devnull(fd)
             stream = open(fd, "r" if fd == 0 else "w", encoding="utf-8", closefd=False)  # noqa: SIM115
             setattr(sys, name, stream)
+    _whole_lines_on_stderr()
     out = sys.stdout
     if not isinstance(out, io.TextIOWrapper) or type(out.buffer) not in _STDIO_BUFFERS:
         return  # not the interpreter's own stream (an embedding program replaced it)
@@ -266,13 +267,31 @@ def _own_streams() -> None:
     except (OSError, ValueError):
         return
     out.flush()
-    buffered = type(out.buffer) is io.BufferedWriter  # else unbuffered: python -u
+    # Unbuffered (python -u, PYTHONUNBUFFERED as in many containers) wrote an id and its
+    # newline in two writes: parallel enqueues sharing a pipe glued ids together. Line
+    # buffering keeps the promptness and writes each line whole.
+    unbuffered = type(out.buffer) is not io.BufferedWriter
     sys.stdout = io.TextIOWrapper(
-        io.BufferedWriter(raw) if buffered else raw,
+        io.BufferedWriter(raw),
         encoding=out.encoding,
         errors=out.errors,
-        line_buffering=out.line_buffering,
-        write_through=out.write_through,
+        line_buffering=out.line_buffering or unbuffered,
+    )
+
+
+def _whole_lines_on_stderr() -> None:
+    """stderr unbuffered (python -u) writes a printed line and its newline apart, so lines
+    of processes sharing it interleave mid-line: line buffering writes each line whole."""
+    err = sys.stderr
+    if not isinstance(err, io.TextIOWrapper) or type(err.buffer) is not io.FileIO:
+        return
+    try:
+        raw = io.FileIO(err.fileno(), "w", closefd=False)
+    except (OSError, ValueError):
+        return
+    err.flush()
+    sys.stderr = io.TextIOWrapper(
+        io.BufferedWriter(raw), encoding=err.encoding, errors=err.errors, line_buffering=True
     )
 
 
