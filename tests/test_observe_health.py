@@ -60,7 +60,7 @@ def test_a_missing_or_unreadable_database_is_unusable(env: Env) -> None:
     assert len(err) == 1 and "does not exist" in err[0] and str(env.db) in err[0]
     env.db.write_bytes(b"not a database at all\n" * 200)
     code, out, err = health(env, "--json")
-    assert code == 3 and out == []
+    assert code == 3 and json.loads("\n".join(out))["healthy"] is False
     assert len(err) == 1 and "not a jobctl database" in err[0]
 
 
@@ -271,6 +271,23 @@ def test_json_report(env: Env) -> None:
     result = env.run("health", "--json", "--max-dead", "1")
     assert result.returncode == 0 and result.stderr == ""
     assert json.loads(result.stdout)["healthy"] is True
+
+
+def test_json_report_of_a_database_that_cannot_be_used(env: Env) -> None:
+    """A monitor piping `health --json` into jq got empty input exactly when the queue was
+    broken: the document comes first, then the one line and exit 3."""
+    missing = env.run("health", "--json")
+    garbage = env.root / "garbage.db"
+    garbage.write_text("not a database\n" * 100)
+    broken = env.run("--db", str(garbage), "health", "--json", "--require-worker")
+    for result in (missing, broken):
+        assert result.returncode == 3
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("jobctl: ")
+        report = json.loads(result.stdout)
+        assert report["healthy"] is False
+        (database,) = report["checks"]
+        assert database["name"] == "database" and database["ok"] is False
+        assert database["message"] == result.stderr.removeprefix("jobctl: ").rstrip("\n")
 
 
 def test_health_reads_without_a_config_and_refuses_bad_limits(env: Env) -> None:

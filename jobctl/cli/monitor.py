@@ -124,15 +124,21 @@ def health(
 ) -> None:
     """Exit 0 when healthy; 1 with one line per failed check on stderr."""
     from jobctl.cli.options import duration_option
-    from jobctl.errors import EXIT_FAILED
-    from jobctl.observe.health import Limits, check
+    from jobctl.errors import EXIT_FAILED, StoreError
+    from jobctl.observe.health import Check, Limits, check
     from jobctl.render import print_json
     from jobctl.text import clean
 
     age = duration_option(max_age, "--max-age")
     limits = Limits(max_ready, age, max_dead, require_worker, require_scheduler)
-    with STATE.store(create=False) as store:
-        checks = check(store, limits, time.time())
+    try:
+        with STATE.store(create=False) as store:
+            checks = check(store, limits, time.time())
+    except StoreError as exc:
+        if as_json:  # a monitor reading `.healthy` gets its answer, not empty input
+            failed = Check("database", False, None, None, str(exc))
+            print_json({"healthy": False, "checks": [asdict(failed)]})
+        raise  # one line on stderr, exit 3
     healthy = all(c.ok for c in checks)
     if as_json:
         print_json({"healthy": healthy, "checks": [asdict(c) for c in checks]})
