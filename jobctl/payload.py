@@ -114,6 +114,22 @@ def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
     return value
 
 
+# Linux's MAX_ARG_STRLEN: no process starts with one argument (NUL included) over 128 KiB.
+MAX_ARG_BYTES = 128 * 1024 - 1
+
+
+def check_command(command: Sequence[str], where: str) -> None:
+    """Refuse a command no process could be started with, at enqueue: stored, it would only
+    fail every attempt at run time, then go dead."""
+    for index, word in enumerate(command):
+        size = len(word) if word.isascii() else len(word.encode("utf-8", "surrogatepass"))
+        if size > MAX_ARG_BYTES:
+            raise PayloadError(
+                f"{where}: command word {index + 1} is {size} bytes: Linux starts no process"
+                " with an argument over 128 KiB (pass large data in a file)"
+            )
+
+
 def encode(
     payload: Mapping[str, Any], max_bytes: int, source: str = "payload", line: int | None = None
 ) -> str:

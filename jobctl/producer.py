@@ -22,7 +22,13 @@ from jobctl.config import (
 from jobctl.durations import MAX_SECONDS, parse_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
 from jobctl.models import NewJob
-from jobctl.payload import check_placeholder_values, check_placeholders, encode, placeholders
+from jobctl.payload import (
+    check_command,
+    check_placeholder_values,
+    check_placeholders,
+    encode,
+    placeholders,
+)
 from jobctl.text import shorten
 from jobctl.timefmt import parse_instant
 
@@ -51,6 +57,7 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     if request.command is not None:
         if not request.command:
             raise UsageError(f"{prefix}--exec needs a command")
+        check_command(request.command, source or "--exec")
         job_type = DEFAULT_JOB
         name = ADHOC_JOB
     else:

@@ -542,3 +542,51 @@ def test_a_batch_command_in_a_deleted_directory_is_refused(env: Env) -> None:
     )
     assert result.returncode == 2
     assert "<stdin>:2: a command runs in the current directory" in one_error_line(result.stderr)
+
+
+@pytest.mark.parametrize("how", ["--batch", "--payload-file"])
+def test_jobs_read_from_a_slow_stdin_are_stamped_once_read(env: Env, how: str) -> None:
+    """`producer | jobctl enqueue --batch - --delay 10m`: the producer may run for minutes.
+    The jobs were stamped when the command started, so the delay ran out meanwhile and
+    `created_at` came before the job existed."""
+    import subprocess
+    from pathlib import Path
+
+    from conftest import JOBCTL
+
+    env.write_config(CONFIG)
+    args = ["--batch", "-"] if how == "--batch" else ["report", "--payload-file", "-"]
+    proc = subprocess.Popen(
+        [*JOBCTL, *env.global_args(), "enqueue", *args, "--delay", "1h"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+    )
+    assert proc.stdin is not None
+    wchan = Path(f"/proc/{proc.pid}/wchan")
+    env.wait_for(lambda: "pipe_read" in wchan.read_text())  # blocked on its stdin
+    written = time.time()
+    out, _ = proc.communicate('{"job": "report"}\n' if how == "--batch" else "{}\n", timeout=30)
+    assert proc.returncode == 0
+    job = env.show(int(out))
+    created = datetime.fromisoformat(str(job["created_at"])).timestamp()
+    due = datetime.fromisoformat(str(job["run_at"])).timestamp()
+    assert created >= written - 0.01  # to the millisecond, as shown
+    assert due - created == pytest.approx(3600, abs=0.01)
+
+
+def test_a_batch_command_no_process_could_start_with_is_refused(env: Env) -> None:
+    """An argument over Linux's 128 KiB was stored, then failed every attempt and went dead."""
+    env.write_config(CONFIG)
+    batch = env.root / "big.jsonl"
+    lines = [{"command": ["echo", "fine"]}, {"command": ["echo", "y" * 140_000]}]
+    batch.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    refused = env.run("enqueue", "--batch", str(batch))
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"jobctl: {batch}:2: command word 2 is 140000 bytes: Linux starts no process with an"
+        " argument over 128 KiB (pass large data in a file)\n"
+    )
+    assert not env.db.exists()  # nothing half-written: not even a database

@@ -43,7 +43,6 @@ def run_enqueue(
     from jobctl.producer import JobRequest, build_job
 
     config = STATE.config()
-    now = time.time()
     if follow and as_json:
         raise UsageError("--follow prints the job's output: it does not mix with --json")
     if timeout is not None and not (wait or follow):
@@ -66,8 +65,8 @@ def run_enqueue(
             max_attempts=max_attempts,
             cwd=_exec_directory(required=False),
         )
-        check_batch_defaults(config, defaults, now)
-        _enqueue_batch(batch, now, as_json, defaults)
+        check_batch_defaults(config, defaults, time.time())
+        _enqueue_batch(batch, as_json, defaults)
         return
     words = list(args or [])
     if exec_:
@@ -93,6 +92,7 @@ def run_enqueue(
             )
         command, name, cwd = None, words[0], None
     body = _payload(arg, payload, payload_file)
+    now = time.time()  # once the payload is read: a slow producer on stdin delays nothing
     request = JobRequest(
         job=name,
         payload=body,
@@ -225,7 +225,7 @@ def _exec_directory(*, required: bool = True) -> str | None:
     )
 
 
-def _enqueue_batch(source: str, now: float, as_json: bool, defaults: BatchDefaults) -> None:
+def _enqueue_batch(source: str, as_json: bool, defaults: BatchDefaults) -> None:
     """_enqueue_lines without the garbage collector: a batch builds a few objects per line
     and frees none of them until it ends, so the collections their allocations set off find
     nothing (an eighth of the time, on 100,000 lines)."""
@@ -234,13 +234,13 @@ def _enqueue_batch(source: str, now: float, as_json: bool, defaults: BatchDefaul
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _enqueue_lines(source, now, as_json, defaults)
+        _enqueue_lines(source, as_json, defaults)
     finally:
         if collecting:
             gc.enable()
 
 
-def _enqueue_lines(source: str, now: float, as_json: bool, defaults: BatchDefaults) -> None:
+def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
     from jobctl.errors import UsageError
     from jobctl.producer import read_batch
 
@@ -257,6 +257,9 @@ def _enqueue_lines(source: str, now: float, as_json: bool, defaults: BatchDefaul
         except UnicodeDecodeError:
             raise UsageError(f"--batch {source}: not UTF-8 text") from None
         name = source
+    # Stamped once read: `producer | jobctl enqueue --batch - --delay 10m` counts the delay
+    # from when the jobs exist, not from when the producer started.
+    now = time.time()
     jobs = read_batch(STATE.config(), lines, now, name, defaults)
     with STATE.store() as store:
         _refuse_keys_held_while_stopping(store, jobs)
