@@ -141,17 +141,27 @@ def test_worker_refuses_a_queue_name_no_job_can_have_and_warns_of_an_unknown_one
     assert "warning" not in known.stderr
 
 
-def test_wait_queue_checks_its_name_and_warns_of_one_nobody_knows(env: Env) -> None:
+def test_wait_refuses_a_queue_or_job_name_nobody_knows(env: Env) -> None:
+    """A misspelt name waited for nothing and exited 0: a CI gate `wait --job bulid` passed.
+    A name the config knows, with nothing active, is still nothing to wait for (exit 0)."""
     env.write_config(CONFIG)
-    env.enqueue("ok")
+    env.enqueue("ok", "--delay", "1h")
     bad = env.run("wait", "--queue", "bad name!")
     assert bad.returncode == 2 and bad.stderr.startswith("jobctl: --queue: bad queue name")
-    typo = env.run("wait", "--queue", "defualt")
-    assert typo.returncode == 0
-    assert typo.stderr.splitlines()[0] == (
-        "jobctl: warning: --queue: unknown queue 'defualt' (did you mean 'default'?): known"
-        " queues are default, other"
+    typo = env.run("wait", "--queue", "defualt", "--timeout", "1h")
+    assert (typo.returncode, typo.stderr) == (
+        2,
+        "jobctl: --queue: unknown queue 'defualt' (did you mean 'default'?): known queues are"
+        " default, other\n",
     )
+    typo = env.run("wait", "--job", "okk", "--timeout", "1h")
+    assert (typo.returncode, typo.stderr) == (
+        2,
+        f"jobctl: --job 'okk' matched no job, and {env.config} has no job type of that name"
+        " (did you mean 'ok'?)\n",
+    )
+    idle = env.run("wait", "--queue", "other", "--timeout", "1h")
+    assert idle.returncode == 0 and "nothing to wait for" in idle.stderr
 
 
 def test_a_job_cancelled_before_the_wait_is_waited_for_but_not_a_failure(env: Env) -> None:

@@ -183,9 +183,9 @@ def wait(
                 check_queue_name(queue, "--queue")
             where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
             active = sorted(j.id for j in store.list_jobs(where))
-            note_unknown_job(job, bool(active))
+            note_unknown_job(job, bool(active), fatal=True)
             if queue is not None and not active:
-                note_unknown_queue(queue, store)
+                note_unknown_queue(queue, store, fatal=True)
             listed = set(wanted)
             wanted += [i for i in active if i not in listed]
             # Cancelled while running, still taking their kill_grace: "cancel, wait, enqueue

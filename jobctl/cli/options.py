@@ -88,24 +88,29 @@ def unknown_queue(queue: str, known: set[str]) -> str:
     return f"unknown queue {queue!r}{extra}: known queues are {shown}"
 
 
-def note_unknown_queue(queue: str, store: Store) -> None:
+def note_unknown_queue(queue: str, store: Store, *, fatal: bool = False) -> None:
     """A --queue that matched nothing, and that neither the config nor the database knows:
-    likely a typo, said on stderr (the exit code stays, as for --job)."""
+    likely a typo, said on stderr (the exit code stays, as for --job). `fatal`: a usage
+    error instead (`wait`, whose exit 0 would pass a CI gate)."""
     import time
 
     from jobctl.cli.completers import queues_named_in
     from jobctl.cli.context import STATE
+    from jobctl.errors import UsageError
     from jobctl.text import say
 
     known = queues_named_in(STATE.config()) | {c.queue for c in store.queue_counts(time.time())}
     if queue not in known:
+        if fatal:
+            raise UsageError(f"--queue: {unknown_queue(queue, known)}")
         say(f"jobctl: warning: --queue: {unknown_queue(queue, known)}")
 
 
-def note_unknown_job(job: str | None, matched: bool) -> None:
+def note_unknown_job(job: str | None, matched: bool, *, fatal: bool = False) -> None:
     """A --job filter that matched nothing and names no job type of the config is likely a
     typo (`dead purge --all --job bakup`): say so on stderr. The exit code stays: the jobs
-    of a job type since removed from the config are still matched by its name."""
+    of a job type since removed from the config are still matched by its name. `fatal`: a
+    usage error instead (`wait --job bulid` must not pass a CI gate with nothing waited)."""
     if job is None or matched:
         return
     from jobctl.cli.context import STATE
@@ -116,10 +121,15 @@ def note_unknown_job(job: str | None, matched: bool) -> None:
     if job in config.jobs or job == ADHOC_JOB:
         return
     hint = _closest(job, set(config.jobs))
-    say(
-        f"jobctl: warning: --job {job!r} matched no job, and {config.path or 'the config'} has"
-        f" no job type of that name" + (f" (did you mean {hint!r}?)" if hint else "")
+    line = (
+        f"--job {job!r} matched no job, and {config.path or 'the config'} has no job type of"
+        " that name" + (f" (did you mean {hint!r}?)" if hint else "")
     )
+    if fatal:
+        from jobctl.errors import UsageError
+
+        raise UsageError(line)
+    say(f"jobctl: warning: {line}")
 
 
 def refused(count: int, *, asked: int | None, verb: str) -> None:
