@@ -10,6 +10,7 @@ and a dataclass costs each call its code generation (about 1 ms a class) at star
 
 import os
 import re
+import stat
 import time
 import tomllib
 from collections.abc import Callable, Mapping
@@ -196,12 +197,40 @@ def load_config_file(
     return _parse_file(path, stamp, raw)
 
 
+def _check_trusted(path: Path, info: os.stat_result) -> None:
+    """Refuse, to root, a config another user could have written: its commands run as root
+    (cron refuses such a crontab too). The file must be root's and writable by root alone,
+    and so must its folder, unless the folder is sticky (/tmp) and the file root's."""
+    if not stat.S_ISREG(info.st_mode):
+        return  # /dev/null, a pipe: nothing another user keeps
+    if info.st_uid != 0 or info.st_mode & 0o022:
+        raise ConfigError(
+            f"{path}: writable by others (owner uid {info.st_uid}, mode"
+            f" {stat.S_IMODE(info.st_mode):04o}): its commands would run as root; make it"
+            " root's and not group- or world-writable (chown root: FILE; chmod go-w FILE)"
+        )
+    try:
+        folder = os.stat(path.parent)
+    except OSError:
+        return
+    sticky = folder.st_mode & stat.S_ISVTX
+    if folder.st_uid != 0 or (folder.st_mode & 0o022 and not sticky):
+        raise ConfigError(
+            f"{path}: its folder {path.parent} is writable by others (owner uid"
+            f" {folder.st_uid}, mode {stat.S_IMODE(folder.st_mode):04o}), who could replace"
+            " the file whose commands run as root"
+        )
+
+
 def _read_config(path: Path) -> tuple[tuple[int, int, int], bytes]:
     try:
         with path.open("rb") as handle:
             # The stamp before the read: a write after it makes the file's stamp differ, and
             # the config stale.
-            stamp = _stamp(os.fstat(handle.fileno()))
+            info = os.fstat(handle.fileno())
+            stamp = _stamp(info)
+            if os.geteuid() == 0:
+                _check_trusted(path, info)
             raw = handle.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:  # /dev/zero, a log given by mistake: not read whole
             raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES >> 20} MiB, too large for a config")
@@ -433,7 +462,7 @@ class _Parser:
             jobs[name] = self.job(name, data)
         schedules: dict[str, ScheduleSpec] = {}
         for name, data in self.doc.get("schedules", {}).items():
-            spec, inline = self.schedule(name, data, jobs)
+            spec, inline = self.schedule(name, data, jobs, settings.max_payload)
             schedules[name] = spec
             if inline is not None:
                 jobs[inline.name] = inline
@@ -621,7 +650,7 @@ class _Parser:
             raise self.fail(table, "command", hazard)
 
     def schedule(
-        self, name: str, data: Any, jobs: Mapping[str, JobType]
+        self, name: str, data: Any, jobs: Mapping[str, JobType], max_payload: int
     ) -> tuple[ScheduleSpec, JobType | None]:
         t = f"schedules.{_quote_key(name)}"
         if not JOB_NAME.match(name):
@@ -692,13 +721,20 @@ class _Parser:
             description=self.take(t, data, "description", str, None),
             line=self.locate(t, "cron"),
         )
-        # Every fire must be runnable: its payload fills each placeholder of the command.
-        from jobctl.payload import check_placeholders
+        # Every fire must be runnable: its payload fills each placeholder of the command,
+        # and is no larger than an enqueue of it would take.
+        from jobctl.payload import check_placeholders, encode
 
         try:
             check_placeholders((inline or jobs[job]).command, spec.payload, job)
         except JobctlError as exc:
             raise self.fail(t, "payload", str(exc)) from None
+        try:
+            encode(spec.payload, max_payload, "")
+        except JobctlError as exc:
+            raise self.fail(
+                t, "payload", f"{str(exc).lstrip(': ')} ([settings] max_payload)"
+            ) from None
         return spec, inline
 
 

@@ -350,3 +350,19 @@ def test_an_error_in_a_table_without_a_header_names_its_line(
     result = env.run("validate")
     assert result.returncode == 2
     assert result.stderr.startswith(f"jobctl: {env.config}{where}"), result.stderr
+
+
+def test_a_schedule_payload_over_max_payload_is_refused_by_validate(env: Env) -> None:
+    """`validate` passed it, and every fire then failed to start ("Argument list too
+    long"), while `enqueue` of the same payload was refused."""
+    big = "y" * 2000
+    env.write_config(
+        '[settings]\nmax_payload = "1KiB"\n[jobs.t]\ncommand = ["echo", "{x}"]\n'
+        f'[schedules.s]\njob = "t"\ncron = "@daily"\npayload = {{ x = "{big}" }}\n'
+    )
+    refused = env.run("validate")
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"jobctl: {env.config}:8: [schedules.s] payload: payload is 2008 bytes, over the limit"
+        " of 1024 ([settings] max_payload)\n"
+    )

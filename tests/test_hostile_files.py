@@ -303,3 +303,33 @@ def test_a_local_jobs_toml_that_is_a_symlink_loop_is_named(env: Env, good_db: Pa
     env.config.symlink_to(env.config)  # ./jobs.toml, found without --config
     result = run_cli(env, "enqueue", "noop", global_args=["--db", str(db)])
     one_error_line(result, 2, "jobs.toml", "symbolic links")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the check guards root's own commands")
+def test_root_refuses_a_config_another_user_could_have_written(env: Env) -> None:
+    """Root ran the commands of a world-writable config (or one in a folder anyone can
+    write): anyone could make root run anything. cron refuses such a crontab too."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    assert env.run("validate").returncode == 0
+    env.config.chmod(0o666)
+    for command in (("validate",), ("run-worker", "--burst"), ("enqueue", "ok")):
+        refused = env.run(*command)
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr == (
+            f"jobctl: {env.config}: writable by others (owner uid 0, mode 0666): its commands"
+            " would run as root; make it root's and not group- or world-writable (chown root:"
+            " FILE; chmod go-w FILE)\n"
+        )
+    env.config.chmod(0o644)
+    os.chown(env.config, 65534, -1)
+    assert "owner uid 65534" in env.run("validate").stderr
+    os.chown(env.config, 0, -1)
+    folder = env.config.parent
+    mode = folder.stat().st_mode & 0o7777
+    try:
+        folder.chmod(0o777)
+        assert "its folder" in env.run("validate").stderr
+        folder.chmod(0o1777)  # sticky, as /tmp: only root may replace root's file
+        assert env.run("validate").returncode == 0
+    finally:
+        folder.chmod(mode)
