@@ -39,6 +39,7 @@ from jobctl.store import Finish, Store, WakeListener
 from jobctl.store.base import OUTAGE_GRACE
 
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
+FORGET_CRASHED = 600.0  # seconds a crashed worker's record is kept, shown as crashed
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
 
 
@@ -438,6 +439,23 @@ class Worker:
         pruned = self._pruner.run(self.store, now)
         if pruned is not None and pruned.ids:
             self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
+        self._forget_crashed(now)
+
+    def _forget_crashed(self, now: float) -> None:
+        """Drop the records of workers and daemons gone for FORGET_CRASHED: `status` shows
+        them as crashed until then (their jobs were run again once their leases ran out),
+        but a record kept for good would make every kill -9 an alarm that never clears."""
+        for info in self.store.workers():
+            if info.id == self.id or info.alive(now):
+                continue
+            if now - info.heartbeat_at >= FORGET_CRASHED:
+                self.store.unregister_worker(info.id)
+                self.log.emit(
+                    "worker.forgotten",
+                    worker=info.id,
+                    kind=info.kind,
+                    last_heartbeat=f"{now - info.heartbeat_at:.0f}s ago",
+                )
 
     def _check_held(self) -> None:
         claims = [r.claim for r in self._running.values() if r.attempt is not None]

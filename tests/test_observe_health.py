@@ -306,3 +306,20 @@ def test_a_negative_limit_is_refused_not_always_unhealthy(env: Env, option: str)
     result = env.run("health", option, "-1")
     assert result.returncode == 2
     assert result.stderr.startswith(f"jobctl: Invalid value for '{option}': -1 is not in the range")
+
+
+def test_records_of_workers_gone_ten_minutes_are_forgotten(env: Env) -> None:
+    """A kill -9 left its worker's record for good: `status` counted one more crashed worker
+    after every crash, an alarm nothing could clear. Live workers now drop the records of
+    those gone for ten minutes; a newer crash stays shown until then."""
+    env.write_config(CONFIG)
+    old = register(env, "worker", age=601.0, interval=5.0)
+    recent = register(env, "scheduler", age=120.0, interval=5.0)
+    before = json.loads(env.run("status", "--json", check=True).stdout)
+    assert before["stale_workers"] == 2
+    burst = env.run("run-worker", "--burst", check=True)
+    assert f"worker.forgotten worker={old} kind=worker" in burst.stderr
+    after = json.loads(env.run("status", "--json", check=True).stdout)
+    assert after["stale_workers"] == 1
+    with opened(env) as store:
+        assert [w.id for w in store.workers()] == [recent]
