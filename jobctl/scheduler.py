@@ -139,9 +139,7 @@ class Scheduler:
                 if pending is None:
                     self._has_pending.discard(name)
                     continue
-                record = self.store.promote_pending(name, self._job(pending.spec, 0.0, now), now)
-                if record is not None:
-                    self._log_fire(pending.spec, record.fire_time, record.job_id, "pending run")
+                self._promote_held(pending.spec, now)
         upcoming = [p.next_fire for p in self._plans.values() if p.next_fire is not None]
         next_wake = min(upcoming) if upcoming else None
         if self._has_pending:
@@ -151,8 +149,8 @@ class Scheduler:
     def fire_now(self, name: str, now: float) -> int | None:
         """A manual run outside the plan (`jobctl schedule run`): recorded as manual."""
         spec = self.config.schedules[name]
-        record = self.store.record_fire(
-            name, now, self._job(spec, now, now), now, overlap="allow", manual=True
+        record = self.store.record_fire(  # asked for now: no jitter
+            name, now, self._job(spec, now, now, jitter=False), now, overlap="allow", manual=True
         )
         return record.job_id if record is not None else None
 
@@ -202,6 +200,10 @@ class Scheduler:
         # their turn (overlap "skip" would otherwise drop all but the first).
         backlog = catching_up and spec.catch_up == "all" and spec.overlap != "allow"
         for fire_time in chosen:
+            if spec.name in self._has_pending:
+                # A held fire whose run has ended goes first, and is logged: recording this
+                # fire would otherwise enqueue it silently on the way.
+                self._promote_held(spec, now)
             record = self.store.record_fire(
                 spec.name,
                 fire_time,
@@ -216,14 +218,26 @@ class Scheduler:
                 self._log_fire(spec, fire_time, record.job_id, None)
             elif record.status == "pending":
                 self._has_pending.add(spec.name)
-                self._log_skip(spec, fire_time, record.reason or "pending", level="info")
+                self.log.emit(  # not skipped: it runs once that run ends
+                    "schedule.held",
+                    schedule=spec.name,
+                    fire_time=iso(fire_time),
+                    reason=record.reason or "pending",
+                )
             else:
                 self._log_skip(spec, fire_time, record.reason or "skipped")
 
-    def _job(self, spec: ScheduleSpec, fire_time: float, now: float) -> NewJob:
+    def _promote_held(self, spec: ScheduleSpec, now: float) -> None:
+        record = self.store.promote_pending(spec.name, self._job(spec, 0.0, now), now)
+        if record is not None:
+            self._log_fire(spec, record.fire_time, record.job_id, "pending run")
+
+    def _job(
+        self, spec: ScheduleSpec, fire_time: float, now: float, *, jitter: bool = True
+    ) -> NewJob:
         job_type = self.config.jobs[spec.job]
         run_at = None
-        if spec.jitter > 0:
+        if jitter and spec.jitter > 0:
             run_at = now + self.rng.uniform(0, spec.jitter)
         payload: dict[str, Any] = dict(spec.payload)
         return NewJob(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -351,7 +352,9 @@ def test_reload_stops_removed_and_recomputes_changed(store: SqliteStore) -> None
 
 
 def test_manual_run_is_recorded_as_manual(store: SqliteStore) -> None:
-    config = config_for('[schedules.s]\njob = "task"\ncron = "@daily"\n')
+    """`schedule run` asks for a run now: the schedule's jitter (spreading fires of many
+    hosts) does not delay it."""
+    config = config_for('[schedules.s]\njob = "task"\ncron = "@daily"\njitter = "1h"\n')
     scheduler = start_scheduler(store, config, at("2026-06-01T10:00"))
     job_id = scheduler.fire_now("s", at("2026-06-01T10:00"))
     assert job_id is not None
@@ -649,3 +652,28 @@ def test_a_fire_held_by_overlap_queue_goes_with_its_time_table(
         scheduler.load(every_minute, t0 + 111)
         simulate(scheduler, t0 + 111, t0 + 115)
     assert fires(store, "s") == [at("2026-06-01T00:01")]
+
+
+def test_a_held_fire_is_logged_as_held_and_as_fired_when_it_runs(store: SqliteStore) -> None:
+    """The hold was logged as a skip, and a held fire released by the next fire's own
+    record got no line at all: `grep schedule.fired` missed a run."""
+    log_stream = io.StringIO()
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "queue"\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = Scheduler(store, config, EventLog(stream=log_stream, fmt="json"))
+    scheduler.load(config, t0)
+    scheduler.tick(t0 + 30)  # 00:01 runs
+    (claim,) = store.claim("w", None, t0 + 31, 30)
+    scheduler.tick(t0 + 90)  # 00:02 is held
+    store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], t0 + 100)
+    scheduler.tick(t0 + 150)  # 00:03 is due before any look at the held fire
+    events = [json.loads(line) for line in log_stream.getvalue().splitlines()]
+    said = [(e["event"], e["fire_time"][11:16], e.get("note")) for e in events]
+    assert said == [
+        ("schedule.fired", "00:01", None),
+        ("schedule.held", "00:02", None),
+        ("schedule.fired", "00:02", "pending run"),
+        ("schedule.held", "00:03", None),
+    ]
