@@ -333,3 +333,23 @@ def test_cron_next_of_a_mistyped_schedule_name_points_at_the_name(env: Env) -> N
         2,
         "jobctl: no schedule 'berlni' (did you mean 'berlin'?), and no cron expression either\n",
     )
+
+
+def test_cron_next_of_a_disabled_or_jittered_schedule_says_so(env: Env) -> None:
+    """It lists the daemon's fire times; for a disabled schedule the daemon fires none."""
+    env.write_config(
+        '[jobs.t]\ncommand = ["true"]\n'
+        '[schedules.off]\njob = "t"\ncron = "30 2 * * *"\nenabled = false\n'
+        '[schedules.spread]\njob = "t"\ncron = "30 2 * * *"\njitter = "5m"\n'
+        '[schedules.plain]\njob = "t"\ncron = "30 2 * * *"\n'
+    )
+    off = env.run("cron", "next", "off", check=True)
+    assert off.stderr == (
+        "jobctl: note: schedule 'off' is disabled: the daemon fires none of these\n"
+    )
+    spread = env.run("cron", "next", "spread", check=True)
+    assert spread.stderr == (
+        "jobctl: note: schedule 'spread' has a jitter: each run waits up to 5m after its fire"
+        " time\n"
+    )
+    assert env.run("cron", "next", "plain", check=True).stderr == ""

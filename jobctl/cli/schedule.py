@@ -10,6 +10,7 @@ import typer
 
 from jobctl.cli.app import app
 from jobctl.cli.context import STATE
+from jobctl.durations import format_duration
 from jobctl.text import say
 
 if TYPE_CHECKING:
@@ -234,6 +235,13 @@ def cron_next(
     spec = config.schedules.get(expression) if config is not None else None
     if spec is not None:
         expression = spec.cron
+        if not spec.enabled:
+            say(f"jobctl: note: schedule {spec.name!r} is disabled: the daemon fires none of these")
+        if spec.jitter:
+            say(
+                f"jobctl: note: schedule {spec.name!r} has a jitter: each run waits up to"
+                f" {format_duration(spec.jitter)} after its fire time"
+            )
     if tz is not None:
         zone_name = tz
     elif config is None:
