@@ -272,9 +272,28 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         doc = tomllib.loads(text)
         return _Parser(doc, text, name, path).config()
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{name}: invalid TOML: {exc}") from None
+        raise ConfigError(_toml_error(name, text, str(exc))) from None
     except RecursionError:  # arrays or tables nested thousands deep
         raise ConfigError(f"{name}: invalid TOML: nested too deeply") from None
+
+
+_TOML_AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
+
+
+def _toml_error(name: str, text: str, message: str) -> str:
+    """tomllib's error in the `FILE:LINE:` form of every other config error, which editors
+    and CI annotations jump to ("at end of document": the last line)."""
+    found = _TOML_AT.search(message)
+    if found:
+        line, column = found.groups()
+        return f"{name}:{line}: invalid TOML: {message[: found.start()]} (column {column})"
+    if message.endswith(" (at end of document)"):
+        last = max(1, len(text.splitlines()))
+        return (
+            f"{name}:{last}: invalid TOML: {message.removesuffix(' (at end of document)')}"
+            " (at the end of the file)"
+        )
+    return f"{name}: invalid TOML: {message}"
 
 
 def host_zone_warning(config: Config) -> str | None:

@@ -150,11 +150,17 @@ def test_invalid_unicode_in_a_payload_is_rejected(env: Env, args: list[str]) -> 
 
 
 def test_broken_toml_reports_the_line(env: Env) -> None:
+    """In the `FILE:LINE:` form of every other config error, which editors jump to."""
     env.write_config('[jobs.greet]\ncommand = ["echo"]\nmax_attempts = = 3\n')
     for args in (["validate"], ["enqueue", "greet"], ["run-worker", "--burst"]):
         line = assert_one_error(env.run(*args), 2, str(env.config), "invalid TOML")
-        assert "line 3" in line
+        assert line.startswith(f"jobctl: {env.config}:3: invalid TOML: "), line
+        assert line.endswith(" (column 16)"), line
     assert not env.db.exists()
+    env.write_config('[jobs.greet]\ncommand = ["echo"\n')
+    assert env.run("validate").stderr == (
+        f"jobctl: {env.config}:2: invalid TOML: Unclosed array (at the end of the file)\n"
+    )
 
 
 @pytest.mark.parametrize(
