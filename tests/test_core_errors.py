@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Env
+from conftest import JOBCTL, Env
 
 CONFIG = """\
 [settings]
@@ -322,3 +322,31 @@ def test_max_payload_stays_below_what_linux_passes_a_process(env: Env) -> None:
     env.run("run-worker", "--burst", check=True)
     assert env.show(job_id)["state"] == "succeeded"
     assert env.run("logs", str(job_id), check=True).stdout == f"{127 * 1024}\n"
+
+
+def test_a_broken_config_does_not_block_commands_on_a_named_database(env: Env) -> None:
+    """Someone pushed a typo: the running worker keeps its config, but list, cancel and a CI
+    step's wait failed with exit 2. With the database named (--db, $JOBCTL_DB) they need no
+    config: a warning, and on. Commands that do need it still refuse it."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("greet", "--arg", "name=x", "--delay", "1h")
+    env.write_config(CONFIG + "[jobs.b\n")
+    warning = f"jobctl: warning: {env.config}:"
+    for args in (["list"], ["show", str(job_id)], ["status"], ["dead", "list"]):
+        result = env.run(*args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert result.stderr.startswith(warning) and "going on without it" in result.stderr
+    assert env.run("cancel", str(job_id)).returncode == 0
+    assert env.run("wait", str(job_id)).returncode == 1  # cancelled: waited, not refused
+    for args in (["enqueue", "greet"], ["validate"], ["run-worker", "--burst"]):
+        assert_one_error(env.run(*args), 2, str(env.config), "invalid TOML")
+    # Without the database named, the config is what names it: still an error.
+    unnamed = subprocess.run(
+        [*JOBCTL, "--config", str(env.config), "list"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in env.env.items() if k != "JOBCTL_DB"},
+        cwd=env.root,
+        timeout=60,
+    )
+    assert_one_error(unnamed, 2, str(env.config), "invalid TOML")

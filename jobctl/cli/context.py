@@ -19,7 +19,7 @@ class Globals:
 
     A plain class: a dataclass would cost every call its code generation at start-up."""
 
-    __slots__ = ("_config", "config_path", "db", "log_format", "log_level")
+    __slots__ = ("_config", "config_path", "db", "lenient", "log_format", "log_level")
 
     def __init__(
         self,
@@ -33,6 +33,9 @@ class Globals:
         self.log_format = log_format
         self.log_level = log_level
         self._config: Config | None = None
+        # A command that needs the database only (list, cancel, wait...) goes on without a
+        # broken config when --db or $JOBCTL_DB names the database: see config().
+        self.lenient = False
 
     def set_options(
         self,
@@ -73,9 +76,21 @@ class Globals:
 
     def config(self, required: bool = False) -> "Config":
         if self._config is None or (required and self._config.path is None):
-            from jobctl.config import load_config
+            from jobctl.config import EMPTY_CONFIG, load_config
+            from jobctl.errors import ConfigError
 
-            self._config = load_config(self.config_path, required=required)
+            try:
+                self._config = load_config(self.config_path, required=required)
+            except ConfigError as exc:
+                # An edit with a typo must not stop an operator from listing or cancelling
+                # jobs, nor fail a CI step's wait: the database needs no config when named.
+                named = self.db is not None or os.environ.get("JOBCTL_DB")
+                if not (self.lenient and named and not required):
+                    raise
+                from jobctl.text import say
+
+                say(f"jobctl: warning: {exc} (going on without it: the database is named)")
+                self._config = EMPTY_CONFIG
         return self._config
 
     def use_config(self, config: "Config") -> None:

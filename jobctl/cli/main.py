@@ -86,6 +86,10 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         import signal
 
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    if name in _DATABASE_ONLY:
+        from jobctl.cli.context import STATE
+
+        STATE.lenient = True
     fast = read_enqueue(args) if name == "enqueue" and not completing else None
     try:
         # Without typer, the garbage collector stays off: such a call ends in milliseconds,
@@ -113,6 +117,9 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
 
 
 _HANGUP_PROOF = {"run-worker", "schedule-daemon", "up"}
+# Commands that read or change jobs already stored: they go on without a broken config when
+# the database is named otherwise (see Globals.config).
+_DATABASE_ONLY = {"list", "show", "logs", "wait", "cancel", "status", "stats", "health", "dead"}
 
 
 def _run_typer(
