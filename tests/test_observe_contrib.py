@@ -196,6 +196,10 @@ def test_the_unit_runs_up_and_stops_it_gracefully() -> None:
     pre = _command(service, "ExecStartPre")
     assert pre[0] == start[0] and pre[1:] == ["validate"]
     assert _one(service, "Restart") == "on-failure"
+    # A store not reachable at boot fails each start (exit 3): systemd must keep trying, not
+    # stop after its default five starts in ten seconds.
+    assert _one(unit["Unit"], "StartLimitIntervalSec") == "0"
+    assert _timespan(_one(service, "RestartSec")) >= 1
     assert _one(service, "KillMode") == "mixed"
     assert _one(service, "KillSignal") in ("SIGTERM", "TERM")
     # On SIGTERM running jobs get --shutdown-timeout, then SIGTERM and their kill_grace before
