@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobctl.config import ADHOC_JOB
-from jobctl.cron import CronError, parse
+from jobctl.cron import CronError, parse, vixie_day_difference
 
 __all__ = [
     "CrontabWarning",
@@ -508,24 +508,13 @@ class _Converter:
                 " /etc/crontab format, with a user column? (give --system)",
             )
             return None
-        self.check_day_fields(number, words[:count])
+        self.check_day_fields(number, expression)
         return _Entry(number, text, expression, rest[0], user)
 
-    def check_day_fields(self, number: int, fields: list[str]) -> None:
-        """Vixie cron ANDs the day fields when one starts with '*'; jobctl ORs them."""
-        if len(fields) != 5:
-            return
-        day, weekday = fields[2], fields[4]
-        restricted = day != "*" and weekday != "*"
-        if restricted and (day.startswith("*") or weekday.startswith("*")):
-            parsed = parse(" ".join(fields)).fields
-            if parsed is not None and parsed.either_day:
-                self.warn(
-                    number,
-                    f"day-of-month {day!r} and day-of-week {weekday!r} are both restricted: "
-                    "jobctl fires on days matching either, as POSIX cron does "
-                    "(vixie cron required both when one started with '*')",
-                )
+    def check_day_fields(self, number: int, expression: str) -> None:
+        note = vixie_day_difference(parse(expression))
+        if note is not None:
+            self.warn(number, note)
 
     def add(self, entry: _Entry, description: str | None) -> None:
         command, stdin = split_percent(entry.command)

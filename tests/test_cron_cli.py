@@ -353,3 +353,24 @@ def test_cron_next_of_a_disabled_or_jittered_schedule_says_so(env: Env) -> None:
         " time\n"
     )
     assert env.run("cron", "next", "plain", check=True).stderr == ""
+
+
+def test_a_day_step_that_vixie_cron_reads_otherwise_is_warned_of(env: Env) -> None:
+    """`0 0 */10 * 1-5` fires on every weekday here (POSIX: either day field), on weekdays
+    among days 1, 11, 21 and 31 under vixie cron and cronie. A line copied by hand got no
+    word of it; only import-crontab warned."""
+    env.write_config(
+        '[jobs.t]\ncommand = ["true"]\n'
+        '[schedules.odd]\njob = "t"\ncron = "0 0 */2 * MON"\n'
+        '[schedules.plain]\njob = "t"\ncron = "0 0 1-7 * MON"\n'
+    )
+    note = (
+        "day-of-month '*/2' and day-of-week 'MON' are both restricted: jobctl fires on days"
+        " matching either, as POSIX cron does (vixie cron and cronie require both when one"
+        " starts with '*')"
+    )
+    checked = env.run("validate", check=True)
+    assert checked.stderr == f"jobctl: warning: [schedules.odd] cron '0 0 */2 * MON': {note}\n"
+    assert env.run("cron", "next", "odd", check=True).stderr == f"jobctl: warning: {note}\n"
+    assert env.run("cron", "next", "plain", check=True).stderr == ""
+    assert env.run("cron", "next", "0 0 */2 * *", check=True).stderr == ""

@@ -42,6 +42,12 @@ def _warn_about_this_host(config: Config) -> None:
     ignored = host_zone_warning(config)
     if ignored:
         say(f"jobctl: warning: {ignored}")
+    from jobctl import cron
+
+    for name, spec in sorted(config.schedules.items()):
+        note = cron.vixie_day_difference(cron.parse(spec.cron))
+        if note:
+            say(f"jobctl: warning: [schedules.{name}] cron {spec.cron!r}: {note}")
     for name, job in sorted(config.jobs.items()):
         unknown = []
         if job.user is not None and not known_user(job.user):

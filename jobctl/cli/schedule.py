@@ -270,6 +270,9 @@ def cron_next(
                     " expression either"
                 ) from None
         raise
+    note = cron.vixie_day_difference(parsed)
+    if note:
+        say(f"jobctl: warning: {note}")
     fires = cron.next_fires(parsed, zone, after, count)
     # To the second, or to the millisecond for an `@every 1500ms` (not to the microsecond).
     precision = "seconds" if all(f == int(f) for f in fires) else "milliseconds"

@@ -8,8 +8,9 @@ Syntax
   step: ``*/15``, ``8-18/2``, ``5/20`` (= ``5-59/20``). Months take ``JAN``..``DEC``,
   days of the week ``SUN``..``SAT`` (any case); Sunday is 0 or 7.
 * When both day fields are restricted (neither is ``*``), a day matches when *either* one
-  does, as POSIX cron says; otherwise both must. Unlike vixie cron, a step such as ``*/2``
-  counts as restricted.
+  does, as POSIX cron says; otherwise both must. Unlike vixie cron and cronie, a step such as
+  ``*/2`` counts as restricted: `validate`, `cron next` and `import-crontab` warn of such a
+  line (vixie_day_difference).
 * Macros: ``@yearly`` = ``@annually`` = ``0 0 1 1 *``, ``@monthly`` = ``0 0 1 * *``,
   ``@weekly`` = ``0 0 * * 0``, ``@daily`` = ``@midnight`` = ``0 0 * * *``, ``@hourly`` =
   ``0 * * * *``.
@@ -60,7 +61,7 @@ from __future__ import annotations
 
 from jobctl.cron.describe import describe
 from jobctl.cron.planner import fires_between, next_fires
-from jobctl.cron.syntax import CronError, CronExpr, CronFields, parse
+from jobctl.cron.syntax import CronError, CronExpr, CronFields, parse, vixie_day_difference
 
 __all__ = [
     "CronError",
@@ -70,4 +71,5 @@ __all__ = [
     "fires_between",
     "next_fires",
     "parse",
+    "vixie_day_difference",
 ]

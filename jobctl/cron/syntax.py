@@ -157,6 +157,24 @@ def parse(expr: str) -> CronExpr:
     return CronExpr(text=text, fields=fields)
 
 
+def vixie_day_difference(expr: CronExpr) -> str | None:
+    """Where this expression fires on other days than under vixie cron and cronie, which AND
+    the day fields when one starts with '*' (`*/10`, `*/2`), where jobctl, as POSIX says,
+    ORs them whenever both are restricted: the sentence saying so, else None."""
+    words = expr.text.split(" ")
+    fields = expr.fields
+    if fields is None or not fields.either_day or len(words) not in (5, 6):
+        return None
+    day, weekday = words[-3], words[-1]
+    if not (day.startswith("*") or weekday.startswith("*")):
+        return None
+    return (
+        f"day-of-month {day!r} and day-of-week {weekday!r} are both restricted: jobctl fires on"
+        " days matching either, as POSIX cron does (vixie cron and cronie require both when"
+        " one starts with '*')"
+    )
+
+
 def _parse_macro(text: str) -> CronExpr:
     word, _, rest = text.partition(" ")
     macro = word.lower()
