@@ -110,6 +110,10 @@ _KEYWORDS = {"if", "then", "else", "elif", "fi", "while", "until", "do", "done",
 _SEGMENT_BREAK = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||[;|&\n()])""")
 
 
+# A command ending in a lone '&' (not '&&', not a redirection's '>&', not escaped).
+_BACKGROUND = re.compile(r"(?<![&>\\])&[ \t]*$")
+
+
 @dataclass(frozen=True)
 class CrontabWarning:
     """Something on a line that was left out or changed meaning."""
@@ -526,6 +530,16 @@ class _Converter:
                 entry.line,
                 "the text after the first unescaped '%' is fed to the command's standard "
                 "input, as cron does; write '\\%' where a literal '%' was meant",
+            )
+        background = _BACKGROUND.search(command)
+        if background:
+            # Under cron the line's shell exits and its background work goes on; a job's
+            # processes left behind when its shell exits are stopped, and the work is lost.
+            command = command[: background.start()].rstrip()
+            self.warn(
+                entry.line,
+                "the trailing '&' is dropped: the command runs as the job itself (jobctl stops"
+                " what a job leaves running when its shell exits, and logs its output)",
             )
         name = job_name(command, set(self.names), f"{self.user}-" if self.user else "")
         self.names.append(name)

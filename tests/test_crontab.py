@@ -619,3 +619,19 @@ def test_import_crontab_user_unknown_to_this_host_is_said_and_still_converted(en
     )
     known = env.run("import-crontab", "--user", "root", "c", config=False)
     assert (known.returncode, known.stderr) == (0, "")
+
+
+def test_a_backgrounded_command_runs_as_the_job_itself() -> None:
+    """`cmd &` in a crontab: cron's shell exits and the work goes on. A job's leftovers are
+    stopped when its shell exits, so the work was lost, and the job said it succeeded."""
+    result, config = convert(
+        "0 * * * * nohup /usr/bin/backup --all > /tmp/b.log 2>&1 &\n"
+        "5 * * * * test -x /usr/bin/a && /usr/bin/a\n"
+    )
+    lines = sorted(rendered(config, name) for name in config.jobs)
+    assert lines[0].endswith("/usr/bin/backup --all > /tmp/b.log 2>&1"), lines
+    assert lines[1].endswith("test -x /usr/bin/a && /usr/bin/a"), lines
+    assert messages(result) == {
+        1: "the trailing '&' is dropped: the command runs as the job itself (jobctl stops what"
+        " a job leaves running when its shell exits, and logs its output)"
+    }
