@@ -114,6 +114,15 @@ _SEGMENT_BREAK = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||[;|&\n()]
 _BACKGROUND = re.compile(r"(?<![&>\\])&[ \t]*$")
 
 
+def foreground(command: str) -> tuple[str, bool]:
+    """The command without a trailing '&', and whether it had one. Under cron the line's
+    shell exits and the background work goes on; a job's processes left behind when its
+    shell exits are stopped, so the work would be lost."""
+    found = _BACKGROUND.search(command)
+    rest = command[: found.start()].rstrip() if found else ""
+    return (rest, True) if rest else (command, False)
+
+
 @dataclass(frozen=True)
 class CrontabWarning:
     """Something on a line that was left out or changed meaning."""
@@ -531,11 +540,8 @@ class _Converter:
                 "the text after the first unescaped '%' is fed to the command's standard "
                 "input, as cron does; write '\\%' where a literal '%' was meant",
             )
-        background = _BACKGROUND.search(command)
-        if background:
-            # Under cron the line's shell exits and its background work goes on; a job's
-            # processes left behind when its shell exits are stopped, and the work is lost.
-            command = command[: background.start()].rstrip()
+        command, backgrounded = foreground(command)
+        if backgrounded:
             self.warn(
                 entry.line,
                 "the trailing '&' is dropped: the command runs as the job itself (jobctl stops"

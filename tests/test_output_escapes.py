@@ -69,7 +69,7 @@ def test_a_database_path_from_the_environment_is_escaped_in_its_error(env: Env) 
 @pytest.mark.parametrize(
     "args",
     [
-        ["-c", "{path}", "list"],
+        ["-c", "{path}", "validate"],
         ["enqueue", "a", "--payload-file", "{path}"],
         ["enqueue", "--batch", "{path}"],
         ["import-crontab", "{path}"],
