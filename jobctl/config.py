@@ -248,7 +248,8 @@ def _parse_file(path: Path, stamp: tuple[int, int, int], raw: bytes) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    return parse_config(text, path)._replace(stamp=stamp)
+    # A byte-order mark (a file saved by Windows Notepad) starts the text, not a statement.
+    return parse_config(text.removeprefix("\ufeff"), path)._replace(stamp=stamp)
 
 
 def file_stamp(path: Path | None) -> tuple[int, int, int] | None:

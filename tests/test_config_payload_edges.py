@@ -9,10 +9,14 @@ anything is stored or run.
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import JOBCTL, Env
 
 from jobctl.errors import ConfigError
 
@@ -366,3 +370,44 @@ def test_a_schedule_payload_over_max_payload_is_refused_by_validate(env: Env) ->
         f"jobctl: {env.config}:8: [schedules.s] payload: payload is 2008 bytes, over the limit"
         " of 1024 ([settings] max_payload)\n"
     )
+
+
+def test_a_config_saved_with_a_byte_order_mark_is_read(env: Env) -> None:
+    """Windows Notepad starts a UTF-8 file with one: it read as 'Invalid statement'."""
+    env.config.write_bytes(b'\xef\xbb\xbf[jobs.a]\ncommand = ["true"]\n')
+    assert env.run("validate", check=True).stdout.endswith("ok (1 jobs, 0 schedules)\n")
+
+
+def test_validate_warns_of_a_user_job_a_worker_of_this_user_cannot_start(env: Env) -> None:
+    """The unit runs validate as its worker's user: an imported `user = "root"` job passed,
+    and every fire of it then failed ('only root may switch users')."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("no setpriv to run as another user")
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    # Outside pytest's own folder, which only its user may enter.
+    folder = Path(tempfile.mkdtemp(prefix="jobctl-shared-"))
+    try:
+        folder.chmod(0o755)
+        config = folder / "jobs.toml"
+        config.write_text(
+            '[jobs.a]\ncommand = ["id"]\nuser = "root"\n[jobs.b]\ncommand = ["id"]\n'
+        )
+        config.chmod(0o644)
+        result = subprocess.run(
+            [*prefix, *JOBCTL, "--config", str(config), "--db", str(folder / "q.db"), "validate"],
+            capture_output=True,
+            text=True,
+            env=env.env | {"HOME": str(folder), "XDG_STATE_HOME": str(folder)},
+            cwd=folder,
+            timeout=60,
+        )
+    finally:
+        shutil.rmtree(folder)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines()[0] == (
+        "jobctl: warning: [jobs.a] runs as user 'root': only a worker running as root (or as"
+        " that user) can start it; run as this user, its jobs would fail"
+    )
+    assert "[jobs.b]" not in result.stderr

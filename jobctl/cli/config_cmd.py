@@ -37,7 +37,7 @@ def _warn_about_this_host(config: Config) -> None:
     import os
 
     from jobctl.config import host_zone_warning
-    from jobctl.processes import known_user, numeric_id
+    from jobctl.processes import known_user, numeric_id, uid_of
 
     ignored = host_zone_warning(config)
     if ignored:
@@ -48,10 +48,18 @@ def _warn_about_this_host(config: Config) -> None:
         note = cron.vixie_day_difference(cron.parse(spec.cron))
         if note:
             say(f"jobctl: warning: [schedules.{name}] cron {spec.cron!r}: {note}")
+    root = os.geteuid() == 0
     for name, job in sorted(config.jobs.items()):
         unknown = []
         if job.user is not None and not known_user(job.user):
             unknown.append(f"user {job.user!r} does not exist")
+        elif job.user is not None and not root and uid_of(job.user) != os.geteuid():
+            # (The unit runs validate as its worker's user: what it says holds for them.)
+            say(
+                f"jobctl: warning: [jobs.{name}] runs as user {job.user!r}: only a worker"
+                " running as root (or as that user) can start it; run as this user, its"
+                " jobs would fail"
+            )
         try:
             if job.group is not None and numeric_id(job.group) is None:
                 grp.getgrnam(job.group)
