@@ -391,9 +391,7 @@ def test_validate_warns_of_a_user_job_a_worker_of_this_user_cannot_start(env: En
     try:
         folder.chmod(0o755)
         config = folder / "jobs.toml"
-        config.write_text(
-            '[jobs.a]\ncommand = ["id"]\nuser = "root"\n[jobs.b]\ncommand = ["id"]\n'
-        )
+        config.write_text('[jobs.a]\ncommand = ["id"]\nuser = "root"\n[jobs.b]\ncommand = ["id"]\n')
         config.chmod(0o644)
         result = subprocess.run(
             [*prefix, *JOBCTL, "--config", str(config), "--db", str(folder / "q.db"), "validate"],
