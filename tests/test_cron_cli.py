@@ -374,3 +374,21 @@ def test_a_day_step_that_vixie_cron_reads_otherwise_is_warned_of(env: Env) -> No
     assert env.run("cron", "next", "odd", check=True).stderr == f"jobctl: warning: {note}\n"
     assert env.run("cron", "next", "plain", check=True).stderr == ""
     assert env.run("cron", "next", "0 0 */2 * *", check=True).stderr == ""
+
+
+def test_cron_next_of_an_interval_stops_where_calendar_fires_stop(env: Env) -> None:
+    """Fires past the year 9998 could not be shown: 'unexpected error: ValueError'."""
+    result = env.run(
+        "cron",
+        "next",
+        "@every 1000d",
+        "--tz",
+        "UTC",
+        "--from",
+        "9990-01-01T00:00:00Z",
+        "-n",
+        "5",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    assert [fire[:4] for fire in json.loads(result.stdout)] == ["9992", "9994", "9997"]

@@ -29,7 +29,8 @@ def next_fires(expr: CronExpr | str, tz: tzinfo | str, after: float, n: int) -> 
     if parsed.interval is not None:
         step = parsed.interval
         first = _first_multiple_after(step, after)
-        return [(first + index) * step for index in range(n)]
+        steps = ((first + index) * step for index in range(n))
+        return [fire for fire in steps if fire <= _LAST_INSTANT]  # as calendar fires end
     planner = _Planner(_require_fields(parsed), zone)
     fires: list[float] = []
     cursor = math.floor(after)
@@ -116,6 +117,7 @@ _SHIFT_SPAN = 86400  # offset changes are looked for within a day; DST shifts ar
 # Wall times must stay inside what datetime can represent, with room for offsets.
 _FIRST_WALL = datetime(2, 1, 1)
 _LAST_WALL = datetime(9998, 12, 31)
+_LAST_INSTANT = (_LAST_WALL - _EPOCH) // _ONE_SECOND  # UTC epoch seconds, the same day
 
 
 @dataclass(frozen=True)
