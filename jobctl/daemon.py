@@ -52,6 +52,7 @@ class Daemon:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stopping = False
+        self.failure: str | None = None  # why it stopped by itself (its store went away)
         self._reload_requested = False
         self._outage = Outage(self.log, "scheduler")
 
@@ -158,6 +159,12 @@ class Daemon:
             if mono >= next_heartbeat:
                 next_heartbeat = mono + HEARTBEAT
                 self._heartbeat()
+                gone = self.store.replaced()
+                if gone is not None:  # see Worker._maintain: a restart opens the new file
+                    self.log.emit("scheduler.store_replaced", level="error", error=gone)
+                    self.failure = f"{gone}: start the cron daemon again to serve it"
+                    self.request_stop()
+                    continue
                 if self._follower.stale():
                     self._reload_requested = True
                     continue

@@ -123,6 +123,7 @@ class Worker:
         self._started_at = 0.0
         self._outage = Outage(self.log, "worker")
         self._gave_up: Exception | None = None  # the store error that ended a --burst
+        self._store_replaced: str | None = None  # the database file deleted or swapped
 
     # -- public ----------------------------------------------------------------------------
 
@@ -181,6 +182,8 @@ class Worker:
             self._wait_for_hooks()
             if started:  # a worker that never started says nothing but its error
                 self.log.emit("worker.stopped", worker=self.id)
+        if self._store_replaced is not None:
+            raise StoreError(f"{self._store_replaced}: start the worker again to serve it")
         if self._gave_up is not None:
             raise StoreError(f"{self._gave_up} (a --burst worker waits {OUTAGE_GRACE:g}s for it)")
         return 0
@@ -386,6 +389,13 @@ class Worker:
 
     def _maintain(self) -> None:
         now = self.clock.now()
+        gone = self.store.replaced()
+        if gone is not None and not self._stopping:
+            # `rm` of the database to "reset" the queue: new jobs go to a new file this
+            # worker would never see. It stops (exit 3), so that a restart opens that one.
+            self._store_replaced = gone
+            self.log.emit("worker.store_replaced", level="error", error=f"{gone}: stopping")
+            self.request_stop()
         if not self.store.heartbeat(self.id, now):  # the store lost it (a Redis restart)
             self.store.register_worker(self._info(now))
             self.log.emit(

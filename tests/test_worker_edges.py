@@ -661,3 +661,44 @@ def test_two_worker_names_made_alike_for_a_file_name_keep_a_socket_each(env: Env
         start_worker(env, "--worker-name", name)
     wake = env.db.with_name(env.db.name + ".wake")
     env.wait_for(lambda: len(list(wake.glob("*.sock"))) == 4)
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_worker_whose_database_file_goes_away_stops(env: Env, how: str) -> None:
+    """`rm q.db*` to reset the queue, or a backup restored over it: the worker served the old
+    file for good, and new jobs waited in the new one. It stops (exit 3), so that its
+    supervisor starts it on the file there now."""
+    env.write_config('[settings]\nlease = "1s"\n[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok", "--delay", "1h")
+    worker = env.start("run-worker")
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{env.db}{suffix}").unlink()
+    if how == "replaced":
+        env.enqueue("ok")  # a new database at the same path
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 3, err
+    word = "deleted" if how == "deleted" else "replaced by another file"
+    assert err.splitlines()[-1] == (
+        f"jobctl: database {env.db}: {word} while in use: start the worker again to serve it"
+    )
+    assert "worker.store_replaced" in err
+
+
+def test_a_cron_daemon_whose_database_file_goes_away_stops(env: Env) -> None:
+    """As a worker does: checked with its heartbeat (every 5 s)."""
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n[schedules.s]\njob = "ok"\ncron = "0 0 1 1 *"\n'
+    )
+    env.enqueue("ok", "--delay", "1h")
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{env.db}{suffix}").unlink()
+    _, err = daemon.communicate(timeout=30)
+    assert daemon.returncode == 3, err
+    assert err.splitlines()[-1] == (
+        f"jobctl: database {env.db}: deleted while in use: start the cron daemon again to serve it"
+    )

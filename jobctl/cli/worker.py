@@ -108,6 +108,10 @@ def schedule_daemon(
         signal.set_wakeup_fd(daemon.wake_fd, warn_on_full_buffer=False)
         with _metrics(metrics_addr):
             code = daemon.run()
+    if daemon.failure is not None:
+        from jobctl.errors import StoreError
+
+        raise StoreError(daemon.failure)
     raise typer.Exit(code)
 
 

@@ -84,6 +84,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def replaced(self) -> str | None:
+        """Why the place this store was opened at now holds other data (a database file
+        deleted or swapped while in use), or None: a long-running process then serves a
+        queue nobody else sees."""
+        return None
+
     def __enter__(self) -> Store:
         return self
 

@@ -31,6 +31,23 @@ class SqliteBase:
         self.location = str(path)
         self._conn = open_database(path, durability=durability, create=create)
         self._notifier = Notifier(wake_dir_for(path))
+        try:
+            self._identity: tuple[int, int] | None = _identity(path)
+        except OSError:
+            self._identity = None
+
+    def replaced(self) -> str | None:
+        if self._identity is None:
+            return None
+        try:
+            now = _identity(self.path)
+        except FileNotFoundError:
+            return f"database {self.path}: deleted while in use"
+        except OSError:
+            return None  # cannot tell: the next write says what is wrong
+        if now != self._identity:
+            return f"database {self.path}: replaced by another file while in use"
+        return None
 
     def close(self) -> None:
         self._notifier.close()
@@ -123,6 +140,11 @@ def _read_only(path: Path | None) -> str:
     which = " and ".join(stuck)
     verb = "are" if len(stuck) > 1 else "is"
     return f"the database is read-only: {which} {verb} not writable by this user"
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    info = os.stat(path)
+    return info.st_dev, info.st_ino
 
 
 def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Connection:
