@@ -337,3 +337,39 @@ def test_root_refuses_a_config_another_user_could_have_written(env: Env) -> None
         assert env.run("validate").returncode == 0
     finally:
         folder.chmod(mode)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a file system takes root")
+def test_a_database_on_a_read_only_mount_or_a_full_disk_is_said_to_be_so(
+    env: Env, tmp_path: Path
+) -> None:
+    """The error blamed permissions ('not writable by this user') on files of the user's own,
+    mode 0600, where the file system was mounted read-only."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+    )
+    if made.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+        db = mount / "q.db"
+        assert run_cli(env, "enqueue", "ok", global_args=["--db", str(db)]).returncode == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
+        for args in (["enqueue", "ok"], ["list"]):
+            result = run_cli(env, *args, global_args=["--db", str(db)])
+            one_error_line(
+                result, 3, "q.db", f"the file system holding {mount} is mounted read-only"
+            )
+        # A full disk: `list` said "disk I/O error", sending one to look for a failing disk.
+        subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
+        with contextlib.suppress(OSError), (mount / "filler").open("wb") as filler:
+            while True:
+                filler.write(b"\0" * 65536)
+        for args in (["enqueue", "ok"], ["list"]):
+            result = run_cli(env, *args, global_args=["--db", str(db)])
+            one_error_line(result, 3, "q.db", "the disk is full")
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)

@@ -115,14 +115,35 @@ def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) 
     if "disk image is malformed" in text:
         return "the database file is corrupt (disk image is malformed)"
     if "readonly database" in text:
-        return _read_only(path)
+        return _file_system_problem(path) or _read_only(path)
     if "unable to open" in text:
         if path is not None and os.path.exists(path) and not os.access(path, os.R_OK):
             return "cannot open the database file (it is not readable by this user)"
-        return "cannot open the database file (check that its directory exists and is writable)"
+        return _file_system_problem(path) or (
+            "cannot open the database file (check that its directory exists and is writable)"
+        )
     if "disk is full" in text or "database or disk is full" in text:
         return "the disk is full"
+    if "disk I/O error" in text:  # SQLite could not make its -shm on a full disk, say
+        return _file_system_problem(path) or text
     return text
+
+
+def _file_system_problem(path: Path | None) -> str | None:
+    """A read-only mount or a full disk, which permissions or a failing disk would otherwise
+    be blamed for."""
+    if path is None:
+        return None
+    try:
+        info = os.statvfs(path.parent)
+    except OSError:
+        return None
+    if info.f_flag & os.ST_RDONLY:
+        return f"the file system holding {path.parent} is mounted read-only"
+    free = info.f_bfree if os.geteuid() == 0 else info.f_bavail
+    if free == 0:
+        return "the disk is full"
+    return None
 
 
 def _read_only(path: Path | None) -> str:
