@@ -178,7 +178,12 @@ def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(env: Env) -> No
     seen = len(jobs(env))
     env.wait_for(lambda: len(jobs(env)) >= seen + 2, timeout=20)  # still firing
     env.write_config(SECONDS_SCHEDULE.replace("every-second", "renamed"))
-    env.run("reload", check=True)
+    sent = env.run("reload", check=True)
+    # Which file it checked: a daemon started with another --config re-reads its own.
+    assert sent.stdout == (
+        f"reload sent to 1 daemon(s); checked {env.config} (a daemon started with another"
+        " config re-reads its own: its log says whether it took it)\n"
+    )
     env.wait_for(lambda: any(j["schedule"] == "renamed" for j in jobs(env)), timeout=20)
     daemon.send_signal(signal.SIGTERM)
     _, stderr = daemon.communicate(timeout=20)

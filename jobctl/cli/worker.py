@@ -185,7 +185,7 @@ def reload() -> None:
 
     from jobctl.errors import OperationFailed
 
-    _schedule_config()  # a file the daemons would refuse: said here, exit 2, nothing sent
+    checked = _schedule_config()  # a file the daemons would refuse: exit 2, nothing sent
     host, now = socket.gethostname(), time.time()
     with STATE.store(create=False) as store:
         # Live ones only: a dead process's pid may belong to another program by now. Not the
@@ -207,7 +207,12 @@ def reload() -> None:
         return
     if not sent:
         raise OperationFailed("no running worker or cron daemon found on this host")
-    typer.echo(f"reload sent to {sent} daemon(s)")
+    # The daemon re-reads the file it started with, which this command cannot see: say which
+    # one was checked, so that a daemon started with another --config is not taken for fine.
+    typer.echo(
+        f"reload sent to {sent} daemon(s); checked {checked.path} (a daemon started with another"
+        " config re-reads its own: its log says whether it took it)"
+    )
 
 
 def _schedule_config() -> Config:
