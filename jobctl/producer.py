@@ -266,7 +266,9 @@ _SHORT_KEYS = frozenset({"job", "payload"})
 def _request_from(
     item: dict[str, Any], where: str, defaults: BatchDefaults = BatchDefaults()
 ) -> JobRequest:
-    payload = item.get("payload", {})
+    payload = item.get("payload")
+    if payload is None:  # absent, or null as jq writes a missing field: as for other keys
+        payload = {}
     if not isinstance(payload, dict):
         raise PayloadError(f"{where}: payload must be a JSON object")
     delay = item.get("delay")

@@ -590,3 +590,15 @@ def test_a_batch_command_no_process_could_start_with_is_refused(env: Env) -> Non
         " argument over 128 KiB (pass large data in a file)\n"
     )
     assert not env.db.exists()  # nothing half-written: not even a database
+
+
+def test_a_batch_line_with_a_null_payload_has_an_empty_one(env: Env) -> None:
+    """`jq -c '{job, payload: .args}'` writes null where a record has no args: null is taken
+    as absent, as it is for key, queue and delay."""
+    env.write_config(CONFIG)
+    batch = env.root / "null.jsonl"
+    batch.write_text('{"job": "report", "payload": null}\n{"job": "report", "key": null}\n')
+    ids = [
+        int(line) for line in env.run("enqueue", "--batch", str(batch), check=True).stdout.split()
+    ]
+    assert [env.show(job_id)["payload"] for job_id in ids] == [{}, {}]
