@@ -232,3 +232,24 @@ def test_wait_all_before_any_enqueue_has_nothing_to_wait_for(env: Env) -> None:
     assert result.stderr == "jobctl: note: no job was ever enqueued here: nothing to wait for\n"
     assert not env.db.exists()
     assert env.run("wait", "1").returncode == 3
+
+
+def test_a_filter_given_twice_is_refused_not_cut_to_its_last_value(env: Env) -> None:
+    """`wait --job build --job test` waited for test alone, and said all was well: click
+    keeps an option's last value. --state may be repeated; --job and --queue may not."""
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    for args in (
+        ["wait", "--job", "ok", "--job", "bad", "--timeout", "1s"],
+        ["list", "-j", "ok", "--job=bad"],
+        ["dead", "list", "--job", "ok", "-j", "bad"],
+        ["list", "--queue", "default", "-q", "other"],
+    ):
+        result = env.run(*args)
+        option = "--queue" if "-q" in args else "--job"
+        assert (result.returncode, result.stderr) == (
+            2,
+            f"jobctl: {option} was given twice: it takes one name (run the command once per"
+            " name)\n",
+        ), args
+    assert env.run("list", "--state", "scheduled", "--state", "queued", check=True)
