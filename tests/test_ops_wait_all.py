@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 
+import pytest
 from conftest import Env
 from test_ops_support import burst, start_worker
 
@@ -253,3 +254,29 @@ def test_a_filter_given_twice_is_refused_not_cut_to_its_last_value(env: Env) -> 
             " name)\n",
         ), args
     assert env.run("list", "--state", "scheduled", "--state", "queued", check=True)
+
+
+@pytest.mark.parametrize("how", ["wait", "enqueue --wait", "logs --follow"])
+def test_sigterm_ends_a_wait_as_ctrl_c_does_and_says_the_job_goes_on(env: Env, how: str) -> None:
+    """A CI runner cancels its step with SIGTERM: the wait ended with 143 and no word, while
+    Ctrl-C said that the job goes on."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("ok", "--delay", "1h")
+    args = {
+        "wait": ["wait", str(job_id)],
+        "enqueue --wait": ["enqueue", "ok", "--delay", "1h", "--wait"],
+        "logs --follow": ["logs", str(job_id), "--follow"],
+    }[how]
+    waiting = env.start(*args)
+    assert waiting.stderr is not None
+    if how == "enqueue --wait":
+        job_id += 1
+    # Each says first that no worker runs the job: by then its handler is in.
+    assert waiting.stderr.readline().startswith("jobctl: note: ")
+    waiting.send_signal(signal.SIGTERM)
+    _, rest = waiting.communicate(timeout=30)
+    assert (waiting.returncode, rest.splitlines()[-1]) == (
+        143,
+        f"jobctl: terminated: stopped waiting for job {job_id}; it goes on (jobctl cancel stops"
+        " a job)",
+    )

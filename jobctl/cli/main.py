@@ -137,6 +137,7 @@ def _repeated_filter(args: list[str]) -> str | None:
                 seen.add(option)
     return None
 
+
 # Commands that read or change jobs already stored: they go on without a broken config when
 # the database is named otherwise (see Globals.config).
 _DATABASE_ONLY = {"list", "show", "logs", "wait", "cancel", "status", "stats", "health", "dead"}

@@ -275,24 +275,41 @@ def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None
             say(f"jobctl: note: and {len(reasons) - 5} more queues no worker takes from yet")
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, as a CI runner cancelling its step sends: it ends a wait as Ctrl-C does."""
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 @contextlib.contextmanager
 def waiting_for(job_ids: Sequence[int]) -> Iterator[None]:
-    """Ctrl-C ends a wait, not the jobs waited for: say so (typer would exit 130 without a
-    word, and the user could take the job for stopped)."""
+    """Ctrl-C (or SIGTERM) ends a wait, not the jobs waited for: say so (typer would exit
+    130 without a word, SIGTERM with none at all, and the user could take the job for
+    stopped). Exit 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them."""
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, _Terminated)
+        code = 128 + signal.SIGTERM if terminated else EXIT_INTERRUPTED
+        how = "terminated" if terminated else "interrupted"
         if not job_ids:
-            typer.echo("jobctl: interrupted: stopped waiting", err=True)
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            typer.echo(f"jobctl: {how}: stopped waiting", err=True)
+            raise typer.Exit(code) from None
         many = len(job_ids) > 1
         ids = ", ".join(first_few([str(i) for i in job_ids]))
         typer.echo(
-            f"jobctl: interrupted: stopped waiting for job{'s' if many else ''} {ids};"
+            f"jobctl: {how}: stopped waiting for job{'s' if many else ''} {ids};"
             f" {'they go' if many else 'it goes'} on (jobctl cancel stops a job)",
             err=True,
         )
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise typer.Exit(code) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def first_few(items: Sequence[str], most: int = 5) -> list[str]:
