@@ -21,11 +21,13 @@ from jobctl.config import Config
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog, Outage
-from jobctl.reloads import KEEPING, ConfigFollower
+from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
 from jobctl.scheduler import Scheduler
 from jobctl.store import Store
 from jobctl.store.base import LeaderLock
 
+# Settings the daemon is built with (its database, its log); a reload cannot change them.
+_SETTINGS_AT_START = ("db", "durability", "log_format", "log_level")
 HEARTBEAT = 5.0  # seconds; also how often the config file is checked for changes
 _LOCK_POLL = 1.0
 
@@ -195,10 +197,18 @@ class Daemon:
             self._follower.refuse(config)
             self.log.emit("scheduler.reload_failed", level="error", error=f"{exc}{KEEPING}")
             return
+        fixed = settings_changed(self.config, config, _SETTINGS_AT_START)
         self._follower.adopt(config)
         if self.on_reload is not None:
             self.on_reload(config)
         self.log.emit("scheduler.reloaded", schedules=len(config.schedules))
+        if fixed:
+            self.log.emit(
+                "scheduler.restart_needed",
+                level="warning",
+                settings=",".join(fixed),
+                error="these settings apply when the daemon starts; this one keeps the old",
+            )
 
     def _register(self) -> None:
         now = self.clock.now()

@@ -49,3 +49,9 @@ class ConfigFollower:
 
     def adopt(self, config: Config) -> None:
         self.config = config
+
+
+def settings_changed(old: Config, new: Config, names: tuple[str, ...]) -> list[str]:
+    """Which of the settings `names`, read by a process when it starts only, a reload would
+    change: said as `*.restart_needed`, since the process keeps the old values."""
+    return [name for name in names if getattr(new.settings, name) != getattr(old.settings, name)]

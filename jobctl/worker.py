@@ -32,7 +32,7 @@ from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import login_env, stop_orphans, uid_of
-from jobctl.reloads import KEEPING, ConfigFollower
+from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
 from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
@@ -591,11 +591,7 @@ class Worker:
         except JobctlError as exc:
             self.log.emit("worker.reload_failed", level="error", error=f"{exc}{KEEPING}")
             return False
-        fixed = [
-            name
-            for name in _SETTINGS_AT_START
-            if getattr(config.settings, name) != getattr(self.config.settings, name)
-        ]
+        fixed = settings_changed(self.config, config, _SETTINGS_AT_START)
         self._follower.adopt(config)
         self.log.emit("worker.reloaded", jobs=len(config.jobs))
         if fixed:

@@ -397,3 +397,19 @@ def test_cron_next_of_an_interval_stops_where_calendar_fires_stop(env: Env) -> N
     )
     assert result.returncode == 0, result.stderr
     assert [fire[:4] for fire in json.loads(result.stdout)] == ["9992", "9994", "9997"]
+
+
+def test_a_reload_that_changes_a_setting_read_at_start_says_so(env: Env) -> None:
+    """The daemon keeps its database and log settings until restarted: a worker said so of
+    a changed `db`, the cron daemon kept the old database without a word."""
+    env.write_config(SECONDS_SCHEDULE)
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.write_config('[settings]\nlog_level = "warning"\n' + SECONDS_SCHEDULE)
+    env.run("reload", check=True)
+    seen = len(jobs(env))
+    env.wait_for(lambda: len(jobs(env)) >= seen + 1, timeout=20)
+    daemon.send_signal(signal.SIGTERM)
+    _, stderr = daemon.communicate(timeout=20)
+    assert "scheduler.reloaded" in stderr
+    assert "scheduler.restart_needed" in stderr and "settings=log_level" in stderr
