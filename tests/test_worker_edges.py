@@ -672,9 +672,7 @@ def test_a_worker_whose_database_file_goes_away_stops(env: Env, how: str) -> Non
     env.enqueue("ok", "--delay", "1h")
     worker = env.start("run-worker")
     env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{env.db}{suffix}").unlink()
+    _remove_database(env)
     if how == "replaced":
         env.enqueue("ok")  # a new database at the same path
     _, err = worker.communicate(timeout=30)
@@ -686,6 +684,13 @@ def test_a_worker_whose_database_file_goes_away_stops(env: Env, how: str) -> Non
     assert "worker.store_replaced" in err
 
 
+def _remove_database(env: Env) -> None:
+    """`rm q.db q.db-wal q.db-shm` under a running process."""
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{env.db}{suffix}").unlink()
+
+
 def test_a_cron_daemon_whose_database_file_goes_away_stops(env: Env) -> None:
     """As a worker does: checked with its heartbeat (every 5 s)."""
     env.write_config(
@@ -694,9 +699,7 @@ def test_a_cron_daemon_whose_database_file_goes_away_stops(env: Env) -> None:
     env.enqueue("ok", "--delay", "1h")
     daemon = env.start("schedule-daemon")
     env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0)
-    for suffix in ("", "-wal", "-shm"):
-        with contextlib.suppress(FileNotFoundError):
-            Path(f"{env.db}{suffix}").unlink()
+    _remove_database(env)
     _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 3, err
     assert err.splitlines()[-1] == (
