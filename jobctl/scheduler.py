@@ -29,6 +29,9 @@ from jobctl.store import Store
 from jobctl.timefmt import iso, local_zone
 
 _PENDING_CHECK = 1.0  # seconds between checks of fires waiting for a previous run (overlap=queue)
+# With catch_up = "none", a fire at most this late is on time, not missed: cron runs the jobs
+# of the minute it wakes in, and a daemon restarted seconds after a fire time keeps that fire.
+_ON_TIME = 60.0
 
 
 @dataclass
@@ -175,14 +178,16 @@ class Scheduler:
             return
         chosen = due
         live_since = self._live_since or now
-        catching_up = len(due) > 1 or due[0] < live_since
+        # Late: several fires due at once, one from before this daemon ran, or one a stall
+        # (a suspended machine, a store outage) let pass by more than a minute.
+        catching_up = len(due) > 1 or due[0] < live_since or now - due[-1] > _ON_TIME
         if catching_up:
             if spec.catch_up == "none":
                 # Nothing late, but a standby was running: the newest fire that came while
                 # it waited out a lost leader's lease (Redis) runs. A leader's own late tick
-                # (a suspended machine, a store outage) runs none.
+                # (a suspended machine, a store outage) runs none but a fire still on time.
                 leading = self._leading_since or now
-                chosen = [f for f in due[-1:] if live_since <= f < leading]
+                chosen = [f for f in due[-1:] if live_since <= f < leading or now - f <= _ON_TIME]
             elif spec.catch_up == "latest":
                 chosen = due[-1:]
             else:

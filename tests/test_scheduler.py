@@ -534,15 +534,19 @@ def test_a_standby_that_waited_out_a_lease_runs_the_newest_fire_even_with_none(
 
 def test_a_leader_s_own_late_tick_runs_no_missed_fire_with_none(store: SqliteStore) -> None:
     """A leader that stalled (a suspended machine, a store outage) was leading all along:
-    with "none" the fires it missed stay missed, the newest one too."""
+    with "none" the fires it missed stay missed. One due within the last minute is on time,
+    not missed, as cron runs the jobs of the minute it wakes in: it used to be dropped too."""
     config = config_for(
         '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
         'catch_up = "none"\noverlap = "allow"\n'
+        '[schedules.h]\njob = "task"\ncron = "0 * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
     )
-    leader = start_scheduler(store, config, at("2026-06-01T01:00"))
-    leader.tick(at("2026-06-01T01:00:30"))
-    leader.tick(at("2026-06-01T01:30:10"))  # asleep for half an hour
-    assert fires(store) == []
+    leader = start_scheduler(store, config, at("2026-06-01T01:00:30"))
+    leader.tick(at("2026-06-01T01:00:40"))
+    leader.tick(at("2026-06-01T02:30:10"))  # asleep for an hour and a half
+    assert fires(store, "s") == [at("2026-06-01T02:30")]  # 10 s late: on time
+    assert fires(store, "h") == []  # 02:00, half an hour late: missed
 
 
 def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
@@ -677,3 +681,20 @@ def test_a_held_fire_is_logged_as_held_and_as_fired_when_it_runs(store: SqliteSt
         ("schedule.fired", "00:02", "pending run"),
         ("schedule.held", "00:03", None),
     ]
+
+
+def test_catch_up_none_keeps_a_fire_a_restart_came_seconds_after(store: SqliteStore) -> None:
+    """A daemon restarted (systemctl restart, a deploy) ten seconds after 03:00: that fire is
+    on time, not missed. A day later than that it is missed."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T02:00")
+    simulate(start_scheduler(store, config, t0), t0, at("2026-06-01T02:59:59"))
+    restart = at("2026-06-01T03:00:10")
+    start_scheduler(store, config, restart).tick(restart)
+    assert fires(store) == [at("2026-06-01T03:00")]
+    late = at("2026-06-02T03:01:30")
+    start_scheduler(store, config, late).tick(late)
+    assert fires(store) == [at("2026-06-01T03:00")]
