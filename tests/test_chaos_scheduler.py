@@ -14,8 +14,10 @@ fresh Scheduler starts on the same file.
   (watermark, now]: the watermark is the previous tick's instant while the daemon lives, and
   after a restart the last fire the database recorded. A single due fire runs when it came
   while the daemon ran; when several are due, or one passed before the daemon started
-  (missed during downtime), "all" runs them all, "latest" the most recent one, "none" none
-  of them (a daemon here never stands by, so none came while it waited for the lead);
+  (missed during downtime), or one is over a minute late, "all" runs them all, "latest" the
+  most recent one, "none" only the most recent one if it is at most a minute late (on time,
+  as cron runs the jobs of the minute it wakes in; a daemon here never stands by, so none
+  came while it waited for the lead);
 * a killed tick enqueues part of that: the fire being recorded at the kill is in the database
   exactly when the kill came after the commit;
 * hence with catch_up = "all", every planned fire is enqueued exactly once.
@@ -47,6 +49,7 @@ from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler
 from jobctl.store.sqlite import SqliteStore
 
+ON_TIME = 60.0  # a fire at most this late is on time, not missed (jobctl.scheduler)
 ZONE = "Europe/Berlin"
 SCHEDULES = {
     "every-10m": ("*/10 * * * *", "all"),
@@ -127,15 +130,19 @@ class Week:
         spec = self.config.schedules[name]
         return cron.fires_between(cron.parse(spec.cron), ZoneInfo(ZONE), after, until)
 
-    def policy(self, name: str, due: list[float], started: float) -> set[float]:
-        """What should run of `due`: all of it, unless it holds more than one fire or one
-        that passed before this daemon started; then what the catch-up policy says."""
-        if len(due) <= 1 and not (due and due[0] < started):
+    def policy(self, name: str, due: list[float], started: float, now: float) -> set[float]:
+        """What should run of `due`: all of it, unless it holds more than one fire, one
+        that passed before this daemon started, or one over a minute late; then what the
+        catch-up policy says ("none": only a fire at most a minute late, which is on time)."""
+        if not due:
+            return set()
+        on_time = now - due[-1] <= ON_TIME
+        if len(due) == 1 and due[0] >= started and on_time:
             return set(due)
         return {
             "all": set(due),
             "latest": {due[-1]},
-            "none": set(),
+            "none": {due[-1]} if on_time else set(),
         }[self.config.schedules[name].catch_up]
 
 
@@ -180,7 +187,7 @@ def simulate(path: Path, seed: int, calls_between_kills: int) -> Week:
         finished = False
         while True:
             expected = {
-                name: week.policy(name, week.due(name, watermark[name], now), started)
+                name: week.policy(name, week.due(name, watermark[name], now), started, now)
                 for name in names
             }
             try:
