@@ -544,7 +544,7 @@ def status_tables(
 
 
 def dead_rows(jobs: Sequence[Job]) -> None:
-    if not jobs:
+    if not jobs and use_rich():  # a person is told; a pipe gets the heading alone, as `list`
         print("no dead jobs")
         return
     now = time.time()
