@@ -280,3 +280,16 @@ def test_sigterm_ends_a_wait_as_ctrl_c_does_and_says_the_job_goes_on(env: Env, h
         f"jobctl: terminated: stopped waiting for job {job_id}; it goes on (jobctl cancel stops"
         " a job)",
     )
+
+
+def test_wait_json_prints_the_jobs_as_last_seen_when_interrupted(env: Env) -> None:
+    """As at its timeout: a script that cancels the wait still reads the states it saw."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("ok", "--delay", "1h")
+    waiting = env.start("wait", str(job_id), "--json")
+    assert waiting.stderr is not None
+    assert waiting.stderr.readline().startswith("jobctl: note: ")
+    waiting.send_signal(signal.SIGINT)
+    out, _ = waiting.communicate(timeout=30)
+    assert waiting.returncode == 130
+    assert [(j["id"], j["state"]) for j in json.loads(out)] == [(job_id, "scheduled")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Annotated
 
@@ -196,7 +197,16 @@ def wait(
         deleted: list[int] = []  # pruned while waited for: how they ended is not known
         pending = wanted + stopping
         waited = list(pending)  # what Ctrl-C says is still waited for (updated in place)
-        with waiting_for(waited):  # before the first note: a Ctrl-C after it is answered
+
+        def report() -> None:  # the jobs as last seen, as at a timeout
+            known = dict(seen)
+            if any(i not in known for i in wanted):  # interrupted before the first look
+                with contextlib.suppress(StoreError):
+                    known.update(store.get_many([i for i in wanted if i not in known]))
+            print_json([job_document(known[i]) for i in wanted if i in known])
+
+        # In place before the first note: a Ctrl-C after it is answered.
+        with waiting_for(waited, report if as_json else None):
             if not wanted and stopping:
                 say(f"jobctl: note: waiting for {len(stopping)} cancelled job(s) to stop")
             elif not wanted and (every or queue is not None or job is not None):

@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
 
@@ -284,16 +284,19 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 @contextlib.contextmanager
-def waiting_for(job_ids: Sequence[int]) -> Iterator[None]:
+def waiting_for(job_ids: Sequence[int], report: Callable[[], None] | None = None) -> Iterator[None]:
     """Ctrl-C (or SIGTERM) ends a wait, not the jobs waited for: say so (typer would exit
     130 without a word, SIGTERM with none at all, and the user could take the job for
-    stopped). Exit 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them."""
+    stopped). Exit 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them. `report`
+    prints what the wait saw so far first (`wait --json`, as at its timeout)."""
     import signal
 
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         yield
     except KeyboardInterrupt as exc:
+        if report is not None:
+            report()
         terminated = isinstance(exc, _Terminated)
         code = 128 + signal.SIGTERM if terminated else EXIT_INTERRUPTED
         how = "terminated" if terminated else "interrupted"
