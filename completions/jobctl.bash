@@ -24,7 +24,7 @@ _jobctl_options() {
         'dead show') REPLY='--lines -l --json --help -h' ;;
         'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
-        'import-crontab') REPLY='--system --user -u --help -h' ;;
+        'import-crontab') REPLY='--system --user -u --prefix --help -h' ;;
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
         'logs') REPLY='--attempt -a --follow -f --timeout -t --help -h' ;;
         'metrics') REPLY='--help -h' ;;
@@ -94,6 +94,7 @@ _jobctl_value() {
         'health --max-dead') REPLY='plain' ;;
         'import-crontab --user') REPLY='plain' ;;
         'import-crontab -u') REPLY='plain' ;;
+        'import-crontab --prefix') REPLY='plain' ;;
         'list --state') REPLY='dynamic' ;;
         'list -s') REPLY='dynamic' ;;
         'list --job') REPLY='dynamic' ;;

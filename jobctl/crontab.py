@@ -143,12 +143,15 @@ class ImportResult:
     names: list[str] = field(default_factory=list)  # the job and schedule names, in order
 
 
-def import_crontab(text: str, system: bool = False, user: str | None = None) -> ImportResult:
+def import_crontab(
+    text: str, system: bool = False, user: str | None = None, prefix: str | None = None
+) -> ImportResult:
     """Convert a crontab; `system` for the /etc/crontab format with a user column; `user`
     for the crontab of that user (`crontab -l -u NAME`): its jobs run as NAME (so a worker
     starts them in NAME's home, as cron does), and their names start with `NAME-`, so that
-    the crontabs of several users make one config."""
-    converter = _Converter(system, user)
+    the crontabs of several users make one config. `prefix` names them `PREFIX-...` instead,
+    so that any two imports appended to one config keep apart."""
+    converter = _Converter(system, user, prefix)
     # Cron splits on newlines only: other characters str.splitlines() takes are data.
     for number, raw in enumerate(text.split("\n"), start=1):
         converter.feed(number, raw.rstrip("\r"))
@@ -393,9 +396,10 @@ def _user_column(command: str, search: str | None = None) -> str | None:
 
 
 class _Converter:
-    def __init__(self, system: bool, user: str | None = None) -> None:
+    def __init__(self, system: bool, user: str | None = None, prefix: str | None = None) -> None:
         self.system = system
         self.user = user
+        self.prefix = prefix or user
         self.env: dict[str, str] = {}
         self.timezone: str | None = None
         self.jitter: str | None = None
@@ -547,7 +551,7 @@ class _Converter:
                 "the trailing '&' is dropped: the command runs as the job itself (jobctl stops"
                 " what a job leaves running when its shell exits, and logs its output)",
             )
-        name = job_name(command, set(self.names), f"{self.user}-" if self.user else "")
+        name = job_name(command, set(self.names), f"{self.prefix}-" if self.prefix else "")
         self.names.append(name)
         job: dict[str, Any] = {
             "command": shell_command(command, stdin, self.env.get("SHELL", DEFAULT_SHELL)),

@@ -637,3 +637,17 @@ def test_a_backgrounded_command_runs_as_the_job_itself() -> None:
         1: "the trailing '&' is dropped: the command runs as the job itself (jobctl stops what"
         " a job leaves running when its shell exits, and logs its output)"
     }
+
+
+def test_two_imports_appended_to_one_config_keep_apart_with_prefixes(env: Env) -> None:
+    """Root's crontab, then /etc/crontab, appended to one jobs.toml: both had a backup.sh
+    line, both named it `backup`, and the config no longer parsed (the table twice)."""
+    mine, system = env.root / "mine.crontab", env.root / "system.crontab"
+    mine.write_text("0 1 * * * /usr/local/bin/backup.sh\n")
+    system.write_text("0 2 * * * root /usr/local/bin/backup.sh\n")
+    first = env.run("import-crontab", "--prefix", "root", str(mine), check=True).stdout
+    second = env.run("import-crontab", "--system", "--prefix", "sys", str(system), check=True)
+    config = parse_config(first + second.stdout)
+    assert sorted(config.jobs) == ["root-backup", "sys-backup"]
+    refused = env.run("import-crontab", "--prefix", "two words", str(mine))
+    assert refused.returncode == 2 and refused.stderr.startswith("jobctl: --prefix: ")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -288,6 +289,10 @@ def cron_next(
     )
 
 
+# A job name's start: a job name (config.JOB_NAME) short enough to leave room after it.
+_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}")
+
+
 @app.command("import-crontab", epilog="Example:  crontab -l | jobctl import-crontab - > jobs.toml")
 def import_crontab(
     source: Annotated[
@@ -310,6 +315,14 @@ def import_crontab(
             show_default=False,
         ),
     ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--prefix",
+            help="Name the jobs PREFIX-..., so that imports appended to one config keep apart.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr)."""
     from jobctl.crontab import USER_NAME
@@ -325,7 +338,12 @@ def import_crontab(
         )
     if user is not None and not USER_NAME.match(user):
         raise UsageError(f"--user: {user!r} is not a user name")
-    result = convert(_read_crontab(source), system=system, user=user)
+    if prefix is not None and not _PREFIX.fullmatch(prefix):
+        raise UsageError(
+            f"--prefix: {prefix!r} is no name start: letters, digits, '_', '-', '.', ':'"
+            " (at most 32, starting with a letter or digit)"
+        )
+    result = convert(_read_crontab(source), system=system, user=user, prefix=prefix)
     for warning in result.warnings:
         say(f"jobctl: {source}: {warning}")
     if user is not None and not known_user(user):
