@@ -141,9 +141,9 @@ def logs(
             # (Following may wait for an attempt of an active job that has yet to start.)
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
         if follow:
-            say_if_nobody_runs(store, [job_id], timeout)
             try:
-                with waiting_for([job_id]):
+                with waiting_for([job_id]):  # before the note: a signal after it is answered
+                    say_if_nobody_runs(store, [job_id], timeout)
                     final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
             except WaitTimedOut as exc:
                 give_up(job_id, exc.job, timeout, _reasons(store, job_id, exc))
@@ -208,9 +208,9 @@ def await_job(
 
     deadline = deadline_of(timeout)
     with STATE.store(create=False) as store:
-        say_if_nobody_runs(store, [job_id], timeout)
         try:
-            with waiting_for([job_id]):
+            with waiting_for([job_id]):  # before the note: a signal after it is answered
+                say_if_nobody_runs(store, [job_id], timeout)
                 job = watch(store, job_id, sys.stdout.buffer if follow else None, None, deadline)
         except WaitTimedOut as exc:
             if as_json and exc.job is not None:
