@@ -78,8 +78,8 @@ _IN_ENV_SPLIT = (
 )
 _RUN_FROM_STDIN = (
     "a {placeholder} on the standard input of a $(...) or `...` whose output is run as shell"
-    ' code (sh -c "$(cat)", eval $(cat), . "$(cat)") would run as shell code; pass the'
-    " value as an argument or read $JOBCTL_PAYLOAD"
+    ' code or as the command (sh -c "$(cat)", eval $(cat), . "$(cat)", $(cat)) would run as'
+    " shell code; pass the value as an argument or read $JOBCTL_PAYLOAD"
 )
 _IN_ARITHMETIC = (
     "a {placeholder} in arithmetic ($(( )), (( )), $[ ], let, [[ -eq ]], an array index or"
@@ -1414,9 +1414,13 @@ def _script_runs_its_stdin(script: str) -> bool:
 
 def _runs_stdin_text(command: list[str]) -> bool:
     """Whether a word made of what a $( ) or ` ` read on the command's stdin (_STDIN_TEXT)
-    is where a placeholder would be code: sh -c "$(cat)", eval $(cat), . "$(cat)". The
+    is where a placeholder would be code, or is the command itself: sh -c "$(cat)", eval
+    $(cat), . "$(cat)", $(cat). The
     words of a ` ` are apart from the word it may be part of (""`cat`): both are tried.
     Unquoted, the text is split into words: sh $(cat) may be sh -c SCRIPT."""
+    start = _command_index(command)
+    if start < len(command) and _STDIN_TEXT in command[start]:
+        return True  # $(cat) as the command: the value names the program (and its arguments)
     split = ["{stdin}", "{stdin}"]
     variants: list[list[str]] = [[]]
     for at, word in enumerate(command):

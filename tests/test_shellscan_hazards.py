@@ -793,6 +793,25 @@ def test_a_piped_value_that_a_substitution_makes_code_is_refused(
 
 
 @pytest.mark.parametrize(
+    "script",
+    [
+        "printf %s {v} | $(cat)",
+        "printf %s {v} | `cat`",
+        "printf %s {v} | env LC_ALL=C $(cat)",
+        'printf %s {v} | "$(cat)"',  # (the value names the program)
+        "printf %s {v} | {{ $(cat); }}",
+    ],
+)
+def test_a_piped_value_a_substitution_makes_the_command_is_refused(env: Env, script: str) -> None:
+    """`printf {v} | $(cat)`: what the $( ) read on its stdin, the value, is the command
+    and its arguments. It was left outside the scan."""
+    marker = env.root / "pwned"
+    if '"' not in script:  # split into words, the value runs touch with its argument
+        runs_as_code(script, True, {"v": f"touch {marker}"}, marker, "sh")
+    refused(env, script, True, says="standard input")
+
+
+@pytest.mark.parametrize(
     ("script", "sh"),
     [
         ("printf %s {v} | sh -c 'eval \"$(cat)\"'", "sh"),
