@@ -199,26 +199,29 @@ def load_config_file(
 
 def _check_trusted(path: Path, info: os.stat_result) -> None:
     """Refuse, to root, a config another user could have written: its commands run as root
-    (cron refuses such a crontab too). The file must be root's and writable by root alone,
-    and so must its folder, unless the folder is sticky (/tmp) and the file root's."""
+    (cron refuses such a crontab too). The file must be private to root, by the rule the
+    database and log folders follow (fsutil.not_private), and so must its folder, unless
+    the folder is root's and sticky (/tmp): there only root may replace root's file."""
+    from jobctl.fsutil import not_private
+
     if not stat.S_ISREG(info.st_mode):
         return  # /dev/null, a pipe: nothing another user keeps
-    if info.st_uid != 0 or info.st_mode & 0o022:
+    problem = not_private(info)
+    if problem is not None:
         raise ConfigError(
-            f"{path}: writable by others (owner uid {info.st_uid}, mode"
-            f" {stat.S_IMODE(info.st_mode):04o}): its commands would run as root; make it"
-            " root's and not group- or world-writable (chown root: FILE; chmod go-w FILE)"
+            f"{path} {problem}: its commands would run as root; make it root's and not"
+            " group- or world-writable (chown root: FILE; chmod go-w FILE)"
         )
     try:
         folder = os.stat(path.parent)
     except OSError:
         return
-    sticky = folder.st_mode & stat.S_ISVTX
-    if folder.st_uid != 0 or (folder.st_mode & 0o022 and not sticky):
+    sticky = folder.st_mode & stat.S_ISVTX and folder.st_uid == 0  # (its owner may delete)
+    problem = None if sticky else not_private(folder)
+    if problem is not None:
         raise ConfigError(
-            f"{path}: its folder {path.parent} is writable by others (owner uid"
-            f" {folder.st_uid}, mode {stat.S_IMODE(folder.st_mode):04o}), who could replace"
-            " the file whose commands run as root"
+            f"{path}: its folder {path.parent} {problem}: another user could replace the"
+            " file, whose commands run as root"
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import grp
 import os
 import pwd
@@ -289,6 +290,7 @@ def signal_group(pgid: int, sig: int) -> bool:
 _CAP_KILL, _CAP_SETUID = 5, 7
 
 
+@functools.cache  # a process's capabilities do not grow; read once, not at every start
 def may_signal_other_users() -> bool:
     """Whether this process, able to switch users, may also signal their processes (root
     with CAP_KILL). Without it a job run as another user could be neither timed out,

@@ -320,13 +320,13 @@ def test_root_refuses_a_config_another_user_could_have_written(env: Env) -> None
         refused = env.run(*command)
         assert refused.returncode == 2, refused.stderr
         assert refused.stderr == (
-            f"jobctl: {env.config}: writable by others (owner uid 0, mode 0666): its commands"
-            " would run as root; make it root's and not group- or world-writable (chown root:"
-            " FILE; chmod go-w FILE)\n"
+            f"jobctl: {env.config} is writable by group or others (mode 0666, owner root (uid"
+            " 0)): its commands would run as root; make it root's and not group- or"
+            " world-writable (chown root: FILE; chmod go-w FILE)\n"
         )
     env.config.chmod(0o644)
     os.chown(env.config, 65534, -1)
-    assert "owner uid 65534" in env.run("validate").stderr
+    assert "is owned by nobody (uid 65534), not by root (uid 0)" in env.run("validate").stderr
     os.chown(env.config, 0, -1)
     folder = env.config.parent
     mode = folder.stat().st_mode & 0o7777
