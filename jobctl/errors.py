@@ -7,6 +7,8 @@ Exit codes are part of the interface scripts rely on:
   3  the database cannot be used
   124 a wait timed out
   130 interrupted (Ctrl-C)
+  141 stdout's reader went away (`| head`)
+  143 a wait ended by SIGTERM
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ EXIT_USAGE = 2
 EXIT_STORE = 3
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command Ctrl-C stopped
+EXIT_PIPE = 141  # 128 + SIGPIPE: stdout's reader went away (`| head`), as cat and git end
 
 
 class JobctlError(Exception):

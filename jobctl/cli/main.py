@@ -10,7 +10,7 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 from jobctl.cli.fastpath import GLOBAL_OPTIONS, read_enqueue
-from jobctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from jobctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -31,7 +31,9 @@ def run(argv: list[str] | None = None) -> None:
         _exit(EXIT_FAILED)
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
-            _exit(exc.code or 0)
+            # click ends a command whose reader went away with 1, as it ends a failure.
+            reader_gone = exc.code == EXIT_FAILED and _Stdout.reader_gone
+            _exit(EXIT_PIPE if reader_gone else exc.code or 0)
         raise
 
 
@@ -49,7 +51,7 @@ def _exit(code: int) -> NoReturn:
         sys.stdout.flush()
     except BrokenPipeError:  # the reader is gone: nobody to tell, as in _dispatch
         _drop_stdout()
-        code = code or EXIT_FAILED
+        code = code or EXIT_PIPE
     except OutputError as exc:
         _report_output_error(exc)
         code = code or EXIT_FAILED
@@ -107,9 +109,9 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except OverflowError:  # an id or a number beyond what the database stores
         _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
-    except BrokenPipeError:
+    except BrokenPipeError:  # `| head` had enough: no word, and the code cat would end with
         sys.stderr.close()
-        sys.exit(1)
+        sys.exit(EXIT_PIPE)
     except OutputError:
         raise  # reported by run, which knows what is still buffered
     except Exception as exc:  # a bug, or data no check foresaw: still one line
@@ -263,10 +265,13 @@ class OutputError(OSError):
 class _Stdout(io.FileIO):
     """Descriptor 1, whose failed writes raise OutputError."""
 
+    reader_gone = False  # a write found the pipe's reader gone (`| head` had enough)
+
     def write(self, data: ReadableBuffer, /) -> int:
         try:
             return super().write(data)
         except BrokenPipeError:
+            _Stdout.reader_gone = True
             raise
         except OSError as exc:
             raise OutputError(exc.errno, exc.strerror) from None
