@@ -15,6 +15,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from jobctl.errors import PayloadError
+from jobctl.text import shorten
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -67,11 +68,31 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different. `{"path": "a", "path": "b"}` is a slip that
+    JSON leaves open (RFC 8259: names SHOULD be unique) and Python would settle silently by
+    keeping the last value: a job would run on a value its author may not have meant."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {shorten(key, 60)!r}")
+            seen.add(key)
+    return obj
+
+
 def loads(text: str) -> Any:
     """JSON as jobctl reads it from users: no NaN or Infinity, no number that overflows to
-    one, and a clear error (not a crash) for nesting deeper than Python can follow."""
+    one, no key twice in an object, and a clear error (not a crash) for nesting deeper than
+    Python can follow."""
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+        return json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=unique_keys,
+        )
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

@@ -28,6 +28,7 @@ from jobctl.payload import (
     check_placeholders,
     encode,
     placeholders,
+    unique_keys,
 )
 from jobctl.text import shorten
 from jobctl.timefmt import parse_instant
@@ -189,7 +190,7 @@ def read_batch(
     known: dict[str, NewJob] = {}  # job name -> a template carrying the type's defaults
     needs: dict[str, frozenset[str]] = {}  # job name -> its placeholders
     max_payload = config.settings.max_payload
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=unique_keys)
     loads, raw_decode = decoder.decode, decoder.raw_decode
     number = 0
     try:

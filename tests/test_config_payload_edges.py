@@ -173,6 +173,38 @@ def test_an_infinite_placeholder_value_from_a_batch_is_a_line_error(env: Env) ->
     assert env.run("list", "--json").stdout.strip() in ("", "[]")
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--payload", '{"name": "a", "name": "b"}'),
+        ("--payload", '{"name": "a", "o": {"k": 1, "k": 1}}'),
+        ("--arg", 'o:={"k": 1, "k": 2}'),
+    ],
+)
+def test_a_key_twice_in_a_json_object_is_refused(env: Env, args: tuple[str, str]) -> None:
+    # JSON leaves it open; Python keeps the last value: the job would run on a silent choice.
+    env.write_config(GREET)
+    refused(env, "enqueue", "greet", *args, says="duplicate key")
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"job": "greet", "payload": {"name": "a", "name": "b"}}',
+        '{"job": "greet", "job": "ok", "payload": {"name": "a"}}',
+    ],
+)
+def test_a_key_twice_in_a_batch_line_is_a_line_error(env: Env, line: str) -> None:
+    env.write_config(GREET)
+    batch = '{"job": "greet", "payload": {"name": "a"}}\n' + line + "\n"
+    result = env.run("enqueue", "--batch", "-", input=batch)
+    assert result.returncode == 2, result
+    assert result.stderr.startswith("jobctl: <stdin>:2: invalid JSON: duplicate key"), result
+    assert len(result.stderr.splitlines()) == 1
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
 def test_a_long_bad_arg_is_shortened_in_the_error(env: Env) -> None:
     env.write_config(GREET)
     result = env.run("enqueue", "ok", "--arg", "k:=" + "[" * 5000)
