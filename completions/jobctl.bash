@@ -76,7 +76,7 @@ _jobctl_value() {
         'enqueue -a') REPLY='plain' ;;
         'enqueue --payload') REPLY='plain' ;;
         'enqueue -p') REPLY='plain' ;;
-        'enqueue --payload-file') REPLY='plain' ;;
+        'enqueue --payload-file') REPLY='file' ;;
         'enqueue --delay') REPLY='plain' ;;
         'enqueue -d') REPLY='plain' ;;
         'enqueue --at') REPLY='plain' ;;
@@ -86,7 +86,7 @@ _jobctl_value() {
         'enqueue --key') REPLY='plain' ;;
         'enqueue -k') REPLY='plain' ;;
         'enqueue --max-attempts') REPLY='plain' ;;
-        'enqueue --batch') REPLY='plain' ;;
+        'enqueue --batch') REPLY='file' ;;
         'enqueue --timeout') REPLY='plain' ;;
         'enqueue -t') REPLY='plain' ;;
         'health --max-ready') REPLY='plain' ;;

@@ -1,5 +1,6 @@
 """What people see: pause/resume refuse a queue nobody knows, `list` says when its limit left
-jobs out and which time it filters on, and the `stats` table adds up.
+jobs out and which time it filters on, the `stats` table adds up, and
+help names what each option takes.
 
 Every test drives the real CLI on a real database; stdout is a pipe, so tables are plain text.
 """
@@ -7,6 +8,7 @@ Every test drives the real CLI on a real database; stdout is a pipe, so tables a
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from conftest import Env
@@ -310,3 +312,32 @@ def test_a_shown_command_pastes_back_to_its_exact_words(env: Env) -> None:
         check=True,
     )
     assert pasted.stdout.decode("utf-8").split("\0")[:-1] == words
+
+
+# ---------------------------------------------------------------------------------------------
+# Help: every option's value is named for what it takes
+
+
+def test_every_option_that_takes_a_value_names_what_it_takes(env: Env) -> None:
+    # `--delay <str>` said nothing a user did not know; `--delay DURATION` says the format.
+    import typer.main
+
+    from jobctl.cli.app import app
+    from jobctl.cli.main import ALL_MODULES
+
+    for module in ALL_MODULES:
+        __import__(f"jobctl.cli.{module}")
+    unnamed: list[str] = []
+
+    def walk(command: Any, path: str) -> None:  # typer's own copy of click's classes
+        for param in command.params:
+            if param.param_type_name == "option" and not param.is_flag and not param.metavar:
+                unnamed.append(f"{path} {param.opts[-1]}")
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{path} {name}")
+
+    walk(typer.main.get_command(app), "jobctl")
+    assert unnamed == []
+    help_text = env.run("enqueue", "--help", check=True).stdout
+    assert "--delay DURATION" in help_text and "--payload-file FILE" in help_text
+    assert "<str>" not in help_text and "<int>" not in help_text

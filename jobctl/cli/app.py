@@ -60,6 +60,7 @@ def main(
             "--log-format",
             help="Event lines on stderr: text or json (default: [settings] log_format, text).",
             show_default=False,
+            metavar="FORMAT",
         ),
     ] = None,
     log_level: Annotated[
@@ -68,6 +69,7 @@ def main(
             "--log-level",
             help="debug, info, warning or error (default: [settings] log_level, info).",
             show_default=False,
+            metavar="LEVEL",
         ),
     ] = None,
     version: Annotated[

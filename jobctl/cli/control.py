@@ -163,7 +163,11 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
 def prune(
     older_than: Annotated[
         str,
-        typer.Option("--older-than", help="Delete jobs that ended longer ago than this, e.g. 30d."),
+        typer.Option(
+            "--older-than",
+            help="Delete jobs that ended longer ago than this, e.g. 30d.",
+            metavar="DURATION",
+        ),
     ],
     state: Annotated[
         list[str] | None,
@@ -172,6 +176,7 @@ def prune(
             "-s",
             help="succeeded, dead or cancelled (repeat; default: all three).",
             autocompletion=complete_final_state,
+            metavar="STATE",
         ),
     ] = None,
 ) -> None:

@@ -32,7 +32,9 @@ app.add_typer(dead_app)
 
 JobOption = Annotated[
     str | None,
-    typer.Option("--job", "-j", help="Only this job type.", autocompletion=complete_job),
+    typer.Option(
+        "--job", "-j", help="Only this job type.", autocompletion=complete_job, metavar="JOB"
+    ),
 ]
 
 
@@ -40,10 +42,13 @@ JobOption = Annotated[
 def dead_list(
     job: JobOption = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only jobs that died within this duration.")
+        str | None,
+        typer.Option(
+            "--since", help="Only jobs that died within this duration.", metavar="DURATION"
+        ),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", help="At most this many jobs (0: all).")
+        int, typer.Option("--limit", "-n", help="At most this many jobs (0: all).", metavar="N")
     ] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
@@ -68,7 +73,8 @@ def dead_list(
 def dead_show(
     job_id: Annotated[int, typer.Argument(help="The id of a dead job.", metavar="ID", max=MAX_ID)],
     lines: Annotated[
-        int, typer.Option("--lines", "-l", min=0, help="Log lines to show per attempt.")
+        int,
+        typer.Option("--lines", "-l", min=0, help="Log lines to show per attempt.", metavar="N"),
     ] = 20,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
@@ -140,7 +146,10 @@ def dead_purge(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
     older_than: Annotated[
-        str | None, typer.Option("--older-than", help="Only jobs dead for longer than this.")
+        str | None,
+        typer.Option(
+            "--older-than", help="Only jobs dead for longer than this.", metavar="DURATION"
+        ),
     ] = None,
     job: JobOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -31,21 +31,31 @@ def list_jobs(
             "-s",
             help="queued, scheduled, running, succeeded, dead, cancelled.",
             autocompletion=complete_state,
+            metavar="STATE",
         ),
     ] = None,
     job: Annotated[
         str | None,
-        typer.Option("--job", "-j", help="Only this job type.", autocompletion=complete_job),
+        typer.Option(
+            "--job", "-j", help="Only this job type.", autocompletion=complete_job, metavar="JOB"
+        ),
     ] = None,
     queue: Annotated[
         str | None,
-        typer.Option("--queue", "-q", help="Only this queue.", autocompletion=complete_queue),
+        typer.Option(
+            "--queue", "-q", help="Only this queue.", autocompletion=complete_queue, metavar="QUEUE"
+        ),
     ] = None,
-    key: Annotated[str | None, typer.Option("--key", "-k", help="Only this unique key.")] = None,
+    key: Annotated[
+        str | None, typer.Option("--key", "-k", help="Only this unique key.", metavar="KEY")
+    ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Only jobs created within this duration.")
+        str | None,
+        typer.Option("--since", help="Only jobs created within this duration.", metavar="DURATION"),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many jobs.")] = 50,
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", help="At most this many jobs.", metavar="N")
+    ] = 50,
     oldest_first: Annotated[
         bool, typer.Option("--oldest-first", help="Oldest jobs first.")
     ] = False,
@@ -114,6 +124,7 @@ def wait(
             "-q",
             help="Also every job queued, scheduled or running in this queue now.",
             autocompletion=complete_queue,
+            metavar="QUEUE",
         ),
     ] = None,
     job: Annotated[
@@ -123,13 +134,17 @@ def wait(
             "-j",
             help="Also every job of this type active now (with --queue: in that queue).",
             autocompletion=complete_job,
+            metavar="JOB",
         ),
     ] = None,
     every: Annotated[
         bool, typer.Option("--all", "-a", help="Also every job active now, in every queue.")
     ] = False,
     timeout: Annotated[
-        str | None, typer.Option("--timeout", "-t", help="Give up after this long (exit 124).")
+        str | None,
+        typer.Option(
+            "--timeout", "-t", help="Give up after this long (exit 124).", metavar="DURATION"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the jobs as JSON.")] = False,
 ) -> None:

@@ -14,7 +14,9 @@ from jobctl.cli.context import STATE
 
 @app.command(epilog="Example:  jobctl stats --since 1h --json")
 def stats(
-    since: Annotated[str, typer.Option("--since", help="The window to report on.")] = "24h",
+    since: Annotated[
+        str, typer.Option("--since", help="The window to report on.", metavar="DURATION")
+    ] = "24h",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Per queue and job type: enqueued, processed, succeeded, failed attempts, dead,
@@ -105,14 +107,20 @@ def metrics() -> None:
 )
 def health(
     max_ready: Annotated[
-        int | None, typer.Option("--max-ready", help="Unhealthy above this many ready jobs.", min=0)
+        int | None,
+        typer.Option(
+            "--max-ready", help="Unhealthy above this many ready jobs.", min=0, metavar="N"
+        ),
     ] = None,
     max_age: Annotated[
         str | None,
-        typer.Option("--max-age", help="Unhealthy when a ready job has waited longer."),
+        typer.Option(
+            "--max-age", help="Unhealthy when a ready job has waited longer.", metavar="DURATION"
+        ),
     ] = None,
     max_dead: Annotated[
-        int | None, typer.Option("--max-dead", help="Unhealthy above this many dead jobs.", min=0)
+        int | None,
+        typer.Option("--max-dead", help="Unhealthy above this many dead jobs.", min=0, metavar="N"),
     ] = None,
     require_worker: Annotated[
         bool, typer.Option("--require-worker", help="Unhealthy without a live worker.")

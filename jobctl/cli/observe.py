@@ -108,6 +108,7 @@ def logs(
             min=1,
             help="Which attempt (RUN in `jobctl show`; default: the latest).",
             show_default=False,
+            metavar="N",
         ),
     ] = None,
     follow: Annotated[
@@ -120,7 +121,12 @@ def logs(
     ] = False,
     timeout: Annotated[
         str | None,
-        typer.Option("--timeout", "-t", help="With --follow: give up after this long (exit 124)."),
+        typer.Option(
+            "--timeout",
+            "-t",
+            help="With --follow: give up after this long (exit 124).",
+            metavar="DURATION",
+        ),
     ] = None,
 ) -> None:
     """Print what an attempt of a job wrote (stdout and stderr, as captured)."""

@@ -82,38 +82,57 @@ def enqueue(
     ] = None,
     arg: Annotated[
         list[str] | None,
-        typer.Option("--arg", "-a", help="Payload value key=value (key:=json for JSON)."),
+        typer.Option(
+            "--arg", "-a", help="Payload value key=value (key:=json for JSON).", metavar="KEY=VALUE"
+        ),
     ] = None,
     payload: Annotated[
-        str | None, typer.Option("--payload", "-p", help="The payload as a JSON object.")
+        str | None,
+        typer.Option("--payload", "-p", help="The payload as a JSON object.", metavar="JSON"),
     ] = None,
     payload_file: Annotated[
         str | None,
-        typer.Option("--payload-file", help="Read the JSON payload from FILE, or - for stdin."),
+        typer.Option(
+            "--payload-file",
+            help="Read the JSON payload from FILE, or - for stdin.",
+            metavar="FILE",
+        ),
     ] = None,
     delay: Annotated[
-        str | None, typer.Option("--delay", "-d", help="Run after this long, e.g. 30s, 5m.")
+        str | None,
+        typer.Option(
+            "--delay", "-d", help="Run after this long, e.g. 30s, 5m.", metavar="DURATION"
+        ),
     ] = None,
     at: Annotated[
-        str | None, typer.Option("--at", help="Run at this ISO-8601 time.", show_default=False)
+        str | None,
+        typer.Option("--at", help="Run at this ISO-8601 time.", show_default=False, metavar="TIME"),
     ] = None,
     priority: Annotated[
-        int | None, typer.Option("--priority", help="Higher runs first (default: the job's).")
+        int | None,
+        typer.Option("--priority", help="Higher runs first (default: the job's).", metavar="N"),
     ] = None,
     queue: Annotated[
         str | None,
-        typer.Option("--queue", "-q", help="Queue name.", autocompletion=complete_queue),
+        typer.Option(
+            "--queue", "-q", help="Queue name.", autocompletion=complete_queue, metavar="QUEUE"
+        ),
     ] = None,
     key: Annotated[
         str | None,
-        typer.Option("--key", "-k", help="Unique key: no second active job with this key."),
+        typer.Option(
+            "--key", "-k", help="Unique key: no second active job with this key.", metavar="KEY"
+        ),
     ] = None,
     max_attempts: Annotated[
-        int | None, typer.Option("--max-attempts", help="Attempts before the job is dead.")
+        int | None,
+        typer.Option("--max-attempts", help="Attempts before the job is dead.", metavar="N"),
     ] = None,
     batch: Annotated[
         str | None,
-        typer.Option("--batch", help="JSON lines from FILE or - : all are stored or none."),
+        typer.Option(
+            "--batch", help="JSON lines from FILE or - : all are stored or none.", metavar="FILE"
+        ),
     ] = None,
     exec_: Annotated[
         bool, typer.Option("--exec", "-x", help="Queue the given command (no job type needed).")
@@ -128,7 +147,12 @@ def enqueue(
     ] = False,
     timeout: Annotated[
         str | None,
-        typer.Option("--timeout", "-t", help="With --wait: give up after this long (exit 124)."),
+        typer.Option(
+            "--timeout",
+            "-t",
+            help="With --wait: give up after this long (exit 124).",
+            metavar="DURATION",
+        ),
     ] = None,
 ) -> None:
     """Queue a job and print its id."""

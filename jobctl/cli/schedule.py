@@ -198,19 +198,24 @@ def cron_next(
             metavar="EXPRESSION",
         ),
     ],
-    count: Annotated[int, typer.Option("--count", "-n", min=1, max=1000, help="How many.")] = 5,
+    count: Annotated[
+        int, typer.Option("--count", "-n", min=1, max=1000, help="How many.", metavar="N")
+    ] = 5,
     tz: Annotated[
         str | None,
         typer.Option(
             "--tz",
             help="IANA time zone (default: the schedule's, else [settings] timezone, else the"
             " host's).",
+            metavar="ZONE",
         ),
     ] = None,
     start: Annotated[
         str | None,
         typer.Option(
-            "--from", help="Start after this ISO-8601 time, in --tz unless it has an offset."
+            "--from",
+            help="Start after this ISO-8601 time, in --tz unless it has an offset.",
+            metavar="TIME",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
@@ -313,6 +318,7 @@ def import_crontab(
             "-u",
             help="The crontab's owner: jobs run as USER, in USER's home, named USER-...",
             show_default=False,
+            metavar="USER",
         ),
     ] = None,
     prefix: Annotated[
@@ -321,6 +327,7 @@ def import_crontab(
             "--prefix",
             help="Name the jobs PREFIX-..., so that imports appended to one config keep apart.",
             show_default=False,
+            metavar="PREFIX",
         ),
     ] = None,
 ) -> None:

@@ -24,19 +24,24 @@ QueueOption = Annotated[
         "-q",
         help="Take jobs from this queue (repeat; default or '*': all).",
         autocompletion=complete_queue,
+        metavar="QUEUE",
     ),
 ]
 ConcurrencyOption = Annotated[
-    int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.")
+    int, typer.Option("--concurrency", "-n", min=1, max=1024, help="Jobs at once.", metavar="N")
 ]
 ShutdownOption = Annotated[
-    str, typer.Option("--shutdown-timeout", help="On SIGTERM/SIGINT, let running jobs finish.")
+    str,
+    typer.Option(
+        "--shutdown-timeout", help="On SIGTERM/SIGINT, let running jobs finish.", metavar="DURATION"
+    ),
 ]
 MetricsOption = Annotated[
     str | None,
     typer.Option(
         "--metrics-addr",
         help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
+        metavar="HOST:PORT",
     ),
 ]
 
@@ -53,7 +58,8 @@ def run_worker(
     ] = False,
     shutdown_timeout: ShutdownOption = "30s",
     name: Annotated[
-        str | None, typer.Option("--worker-name", help="Worker id (default: host:pid:random).")
+        str | None,
+        typer.Option("--worker-name", help="Worker id (default: host:pid:random).", metavar="NAME"),
     ] = None,
     metrics_addr: MetricsOption = None,
 ) -> None:
