@@ -17,7 +17,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from jobctl.durations import format_short
 from jobctl.models import ALL_STATES, Attempt, Job, State, WorkerInfo
@@ -143,26 +143,6 @@ def shown_command(argv: Sequence[str]) -> str:
     return " ".join(quoted(w) for w in argv)
 
 
-def command_cell(argv: Sequence[str], width: int) -> str:
-    """A command in a table cell: as `shown_command` gives it (its spaces kept, not folded
-    as prose is), cut to `width` on a terminal only."""
-    return _cut_on_terminal(shown_command(argv), width)
-
-
-def name_cell(text: str | None, width: int) -> str:
-    """A name or key in a table cell: every character kept (cleaned, not folded: `a\\nb`
-    and `a b` are two keys), cut to `width` on a terminal only."""
-    from jobctl.text import clean
-
-    return _cut_on_terminal(clean(text or ""), width)
-
-
-def _cut_on_terminal(line: str, width: int) -> str:
-    if not sys.stdout.isatty() or len(line) <= width:
-        return line
-    return line[: width - 1] + "…"
-
-
 _PLAIN_WORD = re.compile(r"[^\s'\"\\$`|&;<>()*?\[\]{}~#!]+")
 _C_QUOTED = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -192,13 +172,17 @@ def table(
     styles: Sequence[str | None] | None = None,
     title: str | None = None,
     usual: Mapping[str, str] | None = None,
+    cut: Mapping[str, Cut] | None = None,
 ) -> None:
     """One table. Every cell and the title are cleaned here, so no caller can forget it.
 
     On a terminal, values as `usual` has them (column -> value: the default queue, priority
-    0) are left blank, and only the columns with a value in some row are shown. Plain text
-    is for grep and awk: every column, every value, and "-" for an empty cell, so that the
-    fields of a line are always the same."""
+    0) are left blank, and only the columns with a value in some row are shown. The columns
+    in `cut` (column -> how) give up what the terminal lacks, shared out among them (see
+    _fit), so that a wide terminal shows long commands and errors whole and a narrow one
+    cuts them rather than folding every row. Plain text is for grep and awk: every column,
+    every value, and "-" for an empty cell, so that the fields of a line are always the
+    same."""
     rich = use_rich()
     if rich:
         hidden = [usual.get(c) if usual else None for c in columns]
@@ -216,6 +200,9 @@ def table(
         from rich.table import Table
         from rich.text import Text
 
+        console = Console()
+        if cut:
+            rows = _fit(columns, rows, cut, console.width)
         # Text, not str: rich would read "[...]" in stored data as markup.
         heading = Text(title) if title else None
         grid = Table(title=heading, box=None, header_style="bold", pad_edge=False)
@@ -226,7 +213,7 @@ def table(
             grid.add_row(
                 *(Text(cell, style=(style or "") if i == 0 else "") for i, cell in enumerate(row))
             )
-        Console().print(grid)
+        console.print(grid)
         return
     if title:
         print(title)
@@ -237,6 +224,66 @@ def table(
     for row in rows:
         lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+# How a cell too long for the terminal is cut: "end" keeps its start (a command, a key),
+# "start" keeps its end (a log file's name), "error" keeps jobctl's own words before the
+# first ": " ("exit code 3") and the end of what the job wrote, where stderr says most.
+Cut = Literal["end", "start", "error"]
+
+_GAP = 2  # between two columns of a rich table without a box
+_FEWEST = 12  # cells a cut column keeps, whatever the terminal: below that it says nothing
+
+
+def _fit(
+    columns: Sequence[str], rows: Sequence[Sequence[str]], cut: Mapping[str, Cut], room: int
+) -> Sequence[Sequence[str]]:
+    """The rows with the cells of the `cut` columns cut so that the table fits `room`
+    cells. The other columns keep their width; what is left is shared out among the cut
+    columns, a column narrower than its share keeping its own width and leaving the rest
+    to the others. When the others alone leave too little, the cut columns keep _FEWEST
+    cells each and rich folds the rest, as it folds any table too wide."""
+    from rich.cells import cell_len
+
+    widths = [
+        max([cell_len(name)] + [cell_len(row[i]) for row in rows]) for i, name in enumerate(columns)
+    ]
+    elastic = [i for i, name in enumerate(columns) if name in cut]
+    total = sum(widths) + _GAP * (len(columns) - 1)
+    if not elastic or total <= room:
+        return rows
+    left = room - (total - sum(widths[i] for i in elastic))
+    share: dict[int, int] = {}
+    for n, i in enumerate(sorted(elastic, key=lambda i: widths[i])):
+        fair = left // (len(elastic) - n)
+        share[i] = min(widths[i], max(fair, _FEWEST, cell_len(columns[i])))
+        left -= share[i]
+    return [
+        [_cut_to(v, share[i], cut[columns[i]]) if i in share else v for i, v in enumerate(row)]
+        for row in rows
+    ]
+
+
+def _cut_to(text: str, width: int, how: Cut) -> str:
+    """`text` in at most `width` terminal cells, "…" marking what was left out."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= width:
+        return text
+    if how == "end":
+        return set_cell_size(text, width - 1).rstrip() + "…"
+    head = ""
+    if how == "error":
+        words, sep, _ = text.partition(": ")
+        if sep and cell_len(words) <= 40:
+            head = words + ": "
+    keep = width - cell_len(head) - 1
+    if head and keep < _FEWEST // 2:  # no room for the job's words: jobctl's, then a cut
+        return _cut_to(text, width, "end")
+    tail = text[len(text) - keep :]  # one character per cell at most: then trimmed to fit
+    while cell_len(tail) > keep:
+        tail = tail[1:]
+    return head + "…" + tail
 
 
 def ago(ts: float | None, now: float | None = None) -> str:
@@ -256,10 +303,11 @@ def one_line(text: str | None, width: int | None = 60) -> str:
     return line if width is None or len(line) <= width else line[: width - 1] + "…"
 
 
-def cell(text: str | None, width: int) -> str:
-    """A table cell on one line, cut to `width` on a terminal only: a table piped into grep
-    or a file keeps every character, so that a search for part of an error finds its row."""
-    return one_line(text, width if sys.stdout.isatty() else None)
+def cell(text: str | None) -> str:
+    """Prose (an error, a description) in a table cell: on one line, every character kept.
+    A table piped into grep or a file keeps it whole, so that a search for part of an error
+    finds its row; on a terminal, `table` cuts what does not fit."""
+    return one_line(text, None)
 
 
 def listing_fetch(limit: int | None) -> int | None:
@@ -315,9 +363,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
             when = "ended " + ago(job.finished_at, now)
         else:
             when = ""
-        name = job.job
-        if job.command:
-            name = command_cell(job.command, 30)
+        name = shown_command(job.command) if job.command else job.job
         rows.append(
             [
                 str(job.id),
@@ -328,8 +374,8 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 f"{job.attempts}/{job.max_attempts}",
                 ago(job.created_at, now),
                 when,
-                name_cell(job.key, 40),
-                cell(job.error, 50),
+                job.key or "",  # not folded as prose is: `a\\nb` and `a b` are two keys
+                cell(job.error),
             ]
         )
         styles.append(_STATE_STYLE.get(job.state))
@@ -338,6 +384,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
         rows,
         styles,
         usual=_USUAL,
+        cut={"JOB": "end", "KEY": "end", "ERROR": "error"},
     )
 
 
@@ -373,29 +420,38 @@ def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
 
 def attempt_rows(attempts: Sequence[Attempt]) -> None:
     """One row per attempt over the job's whole life (RUN numbers them across dead retries,
-    ATTEMPT counts within one cycle); the error column keeps its tail, where stderr ends."""
+    ATTEMPT counts within one cycle). On a terminal the times are local and short (the end
+    without its date when it is the start's), to leave the error and the log room; the job's
+    own lines above the table give them whole."""
+    short = use_rich()
     rows = []
     for a in attempts:
         duration = ""
         if a.finished_at is not None:
             duration = format_short(a.finished_at - a.started_at)
+        started, ended = iso(a.started_at) or "", iso(a.finished_at) or ""
+        if short:  # 2026-11-30T01:16:48.255+01:00 -> 2026-11-30 01:16:48.255
+            started, ended = started[:23].replace("T", " "), ended[:23].replace("T", " ")
+            if ended[:10] == started[:10]:
+                ended = ended[11:]
         rows.append(
             [
                 str(a.run),
                 str(a.attempt),
-                iso(a.started_at) or "",
-                iso(a.finished_at) or "",
+                started,
+                ended,
                 duration,
                 a.outcome.value if a.outcome else "running",
                 exit_text(a.exit_code, a.signal),
                 a.worker,
-                tail_line(a.error, 60),
+                cell(a.error),
                 a.log_path or "",
             ]
         )
     table(
         ["RUN", "ATTEMPT", "STARTED", "ENDED", "TOOK", "OUTCOME", "EXIT", "WORKER", "ERROR", "LOG"],
         rows,
+        cut={"ERROR": "error", "LOG": "start"},
     )
 
 
@@ -408,14 +464,6 @@ def exit_text(code: int | None, signum: int | None) -> str:
         except ValueError:
             return f"signal {signum}"
     return "" if code is None else str(code)
-
-
-def tail_line(text: str | None, width: int = 60) -> str:
-    """The end of a text on one line: an error's last words say the most."""
-    if not text:
-        return ""
-    line = clean(" ".join(text.split()))
-    return line if len(line) <= width else "…" + line[-(width - 1) :]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,7 +552,7 @@ def status_tables(
             [
                 [
                     str(j.id),
-                    command_cell(j.command, 30) if j.command else j.job,
+                    shown_command(j.command) if j.command else j.job,
                     j.queue,
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
@@ -513,6 +561,7 @@ def status_tables(
                 for j in running
             ],
             title="Running",
+            cut={"JOB": "end"},
         )
     else:
         print("Running: none")
@@ -553,15 +602,16 @@ def dead_rows(jobs: Sequence[Job]) -> None:
         [
             [
                 str(j.id),
-                command_cell(j.command, 30) if j.command else j.job,
+                shown_command(j.command) if j.command else j.job,
                 j.queue,
                 f"{j.attempts}/{j.max_attempts}",
                 ago(j.finished_at, now),
-                cell(j.error, 70),
+                cell(j.error),
             ]
             for j in jobs
         ],
         usual=_USUAL,
+        cut={"JOB": "end", "ERROR": "error"},
     )
 
 

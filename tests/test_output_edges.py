@@ -58,10 +58,10 @@ def run_bytes(
     )
 
 
-def run_on_terminal(env: Env, *args: str) -> str:
+def run_on_terminal(env: Env, *args: str, columns: int = 250) -> str:
     """`jobctl ARGS` with stdout on a pseudo-terminal 250 columns wide: the rich path."""
     master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 250, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     errors = env.root / "terminal-stderr"
     with errors.open("wb") as sink:
         proc = subprocess.Popen(
@@ -69,7 +69,7 @@ def run_on_terminal(env: Env, *args: str) -> str:
             stdin=subprocess.DEVNULL,
             stdout=slave,
             stderr=sink,
-            env=env.env | {"TERM": "xterm-256color", "COLUMNS": "250", "LINES": "50"},
+            env=env.env | {"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "50"},
             cwd=env.root,
         )
     os.close(slave)
@@ -382,8 +382,57 @@ def test_a_long_key_is_cut_in_a_terminal_table_but_kept_whole_in_a_pipe(env: Env
     key = "k" * 1000
     env.enqueue("ok", "--key", key)
     shown = run_on_terminal(env, "list")
-    assert len(shown.splitlines()) == 2 and "k" * 39 + "…" in shown
+    assert len(shown.splitlines()) == 2 and "k" * 150 + "…" in shown
+    assert max(len(line) for line in _visible(shown).splitlines()) <= 250
     assert key in env.run("list", check=True).stdout
+
+
+def _visible(text: str) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+WORDY = """
+[jobs.wordy]
+command = ["sh", "-c", 'echo "$1 went wrong, and here is the whole story of it" >&2; exit 3',
+           "sh", "{what}"]
+max_attempts = 1
+"""
+
+
+def test_a_terminal_table_cuts_long_cells_only_as_far_as_its_width_needs(env: Env) -> None:
+    """A command was cut to 30 characters on any terminal, so that rows of `python3 -c ...`
+    jobs could not be told apart; `show` folded its attempt row at 160 columns."""
+    env.write_config(WORDY)
+    command = ["echo", "the", "long", "command", "of", "a", "job", "people", "want", "to", "see"]
+    exec_id = env.enqueue("--exec", "--", *command)
+    wordy = env.enqueue("wordy", "--arg", "what=" + "something " * 3)
+    env.run("run-worker", "--burst", check=True)
+    error = " ".join(env.show(wordy)["error"].split())  # one line, as a cell shows it
+    assert error.startswith("exit code 3: something")
+
+    wide = _visible(run_on_terminal(env, "list", columns=250))
+    assert " ".join(command) in wide and error in wide  # room for both: whole
+    narrow = _visible(run_on_terminal(env, "list", columns=110))
+    lines = narrow.splitlines()
+    assert len(lines) == 3 and max(len(line) for line in lines) <= 110  # no row folded
+    row = next(line for line in lines if line.startswith(str(wordy)))
+    assert "exit code 3: …" in row and row.rstrip().endswith("story of it")
+    assert "echo the long" in next(line for line in lines if line.startswith(str(exec_id)))
+
+    shown = _visible(run_on_terminal(env, "show", str(wordy), columns=160)).splitlines()
+    attempt = shown[-1]
+    assert attempt.startswith("1    1") and len(shown[-2].split()) == 10  # one line each
+    assert "exit code 3: " in attempt and attempt.rstrip().endswith(f"{wordy}.1.log")
+
+
+def test_a_piped_show_keeps_an_attempts_error_whole(env: Env) -> None:
+    """Piped, `show` kept only an error's last 60 characters: `exit code 3` was lost."""
+    env.write_config(WORDY)
+    wordy = env.enqueue("wordy", "--arg", "what=" + "x" * 200)
+    env.run("run-worker", "--burst", check=True)
+    error = env.show(wordy)["error"]
+    assert len(error) > 200
+    assert env.run("show", str(wordy), check=True).stdout.splitlines()[-1].count(error) == 1
 
 
 def test_import_crontab_fails_when_every_entry_was_left_out(env: Env) -> None:

@@ -141,10 +141,14 @@ def schedule_list(
                 last_text,
                 spec.overlap,
                 spec.catch_up,
-                cell(doc["description"], 60),
+                cell(doc["description"]),
             ]
         )
-    table(["SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "OVERLAP", "CATCH-UP", "DESCRIPTION"], rows)
+    table(
+        ["SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "OVERLAP", "CATCH-UP", "DESCRIPTION"],
+        rows,
+        cut={"DESCRIPTION": "end"},
+    )
 
 
 @schedule_app.command("run", epilog="Example:  jobctl schedule run nightly-backup")
