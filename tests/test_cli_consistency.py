@@ -125,8 +125,9 @@ def test_a_wait_no_worker_would_end_says_why(env: Env) -> None:
     silence: without --timeout a note says why at once, and the wait goes on; with one,
     the line it ends with says why (one line, as every error)."""
     env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    env.enqueue("noop", "--delay", "1h")  # the database exists: no note that it is new
     alone = env.run("enqueue", "noop", "--wait", "--timeout", "200ms")
-    job_id = _jobs(env)[0]["id"]
+    job_id = max(job["id"] for job in _jobs(env))
     assert (alone.returncode, alone.stderr) == (
         124,
         f"jobctl: timed out after 200ms: job {job_id} (noop) is still queued"

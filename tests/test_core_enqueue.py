@@ -89,6 +89,7 @@ def test_key_makes_enqueue_idempotent_while_the_job_is_active(env: Env) -> None:
 
 def test_duplicate_keys_inside_one_batch_store_one_job(env: Env) -> None:
     env.write_config(CONFIG)
+    env.enqueue("greet", "--arg", "name=first")  # the database exists: no note that it is new
     lines = "\n".join(
         json.dumps({"job": "greet", "payload": {"name": str(n)}, "key": "same"}) for n in range(3)
     )
@@ -98,7 +99,28 @@ def test_duplicate_keys_inside_one_batch_store_one_job(env: Env) -> None:
     assert len(ids) == 3
     assert len(set(ids)) == 1
     assert "2 job(s)" in one_error_line(result.stderr)
-    assert len(list_all(env)) == 1
+    assert len(list_all(env)) == 2
+
+
+def test_an_enqueue_that_makes_its_database_says_so(env: Env) -> None:
+    """`enqueue` from a folder without the project's jobs.toml put its job into the default
+    database, made on the spot, while the worker ran on the project's: the job waited for
+    good and nothing said why."""
+    env.write_config(CONFIG)
+    first = env.run("enqueue", "greet", "--arg", "name=a")
+    assert first.returncode == 0 and first.stdout.strip().isdigit()
+    assert first.stderr == (
+        f"jobctl: note: {env.db} is a new database, which no worker serves yet (a worker takes"
+        " jobs from the database its --db, $JOBCTL_DB or jobs.toml names)\n"
+    )
+    again = env.run("enqueue", "greet", "--arg", "name=b")
+    assert (again.returncode, again.stderr) == (0, "")
+    env.db = env.root / "other.db"
+    batch = env.run("enqueue", "--batch", "-", input="{}\n")
+    assert batch.returncode == 2  # refused before anything is made: no note, no file
+    assert "new database" not in batch.stderr and not env.db.exists()
+    made = env.run("enqueue", "--batch", "-", input='{"job": "greet", "payload": {"name": "c"}}')
+    assert made.returncode == 0 and "other.db is a new database" in made.stderr
 
 
 # ---------------------------------------------------------------------------------------------

@@ -143,6 +143,10 @@ def test_enqueue_wait_refuses_what_cannot_work(env: Env) -> None:
 
 
 NOBODY = " (no live worker serves queue 'default' yet)"
+NEW_DATABASE = (
+    "which no worker serves yet (a worker takes jobs from the database its --db, $JOBCTL_DB"
+    " or jobs.toml names)"
+)
 
 
 def test_enqueue_wait_and_logs_follow_give_up_at_their_timeout(env: Env) -> None:
@@ -153,9 +157,10 @@ def test_enqueue_wait_and_logs_follow_give_up_at_their_timeout(env: Env) -> None
     assert waited.returncode == 124
     document = json.loads(waited.stdout)
     assert (document["state"], document["created"]) == ("queued", True)
+    new, ended = waited.stderr.splitlines()  # the first enqueue made the database
+    assert new == f"jobctl: note: {env.db} is a new database, {NEW_DATABASE}"
     assert (
-        waited.stderr
-        == f"jobctl: timed out after 300ms: job {document['id']} (ok) is still queued{NOBODY}\n"
+        ended == f"jobctl: timed out after 300ms: job {document['id']} (ok) is still queued{NOBODY}"
     )
     followed = env.run("enqueue", "ok", "--follow", "-t", "200ms")
     assert (followed.returncode, followed.stdout) == (124, "")

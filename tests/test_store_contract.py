@@ -75,6 +75,13 @@ def failed(code: int = 1) -> AttemptResult:
 # -- enqueue -----------------------------------------------------------------------------------
 
 
+def test_a_store_says_whether_opening_it_made_it(make_store: Callable[[], Store]) -> None:
+    # `enqueue` says when it made its database: no worker can be serving one that was not there.
+    first = make_store()
+    assert first.created is True
+    assert make_store().created is False
+
+
 def test_enqueue_returns_increasing_ids_and_stores_fields(store: Store) -> None:
     results = store.enqueue([job(payload={"a": "é"}), job(priority=5, queue="q")], T0)
     assert [r.created for r in results] == [True, True]

@@ -108,6 +108,7 @@ def run_enqueue(
     new_job = build_job(config, request, now)
     with STATE.store() as store:
         (result,) = store.enqueue([new_job], now)
+        say_if_new(store)
         if not result.created:
             _refuse_a_stopping_holder(store, result.id, key)
             say_key_held(store, result.id, key, new_job.job)
@@ -132,6 +133,19 @@ def run_enqueue(
             as_json=as_json,
             extra={"created": result.created},
             timeout=timeout,
+        )
+
+
+def say_if_new(store: Store) -> None:
+    """A note when the enqueue made its database: no worker can be serving a database that
+    did not exist. `enqueue` from another folder (no jobs.toml there) used to put its job
+    quietly into the default database while the worker ran on the project's."""
+    if store.created:
+        from jobctl.text import say
+
+        say(
+            f"jobctl: note: {store.location} is a new database, which no worker serves yet"
+            " (a worker takes jobs from the database its --db, $JOBCTL_DB or jobs.toml names)"
         )
 
 
@@ -264,6 +278,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
     with STATE.store() as store:
         _refuse_keys_held_while_stopping(store, jobs)
         results = store.enqueue(jobs, now)
+        say_if_new(store)
         held = {r.id for r in results if not r.created}
         stopping = _stopping_holders(store, held) if held else set()
     skipped = sum(1 for r in results if not r.created and r.id not in stopping)

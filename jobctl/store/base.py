@@ -78,6 +78,9 @@ class Store(abc.ABC):
     location: str
     # A store shared by many hosts (Redis): a worker cannot reach another host's processes.
     shared: bool = False
+    # Whether opening it made it (a new database file, a new Redis namespace): then no
+    # worker can be serving it yet, and a job put there waits for one started on it.
+    created: bool = False
 
     # -- life cycle ------------------------------------------------------------------------
 

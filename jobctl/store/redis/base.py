@@ -82,7 +82,8 @@ class RedisBase:
                     f"{self.location}: namespace {self.namespace!r} does not exist "
                     "(nothing was ever enqueued there)"
                 )
-            self._client.hsetnx(self._key("meta"), "schema", str(SCHEMA_VERSION))
+            made = self._client.hsetnx(self._key("meta"), "schema", str(SCHEMA_VERSION))
+            self.created = bool(made)
         elif int(schema) > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.location}: namespace {self.namespace!r} has schema version {schema}, "

@@ -29,7 +29,7 @@ class SqliteBase:
     def __init__(self, path: Path, *, durability: str = "full", create: bool = True) -> None:
         self.path = path
         self.location = str(path)
-        self._conn = open_database(path, durability=durability, create=create)
+        self._conn, self.created = open_database(path, durability=durability, create=create)
         self._notifier = Notifier(wake_dir_for(path))
         try:
             self._identity: tuple[int, int] | None = _identity(path)
@@ -168,7 +168,10 @@ def _identity(path: Path) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Connection:
+def open_database(
+    path: Path, *, durability: str, create: bool
+) -> tuple[sqlite3.Connection, bool]:
+    """A connection to the database at `path`, and whether this call made the file."""
     if "\0" in str(path):
         raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
     found = _check_files(path)
@@ -205,7 +208,7 @@ def open_database(path: Path, *, durability: str, create: bool) -> sqlite3.Conne
     except StoreError:
         conn.close()
         raise
-    return conn
+    return conn, found is not True
 
 
 # -- files another user may have planted ----------------------------------------------------
