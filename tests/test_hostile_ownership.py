@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -85,6 +86,7 @@ PLANTED = {
     "database": ("", False, ""),
     "wal": ("-wal", False, ""),
     "shm": ("-shm", False, ""),
+    "journal": ("-journal", False, ""),
     "lock": (".lock", False, "lock file"),
     "wake": (".wake", True, "wake folder"),
 }
@@ -107,6 +109,87 @@ def test_a_planted_database_file_or_folder_is_refused(env: Env, what: str, owner
     assert leaked(env.root) == []
     if what == "database":
         assert planted.stat().st_size == 0  # nothing written into it
+
+
+def hot_journal(template: Path) -> bytes:
+    """A rollback journal that makes any database hold `template`'s pages: what another user
+    can write as `<db>-journal` (SQLite's format: a header, then each page with its number
+    and a checksum seeded by the header's nonce)."""
+    import struct
+
+    data = template.read_bytes()
+    size, nonce = 4096, 0x12345678
+    pages = len(data) // size
+    header = bytes.fromhex("d9d505f920a163d7") + struct.pack(
+        ">IIIII", pages, nonce, pages, 512, size
+    )
+    out = bytearray(header.ljust(512, b"\0"))
+    for number in range(1, pages + 1):
+        page = data[(number - 1) * size : number * size]
+        checksum, at = nonce, size - 200
+        while at > 0:
+            checksum, at = (checksum + page[at]) & 0xFFFFFFFF, at - 200
+        out += struct.pack(">I", number) + page + struct.pack(">I", checksum)
+    return bytes(out)
+
+
+@pytest.mark.parametrize("sticky", [True, False], ids=["sticky", "open"])
+def test_a_database_in_a_folder_others_can_write_is_refused(env: Env, sticky: bool) -> None:
+    """Another user who can make files beside the database can make a `-journal` there, which
+    SQLite rolls into the database at its next open: their job, run by this user's worker
+    (root's). No check of the file itself closes this: they can make it between the check
+    and the open. So the folder must be closed to others; sticky (/tmp) is not enough."""
+    env.write_config(CONFIG)
+    shared = env.root / "shared"
+    shared.mkdir()
+    env.db = shared / "q.db"
+    assert env.enqueue("backup", "--arg", "dest=mine") == 1
+    # The attack: a journal of the pages of another database, one with their job in it.
+    theirs = env.root / "theirs"
+    theirs.mkdir(mode=0o700)
+    mine = env.db
+    env.db = theirs / "t.db"
+    env.run("enqueue", "--exec", "--", "touch", str(env.root / "PWNED"), check=True)
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    env.db = mine
+    shared.chmod(0o1777 if sticky else 0o777)
+    journal = shared / "q.db-journal"
+    journal.write_bytes(hot_journal(theirs / "t.db"))
+    if ROOT:
+        os.chown(journal, OTHER, OTHER)
+    # It is real: SQLite itself, on a copy, rolls the journal in and holds their job alone.
+    proof = env.root / "proof"
+    proof.mkdir(mode=0o700)
+    for suffix in ("", "-journal"):
+        shutil.copyfile(shared / f"q.db{suffix}", proof / f"q.db{suffix}")
+    with contextlib.closing(sqlite3.connect(proof / "q.db")) as conn:
+        assert [row[0] for row in conn.execute("SELECT job FROM jobs")] == ["exec"]
+    digest = file_digest(env.db)
+    for args in (["list"], ["enqueue", "backup", "--arg", "dest=x"], ["run-worker", "--burst"]):
+        one_error_line(env.run(*args), 3, f"its folder {shared}", "writable by group or others")
+    assert file_digest(env.db) == digest and journal.exists()
+    assert not (env.root / "PWNED").exists()
+    # A new database is not made there either; a folder of one's own is fine.
+    env.db = shared / "new.db"
+    one_error_line(env.run("enqueue", "backup", "--arg", "dest=x"), 3, "mkdir -m 700")
+    assert not env.db.exists()
+    shared.chmod(0o755)
+    journal.unlink()
+    env.db = mine
+    assert env.run("list", check=True).stdout.count("backup") == 1
+
+
+@as_root
+def test_root_refuses_a_database_in_a_folder_another_user_owns(env: Env) -> None:
+    # Its owner may rename or delete root's queue, and make any file beside it.
+    env.write_config(CONFIG)
+    theirs = env.root / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, OTHER, OTHER)
+    env.db = theirs / "q.db"
+    one_error_line(enqueue_secret(env), 3, f"its folder {theirs}", "uid 1001", "not by root")
+    assert list(theirs.iterdir()) == []
 
 
 @as_root

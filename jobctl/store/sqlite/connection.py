@@ -251,8 +251,30 @@ def _check_files(path: Path) -> bool | str:
     if stat.S_ISDIR(info.st_mode):
         raise StoreError(f"database {path}: is a directory, not a database file")
     _check_database_file(path, real, info)
+    _check_folder(path, path.parent, info.st_uid)
+    if real is not path:
+        _check_folder(path, real.parent, info.st_uid)
     _check_beside(path, real, info)
     return True
+
+
+def _check_folder(path: Path, folder: Path, owner: int | None) -> None:
+    """The folder that holds the database (or would): only this user, root or the
+    database's owner may make files in it. SQLite reads what it finds beside a database as
+    part of it: a `-journal` another user made there is rolled into the database at its
+    next open, their jobs with it. No check of such a file can close that, as they may make
+    it between any check and SQLite's open, in a sticky folder such as /tmp too."""
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return  # missing (made private by _create) or closed: the open says so
+    problem = not_private(info, owner=0 if info.st_uid == 0 else owner)
+    if problem:
+        raise StoreError(
+            f"database {path}: its folder {folder} {problem}; others could put files beside"
+            " the database that SQLite would read into it: keep it in a folder of your own"
+            " (mkdir -m 700 FOLDER)"
+        )
 
 
 def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
@@ -277,11 +299,11 @@ def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
 
 
 def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
-    """The -wal and -shm (beside the real file, where SQLite makes them) and the wake
-    folder: this user's or the database owner's, closed to writes by group and others."""
+    """The -wal, -shm and -journal (beside the real file, where SQLite makes them) and the
+    wake folder: this user's or the database owner's, closed to writes by group and others."""
     euid = os.geteuid()
     real_name = str(real)
-    for name in (real_name + "-wal", real_name + "-shm"):
+    for name in (real_name + "-wal", real_name + "-shm", real_name + "-journal"):
         try:
             info = os.lstat(name)
         except OSError:
@@ -341,6 +363,9 @@ def _os_reason(exc: OSError) -> str:
 def _create(path: Path, *, through_link: bool) -> None:
     """Make the database file (and its folder, if missing): 0600, this user's."""
     _create_parent(path)
+    _check_folder(path, path.parent, None)
+    if through_link:
+        _check_folder(path, Path(os.path.realpath(path)).parent, None)
     # O_NOFOLLOW: a link planted since the check is never followed (only one that was
     # checked as this user's or root's, and points to a file still to be made).
     flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | (0 if through_link else os.O_NOFOLLOW)
