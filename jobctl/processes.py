@@ -63,6 +63,9 @@ def spawn(
     it can do all that is asked; Popen for a working directory, a user or a group."""
     devnull = _devnull()
     unusual = cwd is not None or user is not None or group is not None
+    if cwd is not None and user is not None and _switches_user(user):
+        argv = ["/bin/sh", "-c", _ENTER_AS_USER, "jobctl", cwd, user, *argv]
+        cwd = "/"
     if unusual or min(devnull, out_fd, err_fd) < 3:  # Popen also copes with fds 0-2 closed
         gid, groups = _groups_of(user, group)
         proc = subprocess.Popen(
@@ -98,6 +101,23 @@ def spawn(
             program, argv, env, file_actions=actions, setsid=True, setsigdef=_SIGDEF
         )
     return Child(pid)
+
+
+# A job run as another user enters its folder as that user, as cron does after its setuid:
+# Popen changes folder before it switches users, with root's rights, and the job would then
+# work in a folder its user could never have entered (below root's 0700 home, say).
+_ENTER_AS_USER = (
+    'cd -- "$1" 2>/dev/null || { printf "working directory %s: user %s cannot enter it\\n"'
+    ' "$1" "$2" >&2; exit 126; }; shift 2; exec "$@"'
+)
+
+
+def _switches_user(user: str) -> bool:
+    """Whether a job's `user` is another than the worker's (who then runs as root)."""
+    try:
+        return uid_of(user) != os.geteuid()
+    except KeyError:
+        return False  # no such user: Popen says so
 
 
 def numeric_id(name: str) -> int | None:

@@ -76,6 +76,35 @@ def test_a_job_with_a_user_and_no_cwd_starts_in_that_users_home(env: Env) -> Non
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_job_run_as_another_user_enters_its_folder_as_that_user(env: Env) -> None:
+    """Popen changed folder as root, before switching users: a job could then read what lay
+    below a folder closed to its user (root's home; or a crontab's HOME= line, as
+    import-crontab --user makes its cwd). cron changes folder after its setuid."""
+    closed = env.root / "closed"
+    (closed / "sub").mkdir(parents=True)
+    closed.chmod(0o700)  # root's: the user cannot pass it
+    (closed / "sub").chmod(0o755)
+    (closed / "sub" / "file.txt").write_text("root-private\n")
+    (closed / "sub" / "file.txt").chmod(0o644)
+    open_dir = "/usr"  # every user may enter it (the test's own folders lie below 0700 ones)
+    env.write_config(
+        f'[jobs.peek]\ncommand = ["cat", "file.txt"]\nuser = "nobody"\ncwd = "{closed / "sub"}"\n'
+        "max_attempts = 1\n"
+        f'[jobs.fine]\ncommand = ["pwd"]\nuser = "nobody"\ncwd = "{open_dir}"\n'
+    )
+    peek, fine = env.enqueue("peek"), env.enqueue("fine")
+    env.run("run-worker", "--burst", check=True)
+    job = env.show(peek)
+    assert job["state"] == "dead"
+    assert job["error"] == (
+        f"exit code 126: working directory {closed / 'sub'}: user nobody cannot enter it"
+    )
+    assert "root-private" not in env.run("logs", str(peek)).stdout
+    assert env.show(fine)["state"] == "succeeded"
+    assert env.run("logs", str(fine), check=True).stdout == f"{open_dir}\n"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
 def test_a_user_whose_home_is_no_folder_starts_in_the_root_folder(env: Env) -> None:
     """A service account's home (/nonexistent) would fail every start; cron's users expect
     the job to run, and / is where systemd starts a service that names no folder."""
