@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sqlite3
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -325,3 +328,34 @@ def test_a_relative_xdg_state_home_is_ignored_as_the_xdg_spec_says(box: Env) -> 
     assert result.returncode == 0, result.stderr
     assert (home / ".local" / "state" / "jobctl" / "jobctl.db").is_file()
     assert not (box.root / "state").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# A database another process holds locked
+
+
+@pytest.mark.parametrize("args", [["enqueue", "ok"], ["cancel", "1"]])
+def test_a_command_waiting_for_a_locked_database_says_so_and_stops_at_ctrl_c(
+    box: Env, args: list[str]
+) -> None:
+    """SQLite's busy wait ran in one piece for 30 s: nothing said why the command hung, and a
+    Ctrl-C did nothing until the wait was over."""
+    box.enqueue("ok")
+    before = stored(box)
+    locker = sqlite3.connect(box.db, isolation_level=None)
+    try:
+        locker.execute("BEGIN IMMEDIATE")
+        proc = box.start(*args)
+        assert proc.stderr is not None
+        assert proc.stderr.readline() == (
+            f"jobctl: note: waiting for {box.db}: another process holds it locked (up to 30s;"
+            " Ctrl-C gives up)\n"
+        )
+        began = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 130
+        assert time.monotonic() - began < 2
+    finally:
+        locker.execute("ROLLBACK")
+        locker.close()
+    assert stored(box) == before

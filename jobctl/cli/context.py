@@ -116,14 +116,27 @@ class Globals:
 
         return os.path.join(xdg_base("XDG_STATE_HOME", ".local/state"), "jobctl", "jobctl.db")
 
-    def store(self, *, create: bool = True, durability: str | None = None) -> "Store":
+    def store(
+        self, *, create: bool = True, durability: str | None = None, service: bool = False
+    ) -> "Store":
+        """The store the command works on. A command that waits long for a lock says so on
+        stderr (a service logs its events instead)."""
         from jobctl.store import open_store
 
-        return open_store(
+        store = open_store(
             self.db_location(),
             durability=durability or self.config().settings.durability,
             create=create,
         )
+        if not service:
+            from jobctl.text import say
+
+            location = store.location
+            store.on_lock_wait = lambda: say(
+                f"jobctl: note: waiting for {location}: another process holds it locked"
+                " (up to 30s; Ctrl-C gives up)"
+            )
+        return store
 
 
 STATE = Globals()

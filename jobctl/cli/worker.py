@@ -85,7 +85,7 @@ def run_worker(
         shutdown_timeout=grace,
         name=name,
     )
-    with STATE.store(durability=_worker_durability()) as store:
+    with STATE.store(durability=_worker_durability(), service=True) as store:
         worker = Worker(store, config, options, log=STATE.event_log())
         with worker.signal_handlers(), _metrics(metrics_addr):
             code = worker.run()
@@ -106,7 +106,7 @@ def schedule_daemon(
     from jobctl.daemon import Daemon
 
     config = _schedule_config()
-    with STATE.store() as store:
+    with STATE.store(service=True) as store:
         daemon = Daemon(store, config, log=STATE.event_log(), on_reload=STATE.use_config)
         signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
@@ -144,8 +144,8 @@ def up(
         with_daemon=True,
     )
     with (
-        STATE.store(durability=_worker_durability()) as worker_store,
-        STATE.store() as daemon_store,
+        STATE.store(durability=_worker_durability(), service=True) as worker_store,
+        STATE.store(service=True) as daemon_store,
     ):
         worker = Worker(worker_store, config, options, log=log)
 

@@ -81,6 +81,8 @@ class Store(abc.ABC):
     # Whether opening it made it (a new database file, a new Redis namespace): then no
     # worker can be serving it yet, and a job put there waits for one started on it.
     created: bool = False
+    # Called once when a call has waited seconds for a lock another process holds (SQLite).
+    on_lock_wait: Callable[[], None] | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ import os
 import sqlite3
 import stat
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,11 @@ from jobctl.store.wake import Notifier, wake_dir_for
 
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
 BUSY_TIMEOUT = 30.0
+# SQLite waits for a lock this long at a time, and jobctl tries again until BUSY_TIMEOUT:
+# signals are handled only between two waits (a Ctrl-C did nothing for 30 s), and a person
+# can be told what the command waits for.
+BUSY_SLICE = 0.5
+BUSY_NOTE_AFTER = 2.0  # a wait longer than a large batch's write is worth a word
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 SCHEMA_VERSION = 2
 
@@ -49,6 +54,21 @@ class SqliteBase:
             return f"database {self.path}: replaced by another file while in use"
         return None
 
+    on_lock_wait: Callable[[], None] | None = None  # see Store; called after BUSY_NOTE_AFTER
+
+    def _waited(self, since: float | None) -> float:
+        """After a lock wait of BUSY_SLICE: when the wait began; raises once it has lasted
+        BUSY_TIMEOUT, as one long wait did."""
+        now = time.monotonic()
+        if since is None:
+            return now - BUSY_SLICE
+        if now - since >= BUSY_TIMEOUT:
+            raise StoreError(f"database {self.path}: {describe(_LOCKED, self.path)}")
+        if now - since >= BUSY_NOTE_AFTER and self.on_lock_wait is not None:
+            told, self.on_lock_wait = self.on_lock_wait, None
+            told()
+        return since
+
     def close(self) -> None:
         self._notifier.close()
         with contextlib.suppress(sqlite3.Error):
@@ -57,10 +77,17 @@ class SqliteBase:
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except (sqlite3.Error, UnicodeDecodeError) as exc:
-            raise self._error(exc) from None
+        since = None
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc):
+                    raise self._error(exc) from None
+                since = self._waited(since)
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise self._error(exc) from None
         try:
             yield conn
         except (sqlite3.Error, UnicodeDecodeError) as exc:
@@ -82,10 +109,16 @@ class SqliteBase:
             raise self._error(exc) from None
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        try:
-            return self._conn.execute(sql, params).fetchall()
-        except (sqlite3.Error, UnicodeDecodeError) as exc:
-            raise self._error(exc) from None
+        since = None
+        while True:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or self._conn.in_transaction:
+                    raise self._error(exc) from None
+                since = self._waited(since)
+            except (sqlite3.Error, UnicodeDecodeError) as exc:
+                raise self._error(exc) from None
 
     def _error(self, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
         return StoreError(f"database {self.path}: {describe(exc, self.path)}")
@@ -101,6 +134,13 @@ def _migrations() -> list[tuple[int, str]]:
         if name.endswith(".sql") and name[:3].isdigit():
             found.append((int(name[:3]), entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+_LOCKED = sqlite3.OperationalError("database is locked")
+
+
+def _is_locked(exc: sqlite3.Error) -> bool:
+    return "database is locked" in str(exc)
 
 
 def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) -> str:
@@ -168,9 +208,7 @@ def _identity(path: Path) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def open_database(
-    path: Path, *, durability: str, create: bool
-) -> tuple[sqlite3.Connection, bool]:
+def open_database(path: Path, *, durability: str, create: bool) -> tuple[sqlite3.Connection, bool]:
     """A connection to the database at `path`, and whether this call made the file."""
     if "\0" in str(path):
         raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
@@ -200,6 +238,7 @@ def open_database(
                 )
             _migrate_locked(conn, path)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
+        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
     except (sqlite3.Error, UnicodeDecodeError) as exc:
