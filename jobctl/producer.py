@@ -99,7 +99,10 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     if request.delay:
         run_at = now + request.delay
     elif request.at is not None:
-        run_at = request.at
+        # A time already past runs now, as pueue takes it: a job cannot have been ready
+        # before it existed, and a run_at years back made it the oldest ready job by years
+        # (status, health --max-age and the wait times of stats all count from run_at).
+        run_at = max(request.at, now)
     return NewJob(
         job=name,
         payload=dict(request.payload),

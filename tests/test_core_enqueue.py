@@ -159,10 +159,17 @@ def test_at_takes_an_iso_time_with_offset(env: Env) -> None:
     assert job["state"] == "scheduled"
     assert timestamp(job["run_at"]) == pytest.approx(when.timestamp(), abs=0.001)
 
+    # A time already past runs now: a run_at years back made a job created a second ago the
+    # oldest ready job by years (status, health --max-age, the wait times of stats).
     past = env.enqueue("record", "--at", "2020-01-01T00:00:00Z")
     job = env.show(past)
     assert job["state"] == "queued"
-    assert timestamp(job["run_at"]) == datetime(2020, 1, 1, tzinfo=UTC).timestamp()
+    assert timestamp(job["run_at"]) == timestamp(job["created_at"])
+    assert env.run("health", "--max-age", "1h").returncode == 0
+    batch = '{"job": "record", "payload": {"msg": "x"}, "at": "2020-01-01T00:00:00Z"}\n'
+    (from_batch,) = map(int, env.run("enqueue", "--batch", "-", input=batch).stdout.split())
+    job = env.show(from_batch)
+    assert timestamp(job["run_at"]) == timestamp(job["created_at"])
     burst(env)
     assert env.show(past)["state"] == "succeeded"
     assert env.show(later)["state"] == "scheduled"
