@@ -137,11 +137,15 @@ def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
 
 # Linux's MAX_ARG_STRLEN: no process starts with one argument (NUL included) over 128 KiB.
 MAX_ARG_BYTES = 128 * 1024 - 1
+# What the arguments of a command may take in all: Linux's usual ARG_MAX (2 MiB, for the
+# arguments and the environment together), less room for the job's environment.
+MAX_COMMAND_BYTES = 2 * 1024 * 1024 - 256 * 1024
 
 
 def check_command(command: Sequence[str], where: str) -> None:
     """Refuse a command no process could be started with, at enqueue: stored, it would only
     fail every attempt at run time, then go dead."""
+    total = 0
     for index, word in enumerate(command):
         size = len(word) if word.isascii() else len(word.encode("utf-8", "surrogatepass"))
         if size > MAX_ARG_BYTES:
@@ -149,6 +153,25 @@ def check_command(command: Sequence[str], where: str) -> None:
                 f"{where}: command word {index + 1} is {size} bytes: Linux starts no process"
                 " with an argument over 128 KiB (pass large data in a file)"
             )
+        total += size + 1
+    if total > MAX_COMMAND_BYTES:
+        raise PayloadError(
+            f"{where}: the command's {len(command)} words take {total} bytes: Linux starts no"
+            f" process whose arguments take over {MAX_COMMAND_BYTES} (pass large data in a file)"
+        )
+
+
+def longest_json(max_payload: int) -> int:
+    """The longest JSON text that can hold a payload within `max_payload` bytes, however
+    spaced or escaped (a \\uXXXX is 6 characters for one): input longer than this is refused
+    without being read whole or decoded (/dev/zero, a log given by mistake)."""
+    return 8 * max_payload + 65536
+
+
+def longest_batch_line(max_payload: int) -> int:
+    """The longest line of `enqueue --batch` that can hold a job: its payload, and the words
+    of its command (escaped as JSON, up to 6 characters for a byte)."""
+    return longest_json(max_payload) + 6 * MAX_COMMAND_BYTES
 
 
 def encode(

@@ -27,6 +27,7 @@ from jobctl.payload import (
     check_placeholder_values,
     check_placeholders,
     encode,
+    longest_batch_line,
     placeholders,
     unique_keys,
 )
@@ -193,11 +194,17 @@ def read_batch(
     known: dict[str, NewJob] = {}  # job name -> a template carrying the type's defaults
     needs: dict[str, frozenset[str]] = {}  # job name -> its placeholders
     max_payload = config.settings.max_payload
+    longest = longest_batch_line(max_payload)
     decoder = json.JSONDecoder(object_pairs_hook=unique_keys)
     loads, raw_decode = decoder.decode, decoder.raw_decode
     number = 0
     try:
         for number, line in enumerate(lines, start=1):
+            if len(line) > longest:  # not decoded: a payload could not fill it
+                raise PayloadError(
+                    f"{source}:{number}: line is {len(line)} characters, longer than any job"
+                    f" within max_payload ({max_payload} bytes) could be"
+                )
             try:
                 item, end = raw_decode(line)  # without decode()'s two scans for whitespace
             except ValueError:

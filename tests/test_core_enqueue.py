@@ -621,6 +621,43 @@ def test_a_batch_command_no_process_could_start_with_is_refused(env: Env) -> Non
     assert not env.db.exists()  # nothing half-written: not even a database
 
 
+def test_a_batch_command_whose_words_overflow_linux_s_limit_is_refused(env: Env) -> None:
+    # 3,000 words of 1,000 bytes: each within 128 KiB, 3 MB in all, over ARG_MAX (2 MiB).
+    env.write_config(CONFIG)
+    line = json.dumps({"command": ["echo", *["w" * 999] * 3000]})
+    refused = env.run("enqueue", "--batch", "-", input=line + "\n")
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("jobctl: <stdin>:1: the command's 3001 words take 3000005")
+    assert not env.db.exists()
+
+
+def test_batch_lines_end_at_newlines_only(env: Env) -> None:
+    """U+2028, U+2029 and U+0085 may stand raw inside a JSON string (json.dumps with
+    ensure_ascii=False writes them so): splitlines() cut such a line in two."""
+    env.write_config(CONFIG)
+    values = ["a\u2028b", "c\u2029d", "e\x85f"]
+    lines = [
+        json.dumps({"job": "greet", "payload": {"name": v}}, ensure_ascii=False) for v in values
+    ]
+    batch = env.root / "seps.jsonl"
+    batch.write_bytes(("\n".join(lines[:2]) + "\r\n" + lines[2] + "\r\n").encode())
+    ids = [
+        int(word) for word in env.run("enqueue", "--batch", str(batch), check=True).stdout.split()
+    ]
+    assert [env.show(i)["payload"] for i in ids] == [{"name": v} for v in values]
+
+
+def test_a_batch_line_longer_than_any_job_is_refused_before_it_is_decoded(env: Env) -> None:
+    env.write_config('[settings]\nmax_payload = "1KiB"\n' + CONFIG)
+    line = json.dumps({"job": "greet", "payload": {"name": "x" * 20_000_000}})
+    refused = env.run("enqueue", "--batch", "-", input=line + "\n")
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"jobctl: <stdin>:1: line is {len(line)} characters, longer than any job within"
+        " max_payload (1024 bytes) could be\n"
+    )
+
+
 def test_a_batch_line_with_a_null_payload_has_an_empty_one(env: Env) -> None:
     """`jq -c '{job, payload: .args}'` writes null where a record has no args: null is taken
     as absent, as it is for key, queue and delay."""

@@ -259,18 +259,26 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
     from jobctl.producer import read_batch
 
     # A byte-order mark (a file saved by a Windows editor) starts the text, not a line.
-    if source == "-":
-        lines = sys.stdin.read().removeprefix("\ufeff").splitlines()
-        name = "<stdin>"
-    else:
-        try:
+    try:
+        if source == "-":
+            text = sys.stdin.read().removeprefix("\ufeff")
+            name = "<stdin>"
+        else:
             with open(source, encoding="utf-8-sig") as handle:
-                lines = handle.read().splitlines()
-        except OSError as exc:
-            raise UsageError(f"--batch {source}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"--batch {source}: not UTF-8 text") from None
-        name = source
+                text = handle.read()
+            name = source
+    except OSError as exc:
+        raise UsageError(f"--batch {source}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--batch {source}: not UTF-8 text") from None
+    except MemoryError:
+        raise UsageError(f"--batch {source}: too large to read into memory") from None
+    # JSON lines end at "\n" alone (and "\r\n"): splitlines() also split at U+2028, U+2029
+    # and U+0085, which JSON allows raw inside a string.
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    lines = text.split("\n")
+    del text
     # Stamped once read: `producer | jobctl enqueue --batch - --delay 10m` counts the delay
     # from when the jobs exist, not from when the producer started.
     now = time.time()
@@ -302,7 +310,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
 
 def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dict[str, object]:
     from jobctl.errors import UsageError
-    from jobctl.payload import parse_args, parse_json
+    from jobctl.payload import longest_json, parse_args, parse_json
 
     given = sum(x is not None and x != [] for x in (pairs, text, file))
     if given > 1:
@@ -312,7 +320,7 @@ def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dic
     if file is not None:
         # A payload's JSON text, however spaced, is not many times its limit: /dev/zero or a
         # log given by mistake is refused without being read whole.
-        most = 8 * STATE.config().settings.max_payload + 65536
+        most = longest_json(STATE.config().settings.max_payload)
         if file == "-":
             return parse_json(_bounded(sys.stdin.read(most + 1), most, file), "--payload-file -")
         try:
