@@ -8,7 +8,9 @@ given only a port, and never keep the worker from working or stopping.
 
 from __future__ import annotations
 
+import http.client
 import json
+import os
 import signal
 import socket
 import sqlite3
@@ -322,6 +324,59 @@ def test_the_endpoint_answers_while_the_worker_is_saturated(env: Env) -> None:
         partial.close()
     names = [e["event"] for e in worker.events()]
     assert names.count("job.succeeded") == 8 and names[-1] == "worker.stopped"
+
+
+def _unaccepted(port: int) -> int:
+    """Connections waiting to be accepted at the IPv4 socket listening on `port` (the
+    rx_queue of its LISTEN row in /proc/net/tcp)."""
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == "0A":
+            return int(fields[4].split(":")[1], 16)
+    raise AssertionError(f"nothing listens on 127.0.0.1:{port}")
+
+
+def _held(pid: int) -> tuple[int, int]:
+    """(open descriptors, threads) of a process."""
+    return len(os.listdir(f"/proc/{pid}/fd")), len(os.listdir(f"/proc/{pid}/task"))
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return http_get("127.0.0.1", port, "/healthz", timeout=2)[0] == 200
+    except (OSError, http.client.HTTPException):  # closed unanswered: every slot is taken
+        return False
+
+
+def test_idle_connections_cannot_exhaust_the_worker(env: Env) -> None:
+    """200 connections that never send a request cost the worker a few descriptors and
+    threads for a few seconds, not one of each for good: past a small cap a new one is closed
+    at once, and one being handled has a few seconds to send its request. Jobs run, and once
+    those few seconds are up /healthz answers, while all 200 are still held open."""
+    env.write_config(CONFIG)
+    worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+    _, port = listening(env, worker)
+    worker.wait_event(env, "worker.started")
+    assert http_get("127.0.0.1", port, "/healthz")[0] == 200
+    fds, threads = _held(worker.proc.pid)
+    idle = []
+    try:
+        for _ in range(200):
+            idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        env.wait_for(lambda: _unaccepted(port) == 0)  # the server has taken every one
+        held_fds, held_threads = _held(worker.proc.pid)
+        assert held_fds < fds + 40, (fds, held_fds)
+        assert held_threads < threads + 40, (threads, held_threads)
+        job_id = env.enqueue("ok")
+        worker.wait_event(env, "job.succeeded", job_id=job_id)
+        env.wait_for(lambda: _healthy(port), timeout=15)
+        assert _healthy(port)
+        assert worker.stop() == 0  # with the 200 still open
+    finally:
+        for conn in idle:
+            conn.close()
+    names = [e["event"] for e in worker.events()]  # every line an event: no traceback
+    assert names[-1] == "worker.stopped"
 
 
 def test_scrapes_answer_while_the_database_is_write_locked(env: Env) -> None:
