@@ -317,13 +317,15 @@ def test_a_worker_told_to_stop_while_the_server_is_down_stops_within_its_timeout
         ("redis://h/0?bogus=1", "unknown option 'bogus'"),
         ("redis://h/0?ssl_certfile=x", "unknown option 'ssl_certfile'"),  # TLS ones: rediss
         ("redis://h/0?ssl_check_hostname=false", "unknown option 'ssl_check_hostname'"),
+        ("redis://:pw@[::1/0", "Invalid IPv6 URL"),  # was an unexpected ValueError, exit 1
     ],
 )
 def test_a_malformed_redis_location_is_one_clear_error(location: str, says: str) -> None:
     from jobctl.errors import StoreError
 
-    with pytest.raises(StoreError, match=says):
+    with pytest.raises(StoreError, match=says) as raised:
         parse_location(location)
+    assert "pw" not in str(raised.value)  # never the password
     parse_location("rediss://h/0?ssl_certfile=x&socket_timeout=5")  # these are fine
     parse_location("redis://h/0/?lib_name=app&client_name=worker")
 

@@ -30,7 +30,10 @@ def parse_location(location: str) -> RedisLocation:
     """`redis[s]://[[user]:password@]host[:port][/db][?namespace=NAME&leader_lease=5s]`."""
     from jobctl.durations import parse_duration
 
-    parts = urlsplit(location)
+    try:
+        parts = urlsplit(location)
+    except ValueError as exc:  # an unclosed [ of an IPv6 address
+        raise StoreError(f"{redact(location)}: {exc}") from None
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise StoreError(f"{redact(location)}: expected redis://[:password@]host[:port][/db]")
     try:
@@ -78,7 +81,12 @@ def parse_location(location: str) -> RedisLocation:
 
 
 def redact(location: str) -> str:
-    parts = urlsplit(location)
+    try:
+        parts = urlsplit(location)
+    except ValueError:  # no URL to take apart: whatever stands between "//" and "@" goes
+        import re
+
+        return re.sub(r"//[^/]*@", "//***@", location.split("?", 1)[0], count=1)
     if parts.password is None:
         return location.split("?", 1)[0]
     netloc = parts.netloc.rsplit("@", 1)[1]
