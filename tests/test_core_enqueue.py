@@ -423,6 +423,26 @@ def test_exec_without_a_command_is_refused(env: Env) -> None:
     assert not env.db.exists()  # nothing stored
 
 
+def test_exec_of_a_shell_line_in_one_word_is_refused_saying_how(env: Env) -> None:
+    """pueue runs `pueue add 'make && make install'` with a shell; jobctl runs none, so the
+    one word named no program and every attempt failed (command not found), then went dead."""
+    env.write_config(CONFIG)
+    result = env.run("enqueue", "--exec", "make && make install")
+    assert result.returncode == 2
+    assert one_error_line(result.stderr) == (
+        "jobctl: --exec: 'make && make install' is one word, which names no program: jobctl"
+        " runs no shell; give the words apart (--exec -- make ...) or ask for a shell"
+        " (--exec -- sh -c 'make && make install')"
+    )
+    assert not env.db.exists()
+    program = env.root / "my tool"  # a program whose name has a space is still one
+    program.write_text("#!/bin/sh\necho ran\n")
+    program.chmod(0o755)
+    job_id = env.enqueue("--exec", "--", "./my tool")
+    burst(env)
+    assert env.run("logs", str(job_id), check=True).stdout == "ran\n"
+
+
 # ---------------------------------------------------------------------------------------------
 # --json
 

@@ -82,7 +82,9 @@ def run_enqueue(
             raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
         if not command[0]:
             raise UsageError("--exec: the command's name is empty")
-        cwd: str | None = _exec_directory()
+        directory = _exec_directory()
+        _refuse_a_shell_line(command, directory)
+        cwd: str | None = directory
     else:
         if not words:
             raise UsageError("missing job name (or use --exec to queue a command)")
@@ -134,6 +136,29 @@ def run_enqueue(
             extra={"created": result.created},
             timeout=timeout,
         )
+
+
+def _refuse_a_shell_line(command: list[str], cwd: str) -> None:
+    """`--exec 'make && make install'`, as pueue takes it, is one word: run without a shell,
+    it names no program, and every attempt would fail (command not found). Refused, saying
+    how to write it, unless the word does name a program (a path with a space in it)."""
+    import os
+    import shlex
+    import shutil
+
+    from jobctl.errors import UsageError
+    from jobctl.text import shorten
+
+    line = command[0]
+    if len(command) > 1 or not any(c.isspace() for c in line):
+        return
+    if os.path.exists(os.path.join(cwd, line)) or shutil.which(line) is not None:
+        return
+    raise UsageError(
+        f"--exec: {shorten(line, 60)!r} is one word, which names no program: jobctl runs no"
+        f" shell; give the words apart (--exec -- {shorten(line.split()[0], 20)} ...) or ask"
+        f" for a shell (--exec -- sh -c {shlex.quote(shorten(line, 60))})"
+    )
 
 
 def say_if_new(store: Store) -> None:
