@@ -585,7 +585,10 @@ def status_tables(
     else:
         print("Workers: none alive")
     if stale_workers:
-        print(f"({stale_workers} worker record(s) without a recent heartbeat: crashed workers)")
+        print(
+            f"({stale_workers} worker record(s) without a recent heartbeat: crashed, or stopped"
+            " (Ctrl-Z, SIGSTOP))"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -341,3 +341,29 @@ def test_every_option_that_takes_a_value_names_what_it_takes(env: Env) -> None:
     help_text = env.run("enqueue", "--help", check=True).stdout
     assert "--delay DURATION" in help_text and "--payload-file FILE" in help_text
     assert "<str>" not in help_text and "<int>" not in help_text
+
+
+def test_list_of_a_queue_nobody_knows_says_so_as_for_a_job_type(env: Env) -> None:
+    env.write_config(QUEUES)
+    env.enqueue("mail")
+    typo = env.run("list", "--queue", "mial")
+    assert typo.returncode == 0 and typo.stdout.splitlines()[1:] == []
+    assert typo.stderr == (
+        "jobctl: warning: --queue: unknown queue 'mial' (did you mean 'mail'?): known queues"
+        " are default, mail, reports\n"
+    )
+    assert env.run("list", "--queue", "reports").stderr == ""  # known, if empty: no word
+
+
+def test_an_id_that_is_no_number_is_said_so_in_words_people_use(env: Env) -> None:
+    env.write_config(QUEUES)
+    for args in (["show", "abc"], ["cancel", "1", "x"], ["wait", "abc"]):
+        result = env.run(*args)
+        assert result.returncode == 2
+        assert "is not a whole number" in result.stderr and "int range" not in result.stderr
+
+
+def test_up_without_a_config_points_at_run_worker_for_exec_jobs(env: Env) -> None:
+    result = env.run("up", config=False)
+    assert result.returncode == 2
+    assert result.stderr.endswith("(for --exec jobs alone, run-worker needs none)\n")

@@ -83,6 +83,8 @@ def list_jobs(
     )
     with STATE.store(create=False) as store:
         jobs = store.list_jobs(where)
+        if queue is not None and not jobs:
+            note_unknown_queue(queue, store)
     note_unknown_job(job, bool(jobs))
     job_listing(jobs, rows, first="oldest" if oldest_first else "newest", as_json=as_json)
 

@@ -132,10 +132,16 @@ def up(
 
     from jobctl.cli.options import duration_option
     from jobctl.daemon import Daemon, run_in_thread
+    from jobctl.errors import ConfigError
     from jobctl.worker import Worker, WorkerOptions
 
     grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
-    config = _schedule_config()
+    try:
+        config = _schedule_config()
+    except ConfigError as exc:
+        if STATE.config().path is None:  # for --exec jobs alone, as pueue's daemon runs them
+            raise ConfigError(f"{exc} (for --exec jobs alone, run-worker needs none)") from None
+        raise
     log = STATE.event_log()
     options = WorkerOptions(
         queues=_queues_to_serve(queue, config),
