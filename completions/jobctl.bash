@@ -54,8 +54,8 @@ _jobctl_value() {
         ' --config') REPLY='file' ;;
         ' -c') REPLY='file' ;;
         ' --db') REPLY='file' ;;
-        ' --log-format') REPLY='plain' ;;
-        ' --log-level') REPLY='plain' ;;
+        ' --log-format') REPLY='choice text json' ;;
+        ' --log-level') REPLY='choice debug info warning error' ;;
         'cron next --count') REPLY='plain' ;;
         'cron next -n') REPLY='plain' ;;
         'cron next --tz') REPLY='plain' ;;

@@ -28,6 +28,8 @@ QUEUE_NAME = JOB_NAME
 MAX_PAYLOAD_LIMIT = 127 * 1024  # under Linux's MAX_ARG_STRLEN (128 KiB) with the variable's name
 ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exec`
 DEFAULT_QUEUE = "default"
+LOG_FORMATS = ("text", "json")  # of event lines: [settings] log_format, --log-format
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 T = TypeVar("T")
 # Patterns only errors and schedules need: compiled where used (through re's cache), since
@@ -511,10 +513,10 @@ class _Parser:
         }
         self.check_keys(t, data, allowed)
         log_format = self.take(t, data, "log_format", str, "text")
-        if log_format not in ("text", "json"):
+        if log_format not in LOG_FORMATS:
             raise self.fail(t, "log_format", "must be 'text' or 'json'")
         log_level = self.take(t, data, "log_level", str, "info")
-        if log_level not in ("debug", "info", "warning", "error"):
+        if log_level not in LOG_LEVELS:
             raise self.fail(t, "log_level", "must be 'debug', 'info', 'warning' or 'error'")
         lease = self.duration(t, data, "lease", 30.0)
         if lease < 1:

@@ -59,6 +59,20 @@ def test_job_queue_and_state_names_complete_from_the_config(env: Env) -> None:
     assert _ask(env, f"jobctl --config {other} enqueue ") == ["report"]
     other.write_text("not toml [")
     assert _ask(env, f"jobctl --config {other} enqueue ") == []  # never an error
+    # The line comes raw from the script: a ~ the shell will expand is expanded here too.
+    home = Path(env.env["HOME"])
+    home.mkdir(exist_ok=True)
+    (home / "proj.toml").write_text('[jobs.nightly]\ncommand = ["true"]\n')
+    assert _ask(env, "jobctl -c ~/proj.toml enqueue ") == ["nightly"]
+
+
+def test_menu_descriptions_end_at_a_sentence_not_at_e_g() -> None:
+    from jobctl.cli.completions import _first_line
+
+    assert _first_line("Run after this long, e.g. 30s, 5m. More.") == (
+        "Run after this long, e.g. 30s, 5m."
+    )
+    assert _first_line("One thing, i.e. this. Two.") == "One thing, i.e. this."
 
 
 def _shell_env(env: Env) -> dict[str, str]:
@@ -84,6 +98,9 @@ t 'jobctl list -q b'
 t 'jobctl list -s su'
 t 'jobctl list --job build:'
 t 'jobctl show 4'
+t 'jobctl --log-level w'
+t 'jobctl --log-format '
+t 'jobctl enqueue --payload-file jo'
 """
 
 
@@ -111,6 +128,9 @@ def test_bash_completion(env: Env) -> None:
     assert answers["jobctl list -s su"] == "succeeded"
     assert answers["jobctl list --job build:"] == "web"  # bash splits words at ':'
     assert answers["jobctl show 4"] == ""
+    assert answers["jobctl --log-level w"] == "warning"  # a fixed set: offered
+    assert answers["jobctl --log-format "] == "text json"
+    assert answers["jobctl enqueue --payload-file jo"] == "jobs.toml"  # FILE: file names
 
 
 FISH = r"""

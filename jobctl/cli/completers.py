@@ -45,7 +45,7 @@ def complete_queue(ctx: typer.Context, incomplete: str) -> list[str]:
     config = _config(ctx)
     names = queues_named_in(config) if config is not None else {DEFAULT_QUEUE}
     root = ctx.find_root().params
-    state = Globals(config_path=root.get("config"), db=root.get("db"))
+    state = Globals(config_path=_expanded(root.get("config")), db=_expanded(root.get("db")))
     with contextlib.suppress(JobctlError, OSError), state.store(create=False) as store:
         names.update(c.queue for c in store.queue_counts(time.time()))
     return sorted(n for n in names if n.startswith(incomplete))
@@ -81,6 +81,14 @@ def _config(ctx: typer.Context) -> "Config | None":
     from jobctl.errors import JobctlError
 
     try:
-        return load_config(ctx.find_root().params.get("config"))
+        return load_config(_expanded(ctx.find_root().params.get("config")))
     except JobctlError:
         return None
+
+
+def _expanded(path: "str | None") -> "str | None":
+    """A path from the line being completed, as the shell will pass it when the command runs:
+    the script hands the raw line over, `-c ~/proj/jobs.toml` with its ~ still there."""
+    import os
+
+    return os.path.expanduser(path) if path else path

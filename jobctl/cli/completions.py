@@ -11,6 +11,7 @@ never at start-up. Regenerate the scripts after changing a command with `make co
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,10 @@ def _kind(param: Any) -> tuple[str, list[str]]:
         return "file", []
     if metavar == "DIR":
         return "dir", []
+    if metavar in ("LEVEL", "FORMAT"):  # of event lines: a fixed set, checked by the CLI
+        from jobctl.config import LOG_FORMATS, LOG_LEVELS
+
+        return "choice", list(LOG_LEVELS if metavar == "LEVEL" else LOG_FORMATS)
     choices = getattr(param.type, "choices", None)
     if choices:
         return "choice", [str(c) for c in choices]
@@ -171,11 +176,13 @@ def _kind(param: Any) -> tuple[str, list[str]]:
 
 
 def _first_line(text: str | None) -> str:
+    """An option's first sentence, for a shell's menu: one that ends at ". ", not at the
+    dot of "e.g." or "i.e."."""
     if not text:
         return ""
     line = " ".join(text.split())
-    end = line.find(". ")
-    return line if end < 0 else line[: end + 1]
+    end = re.search(r"(?<!\be\.g)(?<!\bi\.e)\. ", line)
+    return line if end is None else line[: end.start() + 1]
 
 
 def _walk(node: Node) -> list[Node]:

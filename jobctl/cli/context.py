@@ -45,11 +45,12 @@ class Globals:
         log_level: str | None,
     ) -> None:
         """Take the global options of this call, refusing values no command could use."""
+        from jobctl.config import LOG_FORMATS, LOG_LEVELS
         from jobctl.errors import UsageError
 
-        if log_format is not None and log_format not in ("text", "json"):
+        if log_format is not None and log_format not in LOG_FORMATS:
             raise UsageError(f"--log-format: expected text or json, got {log_format!r}")
-        if log_level is not None and log_level not in ("debug", "info", "warning", "error"):
+        if log_level is not None and log_level not in LOG_LEVELS:
             raise UsageError(
                 f"--log-level: expected debug, info, warning or error, got {log_level!r}"
             )
