@@ -11,6 +11,14 @@ more than one fire of a schedule is due at once (a stall): "latest" runs the mos
 one, "none" runs none of the missed ones, "all" runs them all, at most `catch_up_limit`
 (the most recent ones). A schedule whose time table changes, or that a reload puts back
 after one took it out, counts from the reload.
+
+A clock set back (an NTP step, a VM restored from a snapshot, a host that booted with its
+clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, in the
+future of `now`. Beyond `_CLOCK_BACK`, the clock is taken as corrected, as cron(8) takes a
+large change: the schedule fires from `now` on at once, with no catch-up, instead of waiting
+silently until `now` passes that record. A fire time already recorded under the wrong clock
+is not recorded (so not run) again when the clock comes to it: each (schedule, fire time)
+is recorded once.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from jobctl import cron
 from jobctl.config import Config, ScheduleSpec
+from jobctl.durations import format_duration
 from jobctl.models import NewJob
 from jobctl.observe.events import EventLog
 from jobctl.store import Store
@@ -32,6 +41,9 @@ _PENDING_CHECK = 1.0  # seconds between checks of fires waiting for a previous r
 # With catch_up = "none", a fire at most this late is on time, not missed: cron runs the jobs
 # of the minute it wakes in, and a daemon restarted seconds after a fire time keeps that fire.
 _ON_TIME = 60.0
+# A plan this far ahead of the clock means the clock was set back: a step back within it is
+# absorbed (the fires already handled are not run again), a larger one taken as a correction.
+_CLOCK_BACK = 5.0
 
 
 @dataclass
@@ -132,6 +144,7 @@ class Scheduler:
         if not self._loaded:
             self.load(self.config, now)
         paused = self.store.paused_schedules()
+        self._follow_clock_back(now, paused)
         for plan in self._plans.values():
             if plan.next_fire is not None and plan.next_fire <= now:
                 self._handle_due(plan, now, plan.spec.name in paused)
@@ -156,6 +169,34 @@ class Scheduler:
             name, now, self._job(spec, now, now, jitter=False), now, overlap="allow", manual=True
         )
         return record.job_id if record is not None else None
+
+    def _follow_clock_back(self, now: float, paused: set[str]) -> None:
+        """Take a clock set back (see the module docstring) as corrected: each plan ahead of
+        it resumes from `now`, said once per schedule; the instants kept to tell late fires
+        from fires on time move back with it, so that no fire after `now` counts as missed."""
+        ahead = now + _CLOCK_BACK
+        if self._live_since is not None and self._live_since > ahead:
+            self._live_since = now
+        if self._leading_since is not None and self._leading_since > ahead:
+            self._leading_since = now
+        if self._next_pending_check > now + _PENDING_CHECK:
+            self._next_pending_check = now  # held fires: look now, not after the gap
+        for plan in self._plans.values():
+            if plan.watermark <= ahead:
+                continue
+            spec = plan.spec
+            quiet = not spec.enabled or spec.name in paused
+            self.log.emit(
+                "scheduler.clock_back",
+                level="debug" if quiet else "warning",
+                schedule=spec.name,
+                behind=format_duration(round(plan.watermark - now)),
+                planned_to=iso(plan.watermark),
+                reason="the clock was set back: fires resume from now, and a fire time"
+                " recorded already is not run again",
+            )
+            plan.watermark = now
+            plan.next_fire = _next_after(plan, now)
 
     def _handle_due(self, plan: _Plan, now: float, paused: bool) -> None:
         spec = plan.spec
@@ -217,8 +258,10 @@ class Scheduler:
                 overlap="queue" if backlog else spec.overlap,
                 backlog=backlog,
             )
-            if record is None:
-                continue  # fired already, by us before a restart or by another daemon
+            if record is None:  # fired already: by us before a restart or under a clock
+                # since set back, or by another daemon
+                self._log_skip(spec, fire_time, "recorded already", level="debug")
+                continue
             if record.status == "enqueued":
                 self._log_fire(spec, fire_time, record.job_id, None)
             elif record.status == "pending":

@@ -11,7 +11,7 @@ from jobctl.cli.context import STATE
 from jobctl.text import say
 
 if TYPE_CHECKING:
-    from jobctl.config import Config
+    from jobctl.config import Config, ScheduleSpec
 
 
 @app.command(epilog="Example:  jobctl --config /etc/jobctl/jobs.toml validate")
@@ -48,6 +48,9 @@ def _warn_about_this_host(config: Config) -> None:
         note = cron.vixie_day_difference(cron.parse(spec.cron))
         if note:
             say(f"jobctl: warning: [schedules.{name}] cron {spec.cron!r}: {note}")
+        note = _jitter_overlap(spec, config)
+        if note:
+            say(f"jobctl: warning: [schedules.{name}] {note}")
     root = os.geteuid() == 0
     for name, job in sorted(config.jobs.items()):
         unknown = []
@@ -73,6 +76,35 @@ def _warn_about_this_host(config: Config) -> None:
     refused = _log_folder_refused(config)
     if refused:
         say(f"jobctl: warning: {refused}: workers would not start here")
+
+
+def _jitter_overlap(spec: ScheduleSpec, config: Config) -> str | None:
+    """A jitter as long as the gap between two fires, under an overlap that will not start a
+    run while the last one is active: a run waiting out its jitter is `scheduled`, so the
+    next fire finds it active, and many fires are skipped (or held) instead of run."""
+    import itertools
+    import time
+
+    from jobctl import cron
+    from jobctl.durations import format_duration
+    from jobctl.timefmt import local_zone
+
+    if spec.jitter <= 0 or spec.overlap == "allow":
+        return None
+    zone = spec.timezone or config.settings.timezone or local_zone()
+    # The daemon's own fire times, a few of them: the smallest gap between two (a day's
+    # `0 9,10 * * *` has one of an hour).
+    fires = cron.next_fires(cron.parse(spec.cron), zone, time.time(), 8)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(fires)]
+    if not gaps or spec.jitter < min(gaps):
+        return None
+    fate = "is skipped" if spec.overlap == "skip" else "waits, and any further one is skipped"
+    return (
+        f"jitter {format_duration(spec.jitter)} is not shorter than the"
+        f' {format_duration(min(gaps))} between fires: with overlap = "{spec.overlap}", a'
+        f" fire that comes while the previous run still waits out its jitter {fate}, so many"
+        ' fires will be (shorten the jitter, or set overlap = "allow")'
+    )
 
 
 def _log_folder_refused(config: Config) -> str | None:
