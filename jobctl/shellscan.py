@@ -13,8 +13,11 @@ the file, but `| sh < /dev/stdin`),
 body, `...` backquotes, a comment, a `$` right before it (line continuations are taken out
 first, as the shell does), quotes written around a placeholder in a shell script, or
 arithmetic: in `$(( {x} ))`, `(( ))`, `let`, an array index, `[[ {x} -eq 1 ]]` or a
-variable name of read or declare, dash and bash expand `$(...)` and `a[...]` of the
-value's text, quoted or not. `jobs.toml` is refused when a
+variable name of read or declare (or where printf or wait reads an option: a value
+-va[...]), dash and bash expand `$(...)` and `a[...]` of the value's text, quoted or not.
+So do commands that join their words into a line for a shell: watch without -x, and ssh
+(its remote command; -o ProxyCommand, LocalCommand, KnownHostsCommand; and a value where it
+reads an option, -oProxyCommand=...). `jobs.toml` is refused when a
 command does any of these; `validate` says which. Read for commands that have placeholders
 only: the config of every `jobctl enqueue` loads this module only then.
 
@@ -88,6 +91,7 @@ _IN_ARITHMETIC = (
 )
 _SHELL_PATH_OPTIONS = {"-s", "--shell"}  # useradd -s /bin/bash: a path, not a command
 _RUNNERS = {"flock", "su", "runuser", "script"}  # their -c / --command goes to a shell
+_JOINERS = {"watch", "ssh"}  # as a command: they join their words into a line for a shell
 _KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "time", "{", "}"}
 _KEYWORDS |= {"exec", "command", "builtin"}
 _STDIN_FILES = {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"}
@@ -671,9 +675,11 @@ def _builtin_hazard(command: list[str]) -> str | None:
             if name == "[[" and (before in _ARITHMETIC_TESTS or after in _ARITHMETIC_TESTS):
                 return _IN_ARITHMETIC
         return None
-    for value, code in _variable_names(name, args):
+    for value, kind in _variable_names(name, args):
         if placeholders([value]):
-            return _after(f"{name} -C") if code else _as_a_name(name)
+            if kind == "option":
+                return _as_an_option(name)
+            return _after(f"{name} -C") if kind == "code" else _as_a_name(name)
     return None
 
 
@@ -685,40 +691,58 @@ def _as_a_name(name: str) -> str:
     )
 
 
-def _variable_names(name: str, args: list[str]) -> list[tuple[str, bool]]:
-    """The words of a builtin that bash reads as variable names, each with whether it is
-    code instead (mapfile -C). For declare -i or -n, the values too: arithmetic, a name."""
+def _as_an_option(name: str) -> str:
+    letter = _NAMING[name][1]
+    return (
+        f"a {{placeholder}} where {name} reads its options could be -{letter}NAME, a variable"
+        " name, in which bash expands $(...) in an index a[...]: payload values would run as"
+        f" shell code; put -- before it: {name} -- {{x}}"
+    )
+
+
+def _variable_names(name: str, args: list[str]) -> list[tuple[str, str]]:
+    """The words of a builtin that bash reads as variable names ("name"), or as code
+    instead (mapfile -C: "code"). For declare -i or -n, the values too: arithmetic, a name.
+    And a placeholder where printf or wait reads an option ("option"): the value may be one
+    that takes a name, printf -va[$(id)] FORMAT."""
     if name in _DECLARES:
         options = 0
         while options < len(args) and args[options][:1] in ("-", "+"):
             options += 1
         whole = any(letter in "in" for option in args[:options] for letter in option[1:])
-        return [(arg if whole else arg.partition("=")[0], False) for arg in args[options:]]
+        return [(arg if whole else arg.partition("=")[0], "name") for arg in args[options:]]
     if name == "getopts":
-        return [(arg, False) for arg in args[1:2]]
+        return [(arg, "name") for arg in args[1:2]]
     if name not in _NAMING:
         return []
     takes, named, operands_named = _NAMING[name]
-    found: list[tuple[str, bool]] = []
+    found: list[tuple[str, str]] = []
     index = 0
     while index < len(args):
         arg = args[index]
         if arg == "--":
             index += 1
             break
+        # (an operand of read is a name anyway; printf -vNAME needs a FORMAT after it)
+        option = not operands_named and (name != "printf" or index + 1 < len(args))
+        if option and _starts_with_placeholder(arg):
+            found.append((arg, "option"))
         if arg[:1] != "-" or len(arg) == 1:
             break
         index += 1
         for position, letter in enumerate(arg[1:], 2):
+            if option and _starts_with_placeholder(arg, position - 1):
+                found.append((arg, "option"))  # -{x}: v, or va[$(id)]
+                break
             if letter in takes:
                 value = arg[position:]
                 if not value and index < len(args):
                     value, index = args[index], index + 1
                 if letter in named:
-                    found.append((value, letter == "C"))
+                    found.append((value, "code" if letter == "C" else "name"))
                 break
     if operands_named:
-        found.extend((arg, False) for arg in args[index:])
+        found.extend((arg, "name") for arg in args[index:])
     return found
 
 
@@ -869,6 +893,27 @@ _ARGV_MESSAGES = {
     "options": _SHELL_OPTIONS,
     "split": _IN_ENV_SPLIT,
     "file": _FED_AS_A_FILE,
+    "watch": (
+        "without -x (--exec), watch joins the words of its command and runs them with sh -c,"
+        " so a {placeholder} in them (or where watch reads its options, where the command may"
+        " start) would run payload values as shell code; give -x first: watch -x ls -d {path}"
+    ),
+    "remote": (
+        "a {placeholder} in the command ssh runs on the remote host (its words after the"
+        " destination, or RemoteCommand) would run payload values as shell code there: ssh"
+        " joins the words into one line for the remote shell; pass the value on its standard"
+        " input (with shell = true: printf '%s\\n' {x} | ssh HOST 'read -r x; ls -- \"$x\"')"
+    ),
+    "ssh-command": (
+        "a {placeholder} in ssh's ProxyCommand, LocalCommand or KnownHostsCommand would run"
+        " payload values as shell code (ssh runs them with the user's shell); keep values out"
+        " of them: a jump host can be given as -J {jump}"
+    ),
+    "ssh-option": (
+        "a {placeholder} where ssh reads its options (after the destination too) or as the"
+        " name of a -o option could be -oProxyCommand=..., which ssh runs with a shell; name"
+        " the options yourself, and put -- before the destination: ssh -p {port} -- {host} uptime"
+    ),
 }
 
 
@@ -880,14 +925,17 @@ def _is_shell(word: str) -> bool:
 def _argv_hazard(argv: Sequence[str]) -> str | None:
     """How a shell in `argv` would run a placeholder's value as code, if one would: "script"
     (it is in the shell's script), "options" (it may be the shell's -c), "split" (env -S
-    splits it into words) or "file" (it is in what a shell reads from <(...))."""
+    splits it into words) or "file" (it is in what a shell reads from <(...)); or a command
+    that joins its words for a shell: "watch", or ssh's "remote", "ssh-command" and
+    "ssh-option" (_ssh_hazard)."""
     words, split = _split_env_strings(argv)
     if split:
         return "split"
-    command = _command_index(words)
+    starts = _command_starts(words)
+    command = starts[-1]
     for start, word in enumerate(words):
         name = os.path.basename(word.lstrip("`"))
-        if name in _RUNNERS:
+        if name in _RUNNERS or (name in _JOINERS and start in starts):
             runs = _runner_hazard(words, start, name)
             if runs is not None:
                 return runs
@@ -1045,7 +1093,11 @@ def _fish_reading(argv: Sequence[str], start: int) -> _Reading:
 def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
     """flock FILE -c CMD, su -c CMD (-lc, --command=CMD, -C, --session-command), script -c
     CMD: "script" for a placeholder in CMD; and for the shell su USER runs, what a shell
-    would make of its arguments (su USER -- -c CMD)."""
+    would make of its arguments (su USER -- -c CMD). watch and ssh, as the command."""
+    if runner == "watch":
+        return _watch_hazard(argv, start)
+    if runner == "ssh":
+        return _ssh_hazard(argv, start)
     if runner == "flock":
         return "script" if _flock_hazard(argv, start) else None
     if runner in ("su", "runuser"):
@@ -1075,6 +1127,126 @@ def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
 def _starts_with_placeholder(word: str, index: int = 0) -> bool:
     match = PLACEHOLDER.match(word, index)
     return bool(match and match.group(1))
+
+
+# watch (procps) reads its options up to its first operand, the command; without -x it runs
+# the command's words, joined with spaces, with sh -c.
+_WATCH_VALUE_LETTERS = "nq"
+_WATCH_LONG: dict[str, bool] = {  # whether it takes a value (--differences: only with =)
+    "beep": False,
+    "chgexit": False,
+    "color": False,
+    "differences": False,
+    "equexit": True,
+    "errexit": False,
+    "exec": False,
+    "help": False,
+    "interval": True,
+    "no-color": False,
+    "no-rerun": False,
+    "no-title": False,
+    "no-wrap": False,
+    "precise": False,
+    "version": False,
+}
+
+
+def _watch_hazard(argv: Sequence[str], start: int) -> str | None:
+    """Whether watch would run a value with sh -c ("watch"): a placeholder in its command
+    without -x (--exec), or where it reads an option before -x, where the value may be the
+    command, or an option that takes the -x as its value."""
+    execs = False
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--":
+            index += 1
+            break
+        if _starts_with_placeholder(arg) and not execs:
+            return "watch"  # {x} may be the command
+        if arg[:1] != "-" or arg == "-" or _starts_with_placeholder(arg):
+            break
+        index += 1
+        if arg.startswith("--"):
+            name, equals, _ = arg[2:].partition("=")
+            names = [long for long in _WATCH_LONG if long.startswith(name)] if name else []
+            names = [name] if name in names else names
+            if placeholders([name]) and not execs:
+                return "watch"
+            execs = execs or names == ["exec"]
+            if not equals and any(_WATCH_LONG[long] for long in names):
+                index += 1  # its value
+            continue
+        for position in range(1, len(arg)):
+            if _starts_with_placeholder(arg, position):
+                if not execs:
+                    return "watch"  # -{x}: x, or n to take the -x as its value
+                break
+            letter = arg[position]
+            execs = execs or letter == "x"
+            if letter in _WATCH_VALUE_LETTERS and position + 1 == len(arg):
+                index += 1  # its value is the next word
+            if letter in _WATCH_VALUE_LETTERS or letter == "d":
+                break  # the rest of the word is its value (-d takes one only so)
+    if execs:
+        return None  # the command runs directly; _argv_hazard scans its words as well
+    return "watch" if placeholders(argv[index:]) else None
+
+
+# ssh (OpenSSH) reads options, its destination (the first operand), options again, then the
+# command, whose words it joins into one line for the remote shell; -- ends its options.
+_SSH_VALUE_LETTERS = "BbcDEeFIiJLlmOoPpQRSWw"
+_SSH_OPTION_END = re.compile(r"[\s=\"]")  # of its name: -o "Name value", -o Name=value
+_SSH_LOCAL_COMMANDS = {"proxycommand", "localcommand", "knownhostscommand"}
+
+
+def _ssh_hazard(argv: Sequence[str], start: int) -> str | None:
+    """ssh [options] DESTINATION [options] [--] [COMMAND...]: "remote" for a placeholder in
+    COMMAND (or -o RemoteCommand), "ssh-command" for one in -o ProxyCommand, LocalCommand or
+    KnownHostsCommand, which run in the local user's shell, and "ssh-option" for one where
+    ssh reads an option, or names a -o option: the value may be -oProxyCommand=CMD."""
+    destination = False
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            if not destination:
+                index += 1  # the destination; no options after it (and no host -oName=...)
+            break
+        if _starts_with_placeholder(arg):
+            return "ssh-option"
+        if arg[:1] != "-" or arg == "-":
+            if destination:
+                index -= 1  # the command's first word
+                break
+            destination = True
+            continue
+        for position in range(1, len(arg)):
+            if _starts_with_placeholder(arg, position):
+                return "ssh-option"
+            if arg[position] in _SSH_VALUE_LETTERS:
+                value = arg[position + 1 :]
+                if not value and index < len(argv):
+                    value, index = argv[index], index + 1
+                if arg[position] == "o":
+                    kind = _ssh_option_hazard(value)
+                    if kind is not None:
+                        return kind
+                break
+    return "remote" if placeholders(argv[index:]) else None
+
+
+def _ssh_option_hazard(option: str) -> str | None:
+    """What a placeholder in the value of ssh -o (NAME=VALUE or NAME VALUE) would be."""
+    name = _SSH_OPTION_END.split(option.lstrip(' \t"'), maxsplit=1)[0]
+    if placeholders([name]):
+        return "ssh-option"
+    if not placeholders([option]):
+        return None
+    if name.lower() in _SSH_LOCAL_COMMANDS:
+        return "ssh-command"
+    return "remote" if name.lower() == "remotecommand" else None
 
 
 # flock (util-linux) reads its options up to its first operand, the lock file; only a -c or
@@ -1306,13 +1478,16 @@ _WRAPPERS: dict[str, tuple[str, int]] = {
     "command": ("", 0),
     "builtin": ("", 0),
     "time": ("fo", 0),
+    "watch": ("nq", 0),  # (with -x; without, it joins the command for sh -c: _watch_hazard)
 }
 _WRAPPER_LONG_VALUES = {
     "--adjustment",
     "--chdir",
     "--close-from",
+    "--equexit",
     "--group",
     "--host",
+    "--interval",
     "--kill-after",
     "--other-user",
     "--prompt",
@@ -1327,8 +1502,15 @@ _WRAPPER_LONG_VALUES = {
 
 def _command_index(argv: Sequence[str]) -> int:
     """Where the command of `argv` begins, after wrappers such as env, nice, sudo, timeout."""
+    return _command_starts(argv)[-1]
+
+
+def _command_starts(argv: Sequence[str]) -> list[int]:
+    """Where each wrapper of `argv` begins, and last the command they run."""
+    starts: list[int] = []
     index = 0
     while index < len(argv) and os.path.basename(argv[index]) in _WRAPPERS:
+        starts.append(index)
         takes, operands = _WRAPPERS[os.path.basename(argv[index])]
         index += 1
         while index < len(argv):
@@ -1352,7 +1534,7 @@ def _command_index(argv: Sequence[str]) -> int:
                         index += 1  # its value is the next word
                     break
         index += operands
-    return index
+    return [*starts, index]
 
 
 def _reads_code_from_stdin(command: list[str]) -> bool:

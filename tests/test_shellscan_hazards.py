@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -865,3 +866,225 @@ def test_stdin_near_misses_still_validate_and_run_values_as_data(env: Env, scrip
     validates_and_runs_values_as_data(
         env, script, "x; touch${{IFS}}{marker}", "-c touch${{IFS}}{marker}"
     )
+
+
+# -- Commands that join their words into a line for a shell: watch, ssh -----------------------
+
+
+def _runs_under_watch(command: list[str], payload: dict[str, str], marker: Path) -> bool:
+    """Fill `command` (a watch command) and run it until the payload makes `marker`, for at
+    most 5 seconds: watch repeats its command until it is stopped. Whether it did."""
+    filled = render_argv(command, payload, False)
+    with subprocess.Popen(
+        filled,
+        env={"PATH": "/usr/bin:/bin", "TERM": "dumb"},  # (watch needs a terminal type)
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as watch:
+        try:
+            for _ in range(50):
+                if marker.exists() or watch.poll() is not None:
+                    break
+                time.sleep(0.1)
+        finally:
+            watch.kill()
+    made = marker.exists()
+    marker.unlink(missing_ok=True)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("command", "payload"),
+    [
+        (["watch", "-n", "0.1", "-g", "-t", "ls -d {path}"], {"path": "/tmp; touch {marker}"}),
+        (["watch", "-n", "0.1", "ls", "-d", "{path}"], {"path": "/tmp; touch {marker}"}),
+        (["watch", "--interval=0.1", "--chgexit", "ls {p}"], {"p": "/tmp; touch {marker}"}),
+        (["watch", "-t", "{cmd}", "-x", "ls", "{p}"], {"cmd": "touch {marker};", "p": "/"}),
+    ],
+)
+def test_a_placeholder_in_the_command_of_watch_without_x_is_refused(
+    env: Env, command: list[str], payload: dict[str, str]
+) -> None:
+    # Without -x (--exec), watch joins its command's words with spaces and runs them with
+    # sh -c; a value where it reads options may be the command, and the -x its argument.
+    marker = env.root / "pwned"
+    if shutil.which("watch"):
+        filled = {key: value.format(marker=marker) for key, value in payload.items()}
+        assert _runs_under_watch(command, filled, marker), command
+    refused(env, command, False, says="watch joins the words of its command")
+    refused(env, command, True, says="watch joins the words of its command")
+
+
+def test_watch_x_runs_its_command_without_a_shell(env: Env) -> None:
+    marker = env.root / "pwned"
+    for command in (
+        ["watch", "-x", "ls", "{path}"],
+        ["watch", "-n", "{secs}", "-x", "-t", "ls", "-d", "{path}"],
+        ["watch", "--interval", "{secs}", "--exec", "ls", "{path}"],
+        ["nice", "watch", "-tx", "ls", "{path}"],
+    ):
+        for shell in (False, True):
+            env.write_config(_job_table(command, shell))
+            result = env.run("validate")
+            assert result.returncode == 0, (command, shell, result.stderr)
+        if shutil.which("watch"):
+            payload = {"path": f"/tmp; touch {marker}", "secs": "0.1"}
+            assert not _runs_under_watch(command, payload, marker), command
+    refused(env, ["watch", "-x", "sh", "-c", "ls {path}"], False, says="inside a shell script")
+
+
+def _ssh_runs(command: list[str], payload: dict[str, str], marker: Path) -> bool:
+    """Fill `command` (an ssh command to a host that does not exist) and run it: whether
+    the payload made `marker`."""
+    filled = render_argv(command, payload, False)
+    subprocess.run(filled, capture_output=True, timeout=30, stdin=subprocess.DEVNULL, check=False)
+    made = marker.exists()
+    marker.unlink(missing_ok=True)
+    return made
+
+
+_SSH = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1"]
+
+
+@pytest.mark.parametrize(
+    ("command", "value"),
+    [
+        ([*_SSH, "-o", "ProxyCommand=ssh -W %h:%p {v}", "nohost", "uptime"], "$(touch {m})"),
+        ([*_SSH, "-oProxyCommand=nc {v} 22", "nohost", "uptime"], "$(touch {m})"),
+        ([*_SSH, "-o", "proxycommand nc {v} 22", "nohost"], "$(touch {m})"),
+        ([*_SSH, "-o", " ProxyCommand = nc {v} 22", "nohost"], "$(touch {m})"),
+        (["ssh", "-o", "LocalCommand=echo {v}", "-o", "PermitLocalCommand=yes", "db1"], ""),
+        (["ssh", "-o", "KnownHostsCommand=/opt/known-hosts {v}", "db1", "uptime"], ""),
+    ],
+)
+def test_a_placeholder_in_a_command_ssh_runs_locally_is_refused(
+    env: Env, command: list[str], value: str
+) -> None:
+    # ssh runs ProxyCommand (and LocalCommand, KnownHostsCommand) with the user's shell.
+    marker = env.root / "pwned"
+    if value and shutil.which("ssh"):
+        assert _ssh_runs(command, {"v": value.format(m=marker)}, marker), command
+    refused(env, command, False, says="ProxyCommand, LocalCommand or KnownHostsCommand")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [*_SSH, "{host}", "uptime"],  # the value is an option, and uptime the destination
+        [*_SSH, "nohost", "{cmd}", "uptime"],  # ssh reads options after the destination
+        [*_SSH, "-o", "{option}", "nohost", "uptime"],
+        [*_SSH, "-o", "{name}=touch {v}", "nohost"],
+        [*_SSH, "-{flags}", "nohost", "uptime"],
+    ],
+)
+def test_a_placeholder_that_may_be_an_ssh_option_is_refused(env: Env, command: list[str]) -> None:
+    marker = env.root / "pwned"
+    payload = {
+        "host": f"-oProxyCommand=touch {marker}",
+        "cmd": f"-oProxyCommand=touch {marker}",
+        "option": f"ProxyCommand=touch {marker}",
+        "name": "ProxyCommand",
+        "v": str(marker),
+        "flags": f"oProxyCommand=touch {marker}",
+    }
+    if shutil.which("ssh"):
+        assert _ssh_runs(command, payload, marker), command
+    refused(env, command, False, says="where ssh reads its options")
+
+
+@pytest.mark.parametrize(
+    ("command", "shell"),
+    [
+        (["ssh", "host", "ls {v}"], False),
+        (["ssh", "host", "ls", "{v}"], False),
+        (["ssh", "host", "ls", "--", "{v}"], False),  # (the remote shell reads the --)
+        (["ssh", "-p", "2222", "-l", "deploy", "host", "-t", "ls", "{v}"], False),
+        (["ssh", "-o", "BatchMode=yes", "--", "host", "ls", "{v}"], False),
+        (["ssh", "-o", "RemoteCommand=ls {v}", "host"], False),
+        (["sudo", "-u", "deploy", "ssh", "host", "ls {v}"], False),
+        (["watch", "-x", "ssh", "host", "ls", "{v}"], False),
+        ("ssh host ls {v}", True),
+        ("ssh -T host ls -- {v} 2>&1 | tail -n 1", True),
+    ],
+)
+def test_a_placeholder_in_the_remote_command_of_ssh_is_refused(
+    env: Env, command: str | list[str], shell: bool
+) -> None:
+    """ssh joins the words after its destination into one line for the remote shell, as
+    sh -c does with its script: quoting here does not reach there. (No sshd to show it.)"""
+    refused(env, command, shell, says="remote shell")
+
+
+SSH_SAFE: list[tuple[str | list[str], bool]] = [
+    (["ssh", "-i", "{keyfile}", "host", "uptime"], False),
+    (["ssh", "-p", "{port}", "-l", "{user}", "--", "{host}", "uptime"], False),
+    (["ssh", "host", "-p", "{port}", "uptime"], False),
+    (["ssh", "-J", "{jump}", "db1", "uptime"], False),
+    (["ssh", "-o", "Port={port}", "-o", "User {user}", "db1", "uptime"], False),
+    (["ssh", "-oProxyCommand=ssh -W %h:%p bastion", "deploy@{host}", "uptime"], False),
+    (["apt-get", "install", "-y", "ssh", "watch", "{pkg}"], False),
+    ("printf '%s\\n' {x} | ssh HOST 'read -r x; ls -- \"$x\"'", True),
+    ("ssh -p {port} -- {host} uptime", True),
+]
+
+
+@pytest.mark.parametrize(("command", "shell"), SSH_SAFE)
+def test_ssh_with_values_only_where_no_shell_reads_them_validates(
+    env: Env, command: str | list[str], shell: bool
+) -> None:
+    env.write_config(_job_table(command, shell))
+    result = env.run("validate")
+    assert result.returncode == 0, (command, result.stderr)
+
+
+def test_ssh_with_values_after_dash_dash_runs_them_as_data(env: Env) -> None:
+    # After --, ssh reads no more options: a destination -oProxyCommand=... is no host.
+    marker = env.root / "pwned"
+    command = [*_SSH, "-o", "ProxyCommand=false", "-i", "{key}", "--", "{host}", "uptime"]
+    env.write_config(_job_table(command, False))
+    assert env.run("validate").returncode == 0
+    if shutil.which("ssh"):
+        hostile = {"key": f"$(touch {marker})", "host": f"-oProxyCommand=touch {marker}"}
+        assert not _ssh_runs(command, hostile, marker)
+
+
+# -- printf and wait: a value where they read options may take a variable name ----------------
+
+
+@pytest.mark.parametrize(
+    ("script", "says"),
+    [
+        ("printf {format} {name}", "where printf reads its options"),
+        ("printf {format} x", "where printf reads its options"),
+        ("printf -{format} x", "where printf reads its options"),
+        ("sleep 0 & wait {format} $!", "where wait reads its options"),
+        ("sleep 0 & wait -n {format}", "where wait reads its options"),
+    ],
+)
+def test_a_placeholder_where_printf_reads_its_options_is_refused(
+    env: Env, script: str, says: str
+) -> None:
+    # A value -va[$(...)] is printf's -v NAME (wait's -p NAME): bash expands the index.
+    marker = env.root / "pwned"
+    value = f"va[$(touch {marker})]" if "-{" in script else f"-va[$(touch {marker})]"
+    if "wait" in script:
+        value = f"-pa[$(touch {marker})]"
+    runs_as_code(script, True, {"format": value, "name": "x"}, marker, "bash")
+    refused(env, script, True, says=says)
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "printf '%s\\n' {v}",
+        "printf -- {v}",
+        "printf -- {v} x",
+        "printf {v}",  # (alone, -vNAME has no format: printf stops)
+        'printf -v out %s {v}; echo "$out"',
+    ],
+)
+def test_printf_with_a_value_as_its_format_or_argument_still_validates(
+    env: Env, script: str
+) -> None:
+    validates_and_runs_values_as_data(env, script, "-va[$(touch {marker})]", "x; touch {marker}")
