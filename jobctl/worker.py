@@ -34,6 +34,7 @@ from jobctl.payload import compact_json, render_argv
 from jobctl.processes import login_env, stop_orphans, uid_of
 from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
 from jobctl.retention import AutoPruner
+from jobctl.render import shown_command
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
 from jobctl.store.base import OUTAGE_GRACE
@@ -539,6 +540,8 @@ class Worker:
             queue=job.queue,
             attempt=claim.attempt,
             max_attempts=job.max_attempts,
+            # An --exec job's name is "exec" alone: its command tells a log reader which.
+            command=shown_command(job.command) if job.command else None,
         )
 
     def _start(self, claim: Claim) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pwd
 import signal
@@ -734,3 +735,16 @@ def test_a_cron_daemon_whose_database_file_goes_away_stops(env: Env) -> None:
     assert err.splitlines()[-1] == (
         f"jobctl: database {env.db}: deleted while in use: start the cron daemon again to serve it"
     )
+
+
+def test_the_started_line_of_an_exec_job_names_its_command(env: Env) -> None:
+    """Every ad-hoc job is `exec`: in a worker's log they could not be told apart."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("--exec", "--", "sh", "-c", "echo hi")
+    env.enqueue("ok")
+    result = env.run("--log-format", "json", "run-worker", "--burst", check=True)
+    started = [json.loads(line) for line in result.stderr.splitlines() if '"job.started"' in line]
+    assert [(e["job"], e.get("command")) for e in started] == [
+        ("exec", "sh -c 'echo hi'"),
+        ("ok", None),
+    ]
