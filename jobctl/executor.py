@@ -87,6 +87,7 @@ class Attempt:
         self._kill_at: float | None = None  # SIGKILL then; inf once sent
         self._timed_out = False
         self._unchecked = 0  # bytes written to the log since its size was last checked
+        self._log_cut = (0, 0)  # bytes of output the log dropped, its line saying so: trim_log
         self._leader_done = False
         self._leftovers_kill_at: float | None = None  # stopping processes the leader left
         self._leftovers_check = 0.0
@@ -352,7 +353,8 @@ class Attempt:
         self._unchecked += len(data)
         if self._unchecked > self.spec.log_max_bytes:  # all output passes here: cap it here
             self._unchecked = 0
-            trim_log(self._log_fd, self.spec.log_max_bytes, 2 * self.spec.log_max_bytes)
+            keep = self.spec.log_max_bytes
+            self._log_cut = trim_log(self._log_fd, keep, 2 * keep, self._log_cut)
 
     def _close_pipe(self, fd: int) -> None:
         with contextlib.suppress(OSError):
@@ -364,7 +366,8 @@ class Attempt:
 
     def _finish(self) -> AttemptResult:
         if self._log_fd >= 0:
-            trim_log(self._log_fd, self.spec.log_max_bytes, self.spec.log_max_bytes)
+            keep = self.spec.log_max_bytes
+            self._log_cut = trim_log(self._log_fd, keep, keep, self._log_cut)
         self._release()
         self.result = self._result()
         return self.result

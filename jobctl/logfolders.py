@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import stat
 import threading
 
@@ -232,15 +233,43 @@ def os_reason(exc: OSError) -> str:
     return text[:1].lower() + text[1:]
 
 
-def trim_log(fd: int, keep: int, above: int) -> None:
+def trim_log(fd: int, keep: int, above: int, cut: tuple[int, int]) -> tuple[int, int]:
     """Cut the log to its last `keep` bytes once it is over `above`, dropping the head.
-    Through the open descriptor, never the path, which someone could have swapped."""
+    Through the open descriptor, never the path, which someone could have swapped.
+
+    A cut log starts with a line that says how many bytes of the job's output were dropped
+    in all (TRIMMED): `logs --follow` reads from it where in the output the kept bytes
+    start, so that it shows none twice. `cut` is (bytes dropped so far, length of that
+    line), (0, 0) before the first cut; the new pair is returned."""
+    dropped, line = cut
     try:
         size = os.fstat(fd).st_size
         if size <= above:
-            return
-        tail = os.pread(fd, keep, size - keep)
+            return cut
+        start = max(size - keep, line)  # never the line of an earlier cut
+        if start == line:
+            return cut  # nothing to drop (a log cut to `keep` just before it ended)
+        tail = os.pread(fd, size - start, start)
+        dropped += start - line
+        head = TRIMMED % dropped
         os.ftruncate(fd, 0)
-        write_all(fd, b"[... earlier output dropped ...]\n" + tail)  # O_APPEND: at the start
+        write_all(fd, head + tail)  # O_APPEND: at the start
     except OSError:
-        return
+        return cut
+    return dropped, len(head)
+
+
+TRIMMED = b"[... %d bytes of earlier output dropped ...]\n"
+_TRIMMED = re.compile(rb"\[\.\.\. (\d{1,20}) bytes of earlier output dropped \.\.\.\]\n")
+
+
+def kept_from(fd: int) -> tuple[int, int] | None:
+    """Where a log's bytes start in the job's output, and at which offset of the file:
+    (0, 0) for a log never cut; (bytes dropped, length of the TRIMMED line) for one cut.
+    None for an empty file: the worker is between the two steps of a cut (or the log was
+    just made)."""
+    head = os.pread(fd, 96, 0)
+    if not head:
+        return None
+    found = _TRIMMED.match(head)
+    return (0, 0) if found is None else (int(found.group(1)), found.end())

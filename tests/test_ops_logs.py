@@ -255,3 +255,54 @@ def test_logs_of_a_running_attempt_that_has_written_nothing_yet_is_empty(env: En
     _release(fifo)
     wait_state(env, job_id, "succeeded")
     assert env.run("logs", str(job_id), check=True).stdout == "done\n"
+
+
+def test_following_a_log_the_worker_cuts_shows_each_byte_once(env: Env) -> None:
+    """A log past twice log_max_bytes is cut to its last log_max_bytes, in place: a follower
+    that had shown part of what is kept shows the rest, not all of it again (nor the line the
+    cut leaves); one that comes after the cut says how much it cannot show."""
+    # A gate each: a job past one gate could open the same FIFO again before the test has
+    # closed it, and go past the next gate too.
+    gates = [env.root / f"gate{n}" for n in range(3)]
+    for gate in gates:
+        os.mkfifo(gate)
+    seq = "seq -f %09g"  # ten bytes a line, in one write: the worker reads each part whole
+    parts = [(1, 110), (111, 160), (161, 220)]  # 1100 bytes (checked: not cut), 500, 600:
+    script = "; ".join(
+        f"{seq} {a} {b}; read x < {gate}" for (a, b), gate in zip(parts, gates, strict=True)
+    )
+    script += "; echo END"
+    env.write_config(  # at 2200 bytes, the log is cut to its last 1000
+        "[settings]\nlog_max_bytes = 1000\n\n"
+        f'[jobs.chatty]\ncommand = ["sh", "-c", "{script}"]\nmax_attempts = 1\n'
+    )
+    lines = [f"{n:09d}\n" for n in range(1, 221)]
+    start_worker(env)
+    job_id = env.enqueue("chatty")
+    early = env.start("logs", str(job_id), "--follow")
+    assert early.stdout is not None
+    for (first, last), gate in zip(parts[:2], gates[:2], strict=True):  # each part is shown
+        assert [early.stdout.readline() for _ in range(first, last + 1)] == lines[first - 1 : last]
+        _release(gate)  # before the next is written
+    assert [early.stdout.readline() for _ in range(161, 221)] == lines[160:]
+    log = Path(str(env.show(job_id)["attempts_history"][0]["log_path"]))  # type: ignore[index]
+    env.wait_for(lambda: log.stat().st_size < 2200)  # cut, as the follower may see first
+    late = env.start("logs", str(job_id), "--follow")  # 1200 bytes were cut before it came
+    assert late.stdout is not None
+    assert late.stdout.readline() == lines[120]
+    _release(gates[2])
+    assert (*_rest(early), early.returncode) == ("END\n", "", 0)
+    out, err = _rest(late)  # (readline may have buffered what follows: communicate loses it)
+    assert (out, late.returncode) == ("".join(lines[121:]) + "END\n", 0)
+    assert err == (
+        f"jobctl: note: job {job_id} attempt 1: 1200 bytes of its output were cut from the log"
+        " (log_max_bytes) before they could be shown\n"
+    )
+
+
+def _rest(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """What a process started with env.start writes from here on, once it has exited."""
+    assert proc.stdout is not None and proc.stderr is not None
+    out = proc.stdout.read()  # to its end: the note on stderr is one short line
+    proc.wait(timeout=30)
+    return out, proc.stderr.read()

@@ -429,7 +429,7 @@ def watch(
                     if reader is not None:
                         reader.close()
                         typer.echo(f"jobctl: job {job_id}: attempt {run} started", err=True)
-                    reader = _LogReader(run, attempt_log(store, current))
+                    reader = _LogReader(job_id, run, attempt_log(store, current))
                 moved = reader.copy(out)
                 if current.finished_at is not None and reader.missing():
                     # Run on another host: what a shared store kept of its output, once done.
@@ -518,17 +518,22 @@ def _stored_tail(path: str) -> bytes | None:
 
 
 class _LogReader:
-    """Copies what is appended to one log file, like `tail -f`."""
+    """Copies what is appended to one log file, like `tail -f`. The worker cuts a log that
+    grows past twice log_max_bytes to its last log_max_bytes, in place, and starts it with a
+    line saying how many bytes it dropped in all (logfolders.trim_log): that says where in
+    the job's output each byte of the file is, so that none is shown twice, nor the line."""
 
-    def __init__(self, run: int, path: Path) -> None:
+    def __init__(self, job_id: int, run: int, path: Path) -> None:
+        self.job_id = job_id
         self.run = run
         self.path = path
-        self.offset = 0
+        self.shown = 0  # bytes of the job's output copied so far
         self._handle: BinaryIO | None = None
 
     def copy(self, out: BinaryIO) -> bool:
         """Copy what is new; True when something was."""
         from jobctl.errors import OperationFailed
+        from jobctl.logfolders import kept_from
 
         if self._handle is None:
             try:
@@ -537,11 +542,30 @@ class _LogReader:
                 return False  # not created yet, or the attempt never started its command
             except OSError as exc:
                 raise OperationFailed(f"cannot read {self.path}: {exc.strerror}") from None
-        if os.fstat(self._handle.fileno()).st_size < self.offset:
-            self._handle.seek(0)  # the worker trimmed an oversized log: start over
-            self.offset = 0
-        copied = _copy(self._handle, out)
-        self.offset += copied
+        fd = self._handle.fileno()
+        copied = 0
+        kept = kept_from(fd)
+        while kept is not None:
+            start, offset = kept  # the file holds the output from byte `start` on, at `offset`
+            if start > self.shown:  # cut before it was read: it cannot be shown
+                say(
+                    f"jobctl: note: job {self.job_id} attempt {self.run}: {start - self.shown}"
+                    " bytes of its output were cut from the log (log_max_bytes) before they"
+                    " could be shown"
+                )
+                self.shown = start
+            chunk = os.pread(fd, 64 * 1024, offset + self.shown - start)
+            if not chunk:
+                break
+            now = kept_from(fd)
+            if now != kept:  # cut while it was read: read again where the bytes are now
+                kept = now
+                continue
+            out.write(chunk)
+            self.shown += len(chunk)
+            copied += len(chunk)
+        if copied:
+            out.flush()
         return copied > 0
 
     def missing(self) -> bool:
