@@ -33,8 +33,8 @@ from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import login_env, stop_orphans, uid_of
 from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
-from jobctl.retention import AutoPruner
 from jobctl.render import shown_command
+from jobctl.retention import AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
 from jobctl.store.base import OUTAGE_GRACE
