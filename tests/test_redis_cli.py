@@ -153,6 +153,11 @@ def test_output_is_readable_from_another_host(
     assert "ran on host elsewhere" in logs.stderr and str(log_path) in logs.stderr
     follow = env.run("logs", "--follow", str(ok), check=True)
     assert follow.stdout == f"hello {ok}\nto-stderr\n"
+    # Said, as plain `logs` says it: a tail cut short must not pass for the whole log.
+    assert follow.stderr == (
+        f"jobctl: note: job {ok} attempt 1 ran on host elsewhere; the last"
+        f" {len(follow.stdout)} bytes of its output follow\n"
+    )
     dead = env.run("dead", "show", str(bad), check=True)
     assert "dying" in dead.stdout and "elsewhere:" in dead.stdout
 

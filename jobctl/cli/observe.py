@@ -431,6 +431,14 @@ def watch(
                         typer.echo(f"jobctl: job {job_id}: attempt {run} started", err=True)
                     reader = _LogReader(job_id, run, attempt_log(store, current))
                 moved = reader.copy(out)
+                if store.shared and reader.missing() and reader.elsewhere is None:
+                    reader.elsewhere = _host_running(store, current.worker)
+                    if reader.elsewhere:
+                        say(
+                            f"jobctl: note: job {job_id} attempt {run} runs on host"
+                            f" {reader.elsewhere}, where its log is: the end of its output that"
+                            " the store keeps follows once it ends"
+                        )
                 if current.finished_at is not None and reader.missing():
                     # Run on another host: what a shared store kept of its output, once done.
                     try:
@@ -440,6 +448,11 @@ def watch(
                         _pause(_POLL_MAX, deadline, seen, patience.outage())
                         continue
                     if stored is not None:
+                        say(
+                            f"jobctl: note: job {job_id} attempt {run} ran on host"
+                            f" {stored[0] or 'unknown'}; the last {len(stored[1])} bytes of its"
+                            " output follow"
+                        )
                         out.write(stored[1])
                         out.flush()
                 if current.finished_at is not None:
@@ -500,6 +513,18 @@ def log_tail(path: str | None, lines: int) -> str | None:
     return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
 
 
+def _host_running(store: Store, worker: str | None) -> str:
+    """The host of the worker running an attempt when it is another than this one, else ""
+    (this host, or a worker no longer known)."""
+    import socket
+
+    here = socket.gethostname()
+    for info in store.workers():
+        if info.id == worker:
+            return info.host if info.host != here else ""
+    return ""
+
+
 def _stored_tail(path: str) -> bytes | None:
     """The output a shared store kept for the attempt whose log is `path` (`ID.RUN.log`)."""
     import re
@@ -529,6 +554,7 @@ class _LogReader:
         self.path = path
         self.shown = 0  # bytes of the job's output copied so far
         self._handle: BinaryIO | None = None
+        self.elsewhere: str | None = None  # the host running it, "" for this one: see watch
 
     def copy(self, out: BinaryIO) -> bool:
         """Copy what is new; True when something was."""
