@@ -21,7 +21,7 @@ from jobctl.config import (
 )
 from jobctl.durations import MAX_SECONDS, parse_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
-from jobctl.models import NewJob
+from jobctl.models import Job, NewJob
 from jobctl.payload import (
     check_command,
     check_placeholder_values,
@@ -116,6 +116,25 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         cwd=request.cwd,
         payload_json=payload_json,
     )
+
+
+def build_again(config: Config, job: Job, now: float) -> NewJob:
+    """A stored job asked for again (`retry`, `dead retry`), checked by build_job as
+    `enqueue` checks a new one: the config may have changed since it was stored (its job
+    type renamed away, a placeholder its payload has no value for), and a job enqueue would
+    refuse only fails every attempt, then goes dead. Its queue, priority, attempts and key
+    stay its own; an --exec job's stored command is checked as --exec checks one."""
+    request = JobRequest(
+        job=job.job if job.command is None else None,
+        payload=job.payload,
+        priority=job.priority,
+        queue=job.queue,
+        key=job.key,
+        max_attempts=job.max_attempts,
+        command=job.command,
+        cwd=job.cwd,
+    )
+    return build_job(config, request, now)
 
 
 MAX_KEY = 1024  # characters: a key is an id, stored, indexed and shown with its job

@@ -34,6 +34,7 @@ from jobctl.config import Config, ScheduleSpec
 from jobctl.durations import format_duration
 from jobctl.models import NewJob
 from jobctl.observe.events import EventLog
+from jobctl.records import FireRecord
 from jobctl.store import Store
 from jobctl.timefmt import iso, local_zone
 
@@ -162,13 +163,19 @@ class Scheduler:
             next_wake = min(next_wake or self._next_pending_check, self._next_pending_check)
         return next_wake
 
-    def fire_now(self, name: str, now: float) -> int | None:
-        """A manual run outside the plan (`jobctl schedule run`): recorded as manual."""
+    def fire_now(self, name: str, now: float) -> FireRecord | None:
+        """A manual run outside the plan (`jobctl schedule run`): recorded as manual, under
+        the schedule's overlap as its fires are (a run of it active: skipped, or held). None
+        when a fire of this instant was recorded already."""
         spec = self.config.schedules[name]
-        record = self.store.record_fire(  # asked for now: no jitter
-            name, now, self._job(spec, now, now, jitter=False), now, overlap="allow", manual=True
+        return self.store.record_fire(  # asked for now: no jitter
+            name,
+            now,
+            self._job(spec, now, now, jitter=False),
+            now,
+            overlap=spec.overlap,
+            manual=True,
         )
-        return record.job_id if record is not None else None
 
     def _follow_clock_back(self, now: float, paused: set[str]) -> None:
         """Take a clock set back (see the module docstring) as corrected: each plan ahead of

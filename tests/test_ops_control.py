@@ -87,7 +87,8 @@ def test_cancel_kills_a_job_ignoring_sigterm_after_its_kill_grace(env: Env) -> N
 def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: Env) -> None:
     """kill_grace keeps the process alive for a while: a second job with the same key must
     not start beside it. The key is free once the process is gone."""
-    root = _tree_job(env, ignore_term=True, kill_grace="4s")
+    # The grace must outlast the eight commands below on a loaded machine.
+    root = _tree_job(env, ignore_term=True, kill_grace="8s")
     env.write_config(env.config.read_text() + '[jobs.fail]\ncommand = ["false"]\n')
     dead = env.enqueue("fail", "--key", "only-one", "--max-attempts", "1")
     burst(env)
@@ -128,7 +129,7 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     )
     assert not process_gone(sleeper)  # so the commands above came while it still ran
 
-    env.wait_for(lambda: process_gone(sleeper), timeout=15)
+    env.wait_for(lambda: process_gone(sleeper), timeout=20)
     wait_attempt_over(env, job_id)
     assert env.enqueue("tree", "--key", "only-one", "--delay", "1h") != job_id
 
@@ -395,3 +396,128 @@ def test_a_cancel_is_logged_once_while_the_process_takes_its_kill_grace(env: Env
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=30)
     assert stderr.count("job.cancelling") == 1, stderr
+
+
+def _jobs(env: Env) -> list[dict[str, object]]:
+    return json.loads(env.run("list", "--limit", "0", "--json", check=True).stdout)  # type: ignore[no-any-return]
+
+
+def test_retry_is_refused_as_enqueue_refuses_a_job_the_config_no_longer_fits(env: Env) -> None:
+    """`retry` stored a job enqueue refuses (its job type renamed away, a placeholder its
+    payload has no value for): exit 0, then every attempt failed and it went dead."""
+    env.write_config('[jobs.a]\ncommand = ["echo", "{word}"]\n')
+    first = env.enqueue("a", "--arg", "word=x")
+    command = env.enqueue("--exec", "--", "true")
+    burst(env)
+    stored = len(_jobs(env))
+
+    env.write_config('[jobs.b]\ncommand = ["true"]\n')
+    unknown = f"unknown job 'a' in {env.config}; defined jobs: b"
+    enqueued = env.run("enqueue", "a", "--arg", "word=x")
+    assert (enqueued.returncode, enqueued.stderr) == (2, f"jobctl: {unknown}\n")
+    retried = env.run("retry", str(first))
+    assert (retried.returncode, retried.stdout) == (2, "")
+    assert retried.stderr == f"jobctl: job {first} cannot run again: {unknown}\n"
+
+    env.write_config('[jobs.a]\ncommand = ["echo", "{word}", "{missing}"]\n')
+    missing = "job 'a': no payload value for placeholder {missing}"
+    enqueued = env.run("enqueue", "a", "--arg", "word=x")
+    assert (enqueued.returncode, enqueued.stderr) == (2, f"jobctl: {missing}\n")
+    retried = env.run("retry", str(first))
+    assert (retried.returncode, retried.stdout) == (2, "")
+    assert retried.stderr == f"jobctl: job {first} cannot run again: {missing}\n"
+    assert len(_jobs(env)) == stored  # nothing stored
+
+    # A command (--exec) needs no job type: it still runs again, as does a job that fits.
+    again = int(env.run("retry", str(command), check=True).stdout)
+    shown = env.show(again)
+    assert (shown["command"], shown["state"]) == (["true"], "queued")
+    env.write_config('[jobs.a]\ncommand = ["echo", "{word}"]\n')
+    assert int(env.run("retry", str(first), check=True).stdout) not in (first, again)
+
+
+def test_a_job_cancelled_while_waiting_for_its_retry_has_no_exit_code(env: Env) -> None:
+    """It kept its failed attempt's (`"state": "cancelled", "exit_code": 1`), where the
+    README says a cancelled job has none; the attempt keeps it, and run_at stays."""
+    env.write_config(
+        '[jobs.f]\ncommand = ["false"]\nmax_attempts = 2\nbackoff = "1h"\njitter = false\n'
+    )
+    start_worker(env)
+    job_id = env.enqueue("f")
+    wait_state(env, job_id, "scheduled")
+    waiting = env.show(job_id)
+    assert (waiting["state"], waiting["exit_code"]) == ("scheduled", 1)
+    env.run("cancel", str(job_id), check=True)
+    cancelled = env.show(job_id)
+    assert (cancelled["state"], cancelled["exit_code"]) == ("cancelled", None)
+    assert cancelled["run_at"] == waiting["run_at"]
+    (attempt,) = cancelled["attempts_history"]  # type: ignore[misc]
+    assert attempt["exit_code"] == 1
+
+
+SCHEDULES = """[jobs.task]
+command = ["true"]
+
+[schedules.skipper]
+job = "task"
+cron = "@yearly"
+payload = { a = "it's" }
+queue = "cron"
+
+[schedules.queuer]
+job = "task"
+cron = "@yearly"
+overlap = "queue"
+
+[schedules.free]
+job = "task"
+cron = "@yearly"
+overlap = "allow"
+"""
+
+
+def _runs_of(env: Env, schedule: str) -> list[int]:
+    return sorted(int(str(j["id"])) for j in _jobs(env) if j["schedule"] == schedule)
+
+
+def test_schedule_run_honours_the_schedule_s_overlap(env: Env) -> None:
+    """A manual run counts as the schedule's active run for the daemon, yet `schedule run`
+    enqueued another beside it, silently, whatever `overlap` said."""
+    env.write_config(SCHEDULES)
+    first = int(env.run("schedule", "run", "skipper", check=True).stdout)
+    # "skip": nothing queued; the active run is the answer, as `enqueue --key` answers.
+    skipped = env.run("schedule", "run", "skipper")
+    assert (skipped.returncode, skipped.stdout) == (0, f"{first}\n")
+    assert skipped.stderr == (
+        f"jobctl: run {first} of schedule 'skipper' is still active; nothing queued"
+        ' (overlap = "skip"; to run one beside it anyway: jobctl enqueue task --payload'
+        """ '{"a":"it'"'"'s"}' --queue cron)\n"""
+    )
+    assert _runs_of(env, "skipper") == [first]
+
+    # "queue": this run waits for the active one (one at most), as a fire does.
+    held = int(env.run("schedule", "run", "queuer", check=True).stdout)
+    waiting = env.run("schedule", "run", "queuer")
+    assert (waiting.returncode, waiting.stdout) == (0, "")
+    assert waiting.stderr == (
+        f"jobctl: run {held} of schedule 'queuer' is still active; this run waits for it to"
+        ' end (overlap = "queue"), then the cron daemon enqueues it\n'
+    )
+    more = env.run("schedule", "run", "queuer")
+    assert (more.returncode, more.stdout) == (0, "")
+    assert more.stderr == (
+        f"jobctl: run {held} of schedule 'queuer' is still active and a run already waits"
+        ' for it (overlap = "queue"); nothing queued\n'
+    )
+    assert _runs_of(env, "queuer") == [held]
+
+    # "allow": as before, one run beside another.
+    free = [int(env.run("schedule", "run", "free", check=True).stdout) for _ in range(2)]
+    assert free[0] != free[1] and _runs_of(env, "free") == free
+
+    burst(env, "-q", "*")
+    after = int(env.run("schedule", "run", "skipper", check=True).stdout)
+    assert after != first and _runs_of(env, "skipper") == [first, after]
+    # The held run is the daemon's to enqueue once the run it waited for has ended.
+    env.start("schedule-daemon")
+    env.wait_for(lambda: len(_runs_of(env, "queuer")) == 2)

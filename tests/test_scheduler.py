@@ -356,7 +356,9 @@ def test_manual_run_is_recorded_as_manual(store: SqliteStore) -> None:
     hosts) does not delay it."""
     config = config_for('[schedules.s]\njob = "task"\ncron = "@daily"\njitter = "1h"\n')
     scheduler = start_scheduler(store, config, at("2026-06-01T10:00"))
-    job_id = scheduler.fire_now("s", at("2026-06-01T10:00"))
+    record = scheduler.fire_now("s", at("2026-06-01T10:00"))
+    assert record is not None and record.manual and record.status == "enqueued"
+    job_id = record.job_id
     assert job_id is not None
     job = store.get(job_id)
     assert job is not None and job.schedule == "s" and job.state == State.QUEUED

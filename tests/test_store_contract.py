@@ -317,6 +317,43 @@ def test_cancel_of_a_job_whose_worker_died_closes_its_attempt(store: Store) -> N
     assert got is not None and got.state == State.CANCELLED and got.error == "cancelled"
 
 
+def test_a_cancelled_job_has_no_exit_code_whatever_its_attempts_left(store: Store) -> None:
+    """A job waiting for its retry carries its failed attempt's exit code; cancelled, it has
+    none (as one cancelled while queued or running), and the attempt keeps it. The cancel
+    leaves run_at alone."""
+    waiting, again = (r.id for r in store.enqueue([job(max_attempts=3), job(max_attempts=3)], T0))
+    claims = {c.job.id: c for c in store.claim("w", None, T0, LEASE, limit=2)}
+    store.finish(
+        [
+            Finish(claims[waiting], failed(3), retry_at=T0 + 3600),
+            Finish(claims[again], failed(4), retry_at=T0 + 5),
+        ],
+        T0 + 1,
+    )
+    (second,) = store.claim("w", None, T0 + 5, LEASE)  # its next attempt runs
+    assert second.job.id == again
+    before = store.get_many([waiting, again])
+    assert before[waiting].state == State.SCHEDULED and before[waiting].exit_code == 3
+    queued = store.enqueue([job()], T0 + 6)[0].id
+    assert store.cancel([waiting, again, queued], T0 + 10) == {
+        waiting: State.SCHEDULED,
+        again: State.RUNNING,
+        queued: State.QUEUED,
+    }
+    after = store.get_many([waiting, again, queued])
+    assert {i: (j.state, j.exit_code) for i, j in after.items()} == {
+        waiting: (State.CANCELLED, None),
+        again: (State.CANCELLED, None),
+        queued: (State.CANCELLED, None),
+    }
+    assert after[waiting].run_at == T0 + 3600
+    assert [a.exit_code for a in store.attempts(waiting)] == [3]
+    stopped = AttemptResult(Outcome.CANCELLED, error="cancelled", exit_code=143)
+    assert store.finish([Finish(second, stopped)], T0 + 11) == [State.CANCELLED]
+    assert store.get(again).exit_code is None  # type: ignore[union-attr]
+    assert [a.exit_code for a in store.attempts(again)] == [4, 143]
+
+
 def test_a_job_cancelled_while_running_holds_its_key_until_its_process_is_gone(
     store: Store,
 ) -> None:

@@ -58,10 +58,14 @@ def retry(
     ],
 ) -> None:
     """Run a finished job again, as a new job with the same payload; print the new id.
+    It is checked as `enqueue` checks a new job: one whose job type the config no longer
+    has, or whose payload its command no longer fits, is refused (exit 2).
     (`jobctl dead retry` instead queues the same dead job again.)"""
-    from jobctl.errors import NotFound, OperationFailed
-    from jobctl.models import FINAL_STATES, NewJob
+    from jobctl.errors import JobctlError, NotFound, OperationFailed
+    from jobctl.models import FINAL_STATES
+    from jobctl.producer import build_again
 
+    config = STATE.config()
     with STATE.store(create=False) as store:
         job = store.get(job_id)
         if job is None:
@@ -70,17 +74,12 @@ def retry(
             raise OperationFailed(
                 f"job {job_id} is {job.state.value}: only a finished job can be run again"
             )
-        again = NewJob(
-            job=job.job,
-            payload=job.payload,
-            queue=job.queue,
-            priority=job.priority,
-            max_attempts=job.max_attempts,
-            key=job.key,
-            command=job.command,
-            cwd=job.cwd,
-        )
-        (result,) = store.enqueue([again], time.time())
+        now = time.time()
+        try:
+            again = build_again(config, job, now)
+        except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing stored
+            raise type(exc)(f"job {job_id} cannot run again: {exc}") from None
+        (result,) = store.enqueue([again], now)
         from jobctl.cli.enqueue import key_still_held, say_key_held
 
         if not result.created and result.id == job_id:

@@ -19,6 +19,7 @@ from jobctl.cli.context import STATE
 from jobctl.cli.options import MAX_ID, duration_option, limit_option, note_unknown_job, refused
 
 if TYPE_CHECKING:
+    from jobctl.config import Config
     from jobctl.models import Job
     from jobctl.store import Store
 
@@ -121,15 +122,30 @@ def dead_retry(
     all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
     job: JobOption = None,
 ) -> None:
-    """Queue dead jobs again, their attempts reset and their history kept; print how many."""
+    """Queue dead jobs again, their attempts reset and their history kept; print how many.
+    A job `enqueue` would refuse now (its job type gone from the config, a placeholder its
+    payload has no value for) stays dead."""
     from jobctl.models import State
 
     ids = _targets(job_ids, all_)
+    config = STATE.config()
     with STATE.store(create=False) as store:
-        moved = store.dead_retry(ids, job, time.time())
-        # With --all, the dead jobs still dead are those whose key an active job holds.
-        left = store.finished_ids([State.DEAD], job=job) if ids is None else ids
-        skipped = _explain_skipped(store, left, moved, "retried")
+        now = time.time()
+        chosen, refusals = ids, {}
+        if config.path is not None:  # else none was read (or a broken one passed over)
+            asked = ids if ids is not None else sorted(store.finished_ids([State.DEAD], job=job))
+            refusals = _cannot_run(store, config, asked, job, now)
+            chosen = [i for i in asked if i not in refusals]
+        moved = store.dead_retry(chosen, job, now)
+        left = ids
+        if ids is None:
+            # With --all, the dead jobs still dead are those refused and those whose key an
+            # active job holds (of those this call looked at: not one that died since).
+            left = store.finished_ids([State.DEAD], job=job)
+            if chosen is not None:
+                looked_at = set(chosen) | set(refusals)
+                left = [i for i in left if i in looked_at]
+        skipped = _explain_skipped(store, left, moved, "retried", refusals)
     note_unknown_job(job, bool(moved or left))
     print(f"retried {len(moved)} dead job(s)")
     refused(skipped, asked=None if ids is None else len(ids), verb="retried")
@@ -189,8 +205,35 @@ def _targets(job_ids: list[int] | None, all_: bool) -> list[int] | None:
     return None if all_ else list(dict.fromkeys(job_ids or []))
 
 
-def _explain_skipped(store: Store, ids: list[int] | None, done: list[int], verb: str) -> int:
-    """One line on stderr per requested id left alone, saying why; returns how many."""
+def _cannot_run(
+    store: Store, config: Config, ids: list[int], job: str | None, now: float
+) -> dict[int, str]:
+    """The dead jobs among `ids` (of job type `job`, when given) that `enqueue` would refuse
+    now, each with why: retried, they would only fail every attempt and die again."""
+    from jobctl.errors import JobctlError
+    from jobctl.models import State
+    from jobctl.producer import build_again
+
+    refusals: dict[int, str] = {}
+    for job_id, found in store.get_many(ids).items():
+        if found.state != State.DEAD or (job is not None and found.job != job):
+            continue  # left alone by the store, and said why as before
+        try:
+            build_again(config, found, now)
+        except JobctlError as exc:
+            refusals[job_id] = str(exc)
+    return refusals
+
+
+def _explain_skipped(
+    store: Store,
+    ids: list[int] | None,
+    done: list[int],
+    verb: str,
+    refusals: dict[int, str] | None = None,
+) -> int:
+    """One line on stderr per requested id left alone, saying why; returns how many.
+    `refusals`: the jobs left alone because `enqueue` would refuse them, with its reason."""
     from jobctl.models import State
 
     if ids is None:
@@ -200,7 +243,9 @@ def _explain_skipped(store: Store, ids: list[int] | None, done: list[int], verb:
     jobs = store.get_many(left)
     for job_id in left:
         found = jobs.get(job_id)
-        if found is None:
+        if refusals and job_id in refusals:
+            why = f"cannot run again ({refusals[job_id]})"
+        elif found is None:
             why = "does not exist"
         elif found.state == State.DEAD and found.key is not None and _key_taken(store, found):
             why = f"has the key {found.key!r}, which an active job holds"

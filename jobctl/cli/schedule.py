@@ -155,14 +155,59 @@ def schedule_list(
 def schedule_run(
     name: Annotated[str, typer.Argument(help="The schedule.", metavar="SCHEDULE")],
 ) -> None:
-    """Enqueue one run now, outside the plan (recorded as manual); prints the job id."""
+    """Enqueue one run now, outside the plan (recorded as manual); prints the job id. The
+    schedule's overlap applies as to its fires: while a run is active, "skip" queues
+    nothing (that run's id is printed) and "queue" holds this run until that one ends."""
     from jobctl.scheduler import Scheduler
 
     config = STATE.config(required=True)
-    _spec(config, name)
+    spec = _spec(config, name)
+    now = time.time()
     with STATE.store() as store:
-        job_id = Scheduler(store, config).fire_now(name, time.time())
-    typer.echo(job_id)
+        # Recorded as the daemon records a fire, under the schedule's overlap: the store
+        # tells an active run (a manual one too) in the transaction that would enqueue.
+        record = Scheduler(store, config).fire_now(name, now)
+    if record is None or record.status == "enqueued":
+        typer.echo(record.job_id if record is not None else None)
+        return
+    found = re.search(r"\brun (\d+)", record.reason or "")
+    active = found.group(1) if found else "?"
+    policy = f'overlap = "{spec.overlap}"'
+    if record.status == "pending":
+        say(
+            f"jobctl: run {active} of schedule {name!r} is still active; this run waits for it"
+            f" to end ({policy}), then the cron daemon enqueues it"
+        )
+    elif spec.overlap == "queue":
+        say(
+            f"jobctl: run {active} of schedule {name!r} is still active and a run already"
+            f" waits for it ({policy}); nothing queued"
+        )
+    else:
+        # As `enqueue --key` answers for a key an active job holds: that job's id on stdout,
+        # a note on stderr, exit 0.
+        say(
+            f"jobctl: run {active} of schedule {name!r} is still active; nothing queued"
+            f" ({policy}; to run one beside it anyway: {_enqueue_line(spec)})"
+        )
+        if found:
+            typer.echo(active)
+
+
+def _enqueue_line(spec: ScheduleSpec) -> str:
+    """The `jobctl enqueue` line that queues a run of `spec` outside the schedule."""
+    import shlex
+
+    from jobctl.payload import compact_json
+
+    words = ["jobctl", "enqueue", spec.job]
+    if spec.payload:
+        words += ["--payload", compact_json(dict(spec.payload))]
+    if spec.queue:
+        words += ["--queue", spec.queue]
+    if spec.priority is not None:
+        words += ["--priority", str(spec.priority)]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 @schedule_app.command("pause", epilog="Example:  jobctl schedule pause nightly-backup")

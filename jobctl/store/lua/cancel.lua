@@ -1,6 +1,7 @@
 -- Cancel active jobs. A running job keeps its lease (and with it its key and its place among
 -- its schedule's active runs) until its worker confirms the kill, so that rescue can close
--- the attempt if that worker is gone.
+-- the attempt if that worker is gone. A cancelled job has no exit code: a failed attempt's
+-- (one waiting for its retry) stays in its history, as in the SQLite store.
 -- ARGV: now, then ids. Returns each id's state before ("" for an unknown id).
 local now = ARGV[1]
 local out = {}
@@ -14,8 +15,8 @@ for i = 2, #ARGV do
         local before = h.state
         out[#out + 1] = before
         if ACTIVE[before] then
-            h.finished_at, h.error = now, 'cancelled'
-            save(id, h, {'finished_at', 'error'})
+            h.finished_at, h.error, h.exit_code = now, 'cancelled', nil
+            save(id, h, {'finished_at', 'error', 'exit_code'})
             transition(id, h, 'cancelled')
             any_running = any_running or before == 'running'
         end

@@ -34,10 +34,12 @@ class ControlOps(SqliteBase):
                 before[job_id] = state
                 if state in ACTIVE_STATES:
                     # A running job keeps its lease until its worker confirms the kill, so
-                    # that rescue can close the attempt if that worker is gone.
+                    # that rescue can close the attempt if that worker is gone. A cancelled
+                    # job has no exit code: a failed attempt's (one waiting for its retry)
+                    # stays in its history.
                     conn.execute(
-                        "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled'"
-                        " WHERE id = ? AND state = ?",
+                        "UPDATE jobs SET state = 'cancelled', finished_at = ?, error = 'cancelled',"
+                        " exit_code = NULL WHERE id = ? AND state = ?",
                         (now, job_id, state.value),
                     )
                     any_running = any_running or state == State.RUNNING
