@@ -16,6 +16,7 @@ from jobctl.config import (
     DEFAULT_JOB,
     QUEUE_NAME,
     Config,
+    JobType,
     bad_queue_name,
     check_priority,
 )
@@ -23,12 +24,16 @@ from jobctl.durations import MAX_SECONDS, parse_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
 from jobctl.models import Job, NewJob
 from jobctl.payload import (
+    MAX_ARG_BYTES,
+    MAX_COMMAND_BYTES,
+    PLACEHOLDER,
     check_command,
     check_placeholder_values,
     check_placeholders,
     encode,
     longest_batch_line,
     placeholders,
+    render_argv,
     unique_keys,
 )
 from jobctl.text import shorten
@@ -72,6 +77,8 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         except PayloadError as exc:
             raise PayloadError(f"{prefix}{exc}") from None
     payload_json = encode(request.payload, config.settings.max_payload, source or "payload")
+    if request.command is None:
+        check_filled(job_type, request.payload, payload_json, prefix)
     # `is None`: an empty name (an unset shell variable) is a mistake, not the default queue.
     queue = job_type.queue if request.queue is None else request.queue
     if not QUEUE_NAME.match(queue):
@@ -212,6 +219,7 @@ def read_batch(
     jobs: list[NewJob] = []
     known: dict[str, NewJob] = {}  # job name -> a template carrying the type's defaults
     needs: dict[str, frozenset[str]] = {}  # job name -> its placeholders
+    roomy: dict[str, int] = {}  # job name -> payloads this long need no rendered check
     max_payload = config.settings.max_payload
     longest = longest_batch_line(max_payload)
     decoder = json.JSONDecoder(object_pairs_hook=unique_keys)
@@ -244,18 +252,20 @@ def read_batch(
                     and type(payload) is dict
                     and _fills(needs[template.job], payload, template.job)
                 ):
-                    jobs.append(
-                        NewJob(
-                            job=template.job,
-                            payload=payload,
-                            queue=template.queue,
-                            priority=template.priority,
-                            max_attempts=template.max_attempts,
-                            run_at=template.run_at,  # the same `now` for every line
-                            payload_json=encode(payload, max_payload, source, number),
+                    payload_json = encode(payload, max_payload, source, number)
+                    if len(payload_json) <= roomy[template.job]:
+                        jobs.append(
+                            NewJob(
+                                job=template.job,
+                                payload=payload,
+                                queue=template.queue,
+                                priority=template.priority,
+                                max_attempts=template.max_attempts,
+                                run_at=template.run_at,  # the same `now` for every line
+                                payload_json=payload_json,
+                            )
                         )
-                    )
-                    continue
+                        continue
             where = f"{source}:{number}"
             if not isinstance(item, dict):
                 raise PayloadError(f"{where}: each line must be a JSON object")
@@ -274,9 +284,32 @@ def read_batch(
             if item.keys() <= _SHORT_KEYS and new_job.command is None and new_job.job not in known:
                 known[new_job.job] = new_job
                 needs[new_job.job] = frozenset(placeholders(config.jobs[new_job.job].command))
+                roomy[new_job.job] = _roomy_payload(config.jobs[new_job.job])
     except RecursionError:  # nested thousands deep: too deep to decode, check or encode
         raise PayloadError(f"{source}:{number}: JSON nested too deeply") from None
     return jobs
+
+
+def _roomy_payload(job_type: JobType) -> int:
+    """How long a payload's JSON may be for the job's command, filled with its values, to
+    surely stay within Linux's limits on arguments: a value's text is no longer than the
+    payload's JSON, a shell-quoted one at most five times it (each ' becomes '"'"'), and a
+    placeholder may stand more than once (`{v}{v}`)."""
+    uses = sum(1 for part in job_type.command for m in PLACEHOLDER.finditer(part) if m.group(1))
+    if not uses:
+        return MAX_COMMAND_BYTES
+    return MAX_ARG_BYTES // (uses * (5 if job_type.shell else 1))
+
+
+def check_filled(
+    job_type: JobType, payload: Mapping[str, Any], payload_json: str, where: str
+) -> None:
+    """Refuse a payload that fills the job's command past what Linux starts a process with
+    (a placeholder used twice, a value in a shell line): stored, every attempt would fail
+    with 'Argument list too long', then go dead. Rendered only when it could be so."""
+    if len(payload_json) > _roomy_payload(job_type):
+        filled = render_argv(job_type.command, payload, job_type.shell)
+        check_command(filled, f"{where}job {job_type.name!r} with this payload")
 
 
 def _fills(needed: frozenset[str], payload: dict[str, Any], job: str) -> bool:

@@ -651,6 +651,32 @@ def test_a_batch_command_whose_words_overflow_linux_s_limit_is_refused(env: Env)
     assert not env.db.exists()
 
 
+def test_a_payload_that_fills_a_command_past_linux_s_limit_is_refused(env: Env) -> None:
+    """Within max_payload, a value a placeholder uses twice (`{v}{v}`) made a 200 KB argument:
+    stored, every attempt failed with 'Argument list too long', then the job went dead."""
+    env.write_config(
+        '[settings]\nmax_payload = "127KiB"\n'
+        '[jobs.twice]\ncommand = ["sh", "-c", "echo ${#1}", "sh", "{v}{v}"]\n'
+        '[jobs.once]\ncommand = ["sh", "-c", "echo ${#1}", "sh", "{v}"]\n'
+    )
+    big = json.dumps({"v": "x" * 100_000})
+    refused = env.run("enqueue", "twice", "--payload", big)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        "jobctl: job 'twice' with this payload: command word 5 is 200000 bytes: Linux starts no"
+        " process with an argument over 128 KiB (pass large data in a file)\n"
+    )
+    small = '{"job": "twice", "payload": {"v": "a"}}'
+    batch = env.run(
+        "enqueue", "--batch", "-", input=f'{small}\n{{"job": "twice", "payload": {big}}}\n'
+    )
+    assert batch.returncode == 2 and batch.stderr.startswith("jobctl: <stdin>:2: job 'twice'")
+    assert not env.db.exists()  # nothing stored, from either
+    once = env.enqueue("once", "--payload", big)  # used once, it fits: it runs
+    burst(env)
+    assert env.run("logs", str(once), check=True).stdout == "100000\n"
+
+
 def test_batch_lines_end_at_newlines_only(env: Env) -> None:
     """U+2028, U+2029 and U+0085 may stand raw inside a JSON string (json.dumps with
     ensure_ascii=False writes them so): splitlines() cut such a line in two."""
