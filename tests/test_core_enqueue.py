@@ -517,13 +517,15 @@ def test_json_output_fields(env: Env, tz: str) -> None:
 
 
 def test_at_in_a_spring_forward_gap_runs_after_the_change_not_before(env: Env) -> None:
-    """02:30 does not exist on 2026-03-08 in New York: cron runs such a time at 03:30
-    summer time; --at gave 01:30, an hour before the time asked for."""
+    """02:30 does not exist on 2027-03-14 in New York: cron runs such a time at 03:30
+    summer time; --at gave 01:30, an hour before the time asked for. (A future date: a
+    past --at runs now.)"""
     env.write_config(CONFIG)
     env.env["TZ"] = "America/New_York"
-    job_id = env.enqueue("record", "--at", "2026-03-08T02:30:00")
+    job_id = env.enqueue("record", "--at", "2027-03-14T02:30:00")
     assert (
-        timestamp(env.show(job_id)["run_at"]) == datetime(2026, 3, 8, 7, 30, tzinfo=UTC).timestamp()
+        timestamp(env.show(job_id)["run_at"])
+        == datetime(2027, 3, 14, 7, 30, tzinfo=UTC).timestamp()
     )
 
 
