@@ -10,6 +10,7 @@ The allowed transitions (the life cycle promised in the README):
     running    -> dead                        failure with no attempts left
     running    -> queued                      lease expired (attempt counts) or
                                               graceful shutdown (attempt does not count)
+    running    -> dead                        lease expired on the last attempt
     queued | scheduled | running -> cancelled cancel (a running job keeps its lease, and
                                               with it its key and its schedule's overlap
                                               guard, until its worker sees its process gone)
