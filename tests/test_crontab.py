@@ -6,6 +6,7 @@ that what a job runs is what cron ran (standard input from `%` included).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -651,3 +652,21 @@ def test_two_imports_appended_to_one_config_keep_apart_with_prefixes(env: Env) -
     assert sorted(config.jobs) == ["root-backup", "sys-backup"]
     refused = env.run("import-crontab", "--prefix", "two words", str(mine))
     assert refused.returncode == 2 and refused.stderr.startswith("jobctl: --prefix: ")
+
+
+def test_a_system_crontab_cron_would_skip_is_imported_with_a_warning(env: Env) -> None:
+    """cron skips a system crontab root does not own, or that others may write (WRONG FILE
+    OWNER, BAD FILE MODE): its lines would run as root. The import said nothing of it."""
+    crontab = env.root / "cron.d-file"
+    crontab.write_text("* * * * * root id > /tmp/x\n")
+    crontab.chmod(0o666)
+    loose = env.run("import-crontab", "--system", str(crontab), check=True)
+    assert 'user = "root"' in loose.stdout
+    assert loose.stderr.startswith(f"jobctl: warning: {crontab}: is writable by group or others")
+    assert "cron skips such a system crontab" in loose.stderr
+    crontab.chmod(0o644)
+    if os.geteuid() == 0:
+        assert env.run("import-crontab", "--system", str(crontab), check=True).stderr == ""
+        os.chown(crontab, 1001, 1001)
+        owned = env.run("import-crontab", "--system", str(crontab), check=True)
+        assert "is not owned by root: cron skips" in owned.stderr

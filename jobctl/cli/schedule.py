@@ -400,6 +400,9 @@ def import_crontab(
             " (at most 32, starting with a letter or digit)"
         )
     result = convert(_read_crontab(source), system=system, user=user, prefix=prefix)
+    skipped_by_cron = _untrusted_system_crontab(source) if system else None
+    if skipped_by_cron:
+        say(f"jobctl: warning: {source}: {skipped_by_cron}")
     for warning in result.warnings:
         say(f"jobctl: {source}: {warning}")
     if user is not None and not known_user(user):
@@ -427,6 +430,29 @@ def _system_crontab(source: str) -> bool:
     return any(
         path == "/etc/crontab" or os.path.dirname(path) == "/etc/cron.d"
         for path in (os.path.abspath(source), os.path.realpath(source))
+    )
+
+
+def _untrusted_system_crontab(source: str) -> str | None:
+    """Why cron would not read `source` as a system crontab, whose lines run as the users they
+    name (root's too): a file root does not own, or that group or others may write
+    (cron logs WRONG FILE OWNER or BAD FILE MODE and skips it). None for stdin."""
+    import os
+
+    from jobctl.fsutil import not_private
+
+    if source == "-":
+        return None
+    try:
+        info = os.stat(source)
+    except OSError:
+        return None  # the read said so already
+    problem = not_private(info, owner=0) if info.st_uid == 0 else "is not owned by root"
+    if problem is None:
+        return None
+    return (
+        f"{problem}: cron skips such a system crontab, as its lines run as the users they"
+        " name (root's too); the jobs imported from it would run all the same"
     )
 
 
