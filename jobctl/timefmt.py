@@ -47,12 +47,21 @@ def parse_instant(text: str, what: str = "--at", zone: tzinfo | None = None) -> 
 @cache
 def local_zone() -> str:
     """The host's IANA zone name: $TZ, else /etc/localtime's target, else UTC."""
+    tz = zone_from_tz(os.environ.get("TZ", ""))
+    return _first_zone([tz] if tz else []) or host_zone()
+
+
+@cache
+def host_zone() -> str:
+    """The host's own IANA zone name, whatever $TZ says: /etc/localtime's, else UTC."""
+    return _first_zone([]) or "UTC"
+
+
+def _first_zone(candidates: list[str]) -> str | None:
+    """The first of `candidates` that names a zone, else that of /etc/localtime (or of
+    /etc/timezone)."""
     from zoneinfo import ZoneInfo
 
-    candidates = []
-    tz = zone_from_tz(os.environ.get("TZ", ""))
-    if tz:
-        candidates.append(tz)
     localtime = _zone_of_file("/etc/localtime")
     if localtime:
         candidates.append(localtime)
@@ -67,7 +76,7 @@ def local_zone() -> str:
         except (ValueError, KeyError, OSError):
             continue
         return name
-    return "UTC"
+    return None
 
 
 def zone_from_tz(value: str) -> str | None:
@@ -87,6 +96,42 @@ def _zone_of_file(path: str) -> str | None:
     except OSError:
         return None
     return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else None
+
+
+def tz_of_this_shell() -> str | None:
+    """What to say when $TZ names a zone other than the host's own (/etc/localtime): the
+    times of schedules that name no zone are then worked out in it here, while a daemon
+    started without $TZ (by systemd) follows the host's. None when they agree."""
+    value = os.environ.get("TZ", "")
+    named = zone_from_tz(value) if value else None
+    if not named or named != local_zone():  # unset, or no zone: see tz_ignored
+        return None
+    host = host_zone()
+    if _same_zone(host, named):
+        return None
+    return (
+        f"schedules that name no timezone are shown in TZ={value} of this shell; a daemon"
+        f" started without TZ (by systemd, say) follows the host's zone, {host}: set"
+        " [settings] timezone to make both the same"
+    )
+
+
+def _same_zone(one: str, other: str) -> bool:
+    """Whether two zone names are one zone (UTC and Etc/UTC: one file under two names)."""
+    import zoneinfo
+
+    if one == other:
+        return True
+    for folder in zoneinfo.TZPATH:
+        try:
+            with (
+                open(os.path.join(folder, one), "rb") as a,
+                open(os.path.join(folder, other), "rb") as b,
+            ):
+                return a.read() == b.read()
+        except OSError:
+            continue
+    return False
 
 
 def tz_ignored() -> str | None:

@@ -413,3 +413,29 @@ def test_a_reload_that_changes_a_setting_read_at_start_says_so(env: Env) -> None
     _, stderr = daemon.communicate(timeout=20)
     assert "scheduler.reloaded" in stderr
     assert "scheduler.restart_needed" in stderr and "settings=log_level" in stderr
+
+
+def test_a_shell_tz_other_than_the_hosts_zone_is_noted_where_schedules_are_shown(
+    env: Env,
+) -> None:
+    """With TZ exported in a shell on a UTC server, `schedule list` showed a zone-less
+    schedule in the shell's zone, while the daemon (started by systemd, without TZ)
+    followed the host's: two answers to when it runs, and nothing said so."""
+    from jobctl.timefmt import host_zone
+
+    shell = "Asia/Tokyo" if host_zone() != "Asia/Tokyo" else "America/New_York"
+    schedule = '[jobs.ok]\ncommand = ["true"]\n[schedules.s]\njob = "ok"\ncron = "0 3 * * *"\n'
+    env.write_config(schedule)
+    env.env["TZ"] = shell
+    note = (
+        f"jobctl: note: schedules that name no timezone are shown in TZ={shell} of this shell;"
+        f" a daemon started without TZ (by systemd, say) follows the host's zone, {host_zone()}:"
+        " set [settings] timezone to make both the same\n"
+    )
+    assert env.run("schedule", "list", check=True).stderr == note
+    assert env.run("cron", "next", "s", "-n", "1", check=True).stderr == note
+    env.env["TZ"] = host_zone()
+    assert env.run("schedule", "list", check=True).stderr == ""
+    env.env["TZ"] = shell
+    env.write_config(f'[settings]\ntimezone = "{shell}"\n' + schedule)
+    assert env.run("schedule", "list", check=True).stderr == ""

@@ -77,6 +77,12 @@ def schedule_list(
     except StoreMissing:
         last, paused = {}, set()
     documents: list[dict[str, Any]] = []
+    if not config.settings.timezone and any(not s.timezone for s in config.schedules.values()):
+        from jobctl.timefmt import tz_of_this_shell
+
+        shell_zone = tz_of_this_shell()
+        if shell_zone:
+            say(f"jobctl: note: {shell_zone}")
     for name, spec in sorted(config.schedules.items()):
         zone = _zone_name(spec, config)
         try:
@@ -276,7 +282,7 @@ def cron_next(
     from jobctl import cron
     from jobctl.errors import ConfigError, UsageError
     from jobctl.render import ago, print_json, table
-    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
+    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored, tz_of_this_shell
 
     try:
         config: Config | None = STATE.config()
@@ -307,6 +313,10 @@ def cron_next(
     ignored = None if tz or (spec and spec.timezone) or configured else tz_ignored()
     if ignored:
         say(f"jobctl: warning: {ignored}")
+    elif spec is not None and not (tz or spec.timezone or configured):
+        shell_zone = tz_of_this_shell()  # a schedule's times: those the daemon would use
+        if shell_zone:
+            say(f"jobctl: note: {shell_zone}")
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
