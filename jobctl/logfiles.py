@@ -13,7 +13,14 @@ from jobctl.config import Config
 
 def log_dir(config: Config, store_location: str) -> Path:
     """`[settings] log_dir` (relative to the config file), else `<database>.logs/`; for a
-    server (redis://), `$XDG_STATE_HOME/jobctl/logs/<server>/` on the host that runs the job."""
+    server (redis://), `$XDG_STATE_HOME/jobctl/logs/<server>/` on the host that runs the job.
+
+    The server's folder is named after its location as shown (`user:***@host:port/db
+    ?namespace=NS`), every run of other characters than letters, digits, `.` and `-` made one
+    `_`: `host_6379_0_namespace_prod`. Where that loses something that tells two locations
+    apart (`prod` and `prod:`, `a/b` and `a b`, any two non-ASCII names, an IPv6 address), a
+    digest of the exact location follows a `+`, which no plain name holds: their jobs share
+    ids, and a new attempt empties the file it finds at its log's path."""
     if config.settings.log_dir:
         path = Path(config.settings.log_dir).expanduser()
         return (path if path.is_absolute() else config.base_dir / path).absolute()
@@ -23,7 +30,19 @@ def log_dir(config: Config, store_location: str) -> Path:
         from jobctl.fsutil import xdg_base
 
         state = xdg_base("XDG_STATE_HOME", ".local/state")
-        name = re.sub(r"[^A-Za-z0-9.-]+", "_", store_location.split("://", 1)[1]).strip("_")
+        where = store_location.split("://", 1)[1]
+        name = re.sub(r"[^A-Za-z0-9.-]+", "_", where).strip("_")
+        # Plain: every part made of kept characters, so that the name reads back as the
+        # location (a host not all digits: `u:***@6379/0` would read as `u:6379/0`), and
+        # short enough for a file name (a longer one never worked: it is shortened).
+        word = r"[A-Za-z0-9.-]+"
+        host = r"[A-Za-z0-9.-]*[A-Za-z.-][A-Za-z0-9.-]*"
+        plain = rf"(?:(?:{word})?:\*\*\*@)?{host}(?::\d+)?/\d+(?:\?namespace={word})?"
+        if not re.fullmatch(plain, where) or len(name) > 255:
+            import zlib  # not hashlib: it loads OpenSSL, megabytes of a worker's memory
+
+            data = where.encode("utf-8", "surrogateescape")
+            name = f"{name[:100]}+{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
         return (Path(state) / "jobctl" / "logs" / name).absolute()
     database = Path(store_location).expanduser().absolute()
     return database.with_name(database.name + ".logs")

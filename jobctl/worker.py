@@ -162,6 +162,18 @@ class Worker:
                 queues=",".join(self.options.queues or ("*",)),
                 concurrency=self.options.concurrency,
             )
+            # A store that refused the wake-up channel says why (a Redis ACL user without
+            # channel rights): new jobs are then found by polling, which an operator should
+            # hear about once, not guess from slow pick-ups.
+            unheard = self.store.wake_error if listener is None else None
+            if unheard:
+                self.log.emit(
+                    "worker.polling",
+                    level="warning",
+                    worker=self.id,
+                    every=f"{_POLL_WITHOUT_WAKEUPS:g}s",
+                    error=f"{unheard}; polling for new jobs instead",
+                )
             started = True
             self.log.hold()
             self._loop(listener)

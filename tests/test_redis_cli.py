@@ -179,6 +179,74 @@ def test_status_warns_when_the_server_does_not_persist(
     assert "warning" not in on.stderr
 
 
+def test_status_warns_when_the_server_may_evict_keys(tmp_path: Path, redis_env: RedisEnv) -> None:
+    """A server that evicts keys at maxmemory (allkeys-lru, as a shared cache often is)
+    deletes jobs and leaves the namespace corrupt; status said all was well."""
+    server = start_server(
+        tmp_path / "lru", "--appendonly", "yes", "--maxmemory-policy", "allkeys-lru"
+    )
+    try:
+        env = redis_env
+        env.write_config(CONFIG)
+        env.url = server.url("lru")
+        env.enqueue("hello")
+        shown = env.run("status", check=True)
+        assert "warning" in shown.stderr and "maxmemory-policy allkeys-lru" in shown.stderr
+        assert "set maxmemory-policy noeviction" in shown.stderr
+        warnings = json.loads(env.run("status", "--json", check=True).stdout)["warnings"]
+        assert len(warnings) == 1 and "may evict keys" in warnings[0]  # (AOF on: no other)
+        # Read from INFO: a user denied CONFIG still hears it; one denied INFO too, nothing.
+        client = server.client()
+        for user, denied in (("noconfig", ["-config"]), ("blind", ["-config", "-info"])):
+            rules = ["on", ">pw", "~jobctl:*", "&jobctl:*", "+@all", *denied]
+            client.execute_command("ACL", "SETUSER", user, *rules)
+        env.url = server.url("lru").replace("redis://", "redis://noconfig:pw@")
+        warnings = json.loads(env.run("status", "--json", check=True).stdout)["warnings"]
+        assert len(warnings) == 1 and "maxmemory-policy allkeys-lru" in warnings[0]
+        env.url = server.url("lru").replace("redis://", "redis://blind:pw@")
+        assert json.loads(env.run("status", "--json", check=True).stdout)["warnings"] == []
+        client.config_set("maxmemory-policy", "noeviction")
+        client.close()
+        env.url = server.url("lru")
+        assert "warning" not in env.run("status", check=True).stderr
+    finally:
+        server.stop()
+
+
+def test_namespaces_named_alike_keep_their_log_folders_apart(
+    redis_env: RedisEnv, redis_server: RedisServer
+) -> None:
+    """The default log folder was the location with other characters than [A-Za-z0-9.-] made
+    `_`: `prod` and `prod:`, `a/b` and `a b`, any two non-ASCII names shared one, and `logs 1`
+    of one namespace showed the other's output (its own file emptied by the other's run)."""
+    from urllib.parse import quote
+
+    env = redis_env
+    env.write_config('[jobs.say]\ncommand = ["echo", "{text}"]\n')
+    base = namespace_for(env.root)
+    names = [base, f"{base}:", f"{base}日本", f"{base}中国", f"{base}a/b", f"{base}a b"]
+
+    def each(*args: str) -> list[str]:
+        """`jobctl ARGS` in every namespace at once (one after another takes seconds)."""
+        procs = []
+        for name in names:
+            env.url = redis_server.url(quote(name, safe=""))
+            procs.append(env.start(*[a.replace("NAME", name) for a in args]))
+        outputs = [p.communicate(timeout=60) for p in procs]
+        assert [p.returncode for p in procs] == [0] * len(names), outputs
+        return [out for out, _ in outputs]
+
+    assert each("enqueue", "say", "--arg", "text=run in NAME") == ["1\n"] * len(names)
+    each("run-worker", "--burst")
+    assert each("logs", "1") == [f"run in {name}\n" for name in names]
+    folders = sorted(p.name for p in (Path(env.env["XDG_STATE_HOME"]) / "jobctl/logs").iterdir())
+    assert len(folders) == len(names)
+    # A location its folder name renders whole keeps the name it had: existing installs
+    # find their logs. The others add a digest of the location after a `+`.
+    plain = f"127.0.0.1_{redis_server.port}_0_namespace_{base}"
+    assert plain in folders and all(f == plain or "+" in f for f in folders)
+
+
 def test_the_password_never_shows(tmp_path: Path, redis_env: RedisEnv) -> None:
     secret = "s3cret-Pa55"
     server = start_server(tmp_path / "auth", password=secret)

@@ -83,6 +83,9 @@ class Store(abc.ABC):
     created: bool = False
     # Called once when a call has waited seconds for a lock another process holds (SQLite).
     on_lock_wait: Callable[[], None] | None = None
+    # Why the last open_listener gave None (a Redis user denied the channel): the worker
+    # says so once, as it then polls for new jobs.
+    wake_error: str | None = None
 
     # -- life cycle ------------------------------------------------------------------------
 

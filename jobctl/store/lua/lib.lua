@@ -326,8 +326,12 @@ local function clear_lease(id, h)
     redis.call('ZREM', P .. 'leases', pad(id))
 end
 
+-- Wake the idle workers. Best effort, and after the script's writes: a PUBLISH refused (an
+-- ACL user without the channel, Redis 7's default for new users) must not fail a script
+-- whose changes stay written (Redis does not undo them), or an enqueue that stored its jobs
+-- would report failure and be retried. Workers that cannot listen poll instead.
 local function wake(message)
-    redis.call('PUBLISH', P .. 'wake', message)
+    redis.pcall('PUBLISH', P .. 'wake', message)
 end
 
 

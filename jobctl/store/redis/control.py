@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
+
+import redis
 
 from jobctl.models import (
     FINAL_STATES,
@@ -36,8 +39,13 @@ class ControlOps(RedisBase):
                 pipe.sadd(self._key("paused"), queue)
             else:
                 pipe.srem(self._key("paused"), queue)
-                pipe.publish(self._key("wake"), "w")
             pipe.execute()
+        if not paused:
+            # The wake-up is best effort, after the change: a user the server's ACL denies
+            # the channel (or a connection lost just now) must not fail a resume that was
+            # made. Idle workers that miss it find the queue at their next regular check.
+            with contextlib.suppress(redis.exceptions.RedisError):
+                self._client.publish(self._key("wake"), "w")
 
     def dead_retry(self, job_ids: Sequence[int] | None, job: str | None, now: float) -> list[int]:
         if job_ids is not None and not job_ids:

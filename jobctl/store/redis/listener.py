@@ -11,6 +11,8 @@ from typing import Any
 # ---------------------------------------------------------------------------------------------
 # Wake-ups
 
+_SUBSCRIBE_TIMEOUT = 10.0  # seconds, as for connecting
+
 
 class PubSubListener:
     """Wake-ups through the namespace's pub/sub channel, behind a pipe that select() can
@@ -20,9 +22,15 @@ class PubSubListener:
     connection does."""
 
     def __init__(self, client: Any, channel: str) -> None:
-        self._pubsub = client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = client.pubsub()
         try:
             self._pubsub.subscribe(channel)
+            # SUBSCRIBE only sends: its answer comes as the first message. Read here, so a
+            # refusal (an ACL user without the channel) reaches the caller, which can say so,
+            # instead of the thread, which would wait on a subscription that never was.
+            answer = self._pubsub.get_message(timeout=_SUBSCRIBE_TIMEOUT)
+            if answer is None or answer.get("type") != "subscribe":
+                raise TimeoutError(f"no answer to SUBSCRIBE within {_SUBSCRIBE_TIMEOUT:g}s")
         except BaseException:
             self._pubsub.close()
             raise

@@ -1,4 +1,4 @@
-"""Heartbeats, statistics and the server's persistence settings."""
+"""Heartbeats, statistics and the server's persistence and eviction settings."""
 
 from __future__ import annotations
 
@@ -159,7 +159,11 @@ class MonitorOps(RedisBase):
     # -- the server ------------------------------------------------------------------------
 
     def warnings(self) -> list[str]:
-        """What the server's persistence settings mean for the jobs (see the README)."""
+        """What the server's settings mean for the jobs (see the README): persistence, and
+        a maxmemory-policy that lets the server evict keys."""
+        return self._persistence_warnings() + self._eviction_warnings()
+
+    def _persistence_warnings(self) -> list[str]:
         try:
             with self._guard():
                 config = self._client.config_get("appendonly")
@@ -181,4 +185,19 @@ class MonitorOps(RedisBase):
         return [
             f"{self.location}: the Redis server keeps only RDB snapshots (appendonly no): a "
             "crash of the server loses the changes since the last snapshot; set appendonly yes"
+        ]
+
+    def _eviction_warnings(self) -> list[str]:
+        # From INFO, which needs no CONFIG rights; a user denied INFO too hears nothing.
+        try:
+            with self._guard():
+                policy = self._client.info("memory").get("maxmemory_policy")
+        except StoreError:
+            return []
+        if not policy or policy == "noeviction":
+            return []
+        return [
+            f"{self.location}: the Redis server may evict keys (maxmemory-policy {policy}): "
+            "once it reaches maxmemory it deletes keys of the queue, losing jobs and leaving "
+            "the namespace corrupt; set maxmemory-policy noeviction"
         ]

@@ -165,9 +165,19 @@ class QueueOps(RedisBase):
         return float(min(times)) if times else None
 
     def open_listener(self, worker: str) -> WakeListener | None:
+        channel = self._key("wake")
+        self.wake_error = None
         try:
-            return PubSubListener(self._client, self._key("wake"))
-        except (redis.exceptions.RedisError, OSError):
+            return PubSubListener(self._client, channel)
+        except (redis.exceptions.RedisError, OSError) as exc:
+            if isinstance(exc, redis.exceptions.NoPermissionError):
+                why = (
+                    "the server's ACL denies this user the channel; grant it the channels"
+                    " &jobctl:* (ACL SETUSER NAME '&jobctl:*': Redis 7 gives new users none)"
+                )
+            else:
+                why = self._scrub(str(exc))
+            self.wake_error = f"{self.location}: cannot subscribe to {channel}: {why}"
             return None
 
 
