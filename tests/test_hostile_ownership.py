@@ -604,3 +604,23 @@ def test_a_job_for_another_user_says_the_worker_is_not_root(
     shown = json.loads(as_user(user_python, user_dir, db, "show", "1", "--json").stdout)
     assert shown["state"] == "dead"
     assert "as user root: the worker does not run as root" in shown["error"], shown["error"]
+
+
+def test_validate_checks_the_log_folder_a_redis_worker_uses_never_one_named_by_its_password(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate named the folder after the raw URL, password and all: it checked a folder no
+    worker uses (and put the password in a path it looked up)."""
+    from jobctl.config import parse_config
+    from jobctl.logfiles import log_dir
+
+    env.write_config(CONFIG)
+    url = "redis://:s3cret-pw@127.0.0.1:1/0"
+    monkeypatch.setenv("XDG_STATE_HOME", env.env["XDG_STATE_HOME"])
+    folder = log_dir(parse_config(""), "redis://:***@127.0.0.1:1/0")
+    folder.mkdir(parents=True)
+    folder.chmod(0o777)
+    checked = env.run("--db", url, "validate", config=True)
+    assert checked.returncode == 0
+    assert f"log folder {folder} is writable by group or others" in checked.stderr
+    assert "s3cret" not in checked.stderr

@@ -111,7 +111,16 @@ def _log_folder_refused(config: Config) -> str | None:
     """Why a worker would refuse the log folder, found without making it (validate changes
     nothing)."""
     from jobctl.cli.context import STATE
+    from jobctl.errors import StoreError
     from jobctl.logfiles import log_dir
     from jobctl.logfolders import log_root_problem
 
-    return log_root_problem(str(log_dir(config, STATE.db_location())))
+    location = STATE.db_location()
+    if location.lower().startswith(("redis://", "rediss://")):
+        from jobctl.store.redis.location import parse_location
+
+        try:  # as a worker names it: the location shown, its password hidden
+            location = parse_location(location).shown
+        except StoreError:
+            return None  # a worker would not start on it: the store says why
+    return log_root_problem(str(log_dir(config, location)))
