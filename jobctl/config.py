@@ -763,10 +763,15 @@ class _Parser:
         return spec, inline
 
 
+# Priorities are whole numbers both stores order exactly: SQLite's integers, and the doubles
+# of Redis's sorted sets and Lua, which tell integers apart up to 2**53 (beyond, two that
+# differ by one tie or swap, and jobs ran out of order on Redis alone).
+MAX_PRIORITY = 2**53 - 1
+
+
 def check_priority(value: int) -> int:
-    """A priority is stored as a 64-bit integer."""
-    if not -(2**63) <= value < 2**63:
-        raise ConfigError(f"must be between {-(2**63)} and {2**63 - 1}")
+    if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
+        raise ConfigError(f"must be between {-MAX_PRIORITY} and {MAX_PRIORITY}")
     return value
 
 

@@ -123,10 +123,13 @@ def test_values_no_process_or_database_can_hold_are_refused(env: Env, job: str, 
 
 
 def test_the_largest_priority_is_accepted(env: Env) -> None:
-    env.write_config('[jobs.top]\ncommand = ["true"]\npriority = 9223372036854775807\n')
+    # 2**53 - 1: the largest both stores order exactly (Redis orders by doubles).
+    env.write_config('[jobs.top]\ncommand = ["true"]\npriority = 9007199254740991\n')
     assert env.run("validate").returncode == 0
     job_id = env.enqueue("top")
-    assert env.show(job_id)["priority"] == 9223372036854775807
+    assert env.show(job_id)["priority"] == 9007199254740991
+    refused(env, "enqueue", "top", "--priority", "9007199254740992", says="must be between")
+    refused(env, "enqueue", "top", "--priority", "-9007199254740992", says="must be between")
 
 
 def test_a_config_nested_thousands_deep_is_refused(env: Env) -> None:
