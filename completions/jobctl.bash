@@ -140,7 +140,7 @@ _jobctl_value() {
 _jobctl_argument() {
     case "$1" in
         'cancel *') REPLY='plain' ;;
-        'cron next 0') REPLY='plain' ;;
+        'cron next 0') REPLY='dynamic' ;;
         'dead purge *') REPLY='plain' ;;
         'dead retry *') REPLY='plain' ;;
         'dead show 0') REPLY='plain' ;;
@@ -150,9 +150,9 @@ _jobctl_argument() {
         'pause *') REPLY='dynamic' ;;
         'resume *') REPLY='dynamic' ;;
         'retry 0') REPLY='plain' ;;
-        'schedule pause 0') REPLY='plain' ;;
-        'schedule resume 0') REPLY='plain' ;;
-        'schedule run 0') REPLY='plain' ;;
+        'schedule pause 0') REPLY='dynamic' ;;
+        'schedule resume 0') REPLY='dynamic' ;;
+        'schedule run 0') REPLY='dynamic' ;;
         'show 0') REPLY='plain' ;;
         'wait *') REPLY='plain' ;;
         *) REPLY='' ;;

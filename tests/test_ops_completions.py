@@ -66,6 +66,16 @@ def test_job_queue_and_state_names_complete_from_the_config(env: Env) -> None:
     assert _ask(env, "jobctl -c ~/proj.toml enqueue ") == ["nightly"]
 
 
+def test_schedule_names_complete_from_the_config(env: Env) -> None:
+    env.write_config(
+        CONFIG + '[schedules.nightly]\njob = "backup"\ncron = "0 3 * * *"\n'
+        '[schedules.hourly]\njob = "backup"\ncron = "@hourly"\ndescription = "Each hour"\n'
+    )
+    for command in ("schedule run", "schedule pause", "schedule resume", "cron next"):
+        assert _ask(env, f"jobctl {command} ") == ["hourly\tEach hour", "nightly\t0 3 * * *"]
+    assert _ask(env, "jobctl schedule run n") == ["nightly\t0 3 * * *"]
+
+
 def test_menu_descriptions_end_at_a_sentence_not_at_e_g() -> None:
     from jobctl.cli.completions import _first_line
 

@@ -26,6 +26,18 @@ def complete_job(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     ]
 
 
+def complete_schedule(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Schedule names defined in the config."""
+    config = _config(ctx)
+    if config is None:
+        return []
+    return [
+        (name, spec.description or spec.cron)
+        for name, spec in sorted(config.schedules.items())
+        if name.startswith(incomplete)
+    ]
+
+
 def complete_enqueue(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """The job name of `enqueue` (its first word, unless --exec makes the words a command)."""
     if ctx.params.get("args") or ctx.params.get("exec_"):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from jobctl.cli.app import app
+from jobctl.cli.completers import complete_schedule
 from jobctl.cli.context import STATE
 from jobctl.durations import format_duration
 from jobctl.text import say
@@ -159,7 +160,10 @@ def schedule_list(
 
 @schedule_app.command("run", epilog="Example:  jobctl schedule run nightly-backup")
 def schedule_run(
-    name: Annotated[str, typer.Argument(help="The schedule.", metavar="SCHEDULE")],
+    name: Annotated[
+        str,
+        typer.Argument(help="The schedule.", metavar="SCHEDULE", autocompletion=complete_schedule),
+    ],
 ) -> None:
     """Enqueue one run now, outside the plan (recorded as manual); prints the job id. The
     schedule's overlap applies as to its fires: while a run is active, "skip" queues
@@ -218,7 +222,10 @@ def _enqueue_line(spec: ScheduleSpec) -> str:
 
 @schedule_app.command("pause", epilog="Example:  jobctl schedule pause nightly-backup")
 def schedule_pause(
-    name: Annotated[str, typer.Argument(help="The schedule.", metavar="SCHEDULE")],
+    name: Annotated[
+        str,
+        typer.Argument(help="The schedule.", metavar="SCHEDULE", autocompletion=complete_schedule),
+    ],
 ) -> None:
     """Stop a schedule's fires until resumed (kept in the database)."""
     _set_paused(name, True)
@@ -226,7 +233,10 @@ def schedule_pause(
 
 @schedule_app.command("resume", epilog="Example:  jobctl schedule resume nightly-backup")
 def schedule_resume(
-    name: Annotated[str, typer.Argument(help="The schedule.", metavar="SCHEDULE")],
+    name: Annotated[
+        str,
+        typer.Argument(help="The schedule.", metavar="SCHEDULE", autocompletion=complete_schedule),
+    ],
 ) -> None:
     """Let a paused schedule fire again."""
     _set_paused(name, False)
@@ -251,6 +261,7 @@ def cron_next(
         typer.Argument(
             help="A cron expression, quoted, or the name of a schedule in the config.",
             metavar="EXPRESSION",
+            autocompletion=complete_schedule,
         ),
     ],
     count: Annotated[
