@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 from pathlib import Path
 
@@ -150,6 +151,38 @@ def test_dead_purge_asks_on_a_terminal_unless_yes(tmp_path: Path, env: Env) -> N
     forced = _on_a_terminal(env, b"", "dead", "purge", "--all", "--yes")
     assert forced.returncode == 0 and forced.stdout.startswith("purged 1 dead job(s)")
     assert forced.stderr == ""
+
+
+def test_dead_purge_ends_its_question_line_at_ctrl_d_and_ctrl_c(tmp_path: Path, env: Env) -> None:
+    """Answered by Ctrl-D or Ctrl-C, the question's line was left open: the next output (the
+    shell's prompt) began on it."""
+    ids = dead_jobs(env, 1, tmp_path / "runs", tmp_path / "ok")
+    ended = _on_a_terminal(env, b"\x04", "dead", "purge", "--all")
+    assert ended.returncode == 1
+    assert ended.stderr == (
+        "Delete 1 dead job(s) and their logs? [y/N] \njobctl: nothing deleted\n"
+    )
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), "dead", "purge", "--all"],
+            stdin=follower,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env.env,
+            cwd=env.root,
+        )
+        os.close(follower)
+        assert proc.stderr is not None
+        asked = b""
+        while not asked.endswith(b"[y/N] "):
+            asked += proc.stderr.read(1)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 130
+        assert proc.stderr.read() == b"\n"
+    finally:
+        os.close(leader)
+    assert job(env, ids[0]) is not None
 
 
 def test_concurrent_dead_retries_never_run_a_job_twice(tmp_path: Path, env: Env) -> None:

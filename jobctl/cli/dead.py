@@ -271,6 +271,13 @@ def _confirm(question: str) -> None:
 
     sys.stderr.write(f"{question} [y/N] ")
     sys.stderr.flush()
-    answer = sys.stdin.readline().strip().lower()
+    try:
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C ends the question's line, as Enter would have
+        sys.stderr.write("\n")
+        raise
+    if not line.endswith("\n"):  # Ctrl-D: the next line starts on a line of its own
+        sys.stderr.write("\n")
+    answer = line.strip().lower()
     if answer not in ("y", "yes"):
         raise OperationFailed("nothing deleted")
