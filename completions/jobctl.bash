@@ -181,6 +181,7 @@ _jobctl_dynamic() {
 
 _jobctl() {
     local line=${COMP_LINE:0:COMP_POINT} cur='' node='' pending='' dashdash='' kind REPLY w
+    local exec=''
     local -a words
     local -i i argi=0
     COMPREPLY=()
@@ -191,11 +192,14 @@ _jobctl() {
     fi
     for ((i = 1; i < ${#words[@]}; i++)); do
         w=${words[i]}
-        if [[ -n $pending ]]; then
+        if [[ -n $exec ]] && ((argi > 0)); then
+            argi+=1  # the words of an --exec command, options too, are the command's
+        elif [[ -n $pending ]]; then
             pending=''
         elif [[ -z $dashdash && $w == -- ]]; then
             dashdash=1
         elif [[ -z $dashdash && $w == -?* ]]; then
+            [[ $node == enqueue && ($w == --exec || $w == -x) ]] && exec=1
             if [[ $w != *=* ]]; then
                 _jobctl_kind "$node" "$w"
                 [[ $REPLY == flag ]] || pending=1
@@ -209,7 +213,19 @@ _jobctl() {
             fi
         fi
     done
-    if [[ -n $pending ]]; then
+    if [[ -n $exec && -z $pending ]] && ((argi > 0)); then
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -f -- "$cur"))  # an argument of the command
+        return 0
+    elif [[ -n $exec && -z $pending && ( -n $dashdash || $cur != -* ) ]]; then
+        if [[ $cur == */* ]]; then  # the command's name: a path, or one found in PATH
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -f -- "$cur"))
+        else
+            COMPREPLY=($(compgen -c -- "$cur"))
+        fi
+        return 0
+    elif [[ -n $pending ]]; then
         _jobctl_kind "$node" "${words[${#words[@]}-1]}"
     elif [[ -z $dashdash && $cur == --*=* ]]; then
         _jobctl_kind "$node" "${cur%%=*}"

@@ -305,12 +305,18 @@ function __jobctl_complete
     set -l pending 0
     set -l dashdash 0
     set -l argi 0
+    set -l exec 0
     for w in $words
-        if test $pending = 1
+        if test $exec = 1; and test $argi -gt 0
+            set argi (math $argi + 1)  # the words of an --exec command are the command's
+        else if test $pending = 1
             set pending 0
         else if test $dashdash = 0; and test "x$w" = x--
             set dashdash 1
         else if test $dashdash = 0; and string match -q -- '-?*' $w
+            if test "$node" = enqueue; and contains -- $w --exec -x
+                set exec 1
+            end
             if not string match -q -- '*=*' $w
                 test (__jobctl_value "$node $w") = flag; or set pending 1
             end
@@ -323,7 +329,15 @@ function __jobctl_complete
     end
     set -l kind
     set -l prefix ''
-    if test $pending = 1
+    if test $exec = 1; and test $pending = 0; and test $argi -gt 0
+        __fish_complete_path $cur  # an argument of the command
+        return
+    else if test $exec = 1; and test $pending = 0; and begin
+            test $dashdash = 1; or not string match -q -- '-*' $cur
+        end
+        __fish_complete_command $cur  # the command's name
+        return
+    else if test $pending = 1
         set kind (__jobctl_value "$node $words[-1]")
     else if test $dashdash = 0; and string match -q -- '--*=*' $cur
         set prefix (string replace -r '=.*' '=' -- $cur)

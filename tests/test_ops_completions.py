@@ -111,12 +111,16 @@ t 'jobctl show 4'
 t 'jobctl --log-level w'
 t 'jobctl --log-format '
 t 'jobctl enqueue --payload-file jo'
+t 'jobctl enqueue --exec sleep'
+t 'jobctl enqueue -x -- ./my-t'
+t 'jobctl enqueue --exec ./my-tool -v jo'
 """
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 def test_bash_completion(env: Env) -> None:
     env.write_config(CONFIG)
+    (env.root / "my-tool").touch()
     result = subprocess.run(
         ["bash", "--norc", "-c", BASH, "bash", str(COMPLETIONS / "jobctl.bash")],
         env=_shell_env(env),
@@ -141,11 +145,16 @@ def test_bash_completion(env: Env) -> None:
     assert answers["jobctl --log-level w"] == "warning"  # a fixed set: offered
     assert answers["jobctl --log-format "] == "text json"
     assert answers["jobctl enqueue --payload-file jo"] == "jobs.toml"  # FILE: file names
+    # --exec: a command's name, then what it takes (files), its options too.
+    assert "sleep" in answers["jobctl enqueue --exec sleep"].split()
+    assert answers["jobctl enqueue -x -- ./my-t"] == "./my-tool"
+    assert answers["jobctl enqueue --exec ./my-tool -v jo"] == "jobs.toml"
 
 
 FISH = r"""
 source $argv[1]
-for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s su'
+for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s su' \
+        'jobctl enqueue --exec slee' 'jobctl enqueue -x ./my-tool -v jo'
     echo "$line|"(complete -C "$line" | string join ',')
 end
 """
@@ -154,6 +163,7 @@ end
 @pytest.mark.skipif(shutil.which("fish") is None, reason="needs fish")
 def test_fish_completion(env: Env) -> None:
     env.write_config(CONFIG)
+    (env.root / "my-tool").touch()
     result = subprocess.run(
         ["fish", "--no-config", "-c", FISH, str(COMPLETIONS / "jobctl.fish")],
         env=_shell_env(env),
@@ -168,6 +178,8 @@ def test_fish_completion(env: Env) -> None:
     assert answers["jobctl list --job "] == "backup\tNightly backup,build:web"
     assert answers["jobctl list --job=ba"] == "--job=backup\tNightly backup"
     assert answers["jobctl list -s su"] == "succeeded"
+    assert "sleep" in [a.split("\t")[0] for a in answers["jobctl enqueue --exec slee"].split(",")]
+    assert answers["jobctl enqueue -x ./my-tool -v jo"] == "jobs.toml"
 
 
 # zsh's completion widgets only run inside its line editor: these stand-ins print what the
@@ -178,8 +190,11 @@ _describe() { print -r -- "${(j:,:)${(P)@[-1]}}" }
 _files() { print -r -- "<files>" }
 compadd() { print -r -- "${(j:,:)@[2,-1]}" }
 compset() { }
+_command_names() { print -r -- "<commands>" }
+_normal() { print -r -- "<normal:${(j:,:)words}:$CURRENT>" }
 source $1
-for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s '; do
+for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s ' \
+        'jobctl enqueue --exec ' 'jobctl enqueue -x -- tar -c'; do
     words=(${(z)line}); [[ $line == *' ' ]] && words+=('')
     CURRENT=${#words}
     print -rn -- "$line|"; _jobctl
@@ -204,6 +219,8 @@ def test_zsh_completion(env: Env) -> None:
     assert answers["jobctl list --job "] == r"backup:Nightly backup,build\:web"
     assert answers["jobctl list --job=ba"] == "backup:Nightly backup"
     assert answers["jobctl list -s "] == "queued,scheduled,running,succeeded,dead,cancelled"
+    assert answers["jobctl enqueue --exec "] == "<commands>"
+    assert answers["jobctl enqueue -x -- tar -c"] == "<normal:tar,-c:2>"  # as `tar -c` would be
 
 
 def test_version(env: Env) -> None:

@@ -288,6 +288,7 @@ _jobctl_dynamic() {
 
 _jobctl() {
     local line=${COMP_LINE:0:COMP_POINT} cur='' node='' pending='' dashdash='' kind REPLY w
+    local exec=''
     local -a words
     local -i i argi=0
     COMPREPLY=()
@@ -298,11 +299,14 @@ _jobctl() {
     fi
     for ((i = 1; i < ${#words[@]}; i++)); do
         w=${words[i]}
-        if [[ -n $pending ]]; then
+        if [[ -n $exec ]] && ((argi > 0)); then
+            argi+=1  # the words of an --exec command, options too, are the command's
+        elif [[ -n $pending ]]; then
             pending=''
         elif [[ -z $dashdash && $w == -- ]]; then
             dashdash=1
         elif [[ -z $dashdash && $w == -?* ]]; then
+            [[ $node == enqueue && ($w == --exec || $w == -x) ]] && exec=1
             if [[ $w != *=* ]]; then
                 _jobctl_kind "$node" "$w"
                 [[ $REPLY == flag ]] || pending=1
@@ -316,7 +320,19 @@ _jobctl() {
             fi
         fi
     done
-    if [[ -n $pending ]]; then
+    if [[ -n $exec && -z $pending ]] && ((argi > 0)); then
+        compopt -o filenames 2>/dev/null
+        COMPREPLY=($(compgen -f -- "$cur"))  # an argument of the command
+        return 0
+    elif [[ -n $exec && -z $pending && ( -n $dashdash || $cur != -* ) ]]; then
+        if [[ $cur == */* ]]; then  # the command's name: a path, or one found in PATH
+            compopt -o filenames 2>/dev/null
+            COMPREPLY=($(compgen -f -- "$cur"))
+        else
+            COMPREPLY=($(compgen -c -- "$cur"))
+        fi
+        return 0
+    elif [[ -n $pending ]]; then
         _jobctl_kind "$node" "${words[${#words[@]}-1]}"
     elif [[ -z $dashdash && $cur == --*=* ]]; then
         _jobctl_kind "$node" "${cur%%=*}"
@@ -408,16 +424,19 @@ _jobctl_dynamic() {
 }
 
 _jobctl() {
-    local node='' pending='' dashdash='' kind REPLY w cur=${words[CURRENT]}
+    local node='' pending='' dashdash='' kind REPLY w cur=${words[CURRENT]} exec=''
     local -a reply
-    integer i argi=0
+    integer i argi=0 at=0
     for ((i = 2; i < CURRENT; i++)); do
         w=${words[i]}
-        if [[ -n $pending ]]; then
+        if [[ -n $exec ]] && ((argi > 0)); then
+            argi+=1  # the words of an --exec command, options too, are the command's
+        elif [[ -n $pending ]]; then
             pending=''
         elif [[ -z $dashdash && $w == -- ]]; then
             dashdash=1
         elif [[ -z $dashdash && $w == -?* ]]; then
+            [[ $node == enqueue && ($w == --exec || $w == -x) ]] && exec=1
             if [[ $w != *=* ]]; then
                 _jobctl_value "$node $w"
                 [[ $REPLY == flag ]] || pending=1
@@ -427,11 +446,20 @@ _jobctl() {
             if ((argi == 0)) && (( ${reply[(I)${(b)w}:*]} || ${reply[(I)${(b)w}]} )); then
                 node=${node:+$node }$w
             else
+                ((argi == 0)) && at=i
                 argi+=1
             fi
         fi
     done
-    if [[ -n $pending ]]; then
+    if [[ -n $exec && -z $pending ]] && ((argi > 0)); then
+        words=("${(@)words[at,-1]}")  # complete as the command itself would be
+        (( CURRENT -= at - 1 ))
+        _normal
+        return
+    elif [[ -n $exec && -z $pending && ( -n $dashdash || $cur != -* ) ]]; then
+        _command_names -e
+        return
+    elif [[ -n $pending ]]; then
         _jobctl_value "$node ${words[CURRENT-1]}"
     elif [[ -z $dashdash && $cur == --*=* ]]; then
         _jobctl_value "$node ${cur%%=*}"
@@ -507,12 +535,18 @@ _FISH_BODY = r"""function __jobctl_complete
     set -l pending 0
     set -l dashdash 0
     set -l argi 0
+    set -l exec 0
     for w in $words
-        if test $pending = 1
+        if test $exec = 1; and test $argi -gt 0
+            set argi (math $argi + 1)  # the words of an --exec command are the command's
+        else if test $pending = 1
             set pending 0
         else if test $dashdash = 0; and test "x$w" = x--
             set dashdash 1
         else if test $dashdash = 0; and string match -q -- '-?*' $w
+            if test "$node" = enqueue; and contains -- $w --exec -x
+                set exec 1
+            end
             if not string match -q -- '*=*' $w
                 test (__jobctl_value "$node $w") = flag; or set pending 1
             end
@@ -525,7 +559,15 @@ _FISH_BODY = r"""function __jobctl_complete
     end
     set -l kind
     set -l prefix ''
-    if test $pending = 1
+    if test $exec = 1; and test $pending = 0; and test $argi -gt 0
+        __fish_complete_path $cur  # an argument of the command
+        return
+    else if test $exec = 1; and test $pending = 0; and begin
+            test $dashdash = 1; or not string match -q -- '-*' $cur
+        end
+        __fish_complete_command $cur  # the command's name
+        return
+    else if test $pending = 1
         set kind (__jobctl_value "$node $words[-1]")
     else if test $dashdash = 0; and string match -q -- '--*=*' $cur
         set prefix (string replace -r '=.*' '=' -- $cur)
