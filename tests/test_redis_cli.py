@@ -195,6 +195,9 @@ def test_status_warns_when_the_server_may_evict_keys(tmp_path: Path, redis_env: 
         assert "set maxmemory-policy noeviction" in shown.stderr
         warnings = json.loads(env.run("status", "--json", check=True).stdout)["warnings"]
         assert len(warnings) == 1 and "may evict keys" in warnings[0]  # (AOF on: no other)
+        # A queue whose server deletes jobs by itself is not healthy: health said it was.
+        health = env.run("health")
+        assert health.returncode == 1 and "maxmemory-policy allkeys-lru" in health.stderr
         # Read from INFO: a user denied CONFIG still hears it; one denied INFO too, nothing.
         client = server.client()
         for user, denied in (("noconfig", ["-config"]), ("blind", ["-config", "-info"])):
@@ -209,6 +212,7 @@ def test_status_warns_when_the_server_may_evict_keys(tmp_path: Path, redis_env: 
         client.close()
         env.url = server.url("lru")
         assert "warning" not in env.run("status", check=True).stderr
+        assert env.run("health").returncode == 0
     finally:
         server.stop()
 

@@ -44,6 +44,8 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
     queues = store.queue_counts(now)  # the counters, and the ready and due indexes
     read_sample(store, now)
     checks = [Check("database", True, None, None, f"database {store.location} is readable")]
+    for loss in store.losses():  # a server that deletes jobs by itself is no healthy queue
+        checks.append(Check("store", False, None, None, loss))
     ready = sum(q.ready for q in queues)
     if limits.max_ready is not None:
         checks.append(

@@ -357,6 +357,11 @@ class Store(abc.ABC):
     def warnings(self) -> list[str]:
         """Problems with how the store is set up that an operator should hear about (for
         `status`), e.g. a server that does not persist its data. None by default."""
+        return self.losses()
+
+    def losses(self) -> list[str]:
+        """The warnings of a store set up to delete jobs by itself (a Redis server that
+        evicts keys): `health` fails on these. None by default."""
         return []
 
     def attempt_output(self, job_id: int, run: int) -> tuple[str | None, bytes] | None:

@@ -161,7 +161,7 @@ class MonitorOps(RedisBase):
     def warnings(self) -> list[str]:
         """What the server's settings mean for the jobs (see the README): persistence, and
         a maxmemory-policy that lets the server evict keys."""
-        return self._persistence_warnings() + self._eviction_warnings()
+        return self._persistence_warnings() + self.losses()
 
     def _persistence_warnings(self) -> list[str]:
         try:
@@ -187,7 +187,7 @@ class MonitorOps(RedisBase):
             "crash of the server loses the changes since the last snapshot; set appendonly yes"
         ]
 
-    def _eviction_warnings(self) -> list[str]:
+    def losses(self) -> list[str]:
         # From INFO, which needs no CONFIG rights; a user denied INFO too hears nothing.
         try:
             with self._guard():
