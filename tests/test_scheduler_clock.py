@@ -13,15 +13,14 @@ import json
 import signal
 import time
 from collections import Counter
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import Env
+from test_scheduler import at, config_for, simulate
 
-from jobctl.config import Config, parse_config
+from jobctl.config import Config
 from jobctl.models import AttemptResult, JobFilter, Outcome
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler
@@ -29,25 +28,6 @@ from jobctl.store import Finish
 from jobctl.store.sqlite import SqliteStore
 
 HOUR = 3600.0
-
-
-def at(text: str) -> float:
-    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("UTC")).timestamp()
-
-
-def config_for(schedules: str) -> Config:
-    return parse_config('[jobs.task]\ncommand = ["true"]\n\n' + schedules)
-
-
-def simulate(scheduler: Scheduler, start: float, end: float) -> None:
-    """Tick at every instant the scheduler asks for, from start until end."""
-    now = start
-    while now < end:
-        wake = scheduler.tick(now)
-        if wake is None or wake > end:
-            break
-        now = max(wake, now + 0.001)
-    scheduler.tick(end)
 
 
 def enqueued(store: SqliteStore, schedule: str = "s") -> list[float]:
