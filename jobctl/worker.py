@@ -106,6 +106,7 @@ class Worker:
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
         self._finishes: list[Finish] = []  # their results, until the store has them
         self._releases: list[Claim] = []  # interrupted attempts, until the store has them
+        self._release_ends: list[AttemptResult | None] = []  # how each one's process ended
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
@@ -690,6 +691,7 @@ class Worker:
             if result.outcome == Outcome.INTERRUPTED:
                 # With the log as the attempt left it: none when it wrote nothing.
                 self._releases.append(running.claim._replace(log_path=result.log_path))
+                self._release_ends.append(result)
                 self._log_end(running, result, elapsed, "job.interrupted")
                 continue
             retry_at = None
@@ -706,8 +708,10 @@ class Worker:
         states: list[State | None] = []
         try:
             if self._releases:
-                self.store.release(self._releases, self.clock.now(), "worker shutdown")
-                self._releases = []
+                self.store.release(
+                    self._releases, self.clock.now(), "worker shutdown", self._release_ends
+                )
+                self._releases, self._release_ends = [], []
             if self._finishes:
                 free = 0 if self._stopping else self.options.concurrency - len(self._running)
                 states, claims = self.store.finish_and_claim(

@@ -449,6 +449,9 @@ def test_shutdown_timeout_requeues_the_job_without_counting_the_attempt(env: Env
     assert job["worker"] is None
     (attempt,) = history(job)
     assert attempt["outcome"] == "interrupted"
+    # How its process ended, as the worker's job.interrupted line says it.
+    assert (attempt["signal"], attempt["exit_code"]) == (15, 143)
+    assert attempt["error"] == "stopped by worker shutdown"
 
 
 def test_second_sigint_stops_at_once(env: Env) -> None:

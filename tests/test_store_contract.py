@@ -276,6 +276,30 @@ def test_release_records_the_log_as_the_attempt_left_it(store: Store) -> None:
     assert paths == {silent: "", talking: f"/l/{talking}.1", unknown: f"/l/{unknown}.1"}
 
 
+def test_release_records_how_each_process_ended(store: Store) -> None:
+    """A worker's shutdown line said exit_code=143; the attempt kept none, and the error
+    "worker shutdown" where the line said why."""
+    by_term, by_kill, unknown = (r.id for r in store.enqueue([job(), job(), job()], T0))
+    claims = {c.job.id: c for c in store.claim("w", None, T0, LEASE, limit=3)}
+    ends = [
+        AttemptResult(Outcome.INTERRUPTED, exit_code=143, error="stopped by worker shutdown"),
+        AttemptResult(Outcome.INTERRUPTED, exit_code=137, signal=9, error="killed"),
+        None,
+    ]
+    chosen = [claims[by_term], claims[by_kill], claims[unknown]]
+    assert store.release(chosen, T0 + 1, "worker shutdown", ends) == 3
+    seen = {
+        i: (a.exit_code, a.signal, a.error)
+        for i in (by_term, by_kill, unknown)
+        for a in store.attempts(i)
+    }
+    assert seen == {
+        by_term: (143, None, "stopped by worker shutdown"),
+        by_kill: (137, 9, "killed"),
+        unknown: (None, None, "worker shutdown"),
+    }
+
+
 # -- control -----------------------------------------------------------------------------------
 
 

@@ -161,9 +161,17 @@ class Store(abc.ABC):
         return states, claims
 
     @abc.abstractmethod
-    def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
+    def release(
+        self,
+        claims: Sequence[Claim],
+        now: float,
+        reason: str,
+        ends: Sequence[AttemptResult | None] | None = None,
+    ) -> int:
         """Give jobs back (graceful shutdown): queued again, the attempt not counted. Each
-        claim's log_path is the attempt's as it ended ("" when it wrote nothing)."""
+        claim's log_path is the attempt's as it ended ("" when it wrote nothing). `ends`,
+        one per claim when given: how each attempt's process ended (its exit code or signal
+        and its error, in place of `reason`), as the worker's event line says it."""
 
     @abc.abstractmethod
     def rescue_expired(self, now: float) -> list[Job]:

@@ -1,13 +1,20 @@
 -- Give claimed jobs back without counting the attempt (graceful shutdown).
--- ARGV: now, reason, then quadruples of id, lease token, run and the attempt's log path ("":
--- it wrote nothing; "?": not known, the path recorded at its start stays). Returns how many
--- were released.
-local now, reason = ARGV[1], ARGV[2]
+-- ARGV: now, then for each job: id, lease token, run, the attempt's log path ("": it wrote
+-- nothing; "?": not known, the path recorded at its start stays), its exit code and signal
+-- ("": none) and its error. Returns how many were released.
+local now = ARGV[1]
 local released = 0
-for i = 3, #ARGV, 4 do
+for i = 2, #ARGV, 7 do
     local id, token, run, path = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+    local code, signal, reason = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
     if path == '?' then
         path = nil
+    end
+    if code == '' then
+        code = nil
+    end
+    if signal == '' then
+        signal = nil
     end
     local h = load(id)
     if h and h.state == 'running' and h.lease_token == token then
@@ -20,7 +27,8 @@ for i = 3, #ARGV, 4 do
     elseif h and h.state == 'cancelled' and h.lease_token == token then
         clear_lease(id, h)  -- cancelled meanwhile; its process is stopped now
     end
-    close_attempt(id, run, h, now, 'interrupted', {error = reason, log_path = path})
+    close_attempt(id, run, h, now, 'interrupted',
+        {exit_code = code, signal = signal, error = reason, log_path = path})
 end
 if released > 0 then
     wake('w')

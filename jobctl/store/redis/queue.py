@@ -10,6 +10,7 @@ from typing import cast
 import redis
 
 from jobctl.models import (
+    AttemptResult,
     Claim,
     EnqueueResult,
     Job,
@@ -138,16 +139,26 @@ class QueueOps(RedisBase):
             states = self._run("finish", *args)
         return [State(s) if s else None for s in states]
 
-    def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
+    def release(
+        self,
+        claims: Sequence[Claim],
+        now: float,
+        reason: str,
+        ends: Sequence[AttemptResult | None] | None = None,
+    ) -> int:
         if not claims:
             return 0
-        args = [  # a log path of "?": not known (the one recorded at the start stays)
-            v
-            for c in claims
-            for v in (str(c.job.id), c.lease_token, str(c.run), _path_or_unknown(c.log_path))
-        ]
+        args = []  # a log path of "?": not known (the one recorded at the start stays)
+        for index, c in enumerate(claims):
+            end = ends[index] if ends is not None else None
+            args += [str(c.job.id), c.lease_token, str(c.run), _path_or_unknown(c.log_path)]
+            args += [  # "": none (how the process ended, when known)
+                "" if end is None or end.exit_code is None else str(end.exit_code),
+                "" if end is None or end.signal is None else str(end.signal),
+                (end.error if end is not None else None) or reason,
+            ]
         with self._guard():
-            return int(self._run("release", num(now), reason, *args))
+            return int(self._run("release", num(now), *args))
 
     def rescue_expired(self, now: float) -> list[Job]:
         with self._guard():

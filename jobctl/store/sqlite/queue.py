@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from jobctl.models import (
+    AttemptResult,
     Claim,
     EnqueueResult,
     Job,
@@ -397,10 +398,17 @@ class QueueOps(SqliteBase):
                 states.append(State.CANCELLED if stopped else None)
         return states
 
-    def release(self, claims: Sequence[Claim], now: float, reason: str) -> int:
+    def release(
+        self,
+        claims: Sequence[Claim],
+        now: float,
+        reason: str,
+        ends: Sequence[AttemptResult | None] | None = None,
+    ) -> int:
         released = 0
         with self._write() as conn:
-            for claim in claims:
+            for index, claim in enumerate(claims):
+                end = ends[index] if ends is not None else None
                 row = conn.execute(
                     "UPDATE jobs SET state = 'queued', attempts = attempts - 1, worker = NULL,"
                     " lease_token = NULL, lease_expires_at = NULL, started_at = NULL"
@@ -411,12 +419,14 @@ class QueueOps(SqliteBase):
                     _let_go(conn, claim)  # cancelled meanwhile; its process is stopped now
                 conn.execute(
                     "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?,"
-                    " log_path = COALESCE(?, log_path)"
+                    " exit_code = ?, signal = ?, log_path = COALESCE(?, log_path)"
                     " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
                     (
                         now,
                         Outcome.INTERRUPTED.value,
-                        reason,
+                        (end.error if end is not None else None) or reason,
+                        end.exit_code if end is not None else None,
+                        end.signal if end is not None else None,
                         claim.log_path,
                         claim.job.id,
                         claim.run,
