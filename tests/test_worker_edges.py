@@ -8,6 +8,7 @@ import os
 import pwd
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -747,4 +748,25 @@ def test_the_started_line_of_an_exec_job_names_its_command(env: Env) -> None:
     assert [(e["job"], e.get("command")) for e in started] == [
         ("exec", "sh -c 'echo hi'"),
         ("ok", None),
+    ]
+
+
+def test_a_job_that_enqueues_the_next_one_queues_it_where_its_worker_takes_it(
+    env: Env, tmp_path: Path
+) -> None:
+    """A job chaining the next (`jobctl enqueue next`) saw neither the worker's --config nor
+    its --db: from its own folder it found no config, or queued into another database."""
+    chain = json.dumps([sys.executable, "-m", "jobctl", "enqueue", "second"])
+    env.write_config(
+        f'[jobs.first]\ncommand = {chain}\ncwd = "/"\n[jobs.second]\ncommand = ["true"]\n'
+    )
+    first = env.enqueue("first")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env.run("run-worker", "--burst", check=True, cwd=elsewhere)
+    assert env.show(first)["state"] == "succeeded", env.show(first)["error"]
+    jobs = json.loads(env.run("list", "--json", check=True).stdout)
+    assert sorted((j["job"], j["state"]) for j in jobs) == [
+        ("first", "succeeded"),
+        ("second", "succeeded"),  # queued by the job, run by the same burst
     ]

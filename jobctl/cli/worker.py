@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
@@ -85,6 +86,7 @@ def run_worker(
         shutdown_timeout=grace,
         name=name,
     )
+    _tell_jobs_where(config)
     with STATE.store(durability=_worker_durability(), service=True) as store:
         worker = Worker(store, config, options, log=STATE.event_log())
         with worker.signal_handlers(), _metrics(metrics_addr):
@@ -149,6 +151,7 @@ def up(
         shutdown_timeout=grace,
         with_daemon=True,
     )
+    _tell_jobs_where(config)
     with (
         STATE.store(durability=_worker_durability(), service=True) as worker_store,
         STATE.store(service=True) as daemon_store,
@@ -225,6 +228,20 @@ def reload() -> None:
         f"reload sent to {sent} daemon(s); checked {checked.path} (a daemon started with another"
         " config re-reads its own: its log says whether it took it)"
     )
+
+
+def _tell_jobs_where(config: Config) -> None:
+    """Give the jobs this worker starts (as its own user) the config and the database it
+    uses, in JOBCTL_CONFIG and JOBCTL_DB: a job that runs `jobctl enqueue` to chain the next
+    one queues it where this worker takes it, whatever --config and --db the worker was
+    started with and whatever folder the job runs in. Jobs run as another user keep none of
+    the worker's variables (see processes.login_env): a redis:// password stays here."""
+    location = STATE.db_location()
+    if "://" not in location:
+        location = os.path.abspath(location)
+    os.environ["JOBCTL_DB"] = location
+    if config.path is not None:
+        os.environ["JOBCTL_CONFIG"] = str(config.path.absolute())
 
 
 def _schedule_config() -> Config:
