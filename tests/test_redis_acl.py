@@ -14,6 +14,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import JOBCTL, Env
@@ -119,3 +120,31 @@ def test_a_worker_with_channel_rights_does_not_warn(redis_env: RedisEnv) -> None
     redis_env.enqueue("hello")
     burst = redis_env.run("run-worker", "--burst", check=True)
     assert "job.succeeded" in burst.stderr and "worker.polling" not in burst.stderr
+
+
+def test_connection_errors_name_their_cause(tmp_path: Path, redis_env: RedisEnv) -> None:
+    """A URL without the password the server asks for gave the server's HELLO text; a TLS
+    file the URL names that is not there read as a server that cannot be reached; a user
+    without the keys was not told which it needs."""
+    from redis_server import start_server
+
+    server = start_server(tmp_path / "locked", password="s3cret")
+    try:
+        env = redis_env
+        env.write_config(CONFIG)
+        env.url = server.url("acl").replace(":s3cret@", "")
+        bare = env.run("status")
+        assert bare.returncode == 3
+        assert "the server asks for a password, and the URL gives none" in bare.stderr
+        client = server.client()
+        client.execute_command("ACL", "SETUSER", "elsewhere", "on", ">pw", "~other:*", "+@all")
+        client.close()
+        env.url = server.url("acl").replace(":s3cret@", "elsewhere:pw@")
+        keys = env.run("enqueue", "hello")
+        assert keys.returncode == 3 and "the user needs the keys jobctl:{acl}:*" in keys.stderr
+        assert "pw" not in keys.stderr.replace("pw@", "")
+        env.url = f"rediss://127.0.0.1:{server.port}/0?ssl_ca_certs={tmp_path / 'none.pem'}"
+        tls = env.run("status")
+        assert tls.returncode == 3 and "a TLS file the URL names does not exist" in tls.stderr
+    finally:
+        server.stop()

@@ -110,10 +110,18 @@ class RedisBase:
     def _describe(self, exc: redis.exceptions.RedisError) -> str:
         text = self._scrub(str(exc))
         where = self.location
+        if "HELLO must be called with the client already authenticated" in text:
+            return (
+                f"{where}: authentication failed: the server asks for a password, and the URL"
+                " gives none (redis://:PASSWORD@host or redis://USER:PASSWORD@host)"
+            )
         if isinstance(exc, redis.exceptions.AuthenticationError):
             return f"{where}: authentication failed ({text})"
         if isinstance(exc, redis.exceptions.TimeoutError):
             return f"{where}: the server did not answer in time ({text})"
+        tls = _tls_file_missing(exc)
+        if tls:
+            return f"{where}: {tls}"
         if isinstance(exc, redis.exceptions.ConnectionError):
             return f"{where}: cannot reach the server ({text})"
         if isinstance(exc, redis.exceptions.ReadOnlyError):
@@ -127,8 +135,11 @@ class RedisBase:
                 f"{where}: not a jobctl database: a key under {self.prefix} holds "
                 "another program's data"
             )
-        if text.startswith("NOPERM"):
-            return f"{where}: permission denied ({text})"
+        if text.startswith("NOPERM") or "has no permissions to access one of the keys" in text:
+            return (
+                f"{where}: permission denied ({text}): the user needs the keys {self.prefix}* (ACL"
+                " '~jobctl:*'; see the README's ACL rights)"
+            )
         return f"{where}: {text}"
 
     def _scrub(self, text: str) -> str:
@@ -147,3 +158,21 @@ class RedisBase:
         if self._raw_client is None:
             self._raw_client = self._connect(decode=False)
         return self._raw_client
+
+
+def _tls_file_missing(exc: BaseException) -> str | None:
+    """What a rediss:// connection failed on when it is a TLS file the URL names that is not
+    there (ssl_ca_certs, ssl_certfile, ssl_keyfile): redis-py says only 'No such file or
+    directory', which reads as a server that cannot be reached."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, FileNotFoundError):
+            name = f" {cause.filename}" if cause.filename else ""
+            return (
+                f"a TLS file the URL names does not exist{name} (ssl_ca_certs, ssl_certfile,"
+                " ssl_keyfile)"
+            )
+        cause = cause.__cause__ or cause.__context__
+    if "Error 2 connecting" in str(exc) and "No such file or directory" in str(exc):
+        return "a TLS file the URL names does not exist (ssl_ca_certs, ssl_certfile, ssl_keyfile)"
+    return None
