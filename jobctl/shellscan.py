@@ -167,8 +167,18 @@ def _script_hazard(script: str) -> str | None:
 
 
 def _unescape(match: re.Match[str]) -> str:
-    """ "{{" and "}}" as the braces the shell reads; a placeholder as it is."""
-    return match.group(0) if match.group(1) else match.group(0)[0]
+    """ "{{" and "}}" as the braces the shell reads; a placeholder as it is. A "{{" before a
+    name keeps a NUL after its brace: `${{HOME}}` is the shell's ${HOME}, which must not read
+    as the placeholder {HOME} in a script nested in this one (sh -c 'echo ${{HOME}}')."""
+    if match.group(1):
+        return match.group(0)
+    brace = match.group(0)[0]
+    if brace == "{" and _NAME_START.match(match.string, match.end()):
+        return "{\0"
+    return brace
+
+
+_NAME_START = re.compile(r"[A-Za-z_]")
 
 
 _QUOTING = re.compile(r"[\\'\"`$()]")  # what _substitutions_unquoted reads; not the rest

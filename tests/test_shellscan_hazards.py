@@ -303,6 +303,9 @@ SAFE: list[tuple[str | list[str], bool]] = [
     ("printf '%s\\n' {v} | (cd / && cat) | { sh -c 'cat'; }", True),
     ("echo ${{HOME}} \\\n  {v} $'\\t' a\\\\\n  {v}", True),
     ("cat <<'EOF'\nit's {{v}}\nEOF\necho {v}", True),
+    # ${{HOME}} is the shell's ${HOME}, also in a script nested in the line: no placeholder.
+    ("sh -c 'echo ${{HOME}}' && echo {v}", True),
+    ("sh -c 'cd ${{HOME}} && ls \"$0\"' {v}", True),
     # A shell whose stdin is redirected reads its script from there, not from the pipe.
     ("find {dir} -name '*.sh' | sort | while read -r f; do bash < \"$f\"; done", True),
     ('ls {dir} | while read -r f; do sh -e < "$f" || echo failed; done', True),
