@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -206,9 +207,17 @@ def reload() -> None:
         # Live ones only: a dead process's pid may belong to another program by now. Not the
         # workers: they need no signal, and one of an earlier release would die of it.
         here = [w for w in store.workers() if w.host == host and w.alive(now)]
-    pids = {w.pid for w in here if w.kind == "scheduler"}
+    pids = sorted({w.pid for w in here if w.kind == "scheduler"})
+    # Each daemon re-reads the file it started with: that one is checked, not this call's.
+    files = {pid: _config_of(pid) for pid in pids}
+    named = [path for path in files.values() if path is not None]
+    for path in dict.fromkeys(named):
+        if checked.path is None or path.resolve() != checked.path.resolve():
+            from jobctl.config import check_schedules, load_config_file
+
+            check_schedules(load_config_file(path))  # refused: exit 2, nothing sent
     sent = 0
-    for pid in sorted(pids):
+    for pid in pids:
         try:
             os.kill(pid, signal.SIGHUP)
             sent += 1
@@ -222,12 +231,47 @@ def reload() -> None:
         return
     if not sent:
         raise OperationFailed("no running worker or cron daemon found on this host")
-    # The daemon re-reads the file it started with, which this command cannot see: say which
-    # one was checked, so that a daemon started with another --config is not taken for fine.
-    typer.echo(
-        f"reload sent to {sent} daemon(s); checked {checked.path} (a daemon started with another"
-        " config re-reads its own: its log says whether it took it)"
-    )
+    shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked.path)
+    unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
+    typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}")
+
+
+def _config_of(pid: int) -> Path | None:
+    """The config file a daemon of this host re-reads, found as it found it at its start
+    (its --config, else its JOBCTL_CONFIG, else jobs.toml in its folder, else its XDG
+    config folder's); None when /proc does not tell (another user's process)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = [os.fsdecode(a) for a in handle.read().split(b"\0")]
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            pairs = (item.partition(b"=") for item in handle.read().split(b"\0"))
+            environ = {os.fsdecode(k): os.fsdecode(v) for k, sep, v in pairs if sep}
+        folder = Path(os.readlink(f"/proc/{pid}/cwd"))
+    except OSError:
+        return None
+    explicit = None
+    for index, word in enumerate(argv):
+        if word in ("up", "schedule-daemon"):
+            break  # the global options come before the command
+        if word in ("--config", "-c") and index + 1 < len(argv):
+            explicit = argv[index + 1]
+        elif word.startswith("--config="):
+            explicit = word.split("=", 1)[1]
+        elif word.startswith("-c") and len(word) > 2:  # -cFILE
+            explicit = word[2:]
+    named = explicit or environ.get("JOBCTL_CONFIG")
+    if named:
+        return folder / named  # relative to its folder; an absolute path stays as it is
+    if os.path.lexists(folder / "jobs.toml"):
+        return folder / "jobs.toml"
+    base = environ.get("XDG_CONFIG_HOME", "")
+    if not os.path.isabs(base):
+        home = environ.get("HOME")
+        if not home:
+            return None
+        base = os.path.join(home, ".config")
+    candidate = Path(base) / "jobctl" / "jobs.toml"
+    return candidate if candidate.is_file() else None
 
 
 def _tell_jobs_where(config: Config) -> None:
