@@ -269,9 +269,9 @@ def _key_taken(store: Store, dead: Job) -> bool:
 def _confirm(question: str) -> None:
     from jobctl.errors import OperationFailed
 
-    sys.stderr.write(f"{question} [y/N] ")
-    sys.stderr.flush()
-    try:
+    try:  # from the question on: a Ctrl-C right after it is printed is one at the prompt
+        sys.stderr.write(f"{question} [y/N] ")
+        sys.stderr.flush()
         line = sys.stdin.readline()
     except KeyboardInterrupt:  # Ctrl-C ends the question's line, as Enter would have
         sys.stderr.write("\n")
