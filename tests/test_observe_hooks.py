@@ -60,6 +60,8 @@ def test_hooks_receive_the_job_in_their_environment(env: Env) -> None:
 
     dead = _read_env(out / "dead.2.env")
     log = dead.pop("JOBCTL_LOG")
+    # Where its worker takes jobs, as its jobs have it (a hook may enqueue a follow-up).
+    assert (dead.pop("JOBCTL_CONFIG"), dead.pop("JOBCTL_DB")) == (str(env.config), str(env.db))
     assert dead == {
         "JOBCTL_ATTEMPT": "2",
         "JOBCTL_ERROR": "exit code 4: disk full",
