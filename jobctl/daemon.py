@@ -29,6 +29,7 @@ from jobctl.store.base import LeaderLock
 # Settings the daemon is built with (its database, its log); a reload cannot change them.
 _SETTINGS_AT_START = ("db", "durability", "log_format", "log_level")
 HEARTBEAT = 5.0  # seconds; also how often the config file is checked for changes
+STANDBY = "standby"  # the kind a daemon waiting for the leader lock registers as
 _LOCK_POLL = 1.0
 
 
@@ -130,9 +131,12 @@ class Daemon:
         return 0
 
     def _await_leadership(self, lock: LeaderLock) -> bool:
-        """Block until this daemon leads (True), or until asked to stop (False)."""
+        """Block until this daemon leads (True), or until asked to stop (False). A standby
+        registers as one and keeps its heartbeat, so that `status`, `metrics` and `health`
+        show whether a daemon is ready to take over."""
         announced = False
         wait = 0.0  # first a quick try, so a standby says so at once
+        next_heartbeat = 0.0
         while not self._stopping:
             if lock.acquire(timeout=wait):
                 return True
@@ -140,6 +144,11 @@ class Daemon:
             if not announced:
                 self.log.emit("scheduler.standby", reason=lock.waiting_for)
                 announced = True
+                self._register(STANDBY)
+                next_heartbeat = self.clock.monotonic() + HEARTBEAT
+            elif self.clock.monotonic() >= next_heartbeat:
+                next_heartbeat = self.clock.monotonic() + HEARTBEAT
+                self._heartbeat(STANDBY)
         return False
 
     def _loop(self, lock: LeaderLock) -> None:
@@ -210,7 +219,7 @@ class Daemon:
                 error="these settings apply when the daemon starts; this one keeps the old",
             )
 
-    def _register(self) -> None:
+    def _register(self, kind: str = "scheduler") -> None:
         now = self.clock.now()
         with contextlib.suppress(StoreError):
             self.store.register_worker(
@@ -222,15 +231,15 @@ class Daemon:
                     concurrency=0,
                     started_at=now,
                     heartbeat_at=now,
-                    kind="scheduler",
+                    kind=kind,
                     interval=HEARTBEAT,
                 )
             )
 
-    def _heartbeat(self) -> None:
+    def _heartbeat(self, kind: str = "scheduler") -> None:
         with contextlib.suppress(StoreError):
             if not self.store.heartbeat(self.id, self.clock.now()):  # the store lost it
-                self._register()
+                self._register(kind)
 
 
 def run_in_thread(target: Callable[[], int], name: str) -> threading.Thread:

@@ -52,7 +52,7 @@ class WorkerInfo:
     concurrency: int
     started_at: float
     heartbeat_at: float
-    kind: str = "worker"  # or "scheduler"
+    kind: str = "worker"  # or "scheduler" (the leading cron daemon), or "standby"
     interval: float = 10.0  # seconds between heartbeats; three missed ones mean it is gone
 
     def alive(self, now: float) -> bool:

@@ -67,11 +67,17 @@ def test_a_standby_daemon_takes_over_when_the_leader_dies(env: Env) -> None:
         )
     try:
         env.wait_for(lambda: "scheduler.standby" in standby_log.read_text(), timeout=20)
+        # Seen where an operator looks: one daemon leads, one stands by, ready to take over.
+        kinds = sorted(w["kind"] for w in json.loads(env.run("status", "--json").stdout)["workers"])
+        assert kinds == ["scheduler", "standby"]
+        assert "jobctl_standby_schedulers 1" in env.run("metrics", check=True).stdout
         leader.kill()
         leader.communicate(timeout=10)
         seen = len(jobs(env))
         env.wait_for(lambda: len(jobs(env)) >= seen + 2, timeout=20)
         env.wait_for(lambda: "scheduler.leader" in standby_log.read_text(), timeout=5)
+        workers = json.loads(env.run("status", "--json").stdout)["workers"]
+        assert [(w["kind"], w["pid"]) for w in workers] == [("scheduler", standby.pid)]
     finally:
         standby.send_signal(signal.SIGTERM)
         assert standby.wait(timeout=20) == 0

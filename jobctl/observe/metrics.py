@@ -70,6 +70,10 @@ def render(store: Store, config: Config, now: float | None = None) -> str:
     out.append(_sample("jobctl_workers", {}, sum(1 for w in workers if w.kind == "worker")))
     _family(out, "jobctl_schedulers", "gauge", "Live cron daemons (fresh heartbeat).")
     out.append(_sample("jobctl_schedulers", {}, sum(1 for w in workers if w.kind == "scheduler")))
+    _family(out, "jobctl_standby_schedulers", "gauge", "Live cron daemons ready to take over.")
+    out.append(
+        _sample("jobctl_standby_schedulers", {}, sum(1 for w in workers if w.kind == "standby"))
+    )
 
     _schedules(out, store, config, now)
     return "\n".join(out) + "\n"
