@@ -91,7 +91,7 @@ _IN_ARITHMETIC = (
 )
 _SHELL_PATH_OPTIONS = {"-s", "--shell"}  # useradd -s /bin/bash: a path, not a command
 _RUNNERS = {"flock", "su", "runuser", "script"}  # their -c / --command goes to a shell
-_JOINERS = {"watch", "ssh"}  # as a command: they join their words into a line for a shell
+_JOINERS = {"watch", "ssh", "scp", "sftp"}  # as a command: their words may reach a shell
 _KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "time", "{", "}"}
 _KEYWORDS |= {"exec", "command", "builtin"}
 _STDIN_FILES = {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"}
@@ -1108,6 +1108,8 @@ def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
         return _watch_hazard(argv, start)
     if runner == "ssh":
         return _ssh_hazard(argv, start)
+    if runner in ("scp", "sftp"):
+        return _copy_hazard(argv, start)
     if runner == "flock":
         return "script" if _flock_hazard(argv, start) else None
     if runner in ("su", "runuser"):
@@ -1245,6 +1247,42 @@ def _ssh_hazard(argv: Sequence[str], start: int) -> str | None:
                         return kind
                 break
     return "remote" if placeholders(argv[index:]) else None
+
+
+# scp and sftp (OpenSSH) read their options up to their first operand (a file, or the host
+# of sftp); their -o goes to the ssh they run, and -S names the program run in its place.
+_COPY_VALUE_LETTERS = "BbcDFiJlmoPRSX"
+
+
+def _copy_hazard(argv: Sequence[str], start: int) -> str | None:
+    """scp/sftp [options] [--] OPERANDS: "ssh-command" for a placeholder in -o ProxyCommand
+    (and the like) or as the -S program, "ssh-option" for one where they read an option:
+    the value may be -oProxyCommand=CMD, which ssh runs with a shell."""
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            return None  # the operands: files and hosts, given to ssh as data
+        if _starts_with_placeholder(arg):
+            return "ssh-option"  # read as an option if its value starts with -
+        if arg[:1] != "-" or arg == "-":
+            return None
+        for position in range(1, len(arg)):
+            if _starts_with_placeholder(arg, position):
+                return "ssh-option"
+            if arg[position] in _COPY_VALUE_LETTERS:
+                value = arg[position + 1 :]
+                if not value and index < len(argv):
+                    value, index = argv[index], index + 1
+                if arg[position] == "S" and placeholders([value]):
+                    return "ssh-command"
+                if arg[position] == "o":
+                    kind = _ssh_option_hazard(value)
+                    if kind is not None:
+                        return "ssh-option" if kind == "remote" else kind
+                break
+    return None
 
 
 def _ssh_option_hazard(option: str) -> str | None:

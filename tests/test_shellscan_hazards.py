@@ -971,6 +971,67 @@ def test_a_placeholder_in_a_command_ssh_runs_locally_is_refused(
     refused(env, command, False, says="ProxyCommand, LocalCommand or KnownHostsCommand")
 
 
+_SCP = ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1"]
+
+
+@pytest.mark.parametrize(
+    ("command", "payload", "says"),
+    [
+        (
+            ["scp", *_SCP, "-o", "ProxyCommand=nc {v} 22", "/etc/hostname", "nohost:/tmp/x"],
+            {"v": "$(touch {m})"},
+            "ProxyCommand, LocalCommand or KnownHostsCommand",
+        ),
+        (
+            ["sftp", *_SCP, "-oProxyCommand=nc {v} 22", "nohost"],
+            {"v": "$(touch {m})"},
+            "ProxyCommand, LocalCommand or KnownHostsCommand",
+        ),
+        (
+            ["scp", *_SCP, "{src}", "/etc/hostname", "nohost:/tmp/x"],
+            {"src": "-oProxyCommand=touch {m}"},
+            "where ssh reads its options",
+        ),
+        (
+            ["scp", *_SCP, "-S", "{ssh}", "/etc/hostname", "nohost:/tmp/x"],
+            {"ssh": "{m}.sh"},  # a program of the payload's choosing, run in ssh's place
+            "ProxyCommand, LocalCommand or KnownHostsCommand",
+        ),
+    ],
+)
+def test_a_placeholder_that_scp_or_sftp_hands_a_shell_is_refused(
+    env: Env, command: list[str], payload: dict[str, str], says: str
+) -> None:
+    """scp and sftp give their -o to the ssh they run (ProxyCommand runs with a shell),
+    read a value that starts with - as an option, and run -S as that ssh."""
+    marker = env.root / "pwned"
+    program = env.root / "pwned.sh"
+    program.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    program.chmod(0o755)
+    filled = {k: v.format(m=marker) for k, v in payload.items()}
+    if shutil.which(command[0]):
+        before = {p.name for p in env.root.iterdir()}
+        subprocess.run(
+            render_argv(command, filled, False),
+            capture_output=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+            check=False,
+            cwd=env.root,
+        )
+        assert {p.name for p in env.root.iterdir()} != before, command  # the value ran
+    refused(env, command, False, says=says)
+
+
+def test_scp_with_values_as_its_files_validates(env: Env) -> None:
+    for command in (
+        ["scp", "-P", "{port}", "-i", "{key}", "--", "{src}", "{host}:/srv/in"],
+        ["sftp", "-b", "{batch}", "--", "{host}"],
+    ):
+        env.write_config(_job_table(command, False))
+        assert env.run("validate").returncode == 0, (command, env.run("validate").stderr)
+
+
 @pytest.mark.parametrize(
     "command",
     [
