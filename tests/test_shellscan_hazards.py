@@ -874,9 +874,11 @@ def test_stdin_near_misses_still_validate_and_run_values_as_data(env: Env, scrip
 # -- Commands that join their words into a line for a shell: watch, ssh -----------------------
 
 
-def _runs_under_watch(command: list[str], payload: dict[str, str], marker: Path) -> bool:
+def _runs_under_watch(
+    command: list[str], payload: dict[str, str], marker: Path, seconds: float = 5.0
+) -> bool:
     """Fill `command` (a watch command) and run it until the payload makes `marker`, for at
-    most 5 seconds: watch repeats its command until it is stopped. Whether it did."""
+    most `seconds`: watch repeats its command until it is stopped. Whether it did."""
     filled = render_argv(command, payload, False)
     with subprocess.Popen(
         filled,
@@ -886,7 +888,7 @@ def _runs_under_watch(command: list[str], payload: dict[str, str], marker: Path)
         stderr=subprocess.DEVNULL,
     ) as watch:
         try:
-            for _ in range(50):
+            for _ in range(round(seconds * 10)):
                 if marker.exists() or watch.poll() is not None:
                     break
                 time.sleep(0.1)
@@ -933,7 +935,8 @@ def test_watch_x_runs_its_command_without_a_shell(env: Env) -> None:
             assert result.returncode == 0, (command, shell, result.stderr)
         if shutil.which("watch"):
             payload = {"path": f"/tmp; touch {marker}", "secs": "0.1"}
-            assert not _runs_under_watch(command, payload, marker), command
+            # watch runs its command at once: a second shows it ran as data, not as code.
+            assert not _runs_under_watch(command, payload, marker, seconds=1.0), command
     refused(env, ["watch", "-x", "sh", "-c", "ls {path}"], False, says="inside a shell script")
 
 
