@@ -1234,19 +1234,30 @@ def _ssh_hazard(argv: Sequence[str], start: int) -> str | None:
                 break
             destination = True
             continue
-        for position in range(1, len(arg)):
-            if _starts_with_placeholder(arg, position):
-                return "ssh-option"
-            if arg[position] in _SSH_VALUE_LETTERS:
-                value = arg[position + 1 :]
-                if not value and index < len(argv):
-                    value, index = argv[index], index + 1
-                if arg[position] == "o":
-                    kind = _ssh_option_hazard(value)
-                    if kind is not None:
-                        return kind
-                break
+        letter, value, index = _bundle(arg, argv, index, _SSH_VALUE_LETTERS)
+        if letter == "?":
+            return "ssh-option"
+        if letter == "o":
+            kind = _ssh_option_hazard(value)
+            if kind is not None:
+                return kind
     return "remote" if placeholders(argv[index:]) else None
+
+
+def _bundle(arg: str, argv: Sequence[str], index: int, letters: str) -> tuple[str, str, int]:
+    """A bundle of short options (-tt, -p22, -o NAME=VALUE) as ssh, scp and sftp read it:
+    the letter that takes a value ("" when none does; "?" when a placeholder stands where a
+    letter would, which could be any option), that value (from the next word when the
+    bundle ends with the letter), and the index of the word after what was read."""
+    for position in range(1, len(arg)):
+        if _starts_with_placeholder(arg, position):
+            return "?", "", index
+        if arg[position] in letters:
+            value = arg[position + 1 :]
+            if not value and index < len(argv):
+                value, index = argv[index], index + 1
+            return arg[position], value, index
+    return "", "", index
 
 
 # scp and sftp (OpenSSH) read their options up to their first operand (a file, or the host
@@ -1268,20 +1279,15 @@ def _copy_hazard(argv: Sequence[str], start: int) -> str | None:
             return "ssh-option"  # read as an option if its value starts with -
         if arg[:1] != "-" or arg == "-":
             return None
-        for position in range(1, len(arg)):
-            if _starts_with_placeholder(arg, position):
-                return "ssh-option"
-            if arg[position] in _COPY_VALUE_LETTERS:
-                value = arg[position + 1 :]
-                if not value and index < len(argv):
-                    value, index = argv[index], index + 1
-                if arg[position] == "S" and placeholders([value]):
-                    return "ssh-command"
-                if arg[position] == "o":
-                    kind = _ssh_option_hazard(value)
-                    if kind is not None:
-                        return "ssh-option" if kind == "remote" else kind
-                break
+        letter, value, index = _bundle(arg, argv, index, _COPY_VALUE_LETTERS)
+        if letter == "?":
+            return "ssh-option"
+        if letter == "S" and placeholders([value]):
+            return "ssh-command"
+        if letter == "o":
+            kind = _ssh_option_hazard(value)
+            if kind is not None:
+                return "ssh-option" if kind == "remote" else kind
     return None
 
 
