@@ -28,8 +28,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy jobctl
 
+# One test process more than the cores: the tests spend much of their time waiting on the
+# processes they start, and a spare one keeps the cores busy meanwhile.
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n $$($(BIN)/python -c "import os; print((os.cpu_count() or 1) + 1)")
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
