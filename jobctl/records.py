@@ -27,6 +27,19 @@ class Attempt:
     error: str | None = None
     log_path: str | None = None
     run: int = 0  # numbers attempts over the job's whole life, across dead retries
+    # The host whose worker ran it, where a store is shared by many hosts (Redis); None on
+    # SQLite, whose workers all run on the database's own host.
+    host: str | None = None
+
+    def elsewhere(self) -> bool:
+        """Whether it ran on another host than this one, which then holds its log file."""
+        return self.host is not None and self.host != _this_host()
+
+    def log_place(self) -> str:
+        """Its log file as a person finds it: `HOST:PATH` (as scp names it) when elsewhere."""
+        if self.log_path and self.elsewhere():
+            return f"{self.host}:{self.log_path}"
+        return self.log_path or ""
 
 
 class AttemptResult(NamedTuple):

@@ -89,6 +89,7 @@ def attempt_document(attempt: Attempt) -> dict[str, Any]:
         "signal": attempt.signal,
         "error": attempt.error,
         "log_path": attempt.log_path or None,  # None too when it wrote nothing
+        "host": attempt.host,
     }
 
 
@@ -445,7 +446,7 @@ def attempt_rows(attempts: Sequence[Attempt]) -> None:
                 exit_text(a.exit_code, a.signal),
                 a.worker,
                 cell(a.error),
-                a.log_path or "",
+                a.log_place(),
             ]
         )
     table(
@@ -631,7 +632,7 @@ def attempt_sections(
         head.append(f"on {a.worker}")
         out.append("")
         out.append(clean(" · ".join(head)))
-        path = clean(a.log_path or "")
+        path = clean(a.log_place())
         if a.error:
             out.append("  error:")
             out.extend("    " + clean(line) for line in a.error.splitlines())

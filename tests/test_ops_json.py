@@ -16,7 +16,7 @@ JOB = {
 }  # fmt: skip
 ATTEMPT = {
     "run", "attempt", "worker", "started_at", "finished_at", "duration_s", "outcome",
-    "exit_code", "signal", "error", "log_path",
+    "exit_code", "signal", "error", "log_path", "host",
 }  # fmt: skip
 STATUS = {"generated_at", "queues", "running", "workers", "stale_workers", "warnings"}
 STATUS_QUEUE = {"queue", "paused", "counts", "oldest_ready_at", "oldest_ready_age_s"}
@@ -52,6 +52,7 @@ def test_every_json_document_keeps_its_keys(env: Env) -> None:
     shown = _json(env, "show", str(dead), "--json")
     assert set(shown) == JOB | {"attempts_history"}
     assert [set(a) for a in shown["attempts_history"]] == [ATTEMPT]
+    assert shown["attempts_history"][0]["host"] is None  # SQLite: the database's own host
     waited = json.loads(env.run("wait", str(dead), "--json").stdout)
     assert [set(j) for j in waited] == [JOB]
     assert [set(j) for j in _json(env, "dead", "list", "--json")] == [JOB]

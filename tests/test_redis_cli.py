@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -136,18 +137,25 @@ def test_output_is_readable_from_another_host(
     env.write_config(CONFIG)
     ok, bad = env.enqueue("hello"), env.enqueue("bad")
     env.run("run-worker", "--burst", check=True)
-    log_path = Path(env.show(ok)["attempts_history"][0]["log_path"])  # type: ignore[index]
-    assert log_path.is_file()
+    attempt = env.show(ok)["attempts_history"][0]  # type: ignore[index]
+    log_path = Path(attempt["log_path"])
+    assert log_path.is_file() and attempt["host"] == socket.gethostname()
     # As another host sees it: the attempts ran elsewhere, and their log files are there.
     client = redis_server.client()
     prefix = f"jobctl:{{{namespace_for(env.root)}}}:"
     for job_id in (ok, bad):
         client.hset(f"{prefix}att:{job_id}:1", "host", "elsewhere")
     client.close()
+    # A file of the same name here is not that attempt's log (another host's job, say).
+    log_path.write_text("not this attempt's output\n")
     for path in log_path.parent.iterdir():
-        path.unlink()
+        if path != log_path:
+            path.unlink()
     shown = env.run("show", str(ok), check=True).stdout
     assert f"elsewhere:{log_path}" in shown
+    # For scripts: the path as it is on that host, and the host apart.
+    attempt = env.show(ok)["attempts_history"][0]  # type: ignore[index]
+    assert (attempt["host"], attempt["log_path"]) == ("elsewhere", str(log_path))
     logs = env.run("logs", str(ok), check=True)
     assert logs.stdout == f"hello {ok}\nto-stderr\n"
     assert "ran on host elsewhere" in logs.stderr and str(log_path) in logs.stderr
@@ -160,6 +168,29 @@ def test_output_is_readable_from_another_host(
     )
     dead = env.run("dead", "show", str(bad), check=True)
     assert "dying" in dead.stdout and "elsewhere:" in dead.stdout
+
+
+def test_following_a_job_that_runs_on_another_host_says_where(
+    redis_env: RedisEnv, redis_server: RedisServer
+) -> None:
+    env = redis_env
+    env.write_config(CONFIG.replace('["sleep", "30"]', '["sh", "-c", "echo mine; sleep 30"]'))
+    slow = env.enqueue("slow")
+    log = env.root / "worker.log"
+    worker = spawn(env, log, "run-worker")
+    try:
+        env.wait_for(lambda: env.show(slow)["state"] == "running", timeout=15, interval=0.05)
+        client = redis_server.client()
+        client.hset(f"jobctl:{{{namespace_for(env.root)}}}:att:{slow}:1", "host", "elsewhere")
+        client.close()
+        follow = env.run("logs", "--follow", "--timeout", "1s", str(slow))
+        # The file of that name here is not its log: the job runs, and writes, elsewhere.
+        assert follow.stdout == ""
+        assert f"job {slow} attempt 1 runs on host elsewhere" in follow.stderr
+        env.run("cancel", str(slow), check=True)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
 
 
 def test_status_warns_when_the_server_does_not_persist(

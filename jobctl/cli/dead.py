@@ -98,7 +98,7 @@ def dead_show(
         if job.state != State.DEAD:
             raise NotFound(f"job {job_id} is {job.state.value}, not dead (see `jobctl show`)")
         attempts = store.attempts(job_id)
-    tails = [log_tail(a.log_path, lines) for a in attempts]
+        tails = [log_tail(store, a, lines) for a in attempts]
     if as_json:
         history = [
             attempt_document(a) | {"log_tail": tail}

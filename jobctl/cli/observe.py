@@ -163,25 +163,20 @@ def logs(
             return  # it wrote nothing, so no log file was made
         path = attempt_log(store, chosen)
         # A store shared by many hosts keeps the end of the output: the full log is on the
-        # host that ran the attempt, which may not be this one.
-        stored = None if path.exists() else store.attempt_output(job_id, chosen.run)
+        # host that ran the attempt, which may not be this one (where a file of that name
+        # here is another log).
+        elsewhere = chosen.elsewhere()
+        here = path.exists() and not elsewhere
+        stored = None if here else store.attempt_output(job_id, chosen.run)
+    if elsewhere and stored is not None:
+        _print_stored_output(chosen, path, stored)
+        return
     try:
         with open(path, "rb") as handle:
             _copy(handle, sys.stdout.buffer)
     except FileNotFoundError:
         if stored is not None:
-            from jobctl.text import clean
-
-            host, tail = stored
-            typer.echo(  # the output that follows stays raw; this note is jobctl's own
-                clean(
-                    f"jobctl: job {job_id} attempt {chosen.run} ran on host {host or 'unknown'};"
-                    f" its full log is there ({path}); the last {len(tail)} bytes follow"
-                ),
-                err=True,
-            )
-            sys.stdout.buffer.write(tail)
-            sys.stdout.buffer.flush()
+            _print_stored_output(chosen, path, stored)
             return
         if chosen.finished_at is None:
             return  # running, and silent so far: its log is made at its first output
@@ -198,6 +193,23 @@ def logs(
         raise  # stdout failed, not the log: main says so (or, for a reader gone, not)
     except OSError as exc:
         raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _print_stored_output(attempt: Attempt, path: Path, stored: tuple[str | None, bytes]) -> None:
+    """What a shared store kept of an attempt's output, after a note of where the rest is."""
+    from jobctl.text import clean
+
+    host, tail = stored
+    typer.echo(  # the output that follows stays raw; this note is jobctl's own
+        clean(
+            f"jobctl: job {attempt.job_id} attempt {attempt.run} ran on host"
+            f" {host or 'unknown'}; its full log is there ({path}); the last {len(tail)}"
+            " bytes follow"
+        ),
+        err=True,
+    )
+    sys.stdout.buffer.write(tail)
+    sys.stdout.buffer.flush()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -429,16 +441,16 @@ def watch(
                     if reader is not None:
                         reader.close()
                         typer.echo(f"jobctl: job {job_id}: attempt {run} started", err=True)
-                    reader = _LogReader(job_id, run, attempt_log(store, current))
+                    path = attempt_log(store, current)
+                    reader = _LogReader(job_id, run, path, remote=current.elsewhere())
                 moved = reader.copy(out)
-                if store.shared and reader.missing() and reader.elsewhere is None:
-                    reader.elsewhere = _host_running(store, current.worker)
-                    if reader.elsewhere:
-                        say(
-                            f"jobctl: note: job {job_id} attempt {run} runs on host"
-                            f" {reader.elsewhere}, where its log is: the end of its output that"
-                            " the store keeps follows once it ends"
-                        )
+                if reader.remote and not reader.told and current.finished_at is None:
+                    reader.told = True
+                    say(
+                        f"jobctl: note: job {job_id} attempt {run} runs on host"
+                        f" {current.host}, where its log is: the end of its output that"
+                        " the store keeps follows once it ends"
+                    )
                 if current.finished_at is not None and reader.missing():
                     # Run on another host: what a shared store kept of its output, once done.
                     try:
@@ -496,50 +508,21 @@ def attempt_log(store: Store, attempt: Attempt) -> Path:
     return Path(logfiles.attempt_log_path(directory, attempt.job_id, attempt.run))
 
 
-def log_tail(path: str | None, lines: int) -> str | None:
-    """The last `lines` lines of a log file (None when there is none); when the file is not
-    on this host, the end of it that a shared store (Redis) kept."""
+def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
+    """The last `lines` lines of an attempt's log (None when there is none); when the file is
+    not on this host, the end of it that a shared store (Redis) kept."""
     from jobctl.logfiles import read_tail
 
-    if not path:
+    if not attempt.log_path:
         return None
-    data = read_tail(path, 64 * 1024)
+    data = None if attempt.elsewhere() else read_tail(attempt.log_path, 64 * 1024)
     if data is None:
-        stored = _stored_tail(path)
+        stored = store.attempt_output(attempt.job_id, attempt.run)
         if stored is None:
             return None
-        data = stored
+        data = stored[1]
     text = data.decode("utf-8", "replace")
     return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
-
-
-def _host_running(store: Store, worker: str | None) -> str:
-    """The host of the worker running an attempt when it is another than this one, else ""
-    (this host, or a worker no longer known)."""
-    import socket
-
-    here = socket.gethostname()
-    for info in store.workers():
-        if info.id == worker:
-            return info.host if info.host != here else ""
-    return ""
-
-
-def _stored_tail(path: str) -> bytes | None:
-    """The output a shared store kept for the attempt whose log is `path` (`ID.RUN.log`)."""
-    import re
-
-    from jobctl.errors import JobctlError
-
-    match = re.search(r"(\d+)\.(\d+)\.log$", path)
-    if match is None or not STATE.db_location().startswith(("redis://", "rediss://")):
-        return None
-    try:
-        with STATE.store(create=False) as store:
-            stored = store.attempt_output(int(match.group(1)), int(match.group(2)))
-    except JobctlError:
-        return None
-    return None if stored is None else stored[1]
 
 
 class _LogReader:
@@ -548,19 +531,23 @@ class _LogReader:
     line saying how many bytes it dropped in all (logfolders.trim_log): that says where in
     the job's output each byte of the file is, so that none is shown twice, nor the line."""
 
-    def __init__(self, job_id: int, run: int, path: Path) -> None:
+    def __init__(self, job_id: int, run: int, path: Path, *, remote: bool = False) -> None:
         self.job_id = job_id
         self.run = run
         self.path = path
+        # Run on another host: a file of its name here is another log, never to be read.
+        self.remote = remote
+        self.told = False  # whether the person was told where it runs (see watch)
         self.shown = 0  # bytes of the job's output copied so far
         self._handle: BinaryIO | None = None
-        self.elsewhere: str | None = None  # the host running it, "" for this one: see watch
 
     def copy(self, out: BinaryIO) -> bool:
         """Copy what is new; True when something was."""
         from jobctl.errors import OperationFailed
         from jobctl.logfolders import kept_from
 
+        if self.remote:
+            return False
         if self._handle is None:
             try:
                 self._handle = open(self.path, "rb")  # noqa: SIM115 - kept open across polls
@@ -596,7 +583,7 @@ class _LogReader:
 
     def missing(self) -> bool:
         """True while the file was never found (it is on another host, or never made)."""
-        return self._handle is None and not self.path.exists()
+        return self.remote or (self._handle is None and not self.path.exists())
 
     def close(self) -> None:
         if self._handle is not None:

@@ -138,6 +138,7 @@ def attempt_from_hash(job_id: int, run: int, a: Mapping[str, str]) -> Attempt:
         error=a.get("error"),
         log_path=a.get("log_path"),
         run=run,
+        host=a.get("host") or None,
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import replace
 
 from jobctl.models import (
     FINAL_STATES,
@@ -71,12 +70,7 @@ class RecordOps(RedisBase):
         for run, fields in enumerate(rows, start=1):
             if not fields or "started_at" not in fields:
                 continue
-            attempt = attempt_from_hash(job_id, run, fields)
-            host = fields.get("host")
-            if attempt.log_path and host and host != self._host:
-                # The log is on the host that ran the attempt: say which, as scp would.
-                attempt = replace(attempt, log_path=f"{host}:{attempt.log_path}")
-            found.append(attempt)
+            found.append(attempt_from_hash(job_id, run, fields))
         return found
 
     def attempt_output(self, job_id: int, run: int) -> tuple[str | None, bytes] | None:
