@@ -18,8 +18,15 @@ def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseco
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
 
 
-def parse_instant(text: str, what: str = "--at", zone: tzinfo | None = None) -> float:
-    """Read an ISO-8601 instant; without an offset it is in `zone`, else local time."""
+def parse_instant(
+    text: str,
+    what: str = "--at",
+    zone: tzinfo | None = None,
+    notes: list[str] | None = None,
+) -> float:
+    """Read an ISO-8601 instant; without an offset it is in `zone`, else local time. A local
+    time the zone skips or has twice (a DST change) is read as cron reads it, and `notes`
+    gets a line saying which instant that is."""
     raw = text.strip()
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
@@ -40,8 +47,31 @@ def parse_instant(text: str, what: str = "--at", zone: tzinfo | None = None) -> 
             from zoneinfo import ZoneInfo
 
             zone = ZoneInfo(local_zone())
+        naive = moment
         moment = moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
+        if zone is not None and notes is not None:
+            note = _clock_change_note(naive, moment.timestamp(), zone)
+            if note:
+                notes.append(f"{what}: {text.strip()} {note}")
     return moment.timestamp()
+
+
+def _clock_change_note(naive: datetime, ts: float, zone: tzinfo) -> str | None:
+    """What a local time read as `ts` in `zone` needs said: the zone skips it (clocks go
+    forward), or has it twice (clocks go back)."""
+    read = datetime.fromtimestamp(ts, zone)
+    name = getattr(zone, "key", None) or str(zone)
+    if read.replace(tzinfo=None) != naive:
+        return (
+            f"does not exist in {name} (the clocks skip it): read as"
+            f" {read.isoformat(timespec='seconds')}"
+        )
+    if naive.replace(fold=1, tzinfo=zone).utcoffset() != read.utcoffset():
+        return (
+            f"happens twice in {name} (the clocks go back): read as the first,"
+            f" {read.isoformat(timespec='seconds')}; give an offset to choose"
+        )
+    return None
 
 
 @cache

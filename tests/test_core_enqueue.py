@@ -522,11 +522,30 @@ def test_at_in_a_spring_forward_gap_runs_after_the_change_not_before(env: Env) -
     past --at runs now.)"""
     env.write_config(CONFIG)
     env.env["TZ"] = "America/New_York"
-    job_id = env.enqueue("record", "--at", "2027-03-14T02:30:00")
+    done = env.run("enqueue", "record", "--at", "2027-03-14T02:30:00", check=True)
+    job_id = int(done.stdout)
     assert (
         timestamp(env.show(job_id)["run_at"])
         == datetime(2027, 3, 14, 7, 30, tzinfo=UTC).timestamp()
     )
+    # Said: the time asked for is not the one the job runs at.
+    assert done.stderr.startswith(
+        "jobctl: note: --at: 2027-03-14T02:30:00 does not exist in America/New_York (the"
+        " clocks skip it): read as 2027-03-14T03:30:00-04:00\n"
+    )
+
+
+def test_at_a_local_time_that_happens_twice_takes_the_first_and_says_so(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.env["TZ"] = "America/New_York"
+    done = env.run("enqueue", "record", "--at", "2027-11-07T01:30", check=True)
+    first = datetime(2027, 11, 7, 5, 30, tzinfo=UTC).timestamp()  # 01:30 summer time (-04:00)
+    assert timestamp(env.show(int(done.stdout))["run_at"]) == first
+    assert "happens twice in America/New_York" in done.stderr
+    assert "read as the first, 2027-11-07T01:30:00-04:00; give an offset" in done.stderr
+    # With an offset, or at a time that happens once, nothing needs saying.
+    for at in ("2027-11-07T01:30-05:00", "2027-11-07T03:30"):
+        assert env.run("enqueue", "record", "--at", at, check=True).stderr == ""
 
 
 def test_a_key_is_an_id_not_a_document(env: Env) -> None:

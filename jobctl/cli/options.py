@@ -32,9 +32,14 @@ def instant_option(text: str | None, option: str) -> float | None:
     """An instant option's timestamp; errors name the option."""
     if text is None:
         return None
+    from jobctl.text import say
     from jobctl.timefmt import parse_instant
 
-    return parse_instant(text, option)
+    notes: list[str] = []
+    instant = parse_instant(text, option, notes=notes)
+    for note in notes:
+        say(f"jobctl: note: {note}")
+    return instant
 
 
 def state_option(text: str, option: str = "--state") -> State:

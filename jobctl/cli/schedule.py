@@ -332,7 +332,10 @@ def cron_next(
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--tz: unknown time zone {zone_name!r}") from None
-    after = parse_instant(start, "--from", zone) if start else time.time()  # naive: in --tz
+    read_as: list[str] = []
+    after = parse_instant(start, "--from", zone, read_as) if start else time.time()  # in --tz
+    for line in read_as:
+        say(f"jobctl: note: {line}")
     try:
         parsed = cron.parse(expression)
     except cron.CronError:
