@@ -73,7 +73,10 @@ def snapshot(store: Store, now: float) -> dict[str, Any]:
     jobs = store.list_jobs(JobFilter(limit=None, newest_first=False))
     return {
         "jobs": [j._asdict() for j in jobs],
-        "attempts": {j.id: [asdict(a) for a in store.attempts(j.id)] for j in jobs},
+        # (Redis names the host that ran each attempt; SQLite's is the database's host.)
+        "attempts": {
+            j.id: [asdict(a) | {"host": None} for a in store.attempts(j.id)] for j in jobs
+        },
         "counts": [asdict(q) for q in store.queue_counts(now)],
         "events": store.event_counts(None),
         "recent": store.event_counts(now - 3600),
