@@ -552,20 +552,38 @@ def test_a_leader_s_own_late_tick_runs_no_missed_fire_with_none(store: SqliteSto
 
 
 def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
-    """A disabled every-second schedule records a skip each second; a worker's retention
-    (or `jobctl prune`) forgets those older than its period, keeping where the plan stands."""
+    """An every-second schedule records a fire each second; a worker's retention (or
+    `jobctl prune`) forgets those older than its period, keeping where the plan stands."""
     from jobctl.retention import AutoPruner
 
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T12:00:00")
+    simulate(start_scheduler(store, config, t0), t0, t0 + 600)
+    count = "SELECT COUNT(*) FROM fires WHERE schedule = 's'"
+    assert store._read(count)[0][0] == 600
+    AutoPruner({State.SUCCEEDED: 60.0, State.DEAD: None}).run(store, t0 + 600)
+    assert store._read(count)[0][0] == 61  # the last minute, the latest fire among them
+    assert store.last_fire_time("s") == t0 + 600
+
+
+def test_a_disabled_schedule_keeps_one_skip_row_not_one_a_fire(store: SqliteStore) -> None:
+    """A disabled every-second schedule wrote a skip row a second (86,400 a day)."""
     config = config_for(
         '[schedules.off]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\nenabled = false\n'
     )
     t0 = at("2026-06-01T12:00:00")
     simulate(start_scheduler(store, config, t0), t0, t0 + 600)
-    count = "SELECT COUNT(*) FROM fires WHERE schedule = 'off'"
-    assert store._read(count)[0][0] == 600
-    AutoPruner({State.SUCCEEDED: 60.0, State.DEAD: None}).run(store, t0 + 600)
-    assert store._read(count)[0][0] == 61  # the last minute, the latest skip among them
-    assert store.last_fire_time("off") == t0 + 600
+    rows = store._read("SELECT fire_time, status, reason FROM fires WHERE schedule = 'off'")
+    assert rows == [(t0 + 600, "skipped", "disabled")]
+    # Enabled again by a restart: nothing of the disabled time is caught up.
+    enabled = config_for(
+        '[schedules.off]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "all"\noverlap = "allow"\n'
+    )
+    simulate(start_scheduler(store, enabled, t0 + 600), t0 + 600, t0 + 603)
+    assert fires(store, "off") == [t0 + 601, t0 + 602, t0 + 603]
 
 
 def test_a_changed_cron_still_counts_from_the_reload_after_a_restart(store: SqliteStore) -> None:

@@ -668,8 +668,8 @@ def test_prune_fires_forgets_old_records_but_where_each_plan_stands(store: Store
     # "m": manual runs only (no plan to keep).
     for n in range(3):
         store.record_fire("s", T0 + n, job(schedule="s"), T0 + n)
-    for n in range(3, 8):
-        store.record_fire("s", T0 + n, None, T0 + n, reason="disabled")
+    for n in range(3, 8):  # (reasons that differ keep a row each: see the next test)
+        store.record_fire("s", T0 + n, None, T0 + n, reason=("disabled", "paused")[n % 2])
     store.record_fire("q", T0, job(schedule="q"), T0, overlap="queue")
     store.record_fire("q", T0 + 1, job(schedule="q"), T0 + 1, overlap="queue")  # pending
     store.record_fire("q", T0 + 2, None, T0 + 2, reason="paused")
@@ -679,7 +679,7 @@ def test_prune_fires_forgets_old_records_but_where_each_plan_stands(store: Store
     assert store.last_runs(["s", "q", "m"]) == {"s": T0 + 2, "q": T0, "m": T0}
     last = store.last_fires()
     assert last["s"][0].fire_time == T0 + 7 and last["q"][0].fire_time == T0 + 2
-    assert store.record_fire("s", T0 + 7, None, T0 + 8, reason="disabled") is None
+    assert store.record_fire("s", T0 + 7, None, T0 + 8, reason="paused") is None
     assert store.prune_fires(T0 + 100) == 0
     (claim,) = [c for c in store.claim("w", None, T0 + 9, LEASE, limit=5) if c.job.schedule == "q"]
     store.finish([Finish(claim, ok())], T0 + 9)
@@ -687,9 +687,32 @@ def test_prune_fires_forgets_old_records_but_where_each_plan_stands(store: Store
     assert promoted is not None and promoted.fire_time == T0 + 1  # the pending fire was kept
 
 
+def test_a_skip_for_the_same_reason_moves_the_last_one_on(store: Store) -> None:
+    """A disabled or paused schedule skips every fire: each skip replaces the one before it
+    (an every-second schedule wrote a row a second, for nothing), and the plan still stands
+    at the newest."""
+    store.record_fire("s", T0, job(schedule="s"), T0)
+    for n in range(1, 6):
+        moved = store.record_fire("s", T0 + n, None, T0 + n, reason="disabled")
+        assert moved is not None and moved.status == "skipped"
+    assert store.last_fire_time("s") == T0 + 5
+    assert store.last_fires()["s"][0].fire_time == T0 + 5
+    assert store.record_fire("s", T0 + 5, None, T0 + 6, reason="disabled") is None
+    assert store.last_runs(["s"]) == {"s": T0}  # the run before them stays
+    assert store.prune_fires(T0 + 100) == 0  # the run and one skip: nothing else to forget
+    # A manual run between two skips, or another reason, keeps what came before.
+    store.record_fire("s", T0 + 7, job(schedule="s"), T0 + 7, manual=True)
+    store.record_fire("s", T0 + 8, None, T0 + 8, reason="disabled")
+    store.record_fire("s", T0 + 9, None, T0 + 9, reason="paused")
+    store.record_fire("s", T0 + 10, None, T0 + 10, reason="paused")
+    assert store.last_runs(["s"]) == {"s": T0 + 7}
+    assert store.prune_fires(T0 + 100) == 3  # T0, T0 + 5, T0 + 8; not the last run, nor T0 + 10
+    assert store.last_fire_time("s") == T0 + 10
+
+
 def test_prune_fires_leaves_recent_records(store: Store) -> None:
     for n in range(4):
-        store.record_fire("s", T0 + n, None, T0 + n, reason="disabled")
+        store.record_fire("s", T0 + n, None, T0 + n, reason=("disabled", "paused")[n % 2])
     assert store.prune_fires(T0 + 2) == 2
     assert store.prune_fires(T0 + 100) == 1
     assert store.last_fire_time("s") == T0 + 3

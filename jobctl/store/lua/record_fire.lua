@@ -13,6 +13,21 @@ local fires = P .. 'fires:' .. schedule
 if redis.call('HEXISTS', fires, fire_time) == 1 then
     return false
 end
+local times = P .. 'fire_times:' .. schedule
+if not ARGV[2] and fire.manual == '0' then
+    -- A disabled or paused schedule's skips: its newest skip for the same reason moves on to
+    -- this fire (one entry says where the plan stands; one a second said nothing more).
+    local newest = redis.call('ZRANGE', times, -1, -1)[1]
+    local kept = newest and tonumber(newest) < tonumber(fire_time)
+        and redis.call('HGET', fires, newest)
+    if kept then
+        local record = cjson.decode(kept)
+        if record.status == 'skipped' and record.manual == '0' and record.reason == fire.reason then
+            redis.call('HDEL', fires, newest)
+            redis.call('ZREM', times, newest)
+        end
+    end
+end
 local job_id, status, reason = nil, 'skipped', fire.reason
 if ARGV[2] then
     local active = nil
@@ -43,7 +58,7 @@ end
 local record = {status = status, job_id = job_id, reason = reason, manual = fire.manual,
     at = now}
 redis.call('HSET', fires, fire_time, cjson.encode(record))
-redis.call('ZADD', P .. 'fire_times:' .. schedule, fire_time, fire_time)
+redis.call('ZADD', times, fire_time, fire_time)
 redis.call('SADD', P .. 'schedules', schedule)
 if status == 'enqueued' then
     local last = redis.call('GET', P .. 'last_run:' .. schedule)

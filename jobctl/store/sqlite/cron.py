@@ -45,6 +45,16 @@ class CronOps(QueueOps):
                 "SELECT 1 FROM fires WHERE schedule = ? AND fire_time = ?", (schedule, fire_time)
             ).fetchone():
                 return None
+            if job is None and not manual:
+                # A disabled or paused schedule's skips: its newest skip for the same reason
+                # moves on to this fire. One row says where the plan stands; one a second (an
+                # every-second schedule) filled the table with nothing to say.
+                conn.execute(
+                    "DELETE FROM fires WHERE schedule = ? AND fire_time ="
+                    " (SELECT MAX(fire_time) FROM fires WHERE schedule = ?) AND fire_time < ?"
+                    " AND status = 'skipped' AND reason IS ? AND manual = 0",
+                    (schedule, schedule, fire_time, reason),
+                )
             job_id: int | None = None
             status = "skipped"
             if job is not None:
