@@ -116,6 +116,9 @@ class Config(NamedTuple):
     settings: Settings
     jobs: Mapping[str, JobType]
     schedules: Mapping[str, ScheduleSpec] = _NOTHING
+    # [queues.NAME] max_running: at most that many of the queue's jobs run at once, counting
+    # every worker of the database (a pueue group's `parallel`).
+    queue_limits: Mapping[str, int] = _NOTHING
     # The file's stamp (see file_stamp) as it was read: whoever holds this config can tell
     # whether the file changed since, however the config reached them.
     stamp: tuple[int, int, int] | None = None
@@ -476,8 +479,8 @@ class _Parser:
     # -- tables ------------------------------------------------------------------------------
 
     def config(self) -> Config:
-        self.check_keys("", self.doc, {"settings", "jobs", "schedules"})
-        for top in ("settings", "jobs", "schedules"):
+        self.check_keys("", self.doc, {"settings", "jobs", "schedules", "queues"})
+        for top in ("settings", "jobs", "schedules", "queues"):
             if top in self.doc and not isinstance(self.doc[top], dict):
                 raise self.fail("", top, "must be a table")
         settings = self.settings(self.doc.get("settings", {}))
@@ -491,7 +494,30 @@ class _Parser:
             schedules[name] = spec
             if inline is not None:
                 jobs[inline.name] = inline
-        return Config(path=self.path, settings=settings, jobs=jobs, schedules=schedules)
+        limits = {
+            name: limit
+            for name, data in self.doc.get("queues", {}).items()
+            if (limit := self.queue_limit(name, data)) is not None
+        }
+        return Config(
+            path=self.path,
+            settings=settings,
+            jobs=jobs,
+            schedules=schedules,
+            queue_limits=limits,
+        )
+
+    def queue_limit(self, name: str, data: Any) -> int | None:
+        t = f"queues.{_quote_key(name)}"
+        if not isinstance(data, dict):
+            raise self.fail("queues", name, "must be a table")
+        if not QUEUE_NAME.match(name):
+            raise self.fail("queues", name, bad_queue_name(name))
+        self.check_keys(t, data, {"max_running"})
+        limit: int | None = self.take(t, data, "max_running", int, None)
+        if limit is not None and not 1 <= limit <= 1_000_000:
+            raise self.fail(t, "max_running", "must be between 1 and 1000000")
+        return limit
 
     def settings(self, data: dict[str, Any]) -> Settings:
         t = "settings"

@@ -323,6 +323,7 @@ class Worker:
             self.lease,
             limit=free,
             log_path=self._log_path,
+            caps=self.config.queue_limits,
         )
         for claim in claims:
             self._start(claim)
@@ -722,6 +723,7 @@ class Worker:
                     self.lease,
                     free,
                     self._log_path,
+                    self.config.queue_limits,
                 )
                 self._finishes = []
         except StoreError as exc:

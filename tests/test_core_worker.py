@@ -147,6 +147,38 @@ def test_four_workers_run_2000_jobs_exactly_once(env: Env) -> None:
     assert {job["exit_code"] for job in jobs} == {0}
 
 
+def test_a_queue_s_max_running_holds_across_worker_processes(env: Env) -> None:
+    """[queues.NAME] max_running = 1: two workers of concurrency 3 never run two of its
+    jobs at once (each holds a lock directory while it runs, and fails if it finds one),
+    while jobs of another queue use the slots left."""
+    env.write_config(
+        "[queues.serial]\nmax_running = 1\n\n"
+        '[jobs.one]\nqueue = "serial"\nmax_attempts = 1\n'
+        'command = ["sh", "-c", "mkdir held || exit 99; sleep 0.05; rmdir held"]\n\n'
+        '[jobs.other]\ncommand = ["sh", "-c", "echo $JOBCTL_JOB_ID >> other.txt"]\n'
+    )
+    lines = '{"job": "one"}\n' * 30 + '{"job": "other"}\n' * 30
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+
+    def worker(_: int) -> subprocess.CompletedProcess[str]:
+        return env.run("run-worker", "--burst", "--concurrency", "3", timeout=100)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(worker, range(2)))
+    for result in results:
+        assert result.returncode == 0, result.stderr[-2000:]
+    jobs = list_all(env)
+    assert {job["state"] for job in jobs} == {"succeeded"}, [
+        (job["id"], job["exit_code"]) for job in jobs if job["state"] != "succeeded"
+    ]
+    assert len((env.root / "other.txt").read_text().split()) == 30
+    # And validate reads the table; a bad value names the key.
+    env.write_config('[queues.serial]\nmax_running = 0\n[jobs.one]\ncommand = ["true"]\n')
+    bad = env.run("validate")
+    assert bad.returncode == 2
+    assert "[queues.serial] max_running: must be between 1 and 1000000" in bad.stderr
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. A worker killed with SIGKILL: its lease expires and another worker runs the job
 

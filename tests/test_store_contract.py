@@ -158,6 +158,29 @@ def test_claim_respects_queues_and_pause(store: Store) -> None:
     assert claim.job.job == "a"
 
 
+def test_a_capped_queue_has_no_more_jobs_leased_than_its_cap(store: Store) -> None:
+    """[queues.NAME] max_running: every worker's leases count, a job cancelled while its
+    process stops among them; other queues take the slots a capped one leaves."""
+    store.enqueue([job("s", queue="slow") for _ in range(4)], T0)
+    store.enqueue([job("f", queue="fast", priority=-1) for _ in range(4)], T0)
+    caps = {"slow": 2}
+    first = store.claim("w1", None, T0, LEASE, limit=3, caps=caps)
+    assert [c.job.queue for c in first] == ["slow", "slow", "fast"]
+    second = store.claim("w2", ["slow"], T0, LEASE, limit=3, caps=caps)
+    assert second == []  # two of slow hold leases already: none for another worker
+    store.cancel([first[0].job.id], T0)  # still stopping: it holds its lease
+    assert store.claim("w2", ["slow"], T0, LEASE, limit=3, caps=caps) == []
+    _, claims = store.finish_and_claim(
+        [Finish(first[0], ok()), Finish(first[1], ok())], T0 + 1, "w1", None, LEASE, 2, caps=caps
+    )
+    assert [c.job.queue for c in claims] == ["slow", "slow"]
+    others = store.claim("w2", None, T0 + 1, LEASE, limit=5, caps=caps)
+    assert [c.job.queue for c in others] == ["fast"] * 3
+    # A cap on another queue takes as before.
+    store.enqueue([job("f", queue="fast") for _ in range(2)], T0 + 2)
+    assert len(store.claim("w3", None, T0 + 2, LEASE, limit=5, caps={"other": 1})) == 2
+
+
 def test_concurrent_claims_never_share_a_job(make_store: Callable[[], Store]) -> None:
     make_store().enqueue([job() for _ in range(400)], T0)
     seen: list[int] = []

@@ -8,7 +8,7 @@ nothing and says so. A contract test suite runs against every implementation.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 # How long a process that has an end to reach (`wait`, `logs --follow`, a --burst worker)
@@ -122,11 +122,14 @@ class Store(abc.ABC):
         lease: float,
         limit: int = 1,
         log_path: Callable[[int, int], str] | None = None,
+        caps: Mapping[str, int] | None = None,
     ) -> list[Claim]:
         """Atomically take up to `limit` ready jobs (highest priority, then earliest run_at,
         then first in), promoting scheduled jobs whose time has come. Paused queues are
         skipped. `queues=None` means every queue. `log_path(job_id, run)` names where the
-        attempt's output will go, recorded with the attempt from its start."""
+        attempt's output will go, recorded with the attempt from its start. `caps` limits
+        how many jobs of a queue hold a lease at once, every worker's counted (a job
+        cancelled while running holds one until its process has stopped)."""
 
     @abc.abstractmethod
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
@@ -153,11 +156,12 @@ class Store(abc.ABC):
         lease: float,
         limit: int,
         log_path: Callable[[int, int], str] | None = None,
+        caps: Mapping[str, int] | None = None,
     ) -> tuple[list[State | None], list[Claim]]:
         """`finish`, then `claim` for the slots that frees: a store that can do both in one
         transaction saves a commit per job on a busy worker."""
         states = self.finish(items, now)
-        claims = self.claim(worker, queues, now, lease, limit, log_path) if limit > 0 else []
+        claims = self.claim(worker, queues, now, lease, limit, log_path, caps) if limit > 0 else []
         return states, claims
 
     @abc.abstractmethod

@@ -1,8 +1,9 @@
 -- Claim up to `limit` ready jobs: promote every scheduled job that is due, pick the best
 -- ready jobs of the unpaused queues asked for (priority, then run_at, then id), take a lease
 -- on each and record the attempt.
--- ARGV: now, lease_until, limit, worker, host, queues (JSON array, or "" for all), then
--- `limit` lease tokens. Returns one flattened job per claim.
+-- ARGV: now, lease_until, limit, worker, host, queues (JSON array, or "" for all), caps
+-- (JSON object: queue -> most leased jobs at once, or ""), then `limit` lease tokens.
+-- Returns one flattened job per claim.
 local now, lease_until, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local worker, host = ARGV[4], ARGV[5]
 local now_n = tonumber(now)
@@ -35,15 +36,33 @@ else
     end
 end
 
+-- A capped queue takes no more than its room: its cap less its jobs holding a lease (those
+-- running or stopping: as few as the workers' slots).
+local room = {}
+if ARGV[7] ~= '' then
+    local caps = cjson.decode(ARGV[7])
+    local held = {}
+    for _, member in ipairs(redis.call('ZRANGE', P .. 'leases', 0, -1)) do
+        local queue = redis.call('HGET', job_key(tostring(tonumber(member))), 'queue')
+        if queue then
+            held[queue] = (held[queue] or 0) + 1
+        end
+    end
+    for queue, cap in pairs(caps) do
+        room[queue] = math.min(limit, cap - (held[queue] or 0))
+    end
+end
+
 local candidates = {}
 for _, queue in ipairs(eligible) do
     local got = 0
+    local wanted = room[queue] or limit
     local priorities = redis.call('ZRANGE', P .. 'prios:' .. queue, 0, -1)
     for _, priority in ipairs(priorities) do
-        if got >= limit then
+        if got >= wanted then
             break
         end
-        local entries = redis.call('ZRANGE', ready_key(queue, priority), 0, limit - got - 1,
+        local entries = redis.call('ZRANGE', ready_key(queue, priority), 0, wanted - got - 1,
             'WITHSCORES')
         for i = 1, #entries, 2 do
             candidates[#candidates + 1] = {-tonumber(priority), tonumber(entries[i + 1]),
@@ -70,7 +89,7 @@ for i = 1, math.min(limit, #candidates) do
     if h and h.state == 'queued' then
         h.attempts = tostring(tonumber(h.attempts) + 1)
         h.runs = tostring(tonumber(h.runs) + 1)
-        h.worker, h.lease_token, h.lease_expires_at = worker, ARGV[6 + #out + 1], lease_until
+        h.worker, h.lease_token, h.lease_expires_at = worker, ARGV[7 + #out + 1], lease_until
         h.started_at, h.finished_at = now, nil
         transition(id, h, 'running')
         save(id, h, {'attempts', 'runs', 'worker', 'lease_token', 'lease_expires_at',

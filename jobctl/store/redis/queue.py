@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
 import redis
@@ -52,15 +52,25 @@ class QueueOps(RedisBase):
         lease: float,
         limit: int = 1,
         log_path: Callable[[int, int], str] | None = None,
+        caps: Mapping[str, int] | None = None,
     ) -> list[Claim]:
         if limit <= 0:
             return []
         tokens = [os.urandom(8).hex() for _ in range(limit)]
         names = "" if queues is None else json.dumps(list(queues), ensure_ascii=False)
+        limits = json.dumps(dict(caps), ensure_ascii=False) if caps else ""
         claims: list[Claim] = []
         with self._guard():
             rows = self._run(
-                "claim", num(now), num(now + lease), str(limit), worker, self._host, names, *tokens
+                "claim",
+                num(now),
+                num(now + lease),
+                str(limit),
+                worker,
+                self._host,
+                names,
+                limits,
+                *tokens,
             )
             for row in rows:
                 fields = flat_job(row)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from jobctl.models import (
@@ -204,11 +204,12 @@ class QueueOps(SqliteBase):
         lease: float,
         limit: int = 1,
         log_path: Callable[[int, int], str] | None = None,
+        caps: Mapping[str, int] | None = None,
     ) -> list[Claim]:
         if limit <= 0:
             return []
         with self._write() as conn:
-            return self._claim_in(conn, worker, queues, now, lease, limit, log_path)
+            return self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps)
 
     def _claim_in(
         self,
@@ -219,6 +220,7 @@ class QueueOps(SqliteBase):
         lease: float,
         limit: int,
         log_path: Callable[[int, int], str] | None,
+        caps: Mapping[str, int] | None = None,
     ) -> list[Claim]:
         claims: list[Claim] = []
         conn.execute(
@@ -237,15 +239,29 @@ class QueueOps(SqliteBase):
                     list(queues),
                 )
             ]
+        room = dict.fromkeys(names, limit)
+        if caps and any(name in caps for name in names):
+            # The leased jobs are those running (or stopping): as few as the workers' slots.
+            held = dict(
+                conn.execute(
+                    "SELECT queue, COUNT(*) FROM jobs INDEXED BY jobs_lease"
+                    " WHERE lease_token IS NOT NULL GROUP BY queue"
+                ).fetchall()
+            )
+            for name in names:
+                if name in caps:
+                    room[name] = min(limit, caps[name] - held.get(name, 0))
         candidates: list[tuple[int, float, int]] = []
         for name in names:
+            if room[name] <= 0:
+                continue
             candidates.extend(
                 (-priority, run_at, job_id)
                 for job_id, priority, run_at in conn.execute(
                     "SELECT id, priority, run_at FROM jobs INDEXED BY jobs_ready"
                     " WHERE state = 'queued' AND queue = ?"
                     " ORDER BY priority DESC, run_at, id LIMIT ?",
-                    (name, limit),
+                    (name, room[name]),
                 )
             )
         candidates.sort()
@@ -315,11 +331,12 @@ class QueueOps(SqliteBase):
         lease: float,
         limit: int,
         log_path: Callable[[int, int], str] | None = None,
+        caps: Mapping[str, int] | None = None,
     ) -> tuple[list[State | None], list[Claim]]:
         with self._write() as conn:
             states = self._finish_in(conn, items, now)
             claims = (
-                self._claim_in(conn, worker, queues, now, lease, limit, log_path)
+                self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps)
                 if limit > 0
                 else []
             )
