@@ -103,6 +103,7 @@ def use_rich() -> bool:
 
 # Values a terminal table leaves blank, so that what differs stands out.
 _USUAL = {"QUEUE": "default", "PRI": "0"}
+_NO_LIMITS: Mapping[str, int] = {}  # no queue has a max_running
 
 _STATE_STYLE = {
     State.QUEUED: "cyan",
@@ -477,6 +478,7 @@ def status_document(
     workers: Sequence[WorkerInfo],
     stale_workers: int,
     now: float,
+    limits: Mapping[str, int] = _NO_LIMITS,
 ) -> dict[str, Any]:
     return {
         "generated_at": iso(now),
@@ -484,6 +486,7 @@ def status_document(
             {
                 "queue": q.queue,
                 "paused": q.paused,
+                "max_running": limits.get(q.queue),
                 "counts": {s.value: q.counts.get(s, 0) for s in ALL_STATES},
                 "oldest_ready_at": iso(q.oldest_ready_at),
                 "oldest_ready_age_s": _age(q.oldest_ready_at, now),
@@ -531,13 +534,19 @@ def status_tables(
     workers: Sequence[WorkerInfo],
     stale_workers: int,
     now: float,
+    limits: Mapping[str, int] = _NO_LIMITS,
 ) -> None:
+    def count(q: QueueCounts, state: State) -> str:
+        n = str(q.counts.get(state, 0))
+        cap = limits.get(q.queue) if state == State.RUNNING else None
+        return n if cap is None else f"{n}/{cap}"  # of its max_running
+
     if queues:
         rows = [
             [
                 q.queue,
                 "paused" if q.paused else "",
-                *(str(q.counts.get(s, 0)) for s in ALL_STATES),
+                *(count(q, s) for s in ALL_STATES),
                 format_short(now - q.oldest_ready_at) if q.oldest_ready_at is not None else "",
             ]
             for q in queues

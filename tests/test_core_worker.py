@@ -172,6 +172,10 @@ def test_a_queue_s_max_running_holds_across_worker_processes(env: Env) -> None:
         (job["id"], job["exit_code"]) for job in jobs if job["state"] != "succeeded"
     ]
     assert len((env.root / "other.txt").read_text().split()) == 30
+    # status says which queue has a limit: a backlog that waits on it is not a stuck worker.
+    queues = {q["queue"]: q for q in json.loads(env.run("status", "--json").stdout)["queues"]}
+    assert (queues["serial"]["max_running"], queues["default"]["max_running"]) == (1, None)
+    assert re.search(r"serial .* 0/1 ", env.run("status").stdout)
     # And validate reads the table; a bad value names the key.
     env.write_config('[queues.serial]\nmax_running = 0\n[jobs.one]\ncommand = ["true"]\n')
     bad = env.run("validate")

@@ -19,7 +19,9 @@ ATTEMPT = {
     "exit_code", "signal", "error", "log_path", "host",
 }  # fmt: skip
 STATUS = {"generated_at", "queues", "running", "workers", "stale_workers", "warnings"}
-STATUS_QUEUE = {"queue", "paused", "counts", "oldest_ready_at", "oldest_ready_age_s"}
+STATUS_QUEUE = {
+    "queue", "paused", "max_running", "counts", "oldest_ready_at", "oldest_ready_age_s",
+}  # fmt: skip
 STATES = {"queued", "scheduled", "running", "succeeded", "dead", "cancelled"}
 STATUS_RUNNING = {
     "id", "job", "queue", "worker", "attempt", "max_attempts", "started_at", "running_s",

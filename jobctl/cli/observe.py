@@ -83,16 +83,17 @@ def status(
         )
         registered = store.workers()
         warnings = store.warnings()
+    limits = STATE.config().queue_limits
     alive = [w for w in registered if w.alive(now)]
     stale = len(registered) - len(alive)
     for warning in warnings:  # e.g. a Redis server that does not persist the queue
         say(f"jobctl: warning: {warning}")
     if as_json:
         # Always there (empty on SQLite): a script reads one shape from every store.
-        document = status_document(queues, running, alive, stale, now) | {"warnings": warnings}
-        print_json(document)
+        document = status_document(queues, running, alive, stale, now, limits)
+        print_json(document | {"warnings": warnings})
     else:
-        status_tables(queues, running, alive, stale, now)
+        status_tables(queues, running, alive, stale, now, limits)
 
 
 @app.command(
