@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from jobctl import cron
 from jobctl.config import Config, ScheduleSpec
 from jobctl.durations import format_duration
+from jobctl.errors import StoreError
 from jobctl.models import NewJob
 from jobctl.observe.events import EventLog
 from jobctl.records import FireRecord
@@ -206,6 +207,16 @@ class Scheduler:
             plan.next_fire = _next_after(plan, now)
 
     def _handle_due(self, plan: _Plan, now: float, paused: bool) -> None:
+        before = plan.watermark, plan.next_fire
+        try:
+            self._record_due(plan, now, paused)
+        except StoreError:
+            # The store failed (a full disk, a server down): these fires stay due, and the
+            # next tick records them, those recorded already once (each fire is unique).
+            plan.watermark, plan.next_fire = before
+            raise
+
+    def _record_due(self, plan: _Plan, now: float, paused: bool) -> None:
         spec = plan.spec
         # Only the most recent fires can matter, so the cost follows the catch-up limit,
         # not the length of the downtime.

@@ -311,6 +311,37 @@ def test_two_daemons_on_one_database_fire_each_fire_once(tmp_path: Path) -> None
     assert per_schedule == {"often": 288, "hourly": 24}
 
 
+# -- store failures ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("catch_up", ["latest", "all"])
+def test_a_fire_the_store_refuses_runs_once_the_store_is_back(
+    store: SqliteStore, catch_up: str
+) -> None:
+    """A full disk at a fire's time dropped that fire: the plan had moved past it before the
+    write failed, so no later tick saw it (and the other schedules of the tick were never
+    looked at)."""
+    config = config_for(
+        '[schedules.a]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
+        f'catch_up = "{catch_up}"\noverlap = "allow"\n'
+        '[schedules.b]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = start_scheduler(store, config, t0)
+    store._conn.execute("PRAGMA query_only = ON")  # every write fails, as on a full disk
+    for second in range(30, 40):
+        with pytest.raises(StoreError):
+            scheduler.tick(t0 + second)
+    store._conn.execute("PRAGMA query_only = OFF")
+    scheduler.tick(t0 + 40)
+    minute = at("2026-06-01T00:01")
+    jobs = store.list_jobs(JobFilter(limit=None))
+    assert sorted((j.schedule, j.fire_time) for j in jobs) == [
+        ("a", minute),
+        ("b", minute),
+    ]
+
+
 # -- paused and disabled -----------------------------------------------------------------------
 
 
