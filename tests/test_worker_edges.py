@@ -715,6 +715,75 @@ def test_a_worker_whose_database_file_goes_away_stops(env: Env, how: str) -> Non
     assert "worker.store_replaced" in err
 
 
+@pytest.mark.parametrize("suffix", ["-wal", "-shm"])
+def test_a_worker_whose_wal_or_shm_is_deleted_stops_and_loses_no_job(env: Env, suffix: str) -> None:
+    """`rm q.db-*` under a running worker. Without its -shm, every new process used a new
+    one while the worker kept the old: jobs enqueued then printed their ids and were gone
+    once the worker stopped (its close checkpointed with its old view). Without its -wal, no
+    other command worked ("disk I/O error") for as long as the worker ran."""
+    env.write_config('[settings]\nlease = "3s"\n[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok", "--delay", "1h")
+    worker = env.start("run-worker")
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    kept = [env.enqueue("ok", "--delay", "1h") for _ in range(3)]
+    Path(f"{env.db}{suffix}").unlink()
+    if suffix == "-shm":
+        kept += [env.enqueue("ok", "--delay", "1h") for _ in range(3)]
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 3, err
+    since = " (new processes use a new one)" if suffix == "-shm" else ""
+    assert err.splitlines()[-1] == (
+        f"jobctl: database {env.db}: its {suffix} file was deleted while in use{since}:"
+        " start the worker again to serve it"
+    )
+    listed = json.loads(env.run("list", "--json", "-n", "0", check=True).stdout)
+    assert set(kept) <= {job["id"] for job in listed}
+
+
+def test_an_io_error_from_a_deleted_wal_says_what_happened(env: Env) -> None:
+    import sqlite3
+
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok", "--delay", "1h")
+    holder = sqlite3.connect(env.db, isolation_level=None)  # another process's, as a worker's
+    try:
+        holder.execute("UPDATE jobs SET priority = 1")  # changes that are in the -wal alone
+        Path(f"{env.db}-wal").unlink()
+        refused = env.run("enqueue", "ok")
+        assert refused.returncode == 3
+        assert refused.stderr == (
+            f"jobctl: database {env.db}: disk I/O error: its -wal file was deleted while"
+            " another process had the database open; once that process ends (jobctl workers"
+            " and cron daemons stop by themselves at their next heartbeat), the database"
+            " works again, with what that file held\n"
+        )
+    finally:
+        holder.close()
+    assert env.enqueue("ok") > 1
+
+
+def test_a_wal_left_by_a_moved_database_is_not_destroyed(env: Env) -> None:
+    """`mv q.db old.db` under a worker: the next enqueue made a new q.db, and SQLite reset
+    and removed the q.db-wal that held the moved database's last changes."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok", "--delay", "1h")
+    holder = __import__("sqlite3").connect(env.db)  # keeps the -wal, as a running worker
+    try:
+        holder.execute("SELECT count(*) FROM jobs").fetchone()
+        env.enqueue("ok", "--delay", "1h")  # its changes are in the -wal alone
+        env.db.rename(env.db.with_name("old.db"))
+        wal = Path(f"{env.db}-wal")
+        size = wal.stat().st_size
+        refused = env.run("enqueue", "ok")
+        assert refused.returncode == 3
+        assert f"{wal} holds {size:,} bytes of changes of a database that was moved" in (
+            refused.stderr
+        )
+        assert wal.stat().st_size == size and not env.db.exists()
+    finally:
+        holder.close()
+
+
 def _remove_database(env: Env) -> None:
     """`rm q.db q.db-wal q.db-shm` under a running process."""
     for suffix in ("", "-wal", "-shm"):

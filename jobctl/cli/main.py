@@ -43,7 +43,9 @@ def _exit(code: int) -> NoReturn:
     when nothing else was to run at exit (no other thread, no atexit handler) and the output
     is flushed; otherwise Python's own exit, without its last full collection (everything
     still alive lives until then anyway). Output still buffered is flushed first, and a
-    failure to write it is reported like one in the command: one line, exit 1."""
+    failure to write it is reported like one in the command: one line, exit 1. A database
+    connection left open on purpose (see abandoned_connections) must not be closed by
+    Python's exit: then always so."""
     import atexit
     import threading
 
@@ -57,7 +59,9 @@ def _exit(code: int) -> NoReturn:
         code = code or EXIT_FAILED
     except OSError:  # a stream jobctl did not set up: Python's own exit reports it
         pass
-    if threading.active_count() == 1 and not atexit._ncallbacks():
+    connection = sys.modules.get("jobctl.store.sqlite.connection")
+    abandoned = connection is not None and connection.abandoned_connections()
+    if abandoned or (threading.active_count() == 1 and not atexit._ncallbacks()):
         try:
             sys.stdout.flush()
             sys.stderr.flush()

@@ -26,6 +26,15 @@ BUSY_SLICE = 0.5
 BUSY_NOTE_AFTER = 2.0  # a wait longer than a large batch's write is worth a word
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 SCHEMA_VERSION = 2
+# Connections whose -wal or -shm was deleted under them: never closed (see _check_beside).
+_ABANDONED: list[sqlite3.Connection] = []
+
+
+def abandoned_connections() -> bool:
+    """Whether this process must end without closing its connections (os._exit): Python's
+    exit closes them, and a close checkpoints the database with a view that is no longer the
+    file's (see SqliteBase._check_beside)."""
+    return bool(_ABANDONED)
 
 
 class SqliteBase:
@@ -40,6 +49,9 @@ class SqliteBase:
             self._identity: tuple[int, int] | None = _identity(path)
         except OSError:
             self._identity = None
+        # The -wal and -shm as this connection has them open (see _beside_gone).
+        self._beside: dict[str, tuple[int, int]] | None = None
+        self._beside_gone: str | None = None
 
     def replaced(self) -> str | None:
         if self._identity is None:
@@ -52,6 +64,39 @@ class SqliteBase:
             return None  # cannot tell: the next write says what is wrong
         if now != self._identity:
             return f"database {self.path}: replaced by another file while in use"
+        return self._check_beside()
+
+    def _check_beside(self) -> str | None:
+        """SQLite keeps the -wal and -shm while a connection is open. One deleted (a cleanup
+        of `q.db-*`) leaves this process on the old file and every new one on another: what
+        either writes then can overwrite what the other wrote, and no command works while
+        the -wal is missing ("disk I/O error"). So this connection writes no more. Closing
+        it checkpoints: that saves what a deleted -wal held (open here still), but with
+        another -shm it would drop what the other processes wrote since, so then it is left
+        unclosed (see abandoned_connections)."""
+        if self._beside_gone is not None:
+            return self._beside_gone
+        found: dict[str, tuple[int, int]] = {}
+        for suffix in ("-wal", "-shm"):
+            try:
+                found[suffix] = _identity(Path(f"{self.path}{suffix}"))
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return None  # cannot tell
+        if self._beside is None:
+            if len(found) == 2:
+                self._beside = found
+            return None
+        for suffix, identity in self._beside.items():
+            if found.get(suffix) != identity:
+                since = "" if suffix not in found else " (new processes use a new one)"
+                self._beside_gone = (
+                    f"database {self.path}: its {suffix} file was deleted while in use{since}"
+                )
+                if found.get("-shm") != self._beside["-shm"]:
+                    _ABANDONED.append(self._conn)
+                return self._beside_gone
         return None
 
     on_lock_wait: Callable[[], None] | None = None  # see Store; called after BUSY_NOTE_AFTER
@@ -71,12 +116,17 @@ class SqliteBase:
 
     def close(self) -> None:
         self._notifier.close()
+        if self._conn in _ABANDONED:
+            return  # see _check_beside
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn
+        gone = self._check_beside()  # two stat calls: a write is a hundred times that
+        if gone is not None:
+            raise StoreError(gone)
         since = None
         while True:
             try:
@@ -165,8 +215,23 @@ def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) 
     if "disk is full" in text or "database or disk is full" in text:
         return "the disk is full"
     if "disk I/O error" in text:  # SQLite could not make its -shm on a full disk, say
-        return _file_system_problem(path) or text
+        return _file_system_problem(path) or _wal_gone(path) or text
     return text
+
+
+def _wal_gone(path: Path | None) -> str | None:
+    """The I/O error SQLite gives while the -wal is deleted and another process still has
+    the database open."""
+    if path is None or not os.path.exists(f"{path}-shm"):
+        return None
+    with contextlib.suppress(OSError):
+        if os.stat(f"{path}-wal").st_size > 0:  # (the failed open may have made it anew)
+            return None
+    return (
+        "disk I/O error: its -wal file was deleted while another process had the database"
+        " open; once that process ends (jobctl workers and cron daemons stop by themselves at"
+        " their next heartbeat), the database works again, with what that file held"
+    )
 
 
 def _file_system_problem(path: Path | None) -> str | None:
@@ -403,6 +468,7 @@ def _create(path: Path, *, through_link: bool) -> None:
     """Make the database file (and its folder, if missing): 0600, this user's."""
     _create_parent(path)
     _check_folder(path, path.parent, None)
+    _check_orphan_wal(path)
     if through_link:
         _check_folder(path, Path(os.path.realpath(path)).parent, None)
     # O_NOFOLLOW: a link planted since the check is never followed (only one that was
@@ -427,6 +493,24 @@ def _create(path: Path, *, through_link: bool) -> None:
         os.close(fd)
     real = Path(os.path.realpath(path)) if through_link else path
     _check_beside(path, real, info)  # a -wal or -shm planted before the file was
+
+
+def _check_orphan_wal(path: Path) -> None:
+    """A -wal with content and no database is what a database moved or deleted while in use
+    leaves: its last changes (jobs enqueued, results) are there alone. A new database there
+    would reset it and remove it."""
+    try:
+        size = os.lstat(f"{path}-wal").st_size
+    except OSError:
+        return
+    # The -wal first, then the file: a database made meanwhile by another process has its
+    # file before its -wal, so it is seen here.
+    if size > 0 and not os.path.lexists(path):
+        raise StoreError(
+            f"database {path}: {path}-wal holds {size:,} bytes of changes of a database that"
+            " was moved or deleted while in use; put it back beside that database (as"
+            f" {path.name}-wal) and open it there, or remove it to start a new one"
+        )
 
 
 def _create_parent(path: Path) -> None:
