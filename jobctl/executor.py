@@ -407,7 +407,10 @@ class Attempt:
         tail = bytes(self._tail[-ERROR_TAIL_BYTES:]).decode("utf-8", "replace").strip()
         log_path = self._log_path()
         lost = self._lost_note()
-        if self._stop_reason is not None and not self._timed_out and code != 0:
+        # Stopped by the worker (a cancel, a shutdown): what the process did on the signal
+        # tells nothing of its work. A job that exits 0 on SIGTERM, as a service does, was
+        # recorded as succeeded, and a shutdown's job was never run again.
+        if self._stop_reason is not None and not self._timed_out:
             reason = self._stop_reason
             what = "cancelled" if reason == Outcome.CANCELLED else "stopped by worker shutdown"
             return AttemptResult(

@@ -490,6 +490,35 @@ def test_shutdown_timeout_requeues_the_job_without_counting_the_attempt(env: Env
     assert attempt["error"] == "stopped by worker shutdown"
 
 
+@pytest.mark.parametrize("stop", ["shutdown", "cancel"])
+def test_a_job_that_exits_0_on_sigterm_is_not_taken_for_done(env: Env, stop: str) -> None:
+    """A service-like job ends cleanly on SIGTERM. Stopped by a worker's shutdown it was
+    recorded as succeeded, and never run again; a cancelled one got a succeeded attempt."""
+    env.write_config(
+        "[jobs.svc]\n"
+        'command = ["sh", "-c", "trap \'exit 0\' TERM; echo $$ > job.pid;'
+        ' while :; do sleep 0.05; done"]\n'
+    )
+    worker = env.start("run-worker", "--shutdown-timeout", "200ms")
+    job_id = env.enqueue("svc")
+    env.wait_for(lambda: read_pid(env.root / "job.pid") is not None)
+    if stop == "shutdown":
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        job = env.show(job_id)
+        assert (job["state"], job["attempts"]) == ("queued", 0)
+        wanted = ("interrupted", "stopped by worker shutdown")
+    else:
+        env.run("cancel", str(job_id), check=True)
+        env.wait_for(lambda: history(env.show(job_id))[-1]["outcome"] is not None)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
+        assert env.show(job_id)["state"] == "cancelled"
+        wanted = ("cancelled", "cancelled")
+    (attempt,) = history(env.show(job_id))
+    assert (attempt["outcome"], attempt["error"], attempt["exit_code"]) == (*wanted, 0)
+
+
 def test_second_sigint_stops_at_once(env: Env) -> None:
     # The job ignores SIGTERM and the grace periods are long: only a forced stop is quick.
     env.write_config(
