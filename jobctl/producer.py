@@ -326,6 +326,11 @@ def _fills(needed: frozenset[str], payload: dict[str, Any], job: str) -> bool:
 _SHORT_KEYS = frozenset({"job", "payload"})
 
 
+def _given(item: dict[str, Any], key: str, default: Any) -> Any:
+    value = item.get(key)
+    return default if value is None else value
+
+
 def _request_from(
     item: dict[str, Any], where: str, defaults: BatchDefaults = BatchDefaults()
 ) -> JobRequest:
@@ -377,17 +382,18 @@ def _request_from(
             f"{where}: a command runs in the current directory, which cannot be used (it was"
             " deleted?): give the line a 'cwd', or cd to an existing directory"
         )
-    if "delay" not in item and "at" not in item:
+    # A null is no value, as jq and Python's None write a missing field: the options apply.
+    if delay is None and at is None:
         delay, at = defaults.delay, defaults.at
     return JobRequest(
         job=item.get("job"),
         payload=payload,
         delay=delay,
         at=at,
-        priority=item.get("priority", defaults.priority),
-        queue=item.get("queue", defaults.queue),
+        priority=_given(item, "priority", defaults.priority),
+        queue=_given(item, "queue", defaults.queue),
         key=item.get("key"),
-        max_attempts=item.get("max_attempts", defaults.max_attempts),
+        max_attempts=_given(item, "max_attempts", defaults.max_attempts),
         command=command,
         cwd=cwd if cwd is not None or command is None else defaults.cwd,
     )

@@ -355,7 +355,10 @@ def test_batch_options_apply_to_every_line_that_does_not_say_otherwise(env: Env)
         {"job": "record", "priority": 2, "queue": "own", "max_attempts": 4},
         {"job": "record", "delay": 0},
         {"command": ["pwd"]},
-    ]
+        # Every field written, unset ones as null (jq, Python's None): the options apply.
+        {"job": "record", "queue": None, "priority": None, "delay": None, "at": None,
+         "max_attempts": None, "key": None, "payload": None},
+    ]  # fmt: skip
     result = env.run(
         "enqueue", "--batch", "-", "--delay", "1h", "--priority", "9", "--queue", "bulk",
         "--max-attempts", "1", input="".join(json.dumps(line) + "\n" for line in lines),
@@ -367,6 +370,7 @@ def test_batch_options_apply_to_every_line_that_does_not_say_otherwise(env: Env)
         ("scheduled", "bulk", 9, 1),
         ("scheduled", "own", 2, 4),
         ("queued", "bulk", 9, 1),
+        ("scheduled", "bulk", 9, 1),
         ("scheduled", "bulk", 9, 1),
     ]
     assert jobs[0]["run_at"] == jobs[1]["run_at"]
