@@ -289,8 +289,16 @@ def test_a_refused_pause_creates_no_database(env: Env) -> None:
 
 def test_resume_makes_no_database_for_queues_that_were_never_paused(env: Env) -> None:
     env.write_config(QUEUES)
-    assert env.run("resume", "--all", check=True).stdout.startswith("resumed queue")
+    resumed = env.run("resume", "--all", check=True)
+    assert resumed.stdout.startswith("resumed queue")
     assert not env.db.exists()
+    # A --db typo resumes nothing: said, as pausing in a new database is.
+    assert resumed.stderr == (
+        f"jobctl: note: database {env.db} does not exist: no queue of it was paused (nothing"
+        " was ever enqueued there)\n"
+    )
+    paused = env.run("pause", "mail", check=True)
+    assert f"{env.db} is a new database, which no worker serves yet" in paused.stderr
 
 
 def test_a_shown_command_pastes_back_to_its_exact_words(env: Env) -> None:

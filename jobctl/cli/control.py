@@ -124,10 +124,12 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
     runs, report success, and leave a queue of that name in `status` for good. Every name
     is checked before any queue changes."""
     from jobctl.cli.completers import queues_named_in
+    from jobctl.cli.enqueue import say_if_new
     from jobctl.cli.options import unknown_queue
     from jobctl.config import QUEUE_NAME, bad_queue_name
     from jobctl.errors import StoreMissing, UsageError
     from jobctl.models import State
+    from jobctl.text import say
 
     if every == bool(queues):
         raise UsageError("name the queues, or give --all (not both)")
@@ -135,21 +137,31 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
         if not QUEUE_NAME.match(queue):
             raise UsageError(bad_queue_name(queue))
     known = queues_named_in(STATE.config())
-    exists = True
     try:  # a refused name creates no database
         with STATE.store(create=False) as store:
             counts = {c.queue: c for c in store.queue_counts(time.time())}
     except StoreMissing:
-        counts, exists = {}, False
+        counts, missing = {}, True
+    else:
+        missing = False
     known.update(counts)
     chosen = sorted(known) if every else list(dict.fromkeys(queues or ()))
     for queue in chosen:
         if queue not in known:
             raise UsageError(unknown_queue(queue, known))
-    if paused or exists:  # resuming in no database is resuming nothing: none is made
-        with STATE.store() as store:
-            for queue in chosen:
-                store.set_paused(queue, paused)
+    if missing and not paused:
+        # Nothing was paused there, so nothing is made; but a --db typo resumed nothing.
+        say(
+            f"jobctl: note: database {STATE.db_location()} does not exist: no queue of it was"
+            " paused (nothing was ever enqueued there)"
+        )
+        return dict.fromkeys(chosen, 0)
+    with STATE.store() as store:
+        # A queue may be paused before its first job; but a paused queue in a database no
+        # worker serves (a --db typo) pauses nothing that runs, which is said.
+        say_if_new(store)
+        for queue in chosen:
+            store.set_paused(queue, paused)
     return {
         queue: counts[queue].counts.get(State.RUNNING, 0) if queue in counts else 0
         for queue in chosen
