@@ -156,3 +156,29 @@ def test_death_by_signal_and_missing_command(env: Env) -> None:
     assert "/nonexistent/jobctl-test-command" in str(job["error"])
     (attempt,) = job["attempts_history"]  # type: ignore[misc]
     assert attempt["outcome"] == "error"
+
+
+def test_a_retry_is_run_on_time_by_another_worker_when_its_own_stops(env: Env) -> None:
+    """Idle workers sleep until the first run_at they know of: a retry scheduled by another
+    worker, which then stopped (a deploy), waited for their next look, 10 s later."""
+    import json
+    import signal
+
+    env.write_config(
+        '[jobs.f]\ncommand = ["sh", "-c", "test $JOBCTL_ATTEMPT -ge 2"]\n'
+        'max_attempts = 2\nbackoff = "2s"\njitter = false\n'
+    )
+    env.enqueue("f", "--delay", "1h")  # the database, before the workers
+    workers = {name: env.start("run-worker", "--worker-name", name) for name in ("a", "b")}
+    status = lambda: json.loads(env.run("status", "--json", check=True).stdout)  # noqa: E731
+    env.wait_for(lambda: len(status()["workers"]) == 2)
+    job_id = env.enqueue("f")
+    env.wait_for(lambda: env.show(job_id)["state"] == "scheduled", interval=0.02)
+    first = env.show(job_id)["attempts_history"][0]["worker"]
+    workers[first].send_signal(signal.SIGTERM)
+    assert workers[first].wait(timeout=30) == 0
+    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20)
+    job = env.show(job_id)
+    second = job["attempts_history"][1]
+    assert second["worker"] != first
+    assert timestamp(second["started_at"]) - timestamp(job["run_at"]) < 1.5

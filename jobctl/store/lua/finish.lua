@@ -4,6 +4,7 @@
 -- exit_code, signal, error, log_path) and the tail of the attempt's output ("" for none).
 -- Returns per item the job's new state, or "" when the claim was no longer held.
 local out = {}
+local retrying = false
 for i = 1, #ARGV, 2 do
     local item = cjson.decode(ARGV[i])
     local id = item.id
@@ -16,6 +17,7 @@ for i = 1, #ARGV, 2 do
         if item.to == 'scheduled' then
             h.run_at = item.retry_at
             save(id, h, {'run_at', 'exit_code', 'error'})
+            retrying = true
         else
             h.finished_at = item.finished
             save(id, h, {'finished_at', 'exit_code', 'error'})
@@ -36,5 +38,10 @@ for i = 1, #ARGV, 2 do
         result = h and h.state or ''
     end
     out[#out + 1] = result
+end
+if retrying then
+    -- Idle workers sleep until the first run_at they know of: a retry is one more, due
+    -- before it perhaps (the worker that scheduled it may stop before it is due).
+    wake('w')
 end
 return out

@@ -320,7 +320,15 @@ class QueueOps(SqliteBase):
 
     def finish(self, items: Sequence[Finish], now: float) -> list[State | None]:
         with self._write() as conn:
-            return self._finish_in(conn, items, now)
+            states = self._finish_in(conn, items, now)
+        self._announce_retries(states)
+        return states
+
+    def _announce_retries(self, states: Sequence[State | None]) -> None:
+        """Idle workers sleep until the first run_at they know of: a retry is one more, due
+        before it perhaps (the worker that scheduled it may stop before it is due)."""
+        if State.SCHEDULED in states:
+            self._notifier.notify(WORK)
 
     def finish_and_claim(
         self,
@@ -340,6 +348,7 @@ class QueueOps(SqliteBase):
                 if limit > 0
                 else []
             )
+        self._announce_retries(states)
         return states, claims
 
     def _finish_in(
