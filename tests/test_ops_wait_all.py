@@ -4,6 +4,7 @@ worker's --queue values, end to end on a real database and real workers."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 
 import pytest
@@ -293,3 +294,41 @@ def test_wait_json_prints_the_jobs_as_last_seen_when_interrupted(env: Env) -> No
     out, _ = waiting.communicate(timeout=30)
     assert waiting.returncode == 130
     assert [(j["id"], j["state"]) for j in json.loads(out)] == [(job_id, "scheduled")]
+
+
+def test_a_timeout_names_the_jobs_that_ended_badly_meanwhile(env: Env) -> None:
+    """`wait A B --timeout` with A dead and B still running gave only "B is still running"
+    (exit 124): a CI log hid the failed job."""
+    env.write_config(CONFIG + '\n[jobs.slow]\ncommand = ["sleep", "30"]\nqueue = "other"\n')
+    dead, done = env.enqueue("bad"), env.enqueue("ok")
+    burst(env)
+    slow = env.enqueue("slow")
+    result = env.run("wait", str(dead), str(done), str(slow), "--timeout", "100ms")
+    assert result.returncode == 124
+    assert result.stderr.splitlines()[0] == f"jobctl: job {dead} (bad) ended dead: exit code 1"
+    assert f"timed out after 100ms: job {slow} (slow) is still queued" in result.stderr
+    assert f"job {done} " not in result.stderr
+
+
+def test_a_timeout_on_a_cancelled_job_says_its_process_still_stops(env: Env) -> None:
+    env.write_config(
+        "[jobs.stub]\n"
+        'command = ["sh", "-c", "trap \'echo TERM\' TERM; echo $$ > pid;'
+        ' while :; do sleep 0.05; done"]\n'
+        'kill_grace = "20s"\n'
+    )
+    job_id = env.enqueue("stub")
+    worker = start_worker(env)
+    env.wait_for(lambda: (env.root / "pid").exists())
+    env.run("cancel", str(job_id), check=True)
+    result = env.run("wait", str(job_id), "--timeout", "200ms")
+    assert result.returncode == 124
+    assert result.stderr == (
+        f"jobctl: timed out after 200ms: job {job_id} (stub) was cancelled, and its process is"
+        " still stopping\n"
+    )
+    os.kill(int((env.root / "pid").read_text()), signal.SIGKILL)
+    ended = env.run("wait", str(job_id), "--timeout", "20s")  # once its worker saw it end
+    assert (ended.returncode, ended.stderr) == (1, f"jobctl: job {job_id} (stub) ended cancelled\n")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0

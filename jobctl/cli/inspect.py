@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job, complete_queue, complete_state
 from jobctl.cli.context import STATE
+
+if TYPE_CHECKING:
+    from jobctl.models import Job
+
 from jobctl.cli.options import (
     MAX_ID,
     check_queue_name,
@@ -171,7 +175,7 @@ def wait(
         StoreMissing,
         UsageError,
     )
-    from jobctl.models import ACTIVE_STATES, Job, JobFilter, State
+    from jobctl.models import ACTIVE_STATES, JobFilter, State
     from jobctl.render import ended_line, job_document, print_json
     from jobctl.text import say
 
@@ -253,14 +257,12 @@ def wait(
                 if deadline is not None and time.monotonic() >= deadline:
                     if as_json:
                         print_json([job_document(seen[i]) for i in wanted])
-                    doing = ", ".join(
-                        first_few(
-                            [
-                                f"job {i} ({seen[i].job}) is still {seen[i].state.value}"
-                                for i in pending
-                            ]
-                        )
-                    )
+                    # Those that ended badly already are named too, as without a timeout:
+                    # a CI log that shows only "still running" hides a failed batch.
+                    ended = [seen[i] for i in wanted if i not in pending and i not in deleted]
+                    for ended_badly in [j for j in ended if j.state != State.SUCCEEDED][:20]:
+                        typer.echo(ended_line(ended_badly), err=True)
+                    doing = ", ".join(first_few([_still(seen[i]) for i in pending]))
                     why = because(why_nobody_runs(store, pending))
                     typer.echo(f"jobctl: timed out after {timeout}: {doing}{why}", err=True)
                     raise typer.Exit(EXIT_TIMEOUT)
@@ -283,3 +285,12 @@ def wait(
         typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _still(job: Job) -> str:
+    """What a job waited for is still doing, at a timeout."""
+    from jobctl.models import State
+
+    if job.state == State.CANCELLED:  # (waited for until its process has stopped)
+        return f"job {job.id} ({job.job}) was cancelled, and its process is still stopping"
+    return f"job {job.id} ({job.job}) is still {job.state.value}"
