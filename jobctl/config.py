@@ -741,6 +741,13 @@ class _Parser:
         else:
             # An inline command becomes a job type of its own, named after the schedule.
             job = f"schedule:{name}"
+            if job in jobs:  # (a [jobs] table: schedules' names are their own)
+                raise self.fail(
+                    t,
+                    "command",
+                    f"its job type would be named {job!r}, as [jobs.{_quote_key(job)}] is:"
+                    f" rename one (or set job = {job!r} instead of a command)",
+                )
             command = self.command(t, data["command"], False)
             self.check_placeholders(t, command, False)
             inline = JobType(name=job, command=command)

@@ -132,6 +132,16 @@ def test_the_largest_priority_is_accepted(env: Env) -> None:
     refused(env, "enqueue", "top", "--priority", "-9007199254740992", says="must be between")
 
 
+def test_an_inline_schedule_may_not_take_a_job_type_s_name(env: Env) -> None:
+    """A schedule's inline command is the job type `schedule:NAME`: one defined in [jobs]
+    too was replaced by it, so `enqueue schedule:foo` ran the schedule's command."""
+    env.write_config(
+        '[jobs."schedule:foo"]\ncommand = ["echo", "the job type"]\n'
+        '[schedules.foo]\ncommand = ["echo", "the schedule"]\ncron = "0 3 * * *"\n'
+    )
+    refused(env, "validate", says="[schedules.foo] command: its job type would be named")
+
+
 def test_a_config_nested_thousands_deep_is_refused(env: Env) -> None:
     deep = "[" * 5000 + "]" * 5000
     env.write_config(
