@@ -101,6 +101,7 @@ class Settings(NamedTuple):
     # Workers delete finished jobs (and their logs) this long after they end; None keeps them.
     keep_succeeded: float | None = None
     keep_dead: float | None = None
+    keep_cancelled: float | None = None
     log_format: str = "text"
     log_level: str = "info"
     # Defaults for job types that name no hooks of their own.
@@ -531,6 +532,7 @@ class _Parser:
             "durability",
             "keep_succeeded",
             "keep_dead",
+            "keep_cancelled",
             "log_format",
             "log_level",
             "on_failure",
@@ -570,6 +572,7 @@ class _Parser:
             durability=durability,
             keep_succeeded=self.keep(t, data, "keep_succeeded"),
             keep_dead=self.keep(t, data, "keep_dead"),
+            keep_cancelled=self.keep(t, data, "keep_cancelled"),
             log_format=log_format,
             log_level=log_level,
             on_failure=self.hook(t, data, "on_failure"),

@@ -1,6 +1,6 @@
 """Deleting finished jobs and their logs: `jobctl prune`, `jobctl dead purge`, and the
-workers' own pruning under `[settings] keep_succeeded` / `keep_dead` (which forgets cron
-fire records as old as the longest of the two, too).
+workers' own pruning under `[settings] keep_succeeded` / `keep_dead` / `keep_cancelled`
+(which forgets cron fire records as old as the longest of them, too).
 
 The store deletes rows; this module decides what to delete and removes the log files, which
 live outside any store. Each batch is its own transaction, so a large prune never holds the

@@ -460,6 +460,7 @@ class Worker:
         self._pruner.keep = {
             State.SUCCEEDED: settings.keep_succeeded,
             State.DEAD: settings.keep_dead,
+            State.CANCELLED: settings.keep_cancelled,
         }
         pruned = self._pruner.run(self.store, now)
         if pruned is not None and pruned.ids:

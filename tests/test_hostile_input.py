@@ -111,8 +111,8 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 SETTINGS_KEYS = [
     "db", "lease", "max_payload", "log_dir", "log_max_bytes", "timezone", "durability",
-    "keep_succeeded", "keep_dead", "log_format", "log_level", "on_failure", "on_dead",
-    "hook_timeout",
+    "keep_succeeded", "keep_dead", "keep_cancelled", "log_format", "log_level", "on_failure",
+    "on_dead", "hook_timeout",
 ]  # fmt: skip
 JOB_KEYS = [
     "command", "shell", "cwd", "env", "timeout", "kill_grace", "max_attempts", "backoff",

@@ -192,7 +192,7 @@ def prune(
     ] = None,
 ) -> None:
     """Delete finished jobs, their history and their logs. Workers can do this on their
-    own: see [settings] keep_succeeded and keep_dead."""
+    own: see [settings] keep_succeeded, keep_dead and keep_cancelled."""
     from jobctl.errors import UsageError
     from jobctl.models import FINAL_STATES
 
