@@ -213,6 +213,22 @@ def test_reload_checks_the_file_the_daemon_reads_not_its_own(env: Env) -> None:
     daemon.communicate(timeout=20)
 
 
+def test_reload_refuses_when_the_daemon_s_own_file_is_gone(env: Env) -> None:
+    """A deploy moved the jobs.toml a daemon found in its folder: `reload` said "reload
+    sent" (exit 0), and the daemon refused it ("config file not found")."""
+    env.write_config(SECONDS_SCHEDULE)
+    assert env.config.parent == env.root  # the daemon finds it in its folder
+    daemon = env.start("schedule-daemon", config=False)
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    moved = env.root / "moved.toml"
+    env.config.rename(moved)
+    refused = env.run("--config", str(moved), "reload", config=False)
+    assert refused.returncode == 2, refused.stderr
+    assert "config file not found" in refused.stderr and "jobs.toml" in refused.stderr
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=20)
+
+
 def test_cron_next_reads_a_naive_from_in_the_tz_given(env: Env) -> None:
     """--from without an offset is a wall-clock time of --tz, whatever zone the host has."""
     for host in ("America/New_York", "Asia/Kolkata"):

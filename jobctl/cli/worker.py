@@ -271,7 +271,10 @@ def _config_of(pid: int) -> Path | None:
             return None
         base = os.path.join(home, ".config")
     candidate = Path(base) / "jobctl" / "jobs.toml"
-    return candidate if candidate.is_file() else None
+    # Neither is there now, yet the daemon started with one of them (it needs schedules):
+    # moved or deleted since, so the re-read it is asked for fails. Which one it was cannot
+    # be told; the folder's names the missing file as well as the other would.
+    return candidate if candidate.is_file() else folder / "jobs.toml"
 
 
 def _tell_jobs_where(config: Config) -> None:
