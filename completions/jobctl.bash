@@ -4,7 +4,7 @@
 
 _jobctl_commands() {
     case "$1" in
-        '') REPLY='cancel cron dead enqueue health import-crontab list logs metrics pause prune reload resume retry run-worker schedule schedule-daemon show stats status up validate wait' ;;
+        '') REPLY='backup cancel cron dead enqueue health import-crontab list logs metrics pause prune reload resume retry run-worker schedule schedule-daemon show stats status up validate wait' ;;
         'cron') REPLY='next' ;;
         'dead') REPLY='list purge retry show' ;;
         'schedule') REPLY='list pause resume run' ;;
@@ -14,6 +14,7 @@ _jobctl_commands() {
 _jobctl_options() {
     case "$1" in
         '') REPLY='--config -c --db --log-format --log-level --version --help -h' ;;
+        'backup') REPLY='--help -h' ;;
         'cancel') REPLY='--help -h' ;;
         'cron') REPLY='--help -h' ;;
         'cron next') REPLY='--count -n --tz --from --json --help -h' ;;
@@ -139,6 +140,7 @@ _jobctl_value() {
 }
 _jobctl_argument() {
     case "$1" in
+        'backup 0') REPLY='file' ;;
         'cancel *') REPLY='plain' ;;
         'cron next 0') REPLY='dynamic' ;;
         'dead purge *') REPLY='plain' ;;

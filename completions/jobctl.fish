@@ -5,7 +5,7 @@
 function __jobctl_commands
     switch $argv[1]
         case ''
-            printf '%s\n' 'cancel	Cancel jobs.' 'cron	Check cron expressions.' 'dead	The dead-letter queue: jobs that used up their attempts.' 'enqueue	Queue a job and print its id.' 'health	Exit 0 when healthy; 1 with one line per failed check on stderr.' 'import-crontab	Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr).' 'list	List jobs, newest first.' 'logs	Print what an attempt of a job wrote (stdout and stderr, as captured).' 'metrics	Print the Prometheus text exposition (the same as /metrics of --metrics-addr).' 'pause	Stop workers taking jobs from queues; running jobs finish.' 'prune	Delete finished jobs, their history and their logs.' 'reload	Ask the cron daemon leading on this host (`schedule-daemon` or `up`) to...' 'resume	Let workers take jobs from paused queues again.' 'retry	Run a finished job again, as a new job with the same payload; print the new id.' 'run-worker	Run jobs until stopped.' 'schedule	Inspect and steer cron schedules.' 'schedule-daemon	Enqueue cron runs when they are due.' 'show	Show one job with every attempt.' 'stats	Per queue and job type: enqueued, processed, succeeded, failed attempts,...' 'status	Per queue: counts by state, the oldest ready job\'s age, paused or not; then...' 'up	Run the cron daemon and a worker pool in one foreground process.' 'validate	Check the config file; exit 0 when valid, 2 with the first problem otherwise.' 'wait	Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or...'
+            printf '%s\n' 'backup	Copy the database to a new file, consistent while workers and daemons run (a...' 'cancel	Cancel jobs.' 'cron	Check cron expressions.' 'dead	The dead-letter queue: jobs that used up their attempts.' 'enqueue	Queue a job and print its id.' 'health	Exit 0 when healthy; 1 with one line per failed check on stderr.' 'import-crontab	Turn a crontab into jobs and schedules (TOML on stdout, notes on stderr).' 'list	List jobs, newest first.' 'logs	Print what an attempt of a job wrote (stdout and stderr, as captured).' 'metrics	Print the Prometheus text exposition (the same as /metrics of --metrics-addr).' 'pause	Stop workers taking jobs from queues; running jobs finish.' 'prune	Delete finished jobs, their history and their logs.' 'reload	Ask the cron daemon leading on this host (`schedule-daemon` or `up`) to...' 'resume	Let workers take jobs from paused queues again.' 'retry	Run a finished job again, as a new job with the same payload; print the new id.' 'run-worker	Run jobs until stopped.' 'schedule	Inspect and steer cron schedules.' 'schedule-daemon	Enqueue cron runs when they are due.' 'show	Show one job with every attempt.' 'stats	Per queue and job type: enqueued, processed, succeeded, failed attempts,...' 'status	Per queue: counts by state, the oldest ready job\'s age, paused or not; then...' 'up	Run the cron daemon and a worker pool in one foreground process.' 'validate	Check the config file; exit 0 when valid, 2 with the first problem otherwise.' 'wait	Wait until jobs finish: exit 0 if all succeeded, 1 if any ended dead or...'
         case 'cron'
             printf '%s\n' 'next	The next fire times of an expression or a schedule, computed by the daemon\'s...'
         case 'dead'
@@ -19,6 +19,8 @@ function __jobctl_options
     switch $argv[1]
         case ''
             printf '%s\n' '--config	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '-c	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '--db	The queue: a SQLite file, or redis://[:password@]host:port/N (default: $JOBCTL_DB, [settings] db, $XDG_STATE_HOME/jobctl/jobctl.db).' '--log-format	Event lines on stderr: text or json (default: [settings] log_format, text).' '--log-level	debug, info, warning or error (default: [settings] log_level, info).' '--version	Print the version and exit.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+        case 'backup'
+            printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'cancel'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'cron'
@@ -261,6 +263,8 @@ end
 
 function __jobctl_argument
     switch $argv[1]
+        case 'backup 0'
+            printf '%s\n' 'file'
         case 'cancel *'
             printf '%s\n' 'plain'
         case 'cron next 0'

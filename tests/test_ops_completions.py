@@ -131,7 +131,7 @@ def test_bash_completion(env: Env) -> None:
     )
     assert result.stderr == ""
     answers = dict(line.split("|", 1) for line in result.stdout.splitlines())
-    assert answers["jobctl "].split()[:3] == ["cancel", "cron", "dead"]
+    assert answers["jobctl "].split()[:3] == ["backup", "cancel", "cron"]
     assert answers["jobctl de"] == "dead"
     assert answers["jobctl dead "] == "list purge retry show"
     assert answers["jobctl dead retry --"] == "--all --job --help"
@@ -227,7 +227,7 @@ def test_version(env: Env) -> None:
     from jobctl import __version__
 
     result = env.run("--version", config=False)
-    assert (result.returncode, result.stdout) == (0, f"jobctl {__version__}\n")
+    assert (result.returncode, result.stdout) == (0, f"jobctl {__version__} (SQLite schema 2)\n")
 
 
 def test_every_command_has_help_with_an_example(env: Env) -> None:

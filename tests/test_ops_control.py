@@ -524,3 +524,38 @@ def test_schedule_run_honours_the_schedule_s_overlap(env: Env) -> None:
     # The held run is the daemon's to enqueue once the run it waited for has ended.
     env.start("schedule-daemon")
     env.wait_for(lambda: len(_runs_of(env, "queuer")) == 2)
+
+
+def test_backup_copies_the_database_while_a_worker_writes(env: Env) -> None:
+    """A `cp` of a live database misses what its -wal holds (and may copy half a
+    checkpoint); `backup` takes one snapshot into a new private file."""
+    import sqlite3
+    import stat
+
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    lines = "".join('{"job": "ok"}\n' for _ in range(300))
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    worker = env.start("run-worker", "--concurrency", "4")
+    copies = []
+    for n in range(3):  # while the worker drains the queue
+        target = env.root / f"copy{n}.db"
+        done = env.run("backup", str(target), check=True)
+        assert done.stdout.startswith(f"backed up {env.db} to {target} (")
+        copies.append(target)
+    listing = ["list", "--json", "-n", "0", "--state", "queued", "--state", "running"]
+    env.wait_for(lambda: json.loads(env.run(*listing, check=True).stdout) == [], timeout=60)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    for target in copies:
+        assert stat.S_IMODE(target.stat().st_mode) == 0o600
+        assert not Path(f"{target}-wal").exists()
+        with sqlite3.connect(target) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+            assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone() == (300,)
+        listed = env.run("--db", str(target), "list", "--json", "-n", "0", config=False)
+        assert len(json.loads(listed.stdout)) == 300
+    # A file that exists is never overwritten.
+    refused = env.run("backup", str(copies[0]))
+    assert refused.returncode == 3 and "exists already" in refused.stderr
+    with sqlite3.connect(copies[0]) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone() == (300,)

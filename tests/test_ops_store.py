@@ -177,6 +177,8 @@ def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path) -> 
     try:
         version = store._conn.execute("PRAGMA user_version").fetchone()[0]
         assert version == SCHEMA_VERSION == 2
+        # Said (by the CLI, on stderr): an older jobctl cannot open it any more.
+        assert store.upgraded_from == 1 and SqliteStore(path).upgraded_from is None
         (old,) = store.list_jobs(JobFilter(limit=None))
         assert old.schedule == "s" and old.state == State.QUEUED
         fired = store.record_fire(

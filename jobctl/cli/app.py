@@ -27,7 +27,10 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"jobctl {__version__}")
+        from jobctl.store.sqlite.connection import SCHEMA_VERSION
+
+        # The schema tells builds apart where it matters: which databases each one opens.
+        typer.echo(f"jobctl {__version__} (SQLite schema {SCHEMA_VERSION})")
         raise typer.Exit(0)
 
 

@@ -129,6 +129,14 @@ class Globals:
             durability=durability or self.config().settings.durability,
             create=create,
         )
+        if store.upgraded_from is not None:
+            from jobctl.text import say
+
+            say(  # services too: a log line alone would go unseen where it matters most
+                f"jobctl: note: upgraded {store.location} from schema version"
+                f" {store.upgraded_from}: an older jobctl cannot open it any more (see"
+                " `jobctl --version`)"
+            )
         if not service:
             from jobctl.text import say
 

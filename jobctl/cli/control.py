@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -214,3 +215,18 @@ def prune(
         pruned = prune(store, states, finished_before=cutoff, log_dir=logs)
         store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
     print(f"pruned {len(pruned.ids)} job(s), removed {pruned.logs_removed} log file(s)")
+
+
+@app.command(epilog="Example:  jobctl backup /var/backups/jobctl-$(date +%F).db")
+def backup(
+    target: Annotated[
+        Path,
+        typer.Argument(help="The new file to write (never one that exists).", metavar="FILE"),
+    ],
+) -> None:
+    """Copy the database to a new file, consistent while workers and daemons run (a `cp` of
+    the file is not: it misses what the -wal holds). The copy is one file, private to you;
+    see README "Backups" for putting it back."""
+    with STATE.store(create=False) as store:
+        size = store.backup(str(target))
+    print(f"backed up {store.location} to {target} ({size:,} bytes)")

@@ -197,6 +197,7 @@ COMMAND_MODULES = {
     "pause": "control",
     "resume": "control",
     "prune": "control",
+    "backup": "control",
     "dead": "dead",
     "list": "inspect",
     "show": "inspect",

@@ -81,6 +81,9 @@ class Store(abc.ABC):
     # Whether opening it made it (a new database file, a new Redis namespace): then no
     # worker can be serving it yet, and a job put there waits for one started on it.
     created: bool = False
+    # The schema version opening it upgraded from (SQLite), or None: an older jobctl cannot
+    # open it any more, which whoever upgraded should hear.
+    upgraded_from: int | None = None
     # Called once when a call has waited seconds for a lock another process holds (SQLite).
     on_lock_wait: Callable[[], None] | None = None
     # Why the last open_listener gave None (a Redis user denied the channel): the worker
@@ -365,6 +368,17 @@ class Store(abc.ABC):
         """(queue, job) -> jobs queued or scheduled now."""
 
     # -- optional --------------------------------------------------------------------------
+
+    def backup(self, target: str) -> int:
+        """Copy the whole store, consistent while workers write, into the new file `target`
+        (made private to this user); its size. A store kept by a server refuses: the server
+        keeps its own copies."""
+        from jobctl.errors import UsageError
+
+        raise UsageError(
+            f"{self.location}: its server keeps it: back it up there (Redis: BGSAVE, then copy"
+            " its RDB or AOF files)"
+        )
 
     def warnings(self) -> list[str]:
         """Problems with how the store is set up that an operator should hear about (for

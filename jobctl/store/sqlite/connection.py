@@ -43,7 +43,9 @@ class SqliteBase:
     def __init__(self, path: Path, *, durability: str = "full", create: bool = True) -> None:
         self.path = path
         self.location = str(path)
-        self._conn, self.created = open_database(path, durability=durability, create=create)
+        self._conn, self.created, self.upgraded_from = open_database(
+            path, durability=durability, create=create
+        )
         self._notifier = Notifier(wake_dir_for(path))
         try:
             self._identity: tuple[int, int] | None = _identity(path)
@@ -113,6 +115,31 @@ class SqliteBase:
             told, self.on_lock_wait = self.on_lock_wait, None
             told()
         return since
+
+    def backup(self, target: str) -> int:
+        """SQLite's online backup, in one step: one read snapshot, so the copy is the
+        database at one instant, whatever workers commit meanwhile (a `cp` of the file
+        misses what its -wal holds, and may copy half a checkpoint)."""
+        try:
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            raise StoreError(f"backup {target}: exists already (choose a new file)") from None
+        except OSError as exc:
+            raise StoreError(f"backup {target}: cannot create: {exc.strerror}") from None
+        os.close(fd)
+        try:
+            copy = sqlite3.connect(target, isolation_level=None)
+            try:
+                self._conn.backup(copy)
+                # A file of its own: no -wal beside it to go with it.
+                copy.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                copy.close()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(target)  # nothing half-written is left
+            raise StoreError(f"backup {target}: {describe(exc, Path(target))}") from None
+        return os.stat(target).st_size
 
     def close(self) -> None:
         self._notifier.close()
@@ -273,8 +300,11 @@ def _identity(path: Path) -> tuple[int, int]:
     return info.st_dev, info.st_ino
 
 
-def open_database(path: Path, *, durability: str, create: bool) -> tuple[sqlite3.Connection, bool]:
-    """A connection to the database at `path`, and whether this call made the file."""
+def open_database(
+    path: Path, *, durability: str, create: bool
+) -> tuple[sqlite3.Connection, bool, int | None]:
+    """A connection to the database at `path`, whether this call made the file, and the
+    schema version it upgraded the file from (None: none)."""
     if "\0" in str(path):
         raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
     found = _check_files(path)
@@ -294,6 +324,7 @@ def open_database(path: Path, *, durability: str, create: bool) -> tuple[sqlite3
         raise StoreError(f"database {path}: {describe(exc, path)}") from None
     try:
         version = _check_identity(conn, path)
+        upgraded = None
         if version != SCHEMA_VERSION:
             if version and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
                 raise StoreError(
@@ -301,7 +332,7 @@ def open_database(path: Path, *, durability: str, create: bool) -> tuple[sqlite3
                     f" {SCHEMA_VERSION}, which takes write access: run any jobctl command"
                     " on it once as its owner"
                 )
-            _migrate_locked(conn, path)
+            upgraded = _migrate_locked(conn, path)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
         conn.execute("PRAGMA foreign_keys = ON")
@@ -312,7 +343,7 @@ def open_database(path: Path, *, durability: str, create: bool) -> tuple[sqlite3
     except StoreError:
         conn.close()
         raise
-    return conn, found is not True
+    return conn, found is not True, upgraded
 
 
 # -- files another user may have planted ----------------------------------------------------
@@ -544,7 +575,9 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> int:
     raise StoreError(f"database {path}: not a jobctl database (it belongs to another program)")
 
 
-def _migrate_locked(conn: sqlite3.Connection, path: Path) -> None:
+def _migrate_locked(conn: sqlite3.Connection, path: Path) -> int | None:
+    """Bring the schema to SCHEMA_VERSION; the version an existing database had, if this
+    call upgraded it (None for a new one, or one another process upgraded meanwhile)."""
     from filelock import FileLock, Timeout
 
     lock_path = path.with_name(path.name + ".lock")
@@ -558,7 +591,7 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> None:
         with lock:
             version = _check_identity(conn, path)
             if version == SCHEMA_VERSION:
-                return
+                return None
             if version == 0:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
@@ -576,6 +609,7 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> None:
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
+            return version or None
     except Timeout:
         raise StoreError(
             f"database {path}: another process is creating or migrating it (lock {lock_path})"
