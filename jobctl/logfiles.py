@@ -73,6 +73,17 @@ def attempt_log_path(directory: Path | str, job_id: int, run: int) -> str:
     return f"{directory}/{job_id // 1000:05d}/{job_id}.{run}.log"
 
 
+def locate(path: str, directory: Path | str | None) -> str:
+    """An attempt's log as recorded at its start, or where it is now if the log folder was
+    moved or renamed since (a project folder moved, a disk changed): the same
+    `NNNNN/ID.RUN.log` below `directory`, the folder this config names."""
+    if directory is None or os.path.lexists(path):
+        return path
+    folder, name = os.path.split(path)
+    moved = os.path.join(directory, os.path.basename(folder), name)
+    return moved if name.endswith(".log") and os.path.lexists(moved) else path
+
+
 def read_tail(path: str | None, limit: int) -> bytes | None:
     """The last `limit` bytes of a log file (an attempt's or a hook's); None when there is
     no path or no file to read."""

@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from jobctl.logfiles import hook_logs_of
+from jobctl.logfiles import hook_logs_of, locate
 from jobctl.models import State
 from jobctl.store import Store
 
@@ -58,7 +58,7 @@ def prune(
             paths = [*paths, *hook_logs_of(log_dir, set(gone))]
         for path in paths:
             try:
-                os.unlink(path)
+                os.unlink(locate(path, log_dir))
             except OSError:
                 continue  # already gone, or busy: the job is gone, a stray log is harmless
             removed += 1

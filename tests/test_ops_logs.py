@@ -306,3 +306,21 @@ def _rest(proc: subprocess.Popen[str]) -> tuple[str, str]:
     out = proc.stdout.read()  # to its end: the note on stderr is one short line
     proc.wait(timeout=30)
     return out, proc.stderr.read()
+
+
+def test_logs_are_found_after_their_folder_was_moved(env: Env) -> None:
+    """Attempts record their log's absolute path: after the project (or its log folder)
+    moved, `logs` said "gone" for a file that was there, and `prune` left it for good."""
+    config = '[settings]\nlog_dir = "{}"\n[jobs.say]\ncommand = ["echo", "said {{w}}"]\n'
+    config += '[jobs.f]\ncommand = ["sh", "-c", "echo boom; exit 4"]\nmax_attempts = 1\n'
+    (env.root / "old").mkdir(mode=0o700)
+    env.write_config(config.format("old/logs"))
+    said, failed = env.enqueue("say", "--arg", "w=hi"), env.enqueue("f")
+    burst(env)
+    (env.root / "old").rename(env.root / "new")
+    env.write_config(config.format("new/logs"))
+    assert env.run("logs", str(said), check=True).stdout == "said hi\n"
+    assert "boom" in env.run("dead", "show", str(failed), check=True).stdout
+    pruned = env.run("prune", "--older-than", "0s", check=True)
+    assert pruned.stdout == "pruned 2 job(s), removed 2 log file(s)\n"
+    assert list((env.root / "new" / "logs").rglob("*.log")) == []

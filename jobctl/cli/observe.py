@@ -501,11 +501,13 @@ def watch(
 def attempt_log(store: Store, attempt: Attempt) -> Path:
     """Where an attempt's output is: recorded with the attempt when it starts; for an attempt
     recorded without one, where a worker with this config would put it."""
-    if attempt.log_path:
-        return Path(attempt.log_path)
     from jobctl import logfiles
 
     directory = logfiles.log_dir(STATE.config(), store.location)
+    if attempt.log_path:
+        if attempt.elsewhere():
+            return Path(attempt.log_path)  # that host's path
+        return Path(logfiles.locate(attempt.log_path, directory))
     return Path(logfiles.attempt_log_path(directory, attempt.job_id, attempt.run))
 
 
@@ -516,7 +518,7 @@ def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
 
     if not attempt.log_path:
         return None
-    data = None if attempt.elsewhere() else read_tail(attempt.log_path, 64 * 1024)
+    data = None if attempt.elsewhere() else read_tail(str(attempt_log(store, attempt)), 64 * 1024)
     if data is None:
         stored = store.attempt_output(attempt.job_id, attempt.run)
         if stored is None:
