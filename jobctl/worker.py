@@ -126,6 +126,8 @@ class Worker:
         self._outage = Outage(self.log, "worker")
         self._gave_up: Exception | None = None  # the store error that ended a --burst
         self._store_replaced: str | None = None  # the database file deleted or swapped
+        self._rescue_after = 0.0  # monotonic; see _maintain
+        self._maintained_at = self.clock.monotonic()
 
     # -- public ----------------------------------------------------------------------------
 
@@ -423,6 +425,30 @@ class Worker:
             claims = [r.claim for r in self._running.values() if r.attempt is not None]
             held = self.store.renew(claims, now + self.lease)
             self._stop_lost(claims, held)
+        mono = self.clock.monotonic()
+        late = mono - self._maintained_at > 2 * self._maintenance_interval
+        if late or self._outage.down_for(mono) > 0:
+            # Back from a store that failed or stalled for every worker alike (a full disk,
+            # a lock held long, a server down, a suspended machine): leases that ran out
+            # meanwhile are mostly those of live workers, which renew at their next look.
+            # Recovering them now killed healthy jobs.
+            self._rescue_after = mono + 1.5 * self._maintenance_interval
+        self._maintained_at = mono
+        if mono >= self._rescue_after:
+            self._recover_expired(now)
+        settings = self.config.settings
+        self._pruner.keep = {
+            State.SUCCEEDED: settings.keep_succeeded,
+            State.DEAD: settings.keep_dead,
+            State.CANCELLED: settings.keep_cancelled,
+        }
+        pruned = self._pruner.run(self.store, now)
+        if pruned is not None and pruned.ids:
+            self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
+        self._forget_crashed(now)
+
+    def _recover_expired(self, now: float) -> None:
+        """Give the jobs whose lease ran out (their worker died) to the queue again."""
         # Running, or cancelled while running, and the worker that was to stop it is gone.
         # Its processes can be stopped only from its own host; stop_orphans finds them by
         # the worker id they carry, so on any other host it finds none (a shared store).
@@ -456,16 +482,6 @@ class Worker:
                 self._notify("failure", job, job_type, job.attempts, lost)
                 if job.state == State.DEAD:
                     self._notify("dead", job, job_type, job.attempts, lost)
-        settings = self.config.settings
-        self._pruner.keep = {
-            State.SUCCEEDED: settings.keep_succeeded,
-            State.DEAD: settings.keep_dead,
-            State.CANCELLED: settings.keep_cancelled,
-        }
-        pruned = self._pruner.run(self.store, now)
-        if pruned is not None and pruned.ids:
-            self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
-        self._forget_crashed(now)
 
     def _forget_crashed(self, now: float) -> None:
         """Drop the records of workers and daemons gone for FORGET_CRASHED: `status` shows

@@ -839,3 +839,33 @@ def test_a_job_that_enqueues_the_next_one_queues_it_where_its_worker_takes_it(
         ("first", "succeeded"),
         ("second", "succeeded"),  # queued by the job, run by the same burst
     ]
+
+
+def test_a_stall_of_every_worker_does_not_make_one_kill_another_s_job(env: Env) -> None:
+    """The database locked (or the disk full) for longer than the lease: no worker could
+    renew. The first worker back took the live worker's running job for a dead one's,
+    killed it, and with max_attempts = 1 the healthy job went dead."""
+    import sqlite3
+    import time
+
+    env.write_config(
+        '[settings]\nlease = "1s"\n'
+        '[jobs.once]\ncommand = ["sh", "-c", "touch started; sleep 4"]\nmax_attempts = 1\n'
+    )
+    job_id = env.enqueue("once")
+    owner = env.start("run-worker")
+    env.wait_for(lambda: (env.root / "started").exists())
+    other = env.start("run-worker")
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    time.sleep(0.5)  # the other worker is in its rhythm of looks
+    blocker = sqlite3.connect(env.db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # every worker's writes wait, as on a stalled disk
+    time.sleep(2.5)  # longer than the lease
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    env.wait_for(lambda: env.show(job_id)["state"] != "running", timeout=20)
+    job = env.show(job_id)
+    assert (job["state"], job["attempts"]) == ("succeeded", 1), job["error"]
+    for worker in (owner, other):
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0
