@@ -842,12 +842,14 @@ class Worker:
         """A stop that outlasted the store: `shutdown_timeout` bounds it all the same. The
         results it could not record are lost, not the jobs: their leases run out and they
         run again, as after a crash."""
+        ids = sorted({f.claim.job.id for f in self._finishes} | {c.job.id for c in self._releases})
         self.log.emit(
             "worker.unreported",
             level="error",
-            jobs=len(self._finishes) + len(self._releases),
+            jobs=",".join(map(str, ids)),
             error="the store could not be reached before the shutdown timeout; these jobs"
-            " run again once their leases expire",
+            " run again once their leases expire (the attempt counts: one on its last"
+            " attempt goes dead)",
         )
 
     def _enforce_shutdown(self, mono: float) -> None:
