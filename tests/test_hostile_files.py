@@ -155,6 +155,21 @@ def test_a_database_that_is_a_directory_for_every_command(env: Env) -> None:
     assert [p.name for p in env.db.iterdir()] == ["keep"]
 
 
+@pytest.mark.parametrize("kind", ["character device", "FIFO"])
+def test_a_database_that_is_a_device_or_a_fifo_is_named_so(env: Env, kind: str) -> None:
+    """/dev/null was refused as "writable by others (chmod 600 it ...)", advice that breaks
+    the host if followed as root; a FIFO gave a bare "disk I/O error"."""
+    env.write_config(CONFIG)
+    if kind == "FIFO":
+        os.mkfifo(env.db, 0o600)
+        where = str(env.db)
+    else:
+        where = "/dev/null"
+    result = env.run("--db", where, "list", config=False)
+    assert result.returncode == 3
+    assert result.stderr == f"jobctl: database {where}: is a {kind}, not a database file\n"
+
+
 FAILING = [
     (["enqueue", "nope"], 2),
     (["enqueue", "noop", "--payload", "[1]"], 2),

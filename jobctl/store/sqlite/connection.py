@@ -383,8 +383,8 @@ def _check_files(path: Path) -> bool | str:
         except OSError as exc:
             raise StoreError(f"database {path}: {_os_reason(exc)}") from None
         real = Path(os.path.realpath(path))
-    if stat.S_ISDIR(info.st_mode):
-        raise StoreError(f"database {path}: is a directory, not a database file")
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreError(f"database {path}: is {_file_kind(info.st_mode)}, not a database file")
     _check_database_file(path, real, info)
     _check_folder(path, path.parent, info.st_uid)
     if real is not path:
@@ -410,6 +410,19 @@ def _check_folder(path: Path, folder: Path, owner: int | None) -> None:
             " the database that SQLite would read into it: keep it in a folder of your own"
             " (mkdir -m 700 FOLDER)"
         )
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
+        if test(mode):
+            return kind
+    return "no regular file"
 
 
 def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
