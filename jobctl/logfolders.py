@@ -249,14 +249,65 @@ def trim_log(fd: int, keep: int, above: int, cut: tuple[int, int]) -> tuple[int,
         start = max(size - keep, line)  # never the line of an earlier cut
         if start == line:
             return cut  # nothing to drop (a log cut to `keep` just before it ended)
-        tail = os.pread(fd, size - start, start)
+        head = TRIMMED % (dropped + start - line)
+        # The kept bytes go a megabyte at a time through a file of their own: a worker that
+        # held them (log_max_bytes of them, and a copy) grew by hundreds of megabytes.
+        spare = _spare_copy(fd, start, size)
+        if spare is None:  # (no room for one): they are held in memory instead
+            tail = os.pread(fd, size - start, start)
+            os.ftruncate(fd, 0)
+            write_all(fd, head + tail)  # O_APPEND: at the start
+        else:
+            try:
+                os.ftruncate(fd, 0)
+                if write_all(fd, head) is None:  # O_APPEND: at the start, then the rest
+                    _copy_range(spare, 0, size - start, fd, None)
+            finally:
+                os.close(spare)
         dropped += start - line
-        head = TRIMMED % dropped
-        os.ftruncate(fd, 0)
-        write_all(fd, head + tail)  # O_APPEND: at the start
     except OSError:
         return cut
     return dropped, len(head)
+
+
+_CHUNK = 1 << 20
+
+
+def _spare_copy(fd: int, start: int, end: int) -> int | None:
+    """Bytes start..end of the log in an unnamed file (O_TMPFILE) of the log's own folder,
+    private, gone when closed; None where there is none to be had (a full disk, a file
+    system without O_TMPFILE)."""
+    try:
+        folder = os.path.dirname(os.readlink(f"/proc/self/fd/{fd}"))
+        spare = os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except (OSError, AttributeError):
+        return None
+    try:
+        if _copy_range(fd, start, end, spare, 0):
+            return spare
+    except OSError:
+        pass
+    os.close(spare)
+    return None
+
+
+def _copy_range(src: int, start: int, end: int, dst: int, at: int | None) -> bool:
+    """Copy bytes start..end of `src` to `dst`: from offset `at`, or appended (None).
+    False when a write fell short (a full disk: what did not fit is lost)."""
+    while start < end:
+        chunk = os.pread(src, min(_CHUNK, end - start), start)
+        if not chunk:
+            break
+        if at is None:
+            if write_all(dst, chunk) is not None:
+                return False
+        else:
+            view = memoryview(chunk)
+            while view:
+                written = os.pwrite(dst, view, at)
+                view, at = view[written:], at + written
+        start += len(chunk)
+    return True
 
 
 TRIMMED = b"[... %d bytes of earlier output dropped ...]\n"

@@ -869,3 +869,30 @@ def test_a_stall_of_every_worker_does_not_make_one_kill_another_s_job(env: Env) 
     for worker in (owner, other):
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
+
+
+def test_cutting_a_big_log_does_not_hold_it_in_memory(env: Env) -> None:
+    """A cut read the kept bytes (log_max_bytes of them) into memory and built a second
+    copy: with log_max_bytes = "400MiB" a worker grew to 841 MB."""
+    env.write_config(
+        '[settings]\nlog_max_bytes = "32MiB"\n'
+        '[jobs.loud]\ncommand = ["sh", "-c", "head -c 100000000 /dev/zero"]\n'
+    )
+    job_id = env.enqueue("loud")
+    measure = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], stderr=subprocess.DEVNULL, check=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    argv = [*JOBCTL, *env.global_args(), "run-worker", "--burst"]
+    done = subprocess.run(
+        [sys.executable, "-c", measure, *argv], env=env.env, cwd=env.root,
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    peak_kib = int(done.stdout)
+    assert peak_kib < 60_000, f"{peak_kib} KiB"  # 88 MB when it held the 32 MiB twice
+    log = Path(env.show(job_id)["attempts_history"][0]["log_path"])
+    with open(log, "rb") as handle:
+        dropped = 100_000_000 - (32 << 20)
+        assert handle.readline() == b"[... %d bytes of earlier output dropped ...]\n" % dropped
+        assert handle.read() == b"\0" * (32 << 20)
