@@ -259,10 +259,14 @@ def test_a_late_writer_changes_nothing(store: Store) -> None:
 def test_lost_attempt_on_last_try_goes_dead(store: Store) -> None:
     (r,) = store.enqueue([job(max_attempts=1)], T0)
     store.claim("w", None, T0, LEASE)
-    (dead,) = store.rescue_expired(T0 + LEASE + 1)
+    (dead,) = store.rescue_expired(T0 + LEASE + 3600)
     assert dead.state == State.DEAD
     got = store.get(r.id)
     assert got is not None and got.state == State.DEAD and "lease expired" in (got.error or "")
+    # The lost attempt ended when its lease ran out, not an hour later when a worker looked:
+    # its run time is what stats and the run-time histogram count.
+    (lost,) = store.attempts(r.id)
+    assert (lost.outcome, lost.finished_at) == (Outcome.LOST, T0 + LEASE)
 
 
 def test_renew_keeps_a_lease_alive(store: Store) -> None:

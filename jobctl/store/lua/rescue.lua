@@ -14,6 +14,11 @@ for _, member in ipairs(expired) do
             to = 'dead'
         end
         local err = 'worker ' .. (h.worker or 'None') .. ' lost: its lease expired'
+        -- The attempt ends when its lease ran out, not when a worker noticed.
+        local ended = h.lease_expires_at or now
+        if tonumber(ended) > tonumber(now) then
+            ended = now
+        end
         local before = copy(h)
         before.state, before.error, before.worker, before.lease_expires_at = to, err, nil, nil
         clear_lease(id, h)
@@ -25,7 +30,7 @@ for _, member in ipairs(expired) do
         end
         save(id, h, {'error', 'finished_at'})
         transition(id, h, to)
-        close_attempt(id, h.runs, h, now, 'lost', {error = err})
+        close_attempt(id, h.runs, h, ended, 'lost', {error = err})
         out[#out + 1] = flatten(before)
     elseif h and h.lease_token and h.state == 'cancelled' then
         cancelled[#cancelled + 1] = {id, h}

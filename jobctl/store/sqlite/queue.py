@@ -484,10 +484,13 @@ class QueueOps(SqliteBase):
                 ).fetchone()
                 if changed is None:
                     continue
+                # The attempt ends when its lease ran out, not when a worker noticed (an
+                # hour later, on a host whose only worker died): its run time goes to stats.
+                ended = min(now, job.lease_expires_at or now)
                 conn.execute(
                     "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
                     " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
-                    (now, Outcome.LOST.value, error, job.id, row[21]),
+                    (ended, Outcome.LOST.value, error, job.id, row[21]),
                 )
                 rescued.append(with_state(job, to_state, error))
             for job_id, run, token in conn.execute(
