@@ -229,6 +229,22 @@ def test_reload_refuses_when_the_daemon_s_own_file_is_gone(env: Env) -> None:
     daemon.communicate(timeout=20)
 
 
+def test_reload_from_another_folder_needs_no_config_of_its_own(env: Env) -> None:
+    """`jobctl --db ... reload` from an admin's home was refused ("no config found"), though
+    the daemon's own file is read from /proc; a broken jobs.toml there refused it too."""
+    env.write_config(SECONDS_SCHEDULE)
+    daemon = env.start("schedule-daemon", config=False)
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    elsewhere = env.root / "admin"
+    elsewhere.mkdir()
+    sent = env.run("reload", config=False, cwd=elsewhere, check=True)
+    assert sent.stdout == f"reload sent to 1 daemon(s); checked {env.config}\n"
+    (elsewhere / "jobs.toml").write_text("not toml [")
+    assert env.run("reload", config=False, cwd=elsewhere).returncode == 0
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=20)
+
+
 def test_cron_next_reads_a_naive_from_in_the_tz_given(env: Env) -> None:
     """--from without an offset is a wall-clock time of --tz, whatever zone the host has."""
     for host in ("America/New_York", "Asia/Kolkata"):

@@ -146,7 +146,18 @@ def _repeated_filter(args: list[str]) -> str | None:
 
 # Commands that read or change jobs already stored: they go on without a broken config when
 # the database is named otherwise (see Globals.config).
-_DATABASE_ONLY = {"list", "show", "logs", "wait", "cancel", "status", "stats", "health", "dead"}
+_DATABASE_ONLY = {
+    "list",
+    "show",
+    "logs",
+    "wait",
+    "cancel",
+    "status",
+    "stats",
+    "health",
+    "dead",
+    "reload",
+}
 
 
 def _run_typer(

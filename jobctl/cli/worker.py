@@ -199,22 +199,22 @@ def reload() -> None:
     import socket
     import time
 
+    from jobctl.config import check_schedules, load_config_file
     from jobctl.errors import OperationFailed
 
-    checked = _schedule_config()  # a file the daemons would refuse: exit 2, nothing sent
     host, now = socket.gethostname(), time.time()
     with STATE.store(create=False) as store:
         # Live ones only: a dead process's pid may belong to another program by now. Not the
         # workers: they need no signal, and one of an earlier release would die of it.
         here = [w for w in store.workers() if w.host == host and w.alive(now)]
     pids = sorted({w.pid for w in here if w.kind == "scheduler"})
-    # Each daemon re-reads the file it started with: that one is checked, not this call's.
+    # Each daemon re-reads the file it started with: that one is checked, not this call's,
+    # which is needed only for a daemon whose file /proc does not tell (another user's).
     files = {pid: _config_of(pid) for pid in pids}
     named = [path for path in files.values() if path is not None]
+    checked = _schedule_config() if len(named) < len(pids) or not pids else None
     for path in dict.fromkeys(named):
-        if checked.path is None or path.resolve() != checked.path.resolve():
-            from jobctl.config import check_schedules, load_config_file
-
+        if checked is None or checked.path is None or path.resolve() != checked.path.resolve():
             check_schedules(load_config_file(path))  # refused: exit 2, nothing sent
     sent = 0
     for pid in pids:
@@ -231,7 +231,7 @@ def reload() -> None:
         return
     if not sent:
         raise OperationFailed("no running worker or cron daemon found on this host")
-    shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked.path)
+    shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked and checked.path)
     unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
     typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}")
 
