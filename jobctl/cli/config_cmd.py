@@ -16,7 +16,10 @@ if TYPE_CHECKING:
 
 @app.command(epilog="Example:  jobctl --config /etc/jobctl/jobs.toml validate")
 def validate(
-    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing when valid.")] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", help="Print nothing when valid (warnings still go to stderr)."),
+    ] = False,
 ) -> None:
     """Check the config file; exit 0 when valid, 2 with the first problem otherwise."""
     from jobctl.config import check_schedules

@@ -66,9 +66,10 @@ class _EnqueueCommand(TyperCommand):
 
 @app.command(
     cls=_EnqueueCommand,
-    epilog="Examples:  jobctl enqueue backup --arg target=/srv  |  "
-    "jobctl enqueue --delay 5m report  |  jobctl enqueue --exec -- make -j4 test  |  "
-    "jobctl enqueue --batch jobs.jsonl  |  jobctl enqueue deploy --wait --follow",
+    epilog="Examples:  jobctl enqueue greet --arg name=Ada  |  "
+    "jobctl enqueue --delay 5m report --arg title=hi  |  "
+    "jobctl enqueue --exec -- make -j4 test  |  "
+    "jobctl enqueue --batch jobs.jsonl  |  jobctl enqueue greet --arg name=Ada --wait --follow",
 )
 def enqueue(
     ctx: typer.Context,
