@@ -175,6 +175,7 @@ def table(
     title: str | None = None,
     usual: Mapping[str, str] | None = None,
     cut: Mapping[str, Cut] | None = None,
+    spare: Sequence[str] = (),
 ) -> None:
     """One table. Every cell and the title are cleaned here, so no caller can forget it.
 
@@ -182,7 +183,9 @@ def table(
     0) are left blank, and only the columns with a value in some row are shown. The columns
     in `cut` (column -> how) give up what the terminal lacks, shared out among them (see
     _fit), so that a wide terminal shows long commands and errors whole and a narrow one
-    cuts them rather than folding every row. Plain text is for grep and awk: every column,
+    cuts them rather than folding every row; where even that leaves too little, the `spare`
+    columns go, in their order (kubectl's columns for -o wide). Plain text is for grep and
+    awk: every column,
     every value, and "-" for an empty cell, so that the fields of a line are always the
     same."""
     rich = use_rich()
@@ -204,6 +207,7 @@ def table(
 
         console = Console()
         if cut:
+            columns, rows = _drop_spare(columns, rows, cut, spare, console.width)
             rows = _fit(columns, rows, cut, console.width)
         # Text, not str: rich would read "[...]" in stored data as markup.
         heading = Text(title) if title else None
@@ -234,7 +238,38 @@ def table(
 Cut = Literal["end", "start", "error"]
 
 _GAP = 2  # between two columns of a rich table without a box
-_FEWEST = 12  # cells a cut column keeps, whatever the terminal: below that it says nothing
+_FEWEST = 10  # cells a cut column keeps, whatever the terminal: below that it says nothing
+
+
+def _drop_spare(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    cut: Mapping[str, Cut],
+    spare: Sequence[str],
+    room: int,
+) -> tuple[Sequence[str], Sequence[Sequence[str]]]:
+    """Without the `spare` columns, in their order, while the table would not fit `room`
+    cells even with its `cut` columns cut to _FEWEST: a folded row is two lines for one."""
+    from rich.cells import cell_len
+
+    def least(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+        widths = [
+            max([cell_len(name)] + [cell_len(row[i]) for row in rows])
+            for i, name in enumerate(columns)
+        ]
+        smallest = [
+            min(w, max(_FEWEST, cell_len(name))) if name in cut else w
+            for name, w in zip(columns, widths, strict=True)
+        ]
+        return sum(smallest) + _GAP * (len(columns) - 1)
+
+    for name in spare:
+        if name not in columns or least(columns, rows) <= room:
+            continue
+        gone = columns.index(name)
+        columns = [c for i, c in enumerate(columns) if i != gone]
+        rows = [[v for i, v in enumerate(row) if i != gone] for row in rows]
+    return columns, rows
 
 
 def _fit(
@@ -387,6 +422,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
         styles,
         usual=_USUAL,
         cut={"JOB": "end", "KEY": "end", "ERROR": "error"},
+        spare=["CREATED"],  # WHEN says what matters of a job's time
     )
 
 
