@@ -559,3 +559,28 @@ def test_backup_copies_the_database_while_a_worker_writes(env: Env) -> None:
     assert refused.returncode == 3 and "exists already" in refused.stderr
     with sqlite3.connect(copies[0]) as conn:
         assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone() == (300,)
+
+
+def test_a_running_job_whose_worker_is_gone_is_said_so(env: Env) -> None:
+    """After a kill -9 of its worker, `wait` gave only "still running" and `cancel` said
+    "its worker is stopping it": nothing would move until another worker came."""
+    env.write_config(
+        '[settings]\nlease = "60s"\n'
+        '[jobs.s]\ncommand = ["sh", "-c", "echo $$ > job.pid; exec sleep 30"]\n'
+    )
+    job_id = env.enqueue("s")
+    worker = env.start("run-worker")
+    env.wait_for(lambda: env.show(job_id)["state"] == "running")
+    worker_id = env.show(job_id)["worker"]
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=30)
+    waited = env.run("wait", str(job_id), "--timeout", "200ms")
+    assert waited.returncode == 124
+    assert f"job {job_id}'s worker {worker_id} is gone: it runs again once its lease" in (
+        waited.stderr
+    )
+    assert "no live worker serves queue 'default' yet" in waited.stderr
+    cancelled = env.run("cancel", str(job_id), check=True)
+    assert cancelled.stdout.startswith(f"cancelled {job_id} (was running, but its worker is gone")
+    # Its orphaned process: stopped by the next worker once the lease runs out; here, now.
+    os.kill(int((env.root / "job.pid").read_text()), signal.SIGKILL)

@@ -34,7 +34,13 @@ def cancel(
     from jobctl.models import ACTIVE_STATES, State
 
     with STATE.store(create=False) as store:
-        before = store.cancel(list(dict.fromkeys(job_ids)), time.time())
+        now = time.time()
+        before = store.cancel(list(dict.fromkeys(job_ids)), now)
+        running = [i for i, state in before.items() if state == State.RUNNING]
+        orphans: set[int] = set()
+        if running:  # a worker killed (kill -9) cannot stop them: the next one to look does
+            alive = {w.id for w in store.workers() if w.alive(now)}
+            orphans = {j.id for j in store.get_many(running).values() if j.worker not in alive}
     failed = 0
     for job_id, state in before.items():
         if state is None:
@@ -45,6 +51,11 @@ def cancel(
                 f"jobctl: job {job_id} already ended {state.value}; not cancelled", file=sys.stderr
             )
             failed += 1
+        elif state == State.RUNNING and job_id in orphans:
+            print(
+                f"cancelled {job_id} (was running, but its worker is gone: the next worker to"
+                " look stops its processes once its lease runs out)"
+            )
         elif state == State.RUNNING:
             print(f"cancelled {job_id} (was running: its worker is stopping it)")
         else:

@@ -252,18 +252,28 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     try:
         jobs = store.get_many(job_ids)
         waiting = {j.queue for j in jobs.values() if j.state in (State.QUEUED, State.SCHEDULED)}
-        if not waiting:
+        running = [j for j in jobs.values() if j.state == State.RUNNING]
+        if not waiting and not running:
             return []
         now = time.time()
         workers = store.workers()
         paused = {q.queue for q in store.queue_counts(now) if q.paused}
     except StoreError:  # only a note: the wait itself rides out an outage
         return []
+    alive = {w.id for w in workers if w.alive(now)}
+    reasons = []
+    # Running for a worker that is gone (kill -9, a crashed host): it runs again once its
+    # lease runs out, on a worker of its queue, if any serves it.
+    for job in running:
+        if job.worker not in alive:
+            reasons.append(
+                f"job {job.id}'s worker {job.worker} is gone: it runs again once its lease runs out"
+            )
+            waiting.add(job.queue)
     served: set[str] = set()
     for worker in workers:
-        if worker.kind == "worker" and worker.alive(now):
+        if worker.kind == "worker" and worker.id in alive:
             served |= waiting if "*" in worker.queues else waiting & set(worker.queues)
-    reasons = []
     for queue in sorted(waiting):
         if queue in paused:
             reasons.append(f"queue {queue!r} is paused until jobctl resume {queue}")
