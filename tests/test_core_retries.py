@@ -182,3 +182,22 @@ def test_a_retry_is_run_on_time_by_another_worker_when_its_own_stops(env: Env) -
     second = job["attempts_history"][1]
     assert second["worker"] != first
     assert timestamp(second["started_at"]) - timestamp(job["run_at"]) < 1.5
+
+
+def test_a_burst_worker_ends_at_once_when_the_retry_it_awaits_is_cancelled(env: Env) -> None:
+    """It waited out its next look (lease/3, 10 s): cancelling a scheduled job woke nobody."""
+    import subprocess
+
+    env.write_config(
+        '[jobs.f]\ncommand = ["false"]\nmax_attempts = 2\nbackoff = "1m"\njitter = false\n'
+    )
+    job_id = env.enqueue("f")
+    burst = env.start("run-worker", "--burst")
+    env.wait_for(lambda: env.show(job_id)["state"] == "scheduled", interval=0.02)
+    started = time.monotonic()
+    env.run("cancel", str(job_id), check=True)
+    try:
+        assert burst.wait(timeout=30) == 0
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the burst worker did not end") from None
+    assert time.monotonic() - started < 3

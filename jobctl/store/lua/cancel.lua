@@ -5,7 +5,7 @@
 -- ARGV: now, then ids. Returns each id's state before ("" for an unknown id).
 local now = ARGV[1]
 local out = {}
-local any_running = false
+local any = false
 for i = 2, #ARGV do
     local id = ARGV[i]
     local h = load(id)
@@ -18,11 +18,12 @@ for i = 2, #ARGV do
             h.finished_at, h.error, h.exit_code = now, 'cancelled', nil
             save(id, h, {'finished_at', 'error', 'exit_code'})
             transition(id, h, 'cancelled')
-            any_running = any_running or before == 'running'
+            any = true
         end
     end
 end
-if any_running then
+if any then
+    -- Workers stop a running one; a --burst worker waiting for a retry of one ends.
     wake('c')
 end
 return out

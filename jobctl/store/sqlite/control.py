@@ -23,7 +23,7 @@ class ControlOps(SqliteBase):
 
     def cancel(self, job_ids: Sequence[int], now: float) -> dict[int, State | None]:
         before: dict[int, State | None] = {}
-        any_running = False
+        cancelled = False
         with self._write() as conn:
             for job_id in job_ids:
                 row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
@@ -42,8 +42,8 @@ class ControlOps(SqliteBase):
                         " exit_code = NULL WHERE id = ? AND state = ?",
                         (now, job_id, state.value),
                     )
-                    any_running = any_running or state == State.RUNNING
-        if any_running:
+                    cancelled = True
+        if cancelled:  # workers stop a running one; a --burst worker awaiting a retry ends
             self._notifier.notify(CONTROL)
         return before
 
