@@ -244,6 +244,8 @@ def test_a_late_writer_changes_nothing(store: Store) -> None:
     (stale,) = store.claim("w1", None, T0, LEASE)
     rescued = store.rescue_expired(T0 + LEASE + 1)
     assert [j.id for j in rescued] == [r.id]
+    requeued = store.get(r.id)  # queued again, as a released job is: it has not started
+    assert requeued is not None and (requeued.state, requeued.started_at) == (State.QUEUED, None)
     (fresh,) = store.claim("w2", None, T0 + LEASE + 1, LEASE)
     assert fresh.attempt == 2
     # The first worker comes back and reports: ignored, the job stays with w2.

@@ -26,9 +26,9 @@ for _, member in ipairs(expired) do
         if to == 'dead' then
             h.finished_at = now
         else
-            h.finished_at = nil
+            h.finished_at, h.started_at = nil, nil  -- queued again, as a released job is
         end
-        save(id, h, {'error', 'finished_at'})
+        save(id, h, {'error', 'finished_at', 'started_at'})
         transition(id, h, to)
         close_attempt(id, h.runs, h, ended, 'lost', {error = err})
         out[#out + 1] = flatten(before)

@@ -478,9 +478,10 @@ class QueueOps(SqliteBase):
                 changed = conn.execute(
                     "UPDATE jobs SET state = ?, error = ?, worker = NULL, lease_token = NULL,"
                     " lease_expires_at = NULL,"
-                    " finished_at = CASE WHEN ? = 'dead' THEN ? ELSE NULL END"
+                    " finished_at = CASE WHEN ? = 'dead' THEN ? ELSE NULL END,"
+                    " started_at = CASE WHEN ? = 'dead' THEN started_at ELSE NULL END"
                     " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
-                    (to_state.value, error, to_state.value, now, job.id, row[22]),
+                    (to_state.value, error, to_state.value, now, to_state.value, job.id, row[22]),
                 ).fetchone()
                 if changed is None:
                     continue
