@@ -791,11 +791,9 @@ class _Parser:
         except JobctlError as exc:
             raise self.fail(t, "payload", str(exc)) from None
         try:
-            encode(spec.payload, max_payload, "")
+            encode(spec.payload, max_payload)
         except JobctlError as exc:
-            raise self.fail(
-                t, "payload", f"{str(exc).lstrip(': ')} ([settings] max_payload)"
-            ) from None
+            raise self.fail(t, "payload", str(exc)) from None
         return spec, inline
 
 

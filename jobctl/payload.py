@@ -194,8 +194,9 @@ def encode(
                 " (a lone surrogate or undecodable byte)"
             ) from None
     if size > max_bytes:
+        what = "" if source == "payload" and line is None else f"{_where(source, line)}: "
         raise PayloadError(
-            f"{_where(source, line)}: payload is {size} bytes, over the limit of {max_bytes}"
+            f"{what}payload is {size} bytes, over the limit of {max_bytes} ([settings] max_payload)"
         )
     if text.count("[") + text.count("{") > MAX_DEPTH and too_deep(payload):
         raise PayloadError(f"{_where(source, line)}: {TOO_DEEP}")

@@ -214,3 +214,16 @@ def test_an_arg_given_twice_is_refused_not_overwritten(env: Env) -> None:
         assert result.returncode == 2
         assert result.stderr == f"jobctl: --arg '{args[1]}': 'msg' is given twice\n"
     assert not env.db.exists()
+
+
+def test_a_payload_file_over_max_payload_is_named(env: Env) -> None:
+    """It said "payload: payload is N bytes", naming neither the file nor the setting."""
+    env.write_config('[settings]\nmax_payload = 1024\n[jobs.a]\ncommand = ["echo", "{x}"]\n')
+    big = env.root / "big.json"
+    big.write_text(json.dumps({"x": "a" * 2000}))
+    refused = env.run("enqueue", "a", "--payload-file", str(big))
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"jobctl: --payload-file {big}: payload is 2008 bytes, over the limit of 1024"
+        " ([settings] max_payload)\n"
+    )

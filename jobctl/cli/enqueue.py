@@ -341,22 +341,32 @@ def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dic
     if given > 1:
         raise UsageError("give the payload one way: --arg, --payload or --payload-file")
     if text is not None:
-        return parse_json(text, "--payload")
+        return _sized(parse_json(text, "--payload"), "--payload")
     if file is not None:
         # A payload's JSON text, however spaced, is not many times its limit: /dev/zero or a
         # log given by mistake is refused without being read whole.
         most = longest_json(STATE.config().settings.max_payload)
         if file == "-":
-            return parse_json(_bounded(sys.stdin.read(most + 1), most, file), "--payload-file -")
+            text = _bounded(sys.stdin.read(most + 1), most, file)
+            return _sized(parse_json(text, "--payload-file -"), "--payload-file -")
         try:
             with open(file, encoding="utf-8") as handle:
                 text = _bounded(handle.read(most + 1), most, file)
-                return parse_json(text, f"--payload-file {file}")
+                return _sized(parse_json(text, f"--payload-file {file}"), f"--payload-file {file}")
         except OSError as exc:
             raise UsageError(f"--payload-file {file}: {exc.strerror}") from None
         except UnicodeDecodeError:
             raise UsageError(f"--payload-file {file}: not UTF-8 text") from None
     return parse_args(pairs or [])
+
+
+def _sized(payload: dict[str, object], source: str) -> dict[str, object]:
+    """The payload, refused here when over max_payload, so that the error names where it
+    came from (the file)."""
+    from jobctl.payload import encode
+
+    encode(payload, STATE.config().settings.max_payload, source)
+    return payload
 
 
 def _bounded(text: str, most: int, source: str) -> str:
