@@ -43,6 +43,11 @@ _LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
 _SENT = float("inf")
 
 
+# Errors of the host's limits (processes, open files, memory) when starting a command: they
+# say nothing of the job, and pass when some running jobs end. See Worker._start.
+HOST_LIMITS = frozenset({errno.EAGAIN, errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+
+
 class AttemptSpec(NamedTuple):
     """What to run and how (a NamedTuple: a worker makes one per attempt). `log_path` is a
     string for the same reason: pathlib costs more than the rest of the attempt's set-up."""
@@ -142,6 +147,8 @@ class Attempt:
                 argv, spec.env, out_write, err_write, cwd=spec.cwd, user=spec.user, group=spec.group
             )
         except OSError as exc:
+            if exc.errno in HOST_LIMITS:
+                raise  # the host's limits, not the job's doing: the worker gives it back
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
             switching = spec.user is not None or spec.group is not None
             if exc.errno == errno.EPERM and switching and os.geteuid() == 0:

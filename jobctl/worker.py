@@ -23,8 +23,9 @@ from types import FrameType
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import DEFAULT_JOB, Config, JobType
+from jobctl.durations import format_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
-from jobctl.executor import Attempt, AttemptSpec, wait_readable
+from jobctl.executor import HOST_LIMITS, Attempt, AttemptSpec, wait_readable
 from jobctl.fsutil import NotAFolder
 from jobctl.logfolders import check_log_root
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
@@ -127,6 +128,8 @@ class Worker:
         self._gave_up: Exception | None = None  # the store error that ended a --burst
         self._store_replaced: str | None = None  # the database file deleted or swapped
         self._rescue_after = 0.0  # monotonic; see _maintain
+        self._hold_until = 0.0  # monotonic: no claims before (see _hold_off)
+        self._held_off = 0.0  # seconds of the last hold; 0 once a job starts again
         self._maintained_at = self.clock.monotonic()
 
     # -- public ----------------------------------------------------------------------------
@@ -316,7 +319,7 @@ class Worker:
         if self._stopping:
             return False
         free = self.options.concurrency - len(self._running)
-        if free <= 0:
+        if free <= 0 or self.clock.monotonic() < self._hold_until:
             return False
         claims = self.store.claim(
             self.id,
@@ -341,6 +344,8 @@ class Worker:
             timeout = min(timeout, self._stop_deadline - mono)
         if burst_wait is not None:
             timeout = min(timeout, burst_wait)
+        if self._hold_until > mono:
+            timeout = min(timeout, self._hold_until - mono)
         timeout = self._until_attempts_need_us(timeout)
         if not self._stopping and len(self._running) < self.options.concurrency:
             try:
@@ -525,6 +530,9 @@ class Worker:
         """In burst mode: how long to wait for this worker's own retries, and for the leases
         of jobs whose worker is gone, or None to exit."""
         waits = []
+        held = self._hold_until - self.clock.monotonic()
+        if held > 0:  # jobs given back when they could not start: this worker takes them
+            waits.append(held)
         orphaned = self._orphaned_lease_end()
         if orphaned is not None:
             waits.append(max(0.0, orphaned - self.clock.now()))
@@ -596,6 +604,18 @@ class Worker:
             result = _not_run(str(exc))
         except PermissionError as exc:  # its log folder or file, refused: it says why
             result = _not_run(str(exc))
+        except OSError as exc:
+            if exc.errno not in HOST_LIMITS:
+                result = _not_run(f"worker error: {exc}")
+            else:
+                # No process or file to be had (a pids limit, the open files limit): the
+                # job is given back without counting an attempt, and this worker takes no
+                # more for a while. Charging the jobs dead-lettered a whole queue in a second.
+                result = AttemptResult(
+                    Outcome.INTERRUPTED,
+                    error=f"not started: the worker could not start a process ({exc.strerror})",
+                )
+                self._hold_off(str(exc.strerror))
         except Exception as exc:  # a bug or an OS failure must not lose the job
             result = _not_run(f"worker error: {exc}")
         if result is not None:  # it never started: report it at once (see above)
@@ -603,6 +623,19 @@ class Worker:
             self._poke()
         else:
             running.attempt = attempt
+            self._held_off = 0.0
+
+    def _hold_off(self, reason: str) -> None:
+        """Take no job for a while (a second, doubling up to half a minute while it lasts):
+        the host is out of processes or descriptors until some running jobs end."""
+        self._held_off = min(30.0, max(1.0, self._held_off * 2))
+        self._hold_until = self.clock.monotonic() + self._held_off
+        self.log.emit(
+            "worker.cannot_start",
+            level="warning",
+            error=f"{reason}: jobs go back to the queue; none taken for"
+            f" {format_duration(self._held_off)}",
+        )
 
     def _log_path(self, job_id: int, run: int) -> str:
         return logfiles.attempt_log_path(self._log_root, job_id, run)
