@@ -242,18 +242,45 @@ def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) 
     if "disk is full" in text or "database or disk is full" in text:
         return "the disk is full"
     if "disk I/O error" in text:  # SQLite could not make its -shm on a full disk, say
-        return _file_system_problem(path) or _wal_gone(path) or text
+        return _file_system_problem(path) or _wal_gone(path) or _size_limit() or text
     return text
+
+
+def _size_limit() -> str | None:
+    """A file size limit (`ulimit -f`, systemd's LimitFSIZE=) that SQLite's files ran into:
+    their writes fail as on a broken disk."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return f"disk I/O error: this process may write files of at most {soft:,} bytes (ulimit -f)"
 
 
 def _wal_gone(path: Path | None) -> str | None:
     """The I/O error SQLite gives while the -wal is deleted and another process still has
-    the database open."""
-    if path is None or not os.path.exists(f"{path}-shm"):
+    the database open: its -shm says the -wal holds frames that are not there."""
+    import struct
+
+    if path is None:
         return None
-    with contextlib.suppress(OSError):
-        if os.stat(f"{path}-wal").st_size > 0:  # (the failed open may have made it anew)
-            return None
+    try:
+        with open(f"{path}-shm", "rb") as shm:
+            header = shm.read(20)
+        try:
+            wal = os.stat(f"{path}-wal").st_size
+        except FileNotFoundError:
+            wal = 0
+    except OSError:
+        return None
+    if len(header) < 20:
+        return None
+    # The WAL index header, in this machine's byte order: its page size, and the last
+    # frame of the log (each frame a page and 24 bytes, after 32 bytes of the file's own).
+    (size,), (frames,) = struct.unpack_from("=H", header, 14), struct.unpack_from("=I", header, 16)
+    page = 65536 if size == 1 else size
+    if frames == 0 or wal >= 32 + frames * (page + 24):
+        return None
     return (
         "disk I/O error: its -wal file was deleted while another process had the database"
         " open; once that process ends (jobctl workers and cron daemons stop by themselves at"
@@ -620,7 +647,8 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> int | None:
                     conn.execute(f"PRAGMA user_version = {number}")
                     conn.execute("COMMIT")
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # (SQLite rolled back itself on a full disk)
+                        conn.execute("ROLLBACK")
                     raise
             return version or None
     except Timeout:
