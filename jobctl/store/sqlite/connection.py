@@ -474,11 +474,15 @@ def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
 
 
 def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
-    """The -wal, -shm and -journal (beside the real file, where SQLite makes them) and the
-    wake folder: this user's or the database owner's, closed to writes by group and others."""
+    """The -wal, -shm and -journal (beside the real file, where SQLite makes them), the lock
+    files and the wake folder: this user's or the database owner's, closed to writes by
+    group and others."""
     euid = os.geteuid()
     real_name = str(real)
-    for name in (real_name + "-wal", real_name + "-shm", real_name + "-journal"):
+    # The lock files too: one that another user holds (or can replace) stops migrations, or
+    # keeps every cron daemon standing by for good while it looks healthy.
+    locks = (f"{path}.lock", real_name + ".scheduler.lock")
+    for name in (real_name + "-wal", real_name + "-shm", real_name + "-journal", *locks):
         try:
             info = os.lstat(name)
         except OSError:
@@ -488,7 +492,8 @@ def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
         else:
             problem = not_private(info, owner=db.st_uid)
         if problem:
-            raise StoreError(f"database {path}: {name} {problem}; {_PLANTED}")
+            what = f"its lock file {name}" if name in locks else name
+            raise StoreError(f"database {path}: {what} {problem}; {_PLANTED}")
         if info.st_uid == euid == db.st_uid:
             # As SQLite makes them: the database file's mode. One left read-only by an
             # earlier reader of a read-only file would keep a writable file read-only.
