@@ -57,6 +57,10 @@ class _Plan:
     next_fire: float | None
 
 
+# The reasons of the marks a plan leaves where it starts afresh (see Scheduler.load).
+_REPLANNED = frozenset({"time table changed", "schedule put back"})
+
+
 class Scheduler:
     def __init__(
         self,
@@ -89,6 +93,7 @@ class Scheduler:
         plans: dict[str, _Plan] = {}
         unfired: list[_Plan] = []
         retimed: list[str] = []
+        changed_offline: set[str] = set()
         for name, spec in config.schedules.items():
             expr = cron.parse(spec.cron)
             zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
@@ -105,6 +110,12 @@ class Scheduler:
                 last = self.store.last_fire_time(name)
                 if last is None:
                     unfired.append(plan)
+                elif not self._fired_under(plan, last):
+                    # The cron or zone changed while no daemon ran (a deploy): caught up from
+                    # the old table's last fire, the new one's "missed" fires ran at the
+                    # restart. It counts from now, as on a reload.
+                    retimed.append(name)
+                    changed_offline.add(name)
                 else:
                     plan.watermark = last
             plans[name] = plan
@@ -120,7 +131,11 @@ class Scheduler:
             # Recorded, so that a restart resumes from here too: the new time table's past
             # was never planned, and must not be caught up. A fire the old one left pending
             # (overlap = "queue") goes with it.
-            why = "time table changed" if name in old else "schedule put back"
+            why = (
+                "time table changed"
+                if name in old or name in changed_offline
+                else "schedule put back"
+            )
             self.store.drop_pending(name, why, now)
             self.store.record_fire(name, now, None, now, reason=why)
         removed = old.keys() - plans.keys()
@@ -134,6 +149,17 @@ class Scheduler:
         if self._leading_since is None:  # the first plan is made on taking the lead
             self._leading_since = now
         self._loaded = True
+
+    def _fired_under(self, plan: _Plan, last: float) -> bool:
+        """Whether a schedule's last planned fire belongs to its time table now: one of its
+        fire times, or the mark a plan started afresh leaves (a reload's), where it stands."""
+        if cron.fires_between(plan.expr, plan.zone, last - 1, last, limit=1) == [last]:
+            return True
+        found = self.store.last_fires().get(plan.spec.name)  # (rare: read only then)
+        if found is None or found[0].fire_time != last:
+            return True  # a manual run since, or nothing to read: cannot tell, as before
+        record = found[0]
+        return record.job_id is None and record.reason in _REPLANNED
 
     @property
     def plans(self) -> Mapping[str, _Plan]:

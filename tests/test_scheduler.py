@@ -617,6 +617,29 @@ def test_a_disabled_schedule_keeps_one_skip_row_not_one_a_fire(store: SqliteStor
     assert fires(store, "off") == [t0 + 601, t0 + 602, t0 + 603]
 
 
+def test_a_cron_changed_while_no_daemon_ran_counts_from_the_restart(store: SqliteStore) -> None:
+    """A deploy that changes a cron and restarts the daemon: caught up from the old table's
+    last fire, the new table's "missed" fire ran at the restart (a reload did not)."""
+    daily_3 = config_for(
+        '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    daily_430 = config_for(
+        '[schedules.s]\njob = "task"\ncron = "30 4 * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+    )
+    simulate(start_scheduler(store, daily_3, at("2026-06-01T02:00")), at("2026-06-01T02:00"),
+             at("2026-06-01T03:30"))  # fmt: skip
+    restarted = start_scheduler(store, daily_430, at("2026-06-01T10:00"))
+    simulate(restarted, at("2026-06-01T10:00"), at("2026-06-01T11:00"))
+    assert fires(store) == [at("2026-06-01T03:00")]  # no catch-up run of 04:30
+    again = start_scheduler(store, daily_430, at("2026-06-01T12:00"))  # and not after this
+    simulate(again, at("2026-06-01T12:00"), at("2026-06-02T05:00"))
+    assert fires(store) == [at("2026-06-01T03:00"), at("2026-06-02T04:30")]
+    # An unchanged time table still catches up what it missed while no daemon ran.
+    simulate(start_scheduler(store, daily_430, at("2026-06-03T09:00")), at("2026-06-03T09:00"),
+             at("2026-06-03T09:01"))  # fmt: skip
+    assert fires(store)[-1] == at("2026-06-03T04:30")
+
+
 def test_a_changed_cron_still_counts_from_the_reload_after_a_restart(store: SqliteStore) -> None:
     daily_3 = config_for(
         '[schedules.s]\njob = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
