@@ -148,3 +148,26 @@ def test_connection_errors_name_their_cause(tmp_path: Path, redis_env: RedisEnv)
         assert tls.returncode == 3 and "a TLS file the URL names does not exist" in tls.stderr
     finally:
         server.stop()
+
+
+def test_status_without_config_rights_does_not_guess_snapshots(
+    redis_env: RedisEnv, redis_server: RedisServer
+) -> None:
+    """Without CONFIG GET (the README's ACL user), a server with no persistence at all was
+    said to keep "only RDB snapshots", which understates it: a restart loses every job."""
+    user = "c" + namespace_for(redis_env.root)
+    client = redis_server.client()
+    client.execute_command(
+        "ACL", "SETUSER", user, "on", ">pw", "~jobctl:*", "&*", "+@all", "-config"
+    )
+    try:
+        redis_env.write_config(CONFIG)
+        redis_env.url = redis_env.url.replace("redis://", f"redis://{user}:pw@", 1)
+        redis_env.enqueue("hello")
+        status = json.loads(redis_env.run("status", "--json", check=True).stdout)
+        (warning,) = status["warnings"]
+        assert "keeps only RDB snapshots" not in warning
+        assert "or every job if it takes none" in warning and "CONFIG GET" in warning
+    finally:
+        client.execute_command("ACL", "DELUSER", user)
+        client.close()

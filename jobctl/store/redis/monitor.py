@@ -177,6 +177,13 @@ class MonitorOps(RedisBase):
             config = {"appendonly": "yes" if info.get("aof_enabled") else "no", "save": "?"}
         if config.get("appendonly") == "yes":
             return []
+        if config.get("save") == "?":  # (INFO tells no save points)
+            return [
+                f"{self.location}: the Redis server does not keep an append-only file"
+                " (appendonly no): a restart loses the changes since its last RDB snapshot,"
+                " or every job if it takes none (its save points cannot be read without"
+                " CONFIG GET); set appendonly yes"
+            ]
         if not (config.get("save") or "").strip():
             return [
                 f"{self.location}: the Redis server has persistence off (appendonly no, no "
