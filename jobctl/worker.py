@@ -167,7 +167,15 @@ class Worker:
                 worker=self.id,
                 queues=",".join(self.options.queues or ("*",)),
                 concurrency=self.options.concurrency,
+                db=self.store.location,  # which queue it serves: --db, $JOBCTL_DB or config
             )
+            if self.store.created:  # nothing was ever enqueued there: a wrong --db, maybe
+                self.log.emit(
+                    "worker.new_database",
+                    level="warning",
+                    db=self.store.location,
+                    reason="it made this database: no job was ever enqueued there",
+                )
             # A store that refused the wake-up channel says why (a Redis ACL user without
             # channel rights): new jobs are then found by polling, which an operator should
             # hear about once, not guess from slow pick-ups.

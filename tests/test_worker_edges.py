@@ -922,3 +922,13 @@ def test_a_worker_out_of_descriptors_gives_jobs_back_instead_of_failing_them(
     assert {job["state"] for job in states} == {"succeeded"}
     assert {job["attempts"] for job in states} == {1}
     assert "worker.cannot_start" in done.stderr  # the limit was met, and said
+
+
+def test_a_worker_names_its_database_and_says_when_it_made_it(env: Env) -> None:
+    """A worker started with a mistyped --db served a new, empty database in silence."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    made = env.run("run-worker", "--burst", check=True).stderr
+    assert f"db={env.db}" in made
+    assert "worker.new_database" in made and "no job was ever enqueued there" in made
+    again = env.run("run-worker", "--burst", check=True).stderr
+    assert f"db={env.db}" in again and "worker.new_database" not in again
