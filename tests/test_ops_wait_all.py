@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
+from pathlib import Path
 
 import pytest
 from conftest import Env
@@ -332,3 +334,19 @@ def test_a_timeout_on_a_cancelled_job_says_its_process_still_stops(env: Env) -> 
     assert (ended.returncode, ended.stderr) == (1, f"jobctl: job {job_id} (stub) ended cancelled\n")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("command", ["wait", "logs"])
+def test_a_wait_on_a_database_deleted_under_it_ends(env: Env, command: str) -> None:
+    """`rm q.db*` to reset the queue: `wait` and `logs --follow` waited on the old file for
+    good, and a timeout said the job "goes on", which it does nowhere."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("ok", "--delay", "1h")
+    args = ["wait", str(job_id)] if command == "wait" else ["logs", "--follow", str(job_id)]
+    waiting = env.start(*args)
+    time.sleep(0.5)  # it is waiting
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{env.db}{suffix}").unlink(missing_ok=True)
+    _, err = waiting.communicate(timeout=30)
+    assert waiting.returncode == 3, err
+    assert f"database {env.db}: deleted while in use" in err

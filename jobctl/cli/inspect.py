@@ -244,6 +244,9 @@ def wait(
                     time.sleep(0.25)
                     continue
                 patience.answered()
+                gone = store.replaced()
+                if gone is not None:  # `rm q.db*`: the jobs waited for are nowhere now
+                    raise StoreError(f"{gone}: the jobs waited for are not in the file there now")
                 missing = [i for i in pending if i not in jobs]
                 unknown = [i for i in missing if i not in seen]
                 if unknown:

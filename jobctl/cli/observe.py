@@ -433,6 +433,9 @@ def watch(
                 _pause(_POLL_MAX, deadline, seen, patience.outage())
                 continue
             patience.answered()
+            gone = store.replaced()
+            if gone is not None:  # `rm q.db*`: the job followed is nowhere now
+                raise StoreError(f"{gone}: job {job_id} is not in the file there now")
             if job is None:
                 raise OperationFailed(f"job {job_id} was deleted while waiting for it")
             seen = job
