@@ -394,3 +394,16 @@ def test_a_database_on_a_read_only_mount_or_a_full_disk_is_said_to_be_so(
             one_error_line(result, 3, "q.db", "the disk is full")
     finally:
         subprocess.run(["umount", str(mount)], check=False)
+
+
+def test_a_database_cut_to_nothing_is_not_read_as_an_empty_queue(env: Env) -> None:
+    """`: > q.db` (a failed copy, a stray redirection): list, status and health said all was
+    well, and the read-only `list` wrote a new schema into it."""
+    env.write_config(CONFIG)
+    env.enqueue("noop")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{env.db}{suffix}").unlink(missing_ok=True)
+    env.db.write_bytes(b"")
+    for args in (["list"], ["status"], ["health"]):
+        one_error_line(run(env, args), 3, str(env.db), "is empty (0 bytes)")
+    assert env.db.stat().st_size == 0

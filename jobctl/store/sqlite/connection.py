@@ -339,6 +339,12 @@ def open_database(
         if not create:
             raise StoreMissing(f"database {path}: does not exist (nothing was ever enqueued there)")
         _create(path, through_link=found == "link")
+    elif not create and os.stat(path).st_size == 0:
+        # A reader would make it a new, empty queue, and report all well: a database cut to
+        # nothing (a failed copy, a stray `>`) must not pass for one that never held a job.
+        raise StoreError(
+            f"database {path}: is empty (0 bytes): no jobctl database, or one cut to nothing"
+        )
     try:
         conn = sqlite3.connect(
             str(path),
