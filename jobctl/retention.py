@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from jobctl.errors import StoreError
 from jobctl.logfiles import hook_logs_of, locate
 from jobctl.models import State
 from jobctl.store import Store
@@ -46,9 +47,20 @@ def prune(
     removed = 0
     for start in range(0, len(targets), batch):
         chunk = targets[start : start + batch]
-        paths = store.delete_jobs(
-            states=states, ids=chunk, finished_before=finished_before, job=job
-        )
+        try:
+            paths = store.delete_jobs(
+                states=states, ids=chunk, finished_before=finished_before, job=job
+            )
+        except StoreError:
+            # A full disk (the logs beside the database fill it): the delete cannot be
+            # written, but the logs of the jobs it was to delete can go first, and free it.
+            freed = _remove_logs_first(store, chunk, log_dir)
+            if not freed:
+                raise
+            removed += freed
+            paths = store.delete_jobs(
+                states=states, ids=chunk, finished_before=finished_before, job=job
+            )
         # Ids are never reused, so a member of the chunk that is gone is one this call
         # deleted (a job that left the states meanwhile, e.g. by dead retry, is still there).
         survivors = store.get_many(chunk)
@@ -63,6 +75,21 @@ def prune(
                 continue  # already gone, or busy: the job is gone, a stray log is harmless
             removed += 1
     return Pruned(ids=deleted, logs_removed=removed)
+
+
+def _remove_logs_first(store: Store, job_ids: Sequence[int], log_dir: str | None) -> int:
+    """Remove the log files of these jobs before their rows; how many were removed."""
+    removed = 0
+    paths = [a.log_path for i in job_ids for a in store.attempts(i) if a.log_path]
+    if log_dir is not None:
+        paths += hook_logs_of(log_dir, set(job_ids))
+    for path in paths:
+        try:
+            os.unlink(locate(path, log_dir))
+        except OSError:
+            continue
+        removed += 1
+    return removed
 
 
 class AutoPruner:

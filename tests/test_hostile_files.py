@@ -407,3 +407,38 @@ def test_a_database_cut_to_nothing_is_not_read_as_an_empty_queue(env: Env) -> No
     for args in (["list"], ["status"], ["health"]):
         one_error_line(run(env, args), 3, str(env.db), "is empty (0 bytes)")
     assert env.db.stat().st_size == 0
+
+
+def test_prune_frees_a_disk_its_logs_filled(env: Env) -> None:
+    """Logs beside the database filled its disk while workers ran: `prune` could not write
+    its delete, and freed nothing (exit 3), when it is the tool an operator reaches for."""
+    small = env.root / "small"
+    small.mkdir(mode=0o700)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(small)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        env.db = small / "q.db"
+        env.write_config(
+            '[settings]\nlog_max_bytes = "300KiB"\n'
+            '[jobs.big]\ncommand = ["sh", "-c", "head -c 250000 /dev/urandom | base64"]\n'
+        )
+        env.run("enqueue", "--batch", "-", input='{"job": "big"}\n' * 8, check=True)
+        env.run("run-worker", "--burst", check=True)
+        # A running worker keeps the -wal and -shm (without them no process can even read).
+        holder = sqlite3.connect(env.db)
+        holder.execute("SELECT COUNT(*) FROM jobs").fetchone()
+        with contextlib.suppress(OSError), open(small / "filler", "wb") as filler:
+            while True:  # the disk is full now
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        pruned = env.run("prune", "--older-than", "0s")
+        holder.close()
+        assert pruned.returncode == 0, pruned.stderr
+        assert pruned.stdout.startswith("pruned 8 job(s), removed 8 log file(s)")
+        assert list((small / "q.db.logs").rglob("*.log")) == []
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)
