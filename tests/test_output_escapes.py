@@ -180,7 +180,7 @@ def test_a_worker_queue_warning_escapes_the_config_path(env: Env) -> None:
         env, "-c", str(config), "--db", str(env.db), "run-worker", "--burst", "-q", "x"
     )
     assert result.returncode == 0
-    (warning,) = [line for line in result.stderr.splitlines() if "warning" in line]
+    (warning,) = [line for line in result.stderr.splitlines() if "jobctl: warning" in line]
     assert not OBEYED.search(warning) and HOSTILE_SHOWN in warning
 
 

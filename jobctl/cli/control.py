@@ -40,7 +40,8 @@ def cancel(
         orphans: set[int] = set()
         if running:  # a worker killed (kill -9) cannot stop them: the next one to look does
             alive = {w.id for w in store.workers() if w.alive(now)}
-            orphans = {j.id for j in store.get_many(running).values() if j.worker not in alive}
+            jobs = store.get_many(running).values()  # (its worker may have let go already)
+            orphans = {j.id for j in jobs if j.worker is not None and j.worker not in alive}
     failed = 0
     for job_id, state in before.items():
         if state is None:

@@ -339,7 +339,7 @@ def open_database(
         if not create:
             raise StoreMissing(f"database {path}: does not exist (nothing was ever enqueued there)")
         _create(path, through_link=found == "link")
-    elif not create and os.stat(path).st_size == 0:
+    elif not create and os.stat(path).st_size == 0 and _still_empty(path):
         # A reader would make it a new, empty queue, and report all well: a database cut to
         # nothing (a failed copy, a stray `>`) must not pass for one that never held a job.
         raise StoreError(
@@ -575,6 +575,24 @@ def _create(path: Path, *, through_link: bool) -> None:
         os.close(fd)
     real = Path(os.path.realpath(path)) if through_link else path
     _check_beside(path, real, info)  # a -wal or -shm planted before the file was
+
+
+def _still_empty(path: Path) -> bool:
+    """Whether an empty database file is one that held a database once, and stays empty
+    once whoever creates it is done. A new database is an empty file until its maker writes
+    its schema, holding the creation lock; one that never got that far has no lock file."""
+    from filelock import FileLock, Timeout
+
+    lock_path = path.with_name(path.name + ".lock")
+    if not os.path.lexists(lock_path):
+        return False  # being made right now (or made by `touch`): as a new one
+    if _lock_file_problem(lock_path, "its lock file"):
+        return True  # refused just after, as every command refuses it
+    try:
+        with FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600):
+            return os.stat(path).st_size == 0
+    except (Timeout, OSError):
+        return True
 
 
 def _check_orphan_wal(path: Path) -> None:
