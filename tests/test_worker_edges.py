@@ -932,3 +932,18 @@ def test_a_worker_names_its_database_and_says_when_it_made_it(env: Env) -> None:
     assert "worker.new_database" in made and "no job was ever enqueued there" in made
     again = env.run("run-worker", "--burst", check=True).stderr
     assert f"db={env.db}" in again and "worker.new_database" not in again
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_worker_whose_log_cannot_be_written_still_exits_0(env: Env) -> None:
+    """Its event lines going to a full disk (or /dev/full), a --burst worker did all its
+    work, then exited 120: Python's own code for a stream it could not flush at exit."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    job_id = env.enqueue("ok")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [*JOBCTL, *env.global_args(), "run-worker", "--burst"],
+            stderr=full, env=env.env, cwd=env.root, timeout=60,
+        )  # fmt: skip
+    assert done.returncode == 0
+    assert env.show(job_id)["state"] == "succeeded"

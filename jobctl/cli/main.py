@@ -59,6 +59,12 @@ def _exit(code: int) -> NoReturn:
         code = code or EXIT_FAILED
     except OSError:  # a stream jobctl did not set up: Python's own exit reports it
         pass
+    try:
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        # Nothing more can be said there (a full disk under a worker's log): what it holds
+        # goes nowhere, rather than make Python's exit fail with its own code, 120.
+        _to_devnull(2)
     connection = sys.modules.get("jobctl.store.sqlite.connection")
     abandoned = connection is not None and connection.abandoned_connections()
     if abandoned or (threading.active_count() == 1 and not atexit._ncallbacks()):
