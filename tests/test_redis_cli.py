@@ -96,7 +96,11 @@ def test_a_batch_on_a_full_server_stores_nothing(tmp_path: Path, redis_env: Redi
         lines = "".join('{"job": "hello"}\n' for _ in range(500))
         result = env.run("enqueue", "--batch", "-", input=lines)
         assert result.returncode == 3 and "out of memory" in result.stderr
+        # A server that refuses every write is not healthy: health said "ok".
+        health = env.run("health")
+        assert health.returncode == 1 and "is at its maxmemory" in health.stderr
         client.config_set("maxmemory", "0")
+        assert env.run("health").returncode == 0
         client.close()
         assert [j["id"] for j in json.loads(env.run("list", "--json", check=True).stdout)] == [1]
     finally:

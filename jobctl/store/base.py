@@ -387,7 +387,8 @@ class Store(abc.ABC):
 
     def losses(self) -> list[str]:
         """The warnings of a store set up to delete jobs by itself (a Redis server that
-        evicts keys): `health` fails on these. None by default."""
+        evicts keys), or that takes no write at all (one at its maxmemory): `health` fails
+        on these. None by default."""
         return []
 
     def attempt_output(self, job_id: int, run: int) -> tuple[str | None, bytes] | None:

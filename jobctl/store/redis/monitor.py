@@ -198,9 +198,18 @@ class MonitorOps(RedisBase):
         # From INFO, which needs no CONFIG rights; a user denied INFO too hears nothing.
         try:
             with self._guard():
-                policy = self._client.info("memory").get("maxmemory_policy")
+                memory = self._client.info("memory")
         except StoreError:
             return []
+        policy = memory.get("maxmemory_policy")
+        limit, used = int(memory.get("maxmemory") or 0), int(memory.get("used_memory") or 0)
+        if policy == "noeviction" and 0 < limit <= used:
+            # Every write is refused: no enqueue, no result, no worker that starts.
+            return [
+                f"{self.location}: the Redis server is at its maxmemory ({used:,} of"
+                f" {limit:,} bytes) and refuses every write: no job can be queued or"
+                " finished; raise maxmemory or free memory"
+            ]
         if not policy or policy == "noeviction":
             return []
         return [
