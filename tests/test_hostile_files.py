@@ -442,3 +442,27 @@ def test_prune_frees_a_disk_its_logs_filled(env: Env) -> None:
         assert list((small / "q.db.logs").rglob("*.log")) == []
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+def test_a_file_system_out_of_inodes_is_named(env: Env) -> None:
+    """With blocks free but no inode for the -shm, the line said "cannot open the database
+    file (check that its directory exists and is writable)"; it exists and is writable."""
+    small = env.root / "small"
+    small.mkdir(mode=0o700)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=10m,nr_inodes=16,mode=0700", "tmpfs", str(small)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        env.db = small / "q.db"
+        env.write_config(CONFIG)
+        env.enqueue("noop")
+        with contextlib.suppress(OSError):
+            for n in range(100):  # every inode taken
+                (small / f"f{n}").touch()
+        for args in (["list"], ["enqueue", "noop"]):
+            one_error_line(run(env, args), 3, str(env.db), "no free inodes left (df -i)")
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)

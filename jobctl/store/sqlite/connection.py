@@ -302,6 +302,8 @@ def _file_system_problem(path: Path | None) -> str | None:
     free = info.f_bfree if os.geteuid() == 0 else info.f_bavail
     if free == 0:
         return "the disk is full"
+    if info.f_files and (info.f_ffree if os.geteuid() == 0 else info.f_favail) == 0:
+        return f"the file system holding {path.parent} has no free inodes left (df -i)"
     return None
 
 
