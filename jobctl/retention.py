@@ -20,6 +20,10 @@ from jobctl.store import Store
 
 BATCH = 500
 AUTO_PRUNE_EVERY = 60.0  # seconds between a worker's own prunes
+# Hourly counts kept by the hour, for `stats --since`: older ones are summed into one total
+# (see Store.compact_counts), once an hour, by any worker and by `jobctl prune`.
+COUNTS_BY_THE_HOUR = 35 * 86400.0
+COMPACT_EVERY = 3600.0
 
 
 @dataclass(frozen=True)
@@ -99,12 +103,16 @@ class AutoPruner:
         self.keep = dict(keep)
         self.log_dir = log_dir
         self._next = 0.0
+        self._next_compact = 0.0
 
     def due(self, now: float) -> bool:
         return now >= self._next and any(v is not None for v in self.keep.values())
 
     def run(self, store: Store, now: float) -> Pruned | None:
         """Prune if due; None when not."""
+        if now >= self._next_compact:
+            self._next_compact = now + COMPACT_EVERY
+            store.compact_counts(now - COUNTS_BY_THE_HOUR)
         if not self.due(now):
             return None
         self._next = now + AUTO_PRUNE_EVERY

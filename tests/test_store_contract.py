@@ -1064,3 +1064,20 @@ def _all() -> object:
     from jobctl.models import JobFilter
 
     return JobFilter(limit=None)
+
+
+def test_old_hourly_counts_are_summed_into_one_total(store: Store) -> None:
+    """Every read of the lifetime totals (a metrics scrape) summed each hour ever counted:
+    a year of them took seconds. Hours before the horizon become one total."""
+    day = 86400.0
+    for n, age in enumerate([100 * day, 60 * day, 50 * day, 3 * day, 0.0]):
+        store.enqueue([job(f"j{n % 2}")], T0 - age)
+    before = store.event_counts(None)
+    recent = store.event_counts(T0 - 10 * day)
+    assert store.compact_counts(T0 - 35 * day) == 3
+    assert store.event_counts(None) == before
+    assert store.event_counts(T0 - 10 * day) == recent
+    assert store.compact_counts(T0 - 35 * day) == 0
+    store.enqueue([job("j0")], T0 - 40 * day)  # a late count of an old hour
+    assert store.compact_counts(T0 - 35 * day) == 1
+    assert store.event_counts(None)[("default", "j0", "enqueued")] == 4

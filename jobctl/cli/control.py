@@ -226,6 +226,9 @@ def prune(
         logs = str(log_dir(STATE.config(), store.location))
         pruned = prune(store, states, finished_before=cutoff, log_dir=logs)
         store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
+        from jobctl.retention import COUNTS_BY_THE_HOUR
+
+        store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
     print(f"pruned {len(pruned.ids)} job(s), removed {pruned.logs_removed} log file(s)")
 
 

@@ -354,6 +354,12 @@ class Store(abc.ABC):
         succeeded, dead, cancelled, and attempt:<outcome>. These outlive pruned jobs."""
 
     @abc.abstractmethod
+    def compact_counts(self, before: float) -> int:
+        """Sum the hourly counts of the hours before `before` into one total, which counts
+        for `since=None` alone: a lifetime's hours made every read of the totals (each
+        metrics scrape) slower. How many hours went."""
+
+    @abc.abstractmethod
     def histograms(self) -> list[Histogram]:
         """Cumulative run-time and wait-time histograms per queue and job, since ever."""
 

@@ -95,6 +95,10 @@ class MonitorOps(RedisBase):
                 counts[(queue, job, event)] = counts.get((queue, job, event), 0) + int(n)
         return counts
 
+    def compact_counts(self, before: float) -> int:
+        with self._guard():
+            return int(self._run("compact_counts", str(int(before // 3600) * 3600)))
+
     def histograms(self) -> list[Histogram]:
         with self._guard():
             pipe = self._client.pipeline(transaction=False)

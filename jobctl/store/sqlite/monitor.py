@@ -77,6 +77,24 @@ class MonitorOps(SqliteBase):
         )
         return {(q, j, e): int(n) for q, j, e, n in rows}
 
+    def compact_counts(self, before: float) -> int:
+        hour = int(before // 3600) * 3600
+        with self._write() as conn:
+            hours = conn.execute(
+                "SELECT COUNT(DISTINCT hour) FROM stat_counts WHERE hour > 0 AND hour < ?",
+                (hour,),
+            ).fetchone()[0]
+            if hours:
+                conn.execute(
+                    "INSERT INTO stat_counts (hour, queue, job, event, n)"
+                    " SELECT 0, queue, job, event, SUM(n) FROM stat_counts"
+                    " WHERE hour > 0 AND hour < ? GROUP BY queue, job, event"
+                    " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + excluded.n",
+                    (hour,),
+                )
+                conn.execute("DELETE FROM stat_counts WHERE hour > 0 AND hour < ?", (hour,))
+        return int(hours)
+
     def histograms(self) -> list[Histogram]:
         from jobctl.store.reports import Histogram  # not at the top: see that module
 
