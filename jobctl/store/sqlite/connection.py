@@ -590,11 +590,16 @@ def _still_empty(path: Path) -> bool:
         return False  # being made right now (or made by `touch`): as a new one
     if _lock_file_problem(lock_path, "its lock file"):
         return True  # refused just after, as every command refuses it
-    try:
-        with FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600):
-            return os.stat(path).st_size == 0
-    except (Timeout, OSError):
-        return True
+    # Its maker may be between making the lock file and taking it: a second's grace.
+    for _ in range(20):
+        try:
+            with FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600):
+                if os.stat(path).st_size > 0:
+                    return False
+        except (Timeout, OSError):
+            return True
+        time.sleep(0.05)
+    return True
 
 
 def _check_orphan_wal(path: Path) -> None:
