@@ -365,10 +365,15 @@ def test_list_of_a_queue_nobody_knows_says_so_as_for_a_job_type(env: Env) -> Non
 
 def test_an_id_that_is_no_number_is_said_so_in_words_people_use(env: Env) -> None:
     env.write_config(QUEUES)
-    for args in (["show", "abc"], ["cancel", "1", "x"], ["wait", "abc"]):
+    for args in (
+        ["show", "abc"],
+        ["cancel", "1", "x"],
+        ["wait", "abc"],
+        ["enqueue", "ok", "--priority", "1.5"],  # an option: "not a valid int" it said
+    ):
         result = env.run(*args)
         assert result.returncode == 2
-        assert "is not a whole number" in result.stderr and "int range" not in result.stderr
+        assert "is not a whole number" in result.stderr and "valid int" not in result.stderr
 
 
 def test_up_without_a_config_points_at_run_worker_for_exec_jobs(env: Env) -> None:

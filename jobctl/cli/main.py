@@ -200,6 +200,7 @@ def _run_typer(
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         # click's name for a bounded integer (an id) means nothing to whoever typed `show abc`.
         message = message.replace("is not a valid int range", "is not a whole number")
+        message = message.replace("is not a valid int.", "is not a whole number.")
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
         _fail(f"{message}{hint}", getattr(exc, "exit_code", EXIT_USAGE))
