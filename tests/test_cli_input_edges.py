@@ -104,9 +104,11 @@ def test_a_full_stdout_is_one_line_and_exit_1(box: Env, args: list[str], buffere
     before = len(stored(box))
     with open("/dev/full", "w") as full:
         result = run_with_stdout(box, full.fileno(), *args, buffered=buffered)
-    one_error_line(result, 1, "cannot write to standard output: No space left on device")
+    line = one_error_line(result, 1, "cannot write to standard output: No space left on device")
     if args[0] == "enqueue":  # the job was stored before its id could not be printed
         assert len(stored(box)) == before + 1
+        # Said, with its id: a retry on exit 1 would queue it twice.
+        assert f"(job {before + 1} was queued, but its id could not be printed)" in line
 
 
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])

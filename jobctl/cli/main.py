@@ -373,10 +373,18 @@ def _drop_stdout() -> None:
         _to_devnull(sys.stdout.fileno())
 
 
+# What the command stored before its output failed (`enqueue`'s jobs): said with the failure,
+# since the ids that were to say it are lost, and a retry would store it all again.
+STORED: list[str] = []
+
+
 def _report_output_error(exc: OSError) -> None:
     """Say that stdout failed (one line on stderr), and drop what it still holds."""
     _drop_stdout()
-    print(f"jobctl: cannot write to standard output: {exc.strerror or exc}", file=sys.stderr)
+    stored = f" ({'; '.join(STORED)})" if STORED else ""
+    print(
+        f"jobctl: cannot write to standard output: {exc.strerror or exc}{stored}", file=sys.stderr
+    )
 
 
 def _fail(message: str, code: int) -> None:
