@@ -493,3 +493,19 @@ def test_a_shell_tz_other_than_the_hosts_zone_is_noted_where_schedules_are_shown
     env.env["TZ"] = shell
     env.write_config(f'[settings]\ntimezone = "{shell}"\n' + schedule)
     assert env.run("schedule", "list", check=True).stderr == ""
+
+
+def test_schedule_list_names_the_run_a_skipped_fire_waited_for(env: Env) -> None:
+    """A fire skipped for an active run showed "→ skipped" and no job: the run that holds
+    the schedule up was named nowhere."""
+    env.write_config(
+        '[jobs.long]\ncommand = ["sleep", "60"]\n[schedules.s]\njob = "long"\ncron = "0 3 * * *"\n'
+    )
+    first = int(env.run("schedule", "run", "s", check=True).stdout)  # queued: active
+    again = env.run("schedule", "run", "s", check=True)  # skipped, as a fire would be
+    assert int(again.stdout) == first
+    (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert entry["last_status"] == "skipped"
+    assert entry["last_reason"] == f"overlap: run {first} is still active"
+    plain = env.run("schedule", "list", check=True).stdout
+    assert f"→ skipped: overlap: run {first} is still active" in plain

@@ -104,6 +104,9 @@ def schedule_list(
                 "next_fire": iso(next_fire, ZoneInfo(zone)),
                 "last_fire": iso(record.fire_time, ZoneInfo(zone)) if record else None,
                 "last_status": record.status if record else None,
+                # Why it was skipped or held: "overlap: run 12 is still active" names the run
+                # that holds the schedule up.
+                "last_reason": record.reason if record else None,
                 "last_job_id": record.job_id if record else None,
                 "last_outcome": state.value if state else None,
                 "overlap": spec.overlap,
@@ -139,6 +142,8 @@ def schedule_list(
             last_text = f"{ago(record.fire_time, now)} → {outcome}"
             if doc["last_job_id"]:
                 last_text += f" (#{doc['last_job_id']})"
+            elif record.reason:
+                last_text += f": {record.reason}"
         rows.append(
             [
                 doc["name"],
