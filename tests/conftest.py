@@ -129,3 +129,21 @@ def env(tmp_path: Path) -> Iterator[Env]:
                 os.killpg(proc.pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.communicate(timeout=10)
+
+
+@contextlib.contextmanager
+def small_file_system(folder: Path, options: str) -> Iterator[Path]:
+    """`folder` as a tmpfs of its own (`options` as mount takes them: "size=4m"), for a full
+    disk or one out of inodes; the test is skipped where no file system can be mounted (it
+    takes root)."""
+    folder.mkdir(mode=0o700, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"{options},mode=0700", "tmpfs", str(folder)],
+        capture_output=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 from chaoslib import consistency_problems, file_digest, one_error_line, run_cli
-from conftest import Env
+from conftest import Env, small_file_system
 
 from jobctl.models import AttemptResult, NewJob, Outcome
 from jobctl.store import Finish
@@ -366,15 +366,7 @@ def test_a_database_on_a_read_only_mount_or_a_full_disk_is_said_to_be_so(
 ) -> None:
     """The error blamed permissions ('not writable by this user') on files of the user's own,
     mode 0600, where the file system was mounted read-only."""
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    made = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(mount)],
-        capture_output=True,
-    )
-    if made.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_file_system(tmp_path / "mnt", "size=4m") as mount:
         env.write_config('[jobs.ok]\ncommand = ["true"]\n')
         db = mount / "q.db"
         assert run_cli(env, "enqueue", "ok", global_args=["--db", str(db)]).returncode == 0
@@ -392,8 +384,6 @@ def test_a_database_on_a_read_only_mount_or_a_full_disk_is_said_to_be_so(
         for args in (["enqueue", "ok"], ["list"]):
             result = run_cli(env, *args, global_args=["--db", str(db)])
             one_error_line(result, 3, "q.db", "the disk is full")
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
 
 
 def test_a_database_cut_to_nothing_is_not_read_as_an_empty_queue(env: Env) -> None:
@@ -412,15 +402,7 @@ def test_a_database_cut_to_nothing_is_not_read_as_an_empty_queue(env: Env) -> No
 def test_prune_frees_a_disk_its_logs_filled(env: Env) -> None:
     """Logs beside the database filled its disk while workers ran: `prune` could not write
     its delete, and freed nothing (exit 3), when it is the tool an operator reaches for."""
-    small = env.root / "small"
-    small.mkdir(mode=0o700)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(small)],
-        capture_output=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a small file system here")
-    try:
+    with small_file_system(env.root / "small", "size=4m") as small:
         env.db = small / "q.db"
         env.write_config(
             '[settings]\nlog_max_bytes = "300KiB"\n'
@@ -440,22 +422,12 @@ def test_prune_frees_a_disk_its_logs_filled(env: Env) -> None:
         assert pruned.returncode == 0, pruned.stderr
         assert pruned.stdout.startswith("pruned 8 job(s), removed 8 log file(s)")
         assert list((small / "q.db.logs").rglob("*.log")) == []
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)
 
 
 def test_a_file_system_out_of_inodes_is_named(env: Env) -> None:
     """With blocks free but no inode for the -shm, the line said "cannot open the database
     file (check that its directory exists and is writable)"; it exists and is writable."""
-    small = env.root / "small"
-    small.mkdir(mode=0o700)
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=10m,nr_inodes=16,mode=0700", "tmpfs", str(small)],
-        capture_output=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a small file system here")
-    try:
+    with small_file_system(env.root / "small", "size=10m,nr_inodes=16") as small:
         env.db = small / "q.db"
         env.write_config(CONFIG)
         env.enqueue("noop")
@@ -464,5 +436,3 @@ def test_a_file_system_out_of_inodes_is_named(env: Env) -> None:
                 (small / f"f{n}").touch()
         for args in (["list"], ["enqueue", "noop"]):
             one_error_line(run(env, args), 3, str(env.db), "no free inodes left (df -i)")
-    finally:
-        subprocess.run(["umount", "-l", str(small)], check=False)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import JOBCTL, Env
+from conftest import JOBCTL, Env, small_file_system
 from test_ops_support import start_worker
 
 
@@ -600,15 +600,7 @@ def _has_passwd_entry(uid: int) -> bool:
 def test_a_log_folder_with_no_room_loses_the_output_not_the_job(env: Env) -> None:
     """A full disk must not kill an attempt: not when its log fills up, and not when the
     folder of a new block of job ids cannot be made."""
-    full = env.root / "full"
-    full.mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=1,mode=0700", "tmpfs", str(full)],
-        capture_output=True,
-    )
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a tmpfs here")
-    try:
+    with small_file_system(env.root / "full", "size=64k,nr_inodes=1") as full:
         marker = env.root / "ran"
         env.write_config(
             f'[settings]\nlog_dir = "{full}"\n'
@@ -623,8 +615,6 @@ def test_a_log_folder_with_no_room_loses_the_output_not_the_job(env: Env) -> Non
         assert job["error"] == "output lost (no space left on device)"
         # A job that wrote nothing lost nothing.
         assert (env.show(silent)["state"], env.show(silent)["error"]) == ("succeeded", None)
-    finally:
-        subprocess.run(["umount", str(full)], check=False)
 
 
 def test_output_cut_short_by_a_file_size_limit_is_flagged_on_the_attempt(env: Env) -> None:
