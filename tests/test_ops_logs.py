@@ -324,3 +324,24 @@ def test_logs_are_found_after_their_folder_was_moved(env: Env) -> None:
     pruned = env.run("prune", "--older-than", "0s", check=True)
     assert pruned.stdout == "pruned 2 job(s), removed 2 log file(s)\n"
     assert list((env.root / "new" / "logs").rglob("*.log")) == []
+
+
+def test_logs_follow_names_a_run_given_back_by_a_shutdown_as_such(env: Env) -> None:
+    """After a shutdown gave the job back (its attempt not counted), the next run is run 2
+    but attempt 1: the note said "attempt 2 started", which `show` lists nowhere."""
+    env.write_config(
+        '[jobs.twice]\ncommand = ["sh", "-c", "echo run $JOBCTL_ATTEMPT; '
+        'if [ ! -e second ]; then touch second; sleep 30; fi"]\n'
+    )
+    job_id = env.enqueue("twice")
+    first = env.start("run-worker", "--shutdown-timeout", "100ms")
+    env.wait_for(lambda: (env.root / "second").exists())
+    follower = env.start("logs", str(job_id), "--follow")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=30) == 0
+    env.run("run-worker", "--burst", check=True)
+    out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    assert out == "run 1\nrun 1\n"  # the attempt number both times: the first did not count
+    # (A note that no worker serves the queue may come first: the follower may start late.)
+    assert err.splitlines()[-1] == f"jobctl: job {job_id}: run 2 (attempt 1) started"

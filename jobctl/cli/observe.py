@@ -454,7 +454,14 @@ def watch(
                 if reader is None or reader.run != run:
                     if reader is not None:
                         reader.close()
-                        typer.echo(f"jobctl: job {job_id}: attempt {run} started", err=True)
+                        # Runs and attempts differ once a shutdown gave the job back (its
+                        # attempt did not count) or a dead retry reset them: say both then.
+                        which = (
+                            f"attempt {run}"
+                            if current.attempt == run
+                            else f"run {run} (attempt {current.attempt})"
+                        )
+                        typer.echo(f"jobctl: job {job_id}: {which} started", err=True)
                     path = attempt_log(store, current)
                     reader = _LogReader(job_id, run, path, remote=current.elsewhere())
                 moved = reader.copy(out)
