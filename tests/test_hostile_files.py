@@ -371,11 +371,22 @@ def test_a_database_on_a_read_only_mount_or_a_full_disk_is_said_to_be_so(
         db = mount / "q.db"
         assert run_cli(env, "enqueue", "ok", global_args=["--db", str(db)]).returncode == 0
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
-        for args in (["enqueue", "ok"], ["list"]):
+        for args in (["enqueue", "ok"], ["cancel", "1"]):
             result = run_cli(env, *args, global_args=["--db", str(db)])
             one_error_line(
                 result, 3, "q.db", f"the file system holding {mount} is mounted read-only"
             )
+        # Reads of a database at rest (a snapshot, a disk remounted read-only after errors)
+        # were refused as well: they read it as it is (nothing can be changing it).
+        for args in (["list", "--json"], ["show", "1", "--json"], ["status", "--json"]):
+            result = run_cli(env, *args, global_args=["--db", str(db)])
+            assert (result.returncode, result.stderr) == (0, "")
+        assert (
+            json.loads(run_cli(env, "list", "--json", global_args=["--db", str(db)]).stdout)[0][
+                "id"
+            ]
+            == 1
+        )
         # A full disk: `list` said "disk I/O error", sending one to look for a failing disk.
         subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
         with contextlib.suppress(OSError), (mount / "filler").open("wb") as filler:

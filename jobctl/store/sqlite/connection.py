@@ -347,13 +347,23 @@ def open_database(
         raise StoreError(
             f"database {path}: is empty (0 bytes): no jobctl database, or one cut to nothing"
         )
+    # On a read-only file system (a snapshot, a disk remounted read-only after errors) no
+    # -shm can be made, so even a read failed: a reader opens the file as it is on disk, when
+    # no -wal holds changes that are not in it.
+    snapshot = not create and _read_only_mount(path) and not _wal_has_frames(path)
+    target = str(path)
+    if snapshot:
+        from urllib.parse import quote  # (only then: every enqueue opens a database)
+
+        target = f"file:{quote(target)}?immutable=1"
     try:
         conn = sqlite3.connect(
-            str(path),
+            target,
             timeout=BUSY_TIMEOUT,
             isolation_level=None,
             check_same_thread=False,
             cached_statements=256,
+            uri=snapshot,
         )
     except sqlite3.Error as exc:
         raise StoreError(f"database {path}: {describe(exc, path)}") from None
@@ -379,6 +389,20 @@ def open_database(
         conn.close()
         raise
     return conn, found is not True, upgraded
+
+
+def _read_only_mount(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _wal_has_frames(path: Path) -> bool:
+    try:
+        return os.stat(f"{path}-wal").st_size > 0
+    except OSError:
+        return False
 
 
 # -- files another user may have planted ----------------------------------------------------
