@@ -169,7 +169,8 @@ class Worker:
                 concurrency=self.options.concurrency,
                 db=self.store.location,  # which queue it serves: --db, $JOBCTL_DB or config
             )
-            if self.store.created:  # nothing was ever enqueued there: a wrong --db, maybe
+            if self.store.created and not self.options.with_daemon:
+                # Nothing was ever enqueued there: a wrong --db, maybe. (`up` fills its own.)
                 self.log.emit(
                     "worker.new_database",
                     level="warning",

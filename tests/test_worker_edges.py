@@ -922,6 +922,14 @@ def test_a_worker_names_its_database_and_says_when_it_made_it(env: Env) -> None:
     assert "worker.new_database" in made and "no job was ever enqueued there" in made
     again = env.run("run-worker", "--burst", check=True).stderr
     assert f"db={env.db}" in again and "worker.new_database" not in again
+    # `up` fills the database it makes (its cron daemon enqueues): no warning there.
+    env.db.unlink()
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n[schedules.s]\njob = "ok"\ncron = "@daily"\n')
+    up = env.start("up")
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    up.send_signal(signal.SIGTERM)
+    _, err = up.communicate(timeout=30)
+    assert up.returncode == 0 and "worker.started" in err and "worker.new_database" not in err
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
