@@ -422,7 +422,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
         styles,
         usual=_USUAL,
         cut={"JOB": "end", "KEY": "end", "ERROR": "error"},
-        spare=["CREATED"],  # WHEN says what matters of a job's time
+        spare=["CREATED", "TRIES", "PRI"],  # WHEN says what matters of a job's time
     )
 
 

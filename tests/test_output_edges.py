@@ -517,3 +517,7 @@ def test_list_fits_an_80_column_terminal_by_leaving_created_out(env: Env) -> Non
     assert all(len(line.rstrip()) <= 80 for line in narrow)
     wide = _visible(run_on_terminal(env, "list", columns=120)).splitlines()
     assert "CREATED" in wide[0] and "schedule:inline" in wide[2]
+    # Narrower still (a split pane), TRIES and PRI go next.
+    narrower = _visible(run_on_terminal(env, "list", columns=70)).splitlines()
+    assert len(narrower) == 5, "\n".join(narrower)
+    assert "TRIES" not in narrower[0] and "PRI" not in narrower[0] and "STATE" in narrower[0]
