@@ -225,7 +225,10 @@ class Attempt:
         SIGTERM to the group, SIGKILL after `kill_grace`; at once with `force`."""
         if self.result is not None or self._proc is None:
             return
-        if self._stop_reason is None:
+        # Only a stop that finds the command running decides its outcome: one that comes
+        # while its leftovers are stopped or its output drains, after it exited on its own,
+        # leaves the exit code to say how it ended (a job done must not run again).
+        if self._stop_reason is None and not self._leader_done and self._proc.poll() is None:
             self._stop_reason = reason
         if force:
             self._force = True

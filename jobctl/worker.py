@@ -636,9 +636,13 @@ class Worker:
 
     def _hold_off(self, reason: str) -> None:
         """Take no job for a while (a second, doubling up to half a minute while it lasts):
-        the host is out of processes or descriptors until some running jobs end."""
+        the host is out of processes or descriptors until some running jobs end. The starts
+        of one batch that fail together make one hold, and one line."""
+        mono = self.clock.monotonic()
+        if mono < self._hold_until:
+            return
         self._held_off = min(30.0, max(1.0, self._held_off * 2))
-        self._hold_until = self.clock.monotonic() + self._held_off
+        self._hold_until = mono + self._held_off
         self.log.emit(
             "worker.cannot_start",
             level="warning",
@@ -773,7 +777,9 @@ class Worker:
                 )
                 self._releases, self._release_ends = [], []
             if self._finishes:
-                free = 0 if self._stopping else self.options.concurrency - len(self._running)
+                free = self.options.concurrency - len(self._running)
+                if self._stopping or self.clock.monotonic() < self._hold_until:
+                    free = 0  # (the jobs given back in a hold would come right back)
                 states, claims = self.store.finish_and_claim(
                     self._finishes,
                     self.clock.now(),

@@ -626,3 +626,21 @@ def test_burst_is_not_kept_alive_by_a_job_delayed_an_hour(env: Env) -> None:
     delayed = env.show(later)
     assert delayed["state"] == "scheduled"
     assert delayed["attempts"] == 0
+
+
+def test_a_job_that_exited_0_before_a_shutdown_is_not_run_again(env: Env) -> None:
+    """The job was done, and its leftover child was being stopped when the shutdown came:
+    recorded as interrupted (exit code 0), it was given back and would run a second time."""
+    env.write_config(
+        "[jobs.done]\n"
+        """command = ["sh", "-c", "(trap '' TERM; sleep 100) & echo $! > child.pid; exit 0"]\n"""
+        'kill_grace = "3s"\n'
+    )
+    worker = env.start("run-worker", "--shutdown-timeout", "200ms")
+    job_id = env.enqueue("done")
+    env.wait_for(lambda: read_pid(env.root / "child.pid") is not None)
+    time.sleep(0.3)  # the job has exited; its worker is stopping the child it left
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    job = env.show(job_id)
+    assert (job["state"], job["attempts"]) == ("succeeded", 1), history(job)

@@ -913,6 +913,21 @@ def test_a_worker_out_of_descriptors_gives_jobs_back_instead_of_failing_them(
     assert {job["attempts"] for job in states} == {1}
     assert "worker.cannot_start" in done.stderr  # the limit was met, and said
 
+    # Each hold is kept: no job starts before it ends (the slots a finished job frees were
+    # refilled at once, with the very jobs just given back), and one batch makes one hold.
+    def at(line: str) -> float:
+        hours, minutes, seconds = line.split()[0].split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+    lines = done.stderr.splitlines()
+    holds = [line for line in lines if "worker.cannot_start" in line]
+    assert "none taken for 1s" in holds[0]
+    for hold in holds:
+        start, length = at(hold), float(hold.split("none taken for ")[1].split("s")[0])
+        started = [at(line) for line in lines if "job.started" in line]
+        # (The rest of the batch that met the limit is announced in the same instant.)
+        assert not [t for t in started if start + 0.05 < t < start + length - 0.05], hold
+
 
 def test_a_worker_names_its_database_and_says_when_it_made_it(env: Env) -> None:
     """A worker started with a mistyped --db served a new, empty database in silence."""
