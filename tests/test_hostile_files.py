@@ -408,6 +408,15 @@ def test_a_database_cut_to_nothing_is_not_read_as_an_empty_queue(env: Env) -> No
     for args in (["list"], ["status"], ["health"]):
         one_error_line(run(env, args), 3, str(env.db), "is empty (0 bytes)")
     assert env.db.stat().st_size == 0
+    # One copied elsewhere has no lock file beside it: the same (it had a schema written in).
+    elsewhere = env.root / "copy"
+    elsewhere.mkdir(mode=0o700)
+    copy = elsewhere / "q.db"
+    copy.write_bytes(b"")
+    result = run_cli(env, "status", global_args=["--db", str(copy)])
+    one_error_line(result, 3, str(copy), "is empty (0 bytes)")
+    assert copy.stat().st_size == 0
+    assert env.run("--db", str(copy), "enqueue", "noop").returncode == 0  # a writer makes it
 
 
 def test_prune_frees_a_disk_its_logs_filled(env: Env) -> None:

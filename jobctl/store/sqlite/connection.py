@@ -604,22 +604,24 @@ def _create(path: Path, *, through_link: bool) -> None:
 
 
 def _still_empty(path: Path) -> bool:
-    """Whether an empty database file is one that held a database once, and stays empty
-    once whoever creates it is done. A new database is an empty file until its maker writes
-    its schema, holding the creation lock; one that never got that far has no lock file."""
+    """Whether an empty database file stays empty: not one a maker is writing its schema
+    into. A reader opens none of those: a database cut to nothing (a failed copy, a stray
+    `>`) must not pass for an empty queue, nor get a schema written into it."""
     from filelock import FileLock, Timeout
 
     lock_path = path.with_name(path.name + ".lock")
-    if not os.path.lexists(lock_path):
-        return False  # being made right now (or made by `touch`): as a new one
-    if _lock_file_problem(lock_path, "its lock file"):
+    if os.path.lexists(lock_path) and _lock_file_problem(lock_path, "its lock file"):
         return True  # refused just after, as every command refuses it
-    # Its maker may be between making the lock file and taking it: a second's grace.
+    # Its maker may be between making the file, its lock file, and taking that: a second's
+    # grace, then the schema it writes under that lock is there, or nothing is coming.
     for _ in range(20):
         try:
-            with FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600):
-                if os.stat(path).st_size > 0:
-                    return False
+            if os.path.lexists(lock_path):
+                with FileLock(str(lock_path), timeout=BUSY_TIMEOUT, mode=0o600):
+                    if os.stat(path).st_size > 0:
+                        return False
+            elif os.stat(path).st_size > 0:
+                return False
         except (Timeout, OSError):
             return True
         time.sleep(0.05)
