@@ -55,10 +55,12 @@ def prune(
             paths = store.delete_jobs(
                 states=states, ids=chunk, finished_before=finished_before, job=job
             )
-        except StoreError:
+        except StoreError as exc:
             # A full disk (the logs beside the database fill it): the delete cannot be
             # written, but the logs of the jobs it was to delete can go first, and free it.
-            freed = _remove_logs_first(store, chunk, log_dir)
+            if "disk is full" not in str(exc):
+                raise
+            freed = _remove_logs_first(store, chunk, states, finished_before, log_dir)
             if not freed:
                 raise
             removed += freed
@@ -81,12 +83,31 @@ def prune(
     return Pruned(ids=deleted, logs_removed=removed)
 
 
-def _remove_logs_first(store: Store, job_ids: Sequence[int], log_dir: str | None) -> int:
-    """Remove the log files of these jobs before their rows; how many were removed."""
+def _remove_logs_first(
+    store: Store,
+    job_ids: Sequence[int],
+    states: Sequence[State],
+    finished_before: float | None,
+    log_dir: str | None,
+) -> int:
+    """Remove the log files of the jobs to delete before their rows: of those still in
+    `states` and ended before `finished_before` (one retried since keeps its logs); how many
+    were removed."""
+    jobs = store.get_many(job_ids).values()
+    doomed = {
+        j.id
+        for j in jobs
+        if j.state in states
+        and j.worker is None  # (a cancelled job still stopping writes its log yet)
+        and (
+            finished_before is None
+            or (j.finished_at is not None and j.finished_at < finished_before)
+        )
+    }
     removed = 0
-    paths = [a.log_path for i in job_ids for a in store.attempts(i) if a.log_path]
+    paths = [a.log_path for i in sorted(doomed) for a in store.attempts(i) if a.log_path]
     if log_dir is not None:
-        paths += hook_logs_of(log_dir, set(job_ids))
+        paths += hook_logs_of(log_dir, doomed)
     for path in paths:
         try:
             os.unlink(locate(path, log_dir))

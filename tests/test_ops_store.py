@@ -79,6 +79,19 @@ def test_prune_leaves_a_job_that_was_retried_meanwhile(tmp_path: Path) -> None:
         assert job is not None and job.state == State.QUEUED
 
 
+def test_a_prune_on_a_full_disk_removes_only_the_logs_of_jobs_it_deletes(tmp_path: Path) -> None:
+    """Its fallback (the logs first, to make room for the delete) took the logs of every
+    job of the batch, one retried meanwhile too."""
+    from jobctl.retention import _remove_logs_first
+
+    with SqliteStore(tmp_path / "q.db") as store:
+        ids = _finished(store, [Outcome.FAILED] * 2, NOW, tmp_path)
+        store.dead_retry([ids[0]], None, NOW)  # between the count and the deletion
+        assert _remove_logs_first(store, ids, [State.DEAD], NOW + 1, None) == 1
+        assert (tmp_path / f"{ids[0]}.log").exists()
+        assert not (tmp_path / f"{ids[1]}.log").exists()
+
+
 def test_auto_prune_keeps_each_state_its_time_and_runs_once_a_minute(tmp_path: Path) -> None:
     with SqliteStore(tmp_path / "q.db") as store:
         ok, dead = _finished(store, [Outcome.SUCCEEDED, Outcome.FAILED], NOW, tmp_path)
