@@ -1081,3 +1081,8 @@ def test_old_hourly_counts_are_summed_into_one_total(store: Store) -> None:
     store.enqueue([job("j0")], T0 - 40 * day)  # a late count of an old hour
     assert store.compact_counts(T0 - 35 * day) == 1
     assert store.event_counts(None)[("default", "j0", "enqueued")] == 4
+    # A long history folds in one call (Redis folds it in steps of 500 hours).
+    for hour in range(1200):
+        store.enqueue([job("old")], T0 - 100 * day - hour * 3600)
+    assert store.compact_counts(T0 - 35 * day) == 1200
+    assert store.event_counts(None)[("default", "old", "enqueued")] == 1200
