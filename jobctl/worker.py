@@ -330,6 +330,7 @@ class Worker:
         free = self.options.concurrency - len(self._running)
         if free <= 0 or self.clock.monotonic() < self._hold_until:
             return False
+        self._config_changed()  # before the claim: [queues] limits decide what it takes
         claims = self.store.claim(
             self.id,
             self.options.queues,
@@ -780,6 +781,8 @@ class Worker:
                 free = self.options.concurrency - len(self._running)
                 if self._stopping or self.clock.monotonic() < self._hold_until:
                     free = 0  # (the jobs given back in a hold would come right back)
+                elif free > 0:
+                    self._config_changed()  # as in _claim_more
                 states, claims = self.store.finish_and_claim(
                     self._finishes,
                     self.clock.now(),

@@ -644,3 +644,29 @@ def test_a_job_that_exited_0_before_a_shutdown_is_not_run_again(env: Env) -> Non
     assert worker.wait(timeout=30) == 0
     job = env.show(job_id)
     assert (job["state"], job["attempts"]) == ("succeeded", 1), history(job)
+
+
+def test_a_changed_max_running_applies_to_the_next_claim(env: Env) -> None:
+    """The worker read its config before a start, after the claim: a limit lowered from 2
+    to 1 let a third job start beside the second (2/1), and one raised was not seen by a
+    worker that the old limit kept from starting anything."""
+    config = '[jobs.s]\ncommand = ["sleep", "60"]\nqueue = "lim"\n[queues.lim]\nmax_running = {}\n'
+    env.write_config(config.format(2))
+    worker = env.start("run-worker", "--concurrency", "3", "--shutdown-timeout", "100ms")
+    ids = [env.enqueue("s") for _ in range(3)]
+
+    def running() -> list[int]:
+        listed = json.loads(env.run("list", "--json", "-s", "running", check=True).stdout)
+        return sorted(job["id"] for job in listed)
+
+    env.wait_for(lambda: len(running()) == 2)
+    env.write_config(config.format(1))
+    env.run("cancel", str(running()[0]), check=True)  # its slot frees: the limit is 1 now
+    env.wait_for(lambda: len(running()) == 1)
+    time.sleep(0.5)
+    assert len(running()) == 1 and env.show(ids[2])["state"] == "queued"
+    env.write_config(config.format(3))
+    env.enqueue("s")  # wakes the worker, which the old limit kept from claiming
+    env.wait_for(lambda: len(running()) == 3, timeout=10)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
