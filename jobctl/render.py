@@ -421,7 +421,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
         rows,
         styles,
         usual=_USUAL,
-        cut={"JOB": "end", "KEY": "end", "ERROR": "error"},
+        cut={"JOB": "end", "QUEUE": "end", "KEY": "end", "ERROR": "error"},
         spare=["CREATED", "TRIES", "PRI"],  # WHEN says what matters of a job's time
     )
 

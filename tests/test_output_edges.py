@@ -525,3 +525,20 @@ def test_list_fits_an_80_column_terminal_by_leaving_created_out(env: Env) -> Non
     narrower = _visible(run_on_terminal(env, "list", columns=70)).splitlines()
     assert len(narrower) == 5, "\n".join(narrower)
     assert "TRIES" not in narrower[0] and "PRI" not in narrower[0] and "STATE" in narrower[0]
+
+
+def test_list_cuts_a_long_queue_name_rather_than_fold_rows(env: Env) -> None:
+    """With a long queue name, a key and an error, every row still took two lines at 80
+    columns: the queue name was folded mid-word."""
+    env.write_config(
+        '[jobs.t]\ncommand = ["true"]\n'
+        '[jobs.f]\ncommand = ["sh", "-c", "echo boom >&2; exit 3"]\nmax_attempts = 1\n'
+    )
+    env.enqueue("t")
+    env.enqueue("--exec", "--priority", "-5", "--", "rsync", "-a", "/srv/data/", "b:/srv/data/")
+    env.enqueue("t", "--queue", "nightly-reports")
+    env.enqueue("f", "--key", "nightly-report-2026-11-30")
+    env.run("run-worker", "--burst", check=True)
+    shown = _visible(run_on_terminal(env, "list", columns=80)).splitlines()
+    assert len(shown) == 5, "\n".join(shown)
+    assert "nightly-r…" in shown[2]
