@@ -584,3 +584,24 @@ def test_a_running_job_whose_worker_is_gone_is_said_so(env: Env) -> None:
     assert cancelled.stdout.startswith(f"cancelled {job_id} (was running, but its worker is gone")
     # Its orphaned process: stopped by the next worker once the lease runs out; here, now.
     os.kill(int((env.root / "job.pid").read_text()), signal.SIGKILL)
+
+
+def test_a_backup_stopped_midway_leaves_no_file_under_its_name(env: Env) -> None:
+    """Killed midway (a CI timeout), it left a full-size file that was an empty database,
+    its pages in a journal: put back, a silently empty queue; a retry was refused."""
+    import json as json_module
+
+    env.write_config('[jobs.t]\ncommand = ["true"]\n')
+    line = json_module.dumps({"job": "t", "payload": {"p": "x" * 4000}, "delay": "1d"}) + "\n"
+    env.run("enqueue", "--batch", "-", input=line * 15000, check=True)
+    target = env.root / "copy.db"
+    backup = env.start("backup", str(target))
+    part = env.root / f".copy.db.part-{backup.pid}"
+    env.wait_for(lambda: part.exists() or backup.poll() is not None, interval=0.002)
+    backup.send_signal(signal.SIGKILL)
+    backup.wait(timeout=30)
+    assert not target.exists()
+    part.unlink(missing_ok=True)
+    Path(f"{part}-journal").unlink(missing_ok=True)
+    done = env.run("backup", str(target), check=True)  # a retry is not refused
+    assert done.stdout.startswith(f"backed up {env.db} to {target}")

@@ -119,26 +119,42 @@ class SqliteBase:
     def backup(self, target: str) -> int:
         """SQLite's online backup, in one step: one read snapshot, so the copy is the
         database at one instant, whatever workers commit meanwhile (a `cp` of the file
-        misses what its -wal holds, and may copy half a checkpoint)."""
+        misses what its -wal holds, and may copy half a checkpoint). Written under a name of
+        its own beside `target`, then linked to it: a backup killed midway leaves no file at
+        `target` that passes for a database (an empty one, all its pages in a journal)."""
+        if os.path.lexists(target):
+            raise StoreError(f"backup {target}: exists already (choose a new file)")
+        folder, name = os.path.split(os.path.abspath(target))
+        part = os.path.join(folder, f".{name}.part-{os.getpid()}")
         try:
-            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        except FileExistsError:
-            raise StoreError(f"backup {target}: exists already (choose a new file)") from None
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StoreError(f"backup {target}: cannot create: {exc.strerror}") from None
         os.close(fd)
         try:
-            copy = sqlite3.connect(target, isolation_level=None)
+            copy = sqlite3.connect(part, isolation_level=None)
             try:
                 self._conn.backup(copy)
                 # A file of its own: no -wal beside it to go with it.
                 copy.execute("PRAGMA journal_mode = DELETE")
             finally:
                 copy.close()
+            try:
+                os.link(part, target)  # fails, rather than replace, if one was made meanwhile
+            except OSError as exc:
+                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+                os.rename(part, target)  # a file system without hard links
         except sqlite3.Error as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(target)  # nothing half-written is left
-            raise StoreError(f"backup {target}: {describe(exc, Path(target))}") from None
+            raise StoreError(f"backup {target}: {describe(exc, Path(part))}") from None
+        except FileExistsError:
+            raise StoreError(f"backup {target}: exists already (choose a new file)") from None
+        except OSError as exc:
+            raise StoreError(f"backup {target}: {exc.strerror}") from None
+        finally:
+            for leftover in (part, part + "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(leftover)  # nothing half-written is left
         return os.stat(target).st_size
 
     def close(self) -> None:
