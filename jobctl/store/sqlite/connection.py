@@ -355,6 +355,7 @@ def open_database(
     found = _check_files(path)
     if found is not True:
         if not create:
+            _check_orphan_wal(path)  # its jobs are there: not "nothing was ever enqueued"
             raise StoreMissing(f"database {path}: does not exist (nothing was ever enqueued there)")
         _create(path, through_link=found == "link")
     elif not create and os.stat(path).st_size == 0 and _still_empty(path):
