@@ -41,7 +41,8 @@ def parse_instant(
     if moment.tzinfo is None:
         # In the zone's rules, not the C library's: a time that does not exist (in a
         # spring-forward gap) is read with the offset before the change, so 02:30 is 03:30
-        # summer time, as cron runs it; astimezone() gave 01:30, before the time asked for.
+        # summer time, as at(1) and mktime() read it; astimezone() gave 01:30, before the
+        # time asked for.
         # A $TZ that names no zone (a POSIX rule, `JST-9`) is the C library's alone.
         if zone is None and tz_ignored() is None:
             from zoneinfo import ZoneInfo

@@ -521,8 +521,8 @@ def test_json_output_fields(env: Env, tz: str) -> None:
 
 
 def test_at_in_a_spring_forward_gap_runs_after_the_change_not_before(env: Env) -> None:
-    """02:30 does not exist on 2027-03-14 in New York: cron runs such a time at 03:30
-    summer time; --at gave 01:30, an hour before the time asked for. (A future date: a
+    """02:30 does not exist on 2027-03-14 in New York: it is read as 03:30 summer time, as
+    at(1) reads it; --at gave 01:30, an hour before the time asked for. (A future date: a
     past --at runs now.)"""
     env.write_config(CONFIG)
     env.env["TZ"] = "America/New_York"
