@@ -515,6 +515,7 @@ def status_document(
     stale_workers: int,
     now: float,
     limits: Mapping[str, int] = _NO_LIMITS,
+    stopping: Mapping[str, int] = _NO_LIMITS,
 ) -> dict[str, Any]:
     return {
         "generated_at": iso(now),
@@ -523,6 +524,7 @@ def status_document(
                 "queue": q.queue,
                 "paused": q.paused,
                 "max_running": limits.get(q.queue),
+                "stopping": stopping.get(q.queue, 0),
                 "counts": {s.value: q.counts.get(s, 0) for s in ALL_STATES},
                 "oldest_ready_at": iso(q.oldest_ready_at),
                 "oldest_ready_age_s": _age(q.oldest_ready_at, now),
@@ -571,11 +573,15 @@ def status_tables(
     stale_workers: int,
     now: float,
     limits: Mapping[str, int] = _NO_LIMITS,
+    stopping: Mapping[str, int] = _NO_LIMITS,
 ) -> None:
     def count(q: QueueCounts, state: State) -> str:
-        n = str(q.counts.get(state, 0))
+        n = q.counts.get(state, 0)
         cap = limits.get(q.queue) if state == State.RUNNING else None
-        return n if cap is None else f"{n}/{cap}"  # of its max_running
+        if cap is None:
+            return str(n)
+        # Of its max_running, which a cancelled job's process still stopping holds too.
+        return f"{n + stopping.get(q.queue, 0)}/{cap}"
 
     if queues:
         rows = [

@@ -605,3 +605,22 @@ def test_a_backup_stopped_midway_leaves_no_file_under_its_name(env: Env) -> None
     Path(f"{part}-journal").unlink(missing_ok=True)
     done = env.run("backup", str(target), check=True)  # a retry is not refused
     assert done.stdout.startswith(f"backed up {env.db} to {target}")
+
+
+def test_status_counts_a_cancelled_job_still_stopping_in_its_queue_s_limit(env: Env) -> None:
+    """It held the queue's only slot for its kill_grace while status said RUNNING 0/1 with a
+    job ready: the picture of a stuck worker."""
+    env.write_config(
+        "[jobs.h]\n"
+        """command = ["sh", "-c", "trap '' TERM; echo $$ > pid; sleep 10"]\n"""
+        'kill_grace = "20s"\nqueue = "lim"\n[queues.lim]\nmax_running = 1\n'
+    )
+    first, _ = env.enqueue("h"), env.enqueue("h")
+    worker = start_worker(env, "--concurrency", "2")
+    env.wait_for(lambda: (env.root / "pid").exists())
+    env.run("cancel", str(first), check=True)
+    (queue,) = json.loads(env.run("status", "--json", check=True).stdout)["queues"]
+    assert (queue["stopping"], queue["counts"]["running"]) == (1, 0)
+    assert " 1/1 " in env.run("status", check=True).stdout.splitlines()[2]
+    os.kill(int((env.root / "pid").read_text()), signal.SIGKILL)
+    worker.send_signal(signal.SIGKILL)

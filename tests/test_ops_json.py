@@ -20,7 +20,8 @@ ATTEMPT = {
 }  # fmt: skip
 STATUS = {"generated_at", "queues", "running", "workers", "stale_workers", "warnings"}
 STATUS_QUEUE = {
-    "queue", "paused", "max_running", "counts", "oldest_ready_at", "oldest_ready_age_s",
+    "queue", "paused", "max_running", "stopping", "counts", "oldest_ready_at",
+    "oldest_ready_age_s",
 }  # fmt: skip
 STATES = {"queued", "scheduled", "running", "succeeded", "dead", "cancelled"}
 STATUS_RUNNING = {

@@ -83,6 +83,10 @@ def status(
         )
         registered = store.workers()
         warnings = store.warnings()
+        # Cancelled, their processes still stopping: they hold their slots (max_running).
+        stopping: dict[str, int] = {}
+        for job in store.list_jobs(JobFilter(states=(State.CANCELLED,), leased=True, limit=None)):
+            stopping[job.queue] = stopping.get(job.queue, 0) + 1
     limits = STATE.config().queue_limits
     alive = [w for w in registered if w.alive(now)]
     stale = len(registered) - len(alive)
@@ -90,10 +94,10 @@ def status(
         say(f"jobctl: warning: {warning}")
     if as_json:
         # Always there (empty on SQLite): a script reads one shape from every store.
-        document = status_document(queues, running, alive, stale, now, limits)
+        document = status_document(queues, running, alive, stale, now, limits, stopping)
         print_json(document | {"warnings": warnings})
     else:
-        status_tables(queues, running, alive, stale, now, limits)
+        status_tables(queues, running, alive, stale, now, limits, stopping)
 
 
 @app.command(
