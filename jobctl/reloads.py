@@ -8,6 +8,9 @@ daemon's reloads to its worker). A refused version is not read again until it ch
 
 from __future__ import annotations
 
+import os
+import stat
+
 from jobctl.config import Config, check_schedules, file_stamp, load_config_file
 from jobctl.errors import JobctlError
 
@@ -25,9 +28,16 @@ class ConfigFollower:
         self._refused: tuple[int, int, int] | None = None
 
     def stale(self) -> bool:
-        """Whether the file is neither the version in force nor one already refused."""
+        """Whether the file is neither the version in force nor one already refused. A
+        config that is no regular file (a FIFO, a device) is read once: a second read would
+        wait for a writer, in the middle of a worker's loop."""
         path = self.config.path
-        return path is not None and file_stamp(path) not in (self.config.stamp, self._refused)
+        if path is None or file_stamp(path) in (self.config.stamp, self._refused):
+            return False
+        try:
+            return stat.S_ISREG(os.stat(path).st_mode)
+        except OSError:
+            return True  # gone: re-read, and refused with a line (see read)
 
     def read(self) -> Config:
         """The file as it is now, checked; not yet in force (see adopt). A JobctlError for a
