@@ -624,6 +624,7 @@ class Worker:
                 result = AttemptResult(
                     Outcome.INTERRUPTED,
                     error=f"not started: the worker could not start a process ({exc.strerror})",
+                    log_path="",  # it wrote nothing: no log file was made
                 )
                 self._hold_off(str(exc.strerror))
         except Exception as exc:  # a bug or an OS failure must not lose the job

@@ -917,6 +917,11 @@ def test_a_worker_out_of_descriptors_gives_jobs_back_instead_of_failing_them(
     assert {job["state"] for job in states} == {"succeeded"}
     assert {job["attempts"] for job in states} == {1}
     assert "worker.cannot_start" in done.stderr  # the limit was met, and said
+    # A start given back wrote nothing: no log_path points to a file never made.
+    for job in states:
+        for attempt in env.show(job["id"])["attempts_history"]:
+            if attempt["outcome"] == "interrupted":
+                assert attempt["log_path"] is None, attempt
 
     # Each hold is kept: no job starts before it ends (the slots a finished job frees were
     # refilled at once, with the very jobs just given back), and one batch makes one hold.
