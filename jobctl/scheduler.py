@@ -94,9 +94,16 @@ class Scheduler:
         unfired: list[_Plan] = []
         retimed: list[str] = []
         changed_offline: set[str] = set()
+        zones = {
+            name: spec.timezone or config.settings.timezone or local_zone()
+            for name, spec in config.schedules.items()
+        }
+        tables = {name: f"{spec.cron} {zones[name]}" for name, spec in config.schedules.items()}
+        # What the daemons before this one planned with: read for the schedules new to it.
+        recorded = self.store.time_tables([name for name in tables if name not in old])
         for name, spec in config.schedules.items():
             expr = cron.parse(spec.cron)
-            zone = ZoneInfo(spec.timezone or config.settings.timezone or local_zone())
+            zone = ZoneInfo(zones[name])
             previous = old.get(name)
             plan = _Plan(spec, expr, zone, now, None)
             if previous is not None and (previous.expr, previous.zone) == (expr, zone):
@@ -110,7 +117,11 @@ class Scheduler:
                 last = self.store.last_fire_time(name)
                 if last is None:
                     unfired.append(plan)
-                elif not self._fired_under(plan, last):
+                elif (
+                    recorded[name] != tables[name]
+                    if name in recorded
+                    else not self._fired_under(plan, last)  # (none recorded: an older jobctl)
+                ):
                     # The cron or zone changed while no daemon ran (a deploy): caught up from
                     # the old table's last fire, the new one's "missed" fires ran at the
                     # restart. It counts from now, as on a reload.
@@ -138,6 +149,7 @@ class Scheduler:
             )
             self.store.drop_pending(name, why, now)
             self.store.record_fire(name, now, None, now, reason=why)
+        self.store.record_time_tables(tables)
         removed = old.keys() - plans.keys()
         for name in removed:  # as cron forgets a deleted line, fires held for it included
             self.store.drop_pending(name, "schedule removed", now)

@@ -189,7 +189,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path) -> 
     store = SqliteStore(path)
     try:
         version = store._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == SCHEMA_VERSION == 2
+        assert version == SCHEMA_VERSION == 3
         # Said (by the CLI, on stderr): an older jobctl cannot open it any more.
         assert store.upgraded_from == 1 and SqliteStore(path).upgraded_from is None
         (old,) = store.list_jobs(JobFilter(limit=None))
@@ -272,5 +272,5 @@ def test_a_version_1_database_without_write_access_says_it_needs_upgrading(tmp_p
     conn.execute("PRAGMA user_version = 1")
     conn.close()
     path.chmod(0o444)
-    with pytest.raises(StoreError, match="needs upgrading to 2, which takes write access"):
+    with pytest.raises(StoreError, match="needs upgrading to 3, which takes write access"):
         SqliteStore(path)

@@ -772,3 +772,23 @@ def test_catch_up_none_keeps_a_fire_a_restart_came_seconds_after(store: SqliteSt
     late = at("2026-06-02T03:01:30")
     start_scheduler(store, config, late).tick(late)
     assert fires(store) == [at("2026-06-01T03:00")]
+
+
+def test_a_cron_made_more_frequent_while_no_daemon_ran_counts_from_the_restart(
+    store: SqliteStore,
+) -> None:
+    """Told from the last fire alone, a change whose new table has that fire too (every 4 s
+    to every 2 s, daily to 6-hourly) went unseen: the new table's past ran at the restart."""
+    every_4 = config_for(
+        '[schedules.s]\njob = "task"\ncron = "*/4 * * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "all"\noverlap = "allow"\n'
+    )
+    every_2 = config_for(
+        '[schedules.s]\njob = "task"\ncron = "*/2 * * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "all"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T00:00:00")
+    simulate(start_scheduler(store, every_4, t0), t0, t0 + 4)
+    assert fires(store) == [t0 + 4]
+    simulate(start_scheduler(store, every_2, t0 + 12), t0 + 12, t0 + 14)
+    assert fires(store) == [t0 + 4, t0 + 14]  # not 6, 8, 10, 12 at the restart

@@ -1086,3 +1086,15 @@ def test_old_hourly_counts_are_summed_into_one_total(store: Store) -> None:
         store.enqueue([job("old")], T0 - 100 * day - hour * 3600)
     assert store.compact_counts(T0 - 35 * day) == 1200
     assert store.event_counts(None)[("default", "old", "enqueued")] == 1200
+
+
+def test_time_tables_are_recorded_per_schedule(make_store: Callable[[], Store]) -> None:
+    assert make_store().time_tables(["a", "b"]) == {}
+    make_store().record_time_tables({"a": "0 3 * * * UTC", "b": "@hourly Europe/Berlin"})
+    make_store().record_time_tables({"a": "*/5 * * * * UTC"})
+    assert make_store().time_tables(["a", "b", "c"]) == {
+        "a": "*/5 * * * * UTC",
+        "b": "@hourly Europe/Berlin",
+    }
+    make_store().set_schedule_paused("c", True)  # a schedule's other state: no time table
+    assert make_store().time_tables(["c"]) == {}

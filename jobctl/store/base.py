@@ -302,6 +302,15 @@ class Store(abc.ABC):
         so a daemon that dies before a first fire loses none of the fires after it."""
 
     @abc.abstractmethod
+    def time_tables(self, schedules: Sequence[str]) -> dict[str, str]:
+        """The time table (cron and zone, as text) each schedule was last planned with, for
+        those that have one: a daemon tells a time table changed while no daemon ran."""
+
+    @abc.abstractmethod
+    def record_time_tables(self, tables: Mapping[str, str]) -> None:
+        """Record the time tables a daemon plans with (see time_tables)."""
+
+    @abc.abstractmethod
     def scheduler_lock(self) -> LeaderLock: ...
 
     # -- operations ------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from jobctl.models import (
     FireRecord,
@@ -148,6 +148,19 @@ class CronOps(RedisBase):
             pipe.execute()
             values = self._client.hmget(key, names)
         return {n: float(v) if v is not None else now for n, v in zip(names, values, strict=True)}
+
+    def time_tables(self, schedules: Sequence[str]) -> dict[str, str]:
+        names = list(schedules)
+        if not names:
+            return {}
+        with self._guard():
+            values = self._client.hmget(self._key("time_tables"), names)
+        return {n: v for n, v in zip(names, values, strict=True) if v is not None}
+
+    def record_time_tables(self, tables: Mapping[str, str]) -> None:
+        if tables:
+            with self._guard():
+                self._client.hset(self._key("time_tables"), mapping=dict(tables))
 
     def scheduler_lock(self) -> LeaderLock:
         return RedisLeaderLock(self, self._where.leader_lease)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from jobctl.models import (
@@ -226,6 +226,23 @@ class CronOps(QueueOps):
                 ).fetchone()
                 found[name] = float(planned)
         return found
+
+    def time_tables(self, schedules: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for name in schedules:
+            rows = self._read("SELECT time_table FROM schedule_state WHERE name = ?", (name,))
+            if rows and rows[0][0] is not None:
+                found[name] = rows[0][0]
+        return found
+
+    def record_time_tables(self, tables: Mapping[str, str]) -> None:
+        with self._write() as conn:
+            for name, table in tables.items():
+                conn.execute(
+                    "INSERT INTO schedule_state (name, time_table) VALUES (?, ?)"
+                    " ON CONFLICT (name) DO UPDATE SET time_table = excluded.time_table",
+                    (name, table),
+                )
 
     def scheduler_lock(self) -> LeaderLock:
         # Beside the real file: daemons that reach one database through different paths (a
