@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from jobctl.config import Config
 from jobctl.errors import StoreError
 from jobctl.logfiles import hook_logs_of, locate
 from jobctl.models import State
@@ -115,6 +116,24 @@ def _remove_logs_first(
             continue
         removed += 1
     return removed
+
+
+def remove_logs_at_rest(
+    location: str, states: Sequence[State], finished_before: float, config: Config
+) -> int:
+    """The logs of the jobs a prune is to delete, removed through a read of the database as
+    it is on disk: on a full disk with no process holding it open, no read can otherwise
+    start. How many went (0 where that read cannot be had)."""
+    from jobctl.logfiles import log_dir
+    from jobctl.store import open_store
+
+    try:
+        with open_store(location, create=False, at_rest=True) as store:
+            targets = store.finished_ids(states, finished_before=finished_before)
+            logs = str(log_dir(config, store.location))
+            return _remove_logs_first(store, targets, states, finished_before, logs)
+    except StoreError:
+        return 0
 
 
 class AutoPruner:

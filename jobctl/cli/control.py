@@ -206,7 +206,7 @@ def prune(
 ) -> None:
     """Delete finished jobs, their history and their logs. Workers can do this on their
     own: see [settings] keep_succeeded, keep_dead and keep_cancelled."""
-    from jobctl.errors import UsageError
+    from jobctl.errors import StoreError, UsageError
     from jobctl.models import FINAL_STATES
 
     states = [state_option(s) for s in state or []] or list(FINAL_STATES)
@@ -218,18 +218,29 @@ def prune(
         )
     age = duration_option(older_than, "--older-than")
     assert age is not None
-    with STATE.store(create=False) as store:
-        from jobctl.logfiles import log_dir
-        from jobctl.retention import prune
+    from jobctl.logfiles import log_dir
+    from jobctl.retention import COUNTS_BY_THE_HOUR, prune, remove_logs_at_rest
 
-        cutoff = time.time() - age
+    cutoff = time.time() - age
+    early = 0  # logs removed before the database could be opened
+    try:
+        opened = STATE.store(create=False)
+    except StoreError as exc:
+        # A disk its logs filled, with no process holding the database open: not even a
+        # read can start (it makes a -shm). The logs of the jobs to prune go first.
+        if "disk is full" not in str(exc):
+            raise
+        early = remove_logs_at_rest(STATE.db_location(), states, cutoff, STATE.config())
+        if not early:
+            raise
+        opened = STATE.store(create=False)
+    with opened as store:
         logs = str(log_dir(STATE.config(), store.location))
         pruned = prune(store, states, finished_before=cutoff, log_dir=logs)
         store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
-        from jobctl.retention import COUNTS_BY_THE_HOUR
-
         store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
-    print(f"pruned {len(pruned.ids)} job(s), removed {pruned.logs_removed} log file(s)")
+    removed = pruned.logs_removed + early
+    print(f"pruned {len(pruned.ids)} job(s), removed {removed} log file(s)")
 
 
 @app.command(epilog="Example:  jobctl backup /var/backups/jobctl-$(date +%F).db")

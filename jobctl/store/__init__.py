@@ -10,11 +10,14 @@ from jobctl.store.base import Finish, Store, WakeListener
 __all__ = ["Finish", "Store", "WakeListener", "open_store"]
 
 
-def open_store(location: str, *, durability: str = "full", create: bool = True) -> Store:
+def open_store(
+    location: str, *, durability: str = "full", create: bool = True, at_rest: bool = False
+) -> Store:
     """A path or sqlite:///path opens the SQLite store; redis:// or rediss:// the Redis one
     (imported only then: the client costs start-up time that SQLite users should not pay).
     Schemes are read in any case. Any other `scheme://`, or one of these three with a slash
-    missing, is refused: a mistyped URL must not become a database file of that name."""
+    missing, is refused: a mistyped URL must not become a database file of that name.
+    `at_rest`: a SQLite file read as it is, for reading only (see open_database)."""
     scheme, rest = _split_scheme(location)
     if scheme in ("redis", "rediss") and rest.startswith("//"):
         try:
@@ -31,7 +34,9 @@ def open_store(location: str, *, durability: str = "full", create: bool = True) 
         )
     from jobctl.store.sqlite import SqliteStore
 
-    return SqliteStore(Path(location).expanduser(), durability=durability, create=create)
+    return SqliteStore(
+        Path(location).expanduser(), durability=durability, create=create, at_rest=at_rest
+    )
 
 
 def _split_scheme(location: str) -> tuple[str | None, str]:

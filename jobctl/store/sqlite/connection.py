@@ -40,11 +40,13 @@ def abandoned_connections() -> bool:
 class SqliteBase:
     """A connection and its transactions; the store's parts are mixins over this."""
 
-    def __init__(self, path: Path, *, durability: str = "full", create: bool = True) -> None:
+    def __init__(
+        self, path: Path, *, durability: str = "full", create: bool = True, at_rest: bool = False
+    ) -> None:
         self.path = path
         self.location = str(path)
         self._conn, self.created, self.upgraded_from = open_database(
-            path, durability=durability, create=create
+            path, durability=durability, create=create, at_rest=at_rest
         )
         self._notifier = Notifier(wake_dir_for(path))
         try:
@@ -346,10 +348,11 @@ def _identity(path: Path) -> tuple[int, int]:
 
 
 def open_database(
-    path: Path, *, durability: str, create: bool
+    path: Path, *, durability: str, create: bool, at_rest: bool = False
 ) -> tuple[sqlite3.Connection, bool, int | None]:
     """A connection to the database at `path`, whether this call made the file, and the
-    schema version it upgraded the file from (None: none)."""
+    schema version it upgraded the file from (None: none). `at_rest`: read the file as it
+    is, no -shm made (on a full disk, when no process has it open)."""
     if "\0" in str(path):
         raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
     found = _check_files(path)
@@ -367,7 +370,9 @@ def open_database(
     # On a read-only file system (a snapshot, a disk remounted read-only after errors) no
     # -shm can be made, so even a read failed: a reader opens the file as it is on disk, when
     # no -wal holds changes that are not in it.
-    snapshot = not create and _read_only_mount(path) and not _wal_has_frames(path)
+    snapshot = not create and (at_rest or _read_only_mount(path)) and not _wal_has_frames(path)
+    if at_rest and not snapshot:
+        raise StoreError(f"database {path}: in use (its -wal holds changes): not at rest")
     target = str(path)
     if snapshot:
         from urllib.parse import quote  # (only then: every enqueue opens a database)
