@@ -22,7 +22,7 @@ from types import FrameType
 
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import DEFAULT_JOB, Config, JobType
+from jobctl.config import ADHOC_JOB, DEFAULT_JOB, Config, JobType
 from jobctl.durations import format_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import HOST_LIMITS, Attempt, AttemptSpec, wait_readable
@@ -169,6 +169,7 @@ class Worker:
                 concurrency=self.options.concurrency,
                 db=self.store.location,  # which queue it serves: --db, $JOBCTL_DB or config
             )
+            self._warn_of_unknown_jobs()
             if self.store.created and not self.options.with_daemon:
                 # Nothing was ever enqueued there: a wrong --db, maybe. (`up` fills its own.)
                 self.log.emit(
@@ -636,6 +637,30 @@ class Worker:
             running.attempt = attempt
             self._held_off = 0.0
 
+    def _warn_of_unknown_jobs(self) -> None:
+        """Queued or scheduled jobs of types this config lacks (one renamed or removed) fail
+        every attempt, then go dead: said once, at the start and at each reload, while the
+        old name can still be put back."""
+        known = self.config.jobs
+        missing: dict[str, int] = {}
+        try:
+            pending = self.store.pending_counts()
+        except StoreError:
+            return  # only a warning: the loop says what the store does
+        for (_queue, job), n in pending.items():
+            if job != ADHOC_JOB and job not in known:
+                missing[job] = missing.get(job, 0) + n
+        if missing:
+            self.log.emit(
+                "worker.unknown_jobs",
+                level="warning",
+                jobs=",".join(f"{name}:{n}" for name, n in sorted(missing.items())),
+                reason="waiting jobs of types "
+                + (str(self.config.path) if self.config.path else "the config")
+                + " does not define: their attempts will fail (put the job type back, or"
+                " cancel them)",
+            )
+
     def _hold_off(self, reason: str) -> None:
         """Take no job for a while (a second, doubling up to half a minute while it lasts):
         the host is out of processes or descriptors until some running jobs end. The starts
@@ -676,6 +701,7 @@ class Worker:
         fixed = settings_changed(self.config, config, _SETTINGS_AT_START)
         self._follower.adopt(config)
         self.log.emit("worker.reloaded", jobs=len(config.jobs))
+        self._warn_of_unknown_jobs()
         if fixed:
             self.log.emit(
                 "worker.restart_needed",

@@ -970,3 +970,22 @@ def test_a_worker_whose_log_cannot_be_written_still_exits_0(env: Env) -> None:
         )  # fmt: skip
     assert done.returncode == 0
     assert env.show(job_id)["state"] == "succeeded"
+
+
+def test_a_worker_warns_of_waiting_jobs_whose_type_the_config_lost(env: Env) -> None:
+    """A job type renamed in jobs.toml while jobs of it waited: nothing said so until they
+    had failed every attempt and gone dead (validate cannot see the database's jobs)."""
+    env.write_config('[jobs.old]\ncommand = ["true"]\n[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("old", "--delay", "1h")
+    env.enqueue("old", "--delay", "1h")
+    worker = env.start("run-worker")
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    env.write_config('[jobs.renamed]\ncommand = ["true"]\n[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")  # the worker's next claim reads the changed file
+    env.wait_for(lambda: env.run("list", "-s", "succeeded", "--json").stdout.count('"id"') == 1)
+    worker.send_signal(signal.SIGTERM)
+    _, err = worker.communicate(timeout=30)
+    (line,) = [x for x in err.splitlines() if "worker.unknown_jobs" in x]
+    assert "jobs=old:2" in line and "put the job type back, or cancel them" in line
+    started = env.run("run-worker", "--burst", check=True).stderr  # and at a start
+    assert "worker.unknown_jobs" in started and "jobs=old:2" in started
