@@ -1098,3 +1098,15 @@ def test_time_tables_are_recorded_per_schedule(make_store: Callable[[], Store]) 
     }
     make_store().set_schedule_paused("c", True)  # a schedule's other state: no time table
     assert make_store().time_tables(["c"]) == {}
+
+
+def test_an_attempt_given_back_is_no_run_in_the_run_times(store: Store) -> None:
+    """A start given back at the host's limits (or by a shutdown) counted as a run of about a
+    millisecond: `stats` showed a run p50 of 4 ms for jobs that all took 2 s."""
+    store.enqueue([job("a")], T0)
+    (claim,) = store.claim("w", None, T0 + 1, LEASE)
+    store.release([claim], T0 + 1.001, "not started")
+    (again,) = store.claim("w", None, T0 + 2, LEASE)
+    store.finish([Finish(again, ok()._replace(finished_at=T0 + 4))], T0 + 4)
+    runs, _ = store.durations(T0)[("default", "a")]
+    assert runs == [pytest.approx(2.0)]

@@ -47,10 +47,12 @@ def collect(store: Store, since: float) -> list[StatsRow]:
         def count(event: str, queue: str = queue, job: str = job) -> int:
             return counts.get((queue, job, event), 0)
 
+        # Attempts given back (a shutdown, the host's limits: "interrupted") did not run the
+        # job: they are not processed, and their times are none of its runs'.
         attempts = [
             n
             for (q, j, e), n in counts.items()
-            if q == queue and j == job and e.startswith("attempt:")
+            if q == queue and j == job and e.startswith("attempt:") and e != "attempt:interrupted"
         ]
         succeeded, dead = count("succeeded"), count("dead")
         runs, waits = durations.get((queue, job), ([], []))

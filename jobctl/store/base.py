@@ -376,7 +376,8 @@ class Store(abc.ABC):
     def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
         """(queue, job) -> (run times, wait times) of attempts started since `since` whose
         jobs are still stored: exact figures for percentiles. A wait runs from when the job
-        was due (enqueued, its delay over, or its retry due) to the attempt's start."""
+        was due (enqueued, its delay over, or its retry due) to the attempt's start. An
+        attempt given back (interrupted) is none of the job's runs, and is left out."""
 
     @abc.abstractmethod
     def pending_counts(self) -> dict[tuple[str, str], int]:

@@ -143,13 +143,13 @@ class MonitorOps(RedisBase):
                 for padded, run in chunk:
                     job_id = str(int(padded))
                     attempt_key = self._key("att", job_id, run)
-                    pipe.hmget(attempt_key, "due_at", "started_at", "finished_at")
+                    pipe.hmget(attempt_key, "due_at", "started_at", "finished_at", "outcome")
                     pipe.hmget(self._key("job", job_id), "queue", "job")
                 rows = pipe.execute()
             for i in range(0, len(rows), 2):
-                (due, started, finished), (queue, job) = rows[i], rows[i + 1]
-                if started is None or queue is None:
-                    continue
+                (due, started, finished, outcome), (queue, job) = rows[i], rows[i + 1]
+                if started is None or queue is None or outcome == "interrupted":
+                    continue  # (given back: not a run of the job)
                 runs, waits = found.setdefault((queue, job), ([], []))
                 if finished is not None:
                     runs.append(max(0.0, float(finished) - float(started)))

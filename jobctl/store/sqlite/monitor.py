@@ -118,7 +118,8 @@ class MonitorOps(SqliteBase):
         found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
         for queue, job, run, wait in self._read(
             "SELECT j.queue, j.job, a.finished_at - a.started_at, a.started_at - a.due_at"
-            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.started_at >= ?",
+            " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.started_at >= ?"
+            " AND a.outcome IS NOT 'interrupted'",  # given back: not a run of the job
             (since,),
         ):
             runs, waits = found.setdefault((queue, job), ([], []))
