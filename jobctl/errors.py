@@ -50,6 +50,10 @@ class StoreError(JobctlError):
     exit_code = EXIT_STORE
 
 
+class StoreFull(StoreError):
+    """The disk under the database is full: `prune` can still make room (see retention)."""
+
+
 class StoreMissing(StoreError):
     """The database (or Redis namespace) does not exist yet: nothing was ever enqueued."""
 

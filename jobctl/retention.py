@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from jobctl.config import Config
-from jobctl.errors import StoreError
+from jobctl.errors import StoreError, StoreFull
 from jobctl.logfiles import hook_logs_of, locate
 from jobctl.models import State
 from jobctl.store import Store
@@ -56,11 +56,9 @@ def prune(
             paths = store.delete_jobs(
                 states=states, ids=chunk, finished_before=finished_before, job=job
             )
-        except StoreError as exc:
+        except StoreFull:
             # A full disk (the logs beside the database fill it): the delete cannot be
             # written, but the logs of the jobs it was to delete can go first, and free it.
-            if "disk is full" not in str(exc):
-                raise
             freed = _remove_logs_first(store, chunk, states, finished_before, log_dir)
             if not freed:
                 raise

@@ -206,7 +206,7 @@ def prune(
 ) -> None:
     """Delete finished jobs, their history and their logs. Workers can do this on their
     own: see [settings] keep_succeeded, keep_dead and keep_cancelled."""
-    from jobctl.errors import StoreError, UsageError
+    from jobctl.errors import StoreFull, UsageError
     from jobctl.models import FINAL_STATES
 
     states = [state_option(s) for s in state or []] or list(FINAL_STATES)
@@ -225,11 +225,9 @@ def prune(
     early = 0  # logs removed before the database could be opened
     try:
         opened = STATE.store(create=False)
-    except StoreError as exc:
+    except StoreFull:
         # A disk its logs filled, with no process holding the database open: not even a
         # read can start (it makes a -shm). The logs of the jobs to prune go first.
-        if "disk is full" not in str(exc):
-            raise
         early = remove_logs_at_rest(STATE.db_location(), states, cutoff, STATE.config())
         if not early:
             raise

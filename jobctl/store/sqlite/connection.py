@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from jobctl.errors import StoreError, StoreMissing
+from jobctl.errors import StoreError, StoreFull, StoreMissing
 from jobctl.fsutil import login_name, not_private, private_dir, user_name
 from jobctl.store.wake import Notifier, wake_dir_for
 
@@ -216,7 +216,18 @@ class SqliteBase:
                 raise self._error(exc) from None
 
     def _error(self, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
-        return StoreError(f"database {self.path}: {describe(exc, self.path)}")
+        return store_error(self.path, exc)
+
+
+_DISK_FULL = "the disk is full"
+
+
+def store_error(path: Path, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
+    """The one line for a failed operation on the database at `path`: a StoreFull when the
+    disk is full, which a caller may act on (see retention)."""
+    what = describe(exc, path)
+    kind = StoreFull if what == _DISK_FULL else StoreError
+    return kind(f"database {path}: {what}")
 
 
 def _migrations() -> list[tuple[int, str]]:
@@ -258,7 +269,7 @@ def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) 
             "cannot open the database file (check that its directory exists and is writable)"
         )
     if "disk is full" in text or "database or disk is full" in text:
-        return "the disk is full"
+        return _DISK_FULL
     if "disk I/O error" in text:  # SQLite could not make its -shm on a full disk, say
         return _file_system_problem(path) or _wal_gone(path) or _size_limit() or text
     return text
@@ -285,12 +296,9 @@ def _wal_gone(path: Path | None) -> str | None:
     try:
         with open(f"{path}-shm", "rb") as shm:
             header = shm.read(20)
-        try:
-            wal = os.stat(f"{path}-wal").st_size
-        except FileNotFoundError:
-            wal = 0
     except OSError:
         return None
+    wal = _wal_size(path)
     if len(header) < 20:
         return None
     # The WAL index header, in this machine's byte order: its page size, and the last
@@ -319,7 +327,7 @@ def _file_system_problem(path: Path | None) -> str | None:
         return f"the file system holding {path.parent} is mounted read-only"
     free = info.f_bfree if os.geteuid() == 0 else info.f_bavail
     if free == 0:
-        return "the disk is full"
+        return _DISK_FULL
     if info.f_files and (info.f_ffree if os.geteuid() == 0 else info.f_favail) == 0:
         return f"the file system holding {path.parent} has no free inodes left (df -i)"
     return None
@@ -370,7 +378,7 @@ def open_database(
     # On a read-only file system (a snapshot, a disk remounted read-only after errors) no
     # -shm can be made, so even a read failed: a reader opens the file as it is on disk, when
     # no -wal holds changes that are not in it.
-    snapshot = not create and (at_rest or _read_only_mount(path)) and not _wal_has_frames(path)
+    snapshot = not create and (at_rest or _read_only_mount(path)) and not _wal_size(path)
     if at_rest and not snapshot:
         raise StoreError(f"database {path}: in use (its -wal holds changes): not at rest")
     target = str(path)
@@ -388,7 +396,7 @@ def open_database(
             uri=snapshot,
         )
     except sqlite3.Error as exc:
-        raise StoreError(f"database {path}: {describe(exc, path)}") from None
+        raise store_error(path, exc) from None
     try:
         version = _check_identity(conn, path)
         upgraded = None
@@ -406,7 +414,7 @@ def open_database(
         conn.execute("PRAGMA temp_store = MEMORY")
     except (sqlite3.Error, UnicodeDecodeError) as exc:
         conn.close()
-        raise StoreError(f"database {path}: {describe(exc, path)}") from None
+        raise store_error(path, exc) from None
     except StoreError:
         conn.close()
         raise
@@ -420,11 +428,12 @@ def _read_only_mount(path: Path) -> bool:
         return False
 
 
-def _wal_has_frames(path: Path) -> bool:
+def _wal_size(path: Path) -> int:
+    """The bytes of the -wal beside `path` (not followed if a link); 0 for none."""
     try:
-        return os.stat(f"{path}-wal").st_size > 0
+        return os.lstat(f"{path}-wal").st_size
     except OSError:
-        return False
+        return 0
 
 
 # -- files another user may have planted ----------------------------------------------------
@@ -654,10 +663,7 @@ def _check_orphan_wal(path: Path) -> None:
     """A -wal with content and no database is what a database moved or deleted while in use
     leaves: its last changes (jobs enqueued, results) are there alone. A new database there
     would reset it and remove it."""
-    try:
-        size = os.lstat(f"{path}-wal").st_size
-    except OSError:
-        return
+    size = _wal_size(path)
     # The -wal first, then the file: a database made meanwhile by another process has its
     # file before its -wal, so it is seen here.
     if size > 0 and not os.path.lexists(path):
