@@ -58,6 +58,7 @@ class Daemon:
         self.failure: str | None = None  # why it stopped by itself (its store went away)
         self._reload_requested = False
         self._outage = Outage(self.log, "scheduler")
+        self._next_heartbeat = 0.0
 
     @property
     def config(self) -> Config:
@@ -153,36 +154,48 @@ class Daemon:
 
     def _loop(self, lock: LeaderLock) -> None:
         """Fire while the lock is held; return when stopping or when leadership is lost."""
-        next_heartbeat = self.clock.monotonic() + HEARTBEAT
+        self._next_heartbeat = self.clock.monotonic() + HEARTBEAT
         while not self._stopping:
-            if not lock.held():
+            timeout = self._step(lock)
+            if timeout is None:
                 return
-            if self._reload_requested:
-                self._reload()
-            now = self.clock.now()
-            try:
-                next_fire = self.scheduler.tick(now)
-                self._outage.answered(self.clock.monotonic())
-            except StoreError as exc:
-                self._outage.failed(exc, self.clock.monotonic())
-                next_fire = now + 1.0
-            mono = self.clock.monotonic()
-            if mono >= next_heartbeat:
-                next_heartbeat = mono + HEARTBEAT
+            self._sleep(timeout)
+
+    def _step(self, lock: LeaderLock) -> float | None:
+        """One pass of the leader's loop: fire what is due, heartbeat when it is time. The
+        seconds to sleep before the next pass; None once leadership is lost."""
+        if not lock.held():
+            return None
+        if self._reload_requested:
+            self._reload()
+        now = self.clock.now()
+        try:
+            next_fire = self.scheduler.tick(now)
+            self._outage.answered(self.clock.monotonic())
+        except StoreError as exc:
+            self._outage.failed(exc, self.clock.monotonic())
+            next_fire = now + 1.0
+        mono = self.clock.monotonic()
+        if mono >= self._next_heartbeat:
+            self._next_heartbeat = mono + HEARTBEAT
+            # A leader whose every tick has failed for a whole interval fires nothing: it
+            # lets its heartbeat lapse, so that `health --require-scheduler` fails and
+            # `status` shows no live cron daemon, rather than one that looks well.
+            if self._outage.down_for(mono) < HEARTBEAT:
                 self._heartbeat()
-                gone = self.store.replaced()
-                if gone is not None:  # see Worker._maintain: a restart opens the new file
-                    self.log.emit("scheduler.store_replaced", level="error", error=gone)
-                    self.failure = f"{gone}: start the cron daemon again to serve it"
-                    self.request_stop()
-                    continue
-                if self._follower.stale():
-                    self._reload_requested = True
-                    continue
-            timeout = next_heartbeat - mono
-            if next_fire is not None:
-                timeout = min(timeout, next_fire - self.clock.now())
-            self._sleep(max(0.0, timeout))
+            gone = self.store.replaced()
+            if gone is not None:  # see Worker._maintain: a restart opens the new file
+                self.log.emit("scheduler.store_replaced", level="error", error=gone)
+                self.failure = f"{gone}: start the cron daemon again to serve it"
+                self.request_stop()
+                return 0.0
+            if self._follower.stale():
+                self._reload_requested = True
+                return 0.0
+        timeout = self._next_heartbeat - mono
+        if next_fire is not None:
+            timeout = min(timeout, next_fire - self.clock.now())
+        return max(0.0, timeout)
 
     def _sleep(self, timeout: float) -> None:
         readable, _, _ = select.select([self._wake_r], [], [], timeout)

@@ -8,9 +8,11 @@ sleeps; one test runs the real `schedule-daemon` against a record dated an hour 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import signal
+import sqlite3
 import time
 from collections import Counter
 from pathlib import Path
@@ -251,3 +253,51 @@ def test_validate_warns_of_a_jitter_as_long_as_the_gap_between_fires(env: Env) -
         " out its jitter waits, and any further one is skipped, so many fires will be (shorten"
         ' the jitter, or set overlap = "allow")',
     ]
+
+
+def test_a_leader_whose_every_tick_fails_lets_its_heartbeat_lapse(tmp_path: Path) -> None:
+    """A leader that cannot enqueue a single fire (here a trigger refuses every new job;
+    in the field a database an early build made) kept heartbeating, so `health
+    --require-scheduler` passed while nothing ran. Its heartbeat now lapses after one
+    interval of failures, and comes back with its first good tick."""
+    from jobctl.clock import FakeClock
+    from jobctl.daemon import HEARTBEAT, Daemon
+    from jobctl.observe.health import Limits, check
+
+    store = SqliteStore(tmp_path / "cron.db")
+    config = config_for('[schedules.s]\njob = "task"\ncron = "@every 1s"\noverlap = "allow"\n')
+    clock = FakeClock(start=time.time())
+    events = Log()
+    daemon = Daemon(store, config, log=events.log, clock=clock)
+    lock = store.scheduler_lock()
+    assert lock.acquire(1.0)
+
+    def scheduler_live() -> bool:
+        checks = check(store, Limits(require_scheduler=True), clock.now())
+        return next(c.ok for c in checks if c.name == "require_scheduler")
+
+    def other_connection(sql: str) -> None:
+        with contextlib.closing(sqlite3.connect(tmp_path / "cron.db")) as conn:
+            conn.execute(sql)
+
+    def run_for(seconds: float) -> None:
+        end = clock.monotonic() + seconds
+        while clock.monotonic() < end:
+            timeout = daemon._step(lock)
+            assert timeout is not None
+            clock.advance(max(timeout, 0.25))
+
+    try:
+        daemon._register()
+        run_for(2 * HEARTBEAT)
+        assert scheduler_live() and enqueued(store)
+        other_connection(
+            "CREATE TRIGGER refuse BEFORE INSERT ON jobs BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
+        run_for(5 * HEARTBEAT)
+        assert not scheduler_live(), events.events()[-5:]
+        other_connection("DROP TRIGGER refuse")
+        run_for(2 * HEARTBEAT)
+        assert scheduler_live()
+    finally:
+        lock.release()
