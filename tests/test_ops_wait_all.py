@@ -229,11 +229,15 @@ def test_a_wait_on_jobs_still_stopping_says_so_and_ctrl_c_names_them(env: Env) -
 
 def test_wait_all_before_any_enqueue_has_nothing_to_wait_for(env: Env) -> None:
     """A CI step's `wait --all` when no job was ever queued: nothing to wait for (exit 0),
-    where an id given is still unknown (exit 3: no database)."""
+    where an id given is still unknown (exit 3: no database). The note names the database
+    looked in, since a wrong --db or JOBCTL_DB passes the same way."""
     env.write_config(CONFIG)
     result = env.run("wait", "--all", "--json")
     assert (result.returncode, json.loads(result.stdout)) == (0, [])
-    assert result.stderr == "jobctl: note: no job was ever enqueued here: nothing to wait for\n"
+    assert result.stderr == (
+        f"jobctl: note: database {env.db} does not exist (no job was ever enqueued there):"
+        " nothing to wait for\n"
+    )
     assert not env.db.exists()
     assert env.run("wait", "1").returncode == 3
 

@@ -193,7 +193,11 @@ def wait(
         if job_ids:
             raise
         # `wait --all` in a CI step before anything was enqueued: nothing to wait for.
-        typer.echo("jobctl: note: no job was ever enqueued here: nothing to wait for", err=True)
+        typer.echo(
+            f"jobctl: note: database {STATE.db_location()} does not exist (no job was ever"
+            " enqueued there): nothing to wait for",
+            err=True,
+        )
         if as_json:
             print_json([])
         return
