@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import signal
 import subprocess
 from datetime import datetime
@@ -241,6 +242,34 @@ def test_reload_from_another_folder_needs_no_config_of_its_own(env: Env) -> None
     assert sent.stdout == f"reload sent to 1 daemon(s); checked {env.config}\n"
     (elsewhere / "jobs.toml").write_text("not toml [")
     assert env.run("reload", config=False, cwd=elsewhere).returncode == 0
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=20)
+
+
+def test_reload_on_another_database_names_the_daemons_it_did_not_find(env: Env) -> None:
+    """`reload` finds daemons through the database it is given: from a folder whose config
+    or environment names another one (or none), it said only "no running worker or cron
+    daemon found". It names the database it looked in and the daemon's process now."""
+    env.write_config(SECONDS_SCHEDULE)
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    other = env.root / "other.db"
+    for exists in (False, True):
+        result = subprocess.run(
+            [*JOBCTL, "--config", str(env.config), "--db", str(other), "reload"],
+            capture_output=True,
+            text=True,
+            env=env.env,
+        )
+        assert result.returncode == (1 if exists else 3), result.stderr
+        [line] = result.stderr.splitlines()
+        assert str(other) in line
+        # Other tests' daemons may run too: this one is among those named.
+        named = re.search(r"cron daemon process(?:es)? ([\d, ]+) runs? on this host", line)
+        assert named is not None, line
+        assert str(daemon.pid) in named.group(1).split(", ")
+        made = [*JOBCTL, "--config", str(env.config), "--db", str(other), "enqueue", "tick"]
+        subprocess.run(made, capture_output=True, env=env.env, check=True)
     daemon.send_signal(signal.SIGTERM)
     daemon.communicate(timeout=20)
 

@@ -200,10 +200,14 @@ def reload() -> None:
     import time
 
     from jobctl.config import check_schedules, load_config_file
-    from jobctl.errors import OperationFailed
+    from jobctl.errors import OperationFailed, StoreMissing
 
     host, now = socket.gethostname(), time.time()
-    with STATE.store(create=False) as store:
+    try:
+        opened = STATE.store(create=False)
+    except StoreMissing as exc:
+        raise StoreMissing(f"{exc}{_daemons_elsewhere()}") from None
+    with opened as store:
         # Live ones only: a dead process's pid may belong to another program by now. Not the
         # workers: they need no signal, and one of an earlier release would die of it.
         here = [w for w in store.workers() if w.host == host and w.alive(now)]
@@ -230,10 +234,62 @@ def reload() -> None:
         )
         return
     if not sent:
-        raise OperationFailed("no running worker or cron daemon found on this host")
+        raise OperationFailed(
+            f"no running worker or cron daemon of this host uses database"
+            f" {STATE.db_location()}{_daemons_elsewhere()}"
+        )
     shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked and checked.path)
     unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
     typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}")
+
+
+def _daemons_elsewhere() -> str:
+    """A hint naming this user's cron daemons (`up`, `schedule-daemon`), for a reload that
+    found none in the database it looked in: those serve another one, whose --db or
+    JOBCTL_DB the reload must be given too."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if entry.stat().st_uid != os.geteuid():
+                continue
+            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
+                argv = [os.fsdecode(a) for a in handle.read().split(b"\0") if a]
+        except OSError:
+            continue
+        if _runs_a_daemon(argv):
+            found.append(int(entry.name))
+    if not found:
+        return ""
+    pids = ", ".join(str(pid) for pid in sorted(found))
+    if len(found) == 1:
+        return (
+            f"; cron daemon process {pids} runs on this host with another database: give"
+            " reload the --db (or JOBCTL_DB) it was started with"
+        )
+    return (
+        f"; cron daemon processes {pids} run on this host with other databases: give reload"
+        " the --db (or JOBCTL_DB) one was started with"
+    )
+
+
+def _runs_a_daemon(argv: list[str]) -> bool:
+    """Whether a command line is jobctl's `up` or `schedule-daemon` (the installed script,
+    or `python -m jobctl`): its first word after the global options."""
+    for index, word in enumerate(argv[:3]):
+        if os.path.basename(word) == "jobctl":
+            words = iter(argv[index + 1 :])
+            for command in words:
+                if command in _GLOBAL_OPTIONS_WITH_VALUES:
+                    next(words, None)
+                elif not command.startswith("-"):
+                    return command in ("up", "schedule-daemon")
+            return False
+    return False
+
+
+_GLOBAL_OPTIONS_WITH_VALUES = frozenset({"--config", "-c", "--db", "--log-format", "--log-level"})
 
 
 def _config_of(pid: int) -> Path | None:
