@@ -62,6 +62,7 @@ class AttemptSpec(NamedTuple):
     log_max_bytes: int = 10 * 1024 * 1024
     user: str | None = None
     group: str | None = None
+    cwd_is_home: bool = False  # `cwd` is the user's HOME: / when the user cannot enter it
 
 
 class Attempt:
@@ -144,7 +145,14 @@ class Attempt:
             raise
         try:
             child = spawn(
-                argv, spec.env, out_write, err_write, cwd=spec.cwd, user=spec.user, group=spec.group
+                argv,
+                spec.env,
+                out_write,
+                err_write,
+                cwd=spec.cwd,
+                user=spec.user,
+                group=spec.group,
+                cwd_is_home=spec.cwd_is_home,
             )
         except OSError as exc:
             if exc.errno in HOST_LIMITS:

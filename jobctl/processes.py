@@ -57,14 +57,17 @@ def spawn(
     cwd: str | None = None,
     user: str | None = None,
     group: str | None = None,
+    cwd_is_home: bool = False,
 ) -> Child:
     """Start the command in a session of its own: stdin from /dev/null, stdout and stderr
     to `out_fd` and `err_fd`. posix_spawn (vfork and exec, a third of Popen's cost) whenever
-    it can do all that is asked; Popen for a working directory, a user or a group."""
+    it can do all that is asked; Popen for a working directory, a user or a group. A
+    `cwd_is_home` the user cannot enter is left for /, as login and su leave it."""
     devnull = _devnull()
     unusual = cwd is not None or user is not None or group is not None
     if cwd is not None and user is not None and _switches_user(user):
-        argv = ["/bin/sh", "-c", _ENTER_AS_USER, "jobctl", cwd, user, *argv]
+        enter = _ENTER_HOME_AS_USER if cwd_is_home else _ENTER_AS_USER
+        argv = ["/bin/sh", "-c", enter, "jobctl", cwd, user, *argv]
         cwd = "/"
     if unusual or min(devnull, out_fd, err_fd) < 3:  # Popen also copes with fds 0-2 closed
         gid, groups = _groups_of(user, group)
@@ -110,6 +113,7 @@ _ENTER_AS_USER = (
     'cd -- "$1" 2>/dev/null || { printf "working directory %s: user %s cannot enter it\\n"'
     ' "$1" "$2" >&2; exit 126; }; shift 2; exec "$@"'
 )
+_ENTER_HOME_AS_USER = 'cd -- "$1" 2>/dev/null || cd /; shift 2; exec "$@"'
 
 
 def _switches_user(user: str) -> bool:

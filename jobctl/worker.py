@@ -746,7 +746,8 @@ class Worker:
             argv = render_argv(job_type.command, job.payload, shell)
             cwd = job_type.working_dir(self.config.base_dir)
         env = self._base_env(job_type).copy()
-        if cwd is None and job_type.user is not None and self._may_become(job_type.user):
+        home = cwd is None and job_type.user is not None and self._may_become(job_type.user)
+        if home:
             cwd = _home_directory(env)
         env["JOBCTL_JOB_ID"] = str(job.id)
         env["JOBCTL_JOB_NAME"] = job.job
@@ -767,6 +768,7 @@ class Worker:
             log_max_bytes=self.config.settings.log_max_bytes,
             user=job_type.user,
             group=job_type.group,
+            cwd_is_home=home,
         )
 
     def _collect_results(self) -> bool:
@@ -991,8 +993,9 @@ class Worker:
 def _home_directory(env: dict[str, str]) -> str:
     """Where a job run as a `user` without a `cwd` starts, as cron starts it: in the HOME
     of its environment (the user's, or the one its `env` sets), or in / when that is no
-    folder (a service account's /nonexistent); never in the worker's own directory, which
-    may be root's and closed to that user."""
+    folder (a service account's /nonexistent), or is one the user cannot enter (see
+    processes.spawn); never in the worker's own directory, which may be root's and closed
+    to that user."""
     home = env.get("HOME", "")
     return home if home.startswith("/") and os.path.isdir(home) else "/"
 

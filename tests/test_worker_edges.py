@@ -58,6 +58,24 @@ def test_a_job_run_as_another_user_gets_its_groups_and_home(env: Env) -> None:
     assert env.run("logs", str(second), check=True).stdout.strip() == "/tmp"
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_home_its_user_cannot_enter_leaves_the_job_in_the_root_folder(env: Env) -> None:
+    """A service account's home that exists but is closed to it (nobody's /nonexistent
+    made by root, mode 0700) failed every job with exit 126, though no `cwd` was asked
+    for: it starts in /, as su and login start there. An explicit `cwd` still fails."""
+    closed = env.root / "closed-home"
+    closed.mkdir(mode=0o700)
+    env.write_config(
+        f'[jobs.home]\ncommand = ["pwd"]\nuser = "nobody"\nenv = {{HOME = "{closed}"}}\n'
+        f'[jobs.cwd]\ncommand = ["pwd"]\nuser = "nobody"\ncwd = "{closed}"\nmax_attempts = 1\n'
+    )
+    home, cwd = env.enqueue("home"), env.enqueue("cwd")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(home)["state"] == "succeeded", env.show(home)["error"]
+    assert env.run("logs", str(home), check=True).stdout == "/\n"
+    assert "user nobody cannot enter it" in env.show(cwd)["error"]
+
+
 def test_a_job_with_a_user_and_no_cwd_starts_in_that_users_home(env: Env) -> None:
     """As cron starts it: in the HOME of its environment (here set by its `env`, as a
     crontab's HOME= is), not in the worker's own directory; a `cwd` still wins."""
