@@ -429,7 +429,12 @@ class Worker:
             self._store_replaced = gone
             self.log.emit("worker.store_replaced", level="error", error=f"{gone}: stopping")
             self.request_stop()
-        if not self.store.heartbeat(self.id, now):  # the store lost it (a Redis restart)
+        # A worker whose every claim or report has failed for a whole interval (its store
+        # refuses those writes alone: a damaged index, a schema it does not know) does no
+        # work: it lets its heartbeat lapse, as the cron daemon does, so that `health
+        # --require-worker` fails rather than counting it live.
+        failing = self._outage.down_for(self.clock.monotonic()) >= self._maintenance_interval
+        if not failing and not self.store.heartbeat(self.id, now):  # lost (a Redis restart)
             self.store.register_worker(self._info(now))
             self.log.emit(
                 "worker.registered_again",

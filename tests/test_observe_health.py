@@ -6,8 +6,10 @@ so "gone for three intervals" and "waited ten minutes" need no waiting.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import time
 
 import pytest
@@ -176,6 +178,29 @@ def test_a_running_worker_and_daemon_are_live_until_they_stop(env: Env) -> None:
     code, _, err = health(env, "--require-worker", "--require-scheduler")
     assert code == 1
     assert [line.split(":")[2].strip() for line in err] == ["require_worker", "require_scheduler"]
+
+
+def test_a_worker_whose_every_claim_fails_is_not_live(env: Env) -> None:
+    """A worker whose claims the store refuses (here a trigger; in the field a damaged
+    index) ran nothing yet kept its heartbeat, so `health --require-worker` passed. Its
+    heartbeat lapses after one interval of failures, and comes back with its first claim."""
+    env.write_config('[settings]\nlease = "1s"\n' + CONFIG)
+    job_id = env.enqueue("ok")
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE OF state ON jobs"
+            " BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+        conn.commit()
+    worker = start_logged(env, "run-worker")
+    worker.wait_event(env, "worker.store_error")
+    env.wait_for(lambda: health(env, "--require-worker")[0] == 1, timeout=20)
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        conn.execute("DROP TRIGGER refuse")
+        conn.commit()
+    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20)
+    env.wait_for(lambda: health(env, "--require-worker")[0] == 0, timeout=20)
+    assert worker.stop() == 0
 
 
 def test_a_worker_and_daemon_killed_on_this_host_are_dead_at_once(env: Env) -> None:
