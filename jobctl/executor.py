@@ -29,7 +29,8 @@ from jobctl.processes import (
     group_alive,
     known_user,
     may_signal_other_users,
-    signal_group,
+    session_alive,
+    signal_session,
     spawn,
     uid_of,
 )
@@ -267,7 +268,7 @@ class Attempt:
                 return None
         if self._out_fd is not None or self._err_fd is not None:
             if self._drain_until is None:
-                # The leader is gone, yet something (outside its group) holds output open.
+                # The leader is gone, yet something (outside its session) holds output open.
                 self._drain_until = now + _LAST_OUTPUT_GRACE
             if now < self._drain_until:
                 return None
@@ -276,7 +277,7 @@ class Attempt:
     def close(self) -> None:
         """Kill what is still running and release its descriptors (the owner is leaving)."""
         if self.result is None and self._proc is not None:
-            signal_group(self._proc.pid, signal.SIGKILL)  # the leader's group, leftovers too
+            signal_session(self._proc.pid, signal.SIGKILL)  # the leader's, leftovers too
             if not self._leader_done:
                 self._proc.wait(5.0)
         self._release()
@@ -295,14 +296,14 @@ class Attempt:
         if self._timeout_at is not None and now >= self._timeout_at and self._kill_at is None:
             self._timed_out = True
             self._kill_at = now + spec.kill_grace
-            signal_group(pid, signal.SIGTERM)
+            signal_session(pid, signal.SIGTERM)
         if self._stop_reason is not None and self._kill_at is None:
             self._kill_at = now + spec.kill_grace
-            signal_group(pid, signal.SIGTERM)
+            signal_session(pid, signal.SIGTERM)
         if self._force and self._kill_at != _SENT:
             self._kill_at = now
         if self._kill_at is not None and now >= self._kill_at:
-            signal_group(pid, signal.SIGKILL)
+            signal_session(pid, signal.SIGKILL)
             self._kill_at = _SENT
 
     def _leader_exited(self, now: float) -> None:
@@ -314,9 +315,12 @@ class Attempt:
         for fd in (self._out_fd, self._err_fd):
             if fd is not None:
                 self._copy_output(fd)
-        if group_alive(self._proc.pid):
+        # Output still open after the leader's end: something holds it, perhaps in a group
+        # of its own (a `timeout`), which only a look through the session finds.
+        held = self._out_fd is not None or self._err_fd is not None
+        if group_alive(self._proc.pid) or (held and session_alive(self._proc.pid)):
             # Processes the leader started outlive it: they get SIGTERM, then SIGKILL.
-            signal_group(self._proc.pid, signal.SIGTERM)
+            signal_session(self._proc.pid, signal.SIGTERM)
             grace = 0.0 if self._force else min(self.spec.kill_grace, _LEFTOVER_GRACE)
             self._leftovers_kill_at = now + grace
             self._leftovers_check = now + _LEFTOVER_CHECK
@@ -325,11 +329,11 @@ class Attempt:
         assert self._proc is not None and self._leftovers_kill_at is not None
         pid = self._proc.pid
         if now >= self._leftovers_kill_at:
-            signal_group(pid, signal.SIGKILL)
+            signal_session(pid, signal.SIGKILL)
             self._leftovers_kill_at = None
         elif now >= self._leftovers_check:
             self._leftovers_check = now + _LEFTOVER_CHECK
-            if not group_alive(pid):
+            if not session_alive(pid):
                 self._leftovers_kill_at = None
 
     def _copy_output(self, fd: int) -> None:

@@ -336,10 +336,36 @@ def group_alive(pgid: int) -> bool:
     their new parent reaps them, and signals still "reach" those, so on Linux /proc decides."""
     if not signal_group(pgid, 0):
         return False
+    groups = _session_groups(pgid, by_group=True)
+    return groups is None or pgid in groups
+
+
+def session_alive(sid: int) -> bool:
+    """Whether a process of the session (an attempt's: see signal_session) still runs."""
+    groups = _session_groups(sid)
+    return signal_group(sid, 0) if groups is None else bool(groups)
+
+
+def signal_session(sid: int, sig: int) -> bool:
+    """Send `sig` to every process group of an attempt's session: its leader's, and those
+    its processes made for themselves (coreutils `timeout`, a shell's job control), which a
+    signal to the leader's group alone left running past a timeout, a cancel or a shutdown.
+    Only a process that left the session (setsid: a daemon) is not reached. Whether any of
+    it exists."""
+    alive = signal_group(sid, sig)
+    for pgid in (_session_groups(sid) or set()) - {sid}:
+        alive = signal_group(pgid, sig) or alive
+    return alive
+
+
+def _session_groups(number: int, *, by_group: bool = False) -> set[int] | None:
+    """The groups of the live (not zombie) processes of session `number` (with `by_group`:
+    those of group `number`); None without a /proc to tell."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return True
+        return None
+    found: set[int] = set()
     for entry in entries:
         if not entry.isdigit():
             continue
@@ -348,11 +374,13 @@ def group_alive(pgid: int) -> bool:
                 stat = handle.read()
         except OSError:
             continue
-        # Fields after the command name (which may hold spaces): state ppid pgrp ...
+        # Fields after the command name (which may hold spaces): state ppid pgrp session ...
         fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
-            return True
-    return False
+        if len(fields) < 4 or fields[0] == b"Z":
+            continue
+        if int(fields[2 if by_group else 3]) == number:
+            found.add(int(fields[2]))
+    return found
 
 
 def stop_orphans(attempts: set[tuple[str, int, int]]) -> int:

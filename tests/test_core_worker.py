@@ -417,6 +417,69 @@ def test_timeout_is_not_delayed_by_unreaped_grandchildren(env: Env) -> None:
     assert attempt["duration_s"] < 3.0, attempt["duration_s"]
 
 
+# Processes of the attempt's session in a group of their own: coreutils `timeout` makes one
+# (setpgid), and so does each background job of a shell with job control (`set -m`).
+OWN_GROUP = {
+    "timeout": "timeout 300 sh -c 'echo $$ > grandchild.pid; exec sleep 300'",
+    "job control": "exec bash -c 'set -m; sleep 300 & echo $! > grandchild.pid; wait'",
+}
+
+
+@pytest.mark.parametrize("wrapper", sorted(OWN_GROUP))
+def test_timeout_kills_processes_in_a_group_of_their_own(env: Env, wrapper: str) -> None:
+    """A signal to the leader's group alone left these running after the job was recorded
+    dead ("timeout after 1s"), where a `timeout 300 rsync ...` in a job script kept going."""
+    command = json.dumps(["sh", "-c", OWN_GROUP[wrapper]])
+    env.write_config(
+        f'[jobs.slow]\ncommand = {command}\ntimeout = "1s"\nkill_grace = "300ms"\n'
+        "max_attempts = 1\n"
+    )
+    job_id = env.enqueue("slow")
+    result = env.run("run-worker", "--burst", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert str(env.show(job_id)["error"]).startswith("timeout after 1s")
+    grandchild = read_pid(env.root / "grandchild.pid")
+    assert grandchild is not None
+    env.wait_for(lambda: not process_alive(grandchild), timeout=5)
+
+
+def test_cancel_and_max_running_reach_a_process_in_a_group_of_its_own(env: Env) -> None:
+    """`cancel` said the worker stopped the job while its `timeout`-wrapped command ran on,
+    and the next job of a `max_running = 1` queue started beside it."""
+    command = json.dumps(["sh", "-c", OWN_GROUP["timeout"].replace("grandchild", "$JOBCTL_JOB_ID")])
+    env.write_config(
+        '[queues.one]\nmax_running = 1\n[jobs.slow]\nqueue = "one"\nkill_grace = "300ms"\n'
+        f"command = {command}\nmax_attempts = 1\n"
+    )
+    first, second = env.enqueue("slow"), env.enqueue("slow")
+    worker = env.start("run-worker", "--concurrency", "2")
+    env.wait_for(lambda: read_pid(env.root / f"{first}.pid") is not None, timeout=20)
+    first_pid = read_pid(env.root / f"{first}.pid")
+    assert first_pid is not None
+    env.run("cancel", str(first), check=True)
+    env.wait_for(lambda: read_pid(env.root / f"{second}.pid") is not None, timeout=20)
+    assert not process_alive(first_pid), "the cancelled job's command still runs"
+    second_pid = read_pid(env.root / f"{second}.pid")
+    assert second_pid is not None
+    env.run("cancel", str(second), check=True)
+    env.wait_for(lambda: not process_alive(second_pid), timeout=5)
+    assert stop_worker(worker) == 0
+
+
+def test_a_leftover_in_a_group_of_its_own_is_stopped_when_the_job_ends(env: Env) -> None:
+    """The leader exits and leaves a process of its session that made a group of its own,
+    holding the job's output: it is stopped as leftovers in the leader's group are."""
+    command = json.dumps(["bash", "-c", "set -m; sleep 300 & echo $! > grandchild.pid; exit 0"])
+    env.write_config(f'[jobs.leaves]\ncommand = {command}\nkill_grace = "300ms"\n')
+    job_id = env.enqueue("leaves")
+    result = env.run("run-worker", "--burst", timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert env.show(job_id)["state"] == "succeeded"
+    grandchild = read_pid(env.root / "grandchild.pid")
+    assert grandchild is not None
+    env.wait_for(lambda: not process_alive(grandchild), timeout=5)
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. Shutdown: graceful, out of time, and forced by a second Ctrl-C
 
