@@ -6,11 +6,16 @@ import itertools
 import json
 import re
 import signal
+import socket
 import subprocess
+import time
 from datetime import datetime
 
 import pytest
 from conftest import JOBCTL, Env
+
+from jobctl.records import WorkerInfo
+from jobctl.store.sqlite import SqliteStore
 
 SECONDS_SCHEDULE = """
 [jobs.tick]
@@ -272,6 +277,37 @@ def test_reload_on_another_database_names_the_daemons_it_did_not_find(env: Env) 
         subprocess.run(made, capture_output=True, env=env.env, check=True)
     daemon.send_signal(signal.SIGTERM)
     daemon.communicate(timeout=20)
+
+
+def test_reload_signals_no_process_that_is_not_a_cron_daemon(env: Env) -> None:
+    """`reload` sent SIGHUP to whatever live pid a scheduler record of this host named: a
+    pid reused since its daemon died, or on a shared store any process a holder of its
+    password named. Most programs die of SIGHUP; this one must live."""
+    env.write_config(SECONDS_SCHEDULE)
+    env.enqueue("tick")
+    victim = subprocess.Popen(["sleep", "300"])
+    try:
+        now = time.time()
+        with SqliteStore(env.db) as store:
+            store.register_worker(
+                WorkerInfo(
+                    id=f"scheduler:{socket.gethostname()}:{victim.pid}",
+                    host=socket.gethostname(),
+                    pid=victim.pid,
+                    queues=(),
+                    concurrency=0,
+                    started_at=now,
+                    heartbeat_at=now,
+                    kind="scheduler",
+                    interval=3600.0,
+                )
+            )
+        result = env.run("reload")
+        assert result.stdout.startswith("no cron daemon leads on this host"), result
+        assert victim.poll() is None, "reload signalled a process that is no cron daemon"
+    finally:
+        victim.kill()
+        victim.wait()
 
 
 def test_cron_next_reads_a_naive_from_in_the_tz_given(env: Env) -> None:

@@ -211,7 +211,9 @@ def reload() -> None:
         # Live ones only: a dead process's pid may belong to another program by now. Not the
         # workers: they need no signal, and one of an earlier release would die of it.
         here = [w for w in store.workers() if w.host == host and w.alive(now)]
-    pids = sorted({w.pid for w in here if w.kind == "scheduler"})
+    # Only a process that is a cron daemon now: a record may name a pid reused since, or
+    # (a shared store's records are written by whoever holds its password) any process.
+    pids = sorted({w.pid for w in here if w.kind == "scheduler" and _is_a_daemon(w.pid)})
     # Each daemon re-reads the file it started with: that one is checked, not this call's,
     # which is needed only for a daemon whose file /proc does not tell (another user's).
     files = {pid: _config_of(pid) for pid in pids}
@@ -254,11 +256,9 @@ def _daemons_elsewhere() -> str:
         try:
             if entry.stat().st_uid != os.geteuid():
                 continue
-            with open(f"/proc/{entry.name}/cmdline", "rb") as handle:
-                argv = [os.fsdecode(a) for a in handle.read().split(b"\0") if a]
         except OSError:
             continue
-        if _runs_a_daemon(argv):
+        if _is_a_daemon(int(entry.name)):
             found.append(int(entry.name))
     if not found:
         return ""
@@ -272,6 +272,16 @@ def _daemons_elsewhere() -> str:
         f"; cron daemon processes {pids} run on this host with other databases: give reload"
         " the --db (or JOBCTL_DB) one was started with"
     )
+
+
+def _is_a_daemon(pid: int) -> bool:
+    """Whether process `pid` of this host runs jobctl's `up` or `schedule-daemon`."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = [os.fsdecode(a) for a in handle.read().split(b"\0") if a]
+    except OSError:
+        return False
+    return _runs_a_daemon(argv)
 
 
 def _runs_a_daemon(argv: list[str]) -> bool:
