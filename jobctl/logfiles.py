@@ -6,6 +6,7 @@ Paths are absolute, so `logs` and `dead show` find them from any working directo
 from __future__ import annotations
 
 import os
+from collections.abc import Container
 from pathlib import Path
 
 from jobctl.config import Config
@@ -71,6 +72,32 @@ def attempt_log_path(directory: Path | str, job_id: int, run: int) -> str:
     """A thousand jobs per folder keeps folders small at millions of jobs. A string: the
     worker names one per attempt, and pathlib would cost it more than the rest of it."""
     return f"{directory}/{job_id // 1000:05d}/{job_id}.{run}.log"
+
+
+def attempt_of(path: str) -> tuple[int, int] | None:
+    """The (job id, run) a path names when it has the shape of an attempt's log,
+    `.../NNNNN/ID.RUN.log`; None otherwise."""
+    folder, name = os.path.split(path)
+    parts = name.split(".")
+    if len(parts) != 3 or parts[2] != "log" or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    job_id, run = int(parts[0]), int(parts[1])
+    if os.path.basename(folder) != f"{job_id // 1000:05d}" or name != f"{job_id}.{run}.log":
+        return None  # (also refuses digits other than ASCII ones, and leading zeros)
+    return job_id, run
+
+
+def trusted(path: str, job_ids: Container[int], directory: Path | str | None, shared: bool) -> bool:
+    """Whether a log path read from the store may be read or removed: one of these jobs'
+    attempt logs by its shape, and, from a shared store (whose records whoever holds its
+    password writes), below this host's log folder. A path of any other shape was never
+    written by a worker: acting on it would read or delete any file as the caller."""
+    named = attempt_of(path)
+    if named is None or named[0] not in job_ids:
+        return False
+    if not shared or directory is None:
+        return True
+    return os.path.dirname(os.path.dirname(path)) == os.fspath(directory)
 
 
 def locate(path: str, directory: Path | str | None) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from jobctl.config import Config
 from jobctl.errors import StoreError, StoreFull
-from jobctl.logfiles import hook_logs_of, locate
+from jobctl.logfiles import hook_logs_of, locate, trusted
 from jobctl.models import State
 from jobctl.store import Store
 
@@ -71,11 +71,14 @@ def prune(
         survivors = store.get_many(chunk)
         gone = [i for i in chunk if i not in survivors]
         deleted.extend(gone)
+        shared = "://" in store.location
+        paths = [locate(p, log_dir) for p in paths]
+        paths = [p for p in paths if trusted(p, set(gone), log_dir, shared)]
         if log_dir is not None and gone:
             paths = [*paths, *hook_logs_of(log_dir, set(gone))]
         for path in paths:
             try:
-                os.unlink(locate(path, log_dir))
+                os.unlink(path)
             except OSError:
                 continue  # already gone, or busy: the job is gone, a stray log is harmless
             removed += 1
@@ -104,12 +107,15 @@ def _remove_logs_first(
         )
     }
     removed = 0
-    paths = [a.log_path for i in sorted(doomed) for a in store.attempts(i) if a.log_path]
+    shared = "://" in store.location
+    recorded = [a.log_path for i in sorted(doomed) for a in store.attempts(i) if a.log_path]
+    paths = [locate(p, log_dir) for p in recorded]
+    paths = [p for p in paths if trusted(p, doomed, log_dir, shared)]
     if log_dir is not None:
         paths += hook_logs_of(log_dir, doomed)
     for path in paths:
         try:
-            os.unlink(locate(path, log_dir))
+            os.unlink(path)
         except OSError:
             continue
         removed += 1

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from jobctl.logfiles import attempt_log_path
 from jobctl.models import AttemptResult, JobFilter, NewJob, Outcome, State
 from jobctl.retention import AutoPruner, prune
 from jobctl.store import Finish
@@ -24,7 +25,8 @@ def _finished(store: SqliteStore, outcomes: list[Outcome], at: float, logs: Path
     claims = store.claim("w", None, at - 5, 30.0, limit=len(outcomes))
     finishes = []
     for claim, outcome in zip(claims, outcomes, strict=True):
-        log = logs / f"{claim.job.id}.log"
+        log = Path(attempt_log_path(logs, claim.job.id, claim.run))
+        log.parent.mkdir(exist_ok=True)
         log.write_text("output\n")
         finishes.append(
             Finish(claim, AttemptResult(outcome, exit_code=1, log_path=str(log), finished_at=at))
@@ -65,7 +67,7 @@ def test_prune_deletes_in_batches_and_removes_logs(tmp_path: Path) -> None:
         pruned = prune(store, [State.SUCCEEDED, State.QUEUED], batch=2)
         assert (sorted(pruned.ids), pruned.logs_removed) == (ids, 5)
         assert store.get_many([*ids, active.id]).keys() == {active.id}
-        assert not any((tmp_path / f"{i}.log").exists() for i in ids)
+        assert not any(Path(attempt_log_path(tmp_path, i, 1)).exists() for i in ids)
 
 
 def test_prune_leaves_a_job_that_was_retried_meanwhile(tmp_path: Path) -> None:
@@ -88,8 +90,8 @@ def test_a_prune_on_a_full_disk_removes_only_the_logs_of_jobs_it_deletes(tmp_pat
         ids = _finished(store, [Outcome.FAILED] * 2, NOW, tmp_path)
         store.dead_retry([ids[0]], None, NOW)  # between the count and the deletion
         assert _remove_logs_first(store, ids, [State.DEAD], NOW + 1, None) == 1
-        assert (tmp_path / f"{ids[0]}.log").exists()
-        assert not (tmp_path / f"{ids[1]}.log").exists()
+        assert Path(attempt_log_path(tmp_path, ids[0], 1)).exists()
+        assert not Path(attempt_log_path(tmp_path, ids[1], 1)).exists()
 
 
 def test_auto_prune_keeps_each_state_its_time_and_runs_once_a_minute(tmp_path: Path) -> None:

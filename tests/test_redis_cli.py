@@ -544,3 +544,31 @@ def test_an_id_no_store_can_hold_is_a_usage_error_on_both_stores(
         result = sandbox.run(*words, huge)
         assert result.returncode == 2, (sandbox, result.stderr)
         assert "is not in the range x<=9223372036854775807" in result.stderr
+
+
+def test_a_log_path_written_into_the_store_reads_and_removes_no_other_file(
+    redis_env: RedisEnv,
+) -> None:
+    """Anyone with the server's password can rewrite an attempt's `log_path`: `logs` then
+    printed a file only root could read, and `prune` (and a worker's own retention) deleted
+    it as root. Only a path with the shape of that attempt's log, below this host's log
+    folder, is read or removed now."""
+    env = redis_env
+    env.write_config(CONFIG)
+    job_id = env.enqueue("hello")
+    env.run("run-worker", "--burst", check=True)
+    precious = env.root / "private" / "precious.key"
+    precious.parent.mkdir(mode=0o700)
+    precious.write_text("precious\n")
+    lookalike = env.root / "other" / f"{job_id // 1000:05d}" / f"{job_id}.1.log"
+    lookalike.parent.mkdir(parents=True)
+    lookalike.write_text("not this job's log\n")
+    with RedisStore(env.url, create=False) as store:
+        client, key = store._client, store._key("att", str(job_id), "1")
+        assert client.exists(key)
+        for planted in (precious, lookalike):
+            client.hset(key, mapping={"log_path": str(planted), "host": socket.gethostname()})
+            logs = env.run("logs", str(job_id))
+            assert planted.read_text() not in logs.stdout, logs
+    env.run("prune", "--older-than", "0s", check=True)
+    assert precious.exists() and lookalike.exists()

@@ -530,8 +530,10 @@ def attempt_log(store: Store, attempt: Attempt) -> Path:
     directory = logfiles.log_dir(STATE.config(), store.location)
     if attempt.log_path:
         if attempt.elsewhere():
-            return Path(attempt.log_path)  # that host's path
-        return Path(logfiles.locate(attempt.log_path, directory))
+            return Path(attempt.log_path)  # that host's path, only shown: not read here
+        found = logfiles.locate(attempt.log_path, directory)
+        if logfiles.trusted(found, (attempt.job_id,), directory, "://" in store.location):
+            return Path(found)
     return Path(logfiles.attempt_log_path(directory, attempt.job_id, attempt.run))
 
 
