@@ -108,6 +108,20 @@ class Settings(NamedTuple):
     on_failure: tuple[str, ...] | None = None
     on_dead: tuple[str, ...] | None = None
     hook_timeout: float = 30.0
+    # Whether workers run `enqueue --exec` commands; None: yes on SQLite, no on a shared store
+    # (see exec_allowed).
+    allow_exec: bool | None = None
+
+
+def exec_allowed(settings: Settings, store_location: str) -> bool:
+    """Whether a worker of this config runs jobs that carry their own command (`enqueue
+    --exec`). A SQLite file is private to its user, and whoever can write it can run any
+    command as that user already; a shared store's (redis://) records are written by
+    whoever holds its password, who must not thereby run any command on every worker host,
+    as its user: there only the config's job types run, unless `allow_exec = true`."""
+    if settings.allow_exec is not None:
+        return settings.allow_exec
+    return "://" not in store_location
 
 
 class Config(NamedTuple):
@@ -538,6 +552,7 @@ class _Parser:
             "on_failure",
             "on_dead",
             "hook_timeout",
+            "allow_exec",
         }
         self.check_keys(t, data, allowed)
         log_format = self.take(t, data, "log_format", str, "text")
@@ -578,6 +593,7 @@ class _Parser:
             on_failure=self.hook(t, data, "on_failure"),
             on_dead=self.hook(t, data, "on_dead"),
             hook_timeout=self.positive_duration(t, data, "hook_timeout", 30.0),
+            allow_exec=self.take(t, data, "allow_exec", bool, None),
         )
 
     def job(self, name: str, data: Any) -> JobType:

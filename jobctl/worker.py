@@ -22,7 +22,7 @@ from types import FrameType
 
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import ADHOC_JOB, DEFAULT_JOB, Config, JobType
+from jobctl.config import ADHOC_JOB, DEFAULT_JOB, Config, JobType, exec_allowed
 from jobctl.durations import format_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import HOST_LIMITS, Attempt, AttemptSpec, wait_readable
@@ -606,11 +606,19 @@ class Worker:
         job_type = self._job_type(claim)
         running = _Running(claim, job_type or DEFAULT_JOB, None, self.clock.monotonic())
         self._running[job.id] = running
-        if job_type is None:
-            message = f"unknown job {job.job!r}: not defined in " + (
+        refusal = None
+        if job.command is not None and not exec_allowed(self.config.settings, self.store.location):
+            refusal = (
+                "--exec command refused: on a shared store this worker runs only its config's"
+                " job types ([settings] allow_exec = true runs any command a holder of the"
+                " server's password queues)"
+            )
+        elif job_type is None:
+            refusal = f"unknown job {job.job!r}: not defined in " + (
                 str(self.config.path) if self.config.path else "any config"
             )
-            self._finished.append((job.id, _not_run(message)))
+        if refusal is not None or job_type is None:
+            self._finished.append((job.id, _not_run(refusal or "")))
             self._poke()  # reported at the next turn of the loop, not at the next wake-up
             return
         try:

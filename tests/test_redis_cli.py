@@ -572,3 +572,28 @@ def test_a_log_path_written_into_the_store_reads_and_removes_no_other_file(
             assert planted.read_text() not in logs.stdout, logs
     env.run("prune", "--older-than", "0s", check=True)
     assert precious.exists() and lookalike.exists()
+
+
+def test_workers_of_a_shared_store_run_no_exec_command_unless_allowed(
+    redis_env: RedisEnv, tmp_path: Path
+) -> None:
+    """Anyone with the server's password could queue an --exec command, which every worker
+    ran as its own user (root, for a crontab's replacement) with its environment. On a
+    shared store workers run only their config's job types, unless allow_exec = true."""
+    env = redis_env
+    env.write_config(CONFIG)
+    refused = env.run("enqueue", "--exec", "--", "touch", "ran")
+    assert refused.returncode == 2 and "allow_exec" in refused.stderr, refused
+    # A producer whose own config allows it (or any other Redis client) still can store one:
+    allowing = tmp_path / "allowing.toml"
+    allowing.write_text("[settings]\nallow_exec = true\n")
+    queued = env.run("--config", str(allowing), "enqueue", "--exec", "--", "touch", "ran")
+    job_id = int(queued.stdout)
+    env.run("run-worker", "--burst", check=True)
+    job = env.show(job_id)
+    assert job["state"] == "dead" and "allow_exec" in str(job["error"]), job
+    assert not (env.root / "ran").exists()
+    env.write_config(CONFIG.replace("[settings]\n", "[settings]\nallow_exec = true\n"))
+    env.run("dead", "retry", str(job_id), check=True)
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"

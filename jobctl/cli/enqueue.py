@@ -82,6 +82,13 @@ def run_enqueue(
             raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
         if not command[0]:
             raise UsageError("--exec: the command's name is empty")
+        from jobctl.config import exec_allowed
+
+        if not exec_allowed(config.settings, STATE.db_location()):
+            raise UsageError(
+                "--exec: workers of a shared store run only their config's job types; set"
+                " [settings] allow_exec = true (here and on the workers) to queue commands"
+            )
         directory = _exec_directory()
         _refuse_a_shell_line(command, directory)
         cwd: str | None = directory
