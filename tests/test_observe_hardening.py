@@ -1,8 +1,9 @@
 """What a security review found in the --metrics-addr server and in hooks, held shut: a
 scrape that resets its connection or meets an unexpected error never puts a traceback on the
-worker's stderr, an empty host binds loopback however it is spelled, and a hooks folder that
-is a link (or open to others) is refused before anything in it is touched, with a
-`hook.failed` line that says why.
+worker's stderr, an empty host binds loopback however it is spelled, idle connections held
+open and renewed keep no request from its answer, a request trickled in is closed once its
+5 seconds are up, and a hooks folder that is a link (or open to others) is refused before
+anything in it is touched, with a `hook.failed` line that says why.
 
 Long-running commands log JSON event lines to a file (see test_observe_support), so "no
 traceback" is checked as "every line of stderr is one event object".
@@ -10,11 +11,14 @@ traceback" is checked as "every line of stderr is one event object".
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import socket
 import sqlite3
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +135,90 @@ def test_an_empty_host_serves_on_loopback(env: Env) -> None:
     assert listening(env, worker) == ("127.0.0.1", port)
     assert http_get("127.0.0.1", port, "/healthz") == (200, TEXT, "ok\n")
     assert worker.stop() == 0
+
+
+IDLE = 100  # connections held open without a request: more than the server keeps at once
+RENEW_AFTER = 4.5  # seconds: each is replaced just before its 5 s to send a request are up
+
+
+def _hold_idle(port: int, held: list[tuple[socket.socket, float]]) -> None:
+    """Tops `held` up to IDLE connections that never send a byte, replacing each one once
+    it is RENEW_AFTER seconds old: what any local user can do to hold every place for good."""
+    now = time.monotonic()
+    for conn, opened_at in [(c, t) for c, t in held if now - t >= RENEW_AFTER]:
+        conn.close()
+        held.remove((conn, opened_at))
+    while len(held) < IDLE:
+        held.append((socket.create_connection(("127.0.0.1", port), timeout=5), now))
+
+
+def _probe(port: int, path: str) -> str | None:
+    """None when `path` is answered 200 within a second, else what happened instead."""
+    asked = time.monotonic()
+    try:
+        status = http_get("127.0.0.1", port, path, timeout=2)[0]
+    except (OSError, http.client.HTTPException) as exc:
+        return f"{path}: {type(exc).__name__} after {time.monotonic() - asked:.2f}s"
+    took = time.monotonic() - asked
+    return None if status == 200 and took < 1 else f"{path}: {status} after {took:.2f}s"
+
+
+def test_idle_connections_held_and_renewed_keep_no_request_from_its_answer(env: Env) -> None:
+    """However many idle connections are held open, each renewed before its 5 s are up, a
+    request that arrives whole is answered at once: a liveness probe must not restart a
+    healthy worker, nor Prometheus lose its scrapes, because of them."""
+    env.write_config(CONFIG)
+    port = free_port()
+    worker = start_logged(env, "run-worker", "--metrics-addr", f"127.0.0.1:{port}")
+    assert listening(env, worker) == ("127.0.0.1", port)
+    worker.wait_event(env, "worker.started")
+    held: list[tuple[socket.socket, float]] = []
+    failed: list[str] = []
+    rounds = 0
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 2 * RENEW_AFTER:  # every one renewed at least once
+            _hold_idle(port, held)
+            failed += [f for f in (_probe(port, "/healthz"), _probe(port, "/metrics")) if f]
+            rounds += 1
+            time.sleep(0.1)  # the probes' cadence: a scrape interval, shortened
+    finally:
+        for conn, _ in held:
+            conn.close()
+    assert not failed, f"{len(failed)} of {2 * rounds} requests failed: {failed[:6]}"
+    job_id = env.enqueue("ok")
+    worker.wait_event(env, "job.succeeded", job_id=job_id)
+    assert worker.stop() == 0
+    _event_lines(worker.text())
+
+
+def test_a_request_trickled_in_is_closed_once_its_5_seconds_are_up(env: Env) -> None:
+    """A client that sends a byte of its headers now and then is not waited on for good:
+    the request line and headers have 5 s in all, however the bytes come, and what never
+    arrived whole is not answered."""
+    env.write_config(CONFIG)
+    port = free_port()
+    worker = start_logged(env, "run-worker", "--metrics-addr", f"127.0.0.1:{port}")
+    assert listening(env, worker) == ("127.0.0.1", port)
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        opened_at = time.monotonic()
+        conn.sendall(b"GET /healthz HTTP/1.1\r\nX-Trickle: ")
+        conn.settimeout(0.25)  # a byte each quarter second, until the server hangs up
+        answer = None
+        while answer is None and time.monotonic() - opened_at < 15:
+            try:
+                answer = conn.recv(1024)
+            except TimeoutError:
+                with contextlib.suppress(OSError):  # closed as we wrote: seen at the next read
+                    conn.sendall(b"x")
+            except ConnectionResetError:
+                answer = b""
+        closed_after = time.monotonic() - opened_at
+    assert answer == b"", answer
+    assert 4.9 <= closed_after < 7, closed_after
+    assert http_get("127.0.0.1", port, "/healthz") == (200, TEXT, "ok\n")
+    assert worker.stop() == 0
+    _event_lines(worker.text())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,29 +1,37 @@
 """/metrics and /healthz over HTTP, for `--metrics-addr` on workers and daemons.
 
-The server runs in its own daemon threads with its own database connections, so a busy or
-stuck scrape can never stall the worker, and a saturated worker never stalls a scrape. It
-binds to loopback unless an address says otherwise.
+The server runs in threads of its own with its own database connections, so a busy or stuck
+scrape can never stall the worker, and a saturated worker never stalls a scrape. It binds to
+loopback unless an address says otherwise.
 
 Nothing a client does reaches the worker's stderr: a scrape that resets or drops its
 connection (a timed-out Prometheus scrape may) is no error of ours and is dropped quietly,
 and an unexpected error while answering is a 500 with a one-line body, never a traceback.
 
-Nor can a client hold on to the worker's descriptors and threads: at most MAX_CONNECTIONS are
-handled at once (one more waits a moment at most for a slot, then is closed unanswered), each
-has READ_TIMEOUT seconds to send its whole request line and headers and WRITE_TIMEOUT seconds
-for each write of the answer. Idle or trickling connections from any local user cost a few of
-each for a few seconds, never one apiece for good.
+Nor can a client hold on to the worker's descriptors and threads, or keep other clients from
+their answers. One thread reads and writes every connection and never waits on any; a few
+others (MAX_ANSWERING) only work out answers, each to a request whose request line and
+headers have all arrived. At most MAX_CONNECTIONS are open at once: past that, a new one
+closes the oldest still sending its request or taking its answer. Each has READ_TIMEOUT
+seconds to send its request and WRITE_TIMEOUT seconds to take the answer. Idle or trickling
+connections from any local user thus cost a descriptor apiece, a few dozen at most, and hold
+up no request that arrives whole: it is read as it comes and answered at once.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import io
+import queue
+import selectors
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+from typing import Any, Literal
 
 from jobctl.config import Config
 from jobctl.errors import JobctlError, UsageError
@@ -33,10 +41,16 @@ from jobctl.text import clean
 LOOPBACK = "127.0.0.1"
 _TEXT = "text/plain; charset=utf-8"
 READ_TIMEOUT = 5.0  # seconds for a connection to send its request line and headers, in all
-WRITE_TIMEOUT = 10.0  # seconds for the client to take one write of the answer
-MAX_CONNECTIONS = 16  # handled at once; past it a new connection is closed unanswered
-ADMIT_WAIT = 0.5  # seconds a new connection may wait for a slot that is about to free
+WRITE_TIMEOUT = 10.0  # seconds for the client to take the whole answer
+# Connections open at once: more than any burst of scrapes, few enough that, held by idle
+# clients, they leave the worker's jobs their descriptors. Past it a new one closes the
+# oldest waiting on its client: a request is read the moment it arrives, so holding every
+# place against it takes opening that many connections in that moment.
+MAX_CONNECTIONS = 32
+MAX_ANSWERING = 4  # requests worked out at once, each with a database connection of its own
+MAX_HEAD = 16 * 1024  # bytes of request line and headers; a connection sending more is closed
 BACKLOG = 64  # connections the kernel queues until the server accepts them
+TICK = 0.5  # seconds at most between two checks of the connections' deadlines
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -71,28 +85,36 @@ class MetricsServer:
     ) -> None:
         self._open_store = open_store
         self._config = config
-        handler = _handler(self)
-        server_class: type[_Server] = _Server
-        if ":" in address[0]:
-            server_class = _ServerV6
         try:
-            self._server = server_class(address, handler)
+            self._server = _Server(address, self._answer)
         except OSError as exc:
             raise UsageError(
                 f"--metrics-addr: cannot listen on {address[0]}:{address[1]}: {exc.strerror}"
             ) from None
-        bound = self._server.server_address
+        bound = self._server.listener.getsockname()
         self.address: tuple[str, int] = (str(bound[0]), int(bound[1]))
-        self._thread = threading.Thread(
+        self._serving = threading.Thread(
             target=self._server.serve_forever, name="metrics-http", daemon=True
         )
+        self._answering = [
+            threading.Thread(
+                target=self._server.answer_forever, name=f"metrics-answer-{n}", daemon=True
+            )
+            for n in range(MAX_ANSWERING)
+        ]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in (self._serving, *self._answering):
+            thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        """Closes every connection and the listening socket. An answer still being worked
+        out (on a slow database) is not waited for: its thread is a daemon's, its answer
+        dropped."""
+        self._server.stop()
+        if self._serving.is_alive():
+            self._serving.join()
+        self._server.close()
 
     def metrics(self) -> tuple[int, str]:
         from jobctl.observe.metrics import render
@@ -111,77 +133,234 @@ class MetricsServer:
             return 503, f"unhealthy: {exc}\n"
         return 200, "ok\n"
 
+    def _answer(self, head: bytes, client_address: Any) -> bytes:
+        return _Exchange(self, head, client_address).answer.getvalue()
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = BACKLOG
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
-        self._slots = threading.Condition()  # notified when a connection is done
-        # Connections being handled: when each was accepted while its request is still being
-        # read, None once it is in. Only the serve_forever thread adds; a handler removes its own.
-        self._handling: dict[socket.socket, float | None] = {}
-        super().__init__(address, handler)
+_Phase = Literal["reading", "answering", "writing", "closed"]
 
-    def verify_request(self, request: Any, client_address: Any) -> bool:
-        """A slot for a new connection, or False: then it is closed at once, unanswered. With
-        every slot taken, waits up to ADMIT_WAIT for one (those answering, or connected only
-        a moment ago, are done in a moment: a burst of scrapes is served, not refused); not
-        at all when every slot is held by a connection that has sent no request for that long
-        (idle ones, freed only by READ_TIMEOUT: the backlog keeps moving)."""
-        with self._slots:
-            give_up = time.monotonic() + ADMIT_WAIT
-            while len(self._handling) >= MAX_CONNECTIONS:
+
+class _Connection:
+    """A client's socket and where its exchange stands. Only the serving thread touches
+    the socket; an answering thread only reads `head` of one handed to it."""
+
+    def __init__(self, sock: socket.socket, client_address: Any, now: float) -> None:
+        self.sock = sock
+        self.client_address = client_address
+        self.deadline = now + READ_TIMEOUT
+        self.head = bytearray()
+        self.answer = memoryview(b"")
+        self.phase: _Phase = "reading"
+
+
+class _Server:
+    """The listening socket and every connection: served by one thread (serve_forever) that
+    reads and writes without blocking, and answered by MAX_ANSWERING threads (answer_forever)
+    that never touch a socket, so that no client, however slow, holds a thread."""
+
+    def __init__(self, address: tuple[str, int], answer: Callable[[bytes, Any], bytes]) -> None:
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
+        self.listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.listener.bind(address)
+            self.listener.listen(BACKLOG)
+        except OSError:
+            self.listener.close()
+            raise
+        self.listener.setblocking(False)
+        self._answer = answer
+        self._selector = selectors.DefaultSelector()
+        # An answering thread wakes the serving thread with a byte: an answer is ready.
+        self._wake_in, self._wake_out = socket.socketpair()
+        self._wake_in.setblocking(False)
+        self._wake_out.setblocking(False)
+        self._selector.register(self._wake_in, selectors.EVENT_READ)
+        self._selector.register(self.listener, selectors.EVENT_READ)
+        self._listening = True
+        self._listen_again = 0.0  # when to accept again after the kernel refused an accept
+        self._connections: dict[_Connection, None] = {}  # in the order accepted: oldest first
+        self._requests: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()
+        self._answered: collections.deque[tuple[_Connection, bytes]] = collections.deque()
+        self._stopping = False
+
+    def serve_forever(self) -> None:
+        try:
+            while not self._stopping:
+                for key, _ in self._selector.select(TICK):
+                    self._ready(key)
+                self._take_answers()
+                self._close_late()
                 now = time.monotonic()
-                idle = all(t is not None and now - t >= ADMIT_WAIT for t in self._handling.values())
-                if idle or now >= give_up:
-                    return False
-                self._slots.wait(give_up - now)
-            self._handling[request] = time.monotonic()
-            return True
+                if not self._listening and now >= self._listen_again and self._has_room():
+                    self._listen(True)
+        except Exception as exc:  # a bug: the endpoint is gone, the worker goes on
+            _report(exc)
 
-    def request_read(self, request: socket.socket) -> bool:
-        """The request is in: no read deadline from here. False if it came too late."""
-        with self._slots:
-            accepted = self._handling.get(request)
-            self._handling[request] = None
-        return accepted is not None and time.monotonic() - accepted < READ_TIMEOUT
+    def answer_forever(self) -> None:
+        while (conn := self._requests.get()) is not None:
+            try:
+                answer = self._answer(bytes(conn.head), conn.client_address)
+            except Exception as exc:  # a bug outside do_GET's own 500: closed unanswered
+                _report(exc)
+                answer = b""
+            self._answered.append((conn, answer))
+            with contextlib.suppress(OSError):  # full (a wake is due anyway), or stopped
+                self._wake_out.send(b"\0")
 
-    def shutdown_request(self, request: Any) -> None:
-        """Frees the slot before the descriptor is closed: service_actions only touches
-        connections still here, so never a descriptor reused by something else."""
-        with self._slots:
-            self._handling.pop(request, None)
-            self._slots.notify()
-        super().shutdown_request(request)
+    def stop(self) -> None:
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._wake_out.send(b"\0")
+        for _ in range(MAX_ANSWERING):
+            self._requests.put(None)
 
-    def service_actions(self) -> None:
-        """Called by serve_forever at least every half second: a connection whose request is
-        not in READ_TIMEOUT after it was accepted is shut down, which wakes its handler with
-        end of file."""
-        late = time.monotonic() - READ_TIMEOUT
-        with self._slots:
-            for request, accepted in self._handling.items():
-                if accepted is not None and accepted <= late:
-                    with contextlib.suppress(OSError):
-                        request.shutdown(socket.SHUT_RDWR)
+    def close(self) -> None:
+        """Once serve_forever has returned: closes every socket it held."""
+        for conn in list(self._connections):
+            self._close(conn)
+        self._selector.close()
+        self.listener.close()
+        self._wake_in.close()
+        self._wake_out.close()
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """socketserver prints a traceback to stderr for any exception a request raises. The
-        handler answers what it can (a 500 for an unexpected error), so what reaches here is
-        a client that reset or dropped its connection, or one that broke off mid-answer:
-        nothing the worker's stderr should show. Anything else (a bug) is one line there."""
-        import sys
+    def _ready(self, key: selectors.SelectorKey) -> None:
+        try:
+            if key.fileobj is self.listener:
+                if self._listening:
+                    self._accept()
+            elif key.fileobj is self._wake_in:
+                with contextlib.suppress(OSError):
+                    while self._wake_in.recv(4096):
+                        pass
+            elif key.data.phase == "reading":
+                self._read(key.data)
+            elif key.data.phase == "writing":
+                self._write(key.data)
+        except Exception as exc:  # a bug: this connection is dropped, the others served
+            _report(exc)
+            conn = key.data
+            if isinstance(conn, _Connection) and conn.phase != "closed":
+                self._close(conn)
 
-        error = sys.exc_info()[1]
-        if error is None or isinstance(error, ConnectionError | TimeoutError):
+    def _accept(self) -> None:
+        for _ in range(BACKLOG):  # then the others get their turn
+            if not self._has_room():
+                self._listen(False)  # every place is being answered: the kernel queues the rest
+                return
+            try:
+                sock, client_address = self.listener.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError:  # out of descriptors (the jobs' too): try again in a moment
+                self._listen(False)
+                self._listen_again = time.monotonic() + TICK
+                return
+            if len(self._connections) >= MAX_CONNECTIONS:
+                oldest = self._oldest_waiting()
+                if oldest is not None:
+                    self._close(oldest)
+            sock.setblocking(False)
+            conn = _Connection(sock, client_address, time.monotonic())
+            self._connections[conn] = None
+            self._read(conn)  # a request sent at once is often in already
+            if conn.phase == "reading":
+                self._selector.register(sock, selectors.EVENT_READ, conn)
+
+    def _read(self, conn: _Connection) -> None:
+        try:
+            data = conn.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
             return
-        text = clean(f"{type(error).__name__}: {error}")[:300]
-        print(f"jobctl: metrics server: unexpected error: {text}", file=sys.stderr)
+        except OSError:  # reset: the client gave up
+            self._close(conn)
+            return
+        if not data or len(conn.head) + len(data) > MAX_HEAD:
+            self._close(conn)  # gone before its request was in, or sending no request at all
+            return
+        conn.head += data
+        if _head_complete(conn.head):
+            with contextlib.suppress(KeyError):  # not registered when read on accepting
+                self._selector.unregister(conn.sock)
+            conn.phase = "answering"
+            self._requests.put(conn)
+
+    def _take_answers(self) -> None:
+        while self._answered:
+            conn, answer = self._answered.popleft()
+            if conn.phase != "answering":
+                continue
+            if not answer:
+                self._close(conn)
+                continue
+            conn.phase = "writing"
+            conn.answer = memoryview(answer)
+            conn.deadline = time.monotonic() + WRITE_TIMEOUT
+            self._write(conn)  # most answers fit the socket's buffer at once
+            if conn.phase == "writing":
+                self._selector.register(conn.sock, selectors.EVENT_WRITE, conn)
+
+    def _write(self, conn: _Connection) -> None:
+        try:
+            sent = conn.sock.send(conn.answer)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:  # reset, or closed for reading: the client gave up
+            self._close(conn)
+            return
+        conn.answer = conn.answer[sent:]
+        if not conn.answer:
+            self._close(conn)
+
+    def _close(self, conn: _Connection) -> None:
+        with contextlib.suppress(KeyError):
+            self._selector.unregister(conn.sock)
+        conn.phase = "closed"
+        del self._connections[conn]
+        with contextlib.suppress(OSError):
+            conn.sock.shutdown(socket.SHUT_WR)  # the end of the answer, sent before the close
+        conn.sock.close()
+
+    def _close_late(self) -> None:
+        """A connection past its deadline is closed: one that has not sent its whole request
+        READ_TIMEOUT after it was accepted is not answered."""
+        now = time.monotonic()
+        late = [c for c in self._connections if c.phase != "answering" and c.deadline <= now]
+        for conn in late:
+            self._close(conn)
+
+    def _oldest_waiting(self) -> _Connection | None:
+        """The connection accepted first of those still waiting on their client: sending
+        the request or taking the answer. Those being answered are done in a moment."""
+        return next((c for c in self._connections if c.phase != "answering"), None)
+
+    def _has_room(self) -> bool:
+        return len(self._connections) < MAX_CONNECTIONS or self._oldest_waiting() is not None
+
+    def _listen(self, on: bool) -> None:
+        if on != self._listening:
+            if on:
+                self._selector.register(self.listener, selectors.EVENT_READ)
+            else:
+                self._selector.unregister(self.listener)
+            self._listening = on
 
 
-class _ServerV6(_Server):
-    address_family = socket.AF_INET6
+def _head_complete(head: bytearray) -> bool:
+    """Whether the request line and headers have all arrived: an empty line ends them, as
+    http.server reads them (an empty request line is the whole of a request it ignores)."""
+    first = head.find(b"\n")
+    if first == -1:
+        return False
+    if not head[:first].strip():
+        return True
+    return head.find(b"\n\n", first) != -1 or head.find(b"\n\r\n", first) != -1
+
+
+def _report(error: BaseException) -> None:
+    """An unexpected error (a bug) as one line on the worker's stderr, never a traceback."""
+    text = clean(f"{type(error).__name__}: {error}")[:300]
+    print(f"jobctl: metrics server: unexpected error: {text}", file=sys.stderr)
 
 
 def _internal_error(exc: Exception) -> str:
@@ -190,39 +369,38 @@ def _internal_error(exc: Exception) -> str:
     return f"internal error: {text[:297] + '...' if len(text) > 300 else text}\n"
 
 
-def _handler(server: MetricsServer) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        timeout = READ_TIMEOUT  # for each read; service_actions holds the whole request to it
+class _Exchange(BaseHTTPRequestHandler):
+    """One request, from its head as the serving thread read it to the whole answer it is
+    to write: http.server's parsing and error answers, with no socket to wait on."""
 
-        def parse_request(self) -> bool:
-            parsed = super().parse_request()
-            assert isinstance(self.server, _Server)
-            if not self.server.request_read(self.connection):
-                return False  # shut down for being late: what came is not the whole request
-            self.connection.settimeout(WRITE_TIMEOUT)
-            return parsed
+    def __init__(self, server: MetricsServer, head: bytes, client_address: Any) -> None:
+        # Not BaseRequestHandler's __init__: it reads and writes a socket.
+        self.metrics_server = server
+        self.client_address = client_address
+        self.rfile = io.BytesIO(head)
+        self.answer = io.BytesIO()
+        self.wfile = self.answer
+        self.handle()
 
-        def do_GET(self) -> None:
-            path = self.path.split("?", 1)[0]
-            kind = _TEXT
-            try:
-                if path == "/metrics":
-                    status, body = server.metrics()
-                    kind = "text/plain; version=0.0.4; charset=utf-8"
-                elif path == "/healthz":
-                    status, body = server.health()
-                else:
-                    status, body = 404, "not found\n"
-            except Exception as exc:  # a bug, or a store error of a kind it does not name
-                status, body, kind = 500, _internal_error(exc), _TEXT
-            data = body.encode("utf-8")
-            self.send_response(status)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        kind = _TEXT
+        try:
+            if path == "/metrics":
+                status, body = self.metrics_server.metrics()
+                kind = "text/plain; version=0.0.4; charset=utf-8"
+            elif path == "/healthz":
+                status, body = self.metrics_server.health()
+            else:
+                status, body = 404, "not found\n"
+        except Exception as exc:  # a bug, or a store error of a kind it does not name
+            status, body, kind = 500, _internal_error(exc), _TEXT
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        def log_message(self, format: str, *args: object) -> None:
-            return  # scrapes are not events worth a log line
-
-    return Handler
+    def log_message(self, format: str, *args: object) -> None:
+        return  # scrapes are not events worth a log line
