@@ -51,7 +51,8 @@ class StoreError(JobctlError):
 
 
 class StoreFull(StoreError):
-    """The disk under the database is full: `prune` can still make room (see retention)."""
+    """The disk under the database is full, or the Redis server at its maxmemory: `prune`
+    can still make room (see retention)."""
 
 
 class StoreMissing(StoreError):

@@ -597,3 +597,34 @@ def test_workers_of_a_shared_store_run_no_exec_command_unless_allowed(
     env.run("dead", "retry", str(job_id), check=True)
     env.run("run-worker", "--burst", check=True)
     assert env.show(job_id)["state"] == "succeeded"
+
+
+def test_prune_dead_purge_and_cancel_free_a_full_server(
+    tmp_path: Path, redis_env: RedisEnv
+) -> None:
+    """At its maxmemory a `noeviction` server refuses every write, and `health` says to free
+    memory: `prune`, `dead purge` and `cancel` were refused too ("out of memory"), so only
+    redis-cli could. They run there now; `metrics`, which only reads, runs too."""
+    server = start_server(tmp_path / "full", "--maxmemory-policy", "noeviction")
+    try:
+        env = redis_env
+        env.write_config(CONFIG + '[schedules.nightly]\njob = "hello"\ncron = "0 3 * * *"\n')
+        env.url = server.url("full")
+        done, dead, waiting = env.enqueue("hello"), env.enqueue("bad"), env.enqueue("slow")
+        env.run("cancel", str(waiting), check=True)
+        waiting = env.enqueue("slow", "--delay", "1h")
+        env.run("run-worker", "--burst", check=True)
+        client = server.client()
+        client.set("ballast", "x" * 4_000_000)
+        client.config_set("maxmemory", "2mb")  # now over the limit
+        assert "out of memory" in env.run("enqueue", "hello").stderr
+        assert env.run("metrics").returncode == 0
+        env.run("cancel", str(waiting), check=True)
+        env.run("dead", "purge", "--all", "--yes", check=True)
+        env.run("prune", "--older-than", "0s", check=True)
+        left = {j["id"] for j in json.loads(env.run("list", "--json", check=True).stdout)}
+        assert not left & {done, dead}, left
+        client.config_set("maxmemory", "0")
+        client.close()
+    finally:
+        server.stop()

@@ -2,6 +2,6 @@
 -- ARGV: the schedules.
 local found = {}
 for i = 1, #ARGV do
-    found[i] = last_run(ARGV[i]) or ''
+    found[i] = last_run(ARGV[i], true) or ''
 end
 return found

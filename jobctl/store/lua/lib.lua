@@ -356,7 +356,8 @@ end
 -- The fire time of a schedule's latest enqueued run. It is kept under last_run:<schedule>
 -- by the scripts that enqueue fires; a namespace written before that key existed has it
 -- filled here, from the newest fire records (at most ten thousand of them).
-local function last_run(schedule)
+-- `reading`: found for a read-only script (metrics, also on a replica), so not remembered.
+local function last_run(schedule, reading)
     local known = redis.call('GET', P .. 'last_run:' .. schedule)
     if known then
         return known
@@ -365,7 +366,9 @@ local function last_run(schedule)
     for _, member in ipairs(redis.call('ZREVRANGE', P .. 'fire_times:' .. schedule, 0, 9999)) do
         local text = redis.call('HGET', fires, member)
         if text and cjson.decode(text).status == 'enqueued' then
-            redis.call('SET', P .. 'last_run:' .. schedule, member)
+            if not reading then
+                redis.call('SET', P .. 'last_run:' .. schedule, member)
+            end
             return member
         end
     end

@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from jobctl.errors import StoreError, StoreMissing
+from jobctl.errors import StoreError, StoreFull, StoreMissing
 from jobctl.store.redis.codec import (
     MIN_SERVER,
     SCHEMA_VERSION,
@@ -105,7 +105,9 @@ class RedisBase:
         try:
             yield
         except redis.exceptions.RedisError as exc:
-            raise StoreError(self._describe(exc)) from None
+            # A server at its maxmemory is a full disk's like: `prune` still makes room.
+            full = isinstance(exc, redis.exceptions.OutOfMemoryError)
+            raise (StoreFull if full else StoreError)(self._describe(exc)) from None
 
     def _describe(self, exc: redis.exceptions.RedisError) -> str:
         text = self._scrub(str(exc))

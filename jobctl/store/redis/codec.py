@@ -73,7 +73,11 @@ HIST_BOUNDS = (
     3600.0,
     1e308,
 )
-READ_ONLY = frozenset({"queue_counts"})
+READ_ONLY = frozenset({"queue_counts", "last_runs"})
+# Scripts that free memory, or change a job in place: a server at its maxmemory (whose
+# `noeviction` refuses every write) still runs them, so that `prune`, `dead purge` and
+# `cancel` are the way out that `health` points to.
+FREES_MEMORY = frozenset({"delete", "cancel", "prune_fires", "drop_pending"})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,5 +218,11 @@ def script_source(name: str) -> str:
     folder = resources.files("jobctl.store") / "lua"
     lib = (folder / "lib.lua").read_text(encoding="utf-8")
     body = (folder / f"{name}.lua").read_text(encoding="utf-8")
-    flags = " flags=no-writes" if name in READ_ONLY else ""
+    flags = (
+        " flags=no-writes"
+        if name in READ_ONLY
+        else " flags=allow-oom"
+        if name in FREES_MEMORY
+        else ""
+    )
     return f"#!lua{flags}\n{lib}\n{body}"
