@@ -20,10 +20,15 @@ until the user decides otherwise:
   shell (``SHELL -c COMMAND``), as cron does. ``HOME`` also becomes the working
   directory (cron starts commands there; without it jobs start where the worker runs).
   ``CRON_TZ`` becomes the schedules' ``timezone``; ``RANDOM_DELAY`` (minutes) their
-  ``jitter``. ``MAILTO`` and ``MAILFROM`` are dropped with a warning: jobctl keeps output
-  in its logs and mails nothing.
+  ``jitter``. jobctl mails nothing and keeps output in its logs, so ``MAILTO`` and
+  ``MAILFROM`` are dropped with a warning; each job a ``MAILTO`` covered gets an ``on_dead``
+  hook that mails its log to those addresses, commented out for the user to enable
+  (``MAILTO=""``, no mail, gets none).
 * Comment lines directly above an entry become its ``description``; commented-out
   entries and ruler lines (``# m h dom mon dow command``) do not.
+* A line whose day fields vixie cron and cronie AND (one starts with ``*``: ``0 0 */10 *
+  1-5``) where jobctl ORs them is left out with a warning saying how to keep its days,
+  unless both readings fire on the same days.
 * ``@reboot`` entries and lines that cannot be read are left out with a warning that
   names the line; everything else still converts. Blanks at the ends of lines and CRs
   of CRLF line ends are dropped; fields are separated by spaces and tabs only.
@@ -35,6 +40,7 @@ until the user decides otherwise:
 
 from __future__ import annotations
 
+import calendar
 import os
 import re
 import shlex
@@ -42,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobctl.config import ADHOC_JOB
-from jobctl.cron import CronError, parse, vixie_day_difference
+from jobctl.cron import CronError, CronFields, parse, vixie_day_difference
 
 __all__ = [
     "CrontabWarning",
@@ -67,6 +73,7 @@ _SHORT_OPTION = re.compile(r"^-[A-Za-z]$")  # likely followed by its value: `-U 
 _NUMBER = re.compile(r"^[+-]?[0-9][0-9.:]*[A-Za-z]?$")  # counts, sizes, durations: `+14`, `10m`
 _ARGUMENT_LENGTH = 24
 _DYNAMIC = re.compile(r"[$`*?]")  # variables, substitutions, globs: no help in a name
+_ADDRESSES = re.compile(r"[ \t]*,[ \t]*")  # MAILTO="a@example.com, b@example.com"
 _RULER = re.compile(r"^(m|min|minute)\s+(h|hour)\b", re.IGNORECASE)
 _NAME_LENGTH = 48
 # Words before the program that say nothing about what a job does.
@@ -403,6 +410,7 @@ class _Converter:
         self.env: dict[str, str] = {}
         self.timezone: str | None = None
         self.jitter: str | None = None
+        self.mail_hook: str | None = None  # for the jobs MAILTO covers
         self.comments: list[str] = []
         self.chunks: list[str] = []
         self.names: list[str] = []
@@ -457,8 +465,10 @@ class _Converter:
         value = _unquote(value_text.strip(" \t"))
         if not _ENV_NAME.match(name):
             self.warn(number, f"not imported: {name!r} is not a variable name")
-        elif name in ("MAILTO", "MAILFROM"):
-            self.warn(number, f"{name} ignored: jobctl sends no mail; output goes to the job logs")
+        elif name == "MAILTO":
+            self.mail_hook = self.mail_hook_for(number, value)
+        elif name == "MAILFROM":
+            self.warn(number, "MAILFROM ignored: jobctl sends no mail; output goes to the job logs")
         elif name == "CRON_TZ":
             self.timezone = self.checked_zone(number, value)
         elif name == "RANDOM_DELAY":
@@ -468,6 +478,24 @@ class _Converter:
                 self.warn(number, f"RANDOM_DELAY ignored: {value!r} is not a number of minutes")
         else:
             self.env[name] = value
+
+    def mail_hook_for(self, number: int, value: str) -> str | None:
+        """The on_dead hook that stands in for MAILTO's mail, for the jobs below it; None for
+        MAILTO="" (cron mailed no one) or a value that is no list of addresses."""
+        addresses = [address for address in _ADDRESSES.split(value.strip(" \t")) if address]
+        if not addresses:
+            return None
+        if any(address.startswith("-") for address in addresses):
+            # mail would read it as an option; cron refuses such a MAILTO too.
+            self.warn(number, f"MAILTO ignored: {value!r} is no list of mail addresses")
+            return None
+        self.warn(
+            number,
+            "MAILTO ignored: jobctl sends no mail; output goes to the job logs. Each job it"
+            f" covers has an on_dead hook, commented out, that mails {value!r} the log of a"
+            " run that failed: enable it there",
+        )
+        return _mail_command(addresses)
 
     def checked_zone(self, number: int, name: str) -> str | None:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -525,13 +553,35 @@ class _Converter:
                 " /etc/crontab format, with a user column? (give --system)",
             )
             return None
-        self.check_day_fields(number, expression)
+        if not self.keeps_cron_days(number, expression):
+            return None
         return _Entry(number, text, expression, rest[0], user)
 
-    def check_day_fields(self, number: int, expression: str) -> None:
-        note = vixie_day_difference(parse(expression))
-        if note is not None:
-            self.warn(number, note)
+    def keeps_cron_days(self, number: int, expression: str) -> bool:
+        """Whether jobctl fires `expression` on the days cron did; if not, the line is left
+        out with a way to keep them. Vixie cron and cronie AND the day fields when one starts
+        with '*' (`0 0 */10 * 1-5`: days 1, 11, 21 and 31 that are weekdays, 2 or 3 a month),
+        where jobctl ORs them (every weekday too, 23 a month)."""
+        parsed = parse(expression)
+        fields = parsed.fields
+        if fields is None or vixie_day_difference(parsed) is None:
+            return True
+        if _same_days_either_way(fields):
+            return True
+        words = expression.split(" ")
+        day, weekday = words[-3], words[-1]
+        alone = " ".join([*words[:-1], "*"])  # the day-of-month alone, in the schedule
+        zone = f"TZ={shlex.quote(self.timezone)} " if self.timezone else ""
+        weekdays = "".join(str(value) for value in sorted(fields.weekdays))
+        check = f"case $({zone}date +%w) in [{weekdays}]) ;; *) exit 0 ;; esac;"
+        self.warn(
+            number,
+            f"not imported: cron runs this line only on days that match both day-of-month"
+            f" {day!r} and day-of-week {weekday!r} (vixie cron and cronie require both when"
+            " one starts with '*'), jobctl on days that match either, more often; to keep"
+            f" cron's days, schedule {alone!r} and begin the command with {check!r}",
+        )
+        return False
 
     def add(self, entry: _Entry, description: str | None) -> None:
         command, stdin = split_percent(entry.command)
@@ -581,7 +631,7 @@ class _Converter:
             schedule["jitter"] = self.jitter
         if description:
             schedule["description"] = description
-        self.chunks.append(_toml_chunk(entry, name, job, schedule))
+        self.chunks.append(_toml_chunk(entry, name, job, schedule, self.mail_hook))
 
     def result(self) -> ImportResult:
         header = (
@@ -590,6 +640,12 @@ class _Converter:
             "# see max_attempts, overlap and catch_up to change that. Unlike cron, a worker\n"
             "# runs at most --concurrency jobs at once: raise it to what these jobs need, and\n"
             "# give jobs that may hang a timeout, or one stuck job holds back the others.\n"
+            "# Each fire is a job kept in the database until pruned (a line that fires every\n"
+            "# minute adds 1,440 a day): to have workers prune finished jobs, enable these\n"
+            "# lines (or put the two keys in the config's settings table, if it has one):\n"
+            "# [settings]\n"
+            '# keep_succeeded = "7d"\n'
+            '# keep_dead = "30d"\n'
         )
         return ImportResult(
             toml=header + "".join(self.chunks),
@@ -598,16 +654,43 @@ class _Converter:
         )
 
 
-def _toml_chunk(entry: _Entry, name: str, job: dict[str, Any], schedule: dict[str, Any]) -> str:
+def _toml_chunk(
+    entry: _Entry,
+    name: str,
+    job: dict[str, Any],
+    schedule: dict[str, Any],
+    mail_hook: str | None,
+) -> str:
     import tomli_w
 
     origin = _CONTROL.sub("?", entry.source)
-    return (
-        f"\n# line {entry.line}: {origin}\n"
-        + tomli_w.dumps({"jobs": {name: job}})
-        + "\n"
-        + tomli_w.dumps({"schedules": {name: schedule}})
-    )
+    # The commented-out hook comes before the job's [jobs.NAME.env] table: enabled there, it
+    # would be an environment variable.
+    keys = {key: value for key, value in job.items() if key != "env"}
+    text = f"\n# line {entry.line}: {origin}\n" + tomli_w.dumps({"jobs": {name: keys}})
+    if mail_hook is not None:
+        text += "# " + tomli_w.dumps({"on_dead": mail_hook})  # one line: control characters escaped
+    if "env" in job:
+        text += "\n" + tomli_w.dumps({"jobs": {name: {"env": job["env"]}}})
+    return text + "\n" + tomli_w.dumps({"schedules": {name: schedule}})
+
+
+def _mail_command(addresses: list[str]) -> str:
+    """A hook command (run by /bin/sh -c, with no placeholders) that mails a failed run's log
+    to `addresses`, each one word to the shell whatever it holds; with no log (the run wrote
+    nothing), an empty mail."""
+    recipients = " ".join(shlex.quote(address) for address in addresses)
+    return f'mail -s "jobctl: $JOBCTL_JOB_NAME failed" {recipients} < "${{JOBCTL_LOG:-/dev/null}}"'
+
+
+def _same_days_either_way(fields: CronFields) -> bool:
+    """Whether ANDing the day fields picks the days ORing them does. Each day of a month falls
+    on every weekday over the years, so only when the day-of-month holds every day of the
+    months and the day-of-week every weekday (`0 0 */2,2-28/2 FEB 0-6`)."""
+    month_days = {
+        day for month in fields.months for day in range(1, calendar.monthrange(2000, month)[1] + 1)
+    }
+    return month_days <= fields.days and len(fields.weekdays) == 7
 
 
 def _unquote(value: str) -> str:

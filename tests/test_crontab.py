@@ -402,7 +402,11 @@ def test_random_delay_becomes_jitter() -> None:
 def test_mail_variables_are_dropped() -> None:
     result, config = convert('MAILTO=""\nMAILFROM=cron@example.com\n0 * * * * a\n')
     assert dict(config.jobs["a"].env) == {}
-    assert sorted(messages(result)) == [1, 2]
+    # MAILTO="": cron mailed no one, so nothing is lost and no hook is offered.
+    assert messages(result) == {
+        2: "MAILFROM ignored: jobctl sends no mail; output goes to the job logs"
+    }
+    assert "on_dead" not in result.toml
 
 
 def test_bad_variable_name() -> None:
@@ -501,9 +505,10 @@ def test_same_command_twice_gets_two_names() -> None:
 
 
 def test_vixie_day_quirk_is_pointed_out() -> None:
-    result, _ = convert("0 0 */2 * MON a\n0 0 1 * MON b\n0 0 * * MON c\n")
+    result, config = convert("0 0 */2 * MON a\n0 0 1 * MON b\n0 0 * * MON c\n")
     assert list(messages(result)) == [1]
     assert "either" in messages(result)[1]
+    assert list(config.jobs) == ["b", "c"]
 
 
 def test_names_with_dots_and_reserved_words_stay_valid() -> None:
@@ -670,3 +675,208 @@ def test_a_system_crontab_cron_would_skip_is_imported_with_a_warning(env: Env) -
         os.chown(crontab, 1001, 1001)
         owned = env.run("import-crontab", "--system", str(crontab), check=True)
         assert "is not owned by root: cron skips" in owned.stderr
+
+
+# ---------------------------------------------------------------------------------------------
+# What cron did that jobctl does otherwise: ANDed day fields, MAILTO, nothing pruned
+
+
+def _fake_weekday_date(folder: Path) -> Path:
+    """A `date` that prints $WEEKDAY, so that a check of `date +%w` can be run for any day."""
+    folder.mkdir(exist_ok=True)
+    fake = folder / "date"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$WEEKDAY"\n')
+    fake.chmod(0o755)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("line", "day", "weekday", "alone", "weekdays"),
+    [
+        ("0 0 */10 * 1-5 payroll.sh", "*/10", "1-5", "0 0 */10 * *", {1, 2, 3, 4, 5}),
+        ("0 0 1 * */2 payroll.sh", "1", "*/2", "0 0 1 * *", {0, 2, 4, 6}),
+        ("0 0 1-7 * sat payroll.sh", "1-7", "sat", "", {6}),  # no '*': cron ORs them too
+    ],
+)
+def test_a_line_whose_day_fields_cron_ands_is_left_out_with_a_way_to_keep_its_days(
+    tmp_path: Path, line: str, day: str, weekday: str, alone: str, weekdays: set[int]
+) -> None:
+    """`0 0 */10 * 1-5` fires 2 or 3 times a month under vixie cron and cronie (days 1, 11,
+    21, 31 that are weekdays), and about 23 times under jobctl, which ORs the day fields. It
+    was imported with a warning on stderr, while stdout went to jobs.toml."""
+    result, config = convert(f"0 1 * * * before\n{line}\n0 2 * * * after\n")
+    found = messages(result)
+    if "*" not in day + weekday:  # both plain: cron ORs them too, and so does jobctl
+        assert (found, list(config.jobs)) == ({}, ["before", "payroll", "after"])
+        return
+    assert list(config.jobs) == ["before", "after"]
+    check = f"case $(date +%w) in [{''.join(map(str, sorted(weekdays)))}]) ;; *) exit 0 ;; esac;"
+    assert found == {
+        2: "not imported: cron runs this line only on days that match both day-of-month"
+        f" {day!r} and day-of-week {weekday!r} (vixie cron and cronie require both when one"
+        " starts with '*'), jobctl on days that match either, more often; to keep cron's"
+        f" days, schedule {alone!r} and begin the command with {check!r}"
+    }
+    # The way out keeps cron's days: the schedule fires on the days of the month alone, and
+    # the check lets the command run on cron's weekdays only.
+    fields = cron.parse(alone).fields
+    assert fields is not None
+    assert fields.days == cron.parse(line.rsplit(" ", 1)[0]).fields.days  # type: ignore[union-attr]
+    assert fields.weekdays == frozenset(range(7))
+    path = f"{_fake_weekday_date(tmp_path / 'bin')}:/usr/bin:/bin"
+    for number in range(7):
+        said = run_shell(f"{check} echo ran", {"PATH": path, "WEEKDAY": str(number)})
+        assert (said == "ran\n") is (number in weekdays), number
+
+
+def test_the_check_of_a_left_out_line_reads_the_weekday_in_the_crontab_s_zone() -> None:
+    result, _ = convert("CRON_TZ=Pacific/Kiritimati\n0 0 1 * */2 a\n")
+    assert "'case $(TZ=Pacific/Kiritimati date +%w) in [0246])" in messages(result)[2]
+
+
+def test_a_line_whose_day_fields_come_to_the_same_days_either_way_is_imported() -> None:
+    """Every day of February with any weekday: ANDed or ORed, the same days."""
+    result, config = convert("0 0 */2,2-28/2 FEB 0-6 leap-check\n")
+    assert (result.warnings, list(config.jobs)) == ([], ["leap-check"])
+
+
+days_of_month = st.sampled_from(["*/10", "*/2", "1", "1-7", "*/2,2-28/2", "1-31", "15,L"])
+days_of_week = st.sampled_from(["1-5", "*/2", "0-6", "sat", "*/3,1-6", "*/1", "mon-fri,sun"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(day=days_of_month, weekday=days_of_week, month=st.sampled_from(["*", "FEB", "4,6", "1-2"]))
+def test_a_day_line_is_imported_exactly_when_it_fires_on_cron_s_days(
+    day: str, weekday: str, month: str
+) -> None:
+    """Brute force over 28 years (every date on every weekday, 29 February too): a line is
+    left out exactly when jobctl's days differ from vixie cron's."""
+    import datetime
+
+    expression = f"0 0 {day} {month} {weekday}"
+    result, config = convert(f"{expression} job\n")
+    try:
+        fields = cron.parse(expression).fields
+    except cron.CronError:
+        assert not config.jobs  # a field jobctl cannot read: left out as before
+        return
+    assert fields is not None
+    days = cron.parse(f"0 0 {day} {month} *").fields.days  # type: ignore[union-attr]
+    weekdays = cron.parse(f"0 0 * {month} {weekday}").fields.weekdays  # type: ignore[union-attr]
+    vixie_ands = day.startswith("*") or weekday.startswith("*")
+    differ = False
+    date = datetime.datetime(2000, 1, 1)
+    while date.year < 2028 and not differ:
+        if date.month in fields.months:
+            either, both = date.day in days, (date.weekday() + 1) % 7 in weekdays
+            under_cron = (either and both) if vixie_ands else (either or both)
+            differ = fields.matches(date) != under_cron
+        date += datetime.timedelta(days=1)
+    assert (list(config.jobs) == ["job"]) is not differ, result.warnings
+
+
+def _enable(toml: str, *lines: str) -> str:
+    """The document with the commented-out lines given (as they start) enabled."""
+    return "".join(
+        line[2:] if line.startswith(tuple(f"# {start}" for start in lines)) else line
+        for line in toml.splitlines(keepends=True)
+    )
+
+
+def test_mailto_becomes_a_hook_that_mails_a_failed_run_s_log_to_its_addresses(env: Env) -> None:
+    """MAILTO was dropped with a warning: imported jobs (max_attempts = 1) failed and no one
+    heard of it. Each job it covers gets a commented-out on_dead hook; enabled, it passes every
+    address to mail as one word, whatever the address holds, and the run's log as the body."""
+    odd = 'o\'brien+"x"$(touch pwned)`id`\\a@example.com'
+    crontab = env.root / "crontab"
+    crontab.write_text(
+        f'MAILTO="{odd}, Ops Team <ops@example.com>"\n'
+        "X=1\n"  # an env table follows the job's keys: the hook must come before it
+        "0 3 * * * echo disk full; exit 3\n"
+        'MAILTO=""\n'
+        "0 4 * * * true\n"
+    )
+    done = env.run("import-crontab", str(crontab), config=False, check=True)
+    assert done.stderr.startswith(
+        f"jobctl: {crontab}: line 1: MAILTO ignored: jobctl sends no mail; output goes to the"
+        " job logs. Each job it covers has an on_dead hook, commented out, that mails"
+    )
+    imported = parse_config(done.stdout).jobs
+    assert all(job.on_dead is None for job in imported.values())  # commented out until enabled
+    env.write_config(_enable(done.stdout, "on_dead = "))
+    assert env.run("validate", check=True).returncode == 0
+    config = parse_config(env.config.read_text())
+    assert config.jobs["true"].on_dead is None  # MAILTO="": cron mailed no one
+    assert config.jobs["echo-disk"].on_dead is not None
+    assert dict(config.jobs["echo-disk"].env) == {"X": "1"}
+
+    mail = env.root / "bin" / "mail"
+    mail.parent.mkdir()
+    mail.write_text('#!/bin/sh\nprintf "%s\\n" "$@" > "$MAIL_OUT.args"\ncat > "$MAIL_OUT.body"\n')
+    mail.chmod(0o755)
+    out = env.root / "sent"
+    env.env["PATH"] = f"{mail.parent}:{env.env['PATH']}"
+    env.env["MAIL_OUT"] = str(out)
+    job_id = env.enqueue("echo-disk")
+    env.run("run-worker", "--burst", check=True)
+    env.wait_for(lambda: Path(f"{out}.body").exists())
+    assert env.show(job_id)["state"] == "dead"
+    assert Path(f"{out}.args").read_text().splitlines() == [
+        "-s",
+        "jobctl: echo-disk failed",
+        odd,
+        "Ops Team <ops@example.com>",
+    ]
+    assert Path(f"{out}.body").read_text() == "disk full\n"
+    assert not (env.root / "pwned").exists()
+
+
+def test_a_mailto_that_mail_would_read_as_an_option_gets_no_hook() -> None:
+    result, config = convert("MAILTO=-oQ/tmp/x\n0 1 * * * a\n")
+    assert messages(result) == {1: "MAILTO ignored: '-oQ/tmp/x' is no list of mail addresses"}
+    assert "on_dead" not in result.toml and "a" in config.jobs
+
+
+addresses = st.lists(
+    commands.filter(lambda text: "," not in text and not text.startswith("-")),
+    min_size=1,
+    max_size=3,
+).filter(lambda found: found[0][0] not in "\"'")  # (quotes around a value are removed)
+
+
+@pytest.fixture(scope="module")
+def fake_mail(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A `mail` that writes its arguments, each ended by a NUL, to $MAIL_OUT."""
+    folder = tmp_path_factory.mktemp("bin")
+    (folder / "mail").write_text('#!/bin/sh\nprintf "%s\\0" "$@" > "$MAIL_OUT"\n')
+    (folder / "mail").chmod(0o755)
+    return folder
+
+
+@settings(max_examples=100, deadline=None)
+@given(found=addresses)
+def test_any_mailto_makes_a_hook_that_parses_when_enabled_and_mails_each_address(
+    fake_mail: Path, found: list[str]
+) -> None:
+    """Whatever MAILTO holds, the document parses with the hook enabled, and /bin/sh hands
+    mail the addresses unchanged, one word each."""
+    result, _ = convert(f"MAILTO={', '.join(found)}\nX=1\n0 1 * * * a\n")
+    hook = parse_config(_enable(result.toml, "on_dead = ")).jobs["a"].on_dead
+    assert hook is not None and hook[:2] == ("/bin/sh", "-c")
+    out = fake_mail / "args"
+    path = f"{fake_mail}:/usr/bin:/bin"
+    run_shell(hook[2], {"PATH": path, "MAIL_OUT": str(out), "JOBCTL_JOB_NAME": "a"})
+    assert out.read_text().split("\0")[:-1] == ["-s", "jobctl: a failed", *found]
+
+
+def test_the_header_suggests_retention_that_validates(env: Env) -> None:
+    """A `* * * * *` line adds 1,440 jobs a day, kept until pruned; the header said nothing of
+    it. Enabled, its suggestion is a valid [settings] table."""
+    crontab = env.root / "crontab"
+    crontab.write_text("* * * * * /usr/local/bin/poll\n")
+    done = env.run("import-crontab", str(crontab), config=False, check=True)
+    assert "# minute adds 1,440 a day)" in done.stdout
+    env.write_config(_enable(done.stdout, "[settings]", "keep_succeeded", "keep_dead"))
+    assert env.run("validate", check=True).returncode == 0
+    config = parse_config(env.config.read_text())
+    assert (config.settings.keep_succeeded, config.settings.keep_dead) == (7 * 86400, 30 * 86400)
