@@ -52,6 +52,7 @@ class _Running:
     attempt: Attempt | None  # None when it ended before it started
     started: float  # monotonic
     cancelling: bool = False  # told to stop for a cancel (said once, not at every renewal)
+    give_back: bool = False  # stopped for a lease lost, then handed out here again
 
 
 # Settings a worker is built with (its database, lease, logs); a reload cannot change them.
@@ -105,6 +106,7 @@ class Worker:
         self._signals: list[int] = []  # received, not yet acted on
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
+        self._claimed_again: set[int] = set()  # jobs the store handed out while run here
         self._finishes: list[Finish] = []  # their results, until the store has them
         self._releases: list[Claim] = []  # interrupted attempts, until the store has them
         self._release_ends: list[AttemptResult | None] = []  # how each one's process ended
@@ -588,6 +590,9 @@ class Worker:
     def _announce(self, claim: Claim) -> None:
         """The job.started line, written once the job is running: spawning comes first."""
         job = claim.job
+        if job.id in self._claimed_again:
+            self._claimed_again.discard(job.id)
+            return
         self.log.emit(
             "job.started",
             job_id=job.id,
@@ -601,6 +606,27 @@ class Worker:
 
     def _start(self, claim: Claim) -> None:
         job = claim.job
+        running_here = self._running.get(job.id)
+        if running_here is not None:
+            # The store handed out a job this worker runs: its data went back in time (a
+            # Redis server restored from a snapshot, a replica promoted behind its primary).
+            # A second process beside the first ran the job twice at once, and the first
+            # was never renewed, stopped or reported. The one running goes on under the new
+            # claim, whose lease is the store's now.
+            running_here.claim = claim
+            # Stopping already, its lease found lost at a renewal: its end is given back
+            # (it runs again once stopped), not taken for a cancel nobody asked for.
+            running_here.give_back = running_here.cancelling
+            self._claimed_again.add(job.id)
+            self.log.emit(
+                "worker.claimed_again",
+                level="warning",
+                job_id=job.id,
+                job=job.job,
+                error="the store handed out again a job this worker runs (it lost its latest"
+                " writes): its process goes on, reported under the new attempt",
+            )
+            return
         self._pending_retries.pop(job.id, None)
         self._config_changed()  # one stat: an edit applies to every attempt started after it
         job_type = self._job_type(claim)
@@ -795,6 +821,12 @@ class Worker:
                 continue
             elapsed = self.clock.monotonic() - running.started
             result = result._replace(finished_at=self.clock.now())
+            if running.give_back and result.outcome == Outcome.CANCELLED:
+                result = result._replace(
+                    outcome=Outcome.INTERRUPTED,
+                    error="stopped when its lease was found lost; the store then handed it"
+                    " out again: it runs again",
+                )
             if result.outcome == Outcome.INTERRUPTED:
                 # With the log as the attempt left it: none when it wrote nothing.
                 self._releases.append(running.claim._replace(log_path=result.log_path))

@@ -7,8 +7,10 @@ import json
 import os
 import pwd
 import signal
+import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -1007,3 +1009,44 @@ def test_a_worker_warns_of_waiting_jobs_whose_type_the_config_lost(env: Env) -> 
     assert "jobs=old:2" in line and "put the job type back, or cancel them" in line
     started = env.run("run-worker", "--burst", check=True).stderr  # and at a start
     assert "worker.unknown_jobs" in started and "jobs=old:2" in started
+
+
+@pytest.mark.parametrize("woken", [False, True])
+def test_a_job_the_store_hands_out_again_while_it_runs_here_is_not_started_twice(
+    env: Env, woken: bool
+) -> None:
+    """A store whose data went back in time (a Redis restored from a snapshot, a replica
+    promoted behind its primary) hands out again a job a live worker runs. The worker
+    started a second process beside the first, which it then never renewed, stopped or
+    reported. Here the job is put back in the queue under the worker, as such a store
+    would have it. Claimed again before the worker's renewal finds its lease lost (an
+    enqueue wakes it), the running process goes on under the new claim; after it, the
+    process being stopped ends first, given back, and the job runs again, never twice at
+    once, and is not taken for cancelled."""
+    env.write_config(
+        '[settings]\nlease = "3s"\n[jobs.other]\ncommand = ["true"]\n[jobs.once]\n'
+        'command = ["sh", "-c", "echo start >> runs; trap \'echo stop >> runs; exit 143\' TERM;'
+        ' while [ ! -e go ]; do sleep 0.05; done; echo end >> runs"]\nkill_grace = "1s"\n'
+    )
+    job_id = env.enqueue("once")
+    worker = env.start("run-worker", "--concurrency", "2")
+    runs = env.root / "runs"
+    env.wait_for(lambda: runs.exists(), timeout=20)
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        conn.execute(
+            "UPDATE jobs SET state = 'queued', worker = NULL, lease_token = NULL,"
+            " lease_expires_at = NULL WHERE id = ?",
+            (job_id,),
+        )
+        conn.commit()
+    if woken:
+        env.enqueue("other")
+    env.wait_for(lambda: env.show(job_id)["state"] == "running", timeout=20)
+    time.sleep(2)  # past the next renewal: a second start would have written its line
+    (env.root / "go").touch()
+    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20)
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=30)
+    lines = runs.read_text().split()
+    assert lines in (["start", "end"], ["start", "stop", "start", "end"]), (lines, stderr)
+    assert "worker.claimed_again" in stderr
