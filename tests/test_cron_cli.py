@@ -574,3 +574,113 @@ def test_schedule_list_names_the_run_a_skipped_fire_waited_for(env: Env) -> None
     assert entry["last_reason"] == f"overlap: run {first} is still active"
     plain = env.run("schedule", "list", check=True).stdout
     assert f"→ skipped: overlap: run {first} is still active" in plain
+
+
+def _next_wall_clock(hour: int, zone: str) -> datetime:
+    """The next `hour`:00 on the wall clock of `zone`."""
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    now = datetime.now(ZoneInfo(zone))
+    upcoming = now.replace(hour=hour, minute=0, second=0, microsecond=0)
+    return upcoming if upcoming > now else upcoming + timedelta(days=1)
+
+
+def test_schedule_times_are_in_the_zone_the_cron_daemon_plans_in(env: Env) -> None:
+    """A daemon run with Environment=TZ=Asia/Tokyo in its unit fires a schedule that names
+    no zone at 03:00 Tokyo time; `schedule list`, `cron next` and the next-fire metric, run
+    from an admin's shell without TZ, worked it out in the host's zone: 9 hours off."""
+    from jobctl.timefmt import host_zone
+
+    daemon_zone = "Asia/Tokyo" if host_zone() not in ("Asia/Tokyo", "Japan") else "America/Chicago"
+    env.write_config(
+        '[jobs.backup]\ncommand = ["true"]\n[schedules.nightly]\njob = "backup"\n'
+        'cron = "0 3 * * *"\n'
+    )
+    env.env["TZ"] = daemon_zone
+    daemon = env.start("schedule-daemon")
+    del env.env["TZ"]  # the admin's shell: the host's zone
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
+
+    def recorded() -> dict[str, str]:
+        with SqliteStore(env.db) as store:
+            return store.time_tables(["nightly"])
+
+    env.wait_for(lambda: "nightly" in recorded(), timeout=20)
+    fire = _next_wall_clock(3, daemon_zone)
+    warning = (
+        f"jobctl: warning: the cron daemon planned schedule 'nightly' (no timezone of its own)"
+        f" in {daemon_zone} (its TZ, or its host's zone), not in {host_zone()} as this shell"
+        f" would: shown in {daemon_zone}; set [settings] timezone to make both the same\n"
+    )
+    listed = env.run("schedule", "list", "--json", check=True)
+    (entry,) = json.loads(listed.stdout)
+    assert entry["timezone"] == daemon_zone
+    assert stamp(entry["next_fire"]) == fire.timestamp() and "T03:00:00" in entry["next_fire"]
+    assert listed.stderr == warning
+    plain = env.run("schedule", "list", check=True)
+    assert daemon_zone in plain.stdout and plain.stderr == warning
+    upcoming = env.run("cron", "next", "nightly", "-n", "1", "--json", check=True)
+    assert [stamp(t) for t in json.loads(upcoming.stdout)] == [fire.timestamp()]
+    assert upcoming.stderr == warning
+    metrics = env.run("metrics", check=True).stdout
+    assert (
+        f'jobctl_schedule_next_fire_timestamp_seconds{{schedule="nightly"}} {int(fire.timestamp())}'
+        in metrics.splitlines()
+    )
+    env.env["TZ"] = daemon_zone  # a shell in the daemon's zone: nothing to say
+    assert env.run("schedule", "list", check=True).stderr == ""
+    assert env.run("cron", "next", "nightly", check=True).stderr == ""
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0
+
+
+def test_schedule_list_warns_when_no_cron_daemon_runs(env: Env) -> None:
+    """With the daemon stopped, `schedule list` counted NEXT down as if a fire would come."""
+    import os
+
+    env.write_config(
+        '[jobs.backup]\ncommand = ["true"]\n[schedules.nightly]\njob = "backup"\n'
+        'cron = "0 3 * * *"\ntimezone = "UTC"\n'
+    )
+    warning = (
+        "jobctl: warning: no cron daemon is running on this database: no schedule fires until"
+        " `jobctl up` or `jobctl schedule-daemon` runs\n"
+    )
+
+    def listed() -> tuple[bool, str]:
+        result = env.run("schedule", "list", "--json", check=True)
+        (entry,) = json.loads(result.stdout)
+        return entry["daemon_running"], result.stderr
+
+    # A config tried out before any daemon made its database: nothing to warn of yet.
+    assert listed() == (False, "")
+    env.run("schedule", "run", "nightly", check=True)  # makes the database
+    assert listed() == (False, warning)
+    assert env.run("schedule", "list", check=True).stderr == warning
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
+    assert listed() == (True, "")
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0
+    assert listed() == (False, warning)
+    now = time.time()
+    with SqliteStore(env.db) as store:  # a standby (this process) takes over when one leads
+        store.register_worker(
+            WorkerInfo(
+                id=f"scheduler:{socket.gethostname()}:{os.getpid()}",
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                queues=(),
+                concurrency=0,
+                started_at=now,
+                heartbeat_at=now,
+                kind="standby",
+                interval=3600.0,
+            )
+        )
+    assert listed() == (True, "")
+    with SqliteStore(env.db) as store:
+        store.unregister_worker(f"scheduler:{socket.gethostname()}:{os.getpid()}")
+    env.run("schedule", "pause", "nightly", check=True)
+    assert listed() == (False, "")  # nothing would fire anyway

@@ -499,3 +499,33 @@ def test_metrics_follow_a_reloaded_configuration(env: Env) -> None:
     daemon.wait_event(env, "scheduler.reloaded")
     samples = _scrape_http(host, port)
     assert beta in samples and alpha not in samples
+
+
+def test_the_next_fire_metric_is_in_the_zone_the_cron_daemon_plans_in(env: Env) -> None:
+    """A schedule that names no zone fires in the cron daemon's (its TZ, or its host's), which
+    the daemon records; the metric was worked out in the zone of the scraping process."""
+    from zoneinfo import ZoneInfo
+
+    from jobctl.timefmt import host_zone
+
+    def next_five(zone: str) -> float:
+        now = datetime.now(ZoneInfo(zone))
+        upcoming = now.replace(hour=5, minute=0, second=0, microsecond=0)
+        return (upcoming if upcoming > now else upcoming + timedelta(days=1)).timestamp()
+
+    daemon_zone = "Asia/Tokyo" if host_zone() not in ("Asia/Tokyo", "Japan") else "America/Chicago"
+    env.write_config(CONFIG)
+    env.env.pop("TZ", None)  # the scraper follows the host's zone
+    key = frozenset({("schedule", "held")})
+    with opened(env) as store:
+        store.record_time_tables({"held": f"0 5 * * * {daemon_zone}"})  # as the daemon does
+    _, samples = scrape(env)
+    assert series(samples, "jobctl_schedule_next_fire_timestamp_seconds")[key] == next_five(
+        daemon_zone
+    )
+    with opened(env) as store:  # a zone only the daemon's host knows: the scraper's own
+        store.record_time_tables({"held": "0 5 * * * Mars/Olympus"})
+    _, samples = scrape(env)
+    assert series(samples, "jobctl_schedule_next_fire_timestamp_seconds")[key] == next_five(
+        host_zone()
+    )

@@ -16,7 +16,10 @@ from jobctl.durations import format_duration
 from jobctl.text import say
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from jobctl.config import Config, ScheduleSpec
+    from jobctl.store import Store
 
 schedule_app = typer.Typer(
     help="Inspect and steer cron schedules.",
@@ -34,8 +37,12 @@ app.add_typer(schedule_app, name="schedule")
 app.add_typer(cron_app, name="cron")
 
 
-def _zone_name(spec: ScheduleSpec, config: Config) -> str:
-    return spec.timezone or _settings_zone_name(config)
+def _zone_name(
+    spec: ScheduleSpec, config: Config, recorded: Mapping[str, str] | None = None
+) -> str:
+    """The zone a schedule fires in; `recorded`: the zones the cron daemon planned the
+    schedules that name none in (metrics.daemon_zones), which this process's may not be."""
+    return spec.timezone or (recorded or {}).get(spec.name) or _settings_zone_name(config)
 
 
 def _settings_zone_name(config: Config) -> str:
@@ -66,6 +73,7 @@ def schedule_list(
 
     from jobctl import cron
     from jobctl.errors import JobctlError, StoreMissing
+    from jobctl.observe.metrics import daemon_zones
     from jobctl.render import ago, cell, print_json, table
     from jobctl.timefmt import iso
 
@@ -75,17 +83,15 @@ def schedule_list(
         with STATE.store(create=False) as store:
             last = store.last_fires()
             paused = store.paused_schedules()
+            recorded = daemon_zones(store, config)
+            daemon_running = _cron_daemon_running(store, now)
+        database_exists = True
     except StoreMissing:
-        last, paused = {}, set()
+        last, paused, recorded, daemon_running, database_exists = {}, set(), {}, False, False
+    _say_zones(config, config.schedules.values(), recorded)
     documents: list[dict[str, Any]] = []
-    if not config.settings.timezone and any(not s.timezone for s in config.schedules.values()):
-        from jobctl.timefmt import tz_of_this_shell
-
-        shell_zone = tz_of_this_shell()
-        if shell_zone:
-            say(f"jobctl: note: {shell_zone}")
     for name, spec in sorted(config.schedules.items()):
-        zone = _zone_name(spec, config)
+        zone = _zone_name(spec, config, recorded)
         try:
             upcoming = cron.next_fires(cron.parse(spec.cron), ZoneInfo(zone), now, 1)
             error = None
@@ -115,7 +121,16 @@ def schedule_list(
                 "paused": name in paused,
                 "description": described,
                 "error": error,
+                # next_fire is when the plan says: nothing fires then without a daemon.
+                "daemon_running": daemon_running,
             }
+        )
+    # Not for a config tried out before any daemon made its database: the warning is for
+    # a database whose daemon stopped (or for one daemons do not serve: a wrong --db).
+    if database_exists and not daemon_running and any(doc["next_fire"] for doc in documents):
+        say(
+            "jobctl: warning: no cron daemon is running on this database: no schedule fires"
+            " until `jobctl up` or `jobctl schedule-daemon` runs"
         )
     if as_json:
         print_json(documents)
@@ -161,6 +176,44 @@ def schedule_list(
         rows,
         cut={"DESCRIPTION": "end"},
     )
+
+
+def _cron_daemon_running(store: Store, now: float) -> bool:
+    """Whether a cron daemon serves this database: one leading, or a standby to take over."""
+    return any(w.kind in ("scheduler", "standby") and w.alive(now) for w in store.workers())
+
+
+def _say_zones(config: Config, specs: Iterable[ScheduleSpec], recorded: Mapping[str, str]) -> None:
+    """Say which zone the schedules of `specs` that name none are shown in, when one might
+    read another: the zone the cron daemon planned them in, where this shell's differs (a
+    daemon with Environment=TZ=... in its unit); else, for those no daemon planned yet, this
+    shell's TZ, where a daemon started without it would follow the host's zone."""
+    from jobctl.timefmt import _same_zone, local_zone, tz_of_this_shell
+
+    if config.settings.timezone:
+        return
+    zoneless = [spec.name for spec in specs if not spec.timezone]
+    here = local_zone()
+    elsewhere: dict[str, list[str]] = {}
+    for name in zoneless:
+        if name in recorded and not _same_zone(recorded[name], here):
+            elsewhere.setdefault(recorded[name], []).append(name)
+    for zone, names in sorted(elsewhere.items()):
+        if len(names) == len(zoneless) > 1:
+            which = "the schedules that name no timezone"
+        elif len(names) == 1:
+            which = f"schedule {names[0]!r} (no timezone of its own)"
+        else:
+            which = f"schedules {', '.join(map(repr, names))} (no timezone of their own)"
+        say(
+            f"jobctl: warning: the cron daemon planned {which} in {zone} (its TZ, or its"
+            f" host's zone), not in {here} as this shell would: shown in {zone}; set"
+            " [settings] timezone to make both the same"
+        )
+    if any(name not in recorded for name in zoneless):
+        shell_zone = tz_of_this_shell()
+        if shell_zone:
+            say(f"jobctl: note: {shell_zone}")
 
 
 @schedule_app.command("run", epilog="Example:  jobctl schedule run nightly-backup")
@@ -298,7 +351,7 @@ def cron_next(
     from jobctl import cron
     from jobctl.errors import ConfigError, UsageError
     from jobctl.render import ago, print_json, table
-    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored, tz_of_this_shell
+    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
 
     try:
         config: Config | None = STATE.config()
@@ -319,20 +372,25 @@ def cron_next(
                 f"jobctl: note: schedule {spec.name!r} has a jitter: each run waits up to"
                 f" {format_duration(spec.jitter)} after its fire time"
             )
+    configured = config is not None and config.settings.timezone
+    recorded: dict[str, str] = {}
+    if config is not None and spec is not None and not (tz or spec.timezone or configured):
+        recorded = _daemon_zones(config)  # a schedule's times: those the daemon would use
     if tz is not None:
         zone_name = tz
     elif config is None:
         zone_name = local_zone()
     else:
-        zone_name = _zone_name(spec, config) if spec else _settings_zone_name(config)
-    configured = config is not None and config.settings.timezone
-    ignored = None if tz or (spec and spec.timezone) or configured else tz_ignored()
+        zone_name = _zone_name(spec, config, recorded) if spec else _settings_zone_name(config)
+    ignored = (
+        None
+        if tz or (spec and (spec.timezone or spec.name in recorded)) or configured
+        else tz_ignored()
+    )
     if ignored:
         say(f"jobctl: warning: {ignored}")
-    elif spec is not None and not (tz or spec.timezone or configured):
-        shell_zone = tz_of_this_shell()  # a schedule's times: those the daemon would use
-        if shell_zone:
-            say(f"jobctl: note: {shell_zone}")
+    elif config is not None and spec is not None and tz is None:
+        _say_zones(config, [spec], recorded)
     try:
         zone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -370,6 +428,22 @@ def cron_next(
         [[iso(f, zone, precision) or "", iso(f, utc, precision) or "", ago(f, now)] for f in fires],
         title=f"{expression}: {cron.describe(expression)} ({zone_name})",
     )
+
+
+def _daemon_zones(config: Config) -> dict[str, str]:
+    """metrics.daemon_zones for `cron next`, which answers with no database (nothing was
+    planned there yet) or no store within reach all the same, in this process's zone."""
+    from jobctl.errors import StoreError, StoreMissing
+    from jobctl.observe.metrics import daemon_zones
+
+    try:
+        with STATE.store(create=False) as store:
+            return daemon_zones(store, config)
+    except StoreMissing:
+        return {}
+    except StoreError as exc:
+        say(f"jobctl: note: shown in this shell's zone; the cron daemon's is unknown: {exc}")
+        return {}
 
 
 # A job name's start: a job name (config.JOB_NAME) short enough to leave room after it.
