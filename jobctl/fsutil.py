@@ -58,7 +58,8 @@ def _own_group(info: os.stat_result) -> bool:
     """Whether a file's group is its owner's private group (the group of the owner's name,
     with no other member), as a umask of 002 with such groups (Debian's, Fedora's) leaves
     what a user makes group-writable: writable by that group is writable by the owner
-    alone. OpenSSH's StrictModes accepts the same."""
+    alone, when no other account has it as its primary group. OpenSSH's StrictModes
+    accepts the same, but for that last check."""
     import grp
     import pwd
 
@@ -71,6 +72,9 @@ def _own_group(info: os.stat_result) -> bool:
         group.gr_gid == owner.pw_gid
         and group.gr_name == owner.pw_name
         and set(group.gr_mem) <= {owner.pw_name}
+        # A member by its primary group is listed in no group entry: `useradd -g alice
+        # eve`, or the system accounts some distributions give gid 0.
+        and not any(p.pw_gid == group.gr_gid and p.pw_uid != owner.pw_uid for p in pwd.getpwall())
     )
 
 

@@ -201,6 +201,31 @@ def test_a_database_in_a_folder_others_can_write_is_refused(env: Env, sticky: bo
 
 
 @as_root
+@pytest.mark.skipif(shutil.which("useradd") is None, reason="needs useradd")
+def test_a_group_writable_folder_is_no_private_group_when_another_account_has_it_as_primary(
+    env: Env,
+) -> None:
+    """A folder writable by the owner's group of its own name counts as the owner's alone
+    only if no one else is in that group: an account whose *primary* group it is (`useradd
+    -g root ops`, the gid 0 accounts some distributions ship) is listed in no group entry,
+    and could move the database away or plant a -journal beside it."""
+    env.write_config(CONFIG)
+    folder = env.root / "team"
+    folder.mkdir()
+    folder.chmod(0o770)  # root:root, writable by the group root
+    env.db = folder / "q.db"
+    assert env.enqueue("backup", "--arg", "dest=x") == 1  # root's own group: accepted
+    name = f"jq{os.getpid()}"
+    subprocess.run(["useradd", "-M", "-N", "-g", "0", "-s", "/bin/false", name], check=True)
+    try:
+        refused = env.run("list")
+        one_error_line(refused, 3, f"its folder {folder}", "writable by group or others")
+    finally:
+        subprocess.run(["userdel", name], check=True)
+    assert env.run("list", check=True).stdout.count("backup") == 1
+
+
+@as_root
 def test_root_refuses_a_database_in_a_folder_another_user_owns(env: Env) -> None:
     # Its owner may rename or delete root's queue, and make any file beside it.
     env.write_config(CONFIG)
