@@ -218,30 +218,32 @@ def load_config_file(
 
 
 def _check_trusted(path: Path, info: os.stat_result) -> None:
-    """Refuse, to root, a config another user could have written: its commands run as root
-    (cron refuses such a crontab too). The file must be private to root, by the rule the
-    database and log folders follow (fsutil.not_private), and so must its folder, unless
-    the folder is root's and sticky (/tmp): there only root may replace root's file."""
-    from jobctl.fsutil import not_private
+    """Refuse a config another user could have written: its commands run as this user (cron
+    refuses such a crontab too, git a repository another user owns). The file must be
+    private, by the rule the database and log folders follow (fsutil.not_private), to this
+    user or to root, and so must its folder, unless the folder is root's and sticky (/tmp):
+    there only its owner may replace the file. A `./jobs.toml` in a shared folder would
+    otherwise run whatever its writer put there."""
+    from jobctl.fsutil import not_private, user_name
 
     if not stat.S_ISREG(info.st_mode):
         return  # /dev/null, a pipe: nothing another user keeps
-    problem = not_private(info)
+    problem = not_private(info, owner=0)
     if problem is not None:
         raise ConfigError(
-            f"{path} {problem}: its commands would run as root; make it root's and not"
-            " group- or world-writable (chown root: FILE; chmod go-w FILE)"
+            f"{path} {problem}: its commands would run as {user_name(os.geteuid())}; make it"
+            " yours (or root's) and not group- or world-writable (chown; chmod go-w FILE)"
         )
     try:
         folder = os.stat(path.parent)
     except OSError:
         return
     sticky = folder.st_mode & stat.S_ISVTX and folder.st_uid == 0  # (its owner may delete)
-    problem = None if sticky else not_private(folder)
+    problem = None if sticky else not_private(folder, owner=0)
     if problem is not None:
         raise ConfigError(
             f"{path}: its folder {path.parent} {problem}: another user could replace the"
-            " file, whose commands run as root"
+            f" file, whose commands run as {user_name(os.geteuid())}"
         )
 
 
@@ -252,8 +254,7 @@ def _read_config(path: Path) -> tuple[tuple[int, int, int], bytes]:
             # the config stale.
             info = os.fstat(handle.fileno())
             stamp = _stamp(info)
-            if os.geteuid() == 0:
-                _check_trusted(path, info)
+            _check_trusted(path, info)
             raw = handle.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:  # /dev/zero, a log given by mistake: not read whole
             raise ConfigError(f"{path}: over {MAX_CONFIG_BYTES >> 20} MiB, too large for a config")

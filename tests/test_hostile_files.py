@@ -342,8 +342,8 @@ def test_root_refuses_a_config_another_user_could_have_written(env: Env) -> None
         assert refused.returncode == 2, refused.stderr
         assert refused.stderr == (
             f"jobctl: {env.config} is writable by group or others (mode 0666, owner root (uid"
-            " 0)): its commands would run as root; make it root's and not group- or"
-            " world-writable (chown root: FILE; chmod go-w FILE)\n"
+            " 0)): its commands would run as root (uid 0); make it yours (or root's) and not"
+            " group- or world-writable (chown; chmod go-w FILE)\n"
         )
     env.config.chmod(0o644)
     os.chown(env.config, 65534, -1)
