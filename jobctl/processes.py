@@ -169,9 +169,10 @@ _KEPT_FOR_OTHER_USERS = frozenset({"PATH", "LANG", "LANGUAGE", "TZ"})
 
 def login_env(user: str, environ: Mapping[str, str]) -> dict[str, str]:
     """The environment of a job run as `user`, as cron makes one: a few of the worker's
-    variables (_KEPT_FOR_OTHER_USERS and LC_*) and the user's HOME, USER and LOGNAME (the
-    worker's own HOME would send the job to root's files). The whole of `environ` when
-    `user` is who the worker already is, or a name that does not exist (its start fails)."""
+    variables (_KEPT_FOR_OTHER_USERS and LC_*), the user's HOME, USER and LOGNAME (the
+    worker's own HOME would send the job to root's files), and cron's SHELL=/bin/sh. The
+    whole of `environ` when `user` is who the worker already is, or a name that does not
+    exist (its start fails)."""
     try:
         entry = account(user)
     except KeyError:
@@ -184,7 +185,7 @@ def login_env(user: str, environ: Mapping[str, str]) -> dict[str, str]:
     if uid == os.geteuid():
         return {**environ, **login}
     kept = {k: v for k, v in environ.items() if k in _KEPT_FOR_OTHER_USERS or k.startswith("LC_")}
-    return kept | login
+    return kept | {"SHELL": "/bin/sh"} | login
 
 
 def process_exists(pid: int) -> bool:

@@ -42,7 +42,7 @@ def test_a_job_run_as_another_user_gets_its_groups_and_home(env: Env) -> None:
     account = pwd.getpwnam("nobody")
     env.write_config(
         "[jobs.as]\n"
-        'command = ["sh", "-c", "id -g; id -G; echo $HOME $USER $LOGNAME $EXTRA"]\n'
+        'command = ["sh", "-c", "id -g; id -G; echo $HOME $USER $LOGNAME $SHELL $EXTRA"]\n'
         'user = "nobody"\nenv = {EXTRA = "x"}\n'
         "[jobs.home]\n"
         'command = ["sh", "-c", "echo $HOME"]\nuser = "nobody"\nenv = {HOME = "/tmp"}\n'
@@ -56,7 +56,7 @@ def test_a_job_run_as_another_user_gets_its_groups_and_home(env: Env) -> None:
         set(os.getgrouplist(account.pw_name, account.pw_gid))
     )
     assert "0" not in groups.split()
-    assert names.split() == [account.pw_dir, "nobody", "nobody", "x"]
+    assert names.split() == [account.pw_dir, "nobody", "nobody", "/bin/sh", "x"]
     assert env.run("logs", str(second), check=True).stdout.strip() == "/tmp"
 
 
