@@ -127,7 +127,8 @@ def _schedules(out: list[str], store: Store, config: Config, now: float) -> None
         "jobctl_schedule_last_run_timestamp_seconds",
         "gauge",
         "The fire time of the schedule's latest enqueued run (Unix time); skipped fires do"
-        " not count: alert on this one.",
+        " not count: alert on this one for a schedule that stopped running (whether its runs"
+        " succeed: jobctl_job_runs_total by outcome).",
     )
     for name in sorted(runs):
         out.append(
