@@ -251,6 +251,29 @@ def test_root_refuses_a_database_another_user_owns_even_a_private_one(env: Env) 
 
 
 @as_root
+def test_a_database_behind_another_users_folder_symlink_is_refused(env: Env) -> None:
+    """A link to the database file of another user's is refused; one to its folder was
+    followed: they could point it at any of root's databases, or at a private folder of
+    root's to make a new one in, and root's commands acted on that."""
+    env.write_config(CONFIG)
+    private = env.root / "private"
+    private.mkdir(mode=0o700)
+    env.db = private / "q.db"
+    env.enqueue("backup", "--arg", "dest=x")
+    link = env.root / "qdir"
+    link.symlink_to(private)
+    os.lchown(link, OTHER, OTHER)
+    for name in ("q.db", "new.db"):
+        env.db = link / name
+        one_error_line(env.run("list"), 3, f"its folder {link}", "symbolic link", "uid 1001")
+        one_error_line(enqueue_secret(env), 3, f"its folder {link}", "symbolic link")
+    assert sorted(p.name for p in private.iterdir() if not p.name.startswith("q.db")) == []
+    os.lchown(link, 0, 0)  # root's own link is followed, as before
+    env.db = link / "q.db"
+    assert env.run("list", check=True).stdout.count("backup") == 1
+
+
+@as_root
 def test_a_database_that_is_another_users_symlink_is_refused(env: Env) -> None:
     # Pointing at a database of root's now, it could be pointed at one of theirs at any time.
     env.write_config(CONFIG)

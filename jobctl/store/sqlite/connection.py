@@ -452,6 +452,7 @@ def _check_files(path: Path) -> bool | str:
     """True when the database file exists and it and the files beside it can be trusted;
     False, or "link" (a link to a file still to be made), when it does not exist yet.
     StoreError for one that cannot be trusted."""
+    _check_linked_folders(path)
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
@@ -481,6 +482,23 @@ def _check_files(path: Path) -> bool | str:
         _check_folder(path, real.parent, info.st_uid)
     _check_beside(path, real, info)
     return True
+
+
+def _check_linked_folders(path: Path) -> None:
+    """No folder on the way to the database is another user's symbolic link: as with the
+    file itself, they could point it at any database of this user's (or a folder to make
+    one in) between any check and the open, and every command would then act on that one."""
+    mine = (os.geteuid(), 0)
+    for folder in path.absolute().parents:
+        try:
+            info = os.lstat(folder)
+        except OSError:
+            return  # missing or closed: the open says so
+        if stat.S_ISLNK(info.st_mode) and info.st_uid not in mine:
+            raise StoreError(
+                f"database {path}: its folder {folder} is a symbolic link owned by"
+                f" {user_name(info.st_uid)}; {_PLANTED}"
+            )
 
 
 def _check_folder(path: Path, folder: Path, owner: int | None) -> None:
