@@ -121,7 +121,13 @@ def exec_allowed(settings: Settings, store_location: str) -> bool:
     as its user: there only the config's job types run, unless `allow_exec = true`."""
     if settings.allow_exec is not None:
         return settings.allow_exec
-    return "://" not in store_location
+    return not shared_store(store_location)
+
+
+def shared_store(location: str) -> bool:
+    """Whether a database location is a server's (redis://, rediss://), whose records
+    anyone holding its password writes, rather than a file private to its user."""
+    return location.startswith(("redis://", "rediss://"))
 
 
 class Config(NamedTuple):

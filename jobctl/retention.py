@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from jobctl.config import Config
+from jobctl.config import Config, shared_store
 from jobctl.errors import StoreError, StoreFull
 from jobctl.logfiles import hook_logs_of, locate, trusted
 from jobctl.models import State
@@ -71,7 +71,7 @@ def prune(
         survivors = store.get_many(chunk)
         gone = [i for i in chunk if i not in survivors]
         deleted.extend(gone)
-        shared = "://" in store.location
+        shared = shared_store(store.location)
         paths = [locate(p, log_dir) for p in paths]
         paths = [p for p in paths if trusted(p, set(gone), log_dir, shared)]
         if log_dir is not None and gone:
@@ -107,7 +107,7 @@ def _remove_logs_first(
         )
     }
     removed = 0
-    shared = "://" in store.location
+    shared = shared_store(store.location)
     recorded = [a.log_path for i in sorted(doomed) for a in store.attempts(i) if a.log_path]
     paths = [locate(p, log_dir) for p in recorded]
     paths = [p for p in paths if trusted(p, doomed, log_dir, shared)]

@@ -739,3 +739,12 @@ def test_a_batch_line_with_a_null_payload_has_an_empty_one(env: Env) -> None:
         int(line) for line in env.run("enqueue", "--batch", str(batch), check=True).stdout.split()
     ]
     assert [env.show(job_id)["payload"] for job_id in ids] == [{}, {}]
+
+
+def test_exec_jobs_run_on_a_database_named_as_a_sqlite_url(env: Env) -> None:
+    """`--db sqlite:///PATH` is the same private file as the path: --exec commands are
+    allowed there, as on any SQLite database (only a server's records are anyone's)."""
+    url = f"sqlite://{env.root / 'q.db'}"
+    env.run("--db", url, "enqueue", "--exec", "--", "touch", "ran", check=True)
+    env.run("--db", url, "run-worker", "--burst", check=True)
+    assert (env.root / "ran").exists()

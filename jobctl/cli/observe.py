@@ -526,13 +526,14 @@ def attempt_log(store: Store, attempt: Attempt) -> Path:
     """Where an attempt's output is: recorded with the attempt when it starts; for an attempt
     recorded without one, where a worker with this config would put it."""
     from jobctl import logfiles
+    from jobctl.config import shared_store
 
     directory = logfiles.log_dir(STATE.config(), store.location)
     if attempt.log_path:
         if attempt.elsewhere():
             return Path(attempt.log_path)  # that host's path, only shown: not read here
         found = logfiles.locate(attempt.log_path, directory)
-        if logfiles.trusted(found, (attempt.job_id,), directory, "://" in store.location):
+        if logfiles.trusted(found, (attempt.job_id,), directory, shared_store(store.location)):
             return Path(found)
     return Path(logfiles.attempt_log_path(directory, attempt.job_id, attempt.run))
 
