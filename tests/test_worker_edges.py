@@ -713,9 +713,13 @@ def test_a_worker_whose_database_file_goes_away_stops(env: Env, how: str) -> Non
     env.enqueue("ok", "--delay", "1h")
     worker = env.start("run-worker")
     env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
-    _remove_database(env)
-    if how == "replaced":
-        env.enqueue("ok")  # a new database at the same path
+    if how == "replaced":  # made beside it first: the worker must never see the path empty
+        made = env.db.with_name("new.db")
+        env.run("--db", str(made), "enqueue", "ok", check=True)
+        _remove_database(env)
+        os.rename(made, env.db)
+    else:
+        _remove_database(env)
     _, err = worker.communicate(timeout=30)
     assert worker.returncode == 3, err
     word = "deleted" if how == "deleted" else "replaced by another file"
