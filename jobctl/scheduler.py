@@ -9,8 +9,9 @@ one fire twice.
 Catch-up applies to fires that passed while no daemon ran (even a single one), and whenever
 more than one fire of a schedule is due at once (a stall): "latest" runs the most recent
 one, "none" runs none of the missed ones, "all" runs them all, at most `catch_up_limit`
-(the most recent ones). A schedule whose time table changes, or that a reload puts back
-after one took it out, counts from the reload.
+(the most recent ones). A schedule whose time table changes (its fire times, not their
+spelling: see jobctl.cron.timetable), or that a reload puts back after one took it out,
+counts from the reload.
 
 A clock set back (an NTP step, a VM restored from a snapshot, a host that booted with its
 clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, in the
@@ -59,6 +60,19 @@ class _Plan:
 
 # The reasons of the marks a plan leaves where it starts afresh (see Scheduler.load).
 _REPLANNED = frozenset({"time table changed", "schedule put back"})
+# Counting missed fires costs a lookup each: beyond this many, a log line says "N or more".
+_COUNTED = 100
+
+
+@dataclass
+class _Change:
+    """A schedule's time table changed: from what (None if unknown), what moved its fires
+    ("cron" and "timezone", "old -> new"), and up to when its plan stood."""
+
+    before: cron.TimeTable | None
+    moved: dict[str, str]
+    since: float
+    offline: bool = True  # while no daemon ran, else on a reload
 
 
 class Scheduler:
@@ -93,7 +107,7 @@ class Scheduler:
         plans: dict[str, _Plan] = {}
         unfired: list[_Plan] = []
         retimed: list[str] = []
-        changed_offline: set[str] = set()
+        changes: dict[str, _Change] = {}  # the time tables that changed
         zones = {
             name: spec.timezone or config.settings.timezone or local_zone()
             for name, spec in config.schedules.items()
@@ -104,31 +118,38 @@ class Scheduler:
         for name, spec in config.schedules.items():
             expr = cron.parse(spec.cron)
             zone = ZoneInfo(zones[name])
+            table = cron.TimeTable(expr, zones[name])
             previous = old.get(name)
             plan = _Plan(spec, expr, zone, now, None)
-            if previous is not None and (previous.expr, previous.zone) == (expr, zone):
-                plan.watermark = previous.watermark
-            elif previous is not None or name in self._removed:
-                # A new time table, or a schedule this daemon saw taken out of the config and
-                # put back, counts from now: see below. (One new to this daemon only, such as
-                # a standby's reload after taking over, keeps its recorded fires.)
+            if previous is not None:
+                # The same fire times however written ("0/20" for "*/20", Etc/UTC for UTC)
+                # are the same time table: it keeps its plan.
+                before = cron.TimeTable(previous.expr, previous.zone.key)
+                moved = before.changes(table)
+                if not moved:
+                    plan.watermark = previous.watermark
+                else:
+                    changes[name] = _Change(before, moved, previous.watermark, offline=False)
+                    retimed.append(name)
+            elif name in self._removed:
+                # A schedule this daemon saw taken out of the config and put back counts from
+                # now, as a new time table does: see below. (One new to this daemon only, such
+                # as a standby's reload after taking over, keeps its recorded fires.)
                 retimed.append(name)
             else:
                 last = self.store.last_fire_time(name)
                 if last is None:
                     unfired.append(plan)
-                elif (
-                    recorded[name] != tables[name]
-                    if name in recorded
-                    else not self._fired_under(plan, last)  # (none recorded: an older jobctl)
-                ):
-                    # The cron or zone changed while no daemon ran (a deploy): caught up from
-                    # the old table's last fire, the new one's "missed" fires ran at the
-                    # restart. It counts from now, as on a reload.
-                    retimed.append(name)
-                    changed_offline.add(name)
                 else:
-                    plan.watermark = last
+                    change = self._changed_offline(plan, table, recorded.get(name), last)
+                    if change is not None:
+                        # The cron or zone changed while no daemon ran (a deploy): caught up
+                        # from the old table's last fire, the new one's "missed" fires ran at
+                        # the restart. It counts from now, as on a reload.
+                        changes[name] = change
+                        retimed.append(name)
+                    else:
+                        plan.watermark = last
             plans[name] = plan
             if spec.overlap == "queue" or (spec.catch_up == "all" and spec.overlap != "allow"):
                 self._has_pending.add(name)  # fires may wait (a catch-up's, since a restart)
@@ -142,13 +163,12 @@ class Scheduler:
             # Recorded, so that a restart resumes from here too: the new time table's past
             # was never planned, and must not be caught up. A fire the old one left pending
             # (overlap = "queue") goes with it.
-            why = (
-                "time table changed"
-                if name in old or name in changed_offline
-                else "schedule put back"
-            )
-            self.store.drop_pending(name, why, now)
+            change = changes.get(name)
+            why = "schedule put back" if change is None else "time table changed"
+            held = self.store.drop_pending(name, why, now)
             self.store.record_fire(name, now, None, now, reason=why)
+            if change is not None:
+                self._log_retimed(plans[name], change, held, now)
         self.store.record_time_tables(tables)
         removed = old.keys() - plans.keys()
         for name in removed:  # as cron forgets a deleted line, fires held for it included
@@ -161,6 +181,51 @@ class Scheduler:
         if self._leading_since is None:  # the first plan is made on taking the lead
             self._leading_since = now
         self._loaded = True
+
+    def _changed_offline(
+        self, plan: _Plan, table: cron.TimeTable, recorded: str | None, last: float
+    ) -> _Change | None:
+        """How a schedule's time table changed since the daemons before this one planned it
+        (`recorded`: "<cron> <zone>" as they record it), if it did. With none recorded (an
+        older jobctl), a last fire that is none of the new table's tells a change."""
+        if recorded is None:
+            if self._fired_under(plan, last):
+                return None
+            return _Change(None, {"time_table": f"? -> {table.expr.text} {table.zone}"}, last)
+        before = cron.TimeTable.read(recorded)
+        if before is None:  # a cron this jobctl no longer reads: another time table
+            now_text = f"{table.expr.text} {table.zone}"
+            return _Change(None, {"time_table": f"{recorded} -> {now_text}"}, last)
+        moved = before.changes(table)
+        return _Change(before, moved, last) if moved else None
+
+    def _log_retimed(self, plan: _Plan, change: _Change, held: int, now: float) -> None:
+        """Say that a schedule counts from now, what changed, and what that leaves unrun: the
+        old time table's fires since its plan last stood (which catch-up would have handled,
+        had the table not changed) and a fire it held. A warning when anything was left."""
+        missed: int | None = None
+        missed_text = "unknown"
+        if change.before is not None:
+            before = change.before
+            try:
+                missed = cron.count_fires(before.expr, before.zone, change.since, now, _COUNTED)
+                missed_text = _count_text(missed)
+            except cron.CronError:  # a zone this host no longer has
+                pass
+        if change.offline:
+            when = "its time table changed while no daemon ran"
+        else:
+            when = "a reload changed its time table"
+        self.log.emit(
+            "schedule.retimed",
+            level="info" if missed == 0 and held == 0 else "warning",
+            schedule=plan.spec.name,
+            **change.moved,
+            missed=missed_text,
+            planned_to=iso(change.since),
+            held=held or None,
+            reason=f"{when}: it counts from now, and no fire of the old one is caught up",
+        )
 
     def _fired_under(self, plan: _Plan, last: float) -> bool:
         """Whether a schedule's last planned fire belongs to its time table now: one of its
@@ -383,6 +448,11 @@ class Scheduler:
             reason=reason,
             missed=missed,
         )
+
+
+def _count_text(count: int | None) -> str:
+    """A count of fires as cron.count_fires gives it (None: more than _COUNTED)."""
+    return f"{_COUNTED} or more" if count is None else str(count)
 
 
 def _next_after(plan: _Plan, after: float) -> float | None:

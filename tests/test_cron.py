@@ -770,3 +770,120 @@ def test_fields_agree_with_croniter(fields: tuple[str, ...], wall: datetime) -> 
 )
 def test_describe(expr: str, text: str) -> None:
     assert cron.describe(expr) == text
+
+
+# ---------------------------------------------------------------------------------------------
+# time tables: the same fire times however written
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("*/20 * * * * *", "0/20  *  * * * *"),
+        ("0 9 * * MON-FRI", "0 9 * * mon-fri"),
+        ("0 9 * * 1-5", "0 9 * * Mon,Tue,Wed,Thu,Fri"),
+        ("@daily", "0 0 * * *"),
+        ("@midnight", "0 0 0 * * *"),
+        ("@weekly", "0 0 * * 7"),
+        ("@hourly", "0 */1 * * *"),
+        ("0 0 * * *", "0 0 1-31 * *"),
+        ("0 0 * * *", "0 0 * * 0-6"),
+        ("0 0 * * *", "0 0 1-31 * 1"),  # either day field, one of them every day: every day
+        ("@every 90s", "@every 1m30s"),
+    ],
+)
+def test_spellings_of_one_time_table_have_one_canonical_text(one: str, other: str) -> None:
+    assert cron.parse(one).canonical == cron.parse(other).canonical
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("*/20 * * * *", "*/20 * * * * *"),  # minutes, then seconds
+        ("0 0 * * 1", "0 0 1 * 1"),  # Mondays, or Mondays and the 1st
+        ("0 */2 * * *", "0 0,2,4,6,8,10,12,14,16,18,20,22 * * *"),  # rules 3 and 4 differ
+        ("@every 60s", "* * * * *"),
+        ("@every 90s", "@every 91s"),
+    ],
+)
+def test_other_time_tables_have_other_canonical_texts(one: str, other: str) -> None:
+    assert cron.parse(one).canonical != cron.parse(other).canonical
+
+
+def test_the_canonical_text_lists_the_values_each_field_allows() -> None:
+    assert cron.parse("*/20 * * * *").canonical == "0 0,20,40 * * * * rhythm"
+    assert cron.parse("0 8 1,15 * MON").canonical == "0 0 8 1,15 * 1 either-day"
+    assert cron.parse("@every 1.5s").canonical == "@every 1.5s"
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "same"),
+    [
+        ("UTC", "Etc/UTC", True),
+        ("UTC", "Zulu", True),
+        ("UTC", "Etc/GMT", True),  # another abbreviation: the same offsets
+        ("Asia/Calcutta", "Asia/Kolkata", True),
+        ("US/Eastern", "America/New_York", True),
+        ("UTC", "Europe/London", False),
+        ("Europe/Berlin", "Europe/Paris", False),  # one offset now, another before 1940
+        ("America/New_York", "America/Toronto", False),
+        ("UTC", "No/Such_Zone", False),
+        ("Etc/UTC", "../zoneinfo/Etc/UTC", False),  # no zone key: no file is read for it
+    ],
+)
+def test_zone_names_of_one_set_of_rules_are_the_same_zone(one: str, other: str, same: bool) -> None:
+    assert cron.same_zone(one, other) is same
+    assert cron.same_zone(other, one) is same
+
+
+def test_zones_of_the_tzdata_package_compare_alike() -> None:
+    """Where the system has no zone files, zoneinfo reads the tzdata package; so does this."""
+    check = (
+        "import zoneinfo; from jobctl import cron; assert zoneinfo.TZPATH == ();"
+        "print(cron.same_zone('UTC', 'Etc/GMT'), cron.same_zone('Asia/Calcutta', 'Asia/Kolkata'),"
+        " cron.same_zone('UTC', 'Europe/Berlin'))"
+    )
+    env = {"PYTHONTZPATH": "", "PATH": "/usr/bin:/bin", **_pythonpath()}
+    done = subprocess.run(
+        [sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["True", "True", "False"]
+
+
+def _pythonpath() -> dict[str, str]:
+    import os
+
+    return {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
+
+
+@pytest.mark.parametrize(
+    ("recorded", "now", "changes"),
+    [
+        ("0/20  *  * * * * UTC", ("*/20 * * * * *", "Etc/UTC"), {}),
+        ("@daily Etc/GMT", ("0 0 * * *", "Zulu"), {}),
+        ("@every 6h UTC", ("@every 360m", "Asia/Tokyo"), {}),  # an interval has no zone
+        ("0 3 * * * UTC", ("30 4 * * *", "UTC"), {"cron": "0 3 * * * -> 30 4 * * *"}),
+        ("0 3 * * * UTC", ("0 3 * * *", "Asia/Tokyo"), {"timezone": "UTC -> Asia/Tokyo"}),
+        ("@every 6h UTC", ("0 */6 * * *", "UTC"), {"cron": "@every 6h -> 0 */6 * * *"}),
+    ],
+)
+def test_a_recorded_time_table_reads_back_and_compares_by_its_fires(
+    recorded: str, now: tuple[str, str], changes: dict[str, str]
+) -> None:
+    """The daemons record "<cron> <zone>" as written (schema 3): read back, it compares by
+    what it fires on, not by its text."""
+    before = cron.TimeTable.read(recorded)
+    assert before is not None
+    assert before.changes(cron.TimeTable(cron.parse(now[0]), now[1])) == changes
+
+
+def test_a_recorded_time_table_whose_cron_no_longer_reads_is_none() -> None:
+    assert cron.TimeTable.read("0 3 * * * L UTC") is None
+
+
+def test_count_fires_counts_a_calendar_up_to_a_limit_an_interval_in_full() -> None:
+    start = utc("2026-06-01T00:00")
+    assert cron.count_fires("0 * * * *", "UTC", start, start + DAY, 100) == 24
+    assert cron.count_fires("* * * * *", "UTC", start, start + DAY, 100) is None
+    assert cron.count_fires("@every 1m", "UTC", start, start + DAY, 100) == 1440
+    assert cron.count_fires("@every 1m", "UTC", start + 30, start + 90, 100) == 1

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from jobctl import cron
 from jobctl.config import Config, parse_config
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import AttemptResult, FireRecord, JobFilter, Outcome, State
@@ -792,3 +793,144 @@ def test_a_cron_made_more_frequent_while_no_daemon_ran_counts_from_the_restart(
     assert fires(store) == [t0 + 4]
     simulate(start_scheduler(store, every_2, t0 + 12), t0 + 12, t0 + 14)
     assert fires(store) == [t0 + 4, t0 + 14]  # not 6, 8, 10, 12 at the restart
+
+
+# -- time tables that are the same however written ---------------------------------------------
+
+
+def events_of(stream: io.StringIO, name: str) -> list[dict[str, object]]:
+    found = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [e for e in found if e["event"] == name]
+
+
+def one_schedule(
+    expr: str, zone: str | None, policy: str = "latest", overlap: str = "allow"
+) -> Config:
+    timezone = f'timezone = "{zone}"\n' if zone else ""
+    return config_for(
+        f'[schedules.s]\njob = "task"\ncron = "{expr}"\n{timezone}'
+        f'catch_up = "{policy}"\noverlap = "{overlap}"\n'
+    )
+
+
+# Rewrites that move no fire: another spelling of the fields, a macro for its fields, a zone
+# under another name of its rules, an @every in other units (and in any zone).
+SAME_TIME_TABLES = [
+    (("0 */20 3 * * *", "UTC"), ("0 0/20  3  * * *", "UTC")),
+    (("0 3 * * MON-FRI", "UTC"), ("0 3 * * mon-fri", "UTC")),
+    (("@daily", "UTC"), ("0 0 0 * * *", "UTC")),
+    (("0 3 * * *", "UTC"), ("0 3 * * *", "Etc/UTC")),
+    (("0 3 * * *", "UTC"), ("0 3 * * *", "Etc/GMT")),
+    (("0 3 * * *", "Zulu"), ("0 3 * * 0-6", "UTC")),
+    (("30 8 * * *", "Asia/Calcutta"), ("30 8 * * *", "Asia/Kolkata")),
+    (("@every 3h", "UTC"), ("@every 180m", "Europe/Berlin")),
+]
+
+
+@pytest.mark.parametrize(("before", "after"), SAME_TIME_TABLES)
+def test_a_time_table_rewritten_while_no_daemon_ran_still_catches_up(
+    store: SqliteStore, before: tuple[str, str], after: tuple[str, str]
+) -> None:
+    """The daemons compared the recorded "<cron> <zone>" as text: "*/20" as "0/20", MON as
+    mon, @daily as its fields or UTC as Etc/UTC counted as a new time table, and the fire
+    missed while no daemon ran was dropped, silently, for all catch_up = "latest" says."""
+    t0 = at("2026-06-01T00:30", before[1])
+    simulate(start_scheduler(store, one_schedule(*before), t0), t0, t0 + 86400)
+    ran = fires(store)
+    assert ran
+    sink = io.StringIO()
+    restart = at("2026-06-03T10:00", before[1])
+    scheduler = Scheduler(store, one_schedule(*after), EventLog(stream=sink, fmt="json"))
+    scheduler.load(one_schedule(*after), restart)
+    scheduler.tick(restart)
+    missed = cron.fires_between(cron.parse(before[0]), ZoneInfo(before[1]), ran[-1], restart)
+    assert missed, "the downtime must span a fire"
+    assert fires(store) == [*ran, missed[-1]]  # the latest missed fire ran at the restart
+    assert events_of(sink, "schedule.retimed") == []
+    (record, _) = store.last_fires()["s"]
+    assert record.status == "enqueued"  # no "time table changed" mark
+
+
+def test_the_host_zone_under_another_name_is_the_same_time_table(
+    store: SqliteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A schedule naming no zone is planned in the host's, as the daemon resolves it: a
+    daemon started with TZ=UTC, then with TZ=:/usr/share/zoneinfo/Etc/UTC, has one zone."""
+    from jobctl.timefmt import local_zone
+
+    config = one_schedule("0 3 * * *", None)
+    t0 = at("2026-06-01T02:00")
+    restart = at("2026-06-02T10:00")
+    try:
+        monkeypatch.setenv("TZ", "UTC")
+        local_zone.cache_clear()  # as a daemon started anew resolves it
+        simulate(start_scheduler(store, config, t0), t0, at("2026-06-01T03:30"))
+        assert store.time_tables(["s"]) == {"s": "0 3 * * * UTC"}
+        monkeypatch.setenv("TZ", ":/usr/share/zoneinfo/Etc/UTC")
+        local_zone.cache_clear()
+        start_scheduler(store, config, restart).tick(restart)
+        assert store.time_tables(["s"]) == {"s": "0 3 * * * Etc/UTC"}
+    finally:
+        local_zone.cache_clear()
+    assert fires(store) == [at("2026-06-01T03:00"), at("2026-06-02T03:00")]
+
+
+def test_a_reload_that_rewrites_a_time_table_keeps_its_plan(store: SqliteStore) -> None:
+    """A reload compared the parsed expression with its text, and the zone objects: "*/20"
+    rewritten as "0/20", or UTC as Etc/UTC, started the plan afresh. A daemon that woke from
+    a suspend and read the edited file before its tick lost the fire it slept through."""
+    scheduler = start_scheduler(store, one_schedule("*/20 * * * *", "UTC"), at("2026-06-01T00:10"))
+    scheduler.tick(at("2026-06-01T00:20:01"))
+    scheduler.load(one_schedule("0/20 * * * *", "Etc/UTC"), at("2026-06-01T01:00:30"))
+    scheduler.tick(at("2026-06-01T01:00:30"))
+    assert fires(store) == [at("2026-06-01T00:20"), at("2026-06-01T01:00")]
+    (record, _) = store.last_fires()["s"]
+    assert record.status == "enqueued"
+
+
+def test_a_reload_that_rewrites_a_time_table_keeps_its_held_fire(store: SqliteStore) -> None:
+    """A fire held for a run still going (overlap = "queue") went with the old time table
+    when a reload only rewrote it: it never ran."""
+    scheduler = start_scheduler(
+        store, one_schedule("0 */20 * * * *", "UTC", overlap="queue"), at("2026-06-01T00:10")
+    )
+    scheduler.tick(at("2026-06-01T00:20:01"))  # 00:20 runs
+    (claim,) = store.claim("w", None, at("2026-06-01T00:20:02"), 30)
+    scheduler.tick(at("2026-06-01T00:40:01"))  # 00:40 is held
+    scheduler.load(one_schedule("*/20 * * * *", "UTC", overlap="queue"), at("2026-06-01T00:45"))
+    store.finish(
+        [Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], at("2026-06-01T00:50")
+    )
+    simulate(scheduler, at("2026-06-01T00:50"), at("2026-06-01T00:50:05"))
+    assert fires(store) == [at("2026-06-01T00:20"), at("2026-06-01T00:40")]
+
+
+def test_a_time_table_changed_while_no_daemon_ran_says_what_it_leaves_unrun(
+    store: SqliteStore,
+) -> None:
+    """A real change still counts from the restart, as before; it was said only by a row in
+    the database. Now a warning names the schedule, what changed and the old table's fires
+    that catch-up would have run; a change that leaves nothing unrun is an info line."""
+    t0 = at("2026-06-01T02:00")
+    simulate(start_scheduler(store, one_schedule("0 3 * * *", "UTC"), t0), t0, t0 + 7200)
+    sink = io.StringIO()
+    log = EventLog(stream=sink, fmt="json", level="debug")
+    moved = one_schedule("30 4 * * *", "Europe/Berlin")
+    scheduler = Scheduler(store, moved, log)
+    scheduler.load(moved, at("2026-06-03T10:00"))
+    scheduler.tick(at("2026-06-03T10:00"))
+    assert fires(store) == [at("2026-06-01T03:00")]  # as before: nothing caught up
+    (said,) = events_of(sink, "schedule.retimed")
+    assert said["level"] == "warning"
+    assert said["schedule"] == "s"
+    assert said["cron"] == "0 3 * * * -> 30 4 * * *"
+    assert said["timezone"] == "UTC -> Europe/Berlin"
+    assert said["missed"] == "2"  # 03:00 UTC on June 2 and 3
+    assert str(said["planned_to"]).startswith("2026-06-01T03:00:00")
+    assert "while no daemon ran" in str(said["reason"])
+    # A reload that changes it again, with nothing due meanwhile: said, not warned of.
+    scheduler.load(one_schedule("0 5 * * *", "Europe/Berlin"), at("2026-06-03T10:30"))
+    (_, again) = events_of(sink, "schedule.retimed")
+    assert (again["level"], again["missed"]) == ("info", "0")
+    assert again["cron"] == "30 4 * * * -> 0 5 * * *"
+    assert "timezone" not in again

@@ -60,16 +60,21 @@ must start without it.
 from __future__ import annotations
 
 from jobctl.cron.describe import describe
-from jobctl.cron.planner import fires_between, next_fires
+from jobctl.cron.planner import count_fires, fires_between, next_fires
 from jobctl.cron.syntax import CronError, CronExpr, CronFields, parse, vixie_day_difference
+from jobctl.cron.timetable import TimeTable
+from jobctl.cron.zones import same_zone
 
 __all__ = [
     "CronError",
     "CronExpr",
     "CronFields",
+    "TimeTable",
+    "count_fires",
     "describe",
     "fires_between",
     "next_fires",
     "parse",
+    "same_zone",
     "vixie_day_difference",
 ]

@@ -88,6 +88,19 @@ def fires_between(
     return fires
 
 
+def count_fires(
+    expr: CronExpr | str, tz: tzinfo | str, start: float, end: float, limit: int
+) -> int | None:
+    """How many fire times (start, end] holds: an interval's whatever their number, a
+    calendar's up to `limit` (each costs a lookup), None beyond."""
+    parsed = parse(expr) if isinstance(expr, str) else expr
+    if parsed.interval is not None and math.isfinite(start) and math.isfinite(end):
+        step = parsed.interval
+        return max(0, _first_multiple_after(step, end) - _first_multiple_after(step, start))
+    found = len(fires_between(parsed, tz, start, end, limit=limit + 1))
+    return found if found <= limit else None
+
+
 def _first_multiple_after(step: float, moment: float) -> int:
     """The smallest k with k * step > moment (float-safe)."""
     index = math.floor(moment / step) + 1

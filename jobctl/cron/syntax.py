@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from jobctl.durations import parse_duration
 from jobctl.errors import ConfigError, DurationError
@@ -97,6 +97,26 @@ class CronFields:
         ]
         return " ".join(parts)
 
+    def canonical(self) -> str:
+        """The fields as the values they allow, seconds first (`*`: all of them), then
+        `either-day` when a day matches on either day field, and `rhythm` for an hour field
+        that keeps its rhythm through clock changes (rules 3 and 4)."""
+        # Either day field matching, one of them allowing every day: every day matches.
+        every_day = self.either_day and (len(self.days) == 31 or len(self.weekdays) == 7)
+        words = [
+            _field_text(self.seconds, _SECOND),
+            _field_text(self.minutes, _MINUTE),
+            _field_text(self.hours, _HOUR),
+            "*" if every_day else _field_text(self.days, _DAY),
+            _field_text(self.months, _MONTH),
+            "*" if every_day else _field_text(self.weekdays, _WEEKDAY, high=6),
+        ]
+        if self.either_day and not every_day:
+            words.append("either-day")
+        if self.keeps_rhythm:
+            words.append("rhythm")
+        return " ".join(words)
+
 
 @dataclass(frozen=True)
 class CronExpr:
@@ -105,6 +125,16 @@ class CronExpr:
     text: str  # as written, whitespace normalized
     fields: CronFields | None = None
     interval: float | None = None  # seconds between fires of an @every schedule
+
+    @cached_property  # parse() hands out one instance per expression: worked out once
+    def canonical(self) -> str:
+        """What the expression fires on, however it is spelled: `*/20` and `0/20`, `MON`
+        and `mon`, `@daily` and `0 0 * * *`, five fields and six with seconds 0 read alike
+        (see CronFields.canonical); `@every 90s` and `@every 1m30s` are `@every 90s`. Two
+        expressions with one canonical text fire at the same instants in any one zone."""
+        if self.interval is not None:
+            return f"@every {repr(float(self.interval)).removesuffix('.0')}s"
+        return _require_fields(self).canonical()
 
 
 # ---------------------------------------------------------------------------------------------
