@@ -8,10 +8,11 @@ one fire twice.
 
 Catch-up applies to fires that passed while no daemon ran (even a single one), and whenever
 more than one fire of a schedule is due at once (a stall): "latest" runs the most recent
-one, "none" runs none of the missed ones, "all" runs them all, at most `catch_up_limit`
-(the most recent ones). A schedule whose time table changes (its fire times, not their
-spelling: see jobctl.cron.timetable), or that a reload puts back after one took it out,
-counts from the reload.
+one, "none" runs none of the missed ones (recording the newest as skipped, so that it shows,
+and is never run), "all" runs them all, at most `catch_up_limit` (the most recent ones). A
+schedule whose time table changes (its fire times, not their spelling: see
+jobctl.cron.timetable), or that a reload puts back after one took it out, counts from the
+reload.
 
 A clock set back (an NTP step, a VM restored from a snapshot, a host that booted with its
 clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, in the
@@ -324,45 +325,49 @@ class Scheduler:
         # Only the most recent fires can matter, so the cost follows the catch-up limit,
         # not the length of the downtime.
         want = spec.catch_up_limit + 1 if spec.catch_up == "all" else 2
-        due = cron.fires_between(plan.expr, plan.zone, plan.watermark, now, limit=want)
+        since = plan.watermark
+        due = cron.fires_between(plan.expr, plan.zone, since, now, limit=want)
         plan.watermark = now
         plan.next_fire = _next_after(plan, now)
         if not due:
             return
-        missed = f"{len(due)}+" if len(due) == want else str(len(due))
         if not spec.enabled or paused:
             why = "disabled" if not spec.enabled else "paused"
             record = self.store.record_fire(spec.name, due[-1], None, now, reason=why)
             if record is not None:  # as asked: a debug line, not a warning each fire
-                self._log_skip(
-                    spec, due[-1], why, level="debug", missed=missed if len(due) > 1 else None
-                )
+                skipped = self._missed(plan, due, want, since, now) if len(due) > 1 else None
+                self._log_skip(spec, due[-1], why, level="debug", missed=skipped)
             return
         chosen = due
         live_since = self._live_since or now
+        on_time = now - due[-1] <= _ON_TIME
         # Late: several fires due at once, one from before this daemon ran, or one a stall
         # (a suspended machine, a store outage) let pass by more than a minute.
-        catching_up = len(due) > 1 or due[0] < live_since or now - due[-1] > _ON_TIME
+        catching_up = len(due) > 1 or due[0] < live_since or not on_time
         if catching_up:
+            leading = self._leading_since or now
             if spec.catch_up == "none":
                 # Nothing late, but a standby was running: the newest fire that came while
                 # it waited out a lost leader's lease (Redis) runs. A leader's own late tick
                 # (a suspended machine, a store outage) runs none but a fire still on time.
-                leading = self._leading_since or now
                 chosen = [f for f in due[-1:] if live_since <= f < leading or now - f <= _ON_TIME]
+                dropped = due[: len(due) - len(chosen)]
+                if dropped:
+                    self._record_missed(spec, dropped[-1], now, live_since, leading)
             elif spec.catch_up == "latest":
                 chosen = due[-1:]
             else:
                 chosen = due[-spec.catch_up_limit :]
-            self.log.emit(
-                "schedule.catch_up",
-                level="warning",
-                schedule=spec.name,
-                missed=missed,
-                running=len(chosen),
-                policy=spec.catch_up,
-                latest=iso(due[-1]),
-            )
+            if len(due) > 1 or not on_time:  # a lone fire at most a minute late is on time
+                self.log.emit(
+                    "schedule.catch_up",
+                    level="warning",
+                    schedule=spec.name,
+                    missed=self._missed(plan, due, want, since, now, on_time=on_time),
+                    running=len(chosen),
+                    policy=spec.catch_up,
+                    latest=iso(due[-1]),
+                )
         # catch_up = "all" asks for every missed fire: unless overlap is "allow", they wait
         # their turn (overlap "skip" would otherwise drop all but the first).
         backlog = catching_up and spec.catch_up == "all" and spec.overlap != "allow"
@@ -395,6 +400,43 @@ class Scheduler:
                 )
             else:
                 self._log_skip(spec, fire_time, record.reason or "skipped")
+
+    def _missed(
+        self,
+        plan: _Plan,
+        due: list[float],
+        want: int,
+        since: float,
+        now: float,
+        *,
+        on_time: bool = False,
+    ) -> str:
+        """How many fires passed unrun since `since`, for a log line: those of `due`, which
+        holds them all unless it reached `want`; more are counted then, up to _COUNTED (an
+        @every schedule's whatever their number), else it says "N or more". With `on_time`,
+        the newest fire is at most a minute late: it runs on time, and is no missed one."""
+        total, exact = len(due), len(due) < want
+        if not exact and (plan.expr.interval is not None or want < _COUNTED):
+            counted = cron.count_fires(plan.expr, plan.zone, since, now, _COUNTED)
+            total, exact = (counted, True) if counted is not None else (_COUNTED + 1, False)
+        missed = total - 1 if on_time else total
+        return str(missed) if exact else f"{missed} or more"
+
+    def _record_missed(
+        self, spec: ScheduleSpec, fire_time: float, now: float, live_since: float, leading: float
+    ) -> None:
+        """Record the newest fire that catch_up = "none" leaves unrun as skipped, as paused
+        ones are: `schedule list`, its JSON and the last-fire metric show it, and being
+        recorded, it is never run later (each fire is recorded once)."""
+        if fire_time < live_since:
+            why = "no daemon ran at that time"
+        elif fire_time < leading:
+            why = "the daemon was waiting for the lead"
+        else:
+            why = "the daemon woke too late for it"  # a suspended machine, a store outage
+        reason = f"missed: {why} (catch_up = none)"
+        if self.store.record_fire(spec.name, fire_time, None, now, reason=reason) is not None:
+            self._log_skip(spec, fire_time, reason, level="debug")
 
     def _promote_held(self, spec: ScheduleSpec, now: float) -> None:
         record = self.store.promote_pending(spec.name, self._job(spec, 0.0, now), now)

@@ -3,9 +3,10 @@
 In process: `Scheduler.tick(now)` with explicit instants over the real SQLite store. A kill is
 a store that raises at a chosen `record_fire` call - before it starts, inside its transaction
 once the job row is written (rolled back, as a dead process's transaction is), or right after
-its commit - or a daemon that dies in its sleep between two ticks. The Scheduler and its
-connection are then abandoned, and after a random downtime (often none, sometimes hours) a
-fresh Scheduler starts on the same file.
+its commit - or a daemon that dies in its sleep between two ticks. (A fire recorded as skipped,
+one catch_up = "none" leaves unrun, has no job row: a kill inside it is one before its commit.)
+The Scheduler and its connection are then abandoned, and after a random downtime (often none,
+sometimes hours) a fresh Scheduler starts on the same file.
 
 "Exactly once", per schedule, with P its planned fires over the whole simulated time:
 
@@ -87,6 +88,7 @@ class DoomedStore(SqliteStore):
         self.mode = mode
         self.calls = 0
         self.dying: tuple[str, float] | None = None
+        self.dying_skip = False  # the fire being recorded at the kill was a skipped one
         self._die_inside = False
 
     def record_fire(
@@ -96,7 +98,10 @@ class DoomedStore(SqliteStore):
         if self.calls != self.kill_at:
             return super().record_fire(schedule, fire_time, *args, **kwargs)
         self.dying = (schedule, fire_time)
-        if self.mode == "before the commit":
+        self.dying_skip = args[0] is None  # no job: recorded as skipped
+        if self.mode == "before the commit" or (
+            self.dying_skip and self.mode != "after the commit"
+        ):
             raise Killed
         self._die_inside = self.mode == "inside the transaction"
         super().record_fire(schedule, fire_time, *args, **kwargs)
@@ -203,6 +208,10 @@ def simulate(path: Path, seed: int, calls_between_kills: int) -> Week:
                             f"{now}: killed tick of {name}: {got[name]} not in {expected[name]}"
                         )
                 recorded_it = dying_fire in got[dying_schedule]
+                if store.dying_skip:  # a fire left unrun: never enqueued, whenever it died
+                    if recorded_it or dying_fire in expected[dying_schedule]:
+                        week.problems.append(f"{now}: skipped a fire to run {store.dying}")
+                    break
                 if dying_fire not in expected[dying_schedule]:
                     week.problems.append(f"{now}: recorded an unexpected fire {store.dying}")
                 if recorded_it != (mode == "after the commit"):

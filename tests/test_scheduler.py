@@ -795,7 +795,7 @@ def test_a_cron_made_more_frequent_while_no_daemon_ran_counts_from_the_restart(
     assert fires(store) == [t0 + 4, t0 + 14]  # not 6, 8, 10, 12 at the restart
 
 
-# -- time tables that are the same however written ---------------------------------------------
+# -- time tables that are the same however written; fires catch_up = "none" leaves -------------
 
 
 def events_of(stream: io.StringIO, name: str) -> list[dict[str, object]]:
@@ -934,3 +934,92 @@ def test_a_time_table_changed_while_no_daemon_ran_says_what_it_leaves_unrun(
     assert (again["level"], again["missed"]) == ("info", "0")
     assert again["cron"] == "30 4 * * * -> 0 5 * * *"
     assert "timezone" not in again
+
+
+def test_catch_up_none_records_the_fire_it_leaves_unrun(store: SqliteStore) -> None:
+    """A fire that catch_up = "none" dropped after downtime left no trace: `schedule list`
+    showed the run before it, its JSON last_fire stayed null for a schedule that never ran,
+    and the last-fire metric had no series. It is recorded as skipped, as a paused fire is,
+    and never runs later."""
+    from jobctl.observe.metrics import render
+
+    config = one_schedule("0 3 * * *", "UTC", policy="none")
+    t0 = at("2026-06-01T03:30")
+    simulate(start_scheduler(store, config, t0), t0, t0 + 60)  # nothing fired yet
+    assert store.last_fires() == {}
+    restart = at("2026-06-03T10:00")  # two fires passed while no daemon ran
+    start_scheduler(store, config, restart).tick(restart)
+    assert fires(store) == []
+    (record, state) = store.last_fires()["s"]
+    assert (record.fire_time, record.status, record.job_id, state) == (
+        at("2026-06-03T03:00"),
+        "skipped",
+        None,
+        None,
+    )
+    assert record.reason == "missed: no daemon ran at that time (catch_up = none)"
+    metric = 'jobctl_schedule_last_fire_timestamp_seconds{schedule="s"}'
+    assert f"{metric} {int(at('2026-06-03T03:00'))}" in render(store, config, restart)
+    # Never run later: not by a restart asking for "latest" now, nor by one that runs on.
+    latest = one_schedule("0 3 * * *", "UTC", policy="latest")
+    simulate(start_scheduler(store, latest, restart + 60), restart + 60, at("2026-06-04T03:30"))
+    assert fires(store) == [at("2026-06-04T03:00")]
+
+
+def test_catch_up_none_records_what_a_late_tick_leaves_unrun(store: SqliteStore) -> None:
+    """A leader's own late tick (a suspended machine) says why in the record."""
+    config = one_schedule("0 * * * *", "UTC", policy="none")
+    leader = start_scheduler(store, config, at("2026-06-01T01:00:30"))
+    leader.tick(at("2026-06-01T01:00:40"))
+    leader.tick(at("2026-06-01T03:30:10"))  # asleep for two and a half hours
+    assert fires(store) == []
+    (record, _) = store.last_fires()["s"]
+    assert record.fire_time == at("2026-06-01T03:00")
+    assert record.reason == "missed: the daemon woke too late for it (catch_up = none)"
+
+
+def catch_up_lines(sink: io.StringIO) -> list[tuple[str, object, object]]:
+    return [(e["level"], e["missed"], e["running"]) for e in events_of(sink, "schedule.catch_up")]
+
+
+def test_a_restart_seconds_after_a_fire_warns_of_no_missed_fire(store: SqliteStore) -> None:
+    """A routine restart ten seconds after 03:00 runs that fire on time, yet logged a
+    warning of one missed fire."""
+    config = one_schedule("0 3 * * *", "UTC", policy="none")
+    t0 = at("2026-06-01T02:00")
+    simulate(start_scheduler(store, config, t0), t0, at("2026-06-01T02:59:59"))
+    sink = io.StringIO()
+    restart = at("2026-06-01T03:00:10")
+    scheduler = Scheduler(store, config, EventLog(stream=sink, fmt="json", level="info"))
+    scheduler.load(config, restart)
+    scheduler.tick(restart)
+    assert fires(store) == [at("2026-06-01T03:00")]
+    assert catch_up_lines(sink) == []
+    assert [e["event"] for e in events_of(sink, "schedule.fired")] == ["schedule.fired"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "policy", "down_until", "expected"),
+    [
+        # Eight hourly fires missed, the newest one 30 minutes late: "2+" was said.
+        ("0 * * * *", "latest", "2026-06-01T08:30", ("warning", "8", 1)),
+        ("0 * * * *", "none", "2026-06-01T08:30", ("warning", "8", 0)),
+        # The newest of them on time runs on time, and is no missed fire.
+        ("0 * * * *", "none", "2026-06-01T08:00:20", ("warning", "7", 1)),
+        # A day of minutes, the newest on time. Counting a calendar's costs a lookup a fire:
+        # beyond 100, said so. An @every schedule's are counted whatever their number.
+        ("* * * * *", "latest", "2026-06-02T00:00:30", ("warning", "100 or more", 1)),
+        ("@every 1m", "latest", "2026-06-02T00:00:30", ("warning", "1439", 1)),
+    ],
+)
+def test_a_catch_up_says_how_many_fires_were_missed(
+    store: SqliteStore, expr: str, policy: str, down_until: str, expected: tuple[str, str, int]
+) -> None:
+    config = one_schedule(expr, "UTC", policy=policy)
+    start_scheduler(store, config, at("2026-06-01T00:00:30")).tick(at("2026-06-01T00:00:40"))
+    sink = io.StringIO()
+    scheduler = Scheduler(store, config, EventLog(stream=sink, fmt="json"))
+    restart = at(down_until)
+    scheduler.load(config, restart)
+    scheduler.tick(restart)
+    assert catch_up_lines(sink) == [expected]
