@@ -500,3 +500,23 @@ def _count_text(count: int | None) -> str:
 def _next_after(plan: _Plan, after: float) -> float | None:
     fires = cron.next_fires(plan.expr, plan.zone, after, 1)
     return fires[0] if fires else None
+
+
+def daemon_zones(store: Store, config: Config) -> dict[str, str]:
+    """The zone a cron daemon recorded planning each schedule in, for those whose zone the
+    config leaves to the daemon (none of their own, no [settings] timezone): its TZ or its
+    host's, which need not be this process's (a systemd unit's Environment=TZ=...)."""
+    if config.settings.timezone:
+        return {}
+    zoneless = sorted(name for name, spec in config.schedules.items() if not spec.timezone)
+    zones: dict[str, str] = {}
+    for name, text in store.time_tables(zoneless).items():
+        table = cron.TimeTable.read(text)
+        if table is None:
+            continue
+        try:
+            ZoneInfo(table.zone)
+        except (ValueError, KeyError, OSError):
+            continue  # a zone only the daemon's host knows: this process's is the best guess
+        zones[name] = table.zone
+    return zones

@@ -41,7 +41,7 @@ def _zone_name(
     spec: ScheduleSpec, config: Config, recorded: Mapping[str, str] | None = None
 ) -> str:
     """The zone a schedule fires in; `recorded`: the zones the cron daemon planned the
-    schedules that name none in (metrics.daemon_zones), which this process's may not be."""
+    schedules that name none in (scheduler.daemon_zones), which this process's may not be."""
     return spec.timezone or (recorded or {}).get(spec.name) or _settings_zone_name(config)
 
 
@@ -73,8 +73,8 @@ def schedule_list(
 
     from jobctl import cron
     from jobctl.errors import JobctlError, StoreMissing
-    from jobctl.observe.metrics import daemon_zones
     from jobctl.render import ago, cell, print_json, table
+    from jobctl.scheduler import daemon_zones
     from jobctl.timefmt import iso
 
     config = STATE.config(required=True)
@@ -431,10 +431,10 @@ def cron_next(
 
 
 def _daemon_zones(config: Config) -> dict[str, str]:
-    """metrics.daemon_zones for `cron next`, which answers with no database (nothing was
+    """scheduler.daemon_zones for `cron next`, which answers with no database (nothing was
     planned there yet) or no store within reach all the same, in this process's zone."""
     from jobctl.errors import StoreError, StoreMissing
-    from jobctl.observe.metrics import daemon_zones
+    from jobctl.scheduler import daemon_zones
 
     try:
         with STATE.store(create=False) as store:

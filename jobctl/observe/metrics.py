@@ -12,25 +12,6 @@ from jobctl.store import Store
 from jobctl.timefmt import local_zone
 
 
-def daemon_zones(store: Store, config: Config) -> dict[str, str]:
-    """The zone a cron daemon recorded planning each schedule in, for those whose zone the
-    config leaves to the daemon (none of their own, no [settings] timezone): its TZ or its
-    host's, which need not be this process's (a systemd unit's Environment=TZ=...)."""
-    if config.settings.timezone:
-        return {}
-    zoneless = sorted(name for name, spec in config.schedules.items() if not spec.timezone)
-    zones: dict[str, str] = {}
-    # A time table is "<cron> <zone>" (Scheduler.load); no zone name holds a space.
-    for name, table in store.time_tables(zoneless).items():
-        recorded = table.rsplit(" ", 1)[-1]
-        try:
-            ZoneInfo(recorded)
-        except (ValueError, KeyError, OSError):
-            continue  # a zone only the daemon's host knows: this process's is the best guess
-        zones[name] = recorded
-    return zones
-
-
 def render(store: Store, config: Config, now: float | None = None) -> str:
     now = time.time() if now is None else now
     out: list[str] = []
@@ -105,6 +86,8 @@ def _schedules(out: list[str], store: Store, config: Config, now: float) -> None
 
     last = store.last_fires()
     paused = store.paused_schedules()
+    from jobctl.scheduler import daemon_zones
+
     recorded = daemon_zones(store, config)
     _family(
         out,
