@@ -3,14 +3,17 @@ worker's --queue values, end to end on a real database and real workers."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
+import subprocess
+import termios
 import time
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import JOBCTL, Env
 from test_ops_support import burst, start_worker
 
 CONFIG = """\
@@ -354,3 +357,125 @@ def test_a_wait_on_a_database_deleted_under_it_ends(env: Env, command: str) -> N
     _, err = waiting.communicate(timeout=30)
     assert waiting.returncode == 3, err
     assert f"database {env.db}: deleted while in use" in err
+
+
+@pytest.mark.parametrize(
+    ("signum", "code", "how"),
+    [
+        (signal.SIGINT, 130, "interrupted"),
+        (signal.SIGTERM, 143, "terminated"),
+        (signal.SIGHUP, 129, "hung up"),
+    ],
+    ids=["SIGINT", "SIGTERM", "SIGHUP"],
+)
+def test_enqueue_wait_json_prints_the_job_when_its_wait_is_stopped(
+    env: Env, signum: int, code: int, how: str
+) -> None:
+    """A CI runner cancelling its step: stdout was empty, the id only in a line of prose, so
+    the step's cleanup had no job to cancel. As at its timeout, and as `wait --json`, the
+    job goes to stdout as last seen, with `created`."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("ok", "--delay", "1h") + 1  # (the database is made: no note of it)
+    waiting = env.start("enqueue", "ok", "--delay", "1h", "--wait", "--json")
+    assert waiting.stderr is not None
+    assert waiting.stderr.readline() == NO_WORKER.format("default") + " (--timeout gives up)\n"
+    waiting.send_signal(signum)  # once said, its handler is in
+    out, rest = waiting.communicate(timeout=30)
+    assert (waiting.returncode, rest) == (
+        code,
+        f"jobctl: {how}: stopped waiting for job {job_id}; it goes on (jobctl cancel stops a"
+        " job)\n",
+    )
+    document = json.loads(out)
+    assert (document["id"], document["state"], document["created"]) == (
+        job_id,
+        "scheduled",
+        True,
+    )
+    assert env.show(job_id)["state"] == "scheduled"  # the job goes on
+
+
+@pytest.mark.parametrize("how", ["wait", "wait --json", "enqueue --wait", "logs --follow"])
+def test_sighup_ends_a_wait_as_sigterm_does_and_says_the_job_goes_on(env: Env, how: str) -> None:
+    """An ssh session or a terminal that closes sends SIGHUP: the wait ended with 129 and no
+    word (nor the JSON `wait --json` prints when interrupted), where SIGTERM said it all."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("ok", "--delay", "1h")
+    args = {
+        "wait": ["wait", str(job_id)],
+        "wait --json": ["wait", str(job_id), "--json"],
+        "enqueue --wait": ["enqueue", "ok", "--delay", "1h", "--wait"],
+        "logs --follow": ["logs", str(job_id), "--follow"],
+    }[how]
+    waiting = env.start(*args)
+    assert waiting.stderr is not None
+    if how == "enqueue --wait":
+        job_id += 1
+    assert waiting.stderr.readline().startswith("jobctl: note: ")
+    waiting.send_signal(signal.SIGHUP)
+    out, rest = waiting.communicate(timeout=30)
+    assert (waiting.returncode, rest.splitlines()[-1]) == (
+        129,
+        f"jobctl: hung up: stopped waiting for job {job_id}; it goes on (jobctl cancel stops"
+        " a job)",
+    )
+    if how == "wait --json":
+        assert [(j["id"], j["state"]) for j in json.loads(out)] == [(job_id, "scheduled")]
+
+
+def test_a_wait_under_nohup_outlives_a_hangup(env: Env) -> None:
+    """`nohup jobctl wait` asks for the wait to go on when the terminal closes: a hangup it
+    was started ignoring is not taken for one that ends it."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("ok", "--delay", "1h")
+    waiting = subprocess.Popen(
+        [*JOBCTL, *env.global_args(), "wait", str(job_id)],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    env.procs.append(waiting)
+    assert waiting.stderr is not None
+    assert waiting.stderr.readline().startswith("jobctl: note: ")
+    waiting.send_signal(signal.SIGHUP)
+    waiting.send_signal(signal.SIGTERM)  # ends it only if the hangup did not: 143, not 129
+    _, rest = waiting.communicate(timeout=30)
+    assert (waiting.returncode, rest.splitlines()[-1]) == (
+        143,
+        f"jobctl: terminated: stopped waiting for job {job_id}; it goes on (jobctl cancel stops"
+        " a job)",
+    )
+
+
+@pytest.mark.parametrize("args", [["wait", "1"], ["wait", "1", "--json"]])
+def test_a_wait_whose_terminal_closes_still_exits_129(env: Env, args: list[str]) -> None:
+    """The terminal a wait writes to is gone once it hangs up: the line (and JSON) it would
+    print there cannot be written, and that must not end the wait with another code than
+    the hangup's (Python's own failing exit gave 120)."""
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+    terminal, its_side = os.openpty()
+
+    def own_terminal() -> None:  # a session whose controlling terminal is the pty
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    waiting = subprocess.Popen(
+        [*JOBCTL, *env.global_args(), *args],
+        stdin=its_side,
+        stdout=its_side,
+        stderr=its_side,
+        env=env.env,
+        cwd=env.root,
+        preexec_fn=own_terminal,
+    )
+    env.procs.append(waiting)  # type: ignore[arg-type]
+    os.close(its_side)
+    seen = b""
+    while b"note" not in seen:  # its handler is in
+        seen += os.read(terminal, 4096)
+    os.close(terminal)  # the terminal closes: the kernel sends its session SIGHUP
+    assert waiting.wait(timeout=30) == 129

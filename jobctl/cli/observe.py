@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn, TextIO
 
 import typer
 
@@ -231,8 +231,20 @@ def await_job(
 
     deadline = deadline_of(timeout)
     with STATE.store(create=False) as store:
+
+        def report() -> None:
+            """The job as it is now, as at a timeout: a CI step cancelled while it waits
+            still hands its cleanup the id (and `created`) on stdout."""
+            from jobctl.errors import StoreError
+
+            with contextlib.suppress(StoreError):
+                now = store.get(job_id)
+                if now is not None:
+                    print_json(job_document(now) | extra)
+
         try:
-            with waiting_for([job_id]):  # before the note: a signal after it is answered
+            # In place before the note: a signal after it is answered.
+            with waiting_for([job_id], report if as_json else None):
                 say_if_nobody_runs(store, [job_id], timeout)
                 job = watch(store, job_id, sys.stdout.buffer if follow else None, None, deadline)
         except WaitTimedOut as exc:
@@ -309,43 +321,71 @@ def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None
 
 
 class _Terminated(KeyboardInterrupt):
-    """SIGTERM, as a CI runner cancelling its step sends: it ends a wait as Ctrl-C does."""
+    """SIGTERM, as a CI runner cancelling its step sends, or SIGHUP, as a closing terminal
+    or ssh session sends: it ends a wait as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminated(signum: int, frame: object) -> None:
-    raise _Terminated
+    raise _Terminated(signum)
 
 
 @contextlib.contextmanager
 def waiting_for(job_ids: Sequence[int], report: Callable[[], None] | None = None) -> Iterator[None]:
-    """Ctrl-C (or SIGTERM) ends a wait, not the jobs waited for: say so (typer would exit
-    130 without a word, SIGTERM with none at all, and the user could take the job for
-    stopped). Exit 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them. `report`
-    prints what the wait saw so far first (`wait --json`, as at its timeout)."""
+    """Ctrl-C (or SIGTERM, or SIGHUP) ends a wait, not the jobs waited for: say so (typer
+    would exit 130 without a word, SIGTERM and SIGHUP with none at all, and the user could
+    take the job for stopped). Exit 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP, as a
+    shell reports them. `report` prints what the wait saw so far first (`wait --json`,
+    `enqueue --wait --json`, as at their timeout)."""
     import signal
 
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated)}
+    # Under nohup a hangup is ignored, and goes on being: the wait was asked to outlive it.
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _terminated)
     try:
         yield
     except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+        hung_up = signum == signal.SIGHUP
         if report is not None:
-            report()
-        terminated = isinstance(exc, _Terminated)
-        code = 128 + signal.SIGTERM if terminated else EXIT_INTERRUPTED
-        how = "terminated" if terminated else "interrupted"
-        if not job_ids:
-            typer.echo(f"jobctl: {how}: stopped waiting", err=True)
-            raise typer.Exit(code) from None
-        many = len(job_ids) > 1
-        ids = ", ".join(first_few([str(i) for i in job_ids]))
-        typer.echo(
-            f"jobctl: {how}: stopped waiting for job{'s' if many else ''} {ids};"
-            f" {'they go' if many else 'it goes'} on (jobctl cancel stops a job)",
-            err=True,
-        )
+            _written(report, sys.stdout, hung_up=hung_up)
+        code = EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
+        words = {int(signal.SIGTERM): "terminated", int(signal.SIGHUP): "hung up"}
+        line = f"jobctl: {words.get(signum, 'interrupted')}: stopped waiting"
+        if job_ids:
+            many = len(job_ids) > 1
+            ids = ", ".join(first_few([str(i) for i in job_ids]))
+            line += (
+                f" for job{'s' if many else ''} {ids};"
+                f" {'they go' if many else 'it goes'} on (jobctl cancel stops a job)"
+            )
+        _written(lambda: typer.echo(line, err=True), sys.stderr, hung_up=hung_up)
         raise typer.Exit(code) from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _written(write: Callable[[], None], stream: TextIO, *, hung_up: bool) -> None:
+    """Run `write`, which writes to `stream`. After a hangup the terminal is gone, as a
+    rule, and a write to it fails (EIO): what was to be said there goes to /dev/null then,
+    and the exit code (129) says it, rather than an error about a stream nobody reads."""
+    if not hung_up:
+        write()
+        return
+    try:
+        write()
+        stream.flush()
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+        with contextlib.suppress(OSError):
+            stream.flush()  # what is still buffered goes there too
 
 
 def first_few(items: Sequence[str], most: int = 5) -> list[str]:
