@@ -1,8 +1,13 @@
-"""Each call imports only its command's module: the table that says which must be complete."""
+"""Each call imports only its command's module: the table that says which must be complete.
+And what the dispatch makes of a call that names no command."""
 
 from __future__ import annotations
 
 import importlib
+import subprocess
+
+import pytest
+from conftest import JOBCTL, Env
 
 from jobctl.cli.app import app
 from jobctl.cli.main import ALL_MODULES, COMMAND_MODULES, command_name
@@ -33,3 +38,32 @@ def test_command_name_skips_global_options() -> None:
     assert command_name(["--config=x.toml", "list"]) == "list"
     assert command_name(["--version"]) is None
     assert command_name([]) is None
+
+
+@pytest.mark.parametrize(
+    "words", [[], ["dead"], ["schedule"]], ids=lambda words: " ".join(["jobctl", *words])
+)
+def test_a_missing_command_prints_its_usage_on_stderr_and_help_keeps_stdout(
+    env: Env, words: list[str]
+) -> None:
+    """stdout carries results alone: `jobctl dead` in a script printed its help there (exit
+    2), into whatever read the output. Asked for with -h or --help, the help is the result."""
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        if words:
+            return env.run(*args)
+        # `jobctl` alone: after a global option click says "Missing command." instead.
+        return subprocess.run(
+            [*JOBCTL, *args], capture_output=True, text=True, env=env.env, cwd=env.root
+        )
+
+    missing = run(*words)
+    path = " ".join(["jobctl", *words])
+    assert (missing.returncode, missing.stdout) == (2, "")
+    usage, _, last = missing.stderr.rstrip("\n").rpartition("\n")
+    assert usage.startswith(f"Usage: {path} ") and "Commands:" in usage
+    assert last == f"jobctl: '{path}' needs a command, one of those listed above"
+    for flag in ("-h", "--help"):
+        asked = run(*words, flag)
+        assert (asked.returncode, asked.stderr) == (0, "")
+        assert asked.stdout.startswith(f"Usage: {path} ") and "Commands:" in asked.stdout

@@ -192,9 +192,11 @@ def _run_typer(
         _fail("aborted", EXIT_INTERRUPTED)
     except typer.TyperException as exc:  # click's usage errors: bad option, missing argument
         if type(exc).__name__ == "NoArgsIsHelpError":  # `jobctl`, `jobctl dead`: no command
+            # Usage for a mistake goes to stderr, as the error line does: stdout carries
+            # results alone (`-h` prints the same help there, as it was asked for).
             ctx = getattr(exc, "ctx", None)
             if ctx is not None:
-                print(ctx.get_help())
+                print(ctx.get_help(), file=sys.stderr)
             path = ctx.command_path if ctx is not None else "jobctl"
             _fail(f"'{path}' needs a command, one of those listed above", EXIT_USAGE)
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
