@@ -1,13 +1,16 @@
 """Each call imports only its command's module: the table that says which must be complete.
-And what the dispatch makes of a call that names no command."""
+And what the dispatch makes of a call that names no command, or whose stdout's reader left."""
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import subprocess
 
 import pytest
 from conftest import JOBCTL, Env
+from test_ops_support import start_worker
 
 from jobctl.cli.app import app
 from jobctl.cli.main import ALL_MODULES, COMMAND_MODULES, command_name
@@ -67,3 +70,66 @@ def test_a_missing_command_prints_its_usage_on_stderr_and_help_keeps_stdout(
         asked = run(*words, flag)
         assert (asked.returncode, asked.stderr) == (0, "")
         assert asked.stdout.startswith(f"Usage: {path} ") and "Commands:" in asked.stdout
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+@pytest.mark.parametrize(
+    "args",
+    [["enqueue", "ok"], ["enqueue", "ok", "--json"], ["enqueue", "ok", "--wait"], ["list"]],
+    ids=" ".join,
+)
+def test_a_reader_gone_names_what_was_stored(env: Env, args: list[str], buffered: bool) -> None:
+    """`jobctl enqueue x | (exec 0<&-; ...)`: the job was stored, and the call exited 141
+    without a word, where a full stdout names it; a step retried on failure queued it
+    twice. A listing stays quiet, as `cat` ends."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    read, write = os.pipe()
+    os.close(read)  # every write to the pipe fails: EPIPE
+    environ = {k: v for k, v in env.env.items() if k != "PYTHONUNBUFFERED"}
+    if not buffered:
+        environ["PYTHONUNBUFFERED"] = "1"
+    try:
+        result = subprocess.run(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environ,
+            cwd=env.root,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    said = (
+        "jobctl: cannot write to standard output: its reader went away (job 2 was queued, but"
+        " its id could not be printed)\n"
+    )
+    assert (result.returncode, result.stderr) == (141, said if args[0] == "enqueue" else "")
+    listed = env.run("list", "--json", check=True)
+    assert len(json.loads(listed.stdout)) == 1 + (args[0] == "enqueue")
+
+
+def test_a_followed_job_whose_reader_left_is_not_said_unnamed(env: Env) -> None:
+    """`enqueue --follow | head`: the id went to stderr before the output, so a reader gone
+    meanwhile ends it as `cat` ends (141), with no word that its id was not printed."""
+    env.write_config('[jobs.say]\ncommand = ["echo", "hello"]\n')
+    env.enqueue("say")  # (the database is made: no note of it)
+    start_worker(env)
+    read, write = os.pipe()
+    os.close(read)  # every write to the pipe fails: EPIPE
+    try:
+        result = subprocess.run(
+            [*JOBCTL, *env.global_args(), "enqueue", "say", "--follow"],
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (141, "jobctl: job 2 enqueued\n")

@@ -33,6 +33,8 @@ def run(argv: list[str] | None = None) -> None:
         if exc.code is None or isinstance(exc.code, int):
             # click ends a command whose reader went away with 1, as it ends a failure.
             reader_gone = exc.code == EXIT_FAILED and _Stdout.reader_gone
+            if reader_gone:
+                _report_reader_gone()
             _exit(EXIT_PIPE if reader_gone else exc.code or 0)
         raise
 
@@ -51,8 +53,9 @@ def _exit(code: int) -> NoReturn:
 
     try:  # what is still buffered: a failure here is the command's, as one raised in it
         sys.stdout.flush()
-    except BrokenPipeError:  # the reader is gone: nobody to tell, as in _dispatch
+    except BrokenPipeError:  # the reader is gone: as in _dispatch
         _drop_stdout()
+        _report_reader_gone()
         code = code or EXIT_PIPE
     except OutputError as exc:
         _report_output_error(exc)
@@ -119,7 +122,8 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         sys.exit(EXIT_INTERRUPTED)
     except OverflowError:  # an id or a number beyond what the database stores
         _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
-    except BrokenPipeError:  # `| head` had enough: no word, and the code cat would end with
+    except BrokenPipeError:  # `| head` had enough: the code cat would end with
+        _report_reader_gone()
         sys.stderr.close()
         sys.exit(EXIT_PIPE)
     except OutputError:
@@ -387,6 +391,23 @@ def _report_output_error(exc: OSError) -> None:
     print(
         f"jobctl: cannot write to standard output: {exc.strerror or exc}{stored}", file=sys.stderr
     )
+
+
+def _report_reader_gone() -> None:
+    """stdout's reader went away (`| head` had enough): no word, as cat ends, unless the
+    command stored something whose ids went unprinted (see STORED), where a retry of the
+    step would store it all again. Said only while stderr can still take it."""
+    import contextlib
+
+    if STORED:
+        with contextlib.suppress(OSError, ValueError):
+            print(
+                "jobctl: cannot write to standard output: its reader went away"
+                f" ({'; '.join(STORED)})",
+                file=sys.stderr,
+                flush=True,
+            )
+        STORED.clear()  # said once, whichever way the exit goes on
 
 
 def _fail(message: str, code: int) -> None:

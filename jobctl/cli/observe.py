@@ -230,6 +230,11 @@ def await_job(
     from jobctl.render import ended_line, job_document, print_json
 
     deadline = deadline_of(timeout)
+    main = sys.modules.get("jobctl.cli.main")
+    if main is not None and not as_json:
+        # Its id is out (on stdout, or on stderr with --follow): a failed write from here on
+        # (`--follow | head`) leaves no stored job unnamed (see main.STORED).
+        main.STORED.clear()
     with STATE.store(create=False) as store:
 
         def report() -> None:
