@@ -556,7 +556,7 @@ def test_backup_copies_the_database_while_a_worker_writes(env: Env) -> None:
         assert len(json.loads(listed.stdout)) == 300
     # A file that exists is never overwritten.
     refused = env.run("backup", str(copies[0]))
-    assert refused.returncode == 3 and "exists already" in refused.stderr
+    assert refused.returncode == 2 and "exists already" in refused.stderr
     with sqlite3.connect(copies[0]) as conn:
         assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone() == (300,)
 
@@ -624,3 +624,30 @@ def test_status_counts_a_cancelled_job_still_stopping_in_its_queue_s_limit(env: 
     assert " 1/1 " in env.run("status", check=True).stdout.splitlines()[2]
     os.kill(int((env.root / "pid").read_text()), signal.SIGKILL)
     worker.send_signal(signal.SIGKILL)
+
+
+def test_backup_to_stdout_or_over_a_file_is_a_usage_error(env: Env) -> None:
+    """`backup -` wrote a file named `-`, and a FILE that exists exited 3, which says that
+    the database cannot be used: a CI step could not tell its own mistake from a corrupt or
+    locked database. Both are refused (exit 2) before the database is opened."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    dash = env.run("backup", "-")
+    assert (dash.returncode, dash.stdout, dash.stderr) == (
+        2,
+        "",
+        "jobctl: backup -: a file name is needed: the copy is not written to stdout (a file"
+        " named - is ./-)\n",
+    )
+    assert not (env.root / "-").exists()
+    taken = env.root / "taken.db"
+    taken.write_text("not a backup")
+    refused = env.run("backup", str(taken))
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        f"jobctl: backup {taken}: exists already (choose a new file)\n",
+    )
+    assert taken.read_text() == "not a backup"
+    named = env.run("backup", "./-", check=True)  # a file named - is still written, so
+    assert named.stdout.startswith(f"backed up {env.db} to ./- (")
+    assert (env.root / "-").stat().st_size > 0

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -246,13 +245,34 @@ def prune(
 @app.command(epilog="Example:  jobctl backup /var/backups/jobctl-$(date +%F).db")
 def backup(
     target: Annotated[
-        Path,
+        # Text as given, not a Path: one would make `./-` the `-` it is told apart from.
+        str,
         typer.Argument(help="The new file to write (never one that exists).", metavar="FILE"),
     ],
 ) -> None:
     """Copy the database to a new file, consistent while workers and daemons run (a `cp` of
     the file is not: it misses what the -wal holds). The copy is one file, private to you;
     see README "Backups" for putting it back."""
+    import os
+
+    from jobctl.errors import StoreError, UsageError
+
+    # The caller's mistakes (exit 2), which a CI step must tell apart from a database that
+    # cannot be used (exit 3).
+    if target == "-":
+        raise UsageError(
+            "backup -: a file name is needed: the copy is not written to stdout (a file named"
+            " - is ./-)"
+        )
+    if not target:
+        raise UsageError("backup: the file name is empty")
+    if os.path.lexists(target):
+        raise UsageError(f"backup {target}: exists already (choose a new file)")
     with STATE.store(create=False) as store:
-        size = store.backup(str(target))
+        try:
+            size = store.backup(target)
+        except StoreError:
+            if os.path.lexists(target):  # made by another process meanwhile
+                raise UsageError(f"backup {target}: exists already (choose a new file)") from None
+            raise
     print(f"backed up {store.location} to {target} ({size:,} bytes)")
