@@ -227,3 +227,21 @@ def test_a_payload_file_over_max_payload_is_named(env: Env) -> None:
         f"jobctl: --payload-file {big}: payload is 2008 bytes, over the limit of 1024"
         " ([settings] max_payload)\n"
     )
+
+
+def test_a_payload_file_may_start_with_a_byte_order_mark(env: Env) -> None:
+    """A file saved by a Windows editor starts with a BOM: `--batch` skipped it, while
+    --payload-file (a file or stdin) refused the same file as invalid JSON."""
+    from jobctl.payload import longest_json
+
+    env.write_config('[settings]\nmax_payload = 1024\n[jobs.a]\ncommand = ["echo", "{x}"]\n')
+    path = env.root / "payload.json"
+    path.write_bytes('\ufeff{"x": "from a file"}'.encode())
+    from_file = env.enqueue("a", "--payload-file", str(path))
+    # The mark is not part of the text: the longest text read is still taken whole.
+    longest = '{"x": "from stdin"}'.ljust(longest_json(1024))
+    piped = env.run("enqueue", "a", "--payload-file", "-", input="\ufeff" + longest, check=True)
+    assert env.show(from_file)["payload"] == {"x": "from a file"}
+    assert env.show(int(piped.stdout))["payload"] == {"x": "from stdin"}
+    over = env.run("enqueue", "a", "--payload-file", "-", input="\ufeff" + longest + " ")
+    assert over.returncode == 2 and "too large for a payload" in over.stderr

@@ -368,11 +368,13 @@ def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dic
         # A payload's JSON text, however spaced, is not many times its limit: /dev/zero or a
         # log given by mistake is refused without being read whole.
         most = longest_json(STATE.config().settings.max_payload)
+        # A byte-order mark (a file saved by a Windows editor) starts the text, not the
+        # JSON, as in a --batch (from stdin, one character more is read for it).
         if file == "-":
-            text = _bounded(sys.stdin.read(most + 1), most, file)
+            text = _bounded(sys.stdin.read(most + 2).removeprefix("\ufeff"), most, file)
             return _sized(parse_json(text, "--payload-file -"), "--payload-file -")
         try:
-            with open(file, encoding="utf-8") as handle:
+            with open(file, encoding="utf-8-sig") as handle:
                 text = _bounded(handle.read(most + 1), most, file)
                 return _sized(parse_json(text, f"--payload-file {file}"), f"--payload-file {file}")
         except OSError as exc:
