@@ -6,6 +6,7 @@ Exit codes are part of the interface scripts rely on:
   2  bad usage, configuration or payload
   3  the database cannot be used
   124 a wait timed out
+  129 a wait ended by SIGHUP (its terminal closed)
   130 interrupted (Ctrl-C)
   141 stdout's reader went away (`| head`)
   143 a wait ended by SIGTERM

@@ -133,3 +133,36 @@ def test_a_followed_job_whose_reader_left_is_not_said_unnamed(env: Env) -> None:
     finally:
         os.close(write)
     assert (result.returncode, result.stderr) == (141, "jobctl: job 2 enqueued\n")
+
+
+@pytest.mark.parametrize("args", [["retry", "1"], ["schedule", "run", "s"]], ids=" ".join)
+def test_retry_and_schedule_run_name_the_job_a_gone_reader_missed(
+    env: Env, args: list[str]
+) -> None:
+    """Like enqueue: each stores a job and prints its id, and said nothing of it when the
+    reader of its stdout was gone."""
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n[schedules.s]\njob = "ok"\ncron = "0 3 * * *"\n'
+    )
+    env.enqueue("ok")
+    env.run("run-worker", "--burst", check=True)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (
+        141,
+        "jobctl: cannot write to standard output: its reader went away (job 2 was queued, but"
+        " its id could not be printed)\n",
+    )

@@ -99,6 +99,10 @@ def retry(
             raise key_still_held(job_id, job.key, "retry")
         if not result.created:  # as `enqueue` says it: the active job is the answer
             say_key_held(store, result.id, job.key, job.job)
+        else:
+            from jobctl.cli.enqueue import stored
+
+            stored(f"job {result.id} was queued, but its id could not be printed")
     print(result.id)
 
 

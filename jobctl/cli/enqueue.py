@@ -118,7 +118,7 @@ def run_enqueue(
     with STATE.store() as store:
         (result,) = store.enqueue([new_job], now)
         if result.created:
-            _stored(f"job {result.id} was queued, but its id could not be printed")
+            stored(f"job {result.id} was queued, but its id could not be printed")
         say_if_new(store)
         if not result.created:
             _refuse_a_stopping_holder(store, result.id, key)
@@ -322,7 +322,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
         results = store.enqueue(jobs, now)
         created = [r.id for r in results if r.created]
         if created:
-            _stored(
+            stored(
                 f"{len(created)} job(s) were queued, ids {created[0]} to {created[-1]}, but"
                 " their ids could not be printed"
             )
@@ -348,7 +348,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
         )
 
 
-def _stored(note: str) -> None:
+def stored(note: str) -> None:
     """What a failed stdout must not hide (see main.STORED)."""
     main = sys.modules.get("jobctl.cli.main")
     if main is not None:

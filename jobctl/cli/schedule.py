@@ -236,6 +236,10 @@ def schedule_run(
         # tells an active run (a manual one too) in the transaction that would enqueue.
         record = Scheduler(store, config).fire_now(name, now)
     if record is None or record.status == "enqueued":
+        if record is not None:
+            from jobctl.cli.enqueue import stored
+
+            stored(f"job {record.job_id} was queued, but its id could not be printed")
         typer.echo(record.job_id if record is not None else None)
         return
     found = re.search(r"\brun (\d+)", record.reason or "")
