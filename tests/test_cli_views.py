@@ -380,3 +380,19 @@ def test_up_without_a_config_points_at_run_worker_for_exec_jobs(env: Env) -> Non
     result = env.run("up", config=False)
     assert result.returncode == 2
     assert result.stderr.endswith("(for --exec jobs alone, run-worker needs none)\n")
+
+
+def test_list_of_a_job_name_neither_the_config_nor_the_database_knows_exits_2(env: Env) -> None:
+    """`list --job fial` listed nothing and exited 0 with a warning, where the exit codes
+    promise 2 for an unknown name; `wait --job` already exited 2."""
+    env.write_config('[jobs.fail]\ncommand = ["false"]\nmax_attempts = 1\n')
+    env.enqueue("fail")
+    typo = env.run("list", "--job", "fial")
+    assert (typo.returncode, typo.stdout) == (2, "")
+    assert typo.stderr == (
+        f"jobctl: --job 'fial': no job type of that name in {env.config}, and no job of it in"
+        " the database (did you mean 'fail'?)\n"
+    )
+    for name in ("fail", "exec"):  # a job type, and the name of every --exec job
+        listed = env.run("list", "--job", name, "--json", check=True)
+        assert listed.stderr == ""

@@ -16,7 +16,14 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_job
 from jobctl.cli.context import STATE
-from jobctl.cli.options import MAX_ID, duration_option, limit_option, note_unknown_job, refused
+from jobctl.cli.options import (
+    MAX_ID,
+    check_job_name,
+    duration_option,
+    limit_option,
+    note_unknown_job,
+    refused,
+)
 
 if TYPE_CHECKING:
     from jobctl.config import Config
@@ -60,6 +67,7 @@ def dead_list(
     window = duration_option(since, "--since")
     rows = limit_option(limit)
     with STATE.store(create=False) as store:
+        check_job_name(job, store)
         jobs = store.finished_jobs(
             [State.DEAD],
             job=job,
@@ -130,6 +138,7 @@ def dead_retry(
     ids = _targets(job_ids, all_)
     config = STATE.config()
     with STATE.store(create=False) as store:
+        check_job_name(job, store)
         now = time.time()
         chosen, refusals = ids, {}
         if config.path is not None:  # else none was read (or a broken one passed over)
@@ -177,6 +186,7 @@ def dead_purge(
     age = duration_option(older_than, "--older-than")
     cutoff = time.time() - age if age is not None else None
     with STATE.store(create=False) as store:
+        check_job_name(job, store)
         targets = store.finished_ids([State.DEAD], ids=ids, finished_before=cutoff, job=job)
         skipped = _explain_skipped(store, ids, targets, "purged")
         if targets and not yes and sys.stdin.isatty():

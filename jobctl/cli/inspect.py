@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 from jobctl.cli.options import (
     MAX_ID,
+    check_job_name,
     check_queue_name,
     duration_option,
     limit_option,
@@ -86,6 +87,7 @@ def list_jobs(
         newest_first=not oldest_first,
     )
     with STATE.store(create=False) as store:
+        check_job_name(job, store)
         jobs = store.list_jobs(where)
         if queue is not None and not jobs:
             note_unknown_queue(queue, store)

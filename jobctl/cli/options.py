@@ -111,30 +111,61 @@ def note_unknown_queue(queue: str, store: Store, *, fatal: bool = False) -> None
         say(f"jobctl: warning: --queue: {unknown_queue(queue, known)}")
 
 
+def check_job_name(job: str | None, store: Store) -> None:
+    """Refuse a --job that names neither a job type of the config nor any job of the
+    database: a typo (`dead purge --all --job bakup`) that matches nothing would exit 0 and
+    pass a CI step with nothing done, where the exit codes promise 2 for an unknown name.
+    Checked before anything is done; a name the database still holds jobs of (a job type
+    since removed from the config) is no typo, and its jobs are matched by it."""
+    if job is None:
+        return
+    from jobctl.cli.context import STATE
+    from jobctl.config import ADHOC_JOB
+    from jobctl.errors import UsageError
+    from jobctl.models import JobFilter
+
+    config = STATE.config()
+    if job in config.jobs or job == ADHOC_JOB:
+        return
+    if store.list_jobs(JobFilter(job=job, limit=1)):
+        return
+    raise UsageError(
+        f"--job {job!r}: no job type of that name in {config.path or 'the config'}, and no job"
+        f" of it in the database{_did_you_mean(job, set(config.jobs))}"
+    )
+
+
 def note_unknown_job(job: str | None, matched: bool, *, fatal: bool = False) -> None:
     """A --job filter that matched nothing and names no job type of the config is likely a
     typo (`dead purge --all --job bakup`): say so on stderr. The exit code stays: the jobs
-    of a job type since removed from the config are still matched by its name. `fatal`: a
-    usage error instead (`wait --job bulid` must not pass a CI gate with nothing waited)."""
+    of a job type since removed from the config are still matched by its name (a name no
+    job has either is refused first: check_job_name). `fatal`: a usage error instead (`wait
+    --job bulid` must not pass a CI gate with nothing waited)."""
     if job is None or matched:
         return
     from jobctl.cli.context import STATE
-    from jobctl.config import ADHOC_JOB, _closest
+    from jobctl.config import ADHOC_JOB
     from jobctl.text import say
 
     config = STATE.config()
     if job in config.jobs or job == ADHOC_JOB:
         return
-    hint = _closest(job, set(config.jobs))
     line = (
         f"--job {job!r} matched no job, and {config.path or 'the config'} has no job type of"
-        " that name" + (f" (did you mean {hint!r}?)" if hint else "")
+        f" that name{_did_you_mean(job, set(config.jobs))}"
     )
     if fatal:
         from jobctl.errors import UsageError
 
         raise UsageError(line)
     say(f"jobctl: warning: {line}")
+
+
+def _did_you_mean(name: str, known: set[str]) -> str:
+    from jobctl.config import _closest
+
+    hint = _closest(name, known)
+    return f" (did you mean {hint!r}?)" if hint else ""
 
 
 def refused(count: int, *, asked: int | None, verb: str) -> None:
