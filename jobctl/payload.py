@@ -238,15 +238,21 @@ def check_placeholders(argv: Sequence[str], payload: Mapping[str, Any], job: str
 
 
 def check_placeholder_values(used: AbstractSet[str], payload: Mapping[str, Any], job: str) -> None:
-    """Every placeholder in `used` has a value, and none holds a NUL (a batch knows `used`
-    of its job types already, and does not scan their commands again for each line)."""
+    """Every placeholder in `used` has a value, not null, and none holds a NUL (a batch knows
+    `used` of its job types already, and does not scan their commands again for each line).
+    A null would reach the command as the word `null` (`tar -czf null`)."""
     missing = sorted(used - payload.keys())
     if missing:
         names = ", ".join("{" + name + "}" for name in missing)
         raise PayloadError(f"job {job!r}: no payload value for placeholder {names}")
     for name in sorted(used):
+        value = payload[name]
+        if value is None:
+            raise PayloadError(
+                f"job {job!r}: the value of {{{name}}} is null: a placeholder needs a value"
+            )
         try:
-            text = value_text(payload[name])
+            text = value_text(value)
         except (ValueError, RecursionError):
             raise PayloadError(
                 f"job {job!r}: the value of {{{name}}} is not valid JSON"

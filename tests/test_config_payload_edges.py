@@ -454,3 +454,31 @@ def test_validate_warns_of_a_user_job_a_worker_of_this_user_cannot_start(env: En
         " that user) can start it; run as this user, its jobs would fail"
     )
     assert "[jobs.b]" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [("--arg", "name:=null"), ("--payload", '{"name": null}')])
+def test_a_null_placeholder_value_is_refused_at_enqueue(env: Env, args: tuple[str, str]) -> None:
+    """A null reached the command as the word: `echo "hello, null"`, `tar -czf null`."""
+    env.write_config(GREET)
+    refused(env, "enqueue", "greet", *args, says="job 'greet': the value of {name} is null")
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
+    # A null the command does not use is a value like any other, in $JOBCTL_PAYLOAD.
+    env.run("enqueue", "greet", "--arg", "name=a", "--arg", "extra:=null", check=True)
+    env.run("enqueue", "ok", "--arg", "extra:=null", check=True)
+
+
+@pytest.mark.parametrize("more", ["", ', "priority": 1'])
+def test_a_null_placeholder_value_from_a_batch_is_a_line_error(env: Env, more: str) -> None:
+    """Both ways a batch line is checked: the short one (job and payload alone) and the
+    whole one."""
+    env.write_config(GREET)
+    batch = (
+        '{"job": "greet", "payload": {"name": "a"}}\n'
+        f'{{"job": "greet", "payload": {{"name": null}}{more}}}\n'
+    )
+    result = env.run("enqueue", "--batch", "-", input=batch)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "jobctl: <stdin>:2: job 'greet': the value of {name} is null: a placeholder needs a value\n"
+    )
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
