@@ -8,6 +8,10 @@ Every test drives the real CLI on a real database; stdout is a pipe, so tables a
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -396,3 +400,45 @@ def test_list_of_a_job_name_neither_the_config_nor_the_database_knows_exits_2(en
     for name in ("fail", "exec"):  # a job type, and the name of every --exec job
         listed = env.run("list", "--job", name, "--json", check=True)
         assert listed.stderr == ""
+
+
+def test_the_cancel_example_cancels_every_match_and_nothing_when_none_match(
+    env: Env, tmp_path: Path
+) -> None:
+    """`cancel --help`'s example, run as it is: it cancelled the first 50 jobs alone (list's
+    default --limit), and with none left GNU xargs ran `jobctl cancel` with no id (exit 2)."""
+    if shutil.which("jq") is None or shutil.which("xargs") is None:
+        pytest.skip("the example needs jq and xargs")
+    import typer.main
+
+    from jobctl.cli.app import app
+    from jobctl.cli.completions import command_tree
+
+    command_tree()  # imports every command module
+    epilog = typer.main.get_command(app).commands["cancel"].epilog  # type: ignore[attr-defined]
+    example = epilog.split("  |  ")[1]
+    assert example.startswith("jobctl list -s queued -j report")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    wrapper = bin_dir / "jobctl"
+    wrapper.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" -m jobctl --config "{env.config}" --db "{env.db}"'
+        ' "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env.write_config('[jobs.report]\ncommand = ["true"]\n[jobs.other]\ncommand = ["true"]\n')
+    batch = '{"job": "report"}\n' * 60 + '{"job": "other"}\n'
+    env.run("enqueue", "--batch", "-", input=batch, check=True)
+    shell = env.env | {"PATH": f"{bin_dir}:{env.env['PATH']}"}
+    for _ in range(2):  # the second time, nothing is left to cancel
+        ran = subprocess.run(
+            ["sh", "-c", example],
+            env=shell,
+            cwd=env.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert ran.returncode == 0, ran.stderr
+        queued = json.loads(env.run("list", "-s", "queued", "--limit", "0", "--json").stdout)
+        assert [j["job"] for j in queued] == ["other"]

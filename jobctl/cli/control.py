@@ -22,7 +22,7 @@ from jobctl.cli.options import MAX_ID, duration_option, refused, state_option
 
 @app.command(
     epilog="Examples:  jobctl cancel 42  |  "
-    "jobctl list -s queued -j report --json | jq '.[].id' | xargs jobctl cancel",
+    "jobctl list -s queued -j report --limit 0 --json | jq '.[].id' | xargs -r jobctl cancel",
 )
 def cancel(
     job_ids: Annotated[
