@@ -355,6 +355,22 @@ def listing_fetch(limit: int | None) -> int | None:
     return limit + 1
 
 
+def _job_name(job: Job, plain: bool) -> str:
+    """A listing's JOB cell. On a terminal an `--exec` job's command, which says more than
+    `exec`; in plain text `exec`, as --json's "job" and `wait`'s line name it: the words of
+    a command would move every field after them (`awk '{print $4}'` read one of them for the
+    state), so plain text gives the command in a last column of its own (_command_cells)."""
+    return shown_command(job.command) if job.command and not plain else job.job
+
+
+def _command_cells(job: Job, plain: bool) -> tuple[str, ...]:
+    """The cell of the COMMAND column that plain text adds last (see _job_name): an
+    `--exec` job's command, empty for a job type's; none on a terminal."""
+    if not plain:
+        return ()
+    return (shown_command(job.command) if job.command else "",)
+
+
 def job_listing(
     jobs: Sequence[Job],
     limit: int | None,
@@ -389,6 +405,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
     is the time of the job's state: when a scheduled job is due, when a running one started,
     when a finished one ended (empty for a queued job: CREATED says it)."""
     now = time.time()
+    plain = not use_rich()
     rows = []
     styles = []
     for job in jobs:
@@ -400,11 +417,10 @@ def job_rows(jobs: Sequence[Job]) -> None:
             when = "ended " + ago(job.finished_at, now)
         else:
             when = ""
-        name = shown_command(job.command) if job.command else job.job
         rows.append(
             [
                 str(job.id),
-                name,
+                _job_name(job, plain),
                 job.queue,
                 job.state.value,
                 str(job.priority),
@@ -413,11 +429,15 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 when,
                 job.key or "",  # not folded as prose is: `a\\nb` and `a b` are two keys
                 cell(job.error),
+                *_command_cells(job, plain),
             ]
         )
         styles.append(_STATE_STYLE.get(job.state))
     table(
-        ["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"],
+        [
+            *("ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"),
+            *(("COMMAND",) if plain else ()),
+        ],
         rows,
         styles,
         usual=_USUAL,
@@ -652,16 +672,18 @@ def dead_rows(jobs: Sequence[Job]) -> None:
         print("no dead jobs")
         return
     now = time.time()
+    plain = not use_rich()
     table(
-        ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR"],
+        ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", *(("COMMAND",) if plain else ())],
         [
             [
                 str(j.id),
-                shown_command(j.command) if j.command else j.job,
+                _job_name(j, plain),
                 j.queue,
                 f"{j.attempts}/{j.max_attempts}",
                 ago(j.finished_at, now),
                 cell(j.error),
+                *_command_cells(j, plain),
             ]
             for j in jobs
         ],

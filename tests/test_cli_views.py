@@ -227,7 +227,8 @@ def test_dead_list_says_when_its_limit_left_jobs_out(env: Env) -> None:
     empty = env.run("--db", str(env.root / "other.db"), "enqueue", "bad", check=True)
     assert empty.returncode == 0
     none = env.run("--db", str(env.root / "other.db"), "dead", "list").stdout
-    assert none.split() == ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR"]  # heading alone
+    heading = ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", "COMMAND"]
+    assert none.split() == heading  # the heading alone
 
 
 def test_piped_tables_keep_whole_commands_and_errors(env: Env) -> None:
@@ -316,7 +317,8 @@ def test_a_shown_command_pastes_back_to_its_exact_words(env: Env) -> None:
     env.write_config('[jobs.noop]\ncommand = ["true"]\n')
     words = ["x", "\x7f", "\u200b", "\u202e", "\ufeff", "\x85", "\x9b", "a\\b\n", "it's", "é"]
     env.enqueue("--exec", "--", *words)
-    shown = env.run("list", check=True).stdout.splitlines()[1].split("  ")[1].strip()
+    heading, row = env.run("list", check=True).stdout.splitlines()
+    shown = row[heading.index("COMMAND") :]  # piped, an --exec job's command comes last
     pasted = subprocess.run(
         ["bash", "-c", f"printf '%s\\0' {shown}"],
         capture_output=True,

@@ -32,9 +32,9 @@ def test_dead_list_and_show(env: Env) -> None:
     env.enqueue("ok")
     burst(env)
     listing = env.run("dead", "list", input="", check=True).stdout.splitlines()
-    assert listing[0].split() == ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR"]
+    assert listing[0].split() == ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", "COMMAND"]
     assert listing[1].split()[:4] == [str(bad), "bad", "default", "2/2"]
-    assert listing[1].endswith("exit code 3: boom")
+    assert listing[1].endswith("exit code 3: boom  -")
     assert len(listing) == 2
     # Nothing dead: a pipe gets the heading alone, as from `list` (`tail -n +2 | wc -l` is 0).
     empty = env.run("dead", "list", "--job", "ok", check=True).stdout.splitlines()

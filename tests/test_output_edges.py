@@ -457,15 +457,16 @@ def test_piped_list_has_every_column_and_value_so_fields_stay_in_place(env: Env)
     plain = env.enqueue("ok")
     keyed = env.enqueue("ok", "--queue", "other", "--priority", "5", "--key", "kk")
     columns = ["ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"]
+    columns += ["COMMAND"]  # an --exec job's, last: its words move no field before them
     for args in ((), ("--queue", "default")):
         lines = env.run("list", *args, check=True).stdout.splitlines()
         assert lines[0].split() == columns
         fields = {int(line.split()[0]): line.split() for line in lines[1:]}
         assert fields[plain][:5] == [str(plain), "ok", "default", "queued", "0"]
-        assert fields[plain][-3:] == ["-", "-", "-"]  # WHEN, KEY, ERROR: none
+        assert fields[plain][-4:] == ["-", "-", "-", "-"]  # WHEN, KEY, ERROR, COMMAND: none
     fields = env.run("list", "--queue", "other", check=True).stdout.splitlines()[1].split()
     assert fields[:5] == [str(keyed), "ok", "other", "queued", "5"]
-    assert fields[-2:] == ["kk", "-"]
+    assert fields[-3:] == ["kk", "-", "-"]
     # A terminal leaves what is usual blank, and the columns no row fills out.
     shown = re.sub(r"\x1b\[[0-9;]*m", "", run_on_terminal(env, "list", "--queue", "default"))
     assert shown.splitlines()[0].split() == ["ID", "JOB", "STATE", "TRIES", "CREATED"]
@@ -542,3 +543,29 @@ def test_list_cuts_a_long_queue_name_rather_than_fold_rows(env: Env) -> None:
     shown = _visible(run_on_terminal(env, "list", columns=80)).splitlines()
     assert len(shown) == 5, "\n".join(shown)
     assert "nightly-r…" in shown[2]
+
+
+def test_piped_listings_name_an_exec_job_exec_and_give_its_command_last(env: Env) -> None:
+    """Piped, an --exec job's JOB cell held its whole command line: `awk '{print $4}'` read
+    `'echo` for its state. A terminal still shows the command as the JOB."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    ok = env.enqueue("ok")
+    command = "sh -c 'echo a b; exit 3'"
+    ran = env.enqueue("--exec", "--max-attempts", "1", "--", "sh", "-c", "echo a b; exit 3")
+    env.run("run-worker", "--burst", check=True)
+    lines = env.run("list", check=True).stdout.splitlines()
+    assert lines[0].split()[-3:] == ["KEY", "ERROR", "COMMAND"]
+    rows = {int(line.split()[0]): line for line in lines[1:]}
+    assert rows[ran].split()[:5] == [str(ran), "exec", "default", "dead", "0"]
+    assert rows[ran].endswith(f"exit code 3  {command}")
+    assert rows[ok].split()[:4] == [str(ok), "ok", "default", "succeeded"]
+    assert rows[ok].endswith("  -")
+    dead = env.run("dead", "list", check=True).stdout.splitlines()
+    assert dead[0].split() == ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", "COMMAND"]
+    assert dead[1].split()[:4] == [str(ran), "exec", "default", "1/1"]
+    assert dead[1].endswith(f"exit code 3  {command}")
+
+    shown = _visible(run_on_terminal(env, "list")).splitlines()
+    assert "COMMAND" not in shown[0]
+    row = next(line for line in shown if line.startswith(str(ran)))
+    assert row.split()[1:4] == ["sh", "-c", "'echo"]
