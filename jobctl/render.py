@@ -206,6 +206,12 @@ def table(
         from rich.text import Text
 
         console = Console()
+        if console.is_dumb_terminal:
+            # rich takes TERM=dumb (Emacs's M-x shell, some CI ptys) for 80x25, whatever
+            # COLUMNS or the terminal says: a wide one would get tables cut to 80 columns.
+            import shutil
+
+            console.size = shutil.get_terminal_size()
         if cut:
             columns, rows = _drop_spare(columns, rows, cut, spare, console.width)
             rows = _fit(columns, rows, cut, console.width)

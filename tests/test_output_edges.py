@@ -58,8 +58,14 @@ def run_bytes(
     )
 
 
-def run_on_terminal(env: Env, *args: str, columns: int = 250) -> str:
-    """`jobctl ARGS` with stdout on a pseudo-terminal 250 columns wide: the rich path."""
+def run_on_terminal(
+    env: Env, *args: str, columns: int = 250, terminal: dict[str, str] | None = None
+) -> str:
+    """`jobctl ARGS` with stdout on a pseudo-terminal 250 columns wide: the rich path.
+    `terminal`: TERM, COLUMNS and LINES, in place of an xterm's that say the pty's size."""
+    if terminal is None:
+        terminal = {"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "50"}
+    outer = {k: v for k, v in env.env.items() if k not in ("TERM", "COLUMNS", "LINES")}
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
     errors = env.root / "terminal-stderr"
@@ -69,7 +75,7 @@ def run_on_terminal(env: Env, *args: str, columns: int = 250) -> str:
             stdin=subprocess.DEVNULL,
             stdout=slave,
             stderr=sink,
-            env=env.env | {"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "50"},
+            env=outer | terminal,
             cwd=env.root,
         )
     os.close(slave)
@@ -569,3 +575,22 @@ def test_piped_listings_name_an_exec_job_exec_and_give_its_command_last(env: Env
     assert "COMMAND" not in shown[0]
     row = next(line for line in shown if line.startswith(str(ran)))
     assert row.split()[1:4] == ["sh", "-c", "'echo"]
+
+
+@pytest.mark.parametrize("columns_set", [True, False])
+def test_a_dumb_terminal_s_tables_take_its_width(env: Env, columns_set: bool) -> None:
+    """Under TERM=dumb (Emacs's M-x shell, some CI ptys) rich took the terminal for 80
+    columns, whatever COLUMNS (Emacs sets it, not LINES) or the terminal said: a
+    200-column one cut every command."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    words = ["echo", *(f"word{n}" for n in range(20))]
+    env.enqueue("--exec", "--", *words)
+    for columns in (200, 60):
+        terminal = {"TERM": "dumb"} | ({"COLUMNS": str(columns)} if columns_set else {})
+        shown = _visible(run_on_terminal(env, "list", columns=columns, terminal=terminal))
+        lines = shown.splitlines()
+        assert len(lines) == 2 and max(len(line.rstrip()) for line in lines) <= columns
+        if columns == 200:
+            assert " ".join(words) in shown and "…" not in shown
+        else:
+            assert "echo word0" in shown and "…" in shown
