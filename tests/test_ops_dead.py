@@ -264,8 +264,8 @@ def test_a_job_filter_that_names_no_job_type_and_matches_nothing_is_warned_of(en
     waited = env.run("wait", "--job", "bakup")  # a CI gate: refused, not passed
     assert (waited.returncode, waited.stderr) == (
         2,
-        f"jobctl: --job 'bakup' matched no job, and {env.config} has no job type of that name"
-        " (did you mean 'backup'?)\n",
+        f"jobctl: --job 'bakup': no job type of that name in {env.config}, and no job of it in"
+        " the database (did you mean 'backup'?)\n",
     )
     known = env.run("dead", "list", "--job", "backup", check=True)
     assert known.stderr == ""

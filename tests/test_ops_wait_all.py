@@ -164,8 +164,8 @@ def test_wait_refuses_a_queue_or_job_name_nobody_knows(env: Env) -> None:
     typo = env.run("wait", "--job", "okk", "--timeout", "1h")
     assert (typo.returncode, typo.stderr) == (
         2,
-        f"jobctl: --job 'okk' matched no job, and {env.config} has no job type of that name"
-        " (did you mean 'ok'?)\n",
+        f"jobctl: --job 'okk': no job type of that name in {env.config}, and no job of it in"
+        " the database (did you mean 'ok'?)\n",
     )
     idle = env.run("wait", "--queue", "other", "--timeout", "1h")
     assert idle.returncode == 0 and "nothing to wait for" in idle.stderr

@@ -209,9 +209,9 @@ def wait(
         if every or queue is not None or job is not None:
             if queue is not None:
                 check_queue_name(queue, "--queue")
+            check_job_name(job, store)  # as list and dead do: a typo is exit 2
             where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
             active = sorted(j.id for j in store.list_jobs(where))
-            note_unknown_job(job, bool(active), fatal=True)
             if queue is not None and not active:
                 note_unknown_queue(queue, store, fatal=True)
             listed = set(wanted)
