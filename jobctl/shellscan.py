@@ -2,12 +2,16 @@
 
 A `{key}` in an argv element reaches the command as (part of) one argument, and with
 `shell = true` its value is shell-quoted. Both hold only while nothing parses the value as
-shell code again: `sh -c '{x}'` (any shell: bash5.2, /bin/rbash, busybox sh, mksh, fish -C;
-also behind env, env -S, nice or sudo, after options such as bash --rcfile FILE, and as the
-command of flock, su, runuser or script -c), `eval {x}`, `trap {x} EXIT`, `. {x}`,
+shell code again: `sh -c '{x}'` (any shell: bash5.2, /bin/rbash, busybox sh, mksh, fish -C,
+`${SHELL:-sh}`; also behind env, env -S, nice or sudo, after options such as bash --rcfile
+FILE, and as the command of flock, su, runuser, sg or script -c), a value after the -c
+script that the script runs as its `$0`, `$1`... (`sh -c '$0' {x}`, `eval "$1"`, `$(( $1 ))`),
+`eval {x}`, `trap {x} EXIT`, `. {x}`,
 `echo {x} | sh` (also into a group: `| (cd / && sh)`, a `"$(sh)"`, `| sh <(cat)` or
 `| xargs sh -c`, a `$(cat)` made code: `| eval "$(cat)"`, `| sh -c "$(cat)"`, and a -c
-script that runs its stdin: `| sh -c 'eval "$(cat)"'`; not `| sh < file`, whose stdin is
+script that runs its stdin: `| sh -c 'eval "$(cat)"'`; into a command that starts a shell
+or runs a script read there: `| su USER`, `| sg GROUP`, `| sudo -s`, `| at now`, `| batch`,
+`| crontab -`, `| ssh HOST`, `| pwsh`, `| expect`; not `| sh < file`, whose stdin is
 the file, but `| sh < /dev/stdin`),
 `exec <<< {x}` before a shell that reads stdin, `sh <(echo {x})`, a here-document's
 body, `...` backquotes, a comment, a `$` right before it (line continuations are taken out
@@ -15,14 +19,21 @@ first, as the shell does), quotes written around a placeholder in a shell script
 arithmetic: in `$(( {x} ))`, `(( ))`, `let`, an array index, `[[ {x} -eq 1 ]]` or a
 variable name of read or declare (or where printf or wait reads an option: a value
 -va[...]), dash and bash expand `$(...)` and `a[...]` of the value's text, quoted or not.
-So do commands that join their words into a line for a shell: watch without -x, and ssh
+So do commands that join their words into a line for a shell: watch without -x, ssh
 (its remote command; -o ProxyCommand, LocalCommand, KnownHostsCommand; and a value where it
-reads an option, -oProxyCommand=...). `jobs.toml` is refused when a
-command does any of these; `validate` says which. Read for commands that have placeholders
-only: the config of every `jobctl enqueue` loads this module only then.
+reads an option, -oProxyCommand=...), GNU parallel (its command) and tmux (a one-word
+shell-command of new-session, new-window, split-window, respawn-pane; run-shell, if-shell,
+pipe-pane, display-popup; #(...) in a format: -F, -c, new-session -s; send-keys, as screen
+-X stuff, types into a shell); and those that run a value as a program or as code of
+their own: git (a -c value it runs: core.pager, core.sshCommand, *.command, alias.x=!...;
+--upload-pack), rsync -e (--rsh, --rsync-path), PowerShell (-Command) and expect -c.
+`jobs.toml` is refused when a command does any of these; `validate` says which. Read for
+commands that have placeholders only: the config of every `jobctl enqueue` loads this
+module only then.
 
 What the shell does with a variable later (`n={x}; echo $((n))`, `read -r l; eval "$l"`)
-is not followed.
+is not followed, nor other interpreters (python -c, perl -e) or tmux and screen commands
+not named here (set-option, bind-key, source-file).
 """
 
 from __future__ import annotations
@@ -31,7 +42,7 @@ import fnmatch
 import os
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from jobctl.payload import PLACEHOLDER, placeholders
@@ -39,6 +50,7 @@ from jobctl.shelltext import (
     ansi_c_differs,
     backquoted_placeholders,
     dollar_placeholders,
+    positionals_as_placeholders,
     quote_step,
     quoted_placeholders,
     read_script,
@@ -51,7 +63,13 @@ _SHELL = re.compile(
     r"|osh|ysh|bosh|mrsh|elvish|xonsh|nu)"
     r"(?:[-_]?[0-9][0-9.]*)?"
 )
-_SHELL_VARIABLES = {"$SHELL", "${SHELL}", "$BASH", "${BASH}"}  # a shell named in a script
+# A shell named in a script by a variable ($SHELL, ${BASH}), or by a parameter expansion whose
+# default or alternative is one (${SHELL:-sh}, ${X:=/bin/bash}, ${SHELL+sh}).
+_SHELL_VARIABLES = {"SHELL", "BASH"}
+_PARAMETER_EXPANSION = re.compile(r"\$(?:(\w+)|\{\0?(\w+)(?:(:?[-=?+])(.*?))?\}?)", re.DOTALL)
+# PowerShell, by the last part of its path: pwsh runs its first operand as a file, powershell
+# (Windows PowerShell) as a command.
+_POWERSHELL = re.compile(r"(pwsh|powershell)(?:[-_]?(?:preview|[0-9][0-9.]*))?(?:\.exe)?", re.I)
 _INSIDE_A_SCRIPT = "a {placeholder} inside a shell script would run payload values as shell code; "
 _AFTER_SCRIPT = "pass the value as an argument after the script: sh -c '... \"$1\"' sh {x}"
 _OR_A_STRING = ", or write the command as a string with shell = true (values are then quoted)"
@@ -60,8 +78,9 @@ _AFTER_EVAL = (
     " argument or read $JOBCTL_PAYLOAD"
 )
 _FED_TO_A_SHELL = (
-    "a {placeholder} fed to a shell's standard input (or to xargs sh -c) would run as shell"
-    " code; pass the value as an argument or read $JOBCTL_PAYLOAD"
+    "a {placeholder} fed to a shell's standard input (or to xargs sh -c, or to a command that"
+    " runs what it reads there: su USER, sg GROUP, at, batch, crontab -, ssh HOST) would run"
+    " as shell code; pass the value as an argument or read $JOBCTL_PAYLOAD"
 )
 _FED_BY_EXEC = (
     "a {placeholder} that exec makes the script's standard input would run as shell code in"
@@ -90,8 +109,9 @@ _IN_ARITHMETIC = (
     " a[...] of the value; compare it with test or expr, or read $JOBCTL_PAYLOAD"
 )
 _SHELL_PATH_OPTIONS = {"-s", "--shell"}  # useradd -s /bin/bash: a path, not a command
-_RUNNERS = {"flock", "su", "runuser", "script"}  # their -c / --command goes to a shell
+_RUNNERS = {"flock", "su", "runuser", "script", "sg"}  # their -c / --command goes to a shell
 _JOINERS = {"watch", "ssh", "scp", "sftp"}  # as a command: their words may reach a shell
+_JOINERS |= {"tmux", "screen", "parallel", "git", "rsync", "pwsh", "powershell", "expect"}
 _KEYWORDS = {"if", "then", "else", "elif", "do", "while", "until", "!", "time", "{", "}"}
 _KEYWORDS |= {"exec", "command", "builtin"}
 _STDIN_FILES = {"/dev/stdin", "/dev/fd/0", "/proc/self/fd/0"}
@@ -276,6 +296,15 @@ def _parsed_again(script: str, substituting: bool = True) -> str | None:
     """In a script, `eval {x}`, `sh -c {x}`, `echo {x} | sh`, `sh <<< {x}`, `let n={x}` and
     the like would parse the quoted value as shell code once more. `substituting`: a
     here-document of the script may run a $( ) or ` ` (which reads the stdin it replaces)."""
+    tokens = _script_tokens(script)
+    if tokens is None:
+        return None  # unbalanced quotes: the shell itself will refuse the script
+    return _commands_hazard(tokens, set(_OPERATORS), substituting)
+
+
+def _script_tokens(script: str) -> list[str] | None:
+    """The words (quotes removed) and operators of a script; None if its quotes do not
+    balance."""
     import shlex
 
     separators = "();<>|&`\n"
@@ -291,8 +320,31 @@ def _parsed_again(script: str, substituting: bool = True) -> str | None:
             else:
                 tokens.append(token)
     except ValueError:
-        return None  # unbalanced quotes: the shell itself will refuse the script
-    return _commands_hazard(tokens, set(_OPERATORS), substituting)
+        return None
+    return tokens
+
+
+def _command_word_placeholders(script: str) -> set[str]:
+    """The placeholders in the command words of a script's simple commands (after keywords,
+    assignments and wrappers such as exec or nice): the value would name the program."""
+    found: set[str] = set()
+    words: list[str] = []
+    target = False  # the next word is where a redirection goes
+    operators = set(_OPERATORS)
+    for token in [*(_script_tokens(script) or []), ";"]:
+        if token in _REDIRECTIONS or token == "<<<":
+            target = True
+        elif token not in operators:
+            if not target:
+                words.append(token)
+            target = False
+        else:
+            command = _command_words(words)
+            start = _command_index(command)
+            if start < len(command):
+                found |= placeholders([command[start]])
+            words, target = [], False
+    return found
 
 
 class _Command:
@@ -626,7 +678,8 @@ def _command_words(words: list[str]) -> list[str]:
     """A simple command without the keywords and VAR=value words before its command word."""
     first = 0
     while first < len(words) and (
-        words[first] in _KEYWORDS or ("=" in words[first] and not words[first].startswith("="))
+        words[first] in _KEYWORDS
+        or ("=" in words[first] and not words[first].startswith(("=", "$")))
     ):
         first += 1
     return words[first:]
@@ -924,27 +977,113 @@ _ARGV_MESSAGES = {
         " name of a -o option could be -oProxyCommand=..., which ssh runs with a shell; name"
         " the options yourself, and put -- before the destination: ssh -p {port} -- {host} uptime"
     ),
+    "positional": (
+        "a {placeholder} after a shell's -c script is its $0, $1...: where the script runs"
+        " that parameter as a command, evaluates it (eval, sh -c, a pipe into a shell) or"
+        " reads it in arithmetic, payload values would run as shell code; use it as an"
+        ' argument only ("$1"), and compare numbers with test: [ "$1" -gt 0 ]'
+    ),
+    "sg": (
+        "sg runs its command with sh -c and passes it no arguments, so a {placeholder} after"
+        " its group would run payload values as shell code; read the value from"
+        " $JOBCTL_PAYLOAD in the command (sg passes the environment on)"
+    ),
+    "tmux": (
+        "tmux runs a one-word shell-command (new-session, new-window, split-window,"
+        " respawn-pane), the command of run-shell, if-shell, pipe-pane and display-popup, and"
+        " its own -c with the shell, and send-keys types into a pane's shell: a {placeholder}"
+        " there (or where the command reads its options) would run payload values as shell"
+        " code; give the command as several words, which tmux runs directly:"
+        " tmux new-session -d ls -- {x}"
+    ),
+    "tmux-format": (
+        "tmux expands a format (-F, a start directory -c, new-session's -s and -n,"
+        " display-message's message) and runs the command in its #(...) with the shell, so a"
+        " {placeholder} there would run payload values as shell code; keep values out of them"
+        " (cd in the command instead: tmux new-window sh -c 'cd -- \"$1\" && exec make' sh {dir})"
+    ),
+    "screen": (
+        "a {placeholder} in what screen -X sends (stuff types it into the window's shell, eval"
+        " and at run it as screen commands) would run payload values as shell code; keep values"
+        " out of it"
+    ),
+    "parallel": (
+        "GNU parallel joins the words of its command into a line for a shell (and runs"
+        " {= perl =} in it), so a {placeholder} in them, where parallel reads an option, or in"
+        " --ssh, -S or another option that is not data would run payload values as code; give"
+        " the value after ::: (parallel quotes it): parallel gzip -- ::: {file}"
+    ),
+    "git": (
+        "a {placeholder} in a git config value that git runs as a command (given with -c,"
+        " --config-env, clone -c or git config: core.pager, core.editor, core.sshCommand,"
+        " *.command, *.cmd, an alias, a credential helper, include.path...) or in"
+        " --upload-pack, --receive-pack or --exec would run payload values as shell code; keep"
+        " values out of them"
+    ),
+    "git-option": (
+        "a {placeholder} where git reads an option could be -c NAME=CMD (with a later value)"
+        " or, for clone, fetch, pull, push, ls-remote and archive, --upload-pack=CMD, which git"
+        " runs with a shell; put -- before the operands (git clone -- {url} dest), and give an"
+        " option's value in its word: --depth={n}"
+    ),
+    "rsync": (
+        "a {placeholder} in rsync's -e (--rsh) or --rsync-path names the program rsync runs to"
+        " reach the remote host, as ssh's ProxyCommand does: payload values would run as"
+        " commands; keep values out of them"
+    ),
+    "rsync-option": (
+        "a {placeholder} where rsync reads an option (after the files too) could be -eCMD, a"
+        " command rsync runs to reach a remote host; put -- before the files:"
+        " rsync -a -- {src} host:dest/"
+    ),
+    "pwsh": (
+        "a {placeholder} in PowerShell's command (-Command, and every word after it, which it"
+        " joins into the command; -EncodedCommand; powershell's first operand) or where it"
+        " reads a parameter would run payload values as PowerShell code; run a script with"
+        " -File and pass the value after it: pwsh -File job.ps1 {x}"
+    ),
+    "expect": (
+        "a {placeholder} in an expect -c script, or where expect reads its options (a value may"
+        " be -cCMDS), would run payload values as Tcl code, whose exec runs programs; pass the"
+        " value after a script file, as $argv: expect -- job.exp {x}"
+    ),
 }
 
 
 def _is_shell(word: str) -> bool:
+    word = word.lstrip("`")
+    expansion = _PARAMETER_EXPANSION.fullmatch(word) if word[:1] == "$" else None
+    if expansion is None:
+        return _SHELL.fullmatch(os.path.basename(word)) is not None
+    name, braced, operator, default = expansion.groups()
+    if (name or braced) in _SHELL_VARIABLES and "+" not in (operator or ""):
+        return True
+    words = default.split() if operator else []  # ${SHELL:-sh -e} (or cut there: ${SHELL:-sh)
+    return bool(words) and _is_shell(words[0])
+
+
+def _program(word: str) -> str:
+    """The program a command word names, by the last part of its path; PowerShell by any of
+    its names as "pwsh" or "powershell"."""
     name = os.path.basename(word.lstrip("`"))
-    return name in _SHELL_VARIABLES or _SHELL.fullmatch(name) is not None
+    powershell = _POWERSHELL.fullmatch(name)
+    return powershell.group(1).lower() if powershell else name
 
 
 def _argv_hazard(argv: Sequence[str]) -> str | None:
     """How a shell in `argv` would run a placeholder's value as code, if one would: "script"
-    (it is in the shell's script), "options" (it may be the shell's -c), "split" (env -S
-    splits it into words) or "file" (it is in what a shell reads from <(...)); or a command
-    that joins its words for a shell: "watch", or ssh's "remote", "ssh-command" and
-    "ssh-option" (_ssh_hazard)."""
+    (it is in the shell's script), "positional" (the script runs the $N that holds it),
+    "options" (it may be the shell's -c), "split" (env -S splits it into words) or "file"
+    (it is in what a shell reads from <(...)); or a command that joins its words for a
+    shell: "watch", or ssh's "remote", "ssh-command" and "ssh-option" (_ssh_hazard); or one
+    of _OTHER_RUNNERS (sg, tmux, git...), each its own kind."""
     words, split = _split_env_strings(argv)
     if split:
         return "split"
     starts = _command_starts(words)
     command = starts[-1]
     for start, word in enumerate(words):
-        name = os.path.basename(word.lstrip("`"))
+        name = _program(word)
         if name in _RUNNERS or (name in _JOINERS and start in starts):
             runs = _runner_hazard(words, start, name)
             if runs is not None:
@@ -955,6 +1094,8 @@ def _argv_hazard(argv: Sequence[str]) -> str | None:
         for reading in _readings(words, start):
             if reading.code:
                 return "script"
+            if _positional_hazard(words, start, reading):
+                return "positional"
             first = words[reading.operands] if reading.operands < len(words) else ""
             if not reading.command and first.startswith("<(") and placeholders([first]):
                 return "file"
@@ -974,6 +1115,38 @@ def _value_as_options(argv: Sequence[str], start: int, reading: _Reading) -> boo
         if ((match and match.group(1)) or as_option) and placeholders(argv[index + 1 :]):
             return True
     return False
+
+
+_ALL_POSITIONALS = "positional.all"  # the placeholder written for "$@" and "$*"
+
+
+def _positional_hazard(argv: Sequence[str], start: int, reading: _Reading) -> bool:
+    """A placeholder after a shell's -c script is one of its positional parameters ($0 is
+    the first): sh -c '$0' {x} runs the value as a command, bash -c 'echo $(( $1 ))' sh {x}
+    evaluates it, as eval "$1", sh -c "$1" or a pipe of "$1" into a shell would. The script
+    is read with each $N that holds a value written as that placeholder."""
+    script = reading.operands
+    if not reading.command or script >= len(argv) or "fish" in os.path.basename(argv[start]):
+        return False
+    held = {
+        str(number): min(placeholders([word]))
+        for number, word in enumerate(argv[script + 1 :])
+        if placeholders([word])
+    }
+    if not held:
+        return False
+    if any(number != "0" for number in held):
+        held["@"] = _ALL_POSITIONALS  # $1 and those after it
+    text = positionals_as_placeholders(PLACEHOLDER.sub(_unescape, argv[script]), held)
+    read = read_script(text)
+    if not placeholders([read.text]):
+        return False
+    if arithmetic_placeholders(read.text):
+        return True
+    if _parsed_again(_substitutions_unquoted(read.text), read.substituting) is not None:
+        return True
+    commands = _command_word_placeholders(read.text)
+    return bool(commands - {_ALL_POSITIONALS}) or (_ALL_POSITIONALS in commands and "1" in held)
 
 
 class _Reading(NamedTuple):
@@ -1103,7 +1276,8 @@ def _fish_reading(argv: Sequence[str], start: int) -> _Reading:
 def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
     """flock FILE -c CMD, su -c CMD (-lc, --command=CMD, -C, --session-command), script -c
     CMD: "script" for a placeholder in CMD; and for the shell su USER runs, what a shell
-    would make of its arguments (su USER -- -c CMD). watch and ssh, as the command."""
+    would make of its arguments (su USER -- -c CMD). sg GROUP -c CMD; and as the command,
+    watch, ssh, scp, sftp and the programs of _OTHER_RUNNERS."""
     if runner == "watch":
         return _watch_hazard(argv, start)
     if runner == "ssh":
@@ -1114,7 +1288,16 @@ def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
         return "script" if _flock_hazard(argv, start) else None
     if runner in ("su", "runuser"):
         return _su_hazard(argv, start, runner)
-    for index in range(start + 1, len(argv)):  # script: its -c, anywhere
+    if runner in _OTHER_RUNNERS:
+        return _OTHER_RUNNERS[runner](argv, start)
+    return "script" if placeholders(_script_commands(argv, start)) else None
+
+
+def _script_commands(argv: Sequence[str], start: int) -> list[str]:
+    """The values of the -c (--command) options of script (util-linux), anywhere in its
+    words: commands it runs with $SHELL -c."""
+    commands: list[str] = []
+    for index in range(start + 1, len(argv)):
         arg = argv[index]
         following = argv[index + 1] if index + 1 < len(argv) else ""
         if arg in ("-c", "--command"):
@@ -1131,9 +1314,8 @@ def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
             value = arg[position:] or following
         else:
             continue
-        if placeholders([value]):
-            return "script"
-    return None
+        commands.append(value)
+    return commands
 
 
 def _starts_with_placeholder(word: str, index: int = 0) -> bool:
@@ -1380,12 +1562,48 @@ _SU_LONG: dict[str, bool] = {  # whether it takes a value
 }
 
 
+class _Su(NamedTuple):
+    """How su or runuser reads its command line."""
+
+    commands: list[str]  # the values of -c, -C and the like
+    before_operands: int  # how many of them came before the first operand
+    operands: list[str]  # the user, then the arguments of the user's shell
+    maybe_option: bool  # a placeholder where su reads an option: a value could be -cCMD
+    user_form: bool  # runuser -u USER: its operands are a command, run directly
+
+    def shell(self) -> list[str]:
+        """The shell su starts, with its arguments: sh -c CMD ARGS, or sh ARGS."""
+        operands = self.operands[1:] if self.operands[:1] == ["-"] else self.operands
+        return ["sh", *(["-c", self.commands[-1]] if self.commands else []), *operands[1:]]
+
+
 def _su_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
-    commands: list[str] = []  # the values of -c, -C and the like
-    before_operands = 0  # how many of them came before the first operand
+    su = _read_su(argv, start, runner)
+    if su.user_form:  # (a -c after the command's first word is no runuser option then: an error)
+        if any(placeholders([command]) for command in su.commands[: su.before_operands]):
+            return "script"
+        return None  # the command runs directly; _argv_hazard scans its words as well
+    if any(placeholders([command]) for command in su.commands):
+        return "script"
+    if su.maybe_option:
+        return "script"
+    shell = su.shell()
+    for reading in _readings(shell, 0):
+        if reading.code:
+            return "script"
+        if _positional_hazard(shell, 0, reading):
+            return "positional"
+        if _value_as_options(shell, 0, reading):
+            return "options"
+    return None
+
+
+def _read_su(argv: Sequence[str], start: int, runner: str) -> _Su:
+    commands: list[str] = []
+    before_operands = 0
     operands: list[str] = []
-    maybe_option = False  # a placeholder where su reads an option: a value could be -cCMD
-    user_form = False  # runuser -u USER
+    maybe_option = False
+    user_form = False
     index = start + 1
     while index < len(argv):
         arg = argv[index]
@@ -1428,23 +1646,519 @@ def _su_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
             operands.append(arg)
     if not operands:
         before_operands = len(commands)
-    if user_form:  # (a -c after the command's first word is no runuser option then: an error)
-        if any(placeholders([command]) for command in commands[:before_operands]):
-            return "script"
-        return None  # the command runs directly; _argv_hazard scans its words as well
-    if any(placeholders([command]) for command in commands):
-        return "script"
-    if maybe_option:
-        return "script"
-    if operands[:1] == ["-"]:
-        operands = operands[1:]
-    shell = ["sh", *(["-c", commands[-1]] if commands else []), *operands[1:]]
-    for reading in _readings(shell, 0):
-        if reading.code:
-            return "script"
-        if _value_as_options(shell, 0, reading):
-            return "options"
+    return _Su(commands, before_operands, operands, maybe_option, user_form)
+
+
+# -- Other programs that run a value as code -------------------------------------------------
+
+
+def _letters(arg: str, takes: str) -> tuple[str, int]:
+    """The option letters of a bundle (-abc, -fFILE) up to the first that takes a value, and
+    how many words after it that value is (1 when the bundle ends with that letter)."""
+    for position in range(1, len(arg)):
+        if arg[position] in takes:
+            return arg[1 : position + 1], int(position + 1 == len(arg))
+    return arg[1:], 0
+
+
+def _sg_group(argv: Sequence[str], start: int) -> int:
+    """Where the group of sg [-] GROUP [[-c] COMMAND] is."""
+    return start + 2 if argv[start + 1 : start + 2] == ["-"] else start + 1
+
+
+def _sg_hazard(argv: Sequence[str], start: int) -> str | None:
+    """sg (shadow) runs its command with sh -c, with or without -c before it, and drops the
+    words after it: "sg" for a placeholder after the group."""
+    return "sg" if placeholders(argv[_sg_group(argv, start) + 1 :]) else None
+
+
+def _sg_command(argv: Sequence[str], start: int) -> str | None:
+    after = argv[_sg_group(argv, start) + 1 :]
+    if after[:1] == ["-c"] and len(after) > 1:
+        return after[1]
+    return after[0] if after else None
+
+
+class _TmuxCommand(NamedTuple):
+    """A tmux command that runs a shell command, or expands a format (where #(...) runs one)."""
+
+    alias: str
+    takes: str  # its option letters that take a value
+    formats: str  # those whose value is a format (-F, a start directory, a session's name)
+    shell: str  # those whose value is a shell command
+    # "one": a single operand is a shell command (several run directly); "all": every operand
+    # is one (or tmux commands, or keys typed into a pane's shell); "format": a format
+    operands: str
+
+
+_TMUX_COMMANDS: dict[str, _TmuxCommand] = {
+    "new-session": _TmuxCommand("new", "ceFfnstxy", "cFns", "", "one"),
+    "new-window": _TmuxCommand("neww", "ceFnt", "cF", "", "one"),
+    "split-window": _TmuxCommand("splitw", "ceFlt", "cF", "", "one"),
+    "respawn-pane": _TmuxCommand("respawnp", "cet", "c", "", "one"),
+    "respawn-window": _TmuxCommand("respawnw", "cet", "c", "", "one"),
+    "display-popup": _TmuxCommand("popup", "bcdehsStTwxy", "d", "", "all"),
+    "run-shell": _TmuxCommand("run", "cdt", "c", "", "all"),
+    "if-shell": _TmuxCommand("if", "t", "", "", "all"),
+    "pipe-pane": _TmuxCommand("pipep", "t", "", "", "all"),
+    "send-keys": _TmuxCommand("send", "Nt", "", "", "all"),
+    "detach-client": _TmuxCommand("detach", "Est", "", "E", ""),
+    "display-message": _TmuxCommand("display", "cdFt", "F", "", "format"),
+}
+_TMUX_VALUE_LETTERS = "cfLST"  # of tmux itself; its -c is a shell command
+
+
+def _tmux_hazard(argv: Sequence[str], start: int) -> str | None:
+    """tmux [options] COMMAND [ARGS] [; COMMAND...]: "tmux" for a placeholder in tmux's own
+    -c, or where a command runs it with the shell's -c or types it into a pane, and
+    "tmux-format" for one in a format (_tmux_command_hazard). A word ending in ; ends a
+    command, so a value at the end of a word may end one: the next word is read both ways."""
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        if _starts_with_placeholder(arg):
+            return "tmux"  # it may be -cCMD
+        if arg[:1] != "-" or arg == "-":
+            break
+        index += 1
+        if arg == "--":
+            break
+        letter, value, index = _bundle(arg, argv, index, _TMUX_VALUE_LETTERS)
+        if letter == "?" or (letter == "c" and placeholders([value])):
+            return "tmux"
+    words: list[str | None] = []
+    for word in argv[index:]:
+        if word.endswith(";") and not word.endswith("\\;"):
+            words.extend([word[:-1]] if word[:-1] else [])
+            words.append(None)
+        else:
+            words.append(word)
+    words.append(None)
+    begin = 0
+    for end, separator in enumerate(words):
+        if separator is not None:
+            continue
+        command = [word for word in words[begin:end] if word is not None]
+        maybe = [at + 1 for at, word in enumerate(command) if _ends_with_placeholder(word)]
+        for first in [0, *maybe]:
+            kind = _tmux_command_hazard(command[first:])
+            if kind is not None:
+                return kind
+        begin = end + 1
     return None
+
+
+def _ends_with_placeholder(word: str) -> bool:
+    matches = list(PLACEHOLDER.finditer(word))
+    return bool(matches) and bool(matches[-1].group(1)) and matches[-1].end() == len(word)
+
+
+def _tmux_command_hazard(words: list[str]) -> str | None:
+    """One tmux command: a placeholder as its one-word shell-command (new-session,
+    new-window, split-window, respawn-pane and -window; several words run directly), in any
+    operand of run-shell, if-shell, pipe-pane, display-popup or send-keys, or in the value
+    of detach-client -E: "tmux". One in a format, where #(...) runs a shell command (-F, a
+    start directory -c, new-session's -s and -n, display-message's message): "tmux-format".
+    A placeholder where the command reads its options may be one of them, or -F#(...)."""
+    if not words:
+        return None
+    name = words[0]
+    if _starts_with_placeholder(name):
+        return "tmux" if placeholders(words[1:]) else None  # it may be run-shell
+    spec = _tmux_command(name)
+    takes = spec.takes if spec else "F"  # (any other command: its -F, if it has one)
+    index = 1
+    maybe_option = False
+    while index < len(words):
+        arg = words[index]
+        if arg == "--":
+            index += 1
+            break
+        if _starts_with_placeholder(arg):
+            maybe_option = True
+            break
+        if arg[:1] != "-" or arg == "-":
+            break
+        index += 1
+        letter, value, index = _bundle(arg, words, index, takes)
+        if letter == "?":
+            return "tmux-format"  # -{x}: -F#(...)
+        if placeholders([value]):
+            if (spec and letter in spec.formats) or (spec is None and letter == "F"):
+                return "tmux-format"
+            if spec and letter in spec.shell:
+                return "tmux"
+    if spec is None:
+        return None
+    operands = words[index:]
+    if maybe_option and (spec.formats or spec.shell or placeholders(operands[1:])):
+        return "tmux-format" if spec.operands == "format" else "tmux"
+    if spec.operands == "one" and len(operands) == 1 and placeholders(operands):
+        return "tmux"
+    if spec.operands == "all" and placeholders(operands):
+        return "tmux"
+    if spec.operands == "format" and placeholders(operands):
+        return "tmux-format"
+    return None
+
+
+def _tmux_command(name: str) -> _TmuxCommand | None:
+    """The command of _TMUX_COMMANDS that tmux takes `name` for: its name, its alias, or a
+    start of its name (tmux takes any that only one command's name starts with)."""
+    if not name or name.startswith("-"):
+        return None
+    exact = [spec for full, spec in _TMUX_COMMANDS.items() if name in (full, spec.alias)]
+    started = [spec for full, spec in _TMUX_COMMANDS.items() if full.startswith(name)]
+    found = exact or started
+    return found[0] if found else None
+
+
+_SCREEN_VALUE_LETTERS = "cehpsStT"
+_SCREEN_RUNNING = {"stuff", "eval", "at"}  # typed into the window, or screen commands run
+
+
+def _screen_hazard(argv: Sequence[str], start: int) -> str | None:
+    """screen [options] -X COMMAND [ARGS]: "screen" for a placeholder in the ARGS of stuff
+    (typed into the window, whose shell reads it), eval or at (screen commands, which may
+    stuff or exec), or in COMMAND when ARGS have one. Without -X screen runs its command
+    directly."""
+    sending = False
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        if _starts_with_placeholder(arg):
+            return "screen" if placeholders(argv[index + 1 :]) else None  # it may be -X
+        if arg[:1] != "-" or arg == "-":
+            break
+        index += 1
+        if arg == "-Logfile":
+            index += 1
+            continue
+        letters, following = _letters(arg, _SCREEN_VALUE_LETTERS)
+        sending = sending or "X" in letters
+        index += following
+    command = argv[index:] if sending else []
+    if not command or not placeholders(command[1:]):
+        return None
+    return "screen" if command[0] in _SCREEN_RUNNING or placeholders(command[:1]) else None
+
+
+# GNU parallel: the words of its command, joined into a line for a shell (where it also
+# evaluates {= perl =}); its arguments, after ::: or ::::, are data it quotes.
+_PARALLEL_ARGUMENTS = {":::", "::::", ":::+", "::::+"}
+_PARALLEL_VALUE_LETTERS = "aCdEIjLNnPsS"
+_PARALLEL_DATA_LETTERS = "aCdEIjLNnPs"  # not -S, a login that may be an ssh command
+_PARALLEL_DATA_LONG = {
+    *("arg-file", "arg-file-sep", "arg-sep", "block", "block-size", "colsep", "delay"),
+    *("delimiter", "env", "eof", "halt", "halt-on-error", "jobs", "joblog", "load"),
+    *("max-args", "max-chars", "max-lines", "max-procs", "max-replace-args", "memfree"),
+    *("nice", "retries", "timeout", "tmpdir"),
+}
+_PARALLEL_LONG_VALUES = _PARALLEL_DATA_LONG | {
+    *("basefile", "bf", "filter", "header", "results", "res", "return", "rpl", "ssh"),
+    *("sshlogin", "sshloginfile", "slf", "tag-string", "tagstring", "wd", "workdir"),
+}
+
+
+def _parallel_hazard(argv: Sequence[str], start: int) -> str | None:
+    """parallel [options] COMMAND... [::: ARGS]: "parallel" for a placeholder in COMMAND,
+    where parallel reads an option (it may be --ssh=..., or the command), or in the value
+    of an option whose value is not data (--ssh, -S, --filter, --tag-string...)."""
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg in _PARALLEL_ARGUMENTS:
+            return None
+        if _starts_with_placeholder(arg):
+            return "parallel"
+        if arg[:1] != "-" or arg == "-":
+            break
+        index += 1
+        if arg == "--":
+            break
+        if arg.startswith("--"):
+            name, equals, value = arg[2:].partition("=")
+            if not equals and name in _PARALLEL_LONG_VALUES and index < len(argv):
+                value, index = argv[index], index + 1
+            if placeholders([name]) or (placeholders([value]) and name not in _PARALLEL_DATA_LONG):
+                return "parallel"
+            continue
+        letter, value, index = _bundle(arg, argv, index, _PARALLEL_VALUE_LETTERS)
+        if letter == "?" or (placeholders([value]) and letter not in _PARALLEL_DATA_LETTERS):
+            return "parallel"
+    for word in argv[index:]:
+        if word in _PARALLEL_ARGUMENTS:
+            break
+        if placeholders([word]):
+            return "parallel"
+    return None
+
+
+# git config keys whose value git runs as a command (with a shell, or as the program it
+# names) or that bring in such values (include.path), lower-case, as fnmatch patterns.
+_GIT_COMMAND_KEYS = (
+    *("alias.*", "pager.*", "*command", "*cmd", "*editor", "*.program", "*.helper"),
+    *("core.pager", "core.askpass", "core.fsmonitor", "core.hookspath", "core.gitproxy"),
+    *("diff.external", "*.textconv", "merge.*.driver", "filter.*.clean", "filter.*.smudge"),
+    *("filter.*.process", "include.path", "includeif.*.path", "init.templatedir"),
+    *("*.uploadpack", "*.receivepack", "uploadpack.packobjectshook"),
+    *("interactive.difffilter", "sendemail.smtpserver"),
+)
+_GIT_VALUE_OPTIONS = {"-C", "--git-dir", "--work-tree", "--namespace"}
+# Subcommands that reach another repository with a command of their options
+# (--upload-pack, --receive-pack, --exec), and read options after their operands.
+_GIT_TRANSPORTS = {"clone", "fetch", "pull", "ls-remote", "push", "archive"}
+_GIT_TRANSPORT_COMMANDS = ("--upload-pack", "--receive-pack", "--exec")
+# Their options that take the next word as a value (git reads it so, whatever it starts with).
+_GIT_TRANSPORT_VALUES = {
+    *("-b", "--branch", "-o", "--origin", "--reference", "--reference-if-able", "--depth"),
+    *("--deepen", "--shallow-since", "--shallow-exclude", "--separate-git-dir", "--template"),
+    *("-j", "--jobs", "--filter", "--server-option", "--push-option", "--repo", "--remote"),
+    *("--prefix", "--format", "--output", "--negotiation-tip", "--refmap", "--bundle-uri"),
+    *("-c", "--config", *_GIT_TRANSPORT_COMMANDS),
+}
+_GIT_CONFIG_READS = {"get", "list", "unset", "remove-section", "rename-section", "edit"}
+
+
+def _git_hazard(argv: Sequence[str], start: int) -> str | None:
+    """git [options] SUBCOMMAND...: "git" for a placeholder in a config value that git runs
+    as a command (-c NAME=VALUE, --config-env, clone -c, git config NAME VALUE) or in a
+    transport's command (--upload-pack, --receive-pack, --exec); "git-option" for one where
+    git reads an option, when a later word has one (the value may be -c), or where clone,
+    fetch, push... read one (it may be --upload-pack=CMD)."""
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if _starts_with_placeholder(arg):
+            return "git-option" if placeholders(argv[index:]) else None
+        if arg in ("-c", "--config-env"):
+            entry, index = (argv[index], index + 1) if index < len(argv) else ("", index)
+            if _git_runs(entry):
+                return "git"
+        elif arg.startswith("--config-env="):
+            if _git_runs(arg.partition("=")[2]):
+                return "git"
+        elif arg in _GIT_VALUE_OPTIONS:
+            index += 1
+        elif arg[:1] != "-":
+            if arg == "config":
+                return _git_config_hazard(argv[index:])
+            if arg in _GIT_TRANSPORTS:
+                return _git_transport_hazard(arg, argv[index:])
+            return None
+    return None
+
+
+def _git_runs(entry: str) -> bool:
+    """Whether a NAME=VALUE of git -c (or NAME=ENVVAR of --config-env) would have git run a
+    value as a command: a placeholder in its value, under a key of _GIT_COMMAND_KEYS, or in
+    its name (which may hold an = and such a key)."""
+    name, _, value = entry.partition("=")
+    return bool(placeholders([name])) or (bool(placeholders([value])) and _git_command_key(name))
+
+
+def _git_command_key(name: str) -> bool:
+    return any(fnmatch.fnmatchcase(name.lower(), key) for key in _GIT_COMMAND_KEYS)
+
+
+def _git_transport_hazard(subcommand: str, args: Sequence[str]) -> str | None:
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            return None
+        if _starts_with_placeholder(arg):
+            return "git-option"  # it may be --upload-pack=CMD
+        name, equals, value = arg.partition("=")
+        short = subcommand in ("clone", "ls-remote") and arg[:2] == "-u"  # (push -u: a flag)
+        takes = name in _GIT_TRANSPORT_VALUES or (short and arg == "-u")
+        if not equals and index < len(args) and takes:
+            value, index = args[index], index + 1
+        if subcommand == "clone" and name in ("-c", "--config"):
+            entry = value
+        elif subcommand == "clone" and arg[:2] == "-c" and arg[2:3] != "-":
+            entry = arg[2:]  # -cNAME=VALUE
+        else:
+            entry = ""
+        if entry and _git_runs(entry):
+            return "git"
+        long = len(name) > 3 and any(option.startswith(name) for option in _GIT_TRANSPORT_COMMANDS)
+        if (long or short) and placeholders([arg[2:] if short and arg[2:] else value]):
+            return "git"
+    return None
+
+
+def _git_config_hazard(args: Sequence[str]) -> str | None:
+    """git config [options] [set] NAME VALUE stores a value that later git commands run,
+    when NAME is a key of _GIT_COMMAND_KEYS (or holds a placeholder)."""
+    operands: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        index += 1
+        if arg == "--":
+            operands.extend(args[index:])
+            break
+        if arg[:1] != "-" or arg == "-" or _starts_with_placeholder(arg):
+            operands.append(arg)
+        elif arg in ("-f", "--file", "--blob", "--type", "--default", "--comment"):
+            index += 1
+        elif arg.startswith(("--get", "--unset", "--list", "--remove", "--rename", "--edit")):
+            return None
+        elif arg[1:2] != "-" and set(arg[1:]) & set("le"):
+            return None  # -l, -e: list, edit
+    if operands[:1] == ["set"]:
+        operands = operands[1:]
+    elif operands[:1] and operands[0] in _GIT_CONFIG_READS:
+        return None
+    if len(operands) < 2 or not placeholders(operands):
+        return None
+    if placeholders(operands[:1]) or _git_command_key(operands[0]):
+        return "git"
+    return None
+
+
+_RSYNC_VALUE_LETTERS = "eBfTM@"
+_RSYNC_LONG_VALUES = {
+    *("address", "backup-dir", "block-size", "bwlimit", "checksum-choice", "checksum-seed"),
+    *("chmod", "chown", "compare-dest", "compress-choice", "compress-level", "contimeout"),
+    *("copy-dest", "debug", "exclude", "exclude-from", "files-from", "filter", "groupmap"),
+    *("iconv", "include", "include-from", "info", "link-dest", "log-file", "log-file-format"),
+    *("max-alloc", "max-delete", "max-size", "min-size", "modify-window", "only-write-batch"),
+    *("out-format", "outbuf", "partial-dir", "password-file", "port", "protocol"),
+    *("read-batch", "remote-option", "skip-compress", "sockopts", "stop-after", "stop-at"),
+    *("suffix", "temp-dir", "timeout", "usermap", "write-batch"),
+}
+
+
+def _rsync_hazard(argv: Sequence[str], start: int) -> str | None:
+    """rsync [options] SRC... DEST: "rsync" for a placeholder in -e (--rsh), the program and
+    arguments rsync runs to reach a remote host, or in --rsync-path, which the remote shell
+    runs; "rsync-option" for one where rsync reads an option (popt reads them after the
+    operands too, up to --) when a remote host may be reached: it may be -eCMD."""
+    maybe_options: list[str] = []
+    operands: list[str] = []
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if arg == "--":
+            operands.extend(argv[index:])
+            break
+        if _starts_with_placeholder(arg):
+            maybe_options.append(arg)
+        elif arg.startswith("--"):
+            name, equals, value = arg[2:].partition("=")
+            runs = len(name) > 1 and ("rsh".startswith(name) or "rsync-path".startswith(name))
+            if not equals and (runs or name in _RSYNC_LONG_VALUES) and index < len(argv):
+                value, index = argv[index], index + 1
+            if placeholders([name]):
+                maybe_options.append(arg)
+            elif runs and placeholders([value]):
+                return "rsync"
+        elif arg[:1] == "-" and len(arg) > 1:
+            letter, value, index = _bundle(arg, argv, index, _RSYNC_VALUE_LETTERS)
+            if letter == "?":
+                maybe_options.append(arg)
+            elif letter == "e" and placeholders([value]):
+                return "rsync"
+        else:
+            operands.append(arg)
+    remote = any(":" in operand or placeholders([operand]) for operand in operands)
+    return "rsync-option" if maybe_options and (remote or len(maybe_options) > 1) else None
+
+
+# PowerShell's parameters that take a value, by name and by the shortest start of the name
+# it takes (it takes any longer start too).
+_PWSH_VALUES = {
+    *("configurationname", "config", "configurationfile", "custompipename", "executionpolicy"),
+    *("ex", "ep", "inputformat", "inp", "if", "outputformat", "o", "of", "settingsfile"),
+    *("settings", "windowstyle", "w", "workingdirectory", "wd", "encodedarguments", "ea"),
+}
+
+
+def _pwsh_parameter(name: str) -> str:
+    """What a parameter of pwsh is: "command" (-Command, -c, -CommandWithArgs, -cwa: every
+    word after it is code), "encoded" (-EncodedCommand, -e, -ec), "file" (-File, -f),
+    "value" (one that takes a value), or "" (a switch)."""
+    if name and ("command".startswith(name) or "commandwithargs".startswith(name)):
+        return "command"
+    if name == "cwa":
+        return "command"
+    if name in ("e", "ec") or (len(name) > 1 and "encodedcommand".startswith(name)):
+        return "encoded"
+    if name and "file".startswith(name):
+        return "file"
+    if name in _PWSH_VALUES or any(
+        value.startswith(name) for value in _PWSH_VALUES if len(name) > 2
+    ):
+        return "value"
+    return ""
+
+
+def _pwsh_hazard(argv: Sequence[str], start: int) -> str | None:
+    """pwsh [parameters] [-File FILE ARGS | -Command WORDS]: "pwsh" for a placeholder in its
+    command (every word after -Command, which it joins into the command; -EncodedCommand's
+    value; from the first operand of powershell, which takes it for -Command), or where it
+    reads a parameter when a later word has one: the value may be -Command."""
+    command_first = _program(argv[start]) == "powershell"
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if _starts_with_placeholder(arg):
+            return "pwsh" if command_first or placeholders(argv[index:]) else None
+        if arg[:1] != "-" or arg == "-":
+            return "pwsh" if command_first and placeholders(argv[index - 1 :]) else None
+        name, _, attached = arg.lstrip("-").lower().partition(":")
+        kind = _pwsh_parameter(name)
+        if placeholders([name]) or (kind == "command" and placeholders([attached, *argv[index:]])):
+            return "pwsh"
+        if kind in ("command", "file"):
+            return None  # a file's arguments are data
+        if kind in ("encoded", "value"):
+            if kind == "encoded" and placeholders(argv[index : index + 1]):
+                return "pwsh"
+            index += 1
+    return None
+
+
+_EXPECT_VALUE_LETTERS = "bcDf"
+
+
+def _expect_hazard(argv: Sequence[str], start: int) -> str | None:
+    """expect [-dDinN] [-c CMDS]... [[-f|-b] FILE] [ARGS]: "expect" for a placeholder in a -c
+    script (Tcl, whose exec runs programs), or where expect reads an option (a value may be
+    -cCMDS, its value in the same word)."""
+    index = start + 1
+    while index < len(argv):
+        arg = argv[index]
+        index += 1
+        if _starts_with_placeholder(arg):
+            return "expect"
+        if arg == "--" or arg[:1] != "-" or arg == "-":
+            return None  # the script file; its arguments are data ($argv)
+        letter, value, index = _bundle(arg, argv, index, _EXPECT_VALUE_LETTERS)
+        if letter == "?" or (letter == "c" and placeholders([value])):
+            return "expect"
+        if letter in ("b", "f"):
+            return None
+    return None
+
+
+_OTHER_RUNNERS = {
+    "sg": _sg_hazard,
+    "tmux": _tmux_hazard,
+    "screen": _screen_hazard,
+    "parallel": _parallel_hazard,
+    "git": _git_hazard,
+    "rsync": _rsync_hazard,
+    "pwsh": _pwsh_hazard,
+    "powershell": _pwsh_hazard,
+    "expect": _expect_hazard,
+}
 
 
 # env -S STRING (--split-string): env splits STRING into words, a command and its arguments.
@@ -1593,12 +2307,27 @@ def _command_starts(argv: Sequence[str]) -> list[int]:
 
 def _reads_code_from_stdin(command: list[str]) -> bool:
     """A shell given no script (no -c, no file, or -s), or `. /dev/stdin`: it reads its
-    commands from stdin. So does xargs or parallel that runs what it reads as code."""
-    start = _command_index(command)
+    commands from stdin. So does xargs or parallel that runs what it reads as code, a
+    program that starts such a shell (su USER, runuser -l USER, sg GROUP, newgrp, script,
+    sudo -s) and one that runs what it reads as a script (at, batch, crontab -, ssh HOST,
+    pwsh, expect)."""
+    starts = _command_starts(command)
+    start = starts[-1]
+    for wrapper in starts[:-1]:
+        name = os.path.basename(command[wrapper])
+        if name == "runuser":
+            su = _read_su(command, wrapper, name)
+            if not su.user_form:  # runuser [-l] USER: the user's shell, as su starts it
+                return _reads_code_from_stdin(su.shell())
+        elif name in ("sudo", "doas") and start >= len(command):
+            return _asks_for_a_shell(command[wrapper + 1 : start])
     if start >= len(command):
         return False
-    if os.path.basename(command[start]) in ("xargs", "parallel"):
+    name = _program(command[start])
+    if name in ("xargs", "parallel"):
         return _runs_its_input(command, start)
+    if name in _STDIN_SCRIPTS:
+        return _STDIN_SCRIPTS[name](command, start)
     if command[start] in (".", "source"):
         operands = command[start + 1 :]
         operands = operands[1:] if operands[:1] == ["--"] else operands
@@ -1624,10 +2353,159 @@ def _reads_code_from_stdin(command: list[str]) -> bool:
     )
 
 
+def _asks_for_a_shell(options: Sequence[str]) -> bool:
+    """sudo -s or -i (--shell, --login), doas -s: with no command, they start a shell."""
+    for arg in options:
+        if arg in ("--shell", "--login"):
+            return True
+        if arg[:1] == "-" and arg[1:2] != "-" and {"s", "i"} & set(_letters(arg, "CDghpRrTtUu")[0]):
+            return True
+    return False
+
+
+def _shell_reads_stdin(command: str | None) -> bool:
+    """Whether sh, given `command` as its -c script (None: none), runs a value on its stdin."""
+    return _reads_code_from_stdin(["sh"] if command is None else ["sh", "-c", command])
+
+
+def _sg_reads_stdin(command: list[str], start: int) -> bool:
+    return _shell_reads_stdin(_sg_command(command, start))
+
+
+def _script_reads_stdin(command: list[str], start: int) -> bool:
+    """script runs $SHELL (or -c CMD with it) in a terminal whose input is its stdin."""
+    commands = _script_commands(command, start)
+    return _shell_reads_stdin(commands[-1] if commands else None)
+
+
+def _su_reads_stdin(command: list[str], start: int) -> bool:
+    return _reads_code_from_stdin(_read_su(command, start, "su").shell())
+
+
+def _at_reads_stdin(command: list[str], start: int) -> bool:
+    """at and batch read the job, lines for sh, from stdin; not with -f FILE, nor when -l,
+    -r, -d, -c or -V asks for something else."""
+    for arg in command[start + 1 :]:
+        if arg == "--":
+            break
+        if arg[:1] == "-" and set(_letters(arg, "qft")[0]) & set("flrdcV"):
+            return False
+    return True
+
+
+def _crontab_reads_stdin(command: list[str], start: int) -> bool:
+    """crontab - (or with no file) installs the table it reads on stdin: lines for sh."""
+    operands: list[str] = []
+    index = start + 1
+    while index < len(command):
+        arg = command[index]
+        index += 1
+        if arg == "--":
+            operands.extend(command[index:])
+            break
+        if arg[:1] != "-" or arg == "-":
+            operands.append(arg)
+            continue
+        letters, following = _letters(arg, "un")
+        if set(letters) & set("lreiTVc"):
+            return False  # list, remove, edit, test...
+        index += following
+    return not operands or operands[0] == "-" or operands[0] in _STDIN_FILES
+
+
+_SSH_NO_STDIN = set("fGNnOsVW")  # no command reads ssh's stdin (-W forwards it to a port)
+
+
+def _ssh_reads_stdin(command: list[str], start: int) -> bool:
+    """ssh HOST without a command runs the remote user's shell, which reads its commands
+    from stdin; so does a command that is one (ssh HOST sh, ssh HOST 'bash -s')."""
+    remote = ""
+    destination = False
+    index = start + 1
+    while index < len(command):
+        arg = command[index]
+        index += 1
+        if arg == "--":
+            index += 0 if destination else 1
+            break
+        if arg[:1] != "-" or arg == "-":
+            if destination:
+                index -= 1
+                break
+            destination = True
+            continue
+        if set(_letters(arg, _SSH_VALUE_LETTERS)[0]) & _SSH_NO_STDIN:
+            return False
+        letter, value, index = _bundle(arg, command, index, _SSH_VALUE_LETTERS)
+        name, _, given = value.lstrip(' \t"').partition(" ")
+        name, equals, attached = name.partition("=")
+        if letter == "o" and name.lower() == "remotecommand":
+            remote = attached if equals else given.lstrip(" \t=")
+    script = " ".join(command[index:]) or remote
+    return not script or _script_runs_its_stdin(script)
+
+
+def _pwsh_reads_stdin(command: list[str], start: int) -> bool:
+    """pwsh reads its commands from stdin with -Command - or -File -, or with neither (and
+    no operand)."""
+    index = start + 1
+    while index < len(command):
+        arg = command[index]
+        index += 1
+        if arg[:1] != "-" or arg == "-":
+            return arg == "-"
+        kind = _pwsh_parameter(arg.lstrip("-").lower().partition(":")[0])
+        if kind in ("command", "file"):
+            return command[index : index + 1] == ["-"]
+        index += kind in ("encoded", "value")
+    return True
+
+
+def _expect_reads_stdin(command: list[str], start: int) -> bool:
+    """expect reads its script from stdin given none (nor -c), or - as its file; and with
+    -i, after it."""
+    commands = False
+    index = start + 1
+    while index < len(command):
+        arg = command[index]
+        index += 1
+        if arg == "--":
+            break
+        if arg[:1] != "-" or arg == "-":
+            index -= 1
+            break
+        letters, following = _letters(arg, _EXPECT_VALUE_LETTERS)
+        if "i" in letters:
+            return True
+        if letters[-1:] in ("b", "f"):
+            file = arg[len(letters) + 1 :] or "".join(command[index : index + following])
+            return file == "-" or file in _STDIN_FILES
+        commands = commands or "c" in letters
+        index += following
+    if index < len(command):
+        return command[index] == "-" or command[index] in _STDIN_FILES
+    return not commands
+
+
+_STDIN_SCRIPTS: dict[str, Callable[[list[str], int], bool]] = {
+    "su": _su_reads_stdin,
+    "sg": _sg_reads_stdin,
+    "newgrp": lambda command, start: True,
+    "script": _script_reads_stdin,
+    "at": _at_reads_stdin,
+    "batch": _at_reads_stdin,
+    "crontab": _crontab_reads_stdin,
+    "ssh": _ssh_reads_stdin,
+    "pwsh": _pwsh_reads_stdin,
+    "powershell": _pwsh_reads_stdin,
+    "expect": _expect_reads_stdin,
+}
+
 # What may run a value of a script's stdin as code, besides a shell: builtins that read
-# their words as code or names, xargs, and the programs that start a shell.
+# their words as code or names, xargs, and the programs that start a shell or run a script.
 _CODE_WORDS = {"eval", "trap", "alias", "let", ".", "source", "[[", "test", "[", "exec"}
 _CODE_WORDS |= {"xargs", "parallel", "env", *_RUNNERS, *_DECLARE_LIKE, *_NAMING}
+_CODE_WORDS |= {"runuser", "sudo", "doas", *_STDIN_SCRIPTS}
 _SCRIPT_WORDS = re.compile(r"[\s;&|()<>`\"'=]+")  # ($SHELL and ${SHELL} stay whole)
 
 
@@ -1638,7 +2516,8 @@ def _script_runs_its_stdin(script: str) -> bool:
     if placeholders([script]) or _STDIN_TEXT in script:
         return False
     words = _SCRIPT_WORDS.split(script)
-    if not any(word in _CODE_WORDS or _is_shell(word) for word in words):
+    named = "${" in script  # (a shell named by ${SHELL:=sh}, which the split takes apart)
+    if not named and not any(word in _CODE_WORDS or _is_shell(word) for word in words):
         return False  # (no program or builtin that could run a value as code)
     # sh -c "eval \"\$(cat)\"": the word kept the \ that the shell takes out of "\$"
     for text in dict.fromkeys([script, script.replace("\\$", "$").replace("\\`", "`")]):

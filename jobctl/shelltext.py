@@ -1,7 +1,7 @@
 """What a shell reads before it reads words, for jobctl.shellscan: quotes and escapes,
 line continuations, comments and here-document bodies, and where placeholders stand among
-them (inside double quotes, backquotes, after a `$`). Readers of text only: they call nothing
-back in the scanner."""
+them (inside double quotes, backquotes, after a `$`; as a -c script's `$1`). Readers of text
+only: they call nothing back in the scanner."""
 
 from __future__ import annotations
 
@@ -250,3 +250,33 @@ def ansi_c_differs(text: str) -> bool:
             continue
         index += 1
     return False
+
+
+# $N, ${N}, $@, $* and ${N...} with an operator (${1:-x}, ${1#-}), which expand to a value
+_POSITIONAL = re.compile(r"\$(?:([0-9@*])|\{([0-9]+|[@*])(?:[-:#%/^,+=?][^}]*)?\})")
+
+
+def positionals_as_placeholders(script: str, held: dict[str, str]) -> str:
+    """The script with each positional parameter that `held` names ("0", "1"... and "@" for
+    $@ and $*) outside single quotes written as that placeholder: the value it holds is
+    then read where the script uses it."""
+    out: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(script):
+        if quote != "'" and script[index] == "$":
+            match = _POSITIONAL.match(script, index)
+            key = (match.group(1) or match.group(2)) if match else ""
+            name = held.get("@" if key in ("@", "*") else key.lstrip("0") or key[:1])
+            if match and name:
+                out.append(f"{{{name}}}")
+                index = match.end()
+                continue
+        step = quote_step(script, index, quote)
+        if step is not None:
+            out.append(script[index : step[0]])
+            index, quote = step
+            continue
+        out.append(script[index])
+        index += 1
+    return "".join(out)

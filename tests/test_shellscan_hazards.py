@@ -1155,3 +1155,408 @@ def test_printf_with_a_value_as_its_format_or_argument_still_validates(
     env: Env, script: str
 ) -> None:
     validates_and_runs_values_as_data(env, script, "-va[$(touch {marker})]", "x; touch {marker}")
+
+
+# -- sg, and commands that run what a pipe brings them ----------------------------------------
+
+
+def _own_group() -> str | None:
+    """The name of this process's group, which sg and newgrp switch to without a password."""
+    import grp
+    import os
+
+    try:
+        return grp.getgrgid(os.getgid()).gr_name
+    except KeyError:
+        return None
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["sg", "extra", "-c", "echo {msg}"],
+        ["sg", "extra", "{msg}"],  # with or without -c, sg runs its command with sh -c
+        ["sg", "-", "extra", "-c", "echo {msg}"],
+        ["nice", "sg", "extra", "-c", "echo {msg}"],
+    ],
+)
+def test_a_placeholder_in_the_command_of_sg_is_refused(env: Env, command: list[str]) -> None:
+    marker = env.root / "pwned"
+    group = _own_group()
+    if group is not None and shutil.which("sg"):
+        shown = [group if word == "extra" else word for word in command]
+        runs_as_code(shown, False, {"msg": f"hi; touch {marker}"}, marker)
+    refused(env, command, False, says="sg runs its command with sh -c")
+    refused(env, command, True, says="sg runs its command with sh -c")
+
+
+# (script, the program it pipes into, whether running it needs root: su USER asks others
+# for a password; "" for a program that is not run here)
+PIPED_INTO_A_RUNNER: list[tuple[str, str, bool]] = [
+    ("printf '%s\\n' {note} | su root", "su", True),
+    ("printf '%s\\n' {note} | su - root", "", True),
+    ("printf '%s\\n' {note} | su root -s /bin/sh", "su", True),
+    ("printf '%s\\n' {note} | runuser -l root", "", True),
+    ("printf '%s\\n' {note} | su root -c sh", "su", True),
+    ("printf '%s\\n' {note} | sg {{group}}", "sg", False),
+    ("printf '%s\\n' {note} | newgrp {{group}}", "newgrp", False),
+    ("printf '%s\\n' {note} | sudo -s", "", False),
+    ("printf '%s\\n' {note} | sudo -u alice -i", "", False),
+    ("printf '%s\\n' {note} | script -q /dev/null", "", False),
+    ("printf '%s\\n' {note} | at now", "", False),
+    ("printf '%s\\n' {note} | at -m now + 1 minute", "", False),
+    ("printf '%s\\n' {note} | batch", "", False),
+    ("printf '%s\\n' {note} | ssh host", "", False),
+    ("printf '%s\\n' {note} | ssh -T host 'bash -s'", "", False),
+    ("printf '%s\\n' {note} | crontab -", "", False),
+    ("printf '%s\\n' {note} | crontab -u alice", "", False),
+    ("printf '%s\\n' {note} | pwsh -NoProfile", "", False),
+    ("printf '%s\\n' {note} | expect", "", False),
+    ("printf '%s\\n' {note} | sh -c 'su alice'", "", False),
+]
+
+
+@pytest.mark.parametrize(("script", "program", "root"), PIPED_INTO_A_RUNNER)
+def test_a_value_piped_into_a_command_that_runs_what_it_reads_is_refused(
+    env: Env, script: str, program: str, root: bool
+) -> None:
+    """su USER (with no -c), sg, newgrp, sudo -s and script start a shell that reads its
+    stdin; at, batch and crontab - run it later with sh; ssh HOST runs it in the remote
+    user's shell."""
+    import os
+
+    marker = env.root / "pwned"
+    group = _own_group()
+    runnable = program and shutil.which(program) and group and (os.geteuid() == 0 or not root)
+    if runnable:
+        shown = script.replace("{{group}}", str(group))
+        runs_as_code(shown, True, {"note": f"touch {marker}"}, marker)
+    refused(env, script, True, says="standard input")
+
+
+@pytest.mark.parametrize(
+    ("script", "sh"),
+    [
+        ("printf '%s\\n' {note} | ${SHELL:-sh}", "sh"),
+        ("printf '%s\\n' {note} | ${{SHELL-sh}}", "sh"),  # (${SHELL-sh} is a placeholder)
+        ("printf '%s\\n' {note} | ${SHELL:=sh}", "sh"),
+        ('printf "%s\\n" {note} | "${SHELL:-sh}" -s', "sh"),
+        ("printf '%s\\n' {note} | ${BASH:-bash}", "bash"),
+        ("printf '%s\\n' {note} | ${{SHELL:-/bin/sh}}", "sh"),
+        ("printf '%s\\n' {note} | ${RUNNER:-/bin/sh}", "sh"),
+    ],
+)
+def test_a_shell_named_by_a_parameter_expansion_is_refused(env: Env, script: str, sh: str) -> None:
+    # A default (or the variable itself, $SHELL or $BASH) names the shell that reads the pipe.
+    marker = env.root / "pwned"
+    if shutil.which("bash"):
+        runs_as_code(script, True, {"note": f"touch {marker}"}, marker, sh)
+    refused(env, script, True, says="standard input")
+    refused(env, ["${SHELL:-sh}", "-c", "echo {x}"], True, says="inside a shell script")
+
+
+RUNNERS_OF_WHAT_THEY_READ_SAFE: list[str] = [
+    "printf '%s\\n' {x} | su-exec nobody cat",  # another program
+    "printf '%s\\n' {x} | su root -c 'cat > out.txt'",
+    "printf '%s\\n' {x} | sg {{group}} -c 'cat > out.txt'",
+    "printf '%s\\n' {x} | sudo tee out.txt",
+    "printf '%s\\n' {x} | ssh -n host",
+    "printf '%s\\n' {x} | ssh host 'cat > out.txt'",
+    "printf '%s\\n' {x} | at -f script.sh now",
+    "printf '%s\\n' {x} | crontab -l",
+    "printf '%s\\n' {x} | crontab input.txt",
+    "printf '%s\\n' {x} | pwsh -File job.ps1",
+    "printf '%s\\n' {x} | expect job.exp",
+    "printf '%s\\n' {x} | ${PAGER:-cat} > out.txt",
+]
+
+
+@pytest.mark.parametrize("script", RUNNERS_OF_WHAT_THEY_READ_SAFE)
+def test_a_value_piped_into_a_command_that_reads_it_as_data_validates(
+    env: Env, script: str
+) -> None:
+    env.write_config(_job_table(script, True))
+    result = env.run("validate")
+    assert result.returncode == 0, (script, result.stderr)
+
+
+def test_sg_with_no_value_in_its_command_validates_and_runs_values_as_data(env: Env) -> None:
+    marker = env.root / "pwned"
+    group = _own_group()
+    for command in (
+        ["sg", "extra", "id"],
+        ["sg", "{group}", "-c", "id"],
+        ["sg", "extra", "-c", 'printf "%s\\n" "$JOBCTL_PAYLOAD" > out.txt'],
+    ):
+        env.write_config(_job_table(command, False))
+        assert env.run("validate").returncode == 0, command
+    if group is not None and shutil.which("sg"):
+        # The payload reaches sg's command in the environment, as data.
+        command = ["sg", group, "-c", 'printf "%s\\n" "$JOBCTL_PAYLOAD" > out.txt']
+        env.write_config(_job_table(command, False))
+        job = env.enqueue("j", "--arg", f"x=$(touch {marker})")
+        env.run("run-worker", "--burst", check=True)
+        assert env.show(job)["state"] == "succeeded"
+        assert not marker.exists()
+
+
+# -- tmux and screen ---------------------------------------------------------------------------
+
+
+def _runs_under_tmux(env: Env, command: list[str], payload: dict[str, str], made: Path) -> bool:
+    """Fill `command` (a tmux command, given its own server: its words after "tmux" follow
+    -S SOCKET), run it, and wait up to 10 s for `made` to appear: whether it did."""
+    socket = env.root / "tmux.sock"
+    filled = render_argv(command, payload, False)
+    try:
+        subprocess.run(
+            [filled[0], "-S", str(socket), "-f", "/dev/null", *filled[1:]],
+            capture_output=True,
+            timeout=20,
+            cwd=env.root,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        deadline = time.monotonic() + 10
+        while not made.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return made.exists()
+    finally:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True, check=False)
+
+
+TMUX_REFUSED: list[tuple[str | list[str], bool, str]] = [
+    (["tmux", "new-session", "-d", "{title}"], False, "tmux runs a one-word shell-command"),
+    ("tmux new -d {title}", True, "tmux runs a one-word shell-command"),
+    (["tmux", "new-window", "-d", "{t}"], False, "tmux runs a one-word shell-command"),
+    (["tmux", "splitw", "-h", "make {t}"], False, "tmux runs a one-word shell-command"),
+    (["tmux", "respawn-pane", "-k", "{t}"], False, "tmux runs a one-word shell-command"),
+    (["tmux", "run-shell", "echo {t}"], False, "tmux runs a one-word shell-command"),
+    (["tmux", "display-popup", "-E", "{t}"], False, "tmux runs a one-word shell-command"),
+    (["tmux", "if-shell", "test -d {t}", "kill-server"], False, "one-word shell-command"),
+    (["tmux", "if", "true", "run {t}"], False, "one-word shell-command"),  # a tmux command
+    (["tmux", "pipe-pane", "-o", "cat >> {t}"], False, "one-word shell-command"),
+    (["tmux", "send-keys", "-t", "s", "{t}", "Enter"], False, "send-keys types into a pane"),
+    (["tmux", "-c", "echo {t}"], False, "tmux runs a one-word shell-command"),
+    (["tmux", "new", "-d", "{a}", "{b}"], False, "where the command reads its options"),
+    (["tmux", "kill-session", "-t", "old;", "new", "-d", "{t}"], False, "one-word shell"),
+    (["tmux", "new-s", "-d", "{t}"], False, "tmux runs a one-word shell-command"),
+    (["tmux", "new", "-d", "-s", "{name}", "top"], False, "tmux expands a format"),
+    (["tmux", "new-window", "-c", "{dir}", "make", "all"], False, "tmux expands a format"),
+    (["tmux", "list-sessions", "-F", "{fmt}"], False, "tmux expands a format"),
+    (["tmux", "display-message", "-p", "{msg}"], False, "tmux expands a format"),
+    (["screen", "-S", "s", "-X", "stuff", "{t}\\n"], False, "screen -X sends"),
+    (["screen", "-S", "s", "-p", "0", "-X", "eval", "stuff {t}"], False, "screen -X sends"),
+]
+
+
+@pytest.mark.parametrize(("command", "shell", "says"), TMUX_REFUSED)
+def test_a_placeholder_that_tmux_or_screen_hands_a_shell_is_refused(
+    env: Env, command: str | list[str], shell: bool, says: str
+) -> None:
+    refused(env, command, shell, says=says)
+
+
+def test_tmux_runs_a_one_word_command_and_formats_with_a_shell(env: Env) -> None:
+    """A single shell-command word goes to default-shell -c; several are run directly. A
+    session's name is a format, whose #(...) tmux runs with the shell."""
+    if not shutil.which("tmux"):
+        pytest.skip("no tmux here")
+    marker = env.root / "pwned"
+    one_word = ["tmux", "new-session", "-d", "{title}"]
+    assert _runs_under_tmux(env, one_word, {"title": f"touch {marker}"}, marker)
+    marker.unlink()
+    named = ["tmux", "new-session", "-d", "-s", "{name}", "sleep 60"]  # (killed once made)
+    assert _runs_under_tmux(env, named, {"name": f"s#(touch {marker})"}, marker)
+    marker.unlink()
+    # Several words: run directly, the value one argument (touch makes a file of that name).
+    words = ["tmux", "new-session", "-d", "-c", str(env.root), "touch", "--", "{title}"]
+    for shell in (False, True):
+        env.write_config(_job_table(words, shell))
+        assert env.run("validate").returncode == 0, shell
+    made = env.root / "a; touch pwned"
+    assert _runs_under_tmux(env, words, {"title": made.name}, made)
+    assert not marker.exists()
+
+
+TMUX_SAFE: list[list[str]] = [
+    ["tmux", "kill-session", "-t", "{name}"],
+    ["tmux", "has-session", "-t", "{name}"],
+    ["tmux", "new-session", "-d", "-t", "{group}"],
+    ["tmux", "new-session", "-d", "ls", "--", "{x}"],
+    ["tmux", "new-window", "-n", "logs", "-e", "LEVEL={level}", "tail", "-f", "{file}"],
+    ["tmux", "rename-window", "-t", "s", "{name}"],
+    ["tmux", "send-keys", "-t", "{pane}", "C-c"],
+    ["screen", "-dmS", "{name}", "tail", "-f", "{file}"],
+    ["screen", "-dm", "sh", "-c", 'ls -- "$1"', "sh", "{x}"],
+    ["screen", "-S", "{name}", "-X", "quit"],
+]
+
+
+@pytest.mark.parametrize("command", TMUX_SAFE)
+def test_tmux_and_screen_with_values_as_arguments_validate(env: Env, command: list[str]) -> None:
+    for shell in (False, True):
+        env.write_config(_job_table(command, shell))
+        result = env.run("validate")
+        assert result.returncode == 0, (command, shell, result.stderr)
+
+
+# -- PowerShell, expect, GNU parallel, git and rsync -------------------------------------------
+
+
+OTHER_RUNNERS_REFUSED: list[tuple[list[str], str]] = [
+    (["pwsh", "-c", "{t}"], "PowerShell code"),
+    (["pwsh", "-NoProfile", "-Command", "Write-Output", "{t}"], "PowerShell code"),
+    (["powershell", "-command", "echo {t}"], "PowerShell code"),
+    (["powershell", "{t}"], "PowerShell code"),  # its first operand is the command
+    (["pwsh", "-EncodedCommand", "{t}"], "PowerShell code"),
+    (["pwsh", "{a}", "{b}"], "PowerShell code"),  # {a} may be -c
+    (["expect", "-c", "{t}"], "Tcl code"),
+    (["expect", "-d", "-c", "send {t}"], "Tcl code"),
+    (["expect", "{script}"], "Tcl code"),  # a value -cCMDS is -c with its script
+    (["parallel", "{t}", ":::", "a"], "GNU parallel joins the words"),
+    (["parallel", "-j", "4", "echo", "{t}", ":::", "a"], "GNU parallel joins the words"),
+    (["parallel", "--ssh", "{t}", "-S", "host", "echo", ":::", "a"], "GNU parallel joins"),
+    (["git", "-c", "core.pager={t}", "log"], "git config value that git runs"),
+    (["git", "-c", "core.editor={t}", "commit"], "git config value that git runs"),
+    (["git", "-c", "core.sshCommand={t}", "fetch"], "git config value that git runs"),
+    (["git", "-c", "diff.tool.command={t}", "diff"], "git config value that git runs"),
+    (["git", "-c", "mergetool.m.cmd={t}", "mergetool"], "git config value that git runs"),
+    (["git", "-c", "alias.x=!{t}", "x"], "git config value that git runs"),
+    (["git", "-c", "credential.helper={t}", "fetch"], "git config value that git runs"),
+    (["git", "-c", "{name}=less", "log"], "git config value that git runs"),
+    (["git", "--config-env=core.pager={var}", "log"], "git config value that git runs"),
+    (["git", "clone", "-c", "core.sshCommand={t}", "ssh://h/r", "d"], "git runs"),
+    (["git", "clone", "--upload-pack={t}", "/srv/repo", "d"], "--upload-pack"),
+    (["git", "config", "core.pager", "{t}"], "git config value that git runs"),
+    (["git", "clone", "{url}", "dest"], "where git reads an option"),
+    (["git", "fetch", "{remote}"], "where git reads an option"),
+    (["git", "{a}", "{b}", "log"], "where git reads an option"),
+    (["rsync", "-e", "{t}", "src/", "host:dest/"], "rsync's -e"),
+    (["rsync", "-avze", "{t}", "src/", "host:dest/"], "rsync's -e"),
+    (["rsync", "--rsh={t}", "src/", "host:dest/"], "rsync's -e"),
+    (["rsync", "--rsh", "{t}", "src/", "host:dest/"], "rsync's -e"),
+    (["rsync", "--rsync-path={t}", "src/", "host:dest/"], "rsync's -e"),
+    (["rsync", "-a", "{src}", "host:dest/"], "where rsync reads an option"),
+    (["rsync", "-a", "{src}", "{dest}"], "where rsync reads an option"),
+]
+
+
+@pytest.mark.parametrize(("command", "says"), OTHER_RUNNERS_REFUSED)
+def test_a_value_another_program_runs_as_code_is_refused(
+    env: Env, command: list[str], says: str
+) -> None:
+    refused(env, command, False, says=says)
+    refused(env, command, True, says=says)
+
+
+@pytest.mark.parametrize(
+    ("command", "value"),
+    [
+        (["git", "-c", "alias.x=!{t}", "x"], "touch {m}"),
+        (["git", "-c", "core.sshCommand={t}", "ls-remote", "ssh://nohost/r"], "touch {m};:"),
+    ],
+)
+def test_git_runs_a_config_value_with_a_shell(env: Env, command: list[str], value: str) -> None:
+    marker = env.root / "pwned"
+    if shutil.which("git"):
+        filled = render_argv(command, {"t": value.format(m=marker)}, False)
+        subprocess.run(
+            filled, capture_output=True, timeout=30, cwd=env.root, env=env.env, check=False
+        )
+        assert marker.exists(), filled
+    refused(env, command, False, says="git config value that git runs")
+
+
+OTHER_RUNNERS_SAFE: list[list[str]] = [
+    ["pwsh", "-File", "job.ps1", "{x}"],
+    ["pwsh", "-NoProfile", "-File", "job.ps1", "-Name", "{x}"],
+    ["pwsh", "job.ps1", "{x}"],  # (pwsh runs its first operand as a file)
+    ["expect", "job.exp", "{x}"],
+    ["expect", "-f", "job.exp", "{x}"],
+    ["expect", "--", "{script}"],
+    ["parallel", "gzip", ":::", "{file}"],
+    ["parallel", "-j", "{jobs}", "gzip", "--", ":::", "{a}", "{b}"],
+    ["parallel", "--joblog", "{log}", "gzip", "::::", "{list}"],
+    ["git", "-c", "user.name={name}", "commit", "-m", "{message}"],
+    ["git", "-C", "{dir}", "status"],
+    ["git", "log", "--grep={text}"],
+    ["git", "clone", "--", "{url}", "dest"],
+    ["git", "fetch", "--", "{remote}"],
+    ["git", "config", "user.email", "{email}"],
+    ["git", "config", "--get", "core.pager"],
+    ["rsync", "-a", "{src}", "dest/"],  # (no remote host: no -e to run)
+    ["rsync", "-a", "--", "{src}", "host:dest/"],
+    ["rsync", "-a", "--exclude", "{pattern}", "src/", "host:dest/"],
+    ["rsync", "-e", "ssh -p 2222", "--", "{src}", "host:dest/"],
+    ["apt-get", "install", "-y", "tmux", "git", "rsync", "parallel", "{pkg}"],
+]
+
+
+@pytest.mark.parametrize("command", OTHER_RUNNERS_SAFE)
+def test_other_programs_with_values_as_data_validate(env: Env, command: list[str]) -> None:
+    for shell in (False, True):
+        env.write_config(_job_table(command, shell))
+        result = env.run("validate")
+        assert result.returncode == 0, (command, shell, result.stderr)
+
+
+# -- A value after a -c script, run by the script ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "value", "sh"),
+    [
+        (["sh", "-c", "$0", "{t}"], "touch {m}", "sh"),
+        (["sh", "-c", '"$0"', "{t}"], "{m}.sh", "sh"),  # the value names the program
+        (["bash", "-c", "echo $(( $1 + 1 ))", "x", "{t}"], "a[$(touch {m})]", "bash"),
+        (["bash", "-c", "[[ ${{1}} -gt 0 ]]", "x", "{t}"], "a[$(touch {m})]", "bash"),
+        (["sh", "-c", 'eval "$1"', "sh", "{t}"], "touch {m}", "sh"),
+        (["sh", "-c", 'printf "%s\\n" "$1" | sh', "sh", "{t}"], "touch {m}", "sh"),
+        (["sh", "-c", 'cd / && exec "$@"', "sh", "{t}", "x"], "{m}.sh", "sh"),
+        (["sh", "-c", 'if "$1"; then :; fi', "sh", "{t}"], "{m}.sh", "sh"),
+        (["sh", "-c", 'bash -c "$1"', "sh", "{t}"], "touch {m}", "bash"),
+    ],
+)
+def test_a_value_the_script_runs_as_its_positional_parameter_is_refused(
+    env: Env, command: list[str], value: str, sh: str
+) -> None:
+    marker = env.root / "pwned"
+    program = env.root / "pwned.sh"
+    program.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    program.chmod(0o755)
+    if shutil.which(sh):
+        runs_as_code(command, False, {"t": value.format(m=marker)}, marker)
+    refused(env, command, False, says="after a shell's -c script is its $0, $1")
+    refused(env, command, True, says="after a shell's -c script is its $0, $1")
+
+
+def test_a_value_su_passes_its_shell_as_a_positional_parameter_is_refused(env: Env) -> None:
+    refused(env, ["su", "-c", "$0", "nobody", "--", "{x}"], False, says="its $0, $1")
+    refused(env, "sh -c '$0' {x}", True, says="its $0, $1")
+
+
+POSITIONAL_SAFE: list[list[str]] = [
+    ["sh", "-c", 'echo "$0"', "{x}"],
+    ["sh", "-c", 'ls -- "$1" $1', "sh", "{x}"],
+    ["sh", "-c", 'test "$1" -gt 0 && echo "$(( 1 + 1 ))"', "sh", "{x}"],
+    ["sh", "-c", 'cd / && "$@"', "sh", "ls", "{x}"],  # $1, the command, is no value
+    ["sh", "-c", "echo '$1' \\$1 \"$1\" > /dev/null", "sh", "{x}"],
+    ["sh", "-c", 'echo "$1" | wc -c', "sh", "{x}"],
+    ["sh", "-c", "$0 --version", "ls"],  # no value there
+]
+
+
+@pytest.mark.parametrize("command", POSITIONAL_SAFE)
+def test_a_value_the_script_uses_as_an_argument_validates_and_stays_data(
+    env: Env, command: list[str]
+) -> None:
+    marker = env.root / "pwned"
+    for shell in (False, True):
+        env.write_config(_job_table(command, shell))
+        result = env.run("validate")
+        assert result.returncode == 0, (command, shell, result.stderr)
+    for value in (f"touch {marker}", f"a[$(touch {marker})]", f"; touch {marker}"):
+        filled = render_argv(command, {"x": value}, False)
+        subprocess.run(filled, capture_output=True, timeout=20, cwd=env.root, check=False)
+        assert not marker.exists(), (command, value)
