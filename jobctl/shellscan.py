@@ -46,6 +46,16 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from jobctl.payload import PLACEHOLDER, placeholders
+from jobctl.shellrunners import (
+    EXPECT_VALUE_LETTERS,
+    OTHER_RUNNERS,
+    option_bundle,
+    option_letters,
+    program_name,
+    pwsh_parameter,
+    sg_command,
+    starts_with_placeholder,
+)
 from jobctl.shelltext import (
     ansi_c_differs,
     backquoted_placeholders,
@@ -69,7 +79,6 @@ _SHELL_VARIABLES = {"SHELL", "BASH"}
 _PARAMETER_EXPANSION = re.compile(r"\$(?:(\w+)|\{\0?(\w+)(?:(:?[-=?+])(.*?))?\}?)", re.DOTALL)
 # PowerShell, by the last part of its path: pwsh runs its first operand as a file, powershell
 # (Windows PowerShell) as a command.
-_POWERSHELL = re.compile(r"(pwsh|powershell)(?:[-_]?(?:preview|[0-9][0-9.]*))?(?:\.exe)?", re.I)
 _INSIDE_A_SCRIPT = "a {placeholder} inside a shell script would run payload values as shell code; "
 _AFTER_SCRIPT = "pass the value as an argument after the script: sh -c '... \"$1\"' sh {x}"
 _OR_A_STRING = ", or write the command as a string with shell = true (values are then quoted)"
@@ -788,13 +797,13 @@ def _variable_names(name: str, args: list[str]) -> list[tuple[str, str]]:
             break
         # (an operand of read is a name anyway; printf -vNAME needs a FORMAT after it)
         option = not operands_named and (name != "printf" or index + 1 < len(args))
-        if option and _starts_with_placeholder(arg):
+        if option and starts_with_placeholder(arg):
             found.append((arg, "option"))
         if arg[:1] != "-" or len(arg) == 1:
             break
         index += 1
         for position, letter in enumerate(arg[1:], 2):
-            if option and _starts_with_placeholder(arg, position - 1):
+            if option and starts_with_placeholder(arg, position - 1):
                 found.append((arg, "option"))  # -{x}: v, or va[$(id)]
                 break
             if letter in takes:
@@ -1062,28 +1071,20 @@ def _is_shell(word: str) -> bool:
     return bool(words) and _is_shell(words[0])
 
 
-def _program(word: str) -> str:
-    """The program a command word names, by the last part of its path; PowerShell by any of
-    its names as "pwsh" or "powershell"."""
-    name = os.path.basename(word.lstrip("`"))
-    powershell = _POWERSHELL.fullmatch(name)
-    return powershell.group(1).lower() if powershell else name
-
-
 def _argv_hazard(argv: Sequence[str]) -> str | None:
     """How a shell in `argv` would run a placeholder's value as code, if one would: "script"
     (it is in the shell's script), "positional" (the script runs the $N that holds it),
     "options" (it may be the shell's -c), "split" (env -S splits it into words) or "file"
     (it is in what a shell reads from <(...)); or a command that joins its words for a
     shell: "watch", or ssh's "remote", "ssh-command" and "ssh-option" (_ssh_hazard); or one
-    of _OTHER_RUNNERS (sg, tmux, git...), each its own kind."""
+    of OTHER_RUNNERS (sg, tmux, git...), each its own kind."""
     words, split = _split_env_strings(argv)
     if split:
         return "split"
     starts = _command_starts(words)
     command = starts[-1]
     for start, word in enumerate(words):
-        name = _program(word)
+        name = program_name(word)
         if name in _RUNNERS or (name in _JOINERS and start in starts):
             runs = _runner_hazard(words, start, name)
             if runs is not None:
@@ -1277,7 +1278,7 @@ def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
     """flock FILE -c CMD, su -c CMD (-lc, --command=CMD, -C, --session-command), script -c
     CMD: "script" for a placeholder in CMD; and for the shell su USER runs, what a shell
     would make of its arguments (su USER -- -c CMD). sg GROUP -c CMD; and as the command,
-    watch, ssh, scp, sftp and the programs of _OTHER_RUNNERS."""
+    watch, ssh, scp, sftp and the programs of OTHER_RUNNERS."""
     if runner == "watch":
         return _watch_hazard(argv, start)
     if runner == "ssh":
@@ -1288,8 +1289,8 @@ def _runner_hazard(argv: Sequence[str], start: int, runner: str) -> str | None:
         return "script" if _flock_hazard(argv, start) else None
     if runner in ("su", "runuser"):
         return _su_hazard(argv, start, runner)
-    if runner in _OTHER_RUNNERS:
-        return _OTHER_RUNNERS[runner](argv, start)
+    if runner in OTHER_RUNNERS:
+        return OTHER_RUNNERS[runner](argv, start)
     return "script" if placeholders(_script_commands(argv, start)) else None
 
 
@@ -1316,11 +1317,6 @@ def _script_commands(argv: Sequence[str], start: int) -> list[str]:
             continue
         commands.append(value)
     return commands
-
-
-def _starts_with_placeholder(word: str, index: int = 0) -> bool:
-    match = PLACEHOLDER.match(word, index)
-    return bool(match and match.group(1))
 
 
 # watch (procps) reads its options up to its first operand, the command; without -x it runs
@@ -1356,9 +1352,9 @@ def _watch_hazard(argv: Sequence[str], start: int) -> str | None:
         if arg == "--":
             index += 1
             break
-        if _starts_with_placeholder(arg) and not execs:
+        if starts_with_placeholder(arg) and not execs:
             return "watch"  # {x} may be the command
-        if arg[:1] != "-" or arg == "-" or _starts_with_placeholder(arg):
+        if arg[:1] != "-" or arg == "-" or starts_with_placeholder(arg):
             break
         index += 1
         if arg.startswith("--"):
@@ -1372,7 +1368,7 @@ def _watch_hazard(argv: Sequence[str], start: int) -> str | None:
                 index += 1  # its value
             continue
         for position in range(1, len(arg)):
-            if _starts_with_placeholder(arg, position):
+            if starts_with_placeholder(arg, position):
                 if not execs:
                     return "watch"  # -{x}: x, or n to take the -x as its value
                 break
@@ -1408,7 +1404,7 @@ def _ssh_hazard(argv: Sequence[str], start: int) -> str | None:
             if not destination:
                 index += 1  # the destination; no options after it (and no host -oName=...)
             break
-        if _starts_with_placeholder(arg):
+        if starts_with_placeholder(arg):
             return "ssh-option"
         if arg[:1] != "-" or arg == "-":
             if destination:
@@ -1416,7 +1412,7 @@ def _ssh_hazard(argv: Sequence[str], start: int) -> str | None:
                 break
             destination = True
             continue
-        letter, value, index = _bundle(arg, argv, index, _SSH_VALUE_LETTERS)
+        letter, value, index = option_bundle(arg, argv, index, _SSH_VALUE_LETTERS)
         if letter == "?":
             return "ssh-option"
         if letter == "o":
@@ -1424,22 +1420,6 @@ def _ssh_hazard(argv: Sequence[str], start: int) -> str | None:
             if kind is not None:
                 return kind
     return "remote" if placeholders(argv[index:]) else None
-
-
-def _bundle(arg: str, argv: Sequence[str], index: int, letters: str) -> tuple[str, str, int]:
-    """A bundle of short options (-tt, -p22, -o NAME=VALUE) as ssh, scp and sftp read it:
-    the letter that takes a value ("" when none does; "?" when a placeholder stands where a
-    letter would, which could be any option), that value (from the next word when the
-    bundle ends with the letter), and the index of the word after what was read."""
-    for position in range(1, len(arg)):
-        if _starts_with_placeholder(arg, position):
-            return "?", "", index
-        if arg[position] in letters:
-            value = arg[position + 1 :]
-            if not value and index < len(argv):
-                value, index = argv[index], index + 1
-            return arg[position], value, index
-    return "", "", index
 
 
 # scp and sftp (OpenSSH) read their options up to their first operand (a file, or the host
@@ -1457,11 +1437,11 @@ def _copy_hazard(argv: Sequence[str], start: int) -> str | None:
         index += 1
         if arg == "--":
             return None  # the operands: files and hosts, given to ssh as data
-        if _starts_with_placeholder(arg):
+        if starts_with_placeholder(arg):
             return "ssh-option"  # read as an option if its value starts with -
         if arg[:1] != "-" or arg == "-":
             return None
-        letter, value, index = _bundle(arg, argv, index, _COPY_VALUE_LETTERS)
+        letter, value, index = option_bundle(arg, argv, index, _COPY_VALUE_LETTERS)
         if letter == "?":
             return "ssh-option"
         if letter == "S" and placeholders([value]):
@@ -1506,7 +1486,7 @@ def _flock_hazard(argv: Sequence[str], start: int) -> bool:
             if _flock_runs_a_placeholder(argv, index + 1):
                 return True
             continue
-        if _starts_with_placeholder(arg):  # an option (with a value or not), or the file
+        if starts_with_placeholder(arg):  # an option (with a value or not), or the file
             todo.extend([index + 1, index + 2])
         elif arg.startswith("--"):
             name, equals, _ = arg[2:].partition("=")
@@ -1520,7 +1500,7 @@ def _flock_hazard(argv: Sequence[str], start: int) -> bool:
         elif arg[:1] == "-" and len(arg) > 1:
             after = [index + 1]
             for position in range(1, len(arg)):
-                if _starts_with_placeholder(arg, position):
+                if starts_with_placeholder(arg, position):
                     after = [index + 1, index + 2]
                     break
                 if arg[position] in _FLOCK_VALUE_LETTERS:
@@ -1614,7 +1594,7 @@ def _read_su(argv: Sequence[str], start: int, runner: str) -> _Su:
             break
         if not operands:
             before_operands = len(commands)
-        if _starts_with_placeholder(arg):
+        if starts_with_placeholder(arg):
             maybe_option = True
             operands.append(arg)
         elif arg.startswith("--"):
@@ -1631,7 +1611,7 @@ def _read_su(argv: Sequence[str], start: int, runner: str) -> _Su:
         elif arg[:1] == "-" and len(arg) > 1:
             for position in range(1, len(arg)):
                 letter = arg[position]
-                if _starts_with_placeholder(arg, position):
+                if starts_with_placeholder(arg, position):
                     maybe_option = True
                     break
                 if letter in _SU_VALUE_LETTERS:
@@ -1647,518 +1627,6 @@ def _read_su(argv: Sequence[str], start: int, runner: str) -> _Su:
     if not operands:
         before_operands = len(commands)
     return _Su(commands, before_operands, operands, maybe_option, user_form)
-
-
-# -- Other programs that run a value as code -------------------------------------------------
-
-
-def _letters(arg: str, takes: str) -> tuple[str, int]:
-    """The option letters of a bundle (-abc, -fFILE) up to the first that takes a value, and
-    how many words after it that value is (1 when the bundle ends with that letter)."""
-    for position in range(1, len(arg)):
-        if arg[position] in takes:
-            return arg[1 : position + 1], int(position + 1 == len(arg))
-    return arg[1:], 0
-
-
-def _sg_group(argv: Sequence[str], start: int) -> int:
-    """Where the group of sg [-] GROUP [[-c] COMMAND] is."""
-    return start + 2 if argv[start + 1 : start + 2] == ["-"] else start + 1
-
-
-def _sg_hazard(argv: Sequence[str], start: int) -> str | None:
-    """sg (shadow) runs its command with sh -c, with or without -c before it, and drops the
-    words after it: "sg" for a placeholder after the group."""
-    return "sg" if placeholders(argv[_sg_group(argv, start) + 1 :]) else None
-
-
-def _sg_command(argv: Sequence[str], start: int) -> str | None:
-    after = argv[_sg_group(argv, start) + 1 :]
-    if after[:1] == ["-c"] and len(after) > 1:
-        return after[1]
-    return after[0] if after else None
-
-
-class _TmuxCommand(NamedTuple):
-    """A tmux command that runs a shell command, or expands a format (where #(...) runs one)."""
-
-    alias: str
-    takes: str  # its option letters that take a value
-    formats: str  # those whose value is a format (-F, a start directory, a session's name)
-    shell: str  # those whose value is a shell command
-    # "one": a single operand is a shell command (several run directly); "all": every operand
-    # is one (or tmux commands, or keys typed into a pane's shell); "format": a format
-    operands: str
-
-
-_TMUX_COMMANDS: dict[str, _TmuxCommand] = {
-    "new-session": _TmuxCommand("new", "ceFfnstxy", "cFns", "", "one"),
-    "new-window": _TmuxCommand("neww", "ceFnt", "cF", "", "one"),
-    "split-window": _TmuxCommand("splitw", "ceFlt", "cF", "", "one"),
-    "respawn-pane": _TmuxCommand("respawnp", "cet", "c", "", "one"),
-    "respawn-window": _TmuxCommand("respawnw", "cet", "c", "", "one"),
-    "display-popup": _TmuxCommand("popup", "bcdehsStTwxy", "d", "", "all"),
-    "run-shell": _TmuxCommand("run", "cdt", "c", "", "all"),
-    "if-shell": _TmuxCommand("if", "t", "", "", "all"),
-    "pipe-pane": _TmuxCommand("pipep", "t", "", "", "all"),
-    "send-keys": _TmuxCommand("send", "Nt", "", "", "all"),
-    "detach-client": _TmuxCommand("detach", "Est", "", "E", ""),
-    "display-message": _TmuxCommand("display", "cdFt", "F", "", "format"),
-}
-_TMUX_VALUE_LETTERS = "cfLST"  # of tmux itself; its -c is a shell command
-
-
-def _tmux_hazard(argv: Sequence[str], start: int) -> str | None:
-    """tmux [options] COMMAND [ARGS] [; COMMAND...]: "tmux" for a placeholder in tmux's own
-    -c, or where a command runs it with the shell's -c or types it into a pane, and
-    "tmux-format" for one in a format (_tmux_command_hazard). A word ending in ; ends a
-    command, so a value at the end of a word may end one: the next word is read both ways."""
-    index = start + 1
-    while index < len(argv):
-        arg = argv[index]
-        if _starts_with_placeholder(arg):
-            return "tmux"  # it may be -cCMD
-        if arg[:1] != "-" or arg == "-":
-            break
-        index += 1
-        if arg == "--":
-            break
-        letter, value, index = _bundle(arg, argv, index, _TMUX_VALUE_LETTERS)
-        if letter == "?" or (letter == "c" and placeholders([value])):
-            return "tmux"
-    words: list[str | None] = []
-    for word in argv[index:]:
-        if word.endswith(";") and not word.endswith("\\;"):
-            words.extend([word[:-1]] if word[:-1] else [])
-            words.append(None)
-        else:
-            words.append(word)
-    words.append(None)
-    begin = 0
-    for end, separator in enumerate(words):
-        if separator is not None:
-            continue
-        command = [word for word in words[begin:end] if word is not None]
-        maybe = [at + 1 for at, word in enumerate(command) if _ends_with_placeholder(word)]
-        for first in [0, *maybe]:
-            kind = _tmux_command_hazard(command[first:])
-            if kind is not None:
-                return kind
-        begin = end + 1
-    return None
-
-
-def _ends_with_placeholder(word: str) -> bool:
-    matches = list(PLACEHOLDER.finditer(word))
-    return bool(matches) and bool(matches[-1].group(1)) and matches[-1].end() == len(word)
-
-
-def _tmux_command_hazard(words: list[str]) -> str | None:
-    """One tmux command: a placeholder as its one-word shell-command (new-session,
-    new-window, split-window, respawn-pane and -window; several words run directly), in any
-    operand of run-shell, if-shell, pipe-pane, display-popup or send-keys, or in the value
-    of detach-client -E: "tmux". One in a format, where #(...) runs a shell command (-F, a
-    start directory -c, new-session's -s and -n, display-message's message): "tmux-format".
-    A placeholder where the command reads its options may be one of them, or -F#(...)."""
-    if not words:
-        return None
-    name = words[0]
-    if _starts_with_placeholder(name):
-        return "tmux" if placeholders(words[1:]) else None  # it may be run-shell
-    spec = _tmux_command(name)
-    takes = spec.takes if spec else "F"  # (any other command: its -F, if it has one)
-    index = 1
-    maybe_option = False
-    while index < len(words):
-        arg = words[index]
-        if arg == "--":
-            index += 1
-            break
-        if _starts_with_placeholder(arg):
-            maybe_option = True
-            break
-        if arg[:1] != "-" or arg == "-":
-            break
-        index += 1
-        letter, value, index = _bundle(arg, words, index, takes)
-        if letter == "?":
-            return "tmux-format"  # -{x}: -F#(...)
-        if placeholders([value]):
-            if (spec and letter in spec.formats) or (spec is None and letter == "F"):
-                return "tmux-format"
-            if spec and letter in spec.shell:
-                return "tmux"
-    if spec is None:
-        return None
-    operands = words[index:]
-    if maybe_option and (spec.formats or spec.shell or placeholders(operands[1:])):
-        return "tmux-format" if spec.operands == "format" else "tmux"
-    if spec.operands == "one" and len(operands) == 1 and placeholders(operands):
-        return "tmux"
-    if spec.operands == "all" and placeholders(operands):
-        return "tmux"
-    if spec.operands == "format" and placeholders(operands):
-        return "tmux-format"
-    return None
-
-
-def _tmux_command(name: str) -> _TmuxCommand | None:
-    """The command of _TMUX_COMMANDS that tmux takes `name` for: its name, its alias, or a
-    start of its name (tmux takes any that only one command's name starts with)."""
-    if not name or name.startswith("-"):
-        return None
-    exact = [spec for full, spec in _TMUX_COMMANDS.items() if name in (full, spec.alias)]
-    started = [spec for full, spec in _TMUX_COMMANDS.items() if full.startswith(name)]
-    found = exact or started
-    return found[0] if found else None
-
-
-_SCREEN_VALUE_LETTERS = "cehpsStT"
-_SCREEN_RUNNING = {"stuff", "eval", "at"}  # typed into the window, or screen commands run
-
-
-def _screen_hazard(argv: Sequence[str], start: int) -> str | None:
-    """screen [options] -X COMMAND [ARGS]: "screen" for a placeholder in the ARGS of stuff
-    (typed into the window, whose shell reads it), eval or at (screen commands, which may
-    stuff or exec), or in COMMAND when ARGS have one. Without -X screen runs its command
-    directly."""
-    sending = False
-    index = start + 1
-    while index < len(argv):
-        arg = argv[index]
-        if _starts_with_placeholder(arg):
-            return "screen" if placeholders(argv[index + 1 :]) else None  # it may be -X
-        if arg[:1] != "-" or arg == "-":
-            break
-        index += 1
-        if arg == "-Logfile":
-            index += 1
-            continue
-        letters, following = _letters(arg, _SCREEN_VALUE_LETTERS)
-        sending = sending or "X" in letters
-        index += following
-    command = argv[index:] if sending else []
-    if not command or not placeholders(command[1:]):
-        return None
-    return "screen" if command[0] in _SCREEN_RUNNING or placeholders(command[:1]) else None
-
-
-# GNU parallel: the words of its command, joined into a line for a shell (where it also
-# evaluates {= perl =}); its arguments, after ::: or ::::, are data it quotes.
-_PARALLEL_ARGUMENTS = {":::", "::::", ":::+", "::::+"}
-_PARALLEL_VALUE_LETTERS = "aCdEIjLNnPsS"
-_PARALLEL_DATA_LETTERS = "aCdEIjLNnPs"  # not -S, a login that may be an ssh command
-_PARALLEL_DATA_LONG = {
-    *("arg-file", "arg-file-sep", "arg-sep", "block", "block-size", "colsep", "delay"),
-    *("delimiter", "env", "eof", "halt", "halt-on-error", "jobs", "joblog", "load"),
-    *("max-args", "max-chars", "max-lines", "max-procs", "max-replace-args", "memfree"),
-    *("nice", "retries", "timeout", "tmpdir"),
-}
-_PARALLEL_LONG_VALUES = _PARALLEL_DATA_LONG | {
-    *("basefile", "bf", "filter", "header", "results", "res", "return", "rpl", "ssh"),
-    *("sshlogin", "sshloginfile", "slf", "tag-string", "tagstring", "wd", "workdir"),
-}
-
-
-def _parallel_hazard(argv: Sequence[str], start: int) -> str | None:
-    """parallel [options] COMMAND... [::: ARGS]: "parallel" for a placeholder in COMMAND,
-    where parallel reads an option (it may be --ssh=..., or the command), or in the value
-    of an option whose value is not data (--ssh, -S, --filter, --tag-string...)."""
-    index = start + 1
-    while index < len(argv):
-        arg = argv[index]
-        if arg in _PARALLEL_ARGUMENTS:
-            return None
-        if _starts_with_placeholder(arg):
-            return "parallel"
-        if arg[:1] != "-" or arg == "-":
-            break
-        index += 1
-        if arg == "--":
-            break
-        if arg.startswith("--"):
-            name, equals, value = arg[2:].partition("=")
-            if not equals and name in _PARALLEL_LONG_VALUES and index < len(argv):
-                value, index = argv[index], index + 1
-            if placeholders([name]) or (placeholders([value]) and name not in _PARALLEL_DATA_LONG):
-                return "parallel"
-            continue
-        letter, value, index = _bundle(arg, argv, index, _PARALLEL_VALUE_LETTERS)
-        if letter == "?" or (placeholders([value]) and letter not in _PARALLEL_DATA_LETTERS):
-            return "parallel"
-    for word in argv[index:]:
-        if word in _PARALLEL_ARGUMENTS:
-            break
-        if placeholders([word]):
-            return "parallel"
-    return None
-
-
-# git config keys whose value git runs as a command (with a shell, or as the program it
-# names) or that bring in such values (include.path), lower-case, as fnmatch patterns.
-_GIT_COMMAND_KEYS = (
-    *("alias.*", "pager.*", "*command", "*cmd", "*editor", "*.program", "*.helper"),
-    *("core.pager", "core.askpass", "core.fsmonitor", "core.hookspath", "core.gitproxy"),
-    *("diff.external", "*.textconv", "merge.*.driver", "filter.*.clean", "filter.*.smudge"),
-    *("filter.*.process", "include.path", "includeif.*.path", "init.templatedir"),
-    *("*.uploadpack", "*.receivepack", "uploadpack.packobjectshook"),
-    *("interactive.difffilter", "sendemail.smtpserver"),
-)
-_GIT_VALUE_OPTIONS = {"-C", "--git-dir", "--work-tree", "--namespace"}
-# Subcommands that reach another repository with a command of their options
-# (--upload-pack, --receive-pack, --exec), and read options after their operands.
-_GIT_TRANSPORTS = {"clone", "fetch", "pull", "ls-remote", "push", "archive"}
-_GIT_TRANSPORT_COMMANDS = ("--upload-pack", "--receive-pack", "--exec")
-# Their options that take the next word as a value (git reads it so, whatever it starts with).
-_GIT_TRANSPORT_VALUES = {
-    *("-b", "--branch", "-o", "--origin", "--reference", "--reference-if-able", "--depth"),
-    *("--deepen", "--shallow-since", "--shallow-exclude", "--separate-git-dir", "--template"),
-    *("-j", "--jobs", "--filter", "--server-option", "--push-option", "--repo", "--remote"),
-    *("--prefix", "--format", "--output", "--negotiation-tip", "--refmap", "--bundle-uri"),
-    *("-c", "--config", *_GIT_TRANSPORT_COMMANDS),
-}
-_GIT_CONFIG_READS = {"get", "list", "unset", "remove-section", "rename-section", "edit"}
-
-
-def _git_hazard(argv: Sequence[str], start: int) -> str | None:
-    """git [options] SUBCOMMAND...: "git" for a placeholder in a config value that git runs
-    as a command (-c NAME=VALUE, --config-env, clone -c, git config NAME VALUE) or in a
-    transport's command (--upload-pack, --receive-pack, --exec); "git-option" for one where
-    git reads an option, when a later word has one (the value may be -c), or where clone,
-    fetch, push... read one (it may be --upload-pack=CMD)."""
-    index = start + 1
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if _starts_with_placeholder(arg):
-            return "git-option" if placeholders(argv[index:]) else None
-        if arg in ("-c", "--config-env"):
-            entry, index = (argv[index], index + 1) if index < len(argv) else ("", index)
-            if _git_runs(entry):
-                return "git"
-        elif arg.startswith("--config-env="):
-            if _git_runs(arg.partition("=")[2]):
-                return "git"
-        elif arg in _GIT_VALUE_OPTIONS:
-            index += 1
-        elif arg[:1] != "-":
-            if arg == "config":
-                return _git_config_hazard(argv[index:])
-            if arg in _GIT_TRANSPORTS:
-                return _git_transport_hazard(arg, argv[index:])
-            return None
-    return None
-
-
-def _git_runs(entry: str) -> bool:
-    """Whether a NAME=VALUE of git -c (or NAME=ENVVAR of --config-env) would have git run a
-    value as a command: a placeholder in its value, under a key of _GIT_COMMAND_KEYS, or in
-    its name (which may hold an = and such a key)."""
-    name, _, value = entry.partition("=")
-    return bool(placeholders([name])) or (bool(placeholders([value])) and _git_command_key(name))
-
-
-def _git_command_key(name: str) -> bool:
-    return any(fnmatch.fnmatchcase(name.lower(), key) for key in _GIT_COMMAND_KEYS)
-
-
-def _git_transport_hazard(subcommand: str, args: Sequence[str]) -> str | None:
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        index += 1
-        if arg == "--":
-            return None
-        if _starts_with_placeholder(arg):
-            return "git-option"  # it may be --upload-pack=CMD
-        name, equals, value = arg.partition("=")
-        short = subcommand in ("clone", "ls-remote") and arg[:2] == "-u"  # (push -u: a flag)
-        takes = name in _GIT_TRANSPORT_VALUES or (short and arg == "-u")
-        if not equals and index < len(args) and takes:
-            value, index = args[index], index + 1
-        if subcommand == "clone" and name in ("-c", "--config"):
-            entry = value
-        elif subcommand == "clone" and arg[:2] == "-c" and arg[2:3] != "-":
-            entry = arg[2:]  # -cNAME=VALUE
-        else:
-            entry = ""
-        if entry and _git_runs(entry):
-            return "git"
-        long = len(name) > 3 and any(option.startswith(name) for option in _GIT_TRANSPORT_COMMANDS)
-        if (long or short) and placeholders([arg[2:] if short and arg[2:] else value]):
-            return "git"
-    return None
-
-
-def _git_config_hazard(args: Sequence[str]) -> str | None:
-    """git config [options] [set] NAME VALUE stores a value that later git commands run,
-    when NAME is a key of _GIT_COMMAND_KEYS (or holds a placeholder)."""
-    operands: list[str] = []
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        index += 1
-        if arg == "--":
-            operands.extend(args[index:])
-            break
-        if arg[:1] != "-" or arg == "-" or _starts_with_placeholder(arg):
-            operands.append(arg)
-        elif arg in ("-f", "--file", "--blob", "--type", "--default", "--comment"):
-            index += 1
-        elif arg.startswith(("--get", "--unset", "--list", "--remove", "--rename", "--edit")):
-            return None
-        elif arg[1:2] != "-" and set(arg[1:]) & set("le"):
-            return None  # -l, -e: list, edit
-    if operands[:1] == ["set"]:
-        operands = operands[1:]
-    elif operands[:1] and operands[0] in _GIT_CONFIG_READS:
-        return None
-    if len(operands) < 2 or not placeholders(operands):
-        return None
-    if placeholders(operands[:1]) or _git_command_key(operands[0]):
-        return "git"
-    return None
-
-
-_RSYNC_VALUE_LETTERS = "eBfTM@"
-_RSYNC_LONG_VALUES = {
-    *("address", "backup-dir", "block-size", "bwlimit", "checksum-choice", "checksum-seed"),
-    *("chmod", "chown", "compare-dest", "compress-choice", "compress-level", "contimeout"),
-    *("copy-dest", "debug", "exclude", "exclude-from", "files-from", "filter", "groupmap"),
-    *("iconv", "include", "include-from", "info", "link-dest", "log-file", "log-file-format"),
-    *("max-alloc", "max-delete", "max-size", "min-size", "modify-window", "only-write-batch"),
-    *("out-format", "outbuf", "partial-dir", "password-file", "port", "protocol"),
-    *("read-batch", "remote-option", "skip-compress", "sockopts", "stop-after", "stop-at"),
-    *("suffix", "temp-dir", "timeout", "usermap", "write-batch"),
-}
-
-
-def _rsync_hazard(argv: Sequence[str], start: int) -> str | None:
-    """rsync [options] SRC... DEST: "rsync" for a placeholder in -e (--rsh), the program and
-    arguments rsync runs to reach a remote host, or in --rsync-path, which the remote shell
-    runs; "rsync-option" for one where rsync reads an option (popt reads them after the
-    operands too, up to --) when a remote host may be reached: it may be -eCMD."""
-    maybe_options: list[str] = []
-    operands: list[str] = []
-    index = start + 1
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if arg == "--":
-            operands.extend(argv[index:])
-            break
-        if _starts_with_placeholder(arg):
-            maybe_options.append(arg)
-        elif arg.startswith("--"):
-            name, equals, value = arg[2:].partition("=")
-            runs = len(name) > 1 and ("rsh".startswith(name) or "rsync-path".startswith(name))
-            if not equals and (runs or name in _RSYNC_LONG_VALUES) and index < len(argv):
-                value, index = argv[index], index + 1
-            if placeholders([name]):
-                maybe_options.append(arg)
-            elif runs and placeholders([value]):
-                return "rsync"
-        elif arg[:1] == "-" and len(arg) > 1:
-            letter, value, index = _bundle(arg, argv, index, _RSYNC_VALUE_LETTERS)
-            if letter == "?":
-                maybe_options.append(arg)
-            elif letter == "e" and placeholders([value]):
-                return "rsync"
-        else:
-            operands.append(arg)
-    remote = any(":" in operand or placeholders([operand]) for operand in operands)
-    return "rsync-option" if maybe_options and (remote or len(maybe_options) > 1) else None
-
-
-# PowerShell's parameters that take a value, by name and by the shortest start of the name
-# it takes (it takes any longer start too).
-_PWSH_VALUES = {
-    *("configurationname", "config", "configurationfile", "custompipename", "executionpolicy"),
-    *("ex", "ep", "inputformat", "inp", "if", "outputformat", "o", "of", "settingsfile"),
-    *("settings", "windowstyle", "w", "workingdirectory", "wd", "encodedarguments", "ea"),
-}
-
-
-def _pwsh_parameter(name: str) -> str:
-    """What a parameter of pwsh is: "command" (-Command, -c, -CommandWithArgs, -cwa: every
-    word after it is code), "encoded" (-EncodedCommand, -e, -ec), "file" (-File, -f),
-    "value" (one that takes a value), or "" (a switch)."""
-    if name and ("command".startswith(name) or "commandwithargs".startswith(name)):
-        return "command"
-    if name == "cwa":
-        return "command"
-    if name in ("e", "ec") or (len(name) > 1 and "encodedcommand".startswith(name)):
-        return "encoded"
-    if name and "file".startswith(name):
-        return "file"
-    if name in _PWSH_VALUES or any(
-        value.startswith(name) for value in _PWSH_VALUES if len(name) > 2
-    ):
-        return "value"
-    return ""
-
-
-def _pwsh_hazard(argv: Sequence[str], start: int) -> str | None:
-    """pwsh [parameters] [-File FILE ARGS | -Command WORDS]: "pwsh" for a placeholder in its
-    command (every word after -Command, which it joins into the command; -EncodedCommand's
-    value; from the first operand of powershell, which takes it for -Command), or where it
-    reads a parameter when a later word has one: the value may be -Command."""
-    command_first = _program(argv[start]) == "powershell"
-    index = start + 1
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if _starts_with_placeholder(arg):
-            return "pwsh" if command_first or placeholders(argv[index:]) else None
-        if arg[:1] != "-" or arg == "-":
-            return "pwsh" if command_first and placeholders(argv[index - 1 :]) else None
-        name, _, attached = arg.lstrip("-").lower().partition(":")
-        kind = _pwsh_parameter(name)
-        if placeholders([name]) or (kind == "command" and placeholders([attached, *argv[index:]])):
-            return "pwsh"
-        if kind in ("command", "file"):
-            return None  # a file's arguments are data
-        if kind in ("encoded", "value"):
-            if kind == "encoded" and placeholders(argv[index : index + 1]):
-                return "pwsh"
-            index += 1
-    return None
-
-
-_EXPECT_VALUE_LETTERS = "bcDf"
-
-
-def _expect_hazard(argv: Sequence[str], start: int) -> str | None:
-    """expect [-dDinN] [-c CMDS]... [[-f|-b] FILE] [ARGS]: "expect" for a placeholder in a -c
-    script (Tcl, whose exec runs programs), or where expect reads an option (a value may be
-    -cCMDS, its value in the same word)."""
-    index = start + 1
-    while index < len(argv):
-        arg = argv[index]
-        index += 1
-        if _starts_with_placeholder(arg):
-            return "expect"
-        if arg == "--" or arg[:1] != "-" or arg == "-":
-            return None  # the script file; its arguments are data ($argv)
-        letter, value, index = _bundle(arg, argv, index, _EXPECT_VALUE_LETTERS)
-        if letter == "?" or (letter == "c" and placeholders([value])):
-            return "expect"
-        if letter in ("b", "f"):
-            return None
-    return None
-
-
-_OTHER_RUNNERS = {
-    "sg": _sg_hazard,
-    "tmux": _tmux_hazard,
-    "screen": _screen_hazard,
-    "parallel": _parallel_hazard,
-    "git": _git_hazard,
-    "rsync": _rsync_hazard,
-    "pwsh": _pwsh_hazard,
-    "powershell": _pwsh_hazard,
-    "expect": _expect_hazard,
-}
 
 
 # env -S STRING (--split-string): env splits STRING into words, a command and its arguments.
@@ -2323,7 +1791,7 @@ def _reads_code_from_stdin(command: list[str]) -> bool:
             return _asks_for_a_shell(command[wrapper + 1 : start])
     if start >= len(command):
         return False
-    name = _program(command[start])
+    name = program_name(command[start])
     if name in ("xargs", "parallel"):
         return _runs_its_input(command, start)
     if name in _STDIN_SCRIPTS:
@@ -2358,7 +1826,11 @@ def _asks_for_a_shell(options: Sequence[str]) -> bool:
     for arg in options:
         if arg in ("--shell", "--login"):
             return True
-        if arg[:1] == "-" and arg[1:2] != "-" and {"s", "i"} & set(_letters(arg, "CDghpRrTtUu")[0]):
+        if (
+            arg[:1] == "-"
+            and arg[1:2] != "-"
+            and {"s", "i"} & set(option_letters(arg, "CDghpRrTtUu")[0])
+        ):
             return True
     return False
 
@@ -2369,7 +1841,7 @@ def _shell_reads_stdin(command: str | None) -> bool:
 
 
 def _sg_reads_stdin(command: list[str], start: int) -> bool:
-    return _shell_reads_stdin(_sg_command(command, start))
+    return _shell_reads_stdin(sg_command(command, start))
 
 
 def _script_reads_stdin(command: list[str], start: int) -> bool:
@@ -2388,7 +1860,7 @@ def _at_reads_stdin(command: list[str], start: int) -> bool:
     for arg in command[start + 1 :]:
         if arg == "--":
             break
-        if arg[:1] == "-" and set(_letters(arg, "qft")[0]) & set("flrdcV"):
+        if arg[:1] == "-" and set(option_letters(arg, "qft")[0]) & set("flrdcV"):
             return False
     return True
 
@@ -2406,7 +1878,7 @@ def _crontab_reads_stdin(command: list[str], start: int) -> bool:
         if arg[:1] != "-" or arg == "-":
             operands.append(arg)
             continue
-        letters, following = _letters(arg, "un")
+        letters, following = option_letters(arg, "un")
         if set(letters) & set("lreiTVc"):
             return False  # list, remove, edit, test...
         index += following
@@ -2434,9 +1906,9 @@ def _ssh_reads_stdin(command: list[str], start: int) -> bool:
                 break
             destination = True
             continue
-        if set(_letters(arg, _SSH_VALUE_LETTERS)[0]) & _SSH_NO_STDIN:
+        if set(option_letters(arg, _SSH_VALUE_LETTERS)[0]) & _SSH_NO_STDIN:
             return False
-        letter, value, index = _bundle(arg, command, index, _SSH_VALUE_LETTERS)
+        letter, value, index = option_bundle(arg, command, index, _SSH_VALUE_LETTERS)
         name, _, given = value.lstrip(' \t"').partition(" ")
         name, equals, attached = name.partition("=")
         if letter == "o" and name.lower() == "remotecommand":
@@ -2454,7 +1926,7 @@ def _pwsh_reads_stdin(command: list[str], start: int) -> bool:
         index += 1
         if arg[:1] != "-" or arg == "-":
             return arg == "-"
-        kind = _pwsh_parameter(arg.lstrip("-").lower().partition(":")[0])
+        kind = pwsh_parameter(arg.lstrip("-").lower().partition(":")[0])
         if kind in ("command", "file"):
             return command[index : index + 1] == ["-"]
         index += kind in ("encoded", "value")
@@ -2474,7 +1946,7 @@ def _expect_reads_stdin(command: list[str], start: int) -> bool:
         if arg[:1] != "-" or arg == "-":
             index -= 1
             break
-        letters, following = _letters(arg, _EXPECT_VALUE_LETTERS)
+        letters, following = option_letters(arg, EXPECT_VALUE_LETTERS)
         if "i" in letters:
             return True
         if letters[-1:] in ("b", "f"):
