@@ -29,6 +29,9 @@ CACHE_DIR = BENCH_DIR / ".cache"
 
 CONFIG_TEXT = """\
 # Written by the jobctl benchmarks into their own temporary directory.
+[settings]
+allow_exec = true  # the Redis pick-up benchmark queues --exec jobs, as the SQLite one does
+
 [jobs.noop]
 command = ["true"]
 """
