@@ -172,6 +172,12 @@ def test_output_is_readable_from_another_host(
     )
     dead = env.run("dead", "show", str(bad), check=True)
     assert "dying" in dead.stdout and "elsewhere:" in dead.stdout
+    # An attempt whose worker died there reported no output: said so, not "the last 0 bytes".
+    client = redis_server.client()
+    client.hset(f"{prefix}att:{ok}:1", mapping={"outcome": "lost", "tail": ""})
+    client.close()
+    lost = env.run("logs", str(ok), check=True)
+    assert lost.stdout == "" and "its worker was lost before it reported" in lost.stderr
 
 
 def test_following_a_job_that_runs_on_another_host_says_where(

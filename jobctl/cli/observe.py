@@ -202,14 +202,22 @@ def logs(
 
 def _print_stored_output(attempt: Attempt, path: Path, stored: tuple[str | None, bytes]) -> None:
     """What a shared store kept of an attempt's output, after a note of where the rest is."""
+    from jobctl.models import Outcome
     from jobctl.text import clean
 
     host, tail = stored
+    if tail:
+        kept = f"the last {len(tail)} bytes follow"
+    elif attempt.outcome == Outcome.LOST:  # its worker died before it could report the end
+        kept = "its worker was lost before it reported, so the store kept none of its output"
+    elif attempt.outcome is None:
+        kept = "it is still running: `logs --follow` there, or wait for its end"
+    else:
+        kept = "the store kept no output of it"
     typer.echo(  # the output that follows stays raw; this note is jobctl's own
         clean(
             f"jobctl: job {attempt.job_id} attempt {attempt.run} ran on host"
-            f" {host or 'unknown'}; its full log is there ({path}); the last {len(tail)}"
-            " bytes follow"
+            f" {host or 'unknown'}; its full log is there ({path}); {kept}"
         ),
         err=True,
     )
