@@ -684,3 +684,32 @@ def test_schedule_list_warns_when_no_cron_daemon_runs(env: Env) -> None:
         store.unregister_worker(f"scheduler:{socket.gethostname()}:{os.getpid()}")
     env.run("schedule", "pause", "nightly", check=True)
     assert listed() == (False, "")  # nothing would fire anyway
+
+
+def test_schedule_list_warns_when_the_leading_daemon_plans_otherwise(env: Env) -> None:
+    """Another host's copy of the config, edited on one host only: schedule list showed a
+    NEXT for a schedule the leading daemon did not have, or fired at another time, and
+    nothing said so."""
+    theirs = (
+        '[jobs.ok]\ncommand = ["true"]\n'
+        '[schedules.same]\njob = "ok"\ncron = "0 3 * * *"\ntimezone = "UTC"\n'
+        '[schedules.moved]\njob = "ok"\ncron = "0 4 * * *"\ntimezone = "UTC"\n'
+    )
+    env.write_config(theirs)
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
+    # (Its plan is recorded at its first tick, a moment after it registers.)
+    env.wait_for(lambda: env.run("schedule", "list", check=True).stderr == "", timeout=20)
+    mine = env.root / "mine.toml"
+    mine.write_text(
+        theirs.replace('cron = "0 4 * * *"', 'cron = "0 5 * * *"')
+        + '[schedules.added]\njob = "ok"\ncron = "@hourly"\n'
+    )
+    listed = env.run("--config", str(mine), "schedule", "list", config=False, check=True)
+    [line] = listed.stderr.splitlines()
+    assert line.startswith("jobctl: warning: the leading cron daemon (scheduler:")
+    assert "added (not in its plan)" in line
+    assert "moved (cron 0 4 * * * -> 0 5 * * *, its -> this config's)" in line
+    assert "same (" not in line
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=20)

@@ -85,9 +85,11 @@ def schedule_list(
             paused = store.paused_schedules()
             recorded = daemon_zones(store, config)
             daemon_running = _cron_daemon_running(store, now)
+            otherwise = _planned_otherwise(store, config, now)
         database_exists = True
     except StoreMissing:
         last, paused, recorded, daemon_running, database_exists = {}, set(), {}, False, False
+        otherwise = None
     _say_zones(config, config.schedules.values(), recorded)
     documents: list[dict[str, Any]] = []
     for name, spec in sorted(config.schedules.items()):
@@ -132,6 +134,8 @@ def schedule_list(
             "jobctl: warning: no cron daemon is running on this database: no schedule fires"
             " until `jobctl up` or `jobctl schedule-daemon` runs"
         )
+    if otherwise is not None:
+        say(otherwise)
     if as_json:
         print_json(documents)
         return
@@ -175,6 +179,42 @@ def schedule_list(
         ["SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "OVERLAP", "CATCH-UP", "DESCRIPTION"],
         rows,
         cut={"DESCRIPTION": "end"},
+    )
+
+
+def _planned_otherwise(store: Store, config: Config, now: float) -> str | None:
+    """A warning when the leading cron daemon plans some schedule of this config otherwise,
+    or not at all: it reads another file (another host's copy, another --config), or has not
+    re-read this one. Its NEXT would be one nothing fires at. None when all agree."""
+    from jobctl import cron
+
+    leader = next((w for w in store.workers() if w.kind == "scheduler" and w.alive(now)), None)
+    if leader is None or not config.schedules:
+        return None
+    planned = store.time_tables(sorted(config.schedules))
+    differ = []
+    for name, spec in sorted(config.schedules.items()):
+        if name not in planned:
+            differ.append(f"{name} (not in its plan)")
+            continue
+        theirs = cron.TimeTable.read(planned[name])
+        if theirs is None:
+            continue
+        zone = spec.timezone or config.settings.timezone or theirs.zone
+        try:
+            mine = cron.TimeTable(cron.parse(spec.cron), zone)
+        except cron.CronError:
+            continue  # shown in its row
+        changes = theirs.changes(mine)
+        if changes:
+            said = "; ".join(f"{key} {text}" for key, text in changes.items())
+            differ.append(f"{name} ({said}, its -> this config's)")
+    if not differ:
+        return None
+    return (
+        f"jobctl: warning: the leading cron daemon ({leader.id}) plans schedules otherwise than"
+        f" {config.path or 'this config'}: {', '.join(differ)}; it reads another config, or has"
+        " not re-read this one yet (it does within 5 s of a change)"
     )
 
 
