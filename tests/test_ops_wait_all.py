@@ -479,3 +479,20 @@ def test_a_wait_whose_terminal_closes_still_exits_129(env: Env, args: list[str])
         seen += os.read(terminal, 4096)
     os.close(terminal)  # the terminal closes: the kernel sends its session SIGHUP
     assert waiting.wait(timeout=30) == 129
+
+
+def test_a_wait_inside_a_job_says_every_slot_is_busy_with_it(env: Env) -> None:
+    """A chain, `jobctl enqueue child --wait` in a job's command, on a worker with one slot:
+    the child could never start, and the wait's timeout gave no reason, since a live worker
+    does serve the queue. It says the slots are all taken, one by the job it runs in."""
+    command = json.dumps([*JOBCTL, "enqueue", "child", "--wait", "--timeout", "2s"])
+    env.write_config(
+        f'[jobs.child]\ncommand = ["true"]\n[jobs.parent]\ncommand = {command}\nmax_attempts = 1\n'
+    )
+    parent = env.enqueue("parent")
+    worker = env.start("run-worker", "--concurrency", "1")
+    env.wait_for(lambda: env.show(parent)["state"] == "dead", timeout=30)
+    error = str(env.show(parent)["error"])
+    assert "timed out after 2s" in error and "is busy, one slot with job" in error, error
+    worker.send_signal(signal.SIGTERM)
+    worker.communicate(timeout=30)

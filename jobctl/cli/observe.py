@@ -26,6 +26,7 @@ from jobctl.text import say
 
 if TYPE_CHECKING:
     from jobctl.models import Attempt, Job
+    from jobctl.records import WorkerInfo
     from jobctl.store import Store
 
 RUNNING_SHOWN = 1000  # `status` lists at most this many running jobs
@@ -308,6 +309,43 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
             reasons.append(f"queue {queue!r} is paused until jobctl resume {queue}")
         elif queue not in served:
             reasons.append(f"no live worker serves queue {queue!r} yet")
+    inside = os.environ.get("JOBCTL_JOB_ID")
+    if inside and waiting & served - paused:
+        reasons += _all_slots_busy(store, workers, alive, waiting & served - paused, inside)
+    return reasons
+
+
+def _all_slots_busy(
+    store: Store, workers: Sequence[WorkerInfo], alive: set[str], queues: set[str], inside: str
+) -> list[str]:
+    """For a wait that runs inside a job (a chain: `jobctl enqueue next --wait` in a job's
+    command): the queues whose every live worker is full, one slot held by this very job
+    or its like. The job waited for starts only when another ends, and a pool full of such
+    waiters waits for good."""
+    from collections import Counter
+
+    from jobctl.errors import StoreError
+    from jobctl.models import JobFilter, State
+
+    try:
+        running = store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None))
+    except StoreError:
+        return []
+    busy = Counter(job.worker for job in running)
+    reasons = []
+    for queue in sorted(queues):
+        serving = [
+            w
+            for w in workers
+            if w.kind == "worker" and w.id in alive and ("*" in w.queues or queue in w.queues)
+        ]
+        if serving and all(busy[w.id] >= w.concurrency for w in serving):
+            reasons.append(
+                f"every worker that serves queue {queue!r} is busy, one slot with job {inside}"
+                " whose command runs this wait: the job waited for starts only when another"
+                " ends (more --concurrency, or a queue of its own, keeps a chain from waiting"
+                " on itself)"
+            )
     return reasons
 
 
