@@ -639,7 +639,9 @@ class _Converter:
             "# Jobs run once per fire, may overlap and are not caught up, as under cron;\n"
             "# see max_attempts, overlap and catch_up to change that. Unlike cron, a worker\n"
             "# runs at most --concurrency jobs at once: raise it to what these jobs need, and\n"
-            "# give jobs that may hang a timeout, or one stuck job holds back the others.\n"
+            "# give jobs that may hang a timeout, or one stuck job holds back the others\n"
+            '# (and the fires of an overlap = "allow" schedule queue up behind it, to run\n'
+            '# one after another once it ends; overlap = "skip" drops them instead).\n'
             "# Each fire is a job kept in the database until pruned (a line that fires every\n"
             "# minute adds 1,440 a day): to have workers prune finished jobs, enable these\n"
             "# lines (or put the two keys in the config's settings table, if it has one):\n"
