@@ -625,16 +625,19 @@ def status_tables(
     else:
         print("Queues: none (no job was ever queued)")
     if running:
+        plain = not use_rich()
         table(
-            ["ID", "JOB", "QUEUE", "WORKER", "ATTEMPT", "RUNNING FOR"],
+            ["ID", "JOB", "QUEUE", "WORKER", "ATTEMPT", "RUNNING FOR"]
+            + (["COMMAND"] if plain else []),
             [
                 [
                     str(j.id),
-                    shown_command(j.command) if j.command else j.job,
+                    _job_name(j, plain),
                     j.queue,
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
                     format_short(now - j.started_at) if j.started_at else "",
+                    *_command_cells(j, plain),
                 ]
                 for j in running
             ],

@@ -14,6 +14,7 @@ import json
 import os
 import pty
 import re
+import signal
 import socket
 import sqlite3
 import struct
@@ -596,3 +597,20 @@ def test_a_dumb_terminal_s_tables_take_its_width(env: Env, columns_set: bool) ->
             assert " ".join(words) in shown and "…" not in shown
         else:
             assert "echo word0" in shown and "…" in shown
+
+
+def test_status_piped_names_a_running_exec_job_exec_and_gives_its_command_last(env: Env) -> None:
+    """As `list` does: status's Running table, piped, held an --exec job's whole command in
+    its JOB column, which moved the QUEUE and WORKER fields."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    running = env.enqueue("--exec", "--", "sh", "-c", "while [ ! -e go ]; do sleep 0.05; done")
+    worker = env.start("run-worker")
+    env.wait_for(lambda: env.show(running)["state"] == "running", timeout=20)
+    lines = env.run("status", check=True).stdout.splitlines()
+    head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["ID", "JOB"])
+    assert lines[head].split()[-1] == "COMMAND"
+    assert lines[head + 1].split()[:3] == [str(running), "exec", "default"]
+    (env.root / "go").touch()
+    env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20)
+    worker.send_signal(signal.SIGTERM)
+    worker.communicate(timeout=30)
