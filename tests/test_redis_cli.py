@@ -634,3 +634,34 @@ def test_prune_dead_purge_and_cancel_free_a_full_server(
         client.close()
     finally:
         server.stop()
+
+
+def test_a_plain_url_to_a_port_that_drops_it_suggests_rediss(env: Env) -> None:
+    """A TLS port drops the plain text of a redis:// client: "cannot reach the server
+    (Connection reset by peer)" said nothing of the URL's scheme."""
+    import struct
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def drop_every_client() -> None:  # as a TLS server does with a client's plain text
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            client.recv(1024)
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+
+    threading.Thread(target=drop_every_client, daemon=True).start()
+    try:
+        env.write_config(CONFIG)
+        result = env.run("--db", f"redis://127.0.0.1:{port}/0", "list")
+        assert result.returncode == 3, result.stderr
+        assert "if that port speaks TLS, the URL must start with rediss://" in result.stderr
+    finally:
+        listener.close()

@@ -125,7 +125,7 @@ class RedisBase:
         if tls:
             return f"{where}: {tls}"
         if isinstance(exc, redis.exceptions.ConnectionError):
-            return f"{where}: cannot reach the server ({text})"
+            return f"{where}: cannot reach the server ({text}){_tls_hint(where, text)}"
         if isinstance(exc, redis.exceptions.ReadOnlyError):
             return f"{where}: the server is a read-only replica"
         if isinstance(exc, redis.exceptions.OutOfMemoryError):
@@ -160,6 +160,21 @@ class RedisBase:
         if self._raw_client is None:
             self._raw_client = self._connect(decode=False)
         return self._raw_client
+
+
+def _tls_hint(where: str, text: str) -> str:
+    """What a connection that failed at its first bytes most likely means: a redis:// URL
+    to a port that speaks TLS (the server drops the plain text), or a rediss:// one whose
+    server certificate does not verify."""
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            ": the server's TLS certificate did not verify; name the CA that signed it with"
+            " ?ssl_ca_certs=FILE"
+        )
+    dropped = "reset by peer" in text or "Connection closed by server" in text
+    if where.startswith("redis://") and dropped:
+        return "; if that port speaks TLS, the URL must start with rediss://"
+    return ""
 
 
 def _tls_file_missing(exc: BaseException) -> str | None:
