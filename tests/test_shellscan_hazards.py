@@ -1357,17 +1357,16 @@ def test_a_placeholder_that_tmux_or_screen_hands_a_shell_is_refused(
     refused(env, command, shell, says=says)
 
 
-def test_tmux_runs_a_one_word_command_and_formats_with_a_shell(env: Env) -> None:
-    """A single shell-command word goes to default-shell -c; several are run directly. A
-    session's name is a format, whose #(...) tmux runs with the shell."""
+def test_tmux_runs_a_one_word_command_with_a_shell(env: Env) -> None:
+    """A single shell-command word goes to default-shell -c; several are run directly. (A
+    session's name is a format too, whose #(...) tmux runs with the shell, but only when it
+    expands the format, which a detached session does at no set moment: refused all the
+    same, see TMUX_REFUSED.)"""
     if not shutil.which("tmux"):
         pytest.skip("no tmux here")
     marker = env.root / "pwned"
     one_word = ["tmux", "new-session", "-d", "{title}"]
     assert _runs_under_tmux(env, one_word, {"title": f"touch {marker}"}, marker)
-    marker.unlink()
-    named = ["tmux", "new-session", "-d", "-s", "{name}", "sleep 60"]  # (killed once made)
-    assert _runs_under_tmux(env, named, {"name": f"s#(touch {marker})"}, marker)
     marker.unlink()
     # Several words: run directly, the value one argument (touch makes a file of that name).
     words = ["tmux", "new-session", "-d", "-c", str(env.root), "touch", "--", "{title}"]
