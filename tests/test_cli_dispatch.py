@@ -72,6 +72,27 @@ def test_a_missing_command_prints_its_usage_on_stderr_and_help_keeps_stdout(
         assert asked.stdout.startswith(f"Usage: {path} ") and "Commands:" in asked.stdout
 
 
+def run_with_its_reader_gone(
+    env: Env, args: list[str], environ: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS | (exec 0<&-; ...)`: every write to stdout fails with EPIPE."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env.env if environ is None else environ,
+            cwd=env.root,
+            timeout=60,
+        )
+    finally:
+        os.close(write)
+
+
 @pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
 @pytest.mark.parametrize(
     "args",
@@ -84,24 +105,10 @@ def test_a_reader_gone_names_what_was_stored(env: Env, args: list[str], buffered
     twice. A listing stays quiet, as `cat` ends."""
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
     env.enqueue("ok")
-    read, write = os.pipe()
-    os.close(read)  # every write to the pipe fails: EPIPE
     environ = {k: v for k, v in env.env.items() if k != "PYTHONUNBUFFERED"}
     if not buffered:
         environ["PYTHONUNBUFFERED"] = "1"
-    try:
-        result = subprocess.run(
-            [*JOBCTL, *env.global_args(), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environ,
-            cwd=env.root,
-            timeout=60,
-        )
-    finally:
-        os.close(write)
+    result = run_with_its_reader_gone(env, args, environ)
     said = (
         "jobctl: cannot write to standard output: its reader went away (job 2 was queued, but"
         " its id could not be printed)\n"
@@ -117,21 +124,7 @@ def test_a_followed_job_whose_reader_left_is_not_said_unnamed(env: Env) -> None:
     env.write_config('[jobs.say]\ncommand = ["echo", "hello"]\n')
     env.enqueue("say")  # (the database is made: no note of it)
     start_worker(env)
-    read, write = os.pipe()
-    os.close(read)  # every write to the pipe fails: EPIPE
-    try:
-        result = subprocess.run(
-            [*JOBCTL, *env.global_args(), "enqueue", "say", "--follow"],
-            stdin=subprocess.DEVNULL,
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env.env,
-            cwd=env.root,
-            timeout=60,
-        )
-    finally:
-        os.close(write)
+    result = run_with_its_reader_gone(env, ["enqueue", "say", "--follow"])
     assert (result.returncode, result.stderr) == (141, "jobctl: job 2 enqueued\n")
 
 
@@ -146,21 +139,7 @@ def test_retry_and_schedule_run_name_the_job_a_gone_reader_missed(
     )
     env.enqueue("ok")
     env.run("run-worker", "--burst", check=True)
-    read, write = os.pipe()
-    os.close(read)
-    try:
-        result = subprocess.run(
-            [*JOBCTL, *env.global_args(), *args],
-            stdin=subprocess.DEVNULL,
-            stdout=write,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env.env,
-            cwd=env.root,
-            timeout=60,
-        )
-    finally:
-        os.close(write)
+    result = run_with_its_reader_gone(env, args)
     assert (result.returncode, result.stderr) == (
         141,
         "jobctl: cannot write to standard output: its reader went away (job 2 was queued, but"

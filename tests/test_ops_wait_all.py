@@ -266,32 +266,6 @@ def test_a_filter_given_twice_is_refused_not_cut_to_its_last_value(env: Env) -> 
     assert env.run("list", "--state", "scheduled", "--state", "queued", check=True)
 
 
-@pytest.mark.parametrize("how", ["wait", "enqueue --wait", "logs --follow"])
-def test_sigterm_ends_a_wait_as_ctrl_c_does_and_says_the_job_goes_on(env: Env, how: str) -> None:
-    """A CI runner cancels its step with SIGTERM: the wait ended with 143 and no word, while
-    Ctrl-C said that the job goes on."""
-    env.write_config(CONFIG)
-    job_id = env.enqueue("ok", "--delay", "1h")
-    args = {
-        "wait": ["wait", str(job_id)],
-        "enqueue --wait": ["enqueue", "ok", "--delay", "1h", "--wait"],
-        "logs --follow": ["logs", str(job_id), "--follow"],
-    }[how]
-    waiting = env.start(*args)
-    assert waiting.stderr is not None
-    if how == "enqueue --wait":
-        job_id += 1
-    # Each says first that no worker runs the job: by then its handler is in.
-    assert waiting.stderr.readline().startswith("jobctl: note: ")
-    waiting.send_signal(signal.SIGTERM)
-    _, rest = waiting.communicate(timeout=30)
-    assert (waiting.returncode, rest.splitlines()[-1]) == (
-        143,
-        f"jobctl: terminated: stopped waiting for job {job_id}; it goes on (jobctl cancel stops"
-        " a job)",
-    )
-
-
 def test_wait_json_prints_the_jobs_as_last_seen_when_interrupted(env: Env) -> None:
     """As at its timeout: a script that cancels the wait still reads the states it saw."""
     env.write_config(CONFIG)
@@ -395,10 +369,18 @@ def test_enqueue_wait_json_prints_the_job_when_its_wait_is_stopped(
     assert env.show(job_id)["state"] == "scheduled"  # the job goes on
 
 
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [(signal.SIGTERM, 143, "terminated"), (signal.SIGHUP, 129, "hung up")],
+    ids=["SIGTERM", "SIGHUP"],
+)
 @pytest.mark.parametrize("how", ["wait", "wait --json", "enqueue --wait", "logs --follow"])
-def test_sighup_ends_a_wait_as_sigterm_does_and_says_the_job_goes_on(env: Env, how: str) -> None:
-    """An ssh session or a terminal that closes sends SIGHUP: the wait ended with 129 and no
-    word (nor the JSON `wait --json` prints when interrupted), where SIGTERM said it all."""
+def test_sigterm_or_sighup_ends_a_wait_as_ctrl_c_does_and_says_the_job_goes_on(
+    env: Env, how: str, signum: int, code: int, said: str
+) -> None:
+    """A CI runner cancels its step with SIGTERM; an ssh session or a terminal that closes
+    sends SIGHUP. The wait ended with 143 or 129 and no word (nor the JSON `wait --json`
+    prints when interrupted), while Ctrl-C said that the job goes on."""
     env.write_config(CONFIG)
     job_id = env.enqueue("ok", "--delay", "1h")
     args = {
@@ -411,13 +393,13 @@ def test_sighup_ends_a_wait_as_sigterm_does_and_says_the_job_goes_on(env: Env, h
     assert waiting.stderr is not None
     if how == "enqueue --wait":
         job_id += 1
+    # Each says first that no worker runs the job: by then its handler is in.
     assert waiting.stderr.readline().startswith("jobctl: note: ")
-    waiting.send_signal(signal.SIGHUP)
+    waiting.send_signal(signum)
     out, rest = waiting.communicate(timeout=30)
     assert (waiting.returncode, rest.splitlines()[-1]) == (
-        129,
-        f"jobctl: hung up: stopped waiting for job {job_id}; it goes on (jobctl cancel stops"
-        " a job)",
+        code,
+        f"jobctl: {said}: stopped waiting for job {job_id}; it goes on (jobctl cancel stops a job)",
     )
     if how == "wait --json":
         assert [(j["id"], j["state"]) for j in json.loads(out)] == [(job_id, "scheduled")]

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from jobctl.config import Config, ScheduleSpec
+    from jobctl.records import WorkerInfo
     from jobctl.store import Store
 
 schedule_app = typer.Typer(
@@ -84,8 +85,11 @@ def schedule_list(
             last = store.last_fires()
             paused = store.paused_schedules()
             recorded = daemon_zones(store, config)
-            daemon_running = _cron_daemon_running(store, now)
-            otherwise = _planned_otherwise(store, config, now)
+            daemons = [
+                w for w in store.workers() if w.kind in ("scheduler", "standby") and w.alive(now)
+            ]
+            daemon_running = bool(daemons)  # one leading, or a standby to take over
+            otherwise = _planned_otherwise(store, config, daemons)
         database_exists = True
     except StoreMissing:
         last, paused, recorded, daemon_running, database_exists = {}, set(), {}, False, False
@@ -182,13 +186,13 @@ def schedule_list(
     )
 
 
-def _planned_otherwise(store: Store, config: Config, now: float) -> str | None:
+def _planned_otherwise(store: Store, config: Config, daemons: list[WorkerInfo]) -> str | None:
     """A warning when the leading cron daemon plans some schedule of this config otherwise,
     or not at all: it reads another file (another host's copy, another --config), or has not
     re-read this one. Its NEXT would be one nothing fires at. None when all agree."""
     from jobctl import cron
 
-    leader = next((w for w in store.workers() if w.kind == "scheduler" and w.alive(now)), None)
+    leader = next((w for w in daemons if w.kind == "scheduler"), None)
     if leader is None or not config.schedules:
         return None
     planned = store.time_tables(sorted(config.schedules))
@@ -216,11 +220,6 @@ def _planned_otherwise(store: Store, config: Config, now: float) -> str | None:
         f" {config.path or 'this config'}: {', '.join(differ)}; it reads another config, or has"
         " not re-read this one yet (it does within 5 s of a change)"
     )
-
-
-def _cron_daemon_running(store: Store, now: float) -> bool:
-    """Whether a cron daemon serves this database: one leading, or a standby to take over."""
-    return any(w.kind in ("scheduler", "standby") and w.alive(now) for w in store.workers())
 
 
 def _say_zones(config: Config, specs: Iterable[ScheduleSpec], recorded: Mapping[str, str]) -> None:
