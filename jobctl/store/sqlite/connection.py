@@ -56,6 +56,7 @@ class SqliteBase:
         # The -wal and -shm as this connection has them open (see _beside_gone).
         self._beside: dict[str, tuple[int, int]] | None = None
         self._beside_gone: str | None = None
+        self._beside_paths = tuple((suffix, f"{path}{suffix}") for suffix in ("-wal", "-shm"))
 
     def replaced(self) -> str | None:
         if self._identity is None:
@@ -81,9 +82,9 @@ class SqliteBase:
         if self._beside_gone is not None:
             return self._beside_gone
         found: dict[str, tuple[int, int]] = {}
-        for suffix in ("-wal", "-shm"):
+        for suffix, beside in self._beside_paths:  # (made once: this runs before every write)
             try:
-                found[suffix] = _identity(Path(f"{self.path}{suffix}"))
+                found[suffix] = _identity(beside)
             except FileNotFoundError:
                 pass
             except OSError:
@@ -350,7 +351,7 @@ def _read_only(path: Path | None) -> str:
     return f"the database is read-only: {which} {verb} not writable by this user"
 
 
-def _identity(path: Path) -> tuple[int, int]:
+def _identity(path: Path | str) -> tuple[int, int]:
     info = os.stat(path)
     return info.st_dev, info.st_ino
 
