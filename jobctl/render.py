@@ -73,6 +73,15 @@ def job_document(job: Job) -> dict[str, Any]:
     }
 
 
+def outcome_document(job_id: int, job: Job | None, **outcome: Any) -> dict[str, Any]:
+    """A job a command changed or was asked about (`cancel`, `retry`, `dead retry`...), as it
+    is after the call, plus what became of it (`cancelled`, `reason`...): a script reads the
+    job's fields under the names `show` gives them. An id that names no job (none, or one
+    deleted meanwhile) keeps `id`, with `state` null."""
+    found = job_document(job) if job is not None else {"id": job_id, "state": None}
+    return found | outcome
+
+
 def attempt_document(attempt: Attempt) -> dict[str, Any]:
     duration = None
     if attempt.finished_at is not None:

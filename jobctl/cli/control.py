@@ -28,6 +28,9 @@ def cancel(
     job_ids: Annotated[
         list[int], typer.Argument(help="Job ids.", show_default=False, metavar="ID...", max=MAX_ID)
     ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each job, and whether it was cancelled, as JSON.")
+    ] = False,
 ) -> None:
     """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
     then SIGKILL after the job's kill_grace. A cancelled job is not retried."""
@@ -42,16 +45,19 @@ def cancel(
             alive = {w.id for w in store.workers() if w.alive(now)}
             jobs = store.get_many(running).values()  # (its worker may have let go already)
             orphans = {j.id for j in jobs if j.worker is not None and j.worker not in alive}
-    failed = 0
+        after = store.get_many(list(before)) if as_json else {}
+    reasons: dict[int, str] = {}
     for job_id, state in before.items():
         if state is None:
             print(f"jobctl: no job {job_id}", file=sys.stderr)
-            failed += 1
+            reasons[job_id] = "does not exist"
         elif state not in ACTIVE_STATES:
             print(
                 f"jobctl: job {job_id} already ended {state.value}; not cancelled", file=sys.stderr
             )
-            failed += 1
+            reasons[job_id] = f"already ended {state.value}"
+        elif as_json:
+            pass  # the document below says it
         elif state == State.RUNNING and job_id in orphans:
             print(
                 f"cancelled {job_id} (was running, but its worker is gone: the next worker to"
@@ -61,7 +67,22 @@ def cancel(
             print(f"cancelled {job_id} (was running: its worker is stopping it)")
         else:
             print(f"cancelled {job_id} (was {state.value})")
-    refused(failed, asked=len(before), verb="cancelled")
+    if as_json:
+        from jobctl.render import outcome_document, print_json
+
+        print_json(
+            [
+                outcome_document(
+                    job_id,
+                    after.get(job_id),
+                    cancelled=job_id not in reasons,
+                    was=state.value if state is not None else None,
+                    reason=reasons.get(job_id),
+                )
+                for job_id, state in before.items()
+            ]
+        )
+    refused(len(reasons), asked=len(before), verb="cancelled")
 
 
 @app.command(epilog="Example:  jobctl retry 42")
@@ -69,6 +90,9 @@ def retry(
     job_id: Annotated[
         int, typer.Argument(help="A succeeded, dead or cancelled job.", metavar="ID", max=MAX_ID)
     ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the new job (or the one holding its key).")
+    ] = False,
 ) -> None:
     """Run a finished job again, as a new job with the same payload; print the new id.
     It is checked as `enqueue` checks a new job: one whose job type the config no longer
@@ -103,7 +127,13 @@ def retry(
             from jobctl.cli.enqueue import stored
 
             stored(f"job {result.id} was queued, but its id could not be printed")
-    print(result.id)
+        answer = store.get(result.id) if as_json else None
+    if as_json:  # as `enqueue --json` answers
+        from jobctl.render import outcome_document, print_json
+
+        print_json(outcome_document(result.id, answer, created=result.created))
+    else:
+        print(result.id)
 
 
 QueueArguments = Annotated[
@@ -113,13 +143,22 @@ QueueArguments = Annotated[
 AllQueuesOption = Annotated[
     bool, typer.Option("--all", "-a", help="Every queue the config names or the database holds.")
 ]
+QueuesJsonOption = Annotated[
+    bool, typer.Option("--json", help="Print each queue, paused or not, as JSON.")
+]
 
 
 @app.command(epilog="Example:  jobctl pause reports  (then: jobctl resume reports)")
-def pause(queues: QueueArguments = None, every: AllQueuesOption = False) -> None:
+def pause(
+    queues: QueueArguments = None, every: AllQueuesOption = False, as_json: QueuesJsonOption = False
+) -> None:
     """Stop workers taking jobs from queues; running jobs finish. A queue stays paused,
     across restarts, until `jobctl resume`. Each must be named in the config or have jobs."""
-    for queue, running in _set_paused(queues, every, True).items():
+    changed = _set_paused(queues, every, True)
+    if as_json:
+        _print_queues(changed, paused=True)
+        return
+    for queue, running in changed.items():
         print(
             f"paused queue {queue}"
             + (f" ({running} running job(s) will finish)" if running else "")
@@ -127,10 +166,23 @@ def pause(queues: QueueArguments = None, every: AllQueuesOption = False) -> None
 
 
 @app.command(epilog="Example:  jobctl resume reports")
-def resume(queues: QueueArguments = None, every: AllQueuesOption = False) -> None:
+def resume(
+    queues: QueueArguments = None, every: AllQueuesOption = False, as_json: QueuesJsonOption = False
+) -> None:
     """Let workers take jobs from paused queues again."""
-    for queue in _set_paused(queues, every, False):
+    changed = _set_paused(queues, every, False)
+    if as_json:
+        _print_queues(changed, paused=False)
+        return
+    for queue in changed:
         print(f"resumed queue {queue}")
+
+
+def _print_queues(running: dict[str, int], *, paused: bool) -> None:
+    """The queues `pause` or `resume` set, under the names `status --json` gives a queue."""
+    from jobctl.render import print_json
+
+    print_json([{"queue": q, "paused": paused, "running": n} for q, n in running.items()])
 
 
 def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str, int]:
@@ -207,6 +259,9 @@ def prune(
             metavar="STATE",
         ),
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the ids of the jobs deleted as JSON.")
+    ] = False,
 ) -> None:
     """Delete finished jobs, their history and their logs. Workers can do this on their
     own: see [settings] keep_succeeded, keep_dead and keep_cancelled."""
@@ -243,7 +298,12 @@ def prune(
         with contextlib.suppress(StoreFull):  # still full: the sums wait for a later prune
             store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
     removed = pruned.logs_removed + early
-    print(f"pruned {len(pruned.ids)} job(s), removed {removed} log file(s)")
+    if as_json:
+        from jobctl.render import print_json
+
+        print_json({"pruned": sorted(pruned.ids), "logs_removed": removed})
+    else:
+        print(f"pruned {len(pruned.ids)} job(s), removed {removed} log file(s)")
 
 
 @app.command(epilog="Example:  jobctl backup /var/backups/jobctl-$(date +%F).db")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -129,11 +129,15 @@ def dead_retry(
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
     job: JobOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each job, and whether it was retried, as JSON.")
+    ] = False,
 ) -> None:
     """Queue dead jobs again, their attempts reset and their history kept; print how many.
     A job `enqueue` would refuse now (its job type gone from the config, a placeholder its
     payload has no value for) stays dead."""
     from jobctl.models import State
+    from jobctl.render import outcome_document, print_json
 
     ids = _targets(job_ids, all_)
     config = STATE.config()
@@ -155,9 +159,20 @@ def dead_retry(
                 looked_at = set(chosen) | set(refusals)
                 left = [i for i in left if i in looked_at]
         skipped = _explain_skipped(store, left, moved, "retried", refusals)
+        # Those asked for, in their order; with --all, those retried and those left dead.
+        reported = ids if ids is not None else sorted({*moved, *skipped})
+        after = store.get_many(reported) if as_json else {}
     note_unknown_job(job, bool(moved or left))
-    print(f"retried {len(moved)} dead job(s)")
-    refused(skipped, asked=None if ids is None else len(ids), verb="retried")
+    if as_json:
+        print_json(
+            [
+                outcome_document(i, after.get(i), retried=i not in skipped, reason=skipped.get(i))
+                for i in reported
+            ]
+        )
+    else:
+        print(f"retried {len(moved)} dead job(s)")
+    refused(len(skipped), asked=None if ids is None else len(ids), verb="retried")
 
 
 @dead_app.command(
@@ -178,9 +193,13 @@ def dead_purge(
     ] = None,
     job: JobOption = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the ids deleted, and those not, as JSON.")
+    ] = False,
 ) -> None:
     """Delete dead jobs and their logs (asks first on a terminal)."""
     from jobctl.models import State
+    from jobctl.render import outcome_document, print_json
 
     ids = _targets(job_ids, all_)
     age = duration_option(older_than, "--older-than")
@@ -199,9 +218,29 @@ def dead_purge(
         pruned = prune(
             store, [State.DEAD], ids=targets, finished_before=cutoff, job=job, log_dir=logs
         )
+        not_purged: list[dict[str, Any]] = []
+        if as_json:
+            deleted = set(pruned.ids)
+            kept = [i for i in (ids if ids is not None else targets) if i not in deleted]
+            # A target that left `dead` since it was counted (retried, or purged by a purge
+            # racing this one) has its reason here alone: the lines on stderr came before.
+            why = skipped | _reasons(store, [i for i in targets if i not in deleted], [])
+            after = store.get_many(kept)
+            not_purged = [
+                outcome_document(i, after.get(i), purged=False, reason=why.get(i)) for i in kept
+            ]
     note_unknown_job(job, bool(targets))
-    print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
-    refused(skipped, asked=None if ids is None else len(ids), verb="purged")
+    if as_json:
+        print_json(
+            {
+                "purged": sorted(pruned.ids),
+                "logs_removed": pruned.logs_removed,
+                "not_purged": not_purged,
+            }
+        )
+    else:
+        print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
+    refused(len(skipped), asked=None if ids is None else len(ids), verb="purged")
 
 
 def _targets(job_ids: list[int] | None, all_: bool) -> list[int] | None:
@@ -241,30 +280,40 @@ def _explain_skipped(
     done: list[int],
     verb: str,
     refusals: dict[int, str] | None = None,
-) -> int:
-    """One line on stderr per requested id left alone, saying why; returns how many.
+) -> dict[int, str]:
+    """One line on stderr per requested id left alone, saying why; returns each one's why.
     `refusals`: the jobs left alone because `enqueue` would refuse them, with its reason."""
+    if ids is None:
+        return {}
+    left = _reasons(store, ids, done, refusals)
+    for job_id, why in left.items():
+        print(f"jobctl: job {job_id} {why}; not {verb}", file=sys.stderr)
+    return left
+
+
+def _reasons(
+    store: Store, ids: list[int], done: list[int], refusals: dict[int, str] | None = None
+) -> dict[int, str]:
+    """Why each of `ids` not in `done` was left alone, in the words that follow "job ID"."""
     from jobctl.models import State
 
-    if ids is None:
-        return 0
     finished = set(done)
     left = [i for i in ids if i not in finished]
     jobs = store.get_many(left)
+    reasons: dict[int, str] = {}
     for job_id in left:
         found = jobs.get(job_id)
         if refusals and job_id in refusals:
-            why = f"cannot run again ({refusals[job_id]})"
+            reasons[job_id] = f"cannot run again ({refusals[job_id]})"
         elif found is None:
-            why = "does not exist"
+            reasons[job_id] = "does not exist"
         elif found.state == State.DEAD and found.key is not None and _key_taken(store, found):
-            why = f"has the key {found.key!r}, which an active job holds"
+            reasons[job_id] = f"has the key {found.key!r}, which an active job holds"
         elif found.state == State.DEAD:
-            why = "does not match the filters"
+            reasons[job_id] = "does not match the filters"
         else:
-            why = f"is {found.state.value}, not dead"
-        print(f"jobctl: job {job_id} {why}; not {verb}", file=sys.stderr)
-    return len(left)
+            reasons[job_id] = f"is {found.state.value}, not dead"
+    return reasons
 
 
 def _key_taken(store: Store, dead: Job) -> bool:
