@@ -15,13 +15,13 @@ _jobctl_options() {
     case "$1" in
         '') REPLY='--config -c --db --log-format --log-level --version --help -h' ;;
         'backup') REPLY='--help -h' ;;
-        'cancel') REPLY='--help -h' ;;
+        'cancel') REPLY='--json --help -h' ;;
         'cron') REPLY='--help -h' ;;
         'cron next') REPLY='--count -n --tz --from --json --help -h' ;;
         'dead') REPLY='--help -h' ;;
         'dead list') REPLY='--job -j --since --limit -n --json --help -h' ;;
-        'dead purge') REPLY='--all --older-than --job -j --yes -y --help -h' ;;
-        'dead retry') REPLY='--all --job -j --help -h' ;;
+        'dead purge') REPLY='--all --older-than --job -j --yes -y --json --help -h' ;;
+        'dead retry') REPLY='--all --job -j --json --help -h' ;;
         'dead show') REPLY='--lines -l --json --help -h' ;;
         'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
@@ -29,11 +29,11 @@ _jobctl_options() {
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
         'logs') REPLY='--attempt -a --follow -f --timeout -t --help -h' ;;
         'metrics') REPLY='--help -h' ;;
-        'pause') REPLY='--all -a --help -h' ;;
-        'prune') REPLY='--older-than --state -s --help -h' ;;
+        'pause') REPLY='--all -a --json --help -h' ;;
+        'prune') REPLY='--older-than --state -s --json --help -h' ;;
         'reload') REPLY='--help -h' ;;
-        'resume') REPLY='--all -a --help -h' ;;
-        'retry') REPLY='--help -h' ;;
+        'resume') REPLY='--all -a --json --help -h' ;;
+        'retry') REPLY='--json --help -h' ;;
         'run-worker') REPLY='--queue -q --concurrency -n --burst --shutdown-timeout --worker-name --metrics-addr --help -h' ;;
         'schedule') REPLY='--help -h' ;;
         'schedule list') REPLY='--json --help -h' ;;

@@ -134,7 +134,7 @@ def test_bash_completion(env: Env) -> None:
     assert answers["jobctl "].split()[:3] == ["backup", "cancel", "cron"]
     assert answers["jobctl de"] == "dead"
     assert answers["jobctl dead "] == "list purge retry show"
-    assert answers["jobctl dead retry --"] == "--all --job --help"
+    assert answers["jobctl dead retry --"] == "--all --job --json --help"
     assert answers["jobctl -c jobs.toml enqueue "] == "backup build:web"
     assert answers["jobctl list --job "] == "backup build:web"
     assert answers["jobctl list --job=ba"] == "backup"
