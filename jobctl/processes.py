@@ -161,6 +161,24 @@ def uid_of(user: str) -> int:
     return uid
 
 
+def environment_for_jobs() -> dict[str, str]:
+    """The environment jobctl was started with, for its jobs and hooks. Started in the C
+    locale (a systemd unit, cron, `env -i`), Python sets LC_CTYPE=C.UTF-8 in its own
+    environment for its children (PEP 538): cron's jobs would see none, and tools such as
+    `tr`, `sort` and `grep` treat bytes past ASCII otherwise under it. That variable is left
+    out unless jobctl was given it; /proc/self/environ keeps the environment as it was given."""
+    env = dict(os.environ)
+    if "LC_CTYPE" in env:
+        try:
+            with open("/proc/self/environ", "rb") as given:
+                started_with = b"\0" + given.read()
+        except OSError:
+            return env  # not Linux: nothing to tell it by
+        if b"\0LC_CTYPE=" not in started_with:
+            del env["LC_CTYPE"]
+    return env
+
+
 # What a job run as another user keeps of the worker's environment: where commands are and
 # how text and time read. Nothing else: the worker's variables may carry its secrets (the
 # password in a redis:// JOBCTL_DB), which that user must not be handed.

@@ -32,7 +32,7 @@ from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, 
 from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
-from jobctl.processes import login_env, stop_orphans, uid_of
+from jobctl.processes import environment_for_jobs, login_env, stop_orphans, uid_of
 from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
 from jobctl.render import shown_command
 from jobctl.retention import AutoPruner
@@ -100,7 +100,7 @@ class Worker:
         self.log_dir = log_dir or logfiles.log_dir(config, store.location)
         self._log_root = str(self.log_dir)
         self._running: dict[int, _Running] = {}
-        self._environ = dict(os.environ)
+        self._environ = environment_for_jobs()
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
         self._euid = os.geteuid()
         self._signals: list[int] = []  # received, not yet acted on

@@ -1054,3 +1054,38 @@ def test_a_job_the_store_hands_out_again_while_it_runs_here_is_not_started_twice
     lines = runs.read_text().split()
     assert lines in (["start", "end"], ["start", "stop", "start", "end"]), (lines, stderr)
     assert "worker.claimed_again" in stderr
+
+
+def test_jobs_and_hooks_see_the_locale_the_worker_was_given(env: Env) -> None:
+    """Started in the C locale, Python sets LC_CTYPE=C.UTF-8 for its children (PEP 538);
+    cron's jobs see no LC_CTYPE then, and neither do jobctl's. One the worker was given
+    reaches them as it was."""
+    env.env = {k: v for k, v in env.env.items() if not k.startswith(("LC_", "LANG"))}
+    coerced = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.environ.get('LC_CTYPE', ''))"],
+        env=env.env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not coerced:
+        pytest.skip("this Python does not coerce the C locale here")
+    seen = env.root / "hook.txt"
+    env.write_config(
+        "[jobs.show]\n"
+        'command = ["sh", "-c", "echo ctype=$LC_CTYPE"]\n'
+        "[jobs.fail]\n"
+        'command = ["false"]\nmax_attempts = 1\n'
+        f'on_dead = "echo ctype=$LC_CTYPE >> {seen}"\n'
+    )
+    plain, failing = env.enqueue("show"), env.enqueue("fail")
+    env.run("run-worker", "--burst", check=True)
+    assert env.run("logs", str(plain), check=True).stdout.strip() == "ctype="
+    assert env.show(failing)["state"] == "dead"
+    env.wait_for(seen.exists)
+    assert seen.read_text().strip() == "ctype="
+
+    env.env["LC_CTYPE"] = "C.UTF-8"
+    given = env.enqueue("show")
+    env.run("run-worker", "--burst", check=True)
+    assert env.run("logs", str(given), check=True).stdout.strip() == "ctype=C.UTF-8"

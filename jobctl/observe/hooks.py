@@ -14,7 +14,6 @@ hook is not run, and its `hook.failed` line says why.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from jobctl.logfiles import hook_log_path, read_tail
 from jobctl.logfolders import remove_log
 from jobctl.models import AttemptResult, Job, Outcome
 from jobctl.observe.events import LEVELS, EventLog
+from jobctl.processes import environment_for_jobs
 
 HOOK_KILL_GRACE = 2.0
 HOOK_LOG_MAX_BYTES = 1024 * 1024  # a notification, not a job: its log is cut to its last MiB
@@ -53,7 +53,7 @@ def run_hook(
 ) -> RunningHook:
     """Start the hook in the background. It ends by `timeout` (plus the kill grace) at the
     latest; a stopping worker may wait for it, or stop it sooner."""
-    env = dict(os.environ)
+    env = environment_for_jobs()
     env.update(
         {
             "JOBCTL_EVENT": event,
