@@ -827,7 +827,14 @@ class Worker:
                     error="stopped when its lease was found lost; the store then handed it"
                     " out again: it runs again",
                 )
-            if result.outcome == Outcome.INTERRUPTED:
+            if result.outcome == Outcome.INTERRUPTED and self._at_most_once(running):
+                # Its command ran, and was stopped: run again, a job that must run at most
+                # once (a deploy, a migration) would have run twice. It goes dead instead.
+                result = result._replace(
+                    error=f"{result.error or 'stopped by worker shutdown'}; with max_attempts"
+                    " = 1 it is not run again (`jobctl dead retry` runs it again)"
+                )
+            elif result.outcome == Outcome.INTERRUPTED:
                 # With the log as the attempt left it: none when it wrote nothing.
                 self._releases.append(running.claim._replace(log_path=result.log_path))
                 self._release_ends.append(result)
@@ -882,6 +889,17 @@ class Worker:
         for claim in claims:
             self._announce(claim)
         return True
+
+    @staticmethod
+    def _at_most_once(running: _Running) -> bool:
+        """Whether a job stopped by this worker's shutdown must not run again: its command
+        started (one the host's limits kept from starting never ran), and it has one attempt
+        only. Jobs with more are given back without counting the attempt."""
+        return (
+            running.attempt is not None
+            and running.claim.job.max_attempts == 1
+            and not running.give_back
+        )
 
     def _report(
         self,

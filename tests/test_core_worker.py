@@ -553,6 +553,29 @@ def test_shutdown_timeout_requeues_the_job_without_counting_the_attempt(env: Env
     assert attempt["error"] == "stopped by worker shutdown"
 
 
+def test_a_job_with_one_attempt_stopped_by_a_shutdown_is_not_run_again(env: Env) -> None:
+    """max_attempts = 1 is the way to run a command at most once (a deploy, a migration):
+    given back by a shutdown, it ran a second time from the start under the next worker."""
+    marker = env.root / "dead.txt"
+    env.write_config(
+        '[jobs.once]\ncommand = ["sh", "-c", "echo $$ > job.pid; exec sleep 300"]\n'
+        f'max_attempts = 1\non_dead = "echo $JOBCTL_JOB_ID > {marker}"\n'
+    )
+    worker = env.start("run-worker", "--shutdown-timeout", "200ms")
+    job_id = env.enqueue("once")
+    env.wait_for(lambda: read_pid(env.root / "job.pid") is not None)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    job = env.show(job_id)
+    assert (job["state"], job["attempts"]) == ("dead", 1)
+    (attempt,) = history(job)
+    assert attempt["outcome"] == "interrupted"
+    assert "not run again" in str(attempt["error"])
+    assert marker.read_text().strip() == str(job_id)  # its on_dead hook ran
+    env.run("run-worker", "--burst", check=True)
+    assert len(history(env.show(job_id))) == 1
+
+
 @pytest.mark.parametrize("stop", ["shutdown", "cancel"])
 def test_a_job_that_exits_0_on_sigterm_is_not_taken_for_done(env: Env, stop: str) -> None:
     """A service-like job ends cleanly on SIGTERM. Stopped by a worker's shutdown it was
