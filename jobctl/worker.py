@@ -791,6 +791,7 @@ class Worker:
         env["JOBCTL_JOB_ID"] = str(job.id)
         env["JOBCTL_JOB_NAME"] = job.job
         env["JOBCTL_ATTEMPT"] = str(claim.attempt)
+        env["JOBCTL_RUN"] = str(claim.run)  # every start counts: a rerun tells itself apart
         env["JOBCTL_MAX_ATTEMPTS"] = str(job.max_attempts)
         env["JOBCTL_QUEUE"] = job.queue
         env["JOBCTL_WORKER"] = self.id

@@ -553,6 +553,24 @@ def test_shutdown_timeout_requeues_the_job_without_counting_the_attempt(env: Env
     assert attempt["error"] == "stopped by worker shutdown"
 
 
+def test_a_rerun_after_a_shutdown_tells_itself_apart_by_its_run_number(env: Env) -> None:
+    """The attempt a shutdown gave back does not count, so JOBCTL_ATTEMPT is 1 again on the
+    rerun; JOBCTL_RUN counts every start."""
+    env.write_config(
+        "[jobs.twice]\n"
+        'command = ["sh", "-c", "echo $JOBCTL_ATTEMPT/$JOBCTL_RUN >> runs.txt;'
+        ' if [ $JOBCTL_RUN = 1 ]; then exec sleep 300; fi"]\n'
+    )
+    worker = env.start("run-worker", "--shutdown-timeout", "200ms")
+    job_id = env.enqueue("twice")
+    env.wait_for(lambda: (env.root / "runs.txt").exists())
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"
+    assert (env.root / "runs.txt").read_text().split() == ["1/1", "1/2"]
+
+
 def test_a_job_with_one_attempt_stopped_by_a_shutdown_is_not_run_again(env: Env) -> None:
     """max_attempts = 1 is the way to run a command at most once (a deploy, a migration):
     given back by a shutdown, it ran a second time from the start under the next worker."""
