@@ -1022,6 +1022,11 @@ class Worker:
         if threading.current_thread() is not threading.main_thread() or self._handling:
             return {}
         self._handling = True
+        # An ignored SIGCHLD, inherited from a parent that set it (exec keeps it), has the
+        # kernel reap every child at once: their exit statuses are lost, and a success was
+        # taken for a failure (run again), a failure for a success.
+        if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         # A signal may land on any thread; the wake-up fd makes sure the main thread's
         # select() returns at once to run the handler, not at its next timeout.
         self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)

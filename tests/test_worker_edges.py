@@ -1089,3 +1089,28 @@ def test_jobs_and_hooks_see_the_locale_the_worker_was_given(env: Env) -> None:
     given = env.enqueue("show")
     env.run("run-worker", "--burst", check=True)
     assert env.run("logs", str(given), check=True).stdout.strip() == "ctype=C.UTF-8"
+
+
+def test_a_worker_started_with_sigchld_ignored_records_true_exit_codes(env: Env) -> None:
+    """A parent that ignores SIGCHLD passes that on through exec: the kernel then reaps the
+    worker's children itself, and their exit statuses were lost (a job exiting 0 recorded
+    as exit 255 and run again, `false` with a cwd recorded as succeeded)."""
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\nmax_attempts = 1\n'
+        '[jobs.bad]\ncommand = ["false"]\ncwd = "/tmp"\nmax_attempts = 1\n'
+    )
+    ok, bad = env.enqueue("ok"), env.enqueue("bad")
+    ignoring = (
+        "import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN);"
+        " os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    subprocess.run(
+        [sys.executable, "-c", ignoring, *JOBCTL[1:], *env.global_args(), "run-worker", "--burst"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        check=True,
+        timeout=60,
+    )
+    assert (env.show(ok)["state"], env.show(ok)["exit_code"]) == ("succeeded", 0)
+    assert (env.show(bad)["state"], env.show(bad)["exit_code"]) == ("dead", 1)
