@@ -133,6 +133,7 @@ class Worker:
         self._hold_until = 0.0  # monotonic: no claims before (see _hold_off)
         self._held_off = 0.0  # seconds of the last hold; 0 once a job starts again
         self._maintained_at = self.clock.monotonic()
+        self._maintained_wall = self.clock.now()  # the same look, on the clock leases use
 
     # -- public ----------------------------------------------------------------------------
 
@@ -449,14 +450,17 @@ class Worker:
             held = self.store.renew(claims, now + self.lease)
             self._stop_lost(claims, held)
         mono = self.clock.monotonic()
-        late = mono - self._maintained_at > 2 * self._maintenance_interval
+        # Both clocks: the monotonic one stands still while the machine is suspended, and
+        # the wall clock, which leases are counted on, moves on (a suspend, an NTP step).
+        since = max(mono - self._maintained_at, now - self._maintained_wall)
+        late = since > 2 * self._maintenance_interval
         if late or self._outage.down_for(mono) > 0:
             # Back from a store that failed or stalled for every worker alike (a full disk,
             # a lock held long, a server down, a suspended machine): leases that ran out
             # meanwhile are mostly those of live workers, which renew at their next look.
             # Recovering them now killed healthy jobs.
             self._rescue_after = mono + 1.5 * self._maintenance_interval
-        self._maintained_at = mono
+        self._maintained_at, self._maintained_wall = mono, now
         if mono >= self._rescue_after:
             self._recover_expired(now)
         settings = self.config.settings

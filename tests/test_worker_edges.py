@@ -1114,3 +1114,43 @@ def test_a_worker_started_with_sigchld_ignored_records_true_exit_codes(env: Env)
     )
     assert (env.show(ok)["state"], env.show(ok)["exit_code"]) == ("succeeded", 0)
     assert (env.show(bad)["state"], env.show(bad)["exit_code"]) == ("dead", 1)
+
+
+def test_a_worker_back_from_a_suspend_leaves_the_leases_it_slept_through(tmp_path: Path) -> None:
+    """After a suspend the wall clock, which leases are counted on, has moved on while the
+    monotonic clock stood still: every lease on the host looks expired. A worker that
+    looked only at the monotonic clock took its neighbours' healthy jobs for lost (killing
+    them, and running them again). It leaves them until they had their time to renew."""
+    from jobctl.clock import FakeClock
+    from jobctl.config import EMPTY_CONFIG
+    from jobctl.models import NewJob, State
+    from jobctl.observe.events import EventLog
+    from jobctl.store.sqlite import SqliteStore
+    from jobctl.worker import Worker, WorkerOptions
+
+    clock = FakeClock()
+    store = SqliteStore(tmp_path / "q.db")
+    try:
+        store.enqueue([NewJob(job="x", payload={})], clock.now())
+        lease = EMPTY_CONFIG.settings.lease
+        (claim,) = store.claim("neighbour:1", None, clock.now(), lease)
+        with open(tmp_path / "events.log", "w") as sink:
+            worker = Worker(
+                store,
+                EMPTY_CONFIG,
+                WorkerOptions(),
+                clock=clock,
+                log=EventLog(sink),
+                log_dir=tmp_path / "logs",
+            )
+            worker._maintain()
+            with clock._lock:  # suspended for two leases: the wall clock alone moves
+                clock._now += 2 * lease
+            worker._maintain()
+            assert store.get(claim.job.id).state == State.RUNNING
+            for _ in range(2):  # the neighbour never renews: it is gone after all
+                clock.advance(lease / 3)  # (a look every third of a lease)
+                worker._maintain()
+            assert store.get(claim.job.id).state == State.QUEUED
+    finally:
+        store.close()
