@@ -160,6 +160,7 @@ class Worker:
             self._restore_signals(old_handlers)
             raise ConfigError(_log_root_refused(exc, self._log_root)) from None
         listener = self.store.open_listener(self.id)
+        self.store.while_waiting = self._serve_attempts
         started = False
         try:
             now = self.clock.now()
@@ -198,6 +199,7 @@ class Worker:
             self._loop(listener)
         finally:
             self.log.release()
+            self.store.while_waiting = None
             self._restore_signals(old_handlers)
             if listener is not None:
                 listener.close()
@@ -416,6 +418,18 @@ class Worker:
                 result = attempt.result = AttemptResult(Outcome.ERROR, error=f"worker error: {exc}")
             if result is not None:
                 self._finished.append((job_id, result))
+
+    def _serve_attempts(self) -> None:
+        """While a store call waits for a lock another process holds (up to SQLite's busy
+        timeout): the running attempts' timeouts, kill graces and output are served
+        meanwhile. A `timeout = "2s"` job ran as long as a long batch held the lock."""
+        fds = [
+            fd
+            for running in self._running.values()
+            if running.attempt is not None
+            for fd in running.attempt.fds()
+        ]
+        self._advance_attempts(wait_readable(fds, 0) if fds else set())
 
     def _poke(self) -> None:
         with contextlib.suppress(BlockingIOError, OSError):

@@ -86,6 +86,9 @@ class Store(abc.ABC):
     upgraded_from: int | None = None
     # Called once when a call has waited seconds for a lock another process holds (SQLite).
     on_lock_wait: Callable[[], None] | None = None
+    # Called at every turn of such a wait, which may last BUSY_TIMEOUT (SQLite): a worker
+    # serves its running jobs meanwhile (their timeouts, kill graces and output).
+    while_waiting: Callable[[], None] | None = None
     # Why the last open_listener gave None (a Redis user denied the channel): the worker
     # says so once, as it then polls for new jobs.
     wake_error: str | None = None

@@ -105,10 +105,13 @@ class SqliteBase:
         return None
 
     on_lock_wait: Callable[[], None] | None = None  # see Store; called after BUSY_NOTE_AFTER
+    while_waiting: Callable[[], None] | None = None  # see Store; called every BUSY_SLICE
 
     def _waited(self, since: float | None) -> float:
         """After a lock wait of BUSY_SLICE: when the wait began; raises once it has lasted
         BUSY_TIMEOUT, as one long wait did."""
+        if self.while_waiting is not None:
+            self.while_waiting()
         now = time.monotonic()
         if since is None:
             return now - BUSY_SLICE
