@@ -93,7 +93,7 @@ def test_a_standby_daemon_takes_over_when_the_leader_dies(env: Env) -> None:
 
 def test_schedule_list_run_pause_resume(env: Env) -> None:
     env.write_config(
-        '[jobs.task]\ncommand = ["true"]\n\n'
+        '[jobs.task]\ncommand = ["false"]\nmax_attempts = 1\n\n'
         '[schedules.nightly]\njob = "task"\ncron = "30 2 * * *"\ntimezone = "Europe/Berlin"\n'
         'description = "the nightly run"\n'
     )
@@ -123,8 +123,48 @@ def test_schedule_list_run_pause_resume(env: Env) -> None:
     assert entry["last_job_id"] == job_id and entry["last_outcome"] is None
     plain = env.run("schedule", "list", check=True).stdout
     assert f"→ pruned (#{job_id})" in plain  # not "enqueued", as if it were still waiting
+    # (A run that succeeded would stay: see the next test.)
     missing = env.run("schedule", "run", "nope")
     assert missing.returncode == 2 and "unknown schedule 'nope'" in missing.stderr
+
+
+def test_schedule_list_shows_the_last_success_whatever_ran_since(env: Env) -> None:
+    """Alerting when `backup` has not succeeded for 26 hours: `schedule list` showed the last
+    fire and its job's outcome alone, so a run that failed hid when the last good one
+    ended. The last success stays through failed runs and a prune that deletes them."""
+    broken = env.root / "broken"
+    env.write_config(
+        f'[jobs.backup]\ncommand = ["sh", "-c", "test ! -e {broken}"]\nmax_attempts = 1\n'
+        '[schedules.backup]\njob = "backup"\ncron = "30 2 * * *"\ntimezone = "Europe/Berlin"\n'
+        '[schedules.never]\njob = "backup"\ncron = "0 3 * * *"\n'
+    )
+    good = int(env.run("schedule", "run", "backup", check=True).stdout)
+    env.run("run-worker", "--burst", check=True)
+    broken.touch()
+    bad = int(env.run("schedule", "run", "backup", check=True).stdout)
+    env.run("schedule", "run", "never", check=True)
+    env.run("run-worker", "--burst", check=True)
+    ended = stamp(env.show(good)["finished_at"])
+
+    def listed() -> dict[str, dict[str, object]]:
+        shown = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+        return {entry["name"]: entry for entry in shown}
+
+    backup = listed()["backup"]
+    assert (backup["last_job_id"], backup["last_outcome"]) == (bad, "dead")
+    assert isinstance(backup["last_success"], str)
+    assert backup["last_success"].endswith(("+01:00", "+02:00"))  # in its zone, as last_fire
+    assert abs(stamp(backup["last_success"]) - ended) < 0.002
+    assert listed()["never"]["last_success"] is None
+    plain = env.run("schedule", "list", check=True).stdout.splitlines()
+    assert plain[0].split()[4:8] == ["LAST", "LAST", "OK", "OVERLAP"]
+    rows = {line.split()[0]: line for line in plain[1:]}
+    assert re.search(rf"→ dead \(#{bad}\)  +\S+ ago  +skip", rows["backup"])
+    assert re.search(r"→ dead \(#\d+\)  +-  +skip", rows["never"])
+    env.run("prune", "--older-than", "0s", check=True)
+    assert listed()["backup"]["last_success"] == backup["last_success"]
+    assert env.show(good)["state"] == "succeeded"  # the run it was read from stays
+    assert env.run("show", str(bad)).returncode != 0
 
 
 def test_schedule_list_describes_a_schedule_by_its_job_type_when_it_has_no_words(

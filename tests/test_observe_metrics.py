@@ -204,6 +204,36 @@ def test_the_last_run_metric_leaves_skipped_fires_out(env: Env) -> None:
     assert series(samples, "jobctl_schedule_last_run_timestamp_seconds") == {key: ran}
 
 
+def test_the_last_success_metric_stays_on_the_last_run_that_succeeded(env: Env) -> None:
+    """The last fire and the last run move on with a run that fails: an alert on a schedule
+    whose work stopped succeeding had nothing to watch. Manual runs count; a schedule that
+    never succeeded has no series; a prune keeps it."""
+    broken = env.root / "broken"
+    env.write_config(
+        f'[jobs.backup]\ncommand = ["sh", "-c", "test ! -e {broken}"]\nmax_attempts = 1\n'
+        '[schedules.backup]\njob = "backup"\ncron = "30 2 * * *"\n'
+        '[schedules.never]\njob = "backup"\ncron = "0 3 * * *"\n'
+    )
+    good = int(env.run("schedule", "run", "backup", check=True).stdout)
+    env.run("run-worker", "--burst", check=True)
+    broken.touch()
+    env.run("schedule", "run", "backup", check=True)
+    env.run("schedule", "run", "never", check=True)
+    env.run("run-worker", "--burst", check=True)
+    with opened(env) as store:
+        ran = store.get(good)
+    assert ran is not None and ran.finished_at is not None
+    ended = ran.finished_at
+    types, samples = scrape(env)
+    assert types["jobctl_schedule_last_success_timestamp_seconds"] == "gauge"
+    key = frozenset({("schedule", "backup")})
+    assert series(samples, "jobctl_schedule_last_success_timestamp_seconds") == {key: ended}
+    assert sample(samples, "jobctl_schedule_last_run_timestamp_seconds", schedule="backup") > ended
+    env.run("prune", "--older-than", "0s", check=True)
+    _, samples = scrape(env)
+    assert series(samples, "jobctl_schedule_last_success_timestamp_seconds") == {key: ended}
+
+
 def test_metrics_of_an_empty_database(env: Env) -> None:
     missing = env.run("metrics")
     assert missing.returncode == 3 and "does not exist" in missing.stderr

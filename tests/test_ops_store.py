@@ -186,16 +186,25 @@ def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path) -> 
         " ?, ?, 's', ?)",
         (NOW, NOW, NOW),
     )
+    conn.execute(
+        "INSERT INTO jobs (job, queue, state, priority, attempts, max_attempts, payload, run_at,"
+        " created_at, finished_at, schedule, fire_time) VALUES ('j', 'default', 'succeeded', 0,"
+        " 1, 3, '{}', ?, ?, ?, 's', ?)",
+        (NOW - 60, NOW - 60, NOW - 50, NOW - 60),
+    )
     conn.close()
 
     store = SqliteStore(path)
     try:
         version = store._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == SCHEMA_VERSION == 3
+        assert version == SCHEMA_VERSION == 4
         # Said (by the CLI, on stderr): an older jobctl cannot open it any more.
         assert store.upgraded_from == 1 and SqliteStore(path).upgraded_from is None
-        (old,) = store.list_jobs(JobFilter(limit=None))
+        done, old = store.list_jobs(JobFilter(limit=None))  # newest first
         assert old.schedule == "s" and old.state == State.QUEUED
+        assert done.state == State.SUCCEEDED
+        # Its runs' history indexed: the success before the upgrade is the last one.
+        assert store.last_successes(["s"]) == {"s": NOW - 50}
         fired = store.record_fire(
             "s", NOW + 60, NewJob(job="j", payload={}, schedule="s"), NOW + 60, overlap="skip"
         )
@@ -259,6 +268,44 @@ def test_reads_of_a_schedule_do_not_grow_with_its_history(tmp_path: Path) -> Non
     assert steps[0] * 100 < 20_000, f"{steps[0] * 100} instructions for {history} runs"
 
 
+def test_a_schedule_s_last_success_is_a_lookup_however_many_runs_failed_since(
+    tmp_path: Path,
+) -> None:
+    """`schedule list` and `metrics` read each schedule's last success: through the index of
+    its runs, that walked every failure since (1,440 a day for a broken every-minute
+    schedule), and every run of a schedule that never succeeded. Counted in SQLite's own
+    steps, as above."""
+    store = SqliteStore(tmp_path / "failures.db")
+    history = 50_000
+    conn = store._conn
+    conn.execute("BEGIN")
+    insert = (
+        "INSERT INTO jobs (job, queue, state, priority, attempts, max_attempts, payload,"
+        " run_at, created_at, finished_at, schedule, fire_time, runs)"
+        " VALUES ('j', 'default', ?, 0, 1, 1, '{}', ?, ?, ?, ?, ?, 1)"
+    )
+    conn.execute(insert, ("succeeded", NOW, NOW, NOW + 1, "broken", NOW))
+    for name in ("broken", "never"):
+        conn.executemany(
+            insert, (("dead", NOW + i, NOW + i, NOW + i + 1, name, NOW + i) for i in range(history))
+        )
+    conn.execute("COMMIT")
+
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    conn.set_progress_handler(count, 100)
+    try:
+        assert store.last_successes(["broken", "never"]) == {"broken": NOW + 1}
+    finally:
+        conn.set_progress_handler(None, 0)
+        store.close()
+    assert steps[0] * 100 < 2_000, f"{steps[0] * 100} instructions for {history} failures"
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write a read-only file")
 def test_a_version_1_database_without_write_access_says_it_needs_upgrading(tmp_path: Path) -> None:
     from importlib import resources
@@ -274,5 +321,5 @@ def test_a_version_1_database_without_write_access_says_it_needs_upgrading(tmp_p
     conn.execute("PRAGMA user_version = 1")
     conn.close()
     path.chmod(0o444)
-    with pytest.raises(StoreError, match="needs upgrading to 3, which takes write access"):
+    with pytest.raises(StoreError, match="needs upgrading to 4, which takes write access"):
         SqliteStore(path)

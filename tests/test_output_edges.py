@@ -537,6 +537,28 @@ def test_list_fits_an_80_column_terminal_by_leaving_created_out(env: Env) -> Non
     assert all(len(line.rstrip()) <= 70 for line in narrower)
 
 
+def test_schedule_list_fits_an_80_column_terminal_by_leaving_policies_out(env: Env) -> None:
+    """Its eight columns folded every row over five lines at 80 columns, and a ninth (LAST
+    OK) came: CATCH-UP, OVERLAP, ZONE, CRON and DESCRIPTION go, in that order, as far as the
+    width needs; a wider terminal keeps them."""
+    env.write_config(
+        '[jobs.t]\ncommand = ["true"]\n'
+        '[schedules.backup]\njob = "t"\ncron = "30 2 * * *"\ntimezone = "Europe/Berlin"\n'
+        '[schedules.tidy]\njob = "t"\ncron = "*/15 9-17 * * MON-FRI"\n'
+        'description = "clears the spool folder of files older than a week"\n'
+    )
+    env.run("schedule", "run", "backup", check=True)
+    env.run("run-worker", "--burst", check=True)
+    narrow = _visible(run_on_terminal(env, "schedule", "list", columns=80)).splitlines()
+    assert len(narrow) == 3, "\n".join(narrow)  # the header and a line per schedule
+    assert narrow[0].split() == ["SCHEDULE", "NEXT", "LAST", "LAST", "OK"]
+    assert all(len(line.rstrip()) <= 80 for line in narrow)
+    assert " ago → succeeded (#1)" in narrow[1] and narrow[1].rstrip().endswith(" ago")
+    wide = _visible(run_on_terminal(env, "schedule", "list", columns=250)).splitlines()
+    assert wide[0].split()[-3:] == ["OVERLAP", "CATCH-UP", "DESCRIPTION"]
+    assert "clears the spool folder of files older than a week" in wide[2]
+
+
 def test_list_cuts_a_long_queue_name_rather_than_fold_rows(env: Env) -> None:
     """With a long queue name, a key and an error, every row still took two lines at 80
     columns: the queue name was folded mid-word."""

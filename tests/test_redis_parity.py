@@ -97,6 +97,7 @@ def snapshot(store: Store, now: float) -> dict[str, Any]:
             name: (asdict(record), state) for name, (record, state) in store.last_fires().items()
         },
         "last_fire": {s: store.last_fire_time(s) for s in ("s1", "s2")},
+        "last_success": store.last_successes(["s1", "s2"]),
         "paused": store.paused_schedules(),
         "workers": [asdict(w) for w in store.workers()],
         "by_state": [
@@ -309,6 +310,32 @@ def test_a_namespace_written_before_last_run_keys_keeps_its_latest_run(
         assert store.prune_fires(1000.0) == 0  # the run at 100 is the latest: kept
         assert store.last_runs(["s"]) == {"s": 100.0}
         assert store.last_fires()["s"][0].fire_time == 200.0
+    finally:
+        store.close()
+
+
+def test_a_namespace_written_before_last_success_keys_finds_its_last_success(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Runs that succeeded under a jobctl that kept no sched_succeeded: the last success is
+    found from the schedule's newest fires, shown, and kept by a prune, as SQLite does."""
+    store = RedisStore(redis_server.url(namespace_for(tmp_path)))
+    try:
+        ids = []
+        for at in (100.0, 200.0):
+            fired = store.record_fire("s", at, NewJob(job="task", payload={}, schedule="s"), at)
+            assert fired is not None and fired.job_id is not None
+            ids.append(fired.job_id)
+            (claim,) = store.claim("w", None, at, 30.0)
+            store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], at + 5)
+        store.record_fire("s", 300.0, None, 300.0, reason="paused")
+        for key in ("sched_succeeded", "sched_succeeded_id"):  # as an older jobctl left it
+            store._client.delete(store._key(key))
+        assert store.last_successes(["s", "other"]) == {"s": 205.0}
+        assert store.delete_jobs(states=[State.SUCCEEDED]) == []
+        assert store.get(ids[0]) is None and store.get(ids[1]) is not None
+        assert store._client.hget(store._key("sched_succeeded_id"), "s") == str(ids[1])
+        assert store.last_successes(["s"]) == {"s": 205.0}
     finally:
         store.close()
 

@@ -692,6 +692,108 @@ def test_last_runs_leave_skipped_and_pending_fires_out(store: Store) -> None:
     assert store.last_runs(["s"]) == {"s": T0 + 130}
 
 
+def _run_once(
+    store: Store, schedule: str, at: float, result: AttemptResult, manual: bool = False
+) -> int:
+    """Fire `schedule` at `at`, and end its run's one attempt with `result` a second later."""
+    fired = store.record_fire(schedule, at, job(schedule=schedule, fire_time=at), at, manual=manual)
+    assert fired is not None and fired.job_id is not None
+    (claim,) = store.claim("w", None, at, LEASE)
+    assert claim.job.id == fired.job_id
+    store.finish([Finish(claim, result._replace(finished_at=at + 1))], at + 1)
+    return fired.job_id
+
+
+def test_last_successes_count_the_runs_that_succeeded_alone(store: Store) -> None:
+    """An alert on a schedule whose work stopped succeeding: the runs that failed, died, were
+    cancelled, still run or wait for a retry, and the skipped fires, move nothing."""
+    assert store.last_successes(["s"]) == {}
+    _run_once(store, "s", T0, ok())
+    assert store.last_successes(["s", "other"]) == {"s": T0 + 1}
+    _run_once(store, "s", T0 + 60, failed())  # no attempt left: dead
+    store.record_fire("s", T0 + 180, None, T0 + 180, reason="paused")
+    running = store.record_fire("s", T0 + 240, job(schedule="s"), T0 + 240)
+    assert running is not None
+    (claim,) = store.claim("w", None, T0 + 240, LEASE)
+    assert store.last_successes(["s"]) == {"s": T0 + 1}
+    store.finish([Finish(claim, failed(), retry_at=T0 + 300)], T0 + 241)  # waits for a retry
+    assert store.last_successes(["s"]) == {"s": T0 + 1}
+    store.cancel([claim.job.id], T0 + 242)
+    assert store.last_successes(["s"]) == {"s": T0 + 1}
+    # A job cancelled during its attempt is cancelled, whatever the attempt's outcome.
+    store.record_fire("s", T0 + 300, job(schedule="s"), T0 + 300)
+    (claim,) = store.claim("w", None, T0 + 300, LEASE)
+    store.cancel([claim.job.id], T0 + 301)
+    assert store.finish([Finish(claim, ok())], T0 + 302) == [State.CANCELLED]
+    assert store.last_successes(["s"]) == {"s": T0 + 1}
+    # A manual run counts, as does each schedule's own.
+    _run_once(store, "s", T0 + 400, ok(), manual=True)
+    _run_once(store, "t", T0 + 410, ok())
+    assert store.last_successes(["s", "t"]) == {"s": T0 + 401, "t": T0 + 411}
+
+
+def test_the_last_success_is_the_latest_by_finish_not_by_fire(store: Store) -> None:
+    """overlap = "allow": a later fire's run may end first; the earlier run succeeding after
+    it is the last success."""
+    for at in (T0, T0 + 60):
+        store.record_fire("s", at, job(schedule="s", fire_time=at), at)
+    first, second = store.claim("w", None, T0 + 60, LEASE, limit=2)
+    assert first.job.fire_time == T0
+    store.finish([Finish(second, ok())], T0 + 70)
+    store.finish([Finish(first, ok())], T0 + 90)
+    assert store.last_successes(["s"]) == {"s": T0 + 90}
+    store.record_fire("s", T0 + 120, job(schedule="s", fire_time=T0 + 120), T0 + 120)
+    (third,) = store.claim("w", None, T0 + 120, LEASE)
+    store.finish(
+        [Finish(third, AttemptResult(Outcome.SUCCEEDED, 0, finished_at=T0 + 80))], T0 + 121
+    )
+    assert store.last_successes(["s"]) == {"s": T0 + 90}  # it ended before the one found
+
+
+def test_retention_keeps_each_schedule_s_latest_succeeded_job(store: Store) -> None:
+    """Pruning old jobs deleted the run a schedule's last success was read from: a nightly
+    backup kept for a week showed no success at all after `prune --older-than 1d`. As a
+    schedule keeps its latest fire, it keeps its latest succeeded job; the rest go."""
+    from jobctl.retention import prune
+
+    runs = [_run_once(store, "s", T0 + n, ok()) for n in range(3)]
+    broken = _run_once(store, "s", T0 + 3, failed())
+    other = _run_once(store, "t", T0 + 10, ok())
+    (plain,) = store.enqueue([job("plain")], T0)
+    (claim,) = store.claim("w", None, T0 + 20, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 20)
+    everything = [State.SUCCEEDED, State.DEAD, State.CANCELLED]
+    assert store.finished_ids(everything, finished_before=T0 + 100) == [
+        runs[0],
+        runs[1],
+        broken,
+        plain.id,
+    ]
+    assert store.finished_ids([State.SUCCEEDED], ids=[runs[2], runs[1], other]) == [runs[1]]
+    pruned = prune(store, everything, finished_before=T0 + 100)
+    assert sorted(pruned.ids) == [runs[0], runs[1], broken, plain.id]
+    assert store.delete_jobs(states=everything, ids=[runs[2], other]) == []
+    assert store.get(runs[2]) is not None and store.get(other) is not None
+    assert store.last_successes(["s", "t"]) == {"s": T0 + 3, "t": T0 + 11}
+    # A newer success takes its place: the one before may go now.
+    newer = _run_once(store, "s", T0 + 200, ok())
+    assert prune(store, everything).ids == [runs[2]]
+    assert store.last_successes(["s", "t"]) == {"s": T0 + 201, "t": T0 + 11}
+    assert store.get(newer) is not None
+
+
+def test_of_two_runs_that_succeed_at_one_instant_the_later_id_is_kept(store: Store) -> None:
+    for at in (T0, T0 + 1):
+        store.record_fire("s", at, job(schedule="s", fire_time=at), at)
+    claims = store.claim("w", None, T0 + 1, LEASE, limit=2)
+    store.finish([Finish(c, ok()) for c in reversed(claims)], T0 + 5)
+    ids = sorted(c.job.id for c in claims)
+    assert store.finished_ids([State.SUCCEEDED]) == ids[:1]
+    store.delete_jobs(states=[State.SUCCEEDED])
+    assert [j.id for j in store.list_jobs(_all())] == ids[1:]
+    assert store.last_successes(["s"]) == {"s": T0 + 5}
+
+
 def test_prune_fires_forgets_old_records_but_where_each_plan_stands(store: Store) -> None:
     # "s": runs, then skips (disabled); "q": a run still active holds a pending fire;
     # "m": manual runs only (no plan to keep).

@@ -83,6 +83,7 @@ def schedule_list(
     try:  # a view: it makes no database (none yet: nothing fired, nothing paused)
         with STATE.store(create=False) as store:
             last = store.last_fires()
+            successes = store.last_successes(sorted(config.schedules))
             paused = store.paused_schedules()
             recorded = daemon_zones(store, config)
             daemons = [
@@ -93,6 +94,7 @@ def schedule_list(
         database_exists = True
     except StoreMissing:
         last, paused, recorded, daemon_running, database_exists = {}, set(), {}, False, False
+        successes = {}
         otherwise = None
     _say_zones(config, config.schedules.values(), recorded)
     documents: list[dict[str, Any]] = []
@@ -121,6 +123,9 @@ def schedule_list(
                 "last_reason": record.reason if record else None,
                 "last_job_id": record.job_id if record else None,
                 "last_outcome": state.value if state else None,
+                # When its latest run that succeeded ended, whatever fired since: what an
+                # alert on a schedule whose work stopped succeeding reads.
+                "last_success": iso(successes.get(name), ZoneInfo(zone)),
                 "overlap": spec.overlap,
                 "catch_up": spec.catch_up,
                 "enabled": spec.enabled,
@@ -174,15 +179,29 @@ def schedule_list(
                 doc["timezone"],
                 next_text,
                 last_text,
+                ago(successes.get(doc["name"]), now),
                 spec.overlap,
                 spec.catch_up,
                 cell(doc["description"]),
             ]
         )
     table(
-        ["SCHEDULE", "CRON", "ZONE", "NEXT", "LAST", "OVERLAP", "CATCH-UP", "DESCRIPTION"],
+        [
+            "SCHEDULE",
+            "CRON",
+            "ZONE",
+            "NEXT",
+            "LAST",
+            "LAST OK",
+            "OVERLAP",
+            "CATCH-UP",
+            "DESCRIPTION",
+        ],
         rows,
         cut={"DESCRIPTION": "end"},
+        # At 80 columns every row folded over several lines: the columns a narrow terminal
+        # can do without go, the policies first (--json and a wider terminal show them).
+        spare=("CATCH-UP", "OVERLAP", "ZONE", "CRON", "DESCRIPTION"),
     )
 
 

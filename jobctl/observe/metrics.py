@@ -117,6 +117,23 @@ def _schedules(out: list[str], store: Store, config: Config, now: float) -> None
         out.append(
             _sample("jobctl_schedule_last_run_timestamp_seconds", {"schedule": name}, runs[name])
         )
+    successes = store.last_successes(sorted(config.schedules))
+    _family(
+        out,
+        "jobctl_schedule_last_success_timestamp_seconds",
+        "gauge",
+        "When the schedule's latest run that succeeded finished (Unix time), manual runs"
+        " included; runs that failed, died, were cancelled or still run do not count: alert"
+        " on this one for a schedule whose work stopped succeeding. Absent until one has.",
+    )
+    for name in sorted(successes):
+        out.append(
+            _sample(
+                "jobctl_schedule_last_success_timestamp_seconds",
+                {"schedule": name},
+                successes[name],
+            )
+        )
     _family(
         out,
         "jobctl_schedule_next_fire_timestamp_seconds",

@@ -239,7 +239,9 @@ class Store(abc.ABC):
         job: str | None = None,
     ) -> list[str]:
         """Delete finished jobs in `states` with their attempts (never active ones, nor a
-        cancelled one whose process still stops).
+        cancelled one whose process still stops, nor a schedule's latest succeeded job: its
+        last success, see last_successes, would go with it, as a fire record outlives its
+        run's prune in prune_fires).
         Returns the log paths of the deleted attempts, for the caller to remove."""
 
     # -- cron ------------------------------------------------------------------------------
@@ -291,6 +293,14 @@ class Store(abc.ABC):
     def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
         """Per schedule that ever enqueued a run: the fire time of its latest one (skipped
         and still pending fires left out; manual runs count)."""
+
+    @abc.abstractmethod
+    def last_successes(self, schedules: Sequence[str]) -> dict[str, float]:
+        """Per schedule with a run that succeeded: when its latest such run finished (the
+        latest by finish, then by id; manual `schedule run` runs count). Runs that failed,
+        died, were cancelled or still run do not, nor skipped fires: an alert on a schedule
+        whose work stopped succeeding reads this, as its last fire and its last run move on
+        with failing runs. delete_jobs keeps the job it names, so retention never loses it."""
 
     @abc.abstractmethod
     def set_schedule_paused(self, schedule: str, paused: bool) -> None: ...

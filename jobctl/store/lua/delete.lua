@@ -1,4 +1,5 @@
--- Delete finished jobs with their attempts (never active ones).
+-- Delete finished jobs with their attempts (never active ones, nor a schedule's latest
+-- succeeded job: see last_success).
 -- ARGV: a JSON object {states, before, job}, then ids (none: every job matching).
 -- Returns the log paths of the deleted attempts.
 local where = cjson.decode(ARGV[1])
@@ -27,12 +28,25 @@ else
         end
     end
 end
+-- Whether a job is its schedule's latest succeeded run, which stays (looked up once a
+-- schedule).
+local latest = {}
+local function kept(id, h)
+    if h.state ~= 'succeeded' or not h.schedule then
+        return false
+    end
+    if latest[h.schedule] == nil then
+        local _, job_id = last_success(h.schedule)
+        latest[h.schedule] = job_id and tonumber(job_id) or false
+    end
+    return latest[h.schedule] == tonumber(id)
+end
 local paths = {}
 for _, id in ipairs(targets) do
     local h = load(id)
     if h and states[h.state] and not h.lease_token  -- not a cancelled job still stopping
         and (not before or (h.finished_at and tonumber(h.finished_at) < before))
-        and (not where.job or h.job == where.job) then
+        and (not where.job or h.job == where.job) and not kept(id, h) then
         local member = pad(id)
         for run = 1, tonumber(h.runs) do
             local key = attempt_key(id, run)

@@ -23,6 +23,9 @@ for i = 1, #ARGV, 2 do
             save(id, h, {'finished_at', 'exit_code', 'error'})
         end
         transition(id, h, item.to)
+        if item.to == 'succeeded' and h.schedule then
+            note_success(id, h)
+        end
         result = item.to
     elseif h and h.state == 'cancelled' and h.lease_token == item.token then
         -- Cancelled meanwhile: whatever the attempt's outcome (a process may exit 0 on

@@ -374,3 +374,49 @@ local function last_run(schedule, reading)
     end
     return nil
 end
+
+-- A schedule's latest succeeded run (the latest by finish, then by id): its finish time
+-- under sched_succeeded and its job id under sched_succeeded_id, both by schedule. Written
+-- when a run succeeds, so it outlives the run's pruning; delete keeps that job, as SQLite's
+-- retention keeps its own latest success.
+local function note_success(id, h)
+    local known = redis.call('HGET', P .. 'sched_succeeded', h.schedule)
+    if known then
+        local at, last = tonumber(h.finished_at), tonumber(known)
+        local last_id = tonumber(redis.call('HGET', P .. 'sched_succeeded_id', h.schedule))
+        if at < last or (at == last and last_id and tonumber(id) < last_id) then
+            return
+        end
+    end
+    redis.call('HSET', P .. 'sched_succeeded', h.schedule, h.finished_at)
+    redis.call('HSET', P .. 'sched_succeeded_id', h.schedule, id)
+end
+
+-- A schedule's latest succeeded run: its finish time and job id, or nil. A namespace whose
+-- runs succeeded before jobctl kept sched_succeeded has it found here, as the newest
+-- succeeded run among the schedule's latest hundred fires, and remembered unless `reading`
+-- (a read-only script: metrics, also on a replica), as last_run does.
+local function last_success(schedule, reading)
+    local at = redis.call('HGET', P .. 'sched_succeeded', schedule)
+    if at then
+        return at, redis.call('HGET', P .. 'sched_succeeded_id', schedule)
+    end
+    local fires = P .. 'fires:' .. schedule
+    for _, member in ipairs(redis.call('ZREVRANGE', P .. 'fire_times:' .. schedule, 0, 99)) do
+        local text = redis.call('HGET', fires, member)
+        local job_id = text and cjson.decode(text).job_id
+        if type(job_id) == 'string' or type(job_id) == 'number' then
+            job_id = tostring(job_id)
+            local state, finished = unpack(
+                redis.call('HMGET', job_key(job_id), 'state', 'finished_at'))
+            if state == 'succeeded' and finished then
+                if not reading then
+                    redis.call('HSET', P .. 'sched_succeeded', schedule, finished)
+                    redis.call('HSET', P .. 'sched_succeeded_id', schedule, job_id)
+                end
+                return finished, job_id
+            end
+        end
+    end
+    return nil
+end

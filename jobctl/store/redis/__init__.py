@@ -28,6 +28,8 @@ scores order by id.
     fires:SCHEDULE              hash: fire time -> what happened (the fire's own entry)
     fire_times:S, fires_pending:S, last_planned:S, schedules, sched_active:S, sched_paused,
     sched_planned (when each schedule was first planned)
+    sched_succeeded             hash: schedule -> when its latest succeeded run finished
+    sched_succeeded_id          hash: schedule -> that run's job id (which delete keeps)
     workers, heartbeats         hashes: registered workers and daemons
     leader, leader_epoch        the cron leader lease (SET PX, a fencing token) and its epoch
     meta                        hash: schema version

@@ -73,7 +73,7 @@ HIST_BOUNDS = (
     3600.0,
     1e308,
 )
-READ_ONLY = frozenset({"queue_counts", "last_runs"})
+READ_ONLY = frozenset({"queue_counts", "last_runs", "last_successes"})
 # Scripts that free memory, or change a job in place: a server at its maxmemory (whose
 # `noeviction` refuses every write) still runs them, so that `prune`, `dead purge` and
 # `cancel` are the way out that `health` points to.

@@ -90,6 +90,14 @@ class CronOps(RedisBase):
             values = self._run("last_runs", *names)
         return {n: float(v) for n, v in zip(names, values, strict=True) if v not in ("", b"")}
 
+    def last_successes(self, schedules: Sequence[str]) -> dict[str, float]:
+        names = list(schedules)
+        if not names:
+            return {}
+        with self._guard():
+            values = self._run("last_successes", *names)
+        return {n: float(v) for n, v in zip(names, values, strict=True) if v not in ("", b"")}
+
     def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
         with self._guard():
             names = sorted(self._client.smembers(self._key("schedules")))

@@ -214,18 +214,24 @@ class RecordOps(RedisBase):
         final = {s.value for s in states if s in FINAL_STATES}
         if not final or (ids is not None and not ids):
             return []
+        kept: set[int] = set()  # as delete_jobs: each schedule's latest succeeded job stays
+        if State.SUCCEEDED.value in final:
+            with self._guard():
+                kept = {int(i) for i in self._client.hvals(self._key("sched_succeeded_id"))}
         if ids is None:
             top = "+inf" if finished_before is None else f"({num(finished_before)}"
             with self._guard():
                 pipe = self._client.pipeline(transaction=False)
                 for state in sorted(final):
                     pipe.zrangebyscore(self._key("done", state), "-inf", top)
-                candidates = sorted(int(m) for members in pipe.execute() for m in members)
+                candidates = sorted(
+                    i for members in pipe.execute() for i in map(int, members) if i not in kept
+                )
             if job is None:
                 return candidates
             wanted = candidates
         else:
-            wanted = list(dict.fromkeys(ids))
+            wanted = [i for i in dict.fromkeys(ids) if i not in kept]
         found: list[int] = []
         for start in range(0, len(wanted), PAGE):
             chunk = wanted[start : start + PAGE]

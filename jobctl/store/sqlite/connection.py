@@ -25,7 +25,7 @@ BUSY_TIMEOUT = 30.0
 BUSY_SLICE = 0.5
 BUSY_NOTE_AFTER = 2.0  # a wait longer than a large batch's write is worth a word
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # Connections whose -wal or -shm was deleted under them: never closed (see _check_beside).
 _ABANDONED: list[sqlite3.Connection] = []
 

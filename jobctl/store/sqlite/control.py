@@ -11,6 +11,7 @@ from jobctl.models import (
 )
 from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
+    LATEST_SUCCESSES_SQL,
     KeyHolders,
     finished_where,
     id_chunks,
@@ -126,6 +127,9 @@ class ControlOps(SqliteBase):
                     ).fetchone()
                     if row is not None:
                         targets.append(row[0])
+            if State.SUCCEEDED in states:  # each schedule's last success stays
+                kept = {r[0] for r in conn.execute(LATEST_SUCCESSES_SQL)}
+                targets = [i for i in targets if i not in kept]
             for chunk, marks in id_chunks(targets):
                 paths.extend(
                     r[0]

@@ -201,6 +201,18 @@ class CronOps(QueueOps):
                 runs[name] = row[0][0]
         return runs
 
+    def last_successes(self, schedules: Sequence[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for name in schedules:  # each one lookup: the index holds succeeded runs alone
+            row = self._read(
+                "SELECT MAX(finished_at) FROM jobs INDEXED BY jobs_schedule_succeeded"
+                " WHERE schedule = ? AND state = 'succeeded'",
+                (name,),
+            )
+            if row and row[0][0] is not None:
+                found[name] = row[0][0]
+        return found
+
     def set_schedule_paused(self, schedule: str, paused: bool) -> None:
         with self._write() as conn:
             conn.execute(

@@ -14,6 +14,7 @@ from jobctl.models import (
 from jobctl.store.sqlite.connection import SqliteBase
 from jobctl.store.sqlite.rows import (
     JOB_COLUMNS,
+    LATEST_SUCCESSES_SQL,
     finished_where,
     id_chunks,
     job_from_row,
@@ -158,10 +159,14 @@ class RecordOps(SqliteBase):
         if not where or (ids is not None and not ids):
             return []
         sql = f"SELECT id FROM jobs WHERE {where}"
+        # As delete_jobs: each schedule's latest succeeded job stays.
+        kept = (
+            {r[0] for r in self._read(LATEST_SUCCESSES_SQL)} if State.SUCCEEDED in states else set()
+        )
         if ids is None:
-            return [r[0] for r in self._read(sql + " ORDER BY id", params)]
+            return [r[0] for r in self._read(sql + " ORDER BY id", params) if r[0] not in kept]
         found: set[int] = set()
         wanted = list(dict.fromkeys(ids))
         for chunk, marks in id_chunks(wanted):
             found.update(r[0] for r in self._read(f"{sql} AND id IN ({marks})", [*params, *chunk]))
-        return [i for i in wanted if i in found]
+        return [i for i in wanted if i in found and i not in kept]

@@ -15,6 +15,22 @@ ACTIVE_SQL = "('queued', 'scheduled', 'running')"
 # ones, and those cancelled while running whose worker has not yet seen the process end.
 STOPPING_SQL = "lease_token IS NOT NULL AND state = 'cancelled'"
 HOLDING_SQL = f"(state IN {ACTIVE_SQL} OR ({STOPPING_SQL}))"
+# The id of each schedule's latest succeeded job (latest by finish, then by id), which
+# retention keeps (Store.delete_jobs): the schedules are found by stepping from one name to
+# the next through jobs_schedule_succeeded, and each one's latest job is its last entry
+# there, a few lookups a schedule however many runs are kept.
+LATEST_SUCCESSES_SQL = (
+    "WITH RECURSIVE names(name) AS ("
+    "   SELECT MIN(schedule) FROM jobs INDEXED BY jobs_schedule_succeeded"
+    "   WHERE schedule IS NOT NULL AND state = 'succeeded'"
+    "   UNION ALL"
+    "   SELECT (SELECT MIN(schedule) FROM jobs INDEXED BY jobs_schedule_succeeded"
+    "     WHERE schedule > name AND state = 'succeeded') FROM names"
+    "   WHERE name IS NOT NULL)"
+    " SELECT (SELECT id FROM jobs INDEXED BY jobs_schedule_succeeded"
+    "   WHERE schedule = name AND state = 'succeeded' ORDER BY finished_at DESC, id DESC"
+    "   LIMIT 1) FROM names WHERE name IS NOT NULL"
+)
 JOB_COLUMNS = (
     "id, job, queue, state, priority, attempts, max_attempts, payload, key, run_at, created_at,"
     " started_at, finished_at, exit_code, error, worker, lease_expires_at, command, cwd,"
