@@ -102,6 +102,41 @@ def test_pause_all_and_several_queues_check_every_name_first(env: Env) -> None:
         )
 
 
+def test_a_queue_declared_only_by_its_limit_is_known_to_every_command(env: Env) -> None:
+    """A queue for ad-hoc commands, declared by its limit alone, is known before its first
+    job: listed, waited on and served without a word, and paused (pueue's habit with a fresh
+    group) before anything is queued there."""
+    env.write_config(QUEUES + "[queues.slow]\nmax_running = 1\n")
+    env.enqueue("ok")  # a database that knows nothing of the queue yet
+    assert env.run("list", "--queue", "slow").stderr == ""
+    waited = env.run("wait", "--queue", "slow")
+    assert (waited.returncode, waited.stderr) == (
+        0,
+        "jobctl: note: no job is active there: nothing to wait for\n",
+    )
+    served = env.run("run-worker", "--burst", "--queue", "slow", check=True)
+    assert "warning" not in served.stderr
+    refused = env.run("pause", "slwo")
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        "jobctl: unknown queue 'slwo' (did you mean 'slow'?): known queues are default, mail,"
+        " reports, slow\n"
+    )
+    paused = env.run("pause", "--all", check=True)
+    assert paused.stdout.splitlines() == [
+        f"paused queue {q}" for q in ("default", "mail", "reports", "slow")
+    ]
+    env.run("resume", "--all", check=True)
+
+    assert env.run("pause", "slow", check=True).stdout == "paused queue slow\n"
+    held = env.enqueue("--queue", "slow", "--exec", "--", "true")
+    burst(env)
+    assert env.show(held)["state"] == "queued"
+    assert env.run("resume", "slow", check=True).stdout == "resumed queue slow\n"
+    burst(env)
+    assert env.show(held)["state"] == "succeeded"
+
+
 # ---------------------------------------------------------------------------------------------
 # list: the limit
 

@@ -66,6 +66,12 @@ def test_job_queue_and_state_names_complete_from_the_config(env: Env) -> None:
     assert _ask(env, "jobctl -c ~/proj.toml enqueue ") == ["nightly"]
 
 
+def test_a_queue_declared_only_by_its_limit_completes(env: Env) -> None:
+    env.write_config(CONFIG + "[queues.slow]\nmax_running = 1\n")
+    assert _ask(env, "jobctl pause ") == ["builds", "default", "slow"]
+    assert _ask(env, "jobctl wait -q s") == ["slow"]
+
+
 def test_schedule_names_complete_from_the_config(env: Env) -> None:
     env.write_config(
         CONFIG + '[schedules.nightly]\njob = "backup"\ncron = "0 3 * * *"\n'

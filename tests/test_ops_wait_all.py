@@ -141,8 +141,8 @@ def test_worker_refuses_a_queue_name_no_job_can_have_and_warns_of_an_unknown_one
     )
     typo = env.run("run-worker", "--burst", "--queue", "mial", check=True)
     assert typo.stderr.splitlines()[0] == (
-        f"jobctl: warning: no job type or schedule in {env.config} uses queue 'mial':"
-        " only jobs enqueued with --queue mial run there"
+        f"jobctl: warning: no job type, schedule or [queues] limit in {env.config} names"
+        " queue 'mial': only jobs enqueued with --queue mial run there"
     )
     known = env.run("run-worker", "--burst", "--queue", "other", check=True)
     assert "warning" not in known.stderr

@@ -188,10 +188,10 @@ def _print_queues(running: dict[str, int], *, paused: bool) -> None:
 def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str, int]:
     """Pause or resume; returns each queue's count of running jobs.
 
-    Only queues jobctl knows of: one the config names (the default queue, a job type's or
-    a schedule's) or one the database holds. A typo would otherwise pause nothing that
-    runs, report success, and leave a queue of that name in `status` for good. Every name
-    is checked before any queue changes."""
+    Only queues jobctl knows of: one the config names (the default queue, a job type's, a
+    schedule's or one with a `[queues.NAME]` limit) or one the database holds. A typo would
+    otherwise pause nothing that runs, report success, and leave a queue of that name in
+    `status` for good. Every name is checked before any queue changes."""
     from jobctl.cli.completers import queues_named_in
     from jobctl.cli.enqueue import say_if_new
     from jobctl.cli.options import unknown_queue

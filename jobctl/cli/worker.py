@@ -183,8 +183,9 @@ def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...]
     queues = worker_queues(names)
     for name in sorted(set(queues or ()) - queues_named_in(config)):
         say(
-            f"jobctl: warning: no job type or schedule in {config.path or 'the config'} uses"
-            f" queue {name!r}: only jobs enqueued with --queue {name} run there"
+            f"jobctl: warning: no job type, schedule or [queues] limit in"
+            f" {config.path or 'the config'} names queue {name!r}: only jobs enqueued with"
+            f" --queue {name} run there"
         )
     return queues
 
