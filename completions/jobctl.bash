@@ -185,7 +185,7 @@ _jobctl() {
     local line=${COMP_LINE:0:COMP_POINT} cur='' node='' pending='' dashdash='' kind REPLY w
     local exec=''
     local -a words
-    local -i i argi=0
+    local -i i j argi=0
     COMPREPLY=()
     read -r -a words <<<"$line"
     if [[ $line != *[[:space:]] ]]; then
@@ -200,12 +200,23 @@ _jobctl() {
             pending=''
         elif [[ -z $dashdash && $w == -- ]]; then
             dashdash=1
-        elif [[ -z $dashdash && $w == -?* ]]; then
-            [[ $node == enqueue && ($w == --exec || $w == -x) ]] && exec=1
+        elif [[ -z $dashdash && $w == --?* ]]; then
+            [[ $node == enqueue && $w == --exec ]] && exec=1
             if [[ $w != *=* ]]; then
                 _jobctl_kind "$node" "$w"
-                [[ $REPLY == flag ]] || pending=1
+                [[ $REPLY == flag ]] || pending=$w
             fi
+        elif [[ -z $dashdash && $w == -?* ]]; then
+            # Short options, alone or bundled (-xq): flags up to one that takes a value,
+            # which is the rest of the word, or else the next word.
+            for ((j = 1; j < ${#w}; j++)); do
+                [[ $node == enqueue && ${w:j:1} == x ]] && exec=1
+                _jobctl_kind "$node" "-${w:j:1}"
+                if [[ $REPLY != flag ]]; then
+                    ((j + 1 < ${#w})) || pending=-${w:j:1}
+                    break
+                fi
+            done
         else
             _jobctl_commands "$node"
             if ((argi == 0)) && [[ " $REPLY " == *" $w "* ]]; then
@@ -228,7 +239,7 @@ _jobctl() {
         fi
         return 0
     elif [[ -n $pending ]]; then
-        _jobctl_kind "$node" "${words[${#words[@]}-1]}"
+        _jobctl_kind "$node" "$pending"
     elif [[ -z $dashdash && $cur == --*=* ]]; then
         _jobctl_kind "$node" "${cur%%=*}"
         cur=${cur#*=}

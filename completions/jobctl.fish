@@ -306,23 +306,36 @@ function __jobctl_complete
     set -e words[1]
     set -l cur (commandline -ct)
     set -l node ''
-    set -l pending 0
+    set -l pending ''
     set -l dashdash 0
     set -l argi 0
     set -l exec 0
     for w in $words
         if test $exec = 1; and test $argi -gt 0
             set argi (math $argi + 1)  # the words of an --exec command are the command's
-        else if test $pending = 1
-            set pending 0
+        else if test -n "$pending"
+            set pending ''
         else if test $dashdash = 0; and test "x$w" = x--
             set dashdash 1
-        else if test $dashdash = 0; and string match -q -- '-?*' $w
-            if test "$node" = enqueue; and contains -- $w --exec -x
+        else if test $dashdash = 0; and string match -q -- '--?*' $w
+            if test "$node" = enqueue; and test "x$w" = x--exec
                 set exec 1
             end
             if not string match -q -- '*=*' $w
-                test (__jobctl_value "$node $w") = flag; or set pending 1
+                test (__jobctl_value "$node $w") = flag; or set pending $w
+            end
+        else if test $dashdash = 0; and string match -q -- '-?*' $w
+            # Short options, alone or bundled (-xq): flags up to one that takes a value,
+            # which is the rest of the word, or else the next word.
+            set -l letters (string split '' -- (string sub -s 2 -- $w))
+            for j in (seq (count $letters))
+                if test "$node" = enqueue; and test $letters[$j] = x
+                    set exec 1
+                end
+                if test (__jobctl_value "$node -$letters[$j]") != flag
+                    test $j -lt (count $letters); or set pending -$letters[$j]
+                    break
+                end
             end
         else if test $argi = 0; and contains -- $w \
                 (__jobctl_commands $node | string replace -r '\t.*' '')
@@ -333,16 +346,16 @@ function __jobctl_complete
     end
     set -l kind
     set -l prefix ''
-    if test $exec = 1; and test $pending = 0; and test $argi -gt 0
+    if test $exec = 1; and test -z "$pending"; and test $argi -gt 0
         __fish_complete_path $cur  # an argument of the command
         return
-    else if test $exec = 1; and test $pending = 0; and begin
+    else if test $exec = 1; and test -z "$pending"; and begin
             test $dashdash = 1; or not string match -q -- '-*' $cur
         end
         __fish_complete_command $cur  # the command's name
         return
-    else if test $pending = 1
-        set kind (__jobctl_value "$node $words[-1]")
+    else if test -n "$pending"
+        set kind (__jobctl_value "$node $pending")
     else if test $dashdash = 0; and string match -q -- '--*=*' $cur
         set prefix (string replace -r '=.*' '=' -- $cur)
         set kind (__jobctl_value "$node "(string replace -r '=.*' '' -- $cur))

@@ -72,6 +72,33 @@ def test_a_queue_declared_only_by_its_limit_completes(env: Env) -> None:
     assert _ask(env, "jobctl wait -q s") == ["slow"]
 
 
+def test_the_job_filters_offer_exec_the_name_of_ad_hoc_commands(env: Env) -> None:
+    """`list`, `wait` and `dead` take `--job exec` for the jobs queued with --exec; enqueue's
+    job name is never it (that job is queued with --exec)."""
+    env.write_config(CONFIG)
+    exec_ = "exec\tCommands queued with enqueue --exec"
+    for line in ("jobctl list --job ", "jobctl wait -j ", "jobctl dead list --job "):
+        assert _ask(env, line) == ["backup\tNightly backup", "build:web", exec_]
+    for line in ("jobctl dead retry --all -j e", "jobctl dead purge --job=ex"):
+        assert _ask(env, line) == [exec_]
+    assert _ask(env, "jobctl enqueue ") == ["backup\tNightly backup", "build:web"]
+    assert _ask(env, "jobctl enqueue e") == []
+    env.write_config("not toml [")
+    assert _ask(env, "jobctl list --job ") == [exec_]  # a broken config: still no error
+
+
+def test_a_bundle_of_short_options_is_read_as_click_parses_it(env: Env) -> None:
+    env.write_config(CONFIG)
+    jobs = ["backup\tNightly backup", "build:web"]
+    assert _ask(env, "jobctl enqueue -xq ") == ["builds", "default"]  # the last one's value
+    assert _ask(env, "jobctl enqueue -wq b") == ["builds"]
+    assert _ask(env, "jobctl enqueue -xqbuilds ") == []  # a command's first word: the shell's
+    assert _ask(env, "jobctl enqueue -qx ") == jobs  # x is -q's value: no --exec
+    assert _ask(env, "jobctl enqueue -k -xq ") == jobs  # -xq is the key
+    assert _ask(env, "jobctl list -sq ") == []  # q is -s's value
+    assert _ask(env, "jobctl dead purge -yj ")[:2] == jobs
+
+
 def test_schedule_names_complete_from_the_config(env: Env) -> None:
     env.write_config(
         CONFIG + '[schedules.nightly]\njob = "backup"\ncron = "0 3 * * *"\n'
@@ -120,6 +147,13 @@ t 'jobctl enqueue --payload-file jo'
 t 'jobctl enqueue --exec sleep'
 t 'jobctl enqueue -x -- ./my-t'
 t 'jobctl enqueue --exec ./my-tool -v jo'
+t 'jobctl enqueue -xq builds slee'
+t 'jobctl enqueue -wxq builds ./my-tool jo'
+t 'jobctl enqueue -xq '
+t 'jobctl enqueue -xqbuilds slee'
+t 'jobctl enqueue -qx b'
+t 'jobctl list -nq'
+t 'jobctl list -sq '
 """
 
 
@@ -142,7 +176,7 @@ def test_bash_completion(env: Env) -> None:
     assert answers["jobctl dead "] == "list purge retry show"
     assert answers["jobctl dead retry --"] == "--all --job --json --help"
     assert answers["jobctl -c jobs.toml enqueue "] == "backup build:web"
-    assert answers["jobctl list --job "] == "backup build:web"
+    assert answers["jobctl list --job "] == "backup build:web exec"
     assert answers["jobctl list --job=ba"] == "backup"
     assert answers["jobctl list -q b"] == "builds"
     assert answers["jobctl list -s su"] == "succeeded"
@@ -155,13 +189,24 @@ def test_bash_completion(env: Env) -> None:
     assert "sleep" in answers["jobctl enqueue --exec sleep"].split()
     assert answers["jobctl enqueue -x -- ./my-t"] == "./my-tool"
     assert answers["jobctl enqueue --exec ./my-tool -v jo"] == "jobs.toml"
+    # -x bundled with other short options is --exec all the same; -q's value follows.
+    assert "sleep" in answers["jobctl enqueue -xq builds slee"].split()
+    assert answers["jobctl enqueue -wxq builds ./my-tool jo"] == "jobs.toml"
+    assert answers["jobctl enqueue -xq "] == "builds default"  # the value of -q, the last
+    assert "sleep" in answers["jobctl enqueue -xqbuilds slee"].split()  # -q's value joined
+    assert answers["jobctl enqueue -qx b"] == "backup build:web"  # x is -q's value: no --exec
+    assert answers["jobctl list -nq"] == ""  # a word being typed: options only
+    assert answers["jobctl list -sq "] == ""  # q is -s's value: nothing to offer after it
 
 
 FISH = r"""
 source $argv[1]
 for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s su' \
-        'jobctl enqueue --exec slee' 'jobctl enqueue -x ./my-tool -v jo'
-    echo "$line|"(complete -C "$line" | string join ',')
+        'jobctl enqueue --exec slee' 'jobctl enqueue -x ./my-tool -v jo' \
+        'jobctl enqueue -xq builds slee' 'jobctl enqueue -wxq builds ./my-tool -v jo' \
+        'jobctl enqueue -xq ' 'jobctl enqueue -qx b'
+    set -l found (complete -C "$line" | string join ',')
+    echo "$line|$found"  # (a line even when nothing is offered)
 end
 """
 
@@ -181,11 +226,17 @@ def test_fish_completion(env: Env) -> None:
     assert result.stderr == ""
     answers = dict(line.split("|", 1) for line in result.stdout.splitlines())
     assert answers["jobctl dead "].split(",")[0].startswith("list\tList dead jobs")
-    assert answers["jobctl list --job "] == "backup\tNightly backup,build:web"
+    assert answers["jobctl list --job "] == (
+        "backup\tNightly backup,build:web,exec\tCommands queued with enqueue --exec"
+    )
     assert answers["jobctl list --job=ba"] == "--job=backup\tNightly backup"
     assert answers["jobctl list -s su"] == "succeeded"
-    assert "sleep" in [a.split("\t")[0] for a in answers["jobctl enqueue --exec slee"].split(",")]
+    for line in ("jobctl enqueue --exec slee", "jobctl enqueue -xq builds slee"):
+        assert "sleep" in [a.split("\t")[0] for a in answers[line].split(",")]
     assert answers["jobctl enqueue -x ./my-tool -v jo"] == "jobs.toml"
+    assert answers["jobctl enqueue -wxq builds ./my-tool -v jo"] == "jobs.toml"
+    assert answers["jobctl enqueue -xq "] == "builds,default"
+    assert answers["jobctl enqueue -qx b"] == "backup\tNightly backup,build:web"
 
 
 # zsh's completion widgets only run inside its line editor: these stand-ins print what the
@@ -200,7 +251,8 @@ _command_names() { print -r -- "<commands>" }
 _normal() { print -r -- "<normal:${(j:,:)words}:$CURRENT>" }
 source $1
 for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s ' \
-        'jobctl enqueue --exec ' 'jobctl enqueue -x -- tar -c'; do
+        'jobctl enqueue --exec ' 'jobctl enqueue -x -- tar -c' 'jobctl enqueue -xq builds ' \
+        'jobctl enqueue -wxq builds tar -c' 'jobctl enqueue -xq ' 'jobctl enqueue -qx '; do
     words=(${(z)line}); [[ $line == *' ' ]] && words+=('')
     CURRENT=${#words}
     print -rn -- "$line|"; _jobctl
@@ -222,11 +274,17 @@ def test_zsh_completion(env: Env) -> None:
     assert result.stderr == ""
     answers = dict(line.split("|", 1) for line in result.stdout.splitlines())
     assert answers["jobctl dead "].startswith("list:List dead jobs")
-    assert answers["jobctl list --job "] == r"backup:Nightly backup,build\:web"
+    assert answers["jobctl list --job "] == (
+        r"backup:Nightly backup,build\:web,exec:Commands queued with enqueue --exec"
+    )
     assert answers["jobctl list --job=ba"] == "backup:Nightly backup"
     assert answers["jobctl list -s "] == "queued,scheduled,running,succeeded,dead,cancelled"
     assert answers["jobctl enqueue --exec "] == "<commands>"
     assert answers["jobctl enqueue -x -- tar -c"] == "<normal:tar,-c:2>"  # as `tar -c` would be
+    assert answers["jobctl enqueue -xq builds "] == "<commands>"  # -x bundled is --exec too
+    assert answers["jobctl enqueue -wxq builds tar -c"] == "<normal:tar,-c:2>"
+    assert answers["jobctl enqueue -xq "] == "builds,default"
+    assert answers["jobctl enqueue -qx "] == r"backup:Nightly backup,build\:web"
 
 
 def test_version(env: Env) -> None:

@@ -15,6 +15,17 @@ if TYPE_CHECKING:
 
 
 def complete_job(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """A --job filter's names: the config's job types, then `exec`, the name of the jobs
+    queued with `enqueue --exec`, which every such filter accepts."""
+    from jobctl.config import ADHOC_JOB
+
+    names = _job_types(ctx, incomplete)
+    if ADHOC_JOB.startswith(incomplete):
+        names.append((ADHOC_JOB, "Commands queued with enqueue --exec"))
+    return names
+
+
+def _job_types(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Job names defined in the config."""
     config = _config(ctx)
     if config is None:
@@ -42,7 +53,7 @@ def complete_enqueue(ctx: typer.Context, incomplete: str) -> list[tuple[str, str
     """The job name of `enqueue` (its first word, unless --exec makes the words a command)."""
     if ctx.params.get("args") or ctx.params.get("exec_"):
         return []
-    return complete_job(ctx, incomplete)
+    return _job_types(ctx, incomplete)  # not `exec`: that one is queued with --exec
 
 
 def complete_queue(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -47,6 +47,18 @@ class LineComplete(ShellComplete):
             return words[:-1], words[-1]
         return words, ""
 
+    def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
+        """Click's answer, but a last word that bundles short options (`-xq`) is read as
+        the options it holds (`-x -q`): click finds the option whose value is being typed
+        only when it stands alone."""
+        from typer._click.shell_completion import _resolve_context
+
+        if args and "--" not in args and re.fullmatch(r"-[^-].+", args[-1]):
+            ctx = _resolve_context(self.cli, self.ctx_args, self.prog_name, args)
+            before = args[-2] if len(args) > 1 else None
+            args = [*args[:-1], *_unbundled(ctx.command.get_params(ctx), args[-1], before)]
+        return super().get_completions(args, incomplete)
+
     def complete(self) -> str:
         """One line per completion; a value that a terminal would obey (an escape, a newline
         from a database's queue name) is left out: it could not be typed as offered."""
@@ -65,6 +77,29 @@ class LineComplete(ShellComplete):
 
 def _printable(value: str) -> bool:
     return clean(value) == value
+
+
+def _unbundled(params: list[Any], word: str, before: str | None) -> list[str]:
+    """`word` as click's parser reads a bundle of short options: `-xq` is `-x -q`, `-qslow`
+    is `-q slow` (the first option that takes a value takes the rest). Kept whole when it is
+    the value of the option `before` it (`-k -xq`), or holds a letter that is no option of
+    the command."""
+    takes: dict[str, bool] = {}  # option name -> whether it takes a value
+    for param in params:
+        if param.param_type_name == "option":
+            for name in [*param.opts, *param.secondary_opts]:
+                takes[name] = not (param.is_flag or param.count)
+    if before is not None and takes.get(before):
+        return [word]
+    words: list[str] = []
+    for index, letter in enumerate(word[1:], 2):
+        name = "-" + letter
+        if name not in takes:
+            return [word]
+        words.append(name)
+        if takes[name]:
+            return words + ([word[index:]] if word[index:] else [])
+    return words
 
 
 add_completion_class(LineComplete, LineComplete.name)
@@ -290,7 +325,7 @@ _jobctl() {
     local line=${COMP_LINE:0:COMP_POINT} cur='' node='' pending='' dashdash='' kind REPLY w
     local exec=''
     local -a words
-    local -i i argi=0
+    local -i i j argi=0
     COMPREPLY=()
     read -r -a words <<<"$line"
     if [[ $line != *[[:space:]] ]]; then
@@ -305,12 +340,23 @@ _jobctl() {
             pending=''
         elif [[ -z $dashdash && $w == -- ]]; then
             dashdash=1
-        elif [[ -z $dashdash && $w == -?* ]]; then
-            [[ $node == enqueue && ($w == --exec || $w == -x) ]] && exec=1
+        elif [[ -z $dashdash && $w == --?* ]]; then
+            [[ $node == enqueue && $w == --exec ]] && exec=1
             if [[ $w != *=* ]]; then
                 _jobctl_kind "$node" "$w"
-                [[ $REPLY == flag ]] || pending=1
+                [[ $REPLY == flag ]] || pending=$w
             fi
+        elif [[ -z $dashdash && $w == -?* ]]; then
+            # Short options, alone or bundled (-xq): flags up to one that takes a value,
+            # which is the rest of the word, or else the next word.
+            for ((j = 1; j < ${#w}; j++)); do
+                [[ $node == enqueue && ${w:j:1} == x ]] && exec=1
+                _jobctl_kind "$node" "-${w:j:1}"
+                if [[ $REPLY != flag ]]; then
+                    ((j + 1 < ${#w})) || pending=-${w:j:1}
+                    break
+                fi
+            done
         else
             _jobctl_commands "$node"
             if ((argi == 0)) && [[ " $REPLY " == *" $w "* ]]; then
@@ -333,7 +379,7 @@ _jobctl() {
         fi
         return 0
     elif [[ -n $pending ]]; then
-        _jobctl_kind "$node" "${words[${#words[@]}-1]}"
+        _jobctl_kind "$node" "$pending"
     elif [[ -z $dashdash && $cur == --*=* ]]; then
         _jobctl_kind "$node" "${cur%%=*}"
         cur=${cur#*=}
@@ -426,7 +472,7 @@ _jobctl_dynamic() {
 _jobctl() {
     local node='' pending='' dashdash='' kind REPLY w cur=${words[CURRENT]} exec=''
     local -a reply
-    integer i argi=0 at=0
+    integer i j argi=0 at=0
     for ((i = 2; i < CURRENT; i++)); do
         w=${words[i]}
         if [[ -n $exec ]] && ((argi > 0)); then
@@ -435,12 +481,23 @@ _jobctl() {
             pending=''
         elif [[ -z $dashdash && $w == -- ]]; then
             dashdash=1
-        elif [[ -z $dashdash && $w == -?* ]]; then
-            [[ $node == enqueue && ($w == --exec || $w == -x) ]] && exec=1
+        elif [[ -z $dashdash && $w == --?* ]]; then
+            [[ $node == enqueue && $w == --exec ]] && exec=1
             if [[ $w != *=* ]]; then
                 _jobctl_value "$node $w"
-                [[ $REPLY == flag ]] || pending=1
+                [[ $REPLY == flag ]] || pending=$w
             fi
+        elif [[ -z $dashdash && $w == -?* ]]; then
+            # Short options, alone or bundled (-xq): flags up to one that takes a value,
+            # which is the rest of the word, or else the next word.
+            for ((j = 2; j <= $#w; j++)); do
+                [[ $node == enqueue && ${w[j]} == x ]] && exec=1
+                _jobctl_value "$node -${w[j]}"
+                if [[ $REPLY != flag ]]; then
+                    ((j < $#w)) || pending=-${w[j]}
+                    break
+                fi
+            done
         else
             _jobctl_commands "$node"
             if ((argi == 0)) && (( ${reply[(I)${(b)w}:*]} || ${reply[(I)${(b)w}]} )); then
@@ -460,7 +517,7 @@ _jobctl() {
         _command_names -e
         return
     elif [[ -n $pending ]]; then
-        _jobctl_value "$node ${words[CURRENT-1]}"
+        _jobctl_value "$node $pending"
     elif [[ -z $dashdash && $cur == --*=* ]]; then
         _jobctl_value "$node ${cur%%=*}"
         compset -P '*='
@@ -532,23 +589,36 @@ _FISH_BODY = r"""function __jobctl_complete
     set -e words[1]
     set -l cur (commandline -ct)
     set -l node ''
-    set -l pending 0
+    set -l pending ''
     set -l dashdash 0
     set -l argi 0
     set -l exec 0
     for w in $words
         if test $exec = 1; and test $argi -gt 0
             set argi (math $argi + 1)  # the words of an --exec command are the command's
-        else if test $pending = 1
-            set pending 0
+        else if test -n "$pending"
+            set pending ''
         else if test $dashdash = 0; and test "x$w" = x--
             set dashdash 1
-        else if test $dashdash = 0; and string match -q -- '-?*' $w
-            if test "$node" = enqueue; and contains -- $w --exec -x
+        else if test $dashdash = 0; and string match -q -- '--?*' $w
+            if test "$node" = enqueue; and test "x$w" = x--exec
                 set exec 1
             end
             if not string match -q -- '*=*' $w
-                test (__jobctl_value "$node $w") = flag; or set pending 1
+                test (__jobctl_value "$node $w") = flag; or set pending $w
+            end
+        else if test $dashdash = 0; and string match -q -- '-?*' $w
+            # Short options, alone or bundled (-xq): flags up to one that takes a value,
+            # which is the rest of the word, or else the next word.
+            set -l letters (string split '' -- (string sub -s 2 -- $w))
+            for j in (seq (count $letters))
+                if test "$node" = enqueue; and test $letters[$j] = x
+                    set exec 1
+                end
+                if test (__jobctl_value "$node -$letters[$j]") != flag
+                    test $j -lt (count $letters); or set pending -$letters[$j]
+                    break
+                end
             end
         else if test $argi = 0; and contains -- $w \
                 (__jobctl_commands $node | string replace -r '\t.*' '')
@@ -559,16 +629,16 @@ _FISH_BODY = r"""function __jobctl_complete
     end
     set -l kind
     set -l prefix ''
-    if test $exec = 1; and test $pending = 0; and test $argi -gt 0
+    if test $exec = 1; and test -z "$pending"; and test $argi -gt 0
         __fish_complete_path $cur  # an argument of the command
         return
-    else if test $exec = 1; and test $pending = 0; and begin
+    else if test $exec = 1; and test -z "$pending"; and begin
             test $dashdash = 1; or not string match -q -- '-*' $cur
         end
         __fish_complete_command $cur  # the command's name
         return
-    else if test $pending = 1
-        set kind (__jobctl_value "$node $words[-1]")
+    else if test -n "$pending"
+        set kind (__jobctl_value "$node $pending")
     else if test $dashdash = 0; and string match -q -- '--*=*' $cur
         set prefix (string replace -r '=.*' '=' -- $cur)
         set kind (__jobctl_value "$node "(string replace -r '=.*' '' -- $cur))
