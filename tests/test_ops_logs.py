@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -104,6 +105,62 @@ def test_logs_follow_of_a_job_cancelled_before_it_ran(env: Env) -> None:
     env.run("cancel", str(job_id), check=True)
     out, _ = follower.communicate(timeout=30)
     assert (out, follower.returncode) == ("", 1)
+
+
+def test_logs_without_an_id_shows_the_job_that_started_an_attempt_last(env: Env) -> None:
+    env.write_config(
+        '[jobs.say]\ncommand = ["sh", "-c", "echo said $JOBCTL_JOB_ID"]\n'
+        '[jobs.flaky]\ncommand = ["sh", "-c", "echo try $JOBCTL_ATTEMPT; exit 1"]\n'
+        'max_attempts = 2\nbackoff = "1h"\njitter = false\n'
+    )
+    env.enqueue("say", "--delay", "1h")
+    none = env.run("logs")
+    assert (none.returncode, none.stdout, none.stderr) == (
+        1,
+        "",
+        "jobctl: no job has started yet: there is no output to show\n",
+    )
+    first = env.enqueue("say")
+    env.enqueue("say", "--priority", "5")
+    burst(env, "--concurrency", "1")  # the second runs first: the first started last
+    shown = env.run("logs", check=True)
+    assert shown.stdout == f"said {first}\n"
+    assert re.fullmatch(
+        rf"jobctl: job {first} \(say\), started \S+ ago, now succeeded\n", shown.stderr
+    )
+    # A job whose attempt ended, waiting for its retry, started later; a newer job that has
+    # not started is no candidate.
+    start_worker(env)
+    flaky = env.enqueue("flaky")
+    wait_state(env, flaky, "scheduled")
+    env.enqueue("say", "--delay", "1h")
+    shown = env.run("logs", check=True)
+    assert shown.stdout == "try 1\n"
+    assert re.fullmatch(
+        rf"jobctl: job {flaky} \(flaky\), started \S+ ago, now scheduled\n", shown.stderr
+    )
+
+
+def test_logs_follow_without_an_id_follows_the_job_started_last(env: Env) -> None:
+    gate = env.root / "gate"
+    script = f"echo started $JOBCTL_JOB_ID; while [ ! -e {gate} ]; do sleep 0.02; done; echo done"
+    env.write_config(f'[jobs.hold]\ncommand = ["sh", "-c", "{script}"]\n')
+    start_worker(env, "--concurrency", "2")
+    older = env.enqueue("hold")
+    wait_state(env, older, "running")
+    newer = env.enqueue("hold")
+    wait_state(env, newer, "running")
+    follower = env.start("logs", "-f")
+    assert follower.stdout is not None
+    assert follower.stdout.readline() == f"started {newer}\n"
+    gate.touch()
+    out, err = follower.communicate(timeout=30)
+    assert (follower.returncode, out) == (0, "done\n")
+    assert re.fullmatch(
+        rf"jobctl: job {newer} \(hold\), started \S+ ago; 1 other job\(s\) running"
+        r" \(jobctl logs ID for another\)\n",
+        err,
+    )
 
 
 def test_enqueue_wait_exits_with_the_jobs_exit_code(env: Env) -> None:

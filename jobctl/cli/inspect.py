@@ -1,4 +1,5 @@
-"""`jobctl list`, `show` and `wait`: reading the queue."""
+"""`jobctl list`, `show` and `wait`: reading the queue; and which job `logs` shows when
+given no id."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from jobctl.cli.context import STATE
 
 if TYPE_CHECKING:
     from jobctl.models import Job
+    from jobctl.store import Store
 
 from jobctl.cli.options import (
     MAX_ID,
@@ -303,3 +305,48 @@ def _still(job: Job) -> str:
     if job.state == State.CANCELLED:  # (waited for until its process has stopped)
         return f"job {job.id} ({job.job}) was cancelled, and its process is still stopping"
     return f"job {job.id} ({job.job}) is still {job.state.value}"
+
+
+# How far `logs` without an id looks among the newest jobs waiting (for one whose attempt
+# ended and that waits for its retry) and among the last to end (for one that had started):
+# any shell session's worth, and still little for a queue of millions.
+RECENT = 1000
+
+
+def started_last(store: Store) -> int:
+    """The job `logs` shows when given no id, as pueue's `follow` takes the task that runs:
+    the one that started an attempt last, running or ended, so that `jobctl logs -f` right
+    after an enqueue follows that job. Which job, and how many others run, goes to stderr;
+    with none started, NotFound."""
+    from jobctl.errors import NotFound
+    from jobctl.models import FINAL_STATES, JobFilter, State
+    from jobctl.render import ago
+    from jobctl.text import say
+
+    now = time.time()
+    running = store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None))
+    started = list(running)
+    waiting = (State.SCHEDULED, State.QUEUED)
+    if any(c.counts.get(s) for c in store.queue_counts(now) for s in waiting):
+        # Counted first: a listing by state that finds none has read every job to say so.
+        retries = store.list_jobs(JobFilter(states=waiting, limit=RECENT))
+        started += [j for j in retries if j.started_at is not None]
+    since = max((j.started_at for j in started if j.started_at is not None), default=None)
+    if since is None:
+        ended = store.finished_jobs(FINAL_STATES, limit=RECENT)
+        since = next((j.started_at for j in ended if j.started_at is not None), None)
+        if since is None and len(ended) == RECENT:
+            raise NotFound(f"none of the {RECENT} jobs that ended last had started: give an id")
+        if since is None:
+            raise NotFound("no job has started yet: there is no output to show")
+    # A job that started after `since` ended after it too, if it has ended.
+    started += [j for j in store.finished_jobs(FINAL_STATES, finished_after=since) if j.started_at]
+    job = max(started, key=lambda j: (j.started_at or 0.0, j.id))
+    line = f"jobctl: job {job.id} ({job.job}), started {ago(job.started_at, now)}"
+    if job.state != State.RUNNING:
+        line += f", now {job.state.value}"
+    others = sum(1 for j in running if j.id != job.id)
+    if others:
+        line += f"; {others} other job(s) running (jobctl logs ID for another)"
+    say(line)
+    return job.id

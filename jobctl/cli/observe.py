@@ -105,7 +105,15 @@ def status(
     epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --attempt 1  |  jobctl logs 42 -f",
 )
 def logs(
-    job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID", max=MAX_ID)],
+    job_id: Annotated[
+        int | None,
+        typer.Argument(
+            help="The job id (default: the job that started an attempt last).",
+            metavar="[ID]",
+            max=MAX_ID,
+            show_default=False,
+        ),
+    ] = None,
     attempt: Annotated[
         int | None,
         typer.Option(
@@ -144,6 +152,10 @@ def logs(
     if timeout is not None and not follow:
         raise UsageError("--timeout goes with --follow")
     with STATE.store(create=False) as store:
+        if job_id is None:
+            from jobctl.cli.inspect import started_last
+
+            job_id = started_last(store)
         job = store.get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
