@@ -42,6 +42,7 @@ _LEFTOVER_CHECK = 0.02
 _READS_PER_TURN = 16  # of 64 KiB each
 _LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
 _SENT = float("inf")
+_LONGEST_WAIT = 86400.0  # seconds: see wait_readable
 
 
 # Errors of the host's limits (processes, open files, memory) when starting a command: they
@@ -521,12 +522,18 @@ class Execution:
 
 def wait_readable(fds: Sequence[int], timeout: float | None) -> set[int]:
     """The descriptors of `fds` that are readable (or hung up) within `timeout` seconds.
-    poll(), not select(): a busy worker may hold descriptors numbered over 1024."""
+    poll(), not select(): a busy worker may hold descriptors numbered over 1024.
+
+    At most a day: poll() waits no more than INT_MAX ms (24.8 days), and a longer wait (the
+    renewal of a 75-day lease, a 25-day hook_timeout) stopped the worker or failed the hook.
+    Waking early finds nothing readable, and the callers wait again until their deadlines."""
     poller = select.poll()
     for fd in fds:
         poller.register(fd, select.POLLIN)
+    if timeout is not None:
+        timeout = min(max(0.0, timeout), _LONGEST_WAIT)
     try:
-        events = poller.poll(None if timeout is None else math.ceil(max(0.0, timeout) * 1000))
+        events = poller.poll(None if timeout is None else math.ceil(timeout * 1000))
     except InterruptedError:
         return set()
     return {fd for fd, _ in events}
