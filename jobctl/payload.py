@@ -138,8 +138,11 @@ def parse_json(text: str, source: str = "--payload") -> dict[str, Any]:
 # Linux's MAX_ARG_STRLEN: no process starts with one argument (NUL included) over 128 KiB.
 MAX_ARG_BYTES = 128 * 1024 - 1
 # What the arguments of a command may take in all: Linux's usual ARG_MAX (2 MiB, for the
-# arguments and the environment together), less room for the job's environment.
+# arguments and the environment together), less room for the job's environment (its
+# strings, JOBCTL_PAYLOAD's up to 127 KiB among them, and the pointers to them).
 MAX_COMMAND_BYTES = 2 * 1024 * 1024 - 256 * 1024
+# What Linux counts against ARG_MAX for each argument besides its text: the pointer to it.
+_ARG_POINTER_BYTES = 8
 
 
 def check_command(command: Sequence[str], where: str) -> None:
@@ -153,11 +156,12 @@ def check_command(command: Sequence[str], where: str) -> None:
                 f"{where}: command word {index + 1} is {size} bytes: Linux starts no process"
                 " with an argument over 128 KiB (pass large data in a file)"
             )
-        total += size + 1
+        total += size + 1 + _ARG_POINTER_BYTES
     if total > MAX_COMMAND_BYTES:
         raise PayloadError(
-            f"{where}: the command's {len(command)} words take {total} bytes: Linux starts no"
-            f" process whose arguments take over {MAX_COMMAND_BYTES} (pass large data in a file)"
+            f"{where}: the command's {len(command)} words take {total} bytes (with the"
+            f" {_ARG_POINTER_BYTES}-byte pointer to each): Linux starts no process whose"
+            f" arguments take over {MAX_COMMAND_BYTES} (pass large data in a file)"
         )
 
 

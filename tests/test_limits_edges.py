@@ -3,7 +3,11 @@ command's arguments, and where output cut to a size starts."""
 
 from __future__ import annotations
 
+import json
+
 from conftest import Env
+
+from jobctl.payload import MAX_COMMAND_BYTES
 
 
 def test_a_lease_longer_than_poll_s_longest_wait_serves_its_job(env: Env) -> None:
@@ -31,3 +35,26 @@ def test_a_hook_timeout_longer_than_poll_s_longest_wait_lets_the_hook_run(env: E
     assert env.show(job_id)["state"] == "dead"
     assert ran.read_text() == "hook ran\n"
     assert "hook.failed" not in worker.stderr
+
+
+def test_a_command_s_words_count_a_pointer_each_against_linux_s_limit(env: Env) -> None:
+    """Linux counts 8 bytes more per argument (its pointer) against ARG_MAX: 300,000 words
+    of one letter were stored, and every attempt failed with 'Argument list too long'.
+    The longest command accepted starts; one word more is refused, nothing stored."""
+    env.write_config("")
+    fitting = (MAX_COMMAND_BYTES - len("true") - 1 - 8) // (1 + 1 + 8)  # "x", its NUL, pointer
+    batch = env.root / "batch.jsonl"
+    batch.write_text(json.dumps({"command": ["true", *["x"] * (fitting + 1)]}) + "\n")
+    refused = env.run("enqueue", "--batch", str(batch))
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        f"jobctl: {batch}:1: the command's {fitting + 2} words take"
+        f" {(fitting + 1) * 10 + 13} bytes (with the 8-byte pointer to each): Linux starts no"
+        f" process whose arguments take over {MAX_COMMAND_BYTES} (pass large data in a file)\n"
+    )
+    assert not env.db.exists()
+    batch.write_text(json.dumps({"command": ["true", *["x"] * fitting], "max_attempts": 1}))
+    job_id = int(env.run("enqueue", "--batch", str(batch), check=True).stdout)
+    env.run("run-worker", "--burst", check=True)
+    job = env.show(job_id)
+    assert (job["state"], job["error"]) == ("succeeded", None)
