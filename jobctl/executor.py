@@ -22,7 +22,14 @@ from collections.abc import Container, Mapping, Sequence
 from typing import NamedTuple
 
 from jobctl.durations import format_duration
-from jobctl.logfolders import log_exists, open_log, os_reason, trim_log, write_all
+from jobctl.logfolders import (
+    continuation_bytes,
+    log_exists,
+    open_log,
+    os_reason,
+    trim_log,
+    write_all,
+)
 from jobctl.models import AttemptResult, Outcome
 from jobctl.processes import (
     Child,
@@ -427,7 +434,10 @@ class Attempt:
         assert self._proc is not None and self._proc.returncode is not None
         spec = self.spec
         code = self._proc.returncode
-        tail = bytes(self._tail[-ERROR_TAIL_BYTES:]).decode("utf-8", "replace").strip()
+        kept = bytes(self._tail[-ERROR_TAIL_BYTES:])
+        if len(self._tail) >= ERROR_TAIL_BYTES:  # perhaps cut from more, inside a character
+            kept = kept[continuation_bytes(kept) :]
+        tail = kept.decode("utf-8", "replace").strip()
         log_path = self._log_path()
         lost = self._lost_note()
         # Stopped by the worker (a cancel, a shutdown): what the process did on the signal

@@ -249,6 +249,7 @@ def trim_log(fd: int, keep: int, above: int, cut: tuple[int, int]) -> tuple[int,
         start = max(size - keep, line)  # never the line of an earlier cut
         if start == line:
             return cut  # nothing to drop (a log cut to `keep` just before it ended)
+        start += continuation_bytes(os.pread(fd, 3, start))
         head = TRIMMED % (dropped + start - line)
         # The kept bytes go a megabyte at a time through a file of their own: a worker that
         # held them (log_max_bytes of them, and a copy) grew by hundreds of megabytes.
@@ -268,6 +269,18 @@ def trim_log(fd: int, keep: int, above: int, cut: tuple[int, int]) -> tuple[int,
     except OSError:
         return cut
     return dropped, len(head)
+
+
+def continuation_bytes(head: bytes) -> int:
+    """How many of `head`'s first bytes (3 at most) are UTF-8 continuation bytes: output cut
+    just before them would start with half a character, so a cut moves past them. Binary
+    output, with such bytes anywhere, loses no more than these 3."""
+    count = 0
+    for byte in head[:3]:
+        if not 0x80 <= byte <= 0xBF:
+            break
+        count += 1
+    return count
 
 
 _CHUNK = 1 << 20

@@ -4,10 +4,17 @@ command's arguments, and where output cut to a size starts."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 from conftest import Env
 
+from jobctl.executor import ERROR_TAIL_BYTES
+from jobctl.logfolders import TRIMMED
 from jobctl.payload import MAX_COMMAND_BYTES
+
+# Characters of 2, 3 and 4 bytes in UTF-8, each cut after 1 to (its length - 1) bytes.
+_CUTS = [(char, partial) for char in "é€😀" for partial in range(1, len(char.encode()))]
 
 
 def test_a_lease_longer_than_poll_s_longest_wait_serves_its_job(env: Env) -> None:
@@ -58,3 +65,61 @@ def test_a_command_s_words_count_a_pointer_each_against_linux_s_limit(env: Env) 
     env.run("run-worker", "--burst", check=True)
     job = env.show(job_id)
     assert (job["state"], job["error"]) == ("succeeded", None)
+
+
+def test_a_cut_log_starts_at_a_character(env: Env) -> None:
+    """A log cut to its last log_max_bytes started with the rest of a character cut in half
+    (a stray continuation byte): the cut moves past it."""
+    keep = 10
+    config = f"[settings]\nlog_max_bytes = {keep}\n\n"
+    expected: dict[str, bytes] = {}
+    for number, (char, partial) in enumerate(_CUTS):
+        size = len(char.encode())
+        tail = next(t for t in range(1, size + 1) if (keep - t) % size == partial)
+        output = (char * 5 + "x" * tail).encode()
+        kept = (char * ((keep - tail) // size) + "x" * tail).encode()
+        name = f"cut{number}"
+        config += f'[jobs.{name}]\ncommand = ["printf", "%s", "{char * 5 + "x" * tail}"]\n'
+        expected[name] = TRIMMED % (len(output) - len(kept)) + kept
+    # Binary output is no UTF-8: it loses at most 3 bytes of what is kept.
+    config += f"[jobs.binary]\ncommand = {_python('os.write(1, bytes([0x80]) * 20)')}\n"
+    expected["binary"] = TRIMMED % 13 + b"\x80" * 7
+    env.write_config(config)
+    ids = {name: env.enqueue(name) for name in expected}
+    env.run("run-worker", "--burst", check=True)
+    for name, job_id in ids.items():
+        job = env.show(job_id)
+        assert job["state"] == "succeeded"
+        log = job["attempts_history"][0]["log_path"]  # type: ignore[index]
+        assert (name, Path(log).read_bytes()) == (name, expected[name])
+
+
+def test_a_job_s_error_starts_at_a_character_of_its_stderr(env: Env) -> None:
+    """The error keeps the last ERROR_TAIL_BYTES of stderr: cut inside a character, it began
+    'exit code 1: \\ufffd'. Binary stderr loses at most 3 bytes; stderr that was not cut
+    keeps all of its bytes."""
+    config = ""
+    expected: dict[str, str] = {}
+    for number, (char, partial) in enumerate(_CUTS):
+        size = len(char.encode())
+        tail = next(t for t in range(1, size + 1) if (ERROR_TAIL_BYTES - t) % size == partial)
+        name = f"cut{number}"
+        write = f"os.write(2, {char * 1500 + 'x' * tail!a}.encode()); sys.exit(1)"
+        config += f"[jobs.{name}]\ncommand = {_python(write)}\nmax_attempts = 1\n"
+        expected[name] = char * ((ERROR_TAIL_BYTES - tail) // size) + "x" * tail
+    binary = "os.write(2, bytes([0x80]) * 5000); sys.exit(1)"
+    config += f"[jobs.binary]\ncommand = {_python(binary)}\nmax_attempts = 1\n"
+    expected["binary"] = "\ufffd" * (ERROR_TAIL_BYTES - 3)
+    short = "os.write(2, bytes([0x80]) + b'abc'); sys.exit(1)"
+    config += f"[jobs.short]\ncommand = {_python(short)}\nmax_attempts = 1\n"
+    expected["short"] = "\ufffdabc"
+    env.write_config(config)
+    ids = {name: env.enqueue(name) for name in expected}
+    env.run("run-worker", "--burst", check=True)
+    for name, job_id in ids.items():
+        assert (name, env.show(job_id)["error"]) == (name, f"exit code 1: {expected[name]}")
+
+
+def _python(code: str) -> str:
+    """A command, as TOML, that runs `code` in Python with os and sys imported."""
+    return json.dumps([sys.executable, "-c", f"import os, sys; {code}"], ensure_ascii=False)
