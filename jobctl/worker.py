@@ -43,6 +43,7 @@ from jobctl.store.base import OUTAGE_GRACE
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 FORGET_CRASHED = 600.0  # seconds a crashed worker's record is kept, shown as crashed
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
+_ROOM_RETRY = 10.0  # seconds after the host refused a start before trying one more at once
 
 
 @dataclass
@@ -132,6 +133,9 @@ class Worker:
         self._rescue_after = 0.0  # monotonic; see _maintain
         self._hold_until = 0.0  # monotonic: no claims before (see _hold_off)
         self._held_off = 0.0  # seconds of the last hold; 0 once a job starts again
+        self._room: int | None = None  # jobs the host let it run at once, when fewer (_hold_off)
+        self._room_credit = 0  # jobs ended well since the room last grew
+        self._room_since = 0.0  # monotonic: when the host last refused a start
         self._maintained_at = self.clock.monotonic()
         self._maintained_wall = self.clock.now()  # the same look, on the clock leases use
 
@@ -333,7 +337,7 @@ class Worker:
         """Fill free slots; True when every slot asked for was filled."""
         if self._stopping:
             return False
-        free = self.options.concurrency - len(self._running)
+        free = self._slots() - len(self._running)
         if free <= 0 or self.clock.monotonic() < self._hold_until:
             return False
         self._config_changed()  # before the claim: [queues] limits decide what it takes
@@ -363,7 +367,7 @@ class Worker:
         if self._hold_until > mono:
             timeout = min(timeout, self._hold_until - mono)
         timeout = self._until_attempts_need_us(timeout)
-        if not self._stopping and len(self._running) < self.options.concurrency:
+        if not self._stopping and len(self._running) < self._slots():
             try:
                 due = self.store.next_due(self.options.queues)
             except StoreError:
@@ -719,11 +723,26 @@ class Worker:
             )
 
     def _hold_off(self, reason: str) -> None:
-        """Take no job for a while (a second, doubling up to half a minute while it lasts):
-        the host is out of processes or descriptors until some running jobs end. The starts
-        of one batch that fail together make one hold, and one line."""
+        """The host is out of processes or descriptors. With jobs of its own running, the
+        worker runs no more than those at once from now on (claiming its whole
+        --concurrency again gave back the rest at each try, as interrupted runs), trying
+        one more at times (see _regain_room). With none running, it takes no job for a while
+        (a second, doubling up to half a minute while it lasts). The starts of one batch
+        that fail together make one hold, and one line."""
         mono = self.clock.monotonic()
         if mono < self._hold_until:
+            return
+        started = sum(1 for r in self._running.values() if r.attempt is not None)
+        if started:
+            narrower = self._room is None or started < self._room
+            self._room, self._room_credit, self._room_since = started, 0, mono
+            if narrower:
+                self.log.emit(
+                    "worker.cannot_start",
+                    level="warning",
+                    error=f"{reason}: jobs go back to the queue; at most {started} run at"
+                    " once until the host allows more",
+                )
             return
         self._held_off = min(30.0, max(1.0, self._held_off * 2))
         self._hold_until = mono + self._held_off
@@ -733,6 +752,24 @@ class Worker:
             error=f"{reason}: jobs go back to the queue; none taken for"
             f" {format_duration(self._held_off)}",
         )
+
+    def _slots(self) -> int:
+        """How many jobs to run at once: --concurrency, or fewer while the host allows
+        fewer (see _hold_off)."""
+        if self._room is None:
+            return self.options.concurrency
+        return min(self._room, self.options.concurrency)
+
+    def _regain_room(self) -> None:
+        """A job ended well: once as many as the room holds have, and a while after the
+        host last refused one, one more may run at once again."""
+        if self._room is None:
+            return
+        self._room_credit += 1
+        waited = self.clock.monotonic() - self._room_since >= _ROOM_RETRY
+        if self._room_credit >= self._room and waited:
+            self._room_credit = 0
+            self._room = self._room + 1 if self._room + 1 < self.options.concurrency else None
 
     def _log_path(self, job_id: int, run: int) -> str:
         return logfiles.attempt_log_path(self._log_root, job_id, run)
@@ -867,6 +904,8 @@ class Worker:
                     retry_at = self.clock.now() + delay
             self._finishes.append(Finish(running.claim, result, retry_at))
             self._pending_log.append((running, result, elapsed, retry_at))
+            if result.outcome == Outcome.SUCCEEDED:
+                self._regain_room()
         if not self._finishes and not self._releases:
             return True
         claims: list[Claim] = []
@@ -878,7 +917,7 @@ class Worker:
                 )
                 self._releases, self._release_ends = [], []
             if self._finishes:
-                free = self.options.concurrency - len(self._running)
+                free = self._slots() - len(self._running)
                 if self._stopping or self.clock.monotonic() < self._hold_until:
                     free = 0  # (the jobs given back in a hold would come right back)
                 elif free > 0:
