@@ -1,4 +1,4 @@
-"""The one duration format of jobctl: "250ms", "30s", "5m", "2h", "1d", "1h30m".
+"""The one duration format of jobctl: "250ms", "30s", "5m", "2h", "1d", "1h30m" (or "1h 30m").
 
 Every option, config key and CLI flag that takes a duration goes through `parse_duration`,
 and every duration shown to a person goes through `format_duration`.
@@ -19,7 +19,9 @@ _UNITS: dict[str, float] = {
     "w": 604800.0,
 }
 _ORDER = ["w", "d", "h", "m", "s", "ms"]
-_PART = r"(\d+(?:\.\d+)?)(ms|w|d|h|m|s)"  # compiled on first use (re's cache): start-up counts
+# Compiled on first use (re's cache): start-up counts. Blanks may part the units ("1h 30m",
+# as systemd reads it), not a number from its unit.
+_PART = r"[ \t]*(\d+(?:\.\d+)?)(ms|w|d|h|m|s)"
 # Durations beyond a century are surely mistakes, and floats lose precision past them.
 MAX_SECONDS = 100 * 365 * 86400.0
 

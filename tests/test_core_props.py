@@ -103,6 +103,8 @@ def test_units_go_largest_first_each_once(units: list[str], data: st.DataObject 
         ("2w", 1209600, "14d"),
         ("1w1d1h1m1s1ms", 694861.001, "8d1h1m1s1ms"),
         (" 30s ", 30, "30s"),
+        ("1h 30m", 5400, "1h30m"),  # blanks may part the units, as systemd reads them
+        ("2d\t1h  5s", 176405, "2d1h5s"),
     ],
 )
 def test_known_durations(text: str, seconds: float, canonical: str) -> None:
