@@ -37,7 +37,7 @@ from jobctl.payload import (
     unique_keys,
 )
 from jobctl.text import shorten
-from jobctl.timefmt import parse_instant
+from jobctl.timefmt import PAST_UNSAID, parse_instant, span
 
 
 class JobRequest(NamedTuple):
@@ -209,8 +209,10 @@ def read_batch(
     now: float,
     source: str,
     defaults: BatchDefaults = BatchDefaults(),
+    notes: list[str] | None = None,
 ) -> list[NewJob]:
-    """Parse and check every line first; the caller stores all of them or none.
+    """Parse and check every line first; the caller stores all of them or none. `notes`
+    gets one line for the lines whose own `at` is past (their jobs run now).
 
     Lines of the common shape `{"job": ..., "payload": {...}}` take a short path that
     checks the same things with what was learned about their job type on its first line:
@@ -225,6 +227,7 @@ def read_batch(
     decoder = json.JSONDecoder(object_pairs_hook=unique_keys)
     loads, raw_decode = decoder.decode, decoder.raw_decode
     number = 0
+    past, first_past = 0, (0, 0.0)  # lines whose own `at` is past; the first, by how much
     try:
         for number, line in enumerate(lines, start=1):
             if len(line) > longest:  # not decoded: a payload could not fill it
@@ -273,7 +276,7 @@ def read_batch(
             if unknown:
                 raise PayloadError(f"{where}: unknown field {sorted(unknown)[0]!r}")
             try:
-                request = _request_from(item, where, defaults)
+                request = _request_from(item, where, defaults, now)
                 new_job = build_job(config, request, now, where)
             except JobctlError as exc:
                 message = str(exc)
@@ -281,12 +284,23 @@ def read_batch(
                     message = f"{where}: {message}"
                 raise type(exc)(message) from None
             jobs.append(new_job)
+            at = request.at if item.get("at") is not None else None  # not --at's, said once
+            if at is not None and at < now - PAST_UNSAID:
+                if not past:
+                    first_past = (number, now - at)
+                past += 1
             if item.keys() <= _SHORT_KEYS and new_job.command is None and new_job.job not in known:
                 known[new_job.job] = new_job
                 needs[new_job.job] = frozenset(placeholders(config.jobs[new_job.job].command))
                 roomy[new_job.job] = _roomy_payload(config.jobs[new_job.job])
     except RecursionError:  # nested thousands deep: too deep to decode, check or encode
         raise PayloadError(f"{source}:{number}: JSON nested too deeply") from None
+    if past and notes is not None:  # one note for the batch, not a line each
+        first, by = first_past
+        notes.append(
+            f"{past} line(s) give an 'at' already past (the first, {source}:{first}, by"
+            f" {span(by)}): their jobs run now"
+        )
     return jobs
 
 
@@ -332,7 +346,10 @@ def _given(item: dict[str, Any], key: str, default: Any) -> Any:
 
 
 def _request_from(
-    item: dict[str, Any], where: str, defaults: BatchDefaults = BatchDefaults()
+    item: dict[str, Any],
+    where: str,
+    defaults: BatchDefaults = BatchDefaults(),
+    now: float | None = None,
 ) -> JobRequest:
     payload = item.get("payload")
     if payload is None:  # absent, or null as jq writes a missing field: as for other keys
@@ -353,8 +370,8 @@ def _request_from(
     at = item.get("at")
     if at is not None:
         if not isinstance(at, str):
-            raise UsageError(f"{where}: at must be an ISO-8601 string")
-        at = parse_instant(at, "at")
+            raise UsageError(f"{where}: at must be a string, like '2026-05-01T09:30' or '+10m'")
+        at = parse_instant(at, "at", now=now)  # as --at reads it: `+10m` counts from `now`
     for field_name, kind in (("priority", int), ("max_attempts", int)):
         value = item.get(field_name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):

@@ -1,12 +1,18 @@
-"""The one place where instants are read from and written as text (ISO-8601 with offset)."""
+"""The one place where instants are read from and written as text: ISO-8601 with offset,
+and read also as typed at a shell (21:30, tomorrow 9:00, +10m)."""
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
+from datetime import time as dtime
 from functools import cache
 
-from jobctl.errors import UsageError
+from jobctl.errors import DurationError, UsageError
+
+# Seconds an instant may be past and still be taken for now without a note: that of
+# `--at "$(date -Iseconds)"`, or of a batch line its producer stamped a moment ago.
+PAST_UNSAID = 5.0
 
 
 def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseconds") -> str | None:
@@ -23,31 +29,30 @@ def parse_instant(
     what: str = "--at",
     zone: tzinfo | None = None,
     notes: list[str] | None = None,
+    now: float | None = None,
 ) -> float:
-    """Read an ISO-8601 instant; without an offset it is in `zone`, else local time. A local
-    time the zone skips or has twice (a DST change) is read as cron reads it, and `notes`
-    gets a line saying which instant that is."""
+    """Read an instant: ISO-8601, or one of the forms typed at a shell (see _informal_instant,
+    relative to `now`). A time without an offset is in `zone`, else local time. A local time
+    the zone skips or has twice (a DST change) is read as cron reads it, and `notes` gets a
+    line saying which instant that is."""
     raw = text.strip()
     if raw.endswith(("Z", "z")):
         raw = raw[:-1] + "+00:00"
     try:
-        moment = datetime.fromisoformat(raw)
+        moment = datetime.fromisoformat(raw)  # first: a batch has 100,000 of these
     except ValueError:
-        raise UsageError(
-            f"{what}: invalid time {text!r}: expected ISO-8601 like '2026-05-01T09:30:00+02:00'"
-        ) from None
+        return _informal_instant(text, raw, what, zone, notes, now)
+    return _instant(moment, text, what, zone, notes)
+
+
+def _instant(
+    moment: datetime, text: str, what: str, zone: tzinfo | None, notes: list[str] | None
+) -> float:
+    """The timestamp of a date and time read from `text`: a naive one in `zone`, else local."""
     if not 1971 <= moment.year <= 9998:
         raise UsageError(f"{what}: time {text!r} is out of range (years 1971 to 9998)")
     if moment.tzinfo is None:
-        # In the zone's rules, not the C library's: a time that does not exist (in a
-        # spring-forward gap) is read with the offset before the change, so 02:30 is 03:30
-        # summer time, as at(1) and mktime() read it; astimezone() gave 01:30, before the
-        # time asked for.
-        # A $TZ that names no zone (a POSIX rule, `JST-9`) is the C library's alone.
-        if zone is None and tz_ignored() is None:
-            from zoneinfo import ZoneInfo
-
-            zone = ZoneInfo(local_zone())
+        zone = _zone_of_naive_times(zone)
         naive = moment
         moment = moment.astimezone() if zone is None else moment.replace(tzinfo=zone)
         if zone is not None and notes is not None:
@@ -55,6 +60,118 @@ def parse_instant(
             if note:
                 notes.append(f"{what}: {text.strip()} {note}")
     return moment.timestamp()
+
+
+def _zone_of_naive_times(zone: tzinfo | None) -> tzinfo | None:
+    """The zone a time without an offset is in: `zone`, else the local one; None when $TZ
+    is a rule only the C library reads (then astimezone() reads the time)."""
+    # In the zone's rules, not the C library's: a time that does not exist (in a
+    # spring-forward gap) is read with the offset before the change, so 02:30 is 03:30
+    # summer time, as at(1) and mktime() read it; astimezone() gave 01:30, before the
+    # time asked for.
+    # A $TZ that names no zone (a POSIX rule, `JST-9`) is the C library's alone.
+    if zone is None and tz_ignored() is None:
+        from zoneinfo import ZoneInfo
+
+        zone = ZoneInfo(local_zone())
+    return zone
+
+
+_ACCEPTED_FORMS = (
+    "ISO-8601 (2026-05-01T09:30, 2026-05-01 9:30, 2026-05-01T09:30+02:00), a time of day"
+    " (21:30, the next to come; today 9:00; tomorrow 9:00) or +DURATION (+10m, +1h30m)"
+)
+
+
+def _informal_instant(
+    text: str,
+    raw: str,
+    what: str,
+    zone: tzinfo | None,
+    notes: list[str] | None,
+    now: float | None,
+) -> float:
+    """The forms at(1) and pueue users type: `+DURATION` (from now), a time of day `H:MM[:SS]`
+    (the next one: today if still ahead, else tomorrow, said in `notes`), `today H:MM`,
+    `tomorrow H:MM`, and a date with a one-digit hour (`2026-12-01 9:00`)."""
+    import re
+    import time
+
+    current = time.time() if now is None else now
+    if raw.startswith("+"):
+        from jobctl.durations import parse_duration
+
+        try:
+            return current + parse_duration(raw[1:])
+        except DurationError as exc:
+            raise UsageError(f"{what}: {text.strip()!r}: {exc}") from None
+    padded = re.fullmatch(r"(\d{4}-\d\d-\d\d[Tt ])(\d:\d\d.*)", raw)
+    if padded:
+        try:
+            moment = datetime.fromisoformat(f"{padded[1]}0{padded[2]}")
+        except ValueError:
+            pass
+        else:
+            return _instant(moment, text, what, zone, notes)
+    of_day = re.fullmatch(r"(?:(today|tomorrow)\s+)?(\d?\d):(\d\d)(?::(\d\d))?", raw, re.I)
+    if of_day:
+        day_word, hour, minute, second = of_day.groups()
+        try:
+            clock = dtime(int(hour), int(minute), int(second or 0))
+        except ValueError:
+            pass
+        else:
+            return _time_of_day(text, clock, day_word, what, zone, notes, current)
+    raise UsageError(f"{what}: invalid time {text!r}: expected {_ACCEPTED_FORMS}")
+
+
+def _time_of_day(
+    text: str,
+    clock: dtime,
+    day_word: str | None,
+    what: str,
+    zone: tzinfo | None,
+    notes: list[str] | None,
+    now: float,
+) -> float:
+    """`clock` on the day `day_word` names, or without one its next occurrence after `now`;
+    the days are those of `zone` (else local), so tomorrow is the next date, however long a
+    DST change makes the day."""
+    zone = _zone_of_naive_times(zone)
+    today = datetime.fromtimestamp(now, zone).date()
+    days = 1 if day_word and day_word.lower() == "tomorrow" else 0
+    while True:
+        day_notes: list[str] = []
+        moment = datetime.combine(today + timedelta(days=days), clock)
+        instant = _instant(moment, text, what, zone, day_notes)
+        if day_word or instant > now:
+            break
+        days += 1  # past today: tomorrow's, and the notes of tomorrow's
+    if notes is not None:
+        notes.extend(day_notes)
+        if not day_word:
+            notes.append(_next_occurrence_note(text, what, instant, zone, now, days))
+    return instant
+
+
+def _next_occurrence_note(
+    text: str, what: str, instant: float, zone: tzinfo | None, now: float, days: int
+) -> str:
+    """`--at 21:30 is today, 2026-11-30 21:30 CET (in 9h)`: which day a time of day was
+    read as."""
+    read = datetime.fromtimestamp(instant, zone)
+    shown = read.strftime("%Y-%m-%d %H:%M" + (":%S" if read.second else ""))
+    label = (read if zone is not None else read.astimezone()).strftime("%Z")
+    day = "today" if days == 0 else "tomorrow"
+    return f"{what} {text.strip()} is {day}, {shown} {label} (in {span(instant - now)})"
+
+
+def span(seconds: float) -> str:
+    """How far an instant is from now, for a note: to the minute from a minute on ("in 9h",
+    not "in 8h59m"; "3h1m ago", not "3h41s ago")."""
+    from jobctl.durations import format_short
+
+    return format_short(round(seconds / 60) * 60 if seconds >= 60 else seconds)
 
 
 def _clock_change_note(naive: datetime, ts: float, zone: tzinfo) -> str | None:

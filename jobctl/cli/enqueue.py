@@ -59,14 +59,14 @@ def run_enqueue(
 
         defaults = BatchDefaults(
             delay=duration_option(delay, "--delay"),
-            at=instant_option(at, "--at"),
+            at=instant_option(at, "--at"),  # checked before any line; read again with them
             priority=priority,
             queue=queue,
             max_attempts=max_attempts,
             cwd=_exec_directory(required=False),
         )
         check_batch_defaults(config, defaults, time.time())
-        _enqueue_batch(batch, as_json, defaults)
+        _enqueue_batch(batch, as_json, defaults, at)
         return
     words = list(args or [])
     if exec_:
@@ -102,11 +102,12 @@ def run_enqueue(
         command, name, cwd = None, words[0], None
     body = _payload(arg, payload, payload_file)
     now = time.time()  # once the payload is read: a slow producer on stdin delays nothing
+    at_instant = instant_option(at, "--at", now)
     request = JobRequest(
         job=name,
         payload=body,
         delay=duration_option(delay, "--delay"),
-        at=instant_option(at, "--at"),
+        at=at_instant,
         priority=priority,
         queue=queue,
         key=key,
@@ -120,7 +121,9 @@ def run_enqueue(
         if result.created:
             stored(f"job {result.id} was queued, but its id could not be printed")
         say_if_new(store)
-        if not result.created:
+        if result.created:
+            _say_if_past(at, at_instant, now, "the job runs now")
+        else:
             _refuse_a_stopping_holder(store, result.id, key)
             say_key_held(store, result.id, key, new_job.job)
         if as_json and not (wait or follow):
@@ -145,6 +148,22 @@ def run_enqueue(
             extra={"created": result.created},
             timeout=timeout,
         )
+
+
+def _say_if_past(text: str | None, instant: float | None, now: float, runs: str) -> None:
+    """An --at already past runs now, as pueue takes it; at(1) refuses one. Said, since
+    `--at 2026-11-30T07:00` typed for 17:00 otherwise started the job at once without a word."""
+    from jobctl.timefmt import PAST_UNSAID
+
+    if text is None or instant is None or instant >= now - PAST_UNSAID:
+        return
+    from jobctl.text import say
+    from jobctl.timefmt import iso, span
+
+    say(
+        f"jobctl: note: --at {text.strip()} was {span(now - instant)} ago"
+        f" ({iso(instant, timespec='seconds')}): {runs}"
+    )
 
 
 def _refuse_a_shell_line(command: list[str], cwd: str) -> None:
@@ -273,7 +292,7 @@ def _exec_directory(*, required: bool = True) -> str | None:
     )
 
 
-def _enqueue_batch(source: str, as_json: bool, defaults: BatchDefaults) -> None:
+def _enqueue_batch(source: str, as_json: bool, defaults: BatchDefaults, at: str | None) -> None:
     """_enqueue_lines without the garbage collector: a batch builds a few objects per line
     and frees none of them until it ends, so the collections their allocations set off find
     nothing (an eighth of the time, on 100,000 lines)."""
@@ -282,15 +301,18 @@ def _enqueue_batch(source: str, as_json: bool, defaults: BatchDefaults) -> None:
     collecting = gc.isenabled()
     gc.disable()
     try:
-        _enqueue_lines(source, as_json, defaults)
+        _enqueue_lines(source, as_json, defaults, at)
     finally:
         if collecting:
             gc.enable()
 
 
-def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
+def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str | None) -> None:
+    """Store the jobs of a batch's lines, `at` the --at they were given, if any."""
     from jobctl.errors import UsageError
     from jobctl.producer import read_batch
+    from jobctl.text import say
+    from jobctl.timefmt import parse_instant
 
     # A byte-order mark (a file saved by a Windows editor) starts the text, not a line.
     try:
@@ -316,7 +338,13 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults) -> None:
     # Stamped once read: `producer | jobctl enqueue --batch - --delay 10m` counts the delay
     # from when the jobs exist, not from when the producer started.
     now = time.time()
-    jobs = read_batch(STATE.config(), lines, now, name, defaults)
+    if at is not None:  # read again at this `now`: `--at +10m` counts from it, as --delay does
+        defaults = defaults._replace(at=parse_instant(at, "--at", now=now))
+        _say_if_past(at, defaults.at, now, "the jobs of the lines that give no time run now")
+    notes: list[str] = []
+    jobs = read_batch(STATE.config(), lines, now, name, defaults, notes)
+    for note in notes:
+        say(f"jobctl: note: {note}")
     with STATE.store() as store:
         _refuse_keys_held_while_stopping(store, jobs)
         results = store.enqueue(jobs, now)

@@ -28,15 +28,16 @@ def duration_option(text: str | None, option: str) -> float | None:
         raise DurationError(f"{option}: {exc}") from None
 
 
-def instant_option(text: str | None, option: str) -> float | None:
-    """An instant option's timestamp; errors name the option."""
+def instant_option(text: str | None, option: str, now: float | None = None) -> float | None:
+    """An instant option's timestamp (`+10m`, `21:30`: from `now`, else the clock's); errors
+    name the option."""
     if text is None:
         return None
     from jobctl.text import say
     from jobctl.timefmt import parse_instant
 
     notes: list[str] = []
-    instant = parse_instant(text, option, notes=notes)
+    instant = parse_instant(text, option, notes=notes, now=now)
     for note in notes:
         say(f"jobctl: note: {note}")
     return instant

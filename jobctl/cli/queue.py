@@ -107,7 +107,14 @@ def enqueue(
     ] = None,
     at: Annotated[
         str | None,
-        typer.Option("--at", help="Run at this ISO-8601 time.", show_default=False, metavar="TIME"),
+        typer.Option(
+            "--at",
+            help="Run at this time: 2026-05-01T09:30 (ISO-8601; local time unless it has an"
+            " offset), 2026-05-01 9:30, 21:30 (the next one), today 9:00, tomorrow 9:00, or"
+            " +10m (from now). A time already past runs now.",
+            show_default=False,
+            metavar="TIME",
+        ),
     ] = None,
     priority: Annotated[
         int | None,
@@ -136,7 +143,13 @@ def enqueue(
         ),
     ] = None,
     exec_: Annotated[
-        bool, typer.Option("--exec", "-x", help="Queue the given command (no job type needed).")
+        bool,
+        typer.Option(
+            "--exec",
+            "-x",
+            help="Queue the given command (no job type needed); it has 3 attempts unless"
+            " --max-attempts is given.",
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job(s) as JSON.")] = False,
     wait: Annotated[
