@@ -57,6 +57,9 @@ class SqliteBase:
         self._beside: dict[str, tuple[int, int]] | None = None
         self._beside_gone: str | None = None
         self._beside_paths = tuple((suffix, f"{path}{suffix}") for suffix in ("-wal", "-shm"))
+        # Whether a write is to switch the database to WAL first (None: not looked at yet;
+        # see _switch_to_wal).
+        self._to_wal: bool | None = None
 
     def replaced(self) -> str | None:
         if self._identity is None:
@@ -116,7 +119,7 @@ class SqliteBase:
         if since is None:
             return now - BUSY_SLICE
         if now - since >= BUSY_TIMEOUT:
-            raise StoreError(f"database {self.path}: {describe(_LOCKED, self.path)}")
+            raise StoreError(f"database {self.path}: {describe(_LOCKED, self.path, now - since)}")
         if now - since >= BUSY_NOTE_AFTER and self.on_lock_wait is not None:
             told, self.on_lock_wait = self.on_lock_wait, None
             told()
@@ -176,6 +179,8 @@ class SqliteBase:
         gone = self._check_beside()  # two stat calls: a write is a hundred times that
         if gone is not None:
             raise StoreError(gone)
+        if self._to_wal is not False:
+            self._to_wal = _switch_to_wal(conn)
         since = None
         while True:
             try:
@@ -183,53 +188,67 @@ class SqliteBase:
                 break
             except sqlite3.OperationalError as exc:
                 if not _is_locked(exc):
-                    raise self._error(exc) from None
+                    raise self._error(exc, None) from None
                 since = self._waited(since)
             except (sqlite3.Error, UnicodeDecodeError) as exc:
-                raise self._error(exc) from None
+                raise self._error(exc, None) from None
         try:
             yield conn
+            self._commit(conn)
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             # After a full disk or an I/O error SQLite may have rolled back already.
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            raise self._error(exc) from None
+            raise self._error(exc, None) from None
         except BaseException:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             raise
-        try:
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise self._error(exc) from None
+
+    def _commit(self, conn: sqlite3.Connection) -> None:
+        """COMMIT, waiting for a lock as BEGIN IMMEDIATE does (up to BUSY_TIMEOUT). In
+        rollback-journal mode (until _switch_to_wal succeeds) a commit waits for every reader
+        to finish: after SQLite's BUSY_SLICE alone, an enqueue failed beside any read
+        transaction."""
+        since = None
+        while True:
+            try:
+                conn.execute("COMMIT")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or not conn.in_transaction:
+                    raise
+                since = self._waited(since)
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         since = None
         while True:
+            began = time.monotonic()
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.OperationalError as exc:
                 if not _is_locked(exc) or self._conn.in_transaction:
-                    raise self._error(exc) from None
+                    raise self._error(exc, time.monotonic() - began) from None
                 since = self._waited(since)
             except (sqlite3.Error, UnicodeDecodeError) as exc:
-                raise self._error(exc) from None
+                raise self._error(exc, None) from None
 
-    def _error(self, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
-        return store_error(self.path, exc)
+    def _error(self, exc: sqlite3.Error | UnicodeDecodeError, waited: float | None) -> StoreError:
+        return store_error(self.path, exc, waited)
 
 
 _DISK_FULL = "the disk is full"
 
 
-def store_error(path: Path, exc: sqlite3.Error | UnicodeDecodeError) -> StoreError:
+def store_error(
+    path: Path, exc: sqlite3.Error | UnicodeDecodeError, waited: float | None = BUSY_TIMEOUT
+) -> StoreError:
     """The one line for a failed operation on the database at `path`: a StoreFull when the
-    disk is full, which a caller may act on (see retention)."""
-    what = describe(exc, path)
+    disk is full, which a caller may act on (see retention). `waited`: how long a "locked"
+    failure waited for the lock (None: not known)."""
+    what = describe(exc, path, waited)
     kind = StoreFull if what == _DISK_FULL else StoreError
     return kind(f"database {path}: {what}")
 
@@ -253,13 +272,19 @@ def _is_locked(exc: sqlite3.Error) -> bool:
     return "database is locked" in str(exc)
 
 
-def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) -> str:
+def describe(
+    exc: sqlite3.Error | UnicodeDecodeError,
+    path: Path | None = None,
+    waited: float | None = BUSY_TIMEOUT,
+) -> str:
+    """What went wrong, in a few words. `waited`: how long a "locked" failure waited for the
+    lock: SQLite's own wait at an open, BUSY_TIMEOUT; None where it is not known."""
     if isinstance(exc, UnicodeDecodeError):
         # SQLite's own message quotes the damaged schema, which is not even valid text.
         return "the database file is corrupt (its schema or data is not valid UTF-8 text)"
     text = str(exc)
     if "database is locked" in text or "database table is locked" in text:
-        return f"database is locked (another process held it for over {BUSY_TIMEOUT:g}s)"
+        return _locked(waited)
     if "file is not a database" in text:
         return "not a jobctl database (the file is not SQLite, or is corrupt)"
     if "disk image is malformed" in text:
@@ -277,6 +302,15 @@ def describe(exc: sqlite3.Error | UnicodeDecodeError, path: Path | None = None) 
     if "disk I/O error" in text:  # SQLite could not make its -shm on a full disk, say
         return _file_system_problem(path) or _wal_gone(path) or _size_limit() or text
     return text
+
+
+def _locked(waited: float | None) -> str:
+    """The wait as it was: a commit that gave up after half a second said "held it for over
+    30s"."""
+    if waited is None or waited < 0.1:  # (SQLite gives up at once where two would deadlock)
+        return "database is locked (another process holds it)"
+    shown = BUSY_TIMEOUT if waited >= BUSY_TIMEOUT else int(waited * 10) / 10
+    return f"database is locked (another process held it for over {shown:g}s)"
 
 
 def _size_limit() -> str | None:
@@ -423,6 +457,27 @@ def open_database(
         conn.close()
         raise
     return conn, found is not True, upgraded
+
+
+def _switch_to_wal(conn: sqlite3.Connection) -> bool:
+    """A database in another journal mode is switched to WAL, as new ones are made, before
+    its first write (a backup put back: `backup` writes its copy as a file of its own, with
+    no -wal): in rollback-journal mode each commit waits for every reader to finish, so one
+    holding a read transaction (a `sqlite3` shell, a long `list`) stops all writes. The
+    switch takes SQLite's exclusive lock, so it happens at an instant no connection reads
+    (those of other processes follow by themselves). It waits for none: while one reads, the
+    next write tries again (True: it is to)."""
+    try:
+        if str(conn.execute("PRAGMA journal_mode").fetchone()[0]) == "wal":
+            return False
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("PRAGMA journal_mode = WAL").fetchone()
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")
+    except sqlite3.Error as exc:
+        return _is_locked(exc)  # else (a read-only file, say) the write says what is wrong
+    return False
 
 
 def _read_only_mount(path: Path) -> bool:
