@@ -25,6 +25,12 @@ BUSY_TIMEOUT = 30.0
 BUSY_SLICE = 0.5
 BUSY_NOTE_AFTER = 2.0  # a wait longer than a large batch's write is worth a word
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
+# What the -wal is cut back to at the first commit after a checkpoint emptied it. Without a
+# limit it keeps the size of the largest transaction ever written (a batch of a million
+# jobs: 122 MB) for as long as any process has the database open, a worker for months. Four
+# times what it holds between two of SQLite's automatic checkpoints (1,000 pages: 4 MiB), so
+# that busy times, when readers hold a checkpoint back, do not cut it only to grow it again.
+WAL_SIZE_LIMIT = 16 << 20
 SCHEMA_VERSION = 4
 # Connections whose -wal or -shm was deleted under them: never closed (see _check_beside).
 _ABANDONED: list[sqlite3.Connection] = []
@@ -448,6 +454,7 @@ def open_database(
             upgraded = _migrate_locked(conn, path)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
     except (sqlite3.Error, UnicodeDecodeError) as exc:
