@@ -13,7 +13,7 @@ import sqlite3
 import time
 
 import pytest
-from conftest import Env
+from conftest import Env, small_file_system
 from test_observe_support import enqueue_at, opened, register, start_logged
 
 from jobctl.models import NewJob
@@ -296,6 +296,48 @@ def test_json_report(env: Env) -> None:
     result = env.run("health", "--json", "--max-dead", "1")
     assert result.returncode == 0 and result.stderr == ""
     assert json.loads(result.stdout)["healthy"] is True
+
+
+def test_a_database_on_a_full_disk_is_unhealthy(env: Env) -> None:
+    """`health` said "ok database: ... is readable" (exit 0) while every enqueue and claim
+    failed with "the disk is full": reads still work then, and the database check only read."""
+    with small_file_system(env.root / "small", "size=8m") as small:
+        env.db = small / "q.db"
+        env.write_config(CONFIG)
+        env.enqueue("ok")
+        # A running worker keeps the -wal and -shm, so that reads need no room.
+        with contextlib.closing(sqlite3.connect(env.db, isolation_level=None)) as holder:
+            holder.execute("SELECT COUNT(*) FROM jobs").fetchone()
+            code, out, err = health(env)
+            assert (code, out, err) == (0, [f"ok    database: database {env.db} is readable"], [])
+            with contextlib.suppress(OSError), open(small / "filler", "wb") as filler:
+                while True:
+                    filler.write(b"\0" * 65536)
+                    filler.flush()
+            info = os.statvfs(small)
+            free = (info.f_bfree if os.geteuid() == 0 else info.f_bavail) * info.f_frsize
+            assert free < 4 << 20
+            full = env.run("enqueue", "ok")
+            assert (full.returncode, full.stderr) == (
+                3,
+                f"jobctl: database {env.db}: the disk is full\n",
+            )
+            code, out, err = health(env)
+            assert (code, out) == (1, [])
+            assert err == [
+                f"jobctl: unhealthy: database: database {env.db}: the disk is full ({free:,}"
+                " bytes free on its file system, under the 4 MiB a write may need)"
+            ]
+            report = json.loads(env.run("health", "--json").stdout)
+            assert report["checks"][0] | {"message": ""} == {
+                "name": "database",
+                "ok": False,
+                "value": free,
+                "limit": 4 << 20,  # a write's room: the -wal's growth between checkpoints
+                "message": "",
+            }
+            (small / "filler").unlink()
+            assert health(env)[0] == 0
 
 
 def test_json_report_of_a_database_that_cannot_be_used(env: Env) -> None:

@@ -4,7 +4,9 @@ The database check reads a bounded sample of what the queue's work touches, not 
 counters: a damaged page there fails `health` (exit 3, as it fails `list` and `enqueue`)
 in the same few milliseconds on a million jobs as on fifty. It is no integrity check of
 the whole file: a damaged page elsewhere (old jobs in the middle of the table, the attempts
-of those, an index entry no read here reaches) shows only when something reads it.
+of those, an index entry no read here reaches) shows only when something reads it. It also
+fails when the disk under a SQLite database has too little room left for a write: every
+enqueue and claim then fails with "the disk is full" while every read still works.
 """
 
 from __future__ import annotations
@@ -19,6 +21,11 @@ from jobctl.store import Store
 # Jobs read at each end of the jobs table: more than a default `jobctl list` shows (50), so a
 # page that breaks `list` breaks `health` too; a fixed number, so the cost stays flat.
 SAMPLE_JOBS = 100
+# The room a SQLite database's writes need on its file system: the -wal grows by up to 1,000
+# pages (4 MiB) between two automatic checkpoints, and a checkpoint grows the database file
+# by as much. With less free, writes start failing in the next few thousand jobs, if not at
+# the next one.
+WRITE_ROOM = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
     """Every check asked for, passing or not; the database being readable is always one."""
     queues = store.queue_counts(now)  # the counters, and the ready and due indexes
     read_sample(store, now)
-    checks = [Check("database", True, None, None, f"database {store.location} is readable")]
+    checks = [_database(store)]
     for loss in store.losses():  # a server that deletes jobs by itself is no healthy queue
         checks.append(Check("store", False, None, None, loss))
     ready = sum(q.ready for q in queues)
@@ -101,6 +108,27 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
                 )
             )
     return checks
+
+
+def _database(store: Store) -> Check:
+    """Readable (read_sample has read it), and with room to write on its disk: the value is
+    the bytes free there, for a SQLite file."""
+    from jobctl.store.sqlite.connection import SqliteBase, free_space
+
+    readable = f"database {store.location} is readable"
+    free = free_space(store.path) if isinstance(store, SqliteBase) else None
+    if free is None:
+        return Check("database", True, None, None, readable)
+    if free < WRITE_ROOM:
+        return Check(
+            "database",
+            False,
+            free,
+            WRITE_ROOM,
+            f"database {store.location}: the disk is full ({free:,} bytes free on its file"
+            f" system, under the {WRITE_ROOM >> 20} MiB a write may need)",
+        )
+    return Check("database", True, free, WRITE_ROOM, readable)
 
 
 def read_sample(store: Store, now: float) -> None:

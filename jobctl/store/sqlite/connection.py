@@ -319,6 +319,16 @@ def _locked(waited: float | None) -> str:
     return f"database is locked (another process held it for over {shown:g}s)"
 
 
+def free_space(path: Path) -> int | None:
+    """The bytes this user may still write on the file system holding the database at `path`
+    (root: those kept for root too); None when it cannot be told."""
+    try:
+        info = os.statvfs(path)  # the file's own: a link to one on another disk is followed
+    except OSError:
+        return None
+    return (info.f_bfree if os.geteuid() == 0 else info.f_bavail) * info.f_frsize
+
+
 def _size_limit() -> str | None:
     """A file size limit (`ulimit -f`, systemd's LimitFSIZE=) that SQLite's files ran into:
     their writes fail as on a broken disk."""
