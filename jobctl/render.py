@@ -126,12 +126,30 @@ _STATE_STYLE = {
 
 def ended_line(job: Job) -> str:
     """The line `wait`, `logs --follow` and `enqueue --wait` give for a job that did not
-    succeed: its state and the first line of its error (the job's stderr: cleaned)."""
-    first = job.error.splitlines()[0] if job.error else ""
-    detail = (
-        f": {first}" if first and first != job.state.value else ""
-    )  # not "cancelled: cancelled"
+    succeed: its state and the gist of its error (cleaned)."""
+    gist = error_gist(job.error or "")
+    detail = f": {gist}" if gist and gist != job.state.value else ""  # not "cancelled: cancelled"
     return clean(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}")
+
+
+def error_parts(error: str) -> tuple[str, str]:
+    """An error as jobctl's own words ("exit code 3: ", "timeout after 5s: ") and what the
+    job wrote after them, its stderr's tail; ("", error) when it has no such words. The one
+    reading of an error for a cut table cell and for `wait`'s line."""
+    words, sep, rest = error.partition(": ")
+    if sep and len(words) <= 40 and "\n" not in words and "\r" not in words:
+        return words + sep, rest
+    return "", error
+
+
+def error_gist(error: str) -> str:
+    """An error on one line: jobctl's words, then the last line the job wrote that is not
+    blank, where stderr says most (its first is a traceback's heading, or a progress line a
+    carriage return wrote over), as a terminal's cut ERROR cell keeps the end too."""
+    head, rest = error_parts(error)
+    lines = [line.strip() for line in rest.splitlines()]  # at a carriage return too
+    last = next((line for line in reversed(lines) if line), "")
+    return (head + last) if last else head.removesuffix(": ")
 
 
 def shown_command(argv: Sequence[str]) -> str:
@@ -324,11 +342,7 @@ def _cut_to(text: str, width: int, how: Cut) -> str:
         return text
     if how == "end":
         return set_cell_size(text, width - 1).rstrip() + "…"
-    head = ""
-    if how == "error":
-        words, sep, _ = text.partition(": ")
-        if sep and cell_len(words) <= 40:
-            head = words + ": "
+    head = error_parts(text)[0] if how == "error" else ""
     keep = width - cell_len(head) - 1
     if head and keep < _FEWEST // 2:  # no room for the job's words: jobctl's, then a cut
         return _cut_to(text, width, "end")

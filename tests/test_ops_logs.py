@@ -177,6 +177,38 @@ def test_enqueue_wait_exits_with_the_jobs_exit_code(env: Env) -> None:
     assert bad.stderr == f"jobctl: job {job_id} (bad) ended dead: exit code 7: broken\n"
 
 
+TRACEBACK = r"""
+[jobs.crash]
+command = ["sh", "-c", 'printf "Traceback (most recent call last):\n  File x.py\nValueError: no input\n\n" >&2; exit 1']
+max_attempts = 1
+
+[jobs.fetch]
+command = ["sh", "-c", 'printf "downloading   1%%\rdownloading 100%%\rchecksum mismatch\r" >&2; exit 4']
+max_attempts = 1
+"""  # noqa: E501
+
+
+def test_a_failed_job_s_line_gives_the_last_line_it_wrote(env: Env) -> None:
+    """`wait`, `logs --follow` and `enqueue --wait` ended with the first line of the job's
+    stderr: a traceback's "Traceback (most recent call last):", a progress bar's first
+    "downloading 1%". Like a terminal's cut ERROR cell, the line keeps the end."""
+    env.write_config(TRACEBACK)
+    crash, fetch = env.enqueue("crash"), env.enqueue("fetch")
+    burst(env)
+    said = {
+        crash: f"jobctl: job {crash} (crash) ended dead: exit code 1: ValueError: no input\n",
+        fetch: f"jobctl: job {fetch} (fetch) ended dead: exit code 4: checksum mismatch\n",
+    }
+    for job_id, line in said.items():
+        assert env.run("wait", str(job_id)).stderr == line
+        assert env.run("logs", str(job_id), "--follow").stderr == line
+    start_worker(env)
+    waited = env.run("enqueue", "crash", "--wait")
+    assert waited.stderr == (
+        f"jobctl: job {int(waited.stdout)} (crash) ended dead: exit code 1: ValueError: no input\n"
+    )
+
+
 def test_enqueue_follow_streams_the_output(env: Env) -> None:
     env.write_config(
         '[jobs.build]\ncommand = ["sh", "-c", "echo step 1; echo step 2; exit 3"]\n'
