@@ -1,7 +1,7 @@
 """Everything jobctl prints for people (tables) and for scripts (JSON documents).
 
-Tables use rich on a terminal, and plain aligned text when stdout is not a terminal or
-NO_COLOR is set, so pipes and logs stay clean. JSON shapes are documented in the README
+Tables use rich on a terminal (without colour under NO_COLOR), and plain aligned text when
+stdout is not a terminal, so pipes and logs stay clean. JSON shapes are documented in the README
 and pinned by tests: add fields, never rename or drop one.
 
 Stored text is anything a job or its submitter chose (a key, an argv, a command's stderr):
@@ -12,7 +12,6 @@ break a row, and `print_json` always writes strict UTF-8 with the data unchanged
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -107,7 +106,10 @@ def attempt_document(attempt: Attempt) -> dict[str, Any]:
 
 
 def use_rich() -> bool:
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    """Whether stdout gets the terminal's tables. NO_COLOR does not decide it: it takes the
+    colour away only (rich reads it), as no-color.org asks, and a person at a terminal keeps
+    its layout; the plain form is for what is not a terminal."""
+    return sys.stdout.isatty()
 
 
 # Values a terminal table leaves blank, so that what differs stands out.

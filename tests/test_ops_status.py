@@ -136,17 +136,41 @@ def _through_a_terminal(env: Env, *args: str, extra: dict[str, str] | None = Non
     return output
 
 
-def test_read_commands_use_rich_tables_only_on_a_colour_terminal(env: Env) -> None:
+def _colours(output: bytes) -> list[bytes]:
+    """The SGR parameters of `output` that set a colour (30-49, 90-107), not bold or dim."""
+    import re
+
+    codes = re.findall(rb"\x1b\[([0-9;]*)m", output)
+    return [n for c in codes for n in c.split(b";") if n and (30 <= int(n) <= 49 or int(n) >= 90)]
+
+
+def _heading(output: bytes, marker: str) -> list[str]:
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", output.decode())
+    return next(line.split() for line in text.splitlines() if line.split()[:1] == [marker])
+
+
+def test_read_commands_use_rich_tables_on_a_terminal_without_colour_under_no_color(
+    env: Env,
+) -> None:
+    """NO_COLOR turned a terminal's tables into the piped form (every column, "-" for an
+    empty cell); no-color.org asks it to take the colour away, nothing else. The piped form
+    is chosen by stdout alone."""
     env.write_config('[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\n')
     env.enqueue("bad")
     burst(env)
+    env.run("pause", "default", check=True)  # status shows a paused queue in red
     for command, marker in ((["status"], "QUEUE"), (["list"], "ID"), (["dead", "list"], "ID")):
         styled = _through_a_terminal(env, *command)
-        assert b"\x1b[" in styled, command
-        plain = _through_a_terminal(env, *command, extra={"NO_COLOR": "1"})
-        assert b"\x1b[" not in plain and marker.encode() in plain, command
+        assert _colours(styled) or command == ["dead", "list"], command  # (it has no colour)
+        uncoloured = _through_a_terminal(env, *command, extra={"NO_COLOR": "1"})
+        assert not _colours(uncoloured), command
+        assert _heading(uncoloured, marker) == _heading(styled, marker), command
         piped = env.run(*command, check=True).stdout
         assert "\x1b[" not in piped and marker in piped, command
+        # Piped, every column is there; a terminal leaves out those no row fills.
+        assert len(_heading(piped.encode(), marker)) > len(_heading(styled, marker)), command
 
 
 def test_status_names_the_kind_of_every_live_process(env: Env) -> None:
