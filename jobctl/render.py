@@ -213,10 +213,11 @@ def table(
     in `cut` (column -> how) give up what the terminal lacks, shared out among them (see
     _fit), so that a wide terminal shows long commands and errors whole and a narrow one
     cuts them rather than folding every row; where even that leaves too little, the `spare`
-    columns go, in their order (kubectl's columns for -o wide). Plain text is for grep and
-    awk: every column,
-    every value, and "-" for an empty cell, so that the fields of a line are always the
-    same."""
+    columns go, in their order (kubectl's columns for -o wide; a name several columns have
+    takes the right-most first). In such a table the other columns keep their width: an id,
+    a worker's or a queue's name, a time folded over lines can be neither read nor pasted.
+    Plain text is for grep and awk: every column, every value, and "-" for an empty cell,
+    so that the fields of a line are always the same."""
     rich = use_rich()
     if rich:
         hidden = [usual.get(c) if usual else None for c in columns]
@@ -241,14 +242,19 @@ def table(
             import shutil
 
             console.size = shutil.get_terminal_size()
-        if cut:
+        fitted = bool(cut or spare)
+        cut = cut or {}
+        if fitted:
             columns, rows = _drop_spare(columns, rows, cut, spare, console.width)
             rows = _fit(columns, rows, cut, console.width)
         # Text, not str: rich would read "[...]" in stored data as markup.
         heading = Text(title) if title else None
         grid = Table(title=heading, box=None, header_style="bold", pad_edge=False)
         for column in columns:
-            grid.add_column(column, overflow="fold")
+            if fitted and column not in cut:  # cut by "…" where nothing fits, never folded
+                grid.add_column(column, no_wrap=True, overflow="ellipsis")
+            else:
+                grid.add_column(column, overflow="fold")
         for index, row in enumerate(rows):
             style = styles[index] if styles else None
             grid.add_row(
@@ -284,27 +290,39 @@ def _drop_spare(
     room: int,
 ) -> tuple[Sequence[str], Sequence[Sequence[str]]]:
     """Without the `spare` columns, in their order, while the table would not fit `room`
-    cells even with its `cut` columns cut to _FEWEST: a folded row is two lines for one."""
+    cells even with its `cut` columns cut as far as they still say something (_fewest): a
+    folded row is two lines for one, and an error cut to "exit code…" tells less than the
+    column that gave way."""
     from rich.cells import cell_len
 
     def least(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
-        widths = [
-            max([cell_len(name)] + [cell_len(row[i]) for row in rows])
-            for i, name in enumerate(columns)
-        ]
-        smallest = [
-            min(w, max(_FEWEST, cell_len(name))) if name in cut else w
-            for name, w in zip(columns, widths, strict=True)
-        ]
+        smallest = []
+        for i, name in enumerate(columns):
+            values = [row[i] for row in rows]
+            width = max([cell_len(name)] + [cell_len(v) for v in values])
+            how = cut.get(name)
+            smallest.append(width if how is None else min(width, _fewest(name, how, values)))
         return sum(smallest) + _GAP * (len(columns) - 1)
 
     for name in spare:
         if name not in columns or least(columns, rows) <= room:
             continue
-        gone = columns.index(name)
+        gone = len(columns) - 1 - columns[::-1].index(name)  # the right-most of that name
         columns = [c for i, c in enumerate(columns) if i != gone]
         rows = [[v for i, v in enumerate(row) if i != gone] for row in rows]
     return columns, rows
+
+
+def _fewest(name: str, how: Cut, values: Sequence[str]) -> int:
+    """The cells a cut column needs to say something: _FEWEST, its heading, and for an
+    error its jobctl words and a few of the job's (as _cut_to keeps them)."""
+    from rich.cells import cell_len
+
+    fewest = max(_FEWEST, cell_len(name))
+    if how == "error":
+        words = max((cell_len(error_parts(v)[0]) for v in values), default=0)
+        fewest = max(fewest, words + 1 + _FEWEST // 2)
+    return fewest
 
 
 def _fit(
@@ -313,23 +331,34 @@ def _fit(
     """The rows with the cells of the `cut` columns cut so that the table fits `room`
     cells. The other columns keep their width; what is left is shared out among the cut
     columns, a column narrower than its share keeping its own width and leaving the rest
-    to the others. When the others alone leave too little, the cut columns keep _FEWEST
-    cells each and rich folds the rest, as it folds any table too wide."""
+    to the others, none cut below what it needs to say something (_fewest) while the room
+    allows. When it does not (the spare columns are gone by then: see _drop_spare), they
+    share it all the same, down to their headings' width: a cell cut short still leaves
+    every row one line, where rich would fold them."""
     from rich.cells import cell_len
 
     widths = [
         max([cell_len(name)] + [cell_len(row[i]) for row in rows]) for i, name in enumerate(columns)
     ]
-    elastic = [i for i, name in enumerate(columns) if name in cut]
+    elastic = sorted((i for i, name in enumerate(columns) if name in cut), key=lambda i: widths[i])
     total = sum(widths) + _GAP * (len(columns) - 1)
     if not elastic or total <= room:
         return rows
-    left = room - (total - sum(widths[i] for i in elastic))
-    share: dict[int, int] = {}
-    for n, i in enumerate(sorted(elastic, key=lambda i: widths[i])):
-        fair = left // (len(elastic) - n)
-        share[i] = min(widths[i], max(fair, _FEWEST, cell_len(columns[i])))
-        left -= share[i]
+    room_left = room - (total - sum(widths[i] for i in elastic))
+
+    def shared(floors: Mapping[int, int]) -> dict[int, int]:
+        left = room_left
+        share: dict[int, int] = {}
+        for n, i in enumerate(elastic):
+            fair = left // (len(elastic) - n)
+            kept = left - sum(min(widths[j], floors[j]) for j in elastic[n + 1 :])
+            share[i] = min(widths[i], max(floors[i], min(fair, kept)))
+            left -= share[i]
+        return share
+
+    share = shared({i: _fewest(columns[i], cut[columns[i]], [r[i] for r in rows]) for i in elastic})
+    if sum(share.values()) > room_left:
+        share = shared({i: cell_len(columns[i]) for i in elastic})
     return [
         [_cut_to(v, share[i], cut[columns[i]]) if i in share else v for i, v in enumerate(row)]
         for row in rows
@@ -509,20 +538,23 @@ def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
 
 def attempt_rows(attempts: Sequence[Attempt]) -> None:
     """One row per attempt over the job's whole life (RUN numbers them across dead retries,
-    ATTEMPT counts within one cycle). On a terminal the times are local and short (the end
-    without its date when it is the start's), to leave the error and the log room; the job's
-    own lines above the table give them whole."""
+    ATTEMPT counts within one cycle). On a terminal the times are local and short, to the
+    second, a time without its date when that is today's (the end's, when it is the
+    start's), to leave the error room; the job's own lines above the table give them whole.
+    On a narrow terminal the log's path goes, then the worker, ATTEMPT and ENDED (TOOK says
+    it), rather than fold every cell: `jobctl logs ID --attempt RUN` prints the log."""
     short = use_rich()
+    today = (iso(time.time()) or "")[:10]
     rows = []
     for a in attempts:
         duration = ""
         if a.finished_at is not None:
             duration = format_short(a.finished_at - a.started_at)
         started, ended = iso(a.started_at) or "", iso(a.finished_at) or ""
-        if short:  # 2026-11-30T01:16:48.255+01:00 -> 2026-11-30 01:16:48.255
-            started, ended = started[:23].replace("T", " "), ended[:23].replace("T", " ")
-            if ended[:10] == started[:10]:
-                ended = ended[11:]
+        if short:
+            same_day = ended[:10] == started[:10]
+            started = _short_time(started, today)
+            ended = ended[11:19] if same_day else _short_time(ended, today)
         rows.append(
             [
                 str(a.run),
@@ -541,7 +573,13 @@ def attempt_rows(attempts: Sequence[Attempt]) -> None:
         ["RUN", "ATTEMPT", "STARTED", "ENDED", "TOOK", "OUTCOME", "EXIT", "WORKER", "ERROR", "LOG"],
         rows,
         cut={"ERROR": "error", "LOG": "start"},
+        spare=["LOG", "WORKER", "ATTEMPT", "ENDED"],
     )
+
+
+def _short_time(text: str, today: str) -> str:
+    """2026-11-30T01:16:48.255+01:00 as 2026-11-30 01:16:48, or as 01:16:48 on that day."""
+    return text[11:19] if text[:10] == today else text[:19].replace("T", " ")
 
 
 def exit_text(code: int | None, signum: int | None) -> str:
@@ -626,6 +664,9 @@ def status_tables(
     limits: Mapping[str, int] = _NO_LIMITS,
     stopping: Mapping[str, int] = _NO_LIMITS,
 ) -> None:
+    """The tables of `status`. On a narrow terminal the columns that say least go before
+    any row is folded."""
+
     def count(q: QueueCounts, state: State) -> str:
         n = q.counts.get(state, 0)
         cap = limits.get(q.queue) if state == State.RUNNING else None
@@ -646,7 +687,13 @@ def status_tables(
         ]
         heads = [s.value.upper() for s in ALL_STATES]
         styles = ["bold red" if q.paused else None for q in queues]
-        table(["QUEUE", "PAUSED", *heads, "OLDEST READY"], rows, styles, title="Queues")
+        table(
+            ["QUEUE", "PAUSED", *heads, "OLDEST READY"],
+            rows,
+            styles,
+            title="Queues",
+            spare=["CANCELLED", "SUCCEEDED", "SCHEDULED"],  # what ran (`stats`), what is due later
+        )
     else:
         print("Queues: none (no job was ever queued)")
     if running:
@@ -667,7 +714,9 @@ def status_tables(
                 for j in running
             ],
             title="Running",
+            usual={"QUEUE": "default"},
             cut={"JOB": "end"},
+            spare=["ATTEMPT", "QUEUE", "JOB"],  # beside a long worker id: `show ID` has it
         )
     else:
         print("Running: none")
@@ -687,6 +736,9 @@ def status_tables(
                 for w in workers
             ],
             title="Workers",
+            cut={"QUEUES": "end"},
+            # A worker's id names its host and pid; only live workers are listed.
+            spare=["PID", "HOST", "CONCURRENCY", "LAST HEARTBEAT", "KIND"],
         )
     else:
         print("Workers: none alive")

@@ -636,3 +636,75 @@ def test_status_piped_names_a_running_exec_job_exec_and_gives_its_command_last(e
     env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20)
     worker.send_signal(signal.SIGTERM)
     worker.communicate(timeout=30)
+
+
+LONG_WORKER = "build-server-01.example.com:w1"  # a --worker-name: a host's full name
+
+
+def test_show_fits_its_attempts_in_80_columns_without_folding_a_cell(env: Env) -> None:
+    """At 80 columns `show` folded STARTED, ENDED, WORKER and LOG into cells of four lines.
+    The times are short there (the time alone, today), and the log's path, then the worker,
+    go before any cell is folded; the error keeps jobctl's words and its end."""
+    env.write_config(WORDY.replace("max_attempts = 1", 'max_attempts = 2\nbackoff = "10ms"'))
+    wordy = env.enqueue("wordy", "--arg", "what=something")
+    env.run("run-worker", "--burst", "--worker-name", LONG_WORKER, check=True)
+    shown = _visible(run_on_terminal(env, "show", str(wordy), columns=80)).splitlines()
+    table = shown[shown.index("") + 1 :]
+    assert len(table) == 3, "\n".join(shown)  # the heading and a line per attempt
+    assert all(len(line.rstrip()) <= 80 for line in table)
+    assert "LOG" not in table[0].split() and "WORKER" not in table[0].split()
+    for run, row in enumerate(table[1:], start=1):
+        assert row.split()[0] == str(run)
+        assert re.search(r"  \d\d:\d\d:\d\d  ", row) and not re.search(r"\.\d\d\d", row)
+        assert "exit code 3: …" in row and row.rstrip().endswith("story of it")
+    wide = _visible(run_on_terminal(env, "show", str(wordy), columns=250)).splitlines()
+    assert LONG_WORKER in wide[-1] and wide[-1].rstrip().endswith(f"{wordy}.2.log")
+
+
+def test_stats_drops_its_times_rather_than_fold_names_and_headings(env: Env) -> None:
+    """At 100 to 120 columns `stats` folded its headings ("ENQUE" over "UED") and its
+    names ("defaul" over "t"): the run and wait times go first, the P95s before the P50s."""
+    env.write_config(
+        '[jobs.nightly-report-eu]\ncommand = ["true"]\nqueue = "reports-eu"\n'
+        '[jobs.ok]\ncommand = ["true"]\n'
+    )
+    for name in ("nightly-report-eu", "ok"):
+        env.enqueue(name)
+    env.run("run-worker", "--burst", check=True)
+    headings = {"QUEUE", "JOB", "ENQUEUED", "PROCESSED", "OK", "FAILED", "DEAD", "CANCELLED"}
+    headings |= {"PENDING", "SUCCESS", "RUN", "P50", "P95", "MAX", "WAIT"}
+    for columns in (80, 100, 120):
+        lines = _visible(run_on_terminal(env, "stats", columns=columns)).splitlines()
+        assert len(lines) == 4, "\n".join(lines)  # the title, the heading, a line per row
+        assert all(len(line.rstrip()) <= columns for line in lines)
+        assert set(lines[1].split()) <= headings and "QUEUE" in lines[1].split()
+        assert lines[2].split()[:2] == ["default", "ok"]
+        assert lines[3].split()[:2] == ["reports-eu", "nightly-report-eu"]
+    wide = _visible(run_on_terminal(env, "stats", columns=250)).splitlines()
+    assert wide[1].split()[-7:] == ["RUN", "P50", "P95", "MAX", "WAIT", "P50", "P95"]
+
+
+def test_status_keeps_a_worker_s_id_whole_on_a_60_column_terminal(env: Env) -> None:
+    """At 60 columns `status` folded a worker's id over two lines, which can be neither read
+    nor pasted: the columns that say least go instead, and no row takes two lines."""
+    gate = env.root / "gate"
+    env.write_config(
+        f'[jobs.slow]\ncommand = ["sh", "-c", "while [ ! -e {gate} ]; do sleep 0.02; done"]\n'
+    )
+    worker = env.start("run-worker", "--worker-name", LONG_WORKER)
+    running = env.enqueue("slow", "--queue", "nightly-reports")
+    env.wait_for(lambda: env.show(running)["state"] == "running", timeout=20)
+    try:
+        lines = _visible(run_on_terminal(env, "status", columns=60)).splitlines()
+        assert all(len(line.rstrip()) <= 60 for line in lines), "\n".join(lines)
+        row = next(line for line in lines if line.startswith(f"{running} "))
+        assert LONG_WORKER in row.split()
+        assert any(line.split()[:1] == [LONG_WORKER] for line in lines)  # the Workers table
+        titles = ("Queues", "Running", "Workers")  # centred; a folded cell's line is indented
+        assert all(not line.startswith(" ") or line.strip() in titles for line in lines)
+        assert any(line.split()[:1] == ["nightly-reports"] for line in lines)
+    finally:
+        gate.touch()
+        env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20)
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=30)
