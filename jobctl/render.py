@@ -154,6 +154,13 @@ def error_gist(error: str) -> str:
     return (head + last) if last else head.removesuffix(": ")
 
 
+def still_stopping(job: Job) -> bool:
+    """Whether a job is cancelled but its process has yet to end: its worker keeps its
+    slot, and the job its key, until it has seen the process go (SIGKILL after the job
+    type's kill_grace)."""
+    return job.state == State.CANCELLED and not job.over()
+
+
 def shown_command(argv: Sequence[str]) -> str:
     """A command as a shell would need it typed, on one line: a word quoted where a shell
     would read it otherwise (spaces, quotes, `$`, `;`, an empty word), so that `a b` and
@@ -463,16 +470,22 @@ def job_listing(
 def job_rows(jobs: Sequence[Job]) -> None:
     """One row per job. CREATED is the time `list` sorts by and `--since` filters on; WHEN
     is the time of the job's state: when a scheduled job is due, when a running one started,
-    when a finished one ended (empty for a queued job: CREATED says it)."""
+    when a finished one ended (empty for a queued job: CREATED says it). A job cancelled
+    while its process is still stopping has not ended: it holds its worker's slot, so it
+    says so (in plain text in WHEN, leaving the STATE field as --state names it)."""
     now = time.time()
     plain = not use_rich()
     rows = []
     styles = []
     for job in jobs:
+        state = job.state.value
         if job.state == State.SCHEDULED:
             when = "due " + ago(job.run_at, now)
         elif job.state == State.RUNNING:
             when = "started " + ago(job.started_at, now)
+        elif still_stopping(job):
+            state = state if plain else "stopping"  # as `status` marks it
+            when = ("stopping, " if plain else "") + "cancelled " + ago(job.finished_at, now)
         elif job.finished_at:
             when = "ended " + ago(job.finished_at, now)
         else:
@@ -482,7 +495,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 str(job.id),
                 _job_name(job, plain),
                 job.queue,
-                job.state.value,
+                state,
                 str(job.priority),
                 f"{job.attempts}/{job.max_attempts}",
                 ago(job.created_at, now),
@@ -492,7 +505,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 *_command_cells(job, plain),
             ]
         )
-        styles.append(_STATE_STYLE.get(job.state))
+        styles.append(_STATE_STYLE.get(State.RUNNING if still_stopping(job) else job.state))
     table(
         [
             *("ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"),
@@ -506,6 +519,9 @@ def job_rows(jobs: Sequence[Job]) -> None:
     )
 
 
+_STOPPING = " (stopping: its process has yet to end; SIGKILL after its kill_grace)"
+
+
 def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
     now = time.time()
     fields: list[tuple[str, str]] = [
@@ -514,7 +530,7 @@ def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
         ("command", shown_command(job.command) if job.command else ""),
         ("directory", job.cwd or ""),
         ("queue", job.queue),
-        ("state", job.state.value),
+        ("state", job.state.value + (_STOPPING if still_stopping(job) else "")),
         ("priority", str(job.priority)),
         ("attempts", f"{job.attempts}/{job.max_attempts}"),
         ("key", job.key or ""),
@@ -605,7 +621,10 @@ def status_document(
     now: float,
     limits: Mapping[str, int] = _NO_LIMITS,
     stopping: Mapping[str, int] = _NO_LIMITS,
+    ending: Sequence[Job] = (),
 ) -> dict[str, Any]:
+    """`ending`: the jobs cancelled while running whose processes have yet to stop; they
+    are in "stopping", beside "running", whose jobs are those running still."""
     return {
         "generated_at": iso(now),
         "queues": [
@@ -620,18 +639,9 @@ def status_document(
             }
             for q in queues
         ],
-        "running": [
-            {
-                "id": job.id,
-                "job": job.job,
-                "queue": job.queue,
-                "worker": job.worker,
-                "attempt": job.attempts,
-                "max_attempts": job.max_attempts,
-                "started_at": iso(job.started_at),
-                "running_s": _age(job.started_at, now),
-            }
-            for job in running
+        "running": [_running_entry(job, now) for job in running],
+        "stopping": [
+            _running_entry(job, now) | {"cancelled_at": iso(job.finished_at)} for job in ending
         ],
         "workers": [
             {
@@ -651,6 +661,19 @@ def status_document(
     }
 
 
+def _running_entry(job: Job, now: float) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "job": job.job,
+        "queue": job.queue,
+        "worker": job.worker,
+        "attempt": job.attempts,
+        "max_attempts": job.max_attempts,
+        "started_at": iso(job.started_at),
+        "running_s": _age(job.started_at, now),
+    }
+
+
 def _age(ts: float | None, now: float) -> float | None:
     return None if ts is None else round(max(0.0, now - ts), 3)
 
@@ -663,9 +686,12 @@ def status_tables(
     now: float,
     limits: Mapping[str, int] = _NO_LIMITS,
     stopping: Mapping[str, int] = _NO_LIMITS,
+    ending: Sequence[Job] = (),
 ) -> None:
-    """The tables of `status`. On a narrow terminal the columns that say least go before
-    any row is folded."""
+    """The tables of `status`. The Running table lists the jobs in `ending` too, marked
+    stopping: cancelled, their processes still hold their workers' slots, and a queued job
+    that does not start must show why. On a narrow terminal the columns that say least go
+    before any row is folded."""
 
     def count(q: QueueCounts, state: State) -> str:
         n = q.counts.get(state, 0)
@@ -696,10 +722,11 @@ def status_tables(
         )
     else:
         print("Queues: none (no job was ever queued)")
-    if running:
+    if running or ending:
         plain = not use_rich()
+        both = sorted([*running, *ending], key=lambda j: j.id)
         table(
-            ["ID", "JOB", "QUEUE", "WORKER", "ATTEMPT", "RUNNING FOR"]
+            ["ID", "JOB", "QUEUE", "WORKER", "ATTEMPT", "RUNNING FOR", "STATE"]
             + (["COMMAND"] if plain else []),
             [
                 [
@@ -709,15 +736,19 @@ def status_tables(
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
                     format_short(now - j.started_at) if j.started_at else "",
+                    "stopping" if still_stopping(j) else "running",
                     *_command_cells(j, plain),
                 ]
-                for j in running
+                for j in both
             ],
+            ["yellow" if still_stopping(j) else None for j in both],
             title="Running",
-            usual={"QUEUE": "default"},
+            usual={"QUEUE": "default", "STATE": "running"},
             cut={"JOB": "end"},
             spare=["ATTEMPT", "QUEUE", "JOB"],  # beside a long worker id: `show ID` has it
         )
+        if ending:
+            print("(stopping: cancelled, but its process holds its worker's slot until it ends)")
     else:
         print("Running: none")
     if workers:

@@ -134,6 +134,60 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     assert env.enqueue("tree", "--key", "only-one", "--delay", "1h") != job_id
 
 
+def test_a_cancelled_job_still_stopping_is_shown_as_such_not_as_ended(env: Env) -> None:
+    """A cancelled job whose process ignores SIGTERM keeps its worker's slot for its
+    kill_grace: `status` said "Running: none", `list` and `show` that it had ended, the
+    queued job did not start and nothing said why; a second cancel said "already ended"."""
+    from test_ops_json import STATUS_RUNNING
+    from test_output_edges import run_on_terminal
+
+    root = _tree_job(env, ignore_term=True, kill_grace="10m")
+    start_worker(env)  # one slot
+    job_id = env.enqueue("tree")
+    env.wait_for(lambda: read_pid(root / "sleep.pid") is not None)
+    env.run("cancel", str(job_id), check=True)
+    waiting = env.enqueue("--exec", "--", "echo", "next")
+
+    again = env.run("cancel", str(job_id))
+    assert (again.returncode, again.stdout) == (1, "")
+    assert again.stderr == (
+        f"jobctl: job {job_id} already cancelled, still stopping: its worker sends SIGKILL"
+        " after the job's kill_grace (10m); not cancelled again\n"
+    )
+
+    status = json.loads(env.run("status", "--json", check=True).stdout)
+    assert status["running"] == [] and status["queues"][0]["stopping"] == 1
+    [stopping] = status["stopping"]
+    assert set(stopping) == STATUS_RUNNING | {"cancelled_at"} and stopping["id"] == job_id
+    lines = env.run("status", check=True).stdout.splitlines()
+    assert "Running: none" not in lines
+    head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["ID", "JOB"])
+    assert lines[head].split()[-2:] == ["STATE", "COMMAND"]
+    assert lines[head + 1].split()[:2] == [str(job_id), "tree"]
+    assert lines[head + 1].split()[-2:] == ["stopping", "-"]
+    shown = _visible(run_on_terminal(env, "status")).splitlines()
+    assert next(line for line in shown if line.startswith(f"{job_id} ")).split()[-1] == "stopping"
+
+    rows = {int(line.split()[0]): line for line in env.run("list").stdout.splitlines()[1:]}
+    assert rows[job_id].split()[3] == "cancelled"  # the state as --state names it
+    assert "stopping, cancelled " in rows[job_id] and "ended" not in rows[job_id]
+    shown = _visible(run_on_terminal(env, "list")).splitlines()
+    row = next(line for line in shown if line.startswith(f"{job_id} "))
+    assert row.split()[2] == "stopping" and "ended" not in row
+    assert (
+        "state      cancelled (stopping: its process has yet to end; SIGKILL after its"
+        " kill_grace)" in env.run("show", str(job_id), check=True).stdout.splitlines()
+    )
+    assert env.show(waiting)["state"] == "queued"  # its slot is held indeed
+
+
+def _visible(text: str) -> str:
+    """Terminal output without its SGR sequences (colour, bold)."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
 def test_cancel_of_one_unknown_job_is_one_line(env: Env) -> None:
     env.write_config('[jobs.hi]\ncommand = ["true"]\n')
     env.enqueue("hi")

@@ -18,7 +18,9 @@ ATTEMPT = {
     "run", "attempt", "worker", "started_at", "finished_at", "duration_s", "outcome",
     "exit_code", "signal", "error", "log_path", "host",
 }  # fmt: skip
-STATUS = {"generated_at", "queues", "running", "workers", "stale_workers", "warnings"}
+STATUS = {
+    "generated_at", "queues", "running", "stopping", "workers", "stale_workers", "warnings",
+}  # fmt: skip
 STATUS_QUEUE = {
     "queue", "paused", "max_running", "stopping", "counts", "oldest_ready_at",
     "oldest_ready_age_s",
@@ -72,6 +74,7 @@ def test_every_json_document_keeps_its_keys(env: Env) -> None:
     assert {frozenset(q) for q in status["queues"]} == {frozenset(STATUS_QUEUE)}
     assert all(set(q["counts"]) == STATES for q in status["queues"])
     assert [set(r) for r in status["running"]] == [STATUS_RUNNING]
+    assert status["stopping"] == []  # cancelled jobs still stopping: see test_ops_control
     assert [set(w) for w in status["workers"]] == [STATUS_WORKER]
     gate.touch()
     waited_enqueue = _json(env, "enqueue", "ok", "--wait", "--json")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,9 @@ from jobctl.cli.app import app
 from jobctl.cli.completers import complete_final_state, complete_queue
 from jobctl.cli.context import STATE
 from jobctl.cli.options import MAX_ID, duration_option, refused, state_option
+
+if TYPE_CHECKING:
+    from jobctl.models import Job
 
 
 @app.command(
@@ -40,10 +43,15 @@ def cancel(
         now = time.time()
         before = store.cancel(list(dict.fromkeys(job_ids)), now)
         running = [i for i, state in before.items() if state == State.RUNNING]
+        # Cancelled before, and still taking their kill_grace: not over, whatever the state.
+        cancelled = [i for i, state in before.items() if state == State.CANCELLED]
+        found = store.get_many(cancelled) if cancelled else {}
+        stopping = {i: j for i, j in found.items() if not j.over()}
         orphans: set[int] = set()
-        if running:  # a worker killed (kill -9) cannot stop them: the next one to look does
+        if running or stopping:  # a worker killed (kill -9) cannot stop them: the next does
             alive = {w.id for w in store.workers() if w.alive(now)}
-            jobs = store.get_many(running).values()  # (its worker may have let go already)
+            jobs = [*store.get_many(running).values(), *stopping.values()]
+            # (A worker may have let go of its job already.)
             orphans = {j.id for j in jobs if j.worker is not None and j.worker not in alive}
         after = store.get_many(list(before)) if as_json else {}
     reasons: dict[int, str] = {}
@@ -51,6 +59,14 @@ def cancel(
         if state is None:
             print(f"jobctl: no job {job_id}", file=sys.stderr)
             reasons[job_id] = "does not exist"
+        elif job_id in stopping:
+            # Not "already ended": its process runs on, and holds its worker's slot.
+            print(
+                f"jobctl: job {job_id} already cancelled, still stopping:"
+                f" {_still_stopping(stopping[job_id], job_id in orphans)}; not cancelled again",
+                file=sys.stderr,
+            )
+            reasons[job_id] = "already cancelled, still stopping"
         elif state not in ACTIVE_STATES:
             print(
                 f"jobctl: job {job_id} already ended {state.value}; not cancelled", file=sys.stderr
@@ -83,6 +99,22 @@ def cancel(
             ]
         )
     refused(len(reasons), asked=len(before), verb="cancelled")
+
+
+def _still_stopping(job: Job, orphaned: bool) -> str:
+    """What becomes of a cancelled job whose process has yet to end: SIGKILL after its
+    kill_grace (as this config has it), or, with its worker gone, after its lease."""
+    from jobctl.config import DEFAULT_JOB
+    from jobctl.durations import format_duration
+
+    if orphaned:
+        return (
+            "its worker is gone, and the next worker to look stops its processes once its lease"
+            " runs out"
+        )
+    job_type = DEFAULT_JOB if job.command is not None else STATE.config().jobs.get(job.job)
+    grace = f" ({format_duration(job_type.kill_grace)})" if job_type is not None else ""
+    return f"its worker sends SIGKILL after the job's kill_grace{grace}"
 
 
 @app.command(epilog="Example:  jobctl retry 42")

@@ -72,7 +72,8 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Per queue: counts by state, the oldest ready job's age, paused or not; then the
-    running jobs and the live workers."""
+    running jobs (with those cancelled whose processes are still stopping) and the live
+    workers."""
     from jobctl.models import JobFilter, State
     from jobctl.render import print_json, status_document, status_tables
 
@@ -85,9 +86,12 @@ def status(
         registered = store.workers()
         warnings = store.warnings()
         # Cancelled, their processes still stopping: they hold their slots (max_running).
-        stopping: dict[str, int] = {}
-        for job in store.list_jobs(JobFilter(states=(State.CANCELLED,), leased=True, limit=None)):
-            stopping[job.queue] = stopping.get(job.queue, 0) + 1
+        ending = store.list_jobs(
+            JobFilter(states=(State.CANCELLED,), leased=True, limit=None, newest_first=False)
+        )
+    stopping: dict[str, int] = {}
+    for job in ending:
+        stopping[job.queue] = stopping.get(job.queue, 0) + 1
     limits = STATE.config().queue_limits
     alive = [w for w in registered if w.alive(now)]
     stale = len(registered) - len(alive)
@@ -95,10 +99,10 @@ def status(
         say(f"jobctl: warning: {warning}")
     if as_json:
         # Always there (empty on SQLite): a script reads one shape from every store.
-        document = status_document(queues, running, alive, stale, now, limits, stopping)
+        document = status_document(queues, running, alive, stale, now, limits, stopping, ending)
         print_json(document | {"warnings": warnings})
     else:
-        status_tables(queues, running, alive, stale, now, limits, stopping)
+        status_tables(queues, running, alive, stale, now, limits, stopping, ending)
 
 
 @app.command(
