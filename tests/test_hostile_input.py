@@ -570,9 +570,11 @@ def test_integers_beyond_64_bits_are_a_clean_error(sandbox: Sandbox, args: list[
     [
         ["cron", "next", "@hourly", "--tz", "UTC", "--from", "0001-01-01T00:00"],
         ["cron", "next", "@every 1s", "--tz", "UTC", "--from", "9999-12-31T23:59:59"],
+        # A --from the clocks skip has a note; a bad expression's error is then the one line.
+        ["cron", "next", "BAD", "--tz", "Europe/Berlin", "--from", "2026-03-29T02:30"],
         ["enqueue-then-show", "--at", "0001-01-01T00:00:00+14:00"],
     ],
-    ids=["cron-next-year-1", "cron-next-year-9999", "enqueue-at-year-1"],
+    ids=["cron-next-year-1", "cron-next-year-9999", "cron-next-skipped-bad", "enqueue-at-year-1"],
 )
 def test_instants_at_the_ends_of_the_calendar_are_a_clean_error(
     sandbox: Sandbox, args: list[str]

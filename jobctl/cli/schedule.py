@@ -459,8 +459,6 @@ def cron_next(
         raise UsageError(f"--tz: unknown time zone {zone_name!r}") from None
     read_as: list[str] = []
     after = parse_instant(start, "--from", zone, read_as) if start else time.time()  # in --tz
-    for line in read_as:
-        say(f"jobctl: note: {line}")
     try:
         parsed = cron.parse(expression)
     except cron.CronError:
@@ -474,6 +472,8 @@ def cron_next(
                     " expression either"
                 ) from None
         raise
+    for line in read_as:  # (after the expression's check: an error is its one line)
+        say(f"jobctl: note: {line}")
     note = cron.vixie_day_difference(parsed)
     if note:
         say(f"jobctl: warning: {note}")
