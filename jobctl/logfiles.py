@@ -71,7 +71,12 @@ def hook_logs_of(directory: Path | str, job_ids: set[int]) -> list[str]:
 def attempt_log_path(directory: Path | str, job_id: int, run: int) -> str:
     """A thousand jobs per folder keeps folders small at millions of jobs. A string: the
     worker names one per attempt, and pathlib would cost it more than the rest of it."""
-    return f"{directory}/{job_id // 1000:05d}/{job_id}.{run}.log"
+    return f"{attempt_folder(directory, job_id)}/{job_id}.{run}.log"
+
+
+def attempt_folder(directory: Path | str, job_id: int) -> str:
+    """The folder of a job's attempt logs, which a prune removes once it is empty."""
+    return f"{directory}/{job_id // 1000:05d}"
 
 
 def attempt_of(path: str) -> tuple[int, int] | None:

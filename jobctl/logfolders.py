@@ -6,9 +6,9 @@ group and others, or another user could move what the worker writes there, or re
 Each is checked once, through a descriptor kept open, and logs are made relative to that
 descriptor: a folder swapped for another (or for a link) after its check does not move an
 open descriptor, so the worker writes into the folder it checked or nowhere. A folder
-removed since (a prune, or by hand) is noticed at the next log made in it, and made
-again. Descriptors are used under one lock (hooks start attempts from their own threads),
-so none is closed while another thread uses it.
+removed since (a prune that emptied it, or by hand) is noticed at the next log made in it,
+and made again. Descriptors are used under one lock (hooks start attempts from their own
+threads), so none is closed while another thread uses it.
 """
 
 from __future__ import annotations
@@ -76,6 +76,36 @@ def remove_log(path: str) -> None:
         folder = _log_dir_fd(directory)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name, dir_fd=folder)
+
+
+def remove_log_folder(directory: str) -> bool:
+    """Remove a log folder if it is empty, through its checked root (never through the
+    path, which a link could send elsewhere); whether it went. Its descriptor held here is
+    closed; a worker that held one makes the folder again at its next log there."""
+    root, name = os.path.split(directory)
+    with _LOG_LOCK:
+        for again in (False, True):
+            root_fd = _LOG_ROOTS.get(root)
+            if root_fd is None:
+                if not os.path.isdir(root):
+                    return False  # (a root is never made for this)
+                try:
+                    root_fd = open_private_dir(_placed(root), what="log folder", shown=root)
+                except OSError:
+                    return False
+                _remember(_LOG_ROOTS, root, root_fd, _MAX_LOG_ROOTS)
+            try:
+                os.rmdir(name, dir_fd=root_fd)
+                break
+            except FileNotFoundError:
+                if again:
+                    return False
+                _forget(_LOG_ROOTS, root)  # gone, or its root was removed since its check
+            except OSError:
+                return False  # not empty: a log made meanwhile, or another database's
+        _forget(_LOG_DIRS, directory)
+        _LOG_GROUPS.pop(directory, None)
+    return True
 
 
 def _log_dir_fd(directory: str) -> int:

@@ -3,28 +3,46 @@ workers' own pruning under `[settings] keep_succeeded` / `keep_dead` / `keep_can
 (which forgets cron fire records as old as the longest of them, too).
 
 The store deletes rows; this module decides what to delete and removes the log files, which
-live outside any store. Each batch is its own transaction, so a large prune never holds the
-write lock long enough to stall workers.
+live outside any store, and the log folders a prune empties. Each batch is its own
+transaction, and a prune rests between batches (a worker's between slices of its loop), so
+that a large prune never holds the write lock long enough to stall workers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from jobctl.config import Config, shared_store
 from jobctl.errors import StoreError, StoreFull
-from jobctl.logfiles import hook_logs_of, locate, trusted
-from jobctl.models import State
+from jobctl.logfiles import attempt_folder, hook_logs_of, locate, trusted
+from jobctl.logfolders import remove_log_folder
+from jobctl.models import JobFilter, State
 from jobctl.store import Store
 
 BATCH = 500
-AUTO_PRUNE_EVERY = 60.0  # seconds between a worker's own prunes
+# After each batch a prune rests as long as the batch took (up to REST_AT_MOST: a batch
+# that waited long for the lock let others have it): the writers that waited meanwhile
+# (workers, enqueues), retrying in SQLite's busy handler, then find the lock free. Batches
+# back to back retook it at once, and a prune of a million jobs cut a worker from 300 jobs
+# a second to 5-30 for its whole run.
+REST_AT_MOST = 0.1
+AUTO_PRUNE_EVERY = 60.0  # seconds between the starts of a worker's own prunes
+# A worker's own prune deletes for about SLICE seconds at a turn of its loop, then leaves
+# it SLICE_REST seconds to its jobs (leases, timeouts, signals, claims): done in one go,
+# the first prune of a long history froze it for minutes, and other workers took its
+# running jobs for lost.
+SLICE = 0.1
+SLICE_REST = 0.3
 # Hourly counts kept by the hour, for `stats --since`: older ones are summed into one total
 # (see Store.compact_counts), once an hour, by any worker and by `jobctl prune`.
 COUNTS_BY_THE_HOUR = 35 * 86400.0
 COMPACT_EVERY = 3600.0
+_PROBE = 100  # ids looked up at once for a job left in a log folder's range
 
 
 @dataclass(frozen=True)
@@ -33,6 +51,136 @@ class Pruned:
 
     ids: list[int]
     logs_removed: int
+
+
+class _Sweep:
+    """One prune's targets, deleted a batch at a time, which a worker spreads over turns."""
+
+    def __init__(
+        self,
+        store: Store,
+        states: Sequence[State],
+        *,
+        ids: Sequence[int] | None,
+        finished_before: float | None,
+        job: str | None,
+        log_dir: str | None,
+    ) -> None:
+        self.states = list(states)
+        self.finished_before = finished_before
+        self.job = job
+        self.log_dir = log_dir
+        self.targets = store.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
+        self._next = 0
+        # Log folders are removed only where every id of theirs was handed out already
+        # (the newest folder is where the next jobs' logs go): below this one.
+        self._allocated = max(self.targets, default=0)
+        if self.targets and log_dir is not None:
+            newest = store.list_jobs(JobFilter(limit=1))
+            self._allocated = max([self._allocated, *(j.id for j in newest)])
+
+    @property
+    def done(self) -> bool:
+        return self._next >= len(self.targets)
+
+    def step(self, store: Store, batch: int, *, recheck: bool) -> Pruned:
+        """Delete the next batch, under the lock of _alone. `recheck`: the lock was let go
+        since the targets were read, and the jobs another prune deleted meanwhile, gone
+        afterwards too, are not this one's to count: they are looked up first."""
+        chunk = self.targets[self._next : self._next + batch]
+        self._next += len(chunk)
+        if recheck:
+            there = store.get_many(chunk)
+            chunk = [i for i in chunk if i in there]
+        return self._delete(store, chunk) if chunk else Pruned(ids=[], logs_removed=0)
+
+    def _delete(self, store: Store, chunk: list[int]) -> Pruned:
+        states, before, job, log_dir = self.states, self.finished_before, self.job, self.log_dir
+        removed = 0
+        try:
+            paths = store.delete_jobs(states=states, ids=chunk, finished_before=before, job=job)
+        except StoreFull:
+            # A full disk (the logs beside the database fill it): the delete cannot be
+            # written, but the logs of the jobs it was to delete can go first, and free it.
+            freed = _remove_logs_first(store, chunk, states, before, log_dir)
+            if not freed:
+                raise
+            removed += freed
+            paths = store.delete_jobs(states=states, ids=chunk, finished_before=before, job=job)
+        # A member of the chunk that is gone is one this call deleted: ids are never
+        # reused, and no other prune deletes meanwhile (a job that left the states, e.g. by
+        # dead retry, is still there).
+        survivors = store.get_many(chunk)
+        gone = [i for i in chunk if i not in survivors]
+        shared = shared_store(store.location)
+        paths = [locate(p, log_dir) for p in paths]
+        paths = [p for p in paths if trusted(p, set(gone), log_dir, shared)]
+        if log_dir is not None and gone:
+            paths = [*paths, *hook_logs_of(log_dir, set(gone))]
+        for path in paths:
+            try:
+                os.unlink(path)
+            except OSError:
+                continue  # already gone, or busy: the job is gone, a stray log is harmless
+            removed += 1
+        if log_dir is not None:
+            self._remove_emptied_folders(store, log_dir, gone)
+        return Pruned(ids=gone, logs_removed=removed)
+
+    def _remove_emptied_folders(self, store: Store, log_dir: str, gone: list[int]) -> None:
+        """Remove the log folders of these jobs that hold no file and whose whole range of a
+        thousand ids is gone from the store: no job will ever write there again, so no
+        worker is about to make a log in one (a folder of a job queued or running stays,
+        however empty). One removed all the same is made again by the next log in it."""
+        for first in sorted({i - i % 1000 for i in gone}):
+            last = first + 999
+            folder = attempt_folder(log_dir, first)
+            if last > self._allocated or not _empty(folder):
+                continue
+            if any(
+                store.get_many(range(start, min(start + _PROBE, last + 1)))
+                for start in range(first, last + 1, _PROBE)
+            ):
+                continue
+            remove_log_folder(folder)
+
+
+@contextlib.contextmanager
+def _alone(log_dir: str | None, *, wait: bool) -> Iterator[bool]:
+    """Whether this process may delete now: a lock on the log folder, which every prune,
+    purge and worker retention of that folder takes (`prune` for its run, a worker for a
+    batch), so that no two delete at once, and each counts only the jobs it deleted (two
+    workers pruning together each reported every job). `wait` False: False at once when
+    another holds it. Without a log folder yet, or where its file system refuses locks,
+    none is taken."""
+    if log_dir is None:
+        yield True
+        return
+    try:
+        fd = os.open(log_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        yield True
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        except OSError:
+            pass  # (an NFS mount may refuse a lock through a folder)
+        yield True
+    finally:
+        os.close(fd)
+
+
+def _empty(folder: str) -> bool:
+    """Whether a folder is there, and empty (False when it cannot be read)."""
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
 
 
 def prune(
@@ -46,42 +194,23 @@ def prune(
     log_dir: str | None = None,
 ) -> Pruned:
     """Delete the finished jobs asked for, with their attempt logs, and with `log_dir` their
-    notification hooks' logs too."""
-    targets = store.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
+    notification hooks' logs too, and the log folders emptied; resting after each batch
+    (see REST_AT_MOST)."""
     deleted: list[int] = []
     removed = 0
-    for start in range(0, len(targets), batch):
-        chunk = targets[start : start + batch]
-        try:
-            paths = store.delete_jobs(
-                states=states, ids=chunk, finished_before=finished_before, job=job
-            )
-        except StoreFull:
-            # A full disk (the logs beside the database fill it): the delete cannot be
-            # written, but the logs of the jobs it was to delete can go first, and free it.
-            freed = _remove_logs_first(store, chunk, states, finished_before, log_dir)
-            if not freed:
-                raise
-            removed += freed
-            paths = store.delete_jobs(
-                states=states, ids=chunk, finished_before=finished_before, job=job
-            )
-        # Ids are never reused, so a member of the chunk that is gone is one this call
-        # deleted (a job that left the states meanwhile, e.g. by dead retry, is still there).
-        survivors = store.get_many(chunk)
-        gone = [i for i in chunk if i not in survivors]
-        deleted.extend(gone)
-        shared = shared_store(store.location)
-        paths = [locate(p, log_dir) for p in paths]
-        paths = [p for p in paths if trusted(p, set(gone), log_dir, shared)]
-        if log_dir is not None and gone:
-            paths = [*paths, *hook_logs_of(log_dir, set(gone))]
-        for path in paths:
-            try:
-                os.unlink(path)
-            except OSError:
-                continue  # already gone, or busy: the job is gone, a stray log is harmless
-            removed += 1
+    # Held throughout (the workers' retention pauses meanwhile): the targets it reads stay
+    # its own to delete.
+    with _alone(log_dir, wait=True):
+        sweep = _Sweep(
+            store, states, ids=ids, finished_before=finished_before, job=job, log_dir=log_dir
+        )
+        while not sweep.done:
+            started = time.monotonic()
+            pruned = sweep.step(store, batch, recheck=False)
+            deleted.extend(pruned.ids)
+            removed += pruned.logs_removed
+            if not sweep.done:
+                time.sleep(min(time.monotonic() - started, REST_AT_MOST))
     return Pruned(ids=deleted, logs_removed=removed)
 
 
@@ -141,32 +270,74 @@ def remove_logs_at_rest(
 
 
 class AutoPruner:
-    """A worker's retention: prune each state past its period, at most once a minute."""
+    """A worker's retention: prune each state past its period, starting at most once a
+    minute, a slice at a time (see SLICE)."""
 
     def __init__(self, keep: Mapping[State, float | None], log_dir: str | None = None) -> None:
         self.keep = dict(keep)
         self.log_dir = log_dir
         self._next = 0.0
         self._next_compact = 0.0
+        self._sweeps: list[_Sweep] = []  # the prune under way, a state each
+        self._fires_before = 0.0  # what it forgets of the fire records once done
+        self._ids: list[int] = []  # what it deleted so far
+        self._removed = 0
 
     def due(self, now: float) -> bool:
         return now >= self._next and any(v is not None for v in self.keep.values())
 
-    def run(self, store: Store, now: float) -> Pruned | None:
-        """Prune if due; None when not."""
+    @property
+    def busy(self) -> bool:
+        """Whether a prune is under way, for a worker to come back to soon."""
+        return bool(self._sweeps)
+
+    def run(self, store: Store, now: float, budget: float | None = None) -> Pruned | None:
+        """Start a prune if one is due, and carry on with the one under way for about
+        `budget` seconds (None: to its end). What it deleted once it ends; None before,
+        and when none was due."""
         if now >= self._next_compact:
             self._next_compact = now + COMPACT_EVERY
             store.compact_counts(now - COUNTS_BY_THE_HOUR)
-        if not self.due(now):
-            return None
-        self._next = now + AUTO_PRUNE_EVERY
-        ids: list[int] = []
-        removed = 0
-        for state, period in self.keep.items():
-            if period is not None:
-                pruned = prune(store, [state], finished_before=now - period, log_dir=self.log_dir)
-                ids.extend(pruned.ids)
-                removed += pruned.logs_removed
         periods = [p for p in self.keep.values() if p is not None]
-        store.prune_fires(now - max(periods))  # the fire records outlive no kept job
-        return Pruned(ids=ids, logs_removed=removed)
+        if not periods:
+            self._sweeps, self._ids, self._removed = [], [], 0  # turned off by a reload
+            return None
+        if not self._sweeps:
+            if not self.due(now):
+                return None
+            self._next = now + AUTO_PRUNE_EVERY
+            self._fires_before = now - max(periods)
+            self._sweeps = [
+                _Sweep(
+                    store,
+                    [state],
+                    ids=None,
+                    finished_before=now - period,
+                    job=None,
+                    log_dir=self.log_dir,
+                )
+                for state, period in self.keep.items()
+                if period is not None
+            ]
+        deadline = None if budget is None else time.monotonic() + budget
+        stepped = False  # (a batch at least per call, however long the targets' read took)
+        while self._sweeps:
+            sweep = self._sweeps[0]
+            if sweep.done:
+                self._sweeps.pop(0)
+                continue
+            if stepped and deadline is not None and time.monotonic() >= deadline:
+                return None
+            # A batch at a time, never waiting for another process's: a worker has its jobs
+            # to serve. Another prune running now is left to it; this one goes on later.
+            with _alone(self.log_dir, wait=budget is None) as alone:
+                if not alone:
+                    return None
+                pruned = sweep.step(store, BATCH, recheck=True)
+            stepped = True
+            self._ids.extend(pruned.ids)
+            self._removed += pruned.logs_removed
+        store.prune_fires(self._fires_before)  # the fire records outlive no kept job
+        done = Pruned(ids=self._ids, logs_removed=self._removed)
+        self._ids, self._removed = [], 0
+        return done

@@ -35,7 +35,7 @@ from jobctl.payload import compact_json, render_argv
 from jobctl.processes import environment_for_jobs, login_env, stop_orphans, uid_of
 from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
 from jobctl.render import shown_command
-from jobctl.retention import AutoPruner
+from jobctl.retention import SLICE, SLICE_REST, AutoPruner
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
 from jobctl.store.base import OUTAGE_GRACE
@@ -44,6 +44,7 @@ _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 FORGET_CRASHED = 600.0  # seconds a crashed worker's record is kept, shown as crashed
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
 _ROOM_RETRY = 10.0  # seconds after the host refused a start before trying one more at once
+_NEVER = float("inf")
 
 
 @dataclass
@@ -120,6 +121,7 @@ class Worker:
         self._pending_retries: dict[int, float] = {}
         self._maintain_soon = False  # a --burst worker waited out a dead worker's lease
         self._pruner = AutoPruner({}, self._log_root)
+        self._prune_at = _NEVER  # monotonic: the next slice of a prune (see _prune)
         self._hooks: list[RunningHook] = []
         self._handling = False  # our signal handlers are installed
         self._old_wakeup_fd = -1
@@ -301,6 +303,12 @@ class Worker:
                     self._maintain_soon = False
                     self._maintain()
                     next_maintenance = mono + interval
+                if not self._stopping and mono >= self._prune_at:
+                    self._prune()
+                # A stop asked for meanwhile (during a slice of a prune, or a store call
+                # that waited for the lock) is taken before claiming: no job starts after
+                # SIGTERM.
+                self._take_signals()
                 if listener is not None and listener.control_pending:
                     listener.control_pending = False
                     self._check_held()
@@ -366,6 +374,8 @@ class Worker:
             timeout = min(timeout, burst_wait)
         if self._hold_until > mono:
             timeout = min(timeout, self._hold_until - mono)
+        if not self._stopping and self._pruner.busy:
+            timeout = min(timeout, max(0.0, self._prune_at - mono))
         timeout = self._until_attempts_need_us(timeout)
         if not self._stopping and len(self._running) < self._slots():
             try:
@@ -487,10 +497,19 @@ class Worker:
             State.DEAD: settings.keep_dead,
             State.CANCELLED: settings.keep_cancelled,
         }
-        pruned = self._pruner.run(self.store, now)
+        if not self._pruner.busy:
+            self._prune_at = 0.0  # one due starts at this turn of the loop (see _prune)
+        self._forget_crashed(now)
+
+    def _prune(self) -> None:
+        """A slice of the worker's own prune (retention), about SLICE long; the next comes
+        SLICE_REST later, so that leases, timeouts, signals and claims are served between
+        slices as at any turn of the loop."""
+        pruned = self._pruner.run(self.store, self.clock.now(), budget=SLICE)
         if pruned is not None and pruned.ids:
             self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
-        self._forget_crashed(now)
+        busy = self._pruner.busy
+        self._prune_at = self.clock.monotonic() + SLICE_REST if busy else _NEVER
 
     def _recover_expired(self, now: float) -> None:
         """Give the jobs whose lease ran out (their worker died) to the queue again."""
