@@ -636,6 +636,12 @@ def test_a_running_job_whose_worker_is_gone_is_said_so(env: Env) -> None:
     assert "no live worker serves queue 'default' yet" in waited.stderr
     cancelled = env.run("cancel", str(job_id), check=True)
     assert cancelled.stdout.startswith(f"cancelled {job_id} (was running, but its worker is gone")
+    # Cancelled, it is waited for until its process has stopped, which no worker does yet:
+    # the wait said nothing (and, without --timeout, waited in silence).
+    waited = env.run("wait", str(job_id), "--timeout", "200ms")
+    assert waited.returncode == 124
+    assert f"job {job_id} was cancelled, and its worker {worker_id} is gone" in waited.stderr
+    assert "no live worker serves queue 'default' yet" in waited.stderr
     # Its orphaned process: stopped by the next worker once the lease runs out; here, now.
     os.kill(int((env.root / "job.pid").read_text()), signal.SIGKILL)
 

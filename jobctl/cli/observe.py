@@ -298,7 +298,12 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     try:
         jobs = store.get_many(job_ids)
         waiting = {j.queue for j in jobs.values() if j.state in (State.QUEUED, State.SCHEDULED)}
-        running = [j for j in jobs.values() if j.state == State.RUNNING]
+        # A cancelled job still leased waits for its worker to see its processes end.
+        running = [
+            j
+            for j in jobs.values()
+            if j.state == State.RUNNING or (j.state == State.CANCELLED and not j.over())
+        ]
         if not waiting and not running:
             return []
         now = time.time()
@@ -311,7 +316,13 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     # Running for a worker that is gone (kill -9, a crashed host): it runs again once its
     # lease runs out, on a worker of its queue, if any serves it.
     for job in running:
-        if job.worker not in alive:
+        if job.worker not in alive and job.state == State.CANCELLED:
+            reasons.append(
+                f"job {job.id} was cancelled, and its worker {job.worker} is gone: a worker of"
+                " its queue stops its processes once its lease runs out"
+            )
+            waiting.add(job.queue)
+        elif job.worker not in alive:
             reasons.append(
                 f"job {job.id}'s worker {job.worker} is gone: it runs again once its lease runs out"
             )
