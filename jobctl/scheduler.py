@@ -344,6 +344,7 @@ class Scheduler:
         # Late: several fires due at once, one from before this daemon ran, or one a stall
         # (a suspended machine, a store outage) let pass by more than a minute.
         catching_up = len(due) > 1 or due[0] < live_since or not on_time
+        catch_up: dict[str, Any] | None = None  # the warning, said once the fires are recorded
         if catching_up:
             leading = self._leading_since or now
             if spec.catch_up == "none":
@@ -359,15 +360,13 @@ class Scheduler:
             else:
                 chosen = due[-spec.catch_up_limit :]
             if len(due) > 1 or not on_time:  # a lone fire at most a minute late is on time
-                self.log.emit(
-                    "schedule.catch_up",
-                    level="warning",
-                    schedule=spec.name,
-                    missed=self._missed(plan, due, want, since, now, on_time=on_time),
-                    running=len(chosen),
-                    policy=spec.catch_up,
-                    latest=iso(due[-1]),
-                )
+                catch_up = {
+                    "schedule": spec.name,
+                    "missed": self._missed(plan, due, want, since, now, on_time=on_time),
+                    "running": len(chosen),
+                    "policy": spec.catch_up,
+                    "latest": iso(due[-1]),
+                }
         # catch_up = "all" asks for every missed fire: unless overlap is "allow", they wait
         # their turn (overlap "skip" would otherwise drop all but the first).
         backlog = catching_up and spec.catch_up == "all" and spec.overlap != "allow"
@@ -400,6 +399,11 @@ class Scheduler:
                 )
             else:
                 self._log_skip(spec, fire_time, record.reason or "skipped")
+        if catch_up is not None:
+            # Only now: a tick the store refuses (a full disk) is tried again each second,
+            # and said "missed" each time for as long as the outage lasted, where the store
+            # was the news. The fires it let pass are counted here, when they are recorded.
+            self.log.emit("schedule.catch_up", level="warning", **catch_up)
 
     def _missed(
         self,

@@ -313,6 +313,13 @@ class Worker:
                     listener.control_pending = False
                     self._check_held()
                 claimed_all = self._claim_more()
+                if self._outage.down_for(mono) > 0:
+                    # The store is back once it takes a write: on a full disk reads answer,
+                    # and this pass may have written nothing (no heartbeat while failing, no
+                    # job to claim), so "back" was said every other second.
+                    now = self.clock.now()
+                    if not self.store.heartbeat(self.id, now):
+                        self.store.register_worker(self._info(now))
                 self._outage.answered(mono)
             except StoreError as exc:
                 self._outage.failed(exc, mono)

@@ -7,12 +7,13 @@ formats: JSON lines are parsed as JSON, text lines against the one readable layo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from datetime import datetime
 
 import pytest
-from conftest import Env
+from conftest import Env, small_file_system
 from test_observe_support import (
     TEXT_LINE,
     enqueue_at,
@@ -370,3 +371,41 @@ def test_a_store_outage_is_one_line_then_a_reminder_a_minute_then_one_when_back(
     assert lines[0]["error"] == "cannot reach the server"
     assert lines[1]["error"] == "cannot reach the server (failing for 1m)"
     assert lines[3]["after"] == "2m5s"
+
+
+@pytest.mark.timeout(120)
+def test_a_full_disk_is_one_error_line_and_back_only_once_a_write_succeeds(env: Env) -> None:
+    """On a full disk reads still answer: a turn of the worker's loop that wrote nothing (no
+    heartbeat while failing, no job to claim) took the store for back, and an idle worker
+    said store_error and store_back by turns every other second for the whole outage."""
+    with small_file_system(env.root / "small", "size=4m") as small:
+        env.db = small / "q.db"
+        env.write_config('[settings]\nlease = "3s"\n\n[jobs.ok]\ncommand = ["true"]\n')
+        first = env.enqueue("ok")
+        worker = start_logged(env, "--log-level", "debug", "run-worker")
+        worker.wait_event(env, "job.succeeded", job_id=first)
+        with contextlib.suppress(OSError), open(small / "filler", "wb") as filler:
+            while True:  # the disk is full now
+                filler.write(b"\0" * 65536)
+                filler.flush()
+
+        def outage() -> list[str]:
+            return [e["event"] for e in worker.events() if e["event"].startswith("worker.store")]
+
+        # Tried again once a second, each try a debug line; it said "back" at the second.
+        env.wait_for(
+            lambda: outage().count("worker.store_retry") >= 3 or "worker.store_back" in outage()
+        )
+        said = outage()
+        assert said == ["worker.store_error"] + ["worker.store_retry"] * (len(said) - 1)
+        (small / "filler").unlink()
+        worker.wait_event(env, "worker.store_back")
+        second = env.enqueue("ok")
+        worker.wait_event(env, "job.succeeded", job_id=second)
+        assert worker.stop() == 0
+    said = outage()
+    assert said == [
+        "worker.store_error",
+        *["worker.store_retry"] * (len(said) - 2),
+        "worker.store_back",
+    ]

@@ -343,6 +343,33 @@ def test_a_fire_the_store_refuses_runs_once_the_store_is_back(
     ]
 
 
+def test_a_store_outage_logs_the_catch_up_once_its_fires_are_recorded(store: SqliteStore) -> None:
+    """While the store refused the writes (a full disk), each tick, retried once a second,
+    warned anew of fires "missed" before its write failed: a line a second per schedule for
+    as long as the outage lasted, the store's error line buried among them."""
+    config = config_for(
+        '[schedules.a]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "all"\noverlap = "allow"\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    sink = io.StringIO()
+    scheduler = Scheduler(store, config, EventLog(stream=sink, fmt="json"))
+    scheduler.load(config, t0)
+    store._conn.execute("PRAGMA query_only = ON")  # every write fails, as on a full disk
+    for second in range(30, 200):  # from the fire of 00:01 on, each tick fails
+        with pytest.raises(StoreError):
+            scheduler.tick(t0 + second)
+    assert sink.getvalue() == ""
+    store._conn.execute("PRAGMA query_only = OFF")
+    scheduler.tick(t0 + 200)
+    minutes = [at("2026-06-01T00:01"), at("2026-06-01T00:02"), at("2026-06-01T00:03")]
+    assert fires(store) == minutes
+    events = [json.loads(line)["event"] for line in sink.getvalue().splitlines()]
+    assert events == ["schedule.fired"] * 3 + ["schedule.catch_up"]
+    # 00:03 is 50 seconds late: on time, so two fires were missed, and three run.
+    assert catch_up_lines(sink) == [("warning", "2", 3)]
+
+
 # -- paused and disabled -----------------------------------------------------------------------
 
 
