@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
+import subprocess
 import time
 from datetime import datetime
 
 import pytest
-from conftest import Env, small_file_system
+from conftest import JOBCTL, Env, small_file_system
 from test_observe_support import (
     TEXT_LINE,
     enqueue_at,
     opened,
     parsed_events,
     start_logged,
+    text_fields,
 )
 
 from jobctl.models import NewJob
@@ -88,13 +92,11 @@ def test_a_worker_logs_start_success_retry_death_and_stop(env: Env, fmt: str) ->
             assert isinstance(record["job_id"], int) and isinstance(record["attempt"], int)
             assert isinstance(record["exit_code"], int)
     else:
-        for event in events:  # local wall-clock time of day, to the millisecond
-            hours, minutes, seconds = event["time"].split(":")
-            of_day = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-            local = datetime.fromtimestamp(after)
-            now_of_day = local.hour * 3600 + local.minute * 60 + local.second
-            drift = (now_of_day - of_day) % 86400
-            assert min(drift, 86400 - drift) < 10, event
+        for event in events:  # in a pipe: the local date and time with its offset, to the ms
+            stamp = datetime.fromisoformat(event["time"])
+            assert stamp.tzinfo is not None and stamp.utcoffset() == stamp.astimezone().utcoffset()
+            assert before - 1 <= stamp.timestamp() <= after + 1, event
+            assert len(event["time"].split(".")[1]) == len("123+00:00"), event
         for event in (succeeded, retrying, dead):
             assert event["duration"].endswith(("ms", "s"))  # "in 12ms"
 
@@ -329,6 +331,192 @@ def test_text_lines_exactly(
     assert _text_line(ts + 1, level, event, fields).startswith(
         time.strftime("%H:%M:%S", time.localtime(ts + 1))
     )
+    # In a file or a pipe, with the date and the offset (as JSON's ts has them); under
+    # journald, which stamps each line, the level's priority instead of a time.
+    date = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ts))
+    offset = datetime.fromtimestamp(ts // 1).astimezone().isoformat()[-6:]
+    millis, after = rest[:4], rest[4:]
+    assert _text_line(ts, level, event, fields, "date") == date + millis + offset + after
+    priority = {"info": "<6>", "warning": "<4>", "error": "<3>"}[level]
+    assert _text_line(ts, level, event, fields, "journal") == priority + after.lstrip()
+
+
+def _worker_with_stderr_in(
+    env: Env, sink: int, *args: str, journal: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS run-worker --burst -q default -q typo` with its stderr on `sink` (a file,
+    a terminal), under a journald whose stream is `journal` when given (a unit's variable
+    names the stream by device and inode). The unknown queue draws a warning of jobctl's own."""
+    environ = dict(env.env)
+    if journal is not None:
+        found = os.fstat(journal)
+        environ["JOURNAL_STREAM"] = f"{found.st_dev}:{found.st_ino}"
+    return subprocess.run(
+        [
+            *JOBCTL,
+            *env.global_args(),
+            *args,
+            "run-worker",
+            "--burst",
+            "-q",
+            "default",
+            "-q",
+            "typo",
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=sink,
+        text=True,
+        env=environ,
+        cwd=env.root,
+        timeout=60,
+    )
+
+
+TYPO_WARNING = (
+    "no job type, schedule or [queues] limit in {config} names queue 'typo': only jobs"
+    " enqueued with --queue typo run there"
+)
+WORKER_EVENTS = [
+    ("info", "worker.started"),
+    ("info", "job.started"),
+    ("info", "job.succeeded"),
+    ("info", "job.started"),
+    ("warning", "job.retrying"),
+    ("info", "job.started"),
+    ("error", "job.dead"),
+    ("info", "worker.stopped"),
+]
+PRIORITY = {"error": "<3>", "warning": "<4>", "info": "<6>"}
+JOURNAL_LINE = re.compile(r"^<(?P<priority>\d)>(?:(?:WARNING|ERROR) )?(?P<event>[a-z_]+\.[a-z_]+) ")
+
+
+def test_under_journald_lines_carry_their_priority_and_no_time(env: Env) -> None:
+    """journald stamps each line itself and takes its priority from a `<N>` prefix: the
+    time showed twice, and every line was priority 6, so `journalctl -p warning` showed
+    nothing, not even job.dead. jobctl's own warning has its priority too."""
+    env.write_config(WORKER_CONFIG)
+    journal = env.root / "journal"
+    for fmt in FORMATS:
+        env.enqueue("ok")
+        env.enqueue("flaky")
+        with journal.open("w") as sink:
+            result = _worker_with_stderr_in(
+                env, sink.fileno(), "--log-format", fmt, journal=sink.fileno()
+            )
+        assert result.returncode == 0, journal.read_text()
+        warning, *lines = journal.read_text().splitlines()
+        if fmt == "text":
+            assert warning == "<4>jobctl: warning: " + TYPO_WARNING.format(config=env.config)
+            events = [JOURNAL_LINE.match(line) for line in lines]
+            assert all(events), lines
+            said = [(match["priority"], match["event"]) for match in events if match]
+        else:
+            assert warning.startswith("<4>{")
+            record = json.loads(warning[3:])
+            assert (record["level"], record["event"]) == ("warning", "jobctl.warning")
+            assert record["message"] == TYPO_WARNING.format(config=env.config)
+            said = [(line[1], json.loads(line[3:])["event"]) for line in lines]
+            for line in lines:
+                assert PRIORITY[json.loads(line[3:])["level"]] == line[:3], line
+        assert said == [(PRIORITY[level][1], event) for level, event in WORKER_EVENTS]
+
+
+def test_a_journal_stream_named_for_another_file_is_not_journald(env: Env) -> None:
+    """JOURNAL_STREAM passes on to whatever a unit starts: `jobctl up 2>>file` from its
+    script writes to a file, which journald never reads, and where a time is wanted."""
+    env.write_config(WORKER_CONFIG)
+    env.enqueue("flaky")
+    log = env.root / "worker.log"
+    with log.open("w") as sink, env.config.open() as other:
+        result = _worker_with_stderr_in(env, sink.fileno(), journal=other.fileno())
+    assert result.returncode == 0, log.read_text()
+    warning, *lines = log.read_text().splitlines()
+    assert warning == "jobctl: warning: " + TYPO_WARNING.format(config=env.config)
+    events = [text_fields(line) for line in lines]
+    assert [e["event"] for e in events][::5] == ["worker.started", "worker.stopped"]
+    assert all(datetime.fromisoformat(e["time"]).tzinfo is not None for e in events), lines
+
+
+def test_at_a_terminal_lines_start_with_the_time_of_day(env: Env) -> None:
+    """A file or a pipe gets the date too (a log kept for months had none); a terminal,
+    read as it is written, keeps the short time of day."""
+    env.write_config(WORKER_CONFIG)
+    env.enqueue("ok")
+    controller, terminal = os.openpty()
+    try:
+        result = _worker_with_stderr_in(env, terminal)
+        os.close(terminal)
+        output = b""
+        with contextlib.suppress(OSError):  # EIO once the terminal's last writer is gone
+            while chunk := os.read(controller, 65536):
+                output += chunk
+    finally:
+        os.close(controller)
+    assert result.returncode == 0
+    warning, *lines = output.decode().replace("\r\n", "\n").splitlines()
+    assert warning == "jobctl: warning: " + TYPO_WARNING.format(config=env.config)
+    events = [text_fields(line) for line in lines]
+    assert [e["event"] for e in events] == [
+        "worker.started",
+        "job.started",
+        "job.succeeded",
+        "worker.stopped",
+    ]
+    assert all(re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", e["time"]) for e in events), lines
+
+
+def test_jobctls_own_lines_are_json_events_under_json(env: Env) -> None:
+    """A JSON log shipper reading a worker's or a daemon's stderr met plain text lines: the
+    warnings, notes and the error they stop with, which jobctl says apart from its events.
+    The settings' log_format asks for JSON as the option does."""
+    env.write_config('[settings]\nlog_format = "json"\n' + WORKER_CONFIG)
+    env.enqueue("ok")
+    log = env.root / "worker.log"
+    with log.open("w") as sink:
+        result = _worker_with_stderr_in(env, sink.fileno())
+    assert result.returncode == 0, log.read_text()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [r["event"] for r in records] == [
+        "jobctl.warning",
+        "worker.started",
+        "job.started",
+        "job.succeeded",
+        "worker.stopped",
+    ]
+    assert list(records[0]) == ["ts", "level", "event", "message"]
+    assert records[0]["level"] == "warning"
+    assert records[0]["message"] == TYPO_WARNING.format(config=env.config)
+    # The error a daemon stops with: a database that cannot be made under a file.
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n\n[schedules.s]\njob = "ok"\ncron = "@daily"\n'
+    )
+    for command in ("schedule-daemon", "up"):
+        stopped = subprocess.run(
+            [
+                *JOBCTL,
+                "--log-format",
+                "json",
+                "-c",
+                str(env.config),
+                "--db",
+                f"{env.config}/q.db",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=60,
+        )
+        assert stopped.returncode == 3, stopped.stderr
+        (line,) = stopped.stderr.splitlines()
+        record = json.loads(line)
+        assert (record["level"], record["event"]) == ("error", "jobctl.error")
+        assert record["message"].startswith(f"database {env.config}/q.db: ")
+    # Commands that log no events keep the plain line.
+    listed = env.run("--log-format", "json", "--db", f"{env.config}/q.db", "list")
+    assert listed.returncode == 3 and listed.stderr.startswith("jobctl: database ")
 
 
 def test_control_characters_from_a_job_are_escaped_in_text_lines(env: Env) -> None:

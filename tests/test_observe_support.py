@@ -33,9 +33,11 @@ from jobctl.store.sqlite import SqliteStore
 
 _counter = itertools.count(1)
 
-# One text event line: "12:34:56.789 [LEVEL ]event  fields...".
+# One text event line: "2026-06-01T12:34:56.789+02:00 [LEVEL ]event  fields..." (in a file
+# or a pipe; "12:34:56.789" at a terminal).
 TEXT_LINE = re.compile(
-    r"^(?P<time>\d{2}:\d{2}:\d{2}\.\d{3}) (?:(?P<level>DEBUG|WARNING|ERROR) )?"
+    r"^(?P<time>(?:\d{4}-\d\d-\d\dT)?\d{2}:\d{2}:\d{2}\.\d{3}(?:[+-]\d\d:\d\d)?)"
+    r" (?:(?P<level>DEBUG|WARNING|ERROR) )?"
     r"(?P<event>[a-z_]+\.[a-z_]+) *(?P<rest>.*)$"
 )
 _TEXT_FIELD = re.compile(

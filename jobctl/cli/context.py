@@ -75,6 +75,13 @@ class Globals:
         level = self.log_level or settings.log_level
         return EventLog(fmt=fmt, level=level)
 
+    def events_format(self) -> str | None:
+        """The event log's format as far as known yet (--log-format, else the settings of
+        a config loaded already), without loading one: None before then."""
+        if self.log_format is not None:
+            return self.log_format
+        return None if self._config is None else self._config.settings.log_format
+
     def config(self, required: bool = False) -> "Config":
         if self._config is None or (required and self._config.path is None):
             from jobctl.config import EMPTY_CONFIG, load_config

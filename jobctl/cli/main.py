@@ -101,6 +101,8 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         import signal
 
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        if owns_process:
+            _own_lines_as_events()
     if name in _DATABASE_ONLY:
         from jobctl.cli.context import STATE
 
@@ -360,6 +362,77 @@ def _whole_lines_on_stderr() -> None:
 
 
 _STDIO_BUFFERS = (io.BufferedWriter, io.FileIO)
+
+
+def _own_lines_as_events() -> None:
+    """Give run-worker, schedule-daemon and up a stderr where jobctl's own lines become
+    events (see _EventStderr): their warnings, notes and the error they stop with are said
+    apart from the event log, and broke a JSON log shipper and journald's priorities."""
+    err = sys.stderr
+    if not isinstance(err, io.TextIOWrapper):
+        return  # not the interpreter's own stream (an embedding program replaced it)
+    try:
+        raw = io.FileIO(err.fileno(), "w", closefd=False)
+    except (OSError, ValueError):
+        return
+    err.flush()
+    sys.stderr = _EventStderr(
+        io.BufferedWriter(raw), encoding=err.encoding, errors=err.errors, line_buffering=True
+    )
+
+
+class _EventStderr(io.TextIOWrapper):
+    """A long-running command's stderr: a line of jobctl's own (`jobctl: warning: ...`,
+    `jobctl: note: ...`, `jobctl: <error>`) is written as an event of the log's format, a
+    JSON object (`jobctl.warning`, `jobctl.note`, `jobctl.error`, its text as `message`)
+    under --log-format json, a line with its priority under journald. Every other line (the
+    event log's, a traceback) goes through as written."""
+
+    _OWN = "jobctl: "
+    _held: str | None = None  # an own line until its newline: print() writes that apart
+    _line_start = True
+
+    def write(self, s: str, /) -> int:
+        if self._held is None and not (self._line_start and s.startswith(self._OWN)):
+            if s:
+                self._line_start = s.endswith("\n")
+            return super().write(s)
+        line, newline, rest = ((self._held or "") + s).partition("\n")
+        if not newline:
+            self._held = line
+            return len(s)
+        self._held = None
+        self._line_start = True
+        self._say(line)
+        if rest:
+            self.write(rest)
+        return len(s)
+
+    def flush(self) -> None:
+        if self._held is not None:  # a line left without its newline: said as it is
+            line, self._held = self._held, None
+            self._say(line)
+        super().flush()
+
+    def _say(self, line: str) -> None:
+        from jobctl.cli.context import STATE
+        from jobctl.observe.events import EventLog, on_journal, priority_prefix
+
+        text = line[len(self._OWN) :]
+        level, kind = "error", "error"
+        for word, named in (("warning", "warning"), ("note", "info")):
+            if text.startswith(f"{word}: "):
+                text, level, kind = text[len(word) + 2 :], named, word
+                break
+        if STATE.events_format() == "json":
+            # (Its lines come back through write() as the event log's: passed on.)
+            EventLog(self, "json", "debug").emit(f"jobctl.{kind}", level=level, message=text)
+            return
+        try:
+            journal = on_journal(self.fileno())
+        except (OSError, ValueError):
+            journal = False
+        super().write((priority_prefix(level) if journal else "") + line + "\n")
 
 
 def _to_devnull(fd: int) -> None:

@@ -1,12 +1,16 @@
 """Event lines on stderr: one per job start, finish, retry and death, and per worker event.
 
 Text is one readable line per event; JSON is one object per line with fixed field names,
-so journald, container logs and log shippers take them as they are.
+so journald, container logs and log shippers take them as they are. Under journald each
+line starts with its level's sd-daemon priority (`<4>` for a warning), which journald takes
+off and keeps as the entry's priority (`journalctl -p warning`); a text line then carries no
+time of its own, journald stamping each one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -19,6 +23,8 @@ from jobctl.timefmt import iso
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _TEXT_ORDER = ("job_id", "job", "queue", "attempt", "duration_ms", "exit_code", "error")
 _TEXT_KEYS = frozenset(_TEXT_ORDER)
+# sd-daemon(3)'s prefixes: err, warning, info and debug.
+_PRIORITY = {"error": "<3>", "warning": "<4>", "info": "<6>", "debug": "<7>"}
 
 
 class EventLog:
@@ -28,6 +34,7 @@ class EventLog:
         self.stream = stream if stream is not None else sys.stderr
         self.fmt = fmt
         self.threshold = LEVELS.get(level, 20)
+        self.stamp = stamp_for(self.stream)
         self._lock = threading.Lock()
         self._holder: int | None = None  # the thread whose lines wait for flush()
         self._held: list[str] = []
@@ -55,8 +62,10 @@ class EventLog:
             record = {"ts": iso(now), "level": level, "event": event}
             record.update((k, v) for k, v in fields.items() if v is not None)
             line = _json_line(record)
+            if self.stamp == "journal":
+                line = priority_prefix(level) + line
         else:
-            line = _text_line(now, level, event, fields)
+            line = _text_line(now, level, event, fields, self.stamp)
         with self._lock:
             if self._holder is not None and self._holder == threading.get_ident():
                 self._held.append(line + "\n")
@@ -71,23 +80,72 @@ class EventLog:
             pass  # a closed stderr must never stop a worker
 
 
+def stamp_for(stream: TextIO) -> str:
+    """How the text lines written to `stream` start: "journal" (journald's stream: a priority
+    and no time), "clock" (a terminal: the time of day, to the millisecond) or "date" (a file,
+    a pipe: the date and time with its offset, as a log kept for months needs)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # a StringIO, a stream of a test's own
+        return "date"
+    if on_journal(fd):
+        return "journal"
+    try:
+        return "clock" if os.isatty(fd) else "date"
+    except OSError:
+        return "date"
+
+
+def on_journal(fd: int) -> bool:
+    """Whether `fd` is the journald stream systemd gave this service: JOURNAL_STREAM names
+    it by device and inode. A variable inherited by a process whose stderr goes elsewhere
+    (`jobctl up 2>file` run from a unit's shell) names another file, and is no match."""
+    named = os.environ.get("JOURNAL_STREAM", "")
+    device, _, inode = named.partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return False
+    try:
+        found = os.fstat(fd)
+    except OSError:
+        return False
+    return (found.st_dev, found.st_ino) == (int(device), int(inode))
+
+
+def priority_prefix(level: str) -> str:
+    """The sd-daemon prefix of a line at `level` ("error", "warning", "info", "debug")."""
+    return _PRIORITY.get(level, "<6>")
+
+
 def _json_line(record: dict[str, Any]) -> str:
     """One JSON object as one line, safe for a terminal showing the log (text.json_safe)."""
     return json_safe(json.dumps(record, ensure_ascii=False, default=str))
 
 
-def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str:
-    """One line; fields whose value is None are left out. A worker writes two per job, so
-    this stays lean: the clock part is made once a second."""
-    global _stamp
-    second, stamp = _stamp
-    if second != ts // 1:
-        second = int(ts // 1)  # as localtime() rounds: down
-        local = time.localtime(second)
-        stamp = f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
-        _stamp = (second, stamp)
-    head = f"{stamp}.{int(ts % 1 * 1000):03d}"
-    parts = [head, f"{event:<15}"] if level == "info" else [head, level.upper(), f"{event:<15}"]
+def _text_line(
+    ts: float, level: str, event: str, fields: dict[str, Any], stamp: str = "clock"
+) -> str:
+    """One line, starting as `stamp` says (see stamp_for); fields whose value is None are
+    left out. A worker writes two per job, so this stays lean: the clock part is made once
+    a second."""
+    global _clock, _dated
+    if stamp == "journal":
+        head = priority_prefix(level)
+    else:
+        second = ts // 1
+        cached = _dated if stamp == "date" else _clock
+        if cached[0] != second:
+            local = time.localtime(int(second))  # as localtime() rounds: down
+            clock = f"{local.tm_hour:02d}:{local.tm_min:02d}:{local.tm_sec:02d}"
+            if stamp == "date":
+                offset = local.tm_gmtoff
+                sign = "-" if offset < 0 else "+"
+                hours, minutes = divmod(abs(offset) // 60, 60)
+                date = f"{local.tm_year:04d}-{local.tm_mon:02d}-{local.tm_mday:02d}"
+                cached = _dated = (second, f"{date}T{clock}", f"{sign}{hours:02d}:{minutes:02d}")
+            else:
+                cached = _clock = (second, clock, "")
+        head = f"{cached[1]}.{int(ts % 1 * 1000):03d}{cached[2]} "
+    parts = [f"{event:<15}"] if level == "info" else [level.upper(), f"{event:<15}"]
     for key in _TEXT_ORDER:
         value = fields.get(key)
         if value is not None:
@@ -95,12 +153,13 @@ def _text_line(ts: float, level: str, event: str, fields: dict[str, Any]) -> str
     for key, value in fields.items():
         if value is not None and key not in _TEXT_KEYS:
             parts.append(_text_field(key, value))
-    return " ".join(parts)
+    return head + " ".join(parts)
 
 
-# The last second formatted and its HH:MM:SS, replaced whole (threads share it); NaN
-# equals no second.
-_stamp: tuple[float, str] = (float("nan"), "")
+# The last second formatted: (second, its HH:MM:SS or date and time, its offset), each
+# replaced whole (threads share them); NaN equals no second.
+_clock: tuple[float, str, str] = (float("nan"), "", "")
+_dated: tuple[float, str, str] = (float("nan"), "", "")
 
 
 def _text_field(key: str, value: Any) -> str:
