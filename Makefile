@@ -28,10 +28,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy jobctl
 
-# One test process more than the cores: the tests spend much of their time waiting on the
-# processes they start, and a spare one keeps the cores busy meanwhile.
+# Two test processes a core: the tests spend much of their time waiting on the processes
+# they start, and the others keep the cores busy meanwhile (on 2 cores, 3m54s against 4m26s
+# with one more than the cores).
 unit: $(STAMP)
-	$(BIN)/python -m pytest -n $$($(BIN)/python -c "import os; print((os.cpu_count() or 1) + 1)")
+	$(BIN)/python -m pytest -n $$($(BIN)/python -c "import os; print(2 * (os.cpu_count() or 1))")
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
