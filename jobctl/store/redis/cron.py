@@ -83,19 +83,18 @@ class CronOps(RedisBase):
             return int(self._run("prune_fires", num(before)))
 
     def last_runs(self, schedules: Sequence[str]) -> dict[str, float]:
-        names = list(schedules)
-        if not names:
-            return {}
-        with self._guard():
-            values = self._run("last_runs", *names)
-        return {n: float(v) for n, v in zip(names, values, strict=True) if v not in ("", b"")}
+        return self._time_per_schedule("last_runs", schedules)
 
     def last_successes(self, schedules: Sequence[str]) -> dict[str, float]:
+        return self._time_per_schedule("last_successes", schedules)
+
+    def _time_per_schedule(self, script: str, schedules: Sequence[str]) -> dict[str, float]:
+        """A read-only script's time for each schedule ("" for none) as a dict."""
         names = list(schedules)
         if not names:
             return {}
         with self._guard():
-            values = self._run("last_successes", *names)
+            values = self._run(script, *names)
         return {n: float(v) for n, v in zip(names, values, strict=True) if v not in ("", b"")}
 
     def last_fires(self) -> dict[str, tuple[FireRecord, State | None]]:
