@@ -23,10 +23,10 @@ from types import FrameType
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import ADHOC_JOB, DEFAULT_JOB, Config, JobType, exec_allowed
-from jobctl.durations import format_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
 from jobctl.executor import HOST_LIMITS, Attempt, AttemptSpec, wait_readable
 from jobctl.fsutil import NotAFolder
+from jobctl.headroom import Headroom
 from jobctl.logfolders import check_log_root
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog, Outage
@@ -43,7 +43,6 @@ from jobctl.store.base import OUTAGE_GRACE
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 FORGET_CRASHED = 600.0  # seconds a crashed worker's record is kept, shown as crashed
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
-_ROOM_RETRY = 10.0  # seconds after the host refused a start before trying one more at once
 _NEVER = float("inf")
 
 
@@ -133,11 +132,7 @@ class Worker:
         self._gave_up: Exception | None = None  # the store error that ended a --burst
         self._store_replaced: str | None = None  # the database file deleted or swapped
         self._rescue_after = 0.0  # monotonic; see _maintain
-        self._hold_until = 0.0  # monotonic: no claims before (see _hold_off)
-        self._held_off = 0.0  # seconds of the last hold; 0 once a job starts again
-        self._room: int | None = None  # jobs the host let it run at once, when fewer (_hold_off)
-        self._room_credit = 0  # jobs ended well since the room last grew
-        self._room_since = 0.0  # monotonic: when the host last refused a start
+        self._headroom = Headroom(options.concurrency)
         self._maintained_at = self.clock.monotonic()
         self._maintained_wall = self.clock.now()  # the same look, on the clock leases use
 
@@ -352,8 +347,8 @@ class Worker:
         """Fill free slots; True when every slot asked for was filled."""
         if self._stopping:
             return False
-        free = self._slots() - len(self._running)
-        if free <= 0 or self.clock.monotonic() < self._hold_until:
+        free = self._headroom.slots() - len(self._running)
+        if free <= 0 or self._headroom.holding(self.clock.monotonic()):
             return False
         self._config_changed()  # before the claim: [queues] limits decide what it takes
         claims = self.store.claim(
@@ -379,12 +374,12 @@ class Worker:
             timeout = min(timeout, self._stop_deadline - mono)
         if burst_wait is not None:
             timeout = min(timeout, burst_wait)
-        if self._hold_until > mono:
-            timeout = min(timeout, self._hold_until - mono)
+        if self._headroom.holding(mono):
+            timeout = min(timeout, self._headroom.hold_until - mono)
         if not self._stopping and self._pruner.busy:
             timeout = min(timeout, max(0.0, self._prune_at - mono))
         timeout = self._until_attempts_need_us(timeout)
-        if not self._stopping and len(self._running) < self._slots():
+        if not self._stopping and len(self._running) < self._headroom.slots():
             try:
                 due = self.store.next_due(self.options.queues)
             except StoreError:
@@ -596,7 +591,7 @@ class Worker:
         """In burst mode: how long to wait for this worker's own retries, and for the leases
         of jobs whose worker is gone, or None to exit."""
         waits = []
-        held = self._hold_until - self.clock.monotonic()
+        held = self._headroom.hold_until - self.clock.monotonic()
         if held > 0:  # jobs given back when they could not start: this worker takes them
             waits.append(held)
         orphaned = self._orphaned_lease_end()
@@ -722,7 +717,7 @@ class Worker:
             self._poke()
         else:
             running.attempt = attempt
-            self._held_off = 0.0
+            self._headroom.started()
 
     def _warn_of_unknown_jobs(self) -> None:
         """Queued or scheduled jobs of types this config lacks (one renamed or removed) fail
@@ -749,53 +744,11 @@ class Worker:
             )
 
     def _hold_off(self, reason: str) -> None:
-        """The host is out of processes or descriptors. With jobs of its own running, the
-        worker runs no more than those at once from now on (claiming its whole
-        --concurrency again gave back the rest at each try, as interrupted runs), trying
-        one more at times (see _regain_room). With none running, it takes no job for a while
-        (a second, doubling up to half a minute while it lasts). The starts of one batch
-        that fail together make one hold, and one line."""
-        mono = self.clock.monotonic()
-        if mono < self._hold_until:
-            return
+        """The host is out of processes or descriptors (see Headroom)."""
         started = sum(1 for r in self._running.values() if r.attempt is not None)
-        if started:
-            narrower = self._room is None or started < self._room
-            self._room, self._room_credit, self._room_since = started, 0, mono
-            if narrower:
-                self.log.emit(
-                    "worker.cannot_start",
-                    level="warning",
-                    error=f"{reason}: jobs go back to the queue; at most {started} run at"
-                    " once until the host allows more",
-                )
-            return
-        self._held_off = min(30.0, max(1.0, self._held_off * 2))
-        self._hold_until = mono + self._held_off
-        self.log.emit(
-            "worker.cannot_start",
-            level="warning",
-            error=f"{reason}: jobs go back to the queue; none taken for"
-            f" {format_duration(self._held_off)}",
-        )
-
-    def _slots(self) -> int:
-        """How many jobs to run at once: --concurrency, or fewer while the host allows
-        fewer (see _hold_off)."""
-        if self._room is None:
-            return self.options.concurrency
-        return min(self._room, self.options.concurrency)
-
-    def _regain_room(self) -> None:
-        """A job ended well: once as many as the room holds have, and a while after the
-        host last refused one, one more may run at once again."""
-        if self._room is None:
-            return
-        self._room_credit += 1
-        waited = self.clock.monotonic() - self._room_since >= _ROOM_RETRY
-        if self._room_credit >= self._room and waited:
-            self._room_credit = 0
-            self._room = self._room + 1 if self._room + 1 < self.options.concurrency else None
+        line = self._headroom.refused(reason, started, self.clock.monotonic())
+        if line is not None:
+            self.log.emit("worker.cannot_start", level="warning", error=line)
 
     def _log_path(self, job_id: int, run: int) -> str:
         return logfiles.attempt_log_path(self._log_root, job_id, run)
@@ -931,7 +884,7 @@ class Worker:
             self._finishes.append(Finish(running.claim, result, retry_at))
             self._pending_log.append((running, result, elapsed, retry_at))
             if result.outcome == Outcome.SUCCEEDED:
-                self._regain_room()
+                self._headroom.ended_well(self.clock.monotonic())
         if not self._finishes and not self._releases:
             return True
         claims: list[Claim] = []
@@ -943,8 +896,8 @@ class Worker:
                 )
                 self._releases, self._release_ends = [], []
             if self._finishes:
-                free = self._slots() - len(self._running)
-                if self._stopping or self.clock.monotonic() < self._hold_until:
+                free = self._headroom.slots() - len(self._running)
+                if self._stopping or self._headroom.holding(self.clock.monotonic()):
                     free = 0  # (the jobs given back in a hold would come right back)
                 elif free > 0:
                     self._config_changed()  # as in _claim_more
