@@ -33,7 +33,7 @@ _jobctl_options() {
         'prune') REPLY='--older-than --state -s --json --help -h' ;;
         'reload') REPLY='--help -h' ;;
         'resume') REPLY='--all -a --json --help -h' ;;
-        'retry') REPLY='--json --help -h' ;;
+        'retry') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --json --help -h' ;;
         'run-worker') REPLY='--queue -q --concurrency -n --burst --shutdown-timeout --worker-name --metrics-addr --help -h' ;;
         'schedule') REPLY='--help -h' ;;
         'schedule list') REPLY='--json --help -h' ;;
@@ -114,6 +114,15 @@ _jobctl_value() {
         'prune --older-than') REPLY='plain' ;;
         'prune --state') REPLY='dynamic' ;;
         'prune -s') REPLY='dynamic' ;;
+        'retry --arg') REPLY='plain' ;;
+        'retry -a') REPLY='plain' ;;
+        'retry --delay') REPLY='plain' ;;
+        'retry -d') REPLY='plain' ;;
+        'retry --at') REPLY='plain' ;;
+        'retry --priority') REPLY='plain' ;;
+        'retry --queue') REPLY='dynamic' ;;
+        'retry -q') REPLY='dynamic' ;;
+        'retry --max-attempts') REPLY='plain' ;;
         'run-worker --queue') REPLY='dynamic' ;;
         'run-worker -q') REPLY='dynamic' ;;
         'run-worker --concurrency') REPLY='plain' ;;

@@ -125,19 +125,34 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     )
 
 
-def build_again(config: Config, job: Job, now: float) -> NewJob:
+class Changes(NamedTuple):
+    """What `retry`'s options change of the job it runs again; None keeps the job's own."""
+
+    payload: Mapping[str, Any] | None = None  # merged into the job's: these keys win
+    delay: float | None = None
+    at: float | None = None
+    priority: int | None = None
+    queue: str | None = None
+    max_attempts: int | None = None
+
+
+def build_again(config: Config, job: Job, now: float, changes: Changes = Changes()) -> NewJob:
     """A stored job asked for again (`retry`, `dead retry`), checked by build_job as
     `enqueue` checks a new one: the config may have changed since it was stored (its job
     type renamed away, a placeholder its payload has no value for), and a job enqueue would
-    refuse only fails every attempt, then goes dead. Its queue, priority, attempts and key
-    stay its own; an --exec job's stored command is checked as --exec checks one."""
+    refuse only fails every attempt, then goes dead. Its queue, priority and attempts stay
+    its own unless `changes` says otherwise, its key always (it names the work, whatever the
+    changes); an --exec job's stored command is checked as --exec checks one."""
+    payload = job.payload if changes.payload is None else {**job.payload, **changes.payload}
     request = JobRequest(
         job=job.job if job.command is None else None,
-        payload=job.payload,
-        priority=job.priority,
-        queue=job.queue,
+        payload=payload,
+        delay=changes.delay,
+        at=changes.at,
+        priority=job.priority if changes.priority is None else changes.priority,
+        queue=job.queue if changes.queue is None else changes.queue,
         key=job.key,
-        max_attempts=job.max_attempts,
+        max_attempts=job.max_attempts if changes.max_attempts is None else changes.max_attempts,
         command=job.command,
         cwd=job.cwd,
     )

@@ -9,6 +9,7 @@ import re
 import signal
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -240,6 +241,102 @@ def test_retry_runs_a_finished_job_again_as_a_new_job(env: Env) -> None:
         f"jobctl: job {active} is scheduled: only a finished job can be run again\n"
     )
     assert env.run("retry", "999").stderr == "jobctl: no job 999\n"
+
+
+def _run_at(shown: dict[str, object]) -> float:
+    text = shown["run_at"]
+    assert isinstance(text, str)
+    return datetime.fromisoformat(text).timestamp()
+
+
+def test_retry_changes_the_new_job_as_the_enqueue_options_say(env: Env) -> None:
+    """`retry ID` took no changes: a job could not go to another queue, run first or later,
+    have more attempts, or have a mistyped value put right, short of typing the whole
+    enqueue again. Each --arg replaces its key's value, the rest of the payload stays, and
+    so does the key."""
+    env.write_config('[jobs.echo]\ncommand = ["echo", "{word}", "{count}"]\n')
+    first = env.enqueue("echo", "--arg", "word=helo", "--arg", "count:=1", "--key", "k")
+    burst(env)
+    changed = env.run(
+        "retry", str(first), "--arg", "word=hello", "--queue", "mail", "--priority", "7",
+        "--max-attempts", "5", check=True,
+    )  # fmt: skip
+    second = int(changed.stdout)
+    copy = env.show(second)
+    assert (copy["payload"], copy["queue"], copy["priority"]) == (
+        {"word": "hello", "count": 1},
+        "mail",
+        7,
+    )
+    assert (copy["max_attempts"], copy["key"], copy["state"]) == (5, "k", "queued")
+    burst(env, "--queue", "mail")
+    assert env.run("logs", str(second), check=True).stdout == "hello 1\n"
+
+    # A JSON value (key:=json), and a delay: the new job waits, the old one is untouched.
+    before = time.time()
+    later = json.loads(
+        env.run(
+            "retry", str(second), "--arg", "count:=2", "--delay", "1h", "--json", check=True
+        ).stdout
+    )
+    assert (later["payload"], later["state"], later["created"]) == (
+        {"word": "hello", "count": 2},
+        "scheduled",
+        True,
+    )
+    assert (later["queue"], later["priority"], later["max_attempts"]) == ("mail", 7, 5)
+    assert before + 3600 - 1 <= _run_at(later) <= time.time() + 3600 + 1
+    assert env.show(second)["payload"] == {"word": "hello", "count": 1}
+
+    # The key stays the old job's: the scheduled job holding it is the answer, as for enqueue.
+    held = env.run("retry", str(first), "--at", "+2h")
+    assert (held.returncode, held.stdout) == (0, f"{later['id']}\n")
+    assert held.stderr == (
+        f"jobctl: job {later['id']} with key 'k' is already active; nothing queued\n"
+    )
+    env.run("cancel", str(later["id"]), check=True)
+    before = time.time()
+    third = int(env.run("retry", str(first), "--at", "+2h", check=True).stdout)
+    shown = env.show(third)
+    assert shown["state"] == "scheduled"
+    assert before + 7200 - 1 <= _run_at(shown) <= time.time() + 7200 + 1
+
+
+def test_retry_refuses_a_bad_option_as_enqueue_does_and_stores_nothing(env: Env) -> None:
+    """Each option is read and checked as enqueue reads and checks it: exit 2, enqueue's
+    message (after the job's id when it is the new job that is refused), nothing stored."""
+    env.write_config('[jobs.echo]\ncommand = ["echo", "{word}"]\n')
+    first = env.enqueue("echo", "--arg", "word=x")
+    burst(env)
+    stored = len(_jobs(env))
+    for bad in (
+        ["--priority", str(2**53)],
+        ["--queue", "a/b"],
+        ["--queue", ""],
+        ["--max-attempts", "0"],
+        ["--delay", "abc"],
+        ["--delay", "1m", "--at", "+1m"],
+        ["--at", "nope"],
+        ["--arg", "word"],
+        ["--arg", "n:=[1"],
+        ["--arg", "word=a", "--arg", "word=b"],
+    ):
+        enqueued = env.run("enqueue", "echo", *bad, "--arg", "word=x")
+        retried = env.run("retry", str(first), *bad)
+        assert (enqueued.returncode, retried.returncode, retried.stdout) == (2, 2, ""), bad
+        message = enqueued.stderr.removeprefix("jobctl: ")
+        assert enqueued.stderr.startswith("jobctl: ") and message, bad
+        assert retried.stderr in (
+            f"jobctl: {message}",
+            f"jobctl: job {first} cannot run again: {message}",
+        ), bad
+    assert len(_jobs(env)) == stored
+
+    # A payload the config's command no longer fits is put right by an --arg.
+    env.write_config('[jobs.echo]\ncommand = ["echo", "{word}", "{more}"]\n')
+    assert env.run("retry", str(first)).returncode == 2
+    fixed = int(env.run("retry", str(first), "--arg", "more=y", check=True).stdout)
+    assert env.show(fixed)["payload"] == {"word": "x", "more": "y"}
 
 
 def test_retry_of_a_job_whose_key_is_taken_answers_as_enqueue_does(env: Env) -> None:

@@ -17,7 +17,21 @@ import typer
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_final_state, complete_queue
 from jobctl.cli.context import STATE
-from jobctl.cli.options import MAX_ID, duration_option, refused, state_option
+from jobctl.cli.options import (
+    MAX_ID,
+    duration_option,
+    instant_option,
+    refused,
+    state_option,
+)
+from jobctl.cli.queue import (
+    ArgOption,
+    AtOption,
+    DelayOption,
+    MaxAttemptsOption,
+    PriorityOption,
+    QueueOption,
+)
 
 if TYPE_CHECKING:
     from jobctl.models import Job
@@ -117,24 +131,47 @@ def _still_stopping(job: Job, orphaned: bool) -> str:
     return f"its worker sends SIGKILL after the job's kill_grace{grace}"
 
 
-@app.command(epilog="Example:  jobctl retry 42")
+@app.command(
+    epilog="Examples:  jobctl retry 42  |  jobctl retry 42 --arg name=Ada --queue slow"
+    " --priority 9  |  jobctl retry 42 --at 21:30"
+)
 def retry(
     job_id: Annotated[
         int, typer.Argument(help="A succeeded, dead or cancelled job.", metavar="ID", max=MAX_ID)
     ],
+    arg: ArgOption = None,
+    delay: DelayOption = None,
+    at: AtOption = None,
+    priority: PriorityOption = None,
+    queue: QueueOption = None,
+    max_attempts: MaxAttemptsOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the new job (or the one holding its key).")
     ] = False,
 ) -> None:
     """Run a finished job again, as a new job with the same payload; print the new id.
-    It is checked as `enqueue` checks a new job: one whose job type the config no longer
-    has, or whose payload its command no longer fits, is refused (exit 2).
-    (`jobctl dead retry` instead queues the same dead job again.)"""
+    The options change the new job as `enqueue` reads them: each --arg replaces the value of
+    its key in the payload (or adds it); the queue, priority and max attempts are the old
+    job's unless given, and its key stays. It is checked as `enqueue` checks a new job: one
+    whose job type the config no longer has, or whose payload its command no longer fits,
+    is refused (exit 2). (`jobctl dead retry` instead queues the same dead job again.)"""
+    from jobctl.cli.enqueue import _say_if_past
     from jobctl.errors import JobctlError, NotFound, OperationFailed
     from jobctl.models import FINAL_STATES
-    from jobctl.producer import build_again
+    from jobctl.payload import parse_args
+    from jobctl.producer import Changes, build_again
 
     config = STATE.config()
+    # Read as enqueue reads them, and refused as it refuses them, before the store is opened.
+    now = time.time()
+    changes = Changes(
+        payload=parse_args(arg) if arg else None,
+        delay=duration_option(delay, "--delay"),
+        at=instant_option(at, "--at", now),
+        priority=priority,
+        queue=queue,
+        max_attempts=max_attempts,
+    )
     with STATE.store(create=False) as store:
         job = store.get(job_id)
         if job is None:
@@ -143,9 +180,8 @@ def retry(
             raise OperationFailed(
                 f"job {job_id} is {job.state.value}: only a finished job can be run again"
             )
-        now = time.time()
         try:
-            again = build_again(config, job, now)
+            again = build_again(config, job, now, changes)
         except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing stored
             raise type(exc)(f"job {job_id} cannot run again: {exc}") from None
         (result,) = store.enqueue([again], now)
@@ -159,6 +195,7 @@ def retry(
             from jobctl.cli.enqueue import stored
 
             stored(f"job {result.id} was queued, but its id could not be printed")
+            _say_if_past(at, changes.at, now, "the job runs now")
         answer = store.get(result.id) if as_json else None
     if as_json:  # as `enqueue --json` answers
         from jobctl.render import outcome_document, print_json

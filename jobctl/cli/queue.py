@@ -14,6 +14,44 @@ from jobctl.cli.completers import complete_enqueue, complete_queue
 
 _BEFORE_EXEC = "jobctl.enqueue.before_exec"
 
+# The options a new job's shape is given by, shared with `retry` (jobctl.cli.control), which
+# takes them for the job it queues again: one spelling, help and completion for both.
+ArgOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--arg", "-a", help="Payload value key=value (key:=json for JSON).", metavar="KEY=VALUE"
+    ),
+]
+DelayOption = Annotated[
+    str | None,
+    typer.Option("--delay", "-d", help="Run after this long, e.g. 30s, 5m.", metavar="DURATION"),
+]
+AtOption = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="Run at this time: 2026-05-01T09:30 (ISO-8601; local time unless it has an"
+        " offset), 2026-05-01 9:30, 21:30 (the next one), today 9:00, tomorrow 9:00, or"
+        " +10m (from now). A time already past runs now.",
+        show_default=False,
+        metavar="TIME",
+    ),
+]
+PriorityOption = Annotated[
+    int | None,
+    typer.Option("--priority", help="Higher runs first (default: the job's).", metavar="N"),
+]
+QueueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queue", "-q", help="Queue name.", autocompletion=complete_queue, metavar="QUEUE"
+    ),
+]
+MaxAttemptsOption = Annotated[
+    int | None,
+    typer.Option("--max-attempts", help="Attempts before the job is dead.", metavar="N"),
+]
+
 
 class _EnqueueCommand(TyperCommand):
     """`enqueue`, which reads --exec's command as pueue and task-spooler do: jobctl's own
@@ -81,12 +119,7 @@ def enqueue(
             autocompletion=complete_enqueue,
         ),
     ] = None,
-    arg: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--arg", "-a", help="Payload value key=value (key:=json for JSON).", metavar="KEY=VALUE"
-        ),
-    ] = None,
+    arg: ArgOption = None,
     payload: Annotated[
         str | None,
         typer.Option("--payload", "-p", help="The payload as a JSON object.", metavar="JSON"),
@@ -99,43 +132,17 @@ def enqueue(
             metavar="FILE",
         ),
     ] = None,
-    delay: Annotated[
-        str | None,
-        typer.Option(
-            "--delay", "-d", help="Run after this long, e.g. 30s, 5m.", metavar="DURATION"
-        ),
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option(
-            "--at",
-            help="Run at this time: 2026-05-01T09:30 (ISO-8601; local time unless it has an"
-            " offset), 2026-05-01 9:30, 21:30 (the next one), today 9:00, tomorrow 9:00, or"
-            " +10m (from now). A time already past runs now.",
-            show_default=False,
-            metavar="TIME",
-        ),
-    ] = None,
-    priority: Annotated[
-        int | None,
-        typer.Option("--priority", help="Higher runs first (default: the job's).", metavar="N"),
-    ] = None,
-    queue: Annotated[
-        str | None,
-        typer.Option(
-            "--queue", "-q", help="Queue name.", autocompletion=complete_queue, metavar="QUEUE"
-        ),
-    ] = None,
+    delay: DelayOption = None,
+    at: AtOption = None,
+    priority: PriorityOption = None,
+    queue: QueueOption = None,
     key: Annotated[
         str | None,
         typer.Option(
             "--key", "-k", help="Unique key: no second active job with this key.", metavar="KEY"
         ),
     ] = None,
-    max_attempts: Annotated[
-        int | None,
-        typer.Option("--max-attempts", help="Attempts before the job is dead.", metavar="N"),
-    ] = None,
+    max_attempts: MaxAttemptsOption = None,
     batch: Annotated[
         str | None,
         typer.Option(
