@@ -167,18 +167,33 @@ def shown_command(argv: Sequence[str]) -> str:
     `a` `b` can be told apart and pasted; one with a newline, a tab or another character
     `clean` escapes in bash's $'...' form, which says it exactly; other words, `é` too,
     as they are."""
+    return " ".join(_shell_word(w) for w in argv)
+
+
+def shown_payload(payload: Mapping[str, Any]) -> str:
+    """A payload on one line as `--arg` would give it, `path=/srv/data n=3`: each value
+    quoted as `shown_command` quotes a word (so a control character is escaped, never
+    sent), one that is not a string as its JSON; "" for an empty payload."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+    return " ".join(f"{_shell_word(k)}={_shell_word(text(v))}" for k, v in payload.items())
+
+
+def _shell_word(word: str) -> str:
+    """One word as a shell would need it typed (see shown_command)."""
     import shlex
 
     from jobctl.text import clean
 
-    def quoted(word: str) -> str:
-        if clean(word) != word:  # before the plain test: DEL, C1 and U+200B are not spaces
-            return "$'" + "".join(_c_quoted(c) for c in word) + "'"
-        if _PLAIN_WORD.fullmatch(word):
-            return word
-        return shlex.quote(word)
-
-    return " ".join(quoted(w) for w in argv)
+    if clean(word) != word:  # before the plain test: DEL, C1 and U+200B are not spaces
+        return "$'" + "".join(_c_quoted(c) for c in word) + "'"
+    if _PLAIN_WORD.fullmatch(word):
+        return word
+    return shlex.quote(word)
 
 
 _PLAIN_WORD = re.compile(r"[^\s'\"\\$`|&;<>()*?\[\]{}~#!]+")
@@ -430,6 +445,14 @@ def _job_name(job: Job, plain: bool) -> str:
     return shown_command(job.command) if job.command and not plain else job.job
 
 
+def _payload_cells(job: Job, plain: bool) -> tuple[str, ...]:
+    """The cell of the PAYLOAD column a terminal adds after JOB: what the job was given, so
+    that among thousands of `backup` rows the one of /srv/data can be found. None in plain
+    text, whose last field is an `--exec` job's command to the line's end (--json has the
+    payload)."""
+    return () if plain else (shown_payload(job.payload),)
+
+
 def _command_cells(job: Job, plain: bool) -> tuple[str, ...]:
     """The cell of the COMMAND column that plain text adds last (see _job_name): an
     `--exec` job's command, empty for a job type's; none on a terminal."""
@@ -494,6 +517,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
             [
                 str(job.id),
                 _job_name(job, plain),
+                *_payload_cells(job, plain),
                 job.queue,
                 state,
                 str(job.priority),
@@ -508,13 +532,16 @@ def job_rows(jobs: Sequence[Job]) -> None:
         styles.append(_STATE_STYLE.get(State.RUNNING if still_stopping(job) else job.state))
     table(
         [
-            *("ID", "JOB", "QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"),
+            "ID",
+            "JOB",
+            *(() if plain else ("PAYLOAD",)),
+            *("QUEUE", "STATE", "PRI", "TRIES", "CREATED", "WHEN", "KEY", "ERROR"),
             *(("COMMAND",) if plain else ()),
         ],
         rows,
         styles,
         usual=_USUAL,
-        cut={"JOB": "end", "QUEUE": "end", "KEY": "end", "ERROR": "error"},
+        cut={"JOB": "end", "PAYLOAD": "end", "QUEUE": "end", "KEY": "end", "ERROR": "error"},
         spare=["CREATED", "TRIES", "PRI"],  # WHEN says what matters of a job's time
     )
 
@@ -791,11 +818,18 @@ def dead_rows(jobs: Sequence[Job]) -> None:
     now = time.time()
     plain = not use_rich()
     table(
-        ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", *(("COMMAND",) if plain else ())],
+        [
+            "ID",
+            "JOB",
+            *(() if plain else ("PAYLOAD",)),
+            *("QUEUE", "ATTEMPTS", "FAILED", "ERROR"),
+            *(("COMMAND",) if plain else ()),
+        ],
         [
             [
                 str(j.id),
                 _job_name(j, plain),
+                *_payload_cells(j, plain),
                 j.queue,
                 f"{j.attempts}/{j.max_attempts}",
                 ago(j.finished_at, now),
@@ -805,7 +839,7 @@ def dead_rows(jobs: Sequence[Job]) -> None:
             for j in jobs
         ],
         usual=_USUAL,
-        cut={"JOB": "end", "ERROR": "error"},
+        cut={"JOB": "end", "PAYLOAD": "end", "ERROR": "error"},
     )
 
 

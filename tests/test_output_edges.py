@@ -423,9 +423,9 @@ def test_a_terminal_table_cuts_long_cells_only_as_far_as_its_width_needs(env: En
 
     wide = _visible(run_on_terminal(env, "list", columns=250))
     assert " ".join(command) in wide and error in wide  # room for both: whole
-    narrow = _visible(run_on_terminal(env, "list", columns=110))
+    narrow = _visible(run_on_terminal(env, "list", columns=130))  # 110 without PAYLOAD
     lines = narrow.splitlines()
-    assert len(lines) == 3 and max(len(line) for line in lines) <= 110  # no row folded
+    assert len(lines) == 3 and max(len(line) for line in lines) <= 130  # no row folded
     row = next(line for line in lines if line.startswith(str(wordy)))
     assert "exit code 3: …" in row and row.rstrip().endswith("story of it")
     assert "echo the long" in next(line for line in lines if line.startswith(str(exec_id)))
@@ -708,3 +708,49 @@ def test_status_keeps_a_worker_s_id_whole_on_a_60_column_terminal(env: Env) -> N
         env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20)
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=30)
+
+
+def test_a_terminal_list_shows_each_job_s_payload_after_its_name(env: Env) -> None:
+    """Three `enqueue echo --arg msg=...` gave three rows that read only "echo": finding the
+    backup of /srv/data among thousands took `show` on each id. A terminal's PAYLOAD column
+    gives what each job was given as `--arg` would ("" for none), quoted as a command is,
+    control characters escaped, cut where the width needs; piped output keeps its fields."""
+    env.write_config('[jobs.echo]\ncommand = ["true"]\n[jobs.ok]\ncommand = ["true"]\n')
+    ids = {msg: env.enqueue("echo", "--arg", f"msg={msg}") for msg in ("alpha", "beta", "gamma")}
+    backup = env.enqueue("echo", "--payload", '{"path": "/srv/data", "n": 3, "to": "a b"}')
+    bare = env.enqueue("ok")
+    (loud,) = enqueue_at(env, time.time(), NewJob(job="echo", payload={"msg": "\x1b[2Jx\n"}))
+
+    shown = _visible(run_on_terminal(env, "list"))  # rich's own colours taken out
+    assert_terminal_safe(shown.replace("\r\n", "\n"))  # the pty's line ends
+    lines = shown.splitlines()
+    assert lines[0].split()[:3] == ["ID", "JOB", "PAYLOAD"]
+    rows = {int(line.split()[0]): line for line in lines[1:]}
+    for msg, job_id in ids.items():
+        assert rows[job_id].split()[1:3] == ["echo", f"msg={msg}"]
+    assert "echo  path=/srv/data n=3 to='a b'  " in rows[backup]
+    assert rows[bare].split()[1:3] == ["ok", "queued"]  # an empty payload: an empty cell
+    assert "msg=$'\\x1b[2Jx\\n'" in rows[loud]
+
+    env.enqueue("echo", "--arg", "path=/srv/" + "data/" * 60)
+    narrow = _visible(run_on_terminal(env, "list", columns=80)).splitlines()
+    assert len(narrow) == 8 and all(len(line.rstrip()) <= 80 for line in narrow)  # no fold
+    assert "path=/srv/data/" in narrow[1] and "…" in narrow[1]
+
+    piped = env.run("list", check=True).stdout.splitlines()
+    assert "PAYLOAD" not in piped[0] and piped[0].split()[-1] == "COMMAND"
+    assert "msg=alpha" not in "\n".join(piped)
+
+
+def test_a_terminal_dead_list_shows_each_job_s_payload(env: Env) -> None:
+    """`dead list` read only the job type's name too: which file's conversion failed?"""
+    env.write_config('[jobs.convert]\ncommand = ["false"]\nmax_attempts = 1\n')
+    first = env.enqueue("convert", "--arg", "file=a.pdf")
+    second = env.enqueue("convert", "--arg", "file=b c.pdf")
+    env.run("run-worker", "--burst", check=True)
+    lines = _visible(run_on_terminal(env, "dead", "list")).splitlines()
+    assert lines[0].split()[:3] == ["ID", "JOB", "PAYLOAD"]
+    rows = {int(line.split()[0]): line for line in lines[1:]}
+    assert rows[first].split()[1:3] == ["convert", "file=a.pdf"]
+    assert "convert  file='b c.pdf'  " in rows[second]
+    assert "PAYLOAD" not in env.run("dead", "list", check=True).stdout
