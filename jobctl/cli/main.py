@@ -242,7 +242,19 @@ COMMAND_MODULES = {
     "up": "worker",
     "reload": "worker",
 }
-ALL_MODULES = sorted(set(COMMAND_MODULES.values()))
+# In the order `jobctl --help` lists their commands: queueing and running first.
+ALL_MODULES = [
+    "queue",
+    "worker",
+    "inspect",
+    "observe",
+    "control",
+    "dead",
+    "monitor",
+    "schedule",
+    "config_cmd",
+]
+assert set(ALL_MODULES) == set(COMMAND_MODULES.values())
 
 
 def command_name(args: list[str]) -> str | None:
