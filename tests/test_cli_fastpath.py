@@ -327,3 +327,21 @@ def test_exec_takes_every_word_from_the_commands_first_one(env: Env, wait: bool)
         None,
         "q1",
     )
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-xq", "q1"], ["-xqq1"], ["-qq1", "-x"], ["-wx", "-q", "q1", "--timeout", "1ms"]],
+    ids=" ".join,
+)
+def test_exec_in_a_bundle_of_short_options_takes_every_word_from_the_commands(
+    env: Env, options: list[str]
+) -> None:
+    """`-xq slow` is `-x -q slow`, as click reads a bundle: the command's options are its
+    own. The bundle hid --exec, and `enqueue -xq q1 sort -k 2 f.txt` queued `sort f.txt`
+    with the key 2."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    done = env.run("enqueue", *options, "sort", "-k", "2", "f.txt")
+    assert done.returncode in (0, 124), done.stderr  # (124: -w waited for no worker)
+    (job,) = json.loads(env.run("list", "--json", check=True).stdout)
+    assert (job["command"], job["key"], job["queue"]) == (["sort", "-k", "2", "f.txt"], None, "q1")

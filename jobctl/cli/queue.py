@@ -61,6 +61,7 @@ class _EnqueueCommand(TyperCommand):
     path (jobctl.cli.fastpath) reads the same way."""
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        args = self._unbundled(args)
         options = args[: args.index("--")] if "--" in args else args
         flag = next((i for i, word in enumerate(options) if word in ("--exec", "-x")), None)
         if flag is None:
@@ -79,16 +80,43 @@ class _EnqueueCommand(TyperCommand):
             args = [*args[:first], "--", *args[first:]]
         return super().parse_args(ctx, args)
 
-    def _command_start(self, options: list[str], index: int) -> int | None:
-        """Where the command's first word is, among the words after --exec; None when an
-        option click alone reads (`-kVALUE`, `-xq`, a mistake) comes first: click then
-        reads the words as it always did."""
-        names: dict[str, bool] = {}  # option name -> whether it takes a value
+    def _option_names(self) -> dict[str, bool]:
+        """Each option's names, and whether it takes a value."""
+        names: dict[str, bool] = {}
         for param in self.params:
             if param.param_type_name == "option":
                 takes = not (getattr(param, "is_flag", False) or getattr(param, "count", False))
                 for name in [*param.opts, *param.secondary_opts]:
                     names[name] = takes
+        return names
+
+    def _unbundled(self, args: list[str]) -> list[str]:
+        """Short options bundled in one word (`-xq slow`, `-wx`) apart, as click reads them,
+        up to the first word that is no option: `enqueue -xq slow sort -k 2 f` queued `sort
+        f` with the key 2, the bundle hiding --exec from the reading above."""
+        names = self._option_names()
+        out: list[str] = []
+        index = 0
+        while index < len(args):
+            word = args[index]
+            if word == "--" or word == "-" or not word.startswith("-"):
+                break
+            if word in names:  # an option whole: its value, if it takes one, goes with it
+                out.extend(args[index : index + (2 if names[word] else 1)])
+                index += 2 if names[word] else 1
+                continue
+            parts = _bundle_parts(word, names)
+            if parts is None:
+                break  # `--name=value`, a mistake: click reads the rest as it always did
+            out.extend(parts)
+            index += 1
+        return [*out, *args[index:]]
+
+    def _command_start(self, options: list[str], index: int) -> int | None:
+        """Where the command's first word is, among the words after --exec; None when an
+        option click alone reads (`-kVALUE`, a mistake) comes first: click then reads the
+        words as it always did."""
+        names = self._option_names()
         while index < len(options):
             word = options[index]
             if word == "-" or not word.startswith("-"):
@@ -100,6 +128,23 @@ class _EnqueueCommand(TyperCommand):
             else:
                 return None
         return None
+
+
+def _bundle_parts(word: str, names: dict[str, bool]) -> list[str] | None:
+    """`-xq` as `-x -q`, `-qslow` as `-q slow`, as click reads a bundle; None for a word
+    that is no bundle of known short options."""
+    if word.startswith("--") or len(word) < 3:
+        return None
+    parts: list[str] = []
+    for at, letter in enumerate(word[1:], start=1):
+        name = f"-{letter}"
+        if name not in names:
+            return None
+        parts.append(name)
+        if names[name]:  # it takes the rest of the word as its value, if any is left
+            rest = word[at + 1 :]
+            return [*parts, rest] if rest else parts
+    return parts
 
 
 @app.command(
