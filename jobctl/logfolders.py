@@ -280,7 +280,7 @@ def trim_log(fd: int, keep: int, above: int, cut: tuple[int, int]) -> tuple[int,
         if start == line:
             return cut  # nothing to drop (a log cut to `keep` just before it ended)
         start += continuation_bytes(os.pread(fd, 3, start))
-        head = TRIMMED % (dropped + start - line)
+        head = TRIMMED % (dropped + start - line, os.fstat(fd).st_ino)
         # The kept bytes go a megabyte at a time through a file of their own: a worker that
         # held them (log_max_bytes of them, and a copy) grew by hundreds of megabytes.
         spare = _spare_copy(fd, start, size)
@@ -353,8 +353,13 @@ def _copy_range(src: int, start: int, end: int, dst: int, at: int | None) -> boo
     return True
 
 
-TRIMMED = b"[... %d bytes of earlier output dropped ...]\n"
-_TRIMMED = re.compile(rb"\[\.\.\. (\d{1,20}) bytes of earlier output dropped \.\.\.\]\n")
+# The line that starts a cut log names the file it starts (by its inode): a job whose output
+# starts with such a line of another log (`cat` of one, `jobctl logs` of another job) is not
+# taken for cut, its first line hidden from `logs --follow`.
+TRIMMED = b"[... %d bytes of earlier output dropped (log file %d) ...]\n"
+_TRIMMED = re.compile(
+    rb"\[\.\.\. (\d{1,20}) bytes of earlier output dropped \(log file (\d{1,20})\) \.\.\.\]\n"
+)
 
 
 def kept_from(fd: int) -> tuple[int, int] | None:
@@ -362,8 +367,10 @@ def kept_from(fd: int) -> tuple[int, int] | None:
     (0, 0) for a log never cut; (bytes dropped, length of the TRIMMED line) for one cut.
     None for an empty file: the worker is between the two steps of a cut (or the log was
     just made)."""
-    head = os.pread(fd, 96, 0)
+    head = os.pread(fd, 128, 0)
     if not head:
         return None
     found = _TRIMMED.match(head)
-    return (0, 0) if found is None else (int(found.group(1)), found.end())
+    if found is None or int(found.group(2)) != os.fstat(fd).st_ino:
+        return (0, 0)
+    return int(found.group(1)), found.end()

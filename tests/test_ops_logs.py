@@ -434,3 +434,27 @@ def test_logs_follow_names_a_run_given_back_by_a_shutdown_as_such(env: Env) -> N
     assert out == "run 1\nrun 1\n"  # the attempt number both times: the first did not count
     # (A note that no worker serves the queue may come first: the follower may start late.)
     assert err.splitlines()[-1] == f"jobctl: job {job_id}: run 2 (attempt 1) started"
+
+
+def test_logs_follow_shows_a_job_s_output_that_starts_with_another_cut_log(env: Env) -> None:
+    """A cut log starts with a line saying how much was dropped, which `logs --follow` does
+    not show. A job whose output starts with such a line of another log (here `cat` of
+    one) lost its first line to `--follow`, which also said bytes were cut that were not."""
+    env.write_config(
+        '[settings]\nlog_max_bytes = "100"\n'
+        "[jobs.loud]\n"
+        'command = ["sh", "-c", "head -c 1000 /dev/zero | tr \\"\\\\\\\\0\\" x"]\n'
+        "[jobs.copy]\n"
+        'command = ["sh", "-c", "cat \\"$1\\"; sleep 1; echo last", "sh", "{path}"]\n'
+        "max_attempts = 1\n"
+    )
+    loud = env.enqueue("loud")
+    burst(env)
+    cut = Path(env.show(loud)["attempts_history"][0]["log_path"])
+    assert cut.read_bytes().startswith(b"[... ")
+    start_worker(env)
+    copy = env.enqueue("copy", "--arg", f"path={cut}")
+    wait_state(env, copy, "running")
+    followed = env.run("logs", str(copy), "--follow", check=True)
+    assert followed.stdout.encode() == cut.read_bytes() + b"last\n"
+    assert "were cut" not in followed.stderr

@@ -916,7 +916,11 @@ def test_cutting_a_big_log_does_not_hold_it_in_memory(env: Env) -> None:
     log = Path(env.show(job_id)["attempts_history"][0]["log_path"])
     with open(log, "rb") as handle:
         dropped = 100_000_000 - (32 << 20)
-        assert handle.readline() == b"[... %d bytes of earlier output dropped ...]\n" % dropped
+        named = (dropped, log.stat().st_ino)
+        assert (
+            handle.readline()
+            == b"[... %d bytes of earlier output dropped (log file %d) ...]\n" % named
+        )
         assert handle.read() == b"\0" * (32 << 20)
 
 
