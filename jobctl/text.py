@@ -53,3 +53,23 @@ def say(line: str) -> None:
     it quotes (a path, a name, a TZ value) came from a user, a file or the environment:
     shown escaped, as in tables."""
     print(clean(line), file=sys.stderr)
+
+
+def error_parts(error: str) -> tuple[str, str]:
+    """An error as jobctl's own words ("exit code 3: ", "timeout after 5s: ") and what the
+    job wrote after them, its stderr's tail; ("", error) when it has no such words. The one
+    reading of an error for a cut table cell and for `wait`'s line."""
+    words, sep, rest = error.partition(": ")
+    if sep and len(words) <= 40 and "\n" not in words and "\r" not in words:
+        return words + sep, rest
+    return "", error
+
+
+def error_gist(error: str) -> str:
+    """An error on one line: jobctl's words, then the last line the job wrote that is not
+    blank, where stderr says most (its first is a traceback's heading, or a progress line a
+    carriage return wrote over), as a terminal's cut ERROR cell keeps the end too."""
+    head, rest = error_parts(error)
+    lines = [line.strip() for line in rest.splitlines()]  # at a carriage return too
+    last = next((line for line in reversed(lines) if line), "")
+    return (head + last) if last else head.removesuffix(": ")

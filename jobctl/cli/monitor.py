@@ -26,7 +26,8 @@ def stats(
     from jobctl.cli.options import duration_option
     from jobctl.durations import format_short
     from jobctl.observe.stats import collect
-    from jobctl.render import print_json, table
+    from jobctl.render import print_json
+    from jobctl.tables import table
 
     window = duration_option(since, "--since") or 0.0
     with STATE.store(create=False) as store:

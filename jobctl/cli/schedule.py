@@ -74,8 +74,9 @@ def schedule_list(
 
     from jobctl import cron
     from jobctl.errors import JobctlError, StoreMissing
-    from jobctl.render import ago, cell, print_json, table
+    from jobctl.render import ago, cell, print_json
     from jobctl.scheduler import daemon_zones
+    from jobctl.tables import table
     from jobctl.timefmt import iso
 
     config = STATE.config(required=True)
@@ -412,7 +413,8 @@ def cron_next(
 
     from jobctl import cron
     from jobctl.errors import ConfigError, UsageError
-    from jobctl.render import ago, print_json, table
+    from jobctl.render import ago, print_json
+    from jobctl.tables import table
     from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
 
     try:
