@@ -1,8 +1,9 @@
 """Everything jobctl prints for people (tables) and for scripts (JSON documents).
 
 The views are drawn by jobctl.tables: rich on a terminal (without colour under NO_COLOR),
-and plain aligned text when stdout is not a terminal, so pipes and logs stay clean. JSON shapes are documented in the README
-and pinned by tests: add fields, never rename or drop one.
+and plain aligned text when stdout is not a terminal, so pipes and logs stay clean. JSON
+shapes are documented in the README and pinned by tests: add fields, never rename or drop
+one.
 
 Stored text is anything a job or its submitter chose (a key, an argv, a command's stderr):
 every human view passes it through `clean`, so it can neither drive the terminal nor
