@@ -3,6 +3,9 @@
 The allowed transitions (the life cycle promised in the README):
 
     (new)      -> queued | scheduled          enqueue (due now / later)
+    (new)      -> waiting                     enqueue --after jobs not all succeeded yet
+    waiting    -> queued | scheduled          the last job it runs after succeeded
+    waiting    -> dead                        a job it runs after ended dead or cancelled
     scheduled  -> queued                      run_at reached
     queued     -> running                     claimed by a worker (takes a lease)
     running    -> succeeded                   exit 0
@@ -11,10 +14,11 @@ The allowed transitions (the life cycle promised in the README):
     running    -> queued                      lease expired (attempt counts) or
                                               graceful shutdown (attempt does not count)
     running    -> dead                        lease expired on the last attempt
-    queued | scheduled | running -> cancelled cancel (a running job keeps its lease, and
+    queued | scheduled | waiting | running -> cancelled
+                                              cancel (a running job keeps its lease, and
                                               with it its key and its schedule's overlap
                                               guard, until its worker sees its process gone)
-    dead       -> queued                      dead retry (attempts reset, history kept)
+    dead       -> queued | waiting            dead retry (attempts reset, history kept)
 
 Every store implements each transition as one guarded write that names the state (and,
 for running jobs, the lease) it expects to leave, so a late writer changes nothing.
@@ -37,13 +41,14 @@ if TYPE_CHECKING:
 class State(enum.StrEnum):
     QUEUED = "queued"
     SCHEDULED = "scheduled"
+    WAITING = "waiting"  # for the jobs it runs after (enqueue --after) to succeed
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     DEAD = "dead"
     CANCELLED = "cancelled"
 
 
-ACTIVE_STATES = (State.QUEUED, State.SCHEDULED, State.RUNNING)
+ACTIVE_STATES = (State.QUEUED, State.SCHEDULED, State.WAITING, State.RUNNING)
 
 
 def holds_key(state: State, leased: bool) -> bool:
@@ -89,6 +94,7 @@ class NewJob(NamedTuple):
     schedule: str | None = None  # the cron schedule that fired it, if any
     fire_time: float | None = None
     payload_json: str | None = None  # the payload already encoded (saves encoding it twice)
+    after: tuple[int, ...] = ()  # the jobs that must succeed before it runs
 
 
 class EnqueueResult(NamedTuple):
@@ -122,6 +128,7 @@ class Job(NamedTuple):
     cwd: str | None = None
     schedule: str | None = None
     fire_time: float | None = None
+    after: tuple[int, ...] = ()  # the jobs it runs after (enqueue --after)
 
     def over(self) -> bool:
         """Whether nothing of it runs any more: a final state, and no process still stopping

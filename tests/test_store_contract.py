@@ -1212,3 +1212,136 @@ def test_an_attempt_given_back_is_no_run_in_the_run_times(store: Store) -> None:
     store.finish([Finish(again, ok()._replace(finished_at=T0 + 4))], T0 + 4)
     runs, _ = store.durations(T0)[("default", "a")]
     assert runs == [pytest.approx(2.0)]
+
+
+# -- jobs that run after others (enqueue --after) ----------------------------------------------
+
+
+def _run(store: Store, job_id: int, now: float, result: AttemptResult) -> State | None:
+    """Claim `job_id` (the only ready job) and end its attempt with `result`."""
+    (claim,) = store.claim("w", None, now, LEASE)
+    assert claim.job.id == job_id
+    failing = result.outcome != Outcome.SUCCEEDED
+    retry = now + 5 if failing and claim.attempt < claim.job.max_attempts else None
+    (state,) = store.finish([Finish(claim, result, retry_at=retry)], now)
+    return state
+
+
+def test_a_job_after_others_waits_until_all_of_them_succeeded(store: Store) -> None:
+    first, second = (r.id for r in store.enqueue([job("a"), job("b")], T0))
+    (r,) = store.enqueue([job("c", after=(first, second))], T0)
+    waiting = store.get(r.id)
+    assert waiting is not None and waiting.state == State.WAITING
+    assert waiting.after == (first, second)
+    assert store.claim("w", None, T0, LEASE, limit=5) != []  # a and b, never c
+    assert store.get(r.id).state == State.WAITING  # type: ignore[union-attr]
+    counts = {c.queue: c.counts for c in store.queue_counts(T0)}["default"]
+    assert counts[State.WAITING] == 1 and counts[State.RUNNING] == 2
+
+
+def test_the_last_success_makes_the_waiting_job_due_from_then(store: Store) -> None:
+    first, second = (r.id for r in store.enqueue([job("a"), job("b", priority=-1)], T0))
+    (r,) = store.enqueue([job("c", after=(first, second))], T0)
+    assert _run(store, first, T0 + 1, ok()) == State.SUCCEEDED
+    assert store.get(r.id).state == State.WAITING  # type: ignore[union-attr]
+    assert _run(store, second, T0 + 2, ok()) == State.SUCCEEDED
+    ready = store.get(r.id)
+    assert ready is not None and ready.state == State.QUEUED and ready.run_at == T0 + 2
+    (claim,) = store.claim("w", None, T0 + 3, LEASE)
+    assert claim.job.id == r.id and claim.job.after == (first, second)
+
+
+def test_a_waiting_job_keeps_its_own_delay(store: Store) -> None:
+    (first,) = store.enqueue([job("a")], T0)
+    (r,) = store.enqueue([job("c", after=(first.id,), run_at=T0 + 100)], T0)
+    _run(store, first.id, T0 + 1, ok())
+    later = store.get(r.id)
+    assert later is not None and later.state == State.SCHEDULED and later.run_at == T0 + 100
+    assert store.next_due(None) == T0 + 100
+
+
+def test_a_failure_with_attempts_left_keeps_the_job_after_it_waiting(store: Store) -> None:
+    (first,) = store.enqueue([job("a", max_attempts=2)], T0)
+    (r,) = store.enqueue([job("c", after=(first.id,))], T0)
+    assert _run(store, first.id, T0 + 1, failed()) == State.SCHEDULED
+    assert store.get(r.id).state == State.WAITING  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("ending", ["dead", "cancelled", "lost"])
+def test_jobs_waiting_on_a_job_that_ended_dead_or_cancelled_are_dead(
+    store: Store, ending: str
+) -> None:
+    (first,) = store.enqueue([job("a", max_attempts=1)], T0)
+    (second,) = store.enqueue([job("b", after=(first.id,))], T0)
+    (third,) = store.enqueue([job("c", after=(second.id,))], T0)
+    (other,) = store.enqueue([job("d")], T0 + 1)
+    if ending == "dead":
+        _run(store, first.id, T0 + 1, failed())
+    elif ending == "cancelled":
+        store.cancel([first.id], T0 + 1)
+    else:
+        store.claim("w", None, T0, LEASE)
+        assert [j.id for j in store.rescue_expired(T0 + LEASE + 1)] == [first.id]
+    for job_id in (second.id, third.id):
+        dead = store.get(job_id)
+        assert dead is not None and dead.state == State.DEAD, ending
+        assert dead.finished_at is not None and f"job {first.id}" in (dead.error or "")
+    assert store.get(other.id).state == State.QUEUED  # type: ignore[union-attr]
+    assert {j.id for j in store.finished_jobs([State.DEAD])} >= {second.id, third.id}
+    (counts,) = store.queue_counts(T0 + 2)
+    assert counts.counts.get(State.WAITING, 0) == 0
+
+
+def test_after_a_job_that_already_succeeded_the_job_is_ready(store: Store) -> None:
+    (first,) = store.enqueue([job("a")], T0)
+    _run(store, first.id, T0 + 1, ok())
+    (r,) = store.enqueue([job("b", after=(first.id,))], T0 + 2)
+    assert store.get(r.id).state == State.QUEUED  # type: ignore[union-attr]
+
+
+def test_after_a_job_that_cannot_succeed_any_more_nothing_is_stored(store: Store) -> None:
+    from jobctl.errors import UsageError
+
+    dead, cancelled = (r.id for r in store.enqueue([job("a", max_attempts=1), job("b")], T0))
+    _run(store, dead, T0 + 1, failed())
+    store.cancel([cancelled], T0 + 1)
+    for after, words in ((dead, "dead"), (cancelled, "cancelled"), (99, "no job 99")):
+        with pytest.raises(UsageError, match=words):
+            store.enqueue([job("x"), job("c", after=(after,))], T0 + 2)
+    assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [cancelled, dead]
+
+
+def test_a_batch_line_may_run_after_an_earlier_line(store: Store) -> None:
+    from jobctl.errors import UsageError
+
+    (base,) = store.enqueue([job("a")], T0)
+    first, second = store.enqueue([job("b"), job("c", after=(base.id + 1,))], T0)
+    assert second.id == first.id + 1
+    assert store.get(second.id).state == State.WAITING  # type: ignore[union-attr]
+    with pytest.raises(UsageError, match="itself"):
+        store.enqueue([job("d", after=(second.id + 1,))], T0)
+    with pytest.raises(UsageError, match="no job"):
+        store.enqueue([job("d", after=(second.id + 2,))], T0)
+
+
+def test_a_waiting_job_holds_its_key_and_can_be_cancelled(store: Store) -> None:
+    (first,) = store.enqueue([job("a")], T0)
+    (r,) = store.enqueue([job("b", key="k", after=(first.id,))], T0)
+    (again,) = store.enqueue([job("b", key="k")], T0)
+    assert (again.id, again.created) == (r.id, False)
+    assert store.cancel([r.id], T0 + 1) == {r.id: State.WAITING}
+    assert store.get(r.id).state == State.CANCELLED  # type: ignore[union-attr]
+    _run(store, first.id, T0 + 2, ok())  # its success does not bring the cancelled job back
+    assert store.get(r.id).state == State.CANCELLED  # type: ignore[union-attr]
+
+
+def test_dead_retry_of_a_job_after_others_waits_for_them_again(store: Store) -> None:
+    (first,) = store.enqueue([job("a", max_attempts=1)], T0)
+    (second,) = store.enqueue([job("b", after=(first.id,))], T0)
+    _run(store, first.id, T0 + 1, failed())
+    assert store.dead_retry([second.id], None, T0 + 2) == []  # job a is still dead
+    # --all retries the oldest first: b then waits for a's new attempt.
+    assert store.dead_retry(None, None, T0 + 3) == [first.id, second.id]
+    assert store.get(second.id).state == State.WAITING  # type: ignore[union-attr]
+    _run(store, first.id, T0 + 4, ok())
+    assert store.get(second.id).state == State.QUEUED  # type: ignore[union-attr]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,10 +86,17 @@ class ControlOps(SqliteBase):
                     moved.extend(
                         r[0]
                         for r in conn.execute(
-                            _RETRY + f" WHERE state = 'dead' AND id IN ({marks}) RETURNING id",
+                            _RETRY + f" WHERE state = 'dead' AND id IN ({marks})"
+                            " AND after_ids IS NULL RETURNING id",
                             [now, *chunk],
                         )
                     )
+                # Those that run after others, one at a time from the oldest: each after
+                # the jobs it runs after (older ones) are retried.
+                done = set(moved)
+                for job_id in sorted(chosen):
+                    if job_id not in done and _retry_after_others(conn, job_id, now):
+                        moved.append(job_id)
             else:
                 for job_id in job_ids:
                     row = conn.execute(
@@ -97,8 +105,8 @@ class ControlOps(SqliteBase):
                     ).fetchone()
                     if row is None or (row[0] is not None and key_holder(row[0]) is not None):
                         continue
-                    conn.execute(_RETRY + " WHERE id = ?", (now, job_id))
-                    moved.append(job_id)
+                    if _retry_after_others(conn, job_id, now):
+                        moved.append(job_id)
         if moved:
             self._notifier.notify(WORK)
         return sorted(moved)
@@ -144,10 +152,28 @@ class ControlOps(SqliteBase):
         return paths
 
 
+def _retry_after_others(conn: sqlite3.Connection, job_id: int, now: float) -> bool:
+    """Queue a dead job again, or set it waiting while a job it runs after has not yet
+    succeeded; one whose such job is dead or cancelled stays dead (it could never run)."""
+    row = conn.execute(
+        _RETRY_AFTER + " WHERE id = ? AND state = 'dead' AND NOT EXISTS ("
+        "   SELECT 1 FROM job_after AS a JOIN jobs AS p ON p.id = a.after_id"
+        "   WHERE a.job_id = jobs.id AND p.state IN ('dead', 'cancelled')) RETURNING id",
+        (now, job_id),
+    ).fetchone()
+    return row is not None
+
+
 # A retried dead job starts over: what its last attempt left (exit code, error, start) is in
 # its history, not on a job that is queued again.
 _RETRY = (
     "UPDATE jobs SET state = 'queued', attempts = 0, run_at = ?, finished_at = NULL,"
     " started_at = NULL, exit_code = NULL, error = NULL,"
     " worker = NULL, lease_token = NULL, lease_expires_at = NULL"
+)
+_RETRY_AFTER = _RETRY.replace(
+    "state = 'queued'",
+    "state = CASE WHEN EXISTS ("
+    "   SELECT 1 FROM job_after AS a JOIN jobs AS p ON p.id = a.after_id"
+    "   WHERE a.job_id = jobs.id AND p.state IS NOT 'succeeded') THEN 'waiting' ELSE 'queued' END",
 )

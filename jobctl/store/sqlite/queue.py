@@ -42,6 +42,7 @@ _JSON_ARRAY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 class QueueOps(SqliteBase):
     _json_each: bool | None = None  # see _has_json_each
+    _released_waiting = False  # a finish let jobs that waited for it go (see finish)
 
     # -- producing -------------------------------------------------------------------------
 
@@ -71,9 +72,11 @@ class QueueOps(SqliteBase):
         (seq,) = conn.execute(
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
         ).fetchone()
+        first_new = seq + 1  # this batch's first id: a line may run after an earlier one
         batch_keys: dict[str, int] = {}
         key_holder = KeyHolders(conn)
-        queued, scheduled = State.QUEUED.value, State.SCHEDULED.value
+        queued, scheduled, waiting = State.QUEUED.value, State.SCHEDULED.value, "waiting"
+        afters: list[tuple[int, int]] = []
         absent = (None, None, None, None, None)
         for spec in jobs:
             key = spec.key
@@ -85,12 +88,14 @@ class QueueOps(SqliteBase):
                     results.append(EnqueueResult(existing, created=False))
                     continue
                 batch_keys[key] = seq + 1
-            seq += 1
             run_at = now if spec.run_at is None else spec.run_at
             state = scheduled if run_at > now else queued
+            if spec.after and _waits(conn, spec.after, seq + 1, first_new):
+                state = waiting
+            seq += 1
             payload = spec.payload_json or compact_json(spec.payload)
             optional = (key, spec.command, spec.cwd, spec.schedule, spec.fire_time)
-            if optional == absent:
+            if optional == absent and not spec.after:
                 columns = (spec.job, spec.queue, state, spec.priority, spec.max_attempts, run_at)
                 if columns != run_columns or not runs or runs[-1][0] + len(run_payloads) != seq:
                     run_columns, run_payloads = columns, []
@@ -101,8 +106,9 @@ class QueueOps(SqliteBase):
                 full.append(
                     (seq, spec.job, spec.queue, state, spec.priority, spec.max_attempts, payload,
                      key, run_at, now, None if command is None else json.dumps(command), cwd,
-                     schedule, fire_time)
+                     schedule, fire_time, json.dumps(spec.after) if spec.after else None)
                 )  # fmt: skip
+                afters.extend((after, seq) for after in spec.after)
             results.append(EnqueueResult(seq, True))
         short: list[tuple[Any, ...]] = []
         by_state: Counter[tuple[str, str]] = Counter()
@@ -128,10 +134,14 @@ class QueueOps(SqliteBase):
         if full:
             conn.executemany(
                 "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
-                " key, run_at, created_at, command, cwd, schedule, fire_time)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " key, run_at, created_at, command, cwd, schedule, fire_time, after_ids)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 full,
             )
+            if afters:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO job_after (after_id, job_id) VALUES (?, ?)", afters
+                )
             for row in full:
                 by_state[row[2], row[3]] += 1
                 by_job[row[2], row[1]] += 1
@@ -326,8 +336,10 @@ class QueueOps(SqliteBase):
 
     def _announce_retries(self, states: Sequence[State | None]) -> None:
         """Idle workers sleep until the first run_at they know of: a retry is one more, due
-        before it perhaps (the worker that scheduled it may stop before it is due)."""
-        if State.SCHEDULED in states:
+        before it perhaps (the worker that scheduled it may stop before it is due). A job
+        that waited for one that succeeded is ready now (see 005_after.sql)."""
+        if State.SCHEDULED in states or self._released_waiting:
+            self._released_waiting = False
             self._notifier.notify(WORK)
 
     def finish_and_claim(
@@ -394,6 +406,10 @@ class QueueOps(SqliteBase):
                         claim.lease_token,
                     ),
                 ).fetchone()
+            if changed is not None and new_state == State.SUCCEEDED:
+                self._released_waiting = self._released_waiting or _has_dependents(
+                    conn, claim.job.id
+                )
             if changed is None:
                 # Cancelled meanwhile: whatever the attempt's outcome (a process may exit 0
                 # on SIGTERM), its end lets the lease go, and with it the key.
@@ -548,6 +564,39 @@ def _insert_chunk(
         " created_at) SELECT ? + key, ?, ?, ?, ?, ?, value, ?, ? FROM json_each(?)",
         (first, job, queue, state, priority, max_attempts, run_at, now, _JSON_ARRAY(payloads)),
     )
+
+
+def _waits(conn: sqlite3.Connection, after: Sequence[int], next_id: int, first_new: int) -> bool:
+    """Whether a job (to be `next_id`) that runs after `after` must wait: not when all of
+    them have succeeded. One that does not exist, or ended dead or cancelled, is refused: the
+    job could never run. Jobs of the same batch (from `first_new`) are all still to run."""
+    from jobctl.errors import UsageError
+
+    waits = False
+    for after_id in after:
+        if after_id >= next_id:
+            if after_id == next_id:
+                raise UsageError(f"--after {after_id}: a job cannot run after itself")
+            raise UsageError(f"--after {after_id}: there is no job {after_id}")
+        if after_id >= first_new:
+            waits = True
+            continue
+        row = conn.execute("SELECT state FROM jobs WHERE id = ?", (after_id,)).fetchone()
+        if row is None:
+            raise UsageError(f"--after {after_id}: there is no job {after_id}")
+        if row[0] in ("dead", "cancelled"):
+            ended = "is dead (dead retry it first)" if row[0] == "dead" else "was cancelled"
+            raise UsageError(
+                f"--after {after_id}: job {after_id} {ended}; a job after it would never run"
+            )
+        waits = waits or row[0] != "succeeded"
+    return waits
+
+
+def _has_dependents(conn: sqlite3.Connection, job_id: int) -> bool:
+    """Whether jobs ran after this one: its success may have made them ready."""
+    found = conn.execute("SELECT 1 FROM job_after WHERE after_id = ? LIMIT 1", (job_id,))
+    return found.fetchone() is not None
 
 
 def _let_go(conn: sqlite3.Connection, claim: Claim) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from jobctl.errors import StoreError
 from jobctl.models import FINAL_STATES, Job, State
 
-ACTIVE_SQL = "('queued', 'scheduled', 'running')"
+ACTIVE_SQL = "('queued', 'scheduled', 'running', 'waiting')"
 # Jobs holding their key and their schedule's overlap guard (models.holds_key): the active
 # ones, and those cancelled while running whose worker has not yet seen the process end.
 STOPPING_SQL = "lease_token IS NOT NULL AND state = 'cancelled'"
@@ -34,7 +34,7 @@ LATEST_SUCCESSES_SQL = (
 JOB_COLUMNS = (
     "id, job, queue, state, priority, attempts, max_attempts, payload, key, run_at, created_at,"
     " started_at, finished_at, exit_code, error, worker, lease_expires_at, command, cwd,"
-    " schedule, fire_time, runs, lease_token"
+    " schedule, fire_time, runs, lease_token, after_ids"
 )
 
 
@@ -72,6 +72,7 @@ def _job(row: Sequence[Any]) -> Job:
         cwd=row[18],
         schedule=row[19],
         fire_time=row[20],
+        after=tuple(json.loads(row[23])) if row[23] else (),
     )
 
 
