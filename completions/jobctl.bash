@@ -23,7 +23,7 @@ _jobctl_options() {
         'dead purge') REPLY='--all --older-than --job -j --yes -y --json --help -h' ;;
         'dead retry') REPLY='--all --job -j --json --help -h' ;;
         'dead show') REPLY='--lines -l --json --help -h' ;;
-        'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
+        'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --after --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
         'import-crontab') REPLY='--system --user -u --prefix --help -h' ;;
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
@@ -87,6 +87,7 @@ _jobctl_value() {
         'enqueue --key') REPLY='plain' ;;
         'enqueue -k') REPLY='plain' ;;
         'enqueue --max-attempts') REPLY='plain' ;;
+        'enqueue --after') REPLY='plain' ;;
         'enqueue --batch') REPLY='file' ;;
         'enqueue --timeout') REPLY='plain' ;;
         'enqueue -t') REPLY='plain' ;;

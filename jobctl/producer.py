@@ -53,6 +53,30 @@ class JobRequest(NamedTuple):
     max_attempts: int | None = None
     command: Sequence[str] | None = None
     cwd: str | None = None
+    after: tuple[int, ...] = ()
+
+
+# The most jobs one job may run after (a job after a whole batch gives their ids).
+MAX_AFTER = 10_000
+_MAX_ID = 2**63 - 1
+
+
+def read_after(value: Any, where: str) -> tuple[int, ...]:
+    """The ids a job runs after, from --after's values ("12", "12,13") or a batch line's
+    `after` (12, [12, 13]), in order, each once."""
+    items = value if isinstance(value, list) else [value]
+    ids: dict[int, None] = {}
+    for item in items:
+        parts = item.split(",") if isinstance(item, str) else [item]
+        for part in parts:
+            if isinstance(part, str) and part.strip().isdigit():
+                part = int(part.strip())
+            if type(part) is not int or not 1 <= part <= _MAX_ID:
+                raise UsageError(f"{where}: {shorten(str(part))!r} is not a job id")
+            ids[part] = None
+    if len(ids) > MAX_AFTER:
+        raise UsageError(f"{where}: {len(ids):,} jobs, over {MAX_AFTER:,}")
+    return tuple(ids)
 
 
 def build_job(config: Config, request: JobRequest, now: float, source: str = "") -> NewJob:
@@ -122,6 +146,7 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         command=list(request.command) if request.command is not None else None,
         cwd=request.cwd,
         payload_json=payload_json,
+        after=request.after,
     )
 
 
@@ -184,7 +209,7 @@ def _check_delay(delay: float | None, prefix: str) -> None:
 
 
 _BATCH_KEYS = {"job", "payload", "delay", "at", "priority", "key", "queue", "max_attempts"}
-_BATCH_KEYS |= {"command", "cwd"}
+_BATCH_KEYS |= {"command", "cwd", "after"}
 
 
 class BatchDefaults(NamedTuple):
@@ -197,6 +222,7 @@ class BatchDefaults(NamedTuple):
     queue: str | None = None
     max_attempts: int | None = None
     cwd: str | None = None  # of a line's `command`: where --exec would run it (the caller's)
+    after: tuple[int, ...] = ()  # of the lines without their own `after`
 
 
 def check_batch_defaults(config: Config, defaults: BatchDefaults, now: float) -> None:
@@ -281,6 +307,7 @@ def read_batch(
                                 max_attempts=template.max_attempts,
                                 run_at=template.run_at,  # the same `now` for every line
                                 payload_json=payload_json,
+                                after=template.after,
                             )
                         )
                         continue
@@ -428,4 +455,7 @@ def _request_from(
         max_attempts=_given(item, "max_attempts", defaults.max_attempts),
         command=command,
         cwd=cwd if cwd is not None or command is None else defaults.cwd,
+        after=defaults.after
+        if item.get("after") is None
+        else read_after(item["after"], f"{where}: after"),
     )

@@ -71,6 +71,7 @@ def job_document(job: Job) -> dict[str, Any]:
         "worker": job.worker,
         "schedule": job.schedule,
         "fire_time": iso(job.fire_time),
+        "after": list(job.after),
     }
 
 
@@ -114,6 +115,7 @@ _NO_LIMITS: Mapping[str, int] = {}  # no queue has a max_running
 _STATE_STYLE = {
     State.QUEUED: "cyan",
     State.SCHEDULED: "blue",
+    State.WAITING: "magenta",
     State.RUNNING: "yellow",
     State.SUCCEEDED: "green",
     State.DEAD: "bold red",
@@ -295,6 +297,8 @@ def job_rows(jobs: Sequence[Job]) -> None:
             when = "due " + ago(job.run_at, now)
         elif job.state == State.RUNNING:
             when = "started " + ago(job.started_at, now)
+        elif job.state == State.WAITING:
+            when = "after " + ",".join(map(str, job.after))
         elif still_stopping(job):
             state = state if plain else "stopping"  # as `status` marks it
             when = ("stopping, " if plain else "") + "cancelled " + ago(job.finished_at, now)
@@ -338,8 +342,18 @@ def job_rows(jobs: Sequence[Job]) -> None:
 _STOPPING = " (stopping: its process has yet to end; SIGKILL after its kill_grace)"
 
 
-def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
+def job_detail(
+    job: Job, attempts: Sequence[Attempt], after: Mapping[int, Job] | None = None
+) -> None:
+    """`show`: the job's fields, then its attempts. `after`: the jobs it runs after, as
+    they are now (one missing was pruned)."""
     now = time.time()
+    found = after or {}
+    waits_for = ", ".join(
+        f"{i} ({found[i].state.value})" if i in found else f"{i} (gone)" for i in job.after
+    )
+    # A waiting job's run_at is the earliest it may run: said only when it is still ahead.
+    run_at = job.state != State.WAITING or job.run_at > now
     fields: list[tuple[str, str]] = [
         ("id", str(job.id)),
         ("job", job.job),
@@ -352,7 +366,8 @@ def job_detail(job: Job, attempts: Sequence[Attempt]) -> None:
         ("key", job.key or ""),
         ("schedule", job.schedule or ""),
         ("created", f"{iso(job.created_at)} ({ago(job.created_at, now)})"),
-        ("run at", f"{iso(job.run_at)} ({ago(job.run_at, now)})"),
+        ("after", waits_for),
+        ("run at", f"{iso(job.run_at)} ({ago(job.run_at, now)})" if run_at else ""),
         ("started", iso(job.started_at) or ""),
         ("finished", iso(job.finished_at) or ""),
         ("worker", job.worker or ""),
@@ -534,7 +549,8 @@ def status_tables(
             rows,
             styles,
             title="Queues",
-            spare=["CANCELLED", "SUCCEEDED", "SCHEDULED"],  # what ran (`stats`), what is due later
+            # What ran (`stats`), what is due later or after other jobs.
+            spare=["CANCELLED", "SUCCEEDED", "SCHEDULED", "WAITING"],
         )
     else:
         print("Queues: none (no job was ever queued)")

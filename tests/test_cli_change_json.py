@@ -13,6 +13,7 @@ from test_ops_support import burst, job, start_worker, wait_state
 
 # A job's keys, as `show --json` and `list --json` give them (test_ops_json pins them).
 JOB = {
+    "after",
     "id", "job", "queue", "state", "priority", "attempts", "max_attempts", "payload", "key",
     "command", "cwd", "run_at", "created_at", "started_at", "finished_at", "exit_code", "error",
     "worker", "schedule", "fire_time",

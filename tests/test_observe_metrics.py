@@ -63,7 +63,7 @@ job = "ok"
 cron = "0 5 * * *"
 """
 
-STATES = {"queued", "scheduled", "running", "succeeded", "dead", "cancelled"}
+STATES = {"queued", "scheduled", "waiting", "running", "succeeded", "dead", "cancelled"}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 

@@ -278,7 +278,7 @@ def test_zsh_completion(env: Env) -> None:
         r"backup:Nightly backup,build\:web,exec:Commands queued with enqueue --exec"
     )
     assert answers["jobctl list --job=ba"] == "backup:Nightly backup"
-    assert answers["jobctl list -s "] == "queued,scheduled,running,succeeded,dead,cancelled"
+    assert answers["jobctl list -s "] == "queued,scheduled,waiting,running,succeeded,dead,cancelled"
     assert answers["jobctl enqueue --exec "] == "<commands>"
     assert answers["jobctl enqueue -x -- tar -c"] == "<normal:tar,-c:2>"  # as `tar -c` would be
     assert answers["jobctl enqueue -xq builds "] == "<commands>"  # -x bundled is --exec too
@@ -291,7 +291,7 @@ def test_version(env: Env) -> None:
     from jobctl import __version__
 
     result = env.run("--version", config=False)
-    assert (result.returncode, result.stdout) == (0, f"jobctl {__version__} (SQLite schema 4)\n")
+    assert (result.returncode, result.stdout) == (0, f"jobctl {__version__} (SQLite schema 5)\n")
 
 
 def test_every_command_has_help_with_an_example(env: Env) -> None:

@@ -10,6 +10,7 @@ from conftest import Env
 from test_ops_support import burst, start_worker, wait_state
 
 JOB = {
+    "after",
     "id", "job", "queue", "state", "priority", "attempts", "max_attempts", "payload", "key",
     "command", "cwd", "run_at", "created_at", "started_at", "finished_at", "exit_code", "error",
     "worker", "schedule", "fire_time",
@@ -25,7 +26,7 @@ STATUS_QUEUE = {
     "queue", "paused", "max_running", "stopping", "counts", "oldest_ready_at",
     "oldest_ready_age_s",
 }  # fmt: skip
-STATES = {"queued", "scheduled", "running", "succeeded", "dead", "cancelled"}
+STATES = {"queued", "scheduled", "waiting", "running", "succeeded", "dead", "cancelled"}
 STATUS_RUNNING = {
     "id", "job", "queue", "worker", "attempt", "max_attempts", "started_at", "running_s",
 }  # fmt: skip

@@ -30,6 +30,7 @@ def test_status_counts_running_jobs_and_live_workers(env: Env) -> None:
     assert queues["default"]["counts"] == {
         "queued": 0,
         "scheduled": 1,
+        "waiting": 0,
         "running": 1,
         "succeeded": 0,
         "dead": 0,

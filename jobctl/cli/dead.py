@@ -309,11 +309,25 @@ def _reasons(
             reasons[job_id] = "does not exist"
         elif found.state == State.DEAD and found.key is not None and _key_taken(store, found):
             reasons[job_id] = f"has the key {found.key!r}, which an active job holds"
+        elif found.state == State.DEAD and (blocker := _ended_before(store, found)):
+            reasons[job_id] = blocker
         elif found.state == State.DEAD:
             reasons[job_id] = "does not match the filters"
         else:
             reasons[job_id] = f"is {found.state.value}, not dead"
     return reasons
+
+
+def _ended_before(store: Store, dead: Job) -> str | None:
+    """Why a dead job that runs after others cannot wait for them again: one of them is
+    dead or cancelled (the words that follow "job ID"), or None."""
+    from jobctl.models import State
+
+    for after_id, job in sorted(store.get_many(dead.after).items()):
+        if job.state in (State.DEAD, State.CANCELLED):
+            first = "dead retry it first" if job.state == State.DEAD else "it cannot run"
+            return f"runs after job {after_id}, which is {job.state.value} ({first})"
+    return None
 
 
 def _key_taken(store: Store, dead: Job) -> bool:

@@ -29,6 +29,7 @@ def run_enqueue(
     queue: str | None = None,
     key: str | None = None,
     max_attempts: int | None = None,
+    after: list[str] | None = None,
     batch: str | None = None,
     exec_: bool = False,
     as_json: bool = False,
@@ -40,9 +41,10 @@ def run_enqueue(
     """Queue one job, an --exec command or a --batch, as the options say. With --exec,
     `named_before_exec` are the words given before the flag (a job name by mistake)."""
     from jobctl.errors import UsageError
-    from jobctl.producer import JobRequest, build_job
+    from jobctl.producer import JobRequest, build_job, read_after
 
     config = STATE.config()
+    after_ids = read_after(after, "--after") if after else ()
     if follow and as_json:
         raise UsageError("--follow prints the job's output: it does not mix with --json")
     if timeout is not None and not (wait or follow):
@@ -64,6 +66,7 @@ def run_enqueue(
             queue=queue,
             max_attempts=max_attempts,
             cwd=_exec_directory(required=False),
+            after=after_ids,
         )
         check_batch_defaults(config, defaults, time.time())
         _enqueue_batch(batch, as_json, defaults, at)
@@ -114,6 +117,7 @@ def run_enqueue(
         max_attempts=max_attempts,
         command=command,
         cwd=cwd,
+        after=after_ids,
     )
     new_job = build_job(config, request, now)
     with STATE.store() as store:

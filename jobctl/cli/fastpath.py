@@ -42,6 +42,7 @@ ENQUEUE_OPTIONS: dict[str, tuple[str, str]] = {
     "--key": ("key", VALUE),
     "-k": ("key", VALUE),
     "--max-attempts": ("max_attempts", NUMBER),
+    "--after": ("after", VALUES),
     "--batch": ("batch", VALUE),
     "--json": ("as_json", FLAG),
     "--exec": ("exec_", FLAG),

@@ -111,12 +111,13 @@ def show(
         if job is None:
             raise NotFound(f"no job {job_id}")
         attempts = store.attempts(job_id)
+        after = store.get_many(job.after) if job.after and not as_json else {}
     if as_json:
         print_json(
             job_document(job) | {"attempts_history": [attempt_document(a) for a in attempts]}
         )
     else:
-        job_detail(job, attempts)
+        job_detail(job, attempts, after)
 
 
 @app.command(

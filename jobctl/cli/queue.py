@@ -188,6 +188,15 @@ def enqueue(
         ),
     ] = None,
     max_attempts: MaxAttemptsOption = None,
+    after: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--after",
+            help="Run once job ID has succeeded (repeat, or ID,ID...: once all have); if one"
+            " ends dead or cancelled, this job is dead too.",
+            metavar="ID",
+        ),
+    ] = None,
     batch: Annotated[
         str | None,
         typer.Option(
@@ -235,6 +244,7 @@ def enqueue(
         queue=queue,
         key=key,
         max_attempts=max_attempts,
+        after=after,
         batch=batch,
         exec_=exec_,
         as_json=as_json,

@@ -1,0 +1,134 @@
+"""End to end: jobs that run after others (`enqueue --after`), through the real CLI and a
+real worker."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conftest import Env
+
+CONFIG = """\
+[jobs.step]
+command = ["sh", "-c", 'echo "$1" >> order.txt; exit "$2"', "sh", "{name}", "{code}"]
+max_attempts = 1
+"""
+
+
+def _step(env: Env, name: str, *options: str, code: int = 0) -> int:
+    return env.enqueue("step", "--arg", f"name={name}", "--arg", f"code={code}", *options)
+
+
+def _jobs(env: Env) -> dict[int, dict[str, Any]]:
+    listed = json.loads(env.run("list", "--json", "--limit", "0", check=True).stdout)
+    return {job["id"]: job for job in listed}
+
+
+def _burst(env: Env, *args: str) -> None:
+    result = env.run("run-worker", "--burst", "--concurrency", "4", *args, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_job_runs_only_after_every_job_it_names_succeeded(env: Env) -> None:
+    env.write_config(CONFIG)
+    build = _step(env, "build")
+    lint = _step(env, "lint")
+    test = _step(env, "test", "--after", f"{build},{lint}", "--priority", "9")
+    deploy = _step(env, "deploy", "--after", str(test))
+    jobs = _jobs(env)
+    assert [jobs[i]["state"] for i in (build, lint, test, deploy)] == [
+        "queued",
+        "queued",
+        "waiting",
+        "waiting",
+    ]
+    assert (jobs[test]["after"], jobs[deploy]["after"], jobs[build]["after"]) == (
+        [build, lint],
+        [test],
+        [],
+    )
+    listed = env.run("list", check=True).stdout
+    assert f"after {build},{lint}" in listed
+    shown = env.run("show", str(test), check=True).stdout
+    assert f"after      {build} (queued), {lint} (queued)" in shown
+    _burst(env)  # four slots, yet test waits for both, deploy for test (despite its priority)
+    lines = (env.root / "order.txt").read_text().split()
+    assert sorted(lines[:2]) == ["build", "lint"] and lines[2:] == ["test", "deploy"]
+    assert {job["state"] for job in _jobs(env).values()} == {"succeeded"}
+
+
+def test_when_a_job_fails_every_job_waiting_on_it_is_dead(env: Env) -> None:
+    env.write_config(CONFIG)
+    build = _step(env, "build", code=3)
+    test = _step(env, "test", "--after", str(build))
+    deploy = _step(env, "deploy", "--after", str(test))
+    other = _step(env, "other")
+    _burst(env)
+    assert sorted((env.root / "order.txt").read_text().split()) == ["build", "other"]
+    jobs = _jobs(env)
+    assert [jobs[i]["state"] for i in (build, test, deploy, other)] == [
+        "dead",
+        "dead",
+        "dead",
+        "succeeded",
+    ]
+    assert jobs[deploy]["error"] == f"job {build}, which it waited for, ended dead"
+    waited = env.run("wait", str(deploy), "--timeout", "5s")
+    assert waited.returncode == 1, waited.stderr
+    # Retried alone, deploy would wait for a dead job: it stays dead, and says why.
+    refused = env.run("dead", "retry", str(deploy))
+    assert refused.returncode == 1
+    assert f"runs after job {test}, which is dead" in refused.stderr
+    env.write_config(CONFIG.replace('exit "$2"', "exit 0"))
+    assert "retried 3" in env.run("dead", "retry", "--all", check=True).stdout
+    _burst(env)
+    assert {job["state"] for job in _jobs(env).values()} == {"succeeded"}
+    assert (env.root / "order.txt").read_text().split()[-3:] == ["build", "test", "deploy"]
+
+
+def test_cancelling_a_job_makes_the_jobs_after_it_dead(env: Env) -> None:
+    env.write_config(CONFIG)
+    first = _step(env, "first", "--delay", "1h")
+    second = _step(env, "second", "--after", str(first))
+    env.run("cancel", str(first), check=True)
+    shown = env.show(second)
+    assert shown["state"] == "dead"
+    assert shown["error"] == f"job {first}, which it waited for, was cancelled"
+
+
+def test_a_job_after_one_that_cannot_succeed_is_refused_and_nothing_is_stored(env: Env) -> None:
+    env.write_config(CONFIG)
+    first = _step(env, "first", code=1)
+    _burst(env)
+    for after, words in (
+        (str(first), f"job {first} is dead"),
+        ("99", "there is no job 99"),
+        ("x", "'x' is not a job id"),
+        ("0", "'0' is not a job id"),
+    ):
+        result = env.run("enqueue", "step", "--arg", "name=n", "--arg", "code=0", "--after", after)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("jobctl: --after") and words in result.stderr
+        assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+    assert list(_jobs(env)) == [first]
+
+
+def test_a_batch_line_runs_after_an_earlier_line_or_the_option(env: Env) -> None:
+    env.write_config(CONFIG)
+    base = _step(env, "base", "--delay", "1h")
+    lines = [
+        {"job": "step", "payload": {"name": "one", "code": 0}},
+        {"job": "step", "payload": {"name": "two", "code": 0}, "after": base + 1},
+        {"job": "step", "payload": {"name": "three", "code": 0}, "after": [base + 1, base + 2]},
+        {"job": "step", "payload": {"name": "four", "code": 0}},
+    ]
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    result = env.run("enqueue", "--batch", "-", "--after", str(base), input=text, check=True)
+    ids = [int(word) for word in result.stdout.split()]
+    assert ids == [base + 1, base + 2, base + 3, base + 4]
+    jobs = _jobs(env)
+    assert [jobs[i]["after"] for i in ids] == [[base], [base + 1], [base + 1, base + 2], [base]]
+    assert {jobs[i]["state"] for i in ids} == {"waiting"}
+    bad = env.run("enqueue", "--batch", "-", input='{"job": "step", "after": "a"}\n')
+    assert bad.returncode == 2 and "<stdin>:1: after: 'a' is not a job id" in bad.stderr
+    assert len(_jobs(env)) == 5
