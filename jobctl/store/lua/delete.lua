@@ -63,6 +63,9 @@ for _, id in ipairs(targets) do
         redis.call('ZREM', P .. 'all', member)
         redis.call('ZREM', P .. 'byjob:' .. h.job, member)
         redis.call('DEL', job_key(id))
+        -- the jobs still waiting for it (for others too, when it succeeded) no longer do: a
+        -- job gone counts as succeeded for them, as in the SQLite store
+        redis.call('DEL', after_key(id))
     end
 end
 return paths

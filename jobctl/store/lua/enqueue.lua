@@ -1,12 +1,14 @@
 -- Enqueue a batch, all or nothing: every job is checked and stored by this one script.
 -- ARGV: now, then a JSON array with one array of strings per job: job, queue, state,
--- priority, max_attempts, payload, run_at, key, command, cwd, schedule, fire_time (null for
--- none). Returns {id, created} per job. The indexes and counters are written once per batch
--- (sorted-set members in chunks), which is what makes a large batch cheap.
+-- priority, max_attempts, payload, run_at, key, command, cwd, schedule, fire_time, after (a
+-- JSON array of the ids it runs after) (null for none), then "1" when a job of the batch runs
+-- after others. Returns {id, created} per job. The indexes and counters are written once per
+-- batch (sorted-set members in chunks), which is what makes a large batch cheap.
 local now = ARGV[1]
 local specs = cjson.decode(ARGV[2])
 local seq = tonumber(redis.call('GET', P .. 'seq') or '0')
 local taken = {}
+local waiting = {}  -- the lines (by index) that wait for the jobs they run after
 local out = {}
 local zsets, counters, queues, prios, schedules = {}, {}, {}, {}, {}
 local created = 0
@@ -30,13 +32,37 @@ local function bump(hash, field)
     fields[field] = (fields[field] or 0) + 1
 end
 
-local OPTIONAL = {'command', 'cwd', 'schedule', 'fire_time'}  -- positions 9 to 12
+local OPTIONAL = {'command', 'cwd', 'schedule', 'fire_time', 'after'}  -- positions 9 to 13
 
 local function value(v)
     if v == cjson.null then
         return nil
     end
     return v
+end
+
+-- A job after others is refused when one of them does not exist or cannot succeed any more,
+-- and with it the whole batch: every line is checked before anything is written. The ids are
+-- the ones the writing below gives (a line whose key an active job holds takes none).
+if ARGV[3] == '1' then
+    local next_id, holders = seq, {}
+    for i, s in ipairs(specs) do
+        local key = value(s[8])
+        if not (key and (holders[key] or key_holder(key))) then
+            next_id = next_id + 1
+            if key then
+                holders[key] = true
+            end
+            local after = value(s[13])
+            if after then
+                local waits, refused = must_wait(cjson.decode(after), next_id, seq + 1)
+                if refused then
+                    return redis.error_reply('jobctl usage: ' .. refused)
+                end
+                waiting[i] = waits
+            end
+        end
+    end
 end
 
 for i, s in ipairs(specs) do
@@ -49,6 +75,9 @@ for i, s in ipairs(specs) do
         created = created + 1
         local id = string.format('%d', seq)
         local job, queue, state, priority, run_at = s[1], s[2], s[3], s[4], s[7]
+        if waiting[i] then
+            state = 'waiting'
+        end
         local fields = {'id', id, 'job', job, 'queue', queue, 'state', state, 'priority',
             priority, 'attempts', '0', 'runs', '0', 'max_attempts', s[5], 'payload', s[6],
             'run_at', run_at, 'created_at', now}
@@ -71,12 +100,18 @@ for i, s in ipairs(specs) do
         if state == 'queued' then
             member_of(ready_key(queue, priority), run_at, member)
             prios[queue .. SEP .. priority] = {queue, priority}
+        elseif state == 'waiting' then
+            for _, after in ipairs(cjson.decode(s[13])) do
+                redis.call('SADD', after_key(string.format('%d', after)), id)
+            end
         else
             member_of(P .. 'due:' .. queue, run_at, member)
         end
         queues[queue] = true
         bump(P .. 'counts:' .. queue, state)
-        bump(P .. 'pending', queue .. SEP .. job)
+        if state ~= 'waiting' then
+            bump(P .. 'pending', queue .. SEP .. job)
+        end
         bump('stats', queue .. SEP .. job .. SEP .. 'enqueued')
         if key then
             redis.call('HSET', P .. 'keys', key, id)

@@ -42,9 +42,10 @@ for i = 1, #ARGV, 2 do
     end
     out[#out + 1] = result
 end
-if retrying then
+if retrying or released_waiting then
     -- Idle workers sleep until the first run_at they know of: a retry is one more, due
-    -- before it perhaps (the worker that scheduled it may stop before it is due).
+    -- before it perhaps (the worker that scheduled it may stop before it is due). A job that
+    -- waited for one that succeeded is due now (or at the end of its own delay).
     wake('w')
 end
 return out

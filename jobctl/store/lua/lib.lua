@@ -5,16 +5,17 @@
 
 local P = KEYS[1]
 local SEP = '\0'
-local ACTIVE = {queued = true, scheduled = true, running = true}
+local ACTIVE = {queued = true, scheduled = true, waiting = true, running = true}
 local FINAL = {succeeded = true, dead = true, cancelled = true}
-local WAITING = {queued = true, scheduled = true}
+-- The jobs counted in the `pending` hash: due now or later (not those waiting for others).
+local PENDING = {queued = true, scheduled = true}
 -- Histogram bucket bounds in seconds (the last stands for +Inf); as in the SQLite schema.
 local BOUNDS = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300,
     600, 1800, 3600, 1e308}
 local JOB_FIELDS = {'id', 'job', 'queue', 'state', 'priority', 'attempts', 'runs',
     'max_attempts', 'payload', 'key', 'run_at', 'created_at', 'started_at', 'finished_at',
     'exit_code', 'error', 'worker', 'lease_token', 'lease_expires_at', 'command', 'cwd',
-    'schedule', 'fire_time'}
+    'schedule', 'fire_time', 'after'}
 
 local function num(x)
     return string.format('%.17g', x)
@@ -169,12 +170,138 @@ local function let_go(id, h)
     end
 end
 
+-- -- jobs that run after others (enqueue --after) -------------------------------------------
+-- A job that runs after others keeps their ids in its `after` field (a JSON array). While it
+-- waits, its id is in the set after:<id> of each of them: the jobs whose end may move it on.
+-- A job none waits for has no such set (Redis drops an empty one), so its end costs one
+-- SMEMBERS of a missing key.
+
+local function after_key(id)
+    return P .. 'after:' .. id
+end
+
+-- The ids a job runs after, as strings ({} for none).
+local function after_ids(h)
+    local out = {}
+    if h.after then
+        for i, after in ipairs(cjson.decode(h.after)) do
+            out[i] = string.format('%d', after)
+        end
+    end
+    return out
+end
+
+-- Whether a job to be `next_id` that runs after `after` (ids, as decoded from JSON) must
+-- wait: not when they have all succeeded. Returns nil and the reason when it is refused: a
+-- job after one that does not exist, or ended dead or cancelled, could never run (the
+-- SQLite store's words). The jobs of the batch storing it (ids from `first_new`) are all
+-- still to run.
+local function must_wait(after, next_id, first_new)
+    local waits = false
+    for _, value in ipairs(after) do
+        local after_id = tonumber(value)
+        local shown = string.format('%d', after_id)
+        if after_id >= next_id then
+            if after_id == next_id then
+                return nil, '--after ' .. shown .. ': a job cannot run after itself'
+            end
+            return nil, '--after ' .. shown .. ': there is no job ' .. shown
+        end
+        if after_id >= first_new then
+            waits = true
+        else
+            local state = redis.call('HGET', job_key(shown), 'state')
+            if not state then
+                return nil, '--after ' .. shown .. ': there is no job ' .. shown
+            elseif state == 'dead' then
+                return nil, '--after ' .. shown .. ': job ' .. shown
+                    .. ' is dead (dead retry it first); a job after it would never run'
+            elseif state == 'cancelled' then
+                return nil, '--after ' .. shown .. ': job ' .. shown
+                    .. ' was cancelled; a job after it would never run'
+            elseif state ~= 'succeeded' then
+                waits = true
+            end
+        end
+    end
+    return waits
+end
+
+-- Where a job that runs after others stands (dead retry, and each success they wait for):
+-- 'dead' when one of them ended dead or cancelled (it could never run), 'waiting' while one
+-- is still to succeed, nil once they have all succeeded (or are gone: pruned after their
+-- end, as the SQLite store's job_after rows go with them).
+local function still_waits(h)
+    local waits = nil
+    for _, after in ipairs(after_ids(h)) do
+        local state = redis.call('HGET', job_key(after), 'state')
+        if state == 'dead' or state == 'cancelled' then
+            return 'dead'
+        elseif state and state ~= 'succeeded' then
+            waits = 'waiting'
+        end
+    end
+    return waits
+end
+
+-- Set by a success that made jobs waiting for it due: the script wakes the workers.
+local released_waiting = false
+
+local transition
+
+-- Job `id` succeeded (h: its fields, finished_at set): each job waiting for it whose other
+-- jobs have succeeded too is due from now, or from the end of its own delay.
+local function after_succeeded(id, h)
+    local finished = h.finished_at or h.run_at
+    for _, dependent in ipairs(redis.call('SMEMBERS', after_key(id))) do
+        local w = load(dependent)
+        if w and w.state == 'waiting' and not still_waits(w) then
+            local to = 'queued'
+            if tonumber(w.run_at) > tonumber(finished) then
+                to = 'scheduled'
+            else
+                w.run_at = finished
+                redis.call('HSET', job_key(dependent), 'run_at', finished)
+            end
+            transition(dependent, w, to)
+            released_waiting = true
+        end
+    end
+end
+
+-- Job `id` ended dead or cancelled (h: its fields): every job waiting for it, directly or
+-- through other waiting jobs, could never run: it is dead, the ending job named as why.
+local function after_ended(id, h)
+    local finished = h.finished_at or h.run_at
+    local how = 'ended dead'
+    if h.state == 'cancelled' then
+        how = 'was cancelled'
+    end
+    local why = 'job ' .. id .. ', which it waited for, ' .. how
+    local ended = {id}
+    while #ended > 0 do
+        local last = table.remove(ended)
+        for _, dependent in ipairs(redis.call('SMEMBERS', after_key(last))) do
+            local w = load(dependent)
+            if w and w.state == 'waiting' then
+                w.finished_at, w.error = finished, why
+                save(dependent, w, {'finished_at', 'error'})
+                transition(dependent, w, 'dead', true)
+                ended[#ended + 1] = dependent
+            end
+        end
+    end
+end
+
 -- Move a job to state `new`, keeping every index that depends on its state in step: the
 -- ready sets (per queue and priority, by run_at), the due sets (per queue, by run_at), the
 -- finished sets (per final state, by finished_at), the per-state sets, the counts, the
--- active unique keys and the active runs of each schedule. The caller has already set
--- run_at or finished_at for the new state, and saves its other fields itself.
-local function transition(id, h, new)
+-- active unique keys, the active runs of each schedule and the sets of jobs waiting for
+-- others. The caller has already set run_at or finished_at for the new state, and saves its
+-- other fields itself. The jobs waiting for this one move on with it: due once it and the
+-- others they wait for have succeeded, dead once it ended dead or cancelled (`cascaded`: it
+-- is such a job itself, and the one that ended takes care of the rest).
+transition = function(id, h, new, cascaded)
     local old = h.state
     if old == new then
         return
@@ -188,6 +315,10 @@ local function transition(id, h, new)
         end
     elseif old == 'scheduled' then
         redis.call('ZREM', P .. 'due:' .. queue, member)
+    elseif old == 'waiting' then
+        for _, after in ipairs(after_ids(h)) do
+            redis.call('SREM', after_key(after), id)
+        end
     elseif FINAL[old] then
         redis.call('ZREM', P .. 'done:' .. old, member)
     end
@@ -199,6 +330,10 @@ local function transition(id, h, new)
         redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
     elseif new == 'scheduled' then
         redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
+    elseif new == 'waiting' then
+        for _, after in ipairs(after_ids(h)) do
+            redis.call('SADD', after_key(after), id)
+        end
     elseif FINAL[new] then
         redis.call('ZADD', P .. 'done:' .. new, h.finished_at, member)
     end
@@ -219,9 +354,9 @@ local function transition(id, h, new)
             redis.call('SADD', P .. 'sched_active:' .. h.schedule, id)
         end
     end
-    if WAITING[old] and not WAITING[new] then
+    if PENDING[old] and not PENDING[new] then
         redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, -1)
-    elseif WAITING[new] and not WAITING[old] then
+    elseif PENDING[new] and not PENDING[old] then
         redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)
     end
     h.state = new
@@ -229,10 +364,24 @@ local function transition(id, h, new)
     if FINAL[new] then
         count_event(hour_of(h.finished_at or h.run_at), queue, h.job, new)
     end
+    if new == 'succeeded' then
+        after_succeeded(id, h)
+    elseif (new == 'dead' or new == 'cancelled') and not cascaded then
+        after_ended(id, h)
+    end
 end
 
--- Store a new job (spec: a decoded table of strings from Python). A key held by an active
--- job stores nothing and returns that job's id. Returns id, created (1 or 0).
+-- The error a script raises to refuse what it was asked (jobctl.errors.UsageError): the
+-- Python side strips the prefix, and what Redis appends to an error raised (not returned).
+local function refuse(reason)
+    error({err = 'jobctl usage: ' .. reason})
+end
+
+-- Store a new job (spec: a decoded table of strings from Python; `after`, when given, a JSON
+-- array of ids). A key held by an active job stores nothing and returns that job's id. A job
+-- after others that have not all succeeded is stored waiting; one after a job that does not
+-- exist or cannot succeed any more is refused before anything is written.
+-- Returns id, created (1 or 0).
 local function insert(spec, now)
     if spec.key then
         local existing = key_holder(spec.key)
@@ -240,13 +389,23 @@ local function insert(spec, now)
             return existing, 0
         end
     end
+    local state = spec.state
+    if spec.after then
+        local next_id = tonumber(redis.call('GET', P .. 'seq') or '0') + 1
+        local waits, refused = must_wait(cjson.decode(spec.after), next_id, next_id)
+        if refused then
+            refuse(refused)
+        elseif waits then
+            state = 'waiting'
+        end
+    end
     local id = tostring(redis.call('INCR', P .. 'seq'))
     local h = {
-        id = id, job = spec.job, queue = spec.queue, state = spec.state,
+        id = id, job = spec.job, queue = spec.queue, state = state,
         priority = spec.priority, attempts = '0', runs = '0',
         max_attempts = spec.max_attempts, payload = spec.payload, key = spec.key,
         run_at = spec.run_at, created_at = now, command = spec.command, cwd = spec.cwd,
-        schedule = spec.schedule, fire_time = spec.fire_time,
+        schedule = spec.schedule, fire_time = spec.fire_time, after = spec.after,
     }
     save(id, h, JOB_FIELDS)
     local queue, member = h.queue, pad(id)
@@ -256,12 +415,18 @@ local function insert(spec, now)
     if h.state == 'queued' then
         redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
         redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
+    elseif h.state == 'waiting' then
+        for _, after in ipairs(after_ids(h)) do
+            redis.call('SADD', after_key(after), id)
+        end
     else
         redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
     end
     redis.call('ZADD', P .. 'state:' .. h.state, id, member)
     redis.call('HINCRBY', P .. 'counts:' .. queue, h.state, 1)
-    redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)
+    if PENDING[h.state] then
+        redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)
+    end
     if h.key then
         redis.call('HSET', P .. 'keys', h.key, id)
     end

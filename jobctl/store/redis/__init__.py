@@ -21,7 +21,8 @@ scores order by id.
     keys                        hash: unique key -> id of the job holding it (active, or
                                 cancelled while its process stops)
     queues, paused              sets: known and paused queues
-    counts:QUEUE, pending       hashes: jobs per state; waiting jobs per (queue, job)
+    counts:QUEUE, pending       hashes: jobs per state; queued or scheduled jobs per (queue, job)
+    after:ID                    set: the waiting jobs that run after job ID (enqueue --after)
     stats:HOUR, stat_hours      hashes of event counters per hour, and the hours seen
     hist, hist_count, hist_sum  run and wait time histograms
     att_start                   zset by started_at: attempts, for exact percentiles

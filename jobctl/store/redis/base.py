@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ from redis.backoff import NoBackoff
 from redis.commands.core import Script
 from redis.retry import Retry
 
-from jobctl.errors import StoreError, StoreFull, StoreMissing
+from jobctl.errors import StoreError, StoreFull, StoreMissing, UsageError
 from jobctl.store.redis.codec import (
     MIN_SERVER,
     SCHEMA_VERSION,
@@ -105,6 +106,10 @@ class RedisBase:
         try:
             yield
         except redis.exceptions.RedisError as exc:
+            # A script refused what it was asked (lib.lua's refuse): the caller's mistake.
+            refused = _refusal(exc)
+            if refused is not None:
+                raise UsageError(refused) from None
             # A server at its maxmemory is a full disk's like: `prune` still makes room.
             full = isinstance(exc, redis.exceptions.OutOfMemoryError)
             raise (StoreFull if full else StoreError)(self._describe(exc)) from None
@@ -160,6 +165,20 @@ class RedisBase:
         if self._raw_client is None:
             self._raw_client = self._connect(decode=False)
         return self._raw_client
+
+
+# What a script's refusal starts with, and what Redis appends to an error a script raised
+# (rather than returned): " script: SHA, on @user_script:LINE."
+_REFUSED = "jobctl usage: "
+_RAISED_AT = re.compile(r" script: [0-9a-f]+, on @[\w:]+\.$")
+
+
+def _refusal(exc: redis.exceptions.RedisError) -> str | None:
+    """The reason a script refused what it was asked, or None for any other error."""
+    text = str(exc)
+    if not isinstance(exc, redis.exceptions.ResponseError) or not text.startswith(_REFUSED):
+        return None
+    return _RAISED_AT.sub("", text[len(_REFUSED) :])
 
 
 def _tls_hint(where: str, text: str) -> str:

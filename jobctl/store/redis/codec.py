@@ -51,6 +51,7 @@ JOB_FIELDS = (
     "cwd",
     "schedule",
     "fire_time",
+    "after",
 )
 HIST_BOUNDS = (
     0.005,
@@ -98,7 +99,7 @@ def opt_int(value: str | None) -> int | None:
 
 
 def job_from_hash(h: Mapping[str, str | None]) -> Job:
-    command = h.get("command")
+    command, after = h.get("command"), h.get("after")
     return Job(
         id=int(cast(str, h["id"])),
         job=cast(str, h["job"]),
@@ -121,7 +122,13 @@ def job_from_hash(h: Mapping[str, str | None]) -> Job:
         cwd=h.get("cwd"),
         schedule=h.get("schedule"),
         fire_time=opt_float(h.get("fire_time")),
+        after=tuple(int(i) for i in json.loads(after)) if after else (),
     )
+
+
+def after_json(after: Sequence[int]) -> str | None:
+    """The ids a job runs after, as its `after` field holds them (None: it runs after none)."""
+    return compact_json([int(i) for i in after]) if after else None
 
 
 def flat_job(row: Sequence[str | None]) -> dict[str, str | None]:
@@ -168,6 +175,8 @@ def new_job_json(spec: NewJob, now: float) -> str:
         fields["schedule"] = spec.schedule
     if spec.fire_time is not None:
         fields["fire_time"] = num(spec.fire_time)
+    if spec.after:
+        fields["after"] = cast(str, after_json(spec.after))
     return compact_json(fields)
 
 
@@ -192,6 +201,7 @@ def batch_json(jobs: Sequence[NewJob], now: float) -> str:
                 spec.cwd,
                 spec.schedule,
                 None if spec.fire_time is None else repr(float(spec.fire_time)),
+                after_json(spec.after) if spec.after else None,
             )
         )
     return compact_json(rows)

@@ -38,8 +38,11 @@ class QueueOps(RedisBase):
         if not jobs:
             return []
         batch = batch_json(jobs, now)  # a payload that cannot be encoded fails before anything
+        # Only a batch with jobs that run after others can be refused: the script checks
+        # such a batch whole before it writes anything (all or nothing).
+        checked = "1" if any(spec.after for spec in jobs) else ""
         with self._guard():
-            rows = self._run("enqueue", num(now), batch)
+            rows = self._run("enqueue", num(now), batch, checked)
         return [EnqueueResult(int(job_id), bool(new)) for job_id, new in rows]
 
     # -- consuming -------------------------------------------------------------------------
