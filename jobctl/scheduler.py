@@ -9,10 +9,10 @@ one fire twice.
 Catch-up applies to fires that passed while no daemon ran (even a single one), and whenever
 more than one fire of a schedule is due at once (a stall): "latest" runs the most recent
 one, "none" runs none of the missed ones (recording the newest as skipped, so that it shows,
-and is never run), "all" runs them all, at most `catch_up_limit` (the most recent ones). A
-schedule whose time table changes (its fire times, not their spelling: see
-jobctl.cron.timetable), or that a reload puts back after one took it out, counts from the
-reload.
+and is never run), "all" runs them all, at most `catch_up_limit` (the most recent ones,
+counting those an earlier catch-up left waiting for a run still going on). A schedule whose
+time table changes (its fire times, not their spelling: see jobctl.cron.timetable), or that
+a reload puts back after one took it out, counts from the reload.
 
 A clock set back (an NTP step, a VM restored from a snapshot, a host that booted with its
 clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, in the
@@ -368,7 +368,9 @@ class Scheduler:
                     "latest": iso(due[-1]),
                 }
         # catch_up = "all" asks for every missed fire: unless overlap is "allow", they wait
-        # their turn (overlap "skip" would otherwise drop all but the first).
+        # their turn (overlap "skip" would otherwise drop all but the first), at most
+        # catch_up_limit with those an earlier catch-up left waiting (restarts during one long
+        # run): the store keeps the newest, and records the older ones as skipped.
         backlog = catching_up and spec.catch_up == "all" and spec.overlap != "allow"
         for fire_time in chosen:
             if spec.name in self._has_pending:
@@ -381,7 +383,7 @@ class Scheduler:
                 self._job(spec, fire_time, now),
                 now,
                 overlap="queue" if backlog else spec.overlap,
-                backlog=backlog,
+                backlog=spec.catch_up_limit if backlog else 0,
             )
             if record is None:  # fired already: by us before a restart or under a clock
                 # since set back, or by another daemon

@@ -1050,3 +1050,35 @@ def test_a_catch_up_says_how_many_fires_were_missed(
     scheduler.load(config, restart)
     scheduler.tick(restart)
     assert catch_up_lines(sink) == [expected]
+
+
+def test_catch_up_all_holds_no_more_than_its_limit_across_restarts(store: SqliteStore) -> None:
+    """A run that goes on while the daemon restarts again and again: each restart's catch-up
+    held up to catch_up_limit more fires, and once the run ended, all of them ran back to
+    back (10 after 5 restarts with a limit of 2). The newest two wait; the others are
+    recorded as skipped, with the reason."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
+        'catch_up = "all"\ncatch_up_limit = 2\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    start_scheduler(store, config, t0).tick(t0 + 30)  # 00:01 runs, and goes on running
+    (claim,) = store.claim("w", None, t0 + 31, 3600)
+    for restart in range(1, 6):  # each time down for three minutes, then one tick
+        now = t0 + 30 + restart * 180
+        start_scheduler(store, config, now).tick(now)
+    rows = store._read("SELECT status, COUNT(*) FROM fires GROUP BY status ORDER BY status")
+    assert rows == [("enqueued", 1), ("pending", 2), ("skipped", 8)]
+    skipped = store._read("SELECT DISTINCT reason FROM fires WHERE status = 'skipped'")
+    assert skipped == [("replaced by newer fires (catch_up_limit = 2)",)]
+    end = t0 + 30 + 5 * 180
+    store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], end)
+    scheduler = start_scheduler(store, config, end + 1)
+    ran = []
+    for step in range(4):
+        now = end + 1 + step * 2
+        scheduler.tick(now)
+        for done in store.claim("w", None, now, 30, limit=2):
+            ran.append(done.job.fire_time)
+            store.finish([Finish(done, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], now + 1)
+    assert ran == [at("2026-06-01T00:15"), at("2026-06-01T00:16")]

@@ -643,7 +643,7 @@ def test_a_catch_up_backlog_holds_every_fire_and_runs_them_in_order(store: Store
             job(schedule="s", fire_time=T0 + offset),
             T0 + 10,
             overlap="queue",
-            backlog=True,
+            backlog=3,
         )
         assert record is not None
         assert record.status == ("enqueued" if offset == 0 else "pending")
@@ -1345,3 +1345,28 @@ def test_dead_retry_of_a_job_after_others_waits_for_them_again(store: Store) -> 
     assert store.get(second.id).state == State.WAITING  # type: ignore[union-attr]
     _run(store, first.id, T0 + 4, ok())
     assert store.get(second.id).state == State.QUEUED  # type: ignore[union-attr]
+
+
+def test_a_catch_up_backlog_keeps_its_limit_with_the_fires_held_before(store: Store) -> None:
+    """Restarts during one long run: each catch-up (catch_up = "all", limit 2) adds its
+    fires to those an earlier one left waiting. The newest two wait; the older ones are
+    recorded as skipped, and none of them is ever enqueued."""
+    store.record_fire("s", T0, job(schedule="s", fire_time=T0), T0, overlap="queue")
+    for offset in (1, 2, 3, 4, 5):  # one catch-up, then another after the next restart
+        held = store.record_fire(
+            "s", T0 + offset, job(schedule="s"), T0 + 10 * offset, overlap="queue", backlog=2
+        )
+        assert held is not None and held.status == "pending"
+    # A fire older than the two held (a clock set back since) gives way at once itself.
+    older = store.record_fire("s", T0 + 0.5, job(schedule="s"), T0 + 60, overlap="queue", backlog=2)
+    assert older is not None and older.status == "skipped"
+    assert older.reason == "replaced by newer fires (catch_up_limit = 2)"
+    ran = []
+    for step in range(4):
+        claims = store.claim("w", None, T0 + 100 + step, LEASE)
+        ran += [claim.job.fire_time for claim in claims]
+        store.finish([Finish(claim, ok()) for claim in claims], T0 + 100 + step)
+        store.promote_pending("s", job(schedule="s"), T0 + 100 + step)
+    assert ran == [T0, T0 + 4, T0 + 5]
+    assert len(store.list_jobs(JobFilter(limit=None))) == 3
+    assert store.drop_pending("s", "schedule removed", T0 + 200) == 0

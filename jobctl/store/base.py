@@ -257,14 +257,15 @@ class Store(abc.ABC):
         overlap: str = "allow",
         manual: bool = False,
         reason: str | None = None,
-        backlog: bool = False,
+        backlog: int = 0,
     ) -> FireRecord | None:
         """Record one fire and enqueue its job in the same transaction. None when this fire
         was recorded before (by us before a crash, or by another daemon): nothing changes.
         With job None the fire is recorded as skipped with `reason`. With overlap "skip" or
         "queue" and a run of this schedule still active, the fire is skipped or left pending;
-        "queue" holds one pending fire, or every one with `backlog` (catch_up = "all", whose
-        limit bounds them)."""
+        "queue" holds one pending fire, or with `backlog` (catch_up = "all": its
+        catch_up_limit) that many, the newest: an older one held, by an earlier catch-up
+        too, is recorded as skipped, so that restarts during a long run add no more."""
 
     @abc.abstractmethod
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:

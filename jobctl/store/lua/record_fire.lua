@@ -1,9 +1,9 @@
 -- Record one cron fire and enqueue its job, atomically. The fire's own entry (schedule, fire
 -- time) is written only if absent, so no fire is ever enqueued twice, whichever daemon asks.
--- ARGV: a JSON object {schedule, fire_time, now, overlap, manual, reason, fence, backlog}, then the
--- job's JSON (absent: record the fire as skipped). With a fence, the caller must still hold
--- the cron leader lease under that token. Returns false when the fire was recorded before,
--- else {status, job id or "", reason or ""}.
+-- ARGV: a JSON object {schedule, fire_time, now, overlap, manual, reason, fence, backlog (how
+-- many fires a catch-up holds at most)}, then the job's JSON (absent: record the fire as
+-- skipped). With a fence, the caller must still hold the cron leader lease under that token.
+-- Returns false when the fire was recorded before, else {status, job id or "", reason or ""}.
 local fire = cjson.decode(ARGV[1])
 local schedule, fire_time, now = fire.schedule, fire.fire_time, fire.now
 if fire.fence and redis.call('GET', P .. 'leader') ~= fire.fence then
@@ -67,7 +67,25 @@ if status == 'enqueued' then
     end
 end
 if status == 'pending' then
-    redis.call('ZADD', P .. 'fires_pending:' .. schedule, fire_time, fire_time)
+    local pending = P .. 'fires_pending:' .. schedule
+    redis.call('ZADD', pending, fire_time, fire_time)
+    local limit = tonumber(fire.backlog or '0')
+    local over = limit > 0 and redis.call('ZCARD', pending) - limit or 0
+    if over > 0 then
+        -- A catch-up's fires join those an earlier one left waiting (a restart while the run
+        -- they wait for goes on): the newest `limit` wait, the older ones are skipped, so the
+        -- held fires never outgrow the schedule's catch_up_limit.
+        local why = 'replaced by newer fires (catch_up_limit = ' .. limit .. ')'
+        for _, member in ipairs(redis.call('ZRANGE', pending, 0, over - 1)) do
+            local dropped = cjson.decode(redis.call('HGET', fires, member))
+            dropped.status, dropped.reason, dropped.at = 'skipped', why, now
+            redis.call('HSET', fires, member, cjson.encode(dropped))
+            redis.call('ZREM', pending, member)
+            if member == fire_time then  -- older than the fires held already
+                status, reason = 'skipped', why
+            end
+        end
+    end
 end
 if fire.manual == '0' then
     local last = redis.call('GET', P .. 'last_planned:' .. schedule)

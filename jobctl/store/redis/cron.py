@@ -33,7 +33,7 @@ class CronOps(RedisBase):
         overlap: str = "allow",
         manual: bool = False,
         reason: str | None = None,
-        backlog: bool = False,
+        backlog: int = 0,
     ) -> FireRecord | None:
         header = strings_json(
             schedule=schedule,
@@ -43,7 +43,7 @@ class CronOps(RedisBase):
             manual="1" if manual else "0",
             reason=reason,
             fence=None if manual else self._fence,
-            backlog="1" if backlog else None,
+            backlog=backlog or None,
         )
         args = [header] if job is None else [header, new_job_json(job, now)]
         with self._guard():

@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     from jobctl.records import FireRecord
 
 
+def _backlog_dropped(limit: int) -> str:
+    """Why a held fire of a catch-up gave way to newer ones (record_fire.lua says the same)."""
+    return f"replaced by newer fires (catch_up_limit = {limit})"
+
+
 class CronOps(QueueOps):
     """Fires enqueue their jobs through the queue's own insert, in the same transaction."""
 
@@ -35,7 +40,7 @@ class CronOps(QueueOps):
         overlap: str = "allow",
         manual: bool = False,
         reason: str | None = None,
-        backlog: bool = False,
+        backlog: int = 0,
     ) -> FireRecord | None:
         from jobctl.records import FireRecord  # not at the top: see jobctl.records
 
@@ -99,6 +104,21 @@ class CronOps(QueueOps):
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (schedule, fire_time, job_id, status, reason, int(manual), now),
             )
+            if status == "pending" and backlog:
+                # A catch-up's fires join those an earlier one left waiting (a restart while
+                # the run they wait for goes on): the newest `backlog` wait, the older ones
+                # are skipped, so the held fires never outgrow the schedule's catch_up_limit.
+                dropped = conn.execute(
+                    "UPDATE fires SET status = 'skipped', reason = ?, at = ?"
+                    " WHERE schedule = ? AND status = 'pending' AND fire_time IN ("
+                    "   SELECT fire_time FROM fires INDEXED BY fires_pending"
+                    "   WHERE schedule = ? AND status = 'pending'"
+                    "   ORDER BY fire_time DESC LIMIT -1 OFFSET ?)"
+                    " RETURNING fire_time",
+                    (_backlog_dropped(backlog), now, schedule, schedule, backlog),
+                ).fetchall()
+                if any(row[0] == fire_time for row in dropped):  # older than those held
+                    status, reason = "skipped", _backlog_dropped(backlog)
         if enqueued:
             self._notifier.notify(WORK)
         return FireRecord(schedule, fire_time, status, job_id, reason, manual, now)
