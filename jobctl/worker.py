@@ -30,7 +30,7 @@ from jobctl.headroom import Headroom
 from jobctl.logfolders import check_log_root
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
 from jobctl.observe.events import EventLog, Outage
-from jobctl.observe.hooks import RunningHook, hook_for, hook_timeout, run_hook
+from jobctl.observe.hooks import HOOK_KILL_GRACE, RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import environment_for_jobs, login_env, stop_orphans, uid_of
 from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
@@ -44,6 +44,8 @@ _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 FORGET_CRASHED = 600.0  # seconds a crashed worker's record is kept, shown as crashed
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
 _NEVER = float("inf")
+_HOOK_WAIT_SLICE = 0.1  # a leaving worker's look for a stop signal while hooks run
+_HOOK_END_SLACK = 1.0  # past a hook's own timeout and kill grace: its thread's last line
 
 
 @dataclass
@@ -121,7 +123,9 @@ class Worker:
         self._maintain_soon = False  # a --burst worker waited out a dead worker's lease
         self._pruner = AutoPruner({}, self._log_root)
         self._prune_at = _NEVER  # monotonic: the next slice of a prune (see _prune)
-        self._hooks: list[RunningHook] = []
+        # Running hooks, each with the monotonic time its own hook_timeout ends it by when
+        # the worker's shutdown set it off (None: started before; see _wait_for_hooks).
+        self._hooks: list[tuple[RunningHook, float | None]] = []
         self._handling = False  # our signal handlers are installed
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
@@ -208,13 +212,13 @@ class Worker:
                 self.store.unregister_worker(self.id)
             if self._handling:  # still installed by a caller: signals must not reach our pipe
                 signal.set_wakeup_fd(self._old_wakeup_fd)
-            for fd in (self._wake_r, self._wake_w):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
             for running in self._running.values():  # only when the loop failed
                 if running.attempt is not None:
                     running.attempt.close()
-            self._wait_for_hooks()
+            self._wait_for_hooks()  # before the wake-up pipe closes: a signal still writes it
+            for fd in (self._wake_r, self._wake_w):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
             if started:  # a worker that never started says nothing but its error
                 self.log.emit("worker.stopped", worker=self.id)
         if self._store_replaced is not None:
@@ -256,17 +260,29 @@ class Worker:
         """Stop claiming; running jobs get `shutdown_timeout` to finish (none when forced)."""
         for callback in self.on_stop:
             callback()
-        if not self._stopping:
-            self._stopping = True
-            self._stop_deadline = self.clock.monotonic() + self.options.shutdown_timeout
+        if force and not self._force:
+            self._force = True
+            # Said, as a graceful stop is: the jobs' processes are stopped now, not left
+            # behind, and their jobs are given back.
+            self.log.emit(
+                "worker.stopping",
+                level="warning",
+                worker=self.id,
+                running=len(self._running),
+                timeout=0,
+                error="stopping at once: running jobs are stopped and queued again"
+                " (a job with max_attempts = 1 goes dead)",
+            )
+        elif not self._stopping:
             self.log.emit(
                 "worker.stopping",
                 worker=self.id,
                 running=len(self._running),
                 timeout=self.options.shutdown_timeout,
             )
-        if force:
-            self._force = True
+        if not self._stopping:
+            self._stopping = True
+            self._stop_deadline = self.clock.monotonic() + self.options.shutdown_timeout
         self._poke()
 
     # -- the loop --------------------------------------------------------------------------
@@ -981,19 +997,40 @@ class Worker:
             return
         timeout = hook_timeout(job_type, self.config.settings)
         hook = run_hook(event, argv, job, attempt, result, timeout, self.log_dir, self.log)
-        self._hooks = [h for h in self._hooks if h.alive()]
-        self._hooks.append(hook)
+        own_end = None
+        if self._stopping:
+            own_end = self.clock.monotonic() + timeout + HOOK_KILL_GRACE + _HOOK_END_SLACK
+        self._hooks = [(h, end) for h, end in self._hooks if h.alive()]
+        self._hooks.append((hook, own_end))
 
     def _wait_for_hooks(self) -> None:
         """A leaving worker gives running hooks up to its shutdown timeout, then kills them:
-        none outlives the worker, and none holds its shutdown up for longer."""
-        deadline = self.clock.monotonic() + self.options.shutdown_timeout
-        for hook in self._hooks:
-            hook.thread.join(max(0.0, deadline - self.clock.monotonic()))
-        for hook in self._hooks:
+        none outlives the worker. A hook its shutdown set off (the `on_dead` of a job with
+        max_attempts = 1 that it stopped) gets its own hook_timeout instead: what was left of
+        the shutdown timeout, spent on the job, killed the one alert that the job was lost.
+        A forced stop (a second SIGINT, SIGQUIT), or a stop signal meanwhile, kills them all
+        at once."""
+        until = self.clock.monotonic() + self.options.shutdown_timeout
+        for hook, own_end in self._hooks:
+            deadline = until if own_end is None else max(until, own_end)
+            while hook.alive() and not self._force:
+                left = deadline - self.clock.monotonic()
+                if left <= 0 or self._stop_signalled():
+                    break
+                hook.thread.join(min(left, _HOOK_WAIT_SLICE))
+        for hook, _ in self._hooks:
             if hook.alive():
                 hook.stop()
                 hook.thread.join(5.0)
+
+    def _stop_signalled(self) -> bool:
+        """Whether a signal that stops a worker came since the last look: while it waits for
+        hooks, one stops them too."""
+        stops = [signum for signum in self._signals if signum != signal.SIGHUP]
+        self._signals.clear()
+        if stops:
+            self._force = True
+        return bool(stops)
 
     def _log_end(
         self,
@@ -1044,9 +1081,9 @@ class Worker:
 
     @contextlib.contextmanager
     def signal_handlers(self) -> Iterator[None]:
-        """SIGTERM and SIGINT stop this worker while inside; SIGHUP re-reads the config (the
-        attempts running go on as they started). Commands enter it before they
-        start anything else (a metrics server), so no early signal finds the default
+        """SIGTERM and SIGINT stop this worker while inside (SIGQUIT at once); SIGHUP
+        re-reads the config (the attempts running go on as they started). Commands enter it
+        before they start anything else (a metrics server), so no early signal finds the default
         handler and kills the process without a graceful stop."""
         old = self._install_signals()
         try:
@@ -1067,7 +1104,7 @@ class Worker:
         # select() returns at once to run the handler, not at its next timeout.
         self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         old: dict[int, object] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
             old[sig] = signal.signal(sig, self._on_signal)
         return old
 
@@ -1092,7 +1129,10 @@ class Worker:
                 for callback in self.on_hangup:
                     callback()
                 continue
-            self.request_stop(force=signum == signal.SIGINT and self._stopping)
+            # SIGQUIT (Ctrl-\) is a stop at once, as a second Ctrl-C is: by default it would
+            # kill the worker and leave its jobs' processes running unsupervised.
+            at_once = signum == signal.SIGQUIT or (signum == signal.SIGINT and self._stopping)
+            self.request_stop(force=at_once)
 
 
 def _home_directory(env: dict[str, str]) -> str:

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -1221,3 +1222,146 @@ def test_a_worker_out_of_descriptors_runs_as_many_as_the_host_allows(env: Env) -
     # The first claim's overflow (30 claimed, some 8 started), and hardly any after.
     assert worker.stderr.count("job.interrupted") < 40, worker.stderr.count("job.interrupted")
     assert "at most" in worker.stderr
+
+
+def _job_started(pid_file: Path) -> Callable[[], bool]:
+    return lambda: read_pid(pid_file) is not None
+
+
+def test_the_on_dead_hook_of_a_job_the_shutdown_made_dead_gets_its_hook_timeout(
+    env: Env,
+) -> None:
+    """A job with max_attempts = 1 stopped by a shutdown goes dead and its on_dead hook runs:
+    the hook had only what was left of --shutdown-timeout (none with 0), and was killed
+    ('stopped by worker shutdown') before the one alert that the job was lost went out."""
+    ran = env.root / "hook-ran.txt"
+    pid_file = env.root / "job.pid"
+    env.write_config(
+        '[settings]\nhook_timeout = "30s"\n'
+        "[jobs.once]\n"
+        f'command = ["sh", "-c", "trap \'\' TERM; echo $$ > {pid_file}; sleep 60"]\n'
+        'max_attempts = 1\nkill_grace = "1s"\n'
+        f'on_dead = "sleep 0.5; echo hook done > {ran}"\n'
+    )
+    worker = start_worker(env, "--shutdown-timeout", "0")
+    job_id = env.enqueue("once")
+    env.wait_for(_job_started(pid_file))
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=30)
+    assert worker.returncode == 0, stderr
+    assert env.show(job_id)["state"] == "dead"
+    assert "hook.failed" not in stderr
+    assert ran.read_text() == "hook done\n"
+
+
+def test_a_second_signal_stops_the_hooks_a_shutdown_waits_for(env: Env) -> None:
+    """The hooks a shutdown set off get their own hook_timeout; a second SIGTERM while they
+    run still stops the worker, and them, at once."""
+    ran, hook_pid = env.root / "hook-ran.txt", env.root / "hook.pid"
+    pid_file = env.root / "job.pid"
+    env.write_config(
+        '[settings]\nhook_timeout = "60s"\n'
+        "[jobs.once]\n"
+        f'command = ["sh", "-c", "echo $$ > {pid_file}; exec sleep 60"]\n'
+        "max_attempts = 1\n"
+        f'on_dead = "echo $$ > {hook_pid}; sleep 30; echo hook done > {ran}"\n'
+    )
+    worker = start_worker(env, "--shutdown-timeout", "0")
+    env.enqueue("once")
+    env.wait_for(_job_started(pid_file))
+    worker.send_signal(signal.SIGTERM)
+    env.wait_for(_job_started(hook_pid))
+    worker.send_signal(signal.SIGTERM)
+    _, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 0, stderr
+    assert "hook.failed" in stderr
+    pid = read_pid(hook_pid)
+    assert pid is not None
+    env.wait_for(lambda: process_gone(pid), timeout=10)
+    assert not ran.exists()
+
+
+def test_sigquit_stops_a_worker_at_once_and_gives_its_jobs_back(env: Env) -> None:
+    """Ctrl-\\ (SIGQUIT) killed the worker outright, without a line, and left its job's
+    process running unsupervised until the lease ran out: it is a stop at once now."""
+    pid_file = env.root / "job.pid"
+    env.write_config(
+        f'[jobs.slow]\ncommand = ["sh", "-c", "echo $$ > {pid_file}; exec sleep 300"]\n'
+    )
+    worker = start_worker(env)
+    job_id = env.enqueue("slow")
+    env.wait_for(_job_started(pid_file))
+    worker.send_signal(signal.SIGQUIT)
+    _, stderr = worker.communicate(timeout=15)
+    assert worker.returncode == 0, stderr
+    assert "stopping at once" in stderr
+    pid = read_pid(pid_file)
+    assert pid is not None and process_gone(pid)
+    assert env.show(job_id)["state"] == "queued"
+
+
+def test_sigquit_stops_a_cron_daemon(env: Env) -> None:
+    from jobctl.store.sqlite import SqliteStore
+
+    env.write_config(
+        '[jobs.tick]\ncommand = ["true"]\n[schedules.tick]\ncron = "0 0 1 1 *"\njob = "tick"\n'
+    )
+    daemon = env.start("schedule-daemon")
+
+    def registered() -> bool:
+        if daemon.poll() is not None or not env.db.exists():
+            return daemon.poll() is not None
+        with SqliteStore(env.db, create=False) as store:
+            return any(w.pid == daemon.pid for w in store.workers())
+
+    env.wait_for(registered)
+    daemon.send_signal(signal.SIGQUIT)
+    _, stderr = daemon.communicate(timeout=15)
+    assert daemon.returncode == 0, stderr
+
+
+def _unshare_works() -> bool:
+    try:
+        return subprocess.run(["unshare", "--pid", "--fork", "true"], timeout=10).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@pytest.mark.skipif(not _unshare_works(), reason="cannot make a PID namespace here")
+def test_a_worker_running_as_pid_1_says_to_run_behind_an_init(env: Env) -> None:
+    """As a container's first process jobctl would have to reap the orphans a job leaves
+    behind (`(sleep 1 &)`), and does not: they stayed zombies for good, unsaid."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    as_init = subprocess.run(
+        ["unshare", "--pid", "--fork", *JOBCTL, *env.global_args(), "run-worker", "--burst"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert as_init.returncode == 0, as_init.stderr
+    assert "running as PID 1" in as_init.stderr and "docker run --init" in as_init.stderr
+    assert "PID 1" not in env.run("run-worker", "--burst", check=True).stderr
+
+
+def test_the_unit_s_stop_timeout_counts_the_hooks_a_shutdown_sets_off() -> None:
+    """systemd's SIGKILL must come after the jobs' --shutdown-timeout and kill_grace and then
+    the on_dead hooks' own hook_timeout (and their kill grace), or it kills the alert."""
+    from test_observe_contrib import UNIT, _command, _one, _option, _timespan, _unit
+
+    from jobctl.config import load_config_file
+    from jobctl.durations import parse_duration
+    from jobctl.observe.hooks import HOOK_KILL_GRACE
+
+    service = _unit()["Service"]
+    shutdown = parse_duration(_option(_command(service, "ExecStart"), "--shutdown-timeout", "30s"))
+    example = load_config_file(UNIT.parent.parent / "jobs.toml.example")
+    grace = max(job.kill_grace for job in example.jobs.values())
+    hooks = max(
+        [example.settings.hook_timeout]
+        + [job.hook_timeout for job in example.jobs.values() if job.hook_timeout is not None]
+    )
+    budget = shutdown + grace + hooks + HOOK_KILL_GRACE
+    assert _timespan(_one(service, "TimeoutStopSec")) > budget

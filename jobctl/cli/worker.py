@@ -66,12 +66,14 @@ def run_worker(
     metrics_addr: MetricsOption = None,
 ) -> None:
     """Run jobs until stopped. SIGTERM or Ctrl-C: finish running jobs, then exit 0;
-    a second Ctrl-C stops at once (interrupted jobs are queued again). An edited config
-    applies to the jobs started after it is saved; SIGHUP re-reads it too, and never stops."""
+    a second Ctrl-C, or Ctrl-\\ (SIGQUIT), stops at once (interrupted jobs are queued
+    again). An edited config applies to the jobs started after it is saved; SIGHUP
+    re-reads it too, and never stops."""
     from jobctl.cli.options import duration_option
     from jobctl.worker import Worker, WorkerOptions
 
     grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
+    _warn_if_init()
     if name is not None and (not name.strip() or clean(name) != name):
         from jobctl.errors import UsageError
 
@@ -103,16 +105,18 @@ def schedule_daemon(
     metrics_addr: MetricsOption = None,
 ) -> None:
     """Enqueue cron runs when they are due. SIGHUP (or `jobctl reload`) re-reads the config;
-    SIGTERM or Ctrl-C stops."""
+    SIGTERM, Ctrl-C or Ctrl-\\ stops."""
     import signal
 
     from jobctl.daemon import Daemon
 
     config = _schedule_config()
+    _warn_if_init()
     with STATE.store(service=True) as store:
         daemon = Daemon(store, config, log=STATE.event_log(), on_reload=STATE.use_config)
         signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
         signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
+        signal.signal(signal.SIGQUIT, lambda *_: daemon.request_stop())  # not a core dump
         signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
         signal.set_wakeup_fd(daemon.wake_fd, warn_on_full_buffer=False)
         with _metrics(metrics_addr):
@@ -145,6 +149,7 @@ def up(
         if STATE.config().path is None:  # for --exec jobs alone, as pueue's daemon runs them
             raise ConfigError(f"{exc} (for --exec jobs alone, run-worker needs none)") from None
         raise
+    _warn_if_init()
     log = STATE.event_log()
     options = WorkerOptions(
         queues=_queues_to_serve(queue, config),
@@ -172,6 +177,19 @@ def up(
             daemon.request_stop()
             thread.join(timeout=10)
     raise typer.Exit(code)
+
+
+def _warn_if_init() -> None:
+    """A warning when this process is PID 1 (a container's first one): the kernel gives
+    it every orphan of the container to reap, and jobctl reaps only its own children (a
+    wait for any child would take their statuses from the jobs' own waits), so what a job
+    leaves behind (`(sleep 1 &)`) would stay a zombie for good."""
+    if os.getpid() == 1:
+        say(
+            "jobctl: warning: running as PID 1: processes the jobs leave behind are never"
+            " reaped and stay zombies; run jobctl behind an init (docker run --init, tini,"
+            " dumb-init)"
+        )
 
 
 def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...] | None:
