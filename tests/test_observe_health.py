@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import sqlite3
+import subprocess
 import time
 
 import pytest
@@ -338,6 +339,31 @@ def test_a_database_on_a_full_disk_is_unhealthy(env: Env) -> None:
             }
             (small / "filler").unlink()
             assert health(env)[0] == 0
+
+
+def test_a_database_on_a_read_only_mount_is_unhealthy(env: Env) -> None:
+    """`health` said "ok database: ... is readable" (exit 0) on a file system remounted
+    read-only, where every enqueue and worker start failed (exit 3): reads still work there."""
+    with small_file_system(env.root / "small", "size=8m") as small:
+        env.db = small / "q.db"
+        env.write_config(CONFIG)
+        env.enqueue("ok")
+        subprocess.run(["mount", "-o", "remount,ro", str(small)], check=True)
+        refused = env.run("enqueue", "ok")
+        read_only = f"database {env.db}: the file system holding {small} is mounted read-only"
+        assert (refused.returncode, refused.stderr) == (3, f"jobctl: {read_only}\n")
+        code, out, err = health(env)
+        assert (code, out, err) == (1, [], [f"jobctl: unhealthy: database: {read_only}"])
+        report = json.loads(env.run("health", "--json").stdout)
+        assert report["checks"][0] == {
+            "name": "database",
+            "ok": False,
+            "value": None,
+            "limit": None,
+            "message": read_only,
+        }
+        subprocess.run(["mount", "-o", "remount,rw", str(small)], check=True)
+        assert health(env)[0] == 0
 
 
 def test_json_report_of_a_database_that_cannot_be_used(env: Env) -> None:

@@ -5,18 +5,24 @@ counters: a damaged page there fails `health` (exit 3, as it fails `list` and `e
 in the same few milliseconds on a million jobs as on fifty. It is no integrity check of
 the whole file: a damaged page elsewhere (old jobs in the middle of the table, the attempts
 of those, an index entry no read here reaches) shows only when something reads it. It also
-fails when the disk under a SQLite database has too little room left for a write: every
-enqueue and claim then fails with "the disk is full" while every read still works.
+fails when the disk under a SQLite database has too little room left for a write, or is
+mounted read-only: every enqueue and claim then fails ("the disk is full", "mounted
+read-only") while every read still works.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from jobctl.durations import format_short
 from jobctl.errors import StoreError
 from jobctl.models import FINAL_STATES, JobFilter, State
 from jobctl.store import Store
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 # Jobs read at each end of the jobs table: more than a default `jobctl list` shows (50), so a
 # page that breaks `list` breaks `health` too; a fixed number, so the cost stays flat.
@@ -111,11 +117,22 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
 
 
 def _database(store: Store) -> Check:
-    """Readable (read_sample has read it), and with room to write on its disk: the value is
-    the bytes free there, for a SQLite file."""
+    """Readable (read_sample has read it), on a file system mounted for writing, and with
+    room to write on its disk: the value is the bytes free there, for a SQLite file."""
     from jobctl.store.sqlite.connection import SqliteBase, free_space
 
     readable = f"database {store.location} is readable"
+    if isinstance(store, SqliteBase):
+        mounted_read_only = _read_only_mount(store.path)
+        if mounted_read_only is not None:
+            return Check(
+                "database",
+                False,
+                None,
+                None,
+                f"database {store.location}: the file system holding {mounted_read_only}"
+                " is mounted read-only",
+            )
     free = free_space(store.path) if isinstance(store, SqliteBase) else None
     if free is None:
         return Check("database", True, None, None, readable)
@@ -129,6 +146,19 @@ def _database(store: Store) -> Check:
             f" system, under the {WRITE_ROOM >> 20} MiB a write may need)",
         )
     return Check("database", True, free, WRITE_ROOM, readable)
+
+
+def _read_only_mount(path: Path) -> Path | None:
+    """The folder of the database (where its -wal and -shm are made) or the file itself, when
+    either is on a read-only mount (a snapshot, a disk remounted read-only after errors):
+    the folder named as a write's error names it."""
+    for where, named in ((path.parent, path.parent), (path, path.parent)):
+        try:
+            if os.statvfs(where).f_flag & os.ST_RDONLY:
+                return named
+        except OSError:
+            continue
+    return None
 
 
 def read_sample(store: Store, now: float) -> None:
