@@ -5,6 +5,7 @@ say least (`spare`), then cuts long cells (`cut`), and never folds a row.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Literal
@@ -58,9 +59,12 @@ def table(
         from rich.text import Text
 
         console = Console()
-        if console.is_dumb_terminal:
+        if console.is_dumb_terminal or not _positive(os.environ.get("COLUMNS", "1")):
             # rich takes TERM=dumb (Emacs's M-x shell, some CI ptys) for 80x25, whatever
             # COLUMNS or the terminal says: a wide one would get tables cut to 80 columns.
+            # And it takes COLUMNS=0 for a width of 0, printing every table as nothing:
+            # shutil reads a COLUMNS that is no positive number as unset, as a 0x0 terminal
+            # is read as 80 columns.
             import shutil
 
             console.size = shutil.get_terminal_size()
@@ -69,6 +73,10 @@ def table(
         if fitted:
             columns, rows = _drop_spare(columns, rows, cut, spare, console.width)
             rows = _fit(columns, rows, cut, console.width)
+            # What is left is no wider than the terminal, but where the columns that are
+            # never cut (ids, names, times) do not fit even so, the table is wider than the
+            # terminal: rich would cut them to "…", which can be neither read nor pasted.
+            console.width = max(console.width, _width_of(columns, rows))
         # Text, not str: rich would read "[...]" in stored data as markup.
         heading = Text(title) if title else None
         grid = Table(title=heading, box=None, header_style="bold", pad_edge=False)
@@ -133,6 +141,24 @@ def _drop_spare(
         columns = [c for i, c in enumerate(columns) if i != gone]
         rows = [[v for i, v in enumerate(row) if i != gone] for row in rows]
     return columns, rows
+
+
+def _positive(columns: str) -> bool:
+    """Whether COLUMNS gives a width, as shutil.get_terminal_size reads it."""
+    try:
+        return int(columns) > 0
+    except ValueError:
+        return False
+
+
+def _width_of(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    """The cells a table of these columns and rows takes with no cell cut or folded."""
+    from rich.cells import cell_len
+
+    widths = [
+        max([cell_len(name)] + [cell_len(row[i]) for row in rows]) for i, name in enumerate(columns)
+    ]
+    return sum(widths) + _GAP * (len(columns) - 1)
 
 
 def _fewest(name: str, how: Cut, values: Sequence[str]) -> int:

@@ -754,3 +754,31 @@ def test_a_terminal_dead_list_shows_each_job_s_payload(env: Env) -> None:
     assert rows[first].split()[1:3] == ["convert", "file=a.pdf"]
     assert "convert  file='b c.pdf'  " in rows[second]
     assert "PAYLOAD" not in env.run("dead", "list", check=True).stdout
+
+
+@pytest.mark.parametrize(("columns", "pty_columns", "width"), [("0", 0, 80), ("0", 120, 120)])
+def test_a_columns_of_zero_is_read_as_unset(
+    env: Env, columns: str, pty_columns: int, width: int
+) -> None:
+    """COLUMNS=0 made every table print nothing, exit 0: rich took it for a width of 0. It
+    is read as unset (the terminal's width; a 0x0 terminal's being 80 columns)."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    words = ["echo", *(f"word{n}" for n in range(40))]
+    job = env.enqueue("--exec", "--", *words)
+    terminal = {"TERM": "xterm-256color", "COLUMNS": columns}
+    lines = _visible(run_on_terminal(env, "list", columns=pty_columns, terminal=terminal))
+    rows = lines.splitlines()
+    assert len(rows) == 2 and rows[1].startswith(f"{job} "), lines
+    assert max(len(row.rstrip()) for row in rows) == width  # the command cut to the width
+    assert "echo word0" in rows[1] and "…" in rows[1]
+
+
+def test_an_id_is_never_cut_however_narrow_the_terminal(env: Env) -> None:
+    """COLUMNS=5 cut every id to "…": the table is wider than such a terminal instead."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    ids = [env.enqueue("ok", "--queue", "nightly-reports") for _ in range(3)]
+    terminal = {"TERM": "xterm-256color", "COLUMNS": "5"}
+    rows = _visible(run_on_terminal(env, "list", columns=5, terminal=terminal)).splitlines()
+    assert rows[0].split()[:2] == ["ID", "JOB"]
+    assert sorted(int(row.split()[0]) for row in rows[1:]) == ids
+    assert all(row.split()[1] == "ok" for row in rows[1:])
