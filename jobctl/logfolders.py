@@ -32,25 +32,28 @@ _MAX_LOG_ROOTS = 4
 
 def check_log_root(root: str) -> None:
     """PermissionError, saying why, when a log root is not a private folder of this user's
-    (made if missing, unless it is a link: see _placed): a worker checks it at its start,
-    rather than fail every job on it."""
+    (made if missing, unless it is a link or its parent is missing too: see _placed and
+    _open_root): a worker checks it at its start, rather than fail every job on it."""
     with _LOG_LOCK:
         if root not in _LOG_ROOTS:
-            fd = open_private_dir(_placed(root), what="log folder", shown=root)
-            _remember(_LOG_ROOTS, root, fd, _MAX_LOG_ROOTS)
+            _remember(_LOG_ROOTS, root, _open_root(root), _MAX_LOG_ROOTS)
 
 
 def log_root_problem(root: str) -> str | None:
     """Why check_log_root would refuse this log root, found without making anything (for
     `validate`): a link to nothing or of another user's, a file, a folder others can write
-    to, or a file where a missing folder would be made. None when a worker would take it."""
+    to, a missing folder whose parent is missing too, or a file where a missing folder would
+    be made. None when a worker would take it."""
     try:
         target = _placed(root)
     except FileNotFoundError as exc:  # a link to a folder that is not there
         return exc.strerror
     try:
         info = os.lstat(target)
-    except FileNotFoundError:  # the worker makes it, and the folders above it
+    except FileNotFoundError:  # the worker makes it (and the folders above a default one)
+        missing = _missing_parent(root, target)
+        if missing is not None:
+            return missing
         above = os.path.dirname(target)
         while above and not os.path.lexists(above) and above != os.path.dirname(above):
             above = os.path.dirname(above)
@@ -117,7 +120,7 @@ def _log_dir_fd(directory: str) -> int:
     for again in (False, True):
         root_fd = _LOG_ROOTS.get(root)
         if root_fd is None:
-            root_fd = open_private_dir(_placed(root), what="log folder", shown=root)
+            root_fd = _open_root(root)
             _remember(_LOG_ROOTS, root, root_fd, _MAX_LOG_ROOTS)
         shared = _shared_group(root_fd)
         mode = 0o700 if shared is None else 0o2750
@@ -137,6 +140,39 @@ def _log_dir_fd(directory: str) -> int:
     else:
         _LOG_GROUPS[directory] = shared
     return fd
+
+
+def _open_root(root: str) -> int:
+    """The descriptor of a log root, checked (see open_private_dir), made if missing while
+    its parent is there: FileNotFoundError, saying so, when it is not."""
+    target = _placed(root)
+    if not os.path.lexists(target):
+        missing = _missing_parent(root, target)
+        if missing is not None:
+            raise FileNotFoundError(errno.ENOENT, missing)
+    return open_private_dir(target, what="log folder", shown=root)
+
+
+def _missing_parent(root: str, target: str) -> str | None:
+    """Why a missing log root is not made: the folder it would be made in is missing too. A
+    `log_dir` on a disk that is not mounted, or with a typo in it, made with all its
+    parents, would fill the root file system unseen. The folders above a server's default
+    log folder (`$XDG_STATE_HOME/jobctl/logs/`) are made; a database's `<db>.logs` is beside
+    the database, whose folder is there."""
+    parent = os.path.dirname(target)
+    if not parent or os.path.lexists(parent):
+        return None
+    from pathlib import Path
+
+    from jobctl.fsutil import xdg_base
+
+    server_logs = Path(xdg_base("XDG_STATE_HOME", ".local/state")) / "jobctl" / "logs"
+    if os.path.dirname(root) == str(server_logs):
+        return None
+    return (
+        f"log folder {root} cannot be made: its parent {parent} does not exist (jobctl makes"
+        " the log folder, never the folders above it)"
+    )
 
 
 def _shared_group(folder: int) -> int | None:

@@ -96,6 +96,8 @@ def test_configured_log_dir_is_created_private(env: Env) -> None:
     env.write_config(
         '[settings]\nlog_dir = "var/log/jobs"\n\n[jobs.talk]\ncommand = ["echo", "hi"]\n'
     )
+    (env.root / "var" / "log").mkdir(mode=0o700, parents=True)  # its parent: never made
+    (env.root / "var").chmod(0o700)
     with umask(0):
         ids = [env.enqueue("talk") for _ in range(2)]
         assert env.run("run-worker", "--burst").returncode == 0

@@ -460,3 +460,35 @@ def test_a_file_system_out_of_inodes_is_named(env: Env) -> None:
                 (small / f"f{n}").touch()
         for args in (["list"], ["enqueue", "noop"]):
             one_error_line(run(env, args), 3, str(env.db), "no free inodes left (df -i)")
+
+
+def test_a_log_folder_whose_parent_is_missing_is_refused_not_made_with_it(env: Env) -> None:
+    """A `log_dir` below a disk that is not mounted (or with a typo in it) was made with all
+    its parents, so that logs filled the root file system unseen, and `validate` said ok:
+    only the log folder itself is made, its parent must be there."""
+    unmounted = env.root / "mnt" / "logs"
+    env.write_config(f'[settings]\nlog_dir = "{unmounted}/jobctl"\n' + CONFIG)
+    env.enqueue("noop")
+    words = f"log folder {unmounted}/jobctl cannot be made: its parent {unmounted} does not exist"
+    one_error_line(run(env, ["run-worker", "--burst"]), 2, words)
+    checked = env.run("validate")
+    assert words in checked.stderr and checked.stderr.count("\n") == 1, checked.stderr
+    assert not (env.root / "mnt").exists()
+    unmounted.mkdir(parents=True)  # the disk mounted: its log folder is made
+    env.run("run-worker", "--burst", check=True)
+    assert env.run("validate").stderr == ""
+    assert (unmounted / "jobctl").is_dir() and env.show(1)["state"] == "succeeded"
+
+
+def test_the_folders_above_a_server_s_default_log_folder_are_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Redis store's logs go to `$XDG_STATE_HOME/jobctl/logs/<server>/` by default: a
+    first worker there makes the folders above it, as before."""
+    from jobctl.logfolders import check_log_root, log_root_problem
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    root = str(tmp_path / "state" / "jobctl" / "logs" / "localhost_6379_0")
+    assert log_root_problem(root) is None
+    check_log_root(root)
+    assert os.path.isdir(root)

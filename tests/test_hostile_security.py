@@ -149,6 +149,7 @@ def test_every_file_of_a_running_system_is_private(env: Env) -> None:
         'on_failure = ["sh", "-c", "echo hook ran"]\n\n'
         '[schedules.tick]\njob = "fail"\ncron = "@every 1s"\n'
     )
+    (env.root / "logs").mkdir(mode=0o700)  # a log folder's parent is never made
     with umask(0):
         daemon = env.start("up", "--concurrency", "2")
         try:
