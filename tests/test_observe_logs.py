@@ -11,9 +11,11 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from conftest import JOBCTL, Env, small_file_system
@@ -597,3 +599,39 @@ def test_a_full_disk_is_one_error_line_and_back_only_once_a_write_succeeds(env: 
         *["worker.store_retry"] * (len(said) - 2),
         "worker.store_back",
     ]
+
+
+@pytest.mark.parametrize("later", [30000, 0], ids=["past-the-old-end", "shorter"])
+def test_logs_follow_reads_a_log_emptied_by_copytruncate_from_its_new_start(
+    env: Env, later: int
+) -> None:
+    """logrotate's `copytruncate` (cp f f.1; truncate -s 0 f) while the job wrote: `logs
+    --follow` read on at its old offset, so that what came until the file grew past it was
+    lost, and then it printed the rest of a line cut in the middle, saying nothing. The job
+    writes `later` bytes after the truncation: more than the file held, or nothing."""
+    from test_ops_support import start_worker, wait_state
+
+    gate = env.root / "gate"
+    os.mkfifo(gate)
+    script = (
+        f"head -c 20000 /dev/zero | tr '\\\\0' x | fold -w 99; echo; read line < {gate};"
+        f" echo after; head -c {later} /dev/zero | tr '\\\\0' y | fold -w 49; echo; echo end"
+    )
+    env.write_config(f'[jobs.long]\ncommand = ["sh", "-c", "{script}"]\nmax_attempts = 1\n')
+    start_worker(env)
+    job_id = env.enqueue("long")
+    wait_state(env, job_id, "running")
+    follower = env.start("logs", str(job_id), "--follow")
+    assert follower.stdout is not None
+    before = [follower.stdout.readline() for _ in range(203)]  # 20,000 x in lines of 99
+    assert "".join(before) == ("x" * 99 + "\n") * 202 + "xx\n"
+    log = Path(env.show(job_id)["attempts_history"][0]["log_path"])  # type: ignore[index]
+    shutil.copyfile(log, f"{log}.1")
+    os.truncate(log, 0)
+    with open(gate, "w") as opened_gate:
+        opened_gate.write("go\n")
+    out, err = follower.communicate(timeout=30)
+    assert follower.returncode == 0, err
+    assert out == log.read_text()  # all of it, from its new start
+    assert out.startswith("after\n") and out.endswith("\nend\n") and out.count("y") == later
+    assert f"its log {log} was truncated by something other than jobctl" in err

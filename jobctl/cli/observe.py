@@ -677,7 +677,13 @@ class _LogReader:
     """Copies what is appended to one log file, like `tail -f`. The worker cuts a log that
     grows past twice log_max_bytes to its last log_max_bytes, in place, and starts it with a
     line saying how many bytes it dropped in all (logfolders.trim_log): that says where in
-    the job's output each byte of the file is, so that none is shown twice, nor the line."""
+    the job's output each byte of the file is, so that none is shown twice, nor the line.
+
+    Something else may cut the file too: logrotate's `copytruncate` copies it and empties
+    it, the job writing on at its new end. The file is then shorter than what was shown, or
+    holds other bytes where the last ones shown were: read on at the old offset, it would
+    lose what is written until the file grows past it, then start in the middle of a line.
+    It is read again from its new start instead, saying so."""
 
     def __init__(self, job_id: int, run: int, path: Path, *, remote: bool = False) -> None:
         self.job_id = job_id
@@ -687,6 +693,7 @@ class _LogReader:
         self.remote = remote
         self.told = False  # whether the person was told where it runs (see watch)
         self.shown = 0  # bytes of the job's output copied so far
+        self._last = b""  # the last bytes copied, to tell the file was rewritten under them
         self._handle: BinaryIO | None = None
 
     def copy(self, out: BinaryIO) -> bool:
@@ -714,7 +721,15 @@ class _LogReader:
                     " bytes of its output were cut from the log (log_max_bytes) before they"
                     " could be shown"
                 )
-                self.shown = start
+                self.shown, self._last = start, b""
+            if self._emptied_by_another(fd, kept):
+                say(
+                    f"jobctl: note: job {self.job_id} attempt {self.run}: its log {self.path}"
+                    " was truncated by something other than jobctl (logrotate's copytruncate?):"
+                    " following it from its new start; what the job wrote just before that is"
+                    " only in the copy, if one was made"
+                )
+                self.shown, self._last = start, b""
             chunk = os.pread(fd, 64 * 1024, offset + self.shown - start)
             if not chunk:
                 break
@@ -724,10 +739,25 @@ class _LogReader:
                 continue
             out.write(chunk)
             self.shown += len(chunk)
+            self._last = (self._last + chunk)[-_LAST_BYTES:]
             copied += len(chunk)
         if copied:
             out.flush()
         return copied > 0
+
+    def _emptied_by_another(self, fd: int, kept: tuple[int, int]) -> bool:
+        """Whether the file lost bytes already shown to something other than the worker: it
+        is shorter than what was shown, or other bytes stand where the last ones shown were.
+        Only for a file the worker never cut (kept is (0, 0)): one it is cutting is short
+        for a moment, its kept bytes not all copied back yet (logfolders.trim_log)."""
+        start, offset = kept
+        if kept != (0, 0) or self.shown <= start:
+            return False
+        at = offset + self.shown - start
+        if os.fstat(fd).st_size < at:
+            return True
+        last = self._last[-min(len(self._last), at) :] if self._last else b""
+        return bool(last) and os.pread(fd, len(last), at - len(last)) != last
 
     def missing(self) -> bool:
         """True while the file was never found (it is on another host, or never made)."""
@@ -737,6 +767,11 @@ class _LogReader:
         if self._handle is not None:
             self._handle.close()
             self._handle = None
+
+
+# The bytes last shown that a follower compares with the file's: a log emptied and written
+# again past its old length holds others there, but for output that repeats itself.
+_LAST_BYTES = 256
 
 
 def _copy(source: BinaryIO, out: BinaryIO) -> int:
