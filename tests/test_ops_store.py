@@ -323,3 +323,51 @@ def test_a_version_1_database_without_write_access_says_it_needs_upgrading(tmp_p
     path.chmod(0o444)
     with pytest.raises(StoreError, match="needs upgrading to 4, which takes write access"):
         SqliteStore(path)
+
+
+def test_an_empty_file_made_a_database_counts_as_created(tmp_path: Path) -> None:
+    """An enqueue into a 0-byte file (a stray `>`) wrote its schema without the note a new
+    database gets: `created` was whether this call made the file, not the database."""
+    path = tmp_path / "q.db"
+    path.touch(mode=0o600)
+    with SqliteStore(path) as store:
+        assert store.created
+    with SqliteStore(path) as store:
+        assert not store.created
+
+
+def _open_at_once(path: Path, count: int) -> list[bool]:
+    """`created` of `count` stores opened on `path` by as many threads started together."""
+    import threading
+
+    start = threading.Barrier(count)
+    created: list[bool] = []
+
+    def open_one() -> None:
+        start.wait()
+        with SqliteStore(path) as store:
+            created.append(store.created)
+
+    threads = [threading.Thread(target=open_one) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return created
+
+
+def test_of_stores_making_one_database_at_once_only_the_schema_s_writer_is_created(
+    tmp_path: Path,
+) -> None:
+    """Processes that all found no file, and each made it, all said they made the database,
+    the one whose schema lost the race too: only the one that wrote the schema made it."""
+    import sys
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads interleave between a look and a make
+    try:
+        for round_ in range(20):
+            created = _open_at_once(tmp_path / f"q{round_}.db", 8)
+            assert sorted(created) == [False] * 7 + [True], round_
+    finally:
+        sys.setswitchinterval(switch)

@@ -412,9 +412,10 @@ def _identity(path: Path | str) -> tuple[int, int]:
 def open_database(
     path: Path, *, durability: str, create: bool, at_rest: bool = False
 ) -> tuple[sqlite3.Connection, bool, int | None]:
-    """A connection to the database at `path`, whether this call made the file, and the
-    schema version it upgraded the file from (None: none). `at_rest`: read the file as it
-    is, no -shm made (on a full disk, when no process has it open)."""
+    """A connection to the database at `path`, whether this call made the database (wrote
+    the schema into a new or empty file: of processes making one at once, only the one
+    that did), and the schema version it upgraded the file from (None: none). `at_rest`:
+    read the file as it is, no -shm made (on a full disk, when no process has it open)."""
     if "\0" in str(path):
         raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
     found = _check_files(path)
@@ -453,7 +454,7 @@ def open_database(
         raise store_error(path, exc) from None
     try:
         version = _check_identity(conn, path)
-        upgraded = None
+        migrated_from = None
         if version != SCHEMA_VERSION:
             if version and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
                 raise StoreError(
@@ -461,7 +462,7 @@ def open_database(
                     f" {SCHEMA_VERSION}, which takes write access: run any jobctl command"
                     " on it once as its owner"
                 )
-            upgraded = _migrate_locked(conn, path)
+            migrated_from = _migrate_locked(conn, path)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
@@ -473,7 +474,7 @@ def open_database(
     except StoreError:
         conn.close()
         raise
-    return conn, found is not True, upgraded
+    return conn, migrated_from == 0, migrated_from or None
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> bool:
@@ -800,8 +801,10 @@ def _check_identity(conn: sqlite3.Connection, path: Path) -> int:
 
 
 def _migrate_locked(conn: sqlite3.Connection, path: Path) -> int | None:
-    """Bring the schema to SCHEMA_VERSION; the version an existing database had, if this
-    call upgraded it (None for a new one, or one another process upgraded meanwhile)."""
+    """Bring the schema to SCHEMA_VERSION; the version the file had, if this call brought it
+    up (0: it wrote the schema into an empty file), None when another process did meanwhile.
+    Told under the lock: it is the one place where but one of the processes making a
+    database at once finds it empty."""
     from filelock import FileLock, Timeout
 
     lock_path = path.with_name(path.name + ".lock")
@@ -834,7 +837,7 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> int | None:
                     if conn.in_transaction:  # (SQLite rolled back itself on a full disk)
                         conn.execute("ROLLBACK")
                     raise
-            return version or None
+            return version
     except Timeout:
         raise StoreError(
             f"database {path}: another process is creating or migrating it (lock {lock_path})"
