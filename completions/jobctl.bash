@@ -37,9 +37,9 @@ _jobctl_options() {
         'run-worker') REPLY='--queue -q --concurrency -n --burst --shutdown-timeout --worker-name --metrics-addr --help -h' ;;
         'schedule') REPLY='--help -h' ;;
         'schedule list') REPLY='--json --help -h' ;;
-        'schedule pause') REPLY='--help -h' ;;
-        'schedule resume') REPLY='--help -h' ;;
-        'schedule run') REPLY='--help -h' ;;
+        'schedule pause') REPLY='--json --help -h' ;;
+        'schedule resume') REPLY='--json --help -h' ;;
+        'schedule run') REPLY='--json --help -h' ;;
         'schedule-daemon') REPLY='--metrics-addr --help -h' ;;
         'show') REPLY='--json --help -h' ;;
         'stats') REPLY='--since --json --help -h' ;;

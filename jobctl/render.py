@@ -26,6 +26,7 @@ from jobctl.text import clean, error_gist
 from jobctl.timefmt import iso
 
 if TYPE_CHECKING:
+    from jobctl.records import FireRecord
     from jobctl.store.base import QueueCounts
 
 
@@ -82,6 +83,25 @@ def outcome_document(job_id: int, job: Job | None, **outcome: Any) -> dict[str, 
     deleted meanwhile) keeps `id`, with `state` null."""
     found = job_document(job) if job is not None else {"id": job_id, "state": None}
     return found | outcome
+
+
+def fire_document(
+    schedule: str, record: FireRecord | None, job: Job | None, active: int | None
+) -> dict[str, Any]:
+    """`schedule run --json`: the job as `enqueue --json` gives it, plus `created`, what
+    became of the fire (`status`: enqueued, skipped or pending, and its `reason`) and the
+    run still `active` that held it up. Under overlap = "skip" that run stands for this one,
+    as a job holding an `enqueue --key` does; a run held, or skipped for one held already
+    (overlap = "queue"), has no job yet: `id` and `state` are null."""
+    created = record is not None and record.status == "enqueued"
+    found = job_document(job) if job is not None else {"id": None, "state": None}
+    return found | {
+        "schedule": schedule,  # (a held run's document names it too)
+        "created": created,
+        "status": record.status if record is not None else None,
+        "reason": record.reason if record is not None else None,
+        "active": active,
+    }
 
 
 def attempt_document(attempt: Attempt) -> dict[str, Any]:

@@ -753,3 +753,81 @@ def test_schedule_list_warns_when_the_leading_daemon_plans_otherwise(env: Env) -
     assert "same (" not in line
     daemon.send_signal(signal.SIGTERM)
     daemon.communicate(timeout=20)
+
+
+RUN_SCHEDULES = """
+[jobs.long]
+command = ["sleep", "60"]
+
+[schedules.skipper]
+job = "long"
+cron = "0 3 * * *"
+
+[schedules.queuer]
+job = "long"
+cron = "0 3 * * *"
+overlap = "queue"
+"""
+
+
+def test_schedule_run_json_tells_a_new_run_from_an_active_one_and_a_held_one(env: Env) -> None:
+    """`schedule run` had no --json, and a new run, an active run standing for this one and
+    a held run all exited 0, two of them printing an id: `id=$(jobctl schedule run X)` could
+    not tell its own run from another."""
+    env.write_config(RUN_SCHEDULES)
+
+    def run(name: str) -> tuple[dict[str, object], str]:
+        result = env.run("schedule", "run", name, "--json")
+        assert result.returncode == 0, result.stderr  # as without --json
+        return json.loads(result.stdout), result.stderr
+
+    new, said = run("skipper")
+    assert said == ""
+    assert (new["created"], new["status"], new["reason"], new["active"]) == (
+        True,
+        "enqueued",
+        None,
+        None,
+    )
+    shown = env.show(int(str(new["id"])))
+    del shown["attempts_history"]
+    assert {key: new[key] for key in shown} == shown  # the job, as enqueue --json gives it
+    assert new["schedule"] == "skipper" and new["state"] == "queued"
+
+    skipped, said = run("skipper")  # the active run stands for it, as a key's holder does
+    assert (skipped["id"], skipped["created"], skipped["status"]) == (new["id"], False, "skipped")
+    assert skipped["reason"] == f"overlap: run {new['id']} is still active"
+    assert skipped["active"] == new["id"] and skipped["state"] == "queued"
+    assert said.startswith(f"jobctl: run {new['id']} of schedule 'skipper' is still active;")
+
+    first, _ = run("queuer")
+    held, said = run("queuer")  # no job yet: the cron daemon enqueues it later
+    assert (held["id"], held["state"], held["created"]) == (None, None, False)
+    assert (held["status"], held["active"]) == ("pending", first["id"])
+    assert held["reason"] == f"waiting for run {first['id']} to finish"
+    assert held["schedule"] == "queuer"
+    assert "this run waits for it to end" in said
+    again, said = run("queuer")  # one held run at most
+    assert (again["id"], again["status"], again["active"]) == (None, "skipped", first["id"])
+    assert again["reason"] == f"overlap: a fire already waits for run {first['id']}"
+    assert "a run already waits for it" in said
+
+    # The text answers as before: an id only where one stands for the run.
+    text = env.run("schedule", "run", "skipper", check=True)
+    assert text.stdout == f"{new['id']}\n"
+    assert env.run("schedule", "run", "queuer", check=True).stdout == ""
+
+
+def test_schedule_pause_and_resume_json(env: Env) -> None:
+    """`schedule pause` and `resume` had no --json, as `pause QUEUE` has."""
+    env.write_config(RUN_SCHEDULES)
+    paused = env.run("schedule", "pause", "skipper", "--json", check=True)
+    assert json.loads(paused.stdout) == {"schedule": "skipper", "paused": True}
+    listed = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert {entry["name"]: entry["paused"] for entry in listed} == {
+        "queuer": False,
+        "skipper": True,
+    }
+    resumed = env.run("schedule", "resume", "skipper", "--json", check=True)
+    assert json.loads(resumed.stdout) == {"schedule": "skipper", "paused": False}
+    assert env.run("schedule", "pause", "nope", "--json").returncode == 2

@@ -281,6 +281,14 @@ def schedule_run(
         str,
         typer.Argument(help="The schedule.", metavar="SCHEDULE", autocompletion=complete_schedule),
     ],
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the job as enqueue --json does, with the run's status (enqueued,"
+            " skipped, pending), its reason and the active run that held it up.",
+        ),
+    ] = False,
 ) -> None:
     """Enqueue one run now, outside the plan (recorded as manual); prints the job id. The
     schedule's overlap applies as to its fires: while a run is active, "skip" queues
@@ -294,35 +302,48 @@ def schedule_run(
         # Recorded as the daemon records a fire, under the schedule's overlap: the store
         # tells an active run (a manual one too) in the transaction that would enqueue.
         record = Scheduler(store, config).fire_now(name, now)
-    if record is None or record.status == "enqueued":
-        if record is not None:
+        found = re.search(r"\brun (\d+)", record.reason or "") if record is not None else None
+        active = int(found.group(1)) if found else None
+        # The job that answers: the new run, or under "skip" the active one standing for it.
+        answer = active if spec.overlap == "skip" else None
+        enqueued = record is not None and record.status == "enqueued"
+        if record is not None and enqueued:
             from jobctl.cli.enqueue import stored
 
             stored(f"job {record.job_id} was queued, but its id could not be printed")
-        typer.echo(record.job_id if record is not None else None)
-        return
-    found = re.search(r"\brun (\d+)", record.reason or "")
-    active = found.group(1) if found else "?"
+            answer = record.job_id
+        job = store.get(answer) if as_json and answer is not None else None
+    if not enqueued and record is not None:
+        _say_not_enqueued(spec, record.status, active)
+    if as_json:
+        from jobctl.render import fire_document, print_json
+
+        print_json(fire_document(name, record, job, active))
+    elif answer is not None or record is None:
+        typer.echo(answer)
+
+
+def _say_not_enqueued(spec: ScheduleSpec, status: str, active: int | None) -> None:
+    """The note on stderr for a run `schedule run` did not enqueue: held, or skipped."""
+    shown = "?" if active is None else active
     policy = f'overlap = "{spec.overlap}"'
-    if record.status == "pending":
+    if status == "pending":
         say(
-            f"jobctl: run {active} of schedule {name!r} is still active; this run waits for it"
-            f" to end ({policy}), then the cron daemon enqueues it"
+            f"jobctl: run {shown} of schedule {spec.name!r} is still active; this run waits for"
+            f" it to end ({policy}), then the cron daemon enqueues it"
         )
     elif spec.overlap == "queue":
         say(
-            f"jobctl: run {active} of schedule {name!r} is still active and a run already"
+            f"jobctl: run {shown} of schedule {spec.name!r} is still active and a run already"
             f" waits for it ({policy}); nothing queued"
         )
     else:
         # As `enqueue --key` answers for a key an active job holds: that job's id on stdout,
         # a note on stderr, exit 0.
         say(
-            f"jobctl: run {active} of schedule {name!r} is still active; nothing queued"
+            f"jobctl: run {shown} of schedule {spec.name!r} is still active; nothing queued"
             f" ({policy}; to run one beside it anyway: {_enqueue_line(spec)})"
         )
-        if found:
-            typer.echo(active)
 
 
 def _enqueue_line(spec: ScheduleSpec) -> str:
@@ -341,15 +362,21 @@ def _enqueue_line(spec: ScheduleSpec) -> str:
     return " ".join(shlex.quote(word) for word in words)
 
 
+ScheduleJsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the schedule, and whether it is paused, as JSON.")
+]
+
+
 @schedule_app.command("pause", epilog="Example:  jobctl schedule pause nightly-backup")
 def schedule_pause(
     name: Annotated[
         str,
         typer.Argument(help="The schedule.", metavar="SCHEDULE", autocompletion=complete_schedule),
     ],
+    as_json: ScheduleJsonOption = False,
 ) -> None:
     """Stop a schedule's fires until resumed (kept in the database)."""
-    _set_paused(name, True)
+    _set_paused(name, True, as_json)
 
 
 @schedule_app.command("resume", epilog="Example:  jobctl schedule resume nightly-backup")
@@ -358,16 +385,22 @@ def schedule_resume(
         str,
         typer.Argument(help="The schedule.", metavar="SCHEDULE", autocompletion=complete_schedule),
     ],
+    as_json: ScheduleJsonOption = False,
 ) -> None:
     """Let a paused schedule fire again."""
-    _set_paused(name, False)
+    _set_paused(name, False, as_json)
 
 
-def _set_paused(name: str, paused: bool) -> None:
+def _set_paused(name: str, paused: bool, as_json: bool) -> None:
     config = STATE.config(required=True)
     _spec(config, name)
     with STATE.store() as store:
         store.set_schedule_paused(name, paused)
+    if as_json:  # as `jobctl pause QUEUE --json` gives each queue
+        from jobctl.render import print_json
+
+        print_json({"schedule": name, "paused": paused})
+        return
     print(f"{'paused' if paused else 'resumed'} schedule {name}")  # as `jobctl pause QUEUE`
 
 
