@@ -5,6 +5,7 @@ empties removed."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import sqlite3
@@ -212,3 +213,46 @@ def test_a_workers_retention_deletes_a_batch_at_least_per_slice_and_carries_on(
         done = pruner.run(store, now, budget=0)
         assert done is not None and sorted(done.ids) == ids and not pruner.busy
         assert pruner.run(store, now + 1, budget=0) is None  # the next is a minute away
+
+
+def test_prune_forgets_the_queues_it_empties_but_a_paused_one(env: Env) -> None:
+    """One queue per customer, its jobs pruned: status and metrics listed every such queue
+    for good, empty, and each claim looked at each one."""
+    env.write_config(_JOBS)
+    with SqliteStore(env.db) as store:
+        at = time.time() - 3600
+        made = store.enqueue([NewJob(job="ok", payload={}, queue=f"c{i}") for i in range(50)], at)
+        store.cancel([r.id for r in made], at)
+        store.set_paused("held", True)
+    listed = env.run("status", "--json", check=True).stdout
+    assert '"c49"' in listed
+    env.run("prune", "--older-than", "0s", check=True)
+    status = env.run("status", "--json", check=True)
+    assert [(q["queue"], q["paused"]) for q in json.loads(status.stdout)["queues"]] == [
+        ("held", True)
+    ]
+    assert 'queue="c' not in env.run("metrics", check=True).stdout
+
+
+def test_an_older_database_forgets_its_empty_queues_at_its_upgrade(tmp_path: Path) -> None:
+    """A database pruned before queues were forgotten lists its empty ones no more once
+    upgraded (schema 6), a paused one and one holding a job staying."""
+    path = tmp_path / "v5.db"
+    with SqliteStore(path) as store:
+        store.enqueue([NewJob(job="ok", payload={}, queue="busy")], time.time())
+        store.set_paused("held", True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executemany("INSERT INTO queues (name) VALUES (?)", [(f"cust{i}",) for i in range(50)])
+    conn.executemany(
+        "INSERT INTO job_counts (queue, state, n) VALUES (?, 'cancelled', 0)",
+        [(f"cust{i}",) for i in range(50)],
+    )
+    conn.execute("DROP INDEX job_counts_ready")
+    conn.execute("PRAGMA user_version = 5")
+    conn.close()
+    with SqliteStore(path) as store:
+        assert store.upgraded_from == 5
+        listed = [(q.queue, q.paused) for q in store.queue_counts(time.time())]
+        assert listed == [("busy", False), ("held", True)]
+        (claim,) = store.claim("w", None, time.time(), 30.0)
+        assert claim.job.queue == "busy"

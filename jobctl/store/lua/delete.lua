@@ -42,6 +42,7 @@ local function kept(id, h)
     return latest[h.schedule] == tonumber(id)
 end
 local paths = {}
+local emptied = {}  -- the queues of the deleted jobs
 for _, id in ipairs(targets) do
     local h = load(id)
     if h and states[h.state] and not h.lease_token  -- not a cancelled job still stopping
@@ -66,6 +67,23 @@ for _, id in ipairs(targets) do
         -- the jobs still waiting for it (for others too, when it succeeded) no longer do: a
         -- job gone counts as succeeded for them, as in the SQLite store
         redis.call('DEL', after_key(id))
+        emptied[h.queue] = true
+    end
+end
+-- Those of them that hold no job now and are not paused are forgotten: status and metrics
+-- listed every queue ever used, and each claim looked at each one.
+for queue in pairs(emptied) do
+    if redis.call('SISMEMBER', P .. 'paused', queue) == 0 then
+        local empty = true
+        for _, n in ipairs(redis.call('HVALS', P .. 'counts:' .. queue)) do
+            if tonumber(n) > 0 then
+                empty = false
+            end
+        end
+        if empty then
+            redis.call('SREM', P .. 'queues', queue)
+            redis.call('DEL', P .. 'counts:' .. queue)
+        end
     end
 end
 return paths

@@ -138,7 +138,14 @@ class ControlOps(SqliteBase):
             if State.SUCCEEDED in states:  # each schedule's last success stays
                 kept = {r[0] for r in conn.execute(LATEST_SUCCESSES_SQL)}
                 targets = [i for i in targets if i not in kept]
+            emptied: set[str] = set()
             for chunk, marks in id_chunks(targets):
+                emptied.update(
+                    r[0]
+                    for r in conn.execute(
+                        f"SELECT DISTINCT queue FROM jobs WHERE id IN ({marks})", chunk
+                    )
+                )
                 paths.extend(
                     r[0]
                     for r in conn.execute(
@@ -149,7 +156,20 @@ class ControlOps(SqliteBase):
                 )
                 conn.execute(f"DELETE FROM attempts WHERE job_id IN ({marks})", chunk)
                 conn.execute(f"DELETE FROM jobs WHERE id IN ({marks})", chunk)
+            _forget_empty_queues(conn, emptied)
         return paths
+
+
+def _forget_empty_queues(conn: sqlite3.Connection, queues: set[str]) -> None:
+    """Forget those of these queues that hold no job now and are not paused: status and
+    metrics listed every queue ever used, empty or not, for good."""
+    names = [(name,) for name in sorted(queues)]
+    conn.executemany("DELETE FROM job_counts WHERE queue = ? AND n = 0", names)
+    conn.executemany(
+        "DELETE FROM queues WHERE name = ? AND paused = 0"
+        " AND NOT EXISTS (SELECT 1 FROM job_counts WHERE queue = queues.name AND n > 0)",
+        names,
+    )
 
 
 def _retry_after_others(conn: sqlite3.Connection, job_id: int, now: float) -> bool:
