@@ -1415,3 +1415,21 @@ def test_a_claim_reads_only_the_queues_holding_ready_jobs(tmp_path: Path) -> Non
         assert len(statements) < 100  # 1,000 more before
     finally:
         store.close()
+
+
+def test_a_job_given_back_by_a_shutdown_is_due_from_then_behind_the_ready_ones(
+    store: Store,
+) -> None:
+    """Restarts closer together than a job lasts: the job given back came first again with
+    its old run_at, so every worker started only it, and the jobs behind it never ran."""
+    long, short = (r.id for r in store.enqueue([job("long"), job("short")], T0))
+    (claim,) = store.claim("w", None, T0 + 1, LEASE)
+    assert claim.job.id == long
+    assert store.release([claim], T0 + 2, "worker shutdown") == 1
+    given_back = store.get(long)
+    assert given_back is not None and given_back.run_at == T0 + 2
+    assert given_back.attempts == 0  # the attempt still does not count
+    (first,) = store.claim("w", None, T0 + 3, LEASE)
+    assert first.job.id == short
+    (second,) = store.claim("w", None, T0 + 3, LEASE)
+    assert (second.job.id, second.attempt) == (long, 1)

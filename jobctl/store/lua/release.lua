@@ -1,4 +1,4 @@
--- Give claimed jobs back without counting the attempt (graceful shutdown).
+-- Give claimed jobs back without counting the attempt (graceful shutdown), due from now.
 -- ARGV: now, then for each job: id, lease token, run, the attempt's log path ("": it wrote
 -- nothing; "?": not known, the path recorded at its start stays), its exit code and signal
 -- ("": none) and its error. Returns how many were released.
@@ -20,8 +20,9 @@ for i = 2, #ARGV, 7 do
     if h and h.state == 'running' and h.lease_token == token then
         h.attempts = tostring(tonumber(h.attempts) - 1)
         h.started_at = nil
+        h.run_at = now  -- behind the jobs already ready (its old run_at put it first again)
         clear_lease(id, h)
-        save(id, h, {'attempts', 'started_at'})
+        save(id, h, {'attempts', 'started_at', 'run_at'})
         transition(id, h, 'queued')
         released = released + 1
     elseif h and h.state == 'cancelled' and h.lease_token == token then

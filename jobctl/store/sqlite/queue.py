@@ -452,11 +452,14 @@ class QueueOps(SqliteBase):
         with self._write() as conn:
             for index, claim in enumerate(claims):
                 end = ends[index] if ends is not None else None
+                # Due from now, behind the jobs already ready: with its old run_at it came
+                # first again, and restarts closer together than it lasts ran only it.
                 row = conn.execute(
                     "UPDATE jobs SET state = 'queued', attempts = attempts - 1, worker = NULL,"
-                    " lease_token = NULL, lease_expires_at = NULL, started_at = NULL"
-                    " WHERE id = ? AND state = 'running' AND lease_token = ? RETURNING id",
-                    (claim.job.id, claim.lease_token),
+                    " lease_token = NULL, lease_expires_at = NULL, started_at = NULL,"
+                    " run_at = ? WHERE id = ? AND state = 'running' AND lease_token = ?"
+                    " RETURNING id",
+                    (now, claim.job.id, claim.lease_token),
                 ).fetchone()
                 if row is None:
                     _let_go(conn, claim)  # cancelled meanwhile; its process is stopped now
