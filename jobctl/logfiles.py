@@ -13,7 +13,8 @@ from jobctl.config import Config
 
 
 def log_dir(config: Config, store_location: str) -> Path:
-    """`[settings] log_dir` (relative to the config file), else `<database>.logs/`; for a
+    """`[settings] log_dir` (relative to the config file), else `<database>.logs/` (beside
+    the file a link to the database leads to, so that every path to it shares one); for a
     server (redis://), `$XDG_STATE_HOME/jobctl/logs/<server>/` on the host that runs the job.
 
     The server's folder is named after its location as shown (`user:***@host:port/db
@@ -45,8 +46,7 @@ def log_dir(config: Config, store_location: str) -> Path:
             data = where.encode("utf-8", "surrogateescape")
             name = f"{name[:100]}+{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
         return (Path(state) / "jobctl" / "logs" / name).absolute()
-    database = Path(store_location).expanduser().absolute()
-    return database.with_name(database.name + ".logs")
+    return Path(os.path.realpath(Path(store_location).expanduser()) + ".logs")
 
 
 def hook_log_path(directory: Path | str, job_id: int, attempt: int, event: str) -> str:

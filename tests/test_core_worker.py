@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import json
 import os
 import re
@@ -774,3 +775,45 @@ def test_a_changed_max_running_applies_to_the_next_claim(env: Env) -> None:
     env.wait_for(lambda: len(running()) == 3, timeout=10)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# 10. One database, several paths to it
+
+
+@pytest.mark.parametrize("through", ["a link to the file", "a linked folder"])
+def test_a_worker_and_a_client_on_two_paths_to_one_database_share_wake_ups_and_logs(
+    env: Env, through: str
+) -> None:
+    """A worker named the database through a link to its file, a client by its own path:
+    each made its wake folder beside the path it was given, so the worker slept through the
+    enqueue (its periodic check, seconds later) and wrote its logs in a folder of its own."""
+    real = env.root / "real"
+    real.mkdir(mode=0o700)
+    env.db = real / "q.db"
+    if through == "a link to the file":
+        (env.root / "link.db").symlink_to(env.db)
+        linked = dataclasses.replace(env, db=env.root / "link.db")
+    else:
+        (env.root / "linkdir").symlink_to(real)
+        linked = dataclasses.replace(env, db=env.root / "linkdir" / "q.db")
+    env.write_config('[jobs.say]\ncommand = ["echo", "hi"]\n')
+    warm_up = env.enqueue("say")  # makes the database; the worker may still be starting
+    worker = linked.start("run-worker")
+    assert env.run("wait", str(warm_up), "--timeout", "30s").returncode == 0
+    job_id = env.enqueue("say")  # the worker is idle now, asleep until woken
+    waited = env.run("wait", str(job_id), "--timeout", "30s")
+    assert waited.returncode == 0, waited.stderr
+    job = env.show(job_id)
+    latency = timestamp(job["started_at"]) - timestamp(job["created_at"])
+    assert 0 <= latency < 1.0, f"picked up after {latency:.3f}s"
+    (attempt,) = history(job)
+    assert Path(attempt["log_path"]).parent.parent == real.resolve() / "q.db.logs"
+    assert env.run("logs", str(job_id), check=True).stdout == "hi\n"
+    assert sorted(p.name for p in env.root.iterdir()) == [
+        "home",
+        "jobs.toml",
+        "linkdir" if through == "a linked folder" else "link.db",
+        "real",
+    ]
+    assert stop_worker(worker) == 0

@@ -492,3 +492,25 @@ def test_the_folders_above_a_server_s_default_log_folder_are_made(
     assert log_root_problem(root) is None
     check_log_root(root)
     assert os.path.isdir(root)
+
+
+def test_the_wake_folder_of_a_database_reached_through_a_link_is_checked_beside_its_file(
+    env: Env,
+) -> None:
+    """Every path to one database shares the wake folder beside its file: through a link, the
+    one beside the link was looked at (and made), and one beside the file that others may
+    write to, where the workers that name the file listen, went unseen."""
+    real = env.root / "real"
+    real.mkdir(mode=0o700)
+    env.db = real / "q.db"
+    env.write_config(CONFIG)
+    env.enqueue("noop")
+    wake = real / "q.db.wake"
+    wake.mkdir()
+    wake.chmod(0o777)
+    (env.root / "link.db").symlink_to(env.db)
+    env.db = env.root / "link.db"
+    problem = "wake folder", "writable by group or others"
+    for args in (["list"], ["enqueue", "noop"]):
+        one_error_line(run(env, args), 3, str(wake.resolve()), *problem)
+    assert not (env.root / "link.db.wake").exists()

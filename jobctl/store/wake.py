@@ -28,7 +28,10 @@ CONTROL = b"c"  # a running job was cancelled, or a queue paused
 
 
 def wake_dir_for(db_path: Path) -> Path:
-    return db_path.with_name(db_path.name + ".wake")
+    """`<database>.wake/` beside the file a link to it leads to, as its -wal and -shm are: a
+    folder beside the link would leave the workers and clients that name the database
+    through it and those that name the file deaf to each other."""
+    return Path(os.path.realpath(db_path) + ".wake")
 
 
 class _DirHandle:

@@ -660,7 +660,7 @@ def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
                 want |= 0o600
             if want != stat.S_IMODE(info.st_mode):
                 _make_private(Path(name), info, want)
-    wake = f"{path}.wake"  # wake_dir_for(path), without pathlib's cost on every command
+    wake = real_name + ".wake"  # wake_dir_for(path), without pathlib's cost on every command
     try:
         info = os.lstat(wake)
     except OSError:
