@@ -573,7 +573,7 @@ def status_tables(
             spare=["CANCELLED", "SUCCEEDED", "SCHEDULED", "WAITING"],
         )
     else:
-        print("Queues: none (no job was ever queued)")
+        print("Queues: none (no job stored)")
     if running or ending:
         plain = not use_rich()
         both = sorted([*running, *ending], key=lambda j: j.id)
