@@ -478,3 +478,17 @@ def test_a_wait_inside_a_job_says_every_slot_is_busy_with_it(env: Env) -> None:
     assert "timed out after 2s" in error and "is busy, one slot with job" in error, error
     worker.send_signal(signal.SIGTERM)
     worker.communicate(timeout=30)
+
+
+def test_a_timeout_is_kept_on_a_hundred_thousand_jobs(env: Env) -> None:
+    """The timeout's report compared every job with every job still pending: with 100,000
+    queued jobs and no worker, --timeout 1s took over a minute, and on a million, hours."""
+    env.write_config(CONFIG)
+    lines = json.dumps({"job": "ok"}) + "\n"
+    env.run("enqueue", "--batch", "-", input=lines * 100_000, check=True, timeout=120)
+    started = time.monotonic()
+    result = env.run("wait", "--all", "--timeout", "1s", timeout=60)
+    took = time.monotonic() - started
+    assert result.returncode == 124, result.stderr
+    assert ", and 99995 more (no live worker serves queue 'default' yet)" in result.stderr
+    assert took < 20, f"wait --timeout 1s took {took:.1f}s"

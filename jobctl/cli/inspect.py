@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -14,6 +14,8 @@ from jobctl.cli.completers import complete_job, complete_queue, complete_state
 from jobctl.cli.context import STATE
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from jobctl.models import Job
     from jobctl.store import Store
 
@@ -27,6 +29,10 @@ from jobctl.cli.options import (
     note_unknown_queue,
     state_option,
 )
+
+# How many jobs a wait reads between two looks at its deadline: a look at every job it waits
+# for takes seconds on a million, and a --timeout is kept within one batch's read.
+WAIT_BATCH = 2000
 
 
 @app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
@@ -209,12 +215,14 @@ def wait(
     with opened as store:
         wanted = list(dict.fromkeys(job_ids or []))
         stopping: list[int] = []  # waited for (their keys are held), not reported on
+        active_jobs: list[Job] = []
         if every or queue is not None or job is not None:
             if queue is not None:
                 check_queue_name(queue, "--queue")
             check_job_name(job, store)  # as list and dead do: a typo is exit 2
             where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
-            active = sorted(j.id for j in store.list_jobs(where))
+            active_jobs = store.list_jobs(where)
+            active = sorted(j.id for j in active_jobs)
             if queue is not None and not active:
                 note_unknown_queue(queue, store, fatal=True)
             listed = set(wanted)
@@ -223,10 +231,15 @@ def wait(
             # the key again" needs them stopped, but they ended before the wait began.
             ending = where._replace(states=(State.CANCELLED,), leased=True)
             stopping = [j.id for j in store.list_jobs(ending) if j.id not in listed]
-        seen: dict[int, Job] = {}
-        deleted: list[int] = []  # pruned while waited for: how they ended is not known
-        pending = wanted + stopping
+        # The jobs just listed are seen already: a timeout before the first look at them
+        # all still says what each was doing.
+        seen: dict[int, Job] = {j.id: j for j in active_jobs}
+        deleted: set[int] = set()  # pruned while waited for: how they ended is not known
+        # An ordered set: membership and removal stay constant time for a million jobs.
+        pending = dict.fromkeys(wanted + stopping)
         waited = list(pending)  # what Ctrl-C says is still waited for (updated in place)
+        look: list[int] = []  # the ids the current look at the pending jobs reads
+        read_up_to = 0  # how far into `look` it has read
 
         def report() -> None:  # the jobs as last seen, as at a timeout
             known = dict(seen)
@@ -234,6 +247,22 @@ def wait(
                 with contextlib.suppress(StoreError):
                     known.update(store.get_many([i for i in wanted if i not in known]))
             print_json([job_document(known[i]) for i in wanted if i in known])
+
+        def timed_out() -> NoReturn:
+            if as_json:
+                report()
+            # Those that ended badly already are named too, as without a timeout:
+            # a CI log that shows only "still running" hides a failed batch.
+            ended = (seen[i] for i in wanted if i not in pending and i not in deleted)
+            badly = [j for j in ended if j.state != State.SUCCEEDED]
+            for ended_badly in badly[:20]:
+                typer.echo(ended_line(ended_badly), err=True)
+            doing = ", ".join(
+                first_few([_still(seen[i]) if i in seen else f"job {i}" for i in pending])
+            )
+            why = because(why_nobody_runs(store, _one_per_queue(pending, seen)))
+            typer.echo(f"jobctl: timed out after {timeout}: {doing}{why}", err=True)
+            raise typer.Exit(EXIT_TIMEOUT)
 
         # In place before the first note: a Ctrl-C after it is answered.
         with waiting_for(waited, report if as_json else None):
@@ -243,8 +272,13 @@ def wait(
                 typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
             say_if_nobody_runs(store, wanted, timeout)
             while pending:
+                if read_up_to >= len(look):  # a new look at every job still pending
+                    look, read_up_to = list(pending), 0
+                # A look at many jobs is read a batch at a time, the deadline checked
+                # between batches: a look at a million jobs takes longer than a --timeout.
+                batch = look[read_up_to : read_up_to + WAIT_BATCH]
                 try:
-                    jobs = store.get_many(pending)
+                    jobs = store.get_many(batch)
                 except StoreError as exc:
                     patience.failed(exc)
                     if deadline is not None and time.monotonic() >= deadline:
@@ -253,43 +287,39 @@ def wait(
                     time.sleep(0.25)
                     continue
                 patience.answered()
+                read_up_to += len(batch)
                 gone = store.replaced()
                 if gone is not None:  # `rm q.db*`: the jobs waited for are nowhere now
                     raise StoreError(f"{gone}: the jobs waited for are not in the file there now")
-                missing = [i for i in pending if i not in jobs]
+                missing = [i for i in batch if i not in jobs]
                 unknown = [i for i in missing if i not in seen]
                 if unknown:
                     raise NotFound(f"no job {unknown[0]}")
-                deleted += missing  # seen before: pruned meanwhile (only ended jobs are)
+                deleted.update(missing)  # seen before: pruned meanwhile (only ended jobs are)
                 seen.update(jobs)
-                pending = [i for i in pending if i in jobs and not jobs[i].over()]
-                waited[:] = pending
+                for i in batch:
+                    if i not in jobs or jobs[i].over():
+                        pending.pop(i, None)
                 if not pending:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
-                    if as_json:
-                        print_json([job_document(seen[i]) for i in wanted])
-                    # Those that ended badly already are named too, as without a timeout:
-                    # a CI log that shows only "still running" hides a failed batch.
-                    ended = [seen[i] for i in wanted if i not in pending and i not in deleted]
-                    for ended_badly in [j for j in ended if j.state != State.SUCCEEDED][:20]:
-                        typer.echo(ended_line(ended_badly), err=True)
-                    doing = ", ".join(first_few([_still(seen[i]) for i in pending]))
-                    why = because(why_nobody_runs(store, pending))
-                    typer.echo(f"jobctl: timed out after {timeout}: {doing}{why}", err=True)
-                    raise typer.Exit(EXIT_TIMEOUT)
+                    timed_out()
+                if read_up_to < len(look):
+                    continue  # the rest of this look first
+                waited[:] = pending
                 time.sleep(pause)
                 pause = min(pause * 1.5, 0.25)
     if as_json:
         print_json([job_document(seen[i]) for i in wanted])
     failed = [seen[i] for i in wanted if seen[i].state != State.SUCCEEDED and i not in deleted]
-    for job_id in deleted:
-        if job_id in wanted:  # (a stopping job's end was never asked about)
-            say(
-                f"jobctl: job {job_id} ({seen[job_id].job}) was deleted while waited for: how it"
-                " ended is not known"
-            )
-    failed += [seen[i] for i in deleted if i in wanted]
+    # (a stopping job's end was never asked about)
+    deleted_wanted = [i for i in wanted if i in deleted]
+    for job_id in deleted_wanted:
+        say(
+            f"jobctl: job {job_id} ({seen[job_id].job}) was deleted while waited for: how it"
+            " ended is not known"
+        )
+    failed += [seen[i] for i in deleted_wanted]
     for job_failed in failed[:20]:
         if job_failed.id not in deleted:
             typer.echo(ended_line(job_failed), err=True)
@@ -297,6 +327,23 @@ def wait(
         typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _one_per_queue(job_ids: Iterable[int], seen: dict[int, Job]) -> list[int]:
+    """The jobs a timeout line's reasons are read from: one job per queue and state for those
+    waiting (the reasons for those are per queue) and every running or stopping one (each
+    has its worker), not a million jobs read again to say why none runs."""
+    from jobctl.models import State
+
+    picked: dict[tuple[str, State], int] = {}
+    running: list[int] = []
+    for i in job_ids:
+        job = seen.get(i)
+        if job is None or job.state in (State.RUNNING, State.CANCELLED):
+            running.append(i)
+        else:
+            picked.setdefault((job.queue, job.state), i)
+    return [*picked.values(), *running]
 
 
 def _still(job: Job) -> str:
