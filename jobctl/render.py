@@ -697,3 +697,15 @@ def attempt_sections(
         elif a.log_path:
             out.append(f"  log ({path}): gone")
     sys.stdout.write("\n".join(out) + "\n")
+
+
+def stats_title(since: str, start: float, now: float) -> str:
+    """The stats view's header: the window asked for, and the one its counts cover, which
+    are hourly counters: `--since 5m` at 10:40 counts from 10:00, and says so."""
+    from datetime import datetime
+
+    counted_from = int(start // 3600) * 3600
+    shown = datetime.fromtimestamp(counted_from).astimezone()
+    same_day = shown.date() == datetime.fromtimestamp(now).astimezone().date()
+    when = shown.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+    return f"last {since}, whole hours since {when}; SUCCESS = OK / (OK + DEAD)"

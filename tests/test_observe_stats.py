@@ -282,3 +282,22 @@ def test_stats_take_a_time_linear_in_the_queue_and_job_pairs(tmp_path: Any) -> N
     assert len(rows) == pairs
     assert {(r.enqueued, r.processed, r.pending) for r in rows} == {(1, 0, 1)}
     assert took < 10, f"stats over {pairs} pairs took {took:.1f}s"
+
+
+def test_stats_header_names_the_whole_hours_its_counts_cover(env: Env) -> None:
+    """`stats --since 5m` said "last 5m" over counts of the whole hour, up to 59 minutes
+    more than asked: the header now names the hour they start at."""
+    from datetime import datetime
+
+    def hour_start(ts: float, shown: str = "%H:%M") -> str:
+        return datetime.fromtimestamp(ts // 3600 * 3600).astimezone().strftime(shown)
+
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    before = time.time()
+    title = env.run("stats", "--since", "5m", check=True).stdout.splitlines()[0]
+    after = time.time()
+    hours = {hour_start(before - 300), hour_start(after - 300)}  # (an hour may turn meanwhile)
+    assert any(f"last 5m, whole hours since {h};" in title for h in hours), title
+    yesterday = hour_start(after - 86400, "%Y-%m-%d")
+    assert f"whole hours since {yesterday} " in env.run("stats", check=True).stdout.splitlines()[0]

@@ -26,12 +26,13 @@ def stats(
     from jobctl.cli.options import duration_option
     from jobctl.durations import format_short
     from jobctl.observe.stats import collect
-    from jobctl.render import print_json
+    from jobctl.render import print_json, stats_title
     from jobctl.tables import table
 
     window = duration_option(since, "--since") or 0.0
+    now = time.time()
     with STATE.store(create=False) as store:
-        rows = collect(store, time.time() - window)
+        rows = collect(store, now - window)
     if as_json:
         print_json([_stats_document(asdict(row)) for row in rows])
         return
@@ -77,7 +78,7 @@ def stats(
             ]
             for r in rows
         ],
-        title=f"last {since} (SUCCESS = OK / (OK + DEAD))",
+        title=stats_title(since, now - window, now),
         # On a narrow terminal the times go first, each group's heading last (the wait's P95,
         # then the run's), then the counts that say least, rather than fold every row.
         spare=["P95", "P95", "MAX", "WAIT P50", "RUN P50", "PROCESSED", "CANCELLED", "PENDING"],
