@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -61,11 +62,30 @@ _INFINITY = float("inf")
 
 
 def _finite_float(text: str) -> float:
-    """1e999 is valid JSON syntax but no number jobctl can store or hand on: refused like NaN."""
+    """A number as written, or refused: 1e999 is valid JSON syntax but overflows to
+    infinity, no number jobctl can store or hand on (refused like NaN), and 1e-400
+    underflows to 0, a value its author did not write."""
     value = float(text)
     if value in (_INFINITY, -_INFINITY):
-        raise ValueError(f"{text} is out of range for a JSON number")
+        raise ValueError(f"{shorten(text, 60)} is out of range for a JSON number")
+    if value == 0.0 and text.lower().partition("e")[0].strip("-0."):  # a digit other than 0
+        raise ValueError(
+            f"{shorten(text, 60)} is too close to 0 for a JSON number: it would be stored as 0"
+        )
     return value
+
+
+def _whole_number(text: str) -> int:
+    """An integer, or refused in jobctl's words when it has more digits than Python reads
+    (sys.get_int_max_str_digits): Python's own message names a setting no user can reach."""
+    try:
+        return int(text)
+    except ValueError:
+        digits = len(text.lstrip("-"))
+        raise ValueError(
+            f"a number of {digits} digits is too long"
+            f" (at most {sys.get_int_max_str_digits()}; give it as a string)"
+        ) from None
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -82,17 +102,22 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+# How jobctl reads JSON from users, built once: --payload, --arg k:=, --payload-file and each
+# line of a --batch alike.
+DECODER = json.JSONDecoder(
+    parse_constant=_no_constant,
+    parse_float=_finite_float,
+    parse_int=_whole_number,
+    object_pairs_hook=unique_keys,
+)
+
+
 def loads(text: str) -> Any:
     """JSON as jobctl reads it from users: no NaN or Infinity, no number that overflows to
-    one, no key twice in an object, and a clear error (not a crash) for nesting deeper than
-    Python can follow."""
+    one or underflows to 0, no integer longer than Python reads, no key twice in an object,
+    and a clear error (not a crash) for nesting deeper than Python can follow."""
     try:
-        return json.loads(
-            text,
-            parse_constant=_no_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=unique_keys,
-        )
+        return DECODER.decode(text)
     except RecursionError:
         raise ValueError("nested too deeply") from None
 

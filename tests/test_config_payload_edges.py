@@ -482,3 +482,41 @@ def test_a_null_placeholder_value_from_a_batch_is_a_line_error(env: Env, more: s
         "jobctl: <stdin>:2: job 'greet': the value of {name} is null: a placeholder needs a value\n"
     )
     assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
+LONG_INTEGER = "9" * 5000
+
+
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("1e-400", "1e-400 is too close to 0 for a JSON number: it would be stored as 0"),
+        ("-0.5E-330", "-0.5E-330 is too close to 0 for a JSON number"),
+        (LONG_INTEGER, "a number of 5000 digits is too long (at most 4300; give it as a string)"),
+        ("-" + LONG_INTEGER, "a number of 5000 digits is too long (at most 4300"),
+    ],
+    ids=["underflow", "underflow-upper-e", "long-integer", "long-negative-integer"],
+)
+@pytest.mark.parametrize("way", ["--payload", "--arg", "--payload-file"])
+def test_a_number_jobctl_cannot_keep_as_written_is_refused(
+    env: Env, way: str, number: str, says: str
+) -> None:
+    """1e-400 was stored as 0.0 and the command got 0.0; an integer of 5000 digits got
+    Python's message, which names sys.set_int_max_str_digits()."""
+    env.write_config(GREET)
+    document = f'{{"name": {number}}}'
+    if way == "--payload-file":
+        path = env.root / "payload.json"
+        path.write_text(document)
+        args = (way, str(path))
+    else:
+        args = (way, document if way == "--payload" else f"name:={number}")
+    refused(env, "enqueue", "greet", *args, says=says)
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
+@pytest.mark.parametrize("number", ["0.0", "-0e-400", "0.000E+5", "5e-324", "1" * 4300])
+def test_zeros_the_smallest_numbers_and_4300_digits_are_kept(env: Env, number: str) -> None:
+    env.write_config(GREET)
+    job_id = env.enqueue("greet", "--payload", f'{{"name": {number}}}')
+    assert env.show(job_id)["payload"] == {"name": json.loads(number)}
