@@ -23,6 +23,11 @@ from jobctl.errors import ConfigError, JobctlError
 from jobctl.sizes import parse_size
 
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+# JOB_NAME in words, for every message that refuses a name: a name such as `-x`, `.` or `:` is
+# made of the characters allowed, and is refused for its first one.
+NAME_RULE = (
+    "use letters, digits, '_', '-', '.', ':', starting with a letter or a digit (at most 64)"
+)
 MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
 QUEUE_NAME = JOB_NAME
 MAX_PAYLOAD_LIMIT = 127 * 1024  # under Linux's MAX_ARG_STRLEN (128 KiB) with the variable's name
@@ -606,9 +611,7 @@ class _Parser:
     def job(self, name: str, data: Any) -> JobType:
         t = f"jobs.{_quote_key(name)}"
         if not JOB_NAME.match(name):
-            raise self.fail(
-                t, None, "bad job name: use letters, digits, '_', '-', '.', ':' (at most 64)"
-            )
+            raise self.fail(t, None, f"bad job name: {NAME_RULE}")
         if name == ADHOC_JOB:
             raise self.fail(t, None, f"the name {ADHOC_JOB!r} is reserved for ad-hoc commands")
         if not isinstance(data, dict):
@@ -655,7 +658,7 @@ class _Parser:
             raise self.fail(t, "timeout", "must be positive")
         queue = self.take(t, data, "queue", str, DEFAULT_QUEUE)
         if not QUEUE_NAME.match(queue):
-            raise self.fail(t, "queue", "bad queue name: use letters, digits, '_', '-', '.', ':'")
+            raise self.fail(t, "queue", f"bad queue name: {NAME_RULE}")
         return JobType(
             name=name,
             command=command,
@@ -731,9 +734,7 @@ class _Parser:
     ) -> tuple[ScheduleSpec, JobType | None]:
         t = f"schedules.{_quote_key(name)}"
         if not JOB_NAME.match(name):
-            raise self.fail(
-                t, None, "bad schedule name: use letters, digits, '_', '-', '.', ':' (at most 64)"
-            )
+            raise self.fail(t, None, f"bad schedule name: {NAME_RULE}")
         if not isinstance(data, dict):
             raise self.fail("schedules", name, "must be a table")
         allowed = {
@@ -788,7 +789,7 @@ class _Parser:
             raise self.fail(t, "catch_up_limit", "must be at least 1")
         queue = self.take(t, data, "queue", str, None)
         if queue is not None and not QUEUE_NAME.match(queue):
-            raise self.fail(t, "queue", "bad queue name")
+            raise self.fail(t, "queue", f"bad queue name: {NAME_RULE}")
         spec = ScheduleSpec(
             name=name,
             cron=cron,
@@ -913,7 +914,7 @@ def bad_queue_name(name: str) -> str:
     """The one message for a queue name no queue can have (enqueue, pause, workers, wait)."""
     from jobctl.text import shorten
 
-    return f"bad queue name {shorten(name)!r}: use letters, digits, '_', '-', '.', ':' (at most 64)"
+    return f"bad queue name {shorten(name)!r}: {NAME_RULE}"
 
 
 def _closest(key: str, allowed: set[str]) -> str | None:

@@ -520,3 +520,32 @@ def test_zeros_the_smallest_numbers_and_4300_digits_are_kept(env: Env, number: s
     env.write_config(GREET)
     job_id = env.enqueue("greet", "--payload", f'{{"name": {number}}}')
     assert env.show(job_id)["payload"] == {"name": json.loads(number)}
+
+
+NAME_RULE = "starting with a letter or a digit (at most 64)"
+
+
+@pytest.mark.parametrize("name", ["-x", ".", "..", ":", "-", "_tmp"])
+def test_a_bad_name_is_refused_with_the_rule_it_breaks(env: Env, name: str) -> None:
+    """A name made of allowed characters only, refused for its first one, was told to use
+    exactly the characters it was made of."""
+    env.write_config(f'[jobs."{name}"]\ncommand = ["true"]\n')
+    refused(
+        env, "validate", says=f"bad job name: use letters, digits, '_', '-', '.', ':', {NAME_RULE}"
+    )
+    env.write_config(f'[schedules."{name}"]\ncron = "@daily"\ncommand = ["true"]\n')
+    refused(
+        env,
+        "validate",
+        says=f"bad schedule name: use letters, digits, '_', '-', '.', ':', {NAME_RULE}",
+    )
+    env.write_config(f'[jobs.ok]\ncommand = ["true"]\nqueue = "{name}"\n')
+    refused(
+        env,
+        "validate",
+        says=f"bad queue name: use letters, digits, '_', '-', '.', ':', {NAME_RULE}",
+    )
+    env.write_config(GREET)
+    refused(env, "enqueue", f"--queue={name}", "ok", says=f"bad queue name {name!r}: use")
+    refused(env, "enqueue", f"--queue={name}", "ok", says=NAME_RULE)
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")

@@ -377,7 +377,8 @@ def test_paused_queue_is_skipped_until_resumed_and_pause_persists(env: Env) -> N
     empty = env.run("enqueue", "--queue", "", "--exec", "--", "true")
     assert (empty.returncode, empty.stderr) == (
         2,
-        "jobctl: bad queue name '': use letters, digits, '_', '-', '.', ':' (at most 64)\n",
+        "jobctl: bad queue name '': use letters, digits, '_', '-', '.', ':', starting with a"
+        " letter or a digit (at most 64)\n",
     )
     batch = env.run("enqueue", "--batch", "-", input='{"job": "other", "queue": ""}\n')
     assert batch.returncode == 2 and "bad queue name ''" in batch.stderr

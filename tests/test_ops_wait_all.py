@@ -137,7 +137,7 @@ def test_worker_refuses_a_queue_name_no_job_can_have_and_warns_of_an_unknown_one
     assert (bad.returncode, bad.stderr) == (
         2,
         "jobctl: --queue: bad queue name 'mail queue': use letters, digits, '_', '-', '.',"
-        " ':' (at most 64) (or '*' for every queue)\n",
+        " ':', starting with a letter or a digit (at most 64) (or '*' for every queue)\n",
     )
     typo = env.run("run-worker", "--burst", "--queue", "mial", check=True)
     assert typo.stderr.splitlines()[0] == (
