@@ -61,17 +61,21 @@ def _no_constant(name: str) -> Any:
 _INFINITY = float("inf")
 
 
-def _finite_float(text: str) -> float:
-    """A number as written, or refused: 1e999 is valid JSON syntax but overflows to
-    infinity, no number jobctl can store or hand on (refused like NaN), and 1e-400
-    underflows to 0, a value its author did not write."""
+def _unzeroed_float(text: str) -> float:
+    """A number, refused when it underflows to 0 (1e-400): a value its author did not write."""
     value = float(text)
-    if value in (_INFINITY, -_INFINITY):
-        raise ValueError(f"{shorten(text, 60)} is out of range for a JSON number")
     if value == 0.0 and text.lower().partition("e")[0].strip("-0."):  # a digit other than 0
         raise ValueError(
             f"{shorten(text, 60)} is too close to 0 for a JSON number: it would be stored as 0"
         )
+    return value
+
+
+def _finite_float(text: str) -> float:
+    """1e999 is valid JSON syntax but no number jobctl can store or hand on: refused like NaN."""
+    value = _unzeroed_float(text)
+    if value in (_INFINITY, -_INFINITY):
+        raise ValueError(f"{shorten(text, 60)} is out of range for a JSON number")
     return value
 
 
@@ -109,6 +113,12 @@ DECODER = json.JSONDecoder(
     parse_float=_finite_float,
     parse_int=_whole_number,
     object_pairs_hook=unique_keys,
+)
+# A --batch line's: NaN, Infinity and numbers that overflow to it are read, for the check of
+# the field that holds one to name it (a delay of Infinity is over 100 years; a payload's is
+# refused by encode).
+BATCH_DECODER = json.JSONDecoder(
+    parse_float=_unzeroed_float, parse_int=_whole_number, object_pairs_hook=unique_keys
 )
 
 

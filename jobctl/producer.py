@@ -6,7 +6,6 @@ batch reader and the cron daemon all build jobs through these functions. (No `fr
 __future__ import annotations`: see jobctl.models.)
 """
 
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -24,6 +23,7 @@ from jobctl.durations import MAX_SECONDS, parse_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
 from jobctl.models import Job, NewJob
 from jobctl.payload import (
+    BATCH_DECODER,
     MAX_ARG_BYTES,
     MAX_COMMAND_BYTES,
     PLACEHOLDER,
@@ -34,7 +34,6 @@ from jobctl.payload import (
     longest_batch_line,
     placeholders,
     render_argv,
-    unique_keys,
 )
 from jobctl.text import shorten
 from jobctl.timefmt import PAST_UNSAID, parse_instant, span
@@ -265,8 +264,7 @@ def read_batch(
     roomy: dict[str, int] = {}  # job name -> payloads this long need no rendered check
     max_payload = config.settings.max_payload
     longest = longest_batch_line(max_payload)
-    decoder = json.JSONDecoder(object_pairs_hook=unique_keys)
-    loads, raw_decode = decoder.decode, decoder.raw_decode
+    loads, raw_decode = BATCH_DECODER.decode, BATCH_DECODER.raw_decode
     number = 0
     past, first_past = 0, (0, 0.0)  # lines whose own `at` is past; the first, by how much
     try:

@@ -549,3 +549,28 @@ def test_a_bad_name_is_refused_with_the_rule_it_breaks(env: Env, name: str) -> N
     refused(env, "enqueue", f"--queue={name}", "ok", says=f"bad queue name {name!r}: use")
     refused(env, "enqueue", f"--queue={name}", "ok", says=NAME_RULE)
     assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
+@pytest.mark.parametrize(
+    ("number", "says"),
+    [
+        ("1e-400", "1e-400 is too close to 0 for a JSON number: it would be stored as 0"),
+        (LONG_INTEGER, "a number of 5000 digits is too long (at most 4300; give it as a string)"),
+    ],
+    ids=["underflow", "long-integer"],
+)
+@pytest.mark.parametrize("more", ["", ', "priority": 1'])
+def test_a_number_jobctl_cannot_keep_as_written_is_a_batch_line_error(
+    env: Env, number: str, says: str, more: str
+) -> None:
+    """Both ways a batch line is read: the short one (job and payload alone) and the whole
+    one."""
+    env.write_config(GREET)
+    batch = (
+        '{"job": "greet", "payload": {"name": "a"}}\n'
+        f'{{"job": "greet", "payload": {{"name": {number}}}{more}}}\n'
+    )
+    result = env.run("enqueue", "--batch", "-", input=batch)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == f"jobctl: <stdin>:2: invalid JSON: {says}\n"
+    assert env.run("list", "--json").stdout.strip() in ("", "[]")
