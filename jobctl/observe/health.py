@@ -181,7 +181,7 @@ def read_sample(store: Store, now: float) -> None:
         for state in FINAL_STATES:
             store.finished_jobs([state], limit=1)
         store.next_due(None)
-        _sample_statistics(store, now)
+        store.sample_statistics(now, SAMPLE_JOBS)
         store.workers()
         store.paused_schedules()
     except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
@@ -189,38 +189,3 @@ def read_sample(store: Store, now: float) -> None:
             f"database {store.location}: the database file is corrupt (a stored row cannot be"
             f" read: {type(exc).__name__})"
         ) from None
-
-
-def _sample_statistics(store: Store, now: float) -> None:
-    """The first and last SAMPLE_JOBS rows of this hour's counts and of the histograms: the
-    pages every enqueue and attempt writes to, through their tables' roots, whatever the
-    number of queues and job types. A Redis server keeps them in hashes with no page of
-    their own to damage: the other reads show that it answers."""
-    from jobctl.store.sqlite.connection import SqliteBase
-
-    if not isinstance(store, SqliteBase):
-        return
-    hour = int(now // 3600) * 3600
-    for order in ("ASC", "DESC"):
-        counts = store._read(
-            "SELECT queue, job, event, n FROM stat_counts WHERE hour >= ?"
-            f" ORDER BY hour {order}, queue {order}, job {order}, event {order} LIMIT ?",
-            (hour, SAMPLE_JOBS),
-        )
-        buckets = store._read(
-            "SELECT kind, queue, job, le, n FROM stat_hist"
-            f" ORDER BY kind {order}, queue {order}, job {order}, le {order} LIMIT ?",
-            (SAMPLE_JOBS,),
-        )
-        sums = store._read(
-            "SELECT kind, queue, job, count, sum FROM stat_sums"
-            f" ORDER BY kind {order}, queue {order}, job {order} LIMIT ?",
-            (SAMPLE_JOBS,),
-        )
-        # Decoded as the full reads decode them: a damaged row that still reads is nonsense.
-        for *_, n in counts:
-            int(n)
-        for *_, le, n in buckets:
-            float(le), int(n)
-        for *_, count, total in sums:
-            int(count), float(total)

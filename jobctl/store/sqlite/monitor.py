@@ -135,3 +135,28 @@ class MonitorOps(SqliteBase):
             " GROUP BY queue, job"
         )
         return {(q, j): int(n) for q, j, n in rows}
+
+    def sample_statistics(self, now: float, rows: int) -> None:
+        hour = int(now // 3600) * 3600
+        for order in ("ASC", "DESC"):
+            counts = self._read(
+                "SELECT queue, job, event, n FROM stat_counts WHERE hour >= ?"
+                f" ORDER BY hour {order}, queue {order}, job {order}, event {order} LIMIT ?",
+                (hour, rows),
+            )
+            buckets = self._read(
+                "SELECT kind, queue, job, le, n FROM stat_hist"
+                f" ORDER BY kind {order}, queue {order}, job {order}, le {order} LIMIT ?",
+                (rows,),
+            )
+            sums = self._read(
+                "SELECT kind, queue, job, count, sum FROM stat_sums"
+                f" ORDER BY kind {order}, queue {order}, job {order} LIMIT ?",
+                (rows,),
+            )
+            for *_, n in counts:
+                int(n)
+            for *_, le, n in buckets:
+                float(le), int(n)
+            for *_, count, total in sums:
+                int(count), float(total)
