@@ -492,3 +492,16 @@ def test_a_timeout_is_kept_on_a_hundred_thousand_jobs(env: Env) -> None:
     assert result.returncode == 124, result.stderr
     assert ", and 99995 more (no live worker serves queue 'default' yet)" in result.stderr
     assert took < 20, f"wait --timeout 1s took {took:.1f}s"
+
+
+def test_an_id_with_no_job_is_a_usage_error_not_a_failed_job(env: Env) -> None:
+    """`jobctl wait $ids || report_failed` took a mistyped or pruned id for a job that ended
+    dead (exit 1), at once, waiting for none of the others, and named only the first."""
+    env.write_config(CONFIG)
+    later = env.enqueue("ok", "--delay", "1h")
+    result = env.run("wait", str(later), "9998", "9999", "--json", "--timeout", "30s")
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        "jobctl: no job 9998, 9999 (never made, or pruned): nothing waited for"
+    )

@@ -181,7 +181,6 @@ def wait(
     from jobctl.errors import (
         EXIT_FAILED,
         EXIT_TIMEOUT,
-        NotFound,
         StoreError,
         StoreMissing,
         UsageError,
@@ -293,8 +292,11 @@ def wait(
                     raise StoreError(f"{gone}: the jobs waited for are not in the file there now")
                 missing = [i for i in batch if i not in jobs]
                 unknown = [i for i in missing if i not in seen]
-                if unknown:
-                    raise NotFound(f"no job {unknown[0]}")
+                if unknown:  # not "a job failed" (exit 1): a script must tell them apart
+                    raise UsageError(
+                        f"no job {', '.join(map(str, unknown))} (never made, or pruned):"
+                        " nothing waited for"
+                    )
                 deleted.update(missing)  # seen before: pruned meanwhile (only ended jobs are)
                 seen.update(jobs)
                 for i in batch:
