@@ -235,12 +235,12 @@ def test_usage_errors_are_one_line(env: Env, args: list[str]) -> None:
 # Unknown ids: a failed operation
 
 
-def test_show_and_wait_of_an_unknown_id_exit_1(env: Env) -> None:
+def test_show_of_an_unknown_id_exits_1_and_wait_2(env: Env) -> None:
     env.write_config(CONFIG)
     create_empty_db(env)
     assert_one_error(env.run("show", "12345"), 1, "12345")
     assert_one_error(env.run("show", "12345", "--json"), 1, "12345")
-    assert_one_error(env.run("wait", "12345"), 1, "12345")
+    assert_one_error(env.run("wait", "12345"), 2, "12345")  # its 1: a job failed
 
 
 # ---------------------------------------------------------------------------------------------

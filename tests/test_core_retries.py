@@ -128,11 +128,12 @@ def test_wait_timeout_exits_124(env: Env) -> None:
     assert env.show(job_id)["state"] == "queued"
 
 
-def test_wait_for_unknown_job_exits_1(env: Env) -> None:
+def test_wait_for_unknown_job_exits_2(env: Env) -> None:
+    """Not 1, which says a job waited for ended dead or cancelled."""
     env.write_config(CONFIG)
     env.enqueue("ok")
     result = env.run("wait", "4242", "--timeout", "1s")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "4242" in one_error_line(result.stderr)
 
 
