@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from redis_server import RedisServer, namespace_for
+from redis_server import RedisServer, namespace_for, start_server
 
 from jobctl.errors import StoreError
 from jobctl.models import (
@@ -364,3 +364,92 @@ def test_holds_left_behind_by_a_release_that_lets_go_elsewhere_are_not_obeyed(
         assert fired is not None and fired.status == "enqueued"
     finally:
         store.close()
+
+
+def commands_run(server: RedisServer, action: Callable[[], Any]) -> int:
+    """How many commands the server ran for `action` (those of its scripts included)."""
+    client = server.client()
+    try:
+        client.config_resetstat()
+        action()
+        stats = client.info("commandstats")
+    finally:
+        client.close()
+    return sum(int(row["calls"]) for name, row in stats.items() if name != "cmdstat_info")
+
+
+def test_a_claim_reads_only_the_queues_with_ready_or_due_jobs(tmp_path: Path) -> None:
+    """Beside 300 queues that each hold only a delayed job, a claim and a worker's next_due
+    read the namespace's due set and the queues holding queued jobs: each claim read every
+    queue's due set (and next_due each one), so 1,000 jobs drained in 33 s instead of 3 s
+    beside 5,000 such queues."""
+    server = start_server(tmp_path / "own")
+    store = RedisStore(server.url("cost"))
+    try:
+        later = [NewJob(job="t", payload={}, queue=f"q{i}", run_at=T0 + 3600) for i in range(300)]
+        store.enqueue(later, T0)
+        store.enqueue([NewJob(job="t", payload={}) for _ in range(3)], T0)
+        store.enqueue([NewJob(job="t", payload={}, queue="soon", run_at=T0 + 5)], T0)
+
+        def claim() -> None:
+            claims.extend(store.claim("w", None, T0 + 10, 30.0))
+
+        claims: list[Claim] = []
+        assert commands_run(server, claim) < 60
+        assert [c.job.queue for c in claims] == ["default"]
+        assert commands_run(server, lambda: store.next_due(None)) < 5
+        assert store.next_due(None) == T0 + 3600
+        asked = ["q7", "soon", "default"]
+        claims.clear()
+
+        def claim_asked() -> None:
+            claims.extend(store.claim("w", asked, T0 + 11, 30.0, limit=3))
+
+        assert commands_run(server, claim_asked) < 100  # about 25 a job claimed
+        assert [c.job.queue for c in claims] == ["default", "default", "soon"]
+    finally:
+        store.close()
+        server.stop()
+
+
+def test_a_namespace_of_schema_1_is_upgraded_on_open_and_claims_from_it(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """A namespace written by a jobctl of schema 1 has no due set of its own nor
+    ready_queues: the first store to open it builds them, once, and its delayed jobs become
+    due and its queued jobs are claimed in the usual order."""
+    url = redis_server.url(namespace_for(tmp_path))
+    store = RedisStore(url)
+    try:
+        store.enqueue(
+            [
+                NewJob(job="t", payload={}, queue="a", run_at=T0 + 5),
+                NewJob(job="t", payload={}, queue="b", priority=5),
+                NewJob(job="t", payload={}, queue="c", run_at=T0 + 3600),
+                NewJob(job="t", payload={}, queue="b"),
+            ],
+            T0,
+        )
+        client = store._client  # what schema 1 left: neither key, and its version
+        client.delete(store._key("due"), store._key("ready_queues"))
+        client.hset(store._key("meta"), "schema", "1")
+    finally:
+        store.close()
+    upgraded = RedisStore(url)
+    try:
+        client = upgraded._client
+        assert client.hget(upgraded._key("meta"), "schema") == "2"
+        assert client.smembers(upgraded._key("ready_queues")) == {"b"}
+        assert client.zcard(upgraded._key("due")) == 2
+        assert upgraded.next_due(None) == T0 + 5
+        claims = upgraded.claim("w", None, T0 + 10, 30.0, limit=4)
+        assert [(c.job.queue, c.job.priority) for c in claims] == [("b", 5), ("b", 0), ("a", 0)]
+        assert upgraded.next_due(None) == T0 + 3600
+        assert not client.smembers(upgraded._key("ready_queues"))
+    finally:
+        upgraded.close()
+    again = RedisStore(url)  # found upgraded: nothing is built twice
+    try:
+        assert again._client.zcard(again._key("due")) == 1
+    finally:
+        again.close()

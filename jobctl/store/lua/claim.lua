@@ -8,31 +8,32 @@ local now, lease_until, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local worker, host = ARGV[4], ARGV[5]
 local now_n = tonumber(now)
 
-local known = redis.call('SMEMBERS', P .. 'queues')
+-- Only what is due is read: the namespace's due set holds every scheduled job by run_at. An
+-- entry whose job is no longer scheduled (a jobctl of schema 1 still running beside this one
+-- does not keep that set) is dropped.
 local promoted = 0
-for _, queue in ipairs(known) do
-    local due = redis.call('ZRANGEBYSCORE', P .. 'due:' .. queue, '-inf', now)
-    for _, member in ipairs(due) do
-        local id = tostring(tonumber(member))
-        local h = load(id)
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', now)) do
+    local id = tostring(tonumber(member))
+    local h = load(id)
+    if h and h.state == 'scheduled' then
         transition(id, h, 'queued')
         promoted = promoted + 1
+    else
+        redis.call('ZREM', P .. 'due', member)
     end
 end
 
+-- The queues looked at are those holding queued jobs (ready_queues), of those asked for and
+-- not paused: a claim's cost does not grow with the queues that hold none.
+local asked = nil
+if ARGV[6] ~= '' then
+    asked = cjson.decode(ARGV[6])
+end
 local eligible = {}
-if ARGV[6] == '' then
-    for _, queue in ipairs(known) do
-        if redis.call('SISMEMBER', P .. 'paused', queue) == 0 then
-            eligible[#eligible + 1] = queue
-        end
-    end
-else
-    for _, queue in ipairs(cjson.decode(ARGV[6])) do
-        if redis.call('SISMEMBER', P .. 'queues', queue) == 1
-            and redis.call('SISMEMBER', P .. 'paused', queue) == 0 then
-            eligible[#eligible + 1] = queue
-        end
+for _, queue in ipairs(asked or redis.call('SMEMBERS', P .. 'ready_queues')) do
+    if (not asked or redis.call('SISMEMBER', P .. 'ready_queues', queue) == 1)
+        and redis.call('SISMEMBER', P .. 'paused', queue) == 0 then
+        eligible[#eligible + 1] = queue
     end
 end
 
@@ -58,6 +59,9 @@ for _, queue in ipairs(eligible) do
     local got = 0
     local wanted = room[queue] or limit
     local priorities = redis.call('ZRANGE', P .. 'prios:' .. queue, 0, -1)
+    if #priorities == 0 then
+        redis.call('SREM', P .. 'ready_queues', queue)  -- left by a jobctl of schema 1
+    end
     for _, priority in ipairs(priorities) do
         if got >= wanted then
             break

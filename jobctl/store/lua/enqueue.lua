@@ -106,6 +106,7 @@ for i, s in ipairs(specs) do
             end
         else
             member_of(P .. 'due:' .. queue, run_at, member)
+            member_of(P .. 'due', run_at, member)
         end
         queues[queue] = true
         bump(P .. 'counts:' .. queue, state)
@@ -137,6 +138,7 @@ if created > 0 then
     end
     for _, pair in pairs(prios) do
         redis.call('ZADD', P .. 'prios:' .. pair[1], -tonumber(pair[2]), pair[2])
+        redis.call('SADD', P .. 'ready_queues', pair[1])
     end
     local hour = hour_of(now)
     for hash, fields in pairs(counters) do

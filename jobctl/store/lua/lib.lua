@@ -294,13 +294,14 @@ local function after_ended(id, h)
 end
 
 -- Move a job to state `new`, keeping every index that depends on its state in step: the
--- ready sets (per queue and priority, by run_at), the due sets (per queue, by run_at), the
--- finished sets (per final state, by finished_at), the per-state sets, the counts, the
--- active unique keys, the active runs of each schedule and the sets of jobs waiting for
--- others. The caller has already set run_at or finished_at for the new state, and saves its
--- other fields itself. The jobs waiting for this one move on with it: due once it and the
--- others they wait for have succeeded, dead once it ended dead or cancelled (`cascaded`: it
--- is such a job itself, and the one that ended takes care of the rest).
+-- ready sets (per queue and priority, by run_at) and the queues holding any, the due sets
+-- (per queue and the namespace's own, by run_at), the finished sets (per final state, by
+-- finished_at), the per-state sets, the counts, the active unique keys, the active runs of
+-- each schedule and the sets of jobs waiting for others. The caller has already set run_at
+-- or finished_at for the new state, and saves its other fields itself. The jobs waiting for
+-- this one move on with it: due once it and the others they wait for have succeeded, dead
+-- once it ended dead or cancelled (`cascaded`: it is such a job itself, and the one that
+-- ended takes care of the rest).
 transition = function(id, h, new, cascaded)
     local old = h.state
     if old == new then
@@ -312,9 +313,13 @@ transition = function(id, h, new, cascaded)
         redis.call('ZREM', ready, member)
         if redis.call('EXISTS', ready) == 0 then
             redis.call('ZREM', P .. 'prios:' .. queue, h.priority)
+            if redis.call('EXISTS', P .. 'prios:' .. queue) == 0 then
+                redis.call('SREM', P .. 'ready_queues', queue)
+            end
         end
     elseif old == 'scheduled' then
         redis.call('ZREM', P .. 'due:' .. queue, member)
+        redis.call('ZREM', P .. 'due', member)
     elseif old == 'waiting' then
         for _, after in ipairs(after_ids(h)) do
             redis.call('SREM', after_key(after), id)
@@ -328,8 +333,10 @@ transition = function(id, h, new, cascaded)
     if new == 'queued' then
         redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
         redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
+        redis.call('SADD', P .. 'ready_queues', queue)
     elseif new == 'scheduled' then
         redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
+        redis.call('ZADD', P .. 'due', h.run_at, member)
     elseif new == 'waiting' then
         for _, after in ipairs(after_ids(h)) do
             redis.call('SADD', after_key(after), id)
@@ -415,12 +422,14 @@ local function insert(spec, now)
     if h.state == 'queued' then
         redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
         redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
+        redis.call('SADD', P .. 'ready_queues', queue)
     elseif h.state == 'waiting' then
         for _, after in ipairs(after_ids(h)) do
             redis.call('SADD', after_key(after), id)
         end
     else
         redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
+        redis.call('ZADD', P .. 'due', h.run_at, member)
     end
     redis.call('ZADD', P .. 'state:' .. h.state, id, member)
     redis.call('HINCRBY', P .. 'counts:' .. queue, h.state, 1)

@@ -15,7 +15,10 @@ scores order by id.
     all, byjob:NAME, state:S    zsets by id: listing
     ready:QUEUE:PRIORITY        zset by run_at: the queued jobs of one queue and priority
     prios:QUEUE                 zset by -priority: the priorities with queued jobs
+    ready_queues                set: the queues with queued jobs (the only ones a claim reads)
     due:QUEUE                   zset by run_at: scheduled jobs (delayed, retries)
+    due                         zset by run_at: every queue's scheduled jobs (what a claim
+                                promotes, reading only those due)
     leases                      zset by lease expiry: running jobs, cancelled ones until closed
     done:S                      zset by finished_at: succeeded, dead, cancelled
     keys                        hash: unique key -> id of the job holding it (active, or
@@ -33,7 +36,8 @@ scores order by id.
     sched_succeeded_id          hash: schedule -> that run's job id (which delete keeps)
     workers, heartbeats         hashes: registered workers and daemons
     leader, leader_epoch        the cron leader lease (SET PX, a fencing token) and its epoch
-    meta                        hash: schema version
+    meta                        hash: schema version (an older one is upgraded on open:
+                                lua/upgrade.lua)
     wake                        pub/sub channel: "w" new work, "c" a running job cancelled
 
 Times are passed to the scripts as Python's repr of the float and stored as given, so a

@@ -90,6 +90,17 @@ class RedisBase:
                 f"{self.location}: namespace {self.namespace!r} has schema version {schema}, "
                 f"newer than this jobctl understands ({SCHEMA_VERSION}); upgrade jobctl"
             )
+        elif int(schema) < SCHEMA_VERSION:
+            self._upgrade()
+
+    def _upgrade(self) -> None:
+        """Build the keys an older schema lacks (one script: atomic, and done once whoever
+        opens the namespace first). A read-only replica, or a user allowed only to read,
+        cannot: what reads needs none of them, and the first writer builds them."""
+        with contextlib.suppress(
+            redis.exceptions.ReadOnlyError, redis.exceptions.NoPermissionError
+        ):
+            self._run("upgrade", str(SCHEMA_VERSION))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

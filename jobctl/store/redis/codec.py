@@ -17,7 +17,7 @@ from jobctl.models import (
 )
 from jobctl.payload import compact_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the namespace's due set and ready_queues (see upgrade.lua)
 MIN_SERVER = (7, 0)
 DEFAULT_NAMESPACE = "default"
 DEFAULT_LEADER_LEASE = 5.0  # seconds: how long a standby cron daemon waits for a dead leader

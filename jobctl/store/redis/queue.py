@@ -179,11 +179,12 @@ class QueueOps(RedisBase):
         return [job_from_hash(flat_job(row)) for row in rows]
 
     def next_due(self, queues: Sequence[str] | None) -> float | None:
+        # Every queue: the namespace's due set holds them all (a read, however many queues).
+        keys = [self._key("due")] if queues is None else [self._key("due", q) for q in queues]
         with self._guard():
-            names = sorted(self._client.smembers(self._key("queues"))) if queues is None else queues
             pipe = self._client.pipeline(transaction=False)
-            for name in names:
-                pipe.zrange(self._key("due", name), 0, 0, withscores=True)
+            for key in keys:
+                pipe.zrange(key, 0, 0, withscores=True)
             firsts = pipe.execute()
         times = [entries[0][1] for entries in firsts if entries]
         return float(min(times)) if times else None
