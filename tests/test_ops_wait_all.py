@@ -505,3 +505,16 @@ def test_an_id_with_no_job_is_a_usage_error_not_a_failed_job(env: Env) -> None:
     assert result.stderr.splitlines()[-1] == (
         "jobctl: no job 9998, 9999 (never made, or pruned): nothing waited for"
     )
+
+
+def test_every_unknown_id_is_named_however_many_ids_are_given(env: Env) -> None:
+    """The first look at many jobs is read 2,000 at a time: only the unknown ids of the first
+    2,000 were named."""
+    env.write_config(CONFIG)
+    lines = '{"job": "ok", "delay": "1h"}\n' * 2500
+    ids = env.run("enqueue", "--batch", "-", input=lines, check=True).stdout.split()
+    result = env.run("wait", "999999", *ids, "888888", "--timeout", "30s")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "jobctl: no job 999999, 888888 (never made, or pruned): nothing waited for"
+    )

@@ -233,6 +233,8 @@ def wait(
         # The jobs just listed are seen already: a timeout before the first look at them
         # all still says what each was doing.
         seen: dict[int, Job] = {j.id: j for j in active_jobs}
+        if job_ids:
+            seen.update(_refuse_unknown(store, [i for i in wanted if i not in seen]))
         deleted: set[int] = set()  # pruned while waited for: how they ended is not known
         # An ordered set: membership and removal stay constant time for a million jobs.
         pending = dict.fromkeys(wanted + stopping)
@@ -293,10 +295,7 @@ def wait(
                 missing = [i for i in batch if i not in jobs]
                 unknown = [i for i in missing if i not in seen]
                 if unknown:  # not "a job failed" (exit 1): a script must tell them apart
-                    raise UsageError(
-                        f"no job {', '.join(map(str, unknown))} (never made, or pruned):"
-                        " nothing waited for"
-                    )
+                    raise UsageError(_no_such_jobs(unknown))
                 deleted.update(missing)  # seen before: pruned meanwhile (only ended jobs are)
                 seen.update(jobs)
                 for i in batch:
@@ -329,6 +328,31 @@ def wait(
         typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
     if failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _refuse_unknown(store: Store, ids: list[int]) -> dict[int, Job]:
+    """The jobs given by id, read before waiting, so that every id with no job is named
+    (a look at many is read a batch at a time, and a timeout may come between batches).
+    A store that does not answer now is left to the wait, which rides out an outage."""
+    from jobctl.errors import StoreError, UsageError
+
+    found: dict[int, Job] = {}
+    try:
+        for start in range(0, len(ids), WAIT_BATCH):
+            found.update(store.get_many(ids[start : start + WAIT_BATCH]))
+    except StoreError:
+        return found
+    unknown = [i for i in ids if i not in found]
+    if unknown:
+        raise UsageError(_no_such_jobs(unknown))
+    return found
+
+
+def _no_such_jobs(ids: list[int]) -> str:
+    named = ", ".join(map(str, ids[:50])) + (
+        f" and {len(ids) - 50:,} more" if len(ids) > 50 else ""
+    )
+    return f"no job {named} (never made, or pruned): nothing waited for"
 
 
 def _one_per_queue(job_ids: Iterable[int], seen: dict[int, Job]) -> list[int]:
