@@ -1082,3 +1082,48 @@ def test_catch_up_all_holds_no_more_than_its_limit_across_restarts(store: Sqlite
             ran.append(done.job.fire_time)
             store.finish([Finish(done, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], now + 1)
     assert ran == [at("2026-06-01T00:15"), at("2026-06-01T00:16")]
+
+
+def test_catch_up_all_keeps_a_manual_run_held_and_logs_the_fires_it_drops(
+    store: SqliteStore,
+) -> None:
+    """A `schedule run` held under overlap = "queue" (it waits for the active run) was taken
+    by a restart's catch-up (limit 1) for one of the fires it bounds, and skipped, with
+    nothing logged. The limit bounds missed fires only; the held fires it does skip are
+    logged, how many and why."""
+    config = config_for(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
+        'overlap = "queue"\ncatch_up = "all"\ncatch_up_limit = 1\n'
+    )
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = start_scheduler(store, config, t0)
+    scheduler.tick(t0 + 30)  # 00:01 runs, and goes on running
+    (claim,) = store.claim("w", None, t0 + 31, 3600)
+    manual = scheduler.fire_now("s", t0 + 33)
+    assert manual is not None and manual.status == "pending"
+    sink = io.StringIO()
+    for restart in (1, 2):  # each time down for three minutes, then one tick
+        now = t0 + 30 + restart * 180
+        scheduler = Scheduler(store, config, EventLog(stream=sink, fmt="json"))
+        scheduler.load(config, now)
+        scheduler.tick(now)
+    held = store._read("SELECT fire_time, manual FROM fires WHERE status = 'pending'")
+    assert sorted(held) == [(t0 + 33, 1), (at("2026-06-01T00:07"), 0)]
+    dropped = [
+        (e["held_fires"], e["reason"])
+        for e in events_of(sink, "schedule.skipped")
+        if "held_fires" in e
+    ]
+    assert dropped == [(1, "replaced by newer fires (catch_up_limit = 1)")]
+    assert [e["reason"] for e in events_of(sink, "schedule.held")] == [
+        f"waiting for run {claim.job.id} to finish"
+    ] * 2
+    store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], now + 1)
+    ran = []
+    for step in range(3):
+        later = now + 2 + step * 2
+        scheduler.tick(later)
+        for done in store.claim("w", None, later, 30, limit=2):
+            ran.append(done.job.fire_time)
+            store.finish([Finish(done, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], later + 1)
+    assert ran == [t0 + 33, at("2026-06-01T00:07")]

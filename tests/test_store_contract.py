@@ -1433,3 +1433,31 @@ def test_a_job_given_back_by_a_shutdown_is_due_from_then_behind_the_ready_ones(
     assert first.job.id == short
     (second,) = store.claim("w", None, T0 + 3, LEASE)
     assert (second.job.id, second.attempt) == (long, 1)
+
+
+def test_a_catch_up_backlog_neither_counts_nor_drops_a_manual_run_held(store: Store) -> None:
+    """A manual run held under overlap = "queue" (schedule run) waits for the active run: a
+    catch-up's limit (1) after a restart counted it as one of its held fires and skipped it.
+    The held fires the limit does skip are said after the reason returned, not stored."""
+    store.record_fire("s", T0, job(schedule="s", fire_time=T0), T0, overlap="queue")
+    manual = store.record_fire("s", T0 + 5, job(schedule="s"), T0 + 5, overlap="queue", manual=True)
+    assert manual is not None and manual.status == "pending"
+    first = store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 130, overlap="queue", backlog=1)
+    assert first is not None and first.status == "pending"
+    assert first.reason is not None and "skipped" not in first.reason
+    second = store.record_fire(
+        "s", T0 + 120, job(schedule="s"), T0 + 190, overlap="queue", backlog=1
+    )
+    assert second is not None and second.status == "pending"
+    assert second.reason == (
+        f"{first.reason}; 1 held fire skipped: replaced by newer fires (catch_up_limit = 1)"
+    )
+    latest = store.last_fires()["s"][0]
+    assert (latest.status, latest.reason) == ("pending", first.reason)  # stored as it was
+    ran = []
+    for step in range(4):
+        claims = store.claim("w", None, T0 + 200 + step, LEASE)
+        ran += [claim.job.fire_time for claim in claims]
+        store.finish([Finish(claim, ok()) for claim in claims], T0 + 200 + step)
+        store.promote_pending("s", job(schedule="s"), T0 + 200 + step)
+    assert ran == [T0, T0 + 5, T0 + 120]

@@ -3,7 +3,8 @@
 -- ARGV: a JSON object {schedule, fire_time, now, overlap, manual, reason, fence, backlog (how
 -- many fires a catch-up holds at most)}, then the job's JSON (absent: record the fire as
 -- skipped). With a fence, the caller must still hold the cron leader lease under that token.
--- Returns false when the fire was recorded before, else {status, job id or "", reason or ""}.
+-- Returns false when the fire was recorded before, else {status, job id or "", reason or ""}
+-- (the reason followed by '; N held fires skipped: WHY' when this fire made others give way).
 local fire = cjson.decode(ARGV[1])
 local schedule, fire_time, now = fire.schedule, fire.fire_time, fire.now
 if fire.fence and redis.call('GET', P .. 'leader') ~= fire.fence then
@@ -70,20 +71,36 @@ if status == 'pending' then
     local pending = P .. 'fires_pending:' .. schedule
     redis.call('ZADD', pending, fire_time, fire_time)
     local limit = tonumber(fire.backlog or '0')
-    local over = limit > 0 and redis.call('ZCARD', pending) - limit or 0
-    if over > 0 then
+    if limit > 0 then
         -- A catch-up's fires join those an earlier one left waiting (a restart while the run
         -- they wait for goes on): the newest `limit` wait, the older ones are skipped, so the
-        -- held fires never outgrow the schedule's catch_up_limit.
+        -- held fires never outgrow the schedule's catch_up_limit. A manual run held
+        -- (schedule run) is no missed fire: never counted, never dropped.
         local why = 'replaced by newer fires (catch_up_limit = ' .. limit .. ')'
-        for _, member in ipairs(redis.call('ZRANGE', pending, 0, over - 1)) do
-            local dropped = cjson.decode(redis.call('HGET', fires, member))
+        local planned = {}
+        for _, member in ipairs(redis.call('ZRANGE', pending, 0, -1)) do
+            local entry = cjson.decode(redis.call('HGET', fires, member))
+            if entry.manual == '0' then
+                planned[#planned + 1] = {member, entry}
+            end
+        end
+        local others = 0
+        for i = 1, #planned - limit do
+            local member, dropped = planned[i][1], planned[i][2]
             dropped.status, dropped.reason, dropped.at = 'skipped', why, now
             redis.call('HSET', fires, member, cjson.encode(dropped))
             redis.call('ZREM', pending, member)
             if member == fire_time then  -- older than the fires held already
                 status, reason = 'skipped', why
+            else
+                others = others + 1
             end
+        end
+        if others > 0 then
+            -- Returned, not stored: the daemon logs the held fires this one made give way
+            -- (sqlite/cron.py's _held_dropped says the same).
+            reason = reason .. '; ' .. others .. ' held ' .. (others == 1 and 'fire' or 'fires')
+                .. ' skipped: ' .. why
         end
     end
 end

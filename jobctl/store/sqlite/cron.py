@@ -25,6 +25,13 @@ def _backlog_dropped(limit: int) -> str:
     return f"replaced by newer fires (catch_up_limit = {limit})"
 
 
+def _held_dropped(count: int, why: str) -> str:
+    """What a fire's returned reason adds when it made `count` other held fires give way,
+    so that the daemon logs them (record_fire.lua says the same; jobctl.scheduler reads it):
+    only the fire's own reason is stored."""
+    return f"{count} held {'fire' if count == 1 else 'fires'} skipped: {why}"
+
+
 class CronOps(QueueOps):
     """Fires enqueue their jobs through the queue's own insert, in the same transaction."""
 
@@ -108,17 +115,23 @@ class CronOps(QueueOps):
                 # A catch-up's fires join those an earlier one left waiting (a restart while
                 # the run they wait for goes on): the newest `backlog` wait, the older ones
                 # are skipped, so the held fires never outgrow the schedule's catch_up_limit.
+                # A manual run held (schedule run) is no missed fire: never counted, never
+                # dropped.
+                why = _backlog_dropped(backlog)
                 dropped = conn.execute(
                     "UPDATE fires SET status = 'skipped', reason = ?, at = ?"
                     " WHERE schedule = ? AND status = 'pending' AND fire_time IN ("
                     "   SELECT fire_time FROM fires INDEXED BY fires_pending"
-                    "   WHERE schedule = ? AND status = 'pending'"
+                    "   WHERE schedule = ? AND status = 'pending' AND manual = 0"
                     "   ORDER BY fire_time DESC LIMIT -1 OFFSET ?)"
                     " RETURNING fire_time",
-                    (_backlog_dropped(backlog), now, schedule, schedule, backlog),
+                    (why, now, schedule, schedule, backlog),
                 ).fetchall()
-                if any(row[0] == fire_time for row in dropped):  # older than those held
-                    status, reason = "skipped", _backlog_dropped(backlog)
+                others = sum(row[0] != fire_time for row in dropped)
+                if len(dropped) > others:  # older than those held
+                    status, reason = "skipped", why
+                if others:
+                    reason = f"{reason}; {_held_dropped(others, why)}"
         if enqueued:
             self._notifier.notify(WORK)
         return FireRecord(schedule, fire_time, status, job_id, reason, manual, now)
