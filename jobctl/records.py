@@ -87,6 +87,14 @@ class FireRecord:
     reason: str | None = None
     manual: bool = False
     at: float = 0.0
+    # Held fires of an earlier catch-up this one made give way (catch_up_limit): returned,
+    # not stored, for the daemon to log.
+    displaced: int = 0
+
+
+def backlog_dropped(limit: int) -> str:
+    """Why a held fire of a catch-up gave way to newer ones (record_fire.lua says the same)."""
+    return f"replaced by newer fires (catch_up_limit = {limit})"
 
 
 def _this_host() -> str:

@@ -26,7 +26,6 @@ is recorded once.
 from __future__ import annotations
 
 import random
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +37,7 @@ from jobctl.durations import format_duration
 from jobctl.errors import StoreError
 from jobctl.models import NewJob
 from jobctl.observe.events import EventLog
-from jobctl.records import FireRecord
+from jobctl.records import FireRecord, backlog_dropped
 from jobctl.store import Store
 from jobctl.timefmt import iso, local_zone
 
@@ -64,8 +63,6 @@ class _Plan:
 _REPLANNED = frozenset({"time table changed", "schedule put back"})
 # Counting missed fires costs a lookup each: beyond this many, a log line says "N or more".
 _COUNTED = 100
-# What record_fire appends to a fire's reason when older held fires gave way to it.
-_HELD_DROPPED = re.compile(r"; (\d+) held fires? skipped: (.+)$")
 
 
 @dataclass
@@ -392,7 +389,7 @@ class Scheduler:
                 # since set back, or by another daemon
                 self._log_skip(spec, fire_time, "recorded already", level="debug")
                 continue
-            reason, displaced = _held_dropped(record.reason)
+            reason = record.reason
             if record.status == "enqueued":
                 self._log_fire(spec, fire_time, record.job_id, None)
             elif record.status == "pending":
@@ -405,13 +402,13 @@ class Scheduler:
                 )
             else:
                 self._log_skip(spec, fire_time, reason or "skipped")
-            if displaced is not None:  # held fires of an earlier catch-up gave way to it
+            if record.displaced:  # held fires of an earlier catch-up gave way to it
                 self.log.emit(
                     "schedule.skipped",
                     level="warning",
                     schedule=spec.name,
-                    held_fires=displaced[0],
-                    reason=displaced[1],
+                    held_fires=record.displaced,
+                    reason=backlog_dropped(spec.catch_up_limit),
                 )
         if catch_up is not None:
             # Only now: a tick the store refuses (a full disk) is tried again each second,
@@ -508,15 +505,6 @@ class Scheduler:
             reason=reason,
             missed=missed,
         )
-
-
-def _held_dropped(reason: str | None) -> tuple[str | None, tuple[int, str] | None]:
-    """A fire's reason as record_fire returns it, split into the fire's own and, when it
-    made held fires of an earlier catch-up give way, how many and why (the stores append
-    '; N held fires skipped: WHY', which only the daemon can log: nothing else sees it)."""
-    if reason is None or (found := _HELD_DROPPED.search(reason)) is None:
-        return reason, None
-    return reason[: found.start()], (int(found[1]), found[2])
 
 
 def _count_text(count: int | None) -> str:

@@ -3,8 +3,8 @@
 -- ARGV: a JSON object {schedule, fire_time, now, overlap, manual, reason, fence, backlog (how
 -- many fires a catch-up holds at most)}, then the job's JSON (absent: record the fire as
 -- skipped). With a fence, the caller must still hold the cron leader lease under that token.
--- Returns false when the fire was recorded before, else {status, job id or "", reason or ""}
--- (the reason followed by '; N held fires skipped: WHY' when this fire made others give way).
+-- Returns false when the fire was recorded before, else {status, job id or "", reason or "",
+-- how many held fires of an earlier catch-up this one made give way}.
 local fire = cjson.decode(ARGV[1])
 local schedule, fire_time, now = fire.schedule, fire.fire_time, fire.now
 if fire.fence and redis.call('GET', P .. 'leader') ~= fire.fence then
@@ -30,6 +30,7 @@ if not ARGV[2] and fire.manual == '0' then
     end
 end
 local job_id, status, reason = nil, 'skipped', fire.reason
+local displaced = 0
 if ARGV[2] then
     local active = nil
     if fire.overlap == 'skip' or fire.overlap == 'queue' then
@@ -96,12 +97,7 @@ if status == 'pending' then
                 others = others + 1
             end
         end
-        if others > 0 then
-            -- Returned, not stored: the daemon logs the held fires this one made give way
-            -- (sqlite/cron.py's _held_dropped says the same).
-            reason = reason .. '; ' .. others .. ' held ' .. (others == 1 and 'fire' or 'fires')
-                .. ' skipped: ' .. why
-        end
+        displaced = others
     end
 end
 if fire.manual == '0' then
@@ -110,4 +106,4 @@ if fire.manual == '0' then
         redis.call('SET', P .. 'last_planned:' .. schedule, fire_time)
     end
 end
-return {status, job_id or '', reason or ''}
+return {status, job_id or '', reason or '', displaced}

@@ -50,9 +50,16 @@ class CronOps(RedisBase):
             row = self._run("record_fire", *args)
         if row is None:
             return None
-        status, job_id, why = row
+        status, job_id, why, displaced = row
         return FireRecord(
-            schedule, fire_time, status, int(job_id) if job_id else None, why or None, manual, now
+            schedule,
+            fire_time,
+            status,
+            int(job_id) if job_id else None,
+            why or None,
+            manual,
+            now,
+            int(displaced),
         )
 
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:

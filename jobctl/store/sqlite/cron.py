@@ -20,18 +20,6 @@ if TYPE_CHECKING:
     from jobctl.records import FireRecord
 
 
-def _backlog_dropped(limit: int) -> str:
-    """Why a held fire of a catch-up gave way to newer ones (record_fire.lua says the same)."""
-    return f"replaced by newer fires (catch_up_limit = {limit})"
-
-
-def _held_dropped(count: int, why: str) -> str:
-    """What a fire's returned reason adds when it made `count` other held fires give way,
-    so that the daemon logs them (record_fire.lua says the same; jobctl.scheduler reads it):
-    only the fire's own reason is stored."""
-    return f"{count} held {'fire' if count == 1 else 'fires'} skipped: {why}"
-
-
 class CronOps(QueueOps):
     """Fires enqueue their jobs through the queue's own insert, in the same transaction."""
 
@@ -49,9 +37,10 @@ class CronOps(QueueOps):
         reason: str | None = None,
         backlog: int = 0,
     ) -> FireRecord | None:
-        from jobctl.records import FireRecord  # not at the top: see jobctl.records
+        from jobctl.records import FireRecord, backlog_dropped  # not at the top: see records
 
         enqueued = False
+        displaced = 0  # held fires of an earlier catch-up that gave way to this one
         with self._write() as conn:
             if conn.execute(
                 "SELECT 1 FROM fires WHERE schedule = ? AND fire_time = ?", (schedule, fire_time)
@@ -117,7 +106,7 @@ class CronOps(QueueOps):
                 # are skipped, so the held fires never outgrow the schedule's catch_up_limit.
                 # A manual run held (schedule run) is no missed fire: never counted, never
                 # dropped.
-                why = _backlog_dropped(backlog)
+                why = backlog_dropped(backlog)
                 dropped = conn.execute(
                     "UPDATE fires SET status = 'skipped', reason = ?, at = ?"
                     " WHERE schedule = ? AND status = 'pending' AND fire_time IN ("
@@ -127,14 +116,12 @@ class CronOps(QueueOps):
                     " RETURNING fire_time",
                     (why, now, schedule, schedule, backlog),
                 ).fetchall()
-                others = sum(row[0] != fire_time for row in dropped)
-                if len(dropped) > others:  # older than those held
+                displaced = sum(row[0] != fire_time for row in dropped)
+                if len(dropped) > displaced:  # older than those held
                     status, reason = "skipped", why
-                if others:
-                    reason = f"{reason}; {_held_dropped(others, why)}"
         if enqueued:
             self._notifier.notify(WORK)
-        return FireRecord(schedule, fire_time, status, job_id, reason, manual, now)
+        return FireRecord(schedule, fire_time, status, job_id, reason, manual, now, displaced)
 
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
         from jobctl.records import FireRecord
