@@ -132,3 +132,52 @@ def test_a_batch_line_runs_after_an_earlier_line_or_the_option(env: Env) -> None
     bad = env.run("enqueue", "--batch", "-", input='{"job": "step", "after": "a"}\n')
     assert bad.returncode == 2 and "<stdin>:1: after: 'a' is not a job id" in bad.stderr
     assert len(_jobs(env)) == 5
+
+
+def test_dead_retry_leaves_dead_a_job_whose_failed_job_was_purged(env: Env) -> None:
+    env.write_config(CONFIG)
+    build = _step(env, "build", code=1)
+    deploy = _step(env, "deploy", "--after", str(build))
+    _burst(env)
+    env.run("dead", "purge", str(build), "--yes", check=True)
+    refused = env.run("dead", "retry", str(deploy))
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"jobctl: job {deploy} runs after job {build}, which is gone"
+        " (deleted before it succeeded); not retried\n"
+    )
+    _burst(env)
+    assert (env.root / "order.txt").read_text().split() == ["build"]
+    assert _jobs(env)[deploy]["state"] == "dead"
+
+
+def test_dead_retry_of_ids_in_any_order_retries_each_after_the_jobs_it_runs_after(
+    env: Env,
+) -> None:
+    env.write_config(CONFIG)
+    build = _step(env, "build", code=1)
+    test = _step(env, "test", "--after", str(build))
+    deploy = _step(env, "deploy", "--after", str(test))
+    _burst(env)
+    retried = env.run("dead", "retry", str(deploy), str(test), str(build))
+    assert (retried.returncode, retried.stderr) == (0, "")
+    assert "retried 3" in retried.stdout
+    jobs = _jobs(env)
+    assert [jobs[i]["state"] for i in (build, test, deploy)] == ["queued", "waiting", "waiting"]
+
+
+def test_dead_retry_says_which_job_it_runs_after_is_still_dead(env: Env) -> None:
+    env.write_config(CONFIG)
+    build = _step(env, "build", code=1)
+    test = _step(env, "test", "--after", str(build))
+    deploy = _step(env, "deploy", "--after", str(test))
+    _burst(env)
+    refused = env.run("dead", "retry", str(deploy), str(test))
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        f"jobctl: job {deploy} runs after job {test}, which is dead (dead retry it first);"
+        " not retried",
+        f"jobctl: job {test} runs after job {build}, which is dead (dead retry it first);"
+        " not retried",
+        "jobctl: 2 job(s) not retried",
+    ]

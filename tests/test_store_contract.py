@@ -1459,3 +1459,39 @@ def test_a_catch_up_backlog_neither_counts_nor_drops_a_manual_run_held(store: St
         store.finish([Finish(claim, ok()) for claim in claims], T0 + 200 + step)
         store.promote_pending("s", job(schedule="s"), T0 + 200 + step)
     assert ran == [T0, T0 + 5, T0 + 120]
+
+
+def test_dead_retry_leaves_dead_a_job_that_never_ran_after_a_job_gone(store: Store) -> None:
+    """A job dead by cascade names a job purged since: that may be the one it died for, so
+    retried it would run though that one never succeeded."""
+    (failing,) = store.enqueue([job("a", max_attempts=1)], T0)
+    (cascaded,) = store.enqueue([job("b", after=(failing.id,))], T0)
+    _run(store, failing.id, T0 + 1, failed())
+    store.delete_jobs(states=[State.DEAD], ids=[failing.id])
+    assert store.dead_retry([cascaded.id], None, T0 + 2) == []
+    assert store.dead_retry(None, None, T0 + 2) == []
+    assert store.get(cascaded.id).state == State.DEAD  # type: ignore[union-attr]
+    assert store.claim("w", None, T0 + 3, LEASE) == []
+
+
+def test_dead_retry_queues_a_job_that_ran_whatever_became_of_the_jobs_it_ran_after(
+    store: Store,
+) -> None:
+    (first,) = store.enqueue([job("a")], T0)
+    (ran,) = store.enqueue([job("b", max_attempts=1, after=(first.id,))], T0)
+    _run(store, first.id, T0 + 1, ok())
+    _run(store, ran.id, T0 + 2, failed())
+    store.delete_jobs(states=[State.SUCCEEDED], ids=[first.id])
+    assert store.dead_retry([ran.id], None, T0 + 3) == [ran.id]
+    assert store.get(ran.id).state == State.QUEUED  # type: ignore[union-attr]
+
+
+def test_dead_retry_takes_the_ids_given_oldest_first(store: Store) -> None:
+    (first,) = store.enqueue([job("a", max_attempts=1)], T0)
+    (second,) = store.enqueue([job("b", after=(first.id,))], T0)
+    (third,) = store.enqueue([job("c", after=(second.id,))], T0)
+    _run(store, first.id, T0 + 1, failed())
+    given = [third.id, second.id, first.id]
+    assert store.dead_retry(given, None, T0 + 2) == [first.id, second.id, third.id]
+    states = [store.get(i).state for i in (first.id, second.id, third.id)]  # type: ignore[union-attr]
+    assert states == [State.QUEUED, State.WAITING, State.WAITING]

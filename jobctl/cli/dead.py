@@ -320,11 +320,17 @@ def _reasons(
 
 def _ended_before(store: Store, dead: Job) -> str | None:
     """Why a dead job that runs after others cannot wait for them again: one of them is
-    dead or cancelled (the words that follow "job ID"), or None."""
+    dead or cancelled, or gone while the job never ran (the one gone may be the one it died
+    for), in the words that follow "job ID"; or None."""
     from jobctl.models import State
 
-    for after_id, job in sorted(store.get_many(dead.after).items()):
-        if job.state in (State.DEAD, State.CANCELLED):
+    found = store.get_many(dead.after)
+    for after_id in sorted(set(dead.after)):
+        job = found.get(after_id)
+        if job is None:
+            if not store.attempts(dead.id):  # the store's test: it never ran
+                return f"runs after job {after_id}, which is gone (deleted before it succeeded)"
+        elif job.state in (State.DEAD, State.CANCELLED):
             first = "dead retry it first" if job.state == State.DEAD else "it cannot run"
             return f"runs after job {after_id}, which is {job.state.value} ({first})"
     return None

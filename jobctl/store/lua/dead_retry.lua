@@ -1,10 +1,12 @@
 -- Move dead jobs back to queued, their attempts reset and their history kept. A job that
 -- runs after others waits for them again while one has not yet succeeded, and stays dead
--- while one of them is dead or cancelled (it could never run).
--- ARGV: now, job type ("" for any), then the ids (none: every dead job, oldest first, so that
--- a job is retried after the ones it runs after). A job whose unique key another active job
--- holds (or one retried before it in this call) stays dead; of dead jobs sharing a key, only
--- the lowest id is retried, as in the SQLite store.
+-- while one of them is dead or cancelled (it could never run), or is gone while it never ran
+-- (the one gone may be the one it died for; one that ran had them all succeed first).
+-- ARGV: now, job type ("" for any), then the ids (none: every dead job). Either way oldest
+-- first, so that a job is retried after the ones it runs after, whatever the order given.
+-- A job whose unique key another active job holds (or one retried before it in this call)
+-- stays dead; of dead jobs sharing a key, only the lowest id is retried, as in the SQLite
+-- store.
 local now, job = ARGV[1], ARGV[2]
 local targets = {}
 local every = #ARGV <= 2
@@ -16,8 +18,8 @@ else
     for _, member in ipairs(redis.call('ZRANGE', P .. 'done:dead', 0, -1)) do
         targets[#targets + 1] = tostring(tonumber(member))
     end
-    table.sort(targets, function(a, b) return tonumber(a) < tonumber(b) end)
 end
+table.sort(targets, function(a, b) return tonumber(a) < tonumber(b) end)
 local seen = {}  -- with every dead job: the keys whose lowest dead id was looked at
 local moved = {}
 for _, id in ipairs(targets) do
@@ -32,7 +34,8 @@ for _, id in ipairs(targets) do
         end
         local to = 'queued'
         if free and h.after then
-            to = still_waits(h) or 'queued'
+            local never_ran = tonumber(h.runs or '0') == 0
+            to = still_waits(h, never_ran) or 'queued'
         end
         if free and to ~= 'dead' then
             -- it starts over: what its last attempt left is in its history (as in the SQLite

@@ -230,12 +230,13 @@ end
 -- Where a job that runs after others stands (dead retry, and each success they wait for):
 -- 'dead' when one of them ended dead or cancelled (it could never run), 'waiting' while one
 -- is still to succeed, nil once they have all succeeded (or are gone: pruned after their
--- end, as the SQLite store's job_after rows go with them).
-local function still_waits(h)
+-- end, as the SQLite store's job_after rows go with them). With gone_is_dead (dead retry of
+-- a job that never ran: the one gone may be the one it died for), a gone one counts as dead.
+local function still_waits(h, gone_is_dead)
     local waits = nil
     for _, after in ipairs(after_ids(h)) do
         local state = redis.call('HGET', job_key(after), 'state')
-        if state == 'dead' or state == 'cancelled' then
+        if state == 'dead' or state == 'cancelled' or (gone_is_dead and not state) then
             return 'dead'
         elseif state and state ~= 'succeeded' then
             waits = 'waiting'

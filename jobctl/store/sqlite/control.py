@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -98,7 +99,9 @@ class ControlOps(SqliteBase):
                     if job_id not in done and _retry_after_others(conn, job_id, now):
                         moved.append(job_id)
             else:
-                for job_id in job_ids:
+                # Oldest first, as with every dead job: a job is retried after the jobs it
+                # runs after, whatever the order the ids were given in.
+                for job_id in sorted(set(job_ids)):
                     row = conn.execute(
                         f"SELECT key FROM jobs WHERE id = ? AND state = 'dead'{filters}",
                         [job_id, *params],
@@ -174,7 +177,10 @@ def _forget_empty_queues(conn: sqlite3.Connection, queues: set[str]) -> None:
 
 def _retry_after_others(conn: sqlite3.Connection, job_id: int, now: float) -> bool:
     """Queue a dead job again, or set it waiting while a job it runs after has not yet
-    succeeded; one whose such job is dead or cancelled stays dead (it could never run)."""
+    succeeded; one whose such job is dead or cancelled stays dead (it could never run), and
+    so does one that never ran and names a job gone since."""
+    if _never_ran_and_names_one_gone(conn, job_id):
+        return False
     row = conn.execute(
         _RETRY_AFTER + " WHERE id = ? AND state = 'dead' AND NOT EXISTS ("
         "   SELECT 1 FROM job_after AS a JOIN jobs AS p ON p.id = a.after_id"
@@ -182,6 +188,20 @@ def _retry_after_others(conn: sqlite3.Connection, job_id: int, now: float) -> bo
         (now, job_id),
     ).fetchone()
     return row is not None
+
+
+def _never_ran_and_names_one_gone(conn: sqlite3.Connection, job_id: int) -> bool:
+    """Whether a dead job that never ran names a job that no longer exists. It died because
+    a job it runs after ended dead or cancelled, and the one gone may be that one: its
+    job_after rows went with it, so the join above would take it as succeeded. A job that
+    ran had every job it runs after succeed first: its gate is passed for good."""
+    row = conn.execute("SELECT runs, after_ids FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None or row[0] or not row[1]:
+        return False
+    return any(
+        conn.execute("SELECT 1 FROM jobs WHERE id = ?", (after_id,)).fetchone() is None
+        for after_id in json.loads(row[1])
+    )
 
 
 # A retried dead job starts over: what its last attempt left (exit code, error, start) is in
