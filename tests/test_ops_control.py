@@ -809,3 +809,28 @@ def test_backup_to_stdout_or_over_a_file_is_a_usage_error(env: Env) -> None:
     named = env.run("backup", "./-", check=True)  # a file named - is still written, so
     assert named.stdout.startswith(f"backed up {env.db} to ./- (")
     assert (env.root / "-").stat().st_size > 0
+
+
+def test_retry_of_a_job_that_ran_after_others_runs_after_them_again(env: Env) -> None:
+    """`retry` of a job dead because the job it ran after failed queued it alone, and it ran
+    at once; the jobs it runs after go with it, but for those deleted since."""
+    env.write_config(
+        '[jobs.fail]\ncommand = ["false"]\nmax_attempts = 1\n'
+        '[jobs.ok]\ncommand = ["true"]\nmax_attempts = 1\n'
+        '[jobs.mark]\ncommand = ["touch", "marked"]\nmax_attempts = 1\n'
+    )
+    failed = env.enqueue("fail")
+    marked = env.enqueue("mark", "--after", str(failed))
+    assert env.run("run-worker", "--burst").returncode == 0
+    env.run("retry", str(marked))  # refused, or stored as dead as the job it ran after
+    assert env.run("run-worker", "--burst").returncode == 0
+    assert not (env.root / "marked").exists()
+
+    done = env.enqueue("ok")
+    second = env.enqueue("fail", "--after", str(done))  # it runs, then fails
+    assert env.run("run-worker", "--burst").returncode == 0
+    again = int(env.run("retry", str(second), check=True).stdout)
+    assert (env.show(again)["after"], env.show(again)["state"]) == ([done], "queued")
+    env.run("prune", "--older-than", "0", "--state", "succeeded", check=True)
+    third = int(env.run("retry", str(second), check=True).stdout)
+    assert (env.show(third)["after"], env.show(third)["state"]) == ([], "queued")

@@ -156,7 +156,7 @@ def retry(
     whose job type the config no longer has, or whose payload its command no longer fits,
     is refused (exit 2). (`jobctl dead retry` instead queues the same dead job again.)"""
     from jobctl.cli.enqueue import _say_if_past
-    from jobctl.errors import JobctlError, NotFound, OperationFailed
+    from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
     from jobctl.payload import parse_args
     from jobctl.producer import Changes, build_again
@@ -184,7 +184,13 @@ def retry(
             again = build_again(config, job, now, changes)
         except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing stored
             raise type(exc)(f"job {job_id} cannot run again: {exc}") from None
-        (result,) = store.enqueue([again], now)
+        if job.after:  # it runs after them again, but for those deleted since (pruned)
+            still = store.get_many(job.after)
+            again = again._replace(after=tuple(i for i in job.after if i in still))
+        try:
+            (result,) = store.enqueue([again], now)
+        except UsageError as exc:  # one it runs after is dead or cancelled
+            raise UsageError(f"job {job_id} cannot run again: {exc}") from None
         from jobctl.cli.enqueue import key_still_held, say_key_held
 
         if not result.created and result.id == job_id:
