@@ -143,6 +143,17 @@ _STATE_STYLE = {
 }
 
 
+def waits_for(job: Job) -> str:
+    """What a waiting job still waits for, after "is still waiting" (empty otherwise)."""
+    if job.state != State.WAITING or not job.after:
+        return ""
+    ids = list(map(str, job.after))
+    if len(ids) == 1:
+        return f" for job {ids[0]}"
+    more = f" and {len(ids) - 3} more" if len(ids) > 3 else ""
+    return f" for jobs {', '.join(ids[:3])}{more}"
+
+
 def ended_line(job: Job) -> str:
     """The line `wait`, `logs --follow` and `enqueue --wait` give for a job that did not
     succeed: its state and the gist of its error (cleaned)."""

@@ -518,3 +518,14 @@ def test_every_unknown_id_is_named_however_many_ids_are_given(env: Env) -> None:
     assert result.stderr.splitlines()[-1] == (
         "jobctl: no job 999999, 888888 (never made, or pruned): nothing waited for"
     )
+
+
+def test_a_timeout_says_which_jobs_a_waiting_job_waits_for(env: Env) -> None:
+    env.write_config(CONFIG)
+    first = env.enqueue("ok", "--delay", "1h")
+    second = env.enqueue("ok", "--after", str(first))
+    for args in (["wait", str(second)], ["enqueue", "ok", "--after", f"{first},{second}", "--wait"]):
+        result = env.run(*args, "--timeout", "0.5s")
+        assert result.returncode == 124, result.stderr
+        after = f"for job {first}" if args[0] == "wait" else f"for jobs {first}, {second}"
+        assert f"(ok) is still waiting {after}" in result.stderr.splitlines()[-1]

@@ -42,7 +42,7 @@ def list_jobs(
         typer.Option(
             "--state",
             "-s",
-            help="queued, scheduled, running, succeeded, dead, cancelled.",
+            help="queued, scheduled, waiting, running, succeeded, dead, cancelled.",
             autocompletion=complete_state,
             metavar="STATE",
         ),
@@ -375,10 +375,11 @@ def _one_per_queue(job_ids: Iterable[int], seen: dict[int, Job]) -> list[int]:
 def _still(job: Job) -> str:
     """What a job waited for is still doing, at a timeout."""
     from jobctl.models import State
+    from jobctl.render import waits_for
 
     if job.state == State.CANCELLED:  # (waited for until its process has stopped)
         return f"job {job.id} ({job.job}) was cancelled, and its process is still stopping"
-    return f"job {job.id} ({job.job}) is still {job.state.value}"
+    return f"job {job.id} ({job.job}) is still {job.state.value}{waits_for(job)}"
 
 
 # How far `logs` without an id looks among the newest jobs waiting (for one whose attempt

@@ -496,8 +496,9 @@ def give_up(
     """Say that waiting for the job timed out, what it was doing then, and why no worker
     took it, if none would; exit 124."""
     from jobctl.errors import EXIT_TIMEOUT
+    from jobctl.render import waits_for
 
-    doing = f" ({job.job}) is still {job.state.value}" if job is not None else ""
+    doing = f" ({job.job}) is still {job.state.value}{waits_for(job)}" if job is not None else ""
     typer.echo(
         f"jobctl: timed out after {timeout}: job {job_id}{doing}{because(reasons)}", err=True
     )
