@@ -96,12 +96,11 @@ def test_cancelling_a_job_makes_the_jobs_after_it_dead(env: Env) -> None:
     assert shown["error"] == f"job {first}, which it waited for, was cancelled"
 
 
-def test_a_job_after_one_that_cannot_succeed_is_refused_and_nothing_is_stored(env: Env) -> None:
+def test_a_job_after_no_job_is_refused_and_nothing_is_stored(env: Env) -> None:
     env.write_config(CONFIG)
     first = _step(env, "first", code=1)
     _burst(env)
     for after, words in (
-        (str(first), f"job {first} is dead"),
         ("99", "there is no job 99"),
         ("x", "'x' is not a job id"),
         ("0", "'0' is not a job id"),
@@ -181,3 +180,41 @@ def test_dead_retry_says_which_job_it_runs_after_is_still_dead(env: Env) -> None
         " not retried",
         "jobctl: 2 job(s) not retried",
     ]
+
+
+def test_a_job_after_one_already_dead_is_stored_dead_and_waited_for_as_one(env: Env) -> None:
+    """Refused with exit 2, a build that had failed looked like a mistyped command, while the
+    same enqueue a moment earlier was stored and made dead by the cascade."""
+    env.write_config(CONFIG)
+    build = _step(env, "build", code=1)
+    _burst(env)
+    deploy = env.run("enqueue", "step", "--arg", "name=deploy", "--arg", "code=0", "--after",
+                     str(build))  # fmt: skip
+    assert deploy.returncode == 0, deploy.stderr
+    deploy_id = int(deploy.stdout)
+    shown = env.show(deploy_id)
+    assert (shown["state"], shown["error"]) == (
+        "dead",
+        f"job {build}, which it waited for, ended dead",
+    )
+    waited = env.run("enqueue", "step", "--arg", "name=d2", "--arg", "code=0", "--after",
+                     str(deploy_id), "--wait", "--timeout", "5s")  # fmt: skip
+    assert waited.returncode == 1, waited.stderr
+    _burst(env)
+    assert (env.root / "order.txt").read_text().split() == ["build"]
+
+
+def test_cancel_of_a_pipeline_in_any_order_cancels_every_job(env: Env) -> None:
+    env.write_config(CONFIG)
+    build = _step(env, "build", "--delay", "1h")
+    test = _step(env, "test", "--after", str(build))
+    deploy = _step(env, "deploy", "--after", str(test))
+    cancelled = env.run("cancel", str(build), str(test), str(deploy))
+    assert (cancelled.returncode, cancelled.stderr) == (0, ""), cancelled.stderr
+    assert cancelled.stdout.splitlines() == [
+        f"cancelled {build} (was scheduled)",
+        f"cancelled {test} (was waiting)",
+        f"cancelled {deploy} (was waiting)",
+    ]
+    jobs = _jobs(env)
+    assert [jobs[i]["state"] for i in (build, test, deploy)] == ["cancelled"] * 3

@@ -1299,15 +1299,14 @@ def test_after_a_job_that_already_succeeded_the_job_is_ready(store: Store) -> No
     assert store.get(r.id).state == State.QUEUED  # type: ignore[union-attr]
 
 
-def test_after_a_job_that_cannot_succeed_any_more_nothing_is_stored(store: Store) -> None:
+def test_after_a_job_that_does_not_exist_nothing_is_stored(store: Store) -> None:
     from jobctl.errors import UsageError
 
     dead, cancelled = (r.id for r in store.enqueue([job("a", max_attempts=1), job("b")], T0))
     _run(store, dead, T0 + 1, failed())
     store.cancel([cancelled], T0 + 1)
-    for after, words in ((dead, "dead"), (cancelled, "cancelled"), (99, "no job 99")):
-        with pytest.raises(UsageError, match=words):
-            store.enqueue([job("x"), job("c", after=(after,))], T0 + 2)
+    with pytest.raises(UsageError, match="no job 99"):
+        store.enqueue([job("x"), job("c", after=(dead, 99))], T0 + 2)
     assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [cancelled, dead]
 
 
@@ -1495,3 +1494,82 @@ def test_dead_retry_takes_the_ids_given_oldest_first(store: Store) -> None:
     assert store.dead_retry(given, None, T0 + 2) == [first.id, second.id, third.id]
     states = [store.get(i).state for i in (first.id, second.id, third.id)]  # type: ignore[union-attr]
     assert states == [State.QUEUED, State.WAITING, State.WAITING]
+
+
+# -- a job after one already ended, and cancelling a pipeline ---------------------------------
+
+
+@pytest.mark.parametrize("ending", ["dead", "cancelled"])
+def test_a_job_after_one_already_ended_is_stored_dead_as_the_cascade_makes_it(
+    store: Store, ending: str
+) -> None:
+    """Refused, it told a failed build apart from a ready one only by the timing: a moment
+    earlier the same enqueue was stored and made dead by the cascade."""
+    (first,) = store.enqueue([job("a", max_attempts=1)], T0)
+    if ending == "dead":
+        _run(store, first.id, T0 + 1, failed())
+    else:
+        store.cancel([first.id], T0 + 1)
+    (r,) = store.enqueue([job("b", key="k", after=(first.id,))], T0 + 2)
+    dead = store.get(r.id)
+    how = "ended dead" if ending == "dead" else "was cancelled"
+    assert dead is not None and r.created
+    assert (dead.state, dead.finished_at, dead.error, dead.after) == (
+        State.DEAD,
+        T0 + 2,
+        f"job {first.id}, which it waited for, {how}",
+        (first.id,),
+    )
+    assert [j.id for j in store.finished_jobs([State.DEAD], finished_after=T0 + 1.5)] == [r.id]
+    (counts,) = store.queue_counts(T0 + 3)
+    assert counts.counts.get(State.WAITING, 0) == 0 and counts.counts[State.DEAD] >= 1
+    events = store.event_counts(None)
+    assert events[("default", "b", "enqueued")] == events[("default", "b", "dead")] == 1
+    (again,) = store.enqueue([job("b", key="k")], T0 + 3)  # a dead job holds no key
+    assert again.created and again.id != r.id
+    assert store.dead_retry([r.id], None, T0 + 4) == []  # it still could never run
+    assert store.claim("w", None, T0 + 5, LEASE, limit=5)[0].job.id == again.id
+
+
+def test_a_batch_stores_dead_the_lines_after_a_job_already_ended(store: Store) -> None:
+    (first,) = store.enqueue([job("a", max_attempts=1)], T0)
+    _run(store, first.id, T0 + 1, failed())
+    (ready,) = store.enqueue([job("r")], T0 + 1)
+    base = ready.id + 1
+    results = store.enqueue(
+        [
+            job("b", after=(first.id,)),
+            job("c", after=(base,)),  # after the line stored dead: dead too
+            job("d", after=(ready.id,)),
+            job("e"),
+        ],
+        T0 + 2,
+    )
+    assert [r.id for r in results] == [base, base + 1, base + 2, base + 3]
+    found = store.get_many([r.id for r in results])
+    assert [found[r.id].state for r in results] == [
+        State.DEAD,
+        State.DEAD,
+        State.WAITING,
+        State.QUEUED,
+    ]
+    why = f"job {first.id}, which it waited for, ended dead"
+    assert [found[r.id].error for r in results[:2]] == [why, why]
+
+
+def test_cancel_of_a_pipeline_cancels_every_job_named_whatever_their_order(
+    store: Store,
+) -> None:
+    """cancel A B C cancelled A, whose cascade made B and C dead before their turn came,
+    where cancel C B A cancelled all three."""
+    for given in ("forward", "backward"):
+        (a,) = store.enqueue([job("a")], T0)
+        (b,) = store.enqueue([job("b", after=(a.id,))], T0)
+        (c,) = store.enqueue([job("c", after=(b.id,))], T0)
+        ids = [a.id, b.id, c.id] if given == "forward" else [c.id, b.id, a.id]
+        before = store.cancel(ids, T0 + 1)
+        assert list(before.items()) == [
+            (i, State.QUEUED if i == a.id else State.WAITING) for i in ids
+        ], given
+        found = store.get_many(ids)
+        assert [found[i].state for i in ids] == [State.CANCELLED] * 3, given

@@ -41,25 +41,32 @@ local function value(v)
     return v
 end
 
--- A job after others is refused when one of them does not exist or cannot succeed any more,
--- and with it the whole batch: every line is checked before anything is written. The ids are
--- the ones the writing below gives (a line whose key an active job holds takes none).
+-- A job after others is refused when one of them does not exist, and with it the whole
+-- batch: every line is checked before anything is written. One after a job that ended dead
+-- or cancelled (or after a line stored dead) is stored dead, as the cascade makes it. The
+-- ids are the ones the writing below gives (a line whose key an active job holds takes
+-- none; a line stored dead holds no key).
+local ended = {}  -- the lines (by index) stored dead: why
 if ARGV[3] == '1' then
-    local next_id, holders = seq, {}
+    local next_id, holders, dead_ids = seq, {}, {}
     for i, s in ipairs(specs) do
         local key = value(s[8])
         if not (key and (holders[key] or key_holder(key))) then
             next_id = next_id + 1
-            if key then
-                holders[key] = true
-            end
-            local after = value(s[13])
+            local after, why = value(s[13]), nil
             if after then
-                local waits, refused = must_wait(cjson.decode(after), next_id, seq + 1)
+                local waits, refused
+                waits, refused, why = must_wait(cjson.decode(after), next_id, seq + 1, dead_ids)
                 if refused then
                     return redis.error_reply('jobctl usage: ' .. refused)
                 end
                 waiting[i] = waits
+                if why then
+                    ended[i], dead_ids[next_id] = why, why
+                end
+            end
+            if key and not why then
+                holders[key] = true
             end
         end
     end
@@ -75,12 +82,21 @@ for i, s in ipairs(specs) do
         created = created + 1
         local id = string.format('%d', seq)
         local job, queue, state, priority, run_at = s[1], s[2], s[3], s[4], s[7]
-        if waiting[i] then
+        local why = ended[i]
+        if why then
+            state = 'dead'
+        elseif waiting[i] then
             state = 'waiting'
         end
         local fields = {'id', id, 'job', job, 'queue', queue, 'state', state, 'priority',
             priority, 'attempts', '0', 'runs', '0', 'max_attempts', s[5], 'payload', s[6],
             'run_at', run_at, 'created_at', now}
+        if why then
+            fields[#fields + 1] = 'finished_at'
+            fields[#fields + 1] = now
+            fields[#fields + 1] = 'error'
+            fields[#fields + 1] = why
+        end
         if key then
             fields[#fields + 1] = 'key'
             fields[#fields + 1] = key
@@ -104,6 +120,8 @@ for i, s in ipairs(specs) do
             for _, after in ipairs(cjson.decode(s[13])) do
                 redis.call('SADD', after_key(string.format('%d', after)), id)
             end
+        elseif state == 'dead' then
+            member_of(P .. 'done:dead', now, member)
         else
             member_of(P .. 'due:' .. queue, run_at, member)
             member_of(P .. 'due', run_at, member)
@@ -114,12 +132,14 @@ for i, s in ipairs(specs) do
             bump(P .. 'pending', queue .. SEP .. job)
         end
         bump('stats', queue .. SEP .. job .. SEP .. 'enqueued')
-        if key then
+        if why then  -- counted as the jobs a cascade makes dead; it holds no key
+            bump('stats', queue .. SEP .. job .. SEP .. 'dead')
+        elseif key then
             redis.call('HSET', P .. 'keys', key, id)
             taken[key] = id
         end
         local schedule = value(s[11])
-        if schedule then
+        if schedule and not why then
             redis.call('SADD', P .. 'sched_active:' .. schedule, id)
         end
         out[i] = {id, 1}

@@ -193,11 +193,12 @@ end
 
 -- Whether a job to be `next_id` that runs after `after` (ids, as decoded from JSON) must
 -- wait: not when they have all succeeded. Returns nil and the reason when it is refused: a
--- job after one that does not exist, or ended dead or cancelled, could never run (the
--- SQLite store's words). The jobs of the batch storing it (ids from `first_new`) are all
--- still to run.
-local function must_wait(after, next_id, first_new)
-    local waits = false
+-- job after one that does not exist. Returns as third value, when one of them ended dead or
+-- cancelled, the error it is stored dead with: the cascade's, as if it had ended a moment
+-- later (the SQLite store's words). The jobs of the batch storing it (ids from `first_new`)
+-- are all still to run, but for those in `ended` (id to why: stored dead).
+local function must_wait(after, next_id, first_new, ended)
+    local waits, why = false, nil
     for _, value in ipairs(after) do
         local after_id = tonumber(value)
         local shown = string.format('%d', after_id)
@@ -209,22 +210,24 @@ local function must_wait(after, next_id, first_new)
         end
         if after_id >= first_new then
             waits = true
+            why = why or (ended and ended[after_id])
         else
             local state = redis.call('HGET', job_key(shown), 'state')
             if not state then
                 return nil, '--after ' .. shown .. ': there is no job ' .. shown
-            elseif state == 'dead' then
-                return nil, '--after ' .. shown .. ': job ' .. shown
-                    .. ' is dead (dead retry it first); a job after it would never run'
-            elseif state == 'cancelled' then
-                return nil, '--after ' .. shown .. ': job ' .. shown
-                    .. ' was cancelled; a job after it would never run'
-            elseif state ~= 'succeeded' then
+            elseif (state == 'dead' or state == 'cancelled') and not why then
+                local how = 'ended dead'
+                if state == 'cancelled' then
+                    how = 'was cancelled'
+                end
+                why = 'job ' .. shown .. ', which it waited for, ' .. how
+            end
+            if state ~= 'succeeded' then
                 waits = true
             end
         end
     end
-    return waits
+    return waits, nil, why
 end
 
 -- Where a job that runs after others stands (dead retry, and each success they wait for):
@@ -387,9 +390,9 @@ end
 
 -- Store a new job (spec: a decoded table of strings from Python; `after`, when given, a JSON
 -- array of ids). A key held by an active job stores nothing and returns that job's id. A job
--- after others that have not all succeeded is stored waiting; one after a job that does not
--- exist or cannot succeed any more is refused before anything is written.
--- Returns id, created (1 or 0).
+-- after others that have not all succeeded is stored waiting, and dead (as the cascade makes
+-- it) when one of them ended dead or cancelled; one after a job that does not exist is
+-- refused before anything is written. Returns id, created (1 or 0).
 local function insert(spec, now)
     if spec.key then
         local existing = key_holder(spec.key)
@@ -397,12 +400,15 @@ local function insert(spec, now)
             return existing, 0
         end
     end
-    local state = spec.state
+    local state, why = spec.state, nil
     if spec.after then
         local next_id = tonumber(redis.call('GET', P .. 'seq') or '0') + 1
-        local waits, refused = must_wait(cjson.decode(spec.after), next_id, next_id)
+        local waits, refused
+        waits, refused, why = must_wait(cjson.decode(spec.after), next_id, next_id)
         if refused then
             refuse(refused)
+        elseif why then
+            state = 'dead'
         elseif waits then
             state = 'waiting'
         end
@@ -415,6 +421,9 @@ local function insert(spec, now)
         run_at = spec.run_at, created_at = now, command = spec.command, cwd = spec.cwd,
         schedule = spec.schedule, fire_time = spec.fire_time, after = spec.after,
     }
+    if why then
+        h.finished_at, h.error = now, why
+    end
     save(id, h, JOB_FIELDS)
     local queue, member = h.queue, pad(id)
     redis.call('SADD', P .. 'queues', queue)
@@ -428,6 +437,8 @@ local function insert(spec, now)
         for _, after in ipairs(after_ids(h)) do
             redis.call('SADD', after_key(after), id)
         end
+    elseif h.state == 'dead' then
+        redis.call('ZADD', P .. 'done:dead', h.finished_at, member)
     else
         redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
         redis.call('ZADD', P .. 'due', h.run_at, member)
@@ -437,13 +448,18 @@ local function insert(spec, now)
     if PENDING[h.state] then
         redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)
     end
-    if h.key then
-        redis.call('HSET', P .. 'keys', h.key, id)
-    end
-    if h.schedule then
-        redis.call('SADD', P .. 'sched_active:' .. h.schedule, id)
+    if ACTIVE[h.state] then  -- a dead job holds neither its key nor its schedule's guard
+        if h.key then
+            redis.call('HSET', P .. 'keys', h.key, id)
+        end
+        if h.schedule then
+            redis.call('SADD', P .. 'sched_active:' .. h.schedule, id)
+        end
     end
     count_event(hour_of(now), queue, h.job, 'enqueued')
+    if h.state == 'dead' then
+        count_event(hour_of(now), queue, h.job, 'dead')
+    end
     return id, 1
 end
 

@@ -28,7 +28,10 @@ class ControlOps(SqliteBase):
         before: dict[int, State | None] = {}
         cancelled = False
         with self._write() as conn:
-            for job_id in job_ids:
+            # Newest first: a job is cancelled before the jobs it runs after (older ones),
+            # whose cancel would have made it dead, and cancel A B C of a pipeline said B and
+            # C had already ended dead where cancel C B A cancelled all three.
+            for job_id in sorted(set(job_ids), reverse=True):
                 row = conn.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
                 if row is None:
                     before[job_id] = None
@@ -48,7 +51,7 @@ class ControlOps(SqliteBase):
                     cancelled = True
         if cancelled:  # workers stop a running one; a --burst worker awaiting a retry ends
             self._notifier.notify(CONTROL)
-        return before
+        return {job_id: before[job_id] for job_id in job_ids}  # in the order given
 
     def set_paused(self, queue: str, paused: bool) -> None:
         with self._write() as conn:

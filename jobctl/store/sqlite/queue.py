@@ -77,6 +77,7 @@ class QueueOps(SqliteBase):
         key_holder = KeyHolders(conn)
         queued, scheduled, waiting = State.QUEUED.value, State.SCHEDULED.value, "waiting"
         afters: list[tuple[int, int]] = []
+        ended: dict[int, str] = {}  # the batch's jobs stored dead: why
         absent = (None, None, None, None, None)
         for spec in jobs:
             key = spec.key
@@ -87,11 +88,18 @@ class QueueOps(SqliteBase):
                 if existing is not None:
                     results.append(EnqueueResult(existing, created=False))
                     continue
-                batch_keys[key] = seq + 1
             run_at = now if spec.run_at is None else spec.run_at
             state = scheduled if run_at > now else queued
-            if spec.after and _waits(conn, spec.after, seq + 1, first_new):
-                state = waiting
+            why = None
+            if spec.after:
+                waits, why = _waits(conn, spec.after, seq + 1, first_new, ended)
+                if why is not None:
+                    state = State.DEAD.value
+                    ended[seq + 1] = why
+                elif waits:
+                    state = waiting
+            if key is not None and why is None:  # a dead job holds no key
+                batch_keys[key] = seq + 1
             seq += 1
             payload = spec.payload_json or compact_json(spec.payload)
             optional = (key, spec.command, spec.cwd, spec.schedule, spec.fire_time)
@@ -106,13 +114,15 @@ class QueueOps(SqliteBase):
                 full.append(
                     (seq, spec.job, spec.queue, state, spec.priority, spec.max_attempts, payload,
                      key, run_at, now, None if command is None else json.dumps(command), cwd,
-                     schedule, fire_time, json.dumps(spec.after) if spec.after else None)
+                     schedule, fire_time, json.dumps(spec.after) if spec.after else None,
+                     None if why is None else now, why)
                 )  # fmt: skip
                 afters.extend((after, seq) for after in spec.after)
             results.append(EnqueueResult(seq, True))
         short: list[tuple[Any, ...]] = []
         by_state: Counter[tuple[str, str]] = Counter()
         by_job: Counter[tuple[str, str]] = Counter()
+        dead_by_job: Counter[tuple[str, str]] = Counter()
         for first, columns, payloads in runs:
             job, queue, state, priority, max_attempts, run_at = columns
             by_state[queue, state] += len(payloads)
@@ -134,8 +144,8 @@ class QueueOps(SqliteBase):
         if full:
             conn.executemany(
                 "INSERT INTO jobs (id, job, queue, state, priority, max_attempts, payload,"
-                " key, run_at, created_at, command, cwd, schedule, fire_time, after_ids)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " key, run_at, created_at, command, cwd, schedule, fire_time, after_ids,"
+                " finished_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 full,
             )
             if afters:
@@ -145,6 +155,8 @@ class QueueOps(SqliteBase):
             for row in full:
                 by_state[row[2], row[3]] += 1
                 by_job[row[2], row[1]] += 1
+                if row[3] == State.DEAD.value:  # counted as the jobs a cascade makes dead
+                    dead_by_job[row[2], row[1]] += 1
         created = sum(by_state.values())
         if created:
             conn.executemany(
@@ -162,6 +174,12 @@ class QueueOps(SqliteBase):
                 " VALUES (?, ?, ?, 'enqueued', ?)"
                 " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + excluded.n",
                 [(hour, q, j, n) for (q, j), n in by_job.items()],
+            )
+            conn.executemany(
+                "INSERT INTO stat_counts (hour, queue, job, event, n)"
+                " VALUES (?, ?, ?, 'dead', ?)"
+                " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + excluded.n",
+                [(hour, q, j, n) for (q, j), n in dead_by_job.items()],
             )
         return results, created
 
@@ -570,31 +588,40 @@ def _insert_chunk(
     )
 
 
-def _waits(conn: sqlite3.Connection, after: Sequence[int], next_id: int, first_new: int) -> bool:
-    """Whether a job (to be `next_id`) that runs after `after` must wait: not when all of
-    them have succeeded. One that does not exist, or ended dead or cancelled, is refused: the
-    job could never run. Jobs of the same batch (from `first_new`) are all still to run."""
+def _waits(
+    conn: sqlite3.Connection,
+    after: Sequence[int],
+    next_id: int,
+    first_new: int,
+    ended: Mapping[int, str],
+) -> tuple[bool, str | None]:
+    """Whether a job (to be `next_id`) that runs after `after` must wait (not when all of
+    them have succeeded), and the error it is stored dead with when one of them ended dead
+    or cancelled: the cascade's, as if it had ended a moment later (refusing it made a
+    failed build look like a mistyped command). One that does not exist is refused. Jobs of
+    the same batch (from `first_new`) are still to run, but for those in `ended` (dead)."""
     from jobctl.errors import UsageError
 
     waits = False
+    why: str | None = None
     for after_id in after:
         if after_id >= next_id:
             if after_id == next_id:
                 raise UsageError(f"--after {after_id}: a job cannot run after itself")
             raise UsageError(f"--after {after_id}: there is no job {after_id}")
         if after_id >= first_new:
+            if why is None:
+                why = ended.get(after_id)
             waits = True
             continue
         row = conn.execute("SELECT state FROM jobs WHERE id = ?", (after_id,)).fetchone()
         if row is None:
             raise UsageError(f"--after {after_id}: there is no job {after_id}")
-        if row[0] in ("dead", "cancelled"):
-            ended = "is dead (dead retry it first)" if row[0] == "dead" else "was cancelled"
-            raise UsageError(
-                f"--after {after_id}: job {after_id} {ended}; a job after it would never run"
-            )
+        if row[0] in ("dead", "cancelled") and why is None:
+            how = "ended dead" if row[0] == "dead" else "was cancelled"
+            why = f"job {after_id}, which it waited for, {how}"
         waits = waits or row[0] != "succeeded"
-    return waits
+    return waits, why
 
 
 def _has_dependents(conn: sqlite3.Connection, job_id: int) -> bool:
