@@ -192,6 +192,9 @@ def test_a_job_after_one_already_dead_is_stored_dead_and_waited_for_as_one(env: 
                      str(build))  # fmt: skip
     assert deploy.returncode == 0, deploy.stderr
     deploy_id = int(deploy.stdout)
+    assert deploy.stderr == (
+        f"jobctl: note: job {deploy_id} is dead: job {build}, which it waited for, ended dead\n"
+    )
     shown = env.show(deploy_id)
     assert (shown["state"], shown["error"]) == (
         "dead",

@@ -127,6 +127,8 @@ def run_enqueue(
         say_if_new(store)
         if result.created:
             _say_if_past(at, at_instant, now, "the job runs now")
+            if after_ids:
+                _say_if_dead(store, result.id)
         else:
             _refuse_a_stopping_holder(store, result.id, key)
             say_key_held(store, result.id, key, new_job.job)
@@ -204,6 +206,16 @@ def say_if_new(store: Store) -> None:
             f"jobctl: note: {store.location} is a new database, which no worker serves yet"
             " (a worker takes jobs from the database its --db, $JOBCTL_DB or jobs.toml names)"
         )
+
+
+def _say_if_dead(store: Store, job_id: int) -> None:
+    """A job enqueued after one that already ended dead or cancelled is stored dead: said,
+    as the id alone reads as a job queued."""
+    from jobctl.models import State
+
+    job = store.get(job_id)
+    if job is not None and job.state == State.DEAD:
+        print(f"jobctl: note: job {job_id} is dead: {job.error}", file=sys.stderr)
 
 
 def say_key_held(store: Store, holder_id: int, key: str | None, job_type: str) -> None:
