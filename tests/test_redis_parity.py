@@ -453,3 +453,40 @@ def test_a_namespace_of_schema_1_is_upgraded_on_open_and_claims_from_it(
         assert again._client.zcard(again._key("due")) == 1
     finally:
         again.close()
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed"])
+def test_a_success_costs_the_same_whatever_the_number_of_jobs_its_dependent_runs_after(
+    tmp_path: Path, order: str
+) -> None:
+    """Each of 1,000 jobs a job runs after ends, in id order or the reverse: the scripts run
+    about as many commands as for 1,000 jobs none waits for. Each success read the state of
+    every job its dependent runs after: 10,000 of them took run-worker 270 s instead of 13 s,
+    each finish script blocking the server for up to 142 ms."""
+    server = start_server(tmp_path / "own")
+    store = RedisStore(server.url("cost"))
+    succeeded = AttemptResult(Outcome.SUCCEEDED, exit_code=0)
+    try:
+
+        def finish_all(name: str, fan_in: bool) -> int:
+            firsts = [r.id for r in store.enqueue([NewJob(job=name, payload={})] * 1_000, T0)]
+            if fan_in:
+                store.enqueue([NewJob(job="fan_in", payload={}, after=tuple(firsts))], T0)
+            claims = store.claim("w", None, T0 + 1, 30.0, limit=1_000)
+            if order == "reversed":
+                claims.reverse()
+
+            def finish() -> None:
+                for start in range(0, len(claims), 50):
+                    store.finish([Finish(c, succeeded) for c in claims[start : start + 50]], T0 + 2)
+
+            return commands_run(server, finish)
+
+        plain = finish_all("plain", fan_in=False)
+        fan_in = finish_all("before", fan_in=True)
+        assert fan_in < plain * 2, f"{fan_in} commands, {plain} without the job after them"
+        (waited,) = store.list_jobs(JobFilter(job="fan_in"))
+        assert waited.state == State.QUEUED and waited.run_at == T0 + 2
+    finally:
+        store.close()
+        server.stop()

@@ -6,6 +6,7 @@ unchanged. Times are explicit arguments, so nothing here sleeps.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1573,3 +1574,86 @@ def test_cancel_of_a_pipeline_cancels_every_job_named_whatever_their_order(
         ], given
         found = store.get_many(ids)
         assert [found[i].state for i in ids] == [State.CANCELLED] * 3, given
+
+
+# -- a job after many others (fan-in) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["in order", "reversed", "shuffled"])
+def test_a_job_after_many_waits_for_the_last_of_them_in_whatever_order_they_end(
+    store: Store, order: str
+) -> None:
+    """Each success counts down what the job still waits for, wherever the one ending
+    stands among them: the job is due at the last success, not before."""
+    firsts = [r.id for r in store.enqueue([job("a") for _ in range(40)], T0)]
+    (fan_in,) = store.enqueue([job("b", after=tuple(firsts))], T0)
+    claims = store.claim("w", None, T0 + 1, LEASE, limit=40)
+    assert sorted(c.job.id for c in claims) == firsts
+    if order == "reversed":
+        claims.reverse()
+    elif order == "shuffled":
+        random.Random(7).shuffle(claims)
+    for step, claim in enumerate(claims):
+        assert store.get(fan_in.id).state == State.WAITING  # type: ignore[union-attr]
+        assert store.finish([Finish(claim, ok())], T0 + 2 + step) == [State.SUCCEEDED]
+    ready = store.get(fan_in.id)
+    assert ready is not None and ready.state == State.QUEUED
+    assert ready.run_at == T0 + 2 + len(claims) - 1
+
+
+def test_a_job_after_others_retried_with_one_of_them_waits_for_each_still_to_succeed(
+    store: Store,
+) -> None:
+    """One of the jobs it runs after died, and the job with it: dead retried, both wait
+    again, the job for that one as for those that had not run yet, not for those that had
+    succeeded."""
+    (done, dies, later) = (
+        r.id for r in store.enqueue([job("a"), job("b", max_attempts=1), job("c")], T0)
+    )
+    (fan_in,) = store.enqueue([job("d", after=(done, dies, later))], T0)
+    _run(store, done, T0 + 1, ok())
+    _run(store, dies, T0 + 2, failed())
+    assert store.get(fan_in.id).state == State.DEAD  # type: ignore[union-attr]
+    assert store.dead_retry([dies, fan_in.id], None, T0 + 3) == [dies, fan_in.id]
+    assert store.get(fan_in.id).state == State.WAITING  # type: ignore[union-attr]
+    _run(store, later, T0 + 4, ok())
+    assert store.get(fan_in.id).state == State.WAITING  # type: ignore[union-attr]
+    _run(store, dies, T0 + 5, ok())
+    assert store.get(fan_in.id).state == State.QUEUED  # type: ignore[union-attr]
+
+
+def _steps_to_finish_after(tmp_path: Path, name: str, fan_in: bool) -> int:
+    """SQLite's own steps (its progress handler: one per hundred VM instructions) to end
+    2,000 jobs, 50 at a time, beside a job that runs after all of them or not."""
+    store = SqliteStore(tmp_path / f"{name}.db")
+    try:
+        firsts = [r.id for r in store.enqueue([job("a") for _ in range(2_000)], T0)]
+        if fan_in:
+            store.enqueue([job("b", after=tuple(firsts))], T0)
+        claims = store.claim("w", None, T0 + 1, LEASE, limit=2_000)
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        store._conn.set_progress_handler(count, 100)
+        try:
+            for start in range(0, len(claims), 50):
+                store.finish([Finish(c, ok()) for c in claims[start : start + 50]], T0 + 2)
+        finally:
+            store._conn.set_progress_handler(None, 0)
+        assert [j.state for j in store.list_jobs(JobFilter(job="b"))] == [State.QUEUED] * fan_in
+        return steps[0]
+    finally:
+        store.close()
+
+
+def test_a_success_costs_the_same_whatever_the_number_of_jobs_its_dependent_runs_after(
+    tmp_path: Path,
+) -> None:
+    """Each of 10,000 jobs a job ran after looked through all their rows as it succeeded: a
+    drain of 20.7 s instead of 7.9 s without that job."""
+    plain = _steps_to_finish_after(tmp_path, "plain", fan_in=False)
+    fan_in = _steps_to_finish_after(tmp_path, "fan_in", fan_in=True)
+    assert fan_in < plain * 1.5, f"{fan_in * 100} instructions, {plain * 100} without the job"

@@ -230,7 +230,7 @@ local function must_wait(after, next_id, first_new, ended)
     return waits, nil, why
 end
 
--- Where a job that runs after others stands (dead retry, and each success they wait for):
+-- Where a job that runs after others stands (dead retry):
 -- 'dead' when one of them ended dead or cancelled (it could never run), 'waiting' while one
 -- is still to succeed, nil once they have all succeeded (or are gone: pruned after their
 -- end, as the SQLite store's job_after rows go with them). With gone_is_dead (dead retry of
@@ -253,13 +253,54 @@ local released_waiting = false
 
 local transition
 
+-- Whether waiting job `id` is still held back by a job it runs after that has not
+-- succeeded (or ended dead or cancelled, for the one ending to see to). The job keeps in
+-- after_next the place in its `after` of the last such job found, and its id: while that one
+-- has not succeeded, a success costs one read whatever the number of jobs it runs after.
+-- Once it has, the look goes on from there down, round to the end: the jobs passed have
+-- succeeded for good, so a job's whole wait reads each of them about once, in whatever
+-- order they end (a look from the first, at each success, made a job after 10,000 jobs
+-- read 50 million states).
+local function held_back(id)
+    local hint = redis.call('HGET', job_key(id), 'after_next')
+    local place = 0
+    if hint then
+        local at, after = string.match(hint, '^(%d+):(%d+)$')
+        local state = redis.call('HGET', job_key(after), 'state')
+        if state and state ~= 'succeeded' then
+            return true
+        end
+        place = tonumber(at)
+    end
+    local afters = after_ids({after = redis.call('HGET', job_key(id), 'after')})
+    local count = #afters
+    if place < 1 or place > count then
+        place = count  -- the newest, mostly the last to end
+    end
+    for _ = 1, count do
+        local after = afters[place]
+        local state = redis.call('HGET', job_key(after), 'state')
+        if state and state ~= 'succeeded' then
+            redis.call('HSET', job_key(id), 'after_next', place .. ':' .. after)
+            return true
+        end
+        place = place - 1
+        if place < 1 then
+            place = count
+        end
+    end
+    redis.call('HDEL', job_key(id), 'after_next')
+    return false
+end
+
 -- Job `id` succeeded (h: its fields, finished_at set): each job waiting for it whose other
 -- jobs have succeeded too is due from now, or from the end of its own delay.
 local function after_succeeded(id, h)
     local finished = h.finished_at or h.run_at
     for _, dependent in ipairs(redis.call('SMEMBERS', after_key(id))) do
-        local w = load(dependent)
-        if w and w.state == 'waiting' and not still_waits(w) then
+        local state = redis.call('HGET', job_key(dependent), 'state')
+        local w = state == 'waiting' and not held_back(dependent) and load(dependent)
+        if w then
             local to = 'queued'
             if tonumber(w.run_at) > tonumber(finished) then
                 to = 'scheduled'
