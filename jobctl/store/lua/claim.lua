@@ -94,16 +94,22 @@ for i = 1, math.min(limit, #candidates) do
         h.attempts = tostring(tonumber(h.attempts) + 1)
         h.runs = tostring(tonumber(h.runs) + 1)
         h.worker, h.lease_token, h.lease_expires_at = worker, ARGV[7 + #out + 1], lease_until
-        h.started_at, h.finished_at = now, nil
+        -- Its attempt starts no earlier than it was due: a job made due by another's end
+        -- (run_at: that end) after this claim's `now` was read was not running before it.
+        local started = now
+        if tonumber(h.run_at) > now_n then
+            started = h.run_at
+        end
+        h.started_at, h.finished_at = started, nil
         transition(id, h, 'running')
         save(id, h, {'attempts', 'runs', 'worker', 'lease_token', 'lease_expires_at',
             'started_at', 'finished_at'})
         redis.call('ZADD', P .. 'leases', lease_until, pad(id))
         redis.call('HSET', attempt_key(id, h.runs), 'attempt', h.attempts, 'worker', worker,
-            'host', host, 'due_at', h.run_at, 'started_at', now)
-        redis.call('ZADD', P .. 'att_start', now, pad(id) .. ':' .. h.runs)
+            'host', host, 'due_at', h.run_at, 'started_at', started)
+        redis.call('ZADD', P .. 'att_start', started, pad(id) .. ':' .. h.runs)
         count_event(hour, h.queue, h.job, 'started')
-        observe('wait', h.queue, h.job, now_n - tonumber(h.run_at))
+        observe('wait', h.queue, h.job, tonumber(started) - tonumber(h.run_at))
         out[#out + 1] = flatten(h)
     end
 end
