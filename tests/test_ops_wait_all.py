@@ -524,7 +524,10 @@ def test_a_timeout_says_which_jobs_a_waiting_job_waits_for(env: Env) -> None:
     env.write_config(CONFIG)
     first = env.enqueue("ok", "--delay", "1h")
     second = env.enqueue("ok", "--after", str(first))
-    for args in (["wait", str(second)], ["enqueue", "ok", "--after", f"{first},{second}", "--wait"]):
+    for args in (
+        ["wait", str(second)],
+        ["enqueue", "ok", "--after", f"{first},{second}", "--wait"],
+    ):
         result = env.run(*args, "--timeout", "0.5s")
         assert result.returncode == 124, result.stderr
         after = f"for job {first}" if args[0] == "wait" else f"for jobs {first}, {second}"
