@@ -297,9 +297,11 @@ class QueueOps(SqliteBase):
         for _, _, job_id in candidates[:limit]:
             token = os.urandom(8).hex()
             row = conn.execute(
+                # Never before it was due: a job another's success made due may have a
+                # run_at past the `now` its worker read before this transaction began.
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
                 " runs = runs + 1, worker = ?, lease_token = ?, lease_expires_at = ?,"
-                " started_at = ?, finished_at = NULL"
+                " started_at = MAX(?, run_at), finished_at = NULL"
                 f" WHERE id = ? AND state = 'queued' RETURNING {JOB_COLUMNS}",
                 (worker, token, now + lease, now, job_id),
             ).fetchone()
@@ -311,7 +313,7 @@ class QueueOps(SqliteBase):
             conn.execute(
                 "INSERT INTO attempts (job_id, run, attempt, worker, due_at, started_at,"
                 " log_path) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (job.id, runs, job.attempts, worker, job.run_at, now, path),
+                (job.id, runs, job.attempts, worker, job.run_at, job.started_at, path),
             )
             claims.append(
                 Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
