@@ -237,18 +237,30 @@ def test_prune_forgets_the_queues_it_empties_but_a_paused_one(env: Env) -> None:
 def test_an_older_database_forgets_its_empty_queues_at_its_upgrade(tmp_path: Path) -> None:
     """A database pruned before queues were forgotten lists its empty ones no more once
     upgraded (schema 6), a paused one and one holding a job staying."""
+    from jobctl.store.sqlite.connection import APPLICATION_ID, _migrations, _statements
+
     path = tmp_path / "v5.db"
-    with SqliteStore(path) as store:
-        store.enqueue([NewJob(job="ok", payload={}, queue="busy")], time.time())
-        store.set_paused("held", True)
     conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for number, script in _migrations():  # the schema as version 5 left it
+        if number <= 5:
+            for statement in _statements(script):
+                conn.execute(statement)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 5")
+    now = time.time()
+    conn.execute(
+        "INSERT INTO jobs (job, queue, state, max_attempts, payload, run_at, created_at)"
+        " VALUES ('ok', 'busy', 'queued', 3, '{}', ?, ?)",
+        (now, now),
+    )
+    conn.execute("INSERT INTO job_counts (queue, state, n) VALUES ('busy', 'queued', 1)")
+    conn.execute("INSERT INTO queues (name, paused) VALUES ('busy', 0), ('held', 1)")
     conn.executemany("INSERT INTO queues (name) VALUES (?)", [(f"cust{i}",) for i in range(50)])
     conn.executemany(
         "INSERT INTO job_counts (queue, state, n) VALUES (?, 'cancelled', 0)",
         [(f"cust{i}",) for i in range(50)],
     )
-    conn.execute("DROP INDEX job_counts_ready")
-    conn.execute("PRAGMA user_version = 5")
     conn.close()
     with SqliteStore(path) as store:
         assert store.upgraded_from == 5
