@@ -221,3 +221,23 @@ def test_cancel_of_a_pipeline_in_any_order_cancels_every_job(env: Env) -> None:
     ]
     jobs = _jobs(env)
     assert [jobs[i]["state"] for i in (build, test, deploy)] == ["cancelled"] * 3
+
+
+def test_dead_retry_all_names_twenty_jobs_left_dead_then_counts_the_rest(env: Env) -> None:
+    """A chain of jobs after a cancelled one gave a line each (4,999 for 5,000)."""
+    env.write_config(CONFIG)
+    root = _step(env, "root", "--delay", "1h")
+    lines = "".join(
+        json.dumps({"job": "step", "payload": {"name": f"n{i}", "code": 0}, "after": root + i})
+        + "\n"
+        for i in range(30)
+    )
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    env.run("cancel", str(root), check=True)
+    result = env.run("dead", "retry", "--all")
+    assert result.returncode == 1
+    said = result.stderr.splitlines()
+    assert len(said) == 22, said
+    first = f"jobctl: job {root + 1} runs after job {root}, which is cancelled (it cannot run)"
+    assert said[0] == f"{first}; not retried"
+    assert said[-2:] == ["jobctl: and 10 more job(s) not retried", "jobctl: 30 job(s) not retried"]
