@@ -1308,6 +1308,9 @@ def test_after_a_job_that_does_not_exist_nothing_is_stored(store: Store) -> None
     store.cancel([cancelled], T0 + 1)
     with pytest.raises(UsageError, match="no job 99"):
         store.enqueue([job("x"), job("c", after=(dead, 99))], T0 + 2)
+    largest = 2**63 - 1  # said as given, not as a double rounds it
+    with pytest.raises(UsageError, match=f"^--after {largest}: there is no job {largest}$"):
+        store.enqueue([job("c", after=(largest,))], T0 + 2)
     assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [cancelled, dead]
 
 

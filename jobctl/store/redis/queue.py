@@ -41,6 +41,8 @@ class QueueOps(RedisBase):
         # Only a batch with jobs that run after others can be refused: the script checks
         # such a batch whole before it writes anything (all or nothing).
         checked = "1" if any(spec.after for spec in jobs) else ""
+        if checked:
+            _refuse_past_exact_ids(jobs)
         with self._guard():
             rows = self._run("enqueue", num(now), batch, checked)
         return [EnqueueResult(int(job_id), bool(new)) for job_id, new in rows]
@@ -208,3 +210,17 @@ class QueueOps(RedisBase):
 
 def _path_or_unknown(path: str | None) -> str:
     return "?" if path is None else path
+
+
+# Lua's numbers are doubles: an id above this reached the scripts rounded (9223372036854775807
+# read as -9223372036854775808). INCR hands out no such id in any real namespace.
+_EXACT_IDS = 2**53
+
+
+def _refuse_past_exact_ids(jobs: Sequence[NewJob]) -> None:
+    from jobctl.errors import UsageError
+
+    for spec in jobs:
+        for after_id in spec.after:
+            if after_id > _EXACT_IDS:
+                raise UsageError(f"--after {after_id}: there is no job {after_id}")
