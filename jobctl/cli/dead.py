@@ -88,7 +88,7 @@ def dead_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Show a dead job whole: its payload, and the error and log tail of every attempt."""
-    from jobctl.cli.observe import log_tail
+    from jobctl.cli.attemptlogs import log_tail
     from jobctl.errors import NotFound
     from jobctl.models import State
     from jobctl.render import (
