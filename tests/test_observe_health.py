@@ -451,3 +451,27 @@ def test_health_reads_as_much_on_many_job_types_as_on_a_few(tmp_path: Path) -> N
 
     few, many = steps(300), steps(20_000)  # both more than it samples of each
     assert many < 2 * few, (few, many)
+
+
+def test_healthz_fails_on_a_full_disk_as_health_does(env: Env) -> None:
+    """/healthz only read the queue counts: it said ok on a full disk (or a file system
+    remounted read-only), where every enqueue and claim failed."""
+    from test_observe_support import free_port, http_get, listening
+
+    with small_file_system(env.root / "small", "size=8m") as small:
+        env.db = small / "q.db"
+        env.write_config(CONFIG)
+        env.enqueue("ok")
+        port = free_port()
+        worker = start_logged(env, "run-worker", "--metrics-addr", f"127.0.0.1:{port}")
+        assert listening(env, worker) == ("127.0.0.1", port)
+        assert http_get("127.0.0.1", port, "/healthz")[0] == 200
+        with contextlib.suppress(OSError), open(small / "filler", "wb") as filler:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        status, _, body = http_get("127.0.0.1", port, "/healthz")
+        assert status == 503
+        assert body.startswith(f"unhealthy: database {env.db}: the disk is full ("), body
+        (small / "filler").unlink()
+        assert http_get("127.0.0.1", port, "/healthz")[0] == 200

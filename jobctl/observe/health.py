@@ -56,7 +56,7 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
     """Every check asked for, passing or not; the database being readable is always one."""
     queues = store.queue_counts(now)  # the counters, and the ready and due indexes
     read_sample(store, now)
-    checks = [_database(store)]
+    checks = [database_check(store)]
     for loss in store.losses():  # a server that deletes jobs by itself is no healthy queue
         checks.append(Check("store", False, None, None, loss))
     ready = sum(q.ready for q in queues)
@@ -116,7 +116,7 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
     return checks
 
 
-def _database(store: Store) -> Check:
+def database_check(store: Store) -> Check:
     """Readable (read_sample has read it), on a file system mounted for writing, and with
     room to write on its disk: the value is the bytes free there, for a SQLite file."""
     from jobctl.store.sqlite.connection import SqliteBase, free_space

@@ -126,11 +126,18 @@ class MetricsServer:
             return 503, f"# jobctl: {exc}\n"
 
     def health(self) -> tuple[int, str]:
+        """503 when the store cannot be read, or cannot take a write (a full disk, a file
+        system mounted read-only: `health`'s database check), which reads still hide."""
+        from jobctl.observe.health import database_check
+
         try:
             with self._open_store() as store:
                 store.queue_counts(0.0)
+                database = database_check(store)
         except JobctlError as exc:
             return 503, f"unhealthy: {exc}\n"
+        if not database.ok:
+            return 503, f"unhealthy: {database.message}\n"
         return 200, "ok\n"
 
     def _answer(self, head: bytes, client_address: Any) -> bytes:
