@@ -241,3 +241,24 @@ def test_dead_retry_all_names_twenty_jobs_left_dead_then_counts_the_rest(env: En
     first = f"jobctl: job {root + 1} runs after job {root}, which is cancelled (it cannot run)"
     assert said[0] == f"{first}; not retried"
     assert said[-2:] == ["jobctl: and 10 more job(s) not retried", "jobctl: 30 job(s) not retried"]
+
+
+def test_a_cancel_says_how_many_jobs_waiting_on_it_it_made_dead(env: Env) -> None:
+    """`cancel 1` of a chain said only "cancelled 1 (was queued)", the jobs after it made dead
+    without a word."""
+    env.write_config(CONFIG)
+    root = _step(env, "root", "--delay", "1h")
+    lines = "".join(
+        json.dumps({"job": "step", "payload": {"name": f"n{i}", "code": 0}, "after": root + i})
+        + "\n"
+        for i in range(3)
+    )
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    other = _step(env, "other", "--delay", "1h")
+    result = env.run("cancel", str(root), check=True)
+    assert result.stdout == f"cancelled {root} (was scheduled)\n"
+    assert result.stderr == (
+        f"jobctl: note: 3 job(s) waiting on the jobs cancelled are dead now (first: job"
+        f" {root + 1}; jobctl dead list shows them)\n"
+    )
+    assert env.run("cancel", str(other), check=True).stderr == ""  # none waits on it

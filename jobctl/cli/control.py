@@ -35,6 +35,7 @@ from jobctl.cli.queue import (
 
 if TYPE_CHECKING:
     from jobctl.models import Job
+    from jobctl.store import Store
 
 
 @app.command(
@@ -52,10 +53,20 @@ def cancel(
     """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
     then SIGKILL after the job's kill_grace. A cancelled job is not retried."""
     from jobctl.models import ACTIVE_STATES, State
+    from jobctl.text import say
 
     with STATE.store(create=False) as store:
         now = time.time()
-        before = store.cancel(list(dict.fromkeys(job_ids)), now)
+        named = list(dict.fromkeys(job_ids))
+        dependents = _waiting_on(store, named, now)
+        before = store.cancel(named, now)
+        if dependents:  # made dead by the cancel, as they could never run: said, not hidden
+            dead = [j for j in store.get_many(sorted(dependents)).values() if j.state == State.DEAD]
+            if dead:
+                say(
+                    f"jobctl: note: {len(dead)} job(s) waiting on the jobs cancelled are dead"
+                    f" now (first: job {dead[0].id}; jobctl dead list shows them)"
+                )
         running = [i for i, state in before.items() if state == State.RUNNING]
         # Cancelled before, and still taking their kill_grace: not over, whatever the state.
         cancelled = [i for i, state in before.items() if state == State.CANCELLED]
@@ -113,6 +124,27 @@ def cancel(
             ]
         )
     refused(len(reasons), asked=len(before), verb="cancelled")
+
+
+def _waiting_on(store: Store, job_ids: list[int], now: float) -> set[int]:
+    """The waiting jobs that run after any of `job_ids`, directly or through others (a
+    cancel makes them dead), those named aside; nothing read when no job waits."""
+    from jobctl.models import JobFilter, State
+
+    if not any(q.counts.get(State.WAITING) for q in store.queue_counts(now)):
+        return set()
+    runs_after: dict[int, list[int]] = {}
+    for job in store.list_jobs(JobFilter(states=(State.WAITING,), limit=None)):
+        for after_id in job.after:
+            runs_after.setdefault(after_id, []).append(job.id)
+    found: set[int] = set()
+    todo = list(job_ids)
+    while todo:
+        for dependent in runs_after.get(todo.pop(), ()):
+            if dependent not in found:
+                found.add(dependent)
+                todo.append(dependent)
+    return found - set(job_ids)
 
 
 def _still_stopping(job: Job, orphaned: bool) -> str:
