@@ -24,6 +24,18 @@ def _jobs(env: Env) -> dict[int, dict[str, Any]]:
     return {job["id"]: job for job in listed}
 
 
+def _chain(env: Env, length: int) -> int:
+    """A job put off an hour, then `length` jobs each after the one before; the first's id."""
+    root = _step(env, "root", "--delay", "1h")
+    lines = "".join(
+        json.dumps({"job": "step", "payload": {"name": f"n{i}", "code": 0}, "after": root + i})
+        + "\n"
+        for i in range(length)
+    )
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    return root
+
+
 def _burst(env: Env, *args: str) -> None:
     result = env.run("run-worker", "--burst", "--concurrency", "4", *args, timeout=60)
     assert result.returncode == 0, result.stderr
@@ -226,13 +238,7 @@ def test_cancel_of_a_pipeline_in_any_order_cancels_every_job(env: Env) -> None:
 def test_dead_retry_all_names_twenty_jobs_left_dead_then_counts_the_rest(env: Env) -> None:
     """A chain of jobs after a cancelled one gave a line each (4,999 for 5,000)."""
     env.write_config(CONFIG)
-    root = _step(env, "root", "--delay", "1h")
-    lines = "".join(
-        json.dumps({"job": "step", "payload": {"name": f"n{i}", "code": 0}, "after": root + i})
-        + "\n"
-        for i in range(30)
-    )
-    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    root = _chain(env, 30)
     env.run("cancel", str(root), check=True)
     result = env.run("dead", "retry", "--all")
     assert result.returncode == 1
@@ -247,13 +253,7 @@ def test_a_cancel_says_how_many_jobs_waiting_on_it_it_made_dead(env: Env) -> Non
     """`cancel 1` of a chain said only "cancelled 1 (was queued)", the jobs after it made dead
     without a word."""
     env.write_config(CONFIG)
-    root = _step(env, "root", "--delay", "1h")
-    lines = "".join(
-        json.dumps({"job": "step", "payload": {"name": f"n{i}", "code": 0}, "after": root + i})
-        + "\n"
-        for i in range(3)
-    )
-    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    root = _chain(env, 3)
     other = _step(env, "other", "--delay", "1h")
     result = env.run("cancel", str(root), check=True)
     assert result.stdout == f"cancelled {root} (was scheduled)\n"
