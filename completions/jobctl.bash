@@ -4,7 +4,7 @@
 
 _jobctl_commands() {
     case "$1" in
-        '') REPLY='backup cancel cron dead enqueue health import-crontab list logs metrics pause prune reload resume retry run-worker schedule schedule-daemon show stats status up validate wait' ;;
+        '') REPLY='backup cancel cron dead edit enqueue health import-crontab list logs metrics pause prune reload resume retry run-worker schedule schedule-daemon show stats status up validate wait' ;;
         'cron') REPLY='next' ;;
         'dead') REPLY='list purge retry show' ;;
         'schedule') REPLY='list pause resume run' ;;
@@ -23,6 +23,7 @@ _jobctl_options() {
         'dead purge') REPLY='--all --older-than --job -j --yes -y --json --help -h' ;;
         'dead retry') REPLY='--all --job -j --json --help -h' ;;
         'dead show') REPLY='--lines -l --json --help -h' ;;
+        'edit') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --json --help -h' ;;
         'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --after --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
         'import-crontab') REPLY='--system --user -u --prefix --help -h' ;;
@@ -73,6 +74,15 @@ _jobctl_value() {
         'dead retry -j') REPLY='dynamic' ;;
         'dead show --lines') REPLY='plain' ;;
         'dead show -l') REPLY='plain' ;;
+        'edit --arg') REPLY='plain' ;;
+        'edit -a') REPLY='plain' ;;
+        'edit --delay') REPLY='plain' ;;
+        'edit -d') REPLY='plain' ;;
+        'edit --at') REPLY='plain' ;;
+        'edit --priority') REPLY='plain' ;;
+        'edit --queue') REPLY='dynamic' ;;
+        'edit -q') REPLY='dynamic' ;;
+        'edit --max-attempts') REPLY='plain' ;;
         'enqueue --arg') REPLY='plain' ;;
         'enqueue -a') REPLY='plain' ;;
         'enqueue --payload') REPLY='plain' ;;
@@ -156,6 +166,7 @@ _jobctl_argument() {
         'dead purge *') REPLY='plain' ;;
         'dead retry *') REPLY='plain' ;;
         'dead show 0') REPLY='plain' ;;
+        'edit *') REPLY='plain' ;;
         'enqueue *') REPLY='dynamic' ;;
         'import-crontab 0') REPLY='file' ;;
         'logs 0') REPLY='plain' ;;

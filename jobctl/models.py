@@ -59,6 +59,8 @@ def holds_key(state: State, leased: bool) -> bool:
 
 
 FINAL_STATES = (State.SUCCEEDED, State.DEAD, State.CANCELLED)
+# Not started yet: what `jobctl edit` may change (a running attempt has its argv already).
+UNSTARTED_STATES = (State.QUEUED, State.SCHEDULED, State.WAITING)
 ALL_STATES = tuple(State)
 
 
@@ -95,6 +97,21 @@ class NewJob(NamedTuple):
     fire_time: float | None = None
     payload_json: str | None = None  # the payload already encoded (saves encoding it twice)
     after: tuple[int, ...] = ()  # the jobs that must succeed before it runs
+
+
+class JobEdit(NamedTuple):
+    """A job's fields as `jobctl edit` leaves them, checked as enqueue checks a new job's.
+    It applies only while the job has not started and has made `attempts` attempts, as read
+    when it was built: a job a worker took meanwhile (and may have given back, failed) has
+    moved on from what the edit was made from, and is left as it is."""
+
+    id: int
+    attempts: int
+    payload_json: str
+    queue: str
+    priority: int
+    max_attempts: int
+    run_at: float
 
 
 class EnqueueResult(NamedTuple):

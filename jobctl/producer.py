@@ -21,7 +21,7 @@ from jobctl.config import (
 )
 from jobctl.durations import MAX_SECONDS, parse_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
-from jobctl.models import Job, NewJob
+from jobctl.models import Job, JobEdit, NewJob
 from jobctl.payload import (
     BATCH_DECODER,
     MAX_ARG_BYTES,
@@ -150,7 +150,8 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
 
 
 class Changes(NamedTuple):
-    """What `retry`'s options change of the job it runs again; None keeps the job's own."""
+    """What `retry`'s options change of the job it runs again (`edit`'s, of the job it
+    changes); None keeps the job's own."""
 
     payload: Mapping[str, Any] | None = None  # merged into the job's: these keys win
     delay: float | None = None
@@ -181,6 +182,31 @@ def build_again(config: Config, job: Job, now: float, changes: Changes = Changes
         cwd=job.cwd,
     )
     return build_job(config, request, now)
+
+
+def build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdit:
+    """A job not yet started as `edit` changes it, checked as build_again checks a job asked
+    for again. It runs when it was to unless a delay or time is given (`--delay 0`: now);
+    its attempts left must be at least one, those made counting."""
+    built = build_again(config, job, now, changes)
+    if built.max_attempts <= job.attempts:
+        raise UsageError(
+            f"--max-attempts {built.max_attempts}: the job has made {job.attempts}"
+            " attempt(s) already, so it must be more"
+        )
+    run_at = job.run_at
+    if changes.delay is not None or changes.at is not None:
+        run_at = now if built.run_at is None else built.run_at
+    assert built.payload_json is not None  # build_job encodes every payload
+    return JobEdit(
+        id=job.id,
+        attempts=job.attempts,
+        payload_json=built.payload_json,
+        queue=built.queue,
+        priority=built.priority,
+        max_attempts=built.max_attempts,
+        run_at=run_at,
+    )
 
 
 MAX_KEY = 1024  # characters: a key is an id, stored, indexed and shown with its job

@@ -6,6 +6,7 @@ unchanged. Times are explicit arguments, so nothing here sleeps.
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from jobctl.models import AttemptResult, JobFilter, NewJob, Outcome, State
+from jobctl.models import AttemptResult, JobEdit, JobFilter, NewJob, Outcome, State
 from jobctl.store import Finish, Store
 from jobctl.store.sqlite import SqliteStore
 
@@ -1681,3 +1682,88 @@ def test_a_success_costs_the_same_whatever_the_number_of_jobs_its_dependent_runs
     plain = _steps_to_finish_after(tmp_path, "plain", fan_in=False)
     fan_in = _steps_to_finish_after(tmp_path, "fan_in", fan_in=True)
     assert fan_in < plain * 1.5, f"{fan_in * 100} instructions, {plain * 100} without the job"
+
+
+# -- edit --------------------------------------------------------------------------------------
+
+
+def _edit_of(store: Store, job_id: int, **changes: object) -> JobEdit:
+    """The job's fields as they are, with `changes`: what `jobctl edit` builds."""
+    found = store.get(job_id)
+    assert found is not None
+    fields: dict[str, object] = {
+        "id": found.id,
+        "attempts": found.attempts,
+        "payload_json": json.dumps(found.payload),
+        "queue": found.queue,
+        "priority": found.priority,
+        "max_attempts": found.max_attempts,
+        "run_at": found.run_at,
+    }
+    return JobEdit(**(fields | changes))  # type: ignore[arg-type]
+
+
+def test_edit_changes_a_queued_job_and_the_order_of_claims(store: Store) -> None:
+    first, second = (r.id for r in store.enqueue([job(), job(payload={"n": 1})], T0))
+    edit = _edit_of(store, second, priority=9, payload_json='{"n":2}', max_attempts=7)
+    assert store.edit([edit], T0 + 1) == {second}
+    (claim,) = store.claim("w", None, T0 + 2, LEASE)
+    assert claim.job.id == second  # its new priority puts it first
+    assert (claim.job.payload, claim.job.max_attempts) == ({"n": 2}, 7)
+    (claim,) = store.claim("w", None, T0 + 3, LEASE)
+    assert claim.job.id == first
+
+
+def test_edit_moves_a_job_between_queues_and_keeps_every_count_in_step(store: Store) -> None:
+    (moved,) = (r.id for r in store.enqueue([job(queue="a")], T0))
+    store.enqueue([job(queue="a", run_at=T0 + 100)], T0)
+    assert store.edit([_edit_of(store, moved, queue="b")], T0 + 1) == {moved}
+    counts = {c.queue: c.counts for c in store.queue_counts(T0 + 1)}
+    assert counts["a"] == {State.SCHEDULED: 1}
+    assert counts["b"] == {State.QUEUED: 1}
+    assert store.pending_counts() == {("a", "j"): 1, ("b", "j"): 1}
+    assert store.claim("w", ["a"], T0 + 2, LEASE) == []  # queue a holds no ready job now
+    (claim,) = store.claim("w", ["b"], T0 + 2, LEASE)
+    assert claim.job.id == moved
+
+
+def test_edit_of_run_at_moves_a_job_between_queued_and_scheduled(store: Store) -> None:
+    later, now = (r.id for r in store.enqueue([job(run_at=T0 + 3600), job()], T0))
+    edits = [_edit_of(store, later, run_at=T0 + 1), _edit_of(store, now, run_at=T0 + 600)]
+    assert store.edit(edits, T0 + 1) == {later, now}
+    states = {i: j.state for i, j in store.get_many([later, now]).items()}
+    assert states == {later: State.QUEUED, now: State.SCHEDULED}
+    assert store.next_due(None) == T0 + 600
+    (claim,) = store.claim("w", None, T0 + 2, LEASE)
+    assert claim.job.id == later
+    assert store.claim("w", None, T0 + 2, LEASE) == []
+    (claim,) = store.claim("w", None, T0 + 600, LEASE)
+    assert claim.job.id == now
+
+
+def test_edit_of_a_waiting_job_keeps_it_waiting_until_its_delay_too(store: Store) -> None:
+    (before,) = store.enqueue([job()], T0)
+    (after,) = store.enqueue([job(after=(before.id,))], T0)
+    assert store.edit([_edit_of(store, after.id, run_at=T0 + 500)], T0 + 1) == {after.id}
+    waiting = store.get(after.id)
+    assert waiting is not None and waiting.state == State.WAITING
+    (claim,) = store.claim("w", None, T0 + 2, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 3)
+    due = store.get(after.id)
+    assert due is not None and (due.state, due.run_at) == (State.SCHEDULED, T0 + 500)
+
+
+def test_edit_leaves_a_job_that_started_or_moved_on_since_it_was_read(store: Store) -> None:
+    running, done, retried = (r.id for r in store.enqueue([job(), job(), job()], T0))
+    stale = _edit_of(store, retried, priority=5)  # read before its first attempt
+    claims = {c.job.id: c for c in store.claim("w", None, T0, LEASE, limit=3)}
+    store.finish([Finish(claims[done], ok())], T0 + 1)
+    store.finish([Finish(claims[retried], failed(), retry_at=T0 + 60)], T0 + 1)  # to retry
+    edits = [_edit_of(store, running, priority=5), _edit_of(store, done, priority=5), stale]
+    edits.append(stale._replace(id=999_999))  # no such job
+    assert store.edit(edits, T0 + 2) == set()
+    jobs = store.get_many([running, done, retried])
+    assert {i: j.priority for i, j in jobs.items()} == {running: 0, done: 0, retried: 0}
+    assert jobs[retried].state == State.SCHEDULED
+    # Edited from what it is now, the retried job changes.
+    assert store.edit([_edit_of(store, retried, priority=5)], T0 + 3) == {retried}

@@ -1,4 +1,4 @@
-"""`jobctl cancel`, `retry`, `pause`, `resume` and `prune`: steering the queue.
+"""`jobctl cancel`, `retry`, `edit`, `pause`, `resume` and `prune`: steering the queue.
 
 Each is one guarded store operation: a cancel names the state it expects to leave, so it
 never undoes a job that has just finished; a running job's worker learns of the cancel at
@@ -35,6 +35,7 @@ from jobctl.cli.queue import (
 
 if TYPE_CHECKING:
     from jobctl.models import Job
+    from jobctl.producer import Changes
     from jobctl.store import Store
 
 
@@ -190,20 +191,11 @@ def retry(
     from jobctl.cli.enqueue import _say_if_past
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
-    from jobctl.payload import parse_args
-    from jobctl.producer import Changes, build_again
+    from jobctl.producer import build_again
 
     config = STATE.config()
-    # Read as enqueue reads them, and refused as it refuses them, before the store is opened.
     now = time.time()
-    changes = Changes(
-        payload=parse_args(arg) if arg else None,
-        delay=duration_option(delay, "--delay"),
-        at=instant_option(at, "--at", now),
-        priority=priority,
-        queue=queue,
-        max_attempts=max_attempts,
-    )
+    changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
     with STATE.store(create=False) as store:
         job = store.get(job_id)
         if job is None:
@@ -241,6 +233,119 @@ def retry(
         print_json(outcome_document(result.id, answer, created=result.created))
     else:
         print(result.id)
+
+
+@app.command(
+    epilog="Examples:  jobctl edit 42 --priority 9  |  jobctl edit 42 --at 21:30  |"
+    "  jobctl edit 42 --arg name=Ada  |  jobctl edit 42 43 --delay 0  (run them now)"
+)
+def edit(
+    job_ids: Annotated[
+        list[int],
+        typer.Argument(
+            help="Queued, scheduled or waiting jobs.",
+            show_default=False,
+            metavar="ID...",
+            max=MAX_ID,
+        ),
+    ],
+    arg: ArgOption = None,
+    delay: DelayOption = None,
+    at: AtOption = None,
+    priority: PriorityOption = None,
+    queue: QueueOption = None,
+    max_attempts: MaxAttemptsOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print each job, and whether it was edited, as JSON.")
+    ] = False,
+) -> None:
+    """Change jobs that have not started. Each --arg replaces the value of its key in the
+    payload (or adds it); --delay and --at set when the job runs, from now (--delay 0: at
+    once; a waiting job still waits for its jobs too); --priority, --queue and
+    --max-attempts replace the job's. Checked as `enqueue` checks a new job: if one job is
+    refused (exit 2), none is changed. A job running or ended is left as it is (exit 1):
+    `retry` runs an ended one again with the same options."""
+    from jobctl.errors import JobctlError, UsageError
+    from jobctl.models import UNSTARTED_STATES, State
+    from jobctl.producer import Changes, build_edit
+
+    config = STATE.config()
+    now = time.time()
+    changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
+    if changes == Changes():
+        raise UsageError(
+            "nothing to change: give --arg, --delay, --at, --priority, --queue or --max-attempts"
+        )
+    named = list(dict.fromkeys(job_ids))
+    with STATE.store(create=False) as store:
+        found = store.get_many(named)
+        edits = []
+        for unstarted in (j for j in found.values() if j.state in UNSTARTED_STATES):
+            try:
+                edits.append(build_edit(config, unstarted, now, changes))
+            except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing changed
+                raise type(exc)(f"job {unstarted.id} cannot be edited: {exc}") from None
+        edited = store.edit(edits, now)
+        after = store.get_many(named)
+    reasons: dict[int, str] = {}
+    for job_id in named:
+        job, now_job = found.get(job_id), after.get(job_id)
+        if job is None:
+            reasons[job_id] = "does not exist"
+            print(f"jobctl: no job {job_id}", file=sys.stderr)
+        elif job_id not in edited:
+            state = now_job.state if now_job is not None else job.state
+            if job.state == State.RUNNING:
+                reasons[job_id] = "has started"
+                hint = "it has started (cancel it, or wait for it and retry it)"
+            elif job.state not in UNSTARTED_STATES:
+                reasons[job_id] = f"already ended {job.state.value}"
+                hint = f"it already ended {job.state.value} (`jobctl retry {job_id}` runs it again)"
+            else:  # a worker took it between the look and the change
+                reasons[job_id] = f"started meanwhile ({state.value})"
+                hint = f"a worker started it meanwhile (it is {state.value})"
+            print(f"jobctl: job {job_id} not edited: {hint}", file=sys.stderr)
+        elif not as_json and now_job is not None:
+            print(f"edited {job_id} ({now_job.state.value})")
+    if as_json:
+        from jobctl.render import outcome_document, print_json
+
+        print_json(
+            [
+                outcome_document(
+                    job_id,
+                    after.get(job_id),
+                    edited=job_id in edited,
+                    reason=reasons.get(job_id),
+                )
+                for job_id in named
+            ]
+        )
+    refused(len(reasons), asked=len(named), verb="edited")
+
+
+def _changes(
+    arg: list[str] | None,
+    delay: str | None,
+    at: str | None,
+    priority: int | None,
+    queue: str | None,
+    max_attempts: int | None,
+    now: float,
+) -> Changes:
+    """`retry`'s and `edit`'s options, read as enqueue reads them and refused as it refuses
+    them, before the store is opened."""
+    from jobctl.payload import parse_args
+    from jobctl.producer import Changes
+
+    return Changes(
+        payload=parse_args(arg) if arg else None,
+        delay=duration_option(delay, "--delay"),
+        at=instant_option(at, "--at", now),
+        priority=priority,
+        queue=queue,
+        max_attempts=max_attempts,
+    )
 
 
 QueueArguments = Annotated[

@@ -220,6 +220,7 @@ COMMAND_MODULES = {
     "validate": "config_cmd",
     "cancel": "control",
     "retry": "control",
+    "edit": "control",
     "pause": "control",
     "resume": "control",
     "prune": "control",

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         EnqueueResult,
         FireRecord,
         Job,
+        JobEdit,
         JobFilter,
         NewJob,
         State,
@@ -219,6 +220,13 @@ class Store(abc.ABC):
     def cancel(self, job_ids: Sequence[int], now: float) -> dict[int, State | None]:
         """Cancel active jobs; returns each id's state before (None: unknown id).
         A running job's worker learns it at its next lease renewal and kills the attempt."""
+
+    @abc.abstractmethod
+    def edit(self, edits: Sequence[JobEdit], now: float) -> set[int]:
+        """Change jobs not yet started (queued, scheduled or waiting, each with the attempts
+        its edit was made from): payload, queue, priority, max attempts and run_at, which
+        makes it queued or scheduled as it is past or ahead (a waiting job stays waiting).
+        Returns the ids edited; the others are left as they are."""
 
     @abc.abstractmethod
     def set_paused(self, queue: str, paused: bool) -> None: ...

@@ -338,6 +338,54 @@ local function after_ended(id, h)
     end
 end
 
+-- Take job `id` out of the indexes that hold it in `state` (in its queue, at its priority,
+-- by its run_at): the ready, due, waiting and finished sets, its state's set and the count.
+local function unindex(id, h, state)
+    local queue, member = h.queue, pad(id)
+    if state == 'queued' then
+        local ready = ready_key(queue, h.priority)
+        redis.call('ZREM', ready, member)
+        if redis.call('EXISTS', ready) == 0 then
+            redis.call('ZREM', P .. 'prios:' .. queue, h.priority)
+            if redis.call('EXISTS', P .. 'prios:' .. queue) == 0 then
+                redis.call('SREM', P .. 'ready_queues', queue)
+            end
+        end
+    elseif state == 'scheduled' then
+        redis.call('ZREM', P .. 'due:' .. queue, member)
+        redis.call('ZREM', P .. 'due', member)
+    elseif state == 'waiting' then
+        for _, after in ipairs(after_ids(h)) do
+            redis.call('SREM', after_key(after), id)
+        end
+    elseif FINAL[state] then
+        redis.call('ZREM', P .. 'done:' .. state, member)
+    end
+    redis.call('ZREM', P .. 'state:' .. state, member)
+    redis.call('HINCRBY', P .. 'counts:' .. queue, state, -1)
+end
+
+-- Put job `id` into the indexes that hold it in `state` (unindex's counterpart).
+local function index(id, h, state)
+    local queue, member = h.queue, pad(id)
+    if state == 'queued' then
+        redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
+        redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
+        redis.call('SADD', P .. 'ready_queues', queue)
+    elseif state == 'scheduled' then
+        redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
+        redis.call('ZADD', P .. 'due', h.run_at, member)
+    elseif state == 'waiting' then
+        for _, after in ipairs(after_ids(h)) do
+            redis.call('SADD', after_key(after), id)
+        end
+    elseif FINAL[state] then
+        redis.call('ZADD', P .. 'done:' .. state, h.finished_at, member)
+    end
+    redis.call('ZADD', P .. 'state:' .. state, id, member)
+    redis.call('HINCRBY', P .. 'counts:' .. queue, state, 1)
+end
+
 -- Move a job to state `new`, keeping every index that depends on its state in step: the
 -- ready sets (per queue and priority, by run_at) and the queues holding any, the due sets
 -- (per queue and the namespace's own, by run_at), the finished sets (per final state, by
@@ -352,45 +400,9 @@ transition = function(id, h, new, cascaded)
     if old == new then
         return
     end
-    local queue, member = h.queue, pad(id)
-    if old == 'queued' then
-        local ready = ready_key(queue, h.priority)
-        redis.call('ZREM', ready, member)
-        if redis.call('EXISTS', ready) == 0 then
-            redis.call('ZREM', P .. 'prios:' .. queue, h.priority)
-            if redis.call('EXISTS', P .. 'prios:' .. queue) == 0 then
-                redis.call('SREM', P .. 'ready_queues', queue)
-            end
-        end
-    elseif old == 'scheduled' then
-        redis.call('ZREM', P .. 'due:' .. queue, member)
-        redis.call('ZREM', P .. 'due', member)
-    elseif old == 'waiting' then
-        for _, after in ipairs(after_ids(h)) do
-            redis.call('SREM', after_key(after), id)
-        end
-    elseif FINAL[old] then
-        redis.call('ZREM', P .. 'done:' .. old, member)
-    end
-    redis.call('ZREM', P .. 'state:' .. old, member)
-    redis.call('HINCRBY', P .. 'counts:' .. queue, old, -1)
-
-    if new == 'queued' then
-        redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
-        redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
-        redis.call('SADD', P .. 'ready_queues', queue)
-    elseif new == 'scheduled' then
-        redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
-        redis.call('ZADD', P .. 'due', h.run_at, member)
-    elseif new == 'waiting' then
-        for _, after in ipairs(after_ids(h)) do
-            redis.call('SADD', after_key(after), id)
-        end
-    elseif FINAL[new] then
-        redis.call('ZADD', P .. 'done:' .. new, h.finished_at, member)
-    end
-    redis.call('ZADD', P .. 'state:' .. new, id, member)
-    redis.call('HINCRBY', P .. 'counts:' .. queue, new, 1)
+    local queue = h.queue
+    unindex(id, h, old)
+    index(id, h, new)
 
     if ACTIVE[old] and not ACTIVE[new] then
         -- A job cancelled while running holds on until its lease goes (see clear_lease): its
@@ -470,22 +482,7 @@ local function insert(spec, now)
     redis.call('SADD', P .. 'queues', queue)
     redis.call('ZADD', P .. 'all', id, member)
     redis.call('ZADD', P .. 'byjob:' .. h.job, id, member)
-    if h.state == 'queued' then
-        redis.call('ZADD', ready_key(queue, h.priority), h.run_at, member)
-        redis.call('ZADD', P .. 'prios:' .. queue, -tonumber(h.priority), h.priority)
-        redis.call('SADD', P .. 'ready_queues', queue)
-    elseif h.state == 'waiting' then
-        for _, after in ipairs(after_ids(h)) do
-            redis.call('SADD', after_key(after), id)
-        end
-    elseif h.state == 'dead' then
-        redis.call('ZADD', P .. 'done:dead', h.finished_at, member)
-    else
-        redis.call('ZADD', P .. 'due:' .. queue, h.run_at, member)
-        redis.call('ZADD', P .. 'due', h.run_at, member)
-    end
-    redis.call('ZADD', P .. 'state:' .. h.state, id, member)
-    redis.call('HINCRBY', P .. 'counts:' .. queue, h.state, 1)
+    index(id, h, h.state)
     if PENDING[h.state] then
         redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)
     end

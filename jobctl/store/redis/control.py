@@ -10,6 +10,7 @@ import redis
 
 from jobctl.models import (
     FINAL_STATES,
+    JobEdit,
     State,
 )
 from jobctl.store.redis.base import RedisBase
@@ -30,6 +31,24 @@ class ControlOps(RedisBase):
         for job_id, state in zip(job_ids, before, strict=True):
             result[job_id] = State(state) if state else None
         return result
+
+    def edit(self, edits: Sequence[JobEdit], now: float) -> set[int]:
+        if not edits:
+            return set()
+        values: list[str] = [num(now)]
+        for change in edits:
+            values += [
+                str(change.id),
+                str(change.attempts),
+                change.payload_json,
+                change.queue,
+                str(change.priority),
+                str(change.max_attempts),
+                num(change.run_at),
+            ]
+        with self._guard():
+            edited = self._run("edit", *values)
+        return {int(job_id) for job_id in edited}
 
     def set_paused(self, queue: str, paused: bool) -> None:
         with self._guard():

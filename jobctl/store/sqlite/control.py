@@ -9,6 +9,7 @@ from typing import Any
 
 from jobctl.models import (
     ACTIVE_STATES,
+    JobEdit,
     State,
 )
 from jobctl.store.sqlite.connection import SqliteBase
@@ -52,6 +53,36 @@ class ControlOps(SqliteBase):
         if cancelled:  # workers stop a running one; a --burst worker awaiting a retry ends
             self._notifier.notify(CONTROL)
         return {job_id: before[job_id] for job_id in job_ids}  # in the order given
+
+    def edit(self, edits: Sequence[JobEdit], now: float) -> set[int]:
+        edited: set[int] = set()
+        with self._write() as conn:
+            for change in edits:
+                # job_counts follows the state and queue through jobs_count_update.
+                cursor = conn.execute(
+                    "UPDATE jobs SET payload = ?, queue = ?, priority = ?, max_attempts = ?,"
+                    " run_at = ?, state = CASE WHEN state = 'waiting' THEN 'waiting'"
+                    " WHEN ? > ? THEN 'scheduled' ELSE 'queued' END"
+                    " WHERE id = ? AND state IN ('queued', 'scheduled', 'waiting')"
+                    " AND attempts = ?",
+                    (
+                        change.payload_json,
+                        change.queue,
+                        change.priority,
+                        change.max_attempts,
+                        change.run_at,
+                        change.run_at,
+                        now,
+                        change.id,
+                        change.attempts,
+                    ),
+                )
+                if cursor.rowcount:
+                    edited.add(change.id)
+                    conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (change.queue,))
+        if edited:  # due now, or sooner than a sleeping worker planned for
+            self._notifier.notify(WORK)
+        return edited
 
     def set_paused(self, queue: str, paused: bool) -> None:
         with self._write() as conn:

@@ -1,0 +1,113 @@
+"""`jobctl edit`: changing jobs that have not started, end to end on a real database and
+real workers."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Env
+from test_ops_support import burst, start_worker, wait_state
+
+
+def test_edit_changes_the_payload_and_order_a_worker_runs_jobs_in(env: Env) -> None:
+    env.write_config(
+        '[jobs.record]\ncommand = ["sh", "-c", "echo \\"$1\\" >> runs.txt", "_", "{name}"]\n'
+    )
+    first = env.enqueue("record", "--arg", "name=first")
+    second = env.enqueue("record", "--arg", "name=second", "--arg", "extra=kept")
+    result = env.run("edit", str(second), "--priority", "5", "--arg", "name=edited")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"edited {second} (queued)\n"
+    burst(env, "--concurrency", "1")
+    assert (env.root / "runs.txt").read_text() == "edited\nfirst\n"
+    assert env.show(second)["payload"] == {"name": "edited", "extra": "kept"}
+    assert env.show(first)["payload"] == {"name": "first"}
+
+
+def test_edit_delay_0_runs_a_scheduled_job_now_and_a_delay_puts_one_off(env: Env) -> None:
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    later = env.enqueue("noop", "--delay", "1h")
+    now = env.enqueue("noop")
+    result = env.run("edit", str(later), "--delay", "0")
+    assert result.stdout == f"edited {later} (queued)\n"
+    result = env.run("edit", str(now), "--at", "+2h", "--json")
+    (document,) = json.loads(result.stdout)
+    assert (document["id"], document["state"], document["edited"]) == (now, "scheduled", True)
+    burst(env)
+    assert env.show(later)["state"] == "succeeded"
+    assert env.show(now)["state"] == "scheduled"
+
+
+def test_edit_wakes_an_idle_worker_for_a_job_it_moves_forward(env: Env) -> None:
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    job_id = env.enqueue("noop", "--delay", "1h")
+    start_worker(env)
+    env.run("edit", str(job_id), "--delay", "0", check=True)
+    wait_state(env, job_id, "succeeded", timeout=10)
+
+
+def test_edit_refuses_a_change_enqueue_would_refuse_and_changes_none(env: Env) -> None:
+    env.write_config('[jobs.greet]\ncommand = ["echo", "{name}"]\n')
+    ids = [env.enqueue("greet", "--arg", f"name=n{i}") for i in range(2)]
+    for options, words in (
+        (["--queue", "bad queue"], "queue"),
+        (["--max-attempts", "0"], "max attempts"),
+        (["--priority", "9007199254740992"], "priority"),
+        (["--arg", "name:=null"], "{name}"),
+        ([], "nothing to change"),
+    ):
+        result = env.run("edit", *map(str, ids), *options)
+        assert result.returncode == 2, (options, result.stderr)
+        assert words in result.stderr and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    for job_id, i in zip(ids, range(2), strict=True):
+        shown = env.show(job_id)
+        assert (shown["queue"], shown["max_attempts"], shown["priority"]) == ("default", 3, 0)
+        assert shown["payload"] == {"name": f"n{i}"}
+
+
+def test_edit_leaves_jobs_running_or_ended_and_says_how_to_change_them(env: Env) -> None:
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    done = env.enqueue("noop")
+    burst(env)
+    queued = env.enqueue("noop")
+    result = env.run("edit", str(done), str(queued), "999", "--priority", "3")
+    assert result.returncode == 1
+    assert result.stdout == f"edited {queued} (queued)\n"
+    assert f"job {done} not edited: it already ended succeeded (`jobctl retry {done}`" in (
+        result.stderr
+    )
+    assert "no job 999" in result.stderr
+    assert "2 job(s) not edited" in result.stderr
+    assert env.show(done)["priority"] == 0 and env.show(queued)["priority"] == 3
+    result = env.run("edit", str(done), "--priority", "3", "--json")
+    assert result.returncode == 1
+    (document,) = json.loads(result.stdout)
+    assert document["edited"] is False and document["reason"] == "already ended succeeded"
+
+
+def test_edit_of_max_attempts_counts_the_attempts_made(env: Env) -> None:
+    env.write_config('[jobs.fail]\ncommand = ["false"]\nmax_attempts = 3\nbackoff = "1h"\n')
+    job_id = env.enqueue("fail")
+    start_worker(env)
+    wait_state(env, job_id, "scheduled", timeout=10)  # its first attempt failed; retry in 1h
+    result = env.run("edit", str(job_id), "--max-attempts", "1")
+    assert result.returncode == 2
+    assert "has made 1 attempt(s) already" in result.stderr
+    result = env.run("edit", str(job_id), "--max-attempts", "2", "--delay", "0")
+    assert result.returncode == 0, result.stderr
+    shown = wait_state(env, job_id, "dead", timeout=10)  # its second and last attempt
+    assert shown.attempts == 2
+
+
+def test_edit_of_a_waiting_job_keeps_it_after_its_jobs(env: Env) -> None:
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    first = env.enqueue("noop", "--delay", "1h")
+    then = env.enqueue("noop", "--after", str(first))
+    result = env.run("edit", str(then), "--delay", "0", "--queue", "later")
+    assert result.stdout == f"edited {then} (waiting)\n"
+    burst(env, "--queue", "later")
+    assert env.show(then)["state"] == "waiting"
+    env.run("edit", str(first), "--delay", "0", check=True)
+    burst(env)
+    assert env.show(then)["state"] == "succeeded"
