@@ -97,6 +97,9 @@ class NewJob(NamedTuple):
     fire_time: float | None = None
     payload_json: str | None = None  # the payload already encoded (saves encoding it twice)
     after: tuple[int, ...] = ()  # the jobs that must succeed before it runs
+    # Jobs of the same enqueue call it runs after too, by their place in it (a batch line's
+    # `after` naming an earlier line): their ids are known only as the store writes them.
+    after_lines: tuple[int, ...] = ()
 
 
 class JobEdit(NamedTuple):

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 from jobctl.config import (
     ADHOC_JOB,
     DEFAULT_JOB,
+    JOB_NAME,
+    NAME_RULE,
     QUEUE_NAME,
     Config,
     JobType,
@@ -53,6 +55,7 @@ class JobRequest(NamedTuple):
     command: Sequence[str] | None = None
     cwd: str | None = None
     after: tuple[int, ...] = ()
+    after_refs: tuple[str, ...] = ()  # earlier lines of its batch, by their `ref`
 
 
 # The most jobs one job may run after (a job after a whole batch gives their ids).
@@ -63,19 +66,32 @@ _MAX_ID = 2**63 - 1
 def read_after(value: Any, where: str) -> tuple[int, ...]:
     """The ids a job runs after, from --after's values ("12", "12,13") or a batch line's
     `after` (12, [12, 13]), in order, each once."""
+    ids, _ = read_after_lines(value, where, refs=False)
+    return ids
+
+
+def read_after_lines(
+    value: Any, where: str, refs: bool = True
+) -> tuple[tuple[int, ...], tuple[str, ...]]:
+    """A batch line's `after`: the ids it names, and the names of earlier lines (their
+    `ref`), each once. A name is any text but digits, which are an id."""
     items = value if isinstance(value, list) else [value]
     ids: dict[int, None] = {}
+    names: dict[str, None] = {}
     for item in items:
         parts = item.split(",") if isinstance(item, str) else [item]
         for part in parts:
             if isinstance(part, str) and part.strip().isdigit():
                 part = int(part.strip())
+            elif refs and isinstance(part, str) and part.strip():
+                names[part.strip()] = None
+                continue
             if type(part) is not int or not 1 <= part <= _MAX_ID:
                 raise UsageError(f"{where}: {shorten(str(part))!r} is not a job id")
             ids[part] = None
-    if len(ids) > MAX_AFTER:
-        raise UsageError(f"{where}: {len(ids):,} jobs, over {MAX_AFTER:,}")
-    return tuple(ids)
+    if len(ids) + len(names) > MAX_AFTER:
+        raise UsageError(f"{where}: {len(ids) + len(names):,} jobs, over {MAX_AFTER:,}")
+    return tuple(ids), tuple(names)
 
 
 def build_job(config: Config, request: JobRequest, now: float, source: str = "") -> NewJob:
@@ -234,7 +250,7 @@ def _check_delay(delay: float | None, prefix: str) -> None:
 
 
 _BATCH_KEYS = {"job", "payload", "delay", "at", "priority", "key", "queue", "max_attempts"}
-_BATCH_KEYS |= {"command", "cwd", "after"}
+_BATCH_KEYS |= {"command", "cwd", "after", "ref"}
 
 
 class BatchDefaults(NamedTuple):
@@ -293,6 +309,7 @@ def read_batch(
     loads, raw_decode = BATCH_DECODER.decode, BATCH_DECODER.raw_decode
     number = 0
     past, first_past = 0, (0, 0.0)  # lines whose own `at` is past; the first, by how much
+    refs: dict[str, int] = {}  # a line's `ref` -> the place of its job in `jobs`
     try:
         for number, line in enumerate(lines, start=1):
             if len(line) > longest:  # not decoded: a payload could not fill it
@@ -344,6 +361,12 @@ def read_batch(
             try:
                 request = _request_from(item, where, defaults, now)
                 new_job = build_job(config, request, now, where)
+                if request.after_refs:
+                    new_job = new_job._replace(
+                        after_lines=tuple(_line_of(refs, r, where) for r in request.after_refs)
+                    )
+                if item.get("ref") is not None:
+                    refs[_ref_of(item["ref"], refs, where)] = len(jobs)
             except JobctlError as exc:
                 message = str(exc)
                 if not message.startswith(where):
@@ -368,6 +391,29 @@ def read_batch(
             f" {span(by)}): their jobs run now"
         )
     return jobs
+
+
+def _ref_of(value: Any, refs: Mapping[str, int], where: str) -> str:
+    """A line's `ref`: a name the later lines of its batch give in their `after`."""
+    if not isinstance(value, str) or not JOB_NAME.match(value) or value.isdigit():
+        raise UsageError(
+            f"{where}: ref {shorten(str(value))!r} is not a name ({NAME_RULE}; not digits"
+            " alone, which are a job id)"
+        )
+    if value in refs:
+        raise UsageError(f"{where}: ref {value!r} is already an earlier line's")
+    return value
+
+
+def _line_of(refs: Mapping[str, int], ref: str, where: str) -> int:
+    """The place in the batch of the line whose `ref` a later line's `after` gives."""
+    place = refs.get(ref)
+    if place is None:
+        raise UsageError(
+            f"{where}: after {shorten(ref)!r}: no earlier line has this ref (a line runs after"
+            ' lines above it, which name themselves with "ref")'
+        )
+    return place
 
 
 def _roomy_payload(job_type: JobType) -> int:
@@ -465,6 +511,9 @@ def _request_from(
             f"{where}: a command runs in the current directory, which cannot be used (it was"
             " deleted?): give the line a 'cwd', or cd to an existing directory"
         )
+    after = None
+    if item.get("after") is not None:
+        after = read_after_lines(item["after"], f"{where}: after")
     # A null is no value, as jq and Python's None write a missing field: the options apply.
     if delay is None and at is None:
         delay, at = defaults.delay, defaults.at
@@ -479,7 +528,6 @@ def _request_from(
         max_attempts=_given(item, "max_attempts", defaults.max_attempts),
         command=command,
         cwd=cwd if cwd is not None or command is None else defaults.cwd,
-        after=defaults.after
-        if item.get("after") is None
-        else read_after(item["after"], f"{where}: after"),
+        after=defaults.after if after is None else after[0],
+        after_refs=() if after is None else after[1],
     )

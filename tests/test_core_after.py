@@ -140,9 +140,46 @@ def test_a_batch_line_runs_after_an_earlier_line_or_the_option(env: Env) -> None
     jobs = _jobs(env)
     assert [jobs[i]["after"] for i in ids] == [[base], [base + 1], [base + 1, base + 2], [base]]
     assert {jobs[i]["state"] for i in ids} == {"waiting"}
-    bad = env.run("enqueue", "--batch", "-", input='{"job": "step", "after": "a"}\n')
-    assert bad.returncode == 2 and "<stdin>:1: after: 'a' is not a job id" in bad.stderr
+    bad = env.run("enqueue", "--batch", "-", input='{"job": "step", "after": 0}\n')
+    assert bad.returncode == 2 and "<stdin>:1: after: '0' is not a job id" in bad.stderr
     assert len(_jobs(env)) == 5
+
+
+def test_a_batch_is_a_pipeline_whose_lines_name_the_lines_they_run_after(env: Env) -> None:
+    env.write_config(CONFIG)
+    lines = [
+        {"job": "step", "payload": {"name": "build", "code": 0}, "ref": "build"},
+        {"job": "step", "payload": {"name": "lint", "code": 0}, "ref": "lint"},
+        {"job": "step", "payload": {"name": "test", "code": 0}, "ref": "test", "after": "build"},
+        {"job": "step", "payload": {"name": "deploy", "code": 0}, "after": ["test", "lint"],
+         "priority": 9},
+    ]  # fmt: skip
+    text = "".join(json.dumps(line) + "\n" for line in lines)
+    ids = [
+        int(w) for w in env.run("enqueue", "--batch", "-", input=text, check=True).stdout.split()
+    ]
+    jobs = _jobs(env)
+    assert [jobs[i]["after"] for i in ids] == [[], [], [ids[0]], [ids[2], ids[1]]]
+    _burst(env, "--concurrency", "1")
+    assert (env.root / "order.txt").read_text().split() == ["build", "lint", "test", "deploy"]
+
+
+def test_a_batch_line_naming_no_earlier_line_is_refused_with_the_batch(env: Env) -> None:
+    env.write_config(CONFIG)
+    step = {"job": "step", "payload": {"name": "x", "code": 0}}
+    for lines, words in (
+        ([step | {"after": "build"}], "<stdin>:1: after 'build': no earlier line has this ref"),
+        ([step | {"ref": "a", "after": "a"}], "<stdin>:1: after 'a': no earlier line"),
+        ([step, step | {"after": "later"}, step | {"ref": "later"}], "<stdin>:2: after 'later'"),
+        ([step | {"ref": "a"}, step | {"ref": "a"}], "<stdin>:2: ref 'a' is already"),
+        ([step | {"ref": "12"}], "<stdin>:1: ref '12' is not a name"),
+        ([step | {"ref": ["a"]}], "<stdin>:1: ref \"['a']\" is not a name"),
+    ):
+        text = "".join(json.dumps(line) + "\n" for line in lines)
+        result = env.run("enqueue", "--batch", "-", input=text)
+        assert result.returncode == 2, result.stderr
+        assert words in result.stderr and len(result.stderr.splitlines()) == 1
+    assert not env.db.exists()  # refused before the database was opened
 
 
 def test_dead_retry_leaves_dead_a_job_whose_failed_job_was_purged(env: Env) -> None:

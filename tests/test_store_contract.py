@@ -1767,3 +1767,42 @@ def test_edit_leaves_a_job_that_started_or_moved_on_since_it_was_read(store: Sto
     assert jobs[retried].state == State.SCHEDULED
     # Edited from what it is now, the retried job changes.
     assert store.edit([_edit_of(store, retried, priority=5)], T0 + 3) == {retried}
+
+
+def test_a_batch_line_runs_after_earlier_lines_named_by_place(store: Store) -> None:
+    """A batch line's `after` may name earlier lines (after_lines): each is the id that line
+    got, or that of the job holding its key when it took none."""
+    (holder,) = store.enqueue([job("k", key="held")], T0)
+    (before,) = store.enqueue([job("a")], T0)
+    results = store.enqueue(
+        [
+            job("build"),
+            job("again", key="held"),  # takes no id: the job holding the key stands for it
+            job("test", after=(before.id,), after_lines=(0,)),
+            job("deploy", after_lines=(2, 1, 0)),
+        ],
+        T0 + 1,
+    )
+    build, again, test, deploy = results
+    assert (again.id, again.created) == (holder.id, False)
+    found = store.get_many([test.id, deploy.id])
+    assert found[test.id].after == (before.id, build.id)
+    assert found[deploy.id].after == (test.id, holder.id, build.id)
+    assert {j.state for j in found.values()} == {State.WAITING}
+    for job_id in (holder.id, before.id, build.id):
+        _run(store, job_id, T0 + 2, ok())
+    assert store.get(test.id).state == State.QUEUED  # type: ignore[union-attr]
+    assert store.get(deploy.id).state == State.WAITING  # type: ignore[union-attr]
+    _run(store, test.id, T0 + 3, ok())
+    assert store.get(deploy.id).state == State.QUEUED  # type: ignore[union-attr]
+
+
+def test_a_batch_line_after_an_earlier_line_stored_dead_is_dead(store: Store) -> None:
+    (first,) = store.enqueue([job("a", max_attempts=1)], T0)
+    _run(store, first.id, T0 + 1, failed())
+    doomed, after_it = store.enqueue(
+        [job("b", after=(first.id,)), job("c", after_lines=(0,))], T0 + 2
+    )
+    found = store.get_many([doomed.id, after_it.id])
+    assert [found[i].state for i in (doomed.id, after_it.id)] == [State.DEAD, State.DEAD]
+    assert found[after_it.id].error == f"job {first.id}, which it waited for, ended dead"

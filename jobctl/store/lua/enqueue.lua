@@ -1,8 +1,9 @@
 -- Enqueue a batch, all or nothing: every job is checked and stored by this one script.
 -- ARGV: now, then a JSON array with one array of strings per job: job, queue, state,
 -- priority, max_attempts, payload, run_at, key, command, cwd, schedule, fire_time, after (a
--- JSON array of the ids it runs after) (null for none), then "1" when a job of the batch runs
--- after others. Returns {id, created} per job. The indexes and counters are written once per
+-- JSON array of the ids it runs after) (null for none), after_lines (a JSON array of the
+-- earlier lines, from 1, it runs after too: their ids are the ones given below) (null for
+-- none), then "1" when a job of the batch runs after others. Returns {id, created} per job. The indexes and counters are written once per
 -- batch (sorted-set members in chunks), which is what makes a large batch cheap.
 local now = ARGV[1]
 local specs = cjson.decode(ARGV[2])
@@ -49,11 +50,31 @@ end
 local ended = {}  -- the lines (by index) stored dead: why
 if ARGV[3] == '1' then
     local next_id, holders, dead_ids = seq, {}, {}
+    local line_ids = {}  -- each line's id: its own, or that of the job holding its key
     for i, s in ipairs(specs) do
         local key = value(s[8])
-        if not (key and (holders[key] or key_holder(key))) then
+        local holder = key and (holders[key] or key_holder(key))
+        if holder then
+            line_ids[i] = tonumber(holder)
+        else
             next_id = next_id + 1
+            line_ids[i] = next_id
             local after, why = value(s[13]), nil
+            if value(s[14]) then  -- the ids of the earlier lines named join its own
+                local ids, seen = {}, {}
+                for _, id in ipairs(after and cjson.decode(after) or {}) do
+                    ids[#ids + 1], seen[id] = string.format('%d', id), true
+                end
+                for _, line in ipairs(cjson.decode(s[14])) do
+                    local id = line_ids[line]
+                    if not seen[id] then
+                        ids[#ids + 1], seen[id] = string.format('%d', id), true
+                    end
+                end
+                -- Written as Python writes the field: cjson would give 1e+14 for a long id.
+                after = '[' .. table.concat(ids, ',') .. ']'
+                s[13] = after
+            end
             if after then
                 local waits, refused
                 waits, refused, why = must_wait(cjson.decode(after), next_id, seq + 1, dead_ids)
@@ -66,7 +87,7 @@ if ARGV[3] == '1' then
                 end
             end
             if key and not why then
-                holders[key] = true
+                holders[key] = next_id
             end
         end
     end

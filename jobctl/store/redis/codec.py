@@ -202,6 +202,7 @@ def batch_json(jobs: Sequence[NewJob], now: float) -> str:
                 spec.schedule,
                 None if spec.fire_time is None else repr(float(spec.fire_time)),
                 after_json(spec.after) if spec.after else None,
+                compact_json([i + 1 for i in spec.after_lines]) if spec.after_lines else None,
             )
         )
     return compact_json(rows)

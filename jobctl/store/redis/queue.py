@@ -40,7 +40,7 @@ class QueueOps(RedisBase):
         batch = batch_json(jobs, now)  # a payload that cannot be encoded fails before anything
         # Only a batch with jobs that run after others can be refused: the script checks
         # such a batch whole before it writes anything (all or nothing).
-        checked = "1" if any(spec.after for spec in jobs) else ""
+        checked = "1" if any(spec.after or spec.after_lines for spec in jobs) else ""
         if checked:
             _refuse_past_exact_ids(jobs)
         with self._guard():

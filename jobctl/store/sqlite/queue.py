@@ -80,7 +80,9 @@ class QueueOps(SqliteBase):
         ended: dict[int, str] = {}  # the batch's jobs stored dead: why
         absent = (None, None, None, None, None)
         for spec in jobs:
-            key = spec.key
+            key, after = spec.key, spec.after
+            if spec.after_lines:  # the ids of the earlier jobs named: stored, or holding a key
+                after = tuple(dict.fromkeys([*after, *(results[i].id for i in spec.after_lines)]))
             if key is not None:
                 existing = batch_keys.get(key)
                 if existing is None:
@@ -91,8 +93,8 @@ class QueueOps(SqliteBase):
             run_at = now if spec.run_at is None else spec.run_at
             state = scheduled if run_at > now else queued
             why = None
-            if spec.after:
-                waits, why = _waits(conn, spec.after, seq + 1, first_new, ended)
+            if after:
+                waits, why = _waits(conn, after, seq + 1, first_new, ended)
                 if why is not None:
                     state = State.DEAD.value
                     ended[seq + 1] = why
@@ -103,7 +105,7 @@ class QueueOps(SqliteBase):
             seq += 1
             payload = spec.payload_json or compact_json(spec.payload)
             optional = (key, spec.command, spec.cwd, spec.schedule, spec.fire_time)
-            if optional == absent and not spec.after:
+            if optional == absent and not after:
                 columns = (spec.job, spec.queue, state, spec.priority, spec.max_attempts, run_at)
                 if columns != run_columns or not runs or runs[-1][0] + len(run_payloads) != seq:
                     run_columns, run_payloads = columns, []
@@ -114,10 +116,10 @@ class QueueOps(SqliteBase):
                 full.append(
                     (seq, spec.job, spec.queue, state, spec.priority, spec.max_attempts, payload,
                      key, run_at, now, None if command is None else json.dumps(command), cwd,
-                     schedule, fire_time, json.dumps(spec.after) if spec.after else None,
+                     schedule, fire_time, json.dumps(after) if after else None,
                      None if why is None else now, why)
                 )  # fmt: skip
-                afters.extend((after, seq) for after in spec.after)
+                afters.extend((after_id, seq) for after_id in after)
             results.append(EnqueueResult(seq, True))
         short: list[tuple[Any, ...]] = []
         by_state: Counter[tuple[str, str]] = Counter()
