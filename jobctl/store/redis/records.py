@@ -21,6 +21,20 @@ from jobctl.store.redis.codec import (
     num,
 )
 
+# What attempt_from_hash reads of an attempt's hash: every field but the output's tail.
+_ATTEMPT_FIELDS = (
+    "attempt",
+    "worker",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "exit_code",
+    "signal",
+    "error",
+    "log_path",
+    "host",
+)
+
 
 class RecordOps(RedisBase):
     # -- inspecting ------------------------------------------------------------------------
@@ -64,11 +78,14 @@ class RecordOps(RedisBase):
                 return []
             pipe = self._client.pipeline(transaction=False)
             for run in range(1, int(runs) + 1):
-                pipe.hgetall(self._key("att", str(job_id), str(run)))
+                # By name, not HGETALL: the hash holds the output's tail too, bytes cut at
+                # any point, which the text client cannot decode (see attempt_output).
+                pipe.hmget(self._key("att", str(job_id), str(run)), *_ATTEMPT_FIELDS)
             rows = pipe.execute()
         found = []
-        for run, fields in enumerate(rows, start=1):
-            if not fields or "started_at" not in fields:
+        for run, values in enumerate(rows, start=1):
+            fields = {k: v for k, v in zip(_ATTEMPT_FIELDS, values, strict=True) if v is not None}
+            if "started_at" not in fields:
                 continue
             found.append(attempt_from_hash(job_id, run, fields))
         return found

@@ -1,0 +1,67 @@
+"""The Redis store against what the SQLite store does: output tails that are not text,
+the pending counts of jobs stored dead, servers that refuse every write, and locations.
+
+Each test runs the real command in subprocesses against a real redis-server
+(tests/redis_server.py): the session's, in a namespace of its own, or a private one where
+the test changes the server itself.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from conftest import JOBCTL
+from redis_server import RedisEnv
+
+CONFIG = """
+[jobs.accents]
+command = ["python3", "-c", "print('\\u00e9' * 10000)"]
+
+[jobs.binary]
+command = ["sh", "-c", "printf 'dying \\\\377'; exit 3"]
+max_attempts = 1
+
+[jobs.ok]
+command = ["true"]
+
+[jobs.fail]
+command = ["false"]
+max_attempts = 1
+"""
+
+
+def test_a_tail_cut_inside_a_character_or_not_text_is_shown_as_on_sqlite(
+    redis_env: RedisEnv,
+) -> None:
+    """The last 16 KiB of 20,001 bytes of é start in the middle of one, and printf '\\377' is
+    no UTF-8 at all: show, logs and dead show failed on them (UnicodeDecodeError, exit 1)."""
+    env = redis_env
+    env.write_config(CONFIG)
+    accents = env.enqueue("accents")
+    binary = env.enqueue("binary")
+    env.run("run-worker", "--burst", check=True)
+    shown = env.run("show", str(accents), check=True)
+    assert "succeeded" in shown.stdout
+    assert env.show(accents)["state"] == "succeeded"
+    logs = env.run("logs", str(accents), check=True)
+    assert logs.stdout == "é" * 10000 + "\n"
+    latest = subprocess.run(  # the binary job's: raw bytes, which text=True cannot take
+        [*JOBCTL, *env.global_args(), "logs"], capture_output=True, env=env.env, timeout=60
+    )
+    assert (latest.returncode, latest.stdout) == (0, b"dying \377")
+    dead = json.loads(env.run("dead", "show", str(binary), "--json", check=True).stdout)
+    assert dead["attempts_history"][0]["log_tail"] == "dying \ufffd"
+    assert "dying" in env.run("dead", "show", str(binary), check=True).stdout
+    assert env.show(binary)["exit_code"] == 3
+
+
+def test_enqueue_follow_exits_with_the_code_of_a_job_whose_tail_is_not_text(
+    redis_env: RedisEnv,
+) -> None:
+    env = redis_env
+    env.write_config(CONFIG)
+    env.start("run-worker")
+    followed = env.run("enqueue", "accents", "--follow", timeout=60)
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout.endswith("é" * 100 + "\n")
