@@ -65,3 +65,18 @@ def test_enqueue_follow_exits_with_the_code_of_a_job_whose_tail_is_not_text(
     followed = env.run("enqueue", "accents", "--follow", timeout=60)
     assert followed.returncode == 0, followed.stderr
     assert followed.stdout.endswith("é" * 100 + "\n")
+
+
+def test_a_job_stored_dead_at_enqueue_is_not_pending(redis_env: RedisEnv) -> None:
+    """A job enqueued --after a dead one is stored dead: it was counted pending for good."""
+    env = redis_env
+    env.write_config(CONFIG)
+    failed = env.enqueue("fail")
+    env.run("run-worker", "--burst", check=True)
+    after = env.run("enqueue", "ok", "--after", str(failed), check=True)
+    assert f"job {failed}, which it waited for, ended dead" in after.stderr
+    stats = json.loads(env.run("stats", "--json", check=True).stdout)
+    assert [row["pending"] for row in stats if row["job"] == "ok"] in ([], [0])
+    env.run("dead", "purge", "--all", "--yes", check=True)
+    stats = json.loads(env.run("stats", "--json", check=True).stdout)
+    assert all(row["pending"] == 0 for row in stats)

@@ -149,7 +149,7 @@ for i, s in ipairs(specs) do
         end
         queues[queue] = true
         bump(P .. 'counts:' .. queue, state)
-        if state ~= 'waiting' then
+        if PENDING[state] then  -- not a job waiting for others, nor one stored dead
             bump(P .. 'pending', queue .. SEP .. job)
         end
         bump('stats', queue .. SEP .. job .. SEP .. 'enqueued')
