@@ -9,10 +9,14 @@ the test changes the server itself.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from conftest import JOBCTL
-from redis_server import RedisEnv
+from redis_server import RedisEnv, RedisServer, start_server
 
 CONFIG = """
 [jobs.accents]
@@ -80,3 +84,62 @@ def test_a_job_stored_dead_at_enqueue_is_not_pending(redis_env: RedisEnv) -> Non
     env.run("dead", "purge", "--all", "--yes", check=True)
     stats = json.loads(env.run("stats", "--json", check=True).stdout)
     assert all(row["pending"] == 0 for row in stats)
+
+
+@pytest.fixture
+def private_server(tmp_path: Path, redis_env: RedisEnv) -> Iterator[RedisServer]:
+    """A server of the test's own, which it may turn into a replica or break."""
+    server = start_server(tmp_path / "private")
+    redis_env.url = server.url("private")
+    redis_env.write_config(CONFIG)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_health_fails_on_a_read_only_replica(
+    redis_env: RedisEnv, private_server: RedisServer
+) -> None:
+    env = redis_env
+    env.enqueue("ok")
+    assert env.run("health").returncode == 0
+    client = private_server.client()
+    client.replicaof("127.0.0.1", "1")  # a master that does not exist
+    try:
+        assert env.run("enqueue", "ok").returncode == 3
+        health = env.run("health")
+        assert health.returncode == 1, health.stdout
+        assert "read-only replica (role:slave) of 127.0.0.1:1" in health.stderr
+        assert "no job can be queued or finished" in health.stderr
+        status = env.run("status", check=True)
+        assert "read-only replica" in status.stderr
+    finally:
+        client.replicaof("no", "one")
+    assert env.run("health").returncode == 0
+    client.close()
+
+
+def test_health_fails_on_a_server_that_stops_writes_after_a_failed_snapshot(
+    tmp_path: Path, redis_env: RedisEnv
+) -> None:
+    folder = tmp_path / "snapshots"
+    server = start_server(folder, "--save", "3600 1")
+    try:
+        env = redis_env
+        env.url = server.url("snapshots")
+        env.write_config(CONFIG)
+        env.enqueue("ok")
+        client = server.client()
+        shutil.rmtree(folder)  # the server's dir: its snapshot cannot be written
+        client.bgsave()
+        env.wait_for(lambda: client.info("persistence")["rdb_last_bgsave_status"] == "err")
+        enqueue = env.run("enqueue", "ok")
+        assert enqueue.returncode == 3 and "MISCONF" in enqueue.stderr
+        health = env.run("health")
+        assert health.returncode == 1 and "rdb_last_bgsave_status:err" in health.stderr
+        client.config_set("stop-writes-on-bgsave-error", "no")
+        assert env.run("health").returncode == 0
+        client.close()
+    finally:
+        server.stop()

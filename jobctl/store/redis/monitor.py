@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from jobctl.errors import StoreError
 from jobctl.models import (
@@ -206,12 +207,17 @@ class MonitorOps(RedisBase):
         ]
 
     def losses(self) -> list[str]:
+        """What makes the server lose jobs or refuse every write: eviction, maxmemory, a
+        replica's role and a persistence failure (MISCONF)."""
         # From INFO, which needs no CONFIG rights; a user denied INFO too hears nothing.
         try:
             with self._guard():
-                memory = self._client.info("memory")
+                info = self._client.info("memory", "replication", "persistence")
         except StoreError:
             return []
+        return self._memory_losses(info) + self._write_refusals(info)
+
+    def _memory_losses(self, memory: dict[str, Any]) -> list[str]:
         policy = memory.get("maxmemory_policy")
         limit, used = int(memory.get("maxmemory") or 0), int(memory.get("used_memory") or 0)
         if policy == "noeviction" and 0 < limit <= used:
@@ -228,3 +234,44 @@ class MonitorOps(RedisBase):
             "once it reaches maxmemory it deletes keys of the queue, losing jobs and leaving "
             "the namespace corrupt; set maxmemory-policy noeviction"
         ]
+
+    def _write_refusals(self, info: dict[str, Any]) -> list[str]:
+        """A server that answers reads but refuses every write: a replica (a failover gone
+        wrong, or a location naming the replica), or one that cannot persist and stops
+        writes until it can. Reads succeed, so nothing else would tell."""
+        found = []
+        if info.get("role") == "slave":
+            master = f"{info.get('master_host')}:{info.get('master_port')}"
+            link = info.get("master_link_status", "down")
+            found.append(
+                f"{self.location}: the Redis server is a read-only replica (role:slave) of"
+                f" {master} (link {link}): no job can be queued or finished; point the"
+                " location at the master, or promote this server (REPLICAOF NO ONE)"
+            )
+        if info.get("aof_enabled") and info.get("aof_last_write_status") == "err":
+            found.append(
+                f"{self.location}: the Redis server cannot write its append-only file"
+                " (aof_last_write_status:err) and refuses every write (MISCONF): no job can"
+                " be queued or finished; see the server's log (a full disk?)"
+            )
+        elif info.get("rdb_last_bgsave_status") == "err" and self._stops_writes_on_bgsave_error():
+            found.append(
+                f"{self.location}: the Redis server's last RDB snapshot failed"
+                " (rdb_last_bgsave_status:err) and it refuses every write until one succeeds"
+                " (stop-writes-on-bgsave-error, MISCONF): no job can be queued or finished;"
+                " see the server's log (a full disk, or a dir it cannot write?)"
+            )
+        return found
+
+    def _stops_writes_on_bgsave_error(self) -> bool:
+        """Whether a failed snapshot stops writes: only with save points and the setting on
+        (the default); when CONFIG is denied, assumed so."""
+        try:
+            with self._guard():
+                config = self._client.config_get("stop-writes-on-bgsave-error")
+                config.update(self._client.config_get("save"))
+        except StoreError:
+            return True
+        return config.get("stop-writes-on-bgsave-error") == "yes" and bool(
+            (config.get("save") or "").strip()
+        )
