@@ -18,6 +18,9 @@ import pytest
 from conftest import JOBCTL
 from redis_server import RedisEnv, RedisServer, start_server
 
+from jobctl.errors import StoreError
+from jobctl.store.redis import parse_location
+
 CONFIG = """
 [jobs.accents]
 command = ["python3", "-c", "print('\\u00e9' * 10000)"]
@@ -143,3 +146,17 @@ def test_health_fails_on_a_server_that_stops_writes_after_a_failed_snapshot(
         client.close()
     finally:
         server.stop()
+
+
+def test_an_empty_namespace_is_said_to_be_empty() -> None:
+    with pytest.raises(StoreError, match=r"namespace is empty$"):
+        parse_location("redis://127.0.0.1:6379/0?namespace=")
+    with pytest.raises(StoreError, match="namespace must be a name without braces"):
+        parse_location("redis://127.0.0.1:6379/0?namespace=a{b}")
+
+
+def test_an_empty_namespace_on_the_command_line(redis_env: RedisEnv) -> None:
+    redis_env.url = "redis://127.0.0.1:1/0?namespace="
+    result = redis_env.run("status", config=False)
+    assert result.returncode == 3
+    assert result.stderr == "jobctl: redis://127.0.0.1:1/0: namespace is empty\n"

@@ -55,7 +55,9 @@ def parse_location(location: str) -> RedisLocation:
     secret = unquote(parts.password) if parts.password else None
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "namespace":
-            if not value or any(ch in value for ch in "{}"):
+            if not value:
+                raise StoreError(f"{redact(location)}: namespace is empty")
+            if any(ch in value for ch in "{}"):
                 raise StoreError(f"{redact(location)}: namespace must be a name without braces")
             namespace = value
         elif name == "leader_lease":
