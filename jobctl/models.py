@@ -179,6 +179,7 @@ class JobFilter(NamedTuple):
     newest_first: bool = True
     leased: bool = False  # only jobs holding a lease (running, or cancelled while running)
     lease_expired_before: float | None = None  # with leased: only leases past this instant
+    beyond: int | None = None  # only ids past this one in the listing's order: the next page
 
 
 _RECORDS = frozenset({"Attempt", "AttemptResult", "FireRecord", "WorkerInfo"})

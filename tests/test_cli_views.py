@@ -480,3 +480,18 @@ def test_the_cancel_example_cancels_every_match_and_nothing_when_none_match(
         assert ran.returncode == 0, ran.stderr
         queued = json.loads(env.run("list", "-s", "queued", "--limit", "0", "--json").stdout)
         assert [j["job"] for j in queued] == ["other"]
+
+
+def test_list_all_as_json_reads_pages_and_writes_one_array(env: Env) -> None:
+    """`list --limit 0 --json` writes its array a page (1,000 jobs) at a time: the same text
+    as a listing of them all at once, across the pages' ends."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    lines = "".join(f'{{"job": "noop", "payload": {{"n": {i}}}}}\n' for i in range(2001))
+    env.run("enqueue", "--batch", "-", input=lines, check=True)
+    for order in ([], ["--oldest-first"]):
+        every = env.run("list", "--limit", "0", "--json", *order, check=True).stdout
+        at_once = env.run("list", "--limit", "5000", "--json", *order, check=True).stdout
+        assert every == at_once
+        assert len(json.loads(every)) == 2001
+    empty = env.run("list", "--limit", "0", "--json", "--state", "dead", check=True)
+    assert empty.stdout == "[]\n"

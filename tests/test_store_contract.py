@@ -1806,3 +1806,20 @@ def test_a_batch_line_after_an_earlier_line_stored_dead_is_dead(store: Store) ->
     found = store.get_many([doomed.id, after_it.id])
     assert [found[i].state for i in (doomed.id, after_it.id)] == [State.DEAD, State.DEAD]
     assert found[after_it.id].error == f"job {first.id}, which it waited for, ended dead"
+
+
+def test_a_listing_goes_on_past_the_last_id_read(store: Store) -> None:
+    """JobFilter.beyond: `list --limit 0` reads a page at a time, each from where the last
+    ended, in either order and through each index a filter reads."""
+    ids = [r.id for r in store.enqueue([job("a"), job("b"), job("a"), job("a")], T0)]
+    (claim,) = store.claim("w", None, T0, LEASE)  # the first one runs: leased
+    newest = JobFilter(limit=2, beyond=ids[3])
+    assert [j.id for j in store.list_jobs(newest)] == [ids[2], ids[1]]
+    oldest = JobFilter(limit=2, beyond=ids[0], newest_first=False)
+    assert [j.id for j in store.list_jobs(oldest)] == [ids[1], ids[2]]
+    of_a = JobFilter(job="a", limit=None, beyond=ids[3])
+    assert [j.id for j in store.list_jobs(of_a)] == [ids[2], ids[0]]
+    queued = JobFilter(states=(State.QUEUED,), limit=None, beyond=ids[1], newest_first=False)
+    assert [j.id for j in store.list_jobs(queued)] == [ids[2], ids[3]]
+    running = JobFilter(leased=True, limit=None, beyond=claim.job.id)
+    assert store.list_jobs(running) == []

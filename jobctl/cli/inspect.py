@@ -14,9 +14,9 @@ from jobctl.cli.completers import complete_job, complete_queue, complete_state
 from jobctl.cli.context import STATE
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
-    from jobctl.models import Job
+    from jobctl.models import Job, JobFilter
     from jobctl.store import Store
 
 from jobctl.cli.options import (
@@ -96,11 +96,31 @@ def list_jobs(
     )
     with STATE.store(create=False) as store:
         check_job_name(job, store)
+        if as_json and rows is None:  # all of them: written a page at a time
+            from jobctl.render import job_document, print_json_array
+
+            matched = print_json_array(job_document(j) for j in _every_job(store, where)) > 0
+            if queue is not None and not matched:
+                note_unknown_queue(queue, store)
+            note_unknown_job(job, matched)
+            return
         jobs = store.list_jobs(where)
         if queue is not None and not jobs:
             note_unknown_queue(queue, store)
     note_unknown_job(job, bool(jobs))
     job_listing(jobs, rows, first="oldest" if oldest_first else "newest", as_json=as_json)
+
+
+def _every_job(store: Store, where: JobFilter, page: int = 1000) -> Iterator[Job]:
+    """The jobs a filter matches, read a page at a time (each page a read of its own: a job
+    that changes meanwhile is listed as it was, or as it is, once)."""
+    beyond = None
+    while True:
+        jobs = store.list_jobs(where._replace(limit=page, beyond=beyond))
+        yield from jobs
+        if len(jobs) < page:
+            return
+        beyond = jobs[-1].id
 
 
 @app.command(epilog="Example:  jobctl show 42 --json")

@@ -107,7 +107,7 @@ class RecordOps(RedisBase):
             indexes = [self._key("all")]
         descending = where.newest_first
         ids: Iterable[int] = heapq.merge(
-            *(self._ids(k, descending) for k in indexes), reverse=descending
+            *(self._ids(k, descending, where.beyond) for k in indexes), reverse=descending
         )
         if where.leased:  # the few jobs holding a lease, not every cancelled job there is
             until = where.lease_expired_before
@@ -116,6 +116,9 @@ class RecordOps(RedisBase):
                     self._key("leases"), "-inf", "+inf" if until is None else f"({until!r}"
                 )
             ids = sorted((int(m) for m in members), reverse=descending)
+            if where.beyond is not None:
+                beyond = where.beyond
+                ids = [i for i in ids if (i < beyond if descending else i > beyond)]
         states = set(where.states)
         found: list[Job] = []
         limit = where.limit if where.limit is not None and where.limit >= 0 else None
@@ -139,9 +142,9 @@ class RecordOps(RedisBase):
                 break
         return found
 
-    def _ids(self, key: str, descending: bool) -> Iterator[int]:
-        """The ids in an id-scored index, in order, a page at a time."""
-        cursor: int | None = None
+    def _ids(self, key: str, descending: bool, beyond: int | None = None) -> Iterator[int]:
+        """The ids in an id-scored index, in order (past `beyond`), a page at a time."""
+        cursor = beyond
         while True:
             with self._guard():
                 if descending:

@@ -78,6 +78,9 @@ class RecordOps(SqliteBase):
         if where.since is not None:
             clauses.append("created_at >= ?")
             params.append(where.since)
+        if where.beyond is not None:
+            clauses.append("id < ?" if where.newest_first else "id > ?")
+            params.append(where.beyond)
         sql = f"SELECT {JOB_COLUMNS} FROM jobs"
         if where.leased or (where.states and set(where.states) <= {State.RUNNING}):
             # Running jobs are few among millions: find them through their leases.
