@@ -120,9 +120,10 @@ def fire_document(
 
 
 def attempt_document(attempt: Attempt) -> dict[str, Any]:
+    """`duration_s` is null while it runs, and when the clock stepped back during it."""
     duration = None
     if attempt.finished_at is not None:
-        duration = round(attempt.finished_at - attempt.started_at, 3)
+        duration = _rounded(span(attempt.started_at, attempt.finished_at))
     return {
         "run": attempt.run,
         "attempt": attempt.attempt,
@@ -243,12 +244,44 @@ def _c_quoted(char: str) -> str:
 
 
 def ago(ts: float | None, now: float | None = None) -> str:
+    """A time that may be ahead (a due time, a fire) from now: "5m ago" or "in 5m"."""
     if ts is None:
         return ""
     delta = (now or time.time()) - ts
     if delta >= 0:
         return format_short(delta) + " ago"
     return "in " + format_short(-delta)
+
+
+# Two processes read their clocks moments apart (a job made due by one's success and started
+# by another): a span less than this below zero is none. One further below zero crosses a
+# step back of the wall clock (an NTP step, a VM restored): its length is unknown, and its
+# absolute value would be read as real.
+_CLOCK_SLACK = 1.0
+UNKNOWN_SPAN = "?"
+
+
+def span(start: float, end: float) -> float | None:
+    """Seconds from `start` to `end`, both wall-clock times: None (unknown) when the clock
+    stepped back between them, 0 when a clock read elsewhere put it a little below 0."""
+    seconds = end - start
+    if seconds >= 0:
+        return seconds
+    return 0.0 if seconds > -_CLOCK_SLACK else None
+
+
+def span_text(start: float, end: float) -> str:
+    seconds = span(start, end)
+    return UNKNOWN_SPAN if seconds is None else format_short(seconds)
+
+
+def age_text(ts: float | None, now: float) -> str:
+    """How long ago a time that can only be past was (a start, an end, a heartbeat): "5m
+    ago", or "?" when it lies ahead, the clock having stepped back since."""
+    if ts is None:
+        return ""
+    seconds = span(ts, now)
+    return UNKNOWN_SPAN if seconds is None else format_short(seconds) + " ago"
 
 
 def one_line(text: str | None, width: int | None = 60) -> str:
@@ -342,14 +375,14 @@ def job_rows(jobs: Sequence[Job]) -> None:
         if job.state == State.SCHEDULED:
             when = "due " + ago(job.run_at, now)
         elif job.state == State.RUNNING:
-            when = "started " + ago(job.started_at, now)
+            when = "started " + age_text(job.started_at, now)
         elif job.state == State.WAITING:
             when = "after " + ",".join(map(str, job.after))
         elif still_stopping(job):
             state = state if plain else "stopping"  # as `status` marks it
-            when = ("stopping, " if plain else "") + "cancelled " + ago(job.finished_at, now)
+            when = ("stopping, " if plain else "") + "cancelled " + age_text(job.finished_at, now)
         elif job.finished_at:
-            when = "ended " + ago(job.finished_at, now)
+            when = "ended " + age_text(job.finished_at, now)
         else:
             when = ""
         rows.append(
@@ -361,7 +394,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 state,
                 str(job.priority),
                 f"{job.attempts}/{job.max_attempts}",
-                ago(job.created_at, now),
+                age_text(job.created_at, now),
                 when,
                 job.key or "",  # not folded as prose is: `a\\nb` and `a b` are two keys
                 cell(job.error),
@@ -411,7 +444,7 @@ def job_detail(
         ("attempts", f"{job.attempts}/{job.max_attempts}"),
         ("key", job.key or ""),
         ("schedule", job.schedule or ""),
-        ("created", f"{iso(job.created_at)} ({ago(job.created_at, now)})"),
+        ("created", f"{iso(job.created_at)} ({age_text(job.created_at, now)})"),
         ("after", waits_for),
         ("run at", f"{iso(job.run_at)} ({ago(job.run_at, now)})" if run_at else ""),
         ("started", iso(job.started_at) or ""),
@@ -442,7 +475,7 @@ def attempt_rows(attempts: Sequence[Attempt]) -> None:
     for a in attempts:
         duration = ""
         if a.finished_at is not None:
-            duration = format_short(a.finished_at - a.started_at)
+            duration = span_text(a.started_at, a.finished_at)
         started, ended = iso(a.started_at) or "", iso(a.finished_at) or ""
         if short:
             same_day = ended[:10] == started[:10]
@@ -552,7 +585,11 @@ def _running_entry(job: Job, now: float) -> dict[str, Any]:
 
 
 def _age(ts: float | None, now: float) -> float | None:
-    return None if ts is None else round(max(0.0, now - ts), 3)
+    return None if ts is None else _rounded(span(ts, now))
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def status_tables(
@@ -584,7 +621,7 @@ def status_tables(
                 q.queue,
                 "paused" if q.paused else "",
                 *(count(q, s) for s in ALL_STATES),
-                format_short(now - q.oldest_ready_at) if q.oldest_ready_at is not None else "",
+                span_text(q.oldest_ready_at, now) if q.oldest_ready_at is not None else "",
             ]
             for q in queues
         ]
@@ -613,7 +650,7 @@ def status_tables(
                     j.queue,
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
-                    format_short(now - j.started_at) if j.started_at else "",
+                    span_text(j.started_at, now) if j.started_at else "",
                     "stopping" if still_stopping(j) else "running",
                     *_command_cells(j, plain),
                 ]
@@ -640,7 +677,7 @@ def status_tables(
                     str(w.pid),
                     ",".join(w.queues),
                     str(w.concurrency),
-                    ago(w.heartbeat_at, now),
+                    age_text(w.heartbeat_at, now),
                 ]
                 for w in workers
             ],
@@ -683,7 +720,7 @@ def dead_rows(jobs: Sequence[Job]) -> None:
                 *_payload_cells(j, plain),
                 j.queue,
                 f"{j.attempts}/{j.max_attempts}",
-                ago(j.finished_at, now),
+                age_text(j.finished_at, now),
                 cell(j.error),
                 *_command_cells(j, plain),
             ]

@@ -11,12 +11,17 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Env
+from test_observe_support import enqueue_at, opened
 from test_ops_support import burst, start_worker, wait_attempt_over, wait_state
+
+from jobctl.models import AttemptResult, NewJob, Outcome, WorkerInfo
+from jobctl.store import Finish
 
 QUEUES = (
     '[jobs.mail]\ncommand = ["true"]\nqueue = "mail"\n'
@@ -495,3 +500,66 @@ def test_list_all_as_json_reads_pages_and_writes_one_array(env: Env) -> None:
         assert len(json.loads(every)) == 2001
     empty = env.run("list", "--limit", "0", "--json", "--state", "dead", check=True)
     assert empty.stdout == "[]\n"
+
+
+def test_a_span_across_a_step_back_of_the_clock_is_unknown_not_its_absolute_value(
+    env: Env,
+) -> None:
+    """Times a worker recorded an hour ahead, before the wall clock was set back (an NTP
+    step): how long an attempt took, how long a job has run, when a worker last beat are
+    unknown ("?", null in JSON), never the hour of a negative span read as real. A span a
+    clock read moments apart put just below 0 is 0."""
+    env.write_config('[jobs.nap]\ncommand = ["sleep", "4"]\n')
+    now = time.time()
+    ahead = now + 3600
+    stepped, jitter, running = enqueue_at(
+        env, now - 10, *(NewJob(job="nap", payload={}) for _ in range(3))
+    )
+    with opened(env) as store:
+        for job_id, started, ended in ((stepped, ahead, now - 6), (jitter, now - 5, now - 5.2)):
+            (claim,) = store.claim("w", None, started, 60.0)
+            assert claim.job.id == job_id
+            result = AttemptResult(Outcome.SUCCEEDED, exit_code=0, finished_at=ended)
+            store.finish([Finish(claim, result, None)], ended)
+        (claim,) = store.claim("w", None, ahead, 7200.0)
+        assert claim.job.id == running
+        store.register_worker(
+            WorkerInfo(
+                id="w",
+                host="elsewhere",
+                pid=999999,
+                queues=("*",),
+                concurrency=1,
+                started_at=ahead - 60,
+                heartbeat_at=ahead,
+                kind="worker",
+                interval=10.0,
+            )
+        )
+
+    def took(job_id: int) -> tuple[object, str]:
+        (attempt,) = env.show(job_id)["attempts_history"]  # type: ignore[misc]
+        lines = env.run("show", str(job_id), check=True).stdout.splitlines()
+        return attempt["duration_s"], _cell(lines[-2:], "TOOK")
+
+    assert took(stepped) == (None, "?")
+    assert took(jitter) == (0.0, "0s")
+
+    doc = json.loads(env.run("status", "--json", check=True).stdout)
+    assert [(j["id"], j["running_s"]) for j in doc["running"]] == [(running, None)]
+    assert [(w["id"], w["heartbeat_age_s"]) for w in doc["workers"]] == [("w", None)]
+    status = env.run("status", check=True).stdout.splitlines()
+    running_table = status[status.index("Running") + 1 :][:2]
+    assert _cell(running_table, "RUNNING FOR") == "?"
+    assert _cell(status[status.index("Workers") + 1 :][:2], "LAST HEARTBEAT") == "?"
+    listed = env.run("list", "--state", "running", check=True).stdout.splitlines()
+    assert _cell(listed, "WHEN") == "started ?"
+
+
+def _cell(lines: list[str], column: str) -> str:
+    """The cell of a plain table's first row under `column` (headings over their values)."""
+    head, row = lines[0], lines[1]
+    start = head.index(column)
+    rest = head[start + len(column) :]
+    end = start + len(column) + len(rest) - len(rest.lstrip()) if rest.strip() else len(row)
+    return row[start:end].strip()

@@ -1823,3 +1823,17 @@ def test_a_listing_goes_on_past_the_last_id_read(store: Store) -> None:
     assert [j.id for j in store.list_jobs(queued)] == [ids[2], ids[3]]
     running = JobFilter(leased=True, limit=None, beyond=claim.job.id)
     assert store.list_jobs(running) == []
+
+
+def test_a_claim_after_the_clock_stepped_back_starts_a_job_now_not_at_its_run_at(
+    store: Store,
+) -> None:
+    """A job enqueued, then the wall clock set back an hour (an NTP step), then claimed: its
+    run_at is an hour past the claim's `now`, and its attempt starts at that `now`, not in
+    the future (a 10 ms job shown as taking -59m59s)."""
+    (stepped,) = store.enqueue([job("a")], T0 + 3600)
+    claims = store.claim("w", None, T0, LEASE)
+    assert [c.job.id for c in claims] == [stepped.id]
+    assert claims[0].job.started_at == T0
+    (attempt,) = store.attempts(stepped.id)
+    assert attempt.started_at == T0

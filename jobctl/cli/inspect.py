@@ -415,7 +415,7 @@ def started_last(store: Store) -> int:
     with none started, NotFound."""
     from jobctl.errors import NotFound
     from jobctl.models import FINAL_STATES, JobFilter, State
-    from jobctl.render import ago
+    from jobctl.render import age_text
     from jobctl.text import say
 
     now = time.time()
@@ -437,7 +437,7 @@ def started_last(store: Store) -> int:
     # A job that started after `since` ended after it too, if it has ended.
     started += [j for j in store.finished_jobs(FINAL_STATES, finished_after=since) if j.started_at]
     job = max(started, key=lambda j: (j.started_at or 0.0, j.id))
-    line = f"jobctl: job {job.id} ({job.job}), started {ago(job.started_at, now)}"
+    line = f"jobctl: job {job.id} ({job.job}), started {age_text(job.started_at, now)}"
     if job.state != State.RUNNING:
         line += f", now {job.state.value}"
     others = sum(1 for j in running if j.id != job.id)

@@ -7,6 +7,8 @@
 local now, lease_until, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local worker, host = ARGV[4], ARGV[5]
 local now_n = tonumber(now)
+-- How far past `now` an attempt may start at its run_at (the SQLite store's _START_SLACK).
+local START_SLACK = 1.0
 
 -- Only what is due is read: the namespace's due set holds every scheduled job by run_at. An
 -- entry whose job is no longer scheduled (a jobctl of schema 1 still running beside this one
@@ -96,8 +98,10 @@ for i = 1, math.min(limit, #candidates) do
         h.worker, h.lease_token, h.lease_expires_at = worker, ARGV[7 + #out + 1], lease_until
         -- Its attempt starts no earlier than it was due: a job made due by another's end
         -- (run_at: that end) after this claim's `now` was read was not running before it.
+        -- A run_at over START_SLACK ahead was set before the clock stepped back: it is now.
         local started = now
-        if tonumber(h.run_at) > now_n then
+        local run_at = tonumber(h.run_at)
+        if run_at > now_n and run_at <= now_n + START_SLACK then
             started = h.run_at
         end
         h.started_at, h.finished_at = started, nil

@@ -35,6 +35,10 @@ _MIN_RUN = 16
 # smaller). A payload character takes at most 4 bytes there (an escaped quote takes 2).
 _RUN_BYTES = 1 << 24
 _BYTES_PER_CHAR = 4
+# How far past a claim's `now` an attempt may start at its run_at: a job made due by
+# another's end, its clock read a moment after this worker's. Further is a run_at set
+# before the wall clock stepped back, which would stamp a start in the future.
+_START_SLACK = 1.0
 # The payloads' texts as one JSON array, non-ASCII characters as they are: SQLite then has
 # only the plain escapes (quote, backslash, control characters) to decode.
 _JSON_ARRAY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -300,12 +304,13 @@ class QueueOps(SqliteBase):
             token = os.urandom(8).hex()
             row = conn.execute(
                 # Never before it was due: a job another's success made due may have a
-                # run_at past the `now` its worker read before this transaction began.
+                # run_at past the `now` its worker read before this transaction began. A
+                # run_at further ahead was set before the clock stepped back: it is now.
                 "UPDATE jobs SET state = 'running', attempts = attempts + 1,"
                 " runs = runs + 1, worker = ?, lease_token = ?, lease_expires_at = ?,"
-                " started_at = MAX(?, run_at), finished_at = NULL"
-                f" WHERE id = ? AND state = 'queued' RETURNING {JOB_COLUMNS}",
-                (worker, token, now + lease, now, job_id),
+                " started_at = CASE WHEN run_at > ? AND run_at <= ? THEN run_at ELSE ? END,"
+                f" finished_at = NULL WHERE id = ? AND state = 'queued' RETURNING {JOB_COLUMNS}",
+                (worker, token, now + lease, now, now + _START_SLACK, now, job_id),
             ).fetchone()
             if row is None:
                 continue
