@@ -86,7 +86,7 @@ function __jobctl_options
         case 'validate'
             printf '%s\n' '--quiet	Print nothing when valid (warnings still go to stderr).' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'wait'
-            printf '%s\n' '--queue	Also every job queued, scheduled or running in this queue now.' '-q	Also every job queued, scheduled or running in this queue now.' '--job	Also every job of this type active now (with --queue: in that queue).' '-j	Also every job of this type active now (with --queue: in that queue).' '--all	Also every job active now, in every queue.' '-a	Also every job active now, in every queue.' '--timeout	Give up after this long (exit 124).' '-t	Give up after this long (exit 124).' '--json	Print the jobs as JSON.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--queue	Also every job queued, scheduled, waiting or running in this queue now.' '-q	Also every job queued, scheduled, waiting or running in this queue now.' '--job	Also every job of this type active now (queued, scheduled, waiting or running; with --queue: in that queue).' '-j	Also every job of this type active now (queued, scheduled, waiting or running; with --queue: in that queue).' '--all	Also every job active now, in every queue.' '-a	Also every job active now, in every queue.' '--timeout	Give up after this long (exit 124).' '-t	Give up after this long (exit 124).' '--json	Print the jobs as JSON.' '--help	Show this message and exit.' '-h	Show this message and exit.'
     end
 end
 

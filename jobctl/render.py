@@ -195,16 +195,18 @@ def shown_command(argv: Sequence[str]) -> str:
 
 
 def shown_payload(payload: Mapping[str, Any]) -> str:
-    """A payload on one line as `--arg` would give it, `path=/srv/data n=3`: each value
+    """A payload on one line as `--arg` would give it, `path=/srv/data n:=3`: each value
     quoted as `shown_command` quotes a word (so a control character is escaped, never
-    sent), one that is not a string as its JSON; "" for an empty payload."""
+    sent), one that is not a string as its JSON after `:=` (the number 3 and the text "3"
+    read alike otherwise); "" for an empty payload."""
 
-    def text(value: Any) -> str:
+    def pair(key: str, value: Any) -> str:
         if isinstance(value, str):
-            return value
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+            return f"{_shell_word(key)}={_shell_word(value)}"
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return f"{_shell_word(key)}:={_shell_word(text)}"
 
-    return " ".join(f"{_shell_word(k)}={_shell_word(text(v))}" for k, v in payload.items())
+    return " ".join(pair(k, v) for k, v in payload.items())
 
 
 def _shell_word(word: str) -> str:

@@ -717,7 +717,9 @@ def test_a_terminal_list_shows_each_job_s_payload_after_its_name(env: Env) -> No
     control characters escaped, cut where the width needs; piped output keeps its fields."""
     env.write_config('[jobs.echo]\ncommand = ["true"]\n[jobs.ok]\ncommand = ["true"]\n')
     ids = {msg: env.enqueue("echo", "--arg", f"msg={msg}") for msg in ("alpha", "beta", "gamma")}
-    backup = env.enqueue("echo", "--payload", '{"path": "/srv/data", "n": 3, "to": "a b"}')
+    backup = env.enqueue(
+        "echo", "--payload", '{"path": "/srv/data", "n": 3, "s": "3", "on": true, "to": "a b"}'
+    )
     bare = env.enqueue("ok")
     (loud,) = enqueue_at(env, time.time(), NewJob(job="echo", payload={"msg": "\x1b[2Jx\n"}))
 
@@ -728,7 +730,8 @@ def test_a_terminal_list_shows_each_job_s_payload_after_its_name(env: Env) -> No
     rows = {int(line.split()[0]): line for line in lines[1:]}
     for msg, job_id in ids.items():
         assert rows[job_id].split()[1:3] == ["echo", f"msg={msg}"]
-    assert "echo  path=/srv/data n=3 to='a b'  " in rows[backup]
+    # As --arg takes them back: a number or a boolean after `:=`, the text "3" after `=`.
+    assert "echo  path=/srv/data n:=3 s=3 on:=true to='a b'  " in rows[backup]
     assert rows[bare].split()[1:3] == ["ok", "queued"]  # an empty payload: an empty cell
     assert "msg=$'\\x1b[2Jx\\n'" in rows[loud]
 

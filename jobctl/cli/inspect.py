@@ -159,7 +159,7 @@ def wait(
         typer.Option(
             "--queue",
             "-q",
-            help="Also every job queued, scheduled or running in this queue now.",
+            help="Also every job queued, scheduled, waiting or running in this queue now.",
             autocompletion=complete_queue,
             metavar="QUEUE",
         ),
@@ -169,7 +169,8 @@ def wait(
         typer.Option(
             "--job",
             "-j",
-            help="Also every job of this type active now (with --queue: in that queue).",
+            help="Also every job of this type active now (queued, scheduled, waiting or running;"
+            " with --queue: in that queue).",
             autocompletion=complete_job,
             metavar="JOB",
         ),
