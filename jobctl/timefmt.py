@@ -144,6 +144,13 @@ def _time_of_day(
         day_notes: list[str] = []
         moment = datetime.combine(today + timedelta(days=days), clock)
         instant = _instant(moment, text, what, zone, day_notes)
+        if instant <= now:
+            # In the hour the clocks go back, the second 02:30 may still be ahead when the
+            # first is past: that one is the next (a skipped time's fold=1 is earlier).
+            second_notes: list[str] = []
+            second = _instant(moment.replace(fold=1), text, what, zone, second_notes)
+            if second > max(instant, now):
+                instant, day_notes = second, second_notes
         if day_word or instant > now:
             break
         days += 1  # past today: tomorrow's, and the notes of tomorrow's
@@ -184,9 +191,11 @@ def _clock_change_note(naive: datetime, ts: float, zone: tzinfo) -> str | None:
             f"does not exist in {name} (the clocks skip it): read as"
             f" {read.isoformat(timespec='seconds')}"
         )
-    if naive.replace(fold=1, tzinfo=zone).utcoffset() != read.utcoffset():
+    first, second = (naive.replace(fold=fold, tzinfo=zone).utcoffset() for fold in (0, 1))
+    if first != second:
+        which = "the second" if read.fold else "the first"
         return (
-            f"happens twice in {name} (the clocks go back): read as the first,"
+            f"happens twice in {name} (the clocks go back): read as {which},"
             f" {read.isoformat(timespec='seconds')}; give an offset to choose"
         )
     return None

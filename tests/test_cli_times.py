@@ -143,6 +143,34 @@ def test_a_time_of_day_across_a_dst_change_is_that_days() -> None:
     assert notes[1] == "--at 2:30 is tomorrow, 2030-10-27 02:30 CEST (in 14h30m)"
 
 
+def test_a_time_of_day_in_the_repeated_hour_is_the_second_when_the_first_is_past() -> None:
+    """At 02:15 CET, after the clocks went back from 03:00 CEST, the next 02:30 on the wall
+    is 02:30 CET in 15 minutes: not tomorrow's, and not the first, 45 minutes ago."""
+    second_pass = datetime.fromisoformat("2030-10-27T02:15:00+01:00").timestamp()
+    expected = datetime.fromisoformat("2030-10-27T02:30:00+01:00").timestamp()
+    for text in ("2:30", "02:30", "today 2:30"):
+        notes: list[str] = []
+        assert parse_instant(text, "--at", BERLIN, notes, now=second_pass) == expected, text
+        assert notes[0] == (
+            f"--at: {text} happens twice in Europe/Berlin (the clocks go back): read as the"
+            " second, 2030-10-27T02:30:00+01:00; give an offset to choose"
+        )
+    notes = []
+    parse_instant("2:30", "--at", BERLIN, notes, now=second_pass)
+    assert notes[1] == "--at 2:30 is today, 2030-10-27 02:30 CET (in 15m)"
+    # During the first pass the first is next; once both are past, tomorrow's.
+    first_pass = datetime.fromisoformat("2030-10-27T02:15:00+02:00").timestamp()
+    first = datetime.fromisoformat("2030-10-27T02:30:00+02:00").timestamp()
+    assert parse_instant("2:30", "--at", BERLIN, now=first_pass) == first
+    after_both = datetime.fromisoformat("2030-10-27T02:45:00+01:00").timestamp()
+    tomorrow = datetime.fromisoformat("2030-10-28T02:30:00+01:00").timestamp()
+    assert parse_instant("2:30", "--at", BERLIN, now=after_both) == tomorrow
+    # A time the clocks skip is not read as the hour before once it is past.
+    spring = datetime.fromisoformat("2030-03-31T03:40:00+02:00").timestamp()
+    skipped = datetime.fromisoformat("2030-04-01T02:30:00+02:00").timestamp()
+    assert parse_instant("2:30", "--at", BERLIN, now=spring) == skipped
+
+
 def test_plus_a_duration_is_from_now(berlin: Env) -> None:
     for text, seconds in [("+10m", 600), ("+1h 30m", 5400), ("+0", 0)]:
         job, said = enqueued(berlin, "--at", text)
