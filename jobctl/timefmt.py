@@ -6,13 +6,20 @@ from __future__ import annotations
 import os
 from datetime import datetime, timedelta, tzinfo
 from datetime import time as dtime
-from functools import cache
+from typing import TYPE_CHECKING
 
 from jobctl.errors import DurationError, UsageError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # Seconds an instant may be past and still be taken for now without a note: that of
 # `--at "$(date -Iseconds)"`, or of a batch line its producer stamped a moment ago.
 PAST_UNSAID = 5.0
+
+# Where the host's zone is set (what `timedatectl set-timezone` writes).
+LOCALTIME = "/etc/localtime"
+TIMEZONE_FILE = "/etc/timezone"
 
 
 def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseconds") -> str | None:
@@ -201,17 +208,61 @@ def _clock_change_note(naive: datetime, ts: float, zone: tzinfo) -> str | None:
     return None
 
 
-@cache
-def local_zone() -> str:
+def _host_zone_files() -> tuple[object, ...]:
+    """What the host's zone is read from, as it stands: /etc/localtime (the link, and what it
+    leads to) and /etc/timezone, by inode and times; a change of zone (`timedatectl
+    set-timezone`, a new link or a copied file) changes it. Three stat calls, no read."""
+    state: list[object] = []
+    for path, follow in (
+        (LOCALTIME, False),
+        (LOCALTIME, True),
+        (TIMEZONE_FILE, True),
+    ):
+        try:
+            found = os.stat(path, follow_symlinks=follow)
+        except OSError:
+            state.append(None)
+            continue
+        state.append((found.st_dev, found.st_ino, found.st_mtime_ns, found.st_ctime_ns))
+    return tuple(state)
+
+
+class _FollowingTheHost:
+    """A zone name worked out once, and again when $TZ or the host's zone files change: a
+    cron daemon running for months reads the new zone on its next reload (as cron, through
+    the C library, and systemd's timers do), not the one it started with."""
+
+    def __init__(self, resolve: Callable[[], str]) -> None:
+        self._resolve = resolve
+        self._key: tuple[object, ...] | None = None
+        self._name = ""
+        self.__doc__ = resolve.__doc__
+
+    def __call__(self) -> str:
+        key = (os.environ.get("TZ", ""), *_host_zone_files())
+        if key != self._key:
+            self._name = self._resolve()
+            self._key = key
+        return self._name
+
+    def cache_clear(self) -> None:
+        """Work the name out afresh on the next call."""
+        self._key = None
+
+
+def _local_zone() -> str:
     """The host's IANA zone name: $TZ, else /etc/localtime's target, else UTC."""
     tz = zone_from_tz(os.environ.get("TZ", ""))
     return _first_zone([tz] if tz else []) or host_zone()
 
 
-@cache
-def host_zone() -> str:
+def _host_zone() -> str:
     """The host's own IANA zone name, whatever $TZ says: /etc/localtime's, else UTC."""
     return _first_zone([]) or "UTC"
+
+
+local_zone = _FollowingTheHost(_local_zone)
+host_zone = _FollowingTheHost(_host_zone)
 
 
 def _first_zone(candidates: list[str]) -> str | None:
@@ -219,11 +270,11 @@ def _first_zone(candidates: list[str]) -> str | None:
     /etc/timezone)."""
     from zoneinfo import ZoneInfo
 
-    localtime = _zone_of_file("/etc/localtime")
+    localtime = _zone_of_file(LOCALTIME)
     if localtime:
         candidates.append(localtime)
     try:
-        with open("/etc/timezone", encoding="utf-8") as handle:
+        with open(TIMEZONE_FILE, encoding="utf-8") as handle:
             candidates.append(handle.read().strip())
     except OSError:
         pass
