@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
 import signal
 import socket
@@ -677,8 +678,6 @@ def test_schedule_times_are_in_the_zone_the_cron_daemon_plans_in(env: Env) -> No
 
 def test_schedule_list_warns_when_no_cron_daemon_runs(env: Env) -> None:
     """With the daemon stopped, `schedule list` counted NEXT down as if a fire would come."""
-    import os
-
     env.write_config(
         '[jobs.backup]\ncommand = ["true"]\n[schedules.nightly]\njob = "backup"\n'
         'cron = "0 3 * * *"\ntimezone = "UTC"\n'
@@ -724,6 +723,55 @@ def test_schedule_list_warns_when_no_cron_daemon_runs(env: Env) -> None:
         store.unregister_worker(f"scheduler:{socket.gethostname()}:{os.getpid()}")
     env.run("schedule", "pause", "nightly", check=True)
     assert listed() == (False, "")  # nothing would fire anyway
+
+
+def test_schedule_list_says_no_daemon_runs_behind_a_stopped_leader(env: Env) -> None:
+    """A leader stopped (SIGSTOP) or hung keeps the SQLite leader lock: its standby waits,
+    nothing fires, and `schedule list` said daemon_running true, with no warning, for a
+    standby that cannot take over."""
+    env.write_config(
+        '[jobs.tick]\ncommand = ["true"]\n[schedules.every10]\njob = "tick"\n'
+        'cron = "*/10 * * * * *"\ntimezone = "UTC"\n'
+    )
+    leader = env.start("schedule-daemon")
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
+    standby = env.start("schedule-daemon")
+
+    def kinds() -> list[str]:
+        workers = json.loads(env.run("status", "--json", check=True).stdout)["workers"]
+        return sorted(w["kind"] for w in workers)
+
+    env.wait_for(lambda: kinds() == ["scheduler", "standby"], timeout=20)
+
+    def listed() -> tuple[bool, str | None, str]:
+        result = env.run("schedule", "list", "--json", check=True)
+        (entry,) = json.loads(result.stdout)
+        return entry["daemon_running"], entry["stale_leader"], result.stderr
+
+    assert listed() == (True, None, "")
+    leader_id = f"scheduler:{socket.gethostname()}:{leader.pid}"
+    os.kill(leader.pid, signal.SIGSTOP)
+    try:
+        # Its heartbeat a minute old, as three missed intervals leave it (not waited for).
+        with SqliteStore(env.db) as store:
+            assert store.heartbeat(leader_id, time.time() - 60)
+        running, stale, said = listed()
+        assert (running, stale) == (False, leader_id)
+        warning = re.escape(
+            f"jobctl: warning: the leading cron daemon ({leader_id}, pid {leader.pid}) last"
+            " heartbeated 1m ago: it is stopped or hung, and no schedule fires until it answers"
+            " again; 1 standby daemon cannot take over while it holds the leader lock\n"
+        ).replace("1m", r"1m(\d+s)?")  # the seconds the listing took
+        assert re.fullmatch(warning, said), said
+        table = env.run("schedule", "list", check=True)
+        assert re.fullmatch(warning, table.stderr), table.stderr
+    finally:
+        os.kill(leader.pid, signal.SIGCONT)
+    # Going again, it heartbeats at once: its heartbeat was due while it was stopped.
+    env.wait_for(lambda: listed() == (True, None, ""), timeout=20)
+    for daemon in (leader, standby):
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=20) == 0
 
 
 def test_schedule_list_warns_when_the_leading_daemon_plans_otherwise(env: Env) -> None:

@@ -87,16 +87,18 @@ def schedule_list(
             successes = store.last_successes(sorted(config.schedules))
             paused = store.paused_schedules()
             recorded = daemon_zones(store, config)
-            daemons = [
-                w for w in store.workers() if w.kind in ("scheduler", "standby") and w.alive(now)
-            ]
-            daemon_running = bool(daemons)  # one leading, or a standby to take over
+            cron_daemons = [w for w in store.workers() if w.kind in ("scheduler", "standby")]
+            daemons = [w for w in cron_daemons if w.alive(now)]
+            stale = _stale_leader(cron_daemons, daemons, now)
+            # One leading, or a standby to take over; not a standby behind a leader that
+            # stopped heartbeating while it holds the lock (stopped, hung): none fires then.
+            daemon_running = bool(daemons) and stale is None
             otherwise = _planned_otherwise(store, config, daemons)
         database_exists = True
     except StoreMissing:
         last, paused, recorded, daemon_running, database_exists = {}, set(), {}, False, False
         successes = {}
-        otherwise = None
+        otherwise = stale = None
     _say_zones(config, config.schedules.values(), recorded)
     documents: list[dict[str, Any]] = []
     for name, spec in sorted(config.schedules.items()):
@@ -135,11 +137,16 @@ def schedule_list(
                 "error": error,
                 # next_fire is when the plan says: nothing fires then without a daemon.
                 "daemon_running": daemon_running,
+                # The leading daemon whose heartbeat is stale while its process lives on.
+                "stale_leader": stale.id if stale else None,
             }
         )
     # Not for a config tried out before any daemon made its database: the warning is for
     # a database whose daemon stopped (or for one daemons do not serve: a wrong --db).
-    if database_exists and not daemon_running and any(doc["next_fire"] for doc in documents):
+    due = any(doc["next_fire"] for doc in documents)
+    if stale is not None and due:
+        say(_stale_leader_warning(stale, daemons, now))
+    elif database_exists and not daemon_running and due:
         say(
             "jobctl: warning: no cron daemon is running on this database: no schedule fires"
             " until `jobctl up` or `jobctl schedule-daemon` runs"
@@ -203,6 +210,52 @@ def schedule_list(
         # At 80 columns every row folded over several lines: the columns a narrow terminal
         # can do without go, the policies first (--json and a wider terminal show them).
         spare=("CATCH-UP", "OVERLAP", "ZONE", "CRON", "DESCRIPTION"),
+    )
+
+
+def _stale_leader(
+    cron_daemons: list[WorkerInfo], live: list[WorkerInfo], now: float
+) -> WorkerInfo | None:
+    """The leading cron daemon whose heartbeat lapsed while its process lives on (stopped
+    by SIGSTOP, hung): it keeps the leader lock, so no standby takes over and nothing
+    fires. None while some daemon leads, or when the leader's process is gone here (a
+    standby takes over at once; without one, no daemon runs). One of another host counts
+    only beside a live standby, which it keeps from firing."""
+    import socket
+
+    from jobctl.processes import process_exists
+
+    if any(w.kind == "scheduler" for w in live):
+        return None
+    host = socket.gethostname()
+    stale = [
+        w
+        for w in cron_daemons
+        if w.kind == "scheduler"
+        and not w.alive(now)
+        and (process_exists(w.pid) if w.host == host else bool(live))
+    ]
+    return max(stale, key=lambda w: w.heartbeat_at, default=None)
+
+
+def _stale_leader_warning(stale: WorkerInfo, live: list[WorkerInfo], now: float) -> str:
+    """What `schedule list` says of a leading daemon that stopped heartbeating."""
+    import socket
+
+    from jobctl.render import ago
+
+    gone = "" if stale.host == socket.gethostname() else f", or gone from {stale.host}"
+    standing_by = sum(1 for w in live if w.kind == "standby")
+    then = (
+        f"; {standing_by} standby daemon{'' if standing_by == 1 else 's'} cannot take over"
+        " while it holds the leader lock"
+        if standing_by
+        else ""
+    )
+    return (
+        f"jobctl: warning: the leading cron daemon ({stale.id}, pid {stale.pid}) last"
+        f" heartbeated {ago(stale.heartbeat_at, now)}: it is stopped or hung{gone}, and no"
+        f" schedule fires until it answers again{then}"
     )
 
 
