@@ -26,7 +26,7 @@ function __jobctl_options
         case 'cron'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'cron next'
-            printf '%s\n' '--count	How many.' '-n	How many.' '--tz	IANA time zone (default: the schedule\'s, else [settings] timezone, else the host\'s).' '--from	Start after this ISO-8601 time, in --tz unless it has an offset.' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--count	How many.' '-n	How many.' '--tz	IANA time zone (default: the schedule\'s, else [settings] timezone, else the one the cron daemon recorded planning in, else this shell\'s).' '--from	Start after this time, as enqueue --at takes it (2026-05-01T09:30, 21:30, tomorrow 9:00, +10m), in --tz unless it has an offset.' '--json	Print a JSON array.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'dead'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'dead list'

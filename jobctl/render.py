@@ -65,6 +65,14 @@ def print_json_array(documents: Iterable[Any]) -> int:
     return count
 
 
+# The fields of job_document, in its order: those a document about no job has, all null.
+JOB_DOCUMENT_FIELDS = (
+    "id", "job", "queue", "state", "priority", "attempts", "max_attempts", "payload", "key",
+    "command", "cwd", "run_at", "created_at", "started_at", "finished_at", "exit_code", "error",
+    "worker", "schedule", "fire_time", "after",
+)  # fmt: skip
+
+
 def job_document(job: Job) -> dict[str, Any]:
     return {
         "id": job.id,
@@ -107,9 +115,9 @@ def fire_document(
     became of the fire (`status`: enqueued, skipped or pending, and its `reason`) and the
     run still `active` that held it up. Under overlap = "skip" that run stands for this one,
     as a job holding an `enqueue --key` does; a run held, or skipped for one held already
-    (overlap = "queue"), has no job yet: `id` and `state` are null."""
+    (overlap = "queue"), has no job yet: every field of a job is null (the shape stays)."""
     created = record is not None and record.status == "enqueued"
-    found = job_document(job) if job is not None else {"id": None, "state": None}
+    found = job_document(job) if job is not None else dict.fromkeys(JOB_DOCUMENT_FIELDS)
     return found | {
         "schedule": schedule,  # (a held run's document names it too)
         "created": created,

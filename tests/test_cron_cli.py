@@ -854,11 +854,17 @@ def test_schedule_run_json_tells_a_new_run_from_an_active_one_and_a_held_one(env
     assert (held["status"], held["active"]) == ("pending", first["id"])
     assert held["reason"] == f"waiting for run {first['id']} to finish"
     assert held["schedule"] == "queuer"
+    # The job's shape stays, every field null, as scripts reading `.job` or `.queue` expect.
+    assert set(shown) <= set(held)
+    assert all(held[key] is None for key in shown if key != "schedule")
     assert "this run waits for it to end" in said
+    # No cron daemon serves this database: nothing will enqueue the held run, and it says so.
+    assert "warning: no cron daemon is running on this database" in said
     again, said = run("queuer")  # one held run at most
     assert (again["id"], again["status"], again["active"]) == (None, "skipped", first["id"])
     assert again["reason"] == f"overlap: a fire already waits for run {first['id']}"
     assert "a run already waits for it" in said
+    assert set(shown) <= set(again)
 
     # The text answers as before: an id only where one stands for the run.
     text = env.run("schedule", "run", "skipper", check=True)
@@ -879,3 +885,15 @@ def test_schedule_pause_and_resume_json(env: Env) -> None:
     resumed = env.run("schedule", "resume", "skipper", "--json", check=True)
     assert json.loads(resumed.stdout) == {"schedule": "skipper", "paused": False}
     assert env.run("schedule", "pause", "nope", "--json").returncode == 2
+
+
+def test_schedule_run_held_says_nothing_of_a_daemon_when_one_serves(env: Env) -> None:
+    """The warning that no daemon will enqueue a held run is only for a database none serves."""
+    env.write_config(RUN_SCHEDULES)
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: "scheduler" in env.run("status").stdout or daemon.poll() is not None)
+    first = env.run("schedule", "run", "queuer", check=True)
+    assert first.stdout.strip()
+    held = env.run("schedule", "run", "queuer", check=True)
+    assert "this run waits for it to end" in held.stderr
+    assert "no cron daemon" not in held.stderr

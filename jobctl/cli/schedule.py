@@ -87,9 +87,7 @@ def schedule_list(
             successes = store.last_successes(sorted(config.schedules))
             paused = store.paused_schedules()
             recorded = daemon_zones(store, config)
-            cron_daemons = [w for w in store.workers() if w.kind in ("scheduler", "standby")]
-            daemons = [w for w in cron_daemons if w.alive(now)]
-            stale = _stale_leader(cron_daemons, daemons, now)
+            daemons, stale = _cron_daemons(store, now)
             # One leading, or a standby to take over; not a standby behind a leader that
             # stopped heartbeating while it holds the lock (stopped, hung): none fires then.
             daemon_running = bool(daemons) and stale is None
@@ -211,6 +209,14 @@ def schedule_list(
         # can do without go, the policies first (--json and a wider terminal show them).
         spare=("CATCH-UP", "OVERLAP", "ZONE", "CRON", "DESCRIPTION"),
     )
+
+
+def _cron_daemons(store: Store, now: float) -> tuple[list[WorkerInfo], WorkerInfo | None]:
+    """The live cron daemons (leading or standing by), and the leader whose heartbeat lapsed
+    while its process lives on, if any (then none of them fires)."""
+    cron_daemons = [w for w in store.workers() if w.kind in ("scheduler", "standby")]
+    live = [w for w in cron_daemons if w.alive(now)]
+    return live, _stale_leader(cron_daemons, live, now)
 
 
 def _stale_leader(
@@ -366,8 +372,18 @@ def schedule_run(
             stored(f"job {record.job_id} was queued, but its id could not be printed")
             answer = record.job_id
         job = store.get(answer) if as_json and answer is not None else None
+        served = True
+        if record is not None and record.status == "pending":  # the daemon enqueues it
+            live, stale = _cron_daemons(store, now)
+            served = bool(live) and stale is None
     if not enqueued and record is not None:
         _say_not_enqueued(spec, record.status, active)
+    if not served:  # as schedule list warns: a held run waits for a daemon that is not there
+        say(
+            "jobctl: warning: no cron daemon is running on this database: the held run is"
+            " enqueued once `jobctl up` or `jobctl schedule-daemon` runs and run"
+            f" {'?' if active is None else active} has ended"
+        )
     if as_json:
         from jobctl.render import fire_document, print_json
 
@@ -479,7 +495,7 @@ def cron_next(
         typer.Option(
             "--tz",
             help="IANA time zone (default: the schedule's, else [settings] timezone, else the"
-            " host's).",
+            " one the cron daemon recorded planning in, else this shell's).",
             metavar="ZONE",
         ),
     ] = None,
@@ -487,7 +503,8 @@ def cron_next(
         str | None,
         typer.Option(
             "--from",
-            help="Start after this ISO-8601 time, in --tz unless it has an offset.",
+            help="Start after this time, as enqueue --at takes it (2026-05-01T09:30, 21:30,"
+            " tomorrow 9:00, +10m), in --tz unless it has an offset.",
             metavar="TIME",
         ),
     ] = None,
