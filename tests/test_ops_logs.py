@@ -409,7 +409,13 @@ def test_logs_are_found_after_their_folder_was_moved(env: Env) -> None:
     (env.root / "old").rename(env.root / "new")
     env.write_config(config.format("new/logs"))
     assert env.run("logs", str(said), check=True).stdout == "said hi\n"
-    assert "boom" in env.run("dead", "show", str(failed), check=True).stdout
+    shown = env.run("dead", "show", str(failed), check=True).stdout
+    assert "boom" in shown
+    # The path shown is where the log is now, not the one recorded, which names no file.
+    new_log = next((env.root / "new" / "logs").rglob(f"{failed}.1.log"))
+    assert f"log tail ({new_log}):" in shown and "/old/" not in shown
+    history = env.show(said)["attempts_history"]
+    assert history[0]["log_path"] == str(next((env.root / "new" / "logs").rglob(f"{said}.1.log")))
     pruned = env.run("prune", "--older-than", "0s", check=True)
     assert pruned.stdout.startswith("pruned 2 job(s), removed 2 log file(s) in ")
     assert list((env.root / "new" / "logs").rglob("*.log")) == []

@@ -32,6 +32,22 @@ def attempt_log(store: Store, attempt: Attempt) -> Path:
     return Path(logfiles.attempt_log_path(directory, attempt.job_id, attempt.run))
 
 
+def located(store: Store, attempts: list[Attempt]) -> list[Attempt]:
+    """The attempts with their logs' paths where they are now: a log folder moved since an
+    attempt recorded its path is found all the same (attempt_log), and that is the path to
+    show, not the one recorded, which names no file any more."""
+    from dataclasses import replace
+
+    found = []
+    for attempt in attempts:
+        if attempt.log_path and not attempt.elsewhere():
+            here = attempt_log(store, attempt)
+            if str(here) != attempt.log_path and here.is_file():
+                attempt = replace(attempt, log_path=str(here))
+        found.append(attempt)
+    return found
+
+
 def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
     """The last `lines` lines of an attempt's log (None when there is none); when the file is
     not on this host, the end of it that a shared store (Redis) kept."""

@@ -88,7 +88,7 @@ def dead_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Show a dead job whole: its payload, and the error and log tail of every attempt."""
-    from jobctl.cli.attemptlogs import log_tail
+    from jobctl.cli.attemptlogs import located, log_tail
     from jobctl.errors import NotFound
     from jobctl.models import State
     from jobctl.render import (
@@ -105,7 +105,7 @@ def dead_show(
             raise NotFound(f"no job {job_id}")
         if job.state != State.DEAD:
             raise NotFound(f"job {job_id} is {job.state.value}, not dead (see `jobctl show`)")
-        attempts = store.attempts(job_id)
+        attempts = located(store, store.attempts(job_id))
         tails = [log_tail(store, a, lines) for a in attempts]
     if as_json:
         history = [

@@ -129,6 +129,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Show one job with every attempt."""
+    from jobctl.cli.attemptlogs import located
     from jobctl.errors import NotFound
     from jobctl.render import attempt_document, job_detail, job_document, print_json
 
@@ -136,7 +137,7 @@ def show(
         job = store.get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
-        attempts = store.attempts(job_id)
+        attempts = located(store, store.attempts(job_id))
         after = store.get_many(job.after) if job.after and not as_json else {}
     if as_json:
         print_json(
