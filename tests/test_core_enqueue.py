@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from conftest import Env
 
+from jobctl.payload import longest_batch_line
+
 CONFIG = """\
 [jobs.record]
 command = ["sh", "-c", "echo $JOBCTL_JOB_ID >> order.txt"]
@@ -724,9 +726,51 @@ def test_a_batch_line_longer_than_any_job_is_refused_before_it_is_decoded(env: E
     refused = env.run("enqueue", "--batch", "-", input=line + "\n")
     assert refused.returncode == 2
     assert refused.stderr == (
-        f"jobctl: <stdin>:1: line is {len(line)} characters, longer than any job within"
-        " max_payload (1024 bytes) could be\n"
+        f"jobctl: <stdin>:1: line is over {longest_batch_line(1024)} characters, longer than any"
+        " job within max_payload (1024 bytes) could be\n"
     )
+
+
+def test_a_batch_with_no_line_break_is_refused_at_the_longest_line_not_read_whole(
+    env: Env,
+) -> None:
+    """`enqueue --batch /dev/zero` read until the kernel killed it (3.4 GB in 8 s): a line is
+    read no further than the longest a job can fill, then refused with its number."""
+    import resource
+    import subprocess
+
+    from conftest import JOBCTL
+
+    env.write_config(CONFIG)
+
+    def limited() -> None:  # far above what reading a batch line needs
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+    ok_line = json.dumps({"job": "greet", "payload": {"name": "a"}}) + "\n"
+    for args, stdin in ((["/dev/zero"], None), (["-"], "/dev/zero"), (["-"], "lines")):
+        source = None
+        if stdin == "/dev/zero":
+            source = open("/dev/zero", "rb")  # noqa: SIM115
+        elif stdin == "lines":  # two good lines, then one without end
+            (env.root / "in.txt").write_bytes((ok_line * 2).encode() + b"\0" * 50_000_000)
+            source = open(env.root / "in.txt", "rb")  # noqa: SIM115
+        try:
+            result = subprocess.run(
+                [*JOBCTL, *env.global_args(), "enqueue", "--batch", *args],
+                stdin=source,
+                capture_output=True,
+                timeout=60,
+                env=env.env,
+                cwd=env.root,
+                preexec_fn=limited,
+            )
+        finally:
+            if source is not None:
+                source.close()
+        line = 3 if stdin == "lines" else 1
+        assert result.returncode == 2, result.stderr
+        assert f":{line}: line is over " in result.stderr.decode()
+    assert not env.db.exists()  # nothing stored
 
 
 def test_a_batch_line_with_a_null_payload_has_an_empty_one(env: Env) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, TextIO, overload
 
 from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, instant_option
@@ -330,27 +330,18 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
     from jobctl.text import say
     from jobctl.timefmt import parse_instant
 
-    # A byte-order mark (a file saved by a Windows editor) starts the text, not a line.
-    try:
-        if source == "-":
-            text = sys.stdin.read().removeprefix("\ufeff")
-            name = "<stdin>"
-        else:
-            with open(source, encoding="utf-8-sig") as handle:
-                text = handle.read()
-            name = source
-    except OSError as exc:
-        raise UsageError(f"--batch {source}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"--batch {source}: not UTF-8 text") from None
-    except MemoryError:
-        raise UsageError(f"--batch {source}: too large to read into memory") from None
-    # JSON lines end at "\n" alone (and "\r\n"): splitlines() also split at U+2028, U+2029
-    # and U+0085, which JSON allows raw inside a string.
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
-    del text
+    config = STATE.config()
+    if source == "-":
+        name = "<stdin>"
+        lines = _batch_lines(None, name, config.settings.max_payload)
+    else:
+        name = source
+        try:
+            # A byte-order mark (a file saved by a Windows editor) starts the text, not a line.
+            with open(source, encoding="utf-8-sig", newline="\n") as handle:
+                lines = _batch_lines(handle, name, config.settings.max_payload)
+        except OSError as exc:
+            raise UsageError(f"--batch {source}: {exc.strerror}") from None
     # Stamped once read: `producer | jobctl enqueue --batch - --delay 10m` counts the delay
     # from when the jobs exist, not from when the producer started.
     now = time.time()
@@ -358,7 +349,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         defaults = defaults._replace(at=parse_instant(at, "--at", now=now))
         _say_if_past(at, defaults.at, now, "the jobs of the lines that give no time run now")
     notes: list[str] = []
-    jobs = read_batch(STATE.config(), lines, now, name, defaults, notes)
+    jobs = read_batch(config, lines, now, name, defaults, notes)
     for note in notes:
         say(f"jobctl: note: {note}")
     with STATE.store() as store:
@@ -390,6 +381,47 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
             f"{refused} job(s) matched a key still held by a cancelled job while its process"
             f" stops (job {', '.join(map(str, sorted(stopping)))}); not queued"
         )
+
+
+def _batch_lines(handle: TextIO | None, name: str, max_payload: int) -> list[str]:
+    """A batch's lines (from `handle`, or stdin), each read no further than the longest line
+    a job can fill: /dev/zero, or a file with no line breaks, is refused at that length, not
+    read whole into memory. JSON lines end at "\\n" alone (and "\\r\\n"): splitlines()
+    would also split at U+2028, U+2029 and U+0085, which JSON allows raw inside a string."""
+    import io
+
+    if handle is not None:
+        return _read_lines(handle, name, name, max_payload)
+    # stdin again, split at "\\n" only, a byte-order mark dropped
+    stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="\n")
+    try:
+        return _read_lines(stdin, name, "-", max_payload)
+    finally:
+        stdin.detach()  # stdin's own buffer stays open for the rest of the process
+
+
+def _read_lines(handle: TextIO, name: str, source: str, max_payload: int) -> list[str]:
+    from jobctl.errors import PayloadError, UsageError
+    from jobctl.payload import longest_batch_line
+
+    longest = longest_batch_line(max_payload)
+    lines: list[str] = []
+    try:
+        while line := handle.readline(longest + 3):  # the line, "\\r\\n", and one more
+            line = line.removesuffix("\n").removesuffix("\r")
+            if len(line) > longest:
+                raise PayloadError(
+                    f"{name}:{len(lines) + 1}: line is over {longest} characters, longer than"
+                    f" any job within max_payload ({max_payload} bytes) could be"
+                )
+            lines.append(line)
+    except OSError as exc:
+        raise UsageError(f"--batch {source}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--batch {source}: not UTF-8 text (line {len(lines) + 1})") from None
+    except MemoryError:
+        raise UsageError(f"--batch {source}: too large to read into memory") from None
+    return lines
 
 
 def stored(note: str) -> None:
