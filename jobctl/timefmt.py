@@ -49,7 +49,23 @@ def parse_instant(
         moment = datetime.fromisoformat(raw)  # first: a batch has 100,000 of these
     except ValueError:
         return _informal_instant(text, raw, what, zone, notes, now)
+    odd = _separator(raw)
+    if odd not in (None, "T", "t", " "):
+        # Python takes any one character between date and time (2027-01-01x09:30): a typo,
+        # such as 2027-01-01-09:30, is refused, not read.
+        raise UsageError(
+            f"{what}: {text.strip()!r}: put T or a blank between the date and the time"
+            " (2026-05-01T09:30)"
+        )
     return _instant(moment, text, what, zone, notes)
+
+
+def _separator(raw: str) -> str | None:
+    """The character between an ISO date (calendar or week, extended or basic) and its time."""
+    import re
+
+    found = re.match(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9]{8}|[0-9]{4}-?W[0-9]{2}-?[0-9])(.)", raw)
+    return found[1] if found else None
 
 
 def _instant(

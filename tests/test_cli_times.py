@@ -265,3 +265,21 @@ def test_the_help_of_at_and_exec(berlin: Env) -> None:
     shown = " ".join(berlin.run("enqueue", "--help", check=True).stdout.split())
     assert "21:30 (the next one), today 9:00, tomorrow 9:00, or +10m (from now)" in shown
     assert "it has 3 attempts unless --max-attempts is given" in shown
+
+
+@pytest.mark.parametrize("text", ["2027-01-01x09:30", "2027-01-01_09:30", "2027-01-01-09:30"])
+def test_a_date_and_time_joined_by_another_character_is_refused(text: str) -> None:
+    """Python reads any one character between an ISO date and its time: a typo such as
+    2027-01-01-09:30 was read as 09:30, not refused."""
+    from jobctl.errors import UsageError
+
+    with pytest.raises(UsageError, match="put T or a blank between the date and the time"):
+        parse_instant(text, "--at")
+
+
+def test_the_iso_forms_with_t_or_a_blank_are_read() -> None:
+    zone = ZoneInfo("UTC")
+    expected = datetime(2027, 1, 1, 9, 30, tzinfo=UTC).timestamp()
+    for text in ("2027-01-01T09:30", "2027-01-01t09:30", "2027-01-01 09:30", "20270101T0930"):
+        assert parse_instant(text, "--at", zone) == expected
+    assert parse_instant("2027-W01-1", "--at", zone) == datetime(2027, 1, 4, tzinfo=UTC).timestamp()

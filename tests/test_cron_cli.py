@@ -897,3 +897,18 @@ def test_schedule_run_held_says_nothing_of_a_daemon_when_one_serves(env: Env) ->
     held = env.run("schedule", "run", "queuer", check=True)
     assert "this run waits for it to end" in held.stderr
     assert "no cron daemon" not in held.stderr
+
+
+def test_cron_next_says_when_fewer_fires_than_asked_fall_within_the_years_it_plans(
+    env: Env,
+) -> None:
+    """Near the year 9998, `cron next -n 3` printed an empty table and exited 0: it read as
+    "this schedule never fires"."""
+    result = env.run("cron", "next", "@yearly", "--from", "9998-06-01T00:00", "-n", "3")
+    assert result.returncode == 0
+    assert "none of the 3 fire times asked for come before 9999" in result.stderr
+    result = env.run("cron", "next", "0 0 1 * *", "--from", "9998-10-01T00:00", "-n", "5", "--json")
+    assert len(json.loads(result.stdout)) == 2
+    assert "only 2 of the 5 fire times" in result.stderr
+    plenty = env.run("cron", "next", "0 0 1 * *", "-n", "5", check=True)
+    assert "fire times asked for" not in plenty.stderr

@@ -583,6 +583,12 @@ def cron_next(
     if note:
         say(f"jobctl: warning: {note}")
     fires = cron.next_fires(parsed, zone, after, count)
+    if len(fires) < count:  # the end of the years jobctl computes: not "it never fires"
+        some = f"only {len(fires)} of the {count}" if fires else f"none of the {count}"
+        say(
+            f"jobctl: note: {some} fire times asked for come before 9999 (jobctl plans up to"
+            " the end of 9998)"
+        )
     # To the second, or to the millisecond for an `@every 1500ms` (not to the microsecond).
     precision = "seconds" if all(f == int(f) for f in fires) else "milliseconds"
     if as_json:
