@@ -8,9 +8,12 @@ one fire twice.
 
 Catch-up applies to fires that passed while no daemon ran (even a single one), and whenever
 more than one fire of a schedule is due at once (a stall): "latest" runs the most recent
-one, "none" runs none of the missed ones (recording the newest as skipped, so that it shows,
-and is never run), "all" runs them all, at most `catch_up_limit` (the most recent ones,
-counting those an earlier catch-up left waiting for a run still going on). A schedule whose
+one, "none" runs none of those that passed while no daemon ran (recording the newest as
+skipped, so that it shows, and is never run), "all" runs them all, at most `catch_up_limit`
+(the most recent ones, counting those an earlier catch-up left waiting for a run still going
+on). A running daemon's own stall (a suspended machine, a store outage) of up to `_STALL`
+is no downtime: "none" runs its newest fire, as cron(8) runs the jobs a suspend of up to
+three hours skipped, and systemd a timer that elapsed during one. A schedule whose
 time table changes (its fire times, not their spelling: see jobctl.cron.timetable), or that
 a reload puts back after one took it out, counts from the reload.
 
@@ -19,8 +22,13 @@ clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, 
 future of `now`. Beyond `_CLOCK_BACK`, the clock is taken as corrected, as cron(8) takes a
 large change: the schedule fires from `now` on at once, with no catch-up, instead of waiting
 silently until `now` passes that record. A fire time already recorded under the wrong clock
-is not recorded (so not run) again when the clock comes to it: each (schedule, fire time)
-is recorded once.
+recorded under the wrong clock, still ahead of the corrected one, is forgotten: the fire is
+recorded, and runs, when its time comes (each (schedule, fire time) stays recorded once).
+
+A clock set forward (a `date -s` typo, a host that booted with its clock ahead until NTP
+set it right) is no missed time: when the wall clock moved more than `_CLOCK_JUMP` further
+than the daemon's clock of elapsed time (which counts a suspend), the fires it jumped over
+are not caught up; as cron(8) takes such a change, only those due at the new time run.
 """
 
 from __future__ import annotations
@@ -48,6 +56,14 @@ _ON_TIME = 60.0
 # A plan this far ahead of the clock means the clock was set back: a step back within it is
 # absorbed (the fires already handled are not run again), a larger one taken as a correction.
 _CLOCK_BACK = 5.0
+# A wall clock that moved this much further than the clock of elapsed time was set forward:
+# the fires it jumped over did not come. Less is time that passed (an NTP step of a second),
+# as cron(8) runs the minutes that a change of up to five minutes skips.
+_CLOCK_JUMP = 300.0
+# With catch_up = "none", a running daemon's own stall (a suspended machine) of up to this
+# long is no downtime: its newest missed fire runs, as cron(8) runs a fixed-time job that a
+# change of up to three hours (a suspend, DST) skipped. Beyond, it counts as missed.
+_STALL = 3 * 3600.0
 
 
 @dataclass
@@ -98,6 +114,7 @@ class Scheduler:
         self._removed: set[str] = set()  # schedules taken out of the config while it ran
         self._live_since = live_since  # fires before it passed while no daemon ran
         self._leading_since: float | None = None
+        self._last_look: tuple[float, float] | None = None  # (now, elapsed) of the last tick
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -245,12 +262,21 @@ class Scheduler:
 
     # -- the tick --------------------------------------------------------------------------
 
-    def tick(self, now: float) -> float | None:
-        """Enqueue everything due at `now`; return when the next fire is due (or None)."""
+    def tick(self, now: float, elapsed: float | None = None) -> float | None:
+        """Enqueue everything due at `now`; return when the next fire is due (or None).
+        `elapsed`: seconds on a clock that a wall clock set forward does not move, and a
+        suspend does (CLOCK_BOOTTIME), to tell the one from the other; None: cannot tell."""
         if not self._loaded:
             self.load(self.config, now)
         paused = self.store.paused_schedules()
         self._follow_clock_back(now, paused)
+        if elapsed is not None:
+            if self._last_look is not None:
+                last_now, last_elapsed = self._last_look
+                jumped = (now - last_now) - (elapsed - last_elapsed)
+                if jumped > _CLOCK_JUMP:
+                    self._follow_clock_forward(now, jumped, paused)
+            self._last_look = (now, elapsed)
         for plan in self._plans.values():
             if plan.next_fire is not None and plan.next_fire <= now:
                 self._handle_due(plan, now, plan.spec.name in paused)
@@ -304,11 +330,38 @@ class Scheduler:
                 schedule=spec.name,
                 behind=format_duration(round(plan.watermark - now)),
                 planned_to=iso(plan.watermark),
-                reason="the clock was set back: fires resume from now, and a fire time"
-                " recorded already is not run again",
+                reason="the clock was set back: fires resume from now, and those recorded"
+                " ahead of it run at their time",
             )
             plan.watermark = now
             plan.next_fire = _next_after(plan, now)
+            self.store.forget_fires_after(spec.name, now)
+
+    def _follow_clock_forward(self, now: float, jumped: float, paused: set[str]) -> None:
+        """Take a clock set forward by `jumped` seconds (see the module docstring) as a time
+        change: the fires due before it (time that did pass) are handled as usual, those it
+        jumped over are not run, but for the newest one within `_ON_TIME` of the new time."""
+        real_now = now - jumped
+        for plan in self._plans.values():
+            spec = plan.spec
+            if plan.next_fire is not None and plan.next_fire <= real_now:
+                self._handle_due(plan, real_now, spec.name in paused)
+            # The fire before the newest of the last minute: that one alone is due.
+            newest = cron.fires_between(plan.expr, plan.zone, now - _ON_TIME, now, limit=2)
+            resume = newest[0] if len(newest) == 2 else now - _ON_TIME
+            if plan.next_fire is None or plan.next_fire > resume or plan.watermark >= resume:
+                continue
+            quiet = not spec.enabled or spec.name in paused
+            self.log.emit(
+                "scheduler.clock_forward",
+                level="debug" if quiet else "warning",
+                schedule=spec.name,
+                ahead=format_duration(round(jumped)),
+                resumes=iso(resume),
+                reason="the clock was set forward: the fires it jumped over are not run",
+            )
+            plan.watermark = resume
+            plan.next_fire = _next_after(plan, resume)
 
     def _handle_due(self, plan: _Plan, now: float, paused: bool) -> None:
         before = plan.watermark, plan.next_fire
@@ -348,10 +401,17 @@ class Scheduler:
         if catching_up:
             leading = self._leading_since or now
             if spec.catch_up == "none":
-                # Nothing late, but a standby was running: the newest fire that came while
-                # it waited out a lost leader's lease (Redis) runs. A leader's own late tick
-                # (a suspended machine, a store outage) runs none but a fire still on time.
-                chosen = [f for f in due[-1:] if live_since <= f < leading or now - f <= _ON_TIME]
+                # Only fires that passed while no daemon ran stay missed. The newest that came
+                # while a standby waited out a lost leader's lease (Redis) runs, and so does
+                # the newest a leader's own stall (a suspended machine, a store outage) let
+                # pass, unless that stall lasted over _STALL.
+                chosen = [
+                    f
+                    for f in due[-1:]
+                    if live_since <= f < leading
+                    or (f >= live_since and now - f <= _STALL)
+                    or now - f <= _ON_TIME
+                ]
                 dropped = due[: len(due) - len(chosen)]
                 if dropped:
                     self._record_missed(spec, dropped[-1], now, live_since, leading)
@@ -385,8 +445,7 @@ class Scheduler:
                 overlap="queue" if backlog else spec.overlap,
                 backlog=spec.catch_up_limit if backlog else 0,
             )
-            if record is None:  # fired already: by us before a restart or under a clock
-                # since set back, or by another daemon
+            if record is None:  # fired already: by us before a restart, or by another daemon
                 self._log_skip(spec, fire_time, "recorded already", level="debug")
                 continue
             reason = record.reason
@@ -448,7 +507,8 @@ class Scheduler:
         elif fire_time < leading:
             why = "the daemon was waiting for the lead"
         else:
-            why = "the daemon woke too late for it"  # a suspended machine, a store outage
+            # a suspended machine, a store outage
+            why = f"the daemon woke over {format_duration(_STALL)} late for it"
         reason = f"missed: {why} (catch_up = none)"
         if self.store.record_fire(spec.name, fire_time, None, now, reason=reason) is not None:
             self._log_skip(spec, fire_time, reason, level="debug")

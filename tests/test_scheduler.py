@@ -593,21 +593,32 @@ def test_a_standby_that_waited_out_a_lease_runs_the_newest_fire_even_with_none(
     assert fires(store)[-2:] == [at("2026-06-01T01:00:10"), at("2026-06-01T01:00:15")]
 
 
-def test_a_leader_s_own_late_tick_runs_no_missed_fire_with_none(store: SqliteStore) -> None:
-    """A leader that stalled (a suspended machine, a store outage) was leading all along:
-    with "none" the fires it missed stay missed. One due within the last minute is on time,
-    not missed, as cron runs the jobs of the minute it wakes in: it used to be dropped too."""
+def test_a_leader_s_own_stall_runs_its_newest_missed_fire_with_none(store: SqliteStore) -> None:
+    """A leader that stalled (a suspended machine, a store outage) was leading all along: no
+    daemon was down. With "none" it ran none of the fires the stall let pass, where cron runs
+    a fixed-time job a suspend of up to three hours skipped, and a systemd timer elapses on
+    resume: a laptop closed over the 02:30 backup lost it every night. Now the newest runs,
+    as under "latest", unless the stall lasted over three hours."""
     config = config_for(
         '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\n'
         'catch_up = "none"\noverlap = "allow"\n'
         '[schedules.h]\njob = "task"\ncron = "0 * * * *"\ntimezone = "UTC"\n'
         'catch_up = "none"\noverlap = "allow"\n'
+        '[schedules.d]\njob = "task"\ncron = "0 1 * * *"\ntimezone = "UTC"\n'
+        'catch_up = "none"\noverlap = "allow"\n'
     )
-    leader = start_scheduler(store, config, at("2026-06-01T01:00:30"))
-    leader.tick(at("2026-06-01T01:00:40"))
+    leader = start_scheduler(store, config, at("2026-06-01T00:59:30"))
+    leader.tick(at("2026-06-01T00:59:40"))
     leader.tick(at("2026-06-01T02:30:10"))  # asleep for an hour and a half
     assert fires(store, "s") == [at("2026-06-01T02:30")]  # 10 s late: on time
-    assert fires(store, "h") == []  # 02:00, half an hour late: missed
+    assert fires(store, "h") == [at("2026-06-01T02:00")]  # half an hour late: run
+    assert fires(store, "d") == [at("2026-06-01T01:00")]  # an hour and a half late: run
+    leader.tick(at("2026-06-02T04:00:10"))  # asleep for over a day
+    assert fires(store, "h") == [at("2026-06-01T02:00"), at("2026-06-02T04:00")]
+    assert fires(store, "d") == [at("2026-06-01T01:00")]  # three hours late: missed
+    (record, _) = store.last_fires()["d"]
+    assert record.fire_time == at("2026-06-02T01:00")
+    assert record.reason == "missed: the daemon woke over 3h late for it (catch_up = none)"
 
 
 def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
@@ -995,14 +1006,14 @@ def test_catch_up_none_records_the_fire_it_leaves_unrun(store: SqliteStore) -> N
 
 def test_catch_up_none_records_what_a_late_tick_leaves_unrun(store: SqliteStore) -> None:
     """A leader's own late tick (a suspended machine) says why in the record."""
-    config = one_schedule("0 * * * *", "UTC", policy="none")
+    config = one_schedule("0 3 * * *", "UTC", policy="none")
     leader = start_scheduler(store, config, at("2026-06-01T01:00:30"))
     leader.tick(at("2026-06-01T01:00:40"))
-    leader.tick(at("2026-06-01T03:30:10"))  # asleep for two and a half hours
+    leader.tick(at("2026-06-01T06:30:10"))  # asleep over 03:00, for five and a half hours
     assert fires(store) == []
     (record, _) = store.last_fires()["s"]
     assert record.fire_time == at("2026-06-01T03:00")
-    assert record.reason == "missed: the daemon woke too late for it (catch_up = none)"
+    assert record.reason == "missed: the daemon woke over 3h late for it (catch_up = none)"
 
 
 def catch_up_lines(sink: io.StringIO) -> list[tuple[str, object, object]]:

@@ -285,6 +285,12 @@ class Store(abc.ABC):
         ever enqueued (its time table changed, or it was taken out); how many there were."""
 
     @abc.abstractmethod
+    def forget_fires_after(self, schedule: str, after: float) -> int:
+        """Forget a schedule's fire records dated after `after`, manual and pending ones too:
+        recorded under a clock since set back, each would keep its fire from being recorded,
+        and run, when its time comes. How many there were."""
+
+    @abc.abstractmethod
     def last_fire_time(self, schedule: str) -> float | None:
         """The latest planned (not manual) fire recorded for a schedule."""
 

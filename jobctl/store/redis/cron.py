@@ -80,6 +80,11 @@ class CronOps(RedisBase):
         with self._guard():
             return int(self._run("drop_pending", header))
 
+    def forget_fires_after(self, schedule: str, after: float) -> int:
+        header = strings_json(schedule=schedule, after=num(after), fence=self._fence)
+        with self._guard():
+            return int(self._run("forget_fires", header))
+
     def last_fire_time(self, schedule: str) -> float | None:
         with self._guard():
             value = self._client.get(self._key("last_planned", schedule))

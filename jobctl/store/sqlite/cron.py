@@ -153,6 +153,12 @@ class CronOps(QueueOps):
                 (reason, now, schedule),
             ).rowcount
 
+    def forget_fires_after(self, schedule: str, after: float) -> int:
+        with self._write() as conn:
+            return conn.execute(
+                "DELETE FROM fires WHERE schedule = ? AND fire_time > ?", (schedule, after)
+            ).rowcount
+
     def _promote(
         self, conn: sqlite3.Connection, schedule: str, held: float, job: NewJob, now: float
     ) -> int:
