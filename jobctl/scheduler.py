@@ -21,9 +21,9 @@ A clock set back (an NTP step, a VM restored from a snapshot, a host that booted
 clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, in the
 future of `now`. Beyond `_CLOCK_BACK`, the clock is taken as corrected, as cron(8) takes a
 large change: the schedule fires from `now` on at once, with no catch-up, instead of waiting
-silently until `now` passes that record. A fire time already recorded under the wrong clock
-recorded under the wrong clock, still ahead of the corrected one, is forgotten: the fire is
-recorded, and runs, when its time comes (each (schedule, fire time) stays recorded once).
+silently until `now` passes that record. A fire time recorded under the wrong clock, still
+ahead of the corrected one, is forgotten: the fire is recorded, and runs, when its time comes
+(each (schedule, fire time) stays recorded once).
 
 A clock set forward (a `date -s` typo, a host that booted with its clock ahead until NTP
 set it right) is no missed time: when the wall clock moved more than `_CLOCK_JUMP` further

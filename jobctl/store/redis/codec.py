@@ -78,7 +78,7 @@ READ_ONLY = frozenset({"queue_counts", "last_runs", "last_successes"})
 # Scripts that free memory, or change a job in place: a server at its maxmemory (whose
 # `noeviction` refuses every write) still runs them, so that `prune`, `dead purge` and
 # `cancel` are the way out that `health` points to.
-FREES_MEMORY = frozenset({"delete", "cancel", "prune_fires", "drop_pending"})
+FREES_MEMORY = frozenset({"delete", "cancel", "prune_fires", "drop_pending", "forget_fires"})
 
 
 # ---------------------------------------------------------------------------------------------
