@@ -543,6 +543,14 @@ class _Converter:
             if not USER_NAME.match(user):
                 self.warn(number, f"not imported: {user!r} is not a user name")
                 return None
+            from jobctl.processes import known_user
+
+            if not known_user(user):  # imported, as with --user: cron logs such a line ORPHAN
+                self.warn(
+                    number,
+                    f"user {user!r} is no user on this host: its job fails to start until"
+                    " there is one (a user crontab given to --system?)",
+                )
         if not rest or not rest[0].strip(" \t"):
             self.warn(number, "not imported: no command after the schedule")
             return None

@@ -351,6 +351,17 @@ def test_system_line_with_a_bad_user() -> None:
     assert messages(result) == {1: "not imported: 'r%ot' is not a user name"}
 
 
+def test_system_line_whose_user_this_host_lacks_is_imported_with_a_note() -> None:
+    """A user crontab given to --system reads the command's first word as the user: `echo
+    hi` became a job running `hi` as a user `echo`, with no word said (as --user says)."""
+    result, config = convert("* * * * * echo hi\n17 * * * * root true\n", system=True)
+    assert messages(result) == {
+        1: "user 'echo' is no user on this host: its job fails to start until there is one"
+        " (a user crontab given to --system?)"
+    }
+    assert len(config.jobs) == 2
+
+
 # ---------------------------------------------------------------------------------------------
 # Lines one at a time
 
