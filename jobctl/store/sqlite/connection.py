@@ -11,9 +11,9 @@ import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
-from jobctl.errors import StoreError, StoreFull, StoreMissing
+from jobctl.errors import StoreError, StoreFull, StoreMissing, UsageError
 from jobctl.fsutil import login_name, not_private, private_dir, user_name
 from jobctl.store.wake import Notifier, wake_dir_for
 
@@ -144,7 +144,9 @@ class SqliteBase:
         try:
             fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         except OSError as exc:
-            raise StoreError(f"backup {target}: cannot create: {exc.strerror}") from None
+            # A folder that is missing or closed to this user is the caller's mistake, not a
+            # database that cannot be used (exit 3, which a cron line takes for a broken queue).
+            raise UsageError(f"backup {target}: cannot create: {exc.strerror}") from None
         os.close(fd)
         try:
             copy = sqlite3.connect(part, isolation_level=None)
@@ -419,17 +421,25 @@ def open_database(
     if "\0" in str(path):
         raise StoreError(f"database {str(path)!r}: a path cannot contain a NUL character")
     found = _check_files(path)
-    if found is not True:
+    if not isinstance(found, _Checked):
         if not create:
             _check_orphan_wal(path)  # its jobs are there: not "nothing was ever enqueued"
             raise StoreMissing(f"database {path}: does not exist (nothing was ever enqueued there)")
         _create(path, through_link=found == "link")
-    elif not create and os.stat(path).st_size == 0 and _still_empty(path):
+    elif not create and found.info.st_size == 0 and _still_empty(path):
         # A reader would make it a new, empty queue, and report all well: a database cut to
         # nothing (a failed copy, a stray `>`) must not pass for one that never held a job.
         raise StoreError(
             f"database {path}: is empty (0 bytes): no jobctl database, or one cut to nothing"
         )
+    # Modes are mended only on a file known to be jobctl's: a `--db ~/.bashrc` or another
+    # program's database is refused as it was, not made private. One whose header says so is
+    # mended now, so that the -wal and -shm SQLite makes with its mode are private too; any
+    # other once SQLite has read its schema (see _mend_checked).
+    unmended = found if isinstance(found, _Checked) and found.fixes else None
+    if unmended is not None and _marked_ours(unmended.real, unmended.info):
+        _mend(unmended.fixes)
+        unmended = None
     # On a read-only file system (a snapshot, a disk remounted read-only after errors) no
     # -shm can be made, so even a read failed: a reader opens the file as it is on disk, when
     # no -wal holds changes that are not in it.
@@ -454,6 +464,8 @@ def open_database(
         raise store_error(path, exc) from None
     try:
         version = _check_identity(conn, path)
+        if unmended is not None:
+            _mend_checked(path, unmended)
         migrated_from = None
         if version != SCHEMA_VERSION:
             if version and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
@@ -525,8 +537,26 @@ def _wal_size(path: Path) -> int:
 _PLANTED = "refused, as another user may have planted it or may change it"
 
 
-def _check_files(path: Path) -> bool | str:
-    """True when the database file exists and it and the files beside it can be trusted;
+class _Fix(NamedTuple):
+    """A mode to give a file of this user's, once it is known to belong to a jobctl
+    database: the very file that was looked at (`info`), not whatever has its name since."""
+
+    path: Path
+    info: os.stat_result
+    mode: int
+
+
+class _Checked(NamedTuple):
+    """A database file that exists and can be trusted, with the files beside it: its real
+    path (a link's target), its stat, and the modes to mend once it is known to be jobctl's."""
+
+    real: Path
+    info: os.stat_result
+    fixes: list[_Fix]
+
+
+def _check_files(path: Path) -> _Checked | Literal[False, "link"]:
+    """The database file when it exists and it and the files beside it can be trusted;
     False, or "link" (a link to a file still to be made), when it does not exist yet.
     StoreError for one that cannot be trusted."""
     _check_linked_folders(path)
@@ -553,12 +583,12 @@ def _check_files(path: Path) -> bool | str:
         real = Path(os.path.realpath(path))
     if not stat.S_ISREG(info.st_mode):
         raise StoreError(f"database {path}: is {_file_kind(info.st_mode)}, not a database file")
-    _check_database_file(path, real, info)
+    fixes = _check_database_file(path, real, info)
     _check_folder(path, path.parent, info.st_uid)
     if real is not path:
         _check_folder(path, real.parent, info.st_uid)
-    _check_beside(path, real, info)
-    return True
+    fixes += _check_beside(path, real, info)
+    return _Checked(real, info, fixes)
 
 
 def _check_linked_folders(path: Path) -> None:
@@ -610,11 +640,12 @@ def _file_kind(mode: int) -> str:
     return "no regular file"
 
 
-def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
+def _check_database_file(path: Path, real: Path, info: os.stat_result) -> list[_Fix]:
     """The database file: this user's, or - for reading only - that of another user who
     keeps it closed to writes by group and others. Root uses no other user's file at all:
     that user could hand root their jobs. A file of this user's that others can read (made
-    by `touch`, say) is made private, as jobctl would have made it."""
+    by `touch`, say) is to be made private, as jobctl would have made it: the fix, which
+    waits until the file is known to be a jobctl database."""
     euid = os.geteuid()
     problem = not_private(info, owner=None if euid == 0 else info.st_uid)
     if problem:
@@ -628,14 +659,16 @@ def _check_database_file(path: Path, real: Path, info: os.stat_result) -> None:
         raise StoreError(f"database {path}: {problem}; {_PLANTED}{hint}")
     mode = stat.S_IMODE(info.st_mode)
     if info.st_uid == euid and mode & 0o077:
-        _make_private(real, info, mode & 0o700)
+        return [_Fix(real, info, mode & 0o700)]
+    return []
 
 
-def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
+def _check_beside(path: Path, real: Path, db: os.stat_result) -> list[_Fix]:
     """The -wal, -shm and -journal (beside the real file, where SQLite makes them), the lock
     files and the wake folder: this user's or the database owner's, closed to writes by
-    group and others."""
+    group and others. The modes to mend among those of this user's (see _mend)."""
     euid = os.geteuid()
+    fixes: list[_Fix] = []
     real_name = str(real)
     # The lock files too: one that another user holds (or can replace) stops migrations, or
     # keeps every cron daemon standing by for good while it looks healthy.
@@ -659,12 +692,12 @@ def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
             if db.st_mode & stat.S_IWUSR:
                 want |= 0o600
             if want != stat.S_IMODE(info.st_mode):
-                _make_private(Path(name), info, want)
+                fixes.append(_Fix(Path(name), info, want))
     wake = real_name + ".wake"  # wake_dir_for(path), without pathlib's cost on every command
     try:
         info = os.lstat(wake)
     except OSError:
-        return  # no worker ever listened here
+        return fixes  # no worker ever listened here
     if stat.S_ISLNK(info.st_mode):
         problem = "is a symbolic link"
     elif not stat.S_ISDIR(info.st_mode):
@@ -673,6 +706,41 @@ def _check_beside(path: Path, real: Path, db: os.stat_result) -> None:
         problem = not_private(info, owner=db.st_uid)
     if problem:
         raise StoreError(f"database {path}: its wake folder {wake} {problem}; {_PLANTED}")
+    return fixes
+
+
+def _marked_ours(real: Path, info: os.stat_result) -> bool:
+    """Whether the database header of the file that was checked carries jobctl's application
+    id (read as SQLite would, without SQLite: it makes a -wal and -shm beside a WAL file)."""
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        now = os.fstat(fd)
+        header = os.read(fd, 72) if (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino) else b""
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return (
+        len(header) == 72
+        and header.startswith(b"SQLite format 3\0")
+        and int.from_bytes(header[68:72], "big") == APPLICATION_ID
+    )
+
+
+def _mend_checked(path: Path, checked: _Checked) -> None:
+    """Mend the modes of a database file SQLite has just found to be jobctl's (or an empty
+    one it is to make so), and those of the -wal and -shm that SQLite may have made since
+    with the file's old mode."""
+    _mend(checked.fixes)
+    _mend(_check_beside(path, checked.real, checked.info))
+
+
+def _mend(fixes: list[_Fix]) -> None:
+    for fix in fixes:
+        _make_private(fix.path, fix.info, fix.mode)
 
 
 def _make_private(path: Path, info: os.stat_result, mode: int) -> None:
@@ -726,7 +794,7 @@ def _create(path: Path, *, through_link: bool) -> None:
     finally:
         os.close(fd)
     real = Path(os.path.realpath(path)) if through_link else path
-    _check_beside(path, real, info)  # a -wal or -shm planted before the file was
+    _mend(_check_beside(path, real, info))  # a -wal or -shm planted before the file was
 
 
 def _still_empty(path: Path) -> bool:
