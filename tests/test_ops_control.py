@@ -657,6 +657,9 @@ def test_schedule_run_honours_the_schedule_s_overlap(env: Env) -> None:
     assert waiting.stderr == (
         f"jobctl: run {held} of schedule 'queuer' is still active; this run waits for it to"
         ' end (overlap = "queue"), then the cron daemon enqueues it\n'
+        "jobctl: warning: no cron daemon is running on this database: the held run is"
+        f" enqueued once `jobctl up` or `jobctl schedule-daemon` runs and run {held} has"
+        " ended\n"
     )
     more = env.run("schedule", "run", "queuer")
     assert (more.returncode, more.stdout) == (0, "")
