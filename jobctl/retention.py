@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from jobctl.clock import Clock
 from jobctl.config import Config, shared_store
 from jobctl.errors import StoreError, StoreFull
 from jobctl.logfiles import attempt_folder, hook_logs_of, locate, trusted
@@ -42,6 +43,11 @@ SLICE_REST = 0.3
 # (see Store.compact_counts), once an hour, by any worker and by `jobctl prune`.
 COUNTS_BY_THE_HOUR = 35 * 86400.0
 COMPACT_EVERY = 3600.0
+# A worker's retention follows its wall clock ahead of the time that passed (a clock set
+# right after a boot that had it behind) only once it has held there this long: a clock set
+# a month ahead for a few seconds deleted every job kept for less than a month.
+TRUST_STEP_AFTER = 3600.0
+STEP_SLACK = 1.0  # what a wall clock may gain on the boot clock and still be the same step
 _PROBE = 100  # ids looked up at once for a job left in a log folder's range
 
 
@@ -267,6 +273,37 @@ def remove_logs_at_rest(
             return _remove_logs_first(store, targets, states, finished_before, logs)
     except StoreError:
         return 0
+
+
+class RetentionClock:
+    """The time a worker's retention prunes by: its wall clock, but never further ahead than
+    the time that really passed (the boot clock, a suspend included) since the worker
+    started, until a step ahead has held for TRUST_STEP_AFTER. A step back is followed at
+    once: it prunes less, never more. `last_written`: when the store's newest job was
+    written; a clock more than TRUST_STEP_AFTER ahead of it at the start (a host that booted
+    with its clock ahead, or a queue idle since) is such a step too."""
+
+    def __init__(self, clock: Clock, last_written: float | None = None) -> None:
+        self._clock = clock
+        wall, boot = clock.now(), clock.boottime()
+        self._step = wall - boot  # the wall clock's latest step ahead, not yet trusted
+        self._step_at = boot
+        trusted = wall
+        if last_written is not None and wall - last_written > TRUST_STEP_AFTER:
+            trusted = last_written
+        self._offset = trusted - boot  # the wall clock as trusted, less the boot clock
+
+    def now(self) -> float:
+        wall, boot = self._clock.now(), self._clock.boottime()
+        offset = wall - boot
+        if offset <= self._offset:
+            self._offset = self._step = offset
+            self._step_at = boot
+        elif abs(offset - self._step) > STEP_SLACK:
+            self._step, self._step_at = offset, boot
+        elif boot - self._step_at >= TRUST_STEP_AFTER:
+            self._offset = offset
+        return boot + self._offset
 
 
 class AutoPruner:

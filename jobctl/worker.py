@@ -32,10 +32,16 @@ from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, 
 from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import HOOK_KILL_GRACE, RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
-from jobctl.processes import environment_for_jobs, login_env, stop_orphans, uid_of
+from jobctl.processes import (
+    environment_for_jobs,
+    login_env,
+    process_exists,
+    stop_orphans,
+    uid_of,
+)
 from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
 from jobctl.render import shown_command
-from jobctl.retention import SLICE, SLICE_REST, AutoPruner
+from jobctl.retention import SLICE, SLICE_REST, AutoPruner, RetentionClock
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
 from jobctl.store.base import OUTAGE_GRACE
@@ -122,6 +128,7 @@ class Worker:
         self._pending_retries: dict[int, float] = {}
         self._maintain_soon = False  # a --burst worker waited out a dead worker's lease
         self._pruner = AutoPruner({}, self._log_root)
+        self._retention_clock = RetentionClock(self.clock)
         self._prune_at = _NEVER  # monotonic: the next slice of a prune (see _prune)
         # Running hooks, each with the monotonic time its own hook_timeout ends it by when
         # the worker's shutdown set it off (None: started before; see _wait_for_hooks).
@@ -135,10 +142,16 @@ class Worker:
         self._outage = Outage(self.log, "worker")
         self._gave_up: Exception | None = None  # the store error that ended a --burst
         self._store_replaced: str | None = None  # the database file deleted or swapped
-        self._rescue_after = 0.0  # monotonic; see _maintain
         self._headroom = Headroom(options.concurrency)
         self._maintained_at = self.clock.monotonic()
         self._maintained_wall = self.clock.now()  # the same look, on the clock leases use
+        # Monotonic: since when the other workers have had their time to renew leases and
+        # write heartbeats, and until when this one takes none of theirs for lost (see
+        # _maintain). A worker started just after a suspend or a clock step has seen no
+        # renewal yet: every lease on the host looked expired to it.
+        self._heard_since = self._maintained_at
+        self._was_late = False  # a pass since the start found its clock moved, or a stall
+        self._rescue_after = self._maintained_at + 1.5 * self._maintenance_interval
 
     # -- public ----------------------------------------------------------------------------
 
@@ -171,6 +184,7 @@ class Worker:
             now = self.clock.now()
             self._started_at = now
             self.store.register_worker(self._info(now))
+            self._retention_clock = RetentionClock(self.clock, self._last_written())
             self.log.emit(
                 "worker.started",
                 worker=self.id,
@@ -505,10 +519,10 @@ class Worker:
             # a lock held long, a server down, a suspended machine): leases that ran out
             # meanwhile are mostly those of live workers, which renew at their next look.
             # Recovering them now killed healthy jobs.
+            self._heard_since, self._was_late = mono, True
             self._rescue_after = mono + 1.5 * self._maintenance_interval
         self._maintained_at, self._maintained_wall = mono, now
-        if mono >= self._rescue_after:
-            self._recover_expired(now)
+        self._recover_expired(now, held=mono < self._rescue_after)
         settings = self.config.settings
         self._pruner.keep = {
             State.SUCCEEDED: settings.keep_succeeded,
@@ -517,20 +531,23 @@ class Worker:
         }
         if not self._pruner.busy:
             self._prune_at = 0.0  # one due starts at this turn of the loop (see _prune)
-        self._forget_crashed(now)
+        self._forget_crashed(now, mono)
 
     def _prune(self) -> None:
         """A slice of the worker's own prune (retention), about SLICE long; the next comes
         SLICE_REST later, so that leases, timeouts, signals and claims are served between
-        slices as at any turn of the loop."""
-        pruned = self._pruner.run(self.store, self.clock.now(), budget=SLICE)
+        slices as at any turn of the loop. Ages are counted on the retention clock, which a
+        wall clock set ahead for a moment does not carry along (see RetentionClock)."""
+        pruned = self._pruner.run(self.store, self._retention_clock.now(), budget=SLICE)
         if pruned is not None and pruned.ids:
             self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
         busy = self._pruner.busy
         self._prune_at = self.clock.monotonic() + SLICE_REST if busy else _NEVER
 
-    def _recover_expired(self, now: float) -> None:
-        """Give the jobs whose lease ran out (their worker died) to the queue again."""
+    def _recover_expired(self, now: float, *, held: bool = False) -> None:
+        """Give the jobs whose lease ran out (their worker died) to the queue again. `held`:
+        the other workers have not yet had their time to renew (see _maintain), and only
+        jobs whose workers are known dead whatever the clock says are taken now."""
         # Running, or cancelled while running, and the worker that was to stop it is gone.
         # Its processes can be stopped only from its own host; stop_orphans finds them by
         # the worker id they carry, so on any other host it finds none (a shared store).
@@ -542,6 +559,8 @@ class Worker:
                 lease_expired_before=now,
             )
         )
+        if held and (not expired or not self._holders_gone(expired)):
+            return
         if expired:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.
@@ -565,12 +584,37 @@ class Worker:
                 if job.state == State.DEAD:
                     self._notify("dead", job, job_type, job.attempts, lost)
 
-    def _forget_crashed(self, now: float) -> None:
+    def _last_written(self) -> float | None:
+        """When the newest job was enqueued or last ended, if the store says: what a clock
+        found ahead of it at the start may have stepped over (see RetentionClock)."""
+        try:
+            newest = self.store.list_jobs(JobFilter(limit=1))
+        except StoreError:
+            return None
+        return max((max(j.created_at, j.finished_at or 0.0) for j in newest), default=None)
+
+    def _holders_gone(self, jobs: Sequence[Job]) -> bool:
+        """Whether every one of these jobs' workers is known dead without the wall clock: its
+        record names this host, and no process has its pid (a kill -9, a crash). A --burst
+        worker started after one then runs its jobs again at once, not a lease/3 later."""
+        here = socket.gethostname()
+        records = {info.id: info for info in self.store.workers()}
+        for job in jobs:
+            info = records.get(job.worker or "")
+            if info is None or info.host != here or process_exists(info.pid):
+                return False
+        return True
+
+    def _forget_crashed(self, now: float, mono: float) -> None:
         """Drop the records of workers and daemons gone for FORGET_CRASHED: `status` shows
         them as crashed until then (their jobs were run again once their leases ran out),
-        but a record kept for good would make every kill -9 an alarm that never clears."""
+        but a record kept for good would make every kill -9 an alarm that never clears.
+        None that may be a live one's before it had time to write a heartbeat since this one
+        started or was late (a suspend, a clock step, a stall): on the wall clock every
+        record looked old, and live workers were dropped, then warned of a store that lost
+        data."""
         for info in self.store.workers():
-            if info.id == self.id or info.alive(now):
+            if info.id == self.id or info.alive(now) or self._may_yet_write(info, mono):
                 continue
             if now - info.heartbeat_at >= FORGET_CRASHED:
                 self.store.unregister_worker(info.id)
@@ -580,6 +624,17 @@ class Worker:
                     kind=info.kind,
                     last_heartbeat=f"{now - info.heartbeat_at:.0f}s ago",
                 )
+
+    def _may_yet_write(self, info: WorkerInfo, mono: float) -> bool:
+        """Whether a silent record may be a live worker's that has not had its interval to
+        write a heartbeat since this one started or was late: one of this host whose process
+        runs, and after a late pass any other host's (this one's clock moved). At the start,
+        another host's record is judged as it stands: hosts keep their clocks in step."""
+        if mono - self._heard_since >= 1.5 * info.interval:
+            return False
+        if info.host == socket.gethostname():
+            return process_exists(info.pid)
+        return self._was_late
 
     def _check_held(self) -> None:
         claims = [r.claim for r in self._running.values() if r.attempt is not None]
@@ -612,7 +667,10 @@ class Worker:
             waits.append(held)
         orphaned = self._orphaned_lease_end()
         if orphaned is not None:
-            waits.append(max(0.0, orphaned - self.clock.now()))
+            # Not before the others had their time to renew (see _maintain): a look before
+            # then finds the job held, and the loop looked again at once, for that long.
+            held = self._rescue_after - self.clock.monotonic()
+            waits.append(max(0.0, orphaned - self.clock.now(), held))
             if orphaned <= self.clock.now():
                 self._maintain_soon = True  # it recovers them: no spinning until it is due
         if self._pending_retries:
