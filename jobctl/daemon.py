@@ -14,7 +14,6 @@ import os
 import select
 import socket
 import threading
-import time
 from collections.abc import Callable
 
 from jobctl.clock import Clock, SystemClock
@@ -171,7 +170,9 @@ class Daemon:
             self._reload()
         now = self.clock.now()
         try:
-            next_fire = self.scheduler.tick(now, self._elapsed())
+            # The boot clock: a suspend moves it, a wall clock set forward does not (the
+            # monotonic clock stands still through a suspend, which it would take for one).
+            next_fire = self.scheduler.tick(now, self.clock.boottime())
             self._outage.answered(self.clock.monotonic())
         except StoreError as exc:
             self._outage.failed(exc, self.clock.monotonic())
@@ -197,14 +198,6 @@ class Daemon:
         if next_fire is not None:
             timeout = min(timeout, next_fire - self.clock.now())
         return max(0.0, timeout)
-
-    def _elapsed(self) -> float:
-        """Seconds on a clock that a suspend moves and a wall clock set forward does not
-        (CLOCK_BOOTTIME): the scheduler tells a missed fire from one jumped over by it.
-        time.monotonic() stops during a suspend, which it would take for a clock change."""
-        if type(self.clock) is SystemClock and hasattr(time, "CLOCK_BOOTTIME"):
-            return time.clock_gettime(time.CLOCK_BOOTTIME)
-        return self.clock.monotonic()
 
     def _sleep(self, timeout: float) -> None:
         readable, _, _ = select.select([self._wake_r], [], [], timeout)
