@@ -192,8 +192,13 @@ def load_config(explicit: str | None = None, *, required: bool = False) -> Confi
     path = find_config_path(explicit)
     if path is None:
         if required:
+            from jobctl.fsutil import xdg_base
+
+            # Every place, in the order looked in: a per-user setup belongs in the last one.
+            user_config = Path(xdg_base("XDG_CONFIG_HOME", ".config")) / "jobctl" / "jobs.toml"
             raise ConfigError(
                 "no config found: pass --config PATH, set JOBCTL_CONFIG, or create ./jobs.toml"
+                f" or {user_config} ($XDG_CONFIG_HOME/jobctl/jobs.toml), looked for in that order"
             )
         return EMPTY_CONFIG
     return load_config_file(path)

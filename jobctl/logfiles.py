@@ -49,13 +49,16 @@ def log_dir(config: Config, store_location: str) -> Path:
     return Path(os.path.realpath(Path(store_location).expanduser()) + ".logs")
 
 
-def hook_log_path(directory: Path | str, job_id: int, attempt: int, event: str) -> str:
-    """A notification hook's output: `<log_dir>/hooks/ID.ATTEMPT.EVENT.log`."""
-    return f"{directory}/hooks/{job_id}.{attempt}.{event}.log"
+def hook_log_path(directory: Path | str, job_id: int, run: int, event: str) -> str:
+    """A notification hook's output: `<log_dir>/hooks/ID.RUN.EVENT.log`, named by run as
+    an attempt's log is. Its attempt would not do: a dead retry counts attempts from 1
+    again, and the second life's hook wrote over the first one's output."""
+    return f"{directory}/hooks/{job_id}.{run}.{event}.log"
 
 
 def hook_logs_of(directory: Path | str, job_ids: set[int]) -> list[str]:
-    """The hook logs of these jobs (read from one listing of the hooks folder)."""
+    """The hook logs of these jobs (read from one listing of the hooks folder), whichever
+    their names: `ID.RUN.EVENT.log`, or `ID.ATTEMPT.EVENT.log` as older versions named them."""
     folder = f"{directory}/hooks"
     try:
         names = os.listdir(folder)

@@ -39,11 +39,14 @@ def check_log_root(root: str) -> None:
             _remember(_LOG_ROOTS, root, _open_root(root), _MAX_LOG_ROOTS)
 
 
-def log_root_problem(root: str) -> str | None:
+def log_root_problem(root: str, beside_database: bool = False) -> str | None:
     """Why check_log_root would refuse this log root, found without making anything (for
     `validate`): a link to nothing or of another user's, a file, a folder others can write
     to, a missing folder whose parent is missing too, or a file where a missing folder would
-    be made. None when a worker would take it."""
+    be made. None when a worker would take it.
+
+    `beside_database`: the root is a database's default `<db>.logs`, whose parent, the
+    database's folder, the store makes with the database before a worker makes its logs."""
     try:
         target = _placed(root)
     except FileNotFoundError as exc:  # a link to a folder that is not there
@@ -51,7 +54,7 @@ def log_root_problem(root: str) -> str | None:
     try:
         info = os.lstat(target)
     except FileNotFoundError:  # the worker makes it (and the folders above a default one)
-        missing = _missing_parent(root, target)
+        missing = None if beside_database else _missing_parent(root, target)
         if missing is not None:
             return missing
         above = os.path.dirname(target)

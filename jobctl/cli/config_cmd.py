@@ -119,11 +119,13 @@ def _log_folder_refused(config: Config) -> str | None:
     from jobctl.logfolders import log_root_problem
 
     location = STATE.db_location()
-    if location.lower().startswith(("redis://", "rediss://")):
+    on_server = location.lower().startswith(("redis://", "rediss://"))
+    if on_server:
         from jobctl.store.redis.location import parse_location
 
         try:  # as a worker names it: the location shown, its password hidden
             location = parse_location(location).shown
         except StoreError:
             return None  # a worker would not start on it: the store says why
-    return log_root_problem(str(log_dir(config, location)))
+    beside_database = not on_server and not config.settings.log_dir
+    return log_root_problem(str(log_dir(config, location)), beside_database)

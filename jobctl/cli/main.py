@@ -14,6 +14,7 @@ from jobctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
+    from typer._click.core import Context
 
 
 def run(argv: list[str] | None = None) -> None:
@@ -211,8 +212,32 @@ def _run_typer(
         message = message.replace("is not a valid int.", "is not a whole number.")
         ctx = getattr(exc, "ctx", None)
         hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        misplaced = _global_option_after_command(exc, ctx)
+        if misplaced is not None:
+            message, hint = misplaced, ""
         _fail(f"{message}{hint}", getattr(exc, "exit_code", EXIT_USAGE))
     return None  # not reached: _fail exits
+
+
+def _global_option_after_command(exc: Exception, ctx: Context | None) -> str | None:
+    """The error for a global option given after the command (`jobctl list --db q.db`), a
+    frequent slip in scripts: click says only that the command has no such option, and
+    suggests one of the command's own. None for any other error."""
+    from typer._click.exceptions import NoSuchOption
+    from typer.core import TyperOption
+
+    if not isinstance(exc, NoSuchOption) or ctx is None:
+        return None
+    root = ctx.find_root()
+    for param in root.command.params:
+        if isinstance(param, TyperOption) and not param.is_flag and exc.option_name in param.opts:
+            metavar = param.metavar or param.type.name.upper()
+            command = ctx.command_path.removeprefix(root.command_path).strip()
+            return (
+                f"{exc.option_name} is a global option: give it before the command,"
+                f" as in {root.command_path} {exc.option_name} {metavar} {command}"
+            )
+    return None
 
 
 # The module that defines each command (a test checks this against the app).

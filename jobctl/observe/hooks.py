@@ -5,7 +5,7 @@ environment only. A failing or hanging hook is logged and killed, and never bloc
 the worker.
 
 Its output is kept as a job attempt's is: stdout and stderr in a log file of its own,
-`<log_dir>/hooks/ID.ATTEMPT.EVENT.log` (made at the first byte, capped at
+`<log_dir>/hooks/ID.RUN.EVENT.log` (made at the first byte, capped at
 HOOK_LOG_MAX_BYTES), named by the `hook.succeeded` or `hook.failed` event line as `log`,
 with the last HOOK_OUTPUT_TAIL bytes of it as `output`. A hooks folder that is a link, or
 that others may write to, is refused as a job's log folder is: nothing in it is touched, the
@@ -50,9 +50,14 @@ def run_hook(
     timeout: float,
     log_dir: Path,
     log: EventLog,
+    run: int | None = None,
 ) -> RunningHook:
     """Start the hook in the background. It ends by `timeout` (plus the kill grace) at the
-    latest; a stopping worker may wait for it, or stop it sooner."""
+    latest; a stopping worker may wait for it, or stop it sooner.
+
+    `run` is the run of the attempt that ended, which names the hook's log and is its
+    $JOBCTL_RUN; a caller that does not know it gives None: the attempt names the log then,
+    and the hook gets no $JOBCTL_RUN."""
     env = environment_for_jobs()
     env.update(
         {
@@ -67,10 +72,12 @@ def run_hook(
             "JOBCTL_LOG": result.log_path or "",
         }
     )
+    if run is not None:
+        env["JOBCTL_RUN"] = str(run)
     spec = AttemptSpec(
         argv=argv,
         env=env,
-        log_path=hook_log_path(log_dir, job.id, attempt, event),
+        log_path=hook_log_path(log_dir, job.id, attempt if run is None else run, event),
         timeout=timeout,
         kill_grace=HOOK_KILL_GRACE,
         log_max_bytes=HOOK_LOG_MAX_BYTES,
@@ -82,8 +89,9 @@ def run_hook(
         log.emit("hook.failed", level="warning", **fields, error=error)
 
     try:
-        # A retried dead job counts its attempts from 1 again: the file of an earlier hook of
-        # the same name is that earlier run's, not this one's to append to.
+        # A file found at this name is another hook's output, not this one's to append to: of
+        # a purged job that had this id (or, with no run known, of an earlier life of this
+        # job, whose attempts a dead retry counted from 1 again).
         remove_log(spec.log_path)
     except OSError as exc:
         # The hooks folder is refused (a link, not a folder, or writable by others): the hook
@@ -98,7 +106,7 @@ def run_hook(
         return RunningHook(thread, None)
     execution = Execution(spec)
 
-    def run() -> None:
+    def run_to_end() -> None:
         try:
             outcome = execution.run()
         except Exception as exc:  # a bug or an OS failure: an event line, never a traceback
@@ -114,7 +122,7 @@ def run_hook(
             done["log"] = outcome.log_path or None  # none when the hook wrote nothing
         log.emit(event_name, level=level, **done)
 
-    thread = threading.Thread(target=run, name=f"hook-{job.id}-{event}", daemon=True)
+    thread = threading.Thread(target=run_to_end, name=f"hook-{job.id}-{event}", daemon=True)
     thread.start()
     return RunningHook(thread, execution)
 

@@ -390,6 +390,14 @@ class _Exchange(BaseHTTPRequestHandler):
         self.handle()
 
     def do_GET(self) -> None:
+        self._answer(with_body=True)
+
+    def do_HEAD(self) -> None:
+        """As GET without the body: uptime checkers and load balancers may probe with HEAD,
+        and took the 501 http.server gives by default for a worker down."""
+        self._answer(with_body=False)
+
+    def _answer(self, with_body: bool) -> None:
         path = self.path.split("?", 1)[0]
         kind = _TEXT
         try:
@@ -407,7 +415,8 @@ class _Exchange(BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        if with_body:
+            self.wfile.write(data)
 
     def log_message(self, format: str, *args: object) -> None:
         return  # scrapes are not events worth a log line
