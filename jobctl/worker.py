@@ -580,9 +580,11 @@ class Worker:
             job_type = DEFAULT_JOB if job.command is not None else self.config.jobs.get(job.job)
             if job_type is not None:
                 lost = AttemptResult(Outcome.LOST, error=job.error)
-                self._notify("failure", job, job_type, job.attempts, lost)
+                # The run of the attempt lost, which names its hooks' logs: its last one.
+                run = max((a.run for a in self.store.attempts(job.id)), default=None)
+                self._notify("failure", job, job_type, job.attempts, lost, run)
                 if job.state == State.DEAD:
-                    self._notify("dead", job, job_type, job.attempts, lost)
+                    self._notify("dead", job, job_type, job.attempts, lost, run)
 
     def _last_written(self) -> float | None:
         """When the newest job was enqueued or last ended, if the store says: what a clock
@@ -1041,20 +1043,26 @@ class Worker:
         elif state == State.DEAD:
             self._log_end(running, result, elapsed, "job.dead", level="error")
         if state in (State.SCHEDULED, State.DEAD):
-            self._notify("failure", claim.job, running.job_type, claim.attempt, result)
+            self._notify("failure", claim.job, running.job_type, claim.attempt, result, claim.run)
         if state == State.DEAD:
-            self._notify("dead", claim.job, running.job_type, claim.attempt, result)
+            self._notify("dead", claim.job, running.job_type, claim.attempt, result, claim.run)
         elif state == State.CANCELLED:
             self._log_end(running, result, elapsed, "job.cancelled", level="warning")
 
     def _notify(
-        self, event: str, job: Job, job_type: JobType, attempt: int, result: AttemptResult
+        self,
+        event: str,
+        job: Job,
+        job_type: JobType,
+        attempt: int,
+        result: AttemptResult,
+        run: int | None,
     ) -> None:
         argv = hook_for(event, job_type, self.config.settings)
         if argv is None:
             return
         timeout = hook_timeout(job_type, self.config.settings)
-        hook = run_hook(event, argv, job, attempt, result, timeout, self.log_dir, self.log)
+        hook = run_hook(event, argv, job, attempt, result, timeout, self.log_dir, self.log, run)
         own_end = None
         if self._stopping:
             own_end = self.clock.monotonic() + timeout + HOOK_KILL_GRACE + _HOOK_END_SLACK

@@ -71,6 +71,7 @@ def test_hooks_receive_the_job_in_their_environment(env: Env) -> None:
         "JOBCTL_JOB_NAME": "backup",
         "JOBCTL_MAX_ATTEMPTS": "2",
         "JOBCTL_QUEUE": "nightly",
+        "JOBCTL_RUN": "2",
     }
     assert Path(log).read_text() == "working\ndisk full\n"  # the attempt's own output
     first = _read_env(out / "failure.1.env")
@@ -293,3 +294,23 @@ def test_a_job_types_hook_timeout_applies_to_the_default_hooks(env: Env) -> None
         _killed_within(env, pid_file, 4)
     finally:
         worker.stop()
+
+
+def test_a_dead_retry_keeps_the_hook_logs_of_the_jobs_first_life(env: Env) -> None:
+    """Both lives end at attempt 1: hook logs named by attempt were written over, so only
+    the latest alert's output was left, though `show` lists both runs."""
+    env.write_config(
+        '[jobs.f]\ncommand = ["false"]\nmax_attempts = 1\n'
+        """on_dead = ["sh", "-c", "echo alert for run $JOBCTL_RUN"]\n"""
+    )
+    job_id = env.enqueue("f")
+    env.run("run-worker", "--burst", check=True)
+    env.run("dead", "retry", str(job_id), check=True)
+    env.run("run-worker", "--burst", check=True)
+    hooks = env.root / "q.db.logs" / "hooks"
+    assert sorted(p.name for p in hooks.iterdir()) == [
+        f"{job_id}.1.dead.log",
+        f"{job_id}.2.dead.log",
+    ]
+    assert (hooks / f"{job_id}.1.dead.log").read_text() == "alert for run 1\n"
+    assert (hooks / f"{job_id}.2.dead.log").read_text() == "alert for run 2\n"
