@@ -103,18 +103,21 @@ class NewJob(NamedTuple):
 
 
 class JobEdit(NamedTuple):
-    """A job's fields as `jobctl edit` leaves them, checked as enqueue checks a new job's.
-    It applies only while the job has not started and has made `attempts` attempts, as read
-    when it was built: a job a worker took meanwhile (and may have given back, failed) has
-    moved on from what the edit was made from, and is left as it is."""
+    """What `jobctl edit` changes of a job (None: that field stays as it is), checked as
+    enqueue checks a new job. It applies only while the job has not started and has made
+    `attempts` attempts, as read when it was built: a job a worker took meanwhile (and may
+    have given back, failed) has moved on from what the edit was made from. A new payload
+    is the one read with some keys set: it applies only while the job still has
+    `payload_was`, so that two edits of its keys at once cannot undo each other."""
 
     id: int
     attempts: int
-    payload_json: str
-    queue: str
-    priority: int
-    max_attempts: int
-    run_at: float
+    payload_json: str | None = None
+    payload_was: str | None = None
+    queue: str | None = None
+    priority: int | None = None
+    max_attempts: int | None = None
+    run_at: float | None = None
 
 
 class EnqueueResult(NamedTuple):

@@ -32,6 +32,7 @@ from jobctl.payload import (
     check_command,
     check_placeholder_values,
     check_placeholders,
+    compact_json,
     encode,
     longest_batch_line,
     placeholders,
@@ -201,26 +202,29 @@ def build_again(config: Config, job: Job, now: float, changes: Changes = Changes
 
 
 def build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdit:
-    """A job not yet started as `edit` changes it, checked as build_again checks a job asked
-    for again. It runs when it was to unless a delay or time is given (`--delay 0`: now);
-    its attempts left must be at least one, those made counting."""
+    """What `edit` changes of a job not yet started, the job as it would be checked as
+    build_again checks a job asked for again; its attempts left must be at least one, those
+    made counting. A delay or time sets when it runs; one now or past (`--delay 0`) makes it
+    due now, or keeps its time if that is earlier: "run it now" never puts it back in line."""
     built = build_again(config, job, now, changes)
     if built.max_attempts <= job.attempts:
         raise UsageError(
             f"--max-attempts {built.max_attempts}: the job has made {job.attempts}"
             " attempt(s) already, so it must be more"
         )
-    run_at = job.run_at
+    run_at = None
     if changes.delay is not None or changes.at is not None:
-        run_at = now if built.run_at is None else built.run_at
-    assert built.payload_json is not None  # build_job encodes every payload
+        run_at = built.run_at if built.run_at is not None and built.run_at > now else None
+        run_at = min(job.run_at, now) if run_at is None else run_at
+    payload_was = None if changes.payload is None else compact_json(job.payload)
     return JobEdit(
         id=job.id,
         attempts=job.attempts,
-        payload_json=built.payload_json,
-        queue=built.queue,
-        priority=built.priority,
-        max_attempts=built.max_attempts,
+        payload_json=None if changes.payload is None else built.payload_json,
+        payload_was=payload_was,
+        queue=None if changes.queue is None else built.queue,
+        priority=None if changes.priority is None else built.priority,
+        max_attempts=None if changes.max_attempts is None else built.max_attempts,
         run_at=run_at,
     )
 

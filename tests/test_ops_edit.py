@@ -39,11 +39,64 @@ def test_edit_delay_0_runs_a_scheduled_job_now_and_a_delay_puts_one_off(env: Env
 
 
 def test_edit_wakes_an_idle_worker_for_a_job_it_moves_forward(env: Env) -> None:
-    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    # A lease of 5 minutes: the idle worker's own next look is 100 s away, so only the
+    # edit's wake-up can start the job within the wait below.
+    env.write_config('[settings]\nlease = "5m"\n[jobs.noop]\ncommand = ["true"]\n')
     job_id = env.enqueue("noop", "--delay", "1h")
     start_worker(env)
     env.run("edit", str(job_id), "--delay", "0", check=True)
-    wait_state(env, job_id, "succeeded", timeout=10)
+    wait_state(env, job_id, "succeeded", timeout=20)
+
+
+def test_edit_to_run_now_keeps_the_place_of_a_job_due_already(env: Env) -> None:
+    """`edit --delay 0` ("run it now") set a queued job's time to now, behind every job of
+    its priority: the first in line ran last."""
+    env.write_config(
+        '[jobs.record]\ncommand = ["sh", "-c", "echo \\"$1\\" >> runs.txt", "_", "{name}"]\n'
+    )
+    first = env.enqueue("record", "--arg", "name=first")
+    for name in ("second", "third"):
+        env.enqueue("record", "--arg", f"name={name}")
+    env.run("edit", str(first), "--delay", "0", check=True)
+    env.run("edit", str(first), "--at", "2020-01-01T00:00", check=True)
+    burst(env, "--concurrency", "1")
+    assert (env.root / "runs.txt").read_text().split() == ["first", "second", "third"]
+
+
+def test_edit_at_a_time_past_says_the_job_runs_now(env: Env) -> None:
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    job_id = env.enqueue("noop", "--delay", "1h")
+    result = env.run("edit", str(job_id), "--at", "2020-01-01T00:00", check=True)
+    assert result.stdout == f"edited {job_id} (queued)\n"
+    assert "jobctl: note: --at 2020-01-01T00:00 was " in result.stderr
+    assert result.stderr.rstrip().endswith("the job runs now")
+
+
+def test_edits_of_different_fields_at_once_both_hold(env: Env) -> None:
+    """Each edit wrote back every field it had read: `edit --priority` beside `edit --arg`
+    on the same jobs undid one of the two, both saying edited."""
+    import subprocess
+
+    from conftest import JOBCTL
+
+    env.write_config('[jobs.greet]\ncommand = ["echo", "{name}"]\n')
+    lines = "".join(f'{{"job": "greet", "payload": {{"name": "n{i}"}}}}\n' for i in range(300))
+    ids = env.run("enqueue", "--batch", "-", input=lines, check=True).stdout.split()
+    both = [
+        subprocess.Popen(
+            [*JOBCTL, *env.global_args(), "edit", *ids, *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env.env,
+            cwd=env.root,
+        )
+        for options in (["--priority", "9"], ["--arg", "name=new"], ["--arg", "extra=1"])
+    ]
+    for proc in both:
+        assert proc.wait(timeout=60) == 0, proc.stderr.read() if proc.stderr else ""
+    listed = json.loads(env.run("list", "--limit", "0", "--json", check=True).stdout)
+    assert {j["priority"] for j in listed} == {9}
+    assert all(j["payload"] == {"name": "new", "extra": "1"} for j in listed)
 
 
 def test_edit_refuses_a_change_enqueue_would_refuse_and_changes_none(env: Env) -> None:

@@ -1858,3 +1858,32 @@ def test_fires_recorded_ahead_of_a_clock_set_back_are_forgotten(store: Store) ->
     assert store.last_runs(["s"]) == {"s": T0 + 60}
     assert store.last_fire_time("s") == T0 + 60
     assert store.last_fire_time("t") == T0 + 60
+
+
+def test_edits_change_only_the_fields_they_name(store: Store) -> None:
+    """Two edits built from one read, of different fields, both hold; a new payload built on
+    a payload changed since (`payload_was`) is not written over it."""
+    (r,) = store.enqueue([job(payload={"n": 1})], T0)
+    priority = JobEdit(id=r.id, attempts=0, priority=9)
+    payload = JobEdit(id=r.id, attempts=0, payload_json='{"n":2}', payload_was='{"n":1}')
+    stale = JobEdit(id=r.id, attempts=0, payload_json='{"n":3}', payload_was='{"n":1}')
+    assert store.edit([priority], T0 + 1) == {r.id}
+    assert store.edit([payload], T0 + 1) == {r.id}
+    assert store.edit([stale], T0 + 1) == set()  # built on {"n": 1}, which is gone
+    edited = store.get(r.id)
+    assert edited is not None
+    assert (edited.priority, edited.payload, edited.run_at, edited.queue) == (
+        9,
+        {"n": 2},
+        T0,
+        "default",
+    )
+
+
+def test_a_job_moved_to_another_queue_counts_as_enqueued_there(store: Store) -> None:
+    (r,) = store.enqueue([job("j", queue="a")], T0)
+    assert store.edit([JobEdit(id=r.id, attempts=0, queue="b")], T0 + 1) == {r.id}
+    counts = store.event_counts(None)
+    assert counts.get(("a", "j", "enqueued"), 0) == 0
+    assert counts[("b", "j", "enqueued")] == 1
+    assert store.pending_counts() == {("b", "j"): 1}

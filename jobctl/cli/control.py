@@ -265,6 +265,7 @@ def edit(
     --max-attempts replace the job's. Checked as `enqueue` checks a new job: if one job is
     refused (exit 2), none is changed. A job running or ended is left as it is (exit 1):
     `retry` runs an ended one again with the same options."""
+    from jobctl.cli.enqueue import _say_if_past
     from jobctl.errors import JobctlError, UsageError
     from jobctl.models import UNSTARTED_STATES, State
     from jobctl.producer import Changes, build_edit
@@ -277,22 +278,34 @@ def edit(
             "nothing to change: give --arg, --delay, --at, --priority, --queue or --max-attempts"
         )
     named = list(dict.fromkeys(job_ids))
+    reasons: dict[int, str] = {}
     with STATE.store(create=False) as store:
         found = store.get_many(named)
-        edits = []
-        for unstarted in (j for j in found.values() if j.state in UNSTARTED_STATES):
-            try:
-                edits.append(build_edit(config, unstarted, now, changes))
-            except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing changed
-                raise type(exc)(f"job {unstarted.id} cannot be edited: {exc}") from None
-        edited = store.edit(edits, now)
+        todo = [j for j in found.values() if j.state in UNSTARTED_STATES]
+        edited: set[int] = set()
+        for round_ in range(3):  # a job another edit changed meanwhile is read and edited again
+            edits = []
+            for unstarted in todo:
+                try:
+                    edits.append(build_edit(config, unstarted, now, changes))
+                except JobctlError as exc:
+                    if not round_:  # as enqueue refuses it: exit 2, nothing changed
+                        raise type(exc)(f"job {unstarted.id} cannot be edited: {exc}") from None
+                    reasons[unstarted.id] = f"changed meanwhile: {exc}"
+            edited |= store.edit(edits, now)
+            again = store.get_many([e.id for e in edits if e.id not in edited])
+            todo = [j for j in again.values() if j.state in UNSTARTED_STATES]
+            if not todo:
+                break
         after = store.get_many(named)
-    reasons: dict[int, str] = {}
+    _say_if_past(at, changes.at, now, "the job runs now")
     for job_id in named:
         job, now_job = found.get(job_id), after.get(job_id)
         if job is None:
             reasons[job_id] = "does not exist"
             print(f"jobctl: no job {job_id}", file=sys.stderr)
+        elif job_id in reasons:
+            print(f"jobctl: job {job_id} not edited: it {reasons[job_id]}", file=sys.stderr)
         elif job_id not in edited:
             state = now_job.state if now_job is not None else job.state
             if job.state == State.RUNNING:
@@ -301,6 +314,9 @@ def edit(
             elif job.state not in UNSTARTED_STATES:
                 reasons[job_id] = f"already ended {job.state.value}"
                 hint = f"it already ended {job.state.value} (`jobctl retry {job_id}` runs it again)"
+            elif state in UNSTARTED_STATES:  # other edits changed it each time it was read
+                reasons[job_id] = "changed meanwhile by other edits"
+                hint = "other edits changed it meanwhile, each time it was read; edit it again"
             else:  # a worker took it between the look and the change
                 reasons[job_id] = f"started meanwhile ({state.value})"
                 hint = f"a worker started it meanwhile (it is {state.value})"

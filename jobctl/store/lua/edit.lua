@@ -1,23 +1,40 @@
--- Change jobs not yet started (jobctl edit). ARGV: now, then seven values a job: id, the
--- attempts it had made when the edit was built, payload, queue, priority, max_attempts,
--- run_at. A job is changed only while queued, scheduled or waiting with that many attempts
--- made; it leaves the indexes of its old queue, priority and run_at for the new ones,
--- queued or scheduled as run_at is past or ahead (a waiting job stays waiting).
--- Returns the ids changed.
+-- Change jobs not yet started (jobctl edit). ARGV: now, then eight values a job: id, the
+-- attempts it had made when the edit was built, payload, the payload it was made from,
+-- queue, priority, max_attempts, run_at; "" for a field that stays as it is. A job is
+-- changed only while queued, scheduled or waiting with that many attempts made, and, for a
+-- new payload, while it still has the one the keys set were set on (two edits at once do not
+-- undo each other). It leaves the indexes of its old queue, priority and run_at for the new
+-- ones, queued or scheduled as a new run_at is past or ahead (a waiting job stays waiting);
+-- moved to another queue, it counts as enqueued there. Returns the ids changed.
 local UNSTARTED = {queued = true, scheduled = true, waiting = true}
 local now = tonumber(ARGV[1])
 local edited = {}
-for i = 2, #ARGV, 7 do
+
+local function given(value)
+    if value == '' then
+        return nil
+    end
+    return value
+end
+
+for i = 2, #ARGV, 8 do
     local id = ARGV[i]
     local h = load(id)
-    if h and UNSTARTED[h.state] and h.attempts == ARGV[i + 1] then
+    local payload, was = given(ARGV[i + 2]), given(ARGV[i + 3])
+    if h and UNSTARTED[h.state] and h.attempts == ARGV[i + 1] and (not was or h.payload == was) then
         local old = copy(h)
-        h.payload, h.queue, h.priority = ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
-        h.max_attempts, h.run_at = ARGV[i + 5], ARGV[i + 6]
-        if h.state ~= 'waiting' then
-            h.state = 'queued'
-            if tonumber(h.run_at) > now then
-                h.state = 'scheduled'
+        h.payload = payload or h.payload
+        h.queue = given(ARGV[i + 4]) or h.queue
+        h.priority = given(ARGV[i + 5]) or h.priority
+        h.max_attempts = given(ARGV[i + 6]) or h.max_attempts
+        local run_at = given(ARGV[i + 7])
+        if run_at then
+            h.run_at = run_at
+            if h.state ~= 'waiting' then
+                h.state = 'queued'
+                if tonumber(run_at) > now then
+                    h.state = 'scheduled'
+                end
             end
         end
         unindex(id, old, old.state)
@@ -26,7 +43,16 @@ for i = 2, #ARGV, 7 do
             redis.call('HINCRBY', P .. 'pending', old.queue .. SEP .. old.job, -1)
             redis.call('HINCRBY', P .. 'pending', h.queue .. SEP .. h.job, 1)
         end
-        redis.call('SADD', P .. 'queues', h.queue)
+        if h.queue ~= old.queue then
+            redis.call('SADD', P .. 'queues', h.queue)
+            -- Counted as enqueued in its new queue (its hour's count moves with it).
+            local hours = P .. 'stats:' .. hour_of(h.created_at)
+            local from = old.queue .. SEP .. h.job .. SEP .. 'enqueued'
+            if tonumber(redis.call('HGET', hours, from) or '0') > 0 then
+                redis.call('HINCRBY', hours, from, -1)
+                redis.call('HINCRBY', hours, h.queue .. SEP .. h.job .. SEP .. 'enqueued', 1)
+            end
+        end
         save(id, h, {'payload', 'queue', 'priority', 'max_attempts', 'run_at', 'state'})
         edited[#edited + 1] = id
     end

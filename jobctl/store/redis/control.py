@@ -36,15 +36,16 @@ class ControlOps(RedisBase):
         if not edits:
             return set()
         values: list[str] = [num(now)]
-        for change in edits:
+        for change in edits:  # "" for a field that stays as it is
             values += [
                 str(change.id),
                 str(change.attempts),
-                change.payload_json,
-                change.queue,
-                str(change.priority),
-                str(change.max_attempts),
-                num(change.run_at),
+                change.payload_json or "",
+                change.payload_was or "",
+                change.queue or "",
+                "" if change.priority is None else str(change.priority),
+                "" if change.max_attempts is None else str(change.max_attempts),
+                "" if change.run_at is None else num(change.run_at),
             ]
         with self._guard():
             edited = self._run("edit", *values)

@@ -58,31 +58,70 @@ class ControlOps(SqliteBase):
         edited: set[int] = set()
         with self._write() as conn:
             for change in edits:
+                row = conn.execute(
+                    "SELECT queue, job, created_at FROM jobs WHERE id = ? AND attempts = ?"
+                    " AND state IN ('queued', 'scheduled', 'waiting')",
+                    (change.id, change.attempts),
+                ).fetchone()
+                if row is None:
+                    continue
+                sets: list[str] = []
+                values: list[Any] = []
+                for column, value in (
+                    ("payload", change.payload_json),
+                    ("queue", change.queue),
+                    ("priority", change.priority),
+                    ("max_attempts", change.max_attempts),
+                ):
+                    if value is not None:
+                        sets.append(f"{column} = ?")
+                        values.append(value)
+                if change.run_at is not None:
+                    sets.append(
+                        "run_at = ?, state = CASE WHEN state = 'waiting' THEN 'waiting'"
+                        " WHEN ? > ? THEN 'scheduled' ELSE 'queued' END"
+                    )
+                    values += [change.run_at, change.run_at, now]
+                where = "id = ?"
+                values.append(change.id)
+                if change.payload_was is not None:  # the keys set were set on this payload
+                    where += " AND json(payload) = json(?)"
+                    values.append(change.payload_was)
                 # job_counts follows the state and queue through jobs_count_update.
-                cursor = conn.execute(
-                    "UPDATE jobs SET payload = ?, queue = ?, priority = ?, max_attempts = ?,"
-                    " run_at = ?, state = CASE WHEN state = 'waiting' THEN 'waiting'"
-                    " WHEN ? > ? THEN 'scheduled' ELSE 'queued' END"
-                    " WHERE id = ? AND state IN ('queued', 'scheduled', 'waiting')"
-                    " AND attempts = ?",
-                    (
-                        change.payload_json,
-                        change.queue,
-                        change.priority,
-                        change.max_attempts,
-                        change.run_at,
-                        change.run_at,
-                        now,
-                        change.id,
-                        change.attempts,
-                    ),
-                )
-                if cursor.rowcount:
+                if (
+                    sets
+                    and conn.execute(
+                        f"UPDATE jobs SET {', '.join(sets)} WHERE {where}", values
+                    ).rowcount
+                ):
                     edited.add(change.id)
-                    conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (change.queue,))
+                    queue, job, created_at = row
+                    if change.queue is not None and change.queue != queue:
+                        self._move_enqueued(conn, job, queue, change.queue, created_at)
         if edited:  # due now, or sooner than a sleeping worker planned for
             self._notifier.notify(WORK)
         return edited
+
+    @staticmethod
+    def _move_enqueued(
+        conn: sqlite3.Connection, job: str, old: str, new: str, created_at: float
+    ) -> None:
+        """A job moved to another queue counts as enqueued there (its hour's count moves), so
+        that no queue shows more processed than enqueued; an hour summed into the lifetime
+        total already (see compact_counts) keeps it."""
+        hour = int(created_at // 3600) * 3600
+        conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (new,))
+        if conn.execute(
+            "UPDATE stat_counts SET n = n - 1 WHERE hour = ? AND queue = ? AND job = ?"
+            " AND event = 'enqueued' AND n > 0",
+            (hour, old, job),
+        ).rowcount:
+            conn.execute(
+                "INSERT INTO stat_counts (hour, queue, job, event, n)"
+                " VALUES (?, ?, ?, 'enqueued', 1)"
+                " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1",
+                (hour, new, job),
+            )
 
     def set_paused(self, queue: str, paused: bool) -> None:
         with self._write() as conn:
