@@ -183,6 +183,7 @@ class JobFilter(NamedTuple):
     leased: bool = False  # only jobs holding a lease (running, or cancelled while running)
     lease_expired_before: float | None = None  # with leased: only leases past this instant
     beyond: int | None = None  # only ids past this one in the listing's order: the next page
+    through: int | None = None  # only ids up to this one: the jobs there were when a listing began
 
 
 _RECORDS = frozenset({"Attempt", "AttemptResult", "FireRecord", "WorkerInfo"})

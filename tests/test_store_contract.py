@@ -1887,3 +1887,28 @@ def test_a_job_moved_to_another_queue_counts_as_enqueued_there(store: Store) -> 
     assert counts.get(("a", "j", "enqueued"), 0) == 0
     assert counts[("b", "j", "enqueued")] == 1
     assert store.pending_counts() == {("b", "j"): 1}
+
+
+def test_a_listing_goes_no_further_than_the_id_it_was_given(store: Store) -> None:
+    ids = [r.id for r in store.enqueue([job() for _ in range(5)], T0)]
+    oldest = JobFilter(limit=None, newest_first=False, through=ids[2])
+    assert [j.id for j in store.list_jobs(oldest)] == ids[:3]
+    newest = JobFilter(limit=None, through=ids[3], beyond=ids[3])
+    assert [j.id for j in store.list_jobs(newest)] == [ids[2], ids[1], ids[0]]
+    queued = JobFilter(states=(State.QUEUED,), limit=2, through=ids[3])
+    assert [j.id for j in store.list_jobs(queued)] == [ids[3], ids[2]]
+
+
+def test_a_paged_listing_is_of_the_jobs_there_were_when_it_began(store: Store) -> None:
+    """`list --limit 0 --json --oldest-first` read pages past the last id read with no end:
+    while producers enqueued, it listed the new jobs too, and need never have ended."""
+    from jobctl.cli.inspect import _every_job
+
+    first = [r.id for r in store.enqueue([job() for _ in range(5)], T0)]
+    listed = []
+    for found in _every_job(store, JobFilter(limit=None, newest_first=False), page=2):
+        listed.append(found.id)
+        store.enqueue([job()], T0)  # a producer keeps enqueueing as the listing goes
+        if len(listed) > 20:  # (it would never end)
+            break
+    assert listed == first

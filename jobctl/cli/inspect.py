@@ -113,7 +113,14 @@ def list_jobs(
 
 def _every_job(store: Store, where: JobFilter, page: int = 1000) -> Iterator[Job]:
     """The jobs a filter matches, read a page at a time (each page a read of its own: a job
-    that changes meanwhile is listed as it was, or as it is, once)."""
+    that changes meanwhile is listed as it was, or as it is, once), among those there were
+    when the listing began: oldest first, it chased the jobs enqueued as it went."""
+    from jobctl.models import JobFilter
+
+    newest = store.list_jobs(JobFilter(limit=1))
+    if not newest:
+        return
+    where = where._replace(through=newest[0].id)
     beyond = None
     while True:
         jobs = store.list_jobs(where._replace(limit=page, beyond=beyond))

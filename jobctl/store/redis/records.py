@@ -107,7 +107,8 @@ class RecordOps(RedisBase):
             indexes = [self._key("all")]
         descending = where.newest_first
         ids: Iterable[int] = heapq.merge(
-            *(self._ids(k, descending, where.beyond) for k in indexes), reverse=descending
+            *(self._ids(k, descending, where.beyond, where.through) for k in indexes),
+            reverse=descending,
         )
         if where.leased:  # the few jobs holding a lease, not every cancelled job there is
             until = where.lease_expired_before
@@ -119,6 +120,8 @@ class RecordOps(RedisBase):
             if where.beyond is not None:
                 beyond = where.beyond
                 ids = [i for i in ids if (i < beyond if descending else i > beyond)]
+            if where.through is not None:
+                ids = [i for i in ids if i <= where.through]
         states = set(where.states)
         found: list[Job] = []
         limit = where.limit if where.limit is not None and where.limit >= 0 else None
@@ -142,17 +145,21 @@ class RecordOps(RedisBase):
                 break
         return found
 
-    def _ids(self, key: str, descending: bool, beyond: int | None = None) -> Iterator[int]:
-        """The ids in an id-scored index, in order (past `beyond`), a page at a time."""
+    def _ids(
+        self, key: str, descending: bool, beyond: int | None = None, through: int | None = None
+    ) -> Iterator[int]:
+        """The ids in an id-scored index, in order (past `beyond`, up to `through`), a page
+        at a time."""
         cursor = beyond
+        end = "+inf" if through is None else str(through)
         while True:
             with self._guard():
                 if descending:
-                    top = "+inf" if cursor is None else f"({cursor}"
+                    top = end if cursor is None else f"({cursor}"
                     members = self._client.zrevrangebyscore(key, top, "-inf", start=0, num=PAGE)
                 else:
                     bottom = "-inf" if cursor is None else f"({cursor}"
-                    members = self._client.zrangebyscore(key, bottom, "+inf", start=0, num=PAGE)
+                    members = self._client.zrangebyscore(key, bottom, end, start=0, num=PAGE)
             for member in members:
                 yield int(member)
             if len(members) < PAGE:

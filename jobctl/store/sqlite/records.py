@@ -81,6 +81,9 @@ class RecordOps(SqliteBase):
         if where.beyond is not None:
             clauses.append("id < ?" if where.newest_first else "id > ?")
             params.append(where.beyond)
+        if where.through is not None:
+            clauses.append("id <= ?")
+            params.append(where.through)
         sql = f"SELECT {JOB_COLUMNS} FROM jobs"
         if where.leased or (where.states and set(where.states) <= {State.RUNNING}):
             # Running jobs are few among millions: find them through their leases.
