@@ -82,8 +82,8 @@ def read_after_lines(
     for item in items:
         parts = item.split(",") if isinstance(item, str) else [item]
         for part in parts:
-            if isinstance(part, str) and part.strip().isdigit():
-                part = int(part.strip())
+            if isinstance(part, str) and part.strip().isascii() and part.strip().isdigit():
+                part = int(part.strip())  # ASCII digits alone: "²" and "１" are no id
             elif refs and isinstance(part, str) and part.strip():
                 names[part.strip()] = None
                 continue

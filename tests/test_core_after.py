@@ -299,3 +299,18 @@ def test_a_cancel_says_how_many_jobs_waiting_on_it_it_made_dead(env: Env) -> Non
         f" {root + 1}; jobctl dead list shows them)\n"
     )
     assert env.run("cancel", str(other), check=True).stderr == ""  # none waits on it
+
+
+def test_an_after_of_digits_other_than_ascii_is_no_id(env: Env) -> None:
+    """`--after ²` ended in an unexpected error (exit 1), and a batch's "１" (full width) was
+    taken for job 1."""
+    env.write_config(CONFIG)
+    first = _step(env, "first")
+    for value in ("²", "１", "1_0"):
+        result = env.run("enqueue", "step", "--arg", "name=x", "--arg", "code=0", "--after", value)
+        assert result.returncode == 2, result.stderr
+        assert f"--after: {value!r} is not a job id" in result.stderr
+    line = json.dumps({"job": "step", "payload": {"name": "x", "code": 0}, "after": "１"})
+    result = env.run("enqueue", "--batch", "-", input=line + "\n")
+    assert result.returncode == 2 and "no earlier line has this ref" in result.stderr
+    assert list(_jobs(env)) == [first]
