@@ -20,8 +20,9 @@ _UNITS: dict[str, float] = {
 }
 _ORDER = ["w", "d", "h", "m", "s", "ms"]
 # Compiled on first use (re's cache): start-up counts. Blanks may part the units ("1h 30m",
-# as systemd reads it), not a number from its unit.
-_PART = r"[ \t]*(\d+(?:\.\d+)?)(ms|w|d|h|m|s)"
+# as systemd reads it), not a number from its unit. Digits are ASCII ones: \d also took any
+# script's ('٣m' was 3 minutes), which no other number of jobctl reads.
+_PART = r"[ \t]*([0-9]+(?:\.[0-9]+)?)(ms|w|d|h|m|s)"
 # Durations beyond a century are surely mistakes, and floats lose precision past them.
 MAX_SECONDS = 100 * 365 * 86400.0
 

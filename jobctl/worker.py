@@ -113,6 +113,7 @@ class Worker:
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
         self._euid = os.geteuid()
         self._signals: list[int] = []  # received, not yet acted on
+        self._stop_signal_taken = False  # a SIGTERM or SIGINT stopped it: the next one forces
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
         self._claimed_again: set[int] = set()  # jobs the store handed out while run here
@@ -1074,8 +1075,8 @@ class Worker:
         none outlives the worker. A hook its shutdown set off (the `on_dead` of a job with
         max_attempts = 1 that it stopped) gets its own hook_timeout instead: what was left of
         the shutdown timeout, spent on the job, killed the one alert that the job was lost.
-        A forced stop (a second SIGINT, SIGQUIT), or a stop signal meanwhile, kills them all
-        at once."""
+        A forced stop (a second SIGTERM or SIGINT, SIGQUIT), or a stop signal meanwhile,
+        kills them all at once."""
         until = self.clock.monotonic() + self.options.shutdown_timeout
         for hook, own_end in self._hooks:
             deadline = until if own_end is None else max(until, own_end)
@@ -1147,10 +1148,10 @@ class Worker:
 
     @contextlib.contextmanager
     def signal_handlers(self) -> Iterator[None]:
-        """SIGTERM and SIGINT stop this worker while inside (SIGQUIT at once); SIGHUP
-        re-reads the config (the attempts running go on as they started). Commands enter it
-        before they start anything else (a metrics server), so no early signal finds the default
-        handler and kills the process without a graceful stop."""
+        """SIGTERM and SIGINT stop this worker while inside (a second one, or SIGQUIT, at
+        once); SIGHUP re-reads the config (the attempts running go on as they started).
+        Commands enter it before they start anything else (a metrics server), so no early
+        signal finds the default handler and kills the process without a graceful stop."""
         old = self._install_signals()
         try:
             yield
@@ -1195,10 +1196,13 @@ class Worker:
                 for callback in self.on_hangup:
                     callback()
                 continue
-            # SIGQUIT (Ctrl-\) is a stop at once, as a second Ctrl-C is: by default it would
-            # kill the worker and leave its jobs' processes running unsupervised.
-            at_once = signum == signal.SIGQUIT or (signum == signal.SIGINT and self._stopping)
-            self.request_stop(force=at_once)
+            # SIGQUIT (Ctrl-\) is a stop at once, as a second Ctrl-C or SIGTERM is (as in
+            # Celery and RQ): by default SIGQUIT would kill the worker and leave its jobs'
+            # processes running unsupervised. A first SIGTERM to a worker already stopping on
+            # its own (--burst, --max-jobs) is still the graceful stop a supervisor asks for.
+            again = self._stop_signal_taken or (signum == signal.SIGINT and self._stopping)
+            self._stop_signal_taken = True
+            self.request_stop(force=signum == signal.SIGQUIT or again)
 
 
 def _home_directory(env: dict[str, str]) -> str:

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +47,7 @@ class Env:
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run `jobctl [--config C] --db D ARGS...` (in the sandbox, or `cwd`) and wait."""
-        cmd = [*JOBCTL, *self.global_args(config), *args]
+        cmd = [*JOBCTL, *self.global_args(config, args), *args]
         result = subprocess.run(
             cmd,
             input=input,
@@ -67,7 +67,7 @@ class Env:
     def start(self, *args: str, config: bool = True) -> subprocess.Popen[str]:
         """Start `jobctl ARGS...` in the background (e.g. a worker); stopped at teardown."""
         proc = subprocess.Popen(
-            [*JOBCTL, *self.global_args(config), *args],
+            [*JOBCTL, *self.global_args(config, args), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -78,9 +78,16 @@ class Env:
         self.procs.append(proc)
         return proc
 
-    def global_args(self, config: bool = True) -> list[str]:
-        out = ["--db", str(self.db)]
-        if config and self.config.exists():
+    def location(self) -> str:
+        """What --db names: the sandbox's database."""
+        return str(self.db)
+
+    def global_args(self, config: bool = True, args: Sequence[str] = ()) -> list[str]:
+        """The sandbox's --config and --db, but for one `args` gives itself (`--db other.db`):
+        jobctl refuses a global option given twice."""
+        given = _global_options_given(args)
+        out = [] if "--db" in given else ["--db", self.location()]
+        if config and self.config.exists() and "--config" not in given:
             out = ["--config", str(self.config), *out]
         return out
 
@@ -102,6 +109,20 @@ class Env:
                 return
             time.sleep(interval)
         raise AssertionError(f"condition not met within {timeout}s")
+
+
+def _global_options_given(args: Sequence[str]) -> set[str]:
+    """The global options that lead `args`, by their long names."""
+    given: set[str] = set()
+    index = 0
+    while index < len(args) and args[index].startswith("-"):
+        name, equals, _ = args[index].partition("=")
+        name = {"-c": "--config"}.get(name, name)
+        if name not in ("--db", "--config", "--log-format", "--log-level"):
+            break
+        given.add(name)
+        index += 1 if equals else 2
+    return given
 
 
 @pytest.fixture

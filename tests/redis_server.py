@@ -187,11 +187,8 @@ class RedisEnv(Env):
 
     url: str = ""
 
-    def global_args(self, config: bool = True) -> list[str]:
-        out = ["--db", self.url]
-        if config and self.config.exists():
-            out = ["--config", str(self.config), *out]
-        return out
+    def location(self) -> str:
+        return self.url
 
 
 @pytest.fixture

@@ -155,8 +155,8 @@ READ_HERE = [
     ["enqueue", "backup", "--arg", "target=/srv", "-a", "n:=5", "--arg=x=y"],
     ["--db", "q.db", "-c", "jobs.toml", "enqueue", "backup", "--json"],
     ["--config=jobs.toml", "--log-level", "debug", "--log-format=json", "enqueue", "x"],
-    ["enqueue", "--priority", "-5", "backup", "--priority", "7"],  # the last counts
-    ["enqueue", "backup", "--max-attempts", " 3", "--delay", "5m", "--at", "2030-01-01"],
+    ["enqueue", "--priority", "-5", "backup"],
+    ["enqueue", "backup", "--max-attempts", "3", "--delay", "5m", "--at", "2030-01-01"],
     ["enqueue", "--key", "--json", "backup"],  # --json is the key's value, as click takes it
     ["enqueue", "-q", "fast", "-k", "k1", "-p", "{}", "-d", "1s", "backup"],
     ["enqueue", "--payload-file", "-", "backup"],
@@ -166,7 +166,6 @@ READ_HERE = [
     ["enqueue", "x", "--arg="],
     ["--log-format", "yaml", "enqueue", "x"],  # refused by the global options, both ways
     ["--db", "", "enqueue", "x"],
-    ["enqueue", "x", "--priority", "1_000"],
     ["enqueue", "--exec", "--", "make", "-j4", "test"],
     ["enqueue", "-x", "ls", "--json"],
     ["enqueue", "--exec", "--", "echo", "--json", "--"],
@@ -201,6 +200,13 @@ LEFT_TO_TYPER = [
     ["enqueue", "x", "--priority", "high"],
     ["enqueue", "x", "--priority=2.5"],
     ["enqueue", "x", "--priority", "0x10"],  # int() refuses it, as click does
+    ["enqueue", "x", "--priority", "1_000"],  # ASCII digits alone: typer says so
+    ["enqueue", "x", "--max-attempts", " 3"],
+    ["enqueue", "x", "--priority", "٣"],
+    ["enqueue", "x", "--priority", "9223372036854775808"],  # more than a store holds
+    ["enqueue", "--priority", "-5", "backup", "--priority", "7"],  # given twice: typer says so
+    ["enqueue", "x", "-p", "{}", "--payload", "{}"],
+    ["--db", "a.db", "--db", "b.db", "enqueue", "x"],
     ["enqueue", "x", "--json=yes"],
     ["enqueue", "x", "-ak=v"],  # a short option's attached value: typer's
     ["enqueue", "x", "-a=k=v"],

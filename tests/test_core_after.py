@@ -36,8 +36,8 @@ def _chain(env: Env, length: int) -> int:
     return root
 
 
-def _burst(env: Env, *args: str) -> None:
-    result = env.run("run-worker", "--burst", "--concurrency", "4", *args, timeout=60)
+def _burst(env: Env, concurrency: int = 4) -> None:
+    result = env.run("run-worker", "--burst", "--concurrency", str(concurrency), timeout=60)
     assert result.returncode == 0, result.stderr
 
 
@@ -160,7 +160,7 @@ def test_a_batch_is_a_pipeline_whose_lines_name_the_lines_they_run_after(env: En
     ]
     jobs = _jobs(env)
     assert [jobs[i]["after"] for i in ids] == [[], [], [ids[0]], [ids[2], ids[1]]]
-    _burst(env, "--concurrency", "1")
+    _burst(env, concurrency=1)
     assert (env.root / "order.txt").read_text().split() == ["build", "lint", "test", "deploy"]
 
 

@@ -624,23 +624,26 @@ def test_a_job_that_exits_0_on_sigterm_is_not_taken_for_done(env: Env, stop: str
     assert (attempt["outcome"], attempt["error"], attempt["exit_code"]) == (*wanted, 0)
 
 
-def test_second_sigint_stops_at_once(env: Env) -> None:
+@pytest.mark.parametrize("command", ["run-worker", "up"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_second_stop_signal_stops_at_once(env: Env, command: str, signum: int) -> None:
     # The job ignores SIGTERM and the grace periods are long: only a forced stop is quick.
+    # A supervisor or CI runner may send SIGTERM twice, as a user presses Ctrl-C twice.
     env.write_config(
         "[jobs.stubborn]\n"
         'command = ["sh", "-c", "trap \'\' TERM; echo $$ > job.pid; sleep 300"]\n'
         'kill_grace = "60s"\n'
     )
-    worker = env.start("run-worker", "--shutdown-timeout", "60s")
+    worker = env.start(command, "--shutdown-timeout", "60s")
     job_id = env.enqueue("stubborn")
     env.wait_for(lambda: read_pid(env.root / "job.pid") is not None)
     job_pid = read_pid(env.root / "job.pid")
     assert job_pid is not None
-    worker.send_signal(signal.SIGINT)
+    worker.send_signal(signum)
     read_stderr_until(worker, "worker.stopping")
     assert worker.poll() is None
     signalled = time.monotonic()
-    worker.send_signal(signal.SIGINT)
+    worker.send_signal(signum)
     assert worker.wait(timeout=30) == 0
     assert time.monotonic() - signalled < 10
     assert group_members(job_pid) == []

@@ -549,7 +549,7 @@ def test_an_id_no_store_can_hold_is_a_usage_error_on_both_stores(
     for sandbox in (env, redis_env):
         result = sandbox.run(*words, huge)
         assert result.returncode == 2, (sandbox, result.stderr)
-        assert "is not in the range x<=9223372036854775807" in result.stderr
+        assert "is too large (at most 9223372036854775807)" in result.stderr
 
 
 def test_a_log_path_written_into_the_store_reads_and_removes_no_other_file(

@@ -7,12 +7,59 @@ __future__ import annotations`: typer reads every signature on each call, and st
 annotations would be compiled and evaluated anew each time.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from jobctl import __version__
 from jobctl.cli.context import STATE
+from jobctl.cli.options import stored_number
+
+
+def _read_strictly() -> None:
+    """Have click refuse what it would read by guessing, for every command alike:
+
+    - an option that takes one value given twice: click kept the last, so `enqueue --key k1
+      --key k2` stored a job under k2, and `--db a --db b` used b, without a word. Options
+      meant to repeat (lists in the signatures: --arg, --state, --after...) still do, and a
+      flag given twice is still the flag.
+    - a number in anything but ASCII digits (see whole_number), or beyond what a store
+      holds: the error names the option or argument, as for any value it refuses."""
+    from typer._click import parser, types
+    from typer._click.core import Parameter
+    from typer._click.exceptions import BadOptionUsage, BadParameter
+    from typer.core import TyperOption
+
+    read = parser._OptionParser.parse_args
+
+    def parse_args(
+        self: parser._OptionParser, args: list[str]
+    ) -> tuple[dict[str, Any], list[str], list[Parameter]]:
+        opts, rest, order = read(self, args)
+        if self.ctx is not None and self.ctx.resilient_parsing:  # completing a word
+            return opts, rest, order
+        seen: set[int] = set()
+        for param in order:
+            if not isinstance(param, TyperOption) or param.multiple or param.is_flag:
+                continue
+            if param.count or id(param) not in seen:
+                seen.add(id(param))
+                continue
+            name = next((o for o in param.opts if o.startswith("--")), param.opts[0])
+            raise BadOptionUsage(name, f"{name} was given twice: it takes one value", self.ctx)
+        return opts, rest, order
+
+    def number(value: str | int) -> int:
+        try:
+            return stored_number(value)
+        except OverflowError as exc:
+            raise BadParameter(str(exc)) from None
+
+    parser._OptionParser.parse_args = parse_args  # type: ignore[method-assign]
+    types.IntParamType._number_class = staticmethod(number)  # type: ignore[assignment]
+
+
+_read_strictly()
 
 app = typer.Typer(
     name="jobctl",

@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-# What an option takes: one value (the last given counts), a value each time it is given, a
-# whole number, or nothing (a flag).
+from jobctl.cli.options import stored_number
+
+# What an option takes: one value (given twice, typer refuses it), a value each time it is
+# given, a whole number (one too), or nothing (a flag).
 VALUE, VALUES, NUMBER, FLAG = "value", "values", "number", "flag"
 
 GLOBAL_OPTIONS: dict[str, tuple[str, str]] = {
@@ -132,10 +134,12 @@ def _read_options(
             index += 2
         else:
             return None  # typer says which option lacks its value
+        if kind in (VALUE, NUMBER) and dest in into:  # given twice: typer says so
+            return None
         if kind == NUMBER:
             try:
-                into[dest] = int(value)  # click's own conversion
-            except ValueError:
+                into[dest] = stored_number(value)  # as typer's path reads it (see cli.app)
+            except (ValueError, OverflowError):
                 return None
         elif kind == VALUES:
             values = into.setdefault(dest, [])

@@ -13,6 +13,31 @@ if TYPE_CHECKING:
 # The largest job id a store holds (SQLite's integer): a larger one is a usage error on every
 # store alike, not "no job" on one and an overflow on the other.
 MAX_ID = 2**63 - 1
+MIN_INTEGER = -(2**63)
+
+
+def whole_number(value: str | int) -> int:
+    """A number of the command line, in ASCII digits with an optional leading '-', as kill
+    and systemd read it. Python's int() also takes '1_6', blanks around it and any script's
+    digits ('١'): `cancel 1_6` cancelled job 16, a typo more likely meant as 16 or 1 6.
+    ValueError for anything else."""
+    if isinstance(value, int):  # a default, already a number
+        return value
+    digits = value[1:] if value.startswith("-") else value
+    if not (digits.isascii() and digits.isdigit()):
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(value)
+
+
+def stored_number(value: str | int) -> int:
+    """A whole number (see whole_number) that a store can hold, SQLite's 64-bit integer;
+    OverflowError beyond it, which the caller names the option of."""
+    number = whole_number(value)
+    if number > MAX_ID:
+        raise OverflowError(f"{value} is too large (at most {MAX_ID})")
+    if number < MIN_INTEGER:
+        raise OverflowError(f"{value} is too small (at least {MIN_INTEGER})")
+    return number
 
 
 def duration_option(text: str | None, option: str) -> float | None:

@@ -66,8 +66,8 @@ def run_worker(
     metrics_addr: MetricsOption = None,
 ) -> None:
     """Run jobs until stopped. SIGTERM or Ctrl-C: finish running jobs, then exit 0;
-    a second Ctrl-C, or Ctrl-\\ (SIGQUIT), stops at once (interrupted jobs are queued
-    again). An edited config applies to the jobs started after it is saved; SIGHUP
+    a second SIGTERM or Ctrl-C, or Ctrl-\\ (SIGQUIT), stops at once (interrupted jobs are
+    queued again). An edited config applies to the jobs started after it is saved; SIGHUP
     re-reads it too, and never stops."""
     from jobctl.cli.options import duration_option
     from jobctl.worker import Worker, WorkerOptions
