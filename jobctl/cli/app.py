@@ -24,7 +24,11 @@ def _read_strictly() -> None:
       meant to repeat (lists in the signatures: --arg, --state, --after...) still do, and a
       flag given twice is still the flag.
     - a number in anything but ASCII digits (see whole_number), or beyond what a store
-      holds: the error names the option or argument, as for any value it refuses."""
+      holds: the error names the option or argument, as for any value it refuses.
+
+    click has no setting for either: this wraps its option parser and its integer type, in
+    the copy typer 0.28 carries (pyproject pins typer below 0.29), and
+    tests/test_cli_strict_input.py fails if a typer release moves them."""
     from typer._click import parser, types
     from typer._click.core import Parameter
     from typer._click.exceptions import BadOptionUsage, BadParameter
