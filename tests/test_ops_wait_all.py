@@ -258,10 +258,11 @@ def test_a_filter_given_twice_is_refused_not_cut_to_its_last_value(env: Env) -> 
     ):
         result = env.run(*args)
         option = "--queue" if "-q" in args else "--job"
+        command = " ".join(args[:2]) if args[0] == "dead" else args[0]
         assert (result.returncode, result.stderr) == (
             2,
-            f"jobctl: {option} was given twice: it takes one name (run the command once per"
-            " name)\n",
+            f"jobctl: {option} was given twice: it takes one value (see 'jobctl {command}"
+            " --help')\n",
         ), args
     assert env.run("list", "--state", "scheduled", "--state", "queued", check=True)
 

@@ -108,10 +108,6 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         from jobctl.cli.context import STATE
 
         STATE.lenient = True
-    repeated = _repeated_filter(args) if name in ("list", "wait", "dead") else None
-    if repeated is not None and not completing:
-        # click keeps the last value: `wait --job build --job test` waited for test alone.
-        _fail(f"{repeated} was given twice: it takes one name (run the command once per name)", 2)
     fast = read_enqueue(args) if name == "enqueue" and not completing else None
     try:
         # Without typer, the garbage collector stays off: such a call ends in milliseconds,
@@ -140,23 +136,6 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
 
 
 _HANGUP_PROOF = {"run-worker", "schedule-daemon", "up"}
-_FILTERS = {"--job": "-j", "--queue": "-q"}  # of list, wait and dead: one name each
-
-
-def _repeated_filter(args: list[str]) -> str | None:
-    """The --job or --queue option given more than once, if one was."""
-    seen: set[str] = set()
-    for word in args:
-        if word == "--":
-            break
-        for option, short in _FILTERS.items():
-            if word in (option, short) or word.startswith(option + "="):
-                if option in seen:
-                    return option
-                seen.add(option)
-    return None
-
-
 # Commands that read or change jobs already stored: they go on without a broken config when
 # the database is named otherwise (see Globals.config).
 _DATABASE_ONLY = {
