@@ -21,14 +21,18 @@ A clock set back (an NTP step, a VM restored from a snapshot, a host that booted
 clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, in the
 future of `now`. Beyond `_CLOCK_BACK`, the clock is taken as corrected, as cron(8) takes a
 large change: the schedule fires from `now` on at once, with no catch-up, instead of waiting
-silently until `now` passes that record. A fire time recorded under the wrong clock, still
-ahead of the corrected one, is forgotten: the fire is recorded, and runs, when its time comes
-(each (schedule, fire time) stays recorded once).
+silently until `now` passes that record. A fire recorded under the wrong clock stays
+recorded, so it does not run again when the clock comes to it (as cron(8) does not re-run the
+jobs of a repeated time), unless the clock went back over `_TIME_CHANGE` (cron's bound): such
+fires, planned under a clock that far wrong, are forgotten and run at their time. A run held
+(overlap = "queue") or asked for by hand is work promised, never forgotten.
 
-A clock set forward (a `date -s` typo, a host that booted with its clock ahead until NTP
-set it right) is no missed time: when the wall clock moved more than `_CLOCK_JUMP` further
-than the daemon's clock of elapsed time (which counts a suspend), the fires it jumped over
-are not caught up; as cron(8) takes such a change, only those due at the new time run.
+A clock set forward over `_TIME_CHANGE` further than the daemon's clock of elapsed time (which
+counts a suspend) moved is a time change (a `date -s` typo), not missed time: as cron(8) takes
+one, the fires it jumped over are not caught up, only those due at the new time run. A smaller
+step is caught up as missed time (cron runs the fixed-time jobs it skipped), and so is any step
+in the first `_BOOT_SETTLE` after the machine started: the clock of a host without a clock of
+its own (a Raspberry Pi) is set then, after its downtime, which a catch-up is for.
 """
 
 from __future__ import annotations
@@ -56,10 +60,14 @@ _ON_TIME = 60.0
 # A plan this far ahead of the clock means the clock was set back: a step back within it is
 # absorbed (the fires already handled are not run again), a larger one taken as a correction.
 _CLOCK_BACK = 5.0
-# A wall clock that moved this much further than the clock of elapsed time was set forward:
-# the fires it jumped over did not come. Less is time that passed (an NTP step of a second),
-# as cron(8) runs the minutes that a change of up to five minutes skips.
-_CLOCK_JUMP = 300.0
+# A wall clock stepped this far (forward beyond the clock of elapsed time, or back) is a time
+# change, as cron(8) takes one: forward, the fires it jumped over did not come; back, the
+# fires recorded ahead were planned under a clock that wrong. A smaller step is time that
+# passed (cron runs the fixed-time jobs it skipped), or a repeated time (cron does not run
+# its jobs again).
+_TIME_CHANGE = 3 * 3600.0
+# A machine's clock is set in its first minutes (NTP at boot, fake-hwclock before it).
+_BOOT_SETTLE = 900.0
 # With catch_up = "none", a running daemon's own stall (a suspended machine) of up to this
 # long is no downtime: its newest missed fire runs, as cron(8) runs a fixed-time job that a
 # change of up to three hours (a suspend, DST) skipped. Beyond, it counts as missed.
@@ -274,7 +282,7 @@ class Scheduler:
             if self._last_look is not None:
                 last_now, last_elapsed = self._last_look
                 jumped = (now - last_now) - (elapsed - last_elapsed)
-                if jumped > _CLOCK_JUMP:
+                if jumped > _TIME_CHANGE and elapsed > _BOOT_SETTLE:
                     self._follow_clock_forward(now, jumped, paused)
             self._last_look = (now, elapsed)
         for plan in self._plans.values():
@@ -330,12 +338,13 @@ class Scheduler:
                 schedule=spec.name,
                 behind=format_duration(round(plan.watermark - now)),
                 planned_to=iso(plan.watermark),
-                reason="the clock was set back: fires resume from now, and those recorded"
-                " ahead of it run at their time",
+                reason="the clock was set back: fires resume from now; those recorded ahead of"
+                " it run again at their time only after a change of over 3 hours",
             )
+            if plan.watermark - now > _TIME_CHANGE:
+                self.store.forget_fires_after(spec.name, now)
             plan.watermark = now
             plan.next_fire = _next_after(plan, now)
-            self.store.forget_fires_after(spec.name, now)
 
     def _follow_clock_forward(self, now: float, jumped: float, paused: set[str]) -> None:
         """Take a clock set forward by `jumped` seconds (see the module docstring) as a time

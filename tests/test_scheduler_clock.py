@@ -14,6 +14,7 @@ import json
 import signal
 import sqlite3
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -105,11 +106,10 @@ def test_a_restart_after_the_clock_was_set_back_fires_at_once(
     assert log.events("schedule.catch_up") == []
 
 
-def test_fires_recorded_under_the_wrong_clock_run_again_at_their_time(store: SqliteStore) -> None:
-    """The fire times recorded a minute ahead were kept as recorded: when the real clock came
-    to them, each was skipped as "recorded already" (with catch_up = "none" a daily fire
-    never ran that day). Forgotten on the step back, each runs at its time, and the rhythm
-    goes on after them."""
+def test_fires_recorded_under_the_wrong_clock_are_not_run_twice(store: SqliteStore) -> None:
+    """When the real clock comes to the fire times recorded ahead, each stays recorded once:
+    it is not enqueued again (as cron does not re-run what it ran before a step back), and
+    the rhythm goes on after them."""
     config = every_two_seconds("all")
     log = Log()
     scheduler = Scheduler(store, config, log.log)
@@ -117,13 +117,16 @@ def test_fires_recorded_under_the_wrong_clock_run_again_at_their_time(store: Sql
     scheduler.load(config, ahead)
     simulate(scheduler, ahead, ahead + 7)
     simulate(scheduler, REAL, ahead + 12)
-    early = [ahead + 1.5, ahead + 3.5, ahead + 5.5]
-    # Every two seconds from 12:00:02 to 12:01:12, those run ahead among them once more.
-    assert enqueued(store) == sorted(early + [REAL + 1.5 + 2 * k for k in range(36)])
-    skipped = [e for e in log.events("schedule.skipped") if e["reason"] == "recorded already"]
-    assert skipped == []
+    times = enqueued(store)
+    assert Counter(times).most_common(1)[0][1] == 1
+    # Every two seconds from 12:00:02 to 12:01:12, those recorded ahead among them.
+    assert times == [REAL + 1.5 + 2 * k for k in range(36)]
+    recorded_already = [
+        e for e in log.events("schedule.skipped") if e["reason"] == "recorded already"
+    ]
+    assert [e["fire_time"][17:19] for e in recorded_already] == ["02", "04", "06"]
+    assert {e["level"] for e in recorded_already} == {"debug"}
     assert len(log.events("scheduler.clock_back")) == 1
-    assert store.last_fire_time("s") == ahead + 11.5
 
 
 def test_a_year_ahead_daily_schedule_keeps_its_days(store: SqliteStore) -> None:
@@ -163,9 +166,9 @@ def test_a_step_back_of_a_second_or_two_is_absorbed(store: SqliteStore) -> None:
     assert log.events("scheduler.clock_back") == []
 
 
-def test_a_fire_held_under_the_wrong_clock_runs_at_its_time(store: SqliteStore) -> None:
-    """overlap = "queue": the fire held an hour ahead is forgotten on the step back, as a
-    fire recorded there is, and runs when its time comes, once the run it waited for ended."""
+def test_a_fire_held_under_the_wrong_clock_runs_once_its_run_ends(store: SqliteStore) -> None:
+    """overlap = "queue": the held fire waited for the next look at held fires, planned an
+    hour ahead; it runs at the first look after the run it waited for ended."""
     config = config_for(
         '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "queue"\n'
     )
@@ -177,12 +180,12 @@ def test_a_fire_held_under_the_wrong_clock_runs_at_its_time(store: SqliteStore) 
     scheduler.tick(wrong + 90)  # 01:02 is held
     real = at("2026-06-01T00:00:10")
     store.finish([Finish(claim, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], real)
-    scheduler.tick(real + 1)
-    assert enqueued(store) == [at("2026-06-01T01:01")]
+    wake = scheduler.tick(real + 1)
+    assert enqueued(store) == [at("2026-06-01T01:01"), at("2026-06-01T01:02")]
+    assert wake is not None and wake <= real + 2
+    simulate(scheduler, real + 1, real + 55)  # 00:01 on the new clock waits in turn
     held = "SELECT status FROM fires WHERE schedule = 's' AND fire_time = ?"
-    assert store._read(held, (at("2026-06-01T01:02"),)) == []
-    simulate(scheduler, real + 1, real + 55)  # 00:01 on the new clock runs: nothing waits
-    assert enqueued(store) == [at("2026-06-01T00:01"), at("2026-06-01T01:01")]
+    assert store._read(held, (at("2026-06-01T00:01"),)) == [("pending",)]
 
 
 def test_a_disabled_schedule_notes_the_step_back_at_debug_level(store: SqliteStore) -> None:
@@ -312,10 +315,10 @@ def live(scheduler: Scheduler, start: float, end: float, ahead: float = 0.0) -> 
     time elapsed since START (CLOCK_BOOTTIME's, which a clock set forward does not move)."""
     real = start
     while real < end:
-        wake = scheduler.tick(real + ahead, real - START)
+        wake = scheduler.tick(real + ahead, real - START + HOUR)  # booted an hour before
         step = 5.0 if wake is None else min(5.0, wake - (real + ahead))
         real += max(step, 0.001)
-    scheduler.tick(end + ahead, end - START)
+    scheduler.tick(end + ahead, end - START + HOUR)
 
 
 def nightly_and_hourly(policy: str) -> Config:
@@ -367,11 +370,11 @@ def test_a_clock_set_forward_runs_the_fire_due_at_the_new_time(store: SqliteStor
     scheduler = Scheduler(store, config, Log().log, live_since=START)
     scheduler.load(config, START)
     live(scheduler, START, START + 2)
-    live(scheduler, START + 2.5, START + 4.5, ahead=2 * HOUR + 30)
+    live(scheduler, START + 2.5, START + 4.5, ahead=3 * HOUR + 30)
     assert enqueued(store, "s") == [START + 1, START + 2] + [
-        START + 2 * HOUR + 32 + k for k in range(3)
+        START + 3 * HOUR + 32 + k for k in range(3)
     ]
-    assert enqueued(store, "m") == [START + 2 * HOUR]
+    assert enqueued(store, "m") == [START + 3 * HOUR]
 
 
 def test_a_suspend_is_missed_time_not_a_clock_set_forward(store: SqliteStore) -> None:
@@ -383,3 +386,27 @@ def test_a_suspend_is_missed_time_not_a_clock_set_forward(store: SqliteStore) ->
     live(scheduler, START + 3 * HOUR, START + 3 * HOUR + 1)  # asleep three hours
     assert enqueued(store, "nightly") == [at("2026-06-01T12:58")]
     assert enqueued(store, "hourly") == [at("2026-06-01T15:00")]
+
+
+def test_a_clock_set_at_boot_after_a_downtime_is_caught_up(store: SqliteStore) -> None:
+    """A host without a clock of its own (a Raspberry Pi) starts with the time it stopped at
+    and NTP sets it minutes after boot: that step is the downtime, which catch_up = "latest"
+    is for, not a time change (the daemon had started before the step and took it for one)."""
+    config = nightly_and_hourly("latest")
+    scheduler = Scheduler(store, config, Log().log, live_since=START)
+    scheduler.load(config, START)
+    scheduler.tick(START, 60.0)  # a minute after boot, on the time the host stopped at
+    scheduler.tick(START + 8 * HOUR, 70.0)  # NTP: eight hours on, ten seconds later
+    assert enqueued(store, "nightly") == [at("2026-06-01T12:58")]
+    assert enqueued(store, "hourly") == [at("2026-06-01T20:00")]
+
+
+def test_a_step_of_under_three_hours_forward_is_missed_time(store: SqliteStore) -> None:
+    """As cron runs the fixed-time jobs a change of up to three hours skipped: caught up."""
+    config = nightly_and_hourly("latest")
+    scheduler = Scheduler(store, config, Log().log, live_since=START)
+    scheduler.load(config, START)
+    live(scheduler, START, START + 3)
+    live(scheduler, START + 3, START + 8, ahead=2 * HOUR)
+    assert enqueued(store, "nightly") == [at("2026-06-01T12:58")]
+    assert enqueued(store, "hourly") == [at("2026-06-01T14:00")]

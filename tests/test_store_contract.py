@@ -1840,23 +1840,24 @@ def test_a_claim_after_the_clock_stepped_back_starts_a_job_now_not_at_its_run_at
 
 
 def test_fires_recorded_ahead_of_a_clock_set_back_are_forgotten(store: Store) -> None:
-    """forget_fires_after: the fires recorded under a clock since set back, a run, a held fire
-    and a manual run among them, can each be recorded again; where the plan stands and the
-    latest run go back to the records that stay."""
+    """forget_fires_after: the planned fires recorded under a clock since set back (hours
+    back) can each be recorded again; a held fire and a manual run are work promised and
+    stay; where the plan stands and the latest run go back to the records that stay."""
     store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")
     store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 60, overlap="queue")  # held
     store.record_fire("s", T0 + 90, job(schedule="s"), T0 + 90, manual=True)
+    store.record_fire("s", T0 + 120, job(schedule="s"), T0 + 120)
     store.record_fire("t", T0 + 60, job(schedule="t"), T0 + 60)
-    assert store.forget_fires_after("s", T0 + 30) == 2
+    assert store.forget_fires_after("s", T0 + 30) == 1
     assert store.forget_fires_after("s", T0 + 30) == 0
-    assert store.last_fire_time("s") == T0
-    assert store.last_runs(["s", "t"]) == {"s": T0, "t": T0 + 60}
-    assert store.last_fires()["s"][0].fire_time == T0
-    assert store.promote_pending("s", job(schedule="s"), T0 + 70) is None
-    again = store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 60)
+    assert store.last_fire_time("s") == T0 + 60  # the held fire: still planned
+    assert store.last_runs(["s", "t"]) == {"s": T0 + 90, "t": T0 + 60}
+    assert store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 60) is None  # kept
+    assert store.record_fire("s", T0 + 90, job(schedule="s"), T0 + 90, manual=True) is None
+    again = store.record_fire("s", T0 + 120, job(schedule="s"), T0 + 120)
     assert again is not None and again.status == "enqueued"
-    assert store.last_runs(["s"]) == {"s": T0 + 60}
-    assert store.last_fire_time("s") == T0 + 60
+    assert store.last_runs(["s"]) == {"s": T0 + 120}
+    assert store.last_fire_time("s") == T0 + 120
     assert store.last_fire_time("t") == T0 + 60
 
 

@@ -286,9 +286,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def forget_fires_after(self, schedule: str, after: float) -> int:
-        """Forget a schedule's fire records dated after `after`, manual and pending ones too:
-        recorded under a clock since set back, each would keep its fire from being recorded,
-        and run, when its time comes. How many there were."""
+        """Forget a schedule's planned fire records dated after `after`: recorded under a
+        clock since set back (hours back), each would keep its fire from being recorded, and
+        run, when its time comes. A run asked for by hand, or held (pending), is work promised
+        and stays. How many went."""
 
     @abc.abstractmethod
     def last_fire_time(self, schedule: str) -> float | None:

@@ -156,7 +156,9 @@ class CronOps(QueueOps):
     def forget_fires_after(self, schedule: str, after: float) -> int:
         with self._write() as conn:
             return conn.execute(
-                "DELETE FROM fires WHERE schedule = ? AND fire_time > ?", (schedule, after)
+                "DELETE FROM fires WHERE schedule = ? AND fire_time > ? AND manual = 0"
+                " AND status != 'pending'",
+                (schedule, after),
             ).rowcount
 
     def _promote(
