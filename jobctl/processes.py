@@ -225,6 +225,32 @@ def process_exists(pid: int) -> bool:
     return not fields or fields[0] not in (b"Z", b"X")
 
 
+# How much later than a record says a process of its pid may seem to have started and still
+# be the one it names: /proc/stat's boot time is in whole seconds, and NTP slews the clock.
+_START_SLACK = 2.0
+
+
+def process_running_since(pid: int, at: float) -> bool:
+    """Whether a process of this pid runs on this host and started no later than `at`, a
+    wall-clock time a record of it was written: the process that wrote it, not another
+    handed the pid since (pids are reused, small ones soon after a boot). Without /proc to
+    tell its start, whether one runs (process_exists)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+        with open("/proc/stat", "rb") as system:
+            boot = next(int(line.split()[1]) for line in system if line.startswith(b"btime "))
+    except FileNotFoundError:
+        return process_exists(pid) if not os.path.exists("/proc/self/stat") else False
+    except (OSError, StopIteration, ValueError, IndexError):
+        return process_exists(pid)
+    # Fields after the command name: state (the 3rd), ... starttime (the 22nd), in ticks.
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return False
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return started <= at + _START_SLACK
+
+
 def _user_for_popen(user: str | None) -> str | int | None:
     """Popen looks a string up as a name: a bare uid goes as a number."""
     if user is None:

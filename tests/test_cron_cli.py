@@ -774,6 +774,56 @@ def test_schedule_list_says_no_daemon_runs_behind_a_stopped_leader(env: Env) -> 
         assert daemon.wait(timeout=20) == 0
 
 
+def test_schedule_list_names_no_process_given_a_dead_leaders_pid_since(env: Env) -> None:
+    """A leader killed (kill -9, the OOM killer, a reboot) leaves its record, and its pid
+    goes to another process: `schedule list` called that one the leading cron daemon,
+    stopped or hung, for an admin to kill. A process that started after the record is
+    not the daemon that wrote it: no daemon runs."""
+    env.write_config(
+        '[jobs.tick]\ncommand = ["true"]\n[schedules.nightly]\njob = "tick"\n'
+        'cron = "0 3 * * *"\ntimezone = "UTC"\n'
+    )
+    leader_id = f"scheduler:{socket.gethostname()}:dead"
+
+    def lead(pid: int, started_at: float) -> None:
+        with SqliteStore(env.db) as store:
+            store.register_worker(
+                WorkerInfo(
+                    id=leader_id,
+                    host=socket.gethostname(),
+                    pid=pid,
+                    queues=(),
+                    concurrency=0,
+                    started_at=started_at,
+                    heartbeat_at=time.time() - 60,  # three intervals missed, and more
+                    kind="scheduler",
+                    interval=10.0,
+                )
+            )
+
+    def listed() -> tuple[bool, str | None, str]:
+        result = env.run("schedule", "list", "--json", check=True)
+        (entry,) = json.loads(result.stdout)
+        return entry["daemon_running"], entry["stale_leader"], result.stderr
+
+    recorded = time.time() - 120
+    with subprocess.Popen(["sleep", "60"]) as given_the_pid:  # started after the record
+        try:
+            lead(given_the_pid.pid, recorded)
+            assert listed() == (
+                False,
+                None,
+                "jobctl: warning: no cron daemon is running on this database: no schedule"
+                " fires until `jobctl up` or `jobctl schedule-daemon` runs\n",
+            )
+            lead(given_the_pid.pid, time.time())  # its own record: a leader that hangs
+            running, stale, said = listed()
+            assert (running, stale) == (False, leader_id)
+            assert f"pid {given_the_pid.pid}) last heartbeated 1m ago" in said
+        finally:
+            given_the_pid.kill()
+
+
 def test_schedule_list_warns_when_the_leading_daemon_plans_otherwise(env: Env) -> None:
     """Another host's copy of the config, edited on one host only: schedule list showed a
     NEXT for a schedule the leading daemon did not have, or fired at another time, and

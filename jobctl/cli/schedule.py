@@ -225,11 +225,13 @@ def _stale_leader(
     """The leading cron daemon whose heartbeat lapsed while its process lives on (stopped
     by SIGSTOP, hung): it keeps the leader lock, so no standby takes over and nothing
     fires. None while some daemon leads, or when the leader's process is gone here (a
-    standby takes over at once; without one, no daemon runs). One of another host counts
-    only beside a live standby, which it keeps from firing."""
+    standby takes over at once; without one, no daemon runs): a process of its pid that
+    started after its record was made is another, given the pid since (after a kill -9 or
+    a reboot), and was named as the hung daemon. One of another host counts only beside a
+    live standby, which it keeps from firing."""
     import socket
 
-    from jobctl.processes import process_exists
+    from jobctl.processes import process_running_since
 
     if any(w.kind == "scheduler" for w in live):
         return None
@@ -239,7 +241,7 @@ def _stale_leader(
         for w in cron_daemons
         if w.kind == "scheduler"
         and not w.alive(now)
-        and (process_exists(w.pid) if w.host == host else bool(live))
+        and (process_running_since(w.pid, w.started_at) if w.host == host else bool(live))
     ]
     return max(stale, key=lambda w: w.heartbeat_at, default=None)
 
