@@ -279,9 +279,10 @@ class RetentionClock:
     """The time a worker's retention prunes by: its wall clock, but never further ahead than
     the time that really passed (the boot clock, a suspend included) since the worker
     started, until a step ahead has held for TRUST_STEP_AFTER. A step back is followed at
-    once: it prunes less, never more. `last_written`: when the store's newest job was
-    written; a clock more than TRUST_STEP_AFTER ahead of it at the start (a host that booted
-    with its clock ahead, or a queue idle since) is such a step too."""
+    once: it prunes less, never more. `last_written`: when a worker last ended a job (a
+    time only a worker writes, never a producer under the same wrong clock); a clock more
+    than TRUST_STEP_AFTER ahead of it at the start (a host that booted with its clock ahead,
+    or a queue idle since) is such a step too."""
 
     def __init__(self, clock: Clock, last_written: float | None = None) -> None:
         self._clock = clock

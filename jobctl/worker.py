@@ -35,7 +35,6 @@ from jobctl.payload import compact_json, render_argv
 from jobctl.processes import (
     environment_for_jobs,
     login_env,
-    process_exists,
     stop_orphans,
     uid_of,
 )
@@ -48,6 +47,7 @@ from jobctl.store.base import OUTAGE_GRACE
 
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 FORGET_CRASHED = 600.0  # seconds a crashed worker's record is kept, shown as crashed
+_ENDS_READ = 20  # the latest job ends a worker reads at its start (see _last_written)
 _POLL_WITHOUT_WAKEUPS = 0.25  # when the store offers no wake-up channel
 _NEVER = float("inf")
 _HOOK_WAIT_SLICE = 0.1  # a leaving worker's look for a stop signal while hooks run
@@ -547,8 +547,12 @@ class Worker:
 
     def _recover_expired(self, now: float, *, held: bool = False) -> None:
         """Give the jobs whose lease ran out (their worker died) to the queue again. `held`:
-        the other workers have not yet had their time to renew (see _maintain), and only
-        jobs whose workers are known dead whatever the clock says are taken now."""
+        the other workers have not yet had their time to renew (see _maintain), and none is
+        taken now. Not even one whose worker names this host and a pid with no process here:
+        a worker in a container sharing the host name (--uts=host, hostNetwork) has its pid
+        in another PID namespace, and its live job was killed and run twice."""
+        if held:
+            return
         # Running, or cancelled while running, and the worker that was to stop it is gone.
         # Its processes can be stopped only from its own host; stop_orphans finds them by
         # the worker id they carry, so on any other host it finds none (a shared store).
@@ -560,8 +564,6 @@ class Worker:
                 lease_expired_before=now,
             )
         )
-        if held and (not expired or not self._holders_gone(expired)):
-            return
         if expired:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.
@@ -588,25 +590,19 @@ class Worker:
                     self._notify("dead", job, job_type, job.attempts, lost, run)
 
     def _last_written(self) -> float | None:
-        """When the newest job was enqueued or last ended, if the store says: what a clock
-        found ahead of it at the start may have stepped over (see RetentionClock)."""
+        """When a worker last ended a job that ran, if the store says: what a clock found
+        ahead of it at the start may have stepped over (see RetentionClock). Not when the
+        newest job was enqueued: a producer, the cron daemon's catch-up or `jobctl cancel`
+        writes by the same wrong clock the worker starts under, and one such job made the
+        worker trust that clock at once. A worker that ended a job by it had this guard."""
         try:
-            newest = self.store.list_jobs(JobFilter(limit=1))
+            ended = self.store.finished_jobs((State.SUCCEEDED, State.DEAD), limit=_ENDS_READ)
         except StoreError:
             return None
-        return max((max(j.created_at, j.finished_at or 0.0) for j in newest), default=None)
-
-    def _holders_gone(self, jobs: Sequence[Job]) -> bool:
-        """Whether every one of these jobs' workers is known dead without the wall clock: its
-        record names this host, and no process has its pid (a kill -9, a crash). A --burst
-        worker started after one then runs its jobs again at once, not a lease/3 later."""
-        here = socket.gethostname()
-        records = {info.id: info for info in self.store.workers()}
-        for job in jobs:
-            info = records.get(job.worker or "")
-            if info is None or info.host != here or process_exists(info.pid):
-                return False
-        return True
+        # A job dead for one it waited for never ran: it took the end of that one, which
+        # `jobctl cancel` may have written. Without one that ran, the oldest is the careful.
+        ran = [j.finished_at for j in ended if j.attempts > 0 and j.finished_at is not None]
+        return ran[0] if ran else min((j.finished_at or 0.0 for j in ended), default=None)
 
     def _forget_crashed(self, now: float, mono: float) -> None:
         """Drop the records of workers and daemons gone for FORGET_CRASHED: `status` shows
@@ -630,14 +626,13 @@ class Worker:
 
     def _may_yet_write(self, info: WorkerInfo, mono: float) -> bool:
         """Whether a silent record may be a live worker's that has not had its interval to
-        write a heartbeat since this one started or was late: one of this host whose process
-        runs, and after a late pass any other host's (this one's clock moved). At the start,
-        another host's record is judged as it stands: hosts keep their clocks in step."""
+        write a heartbeat since this one started or was late: any of this host's (no process
+        of its pid here is no proof: it may run in another PID namespace), and after a late
+        pass any other host's too (this one's clock moved). At the start, another host's
+        record is judged as it stands: hosts keep their clocks in step."""
         if mono - self._heard_since >= 1.5 * info.interval:
             return False
-        if info.host == socket.gethostname():
-            return process_exists(info.pid)
-        return self._was_late
+        return info.host == socket.gethostname() or self._was_late
 
     def _check_held(self) -> None:
         claims = [r.claim for r in self._running.values() if r.attempt is not None]

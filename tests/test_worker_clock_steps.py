@@ -139,6 +139,46 @@ def test_a_worker_started_on_a_clock_a_month_ahead_keeps_the_dead_jobs(
     assert "jobs.pruned" not in _events(tmp_path)
 
 
+@pytest.mark.parametrize("written", ["enqueued", "cancelled"])
+def test_a_job_written_under_the_clock_a_month_ahead_keeps_the_dead_jobs(
+    store: SqliteStore, tmp_path: Path, written: str
+) -> None:
+    """The clock a month ahead for the whole host, and a producer (or `jobctl cancel`) writes
+    a job under it before the worker starts: the worker trusted the clock at once, as one
+    no further ahead than the newest job, and pruned every dead job. Only a job's end by a
+    worker tells the clock it starts from."""
+    clock = FakeClock()
+    job_id = _dead_job(store, clock)
+    # (In a queue of another worker's: this --burst one would wait for it.)
+    later = NewJob(job="x", payload={}, queue="other", run_at=clock.now() + DAY)
+    (waiting,) = store.enqueue([later], clock.now())
+    clock.step(31 * DAY)
+    if written == "enqueued":
+        store.enqueue([later._replace(run_at=clock.now() + 3600)], clock.now())
+    else:
+        store.cancel([waiting.id], clock.now())
+    sink = open(tmp_path / "events.log", "a")  # noqa: SIM115
+    worker = Worker(
+        store,
+        KEEP_DEAD,
+        WorkerOptions(queues=("default",), burst=True),
+        clock=clock,
+        log=EventLog(sink),
+        log_dir=tmp_path / "logs",
+    )
+    assert worker.run() == 0
+    assert store.get(job_id).state == State.DEAD
+    assert "jobs.pruned" not in _events(tmp_path)
+
+
+def _not_seen_here() -> int:
+    """A pid no process of this PID namespace has: what a live worker in a container that
+    shares the host name (and not its pids) looks like from here, or a worker killed."""
+    reaped = subprocess.Popen(["true"])
+    reaped.wait()
+    return reaped.pid
+
+
 def _neighbour(store: SqliteStore, clock: FakeClock, pid: int, host: str | None = None) -> int:
     """A job a worker of this host (or `host`) with this pid runs, its lease taken now."""
     store.register_worker(
@@ -158,14 +198,16 @@ def _neighbour(store: SqliteStore, clock: FakeClock, pid: int, host: str | None 
     return claim.job.id
 
 
+@pytest.mark.parametrize("seen_here", [True, False])
 def test_a_worker_started_after_a_clock_step_leaves_a_live_workers_job(
-    store: SqliteStore, tmp_path: Path
+    store: SqliteStore, tmp_path: Path, seen_here: bool
 ) -> None:
     """A worker started just after a suspend or a clock step ahead saw every lease on the
     host expired, and killed a live worker's job and ran it again. It leaves the others a
-    lease/3 to renew first, as a worker back from the step already does."""
+    lease/3 to renew first, as a worker back from the step already does: one of this host
+    whose pid has no process here too, which may run in another PID namespace."""
     clock = FakeClock()
-    job_id = _neighbour(store, clock, os.getpid())  # alive: this very process
+    job_id = _neighbour(store, clock, os.getpid() if seen_here else _not_seen_here())
     clock.step(2 * LEASE)
     worker = _worker(store, clock, tmp_path)
     worker._maintain()
@@ -173,21 +215,6 @@ def test_a_worker_started_after_a_clock_step_leaves_a_live_workers_job(
     for _ in range(2):  # the neighbour never renews: its job is taken once it had its time
         clock.advance(LEASE / 3)
         worker._maintain()
-    assert store.get(job_id).state == State.QUEUED
-
-
-def test_a_worker_started_after_a_kill_takes_the_dead_workers_job_at_once(
-    store: SqliteStore, tmp_path: Path
-) -> None:
-    """A worker of this host whose process is gone is dead whatever the clock says: a
-    --burst worker started after a kill -9 runs its jobs again without waiting."""
-    clock = FakeClock()
-    reaped = subprocess.Popen(["true"])
-    reaped.wait()
-    job_id = _neighbour(store, clock, reaped.pid)
-    clock.advance(LEASE + 1)
-    worker = _worker(store, clock, tmp_path)
-    worker._maintain()
     assert store.get(job_id).state == State.QUEUED
 
 
@@ -229,12 +256,14 @@ def test_a_worker_silent_for_ten_minutes_is_still_forgotten(
     assert "worker.forgotten" in _events(tmp_path)
 
 
+@pytest.mark.parametrize("seen_here", [True, False])
 def test_a_worker_just_started_after_a_step_forgets_no_live_worker(
-    store: SqliteStore, tmp_path: Path
+    store: SqliteStore, tmp_path: Path, seen_here: bool
 ) -> None:
-    """The first pass of a worker started after the step is no judge of the others either."""
+    """The first pass of a worker started after the step is no judge of the others either,
+    of a worker of this host whose pid has no process here neither (another PID namespace)."""
     clock = FakeClock()
-    _neighbour(store, clock, os.getpid())
+    _neighbour(store, clock, os.getpid() if seen_here else _not_seen_here())
     clock.step(FORGET_CRASHED + 300)
     worker = _worker(store, clock, tmp_path)
     worker._maintain()
