@@ -270,8 +270,9 @@ def alive(pid):
     return state not in ("Z", "X")
 
 
-with open(f"{root}/attempt.{attempt}", "w") as handle:
+with open(f"{root}/attempt.{attempt}.part", "w") as handle:
     handle.write(str(os.getpid()))
+os.rename(f"{root}/attempt.{attempt}.part", f"{root}/attempt.{attempt}")  # whole, or not there
 if attempt == "1":
     time.sleep(6)
 else:
