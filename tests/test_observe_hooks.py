@@ -239,6 +239,8 @@ def test_a_hook_does_not_outlive_its_timeout_when_a_burst_worker_exits(env: Env)
 def test_on_dead_runs_for_a_job_whose_worker_was_lost(env: Env) -> None:
     marker = env.root / "dead-hook"
     env.write_config(
+        # A short lease: a worker just started leaves others its lease/3 before a rescue.
+        '[settings]\nlease = "2s"\n'
         "[jobs.ok]\n"
         'command = ["true"]\nmax_attempts = 1\n'
         f"on_dead = 'echo \"$JOBCTL_JOB_ID $JOBCTL_ERROR\" > {marker}'\n"

@@ -128,7 +128,8 @@ def test_a_cancelled_running_job_is_logged(env: Env, fmt: str) -> None:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_a_job_of_a_lost_worker_is_logged_as_recovered(env: Env, fmt: str) -> None:
-    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    # A short lease: a worker just started leaves others its lease/3 before a rescue.
+    env.write_config('[settings]\nlease = "2s"\n[jobs.ok]\ncommand = ["true"]\n')
     long_ago = time.time() - 600
     (job_id,) = enqueue_at(env, long_ago, NewJob(job="ok", payload={}))
     with opened(env) as store:  # a worker took it ten minutes ago and died
