@@ -1,14 +1,12 @@
-"""Everything jobctl prints for people (tables) and for scripts (JSON documents).
+"""Everything jobctl prints for people: the views' tables and their cells (the JSON
+documents for scripts are jobctl.documents).
 
 The views are drawn by jobctl.tables: rich on a terminal (without colour under NO_COLOR),
-and plain aligned text when stdout is not a terminal, so pipes and logs stay clean. JSON
-shapes are documented in the README and pinned by tests: add fields, never rename or drop
-one.
+and plain aligned text when stdout is not a terminal, so pipes and logs stay clean.
 
 Stored text is anything a job or its submitter chose (a key, an argv, a command's stderr):
 every human view passes it through `clean`, so it can neither drive the terminal nor
-break a row, and `print_json` always writes strict UTF-8 with the data unchanged.
-"""
+break a row."""
 
 from __future__ import annotations
 
@@ -16,136 +14,18 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from jobctl.documents import NO_LIMITS, job_document, print_json
 from jobctl.durations import format_short
 from jobctl.models import ALL_STATES, Attempt, Job, State, WorkerInfo
 from jobctl.tables import table, use_rich
 from jobctl.text import clean, error_gist
-from jobctl.timefmt import iso
+from jobctl.timefmt import elapsed, iso
 
 if TYPE_CHECKING:
-    from jobctl.records import FireRecord
     from jobctl.store.base import QueueCounts
-
-
-def json_text(document: Any) -> str:
-    """A JSON document as text that encodes to strict UTF-8: non-ASCII text stays readable;
-    what could drive a terminal (DEL, C1, bidi and zero-width characters) and lone
-    surrogates are written as \\u escapes, which decode to the same data."""
-    from jobctl.text import json_safe
-
-    return json_safe(json.dumps(document, ensure_ascii=False, indent=2))
-
-
-def print_json(document: Any) -> None:
-    """Write a document for scripts: UTF-8 bytes, whatever the locale says stdout is."""
-    data = (json_text(document) + "\n").encode("utf-8")
-    out = getattr(sys.stdout, "buffer", None)
-    if out is None:  # a text-only stream (an embedding program): it takes the same text
-        sys.stdout.write(data.decode("utf-8"))
-        return
-    sys.stdout.flush()  # what was written as text comes first
-    out.write(data)
-
-
-def print_json_array(documents: Iterable[Any]) -> int:
-    """Write a JSON array as its documents come, in print_json's text (`list --limit 0
-    --json` of a million jobs held every one of them, 1.7 GB); returns how many there were."""
-    out = getattr(sys.stdout, "buffer", None)
-    write = sys.stdout.write if out is None else (lambda text: out.write(text.encode("utf-8")))
-    sys.stdout.flush()
-    count = 0
-    for document in documents:
-        # An array of one, less its brackets: the document indented as an element.
-        write(("[\n" if not count else ",\n") + json_text([document])[2:-2])
-        count += 1
-    write("\n]\n" if count else "[]\n")
-    return count
-
-
-# The fields of job_document, in its order: those a document about no job has, all null.
-JOB_DOCUMENT_FIELDS = (
-    "id", "job", "queue", "state", "priority", "attempts", "max_attempts", "payload", "key",
-    "command", "cwd", "run_at", "created_at", "started_at", "finished_at", "exit_code", "error",
-    "worker", "schedule", "fire_time", "after",
-)  # fmt: skip
-
-
-def job_document(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "job": job.job,
-        "queue": job.queue,
-        "state": job.state.value,
-        "priority": job.priority,
-        "attempts": job.attempts,
-        "max_attempts": job.max_attempts,
-        "payload": job.payload,
-        "key": job.key,
-        "command": job.command,
-        "cwd": job.cwd,
-        "run_at": iso(job.run_at),
-        "created_at": iso(job.created_at),
-        "started_at": iso(job.started_at),
-        "finished_at": iso(job.finished_at),
-        "exit_code": job.exit_code,
-        "error": job.error,
-        "worker": job.worker,
-        "schedule": job.schedule,
-        "fire_time": iso(job.fire_time),
-        "after": list(job.after),
-    }
-
-
-def outcome_document(job_id: int, job: Job | None, **outcome: Any) -> dict[str, Any]:
-    """A job a command changed or was asked about (`cancel`, `retry`, `dead retry`...), as it
-    is after the call, plus what became of it (`cancelled`, `reason`...): a script reads the
-    job's fields under the names `show` gives them. An id that names no job (none, or one
-    deleted meanwhile) keeps `id`, with `state` null."""
-    found = job_document(job) if job is not None else {"id": job_id, "state": None}
-    return found | outcome
-
-
-def fire_document(
-    schedule: str, record: FireRecord | None, job: Job | None, active: int | None
-) -> dict[str, Any]:
-    """`schedule run --json`: the job as `enqueue --json` gives it, plus `created`, what
-    became of the fire (`status`: enqueued, skipped or pending, and its `reason`) and the
-    run still `active` that held it up. Under overlap = "skip" that run stands for this one,
-    as a job holding an `enqueue --key` does; a run held, or skipped for one held already
-    (overlap = "queue"), has no job yet: every field of a job is null (the shape stays)."""
-    created = record is not None and record.status == "enqueued"
-    found = job_document(job) if job is not None else dict.fromkeys(JOB_DOCUMENT_FIELDS)
-    return found | {
-        "schedule": schedule,  # (a held run's document names it too)
-        "created": created,
-        "status": record.status if record is not None else None,
-        "reason": record.reason if record is not None else None,
-        "active": active,
-    }
-
-
-def attempt_document(attempt: Attempt) -> dict[str, Any]:
-    """`duration_s` is null while it runs, and when the clock stepped back during it."""
-    duration = None
-    if attempt.finished_at is not None:
-        duration = _rounded(span(attempt.started_at, attempt.finished_at))
-    return {
-        "run": attempt.run,
-        "attempt": attempt.attempt,
-        "worker": attempt.worker,
-        "started_at": iso(attempt.started_at),
-        "finished_at": iso(attempt.finished_at),
-        "duration_s": duration,
-        "outcome": attempt.outcome.value if attempt.outcome else None,
-        "exit_code": attempt.exit_code,
-        "signal": attempt.signal,
-        "error": attempt.error,
-        "log_path": attempt.log_path or None,  # None too when it wrote nothing
-        "host": attempt.host,
-    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +34,6 @@ def attempt_document(attempt: Attempt) -> dict[str, Any]:
 
 # Values a terminal table leaves blank, so that what differs stands out.
 _USUAL = {"QUEUE": "default", "PRI": "0"}
-_NO_LIMITS: Mapping[str, int] = {}  # no queue has a max_running
 
 _STATE_STYLE = {
     State.QUEUED: "cyan",
@@ -263,25 +142,11 @@ def ago(ts: float | None, now: float | None = None) -> str:
     return "in " + format_short(-delta)
 
 
-# Two processes read their clocks moments apart (a job made due by one's success and started
-# by another): a span less than this below zero is none. One further below zero crosses a
-# step back of the wall clock (an NTP step, a VM restored): its length is unknown, and its
-# absolute value would be read as real.
-_CLOCK_SLACK = 1.0
 UNKNOWN_SPAN = "?"
 
 
-def span(start: float, end: float) -> float | None:
-    """Seconds from `start` to `end`, both wall-clock times: None (unknown) when the clock
-    stepped back between them, 0 when a clock read elsewhere put it a little below 0."""
-    seconds = end - start
-    if seconds >= 0:
-        return seconds
-    return 0.0 if seconds > -_CLOCK_SLACK else None
-
-
 def span_text(start: float, end: float) -> str:
-    seconds = span(start, end)
+    seconds = elapsed(start, end)
     return UNKNOWN_SPAN if seconds is None else format_short(seconds)
 
 
@@ -290,7 +155,7 @@ def age_text(ts: float | None, now: float) -> str:
     ago", or "?" when it lies ahead, the clock having stepped back since."""
     if ts is None:
         return ""
-    seconds = span(ts, now)
+    seconds = elapsed(ts, now)
     return UNKNOWN_SPAN if seconds is None else format_short(seconds) + " ago"
 
 
@@ -533,83 +398,14 @@ def exit_text(code: int | None, signum: int | None) -> str:
 # Status
 
 
-def status_document(
-    queues: Sequence[QueueCounts],
-    running: Sequence[Job],
-    workers: Sequence[WorkerInfo],
-    stale_workers: int,
-    now: float,
-    limits: Mapping[str, int] = _NO_LIMITS,
-    stopping: Mapping[str, int] = _NO_LIMITS,
-    ending: Sequence[Job] = (),
-) -> dict[str, Any]:
-    """`ending`: the jobs cancelled while running whose processes have yet to stop; they
-    are in "stopping", beside "running", whose jobs are those running still."""
-    return {
-        "generated_at": iso(now),
-        "queues": [
-            {
-                "queue": q.queue,
-                "paused": q.paused,
-                "max_running": limits.get(q.queue),
-                "stopping": stopping.get(q.queue, 0),
-                "counts": {s.value: q.counts.get(s, 0) for s in ALL_STATES},
-                "oldest_ready_at": iso(q.oldest_ready_at),
-                "oldest_ready_age_s": _age(q.oldest_ready_at, now),
-            }
-            for q in queues
-        ],
-        "running": [_running_entry(job, now) for job in running],
-        "stopping": [
-            _running_entry(job, now) | {"cancelled_at": iso(job.finished_at)} for job in ending
-        ],
-        "workers": [
-            {
-                "id": w.id,
-                "kind": w.kind,
-                "host": w.host,
-                "pid": w.pid,
-                "queues": list(w.queues),
-                "concurrency": w.concurrency,
-                "started_at": iso(w.started_at),
-                "heartbeat_at": iso(w.heartbeat_at),
-                "heartbeat_age_s": _age(w.heartbeat_at, now),
-            }
-            for w in workers
-        ],
-        "stale_workers": stale_workers,
-    }
-
-
-def _running_entry(job: Job, now: float) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "job": job.job,
-        "queue": job.queue,
-        "worker": job.worker,
-        "attempt": job.attempts,
-        "max_attempts": job.max_attempts,
-        "started_at": iso(job.started_at),
-        "running_s": _age(job.started_at, now),
-    }
-
-
-def _age(ts: float | None, now: float) -> float | None:
-    return None if ts is None else _rounded(span(ts, now))
-
-
-def _rounded(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds, 3)
-
-
 def status_tables(
     queues: Sequence[QueueCounts],
     running: Sequence[Job],
     workers: Sequence[WorkerInfo],
     stale_workers: int,
     now: float,
-    limits: Mapping[str, int] = _NO_LIMITS,
-    stopping: Mapping[str, int] = _NO_LIMITS,
+    limits: Mapping[str, int] = NO_LIMITS,
+    stopping: Mapping[str, int] = NO_LIMITS,
     ending: Sequence[Job] = (),
 ) -> None:
     """The tables of `status`. The Running table lists the jobs in `ending` too, marked

@@ -22,6 +22,22 @@ LOCALTIME = "/etc/localtime"
 TIMEZONE_FILE = "/etc/timezone"
 
 
+# Two processes read their clocks moments apart (a job made due by one's success and started
+# by another): a span less than this below zero is none. One further below zero crosses a
+# step back of the wall clock (an NTP step, a VM restored): its length is unknown, and its
+# absolute value would be read as real.
+_CLOCK_SLACK = 1.0
+
+
+def elapsed(start: float, end: float) -> float | None:
+    """Seconds from `start` to `end`, both wall-clock times: None (unknown) when the clock
+    stepped back between them, 0 when a clock read elsewhere put it a little below 0."""
+    seconds = end - start
+    if seconds >= 0:
+        return seconds
+    return 0.0 if seconds > -_CLOCK_SLACK else None
+
+
 def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseconds") -> str | None:
     """ISO-8601 with its offset (to the millisecond by default): in `zone`, else local."""
     if ts is None:

@@ -110,7 +110,7 @@ def cancel(
         else:
             print(f"cancelled {job_id} (was {state.value})")
     if as_json:
-        from jobctl.render import outcome_document, print_json
+        from jobctl.documents import outcome_document, print_json
 
         print_json(
             [
@@ -228,7 +228,7 @@ def retry(
             _say_if_past(at, changes.at, now, "the job runs now")
         answer = store.get(result.id) if as_json else None
     if as_json:  # as `enqueue --json` answers
-        from jobctl.render import outcome_document, print_json
+        from jobctl.documents import outcome_document, print_json
 
         print_json(outcome_document(result.id, answer, created=result.created))
     else:
@@ -324,7 +324,7 @@ def edit(
         elif not as_json and now_job is not None:
             print(f"edited {job_id} ({now_job.state.value})")
     if as_json:
-        from jobctl.render import outcome_document, print_json
+        from jobctl.documents import outcome_document, print_json
 
         print_json(
             [
@@ -408,7 +408,7 @@ def resume(
 
 def _print_queues(running: dict[str, int], *, paused: bool) -> None:
     """The queues `pause` or `resume` set, under the names `status --json` gives a queue."""
-    from jobctl.render import print_json
+    from jobctl.documents import print_json
 
     print_json([{"queue": q, "paused": paused, "running": n} for q, n in running.items()])
 
@@ -528,7 +528,7 @@ def prune(
             store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
     removed = pruned.logs_removed + early
     if as_json:
-        from jobctl.render import print_json
+        from jobctl.documents import print_json
 
         print_json({"pruned": sorted(pruned.ids), "logs_removed": removed})
     else:

@@ -89,15 +89,10 @@ def dead_show(
 ) -> None:
     """Show a dead job whole: its payload, and the error and log tail of every attempt."""
     from jobctl.cli.attemptlogs import located, log_tail
+    from jobctl.documents import attempt_document, job_document, print_json
     from jobctl.errors import NotFound
     from jobctl.models import State
-    from jobctl.render import (
-        attempt_document,
-        attempt_sections,
-        job_detail,
-        job_document,
-        print_json,
-    )
+    from jobctl.render import attempt_sections, job_detail
 
     with STATE.store(create=False) as store:
         job = store.get(job_id)
@@ -136,8 +131,8 @@ def dead_retry(
     """Queue dead jobs again, their attempts reset and their history kept; print how many.
     A job `enqueue` would refuse now (its job type gone from the config, a placeholder its
     payload has no value for) stays dead."""
+    from jobctl.documents import outcome_document, print_json
     from jobctl.models import State
-    from jobctl.render import outcome_document, print_json
 
     ids = _targets(job_ids, all_)
     config = STATE.config()
@@ -198,8 +193,8 @@ def dead_purge(
     ] = False,
 ) -> None:
     """Delete dead jobs and their logs (asks first on a terminal)."""
+    from jobctl.documents import outcome_document, print_json
     from jobctl.models import State
-    from jobctl.render import outcome_document, print_json
 
     ids = _targets(job_ids, all_)
     age = duration_option(older_than, "--older-than")

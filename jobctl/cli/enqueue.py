@@ -133,7 +133,7 @@ def run_enqueue(
             _refuse_a_stopping_holder(store, result.id, key)
             say_key_held(store, result.id, key, new_job.job)
         if as_json and not (wait or follow):
-            from jobctl.render import job_document, print_json
+            from jobctl.documents import job_document, print_json
 
             job = store.get(result.id)
             assert job is not None
@@ -368,7 +368,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
     if skipped:
         print(f"jobctl: {skipped} job(s) matched an active key; not queued", file=sys.stderr)
     if as_json:
-        from jobctl.render import print_json
+        from jobctl.documents import print_json
 
         print_json([{"id": r.id, "created": r.created} for r in results])
     else:

@@ -97,7 +97,7 @@ def list_jobs(
     with STATE.store(create=False) as store:
         check_job_name(job, store)
         if as_json and rows is None:  # all of them: written a page at a time
-            from jobctl.render import job_document, print_json_array
+            from jobctl.documents import job_document, print_json_array
 
             matched = print_json_array(job_document(j) for j in _every_job(store, where)) > 0
             if queue is not None and not matched:
@@ -137,8 +137,9 @@ def show(
 ) -> None:
     """Show one job with every attempt."""
     from jobctl.cli.attemptlogs import located
+    from jobctl.documents import attempt_document, job_document, print_json
     from jobctl.errors import NotFound
-    from jobctl.render import attempt_document, job_detail, job_document, print_json
+    from jobctl.render import job_detail
 
     with STATE.store(create=False) as store:
         job = store.get(job_id)
@@ -207,6 +208,7 @@ def wait(
         waiting_for,
         why_nobody_runs,
     )
+    from jobctl.documents import job_document, print_json
     from jobctl.errors import (
         EXIT_FAILED,
         EXIT_TIMEOUT,
@@ -215,7 +217,7 @@ def wait(
         UsageError,
     )
     from jobctl.models import ACTIVE_STATES, JobFilter, State
-    from jobctl.render import ended_line, job_document, print_json
+    from jobctl.render import ended_line
     from jobctl.text import say
 
     if every and (queue is not None or job is not None):

@@ -24,9 +24,10 @@ def stats(
     window. Processed counts the attempts that ended; the success rate is succeeded /
     (succeeded + dead): a cancelled job counts for neither."""
     from jobctl.cli.options import duration_option
+    from jobctl.documents import print_json
     from jobctl.durations import format_short
     from jobctl.observe.stats import collect
-    from jobctl.render import print_json, stats_title
+    from jobctl.render import stats_title
     from jobctl.tables import table
 
     window = duration_option(since, "--since") or 0.0
@@ -137,9 +138,9 @@ def health(
 ) -> None:
     """Exit 0 when healthy; 1 with one line per failed check on stderr."""
     from jobctl.cli.options import duration_option
+    from jobctl.documents import print_json
     from jobctl.errors import EXIT_FAILED, StoreError
     from jobctl.observe.health import Check, Limits, check
-    from jobctl.render import print_json
     from jobctl.text import clean
 
     age = duration_option(max_age, "--max-age")

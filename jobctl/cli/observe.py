@@ -75,8 +75,9 @@ def status(
     """Per queue: counts by state, the oldest ready job's age, paused or not; then the
     running jobs (with those cancelled whose processes are still stopping) and the live
     workers."""
+    from jobctl.documents import print_json, status_document
     from jobctl.models import JobFilter, State
-    from jobctl.render import print_json, status_document, status_tables
+    from jobctl.render import status_tables
 
     now = time.time()
     with STATE.store(create=False) as store:
@@ -252,8 +253,9 @@ def await_job(
 ) -> None:
     """Wait for a job to end (streaming its output with `follow`) and exit with its exit
     code, so a CI step that hands work to the queue still fails when the job fails."""
+    from jobctl.documents import job_document, print_json
     from jobctl.models import State
-    from jobctl.render import ended_line, job_document, print_json
+    from jobctl.render import ended_line
 
     deadline = deadline_of(timeout)
     main = sys.modules.get("jobctl.cli.main")

@@ -73,8 +73,9 @@ def schedule_list(
     from zoneinfo import ZoneInfo
 
     from jobctl import cron
+    from jobctl.documents import print_json
     from jobctl.errors import JobctlError, StoreMissing
-    from jobctl.render import ago, cell, print_json
+    from jobctl.render import ago, cell
     from jobctl.scheduler import daemon_zones
     from jobctl.tables import table
     from jobctl.timefmt import iso
@@ -387,7 +388,7 @@ def schedule_run(
             f" {'?' if active is None else active} has ended"
         )
     if as_json:
-        from jobctl.render import fire_document, print_json
+        from jobctl.documents import fire_document, print_json
 
         print_json(fire_document(name, record, job, active))
     elif answer is not None or record is None:
@@ -468,7 +469,7 @@ def _set_paused(name: str, paused: bool, as_json: bool) -> None:
     with STATE.store() as store:
         store.set_schedule_paused(name, paused)
     if as_json:  # as `jobctl pause QUEUE --json` gives each queue
-        from jobctl.render import print_json
+        from jobctl.documents import print_json
 
         print_json({"schedule": name, "paused": paused})
         return
@@ -517,8 +518,9 @@ def cron_next(
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     from jobctl import cron
+    from jobctl.documents import print_json
     from jobctl.errors import ConfigError, UsageError
-    from jobctl.render import ago, print_json
+    from jobctl.render import ago
     from jobctl.tables import table
     from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
 
