@@ -8,6 +8,7 @@ __future__ import annotations`: see jobctl.models.)
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import tzinfo
 from typing import Any, NamedTuple
 
 from jobctl.config import (
@@ -39,7 +40,7 @@ from jobctl.payload import (
     render_argv,
 )
 from jobctl.text import shorten
-from jobctl.timefmt import PAST_UNSAID, parse_instant, span
+from jobctl.timefmt import PAST_UNSAID, naive_times_zone, parse_instant, span
 
 
 class JobRequest(NamedTuple):
@@ -314,6 +315,7 @@ def read_batch(
     number = 0
     past, first_past = 0, (0, 0.0)  # lines whose own `at` is past; the first, by how much
     refs: dict[str, int] = {}  # a line's `ref` -> the place of its job in `jobs`
+    zone = naive_times_zone()  # of the lines' times without an offset, looked up once
     try:
         for number, line in enumerate(lines, start=1):
             if len(line) > longest:  # not decoded: a payload could not fill it
@@ -363,7 +365,7 @@ def read_batch(
             if unknown:
                 raise PayloadError(f"{where}: unknown field {sorted(unknown)[0]!r}")
             try:
-                request = _request_from(item, where, defaults, now)
+                request = _request_from(item, where, defaults, now, zone)
                 new_job = build_job(config, request, now, where)
                 if request.after_refs:
                     new_job = new_job._replace(
@@ -466,7 +468,10 @@ def _request_from(
     where: str,
     defaults: BatchDefaults = BatchDefaults(),
     now: float | None = None,
+    zone: tzinfo | None = None,
 ) -> JobRequest:
+    """One batch line as asked for; `zone`: that of its times without an offset (the
+    batch's, looked up once: see naive_times_zone)."""
     payload = item.get("payload")
     if payload is None:  # absent, or null as jq writes a missing field: as for other keys
         payload = {}
@@ -487,7 +492,7 @@ def _request_from(
     if at is not None:
         if not isinstance(at, str):
             raise UsageError(f"{where}: at must be a string, like '2026-05-01T09:30' or '+10m'")
-        at = parse_instant(at, "at", now=now)  # as --at reads it: `+10m` counts from `now`
+        at = parse_instant(at, "at", zone, now=now)  # as --at: `+10m` counts from `now`
     for field_name, kind in (("priority", int), ("max_attempts", int)):
         value = item.get(field_name)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
