@@ -241,7 +241,7 @@ COMMAND_MODULES = {
     "enqueue": "queue",
     "schedule": "schedule",
     "cron": "schedule",
-    "import-crontab": "schedule",
+    "import-crontab": "crontab_cmd",
     "run-worker": "worker",
     "schedule-daemon": "worker",
     "up": "worker",
@@ -257,6 +257,7 @@ ALL_MODULES = [
     "dead",
     "monitor",
     "schedule",
+    "crontab_cmd",
     "config_cmd",
 ]
 assert set(ALL_MODULES) == set(COMMAND_MODULES.values())
