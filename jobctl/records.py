@@ -90,6 +90,9 @@ class FireRecord:
     # Held fires of an earlier catch-up this one made give way (catch_up_limit): returned,
     # not stored, for the daemon to log.
     displaced: int = 0
+    # The run still active that skipped or held this fire (its overlap): returned, not
+    # stored, for `schedule run` to answer with.
+    active: int | None = None
 
 
 def backlog_dropped(limit: int) -> str:

@@ -1913,3 +1913,16 @@ def test_a_paged_listing_is_of_the_jobs_there_were_when_it_began(store: Store) -
         if len(listed) > 20:  # (it would never end)
             break
     assert listed == first
+
+
+def test_a_fire_skipped_or_held_names_the_run_that_held_it(store: Store) -> None:
+    """FireRecord.active: `schedule run` answered with the run its overlap met by reading a
+    number out of the record's reason."""
+    first = store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")
+    assert first is not None and first.active is None and first.job_id is not None
+    held = store.record_fire("s", T0 + 60, job(schedule="s"), T0 + 60, overlap="queue")
+    assert held is not None and (held.status, held.active) == ("pending", first.job_id)
+    again = store.record_fire("s", T0 + 90, job(schedule="s"), T0 + 90, overlap="queue")
+    assert again is not None and (again.status, again.active) == ("skipped", first.job_id)
+    skipped = store.record_fire("s", T0 + 120, job(schedule="s"), T0 + 120, overlap="skip")
+    assert skipped is not None and (skipped.status, skipped.active) == ("skipped", first.job_id)

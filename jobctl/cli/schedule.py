@@ -3,7 +3,6 @@ jobctl.cli.crontab_cmd)."""
 
 from __future__ import annotations
 
-import re
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -364,8 +363,7 @@ def schedule_run(
         # Recorded as the daemon records a fire, under the schedule's overlap: the store
         # tells an active run (a manual one too) in the transaction that would enqueue.
         record = Scheduler(store, config).fire_now(name, now)
-        found = re.search(r"\brun (\d+)", record.reason or "") if record is not None else None
-        active = int(found.group(1)) if found else None
+        active = record.active if record is not None else None
         # The job that answers: the new run, or under "skip" the active one standing for it.
         answer = active if spec.overlap == "skip" else None
         enqueued = record is not None and record.status == "enqueued"

@@ -31,6 +31,7 @@ if not ARGV[2] and fire.manual == '0' then
 end
 local job_id, status, reason = nil, 'skipped', fire.reason
 local displaced = 0
+local held_by = nil  -- the active run that skipped or held this fire
 if ARGV[2] then
     local active = nil
     if fire.overlap == 'skip' or fire.overlap == 'queue' then
@@ -43,6 +44,7 @@ if ARGV[2] then
         -- first, and this one waits behind it, as if it came a moment later.
         active = promote(schedule, held, cjson.decode(ARGV[2]), now)
     end
+    held_by = active
     if active and fire.overlap == 'skip' then
         reason = 'overlap: run ' .. active .. ' is still active'
     elseif active and not fire.backlog
@@ -53,7 +55,7 @@ if ARGV[2] then
         status, reason = 'pending', 'waiting for run ' .. active .. ' to finish'
     else
         job_id = insert(cjson.decode(ARGV[2]), now)
-        status = 'enqueued'
+        status, held_by = 'enqueued', nil
         wake('w')
     end
 end
@@ -92,7 +94,7 @@ if status == 'pending' then
             redis.call('HSET', fires, member, cjson.encode(dropped))
             redis.call('ZREM', pending, member)
             if member == fire_time then  -- older than the fires held already
-                status, reason = 'skipped', why
+                status, reason, held_by = 'skipped', why, nil
             else
                 others = others + 1
             end
@@ -106,4 +108,4 @@ if fire.manual == '0' then
         redis.call('SET', P .. 'last_planned:' .. schedule, fire_time)
     end
 end
-return {status, job_id or '', reason or '', displaced}
+return {status, job_id or '', reason or '', displaced, held_by or ''}

@@ -50,7 +50,7 @@ class CronOps(RedisBase):
             row = self._run("record_fire", *args)
         if row is None:
             return None
-        status, job_id, why, displaced = row
+        status, job_id, why, displaced, held_by = row
         return FireRecord(
             schedule,
             fire_time,
@@ -60,6 +60,7 @@ class CronOps(RedisBase):
             manual,
             now,
             int(displaced),
+            int(held_by) if held_by else None,
         )
 
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:

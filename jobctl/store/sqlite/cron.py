@@ -57,6 +57,7 @@ class CronOps(QueueOps):
                     (schedule, schedule, fire_time, reason),
                 )
             job_id: int | None = None
+            held_by: int | None = None  # the active run that skipped or held this fire
             status = "skipped"
             if job is not None:
                 active = None
@@ -86,6 +87,8 @@ class CronOps(QueueOps):
                         (schedule,),
                     ).fetchone()
                 )
+                if active is not None:
+                    held_by = active[0]
                 if active is not None and overlap == "skip":
                     reason = f"overlap: run {active[0]} is still active"
                 elif active is not None and waiting:  # one held fire is enough
@@ -95,6 +98,7 @@ class CronOps(QueueOps):
                 else:
                     results, _ = self._insert_jobs(conn, [job], now)
                     job_id, status, enqueued = results[0].id, "enqueued", True
+                    held_by = None
             conn.execute(
                 "INSERT INTO fires (schedule, fire_time, job_id, status, reason, manual, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -118,10 +122,12 @@ class CronOps(QueueOps):
                 ).fetchall()
                 displaced = sum(row[0] != fire_time for row in dropped)
                 if len(dropped) > displaced:  # older than those held
-                    status, reason = "skipped", why
+                    status, reason, held_by = "skipped", why, None
         if enqueued:
             self._notifier.notify(WORK)
-        return FireRecord(schedule, fire_time, status, job_id, reason, manual, now, displaced)
+        return FireRecord(
+            schedule, fire_time, status, job_id, reason, manual, now, displaced, held_by
+        )
 
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
         from jobctl.records import FireRecord
