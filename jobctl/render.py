@@ -296,13 +296,12 @@ def job_rows(jobs: Sequence[Job]) -> None:
 _STOPPING = " (stopping: its process has yet to end; SIGKILL after its kill_grace)"
 
 
-def job_detail(
-    job: Job, attempts: Sequence[Attempt], after: Mapping[int, Job] | None = None
-) -> None:
+def job_detail(job: Job, attempts: Sequence[Attempt], after: Mapping[int, Job]) -> None:
     """`show`: the job's fields, then its attempts. `after`: the jobs it runs after, as
-    they are now (one missing was pruned)."""
+    they are now (one missing was pruned), asked for by every caller: left out, each would
+    read as pruned."""
     now = time.time()
-    found = after or {}
+    found = after
     waits_for = ", ".join(
         f"{i} ({found[i].state.value})" if i in found else f"{i} (gone)" for i in job.after
     )

@@ -53,6 +53,20 @@ def test_dead_list_and_show(env: Env) -> None:
     assert refused.stderr == f"jobctl: job {alive} is scheduled, not dead (see `jobctl show`)\n"
 
 
+def test_dead_show_gives_the_state_of_each_job_it_ran_after(env: Env) -> None:
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n[jobs.bad]\ncommand = ["false"]\nmax_attempts = 1\n'
+    )
+    first = env.enqueue("ok")
+    bad = env.enqueue("bad", "--after", str(first))
+    burst(env)
+    assert (
+        f"after      {first} (succeeded)\n" in env.run("dead", "show", str(bad), check=True).stdout
+    )
+    env.run("prune", "--older-than", "0s", "--state", "succeeded", check=True)
+    assert f"after      {first} (gone)\n" in env.run("dead", "show", str(bad), check=True).stdout
+
+
 def test_dead_retry_requeues_the_same_job_keeping_its_history(tmp_path: Path, env: Env) -> None:
     runs, ok = tmp_path / "runs", tmp_path / "ok"
     first, second, third = dead_jobs(env, 3, runs, ok)

@@ -102,6 +102,7 @@ def dead_show(
             raise NotFound(f"job {job_id} is {job.state.value}, not dead (see `jobctl show`)")
         attempts = located(store, store.attempts(job_id))
         tails = [log_tail(store, a, lines) for a in attempts]
+        after = store.get_many(job.after) if job.after and not as_json else {}
     if as_json:
         history = [
             attempt_document(a) | {"log_tail": tail}
@@ -109,7 +110,7 @@ def dead_show(
         ]
         print_json(job_document(job) | {"attempts_history": history})
     else:
-        job_detail(job, attempts)
+        job_detail(job, attempts, after)
         attempt_sections(attempts, tails, lines)
 
 
