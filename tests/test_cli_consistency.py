@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import pytest
-from conftest import Env
+from conftest import JOBCTL, Env
 from test_ops_support import burst, start_worker
 
 
@@ -83,6 +83,35 @@ def test_logs_follow_says_how_the_job_ended_as_wait_does(env: Env) -> None:
         followed = env.run("logs", str(job_id), "--follow")
         assert (followed.returncode, followed.stderr) == (waited.returncode, waited.stderr)
     assert env.run("logs", str(dead), "--follow").stdout == "out\n"
+
+
+def test_a_followed_line_left_open_ends_before_jobctls_own_on_one_file(env: Env) -> None:
+    env.write_config(
+        '[jobs.bad]\ncommand = ["sh", "-c", "printf run$JOBCTL_ATTEMPT; exit 2"]\n'
+        'max_attempts = 2\nbackoff = "10ms"\njitter = false\n'
+    )
+    start_worker(env)
+    cmd = [*JOBCTL, *env.global_args(True, ()), "enqueue", "bad", "--follow"]
+    merged = subprocess.run(  # `2>&1`: the job's bytes and jobctl's lines in one file
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env.env,
+        cwd=env.root,
+        timeout=60,
+    )
+    assert merged.returncode == 2
+    job_id = _jobs(env)[0]["id"]
+    assert merged.stdout.splitlines() == [
+        f"jobctl: job {job_id} enqueued",
+        "run1",
+        f"jobctl: job {job_id}: attempt 2 started",
+        "run2",
+        f"jobctl: job {job_id} (bad) ended dead: exit code 2",
+    ]
+    apart = env.run("logs", str(job_id), "--follow", "--attempt", "1")
+    assert (apart.stdout, apart.returncode) == ("run1run2", 1)  # the job's bytes, as logged
 
 
 SCHEDULED = (

@@ -5,8 +5,9 @@ empties it), like `tail -f`."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from jobctl.cli.context import STATE
 from jobctl.text import say
@@ -65,6 +66,40 @@ def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
     return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
 
 
+class FollowedOutput:
+    """The jobs' output as `--follow` copies it to stdout, with jobctl's own lines on stderr
+    between: where both reach one file (a terminal, `2>&1`), a line of jobctl's after output
+    that did not end its line starts a line of its own, so that it is read (and grepped) as
+    jobctl's. Nothing is added to stdout: it stays the job's bytes, as its log holds them."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._open_line = False  # the last byte copied was not a newline
+
+    def write(self, data: bytes) -> None:
+        if data:
+            self._out.write(data)
+            self._open_line = not data.endswith(b"\n")
+
+    def flush(self) -> None:
+        self._out.flush()
+
+    def own_line(self) -> None:
+        """Before a line of jobctl's on stderr: end the job's open line there, when stdout
+        and stderr are one file."""
+        if self._open_line and _one_file(self._out, sys.stderr):
+            sys.stderr.write("\n")
+        self._open_line = False
+
+
+def _one_file(out: BinaryIO, err: TextIO) -> bool:
+    try:
+        a, b = os.fstat(out.fileno()), os.fstat(err.fileno())
+    except (OSError, ValueError):  # closed, or not a file (a test's buffer)
+        return False
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
 class LogReader:
     """Copies what is appended to one log file, like `tail -f`. The worker cuts a log that
     grows past twice log_max_bytes to its last log_max_bytes, in place, and starts it with a
@@ -88,7 +123,7 @@ class LogReader:
         self._last = b""  # the last bytes copied, to tell the file was rewritten under them
         self._handle: BinaryIO | None = None
 
-    def copy(self, out: BinaryIO) -> bool:
+    def copy(self, out: FollowedOutput) -> bool:
         """Copy what is new; True when something was."""
         from jobctl.errors import OperationFailed
         from jobctl.logfolders import kept_from
@@ -108,6 +143,7 @@ class LogReader:
         while kept is not None:
             start, offset = kept  # the file holds the output from byte `start` on, at `offset`
             if start > self.shown:  # cut before it was read: it cannot be shown
+                out.own_line()
                 say(
                     f"jobctl: note: job {self.job_id} attempt {self.run}: {start - self.shown}"
                     " bytes of its output were cut from the log (log_max_bytes) before they"
@@ -115,6 +151,7 @@ class LogReader:
                 )
                 self.shown, self._last = start, b""
             if self._emptied_by_another(fd, kept):
+                out.own_line()
                 say(
                     f"jobctl: note: job {self.job_id} attempt {self.run}: its log {self.path}"
                     " was truncated by something other than jobctl (logrotate's copytruncate?):"

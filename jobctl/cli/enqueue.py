@@ -153,6 +153,7 @@ def run_enqueue(
             as_json=as_json,
             extra={"created": result.created},
             timeout=timeout,
+            new=result.created,
         )
 
 

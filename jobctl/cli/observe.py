@@ -13,12 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, BinaryIO, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
 
 from jobctl.cli.app import app
-from jobctl.cli.attemptlogs import LogReader, attempt_log, copy_output
+from jobctl.cli.attemptlogs import FollowedOutput, LogReader, attempt_log, copy_output
 from jobctl.cli.context import STATE
 from jobctl.cli.options import MAX_ID, duration_option
 from jobctl.errors import EXIT_INTERRUPTED
@@ -171,13 +171,16 @@ def logs(
             # (Following may wait for an attempt of an active job that has yet to start.)
             raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
         if follow:
+            out = FollowedOutput(sys.stdout.buffer)
             try:
                 with waiting_for([job_id]):  # before the note: a signal after it is answered
                     say_if_nobody_runs(store, [job_id], timeout)
-                    final = watch(store, job_id, sys.stdout.buffer, attempt, deadline_of(timeout))
+                    final = watch(store, job_id, out, attempt, deadline_of(timeout))
             except WaitTimedOut as exc:
+                out.own_line()
                 give_up(job_id, exc.job, timeout, _reasons(store, job_id, exc))
             if final.state != State.SUCCEEDED:  # the line `jobctl wait` gives
+                out.own_line()
                 typer.echo(ended_line(final), err=True)
             raise typer.Exit(0 if final.state == State.SUCCEEDED else 1)
         if not attempts:
@@ -249,10 +252,18 @@ def _print_stored_output(attempt: Attempt, path: Path, stored: tuple[str | None,
 
 
 def await_job(
-    job_id: int, *, follow: bool, as_json: bool, extra: dict[str, object], timeout: str | None
+    job_id: int,
+    *,
+    follow: bool,
+    as_json: bool,
+    extra: dict[str, object],
+    timeout: str | None,
+    new: bool,
 ) -> None:
     """Wait for a job to end (streaming its output with `follow`) and exit with its exit
-    code, so a CI step that hands work to the queue still fails when the job fails."""
+    code, so a CI step that hands work to the queue still fails when the job fails. A `new`
+    job is followed from its first run, which may have ended before the first look (a job
+    that failed at once and is on its second); another's from its latest."""
     from jobctl.documents import job_document, print_json
     from jobctl.models import State
     from jobctl.render import ended_line
@@ -275,19 +286,24 @@ def await_job(
                 if now is not None:
                     print_json(job_document(now) | extra)
 
+        out = FollowedOutput(sys.stdout.buffer) if follow else None
         try:
             # In place before the note: a signal after it is answered.
             with waiting_for([job_id], report if as_json else None):
                 say_if_nobody_runs(store, [job_id], timeout)
-                job = watch(store, job_id, sys.stdout.buffer if follow else None, None, deadline)
+                job = watch(store, job_id, out, 1 if new else None, deadline)
         except WaitTimedOut as exc:
             if as_json and exc.job is not None:
                 print_json(job_document(exc.job) | extra)
+            if out is not None:
+                out.own_line()
             give_up(job_id, exc.job, timeout, _reasons(store, job_id, exc))
     if as_json:
         print_json(job_document(job) | extra)
     code = job_exit_code(job)
     if job.state != State.SUCCEEDED:
+        if out is not None:
+            out.own_line()
         typer.echo(ended_line(job), err=True)
     raise typer.Exit(code)
 
@@ -534,7 +550,7 @@ def job_exit_code(job: Job) -> int:
 def watch(
     store: Store,
     job_id: int,
-    out: BinaryIO | None,
+    out: FollowedOutput | None,
     run: int | None,
     deadline: float | None = None,
 ) -> Job:
@@ -587,12 +603,14 @@ def watch(
                             if current.attempt == run
                             else f"run {run} (attempt {current.attempt})"
                         )
+                        out.own_line()
                         typer.echo(f"jobctl: job {job_id}: {which} started", err=True)
                     path = attempt_log(store, current)
                     reader = LogReader(job_id, run, path, remote=current.elsewhere())
                 moved = reader.copy(out)
                 if reader.remote and not reader.told and current.finished_at is None:
                     reader.told = True
+                    out.own_line()
                     say(
                         f"jobctl: note: job {job_id} attempt {run} runs on host"
                         f" {current.host}, where its log is: the end of its output that"
@@ -607,6 +625,7 @@ def watch(
                         _pause(_POLL_MAX, deadline, seen, patience.outage())
                         continue
                     if stored is not None:
+                        out.own_line()
                         say(
                             f"jobctl: note: job {job_id} attempt {run} ran on host"
                             f" {stored[0] or 'unknown'}; the last {len(stored[1])} bytes of its"
