@@ -6,11 +6,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
 import termios
 import time
 from pathlib import Path
+from typing import IO
 
 import pytest
 from conftest import JOBCTL, Env
@@ -292,6 +294,36 @@ def test_a_timeout_names_the_jobs_that_ended_badly_meanwhile(env: Env) -> None:
     assert result.stderr.splitlines()[0] == f"jobctl: job {dead} (bad) ended dead: exit code 1"
     assert f"timed out after 100ms: job {slow} (slow) is still queued" in result.stderr
     assert f"job {done} " not in result.stderr
+
+
+def test_a_job_that_fails_is_named_as_it_ends_not_after_the_last_one(
+    env: Env, tmp_path: Path
+) -> None:
+    """A CI step waiting on an hour's batch showed a job dead in its first minute only at
+    the end of the hour."""
+    go = tmp_path / "go"
+    env.write_config(
+        CONFIG
+        + f'\n[jobs.held]\ncommand = ["sh", "-c", "until [ -e {go} ]; do sleep 0.05; done"]\n'
+    )
+    held, failing = env.enqueue("held"), env.enqueue("bad")
+    start_worker(env, "--concurrency", "2")
+    waiting = env.start("wait", str(held), str(failing))
+    assert waiting.stderr is not None
+    try:
+        line = _line_within(waiting.stderr, 20)
+        assert line == f"jobctl: job {failing} (bad) ended dead: exit code 1\n"
+        assert waiting.poll() is None  # still waiting for the held job
+    finally:
+        go.touch()
+    assert waiting.wait(timeout=30) == 1
+    assert waiting.stderr.read() == ""  # named once
+
+
+def _line_within(stream: IO[str], seconds: float) -> str:
+    """The next line, or "" when none comes within `seconds`."""
+    ready, _, _ = select.select([stream], [], [], seconds)
+    return stream.readline() if ready else ""
 
 
 def test_a_timeout_on_a_cancelled_job_says_its_process_still_stops(env: Env) -> None:

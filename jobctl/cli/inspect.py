@@ -33,6 +33,7 @@ from jobctl.cli.options import (
 # How many jobs a wait reads between two looks at its deadline: a look at every job it waits
 # for takes seconds on a million, and a --timeout is kept within one batch's read.
 WAIT_BATCH = 2000
+_NAMED_MOST = 20  # jobs `wait` names that did not succeed; the rest are counted
 
 
 @app.command("list", epilog="Example:  jobctl list --state dead --job backup --json")
@@ -267,6 +268,16 @@ def wait(
         if job_ids:
             seen.update(_refuse_unknown(store, [i for i in wanted if i not in seen]))
         deleted: set[int] = set()  # pruned while waited for: how they ended is not known
+        said: set[int] = set()  # the jobs whose bad end was said, as soon as it was seen
+        reported = set(wanted)  # (a stopping job's end was never asked about)
+
+        def say_ended(ended: Job) -> None:
+            """A job waited for that did not succeed, named once, as it ends: a CI log
+            shows a failure in the first minute of an hour's batch when it happens."""
+            if ended.id in reported and ended.id not in said and len(said) < _NAMED_MOST:
+                said.add(ended.id)
+                typer.echo(ended_line(ended), err=True)
+
         # An ordered set: membership and removal stay constant time for a million jobs.
         pending = dict.fromkeys(wanted + stopping)
         waited = list(pending)  # what Ctrl-C says is still waited for (updated in place)
@@ -283,12 +294,17 @@ def wait(
         def timed_out() -> NoReturn:
             if as_json:
                 report()
-            # Those that ended badly already are named too, as without a timeout:
-            # a CI log that shows only "still running" hides a failed batch.
-            ended = (seen[i] for i in wanted if i not in pending and i not in deleted)
-            badly = [j for j in ended if j.state != State.SUCCEEDED]
-            for ended_badly in badly[:20]:
-                typer.echo(ended_line(ended_badly), err=True)
+            unnamed = sum(
+                1
+                for i in wanted
+                if i not in pending
+                and i in seen
+                and i not in said
+                and i not in deleted
+                and seen[i].state != State.SUCCEEDED
+            )
+            if unnamed:
+                typer.echo(f"jobctl: and {unnamed} more jobs did not succeed", err=True)
             doing = ", ".join(
                 first_few([_still(seen[i]) if i in seen else f"job {i}" for i in pending])
             )
@@ -332,6 +348,8 @@ def wait(
                 for i in batch:
                     if i not in jobs or jobs[i].over():
                         pending.pop(i, None)
+                        if i in jobs and jobs[i].state != State.SUCCEEDED:
+                            say_ended(jobs[i])
                 if not pending:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
@@ -344,20 +362,16 @@ def wait(
     if as_json:
         print_json([job_document(seen[i]) for i in wanted])
     failed = [seen[i] for i in wanted if seen[i].state != State.SUCCEEDED and i not in deleted]
-    # (a stopping job's end was never asked about)
     deleted_wanted = [i for i in wanted if i in deleted]
     for job_id in deleted_wanted:
         say(
             f"jobctl: job {job_id} ({seen[job_id].job}) was deleted while waited for: how it"
             " ended is not known"
         )
-    failed += [seen[i] for i in deleted_wanted]
-    for job_failed in failed[:20]:
-        if job_failed.id not in deleted:
-            typer.echo(ended_line(job_failed), err=True)
-    if len(failed) > 20:
-        typer.echo(f"jobctl: and {len(failed) - 20} more jobs did not succeed", err=True)
-    if failed:
+    unnamed = sum(1 for j in failed if j.id not in said)
+    if unnamed:
+        typer.echo(f"jobctl: and {unnamed} more jobs did not succeed", err=True)
+    if failed or deleted_wanted:
         raise typer.Exit(EXIT_FAILED)
 
 
