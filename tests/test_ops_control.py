@@ -126,8 +126,9 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
     rerun = env.run("retry", str(job_id))
     assert rerun.returncode == 1
     assert rerun.stderr == (
-        f"jobctl: job {job_id} still holds the key 'only-one' while its process stops (it was"
-        " cancelled); nothing queued: retry once it has stopped\n"
+        f"jobctl: job {job_id} was cancelled and its process is still stopping (SIGKILL after"
+        f" its kill_grace); nothing queued: retry once it has stopped (`jobctl wait {job_id}`"
+        " returns then)\n"
     )
     assert not process_gone(sleeper)  # so the commands above came while it still ran
 
@@ -837,3 +838,37 @@ def test_retry_of_a_job_that_ran_after_others_runs_after_them_again(env: Env) ->
     env.run("prune", "--older-than", "0", "--state", "succeeded", check=True)
     third = int(env.run("retry", str(second), check=True).stdout)
     assert (env.show(third)["after"], env.show(third)["state"]) == ([], "queued")
+
+
+def test_retry_of_a_job_still_stopping_after_its_cancel_is_refused(env: Env) -> None:
+    """`cancel X && retry X` ran the new copy beside the old, which ignores SIGTERM for its
+    kill_grace: the retry waits for it to stop, as enqueue of a key it holds does."""
+    env.write_config(
+        '[jobs.stubborn]\ncommand = ["sh", "-c", "trap \\"\\" TERM; touch started; sleep 30"]\n'
+        'kill_grace = "30s"\n'
+    )
+    job_id = env.enqueue("stubborn")
+    start_worker(env)
+    env.wait_for(lambda: (env.root / "started").exists())
+    env.run("cancel", str(job_id), check=True)
+    refused = env.run("retry", str(job_id))
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr == (
+        f"jobctl: job {job_id} was cancelled and its process is still stopping (SIGKILL after"
+        f" its kill_grace); nothing queued: retry once it has stopped (`jobctl wait {job_id}`"
+        " returns then)\n"
+    )
+    assert [j["id"] for j in json.loads(env.run("list", "--json").stdout)] == [job_id]
+
+
+def test_retry_stored_dead_at_once_says_so_as_enqueue_does(env: Env) -> None:
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    head = env.enqueue("ok", "--delay", "1h")
+    step = env.enqueue("ok", "--after", str(head))
+    env.run("cancel", str(head), check=True)  # the step is dead: its head never ran
+    result = env.run("retry", str(step))
+    again = int(result.stdout)
+    assert result.returncode == 0 and env.show(again)["state"] == "dead"
+    assert result.stderr == (
+        f"jobctl: note: job {again} is dead: job {head}, which it waited for, was cancelled\n"
+    )

@@ -188,7 +188,7 @@ def retry(
     job's unless given, and its key stays. It is checked as `enqueue` checks a new job: one
     whose job type the config no longer has, or whose payload its command no longer fits,
     is refused (exit 2). (`jobctl dead retry` instead queues the same dead job again.)"""
-    from jobctl.cli.enqueue import _say_if_past
+    from jobctl.cli.enqueue import _say_if_dead, _say_if_past
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
     from jobctl.producer import build_again
@@ -203,6 +203,12 @@ def retry(
         if job.state not in FINAL_STATES:
             raise OperationFailed(
                 f"job {job_id} is {job.state.value}: only a finished job can be run again"
+            )
+        if not job.over():  # `cancel X && retry X` ran both copies side by side
+            raise OperationFailed(
+                f"job {job_id} was cancelled and its process is still stopping (SIGKILL after"
+                f" its kill_grace); nothing queued: retry once it has stopped (`jobctl wait"
+                f" {job_id}` returns then)"
             )
         try:
             again = build_again(config, job, now, changes)
@@ -226,6 +232,8 @@ def retry(
 
             stored(f"job {result.id} was queued, but its id could not be printed")
             _say_if_past(at, changes.at, now, "the job runs now")
+            if again.after:
+                _say_if_dead(store, result.id)
         answer = store.get(result.id) if as_json else None
     if as_json:  # as `enqueue --json` answers
         from jobctl.documents import outcome_document, print_json
