@@ -219,6 +219,12 @@ def _cron_daemons(store: Store, now: float) -> tuple[list[WorkerInfo], WorkerInf
     return live, _stale_leader(cron_daemons, live, now)
 
 
+def stale_cron_leader(store: Store, now: float) -> WorkerInfo | None:
+    """The leading cron daemon whose heartbeat lapsed while its process lives on (see
+    _stale_leader), for `reload`."""
+    return _cron_daemons(store, now)[1]
+
+
 def _stale_leader(
     cron_daemons: list[WorkerInfo], live: list[WorkerInfo], now: float
 ) -> WorkerInfo | None:

@@ -17,6 +17,8 @@ from jobctl.text import clean, say
 
 if TYPE_CHECKING:
     from jobctl.config import Config
+    from jobctl.records import WorkerInfo
+    from jobctl.store import Store
 
 # Options shared by run-worker, schedule-daemon and up.
 QueueOption = Annotated[
@@ -230,6 +232,17 @@ def reload() -> None:
         # Live ones only: a dead process's pid may belong to another program by now. Not the
         # workers: they need no signal, and one of an earlier release would die of it.
         here = [w for w in store.workers() if w.host == host and w.alive(now)]
+        leads = any(w.kind == "scheduler" for w in here)
+        hung = None if leads else _hung_leader_here(store, host, now)
+    if hung is not None:  # not "runs with another database": it is this one's
+        from jobctl.render import ago
+
+        raise OperationFailed(
+            f"the cron daemon leading on this host for database {STATE.db_location()} (pid"
+            f" {hung.pid}) last heartbeated {ago(hung.heartbeat_at, now)}: it is stopped"
+            f" (SIGSTOP, Ctrl-Z) or hung, and reads no reload until it runs again (kill -CONT"
+            f" {hung.pid})"
+        )
     # Only a process that is a cron daemon now: a record may name a pid reused since, or
     # (a shared store's records are written by whoever holds its password) any process.
     pids = sorted({w.pid for w in here if w.kind == "scheduler" and _is_a_daemon(w.pid)})
@@ -262,6 +275,15 @@ def reload() -> None:
     shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked and checked.path)
     unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
     typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}")
+
+
+def _hung_leader_here(store: Store, host: str, now: float) -> WorkerInfo | None:
+    """The leading cron daemon of this host and database whose heartbeat lapsed while its
+    process lives on, as `schedule list` finds it."""
+    from jobctl.cli.schedule import stale_cron_leader
+
+    leader = stale_cron_leader(store, now)
+    return leader if leader is not None and leader.host == host else None
 
 
 def _daemons_elsewhere() -> str:
