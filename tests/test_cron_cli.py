@@ -987,3 +987,24 @@ def test_cron_next_says_when_fewer_fires_than_asked_fall_within_the_years_it_pla
     assert "only 2 of the 5 fire times" in result.stderr
     plenty = env.run("cron", "next", "0 0 1 * *", "-n", "5", check=True)
     assert "fire times asked for" not in plenty.stderr
+
+
+def test_up_serving_other_queues_warns_of_a_schedule_whose_runs_it_leaves(env: Env) -> None:
+    """`up -q default` with a schedule whose job goes to `reports` said nothing: run 1
+    waited there for good, and each later fire was skipped as "still active"."""
+    env.write_config(
+        '[jobs.report]\ncommand = ["true"]\nqueue = "reports"\n[jobs.tick]\ncommand = ["true"]\n'
+        '[schedules.daily]\njob = "report"\ncron = "0 3 * * *"\n'
+        '[schedules.moved]\njob = "tick"\ncron = "0 4 * * *"\nqueue = "reports"\n'
+        '[schedules.served]\njob = "tick"\ncron = "0 5 * * *"\n'
+    )
+    daemon = env.start("up", "-q", "default")
+    assert daemon.stderr is not None
+    lines = [daemon.stderr.readline() for _ in range(2)]
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=20)
+    assert lines == [
+        f"jobctl: warning: schedule {name!r} enqueues into queue 'reports', which this worker"
+        " does not serve (--queue default): its runs wait for another worker\n"
+        for name in ("daily", "moved")
+    ]

@@ -159,6 +159,7 @@ def up(
         shutdown_timeout=grace,
         with_daemon=True,
     )
+    _warn_of_schedules_served_elsewhere(config, options.queues)
     _tell_jobs_where(config)
     with (
         STATE.store(durability=_worker_durability(), service=True) as worker_store,
@@ -179,6 +180,23 @@ def up(
             daemon.request_stop()
             thread.join(timeout=10)
     raise typer.Exit(code)
+
+
+def _warn_of_schedules_served_elsewhere(config: Config, queues: tuple[str, ...] | None) -> None:
+    """A warning for each schedule whose runs go to a queue this `up -q` does not serve:
+    they wait for another worker, and with `overlap = "skip"` the one waiting holds off
+    every later fire."""
+    if queues is None:
+        return
+    for spec in config.schedules.values():
+        job_type = config.jobs.get(spec.job)
+        queue = spec.queue or (job_type.queue if job_type is not None else None)
+        if spec.enabled and queue is not None and queue not in queues:
+            say(
+                f"jobctl: warning: schedule {spec.name!r} enqueues into queue {queue!r}, which"
+                f" this worker does not serve (--queue {' '.join(queues)}): its runs wait for"
+                " another worker"
+            )
 
 
 def _warn_if_init() -> None:
