@@ -3,6 +3,7 @@ worker's --queue values, end to end on a real database and real workers."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -358,7 +359,7 @@ def test_a_wait_on_a_database_deleted_under_it_ends(env: Env, command: str) -> N
     job_id = env.enqueue("ok", "--delay", "1h")
     args = ["wait", str(job_id)] if command == "wait" else ["logs", "--follow", str(job_id)]
     waiting = env.start(*args)
-    time.sleep(0.5)  # it is waiting
+    env.wait_for(lambda: _holds_open(waiting.pid, env.db))  # it is waiting
     for suffix in ("", "-wal", "-shm"):
         Path(f"{env.db}{suffix}").unlink(missing_ok=True)
     _, err = waiting.communicate(timeout=30)
@@ -565,3 +566,29 @@ def test_a_timeout_says_which_jobs_a_waiting_job_waits_for(env: Env) -> None:
         assert result.returncode == 124, result.stderr
         after = f"for job {first}" if args[0] == "wait" else f"for jobs {first}, {second}"
         assert f"(ok) is still waiting {after}" in result.stderr.splitlines()[-1]
+
+
+def test_a_wait_on_a_waiting_job_says_why_the_job_ahead_of_it_does_not_run(env: Env) -> None:
+    """It said only "still waiting for job 15", where job 15 sat in a paused queue: the
+    reason was given only to a wait on job 15 itself."""
+    env.write_config(CONFIG)
+    env.run("pause", "other", check=True)
+    head = env.enqueue("other")
+    middle = env.enqueue("ok", "--after", str(head))
+    last = env.enqueue("ok", "--after", str(middle))
+    result = env.run("wait", str(last), "--timeout", "100ms")
+    assert result.returncode == 124
+    assert result.stderr == (
+        f"jobctl: timed out after 100ms: job {last} (ok) is still waiting for job {middle}"
+        " (queue 'other' is paused until jobctl resume other)\n"
+    )
+    followed = env.run("logs", str(last), "--follow", "--timeout", "100ms")
+    assert "(queue 'other' is paused until jobctl resume other)" in followed.stderr
+
+
+def _holds_open(pid: int, path: Path) -> bool:
+    """Whether process `pid` has the file open."""
+    fds = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        return any(os.readlink(fd) == str(path) for fd in fds.iterdir())
+    return False

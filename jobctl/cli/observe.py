@@ -316,6 +316,7 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
 
     try:
         jobs = store.get_many(job_ids)
+        jobs.update(_held_by(store, jobs))
         waiting = {j.queue for j in jobs.values() if j.state in (State.QUEUED, State.SCHEDULED)}
         # A cancelled job still leased waits for its worker to see its processes end.
         running = [
@@ -359,6 +360,26 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     if inside and waiting & served - paused:
         reasons += _all_slots_busy(store, workers, alive, waiting & served - paused, inside)
     return reasons
+
+
+_CHAIN_MOST = 1000  # jobs read up the `after` chains of the jobs waited for
+
+
+def _held_by(store: Store, jobs: dict[int, Job]) -> dict[int, Job]:
+    """The jobs that waiting jobs wait for, up their chains (a job after one that waits
+    after another): a wait on the last step of a pipeline whose first step sits in a paused
+    queue says why, not only that it waits for the step before."""
+    from jobctl.models import State
+
+    found: dict[int, Job] = {}
+    ahead = {i for j in jobs.values() if j.state == State.WAITING for i in j.after} - set(jobs)
+    while ahead and len(found) < _CHAIN_MOST:
+        batch = sorted(ahead)[: _CHAIN_MOST - len(found)]
+        read = store.get_many(batch)
+        found.update(read)
+        known = jobs.keys() | found.keys()
+        ahead = {i for j in read.values() if j.state == State.WAITING for i in j.after} - known
+    return found
 
 
 def _all_slots_busy(
