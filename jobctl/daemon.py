@@ -225,7 +225,17 @@ class Daemon:
         self._follower.adopt(config)
         if self.on_reload is not None:
             self.on_reload(config)
-        self.log.emit("scheduler.reloaded", schedules=len(config.schedules))
+        renamed = self.scheduler.renamed
+        self.log.emit(
+            "scheduler.reloaded",
+            level="warning" if renamed else "info",
+            schedules=len(config.schedules),
+            renamed=", ".join(renamed) or None,
+            reason="overlap holds per schedule name: a run of the old name still going does not"
+            " hold the new one's fires"
+            if renamed
+            else None,
+        )
         if fixed:
             self.log.emit(
                 "scheduler.restart_needed",

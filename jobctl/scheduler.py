@@ -15,7 +15,8 @@ on). A running daemon's own stall (a suspended machine, a store outage) of up to
 is no downtime: "none" runs its newest fire, as cron(8) runs the jobs a suspend of up to
 three hours skipped, and systemd a timer that elapsed during one. A schedule whose
 time table changes (its fire times, not their spelling: see jobctl.cron.timetable), or that
-a reload puts back after one took it out, counts from the reload.
+a reload or a restart puts back after a reload took it out (the removal is recorded), counts
+from then. A fire held under overlap = "queue" is skipped once the overlap in force holds none.
 
 A clock set back (an NTP step, a VM restored from a snapshot, a host that booted with its
 clock ahead) leaves a schedule's last recorded fire, or the daemon's last look, in the
@@ -51,6 +52,7 @@ from jobctl.models import NewJob
 from jobctl.observe.events import EventLog
 from jobctl.records import FireRecord, backlog_dropped
 from jobctl.store import Store
+from jobctl.store.base import REMOVED_TIME_TABLE
 from jobctl.timefmt import iso, local_zone
 
 _PENDING_CHECK = 1.0  # seconds between checks of fires waiting for a previous run (overlap=queue)
@@ -119,10 +121,12 @@ class Scheduler:
         self._has_pending: set[str] = set()
         self._next_pending_check = 0.0
         self._loaded = False
-        self._removed: set[str] = set()  # schedules taken out of the config while it ran
         self._live_since = live_since  # fires before it passed while no daemon ran
         self._leading_since: float | None = None
         self._last_look: tuple[float, float] | None = None  # (now, elapsed) of the last tick
+        # The last reload's renames, "old -> new": a schedule taken out and one put in that
+        # fires the same job with the same payload at the same times.
+        self.renamed: list[str] = []
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -133,6 +137,7 @@ class Scheduler:
         plans: dict[str, _Plan] = {}
         unfired: list[_Plan] = []
         retimed: list[str] = []
+        unheld: list[str] = []  # overlap leaves no fire waiting (now "skip", or "allow")
         changes: dict[str, _Change] = {}  # the time tables that changed
         zones = {
             name: spec.timezone or config.settings.timezone or local_zone()
@@ -157,10 +162,10 @@ class Scheduler:
                 else:
                     changes[name] = _Change(before, moved, previous.watermark, offline=False)
                     retimed.append(name)
-            elif name in self._removed:
-                # A schedule this daemon saw taken out of the config and put back counts from
-                # now, as a new time table does: see below. (One new to this daemon only, such
-                # as a standby's reload after taking over, keeps its recorded fires.)
+            elif recorded.get(name) == REMOVED_TIME_TABLE:
+                # A schedule a daemon's reload took out of the config, put back by a reload or
+                # in the config a restart reads, counts from now, as a new time table does:
+                # see below. The fires of the time it was out were never planned.
                 retimed.append(name)
             else:
                 last = self.store.last_fire_time(name)
@@ -177,8 +182,10 @@ class Scheduler:
                     else:
                         plan.watermark = last
             plans[name] = plan
-            if spec.overlap == "queue" or (spec.catch_up == "all" and spec.overlap != "allow"):
+            if _holds_fires(spec):
                 self._has_pending.add(name)  # fires may wait (a catch-up's, since a restart)
+            elif name not in retimed and (previous is None or _holds_fires(previous.spec)):
+                unheld.append(name)
         # A schedule that never fired counts from when a daemon first planned it.
         starts = self.store.plan_start([p.spec.name for p in unfired], now)
         for plan in unfired:
@@ -195,11 +202,27 @@ class Scheduler:
             self.store.record_fire(name, now, None, now, reason=why)
             if change is not None:
                 self._log_retimed(plans[name], change, held, now)
-        self.store.record_time_tables(tables)
+        for name in unheld:
+            # A fire held under overlap = "queue" would still run once the run it waits for
+            # ends, where the overlap now in force skips fires (or never holds one): it is
+            # skipped, as the fires after it are.
+            reason = f'overlap = "{plans[name].spec.overlap}" holds no fire'
+            dropped = self.store.drop_pending(name, reason, now)
+            if dropped:
+                self.log.emit(
+                    "schedule.skipped",
+                    level="warning",
+                    schedule=name,
+                    held_fires=dropped,
+                    reason=reason,
+                )
         removed = old.keys() - plans.keys()
+        # Recorded, so that a daemon that finds the schedule put back after a restart counts
+        # it from then, as this one would on a reload.
+        self.store.record_time_tables(tables | dict.fromkeys(removed, REMOVED_TIME_TABLE))
         for name in removed:  # as cron forgets a deleted line, fires held for it included
             self.store.drop_pending(name, "schedule removed", now)
-        self._removed = (self._removed | removed) - plans.keys()
+        self.renamed = _renames(old, plans)
         self.config = config
         self._plans = plans
         if self._live_since is None:
@@ -576,6 +599,33 @@ class Scheduler:
         )
 
 
+def _holds_fires(spec: ScheduleSpec) -> bool:
+    """Whether a schedule's fires may wait for its active run: under overlap = "queue", and
+    a catch-up's under catch_up = "all" unless overlap is "allow"."""
+    return spec.overlap == "queue" or (spec.catch_up == "all" and spec.overlap != "allow")
+
+
+def _renames(old: Mapping[str, _Plan], plans: Mapping[str, _Plan]) -> list[str]:
+    """The schedules a reload took out and put in again under another name, "old -> new":
+    the same job and payload at the same fire times. Overlap holds per schedule name, so a
+    run of the old name still going does not hold the new one's fires."""
+    removed = {name: plan for name, plan in old.items() if name not in plans}
+    found: list[str] = []
+    for name, plan in sorted(plans.items()):
+        if name in old or not removed:
+            continue
+        table = cron.TimeTable(plan.expr, plan.zone.key)
+        for gone, before in sorted(removed.items()):
+            same = (before.spec.job, dict(before.spec.payload)) == (
+                plan.spec.job,
+                dict(plan.spec.payload),
+            )
+            if same and not cron.TimeTable(before.expr, before.zone.key).changes(table):
+                found.append(f"{gone} -> {name}")
+                break
+    return found
+
+
 def _count_text(count: int | None) -> str:
     """A count of fires as cron.count_fires gives it (None: more than _COUNTED)."""
     return f"{_COUNTED} or more" if count is None else str(count)
@@ -584,6 +634,29 @@ def _count_text(count: int | None) -> str:
 def _next_after(plan: _Plan, after: float) -> float | None:
     fires = cron.next_fires(plan.expr, plan.zone, after, 1)
     return fires[0] if fires else None
+
+
+def resume_schedule(store: Store, config: Config, name: str, now: float) -> None:
+    """Let a paused schedule fire again (`schedule resume`), recording the newest fire that
+    came while it was paused as skipped, as a running daemon records it: a daemon that starts
+    after a resume while none ran would otherwise count those fires as missed, and catch them
+    up. The pause's start is not kept: a fire due before it while no daemon ran counts as one
+    of the pause's when none came after it."""
+    if name in store.paused_schedules():
+        spec = config.schedules[name]
+        zone = spec.timezone or config.settings.timezone
+        zone = zone or daemon_zones(store, config).get(name) or local_zone()
+        since = store.last_fire_time(name)
+        if since is None:
+            since = store.plan_start([name], now)[name]
+        try:
+            newest = cron.fires_between(cron.parse(spec.cron), zone, since, now, limit=1)
+        except cron.CronError:
+            newest = []  # a zone this host lacks: its daemon's records are all there is
+        why = "disabled" if not spec.enabled else "paused"
+        for fire_time in newest:  # first, so that a daemon running now never enqueues it
+            store.record_fire(name, fire_time, None, now, reason=why)
+    store.set_schedule_paused(name, False)
 
 
 def daemon_zones(store: Store, config: Config) -> dict[str, str]:

@@ -1008,3 +1008,74 @@ def test_up_serving_other_queues_warns_of_a_schedule_whose_runs_it_leaves(env: E
         " does not serve (--queue default): its runs wait for another worker\n"
         for name in ("daily", "moved")
     ]
+
+
+def test_a_resume_while_no_daemon_runs_leaves_the_fires_of_the_pause_unrun(env: Env) -> None:
+    """`schedule pause`, the service stopped, `schedule resume`, the service started: the
+    fires that came while the schedule was paused all ran at the start (catch_up = "all")."""
+    env.write_config(
+        '[jobs.tick]\ncommand = ["true"]\n\n[schedules.s]\njob = "tick"\n'
+        'cron = "* * * * * *"\noverlap = "allow"\ncatch_up = "all"\n'
+    )
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.run("schedule", "pause", "s", check=True)
+    paused = time.time()
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=20)
+    env.wait_for(lambda: time.time() > paused + 3)  # three fires come while it is paused
+    resuming = time.time()
+    env.run("schedule", "resume", "s", check=True)
+    (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
+    assert (entry["paused"], entry["last_status"], entry["last_reason"]) == (
+        False,
+        "skipped",
+        "paused",
+    )
+    assert stamp(entry["last_fire"]) > paused + 2
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: any(stamp(j["fire_time"]) > resuming for j in jobs(env)), timeout=20)
+    daemon.send_signal(signal.SIGTERM)
+    daemon.communicate(timeout=20)
+    ran = [stamp(j["fire_time"]) for j in jobs(env)]
+    assert [t for t in ran if paused < t <= resuming] == []
+
+
+def test_a_reload_that_renames_a_schedule_warns_that_overlap_holds_per_name(env: Env) -> None:
+    """A schedule renamed while its run goes on starts a second run beside it: overlap holds
+    per schedule name. The reload said nothing of it."""
+    env.write_config(SECONDS_SCHEDULE)
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.write_config(SECONDS_SCHEDULE.replace("every-second", "each-second"))
+    env.run("reload", check=True)
+    env.wait_for(lambda: any(j["schedule"] == "each-second" for j in jobs(env)), timeout=20)
+    daemon.send_signal(signal.SIGTERM)
+    _, stderr = daemon.communicate(timeout=20)
+    (reloaded,) = [line for line in stderr.splitlines() if "scheduler.reloaded" in line]
+    assert "WARNING" in reloaded and 'renamed="every-second -> each-second"' in reloaded
+    assert "overlap holds per schedule name" in reloaded
+
+
+def test_schedule_list_warns_of_a_schedule_the_leading_daemon_took_out(env: Env) -> None:
+    """A reload took a schedule out; this shell's copy of the config still has it: the time
+    table it was planned with was still recorded, and schedule list showed its NEXT as if
+    the daemon would fire it."""
+    kept = '[jobs.ok]\ncommand = ["true"]\n[schedules.kept]\njob = "ok"\ncron = "0 3 * * *"\n'
+    both = kept + '[schedules.gone]\njob = "ok"\ncron = "0 4 * * *"\ntimezone = "UTC"\n'
+    env.write_config(both)
+    daemon = env.start("schedule-daemon")
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
+    env.wait_for(lambda: env.run("schedule", "list", check=True).stderr == "", timeout=20)
+    env.write_config(kept)
+    env.run("reload", check=True)
+    mine = env.root / "mine.toml"
+    mine.write_text(both)
+
+    def said() -> str:
+        return env.run("--config", str(mine), "schedule", "list", config=False).stderr
+
+    env.wait_for(lambda: "gone (not in its plan)" in said(), timeout=20)
+    assert "kept (" not in said()
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(timeout=20) == 0

@@ -1138,3 +1138,28 @@ def test_catch_up_all_keeps_a_manual_run_held_and_logs_the_fires_it_drops(
             ran.append(done.job.fire_time)
             store.finish([Finish(done, AttemptResult(Outcome.SUCCEEDED, exit_code=0))], later + 1)
     assert ran == [t0 + 33, at("2026-06-01T00:07")]
+
+
+def test_a_reload_names_the_schedules_it_renamed(store: SqliteStore) -> None:
+    """A rename is a schedule taken out and one put in that fires the same job with the same
+    payload at the same times, however its cron is written; overlap holds per name, so the
+    daemon's reload line warns of it."""
+    base = 'job = "task"\ncron = "0 3 * * *"\ntimezone = "UTC"\npayload = { a = 1 }\n'
+    config = config_for(f"[schedules.backup]\n{base}[schedules.keep]\n{base}")
+    t0 = at("2026-06-01T00:00:30")
+    scheduler = start_scheduler(store, config, t0)
+    assert scheduler.renamed == []
+    respelled = base.replace("0 3 * * *", "0 3 * * 0-6")
+    scheduler.load(config_for(f"[schedules.nightly]\n{respelled}[schedules.keep]\n{base}"), t0)
+    assert scheduler.renamed == ["backup -> nightly"]
+    scheduler.load(config_for(f"[schedules.nightly]\n{base}[schedules.keep]\n{base}"), t0)
+    assert scheduler.renamed == []  # nothing taken out
+    others = [
+        base.replace("0 3", "0 4"),
+        base.replace("a = 1", "a = 2"),
+        base.replace("UTC", "Europe/Berlin"),
+    ]
+    for other in others:
+        scheduler.load(config_for(f"[schedules.nightly]\n{base}[schedules.keep]\n{base}"), t0)
+        scheduler.load(config_for(f"[schedules.other]\n{other}[schedules.keep]\n{base}"), t0)
+        assert scheduler.renamed == []

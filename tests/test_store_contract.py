@@ -6,6 +6,7 @@ unchanged. Times are explicit arguments, so nothing here sleeps.
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import threading
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from jobctl.config import Config, parse_config
 from jobctl.models import AttemptResult, JobEdit, JobFilter, NewJob, Outcome, State
+from jobctl.observe.events import EventLog
+from jobctl.scheduler import Scheduler, resume_schedule
 from jobctl.store import Finish, Store
 from jobctl.store.sqlite import SqliteStore
 
@@ -1926,3 +1930,123 @@ def test_a_fire_skipped_or_held_names_the_run_that_held_it(store: Store) -> None
     assert again is not None and (again.status, again.active) == ("skipped", first.job_id)
     skipped = store.record_fire("s", T0 + 120, job(schedule="s"), T0 + 120, overlap="skip")
     assert skipped is not None and (skipped.status, skipped.active) == ("skipped", first.job_id)
+
+
+# -- the cron daemon over each store -----------------------------------------------------------
+
+
+def _scheduled(store: Store, schedule: str) -> list[float]:
+    """The fire times a schedule's jobs were enqueued for."""
+    listed = store.list_jobs(JobFilter(limit=None, newest_first=False))
+    return sorted(j.fire_time for j in listed if j.schedule == schedule and j.fire_time)
+
+
+def _cron_config(schedules: str) -> Config:
+    return parse_config('[jobs.task]\ncommand = ["true"]\n\n' + schedules)
+
+
+def _tick_through(scheduler: Scheduler, start: float, end: float) -> None:
+    """Tick at every instant the scheduler asks for, from start until end."""
+    now = start
+    while now < end:
+        wake = scheduler.tick(now)
+        if wake is None or wake > end:
+            break
+        now = max(wake, now + 0.001)
+    scheduler.tick(end)
+
+
+EVERY_MINUTE = 'job = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
+
+
+@pytest.mark.parametrize(
+    ("catch_up", "restart", "expected"),
+    [
+        # Started right after the resume: the fires of the pause are no missed ones.
+        ("latest", 315, [60]),
+        ("all", 315, [60]),
+        # Started after a fire that came since the resume: that one is caught up.
+        ("all", 435, [60, 360, 420]),
+        ("latest", 435, [60, 420]),
+    ],
+)
+def test_the_fires_of_a_pause_are_not_caught_up_after_a_resume_while_no_daemon_ran(
+    make_store: Callable[[], Store], catch_up: str, restart: float, expected: list[float]
+) -> None:
+    """`schedule pause`, the service stopped, `schedule resume`, the service started: every
+    fire of the pause ran at the start (catch_up = "all"), or its newest ("latest"), as if no
+    daemon had run; the resume did not say since when the schedule fires again."""
+    store = make_store()
+    config = _cron_config(f'[schedules.s]\n{EVERY_MINUTE}catch_up = "{catch_up}"\n')
+    start = T0 - T0 % 3600 + 30  # 30 s past an hour
+    first = Scheduler(store, config, EventLog(stream=io.StringIO()))
+    _tick_through(first, start, start + 60)  # :01 runs
+    store.set_schedule_paused("s", True)
+    _tick_through(first, start + 60, start + 120)  # :02 is skipped; the daemon stops
+    resume_schedule(store, config, "s", start + 300)  # no daemon: :03 to :05 came paused
+    assert store.paused_schedules() == set()
+    second = Scheduler(store, config, EventLog(stream=io.StringIO()))
+    _tick_through(second, start + restart, start + restart + 5)
+    assert _scheduled(store, "s") == [start - 30 + t for t in expected]
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_a_fire_held_under_overlap_queue_is_skipped_once_overlap_holds_none(
+    make_store: Callable[[], Store], restart: bool
+) -> None:
+    """overlap switched from "queue" to "skip" (a reload, or a restart): the fire held for
+    the run still going ran once that run ended, where the admin meant no run to pile up."""
+    store = make_store()
+    queued = _cron_config(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "queue"\n'
+    )
+    skipping = _cron_config(
+        '[schedules.s]\njob = "task"\ncron = "* * * * *"\ntimezone = "UTC"\noverlap = "skip"\n'
+    )
+    start = T0 - T0 % 3600 + 30
+    sink = io.StringIO()
+    scheduler = Scheduler(store, queued, EventLog(stream=sink, fmt="json"))
+    scheduler.tick(start)
+    scheduler.tick(start + 30)  # :01 runs
+    (claim,) = store.claim("w", None, start + 31, LEASE)
+    scheduler.tick(start + 90)  # :02 is held for it
+    if restart:
+        scheduler = Scheduler(store, skipping, EventLog(stream=sink, fmt="json"))
+        scheduler.tick(start + 95)
+    else:
+        scheduler.load(skipping, start + 95)
+    store.finish([Finish(claim, ok())], start + 100)
+    _tick_through(scheduler, start + 100, start + 110)
+    assert _scheduled(store, "s") == [start + 30]
+    ((record, _),) = store.last_fires().values()
+    assert (record.fire_time, record.status) == (start + 90, "skipped")
+    assert record.reason == 'overlap = "skip" holds no fire'
+    said = [json.loads(line) for line in sink.getvalue().splitlines()]
+    assert [e["held_fires"] for e in said if "held_fires" in e] == [1]
+
+
+@pytest.mark.parametrize("put_back", ["restart", "reload"])
+def test_a_schedule_a_reload_took_out_counts_from_when_it_is_put_back(
+    make_store: Callable[[], Store], put_back: str
+) -> None:
+    """A reload takes a schedule out; a restart (a deploy) puts it back: every fire of the
+    time it was out ran at the restart, the removal having been kept in memory alone."""
+    store = make_store()
+    other = '[schedules.other]\njob = "task"\ncron = "0 0 1 1 *"\ntimezone = "UTC"\n'
+    with_it = _cron_config(f'[schedules.s]\n{EVERY_MINUTE}catch_up = "all"\n{other}')
+    without = _cron_config(other)
+    start = T0 - T0 % 3600 + 30
+    first = Scheduler(store, with_it, EventLog(stream=io.StringIO()))
+    _tick_through(first, start, start + 60)  # :01 runs
+    first.load(without, start + 70)
+    _tick_through(first, start + 70, start + 250)  # :02 to :04 come while it is out
+    if put_back == "restart":
+        first = Scheduler(store, with_it, EventLog(stream=io.StringIO()))
+        first.tick(start + 260)
+    else:  # a standby taking over with its config: one new to it, reloaded again
+        first = Scheduler(store, without, EventLog(stream=io.StringIO()))
+        first.tick(start + 255)
+        first.load(with_it, start + 260)
+    _tick_through(first, start + 260, start + 300)  # :05 runs
+    assert _scheduled(store, "s") == [start + 30, start + 270]
+    assert store.time_tables(["s", "other"]) == {"s": "* * * * * UTC", "other": "0 0 1 1 * UTC"}

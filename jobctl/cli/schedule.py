@@ -278,6 +278,7 @@ def _planned_otherwise(store: Store, config: Config, daemons: list[WorkerInfo]) 
     or not at all: it reads another file (another host's copy, another --config), or has not
     re-read this one. Its NEXT would be one nothing fires at. None when all agree."""
     from jobctl import cron
+    from jobctl.store.base import REMOVED_TIME_TABLE
 
     leader = next((w for w in daemons if w.kind == "scheduler"), None)
     if leader is None or not config.schedules:
@@ -285,7 +286,7 @@ def _planned_otherwise(store: Store, config: Config, daemons: list[WorkerInfo]) 
     planned = store.time_tables(sorted(config.schedules))
     differ = []
     for name, spec in sorted(config.schedules.items()):
-        if name not in planned:
+        if planned.get(name, REMOVED_TIME_TABLE) == REMOVED_TIME_TABLE:
             differ.append(f"{name} (not in its plan)")
             continue
         theirs = cron.TimeTable.read(planned[name])
@@ -471,7 +472,12 @@ def _set_paused(name: str, paused: bool, as_json: bool) -> None:
     config = STATE.config(required=True)
     _spec(config, name)
     with STATE.store() as store:
-        store.set_schedule_paused(name, paused)
+        if paused:
+            store.set_schedule_paused(name, True)
+        else:
+            from jobctl.scheduler import resume_schedule
+
+            resume_schedule(store, config, name, time.time())
     if as_json:  # as `jobctl pause QUEUE --json` gives each queue
         from jobctl.documents import print_json
 

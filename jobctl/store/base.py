@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 # How long a process that has an end to reach (`wait`, `logs --follow`, a --burst worker)
 # rides out a store that stopped answering before it fails; daemons ride out any outage.
 OUTAGE_GRACE = 30.0
+# The time table recorded for a schedule a daemon's reload took out: one put back later, on a
+# reload or at a restart, counts from then. A cron no jobctl reads, so an older daemon takes it
+# for another time table, and counts from then as well.
+REMOVED_TIME_TABLE = "(removed)"
 
 if TYPE_CHECKING:
     from jobctl.models import (
@@ -333,7 +337,8 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def time_tables(self, schedules: Sequence[str]) -> dict[str, str]:
         """The time table (cron and zone, as text) each schedule was last planned with, for
-        those that have one: a daemon tells a time table changed while no daemon ran."""
+        those that have one: a daemon tells a time table changed while no daemon ran.
+        REMOVED_TIME_TABLE for one a daemon's reload took out, and none put back since."""
 
     @abc.abstractmethod
     def record_time_tables(self, tables: Mapping[str, str]) -> None:
