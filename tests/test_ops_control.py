@@ -872,3 +872,34 @@ def test_retry_stored_dead_at_once_says_so_as_enqueue_does(env: Env) -> None:
     assert result.stderr == (
         f"jobctl: note: job {again} is dead: job {head}, which it waited for, was cancelled\n"
     )
+
+
+def test_a_job_put_into_a_queue_nobody_knows_is_warned_of_and_goes_there(env: Env) -> None:
+    """`-q gpuu` for `gpu` (limit 1) went in without a word, and a '*' worker ran it beside
+    the GPU jobs; run-worker, pause and wait all said the name was unknown."""
+    env.write_config('[queues.gpu]\nmax_running = 1\n[jobs.ok]\ncommand = ["true"]\n')
+    env.run("pause", "gpu", check=True)  # (the database made)
+    env.run("resume", "gpu", check=True)
+    typo = env.run("enqueue", "ok", "-q", "gpuu")
+    assert (typo.returncode, typo.stderr) == (
+        0,
+        "jobctl: warning: --queue: unknown queue 'gpuu' (did you mean 'gpu'?): known queues"
+        " are default, gpu; the job goes there all the same\n",
+    )
+    assert env.show(int(typo.stdout))["queue"] == "gpuu"
+    assert env.run("enqueue", "ok", "-q", "gpuu", check=True).stderr == ""  # known now
+    assert env.run("enqueue", "ok", "-q", "gpu", check=True).stderr == ""
+    held = env.enqueue("ok", "--delay", "1h")
+    edited = env.run("edit", str(held), "-q", "bulk")
+    assert (edited.returncode, edited.stderr) == (
+        0,
+        "jobctl: warning: --queue: unknown queue 'bulk': known queues are default, gpu, gpuu;"
+        " the job goes there all the same\n",
+    )
+    burst(env)
+    again = env.run("retry", typo.stdout.strip(), "-q", "nightly")
+    assert (again.returncode, again.stderr) == (
+        0,
+        "jobctl: warning: --queue: unknown queue 'nightly': known queues are bulk, default,"
+        " gpu, gpuu; the job goes there all the same\n",
+    )

@@ -179,13 +179,13 @@ def test_a_job_cancelled_before_the_wait_is_waited_for_but_not_a_failure(env: En
     its key meanwhile), but that job ended before the wait began: it is no failure of it."""
     env.write_config(
         CONFIG + '[jobs.stubborn]\ncommand = ["sh", "-c", "trap \\"\\" TERM; touch up; sleep 30"]\n'
-        'kill_grace = "2s"\n'
+        'kill_grace = "2s"\n[jobs.brief]\ncommand = ["sleep", "3"]\n'
     )
     start_worker(env)
     stubborn = env.enqueue("stubborn", "--key", "k")
     env.wait_for(lambda: (env.root / "up").exists())
     env.run("cancel", str(stubborn), check=True)
-    fine = env.enqueue("ok")
+    fine = env.enqueue("brief")  # still running when the wait begins, on a busy machine too
     waited = env.run("wait", "--all", "--json", timeout=60)
     assert waited.returncode == 0, waited.stderr
     assert [j["id"] for j in json.loads(waited.stdout)] == [fine]

@@ -188,7 +188,7 @@ def retry(
     job's unless given, and its key stays. It is checked as `enqueue` checks a new job: one
     whose job type the config no longer has, or whose payload its command no longer fits,
     is refused (exit 2). (`jobctl dead retry` instead queues the same dead job again.)"""
-    from jobctl.cli.enqueue import _say_if_dead, _say_if_past
+    from jobctl.cli.enqueue import _say_if_dead, _say_if_past, warn_if_new_queue
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
     from jobctl.producer import build_again
@@ -197,6 +197,8 @@ def retry(
     now = time.time()
     changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
     with STATE.store(create=False) as store:
+        if queue is not None:
+            warn_if_new_queue(store, queue)
         job = store.get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
@@ -288,6 +290,10 @@ def edit(
     named = list(dict.fromkeys(job_ids))
     reasons: dict[int, str] = {}
     with STATE.store(create=False) as store:
+        if queue is not None:
+            from jobctl.cli.enqueue import warn_if_new_queue
+
+            warn_if_new_queue(store, queue)
         found = store.get_many(named)
         todo = [j for j in found.values() if j.state in UNSTARTED_STATES]
         edited: set[int] = set()

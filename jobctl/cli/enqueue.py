@@ -121,6 +121,8 @@ def run_enqueue(
     )
     new_job = build_job(config, request, now)
     with STATE.store() as store:
+        if queue is not None:
+            warn_if_new_queue(store, queue)
         (result,) = store.enqueue([new_job], now)
         if result.created:
             stored(f"job {result.id} was queued, but its id could not be printed")
@@ -155,6 +157,17 @@ def run_enqueue(
             timeout=timeout,
             new=result.created,
         )
+
+
+def warn_if_new_queue(store: Store, queue: str) -> None:
+    """A job put into a queue neither the config nor the database knows: likely a typo
+    (`-q gpuu`), where it would run beside the limits of the queue meant. Said, not refused:
+    a queue needs no declaring."""
+    from jobctl.cli.options import note_unknown_queue
+    from jobctl.config import QUEUE_NAME
+
+    if QUEUE_NAME.match(queue):  # (a bad name is refused, with its own error)
+        note_unknown_queue(queue, store, then="; the job goes there all the same")
 
 
 def _say_if_past(text: str | None, instant: float | None, now: float, runs: str) -> None:

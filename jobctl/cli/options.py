@@ -119,10 +119,10 @@ def unknown_queue(queue: str, known: set[str]) -> str:
     return f"unknown queue {queue!r}{extra}: known queues are {shown}"
 
 
-def note_unknown_queue(queue: str, store: Store, *, fatal: bool = False) -> None:
+def note_unknown_queue(queue: str, store: Store, *, fatal: bool = False, then: str = "") -> None:
     """A --queue that matched nothing, and that neither the config nor the database knows:
-    likely a typo, said on stderr (the exit code stays, as for --job). `fatal`: a usage
-    error instead (`wait`, whose exit 0 would pass a CI gate)."""
+    likely a typo, said on stderr (the exit code stays, as for --job), with `then` after
+    it. `fatal`: a usage error instead (`wait`, whose exit 0 would pass a CI gate)."""
     import time
 
     from jobctl.cli.completers import queues_named_in
@@ -130,11 +130,14 @@ def note_unknown_queue(queue: str, store: Store, *, fatal: bool = False) -> None
     from jobctl.errors import UsageError
     from jobctl.text import say
 
-    known = queues_named_in(STATE.config()) | {c.queue for c in store.queue_counts(time.time())}
+    named = queues_named_in(STATE.config())
+    if queue in named:  # the database is asked only when the config does not say
+        return
+    known = named | {c.queue for c in store.queue_counts(time.time())}
     if queue not in known:
         if fatal:
             raise UsageError(f"--queue: {unknown_queue(queue, known)}")
-        say(f"jobctl: warning: --queue: {unknown_queue(queue, known)}")
+        say(f"jobctl: warning: --queue: {unknown_queue(queue, known)}{then}")
 
 
 def check_job_name(job: str | None, store: Store) -> None:
