@@ -39,6 +39,7 @@ from jobctl.processes import (
     session_alive,
     signal_session,
     spawn,
+    terminate_session,
     uid_of,
 )
 
@@ -304,10 +305,10 @@ class Attempt:
         if self._timeout_at is not None and now >= self._timeout_at and self._kill_at is None:
             self._timed_out = True
             self._kill_at = now + spec.kill_grace
-            signal_session(pid, signal.SIGTERM)
+            terminate_session(pid)
         if self._stop_reason is not None and self._kill_at is None:
             self._kill_at = now + spec.kill_grace
-            signal_session(pid, signal.SIGTERM)
+            terminate_session(pid)
         if self._force and self._kill_at != _SENT:
             self._kill_at = now
         if self._kill_at is not None and now >= self._kill_at:
@@ -323,12 +324,12 @@ class Attempt:
         for fd in (self._out_fd, self._err_fd):
             if fd is not None:
                 self._copy_output(fd)
-        # Output still open after the leader's end: something holds it, perhaps in a group
-        # of its own (a `timeout`), which only a look through the session finds.
-        held = self._out_fd is not None or self._err_fd is not None
-        if group_alive(self._proc.pid) or (held and session_alive(self._proc.pid)):
+        # Leftovers may be in groups of their own (a `timeout`, a shell's job control), their
+        # output sent elsewhere: only a look through the session finds those.
+        pid = self._proc.pid
+        if group_alive(pid) or session_alive(pid, age=now - self._started):
             # Processes the leader started outlive it: they get SIGTERM, then SIGKILL.
-            signal_session(self._proc.pid, signal.SIGTERM)
+            terminate_session(pid)
             grace = 0.0 if self._force else min(self.spec.kill_grace, _LEFTOVER_GRACE)
             self._leftovers_kill_at = now + grace
             self._leftovers_check = now + _LEFTOVER_CHECK

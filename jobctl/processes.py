@@ -385,10 +385,34 @@ def group_alive(pgid: int) -> bool:
     return groups is None or pgid in groups
 
 
-def session_alive(sid: int) -> bool:
-    """Whether a process of the session (an attempt's: see signal_session) still runs."""
-    groups = _session_groups(sid)
+def session_alive(sid: int, *, age: float | None = None) -> bool:
+    """Whether a process of the session (an attempt's: see signal_session) still runs.
+
+    With `age`, the seconds since its leader started: a session that young holds no pid
+    but those handed out since its leader's, so when they are few (ns_last_pid names the
+    last) only they are tried, not every process of the host: an attempt looks at the end
+    of each run, and a drain of short jobs must not pay for the host's other processes."""
+    recent = _pids_since(sid) if age is not None and age < _YOUNG_SESSION else None
+    groups = _session_groups(sid, pids=recent)
     return signal_group(sid, 0) if groups is None else bool(groups)
+
+
+# A session younger than this cannot have seen its pids wrap around past pid_max and back
+# beyond its leader's (tens of thousands of starts at the least); past _FEW_PIDS started
+# since, trying each costs more than a look through /proc.
+_YOUNG_SESSION = 1.0
+_FEW_PIDS = 256
+
+
+def _pids_since(first: int) -> range | None:
+    """The pids handed out after `first` in this pid namespace, when they are few and did
+    not wrap around since; None otherwise."""
+    try:  # this namespace's (where /proc/loadavg may give the host's: LXCFS)
+        with open("/proc/sys/kernel/ns_last_pid", "rb") as handle:
+            last = int(handle.read())
+    except (OSError, ValueError):
+        return None
+    return range(first + 1, last + 1) if first <= last <= first + _FEW_PIDS else None
 
 
 def signal_session(sid: int, sig: int) -> bool:
@@ -397,25 +421,47 @@ def signal_session(sid: int, sig: int) -> bool:
     signal to the leader's group alone left running past a timeout, a cancel or a shutdown.
     Only a process that left the session (setsid: a daemon) is not reached. Whether any of
     it exists."""
-    alive = signal_group(sid, sig)
-    for pgid in (_session_groups(sid) or set()) - {sid}:
-        alive = signal_group(pgid, sig) or alive
+    return _signal_groups(sid, (sig,))
+
+
+def terminate_session(sid: int) -> bool:
+    """SIGTERM to every process group of an attempt's session, then SIGCONT, as systemd
+    stops a unit: a stopped process (`kill -STOP`, a debugger, Ctrl-Z under job control)
+    acts on SIGTERM only once continued, and would otherwise run no cleanup and wait out
+    the whole kill_grace for its SIGKILL. Whether any of it exists."""
+    return _signal_groups(sid, (signal.SIGTERM, signal.SIGCONT))
+
+
+def _signal_groups(sid: int, signals: tuple[int, ...]) -> bool:
+    groups = {sid} | (_session_groups(sid) or set())
+    alive = False
+    for sig in signals:
+        for pgid in groups:
+            alive = signal_group(pgid, sig) or alive
     return alive
 
 
-def _session_groups(number: int, *, by_group: bool = False) -> set[int] | None:
+def _session_groups(
+    number: int, *, by_group: bool = False, pids: range | None = None
+) -> set[int] | None:
     """The groups of the live (not zombie) processes of session `number` (with `by_group`:
-    those of group `number`); None without a /proc to tell."""
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    found: set[int] = set()
-    for entry in entries:
-        if not entry.isdigit():
-            continue
+    those of group `number`), among `pids` or else every process; None without a /proc to
+    tell. getsid and getpgid pass over the others without reading their /proc files."""
+    if pids is None:
         try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
+            entries = os.listdir("/proc")
+        except OSError:
+            return None
+        candidates: range | list[int] = [int(entry) for entry in entries if entry.isdigit()]
+    else:
+        candidates = pids
+    member_of = os.getpgid if by_group else os.getsid
+    found: set[int] = set()
+    for pid in candidates:
+        try:
+            if member_of(pid) != number:
+                continue
+            with open(f"/proc/{pid}/stat", "rb") as handle:
                 stat = handle.read()
         except OSError:
             continue
