@@ -371,7 +371,7 @@ def test_cancel_of_a_job_whose_worker_died_closes_its_attempt(store: Store) -> N
     assert attempt.finished_at is None  # its worker may still be stopping the process
     assert store.rescue_expired(T0 + LEASE + 1) == []  # nothing to requeue
     (attempt,) = store.attempts(r.id)
-    assert attempt.outcome == Outcome.CANCELLED and attempt.finished_at == T0 + LEASE + 1
+    assert attempt.outcome == Outcome.CANCELLED and attempt.finished_at == T0 + LEASE
     got = store.get(r.id)
     assert got is not None and got.state == State.CANCELLED and got.error == "cancelled"
 
@@ -2050,3 +2050,20 @@ def test_a_schedule_a_reload_took_out_counts_from_when_it_is_put_back(
     _tick_through(first, start + 260, start + 300)  # :05 runs
     assert _scheduled(store, "s") == [start + 30, start + 270]
     assert store.time_tables(["s", "other"]) == {"s": "* * * * * UTC", "other": "0 0 1 1 * UTC"}
+
+
+def test_a_cancelled_attempt_whose_worker_was_lost_ends_when_its_lease_ran_out(
+    store: Store,
+) -> None:
+    """As a lost running attempt does: it ended when a worker noticed, an hour later, and
+    that hour went into stats and the run-time histogram. Its lease and key are let go."""
+    (r,) = store.enqueue([job(key="release")], T0)
+    store.claim("w", None, T0, LEASE)
+    store.cancel([r.id], T0 + 1)
+    assert store.rescue_expired(T0 + LEASE + 3600) == []  # no running job requeued
+    (attempt,) = store.attempts(r.id)
+    assert (attempt.outcome, attempt.finished_at) == (Outcome.CANCELLED, T0 + LEASE)
+    got = store.get(r.id)
+    assert got is not None and (got.state, got.lease_expires_at) == (State.CANCELLED, None)
+    (again,) = store.enqueue([job(key="release")], T0 + LEASE + 3601)
+    assert again.created and again.id != r.id

@@ -2,6 +2,15 @@
 -- with none left goes dead. Cancelled jobs whose worker died before confirming the kill get
 -- their attempt closed. ARGV: now. Returns the running jobs changed, flattened.
 local now = ARGV[1]
+-- An attempt ends when its lease ran out, not when a worker noticed (an hour later, on a
+-- host whose only worker died): its run time goes to stats.
+local function lease_end(h, at)
+    local ended = h.lease_expires_at or at
+    if tonumber(ended) > tonumber(at) then
+        return at
+    end
+    return ended
+end
 local expired = redis.call('ZRANGEBYSCORE', P .. 'leases', '-inf', '(' .. now)
 local out = {}
 local cancelled = {}
@@ -14,11 +23,7 @@ for _, member in ipairs(expired) do
             to = 'dead'
         end
         local err = 'worker ' .. (h.worker or 'None') .. ' lost: its lease expired'
-        -- The attempt ends when its lease ran out, not when a worker noticed.
-        local ended = h.lease_expires_at or now
-        if tonumber(ended) > tonumber(now) then
-            ended = now
-        end
+        local ended = lease_end(h, now)
         local before = copy(h)
         before.state, before.error, before.worker, before.lease_expires_at = to, err, nil, nil
         clear_lease(id, h)
@@ -40,8 +45,9 @@ for _, member in ipairs(expired) do
 end
 for _, pair in ipairs(cancelled) do
     local id, h = pair[1], pair[2]
+    local ended = lease_end(h, now)  -- read before clear_lease drops it
     clear_lease(id, h)
-    close_attempt(id, h.runs, h, now, 'cancelled', {error = 'cancelled; its worker was lost'})
+    close_attempt(id, h.runs, h, ended, 'cancelled', {error = 'cancelled; its worker was lost'})
 end
 if #out > 0 then
     wake('w')

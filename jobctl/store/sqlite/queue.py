@@ -541,8 +541,8 @@ class QueueOps(SqliteBase):
                     (ended, Outcome.LOST.value, error, job.id, row[21]),
                 )
                 rescued.append(with_state(job, to_state, error))
-            for job_id, run, token in conn.execute(
-                "SELECT id, runs, lease_token FROM jobs INDEXED BY jobs_lease"
+            for job_id, run, token, lease_end in conn.execute(
+                "SELECT id, runs, lease_token, lease_expires_at FROM jobs INDEXED BY jobs_lease"
                 " WHERE lease_token IS NOT NULL"
                 " AND state = 'cancelled' AND lease_expires_at < ?",
                 (now,),
@@ -556,7 +556,13 @@ class QueueOps(SqliteBase):
                 conn.execute(
                     "UPDATE attempts SET finished_at = ?, outcome = ?, error = ?"
                     " WHERE job_id = ? AND run = ? AND finished_at IS NULL",
-                    (now, Outcome.CANCELLED.value, "cancelled; its worker was lost", job_id, run),
+                    (
+                        min(now, lease_end or now),  # when its lease ran out, as a lost one
+                        Outcome.CANCELLED.value,
+                        "cancelled; its worker was lost",
+                        job_id,
+                        run,
+                    ),
                 )
         if rescued:
             self._notifier.notify(WORK)
