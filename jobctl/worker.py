@@ -687,8 +687,11 @@ class Worker:
         """When the first lease ends of a running job, in this worker's queues, whose worker
         is gone (no heartbeat for three intervals, or on this host no process: a kill -9 is
         seen at once). A --burst worker then runs it again, rather than exit and leave it
-        running for nobody."""
-        leased = self.store.list_jobs(JobFilter(states=(State.RUNNING,), limit=None, leased=True))
+        running for nobody. A job cancelled while it ran counts too: until a worker stops
+        its processes and lets go of its lease, they run on and its key stays taken."""
+        leased = self.store.list_jobs(
+            JobFilter(states=(State.RUNNING, State.CANCELLED), limit=None, leased=True)
+        )
         queues = self.options.queues
         leased = [
             j for j in leased if j.worker != self.id and (queues is None or j.queue in queues)

@@ -1365,3 +1365,38 @@ def test_the_unit_s_stop_timeout_counts_the_hooks_a_shutdown_sets_off() -> None:
     )
     budget = shutdown + grace + hooks + HOOK_KILL_GRACE
     assert _timespan(_one(service, "TimeoutStopSec")) > budget
+
+
+def test_a_burst_worker_finishes_a_cancel_whose_worker_died(env: Env) -> None:
+    """Cancelled while it ran, then its worker was killed during the kill grace: a --burst
+    worker exited at once and left the job `stopping` for good, its command running and its
+    key taken (`enqueue --key` refused, with only --burst workers in CI). It waits out the
+    lease, kills the processes left behind, and lets the key go."""
+    env.write_config(
+        '[settings]\nlease = "1s"\n'
+        '[jobs.build]\ncommand = ["sh", "-c", "trap \\"\\" TERM; echo $$ > job.pid; sleep 300"]\n'
+        'kill_grace = "60s"\n'
+    )
+    pid_file = env.root / "job.pid"
+    job_pid = None
+    try:
+        first = start_worker(env)
+        job_id = env.enqueue("build", "--key", "release")
+        env.wait_for(lambda: read_pid(pid_file))
+        job_pid = read_pid(pid_file)
+        assert job_pid is not None
+        assert env.run("cancel", str(job_id)).returncode == 0
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        burst = env.run("run-worker", "--burst", timeout=30)
+        assert burst.returncode == 0, burst.stderr
+        assert process_gone(job_pid)
+        (attempt,) = env.show(job_id)["attempts_history"]  # type: ignore[misc]
+        assert attempt["outcome"] == "cancelled"
+        again = env.run("enqueue", "build", "--key", "release")
+        assert again.returncode == 0, again.stderr
+        assert int(again.stdout) != job_id
+    finally:
+        if job_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job_pid, signal.SIGKILL)
