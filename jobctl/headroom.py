@@ -25,6 +25,7 @@ class Headroom:
         self._room: int | None = None  # jobs the host let run at once, when fewer
         self._credit = 0  # jobs ended well since the room last grew
         self._refused_at = 0.0  # when the host last refused a start
+        self._refusing_since: float | None = None  # nothing could start since (see refusing_for)
 
     def slots(self) -> int:
         """How many jobs to run at once: --concurrency, or fewer while the host allows fewer."""
@@ -32,6 +33,11 @@ class Headroom:
 
     def holding(self, mono: float) -> bool:
         return mono < self.hold_until
+
+    def refusing_for(self, mono: float) -> float:
+        """How long the host has refused every start with none of this worker's jobs
+        running: 0 once one starts. A --burst worker gives up past a grace (see Worker)."""
+        return 0.0 if self._refusing_since is None else mono - self._refusing_since
 
     def refused(self, reason: str, started: int, mono: float) -> str | None:
         """A start failed for want of a process or a descriptor, with `started` jobs of this
@@ -48,6 +54,8 @@ class Headroom:
                 f"{reason}: jobs go back to the queue; at most {started} run at once until the"
                 " host allows more"
             )
+        if self._refusing_since is None:
+            self._refusing_since = mono
         self._held_off = min(LONGEST_HOLD, max(1.0, self._held_off * 2))
         self.hold_until = mono + self._held_off
         return (
@@ -57,6 +65,7 @@ class Headroom:
     def started(self) -> None:
         """A job started: the next hold, if any, starts from a second again."""
         self._held_off = 0.0
+        self._refusing_since = None
 
     def ended_well(self, mono: float) -> None:
         """A job ended well: once as many as the room holds have, and a while after the host

@@ -10,7 +10,9 @@ its lease expires.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import resource
 import signal
 import socket
 import threading
@@ -23,7 +25,14 @@ from types import FrameType
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
 from jobctl.config import ADHOC_JOB, DEFAULT_JOB, Config, JobType, exec_allowed
-from jobctl.errors import ConfigError, JobctlError, PayloadError, StoreError, UsageError
+from jobctl.errors import (
+    ConfigError,
+    JobctlError,
+    OperationFailed,
+    PayloadError,
+    StoreError,
+    UsageError,
+)
 from jobctl.executor import HOST_LIMITS, Attempt, AttemptSpec, wait_readable
 from jobctl.fsutil import NotAFolder
 from jobctl.headroom import Headroom
@@ -142,6 +151,7 @@ class Worker:
         self._started_at = 0.0
         self._outage = Outage(self.log, "worker")
         self._gave_up: Exception | None = None  # the store error that ended a --burst
+        self._cannot_start: str | None = None  # the host's limit that ended a --burst
         self._store_replaced: str | None = None  # the database file deleted or swapped
         self._headroom = Headroom(options.concurrency)
         self._maintained_at = self.clock.monotonic()
@@ -240,6 +250,11 @@ class Worker:
             raise StoreError(f"{self._store_replaced}: start the worker again to serve it")
         if self._gave_up is not None:
             raise StoreError(f"{self._gave_up} (a --burst worker waits {OUTAGE_GRACE:g}s for it)")
+        if self._cannot_start is not None:
+            raise OperationFailed(
+                f"cannot start any job: {self._cannot_start} (a --burst worker waits"
+                f" {OUTAGE_GRACE:g}s for one)"
+            )
         return 0
 
     def _info(self, now: float) -> WorkerInfo:
@@ -784,7 +799,7 @@ class Worker:
                     error=f"not started: the worker could not start a process ({exc.strerror})",
                     log_path="",  # it wrote nothing: no log file was made
                 )
-                self._hold_off(str(exc.strerror))
+                self._hold_off(exc)
         except Exception as exc:  # a bug or an OS failure must not lose the job
             result = _not_run(f"worker error: {exc}")
         if result is not None:  # it never started: report it at once (see above)
@@ -818,11 +833,19 @@ class Worker:
                 " cancel them)",
             )
 
-    def _hold_off(self, reason: str) -> None:
-        """The host is out of processes or descriptors (see Headroom)."""
+    def _hold_off(self, exc: OSError) -> None:
+        """The host is out of processes or descriptors (see Headroom). A --burst worker has
+        an end to reach (a CI step waits for it): when no job of its could start for
+        OUTAGE_GRACE (an open files limit its own descriptors nearly fill), it stops, and
+        run() fails, rather than back off for ever."""
         started = sum(1 for r in self._running.values() if r.attempt is not None)
-        line = self._headroom.refused(reason, started, self.clock.monotonic())
-        if line is not None:
+        mono = self.clock.monotonic()
+        line = self._headroom.refused(str(exc.strerror), started, mono)
+        lasting = self._headroom.refusing_for(mono) >= OUTAGE_GRACE
+        if lasting and self.options.burst and not started and not self._stopping:
+            self._cannot_start = _no_room_for_a_job(exc)  # run() says it, not a hold's line
+            self.request_stop()
+        elif line is not None:
             self.log.emit("worker.cannot_start", level="warning", error=line)
 
     def _log_path(self, job_id: int, run: int) -> str:
@@ -1201,6 +1224,16 @@ class Worker:
             again = self._stop_signal_taken or (signum == signal.SIGINT and self._stopping)
             self._stop_signal_taken = True
             self.request_stop(force=signum == signal.SIGQUIT or again)
+
+
+def _no_room_for_a_job(exc: OSError) -> str:
+    """Which of the host's limits leaves no room for one job, by the error its start met."""
+    if exc.errno == errno.EMFILE:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return f"the open files limit ({soft}) leaves no descriptor for one"
+    if exc.errno == errno.EAGAIN:
+        return f"the host allows this user no more processes ({exc.strerror})"
+    return str(exc.strerror)
 
 
 def _home_directory(env: dict[str, str]) -> str:

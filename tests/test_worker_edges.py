@@ -1400,3 +1400,34 @@ def test_a_burst_worker_finishes_a_cancel_whose_worker_died(env: Env) -> None:
         if job_pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(job_pid, signal.SIGKILL)
+
+
+def test_a_burst_worker_that_can_start_no_job_ends_with_an_error(env: Env) -> None:
+    """At an open files limit its own descriptors nearly fill (ulimit -n 16), no job can
+    start: a --burst worker backed off up to 30 s at a time for ever, and the CI step hung
+    until its own timeout. It gives up after the grace a failing store gets, and the job
+    stays queued, its attempt not counted."""
+    import resource
+
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    job_id = env.enqueue("ok")
+
+    def few_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
+
+    started = time.monotonic()
+    worker = subprocess.run(
+        [*JOBCTL, *env.global_args(), "run-worker", "--burst", "--concurrency", "10"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        preexec_fn=few_descriptors,
+    )
+    assert worker.returncode == 1, worker.stderr[-2000:]
+    assert time.monotonic() - started < 60
+    last = worker.stderr.strip().splitlines()[-1]
+    assert "cannot start any job: the open files limit (16) leaves no descriptor for one" in last
+    shown = env.show(job_id)
+    assert (shown["state"], shown["attempts"]) == ("queued", 0)
