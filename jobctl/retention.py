@@ -11,6 +11,7 @@ that a large prune never holds the write lock long enough to stall workers.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -53,10 +54,16 @@ _PROBE = 100  # ids looked up at once for a job left in a log folder's range
 
 @dataclass(frozen=True)
 class Pruned:
-    """What a prune deleted: the jobs, and how many of their log files were removed."""
+    """What a prune deleted: the jobs, and how many of their log files were removed.
+    `logs_kept`: log files of deleted jobs that could not be removed (a read-only or busy
+    folder), why in `kept_because`: no later prune finds them again, so they are said.
+    `stopped`: the store error that ended a prune after it had deleted `ids` already."""
 
     ids: list[int]
     logs_removed: int
+    logs_kept: int = 0
+    kept_because: str | None = None
+    stopped: StoreError | None = None
 
 
 class _Sweep:
@@ -123,15 +130,15 @@ class _Sweep:
         paths = [p for p in paths if trusted(p, set(gone), log_dir, shared)]
         if log_dir is not None and gone:
             paths = [*paths, *hook_logs_of(log_dir, set(gone))]
-        for path in paths:
-            try:
-                os.unlink(path)
-            except OSError:
-                continue  # already gone, or busy: the job is gone, a stray log is harmless
-            removed += 1
+        unlinked = _unlink_all(paths)
         if log_dir is not None:
             self._remove_emptied_folders(store, log_dir, gone)
-        return Pruned(ids=gone, logs_removed=removed)
+        return Pruned(
+            ids=gone,
+            logs_removed=removed + unlinked.logs_removed,
+            logs_kept=unlinked.logs_kept,
+            kept_because=unlinked.kept_because,
+        )
 
     def _remove_emptied_folders(self, store: Store, log_dir: str, gone: list[int]) -> None:
         """Remove the log folders of these jobs that hold no file and whose whole range of a
@@ -201,9 +208,12 @@ def prune(
 ) -> Pruned:
     """Delete the finished jobs asked for, with their attempt logs, and with `log_dir` their
     notification hooks' logs too, and the log folders emptied; resting after each batch
-    (see REST_AT_MOST)."""
+    (see REST_AT_MOST). A store error in a batch after others deleted jobs (a full disk)
+    ends it with what it deleted so far and that error in `stopped`: raised, those jobs
+    would go unreported."""
     deleted: list[int] = []
-    removed = 0
+    removed = kept = 0
+    because: str | None = None
     # Held throughout (the workers' retention pauses meanwhile): the targets it reads stay
     # its own to delete.
     with _alone(log_dir, wait=True):
@@ -212,12 +222,41 @@ def prune(
         )
         while not sweep.done:
             started = time.monotonic()
-            pruned = sweep.step(store, batch, recheck=False)
+            try:
+                pruned = sweep.step(store, batch, recheck=False)
+            except StoreError as exc:
+                if not deleted:
+                    raise
+                return Pruned(deleted, removed, kept, because, stopped=exc)
             deleted.extend(pruned.ids)
             removed += pruned.logs_removed
+            kept += pruned.logs_kept
+            because = because or pruned.kept_because
             if not sweep.done:
                 time.sleep(min(time.monotonic() - started, REST_AT_MOST))
-    return Pruned(ids=deleted, logs_removed=removed)
+    return Pruned(deleted, removed, kept, because)
+
+
+def end_of_prune(pruned: Pruned) -> None:
+    """End `prune` or `dead purge` once its document is printed: a prune a store error
+    stopped says how many jobs it deleted first and exits with that error (3), and log
+    files that could not be removed are an error (1), their jobs' records gone for good."""
+    from jobctl.errors import OperationFailed
+    from jobctl.text import say
+
+    if pruned.stopped is not None:
+        when = "the disk filled" if isinstance(pruned.stopped, StoreFull) else "the store failed"
+        say(f"jobctl: deleted {len(pruned.ids)} job(s) before {when}")
+    if pruned.logs_kept:
+        line = (
+            f"could not remove {pruned.logs_kept} log file(s) of the jobs deleted"
+            f" ({pruned.kept_because})"
+        )
+        if pruned.stopped is None:
+            raise OperationFailed(line)
+        say(f"jobctl: {line}")
+    if pruned.stopped is not None:
+        raise pruned.stopped
 
 
 def _remove_logs_first(
@@ -241,20 +280,32 @@ def _remove_logs_first(
             or (j.finished_at is not None and j.finished_at < finished_before)
         )
     }
-    removed = 0
     shared = shared_store(store.location)
     recorded = [a.log_path for i in sorted(doomed) for a in store.attempts(i) if a.log_path]
     paths = [locate(p, log_dir) for p in recorded]
     paths = [p for p in paths if trusted(p, doomed, log_dir, shared)]
     if log_dir is not None:
         paths += hook_logs_of(log_dir, doomed)
+    # (One that cannot go now is tried again, and counted, when its job's row is deleted.)
+    return _unlink_all(paths).logs_removed
+
+
+def _unlink_all(paths: Sequence[str]) -> Pruned:
+    """Remove these log files: how many went, and how many could not, with why (one
+    already gone is neither)."""
+    removed = kept = 0
+    because: str | None = None
     for path in paths:
         try:
             os.unlink(path)
-        except OSError:
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            kept += 1
+            because = because or os.strerror(exc.errno or errno.EIO).lower()
             continue
         removed += 1
-    return removed
+    return Pruned(ids=[], logs_removed=removed, logs_kept=kept, kept_because=because)
 
 
 def remove_logs_at_rest(

@@ -520,7 +520,7 @@ def prune(
     age = duration_option(older_than, "--older-than")
     assert age is not None
     from jobctl.logfiles import log_dir
-    from jobctl.retention import COUNTS_BY_THE_HOUR, prune, remove_logs_at_rest
+    from jobctl.retention import COUNTS_BY_THE_HOUR, end_of_prune, prune, remove_logs_at_rest
 
     started = time.monotonic()
     cutoff = time.time() - age
@@ -537,9 +537,10 @@ def prune(
     with opened as store:
         logs = str(log_dir(STATE.config(), store.location))
         pruned = prune(store, states, finished_before=cutoff, log_dir=logs)
-        store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
-        with contextlib.suppress(StoreFull):  # still full: the sums wait for a later prune
-            store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
+        if pruned.stopped is None:
+            store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
+            with contextlib.suppress(StoreFull):  # still full: the sums wait for a later prune
+                store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
     removed = pruned.logs_removed + early
     if as_json:
         from jobctl.documents import print_json
@@ -549,6 +550,7 @@ def prune(
         # (It rests between batches for the workers' sake: a large one takes a while.)
         took = time.monotonic() - started
         print(f"pruned {len(pruned.ids)} job(s), removed {removed} log file(s) in {took:.1f}s")
+    end_of_prune(pruned)
 
 
 @app.command(epilog="Example:  jobctl backup /var/backups/jobctl-$(date +%F).db")

@@ -208,7 +208,7 @@ def dead_purge(
             _confirm(f"Delete {len(targets)} dead job(s) and their logs?")
         # Only the jobs counted and confirmed; one that left `dead` meanwhile stays.
         from jobctl.logfiles import log_dir
-        from jobctl.retention import prune
+        from jobctl.retention import end_of_prune, prune
 
         logs = str(log_dir(STATE.config(), store.location))
         pruned = prune(
@@ -236,6 +236,7 @@ def dead_purge(
         )
     else:
         print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
+    end_of_prune(pruned)
     refused(len(skipped), asked=None if ids is None else len(ids), verb="purged")
 
 

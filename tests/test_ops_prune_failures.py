@@ -1,0 +1,98 @@
+"""`prune` and `dead purge` where deleting goes wrong part of the way: a disk that fills
+between batches, log files that cannot be removed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+from conftest import Env, small_file_system
+from test_ops_support import wait_state
+
+from jobctl.models import NewJob
+from jobctl.store.sqlite import SqliteStore
+
+_JOBS = '[jobs.ok]\ncommand = ["true"]\n'
+_BACKLOG = 20_000
+
+
+def _backlog_and_room(env: Env, room: int) -> tuple[Path, int]:
+    """The sandbox's database made with _BACKLOG jobs cancelled an hour ago, and where to
+    mount a file system for its copy with `room` bytes free beside it (less than SQLite's
+    automatic checkpoint lets its -wal grow to), with that file system's size."""
+    env.write_config(_JOBS)
+    with SqliteStore(env.db) as store:
+        at = time.time() - 3600
+        made = store.enqueue(
+            [NewJob(job="ok", payload={"i": i, "pad": "x" * 100}) for i in range(_BACKLOG)], at
+        )
+        store.cancel([r.id for r in made], at)
+    size = env.db.stat().st_size
+    small = env.root / "small"
+    return small, size + room
+
+
+def test_prune_on_a_nearly_full_disk_deletes_every_job(env: Env) -> None:
+    """Its -wal grew by 4 MiB before SQLite's own checkpoint: on a disk with less free,
+    the one state an admin prunes in, it stopped after 2,000 of 20,000 jobs, every run."""
+    small, size = _backlog_and_room(env, 1000 << 10)
+    with small_file_system(small, f"size={size}"):
+        shutil.copy(env.db, small / "q.db")
+        env.db = small / "q.db"
+        result = env.run("prune", "--older-than", "0s", "--json")
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(result.stdout)["pruned"]) == _BACKLOG
+
+
+def test_prune_stopped_by_a_full_disk_prints_the_jobs_it_deleted(env: Env) -> None:
+    """A prune whose later batch found the disk full said only "the disk is full", with
+    nothing on stdout even with --json: the jobs its first batches deleted went unsaid."""
+    small, size = _backlog_and_room(env, 1000 << 10)
+    with small_file_system(small, f"size={size}"):
+        shutil.copy(env.db, small / "q.db")
+        env.db = small / "q.db"
+        # A reader's snapshot keeps the -wal from being written over: it grows to the disk.
+        reader = sqlite3.connect(env.db, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM jobs").fetchone()
+        try:
+            result = env.run("prune", "--older-than", "0s", "--json")
+        finally:
+            reader.execute("ROLLBACK")
+            reader.close()
+        assert result.returncode == 3
+        pruned = json.loads(result.stdout)["pruned"]
+        assert 0 < len(pruned) < _BACKLOG
+        assert result.stderr == (
+            f"jobctl: deleted {len(pruned)} job(s) before the disk filled\n"
+            f"jobctl: database {env.db}: the disk is full\n"
+        )
+        with SqliteStore(env.db, create=False) as store:
+            assert not store.get_many(pruned)
+            assert len(store.get_many(range(1, _BACKLOG + 1))) == _BACKLOG - len(pruned)
+
+
+def test_prune_says_which_logs_it_could_not_remove(env: Env) -> None:
+    """Every unlink failing on a read-only log folder was "removed 0 log file(s)", exit 0:
+    the jobs' records gone, nothing would ever find those logs again."""
+    logs = env.root / "logs"
+    env.write_config('[settings]\nlog_dir = "logs"\n[jobs.echo]\ncommand = ["echo", "hi"]\n')
+    with small_file_system(logs, "size=1m"):
+        ids = [int(env.run("enqueue", "echo", check=True).stdout) for _ in range(3)]
+        env.run("run-worker", "--burst", check=True)
+        for job_id in ids:
+            wait_state(env, job_id, "succeeded")
+        subprocess.run(["mount", "-o", "remount,ro", str(logs)], check=True)
+        try:
+            result = env.run("prune", "--older-than", "0s", "--json")
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(logs)], check=True)
+        assert result.returncode == 1
+        assert json.loads(result.stdout) == {"pruned": ids, "logs_removed": 0}
+        assert result.stderr == (
+            "jobctl: could not remove 3 log file(s) of the jobs deleted (read-only file system)\n"
+        )
