@@ -192,7 +192,7 @@ def test_dead_retry_leaves_dead_a_job_whose_failed_job_was_purged(env: Env) -> N
     assert refused.returncode == 1
     assert refused.stderr == (
         f"jobctl: job {deploy} runs after job {build}, which is gone"
-        " (deleted before it succeeded); not retried\n"
+        " (deleted; whether it succeeded is not known); not retried\n"
     )
     _burst(env)
     assert (env.root / "order.txt").read_text().split() == ["build"]

@@ -1,5 +1,5 @@
-"""`prune` and `dead purge` where deleting goes wrong part of the way: a disk that fills
-between batches, log files that cannot be removed."""
+"""`prune`, `dead purge` and `dead retry` where deleting goes wrong part of the way: a disk
+that fills between batches, log files that cannot be removed, a job run after one pruned."""
 
 from __future__ import annotations
 
@@ -96,3 +96,26 @@ def test_prune_says_which_logs_it_could_not_remove(env: Env) -> None:
         assert result.stderr == (
             "jobctl: could not remove 3 log file(s) of the jobs deleted (read-only file system)\n"
         )
+
+
+def test_dead_retry_does_not_say_a_pruned_job_failed(env: Env) -> None:
+    """A job run after one that succeeded, then was pruned by retention, was refused as
+    running after a job "deleted before it succeeded"."""
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n'
+        '[jobs.gate]\ncommand = ["sh", "-c", "test -e go"]\nmax_attempts = 1\n'
+    )
+    first = int(env.run("enqueue", "ok", check=True).stdout)
+    gate = int(env.run("enqueue", "gate", check=True).stdout)
+    last = int(env.run("enqueue", "ok", "--after", f"{first},{gate}", check=True).stdout)
+    env.run("run-worker", "--burst", check=True)
+    wait_state(env, last, "dead")
+    env.run("prune", "--older-than", "0s", "--state", "succeeded", check=True)
+    (env.root / "go").touch()
+    env.run("dead", "retry", str(gate), check=True)
+    refused = env.run("dead", "retry", str(last))
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"jobctl: job {last} runs after job {first}, which is gone (deleted; whether it"
+        " succeeded is not known); not retried\n"
+    )

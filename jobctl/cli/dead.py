@@ -333,7 +333,10 @@ def _ended_before(store: Store, dead: Job) -> str | None:
         job = found.get(after_id)
         if job is None:
             if not store.attempts(dead.id):  # the store's test: it never ran
-                return f"runs after job {after_id}, which is gone (deleted before it succeeded)"
+                return (
+                    f"runs after job {after_id}, which is gone (deleted; whether it"
+                    " succeeded is not known)"
+                )
         elif job.state in (State.DEAD, State.CANCELLED):
             first = "dead retry it first" if job.state == State.DEAD else "it cannot run"
             return f"runs after job {after_id}, which is {job.state.value} ({first})"
