@@ -328,7 +328,7 @@ class Attempt:
         # output sent elsewhere: only a look through the session finds those.
         pid = self._proc.pid
         if group_alive(pid) or session_alive(pid, age=now - self._started):
-            # Processes the leader started outlive it: they get SIGTERM, then SIGKILL.
+            # Processes the leader started outlive it: SIGTERM (and SIGCONT), then SIGKILL.
             terminate_session(pid)
             grace = 0.0 if self._force else min(self.spec.kill_grace, _LEFTOVER_GRACE)
             self._leftovers_kill_at = now + grace
