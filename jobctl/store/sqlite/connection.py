@@ -31,7 +31,7 @@ SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 # times what it holds between two of SQLite's automatic checkpoints (1,000 pages: 4 MiB), so
 # that busy times, when readers hold a checkpoint back, do not cut it only to grow it again.
 WAL_SIZE_LIMIT = 16 << 20
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # Connections whose -wal or -shm was deleted under them: never closed (see _check_beside).
 _ABANDONED: list[sqlite3.Connection] = []
 
@@ -78,7 +78,22 @@ class SqliteBase:
             return None  # cannot tell: the next write says what is wrong
         if now != self._identity:
             return f"database {self.path}: replaced by another file while in use"
-        return self._check_beside()
+        return self._check_beside() or self._check_schema()
+
+    def _check_schema(self) -> str | None:
+        """A newer jobctl upgraded the database while this process had it open: the indexes
+        its queries name may be gone, so that every claim or tick fails while its heartbeat
+        says all is well. It stops instead, for its supervisor to start the new version."""
+        try:
+            version = int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error:
+            return None  # cannot tell: the next write says what is wrong
+        if version <= SCHEMA_VERSION:
+            return None
+        return (
+            f"database {self.path}: upgraded to schema version {version} by a newer jobctl"
+            f" while in use (this one knows {SCHEMA_VERSION})"
+        )
 
     def _check_beside(self) -> str | None:
         """SQLite keeps the -wal and -shm while a connection is open. One deleted (a cleanup
@@ -474,6 +489,8 @@ def open_database(
                     f" {SCHEMA_VERSION}, which takes write access: run any jobctl command"
                     " on it once as its owner"
                 )
+            if version and not create:
+                _check_no_older_processes(conn, path, version)
             migrated_from = _migrate_locked(conn, path)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
@@ -487,6 +504,38 @@ def open_database(
         conn.close()
         raise
     return conn, migrated_from == 0, migrated_from or None
+
+
+def _check_no_older_processes(conn: sqlite3.Connection, path: Path, version: int) -> None:
+    """Refuse to upgrade a database that workers or cron daemons of an older jobctl have open
+    (a heartbeat within three of their intervals): the indexes their queries name change
+    under them, and a cron daemon then fires nothing while it looks live. Only a command
+    that works on an existing database refuses: one that starts a process (run-worker, up,
+    schedule-daemon) or enqueues upgrades it, so a restart of the service is the way on."""
+    import socket
+
+    from jobctl.processes import process_exists
+
+    cursor = conn.execute("SELECT * FROM workers")  # early schemas lack kind and interval
+    names = [column[0] for column in cursor.description]
+    host, now = socket.gethostname(), time.time()
+    live: list[str] = []
+    for row in cursor.fetchall():
+        record = dict(zip(names, row, strict=True))
+        if now - record["heartbeat_at"] > 3 * record.get("interval", 10.0):
+            continue
+        if record["host"] == host and not process_exists(record["pid"]):
+            continue
+        kind = "cron daemon" if record.get("kind") == "scheduler" else "worker"
+        where = "" if record["host"] == host else f" on {record['host']}"
+        live.append(f"{kind} pid {record['pid']}{where}")
+    if live:
+        shown = ", ".join(live[:3]) + (f" and {len(live) - 3} more" if len(live) > 3 else "")
+        raise StoreError(
+            f"database {path}: schema version {version} is in use by jobctl processes of an"
+            f" older version ({shown}); restart them: the first to start upgrades it to"
+            f" {SCHEMA_VERSION}"
+        )
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> bool:
@@ -891,20 +940,16 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> int | None:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(f"database {path}: cannot switch to WAL mode ({mode})")
+            else:
+                with _transaction(conn):
+                    _repair(conn, version)
             for number, script in _migrations():
-                if number <= version:
-                    continue
-                conn.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in _statements(script):
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    conn.execute(f"PRAGMA user_version = {number}")
-                    conn.execute("COMMIT")
-                except BaseException:
-                    if conn.in_transaction:  # (SQLite rolled back itself on a full disk)
-                        conn.execute("ROLLBACK")
-                    raise
+                if number > version:
+                    with _transaction(conn):
+                        for statement in _statements(script):
+                            conn.execute(statement)
+                        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                        conn.execute(f"PRAGMA user_version = {number}")
             return version
     except Timeout:
         raise StoreError(
@@ -912,6 +957,95 @@ def _migrate_locked(conn: sqlite3.Connection, path: Path) -> int | None:
         ) from None
     except OSError as exc:
         raise StoreError(f"database {path}: cannot lock {lock_path}: {exc.strerror}") from None
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # (SQLite rolled back itself on a full disk)
+            conn.execute("ROLLBACK")
+        raise
+
+
+# What early databases of schema 1 had and 001 no longer makes: an index no query names, and
+# the trigger that counted inserts, which the store counts itself now (it would count twice).
+_OBSOLETE = (("index", "jobs_job"), ("trigger", "jobs_count_insert"))
+
+
+def _repair(conn: sqlite3.Connection, version: int) -> None:
+    """Bring a database to the schema that migrations 001 to `version` make, before the next
+    ones run: 001 was edited after early releases had made databases with it (see 008), so
+    a file marked version 1 may lack tables, columns, or have indexes and triggers of other
+    definitions. Missing tables (with the rows the scripts put in them) and columns are added;
+    indexes and triggers that differ are made again. A database made as its version says is
+    left as it is."""
+    reference = sqlite3.connect(":memory:")
+    try:
+        for number, script in _migrations():
+            if number <= version:
+                for statement in _statements(script):
+                    reference.execute(statement)
+        want = _schema_entries(reference)
+        have = _schema_entries(conn)
+        recount = False
+        for kind, name in _OBSOLETE:
+            if (kind, name) in have:
+                conn.execute(f"DROP {kind.upper()} {name}")
+                recount = recount or name == "jobs_count_insert"
+        for (kind, name), sql in list(have.items()):
+            if kind != "table" and (kind, name) in want and _words(want[kind, name]) != _words(sql):
+                conn.execute(f"DROP {kind.upper()} {name}")
+                del have[kind, name]  # made again below, once its table has every column
+        for (kind, name), sql in want.items():
+            if kind != "table":
+                continue
+            if (kind, name) not in have:
+                conn.execute(sql)
+                rows = reference.execute(f"SELECT * FROM {name}").fetchall()
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    conn.executemany(f"INSERT INTO {name} VALUES ({marks})", rows)
+                continue
+            present = {row[1] for row in conn.execute(f"PRAGMA table_info({name})")}
+            for _, column, kind_of, not_null, default, _ in reference.execute(
+                f"PRAGMA table_info({name})"
+            ):
+                if column not in present:
+                    definition = f"{column} {kind_of}".strip()
+                    if not_null:
+                        definition += " NOT NULL"
+                    if default is not None:
+                        definition += f" DEFAULT {default}"
+                    conn.execute(f"ALTER TABLE {name} ADD COLUMN {definition}")
+        for (kind, name), sql in want.items():
+            if kind != "table" and (kind, name) not in have:
+                conn.execute(sql)
+        if recount:
+            # Counted twice since the store counts inserts too: counted again from the jobs.
+            conn.execute("DELETE FROM job_counts")
+            conn.execute(
+                "INSERT INTO job_counts (queue, state, n)"
+                " SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
+            )
+    finally:
+        reference.close()
+
+
+def _schema_entries(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+    """Each table, index and trigger of jobctl's: (type, name) -> its CREATE statement."""
+    rows = conn.execute(
+        "SELECT type, name, sql FROM sqlite_master"
+        " WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'"
+    ).fetchall()
+    return {(kind, name): sql for kind, name, sql in rows}
+
+
+def _words(sql: str) -> str:
+    return " ".join(sql.split())
 
 
 def _statements(script: str) -> list[str]:

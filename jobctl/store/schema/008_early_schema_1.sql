@@ -1,0 +1,8 @@
+-- Version 8: no change of its own. 001 was edited after early releases had made databases
+-- with it (workers' kind and interval, fires, schedule_state and its planned_at, the
+-- statistics tables, attempts.due_at, the jobs_lease and jobs_state_finished indexes, the
+-- insert count moved from a trigger to the store), and no migration said so: such a
+-- database, marked version 1, or 2 to 7 once upgraded, failed every claim ("no column named
+-- due_at", "no query solution"). Before it migrates a database, the runner brings it to the
+-- schema its version stands for (connection._repair); this version makes every database
+-- upgraded before that pass through it once.
