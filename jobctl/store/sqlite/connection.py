@@ -178,10 +178,15 @@ class SqliteBase:
                     raise
                 os.rename(part, target)  # a file system without hard links
         except sqlite3.Error as exc:
-            raise StoreError(f"backup {target}: {describe(exc, Path(part))}") from None
+            what = describe(exc, Path(part))
+            if what == _DISK_FULL:  # the target's disk: the database is fine (exit 2, not 3)
+                raise UsageError(f"backup {target}: {_DISK_FULL} (no room for the copy)") from None
+            raise StoreError(f"backup {target}: {what}") from None
         except FileExistsError:
             raise StoreError(f"backup {target}: exists already (choose a new file)") from None
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise UsageError(f"backup {target}: {_DISK_FULL} (no room for the copy)") from None
             raise StoreError(f"backup {target}: {exc.strerror}") from None
         finally:
             for leftover in (part, part + "-journal"):
@@ -401,7 +406,24 @@ def _file_system_problem(path: Path | None) -> str | None:
         return _DISK_FULL
     if info.f_files and (info.f_ffree if os.geteuid() == 0 else info.f_favail) == 0:
         return f"the file system holding {path.parent} has no free inodes left (df -i)"
+    if _refuses_writes(path):
+        return f"the file system holding {path.parent} is read-only (a disk error? see dmesg)"
     return None
+
+
+def _refuses_writes(path: Path) -> bool:
+    """Whether the file system refuses a new file beside the database with EROFS while its
+    mount says read-write: ext4's errors=remount-ro after an error ("emergency_ro") sets no
+    read-only flag that statvfs shows, and every write failed as if permissions did."""
+    probe = path.parent / f".{path.name}.probe-{os.getpid()}"
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        return exc.errno == errno.EROFS
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    return False
 
 
 def _read_only(path: Path | None) -> str:
