@@ -23,11 +23,11 @@ from typing import NamedTuple
 
 from jobctl.durations import format_duration
 from jobctl.logfolders import (
+    LogCut,
     continuation_bytes,
     log_exists,
     open_log,
     os_reason,
-    trim_log,
     write_all,
 )
 from jobctl.models import AttemptResult, Outcome
@@ -103,7 +103,9 @@ class Attempt:
         self._kill_at: float | None = None  # SIGKILL then; inf once sent
         self._timed_out = False
         self._unchecked = 0  # bytes written to the log since its size was last checked
-        self._log_cut = (0, 0)  # bytes of output the log dropped, its line saying so: trim_log
+        self._log_cut = (0, 0)  # bytes of output the log dropped, its line saying so: LogCut
+        self._cutting: LogCut | None = None  # a cut under way: the pipes wait until it is done
+        self._last_cut = False  # the cut to log_max_bytes at the end: begun
         self._leader_done = False
         self._leftovers_kill_at: float | None = None  # stopping processes the leader left
         self._leftovers_check = 0.0
@@ -211,7 +213,9 @@ class Attempt:
 
     def fds(self) -> list[int]:
         """The descriptors to watch for this attempt: its stdout, stderr and exit."""
-        fds = []
+        fds: list[int] = []
+        if self._cutting is not None:  # the job waits on its pipes while its log is cut
+            return [self._exit_fd] if self._exit_fd is not None else fds
         if self._out_fd is not None:
             fds.append(self._out_fd)
         if self._err_fd is not None:
@@ -224,6 +228,8 @@ class Attempt:
         """When `advance()` must run next even if nothing is readable (time.monotonic)."""
         if self.result is not None or self._proc is None:
             return None
+        if self._cutting is not None:
+            return 0.0  # its next slice, at the next turn
         if not self._leader_done:
             waits: list[float] = []
             if self._timeout_at is not None and self._kill_at is None:
@@ -258,10 +264,13 @@ class Attempt:
         proc = self._proc
         if self.result is not None or proc is None:
             return self.result
-        if self._out_fd is not None and self._out_fd in readable:
-            self._copy_output(self._out_fd)
-        if self._err_fd is not None and self._err_fd in readable:
-            self._copy_output(self._err_fd)
+        if self._cutting is not None:
+            self._cut_slice()
+        else:
+            if self._out_fd is not None and self._out_fd in readable:
+                self._copy_output(self._out_fd)
+            if self._err_fd is not None and self._err_fd in readable:
+                self._copy_output(self._err_fd)
         now = time.monotonic()
         if not self._leader_done:
             exited = self._exit_fd is None or self._exit_fd in readable
@@ -275,11 +284,18 @@ class Attempt:
             self._stop_leftovers(now)
             if self._leftovers_kill_at is not None:
                 return None
+        if self._cutting is not None:
+            return None
         if self._out_fd is not None or self._err_fd is not None:
             if self._drain_until is None:
                 # The leader is gone, yet something (outside its session) holds output open.
                 self._drain_until = now + _LAST_OUTPUT_GRACE
             if now < self._drain_until:
+                return None
+        if self._log_fd >= 0 and not self._last_cut:
+            self._last_cut = True  # to its last log_max_bytes, a slice at a time like any cut
+            self._begin_cut(self.spec.log_max_bytes)
+            if self._cutting is not None:
                 return None
         return self._finish()
 
@@ -351,6 +367,8 @@ class Attempt:
         without pause must not keep its loop from the other attempts."""
         is_stderr = fd == self._err_fd
         for _ in range(_READS_PER_TURN):
+            if self._cutting is not None:
+                return  # read on once the log is cut: the job waits on its pipe meanwhile
             try:
                 chunk = os.read(fd, 65536)
             except BlockingIOError:
@@ -384,8 +402,23 @@ class Attempt:
         self._unchecked += len(data)
         if self._unchecked > self.spec.log_max_bytes:  # all output passes here: cap it here
             self._unchecked = 0
-            keep = self.spec.log_max_bytes
-            self._log_cut = trim_log(self._log_fd, keep, 2 * keep, self._log_cut)
+            self._begin_cut(2 * self.spec.log_max_bytes)
+
+    def _begin_cut(self, above: int) -> None:
+        """Cut the log to its last log_max_bytes if it is over `above`: a slice now, the
+        rest at the loop's next turns (see LogCut), none of its output read meanwhile."""
+        cutting = LogCut(self._log_fd, self.spec.log_max_bytes, above, self._log_cut)
+        self._cutting = cutting
+        self._cut_slice()
+
+    def _cut_slice(self) -> None:
+        cutting = self._cutting
+        assert cutting is not None
+        if cutting.step():
+            self._log_cut = cutting.result
+            self._cutting = None
+            if self._drain_until is not None and not self._last_cut:
+                self._drain_until = None  # the grace for the last output starts again
 
     def _close_pipe(self, fd: int) -> None:
         with contextlib.suppress(OSError):
@@ -396,14 +429,14 @@ class Attempt:
             self._err_fd = None
 
     def _finish(self) -> AttemptResult:
-        if self._log_fd >= 0:
-            keep = self.spec.log_max_bytes
-            self._log_cut = trim_log(self._log_fd, keep, keep, self._log_cut)
         self._release()
         self.result = self._result()
         return self.result
 
     def _release(self) -> None:
+        if self._cutting is not None:  # its log half copied back: done now, or output is lost
+            self._log_cut = self._cutting.finish()
+            self._cutting = None
         for fd in (self._exit_fd, self._out_fd, self._err_fd, self._log_fd):
             if fd is not None and fd >= 0:
                 with contextlib.suppress(OSError):

@@ -303,41 +303,110 @@ def os_reason(exc: OSError) -> str:
 
 
 def trim_log(fd: int, keep: int, above: int, cut: tuple[int, int]) -> tuple[int, int]:
-    """Cut the log to its last `keep` bytes once it is over `above`, dropping the head.
-    Through the open descriptor, never the path, which someone could have swapped.
+    """Cut the log to its last `keep` bytes once it is over `above`, at once (see LogCut,
+    which does it a slice at a time); the new (bytes dropped, line length) pair."""
+    return LogCut(fd, keep, above, cut).finish()
+
+
+class LogCut:
+    """A cut of the log to its last `keep` bytes once it is over `above`, dropping the head,
+    done a slice at a time: each `step()` copies at most _SLICE bytes, and says whether the
+    cut is done. A cut copies the kept bytes twice, and a worker's loop that did all of it at
+    once (6.6 s for a 1 GiB log_max_bytes) renewed no lease meanwhile: the other jobs' leases
+    ran out, and other workers took them and ran them again. The owner writes nothing to the
+    log until `step()` says it is done (its job waits on its pipe meanwhile). Through the open
+    descriptor, never the path, which someone could have swapped.
 
     A cut log starts with a line that says how many bytes of the job's output were dropped
     in all (TRIMMED): `logs --follow` reads from it where in the output the kept bytes
     start, so that it shows none twice. `cut` is (bytes dropped so far, length of that
-    line), (0, 0) before the first cut; the new pair is returned."""
-    dropped, line = cut
-    try:
-        size = os.fstat(fd).st_size
-        if size <= above:
-            return cut
-        start = max(size - keep, line)  # never the line of an earlier cut
-        if start == line:
-            return cut  # nothing to drop (a log cut to `keep` just before it ended)
-        start += continuation_bytes(os.pread(fd, 3, start))
-        head = TRIMMED % (dropped + start - line, os.fstat(fd).st_ino)
-        # The kept bytes go a megabyte at a time through a file of their own: a worker that
-        # held them (log_max_bytes of them, and a copy) grew by hundreds of megabytes.
-        spare = _spare_copy(fd, start, size)
+    line), (0, 0) before the first cut; `result` is the new pair once done (the old one when
+    there was nothing to cut, or the cut failed before it emptied the log)."""
+
+    def __init__(self, fd: int, keep: int, above: int, cut: tuple[int, int]) -> None:
+        self.result = cut
+        self._fd = fd
+        self._spare = -1  # the kept bytes, copied out before the log is emptied
+        self._head = b""
+        self._start = self._end = 0  # the kept bytes' offsets in the log
+        self._copied = 0  # of them, copied out, then (once the log is emptied) back
+        self._emptied = False
+        dropped, line = cut
+        self._dropped = dropped
+        try:
+            size = os.fstat(fd).st_size
+            if size <= above:
+                return
+            start = max(size - keep, line)  # never the line of an earlier cut
+            if start == line:
+                return  # nothing to drop (a log cut to `keep` just before it ended)
+            start += continuation_bytes(os.pread(fd, 3, start))
+            self._head = TRIMMED % (dropped + start - line, os.fstat(fd).st_ino)
+            self._dropped = dropped + start - line
+            self._start, self._end = start, size
+            # The kept bytes go through a file of their own: a worker that held them
+            # (log_max_bytes of them, and a copy) grew by hundreds of megabytes.
+            spare = _spare_file(fd)
+        except OSError:
+            return
         if spare is None:  # (no room for one): they are held in memory instead
-            tail = os.pread(fd, size - start, start)
-            os.ftruncate(fd, 0)
-            write_all(fd, head + tail)  # O_APPEND: at the start
+            self._in_memory()
         else:
-            try:
-                os.ftruncate(fd, 0)
-                if write_all(fd, head) is None:  # O_APPEND: at the start, then the rest
-                    _copy_range(spare, 0, size - start, fd, None)
-            finally:
-                os.close(spare)
-        dropped += start - line
-    except OSError:
-        return cut
-    return dropped, len(head)
+            self._spare = spare
+
+    def step(self) -> bool:
+        """Copy the next slice; whether the cut is done."""
+        if self._spare < 0:
+            return True
+        try:
+            if not self._emptied:
+                upto = min(self._start + self._copied + _SLICE, self._end)
+                at = self._copied
+                if not _copy_range(self._fd, self._start + at, upto, self._spare, at):
+                    raise OSError(errno.EIO, "short copy")
+                self._copied = upto - self._start
+                if upto < self._end:
+                    return False
+                self._emptied = True
+                self._copied = 0
+                os.ftruncate(self._fd, 0)
+                if write_all(self._fd, self._head) is not None:  # O_APPEND: at the start
+                    return self._close()
+                return False
+            length = self._end - self._start
+            upto = min(self._copied + _SLICE, length)
+            if not _copy_range(self._spare, self._copied, upto, self._fd, None):
+                return self._close()  # a full disk: what did not fit is lost
+            self._copied = upto
+            return upto >= length and self._close()
+        except OSError:
+            if self._emptied:
+                return self._close()
+            os.close(self._spare)
+            self._spare = -1
+            self._in_memory()  # (no room for the copy: a full disk)
+            return True
+
+    def finish(self) -> tuple[int, int]:
+        """Do what is left at once (the attempt is being closed); the new pair."""
+        while not self.step():
+            pass
+        return self.result
+
+    def _in_memory(self) -> None:
+        try:
+            tail = os.pread(self._fd, self._end - self._start, self._start)
+            os.ftruncate(self._fd, 0)
+            write_all(self._fd, self._head + tail)  # O_APPEND: at the start
+        except OSError:
+            return
+        self.result = (self._dropped, len(self._head))
+
+    def _close(self) -> bool:
+        os.close(self._spare)
+        self._spare = -1
+        self.result = (self._dropped, len(self._head))
+        return True
 
 
 def continuation_bytes(head: bytes) -> int:
@@ -353,24 +422,17 @@ def continuation_bytes(head: bytes) -> int:
 
 
 _CHUNK = 1 << 20
+_SLICE = 8 << 20  # bytes a cut copies per step: some milliseconds
 
 
-def _spare_copy(fd: int, start: int, end: int) -> int | None:
-    """Bytes start..end of the log in an unnamed file (O_TMPFILE) of the log's own folder,
-    private, gone when closed; None where there is none to be had (a full disk, a file
-    system without O_TMPFILE)."""
+def _spare_file(fd: int) -> int | None:
+    """An unnamed file (O_TMPFILE) in the log's own folder, private, gone when closed; None
+    where there is none to be had (a full disk, a file system without O_TMPFILE)."""
     try:
         folder = os.path.dirname(os.readlink(f"/proc/self/fd/{fd}"))
-        spare = os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        return os.open(folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
     except (OSError, AttributeError):
         return None
-    try:
-        if _copy_range(fd, start, end, spare, 0):
-            return spare
-    except OSError:
-        pass
-    os.close(spare)
-    return None
 
 
 def _copy_range(src: int, start: int, end: int, dst: int, at: int | None) -> bool:
