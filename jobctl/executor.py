@@ -23,12 +23,13 @@ from typing import NamedTuple
 
 from jobctl.durations import format_duration
 from jobctl.logfolders import (
+    LOST,
     LogCut,
     continuation_bytes,
     log_exists,
     open_log,
     os_reason,
-    write_all,
+    write_counted,
 )
 from jobctl.models import AttemptResult, Outcome
 from jobctl.processes import (
@@ -50,6 +51,7 @@ _LEFTOVER_CHECK = 0.02
 _READS_PER_TURN = 16  # of 64 KiB each
 _LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
 _SENT = float("inf")
+_ROOM_FROM = 65536  # a log this long frees room by dropping its older half: a shorter, none
 _LONGEST_WAIT = 86400.0  # seconds: see wait_readable
 
 
@@ -93,6 +95,8 @@ class Attempt:
         self._log_opened = False  # tried: made at most once
         self._log_made = False
         self._output_lost: str | None = None  # why output did not reach the log, if any did not
+        self._lost_bytes = 0  # of output lost since the log last said so (LOST)
+        self._lost_why = ""
         self._no_log: str | None = None  # why the log cannot be made: output would be lost
         self._out_fd: int | None = None
         self._err_fd: int | None = None
@@ -387,22 +391,71 @@ class Attempt:
     def _write_log(self, data: bytes) -> None:
         if self._log_fd < 0:
             if self._log_opened:  # the log could not be created: the output is lost, not the job
-                self._output_lost = self._output_lost or self._no_log
+                self._lose(len(data), self._no_log or "")
                 return
             self._log_opened = True
             try:
                 self._log_fd = open_log(self.spec.log_path)
             except OSError as exc:
-                self._output_lost = os_reason(exc)
+                self._no_log = os_reason(exc)
+                if exc.errno in (errno.EMFILE, errno.ENFILE):
+                    # Descriptors run out while many jobs run: tried again at the next output.
+                    self._log_opened = False
+                self._lose(len(data), self._no_log)
                 return
             self._log_made = True
-        failed = write_all(self._log_fd, data)
-        if failed is not None and self._output_lost is None:
-            self._output_lost = os_reason(failed)
+        if self._lost_bytes and not self._mark_lost():
+            self._lose(len(data), self._lost_why)  # after the hole, never before its mark
+            return
+        written, failed = write_counted(self._log_fd, data)
+        if failed is not None:
+            written += self._make_room(data[written:], failed)
+            if written < len(data):
+                self._lose(len(data) - written, os_reason(failed))
         self._unchecked += len(data)
         if self._unchecked > self.spec.log_max_bytes:  # all output passes here: cap it here
             self._unchecked = 0
             self._begin_cut(2 * self.spec.log_max_bytes)
+
+    def _lose(self, size: int, why: str) -> None:
+        """Output that did not reach the log: the error says so, and the log at its next
+        write (LOST), where the hole is."""
+        if self._output_lost is None:
+            self._output_lost = why
+        self._lost_bytes += size
+        self._lost_why = why
+
+    def _mark_lost(self) -> bool:
+        """Write the line that marks a hole in the log, on a line of its own; whether it
+        went."""
+        try:
+            size = os.fstat(self._log_fd).st_size
+            open_line = size > 0 and os.pread(self._log_fd, 1, size - 1) != b"\n"
+        except OSError:
+            return False
+        line = (b"\n" if open_line else b"") + LOST % (self._lost_bytes, self._lost_why.encode())
+        if write_counted(self._log_fd, line)[1] is not None:
+            return False
+        self._lost_bytes = 0
+        return True
+
+    def _make_room(self, rest: bytes, failed: OSError) -> int:
+        """A log its disk (or a file size limit) has no room for drops its older half, as
+        the cap does, so that it keeps the newest output rather than the first, and the
+        database beside it the room to record the job's end; how much of `rest` then went.
+        Once per streak of lost output: a disk filled by another does not empty the log."""
+        if failed.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or self._lost_bytes:
+            return 0
+        if self._cutting is not None:
+            return 0
+        try:
+            size = os.fstat(self._log_fd).st_size
+        except OSError:
+            return 0
+        if size < _ROOM_FROM:
+            return 0
+        self._log_cut = LogCut(self._log_fd, size // 2, 0, self._log_cut).finish()
+        return write_counted(self._log_fd, rest)[0]
 
     def _begin_cut(self, above: int) -> None:
         """Cut the log to its last log_max_bytes if it is over `above`: a slice now, the
@@ -429,6 +482,8 @@ class Attempt:
             self._err_fd = None
 
     def _finish(self) -> AttemptResult:
+        if self._lost_bytes and self._log_fd >= 0:
+            self._mark_lost()  # output lost up to its end: the log says so at its end
         self._release()
         self.result = self._result()
         return self.result

@@ -295,6 +295,19 @@ def write_all(fd: int, data: bytes) -> OSError | None:
     return None
 
 
+def write_counted(fd: int, data: bytes) -> tuple[int, OSError | None]:
+    """Write all of `data`: how much was written, and the error that stopped it, if one
+    did (what did not fit is lost: see the executor's LOST line)."""
+    view = memoryview(data)
+    written = 0
+    while written < len(data):
+        try:
+            written += os.write(fd, view[written:])
+        except OSError as exc:
+            return written, exc
+    return written, None
+
+
 def os_reason(exc: OSError) -> str:
     """An OSError as the end of a sentence: "No space left on device" reads "no space left
     on device"; a message of jobctl's own (with paths) is left as it is."""
@@ -458,6 +471,8 @@ def _copy_range(src: int, start: int, end: int, dst: int, at: int | None) -> boo
 # starts with such a line of another log (`cat` of one, `jobctl logs` of another job) is not
 # taken for cut, its first line hidden from `logs --follow`.
 TRIMMED = b"[... %d bytes of earlier output dropped (log file %d) ...]\n"
+# The line where output that could not be written is missing from a log (a full disk).
+LOST = b"[... %d bytes of output lost (%s) ...]\n"
 _TRIMMED = re.compile(
     rb"\[\.\.\. (\d{1,20}) bytes of earlier output dropped \(log file (\d{1,20})\) \.\.\.\]\n"
 )

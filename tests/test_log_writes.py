@@ -3,11 +3,15 @@ drives it, and what a log that cannot be written keeps and says."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import resource
 import subprocess
 import time
 from pathlib import Path
+
+from conftest import small_file_system
 
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult
@@ -30,14 +34,18 @@ def _drive(attempt: Attempt, each_turn: object = None) -> AttemptResult:
     result = attempt.start()
     try:
         while result is None:
-            deadline = attempt.deadline()
-            timeout = None if deadline is None else deadline - time.monotonic()
-            result = attempt.advance(wait_readable(attempt.fds(), timeout))
+            result = attempt.advance(wait_readable(attempt.fds(), _timeout(attempt)))
             if each_turn is not None:
                 each_turn()  # type: ignore[operator]
     finally:
         attempt.close()
     return result
+
+
+def _timeout(attempt: Attempt) -> float:
+    """Until the attempt's deadline, at most a turn of 20 ms (a worker's loop has others)."""
+    deadline = attempt.deadline()
+    return 0.02 if deadline is None else min(0.02, deadline - time.monotonic())
 
 
 def test_a_large_log_is_cut_a_slice_at_a_time_between_turns_of_the_loop(tmp_path: Path) -> None:
@@ -64,3 +72,111 @@ def test_a_large_log_is_cut_a_slice_at_a_time_between_turns_of_the_loop(tmp_path
     assert len(kept) == keep
     assert kept == expected[-keep:]
     assert int(found.group(1)) == len(expected) - keep
+
+
+def test_a_log_that_fills_its_disk_keeps_the_newest_output(tmp_path: Path) -> None:
+    """On a full disk the log kept its first bytes and dropped all later output, where the
+    error usually is (and with the default folder, the database beside it had no room to
+    record the job's end). It now drops its older half to make room, as the cap does."""
+    with small_file_system(tmp_path / "logs", "size=1m"):
+        attempt = Attempt(_spec(tmp_path, "seq 1 400000", 10 << 20))
+        result = _drive(attempt)
+        text = Path(attempt.spec.log_path).read_bytes()
+    assert result.outcome.value == "succeeded", result
+    assert text.endswith(b"\n399999\n400000\n")
+    assert re.match(rb"\[\.\.\. \d+ bytes of earlier output dropped ", text)
+
+
+def test_output_lost_to_a_full_disk_leaves_a_mark_where_it_is_missing(tmp_path: Path) -> None:
+    """Output dropped while another filled the disk left a silent hole: the line before it
+    ran on into the first line after it. A line now says how much is missing, and why."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    command = (
+        f"cd {signals} && head -c 4096 /dev/zero | tr '\\0' b;"
+        " until [ -e go ]; do sleep 0.01; done;"
+        " echo during; touch said; until [ -e go2 ]; do sleep 0.01; done; echo after"
+    )
+    with small_file_system(tmp_path / "logs", "size=1m") as disk:
+        attempt = Attempt(_spec(tmp_path, command, 10 << 20))
+        log = Path(attempt.spec.log_path)
+        filler = disk / "filler"
+        turns_after_said = 0
+
+        def each_turn() -> None:
+            nonlocal turns_after_said
+            if not (signals / "go").exists() and log.exists() and log.read_bytes():
+                _fill(filler)
+                (signals / "go").touch()
+            elif (signals / "said").exists():
+                turns_after_said += 1
+                if turns_after_said == 2:  # "during" was read (and lost) by now
+                    filler.unlink()
+                    (signals / "go2").touch()
+
+        result = _drive(attempt, each_turn)
+        text = log.read_bytes()
+    assert text == (
+        b"b" * 4096  # a page, the disk's last: output on no line of its own
+        + b"\n[... 7 bytes of output lost (no space left on device) ...]\nafter\n"
+    )
+    assert result.error == "output lost (no space left on device)"
+
+
+def _fill(path: Path) -> None:
+    """Write to `path` until its disk is full."""
+    with open(path, "wb", buffering=0) as out:
+        block = b"x" * 4096
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(block)
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(b"x")
+
+
+def test_a_log_that_could_not_be_opened_for_want_of_descriptors_is_tried_again(
+    tmp_path: Path,
+) -> None:
+    """Under an open-files limit, a job whose first output found no descriptor for its log
+    lost all its output for good: the open was never tried again. It is now tried at the
+    next output, the log saying what was lost before."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    command = (
+        f"cd {signals} && echo first; touch said; until [ -e go ]; do sleep 0.01; done; echo second"
+    )
+    attempt = Attempt(_spec(tmp_path, command, 10 << 20))
+    log = Path(attempt.spec.log_path)
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    turns_after_said = 0
+
+    def each_turn() -> None:
+        nonlocal turns_after_said
+        if (signals / "said").exists():
+            turns_after_said += 1
+            if turns_after_said == 2:  # "first" was read by now, and found no descriptor
+                for fd in held:
+                    os.close(fd)
+                held.clear()
+                resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+                (signals / "go").touch()
+
+    result = attempt.start()
+    assert result is None
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, limits[1]))
+    try:
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(os.open("/dev/null", os.O_RDONLY))
+        while result is None:
+            result = attempt.advance(wait_readable(attempt.fds(), _timeout(attempt)))
+            each_turn()
+    finally:
+        attempt.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+    assert log.read_bytes() == b"[... 6 bytes of output lost (too many open files) ...]\nsecond\n"
+    assert result.error == "output lost (too many open files)"

@@ -638,9 +638,10 @@ def test_a_log_folder_with_no_room_loses_the_output_not_the_job(env: Env) -> Non
         assert (env.show(silent)["state"], env.show(silent)["error"]) == ("succeeded", None)
 
 
-def test_output_cut_short_by_a_file_size_limit_is_flagged_on_the_attempt(env: Env) -> None:
-    """The log keeps what fitted and the job its outcome; its error says the rest is lost
-    (here a file size limit on the worker, as a full disk would do)."""
+def test_output_past_a_file_size_limit_keeps_its_newest_part_in_the_log(env: Env) -> None:
+    """A log that finds no room (here a file size limit on the worker, as a full disk would
+    do) drops its older half, as a cut does, and keeps the newest output: the log kept the
+    first bytes and lost the rest, the job's last lines (where its error is) with them."""
     import resource
 
     env.write_config(
@@ -669,11 +670,13 @@ def test_output_cut_short_by_a_file_size_limit_is_flagged_on_the_attempt(env: En
     assert worker.returncode == 0, worker.stderr
     first, second, third = env.show(big), env.show(bad), env.show(small)
     assert first["state"] == "succeeded"
-    assert first["error"] == "output lost (file too large)"
+    assert first["error"] is None
     log = Path(str(first["attempts_history"][0]["log_path"]))  # type: ignore[index]
     assert 0 < log.stat().st_size <= limit
+    text = log.read_bytes()
+    assert text.startswith(b"[... ") and text.endswith(b"\0done\n")
     assert second["state"] == "dead"
-    assert str(second["error"]).startswith("exit code 3, output lost (file too large)")
+    assert second["error"] == "exit code 3"
     assert (third["state"], third["error"]) == ("succeeded", None)
 
 
