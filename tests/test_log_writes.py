@@ -11,7 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import small_file_system
+from conftest import Env, small_file_system
 
 from jobctl.executor import Attempt, AttemptSpec, wait_readable
 from jobctl.models import AttemptResult
@@ -180,3 +180,22 @@ def test_a_log_that_could_not_be_opened_for_want_of_descriptors_is_tried_again(
         resource.setrlimit(resource.RLIMIT_NOFILE, limits)
     assert log.read_bytes() == b"[... 6 bytes of output lost (too many open files) ...]\nsecond\n"
     assert result.error == "output lost (too many open files)"
+
+
+def test_logs_says_when_part_of_the_output_was_lost(env: Env) -> None:
+    """`logs` printed a log that had lost output (or nothing at all) and exited 0 without a
+    word: only `show`'s error said so. It now says so on stderr."""
+    with small_file_system(env.root / "logs", "size=1m") as disk:
+        env.write_config(
+            f'[settings]\nlog_dir = "{disk}"\n\n[jobs.talk]\ncommand = ["echo", "hi"]\n'
+            "max_attempts = 1\n"
+        )
+        job_id = env.enqueue("talk")
+        _fill(disk / "filler")
+        env.run("run-worker", "--burst", check=True)
+        shown = env.run("logs", str(job_id))
+    assert (shown.returncode, shown.stdout) == (0, "")
+    assert shown.stderr == (
+        f"jobctl: note: job {job_id} attempt 1: part of its output was lost"
+        " (no space left on device)\n"
+    )

@@ -66,6 +66,19 @@ def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
     return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
 
 
+def say_output_lost(attempt: Attempt) -> None:
+    """A note on stderr when some of an attempt's output never reached its log (a full
+    disk): the log, or no log at all, would pass for all of it. Its error says so, and why."""
+    import re
+
+    found = re.search(r"(?:^|, )output lost \((.+?)\)(?=: |$)", attempt.error or "")
+    if found is not None:
+        say(
+            f"jobctl: note: job {attempt.job_id} attempt {attempt.run}: part of its output"
+            f" was lost ({found.group(1)})"
+        )
+
+
 class FollowedOutput:
     """The jobs' output as `--follow` copies it to stdout, with jobctl's own lines on stderr
     between: where both reach one file (a terminal, `2>&1`), a line of jobctl's after output

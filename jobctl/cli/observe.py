@@ -18,7 +18,13 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 import typer
 
 from jobctl.cli.app import app
-from jobctl.cli.attemptlogs import FollowedOutput, LogReader, attempt_log, copy_output
+from jobctl.cli.attemptlogs import (
+    FollowedOutput,
+    LogReader,
+    attempt_log,
+    copy_output,
+    say_output_lost,
+)
 from jobctl.cli.context import STATE
 from jobctl.cli.options import MAX_ID, duration_option
 from jobctl.errors import EXIT_INTERRUPTED
@@ -186,6 +192,7 @@ def logs(
         if not attempts:
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
         chosen = attempts[-1] if attempt is None else next(a for a in attempts if a.run == attempt)
+        say_output_lost(chosen)  # before the output: a note after it would be lost in it
         if chosen.log_path == "":
             return  # it wrote nothing, so no log file was made
         path = attempt_log(store, chosen)
