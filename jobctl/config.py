@@ -30,6 +30,7 @@ NAME_RULE = (
 )
 MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
 QUEUE_NAME = JOB_NAME
+MIN_LOG_BYTES = 1024  # [settings] log_max_bytes: below it a cut log keeps next to nothing
 MAX_PAYLOAD_LIMIT = 127 * 1024  # under Linux's MAX_ARG_STRLEN (128 KiB) with the variable's name
 ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exec`
 DEFAULT_QUEUE = "default"
@@ -37,6 +38,8 @@ LOG_FORMATS = ("text", "json")  # of event lines: [settings] log_format, --log-f
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 T = TypeVar("T")
+# What tells that a config file changed since it was read (see file_stamp).
+Stamp = tuple[int, int, int, int]
 # Patterns only errors and schedules need: compiled where used (through re's cache), since
 # every `jobctl enqueue` loads the config.
 _HEADER = r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$"
@@ -116,6 +119,8 @@ class Settings(NamedTuple):
     # Whether workers run `enqueue --exec` commands; None: yes on SQLite, no on a shared store
     # (see exec_allowed).
     allow_exec: bool | None = None
+    # The attempts of an `enqueue --exec` job that gives no --max-attempts (see exec_job_type).
+    exec_max_attempts: int = 3
 
 
 def exec_allowed(settings: Settings, store_location: str) -> bool:
@@ -147,7 +152,12 @@ class Config(NamedTuple):
     queue_limits: Mapping[str, int] = _NOTHING
     # The file's stamp (see file_stamp) as it was read: whoever holds this config can tell
     # whether the file changed since, however the config reached them.
-    stamp: tuple[int, int, int] | None = None
+    stamp: Stamp | None = None
+    # In a running process, the settings of the config it started with (see
+    # reloads.ConfigFollower): those it reads at start only are compared with them on a reload.
+    settings_at_start: Settings | None = None
+    # What is valid but has no effect (`shell = true` on a list command): `validate` warns.
+    notes: tuple[str, ...] = ()
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -160,6 +170,24 @@ class Config(NamedTuple):
     @property
     def base_dir(self) -> Path:
         return self.path.parent if self.path else Path.cwd()
+
+    def exec_job_type(self) -> JobType:
+        """What an `enqueue --exec` job is run as: DEFAULT_JOB, with `[settings]
+        exec_max_attempts` for the attempts of one that gives no --max-attempts."""
+        attempts = self.settings.exec_max_attempts
+        if attempts == DEFAULT_JOB.max_attempts:
+            return DEFAULT_JOB
+        return DEFAULT_JOB._replace(max_attempts=attempts)
+
+    def says_nothing(self) -> bool:
+        """Whether the file sets nothing at all (empty, or only comments): as a reload, it
+        is a write in progress far more often than a wish for no job types or schedules."""
+        return (
+            not self.jobs
+            and not self.schedules
+            and not self.queue_limits
+            and self.settings == Settings()
+        )
 
 
 DEFAULT_JOB = JobType(name=ADHOC_JOB, command=())
@@ -263,7 +291,7 @@ def _check_trusted(path: Path, info: os.stat_result) -> None:
         )
 
 
-def _read_config(path: Path) -> tuple[tuple[int, int, int], bytes]:
+def _read_config(path: Path) -> tuple[Stamp, bytes]:
     try:
         with path.open("rb") as handle:
             # The stamp before the read: a write after it makes the file's stamp differ, and
@@ -283,7 +311,7 @@ def _read_config(path: Path) -> tuple[tuple[int, int, int], bytes]:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
 
 
-def _parse_file(path: Path, stamp: tuple[int, int, int], raw: bytes) -> Config:
+def _parse_file(path: Path, stamp: Stamp, raw: bytes) -> Config:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -292,9 +320,11 @@ def _parse_file(path: Path, stamp: tuple[int, int, int], raw: bytes) -> Config:
     return parse_config(text.removeprefix("\ufeff"), path)._replace(stamp=stamp)
 
 
-def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
-    """What tells that a config file changed since it was read: its inode, size and
-    modification time (None: no file). Workers and the cron daemon re-read it on a change."""
+def file_stamp(path: Path | None) -> Stamp | None:
+    """What tells that a config file changed since it was read: its inode, size,
+    modification time and change time (None: no file). Workers and the cron daemon re-read
+    it on a change; the change time is there for a chmod or chown, which alone can turn a
+    file refused for its permissions into one to take."""
     if path is None:
         return None
     try:
@@ -303,8 +333,8 @@ def file_stamp(path: Path | None) -> tuple[int, int, int] | None:
         return None
 
 
-def _stamp(info: os.stat_result) -> tuple[int, int, int]:
-    return (info.st_ino, info.st_size, info.st_mtime_ns)
+def _stamp(info: os.stat_result) -> Stamp:
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def parse_config(text: str, path: Path | None = None) -> Config:
@@ -374,6 +404,7 @@ class _Parser:
         self.name = name
         self.path = path
         self._headers: dict[tuple[str, ...], int] | None = None
+        self.notes: list[str] = []
 
     # -- error reporting ---------------------------------------------------------------------
 
@@ -382,6 +413,10 @@ class _Parser:
         where = f"{self.name}:{line}" if line else self.name
         what = f"[{table}]" + (f" {key}" if key else "") if table else (key or "")
         return ConfigError(f"{where}: {_printable(what)}: {message}")
+
+    def note(self, table: str, key: str, message: str) -> None:
+        """A warning for `validate`, in the form of an error."""
+        self.notes.append(str(self.fail(table, key, message)))
 
     def locate(self, table: str, key: str | None) -> int | None:
         """Best-effort line number of `key` in `[table]` (tomllib keeps no positions)."""
@@ -537,6 +572,7 @@ class _Parser:
             jobs=jobs,
             schedules=schedules,
             queue_limits=limits,
+            notes=tuple(self.notes),
         )
 
     def queue_limit(self, name: str, data: Any) -> int | None:
@@ -570,6 +606,7 @@ class _Parser:
             "on_dead",
             "hook_timeout",
             "allow_exec",
+            "exec_max_attempts",
         }
         self.check_keys(t, data, allowed)
         log_format = self.take(t, data, "log_format", str, "text")
@@ -592,14 +629,24 @@ class _Parser:
         durability = self.take(t, data, "durability", str, "full")
         if durability not in ("full", "normal", "off"):
             raise self.fail(t, "durability", "must be 'full', 'normal' or 'off'")
+        log_max_bytes = self.take(t, data, "log_max_bytes", (int, str), 10 << 20, parse_size)
+        if log_max_bytes < MIN_LOG_BYTES:
+            raise self.fail(
+                t,
+                "log_max_bytes",
+                "must be at least 1KiB: a log cut back is its last log_max_bytes after a line"
+                " saying how much was dropped, so 0 would keep no output at all (it is no"
+                " 'unlimited'), and a few bytes less than that line",
+            )
+        exec_max_attempts = self.take(t, data, "exec_max_attempts", int, 3)
+        if not 1 <= exec_max_attempts <= 1000:
+            raise self.fail(t, "exec_max_attempts", "must be between 1 and 1000")
         return Settings(
             db=self.take(t, data, "db", str, None, _path_text),
             lease=lease,
             max_payload=max_payload,
             log_dir=self.take(t, data, "log_dir", str, None, _path_text),
-            log_max_bytes=self.take(
-                t, data, "log_max_bytes", (int, str), 10 * 1024 * 1024, parse_size
-            ),
+            log_max_bytes=log_max_bytes,
             timezone=self.take(t, data, "timezone", str, None, _check_timezone),
             durability=durability,
             keep_succeeded=self.keep(t, data, "keep_succeeded"),
@@ -611,6 +658,7 @@ class _Parser:
             on_dead=self.hook(t, data, "on_dead"),
             hook_timeout=self.positive_duration(t, data, "hook_timeout", 30.0),
             allow_exec=self.take(t, data, "allow_exec", bool, None),
+            exec_max_attempts=exec_max_attempts,
         )
 
     def job(self, name: str, data: Any) -> JobType:
@@ -646,6 +694,14 @@ class _Parser:
             raise self.fail(t, None, "missing required key 'command'")
         shell = self.take(t, data, "shell", bool, False)
         command = self.command(t, data["command"], shell)
+        if shell and isinstance(data["command"], list):
+            self.note(
+                t,
+                "shell",
+                "has no effect on a list command: each element stays one argument, quoted"
+                " for the shell, so no $VARIABLE, pipe or glob in it is expanded; give the"
+                " command as one string for the shell to read it (or drop shell = true)",
+            )
         self.check_placeholders(t, command, shell)
         env = self.take(t, data, "env", dict, {})
         for key, value in env.items():

@@ -13,7 +13,6 @@ from typing import Any, NamedTuple
 
 from jobctl.config import (
     ADHOC_JOB,
-    DEFAULT_JOB,
     JOB_NAME,
     NAME_RULE,
     QUEUE_NAME,
@@ -106,7 +105,7 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         if not request.command:
             raise UsageError(f"{prefix}--exec needs a command")
         check_command(request.command, source or "--exec")
-        job_type = DEFAULT_JOB
+        job_type = config.exec_job_type()
         name = ADHOC_JOB
     else:
         if not request.job:

@@ -3,7 +3,13 @@ daemon notice an edit, read it, and refuse a broken one.
 
 A config carries the stamp of the file it was read from (Config.stamp), so whoever holds
 one can tell whether the file changed since, however the config reached them (`up` hands the
-daemon's reloads to its worker). A refused version is not read again until it changes.
+daemon's reloads to its worker). A refused version is not read again until it changes (its
+contents, or its mode or owner) or a reload is asked for.
+
+A file that sets nothing, or drops every job type of the config in force, is refused too: it
+is a write in progress (an editor saving in place, `generator > jobs.toml`) far more often
+than a wish, and taken it would fail every waiting job as of an unknown type and drop every
+schedule with its held fires. A process is restarted to run without job types.
 """
 
 from __future__ import annotations
@@ -11,8 +17,8 @@ from __future__ import annotations
 import os
 import stat
 
-from jobctl.config import Config, check_schedules, file_stamp, load_config_file
-from jobctl.errors import JobctlError
+from jobctl.config import Config, Stamp, check_schedules, file_stamp, load_config_file
+from jobctl.errors import ConfigError, JobctlError
 
 KEEPING = "; keeping the previous configuration"
 
@@ -23,9 +29,10 @@ class ConfigFollower:
     command would."""
 
     def __init__(self, config: Config, *, schedules: bool) -> None:
-        self.config = config
+        self._started_with = config.settings_at_start or config.settings
+        self.config = config._replace(settings_at_start=self._started_with)
         self.schedules = schedules
-        self._refused: tuple[int, int, int] | None = None
+        self._refused: Stamp | None = None
 
     def stale(self) -> bool:
         """Whether the file is neither the version in force nor one already refused. A
@@ -48,6 +55,7 @@ class ConfigFollower:
         stamp = file_stamp(path)
         try:
             config = load_config_file(path, settle=True)
+            _check_not_emptied(config, self.config)
             return check_schedules(config) if self.schedules else config
         except JobctlError:
             self._refused = stamp
@@ -58,10 +66,41 @@ class ConfigFollower:
         self._refused = config.stamp
 
     def adopt(self, config: Config) -> None:
-        self.config = config
+        self.config = config._replace(settings_at_start=self._started_with)
+
+
+def schedules_plan(config: Config) -> bool:
+    """Whether every cron expression of `config` parses: a worker started with such a
+    config refuses a reload that breaks one, as the cron daemon does, so that no process
+    takes half of an edit (`up`'s daemon checks its config before it starts; a lone
+    worker, started with a bad cron line as it may be, has nothing to keep)."""
+    try:
+        check_schedules(config)
+    except JobctlError:
+        return False
+    return True
+
+
+def _check_not_emptied(config: Config, in_force: Config) -> None:
+    """Refuse a version that sets nothing, or that has no job type where the config in
+    force has some (see the module's docstring)."""
+    if config.says_nothing() and not in_force.says_nothing():
+        raise ConfigError(
+            f"{config.path} sets nothing (it is empty, or comments alone): taken for a write"
+            " in progress, and read again when it changes"
+        )
+    if not config.jobs and in_force.jobs:
+        raise ConfigError(
+            f"{config.path} defines no job types, where the configuration in force has"
+            f" {len(in_force.jobs)}: taken for a write in progress, and read again when it"
+            " changes (restart to run without job types)"
+        )
 
 
 def settings_changed(old: Config, new: Config, names: tuple[str, ...]) -> list[str]:
     """Which of the settings `names`, read by a process when it starts only, a reload would
-    change: said as `*.restart_needed`, since the process keeps the old values."""
-    return [name for name in names if getattr(new.settings, name) != getattr(old.settings, name)]
+    change: said as `*.restart_needed`, since the process keeps the values it started with.
+    `old` is the config in force, which carries them (see ConfigFollower): a file edited
+    back to its first state needs no restart, whatever versions came in between."""
+    started = old.settings_at_start or old.settings
+    return [name for name in names if getattr(new.settings, name) != getattr(started, name)]

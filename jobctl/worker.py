@@ -47,7 +47,7 @@ from jobctl.processes import (
     stop_orphans,
     uid_of,
 )
-from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
+from jobctl.reloads import KEEPING, ConfigFollower, schedules_plan, settings_changed
 from jobctl.render import shown_command
 from jobctl.retention import SLICE, SLICE_REST, AutoPruner, RetentionClock
 from jobctl.retry import retry_delay
@@ -107,7 +107,9 @@ class Worker:
         log_dir: Path | None = None,
     ) -> None:
         self.store = store
-        self._follower = ConfigFollower(config, schedules=options.with_daemon)
+        self._follower = ConfigFollower(
+            config, schedules=options.with_daemon or schedules_plan(config)
+        )
         self.options = options
         self.log = log or EventLog()
         self.clock = clock or SystemClock()

@@ -234,7 +234,7 @@ def test_a_log_swapped_for_a_symlink_during_the_attempt_is_not_trimmed_through(e
         f" rm -f {log}; ln -s {victim} {log}"
     )
     env.write_config(
-        f'[settings]\nlog_dir = "{shared}"\nlog_max_bytes = 1000\n\n'
+        f'[settings]\nlog_dir = "{shared}"\nlog_max_bytes = 1024\n\n'
         f'[jobs.swap]\ncommand = ["sh", "-c", {json.dumps(swap)}]\nmax_attempts = 1\n'
     )
     assert env.enqueue("swap") == 1

@@ -70,20 +70,21 @@ def test_a_command_s_words_count_a_pointer_each_against_linux_s_limit(env: Env) 
 def test_a_cut_log_starts_at_a_character(env: Env) -> None:
     """A log cut to its last log_max_bytes started with the rest of a character cut in half
     (a stray continuation byte): the cut moves past it."""
-    keep = 10
+    keep = 1024  # the least log_max_bytes there is
     config = f"[settings]\nlog_max_bytes = {keep}\n\n"
     expected: dict[str, tuple[int, bytes]] = {}  # bytes dropped, bytes kept
     for number, (char, partial) in enumerate(_CUTS):
         size = len(char.encode())
         tail = next(t for t in range(1, size + 1) if (keep - t) % size == partial)
-        output = (char * 5 + "x" * tail).encode()
+        whole = keep // size + 5
+        output = (char * whole + "x" * tail).encode()
         kept = (char * ((keep - tail) // size) + "x" * tail).encode()
         name = f"cut{number}"
-        config += f'[jobs.{name}]\ncommand = ["printf", "%s", "{char * 5 + "x" * tail}"]\n'
+        config += f'[jobs.{name}]\ncommand = ["printf", "%s", "{char * whole + "x" * tail}"]\n'
         expected[name] = (len(output) - len(kept), kept)
     # Binary output is no UTF-8: it loses at most 3 bytes of what is kept.
-    config += f"[jobs.binary]\ncommand = {_python('os.write(1, bytes([0x80]) * 20)')}\n"
-    expected["binary"] = (13, b"\x80" * 7)
+    config += f"[jobs.binary]\ncommand = {_python(f'os.write(1, bytes([0x80]) * {keep + 10})')}\n"
+    expected["binary"] = (13, b"\x80" * (keep - 3))
     env.write_config(config)
     ids = {name: env.enqueue(name) for name in expected}
     env.run("run-worker", "--burst", check=True)

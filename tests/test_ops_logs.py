@@ -356,16 +356,16 @@ def test_following_a_log_the_worker_cuts_shows_each_byte_once(env: Env) -> None:
     for gate in gates:
         os.mkfifo(gate)
     seq = "seq -f %09g"  # ten bytes a line, in one write: the worker reads each part whole
-    parts = [(1, 110), (111, 160), (161, 220)]  # 1100 bytes (checked: not cut), 500, 600:
+    parts = [(1, 220), (221, 320), (321, 440)]  # 2200 bytes (checked: not cut), 1000, 1200:
     script = "; ".join(
         f"{seq} {a} {b}; read x < {gate}" for (a, b), gate in zip(parts, gates, strict=True)
     )
     script += "; echo END"
-    env.write_config(  # at 2200 bytes, the log is cut to its last 1000
-        "[settings]\nlog_max_bytes = 1000\n\n"
+    env.write_config(  # at 4400 bytes, the log is cut to its last 2000
+        "[settings]\nlog_max_bytes = 2000\n\n"
         f'[jobs.chatty]\ncommand = ["sh", "-c", "{script}"]\nmax_attempts = 1\n'
     )
-    lines = [f"{n:09d}\n" for n in range(1, 221)]
+    lines = [f"{n:09d}\n" for n in range(1, 441)]
     start_worker(env)
     job_id = env.enqueue("chatty")
     early = env.start("logs", str(job_id), "--follow")
@@ -373,18 +373,18 @@ def test_following_a_log_the_worker_cuts_shows_each_byte_once(env: Env) -> None:
     for (first, last), gate in zip(parts[:2], gates[:2], strict=True):  # each part is shown
         assert [early.stdout.readline() for _ in range(first, last + 1)] == lines[first - 1 : last]
         _release(gate)  # before the next is written
-    assert [early.stdout.readline() for _ in range(161, 221)] == lines[160:]
+    assert [early.stdout.readline() for _ in range(321, 441)] == lines[320:]
     log = Path(str(env.show(job_id)["attempts_history"][0]["log_path"]))  # type: ignore[index]
-    env.wait_for(lambda: log.stat().st_size < 2200)  # cut, as the follower may see first
-    late = env.start("logs", str(job_id), "--follow")  # 1200 bytes were cut before it came
+    env.wait_for(lambda: log.stat().st_size < 4400)  # cut, as the follower may see first
+    late = env.start("logs", str(job_id), "--follow")  # 2400 bytes were cut before it came
     assert late.stdout is not None
-    assert late.stdout.readline() == lines[120]
+    assert late.stdout.readline() == lines[240]
     _release(gates[2])
     assert (*_rest(early), early.returncode) == ("END\n", "", 0)
     out, err = _rest(late)  # (readline may have buffered what follows: communicate loses it)
-    assert (out, late.returncode) == ("".join(lines[121:]) + "END\n", 0)
+    assert (out, late.returncode) == ("".join(lines[241:]) + "END\n", 0)
     assert err == (
-        f"jobctl: note: job {job_id} attempt 1: 1200 bytes of its output were cut from the log"
+        f"jobctl: note: job {job_id} attempt 1: 2400 bytes of its output were cut from the log"
         " (log_max_bytes) before they could be shown\n"
     )
 
@@ -447,11 +447,12 @@ def test_logs_follow_shows_a_job_s_output_that_starts_with_another_cut_log(env: 
     not show. A job whose output starts with such a line of another log (here `cat` of
     one) lost its first line to `--follow`, which also said bytes were cut that were not."""
     env.write_config(
-        '[settings]\nlog_max_bytes = "100"\n'
+        '[settings]\nlog_max_bytes = "1KiB"\n'
         "[jobs.loud]\n"
-        'command = ["sh", "-c", "head -c 1000 /dev/zero | tr \\"\\\\\\\\0\\" x"]\n'
+        'command = ["sh", "-c", "head -c 5000 /dev/zero | tr \\"\\\\\\\\0\\" x"]\n'
         "[jobs.copy]\n"
-        'command = ["sh", "-c", "cat \\"$1\\"; sleep 1; echo last", "sh", "{path}"]\n'
+        'command = ["sh", "-c", "cat \\"$1\\"; until [ -e \\"$2\\" ]; do sleep 0.05; done;'
+        ' echo last", "sh", "{path}", "{gate}"]\n'
         "max_attempts = 1\n"
     )
     loud = env.enqueue("loud")
@@ -459,8 +460,13 @@ def test_logs_follow_shows_a_job_s_output_that_starts_with_another_cut_log(env: 
     cut = Path(env.show(loud)["attempts_history"][0]["log_path"])
     assert cut.read_bytes().startswith(b"[... ")
     start_worker(env)
-    copy = env.enqueue("copy", "--arg", f"path={cut}")
+    gate = env.root / "gate"  # the job ends (its log cut, as any) once the follower is there
+    copy = env.enqueue("copy", "--arg", f"path={cut}", "--arg", f"gate={gate}")
     wait_state(env, copy, "running")
-    followed = env.run("logs", str(copy), "--follow", check=True)
-    assert followed.stdout.encode() == cut.read_bytes() + b"last\n"
-    assert "were cut" not in followed.stderr
+    follower = env.start("logs", str(copy), "--follow")
+    assert follower.stdout is not None
+    assert follower.stdout.read(len(cut.read_bytes())) == cut.read_text()
+    gate.touch()
+    out, err = follower.communicate(timeout=30)
+    assert (out, follower.returncode) == ("last\n", 0)
+    assert "were cut" not in err

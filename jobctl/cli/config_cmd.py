@@ -29,6 +29,8 @@ def validate(
         typer.echo(
             f"{config.path}: ok ({len(config.jobs)} jobs, {len(config.schedules)} schedules)"
         )
+    for note in config.notes:
+        say(f"jobctl: warning: {note}")
     _warn_about_this_host(config)
 
 
