@@ -76,7 +76,7 @@ def test_clients_that_reset_their_connection_leave_no_traceback(env: Env) -> Non
     assert events[-1]["event"] == "worker.stopped"
 
 
-def test_an_unexpected_error_in_a_request_is_a_500_and_no_traceback(env: Env) -> None:
+def test_an_unexpected_error_in_a_request_is_a_503_and_no_traceback(env: Env) -> None:
     env.write_config(CONFIG)
     port = free_port()
     worker = start_logged(env, "run-worker", "--metrics-addr", str(port))
@@ -87,15 +87,71 @@ def test_an_unexpected_error_in_a_request_is_a_500_and_no_traceback(env: Env) ->
         db.execute("INSERT INTO job_counts (queue, state, n) VALUES ('x', 'bogus', 1)")
     for path in ("/metrics", "/healthz"):
         status, kind, body = http_get("127.0.0.1", port, path)
-        assert (status, kind) == (500, TEXT), body
-        assert body.startswith("internal error: ") and body.endswith("\n")
-        assert body.count("\n") == 1 and "bogus" in body
+        assert (status, kind) == (503, TEXT), body
+        lead = "unhealthy: " if path == "/healthz" else "# jobctl: "
+        assert body == f"{lead}internal error (see the process's log)\n"
     with sqlite3.connect(env.db) as db:
         db.execute("DELETE FROM job_counts WHERE state = 'bogus'")
     assert http_get("127.0.0.1", port, "/metrics")[0] == 200  # the server lived through it
     assert http_get("127.0.0.1", port, "/healthz") == (200, TEXT, "ok\n")
     assert worker.stop() == 0
-    _event_lines(worker.text())
+    errors = [e for e in _event_lines(worker.text()) if e["event"] == "jobctl.error"]
+    assert len(errors) == 2 and all("bogus" in str(e["message"]) for e in errors), errors
+
+
+# The server of a process that has every descriptor it may open but the one it accepts a
+# scrape with, as a worker whose jobs took the rest: the answer opens nothing it can avoid.
+OUT_OF_DESCRIPTORS = """
+import os, resource, socket, sys
+from jobctl.config import EMPTY_CONFIG
+from jobctl.observe.http import MetricsServer
+from jobctl.store import open_store
+
+db, path = sys.argv[1:]
+server = MetricsServer(("127.0.0.1", 0), lambda: open_store(db, create=False), lambda: EMPTY_CONFIG)
+client = socket.create_connection(server.address)
+client.sendall(f"GET {path} HTTP/1.0\\r\\n\\r\\n".encode())
+highest = max(int(n) for n in os.listdir("/proc/self/fd"))
+held = []
+while (fd := os.open(os.devnull, os.O_RDONLY)) < highest:
+    held.append(fd)
+os.close(fd)
+resource.setrlimit(resource.RLIMIT_NOFILE, (fd + 1, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+server.start()
+answer = b""
+while chunk := client.recv(65536):
+    answer += chunk
+sys.stdout.write(answer.decode())
+sys.stdout.flush()
+os._exit(0)  # no shutdown: it too needs descriptors (SQLite's, the threads')
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "lead"), [("/healthz", "unhealthy: "), ("/metrics", "# jobctl: ")]
+)
+def test_a_scrape_in_a_process_out_of_descriptors_is_a_503_naming_no_file(
+    env: Env, path: str, lead: str
+) -> None:
+    """The first scrape imported the module that answers it, which takes a descriptor: a
+    worker whose jobs held them all answered 500 `internal error: OSError: [Errno 24] Too
+    many open files: '/.../jobctl/observe/health.py'`."""
+    import subprocess
+    import sys
+
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    result = subprocess.run(
+        [sys.executable, "-c", OUT_OF_DESCRIPTORS, str(env.db), path],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env.env,
+        check=True,
+    )
+    head, _, body = result.stdout.partition("\n\n")  # (CRLF read as text)
+    assert head.startswith("HTTP/1.0 503 "), result.stdout
+    assert body == f"{lead}too many open files\n"
 
 
 def _listens_on(env: Env, address: str) -> str:

@@ -54,7 +54,11 @@ def test_healthy_with_no_limits_checks_the_database(env: Env) -> None:
     env.enqueue("ok", "--delay", "1h")
     code, out, err = health(env)
     assert (code, err) == (0, [])
-    assert out == [f"ok    database: database {env.db} is readable"]
+    assert out == [
+        f"ok    database: database {env.db} is readable",
+        f"ok    logs: log folder {env.db}.logs is writable",
+        f"ok    config: config {env.config} is valid",
+    ]
 
 
 def test_a_missing_or_unreadable_database_is_unusable(env: Env) -> None:
@@ -86,7 +90,7 @@ def test_ready_job_limits(env: Env, limit: str, passing: str, failing: str, mess
     code, out, err = health(env, limit, failing)
     assert code == 1
     assert len(err) == 1 and err[0].startswith(f"jobctl: unhealthy: {message}"), err
-    assert out == [f"ok    database: database {env.db} is readable"]
+    assert [line.split(":")[0] for line in out] == ["ok    database", "ok    logs", "ok    config"]
 
 
 def test_max_age_passes_when_nothing_waits(env: Env) -> None:
@@ -274,6 +278,8 @@ def test_one_line_per_failed_check_and_the_rest_on_stdout(env: Env) -> None:
         "ok    database",
         "ok    max_age",
         "ok    require_scheduler",
+        "ok    logs",
+        "ok    config",
     ]
 
 
@@ -286,7 +292,7 @@ def test_json_report(env: Env) -> None:
     report = json.loads(result.stdout)
     assert report["healthy"] is False
     checks = {c["name"]: c for c in report["checks"]}
-    assert list(checks) == ["database", "max_ready", "max_dead"]
+    assert list(checks) == ["database", "max_ready", "max_dead", "logs", "config"]
     assert checks["max_dead"] == {
         "name": "max_dead",
         "ok": False,
@@ -311,7 +317,7 @@ def test_a_database_on_a_full_disk_is_unhealthy(env: Env) -> None:
         with contextlib.closing(sqlite3.connect(env.db, isolation_level=None)) as holder:
             holder.execute("SELECT COUNT(*) FROM jobs").fetchone()
             code, out, err = health(env)
-            assert (code, out, err) == (0, [f"ok    database: database {env.db} is readable"], [])
+            assert (code, out[0], err) == (0, f"ok    database: database {env.db} is readable", [])
             with contextlib.suppress(OSError), open(small / "filler", "wb") as filler:
                 while True:
                     filler.write(b"\0" * 65536)
@@ -325,10 +331,12 @@ def test_a_database_on_a_full_disk_is_unhealthy(env: Env) -> None:
                 f"jobctl: database {env.db}: the disk is full\n",
             )
             code, out, err = health(env)
-            assert (code, out) == (1, [])
+            assert (code, out) == (1, [f"ok    config: config {env.config} is valid"])
             assert err == [
                 f"jobctl: unhealthy: database: database {env.db}: the disk is full ({free:,}"
-                " bytes free on its file system, under the 4 MiB a write may need)"
+                " bytes free on its file system, under the 4 MiB a write may need)",
+                f"jobctl: unhealthy: logs: log folder {env.db}.logs: the disk is full ({free:,}"
+                " bytes free on its file system, under the 1 MiB the jobs' output needs)",
             ]
             report = json.loads(env.run("health", "--json").stdout)
             assert report["checks"][0] | {"message": ""} == {
@@ -354,7 +362,12 @@ def test_a_database_on_a_read_only_mount_is_unhealthy(env: Env) -> None:
         read_only = f"database {env.db}: the file system holding {small} is mounted read-only"
         assert (refused.returncode, refused.stderr) == (3, f"jobctl: {read_only}\n")
         code, out, err = health(env)
-        assert (code, out, err) == (1, [], [f"jobctl: unhealthy: database: {read_only}"])
+        assert (code, out) == (1, [f"ok    config: config {env.config} is valid"])
+        assert err == [
+            f"jobctl: unhealthy: database: {read_only}",
+            f"jobctl: unhealthy: logs: log folder {env.db}.logs: the file system holding {small}"
+            " is mounted read-only (every job's output is lost)",
+        ]
         report = json.loads(env.run("health", "--json").stdout)
         assert report["checks"][0] == {
             "name": "database",
@@ -475,3 +488,110 @@ def test_healthz_fails_on_a_full_disk_as_health_does(env: Env) -> None:
         assert body.startswith(f"unhealthy: database {env.db}: the disk is full ("), body
         (small / "filler").unlink()
         assert http_get("127.0.0.1", port, "/healthz")[0] == 200
+
+
+def _fill(folder: Path) -> None:
+    """Write into `folder` until its file system refuses: a full disk."""
+    with contextlib.suppress(OSError), open(folder / "filler", "wb") as filler:
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
+
+
+def test_a_log_folder_on_a_full_disk_is_unhealthy_in_health_and_healthz(env: Env) -> None:
+    """`health` and /healthz checked the database alone: with the log folder's disk full,
+    every job's output was lost ("output lost (no space left on device)") and both said ok."""
+    from test_observe_support import free_port, http_get, listening
+
+    with small_file_system(env.root / "small", "size=4m") as small:
+        logs = small / "logs"
+        env.write_config(f'[settings]\nlog_dir = "{logs}"\n{CONFIG}')
+        env.enqueue("ok", "--delay", "1h")
+        port = free_port()
+        worker = start_logged(env, "run-worker", "--metrics-addr", f"127.0.0.1:{port}")
+        assert listening(env, worker) == ("127.0.0.1", port)
+        assert http_get("127.0.0.1", port, "/healthz")[0] == 200
+        assert health(env)[1][1] == f"ok    logs: log folder {logs} is writable"
+        _fill(small)
+        info = os.statvfs(small)
+        free = info.f_bfree * info.f_frsize  # root's (the test's) bytes
+        full = (
+            f"log folder {logs}: the disk is full ({free:,} bytes free on its file system,"
+            " under the 1 MiB the jobs' output needs)"
+        )
+        code, out, err = health(env)
+        assert (code, err) == (1, [f"jobctl: unhealthy: logs: {full}"])
+        assert [line.split(":")[0] for line in out] == ["ok    database", "ok    config"]
+        report = json.loads(env.run("health", "--json").stdout)
+        assert report["checks"][1] == {
+            "name": "logs",
+            "ok": False,
+            "value": free,
+            "limit": 1 << 20,
+            "message": full,
+        }
+        assert http_get("127.0.0.1", port, "/healthz")[1:] == (
+            "text/plain; charset=utf-8",
+            f"unhealthy: {full}\n",
+        )
+        assert http_get("127.0.0.1", port, "/healthz")[0] == 503
+        (small / "filler").unlink()
+        assert health(env)[0] == 0
+        assert http_get("127.0.0.1", port, "/healthz")[0] == 200
+
+
+def test_a_log_folder_out_of_inodes_is_unhealthy(env: Env) -> None:
+    with small_file_system(env.root / "small", "size=4m,nr_inodes=1100") as small:
+        env.write_config(f'[settings]\nlog_dir = "{small}"\n{CONFIG}')
+        env.enqueue("ok", "--delay", "1h")
+        assert health(env)[0] == 0
+        for n in range(150):
+            (small / f"f{n}").touch()
+        files = os.statvfs(small).f_ffree
+        assert files < 1000
+        code, _, err = health(env)
+        assert (code, err) == (
+            1,
+            [
+                f"jobctl: unhealthy: logs: log folder {small}: its file system is out of inodes"
+                f" ({files:,} files free, under the 1,000 the jobs' logs need)"
+            ],
+        )
+        report = json.loads(env.run("health", "--json").stdout)
+        assert (report["checks"][1]["value"], report["checks"][1]["limit"]) == (files, 1000)
+
+
+def test_a_config_broken_since_the_daemons_started_fails_health(env: Env) -> None:
+    """A running worker and cron daemon keep the config they loaded when an edit breaks it,
+    and say so only in their log: `health` said ok (exit 0, a warning on stderr) while the
+    next start, a reboot's, would refuse the file (exit 2, and a unit not restarted)."""
+    env.write_config(CONFIG)
+    up = start_logged(env, "up")
+    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    with env.config.open("a") as config:
+        config.write("[jobs.broken\n")
+    refused = env.run("validate")
+    assert refused.returncode == 2
+    problem = refused.stderr.removeprefix("jobctl: ").rstrip("\n")
+    assert problem.startswith(f"{env.config}:12: invalid TOML: ")
+    message = (
+        f"{problem} (running workers and cron daemons keep the config they loaded; the next"
+        " start fails)"
+    )
+    code, out, err = health(env, "--require-worker", "--require-scheduler")
+    assert (code, err) == (1, [f"jobctl: unhealthy: config: {message}"])  # and no warning
+    assert [line.split(":")[0] for line in out] == [
+        "ok    database",
+        "ok    require_worker",
+        "ok    require_scheduler",
+    ]
+    report = json.loads(env.run("health", "--json").stdout)
+    assert report["healthy"] is False
+    assert report["checks"][-1] == {
+        "name": "config",
+        "ok": False,
+        "value": None,
+        "limit": None,
+        "message": message,
+    }
+    assert up.stop() == 0

@@ -137,22 +137,34 @@ def health(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Exit 0 when healthy; 1 with one line per failed check on stderr."""
+    import os
+
     from jobctl.cli.options import duration_option
+    from jobctl.config import EMPTY_CONFIG, find_config_path
     from jobctl.documents import print_json
-    from jobctl.errors import EXIT_FAILED, StoreError
-    from jobctl.observe.health import Check, Limits, check
+    from jobctl.errors import EXIT_FAILED, ConfigError, StoreError
+    from jobctl.logfiles import log_dir
+    from jobctl.observe.health import Check, Limits, check, config_check
     from jobctl.text import clean
 
     age = duration_option(max_age, "--max-age")
     limits = Limits(max_ready, age, max_dead, require_worker, require_scheduler)
+    config_path = find_config_path(STATE.config_path)
+    config = None if config_path is None else config_check(config_path)
+    broken = config is not None and not config.ok
+    if broken and (STATE.db is not None or os.environ.get("JOBCTL_DB")):
+        # The config check says it (no warning too); where its log_dir points is unknown.
+        STATE.use_config(EMPTY_CONFIG)
     try:
         with STATE.store(create=False) as store:
-            checks = check(store, limits, time.time())
-    except StoreError as exc:
+            logs = None if broken else log_dir(STATE.config(), store.location)
+            checks = check(store, limits, time.time(), log_folder=logs, config=config)
+    except (StoreError, ConfigError) as exc:
         if as_json:  # a monitor reading `.healthy` gets its answer, not empty input
-            failed = Check("database", False, None, None, str(exc))
+            name = "config" if isinstance(exc, ConfigError) else "database"
+            failed = Check(name, False, None, None, str(exc))
             print_json({"healthy": False, "checks": [asdict(failed)]})
-        raise  # one line on stderr, exit 3
+        raise  # one line on stderr, exit 3 (2: a broken config, the database named nowhere else)
     healthy = all(c.ok for c in checks)
     if as_json:
         print_json({"healthy": healthy, "checks": [asdict(c) for c in checks]})

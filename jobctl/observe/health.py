@@ -7,7 +7,11 @@ the whole file: a damaged page elsewhere (old jobs in the middle of the table, t
 of those, an index entry no read here reaches) shows only when something reads it. It also
 fails when the disk under a SQLite database has too little room left for a write, or is
 mounted read-only: every enqueue and claim then fails ("the disk is full", "mounted
-read-only") while every read still works.
+read-only") while every read still works. The logs check does the same for the folder the
+jobs' output goes to, where a full disk loses every job's output while the jobs still run.
+The config check reads the config file as `validate` does: a running worker or cron daemon
+that finds it broken keeps the config it had, and says so only in its log, while the next
+start fails.
 """
 
 from __future__ import annotations
@@ -17,9 +21,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from jobctl.durations import format_short
-from jobctl.errors import StoreError
+from jobctl.errors import ConfigError, StoreError
 from jobctl.models import FINAL_STATES, JobFilter, State
 from jobctl.store import Store
+
+# Imported here, not when first checked: /healthz answers in a process that may be out of
+# descriptors by then, and an import opens files.
+from jobctl.store.sqlite.connection import SqliteBase, free_space
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -32,6 +40,11 @@ SAMPLE_JOBS = 100
 # by as much. With less free, writes start failing in the next few thousand jobs, if not at
 # the next one.
 WRITE_ROOM = 4 << 20
+# The room the jobs' output needs on the log folder's file system, in bytes and in files:
+# with less, a job's output is lost ("output lost (no space left on device)") at its next
+# write, and every job that starts makes a log file (and every thousandth job a folder).
+LOG_ROOM = 1 << 20
+LOG_FILES = 1000
 
 
 @dataclass(frozen=True)
@@ -52,8 +65,16 @@ class Check:
     message: str
 
 
-def check(store: Store, limits: Limits, now: float) -> list[Check]:
-    """Every check asked for, passing or not; the database being readable is always one."""
+def check(
+    store: Store,
+    limits: Limits,
+    now: float,
+    *,
+    log_folder: Path | None = None,
+    config: Check | None = None,
+) -> list[Check]:
+    """Every check asked for, passing or not; the database being readable is always one,
+    and the log folder's room and the config file's check follow when given."""
     queues = store.queue_counts(now)  # the counters, and the ready and due indexes
     read_sample(store, now)
     checks = [database_check(store)]
@@ -113,14 +134,17 @@ def check(store: Store, limits: Limits, now: float) -> list[Check]:
                     f"{n} live {what}{'' if n == 1 else 's'} (heartbeat within three intervals)",
                 )
             )
+    # Last, so that the checks before them keep their places in --json.
+    if log_folder is not None:
+        checks.append(logs_check(log_folder))
+    if config is not None:
+        checks.append(config)
     return checks
 
 
 def database_check(store: Store) -> Check:
     """Readable (read_sample has read it), on a file system mounted for writing, and with
     room to write on its disk: the value is the bytes free there, for a SQLite file."""
-    from jobctl.store.sqlite.connection import SqliteBase, free_space
-
     readable = f"database {store.location} is readable"
     if isinstance(store, SqliteBase):
         mounted_read_only = _read_only_mount(store.path)
@@ -159,6 +183,80 @@ def _read_only_mount(path: Path) -> Path | None:
         except OSError:
             continue
     return None
+
+
+def logs_check(folder: Path) -> Check:
+    """The log folder (or, until a worker makes it, the nearest folder above it) writable,
+    on a file system mounted for writing, with LOG_ROOM bytes and LOG_FILES files free for
+    this user: the value is the bytes free, or the files free when those run short."""
+    existing = folder
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        info = os.statvfs(existing)
+    except OSError as exc:
+        return Check("logs", False, None, None, f"log folder {folder}: {exc.strerror}")
+    if info.f_flag & os.ST_RDONLY:
+        return Check(
+            "logs",
+            False,
+            None,
+            None,
+            f"log folder {folder}: the file system holding {existing} is mounted read-only"
+            " (every job's output is lost)",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return Check(
+            "logs",
+            False,
+            None,
+            None,
+            f"log folder {folder}: {existing} is not writable by this user (every job's"
+            " output is lost)",
+        )
+    root = os.geteuid() == 0
+    free = (info.f_bfree if root else info.f_bavail) * info.f_frsize
+    if free < LOG_ROOM:
+        return Check(
+            "logs",
+            False,
+            free,
+            LOG_ROOM,
+            f"log folder {folder}: the disk is full ({free:,} bytes free on its file system,"
+            f" under the {LOG_ROOM >> 20} MiB the jobs' output needs)",
+        )
+    files = info.f_ffree if root else info.f_favail
+    if info.f_files and files < LOG_FILES:  # f_files 0: a file system without a file count
+        return Check(
+            "logs",
+            False,
+            files,
+            LOG_FILES,
+            f"log folder {folder}: its file system is out of inodes ({files:,} files free,"
+            f" under the {LOG_FILES:,} the jobs' logs need)",
+        )
+    return Check("logs", True, free, LOG_ROOM, f"log folder {folder} is writable")
+
+
+def config_check(path: Path) -> Check:
+    """The config file read and checked as `validate` and every start read it. Running
+    workers and cron daemons that find it broken keep the one they loaded and log it, so
+    nothing else shows that the next start (a reboot's) will fail."""
+    from jobctl.config import check_schedules, load_config_file
+
+    try:
+        # As a reload reads it: a file caught half saved is read again once written.
+        check_schedules(load_config_file(path, settle=True))
+    except ConfigError as exc:
+        return Check(
+            "config",
+            False,
+            None,
+            None,
+            f"{exc} (running workers and cron daemons keep the config they loaded; the next"
+            " start fails)",
+        )
+    return Check("config", True, None, None, f"config {path} is valid")
 
 
 def read_sample(store: Store, now: float) -> None:

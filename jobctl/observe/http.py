@@ -5,8 +5,11 @@ scrape can never stall the worker, and a saturated worker never stalls a scrape.
 loopback unless an address says otherwise.
 
 Nothing a client does reaches the worker's stderr: a scrape that resets or drops its
-connection (a timed-out Prometheus scrape may) is no error of ours and is dropped quietly,
-and an unexpected error while answering is a 500 with a one-line body, never a traceback.
+connection (a timed-out Prometheus scrape may) is no error of ours and is dropped quietly.
+What the answers need is imported when the server is made, since a process out of
+descriptors cannot import; an unexpected error while answering (out of descriptors, a bug)
+is a 503 with a one-line body that names no exception or file, never a traceback, and a bug
+is said on stderr.
 
 Nor can a client hold on to the worker's descriptors and threads, or keep other clients from
 their answers. One thread reads and writes every connection and never waits on any; a few
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import io
+import os
 import queue
 import selectors
 import socket
@@ -35,6 +40,9 @@ from typing import Any, Literal
 
 from jobctl.config import Config
 from jobctl.errors import JobctlError, UsageError
+from jobctl.logfiles import log_dir
+from jobctl.observe.health import database_check, logs_check
+from jobctl.observe.metrics import render
 from jobctl.store import Store
 from jobctl.text import clean
 
@@ -117,28 +125,38 @@ class MetricsServer:
         self._server.close()
 
     def metrics(self) -> tuple[int, str]:
-        from jobctl.observe.metrics import render
-
         try:
             with self._open_store() as store:
                 return 200, render(store, self._config())
         except JobctlError as exc:
-            return 503, f"# jobctl: {exc}\n"
+            return 503, f"# jobctl: {self._failure(exc)}\n"
 
     def health(self) -> tuple[int, str]:
         """503 when the store cannot be read, or cannot take a write (a full disk, a file
-        system mounted read-only: `health`'s database check), which reads still hide."""
-        from jobctl.observe.health import database_check
-
+        system mounted read-only: `health`'s database check), which reads still hide, or
+        when the log folder cannot take the jobs' output (`health`'s logs check)."""
         try:
             with self._open_store() as store:
                 store.queue_counts(0.0)
-                database = database_check(store)
+                checks = [
+                    database_check(store),
+                    logs_check(log_dir(self._config(), store.location)),
+                ]
         except JobctlError as exc:
-            return 503, f"unhealthy: {exc}\n"
-        if not database.ok:
-            return 503, f"unhealthy: {database.message}\n"
+            return 503, f"unhealthy: {self._failure(exc)}\n"
+        for failed in (c for c in checks if not c.ok):
+            return 503, f"unhealthy: {failed.message}\n"
         return 200, "ok\n"
+
+    def _failure(self, exc: JobctlError) -> str:
+        """The store's error, unless this process is out of descriptors: SQLite then says it
+        cannot open the database file, which sends one looking at the file instead."""
+        try:
+            os.close(os.dup(self._server.listener.fileno()))
+        except OSError as error:
+            if error.errno in (errno.EMFILE, errno.ENFILE):
+                return _system_error(error)
+        return str(exc)
 
     def _answer(self, head: bytes, client_address: Any) -> bytes:
         return _Exchange(self, head, client_address).answer.getvalue()
@@ -371,9 +389,18 @@ def _report(error: BaseException) -> None:
 
 
 def _internal_error(exc: Exception) -> str:
-    """The body of a 500: one line, whatever the exception's text holds."""
-    text = clean(f"{type(exc).__name__}: {exc}")
-    return f"internal error: {text[:297] + '...' if len(text) > 300 else text}\n"
+    """What went wrong, for the one line of a 503: what the system refused (a file name is
+    the server's own business), or an internal error, said in full on stderr (a bug)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return _system_error(exc)
+    _report(exc)
+    return "internal error (see the process's log)"
+
+
+def _system_error(error: OSError) -> str:
+    """What the system refused, without the file it was refused on: "too many open files"."""
+    text = error.strerror or os.strerror(error.errno or 0)
+    return clean(text[:1].lower() + text[1:])
 
 
 class _Exchange(BaseHTTPRequestHandler):
@@ -408,8 +435,10 @@ class _Exchange(BaseHTTPRequestHandler):
                 status, body = self.metrics_server.health()
             else:
                 status, body = 404, "not found\n"
-        except Exception as exc:  # a bug, or a store error of a kind it does not name
-            status, body, kind = 500, _internal_error(exc), _TEXT
+        except Exception as exc:  # out of descriptors, a bug, a store error it does not name
+            problem = _internal_error(exc)
+            status, kind = 503, _TEXT
+            body = f"unhealthy: {problem}\n" if path == "/healthz" else f"# jobctl: {problem}\n"
         data = body.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", kind)

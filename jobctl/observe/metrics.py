@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from zoneinfo import ZoneInfo
 
+from jobctl import cron
 from jobctl.config import Config
 from jobctl.errors import JobctlError
 from jobctl.models import ALL_STATES
+from jobctl.scheduler import daemon_zones
 from jobctl.store import Store
 from jobctl.timefmt import local_zone
 
@@ -82,12 +84,8 @@ def render(store: Store, config: Config, now: float | None = None) -> str:
 def _schedules(out: list[str], store: Store, config: Config, now: float) -> None:
     if not config.schedules:
         return
-    from jobctl import cron
-
     last = store.last_fires()
     paused = store.paused_schedules()
-    from jobctl.scheduler import daemon_zones
-
     recorded = daemon_zones(store, config)
     _family(
         out,
