@@ -253,10 +253,7 @@ class Worker:
         if self._gave_up is not None:
             raise StoreError(f"{self._gave_up} (a --burst worker waits {OUTAGE_GRACE:g}s for it)")
         if self._cannot_start is not None:
-            raise OperationFailed(
-                f"cannot start any job: {self._cannot_start} (a --burst worker waits"
-                f" {OUTAGE_GRACE:g}s for one)"
-            )
+            raise OperationFailed(f"cannot start any job: {self._cannot_start}")
         return 0
 
     def _info(self, now: float) -> WorkerInfo:
@@ -843,7 +840,10 @@ class Worker:
         started = sum(1 for r in self._running.values() if r.attempt is not None)
         mono = self.clock.monotonic()
         line = self._headroom.refused(str(exc.strerror), started, mono)
-        lasting = self._headroom.refusing_for(mono) >= OUTAGE_GRACE
+        # Descriptors are the process's own: with none of its jobs running, what the worker
+        # holds is what it will hold, and a second refusal after the first hold is final.
+        grace = _OWN_LIMIT_GRACE if exc.errno == errno.EMFILE else OUTAGE_GRACE
+        lasting = self._headroom.refusing_for(mono) >= grace
         if lasting and self.options.burst and not started and not self._stopping:
             self._cannot_start = _no_room_for_a_job(exc)  # run() says it, not a hold's line
             self.request_stop()
@@ -1228,13 +1228,24 @@ class Worker:
             self.request_stop(force=signum == signal.SIGQUIT or again)
 
 
+# How long a --burst worker with no job running tries to start one at an open files limit
+# (two holds: see Headroom); a process limit, which others' processes free, gets OUTAGE_GRACE.
+_OWN_LIMIT_GRACE = 2.0
+
+
 def _no_room_for_a_job(exc: OSError) -> str:
     """Which of the host's limits leaves no room for one job, by the error its start met."""
     if exc.errno == errno.EMFILE:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-        return f"the open files limit ({soft}) leaves no descriptor for one"
+        return (
+            f"the open files limit ({soft}) leaves no descriptor for one, with none of its"
+            " jobs running (raise ulimit -n or LimitNOFILE=)"
+        )
     if exc.errno == errno.EAGAIN:
-        return f"the host allows this user no more processes ({exc.strerror})"
+        return (
+            f"the host allows this user no more processes ({exc.strerror}; a --burst worker"
+            f" waits {OUTAGE_GRACE:g}s for one)"
+        )
     return str(exc.strerror)
 
 
