@@ -237,14 +237,15 @@ def test_prune_forgets_the_queues_it_empties_but_a_paused_one(env: Env) -> None:
 def test_an_older_database_forgets_its_empty_queues_at_its_upgrade(tmp_path: Path) -> None:
     """A database pruned before queues were forgotten lists its empty ones no more once
     upgraded (schema 6), a paused one and one holding a job staying."""
-    from jobctl.store.sqlite.connection import APPLICATION_ID, _migrations, _statements
+    from jobctl.store.sqlite.connection import APPLICATION_ID
+    from jobctl.store.sqlite.migrations import scripts, statements
 
     path = tmp_path / "v5.db"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
-    for number, script in _migrations():  # the schema as version 5 left it
+    for number, script in scripts():  # the schema as version 5 left it
         if number <= 5:
-            for statement in _statements(script):
+            for statement in statements(script):
                 conn.execute(statement)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     conn.execute("PRAGMA user_version = 5")

@@ -4,5 +4,5 @@
 -- insert count moved from a trigger to the store), and no migration said so: such a
 -- database, marked version 1, or 2 to 7 once upgraded, failed every claim ("no column named
 -- due_at", "no query solution"). Before it migrates a database, the runner brings it to the
--- schema its version stands for (connection._repair); this version makes every database
+-- schema its version stands for (migrations._repair); this version makes every database
 -- upgraded before that pass through it once.
