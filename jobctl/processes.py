@@ -408,11 +408,18 @@ def _pids_since(first: int) -> range | None:
     """The pids handed out after `first` in this pid namespace, when they are few and did
     not wrap around since; None otherwise."""
     try:  # this namespace's (where /proc/loadavg may give the host's: LXCFS)
-        with open("/proc/sys/kernel/ns_last_pid", "rb") as handle:
-            last = int(handle.read())
+        last = int(os.pread(_last_pid_file(), 32, 0))
     except (OSError, ValueError):
         return None
     return range(first + 1, last + 1) if first <= last <= first + _FEW_PIDS else None
+
+
+@functools.cache
+def _last_pid_file() -> int:
+    """ns_last_pid, opened once and read again with pread at each attempt's end: an open,
+    read and close each time (9 us against 1) cost a drain of 5,000 short jobs about 0.13 s
+    of the worker's 2.3 s of CPU."""
+    return os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY | os.O_CLOEXEC)
 
 
 def signal_session(sid: int, sig: int) -> bool:
