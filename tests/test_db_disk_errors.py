@@ -68,6 +68,8 @@ def test_a_file_system_read_only_after_a_disk_error_is_named_so(env: Env) -> Non
     with _ext4(env.root / "ext") as device:
         db = env.root / "ext" / "q" / "q.db"
         env.run("--db", str(db), "enqueue", "sleep", "--arg", "s=1", check=True)
+        worker = env.start("--db", str(db), "run-worker")  # holds it open: it stays readable
+        env.wait_for(lambda: env.run("--db", str(db), "health", "--require-worker").returncode == 0)
         trigger = Path("/sys/fs/ext4") / device.removeprefix("/dev/") / "trigger_fs_error"
         if not trigger.exists():
             pytest.skip("this kernel cannot be made to see an ext4 error")
@@ -78,3 +80,15 @@ def test_a_file_system_read_only_after_a_disk_error_is_named_so(env: Env) -> Non
             f"jobctl: database {db}: the file system holding {db.parent} is read-only"
             " (a disk error? see dmesg)\n"
         )
+        # health said ok: its check read the mount flag alone
+        health = env.run("--db", str(db), "health")
+        worker.kill()
+        worker.wait(timeout=20)
+        assert health.returncode == 1, health.stdout
+        said = health.stdout + health.stderr
+        assert (
+            f"database {db}: the file system holding {db.parent} is read-only (a disk error?"
+            " see dmesg)"
+        ) in said
+        logs = f"{db}.logs"
+        assert f"the file system holding {logs} is read-only (a disk error? see dmesg;" in said

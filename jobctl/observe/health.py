@@ -27,7 +27,7 @@ from jobctl.store import Store
 
 # Imported here, not when first checked: /healthz answers in a process that may be out of
 # descriptors by then, and an import opens files.
-from jobctl.store.sqlite.connection import SqliteBase, free_space
+from jobctl.store.sqlite.connection import SqliteBase, free_space, refuses_writes
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -157,6 +157,15 @@ def database_check(store: Store) -> Check:
                 f"database {store.location}: the file system holding {mounted_read_only}"
                 " is mounted read-only",
             )
+        if refuses_writes(store.path):  # read-only after a disk error, its mount flag unset
+            return Check(
+                "database",
+                False,
+                None,
+                None,
+                f"database {store.location}: the file system holding {store.path.parent} is"
+                " read-only (a disk error? see dmesg)",
+            )
     free = free_space(store.path) if isinstance(store, SqliteBase) else None
     if free is None:
         return Check("database", True, None, None, readable)
@@ -204,6 +213,15 @@ def logs_check(folder: Path) -> Check:
             None,
             f"log folder {folder}: the file system holding {existing} is mounted read-only"
             " (every job's output is lost)",
+        )
+    if refuses_writes(existing / "health"):  # read-only after a disk error, no flag set
+        return Check(
+            "logs",
+            False,
+            None,
+            None,
+            f"log folder {folder}: the file system holding {existing} is read-only (a disk"
+            " error? see dmesg; every job's output is lost)",
         )
     if not os.access(existing, os.W_OK | os.X_OK):
         return Check(

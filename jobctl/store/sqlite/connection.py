@@ -394,12 +394,12 @@ def _file_system_problem(path: Path | None) -> str | None:
         return _DISK_FULL
     if info.f_files and (info.f_ffree if os.geteuid() == 0 else info.f_favail) == 0:
         return f"the file system holding {path.parent} has no free inodes left (df -i)"
-    if _refuses_writes(path):
+    if refuses_writes(path):
         return f"the file system holding {path.parent} is read-only (a disk error? see dmesg)"
     return None
 
 
-def _refuses_writes(path: Path) -> bool:
+def refuses_writes(path: Path) -> bool:
     """Whether the file system refuses a new file beside the database with EROFS while its
     mount says read-write: ext4's errors=remount-ro after an error ("emergency_ro") sets no
     read-only flag that statvfs shows, and every write failed as if permissions did."""
