@@ -371,6 +371,8 @@ class AutoPruner:
         self._fires_before = 0.0  # what it forgets of the fire records once done
         self._ids: list[int] = []  # what it deleted so far
         self._removed = 0
+        self._kept = 0  # log files of deleted jobs it could not remove, and why
+        self._kept_because: str | None = None
 
     def due(self, now: float) -> bool:
         return now >= self._next and any(v is not None for v in self.keep.values())
@@ -389,7 +391,7 @@ class AutoPruner:
             store.compact_counts(now - COUNTS_BY_THE_HOUR)
         periods = [p for p in self.keep.values() if p is not None]
         if not periods:
-            self._sweeps, self._ids, self._removed = [], [], 0  # turned off by a reload
+            self._sweeps, self._ids, self._removed, self._kept = [], [], 0, 0  # off by a reload
             return None
         if not self._sweeps:
             if not self.due(now):
@@ -426,7 +428,14 @@ class AutoPruner:
             stepped = True
             self._ids.extend(pruned.ids)
             self._removed += pruned.logs_removed
+            self._kept += pruned.logs_kept
+            self._kept_because = self._kept_because or pruned.kept_because
         store.prune_fires(self._fires_before)  # the fire records outlive no kept job
-        done = Pruned(ids=self._ids, logs_removed=self._removed)
-        self._ids, self._removed = [], 0
+        done = Pruned(
+            ids=self._ids,
+            logs_removed=self._removed,
+            logs_kept=self._kept,
+            kept_because=self._kept_because,
+        )
+        self._ids, self._removed, self._kept, self._kept_because = [], 0, 0, None
         return done

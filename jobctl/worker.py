@@ -556,6 +556,13 @@ class Worker:
         pruned = self._pruner.run(self.store, self._retention_clock.now(), budget=SLICE)
         if pruned is not None and pruned.ids:
             self.log.emit("jobs.pruned", jobs=len(pruned.ids), logs=pruned.logs_removed)
+        if pruned is not None and pruned.logs_kept:  # no later prune finds them again
+            self.log.emit(
+                "jobs.logs_kept",
+                level="warning",
+                logs=pruned.logs_kept,
+                error=f"could not remove the log files of jobs pruned ({pruned.kept_because})",
+            )
         busy = self._pruner.busy
         self._prune_at = self.clock.monotonic() + SLICE_REST if busy else _NEVER
 

@@ -119,3 +119,28 @@ def test_dead_retry_does_not_say_a_pruned_job_failed(env: Env) -> None:
         f"jobctl: job {last} runs after job {first}, which is gone (deleted; whether it"
         " succeeded is not known); not retried\n"
     )
+
+
+def test_a_workers_own_prune_says_which_logs_it_could_not_remove(env: Env) -> None:
+    """Retention deleted the jobs and kept their logs on a read-only folder without a word."""
+    logs = env.root / "logs"
+    env.write_config(
+        '[settings]\nlog_dir = "logs"\nkeep_succeeded = "1s"\n'
+        '[jobs.echo]\ncommand = ["echo", "hi"]\n'
+    )
+    with small_file_system(logs, "size=1m"):
+        ids = [int(env.run("enqueue", "echo", check=True).stdout) for _ in range(3)]
+        env.run("run-worker", "--burst", check=True)
+        for job_id in ids:
+            wait_state(env, job_id, "succeeded")
+        time.sleep(1.1)  # past keep_succeeded, on the wall clock retention counts on
+        subprocess.run(["mount", "-o", "remount,ro", str(logs)], check=True)
+        try:
+            worker = env.start("run-worker")
+            env.wait_for(lambda: not json.loads(env.run("list", "--json").stdout), timeout=30)
+        finally:
+            subprocess.run(["mount", "-o", "remount,rw", str(logs)], check=True)
+        worker.terminate()
+        _, err = worker.communicate(timeout=20)
+    assert "jobs.logs_kept" in err, err.replace("\n", " | ")[:3000]
+    assert "could not remove the log files of jobs pruned (read-only file system)" in err
