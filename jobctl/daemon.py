@@ -21,7 +21,7 @@ from jobctl.config import Config
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog, Outage
-from jobctl.reloads import KEEPING, ConfigFollower, settings_changed
+from jobctl.reloads import KEEPING, ConfigFollower, refusal_level, settings_changed
 from jobctl.scheduler import Scheduler
 from jobctl.store import Store
 from jobctl.store.base import LeaderLock
@@ -213,7 +213,8 @@ class Daemon:
         try:
             config = self._follower.read()  # errors name the schedule
         except JobctlError as exc:
-            self.log.emit("scheduler.reload_failed", level="error", error=f"{exc}{KEEPING}")
+            level = refusal_level(exc)
+            self.log.emit("scheduler.reload_failed", level=level, error=f"{exc}{KEEPING}")
             return
         try:
             self.scheduler.load(config, self.clock.now())

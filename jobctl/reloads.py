@@ -23,6 +23,17 @@ from jobctl.errors import ConfigError, JobctlError
 KEEPING = "; keeping the previous configuration"
 
 
+class WriteInProgress(ConfigError):
+    """A file refused as one being written (see the module's docstring): said as a warning,
+    not an error, since the next change of the file is most likely the whole of it."""
+
+
+def refusal_level(exc: Exception) -> str:
+    """The level of a `*.reload_failed` line: a broken file is an error; one being written,
+    a warning."""
+    return "warning" if isinstance(exc, WriteInProgress) else "error"
+
+
 class ConfigFollower:
     """The config in force, and what became of the file since it was read. `schedules`: the
     file is refused as the cron daemon refuses it (a bad cron expression), not only as any
@@ -85,12 +96,12 @@ def _check_not_emptied(config: Config, in_force: Config) -> None:
     """Refuse a version that sets nothing, or that has no job type where the config in
     force has some (see the module's docstring)."""
     if config.says_nothing() and not in_force.says_nothing():
-        raise ConfigError(
+        raise WriteInProgress(
             f"{config.path} sets nothing (it is empty, or comments alone): taken for a write"
             " in progress, and read again when it changes"
         )
     if not config.jobs and in_force.jobs:
-        raise ConfigError(
+        raise WriteInProgress(
             f"{config.path} defines no job types, where the configuration in force has"
             f" {len(in_force.jobs)}: taken for a write in progress, and read again when it"
             " changes (restart to run without job types)"

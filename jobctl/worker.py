@@ -47,7 +47,13 @@ from jobctl.processes import (
     stop_orphans,
     uid_of,
 )
-from jobctl.reloads import KEEPING, ConfigFollower, schedules_plan, settings_changed
+from jobctl.reloads import (
+    KEEPING,
+    ConfigFollower,
+    refusal_level,
+    schedules_plan,
+    settings_changed,
+)
 from jobctl.render import shown_command
 from jobctl.retention import SLICE, SLICE_REST, AutoPruner, RetentionClock
 from jobctl.retry import retry_delay
@@ -876,7 +882,8 @@ class Worker:
         try:
             config = self._follower.read()
         except JobctlError as exc:
-            self.log.emit("worker.reload_failed", level="error", error=f"{exc}{KEEPING}")
+            level = refusal_level(exc)
+            self.log.emit("worker.reload_failed", level=level, error=f"{exc}{KEEPING}")
             return False
         fixed = settings_changed(self.config, config, _SETTINGS_AT_START)
         self._follower.adopt(config)
