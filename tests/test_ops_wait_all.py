@@ -592,3 +592,50 @@ def _holds_open(pid: int, path: Path) -> bool:
     with contextlib.suppress(OSError):
         return any(os.readlink(fd) == str(path) for fd in fds.iterdir())
     return False
+
+
+def test_a_wait_on_a_big_backlog_holds_ids_and_streams_its_json(env: Env) -> None:
+    """`wait --all` read every active job whole before its first look at the deadline, and
+    built its --json document whole at the timeout: 1.1 GB for 200,000 queued jobs, where
+    `list --limit 0 --json` streams them in a tenth of that."""
+    env.write_config(CONFIG)
+    lines = json.dumps({"job": "ok", "payload": {"pad": "x" * 200}}) + "\n"
+    env.run("enqueue", "--batch", "-", input=lines * 100_000, check=True, timeout=120)
+    out = env.root / "wait.json"
+    with out.open("wb") as sink:
+        waiting = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), "wait", "--all", "--timeout", "500ms", "--json"],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            env=env.env,
+            cwd=env.root,
+        )
+        assert waiting.stderr is not None
+        error = waiting.stderr.read().decode()
+        _, status, usage = os.wait4(waiting.pid, 0)
+    waiting.returncode = os.waitstatus_to_exitcode(status)
+    assert waiting.returncode == 124, error
+    assert ", and 99995 more (no live worker serves queue 'default' yet)" in error
+    jobs = json.loads(out.read_text())
+    assert [j["id"] for j in jobs] == list(range(1, 100_001))
+    assert {j["state"] for j in jobs} == {"queued"}
+    rss_mb = usage.ru_maxrss / 1024
+    assert rss_mb < 250, f"wait --all --json on 100,000 jobs took {rss_mb:.0f} MB"
+
+
+def test_a_timeout_while_the_active_jobs_are_listed_reports_those_listed(env: Env) -> None:
+    """The active jobs are listed a batch of ids at a time, the deadline looked at between
+    batches: a wait on a million jobs with --timeout 1s took 10 s to list them."""
+    env.write_config(CONFIG)
+    lines = json.dumps({"job": "ok"}) + "\n"
+    env.run("enqueue", "--batch", "-", input=lines * 5000, check=True)
+    result = env.run("wait", "--all", "--timeout", "0s", "--json")
+    assert result.returncode == 124, result.stderr
+    assert result.stderr.splitlines() == [
+        "jobctl: note: the timeout came while the active jobs were listed: the first 2,000"
+        " of them are reported",
+        "jobctl: timed out after 0s: job 1 (ok) is still queued, job 2 (ok) is still queued,"
+        " job 3 (ok) is still queued, job 4 (ok) is still queued, job 5 (ok) is still queued,"
+        " and 1995 more (no live worker serves queue 'default' yet)",
+    ]
+    assert [j["id"] for j in json.loads(result.stdout)] == list(range(1, 2001))

@@ -2067,3 +2067,34 @@ def test_a_cancelled_attempt_whose_worker_was_lost_ends_when_its_lease_ran_out(
     assert got is not None and (got.state, got.lease_expires_at) == (State.CANCELLED, None)
     (again,) = store.enqueue([job(key="release")], T0 + LEASE + 3601)
     assert again.created and again.id != r.id
+
+
+def test_job_ids_lists_the_ids_list_jobs_lists(store: Store) -> None:
+    """Every filter list_jobs takes, its ids alone: `wait --all` on a million active jobs
+    holds their ids, where their jobs took a GB."""
+    ids = [r.id for r in store.enqueue([job("a"), job("b", queue="q"), job("a", key="k")], T0)]
+    later = [r.id for r in store.enqueue([job("a"), job("b", run_at=T0 + 60)], T0 + 10)]
+    (claim,) = store.claim("w", ["default"], T0 + 11, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 12)
+    (running,) = store.claim("w", ["default"], T0 + 13, LEASE)
+    store.cancel([ids[1]], T0 + 14)
+    active = (State.QUEUED, State.SCHEDULED, State.WAITING, State.RUNNING)
+    filters = [
+        JobFilter(limit=None),
+        JobFilter(states=active, limit=None, newest_first=False),
+        JobFilter(states=active, job="a", limit=None),
+        JobFilter(states=active, queue="default", limit=1, newest_first=False),
+        JobFilter(states=(State.RUNNING,), limit=None),
+        JobFilter(key="k", limit=None),
+        JobFilter(since=T0 + 5, limit=None),
+        JobFilter(states=active, limit=2, beyond=later[1], through=later[0]),
+        JobFilter(states=active, limit=2, newest_first=False, beyond=ids[0]),
+        JobFilter(states=(State.CANCELLED,), leased=True, limit=None),
+        JobFilter(limit=0),
+    ]
+    for where in filters:
+        assert store.job_ids(where) == [j.id for j in store.list_jobs(where)], where
+    assert store.job_ids(JobFilter(states=(State.RUNNING,), limit=None)) == [running.job.id]
+    assert store.job_ids(JobFilter(states=active, limit=None, newest_first=False)) == [
+        i for i in [*ids, *later] if i not in (claim.job.id, ids[1])
+    ]

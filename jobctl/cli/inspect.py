@@ -4,6 +4,7 @@ given no id."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import time
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
@@ -204,12 +205,11 @@ def wait(
     from jobctl.cli.observe import (
         Patience,
         because,
-        first_few,
         say_if_nobody_runs,
         waiting_for,
         why_nobody_runs,
     )
-    from jobctl.documents import job_document, print_json
+    from jobctl.documents import job_document, print_json, print_json_array
     from jobctl.errors import (
         EXIT_FAILED,
         EXIT_TIMEOUT,
@@ -246,27 +246,27 @@ def wait(
     with opened as store:
         wanted = list(dict.fromkeys(job_ids or []))
         stopping: list[int] = []  # waited for (their keys are held), not reported on
-        active_jobs: list[Job] = []
+        active: set[int] = set()  # the jobs listed as active: they were there
+        listing_timed_out = False
         if every or queue is not None or job is not None:
             if queue is not None:
                 check_queue_name(queue, "--queue")
             check_job_name(job, store)  # as list and dead do: a typo is exit 2
             where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
-            active_jobs = store.list_jobs(where)
-            active = sorted(j.id for j in active_jobs)
-            if queue is not None and not active:
+            active_ids, listing_timed_out = _active_ids(store, where, deadline)
+            if queue is not None and not active_ids:
                 note_unknown_queue(queue, store, fatal=True)
             listed = set(wanted)
-            wanted += [i for i in active if i not in listed]
+            wanted += [i for i in active_ids if i not in listed]
+            active = set(active_ids)
+            del active_ids
             # Cancelled while running, still taking their kill_grace: "cancel, wait, enqueue
             # the key again" needs them stopped, but they ended before the wait began.
             ending = where._replace(states=(State.CANCELLED,), leased=True)
             stopping = [j.id for j in store.list_jobs(ending) if j.id not in listed]
-        # The jobs just listed are seen already: a timeout before the first look at them
-        # all still says what each was doing.
-        seen: dict[int, Job] = {j.id: j for j in active_jobs}
+        seen: dict[int, Job] = {}  # each job waited for as last read
         if job_ids:
-            seen.update(_refuse_unknown(store, [i for i in wanted if i not in seen]))
+            seen.update(_refuse_unknown(store, [i for i in wanted if i not in active]))
         deleted: set[int] = set()  # pruned while waited for: how they ended is not known
         said: set[int] = set()  # the jobs whose bad end was said, as soon as it was seen
         reported = set(wanted)  # (a stopping job's end was never asked about)
@@ -285,11 +285,7 @@ def wait(
         read_up_to = 0  # how far into `look` it has read
 
         def report() -> None:  # the jobs as last seen, as at a timeout
-            known = dict(seen)
-            if any(i not in known for i in wanted):  # interrupted before the first look
-                with contextlib.suppress(StoreError):
-                    known.update(store.get_many([i for i in wanted if i not in known]))
-            print_json([job_document(known[i]) for i in wanted if i in known])
+            print_json_array(job_document(j) for j in _last_seen(store, wanted, seen))
 
         def timed_out() -> NoReturn:
             if as_json:
@@ -305,9 +301,16 @@ def wait(
             )
             if unnamed:
                 typer.echo(f"jobctl: and {unnamed} more jobs did not succeed", err=True)
-            doing = ", ".join(
-                first_few([_still(seen[i]) if i in seen else f"job {i}" for i in pending])
-            )
+            # The first few still pending, read now if the wait never came to them.
+            few = list(itertools.islice(pending, 5))
+            known = {i: seen[i] for i in few if i in seen}
+            if len(known) < len(few):
+                with contextlib.suppress(StoreError):
+                    known.update(store.get_many([i for i in few if i not in known]))
+            still = [_still(known[i]) if i in known else f"job {i}" for i in few]
+            if len(pending) > len(few):
+                still.append(f"and {len(pending) - len(few)} more")
+            doing = ", ".join(still)
             why = because(why_nobody_runs(store, _one_per_queue(pending, seen)))
             typer.echo(f"jobctl: timed out after {timeout}: {doing}{why}", err=True)
             raise typer.Exit(EXIT_TIMEOUT)
@@ -319,6 +322,12 @@ def wait(
             elif not wanted and (every or queue is not None or job is not None):
                 typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
             say_if_nobody_runs(store, wanted, timeout)
+            if listing_timed_out:  # thousands of jobs, read for as long as it had
+                say(
+                    f"jobctl: note: the timeout came while the active jobs were listed: the"
+                    f" first {len(wanted):,} of them are reported"
+                )
+                timed_out()
             while pending:
                 if read_up_to >= len(look):  # a new look at every job still pending
                     look, read_up_to = list(pending), 0
@@ -340,7 +349,7 @@ def wait(
                 if gone is not None:  # `rm q.db*`: the jobs waited for are nowhere now
                     raise StoreError(f"{gone}: the jobs waited for are not in the file there now")
                 missing = [i for i in batch if i not in jobs]
-                unknown = [i for i in missing if i not in seen]
+                unknown = [i for i in missing if i not in seen and i not in active]
                 if unknown:  # not "a job failed" (exit 1): a script must tell them apart
                     raise UsageError(_no_such_jobs(unknown))
                 deleted.update(missing)  # seen before: pruned meanwhile (only ended jobs are)
@@ -360,19 +369,58 @@ def wait(
                 time.sleep(pause)
                 pause = min(pause * 1.5, 0.25)
     if as_json:
-        print_json([job_document(seen[i]) for i in wanted])
-    failed = [seen[i] for i in wanted if seen[i].state != State.SUCCEEDED and i not in deleted]
+        print_json_array(job_document(seen[i]) for i in wanted if i in seen)
+    failed = [
+        i for i in wanted if i in seen and seen[i].state != State.SUCCEEDED and i not in deleted
+    ]
     deleted_wanted = [i for i in wanted if i in deleted]
     for job_id in deleted_wanted:
-        say(
-            f"jobctl: job {job_id} ({seen[job_id].job}) was deleted while waited for: how it"
-            " ended is not known"
-        )
-    unnamed = sum(1 for j in failed if j.id not in said)
+        # (one listed as active may end and go before the wait first reads it)
+        kind = f" ({seen[job_id].job})" if job_id in seen else ""
+        say(f"jobctl: job {job_id}{kind} was deleted while waited for: how it ended is not known")
+    unnamed = sum(1 for i in failed if i not in said)
     if unnamed:
         typer.echo(f"jobctl: and {unnamed} more jobs did not succeed", err=True)
     if failed or deleted_wanted:
         raise typer.Exit(EXIT_FAILED)
+
+
+def _active_ids(store: Store, where: JobFilter, deadline: float | None) -> tuple[list[int], bool]:
+    """The ids of the active jobs a filter matches, oldest first, among those there were when
+    the wait began, read a batch at a time; and whether the deadline came before the last
+    (ids alone: a million jobs read whole took a GB, and 10 s before a first look at the
+    deadline)."""
+    from jobctl.models import JobFilter
+
+    newest = store.job_ids(JobFilter(limit=1))
+    if not newest:
+        return [], False
+    where = where._replace(through=newest[0], newest_first=False, limit=WAIT_BATCH)
+    found: list[int] = []
+    while True:
+        ids = store.job_ids(where._replace(beyond=found[-1] if found else None))
+        found += ids
+        if len(ids) < WAIT_BATCH:
+            return found, False
+        if deadline is not None and time.monotonic() >= deadline:
+            return found, True
+
+
+def _last_seen(store: Store, job_ids: list[int], seen: dict[int, Job]) -> Iterator[Job]:
+    """The jobs as last seen, those the wait has not read yet read now, a thousand at a
+    time (none of them if the store does not answer)."""
+    from jobctl.errors import StoreError
+
+    for start in range(0, len(job_ids), 1000):
+        ids = job_ids[start : start + 1000]
+        read: dict[int, Job] = {}
+        if any(i not in seen for i in ids):
+            with contextlib.suppress(StoreError):
+                read = store.get_many([i for i in ids if i not in seen])
+        for i in ids:
+            job = seen.get(i) or read.get(i)
+            if job is not None:
+                yield job
 
 
 def _refuse_unknown(store: Store, ids: list[int]) -> dict[int, Job]:
@@ -403,18 +451,23 @@ def _no_such_jobs(ids: list[int]) -> str:
 def _one_per_queue(job_ids: Iterable[int], seen: dict[int, Job]) -> list[int]:
     """The jobs a timeout line's reasons are read from: one job per queue and state for those
     waiting (the reasons for those are per queue) and every running or stopping one (each
-    has its worker), not a million jobs read again to say why none runs."""
+    has its worker), not a million jobs read again to say why none runs. Of those the wait
+    has not read yet (a timeout during its first look), a batch's worth."""
     from jobctl.models import State
 
     picked: dict[tuple[str, State], int] = {}
     running: list[int] = []
+    unread: list[int] = []
     for i in job_ids:
         job = seen.get(i)
-        if job is None or job.state in (State.RUNNING, State.CANCELLED):
+        if job is None:
+            if len(unread) < WAIT_BATCH:
+                unread.append(i)
+        elif job.state in (State.RUNNING, State.CANCELLED):
             running.append(i)
         else:
             picked.setdefault((job.queue, job.state), i)
-    return [*picked.values(), *running]
+    return [*picked.values(), *running, *unread]
 
 
 def _still(job: Job) -> str:

@@ -322,9 +322,18 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     from jobctl.models import State
 
     try:
-        jobs = store.get_many(job_ids)
+        # Read a page at a time, the queued and scheduled kept as their queues alone: a
+        # wait on a million jobs held every one of them (a GB) to name a queue or two.
+        jobs: dict[int, Job] = {}
+        waiting: set[str] = set()
+        for start in range(0, len(job_ids), _READ_AT_ONCE):
+            for job in store.get_many(job_ids[start : start + _READ_AT_ONCE]).values():
+                if job.state in (State.QUEUED, State.SCHEDULED):
+                    waiting.add(job.queue)
+                elif not job.over():  # waiting on others, running, or stopping
+                    jobs[job.id] = job
         jobs.update(_held_by(store, jobs))
-        waiting = {j.queue for j in jobs.values() if j.state in (State.QUEUED, State.SCHEDULED)}
+        waiting |= {j.queue for j in jobs.values() if j.state in (State.QUEUED, State.SCHEDULED)}
         # A cancelled job still leased waits for its worker to see its processes end.
         running = [
             j
@@ -369,6 +378,7 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     return reasons
 
 
+_READ_AT_ONCE = 2000  # jobs why_nobody_runs reads at once
 _CHAIN_MOST = 1000  # jobs read up the `after` chains of the jobs waited for
 
 

@@ -213,6 +213,11 @@ class Store(abc.ABC):
     def list_jobs(self, where: JobFilter) -> list[Job]: ...
 
     @abc.abstractmethod
+    def job_ids(self, where: JobFilter) -> list[int]:
+        """The ids of the jobs list_jobs would list: a wait on a million jobs holds their
+        ids, a few MB, where their jobs took a GB."""
+
+    @abc.abstractmethod
     def get_many(self, job_ids: Sequence[int]) -> dict[int, Job]: ...
 
     @abc.abstractmethod

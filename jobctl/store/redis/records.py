@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from jobctl.models import (
     FINAL_STATES,
@@ -34,6 +34,27 @@ _ATTEMPT_FIELDS = (
     "log_path",
     "host",
 )
+
+
+# What a listing by id alone reads of a job's hash: the fields its filter looks at.
+_FILTER_FIELDS = ("state", "job", "queue", "key", "created_at", "lease_token")
+
+
+def _matcher(where: JobFilter) -> Callable[[str, str, str, str | None, float], bool]:
+    """Whether a job a listing's index gave (its state, type, queue, key and creation time)
+    is one its filter wants."""
+    states = {s.value for s in where.states}
+
+    def matches(state: str, job: str, queue: str, key: str | None, created_at: float) -> bool:
+        return (
+            (not states or state in states)
+            and (where.job is None or job == where.job)
+            and (where.queue is None or queue == where.queue)
+            and (where.key is None or key == where.key)
+            and (where.since is None or created_at >= where.since)
+        )
+
+    return matches
 
 
 class RecordOps(RedisBase):
@@ -99,6 +120,60 @@ class RecordOps(RedisBase):
         return (host.decode("utf-8", "replace") if host else None), (tail or b"")
 
     def list_jobs(self, where: JobFilter) -> list[Job]:
+        limit = where.limit if where.limit is not None and where.limit >= 0 else None
+        found: list[Job] = []
+        if limit == 0:  # (a negative limit means none, as SQL's LIMIT -1)
+            return found
+        ids, leased = self._listed(where)
+        matches = _matcher(where)
+        for job in self._jobs(ids, leased=leased):
+            if matches(job.state.value, job.job, job.queue, job.key, job.created_at):
+                found.append(job)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
+
+    def job_ids(self, where: JobFilter) -> list[int]:
+        limit = where.limit if where.limit is not None and where.limit >= 0 else None
+        found: list[int] = []
+        if limit == 0:
+            return found
+        ids, leased = self._listed(where)
+        batch: list[int] = []
+        for job_id in ids:
+            batch.append(job_id)
+            if len(batch) < PAGE:
+                continue
+            found += self._matching_ids(where, batch, leased)
+            batch = []
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        found += self._matching_ids(where, batch, leased)
+        return found if limit is None else found[:limit]
+
+    def _matching_ids(self, where: JobFilter, job_ids: list[int], leased: bool) -> list[int]:
+        """Those of these ids whose jobs a filter matches, read by the fields it looks at."""
+        if not job_ids:
+            return []
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for job_id in job_ids:
+                pipe.hmget(self._key("job", str(job_id)), *_FILTER_FIELDS)
+            rows = pipe.execute()
+        matches = _matcher(where)
+        return [
+            job_id
+            for job_id, (state, job, queue, key, created_at, lease_token) in zip(
+                job_ids, rows, strict=True
+            )
+            if state is not None
+            and (not leased or lease_token is not None)
+            and matches(state, job, queue, key, float(created_at))
+        ]
+
+    def _listed(self, where: JobFilter) -> tuple[Iterable[int], bool]:
+        """The ids a listing reads, in its order, and whether only jobs holding a lease
+        count among them."""
         if where.job is not None:
             indexes = [self._key("byjob", where.job)]
         elif where.states:
@@ -122,28 +197,9 @@ class RecordOps(RedisBase):
                 ids = [i for i in ids if (i < beyond if descending else i > beyond)]
             if where.through is not None:
                 ids = [i for i in ids if i <= where.through]
-        states = set(where.states)
-        found: list[Job] = []
-        limit = where.limit if where.limit is not None and where.limit >= 0 else None
-        if limit == 0:  # (a negative limit means none, as SQL's LIMIT -1)
-            return found
         # Running jobs are listed as the SQLite store finds them: through their leases.
-        leased = where.leased or (bool(states) and states <= {State.RUNNING})
-        for job in self._jobs(ids, leased=leased):
-            if states and job.state not in states:
-                continue
-            if where.job is not None and job.job != where.job:
-                continue
-            if where.queue is not None and job.queue != where.queue:
-                continue
-            if where.key is not None and job.key != where.key:
-                continue
-            if where.since is not None and job.created_at < where.since:
-                continue
-            found.append(job)
-            if limit is not None and len(found) >= limit:
-                break
-        return found
+        states = set(where.states)
+        return ids, where.leased or (bool(states) and states <= {State.RUNNING})
 
     def _ids(
         self, key: str, descending: bool, beyond: int | None = None, through: int | None = None

@@ -66,6 +66,13 @@ class RecordOps(SqliteBase):
         ]
 
     def list_jobs(self, where: JobFilter) -> list[Job]:
+        return [job_from_row(row) for row in self._listing(JOB_COLUMNS, where)]
+
+    def job_ids(self, where: JobFilter) -> list[int]:
+        return [row[0] for row in self._listing("id", where)]
+
+    def _listing(self, columns: str, where: JobFilter) -> list[Any]:
+        """The rows of these columns of the jobs a filter matches, in its order."""
         clauses: list[str] = []
         params: list[Any] = []
         if where.states:
@@ -84,7 +91,7 @@ class RecordOps(SqliteBase):
         if where.through is not None:
             clauses.append("id <= ?")
             params.append(where.through)
-        sql = f"SELECT {JOB_COLUMNS} FROM jobs"
+        sql = f"SELECT {columns} FROM jobs"
         if where.leased or (where.states and set(where.states) <= {State.RUNNING}):
             # Running jobs are few among millions: find them through their leases.
             sql += " INDEXED BY jobs_lease"
@@ -98,7 +105,7 @@ class RecordOps(SqliteBase):
         if where.limit is not None:
             sql += " LIMIT ?"
             params.append(where.limit)
-        return [job_from_row(row) for row in self._read(sql, params)]
+        return self._read(sql, params)
 
     def queue_counts(self, now: float) -> list[QueueCounts]:
         counts: dict[str, dict[State, int]] = {}
