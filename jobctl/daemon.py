@@ -22,7 +22,7 @@ from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog, Outage
 from jobctl.reloads import KEEPING, ConfigFollower, refusal_level, settings_changed
-from jobctl.scheduler import Scheduler
+from jobctl.scheduler import Scheduler, lacking_text, schedules_lacking
 from jobctl.store import Store
 from jobctl.store.base import LeaderLock
 
@@ -59,6 +59,7 @@ class Daemon:
         self._reload_requested = False
         self._outage = Outage(self.log, "scheduler")
         self._next_heartbeat = 0.0
+        self._config_compared = False  # a standby compares its config with the plan once
 
     @property
     def config(self) -> Config:
@@ -92,6 +93,24 @@ class Daemon:
         ignored = host_zone_warning(self.config)
         if ignored:
             self.log.emit("scheduler.tz_ignored", level="warning", error=ignored)
+
+    def _warn_of_other_config(self) -> None:
+        """Say so when the leader plans schedules this config lacks: this standby would take
+        them out of the plan on taking over (the leader warns so itself: see Scheduler.load)."""
+        if self._config_compared:
+            return
+        self._config_compared = True
+        try:
+            lacking = schedules_lacking(self.store, self.config)
+        except StoreError:
+            return  # the heartbeat's outage handling tells of a store that fails
+        if lacking:
+            self.log.emit(
+                "scheduler.other_config",
+                level="warning",
+                schedules=", ".join(lacking),
+                error=lacking_text(lacking, leading=False),
+            )
 
     def run(self) -> int:
         lock = self.store.scheduler_lock()
@@ -146,6 +165,7 @@ class Daemon:
                 self.log.emit("scheduler.standby", reason=lock.waiting_for)
                 announced = True
                 self._register(STANDBY)
+                self._warn_of_other_config()
                 next_heartbeat = self.clock.monotonic() + HEARTBEAT
             elif self.clock.monotonic() >= next_heartbeat:
                 next_heartbeat = self.clock.monotonic() + HEARTBEAT

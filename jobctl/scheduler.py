@@ -39,7 +39,7 @@ its own (a Raspberry Pi) is set then, after its downtime, which a catch-up is fo
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -127,6 +127,10 @@ class Scheduler:
         # The last reload's renames, "old -> new": a schedule taken out and one put in that
         # fires the same job with the same payload at the same times.
         self.renamed: list[str] = []
+        # The time tables recorded for the schedules this daemon's config lacked as it took
+        # the lead, which it records as taken out: one a reload brings in is new to this
+        # daemon, not put back, and catches up as a restart would.
+        self._lacked: dict[str, str] = {}
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -144,8 +148,17 @@ class Scheduler:
             for name, spec in config.schedules.items()
         }
         tables = {name: f"{spec.cron} {zones[name]}" for name, spec in config.schedules.items()}
-        # What the daemons before this one planned with: read for the schedules new to it.
-        recorded = self.store.time_tables([name for name in tables if name not in old])
+        # What the daemons before this one planned with: read for the schedules new to it, and
+        # on taking the lead for every schedule, to take out of the record those this config
+        # lacks (a daemon of another config led): `schedule list` warns of them then.
+        if not self._loaded:
+            recorded = self.store.time_tables(None)
+            lacking = _lacking(recorded, tables)
+            self._lacked = {name: recorded[name] for name in lacking}
+        else:
+            recorded = self.store.time_tables([name for name in tables if name not in old])
+            recorded |= {name: self._lacked[name] for name in recorded.keys() & self._lacked}
+            lacking = []
         for name, spec in config.schedules.items():
             expr = cron.parse(spec.cron)
             zone = ZoneInfo(zones[name])
@@ -219,10 +232,20 @@ class Scheduler:
         removed = old.keys() - plans.keys()
         # Recorded, so that a daemon that finds the schedule put back after a restart counts
         # it from then, as this one would on a reload.
-        self.store.record_time_tables(tables | dict.fromkeys(removed, REMOVED_TIME_TABLE))
+        gone = dict.fromkeys([*removed, *lacking], REMOVED_TIME_TABLE)
+        self.store.record_time_tables(tables | gone)
+        if lacking:
+            self.log.emit(
+                "scheduler.other_config",
+                level="warning",
+                schedules=", ".join(lacking),
+                error=lacking_text(lacking, leading=True),
+            )
         for name in removed:  # as cron forgets a deleted line, fires held for it included
             self.store.drop_pending(name, "schedule removed", now)
         self.renamed = _renames(old, plans)
+        for name in plans:
+            self._lacked.pop(name, None)
         self.config = config
         self._plans = plans
         if self._live_since is None:
@@ -597,6 +620,34 @@ class Scheduler:
             reason=reason,
             missed=missed,
         )
+
+
+def lacking_text(names: Sequence[str], *, leading: bool) -> str:
+    """Why a daemon warns of the schedules its config lacks that the record of the plan
+    holds: a daemon of another config (a second `up` with another --config) planned them."""
+    listed = ", ".join(names)
+    if leading:
+        return (
+            f"the cron daemons of this database planned schedules this config lacks: {listed};"
+            " they fire no more while this daemon leads; were they taken out while no daemon"
+            " ran, or is another --config in use?"
+        )
+    return (
+        f"the cron daemons of this database plan schedules this config lacks: {listed};"
+        " is another --config in use?"
+    )
+
+
+def schedules_lacking(store: Store, config: Config) -> list[str]:
+    """The schedules the cron daemons of this store plan (their recorded time tables) that
+    this config lacks, in one round trip: a standby of another config warns at its start."""
+    return _lacking(store.time_tables(None), config.schedules)
+
+
+def _lacking(recorded: Mapping[str, str], planned: Mapping[str, object]) -> list[str]:
+    """The schedules of `recorded` (every time table recorded) in the plan, not in `planned`."""
+    gone = REMOVED_TIME_TABLE
+    return sorted(name for name, text in recorded.items() if name not in planned and text != gone)
 
 
 def _holds_fires(spec: ScheduleSpec) -> bool:

@@ -1079,3 +1079,51 @@ def test_schedule_list_warns_of_a_schedule_the_leading_daemon_took_out(env: Env)
     assert "kept (" not in said()
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(timeout=20) == 0
+
+
+def test_a_daemon_of_another_config_warns_and_leading_takes_the_schedules_it_lacks_out(
+    env: Env,
+) -> None:
+    """A second daemon started by mistake with another --config stood by without a word, took
+    the lead at the real one's restart and planned none of its schedules: the time tables the
+    real one had recorded stayed, so `schedule list` said nothing while no schedule fired."""
+    real = '[jobs.ok]\ncommand = ["true"]\n[schedules.b]\njob = "ok"\ncron = "0 3 * * *"\n'
+    env.write_config(real)
+    leader = env.start("schedule-daemon")
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
+    env.wait_for(lambda: env.run("schedule", "list", check=True).stderr == "", timeout=20)
+    other = env.root / "other.toml"
+    other.write_text('[jobs.ok]\ncommand = ["true"]\n')
+    stray_log = env.root / "stray.log"
+    with stray_log.open("w") as sink:
+        stray = subprocess.Popen(
+            [*JOBCTL, "--config", str(other), "--db", str(env.db), "schedule-daemon"],
+            stderr=sink,
+            env=env.env,
+            cwd=env.root,
+        )
+    try:
+        env.wait_for(lambda: "scheduler.other_config" in stray_log.read_text(), timeout=20)
+        said = stray_log.read_text()
+        assert "scheduler.standby" in said
+        assert (
+            "the cron daemons of this database plan schedules this config lacks: b;"
+            " is another --config in use?" in said
+        )
+        leader.send_signal(signal.SIGTERM)
+        assert leader.wait(timeout=20) == 0
+        env.wait_for(lambda: stray_log.read_text().count("scheduler.other_config") == 2, 20)
+        warned = [line for line in stray_log.read_text().splitlines() if "other_config" in line]
+        assert "WARNING" in warned[1] and "planned schedules this config lacks: b;" in warned[1]
+        # The real config's view says the leader does not plan b.
+        listed = env.run("schedule", "list", check=True).stderr
+        assert "the leading cron daemon" in listed and "b (not in its plan)" in listed
+        # A standby of the real config finds nothing the plan holds that its config lacks.
+        back = env.start("schedule-daemon")
+        env.wait_for(lambda: env.run("status", "--json").stdout.count('"standby"') == 1, 20)
+    finally:
+        stray.send_signal(signal.SIGTERM)
+        assert stray.wait(timeout=20) == 0
+    back.send_signal(signal.SIGTERM)
+    _, stderr = back.communicate(timeout=20)
+    assert "scheduler.other_config" not in stderr

@@ -2098,3 +2098,41 @@ def test_job_ids_lists_the_ids_list_jobs_lists(store: Store) -> None:
     assert store.job_ids(JobFilter(states=active, limit=None, newest_first=False)) == [
         i for i in [*ids, *later] if i not in (claim.job.id, ids[1])
     ]
+
+
+def test_a_leader_of_another_config_records_the_schedules_it_lacks_as_taken_out(
+    make_store: Callable[[], Store],
+) -> None:
+    """A daemon of another config (a second `up` started with another --config) took the
+    lead and planned none of the schedules the real one had: their time tables stayed
+    recorded, so `schedule list` took them for planned while none fired."""
+    from jobctl.store.base import REMOVED_TIME_TABLE
+
+    store = make_store()
+    real = _cron_config(f"[schedules.s]\n{EVERY_MINUTE}")
+    other = _cron_config("")
+    start = T0 - T0 % 3600 + 30
+    first = Scheduler(
+        store,
+        _cron_config(f"[schedules.s]\n{EVERY_MINUTE}[schedules.t]\n{EVERY_MINUTE}"),
+        EventLog(stream=io.StringIO()),
+    )
+    _tick_through(first, start, start + 60)
+    assert store.time_tables(["s", "t"]) == {"s": "* * * * * UTC", "t": "* * * * * UTC"}
+    first.load(real, start + 65)  # t is taken out by a reload: recorded so already
+    sink = io.StringIO()
+    stray = Scheduler(store, other, EventLog(stream=sink, fmt="json"))
+    _tick_through(stray, start + 70, start + 250)  # :02 to :04 fire nowhere
+    assert store.time_tables(["s", "t"]) == {"s": REMOVED_TIME_TABLE, "t": REMOVED_TIME_TABLE}
+    (warned,) = [json.loads(line) for line in sink.getvalue().splitlines()]
+    assert (warned["event"], warned["level"], warned["schedules"]) == (
+        "scheduler.other_config",
+        "warning",
+        "s",
+    )
+    # Taken out, it is put back as a reload's removal is: it counts from the real one's lead.
+    back = Scheduler(store, real, EventLog(stream=io.StringIO()))
+    _tick_through(back, start + 260, start + 300)
+    assert _scheduled(store, "s") == [start + 30, start + 270]
+    # Every schedule's at once, as a daemon reads them on taking the lead or at its start.
+    assert store.time_tables(None) == {"s": "* * * * * UTC", "t": REMOVED_TIME_TABLE}

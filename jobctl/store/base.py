@@ -340,10 +340,11 @@ class Store(abc.ABC):
         so a daemon that dies before a first fire loses none of the fires after it."""
 
     @abc.abstractmethod
-    def time_tables(self, schedules: Sequence[str]) -> dict[str, str]:
+    def time_tables(self, schedules: Sequence[str] | None) -> dict[str, str]:
         """The time table (cron and zone, as text) each schedule was last planned with, for
         those that have one: a daemon tells a time table changed while no daemon ran.
-        REMOVED_TIME_TABLE for one a daemon's reload took out, and none put back since."""
+        REMOVED_TIME_TABLE for one a daemon's reload took out, and none put back since.
+        None: every schedule's, in one round trip (those a daemon of another config plans)."""
 
     @abc.abstractmethod
     def record_time_tables(self, tables: Mapping[str, str]) -> None:

@@ -169,7 +169,11 @@ class CronOps(RedisBase):
             values = self._client.hmget(key, names)
         return {n: float(v) if v is not None else now for n, v in zip(names, values, strict=True)}
 
-    def time_tables(self, schedules: Sequence[str]) -> dict[str, str]:
+    def time_tables(self, schedules: Sequence[str] | None) -> dict[str, str]:
+        if schedules is None:
+            with self._guard():
+                every: dict[str, str] = self._client.hgetall(self._key("time_tables"))
+            return every
         names = list(schedules)
         if not names:
             return {}

@@ -273,7 +273,10 @@ class CronOps(QueueOps):
                 found[name] = float(planned)
         return found
 
-    def time_tables(self, schedules: Sequence[str]) -> dict[str, str]:
+    def time_tables(self, schedules: Sequence[str] | None) -> dict[str, str]:
+        if schedules is None:
+            query = "SELECT name, time_table FROM schedule_state WHERE time_table IS NOT NULL"
+            return {name: table for name, table in self._read(query)}
         found: dict[str, str] = {}
         for name in schedules:
             rows = self._read("SELECT time_table FROM schedule_state WHERE name = ?", (name,))
