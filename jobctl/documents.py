@@ -184,6 +184,10 @@ def status_document(
                 "started_at": iso(w.started_at),
                 "heartbeat_at": iso(w.heartbeat_at),
                 "heartbeat_age_s": _age(w.heartbeat_at, now),
+                # Draining after a stop signal: it takes no job, and its running ones are
+                # stopped and queued again at stopping_until, the end of its shutdown timeout.
+                "stopping": w.stopping_until is not None,
+                "stopping_until": iso(w.stopping_until),
             }
             for w in workers
         ],

@@ -67,6 +67,9 @@ class WorkerInfo:
     heartbeat_at: float
     kind: str = "worker"  # or "scheduler" (the leading cron daemon), or "standby"
     interval: float = 10.0  # seconds between heartbeats; three missed ones mean it is gone
+    # While it drains after SIGTERM or SIGINT: the end of its shutdown timeout (epoch). It
+    # takes no job meanwhile; records written before it was kept read as None.
+    stopping_until: float | None = None
 
     def alive(self, now: float) -> bool:
         """Heartbeats for three intervals, and on this host a process of its pid: a worker

@@ -397,6 +397,14 @@ def exit_text(code: int | None, signum: int | None) -> str:
 # Status
 
 
+def _worker_state(worker: WorkerInfo, now: float) -> str:
+    """Blank for a worker taking jobs; one draining after a stop signal takes none, and its
+    shutdown timeout ends when its running jobs are stopped and queued again."""
+    if worker.stopping_until is None:
+        return ""
+    return f"stopping (timeout {ago(worker.stopping_until, now)})"
+
+
 def status_tables(
     queues: Sequence[QueueCounts],
     running: Sequence[Job],
@@ -473,7 +481,7 @@ def status_tables(
         print("Running: none")
     if workers:
         table(
-            ["ID", "KIND", "HOST", "PID", "QUEUES", "CONCURRENCY", "LAST HEARTBEAT"],
+            ["ID", "KIND", "HOST", "PID", "QUEUES", "CONCURRENCY", "LAST HEARTBEAT", "STATE"],
             [
                 [
                     w.id,
@@ -483,6 +491,7 @@ def status_tables(
                     ",".join(w.queues),
                     str(w.concurrency),
                     age_text(w.heartbeat_at, now),
+                    _worker_state(w, now),
                 ]
                 for w in workers
             ],

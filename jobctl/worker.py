@@ -141,6 +141,10 @@ class Worker:
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._stopping = False
+        # Wall clock, for `status`: when the shutdown timeout ends (see request_stop), and
+        # whether the worker's record has yet to say it stops.
+        self._stopping_until: float | None = None
+        self._stop_unsaid = False
         self._stop_deadline: float | None = None
         self._force = False
         self._pending_retries: dict[int, float] = {}
@@ -272,6 +276,7 @@ class Worker:
             started_at=self._started_at,
             heartbeat_at=now,
             interval=self._maintenance_interval,
+            stopping_until=self._stopping_until,
         )
 
     def _check_name_free(self) -> None:
@@ -318,6 +323,11 @@ class Worker:
         if not self._stopping:
             self._stopping = True
             self._stop_deadline = self.clock.monotonic() + self.options.shutdown_timeout
+            self._stopping_until = self.clock.now() + self.options.shutdown_timeout
+            self._stop_unsaid = True
+        if force and self._stopping_until is not None:
+            self._stopping_until = min(self._stopping_until, self.clock.now())
+            self._stop_unsaid = True
         self._poke()
 
     # -- the loop --------------------------------------------------------------------------
@@ -358,6 +368,11 @@ class Worker:
                 if listener is not None and listener.control_pending:
                     listener.control_pending = False
                     self._check_held()
+                if self._stop_unsaid:
+                    # Said in the store before the drain, so that `status` and waits do not
+                    # count a worker that takes no job as serving its queues.
+                    self.store.register_worker(self._info(self.clock.now()))
+                    self._stop_unsaid = False
                 claimed_all = self._claim_more()
                 if self._outage.down_for(mono) > 0:
                     # The store is back once it takes a write: on a full disk reads answer,

@@ -32,7 +32,7 @@ STATUS_RUNNING = {
 }  # fmt: skip
 STATUS_WORKER = {
     "id", "kind", "host", "pid", "queues", "concurrency", "started_at", "heartbeat_at",
-    "heartbeat_age_s",
+    "heartbeat_age_s", "stopping", "stopping_until",
 }  # fmt: skip
 
 

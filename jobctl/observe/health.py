@@ -123,15 +123,19 @@ def check(
         ):
             if not wanted:
                 continue
-            n = sum(1 for w in live if w.kind == kind)
+            # A worker draining after a stop signal takes no job: it is not one required.
+            n = sum(1 for w in live if w.kind == kind and w.stopping_until is None)
+            draining = sum(1 for w in live if w.kind == kind and w.stopping_until is not None)
             what = "worker" if kind == "worker" else "cron daemon"
+            also = f"; {draining} stopping" if draining else ""
             checks.append(
                 Check(
                     f"require_{kind}",
                     n > 0,
                     n,
                     1,
-                    f"{n} live {what}{'' if n == 1 else 's'} (heartbeat within three intervals)",
+                    f"{n} live {what}{'' if n == 1 else 's'} (heartbeat within three"
+                    f" intervals{also})",
                 )
             )
     # Last, so that the checks before them keep their places in --json.

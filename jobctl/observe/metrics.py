@@ -68,8 +68,20 @@ def render(store: Store, config: Config, now: float | None = None) -> str:
             out.append(_sample(f"{name}_count", labels, hist.count))
 
     workers = [w for w in store.workers() if w.alive(now)]
-    _family(out, "jobctl_workers", "gauge", "Live worker processes (fresh heartbeat).")
-    out.append(_sample("jobctl_workers", {}, sum(1 for w in workers if w.kind == "worker")))
+    # A worker draining after a stop signal takes no job: an alert on no worker fires then.
+    _family(
+        out,
+        "jobctl_workers",
+        "gauge",
+        "Live worker processes taking jobs (fresh heartbeat, not stopping).",
+    )
+    out.append(
+        _sample(
+            "jobctl_workers",
+            {},
+            sum(1 for w in workers if w.kind == "worker" and w.stopping_until is None),
+        )
+    )
     _family(out, "jobctl_schedulers", "gauge", "Live cron daemons (fresh heartbeat).")
     out.append(_sample("jobctl_schedulers", {}, sum(1 for w in workers if w.kind == "scheduler")))
     _family(out, "jobctl_standby_schedulers", "gauge", "Live cron daemons ready to take over.")

@@ -33,6 +33,7 @@ class MonitorOps(RedisBase):
                 "started_at": info.started_at,
                 "kind": info.kind,
                 "interval": info.interval,
+                "stopping_until": info.stopping_until,
             }
         )
         with self._guard():
@@ -75,6 +76,8 @@ class MonitorOps(RedisBase):
                     heartbeat_at=float(beats.get(worker_id, data["started_at"])),
                     kind=data["kind"],
                     interval=float(data["interval"]),
+                    # Absent from the records of a jobctl that did not say it.
+                    stopping_until=_seconds(data.get("stopping_until")),
                 )
             )
         return sorted(found, key=lambda w: w.started_at)
@@ -275,3 +278,7 @@ class MonitorOps(RedisBase):
         return config.get("stop-writes-on-bgsave-error") == "yes" and bool(
             (config.get("save") or "").strip()
         )
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)

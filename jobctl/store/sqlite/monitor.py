@@ -19,7 +19,8 @@ class MonitorOps(SqliteBase):
         with self._write() as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO workers (id, kind, host, pid, queues, concurrency,"
-                " started_at, heartbeat_at, interval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " started_at, heartbeat_at, interval, stopping_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     info.id,
                     info.kind,
@@ -30,6 +31,7 @@ class MonitorOps(SqliteBase):
                     info.started_at,
                     info.heartbeat_at,
                     info.interval,
+                    info.stopping_until,
                 ),
             )
 
@@ -48,8 +50,8 @@ class MonitorOps(SqliteBase):
         from jobctl.records import WorkerInfo  # not at the top: see jobctl.records
 
         rows = self._read(
-            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, kind, interval"
-            " FROM workers ORDER BY started_at"
+            "SELECT id, host, pid, queues, concurrency, started_at, heartbeat_at, kind, interval,"
+            " stopping_until FROM workers ORDER BY started_at"
         )
         return [
             WorkerInfo(
@@ -62,6 +64,7 @@ class MonitorOps(SqliteBase):
                 heartbeat_at=r[6],
                 kind=r[7],
                 interval=r[8],
+                stopping_until=r[9],
             )
             for r in rows
         ]
