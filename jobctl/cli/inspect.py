@@ -264,7 +264,10 @@ def wait(
             # the key again" needs them stopped, but they ended before the wait began.
             ending = where._replace(states=(State.CANCELLED,), leased=True)
             stopping = [j.id for j in store.list_jobs(ending) if j.id not in listed]
-        seen: dict[int, Job] = {}  # each job waited for as last read
+        # Each job waited for as last read, once it has ended (or as given): one still
+        # pending is read again at each look, and a million held whole took gigabytes.
+        seen: dict[int, Job] = {}
+        read: set[int] = set()  # the ids read at least once (a job missing since was pruned)
         if job_ids:
             seen.update(_refuse_unknown(store, [i for i in wanted if i not in active]))
         deleted: set[int] = set()  # pruned while waited for: how they ended is not known
@@ -349,13 +352,17 @@ def wait(
                 if gone is not None:  # `rm q.db*`: the jobs waited for are nowhere now
                     raise StoreError(f"{gone}: the jobs waited for are not in the file there now")
                 missing = [i for i in batch if i not in jobs]
-                unknown = [i for i in missing if i not in seen and i not in active]
+                unknown = [
+                    i for i in missing if i not in seen and i not in read and i not in active
+                ]
                 if unknown:  # not "a job failed" (exit 1): a script must tell them apart
                     raise UsageError(_no_such_jobs(unknown))
                 deleted.update(missing)  # seen before: pruned meanwhile (only ended jobs are)
-                seen.update(jobs)
+                read.update(jobs)
                 for i in batch:
                     if i not in jobs or jobs[i].over():
+                        if i in jobs:
+                            seen[i] = jobs[i]
                         pending.pop(i, None)
                         if i in jobs and jobs[i].state != State.SUCCEEDED:
                             say_ended(jobs[i])
