@@ -501,9 +501,7 @@ def open_database(
                 )
             from jobctl.store.sqlite import migrations  # (only then: every enqueue opens one)
 
-            if version and not create:
-                migrations.check_no_older_processes(conn, path, version)
-            migrated_from = migrations.migrate(conn, path)
+            migrated_from = migrations.migrate(conn, path, in_use_refused=not create)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")

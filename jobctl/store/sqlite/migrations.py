@@ -64,7 +64,7 @@ def check_no_older_processes(conn: sqlite3.Connection, path: Path, version: int)
         )
 
 
-def migrate(conn: sqlite3.Connection, path: Path) -> int | None:
+def migrate(conn: sqlite3.Connection, path: Path, *, in_use_refused: bool) -> int | None:
     """Bring the schema to SCHEMA_VERSION; the version the file had, if this call brought it
     up (0: it wrote the schema into an empty file), None when another process did meanwhile.
     Told under the lock: it is the one place where but one of the processes making a
@@ -83,6 +83,8 @@ def migrate(conn: sqlite3.Connection, path: Path) -> int | None:
             version = check_identity(conn, path)
             if version == SCHEMA_VERSION:
                 return None
+            if version and in_use_refused:  # told under the lock: not mid-way through another's
+                check_no_older_processes(conn, path, version)
             if version == 0:
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
