@@ -50,6 +50,12 @@ def test_logs_prints_the_latest_attempt_or_the_one_asked_for(env: Env) -> None:
     result = env.run("logs", str(waiting))
     assert result.returncode == 1
     assert result.stderr == f"jobctl: job {waiting} has not run yet (it is scheduled)\n"
+    env.run("cancel", str(waiting), check=True)  # it never will
+    result = env.run("logs", str(waiting))
+    assert (result.returncode, result.stderr) == (
+        1,
+        f"jobctl: job {waiting} never ran (it is cancelled)\n",
+    )
 
 
 def test_logs_of_a_pruned_log_file_says_so(env: Env) -> None:

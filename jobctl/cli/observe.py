@@ -190,6 +190,9 @@ def logs(
                 typer.echo(ended_line(final), err=True)
             raise typer.Exit(0 if final.state == State.SUCCEEDED else 1)
         if not attempts:
+            if job.state in FINAL_STATES:  # cancelled before it ran, or dead with the job it
+                # waited for: "yet" would say it still will
+                raise OperationFailed(f"job {job_id} never ran (it is {job.state.value})")
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
         chosen = attempts[-1] if attempt is None else next(a for a in attempts if a.run == attempt)
         say_output_lost(chosen)  # before the output: a note after it would be lost in it
