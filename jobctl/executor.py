@@ -2,10 +2,9 @@
 
 The command runs in a new session (its own process group, away from the terminal's Ctrl-C),
 so a timeout, a cancel or a shutdown can signal every process it started: SIGTERM to the
-whole group, then SIGKILL after `kill_grace`. Processes it leaves behind when it exits are
-stopped the same way. stdout and stderr pass through us into the attempt's log file, made
-at the first byte (a silent job leaves none); the tail of stderr is kept with the job as
-its error.
+whole group (then SIGCONT), then SIGKILL after `kill_grace`. Processes it leaves behind
+when it exits are stopped the same way. stdout and stderr pass through us into the attempt's
+log (jobctl.attemptlog); the tail of stderr is kept with the job as its error.
 """
 
 from __future__ import annotations
@@ -21,16 +20,9 @@ import time
 from collections.abc import Container, Mapping, Sequence
 from typing import NamedTuple
 
+from jobctl.attemptlog import AttemptLog
 from jobctl.durations import format_duration
-from jobctl.logfolders import (
-    LOST,
-    LogCut,
-    continuation_bytes,
-    log_exists,
-    open_log,
-    os_reason,
-    write_counted,
-)
+from jobctl.logfolders import continuation_bytes
 from jobctl.models import AttemptResult, Outcome
 from jobctl.processes import (
     Child,
@@ -51,7 +43,6 @@ _LEFTOVER_CHECK = 0.02
 _READS_PER_TURN = 16  # of 64 KiB each
 _LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
 _SENT = float("inf")
-_ROOM_FROM = 65536  # a log this long frees room by dropping its older half: a shorter, none
 _LONGEST_WAIT = 86400.0  # seconds: see wait_readable
 
 
@@ -91,13 +82,7 @@ class Attempt:
         self._stop_reason: Outcome | None = None
         self._force = False
         self._proc: Child | None = None
-        self._log_fd = -1  # opened at the first byte of output: silent jobs leave no file
-        self._log_opened = False  # tried: made at most once
-        self._log_made = False
-        self._output_lost: str | None = None  # why output did not reach the log, if any did not
-        self._lost_bytes = 0  # of output lost since the log last said so (LOST)
-        self._lost_why = ""
-        self._no_log: str | None = None  # why the log cannot be made: output would be lost
+        self._log = AttemptLog(spec.log_path, spec.log_max_bytes)
         self._out_fd: int | None = None
         self._err_fd: int | None = None
         self._exit_fd: int | None = None
@@ -106,10 +91,6 @@ class Attempt:
         self._timeout_at: float | None = None
         self._kill_at: float | None = None  # SIGKILL then; inf once sent
         self._timed_out = False
-        self._unchecked = 0  # bytes written to the log since its size was last checked
-        self._log_cut = (0, 0)  # bytes of output the log dropped, its line saying so: LogCut
-        self._cutting: LogCut | None = None  # a cut under way: the pipes wait until it is done
-        self._last_cut = False  # the cut to log_max_bytes at the end: begun
         self._leader_done = False
         self._leftovers_kill_at: float | None = None  # stopping processes the leader left
         self._leftovers_check = 0.0
@@ -129,21 +110,7 @@ class Attempt:
 
     def _start(self) -> AttemptResult | None:
         spec = self.spec
-        try:
-            there = log_exists(spec.log_path)
-        except PermissionError:
-            raise  # a folder refused: the job must not write where it should not
-        except OSError as exc:  # no room for its folder (a full disk): the output is lost,
-            there, self._log_opened = False, True  # not the job
-            self._no_log = os_reason(exc)  # lost only if the job writes anything
-        if there:
-            # Something is there already (a planted link, or the log of another database
-            # or namespace sharing the folder, or of one deleted since: its ids start over):
-            # open it now, so that a refusal stops the attempt before its command runs, and
-            # empty it, so that this attempt's log holds this attempt's output alone.
-            self._log_opened = True
-            self._log_fd = open_log(spec.log_path, truncate=True)
-            self._log_made = True
+        self._log.prepare()
         argv = ["/bin/sh", "-c", spec.argv[0]] if spec.shell else list(spec.argv)
         if spec.user is not None and not _may_stop_as(spec.user):
             return self._not_started(
@@ -218,7 +185,7 @@ class Attempt:
     def fds(self) -> list[int]:
         """The descriptors to watch for this attempt: its stdout, stderr and exit."""
         fds: list[int] = []
-        if self._cutting is not None:  # the job waits on its pipes while its log is cut
+        if self._log.cutting:  # the job waits on its pipes while its log is cut
             return [self._exit_fd] if self._exit_fd is not None else fds
         if self._out_fd is not None:
             fds.append(self._out_fd)
@@ -232,7 +199,7 @@ class Attempt:
         """When `advance()` must run next even if nothing is readable (time.monotonic)."""
         if self.result is not None or self._proc is None:
             return None
-        if self._cutting is not None:
+        if self._log.cutting:
             return 0.0  # its next slice, at the next turn
         if not self._leader_done:
             waits: list[float] = []
@@ -268,7 +235,7 @@ class Attempt:
         proc = self._proc
         if self.result is not None or proc is None:
             return self.result
-        if self._cutting is not None:
+        if self._log.cutting:
             self._cut_slice()
         else:
             if self._out_fd is not None and self._out_fd in readable:
@@ -288,7 +255,7 @@ class Attempt:
             self._stop_leftovers(now)
             if self._leftovers_kill_at is not None:
                 return None
-        if self._cutting is not None:
+        if self._log.cutting:
             return None
         if self._out_fd is not None or self._err_fd is not None:
             if self._drain_until is None:
@@ -296,11 +263,8 @@ class Attempt:
                 self._drain_until = now + _LAST_OUTPUT_GRACE
             if now < self._drain_until:
                 return None
-        if self._log_fd >= 0 and not self._last_cut:
-            self._last_cut = True  # to its last log_max_bytes, a slice at a time like any cut
-            self._begin_cut(self.spec.log_max_bytes)
-            if self._cutting is not None:
-                return None
+        if self._log.begin_final_cut():
+            return None
         return self._finish()
 
     def close(self) -> None:
@@ -371,7 +335,7 @@ class Attempt:
         without pause must not keep its loop from the other attempts."""
         is_stderr = fd == self._err_fd
         for _ in range(_READS_PER_TURN):
-            if self._cutting is not None:
+            if self._log.cutting:
                 return  # read on once the log is cut: the job waits on its pipe meanwhile
             try:
                 chunk = os.read(fd, 65536)
@@ -382,96 +346,15 @@ class Attempt:
             if not chunk:
                 self._close_pipe(fd)
                 return
-            self._write_log(chunk)
+            self._log.write(chunk)
             if is_stderr:
                 self._tail += chunk
                 if len(self._tail) > ERROR_TAIL_BYTES * 2:
                     del self._tail[: len(self._tail) - ERROR_TAIL_BYTES]
 
-    def _write_log(self, data: bytes) -> None:
-        if self._log_fd < 0:
-            if self._log_opened:  # the log could not be created: the output is lost, not the job
-                self._lose(len(data), self._no_log or "")
-                return
-            self._log_opened = True
-            try:
-                self._log_fd = open_log(self.spec.log_path)
-            except OSError as exc:
-                self._no_log = os_reason(exc)
-                if exc.errno in (errno.EMFILE, errno.ENFILE):
-                    # Descriptors run out while many jobs run: tried again at the next output.
-                    self._log_opened = False
-                self._lose(len(data), self._no_log)
-                return
-            self._log_made = True
-        if self._lost_bytes and not self._mark_lost():
-            self._lose(len(data), self._lost_why)  # after the hole, never before its mark
-            return
-        written, failed = write_counted(self._log_fd, data)
-        if failed is not None:
-            written += self._make_room(data[written:], failed)
-            if written < len(data):
-                self._lose(len(data) - written, os_reason(failed))
-        self._unchecked += len(data)
-        if self._unchecked > self.spec.log_max_bytes:  # all output passes here: cap it here
-            self._unchecked = 0
-            self._begin_cut(2 * self.spec.log_max_bytes)
-
-    def _lose(self, size: int, why: str) -> None:
-        """Output that did not reach the log: the error says so, and the log at its next
-        write (LOST), where the hole is."""
-        if self._output_lost is None:
-            self._output_lost = why
-        self._lost_bytes += size
-        self._lost_why = why
-
-    def _mark_lost(self) -> bool:
-        """Write the line that marks a hole in the log, on a line of its own; whether it
-        went."""
-        try:
-            size = os.fstat(self._log_fd).st_size
-            open_line = size > 0 and os.pread(self._log_fd, 1, size - 1) != b"\n"
-        except OSError:
-            return False
-        line = (b"\n" if open_line else b"") + LOST % (self._lost_bytes, self._lost_why.encode())
-        if write_counted(self._log_fd, line)[1] is not None:
-            return False
-        self._lost_bytes = 0
-        return True
-
-    def _make_room(self, rest: bytes, failed: OSError) -> int:
-        """A log its disk (or a file size limit) has no room for drops its older half, as
-        the cap does, so that it keeps the newest output rather than the first, and the
-        database beside it the room to record the job's end; how much of `rest` then went.
-        Once per streak of lost output: a disk filled by another does not empty the log."""
-        if failed.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT) or self._lost_bytes:
-            return 0
-        if self._cutting is not None:
-            return 0
-        try:
-            size = os.fstat(self._log_fd).st_size
-        except OSError:
-            return 0
-        if size < _ROOM_FROM:
-            return 0
-        self._log_cut = LogCut(self._log_fd, size // 2, 0, self._log_cut).finish()
-        return write_counted(self._log_fd, rest)[0]
-
-    def _begin_cut(self, above: int) -> None:
-        """Cut the log to its last log_max_bytes if it is over `above`: a slice now, the
-        rest at the loop's next turns (see LogCut), none of its output read meanwhile."""
-        cutting = LogCut(self._log_fd, self.spec.log_max_bytes, above, self._log_cut)
-        self._cutting = cutting
-        self._cut_slice()
-
     def _cut_slice(self) -> None:
-        cutting = self._cutting
-        assert cutting is not None
-        if cutting.step():
-            self._log_cut = cutting.result
-            self._cutting = None
-            if self._drain_until is not None and not self._last_cut:
-                self._drain_until = None  # the grace for the last output starts again
+        if self._log.step() and self._drain_until is not None and not self._log.final_cut:
+            self._drain_until = None  # the grace for the last output starts again
 
     def _close_pipe(self, fd: int) -> None:
         with contextlib.suppress(OSError):
@@ -482,42 +365,28 @@ class Attempt:
             self._err_fd = None
 
     def _finish(self) -> AttemptResult:
-        if self._lost_bytes and self._log_fd >= 0:
-            self._mark_lost()  # output lost up to its end: the log says so at its end
         self._release()
         self.result = self._result()
         return self.result
 
     def _release(self) -> None:
-        if self._cutting is not None:  # its log half copied back: done now, or output is lost
-            self._log_cut = self._cutting.finish()
-            self._cutting = None
-        for fd in (self._exit_fd, self._out_fd, self._err_fd, self._log_fd):
-            if fd is not None and fd >= 0:
+        self._log.close()
+        for fd in (self._exit_fd, self._out_fd, self._err_fd):
+            if fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._exit_fd = self._out_fd = self._err_fd = None
-        self._log_fd = -1
 
     def _not_started(self, message: str, code: int) -> AttemptResult:
-        self._write_log((message + "\n").encode())
+        self._log.write((message + "\n").encode())
         self._release()
         self.result = AttemptResult(
             Outcome.ERROR,
             exit_code=code,
-            error=message + self._lost_note(),
-            log_path=self._log_path(),
+            error=message + self._log.lost_note(),
+            log_path=self._log.made_path(),
         )
         return self.result
-
-    def _lost_note(self) -> str:
-        """What the error says of output that did not reach the log (a full disk): empty
-        when all of it did."""
-        return f", output lost ({self._output_lost})" if self._output_lost else ""
-
-    def _log_path(self) -> str:
-        """The log's path; "" when the attempt wrote nothing, so no file was made."""
-        return self.spec.log_path if self._log_made else ""
 
     def _result(self) -> AttemptResult:
         assert self._proc is not None and self._proc.returncode is not None
@@ -527,8 +396,8 @@ class Attempt:
         if len(self._tail) >= ERROR_TAIL_BYTES:  # perhaps cut from more, inside a character
             kept = kept[continuation_bytes(kept) :]
         tail = kept.decode("utf-8", "replace").strip()
-        log_path = self._log_path()
-        lost = self._lost_note()
+        log_path = self._log.made_path()
+        lost = self._log.lost_note()
         # Stopped by the worker (a cancel, a shutdown): what the process did on the signal
         # tells nothing of its work. A job that exits 0 on SIGTERM, as a service does, was
         # recorded as succeeded, and a shutdown's job was never run again.
