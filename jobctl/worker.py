@@ -862,9 +862,9 @@ class Worker:
 
     def _hold_off(self, exc: OSError) -> None:
         """The host is out of processes or descriptors (see Headroom). A --burst worker has
-        an end to reach (a CI step waits for it): when no job of its could start for
-        OUTAGE_GRACE (an open files limit its own descriptors nearly fill), it stops, and
-        run() fails, rather than back off for ever."""
+        an end to reach (a CI step waits for it): when no job of its could start for a
+        while (_OWN_LIMIT_GRACE at an open files limit, OUTAGE_GRACE at a process limit),
+        it stops, and run() fails, rather than back off for ever."""
         started = sum(1 for r in self._running.values() if r.attempt is not None)
         mono = self.clock.monotonic()
         line = self._headroom.refused(str(exc.strerror), started, mono)
