@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -792,3 +793,64 @@ def test_exec_jobs_run_on_a_database_named_as_a_sqlite_url(env: Env) -> None:
     env.run("--db", url, "enqueue", "--exec", "--", "touch", "ran", check=True)
     env.run("--db", url, "run-worker", "--burst", check=True)
     assert (env.root / "ran").exists()
+
+
+def _enqueue_at_a_terminal(env: Env, *args: str) -> tuple[str, str]:
+    """`jobctl enqueue ARGS` with stderr a terminal (a person at a shell): stdout, stderr."""
+    import os
+    import subprocess
+
+    from conftest import JOBCTL
+
+    terminal, its_side = os.openpty()
+    try:
+        done = subprocess.run(
+            [*JOBCTL, *env.global_args(True, args), "enqueue", *args],
+            stdout=subprocess.PIPE,
+            stderr=its_side,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=60,
+        )
+        os.close(its_side)
+        said = b""
+        with contextlib.suppress(OSError):  # EIO: the terminal's other side is closed
+            while chunk := os.read(terminal, 4096):
+                said += chunk
+    finally:
+        os.close(terminal)
+    assert done.returncode == 0, said
+    return done.stdout, said.decode().replace("\r\n", "\n")
+
+
+def test_a_job_queued_at_a_terminal_where_no_worker_takes_it_is_said_so(env: Env) -> None:
+    """pueue refuses `add` while its daemon is down; jobctl queues the job (a worker may come
+    later), but a person at a shell who sees only an id takes it for a job about to run. At a
+    terminal, enqueue says why nothing will run it: no live worker serves its queue, or the
+    queue is paused. Scripts (no terminal on stderr) hear nothing, and a served queue
+    nothing either."""
+    env.write_config(CONFIG)
+    env.enqueue("record")  # the database exists: its own note is not this one
+    out, said = _enqueue_at_a_terminal(env, "record")
+    assert out.strip().isdigit()
+    assert said == (
+        "jobctl: note: no live worker serves queue 'default' yet"
+        " (`jobctl run-worker` or `jobctl up` starts one)\n"
+    )
+    assert env.run("enqueue", "record", check=True).stderr == ""  # a script's stderr
+    env.run("pause", "reports", check=True)
+    assert _enqueue_at_a_terminal(env, "report")[1] == (
+        "jobctl: note: queue 'reports' is paused until jobctl resume reports\n"
+    )
+    batch = env.root / "two.jsonl"
+    batch.write_text('{"job": "record"}\n{"job": "report"}\n{"job": "record"}\n')
+    assert _enqueue_at_a_terminal(env, "--batch", str(batch))[1] == (
+        "jobctl: note: no live worker serves queue 'default' yet"
+        " (`jobctl run-worker` or `jobctl up` starts one)\n"
+        "jobctl: note: queue 'reports' is paused until jobctl resume reports\n"
+    )
+    env.start("run-worker", "--queue", "default")
+    first = env.enqueue("record")
+    env.wait_for(lambda: env.show(first)["state"] == "succeeded")  # the worker is live
+    assert _enqueue_at_a_terminal(env, "record")[1] == ""

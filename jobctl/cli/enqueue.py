@@ -131,6 +131,8 @@ def run_enqueue(
             _say_if_past(at, at_instant, now, "the job runs now")
             if after_ids:
                 _say_if_dead(store, result.id)
+            if not (wait or follow):  # (a wait says it in its own words)
+                say_if_nobody_takes(store, [result.id])
         else:
             _refuse_a_stopping_holder(store, result.id, key)
             say_key_held(store, result.id, key, new_job.job)
@@ -220,6 +222,23 @@ def say_if_new(store: Store) -> None:
             f"jobctl: note: {store.location} is a new database, which no worker serves yet"
             " (a worker takes jobs from the database its --db, $JOBCTL_DB or jobs.toml names)"
         )
+
+
+def say_if_nobody_takes(store: Store, job_ids: list[int]) -> None:
+    """At a terminal, a note for jobs queued where no live worker takes them (none runs, none
+    serves their queue, it is paused): `pueue add` refuses when its daemon is down, and an
+    id alone read as a job about to run. Scripts and cron lines, with no terminal on
+    stderr, are spared the lookup and the line: a queue with no worker yet is theirs to
+    fill. A new database has its own note."""
+    if not job_ids or store.created or not sys.stderr.isatty():
+        return
+    from jobctl.cli.unserved import why_nobody_runs
+    from jobctl.text import say
+
+    for why in why_nobody_runs(store, job_ids)[:5]:
+        if why.startswith("no live worker"):
+            why += " (`jobctl run-worker` or `jobctl up` starts one)"
+        say(f"jobctl: note: {why}")
 
 
 def _say_if_dead(store: Store, job_id: int) -> None:
@@ -376,6 +395,11 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
                 " their ids could not be printed"
             )
         say_if_new(store)
+        firsts: dict[str, int] = {}  # one job a queue: each queue's reason is the same
+        for job, result in zip(jobs, results, strict=True):
+            if result.created:
+                firsts.setdefault(job.queue, result.id)
+        say_if_nobody_takes(store, list(firsts.values()))
         held = {r.id for r in results if not r.created}
         stopping = _stopping_holders(store, held) if held else set()
     skipped = sum(1 for r in results if not r.created and r.id not in stopping)

@@ -207,8 +207,8 @@ def wait(
         because,
         say_if_nobody_runs,
         waiting_for,
-        why_nobody_runs,
     )
+    from jobctl.cli.unserved import why_nobody_runs
     from jobctl.documents import job_document, print_json, print_json_array
     from jobctl.errors import (
         EXIT_FAILED,
