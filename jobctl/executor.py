@@ -38,7 +38,9 @@ from jobctl.processes import (
 
 ERROR_TAIL_BYTES = 2048
 _POLL_WITHOUT_PIDFD = 0.05
-_LEFTOVER_GRACE = 5.0  # at most this long for processes the leader left, then SIGKILL
+# At most this long for processes the leader left, then SIGKILL, whatever the kill_grace:
+# the attempt is not recorded as ended until they are gone (README, Workers, says so).
+_LEFTOVER_GRACE = 5.0
 _LEFTOVER_CHECK = 0.02
 _READS_PER_TURN = 16  # of 64 KiB each
 _LAST_OUTPUT_GRACE = 0.5  # for stderr held open by a process outside the group
