@@ -18,11 +18,36 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 def xdg_base(variable: str, fallback: str) -> str:
     """An XDG base folder: $XDG_STATE_HOME or $XDG_CONFIG_HOME, else its default under HOME
     (`fallback`, e.g. ".local/state"). A relative value is ignored, as the XDG spec says:
-    taken as it is, each working folder would get its own queue."""
+    taken as it is, each working folder would get its own queue. With no home (no $HOME
+    and no passwd entry: `docker run --user 12345`, `env -i`), the state folder is a usage
+    error saying what to set: a literal `~` would put the queue in a folder of that name
+    in the working folder, or fail later as an unexpected error. A config is only looked
+    for under the config folder: there, `~/.config` is kept, and not found."""
     value = os.environ.get(variable, "")
     if os.path.isabs(value):
         return value
-    return os.path.join(os.path.expanduser("~"), fallback)
+    home = os.path.expanduser("~")
+    if os.path.isabs(home):
+        return os.path.join(home, fallback)
+    if variable == "XDG_STATE_HOME":
+        from jobctl.errors import UsageError
+
+        raise UsageError(
+            f"no home folder for the default database and logs ({_why_no_home()}):"
+            " set --db, $JOBCTL_DB or $XDG_STATE_HOME"
+        )
+    return os.path.join("~", fallback)
+
+
+def _why_no_home() -> str:
+    """Why `~` did not expand, for the error that says so."""
+    home = os.environ.get("HOME")
+    if home is not None:
+        return f"$HOME is {home!r}, not an absolute path"
+    uid = os.getuid()
+    if login_name(uid) is None:
+        return f"$HOME unset, uid {uid} has no passwd entry"
+    return f"$HOME unset, and the passwd entry of {user_name(uid)} names no home folder"
 
 
 def login_name(uid: int) -> str | None:
