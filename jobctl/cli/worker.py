@@ -71,11 +71,11 @@ def run_worker(
     a second SIGTERM or Ctrl-C, or Ctrl-\\ (SIGQUIT), stops at once (interrupted jobs are
     queued again). An edited config applies to the jobs started after it is saved; SIGHUP
     re-reads it too, and never stops."""
+    _reap_as_init()
     from jobctl.cli.options import duration_option
     from jobctl.worker import Worker, WorkerOptions
 
     grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
-    _warn_if_init()
     if name is not None and (not name.strip() or clean(name) != name):
         from jobctl.errors import UsageError
 
@@ -108,12 +108,12 @@ def schedule_daemon(
 ) -> None:
     """Enqueue cron runs when they are due. SIGHUP (or `jobctl reload`) re-reads the config;
     SIGTERM, Ctrl-C or Ctrl-\\ stops."""
+    _reap_as_init()
     import signal
 
     from jobctl.daemon import Daemon
 
     config = _schedule_config()
-    _warn_if_init()
     with STATE.store(service=True) as store:
         daemon = Daemon(store, config, log=STATE.event_log(), on_reload=STATE.use_config)
         signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
@@ -138,7 +138,7 @@ def up(
     metrics_addr: MetricsOption = None,
 ) -> None:
     """Run the cron daemon and a worker pool in one foreground process."""
-
+    _reap_as_init()
     from jobctl.cli.options import duration_option
     from jobctl.daemon import Daemon, run_in_thread
     from jobctl.errors import ConfigError
@@ -151,7 +151,6 @@ def up(
         if STATE.config().path is None:  # for --exec jobs alone, as pueue's daemon runs them
             raise ConfigError(f"{exc} (for --exec jobs alone, run-worker needs none)") from None
         raise
-    _warn_if_init()
     log = STATE.event_log()
     options = WorkerOptions(
         queues=_queues_to_serve(queue, config),
@@ -199,17 +198,13 @@ def _warn_of_schedules_served_elsewhere(config: Config, queues: tuple[str, ...] 
             )
 
 
-def _warn_if_init() -> None:
-    """A warning when this process is PID 1 (a container's first one): the kernel gives
-    it every orphan of the container to reap, and jobctl reaps only its own children (a
-    wait for any child would take their statuses from the jobs' own waits), so what a job
-    leaves behind (`(sleep 1 &)`) would stay a zombie for good."""
-    if os.getpid() == 1:
-        say(
-            "jobctl: warning: running as PID 1: processes the jobs leave behind are never"
-            " reaped and stay zombies; run jobctl behind an init (docker run --init, tini,"
-            " dumb-init)"
-        )
+def _reap_as_init() -> None:
+    """As a container's PID 1, fork a small init that reaps the orphans the jobs leave behind
+    (`(sleep 1 &)`) and forwards the stop signals: left unreaped, they would use up a pids
+    limit until no job could fork. First of all, before any thread or store is opened."""
+    from jobctl.initproc import run_behind_init
+
+    run_behind_init()
 
 
 def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...] | None:
