@@ -1323,32 +1323,6 @@ def test_sigquit_stops_a_cron_daemon(env: Env) -> None:
     assert daemon.returncode == 0, stderr
 
 
-def _unshare_works() -> bool:
-    try:
-        return subprocess.run(["unshare", "--pid", "--fork", "true"], timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-@pytest.mark.skipif(not _unshare_works(), reason="cannot make a PID namespace here")
-def test_a_worker_running_as_pid_1_says_to_run_behind_an_init(env: Env) -> None:
-    """As a container's first process jobctl would have to reap the orphans a job leaves
-    behind (`(sleep 1 &)`), and does not: they stayed zombies for good, unsaid."""
-    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
-    env.enqueue("ok")
-    as_init = subprocess.run(
-        ["unshare", "--pid", "--fork", *JOBCTL, *env.global_args(), "run-worker", "--burst"],
-        env=env.env,
-        cwd=env.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert as_init.returncode == 0, as_init.stderr
-    assert "running as PID 1" in as_init.stderr and "docker run --init" in as_init.stderr
-    assert "PID 1" not in env.run("run-worker", "--burst", check=True).stderr
-
-
 def test_the_unit_s_stop_timeout_counts_the_hooks_a_shutdown_sets_off() -> None:
     """systemd's SIGKILL must come after the jobs' --shutdown-timeout and kill_grace and then
     the on_dead hooks' own hook_timeout (and their kill grace), or it kills the alert."""
