@@ -414,6 +414,30 @@ def refuses_writes(path: Path) -> bool:
     return False
 
 
+def write_lock_wait(store: SqliteBase, wait: float) -> float | None:
+    """The seconds a write waited for the database's write lock without getting it, or None
+    when it got it (or failed otherwise: a file this user may only read). The lock is given
+    back at once and nothing is written, so that a health check costs the workers no more
+    than one empty transaction and never waits past `wait`: reads go on while another
+    process holds that lock, and only the writes (every enqueue, claim and heartbeat) wait
+    up to BUSY_TIMEOUT and then fail."""
+    conn = store._conn
+    if conn.in_transaction:
+        return None
+    began = time.monotonic()
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")
+    except sqlite3.Error as exc:
+        return time.monotonic() - began if _is_locked(exc) else None
+    with contextlib.suppress(sqlite3.Error):
+        conn.execute("ROLLBACK")
+    return None
+
+
 def _read_only(path: Path | None) -> str:
     """Which of the files is read-only, when one is: a -wal or -shm left read-only by an
     earlier reader keeps the database read-only after the file itself is made writable."""
