@@ -47,7 +47,7 @@ def test_cancel_json_names_each_id_cancelled_or_not_and_why(env: Env) -> None:
     assert result.returncode == 1  # as without --json
     assert result.stderr.splitlines() == [
         f"jobctl: job {done} already ended succeeded; not cancelled",
-        "jobctl: no job 999",
+        "jobctl: job 999 does not exist; not cancelled",
         "jobctl: 2 job(s) not cancelled",
     ]
     outcomes = json.loads(result.stdout)
@@ -78,7 +78,10 @@ def test_cancel_json_names_each_id_cancelled_or_not_and_why(env: Env) -> None:
 
     # One id, refused: the document still says it, and the exit is still 1.
     alone = env.run("cancel", "999", "--json")
-    assert (alone.returncode, alone.stderr) == (1, "jobctl: no job 999\n")
+    assert (alone.returncode, alone.stderr) == (
+        1,
+        "jobctl: job 999 does not exist; not cancelled\n",
+    )
     assert [o["reason"] for o in json.loads(alone.stdout)] == ["does not exist"]
 
 

@@ -195,7 +195,11 @@ def test_cancel_of_one_unknown_job_is_one_line(env: Env) -> None:
     env.write_config('[jobs.hi]\ncommand = ["true"]\n')
     env.enqueue("hi")
     result = env.run("cancel", "999")
-    assert (result.returncode, result.stdout, result.stderr) == (1, "", "jobctl: no job 999\n")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        1,
+        "",
+        "jobctl: job 999 does not exist; not cancelled\n",
+    )
 
 
 def test_cancel_waiting_jobs_and_refuse_finished_or_unknown(env: Env) -> None:
@@ -212,7 +216,7 @@ def test_cancel_waiting_jobs_and_refuse_finished_or_unknown(env: Env) -> None:
     ]
     assert result.stderr.splitlines() == [
         f"jobctl: job {done} already ended succeeded; not cancelled",
-        "jobctl: no job 999",
+        "jobctl: job 999 does not exist; not cancelled",
         "jobctl: 2 job(s) not cancelled",
     ]
     for job_id in (queued, later):
@@ -360,6 +364,7 @@ def test_paused_queue_is_skipped_until_resumed_and_pause_persists(env: Env) -> N
     env.write_config(
         '[jobs.mail]\ncommand = ["true"]\nqueue = "mail"\n[jobs.other]\ncommand = ["true"]\n'
     )
+    burst(env)  # a worker makes the database
     assert env.run("pause", "mail", check=True).stdout == "paused queue mail\n"
     held = env.enqueue("mail")
     free = env.enqueue("other")
@@ -878,8 +883,7 @@ def test_a_job_put_into_a_queue_nobody_knows_is_warned_of_and_goes_there(env: En
     """`-q gpuu` for `gpu` (limit 1) went in without a word, and a '*' worker ran it beside
     the GPU jobs; run-worker, pause and wait all said the name was unknown."""
     env.write_config('[queues.gpu]\nmax_running = 1\n[jobs.ok]\ncommand = ["true"]\n')
-    env.run("pause", "gpu", check=True)  # (the database made)
-    env.run("resume", "gpu", check=True)
+    burst(env)  # (the database made)
     typo = env.run("enqueue", "ok", "-q", "gpuu")
     assert (typo.returncode, typo.stderr) == (
         0,

@@ -72,7 +72,7 @@ def test_dead_retry_requeues_the_same_job_keeping_its_history(tmp_path: Path, en
     first, second, third = dead_jobs(env, 3, runs, ok)
     ok.touch()
     result = env.run("dead", "retry", str(first), str(second), check=True)
-    assert result.stdout == "retried 2 dead job(s)\n"
+    assert result.stdout == f"retried 2 dead job(s): {first}, {second}\n"
     retried = job(env, first)
     assert retried is not None and (retried.state.value, retried.attempts) == ("queued", 0)
     burst(env)
@@ -82,7 +82,7 @@ def test_dead_retry_requeues_the_same_job_keeping_its_history(tmp_path: Path, en
 
     again = env.run("dead", "retry", str(first), str(third), "999")
     assert again.returncode == 1
-    assert again.stdout == "retried 1 dead job(s)\n"
+    assert again.stdout == f"retried 1 dead job(s): {third}\n"
     assert again.stderr.splitlines() == [
         f"jobctl: job {first} is succeeded, not dead; not retried",
         "jobctl: job 999 does not exist; not retried",
@@ -98,10 +98,12 @@ def test_dead_retry_all_of_one_job_type(env: Env) -> None:
     ids = [env.enqueue("a"), env.enqueue("a"), env.enqueue("b")]
     burst(env)
     assert env.run("dead", "retry", "--all", "--job", "a", check=True).stdout == (
-        "retried 2 dead job(s)\n"
+        f"retried 2 dead job(s): {ids[0]}, {ids[1]}\n"
     )
     assert [job(env, i).state.value for i in ids] == ["queued", "queued", "dead"]  # type: ignore[union-attr]
-    assert env.run("dead", "retry", "--all", check=True).stdout == "retried 1 dead job(s)\n"
+    assert env.run("dead", "retry", "--all", check=True).stdout == (
+        f"retried 1 dead job(s): {ids[2]}\n"
+    )
 
 
 def test_dead_retry_and_purge_need_ids_or_all(env: Env) -> None:
@@ -121,10 +123,10 @@ def test_dead_purge_deletes_jobs_and_logs(tmp_path: Path, env: Env) -> None:
     logs = [Path(str(attempts(env, i)[0].log_path)) for i in ids]
     assert all(p.is_file() for p in logs)
     result = env.run("dead", "purge", str(ids[0]), input="", check=True)
-    assert result.stdout == "purged 1 dead job(s), removed 1 log file(s)\n"
+    assert result.stdout == f"purged 1 dead job(s): {ids[0]}; removed 1 log file(s)\n"
     assert job(env, ids[0]) is None and not logs[0].exists()
     kept = env.run("dead", "purge", "--all", "--older-than", "1h", input="", check=True)
-    assert kept.stdout == "purged 0 dead job(s), removed 0 log file(s)\n"
+    assert kept.stdout == "purged 0 dead job(s); removed 0 log file(s)\n"
     assert env.run("dead", "purge", "--all", input="", check=True).stdout.startswith(
         "purged 2 dead job(s)"
     )
@@ -319,7 +321,7 @@ def test_dead_retry_leaves_dead_a_job_enqueue_would_refuse(env: Env) -> None:
         " {y}); not retried",
     ]
     result = env.run("dead", "retry", str(gone), str(lacking), str(fine), str(command))
-    assert (result.returncode, result.stdout) == (1, "retried 2 dead job(s)\n")
+    assert (result.returncode, result.stdout) == (1, f"retried 2 dead job(s): {fine}, {command}\n")
     assert result.stderr.splitlines() == [*refusals, "jobctl: 2 job(s) not retried"]
     states = [job(env, i).state.value for i in (gone, lacking, fine, command)]  # type: ignore[union-attr]
     assert states == ["dead", "dead", "queued", "queued"]
@@ -334,7 +336,7 @@ def test_dead_retry_leaves_dead_a_job_enqueue_would_refuse(env: Env) -> None:
     # against: dead retry goes on, as the README promises of the `dead` commands.
     env.write_config("[jobs.b\n")
     passed = env.run("dead", "retry", str(gone))
-    assert (passed.returncode, passed.stdout) == (0, "retried 1 dead job(s)\n")
+    assert (passed.returncode, passed.stdout) == (0, f"retried 1 dead job(s): {gone}\n")
     assert passed.stderr.startswith("jobctl: warning: ")
 
 
@@ -366,5 +368,5 @@ def test_a_job_name_neither_the_config_nor_the_database_knows_is_refused(env: En
     listed = env.run("dead", "list", "--job", "gone", "--json", check=True)
     assert [j["id"] for j in json.loads(listed.stdout)] == [gone] and listed.stderr == ""
     purged = env.run("dead", "purge", "--all", "--job", "gone", "--yes", check=True)
-    assert purged.stdout == "purged 1 dead job(s), removed 0 log file(s)\n"
+    assert purged.stdout == f"purged 1 dead job(s): {gone}; removed 0 log file(s)\n"
     assert job(env, gone) is None and job(env, fail).state.value == "dead"  # type: ignore[union-attr]

@@ -130,7 +130,7 @@ def test_edit_leaves_jobs_running_or_ended_and_says_how_to_change_them(env: Env)
     assert f"job {done} not edited: it already ended succeeded (`jobctl retry {done}`" in (
         result.stderr
     )
-    assert "no job 999" in result.stderr
+    assert "jobctl: job 999 does not exist; not edited\n" in result.stderr
     assert "2 job(s) not edited" in result.stderr
     assert env.show(done)["priority"] == 0 and env.show(queued)["priority"] == 3
     result = env.run("edit", str(done), "--priority", "3", "--json")

@@ -65,7 +65,7 @@ def test_the_same_commands_work_against_redis(redis_env: RedisEnv) -> None:
     assert env.run("dead", "retry", str(first + 2), check=True).stdout.startswith("retried 1")
     env.run("run-worker", "--burst", check=True)
     purged = env.run("dead", "purge", "--all", "--yes", check=True)
-    assert purged.stdout.startswith("purged 1 dead job(s), removed 2 log file(s)")
+    assert purged.stdout == f"purged 1 dead job(s): {first + 2}; removed 2 log file(s)\n"
     status = json.loads(env.run("status", "--json", check=True).stdout)
     assert status["queues"][0]["queue"] == "default"
     stats = json.loads(env.run("stats", "--json", check=True).stdout)

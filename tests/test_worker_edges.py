@@ -276,7 +276,7 @@ def test_dead_retry_says_which_jobs_a_taken_key_keeps_dead(env: Env) -> None:
     )
     every = env.run("dead", "retry", "--all")
     assert every.returncode == 1, every
-    assert every.stdout == "retried 1 dead job(s)\n"
+    assert every.stdout == f"retried 1 dead job(s): {plain}\n"
     assert f"job {keyed} has the key 'K'" in every.stderr
     assert env.show(plain)["state"] == "queued"
     assert env.show(keyed)["state"] == "dead"

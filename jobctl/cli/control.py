@@ -83,7 +83,7 @@ def cancel(
     reasons: dict[int, str] = {}
     for job_id, state in before.items():
         if state is None:
-            print(f"jobctl: no job {job_id}", file=sys.stderr)
+            print(f"jobctl: job {job_id} does not exist; not cancelled", file=sys.stderr)
             reasons[job_id] = "does not exist"
         elif job_id in stopping:
             # Not "already ended": its process runs on, and holds its worker's slot.
@@ -317,7 +317,7 @@ def edit(
         job, now_job = found.get(job_id), after.get(job_id)
         if job is None:
             reasons[job_id] = "does not exist"
-            print(f"jobctl: no job {job_id}", file=sys.stderr)
+            print(f"jobctl: job {job_id} does not exist; not edited", file=sys.stderr)
         elif job_id in reasons:
             print(f"jobctl: job {job_id} not edited: it {reasons[job_id]}", file=sys.stderr)
         elif job_id not in edited:
@@ -390,13 +390,13 @@ QueuesJsonOption = Annotated[
 ]
 
 
-@app.command(epilog="Example:  jobctl pause reports  (then: jobctl resume reports)")
+@app.command(epilog="Example:  jobctl pause slow  (then: jobctl resume slow)")
 def pause(
     queues: QueueArguments = None, every: AllQueuesOption = False, as_json: QueuesJsonOption = False
 ) -> None:
     """Stop workers taking jobs from queues; running jobs finish. A queue stays paused,
     across restarts, until `jobctl resume`. Each must be named in the config or have jobs."""
-    changed = _set_paused(queues, every, True)
+    changed, _ = _set_paused(queues, every, True)
     if as_json:
         _print_queues(changed, paused=True)
         return
@@ -407,17 +407,25 @@ def pause(
         )
 
 
-@app.command(epilog="Example:  jobctl resume reports")
+@app.command(epilog="Example:  jobctl resume slow")
 def resume(
     queues: QueueArguments = None, every: AllQueuesOption = False, as_json: QueuesJsonOption = False
 ) -> None:
-    """Let workers take jobs from paused queues again."""
-    changed = _set_paused(queues, every, False)
+    """Let workers take jobs from paused queues again. A queue that was not paused is said
+    on stderr, and not as resumed."""
+    from jobctl.text import say
+
+    changed, were_paused = _set_paused(queues, every, False)
     if as_json:
         _print_queues(changed, paused=False)
         return
     for queue in changed:
-        print(f"resumed queue {queue}")
+        if queue in were_paused:
+            print(f"resumed queue {queue}")
+        elif not every:  # with --all, only those paused are said
+            say(f"jobctl: note: queue {queue} was not paused; nothing to resume")
+    if every and not were_paused:
+        say("jobctl: note: no queue was paused; nothing to resume")
 
 
 def _print_queues(running: dict[str, int], *, paused: bool) -> None:
@@ -427,20 +435,23 @@ def _print_queues(running: dict[str, int], *, paused: bool) -> None:
     print_json([{"queue": q, "paused": paused, "running": n} for q, n in running.items()])
 
 
-def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str, int]:
-    """Pause or resume; returns each queue's count of running jobs.
+def _set_paused(
+    queues: list[str] | None, every: bool, paused: bool
+) -> tuple[dict[str, int], set[str]]:
+    """Pause or resume; returns each queue's count of running jobs, and the queues that
+    were paused before.
 
     Only queues jobctl knows of: one the config names (the default queue, a job type's, a
     schedule's or one with a `[queues.NAME]` limit) or one the database holds. A typo would
     otherwise pause nothing that runs, report success, and leave a queue of that name in
-    `status` for good. Every name is checked before any queue changes."""
+    `status` for good. Every name is checked before any queue changes. A database that does
+    not exist is refused (exit 3) as `cancel` refuses it: a --db typo paused a queue in a new
+    file no worker serves, and exited 0."""
     from jobctl.cli.completers import queues_named_in
-    from jobctl.cli.enqueue import say_if_new
     from jobctl.cli.options import unknown_queue
     from jobctl.config import QUEUE_NAME, bad_queue_name
     from jobctl.errors import StoreMissing, UsageError
     from jobctl.models import State
-    from jobctl.text import say
 
     if every == bool(queues):
         raise UsageError("name the queues, or give --all (not both)")
@@ -448,39 +459,33 @@ def _set_paused(queues: list[str] | None, every: bool, paused: bool) -> dict[str
         if not QUEUE_NAME.match(queue):
             raise UsageError(bad_queue_name(queue))
     known = queues_named_in(STATE.config())
+    missing: StoreMissing | None = None
     try:  # a refused name creates no database
         with STATE.store(create=False) as store:
             counts = {c.queue: c for c in store.queue_counts(time.time())}
-    except StoreMissing:
-        counts, missing = {}, True
-    else:
-        missing = False
+    except StoreMissing as exc:  # a typo in the name is said first, as the usage error
+        counts, missing = {}, exc
     known.update(counts)
     chosen = sorted(known) if every else list(dict.fromkeys(queues or ()))
     for queue in chosen:
         if queue not in known:
             raise UsageError(unknown_queue(queue, known))
-    if missing and not paused:
-        # Nothing was paused there, so nothing is made; but a --db typo resumed nothing.
-        say(
-            f"jobctl: note: database {STATE.db_location()} does not exist: no queue of it was"
-            " paused (nothing was ever enqueued there)"
-        )
-        return dict.fromkeys(chosen, 0)
-    with STATE.store() as store:
-        # A queue may be paused before its first job; but a paused queue in a database no
-        # worker serves (a --db typo) pauses nothing that runs, which is said.
-        say_if_new(store)
+    if missing is not None:
+        raise missing
+    with STATE.store(create=False) as store:
         for queue in chosen:
             store.set_paused(queue, paused)
-    return {
+    were_paused = {queue for queue in chosen if queue in counts and counts[queue].paused}
+    running = {
         queue: counts[queue].counts.get(State.RUNNING, 0) if queue in counts else 0
         for queue in chosen
     }
+    return running, were_paused
 
 
 @app.command(
-    epilog="Examples:  jobctl prune --older-than 30d  |  jobctl prune --older-than 7d -s succeeded",
+    epilog="Examples:  jobctl prune --older-than 30d  |  jobctl prune --older-than 7d -s succeeded"
+    " --yes",
 )
 def prune(
     older_than: Annotated[
@@ -501,12 +506,14 @@ def prune(
             metavar="STATE",
         ),
     ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the ids of the jobs deleted as JSON.")
     ] = False,
 ) -> None:
-    """Delete finished jobs, their history and their logs. Workers can do this on their
-    own: see [settings] keep_succeeded, keep_dead and keep_cancelled."""
+    """Delete finished jobs, their history and their logs (asks first on a terminal, as
+    `dead purge` does). Workers can do this on their own: see [settings] keep_succeeded,
+    keep_dead and keep_cancelled."""
     from jobctl.errors import StoreFull, UsageError
     from jobctl.models import FINAL_STATES
 
@@ -524,19 +531,30 @@ def prune(
 
     started = time.monotonic()
     cutoff = time.time() - age
+    ask = not yes and sys.stdin.isatty()
     early = 0  # logs removed before the database could be opened
     try:
         opened = STATE.store(create=False)
     except StoreFull:
         # A disk its logs filled, with no process holding the database open: not even a
         # read can start (it makes a -shm). The logs of the jobs to prune go first.
+        if ask:  # the jobs cannot be counted before their logs are gone
+            confirm(f"Delete the jobs that ended more than {older_than} ago, and their logs?")
+            ask = False
         early = remove_logs_at_rest(STATE.db_location(), states, cutoff, STATE.config())
         if not early:
             raise
         opened = STATE.store(create=False)
     with opened as store:
+        targets = None
+        if ask:
+            targets = store.finished_ids(states, finished_before=cutoff)
+            if targets:
+                confirm(f"Delete {len(targets)} finished job(s) and their logs?")
+            started = time.monotonic()  # not the time the question waited
         logs = str(log_dir(STATE.config(), store.location))
-        pruned = prune(store, states, finished_before=cutoff, log_dir=logs)
+        # Only the jobs counted and confirmed, when asked; one retried meanwhile stays.
+        pruned = prune(store, states, ids=targets, finished_before=cutoff, log_dir=logs)
         if pruned.stopped is None:
             store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
             with contextlib.suppress(StoreFull):  # still full: the sums wait for a later prune
@@ -551,6 +569,25 @@ def prune(
         took = time.monotonic() - started
         print(f"pruned {len(pruned.ids)} job(s), removed {removed} log file(s) in {took:.1f}s")
     end_of_prune(pruned)
+
+
+def confirm(question: str) -> None:
+    """Ask on the terminal before a deletion that cannot be undone (`prune`, `dead purge`);
+    anything but y or yes ends the command, nothing deleted (exit 1)."""
+    from jobctl.errors import OperationFailed
+
+    try:  # from the question on: a Ctrl-C right after it is printed is one at the prompt
+        sys.stderr.write(f"{question} [y/N] ")
+        sys.stderr.flush()
+        line = sys.stdin.readline()
+    except KeyboardInterrupt:  # Ctrl-C ends the question's line, as Enter would have
+        sys.stderr.write("\n")
+        raise
+    if not line.endswith("\n"):  # Ctrl-D: the next line starts on a line of its own
+        sys.stderr.write("\n")
+    answer = line.strip().lower()
+    if answer not in ("y", "yes"):
+        raise OperationFailed("nothing deleted")
 
 
 @app.command(epilog="Example:  jobctl backup /var/backups/jobctl-$(date +%F).db")

@@ -123,7 +123,7 @@ def dead_retry(
         list[int] | None,
         typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]...", max=MAX_ID),
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Every dead job.")] = False,
     job: JobOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print each job, and whether it was retried, as JSON.")
@@ -167,7 +167,7 @@ def dead_retry(
             ]
         )
     else:
-        print(f"retried {len(moved)} dead job(s)")
+        print(f"retried {len(moved)} dead job(s){_named(moved)}")
     refused(len(skipped), asked=None if ids is None else len(ids), verb="retried")
 
 
@@ -180,7 +180,7 @@ def dead_purge(
         list[int] | None,
         typer.Argument(help="Dead job ids.", show_default=False, metavar="[ID]...", max=MAX_ID),
     ] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every dead job.")] = False,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Every dead job.")] = False,
     older_than: Annotated[
         str | None,
         typer.Option(
@@ -205,7 +205,9 @@ def dead_purge(
         targets = store.finished_ids([State.DEAD], ids=ids, finished_before=cutoff, job=job)
         skipped = _explain_skipped(store, ids, targets, "purged")
         if targets and not yes and sys.stdin.isatty():
-            _confirm(f"Delete {len(targets)} dead job(s) and their logs?")
+            from jobctl.cli.control import confirm
+
+            confirm(f"Delete {len(targets)} dead job(s) and their logs?")
         # Only the jobs counted and confirmed; one that left `dead` meanwhile stays.
         from jobctl.logfiles import log_dir
         from jobctl.retention import end_of_prune, prune
@@ -235,9 +237,23 @@ def dead_purge(
             }
         )
     else:
-        print(f"purged {len(pruned.ids)} dead job(s), removed {pruned.logs_removed} log file(s)")
+        print(
+            f"purged {len(pruned.ids)} dead job(s){_named(pruned.ids)};"
+            f" removed {pruned.logs_removed} log file(s)"
+        )
     end_of_prune(pruned)
     refused(len(skipped), asked=None if ids is None else len(ids), verb="purged")
+
+
+def _named(job_ids: list[int]) -> str:
+    """The ids of the jobs changed, after the count that `cancel` and `edit` would give one by
+    one: the first _SAID, then how many more; nothing when there are none."""
+    if not job_ids:
+        return ""
+    ordered = sorted(job_ids)
+    named = ", ".join(str(i) for i in ordered[:_SAID])
+    more = f" and {len(ordered) - _SAID:,} more" if len(ordered) > _SAID else ""
+    return f": {named}{more}"
 
 
 def _targets(job_ids: list[int] | None, all_: bool) -> list[int] | None:
@@ -350,20 +366,3 @@ def _key_taken(store: Store, dead: Job) -> bool:
     return any(
         holds_key(j.state, j.lease_expires_at is not None) for j in holders if j.id != dead.id
     )
-
-
-def _confirm(question: str) -> None:
-    from jobctl.errors import OperationFailed
-
-    try:  # from the question on: a Ctrl-C right after it is printed is one at the prompt
-        sys.stderr.write(f"{question} [y/N] ")
-        sys.stderr.flush()
-        line = sys.stdin.readline()
-    except KeyboardInterrupt:  # Ctrl-C ends the question's line, as Enter would have
-        sys.stderr.write("\n")
-        raise
-    if not line.endswith("\n"):  # Ctrl-D: the next line starts on a line of its own
-        sys.stderr.write("\n")
-    answer = line.strip().lower()
-    if answer not in ("y", "yes"):
-        raise OperationFailed("nothing deleted")

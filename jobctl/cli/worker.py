@@ -52,7 +52,7 @@ MetricsOption = Annotated[
 
 @app.command(
     "run-worker",
-    epilog="Examples:  jobctl run-worker --concurrency 4  |  jobctl run-worker --burst -q mail",
+    epilog="Examples:  jobctl run-worker --concurrency 4  |  jobctl run-worker --burst -q slow",
 )
 def run_worker(
     queue: QueueOption = None,
