@@ -20,8 +20,8 @@ _jobctl_options() {
         'cron next') REPLY='--count -n --tz --from --json --help -h' ;;
         'dead') REPLY='--help -h' ;;
         'dead list') REPLY='--job -j --since --limit -n --json --help -h' ;;
-        'dead purge') REPLY='--all --older-than --job -j --yes -y --json --help -h' ;;
-        'dead retry') REPLY='--all --job -j --json --help -h' ;;
+        'dead purge') REPLY='--all -a --older-than --job -j --yes -y --json --help -h' ;;
+        'dead retry') REPLY='--all -a --job -j --json --help -h' ;;
         'dead show') REPLY='--lines -l --json --help -h' ;;
         'edit') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --json --help -h' ;;
         'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --after --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
@@ -31,7 +31,7 @@ _jobctl_options() {
         'logs') REPLY='--attempt -a --follow -f --timeout -t --help -h' ;;
         'metrics') REPLY='--help -h' ;;
         'pause') REPLY='--all -a --json --help -h' ;;
-        'prune') REPLY='--older-than --state -s --json --help -h' ;;
+        'prune') REPLY='--older-than --state -s --yes -y --json --help -h' ;;
         'reload') REPLY='--help -h' ;;
         'resume') REPLY='--all -a --json --help -h' ;;
         'retry') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --json --help -h' ;;

@@ -51,6 +51,9 @@ class Env:
         result = subprocess.run(
             cmd,
             input=input,
+            # Never the terminal pytest runs in: a command that asks there (prune, dead
+            # purge) would wait for an answer.
+            stdin=subprocess.DEVNULL if input is None else None,
             capture_output=True,
             text=True,
             timeout=timeout,
