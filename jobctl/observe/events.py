@@ -5,15 +5,22 @@ so journald, container logs and log shippers take them as they are. Under journa
 line starts with its level's sd-daemon priority (`<4>` for a warning), which journald takes
 off and keeps as the entry's priority (`journalctl -p warning`); a text line then carries no
 time of its own, journald stamping each one.
+
+A stream with a descriptor is written only as far as it takes bytes now (see _Outlet): a
+reader of stderr that stalls (a log collector, `| logger`, docker's blocking log mode) must
+not stop a worker's loop, its lease renewals and its signals with it.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import select
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 from jobctl.durations import format_short
@@ -35,6 +42,8 @@ class EventLog:
         self.fmt = fmt
         self.threshold = LEVELS.get(level, 20)
         self.stamp = stamp_for(self.stream)
+        self._outlet = _outlet_for(self.stream)
+        self._encoding = getattr(self.stream, "encoding", None) or "utf-8"
         self._lock = threading.Lock()
         self._holder: int | None = None  # the thread whose lines wait for flush()
         self._held: list[str] = []
@@ -74,10 +83,137 @@ class EventLog:
 
     def _write(self, text: str) -> None:
         try:
-            self.stream.write(text)
-            self.stream.flush()
+            if self._outlet is None:  # a StringIO, a stream of a test's own: as it takes it
+                self.stream.write(text)
+                self.stream.flush()
+                return
+            self.stream.flush()  # another writer's text (a say() line) goes first
         except (OSError, ValueError):
-            pass  # a closed stderr must never stop a worker
+            return  # a closed stderr must never stop a worker
+        data = text.encode(self._encoding, "backslashreplace")
+        self._outlet.send(data, self._dropped_line)
+
+    def _dropped_line(self, count: int) -> bytes:
+        """The line standing for `count` lines dropped while the stream took no writes."""
+        fields = {"dropped": count, "reason": "stderr was not read"}
+        if self.fmt == "json":
+            record = {"ts": iso(time.time()), "level": "warning", "event": "log.dropped"}
+            line = _json_line({**record, **fields})
+            if self.stamp == "journal":
+                line = priority_prefix("warning") + line
+        else:
+            line = _text_line(time.time(), "warning", "log.dropped", fields, self.stamp)
+        return (line + "\n").encode(self._encoding, "backslashreplace")
+
+
+class _Outlet:
+    """The bytes of event lines on their way to one descriptor, written only as far as it
+    takes them now: poll says whether it is writable, and a write of PIPE_BUF bytes at most
+    then never blocks (a pipe's promise; a file or a terminal takes it too). What it does
+    not take waits for the next line or flush, up to PENDING_MOST bytes; whole lines beyond
+    are dropped and counted, and once there is room again one `log.dropped` line says how
+    many. Every event log on one descriptor shares its outlet, so lines stay whole and in
+    order (`up`'s worker and cron daemon, the JSON lines of jobctl's own warnings)."""
+
+    PENDING_MOST = 256 * 1024
+    EXIT_WAIT = 3.0  # at exit, how long lines still pending wait for a reader
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.lock = threading.Lock()
+        self.pending = bytearray()
+        self.dropped = 0
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLOUT)
+        self._waits_at_exit = False
+        self._dropped_line: Callable[[int], bytes] | None = None
+
+    def send(self, data: bytes, dropped_line: Callable[[int], bytes]) -> None:
+        with self.lock:
+            if self.pending:
+                self._write_now(0)
+            self._dropped_line = dropped_line
+            if self.dropped and len(self.pending) <= self.PENDING_MOST // 2:
+                self._say_dropped()  # the stream took writes again: where the gap is
+            elif self.dropped:
+                self.dropped += data.count(b"\n")  # still stalled: one gap, one line
+                return
+            room = self.PENDING_MOST - len(self.pending)
+            if len(data) <= room:
+                self.pending += data
+            else:
+                kept = data.rfind(b"\n", 0, max(room, 0)) + 1
+                self.pending += data[:kept]
+                self.dropped += data.count(b"\n", kept)
+            self._write_now(0)
+            if (self.pending or self.dropped) and not self._waits_at_exit:
+                self._waits_at_exit = True
+                atexit.register(self.finish)
+
+    def _say_dropped(self) -> None:
+        if self._dropped_line is not None:
+            self.pending += self._dropped_line(self.dropped)
+        self.dropped = 0
+
+    def _write_now(self, timeout_ms: int) -> None:
+        """Write what is pending while the descriptor takes it, waiting `timeout_ms` at most
+        for it to be writable. Chunks end at a line's end where one fits, so that another
+        writer of the descriptor never lands inside a line."""
+        pending = self.pending
+        while pending:
+            try:
+                ready = self._poll.poll(timeout_ms)
+            except OSError:
+                return
+            if not ready:
+                return
+            if ready[0][1] & select.POLLNVAL:  # closed: what is pending goes nowhere
+                pending.clear()
+                return
+            end = min(len(pending), select.PIPE_BUF)
+            if end < len(pending):
+                end = pending.rfind(b"\n", 0, end) + 1 or end
+            try:
+                written = os.write(self.fd, pending[:end])
+            except BlockingIOError:
+                return
+            except OSError:  # a closed stderr, a reader gone: never stops a worker
+                pending.clear()
+                return
+            del pending[:written]
+
+    def finish(self) -> None:
+        """At exit: the lines still pending, and the count of those dropped, get EXIT_WAIT
+        seconds at most for a reader, so that a stalled one never holds a shutdown."""
+        deadline = time.monotonic() + self.EXIT_WAIT
+        with self.lock:
+            while self.pending or self.dropped:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._write_now(max(1, int(left * 1000)))
+                if self.dropped and not self.pending:
+                    self._say_dropped()
+
+
+_outlets: dict[int, _Outlet] = {}
+_outlets_lock = threading.Lock()
+
+
+def _outlet_for(stream: TextIO) -> _Outlet | None:
+    """The outlet of `stream`'s descriptor; None for a stream without one (a StringIO)."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+    with _outlets_lock:
+        outlet = _outlets.get(fd)
+        if outlet is None:
+            try:
+                outlet = _outlets[fd] = _Outlet(fd)
+            except (OSError, ValueError):  # a descriptor poll refuses
+                return None
+        return outlet
 
 
 def stamp_for(stream: TextIO) -> str:
