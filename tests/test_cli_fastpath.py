@@ -157,7 +157,7 @@ READ_HERE = [
     ["--config=jobs.toml", "--log-level", "debug", "--log-format=json", "enqueue", "x"],
     ["enqueue", "--priority", "-5", "backup"],
     ["enqueue", "backup", "--max-attempts", "3", "--delay", "5m", "--at", "2030-01-01"],
-    ["enqueue", "--key", "--json", "backup"],  # --json is the key's value, as click takes it
+    ["enqueue", "--key=--json", "backup"],  # an attached value is taken as written
     ["enqueue", "-q", "fast", "-k", "k1", "-p", "{}", "-d", "1s", "backup"],
     ["enqueue", "--payload-file", "-", "backup"],
     ["enqueue", "--batch", "-"],
@@ -210,6 +210,9 @@ LEFT_TO_TYPER = [
     ["enqueue", "x", "--json=yes"],
     ["enqueue", "x", "-ak=v"],  # a short option's attached value: typer's
     ["enqueue", "x", "-a=k=v"],
+    ["enqueue", "--key", "--json", "backup"],  # an option of enqueue as a value: refused
+    ["enqueue", "x", "-q", "--priority=3"],
+    ["--db", "--log-level", "enqueue", "x"],  # and of the global options
     ["enqueue", "--key", "--exec", "x"],  # values typer's enqueue looks for first
     ["enqueue", "--key", "--", "x"],
     ["enqueue", "-k", "-x", "x"],

@@ -389,10 +389,10 @@ def test_every_option_that_takes_a_value_names_what_it_takes(env: Env) -> None:
 def test_list_of_a_queue_nobody_knows_says_so_as_for_a_job_type(env: Env) -> None:
     env.write_config(QUEUES)
     env.enqueue("mail")
-    typo = env.run("list", "--queue", "mial")
-    assert typo.returncode == 0 and typo.stdout.splitlines()[1:] == []
+    typo = env.run("list", "--queue", "mial")  # a usage error, as in wait
+    assert typo.returncode == 2 and typo.stdout == ""
     assert typo.stderr == (
-        "jobctl: warning: --queue: unknown queue 'mial' (did you mean 'mail'?): known queues"
+        "jobctl: --queue: unknown queue 'mial' (did you mean 'mail'?): known queues"
         " are default, mail, reports\n"
     )
     assert env.run("list", "--queue", "reports").stderr == ""  # known, if empty: no word

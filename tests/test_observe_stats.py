@@ -236,7 +236,7 @@ def test_stats_of_an_empty_database_and_bad_options(env: Env) -> None:
     assert stats(env)[("default", "later")]["pending"] == 1
     bad = env.run("stats", "--since", "yesterday")
     assert bad.returncode == 2
-    assert bad.stderr.startswith("jobctl: --since: invalid duration 'yesterday'")
+    assert bad.stderr.startswith("jobctl: --since: invalid duration or time 'yesterday'")
 
 
 def test_stats_leave_attempts_given_back_out_of_processed_and_run_times(tmp_path: Any) -> None:

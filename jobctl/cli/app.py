@@ -13,7 +13,7 @@ import typer
 
 from jobctl import __version__
 from jobctl.cli.context import STATE
-from jobctl.cli.options import stored_number
+from jobctl.cli.options import option_named, stored_number, value_is_an_option
 
 
 def _read_strictly() -> None:
@@ -26,7 +26,12 @@ def _read_strictly() -> None:
     - a number in anything but ASCII digits (see whole_number), or beyond what a store
       holds: the error names the option or argument, as for any value it refuses.
 
-    click has no setting for either: this wraps its option parser and its integer type, in
+    - an option that takes a value, given one of the command's own option names as that
+      value: click took the name, so `enqueue greet --key --json` stored a job keyed
+      `--json` and printed no JSON, and `list --queue --json` printed a table. An attached
+      value (`--key=--json`, `-k--json`) is still taken as written.
+
+    click has no setting for any of these: this wraps its option parser and its integer type, in
     the copy typer 0.28 carries (pyproject pins typer below 0.29), and
     tests/test_cli_strict_input.py fails if a typer release moves them."""
     from typer._click import parser, types
@@ -35,6 +40,8 @@ def _read_strictly() -> None:
     from typer.core import TyperOption
 
     read = parser._OptionParser.parse_args
+    match_long = parser._OptionParser._match_long_opt
+    match_short = parser._OptionParser._match_short_opt
 
     def parse_args(
         self: parser._OptionParser, args: list[str]
@@ -53,6 +60,39 @@ def _read_strictly() -> None:
             raise BadOptionUsage(name, f"{name} was given twice: it takes one value", self.ctx)
         return opts, rest, order
 
+    def check_next_value(
+        self: parser._OptionParser, option: parser._Option, state: parser._ParsingState
+    ) -> None:
+        """Refuse the next word as `option`'s value when it is one of this command's options."""
+        if not state.rargs or (self.ctx is not None and self.ctx.resilient_parsing):
+            return
+        word = state.rargs[0]
+        if option_named(word, self._long_opt.keys() | self._short_opt.keys()):
+            name = (option._long_opts or option._short_opts)[0]
+            raise BadOptionUsage(name, value_is_an_option(name, word), self.ctx)
+
+    def match_long_opt(
+        self: parser._OptionParser,
+        opt: str,
+        explicit_value: str | None,
+        state: parser._ParsingState,
+    ) -> None:
+        option = self._long_opt.get(opt)
+        if option is not None and option.takes_value and explicit_value is None:
+            check_next_value(self, option, state)
+        match_long(self, opt, explicit_value, state)
+
+    def match_short_opt(self: parser._OptionParser, arg: str, state: parser._ParsingState) -> None:
+        # The option whose value is the next word: the first of the bundle that takes a
+        # value, when it ends the bundle (`-xk` then the key; `-kx` is the key `x`).
+        for position, letter in enumerate(arg[1:], start=2):
+            option = self._short_opt.get(f"{arg[0]}{letter}")
+            if option is None or option.takes_value:
+                if option is not None and position == len(arg):
+                    check_next_value(self, option, state)
+                break
+        match_short(self, arg, state)
+
     def number(value: str | int) -> int:
         try:
             return stored_number(value)
@@ -60,6 +100,8 @@ def _read_strictly() -> None:
             raise BadParameter(str(exc)) from None
 
     parser._OptionParser.parse_args = parse_args  # type: ignore[method-assign]
+    parser._OptionParser._match_long_opt = match_long_opt  # type: ignore[method-assign]
+    parser._OptionParser._match_short_opt = match_short_opt  # type: ignore[method-assign]
     types.IntParamType._number_class = staticmethod(number)  # type: ignore[assignment]
 
 

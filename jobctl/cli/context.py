@@ -48,9 +48,10 @@ class Globals:
         from jobctl.config import LOG_FORMATS, LOG_LEVELS
         from jobctl.errors import UsageError
 
-        if log_format is not None and log_format not in LOG_FORMATS:
+        # Any case, as --state takes it: `--log-level DEBUG` is no other level.
+        if log_format is not None and log_format.lower() not in LOG_FORMATS:
             raise UsageError(f"--log-format: expected text or json, got {log_format!r}")
-        if log_level is not None and log_level not in LOG_LEVELS:
+        if log_level is not None and log_level.lower() not in LOG_LEVELS:
             raise UsageError(
                 f"--log-level: expected debug, info, warning or error, got {log_level!r}"
             )
@@ -63,8 +64,8 @@ class Globals:
             raise UsageError("--db: empty path (give a SQLite file or a redis:// URL)")
         self.config_path = config
         self.db = db
-        self.log_format = log_format
-        self.log_level = log_level
+        self.log_format = None if log_format is None else log_format.lower()
+        self.log_level = None if log_level is None else log_level.lower()
 
     def event_log(self) -> "EventLog":
         """The event log of long-running commands: --log-format/--log-level, else settings."""

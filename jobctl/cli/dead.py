@@ -52,7 +52,10 @@ def dead_list(
     since: Annotated[
         str | None,
         typer.Option(
-            "--since", help="Only jobs that died within this duration.", metavar="DURATION"
+            "--since",
+            help="Only jobs that died within this duration (1h, 7d), or since this time (as"
+            " --at takes it: 2026-05-01T09:30, today 9:00).",
+            metavar="DURATION|TIME",
         ),
     ] = None,
     limit: Annotated[
@@ -61,17 +64,18 @@ def dead_list(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List dead jobs, the latest death first, with their last error."""
+    from jobctl.cli.options import since_option
     from jobctl.models import State
     from jobctl.render import dead_rows, job_listing, listing_fetch
 
-    window = duration_option(since, "--since")
+    died_after = since_option(since, "--since")
     rows = limit_option(limit)
     with STATE.store(create=False) as store:
         check_job_name(job, store)
         jobs = store.finished_jobs(
             [State.DEAD],
             job=job,
-            finished_after=time.time() - window if window is not None else None,
+            finished_after=died_after,
             limit=listing_fetch(rows),
         )
     note_unknown_job(job, bool(jobs))

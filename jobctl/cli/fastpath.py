@@ -59,6 +59,19 @@ ENQUEUE_LEFT_TO_TYPER = frozenset(
 _MARKERS = frozenset({"--", "--exec", "-x"})
 
 
+# The options each parser has beyond its table: an option's value that names one is refused.
+_GLOBAL_OPTIONS_LEFT_TO_TYPER = frozenset({"--version", "--help", "-h"})
+
+
+def _an_option(value: str, table: dict[str, tuple[str, str]]) -> bool:
+    """Whether typer refuses `value` as a value for being an option of the table's command."""
+    if not value.startswith("-") or value == "-":
+        return False
+    others = ENQUEUE_LEFT_TO_TYPER if table is ENQUEUE_OPTIONS else _GLOBAL_OPTIONS_LEFT_TO_TYPER
+    name = value.partition("=")[0] if value.startswith("--") else value
+    return name in table or name in others
+
+
 def read_enqueue(args: list[str]) -> Callable[[], None] | None:
     """The enqueue that `args` (the words after `jobctl`) ask for, ready to run; None when
     they are not an enqueue this module reads."""
@@ -129,8 +142,8 @@ def _read_options(
             index += 1
         elif index + 1 < len(args):
             value = args[index + 1]  # whatever it is, as click takes it: `--priority -5`
-            if value in _MARKERS:
-                return None
+            if value in _MARKERS or _an_option(value, table):
+                return None  # typer refuses one of the command's options as a value
             index += 2
         else:
             return None  # typer says which option lacks its value

@@ -28,6 +28,7 @@ from jobctl.cli.options import (
     limit_option,
     note_unknown_job,
     note_unknown_queue,
+    since_option,
     state_option,
 )
 
@@ -66,7 +67,12 @@ def list_jobs(
     ] = None,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="Only jobs created within this duration.", metavar="DURATION"),
+        typer.Option(
+            "--since",
+            help="Only jobs created within this duration (1h, 7d), or since this time (as --at"
+            " takes it: 2026-05-01T09:30, today 9:00).",
+            metavar="DURATION|TIME",
+        ),
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", "-n", help="At most this many jobs.", metavar="N")
@@ -80,13 +86,17 @@ def list_jobs(
 
     --limit 0 lists every job that matches; a negative limit is refused.
     """
+    from jobctl.errors import UsageError
     from jobctl.models import JobFilter
     from jobctl.render import job_listing, listing_fetch
 
     rows = limit_option(limit)
     states = tuple(state_option(s) for s in state or [])
-    window = duration_option(since, "--since")
-    since_ts = time.time() - window if window is not None else None
+    since_ts = since_option(since, "--since")
+    if queue is not None:  # as wait and enqueue read it: '' or '--json' is no queue's name
+        check_queue_name(queue, "--queue")
+    if key == "":  # as enqueue refuses it: an unset variable, which no job's key is
+        raise UsageError("--key: empty key (give one, or no --key at all)")
     where = JobFilter(
         states=states,
         job=job,
@@ -101,14 +111,14 @@ def list_jobs(
         if as_json and rows is None:  # all of them: written a page at a time
             from jobctl.documents import job_document, print_json_array
 
+            if queue is not None and not store.list_jobs(where._replace(limit=1)):
+                note_unknown_queue(queue, store, fatal=True)  # before a `[]` that says none
             matched = print_json_array(job_document(j) for j in _every_job(store, where)) > 0
-            if queue is not None and not matched:
-                note_unknown_queue(queue, store)
             note_unknown_job(job, matched)
             return
         jobs = store.list_jobs(where)
         if queue is not None and not jobs:
-            note_unknown_queue(queue, store)
+            note_unknown_queue(queue, store, fatal=True)  # a typo is exit 2, as in wait
     note_unknown_job(job, bool(jobs))
     job_listing(jobs, rows, first="oldest" if oldest_first else "newest", as_json=as_json)
 

@@ -15,7 +15,13 @@ from jobctl.cli.context import STATE
 @app.command(epilog="Example:  jobctl stats --since 1h --json")
 def stats(
     since: Annotated[
-        str, typer.Option("--since", help="The window to report on.", metavar="DURATION")
+        str,
+        typer.Option(
+            "--since",
+            help="The window to report on: a duration (1h, 7d), or the time it starts (as --at"
+            " takes it: 2026-05-01T09:30, today 9:00).",
+            metavar="DURATION|TIME",
+        ),
     ] = "24h",
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
@@ -23,17 +29,18 @@ def stats(
     cancelled, pending, success rate, run time p50/p95/max and wait time p50/p95 over a
     window. Processed counts the attempts that ended; the success rate is succeeded /
     (succeeded + dead): a cancelled job counts for neither."""
-    from jobctl.cli.options import duration_option
+    from jobctl.cli.options import since_option
     from jobctl.documents import print_json
     from jobctl.durations import format_short
     from jobctl.observe.stats import collect
     from jobctl.render import stats_title
     from jobctl.tables import table
 
-    window = duration_option(since, "--since") or 0.0
     now = time.time()
+    start = since_option(since, "--since", now)
+    assert start is not None  # (it has a default)
     with STATE.store(create=False) as store:
-        rows = collect(store, now - window)
+        rows = collect(store, start)
     if as_json:
         print_json([_stats_document(asdict(row)) for row in rows])
         return
@@ -79,11 +86,24 @@ def stats(
             ]
             for r in rows
         ],
-        title=stats_title(since, now - window, now),
+        title=stats_title(_window_said(since, start, now), start, now),
         # On a narrow terminal the times go first, each group's heading last (the wait's P95,
         # then the run's), then the counts that say least, rather than fold every row.
         spare=["P95", "P95", "MAX", "WAIT P50", "RUN P50", "PROCESSED", "CANCELLED", "PENDING"],
     )
+
+
+def _window_said(since: str, start: float, now: float) -> str:
+    """--since as the title's `last ...` says it: a duration as given, a time as how long ago."""
+    from jobctl.durations import parse_duration
+    from jobctl.errors import DurationError
+    from jobctl.timefmt import span
+
+    try:
+        parse_duration(since)
+    except DurationError:
+        return f"{span(now - start)} (since {since.strip()})"
+    return since
 
 
 def _stats_document(row: dict[str, object]) -> dict[str, object]:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from jobctl.models import State
     from jobctl.store import Store
 
@@ -40,6 +42,23 @@ def stored_number(value: str | int) -> int:
     return number
 
 
+def option_named(word: str, names: Iterable[str]) -> bool:
+    """Whether `word`, read as an option's value, is one of `names` (a command's options),
+    alone or with a value attached (`--state=queued`): a value forgotten before it, surely,
+    as no key, queue or payload is meant to look like one."""
+    if not word.startswith("-"):
+        return False
+    return word.partition("=")[0] in names if word.startswith("--") else word in names
+
+
+def value_is_an_option(option: str, word: str) -> str:
+    """The one line for an option whose value was one of its command's own options."""
+    return (
+        f"{option}: got {word}, an option of this command, where its value goes"
+        f" (write {option}={word} if it is meant)"
+    )
+
+
 def duration_option(text: str | None, option: str) -> float | None:
     """A duration option's seconds; errors name the option."""
     if text is None:
@@ -51,6 +70,48 @@ def duration_option(text: str | None, option: str) -> float | None:
         return parse_duration(text)
     except DurationError as exc:
         raise DurationError(f"{option}: {exc}") from None
+
+
+def since_option(text: str | None, option: str, now: float | None = None) -> float | None:
+    """The instant a --since counts from: a duration back from `now` (`1d`, else the clock's
+    now), or a time as --at takes it (`2026-05-01T09:30`, `today 9:00`), for a script that
+    wants what came since its pipeline started. A bare `9:00` is today's (--at takes the next
+    to come); a time still to come would match nothing, and is refused."""
+    if text is None:
+        return None
+    import time
+
+    from jobctl.durations import parse_duration
+    from jobctl.errors import DurationError, UsageError
+    from jobctl.text import say
+    from jobctl.timefmt import iso, parse_instant
+
+    current = time.time() if now is None else now
+    try:
+        return current - parse_duration(text)
+    except DurationError:
+        pass
+    import re
+
+    # A bare time of day is today's, gone by: --at reads it as the next to come.
+    read = f"today {text.strip()}" if re.fullmatch(r"\d?\d:\d\d(:\d\d)?", text.strip()) else text
+    notes: list[str] = []
+    try:
+        instant = parse_instant(read, option, notes=notes, now=current)
+    except UsageError as exc:
+        if "invalid time" not in str(exc):  # a time read, and refused for what it says
+            raise
+        raise UsageError(
+            f"{option}: invalid duration or time {text!r}: expected a duration (30m, 1h30m,"
+            " 7d) or a time as --at takes it (2026-05-01T09:30, 2026-05-01T09:30+02:00,"
+            " today 9:00)"
+        ) from None
+    if instant > current:
+        when = iso(instant, timespec="seconds")
+        raise UsageError(f"{option}: {text.strip()!r} is {when}, still to come: give one gone by")
+    for note in notes:
+        say(f"jobctl: note: {note}")
+    return instant
 
 
 def instant_option(text: str | None, option: str, now: float | None = None) -> float | None:
