@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 from jobctl.durations import parse_duration
 from jobctl.errors import ConfigError, JobctlError
 from jobctl.sizes import parse_size
+from jobctl.text import shorten
 
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 # JOB_NAME in words, for every message that refuses a name: a name such as `-x`, `.` or `:` is
@@ -584,7 +585,7 @@ class _Parser:
         self.check_keys(t, data, {"max_running"})
         limit: int | None = self.take(t, data, "max_running", int, None)
         if limit is not None and not 1 <= limit <= 1_000_000:
-            raise self.fail(t, "max_running", "must be between 1 and 1000000")
+            raise self.fail(t, "max_running", f"must be between 1 and 1000000, got {limit}")
         return limit
 
     def settings(self, data: dict[str, Any]) -> Settings:
@@ -638,9 +639,7 @@ class _Parser:
                 " saying how much was dropped, so 0 would keep no output at all (it is no"
                 " 'unlimited'), and a few bytes less than that line",
             )
-        exec_max_attempts = self.take(t, data, "exec_max_attempts", int, 3)
-        if not 1 <= exec_max_attempts <= 1000:
-            raise self.fail(t, "exec_max_attempts", "must be between 1 and 1000")
+        exec_max_attempts = self.take(t, data, "exec_max_attempts", int, 3, check_max_attempts)
         return Settings(
             db=self.take(t, data, "db", str, None, _path_text),
             lease=lease,
@@ -711,9 +710,7 @@ class _Parser:
                 raise self.fail(t, "env", f"bad variable name {_printable(key)!r}")
             if isinstance(value, str) and "\0" in value:
                 raise self.fail(t, "env", f"value of {key!r} contains a NUL character")
-        max_attempts = self.take(t, data, "max_attempts", int, 3)
-        if not 1 <= max_attempts <= 1000:
-            raise self.fail(t, "max_attempts", "must be between 1 and 1000")
+        max_attempts = self.take(t, data, "max_attempts", int, 3, check_max_attempts)
         timeout = self.duration(t, data, "timeout", None)
         if timeout is not None and timeout <= 0:
             raise self.fail(t, "timeout", "must be positive")
@@ -888,9 +885,21 @@ class _Parser:
 MAX_PRIORITY = 2**53 - 1
 
 
+# The attempts a job may be given: a job type's, [settings] exec_max_attempts, --max-attempts.
+MAX_ATTEMPTS = 1000
+
+
 def check_priority(value: int) -> int:
     if not -MAX_PRIORITY <= value <= MAX_PRIORITY:
-        raise ConfigError(f"must be between {-MAX_PRIORITY} and {MAX_PRIORITY}")
+        raise ConfigError(
+            f"must be between {-MAX_PRIORITY} and {MAX_PRIORITY}, got {shorten(str(value))}"
+        )
+    return value
+
+
+def check_max_attempts(value: int) -> int:
+    if not 1 <= value <= MAX_ATTEMPTS:
+        raise ConfigError(f"must be between 1 and {MAX_ATTEMPTS}, got {shorten(str(value))}")
     return value
 
 

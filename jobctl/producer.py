@@ -19,6 +19,7 @@ from jobctl.config import (
     Config,
     JobType,
     bad_queue_name,
+    check_max_attempts,
     check_priority,
 )
 from jobctl.durations import MAX_SECONDS, parse_duration
@@ -133,15 +134,10 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
             f"{prefix}key {shorten(request.key)!r} is {len(request.key):,} characters long, over"
             f" {MAX_KEY:,}: a key names a job (hash a longer text)"
         )
+    check_numbers(request.priority, request.max_attempts, source)
     # `is None`, not `or`: an explicit 0 is a mistake to refuse, not a wish for the default.
     max_attempts = job_type.max_attempts if request.max_attempts is None else request.max_attempts
-    if not 1 <= max_attempts <= 1000:
-        raise UsageError(f"{prefix}max attempts must be between 1 and 1000")
     priority = job_type.priority if request.priority is None else request.priority
-    try:
-        check_priority(priority)
-    except ConfigError as exc:
-        raise UsageError(f"{prefix}priority {exc}") from None
     _check_delay(request.delay, prefix)
     run_at = None
     if request.delay:
@@ -164,6 +160,24 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         payload_json=payload_json,
         after=request.after,
     )
+
+
+def check_numbers(priority: int | None, max_attempts: int | None, source: str = "") -> None:
+    """The ranges of a priority and max attempts given (None: the job type's, which its
+    config checked), refused naming the option and the value, or with `source` (a batch's
+    file and line) the line's field: retry and edit check theirs before they read a job, as
+    a value out of range is the option's fault, not the job's."""
+    for value, option, field, check in (
+        (max_attempts, "--max-attempts", "max_attempts", check_max_attempts),
+        (priority, "--priority", "priority", check_priority),
+    ):
+        if value is None:
+            continue
+        try:
+            check(value)
+        except ConfigError as exc:
+            named = f"{source}: {field}" if source else option
+            raise UsageError(f"{named}: {exc}") from None
 
 
 class Changes(NamedTuple):

@@ -524,7 +524,7 @@ def dead_rows(jobs: Sequence[Job]) -> None:
             "ID",
             "JOB",
             *(() if plain else ("PAYLOAD",)),
-            *("QUEUE", "ATTEMPTS", "FAILED", "ERROR"),
+            *("QUEUE", "TRIES", "FAILED", "ERROR"),  # as `list` heads attempts/max_attempts
             *(("COMMAND",) if plain else ()),
         ],
         [

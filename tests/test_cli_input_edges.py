@@ -201,7 +201,7 @@ def test_a_batch_delay_up_to_100_years_is_kept(box: Env) -> None:
 @pytest.mark.parametrize("value", ["0", "-1"])
 def test_max_attempts_0_is_refused_like_a_negative_one(box: Env, value: str) -> None:
     result = box.run("enqueue", "ok", "--max-attempts", value)
-    one_error_line(result, 2, "max attempts must be between 1 and 1000")
+    one_error_line(result, 2, f"--max-attempts: must be between 1 and 1000, got {value}")
     assert stored(box) == []
 
 

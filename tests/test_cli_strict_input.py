@@ -163,8 +163,6 @@ def test_ascii_durations_are_still_read() -> None:
         (["dead", "list", "--limit", "9223372036854775808"], "'--limit'"),
         (["dead", "show", "1", "--lines", "9223372036854775808"], "'--lines'"),
         (["cancel", "9223372036854775808"], "'ID...'"),
-        (["enqueue", "--priority", "9223372036854775808", "--exec", "true"], "'--priority'"),
-        (["enqueue", "--priority", "-9223372036854775809", "--exec", "true"], "'--priority'"),
     ],
 )
 def test_a_number_too_large_names_its_option(env: Env, command: list[str], named: str) -> None:

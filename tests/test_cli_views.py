@@ -269,7 +269,7 @@ def test_dead_list_says_when_its_limit_left_jobs_out(env: Env) -> None:
     empty = env.run("--db", str(env.root / "other.db"), "enqueue", "bad", check=True)
     assert empty.returncode == 0
     none = env.run("--db", str(env.root / "other.db"), "dead", "list").stdout
-    heading = ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", "COMMAND"]
+    heading = ["ID", "JOB", "QUEUE", "TRIES", "FAILED", "ERROR", "COMMAND"]
     assert none.split() == heading  # the heading alone
 
 

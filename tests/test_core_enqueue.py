@@ -585,7 +585,10 @@ def test_batch_options_are_checked_as_options_before_any_line(env: Env) -> None:
     env.write_config(CONFIG)
     own = '{"job": "record", "queue": "q", "max_attempts": 2}\n'
     for options, needle in [
-        (["--max-attempts", "0"], "--batch options: max attempts must be between 1 and 1000"),
+        (
+            ["--max-attempts", "0"],
+            "--batch options: --max-attempts: must be between 1 and 1000, got 0",
+        ),
         (["--queue", "bad name!"], "--batch options: bad queue name 'bad name!'"),
     ]:
         for lines in (own, ""):  # every line sets its own, or there is none

@@ -163,7 +163,7 @@ def test_rhythm_schedules_are_those_with_a_wildcard_or_step_hour(
         ("60 * * * * *", "second field '60' out of range 0-59"),
         ("* * * *", "expected 5 fields"),
         ("* * * * * * *", "got 7"),
-        ("", "expected five fields"),
+        ("", "invalid cron '': expected 5 fields (minute hour"),
         ("*/0 * * * *", "minute field '*/0' needs a step of at least 1"),
         ("*/x * * * *", "minute field '*/x' needs a step"),
         ("5-2 * * * *", "minute field '5-2' is a range that runs backwards"),

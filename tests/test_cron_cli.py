@@ -496,7 +496,9 @@ def test_cron_next_of_a_mistyped_schedule_name_points_at_the_name(env: Env) -> N
     result = env.run("cron", "next", "berlni")
     assert (result.returncode, result.stderr) == (
         2,
-        "jobctl: no schedule 'berlni' (did you mean 'berlin'?), and no cron expression either\n",
+        f"jobctl: unknown schedule 'berlni' in {env.config} (did you mean 'berlin'?); defined"
+        " schedules: berlin; and no cron expression either: expected 5 fields (minute hour"
+        " day-of-month month day-of-week) or 6 with a leading seconds field, got 1\n",
     )
 
 

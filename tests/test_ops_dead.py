@@ -32,7 +32,7 @@ def test_dead_list_and_show(env: Env) -> None:
     env.enqueue("ok")
     burst(env)
     listing = env.run("dead", "list", input="", check=True).stdout.splitlines()
-    assert listing[0].split() == ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", "COMMAND"]
+    assert listing[0].split() == ["ID", "JOB", "QUEUE", "TRIES", "FAILED", "ERROR", "COMMAND"]
     assert listing[1].split()[:4] == [str(bad), "bad", "default", "2/2"]
     assert listing[1].endswith("exit code 3: boom  -")
     assert len(listing) == 2

@@ -104,7 +104,7 @@ def test_edit_refuses_a_change_enqueue_would_refuse_and_changes_none(env: Env) -
     ids = [env.enqueue("greet", "--arg", f"name=n{i}") for i in range(2)]
     for options, words in (
         (["--queue", "bad queue"], "queue"),
-        (["--max-attempts", "0"], "max attempts"),
+        (["--max-attempts", "0"], "--max-attempts: must be between 1 and 1000, got 0"),
         (["--priority", "9007199254740992"], "priority"),
         (["--arg", "name:=null"], "{name}"),
         ([], "nothing to change"),

@@ -43,7 +43,7 @@ def test_logs_prints_the_latest_attempt_or_the_one_asked_for(env: Env) -> None:
     missing = env.run("logs", str(job_id), "--attempt", "3")
     assert (missing.returncode, missing.stderr) == (
         1,
-        f"jobctl: job {job_id} has no attempt 3 (it has 2)\n",
+        f"jobctl: job {job_id} has no run 3 (it has 2; jobctl show {job_id} lists them)\n",
     )
     assert env.run("logs", "999").stderr == "jobctl: no job 999\n"
     waiting = env.enqueue("count", "--delay", "1h")

@@ -592,7 +592,7 @@ def test_piped_listings_name_an_exec_job_exec_and_give_its_command_last(env: Env
     assert rows[ok].split()[:4] == [str(ok), "ok", "default", "succeeded"]
     assert rows[ok].endswith("  -")
     dead = env.run("dead", "list", check=True).stdout.splitlines()
-    assert dead[0].split() == ["ID", "JOB", "QUEUE", "ATTEMPTS", "FAILED", "ERROR", "COMMAND"]
+    assert dead[0].split() == ["ID", "JOB", "QUEUE", "TRIES", "FAILED", "ERROR", "COMMAND"]
     assert dead[1].split()[:4] == [str(ran), "exec", "default", "1/1"]
     assert dead[1].endswith(f"exit code 3  {command}")
 

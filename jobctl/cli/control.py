@@ -366,8 +366,9 @@ def _changes(
     """`retry`'s and `edit`'s options, read as enqueue reads them and refused as it refuses
     them, before the store is opened."""
     from jobctl.payload import parse_args
-    from jobctl.producer import Changes
+    from jobctl.producer import Changes, check_numbers
 
+    check_numbers(priority, max_attempts)  # the option's fault, said before any job is read
     return Changes(
         payload=parse_args(arg) if arg else None,
         delay=duration_option(delay, "--delay"),

@@ -114,7 +114,7 @@ def status(
 
 
 @app.command(
-    epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --attempt 1  |  jobctl logs 42 -f",
+    epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --run 1  |  jobctl logs 42 -f",
 )
 def logs(
     job_id: Annotated[
@@ -126,13 +126,15 @@ def logs(
             show_default=False,
         ),
     ] = None,
-    attempt: Annotated[
+    run: Annotated[
         int | None,
         typer.Option(
+            "--run",
             "--attempt",
             "-a",
             min=1,
-            help="Which attempt (RUN in `jobctl show`; default: the latest).",
+            help="Which run (RUN in `jobctl show`; default: the latest). Runs count over the"
+            " job's whole life, where a dead retry starts its attempts over.",
             show_default=False,
             metavar="N",
         ),
@@ -172,16 +174,19 @@ def logs(
         if job is None:
             raise NotFound(f"no job {job_id}")
         attempts = store.attempts(job_id)
-        known = any(a.run == attempt for a in attempts)
-        if attempt is not None and not known and (not follow or job.state in FINAL_STATES):
+        known = any(a.run == run for a in attempts)
+        if run is not None and not known and (not follow or job.state in FINAL_STATES):
             # (Following may wait for an attempt of an active job that has yet to start.)
-            raise NotFound(f"job {job_id} has no attempt {attempt} (it has {len(attempts)})")
+            raise NotFound(
+                f"job {job_id} has no run {run} (it has {len(attempts)}; jobctl show {job_id}"
+                " lists them)"
+            )
         if follow:
             out = FollowedOutput(sys.stdout.buffer)
             try:
                 with waiting_for([job_id]):  # before the note: a signal after it is answered
                     say_if_nobody_runs(store, [job_id], timeout)
-                    final = watch(store, job_id, out, attempt, deadline_of(timeout))
+                    final = watch(store, job_id, out, run, deadline_of(timeout))
             except WaitTimedOut as exc:
                 out.own_line()
                 give_up(job_id, exc.job, timeout, _reasons(store, job_id, exc))
@@ -194,7 +199,7 @@ def logs(
                 # waited for: "yet" would say it still will
                 raise OperationFailed(f"job {job_id} never ran (it is {job.state.value})")
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
-        chosen = attempts[-1] if attempt is None else next(a for a in attempts if a.run == attempt)
+        chosen = attempts[-1] if run is None else next(a for a in attempts if a.run == run)
         say_output_lost(chosen)  # before the output: a note after it would be lost in it
         if chosen.log_path == "":
             return  # it wrote nothing, so no log file was made

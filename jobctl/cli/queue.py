@@ -7,10 +7,12 @@ from typing import Annotated
 
 import typer
 from typer._click import Context as ClickContext
+from typer._click.types import IntParamType
 from typer.core import TyperCommand
 
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_enqueue, complete_queue
+from jobctl.cli.options import whole_number
 
 _BEFORE_EXEC = "jobctl.enqueue.before_exec"
 
@@ -37,9 +39,24 @@ AtOption = Annotated[
         metavar="TIME",
     ),
 ]
+
+
+class _AnySizeNumber(IntParamType):
+    """A whole number of any size, for options whose own range a job's check refuses with
+    one line naming it (jobctl.producer.check_numbers): read with the store's 64-bit bound
+    (see jobctl.cli.app), a --priority beyond it quoted a second, other ceiling."""
+
+    _number_class = staticmethod(whole_number)  # type: ignore[assignment]
+
+
 PriorityOption = Annotated[
     int | None,
-    typer.Option("--priority", help="Higher runs first (default: the job's).", metavar="N"),
+    typer.Option(
+        "--priority",
+        help="Higher runs first (default: the job's).",
+        metavar="N",
+        click_type=_AnySizeNumber(),
+    ),
 ]
 QueueOption = Annotated[
     str | None,
@@ -49,7 +66,12 @@ QueueOption = Annotated[
 ]
 MaxAttemptsOption = Annotated[
     int | None,
-    typer.Option("--max-attempts", help="Attempts before the job is dead.", metavar="N"),
+    typer.Option(
+        "--max-attempts",
+        help="Attempts before the job is dead.",
+        metavar="N",
+        click_type=_AnySizeNumber(),
+    ),
 ]
 
 

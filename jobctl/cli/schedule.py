@@ -58,10 +58,20 @@ def _spec(config: Config, name: str) -> ScheduleSpec:
 
     spec = config.schedules.get(name)
     if spec is None:
-        where = f" in {config.path}" if config.path else ""
-        known = ", ".join(sorted(config.schedules)) or "none"
-        raise ConfigError(f"unknown schedule {name!r}{where}; defined schedules: {known}")
+        raise ConfigError(_unknown_schedule(config, name))
     return spec
+
+
+def _unknown_schedule(config: Config, name: str) -> str:
+    """What is said of a name no schedule has, naming those there are (with the one it may
+    be a typo of): `schedule run` and `cron next` say it alike."""
+    from jobctl.config import _closest
+
+    where = f" in {config.path}" if config.path else ""
+    hint = _closest(name, set(config.schedules))
+    typo = f" (did you mean {hint!r}?)" if hint is not None else ""
+    known = ", ".join(sorted(config.schedules)) or "none"
+    return f"unknown schedule {name!r}{where}{typo}; defined schedules: {known}"
 
 
 @schedule_app.command("list", epilog="Example:  jobctl schedule list --json")
@@ -580,16 +590,15 @@ def cron_next(
     after = parse_instant(start, "--from", zone, read_as) if start else time.time()  # in --tz
     try:
         parsed = cron.parse(expression)
-    except cron.CronError:
-        if spec is None and config is not None and len(expression.split()) == 1:
-            from jobctl.config import _closest
-
-            hint = _closest(expression, set(config.schedules))
-            if hint is not None:  # a schedule's name, mistyped
-                raise UsageError(
-                    f"no schedule {expression!r} (did you mean {hint!r}?), and no cron"
-                    " expression either"
-                ) from None
+    except cron.CronError as exc:
+        word = expression.strip()
+        if spec is None and config is not None and len(word.split()) == 1 and word[0] != "@":
+            # One word, no macro: most likely a schedule's name (another config's, one taken
+            # out, a typo), so what schedules there are is the answer, the fields the rest.
+            fields = str(exc).partition(": ")[2]  # a word has no blank: the first is the cron's
+            raise UsageError(
+                f"{_unknown_schedule(config, expression)}; and no cron expression either: {fields}"
+            ) from None
         raise
     for line in read_as:  # (after the expression's check: an error is its one line)
         say(f"jobctl: note: {line}")

@@ -146,11 +146,9 @@ def parse(expr: str) -> CronExpr:
     """Check an expression and expand it; raises CronError naming the field at fault."""
     # Fields are separated by blanks only, as in cron: other Unicode spaces are data.
     text = " ".join(_BLANKS.split(expr.strip()))
-    if not text:
-        raise CronError("invalid cron '': expected five fields like '*/15 * * * *' or a macro")
     if text.startswith("@"):
         return _parse_macro(text)
-    words = text.split(" ")
+    words = text.split(" ") if text else []
     if len(words) == 5:
         words = ["0", *words]
     elif len(words) != 6:
