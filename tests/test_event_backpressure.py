@@ -15,7 +15,7 @@ import pytest
 from conftest import JOBCTL, Env
 
 QUICK = '[jobs.quick]\ncommand = ["true"]\n'
-JOBS = 2000  # some 110 to 250 bytes of lines each: the pipe's 64 KiB and the 256 KiB pending, and more
+JOBS = 2000  # 110 to 250 bytes of lines each: more than the pipe's 64 KiB and 256 KiB pending
 
 
 def _counts(env: Env) -> dict[str, Any]:
