@@ -14,6 +14,8 @@ import contextlib
 import errno
 import fcntl
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -85,6 +87,9 @@ class _Sweep:
         self.log_dir = log_dir
         self.targets = store.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
         self._next = 0
+        # From a batch's commit until its log files are removed: no interrupt may come
+        # between the two (see _interrupts_held).
+        self.committed = False
         # Log folders are removed only where every id of theirs was handed out already
         # (the newest folder is where the next jobs' logs go): below this one.
         self._allocated = max(self.targets, default=0)
@@ -120,6 +125,18 @@ class _Sweep:
                 raise
             removed += freed
             paths = store.delete_jobs(states=states, ids=chunk, finished_before=before, job=job)
+        self.committed = True
+        try:
+            return self._remove_logs(store, chunk, paths, removed)
+        finally:
+            self.committed = False
+
+    def _remove_logs(
+        self, store: Store, chunk: list[int], paths: list[str], removed: int
+    ) -> Pruned:
+        """Remove the log files of the jobs of `chunk` a delete just committed (`paths`:
+        those it recorded), and the log folders it emptied."""
+        log_dir = self.log_dir
         # A member of the chunk that is gone is one this call deleted: ids are never
         # reused, and no other prune deletes meanwhile (a job that left the states, e.g. by
         # dead retry, is still there).
@@ -220,21 +237,76 @@ def prune(
         sweep = _Sweep(
             store, states, ids=ids, finished_before=finished_before, job=job, log_dir=log_dir
         )
-        while not sweep.done:
-            started = time.monotonic()
+        with _interrupts_held() as interrupts:
+            waiting = store.while_waiting
+
+            def while_waiting() -> None:
+                # A batch waiting for the database's lock (up to its busy timeout) has
+                # committed nothing yet: an interrupt ends the wait, as in any command.
+                if interrupts and not sweep.committed:
+                    raise _Interrupted
+                if waiting is not None:
+                    waiting()
+
+            store.while_waiting = while_waiting
             try:
-                pruned = sweep.step(store, batch, recheck=False)
-            except StoreError as exc:
-                if not deleted:
-                    raise
-                return Pruned(deleted, removed, kept, because, stopped=exc)
-            deleted.extend(pruned.ids)
-            removed += pruned.logs_removed
-            kept += pruned.logs_kept
-            because = because or pruned.kept_because
-            if not sweep.done:
-                time.sleep(min(time.monotonic() - started, REST_AT_MOST))
+                while not sweep.done and not interrupts:
+                    started = time.monotonic()
+                    try:
+                        pruned = sweep.step(store, batch, recheck=False)
+                    except StoreError as exc:
+                        if not deleted:
+                            raise
+                        return Pruned(deleted, removed, kept, because, stopped=exc)
+                    except _Interrupted:
+                        break
+                    deleted.extend(pruned.ids)
+                    removed += pruned.logs_removed
+                    kept += pruned.logs_kept
+                    because = because or pruned.kept_because
+                    if not sweep.done and not interrupts:
+                        time.sleep(min(time.monotonic() - started, REST_AT_MOST))
+            finally:
+                store.while_waiting = waiting
+        if interrupts:
+            from jobctl.text import say
+
+            say(f"jobctl: interrupted after deleting {len(deleted)} job(s)")
+            # Acted on as it would have been, its handler back: Ctrl-C exits 130, and
+            # SIGTERM or SIGHUP ends the process by that signal.
+            signal.raise_signal(interrupts[0])
     return Pruned(deleted, removed, kept, because)
+
+
+_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class _Interrupted(Exception):
+    """A held interrupt, ending a batch's wait for the database's lock."""
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[list[signal.Signals]]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while a prune deletes, for it to act on between
+    batches (the signals that came, in order): a batch's rows are committed before its log
+    files are removed, and an interrupt between the two lost their paths, leaving files no
+    later prune finds. One ignored (under nohup) stays ignored; outside the main thread,
+    where no handler can be set, none is held."""
+    came: list[signal.Signals] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield came
+        return
+    previous = {}
+    for number in _INTERRUPTS:
+        if signal.getsignal(number) not in (signal.SIG_IGN, None):  # (None: set in C)
+            previous[number] = signal.signal(
+                number, lambda signum, _frame: came.append(signal.Signals(signum))
+            )
+    try:
+        yield came
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def end_of_prune(pruned: Pruned) -> None:

@@ -156,42 +156,71 @@ class SqliteBase:
             raise StoreError(f"backup {target}: exists already (choose a new file)")
         folder, name = os.path.split(os.path.abspath(target))
         part = os.path.join(folder, f".{name}.part-{os.getpid()}")
+        # SIGTERM (a cron line's `timeout`, a cancelled CI job) and SIGHUP end the copy as
+        # Ctrl-C does, through the `finally` that removes the part, then the process as their
+        # own action would: it died at once, and left a hidden copy of the whole database.
+        import signal
+        import threading
+
+        came: list[int] = []
+
+        def stop(signum: int, _frame: object) -> None:
+            came.append(signum)
+            raise KeyboardInterrupt
+
+        previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for number in (signal.SIGTERM, signal.SIGHUP):
+                if signal.getsignal(number) == signal.SIG_DFL:
+                    previous[number] = signal.signal(number, stop)
         try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            # A folder that is missing or closed to this user is the caller's mistake, not a
-            # database that cannot be used (exit 3, which a cron line takes for a broken queue).
-            raise UsageError(f"backup {target}: cannot create: {exc.strerror}") from None
-        os.close(fd)
-        try:
-            copy = sqlite3.connect(part, isolation_level=None)
             try:
-                self._conn.backup(copy)
-                # A file of its own: no -wal beside it to go with it.
-                copy.execute("PRAGMA journal_mode = DELETE")
-            finally:
-                copy.close()
-            try:
-                os.link(part, target)  # fails, rather than replace, if one was made meanwhile
+                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             except OSError as exc:
-                if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
-                    raise
-                os.rename(part, target)  # a file system without hard links
-        except sqlite3.Error as exc:
-            what = describe(exc, Path(part))
-            if what == _DISK_FULL:  # the target's disk: the database is fine (exit 2, not 3)
-                raise UsageError(f"backup {target}: {_DISK_FULL} (no room for the copy)") from None
-            raise StoreError(f"backup {target}: {what}") from None
-        except FileExistsError:
-            raise StoreError(f"backup {target}: exists already (choose a new file)") from None
-        except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise UsageError(f"backup {target}: {_DISK_FULL} (no room for the copy)") from None
-            raise StoreError(f"backup {target}: {exc.strerror}") from None
+                # A folder that is missing or closed to this user is the caller's mistake, not a
+                # database that cannot be used (exit 3, which a cron line takes for a broken queue).
+                raise UsageError(f"backup {target}: cannot create: {exc.strerror}") from None
+            os.close(fd)
+            try:
+                copy = sqlite3.connect(part, isolation_level=None)
+                try:
+                    self._conn.backup(copy)
+                    # A file of its own: no -wal beside it to go with it.
+                    copy.execute("PRAGMA journal_mode = DELETE")
+                finally:
+                    copy.close()
+                try:
+                    os.link(part, target)  # fails, rather than replace, if one was made meanwhile
+                except OSError as exc:
+                    if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS):
+                        raise
+                    os.rename(part, target)  # a file system without hard links
+            except sqlite3.Error as exc:
+                what = describe(exc, Path(part))
+                if what == _DISK_FULL:  # the target's disk: the database is fine (exit 2, not 3)
+                    full = f"backup {target}: {_DISK_FULL} (no room for the copy)"
+                    raise UsageError(full) from None
+                raise StoreError(f"backup {target}: {what}") from None
+            except FileExistsError:
+                raise StoreError(f"backup {target}: exists already (choose a new file)") from None
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    full = f"backup {target}: {_DISK_FULL} (no room for the copy)"
+                    raise UsageError(full) from None
+                raise StoreError(f"backup {target}: {exc.strerror}") from None
+            finally:
+                for leftover in (part, part + "-journal"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(leftover)  # nothing half-written is left
+        except KeyboardInterrupt:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+            if came:
+                signal.raise_signal(came[0])
+            raise
         finally:
-            for leftover in (part, part + "-journal"):
-                with contextlib.suppress(OSError):
-                    os.unlink(leftover)  # nothing half-written is left
+            for number, handler in previous.items():
+                signal.signal(number, handler)
         return os.stat(target).st_size
 
     def close(self) -> None:
