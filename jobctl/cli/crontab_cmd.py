@@ -14,6 +14,10 @@ from jobctl.text import say
 
 # A job name's start: a job name (config.JOB_NAME) short enough to leave room after it.
 _PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,31}")
+# The most of a crontab read, in characters: far beyond any real one. Read whole,
+# `yes | jobctl import-crontab -` or /dev/zero took every byte of memory the host had
+# within seconds.
+LONGEST_CRONTAB = 4 << 20
 
 
 @app.command("import-crontab", epilog="Example:  crontab -l | jobctl import-crontab - > jobs.toml")
@@ -134,18 +138,28 @@ def _read_crontab(source: str) -> str:
 
     from jobctl.errors import UsageError
 
+    most = LONGEST_CRONTAB + 1  # one more, to tell a crontab of the limit from a longer one
     try:
         if source == "-":
             raw = getattr(sys.stdin, "buffer", None)
             if raw is None:  # a text stream (an embedding program's): as it decoded it
-                return sys.stdin.read()
-            # Universal newlines, as open() gives a file; detach so stdin stays open.
-            wrapper = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
-            try:
-                return wrapper.read()
-            finally:
-                wrapper.detach()
-        with open(source, encoding="utf-8", errors="surrogateescape") as handle:
-            return handle.read()
+                text = sys.stdin.read(most)
+            else:
+                # Universal newlines, as open() gives a file; detach so stdin stays open.
+                wrapper = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
+                try:
+                    text = wrapper.read(most)
+                finally:
+                    wrapper.detach()
+        else:
+            with open(source, encoding="utf-8", errors="surrogateescape") as handle:
+                text = handle.read(most)
     except OSError as exc:
         raise UsageError(f"{source}: {exc.strerror}") from None
+    if len(text) > LONGEST_CRONTAB:
+        shown = "<stdin>" if source == "-" else source
+        raise UsageError(
+            f"{shown}: over {LONGEST_CRONTAB} characters, far longer than a crontab"
+            " (nothing imported)"
+        )
+    return text
