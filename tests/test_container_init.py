@@ -110,7 +110,8 @@ def test_as_pid_1_jobctl_runs_as_a_child_and_its_death_is_the_exit_code(env: Env
     init = _namespace_init(env, unshare)
     env.wait_for(lambda: len(_children(init)) == 1, timeout=30)
     jobctl = _only_child(init)
-    assert os.getpgid(jobctl) == jobctl  # a process group of its own, as under tini
+    # A process group of its own, as under tini (made just after the fork).
+    env.wait_for(lambda: os.getpgid(jobctl) == jobctl)
     job = env.enqueue("ok")
     env.wait_for(lambda: env.show(job)["state"] == "succeeded")
     os.kill(jobctl, signal.SIGKILL)

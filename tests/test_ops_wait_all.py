@@ -573,6 +573,7 @@ def test_a_wait_on_a_waiting_job_says_why_the_job_ahead_of_it_does_not_run(env: 
     """It said only "still waiting for job 15", where job 15 sat in a paused queue: the
     reason was given only to a wait on job 15 itself."""
     env.write_config(CONFIG)
+    env.run("run-worker", "--burst", check=True)  # makes the database a queue is paused in
     env.run("pause", "other", check=True)
     head = env.enqueue("other")
     middle = env.enqueue("ok", "--after", str(head))
