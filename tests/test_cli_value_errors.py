@@ -135,3 +135,18 @@ def test_list_and_dead_list_head_attempts_alike(env: Env) -> None:
     listed = env.run("list", "--state", "dead", check=True).stdout.splitlines()[0].split()
     dead = env.run("dead", "list", check=True).stdout.splitlines()[0].split()
     assert "TRIES" in listed and "TRIES" in dead and "ATTEMPTS" not in dead
+
+
+def test_a_run_of_a_job_that_never_ran_and_a_config_without_schedules_are_said_plainly(
+    env: Env,
+) -> None:
+    """`it has 0` and `defined schedules: none` read as counts gone wrong."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    job = env.enqueue("ok")
+    never = env.run("logs", str(job), "--run", "2")
+    assert (never.returncode, never.stderr) == (
+        1,
+        f"jobctl: job {job} has no run 2: it has not run (it is queued)\n",
+    )
+    said = _refused(env, "schedule", "run", "nightly")
+    assert said == f"jobctl: unknown schedule 'nightly' in {env.config}, which defines no schedule"

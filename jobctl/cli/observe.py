@@ -177,6 +177,8 @@ def logs(
         known = any(a.run == run for a in attempts)
         if run is not None and not known and (not follow or job.state in FINAL_STATES):
             # (Following may wait for an attempt of an active job that has yet to start.)
+            if not attempts:
+                raise NotFound(f"job {job_id} has no run {run}: it has not run (it is {job.state})")
             raise NotFound(
                 f"job {job_id} has no run {run} (it has {len(attempts)}; jobctl show {job_id}"
                 " lists them)"

@@ -70,7 +70,9 @@ def _unknown_schedule(config: Config, name: str) -> str:
     where = f" in {config.path}" if config.path else ""
     hint = _closest(name, set(config.schedules))
     typo = f" (did you mean {hint!r}?)" if hint is not None else ""
-    known = ", ".join(sorted(config.schedules)) or "none"
+    if not config.schedules:
+        return f"unknown schedule {name!r}{where}, which defines no schedule"
+    known = ", ".join(sorted(config.schedules))
     return f"unknown schedule {name!r}{where}{typo}; defined schedules: {known}"
 
 
