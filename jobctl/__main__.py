@@ -1,3 +1,3 @@
-from jobctl.cli.main import run
+from jobctl.cli.entry import main
 
-run()
+main()

@@ -61,6 +61,11 @@ def cancel(
         named = list(dict.fromkeys(job_ids))
         dependents = _waiting_on(store, named, now)
         before = store.cancel(named, now)
+        cancelled_now = sum(1 for state in before.values() if state in ACTIVE_STATES)
+        if cancelled_now:
+            from jobctl.cli.enqueue import changed
+
+            changed(f"{cancelled_now} job(s) were cancelled")
         if dependents:  # made dead by the cancel, as they could never run: said, not hidden
             dead = [j for j in store.get_many(sorted(dependents)).values() if j.state == State.DEAD]
             if dead:
@@ -311,6 +316,10 @@ def edit(
             todo = [j for j in again.values() if j.state in UNSTARTED_STATES]
             if not todo:
                 break
+        if edited:
+            from jobctl.cli.enqueue import changed
+
+            changed(f"{len(edited)} job(s) were edited")
         after = store.get_many(named)
     _say_if_past(at, changes.at, now, "the job runs now")
     for job_id in named:

@@ -150,6 +150,10 @@ def dead_retry(
             refusals = _cannot_run(store, config, asked, job, now)
             chosen = [i for i in asked if i not in refusals]
         moved = store.dead_retry(chosen, job, now)
+        if moved:
+            from jobctl.cli.enqueue import changed
+
+            changed(f"{len(moved)} dead job(s) were retried")
         left = ids
         if ids is None:
             # With --all, the dead jobs still dead are those refused and those whose key an

@@ -12,7 +12,7 @@ from jobctl.cli.options import duration_option, instant_option
 
 if TYPE_CHECKING:
     from jobctl.errors import JobctlError
-    from jobctl.models import NewJob
+    from jobctl.models import EnqueueResult, NewJob
     from jobctl.producer import BatchDefaults
     from jobctl.store import Store
 
@@ -251,6 +251,29 @@ def _say_if_dead(store: Store, job_id: int) -> None:
         print(f"jobctl: note: job {job_id} is dead: {job.error}", file=sys.stderr)
 
 
+def _say_if_batch_dead(store: Store, jobs: list[NewJob], results: list[EnqueueResult]) -> None:
+    """A batch's jobs stored dead at once, as they run after a job that already ended dead or
+    cancelled: one note counting them, as _say_if_dead says it for one job (the ids alone
+    read as jobs queued)."""
+    from jobctl.models import State
+
+    waiting = [
+        r.id for j, r in zip(jobs, results, strict=True) if r.created and (j.after or j.after_lines)
+    ]
+    if not waiting:
+        return
+    dead = [j for j in store.get_many(waiting).values() if j.state == State.DEAD]
+    if not dead:
+        return
+    errors = {j.error for j in dead}
+    first = dead[0].error or ""
+    if len(errors) == 1 and ", which it waited for, " in first:
+        why = first.replace(", which it waited for, ", ", which they wait for, ")
+    else:
+        why = f"the jobs they wait for ended dead or cancelled (first: job {dead[0].id}: {first})"
+    print(f"jobctl: note: {len(dead)} job(s) are dead: {why}", file=sys.stderr)
+
+
 def say_key_held(store: Store, holder_id: int, key: str | None, job_type: str) -> None:
     """The note for a job not queued because an active job holds its key (`enqueue`,
     `retry`): that job's id is the answer, on stdout. Keys are shared by every job type:
@@ -390,11 +413,13 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         results = store.enqueue(jobs, now)
         created = [r.id for r in results if r.created]
         if created:
+            queued = f"{len(created)} job(s) were queued, ids {created[0]} to {created[-1]}"
             stored(
-                f"{len(created)} job(s) were queued, ids {created[0]} to {created[-1]}, but"
-                " their ids could not be printed"
+                f"{queued}, but their ids could not be printed",
+                f"{queued}, but not all their ids were printed",
             )
         say_if_new(store)
+        _say_if_batch_dead(store, jobs, results)
         firsts: dict[str, int] = {}  # one job a queue: each queue's reason is the same
         for job, result in zip(jobs, results, strict=True):
             if result.created:
@@ -462,11 +487,21 @@ def _read_lines(handle: TextIO, name: str, source: str, max_payload: int) -> lis
     return lines
 
 
-def stored(note: str) -> None:
-    """What a failed stdout must not hide (see main.STORED)."""
+def stored(note: str, on_interrupt: str | None = None) -> None:
+    """What a failed stdout, or a signal that stops the command, must not hide (see
+    main.STORED). `note` says it with the failure (`job 5 was queued, but its id could not
+    be printed`); on an interrupt, `on_interrupt`, or what `note` says before its `, but`."""
     main = sys.modules.get("jobctl.cli.main")
     if main is not None:
-        main.STORED.append(note)
+        main.STORED.append(main.Done(note, on_interrupt or note.split(", but ")[0]))
+
+
+def changed(note: str) -> None:
+    """What a command changed (`20000 job(s) were cancelled`), said if a signal stops it
+    before its output says it all (see main.STORED)."""
+    main = sys.modules.get("jobctl.cli.main")
+    if main is not None:
+        main.STORED.append(main.Done(None, note))
 
 
 def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dict[str, object]:

@@ -214,6 +214,7 @@ def wait(
     """
     from jobctl.cli.observe import (
         Patience,
+        Report,
         because,
         say_if_nobody_runs,
         waiting_for,
@@ -297,8 +298,10 @@ def wait(
         look: list[int] = []  # the ids the current look at the pending jobs reads
         read_up_to = 0  # how far into `look` it has read
 
-        def report() -> None:  # the jobs as last seen, as at a timeout
-            print_json_array(job_document(j) for j in _last_seen(store, wanted, seen))
+        # The jobs as last seen, as at a timeout: once, even if an interrupt cuts it.
+        report = Report(
+            lambda: print_json_array(job_document(j) for j in _last_seen(store, wanted, seen))
+        )
 
         def timed_out() -> NoReturn:
             if as_json:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import gc
 import io
 import os
+import signal
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
+from jobctl.cli import entry
+from jobctl.cli.entry import Stopped
 from jobctl.cli.fastpath import GLOBAL_OPTIONS, read_enqueue
 from jobctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE
 
@@ -54,6 +57,8 @@ def _exit(code: int) -> NoReturn:
 
     try:  # what is still buffered: a failure here is the command's, as one raised in it
         sys.stdout.flush()
+    except KeyboardInterrupt as exc:  # a signal while a stalled reader held the last lines
+        code = _said_interrupted(exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
     except BrokenPipeError:  # the reader is gone: as in _dispatch
         _drop_stdout()
         _report_reader_gone()
@@ -99,8 +104,6 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         # kill the service, and a death by SIGHUP counts as clean: it was not restarted.)
         # A hangup meanwhile is not lost: they read the config after this, and notice a
         # changed file on their own.
-        import signal
-
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if owns_process:
             _own_lines_as_events()
@@ -110,6 +113,8 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         STATE.lenient = True
     fast = read_enqueue(args) if name == "enqueue" and not completing else None
     try:
+        if owns_process:
+            _stop_on_signals(daemon=name in _HANGUP_PROOF and not completing)
         # Without typer, the garbage collector stays off: such a call ends in milliseconds,
         # and holds what it allocates until then anyway (see _imported).
         code = (
@@ -117,8 +122,8 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
         )
     except JobctlError as exc:
         _fail(str(exc), exc.exit_code)
-    except KeyboardInterrupt:  # Ctrl-C: 130 and no word, as typer ends the other commands
-        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM or SIGHUP (see _stop_on_signals)
+        _exit_interrupted(exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
     except OverflowError:  # an id or a number beyond what the database stores
         _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
     except BrokenPipeError:  # `| head` had enough: the code cat would end with
@@ -132,7 +137,48 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
             raise
         text = " ".join(str(exc).split())[:300]
         _fail(f"unexpected error: {type(exc).__name__}: {text} (JOBCTL_DEBUG=1 shows where)", 1)
+    if entry.received is not None:  # typer ended the command a signal stopped with 130
+        _exit_interrupted(entry.received)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _stop_on_signals(*, daemon: bool) -> None:
+    """From here on Ctrl-C raises KeyboardInterrupt (a Stopped), where until now it ended the
+    process without a word (entry.quit_quietly). A one-shot command takes SIGTERM and SIGHUP
+    as Ctrl-C: it says what it had done when one stopped it (see STORED), where their
+    default action ended it without a word. The daemons have their own handlers for them;
+    a signal the process was started with ignored (nohup) stays ignored."""
+    if signal.getsignal(signal.SIGINT) in (entry.quit_quietly, signal.default_int_handler):
+        signal.signal(signal.SIGINT, signal.default_int_handler if daemon else entry.stop)
+    if daemon:
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) == signal.SIG_DFL:
+            signal.signal(signum, entry.stop)
+
+
+_STOP_WORDS = {int(signal.SIGTERM): "terminated", int(signal.SIGHUP): "hung up"}
+
+
+def _exit_interrupted(signum: int) -> NoReturn:
+    """End a command a signal stopped (see _said_interrupted)."""
+    sys.exit(_said_interrupted(signum))
+
+
+def _said_interrupted(signum: int) -> int:
+    """The exit code of a command a signal stopped: 130 for Ctrl-C, 128 + N for another, as
+    a shell reports them. Output still buffered is dropped (a reader that stalled must not
+    hold the exit). What the command had done and its output did not say all of (see
+    STORED) is said, as when stdout's reader goes away: a retry would do it all again."""
+    import contextlib
+
+    _drop_stdout()
+    if STORED:
+        word = _STOP_WORDS.get(signum, "interrupted")
+        with contextlib.suppress(OSError, ValueError):  # a hangup took the terminal
+            print(f"jobctl: {word}: {'; '.join(n.on_interrupt for n in STORED)}", file=sys.stderr)
+        STORED.clear()
+    return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
 
 
 _HANGUP_PROOF = {"run-worker", "schedule-daemon", "up"}
@@ -470,15 +516,25 @@ def _drop_stdout() -> None:
         _to_devnull(sys.stdout.fileno())
 
 
-# What the command stored before its output failed (`enqueue`'s jobs): said with the failure,
-# since the ids that were to say it are lost, and a retry would store it all again.
-STORED: list[str] = []
+class Done(NamedTuple):
+    """What a command changed (see STORED): `on_broken_pipe` when its output failed (None:
+    its output was no record of it), `on_interrupt` when a signal stopped it."""
+
+    on_broken_pipe: str | None
+    on_interrupt: str
+
+
+# What the command stored or changed before its output failed or a signal stopped it
+# (`enqueue`'s jobs, `cancel`'s): said with the failure, since the lines that were to say it
+# are lost, and a retry would do it all again.
+STORED: list[Done] = []
 
 
 def _report_output_error(exc: OSError) -> None:
     """Say that stdout failed (one line on stderr), and drop what it still holds."""
     _drop_stdout()
-    stored = f" ({'; '.join(STORED)})" if STORED else ""
+    notes = [n.on_broken_pipe for n in STORED if n.on_broken_pipe is not None]
+    stored = f" ({'; '.join(notes)})" if notes else ""
     print(
         f"jobctl: cannot write to standard output: {exc.strerror or exc}{stored}", file=sys.stderr
     )
@@ -490,11 +546,12 @@ def _report_reader_gone() -> None:
     step would store it all again. Said only while stderr can still take it."""
     import contextlib
 
-    if STORED:
+    notes = [n.on_broken_pipe for n in STORED if n.on_broken_pipe is not None]
+    if notes:
         with contextlib.suppress(OSError, ValueError):
             print(
                 "jobctl: cannot write to standard output: its reader went away"
-                f" ({'; '.join(STORED)})",
+                f" ({'; '.join(notes)})",
                 file=sys.stderr,
                 flush=True,
             )

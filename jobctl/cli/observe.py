@@ -26,6 +26,7 @@ from jobctl.cli.attemptlogs import (
     say_output_lost,
 )
 from jobctl.cli.context import STATE
+from jobctl.cli.entry import Stopped
 from jobctl.cli.options import MAX_ID, duration_option
 from jobctl.cli.unserved import why_nobody_runs
 from jobctl.errors import EXIT_INTERRUPTED
@@ -347,41 +348,67 @@ def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None
             say(f"jobctl: note: and {len(reasons) - 5} more queues no worker takes from yet")
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, as a CI runner cancelling its step sends, or SIGHUP, as a closing terminal
-    or ssh session sends: it ends a wait as Ctrl-C does."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
 def _terminated(signum: int, frame: object) -> None:
-    raise _Terminated(signum)
+    raise Stopped(signum)
+
+
+class Report:
+    """What a wait saw so far, as --json prints it at a timeout or an interrupt: written once.
+    An interrupt while it is written (a slow reader of stdout) stops it there, rather than
+    start a second document after the cut first one."""
+
+    def __init__(self, write: Callable[[], object]) -> None:
+        self._write = write
+        self.started = False
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        self._write()
+        self.done = True
 
 
 @contextlib.contextmanager
-def waiting_for(job_ids: Sequence[int], report: Callable[[], None] | None = None) -> Iterator[None]:
-    """Ctrl-C (or SIGTERM, or SIGHUP) ends a wait, not the jobs waited for: say so (typer
-    would exit 130 without a word, SIGTERM and SIGHUP with none at all, and the user could
-    take the job for stopped). Exit 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP, as a
-    shell reports them. `report` prints what the wait saw so far first (`wait --json`,
-    `enqueue --wait --json`, as at their timeout)."""
+def waiting_for(
+    job_ids: Sequence[int], report: Report | Callable[[], object] | None = None
+) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM, SIGHUP or SIGQUIT) ends a wait, not the jobs waited for: say so
+    (typer would exit 130 without a word, SIGTERM and SIGHUP with none at all, SIGQUIT with
+    a core dump, and the user could take the job for stopped). Exit 130 for Ctrl-C, 143 for
+    SIGTERM, 129 for SIGHUP, 131 for SIGQUIT, as a shell reports them. `report` prints what
+    the wait saw so far first (`wait --json`, `enqueue --wait --json`, as at their timeout),
+    unless it had started already."""
     import signal
 
-    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated)}
+    from jobctl.cli import entry
+
+    once = report if isinstance(report, Report) or report is None else Report(report)
+    previous = {}
     # Under nohup a hangup is ignored, and goes on being: the wait was asked to outlive it.
-    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
-        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, _terminated)
+    for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        if signal.getsignal(number) != signal.SIG_IGN:
+            previous[number] = signal.signal(number, _terminated)
     try:
         yield
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+        entry.received = None  # said here: not again by main._dispatch
+        main = sys.modules.get("jobctl.cli.main")
+        if main is not None:
+            main.STORED.clear()  # the line below names the jobs
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         hung_up = signum == signal.SIGHUP
-        if report is not None:
-            _written(report, sys.stdout, hung_up=hung_up)
+        if once is not None and not once.started:
+            _written(once, sys.stdout, hung_up=hung_up)
+        elif once is not None and not once.done:  # cut: what it still holds goes nowhere
+            _to_devnull(sys.stdout)
         code = EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
-        words = {int(signal.SIGTERM): "terminated", int(signal.SIGHUP): "hung up"}
+        words = {
+            int(signal.SIGTERM): "terminated",
+            int(signal.SIGHUP): "hung up",
+            int(signal.SIGQUIT): "quit",
+        }
         line = f"jobctl: {words.get(signum, 'interrupted')}: stopped waiting"
         if job_ids:
             many = len(job_ids) > 1
@@ -408,11 +435,16 @@ def _written(write: Callable[[], None], stream: TextIO, *, hung_up: bool) -> Non
         write()
         stream.flush()
     except OSError:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stream.fileno())
-        os.close(devnull)
-        with contextlib.suppress(OSError):
-            stream.flush()  # what is still buffered goes there too
+        _to_devnull(stream)
+
+
+def _to_devnull(stream: TextIO) -> None:
+    """Point `stream`'s descriptor at /dev/null, and what it still holds with it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, stream.fileno())
+    os.close(devnull)
+    with contextlib.suppress(OSError):
+        stream.flush()
 
 
 def first_few(items: Sequence[str], most: int = 5) -> list[str]:
