@@ -88,8 +88,8 @@ def test_as_pid_1_the_orphans_of_jobs_are_reaped_and_sigterm_drains(env: Env) ->
     init = _namespace_init(env, unshare)
     env.wait_for(lambda: len(_children(init)) == 1, timeout=30)
     jobctl = _only_child(init)
-    orphans = [env.enqueue("orphan") for _ in range(30)]
-    env.wait_for(lambda: all(env.show(job)["state"] == "succeeded" for job in orphans), 60)
+    orphans = env.run("enqueue", "--batch", "-", input='{"job": "orphan"}\n' * 12, check=True)
+    env.run("wait", *orphans.stdout.split(), "--timeout", "60s", check=True)
     # The sleeps end within a second and are reaped: the init is left with jobctl alone.
     env.wait_for(lambda: set(_children(init)) == {jobctl}, 30)
 

@@ -17,7 +17,7 @@ from conftest import JOBCTL, Env
 from jobctl.models import NewJob
 from jobctl.store.sqlite import SqliteStore
 
-_DEAD = 2000  # four batches of 500
+_DEAD = 1500  # three batches of 500
 _FAILS = (
     '[jobs.fail]\ncommand = ["sh", "-c", "echo bad >&2; exit 3"]\nmax_attempts = 1\n'
     '[jobs.ok]\ncommand = ["true"]\n'
@@ -90,23 +90,23 @@ def test_an_interrupted_purge_or_prune_leaves_no_log_of_a_deleted_job(env: Env) 
     commands = [["dead", "purge", "--all", "--yes"], ["prune", "--older-than", "0s"]]
     numbers = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
     interrupted = 0
-    for attempt in range(12):
+    for attempt in range(6):  # each signal, to each command
         for leftover in env.root.glob("q.db*"):
             (shutil.rmtree if leftover.is_dir() else Path.unlink)(leftover)
         shutil.copy(saved / "q.db", env.db)
         shutil.copytree(saved / "logs", logs)
         number = numbers[attempt % 3]
-        command = commands[attempt // 3 % 2]
+        command = commands[attempt // 3]
         late = (0.0, 0.02, 0.05, 0.1)[attempt % 4]
-        ended = _interrupted_after(env, command, number, 1 + attempt % 3, late)
+        ended = _interrupted_after(env, command, number, 1 + attempt % 2, late)
         assert _orphans(env.db) == [], (command, number.name, late)
         if ended.returncode == 0:
             continue  # (done before the signal came)
         interrupted += 1
         deleted = _DEAD - _jobs_left(env.db)
-        assert ended.returncode == (130 if number == signal.SIGINT else -number), ended.stderr
+        assert ended.returncode == 128 + number, ended.stderr  # 130, 143, 129: the README's
         assert ended.stderr == f"jobctl: interrupted after deleting {deleted} job(s)\n"
-    assert interrupted >= 6
+    assert interrupted >= 3
 
 
 def test_an_interrupt_ends_a_purge_waiting_for_the_lock(env: Env) -> None:
@@ -151,7 +151,7 @@ def test_backup_stopped_by_a_signal_leaves_no_part(env: Env) -> None:
     killed run, as the part's name holds the process id."""
     env.write_config(_FAILS)
     with SqliteStore(env.db) as store:
-        store.enqueue([NewJob(job="ok", payload={"pad": "x" * 2000}) for _ in range(40_000)], 0)
+        store.enqueue([NewJob(job="ok", payload={"pad": "x" * 2000}) for _ in range(25_000)], 0)
     folder = env.root / "backups"
     folder.mkdir()
     for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
@@ -161,6 +161,5 @@ def test_backup_stopped_by_a_signal_leaves_no_part(env: Env) -> None:
         env.wait_for(copying, interval=0.005)
         proc.send_signal(number)
         _, err = proc.communicate(timeout=60)
-        expected = 130 if number == signal.SIGINT else -number
-        assert proc.returncode == expected, (number.name, err)
+        assert proc.returncode == 128 + number, (number.name, err)
         assert sorted(p.name for p in folder.iterdir()) == [], number.name
