@@ -14,7 +14,9 @@ from pathlib import Path
 
 from conftest import JOBCTL, Env
 
-from jobctl.models import NewJob
+from jobctl.logfiles import attempt_log_path
+from jobctl.models import AttemptResult, NewJob, Outcome
+from jobctl.store import Finish
 from jobctl.store.sqlite import SqliteStore
 
 _DEAD = 1500  # three batches of 500
@@ -73,14 +75,31 @@ def _interrupted_after(
     return subprocess.CompletedProcess(args, proc.returncode, None, err)
 
 
+def _dead_with_logs(db: Path, logs: Path, count: int) -> None:
+    """`count` jobs that failed their one attempt, each with a log file where a worker puts
+    it: what a worker makes of failing jobs, without the processes."""
+    logs.mkdir(mode=0o700)
+    now = time.time()
+    with SqliteStore(db) as store:
+        store.enqueue([NewJob(job="fail", payload={}, max_attempts=1)] * count, now - 10)
+        claims = store.claim("w", None, now - 5, 30.0, limit=count)
+        finishes = []
+        for claim in claims:
+            log = Path(attempt_log_path(logs, claim.job.id, claim.run))
+            log.parent.mkdir(mode=0o700, exist_ok=True)
+            log.write_text("bad\n")
+            result = AttemptResult(Outcome.FAILED, exit_code=3, log_path=str(log), finished_at=now)
+            finishes.append(Finish(claim, result))
+        store.finish(finishes, now)
+
+
 def test_an_interrupted_purge_or_prune_leaves_no_log_of_a_deleted_job(env: Env) -> None:
     """The rows of a batch were committed, then its log files removed: a signal between the
     two left up to 500 log files of jobs no longer there, which no later prune found, and
     the command exited without saying how many jobs it had deleted."""
     env.write_config(_FAILS)
-    env.run("enqueue", "--batch", "-", input='{"job": "fail"}\n' * _DEAD, check=True)
-    env.run("--log-level", "error", "run-worker", "--burst", "--concurrency", "32", check=True)
     logs = Path(f"{env.db}.logs")
+    _dead_with_logs(env.db, logs, _DEAD)
     assert len(list(logs.rglob("*.log"))) == _DEAD
     saved = env.root / "saved"
     saved.mkdir()
