@@ -50,7 +50,10 @@ class Daemon:
         self.clock = clock or SystemClock()
         self._started = self.clock.now()  # a standby that takes over has run since then
         self.scheduler = Scheduler(store, config, self.log, live_since=self._started)
-        self.id = f"scheduler:{socket.gethostname()}:{os.getpid()}"
+        # A random part, as a worker's id has: every jobctl that is a container's PID 1 runs
+        # its daemon as pid 2 (see jobctl.initproc), and daemons of containers sharing a host
+        # name shared one record, which a standby's clean stop erased under the leader.
+        self.id = f"scheduler:{socket.gethostname()}:{os.getpid()}:{os.urandom(2).hex()}"
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)

@@ -751,7 +751,7 @@ def test_schedule_list_says_no_daemon_runs_behind_a_stopped_leader(env: Env) -> 
         return entry["daemon_running"], entry["stale_leader"], result.stderr
 
     assert listed() == (True, None, "")
-    leader_id = f"scheduler:{socket.gethostname()}:{leader.pid}"
+    leader_id = _daemon_id(env, leader.pid)
     os.kill(leader.pid, signal.SIGSTOP)
     try:
         # Its heartbeat a minute old, as three missed intervals leave it (not waited for).
@@ -781,7 +781,7 @@ def test_reload_names_a_stopped_leader_of_its_own_database(env: Env) -> None:
     env.write_config(SECONDS_SCHEDULE)
     leader = env.start("schedule-daemon")
     env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
-    leader_id = f"scheduler:{socket.gethostname()}:{leader.pid}"
+    leader_id = _daemon_id(env, leader.pid)
     os.kill(leader.pid, signal.SIGSTOP)
     try:
         with SqliteStore(env.db) as store:
@@ -1129,3 +1129,25 @@ def test_a_daemon_of_another_config_warns_and_leading_takes_the_schedules_it_lac
     back.send_signal(signal.SIGTERM)
     _, stderr = back.communicate(timeout=20)
     assert "scheduler.other_config" not in stderr
+
+
+def _daemon_id(env: Env, pid: int) -> str:
+    """The id of the cron daemon of process `pid`, as it registered it."""
+    with SqliteStore(env.db) as store:
+        (found,) = [w.id for w in store.workers() if w.pid == pid and w.kind != "worker"]
+    return found
+
+
+def test_two_cron_daemons_of_one_host_and_pid_keep_records_of_their_own(env: Env) -> None:
+    """Containers sharing a host name each run their daemon as pid 2 (behind the init):
+    their ids were `scheduler:HOST:2` alike, one record for both, and a standby's clean stop
+    erased the leader's, failing `health --require-scheduler` while it led."""
+    from jobctl.config import load_config_file
+    from jobctl.daemon import Daemon
+
+    env.write_config(SECONDS_SCHEDULE)
+    with SqliteStore(env.db) as store:
+        config = load_config_file(env.config)
+        first, second = Daemon(store, config), Daemon(store, config)
+        assert first.id != second.id
+        assert first.id.startswith(f"scheduler:{socket.gethostname()}:{os.getpid()}:")
