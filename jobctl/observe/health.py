@@ -8,7 +8,10 @@ of those, an index entry no read here reaches) shows only when something reads i
 fails when the disk under a SQLite database has too little room left for a write, or is
 mounted read-only: every enqueue and claim then fails ("the disk is full", "mounted
 read-only") while every read still works, and when another process holds its write lock
-(a transaction left open): every write then waits 30 s and fails "database is locked". The
+(a transaction left open): every write then waits 30 s and fails "database is locked". On
+Redis it writes a scratch key, waiting at most 1 s: a server may refuse every write
+(NOREPLICAS, MISCONF, a replica's READONLY) or hold it (CLIENT PAUSE WRITE, a stall) while
+every read still works, and one busy running another client's script answers nothing. The
 logs check does the same for the folder the jobs' output goes to, where a full disk loses
 every job's output while the jobs still run.
 The config check reads the config file as `validate` does: a running worker or cron daemon
@@ -19,8 +22,9 @@ start fails.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from jobctl.durations import format_short
 from jobctl.errors import ConfigError, StoreError
@@ -56,6 +60,8 @@ LOG_FILES = 1000
 # batch of a few thousand jobs holds it, far under the 30 s after which every write fails.
 LOCK_WAIT = 1.0
 LOCKED = "locked by another process"
+# What a Redis server's failed write probe (bounded by LOCK_WAIT too) is said to be.
+REFUSED = "the server takes no write"
 
 
 @dataclass(frozen=True)
@@ -86,9 +92,21 @@ def check(
 ) -> list[Check]:
     """Every check asked for, passing or not; the database being readable is always one,
     and the log folder's room and the config file's check follow when given."""
-    queues = store.queue_counts(now)  # the counters, and the ready and due indexes
-    read_sample(store, now)
-    database = database_check(store)
+    # A Redis server's write probe first: one that takes no write in time (paused, stalled)
+    # holds the reads' scripts as long, and its check is then the one to make.
+    probed = None if isinstance(store, SqliteBase) else database_check(store)
+    try:
+        if probed is not None and probed.value is not None:
+            return _only_database(probed, log_folder, config)
+        queues = store.queue_counts(now)  # the counters, and the ready and due indexes
+        read_sample(store, now)
+    except StoreError as exc:
+        if not _busy(store, exc):
+            raise
+        # Sound, but answering nothing until another client's script ends: a failed check.
+        busy = Check("database", False, None, None, f"database {exc}")
+        return _only_database(busy, log_folder, config)
+    database = probed or database_check(store)
     checks = [database]
     for loss in store.losses():  # a server that deletes jobs by itself is no healthy queue
         checks.append(Check("store", False, None, None, loss))
@@ -142,6 +160,8 @@ def check(
             also = f"; {draining} stopping" if draining else ""
             if n == 0 and not database.ok and LOCKED in database.message:
                 also += "; the database is locked: no heartbeat can be written"
+            elif n == 0 and not database.ok and REFUSED in database.message:
+                also += "; the server takes no write: no heartbeat can be written"
             checks.append(
                 Check(
                     f"require_{kind}",
@@ -197,6 +217,19 @@ def database_check(store: Store) -> Check:
                 f"database {store.location}: {LOCKED}: a write waited {shown:.1f}s for its"
                 " lock (enqueues, claims and heartbeats wait 30s, then fail)",
             )
+    else:
+        began = time.monotonic()
+        refusal = _write_refusal(store)
+        if refusal is not None:
+            waited = time.monotonic() - began
+            return Check(
+                "database",
+                False,
+                round(waited, 3) if waited >= LOCK_WAIT else None,  # as a lock not had
+                LOCK_WAIT,
+                f"database {store.location}: {REFUSED}: {refusal} (enqueues, claims and"
+                " heartbeats fail)",
+            )
     free = free_space(store.path) if isinstance(store, SqliteBase) else None
     if free is None:
         return Check("database", True, None, None, readable)
@@ -210,6 +243,33 @@ def database_check(store: Store) -> Check:
             f" system, under the {WRITE_ROOM >> 20} MiB a write may need)",
         )
     return Check("database", True, free, WRITE_ROOM, readable)
+
+
+def _only_database(database: Check, log_folder: Path | None, config: Check | None) -> list[Check]:
+    """The checks of a server that cannot be read now: the database's, the log folder's and
+    the config's (the others need the reads)."""
+    checks = [database]
+    if log_folder is not None:
+        checks.append(logs_check(log_folder))
+    if config is not None:
+        checks.append(config)
+    return checks
+
+
+def _write_refusal(store: Store) -> str | None:
+    """Why a store kept by a server (Redis) takes no write within LOCK_WAIT, or None."""
+    probe = getattr(store, "write_refusal", None)
+    return None if probe is None else cast("str | None", probe(LOCK_WAIT))
+
+
+def _busy(store: Store, exc: StoreError) -> bool:
+    """Whether a Redis server answered BUSY: running another client's long script. (Its
+    module is loaded already: the store is one of its classes.)"""
+    if isinstance(store, SqliteBase):
+        return False
+    from jobctl.store.redis.base import ServerBusy
+
+    return isinstance(exc, ServerBusy)
 
 
 def _read_only_mount(path: Path) -> Path | None:

@@ -22,6 +22,11 @@ from jobctl.store.redis.codec import (
 from jobctl.store.redis.location import parse_location
 
 
+class ServerBusy(StoreError):
+    """The server runs another client's script past its busy-reply-threshold and answers
+    every other command BUSY until it ends: the store is sound, only not available now."""
+
+
 class RedisBase:
     """A namespace of a Redis server, shared by the workers and daemons of many hosts. One
     instance holds one connection pool; it is safe to use from several threads."""
@@ -37,26 +42,34 @@ class RedisBase:
         self._fence: str | None = None  # the cron leader token this store writes fires under
         self._scripts: dict[str, Script] = {}
         self._raw_client: Any = None
+        # The namespace's check, when a busy server put it off until the first command.
+        self._unchecked: bool | None = None
         # redis-py's annotations cannot say that decode_responses gives str: typed loosely.
         self._client: Any = self._connect(decode=True)
         try:
             with self._guard():
                 self._check(create)
+        except ServerBusy:
+            # Checked by the first command instead, which a busy server fails as well: so
+            # `health` reports a failed check rather than a store it cannot open.
+            self._unchecked = create
         except BaseException:
             self._client.close()
             raise
 
     # -- plumbing --------------------------------------------------------------------------
 
-    def _connect(self, *, decode: bool) -> Any:
+    def _connect(self, *, decode: bool, timeout: float | None = None) -> Any:
+        """A client whose connections wait `timeout` seconds for the server (10 to connect
+        and 60 for an answer by default)."""
         # No automatic retries: a script whose reply was lost must not run twice (an enqueue
         # would store its jobs twice). Callers that can retry (the worker) do.
         try:
             return redis.Redis.from_url(
                 self._where.url,
                 decode_responses=decode,
-                socket_connect_timeout=10,
-                socket_timeout=60,
+                socket_connect_timeout=timeout or 10,
+                socket_timeout=timeout or 60,
                 socket_keepalive=True,
                 retry=Retry(NoBackoff(), 0),
             )
@@ -115,12 +128,17 @@ class RedisBase:
     @contextlib.contextmanager
     def _guard(self) -> Iterator[None]:
         try:
+            if self._unchecked is not None:
+                self._check(self._unchecked)
+                self._unchecked = None
             yield
         except redis.exceptions.RedisError as exc:
             # A script refused what it was asked (lib.lua's refuse): the caller's mistake.
             refused = _refusal(exc)
             if refused is not None:
                 raise UsageError(refused) from None
+            if is_busy(exc):
+                raise ServerBusy(self._describe(exc)) from None
             # A server at its maxmemory is a full disk's like: `prune` still makes room.
             full = isinstance(exc, redis.exceptions.OutOfMemoryError)
             raise (StoreFull if full else StoreError)(self._describe(exc)) from None
@@ -146,6 +164,13 @@ class RedisBase:
             return f"{where}: the server is a read-only replica"
         if isinstance(exc, redis.exceptions.OutOfMemoryError):
             return f"{where}: the server is out of memory (maxmemory); nothing was changed"
+        if is_busy(exc):
+            # Not Redis's advice: SCRIPT KILL cannot stop a script that wrote, and SHUTDOWN
+            # NOSAVE throws away every job of a server without persistence.
+            return (
+                f"{where}: the server is busy running a script (a large enqueue --batch from"
+                " another client?); try again when it ends"
+            )
         if text.startswith("jobctl: "):
             return f"{where}: {text[len('jobctl: ') :]}"
         if text.startswith("WRONGTYPE"):
@@ -182,6 +207,12 @@ class RedisBase:
 # (rather than returned): " script: SHA, on @user_script:LINE."
 _REFUSED = "jobctl usage: "
 _RAISED_AT = re.compile(r" script: [0-9a-f]+, on @[\w:]+\.$")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether the server answered BUSY: it runs another client's script (or function) past
+    its busy-reply-threshold, and takes no other command until that ends."""
+    return isinstance(exc, redis.exceptions.ResponseError) and str(exc).startswith("BUSY ")
 
 
 def _refusal(exc: redis.exceptions.RedisError) -> str | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import redis
+
 from jobctl.errors import StoreError
 from jobctl.models import (
     WorkerInfo,
@@ -18,6 +20,9 @@ from jobctl.store.redis.codec import (
     SEP,
     num,
 )
+
+# How long the health check's scratch key outlives its write (milliseconds): it needs none.
+PROBE_EXPIRY = 10_000
 
 
 class MonitorOps(RedisBase):
@@ -208,6 +213,31 @@ class MonitorOps(RedisBase):
             f"{self.location}: the Redis server keeps only RDB snapshots (appendonly no): a "
             "crash of the server loses the changes since the last snapshot; set appendonly yes"
         ]
+
+    def write_refusal(self, wait: float) -> str | None:
+        """Why the server takes no write now, in one line, or None when it took one within
+        `wait` seconds. INFO cannot tell a write the server refuses (NOREPLICAS), holds
+        (CLIENT PAUSE WRITE) or answers late (a stall, another client's long script) while
+        reads go on: a write can. It sets a scratch key of the namespace, which expires, on
+        a connection of its own that waits at most `wait` seconds for each answer. A user
+        allowed only to read cannot probe: None, as the reads are all it may do."""
+        client = self._connect(decode=True, timeout=wait)
+        try:
+            client.set(self._key("health"), self._host, px=PROBE_EXPIRY)
+        except redis.exceptions.NoPermissionError:
+            return None
+        except redis.exceptions.TimeoutError:
+            return (
+                f"the server took no write within {wait:.1f}s (writes paused by CLIENT PAUSE,"
+                " or a server that stalls)"
+            )
+        except redis.exceptions.RedisError as exc:
+            if str(exc).startswith("NOPERM"):
+                return None
+            return " ".join(self._describe(exc).removeprefix(f"{self.location}: ").split())
+        finally:
+            client.close()
+        return None
 
     def losses(self) -> list[str]:
         """What makes the server lose jobs or refuse every write: eviction, maxmemory, a
