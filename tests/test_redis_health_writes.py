@@ -150,3 +150,26 @@ def _answers_busy(client: redis.Redis) -> bool:
     except redis.ResponseError as exc:
         return str(exc).startswith("BUSY")
     return False
+
+
+def test_healthz_answers_within_seconds_while_writes_are_paused(
+    redis_env: RedisEnv, private_server: RedisServer
+) -> None:
+    """/healthz read the queues before its write probe, and a read script waits out a
+    CLIENT PAUSE WRITE: the answer came when the pause ended (or the 60 s timeout did)."""
+    env = redis_env
+    worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+    _, port = listening(env, worker)
+    worker.wait_event(env, "worker.started")
+    client = private_server.client()
+    client.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+    try:
+        began = time.monotonic()
+        status, _, body = http_get("127.0.0.1", port, "/healthz", timeout=30)
+        took = time.monotonic() - began
+    finally:
+        client.execute_command("CLIENT", "UNPAUSE")
+    assert status == 503 and "took no write within 1.0s" in body, body
+    assert took < 10, took
+    assert worker.stop() == 0
+    client.close()

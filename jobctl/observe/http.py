@@ -137,11 +137,12 @@ class MetricsServer:
         when the log folder cannot take the jobs' output (`health`'s logs check)."""
         try:
             with self._open_store() as store:
-                store.queue_counts(0.0)
-                checks = [
-                    database_check(store),
-                    logs_check(log_dir(self._config(), store.location)),
-                ]
+                # The write probe first: a Redis server whose writes are paused holds a
+                # read script too, until the pause ends, and the probe says it in a second.
+                checks = [database_check(store)]
+                if checks[0].ok:
+                    store.queue_counts(0.0)
+                    checks.append(logs_check(log_dir(self._config(), store.location)))
         except JobctlError as exc:
             return 503, f"unhealthy: {self._failure(exc)}\n"
         for failed in (c for c in checks if not c.ok):

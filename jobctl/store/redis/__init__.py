@@ -39,6 +39,7 @@ scores order by id.
     meta                        hash: schema version (an older one is upgraded on open:
                                 lua/upgrade.lua)
     wake                        pub/sub channel: "w" new work, "c" a running job cancelled
+    health                      string: health's write probe (expires after 10 s)
 
 Times are passed to the scripts as Python's repr of the float and stored as given, so a
 value read back is the value written.
