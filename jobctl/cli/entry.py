@@ -29,7 +29,7 @@ EXIT_INTERRUPTED = 130
 
 def main() -> None:
     """Set the signals of the first moment, then run the command (jobctl.cli.main.run)."""
-    if _command_word(sys.argv[1:]) in HANGUP_PROOF and "_JOBCTL_COMPLETE" not in os.environ:
+    if command_word(sys.argv[1:]) in HANGUP_PROOF and "_JOBCTL_COMPLETE" not in os.environ:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # Left alone when ignored (a background job of a shell, nohup): it stays ignored.
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -45,8 +45,9 @@ def quit_quietly(signum: int, frame: object) -> NoReturn:
     os._exit(EXIT_INTERRUPTED)
 
 
-def _command_word(args: list[str]) -> str | None:
-    """The command word after the global options (as main.command_name finds it)."""
+def command_word(args: list[str]) -> str | None:
+    """The command word after the global options, or None (help, version, nothing):
+    `--config=FILE`, `--version` and `--help` are one word each."""
     index = 0
     while index < len(args):
         word = args[index]

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from jobctl.cli import entry
 from jobctl.cli.entry import Stopped
-from jobctl.cli.fastpath import GLOBAL_OPTIONS, read_enqueue
+from jobctl.cli.entry import command_word as command_name
+from jobctl.cli.fastpath import read_enqueue
 from jobctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_PIPE, EXIT_USAGE
 
 if TYPE_CHECKING:
@@ -307,21 +308,6 @@ ALL_MODULES = [
     "config_cmd",
 ]
 assert set(ALL_MODULES) == set(COMMAND_MODULES.values())
-
-
-def command_name(args: list[str]) -> str | None:
-    """The command word after the global options, or None (help, version, nothing)."""
-    index = 0
-    while index < len(args):
-        word = args[index]
-        if word in GLOBAL_OPTIONS:
-            index += 2
-            continue
-        if word.startswith("-"):
-            index += 1  # --config=FILE, --version, --help
-            continue
-        return word
-    return None
 
 
 def _imported() -> None:
