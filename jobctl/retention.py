@@ -260,6 +260,14 @@ def prune(
                         return Pruned(deleted, removed, kept, because, stopped=exc)
                     except _Interrupted:
                         break
+                    except KeyboardInterrupt as exc:
+                        # A second interrupt to a Redis server that did not answer a batch's
+                        # delete (see jobctl.store.redis.inflight): what was deleted before
+                        # is said with it.
+                        note = getattr(exc, "note", None)
+                        if deleted and isinstance(note, str):
+                            exc.note = f"{len(deleted)} job(s) were deleted; then {note}"  # type: ignore[attr-defined]
+                        raise
                     deleted.extend(pruned.ids)
                     removed += pruned.logs_removed
                     kept += pruned.logs_kept
@@ -296,12 +304,16 @@ def _interrupts_held() -> Iterator[list[signal.Signals]]:
     if threading.current_thread() is not threading.main_thread():
         yield came
         return
+
+    def note(signum: int, _frame: object) -> None:
+        came.append(signal.Signals(signum))
+
+    # Held on by a change in flight on a Redis server, and given to this one at its reply.
+    note.notes_only = True  # type: ignore[attr-defined]
     previous = {}
     for number in _INTERRUPTS:
         if signal.getsignal(number) not in (signal.SIG_IGN, None):  # (None: set in C)
-            previous[number] = signal.signal(
-                number, lambda signum, _frame: came.append(signal.Signals(signum))
-            )
+            previous[number] = signal.signal(number, note)
     try:
         yield came
     finally:

@@ -80,3 +80,42 @@ def stop(signum: int, frame: object) -> NoReturn:
 
 
 received: int | None = None  # the last stop signal `stop` took
+
+
+class Unanswered(Stopped):
+    """A second stop signal while a change sent to the server awaited its reply: it ends
+    the command at once, and `note` says that the change may or may not be done."""
+
+    def __init__(self, signum: int, note: str) -> None:
+        super().__init__(signum)
+        self.note = note
+
+
+def give_up(signum: int, note: str) -> NoReturn:
+    """End the command at once on a stop signal, though a change it sent is unanswered:
+    `note` is said with the exit (typer ends it with 130 before _dispatch sees why)."""
+    global received, unanswered
+    received = signum
+    unanswered = Unanswered(signum, note)
+    raise unanswered
+
+
+def hold(signum: int) -> None:
+    """Keep a stop signal that came while a change was in flight, for `deliver_held` to act
+    on once the command has noted what it changed (main.STORED): acted on at once, it ended
+    the command before it could say so. One never delivered still ends the command with
+    its code (see `received`)."""
+    global held, received
+    held = received = signum
+
+
+def deliver_held() -> None:
+    """Act on the stop signal `hold` kept, if any: the command stops here."""
+    global held
+    if held is not None:
+        signum, held = held, None
+        stop(signum, None)
+
+
+held: int | None = None  # a stop signal kept until the change it came during is noted
+unanswered: Unanswered | None = None  # what `give_up` ended the command with

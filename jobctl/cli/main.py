@@ -124,6 +124,7 @@ def _dispatch(argv: list[str] | None, *, owns_process: bool) -> None:
     except JobctlError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM or SIGHUP (see _stop_on_signals)
+        entry.held = None  # (one held before is superseded by this stop)
         _exit_interrupted(exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
     except OverflowError:  # an id or a number beyond what the database stores
         _fail("a number given is too large (at most 9223372036854775807)", EXIT_USAGE)
@@ -174,10 +175,14 @@ def _said_interrupted(signum: int) -> int:
     import contextlib
 
     _drop_stdout()
-    if STORED:
+    notes = [n.on_interrupt for n in STORED]
+    if entry.unanswered is not None:  # a change sent, whose reply it did not wait for
+        notes.append(entry.unanswered.note)
+        entry.unanswered = None
+    if notes:
         word = _STOP_WORDS.get(signum, "interrupted")
         with contextlib.suppress(OSError, ValueError):  # a hangup took the terminal
-            print(f"jobctl: {word}: {'; '.join(n.on_interrupt for n in STORED)}", file=sys.stderr)
+            print(f"jobctl: {word}: {'; '.join(notes)}", file=sys.stderr)
         STORED.clear()
     return EXIT_INTERRUPTED if signum == signal.SIGINT else 128 + signum
 
@@ -510,10 +515,19 @@ class Done(NamedTuple):
     on_interrupt: str
 
 
+class _Notes(list[Done]):
+    """STORED: a stop signal held while the change was in flight on a Redis server
+    (entry.hold) stops the command once the change is noted here, so that it is said."""
+
+    def append(self, done: Done) -> None:
+        super().append(done)
+        entry.deliver_held()
+
+
 # What the command stored or changed before its output failed or a signal stopped it
 # (`enqueue`'s jobs, `cancel`'s): said with the failure, since the lines that were to say it
 # are lost, and a retry would do it all again.
-STORED: list[Done] = []
+STORED: list[Done] = _Notes()
 
 
 def _report_output_error(exc: OSError) -> None:

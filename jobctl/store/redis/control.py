@@ -17,6 +17,7 @@ from jobctl.store.redis.base import RedisBase
 from jobctl.store.redis.codec import (
     num,
 )
+from jobctl.store.redis.inflight import in_flight
 
 
 class ControlOps(RedisBase):
@@ -25,7 +26,7 @@ class ControlOps(RedisBase):
     def cancel(self, job_ids: Sequence[int], now: float) -> dict[int, State | None]:
         if not job_ids:
             return {}
-        with self._guard():
+        with self._guard(), in_flight(f"the cancel of {len(job_ids)} job(s)"):
             before = self._run("cancel", num(now), *[str(i) for i in job_ids])
         result: dict[int, State | None] = {}
         for job_id, state in zip(job_ids, before, strict=True):
@@ -47,7 +48,7 @@ class ControlOps(RedisBase):
                 "" if change.max_attempts is None else str(change.max_attempts),
                 "" if change.run_at is None else num(change.run_at),
             ]
-        with self._guard():
+        with self._guard(), in_flight(f"the edit of {len(edits)} job(s)"):
             edited = self._run("edit", *values)
         return {int(job_id) for job_id in edited}
 
@@ -71,7 +72,7 @@ class ControlOps(RedisBase):
         if job_ids is not None and not job_ids:
             return []
         ids = [] if job_ids is None else [str(i) for i in dict.fromkeys(job_ids)]
-        with self._guard():
+        with self._guard(), in_flight("the retry of the dead jobs asked for"):
             moved = self._run("dead_retry", num(now), job or "", *ids)
         return sorted(int(i) for i in moved)
 
@@ -96,4 +97,6 @@ class ControlOps(RedisBase):
         )
         targets = [] if ids is None else [str(i) for i in ids]
         with self._guard():
-            return list(self._run("delete", where, *targets))
+            asked = f"{len(targets)} job(s)" if targets else "the jobs asked for"
+            with in_flight(f"the delete of {asked}"):
+                return list(self._run("delete", where, *targets))

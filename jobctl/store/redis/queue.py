@@ -28,6 +28,7 @@ from jobctl.store.redis.codec import (
     output_tail,
     strings_json,
 )
+from jobctl.store.redis.inflight import in_flight
 from jobctl.store.redis.listener import PubSubListener
 
 
@@ -43,7 +44,7 @@ class QueueOps(RedisBase):
         checked = "1" if any(spec.after or spec.after_lines for spec in jobs) else ""
         if checked:
             _refuse_past_exact_ids(jobs)
-        with self._guard():
+        with self._guard(), in_flight(f"the enqueue of {len(jobs)} job(s)"):
             rows = self._run("enqueue", num(now), batch, checked)
         return [EnqueueResult(int(job_id), bool(new)) for job_id, new in rows]
 
