@@ -1,4 +1,5 @@
-"""Idle cost: CPU time of an idle `jobctl run-worker` (and `jobctl up`) over 20 seconds.
+"""Idle cost: CPU time of an idle `jobctl run-worker` (and `jobctl up`, and a cron daemon
+standing by beside it) over 20 seconds.
 
 Each daemon starts on an empty database of its own and settles; then utime + stime from
 /proc/PID/stat is read at the start and the end of the window (20 s, 5 s with --quick).
@@ -77,6 +78,12 @@ def start_idlers(sandbox: Sandbox) -> list[Idler]:
     worker.proc = sandbox.start("run-worker", db=sandbox.root / "worker.db", log_name="worker.log")
     up = Idler("`jobctl up`", "up.log")
     up.proc = sandbox.start("up", db=sandbox.root / "up.db", log_name="up.log")
+    # A second cron daemon on up's database stands by for its leader lock: idle as well.
+    wait_until(lambda: "scheduler.leader" in sandbox.log_tail("up.log", lines=50), timeout=30)
+    standby = Idler("`jobctl schedule-daemon`, standing by", "standby.log")
+    standby.proc = sandbox.start(
+        "schedule-daemon", db=sandbox.root / "up.db", log_name="standby.log"
+    )
     huey = Idler("Huey consumer, 2 threads", "huey.log", is_peer=True)
     available = ensure_huey()
     if available.ok:
@@ -86,7 +93,7 @@ def start_idlers(sandbox: Sandbox) -> list[Idler]:
     else:
         huey.failure = available.reason
     wait_until(lambda: wake_socket_ready(sandbox.root / "worker.db"), timeout=30)
-    return [worker, up, huey]
+    return [worker, up, standby, huey]
 
 
 def still_running(idler: Idler, sandbox: Sandbox) -> bool:

@@ -965,9 +965,15 @@ def lock_file_problem(lock_path: Path, label: str) -> str | None:
     return f"{label} {lock_path} {problem}; {_PLANTED}" if problem else None
 
 
+# How often a standby daemon tries the leader lock (filelock polls a non-blocking flock): a
+# takeover comes within this of the leader's death. At 50 ms a standby used 0.5% of a core
+# while idle (1,800 system calls in 5 s), thirty times an idle `up`.
+_STANDBY_POLL = 0.25
+
+
 class FileLeaderLock:
     """An OS file lock: released by the kernel the instant its holder dies, so a standby
-    daemon blocked on it takes over at once."""
+    daemon trying it takes over within _STANDBY_POLL."""
 
     def __init__(self, path: Path) -> None:
         from filelock import FileLock
@@ -993,7 +999,7 @@ class FileLeaderLock:
                 time.sleep(timeout)
                 return False
         try:
-            self._lock.acquire(timeout=timeout, poll_interval=0.05)
+            self._lock.acquire(timeout=timeout, poll_interval=_STANDBY_POLL)
         except Timeout:
             return False
         return True
