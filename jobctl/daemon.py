@@ -121,6 +121,11 @@ class Daemon:
             while not self._stopping:
                 if not self._await_leadership(lock):
                     break
+                if self._follower.stale():
+                    # Edited while this daemon stood by: it leads with the file as it is now
+                    # (a broken one: with the config it has), not with the one it started
+                    # with, which would fire taken-out schedules until its first heartbeat.
+                    self._reload()
                 self.log.emit(
                     "scheduler.leader", scheduler=self.id, schedules=len(self.config.schedules)
                 )
