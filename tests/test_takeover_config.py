@@ -1,9 +1,10 @@
-"""The config a process acts on is the file as it is now, not the one it started with: a
-standby cron daemon that takes the lead.
+"""The config a process acts and reports on is the file as it is now, not the one it started
+with: a standby cron daemon that takes the lead, and the schedules `/metrics` exports.
 
 A standby that took over fired from the config it had read at its start until its first
 heartbeat: schedules taken out of the file fired again, those added did not (with
-catch_up = "none" their fires were lost), and it warned of another --config in use.
+catch_up = "none" their fires were lost), and it warned of another --config in use. And
+`run-worker --metrics-addr` exported the schedules of its first config for as long as it ran.
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ import signal
 from typing import Any
 
 from conftest import Env
-from test_observe_support import Running, start_logged
+from test_observe_support import (
+    Running,
+    http_get,
+    listening,
+    parse_exposition,
+    series,
+    start_logged,
+)
 
 JOBS = """\
 [jobs.oldjob]
@@ -76,4 +84,40 @@ def test_a_standby_taking_the_lead_keeps_its_config_when_the_file_is_broken(env:
     assert said[0]["event"] == "scheduler.reload_failed"  # said before it fires
     assert said[0]["error"].endswith("; keeping the previous configuration")
     assert "61" in said[0]["error"]
+    assert standby.stop() == 0
+
+
+def _schedules_exported(port: int) -> set[str]:
+    status, _, body = http_get("127.0.0.1", port, "/metrics")
+    assert status == 200
+    _, samples = parse_exposition(body)
+    found = series(samples, "jobctl_schedule_next_fire_timestamp_seconds")
+    return {dict(labels)["schedule"] for labels in found}
+
+
+def test_worker_metrics_follow_the_config_file(env: Env) -> None:
+    env.write_config(OLD)
+    worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+    _, port = listening(env, worker)
+    worker.wait_event(env, "worker.started")
+    assert _schedules_exported(port) == {"old"}
+    env.write_config(NEW)  # "old" taken out, "new" put in: no restart, no signal
+    assert _schedules_exported(port) == {"new"}
+    env.write_config(BROKEN)  # a broken version keeps the last good one
+    assert _schedules_exported(port) == {"new"}
+    env.write_config(NEW + '[schedules.more]\njob = "oldjob"\ncron = "@daily"\n')
+    assert _schedules_exported(port) == {"new", "more"}
+    assert worker.stop() == 0
+
+
+def test_standby_daemon_metrics_follow_the_config_file(env: Env) -> None:
+    env.write_config(OLD)
+    leader = start_logged(env, "schedule-daemon")
+    leader.wait_event(env, "scheduler.leader")
+    standby = start_logged(env, "schedule-daemon", "--metrics-addr", "127.0.0.1:0")
+    _, port = listening(env, standby)
+    standby.wait_event(env, "scheduler.standby")
+    assert _schedules_exported(port) == {"old"}
+    env.write_config(NEW)
+    assert _schedules_exported(port) == {"new"}
     assert standby.stop() == 0

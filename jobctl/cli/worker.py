@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -428,7 +428,7 @@ def _metrics(address: str | None) -> Iterator[None]:
         return
     from jobctl.observe.http import MetricsServer, parse_address
 
-    server = MetricsServer(parse_address(address), STATE.store, STATE.config)
+    server = MetricsServer(parse_address(address), STATE.store, _followed_config())
     server.start()
     host, port = server.address
     STATE.event_log().emit("metrics.listening", address=f"{host}:{port}")
@@ -436,6 +436,27 @@ def _metrics(address: str | None) -> Iterator[None]:
         yield
     finally:
         server.stop()
+
+
+def _followed_config() -> Callable[[], Config]:
+    """The config /metrics renders with: the file as it is now, re-read when it changed (a
+    broken version keeps the last good one), as the worker and the leading cron daemon
+    follow it. The config read at start would export a schedule taken out of the file for
+    as long as the process runs (a false "stopped running" alert), and none added since."""
+    from jobctl.errors import JobctlError
+    from jobctl.reloads import ConfigFollower, schedules_plan
+
+    started_with = STATE.config()
+    follower = ConfigFollower(started_with, schedules=schedules_plan(started_with))
+
+    def config() -> Config:
+        if follower.stale():
+            # The worker, or the daemon as it leads, says why a version is refused.
+            with contextlib.suppress(JobctlError):
+                follower.adopt(follower.read())
+        return follower.config
+
+    return config
 
 
 def _worker_durability() -> str:
