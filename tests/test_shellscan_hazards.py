@@ -21,9 +21,25 @@ from conftest import Env
 from jobctl.payload import render_argv
 
 
+def validate(env: Env) -> subprocess.CompletedProcess[str]:
+    """`jobctl validate` of the sandbox's config, made in this process: the same load and
+    checks the command makes, and its exit code and lines (test_core_errors.py and the
+    config tests drive the command itself). Some 500 cases here: a process each was a
+    twelfth of the whole suite's time."""
+    from jobctl.config import check_schedules, load_config_file
+    from jobctl.errors import JobctlError
+
+    try:
+        config = check_schedules(load_config_file(env.config))
+    except JobctlError as exc:
+        return subprocess.CompletedProcess(["validate"], exc.exit_code, "", f"jobctl: {exc}\n")
+    notes = "".join(f"jobctl: warning: {note}\n" for note in config.notes)
+    return subprocess.CompletedProcess(["validate"], 0, f"{config.path}: ok\n", notes)
+
+
 def refused(env: Env, command: str | list[str], shell: bool, says: str) -> None:
     env.write_config(_job_table(command, shell))
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 2, (command, result.stderr)
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -59,7 +75,7 @@ def validates_and_runs_values_as_data(env: Env, script: str, *values: str) -> No
     stands for the file a hostile value would make), sh and bash run it as data: no marker.
     Beside the scripts: `script.sh` and `input.txt`, one line each."""
     env.write_config(_job_table(script, True))
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 0, (script, result.stderr)
     marker = env.root / "pwned"
     (env.root / "script.sh").write_text("echo hi\n")
@@ -319,7 +335,7 @@ def test_commands_that_only_look_alike_still_validate(
     env: Env, command: str | list[str], shell: bool
 ) -> None:
     env.write_config(_job_table(command, shell))
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 0, result.stderr
 
 
@@ -332,7 +348,7 @@ def test_safe_commands_run_hostile_values_as_data(env: Env) -> None:
             ["bash", "-eo", "pipefail", "-c", 'printf %s "$1" | cat', "bash", "{x}"], False
         ).replace("[jobs.j]", "[jobs.k]")
     )
-    assert env.run("validate").returncode == 0
+    assert validate(env).returncode == 0
     ids = [env.enqueue(name, "--arg", f"x={value}") for name in ("j", "k")]
     env.run("run-worker", "--burst", check=True)
     assert [env.show(job_id)["state"] for job_id in ids] == ["succeeded", "succeeded"]
@@ -342,7 +358,7 @@ def test_safe_commands_run_hostile_values_as_data(env: Env) -> None:
 def test_the_example_config_still_validates(env: Env) -> None:
     example = Path(__file__).resolve().parent.parent / "jobs.toml.example"
     env.write_config(example.read_text())
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 0, result.stderr
 
 
@@ -366,7 +382,7 @@ RUNNERS_SAFE: list[list[str]] = [
 def test_a_runner_takes_c_only_where_it_reads_its_own_options(env: Env, command: list[str]) -> None:
     for shell in (False, True):
         env.write_config(_job_table(command, shell))
-        result = env.run("validate")
+        result = validate(env)
         assert result.returncode == 0, (command, shell, result.stderr)
 
 
@@ -409,7 +425,7 @@ def test_flock_runs_its_c_and_nothing_else(env: Env) -> None:
     # A -c after flock's command is that command's own: gzip -c reads the value as a file.
     command = ["flock", "-n", lock, "gzip", "-c", "{file}"]
     env.write_config(_job_table(command, False))
-    assert env.run("validate").returncode == 0
+    assert validate(env).returncode == 0
     filled = render_argv(command, {"file": f"; touch {marker}"}, False)
     if shutil.which("flock") and shutil.which("gzip"):
         subprocess.run(filled, capture_output=True, timeout=20, check=False)
@@ -431,7 +447,7 @@ def test_flock_runs_its_c_and_nothing_else(env: Env) -> None:
 )
 def test_an_index_in_an_ordinary_word_is_no_arithmetic(env: Env, script: str) -> None:
     env.write_config(_job_table(script, True))
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 0, (script, result.stderr)
 
 
@@ -471,7 +487,7 @@ def test_an_index_where_the_shell_assigns_is_still_refused(env: Env, script: str
         payload = {"i": f"$(touch {marker})", "x": f"$(touch {marker})"}
         runs_as_code(script, True, payload, marker, "bash")
     env.write_config(_job_table(script, True))
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 2, (script, result.stdout)
     assert "[jobs.j] command: " in result.stderr
 
@@ -500,7 +516,7 @@ def test_dollar_parentheses_keep_a_hostile_value_data(env: Env) -> None:
     marker = env.root / "pwned"
     script = "echo $(echo {label} | tr a-z A-Z) > /dev/null; x=$(basename {label})"
     env.write_config(_job_table(script, True))
-    assert env.run("validate").returncode == 0
+    assert validate(env).returncode == 0
     filled = render_argv([script], {"label": f"`;touch {marker};` a\\\\b"}, True)
     for sh in ("sh", "bash"):
         if shutil.which(sh):
@@ -563,7 +579,7 @@ def test_a_here_string_is_no_variable_name(env: Env) -> None:
     marker = env.root / "pwned"
     script = "read -r x <<< {v}; printf '%s\\n' \"$x\""
     env.write_config(_job_table(script, True))
-    assert env.run("validate").returncode == 0
+    assert validate(env).returncode == 0
     filled = render_argv([script], {"v": f"a[$(touch {marker})]"}, True)
     if shutil.which("bash"):
         subprocess.run(["bash", "-c", filled[0]], capture_output=True, timeout=20, check=False)
@@ -931,7 +947,7 @@ def test_watch_x_runs_its_command_without_a_shell(env: Env) -> None:
     ):
         for shell in (False, True):
             env.write_config(_job_table(command, shell))
-            result = env.run("validate")
+            result = validate(env)
             assert result.returncode == 0, (command, shell, result.stderr)
         if shutil.which("watch"):
             payload = {"path": f"/tmp; touch {marker}", "secs": "0.1"}
@@ -1032,7 +1048,7 @@ def test_scp_with_values_as_its_files_validates(env: Env) -> None:
         ["sftp", "-b", "{batch}", "--", "{host}"],
     ):
         env.write_config(_job_table(command, False))
-        assert env.run("validate").returncode == 0, (command, env.run("validate").stderr)
+        assert validate(env).returncode == 0, (command, validate(env).stderr)
 
 
 @pytest.mark.parametrize(
@@ -1101,7 +1117,7 @@ def test_ssh_with_values_only_where_no_shell_reads_them_validates(
     env: Env, command: str | list[str], shell: bool
 ) -> None:
     env.write_config(_job_table(command, shell))
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 0, (command, result.stderr)
 
 
@@ -1110,7 +1126,7 @@ def test_ssh_with_values_after_dash_dash_runs_them_as_data(env: Env) -> None:
     marker = env.root / "pwned"
     command = [*_SSH, "-o", "ProxyCommand=false", "-i", "{key}", "--", "{host}", "uptime"]
     env.write_config(_job_table(command, False))
-    assert env.run("validate").returncode == 0
+    assert validate(env).returncode == 0
     if shutil.which("ssh"):
         hostile = {"key": f"$(touch {marker})", "host": f"-oProxyCommand=touch {marker}"}
         assert not _ssh_runs(command, hostile, marker)
@@ -1276,7 +1292,7 @@ def test_a_value_piped_into_a_command_that_reads_it_as_data_validates(
     env: Env, script: str
 ) -> None:
     env.write_config(_job_table(script, True))
-    result = env.run("validate")
+    result = validate(env)
     assert result.returncode == 0, (script, result.stderr)
 
 
@@ -1289,7 +1305,7 @@ def test_sg_with_no_value_in_its_command_validates_and_runs_values_as_data(env: 
         ["sg", "extra", "-c", 'printf "%s\\n" "$JOBCTL_PAYLOAD" > out.txt'],
     ):
         env.write_config(_job_table(command, False))
-        assert env.run("validate").returncode == 0, command
+        assert validate(env).returncode == 0, command
     if group is not None and shutil.which("sg"):
         # The payload reaches sg's command in the environment, as data.
         command = ["sg", group, "-c", 'printf "%s\\n" "$JOBCTL_PAYLOAD" > out.txt']
@@ -1372,7 +1388,7 @@ def test_tmux_runs_a_one_word_command_with_a_shell(env: Env) -> None:
     words = ["tmux", "new-session", "-d", "-c", str(env.root), "touch", "--", "{title}"]
     for shell in (False, True):
         env.write_config(_job_table(words, shell))
-        assert env.run("validate").returncode == 0, shell
+        assert validate(env).returncode == 0, shell
     made = env.root / "a; touch pwned"
     assert _runs_under_tmux(env, words, {"title": made.name}, made)
     assert not marker.exists()
@@ -1396,7 +1412,7 @@ TMUX_SAFE: list[list[str]] = [
 def test_tmux_and_screen_with_values_as_arguments_validate(env: Env, command: list[str]) -> None:
     for shell in (False, True):
         env.write_config(_job_table(command, shell))
-        result = env.run("validate")
+        result = validate(env)
         assert result.returncode == 0, (command, shell, result.stderr)
 
 
@@ -1496,7 +1512,7 @@ OTHER_RUNNERS_SAFE: list[list[str]] = [
 def test_other_programs_with_values_as_data_validate(env: Env, command: list[str]) -> None:
     for shell in (False, True):
         env.write_config(_job_table(command, shell))
-        result = env.run("validate")
+        result = validate(env)
         assert result.returncode == 0, (command, shell, result.stderr)
 
 
@@ -1553,7 +1569,7 @@ def test_a_value_the_script_uses_as_an_argument_validates_and_stays_data(
     marker = env.root / "pwned"
     for shell in (False, True):
         env.write_config(_job_table(command, shell))
-        result = env.run("validate")
+        result = validate(env)
         assert result.returncode == 0, (command, shell, result.stderr)
     for value in (f"touch {marker}", f"a[$(touch {marker})]", f"; touch {marker}"):
         filled = render_argv(command, {"x": value}, False)
