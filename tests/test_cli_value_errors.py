@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from conftest import Env
 from test_ops_support import burst
 
@@ -29,44 +28,42 @@ def _refused(env: Env, *args: str, input: str | None = None) -> str:
     return line
 
 
-@pytest.mark.parametrize(
-    ("option", "value", "expected"),
-    [
-        ("--max-attempts", "0", "--max-attempts: must be between 1 and 1000, got 0"),
-        ("--max-attempts", "-1", "--max-attempts: must be between 1 and 1000, got -1"),
-        ("--max-attempts", "1001", "--max-attempts: must be between 1 and 1000, got 1001"),
-        (
-            "--max-attempts",
-            "99999999999999999999",
-            "--max-attempts: must be between 1 and 1000, got 99999999999999999999",
-        ),
-        ("--priority", "9007199254740992", f"--priority: {PRIORITY_RANGE}, got 9007199254740992"),
-        (
-            "--priority",
-            "-9007199254740993",
-            f"--priority: {PRIORITY_RANGE}, got -9007199254740993",
-        ),
-        # Beyond 64 bits: the same ceiling, not the store's integer's.
-        (
-            "--priority",
-            "99999999999999999999",
-            f"--priority: {PRIORITY_RANGE}, got 99999999999999999999",
-        ),
-    ],
-)
-def test_enqueue_retry_and_edit_name_the_option_and_value_out_of_range(
-    env: Env, option: str, value: str, expected: str
-) -> None:
+OUT_OF_RANGE = [
+    ("--max-attempts", "0", "--max-attempts: must be between 1 and 1000, got 0"),
+    ("--max-attempts", "-1", "--max-attempts: must be between 1 and 1000, got -1"),
+    ("--max-attempts", "1001", "--max-attempts: must be between 1 and 1000, got 1001"),
+    (
+        "--max-attempts",
+        "99999999999999999999",
+        "--max-attempts: must be between 1 and 1000, got 99999999999999999999",
+    ),
+    ("--priority", "9007199254740992", f"--priority: {PRIORITY_RANGE}, got 9007199254740992"),
+    (
+        "--priority",
+        "-9007199254740993",
+        f"--priority: {PRIORITY_RANGE}, got -9007199254740993",
+    ),
+    # Beyond 64 bits: the same ceiling, not the store's integer's.
+    (
+        "--priority",
+        "99999999999999999999",
+        f"--priority: {PRIORITY_RANGE}, got 99999999999999999999",
+    ),
+]
+
+
+def test_enqueue_retry_and_edit_name_the_option_and_value_out_of_range(env: Env) -> None:
     env.write_config(CONFIG)
     ended = env.enqueue("greet")
     burst(env)
     waiting = env.enqueue("greet", "--delay", "1h")
-    line = f"jobctl: {expected}"
-    assert _refused(env, "enqueue", "greet", option, value) == line
-    assert _refused(env, "enqueue", option, value, "--exec", "true") == line
-    # Not "job N cannot be edited: ...": the value is at fault, not the job.
-    assert _refused(env, "retry", str(ended), option, value) == line
-    assert _refused(env, "edit", str(waiting), option, value) == line
+    for option, value, expected in OUT_OF_RANGE:
+        line = f"jobctl: {expected}"
+        assert _refused(env, "enqueue", "greet", option, value) == line
+        assert _refused(env, "enqueue", option, value, "--exec", "true") == line
+        # Not "job N cannot be edited: ...": the value is at fault, not the job.
+        assert _refused(env, "retry", str(ended), option, value) == line
+        assert _refused(env, "edit", str(waiting), option, value) == line
     jobs = json.loads(env.run("list", "--json", check=True).stdout)
     assert sorted(j["id"] for j in jobs) == [ended, waiting]
 
