@@ -15,7 +15,6 @@ import errno
 import fcntl
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from jobctl.errors import StoreError, StoreFull
 from jobctl.logfiles import attempt_folder, hook_logs_of, locate, trusted
 from jobctl.logfolders import remove_log_folder
 from jobctl.models import JobFilter, State
+from jobctl.stopsignals import handlers_replaced
 from jobctl.store import Store
 
 BATCH = 500
@@ -286,9 +286,6 @@ def prune(
     return Pruned(deleted, removed, kept, because)
 
 
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
 class _Interrupted(Exception):
     """A held interrupt, ending a batch's wait for the database's lock."""
 
@@ -301,24 +298,14 @@ def _interrupts_held() -> Iterator[list[signal.Signals]]:
     later prune finds. One ignored (under nohup) stays ignored; outside the main thread,
     where no handler can be set, none is held."""
     came: list[signal.Signals] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield came
-        return
 
     def note(signum: int, _frame: object) -> None:
         came.append(signal.Signals(signum))
 
     # Held on by a change in flight on a Redis server, and given to this one at its reply.
     note.notes_only = True  # type: ignore[attr-defined]
-    previous = {}
-    for number in _INTERRUPTS:
-        if signal.getsignal(number) not in (signal.SIG_IGN, None):  # (None: set in C)
-            previous[number] = signal.signal(number, note)
-    try:
+    with handlers_replaced(note, lambda old: old not in (signal.SIG_IGN, None)):  # None: C's
         yield came
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def end_of_prune(pruned: Pruned) -> None:

@@ -15,12 +15,11 @@ from __future__ import annotations
 import contextlib
 import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-_INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+from jobctl.stopsignals import handlers_replaced
 
 
 @contextlib.contextmanager
@@ -30,9 +29,6 @@ def in_flight(change: str) -> Iterator[None]:
     Ctrl-C) or that notes the signal for later (prune's, between batches) is held: a
     daemon's own handlers, and signals ignored (nohup), are left as they are; outside the
     main thread, where no handler can be set, none is held."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     entry = sys.modules.get("jobctl.cli.entry")
     held: list[int] = []
 
@@ -45,16 +41,8 @@ def in_flight(change: str) -> Iterator[None]:
             entry.give_up(signum, note)
         raise KeyboardInterrupt(note)
 
-    previous: dict[int, Any] = {}
-    for number in _INTERRUPTS:
-        handler = signal.getsignal(number)
-        if _held_here(handler, entry):
-            previous[number] = signal.signal(number, hold)
-    try:
+    with handlers_replaced(hold, lambda old: _held_here(old, entry)) as previous:
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     if held:
         _act_on(held[0], previous.get(held[0]), entry)
 
