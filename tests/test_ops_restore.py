@@ -13,7 +13,7 @@ from pathlib import Path
 
 from conftest import Env
 
-from jobctl.store.sqlite.connection import store_error
+from jobctl.store.sqlite.diagnose import store_error
 
 CONFIG = '[jobs.ok]\ncommand = ["true"]\n'
 WAL_SIZE_LIMIT = 16 << 20  # what the README says the -wal is cut back to

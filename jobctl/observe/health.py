@@ -33,12 +33,9 @@ from jobctl.store import Store
 
 # Imported here, not when first checked: /healthz answers in a process that may be out of
 # descriptors by then, and an import opens files.
-from jobctl.store.sqlite.connection import (
-    SqliteBase,
-    free_space,
-    refuses_writes,
-    write_lock_wait,
-)
+from jobctl.store.sqlite.connection import SqliteBase
+from jobctl.store.sqlite.diagnose import free_space, refuses_writes
+from jobctl.store.sqlite.locks import write_lock_wait
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -11,7 +11,7 @@ from jobctl.models import (
     State,
 )
 from jobctl.store.base import LeaderLock
-from jobctl.store.sqlite.connection import FileLeaderLock
+from jobctl.store.sqlite.locks import FileLeaderLock
 from jobctl.store.sqlite.queue import QueueOps
 from jobctl.store.sqlite.rows import HOLDING_SQL
 from jobctl.store.wake import WORK

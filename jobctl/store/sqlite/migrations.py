@@ -11,13 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from jobctl.errors import StoreError
-from jobctl.store.sqlite.connection import (
-    APPLICATION_ID,
-    BUSY_TIMEOUT,
-    SCHEMA_VERSION,
-    check_identity,
-    lock_file_problem,
-)
+from jobctl.store.sqlite.connection import APPLICATION_ID, SCHEMA_VERSION, check_identity
+from jobctl.store.sqlite.files import lock_file_problem
+from jobctl.store.sqlite.locks import BUSY_TIMEOUT
 
 
 def scripts() -> list[tuple[int, str]]:
