@@ -6,29 +6,61 @@ from __future__ import annotations
 import re
 import sys
 
-# C0 controls (newline and tab included), DEL, C1 controls, the zero-width and bidirectional
-# formatting characters that can disguise text (U+200B-200F, U+2028-202E, U+2066-2069,
-# U+FEFF), and lone surrogates: Python keeps an undecodable byte (of an argv, a file name)
-# as U+DC80..U+DCFF.
-_ABOVE_C0 = "\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069\ufeff\ud800-\udfff"
-_UNSAFE = re.compile(f"[\x00-\x1f{_ABOVE_C0}]")
+# C0 controls (newline and tab included), DEL, C1 controls, the line and paragraph separators,
+# lone surrogates (Python keeps an undecodable byte of an argv or a file name as
+# U+DC80..U+DCFF), and the characters that show nothing yet change or hide text: every format
+# character (Unicode category Cf: bidi marks and overrides, zero-width spaces and joiners, the
+# soft hyphen, the word joiner, the tag characters of "ASCII smuggling") and the Hangul
+# fillers, letters that draw as blanks. A list of ranges, not unicodedata read at import
+# (every enqueue imports this module): a test holds it to the running Python's Cf, with the
+# ranges later Unicode versions made Cf (U+13439-1343F). U+200C and U+200D are apart: see
+# _JOINERS.
+_INVISIBLE = (
+    "\xad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u115f\u1160\u180e"
+    "\u200b\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164\ufeff\uffa0"
+    "\ufff9-\ufffb\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+)
+_ABOVE_C0 = f"\x7f-\x9f\u2028\u2029\ud800-\udfff{_INVISIBLE}"
+# Zero-width non-joiner and joiner: they shape Persian and Indic words and join emoji
+# (👨\u200d👩\u200d👧 is one family), so between two visible characters they stay as they
+# are (see _escape); at a value's edge, beside a blank or another hidden character they only
+# disguise it.
+_JOINERS = "\u200c\u200d"
+_UNSAFE = re.compile(f"[\x00-\x1f{_ABOVE_C0}{_JOINERS}]")
 # In JSON text: json.dumps escapes C0 in strings itself, and a document's own newlines and
-# indents are outside strings, where they must stay.
-_JSON_UNSAFE = re.compile(f"[{_ABOVE_C0}]")
+# indents are outside strings, where they must stay. There the joiners are always escaped:
+# the data is the same, and a string's edge is a quote.
+_JSON_UNSAFE = re.compile(f"[{_ABOVE_C0}{_JOINERS}]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def clean(text: str) -> str:
-    """`text` with those characters shown as escapes (`\\x1b`, `\\n`, `\\u202e`), so it cannot
-    clear the screen, recolour it, reorder it or split a line, and printing it never fails.
-    Printable text is unchanged."""
+    """`text` with those characters shown as escapes (`\\x1b`, `\\n`, `\\u202e`,
+    `\\U000e0041`), so it cannot clear the screen, recolour it, reorder it, split a line or
+    pass for other text, and printing it never fails. Printable text is unchanged."""
     return _UNSAFE.sub(_escape, text)
 
 
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
+    if char in _JOINERS and _joins(match.string, match.start()):
+        return char
     code = ord(char)
-    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+    if char in _NAMED:
+        return _NAMED[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _joins(text: str, at: int) -> bool:
+    """Whether the joiner at `at` stands between two visible characters."""
+    return 0 < at < len(text) - 1 and _visible(text[at - 1]) and _visible(text[at + 1])
+
+
+def _visible(char: str) -> bool:
+    return not char.isspace() and _UNSAFE.match(char) is None
 
 
 def json_safe(text: str) -> str:
@@ -40,7 +72,11 @@ def json_safe(text: str) -> str:
 
 
 def _json_escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    code -= 0x10000  # JSON writes a character past U+FFFF as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
 def shorten(text: str, most: int = 40) -> str:

@@ -309,7 +309,7 @@ class Worker:
                 level="warning",
                 worker=self.id,
                 running=len(self._running),
-                timeout=0,
+                timeout_s=0.0,
                 error="stopping at once: running jobs are stopped and queued again"
                 " (a job with max_attempts = 1 goes dead)",
             )
@@ -318,7 +318,7 @@ class Worker:
                 "worker.stopping",
                 worker=self.id,
                 running=len(self._running),
-                timeout=self.options.shutdown_timeout,
+                timeout_s=self.options.shutdown_timeout,
             )
         if not self._stopping:
             self._stopping = True

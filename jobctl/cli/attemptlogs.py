@@ -50,8 +50,9 @@ def located(store: Store, attempts: list[Attempt]) -> list[Attempt]:
 
 
 def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
-    """The last `lines` lines of an attempt's log (None when there is none); when the file is
-    not on this host, the end of it that a shared store (Redis) kept."""
+    """The last `lines` lines of an attempt's log as written (None when there is none, an
+    undecodable byte replaced, no newline at its end); when the file is not on this host,
+    the end of it that a shared store (Redis) kept."""
     from jobctl.logfiles import read_tail
 
     if not attempt.log_path:
@@ -62,8 +63,13 @@ def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
         if stored is None:
             return None
         data = stored[1]
-    text = data.decode("utf-8", "replace")
-    return "\n".join(text.splitlines()[-lines:]) if lines > 0 else ""
+    if lines <= 0:
+        return ""
+    # Lines end at a newline alone, as `tail -n` counts them: str.splitlines also ends one
+    # at a carriage return (and \x0b, \x0c, \x85, U+2028...), so a progress bar's frames
+    # pushed the job's last real lines out, and the tail was not the text the job wrote.
+    text = data.decode("utf-8", "replace").removesuffix("\n")
+    return "\n".join(text.split("\n")[-lines:])
 
 
 def say_output_lost(attempt: Attempt) -> None:

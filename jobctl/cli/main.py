@@ -395,9 +395,23 @@ def _own_streams() -> None:
     sys.stdout = io.TextIOWrapper(
         io.BufferedWriter(raw),
         encoding=out.encoding,
-        errors=out.errors,
+        errors=_stdout_errors(out),
         line_buffering=out.line_buffering or unbuffered,
     )
+
+
+def _stdout_errors(out: io.TextIOWrapper) -> str:
+    """stdout's error handler: under a locale that is not UTF-8 (Latin-1, C on an old
+    system), a character it cannot encode (a job's “quote” in an error, a CJK key) is
+    written as an escape (\\u201c), as stderr and the event log write it; with Python's
+    `strict` every table and detail view failed as a whole on it. UTF-8 encodes everything,
+    and its handler is left as it was (surrogateescape under a C.UTF-8 locale)."""
+    import codecs  # loaded by the interpreter before any of jobctl
+
+    errors = out.errors or "strict"
+    if errors != "strict" or codecs.lookup(out.encoding).name == "utf-8":
+        return errors
+    return "backslashreplace"
 
 
 def _whole_lines_on_stderr() -> None:

@@ -76,12 +76,13 @@ def run_worker(
     from jobctl.worker import Worker, WorkerOptions
 
     grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
-    if name is not None and (not name.strip() or clean(name) != name):
+    # A blank would split the name into two fields of status's and show's piped lines.
+    if name is not None and (not name or clean(name) != name or _has_blank(name)):
         from jobctl.errors import UsageError
 
         raise UsageError(
-            f"--worker-name: '{clean(name)}' is empty or holds control characters: it names"
-            " the worker in status, logs and metrics"
+            f"--worker-name: '{clean(name)}' is empty or holds blanks or control characters:"
+            " it names the worker in status, logs and metrics"
         )
     config = STATE.config()
     options = WorkerOptions(
@@ -205,6 +206,11 @@ def _reap_as_init() -> None:
     from jobctl.initproc import run_behind_init
 
     run_behind_init()
+
+
+def _has_blank(name: str) -> bool:
+    """Whether `name` holds a blank of any script (a space, a no-break or ideographic space)."""
+    return any(char.isspace() for char in name)
 
 
 def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...] | None:

@@ -305,9 +305,9 @@ def _text_field(key: str, value: Any) -> str:
         return str(value)
     if key == "duration_ms":
         return f"in {_human_ms(value)}"
-    text = str(value).replace("\n", " ⏎ ")
-    if not text.isprintable():  # ESC, CR and the like from a job's stderr: shown, not obeyed
-        text = clean(text)
+    # ESC, CR and the like from a job's stderr: shown, not obeyed. Not only when the text is
+    # not isprintable(): a Hangul filler is a printable letter that draws as a blank.
+    text = clean(str(value).replace("\n", " ⏎ "))
     if len(text) > 300:
         text = text[:297] + "..."
     if " " in text or '"' in text:
