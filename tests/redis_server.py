@@ -46,11 +46,15 @@ class RedisServer:
         query = "&".join([f"namespace={namespace}", *(f"{k}={v}" for k, v in options.items())])
         return f"redis://{auth}127.0.0.1:{self.port}/0?{query}"
 
-    def client(self) -> Any:
+    def client(self, **options: Any) -> Any:
         import redis
 
         return redis.Redis(
-            host="127.0.0.1", port=self.port, password=self.password, decode_responses=True
+            host="127.0.0.1",
+            port=self.port,
+            password=self.password,
+            decode_responses=True,
+            **options,
         )
 
     def stop(self) -> None:
