@@ -454,6 +454,7 @@ class Execution:
         self.attempt = Attempt(spec)
         self._requests: list[tuple[Outcome, bool]] = []
         self._closed = False
+        self.started = False  # its command was spawned: an error after it is no refused start
         self._stop_read, self._stop_write = os.pipe()
         self._lock = threading.Lock()
 
@@ -464,10 +465,22 @@ class Execution:
                 with contextlib.suppress(OSError):
                     os.write(self._stop_write, b"x")
 
+    def close(self) -> None:
+        """Let go of its descriptors when it will not run (a hook the worker stopped before
+        it started): run() does so at its end."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for fd in (self._stop_read, self._stop_write):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
     def run(self) -> AttemptResult:
         attempt = self.attempt
         try:
             result = attempt.start()
+            self.started = True
             while result is None:
                 with self._lock:
                     requests, self._requests = self._requests, []

@@ -79,6 +79,13 @@ class _Running:
     give_back: bool = False  # stopped for a lease lost, then handed out here again
 
 
+@dataclass
+class _Hook:
+    running: RunningHook
+    end: float  # monotonic: by when its own hook_timeout and kill grace end it
+    set_off_by_stop: bool  # the worker's shutdown set it off: it gets its own hook_timeout
+
+
 # Settings a worker is built with (its database, lease, logs); a reload cannot change them.
 _SETTINGS_AT_START = ("db", "lease", "log_dir", "durability", "log_format", "log_level")
 
@@ -152,9 +159,7 @@ class Worker:
         self._pruner = AutoPruner({}, self._log_root)
         self._retention_clock = RetentionClock(self.clock)
         self._prune_at = _NEVER  # monotonic: the next slice of a prune (see _prune)
-        # Running hooks, each with the monotonic time its own hook_timeout ends it by when
-        # the worker's shutdown set it off (None: started before; see _wait_for_hooks).
-        self._hooks: list[tuple[RunningHook, float | None]] = []
+        self._hooks: list[_Hook] = []  # running hooks (see _wait_for_hooks)
         self._handling = False  # our signal handlers are installed
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
@@ -468,8 +473,9 @@ class Worker:
         if listener is None:
             timeout = min(timeout, _POLL_WITHOUT_WAKEUPS)
         fds: list[int] = [self._wake_r]
-        listening = listener is not None and not self._stopping
-        if listener is not None and listening:
+        # Stopping too: the socket carries a cancel's word, which a drain must act on at
+        # once, not at the next renewal (lease/3 later).
+        if listener is not None:
             fds.append(listener.fileno())
         for running in self._running.values():
             if running.attempt is not None:
@@ -480,7 +486,7 @@ class Worker:
             with contextlib.suppress(BlockingIOError, OSError):
                 while os.read(self._wake_r, 4096):
                     pass
-        if listener is not None and listening and fds[1] in readable:
+        if listener is not None and fds[1] in readable:
             listener.drain()
         self._advance_attempts(readable)
 
@@ -624,12 +630,19 @@ class Worker:
             # A lost attempt is a failed one; with none left, the job is dead.
             job_type = DEFAULT_JOB if job.command is not None else self.config.jobs.get(job.job)
             if job_type is not None:
-                lost = AttemptResult(Outcome.LOST, error=job.error)
-                # The run of the attempt lost, which names its hooks' logs: its last one.
-                run = max((a.run for a in self.store.attempts(job.id)), default=None)
-                self._notify("failure", job, job_type, job.attempts, lost, run)
+                # The attempt lost is the last one: its run names its hooks' logs, and its
+                # log, when it wrote one, is the output a hook of a crash most needs.
+                last = max(self.store.attempts(job.id), key=lambda a: a.run, default=None)
+                run = last.run if last is not None else None
+                log_path = last.log_path if last is not None else None
+                lost = AttemptResult(
+                    Outcome.LOST,
+                    error=job.error,
+                    log_path=log_path if log_path and os.path.isfile(log_path) else "",
+                )
+                failure = self._notify("failure", job, job_type, job.attempts, lost, run)
                 if job.state == State.DEAD:
-                    self._notify("dead", job, job_type, job.attempts, lost, run)
+                    self._notify("dead", job, job_type, job.attempts, lost, run, failure)
 
     def _last_written(self) -> float | None:
         """When a worker last ended a job that ran, if the store says: what a clock found
@@ -730,18 +743,20 @@ class Worker:
         is gone (no heartbeat for three intervals, or on this host no process: a kill -9 is
         seen at once). A --burst worker then runs it again, rather than exit and leave it
         running for nobody. A job cancelled while it ran counts too: until a worker stops
-        its processes and lets go of its lease, they run on and its key stays taken."""
+        its processes and lets go of its lease, they run on and its key stays taken.
+        A job under this worker's own id that it does not run is an earlier process's of
+        that --worker-name, one that crashed: gone too."""
         leased = self.store.list_jobs(
             JobFilter(states=(State.RUNNING, State.CANCELLED), limit=None, leased=True)
         )
         queues = self.options.queues
         leased = [
-            j for j in leased if j.worker != self.id and (queues is None or j.queue in queues)
+            j for j in leased if j.id not in self._running and (queues is None or j.queue in queues)
         ]
         if not leased:
             return None
         now = self.clock.now()
-        live = {w.id for w in self.store.workers() if w.alive(now)}
+        live = {w.id for w in self.store.workers() if w.alive(now)} - {self.id}
         ends = [j.lease_expires_at for j in leased if j.worker not in live and j.lease_expires_at]
         return min(ends) if ends else None
 
@@ -872,7 +887,9 @@ class Worker:
         # holds is what it will hold, and a second refusal after the first hold is final.
         grace = _OWN_LIMIT_GRACE if exc.errno == errno.EMFILE else OUTAGE_GRACE
         lasting = self._headroom.refusing_for(mono) >= grace
-        if lasting and self.options.burst and not started and not self._stopping:
+        # Hooks running hold descriptors and processes too, which they free as they end.
+        hooks = any(hook.running.alive() for hook in self._hooks)
+        if lasting and self.options.burst and not started and not hooks and not self._stopping:
             self._cannot_start = _no_room_for_a_job(exc)  # run() says it, not a hold's line
             self.request_stop()
         elif line is not None:
@@ -1095,10 +1112,15 @@ class Worker:
             )
         elif state == State.DEAD:
             self._log_end(running, result, elapsed, "job.dead", level="error")
+        failure = None
         if state in (State.SCHEDULED, State.DEAD):
-            self._notify("failure", claim.job, running.job_type, claim.attempt, result, claim.run)
+            failure = self._notify(
+                "failure", claim.job, running.job_type, claim.attempt, result, claim.run
+            )
         if state == State.DEAD:
-            self._notify("dead", claim.job, running.job_type, claim.attempt, result, claim.run)
+            self._notify(
+                "dead", claim.job, running.job_type, claim.attempt, result, claim.run, failure
+            )
         elif state == State.CANCELLED:
             self._log_end(running, result, elapsed, "job.cancelled", level="warning")
 
@@ -1110,37 +1132,55 @@ class Worker:
         attempt: int,
         result: AttemptResult,
         run: int | None,
-    ) -> None:
+        after: _Hook | None = None,
+    ) -> _Hook | None:
+        """Set off the job's hook for `event`, if it has one, after the hook `after` (the
+        on_failure of the same attempt, for its on_dead) has ended."""
         argv = hook_for(event, job_type, self.config.settings)
         if argv is None:
-            return
+            return None
         timeout = hook_timeout(job_type, self.config.settings)
-        hook = run_hook(event, argv, job, attempt, result, timeout, self.log_dir, self.log, run)
-        own_end = None
-        if self._stopping:
-            own_end = self.clock.monotonic() + timeout + HOOK_KILL_GRACE + _HOOK_END_SLACK
-        self._hooks = [(h, end) for h, end in self._hooks if h.alive()]
-        self._hooks.append((hook, own_end))
+        hook = run_hook(
+            event,
+            argv,
+            job,
+            attempt,
+            result,
+            timeout,
+            self.log_dir,
+            self.log,
+            run,
+            after.running if after is not None else None,
+        )
+        start = after.end if after is not None else self.clock.monotonic()
+        own = _Hook(hook, start + timeout + HOOK_KILL_GRACE + _HOOK_END_SLACK, self._stopping)
+        self._hooks = [h for h in self._hooks if h.running.alive()]
+        self._hooks.append(own)
+        return own
 
     def _wait_for_hooks(self) -> None:
-        """A leaving worker gives running hooks up to its shutdown timeout, then kills them:
-        none outlives the worker. A hook its shutdown set off (the `on_dead` of a job with
-        max_attempts = 1 that it stopped) gets its own hook_timeout instead: what was left of
-        the shutdown timeout, spent on the job, killed the one alert that the job was lost.
-        A forced stop (a second SIGTERM or SIGINT, SIGQUIT), or a stop signal meanwhile,
-        kills them all at once."""
+        """A leaving worker waits for running hooks, then kills any left: none outlives the
+        worker. After a stop was asked for, those set off before it get up to the shutdown
+        timeout; a hook the shutdown set off (the `on_dead` of a job with max_attempts = 1
+        that it stopped) gets its own hook_timeout: what was left of the shutdown timeout,
+        spent on the job, killed the one alert that the job was lost. A worker that ends on
+        its own (--burst out of work) gives each its own hook_timeout: --shutdown-timeout 0,
+        set for a quick cancel of a CI step, killed every alert of its last jobs. A forced
+        stop (a second SIGTERM or SIGINT, SIGQUIT), or a stop signal meanwhile, kills them
+        all at once."""
         until = self.clock.monotonic() + self.options.shutdown_timeout
-        for hook, own_end in self._hooks:
-            deadline = until if own_end is None else max(until, own_end)
-            while hook.alive() and not self._force:
+        for hook in self._hooks:
+            bounded = self._stopping and not hook.set_off_by_stop
+            deadline = until if bounded else hook.end
+            while hook.running.alive() and not self._force:
                 left = deadline - self.clock.monotonic()
                 if left <= 0 or self._stop_signalled():
                     break
-                hook.thread.join(min(left, _HOOK_WAIT_SLICE))
-        for hook, _ in self._hooks:
-            if hook.alive():
-                hook.stop()
-                hook.thread.join(5.0)
+                hook.running.join(min(left, _HOOK_WAIT_SLICE))
+        for hook in reversed(self._hooks):  # an on_dead first: it never starts then
+            hook.running.stop()
+        for hook in self._hooks:
+            hook.running.join(5.0)
 
     def _stop_signalled(self) -> bool:
         """Whether a signal that stops a worker came since the last look: while it waits for

@@ -2,7 +2,9 @@
 
 A hook runs in a thread of its own with its own timeout; it learns about the job from its
 environment only. A failing or hanging hook is logged and killed, and never blocks or fails
-the worker.
+the worker. Nor does one the host has no descriptor or process left to start (a failure
+storm at the open files or a pids limit): it is tried again within its timeout, and is then
+a `hook.failed` line, as is one that gets no thread.
 
 Its output is kept as a job attempt's is: stdout and stderr in a log file of its own,
 `<log_dir>/hooks/ID.RUN.EVENT.log` (made at the first byte, capped at
@@ -15,10 +17,11 @@ hook is not run, and its `hook.failed` line says why.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from jobctl.config import JobType, Settings
-from jobctl.executor import AttemptSpec, Execution
+from jobctl.executor import HOST_LIMITS, AttemptSpec, Execution
 from jobctl.logfiles import hook_log_path, read_tail
 from jobctl.logfolders import remove_log
 from jobctl.models import AttemptResult, Job, Outcome
@@ -28,6 +31,8 @@ from jobctl.processes import environment_for_jobs
 HOOK_KILL_GRACE = 2.0
 HOOK_LOG_MAX_BYTES = 1024 * 1024  # a notification, not a job: its log is cut to its last MiB
 HOOK_OUTPUT_TAIL = 1024  # bytes of the end of its output in its event line
+_START_RETRY_FIRST = 0.05  # seconds before a start the host's limits refused is tried again
+_START_RETRY_LONGEST = 1.0
 
 
 def hook_for(event: str, job_type: JobType, settings: Settings) -> tuple[str, ...] | None:
@@ -51,13 +56,18 @@ def run_hook(
     log_dir: Path,
     log: EventLog,
     run: int | None = None,
+    after: RunningHook | None = None,
 ) -> RunningHook:
     """Start the hook in the background. It ends by `timeout` (plus the kill grace) at the
     latest; a stopping worker may wait for it, or stop it sooner.
 
     `run` is the run of the attempt that ended, which names the hook's log and is its
     $JOBCTL_RUN; a caller that does not know it gives None: the attempt names the log then,
-    and the hook gets no $JOBCTL_RUN."""
+    and the hook gets no $JOBCTL_RUN.
+
+    `after`: a hook of the same attempt this one starts after (on_dead after on_failure),
+    so that "gave up" never comes before "attempt N failed", and one may read what the
+    other wrote. Its own timeout counts from its own start."""
     env = environment_for_jobs()
     env.update(
         {
@@ -96,19 +106,18 @@ def run_hook(
     except OSError as exc:
         # The hooks folder is refused (a link, not a folder, or writable by others): the hook
         # is not run, as a job whose log folder is refused is not, and its line says why.
-        thread = threading.Thread(
-            target=failed,
-            args=(f"not run: {_reason(exc)}",),
-            name=f"hook-{job.id}-{event}",
-            daemon=True,
-        )
-        thread.start()
-        return RunningHook(thread, None)
-    execution = Execution(spec)
+        failed(f"not run: {_reason(exc)}")
+        return RunningHook(None)
+    hook = RunningHook(None)
 
     def run_to_end() -> None:
+        if after is not None:
+            after.join()
         try:
-            outcome = execution.run()
+            outcome = _start_and_run(hook, spec)
+        except _NotStarted as exc:
+            failed(str(exc))
+            return
         except Exception as exc:  # a bug or an OS failure: an event line, never a traceback
             failed(f"hook error: {exc}")
             return
@@ -123,8 +132,56 @@ def run_hook(
         log.emit(event_name, level=level, **done)
 
     thread = threading.Thread(target=run_to_end, name=f"hook-{job.id}-{event}", daemon=True)
-    thread.start()
-    return RunningHook(thread, execution)
+    try:
+        thread.start()
+    except RuntimeError as exc:  # "can't start new thread": a pids limit (TasksMax=)
+        failed(f"not run: the worker could not start a thread for it ({exc})")
+        return RunningHook(None)
+    hook.thread = thread
+    return hook
+
+
+class _NotStarted(Exception):
+    """The hook never started: its `hook.failed` line says why."""
+
+
+def _start_and_run(hook: RunningHook, spec: AttemptSpec) -> AttemptResult:
+    """Run the hook to its end. A start the host's limits refuse (no descriptor or process
+    to be had, in the failure storm that sets off many hooks at once) is tried again, more
+    slowly each time, within the hook's timeout: the one alert that a job is lost was
+    dropped. The hook runs for what is left of its timeout."""
+    assert spec.timeout is not None
+    deadline = time.monotonic() + spec.timeout
+    pause = _START_RETRY_FIRST
+    refused = False
+    while True:
+        if hook.stopped:  # the worker left first (while the hook before it ran, say)
+            raise _NotStarted("not run: stopped by worker shutdown")
+        left = deadline - time.monotonic()
+        try:
+            execution = Execution(spec._replace(timeout=max(left, 0.001)) if refused else spec)
+        except OSError as exc:
+            if exc.errno not in HOST_LIMITS:
+                raise
+            error = exc
+        else:
+            hook.execution = execution
+            if hook.stopped:  # (stop() looks at `execution` after it says it stopped)
+                execution.close()
+                continue
+            try:
+                return execution.run()
+            except OSError as exc:
+                if execution.started or exc.errno not in HOST_LIMITS:
+                    raise
+                error = exc
+        if left <= pause:
+            raise _NotStarted(
+                f"not run: the worker could not start a process ({error.strerror or error})"
+            )
+        hook.wait_for_stop(pause)
+        pause = min(2 * pause, _START_RETRY_LONGEST)
+        refused = True
 
 
 def _reason(exc: OSError) -> str:
@@ -148,17 +205,32 @@ def output_tail(path: str | None, limit: int = HOOK_OUTPUT_TAIL) -> str | None:
 
 
 class RunningHook:
-    """A hook's thread, and its command unless it was refused before it started (then
-    `execution` is None and the thread only writes the `hook.failed` line)."""
+    """A hook's thread (None when it could not start: its `hook.failed` line is written),
+    and its command once its thread made it."""
 
-    def __init__(self, thread: threading.Thread, execution: Execution | None) -> None:
+    def __init__(self, thread: threading.Thread | None) -> None:
         self.thread = thread
-        self.execution = execution
+        self.execution: Execution | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
 
     def alive(self) -> bool:
-        return self.thread.is_alive()
+        return self.thread is not None and self.thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def wait_for_stop(self, timeout: float) -> None:
+        self._stopped.wait(timeout)
 
     def stop(self) -> None:
-        """Kill its process group now (the worker is leaving and will not wait longer)."""
-        if self.execution is not None:
-            self.execution.stop(Outcome.INTERRUPTED, force=True)
+        """Kill its process group now (the worker is leaving and will not wait longer); a
+        hook not started yet never starts."""
+        self._stopped.set()
+        execution = self.execution
+        if execution is not None:
+            execution.stop(Outcome.INTERRUPTED, force=True)
