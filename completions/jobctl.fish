@@ -72,7 +72,7 @@ function __jobctl_options
         case 'schedule resume'
             printf '%s\n' '--json	Print the schedule, and whether it is paused, as JSON.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'schedule run'
-            printf '%s\n' '--json	Print the job as enqueue --json does, with the run\'s status (enqueued, skipped, pending), its reason and the active run that held it up.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--json	Print the job as enqueue --json does, with the run\'s status (enqueued, skipped, pending), its reason, the active run that held it up, and the held fire this command enqueued first (released).' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'schedule-daemon'
             printf '%s\n' '--metrics-addr	Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'show'

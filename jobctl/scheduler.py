@@ -362,6 +362,15 @@ class Scheduler:
             manual=True,
         )
 
+    def release_held(self, name: str, now: float) -> FireRecord | None:
+        """Enqueue the schedule's oldest fire held under overlap = "queue" whose run has
+        ended, as the daemon does within a second of that end, but for a daemon that stopped
+        first. `schedule run` does so before fire_now, whose record would enqueue it on the
+        way unsaid, so that it can say which job that is. None when no fire is held, or a run
+        of the schedule is still active."""
+        spec = self.config.schedules[name]
+        return self.store.promote_pending(name, self._job(spec, 0.0, now, jitter=False), now)
+
     def _follow_clock_back(self, now: float, paused: set[str]) -> None:
         """Take a clock set back (see the module docstring) as corrected: each plan ahead of
         it resumes from `now`, said once per schedule; the instants kept to tell late fires

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
     from jobctl.config import Config, ScheduleSpec
-    from jobctl.records import WorkerInfo
+    from jobctl.records import FireRecord, WorkerInfo
     from jobctl.store import Store
 
 schedule_app = typer.Typer(
@@ -366,38 +366,53 @@ def schedule_run(
         typer.Option(
             "--json",
             help="Print the job as enqueue --json does, with the run's status (enqueued,"
-            " skipped, pending), its reason and the active run that held it up.",
+            " skipped, pending), its reason, the active run that held it up, and the held"
+            " fire this command enqueued first (released).",
         ),
     ] = False,
 ) -> None:
     """Enqueue one run now, outside the plan (recorded as manual); prints the job id. The
     schedule's overlap applies as to its fires: while a run is active, "skip" queues
     nothing (that run's id is printed) and "queue" holds this run until that one ends."""
+    from jobctl.cli.enqueue import changed, stored
     from jobctl.scheduler import Scheduler
 
     config = STATE.config(required=True)
     spec = _spec(config, name)
     now = time.time()
     with STATE.store() as store:
+        scheduler = Scheduler(store, config)
+        # A fire held under "queue" whose run has ended (a cron daemon stopped before it
+        # enqueued it) goes first, as the daemon would enqueue it: here, so that it is said,
+        # where recording this run enqueued it on the way and named it as a run still active.
+        released = scheduler.release_held(name, now) if spec.overlap == "queue" else None
+        held_text = None
+        if released is not None:
+            held_text = _held_text(store, config, spec, released, now)
+            changed(f"{held_text} was enqueued as job {released.job_id}")
         # Recorded as the daemon records a fire, under the schedule's overlap: the store
         # tells an active run (a manual one too) in the transaction that would enqueue.
-        record = Scheduler(store, config).fire_now(name, now)
+        record = scheduler.fire_now(name, now)
         active = record.active if record is not None else None
         # The job that answers: the new run, or under "skip" the active one standing for it.
         answer = active if spec.overlap == "skip" else None
         enqueued = record is not None and record.status == "enqueued"
         if record is not None and enqueued:
-            from jobctl.cli.enqueue import stored
-
             stored(f"job {record.job_id} was queued, but its id could not be printed")
             answer = record.job_id
         job = store.get(answer) if as_json and answer is not None else None
+        released_job = None
+        if as_json and released is not None and released.job_id is not None:
+            released_job = store.get(released.job_id)
         served = True
         if record is not None and record.status == "pending":  # the daemon enqueues it
             live, stale = _cron_daemons(store, now)
             served = bool(live) and stale is None
+    if released is not None and (record is None or active != released.job_id):
+        say(f"jobctl: {held_text} was enqueued as job {released.job_id}")
+        held_text = None  # said: the note on this run names that job as any other
     if not enqueued and record is not None:
-        _say_not_enqueued(spec, record.status, active)
+        _say_not_enqueued(spec, record.status, active, held_text)
     if not served:  # as schedule list warns: a held run waits for a daemon that is not there
         say(
             "jobctl: warning: no cron daemon is running on this database: the held run is"
@@ -405,18 +420,54 @@ def schedule_run(
             f" {'?' if active is None else active} has ended"
         )
     if as_json:
-        from jobctl.documents import fire_document, print_json
+        from jobctl.documents import fire_document, job_document, print_json
 
-        print_json(fire_document(name, record, job, active))
+        document = fire_document(name, record, job, active)
+        # The job of a held fire this command enqueued before its own run (null if none).
+        document["released"] = job_document(released_job) if released_job is not None else None
+        print_json(document)
     elif answer is not None or record is None:
         typer.echo(answer)
 
 
-def _say_not_enqueued(spec: ScheduleSpec, status: str, active: int | None) -> None:
-    """The note on stderr for a run `schedule run` did not enqueue: held, or skipped."""
+def _held_text(
+    store: Store, config: Config, spec: ScheduleSpec, released: FireRecord, now: float
+) -> str:
+    """The held fire `schedule run` enqueued first, as its notes name it: "the fire of
+    20:44:31 (3m ago) of schedule 'nap', held for a run that has ended", in the zone
+    `schedule list` shows the schedule in."""
+    from zoneinfo import ZoneInfo
+
+    from jobctl.render import ago
+    from jobctl.scheduler import daemon_zones
+    from jobctl.timefmt import iso
+
+    zone = ZoneInfo(_zone_name(spec, config, daemon_zones(store, config)))
+    when = iso(released.fire_time, zone, "seconds") or ""
+    today = iso(now, zone, "seconds") or ""
+    clock = when[11:19] if when[:10] == today[:10] else when[:19].replace("T", " ")
+    what = "the run asked for at" if released.manual else "the fire of"
+    return (
+        f"{what} {clock} ({ago(released.fire_time, now)}) of schedule {spec.name!r}, held for"
+        " a run that has ended,"
+    )
+
+
+def _say_not_enqueued(
+    spec: ScheduleSpec, status: str, active: int | None, released: str | None = None
+) -> None:
+    """The note on stderr for a run `schedule run` did not enqueue: held, or skipped.
+    `released`: the held fire it enqueued first, which is the active run `active`."""
     shown = "?" if active is None else active
     policy = f'overlap = "{spec.overlap}"'
-    if status == "pending":
+    if released is not None:
+        held = "this run waits for it to end" if status == "pending" else "a run already waits"
+        said = f"jobctl: {released} was enqueued as job {shown} ({policy}); {held}"
+        if status == "pending":
+            say(f"{said}, then the cron daemon enqueues it")
+        else:
+            say(f"{said} for it; nothing queued")
+    elif status == "pending":
         say(
             f"jobctl: run {shown} of schedule {spec.name!r} is still active; this run waits for"
             f" it to end ({policy}), then the cron daemon enqueues it"
