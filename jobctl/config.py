@@ -32,6 +32,7 @@ NAME_RULE = (
 MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
 QUEUE_NAME = JOB_NAME
 MIN_LOG_BYTES = 1024  # [settings] log_max_bytes: below it a cut log keeps next to nothing
+MIN_PAYLOAD_LIMIT = 1024  # [settings] max_payload: below it most payloads, or all, are refused
 MAX_PAYLOAD_LIMIT = 127 * 1024  # under Linux's MAX_ARG_STRLEN (128 KiB) with the variable's name
 ADHOC_JOB = "exec"  # the job name of ad-hoc commands queued with `enqueue --exec`
 DEFAULT_QUEUE = "default"
@@ -288,7 +289,8 @@ def _check_trusted(path: Path, info: os.stat_result) -> None:
     if problem is not None:
         raise ConfigError(
             f"{path}: its folder {path.parent} {problem}: another user could replace the"
-            f" file, whose commands run as {user_name(os.geteuid())}"
+            f" file, whose commands run as {user_name(os.geteuid())}; make the folder yours"
+            " (or root's) and not group- or world-writable (chown; chmod go-w FOLDER)"
         )
 
 
@@ -620,6 +622,14 @@ class _Parser:
         if lease < 1:
             raise self.fail(t, "lease", "must be at least 1s")
         max_payload = self.take(t, data, "max_payload", (int, str), 64 * 1024, parse_size)
+        if max_payload < MIN_PAYLOAD_LIMIT:
+            raise self.fail(
+                t,
+                "max_payload",
+                f"must be at least 1KiB, got {max_payload} bytes: every job's payload is held"
+                " to it, an empty one ({}) of an enqueue --exec job too, so 0 would refuse"
+                " every enqueue (it is no 'unlimited'; the most is 127KiB)",
+            )
         if max_payload > MAX_PAYLOAD_LIMIT:
             raise self.fail(
                 t,

@@ -54,7 +54,7 @@ def dead_list(
         typer.Option(
             "--since",
             help="Only jobs that died within this duration (1h, 7d), or since this time (as"
-            " --at takes it: 2026-05-01T09:30, today 9:00).",
+            " --at takes it: 2026-05-01T09:30, today 0:00).",
             metavar="DURATION|TIME",
         ),
     ] = None,

@@ -70,7 +70,7 @@ def list_jobs(
         typer.Option(
             "--since",
             help="Only jobs created within this duration (1h, 7d), or since this time (as --at"
-            " takes it: 2026-05-01T09:30, today 9:00).",
+            " takes it: 2026-05-01T09:30, today 0:00).",
             metavar="DURATION|TIME",
         ),
     ] = None,

@@ -19,7 +19,7 @@ def stats(
         typer.Option(
             "--since",
             help="The window to report on: a duration (1h, 7d), or the time it starts (as --at"
-            " takes it: 2026-05-01T09:30, today 9:00).",
+            " takes it: 2026-05-01T09:30, today 0:00).",
             metavar="DURATION|TIME",
         ),
     ] = "24h",
@@ -117,7 +117,11 @@ def _stats_document(row: dict[str, object]) -> dict[str, object]:
     }
 
 
-@app.command(epilog="Example:  jobctl metrics > /var/lib/node_exporter/jobctl.prom")
+@app.command(
+    epilog="Example:  cd /var/lib/node_exporter && jobctl metrics > jobctl.prom.$$"
+    " && mv jobctl.prom.$$ jobctl.prom  (written whole, then renamed: node_exporter's"
+    " textfile collector never reads half of it)"
+)
 def metrics() -> None:
     """Print the Prometheus text exposition (the same as /metrics of --metrics-addr)."""
     import sys

@@ -32,8 +32,8 @@ AtOption = Annotated[
     str | None,
     typer.Option(
         "--at",
-        help="Run at this time: 2026-05-01T09:30 (ISO-8601; local time unless it has an"
-        " offset), 2026-05-01 9:30, 21:30 (the next one), today 9:00, tomorrow 9:00, or"
+        help="Run at this time: 2030-05-01T09:30 (ISO-8601; local time unless it has an"
+        " offset), 2030-05-01 9:30, 21:30 (the next one), today 9:00, tomorrow 9:00, or"
         " +10m (from now). A time already past runs now.",
         show_default=False,
         metavar="TIME",

@@ -579,7 +579,7 @@ def cron_next(
         str | None,
         typer.Option(
             "--from",
-            help="Start after this time, as enqueue --at takes it (2026-05-01T09:30, 21:30,"
+            help="Start after this time, as enqueue --at takes it (2030-05-01T09:30, 21:30,"
             " tomorrow 9:00, +10m), in --tz unless it has an offset.",
             metavar="TIME",
         ),
