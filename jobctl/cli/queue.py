@@ -173,7 +173,7 @@ def _bundle_parts(word: str, names: dict[str, bool]) -> list[str] | None:
     cls=_EnqueueCommand,
     epilog="Examples:  jobctl enqueue greet --arg name=Ada  |  "
     "jobctl enqueue --delay 5m report --arg title=hi  |  "
-    "jobctl enqueue --exec -- make -j4 test  |  "
+    "jobctl enqueue --exec -- uname -a  |  "
     "jobctl enqueue --batch jobs.jsonl  |  jobctl enqueue greet --arg name=Ada --wait --follow",
 )
 def enqueue(
