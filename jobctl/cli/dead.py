@@ -1,8 +1,9 @@
 """`jobctl dead ...`: the dead-letter queue, jobs that used up their attempts.
 
 Dead jobs keep their whole history; `retry` moves them back to the queue (the same job, its
-attempts reset) and `purge` deletes them. Both are one guarded store operation, so racing
-a worker, or each other, never runs a job twice nor deletes one that is running.
+attempts reset) and `purge` deletes them. Both are guarded store operations, a batch at a
+time for many jobs, so racing a worker, or each other, never runs a job twice nor deletes one
+that is running.
 """
 
 from __future__ import annotations
@@ -149,7 +150,12 @@ def dead_retry(
             asked = ids if ids is not None else sorted(store.finished_ids([State.DEAD], job=job))
             refusals = _cannot_run(store, config, asked, job, now)
             chosen = [i for i in asked if i not in refusals]
-        moved = store.dead_retry(chosen, job, now)
+        if chosen is None:  # no config read: every dead job, looked up here if many
+            from jobctl.cli.control import BATCH
+
+            every = store.finished_ids([State.DEAD], job=job)
+            chosen = sorted(every) if len(every) > BATCH else None
+        moved = _retry_in_batches(store, chosen, job, now)
         if moved:
             from jobctl.cli.enqueue import changed
 
@@ -177,6 +183,28 @@ def dead_retry(
     else:
         print(f"retried {len(moved)} dead job(s){_named(moved)}")
     refused(len(skipped), asked=None if ids is None else len(ids), verb="retried")
+
+
+def _retry_in_batches(
+    store: Store, chosen: list[int] | None, job: str | None, now: float
+) -> list[int]:
+    """Retry these dead jobs (None: every one) a batch at a time, from the oldest: each
+    batch's store call retries a job after the older ones it runs after, and leaves dead
+    one whose key a job retried in an earlier batch holds now, as in one call."""
+    from jobctl.cli.control import in_batches
+
+    if chosen is None:
+        return store.dead_retry(None, job, now)
+    moved: list[int] = []
+    in_batches(
+        store,
+        sorted(chosen),
+        lambda batch: moved.extend(store.dead_retry(batch, job, now)),
+        lambda: len(moved),
+        "retrying",
+        "retried",
+    )
+    return sorted(moved)
 
 
 @dead_app.command(
