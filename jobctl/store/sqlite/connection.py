@@ -185,14 +185,18 @@ class SqliteBase:
     def _copy(self, target: str, part: str) -> None:
         """The copy made at `part`, then linked to `target`; the part removed whatever
         happens."""
+        # The part is made inside the `try` whose `finally` removes it: an interrupt right
+        # after its making (a signal sent as soon as the part shows) left it behind. Its name
+        # holds this process's id, so a part found there is a killed run's of that id.
         try:
-            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        except OSError as exc:
-            # A folder that is missing or closed to this user is the caller's mistake, not a
-            # database that cannot be used (exit 3, which a cron line takes for a broken queue).
-            raise UsageError(f"backup {target}: cannot create: {exc.strerror}") from None
-        os.close(fd)
-        try:
+            try:
+                fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            except OSError as exc:
+                # A folder that is missing or closed to this user is the caller's mistake,
+                # not a database that cannot be used (exit 3, which a cron line takes for a
+                # broken queue).
+                raise UsageError(f"backup {target}: cannot create: {exc.strerror}") from None
+            os.close(fd)
             copy = sqlite3.connect(part, isolation_level=None)
             try:
                 self._conn.backup(copy)
