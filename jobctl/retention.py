@@ -14,27 +14,20 @@ import contextlib
 import errno
 import fcntl
 import os
-import signal
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from jobctl.batches import run_batches
 from jobctl.clock import Clock
 from jobctl.config import Config, shared_store
 from jobctl.errors import StoreError, StoreFull
 from jobctl.logfiles import attempt_folder, hook_logs_of, locate, trusted
 from jobctl.logfolders import remove_log_folder
 from jobctl.models import JobFilter, State
-from jobctl.stopsignals import handlers_replaced
 from jobctl.store import Store
 
 BATCH = 500
-# After each batch a prune rests as long as the batch took (up to REST_AT_MOST: a batch
-# that waited long for the lock let others have it): the writers that waited meanwhile
-# (workers, enqueues), retrying in SQLite's busy handler, then find the lock free. Batches
-# back to back retook it at once, and a prune of a million jobs cut a worker from 300 jobs
-# a second to 5-30 for its whole run.
-REST_AT_MOST = 0.1
 AUTO_PRUNE_EVERY = 60.0  # seconds between the starts of a worker's own prunes
 # A worker's own prune deletes for about SLICE seconds at a turn of its loop, then leaves
 # it SLICE_REST seconds to its jobs (leases, timeouts, signals, claims): done in one go,
@@ -88,7 +81,7 @@ class _Sweep:
         self.targets = store.finished_ids(states, ids=ids, finished_before=finished_before, job=job)
         self._next = 0
         # From a batch's commit until its log files are removed: no interrupt may come
-        # between the two (see _interrupts_held).
+        # between the two (see jobctl.batches).
         self.committed = False
         # Log folders are removed only where every id of theirs was handed out already
         # (the newest folder is where the next jobs' logs go): below this one.
@@ -225,7 +218,7 @@ def prune(
 ) -> Pruned:
     """Delete the finished jobs asked for, with their attempt logs, and with `log_dir` their
     notification hooks' logs too, and the log folders emptied; resting after each batch
-    (see REST_AT_MOST). A store error in a batch after others deleted jobs (a full disk)
+    (see jobctl.batches). A store error in a batch after others deleted jobs (a full disk)
     ends it with what it deleted so far and that error in `stopped`: raised, those jobs
     would go unreported."""
     deleted: list[int] = []
@@ -237,75 +230,34 @@ def prune(
         sweep = _Sweep(
             store, states, ids=ids, finished_before=finished_before, job=job, log_dir=log_dir
         )
-        with _interrupts_held() as interrupts:
-            waiting = store.while_waiting
+        stopped: StoreError | None = None
 
-            def while_waiting() -> None:
-                # A batch waiting for the database's lock (up to its busy timeout) has
-                # committed nothing yet: an interrupt ends the wait, as in any command.
-                if interrupts and not sweep.committed:
-                    raise _Interrupted
-                if waiting is not None:
-                    waiting()
-
-            store.while_waiting = while_waiting
+        def step() -> bool:
+            nonlocal removed, kept, because, stopped
             try:
-                while not sweep.done and not interrupts:
-                    started = time.monotonic()
-                    try:
-                        pruned = sweep.step(store, batch, recheck=False)
-                    except StoreError as exc:
-                        if not deleted:
-                            raise
-                        return Pruned(deleted, removed, kept, because, stopped=exc)
-                    except _Interrupted:
-                        break
-                    except KeyboardInterrupt as exc:
-                        # A second interrupt to a Redis server that did not answer a batch's
-                        # delete (see jobctl.store.redis.inflight): what was deleted before
-                        # is said with it.
-                        note = getattr(exc, "note", None)
-                        if deleted and isinstance(note, str):
-                            exc.note = f"{len(deleted)} job(s) were deleted; then {note}"  # type: ignore[attr-defined]
-                        raise
-                    deleted.extend(pruned.ids)
-                    removed += pruned.logs_removed
-                    kept += pruned.logs_kept
-                    because = because or pruned.kept_because
-                    if not sweep.done and not interrupts:
-                        time.sleep(min(time.monotonic() - started, REST_AT_MOST))
-            finally:
-                store.while_waiting = waiting
-        if interrupts:
-            from jobctl.text import say
+                pruned = sweep.step(store, batch, recheck=False)
+            except StoreError as exc:
+                if not deleted:
+                    raise
+                stopped = exc
+                return False
+            deleted.extend(pruned.ids)
+            removed += pruned.logs_removed
+            kept += pruned.logs_kept
+            because = because or pruned.kept_because
+            return not sweep.done
 
-            say(f"jobctl: interrupted after deleting {len(deleted)} job(s)")
-            # Acted on as it would have been, its handler back: Ctrl-C exits 130, and
-            # SIGTERM or SIGHUP ends the process by that signal.
-            signal.raise_signal(interrupts[0])
-    return Pruned(deleted, removed, kept, because)
-
-
-class _Interrupted(Exception):
-    """A held interrupt, ending a batch's wait for the database's lock."""
-
-
-@contextlib.contextmanager
-def _interrupts_held() -> Iterator[list[signal.Signals]]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP while a prune deletes, for it to act on between
-    batches (the signals that came, in order): a batch's rows are committed before its log
-    files are removed, and an interrupt between the two lost their paths, leaving files no
-    later prune finds. One ignored (under nohup) stays ignored; outside the main thread,
-    where no handler can be set, none is held."""
-    came: list[signal.Signals] = []
-
-    def note(signum: int, _frame: object) -> None:
-        came.append(signal.Signals(signum))
-
-    # Held on by a change in flight on a Redis server, and given to this one at its reply.
-    note.notes_only = True  # type: ignore[attr-defined]
-    with handlers_replaced(note, lambda old: old not in (signal.SIG_IGN, None)):  # None: C's
-        yield came
+        if not sweep.done:
+            run_batches(
+                store,
+                step,
+                doing="deleting",
+                done="deleted",
+                changed=lambda: len(deleted),
+                # A batch that committed its rows removes its log files before it ends.
+                wait_may_end=lambda: not sweep.committed,
+            )
+    return Pruned(deleted, removed, kept, because, stopped=stopped)
 
 
 def end_of_prune(pruned: Pruned) -> None:

@@ -1,6 +1,6 @@
 """The stop signals of a one-shot command (Ctrl-C, SIGTERM, SIGHUP), and the one way their
-handlers are swapped for the length of a step an interrupt must not split (a prune's batch,
-a change in flight on a Redis server)."""
+handlers are swapped for the length of a step an interrupt must not split (a batch of a
+prune or a large cancel, a change in flight on a Redis server, a backup's copy)."""
 
 from __future__ import annotations
 
@@ -32,3 +32,19 @@ def handlers_replaced(
     finally:
         for number, old in previous.items():
             signal.signal(number, old)
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[list[signal.Signals]]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP for the block to act on at a point of its choosing
+    (the signals that came, in order). One ignored (under nohup) stays ignored; outside the
+    main thread, where no handler can be set, none is held."""
+    came: list[signal.Signals] = []
+
+    def note(signum: int, _frame: object) -> None:
+        came.append(signal.Signals(signum))
+
+    # Held on by a change in flight on a Redis server, and given to this one at its reply.
+    note.notes_only = True  # type: ignore[attr-defined]
+    with handlers_replaced(note, lambda old: old not in (signal.SIG_IGN, None)):  # None: C's
+        yield came

@@ -56,58 +56,22 @@ def in_batches(
     done: str,
 ) -> None:
     """Run `step` (one store call: one transaction, or one script) on `items` a BATCH at a
-    time, resting between batches as a prune does (see jobctl.retention.REST_AT_MOST): in
-    one call, a cancel of 100,000 ids or a dead retry --all of 70,000 jobs held the write
-    lock (on Redis, the server) for seconds, and every enqueue and worker waited, failing
-    past the busy timeout. Ctrl-C, SIGTERM and SIGHUP are held until a batch is done, then
-    end it with "interrupted after `doing` N job(s)" (`changed_so_far`), as a prune ends.
-    A change of a batch or less is one call, as it always was."""
+    time, as a prune deletes (see jobctl.batches), ending an interrupted change with
+    "interrupted after `doing` N job(s)" (`changed_so_far`). A change of a batch or less is
+    one call, as it always was."""
     if len(items) <= BATCH:
         step(list(items))
         return
-    from jobctl.retention import REST_AT_MOST, _Interrupted, _interrupts_held
+    from jobctl.batches import run_batches
 
-    with _interrupts_held() as interrupts:
-        waiting = store.while_waiting
+    starts = iter(range(0, len(items), BATCH))
 
-        def while_waiting() -> None:
-            # A batch waiting for the database's lock has changed nothing yet: an interrupt
-            # ends the wait, as in any command.
-            if interrupts:
-                raise _Interrupted
-            if waiting is not None:
-                waiting()
+    def one_batch() -> bool:
+        start = next(starts)
+        step(list(items[start : start + BATCH]))
+        return start + BATCH < len(items)
 
-        store.while_waiting = while_waiting
-        try:
-            for start in range(0, len(items), BATCH):
-                if interrupts:
-                    break
-                started = time.monotonic()
-                try:
-                    step(list(items[start : start + BATCH]))
-                except _Interrupted:
-                    break
-                except KeyboardInterrupt as exc:
-                    # A second interrupt to a Redis server that did not answer a batch (see
-                    # jobctl.store.redis.inflight): what was done before is said with it.
-                    note = getattr(exc, "note", None)
-                    if changed_so_far() and isinstance(note, str):
-                        exc.note = f"{changed_so_far()} job(s) were {done}; then {note}"  # type: ignore[attr-defined]
-                    raise
-                if start + BATCH < len(items) and not interrupts:
-                    time.sleep(min(time.monotonic() - started, REST_AT_MOST))
-        finally:
-            store.while_waiting = waiting
-    if interrupts:
-        import signal
-
-        from jobctl.text import say
-
-        say(f"jobctl: interrupted after {doing} {changed_so_far()} job(s)")
-        # Acted on as it would have been, its handler back: Ctrl-C exits 130, and SIGTERM
-        # or SIGHUP ends the process by that signal.
-        signal.raise_signal(interrupts[0])
+    run_batches(store, one_batch, doing=doing, done=done, changed=changed_so_far)
 
 
 @app.command(
