@@ -240,24 +240,31 @@ def job_rows(jobs: Sequence[Job]) -> None:
     is the time of the job's state: when a scheduled job is due, when a running one started,
     when a finished one ended (empty for a queued job: CREATED says it). A job cancelled
     while its process is still stopping has not ended: it holds its worker's slot, so it
-    says so (in plain text in WHEN, leaving the STATE field as --state names it)."""
+    says so (in plain text in WHEN, leaving the STATE field as --state names it). On a
+    terminal the times are how long ago; in plain text, which a file or a mail keeps, when
+    (`listed_time`). On a terminal the JOB and QUEUE names are cut last of all: they tell
+    the rows apart, where the payload, the key and the error give way first."""
     now = time.time()
     plain = not use_rich()
+
+    def since(ts: float | None) -> str:
+        return listed_time(ts, now, plain)
+
     rows = []
     styles = []
     for job in jobs:
         state = job.state.value
         if job.state == State.SCHEDULED:
-            when = "due " + ago(job.run_at, now)
+            when = "due " + (listed_time(job.run_at, now, plain) if plain else ago(job.run_at, now))
         elif job.state == State.RUNNING:
-            when = "started " + age_text(job.started_at, now)
+            when = "started " + since(job.started_at)
         elif job.state == State.WAITING:
-            when = "after " + ",".join(map(str, job.after))
+            when = "after " + _waited_for(job.after, plain)
         elif still_stopping(job):
             state = state if plain else "stopping"  # as `status` marks it
-            when = ("stopping, " if plain else "") + "cancelled " + age_text(job.finished_at, now)
+            when = ("stopping, " if plain else "") + "cancelled " + since(job.finished_at)
         elif job.finished_at:
-            when = "ended " + age_text(job.finished_at, now)
+            when = "ended " + since(job.finished_at)
         else:
             when = ""
         rows.append(
@@ -269,7 +276,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 state,
                 str(job.priority),
                 f"{job.attempts}/{job.max_attempts}",
-                age_text(job.created_at, now),
+                since(job.created_at),
                 when,
                 job.key or "",  # not folded as prose is: `a\\nb` and `a b` are two keys
                 cell(job.error),
@@ -288,9 +295,32 @@ def job_rows(jobs: Sequence[Job]) -> None:
         rows,
         styles,
         usual=_USUAL,
-        cut={"JOB": "end", "PAYLOAD": "end", "QUEUE": "end", "KEY": "end", "ERROR": "error"},
-        spare=["CREATED", "TRIES", "PRI"],  # WHEN says what matters of a job's time
+        cut={"JOB": "name", "PAYLOAD": "end", "QUEUE": "name", "KEY": "end", "ERROR": "error"},
+        # WHEN says what matters of a job's time; the payload goes before a name is cut.
+        spare=["CREATED", "TRIES", "PRI", "PAYLOAD"],
     )
+
+
+_AFTER_SHOWN = 3  # ids a terminal's WHEN gives of the jobs a waiting job runs after
+
+
+def _waited_for(after: Sequence[int], plain: bool) -> str:
+    """The ids a waiting job runs after, in WHEN: all of them in plain text, for grep; on a
+    terminal the first few and how many (`6,7,8,… (30 jobs)`), where a fan-in of 100 jobs
+    made every row of the table hundreds of cells wide (`show` lists them all)."""
+    ids = list(map(str, after))
+    if plain or len(ids) <= _AFTER_SHOWN:
+        return ",".join(ids)
+    return ",".join(ids[:_AFTER_SHOWN]) + f",… ({len(ids)} jobs)"
+
+
+def listed_time(ts: float | None, now: float, plain: bool) -> str:
+    """A past time in a listing: how long ago on a terminal ("5m ago"), and in plain text
+    when, as ISO-8601 with its offset (as `show` gives it): "13s ago" in a report saved or
+    mailed says nothing once it is read."""
+    if plain:
+        return iso(ts) or ""
+    return age_text(ts, now)
 
 
 _STOPPING = " (stopping: its process has yet to end; SIGKILL after its kill_grace)"
@@ -342,7 +372,8 @@ def attempt_rows(attempts: Sequence[Attempt]) -> None:
     second, a time without its date when that is today's (the end's, when it is the
     start's), to leave the error room; the job's own lines above the table give them whole.
     On a narrow terminal the log's path goes, then the worker, ATTEMPT and ENDED (TOOK says
-    it), rather than fold every cell: `jobctl logs ID --attempt RUN` prints the log."""
+    it), then TOOK and STARTED, rather than fold every cell or cut the error's start:
+    `jobctl logs ID --attempt RUN` prints the log."""
     short = use_rich()
     today = (iso(time.time()) or "")[:10]
     rows = []
@@ -373,7 +404,8 @@ def attempt_rows(attempts: Sequence[Attempt]) -> None:
         ["RUN", "ATTEMPT", "STARTED", "ENDED", "TOOK", "OUTCOME", "EXIT", "WORKER", "ERROR", "LOG"],
         rows,
         cut={"ERROR": "error", "LOG": "start"},
-        spare=["LOG", "WORKER", "ATTEMPT", "ENDED"],
+        # The error's jobctl words ("exit code 4") are kept before the times.
+        spare=["LOG", "WORKER", "ATTEMPT", "ENDED", "TOOK", "STARTED"],
     )
 
 
@@ -445,8 +477,9 @@ def status_tables(
             rows,
             styles,
             title="Queues",
-            # What ran (`stats`), what is due later or after other jobs.
-            spare=["CANCELLED", "SUCCEEDED", "SCHEDULED", "WAITING"],
+            # A count of 0 goes first (tables._drop_spare), then what ran (`stats`), the age
+            # of the oldest ready job, what is due later or after other jobs.
+            spare=["CANCELLED", "SUCCEEDED", "OLDEST READY", "SCHEDULED", "WAITING"],
         )
     else:
         print("Queues: none (no job stored)")
@@ -472,7 +505,7 @@ def status_tables(
             ["yellow" if still_stopping(j) else None for j in both],
             title="Running",
             usual={"QUEUE": "default", "STATE": "running"},
-            cut={"JOB": "end"},
+            cut={"JOB": "name"},
             spare=["ATTEMPT", "QUEUE", "JOB"],  # beside a long worker id: `show ID` has it
         )
         if ending:
@@ -534,14 +567,15 @@ def dead_rows(jobs: Sequence[Job]) -> None:
                 *_payload_cells(j, plain),
                 j.queue,
                 f"{j.attempts}/{j.max_attempts}",
-                age_text(j.finished_at, now),
+                listed_time(j.finished_at, now, plain),
                 cell(j.error),
                 *_command_cells(j, plain),
             ]
             for j in jobs
         ],
         usual=_USUAL,
-        cut={"JOB": "end", "PAYLOAD": "end", "ERROR": "error"},
+        cut={"JOB": "name", "PAYLOAD": "end", "ERROR": "error"},
+        spare=["TRIES", "PAYLOAD"],  # before the job's name or the error's words are cut
     )
 
 

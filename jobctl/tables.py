@@ -35,12 +35,13 @@ def table(
     0) are left blank, and only the columns with a value in some row are shown. The columns
     in `cut` (column -> how) give up what the terminal lacks, shared out among them (see
     _fit), so that a wide terminal shows long commands and errors whole and a narrow one
-    cuts them rather than folding every row; where even that leaves too little, the `spare`
-    columns go, in their order (kubectl's columns for -o wide; a name several columns have
-    takes the right-most first). In such a table the other columns keep their width: an id,
-    a worker's or a queue's name, a time folded over lines can be neither read nor pasted.
+    cuts them rather than folding every row; where even that leaves too little, columns go
+    (see _drop_spare). In such a table the other columns keep their width: an id, a
+    worker's or a queue's name, a time folded over lines can be neither read nor pasted. A
+    title wider than the table is a line of its own, cut to the terminal's width.
     Plain text is for grep and awk: every column, every value, and "-" for an empty cell,
-    so that the fields of a line are always the same."""
+    so that the fields of a line are always the same, aligned by the cells a character
+    takes on a terminal (a CJK character or an emoji takes two)."""
     rich = use_rich()
     if rich:
         hidden = [usual.get(c) if usual else None for c in columns]
@@ -54,6 +55,7 @@ def table(
         rows = [[clean(v) or "-" for v in row] for row in rows]
     title = clean(title) if title else title
     if rich:
+        from rich.cells import cell_len
         from rich.console import Console
         from rich.table import Table
         from rich.text import Text
@@ -70,6 +72,7 @@ def table(
             console.size = shutil.get_terminal_size()
         fitted = bool(cut or spare)
         cut = cut or {}
+        room = console.width
         if fitted:
             columns, rows = _drop_spare(columns, rows, cut, spare, console.width)
             rows = _fit(columns, rows, cut, console.width)
@@ -79,6 +82,12 @@ def table(
             console.width = max(console.width, _width_of(columns, rows))
         # Text, not str: rich would read "[...]" in stored data as markup.
         heading = Text(title) if title else None
+        if title and cell_len(title) > min(room, _width_of(columns, rows)):
+            # rich folds a title over lines at the table's width: `stats`'s took two at 80.
+            console.print(
+                Text(title, style="table.title"), no_wrap=True, overflow="ellipsis", width=room
+            )
+            heading = None
         grid = Table(title=heading, box=None, header_style="bold", pad_edge=False)
         for column in columns:
             if fitted and column not in cut:  # cut by "…" where nothing fits, never folded
@@ -92,24 +101,35 @@ def table(
             )
         console.print(grid)
         return
+    from rich.cells import cell_len
+
     if title:
         print(title)
-    widths = [
-        max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)
-    ]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
-    for row in rows:
-        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+    widths = [max([cell_len(c)] + [cell_len(r[i]) for r in rows]) for i, c in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            v + " " * (w - cell_len(v)) for v, w in zip(cells, widths, strict=True)
+        ).rstrip()
+
+    lines = [line(columns), *(line(row) for row in rows)]
     sys.stdout.write("\n".join(lines) + "\n")
 
 
 # How a cell too long for the terminal is cut: "end" keeps its start (a command, a key),
 # "start" keeps its end (a log file's name), "error" keeps jobctl's own words before the
-# first ": " ("exit code 3") and the end of what the job wrote, where stderr says most.
-Cut = Literal["end", "start", "error"]
+# first ": " ("exit code 3") and the end of what the job wrote, where stderr says most, and
+# an error of jobctl's words alone ("exit code 4") whole while the room allows, else its
+# start. "name" is cut as "end", but a job type's or a queue's name (at most _NAME_MOST
+# cells, no blank) only when nothing else is left to give way: it is the row's identity,
+# and `backup-database…` tells a nightly job from a weekly one no better than nothing does
+# (an --exec job's command in the same column is cut as "end").
+Cut = Literal["end", "start", "error", "name"]
 
 _GAP = 2  # between two columns of a rich table without a box
 _FEWEST = 10  # cells a cut column keeps, whatever the terminal: below that it says nothing
+_NAME_MOST = 64  # a job type's, a queue's name at its longest; a wider JOB cell is a command
+_NOTHING = ("", "0")  # cells that say nothing: a count of none, or no value
 
 
 def _drop_spare(
@@ -119,10 +139,14 @@ def _drop_spare(
     spare: Sequence[str],
     room: int,
 ) -> tuple[Sequence[str], Sequence[Sequence[str]]]:
-    """Without the `spare` columns, in their order, while the table would not fit `room`
-    cells even with its `cut` columns cut as far as they still say something (_fewest): a
-    folded row is two lines for one, and an error cut to "exit code…" tells less than the
-    column that gave way."""
+    """Without the columns that say least, one at a time, while the table would not fit
+    `room` cells even with its `cut` columns cut as far as they still say something
+    (_fewest): a folded row is two lines for one, and an error cut to "exit code…" tells
+    less than the column that gave way. The columns that go, first to last: a `spare` one
+    that says nothing in any row (all 0s), another such column (`stats`'s OK of 0, but never
+    the first, nor a cut one), then the `spare` ones in their order (kubectl's columns for
+    -o wide; a name several columns have takes the right-most first): 30 scheduled jobs
+    are not left out to keep a RUNNING of 0."""
     from rich.cells import cell_len
 
     def least(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
@@ -134,13 +158,36 @@ def _drop_spare(
             smallest.append(width if how is None else min(width, _fewest(name, how, values)))
         return sum(smallest) + _GAP * (len(columns) - 1)
 
-    for name in spare:
-        if name not in columns or least(columns, rows) <= room:
-            continue
-        gone = len(columns) - 1 - columns[::-1].index(name)  # the right-most of that name
+    pending = list(spare)
+    while least(columns, rows) > room:
+        gone = _least_telling(columns, rows, cut, pending)
+        if gone is None:
+            break
+        if columns[gone] in pending:
+            pending.remove(columns[gone])
         columns = [c for i, c in enumerate(columns) if i != gone]
         rows = [[v for i, v in enumerate(row) if i != gone] for row in rows]
     return columns, rows
+
+
+def _least_telling(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    cut: Mapping[str, Cut],
+    spare: Sequence[str],
+) -> int | None:
+    """The index of the column to go next (see _drop_spare), None when none may."""
+    places = {name: len(columns) - 1 - columns[::-1].index(name) for name in columns}
+    empty = [
+        i
+        for i, name in enumerate(columns)
+        if i > 0 and rows and name not in cut and all(row[i] in _NOTHING for row in rows)
+    ]
+    spare_places = [places[name] for name in spare if name in places]
+    return next(
+        (i for i in spare_places if i in empty),
+        empty[-1] if empty else (spare_places[0] if spare_places else None),
+    )
 
 
 def _positive(columns: str) -> bool:
@@ -162,15 +209,34 @@ def _width_of(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
 
 
 def _fewest(name: str, how: Cut, values: Sequence[str]) -> int:
-    """The cells a cut column needs to say something: _FEWEST, its heading, and for an
-    error its jobctl words and a few of the job's (as _cut_to keeps them)."""
+    """The cells a cut column needs to say something: _FEWEST, its heading; for an error
+    its jobctl words and a few of the job's (as _cut_to keeps them), or the whole of an
+    error of jobctl's words alone; for a name, the longest name whole."""
     from rich.cells import cell_len
 
     fewest = max(_FEWEST, cell_len(name))
     if how == "error":
-        words = max((cell_len(error_parts(v)[0]) for v in values), default=0)
-        fewest = max(fewest, words + 1 + _FEWEST // 2)
+        for value in values:
+            words = _own_words(value)
+            needs = cell_len(words) + (1 + _FEWEST // 2 if words != value else 0)
+            fewest = max(fewest, needs)
+    elif how == "name":  # a command in JOB (an --exec job's) has blanks; a name has none
+        names = (cell_len(v) for v in values if cell_len(v) <= _NAME_MOST and " " not in v)
+        fewest = max([fewest, *names])
     return fewest
+
+
+def _own_words(error: str) -> str:
+    """jobctl's words in an error: "exit code 3: " before what the job wrote, or the whole
+    of an error the job added nothing to ("exit code 4", "timeout after 5s"), which has no
+    ": "; "" for an error too long for such words."""
+    head, rest = error_parts(error)
+    if head:
+        return head
+    return rest if len(rest) <= _OWN_WORDS_MOST and "\n" not in rest else ""
+
+
+_OWN_WORDS_MOST = 40  # as error_parts reads them
 
 
 def _fit(
@@ -181,8 +247,8 @@ def _fit(
     columns, a column narrower than its share keeping its own width and leaving the rest
     to the others, none cut below what it needs to say something (_fewest) while the room
     allows. When it does not (the spare columns are gone by then: see _drop_spare), they
-    share it all the same, down to their headings' width: a cell cut short still leaves
-    every row one line, where rich would fold them."""
+    share it all the same, down to their headings' width, the names (Cut "name") last: a
+    cell cut short still leaves every row one line, where rich would fold them."""
     from rich.cells import cell_len
 
     widths = [
@@ -204,9 +270,13 @@ def _fit(
             left -= share[i]
         return share
 
-    share = shared({i: _fewest(columns[i], cut[columns[i]], [r[i] for r in rows]) for i in elastic})
-    if sum(share.values()) > room_left:
-        share = shared({i: cell_len(columns[i]) for i in elastic})
+    fewest = {i: _fewest(columns[i], cut[columns[i]], [r[i] for r in rows]) for i in elastic}
+    headings = {i: cell_len(columns[i]) for i in elastic}
+    names = {i: fewest[i] if cut[columns[i]] == "name" else headings[i] for i in elastic}
+    for floors in (fewest, names, headings):  # a name is cut last of all
+        share = shared(floors)
+        if sum(share.values()) <= room_left:
+            break
     return [
         [_cut_to(v, share[i], cut[columns[i]]) if i in share else v for i, v in enumerate(row)]
         for row in rows
@@ -219,9 +289,11 @@ def _cut_to(text: str, width: int, how: Cut) -> str:
 
     if cell_len(text) <= width:
         return text
-    if how == "end":
+    if how in ("end", "name"):
         return set_cell_size(text, width - 1).rstrip() + "…"
     head = error_parts(text)[0] if how == "error" else ""
+    if how == "error" and not head:  # jobctl's words alone: "exit co…", never "…de 4"
+        return _cut_to(text, width, "end")
     keep = width - cell_len(head) - 1
     if head and keep < _FEWEST // 2:  # no room for the job's words: jobctl's, then a cut
         return _cut_to(text, width, "end")

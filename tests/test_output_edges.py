@@ -512,8 +512,8 @@ def test_each_line_is_one_write_so_parallel_callers_never_glue_lines(
 
 def test_list_fits_an_80_column_terminal_by_leaving_created_out(env: Env) -> None:
     """At 80 columns (a plain terminal, tmux panes, CI log viewers) a listing with a queue,
-    a priority, a key and an error folded every row onto two lines and cut a job name to
-    "schedule:". The CREATED column goes first; a wider terminal keeps it."""
+    a priority, a key and an error folded every row onto two lines. The CREATED column goes
+    first, before a job's name is cut (it was, to "schedule:i…"); a wider terminal keeps it."""
     env.write_config(
         '[jobs.cwd]\ncommand = ["true"]\n[jobs.hooked]\ncommand = ["false"]\nmax_attempts = 1\n'
         '[schedules.inline]\ncommand = ["true"]\ncron = "@hourly"\nqueue = "q9"\npriority = 7\n'
@@ -525,7 +525,7 @@ def test_list_fits_an_80_column_terminal_by_leaving_created_out(env: Env) -> Non
     env.enqueue("cwd", "--key", "K1", "--delay", "1h")
     narrow = _visible(run_on_terminal(env, "list", columns=80)).splitlines()
     assert len(narrow) == 5, "\n".join(narrow)  # the header and a line per job
-    assert "CREATED" not in narrow[0] and "schedule:i" in narrow[2] and "…" in narrow[2]
+    assert "CREATED" not in narrow[0] and "schedule:inline" in narrow[2]
     assert all(len(line.rstrip()) <= 80 for line in narrow)
     wide = _visible(run_on_terminal(env, "list", columns=120)).splitlines()
     assert "CREATED" in wide[0] and "schedule:inline" in wide[2]
