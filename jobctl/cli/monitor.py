@@ -19,7 +19,8 @@ def stats(
         typer.Option(
             "--since",
             help="The window to report on: a duration (1h, 7d), or the time it starts (as --at"
-            " takes it: 2026-05-01T09:30, today 0:00).",
+            " takes it: 2026-05-01T09:30, today 0:00). It starts on the hour (the counters are"
+            " hourly): --since 5m at 10:40 covers 10:00 on, in every column.",
             metavar="DURATION|TIME",
         ),
     ] = "24h",

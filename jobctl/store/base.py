@@ -8,7 +8,7 @@ nothing and says so. A contract test suite runs against every implementation.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 # How long a process that has an end to reach (`wait`, `logs --follow`, a --burst worker)
@@ -75,6 +75,15 @@ class Finish(NamedTuple):
     result: AttemptResult
     # For a failure: when to run again, or None when no attempt is left (the job dies).
     retry_at: float | None = None
+
+
+class AttemptTimes(NamedTuple):
+    """One attempt's times for `stats`, in seconds (never below 0)."""
+
+    queue: str
+    job: str
+    run: float | None  # None: it runs still
+    wait: float | None  # None: no due time was recorded
 
 
 class Store(abc.ABC):
@@ -422,11 +431,25 @@ class Store(abc.ABC):
         return None
 
     @abc.abstractmethod
+    def attempt_times(self, since: float) -> Iterator[AttemptTimes]:
+        """The run and wait time of each attempt started since `since` whose job is still
+        stored, read a page at a time through an index of start times: a short window reads
+        its own attempts, and a long one holds a page, not the history. A wait runs from
+        when the job was due (enqueued, its delay over, or its retry due) to the attempt's
+        start; the run is None while it runs. An attempt given back (interrupted) is none
+        of the job's runs, and is left out."""
+
     def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
-        """(queue, job) -> (run times, wait times) of attempts started since `since` whose
-        jobs are still stored: exact figures for percentiles. A wait runs from when the job
-        was due (enqueued, its delay over, or its retry due) to the attempt's start. An
-        attempt given back (interrupted) is none of the job's runs, and is left out."""
+        """(queue, job) -> (run times, wait times) of attempt_times(since), every one held:
+        for a look at a few (`stats` folds them as they come)."""
+        found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
+        for queue, job, run, wait in self.attempt_times(since):
+            runs, waits = found.setdefault((queue, job), ([], []))
+            if run is not None:
+                runs.append(run)
+            if wait is not None:
+                waits.append(wait)
+        return found
 
     @abc.abstractmethod
     def pending_counts(self) -> dict[tuple[str, str], int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import redis
@@ -11,7 +12,7 @@ from jobctl.errors import StoreError
 from jobctl.models import (
     WorkerInfo,
 )
-from jobctl.store.base import Histogram
+from jobctl.store.base import AttemptTimes, Histogram
 from jobctl.store.redis.base import RedisBase
 from jobctl.store.redis.codec import (
     HIST_BOUNDS,
@@ -141,30 +142,54 @@ class MonitorOps(RedisBase):
             )
         return result
 
-    def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
-        found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-        with self._guard():
-            members = self._client.zrangebyscore(self._key("att_start"), num(since), "+inf")
-        for start in range(0, len(members), PAGE):
-            chunk = [m.split(":") for m in members[start : start + PAGE]]
+    def attempt_times(self, since: float) -> Iterator[AttemptTimes]:
+        # Paged on the att_start set by score: a page starts at the last one's score, past
+        # the members of that score it gave already (a page of one score throughout is
+        # followed by its next, not read again).
+        low, seen_at_low = num(since), 0
+        while True:
+            with self._guard():
+                page = self._client.zrangebyscore(
+                    self._key("att_start"),
+                    low,
+                    "+inf",
+                    start=seen_at_low,
+                    num=PAGE,
+                    withscores=True,
+                )
+            if not page:
+                return
             with self._guard():
                 pipe = self._client.pipeline(transaction=False)
-                for padded, run in chunk:
+                for member, _ in page:
+                    padded, run = member.split(":")
                     job_id = str(int(padded))
-                    attempt_key = self._key("att", job_id, run)
-                    pipe.hmget(attempt_key, "due_at", "started_at", "finished_at", "outcome")
+                    pipe.hmget(
+                        self._key("att", job_id, run),
+                        "due_at",
+                        "started_at",
+                        "finished_at",
+                        "outcome",
+                    )
                     pipe.hmget(self._key("job", job_id), "queue", "job")
                 rows = pipe.execute()
             for i in range(0, len(rows), 2):
                 (due, started, finished, outcome), (queue, job) = rows[i], rows[i + 1]
                 if started is None or queue is None or outcome == "interrupted":
-                    continue  # (given back: not a run of the job)
-                runs, waits = found.setdefault((queue, job), ([], []))
-                if finished is not None:
-                    runs.append(max(0.0, float(finished) - float(started)))
-                if due is not None:  # from when the job was due: its delay is no wait
-                    waits.append(max(0.0, float(started) - float(due)))
-        return found
+                    continue  # (gone meanwhile, or given back: not a run of the job)
+                yield AttemptTimes(
+                    queue,
+                    job,
+                    None if finished is None else max(0.0, float(finished) - float(started)),
+                    # From when the job was due: its delay is no wait.
+                    None if due is None else max(0.0, float(started) - float(due)),
+                )
+            if len(page) < PAGE:
+                return
+            last = page[-1][1]
+            ties = sum(1 for _, score in page if score == last)
+            seen_at_low = seen_at_low + ties if num(last) == low else ties
+            low = num(last)
 
     def pending_counts(self) -> dict[tuple[str, str], int]:
         with self._guard():

@@ -35,7 +35,7 @@ SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 # times what it holds between two of SQLite's automatic checkpoints (1,000 pages: 4 MiB), so
 # that busy times, when readers hold a checkpoint back, do not cut it only to grow it again.
 WAL_SIZE_LIMIT = 16 << 20
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # Connections whose -wal or -shm was deleted under them: never closed (see _check_beside).
 _ABANDONED: list[sqlite3.Connection] = []
 
