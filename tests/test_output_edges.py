@@ -539,8 +539,8 @@ def test_list_fits_an_80_column_terminal_by_leaving_created_out(env: Env) -> Non
 
 def test_schedule_list_fits_an_80_column_terminal_by_leaving_policies_out(env: Env) -> None:
     """Its eight columns folded every row over five lines at 80 columns, and a ninth (LAST
-    OK) came: CATCH-UP, OVERLAP, ZONE, CRON and DESCRIPTION go, in that order, as far as the
-    width needs; a wider terminal keeps them."""
+    OK) came: CATCH-UP, OVERLAP, DESCRIPTION, CRON and ZONE go, in that order, as far as the
+    width needs (the zone last: the times are in it); a wider terminal keeps them."""
     env.write_config(
         '[jobs.t]\ncommand = ["true"]\n'
         '[schedules.backup]\njob = "t"\ncron = "30 2 * * *"\ntimezone = "Europe/Berlin"\n'
@@ -559,6 +559,22 @@ def test_schedule_list_fits_an_80_column_terminal_by_leaving_policies_out(env: E
     assert "clears the spool folder of files older than a week" in wide[2]
 
 
+def test_schedule_list_keeps_the_zone_its_times_are_in_longer_than_a_description(
+    env: Env,
+) -> None:
+    """ZONE went before DESCRIPTION: at 100 columns NEXT showed 09:00 of Tokyo and 09:00 of
+    the host's zone alike, with nothing saying which was which."""
+    env.write_config(
+        '[jobs.t]\ncommand = ["true"]\n'
+        '[schedules.backup]\njob = "t"\ncron = "30 2 * * *"\ntimezone = "Asia/Tokyo"\n'
+        '[schedules.tidy]\njob = "t"\ncron = "*/15 9-17 * * MON-FRI"\n'
+        'description = "clears the spool folder of files older than a week"\n'
+    )
+    env.run("schedule", "run", "backup", check=True)
+    header = _visible(run_on_terminal(env, "schedule", "list", columns=100)).split()
+    assert "ZONE" in header and "DESCRIPTION" not in header, header
+
+
 def test_list_cuts_a_long_queue_name_rather_than_fold_rows(env: Env) -> None:
     """With a long queue name, a key and an error, every row still took two lines at 80
     columns: the queue name was folded mid-word."""
@@ -573,7 +589,8 @@ def test_list_cuts_a_long_queue_name_rather_than_fold_rows(env: Env) -> None:
     env.run("run-worker", "--burst", check=True)
     shown = _visible(run_on_terminal(env, "list", columns=80)).splitlines()
     assert len(shown) == 5, "\n".join(shown)
-    assert "nightly-r…" in shown[2]
+    # Whole: a name tells rows apart, as a prefix does not (the payload or key gives way).
+    assert "nightly-reports" in shown[2]
 
 
 def test_piped_listings_name_an_exec_job_exec_and_give_its_command_last(env: Env) -> None:

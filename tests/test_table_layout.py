@@ -122,6 +122,14 @@ def test_the_stats_title_stays_on_one_line(env: Env) -> None:
         assert len(lines) == 4  # the title, the heading, a row per job type
 
 
+def test_stats_keeps_the_backlog_longer_than_the_windows_enqueues(env: Env) -> None:
+    """PENDING (the jobs waiting now) went before ENQUEUED (those the window added): at 50
+    columns a backlog of two jobs was out of sight."""
+    _two_backups(env)
+    header = _lines(run_on_terminal(env, "stats", columns=50))[1].split()
+    assert "PENDING" in header and "ENQUEUED" not in header, header
+
+
 def test_an_error_of_jobctls_words_alone_keeps_its_start(env: Env) -> None:
     """`exit code 4`, with nothing the job wrote after it, was cut to `…de 4` at 40 columns:
     the times give way first, and the error is cut at its end if at all."""

@@ -90,7 +90,10 @@ def stats(
         title=stats_title(_window_said(since, start, now), start, now),
         # On a narrow terminal the times go first, each group's heading last (the wait's P95,
         # then the run's), then the counts that say least, rather than fold every row.
-        spare=["P95", "P95", "MAX", "WAIT P50", "RUN P50", "PROCESSED", "CANCELLED", "PENDING"],
+        spare=[
+            *("P95", "P95", "MAX", "WAIT P50", "RUN P50"),
+            *("PROCESSED", "CANCELLED", "ENQUEUED", "PENDING"),
+        ],
     )
 
 

@@ -219,7 +219,7 @@ def schedule_list(
         cut={"DESCRIPTION": "end"},
         # At 80 columns every row folded over several lines: the columns a narrow terminal
         # can do without go, the policies first (--json and a wider terminal show them).
-        spare=("CATCH-UP", "OVERLAP", "ZONE", "CRON", "DESCRIPTION"),
+        spare=("CATCH-UP", "OVERLAP", "DESCRIPTION", "CRON", "ZONE"),
     )
 
 
