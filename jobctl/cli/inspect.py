@@ -3,10 +3,13 @@ given no id."""
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import itertools
 import time
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from array import array
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, NoReturn, overload
 
 import typer
 
@@ -255,9 +258,9 @@ def wait(
             print_json([])
         return
     with opened as store:
-        wanted = list(dict.fromkeys(job_ids or []))
+        given = list(dict.fromkeys(job_ids or []))
+        wanted = _WaitedFor(given)
         stopping: list[int] = []  # waited for (their keys are held), not reported on
-        active: set[int] = set()  # the jobs listed as active: they were there
         listing_timed_out = False
         if every or queue is not None or job is not None:
             if queue is not None:
@@ -267,53 +270,48 @@ def wait(
             active_ids, listing_timed_out = _active_ids(store, where, deadline)
             if queue is not None and not active_ids:
                 note_unknown_queue(queue, store, fatal=True)
-            listed = set(wanted)
-            wanted += [i for i in active_ids if i not in listed]
-            active = set(active_ids)
+            wanted = _WaitedFor(given, active_ids)
             del active_ids
             # Cancelled while running, still taking their kill_grace: "cancel, wait, enqueue
             # the key again" needs them stopped, but they ended before the wait began.
             ending = where._replace(states=(State.CANCELLED,), leased=True)
-            stopping = [j.id for j in store.list_jobs(ending) if j.id not in listed]
+            stopping = [j.id for j in store.list_jobs(ending) if j.id not in wanted]
         # Each job waited for as last read, once it has ended (or as given): one still
         # pending is read again at each look, and a million held whole took gigabytes.
         seen: dict[int, Job] = {}
-        read: set[int] = set()  # the ids read at least once (a job missing since was pruned)
         if job_ids:
-            seen.update(_refuse_unknown(store, [i for i in wanted if i not in active]))
+            seen.update(_refuse_unknown(store, [i for i in given if not wanted.active(i)]))
         deleted: set[int] = set()  # pruned while waited for: how they ended is not known
         said: set[int] = set()  # the jobs whose bad end was said, as soon as it was seen
-        reported = set(wanted)  # (a stopping job's end was never asked about)
 
         def say_ended(ended: Job) -> None:
             """A job waited for that did not succeed, named once, as it ends: a CI log
-            shows a failure in the first minute of an hour's batch when it happens."""
-            if ended.id in reported and ended.id not in said and len(said) < _NAMED_MOST:
+            shows a failure in the first minute of an hour's batch when it happens.
+            (A stopping job's end was never asked about.)"""
+            if ended.id in wanted and ended.id not in said and len(said) < _NAMED_MOST:
                 said.add(ended.id)
                 typer.echo(ended_line(ended), err=True)
 
-        # An ordered set: membership and removal stay constant time for a million jobs.
-        pending = dict.fromkeys(wanted + stopping)
-        waited = list(pending)  # what Ctrl-C says is still waited for (updated in place)
-        look: list[int] = []  # the ids the current look at the pending jobs reads
-        read_up_to = 0  # how far into `look` it has read
+        # Also what Ctrl-C says is still waited for.
+        pending = _Pending(wanted.ids + array("q", stopping) if stopping else wanted.ids)
 
         # The jobs as last seen, as at a timeout: once, even if an interrupt cuts it.
         report = Report(
-            lambda: print_json_array(job_document(j) for j in _last_seen(store, wanted, seen))
+            lambda: print_json_array(job_document(j) for j in _last_seen(store, wanted.ids, seen))
         )
 
         def timed_out() -> NoReturn:
             if as_json:
                 report()
+            unended = {i for i in pending if i in seen}  # (those given are seen at the start)
             unnamed = sum(
                 1
-                for i in wanted
-                if i not in pending
-                and i in seen
+                for i, last in seen.items()
+                if i in wanted
+                and i not in unended
                 and i not in said
                 and i not in deleted
-                and seen[i].state != State.SUCCEEDED
+                and last.state != State.SUCCEEDED
             )
             if unnamed:
                 typer.echo(f"jobctl: and {unnamed} more jobs did not succeed", err=True)
@@ -332,24 +330,22 @@ def wait(
             raise typer.Exit(EXIT_TIMEOUT)
 
         # In place before the first note: a Ctrl-C after it is answered.
-        with waiting_for(waited, report if as_json else None):
+        with waiting_for(pending, report if as_json else None):
             if not wanted and stopping:
                 say(f"jobctl: note: waiting for {len(stopping)} cancelled job(s) to stop")
             elif not wanted and (every or queue is not None or job is not None):
                 typer.echo("jobctl: note: no job is active there: nothing to wait for", err=True)
-            say_if_nobody_runs(store, wanted, timeout)
+            say_if_nobody_runs(store, wanted.ids, timeout)
             if listing_timed_out:  # thousands of jobs, read for as long as it had
                 say(
                     f"jobctl: note: the timeout came while the active jobs were listed: the"
-                    f" first {len(wanted):,} of them are reported"
+                    f" first {len(wanted.ids):,} of them are reported"
                 )
                 timed_out()
             while pending:
-                if read_up_to >= len(look):  # a new look at every job still pending
-                    look, read_up_to = list(pending), 0
                 # A look at many jobs is read a batch at a time, the deadline checked
                 # between batches: a look at a million jobs takes longer than a --timeout.
-                batch = look[read_up_to : read_up_to + WAIT_BATCH]
+                batch = pending.next_batch(WAIT_BATCH)
                 try:
                     jobs = store.get_many(batch)
                 except StoreError as exc:
@@ -360,32 +356,33 @@ def wait(
                     time.sleep(0.25)
                     continue
                 patience.answered()
-                read_up_to += len(batch)
                 gone = store.replaced()
                 if gone is not None:  # `rm q.db*`: the jobs waited for are nowhere now
                     raise StoreError(f"{gone}: the jobs waited for are not in the file there now")
                 missing = [i for i in batch if i not in jobs]
+                # After the first look, an id missing now was found before: pruned since.
                 unknown = [
-                    i for i in missing if i not in seen and i not in read and i not in active
+                    i
+                    for i in missing
+                    if pending.first_look and i not in seen and not wanted.active(i)
                 ]
                 if unknown:  # not "a job failed" (exit 1): a script must tell them apart
                     raise UsageError(_no_such_jobs(unknown))
                 deleted.update(missing)  # seen before: pruned meanwhile (only ended jobs are)
-                read.update(jobs)
+                ended = set(missing)
                 for i in batch:
-                    if i not in jobs or jobs[i].over():
-                        if i in jobs:
-                            seen[i] = jobs[i]
-                        pending.pop(i, None)
-                        if i in jobs and jobs[i].state != State.SUCCEEDED:
+                    if i in jobs and jobs[i].over():
+                        ended.add(i)
+                        seen[i] = jobs[i]
+                        if jobs[i].state != State.SUCCEEDED:
                             say_ended(jobs[i])
+                pending.read(batch, ended)
                 if not pending:
                     break
                 if deadline is not None and time.monotonic() >= deadline:
                     timed_out()
-                if read_up_to < len(look):
+                if not pending.look_done():
                     continue  # the rest of this look first
-                waited[:] = pending
                 time.sleep(pause)
                 pause = min(pause * 1.5, 0.25)
     if as_json:
@@ -405,7 +402,89 @@ def wait(
         raise typer.Exit(EXIT_FAILED)
 
 
-def _active_ids(store: Store, where: JobFilter, deadline: float | None) -> tuple[list[int], bool]:
+class _WaitedFor:
+    """The ids a wait reports on, 8 bytes each (sets, dicts and lists of ints took some 250
+    bytes a job: 210 MB for 853,000): those given, in their order, then those listed as
+    active that were not given, ascending as listed, which a binary search finds."""
+
+    def __init__(self, given: list[int], active: array[int] | None = None) -> None:
+        self._given = set(given)
+        self.ids = array("q", given)
+        self._listed_from = len(self.ids)
+        if active is not None:
+            self.ids.extend(i for i in active if i not in self._given)
+        # The ids given that were listed as active too: they existed when the wait began.
+        self._given_active = {i for i in given if active is not None and _holds(active, i)}
+
+    def __contains__(self, job_id: object) -> bool:
+        return job_id in self._given or (
+            isinstance(job_id, int) and _holds(self.ids, job_id, self._listed_from)
+        )
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def active(self, job_id: int) -> bool:
+        """Whether the job was listed as active when the wait began (it was there)."""
+        return job_id in self._given_active or _holds(self.ids, job_id, self._listed_from)
+
+
+def _holds(ascending: array[int], job_id: int, start: int = 0) -> bool:
+    at = bisect.bisect_left(ascending, job_id, start)
+    return at < len(ascending) and ascending[at] == job_id
+
+
+class _Pending(Sequence[int]):
+    """The ids still waited for, in order, 8 bytes each: a look reads `look` a batch at a
+    time, and keeps those that have not ended, which the next look reads. Ctrl-C names
+    them too (a Sequence)."""
+
+    def __init__(self, ids: array[int]) -> None:
+        self._look = ids  # never changed: it may be the caller's
+        self._read_up_to = 0
+        self._kept = array("q")  # read in this look, not ended
+        self.first_look = True
+
+    def __len__(self) -> int:
+        return len(self._kept) + len(self._look) - self._read_up_to
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[int]: ...
+    def __getitem__(self, index: int | slice) -> int | Sequence[int]:
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += len(self)
+        if 0 <= index < len(self._kept):
+            return self._kept[index]
+        return self._look[self._read_up_to + index - len(self._kept)]
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self._kept
+        yield from itertools.islice(self._look, self._read_up_to, None)
+
+    def look_done(self) -> bool:
+        return self._read_up_to >= len(self._look)
+
+    def next_batch(self, size: int) -> list[int]:
+        """The ids to read next: a new look at every job still pending once one is done."""
+        if self.look_done():
+            self._look, self._kept, self._read_up_to = self._kept, array("q"), 0
+            self.first_look = False
+        return self._look[self._read_up_to : self._read_up_to + size].tolist()
+
+    def read(self, batch: list[int], ended: set[int]) -> None:
+        """The batch next_batch gave was read: those in `ended` are waited for no more."""
+        self._kept.extend(i for i in batch if i not in ended)
+        self._read_up_to += len(batch)
+
+
+def _active_ids(store: Store, where: JobFilter, deadline: float | None) -> tuple[array[int], bool]:
     """The ids of the active jobs a filter matches, oldest first, among those there were when
     the wait began, read a batch at a time; and whether the deadline came before the last
     (ids alone: a million jobs read whole took a GB, and 10 s before a first look at the
@@ -414,19 +493,19 @@ def _active_ids(store: Store, where: JobFilter, deadline: float | None) -> tuple
 
     newest = store.job_ids(JobFilter(limit=1))
     if not newest:
-        return [], False
+        return array("q"), False
     where = where._replace(through=newest[0], newest_first=False, limit=WAIT_BATCH)
-    found: list[int] = []
+    found = array("q")
     while True:
         ids = store.job_ids(where._replace(beyond=found[-1] if found else None))
-        found += ids
+        found.extend(ids)
         if len(ids) < WAIT_BATCH:
             return found, False
         if deadline is not None and time.monotonic() >= deadline:
             return found, True
 
 
-def _last_seen(store: Store, job_ids: list[int], seen: dict[int, Job]) -> Iterator[Job]:
+def _last_seen(store: Store, job_ids: Sequence[int], seen: dict[int, Job]) -> Iterator[Job]:
     """The jobs as last seen, those the wait has not read yet read now, a thousand at a
     time (none of them if the store does not answer)."""
     from jobctl.errors import StoreError

@@ -372,8 +372,11 @@ class Store(abc.ABC):
         job: str | None = None,
         finished_after: float | None = None,
         limit: int | None = None,
+        beyond: tuple[float, int] | None = None,
     ) -> list[Job]:
-        """Jobs in final `states`, the most recently finished first (the dead-letter list)."""
+        """Jobs in final `states`, the most recently finished first (the dead-letter list).
+        `beyond` (a job's finished_at and id) takes only those after it in that order: the
+        next page, so that a listing of every dead job holds one page, not all of them."""
 
     @abc.abstractmethod
     def finished_ids(

@@ -284,6 +284,7 @@ class RecordOps(RedisBase):
         job: str | None = None,
         finished_after: float | None = None,
         limit: int | None = None,
+        beyond: tuple[float, int] | None = None,
     ) -> list[Job]:
         final = [s for s in dict.fromkeys(states) if s in FINAL_STATES]
         if limit is not None and limit < 0:
@@ -291,9 +292,12 @@ class RecordOps(RedisBase):
         if not final or limit == 0:
             return []
         low = "-inf" if finished_after is None else num(finished_after)
+        high = "+inf" if beyond is None else num(beyond[0])
         # Newest first: finished_at descending, then id descending (as SQLite's index).
-        streams = [self._finished(self._key("done", s.value), low) for s in final]
+        streams = [self._finished(self._key("done", s.value), low, high) for s in final]
         entries = heapq.merge(*streams, reverse=True)
+        if beyond is not None:  # those that died at that instant are listed up to its id
+            entries = (entry for entry in entries if entry < beyond)
         found: list[Job] = []
         for job_found in self._jobs(job_id for _, job_id in entries):
             if job_found.state not in final:
@@ -305,12 +309,12 @@ class RecordOps(RedisBase):
                 break
         return found
 
-    def _finished(self, key: str, low: str) -> Iterator[tuple[float, int]]:
+    def _finished(self, key: str, low: str, high: str = "+inf") -> Iterator[tuple[float, int]]:
         offset = 0
         while True:
             with self._guard():
                 page = self._client.zrevrangebyscore(
-                    key, "+inf", low, start=offset, num=PAGE, withscores=True
+                    key, high, low, start=offset, num=PAGE, withscores=True
                 )
             for member, score in page:
                 yield float(score), int(member)

@@ -149,15 +149,31 @@ class RecordOps(SqliteBase):
         job: str | None = None,
         finished_after: float | None = None,
         limit: int | None = None,
+        beyond: tuple[float, int] | None = None,
     ) -> list[Job]:
         where, params = finished_where(states, job, finished_after=finished_after)
         if not where:
             return []
+        if beyond is None:
+            return self._finished_page(where, params, limit)
+        # Two reads, each a range of the index: those that ended at that instant with a
+        # lower id (a cancel kills every job waiting --after it at one instant), then those
+        # that ended before it. One read with an OR scanned that instant's jobs at each page.
+        at, last_id = beyond
+        jobs = self._finished_page(
+            f"{where} AND finished_at = ? AND id < ?", [*params, at, last_id], limit
+        )
+        if limit is None or len(jobs) < limit:
+            rest = None if limit is None else limit - len(jobs)
+            jobs += self._finished_page(f"{where} AND finished_at < ?", [*params, at], rest)
+        return jobs
+
+    def _finished_page(self, where: str, params: list[Any], limit: int | None) -> list[Job]:
         # (state, finished_at) is indexed: the newest deaths come first without a sort.
         sql = f"SELECT {JOB_COLUMNS} FROM jobs WHERE {where} ORDER BY finished_at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
-            params.append(limit)
+            params = [*params, limit]
         return [job_from_row(row) for row in self._read(sql, params)]
 
     def finished_ids(
