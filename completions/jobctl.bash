@@ -24,7 +24,7 @@ _jobctl_options() {
         'dead retry') REPLY='--all -a --job -j --json --help -h' ;;
         'dead show') REPLY='--lines -l --json --help -h' ;;
         'edit') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --json --help -h' ;;
-        'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --after --batch --exec -x --json --wait -w --follow -f --timeout -t --help -h' ;;
+        'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --after --batch --exec -x --cwd --json --wait -w --follow -f --timeout -t --help -h' ;;
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
         'import-crontab') REPLY='--system --user -u --prefix --help -h' ;;
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
@@ -99,6 +99,7 @@ _jobctl_value() {
         'enqueue --max-attempts') REPLY='plain' ;;
         'enqueue --after') REPLY='plain' ;;
         'enqueue --batch') REPLY='file' ;;
+        'enqueue --cwd') REPLY='dir' ;;
         'enqueue --timeout') REPLY='plain' ;;
         'enqueue -t') REPLY='plain' ;;
         'health --max-ready') REPLY='plain' ;;

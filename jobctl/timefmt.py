@@ -125,7 +125,7 @@ def _zone_of_naive_times(zone: tzinfo | None) -> tzinfo | None:
 
 _ACCEPTED_FORMS = (
     "ISO-8601 (2026-05-01T09:30, 2026-05-01 9:30, 2026-05-01T09:30+02:00), a time of day"
-    " (21:30, the next to come; today 9:00; tomorrow 9:00) or +DURATION (+10m, +1h30m)"
+    " (21:30, the next to come; today 9:00; tomorrow 9:00), +DURATION (+10m, +1h30m) or now"
 )
 
 
@@ -139,11 +139,14 @@ def _informal_instant(
 ) -> float:
     """The forms at(1) and pueue users type: `+DURATION` (from now), a time of day `H:MM[:SS]`
     (the next one: today if still ahead, else tomorrow, said in `notes`), `today H:MM`,
-    `tomorrow H:MM`, and a date with a one-digit hour (`2026-12-01 9:00`)."""
+    `tomorrow H:MM`, a date with a one-digit hour (`2026-12-01 9:00`), and `now` (as no
+    time given: a script written for `at now` runs as typed)."""
     import re
     import time
 
     current = time.time() if now is None else now
+    if raw.lower() == "now":
+        return current
     if raw.startswith("+"):
         from jobctl.durations import parse_duration
 

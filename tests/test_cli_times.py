@@ -255,7 +255,7 @@ def test_an_unreadable_time_lists_the_forms_taken(berlin: Env, text: str) -> Non
     assert refused.stderr == (
         f"jobctl: --at: invalid time {text!r}: expected ISO-8601 (2026-05-01T09:30, 2026-05-01"
         " 9:30, 2026-05-01T09:30+02:00), a time of day (21:30, the next to come; today 9:00;"
-        " tomorrow 9:00) or +DURATION (+10m, +1h30m)\n"
+        " tomorrow 9:00), +DURATION (+10m, +1h30m) or now\n"
     )
     bad = berlin.run("enqueue", "record", "--at", "+10x")
     assert bad.returncode == 2 and "--at: '+10x': invalid duration '10x'" in bad.stderr
@@ -263,7 +263,7 @@ def test_an_unreadable_time_lists_the_forms_taken(berlin: Env, text: str) -> Non
 
 def test_the_help_of_at_and_exec(berlin: Env) -> None:
     shown = " ".join(berlin.run("enqueue", "--help", check=True).stdout.split())
-    assert "21:30 (the next one), today 9:00, tomorrow 9:00, or +10m (from now)" in shown
+    assert "21:30 (the next one), today 9:00, tomorrow 9:00, +10m (from now), or now" in shown
     assert "it has 3 attempts unless --max-attempts is given" in shown
 
 

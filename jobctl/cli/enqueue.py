@@ -36,10 +36,12 @@ def run_enqueue(
     wait: bool = False,
     follow: bool = False,
     timeout: str | None = None,
+    cwd: str | None = None,
     named_before_exec: list[str] | None = None,
 ) -> None:
     """Queue one job, an --exec command or a --batch, as the options say. With --exec,
-    `named_before_exec` are the words given before the flag (a job name by mistake)."""
+    `named_before_exec` are the words given before the flag (a job name by mistake); `cwd`
+    is where a command runs instead of here (--exec's, and a batch's lines' default)."""
     from jobctl.errors import UsageError
     from jobctl.producer import JobRequest, build_job, read_after
 
@@ -50,6 +52,11 @@ def run_enqueue(
     if timeout is not None and not (wait or follow):
         raise UsageError("--timeout goes with --wait or --follow")
     duration_option(timeout, "--timeout")  # refused before anything is stored
+    if cwd is not None and not exec_ and batch is None:
+        raise UsageError(
+            "--cwd goes with --exec (or a --batch's command lines): a job type runs in its"
+            " config's cwd"
+        )
     if batch is not None:
         if args or arg or payload or payload_file or exec_:
             raise UsageError("--batch takes no job name, payload or --exec")
@@ -65,7 +72,7 @@ def run_enqueue(
             priority=priority,
             queue=queue,
             max_attempts=max_attempts,
-            cwd=_exec_directory(required=False),
+            cwd=_exec_directory(required=False) if cwd is None else _chosen_directory(cwd),
             after=after_ids,
         )
         check_batch_defaults(config, defaults, time.time())
@@ -92,9 +99,9 @@ def run_enqueue(
                 "--exec: workers of a shared store run only their config's job types; set"
                 " [settings] allow_exec = true (here and on the workers) to queue commands"
             )
-        directory = _exec_directory()
+        directory = _exec_directory() if cwd is None else _chosen_directory(cwd)
         _refuse_a_shell_line(command, directory)
-        cwd: str | None = directory
+        job_cwd: str | None = directory
     else:
         if not words:
             raise UsageError("missing job name (or use --exec to queue a command)")
@@ -102,7 +109,7 @@ def run_enqueue(
             raise UsageError(
                 f"unexpected argument {words[1]!r}: pass payload values with --arg key=value"
             )
-        command, name, cwd = None, words[0], None
+        command, name, job_cwd = None, words[0], None
     body = _payload(arg, payload, payload_file)
     now = time.time()  # once the payload is read: a slow producer on stdin delays nothing
     at_instant = instant_option(at, "--at", now)
@@ -116,7 +123,7 @@ def run_enqueue(
         key=key,
         max_attempts=max_attempts,
         command=command,
-        cwd=cwd,
+        cwd=job_cwd,
         after=after_ids,
     )
     new_job = build_job(config, request, now)
@@ -360,8 +367,38 @@ def _exec_directory(*, required: bool = True) -> str | None:
         reason = exc.strerror or str(exc)
     raise UsageError(
         f"--exec runs the command in the current directory, which cannot be used ({reason}): "
-        "cd to an existing directory first"
+        "cd to an existing directory first, or give --cwd DIR"
     )
+
+
+def _chosen_directory(text: str) -> str:
+    """--cwd's directory, made absolute from this one (a worker started elsewhere runs the
+    command) and checked now: a typo or a folder not yet made would fail every attempt."""
+    import os
+
+    from jobctl.errors import UsageError
+
+    if not text:
+        raise UsageError("--cwd: the path is empty")
+    try:
+        path = os.path.abspath(text)
+        path.encode("utf-8")  # stored as text, as every argument is
+        found = os.stat(path)
+    except FileNotFoundError:
+        reason = "no such directory"
+        if not os.path.isabs(text) and _exec_directory(required=False) is None:
+            reason = "the current directory, which it is read from, was deleted"
+    except UnicodeEncodeError:
+        reason = f"its path is not UTF-8: {os.fsencode(text)!r}"
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+    else:
+        import stat
+
+        if stat.S_ISDIR(found.st_mode):
+            return path
+        reason = "not a directory"
+    raise UsageError(f"--cwd {text}: {reason}")
 
 
 def _enqueue_batch(source: str, as_json: bool, defaults: BatchDefaults, at: str | None) -> None:

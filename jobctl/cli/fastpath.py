@@ -49,6 +49,7 @@ ENQUEUE_OPTIONS: dict[str, tuple[str, str]] = {
     "--json": ("as_json", FLAG),
     "--exec": ("exec_", FLAG),
     "-x": ("exec_", FLAG),
+    "--cwd": ("cwd", VALUE),
 }
 # Typer's: they wait for the job, where start-up time no longer counts, or end the call.
 ENQUEUE_LEFT_TO_TYPER = frozenset(

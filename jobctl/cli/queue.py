@@ -33,8 +33,8 @@ AtOption = Annotated[
     typer.Option(
         "--at",
         help="Run at this time: 2030-05-01T09:30 (ISO-8601; local time unless it has an"
-        " offset), 2030-05-01 9:30, 21:30 (the next one), today 9:00, tomorrow 9:00, or"
-        " +10m (from now). A time already past runs now.",
+        " offset), 2030-05-01 9:30, 21:30 (the next one), today 9:00, tomorrow 9:00, +10m"
+        " (from now), or now. A time already past runs now.",
         show_default=False,
         metavar="TIME",
     ),
@@ -234,6 +234,15 @@ def enqueue(
             " --max-attempts is given.",
         ),
     ] = False,
+    cwd: Annotated[
+        str | None,
+        typer.Option(
+            "--cwd",
+            help="With --exec: run the command in DIR, not the current directory (with"
+            " --batch: the command lines' that give no 'cwd').",
+            metavar="DIR",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the job(s) as JSON.")] = False,
     wait: Annotated[
         bool,
@@ -273,5 +282,6 @@ def enqueue(
         wait=wait,
         follow=follow,
         timeout=timeout,
+        cwd=cwd,
         named_before_exec=ctx.meta.get(_BEFORE_EXEC),
     )
