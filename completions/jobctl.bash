@@ -28,7 +28,7 @@ _jobctl_options() {
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
         'import-crontab') REPLY='--system --user -u --prefix --help -h' ;;
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
-        'logs') REPLY='--attempt --run -a --follow -f --timeout -t --help -h' ;;
+        'logs') REPLY='--attempt --run -a --follow -f --timeout -t --lines -l --hook --help -h' ;;
         'metrics') REPLY='--help -h' ;;
         'pause') REPLY='--all -a --json --help -h' ;;
         'prune') REPLY='--older-than --state -s --yes -y --json --help -h' ;;
@@ -124,6 +124,9 @@ _jobctl_value() {
         'logs -a') REPLY='plain' ;;
         'logs --timeout') REPLY='plain' ;;
         'logs -t') REPLY='plain' ;;
+        'logs --lines') REPLY='plain' ;;
+        'logs -l') REPLY='plain' ;;
+        'logs --hook') REPLY='plain' ;;
         'prune --older-than') REPLY='plain' ;;
         'prune --state') REPLY='dynamic' ;;
         'prune -s') REPLY='dynamic' ;;

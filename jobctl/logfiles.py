@@ -56,6 +56,18 @@ def hook_log_path(directory: Path | str, job_id: int, run: int, event: str) -> s
     return f"{directory}/hooks/{job_id}.{run}.{event}.log"
 
 
+def regular_file_size(path: str) -> int | None:
+    """The size of a plain file at `path` (not followed if a link); None when there is none:
+    a hook's log is made at its first byte, and a link there was planted, not written."""
+    import stat
+
+    try:
+        found = os.lstat(path)
+    except OSError:
+        return None
+    return found.st_size if stat.S_ISREG(found.st_mode) else None
+
+
 def hook_logs_of(directory: Path | str, job_ids: set[int]) -> list[str]:
     """The hook logs of these jobs (read from one listing of the hooks folder), whichever
     their names: `ID.RUN.EVENT.log`, or `ID.ATTEMPT.EVENT.log` as older versions named them."""

@@ -25,6 +25,7 @@ from jobctl.text import clean, error_gist
 from jobctl.timefmt import elapsed, iso
 
 if TYPE_CHECKING:
+    from jobctl.cli.attemptlogs import HookLog, LogTail
     from jobctl.store.base import QueueCounts
 
 
@@ -580,9 +581,13 @@ def dead_rows(jobs: Sequence[Job]) -> None:
 
 
 def attempt_sections(
-    attempts: Sequence[Attempt], tails: Sequence[str | None], lines: int = 20
+    attempts: Sequence[Attempt],
+    tails: Sequence[LogTail | None],
+    lines: int = 20,
+    hooks: Mapping[int, Sequence[HookLog]] | None = None,
 ) -> None:
-    """Every attempt in full: its whole error and the tail of its log (`lines` asked)."""
+    """Every attempt in full: its whole error, the tail of its log (`lines` asked), and the
+    logs of the hooks it set off (`hooks`, by run)."""
     out: list[str] = []
     for a, tail in zip(attempts, tails, strict=True):
         head = [f"attempt {a.attempt} (run {a.run})", a.outcome.value if a.outcome else "running"]
@@ -599,14 +604,43 @@ def attempt_sections(
         if a.log_path == "":
             out.append("  log: none (it wrote no output)")
         elif tail is not None and lines == 0:
-            out.append(f"  log ({path}): not shown (--lines 0)")
+            gone = ": gone from this host" if tail.stored_only else ""
+            out.append(f"  log ({path}){gone}: not shown (--lines 0)")
         elif tail is not None:
             # The job's own output, but shown inside jobctl's view: cleaned like the rest
             # (`jobctl logs` prints it raw).
-            out.append(f"  log tail ({path}):" if tail else f"  log ({path}): empty")
-            out.extend("    " + clean(line) for line in tail.splitlines())
+            if tail.stored_only:  # run here, its file gone: the store's copy is all there is
+                out.append(f"  log ({path}): gone from this host; the end the store kept:")
+            else:
+                out.append(f"  log tail ({path}):" if tail.text else f"  log ({path}): empty")
+            # Lines end at a newline alone, as log_tail counted them: a carriage return
+            # inside one stays (clean shows it), not a line break.
+            if tail.text:
+                out.extend("    " + clean(line) for line in tail.text.split("\n"))
         elif a.log_path:
             out.append(f"  log ({path}): gone")
+        for hook in (hooks or {}).get(a.run, ()):
+            out.append(f"  hook on_{hook.kind} log ({clean(hook.path)}): {hook_size(hook)}")
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def hook_size(hook: HookLog) -> str:
+    return f"{hook.size} bytes" if hook.size else "empty"
+
+
+def hook_rows(
+    job_id: int, attempts: Sequence[Attempt], hooks: Mapping[int, Sequence[HookLog]]
+) -> None:
+    """`show`: the hooks' logs of each attempt, where there are any (a hook's run is seen
+    nowhere else: its event line goes to the worker's stderr)."""
+    found = [(a.run, hook) for a in attempts for hook in hooks.get(a.run, ())]
+    if not found:
+        return
+    out = ["", f"hook logs (jobctl logs {job_id} --run RUN --hook KIND prints one):"]
+    out.extend(
+        f"  run {run}  {'on_' + hook.kind:<10}  {clean(hook.path)}  ({hook_size(hook)})"
+        for run, hook in found
+    )
     sys.stdout.write("\n".join(out) + "\n")
 
 

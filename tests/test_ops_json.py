@@ -57,14 +57,14 @@ def test_every_json_document_keeps_its_keys(env: Env) -> None:
     assert [set(j) for j in _json(env, "list", "--json", "-n", "1")] == [JOB]
     shown = _json(env, "show", str(dead), "--json")
     assert set(shown) == JOB | {"attempts_history"}
-    assert [set(a) for a in shown["attempts_history"]] == [ATTEMPT]
+    assert [set(a) for a in shown["attempts_history"]] == [ATTEMPT | {"hooks"}]
     assert shown["attempts_history"][0]["host"] is None  # SQLite: the database's own host
     waited = json.loads(env.run("wait", str(dead), "--json").stdout)
     assert [set(j) for j in waited] == [JOB]
     assert [set(j) for j in _json(env, "dead", "list", "--json")] == [JOB]
     dead_shown = _json(env, "dead", "show", str(dead), "--json")
     assert set(dead_shown) == JOB | {"attempts_history"}
-    assert [set(a) for a in dead_shown["attempts_history"]] == [ATTEMPT | {"log_tail"}]
+    assert [set(a) for a in dead_shown["attempts_history"]] == [ATTEMPT | {"log_tail", "hooks"}]
     assert dead_shown["attempts_history"][0]["log_tail"] == "out"
 
     start_worker(env)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, TextIO
 
 from jobctl.cli.context import STATE
 from jobctl.text import say
@@ -49,7 +50,16 @@ def located(store: Store, attempts: list[Attempt]) -> list[Attempt]:
     return found
 
 
-def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
+class LogTail(NamedTuple):
+    """The end of an attempt's log as `dead show` gives it. `stored_only`: its file is gone
+    from this host, the host that ran it, and this is what a shared store (Redis) kept of
+    it, not the file's end."""
+
+    text: str
+    stored_only: bool = False
+
+
+def log_tail(store: Store, attempt: Attempt, lines: int) -> LogTail | None:
     """The last `lines` lines of an attempt's log as written (None when there is none, an
     undecodable byte replaced, no newline at its end); when the file is not on this host,
     the end of it that a shared store (Redis) kept."""
@@ -58,18 +68,106 @@ def log_tail(store: Store, attempt: Attempt, lines: int) -> str | None:
     if not attempt.log_path:
         return None
     data = None if attempt.elsewhere() else read_tail(str(attempt_log(store, attempt)), 64 * 1024)
+    stored_only = False
     if data is None:
         stored = store.attempt_output(attempt.job_id, attempt.run)
         if stored is None:
             return None
-        data = stored[1]
+        data, stored_only = stored[1], not attempt.elsewhere()
+    text = last_lines(data, lines).decode("utf-8", "replace").removesuffix("\n")
+    return LogTail(text, stored_only)
+
+
+def last_lines(data: bytes, lines: int) -> bytes:
+    """The last `lines` lines of `data`, counted at newlines alone as `tail -n` counts them
+    (a last line without its newline counts too)."""
+    # Not str.splitlines: it also ends a line at a carriage return (and \x0b, \x0c, \x85,
+    # U+2028...), so a progress bar's frames pushed the job's last real lines out, and the
+    # tail was not the text the job wrote.
     if lines <= 0:
-        return ""
-    # Lines end at a newline alone, as `tail -n` counts them: str.splitlines also ends one
-    # at a carriage return (and \x0b, \x0c, \x85, U+2028...), so a progress bar's frames
-    # pushed the job's last real lines out, and the tail was not the text the job wrote.
-    text = data.decode("utf-8", "replace").removesuffix("\n")
-    return "\n".join(text.split("\n")[-lines:])
+        return b""
+    cut = len(data) - 1 if data.endswith(b"\n") else len(data)
+    for _ in range(lines):
+        cut = data.rfind(b"\n", 0, cut)
+        if cut < 0:
+            return data
+    return data[cut + 1 :]
+
+
+def read_last_lines(handle: BinaryIO, lines: int) -> bytes:
+    """The last `lines` lines of an open log file, read from its end a block at a time: a
+    log of gigabytes is not read whole for its last lines."""
+    fd = handle.fileno()
+    start = os.fstat(fd).st_size
+    blocks: list[bytes] = []
+    newlines = 0
+    while start > 0 and newlines <= lines:  # one more: the file's own last newline
+        step = min(_BLOCK, start)
+        start -= step
+        block = os.pread(fd, step, start)
+        blocks.append(block)
+        newlines += block.count(b"\n")
+    return last_lines(b"".join(reversed(blocks)), lines)
+
+
+_BLOCK = 64 * 1024
+
+
+def gone_line(attempt: Attempt, path: Path) -> str:
+    """What `logs` says of an attempt whose log file is gone from this host, the one that
+    ran it (removed by hand, a cleaned folder, a log_dir changed since)."""
+    return f"no output kept for job {attempt.job_id} attempt {attempt.run} ({path} is gone)"
+
+
+def say_stored_tail(attempt: Attempt, path: Path, tail: bytes) -> None:
+    """The note before the end of an attempt's output that a shared store kept, when its
+    log file is gone from this host, which ran it: the tail is all that is left, not the
+    full log, and the full log is nowhere else to be found."""
+    say(
+        f"jobctl: job {attempt.job_id} attempt {attempt.run}: its log on this host ({path})"
+        f" is gone; the last {len(tail)} bytes the store kept follow"
+    )
+
+
+# The hooks an attempt may set off, as their logs name them (observe/hooks.py), in the order
+# they run: on_failure, then on_dead.
+HOOK_KINDS = ("failure", "dead")
+
+
+class HookLog(NamedTuple):
+    """A notification hook's log file for one attempt."""
+
+    kind: str  # failure or dead, as on_failure and on_dead
+    path: str
+    size: int
+
+
+def hook_document(hook: HookLog) -> dict[str, object]:
+    """A hook's log as `show --json` and `dead show --json` give it in its attempt."""
+    return {"kind": hook.kind, "log_path": hook.path, "size": hook.size}
+
+
+def hook_logs(store: Store, attempts: Sequence[Attempt]) -> dict[int, list[HookLog]]:
+    """The hook logs of each attempt (by run) that exist on this host: a stat per hook kind,
+    not a listing of the hooks folder (which holds a file per hook run of every job kept).
+    A hook's log is made at its first byte: a hook that wrote nothing has none. The hooks
+    of an attempt run on another host wrote their logs there."""
+    from jobctl import logfiles
+
+    if not attempts:
+        return {}
+    directory = logfiles.log_dir(STATE.config(), store.location)
+    found: dict[int, list[HookLog]] = {}
+    for attempt in attempts:
+        found[attempt.run] = []
+        if attempt.elsewhere():
+            continue
+        for kind in HOOK_KINDS:
+            path = logfiles.hook_log_path(directory, attempt.job_id, attempt.run, kind)
+            size = logfiles.regular_file_size(path)
+            if size is not None:
+                found[attempt.run].append(HookLog(kind, path, size))
+    return found
 
 
 def say_output_lost(attempt: Attempt) -> None:

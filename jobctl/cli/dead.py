@@ -121,7 +121,7 @@ def dead_show(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
     """Show a dead job whole: its payload, and the error and log tail of every attempt."""
-    from jobctl.cli.attemptlogs import located, log_tail
+    from jobctl.cli.attemptlogs import hook_document, hook_logs, located, log_tail
     from jobctl.documents import attempt_document, job_document, print_json
     from jobctl.errors import NotFound
     from jobctl.models import State
@@ -135,16 +135,21 @@ def dead_show(
             raise NotFound(f"job {job_id} is {job.state.value}, not dead (see `jobctl show`)")
         attempts = located(store, store.attempts(job_id))
         tails = [log_tail(store, a, lines) for a in attempts]
+        hooks = hook_logs(store, attempts)
         after = store.get_many(job.after) if job.after and not as_json else {}
     if as_json:
         history = [
-            attempt_document(a) | {"log_tail": tail}
+            attempt_document(a)
+            | {
+                "log_tail": None if tail is None else tail.text,
+                "hooks": [hook_document(h) for h in hooks[a.run]],
+            }
             for a, tail in zip(attempts, tails, strict=True)
         ]
         print_json(job_document(job) | {"attempts_history": history})
     else:
         job_detail(job, attempts, after)
-        attempt_sections(attempts, tails, lines)
+        attempt_sections(attempts, tails, lines, hooks)
 
 
 @dead_app.command(

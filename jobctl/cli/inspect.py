@@ -150,24 +150,28 @@ def show(
     job_id: Annotated[int, typer.Argument(help="The job id.", metavar="ID", max=MAX_ID)],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON object.")] = False,
 ) -> None:
-    """Show one job with every attempt."""
-    from jobctl.cli.attemptlogs import located
+    """Show one job with every attempt, and the logs of the hooks they set off."""
+    from jobctl.cli.attemptlogs import hook_document, hook_logs, located
     from jobctl.documents import attempt_document, job_document, print_json
     from jobctl.errors import NotFound
-    from jobctl.render import job_detail
+    from jobctl.render import hook_rows, job_detail
 
     with STATE.store(create=False) as store:
         job = store.get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
         attempts = located(store, store.attempts(job_id))
+        hooks = hook_logs(store, attempts)
         after = store.get_many(job.after) if job.after and not as_json else {}
     if as_json:
-        print_json(
-            job_document(job) | {"attempts_history": [attempt_document(a) for a in attempts]}
-        )
+        history = [
+            attempt_document(a) | {"hooks": [hook_document(h) for h in hooks[a.run]]}
+            for a in attempts
+        ]
+        print_json(job_document(job) | {"attempts_history": history})
     else:
         job_detail(job, attempts, after)
+        hook_rows(job_id, attempts, hooks)
 
 
 @app.command(

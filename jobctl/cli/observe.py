@@ -19,11 +19,16 @@ import typer
 
 from jobctl.cli.app import app
 from jobctl.cli.attemptlogs import (
+    HOOK_KINDS,
     FollowedOutput,
     LogReader,
     attempt_log,
     copy_output,
+    gone_line,
+    last_lines,
+    read_last_lines,
     say_output_lost,
+    say_stored_tail,
 )
 from jobctl.cli.context import STATE
 from jobctl.cli.entry import Stopped
@@ -115,7 +120,8 @@ def status(
 
 
 @app.command(
-    epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --run 1  |  jobctl logs 42 -f",
+    epilog="Examples:  jobctl logs 42  |  jobctl logs 42 --run 1  |  jobctl logs 42 -f"
+    "  |  jobctl logs 42 --lines 20  |  jobctl logs 42 --hook dead",
 )
 def logs(
     job_id: Annotated[
@@ -157,8 +163,31 @@ def logs(
             metavar="DURATION",
         ),
     ] = None,
+    lines: Annotated[
+        int | None,
+        typer.Option(
+            "--lines",
+            "-l",
+            min=0,
+            help="Only the last N lines (counted at newlines, as `tail -n` counts them).",
+            show_default=False,
+            metavar="N",
+        ),
+    ] = None,
+    hook: Annotated[
+        str | None,
+        typer.Option(
+            "--hook",
+            help="The output of the attempt's on_failure or on_dead hook instead: failure or dead.",
+            show_default=False,
+            metavar="KIND",
+        ),
+    ] = None,
 ) -> None:
-    """Print what an attempt of a job wrote (stdout and stderr, as captured)."""
+    """Print what an attempt of a job wrote (stdout and stderr, as captured), or what a
+    hook it set off wrote (--hook). Exit 1 when there is none to print: the attempt's log
+    is gone from the host that ran it (on Redis, with the end the store kept printed), or
+    it set off no such hook that wrote anything."""
     from jobctl.cli.main import OutputError
     from jobctl.errors import NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES, Outcome, State
@@ -166,6 +195,12 @@ def logs(
 
     if timeout is not None and not follow:
         raise UsageError("--timeout goes with --follow")
+    if follow and lines is not None:
+        raise UsageError("--lines goes without --follow")
+    if follow and hook is not None:
+        raise UsageError("--hook goes without --follow (a hook's log is whole once it ends)")
+    if hook is not None and hook not in HOOK_KINDS:
+        raise UsageError(f"--hook takes {' or '.join(HOOK_KINDS)}, not {hook!r}")
     with STATE.store(create=False) as store:
         if job_id is None:
             from jobctl.cli.inspect import started_last
@@ -203,6 +238,9 @@ def logs(
                 raise OperationFailed(f"job {job_id} never ran (it is {job.state.value})")
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
         chosen = attempts[-1] if run is None else next(a for a in attempts if a.run == run)
+        if hook is not None:
+            _print_hook_log(store, chosen, hook, lines)
+            return
         say_output_lost(chosen)  # before the output: a note after it would be lost in it
         if chosen.log_path == "":
             return  # it wrote nothing, so no log file was made
@@ -214,15 +252,22 @@ def logs(
         here = path.exists() and not elsewhere
         stored = None if here else store.attempt_output(job_id, chosen.run)
     if elsewhere and stored is not None:
-        _print_stored_output(chosen, path, stored)
+        _print_stored_output(chosen, path, stored, lines)
         return
     try:
         with open(path, "rb") as handle:
-            copy_output(handle, sys.stdout.buffer)
+            if lines is None:
+                copy_output(handle, sys.stdout.buffer)
+            else:
+                _write(read_last_lines(handle, lines))
     except FileNotFoundError:
-        if stored is not None:
-            _print_stored_output(chosen, path, stored)
-            return
+        if stored is not None and stored[1]:
+            # Gone from this host, which ran it: the end the store kept is all there is,
+            # and the exit code says so, as where no store keeps any (SQLite).
+            tail = stored[1] if lines is None else last_lines(stored[1], lines)
+            say_stored_tail(chosen, path, tail)
+            _write(tail)
+            raise typer.Exit(1) from None
         if chosen.finished_at is None:
             return  # running, and silent so far: its log is made at its first output
         if chosen.outcome in (Outcome.INTERRUPTED, Outcome.LOST):
@@ -231,21 +276,29 @@ def logs(
 
         # The error of an attempt that never started its command (it names the argv).
         why = f": {one_line(chosen.error, 200)}" if chosen.error and not chosen.log_path else ""
-        raise OperationFailed(
-            f"no output kept for job {job_id} attempt {chosen.run} ({path} is gone){why}"
-        ) from None
+        raise OperationFailed(f"{gone_line(chosen, path)}{why}") from None
     except (OutputError, BrokenPipeError):
         raise  # stdout failed, not the log: main says so (or, for a reader gone, not)
     except OSError as exc:
         raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _print_stored_output(attempt: Attempt, path: Path, stored: tuple[str | None, bytes]) -> None:
-    """What a shared store kept of an attempt's output, after a note of where the rest is."""
+def _write(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+
+
+def _print_stored_output(
+    attempt: Attempt, path: Path, stored: tuple[str | None, bytes], lines: int | None
+) -> None:
+    """What a shared store kept of the output of an attempt run on another host, after a
+    note of where the rest is."""
     from jobctl.models import Outcome
     from jobctl.text import clean
 
     host, tail = stored
+    if lines is not None:
+        tail = last_lines(tail, lines)
     if tail:
         kept = f"the last {len(tail)} bytes follow"
     elif attempt.outcome == Outcome.LOST:  # its worker died before it could report the end
@@ -261,8 +314,38 @@ def _print_stored_output(attempt: Attempt, path: Path, stored: tuple[str | None,
         ),
         err=True,
     )
-    sys.stdout.buffer.write(tail)
-    sys.stdout.buffer.flush()
+    _write(tail)
+
+
+def _print_hook_log(store: Store, attempt: Attempt, kind: str, lines: int | None) -> None:
+    """`logs --hook KIND`: what the attempt's on_failure or on_dead hook wrote, from its
+    log on this host (the hooks run where the attempt ran)."""
+    from jobctl import logfiles
+    from jobctl.errors import OperationFailed
+    from jobctl.text import clean
+
+    named = f"job {attempt.job_id} attempt {attempt.run}"
+    if attempt.elsewhere():
+        raise OperationFailed(
+            clean(f"{named} ran on host {attempt.host}; the log of its on_{kind} hook is there")
+        )
+    directory = logfiles.log_dir(STATE.config(), store.location)
+    path = logfiles.hook_log_path(directory, attempt.job_id, attempt.run, kind)
+    try:
+        # Never through a link (read_tail says why).
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise OperationFailed(
+            f"{named} has no on_{kind} hook log ({path}): no on_{kind} hook ran for it, or"
+            " it wrote nothing"
+        ) from None
+    except OSError as exc:
+        raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        if lines is None:
+            copy_output(handle, sys.stdout.buffer)
+        else:
+            _write(read_last_lines(handle, lines))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -580,13 +663,15 @@ def watch(
                     )
                 if current.finished_at is not None and reader.missing():
                     # Run on another host: what a shared store kept of its output, once done.
+                    # Run here, its log gone: said as plain `logs` says it, else it would
+                    # pass for an attempt that wrote nothing.
                     try:
                         stored = store.attempt_output(job_id, run)
                     except StoreError as exc:
                         patience.failed(exc)
                         _pause(_POLL_MAX, deadline, seen, patience.outage())
                         continue
-                    if stored is not None:
+                    if reader.remote and stored is not None:
                         out.own_line()
                         say(
                             f"jobctl: note: job {job_id} attempt {run} ran on host"
@@ -595,6 +680,14 @@ def watch(
                         )
                         out.write(stored[1])
                         out.flush()
+                    elif not reader.remote and stored is not None and stored[1]:
+                        out.own_line()
+                        say_stored_tail(current, reader.path, stored[1])
+                        out.write(stored[1])
+                        out.flush()
+                    elif not reader.remote and _log_lost(current):
+                        out.own_line()
+                        say(f"jobctl: note: {gone_line(current, reader.path)}")
                 if current.finished_at is not None:
                     later = [r for r in attempts if r > run]
                     if later:
@@ -623,6 +716,16 @@ def watch(
     finally:
         if reader is not None:
             reader.close()
+
+
+def _log_lost(attempt: Attempt) -> bool:
+    """Whether an ended attempt run on this host, whose log file is not there, had output
+    that is lost: not one that wrote nothing (no log is made then), nor one whose worker
+    stopped or died before telling whether it wrote anything."""
+    from jobctl.models import Outcome
+
+    lost_worker = attempt.outcome in (Outcome.INTERRUPTED, Outcome.LOST)
+    return attempt.log_path != "" and attempt.finished_at is not None and not lost_worker
 
 
 def _worker_alive(store: Store, worker: str) -> bool:
