@@ -55,12 +55,14 @@ def _escape(match: re.Match[str]) -> str:
 
 
 def _joins(text: str, at: int) -> bool:
-    """Whether the joiner at `at` stands between two visible characters."""
-    return 0 < at < len(text) - 1 and _visible(text[at - 1]) and _visible(text[at + 1])
+    """Whether the joiner at `at` shapes something: it stands between two visible
+    characters beyond ASCII (an emoji sequence, Persian or Indic letters). Between ASCII
+    letters it shapes nothing, and `de<ZWNJ>ploy` passed for `deploy`."""
+    return 0 < at < len(text) - 1 and _shaped(text[at - 1]) and _shaped(text[at + 1])
 
 
-def _visible(char: str) -> bool:
-    return not char.isspace() and _UNSAFE.match(char) is None
+def _shaped(char: str) -> bool:
+    return not char.isascii() and not char.isspace() and _UNSAFE.match(char) is None
 
 
 def json_safe(text: str) -> str:

@@ -208,6 +208,10 @@ def test_joiners_between_visible_characters_stay(text: str) -> None:
         ("a\u200c b", "a\\u200c b"),
         ("a\u200d\u200db", "a\\u200d\\u200db"),
         ("a\u200d\u2060b", "a\\u200d\\u2060b"),
+        # Between ASCII letters a joiner shapes nothing: de<ZWNJ>ploy passed for deploy.
+        ("de\u200cploy", "de\\u200cploy"),
+        ("bu\u200dild1", "bu\\u200dild1"),
+        ("a\u200d\U0001f469", "a\\u200d\U0001f469"),
     ],
 )
 def test_joiners_at_an_edge_or_beside_a_blank_are_escaped(text: str, shown: str) -> None:
@@ -247,7 +251,9 @@ def test_importing_text_reads_no_unicode_data() -> None:
 # Worker names
 
 
-@pytest.mark.parametrize("name", ["build box 1", "a\tb", "a\u00a0b", "a\u3000b", "a\u3164b", "x "])
+@pytest.mark.parametrize(
+    "name", ["build box 1", "a\tb", "a\u00a0b", "a\u3000b", "a\u3164b", "x ", "bu\u200dild1"]
+)
 def test_a_worker_name_with_blanks_is_refused(env: Env, name: str) -> None:
     result = env.run("run-worker", "--burst", "--worker-name", name)
     assert result.returncode == 2, result.stderr
