@@ -438,7 +438,7 @@ def test_a_namespace_of_schema_1_is_upgraded_on_open_and_claims_from_it(
     upgraded = RedisStore(url)
     try:
         client = upgraded._client
-        assert client.hget(upgraded._key("meta"), "schema") == "3"
+        assert client.hget(upgraded._key("meta"), "schema") == "2"
         assert client.smembers(upgraded._key("ready_queues")) == {"b"}
         assert client.zcard(upgraded._key("due")) == 2
         assert upgraded.next_due(None) == T0 + 5

@@ -63,10 +63,6 @@ for _, id in ipairs(targets) do
         redis.call('HINCRBY', P .. 'counts:' .. h.queue, h.state, -1)
         redis.call('ZREM', P .. 'all', member)
         redis.call('ZREM', P .. 'byjob:' .. h.job, member)
-        redis.call('ZREM', P .. 'byqueue:' .. h.queue, member)
-        if h.key then
-            redis.call('ZREM', P .. 'bykey:' .. h.key, member)
-        end
         redis.call('DEL', job_key(id))
         -- the jobs still waiting for it (for others too, when it succeeded) no longer do: a
         -- job gone counts as succeeded for them, as in the SQLite store

@@ -45,8 +45,6 @@ for i = 2, #ARGV, 8 do
         end
         if h.queue ~= old.queue then
             redis.call('SADD', P .. 'queues', h.queue)
-            redis.call('ZREM', P .. 'byqueue:' .. old.queue, pad(id))
-            redis.call('ZADD', P .. 'byqueue:' .. h.queue, id, pad(id))
             -- Counted as enqueued in its new queue (its hour's count moves with it).
             local hours = P .. 'stats:' .. hour_of(h.created_at)
             local from = old.queue .. SEP .. h.job .. SEP .. 'enqueued'

@@ -133,10 +133,6 @@ for i, s in ipairs(specs) do
         local member = pad(id)
         member_of(P .. 'all', id, member)
         member_of(P .. 'byjob:' .. job, id, member)
-        member_of(P .. 'byqueue:' .. queue, id, member)
-        if key then
-            member_of(P .. 'bykey:' .. key, id, member)
-        end
         member_of(P .. 'state:' .. state, id, member)
         if state == 'queued' then
             member_of(ready_key(queue, priority), run_at, member)
@@ -173,7 +169,6 @@ end
 
 if created > 0 then
     redis.call('SET', P .. 'seq', string.format('%d', seq))
-    note_created(now)
     for zset, list in pairs(zsets) do
         for first = 1, #list, 1000 do
             redis.call('ZADD', zset, unpack(list, first, math.min(first + 999, #list)))

@@ -441,23 +441,6 @@ local function refuse(reason)
     error({err = 'jobctl usage: ' .. reason})
 end
 
--- A job's created_at is its enqueuer's clock, so a job can be stamped earlier than one stored
--- before it (hosts' clocks apart, or one set back). meta keeps the latest stamp stored
--- (created_latest) and the furthest back of it a later one was (created_back): a listing by
--- --since, newest first, stops at the first job older than its window by that much, which no
--- earlier job can be inside.
-local function note_created(now)
-    local latest = redis.call('HGET', P .. 'meta', 'created_latest')
-    if not latest or tonumber(now) > tonumber(latest) then
-        redis.call('HSET', P .. 'meta', 'created_latest', now)
-        return
-    end
-    local back = tonumber(latest) - tonumber(now)
-    if back > tonumber(redis.call('HGET', P .. 'meta', 'created_back') or '0') then
-        redis.call('HSET', P .. 'meta', 'created_back', num(back))
-    end
-end
-
 -- Store a new job (spec: a decoded table of strings from Python; `after`, when given, a JSON
 -- array of ids). A key held by an active job stores nothing and returns that job's id. A job
 -- after others that have not all succeeded is stored waiting, and dead (as the cascade makes
@@ -495,15 +478,10 @@ local function insert(spec, now)
         h.finished_at, h.error = now, why
     end
     save(id, h, JOB_FIELDS)
-    note_created(now)
     local queue, member = h.queue, pad(id)
     redis.call('SADD', P .. 'queues', queue)
     redis.call('ZADD', P .. 'all', id, member)
     redis.call('ZADD', P .. 'byjob:' .. h.job, id, member)
-    redis.call('ZADD', P .. 'byqueue:' .. queue, id, member)
-    if h.key then
-        redis.call('ZADD', P .. 'bykey:' .. h.key, id, member)
-    end
     index(id, h, h.state)
     if PENDING[h.state] then
         redis.call('HINCRBY', P .. 'pending', queue .. SEP .. h.job, 1)

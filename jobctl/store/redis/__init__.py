@@ -13,7 +13,6 @@ scores order by id.
     job:ID                      hash: the job's fields (as the SQLite jobs row)
     att:ID:RUN                  hash: one attempt (+ host, and the tail of its output)
     all, byjob:NAME, state:S    zsets by id: listing
-    byqueue:QUEUE, bykey:KEY    zsets by id: listing, every job of a queue or unique key
     ready:QUEUE:PRIORITY        zset by run_at: the queued jobs of one queue and priority
     prios:QUEUE                 zset by -priority: the priorities with queued jobs
     ready_queues                set: the queues with queued jobs (the only ones a claim reads)
@@ -38,8 +37,7 @@ scores order by id.
     workers, heartbeats         hashes: registered workers and daemons
     leader, leader_epoch        the cron leader lease (SET PX, a fencing token) and its epoch
     meta                        hash: schema version (an older one is upgraded on open:
-                                lua/upgrade.lua); created_latest, created_back (how far
-                                back of an earlier job's created_at a job was stamped)
+                                lua/upgrade.lua)
     wake                        pub/sub channel: "w" new work, "c" a running job cancelled
     health                      string: health's write probe (expires after 10 s)
 

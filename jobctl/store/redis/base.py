@@ -17,7 +17,6 @@ from jobctl.errors import StoreError, StoreFull, StoreMissing, UsageError
 from jobctl.store.redis.codec import (
     MIN_SERVER,
     SCHEMA_VERSION,
-    UPGRADE_CHUNK,
     script_source,
 )
 from jobctl.store.redis.location import parse_location
@@ -107,16 +106,14 @@ class RedisBase:
         elif int(schema) < SCHEMA_VERSION:
             self._upgrade()
 
-    def _upgrade(self, chunk: int = UPGRADE_CHUNK) -> None:
-        """Build the keys an older schema lacks (scripts: each atomic, and done once whoever
-        opens the namespace first; the indexes of every job `chunk` jobs a script, which
-        others opening it at once share). A read-only replica, or a user allowed only to
-        read, cannot: what reads needs none of them, and the first writer builds them."""
+    def _upgrade(self) -> None:
+        """Build the keys an older schema lacks (one script: atomic, and done once whoever
+        opens the namespace first). A read-only replica, or a user allowed only to read,
+        cannot: what reads needs none of them, and the first writer builds them."""
         with contextlib.suppress(
             redis.exceptions.ReadOnlyError, redis.exceptions.NoPermissionError
         ):
-            while int(self._run("upgrade", str(SCHEMA_VERSION), str(chunk))) < 0:
-                pass
+            self._run("upgrade", str(SCHEMA_VERSION))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

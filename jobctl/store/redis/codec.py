@@ -17,10 +17,7 @@ from jobctl.models import (
 )
 from jobctl.payload import compact_json
 
-SCHEMA_VERSION = 3  # 2: the due set and ready_queues; 3: byqueue, bykey (see upgrade.lua)
-# Jobs indexed a script by an upgrade to schema 3: about 0.2 s of the server's time, well
-# under its busy-reply-threshold (5 s); a million jobs in one script would take some 11 s.
-UPGRADE_CHUNK = 20_000
+SCHEMA_VERSION = 2  # 2: the namespace's due set and ready_queues (see upgrade.lua)
 MIN_SERVER = (7, 0)
 DEFAULT_NAMESPACE = "default"
 DEFAULT_LEADER_LEASE = 5.0  # seconds: how long a standby cron daemon waits for a dead leader

@@ -124,11 +124,9 @@ class RecordOps(RedisBase):
         found: list[Job] = []
         if limit == 0:  # (a negative limit means none, as SQL's LIMIT -1)
             return found
-        ids, leased, floor = self._listed(where)
+        ids, leased = self._listed(where)
         matches = _matcher(where)
         for job in self._jobs(ids, leased=leased):
-            if floor is not None and job.created_at < floor:
-                break
             if matches(job.state.value, job.job, job.queue, job.key, job.created_at):
                 found.append(job)
                 if limit is not None and len(found) >= limit:
@@ -140,78 +138,48 @@ class RecordOps(RedisBase):
         found: list[int] = []
         if limit == 0:
             return found
-        ids, leased, floor = self._listed(where)
+        ids, leased = self._listed(where)
         batch: list[int] = []
         for job_id in ids:
             batch.append(job_id)
             if len(batch) < PAGE:
                 continue
-            matching, ended = self._matching_ids(where, batch, leased, floor)
-            found += matching
+            found += self._matching_ids(where, batch, leased)
             batch = []
-            if ended or (limit is not None and len(found) >= limit):
-                return found if limit is None else found[:limit]
-        found += self._matching_ids(where, batch, leased, floor)[0]
+            if limit is not None and len(found) >= limit:
+                return found[:limit]
+        found += self._matching_ids(where, batch, leased)
         return found if limit is None else found[:limit]
 
-    def _matching_ids(
-        self, where: JobFilter, job_ids: list[int], leased: bool, floor: float | None
-    ) -> tuple[list[int], bool]:
-        """Those of these ids whose jobs a filter matches, read by the fields it looks at,
-        and whether one was created before `floor` (the ids past it are not looked at)."""
+    def _matching_ids(self, where: JobFilter, job_ids: list[int], leased: bool) -> list[int]:
+        """Those of these ids whose jobs a filter matches, read by the fields it looks at."""
         if not job_ids:
-            return [], False
+            return []
         with self._guard():
             pipe = self._client.pipeline(transaction=False)
             for job_id in job_ids:
                 pipe.hmget(self._key("job", str(job_id)), *_FILTER_FIELDS)
             rows = pipe.execute()
         matches = _matcher(where)
-        found: list[int] = []
-        for job_id, (state, job, queue, key, created_at, lease_token) in zip(
-            job_ids, rows, strict=True
-        ):
-            if state is None:
-                continue
-            if floor is not None and float(created_at) < floor:
-                return found, True
-            if (not leased or lease_token is not None) and matches(
-                state, job, queue, key, float(created_at)
-            ):
-                found.append(job_id)
-        return found, False
+        return [
+            job_id
+            for job_id, (state, job, queue, key, created_at, lease_token) in zip(
+                job_ids, rows, strict=True
+            )
+            if state is not None
+            and (not leased or lease_token is not None)
+            and matches(state, job, queue, key, float(created_at))
+        ]
 
-    def _listed(self, where: JobFilter) -> tuple[Iterable[int], bool, float | None]:
-        """The ids a listing reads, in its order, whether only jobs holding a lease count
-        among them, and the creation time past which (newest first) none can match."""
-        with self._guard():
-            schema, back = self._client.hmget(self._key("meta"), "schema", "created_back")
-        # A namespace not yet upgraded (read on a replica) has neither index nor bound.
-        indexed = schema is not None and int(schema) >= 3
-        choices: list[list[str]] = []  # each a way to every job the filter can match
-        if indexed and where.key is not None:
-            choices.append([self._key("bykey", where.key)])
+    def _listed(self, where: JobFilter) -> tuple[Iterable[int], bool]:
+        """The ids a listing reads, in its order, and whether only jobs holding a lease
+        count among them."""
         if where.job is not None:
-            choices.append([self._key("byjob", where.job)])
-        if where.states:
-            choices.append([self._key("state", s.value) for s in dict.fromkeys(where.states)])
-        if indexed and where.queue is not None:
-            choices.append([self._key("byqueue", where.queue)])
-        indexes = choices[0] if choices else [self._key("all")]
-        if len(choices) > 1:  # the way with the fewest jobs to read
-            with self._guard():
-                pipe = self._client.pipeline(transaction=False)
-                for key in (k for choice in choices for k in choice):
-                    pipe.zcard(key)
-                sizes: list[int] = pipe.execute()
-            totals = []
-            for choice in choices:
-                totals.append(sum(sizes[: len(choice)]))
-                sizes = sizes[len(choice) :]
-            indexes = choices[totals.index(min(totals))]
-        floor = None
-        if indexed and where.since is not None and where.newest_first:
-            floor = where.since - float(back or 0)
+            indexes = [self._key("byjob", where.job)]
+        elif where.states:
+            indexes = [self._key("state", s.value) for s in dict.fromkeys(where.states)]
+        else:
+            indexes = [self._key("all")]
         descending = where.newest_first
         ids: Iterable[int] = heapq.merge(
             *(self._ids(k, descending, where.beyond, where.through) for k in indexes),
@@ -231,7 +199,7 @@ class RecordOps(RedisBase):
                 ids = [i for i in ids if i <= where.through]
         # Running jobs are listed as the SQLite store finds them: through their leases.
         states = set(where.states)
-        return ids, where.leased or (bool(states) and states <= {State.RUNNING}), floor
+        return ids, where.leased or (bool(states) and states <= {State.RUNNING})
 
     def _ids(
         self, key: str, descending: bool, beyond: int | None = None, through: int | None = None
