@@ -8,6 +8,7 @@ Attempts are written through the store with explicit times, as a worker records 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
@@ -183,9 +184,12 @@ def test_stats_since_a_time_in_the_hour_gives_the_hour_s_run_times(env: Env) -> 
     assert (row["processed"], row["run_p50"], row["run_max"]) == (1, 2.0, 2.0)
 
 
-def test_the_upgrade_to_schema_10_indexes_the_attempts_start(env: Env) -> None:
-    """A database of schema 9 with attempts gets the index at its first use, and stats read
-    its attempts as before."""
+def test_a_database_without_the_attempts_index_gets_it_from_a_writer_at_its_version(
+    env: Env,
+) -> None:
+    """The index came with a schema version of its own (10): the first enqueue of the new
+    jobctl upgraded the file, and the older workers running on it stopped, killing their
+    running jobs. A read does without it; the first writer makes it, the version kept."""
     from importlib import resources
 
     from jobctl.store.sqlite.connection import APPLICATION_ID
@@ -215,13 +219,21 @@ def test_the_upgrade_to_schema_10_indexes_the_attempts_start(env: Env) -> None:
     conn.close()
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
 
-    shown = env.run("stats", "--json", check=True)
-    assert f"upgraded {env.db} from schema version 9" in shown.stderr
-    (row,) = json.loads(shown.stdout)
-    assert (row["processed"], row["run_max"], row["wait_p50"]) == (1, 5.0, 5.0)
+    def indexed() -> bool:
+        with contextlib.closing(sqlite3.connect(env.db)) as conn:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'attempts_started'")
+            return found.fetchone() is not None
+
+    for made in (False, True):  # a read does without; the enqueue between makes it
+        shown = env.run("stats", "--json", check=True)
+        assert "upgraded" not in shown.stderr
+        (row,) = json.loads(shown.stdout)
+        assert (row["processed"], row["run_max"], row["wait_p50"]) == (1, 5.0, 5.0)
+        assert indexed() == made
+        env.run("enqueue", "ok", "--delay", "1h", check=True)
     conn = sqlite3.connect(env.db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 10
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 9
         (sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'attempts_started'"
         ).fetchone()

@@ -35,7 +35,17 @@ SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 # times what it holds between two of SQLite's automatic checkpoints (1,000 pages: 4 MiB), so
 # that busy times, when readers hold a checkpoint back, do not cut it only to grow it again.
 WAL_SIZE_LIMIT = 16 << 20
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 9
+# Indexes an older jobctl neither needs nor minds, added without a new schema version: its
+# workers and cron daemons running beside go on (a version of their own stopped them all at
+# the first enqueue of the new jobctl, killing their running jobs after their shutdown
+# timeout), and a backup stays one it opens. The first writer that finds one missing makes
+# it; a read does without.
+EXTRA_INDEXES = {
+    # `stats` reads the attempts of its window alone (the table's key is (job_id, run), and
+    # `stats --since 1h` read all 200,000 attempts kept for a few hundred in the hour).
+    "attempts_started": "CREATE INDEX IF NOT EXISTS attempts_started ON attempts (started_at)",
+}
 # Connections whose -wal or -shm was deleted under them: never closed (see _check_beside).
 _ABANDONED: list[sqlite3.Connection] = []
 
@@ -375,6 +385,8 @@ def open_database(
             from jobctl.store.sqlite import migrations  # (only then: every enqueue opens one)
 
             migrated_from = migrations.migrate(conn, path, in_use_refused=not create)
+        if create and not snapshot:
+            _add_extra_indexes(conn)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
@@ -387,6 +399,23 @@ def open_database(
         conn.close()
         raise
     return conn, migrated_from == 0, migrated_from or None
+
+
+def _add_extra_indexes(conn: sqlite3.Connection) -> None:
+    """Make the EXTRA_INDEXES a database lacks (one look at the schema when it has them)."""
+    names = tuple(EXTRA_INDEXES)
+    marks = ", ".join("?" * len(names))
+    have = {
+        row[0]
+        for row in conn.execute(
+            f"SELECT name FROM sqlite_master WHERE type = 'index' AND name IN ({marks})", names
+        )
+    }
+    for name, sql in EXTRA_INDEXES.items():
+        if name not in have:
+            # A file this user may only read, or a lock held now: the next writer makes it.
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(sql)
 
 
 def _switch_to_wal(conn: sqlite3.Connection) -> bool:
