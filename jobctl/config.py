@@ -352,6 +352,11 @@ def parse_config(text: str, path: Path | None = None) -> Config:
 
 
 _TOML_AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
+# What a list-form hook may hold, thinking it filled: a shell variable, and a job command's
+# {key} placeholder (a shell's own ${VAR} is not one).
+_SHELL_VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*")
+_PAYLOAD_PLACEHOLDER = re.compile(r"(?<!\$)\{[A-Za-z_][A-Za-z0-9_.-]*\}")
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
 
 
 def _toml_error(name: str, text: str, message: str) -> str:
@@ -520,11 +525,36 @@ class _Parser:
         if key not in data:
             return None
         value = data[key]
+        if value is False:  # none for this job type, whatever [settings] sets: see hook_for
+            return ()
         if isinstance(value, str) and value.strip():
             return ("/bin/sh", "-c", value)
         if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            self.note_unexpanded(table, key, value)
             return tuple(value)
-        raise self.fail(table, key, "expected a command string or a non-empty list of strings")
+        raise self.fail(
+            table,
+            key,
+            "expected a command string, a non-empty list of strings, or false for none",
+        )
+
+    def note_unexpanded(self, table: str, key: str, argv: list[str]) -> None:
+        """A list-form hook runs with no shell, and nothing fills in its job's {key}: a
+        `$JOBCTL_ERROR` or `{src}` in it reaches the command as written. (A `sh -c` script
+        in the list expands its own `$VAR`s, not `{key}`.)"""
+        runs_shell = os.path.basename(argv[0]) in _SHELLS and "-c" in argv[1:]
+        for word in argv:
+            found = None if runs_shell else _SHELL_VARIABLE.search(word)
+            found = found or _PAYLOAD_PLACEHOLDER.search(word)
+            if found is not None:
+                self.note(
+                    table,
+                    key,
+                    f"{found.group()!r} is passed as written: a list-form hook runs without a"
+                    " shell and gets no {key} of the payload; write it as a string (run by"
+                    " /bin/sh -c) reading $JOBCTL_* such as $JOBCTL_PAYLOAD",
+                )
+                return
 
     def positive_duration(self, table: str, data: dict[str, Any], key: str, default: Any) -> Any:
         value: float | None = self.duration(table, data, key, default)

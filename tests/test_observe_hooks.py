@@ -70,6 +70,7 @@ def test_hooks_receive_the_job_in_their_environment(env: Env) -> None:
         "JOBCTL_JOB_ID": str(job_id),
         "JOBCTL_JOB_NAME": "backup",
         "JOBCTL_MAX_ATTEMPTS": "2",
+        "JOBCTL_PAYLOAD": "{}",
         "JOBCTL_QUEUE": "nightly",
         "JOBCTL_RUN": "2",
     }

@@ -298,6 +298,10 @@ _clock: tuple[float, str, str] = (float("nan"), "", "")
 _dated: tuple[float, str, str] = (float("nan"), "", "")
 
 
+# Fields that hold the end of some output (a hook's `output`): cut, they keep that end.
+_TAIL_KEYS = frozenset({"output"})
+
+
 def _text_field(key: str, value: Any) -> str:
     if key == "job_id":
         return f"#{value}"
@@ -309,7 +313,8 @@ def _text_field(key: str, value: Any) -> str:
     # not isprintable(): a Hangul filler is a printable letter that draws as a blank.
     text = clean(str(value).replace("\n", " ⏎ "))
     if len(text) > 300:
-        text = text[:297] + "..."
+        # A tail of output keeps its end, where a failing command says what went wrong.
+        text = "..." + text[-297:] if key in _TAIL_KEYS else text[:297] + "..."
     if " " in text or '"' in text:
         text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return f"{key}={text}"

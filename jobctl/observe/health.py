@@ -13,7 +13,8 @@ Redis it writes a scratch key, waiting at most 1 s: a server may refuse every wr
 (NOREPLICAS, MISCONF, a replica's READONLY) or hold it (CLIENT PAUSE WRITE, a stall) while
 every read still works, and one busy running another client's script answers nothing. The
 logs check does the same for the folder the jobs' output goes to, where a full disk loses
-every job's output while the jobs still run.
+every job's output while the jobs still run, and fails for a hooks folder workers refuse,
+found by them only when an alert is due.
 The config check reads the config file as `validate` does: a running worker or cron daemon
 that finds it broken keeps the config it had, and says so only in its log, while the next
 start fails.
@@ -22,6 +23,7 @@ start fails.
 from __future__ import annotations
 
 import os
+import stat
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -286,6 +288,9 @@ def logs_check(folder: Path) -> Check:
     """The log folder (or, until a worker makes it, the nearest folder above it) writable,
     on a file system mounted for writing, with LOG_ROOM bytes and LOG_FILES files free for
     this user: the value is the bytes free, or the files free when those run short."""
+    hooks_refused = _hooks_folder_refused(folder / "hooks")
+    if hooks_refused is not None:
+        return Check("logs", False, None, None, hooks_refused)
     existing = folder
     while not existing.is_dir() and existing != existing.parent:
         existing = existing.parent
@@ -342,6 +347,26 @@ def logs_check(folder: Path) -> Check:
             f" under the {LOG_FILES:,} the jobs' logs need)",
         )
     return Check("logs", True, free, LOG_ROOM, f"log folder {folder} is writable")
+
+
+def _hooks_folder_refused(hooks: Path) -> str | None:
+    """Why workers refuse the hooks folder, as they refuse a log folder (a link, not a
+    folder, or writable by group or others), found only when an alert was due: each hook
+    then runs with its output lost. None when it is fine or not made yet."""
+    try:
+        info = os.lstat(hooks)
+    except OSError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        problem, fix = "is a symbolic link", "a real folder there"
+    elif not stat.S_ISDIR(info.st_mode):
+        problem, fix = "is not a folder", "a real folder there"
+    elif info.st_mode & 0o022:
+        mode = stat.S_IMODE(info.st_mode)
+        problem, fix = f"is writable by group or others (mode {mode:04o})", f"chmod go-w {hooks}"
+    else:
+        return None
+    return f"hooks folder {hooks} {problem}: workers keep no hook's output ({fix})"
 
 
 def config_check(path: Path) -> Check:

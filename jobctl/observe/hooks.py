@@ -10,12 +10,17 @@ Its output is kept as a job attempt's is: stdout and stderr in a log file of its
 `<log_dir>/hooks/ID.RUN.EVENT.log` (made at the first byte, capped at
 HOOK_LOG_MAX_BYTES), named by the `hook.succeeded` or `hook.failed` event line as `log`,
 with the last HOOK_OUTPUT_TAIL bytes of it as `output`. A hooks folder that is a link, or
-that others may write to, is refused as a job's log folder is: nothing in it is touched, the
-hook is not run, and its `hook.failed` line says why.
+that others may write to, is refused as a job's log folder is: nothing in it is touched. The
+hook still runs, its output kept only for its event line (`no_log` says why): losing the log
+matters less than losing the alert.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import shlex
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -26,7 +31,9 @@ from jobctl.logfiles import hook_log_path, read_tail
 from jobctl.logfolders import remove_log
 from jobctl.models import AttemptResult, Job, Outcome
 from jobctl.observe.events import LEVELS, EventLog
+from jobctl.payload import compact_json
 from jobctl.processes import environment_for_jobs
+from jobctl.text import clean
 
 HOOK_KILL_GRACE = 2.0
 HOOK_LOG_MAX_BYTES = 1024 * 1024  # a notification, not a job: its log is cut to its last MiB
@@ -36,9 +43,21 @@ _START_RETRY_LONGEST = 1.0
 
 
 def hook_for(event: str, job_type: JobType, settings: Settings) -> tuple[str, ...] | None:
+    """The job type's own hook, else the settings' default; none where the job type says
+    `false` (an empty command): a noisy job type opts out of a [settings] hook."""
     own = job_type.on_failure if event == "failure" else job_type.on_dead
     default = settings.on_failure if event == "failure" else settings.on_dead
-    return own or default
+    chosen = own if own is not None else default
+    return chosen or None
+
+
+def hook_error(error: str | None) -> str:
+    """$JOBCTL_ERROR: the attempt's error on one line, cleaned as its event line shows it.
+    Raw, a job's stderr put newlines, CRs and ESC sequences into `mail -s "$JOBCTL_ERROR"`
+    (headers of the job's making) or a webhook's JSON; $JOBCTL_LOG has the output as written."""
+    if not error:
+        return ""
+    return clean(error.replace("\r\n", "\n").replace("\n", " ⏎ "))
 
 
 def hook_timeout(job_type: JobType, settings: Settings) -> float:
@@ -78,16 +97,20 @@ def run_hook(
             "JOBCTL_ATTEMPT": str(attempt),
             "JOBCTL_MAX_ATTEMPTS": str(job.max_attempts),
             "JOBCTL_EXIT_CODE": "" if result.exit_code is None else str(result.exit_code),
-            "JOBCTL_ERROR": result.error or "",
+            "JOBCTL_ERROR": hook_error(result.error),
             "JOBCTL_LOG": result.log_path or "",
+            "JOBCTL_PAYLOAD": compact_json(job.payload),  # as the job's own attempts get it
         }
     )
+    if job.command is not None:  # an --exec job, whose name is always "exec"
+        env["JOBCTL_COMMAND"] = shlex.join(job.command)
     if run is not None:
         env["JOBCTL_RUN"] = str(run)
+    log_name = hook_log_path(log_dir, job.id, attempt if run is None else run, event)
     spec = AttemptSpec(
         argv=argv,
         env=env,
-        log_path=hook_log_path(log_dir, job.id, attempt if run is None else run, event),
+        log_path=log_name,
         timeout=timeout,
         kill_grace=HOOK_KILL_GRACE,
         log_max_bytes=HOOK_LOG_MAX_BYTES,
@@ -98,16 +121,23 @@ def run_hook(
     def failed(error: str) -> None:
         log.emit("hook.failed", level="warning", **fields, error=error)
 
+    no_log: str | None = None
     try:
         # A file found at this name is another hook's output, not this one's to append to: of
         # a purged job that had this id (or, with no run known, of an earlier life of this
         # job, whose attempts a dead retry counted from 1 again).
         remove_log(spec.log_path)
     except OSError as exc:
-        # The hooks folder is refused (a link, not a folder, or writable by others): the hook
-        # is not run, as a job whose log folder is refused is not, and its line says why.
-        failed(f"not run: {_reason(exc)}")
-        return RunningHook(None)
+        # The hooks folder is refused (a link, not a folder, or writable by others): nothing
+        # is written there, yet the alert is sent. Its output goes to a private scratch
+        # folder for its event line alone, and is removed with it.
+        refused = _reason(exc)
+        no_log = f"{refused}; its output is not kept"
+        try:
+            spec = spec._replace(log_path=_scratch_log(os.path.basename(log_name)))
+        except OSError as scratch_failed:
+            failed(f"not run: {refused}; no scratch folder either: {_reason(scratch_failed)}")
+            return RunningHook(None)
     hook = RunningHook(None)
 
     def run_to_end() -> None:
@@ -122,13 +152,22 @@ def run_hook(
             failed(f"hook error: {exc}")
             return
         succeeded = outcome.outcome == Outcome.SUCCEEDED
-        event_name, level = ("hook.succeeded", "debug") if succeeded else ("hook.failed", "warning")
+        event_name = "hook.succeeded" if succeeded else "hook.failed"
+        # A hook that succeeded yet lost its log, or output on a full disk ("output lost (no
+        # space left on device)", in its error as in an attempt's), says so where it is seen.
+        level = "debug" if succeeded and not outcome.error and no_log is None else "warning"
         done = dict(fields)
-        if not succeeded:
-            done["error"] = outcome.error
-        if LEVELS[level] >= log.threshold:  # the file is read only for a line that is shown
-            done["output"] = output_tail(outcome.log_path)
-            done["log"] = outcome.log_path or None  # none when the hook wrote nothing
+        done["error"] = outcome.error
+        if no_log is not None:
+            done["no_log"] = no_log
+        try:
+            if LEVELS[level] >= log.threshold:  # the file is read only for a line that is shown
+                done["output"] = output_tail(outcome.log_path)
+                if no_log is None:
+                    done["log"] = outcome.log_path or None  # none when the hook wrote nothing
+        finally:
+            if no_log is not None and outcome.log_path:
+                _remove_scratch(outcome.log_path)
         log.emit(event_name, level=level, **done)
 
     thread = threading.Thread(target=run_to_end, name=f"hook-{job.id}-{event}", daemon=True)
@@ -182,6 +221,28 @@ def _start_and_run(hook: RunningHook, spec: AttemptSpec) -> AttemptResult:
         hook.wait_for_stop(pause)
         pause = min(2 * pause, _START_RETRY_LONGEST)
         refused = True
+
+
+_scratch_lock = threading.Lock()
+_scratch_root: str | None = None
+
+
+def _scratch_log(name: str) -> str:
+    """A log path in this process's private scratch folder (made once, 0700, in the temp
+    folder), for a hook whose hooks folder is refused: the log code writes only to a folder
+    it checked, so its output goes there and is removed once its event line is written."""
+    global _scratch_root
+    with _scratch_lock:
+        if _scratch_root is None or not os.path.isdir(_scratch_root):
+            _scratch_root = tempfile.mkdtemp(prefix="jobctl-hooks-")
+        path = os.path.join(_scratch_root, "hooks", name)
+    remove_log(path)
+    return path
+
+
+def _remove_scratch(path: str) -> None:
+    with contextlib.suppress(OSError):
+        remove_log(path)
 
 
 def _reason(exc: OSError) -> str:
