@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from jobctl.store import Store
 
 FAILED_OUTCOMES = ("failed", "timeout", "error", "lost")
-# Times of a queue and job type kept as they are: below this many, percentiles are observed
+# Times of a queue and job type kept as they are: up to this many, percentiles are observed
 # values; past it, those of a TimeSummary's buckets (8 bytes a time until then).
 EXACT_UP_TO = 2000
 # A bucket's bounds are within 1% of the value it stands for: a run p95 of 2m03.4s is said
@@ -74,7 +74,7 @@ class TimeSummary:
             self.largest = value
         if self._exact is not None:
             self._exact.append(value)
-            if len(self._exact) < EXACT_UP_TO:
+            if len(self._exact) <= EXACT_UP_TO:
                 return
             kept, self._exact = self._exact, None
             for each in kept:
