@@ -81,9 +81,26 @@ class _Running:
 
 @dataclass
 class _Hook:
+    job_id: int
     running: RunningHook
     end: float  # monotonic: by when its own hook_timeout and kill grace end it
-    set_off_by_stop: bool  # the worker's shutdown set it off: it gets its own hook_timeout
+
+
+class _AfterAll(RunningHook):
+    """The hooks of one job still running, as one hook to start after: an on_dead waits for
+    every on_failure of its job, a slow one of an earlier attempt too, so that "gave up"
+    never comes before "attempt N failed"."""
+
+    def __init__(self, hooks: Sequence[RunningHook]) -> None:
+        super().__init__(None)
+        self._hooks = tuple(hooks)
+
+    def alive(self) -> bool:
+        return any(hook.alive() for hook in self._hooks)
+
+    def join(self, timeout: float | None = None) -> None:
+        for hook in self._hooks:  # each ends by its own hook_timeout and kill grace
+            hook.join(timeout)
 
 
 # Settings a worker is built with (its database, lease, logs); a reload cannot change them.
@@ -160,6 +177,7 @@ class Worker:
         self._retention_clock = RetentionClock(self.clock)
         self._prune_at = _NEVER  # monotonic: the next slice of a prune (see _prune)
         self._hooks: list[_Hook] = []  # running hooks (see _wait_for_hooks)
+        self._job_hooks: dict[int, list[_Hook]] = {}  # the same, by job (see _notify)
         self._handling = False  # our signal handlers are installed
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
@@ -632,22 +650,22 @@ class Worker:
                 state=job.state.value,
                 error=job.error,
             )
-            # A lost attempt is a failed one; with none left, the job is dead.
-            job_type = DEFAULT_JOB if job.command is not None else self.config.jobs.get(job.job)
-            if job_type is not None:
-                # The attempt lost is the last one: its run names its hooks' logs, and its
-                # log, when it wrote one, is the output a hook of a crash most needs.
-                last = max(self.store.attempts(job.id), key=lambda a: a.run, default=None)
-                run = last.run if last is not None else None
-                log_path = last.log_path if last is not None else None
-                lost = AttemptResult(
-                    Outcome.LOST,
-                    error=job.error,
-                    log_path=log_path if log_path and os.path.isfile(log_path) else "",
-                )
-                failure = self._notify("failure", job, job_type, job.attempts, lost, run)
-                if job.state == State.DEAD:
-                    self._notify("dead", job, job_type, job.attempts, lost, run, failure)
+            # A lost attempt is a failed one; with none left, the job is dead. One whose job
+            # type left the config gets the [settings] hooks, as a failed attempt of an
+            # unknown type does (_notify looks its type up by name).
+            # The attempt lost is the last one: its run names its hooks' logs, and its log,
+            # when it wrote one, is the output a hook of a crash most needs.
+            last = max(self.store.attempts(job.id), key=lambda a: a.run, default=None)
+            run = last.run if last is not None else None
+            log_path = last.log_path if last is not None else None
+            lost = AttemptResult(
+                Outcome.LOST,
+                error=job.error,
+                log_path=log_path if log_path and os.path.isfile(log_path) else "",
+            )
+            self._notify("failure", job, DEFAULT_JOB, job.attempts, lost, run)
+            if job.state == State.DEAD:
+                self._notify("dead", job, DEFAULT_JOB, job.attempts, lost, run)
 
     def _last_written(self) -> float | None:
         """When a worker last ended a job that ran, if the store says: what a clock found
@@ -1117,15 +1135,10 @@ class Worker:
             )
         elif state == State.DEAD:
             self._log_end(running, result, elapsed, "job.dead", level="error")
-        failure = None
         if state in (State.SCHEDULED, State.DEAD):
-            failure = self._notify(
-                "failure", claim.job, running.job_type, claim.attempt, result, claim.run
-            )
+            self._notify("failure", claim.job, running.job_type, claim.attempt, result, claim.run)
         if state == State.DEAD:
-            self._notify(
-                "dead", claim.job, running.job_type, claim.attempt, result, claim.run, failure
-            )
+            self._notify("dead", claim.job, running.job_type, claim.attempt, result, claim.run)
         elif state == State.CANCELLED:
             self._log_end(running, result, elapsed, "job.cancelled", level="warning")
 
@@ -1133,53 +1146,63 @@ class Worker:
         self,
         event: str,
         job: Job,
-        job_type: JobType,
+        started_as: JobType,
         attempt: int,
         result: AttemptResult,
         run: int | None,
-        after: _Hook | None = None,
-    ) -> _Hook | None:
-        """Set off the job's hook for `event`, if it has one, after the hook `after` (the
-        on_failure of the same attempt, for its on_dead) has ended."""
+    ) -> None:
+        """Set off the job's hook for `event`, if it has one; an on_dead starts once every
+        hook of the job still running has ended. Its hooks and hook_timeout come from the
+        config in force now, per-job and [settings] alike: after a reload, a job that ran
+        under the old config got its old per-job hook beside the new [settings] one. A job
+        type gone from the config keeps the one it started as (for an --exec job, or one
+        never known, DEFAULT_JOB: the [settings] hooks)."""
+        job_type = (
+            DEFAULT_JOB if job.command is not None else self.config.jobs.get(job.job, started_as)
+        )
         argv = hook_for(event, job_type, self.config.settings)
         if argv is None:
-            return None
+            return
         timeout = hook_timeout(job_type, self.config.settings)
+        self._forget_ended_hooks()
+        before = [h for h in self._job_hooks.get(job.id, ()) if h.running.alive()]
+        after = None
+        start = self.clock.monotonic()
+        if event == "dead" and before:
+            after = _AfterAll([h.running for h in before])
+            start = max(start, *(h.end for h in before))
         hook = run_hook(
-            event,
-            argv,
-            job,
-            attempt,
-            result,
-            timeout,
-            self.log_dir,
-            self.log,
-            run,
-            after.running if after is not None else None,
+            event, argv, job, attempt, result, timeout, self.log_dir, self.log, run, after
         )
-        start = after.end if after is not None else self.clock.monotonic()
-        own = _Hook(hook, start + timeout + HOOK_KILL_GRACE + _HOOK_END_SLACK, self._stopping)
-        self._hooks = [h for h in self._hooks if h.running.alive()]
+        own = _Hook(job.id, hook, start + timeout + HOOK_KILL_GRACE + _HOOK_END_SLACK)
         self._hooks.append(own)
-        return own
+        self._job_hooks[job.id] = [*before, own]
+
+    def _forget_ended_hooks(self) -> None:
+        """Drop the hooks that have ended, and the jobs all of whose hooks have."""
+        running = []
+        for hook in self._hooks:
+            if hook.running.alive():
+                running.append(hook)
+                continue
+            of_job = self._job_hooks.get(hook.job_id)
+            if of_job is not None and not any(h.running.alive() for h in of_job):
+                del self._job_hooks[hook.job_id]
+        self._hooks = running
 
     def _wait_for_hooks(self) -> None:
-        """A leaving worker waits for running hooks, then kills any left: none outlives the
-        worker. After a stop was asked for, those set off before it get up to the shutdown
-        timeout; a hook the shutdown set off (the `on_dead` of a job with max_attempts = 1
-        that it stopped) gets its own hook_timeout: what was left of the shutdown timeout,
-        spent on the job, killed the one alert that the job was lost. A worker that ends on
-        its own (--burst out of work) gives each its own hook_timeout: --shutdown-timeout 0,
-        set for a quick cancel of a CI step, killed every alert of its last jobs. A forced
-        stop (a second SIGTERM or SIGINT, SIGQUIT), or a stop signal meanwhile, kills them
-        all at once."""
-        until = self.clock.monotonic() + self.options.shutdown_timeout
+        """A leaving worker waits for running hooks, each within its own hook_timeout (and
+        kill grace), then kills any left: none outlives the worker. A stop signal meanwhile
+        is taken as anywhere else: a first SIGTERM or SIGINT means finish up (a --burst
+        worker's last alerts, or those of a job that died just before the stop, were killed
+        by the shutdown timeout or at once); a second one, or SIGQUIT, kills them all."""
         for hook in self._hooks:
-            bounded = self._stopping and not hook.set_off_by_stop
-            deadline = until if bounded else hook.end
             while hook.running.alive() and not self._force:
-                left = deadline - self.clock.monotonic()
-                if left <= 0 or self._stop_signalled():
+                left = hook.end - self.clock.monotonic()
+                if left <= 0:
+                    break
+                self._take_stop_signals()
+                if self._force:
                     break
                 hook.running.join(min(left, _HOOK_WAIT_SLICE))
         for hook in reversed(self._hooks):  # an on_dead first: it never starts then
@@ -1187,14 +1210,13 @@ class Worker:
         for hook in self._hooks:
             hook.running.join(5.0)
 
-    def _stop_signalled(self) -> bool:
-        """Whether a signal that stops a worker came since the last look: while it waits for
-        hooks, one stops them too."""
+    def _take_stop_signals(self) -> None:
+        """The stop signals that came since the last look, while the worker waits for its
+        hooks (a reload then has nothing left to apply to)."""
         stops = [signum for signum in self._signals if signum != signal.SIGHUP]
         self._signals.clear()
-        if stops:
-            self._force = True
-        return bool(stops)
+        for signum in stops:
+            self._take_stop(signum)
 
     def _log_end(
         self,
@@ -1293,13 +1315,16 @@ class Worker:
                 for callback in self.on_hangup:
                     callback()
                 continue
-            # SIGQUIT (Ctrl-\) is a stop at once, as a second Ctrl-C or SIGTERM is (as in
-            # Celery and RQ): by default SIGQUIT would kill the worker and leave its jobs'
-            # processes running unsupervised. A first SIGTERM to a worker already stopping on
-            # its own (--burst, --max-jobs) is still the graceful stop a supervisor asks for.
-            again = self._stop_signal_taken or (signum == signal.SIGINT and self._stopping)
-            self._stop_signal_taken = True
-            self.request_stop(force=signum == signal.SIGQUIT or again)
+            self._take_stop(signum)
+
+    def _take_stop(self, signum: int) -> None:
+        # SIGQUIT (Ctrl-\) is a stop at once, as a second Ctrl-C or SIGTERM is (as in
+        # Celery and RQ): by default SIGQUIT would kill the worker and leave its jobs'
+        # processes running unsupervised. A first SIGTERM to a worker already stopping on
+        # its own (--burst, --max-jobs) is still the graceful stop a supervisor asks for.
+        again = self._stop_signal_taken or (signum == signal.SIGINT and self._stopping)
+        self._stop_signal_taken = True
+        self.request_stop(force=signum == signal.SIGQUIT or again)
 
 
 # How long a --burst worker with no job running tries to start one at an open files limit
