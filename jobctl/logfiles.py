@@ -68,6 +68,13 @@ def regular_file_size(path: str) -> int | None:
     return found.st_size if stat.S_ISREG(found.st_mode) else None
 
 
+def log_folder_of(attempt_log: str) -> str:
+    """The log folder an attempt's log is in (`<log_dir>/NNNNN/ID.RUN.log`), whose `hooks/`
+    holds the logs of that attempt's hooks: where its worker put them, whatever log_dir the
+    config of a reader (or none, with --db alone) names."""
+    return os.path.dirname(os.path.dirname(attempt_log))
+
+
 def hook_logs_of(directory: Path | str, job_ids: set[int]) -> list[str]:
     """The hook logs of these jobs (read from one listing of the hooks folder), whichever
     their names: `ID.RUN.EVENT.log`, or `ID.ATTEMPT.EVENT.log` as older versions named them."""

@@ -22,7 +22,7 @@ from jobctl.batches import run_batches
 from jobctl.clock import Clock
 from jobctl.config import Config, shared_store
 from jobctl.errors import StoreError, StoreFull
-from jobctl.logfiles import attempt_folder, hook_logs_of, locate, trusted
+from jobctl.logfiles import attempt_folder, hook_logs_of, locate, log_folder_of, trusted
 from jobctl.logfolders import remove_log_folder
 from jobctl.models import JobFilter, State
 from jobctl.store import Store
@@ -138,8 +138,8 @@ class _Sweep:
         shared = shared_store(store.location)
         paths = [locate(p, log_dir) for p in paths]
         paths = [p for p in paths if trusted(p, set(gone), log_dir, shared)]
-        if log_dir is not None and gone:
-            paths = [*paths, *hook_logs_of(log_dir, set(gone))]
+        if gone:
+            paths = [*paths, *_hook_logs(log_dir, paths, set(gone))]
         unlinked = _unlink_all(paths)
         if log_dir is not None:
             self._remove_emptied_folders(store, log_dir, gone)
@@ -216,8 +216,8 @@ def prune(
     batch: int = BATCH,
     log_dir: str | None = None,
 ) -> Pruned:
-    """Delete the finished jobs asked for, with their attempt logs, and with `log_dir` their
-    notification hooks' logs too, and the log folders emptied; resting after each batch
+    """Delete the finished jobs asked for, with their attempt logs and their notification
+    hooks' logs, and with `log_dir` the log folders emptied; resting after each batch
     (see jobctl.batches). A store error in a batch after others deleted jobs (a full disk)
     ends it with what it deleted so far and that error in `stopped`: raised, those jobs
     would go unreported."""
@@ -307,10 +307,20 @@ def _remove_logs_first(
     recorded = [a.log_path for i in sorted(doomed) for a in store.attempts(i) if a.log_path]
     paths = [locate(p, log_dir) for p in recorded]
     paths = [p for p in paths if trusted(p, doomed, log_dir, shared)]
-    if log_dir is not None:
-        paths += hook_logs_of(log_dir, doomed)
+    paths += _hook_logs(log_dir, paths, doomed)
     # (One that cannot go now is tried again, and counted, when its job's row is deleted.)
     return _unlink_all(paths).logs_removed
+
+
+def _hook_logs(log_dir: str | None, attempt_logs: Sequence[str], job_ids: set[int]) -> list[str]:
+    """The hook logs of these jobs, in the hooks folder beside each folder their attempt
+    logs are in, as recorded, and in `log_dir`'s: a prune with --db alone, or with another
+    log_dir, removes them where their worker put them (one listing a folder, not a stat a
+    job). A job whose attempts all wrote nothing recorded no folder: only `log_dir` is seen."""
+    folders = {log_folder_of(p) for p in attempt_logs}
+    if log_dir is not None:
+        folders.add(log_dir)
+    return [path for folder in sorted(folders) for path in hook_logs_of(folder, job_ids)]
 
 
 def _unlink_all(paths: Sequence[str]) -> Pruned:

@@ -172,7 +172,7 @@ def test_show_dead_show_and_logs_hook_give_the_hooks_logs(env: Env) -> None:
     assert hook_log("--hook", "dead", "--run", "1") == (
         1,
         "",
-        f"jobctl: job {job_id} attempt 1 has no on_dead hook log ({none}): no on_dead hook ran"
+        f"jobctl: job {job_id} run 1 has no on_dead hook log ({none}): no on_dead hook ran"
         " for it, or it wrote nothing\n",
     )
     assert hook_log("--hook", "mail")[::2] == (

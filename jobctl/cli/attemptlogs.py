@@ -147,26 +147,79 @@ def hook_document(hook: HookLog) -> dict[str, object]:
     return {"kind": hook.kind, "log_path": hook.path, "size": hook.size}
 
 
-def hook_logs(store: Store, attempts: Sequence[Attempt]) -> dict[int, list[HookLog]]:
-    """The hook logs of each attempt (by run) that exist on this host: a stat per hook kind,
-    not a listing of the hooks folder (which holds a file per hook run of every job kept).
-    A hook's log is made at its first byte: a hook that wrote nothing has none. The hooks
-    of an attempt run on another host wrote their logs there."""
+class HookFolders(NamedTuple):
+    """The log folders where an attempt's hooks may have written their logs, the likeliest
+    first. `known`: the first is where the attempt's worker kept its logs, as its own log's
+    recorded path says; otherwise each is a guess (the attempt wrote nothing, so recorded
+    no log), and a hook log not found there may be elsewhere."""
+
+    folders: tuple[str, ...]
+    known: bool
+
+
+def hook_folders(store: Store, attempts: Sequence[Attempt]) -> dict[int, HookFolders]:
+    """Where to look for each attempt's hook logs (by run): beside its own log's folder as
+    recorded, then beside those of the job's other attempts, then in this config's log
+    folder. The worker that ran the hooks put them beside the attempt's log, whatever
+    log_dir a reader's config names (or none, with --db alone)."""
     from jobctl import logfiles
 
+    directory = str(logfiles.log_dir(STATE.config(), store.location))
+    recorded = {a.run: _recorded_folder(store, a, directory) for a in attempts}
+    anywhere = [f for f in recorded.values() if f is not None]
+    return {
+        run: HookFolders(
+            tuple(dict.fromkeys([*([own] if own else []), *anywhere, directory])), own is not None
+        )
+        for run, own in recorded.items()
+    }
+
+
+def _recorded_folder(store: Store, attempt: Attempt, directory: str) -> str | None:
+    """The log folder of an attempt's log as recorded (or where it is now, moved with its
+    folder); None for one that recorded none, or one not to be trusted (logfiles.trusted)."""
+    from jobctl import logfiles
+    from jobctl.config import shared_store
+
+    if not attempt.log_path or attempt.elsewhere():
+        return None
+    found = logfiles.locate(attempt.log_path, directory)
+    if not logfiles.trusted(found, (attempt.job_id,), directory, shared_store(store.location)):
+        return None
+    return logfiles.log_folder_of(found)
+
+
+def find_hook_log(folders: HookFolders, attempt: Attempt, kind: str) -> HookLog | None:
+    """The attempt's hook log of this kind in the first of its folders that holds one: a
+    stat a folder, most often one (a listing of a hooks folder, which holds a file per hook
+    run of every job kept, would cost more the more jobs are kept)."""
+    from jobctl import logfiles
+
+    for folder in folders.folders:
+        path = logfiles.hook_log_path(folder, attempt.job_id, attempt.run, kind)
+        size = logfiles.regular_file_size(path)
+        if size is not None:
+            return HookLog(kind, path, size)
+    return None
+
+
+def hook_logs(store: Store, attempts: Sequence[Attempt]) -> dict[int, list[HookLog]]:
+    """The hook logs of each attempt of a job (by run) that exist on this host, found beside
+    the attempts' own logs (hook_folders). A hook's log is made at its first byte: a hook
+    that wrote nothing has none. The hooks of an attempt run on another host wrote their
+    logs there."""
     if not attempts:
         return {}
-    directory = logfiles.log_dir(STATE.config(), store.location)
     found: dict[int, list[HookLog]] = {}
+    folders = hook_folders(store, attempts)
     for attempt in attempts:
         found[attempt.run] = []
         if attempt.elsewhere():
             continue
         for kind in HOOK_KINDS:
-            path = logfiles.hook_log_path(directory, attempt.job_id, attempt.run, kind)
-            size = logfiles.regular_file_size(path)
-            if size is not None:
-                found[attempt.run].append(HookLog(kind, path, size))
+            hook = find_hook_log(folders[attempt.run], attempt, kind)
+            if hook is not None:
+                found[attempt.run].append(hook)
     return found
 
 

@@ -21,10 +21,13 @@ from jobctl.cli.app import app
 from jobctl.cli.attemptlogs import (
     HOOK_KINDS,
     FollowedOutput,
+    HookFolders,
     LogReader,
     attempt_log,
     copy_output,
+    find_hook_log,
     gone_line,
+    hook_folders,
     last_lines,
     read_last_lines,
     say_output_lost,
@@ -239,7 +242,7 @@ def logs(
             raise OperationFailed(f"job {job_id} has not run yet (it is {job.state.value})")
         chosen = attempts[-1] if run is None else next(a for a in attempts if a.run == run)
         if hook is not None:
-            _print_hook_log(store, chosen, hook, lines)
+            _print_hook_log(store, attempts, chosen, hook, lines, last=run is None)
             return
         say_output_lost(chosen)  # before the output: a note after it would be lost in it
         if chosen.log_path == "":
@@ -317,35 +320,86 @@ def _print_stored_output(
     _write(tail)
 
 
-def _print_hook_log(store: Store, attempt: Attempt, kind: str, lines: int | None) -> None:
+def _print_hook_log(
+    store: Store,
+    attempts: list[Attempt],
+    attempt: Attempt,
+    kind: str,
+    lines: int | None,
+    *,
+    last: bool,
+) -> None:
     """`logs --hook KIND`: what the attempt's on_failure or on_dead hook wrote, from its
-    log on this host (the hooks run where the attempt ran)."""
-    from jobctl import logfiles
+    log on this host (the hooks run where the attempt ran), beside the attempt's own log.
+    Named by run, as `show` lists it: a dead retry counts attempts from 1 again."""
     from jobctl.errors import OperationFailed
     from jobctl.text import clean
 
-    named = f"job {attempt.job_id} attempt {attempt.run}"
+    named = f"job {attempt.job_id} run {attempt.run}"
     if attempt.elsewhere():
         raise OperationFailed(
             clean(f"{named} ran on host {attempt.host}; the log of its on_{kind} hook is there")
         )
-    directory = logfiles.log_dir(STATE.config(), store.location)
-    path = logfiles.hook_log_path(directory, attempt.job_id, attempt.run, kind)
+    folders = hook_folders(store, attempts)
+    found = find_hook_log(folders[attempt.run], attempt, kind)
+    if found is None:
+        raise OperationFailed(_no_hook_log(attempts, attempt, kind, folders, last=last))
     try:
         # Never through a link (read_tail says why).
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise OperationFailed(
-            f"{named} has no on_{kind} hook log ({path}): no on_{kind} hook ran for it, or"
-            " it wrote nothing"
-        ) from None
+        fd = os.open(found.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:  # removed since it was found (a prune)
+        raise OperationFailed(_no_hook_log(attempts, attempt, kind, folders, last=last)) from None
     except OSError as exc:
-        raise OperationFailed(f"cannot read {path}: {exc.strerror}") from None
+        raise OperationFailed(f"cannot read {found.path}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         if lines is None:
             copy_output(handle, sys.stdout.buffer)
         else:
             _write(read_last_lines(handle, lines))
+
+
+def _no_hook_log(
+    attempts: list[Attempt],
+    attempt: Attempt,
+    kind: str,
+    folders: dict[int, HookFolders],
+    *,
+    last: bool,
+) -> str:
+    """Why `logs --hook` has nothing to print, and where to look instead: "no hook ran" is
+    said only where the attempt's own log says which folder its hooks wrote to; and, for
+    the last run (taken without --run), the earlier runs that have such a log are named."""
+    from jobctl import logfiles
+
+    where = folders[attempt.run]
+    path = logfiles.hook_log_path(where.folders[0], attempt.job_id, attempt.run, kind)
+    named = f"job {attempt.job_id} run {attempt.run}"
+    if where.known:
+        line = (
+            f"{named} has no on_{kind} hook log ({path}): no on_{kind} hook ran for it, or it"
+            " wrote nothing"
+        )
+    else:
+        line = (
+            f"found no on_{kind} hook log of {named} ({path}); it wrote nothing, so it recorded"
+            " no log to say which folder its worker kept logs in: a hook may have run and"
+            " written to another (that worker's log_dir)"
+        )
+    others = [
+        a.run
+        for a in attempts
+        if last
+        and a is not attempt
+        and not a.elsewhere()
+        and find_hook_log(folders[a.run], a, kind) is not None
+    ]
+    if others:
+        if len(others) == 1:
+            line += f"; run {others[0]} has one (--run {others[0]})"
+        else:
+            runs = ", ".join(map(str, others[:-1])) + f" and {others[-1]}"
+            line += f"; runs {runs} have one (--run N)"
+    return line
 
 
 # ---------------------------------------------------------------------------------------------
