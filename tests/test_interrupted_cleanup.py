@@ -182,3 +182,24 @@ def test_backup_stopped_by_a_signal_leaves_no_part(env: Env) -> None:
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 128 + number, (number.name, err)
         assert sorted(p.name for p in folder.iterdir()) == [], number.name
+
+
+def test_a_backup_leaves_a_file_under_a_part_name_it_did_not_make(env: Env) -> None:
+    """A part's name was the process id alone, and a file found under it was removed: that of
+    a backup of another container's process of the same id, sharing the folder."""
+    env.write_config(_FAILS)
+    env.enqueue("ok")
+    folder = env.root / "backups"
+    folder.mkdir()
+    # The same process id: the shell makes the file, then becomes jobctl.
+    plant = 'echo "someone else\'s" > "$0/.b.db.part-$$"; exec "$@"'
+    subprocess.run(
+        ["sh", "-c", plant, str(folder), *JOBCTL, *env.global_args(), "backup", "b.db"],
+        env=env.env,
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    (planted,) = [p for p in folder.iterdir() if p.name != "b.db"]
+    assert planted.read_text() == "someone else's\n"
+    assert (folder / "b.db").exists()

@@ -763,13 +763,13 @@ def test_a_backup_stopped_midway_leaves_no_file_under_its_name(env: Env) -> None
     env.run("enqueue", "--batch", "-", input=line * 15000, check=True)
     target = env.root / "copy.db"
     backup = env.start("backup", str(target))
-    part = env.root / f".copy.db.part-{backup.pid}"
-    env.wait_for(lambda: part.exists() or backup.poll() is not None, interval=0.002)
+    parts = f".copy.db.part-{backup.pid}-*"
+    env.wait_for(lambda: any(env.root.glob(parts)) or backup.poll() is not None, interval=0.002)
     backup.send_signal(signal.SIGKILL)
     backup.wait(timeout=30)
     assert not target.exists()
-    part.unlink(missing_ok=True)
-    Path(f"{part}-journal").unlink(missing_ok=True)
+    for part in env.root.glob(parts):
+        part.unlink()
     done = env.run("backup", str(target), check=True)  # a retry is not refused
     assert done.stdout.startswith(f"backed up {env.db} to {target}")
 

@@ -169,7 +169,8 @@ class SqliteBase:
         if os.path.lexists(target):
             raise StoreError(f"backup {target}: exists already (choose a new file)")
         folder, name = os.path.split(os.path.abspath(target))
-        part = os.path.join(folder, f".{name}.part-{os.getpid()}")
+        # Its own name (a process id alone is another container's too, in a shared folder).
+        part = os.path.join(folder, f".{name}.part-{os.getpid()}-{os.urandom(4).hex()}")
         # SIGTERM (a cron line's `timeout`, a cancelled CI job) and SIGHUP end the copy as
         # Ctrl-C does, through the `finally` that removes the part, then the process as their
         # own action would: it died at once, and left a hidden copy of the whole database.
@@ -196,16 +197,20 @@ class SqliteBase:
         """The copy made at `part`, then linked to `target`; the part removed whatever
         happens."""
         # The part is made inside the `try` whose `finally` removes it: an interrupt right
-        # after its making (a signal sent as soon as the part shows) left it behind. Its name
-        # holds this process's id, so a part found there is a killed run's of that id.
+        # after its making (a signal sent as soon as the part shows) left it behind. A file
+        # found under its name is not this run's, and stays.
+        made = True
         try:
             try:
                 fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
             except OSError as exc:
+                made = False
                 # A folder that is missing or closed to this user is the caller's mistake,
                 # not a database that cannot be used (exit 3, which a cron line takes for a
                 # broken queue).
-                raise UsageError(f"backup {target}: cannot create: {exc.strerror}") from None
+                raise UsageError(
+                    f"backup {target}: cannot create its part {part}: {exc.strerror}"
+                ) from None
             os.close(fd)
             copy = sqlite3.connect(part, isolation_level=None)
             try:
@@ -234,7 +239,7 @@ class SqliteBase:
                 raise UsageError(full) from None
             raise StoreError(f"backup {target}: {exc.strerror}") from None
         finally:
-            for leftover in (part, part + "-journal"):
+            for leftover in (part, part + "-journal") if made else ():
                 with contextlib.suppress(OSError):
                     os.unlink(leftover)  # nothing half-written is left
 
