@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from jobctl.stopsignals import interrupts_held
 
 if TYPE_CHECKING:
     from jobctl.store import Store
 
+# Jobs changed in one store call: a transaction no writer waits long for.
+BATCH = 500
 # After each batch the change rests as long as the batch took (up to REST_AT_MOST: a batch
 # that waited long for the lock let others have it): the writers that waited meanwhile
 # (workers, enqueues), retrying in SQLite's busy handler, then find the lock free. Batches
@@ -81,3 +83,29 @@ def run_batches(
         # Acted on as it would have been, its handler back: Ctrl-C exits 130, and SIGTERM
         # or SIGHUP ends the process by that signal.
         signal.raise_signal(interrupts[0])
+
+
+Item = TypeVar("Item")
+
+
+def run_in_batches(
+    store: Store,
+    items: Sequence[Item],
+    step: Callable[[list[Item]], None],
+    changed_so_far: Callable[[], int],
+    doing: str,
+    done: str,
+) -> None:
+    """Run `step` (one store call) on `items` a BATCH at a time, by run_batches; a change of a
+    batch or less is one call, as it always was."""
+    if len(items) <= BATCH:
+        step(list(items))
+        return
+    starts = iter(range(0, len(items), BATCH))
+
+    def one_batch() -> bool:
+        start = next(starts)
+        step(list(items[start : start + BATCH]))
+        return start + BATCH < len(items)
+
+    run_batches(store, one_batch, doing=doing, done=done, changed=changed_so_far)

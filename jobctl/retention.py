@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from jobctl.batches import run_batches
+from jobctl.batches import BATCH, run_batches
 from jobctl.clock import Clock
 from jobctl.config import Config, shared_store
 from jobctl.errors import StoreError, StoreFull
@@ -27,7 +27,6 @@ from jobctl.logfolders import remove_log_folder
 from jobctl.models import JobFilter, State
 from jobctl.store import Store
 
-BATCH = 500
 AUTO_PRUNE_EVERY = 60.0  # seconds between the starts of a worker's own prunes
 # A worker's own prune deletes for about SLICE seconds at a turn of its loop, then leaves
 # it SLICE_REST seconds to its jobs (leases, timeouts, signals, claims): done in one go,

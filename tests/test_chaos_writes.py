@@ -33,7 +33,7 @@ from chaoslib import (
 )
 from conftest import Env
 
-from jobctl.cli.control import BATCH
+from jobctl.batches import BATCH
 from jobctl.models import AttemptResult, NewJob, Outcome
 from jobctl.store import Finish
 from jobctl.store.sqlite import SqliteStore

@@ -1,6 +1,6 @@
 """`jobctl cancel`, `retry`, `edit`, `pause`, `resume` and `prune`: steering the queue.
 
-Each is one guarded store operation (a batch at a time for many jobs: see in_batches): a
+Each is one guarded store operation (a batch at a time for many jobs: see jobctl.batches): a
 cancel names the state it expects to leave, so it never undoes a job that has just finished;
 a running job's worker learns of the cancel at once (or at its next lease renewal) and stops
 the whole process group.
@@ -11,11 +11,11 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from jobctl.batches import BATCH, run_in_batches
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_final_state, complete_queue
 from jobctl.cli.context import STATE
@@ -39,39 +39,6 @@ if TYPE_CHECKING:
     from jobctl.models import Job
     from jobctl.producer import Changes
     from jobctl.store import Store
-
-Item = TypeVar("Item")
-
-# A change of more jobs than this is made a batch at a time (see in_batches): as many as a
-# prune's batch, which no writer waits long for.
-BATCH = 500
-
-
-def in_batches(
-    store: Store,
-    items: Sequence[Item],
-    step: Callable[[list[Item]], None],
-    changed_so_far: Callable[[], int],
-    doing: str,
-    done: str,
-) -> None:
-    """Run `step` (one store call: one transaction, or one script) on `items` a BATCH at a
-    time, as a prune deletes (see jobctl.batches), ending an interrupted change with
-    "interrupted after `doing` N job(s)" (`changed_so_far`). A change of a batch or less is
-    one call, as it always was."""
-    if len(items) <= BATCH:
-        step(list(items))
-        return
-    from jobctl.batches import run_batches
-
-    starts = iter(range(0, len(items), BATCH))
-
-    def one_batch() -> bool:
-        start = next(starts)
-        step(list(items[start : start + BATCH]))
-        return start + BATCH < len(items)
-
-    run_batches(store, one_batch, doing=doing, done=done, changed=changed_so_far)
 
 
 @app.command(
@@ -100,7 +67,7 @@ def cancel(
         def cancelled_now() -> int:
             return sum(1 for state in found_as.values() if state in ACTIVE_STATES)
 
-        in_batches(
+        run_in_batches(
             store,
             _cancel_order(named, waiting),
             lambda batch: found_as.update(store.cancel(batch, now)),
@@ -374,7 +341,7 @@ def edit(
                     if not round_:  # as enqueue refuses it: exit 2, nothing changed
                         raise type(exc)(f"job {unstarted.id} cannot be edited: {exc}") from None
                     reasons[unstarted.id] = f"changed meanwhile: {exc}"
-            in_batches(
+            run_in_batches(
                 store,
                 edits,
                 lambda batch: edited.update(store.edit(batch, now)),

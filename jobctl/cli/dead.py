@@ -184,7 +184,7 @@ def dead_retry(
             refusals = _cannot_run(store, config, asked, job, now)
             chosen = [i for i in asked if i not in refusals]
         if chosen is None:  # no config read: every dead job, looked up here if many
-            from jobctl.cli.control import BATCH
+            from jobctl.batches import BATCH
 
             every = store.finished_ids([State.DEAD], job=job)
             chosen = sorted(every) if len(every) > BATCH else None
@@ -224,12 +224,12 @@ def _retry_in_batches(
     """Retry these dead jobs (None: every one) a batch at a time, from the oldest: each
     batch's store call retries a job after the older ones it runs after, and leaves dead
     one whose key a job retried in an earlier batch holds now, as in one call."""
-    from jobctl.cli.control import in_batches
+    from jobctl.batches import run_in_batches
 
     if chosen is None:
         return store.dead_retry(None, job, now)
     moved: list[int] = []
-    in_batches(
+    run_in_batches(
         store,
         sorted(chosen),
         lambda batch: moved.extend(store.dead_retry(batch, job, now)),
