@@ -126,6 +126,10 @@ def test_the_hooks_of_a_lost_attempt_get_its_log(env: Env) -> None:
     job_id = env.enqueue("s")
     crashed = start_worker(env)
     env.wait_for(lambda: read_pid(pid_file) is not None)
+    # Its output in its log before the crash (a worker killed first had not written it yet).
+    env.wait_for(
+        lambda: any("output-of-run-1" in p.read_text() for p in env.root.rglob(f"{job_id}.1.log"))
+    )
     os.kill(crashed.pid, signal.SIGKILL)
     crashed.wait(timeout=10)
     result = env.run("run-worker", "--burst", timeout=60)
