@@ -14,7 +14,7 @@ import pytest
 from conftest import JOBCTL, Env
 from redis_server import RedisEnv
 
-from jobctl.models import AttemptResult, JobFilter, NewJob, Outcome, State
+from jobctl.models import AttemptResult, NewJob, Outcome, State
 from jobctl.store import Finish, Store, open_store
 
 _CONFIG = '[jobs.ok]\ncommand = ["true"]\nmax_attempts = 1\n'
@@ -178,26 +178,11 @@ def test_an_interrupted_cancel_says_how_many_it_cancelled(env: Env) -> None:
                 proc.kill()
                 proc.communicate()
         cancelled = _count(store, State.CANCELLED)
-        gone = [j.id for j in store.list_jobs(JobFilter(states=(State.CANCELLED,), limit=None))]
     assert proc.returncode == 130, err
     assert 0 < cancelled < _JOBS
     assert cancelled % 500 == 0  # whole batches
-    # The front of the queue first, where workers claim: newest first, they ran it meanwhile.
-    assert sorted(gone) == ids[:cancelled]
     assert err == f"jobctl: interrupted after cancelling {cancelled} job(s)\n"
     assert out == ""
-
-
-def test_a_large_cancel_takes_a_job_before_the_jobs_it_runs_after(env: Env) -> None:
-    """Oldest first, but the jobs that wait on others before them: cancelled after the job
-    it waits for, a job named too was made dead by that cancel."""
-    env.write_config(_CONFIG)
-    with open_store(str(env.db)) as store:
-        ids = _queued(store, 1200)
-    waiting = env.enqueue("ok", "--after", str(ids[0]))
-    later = env.enqueue("ok", "--after", str(waiting))
-    env.run("cancel", *map(str, [*ids, waiting, later]), check=True)
-    assert [env.show(i)["state"] for i in (ids[0], waiting, later)] == ["cancelled"] * 3
 
 
 def test_a_large_dead_retry_retries_one_job_of_a_key_as_one_call_did(env: Env) -> None:
@@ -225,3 +210,15 @@ def test_a_few_ids_are_one_call(env: Env) -> None:
         first, second = _queued(store, 2)
     ended = env.run("cancel", str(second), str(first), check=True)
     assert ended.stdout == f"cancelled {second} (was queued)\ncancelled {first} (was queued)\n"
+
+
+def test_a_large_cancel_takes_a_job_before_the_jobs_it_runs_after(env: Env) -> None:
+    """A job named with the job it waits for, batches apart: cancelled after that one, it
+    would be made dead by its cancel."""
+    env.write_config(_CONFIG)
+    with open_store(str(env.db)) as store:
+        ids = _queued(store, 1200)
+    waiting = env.enqueue("ok", "--after", str(ids[0]))
+    later = env.enqueue("ok", "--after", str(waiting))
+    env.run("cancel", *map(str, [*ids, waiting, later]), check=True)
+    assert [env.show(i)["state"] for i in (ids[0], waiting, later)] == ["cancelled"] * 3

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from jobctl.batches import BATCH, run_in_batches
+from jobctl.batches import run_in_batches
 from jobctl.cli.app import app
 from jobctl.cli.completers import complete_final_state, complete_queue
 from jobctl.cli.context import STATE
@@ -61,15 +61,18 @@ def cancel(
     with STATE.store(create=False) as store:
         now = time.time()
         named = list(dict.fromkeys(job_ids))
-        dependents, waiting = _waiting_on(store, named, now)
+        dependents = _waiting_on(store, named, now)
         found_as: dict[int, State | None] = {}
 
         def cancelled_now() -> int:
             return sum(1 for state in found_as.values() if state in ACTIVE_STATES)
 
+        # Newest first, batch after batch too: a job before the jobs it runs after. (Oldest
+        # first, the order workers claim in, they claimed the next batch's front during each
+        # rest, and the cancel then killed them mid-run.)
         run_in_batches(
             store,
-            _cancel_order(named, waiting),
+            sorted(named, reverse=True),
             lambda batch: found_as.update(store.cancel(batch, now)),
             cancelled_now,
             "cancelling",
@@ -147,30 +150,15 @@ def cancel(
     refused(len(reasons), asked=len(before), verb="cancelled")
 
 
-def _cancel_order(named: list[int], waiting: set[int]) -> list[int]:
-    """The order a cancel takes the jobs named in: a job before the jobs it runs after, else
-    the cancel of the one made the other dead. Those that wait (on others) first, newest
-    first; then the rest oldest first, the order workers claim in: newest first, a cancel
-    of a backlog of 20,000 in batches let the workers run (or start, to be killed) the very
-    jobs at its front while it worked through the others."""
-    if len(named) <= BATCH:  # one call, one transaction: no worker claims in between
-        return sorted(named, reverse=True)
-    first = sorted((i for i in named if i in waiting), reverse=True)
-    return first + sorted(i for i in named if i not in waiting)
-
-
-def _waiting_on(store: Store, job_ids: list[int], now: float) -> tuple[set[int], set[int]]:
+def _waiting_on(store: Store, job_ids: list[int], now: float) -> set[int]:
     """The waiting jobs that run after any of `job_ids`, directly or through others (a
-    cancel makes them dead), those named aside; and those of `job_ids` that wait. Nothing
-    read when no job waits."""
+    cancel makes them dead), those named aside; nothing read when no job waits."""
     from jobctl.models import JobFilter, State
 
     if not any(q.counts.get(State.WAITING) for q in store.queue_counts(now)):
-        return set(), set()
+        return set()
     runs_after: dict[int, list[int]] = {}
-    waiting: set[int] = set()
     for job in store.list_jobs(JobFilter(states=(State.WAITING,), limit=None)):
-        waiting.add(job.id)
         for after_id in job.after:
             runs_after.setdefault(after_id, []).append(job.id)
     found: set[int] = set()
@@ -180,7 +168,7 @@ def _waiting_on(store: Store, job_ids: list[int], now: float) -> tuple[set[int],
             if dependent not in found:
                 found.add(dependent)
                 todo.append(dependent)
-    return found - set(job_ids), waiting.intersection(job_ids)
+    return found - set(job_ids)
 
 
 def _still_stopping(job: Job, orphaned: bool) -> str:
