@@ -130,7 +130,8 @@ def _c_quoted(char: str) -> str:
         return f"\\x{code:02x}"
     if 0xDC80 <= code <= 0xDCFF:
         return f"\\x{code - 0xDC00:02x}"
-    return f"\\u{code:04x}"
+    # Past U+FFFF, bash's $'\\u' reads four digits only: \\ue0041 was U+E004 and "1".
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def ago(ts: float | None, now: float | None = None) -> str:

@@ -56,13 +56,15 @@ def _escape(match: re.Match[str]) -> str:
 
 def _joins(text: str, at: int) -> bool:
     """Whether the joiner at `at` shapes something: it stands between two visible
-    characters beyond ASCII (an emoji sequence, Persian or Indic letters). Between ASCII
-    letters it shapes nothing, and `de<ZWNJ>ploy` passed for `deploy`."""
+    characters of the scripts that use joiners, or emoji (an emoji sequence, Persian or
+    Indic letters). Between Latin or Cyrillic letters it shapes nothing, and `de<ZWNJ>ploy`
+    passed for `deploy`."""
     return 0 < at < len(text) - 1 and _shaped(text[at - 1]) and _shaped(text[at + 1])
 
 
 def _shaped(char: str) -> bool:
-    return not char.isascii() and not char.isspace() and _UNSAFE.match(char) is None
+    # From Arabic on (U+0600): Latin, Greek, Cyrillic and Hebrew letters need no joiner.
+    return char >= "\u0600" and not char.isspace() and _UNSAFE.match(char) is None
 
 
 def json_safe(text: str) -> str:

@@ -211,6 +211,7 @@ def test_joiners_between_visible_characters_stay(text: str) -> None:
         # Between ASCII letters a joiner shapes nothing: de<ZWNJ>ploy passed for deploy.
         ("de\u200cploy", "de\\u200cploy"),
         ("bu\u200dild1", "bu\\u200dild1"),
+        ("\u0434\u0435\u200c\u043f", "\u0434\u0435\\u200c\u043f"),  # Cyrillic: no joiners
         ("a\u200d\U0001f469", "a\\u200d\U0001f469"),
     ],
 )
@@ -296,3 +297,13 @@ def test_an_event_line_escapes_a_printable_filler(env: Env) -> None:
     result = env.run("--log-format", "text", "run-worker", "--burst", check=True)
     (line,) = [line for line in result.stderr.splitlines() if "job.dead" in line]
     assert 'error="exit code 1: a\\\\u3164b"' in line and "\u3164" not in line
+
+
+def test_a_character_past_u_ffff_is_quoted_as_bash_reads_it(env: Env) -> None:
+    """$'\\ue0041' was written for U+E0041, which bash reads as U+E004 and a "1"."""
+    env.write_config('[jobs.echo]\ncommand = ["echo", "{msg}"]\n')
+    env.enqueue("echo", "--arg", "msg=\U000e0041")
+    from test_output_edges import run_on_terminal
+
+    shown = run_on_terminal(env, "list", columns=120)
+    assert "msg=$'\\U000e0041'" in shown, shown
