@@ -56,18 +56,6 @@ def hook_log_path(directory: Path | str, job_id: int, run: int, event: str) -> s
     return f"{directory}/hooks/{job_id}.{run}.{event}.log"
 
 
-def regular_file_size(path: str) -> int | None:
-    """The size of a plain file at `path` (not followed if a link); None when there is none:
-    a hook's log is made at its first byte, and a link there was planted, not written."""
-    import stat
-
-    try:
-        found = os.lstat(path)
-    except OSError:
-        return None
-    return found.st_size if stat.S_ISREG(found.st_mode) else None
-
-
 def log_folder_of(attempt_log: str) -> str:
     """The log folder an attempt's log is in (`<log_dir>/NNNNN/ID.RUN.log`), whose `hooks/`
     holds the logs of that attempt's hooks: where its worker put them, whatever log_dir the

@@ -5,6 +5,9 @@ logs --hook names runs as show does. Real workers, real hooks, real files."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import time
 from pathlib import Path
 
 from conftest import Env
@@ -111,3 +114,32 @@ def test_logs_hook_names_the_run_and_the_earlier_runs_that_have_one(env: Env) ->
     chosen = env.run("logs", str(job_id), "--hook", "dead", "--run", "1").stderr
     assert chosen.endswith("it wrote nothing\n")
     assert f"job {job_id} run 1 has no on_dead hook log" in chosen
+
+
+def test_a_backup_put_back_shows_no_hook_log_of_the_timeline_it_undid(env: Env) -> None:
+    """Hook logs are found by id and run: after a restore, the new job 2 (which succeeded)
+    was shown with the on_failure and on_dead logs of the job 2 the restore threw away."""
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n'
+        '[jobs.fail]\ncommand = ["sh", "-c", "exit 3"]\nmax_attempts = 1\n'
+        'on_failure = "echo failure-hook $JOBCTL_JOB_ID"\n'
+        'on_dead = "echo dead-hook $JOBCTL_JOB_ID"\n'
+    )
+    env.enqueue("ok")
+    env.run("run-worker", "--burst", check=True)
+    saved = env.root / "saved.db"
+    env.run("backup", str(saved), check=True)
+    undone = env.enqueue("fail")
+    env.run("run-worker", "--burst", check=True)
+    assert env.run("logs", str(undone), "--hook", "dead").stdout == f"dead-hook {undone}\n"
+    for hook_log in env.root.rglob(f"hooks/{undone}.1.*.log"):  # written a minute before
+        os.utime(hook_log, (time.time() - 60, time.time() - 60))
+    for leftover in (env.db, Path(f"{env.db}-wal"), Path(f"{env.db}-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copy(saved, env.db)
+    again = env.enqueue("ok")
+    assert again == undone
+    env.run("run-worker", "--burst", check=True)
+    shown = env.run("show", str(again), "--json", check=True)
+    assert json.loads(shown.stdout)["attempts_history"][0]["hooks"] == []
+    assert env.run("logs", str(again), "--hook", "dead").returncode == 1

@@ -5,6 +5,7 @@ empties it), like `tail -f`."""
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -194,12 +195,21 @@ def find_hook_log(folders: HookFolders, attempt: Attempt, kind: str) -> HookLog 
     stat a folder, most often one (a listing of a hooks folder, which holds a file per hook
     run of every job kept, would cost more the more jobs are kept)."""
     from jobctl import logfiles
+    from jobctl.models import Outcome
 
+    if attempt.outcome == Outcome.SUCCEEDED:
+        return None  # it set off no hook: a log there is of another job of its id
     for folder in folders.folders:
         path = logfiles.hook_log_path(folder, attempt.job_id, attempt.run, kind)
-        size = logfiles.regular_file_size(path)
-        if size is not None:
-            return HookLog(kind, path, size)
+        try:
+            found = os.lstat(path)
+        except OSError:
+            continue
+        # A hook runs once its attempt has ended: a log last written before the attempt
+        # started is that of a job of the same id and run in a timeline a restore undid
+        # (to the second: a file system may keep whole seconds).
+        if stat.S_ISREG(found.st_mode) and found.st_mtime >= int(attempt.started_at):
+            return HookLog(kind, path, found.st_size)
     return None
 
 
