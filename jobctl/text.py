@@ -39,6 +39,8 @@ def clean(text: str) -> str:
     """`text` with those characters shown as escapes (`\\x1b`, `\\n`, `\\u202e`,
     `\\U000e0041`), so it cannot clear the screen, recolour it, reorder it, split a line or
     pass for other text, and printing it never fails. Printable text is unchanged."""
+    if text.isascii() and text.isprintable():  # (most of it, at a cost of nothing)
+        return text
     return _UNSAFE.sub(_escape, text)
 
 
