@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import signal
 import sqlite3
+import subprocess
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
@@ -19,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import JOBCTL, Env
 from test_observe_support import finish_at
 
 from jobctl.models import AttemptResult, NewJob, Outcome
@@ -240,3 +242,34 @@ def test_a_database_without_the_attempts_index_gets_it_from_a_writer_at_its_vers
         assert "attempts (started_at)" in sql
     finally:
         conn.close()
+
+
+def test_a_writer_making_the_attempts_index_waits_no_longer_for_a_lock_than_its_writes(
+    env: Env,
+) -> None:
+    """Made with the connection's own 30 s wait for a lock, the index held a first enqueue
+    deaf to Ctrl-C for as long as another process held the database."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    env.enqueue("ok")
+    errors = env.root / "stderr"
+    holder = sqlite3.connect(env.db, isolation_level=None)
+    try:
+        holder.execute("DROP INDEX attempts_started")
+        holder.execute("BEGIN IMMEDIATE")
+        with errors.open("w") as stderr:
+            enqueue = subprocess.Popen(
+                [*JOBCTL, *env.global_args(), "enqueue", "ok"],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env.env,
+                cwd=env.root,
+            )
+        env.procs.append(enqueue)  # type: ignore[arg-type]
+        env.wait_for(lambda: "holds it locked" in errors.read_text(), timeout=20)
+        began = time.monotonic()
+        enqueue.send_signal(signal.SIGINT)
+        assert enqueue.wait(timeout=40) == 130
+        assert time.monotonic() - began < 5
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

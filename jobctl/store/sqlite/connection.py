@@ -390,13 +390,15 @@ def open_database(
             from jobctl.store.sqlite import migrations  # (only then: every enqueue opens one)
 
             migrated_from = migrations.migrate(conn, path, in_use_refused=not create)
-        if create and not snapshot:
-            _add_extra_indexes(conn)
         conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS.get(durability, 'FULL')}")
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_SLICE * 1000)}")  # see _waited
         conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA temp_store = MEMORY")
+        if create and not snapshot:
+            # After the busy timeout's slice: a lock held now is waited for no longer than
+            # that (a Ctrl-C was not heard for the 30 s of the connection's own wait).
+            _add_extra_indexes(conn)
     except (sqlite3.Error, UnicodeDecodeError) as exc:
         conn.close()
         raise store_error(path, exc) from None
