@@ -126,15 +126,20 @@ def locate(path: str, directory: Path | str | None) -> str:
     return moved if name.endswith(".log") and os.path.lexists(moved) else path
 
 
+def open_log(path: str) -> int:
+    """A descriptor of the log file at `path` for reading (OSError when it cannot be had).
+    jobctl never makes a log that is a link, or a FIFO (which would block the open): one
+    found there was planted, and is not read through."""
+    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
 def read_tail(path: str | None, limit: int) -> bytes | None:
     """The last `limit` bytes of a log file (an attempt's or a hook's); None when there is
     no path or no file to read."""
     if not path:
         return None
     try:
-        # jobctl never makes a log that is a link, or a FIFO (which would block the open):
-        # one found there was planted, and is not read through.
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = open_log(path)
     except OSError:
         return None
     try:
