@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from redis_server import RedisServer, namespace_for, start_server
+from test_store_contract import durations
 
 from jobctl.errors import StoreError
 from jobctl.models import (
@@ -86,7 +87,7 @@ def snapshot(store: Store, now: float) -> dict[str, Any]:
         ],
         "durations": {
             k: (sorted(round(x, 6) for x in r), sorted(round(x, 6) for x in w))
-            for k, (r, w) in store.durations(T0 - 10).items()
+            for k, (r, w) in durations(store, T0 - 10).items()
         },
         "pending": store.pending_counts(),
         "next_due": (store.next_due(None), store.next_due(["q1"])),

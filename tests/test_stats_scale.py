@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from conftest import JOBCTL, Env
 from test_observe_support import finish_at
+from test_store_contract import durations
 
 from jobctl.models import AttemptResult, NewJob, Outcome
 from jobctl.observe.stats import StatsRow, collect
@@ -120,7 +121,7 @@ def test_stats_memory_stays_flat_as_attempts_grow(store: Store) -> None:
     assert (row.processed, row.succeeded) == (10_000, 10_000)
     assert row.wait_p50 == row.wait_p95 == 0.0
     # Read a page at a time, 8,000 of them started at the same moment: each once.
-    runs, _ = store.durations(T0)[("default", "t")]
+    runs, _ = durations(store, T0)[("default", "t")]
     assert sorted(runs) == pytest.approx(exact)
 
 

@@ -442,18 +442,6 @@ class Store(abc.ABC):
         start; the run is None while it runs. An attempt given back (interrupted) is none
         of the job's runs, and is left out."""
 
-    def durations(self, since: float) -> dict[tuple[str, str], tuple[list[float], list[float]]]:
-        """(queue, job) -> (run times, wait times) of attempt_times(since), every one held:
-        for a look at a few (`stats` folds them as they come)."""
-        found: dict[tuple[str, str], tuple[list[float], list[float]]] = {}
-        for queue, job, run, wait in self.attempt_times(since):
-            runs, waits = found.setdefault((queue, job), ([], []))
-            if run is not None:
-                runs.append(run)
-            if wait is not None:
-                waits.append(wait)
-        return found
-
     @abc.abstractmethod
     def pending_counts(self) -> dict[tuple[str, str], int]:
         """(queue, job) -> jobs queued or scheduled now."""
