@@ -1744,6 +1744,47 @@ def test_edit_moves_a_job_between_queues_and_keeps_every_count_in_step(store: St
     assert claim.job.id == moved
 
 
+def test_edit_moves_what_stats_counted_for_a_job_that_made_attempts(store: Store) -> None:
+    """Moved after attempts, a job takes its enqueue and its attempts' counts to its new queue,
+    each in its hour (the lifetime total for an hour summed into it): stats reads their times
+    through the job's queue, so no row shows more processed than enqueued, nor the times of
+    attempts it did not count (the old queue showed 1 processed of 0 enqueued, and the new
+    one the times of an attempt it said nothing of)."""
+    from jobctl.observe.stats import collect
+
+    day = 86400.0
+    (old,) = store.enqueue([job(queue="a")], T0 - 40 * day)
+    (claim,) = store.claim("w", ["a"], T0 - 40 * day, LEASE)
+    store.finish([Finish(claim, failed(), retry_at=T0 + 600)], T0 - 40 * day + 1)
+    assert store.compact_counts(T0 - 35 * day) == 1
+    recent, kept = (r.id for r in store.enqueue([job(queue="a"), job(queue="a")], T0))
+    claims = {c.job.id: c for c in store.claim("w", ["a"], T0 + 10, LEASE, limit=2)}
+    store.finish([Finish(claims[recent], failed(), retry_at=T0 + 600)], T0 + 12)
+    store.finish([Finish(claims[kept], ok())], T0 + 15)
+    edits = [_edit_of(store, old.id, queue="b"), _edit_of(store, recent, queue="b")]
+    assert store.edit(edits, T0 + 20) == {old.id, recent}
+
+    lifetime = {k: n for k, n in store.event_counts(None).items() if n}
+    assert lifetime == {
+        ("a", "j", "enqueued"): 1,
+        ("a", "j", "started"): 1,
+        ("a", "j", "attempt:succeeded"): 1,
+        ("a", "j", "succeeded"): 1,
+        ("b", "j", "enqueued"): 2,
+        ("b", "j", "started"): 2,
+        ("b", "j", "attempt:failed"): 2,
+    }
+    assert durations(store, T0 - 41 * day) == {
+        ("a", "j"): ([5.0], [10.0]),
+        ("b", "j"): ([1.0, 2.0], [0.0, 10.0]),
+    }
+    rows = {(r.queue, r.job): r for r in collect(store, T0)}
+    a, b = rows[("a", "j")], rows[("b", "j")]
+    assert (a.enqueued, a.processed, a.succeeded, a.pending, a.run_max) == (1, 1, 1, 0, 5.0)
+    assert (b.enqueued, b.processed, b.failed_attempts, b.pending) == (1, 1, 1, 2)
+    assert (b.run_max, b.wait_p50) == (2.0, 10.0)
+
+
 def test_edit_of_run_at_moves_a_job_between_queued_and_scheduled(store: Store) -> None:
     later, now = (r.id for r in store.enqueue([job(run_at=T0 + 3600), job()], T0))
     edits = [_edit_of(store, later, run_at=T0 + 1), _edit_of(store, now, run_at=T0 + 600)]

@@ -98,31 +98,43 @@ class ControlOps(SqliteBase):
                     edited.add(change.id)
                     queue, job, created_at = row
                     if change.queue is not None and change.queue != queue:
-                        self._move_enqueued(conn, job, queue, change.queue, created_at)
+                        self._move_counts(conn, change.id, job, queue, change.queue, created_at)
         if edited:  # due now, or sooner than a sleeping worker planned for
             self._notifier.notify(WORK)
         return edited
 
     @staticmethod
-    def _move_enqueued(
-        conn: sqlite3.Connection, job: str, old: str, new: str, created_at: float
+    def _move_counts(
+        conn: sqlite3.Connection, job_id: int, job: str, old: str, new: str, created_at: float
     ) -> None:
-        """A job moved to another queue counts as enqueued there (its hour's count moves), so
-        that no queue shows more processed than enqueued; an hour summed into the lifetime
-        total already (see compact_counts) keeps it."""
-        hour = int(created_at // 3600) * 3600
+        """A job moved to another queue takes along what stats counted for it in the old one,
+        each in its hour: its enqueue, and its attempts' starts and outcomes, whose times
+        stats reads through the job's queue (attempt_times): so no queue shows more processed
+        than enqueued, or the times of attempts it did not count. An hour summed into the
+        lifetime total already (see compact_counts) gives from that total. The histograms
+        stay where the attempts ran: a metric's counter never goes down."""
         conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (new,))
-        if conn.execute(
-            "UPDATE stat_counts SET n = n - 1 WHERE hour = ? AND queue = ? AND job = ?"
-            " AND event = 'enqueued' AND n > 0",
-            (hour, old, job),
-        ).rowcount:
-            conn.execute(
-                "INSERT INTO stat_counts (hour, queue, job, event, n)"
-                " VALUES (?, ?, ?, 'enqueued', 1)"
-                " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1",
-                (hour, new, job),
-            )
+        counted: list[tuple[float, str]] = [(created_at, "enqueued")]
+        for started_at, finished_at, outcome in conn.execute(
+            "SELECT started_at, finished_at, outcome FROM attempts WHERE job_id = ?", (job_id,)
+        ).fetchall():
+            counted.append((started_at, "started"))
+            if outcome is not None and finished_at is not None:
+                counted.append((finished_at, f"attempt:{outcome}"))
+        for at, event in counted:
+            for hour in (int(at // 3600) * 3600, 0):
+                if conn.execute(
+                    "UPDATE stat_counts SET n = n - 1 WHERE hour = ? AND queue = ? AND job = ?"
+                    " AND event = ? AND n > 0",
+                    (hour, old, job, event),
+                ).rowcount:
+                    conn.execute(
+                        "INSERT INTO stat_counts (hour, queue, job, event, n)"
+                        " VALUES (?, ?, ?, ?, 1)"
+                        " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1",
+                        (hour, new, job, event),
+                    )
+                    break
 
     def set_paused(self, queue: str, paused: bool) -> None:
         with self._write() as conn:
