@@ -953,14 +953,14 @@ def test_schedule_pause_and_resume_json(env: Env) -> None:
     """`schedule pause` and `resume` had no --json, as `pause QUEUE` has."""
     env.write_config(RUN_SCHEDULES)
     paused = env.run("schedule", "pause", "skipper", "--json", check=True)
-    assert json.loads(paused.stdout) == {"schedule": "skipper", "paused": True}
+    assert json.loads(paused.stdout) == {"schedule": "skipper", "paused": True, "changed": True}
     listed = json.loads(env.run("schedule", "list", "--json", check=True).stdout)
     assert {entry["name"]: entry["paused"] for entry in listed} == {
         "queuer": False,
         "skipper": True,
     }
     resumed = env.run("schedule", "resume", "skipper", "--json", check=True)
-    assert json.loads(resumed.stdout) == {"schedule": "skipper", "paused": False}
+    assert json.loads(resumed.stdout) == {"schedule": "skipper", "paused": False, "changed": True}
     assert env.run("schedule", "pause", "nope", "--json").returncode == 2
 
 

@@ -503,7 +503,11 @@ def _enqueue_line(spec: ScheduleSpec) -> str:
 
 
 ScheduleJsonOption = Annotated[
-    bool, typer.Option("--json", help="Print the schedule, and whether it is paused, as JSON.")
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the schedule, whether it is paused, and whether this changed it, as JSON.",
+    ),
 ]
 
 
@@ -532,21 +536,30 @@ def schedule_resume(
 
 
 def _set_paused(name: str, paused: bool, as_json: bool) -> None:
+    """Pause or resume a schedule. One already so is said in a note on stderr, not as paused
+    or resumed, as `jobctl resume QUEUE` says a queue that was not paused: a script or a
+    person could not tell that nothing changed. --json says it as "changed"."""
     config = STATE.config(required=True)
     _spec(config, name)
     with STATE.store() as store:
-        if paused:
+        changed = (name in store.paused_schedules()) != paused
+        if changed and paused:
             store.set_schedule_paused(name, True)
-        else:
+        elif changed:
             from jobctl.scheduler import resume_schedule
 
             resume_schedule(store, config, name, time.time())
     if as_json:  # as `jobctl pause QUEUE --json` gives each queue
         from jobctl.documents import print_json
 
-        print_json({"schedule": name, "paused": paused})
+        print_json({"schedule": name, "paused": paused, "changed": changed})
         return
-    print(f"{'paused' if paused else 'resumed'} schedule {name}")  # as `jobctl pause QUEUE`
+    if changed:
+        print(f"{'paused' if paused else 'resumed'} schedule {name}")  # as `jobctl pause QUEUE`
+    elif paused:
+        say(f"jobctl: note: schedule {name} was paused already; nothing to pause")
+    else:
+        say(f"jobctl: note: schedule {name} was not paused; nothing to resume")
 
 
 @cron_app.command(
