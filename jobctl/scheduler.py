@@ -183,7 +183,15 @@ class Scheduler:
             else:
                 last = self.store.last_fire_time(name)
                 if last is None:
-                    unfired.append(plan)
+                    change = self._changed_unfired(plan, table, recorded.get(name), now)
+                    if change is not None:
+                        # Planned, not fired yet, and retimed while no daemon ran (a new
+                        # monthly job's cron corrected before its first run): caught up from
+                        # its first plan, the new table's "missed" fires ran at the restart.
+                        changes[name] = change
+                        retimed.append(name)
+                    else:
+                        unfired.append(plan)
                 else:
                     change = self._changed_offline(plan, table, recorded.get(name), last)
                     if change is not None:
@@ -270,6 +278,19 @@ class Scheduler:
             return _Change(None, {"time_table": f"{recorded} -> {now_text}"}, last)
         moved = before.changes(table)
         return _Change(before, moved, last) if moved else None
+
+    def _changed_unfired(
+        self, plan: _Plan, table: cron.TimeTable, recorded: str | None, now: float
+    ) -> _Change | None:
+        """How the time table of a schedule that has not fired yet changed since a daemon
+        planned it, if it did: its plan stood from then. None recorded (never planned, or by
+        an older jobctl): nothing to compare with, it counts from its first plan."""
+        if recorded is None:
+            return None
+        change = self._changed_offline(plan, table, recorded, now)
+        if change is not None:  # rare: the plan's start is read (or recorded) only then
+            change.since = self.store.plan_start([plan.spec.name], now)[plan.spec.name]
+        return change
 
     def _log_retimed(self, plan: _Plan, change: _Change, held: int, now: float) -> None:
         """Say that a schedule counts from now, what changed, and what that leaves unrun: the
