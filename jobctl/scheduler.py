@@ -30,10 +30,12 @@ fires, planned under a clock that far wrong, are forgotten and run at their time
 
 A clock set forward over `_TIME_CHANGE` further than the daemon's clock of elapsed time (which
 counts a suspend) moved is a time change (a `date -s` typo), not missed time: as cron(8) takes
-one, the fires it jumped over are not caught up, only those due at the new time run. A smaller
-step is caught up as missed time (cron runs the fixed-time jobs it skipped), and so is any step
-in the first `_BOOT_SETTLE` after the machine started: the clock of a host without a clock of
-its own (a Raspberry Pi) is set then, after its downtime, which a catch-up is for.
+one, the fires it jumped over are not caught up, only those due at the new time run. A step of
+over `_CLOCK_STEP` up to that is no downtime either: the fires it stepped over run once, as
+one (the newest), whatever the catch-up, as systemd runs a timer that elapsed during it. A
+smaller step is caught up as time that passed, and so is any step in the first `_BOOT_SETTLE`
+after the machine started: the clock of a host without a clock of its own (a Raspberry Pi) is
+set then, after its downtime, which a catch-up is for.
 """
 
 from __future__ import annotations
@@ -64,10 +66,14 @@ _ON_TIME = 60.0
 _CLOCK_BACK = 5.0
 # A wall clock stepped this far (forward beyond the clock of elapsed time, or back) is a time
 # change, as cron(8) takes one: forward, the fires it jumped over did not come; back, the
-# fires recorded ahead were planned under a clock that wrong. A smaller step is time that
-# passed (cron runs the fixed-time jobs it skipped), or a repeated time (cron does not run
-# its jobs again).
+# fires recorded ahead were planned under a clock that wrong. A smaller step back is a
+# repeated time (cron does not run its jobs again); forward, see _CLOCK_STEP.
 _TIME_CHANGE = 3 * 3600.0
+# A wall clock stepped forward further than this beyond the clock of elapsed time, up to
+# _TIME_CHANGE, went over fires that the daemon, running all along, did not miss: each
+# schedule runs the newest of them once, whatever its catch-up, as systemd runs a timer that
+# elapsed, and logs the step, not missed fires. A smaller step is taken as time that passed.
+_CLOCK_STEP = 300.0
 # A machine's clock is set in its first minutes (NTP at boot, fake-hwclock before it).
 _BOOT_SETTLE = 900.0
 # With catch_up = "none", a running daemon's own stall (a suspended machine) of up to this
@@ -349,7 +355,7 @@ class Scheduler:
             if self._last_look is not None:
                 last_now, last_elapsed = self._last_look
                 jumped = (now - last_now) - (elapsed - last_elapsed)
-                if jumped > _TIME_CHANGE and elapsed > _BOOT_SETTLE:
+                if jumped > _CLOCK_STEP and elapsed > _BOOT_SETTLE:
                     self._follow_clock_forward(now, jumped, paused)
             self._last_look = (now, elapsed)
         for plan in self._plans.values():
@@ -423,42 +429,66 @@ class Scheduler:
             plan.next_fire = _next_after(plan, now)
 
     def _follow_clock_forward(self, now: float, jumped: float, paused: set[str]) -> None:
-        """Take a clock set forward by `jumped` seconds (see the module docstring) as a time
-        change: the fires due before it (time that did pass) are handled as usual, those it
-        jumped over are not run, but for the newest one within `_ON_TIME` of the new time."""
+        """Take a clock stepped forward by `jumped` seconds, which the clock of elapsed time
+        shows did not pass (see the module docstring): the fires due before the step (time
+        that did pass) are handled as usual. Over `_TIME_CHANGE`, those it jumped over are not
+        run, but for the newest one within `_ON_TIME` of the new time; up to it, the newest
+        it stepped over runs once, whatever the catch-up, as systemd runs an elapsed timer."""
         real_now = now - jumped
+        time_change = jumped > _TIME_CHANGE
         for plan in self._plans.values():
             spec = plan.spec
             if plan.next_fire is not None and plan.next_fire <= real_now:
                 self._handle_due(plan, real_now, spec.name in paused)
-            # The fire before the newest of the last minute: that one alone is due.
-            newest = cron.fires_between(plan.expr, plan.zone, now - _ON_TIME, now, limit=2)
-            resume = newest[0] if len(newest) == 2 else now - _ON_TIME
-            if plan.next_fire is None or plan.next_fire > resume or plan.watermark >= resume:
-                continue
+            if time_change:
+                # The fire before the newest of the last minute: that one alone is due.
+                newest = cron.fires_between(plan.expr, plan.zone, now - _ON_TIME, now, limit=2)
+                resume = newest[0] if len(newest) == 2 else now - _ON_TIME
+                if plan.next_fire is None or plan.next_fire > resume or plan.watermark >= resume:
+                    continue
+                stepped_over = None
+                reason = "the clock was set forward: the fires it jumped over are not run"
+            else:
+                since = plan.watermark
+                if not cron.fires_between(plan.expr, plan.zone, since, now - _ON_TIME, limit=1):
+                    continue  # none it stepped over is late: they are due as usual
+                # The fire before the newest: that one alone is due.
+                newest = cron.fires_between(plan.expr, plan.zone, since, now, limit=2)
+                resume = newest[0] if len(newest) == 2 else since
+                counted = cron.count_fires(plan.expr, plan.zone, since, now, _COUNTED)
+                stepped_over = _count_text(counted)
+                reason = (
+                    "the clock was stepped forward while the daemon ran: the fires it stepped"
+                    " over run once, as one, and none counts as missed"
+                )
             quiet = not spec.enabled or spec.name in paused
             self.log.emit(
                 "scheduler.clock_forward",
                 level="debug" if quiet else "warning",
                 schedule=spec.name,
                 ahead=format_duration(round(jumped)),
+                stepped_over=stepped_over,
                 resumes=iso(resume),
-                reason="the clock was set forward: the fires it jumped over are not run",
+                reason=reason,
             )
             plan.watermark = resume
             plan.next_fire = _next_after(plan, resume)
+            if not time_change:  # its newest fire alone is due: it runs, not as a catch-up
+                self._handle_due(plan, now, spec.name in paused, stepped=True)
 
-    def _handle_due(self, plan: _Plan, now: float, paused: bool) -> None:
+    def _handle_due(self, plan: _Plan, now: float, paused: bool, *, stepped: bool = False) -> None:
         before = plan.watermark, plan.next_fire
         try:
-            self._record_due(plan, now, paused)
+            self._record_due(plan, now, paused, stepped=stepped)
         except StoreError:
             # The store failed (a full disk, a server down): these fires stay due, and the
             # next tick records them, those recorded already once (each fire is unique).
             plan.watermark, plan.next_fire = before
             raise
 
-    def _record_due(self, plan: _Plan, now: float, paused: bool) -> None:
+    def _record_due(self, plan: _Plan, now: float, paused: bool, *, stepped: bool = False) -> None:
+        """Record the fires due at `now`. `stepped`: the one due is the newest of those a
+        clock step forward went over, which the daemon ran through: no catch-up."""
         spec = plan.spec
         # Only the most recent fires can matter, so the cost follows the catch-up limit,
         # not the length of the downtime.
@@ -481,7 +511,7 @@ class Scheduler:
         on_time = now - due[-1] <= _ON_TIME
         # Late: several fires due at once, one from before this daemon ran, or one a stall
         # (a suspended machine, a store outage) let pass by more than a minute.
-        catching_up = len(due) > 1 or due[0] < live_since or not on_time
+        catching_up = not stepped and (len(due) > 1 or due[0] < live_since or not on_time)
         catch_up: dict[str, Any] | None = None  # the warning, said once the fires are recorded
         if catching_up:
             leading = self._leading_since or now
