@@ -10,14 +10,25 @@ A file that sets nothing, or drops every job type of the config in force, is ref
 is a write in progress (an editor saving in place, `generator > jobs.toml`) far more often
 than a wish, and taken it would fail every waiting job as of an unknown type and drop every
 schedule with its held fires. A process is restarted to run without job types.
+
+A process that found no config at start (none is needed for --exec jobs alone) looks for one
+where it looked then, and follows the first that appears there as it would have at start.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
-from jobctl.config import Config, Stamp, check_schedules, file_stamp, load_config_file
+from jobctl.config import (
+    Config,
+    Stamp,
+    check_schedules,
+    file_stamp,
+    find_config_path,
+    load_config_file,
+)
 from jobctl.errors import ConfigError, JobctlError
 
 KEEPING = "; keeping the previous configuration"
@@ -28,10 +39,15 @@ class WriteInProgress(ConfigError):
     not an error, since the next change of the file is most likely the whole of it."""
 
 
+class NoneFound(ConfigError):
+    """A reload asked for (SIGHUP) by a process that found no config at start, and finds none
+    still: a warning, since it runs on as it did (a closed terminal sends SIGHUP too)."""
+
+
 def refusal_level(exc: Exception) -> str:
     """The level of a `*.reload_failed` line: a broken file is an error; one being written,
-    a warning."""
-    return "warning" if isinstance(exc, WriteInProgress) else "error"
+    or none found, a warning."""
+    return "warning" if isinstance(exc, (WriteInProgress, NoneFound)) else "error"
 
 
 class ConfigFollower:
@@ -44,12 +60,21 @@ class ConfigFollower:
         self.config = config._replace(settings_at_start=self._started_with)
         self.schedules = schedules
         self._refused: Stamp | None = None
+        # None found at start: a config built in code, with job types, is not one to replace.
+        self._looking = config.path is None and config.says_nothing()
+
+    def path(self) -> Path | None:
+        """The file followed: the one read, or, for a process that found none at start, the
+        one it would find now ($JOBCTL_CONFIG, ./jobs.toml, the XDG path): a few stats."""
+        if self.config.path is not None or not self._looking:
+            return self.config.path
+        return find_config_path(None)
 
     def stale(self) -> bool:
         """Whether the file is neither the version in force nor one already refused. A
         config that is no regular file (a FIFO, a device) is read once: a second read would
         wait for a writer, in the middle of a worker's loop."""
-        path = self.config.path
+        path = self.path()
         if path is None or file_stamp(path) in (self.config.stamp, self._refused):
             return False
         try:
@@ -61,8 +86,9 @@ class ConfigFollower:
         """The file as it is now, checked; not yet in force (see adopt). A JobctlError for a
         version that cannot be taken: the config in force stays, and that version is not
         read again until it changes."""
-        path = self.config.path
-        assert path is not None
+        path = self.path()
+        if path is None:
+            raise NoneFound(_NONE_FOUND)
         stamp = file_stamp(path)
         try:
             config = load_config_file(path, settle=True)
@@ -78,6 +104,12 @@ class ConfigFollower:
 
     def adopt(self, config: Config) -> None:
         self.config = config._replace(settings_at_start=self._started_with)
+
+
+_NONE_FOUND = (
+    "no config found: set JOBCTL_CONFIG, or create ./jobs.toml or"
+    " $XDG_CONFIG_HOME/jobctl/jobs.toml (a file appearing there is read)"
+)
 
 
 def schedules_plan(config: Config) -> bool:

@@ -442,9 +442,11 @@ class Worker:
         if self._stopping:
             return False
         free = self._headroom.slots() - len(self._running)
+        # One stat, at each wake-up too (`jobctl reload` sends one), before the claim:
+        # [queues] limits decide what it takes, a raised max_running at once.
+        self._config_changed()
         if free <= 0 or self._headroom.holding(self.clock.monotonic()):
             return False
-        self._config_changed()  # before the claim: [queues] limits decide what it takes
         claims = self.store.claim(
             self.id,
             self.options.queues,
@@ -932,8 +934,10 @@ class Worker:
         """Re-read the config file if it changed since the config in hand was read (by this
         worker, by the CLI, or by up's cron daemon, which may have read an older version): a
         job type added to it must not be failed as unknown, nor an edited one run as it was
-        (True when re-read). `asked` (SIGHUP) re-reads it whatever its stamp says."""
-        if self.config.path is None or not (asked or self._follower.stale()):
+        (True when re-read). `asked` (SIGHUP) re-reads it whatever its stamp says. A worker
+        that found no config at start takes the first one that appears where it looked (a
+        job type or a queue limit written after it started must not be ignored)."""
+        if not (asked or self._follower.stale()):
             return False
         try:
             config = self._follower.read()

@@ -232,8 +232,9 @@ def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...]
 @app.command(epilog="Example:  jobctl reload")
 def reload() -> None:
     """Ask the cron daemon leading on this host (`schedule-daemon` or `up`) to re-read the
-    config (SIGHUP). Workers and standby daemons need no asking: they read a changed file
-    on their own (before a job's start; on taking over)."""
+    config (SIGHUP), and wake this host's workers of the database (on SQLite), which then
+    look at the file at once: a raised max_running is used now, not at their next regular
+    pass. Standby daemons need no asking: they read a changed file on taking over."""
     import os
     import signal
     import socket
@@ -253,6 +254,8 @@ def reload() -> None:
         here = [w for w in store.workers() if w.host == host and w.alive(now)]
         leads = any(w.kind == "scheduler" for w in here)
         hung = None if leads else _hung_leader_here(store, host, now)
+        workers = sum(1 for w in here if w.kind == "worker")
+        wake_dir = _wake_dir(store) if workers else None
     if hung is not None:  # not "runs with another database": it is this one's
         from jobctl.render import ago
 
@@ -280,11 +283,20 @@ def reload() -> None:
             sent += 1
         except (ProcessLookupError, PermissionError):
             continue
+    woken = 0
+    if wake_dir is not None:
+        from jobctl.store.wake import wake_all
+
+        wake_all(wake_dir)
+        woken = workers
     if not sent and here:
-        typer.echo(
-            "no cron daemon leads on this host: its workers and standby daemons read the"
-            " changed config on their own"
+        told = (
+            f"woke its {woken} worker(s), which read the changed config now (standby daemons"
+            " read it on taking over)"
+            if woken
+            else "its workers and standby daemons read the changed config on their own"
         )
+        typer.echo(f"no cron daemon leads on this host: {told}")
         return
     if not sent:
         raise OperationFailed(
@@ -293,7 +305,18 @@ def reload() -> None:
         )
     shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked and checked.path)
     unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
-    typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}")
+    also = f"; woke {woken} worker(s)" if woken else ""
+    typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}{also}")
+
+
+def _wake_dir(store: Store) -> Path | None:
+    """The folder where the database's workers of this host listen for wake-ups, or None
+    where they listen elsewhere (Redis: a channel of the server; they find the change at
+    their next start of a job or regular pass)."""
+    from jobctl.store.sqlite import SqliteStore
+    from jobctl.store.wake import wake_dir_for
+
+    return wake_dir_for(Path(store.path)) if isinstance(store, SqliteStore) else None
 
 
 def _hung_leader_here(store: Store, host: str, now: float) -> WorkerInfo | None:

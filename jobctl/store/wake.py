@@ -145,6 +145,16 @@ class Notifier:
             self._sock = None
 
 
+def wake_all(directory: Path) -> None:
+    """Wake every listening worker once (`jobctl reload`): each looks at its config's stamp
+    at once, and claims into the slots a raised max_running opens."""
+    notifier = Notifier(directory)
+    try:
+        notifier.notify(WORK)
+    finally:
+        notifier.close()
+
+
 def _safe_name(worker: str) -> str:
     """A file name for a worker's socket, one per worker name: a name changed to fit (`a/b`
     and `a_b`, two long names alike at the start) gets a digest of the whole name, or two

@@ -1,0 +1,127 @@
+"""A worker started without a config takes the first one written where it looked, and
+`jobctl reload` makes workers take an edit at once (jobctl.reloads, the worker's loop)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+from conftest import JOBCTL, Env
+
+_HELLO = """[jobs.hello]
+command = ["sh", "-c", 'echo "hello $1" >> "$2"', "sh", "{{name}}", "{marker}"]
+max_attempts = 1
+"""
+
+
+def _start_logged(env: Env, log: Path, *args: str) -> subprocess.Popen[str]:
+    """`jobctl --db D ARGS...` in the background with its event lines in `log`, read while it
+    runs; started before any config exists, it is given no --config."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            start_new_session=True,
+        )
+    env.procs.append(proc)
+    return proc
+
+
+def _lines(log: Path, event: str) -> list[str]:
+    return [line for line in log.read_text().splitlines() if f" {event} " in line]
+
+
+def _stop(worker: subprocess.Popen[str]) -> None:
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=30)
+    assert worker.returncode == 0
+
+
+def test_a_worker_without_a_config_takes_the_first_written_at_the_xdg_path(env: Env) -> None:
+    """Its job types went dead as unknown ("not defined in any config", though enqueue had
+    just read them), and its queue limits were ignored: it never looked for a file."""
+    log, marker = env.root / "worker.log", env.root / "ran"
+    worker = _start_logged(env, log, "run-worker", "-n", "4")
+    env.run("wait", str(env.enqueue("--exec", "--", "true")), "--timeout", "30s", check=True)
+    user_config = Path(env.env["XDG_CONFIG_HOME"]) / "jobctl" / "jobs.toml"
+    user_config.parent.mkdir(parents=True, mode=0o700)
+    user_config.write_text("[queues.net]\nmax_running = 1\n\n" + _HELLO.format(marker=marker))
+    hello = env.enqueue("hello", "--arg", "name=Ada")
+    env.run("wait", str(hello), "--timeout", "30s", check=True)
+    assert marker.read_text() == "hello Ada\n"
+    # Two at once in queue net: the second finds the folder made and fails (one attempt).
+    alone = "mkdir net.lock || exit 7; sleep 0.3; rmdir net.lock"
+    env.run("pause", "net", check=True)
+    ids = [
+        str(env.enqueue("--exec", "-q", "net", "--max-attempts", "1", "--", "sh", "-c", alone))
+        for _ in range(3)
+    ]
+    env.run("resume", "net", check=True)
+    env.run("wait", *ids, "--timeout", "30s", check=True)
+    _stop(worker)
+    assert len(_lines(log, "worker.reloaded")) == 1, log.read_text()
+    assert not _lines(log, "worker.reload_failed"), log.read_text()
+
+
+def test_sighup_looks_for_a_config_refuses_a_broken_one_and_takes_it_fixed(env: Env) -> None:
+    """SIGHUP left no line at all in the log of a worker started without a config."""
+    log, marker = env.root / "worker.log", env.root / "ran"
+    worker = _start_logged(env, log, "run-worker")
+    env.run("wait", str(env.enqueue("--exec", "--", "true")), "--timeout", "30s", check=True)
+
+    worker.send_signal(signal.SIGHUP)  # nothing to find yet: said, and it runs on
+    env.wait_for(lambda: _lines(log, "worker.reload_failed"))
+    (nothing,) = _lines(log, "worker.reload_failed")
+    assert " WARNING " in nothing and "no config found" in nothing, nothing
+
+    env.config.write_text("[jobs.hello\n")  # ./jobs.toml, broken
+    worker.send_signal(signal.SIGHUP)
+    env.wait_for(lambda: len(_lines(log, "worker.reload_failed")) == 2)
+    broken = _lines(log, "worker.reload_failed")[1]
+    assert " ERROR " in broken and "jobs.toml" in broken and "keeping" in broken, broken
+
+    env.config.write_text(_HELLO.format(marker=marker))
+    worker.send_signal(signal.SIGHUP)
+    env.wait_for(lambda: _lines(log, "worker.reloaded"))
+    hello = env.enqueue("hello", "--arg", "name=Ada")
+    env.run("wait", str(hello), "--timeout", "30s", check=True)
+    _stop(worker)
+    assert marker.read_text() == "hello Ada\n"
+    assert len(_lines(log, "worker.reload_failed")) == 2, log.read_text()
+
+
+def test_reload_wakes_a_worker_that_then_fills_a_raised_max_running_at_once(env: Env) -> None:
+    """With the default lease (30 s) the worker read the raised limit at its next regular
+    pass, some 10 s later, and `reload` woke no one."""
+    env.write_config("[queues.build]\nmax_running = 1\n")
+    worker = env.start("run-worker", "-n", "4")
+    started = env.root / "started"
+    started.mkdir()
+    ids = [
+        str(
+            env.enqueue(
+                *("--exec", "-q", "build", "--max-attempts", "1", "--"),
+                *("sh", "-c", 'touch "$0"; sleep 60', str(started / str(n))),
+            )
+        )
+        for n in range(3)
+    ]
+    env.wait_for(lambda: len(list(started.iterdir())) == 1)
+    env.write_config("[queues.build]\nmax_running = 3\n")
+    try:
+        reloaded = env.run("reload", check=True)
+        env.wait_for(lambda: len(list(started.iterdir())) == 3, timeout=1.0, interval=0.01)
+    finally:
+        env.run("cancel", *ids, check=True)
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert reloaded.stdout == (
+        "no cron daemon leads on this host: woke its 1 worker(s), which read the changed"
+        " config now (standby daemons read it on taking over)\n"
+    )
+    assert "worker.reloaded" in err, err
