@@ -122,7 +122,9 @@ class Settings(NamedTuple):
     # (see exec_allowed).
     allow_exec: bool | None = None
     # The attempts of an `enqueue --exec` job that gives no --max-attempts (see exec_job_type).
-    exec_max_attempts: int = 3
+    # One, as pueue, task-spooler and at(1) run a command typed at a shell: a failed
+    # `./deploy.sh` or `curl -X POST` is not run twice more unasked.
+    exec_max_attempts: int = 1
 
 
 def exec_allowed(settings: Settings, store_location: str) -> bool:
@@ -679,7 +681,7 @@ class _Parser:
                 " saying how much was dropped, so 0 would keep no output at all (it is no"
                 " 'unlimited'), and a few bytes less than that line",
             )
-        exec_max_attempts = self.take(t, data, "exec_max_attempts", int, 3, check_max_attempts)
+        exec_max_attempts = self.take(t, data, "exec_max_attempts", int, 1, check_max_attempts)
         return Settings(
             db=self.take(t, data, "db", str, None, _path_text),
             lease=lease,

@@ -150,22 +150,29 @@ def test_a_file_refused_for_its_mode_is_taken_once_chmod_fixes_it(env: Env) -> N
 
 
 def test_exec_max_attempts_sets_the_attempts_of_exec_jobs(env: Env) -> None:
-    """A failing `enqueue --exec` command ran three times (its side effects too), and no
-    setting could make that once; --max-attempts still wins."""
+    """The setting gives exec jobs their attempts (once, at first, no setting could change
+    them); --max-attempts still wins."""
     count = env.root / "count"
-    env.write_config("[settings]\nexec_max_attempts = 1\n")
+    env.write_config("[settings]\nexec_max_attempts = 3\n")
     command = ["sh", "-c", f"echo run >> {count}; exit 1"]
-    once = env.enqueue("--exec", "--", *command)
+    thrice = env.enqueue("--exec", "--", *command)
     twice = env.enqueue("--max-attempts", "2", "--exec", "--", *command)
     env.run("run-worker", "--burst", check=True)
-    assert [env.show(i)["max_attempts"] for i in (once, twice)] == [1, 2]
-    assert [env.show(i)["state"] for i in (once, twice)] == ["dead", "dead"]
-    assert count.read_text() == "run\n" * 3
+    assert [env.show(i)["max_attempts"] for i in (thrice, twice)] == [3, 2]
+    assert [env.show(i)["state"] for i in (thrice, twice)] == ["dead", "dead"]
+    assert count.read_text() == "run\n" * 5
 
 
-def test_exec_jobs_keep_three_attempts_by_default(env: Env) -> None:
+def test_a_failed_exec_job_runs_once_by_default(env: Env) -> None:
+    """A failing `./deploy.sh` ran three times (its side effects too) unless asked not to:
+    a command typed at a shell runs once, as pueue and at(1) run it."""
     env.write_config('[jobs.a]\ncommand = ["true"]\n')
-    assert env.show(env.enqueue("--exec", "true"))["max_attempts"] == 3
+    count = env.root / "count"
+    job = env.enqueue("--exec", "--", "sh", "-c", f"echo run >> {count}; exit 1")
+    assert env.show(job)["max_attempts"] == 1
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job)["state"] == "dead"
+    assert count.read_text() == "run\n"
 
 
 @pytest.mark.parametrize("value", ["0", "1023", '"0"', '"100"', '"1000B"'])

@@ -230,8 +230,8 @@ def enqueue(
         typer.Option(
             "--exec",
             "-x",
-            help="Queue the given command (no job type needed); it has 3 attempts unless"
-            " --max-attempts is given.",
+            help="Queue the given command (no job type needed); it runs once (one attempt)"
+            " unless --max-attempts is given.",
         ),
     ] = False,
     cwd: Annotated[
