@@ -149,6 +149,7 @@ class Scheduler:
         retimed: list[str] = []
         unheld: list[str] = []  # overlap leaves no fire waiting (now "skip", or "allow")
         changes: dict[str, _Change] = {}  # the time tables that changed
+        holders: list[str] = []  # those whose fires may wait (a catch-up's, since a restart)
         zones = {
             name: spec.timezone or config.settings.timezone or local_zone()
             for name, spec in config.schedules.items()
@@ -210,7 +211,7 @@ class Scheduler:
                         plan.watermark = last
             plans[name] = plan
             if _holds_fires(spec):
-                self._has_pending.add(name)  # fires may wait (a catch-up's, since a restart)
+                holders.append(name)
             elif name not in retimed and (previous is None or _holds_fires(previous.spec)):
                 unheld.append(name)
         # A schedule that never fired counts from when a daemon first planned it.
@@ -257,6 +258,10 @@ class Scheduler:
             )
         for name in removed:  # as cron forgets a deleted line, fires held for it included
             self.store.drop_pending(name, "schedule removed", now)
+        # Looked for once a second only while some are held: the daemon sleeps otherwise.
+        self._has_pending = self.store.held_schedules(holders)
+        for name in sorted(self._has_pending):
+            self._trim_backlog(plans[name].spec, now)
         self.renamed = _renames(old, plans)
         for name in plans:
             self._lacked.pop(name, None)
@@ -361,14 +366,17 @@ class Scheduler:
         for plan in self._plans.values():
             if plan.next_fire is not None and plan.next_fire <= now:
                 self._handle_due(plan, now, plan.spec.name in paused)
-        if self._has_pending and now >= self._next_pending_check:
+        if now >= self._next_pending_check:
             self._next_pending_check = now + _PENDING_CHECK
-            for name in list(self._has_pending):
-                pending = self._plans.get(name)
-                if pending is None:
-                    self._has_pending.discard(name)
-                    continue
-                self._promote_held(pending.spec, now)
+            # A run held by `schedule run` (another process) under overlap = "queue" is found
+            # on the daemon's next look, a read: the daemon wakes each second only while a
+            # fire is held.
+            queueing = [name for name, plan in self._plans.items() if plan.spec.overlap == "queue"]
+            looked = [*self._has_pending.intersection(self._plans), *queueing]
+            self._has_pending = self.store.held_schedules(looked)
+            for name in sorted(self._has_pending):
+                spec = self._plans[name].spec
+                self._promote_held(spec, now, paused=not spec.enabled or name in paused)
         upcoming = [p.next_fire for p in self._plans.values() if p.next_fire is not None]
         next_wake = min(upcoming) if upcoming else None
         if self._has_pending:
@@ -628,10 +636,38 @@ class Scheduler:
         if self.store.record_fire(spec.name, fire_time, None, now, reason=reason) is not None:
             self._log_skip(spec, fire_time, reason, level="debug")
 
-    def _promote_held(self, spec: ScheduleSpec, now: float) -> None:
+    def _promote_held(self, spec: ScheduleSpec, now: float, *, paused: bool = False) -> None:
+        """Enqueue the schedule's oldest held fire once the run it waits for has ended. A
+        paused or disabled schedule's held fires are recorded as skipped instead, as the fires
+        that come during the pause are: a pause stops a catch-up's backlog too. A run held by
+        `schedule run` was asked for during it, and runs."""
+        if paused:
+            why = "disabled" if not spec.enabled else "paused"
+            reason = f"{why}: a held fire does not run while its schedule is {why}"
+            dropped = self.store.drop_pending(spec.name, reason, now, keep=0)
+            if dropped:
+                self.log.emit(
+                    "schedule.skipped", schedule=spec.name, held_fires=dropped, reason=reason
+                )
         record = self.store.promote_pending(spec.name, self._job(spec, 0.0, now), now)
         if record is not None:
             self._log_fire(spec, record.fire_time, record.job_id, "pending run")
+
+    def _trim_backlog(self, spec: ScheduleSpec, now: float) -> None:
+        """Hold no more of a catch-up's fires than the catch_up_limit in force, the newest, as
+        record_fire keeps them: a reload that lowers the limit trims the backlog held."""
+        if spec.catch_up != "all" or spec.overlap == "allow":
+            return
+        why = backlog_dropped(spec.catch_up_limit)
+        dropped = self.store.drop_pending(spec.name, why, now, keep=spec.catch_up_limit)
+        if dropped:
+            self.log.emit(
+                "schedule.skipped",
+                level="warning",
+                schedule=spec.name,
+                held_fires=dropped,
+                reason=why,
+            )
 
     def _job(
         self, spec: ScheduleSpec, fire_time: float, now: float, *, jitter: bool = True

@@ -652,6 +652,38 @@ def test_dropped_pending_fires_are_skipped_and_never_enqueued(store: Store) -> N
     assert fired is not None and fired.status == "enqueued"
 
 
+def test_dropping_held_fires_beyond_a_count_keeps_the_newest_and_a_manual_run(
+    store: Store,
+) -> None:
+    """drop_pending with `keep` (a lowered catch_up_limit, a pause) trims by record_fire's
+    backlog rule: the newest planned fires stay, a manual run held is never dropped."""
+    assert store.held_schedules(["s", "t"]) == set()
+    store.record_fire("s", T0, job(schedule="s", fire_time=T0), T0, overlap="queue")
+    manual = store.record_fire("s", T0 + 1, job(schedule="s"), T0 + 1, overlap="queue", manual=True)
+    assert manual is not None and manual.status == "pending"
+    for offset in (2, 3, 4, 5):
+        store.record_fire(
+            "s",
+            T0 + offset,
+            job(schedule="s", fire_time=T0 + offset),
+            T0 + 10,
+            overlap="queue",
+            backlog=5,
+        )
+    assert store.held_schedules(["s", "t"]) == {"s"}
+    assert store.drop_pending("s", "replaced", T0 + 12, keep=1) == 3
+    assert store.drop_pending("s", "replaced", T0 + 12, keep=1) == 0
+    ran = []
+    for step in range(3):
+        (claim,) = store.claim("w", None, T0 + 20 + step, LEASE)
+        ran.append(claim.job.fire_time)
+        store.finish([Finish(claim, ok())], T0 + 20 + step)
+        store.promote_pending("s", job(schedule="s"), T0 + 20 + step)
+    assert ran == [T0, T0 + 1, T0 + 5]
+    assert store.held_schedules(["s"]) == set()
+    assert store.drop_pending("s", "paused", T0 + 30, keep=0) == 0
+
+
 def test_a_catch_up_backlog_holds_every_fire_and_runs_them_in_order(store: Store) -> None:
     """catch_up = "all" with overlap = "queue": each missed fire waits its turn (the
     catch-up limit bounds them), where a live schedule holds one fire only."""

@@ -298,9 +298,19 @@ class Store(abc.ABC):
         """Enqueue the oldest pending fire of a schedule once no run of it is active."""
 
     @abc.abstractmethod
-    def drop_pending(self, schedule: str, reason: str, now: float) -> int:
+    def drop_pending(
+        self, schedule: str, reason: str, now: float, *, keep: int | None = None
+    ) -> int:
         """Record a schedule's pending fires as skipped with `reason`, so that none of them is
-        ever enqueued (its time table changed, or it was taken out); how many there were."""
+        ever enqueued (its time table changed, or it was taken out); how many there were.
+        With `keep`, only planned fires beyond the newest `keep` go (a paused schedule's, or a
+        backlog over a catch_up_limit lowered since): a manual run held (`schedule run`) is
+        work asked for, and stays. record_fire's `backlog` trims by the same rule."""
+
+    @abc.abstractmethod
+    def held_schedules(self, schedules: Sequence[str]) -> set[str]:
+        """Those of `schedules` that hold a pending fire, read without a write: the daemon
+        looks for a held fire to enqueue only while one is held."""
 
     @abc.abstractmethod
     def forget_fires_after(self, schedule: str, after: float) -> int:

@@ -582,6 +582,33 @@ local function promote(schedule, held, spec, now)
     return job_id, record
 end
 
+-- Record a schedule's held planned fires beyond the newest `keep` as skipped with `reason`
+-- (all of them, manual ones too, when `keep` is nil); the fire times that went. A manual run
+-- held (schedule run) is no missed fire: never counted, never dropped by a `keep`.
+local function drop_held(schedule, reason, now, keep)
+    local pending = P .. 'fires_pending:' .. schedule
+    local fires = P .. 'fires:' .. schedule
+    local planned = {}
+    for _, member in ipairs(redis.call('ZRANGE', pending, 0, -1)) do
+        local text = redis.call('HGET', fires, member)
+        local entry = text and cjson.decode(text)
+        if not entry or keep == nil or entry.manual == '0' then
+            planned[#planned + 1] = {member, entry}
+        end
+    end
+    local dropped = {}
+    for i = 1, #planned - (keep or 0) do
+        local member, entry = planned[i][1], planned[i][2]
+        if entry then
+            entry.status, entry.reason, entry.at = 'skipped', reason, now
+            redis.call('HSET', fires, member, cjson.encode(entry))
+        end
+        redis.call('ZREM', pending, member)
+        dropped[#dropped + 1] = member
+    end
+    return dropped
+end
+
 -- The fire time of a schedule's latest enqueued run. It is kept under last_run:<schedule>
 -- by the scripts that enqueue fires; a namespace written before that key existed has it
 -- filled here, from the newest fire records (at most ten thousand of them).

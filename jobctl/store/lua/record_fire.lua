@@ -80,26 +80,13 @@ if status == 'pending' then
         -- held fires never outgrow the schedule's catch_up_limit. A manual run held
         -- (schedule run) is no missed fire: never counted, never dropped.
         local why = 'replaced by newer fires (catch_up_limit = ' .. limit .. ')'
-        local planned = {}
-        for _, member in ipairs(redis.call('ZRANGE', pending, 0, -1)) do
-            local entry = cjson.decode(redis.call('HGET', fires, member))
-            if entry.manual == '0' then
-                planned[#planned + 1] = {member, entry}
-            end
-        end
-        local others = 0
-        for i = 1, #planned - limit do
-            local member, dropped = planned[i][1], planned[i][2]
-            dropped.status, dropped.reason, dropped.at = 'skipped', why, now
-            redis.call('HSET', fires, member, cjson.encode(dropped))
-            redis.call('ZREM', pending, member)
+        for _, member in ipairs(drop_held(schedule, why, now, limit)) do
             if member == fire_time then  -- older than the fires held already
                 status, reason, held_by = 'skipped', why, nil
             else
-                others = others + 1
+                displaced = displaced + 1
             end
         end
-        displaced = others
     end
 end
 if fire.manual == '0' then

@@ -76,10 +76,29 @@ class CronOps(RedisBase):
             schedule, float(fire_time), "enqueued", int(job_id), None, manual == "1", now
         )
 
-    def drop_pending(self, schedule: str, reason: str, now: float) -> int:
-        header = strings_json(schedule=schedule, now=num(now), reason=reason, fence=self._fence)
+    def drop_pending(
+        self, schedule: str, reason: str, now: float, *, keep: int | None = None
+    ) -> int:
+        header = strings_json(
+            schedule=schedule,
+            now=num(now),
+            reason=reason,
+            fence=self._fence,
+            keep=None if keep is None else str(keep),
+        )
         with self._guard():
             return int(self._run("drop_pending", header))
+
+    def held_schedules(self, schedules: Sequence[str]) -> set[str]:
+        names = list(schedules)
+        if not names:
+            return set()
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.exists(self._key("fires_pending", name))
+            found = pipe.execute()
+        return {name for name, held in zip(names, found, strict=True) if held}
 
     def forget_fires_after(self, schedule: str, after: float) -> int:
         header = strings_json(schedule=schedule, after=num(after), fence=self._fence)

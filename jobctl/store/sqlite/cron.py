@@ -111,16 +111,8 @@ class CronOps(QueueOps):
                 # A manual run held (schedule run) is no missed fire: never counted, never
                 # dropped.
                 why = backlog_dropped(backlog)
-                dropped = conn.execute(
-                    "UPDATE fires SET status = 'skipped', reason = ?, at = ?"
-                    " WHERE schedule = ? AND status = 'pending' AND fire_time IN ("
-                    "   SELECT fire_time FROM fires INDEXED BY fires_pending"
-                    "   WHERE schedule = ? AND status = 'pending' AND manual = 0"
-                    "   ORDER BY fire_time DESC LIMIT -1 OFFSET ?)"
-                    " RETURNING fire_time",
-                    (why, now, schedule, schedule, backlog),
-                ).fetchall()
-                displaced = sum(row[0] != fire_time for row in dropped)
+                dropped = self._drop_held(conn, schedule, why, now, backlog)
+                displaced = sum(held != fire_time for held in dropped)
                 if len(dropped) > displaced:  # older than those held
                     status, reason, held_by = "skipped", why, None
         if enqueued:
@@ -132,6 +124,15 @@ class CronOps(QueueOps):
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
         from jobctl.records import FireRecord
 
+        # Looked at first without the write lock: while the run a fire waits for goes on, the
+        # daemon's look each second takes nothing from the workers' claims and enqueues.
+        if not self._read(
+            "SELECT 1 FROM fires INDEXED BY fires_pending WHERE schedule = ? AND status ="
+            " 'pending' AND NOT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_schedule_holding"
+            f"   WHERE schedule = ? AND {HOLDING_SQL}) LIMIT 1",
+            (schedule, schedule),
+        ):
+            return None
         with self._write() as conn:
             row = conn.execute(
                 "SELECT fire_time, manual FROM fires WHERE schedule = ? AND status = 'pending'"
@@ -151,13 +152,44 @@ class CronOps(QueueOps):
         self._notifier.notify(WORK)
         return FireRecord(schedule, fire_time, "enqueued", job_id, None, bool(manual), now)
 
-    def drop_pending(self, schedule: str, reason: str, now: float) -> int:
+    def drop_pending(
+        self, schedule: str, reason: str, now: float, *, keep: int | None = None
+    ) -> int:
         with self._write() as conn:
+            if keep is not None:
+                return len(self._drop_held(conn, schedule, reason, now, keep))
             return conn.execute(
                 "UPDATE fires INDEXED BY fires_pending SET status = 'skipped', reason = ?, at = ?"
                 " WHERE schedule = ? AND status = 'pending'",
                 (reason, now, schedule),
             ).rowcount
+
+    def _drop_held(
+        self, conn: sqlite3.Connection, schedule: str, reason: str, now: float, keep: int
+    ) -> list[float]:
+        """Record a schedule's held planned fires beyond the newest `keep` as skipped; their
+        fire times. A manual run held (schedule run) is no missed fire: never counted, never
+        dropped."""
+        rows = conn.execute(
+            "UPDATE fires SET status = 'skipped', reason = ?, at = ?"
+            " WHERE schedule = ? AND status = 'pending' AND fire_time IN ("
+            "   SELECT fire_time FROM fires INDEXED BY fires_pending"
+            "   WHERE schedule = ? AND status = 'pending' AND manual = 0"
+            "   ORDER BY fire_time DESC LIMIT -1 OFFSET ?)"
+            " RETURNING fire_time",
+            (reason, now, schedule, schedule, keep),
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def held_schedules(self, schedules: Sequence[str]) -> set[str]:
+        wanted = set(schedules)
+        if not wanted:
+            return set()
+        # The partial index holds the pending fires alone: a few entries, however many fires.
+        rows = self._read(
+            "SELECT DISTINCT schedule FROM fires INDEXED BY fires_pending WHERE status = 'pending'"
+        )
+        return {row[0] for row in rows} & wanted
 
     def forget_fires_after(self, schedule: str, after: float) -> int:
         with self._write() as conn:
