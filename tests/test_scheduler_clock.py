@@ -401,8 +401,11 @@ def test_a_clock_set_at_boot_after_a_downtime_is_caught_up(store: SqliteStore) -
     assert enqueued(store, "hourly") == [at("2026-06-01T20:00")]
 
 
-def test_a_step_of_under_three_hours_forward_is_missed_time(store: SqliteStore) -> None:
-    """As cron runs the fixed-time jobs a change of up to three hours skipped: caught up."""
+def test_a_step_of_under_three_hours_forward_runs_what_it_stepped_over_once(
+    store: SqliteStore,
+) -> None:
+    """As cron runs the fixed-time jobs a change of up to three hours skipped: each
+    schedule's newest fire of the span runs, once."""
     config = nightly_and_hourly("latest")
     scheduler = Scheduler(store, config, Log().log, live_since=START)
     scheduler.load(config, START)
