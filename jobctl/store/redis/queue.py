@@ -62,6 +62,39 @@ class QueueOps(RedisBase):
     ) -> list[Claim]:
         if limit <= 0:
             return []
+        return self._claim(worker, queues, now, lease, limit, log_path, caps, ())
+
+    def finish_and_claim(
+        self,
+        items: Sequence[Finish],
+        now: float,
+        worker: str,
+        queues: Sequence[str] | None,
+        lease: float,
+        limit: int,
+        log_path: Callable[[int, int], str] | None = None,
+        caps: Mapping[str, int] | None = None,
+    ) -> tuple[list[State | None], list[Claim]]:
+        states = self.finish(items, now)
+        # The claim wakes the idle workers when a capped queue whose job ended has a ready
+        # job and a slot left after it (see claim.lua): they would see it only at their next
+        # look. With no free slot here, the claim takes nothing and runs for that wake alone.
+        ended = sorted({item.claim.job.queue for item in items} & set(caps or {}))
+        if limit <= 0 and not ended:
+            return states, []
+        return states, self._claim(worker, queues, now, lease, max(0, limit), log_path, caps, ended)
+
+    def _claim(
+        self,
+        worker: str,
+        queues: Sequence[str] | None,
+        now: float,
+        lease: float,
+        limit: int,
+        log_path: Callable[[int, int], str] | None,
+        caps: Mapping[str, int] | None,
+        ended: Sequence[str],
+    ) -> list[Claim]:
         tokens = [os.urandom(8).hex() for _ in range(limit)]
         names = "" if queues is None else json.dumps(list(queues), ensure_ascii=False)
         limits = json.dumps(dict(caps), ensure_ascii=False) if caps else ""
@@ -77,6 +110,7 @@ class QueueOps(RedisBase):
                 names,
                 limits,
                 *tokens,
+                json.dumps(list(ended), ensure_ascii=False) if ended else "",
             )
             for row in rows:
                 fields = flat_job(row)
