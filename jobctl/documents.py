@@ -169,9 +169,10 @@ def status_document(
             }
             for q in queues
         ],
-        "running": [_running_entry(job, now) for job in running],
+        "running": [_running_entry(job, now, workers) for job in running],
         "stopping": [
-            _running_entry(job, now) | {"cancelled_at": iso(job.finished_at)} for job in ending
+            _running_entry(job, now, workers) | {"cancelled_at": iso(job.finished_at)}
+            for job in ending
         ],
         "workers": [
             {
@@ -195,7 +196,11 @@ def status_document(
     }
 
 
-def _running_entry(job: Job, now: float) -> dict[str, Any]:
+def _running_entry(job: Job, now: float, alive: Sequence[WorkerInfo]) -> dict[str, Any]:
+    """A job that holds a worker's lease. `command` and `cwd`, an `--exec` job's (null for a
+    job type's), as the piped table's COMMAND gives it; `worker_gone`: its worker is not
+    among the `alive` ones, and the job is queued again (or dead) when its lease ends,
+    `lease_expires_at`."""
     return {
         "id": job.id,
         "job": job.job,
@@ -205,7 +210,18 @@ def _running_entry(job: Job, now: float) -> dict[str, Any]:
         "max_attempts": job.max_attempts,
         "started_at": iso(job.started_at),
         "running_s": _age(job.started_at, now),
+        "command": job.command,
+        "cwd": job.cwd,
+        "worker_gone": worker_gone(job, alive),
+        "lease_expires_at": iso(job.lease_expires_at),
     }
+
+
+def worker_gone(job: Job, alive: Sequence[WorkerInfo]) -> bool:
+    """Whether a job holds the lease of a worker that is not among the `alive` ones (no
+    recent heartbeat, or its process gone here): nothing runs it any more, yet it stays
+    running until its lease ends."""
+    return job.worker is not None and all(w.id != job.worker for w in alive)
 
 
 def _age(ts: float | None, now: float) -> float | None:

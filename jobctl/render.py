@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobctl.documents import NO_LIMITS, job_document, print_json
+from jobctl.documents import NO_LIMITS, job_document, print_json, worker_gone
 from jobctl.durations import format_short
 from jobctl.models import ALL_STATES, Attempt, Job, State, WorkerInfo
 from jobctl.tables import table, use_rich
@@ -58,12 +58,24 @@ def waits_for(job: Job) -> str:
     return f" for jobs {', '.join(ids[:3])}{more}"
 
 
+_LABEL_MOST = 60  # cells of an --exec job's command in a line that names the job
+
+
+def job_label(job: Job) -> str:
+    """What a line names a job by, after its id: its job type, or an `--exec` job's command
+    as the tables show it (quoted, a control character escaped), cut to _LABEL_MOST cells:
+    "(exec)" told ten ad-hoc jobs apart no better than nothing."""
+    from jobctl.tables import cut_cells
+
+    return cut_cells(_job_name(job, plain=False), _LABEL_MOST)
+
+
 def ended_line(job: Job) -> str:
     """The line `wait`, `logs --follow` and `enqueue --wait` give for a job that did not
     succeed: its state and the gist of its error (cleaned)."""
     gist = error_gist(job.error or "")
     detail = f": {gist}" if gist and gist != job.state.value else ""  # not "cancelled: cancelled"
-    return clean(f"jobctl: job {job.id} ({job.job}) ended {job.state.value}{detail}")
+    return clean(f"jobctl: job {job.id} ({job_label(job)}) ended {job.state.value}{detail}")
 
 
 def still_stopping(job: Job) -> bool:
@@ -439,6 +451,32 @@ def _worker_state(worker: WorkerInfo, now: float) -> str:
     return f"stopping (timeout {ago(worker.stopping_until, now)})"
 
 
+_GONE_NAMED = 5  # jobs the note under the Running table names
+
+
+def _gone_note(gone: Sequence[Job], now: float) -> str:
+    """The line under the Running table that says what becomes of the jobs whose worker is
+    gone, and when: each runs again (or goes dead) when its lease ends."""
+    today = (iso(now) or "")[:10]
+
+    def at(job: Job) -> str:
+        ends = job.lease_expires_at
+        if ends is None:  # (a store that read no lease: it ends all the same)
+            return ""
+        return f" at {_short_time(iso(ends) or '', today)} ({ago(ends, now)})"
+
+    if len(gone) == 1:
+        (job,) = gone
+        return (
+            f"(worker gone: job {job.id} runs again when its lease ends{at(job)},"
+            " unless out of attempts)"
+        )
+    named = ", ".join(f"{j.id}{at(j)}" for j in gone[:_GONE_NAMED])
+    if len(gone) > _GONE_NAMED:
+        named += f" and {len(gone) - _GONE_NAMED} more"
+    return f"(worker gone: jobs run again when their leases end, unless out of attempts: {named})"
+
+
 def status_tables(
     queues: Sequence[QueueCounts],
     running: Sequence[Job],
@@ -488,6 +526,14 @@ def status_tables(
     if running or ending:
         plain = not use_rich()
         both = sorted([*running, *ending], key=lambda j: j.id)
+        gone = [j for j in running if worker_gone(j, workers)]  # (a cancelled one ends)
+        gone_ids = {j.id for j in gone}
+
+        def state(job: Job) -> str:
+            if still_stopping(job):
+                return "stopping"
+            return "worker gone" if job.id in gone_ids else "running"
+
         table(
             ["ID", "JOB", "QUEUE", "WORKER", "ATTEMPT", "RUNNING FOR", "STATE"]
             + (["COMMAND"] if plain else []),
@@ -499,19 +545,24 @@ def status_tables(
                     j.worker or "",
                     f"{j.attempts}/{j.max_attempts}",
                     span_text(j.started_at, now) if j.started_at else "",
-                    "stopping" if still_stopping(j) else "running",
+                    state(j),
                     *_command_cells(j, plain),
                 ]
                 for j in both
             ],
-            ["yellow" if still_stopping(j) else None for j in both],
+            ["yellow" if still_stopping(j) else "red" if j.id in gone_ids else None for j in both],
             title="Running",
             usual={"QUEUE": "default", "STATE": "running"},
-            cut={"JOB": "name"},
-            spare=["ATTEMPT", "QUEUE", "JOB"],  # beside a long worker id: `show ID` has it
+            cut={"JOB": "name", "WORKER": "end"},
+            # The worker is the same on every row of one worker, and `show ID` has it: it
+            # goes before a command that tells the rows apart is cut.
+            give_way=["ATTEMPT", "WORKER"],
+            spare=["QUEUE", "JOB"],
         )
         if ending:
             print("(stopping: cancelled, but its process holds its worker's slot until it ends)")
+        if gone:
+            print(_gone_note(gone, now))
     else:
         print("Running: none")
     if workers:

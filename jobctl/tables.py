@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from jobctl.text import clean, error_parts
@@ -28,6 +28,7 @@ def table(
     usual: Mapping[str, str] | None = None,
     cut: Mapping[str, Cut] | None = None,
     spare: Sequence[str] = (),
+    give_way: Sequence[str] = (),
 ) -> None:
     """One table. Every cell and the title are cleaned here, so no caller can forget it.
 
@@ -36,9 +37,13 @@ def table(
     in `cut` (column -> how) give up what the terminal lacks, shared out among them (see
     _fit), so that a wide terminal shows long commands and errors whole and a narrow one
     cuts them rather than folding every row; where even that leaves too little, columns go
-    (see _drop_spare). In such a table the other columns keep their width: an id, a
-    worker's or a queue's name, a time folded over lines can be neither read nor pasted. A
-    title wider than the table is a line of its own, cut to the terminal's width.
+    (see _drop_spare). The columns in `give_way` go before any of that, in their order: each
+    cut (where `cut` names it) as far as it still says something, then dropped (see
+    _give_way): `status`'s WORKER, the same on every row of one worker, is no reason to
+    cut the command that tells the rows apart. In such a table the other columns keep their
+    width: an id, a worker's or a queue's name, a time folded over lines can be neither
+    read nor pasted. A title wider than the table is a line of its own, cut to the
+    terminal's width.
     Plain text is for grep and awk: every column, every value, and "-" for an empty cell,
     so that the fields of a line are always the same, aligned by the cells a character
     takes on a terminal (a CJK character or an emoji takes two)."""
@@ -70,10 +75,11 @@ def table(
             import shutil
 
             console.size = shutil.get_terminal_size()
-        fitted = bool(cut or spare)
+        fitted = bool(cut or spare or give_way)
         cut = cut or {}
         room = console.width
         if fitted:
+            columns, rows = _give_way(columns, rows, cut, give_way, console.width)
             columns, rows = _drop_spare(columns, rows, cut, spare, console.width)
             rows = _fit(columns, rows, cut, console.width)
             # What is left is no wider than the terminal, but where the columns that are
@@ -132,6 +138,40 @@ _NAME_MOST = 64  # a job type's, a queue's name at its longest; a wider JOB cell
 _NOTHING = ("", "0")  # cells that say nothing: a count of none, or no value
 
 
+def _give_way(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    cut: Mapping[str, Cut],
+    first: Sequence[str],
+    room: int,
+) -> tuple[Sequence[str], Sequence[Sequence[str]]]:
+    """The table with the columns in `first`, one at a time in their order, cut (those in
+    `cut`, no further than _fewest) or dropped while it is wider than `room`: they give way
+    before any other column is cut or dropped."""
+    from rich.cells import cell_len
+
+    for name in first:
+        over = _width_of(columns, rows) - room
+        if over <= 0:
+            break
+        if name not in columns:
+            continue
+        at = columns.index(name)
+        values = [row[at] for row in rows]
+        how = cut.get(name)
+        if how is not None:
+            width = max([cell_len(name)] + [cell_len(v) for v in values])
+            if width - over >= _fewest(name, how, values):
+                cells = [_cut_to(v, width - over, how) for v in values]
+                return columns, [
+                    [cells[n] if i == at else v for i, v in enumerate(row)]
+                    for n, row in enumerate(rows)
+                ]
+        columns = [c for i, c in enumerate(columns) if i != at]
+        rows = [[v for i, v in enumerate(row) if i != at] for row in rows]
+    return columns, rows
+
+
 def _drop_spare(
     columns: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -146,17 +186,27 @@ def _drop_spare(
     that says nothing in any row (all 0s), another such column (`stats`'s OK of 0, but never
     the first, nor a cut one), then the `spare` ones in their order (kubectl's columns for
     -o wide; a name several columns have takes the right-most first): 30 scheduled jobs
-    are not left out to keep a RUNNING of 0."""
+    are not left out to keep a RUNNING of 0. Last, where the table would not fit even with
+    every cut column at its floor (_floor), an error column goes: `exit cod…` hides the one
+    digit that says something."""
     from rich.cells import cell_len
 
-    def least(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> int:
+    def least(
+        columns: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        floor: Callable[[str, Cut, Sequence[str]], int] = _fewest,
+    ) -> int:
         smallest = []
         for i, name in enumerate(columns):
             values = [row[i] for row in rows]
             width = max([cell_len(name)] + [cell_len(v) for v in values])
             how = cut.get(name)
-            smallest.append(width if how is None else min(width, _fewest(name, how, values)))
+            smallest.append(width if how is None else min(width, floor(name, how, values)))
         return sum(smallest) + _GAP * (len(columns) - 1)
+
+    def without(gone: int) -> tuple[Sequence[str], Sequence[Sequence[str]]]:
+        kept = [c for i, c in enumerate(columns) if i != gone]
+        return kept, [[v for i, v in enumerate(row) if i != gone] for row in rows]
 
     pending = list(spare)
     while least(columns, rows) > room:
@@ -165,8 +215,12 @@ def _drop_spare(
             break
         if columns[gone] in pending:
             pending.remove(columns[gone])
-        columns = [c for i, c in enumerate(columns) if i != gone]
-        rows = [[v for i, v in enumerate(row) if i != gone] for row in rows]
+        columns, rows = without(gone)
+    while least(columns, rows, _floor) > room:
+        errors = [i for i, name in enumerate(columns) if cut.get(name) == "error"]
+        if not errors:
+            break
+        columns, rows = without(errors[-1])
     return columns, rows
 
 
@@ -226,6 +280,27 @@ def _fewest(name: str, how: Cut, values: Sequence[str]) -> int:
     return fewest
 
 
+def _floor(name: str, how: Cut, values: Sequence[str]) -> int:
+    """The fewest cells a cut column is ever cut to: its heading's; for an error, its
+    jobctl words up to their number (`exit code 1…`, `exit code 6`), below which it says
+    nothing (_drop_spare drops it rather), or _FEWEST for words without one."""
+    import re
+
+    from rich.cells import cell_len
+
+    floor = cell_len(name)
+    if how != "error":
+        return floor
+    for value in values:
+        number = re.search(r"\d+", _own_words(value).removesuffix(": "))
+        if number is None:  # its start, as "end" keeps it
+            floor = max(floor, min(cell_len(value), _FEWEST))
+        else:  # "exit code 1…" where more follows
+            kept = value[: number.end()]
+            floor = max(floor, cell_len(kept) + (0 if kept == value else 1))
+    return floor
+
+
 def _own_words(error: str) -> str:
     """jobctl's words in an error: "exit code 3: " before what the job wrote, or the whole
     of an error the job added nothing to ("exit code 4", "timeout after 5s"), which has no
@@ -247,7 +322,7 @@ def _fit(
     columns, a column narrower than its share keeping its own width and leaving the rest
     to the others, none cut below what it needs to say something (_fewest) while the room
     allows. When it does not (the spare columns are gone by then: see _drop_spare), they
-    share it all the same, down to their headings' width, the names (Cut "name") last: a
+    share it all the same, down to their floors (_floor), the names (Cut "name") last: a
     cell cut short still leaves every row one line, where rich would fold them."""
     from rich.cells import cell_len
 
@@ -271,9 +346,9 @@ def _fit(
         return share
 
     fewest = {i: _fewest(columns[i], cut[columns[i]], [r[i] for r in rows]) for i in elastic}
-    headings = {i: cell_len(columns[i]) for i in elastic}
-    names = {i: fewest[i] if cut[columns[i]] == "name" else headings[i] for i in elastic}
-    for floors in (fewest, names, headings):  # a name is cut last of all
+    lowest = {i: _floor(columns[i], cut[columns[i]], [r[i] for r in rows]) for i in elastic}
+    names = {i: fewest[i] if cut[columns[i]] == "name" else lowest[i] for i in elastic}
+    for floors in (fewest, names, lowest):  # a name is cut last of all
         share = shared(floors)
         if sum(share.values()) <= room_left:
             break
@@ -281,6 +356,11 @@ def _fit(
         [_cut_to(v, share[i], cut[columns[i]]) if i in share else v for i, v in enumerate(row)]
         for row in rows
     ]
+
+
+def cut_cells(text: str, width: int) -> str:
+    """`text` in at most `width` terminal cells, its start kept, as a table cuts a command."""
+    return _cut_to(text, width, "end")
 
 
 def _cut_to(text: str, width: int, how: Cut) -> str:

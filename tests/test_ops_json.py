@@ -29,6 +29,7 @@ STATUS_QUEUE = {
 STATES = {"queued", "scheduled", "waiting", "running", "succeeded", "dead", "cancelled"}
 STATUS_RUNNING = {
     "id", "job", "queue", "worker", "attempt", "max_attempts", "started_at", "running_s",
+    "command", "cwd", "worker_gone", "lease_expires_at",
 }  # fmt: skip
 STATUS_WORKER = {
     "id", "kind", "host", "pid", "queues", "concurrency", "started_at", "heartbeat_at",

@@ -325,9 +325,12 @@ def give_up(
     """Say that waiting for the job timed out, what it was doing then, and why no worker
     took it, if none would; exit 124."""
     from jobctl.errors import EXIT_TIMEOUT
-    from jobctl.render import waits_for
+    from jobctl.render import job_label, waits_for
+    from jobctl.text import clean
 
-    doing = f" ({job.job}) is still {job.state.value}{waits_for(job)}" if job is not None else ""
+    doing = ""
+    if job is not None:
+        doing = clean(f" ({job_label(job)}) is still {job.state.value}{waits_for(job)}")
     typer.echo(
         f"jobctl: timed out after {timeout}: job {job_id}{doing}{because(reasons)}", err=True
     )
