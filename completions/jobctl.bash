@@ -23,7 +23,7 @@ _jobctl_options() {
         'dead purge') REPLY='--all -a --older-than --job -j --yes -y --json --help -h' ;;
         'dead retry') REPLY='--all -a --job -j --json --help -h' ;;
         'dead show') REPLY='--lines -l --json --help -h' ;;
-        'edit') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --json --help -h' ;;
+        'edit') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --exec -x --cwd --json --help -h' ;;
         'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --after --batch --exec -x --cwd --json --wait -w --follow -f --timeout -t --help -h' ;;
         'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
         'import-crontab') REPLY='--system --user -u --prefix --help -h' ;;
@@ -83,6 +83,7 @@ _jobctl_value() {
         'edit --queue') REPLY='dynamic' ;;
         'edit -q') REPLY='dynamic' ;;
         'edit --max-attempts') REPLY='plain' ;;
+        'edit --cwd') REPLY='dir' ;;
         'enqueue --arg') REPLY='plain' ;;
         'enqueue -a') REPLY='plain' ;;
         'enqueue --payload') REPLY='plain' ;;

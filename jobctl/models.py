@@ -108,7 +108,8 @@ class JobEdit(NamedTuple):
     `attempts` attempts, as read when it was built: a job a worker took meanwhile (and may
     have given back, failed) has moved on from what the edit was made from. A new payload
     is the one read with some keys set: it applies only while the job still has
-    `payload_was`, so that two edits of its keys at once cannot undo each other."""
+    `payload_was`, so that two edits of its keys at once cannot undo each other. A command
+    and a cwd are an --exec job's only (a job type's come from the config)."""
 
     id: int
     attempts: int
@@ -118,6 +119,8 @@ class JobEdit(NamedTuple):
     priority: int | None = None
     max_attempts: int | None = None
     run_at: float | None = None
+    command: list[str] | None = None
+    cwd: str | None = None
 
 
 class EnqueueResult(NamedTuple):

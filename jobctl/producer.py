@@ -190,6 +190,8 @@ class Changes(NamedTuple):
     priority: int | None = None
     queue: str | None = None
     max_attempts: int | None = None
+    command: Sequence[str] | None = None  # an --exec job's: `edit ID -- CMD ARGS...`
+    cwd: str | None = None  # an --exec job's: `edit --cwd DIR`, absolute and checked
 
 
 def build_again(config: Config, job: Job, now: float, changes: Changes = Changes()) -> NewJob:
@@ -209,8 +211,8 @@ def build_again(config: Config, job: Job, now: float, changes: Changes = Changes
         queue=job.queue if changes.queue is None else changes.queue,
         key=job.key,
         max_attempts=job.max_attempts if changes.max_attempts is None else changes.max_attempts,
-        command=job.command,
-        cwd=job.cwd,
+        command=job.command if changes.command is None else changes.command,
+        cwd=job.cwd if changes.cwd is None else changes.cwd,
     )
     return build_job(config, request, now)
 
@@ -219,7 +221,15 @@ def build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdi
     """What `edit` changes of a job not yet started, the job as it would be checked as
     build_again checks a job asked for again; its attempts left must be at least one, those
     made counting. A delay or time sets when it runs; one now or past (`--delay 0`) makes it
-    due now, or keeps its time if that is earlier: "run it now" never puts it back in line."""
+    due now, or keeps its time if that is earlier: "run it now" never puts it back in line.
+    A new command or cwd is an --exec job's only: a job type's come from the config, where
+    the next attempt reads them."""
+    if job.command is None and (changes.command is not None or changes.cwd is not None):
+        given = "a command" if changes.command is not None else "--cwd"
+        raise UsageError(
+            f"it is a {job.job!r} job, whose command and cwd come from the config: {given}"
+            " changes only an --exec job's"
+        )
     built = build_again(config, job, now, changes)
     if built.max_attempts <= job.attempts:
         raise UsageError(
@@ -240,6 +250,8 @@ def build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdi
         priority=None if changes.priority is None else built.priority,
         max_attempts=None if changes.max_attempts is None else built.max_attempts,
         run_at=run_at,
+        command=None if changes.command is None else built.command,
+        cwd=None if changes.cwd is None else built.cwd,
     )
 
 

@@ -1843,6 +1843,31 @@ def test_edit_of_a_waiting_job_keeps_it_waiting_until_its_delay_too(store: Store
     assert due is not None and (due.state, due.run_at) == (State.SCHEDULED, T0 + 500)
 
 
+def test_edit_of_an_exec_jobs_command_keeps_its_id_place_and_after_links(store: Store) -> None:
+    """An --exec job's command and cwd change in place: the job waiting for it still waits
+    for the same id, and the job still comes first in line (cancelling it to queue it
+    again made the one waiting for it dead)."""
+    first, second = (
+        r.id
+        for r in store.enqueue(
+            [job("exec", command=["make", "tset"], cwd="/a"), job("exec", command=["true"])], T0
+        )
+    )
+    (chained,) = store.enqueue([job("exec", command=["make", "deploy"], after=(first,))], T0)
+    edit = _edit_of(store, first, command=["make", "test"], cwd="/b")
+    assert store.edit([edit], T0 + 1) == {first}
+    edited = store.get(first)
+    assert edited is not None
+    assert (edited.command, edited.cwd, edited.state) == (["make", "test"], "/b", State.QUEUED)
+    (claim,) = store.claim("w", None, T0 + 2, LEASE)
+    assert claim.job.id == first and claim.job.command == ["make", "test"]
+    waiting = store.get(chained.id)
+    assert waiting is not None and (waiting.after, waiting.state) == ((first,), State.WAITING)
+    store.finish([Finish(claim, ok())], T0 + 3)
+    claimed = {c.job.id for c in store.claim("w", None, T0 + 4, LEASE, limit=5)}
+    assert claimed == {second, chained.id}
+
+
 def test_edit_leaves_a_job_that_started_or_moved_on_since_it_was_read(store: Store) -> None:
     running, done, retried = (r.id for r in store.enqueue([job(), job(), job()], T0))
     stale = _edit_of(store, retried, priority=5)  # read before its first attempt

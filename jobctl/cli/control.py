@@ -14,6 +14,8 @@ import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer._click import Context as ClickContext
+from typer.core import TyperCommand
 
 from jobctl.batches import run_in_batches
 from jobctl.cli.app import app
@@ -33,10 +35,12 @@ from jobctl.cli.queue import (
     MaxAttemptsOption,
     PriorityOption,
     QueueOption,
+    _EnqueueCommand,
 )
 
 if TYPE_CHECKING:
-    from jobctl.models import Job
+    from jobctl.config import Config
+    from jobctl.models import Job, JobEdit
     from jobctl.producer import Changes
     from jobctl.store import Store
 
@@ -268,11 +272,36 @@ def retry(
         print(result.id)
 
 
+_EDIT_COMMAND = "jobctl.edit.command"
+
+
+class _EditCommand(_EnqueueCommand):
+    """`edit`, whose words after `--`, or after --exec as `enqueue --exec` reads them, are
+    an --exec job's new command, not more ids (`jobctl edit 42 -- make test`): kept aside
+    for the command, as click would read them as ids."""
+
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        args = self._unbundled(args)
+        end = args.index("--") if "--" in args else len(args)
+        flag = next((i for i, word in enumerate(args[:end]) if word in ("--exec", "-x")), None)
+        first = None if flag is None else self._command_start(args[:end], flag + 1)
+        if first is not None:
+            ctx.meta[_EDIT_COMMAND] = args[first:]
+            args = args[:first]
+        elif end < len(args):
+            ctx.meta[_EDIT_COMMAND] = args[end + 1 :]
+            args = args[:end]
+        return TyperCommand.parse_args(self, ctx, args)
+
+
 @app.command(
+    cls=_EditCommand,
     epilog="Examples:  jobctl edit 42 --priority 9  |  jobctl edit 42 --at 21:30  |"
-    "  jobctl edit 42 --arg name=Ada  |  jobctl edit 42 43 --delay 0  (run them now)"
+    "  jobctl edit 42 --arg name=Ada  |  jobctl edit 42 43 --delay 0  (run them now)  |"
+    "  jobctl edit 42 -- make test  (an --exec job's command)",
 )
 def edit(
+    ctx: typer.Context,
     job_ids: Annotated[
         list[int],
         typer.Argument(
@@ -288,6 +317,21 @@ def edit(
     priority: PriorityOption = None,
     queue: QueueOption = None,
     max_attempts: MaxAttemptsOption = None,
+    exec_: Annotated[
+        bool,
+        typer.Option(
+            "--exec",
+            "-x",
+            help="The words that follow (or those after --) are an --exec job's new command,"
+            " read as `enqueue --exec` reads its command.",
+        ),
+    ] = False,
+    cwd: Annotated[
+        str | None,
+        typer.Option(
+            "--cwd", help="Run an --exec job's command in DIR.", metavar="DIR", show_default=False
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print each job, and whether it was edited, as JSON.")
     ] = False,
@@ -295,20 +339,24 @@ def edit(
     """Change jobs that have not started. Each --arg replaces the value of its key in the
     payload (or adds it); --delay and --at set when the job runs, from now (--delay 0: at
     once; a waiting job still waits for its jobs too); --priority, --queue and
-    --max-attempts replace the job's. Checked as `enqueue` checks a new job: if one job is
-    refused (exit 2), none is changed. A job running or ended is left as it is (exit 1):
-    `retry` runs an ended one again with the same options."""
+    --max-attempts replace the job's; the words after -- (or --exec) replace an --exec
+    job's command, and --cwd its directory (a job type's come from the config). Checked as
+    `enqueue` checks a new job: if one job is refused (exit 2), none is changed. A job keeps
+    its id, its place and the jobs it waits for or that wait for it. A job running or ended
+    is left as it is (exit 1): `retry` runs an ended one again with the same options."""
     from jobctl.cli.enqueue import _say_if_past
     from jobctl.errors import JobctlError, UsageError
     from jobctl.models import UNSTARTED_STATES, State
-    from jobctl.producer import Changes, build_edit
+    from jobctl.producer import Changes
 
     config = STATE.config()
     now = time.time()
     changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
+    changes = _command_changes(changes, exec_, ctx.meta.get(_EDIT_COMMAND), cwd)
     if changes == Changes():
         raise UsageError(
-            "nothing to change: give --arg, --delay, --at, --priority, --queue or --max-attempts"
+            "nothing to change: give --arg, --delay, --at, --priority, --queue, --max-attempts,"
+            " --cwd or a command (-- CMD ARGS...)"
         )
     named = list(dict.fromkeys(job_ids))
     reasons: dict[int, str] = {}
@@ -324,7 +372,7 @@ def edit(
             edits = []
             for unstarted in todo:
                 try:
-                    edits.append(build_edit(config, unstarted, now, changes))
+                    edits.append(_build_edit(config, unstarted, now, changes))
                 except JobctlError as exc:
                     if not round_:  # as enqueue refuses it: exit 2, nothing changed
                         raise type(exc)(f"job {unstarted.id} cannot be edited: {exc}") from None
@@ -411,6 +459,45 @@ def _changes(
         queue=queue,
         max_attempts=max_attempts,
     )
+
+
+def _command_changes(
+    changes: Changes, exec_: bool, command: list[str] | None, cwd: str | None
+) -> Changes:
+    """`changes` with an --exec job's new command and cwd, read and refused as `enqueue
+    --exec` reads and refuses them, before the store is opened: a cwd made absolute and
+    checked to be a directory, and neither where the config lets workers run only its job
+    types (a shared store without allow_exec)."""
+    from jobctl.cli.enqueue import _chosen_directory
+    from jobctl.config import exec_allowed
+    from jobctl.errors import UsageError
+
+    if (exec_ and command is None) or command == []:
+        raise UsageError("--exec needs a command: jobctl edit ID -- CMD ARGS...")
+    if command is not None and not command[0]:
+        raise UsageError("--exec: the command's name is empty")
+    if command is None and cwd is None:
+        return changes
+    if not exec_allowed(STATE.config().settings, STATE.db_location()):
+        raise UsageError(
+            f"{'--exec' if command is not None else '--cwd'}: workers of a shared store run only"
+            " their config's job types; set [settings] allow_exec = true (here and on the"
+            " workers) to change commands"
+        )
+    return changes._replace(command=command, cwd=None if cwd is None else _chosen_directory(cwd))
+
+
+def _build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdit:
+    """build_edit's edit of `job`, a new command first refused as `enqueue --exec` refuses
+    a line of shell in one word, in the directory the job will run it in."""
+    from jobctl.cli.enqueue import _refuse_a_shell_line
+    from jobctl.producer import build_edit
+
+    edit = build_edit(config, job, now, changes)
+    directory = changes.cwd if changes.cwd is not None else job.cwd
+    if changes.command is not None and directory is not None:
+        _refuse_a_shell_line(list(changes.command), directory)
+    return edit
 
 
 QueueArguments = Annotated[

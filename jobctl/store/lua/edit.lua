@@ -1,6 +1,7 @@
--- Change jobs not yet started (jobctl edit). ARGV: now, then eight values a job: id, the
+-- Change jobs not yet started (jobctl edit). ARGV: now, then ten values a job: id, the
 -- attempts it had made when the edit was built, payload, the payload it was made from,
--- queue, priority, max_attempts, run_at; "" for a field that stays as it is. A job is
+-- queue, priority, max_attempts, run_at, command (JSON) and cwd, the last two an --exec
+-- job's only; "" for a field that stays as it is. A job is
 -- changed only while queued, scheduled or waiting with that many attempts made, and, for a
 -- new payload, while it still has the one the keys set were set on (two edits at once do not
 -- undo each other). It leaves the indexes of its old queue, priority and run_at for the new
@@ -47,7 +48,7 @@ local function move_counts(id, h, from)
     end
 end
 
-for i = 2, #ARGV, 8 do
+for i = 2, #ARGV, 10 do
     local id = ARGV[i]
     local h = load(id)
     local payload, was = given(ARGV[i + 2]), given(ARGV[i + 3])
@@ -57,6 +58,8 @@ for i = 2, #ARGV, 8 do
         h.queue = given(ARGV[i + 4]) or h.queue
         h.priority = given(ARGV[i + 5]) or h.priority
         h.max_attempts = given(ARGV[i + 6]) or h.max_attempts
+        h.command = given(ARGV[i + 8]) or h.command
+        h.cwd = given(ARGV[i + 9]) or h.cwd
         local run_at = given(ARGV[i + 7])
         if run_at then
             h.run_at = run_at
@@ -77,7 +80,8 @@ for i = 2, #ARGV, 8 do
             redis.call('SADD', P .. 'queues', h.queue)
             move_counts(id, h, old.queue)
         end
-        save(id, h, {'payload', 'queue', 'priority', 'max_attempts', 'run_at', 'state'})
+        save(id, h, {'payload', 'queue', 'priority', 'max_attempts', 'run_at', 'state', 'command',
+            'cwd'})
         edited[#edited + 1] = id
     end
 end

@@ -47,6 +47,8 @@ class ControlOps(RedisBase):
                 "" if change.priority is None else str(change.priority),
                 "" if change.max_attempts is None else str(change.max_attempts),
                 "" if change.run_at is None else num(change.run_at),
+                "" if change.command is None else json.dumps(change.command),
+                change.cwd or "",
             ]
         with self._guard(), in_flight(f"the edit of {len(edits)} job(s)"):
             edited = self._run("edit", *values)

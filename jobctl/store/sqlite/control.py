@@ -73,6 +73,8 @@ class ControlOps(SqliteBase):
                     ("queue", change.queue),
                     ("priority", change.priority),
                     ("max_attempts", change.max_attempts),
+                    ("command", None if change.command is None else json.dumps(change.command)),
+                    ("cwd", change.cwd),
                 ):
                     if value is not None:
                         sets.append(f"{column} = ?")
