@@ -527,17 +527,20 @@ def test_wait_for_a_cancelled_job_returns_once_its_process_has_stopped(env: Env)
     assert again.returncode == 0 and int(again.stdout) != job_id
 
 
-def test_a_key_held_by_another_job_type_names_that_type(env: Env) -> None:
+def test_a_key_held_by_another_job_type_is_refused_naming_the_holder(env: Env) -> None:
     """Keys are shared by every job type: `enqueue build --key K --wait` would wait on a
-    `sleep` job that holds K, so the note says whose job it is."""
+    `sleep` job that holds K, so it is refused (exit 1, nothing on stdout), naming whose job
+    holds the key; the holder's own job type still gets its id, as an idempotent enqueue."""
     env.write_config('[jobs.sleep]\ncommand = ["true"]\n[jobs.build]\ncommand = ["true"]\n')
     holder = env.enqueue("sleep", "--key", "K", "--delay", "1h")
     other = env.run("enqueue", "build", "--key", "K")
-    assert (other.returncode, other.stdout.strip()) == (0, str(holder))
+    assert (other.returncode, other.stdout) == (1, "")
     assert other.stderr == (
-        f"jobctl: job {holder} (a sleep job) with key 'K' is already active; nothing queued\n"
+        f"jobctl: key 'K' is held by job {holder} (sleep, queue default), not a job like this"
+        " one; nothing queued\n"
     )
     same = env.run("enqueue", "sleep", "--key", "K")
+    assert (same.returncode, same.stdout.strip()) == (0, str(holder))
     assert same.stderr == f"jobctl: job {holder} with key 'K' is already active; nothing queued\n"
 
 

@@ -12,7 +12,7 @@ from jobctl.cli.options import duration_option, instant_option
 
 if TYPE_CHECKING:
     from jobctl.errors import JobctlError
-    from jobctl.models import EnqueueResult, NewJob
+    from jobctl.models import EnqueueResult, Job, NewJob
     from jobctl.producer import BatchDefaults
     from jobctl.store import Store
 
@@ -142,6 +142,7 @@ def run_enqueue(
                 say_if_nobody_takes(store, [result.id])
         else:
             _refuse_a_stopping_holder(store, result.id, key)
+            _refuse_a_holder_unlike(store, result.id, new_job, as_json)
             say_key_held(store, result.id, key, new_job.job)
         if as_json and not (wait or follow):
             from jobctl.documents import job_document, print_json
@@ -321,6 +322,35 @@ def _refuse_a_stopping_holder(store: Store, holder: int, key: str | None) -> Non
         raise key_still_held(holder, key, "enqueue again")
 
 
+def _unlike(holder: Job, new_job: NewJob) -> bool:
+    """Whether the job holding a key is of another job type (an --exec job's is "exec")
+    or queue than the job asked for. Keys are one namespace: such a holder's id is not this
+    job's, and a script reading it as such would wait on other work."""
+    return holder.job != new_job.job or holder.queue != new_job.queue
+
+
+def _refuse_a_holder_unlike(store: Store, holder_id: int, new_job: NewJob, as_json: bool) -> None:
+    """An enqueue whose key a job of another job type or queue holds queued nothing of what
+    was asked: a failure (exit 1), its holder named, not its id printed as the job's. With
+    --json, a document with every field of a job null (no job was queued), `created` false
+    and the `holder`."""
+    holder = store.get(holder_id)
+    if holder is None or not _unlike(holder, new_job):
+        return
+    from jobctl.errors import OperationFailed
+
+    if as_json:
+        from jobctl.documents import JOB_DOCUMENT_FIELDS, job_document, print_json
+
+        print_json(
+            dict.fromkeys(JOB_DOCUMENT_FIELDS) | {"created": False, "holder": job_document(holder)}
+        )
+    raise OperationFailed(
+        f"key {new_job.key!r} is held by job {holder.id} ({holder.job}, queue {holder.queue}),"
+        " not a job like this one; nothing queued"
+    )
+
+
 def _refuse_keys_held_while_stopping(store: Store, jobs: list[NewJob]) -> None:
     """A batch is all or nothing: a line whose key a cancelled job holds while its process
     stops would be refused after the others were stored, and a script that enqueues the
@@ -419,6 +449,7 @@ def _enqueue_batch(source: str, as_json: bool, defaults: BatchDefaults, at: str 
 def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str | None) -> None:
     """Store the jobs of a batch's lines, `at` the --at they were given, if any."""
     from jobctl.errors import UsageError
+    from jobctl.models import State
     from jobctl.producer import read_batch
     from jobctl.text import say
     from jobctl.timefmt import parse_instant
@@ -463,8 +494,15 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
                 firsts.setdefault(job.queue, result.id)
         say_if_nobody_takes(store, list(firsts.values()))
         held = {r.id for r in results if not r.created}
-        stopping = _stopping_holders(store, held) if held else set()
-    skipped = sum(1 for r in results if not r.created and r.id not in stopping)
+        holders = store.get_many(sorted(held)) if held else {}
+    stopping = {i for i, job in holders.items() if job.state == State.CANCELLED}
+    # Lines whose key a job of another job type or queue holds (see _refuse_a_holder_unlike).
+    unlike = [
+        r.id
+        for j, r in zip(jobs, results, strict=True)
+        if not r.created and r.id not in stopping and r.id in holders and _unlike(holders[r.id], j)
+    ]
+    skipped = sum(1 for r in results if not r.created and r.id not in stopping) - len(unlike)
     if skipped:
         print(f"jobctl: {skipped} job(s) matched an active key; not queued", file=sys.stderr)
     if as_json:
@@ -473,14 +511,22 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         print_json([{"id": r.id, "created": r.created} for r in results])
     else:
         sys.stdout.write("".join(f"{r.id}\n" for r in results))
+    failures: list[str] = []
     if stopping:  # as for one job (see _refuse_a_stopping_holder): called off, not queued
-        from jobctl.errors import OperationFailed
-
         refused = sum(1 for r in results if r.id in stopping)
-        raise OperationFailed(
+        failures.append(
             f"{refused} job(s) matched a key still held by a cancelled job while its process"
             f" stops (job {', '.join(map(str, sorted(stopping)))}); not queued"
         )
+    if unlike:  # as for one job (see _refuse_a_holder_unlike): nothing of theirs queued
+        failures.append(
+            f"{len(unlike)} job(s) matched a key held by a job of another job type or queue"
+            f" (job {', '.join(map(str, sorted(set(unlike))))}); not queued"
+        )
+    if failures:
+        from jobctl.errors import OperationFailed
+
+        raise OperationFailed("; ".join(failures))
 
 
 def _batch_lines(handle: TextIO | None, name: str, max_payload: int) -> list[str]:
