@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from conftest import Env
+from test_ops_support import burst, job
 
 TYPES = '[jobs.rec]\ncommand = ["true"]\n[jobs.ok]\ncommand = ["true"]\n'
 
@@ -80,3 +81,43 @@ def test_batch_lines_whose_key_another_job_type_holds_are_counted_and_fail(env: 
         f"jobctl: 2 job(s) matched a key held by a job of another job type or queue"
         f" (job {holder}, {ids[2]}); not queued",
     ]
+
+
+def test_dead_retry_names_the_dependents_that_stay_dead(env: Env) -> None:
+    """`dead retry P` said only `retried 1 dead job(s)`: the jobs that waited for P (and for
+    them) stayed dead for good without a word. The note names them and the command that
+    runs them after it, which does."""
+    flag = env.root / "flag"
+    env.write_config(
+        f'[jobs.flag]\ncommand = ["test", "-e", "{flag}"]\nmax_attempts = 1\n'
+        '[jobs.rec]\ncommand = ["true"]\n'
+    )
+    parent = env.enqueue("flag")
+    child = env.enqueue("rec", "--after", str(parent))
+    grandchild = env.enqueue("rec", "--after", str(child))
+    unrelated = env.enqueue("flag")
+    burst(env)
+    for job_id in (parent, child, grandchild, unrelated):
+        found = job(env, job_id)
+        assert found is not None and found.state.value == "dead"
+    flag.touch()
+    retried = env.run("dead", "retry", str(parent), check=True)
+    assert retried.stdout == f"retried 1 dead job(s): {parent}\n"
+    assert retried.stderr == (
+        f"jobctl: note: 2 job(s) that waited for job {parent} stay dead: {child}, {grandchild}"
+        f" (jobctl dead retry {child} {grandchild} runs them after it)\n"
+    )
+    again = env.run("dead", "retry", str(child), str(grandchild), check=True)
+    assert again.stderr == ""  # nothing waits behind them
+    burst(env)
+    for job_id in (parent, child, grandchild):
+        found = job(env, job_id)
+        assert found is not None and found.state.value == "succeeded"
+
+
+def test_dead_retry_of_a_job_nothing_waited_for_adds_no_note(env: Env) -> None:
+    env.write_config('[jobs.no]\ncommand = ["false"]\nmax_attempts = 1\n')
+    dead = env.enqueue("no")
+    burst(env)
+    retried = env.run("dead", "retry", str(dead), check=True)
+    assert retried.stderr == ""

@@ -40,7 +40,7 @@ from jobctl.cli.queue import (
 
 if TYPE_CHECKING:
     from jobctl.config import Config
-    from jobctl.models import Job, JobEdit
+    from jobctl.models import Job, JobEdit, State
     from jobctl.producer import Changes
     from jobctl.store import Store
 
@@ -157,18 +157,27 @@ def cancel(
 def _waiting_on(store: Store, job_ids: list[int], now: float) -> set[int]:
     """The waiting jobs that run after any of `job_ids`, directly or through others (a
     cancel makes them dead), those named aside; nothing read when no job waits."""
-    from jobctl.models import JobFilter, State
+    from jobctl.models import State
 
-    if not any(q.counts.get(State.WAITING) for q in store.queue_counts(now)):
+    return runs_after(store, job_ids, State.WAITING, now)
+
+
+def runs_after(store: Store, job_ids: list[int], state: State, now: float) -> set[int]:
+    """The jobs in `state` that run after any of `job_ids`, directly or through others in
+    that state, those named aside; nothing read when no job is in it. One walk for the
+    waiting jobs a cancel makes dead and the dead ones a `dead retry` leaves behind."""
+    from jobctl.models import JobFilter
+
+    if not any(q.counts.get(state) for q in store.queue_counts(now)):
         return set()
-    runs_after: dict[int, list[int]] = {}
-    for job in store.list_jobs(JobFilter(states=(State.WAITING,), limit=None)):
+    dependents: dict[int, list[int]] = {}
+    for job in store.list_jobs(JobFilter(states=(state,), limit=None)):
         for after_id in job.after:
-            runs_after.setdefault(after_id, []).append(job.id)
+            dependents.setdefault(after_id, []).append(job.id)
     found: set[int] = set()
     todo = list(job_ids)
     while todo:
-        for dependent in runs_after.get(todo.pop(), ()):
+        for dependent in dependents.get(todo.pop(), ()):
             if dependent not in found:
                 found.add(dependent)
                 todo.append(dependent)

@@ -205,6 +205,7 @@ def dead_retry(
         # Those asked for, in their order; with --all, those retried and those left dead.
         reported = ids if ids is not None else sorted({*moved, *skipped})
         after = store.get_many(reported) if as_json else {}
+        behind = _dead_behind(store, moved, now)
     note_unknown_job(job, bool(moved or left))
     if as_json:
         print_json(
@@ -215,7 +216,36 @@ def dead_retry(
         )
     else:
         print(f"retried {len(moved)} dead job(s){_named(moved)}")
+    _say_dead_behind(moved, behind)
     refused(len(skipped), asked=None if ids is None else len(ids), verb="retried")
+
+
+def _dead_behind(store: Store, moved: list[int], now: float) -> list[int]:
+    """The dead jobs that ran after those just retried, directly or through each other:
+    they died with them, and a retry of their parent alone leaves them dead for good."""
+    from jobctl.cli.control import runs_after
+    from jobctl.models import State
+
+    return sorted(runs_after(store, moved, State.DEAD, now)) if moved else []
+
+
+def _say_dead_behind(moved: list[int], behind: list[int]) -> None:
+    """A note naming the dead jobs left behind the jobs retried, and how to run them after
+    those: the parent alone ran again, and its pipeline stayed dead without a word."""
+    if not behind:
+        return
+    from jobctl.text import say
+
+    parent = f"job {moved[0]}" if len(moved) == 1 else "the jobs retried"
+    them = "it" if len(moved) == 1 else "them"
+    if len(behind) <= _SAID:
+        how = f"jobctl dead retry {' '.join(map(str, behind))} runs them after {them}"
+    else:
+        how = f"jobctl dead retry with their ids runs them after {them}; dead list shows them"
+    say(
+        f"jobctl: note: {len(behind)} job(s) that waited for {parent} stay dead"
+        f"{_named(behind)} ({how})"
+    )
 
 
 def _retry_in_batches(
