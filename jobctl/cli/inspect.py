@@ -589,11 +589,16 @@ def _still(job: Job) -> str:
 RECENT = 1000
 
 
-def started_last(store: Store) -> int:
+def started_last(store: Store, *, follow: bool = False) -> int:
     """The job `logs` shows when given no id, as pueue's `follow` takes the task that runs:
     the one that started an attempt last, running or ended, so that `jobctl logs -f` right
     after an enqueue follows that job. Which job, and how many others run, goes to stderr;
-    with none started, NotFound."""
+    with none started, NotFound.
+
+    When that one has ended (or none started) and a newer job has yet to start (its queue
+    paused, busy or at max_running), `add` then `follow` means the newer one: --follow
+    takes the newest such job and waits for it to start, as `logs -f ID` does; without
+    --follow the note names it, lest an old job's output pass for its own."""
     from jobctl.errors import NotFound
     from jobctl.models import FINAL_STATES, JobFilter, State
     from jobctl.render import age_text
@@ -608,21 +613,53 @@ def started_last(store: Store) -> int:
         retries = store.list_jobs(JobFilter(states=waiting, limit=RECENT))
         started += [j for j in retries if j.started_at is not None]
     since = max((j.started_at for j in started if j.started_at is not None), default=None)
+    none_started = ""
     if since is None:
         ended = store.finished_jobs(FINAL_STATES, limit=RECENT)
         since = next((j.started_at for j in ended if j.started_at is not None), None)
         if since is None and len(ended) == RECENT:
-            raise NotFound(f"none of the {RECENT} jobs that ended last had started: give an id")
-        if since is None:
-            raise NotFound("no job has started yet: there is no output to show")
-    # A job that started after `since` ended after it too, if it has ended.
-    started += [j for j in store.finished_jobs(FINAL_STATES, finished_after=since) if j.started_at]
-    job = max(started, key=lambda j: (j.started_at or 0.0, j.id))
+            none_started = f"none of the {RECENT} jobs that ended last had started: give an id"
+        elif since is None:
+            none_started = "no job has started yet: there is no output to show"
+    job = None
+    if since is not None:
+        # A job that started after `since` ended after it too, if it has ended.
+        ended_since = store.finished_jobs(FINAL_STATES, finished_after=since)
+        started += [j for j in ended_since if j.started_at]
+        job = max(started, key=lambda j: (j.started_at or 0.0, j.id))
+    newer = None
+    if job is None or job.state in FINAL_STATES:
+        newer = _newest_not_started(store, after=0 if job is None else job.id)
+    if follow and newer is not None:
+        line = (
+            f"jobctl: job {newer.id} ({newer.job}) has not started yet (it is"
+            f" {newer.state.value}); following it once it starts"
+        )
+        if job is not None:
+            line += f" (job {job.id}, started last, has ended: jobctl logs {job.id})"
+        say(line)
+        return newer.id
+    if job is None:
+        raise NotFound(none_started)
     line = f"jobctl: job {job.id} ({job.job}), started {age_text(job.started_at, now)}"
     if job.state != State.RUNNING:
         line += f", now {job.state.value}"
     others = sum(1 for j in running if j.id != job.id)
     if others:
         line += f"; {others} other job(s) running (jobctl logs ID for another)"
+    if newer is not None:
+        line += (
+            f"; newer job {newer.id} ({newer.job}) has not started yet (jobctl logs -f"
+            f" {newer.id} follows it once it starts)"
+        )
     say(line)
     return job.id
+
+
+def _newest_not_started(store: Store, after: int) -> Job | None:
+    """The newest job past `after` that has yet to start an attempt (queued, scheduled or
+    waiting for the jobs it runs after), among the RECENT newest such jobs."""
+    from jobctl.models import UNSTARTED_STATES, JobFilter
+
+    candidates = store.list_jobs(JobFilter(states=UNSTARTED_STATES, limit=RECENT))
+    return next((j for j in candidates if j.started_at is None and j.id > after), None)

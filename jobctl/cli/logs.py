@@ -51,7 +51,8 @@ def logs(
     job_id: Annotated[
         int | None,
         typer.Argument(
-            help="The job id (default: the job that started an attempt last).",
+            help="The job id (default: the job that started an attempt last; with --follow,"
+            " once it has ended, a newer job yet to start).",
             metavar="[ID]",
             max=MAX_ID,
             show_default=False,
@@ -129,7 +130,7 @@ def logs(
         if job_id is None:
             from jobctl.cli.inspect import started_last
 
-            job_id = started_last(store)
+            job_id = started_last(store, follow=follow)
         job = store.get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
