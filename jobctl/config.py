@@ -27,7 +27,7 @@ JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 # JOB_NAME in words, for every message that refuses a name: a name such as `-x`, `.` or `:` is
 # made of the characters allowed, and is refused for its first one.
 NAME_RULE = (
-    "use letters, digits, '_', '-', '.', ':', starting with a letter or a digit (at most 64)"
+    "use ASCII letters, digits, '_', '-', '.', ':', starting with a letter or a digit (at most 64)"
 )
 MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
 QUEUE_NAME = JOB_NAME

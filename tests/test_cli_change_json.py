@@ -193,16 +193,16 @@ def test_pause_resume_and_prune_json(env: Env) -> None:
     burst(env)
     paused = env.run("pause", "mail", "default", "--json", check=True)
     assert json.loads(paused.stdout) == [
-        {"queue": "mail", "paused": True, "running": 0},
-        {"queue": "default", "paused": True, "running": 0},
+        {"queue": "mail", "paused": True, "running": 0, "changed": True},
+        {"queue": "default", "paused": True, "running": 0, "changed": True},
     ]
     status = json.loads(env.run("status", "--json", check=True).stdout)
     queues = {q["queue"]: q["paused"] for q in status["queues"]}
     assert queues == {"default": True, "mail": True}
     resumed = env.run("resume", "--all", "--json", check=True)
     assert json.loads(resumed.stdout) == [
-        {"queue": "default", "paused": False, "running": 0},
-        {"queue": "mail", "paused": False, "running": 0},
+        {"queue": "default", "paused": False, "running": 0, "changed": True},
+        {"queue": "mail", "paused": False, "running": 0, "changed": True},
     ]
 
     kept = env.run("prune", "--older-than", "1h", "--json", check=True)

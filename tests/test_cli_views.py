@@ -100,12 +100,13 @@ def test_pause_all_and_several_queues_check_every_name_first(env: Env) -> None:
     assert resumed.stdout == "resumed queue mail\nresumed queue reports\n"
     assert env.run("resume", "-a", check=True).returncode == 0
     assert not any(_queues(env).values())
-    for words in (["pause"], ["resume", "--all", "mail"]):
+    for words, said in (
+        (["pause"], "name the queues to pause, or give --all"),
+        (["resume"], "name the queues to resume, or give --all"),
+        (["resume", "--all", "mail"], "name the queues, or give --all, not both"),
+    ):
         refused = env.run(*words)
-        assert (refused.returncode, refused.stderr) == (
-            2,
-            "jobctl: name the queues, or give --all (not both)\n",
-        )
+        assert (refused.returncode, refused.stderr) == (2, f"jobctl: {said}\n")
 
 
 def test_a_queue_declared_only_by_its_limit_is_known_to_every_command(env: Env) -> None:

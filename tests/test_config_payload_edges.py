@@ -531,19 +531,21 @@ def test_a_bad_name_is_refused_with_the_rule_it_breaks(env: Env, name: str) -> N
     exactly the characters it was made of."""
     env.write_config(f'[jobs."{name}"]\ncommand = ["true"]\n')
     refused(
-        env, "validate", says=f"bad job name: use letters, digits, '_', '-', '.', ':', {NAME_RULE}"
+        env,
+        "validate",
+        says=f"bad job name: use ASCII letters, digits, '_', '-', '.', ':', {NAME_RULE}",
     )
     env.write_config(f'[schedules."{name}"]\ncron = "@daily"\ncommand = ["true"]\n')
     refused(
         env,
         "validate",
-        says=f"bad schedule name: use letters, digits, '_', '-', '.', ':', {NAME_RULE}",
+        says=f"bad schedule name: use ASCII letters, digits, '_', '-', '.', ':', {NAME_RULE}",
     )
     env.write_config(f'[jobs.ok]\ncommand = ["true"]\nqueue = "{name}"\n')
     refused(
         env,
         "validate",
-        says=f"bad queue name: use letters, digits, '_', '-', '.', ':', {NAME_RULE}",
+        says=f"bad queue name: use ASCII letters, digits, '_', '-', '.', ':', {NAME_RULE}",
     )
     env.write_config(GREET)
     refused(env, "enqueue", f"--queue={name}", "ok", says=f"bad queue name {name!r}: use")

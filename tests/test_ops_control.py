@@ -383,7 +383,7 @@ def test_paused_queue_is_skipped_until_resumed_and_pause_persists(env: Env) -> N
     empty = env.run("enqueue", "--queue", "", "--exec", "--", "true")
     assert (empty.returncode, empty.stderr) == (
         2,
-        "jobctl: bad queue name '': use letters, digits, '_', '-', '.', ':', starting with a"
+        "jobctl: bad queue name '': use ASCII letters, digits, '_', '-', '.', ':', starting with a"
         " letter or a digit (at most 64)\n",
     )
     batch = env.run("enqueue", "--batch", "-", input='{"job": "other", "queue": ""}\n')

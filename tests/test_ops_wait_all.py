@@ -140,7 +140,7 @@ def test_worker_refuses_a_queue_name_no_job_can_have_and_warns_of_an_unknown_one
     bad = env.run("run-worker", "--burst", "--queue", "mail queue")
     assert (bad.returncode, bad.stderr) == (
         2,
-        "jobctl: --queue: bad queue name 'mail queue': use letters, digits, '_', '-', '.',"
+        "jobctl: --queue: bad queue name 'mail queue': use ASCII letters, digits, '_', '-', '.',"
         " ':', starting with a letter or a digit (at most 64) (or '*' for every queue)\n",
     )
     typo = env.run("run-worker", "--burst", "--queue", "mial", check=True)

@@ -219,6 +219,7 @@ def retry(
     ] = False,
 ) -> None:
     """Run a finished job again, as a new job with the same payload; print the new id.
+    At a terminal it says `retried ID as job NEW`; a pipe gets the id alone, for scripts.
     The options change the new job as `enqueue` reads them: each --arg replaces the value of
     its key in the payload (or adds it); the queue, priority and max attempts are the old
     job's unless given, and its key stays. It is checked as `enqueue` checks a new job: one
@@ -228,6 +229,7 @@ def retry(
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
     from jobctl.producer import build_again
+    from jobctl.tables import use_rich
 
     config = STATE.config()
     now = time.time()
@@ -277,6 +279,8 @@ def retry(
         from jobctl.documents import outcome_document, print_json
 
         print_json(outcome_document(result.id, answer, created=result.created))
+    elif result.created and use_rich():  # a person reads it; a script takes the id alone
+        print(f"retried {job_id} as job {result.id}")
     else:
         print(result.id)
 
@@ -526,16 +530,24 @@ def pause(
     queues: QueueArguments = None, every: AllQueuesOption = False, as_json: QueuesJsonOption = False
 ) -> None:
     """Stop workers taking jobs from queues; running jobs finish. A queue stays paused,
-    across restarts, until `jobctl resume`. Each must be named in the config or have jobs."""
-    changed, _ = _set_paused(queues, every, True)
+    across restarts, until `jobctl resume`. Each must be named in the config or have jobs.
+    A queue that was paused already is said on stderr, and not as paused."""
+    from jobctl.text import say
+
+    chosen, were_paused = _set_paused(queues, every, True)
     if as_json:
-        _print_queues(changed, paused=True)
+        _print_queues(chosen, paused=True, changed=set(chosen) - were_paused)
         return
-    for queue, running in changed.items():
-        print(
-            f"paused queue {queue}"
-            + (f" ({running} running job(s) will finish)" if running else "")
-        )
+    for queue, running in chosen.items():
+        if queue not in were_paused:
+            print(
+                f"paused queue {queue}"
+                + (f" ({running} running job(s) will finish)" if running else "")
+            )
+        elif not every:  # with --all, only those it paused are said
+            say(f"jobctl: note: queue {queue} was paused already; nothing to pause")
+    if every and were_paused.issuperset(chosen):
+        say("jobctl: note: every queue was paused already; nothing to pause")
 
 
 @app.command(epilog="Example:  jobctl resume slow")
@@ -546,11 +558,11 @@ def resume(
     on stderr, and not as resumed."""
     from jobctl.text import say
 
-    changed, were_paused = _set_paused(queues, every, False)
+    chosen, were_paused = _set_paused(queues, every, False)
     if as_json:
-        _print_queues(changed, paused=False)
+        _print_queues(chosen, paused=False, changed=were_paused)
         return
-    for queue in changed:
+    for queue in chosen:
         if queue in were_paused:
             print(f"resumed queue {queue}")
         elif not every:  # with --all, only those paused are said
@@ -559,11 +571,17 @@ def resume(
         say("jobctl: note: no queue was paused; nothing to resume")
 
 
-def _print_queues(running: dict[str, int], *, paused: bool) -> None:
-    """The queues `pause` or `resume` set, under the names `status --json` gives a queue."""
+def _print_queues(running: dict[str, int], *, paused: bool, changed: set[str]) -> None:
+    """The queues `pause` or `resume` set, under the names `status --json` gives a queue,
+    and whether the call changed each (as `schedule pause --json` says it)."""
     from jobctl.documents import print_json
 
-    print_json([{"queue": q, "paused": paused, "running": n} for q, n in running.items()])
+    print_json(
+        [
+            {"queue": q, "paused": paused, "running": n, "changed": q in changed}
+            for q, n in running.items()
+        ]
+    )
 
 
 def _set_paused(
@@ -584,8 +602,10 @@ def _set_paused(
     from jobctl.errors import StoreMissing, UsageError
     from jobctl.models import State
 
-    if every == bool(queues):
-        raise UsageError("name the queues, or give --all (not both)")
+    if every and queues:
+        raise UsageError("name the queues, or give --all, not both")
+    if not every and not queues:
+        raise UsageError(f"name the queues to {'pause' if paused else 'resume'}, or give --all")
     for queue in queues or ():
         if not QUEUE_NAME.match(queue):
             raise UsageError(bad_queue_name(queue))
