@@ -122,7 +122,11 @@ def test_an_exec_job_is_named_by_its_command_where_it_ends_or_times_out(env: Env
     line = next(x for x in waiting.stderr.splitlines() if "timed out" in x)
     assert "(printf $'a\\x1b[2Jb' xxxx" in line and "…) is still queued" in line, line
     assert "\x1b" not in waiting.stderr and "x" * 100 not in line
-    env.run("cancel", re.search(r"job (\d+)", line)[1], check=True)  # type: ignore[index]
+    held = re.search(r"job (\d+)", line)[1]  # type: ignore[index]
+    timed_out = env.run("wait", held, "--timeout", "200ms")
+    assert timed_out.returncode == 124, timed_out.stderr
+    assert f"job {held} (printf $'a\\x1b[2Jb' xxxx" in timed_out.stderr, timed_out.stderr
+    env.run("cancel", held, check=True)
     worker = env.start("run-worker")
     try:
         followed = env.run("enqueue", "-x", "--max-attempts", "1", "-f", "--", "sh", "-c", "exit 3")

@@ -236,7 +236,7 @@ def wait(
         UsageError,
     )
     from jobctl.models import ACTIVE_STATES, JobFilter, State
-    from jobctl.render import ended_line
+    from jobctl.render import ended_line, job_label
     from jobctl.text import say
 
     if every and (queue is not None or job is not None):
@@ -397,7 +397,7 @@ def wait(
     deleted_wanted = [i for i in wanted if i in deleted]
     for job_id in deleted_wanted:
         # (one listed as active may end and go before the wait first reads it)
-        kind = f" ({seen[job_id].job})" if job_id in seen else ""
+        kind = f" ({job_label(seen[job_id])})" if job_id in seen else ""
         say(f"jobctl: job {job_id}{kind} was deleted while waited for: how it ended is not known")
     unnamed = sum(1 for i in failed if i not in said)
     if unnamed:
@@ -576,11 +576,11 @@ def _one_per_queue(job_ids: Iterable[int], seen: dict[int, Job]) -> list[int]:
 def _still(job: Job) -> str:
     """What a job waited for is still doing, at a timeout."""
     from jobctl.models import State
-    from jobctl.render import waits_for
+    from jobctl.render import job_label, waits_for
 
     if job.state == State.CANCELLED:  # (waited for until its process has stopped)
-        return f"job {job.id} ({job.job}) was cancelled, and its process is still stopping"
-    return f"job {job.id} ({job.job}) is still {job.state.value}{waits_for(job)}"
+        return f"job {job.id} ({job_label(job)}) was cancelled, and its process is still stopping"
+    return f"job {job.id} ({job_label(job)}) is still {job.state.value}{waits_for(job)}"
 
 
 # How far `logs` without an id looks among the newest jobs waiting (for one whose attempt
@@ -601,7 +601,7 @@ def started_last(store: Store, *, follow: bool = False) -> int:
     --follow the note names it, lest an old job's output pass for its own."""
     from jobctl.errors import NotFound
     from jobctl.models import FINAL_STATES, JobFilter, State
-    from jobctl.render import age_text
+    from jobctl.render import age_text, job_label
     from jobctl.text import say
 
     now = time.time()
@@ -632,7 +632,7 @@ def started_last(store: Store, *, follow: bool = False) -> int:
         newer = _newest_not_started(store, after=0 if job is None else job.id)
     if follow and newer is not None:
         line = (
-            f"jobctl: job {newer.id} ({newer.job}) has not started yet (it is"
+            f"jobctl: job {newer.id} ({job_label(newer)}) has not started yet (it is"
             f" {newer.state.value}); following it once it starts"
         )
         if job is not None:
@@ -641,7 +641,7 @@ def started_last(store: Store, *, follow: bool = False) -> int:
         return newer.id
     if job is None:
         raise NotFound(none_started)
-    line = f"jobctl: job {job.id} ({job.job}), started {age_text(job.started_at, now)}"
+    line = f"jobctl: job {job.id} ({job_label(job)}), started {age_text(job.started_at, now)}"
     if job.state != State.RUNNING:
         line += f", now {job.state.value}"
     others = sum(1 for j in running if j.id != job.id)
@@ -649,7 +649,7 @@ def started_last(store: Store, *, follow: bool = False) -> int:
         line += f"; {others} other job(s) running (jobctl logs ID for another)"
     if newer is not None:
         line += (
-            f"; newer job {newer.id} ({newer.job}) has not started yet (jobctl logs -f"
+            f"; newer job {newer.id} ({job_label(newer)}) has not started yet (jobctl logs -f"
             f" {newer.id} follows it once it starts)"
         )
     say(line)
