@@ -15,7 +15,7 @@ _jobctl_options() {
     case "$1" in
         '') REPLY='--config -c --db --log-format --log-level --version --help -h' ;;
         'backup') REPLY='--help -h' ;;
-        'cancel') REPLY='--json --help -h' ;;
+        'cancel') REPLY='--queue -q --all -a --yes -y --json --help -h' ;;
         'cron') REPLY='--help -h' ;;
         'cron next') REPLY='--count -n --tz --from --json --help -h' ;;
         'dead') REPLY='--help -h' ;;
@@ -58,6 +58,8 @@ _jobctl_value() {
         ' --db') REPLY='file' ;;
         ' --log-format') REPLY='choice text json' ;;
         ' --log-level') REPLY='choice debug info warning error' ;;
+        'cancel --queue') REPLY='dynamic' ;;
+        'cancel -q') REPLY='dynamic' ;;
         'cron next --count') REPLY='plain' ;;
         'cron next -n') REPLY='plain' ;;
         'cron next --tz') REPLY='plain' ;;
@@ -177,6 +179,7 @@ _jobctl_argument() {
         'import-crontab 0') REPLY='file' ;;
         'logs 0') REPLY='plain' ;;
         'pause *') REPLY='dynamic' ;;
+        'prune *') REPLY='plain' ;;
         'resume *') REPLY='dynamic' ;;
         'retry 0') REPLY='plain' ;;
         'schedule pause 0') REPLY='dynamic' ;;

@@ -23,6 +23,7 @@ from jobctl.cli.completers import complete_final_state, complete_queue
 from jobctl.cli.context import STATE
 from jobctl.cli.options import (
     MAX_ID,
+    check_queue_name,
     duration_option,
     instant_option,
     refused,
@@ -47,66 +48,148 @@ if TYPE_CHECKING:
 
 @app.command(
     epilog="Examples:  jobctl cancel 42  |  "
-    "jobctl list -s queued -j report --limit 0 --json | jq '.[].id' | xargs -r jobctl cancel",
+    "jobctl list -s queued -j report --limit 0 --json | jq '.[].id' | xargs -r jobctl cancel  |  "
+    "jobctl cancel -q build  |  jobctl cancel --all --yes",
 )
 def cancel(
     job_ids: Annotated[
-        list[int], typer.Argument(help="Job ids.", show_default=False, metavar="ID...", max=MAX_ID)
-    ],
+        list[int] | None,
+        typer.Argument(help="Job ids.", show_default=False, metavar="[ID]...", max=MAX_ID),
+    ] = None,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Every job active in this queue (repeat for more queues).",
+            autocompletion=complete_queue,
+            metavar="QUEUE",
+        ),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", "-a", help="Every job active now, in every queue.")
+    ] = False,
+    yes: Annotated[
+        bool,
+        typer.Option(
+            "--yes", "-y", help="With --all: do not ask (needed where no terminal can be asked)."
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print each job, and whether it was cancelled, as JSON.")
     ] = False,
 ) -> None:
     """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
-    then SIGKILL after the job's kill_grace. A cancelled job is not retried."""
+    then SIGKILL after the job's kill_grace. A cancelled job is not retried.
+
+    --queue and --all cancel the jobs active (queued, scheduled, waiting or running) when the
+    cancel reads them; jobs enqueued after that are not cancelled. --all asks first on a
+    terminal, and needs --yes elsewhere.
+    """
+    from jobctl.errors import UsageError
+
+    if job_ids and (queues or every):
+        raise UsageError("give job ids, or --queue or --all, not both")
+    if queues and every:
+        raise UsageError("--all cancels every active job: drop --queue, or --all")
+    if not job_ids and not queues and not every:
+        raise UsageError("cancel needs job ids, or --queue or --all")
+    ask = every and not yes
+    if ask and not sys.stdin.isatty():
+        raise UsageError("--all needs --yes where no terminal can be asked to confirm")
+    for queue in queues or ():
+        check_queue_name(queue, "--queue")
+    with STATE.store(create=False) as store:
+        if job_ids:
+            _cancel_jobs(store, list(dict.fromkeys(job_ids)), listed=False, as_json=as_json)
+            return
+        active = _active_jobs(store, list(dict.fromkeys(queues or ())))
+        if not active:
+            from jobctl.text import say
+
+            where = f"in queue(s) {', '.join(queues)}" if queues else "in any queue"
+            say(f"jobctl: note: no job is active {where}; nothing cancelled")
+            if as_json:
+                from jobctl.documents import print_json
+
+                print_json([])
+            return
+        if ask:
+            confirm(f"Cancel {len(active)} active job(s)?", nothing="nothing cancelled")
+        _cancel_jobs(store, active, listed=True, as_json=as_json)
+
+
+def _active_jobs(store: Store, queues: list[str]) -> list[int]:
+    """The ids of the jobs active now in `queues` (none: in every queue), oldest first. A
+    queue with none that neither the config nor the database knows is a usage error (exit
+    2): a typo would cancel nothing, and exit 0."""
+    from jobctl.cli.options import note_unknown_queue
+    from jobctl.models import ACTIVE_STATES, JobFilter
+
+    where = JobFilter(states=ACTIVE_STATES, limit=None, newest_first=False)
+    if not queues:
+        return store.job_ids(where)
+    found: set[int] = set()
+    for queue in queues:
+        ids = store.job_ids(where._replace(queue=queue))
+        if not ids:
+            note_unknown_queue(queue, store, fatal=True)
+        found.update(ids)
+    return sorted(found)
+
+
+def _cancel_jobs(store: Store, job_ids: list[int], *, listed: bool, as_json: bool) -> None:
+    """Cancel these jobs, a batch at a time, and say each one's outcome (exit 1 when one
+    named was not cancelled). `listed`: the ids are those --queue or --all read as active,
+    not named: one that ended before its batch came was not asked for, and is left unsaid."""
     from jobctl.models import ACTIVE_STATES, State
     from jobctl.text import say
 
-    with STATE.store(create=False) as store:
-        now = time.time()
-        named = list(dict.fromkeys(job_ids))
-        dependents = _waiting_on(store, named, now)
-        found_as: dict[int, State | None] = {}
+    now = time.time()
+    dependents = _waiting_on(store, job_ids, now)
+    found_as: dict[int, State | None] = {}
 
-        def cancelled_now() -> int:
-            return sum(1 for state in found_as.values() if state in ACTIVE_STATES)
+    def cancelled_now() -> int:
+        return sum(1 for state in found_as.values() if state in ACTIVE_STATES)
 
-        # Newest first, batch after batch too: a job before the jobs it runs after. (Oldest
-        # first, the order workers claim in, they claimed the next batch's front during each
-        # rest, and the cancel then killed them mid-run.)
-        run_in_batches(
-            store,
-            sorted(named, reverse=True),
-            lambda batch: found_as.update(store.cancel(batch, now)),
-            cancelled_now,
-            "cancelling",
-            "cancelled",
-        )
-        before = {job_id: found_as[job_id] for job_id in named}  # in the order given
-        cancelled_count = cancelled_now()
-        if cancelled_count:
-            from jobctl.cli.enqueue import changed
+    # Newest first, batch after batch too: a job before the jobs it runs after. (Oldest
+    # first, the order workers claim in, they claimed the next batch's front during each
+    # rest, and the cancel then killed them mid-run.)
+    run_in_batches(
+        store,
+        sorted(job_ids, reverse=True),
+        lambda batch: found_as.update(store.cancel(batch, now)),
+        cancelled_now,
+        "cancelling",
+        "cancelled",
+    )
+    before = {job_id: found_as[job_id] for job_id in job_ids}  # in the order given
+    if listed:
+        before = {job_id: state for job_id, state in before.items() if state in ACTIVE_STATES}
+    cancelled_count = cancelled_now()
+    if cancelled_count:
+        from jobctl.cli.enqueue import changed
 
-            changed(f"{cancelled_count} job(s) were cancelled")
-        if dependents:  # made dead by the cancel, as they could never run: said, not hidden
-            dead = [j for j in store.get_many(sorted(dependents)).values() if j.state == State.DEAD]
-            if dead:
-                say(
-                    f"jobctl: note: {len(dead)} job(s) waiting on the jobs cancelled are dead"
-                    f" now (first: job {dead[0].id}; jobctl dead list shows them)"
-                )
-        running = [i for i, state in before.items() if state == State.RUNNING]
-        # Cancelled before, and still taking their kill_grace: not over, whatever the state.
-        cancelled = [i for i, state in before.items() if state == State.CANCELLED]
-        found = store.get_many(cancelled) if cancelled else {}
-        stopping = {i: j for i, j in found.items() if not j.over()}
-        orphans: set[int] = set()
-        if running or stopping:  # a worker killed (kill -9) cannot stop them: the next does
-            alive = {w.id for w in store.workers() if w.alive(now)}
-            jobs = [*store.get_many(running).values(), *stopping.values()]
-            # (A worker may have let go of its job already.)
-            orphans = {j.id for j in jobs if j.worker is not None and j.worker not in alive}
-        after = store.get_many(list(before)) if as_json else {}
+        changed(f"{cancelled_count} job(s) were cancelled")
+    if dependents:  # made dead by the cancel, as they could never run: said, not hidden
+        dead = [j for j in store.get_many(sorted(dependents)).values() if j.state == State.DEAD]
+        if dead:
+            say(
+                f"jobctl: note: {len(dead)} job(s) waiting on the jobs cancelled are dead"
+                f" now (first: job {dead[0].id}; jobctl dead list shows them)"
+            )
+    running = [i for i, state in before.items() if state == State.RUNNING]
+    # Cancelled before, and still taking their kill_grace: not over, whatever the state.
+    cancelled = [i for i, state in before.items() if state == State.CANCELLED]
+    found = store.get_many(cancelled) if cancelled else {}
+    stopping = {i: j for i, j in found.items() if not j.over()}
+    orphans: set[int] = set()
+    if running or stopping:  # a worker killed (kill -9) cannot stop them: the next does
+        alive = {w.id for w in store.workers() if w.alive(now)}
+        jobs = [*store.get_many(running).values(), *stopping.values()]
+        # (A worker may have let go of its job already.)
+        orphans = {j.id for j in jobs if j.worker is not None and j.worker not in alive}
+    after = store.get_many(list(before)) if as_json else {}
     reasons: dict[int, str] = {}
     for job_id, state in before.items():
         if state is None:
@@ -636,17 +719,26 @@ def _set_paused(
 
 @app.command(
     epilog="Examples:  jobctl prune --older-than 30d  |  jobctl prune --older-than 7d -s succeeded"
-    " --yes",
+    " --yes  |  jobctl prune 41 42",
 )
 def prune(
+    job_ids: Annotated[
+        list[int] | None,
+        typer.Argument(
+            help="Ended jobs to delete (instead of --older-than).",
+            show_default=False,
+            metavar="[ID]...",
+            max=MAX_ID,
+        ),
+    ] = None,
     older_than: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--older-than",
-            help="Delete jobs that ended longer ago than this, e.g. 30d.",
+            help="Delete jobs that ended longer ago than this, e.g. 30d (0 for all).",
             metavar="DURATION",
         ),
-    ],
+    ] = None,
     state: Annotated[
         list[str] | None,
         typer.Option(
@@ -663,11 +755,15 @@ def prune(
     ] = False,
 ) -> None:
     """Delete finished jobs, their history and their logs (asks first on a terminal, as
-    `dead purge` does). Workers can do this on their own: see [settings] keep_succeeded,
-    keep_dead and keep_cancelled."""
+    `dead purge` does): those given by id, whatever way they ended, or by age. Workers can
+    do this on their own: see [settings] keep_succeeded, keep_dead and keep_cancelled."""
     from jobctl.errors import StoreFull, UsageError
     from jobctl.models import FINAL_STATES
 
+    if job_ids and (older_than is not None or state):
+        raise UsageError("give job ids, or --older-than (and --state), not both")
+    if not job_ids and older_than is None:
+        raise UsageError("prune needs job ids, or --older-than (0 for every finished job)")
     states = [state_option(s) for s in state or []] or list(FINAL_STATES)
     active = [s.value for s in states if s not in FINAL_STATES]
     if active:
@@ -675,18 +771,20 @@ def prune(
             f"--state: {active[0]} jobs are not finished; prune deletes succeeded, dead or "
             "cancelled jobs"
         )
+    ids = list(dict.fromkeys(job_ids)) if job_ids else None
     age = duration_option(older_than, "--older-than")
-    assert age is not None
+    cutoff = time.time() - age if age is not None else None
     from jobctl.logfiles import log_dir
     from jobctl.retention import COUNTS_BY_THE_HOUR, end_of_prune, prune, remove_logs_at_rest
 
     started = time.monotonic()
-    cutoff = time.time() - age
     ask = not yes and sys.stdin.isatty()
     early = 0  # logs removed before the database could be opened
     try:
         opened = STATE.store(create=False)
     except StoreFull:
+        if cutoff is None:
+            raise
         # A disk its logs filled, with no process holding the database open: not even a
         # read can start (it makes a -shm). The logs of the jobs to prune go first.
         if ask:  # the jobs cannot be counted before their logs are gone
@@ -698,15 +796,17 @@ def prune(
         opened = STATE.store(create=False)
     with opened as store:
         targets = None
+        if ask or ids is not None:
+            targets = store.finished_ids(states, ids=ids, finished_before=cutoff)
+        skipped = _not_prunable(store, ids, targets or [])
         if ask:
-            targets = store.finished_ids(states, finished_before=cutoff)
             if targets:
                 confirm(f"Delete {len(targets)} finished job(s) and their logs?")
             started = time.monotonic()  # not the time the question waited
         logs = str(log_dir(STATE.config(), store.location))
         # Only the jobs counted and confirmed, when asked; one retried meanwhile stays.
         pruned = prune(store, states, ids=targets, finished_before=cutoff, log_dir=logs)
-        if pruned.stopped is None:
+        if pruned.stopped is None and cutoff is not None:
             store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
             with contextlib.suppress(StoreFull):  # still full: the sums wait for a later prune
                 store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
@@ -720,11 +820,42 @@ def prune(
         took = time.monotonic() - started
         print(f"pruned {len(pruned.ids)} job(s), removed {removed} log file(s) in {took:.1f}s")
     end_of_prune(pruned)
+    refused(len(skipped), asked=None if ids is None else len(ids), verb="pruned")
 
 
-def confirm(question: str) -> None:
-    """Ask on the terminal before a deletion that cannot be undone (`prune`, `dead purge`);
-    anything but y or yes ends the command, nothing deleted (exit 1)."""
+def _not_prunable(store: Store, ids: list[int] | None, targets: list[int]) -> dict[int, str]:
+    """Each job given by id that `prune` leaves, said on stderr with why, as `dead purge`
+    says a job not dead: one that does not exist, one not ended, one cancelled whose
+    process still stops, a schedule's latest success (its last success goes with it)."""
+    from jobctl.models import ACTIVE_STATES, State
+
+    if ids is None:
+        return {}
+    deleting = set(targets)
+    left = [i for i in ids if i not in deleting]
+    jobs = store.get_many(left)
+    reasons: dict[int, str] = {}
+    for job_id in left:
+        found = jobs.get(job_id)
+        if found is None:
+            reasons[job_id] = "does not exist"
+        elif found.state in ACTIVE_STATES:
+            reasons[job_id] = f"is {found.state.value}, not ended (jobctl cancel {job_id} first)"
+        elif not found.over():
+            reasons[job_id] = "is cancelled, but its process is still stopping"
+        elif found.state == State.SUCCEEDED and found.schedule is not None:
+            reasons[job_id] = (
+                f"is schedule {found.schedule}'s latest success (kept until a newer run succeeds)"
+            )
+        else:
+            reasons[job_id] = f"is {found.state.value}, and was not deleted"
+        print(f"jobctl: job {job_id} {reasons[job_id]}; not pruned", file=sys.stderr)
+    return reasons
+
+
+def confirm(question: str, *, nothing: str = "nothing deleted") -> None:
+    """Ask on the terminal before a change that cannot be undone (`prune`, `dead purge`,
+    `cancel --all`); anything but y or yes ends the command, `nothing` said (exit 1)."""
     from jobctl.errors import OperationFailed
 
     try:  # from the question on: a Ctrl-C right after it is printed is one at the prompt
@@ -738,7 +869,7 @@ def confirm(question: str) -> None:
         sys.stderr.write("\n")
     answer = line.strip().lower()
     if answer not in ("y", "yes"):
-        raise OperationFailed("nothing deleted")
+        raise OperationFailed(nothing)
 
 
 @app.command(epilog="Example:  jobctl backup /var/backups/jobctl-$(date +%F).db")
