@@ -1,8 +1,11 @@
 """Crontab -> jobs.toml, for `jobctl import-crontab`.
 
 Each entry becomes a job type ``[jobs.NAME]`` and a schedule ``[schedules.NAME]`` that
-runs it; NAME is derived from the command (``run-parts-cron-hourly``, ``backup-db``) and
-made unique. The conversion keeps what cron did, so that switching changes nothing
+runs it; NAME is derived from the command (``run-parts-cron-hourly``, ``backup-db``). When
+several entries give one name, each gets a suffix from its own schedule, user and command
+(``backup-3f9a0c``), not a number in line order: re-imported after other lines were edited
+or deleted, a line keeps its name, and no name passes to another command with the database's
+history of it. The conversion keeps what cron did, so that switching changes nothing
 until the user decides otherwise:
 
 * The command runs through /bin/sh (``shell = true``), once per fire (``max_attempts =
@@ -30,8 +33,11 @@ until the user decides otherwise:
   1-5``) where jobctl ORs them is left out with a warning saying how to keep its days,
   unless both readings fire on the same days.
 * ``@reboot`` entries and lines that cannot be read are left out with a warning that
-  names the line; everything else still converts. Blanks at the ends of lines and CRs
-  of CRLF line ends are dropped; fields are separated by spaces and tabs only.
+  names the line, and so are lines cron itself refuses (``@HOURLY``: its macros are lower
+  case; ``@every``, jobctl's own), which it never ran. cronie's leading ``-`` (do not syslog
+  the run) is dropped with a warning: jobctl has no such setting; everything else still
+  converts. Blanks at the ends of lines and CRs of CRLF line ends are dropped; fields
+  are separated by spaces and tabs only.
 * Entries and ``NAME=value`` lines with a NUL character are left out with a warning too:
   no command, argument or environment value can hold one, and the config refuses it.
 * With ``system=True`` (/etc/crontab, /etc/cron.d) the sixth field is the user the job
@@ -41,6 +47,7 @@ until the user decides otherwise:
 from __future__ import annotations
 
 import calendar
+import hashlib
 import os
 import re
 import shlex
@@ -76,6 +83,11 @@ _DYNAMIC = re.compile(r"[$`*?]")  # variables, substitutions, globs: no help in 
 _ADDRESSES = re.compile(r"[ \t]*,[ \t]*")  # MAILTO="a@example.com, b@example.com"
 _RULER = re.compile(r"^(m|min|minute)\s+(h|hour)\b", re.IGNORECASE)
 _NAME_LENGTH = 48
+_DIGEST_LENGTH = 6  # hex digits of a shared name's suffix: 16 million values per name
+# The macros cron knows, spelled as it compares them (strcmp): `@HOURLY` is an error to it.
+_CRON_MACROS = frozenset(
+    ["@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
+)
 # Words before the program that say nothing about what a job does.
 _WRAPPERS = {
     "nice",
@@ -238,12 +250,61 @@ def job_name(command: str, taken: set[str], prefix: str = "") -> str:
     base = _slug(prefix + "-".join(words)) or "job"
     if base == ADHOC_JOB:
         base = f"{base}-job"
+    return _numbered(base, taken)
+
+
+def _numbered(base: str, taken: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`... : the first not in `taken`."""
     name, counter = base, 2
     while name in taken:
-        suffix = f"-{counter}"
-        name = base[: _NAME_LENGTH - len(suffix)].rstrip("-_") + suffix
+        name = _suffixed(base, str(counter))
         counter += 1
     return name
+
+
+def _suffixed(base: str, suffix: str) -> str:
+    return base[: _NAME_LENGTH - len(suffix) - 1].rstrip("-_") + "-" + suffix
+
+
+def _content_digest(entry_cron: str, user: str | None, command: str) -> str:
+    """A line's own mark, from what it runs when (sha256, the same on every host and run,
+    unlike hash()): it names the line apart from others of its name without depending on
+    them or on their order."""
+    content = "\0".join([entry_cron, user or "", command])
+    return hashlib.sha256(content.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _distinct_names(bases: list[str], digests: list[str]) -> list[str]:
+    """One name per line, from its base name and its content digest: a base that one line
+    alone has stays bare, and each line of a shared base gets `base-DIGEST`, so a line keeps
+    its name when other lines are added, edited or deleted. Lines alike in schedule, user
+    and command (whose runs are alike as well) are numbered after the first."""
+    counts: dict[str, int] = {}
+    for base in bases:
+        counts[base] = counts.get(base, 0) + 1
+    shared_digests: dict[str, set[str]] = {}
+    for base, digest in zip(bases, digests, strict=True):
+        if counts[base] > 1:
+            shared_digests.setdefault(base, set()).add(digest)
+    taken = {base for base in bases if counts[base] == 1}
+    names: list[str] = []
+    for base, digest in zip(bases, digests, strict=True):
+        if counts[base] == 1:
+            names.append(base)
+            continue
+        # Longer when 6 digits do not tell this line from another of its name (1 in 16
+        # million pairs): the line's own content still decides.
+        others = shared_digests[base] - {digest}
+        length = _DIGEST_LENGTH
+        while any(other[:length] == digest[:length] for other in others):
+            length += 2
+        name, counter = _suffixed(base, digest[:length]), 2
+        while name in taken:  # the digest stays whole: the base gives way
+            name = _suffixed(base, f"{digest[:length]}-{counter}")
+            counter += 1
+        taken.add(name)
+        names.append(name)
+    return names
 
 
 def _main_words(command: str) -> list[str]:
@@ -356,6 +417,18 @@ class _Entry:
     user: str | None
 
 
+@dataclass
+class _Job:
+    """An entry converted, waiting for its name: the names of lines that share one are made
+    once every line is read."""
+
+    entry: _Entry
+    base_name: str
+    job: dict[str, Any]
+    schedule: dict[str, Any]
+    mail_hook: str | None
+
+
 _BUILTINS = frozenset(
     [
         "cd",
@@ -412,8 +485,7 @@ class _Converter:
         self.jitter: str | None = None
         self.mail_hook: str | None = None  # for the jobs MAILTO covers
         self.comments: list[str] = []
-        self.chunks: list[str] = []
-        self.names: list[str] = []
+        self.jobs: list[_Job] = []
         self.warnings: list[CrontabWarning] = []
 
     def warn(self, line: int, message: str) -> None:
@@ -450,6 +522,7 @@ class _Converter:
             self.comments.append(text)
 
     def looks_like_entry(self, text: str) -> bool:
+        text = _without_no_log_mark(text)
         if text.startswith("@"):
             return True
         words = _BLANKS.split(text, maxsplit=5)
@@ -510,11 +583,16 @@ class _Converter:
         return name
 
     def entry(self, number: int, text: str) -> _Entry | None:
+        source = text
+        text = _without_no_log_mark(text)
         count = 1 if text.startswith("@") else 5
-        if text.lower().startswith("@every"):
-            count = 2
         words = _BLANKS.split(text, maxsplit=count + (1 if self.system else 0))
-        if words[0].lower() == "@reboot":
+        if text.startswith("@") and words[0] not in _CRON_MACROS:
+            self.warn(
+                number, f"not imported: cron never ran this line: {_unknown_to_cron(words[0])}"
+            )
+            return None
+        if words[0] == "@reboot":
             command = text[len(words[0]) :].strip(" \t")
             if self.system and len(words) > 2:  # the user column is not part of the command
                 command = _BLANKS.split(command, maxsplit=1)[1]
@@ -563,7 +641,13 @@ class _Converter:
             return None
         if not self.keeps_cron_days(number, expression):
             return None
-        return _Entry(number, text, expression, rest[0], user)
+        if text != source:
+            self.warn(
+                number,
+                "the leading '-' (cronie: do not log this job's runs to syslog) is dropped:"
+                " jobctl has no equivalent, and logs every run",
+            )
+        return _Entry(number, source, expression, rest[0], user)
 
     def keeps_cron_days(self, number: int, expression: str) -> bool:
         """Whether jobctl fires `expression` on the days cron did; if not, the line is left
@@ -609,8 +693,7 @@ class _Converter:
                 "the trailing '&' is dropped: the command runs as the job itself (jobctl stops"
                 " what a job leaves running when its shell exits, and logs its output)",
             )
-        name = job_name(command, set(self.names), f"{self.prefix}-" if self.prefix else "")
-        self.names.append(name)
+        base_name = job_name(command, set(), f"{self.prefix}-" if self.prefix else "")
         job: dict[str, Any] = {
             "command": shell_command(command, stdin, self.env.get("SHELL", DEFAULT_SHELL)),
             "shell": True,
@@ -628,7 +711,6 @@ class _Converter:
         if self.env:
             job["env"] = dict(self.env)
         schedule: dict[str, Any] = {
-            "job": name,
             "cron": entry.cron,
             "overlap": "allow",
             "catch_up": "none",
@@ -639,7 +721,7 @@ class _Converter:
             schedule["jitter"] = self.jitter
         if description:
             schedule["description"] = description
-        self.chunks.append(_toml_chunk(entry, name, job, schedule, self.mail_hook))
+        self.jobs.append(_Job(entry, base_name, job, schedule, self.mail_hook))
 
     def result(self) -> ImportResult:
         header = (
@@ -650,6 +732,9 @@ class _Converter:
             "# give jobs that may hang a timeout, or one stuck job holds back the others\n"
             '# (and the fires of an overlap = "allow" schedule queue up behind it, to run\n'
             '# one after another once it ends; overlap = "skip" drops them instead).\n'
+            "# Unlike cron, a restart of `up` or a worker (an upgrade) stops running jobs\n"
+            "# after --shutdown-timeout, and with max_attempts = 1 they go dead: see the\n"
+            '# README\'s "Replacing crontab" for separate units and longer timeouts.\n'
             "# Each fire is a job kept in the database until pruned (a line that fires every\n"
             "# minute adds 1,440 a day): to have workers prune finished jobs, enable these\n"
             "# lines (or put the two keys in the config's settings table, if it has one):\n"
@@ -657,11 +742,36 @@ class _Converter:
             '# keep_succeeded = "7d"\n'
             '# keep_dead = "30d"\n'
         )
-        return ImportResult(
-            toml=header + "".join(self.chunks),
-            warnings=list(self.warnings),
-            names=list(self.names),
+        names = _distinct_names(
+            [job.base_name for job in self.jobs],
+            [
+                _content_digest(job.entry.cron, job.entry.user, job.entry.command)
+                for job in self.jobs
+            ],
         )
+        chunks = [
+            _toml_chunk(job.entry, name, job.job, {"job": name, **job.schedule}, job.mail_hook)
+            for job, name in zip(self.jobs, names, strict=True)
+        ]
+        return ImportResult(
+            toml=header + "".join(chunks), warnings=list(self.warnings), names=names
+        )
+
+
+def _without_no_log_mark(text: str) -> str:
+    """The line without cronie's leading '-' (do not syslog the runs), when one starts an
+    entry: `-*/5 * * * * root /usr/lib/sa/sa1 1 1`."""
+    if text.startswith("-") and re.match(r"[0-9*@]", text[1:]):
+        return text[1:]
+    return text
+
+
+def _unknown_to_cron(macro: str) -> str:
+    if macro.lower() in _CRON_MACROS:
+        return f"it knows {macro.lower()!r}, not {macro!r} (it reads macros as written)"
+    if macro.lower() == "@every":
+        return "'@every' is jobctl's own, not cron's (write such a schedule in the config)"
+    return f"unknown macro {macro!r}"
 
 
 def _toml_chunk(

@@ -474,9 +474,10 @@ def test_reboot_of_a_system_crontab_names_the_command_without_its_user() -> None
     }
 
 
-def test_every_is_imported() -> None:
-    _, config = convert("@every 90s /usr/bin/poll\n")
-    assert config.schedules["poll"].cron == "@every 90s"
+def test_every_is_left_out_as_cron_never_ran_it() -> None:
+    result, config = convert("@every 90s /usr/bin/poll\n0 1 * * * a\n")
+    assert list(config.jobs) == ["a"]
+    assert "'@every' is jobctl's own" in messages(result)[1]
 
 
 def test_comments_make_descriptions_only_directly_above() -> None:
@@ -511,8 +512,8 @@ def test_comments_make_descriptions_only_directly_above() -> None:
 
 def test_same_command_twice_gets_two_names() -> None:
     result, config = convert("0 1 * * * backup.sh\n0 13 * * * backup.sh\n")
-    assert result.names == ["backup", "backup-2"]
-    assert config.schedules["backup-2"].cron == "0 13 * * *"
+    assert result.names == ["backup-fd1eb7", "backup-17092f"]
+    assert config.schedules["backup-17092f"].cron == "0 13 * * *"
 
 
 def test_vixie_day_quirk_is_pointed_out() -> None:
