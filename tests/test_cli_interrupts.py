@@ -263,3 +263,28 @@ def test_a_batch_stored_dead_by_its_after_says_so_once(env: Env) -> None:
     assert result.stderr == (
         "jobctl: note: 3 job(s) are dead: job 1, which they wait for, was cancelled\n"
     )
+
+
+def test_a_stop_signal_in_the_middle_of_the_exit_ends_the_done_command_without_a_traceback() -> (
+    None
+):
+    """A SIGINT that came once a command was done and its output flushed, while the exit
+    looked for threads left running, printed a traceback of the exit itself and exited 1
+    (an interrupted `prune` that had deleted everything and said so). The signal is sent by
+    the process to itself at that moment: a real signal, placed where the race put it."""
+    script = (
+        "import os, signal, threading\n"
+        "from jobctl.cli import entry, main\n"
+        "signal.signal(signal.SIGINT, entry.stop)\n"
+        "count = threading.active_count\n"
+        "def counted():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    return count()\n"
+        "threading.active_count = counted\n"
+        "print('done')\n"
+        "main._exit(0)\n"
+    )
+    ended = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert (ended.returncode, ended.stdout, ended.stderr) == (0, "done\n", "")

@@ -70,14 +70,20 @@ def _exit(code: int) -> NoReturn:
     except OSError:  # a stream jobctl did not set up: Python's own exit reports it
         pass
     try:
-        sys.stderr.flush()
-    except (OSError, ValueError):
-        # Nothing more can be said there (a full disk under a worker's log): what it holds
-        # goes nowhere, rather than make Python's exit fail with its own code, 120.
-        _to_devnull(2)
-    connection = sys.modules.get("jobctl.store.sqlite.connection")
-    abandoned = connection is not None and connection.abandoned_connections()
-    if abandoned or (threading.active_count() == 1 and not atexit._ncallbacks()):
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            # Nothing more can be said there (a full disk under a worker's log): what it
+            # holds goes nowhere, rather than make Python's exit fail with its own code, 120.
+            _to_devnull(2)
+        connection = sys.modules.get("jobctl.store.sqlite.connection")
+        abandoned = connection is not None and connection.abandoned_connections()
+        at_once = abandoned or (threading.active_count() == 1 and not atexit._ncallbacks())
+    except KeyboardInterrupt:
+        # A stop signal once the command was done and its output flushed: it ends as it
+        # would have (a traceback from the middle of the exit said nothing true).
+        at_once = True
+    if at_once:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
