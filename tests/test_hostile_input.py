@@ -287,17 +287,16 @@ def test_a_key_with_a_line_break_is_reported_on_one_line(env: Env, text: str) ->
 
 
 def test_a_schedule_payload_that_validates_can_be_enqueued(env: Env) -> None:
+    """A TOML date-time is no JSON value: validate refuses the payload at its line, where a
+    payload it passed would have to be one `schedule run` can store. Taking it as a string
+    instead is a decision for this test to record, not a change to pass unseen."""
     env.write_config(
         '[jobs.task]\ncommand = ["true"]\n\n[schedules.s]\njob = "task"\ncron = "@hourly"\n'
         "payload = { when = 1979-05-27T07:32:00Z }\n"
     )
-    validated = env.run("validate")
-    if validated.returncode == 0:
-        fired = env.run("schedule", "run", "s")
-        assert "Traceback" not in fired.stderr
-        assert fired.returncode == 0, fired.stderr
-    else:
-        one_error_line(validated, 2, "payload")
+    line = one_error_line(env.run("validate"), 2, "payload")
+    assert ":7: [schedules.s] payload: " in line, line
+    assert "must hold only JSON values" in line, line
 
 
 def test_a_database_path_with_a_nul_byte_is_one_clean_error(env: Env) -> None:
