@@ -688,7 +688,9 @@ def test_idle_worker_picks_up_new_jobs_quickly(env: Env) -> None:
         assert waited.returncode == 0, waited.stderr
         job = env.show(job_id)
         latency = timestamp(job["started_at"]) - timestamp(job["created_at"])
-        assert 0 <= latency < 1.0, f"picked up after {latency:.3f}s"
+        # A wake-up takes milliseconds; without one the look every lease/3 comes after 10 s.
+        # 3 s tells them apart on a loaded machine too.
+        assert 0 <= latency < 3.0, f"picked up after {latency:.3f}s"
     assert stop_worker(worker) == 0
 
 
@@ -809,7 +811,8 @@ def test_a_worker_and_a_client_on_two_paths_to_one_database_share_wake_ups_and_l
     assert waited.returncode == 0, waited.stderr
     job = env.show(job_id)
     latency = timestamp(job["started_at"]) - timestamp(job["created_at"])
-    assert 0 <= latency < 1.0, f"picked up after {latency:.3f}s"
+    # A wake-up, not the look every lease/3 (10 s), on a loaded machine too.
+    assert 0 <= latency < 3.0, f"picked up after {latency:.3f}s"
     (attempt,) = history(job)
     assert Path(attempt["log_path"]).parent.parent == real.resolve() / "q.db.logs"
     assert env.run("logs", str(job_id), check=True).stdout == "hi\n"

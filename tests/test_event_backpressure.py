@@ -3,6 +3,7 @@ pipe cannot take wait in a bounded buffer, the rest are dropped and counted."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -15,7 +16,9 @@ import pytest
 from conftest import JOBCTL, Env
 
 QUICK = '[jobs.quick]\ncommand = ["true"]\n'
-JOBS = 2000  # 110 to 250 bytes of lines each: more than the pipe's 64 KiB and 256 KiB pending
+# Some 195 bytes of lines each (more in json): 300 KiB, more than a 4 KiB pipe and 256 KiB
+# pending (1,300 was not, in text)
+JOBS = 1600
 
 
 def _counts(env: Env) -> dict[str, Any]:
@@ -66,6 +69,7 @@ def test_a_worker_whose_stderr_is_not_read_runs_every_job_and_stops(
     batch = "".join('{"job":"quick"}\n' for _ in range(JOBS))
     env.run("enqueue", "--batch", "-", input=batch, check=True)
     read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)  # the smallest pipe: fewer jobs fill it
     try:
         worker = subprocess.Popen(
             [*JOBCTL, *env.global_args(), *command],

@@ -571,7 +571,7 @@ def test_a_full_disk_is_one_error_line_and_back_only_once_a_write_succeeds(env: 
     said store_error and store_back by turns every other second for the whole outage."""
     with small_file_system(env.root / "small", "size=4m") as small:
         env.db = small / "q.db"
-        env.write_config('[settings]\nlease = "3s"\n\n[jobs.ok]\ncommand = ["true"]\n')
+        env.write_config('[settings]\nlease = "1s"\n\n[jobs.ok]\ncommand = ["true"]\n')
         first = env.enqueue("ok")
         worker = start_logged(env, "--log-level", "debug", "run-worker")
         worker.wait_event(env, "job.succeeded", job_id=first)

@@ -83,9 +83,9 @@ def test_a_stop_asked_for_during_a_workers_upkeep_is_taken_before_it_claims(env:
     """SIGTERM while the worker was busy with its upkeep (its prune, or a store call that
     waits for the lock): it claimed and started a job that fell due meanwhile, and only
     then stopped."""
-    env.write_config('[settings]\nlease = "3s"\n[jobs.mark]\ncommand = ["true"]\n')
-    marked = env.enqueue("mark", "--delay", "3s")
-    due = time.time() + 3  # (or sooner)
+    env.write_config('[settings]\nlease = "1s"\n[jobs.mark]\ncommand = ["true"]\n')
+    marked = env.enqueue("mark", "--delay", "2s")  # time for the worker to start, under load too
+    due = time.time() + 2  # (or sooner)
     holder = _reader(env.db)
     try:
         worker = start_worker(env)

@@ -517,8 +517,8 @@ def test_a_wait_that_times_out_in_an_outage_says_the_store_did_not_answer(
         job_id = env.enqueue("hello")
         client = server.client()
         waiting = [
-            env.start("wait", str(job_id), "--timeout", "3s"),
-            env.start("logs", str(job_id), "--follow", "--timeout", "3s"),
+            env.start("wait", str(job_id), "--timeout", "1500ms"),
+            env.start("logs", str(job_id), "--follow", "--timeout", "1500ms"),
         ]
         # Both are connected (and polling) before the server goes away.
         env.wait_for(lambda: len(client.client_list()) >= 3)
@@ -528,7 +528,7 @@ def test_a_wait_that_times_out_in_an_outage_says_the_store_did_not_answer(
             _, stderr = proc.communicate(timeout=30)
             assert proc.returncode == 124, stderr
             line = stderr.strip().splitlines()[-1]
-            assert line.startswith("jobctl: timed out after 3s"), line
+            assert line.startswith("jobctl: timed out after 1500ms"), line
             assert "the store has not answered for" in line, line
     finally:
         server.stop()
