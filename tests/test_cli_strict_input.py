@@ -105,7 +105,7 @@ def test_ids_are_ascii_digits_only(env: Env) -> None:
     ids = [env.enqueue("--exec", "--delay", "1h", "--", "true") for _ in range(16)]
     assert ids[-1] == 16
     line = _refused(env, "cancel", "1_6")
-    assert "'ID...'" in line and "'1_6' is not a whole number" in line
+    assert "'[ID]...'" in line and "'1_6' is not a whole number" in line
     assert env.show(16)["state"] == "scheduled"
     for text in ("\u0661", " 1", "1 ", "\uff11", "+1"):
         line = _refused(env, "show", text)
@@ -162,7 +162,7 @@ def test_ascii_durations_are_still_read() -> None:
         (["list", "--limit", "9223372036854775808"], "'--limit'"),
         (["dead", "list", "--limit", "9223372036854775808"], "'--limit'"),
         (["dead", "show", "1", "--lines", "9223372036854775808"], "'--lines'"),
-        (["cancel", "9223372036854775808"], "'ID...'"),
+        (["cancel", "9223372036854775808"], "'[ID]...'"),
     ],
 )
 def test_a_number_too_large_names_its_option(env: Env, command: list[str], named: str) -> None:
