@@ -442,11 +442,12 @@ class Worker:
         if self._stopping:
             return False
         free = self._headroom.slots() - len(self._running)
-        # One stat, at each wake-up too (`jobctl reload` sends one), before the claim:
-        # [queues] limits decide what it takes, a raised max_running at once.
-        self._config_changed()
         if free <= 0 or self._headroom.holding(self.clock.monotonic()):
             return False
+        # One stat, at each wake-up with a free slot too (`jobctl reload` sends one), before
+        # the claim: [queues] limits decide what it takes, a raised max_running at once. (At
+        # every pass, slots full or not, it cost a busy worker some 2% of its time.)
+        self._config_changed()
         claims = self.store.claim(
             self.id,
             self.options.queues,
