@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import signal
 import sqlite3
 import subprocess
@@ -180,9 +181,10 @@ def test_stats_since_a_time_in_the_hour_gives_the_hour_s_run_times(env: Env) -> 
     last_hour = (time.time() // HOUR - 1) * HOUR
     finish_at(env, "ok", last_hour + 60, 2.0, Outcome.SUCCEEDED)
     since = datetime.fromtimestamp(last_hour + 1800).strftime("%Y-%m-%dT%H:%M")
-    shown = datetime.fromtimestamp(last_hour).strftime("%H:%M")
     out = env.run("stats", "--since", since, check=True).stdout.splitlines()
-    assert f"whole hours since {shown};" in out[0] or f"whole hours since {shown} " in out[0]
+    # (the hour's date is said too when it was yesterday, as just after midnight)
+    shown = datetime.fromtimestamp(last_hour).strftime("%H:%M")
+    assert re.search(rf"whole hours since (\d{{4}}-\d\d-\d\d )?{shown}[; ]", out[0]), out[0]
     (row,) = json.loads(env.run("stats", "--since", since, "--json", check=True).stdout)
     assert (row["processed"], row["run_p50"], row["run_max"]) == (1, 2.0, 2.0)
 
