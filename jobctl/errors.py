@@ -66,3 +66,17 @@ class NotFound(JobctlError):
 
 class OperationFailed(JobctlError):
     exit_code = EXIT_FAILED
+
+
+class KeyHeldByAnother(OperationFailed):
+    """A job's key is held by a job of another job type or queue: the store stored nothing of
+    the call, since that holder's id is not the job's, and a batch is all or nothing.
+    `index` is the job's place in the call; `holder` the id of the job holding the key, or
+    None when it is an earlier job of the same call, at `holder_index`."""
+
+    def __init__(self, key: str, index: int, holder: int | None, holder_index: int | None) -> None:
+        self.key, self.index, self.holder, self.holder_index = key, index, holder, holder_index
+        held_by = f"job {holder}" if holder is not None else f"the job at {holder_index}"
+        super().__init__(
+            f"key {key!r} is held by {held_by}, of another job type or queue; nothing queued"
+        )

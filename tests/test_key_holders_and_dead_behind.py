@@ -56,31 +56,44 @@ def test_an_exec_holder_is_compared_by_its_job_type_exec(env: Env) -> None:
     assert f"held by job {holder} (exec, queue default)" in other.stderr
 
 
-def test_batch_lines_whose_key_another_job_type_holds_are_counted_and_fail(env: Env) -> None:
-    """A line `{"job":"ok","key":"BK"}` after a rec line with BK got `created: false` and the
-    rec job's id, exit 0: now such lines are counted on stderr and the batch exits 1, while a
-    line of the holder's own type is still only skipped."""
+def test_a_batch_line_whose_key_another_job_type_holds_stores_nothing_of_the_batch(
+    env: Env,
+) -> None:
+    """Such a line printed the other job type's id as its own, and the batch's other lines
+    were stored before it exited 1: a script that ran the batch again on exit 1 stored them
+    twice. Now the batch stores nothing, names the first such line, and prints no id."""
     env.write_config(TYPES)
-    holder = env.enqueue("rec", "--key", "user-42", "--delay", "1h")
-    lines = "".join(
-        json.dumps(line) + "\n"
-        for line in (
-            {"job": "ok", "key": "user-42"},  # another type: refused
-            {"job": "rec", "key": "user-42"},  # the holder's type: skipped, as before
-            {"job": "rec", "key": "BK"},  # queued
-            {"job": "ok", "key": "BK"},  # another type than the line above: refused
-            {"job": "ok"},  # queued
-        )
+    holder = env.enqueue("rec", "--key", "K", "--delay", "1h")
+    (env.root / "m.jsonl").write_text(
+        '{"job":"rec","key":"K"}\n\n{"job":"ok","key":"K"}\n{"job":"ok"}\n{"job":"ok","key":"K"}\n'
     )
-    result = env.run("enqueue", "--batch", "-", input=lines)
-    assert result.returncode == 1
-    ids = [int(i) for i in result.stdout.split()]
-    assert ids[:2] == [holder, holder] and ids[3] == ids[2]
-    assert result.stderr.splitlines() == [
-        "jobctl: 1 job(s) matched an active key; not queued",
-        f"jobctl: 2 job(s) matched a key held by a job of another job type or queue"
-        f" (job {holder}, {ids[2]}); not queued",
-    ]
+    refusal = (
+        f"jobctl: m.jsonl:3: key 'K' is held by job {holder} (rec, queue default), not a job"
+        " like this one; nothing queued"
+    )
+    for extra in ((), ("--json",), ()):  # run again on exit 1: still nothing stored
+        result = env.run("enqueue", "--batch", "m.jsonl", *extra)
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines()[-1] == refusal
+    listed = env.run("list", "--json", check=True)
+    assert [j["id"] for j in json.loads(listed.stdout)] == [holder]
+
+
+def test_a_batch_line_whose_key_an_earlier_line_unlike_it_takes_is_refused(env: Env) -> None:
+    """Within a batch too: an `ok` line after a `rec` line with the same key got the rec
+    job's id. The batch stores nothing and names both lines; lines of one kind stay one job."""
+    env.write_config(TYPES)
+    lines = '{"job":"rec","key":"B"}\n{"job":"ok"}\n{"job":"ok","key":"B","queue":"q"}\n'
+    refused = env.run("enqueue", "--batch", "-", input=lines)
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr.splitlines()[-1] == (
+        "jobctl: <stdin>:3: key 'B' is held by line 1's job (rec, queue default), not a job"
+        " like this one; nothing queued"
+    )
+    assert json.loads(env.run("list", "--json", check=True).stdout) == []
+    same = env.run("enqueue", "--batch", "-", input='{"job":"ok","key":"B"}\n' * 2, check=True)
+    first, second = same.stdout.split()
+    assert first == second
 
 
 def test_dead_retry_names_the_dependents_that_stay_dead(env: Env) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.config import Config, parse_config
+from jobctl.errors import KeyHeldByAnother
 from jobctl.models import AttemptResult, JobEdit, JobFilter, NewJob, Outcome, State
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler, resume_schedule
@@ -132,6 +133,44 @@ def test_unique_key_returns_the_active_job(store: Store) -> None:
     store.finish([Finish(claim, ok())], T0 + 1)
     (later,) = store.enqueue([job(key="k")], T0 + 2)
     assert later.created and later.id != first.id
+
+
+def test_a_key_held_by_a_job_of_another_type_or_queue_refuses_the_whole_call(
+    store: Store,
+) -> None:
+    """Its holder's id is not the new job's: the call stores nothing, not even its other
+    jobs (a batch is all or nothing), and names the holder. A holder of the same type and
+    queue stays the idempotent answer."""
+    (rec,) = store.enqueue([job("rec", key="k", run_at=T0 + 3600)], T0)
+    unlike = [  # the calls, and the place of the job refused in each
+        ([job("rec", key="k"), job("ok", key="k"), job("ok")], 1),  # another job type
+        ([job("ok"), job("rec", key="k", queue="other")], 1),  # another queue
+    ]
+    for jobs, index in unlike:
+        with pytest.raises(KeyHeldByAnother) as refused:
+            store.enqueue(jobs, T0, refuse_unlike=True)
+        assert (refused.value.key, refused.value.index, refused.value.holder) == (
+            "k",
+            index,
+            rec.id,
+        )
+        assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [rec.id]
+    # An earlier job of the same call unlike it holds the key too.
+    with pytest.raises(KeyHeldByAnother) as refused:
+        store.enqueue([job("ok", key="n"), job("ok"), job("rec", key="n")], T0, refuse_unlike=True)
+    assert (refused.value.index, refused.value.holder, refused.value.holder_index) == (2, None, 0)
+    assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [rec.id]
+    # A job cancelled while running holds its key while its process stops: unlike, refused.
+    (running,) = store.enqueue([job("run", key="s")], T0)
+    store.claim("w", None, T0, LEASE)
+    store.cancel([running.id], T0 + 1)
+    with pytest.raises(KeyHeldByAnother):
+        store.enqueue([job("ok", key="s")], T0 + 2, refuse_unlike=True)
+    same = store.enqueue([job("rec", key="k"), job("ok")], T0, refuse_unlike=True)
+    assert same[0].id == rec.id and not same[0].created and same[1].created
+    # Without refuse_unlike (a retry's), any holder is the answer, as before.
+    (held,) = store.enqueue([job("ok", key="k")], T0)
+    assert (held.id, held.created) == (rec.id, False)
 
 
 def test_ids_are_never_reused_after_deletion(store: Store) -> None:

@@ -11,8 +11,8 @@ from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, instant_option
 
 if TYPE_CHECKING:
-    from jobctl.errors import JobctlError
-    from jobctl.models import EnqueueResult, Job, NewJob
+    from jobctl.errors import JobctlError, KeyHeldByAnother
+    from jobctl.models import EnqueueResult, NewJob
     from jobctl.producer import BatchDefaults
     from jobctl.store import Store
 
@@ -130,7 +130,12 @@ def run_enqueue(
     with STATE.store() as store:
         if queue is not None:
             warn_if_new_queue(store, queue)
-        (result,) = store.enqueue([new_job], now)
+        from jobctl.errors import KeyHeldByAnother
+
+        try:
+            (result,) = store.enqueue([new_job], now, refuse_unlike=True)
+        except KeyHeldByAnother as exc:
+            raise _refusal_of_unlike(store, exc, key, as_json) from None
         if result.created:
             stored(f"job {result.id} was queued, but its id could not be printed")
         say_if_new(store)
@@ -142,7 +147,6 @@ def run_enqueue(
                 say_if_nobody_takes(store, [result.id])
         else:
             _refuse_a_stopping_holder(store, result.id, key)
-            _refuse_a_holder_unlike(store, result.id, new_job, as_json)
             say_key_held(store, result.id, key, new_job.job)
         if as_json and not (wait or follow):
             from jobctl.documents import job_document, print_json
@@ -322,33 +326,70 @@ def _refuse_a_stopping_holder(store: Store, holder: int, key: str | None) -> Non
         raise key_still_held(holder, key, "enqueue again")
 
 
-def _unlike(holder: Job, new_job: NewJob) -> bool:
-    """Whether the job holding a key is of another job type (an --exec job's is "exec")
-    or queue than the job asked for. Keys are one namespace: such a holder's id is not this
-    job's, and a script reading it as such would wait on other work."""
-    return holder.job != new_job.job or holder.queue != new_job.queue
-
-
-def _refuse_a_holder_unlike(store: Store, holder_id: int, new_job: NewJob, as_json: bool) -> None:
-    """An enqueue whose key a job of another job type or queue holds queued nothing of what
-    was asked: a failure (exit 1), its holder named, not its id printed as the job's. With
-    --json, a document with every field of a job null (no job was queued), `created` false
-    and the `holder`."""
-    holder = store.get(holder_id)
-    if holder is None or not _unlike(holder, new_job):
-        return
+def _refusal_of_unlike(
+    store: Store, refused: KeyHeldByAnother, key: str | None, as_json: bool
+) -> JobctlError:
+    """An enqueue whose key a job of another job type or queue holds queued nothing (the
+    store refused it): a failure (exit 1), its holder named, not its id printed as the job's.
+    With --json, a document with every field of a job null (no job was queued), `created`
+    false and the `holder`. A holder cancelled while its process stops is refused as such."""
     from jobctl.errors import OperationFailed
+    from jobctl.models import State
 
+    holder = None if refused.holder is None else store.get(refused.holder)
+    if holder is None:
+        return refused
+    if holder.state == State.CANCELLED:
+        return key_still_held(holder.id, key, "enqueue again")
     if as_json:
         from jobctl.documents import JOB_DOCUMENT_FIELDS, job_document, print_json
 
         print_json(
             dict.fromkeys(JOB_DOCUMENT_FIELDS) | {"created": False, "holder": job_document(holder)}
         )
-    raise OperationFailed(
-        f"key {new_job.key!r} is held by job {holder.id} ({holder.job}, queue {holder.queue}),"
-        " not a job like this one; nothing queued"
+    return OperationFailed(_held_unlike(refused.key, f"job {holder.id}", holder.job, holder.queue))
+
+
+def _held_unlike(key: str, holder: str, job_type: str, queue: str) -> str:
+    """The one sentence for a key held by a job unlike the one asked for (one job, a batch)."""
+    return (
+        f"key {key!r} is held by {holder} ({job_type}, queue {queue}), not a job like this one;"
+        " nothing queued"
     )
+
+
+def _batch_refusal_of_unlike(
+    store: Store, refused: KeyHeldByAnother, jobs: list[NewJob], lines: list[str], name: str
+) -> JobctlError:
+    """A batch line whose key a job unlike it holds refused the whole batch (the store stored
+    nothing): that line named, as a line's other refusals are, with the holder: a job, or an
+    earlier line of the batch."""
+    from jobctl.errors import OperationFailed
+
+    number = _line_number(lines, refused.index)
+    if refused.holder_index is not None:
+        earlier = jobs[refused.holder_index]
+        held_by = f"line {_line_number(lines, refused.holder_index)}'s job"
+        job_type, queue = earlier.job, earlier.queue
+    else:
+        holder = None if refused.holder is None else store.get(refused.holder)
+        if holder is None:
+            return OperationFailed(f"{name}:{number}: {refused}")
+        held_by, job_type, queue = f"job {holder.id}", holder.job, holder.queue
+    return OperationFailed(
+        f"{name}:{number}: {_held_unlike(refused.key, held_by, job_type, queue)}"
+    )
+
+
+def _line_number(lines: list[str], index: int) -> int:
+    """The line number of a batch's job at `index`: each line that is not blank is a job."""
+    seen = -1
+    for number, line in enumerate(lines, start=1):
+        if line and not line.isspace():
+            seen += 1
+            if seen == index:
+                return number
+    return index + 1
 
 
 def _refuse_keys_held_while_stopping(store: Store, jobs: list[NewJob]) -> None:
@@ -449,7 +490,6 @@ def _enqueue_batch(source: str, as_json: bool, defaults: BatchDefaults, at: str 
 def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str | None) -> None:
     """Store the jobs of a batch's lines, `at` the --at they were given, if any."""
     from jobctl.errors import UsageError
-    from jobctl.models import State
     from jobctl.producer import read_batch
     from jobctl.text import say
     from jobctl.timefmt import parse_instant
@@ -478,7 +518,12 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         say(f"jobctl: note: {note}")
     with STATE.store() as store:
         _refuse_keys_held_while_stopping(store, jobs)
-        results = store.enqueue(jobs, now)
+        from jobctl.errors import KeyHeldByAnother
+
+        try:
+            results = store.enqueue(jobs, now, refuse_unlike=True)
+        except KeyHeldByAnother as exc:
+            raise _batch_refusal_of_unlike(store, exc, jobs, lines, name) from None
         created = [r.id for r in results if r.created]
         if created:
             queued = f"{len(created)} job(s) were queued, ids {created[0]} to {created[-1]}"
@@ -494,15 +539,8 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
                 firsts.setdefault(job.queue, result.id)
         say_if_nobody_takes(store, list(firsts.values()))
         held = {r.id for r in results if not r.created}
-        holders = store.get_many(sorted(held)) if held else {}
-    stopping = {i for i, job in holders.items() if job.state == State.CANCELLED}
-    # Lines whose key a job of another job type or queue holds (see _refuse_a_holder_unlike).
-    unlike = [
-        r.id
-        for j, r in zip(jobs, results, strict=True)
-        if not r.created and r.id not in stopping and r.id in holders and _unlike(holders[r.id], j)
-    ]
-    skipped = sum(1 for r in results if not r.created and r.id not in stopping) - len(unlike)
+        stopping = _stopping_holders(store, held) if held else set()
+    skipped = sum(1 for r in results if not r.created and r.id not in stopping)
     if skipped:
         print(f"jobctl: {skipped} job(s) matched an active key; not queued", file=sys.stderr)
     if as_json:
@@ -511,22 +549,14 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         print_json([{"id": r.id, "created": r.created} for r in results])
     else:
         sys.stdout.write("".join(f"{r.id}\n" for r in results))
-    failures: list[str] = []
     if stopping:  # as for one job (see _refuse_a_stopping_holder): called off, not queued
+        from jobctl.errors import OperationFailed
+
         refused = sum(1 for r in results if r.id in stopping)
-        failures.append(
+        raise OperationFailed(
             f"{refused} job(s) matched a key still held by a cancelled job while its process"
             f" stops (job {', '.join(map(str, sorted(stopping)))}); not queued"
         )
-    if unlike:  # as for one job (see _refuse_a_holder_unlike): nothing of theirs queued
-        failures.append(
-            f"{len(unlike)} job(s) matched a key held by a job of another job type or queue"
-            f" (job {', '.join(map(str, sorted(set(unlike))))}); not queued"
-        )
-    if failures:
-        from jobctl.errors import OperationFailed
-
-        raise OperationFailed("; ".join(failures))
 
 
 def _batch_lines(handle: TextIO | None, name: str, max_payload: int) -> list[str]:

@@ -127,9 +127,15 @@ class Store(abc.ABC):
     # -- producing -------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[EnqueueResult]:
-        """Store all jobs or none. A job whose key matches an active job is not stored;
-        its result carries the existing id with created=False."""
+    def enqueue(
+        self, jobs: Sequence[NewJob], now: float, *, refuse_unlike: bool = False
+    ) -> list[EnqueueResult]:
+        """Store all jobs or none. A job whose key an active (or stopping) job holds is not
+        stored; its result carries that job's id with created=False. With `refuse_unlike`
+        (enqueue's), a key held by a job of another job type or queue (or by an earlier job of
+        this call unlike it) stores nothing of the call and raises KeyHeldByAnother instead:
+        that id is not the job's, and the call's other jobs would be stored alone. Only a key
+        found held pays for the comparison."""
 
     # -- consuming -------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 -- priority, max_attempts, payload, run_at, key, command, cwd, schedule, fire_time, after (a
 -- JSON array of the ids it runs after) (null for none), after_lines (a JSON array of the
 -- earlier lines, from 1, it runs after too: their ids are the ones given below) (null for
--- none), then "1" when a job of the batch runs after others. Returns {id, created} per job. The indexes and counters are written once per
+-- none), then "1" when a job of the batch runs after others, then "1" to refuse a key held
+-- by a job unlike the line (see below). Returns {id, created} per job. The indexes and counters are written once per
 -- batch (sorted-set members in chunks), which is what makes a large batch cheap.
 local now = ARGV[1]
 local specs = cjson.decode(ARGV[2])
@@ -93,9 +94,43 @@ if ARGV[3] == '1' then
     end
 end
 
+-- Each key's holder before this batch, looked up once. With ARGV[4] "1" (enqueue's), a key
+-- held by a job of another job type or queue (or by an earlier line unlike this one) refuses
+-- the whole batch before anything is written: its holder's id is not this line's. Returns
+-- {'unlike', line, holder id or '', holder's line or '', key}. Only a key found held reads
+-- its holder's job type and queue.
+local outside = {}  -- a key -> the job holding it before this batch, or false
+local first = {}  -- a key -> the first line that takes it
+local refuse_unlike = ARGV[4] == '1'
 for i, s in ipairs(specs) do
     local key = value(s[8])
-    local existing = key and (taken[key] or key_holder(key))
+    if key then
+        local holder = outside[key]
+        if holder == nil then
+            holder = key_holder(key) or false
+            outside[key] = holder
+        end
+        if refuse_unlike then
+            if holder then
+                local kind = redis.call('HMGET', job_key(holder), 'job', 'queue')
+                if kind[1] and (kind[1] ~= s[1] or kind[2] ~= s[2]) then
+                    return {'unlike', tostring(i), holder, '', key}
+                end
+            elseif first[key] then
+                local earlier = specs[first[key]]
+                if earlier[1] ~= s[1] or earlier[2] ~= s[2] then
+                    return {'unlike', tostring(i), '', tostring(first[key]), key}
+                end
+            elseif not ended[i] then  -- a line stored dead holds no key
+                first[key] = i
+            end
+        end
+    end
+end
+
+for i, s in ipairs(specs) do
+    local key = value(s[8])
+    local existing = key and (taken[key] or outside[key])
     if existing then
         out[i] = {existing, 0}
     else

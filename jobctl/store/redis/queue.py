@@ -9,6 +9,7 @@ from typing import cast
 
 import redis
 
+from jobctl.errors import KeyHeldByAnother
 from jobctl.models import (
     AttemptResult,
     Claim,
@@ -35,7 +36,9 @@ from jobctl.store.redis.listener import PubSubListener
 class QueueOps(RedisBase):
     # -- producing -------------------------------------------------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[EnqueueResult]:
+    def enqueue(
+        self, jobs: Sequence[NewJob], now: float, *, refuse_unlike: bool = False
+    ) -> list[EnqueueResult]:
         if not jobs:
             return []
         batch = batch_json(jobs, now)  # a payload that cannot be encoded fails before anything
@@ -45,7 +48,16 @@ class QueueOps(RedisBase):
         if checked:
             _refuse_past_exact_ids(jobs)
         with self._guard(), in_flight(f"the enqueue of {len(jobs)} job(s)"):
-            rows = self._run("enqueue", num(now), batch, checked)
+            unlike = "1" if refuse_unlike else ""
+            rows = self._run("enqueue", num(now), batch, checked, unlike)
+        if rows and rows[0] == "unlike":  # see enqueue.lua: nothing was written
+            _, line, holder, holder_line, key = rows
+            raise KeyHeldByAnother(
+                key,
+                int(line) - 1,
+                int(holder) if holder else None,
+                int(holder_line) - 1 if holder_line else None,
+            )
         return [EnqueueResult(int(job_id), bool(new)) for job_id, new in rows]
 
     # -- consuming -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from jobctl.errors import KeyHeldByAnother
 from jobctl.models import (
     AttemptResult,
     Claim,
@@ -54,15 +55,21 @@ class QueueOps(SqliteBase):
 
     # -- producing -------------------------------------------------------------------------
 
-    def enqueue(self, jobs: Sequence[NewJob], now: float) -> list[EnqueueResult]:
+    def enqueue(
+        self, jobs: Sequence[NewJob], now: float, *, refuse_unlike: bool = False
+    ) -> list[EnqueueResult]:
         with self._write() as conn:
-            results, created = self._insert_jobs(conn, jobs, now)
+            results, created = self._insert_jobs(conn, jobs, now, refuse_unlike)
         if created:
             self._notifier.notify(WORK)
         return results
 
     def _insert_jobs(
-        self, conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+        self,
+        conn: sqlite3.Connection,
+        jobs: Sequence[NewJob],
+        now: float,
+        refuse_unlike: bool = False,
     ) -> tuple[list[EnqueueResult], int]:
         """Insert inside the caller's write transaction; returns results and how many are new.
 
@@ -81,7 +88,7 @@ class QueueOps(SqliteBase):
             "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0)"
         ).fetchone()
         first_new = seq + 1  # this batch's first id: a line may run after an earlier one
-        batch_keys: dict[str, int] = {}
+        batch_keys: dict[str, int] = {}  # a key -> the place in `jobs` of the job taking it
         key_holder = KeyHolders(conn)
         queued, scheduled, waiting = State.QUEUED.value, State.SCHEDULED.value, "waiting"
         afters: list[tuple[int, int]] = []
@@ -92,9 +99,18 @@ class QueueOps(SqliteBase):
             if spec.after_lines:  # the ids of the earlier jobs named: stored, or holding a key
                 after = tuple(dict.fromkeys([*after, *(results[i].id for i in spec.after_lines)]))
             if key is not None:
-                existing = batch_keys.get(key)
-                if existing is None:
+                earlier = batch_keys.get(key)
+                if earlier is not None:
+                    if refuse_unlike and (jobs[earlier].job, jobs[earlier].queue) != (
+                        spec.job,
+                        spec.queue,
+                    ):
+                        raise KeyHeldByAnother(key, len(results), None, earlier)
+                    existing: int | None = results[earlier].id
+                else:
                     existing = key_holder(key)
+                    if existing is not None and refuse_unlike:
+                        _refuse_a_holder_unlike(conn, existing, spec, len(results))
                 if existing is not None:
                     results.append(EnqueueResult(existing, created=False))
                     continue
@@ -109,7 +125,7 @@ class QueueOps(SqliteBase):
                 elif waits:
                     state = waiting
             if key is not None and why is None:  # a dead job holds no key
-                batch_keys[key] = seq + 1
+                batch_keys[key] = len(results)  # this job's place: its id and its kind
             seq += 1
             payload = spec.payload_json or compact_json(spec.payload)
             optional = (key, spec.command, spec.cwd, spec.schedule, spec.fire_time)
@@ -688,3 +704,15 @@ def _let_go(conn: sqlite3.Connection, claim: Claim) -> bool:
         ).fetchone()
         is not None
     )
+
+
+def _refuse_a_holder_unlike(
+    conn: sqlite3.Connection, holder: int, spec: NewJob, index: int
+) -> None:
+    """A key held by a job of another job type or queue: its id is not this job's, so the
+    whole call is refused (the caller's transaction stores nothing). Read only for a key
+    found held: a batch's other lines pay nothing for it."""
+    row = conn.execute("SELECT job, queue FROM jobs WHERE id = ?", (holder,)).fetchone()
+    if row is not None and (row[0], row[1]) != (spec.job, spec.queue):
+        assert spec.key is not None
+        raise KeyHeldByAnother(spec.key, index, holder, None)
