@@ -46,6 +46,18 @@ def test_logs_follow_without_an_id_waits_for_a_newer_job_yet_to_start(env: Env) 
     assert (follower.returncode, out, err) == (0, f"said {new}\n", "")
 
 
+def test_logs_follow_without_an_id_passes_over_a_job_scheduled_for_later(env: Env) -> None:
+    """`logs -f` right after a run, with tomorrow's job queued meanwhile, waited for
+    tomorrow instead of showing the job that had just run."""
+    env.write_config(SAY)
+    done = env.enqueue("say")
+    burst(env)
+    env.enqueue("say", "--delay", "1h")
+    followed = env.run("logs", "-f", timeout=30)
+    assert (followed.returncode, followed.stdout) == (0, f"said {done}\n"), followed.stderr
+    assert followed.stderr.startswith(f"jobctl: job {done} (say), started "), followed.stderr
+
+
 def test_logs_follow_without_an_id_and_none_started_waits_for_the_newest(env: Env) -> None:
     env.write_config(SAY)
     env.enqueue("say")

@@ -629,7 +629,7 @@ def started_last(store: Store, *, follow: bool = False) -> int:
         job = max(started, key=lambda j: (j.started_at or 0.0, j.id))
     newer = None
     if job is None or job.state in FINAL_STATES:
-        newer = _newest_not_started(store, after=0 if job is None else job.id)
+        newer = _newest_not_started(store, after=0 if job is None else job.id, now=now)
     if follow and newer is not None:
         line = (
             f"jobctl: job {newer.id} ({job_label(newer)}) has not started yet (it is"
@@ -656,10 +656,23 @@ def started_last(store: Store, *, follow: bool = False) -> int:
     return job.id
 
 
-def _newest_not_started(store: Store, after: int) -> Job | None:
-    """The newest job past `after` that has yet to start an attempt (queued, scheduled or
-    waiting for the jobs it runs after), among the RECENT newest such jobs."""
-    from jobctl.models import UNSTARTED_STATES, JobFilter
+# A job due later than this is not the one just enqueued to watch (`--at tomorrow 9:00`).
+SOON = 10.0
 
-    candidates = store.list_jobs(JobFilter(states=UNSTARTED_STATES, limit=RECENT))
-    return next((j for j in candidates if j.started_at is None and j.id > after), None)
+
+def _newest_not_started(store: Store, after: int, now: float) -> Job | None:
+    """The newest job past `after` that has yet to start an attempt and is ready to (queued,
+    or due within SOON), among the RECENT newest such jobs. One scheduled for later, or
+    waiting for other jobs, is passed over: `logs -f` waited for tomorrow's job."""
+    from jobctl.models import JobFilter, State
+
+    ready = (State.QUEUED, State.SCHEDULED)
+    candidates = store.list_jobs(JobFilter(states=ready, limit=RECENT))
+    return next(
+        (
+            j
+            for j in candidates
+            if j.started_at is None and j.id > after and (j.run_at or 0.0) <= now + SOON
+        ),
+        None,
+    )
