@@ -206,3 +206,22 @@ def test_a_held_fire_is_looked_for_without_a_write_while_its_run_goes_on(
     # Nothing held any more: after one more look, the daemon sleeps until the next fire.
     scheduler.tick(at("2026-06-01T00:02:52"))
     assert scheduler.tick(at("2026-06-01T00:02:53")) == at("2026-06-01T00:03")
+
+
+def test_a_paused_schedule_holding_a_manual_run_is_looked_at_without_a_write(
+    store: CountingStore,
+) -> None:
+    """A paused schedule holding a `schedule run` behind a run still going was trimmed of
+    held fires each second: a write transaction that changed nothing, for as long as that
+    run took."""
+    config = config_for(QUEUE)
+    now = at("2030-01-01T01:00:00")
+    scheduler, _ = started(store, config, now - 1)
+    scheduler.tick(now)
+    store.claim("w", None, now, 3600, limit=1)  # the 01:00 fire runs
+    scheduler.fire_now("s", now + 5)  # `schedule run s`, held behind it
+    store.set_schedule_paused("s", True)
+    store.writes = 0
+    for step in range(30):
+        scheduler.tick(now + 6 + step)
+    assert store.writes == 0
