@@ -740,6 +740,12 @@ class Worker:
     def _burst_wait(self) -> float | None:
         """In burst mode: how long to wait for this worker's own retries, and for the leases
         of jobs whose worker is gone, or None to exit."""
+        due = self.store.next_due(self.options.queues)
+        if due is not None and due <= self.clock.now():
+            # A claim makes at most a slice of the due jobs ready, the longest due first,
+            # whatever their queue: a slice of a paused queue's, or of one this worker does
+            # not serve, left its own due jobs scheduled. Each claim takes the next slice.
+            return 0.0
         waits = []
         held = self._headroom.hold_until - self.clock.monotonic()
         if held > 0:  # jobs given back when they could not start: this worker takes them
