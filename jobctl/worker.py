@@ -953,7 +953,10 @@ class Worker:
             self.log.emit("worker.reload_failed", level=level, error=f"{exc}{KEEPING}")
             return False
         fixed = settings_changed(self.config, config, _SETTINGS_AT_START)
+        found = self.config.path is None and config.path is not None
         self._follower.adopt(config)
+        if found and config.path is not None:
+            self._tell_jobs_of(config.path)
         self.log.emit("worker.reloaded", jobs=len(config.jobs))
         self._warn_of_unknown_jobs()
         if fixed:
@@ -964,6 +967,15 @@ class Worker:
                 error="these settings apply when the worker starts; this one keeps the old",
             )
         return True
+
+    def _tell_jobs_of(self, path: Path) -> None:
+        """Give the jobs and hooks started from now a config found after start, in
+        JOBCTL_CONFIG, as run-worker gives them the one it started with: a job that chains
+        `jobctl enqueue` from its own folder found none there, or another one."""
+        where = str(path.absolute())
+        os.environ["JOBCTL_CONFIG"] = where  # hooks take the process's environment
+        self._environ["JOBCTL_CONFIG"] = where
+        self._envs.clear()  # built from the environment without it
 
     def _base_env(self, job_type: JobType) -> dict[str, str]:
         """The worker's environment with the job type's `env` over it, built once per type

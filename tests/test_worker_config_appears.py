@@ -125,3 +125,25 @@ def test_reload_wakes_a_worker_that_then_fills_a_raised_max_running_at_once(env:
         " config now (standby daemons read it on taking over)\n"
     )
     assert "worker.reloaded" in err, err
+
+
+def test_a_config_found_after_start_is_given_to_the_jobs_and_hooks(env: Env) -> None:
+    """Its jobs and hooks got no JOBCTL_CONFIG (a worker started with the file gives them its
+    path): a job that chains `jobctl enqueue` from its own folder found no config there."""
+    log, seen = env.root / "worker.log", env.root / "seen"
+    seen.mkdir()
+    worker = _start_logged(env, log, "run-worker")
+    env.run("wait", str(env.enqueue("--exec", "--", "true")), "--timeout", "30s", check=True)
+    job = 'echo "$JOBCTL_CONFIG" > "$0/job"; exit 1'
+    hook = 'echo "$JOBCTL_CONFIG" > "$0/$JOBCTL_EVENT"'
+    env.write_config(
+        f'[jobs.chain]\ncommand = ["sh", "-c", {job!r}, "{seen}"]\ncwd = "/"\n'
+        f'max_attempts = 1\non_dead = ["sh", "-c", {hook!r}, "{seen}"]\n'
+    )
+    env.enqueue("chain")
+    env.wait_for(lambda: (seen / "dead").exists())
+    _stop(worker)
+    assert " worker.reloaded " in log.read_text()
+    assert (seen / "job").read_text() == f"{env.config}\n"
+    assert (seen / "dead").read_text() == f"{env.config}\n"
+

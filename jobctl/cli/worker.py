@@ -430,8 +430,9 @@ def _tell_jobs_where(config: Config) -> None:
     """Give the jobs this worker starts (as its own user) the config and the database it
     uses, in JOBCTL_CONFIG and JOBCTL_DB: a job that runs `jobctl enqueue` to chain the next
     one queues it where this worker takes it, whatever --config and --db the worker was
-    started with and whatever folder the job runs in. Jobs run as another user keep none of
-    the worker's variables (see processes.login_env): a redis:// password stays here."""
+    started with and whatever folder the job runs in (a worker that finds its config only
+    after start gives it to them then: Worker._tell_jobs_of). Jobs run as another user keep
+    none of the worker's variables (see processes.login_env): a redis:// password stays here."""
     location = STATE.db_location()
     if "://" not in location:
         location = os.path.abspath(location)
