@@ -147,3 +147,24 @@ def test_a_config_found_after_start_is_given_to_the_jobs_and_hooks(env: Env) -> 
     assert (seen / "job").read_text() == f"{env.config}\n"
     assert (seen / "dead").read_text() == f"{env.config}\n"
 
+
+def test_reload_wakes_a_worker_whose_every_slot_is_full_into_reading_the_config(
+    env: Env,
+) -> None:
+    """`jobctl reload` said the worker read the changed config now; with its one slot taken,
+    it looked at the file only once that job ended."""
+    env.write_config('[jobs.old]\ncommand = ["true"]\n')
+    log, go = env.root / "worker.log", env.root / "go"
+    worker = _start_logged(env, log, "run-worker", "--concurrency", "1")
+    busy = env.enqueue("--exec", "--", "sh", "-c", f'while [ ! -e "{go}" ]; do sleep 0.05; done')
+    env.wait_for(lambda: env.show(busy)["state"] == "running")
+    env.write_config('[jobs.old]\ncommand = ["true"]\n\n[jobs.new]\ncommand = ["true"]\n')
+    try:
+        env.run("reload", check=True)
+        env.wait_for(lambda: _lines(log, "worker.reloaded"), timeout=10)
+        assert env.show(busy)["state"] == "running"
+    finally:
+        go.touch()
+    env.run("wait", str(busy), "--timeout", "30s", check=True)
+    _stop(worker)
+    assert len(_lines(log, "worker.reloaded")) == 1, log.read_text()
