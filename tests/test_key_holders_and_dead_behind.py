@@ -44,16 +44,68 @@ def test_a_refused_enqueue_with_json_names_the_holder_and_no_job(env: Env) -> No
     assert "is held by job" in refused.stderr
 
 
-def test_an_exec_holder_is_compared_by_its_job_type_exec(env: Env) -> None:
-    """An --exec job's type is `exec`: another --exec with the key is the same kind of job
-    (its id, exit 0), a job type's enqueue is not."""
+def test_an_exec_holder_is_alike_only_with_the_same_command_and_cwd(env: Env) -> None:
+    """Every --exec job's type is `exec`: `--exec --key deploy -- echo run-tests` while
+    `echo deploy-prod` held the key printed that job's id, exit 0, and `run-tests` never ran.
+    Another command or cwd is another job (refused, the holder named by its command); the
+    same command in the same place is the idempotent answer, and a job type is refused."""
     env.write_config(TYPES)
-    holder = env.enqueue("--key", "K", "--delay", "1h", "--exec", "--", "true")
-    same = env.run("enqueue", "--key", "K", "--exec", "--", "true")
+    holder = env.enqueue("--key", "K", "--delay", "1h", "--exec", "--", "echo", "deploy-prod")
+    same = env.run("enqueue", "--key", "K", "--exec", "--", "echo", "deploy-prod")
     assert (same.returncode, same.stdout) == (0, f"{holder}\n")
-    other = env.run("enqueue", "ok", "--key", "K")
+    other = env.run("enqueue", "--key", "K", "--exec", "--", "echo", "run-tests")
     assert (other.returncode, other.stdout) == (1, "")
-    assert f"held by job {holder} (exec, queue default)" in other.stderr
+    assert other.stderr.splitlines()[-1] == (
+        f"jobctl: key 'K' is held by job {holder} (echo deploy-prod, queue default), not a job"
+        " like this one; nothing queued"
+    )
+    elsewhere = env.root / "elsewhere"
+    elsewhere.mkdir()
+    moved = env.run(
+        "enqueue", "--key", "K", "--exec", "--cwd", str(elsewhere), "--", "echo", "deploy-prod"
+    )
+    assert (moved.returncode, moved.stdout) == (1, "")
+    assert f"held by job {holder} (echo deploy-prod in {env.root}, queue" in moved.stderr
+    typed = env.run("enqueue", "ok", "--key", "K")
+    assert (typed.returncode, typed.stdout) == (1, "")
+    assert f"held by job {holder} (echo deploy-prod, queue default)" in typed.stderr
+    lines = '{"command":["echo","run-tests"],"key":"K"}\n'
+    batch = env.run("enqueue", "--batch", "-", input=lines)
+    assert (batch.returncode, batch.stdout) == (1, "")
+    assert "is held by job" in batch.stderr and "(echo deploy-prod, queue default)" in batch.stderr
+    listed = env.run("list", "--json", check=True)
+    assert [j["id"] for j in json.loads(listed.stdout)] == [holder]
+
+
+def test_retry_whose_key_another_job_type_holds_is_refused_as_enqueue_refuses_it(
+    env: Env,
+) -> None:
+    """`retry 1` of an ok job whose key a rec job now held printed the rec job's id, exit 0
+    (`--json`: the rec job as if it were the retry): `new=$(jobctl retry 1) && jobctl wait
+    $new` waited on other work. It is refused as enqueue refuses it; a holder alike is still
+    the answer."""
+    env.write_config(TYPES)
+    done = env.enqueue("ok", "--key", "K")
+    burst(env)
+    holder = env.enqueue("rec", "--key", "K", "--delay", "1h")
+    refused = env.run("retry", str(done))
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr.splitlines()[-1] == (
+        f"jobctl: key 'K' is held by job {holder} (rec, queue default), not a job like this"
+        " one; nothing queued"
+    )
+    as_json = env.run("retry", str(done), "--json")
+    assert as_json.returncode == 1
+    document = json.loads(as_json.stdout)
+    assert document["id"] is None and document["created"] is False
+    assert (document["holder"]["id"], document["holder"]["job"]) == (holder, "rec")
+    listed = env.run("list", "--json", check=True)
+    assert sorted(j["id"] for j in json.loads(listed.stdout)) == [done, holder]
+    env.run("cancel", str(holder), check=True)
+    alike = env.enqueue("ok", "--key", "K", "--delay", "1h")
+    again = env.run("retry", str(done))
+    assert (again.returncode, again.stdout) == (0, f"{alike}\n")
+    assert again.stderr == f"jobctl: job {alike} with key 'K' is already active; nothing queued\n"
 
 
 def test_a_batch_line_whose_key_another_job_type_holds_stores_nothing_of_the_batch(

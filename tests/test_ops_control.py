@@ -294,12 +294,16 @@ def test_retry_changes_the_new_job_as_the_enqueue_options_say(env: Env) -> None:
     assert before + 3600 - 1 <= _run_at(later) <= time.time() + 3600 + 1
     assert env.show(second)["payload"] == {"word": "hello", "count": 1}
 
-    # The key stays the old job's: the scheduled job holding it is the answer, as for enqueue.
-    held = env.run("retry", str(first), "--at", "+2h")
+    # The key stays the old job's: the scheduled job holding it is the answer, as for enqueue,
+    # when it is alike (the same queue); the first job's copy would go to another queue.
+    held = env.run("retry", str(second), "--at", "+2h")
     assert (held.returncode, held.stdout) == (0, f"{later['id']}\n")
     assert held.stderr == (
         f"jobctl: job {later['id']} with key 'k' is already active; nothing queued\n"
     )
+    moved = env.run("retry", str(first), "--at", "+2h")
+    assert (moved.returncode, moved.stdout) == (1, "")
+    assert f"key 'k' is held by job {later['id']} (echo, queue mail)" in moved.stderr
     env.run("cancel", str(later["id"]), check=True)
     before = time.time()
     third = int(env.run("retry", str(first), "--at", "+2h", check=True).stdout)

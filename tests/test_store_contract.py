@@ -173,6 +173,27 @@ def test_a_key_held_by_a_job_of_another_type_or_queue_refuses_the_whole_call(
     assert (held.id, held.created) == (rec.id, False)
 
 
+def test_exec_jobs_hold_a_key_alike_only_with_the_same_command_and_cwd(store: Store) -> None:
+    """Every --exec job's type is "exec": one running another command (or the same command in
+    another directory) counted as alike, and its id answered for a job never stored."""
+    deploy = {"command": ["echo", "deploy-prod"], "cwd": "/srv"}
+    (holder,) = store.enqueue([job("exec", key="k", run_at=T0 + 3600, **deploy)], T0)
+    for unlike in ({"command": ["echo", "run-tests"], "cwd": "/srv"}, deploy | {"cwd": "/tmp"}):
+        with pytest.raises(KeyHeldByAnother) as refused:
+            store.enqueue([job("exec", key="k", **unlike)], T0, refuse_unlike=True)
+        assert refused.value.holder == holder.id
+        with pytest.raises(KeyHeldByAnother) as refused:  # an earlier job of the same call
+            store.enqueue(
+                [job("exec", key="n", **deploy), job("exec", key="n", **unlike)],
+                T0,
+                refuse_unlike=True,
+            )
+        assert (refused.value.index, refused.value.holder_index) == (1, 0)
+    assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [holder.id]
+    (same,) = store.enqueue([job("exec", key="k", **deploy)], T0, refuse_unlike=True)
+    assert (same.id, same.created) == (holder.id, False)
+
+
 def test_ids_are_never_reused_after_deletion(store: Store) -> None:
     (r,) = store.enqueue([job()], T0)
     (claim,) = store.claim("w", None, T0, LEASE)

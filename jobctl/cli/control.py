@@ -340,16 +340,17 @@ def retry(
         if job.after:  # it runs after them again, but for those deleted since (pruned)
             still = store.get_many(job.after)
             again = again._replace(after=tuple(i for i in job.after if i in still))
+        from jobctl.cli.enqueue import answer_of_held_key, refusal_of_unlike
+        from jobctl.errors import KeyHeldByAnother
+
         try:
-            (result,) = store.enqueue([again], now)
+            (result,) = store.enqueue([again], now, refuse_unlike=True)
         except UsageError as exc:  # one it runs after is dead or cancelled
             raise UsageError(f"job {job_id} cannot run again: {exc}") from None
-        from jobctl.cli.enqueue import key_still_held, say_key_held
-
-        if not result.created and result.id == job_id:
-            raise key_still_held(job_id, job.key, "retry")
+        except KeyHeldByAnother as exc:  # held by a job unlike it: refused as enqueue refuses it
+            raise refusal_of_unlike(store, exc, again, as_json, "retry") from None
         if not result.created:  # as `enqueue` says it: the active job is the answer
-            say_key_held(store, result.id, job.key, job.job)
+            answer = answer_of_held_key(store, result.id, again, "retry")
         else:
             from jobctl.cli.enqueue import stored
 
@@ -357,7 +358,7 @@ def retry(
             _say_if_past(at, changes.at, now, "the job runs now")
             if again.after:
                 _say_if_dead(store, result.id)
-        answer = store.get(result.id) if as_json else None
+            answer = store.get(result.id) if as_json else None
     if as_json:  # as `enqueue --json` answers
         from jobctl.documents import outcome_document, print_json
 

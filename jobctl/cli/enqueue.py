@@ -12,7 +12,7 @@ from jobctl.cli.options import duration_option, instant_option
 
 if TYPE_CHECKING:
     from jobctl.errors import JobctlError, KeyHeldByAnother
-    from jobctl.models import EnqueueResult, NewJob
+    from jobctl.models import EnqueueResult, Job, NewJob
     from jobctl.producer import BatchDefaults
     from jobctl.store import Store
 
@@ -135,7 +135,8 @@ def run_enqueue(
         try:
             (result,) = store.enqueue([new_job], now, refuse_unlike=True)
         except KeyHeldByAnother as exc:
-            raise _refusal_of_unlike(store, exc, key, as_json) from None
+            raise refusal_of_unlike(store, exc, new_job, as_json, "enqueue again") from None
+        holder = None  # the job holding the key, when it is the answer
         if result.created:
             stored(f"job {result.id} was queued, but its id could not be printed")
         say_if_new(store)
@@ -146,12 +147,11 @@ def run_enqueue(
             if not (wait or follow):  # (a wait says it in its own words)
                 say_if_nobody_takes(store, [result.id])
         else:
-            _refuse_a_stopping_holder(store, result.id, key)
-            say_key_held(store, result.id, key, new_job.job)
+            holder = answer_of_held_key(store, result.id, new_job, "enqueue again")
         if as_json and not (wait or follow):
             from jobctl.documents import job_document, print_json
 
-            job = store.get(result.id)
+            job = store.get(result.id) if holder is None else holder
             assert job is not None
             print_json(job_document(job) | {"created": result.created})
         elif follow:
@@ -286,16 +286,19 @@ def _say_if_batch_dead(store: Store, jobs: list[NewJob], results: list[EnqueueRe
     print(f"jobctl: note: {len(dead)} job(s) are dead: {why}", file=sys.stderr)
 
 
-def say_key_held(store: Store, holder_id: int, key: str | None, job_type: str) -> None:
-    """The note for a job not queued because an active job holds its key (`enqueue`,
-    `retry`): that job's id is the answer, on stdout. Keys are shared by every job type:
-    the note says whose job it is when it is another type's."""
+def answer_of_held_key(store: Store, holder_id: int, new_job: NewJob, then: str) -> Job | None:
+    """A job not queued because an active job like it holds its key (`enqueue`, `retry`):
+    that job's id is the answer, on stdout, said in a note. Its holder is read once, here,
+    and returned for --json. One cancelled while running, whose process still stops, is no
+    answer: a failure (exit 1), as its work was called off; `then` says what to run again."""
     holder = store.get(holder_id)
-    other = f" (a {holder.job} job)" if holder is not None and holder.job != job_type else ""
+    if holder is not None and _held_while_stopping(holder):
+        raise key_still_held(holder_id, new_job.key, then)
     print(
-        f"jobctl: job {holder_id}{other} with key {key!r} is already active; nothing queued",
+        f"jobctl: job {holder_id} with key {new_job.key!r} is already active; nothing queued",
         file=sys.stderr,
     )
+    return holder
 
 
 def key_still_held(holder: int, key: str | None, then: str) -> JobctlError:
@@ -311,51 +314,59 @@ def key_still_held(holder: int, key: str | None, then: str) -> JobctlError:
 
 def _stopping_holders(store: Store, holders: set[int]) -> set[int]:
     """Those of the jobs holding keys that were cancelled while running and still stop."""
-    from jobctl.models import State
-
     jobs = store.get_many(sorted(holders))
-    return {i for i, job in jobs.items() if job.state == State.CANCELLED}
+    return {i for i, job in jobs.items() if _held_while_stopping(job)}
 
 
-def _refuse_a_stopping_holder(store: Store, holder: int, key: str | None) -> None:
-    """A job cancelled while running keeps its key until its process has stopped. Pointing
-    at it as the active job would tell a script that its work is queued, when it was called
-    off: that is a failure (exit 1), as for `retry` in the same moment."""
-
-    if _stopping_holders(store, {holder}):
-        raise key_still_held(holder, key, "enqueue again")
-
-
-def _refusal_of_unlike(
-    store: Store, refused: KeyHeldByAnother, key: str | None, as_json: bool
-) -> JobctlError:
-    """An enqueue whose key a job of another job type or queue holds queued nothing (the
-    store refused it): a failure (exit 1), its holder named, not its id printed as the job's.
-    With --json, a document with every field of a job null (no job was queued), `created`
-    false and the `holder`. A holder cancelled while its process stops is refused as such."""
-    from jobctl.errors import OperationFailed
+def _held_while_stopping(holder: Job) -> bool:
+    """Whether a job holding a key was cancelled while running: it keeps the key until its
+    process has stopped (an ended job of any other state holds none)."""
     from jobctl.models import State
+
+    return holder.state == State.CANCELLED
+
+
+def refusal_of_unlike(
+    store: Store, refused: KeyHeldByAnother, new_job: NewJob, as_json: bool, then: str
+) -> JobctlError:
+    """An enqueue (or retry) whose key a job unlike it holds queued nothing (the store
+    refused it): a failure (exit 1), its holder named, not its id printed as the job's.
+    With --json, a document with every field of a job null (no job was queued), `created`
+    false and the `holder`. A holder cancelled while its process stops is refused as such;
+    `then` says what to run again."""
+    from jobctl.errors import OperationFailed
 
     holder = None if refused.holder is None else store.get(refused.holder)
     if holder is None:
         return refused
-    if holder.state == State.CANCELLED:
-        return key_still_held(holder.id, key, "enqueue again")
+    if _held_while_stopping(holder):
+        return key_still_held(holder.id, new_job.key, then)
     if as_json:
         from jobctl.documents import JOB_DOCUMENT_FIELDS, job_document, print_json
 
         print_json(
             dict.fromkeys(JOB_DOCUMENT_FIELDS) | {"created": False, "holder": job_document(holder)}
         )
-    return OperationFailed(_held_unlike(refused.key, f"job {holder.id}", holder.job, holder.queue))
+    from jobctl.render import job_label
+
+    what = _what_runs(job_label(holder), holder.command, holder.cwd, new_job)
+    return OperationFailed(_held_unlike(refused.key, f"job {holder.id}", what, holder.queue))
 
 
-def _held_unlike(key: str, holder: str, job_type: str, queue: str) -> str:
+def _held_unlike(key: str, holder: str, what: str, queue: str) -> str:
     """The one sentence for a key held by a job unlike the one asked for (one job, a batch)."""
     return (
-        f"key {key!r} is held by {holder} ({job_type}, queue {queue}), not a job like this one;"
+        f"key {key!r} is held by {holder} ({what}, queue {queue}), not a job like this one;"
         " nothing queued"
     )
+
+
+def _what_runs(label: str, command: list[str] | None, cwd: str | None, new_job: NewJob) -> str:
+    """A key holder's job type, or an --exec holder's command (every such job's type is
+    "exec"), with its directory when the command is the new job's own, running elsewhere."""
+    if command is not None and command == new_job.command:
+        return f"{label} in {cwd}"
+    return label
 
 
 def _batch_refusal_of_unlike(
@@ -368,17 +379,25 @@ def _batch_refusal_of_unlike(
 
     number = _line_number(lines, refused.index)
     if refused.holder_index is not None:
+        from jobctl.render import shown_command
+        from jobctl.text import shorten
+
         earlier = jobs[refused.holder_index]
         held_by = f"line {_line_number(lines, refused.holder_index)}'s job"
-        job_type, queue = earlier.job, earlier.queue
+        label = (
+            earlier.job if earlier.command is None else shorten(shown_command(earlier.command), 60)
+        )
+        what = _what_runs(label, earlier.command, earlier.cwd, jobs[refused.index])
+        queue = earlier.queue
     else:
         holder = None if refused.holder is None else store.get(refused.holder)
         if holder is None:
             return OperationFailed(f"{name}:{number}: {refused}")
-        held_by, job_type, queue = f"job {holder.id}", holder.job, holder.queue
-    return OperationFailed(
-        f"{name}:{number}: {_held_unlike(refused.key, held_by, job_type, queue)}"
-    )
+        from jobctl.render import job_label
+
+        held_by, queue = f"job {holder.id}", holder.queue
+        what = _what_runs(job_label(holder), holder.command, holder.cwd, jobs[refused.index])
+    return OperationFailed(f"{name}:{number}: {_held_unlike(refused.key, held_by, what, queue)}")
 
 
 def _line_number(lines: list[str], index: int) -> int:
@@ -549,7 +568,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         print_json([{"id": r.id, "created": r.created} for r in results])
     else:
         sys.stdout.write("".join(f"{r.id}\n" for r in results))
-    if stopping:  # as for one job (see _refuse_a_stopping_holder): called off, not queued
+    if stopping:  # as for one job (see answer_of_held_key): called off, not queued
         from jobctl.errors import OperationFailed
 
         refused = sum(1 for r in results if r.id in stopping)

@@ -95,13 +95,27 @@ if ARGV[3] == '1' then
 end
 
 -- Each key's holder before this batch, looked up once. With ARGV[4] "1" (enqueue's), a key
--- held by a job of another job type or queue (or by an earlier line unlike this one) refuses
--- the whole batch before anything is written: its holder's id is not this line's. Returns
--- {'unlike', line, holder id or '', holder's line or '', key}. Only a key found held reads
--- its holder's job type and queue.
+-- held by a job unlike the line (or by an earlier line unlike it) refuses the whole batch
+-- before anything is written: its holder's id is not this line's. Alike is of one job type
+-- and queue, and for --exec jobs (all of the type "exec") of one command and cwd, as the
+-- hash stores them. Returns {'unlike', line, holder id or '', holder's line or '', key}.
+-- Only a key found held reads its holder's fields.
 local outside = {}  -- a key -> the job holding it before this batch, or false
 local first = {}  -- a key -> the first line that takes it
 local refuse_unlike = ARGV[4] == '1'
+
+local function alike(a, b)  -- two lines, or a holder's fields and a line (false for none)
+    for f = 1, 4 do
+        local x, y = a[f], b[f]
+        if x == cjson.null then x = false end
+        if y == cjson.null then y = false end
+        if x ~= y then
+            return false
+        end
+    end
+    return true
+end
+
 for i, s in ipairs(specs) do
     local key = value(s[8])
     if key then
@@ -112,13 +126,14 @@ for i, s in ipairs(specs) do
         end
         if refuse_unlike then
             if holder then
-                local kind = redis.call('HMGET', job_key(holder), 'job', 'queue')
-                if kind[1] and (kind[1] ~= s[1] or kind[2] ~= s[2]) then
+                local kind = redis.call('HMGET', job_key(holder), 'job', 'queue', 'command', 'cwd')
+                if kind[1] and not alike(kind, {s[1], s[2], s[9], s[10]}) then
                     return {'unlike', tostring(i), holder, '', key}
                 end
             elseif first[key] then
                 local earlier = specs[first[key]]
-                if earlier[1] ~= s[1] or earlier[2] ~= s[2] then
+                if not alike({earlier[1], earlier[2], earlier[9], earlier[10]},
+                        {s[1], s[2], s[9], s[10]}) then
                     return {'unlike', tostring(i), '', tostring(first[key]), key}
                 end
             elseif not ended[i] then  -- a line stored dead holds no key

@@ -101,10 +101,7 @@ class QueueOps(SqliteBase):
             if key is not None:
                 earlier = batch_keys.get(key)
                 if earlier is not None:
-                    if refuse_unlike and (jobs[earlier].job, jobs[earlier].queue) != (
-                        spec.job,
-                        spec.queue,
-                    ):
+                    if refuse_unlike and _kind(jobs[earlier]) != _kind(spec):
                         raise KeyHeldByAnother(key, len(results), None, earlier)
                     existing: int | None = results[earlier].id
                 else:
@@ -709,10 +706,20 @@ def _let_go(conn: sqlite3.Connection, claim: Claim) -> bool:
 def _refuse_a_holder_unlike(
     conn: sqlite3.Connection, holder: int, spec: NewJob, index: int
 ) -> None:
-    """A key held by a job of another job type or queue: its id is not this job's, so the
+    """A key held by a job unlike this one (see _kind): its id is not this job's, so the
     whole call is refused (the caller's transaction stores nothing). Read only for a key
     found held: a batch's other lines pay nothing for it."""
-    row = conn.execute("SELECT job, queue FROM jobs WHERE id = ?", (holder,)).fetchone()
-    if row is not None and (row[0], row[1]) != (spec.job, spec.queue):
+    row = conn.execute(
+        "SELECT job, queue, command, cwd FROM jobs WHERE id = ?", (holder,)
+    ).fetchone()
+    if row is not None and tuple(row) != _kind(spec):
         assert spec.key is not None
         raise KeyHeldByAnother(spec.key, index, holder, None)
+
+
+def _kind(spec: NewJob) -> tuple[str, str, str | None, str | None]:
+    """What a key's holder must share with a job to be its answer: the job type and queue,
+    and an --exec job's command and cwd (every such job's type is "exec", whatever it runs),
+    as the row stores them."""
+    command = None if spec.command is None else json.dumps(spec.command)
+    return spec.job, spec.queue, command, spec.cwd
