@@ -132,8 +132,9 @@ class Store(abc.ABC):
     ) -> list[EnqueueResult]:
         """Store all jobs or none. A job whose key an active (or stopping) job holds is not
         stored; its result carries that job's id with created=False. With `refuse_unlike`
-        (enqueue's), a key held by a job of another job type or queue (or by an earlier job of
-        this call unlike it) stores nothing of the call and raises KeyHeldByAnother instead:
+        (enqueue's and retry's), a key held by a job of another job type or queue, or an
+        `--exec` job of another command or directory (or by an earlier job of this call
+        unlike it), stores nothing of the call and raises KeyHeldByAnother instead:
         that id is not the job's, and the call's other jobs would be stored alone. Only a key
         found held pays for the comparison."""
 
