@@ -1,12 +1,13 @@
 """Crontab -> jobs.toml, for `jobctl import-crontab`.
 
 Each entry becomes a job type ``[jobs.NAME]`` and a schedule ``[schedules.NAME]`` that
-runs it; NAME is derived from the command (``run-parts-cron-hourly``, ``backup-db``). When
-several entries give one name, each gets a suffix from its own schedule, user and command
-(``backup-3f9a0c``), not a number in line order: re-imported after other lines were edited
-or deleted, a line keeps its name, and no name passes to another command with the database's
-history of it. The conversion keeps what cron did, so that switching changes nothing
-until the user decides otherwise:
+runs it; NAME is a base derived from the command (``run-parts-cron-hourly``, ``backup-db``)
+and a suffix from the entry's own schedule, user and command (``backup-3f9a0c``), never
+from the other lines: neither a number in line order nor a bare name kept while no other
+line shares it, either of which an added or deleted line would change. Re-imported after
+other lines were added, edited or deleted, a line keeps its name, and no name passes to
+another command with the database's history of it. The conversion keeps what cron did, so that
+switching changes nothing until the user decides otherwise:
 
 * The command runs through /bin/sh (``shell = true``), once per fire (``max_attempts =
   1``: cron never retries), even if the previous run is still going (``overlap =
@@ -83,7 +84,7 @@ _DYNAMIC = re.compile(r"[$`*?]")  # variables, substitutions, globs: no help in 
 _ADDRESSES = re.compile(r"[ \t]*,[ \t]*")  # MAILTO="a@example.com, b@example.com"
 _RULER = re.compile(r"^(m|min|minute)\s+(h|hour)\b", re.IGNORECASE)
 _NAME_LENGTH = 48
-_DIGEST_LENGTH = 6  # hex digits of a shared name's suffix: 16 million values per name
+_DIGEST_LENGTH = 6  # hex digits of a name's suffix: 16 million values per base name
 # The macros cron knows, spelled as it compares them (strcmp): `@HOURLY` is an error to it.
 _CRON_MACROS = frozenset(
     ["@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]
@@ -275,26 +276,19 @@ def _content_digest(entry_cron: str, user: str | None, command: str) -> str:
 
 
 def _distinct_names(bases: list[str], digests: list[str]) -> list[str]:
-    """One name per line, from its base name and its content digest: a base that one line
-    alone has stays bare, and each line of a shared base gets `base-DIGEST`, so a line keeps
-    its name when other lines are added, edited or deleted. Lines alike in schedule, user
+    """One name per line, `base-DIGEST`, from its base name and its content digest alone: a
+    bare base for a line alone with it would pass to another line of that base once the first
+    is deleted, and become `base-DIGEST` once a second comes. Lines alike in schedule, user
     and command (whose runs are alike as well) are numbered after the first."""
-    counts: dict[str, int] = {}
-    for base in bases:
-        counts[base] = counts.get(base, 0) + 1
-    shared_digests: dict[str, set[str]] = {}
+    digests_of_base: dict[str, set[str]] = {}
     for base, digest in zip(bases, digests, strict=True):
-        if counts[base] > 1:
-            shared_digests.setdefault(base, set()).add(digest)
-    taken = {base for base in bases if counts[base] == 1}
+        digests_of_base.setdefault(base, set()).add(digest)
+    taken: set[str] = set()
     names: list[str] = []
     for base, digest in zip(bases, digests, strict=True):
-        if counts[base] == 1:
-            names.append(base)
-            continue
         # Longer when 6 digits do not tell this line from another of its name (1 in 16
         # million pairs): the line's own content still decides.
-        others = shared_digests[base] - {digest}
+        others = digests_of_base[base] - {digest}
         length = _DIGEST_LENGTH
         while any(other[:length] == digest[:length] for other in others):
             length += 2

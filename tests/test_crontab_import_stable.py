@@ -20,6 +20,12 @@ def messages(result: ImportResult) -> dict[int, str]:
     return {warning.line: warning.message for warning in result.warnings}
 
 
+def own_name(base: str, cron: str, command: str, user: str = "") -> str:
+    """The name import-crontab gives a line: six hex digits of its own content's SHA-256."""
+    content = "\0".join([cron, user, command])
+    return f"{base}-{hashlib.sha256(content.encode()).hexdigest()[:6]}"
+
+
 def contents(text: str) -> dict[str, tuple[str, str]]:
     """Each imported name's (cron, command)."""
     config = parse_config(import_crontab(text).toml)
@@ -56,6 +62,38 @@ def test_a_retry_after_a_namesake_was_deleted_does_not_run_the_other_command(env
     assert env.run("logs", "2").returncode != 0  # no second job ran anything
 
 
+def test_a_dead_retry_after_a_namesake_came_and_its_own_line_went_runs_no_other_command(
+    env: Env,
+) -> None:
+    """A daily incremental backup alone in the crontab got the bare name; a weekly full one
+    added beside it gave both a suffix, and the daily line deleted gave the bare name to the
+    weekly line: a dead retry of the daily run ran the weekly full backup."""
+    script, ran = env.root / "b.sh", env.root / "ran.txt"
+    script.write_text(f'#!/bin/sh\necho "ran: $*" >> {ran}; exit 1\n')
+    script.chmod(0o755)
+    daily, weekly = f"0 2 * * * {script} incr", f"0 3 * * 0 {script} incr --full"
+    imports = {"s1": [daily], "s2": [daily, weekly], "s3": [weekly]}
+    names: dict[str, list[str]] = {}
+    for crontab, lines in imports.items():
+        (env.root / crontab).write_text("".join(f"{line}\n" for line in lines))
+        imported = env.run("import-crontab", crontab, check=True, config=False).stdout
+        names[crontab] = list(parse_config(imported).jobs)
+        env.write_config(imported)
+        if crontab == "s1":
+            (daily_name,) = names["s1"]
+            env.enqueue(daily_name)
+            env.run("run-worker", "--burst", check=True)
+            assert env.show(1)["state"] == "dead"
+
+    retried = env.run("dead", "retry", "1")
+    env.run("run-worker", "--burst", check=True)
+    assert ran.read_text() == "ran: incr\n"  # the weekly full backup never ran
+    assert retried.returncode == 1
+    assert f"cannot run again (unknown job {daily_name!r}" in retried.stderr
+    (weekly_name,) = names["s3"]
+    assert names["s2"] == [daily_name, weekly_name]  # each line kept its own name
+
+
 _LINES = [
     "15 3 * * 0 /srv/backup.sh --full",
     "15 4 * * * /srv/backup.sh --incremental",
@@ -75,32 +113,34 @@ _LINES = [
 @settings(max_examples=200, deadline=None)
 @given(
     before=st.lists(st.sampled_from(_LINES), min_size=1, max_size=10),
-    data=st.data(),
+    after=st.lists(st.sampled_from(_LINES), max_size=10),
 )
 def test_a_name_never_passes_to_another_command_across_an_edit(
-    before: list[str], data: st.DataObject
+    before: list[str], after: list[str]
 ) -> None:
-    """Lines deleted, added (the same edit read the other way) or reordered: every name both
-    imports have names the same schedule and command in both."""
-    kept = data.draw(st.lists(st.sampled_from(range(len(before))), unique=True))
-    after = [before[index] for index in kept]
+    """Lines deleted, added, reordered or replaced, over one import or several (s1 -> s2 ->
+    s3 is s1 -> s3 for each name): every name both imports have names the same schedule and
+    command in both."""
     old, new = contents("\n".join(before)), contents("\n".join(after))
     for name in old.keys() & new.keys():
         assert old[name] == new[name], name
 
 
-def test_only_lines_that_share_a_name_get_a_suffix_of_their_own_content() -> None:
+def test_every_line_gets_a_suffix_of_its_own_content() -> None:
+    """A line alone with its base name gets the suffix too: a bare name would pass to another
+    line of that base once this one is deleted."""
     lines = [
         "15 3 * * 0 /srv/backup.sh --full",
         "15 4 * * * /srv/backup.sh --incremental",
         "0 5 * * * pg_dump appdb",
     ]
     result = import_crontab("\n".join(lines))
-    digests = [
-        hashlib.sha256(f"{cron}\0\0/srv/backup.sh {option}".encode()).hexdigest()[:6]
-        for cron, option in [("15 3 * * 0", "--full"), ("15 4 * * *", "--incremental")]
+    assert result.names == [
+        own_name("backup", "15 3 * * 0", "/srv/backup.sh --full"),
+        own_name("backup", "15 4 * * *", "/srv/backup.sh --incremental"),
+        own_name("pg_dump-appdb", "0 5 * * *", "pg_dump appdb"),
     ]
-    assert result.names == [f"backup-{digests[0]}", f"backup-{digests[1]}", "pg_dump-appdb"]
+    assert import_crontab(lines[2]).names == result.names[2:]  # alone, the same name
     # The same on every run (no hash() salted per process), whatever the order of the lines.
     assert import_crontab("\n".join(reversed(lines))).names == list(reversed(result.names))
 
@@ -138,10 +178,11 @@ def test_cronie_no_syslog_mark_is_dropped_and_the_line_imported() -> None:
         "-*/5 * * * * root /usr/lib/sa/sa1 1 1\n*/10 * * * * nobody /bin/true\n", system=True
     )
     config = parse_config(system.toml)
-    assert system.names == ["sa1", "true"]
-    assert config.schedules["sa1"].cron == "*/5 * * * *"
-    assert config.jobs["sa1"].user == "root"
-    assert config.jobs["sa1"].command == ("/usr/lib/sa/sa1 1 1",)
+    sa1 = own_name("sa1", "*/5 * * * *", "/usr/lib/sa/sa1 1 1", "root")
+    assert system.names == [sa1, own_name("true", "*/10 * * * *", "/bin/true", "nobody")]
+    assert config.schedules[sa1].cron == "*/5 * * * *"
+    assert config.jobs[sa1].user == "root"
+    assert config.jobs[sa1].command == ("/usr/lib/sa/sa1 1 1",)
     assert messages(system) == {
         1: "the leading '-' (cronie: do not log this job's runs to syslog) is dropped: jobctl"
         " has no equivalent, and logs every run"
@@ -162,7 +203,8 @@ def test_no_syslog_mark_is_not_warned_of_on_a_line_left_out() -> None:
     assert list(found) == [1, 2]
     assert "minute field '61'" in found[1]
     assert found[2].startswith("@reboot entry not imported")
-    assert parse_config(result.toml).jobs["c"].description is None  # no prose, an entry
+    c = own_name("c", "0 2 * * *", "c")
+    assert parse_config(result.toml).jobs[c].description is None  # no prose, an entry
 
 
 def test_no_syslog_mark_through_the_command_line(env: Env, tmp_path: Path) -> None:
@@ -170,7 +212,8 @@ def test_no_syslog_mark_through_the_command_line(env: Env, tmp_path: Path) -> No
     crontab.write_text("-*/5 * * * * root /usr/lib/sa/sa1 1 1\n")
     done = env.run("import-crontab", "--system", str(crontab), check=True, config=False)
     assert f"jobctl: {crontab}: line 1: the leading '-'" in done.stderr
-    assert "[jobs.sa1]" in done.stdout
+    sa1 = own_name("sa1", "*/5 * * * *", "/usr/lib/sa/sa1 1 1", "root")
+    assert f"[jobs.{sa1}]" in done.stdout
 
 
 def test_lines_cron_refuses_are_left_out() -> None:
@@ -185,4 +228,4 @@ def test_lines_cron_refuses_are_left_out() -> None:
         3: "not imported: cron never ran this line: it knows '@daily', not '@Daily' (it reads"
         " macros as written)",
     }
-    assert result.names == ["echo-lower"]
+    assert result.names == [own_name("echo-lower", "@hourly", "echo lower")]

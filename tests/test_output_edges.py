@@ -212,8 +212,9 @@ def test_import_crontab_leaves_out_lines_that_are_not_utf8_and_converts_the_rest
         assert result.stderr.decode().splitlines() == [
             f"jobctl: {source}: line 3: not imported: the line is not UTF-8 text"
         ]
-        assert b"[jobs.backup]" in result.stdout and b"sauvegarde" not in result.stdout
-        assert b"echo" not in result.stdout.split(b"[jobs.backup]")[1]
+        table = re.search(rb"^\[jobs\.backup-[0-9a-f]{6}\]$", result.stdout, re.M)
+        assert table is not None and b"sauvegarde" not in result.stdout
+        assert b"echo" not in result.stdout[table.end() :]
         config = env.root / "imported.toml"
         config.write_bytes(result.stdout)
         checked = env.run("--config", str(config), "validate", config=False)
