@@ -10,6 +10,8 @@ runs the value as code. Commands that only look alike still validate, and run sa
 from __future__ import annotations
 
 import json
+import os
+import select
 import shutil
 import subprocess
 import time
@@ -891,23 +893,33 @@ def test_stdin_near_misses_still_validate_and_run_values_as_data(env: Env, scrip
 
 
 def _runs_under_watch(
-    command: list[str], payload: dict[str, str], marker: Path, seconds: float = 5.0
+    command: list[str], payload: dict[str, str], marker: Path, until_shown: bytes | None = None
 ) -> bool:
-    """Fill `command` (a watch command) and run it until the payload makes `marker`, for at
-    most `seconds`: watch repeats its command until it is stopped. Whether it did."""
+    """Fill `command` (a watch command) and run it until the payload makes `marker`, or its
+    screen shows `until_shown` (the command seen to have run), for at most 5 s: watch
+    repeats its command until it is stopped. Whether it made `marker`."""
     filled = render_argv(command, payload, False)
+    deadline = time.monotonic() + 5.0
+    screen = b""
     with subprocess.Popen(
         filled,
-        env={"PATH": "/usr/bin:/bin", "TERM": "dumb"},  # (watch needs a terminal type)
+        # (watch needs a terminal type; on a dumb one it shows only its title line)
+        env={"PATH": "/usr/bin:/bin", "TERM": "xterm"},
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     ) as watch:
+        assert watch.stdout is not None
         try:
-            for _ in range(round(seconds * 10)):
-                if marker.exists() or watch.poll() is not None:
+            while not marker.exists() and time.monotonic() < deadline:
+                if until_shown is not None and until_shown in screen:
                     break
-                time.sleep(0.1)
+                readable, _, _ = select.select([watch.stdout], [], [], 0.1)
+                if readable:
+                    chunk = os.read(watch.stdout.fileno(), 65536)
+                    if not chunk:
+                        break  # watch ended
+                    screen += chunk
         finally:
             watch.kill()
     made = marker.exists()
@@ -951,8 +963,9 @@ def test_watch_x_runs_its_command_without_a_shell(env: Env) -> None:
             assert result.returncode == 0, (command, shell, result.stderr)
         if shutil.which("watch"):
             payload = {"path": f"/tmp; touch {marker}", "secs": "0.1"}
-            # watch runs its command at once: a second shows it ran as data, not as code.
-            assert not _runs_under_watch(command, payload, marker, seconds=1.0), command
+            # ls naming no such file shows the command ran, the path as data, not as code.
+            ran_as_data = b"ls: cannot access"
+            assert not _runs_under_watch(command, payload, marker, ran_as_data), command
     refused(env, ["watch", "-x", "sh", "-c", "ls {path}"], False, says="inside a shell script")
 
 
