@@ -18,14 +18,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
-from chaoslib import one_error_line, run_cli
+from chaoslib import one_error_line, require_full_scale, run_cli
 from conftest import Env
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -525,18 +525,50 @@ GLOBALS = st.lists(option("--log-format") | option("--log-level"), max_size=1).m
 )
 
 
-@settings(
-    max_examples=120,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-)
-@given(GLOBALS, COMMANDS, TEXT)
-@example([], ["show", "-1"], "")
-@example([], ["cancel", "0", "-5", "x"], "")
-@example([], ["enqueue", "greet", "--arg", "name:=[1, {}]", "--json"], "")
-@example([], ["import-crontab", "-"], "* * * * * echo hi\n@reboot x\nBAD LINE\n")
-@example([], ["enqueue", "--batch", "-"], '{"job": "noop"}\n{"job": "nope"}\n')
+COMMAND_LINES_SEEN_TO_FAIL = [
+    ([], ["show", "-1"], ""),
+    ([], ["cancel", "0", "-5", "x"], ""),
+    ([], ["enqueue", "greet", "--arg", "name:=[1, {}]", "--json"], ""),
+    ([], ["import-crontab", "-"], "* * * * * echo hi\n@reboot x\nBAD LINE\n"),
+    ([], ["enqueue", "--batch", "-"], '{"job": "noop"}\n{"job": "nope"}\n'),
+]
+CommandLineTest = Callable[..., None]
+
+
+def over_command_lines(max_examples: int) -> Callable[[CommandLineTest], CommandLineTest]:
+    """A test given (global options, a command's words, stdin): the lines that once failed,
+    and max_examples drawn ones (each a run of the CLI in-process, so they cost CPU)."""
+
+    def decorate(test: CommandLineTest) -> CommandLineTest:
+        for seen in reversed(COMMAND_LINES_SEEN_TO_FAIL):
+            test = example(*seen)(test)
+        drawn: CommandLineTest = given(GLOBALS, COMMANDS, TEXT)(test)
+        return settings(
+            max_examples=max_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )(drawn)
+
+    return decorate
+
+
+@over_command_lines(max_examples=30)
 def test_any_command_line_fails_cleanly_or_works(
+    sandbox: Sandbox, global_options: list[str], words: list[str], stdin: str
+) -> None:
+    assert_clean(call(sandbox.argv(*global_options, *words), stdin=stdin, cwd=sandbox.root))
+
+
+@pytest.fixture(scope="module")
+def full_scale(request: pytest.FixtureRequest) -> None:
+    """Skips before hypothesis draws anything (a skip inside its run reads as a failure)."""
+    require_full_scale(request)
+
+
+@pytest.mark.chaos
+@pytest.mark.usefixtures("full_scale")
+@over_command_lines(max_examples=120)
+def test_any_command_line_fails_cleanly_or_works_at_full_scale(
     sandbox: Sandbox, global_options: list[str], words: list[str], stdin: str
 ) -> None:
     assert_clean(call(sandbox.argv(*global_options, *words), stdin=stdin, cwd=sandbox.root))
