@@ -194,7 +194,7 @@ def test_a_store_outage_is_retried_once_a_second_not_at_every_line_of_output(
     server = start_server(tmp_path / "outage", "--appendonly", "yes")
     env = redis_env
     env.url = server.url("outage")
-    chatty = "import time\nfor i in range(3000):\n    print(i, flush=True)\n    time.sleep(0.001)"
+    chatty = "import time\nfor i in range(1500):\n    print(i, flush=True)\n    time.sleep(0.001)"
     env.write_config(f"[jobs.chatty]\ncommand = {json.dumps([sys.executable, '-c', chatty])}\n")
     log = env.root / "worker.log"
     try:
@@ -202,7 +202,7 @@ def test_a_store_outage_is_retried_once_a_second_not_at_every_line_of_output(
         worker = spawn(env, log, "--log-level", "debug", "run-worker", "--concurrency", "2")
         wait_until("the job to run", lambda: env.show(job)["state"] == "running", 30)
         server.stop()
-        time.sleep(2.0)  # the outage
+        time.sleep(1.2)  # the outage: past one retry, the job writing a line each ms meanwhile
         server = start_server(tmp_path / "outage", "--appendonly", "yes", port=server.port)
         wait_until("the job to end", lambda: env.show(job)["state"] == "succeeded", 60)
         assert stop(worker) == 0
@@ -340,8 +340,10 @@ def test_a_leader_that_loses_its_lease_stops_firing_and_stands_by(
     leader_key = f"{store.prefix}leader"
     with store:
         wait_until("two fires", lambda: len(fires(store)) >= 2, 30)
-        # Another daemon (as after a network split) holds the lease now, for 2 seconds.
-        client.set(leader_key, "999:impostor", px=2000)
+        # Another daemon (as after a network split) holds the lease now, for 1.6 seconds: the
+        # leader notices within a renewal (lease/3), so over a second stays in which it would
+        # have fired.
+        client.set(leader_key, "999:impostor", px=1600)
         stolen_at = time.time()
         wait_until(
             "the lost leadership", lambda: "scheduler.lost_leadership" in log.read_text(), 10
