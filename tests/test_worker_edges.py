@@ -1047,7 +1047,17 @@ def test_a_job_the_store_hands_out_again_while_it_runs_here_is_not_started_twice
     if woken:
         env.enqueue("other")
     env.wait_for(lambda: env.show(job_id)["state"] == "running", timeout=20)
-    time.sleep(2)  # past the next renewal: a second start would have written its line
+
+    def lease_end() -> float | None:
+        with contextlib.closing(sqlite3.connect(env.db)) as conn:
+            query = "SELECT lease_expires_at FROM jobs WHERE id = ?"
+            end: float | None = conn.execute(query, (job_id,)).fetchone()[0]
+        return end
+
+    claimed_until = lease_end()
+    # Past the next renewal (a third of the lease on): a second start would have written
+    # its line by then.
+    env.wait_for(lambda: lease_end() != claimed_until, timeout=20)
     (env.root / "go").touch()
     env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20)
     worker.send_signal(signal.SIGTERM)
