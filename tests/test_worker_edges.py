@@ -936,10 +936,10 @@ def test_a_worker_out_of_descriptors_gives_jobs_back_instead_of_failing_them(
     env.write_config(
         '[jobs.t]\ncommand = ["sh", "-c", "echo out; echo err >&2; sleep 0.3"]\nmax_attempts = 1\n'
     )
-    env.run("enqueue", "--batch", "-", input='{"job": "t"}\n' * 24, check=True)
+    env.run("enqueue", "--batch", "-", input='{"job": "t"}\n' * 12, check=True)
     limited = (
         "import os, resource, sys\n"
-        "resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))\n"
         "os.execv(sys.argv[1], sys.argv[1:])\n"
     )
     argv = [*JOBCTL, *env.global_args(), "run-worker", "--burst", "--concurrency", "16"]
