@@ -27,13 +27,14 @@ def test_hooks_at_the_open_files_limit_neither_end_the_worker_nor_go_unsaid(env:
         f'[settings]\non_failure = "sleep 0.2; echo $JOBCTL_JOB_ID >> {ran}"\n'
         '[jobs.f]\ncommand = ["false"]\nmax_attempts = 1\n'
     )
-    batch = "".join('{"job": "f"}\n' for _ in range(20))
+    batch = "".join('{"job": "f"}\n' for _ in range(10))
     ids = [
         int(n) for n in env.run("enqueue", "--batch", "-", input=batch, check=True).stdout.split()
     ]
-    worker = " ".join([*JOBCTL, *env.global_args(), "run-worker", "--burst", "-n", "20"])
+    worker = " ".join([*JOBCTL, *env.global_args(), "run-worker", "--burst", "-n", "10"])
     result = subprocess.run(
-        ["sh", "-c", f"ulimit -n 32; exec {worker}"],
+        # (10 at once under 26 descriptors: hook starts still meet EMFILE, tried again)
+        ["sh", "-c", f"ulimit -n 26; exec {worker}"],
         capture_output=True,
         text=True,
         timeout=120,
