@@ -82,7 +82,8 @@ def test_a_cwd_that_is_no_directory_is_refused_when_queued(env: Env, cwd: str, r
     assert not env.db.exists()  # nothing stored
 
 
-def test_a_relative_cwd_from_a_deleted_directory_is_refused(env: Env) -> None:
+def _enqueue_from_a_deleted_directory(env: Env, *words: str) -> subprocess.CompletedProcess[str]:
+    """`jobctl enqueue WORDS` run by a shell standing in a directory it has just removed."""
     env.write_config(CONFIG)
     gone = env.root / "gone"
     gone.mkdir()
@@ -90,31 +91,23 @@ def test_a_relative_cwd_from_a_deleted_directory_is_refused(env: Env) -> None:
     script = (
         f"cd {shlex.quote(str(gone))} && rmdir {shlex.quote(str(gone))} && {jobctl}"
         f" --config {shlex.quote(str(env.config))} --db {shlex.quote(str(env.db))}"
-        " enqueue --exec --cwd sub -- true"
+        f" enqueue {' '.join(words)}"
     )
-    done = subprocess.run(
+    return subprocess.run(
         ["sh", "-c", script], capture_output=True, text=True, env=env.env, timeout=60,
         check=False,
     )  # fmt: skip
+
+
+def test_a_relative_cwd_from_a_deleted_directory_is_refused(env: Env) -> None:
+    done = _enqueue_from_a_deleted_directory(env, "--exec", "--cwd", "sub", "--", "true")
     assert _refused(done) == (
         "jobctl: --cwd sub: the current directory, which it is read from, was deleted"
     )
 
 
 def test_exec_from_a_deleted_directory_names_cwd(env: Env) -> None:
-    env.write_config(CONFIG)
-    gone = env.root / "gone"
-    gone.mkdir()
-    jobctl = " ".join(shlex.quote(word) for word in JOBCTL)
-    script = (
-        f"cd {shlex.quote(str(gone))} && rmdir {shlex.quote(str(gone))} && {jobctl}"
-        f" --config {shlex.quote(str(env.config))} --db {shlex.quote(str(env.db))}"
-        " enqueue --exec -- true"
-    )
-    done = subprocess.run(
-        ["sh", "-c", script], capture_output=True, text=True, env=env.env, timeout=60,
-        check=False,
-    )  # fmt: skip
+    done = _enqueue_from_a_deleted_directory(env, "--exec", "--", "true")
     assert _refused(done).endswith("cd to an existing directory first, or give --cwd DIR")
 
 
