@@ -171,3 +171,32 @@ def small_file_system(folder: Path, options: str) -> Iterator[Path]:
         yield folder
     finally:
         subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+def stop_outside_writes(db: Path, pid: int) -> None:
+    """SIGSTOP process `pid` at a moment it holds no write transaction on `db`.
+
+    A process stopped inside one holds the write lock until it runs again, and every write
+    a test makes while it is stopped waits out the busy timeout: the test takes the write
+    lock first, stops the process once it is known to wait or be elsewhere, then lets go.
+    """
+    import sqlite3
+
+    holder = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        os.kill(pid, signal.SIGSTOP)
+        deadline = time.monotonic() + 10
+        while _process_state(pid) not in ("T", "t"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"process {pid} did not stop")
+            time.sleep(0.001)
+        holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+def _process_state(pid: int) -> str:
+    """The one-letter state of process `pid` (`T`: stopped by a signal)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]

@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 
 import pytest
-from conftest import JOBCTL, Env
+from conftest import JOBCTL, Env, stop_outside_writes
 
 from jobctl.records import WorkerInfo
 from jobctl.store.sqlite import SqliteStore
@@ -752,7 +752,7 @@ def test_schedule_list_says_no_daemon_runs_behind_a_stopped_leader(env: Env) -> 
 
     assert listed() == (True, None, "")
     leader_id = _daemon_id(env, leader.pid)
-    os.kill(leader.pid, signal.SIGSTOP)
+    stop_outside_writes(env.db, leader.pid)
     try:
         # Its heartbeat a minute old, as three missed intervals leave it (not waited for).
         with SqliteStore(env.db) as store:
@@ -782,7 +782,7 @@ def test_reload_names_a_stopped_leader_of_its_own_database(env: Env) -> None:
     leader = env.start("schedule-daemon")
     env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, timeout=20)
     leader_id = _daemon_id(env, leader.pid)
-    os.kill(leader.pid, signal.SIGSTOP)
+    stop_outside_writes(env.db, leader.pid)
     try:
         with SqliteStore(env.db) as store:
             assert store.heartbeat(leader_id, time.time() - 60)
