@@ -1,11 +1,15 @@
 """Shared fixtures: a private config and database per test, and the real `jobctl` CLI.
 
 Tests drive the installed command in subprocesses against a real SQLite file, exactly as a
-user would; nothing here mocks the store or the clock of a worker process.
+user would; nothing here mocks the store or the clock of a worker process. A short call
+(`Env.run`) is a process forked from one that has imported jobctl already (forkserver.py),
+as a new interpreter would run it where nothing it reads at start differs; set
+JOBCTL_TEST_FORK=0 to start every call as a new interpreter.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -16,11 +20,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import forkserver
 import pytest
 
 pytest_plugins = ["redis_server"]
 
 JOBCTL = [sys.executable, "-m", "jobctl"]
+
+atexit.register(forkserver.stop_all)
 
 
 @dataclass
@@ -47,9 +54,26 @@ class Env:
         cwd: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run `jobctl [--config C] --db D ARGS...` (in the sandbox, or `cwd`) and wait."""
-        cmd = [*JOBCTL, *self.global_args(config, args), *args]
-        result = subprocess.run(
-            cmd,
+        argv = [*self.global_args(config, args), *args]
+        where = self.root if cwd is None else cwd
+        zygote = forkserver.zygote_for(argv, self.env)
+        if zygote is not None:
+            result = zygote.run(argv, environ=self.env, cwd=where, input=input, timeout=timeout)
+        else:
+            result = self._spawn(argv, input=input, timeout=timeout, cwd=where)
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"jobctl {' '.join(args)} exited {result.returncode}\n"
+                f"stdout: {result.stdout}\nstderr: {result.stderr}"
+            )
+        return result
+
+    def _spawn(
+        self, argv: Sequence[str], *, input: str | None, timeout: float, cwd: Path
+    ) -> subprocess.CompletedProcess[str]:
+        """The call as a new interpreter: what the fork server stands in for."""
+        return subprocess.run(
+            [*JOBCTL, *argv],
             input=input,
             # Never the terminal pytest runs in: a command that asks there (prune, dead
             # purge) would wait for an answer.
@@ -58,14 +82,8 @@ class Env:
             text=True,
             timeout=timeout,
             env=self.env,
-            cwd=self.root if cwd is None else cwd,
+            cwd=cwd,
         )
-        if check and result.returncode != 0:
-            raise AssertionError(
-                f"jobctl {' '.join(args)} exited {result.returncode}\n"
-                f"stdout: {result.stdout}\nstderr: {result.stderr}"
-            )
-        return result
 
     def start(self, *args: str, config: bool = True) -> subprocess.Popen[str]:
         """Start `jobctl ARGS...` in the background (e.g. a worker); stopped at teardown."""
