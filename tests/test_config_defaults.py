@@ -197,6 +197,16 @@ def test_jitter_spreads_retries_over_the_upper_half_of_the_wait() -> None:
         assert len(set(draws)) > 1900
 
 
+def test_zero_backoff_retries_at_once_and_zero_kill_grace_kills_at_once(tmp_path: Path) -> None:
+    """Unlike a timeout, these are meaningful at zero (jobs.toml.example says what each does),
+    so validate takes them."""
+    for setting in ('backoff = "0s"', 'backoff_max = "0"'):
+        job_type, _ = _loaded(tmp_path, f"{MINIMAL}{setting}\n")
+        assert [retry_delay(job_type, n) for n in (1, 2, 10)] == [0, 0, 0], setting
+    job_type, _ = _loaded(tmp_path, f'{MINIMAL}kill_grace = "0"\n')
+    assert job_type.kill_grace == 0
+
+
 def _timestamp(text: object) -> float:
     assert isinstance(text, str)
     return datetime.fromisoformat(text).timestamp()
