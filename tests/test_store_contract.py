@@ -350,6 +350,22 @@ def test_lost_attempt_on_last_try_goes_dead(store: Store) -> None:
     assert (lost.outcome, lost.finished_at) == (Outcome.LOST, T0 + LEASE)
 
 
+def test_wake_workers_reaches_a_listening_worker(make_store: Callable[[], Store]) -> None:
+    """`jobctl reload` wakes the idle workers through the store, whichever it is."""
+    import select
+
+    worker_side, reloader = make_store(), make_store()
+    listener = worker_side.open_listener("w1")
+    assert listener is not None
+    try:
+        listener.drain()
+        reloader.wake_workers()
+        readable, _, _ = select.select([listener.fileno()], [], [], 10)
+        assert readable == [listener.fileno()]
+    finally:
+        listener.close()
+
+
 def test_renew_keeps_a_lease_alive(store: Store) -> None:
     store.enqueue([job()], T0)
     (claim,) = store.claim("w", None, T0, LEASE)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import JOBCTL, Env
 
 _HELLO = """[jobs.hello]
@@ -95,10 +96,22 @@ def test_sighup_looks_for_a_config_refuses_a_broken_one_and_takes_it_fixed(env: 
     assert len(_lines(log, "worker.reload_failed")) == 2, log.read_text()
 
 
-def test_reload_wakes_a_worker_that_then_fills_a_raised_max_running_at_once(env: Env) -> None:
+@pytest.fixture(params=["sqlite", "redis"])
+def store_env(request: pytest.FixtureRequest, env: Env) -> Env:
+    if request.param == "redis":
+        return request.getfixturevalue("redis_env")  # type: ignore[no-any-return]
+    return env
+
+
+def test_reload_wakes_a_worker_that_then_fills_a_raised_max_running_at_once(
+    store_env: Env,
+) -> None:
     """With the default lease (30 s) the worker read the raised limit at its next regular
-    pass, some 10 s later, and `reload` woke no one."""
-    env.write_config("[queues.build]\nmax_running = 1\n")
+    pass, some 10 s later, and `reload` woke no one (on Redis until the wake went to the
+    server's channel)."""
+    env = store_env
+    allow = "[settings]\nallow_exec = true\n"  # a shared store runs commands only if told
+    env.write_config(f"{allow}[queues.build]\nmax_running = 1\n")
     worker = env.start("run-worker", "-n", "4")
     started = env.root / "started"
     started.mkdir()
@@ -112,7 +125,7 @@ def test_reload_wakes_a_worker_that_then_fills_a_raised_max_running_at_once(env:
         for n in range(3)
     ]
     env.wait_for(lambda: len(list(started.iterdir())) == 1)
-    env.write_config("[queues.build]\nmax_running = 3\n")
+    env.write_config(f"{allow}[queues.build]\nmax_running = 3\n")
     try:
         reloaded = env.run("reload", check=True)
         env.wait_for(lambda: len(list(started.iterdir())) == 3, timeout=1.0, interval=0.01)

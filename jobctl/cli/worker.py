@@ -232,9 +232,10 @@ def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...]
 @app.command(epilog="Example:  jobctl reload")
 def reload() -> None:
     """Ask the cron daemon leading on this host (`schedule-daemon` or `up`) to re-read the
-    config (SIGHUP), and wake this host's workers of the database (on SQLite), which then
-    look at the file at once: a raised max_running is used now, not at their next regular
-    pass. Standby daemons need no asking: they read a changed file on taking over."""
+    config (SIGHUP), and wake this host's workers of the database (on Redis, every host's,
+    each looking at its own file), which then look at the file at once: a raised max_running
+    is used now, not at their next regular pass. Standby daemons need no asking: they read a
+    changed file on taking over."""
     import os
     import signal
     import socket
@@ -255,68 +256,55 @@ def reload() -> None:
         leads = any(w.kind == "scheduler" for w in here)
         hung = None if leads else _hung_leader_here(store, host, now)
         workers = sum(1 for w in here if w.kind == "worker")
-        wake_dir = _wake_dir(store) if workers else None
-    if hung is not None:  # not "runs with another database": it is this one's
-        from jobctl.render import ago
+        if hung is not None:  # not "runs with another database": it is this one's
+            from jobctl.render import ago
 
-        raise OperationFailed(
-            f"the cron daemon leading on this host for database {STATE.db_location()} (pid"
-            f" {hung.pid}) last heartbeated {ago(hung.heartbeat_at, now)}: it is stopped"
-            f" (SIGSTOP, Ctrl-Z) or hung, and reads no reload until it runs again (kill -CONT"
-            f" {hung.pid})"
-        )
-    # Only a process that is a cron daemon now: a record may name a pid reused since, or
-    # (a shared store's records are written by whoever holds its password) any process.
-    pids = sorted({w.pid for w in here if w.kind == "scheduler" and _is_a_daemon(w.pid)})
-    # Each daemon re-reads the file it started with: that one is checked, not this call's,
-    # which is needed only for a daemon whose file /proc does not tell (another user's).
-    files = {pid: _config_of(pid) for pid in pids}
-    named = [path for path in files.values() if path is not None]
-    checked = _schedule_config() if len(named) < len(pids) or not pids else None
-    for path in dict.fromkeys(named):
-        if checked is None or checked.path is None or path.resolve() != checked.path.resolve():
-            check_schedules(load_config_file(path))  # refused: exit 2, nothing sent
-    sent = 0
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGHUP)
-            sent += 1
-        except (ProcessLookupError, PermissionError):
-            continue
-    woken = 0
-    if wake_dir is not None:
-        from jobctl.store.wake import wake_all
-
-        wake_all(wake_dir)
-        woken = workers
-    if not sent and here:
-        told = (
-            f"woke its {woken} worker(s), which read the changed config now (standby daemons"
-            " read it on taking over)"
-            if woken
-            else "its workers and standby daemons read the changed config on their own"
-        )
-        typer.echo(f"no cron daemon leads on this host: {told}")
-        return
-    if not sent:
-        raise OperationFailed(
-            f"no running worker or cron daemon of this host uses database"
-            f" {STATE.db_location()}{_daemons_elsewhere()}"
-        )
-    shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked and checked.path)
-    unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
-    also = f"; woke {woken} worker(s)" if woken else ""
-    typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}{also}")
-
-
-def _wake_dir(store: Store) -> Path | None:
-    """The folder where the database's workers of this host listen for wake-ups, or None
-    where they listen elsewhere (Redis: a channel of the server; they find the change at
-    their next start of a job or regular pass)."""
-    from jobctl.store.sqlite import SqliteStore
-    from jobctl.store.wake import wake_dir_for
-
-    return wake_dir_for(Path(store.path)) if isinstance(store, SqliteStore) else None
+            raise OperationFailed(
+                f"the cron daemon leading on this host for database {STATE.db_location()} (pid"
+                f" {hung.pid}) last heartbeated {ago(hung.heartbeat_at, now)}: it is stopped"
+                f" (SIGSTOP, Ctrl-Z) or hung, and reads no reload until it runs again (kill -CONT"
+                f" {hung.pid})"
+            )
+        # Only a process that is a cron daemon now: a record may name a pid reused since, or
+        # (a shared store's records are written by whoever holds its password) any process.
+        pids = sorted({w.pid for w in here if w.kind == "scheduler" and _is_a_daemon(w.pid)})
+        # Each daemon re-reads the file it started with: that one is checked, not this call's,
+        # which is needed only for a daemon whose file /proc does not tell (another user's).
+        files = {pid: _config_of(pid) for pid in pids}
+        named = [path for path in files.values() if path is not None]
+        checked = _schedule_config() if len(named) < len(pids) or not pids else None
+        for path in dict.fromkeys(named):
+            if checked is None or checked.path is None or path.resolve() != checked.path.resolve():
+                check_schedules(load_config_file(path))  # refused: exit 2, nothing sent
+        sent = 0
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGHUP)
+                sent += 1
+            except (ProcessLookupError, PermissionError):
+                continue
+        woken = 0
+        if workers:
+            store.wake_workers()
+            woken = workers
+        if not sent and here:
+            told = (
+                f"woke its {woken} worker(s), which read the changed config now (standby daemons"
+                " read it on taking over)"
+                if woken
+                else "its workers and standby daemons read the changed config on their own"
+            )
+            typer.echo(f"no cron daemon leads on this host: {told}")
+            return
+        if not sent:
+            raise OperationFailed(
+                f"no running worker or cron daemon of this host uses database"
+                f" {STATE.db_location()}{_daemons_elsewhere()}"
+            )
+        shown = ", ".join(str(p) for p in dict.fromkeys(named)) or str(checked and checked.path)
+        unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
+        also = f"; woke {woken} worker(s)" if woken else ""
+        typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}{also}")
 
 
 def _hung_leader_here(store: Store, host: str, now: float) -> WorkerInfo | None:

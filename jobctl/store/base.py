@@ -217,6 +217,11 @@ class Store(abc.ABC):
     def open_listener(self, worker: str) -> WakeListener | None:
         """A wake-up channel for an idle worker, or None to poll."""
 
+    @abc.abstractmethod
+    def wake_workers(self) -> None:
+        """Wake the idle workers listening (`jobctl reload`): each looks at its config file
+        at once. Best effort: one that misses it looks at its next regular pass."""
+
     # -- inspecting ------------------------------------------------------------------------
 
     @abc.abstractmethod

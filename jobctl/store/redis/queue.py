@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -253,6 +254,11 @@ class QueueOps(RedisBase):
                 why = self._scrub(str(exc))
             self.wake_error = f"{self.location}: cannot subscribe to {channel}: {why}"
             return None
+
+    def wake_workers(self) -> None:
+        """Every host's workers of the namespace: each looks at its own config file."""
+        with contextlib.suppress(redis.exceptions.RedisError):
+            self._client.publish(self._key("wake"), "w")
 
 
 def _path_or_unknown(path: str | None) -> str:

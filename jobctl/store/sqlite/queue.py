@@ -610,6 +610,13 @@ class QueueOps(SqliteBase):
         except OSError:
             return None
 
+    def wake_workers(self) -> None:
+        """This host's workers: the others of a database on a shared file system listen
+        on their own host's sockets."""
+        from jobctl.store.wake import wake_all
+
+        wake_all(wake_dir_for(self.path))
+
 
 def _insert_chunk(
     conn: sqlite3.Connection, first: int, columns: tuple[Any, ...], payloads: list[str], now: float
