@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import forkserver
+import hypothesis
 import pytest
 
 pytest_plugins = ["redis_server"]
@@ -28,6 +29,11 @@ pytest_plugins = ["redis_server"]
 JOBCTL = [sys.executable, "-m", "jobctl"]
 
 atexit.register(forkserver.stop_all)
+
+# No per-example time limit for property tests: on a loaded machine (CI on 2 cores) the
+# limit failed examples for being slow, which says nothing about their property.
+hypothesis.settings.register_profile("jobctl", deadline=None)
+hypothesis.settings.load_profile("jobctl")
 
 
 @dataclass
