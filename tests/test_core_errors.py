@@ -332,7 +332,18 @@ def test_a_broken_config_does_not_block_commands_on_a_named_database(env: Env) -
     job_id = env.enqueue("greet", "--arg", "name=x", "--delay", "1h")
     env.write_config(CONFIG + "[jobs.b\n")
     warning = f"jobctl: warning: {env.config}:"
-    for args in (["list"], ["show", str(job_id)], ["status"], ["dead", "list"]):
+    backup = str(env.root / "copy.db")
+    for args in (
+        ["list"],
+        ["show", str(job_id)],
+        ["status"],
+        ["dead", "list"],
+        ["metrics"],  # a node_exporter textfile line stopped updating its file
+        ["backup", backup],  # the nightly backup from a cron line stopped
+        ["prune", "--older-than", "30d", "--yes"],
+        ["pause", "default"],
+        ["resume", "default"],
+    ):
         result = env.run(*args)
         assert result.returncode == 0, (args, result.stderr)
         assert result.stderr.startswith(warning) and "going on without it" in result.stderr

@@ -207,6 +207,11 @@ _DATABASE_ONLY = {
     "health",
     "dead",
     "reload",
+    "metrics",
+    "backup",
+    "prune",
+    "pause",
+    "resume",
 }
 
 
