@@ -129,7 +129,7 @@ _jobctl_value() {
         'logs -t') REPLY='plain' ;;
         'logs --lines') REPLY='plain' ;;
         'logs -l') REPLY='plain' ;;
-        'logs --hook') REPLY='plain' ;;
+        'logs --hook') REPLY='choice failure dead' ;;
         'prune --older-than') REPLY='plain' ;;
         'prune --state') REPLY='dynamic' ;;
         'prune -s') REPLY='dynamic' ;;

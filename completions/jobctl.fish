@@ -245,7 +245,7 @@ function __jobctl_value
         case 'logs -l'
             printf '%s\n' 'plain'
         case 'logs --hook'
-            printf '%s\n' 'plain'
+            printf '%s\n' 'choice failure dead'
         case 'prune --older-than'
             printf '%s\n' 'plain'
         case 'prune --state'

@@ -143,6 +143,7 @@ t 'jobctl list --job build:'
 t 'jobctl show 4'
 t 'jobctl --log-level w'
 t 'jobctl --log-format '
+t 'jobctl logs 4 --hook '
 t 'jobctl enqueue --payload-file jo'
 t 'jobctl enqueue --exec sleep'
 t 'jobctl enqueue -x -- ./my-t'
@@ -184,6 +185,7 @@ def test_bash_completion(env: Env) -> None:
     assert answers["jobctl show 4"] == ""
     assert answers["jobctl --log-level w"] == "warning"  # a fixed set: offered
     assert answers["jobctl --log-format "] == "text json"
+    assert answers["jobctl logs 4 --hook "] == "failure dead"
     assert answers["jobctl enqueue --payload-file jo"] == "jobs.toml"  # FILE: file names
     # --exec: a command's name, then what it takes (files), its options too.
     assert "sleep" in answers["jobctl enqueue --exec sleep"].split()

@@ -200,6 +200,10 @@ def _kind(param: Any) -> tuple[str, list[str]]:
         from jobctl.config import LOG_FORMATS, LOG_LEVELS
 
         return "choice", list(LOG_LEVELS if metavar == "LEVEL" else LOG_FORMATS)
+    if metavar == "KIND":  # `logs --hook`: which hook's log
+        from jobctl.cli.attemptlogs import HOOK_KINDS
+
+        return "choice", list(HOOK_KINDS)
     choices = getattr(param.type, "choices", None)
     if choices:
         return "choice", [str(c) for c in choices]
