@@ -30,6 +30,24 @@ NAME_RULE = (
     "use ASCII letters, digits, '_', '-', '.', ':', starting with a letter or a digit (at most 64)"
 )
 MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
+# The keys of a job type that a schedule with an inline `command` takes for it (its own
+# jitter, queue, priority and description are the schedule's).
+_INLINE_JOB_KEYS = (
+    "command",
+    "shell",
+    "cwd",
+    "env",
+    "timeout",
+    "kill_grace",
+    "max_attempts",
+    "backoff",
+    "backoff_max",
+    "user",
+    "group",
+    "on_failure",
+    "on_dead",
+    "hook_timeout",
+)
 QUEUE_NAME = JOB_NAME
 MIN_LOG_BYTES = 1024  # [settings] log_max_bytes: below it a cut log keeps next to nothing
 MIN_PAYLOAD_LIMIT = 1024  # [settings] max_payload: below it most payloads, or all, are refused
@@ -710,29 +728,14 @@ class _Parser:
             raise self.fail(t, None, f"the name {ADHOC_JOB!r} is reserved for ad-hoc commands")
         if not isinstance(data, dict):
             raise self.fail("jobs", name, "must be a table")
-        allowed = {
-            "command",
-            "shell",
-            "cwd",
-            "env",
-            "timeout",
-            "kill_grace",
-            "max_attempts",
-            "backoff",
-            "backoff_max",
-            "jitter",
-            "queue",
-            "priority",
-            "description",
-            "user",
-            "group",
-            "on_failure",
-            "on_dead",
-            "hook_timeout",
-        }
-        self.check_keys(t, data, allowed)
+        self.check_keys(t, data, {*_INLINE_JOB_KEYS, "jitter", "queue", "priority", "description"})
         if "command" not in data:
             raise self.fail(t, None, "missing required key 'command'")
+        return self.job_type(t, name, data, default_attempts=3)
+
+    def job_type(self, t: str, name: str, data: dict[str, Any], default_attempts: int) -> JobType:
+        """The job type a [jobs] table, or a schedule's inline command, describes (table `t`
+        in messages)."""
         shell = self.take(t, data, "shell", bool, False)
         command = self.command(t, data["command"], shell)
         if shell and isinstance(data["command"], list):
@@ -752,7 +755,7 @@ class _Parser:
                 raise self.fail(t, "env", f"bad variable name {_printable(key)!r}")
             if isinstance(value, str) and "\0" in value:
                 raise self.fail(t, "env", f"value of {key!r} contains a NUL character")
-        max_attempts = self.take(t, data, "max_attempts", int, 3, check_max_attempts)
+        max_attempts = self.take(t, data, "max_attempts", int, default_attempts, check_max_attempts)
         timeout = self.duration(t, data, "timeout", None)
         if timeout is not None and timeout <= 0:
             raise self.fail(t, "timeout", "must be positive")
@@ -851,6 +854,7 @@ class _Parser:
             "priority",
             "queue",
             "description",
+            *_INLINE_JOB_KEYS,
         }
         self.check_keys(t, data, allowed)
         if "cron" not in data:
@@ -865,6 +869,14 @@ class _Parser:
             if job not in jobs:
                 known = ", ".join(sorted(jobs)) or "none"
                 raise self.fail(t, "job", f"unknown job {job!r}; defined jobs: {known}")
+            for key in _INLINE_JOB_KEYS:
+                if key in data:
+                    raise self.fail(
+                        t,
+                        key,
+                        f"a key of the job type: set it in [jobs.{_quote_key(job)}] (a"
+                        " schedule takes it only with an inline command)",
+                    )
         else:
             # An inline command becomes a job type of its own, named after the schedule.
             job = f"schedule:{name}"
@@ -875,9 +887,9 @@ class _Parser:
                     f"its job type would be named {job!r}, as [jobs.{_quote_key(job)}] is:"
                     f" rename one (or set job = {job!r} instead of a command)",
                 )
-            command = self.command(t, data["command"], False)
-            self.check_placeholders(t, command, False)
-            inline = JobType(name=job, command=command)
+            # It runs once a fire, as a crontab line does, unless max_attempts says more.
+            own = {key: data[key] for key in _INLINE_JOB_KEYS if key in data}
+            inline = self.job_type(t, job, own, default_attempts=1)
         overlap = self.take(t, data, "overlap", str, "skip")
         if overlap not in ("skip", "queue", "allow"):
             raise self.fail(t, "overlap", "must be 'skip', 'queue' or 'allow'")
