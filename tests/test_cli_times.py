@@ -264,7 +264,10 @@ def test_an_unreadable_time_lists_the_forms_taken(berlin: Env, text: str) -> Non
 def test_the_help_of_at_and_exec(berlin: Env) -> None:
     shown = " ".join(berlin.run("enqueue", "--help", check=True).stdout.split())
     assert "21:30 (the next one), today 9:00, tomorrow 9:00, +10m (from now), or now" in shown
-    assert "it runs once (one attempt) unless --max-attempts is given" in shown
+    assert (
+        "it runs once (one attempt) unless --max-attempts or [settings] exec_max_attempts"
+        " says more" in shown
+    )
 
 
 @pytest.mark.parametrize("text", ["2027-01-01x09:30", "2027-01-01_09:30", "2027-01-01-09:30"])

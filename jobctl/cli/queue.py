@@ -231,7 +231,7 @@ def enqueue(
             "--exec",
             "-x",
             help="Queue the given command (no job type needed); it runs once (one attempt)"
-            " unless --max-attempts is given.",
+            " unless --max-attempts or [settings] exec_max_attempts says more.",
         ),
     ] = False,
     cwd: Annotated[
