@@ -18,7 +18,7 @@ end
 function __jobctl_options
     switch $argv[1]
         case ''
-            printf '%s\n' '--config	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '-c	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '--db	The queue: a SQLite file, or redis://[:password@]host:port/N (default: $JOBCTL_DB, [settings] db, $XDG_STATE_HOME/jobctl/jobctl.db).' '--log-format	Event lines on stderr: text or json (default: [settings] log_format, text).' '--log-level	debug, info, warning or error (default: [settings] log_level, info).' '--version	Print the version and exit.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--config	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '-c	Config file (default: $JOBCTL_CONFIG, ./jobs.toml, $XDG_CONFIG_HOME/jobctl/jobs.toml).' '--db	The queue: a SQLite file, or redis[s]://[[user]:password@]host[:port][/db] (default: $JOBCTL_DB, [settings] db, $XDG_STATE_HOME/jobctl/jobctl.db).' '--log-format	Event lines on stderr: text or json (default: [settings] log_format, text).' '--log-level	debug, info, warning or error (default: [settings] log_level, info).' '--version	Print the version and exit.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'backup'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'cancel'

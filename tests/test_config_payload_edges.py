@@ -420,7 +420,7 @@ def test_a_schedule_payload_over_max_payload_is_refused_by_validate(env: Env) ->
 def test_a_config_saved_with_a_byte_order_mark_is_read(env: Env) -> None:
     """Windows Notepad starts a UTF-8 file with one: it read as 'Invalid statement'."""
     env.config.write_bytes(b'\xef\xbb\xbf[jobs.a]\ncommand = ["true"]\n')
-    assert env.run("validate", check=True).stdout.endswith("ok (1 jobs, 0 schedules)\n")
+    assert env.run("validate", check=True).stdout.endswith("ok (1 job, 0 schedules)\n")
 
 
 def test_validate_warns_of_a_user_job_a_worker_of_this_user_cannot_start(env: Env) -> None:

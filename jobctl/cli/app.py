@@ -145,8 +145,8 @@ def main(
         typer.Option(
             "--db",
             metavar="FILE",
-            help="The queue: a SQLite file, or redis://[:password@]host:port/N (default: "
-            "$JOBCTL_DB, [settings] db, $XDG_STATE_HOME/jobctl/jobctl.db).",
+            help="The queue: a SQLite file, or redis[s]://[[user]:password@]host[:port][/db]"
+            " (default: $JOBCTL_DB, [settings] db, $XDG_STATE_HOME/jobctl/jobctl.db).",
             show_default=False,
         ),
     ] = None,

@@ -26,12 +26,17 @@ def validate(
 
     config = check_schedules(STATE.config(required=True))
     if not quiet:
-        typer.echo(
-            f"{config.path}: ok ({len(config.jobs)} jobs, {len(config.schedules)} schedules)"
-        )
+        jobs = _count(len(config.jobs), "job")
+        schedules = _count(len(config.schedules), "schedule")
+        typer.echo(f"{config.path}: ok ({jobs}, {schedules})")
     for note in config.notes:
         say(f"jobctl: warning: {note}")
     _warn_about_this_host(config)
+
+
+def _count(number: int, noun: str) -> str:
+    """`1 job`, `2 jobs`: the summary line is read by people, who stumble on `1 jobs`."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _warn_about_this_host(config: Config) -> None:
