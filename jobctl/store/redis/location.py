@@ -35,7 +35,9 @@ def parse_location(location: str) -> RedisLocation:
     except ValueError as exc:  # an unclosed [ of an IPv6 address
         raise StoreError(f"{redact(location)}: {exc}") from None
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise StoreError(f"{redact(location)}: expected redis://[:password@]host[:port][/db]")
+        raise StoreError(
+            f"{redact(location)}: expected redis[s]://[[user]:password@]host[:port][/db]"
+        )
     try:
         parts.port  # noqa: B018 (parsed on access)
     except ValueError:
