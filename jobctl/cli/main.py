@@ -426,17 +426,33 @@ def _stdout_errors(out: io.TextIOWrapper) -> str:
     return "backslashreplace"
 
 
+class _Stderr(io.FileIO):
+    """Descriptor 2, whose failed writes drop what they carried: a note or warning that
+    cannot be written (`2>/dev/full`, a full disk under `2>>cron.log`) is lost, not the
+    command. It ended the command with Python's own exit code, 120, after its job was
+    stored and before its id was printed."""
+
+    def write(self, data: ReadableBuffer, /) -> int:
+        try:
+            return super().write(data)
+        except OSError:
+            return memoryview(data).nbytes
+
+
 def _whole_lines_on_stderr() -> None:
-    """stderr unbuffered (python -u) writes a printed line and its newline apart, so lines
-    of processes sharing it interleave mid-line: line buffering writes each line whole."""
+    """stderr over _Stderr, line-buffered: unbuffered (python -u), a printed line and its
+    newline were written apart, so lines of processes sharing it interleaved mid-line."""
     err = sys.stderr
-    if not isinstance(err, io.TextIOWrapper) or type(err.buffer) is not io.FileIO:
-        return
+    if not isinstance(err, io.TextIOWrapper) or type(err.buffer) not in _STDIO_BUFFERS:
+        return  # not the interpreter's own stream (an embedding program replaced it)
     try:
-        raw = io.FileIO(err.fileno(), "w", closefd=False)
+        raw = _Stderr(err.fileno(), "w", closefd=False)
     except (OSError, ValueError):
         return
-    err.flush()
+    try:
+        err.flush()
+    except OSError:
+        return
     sys.stderr = io.TextIOWrapper(
         io.BufferedWriter(raw), encoding=err.encoding, errors=err.errors, line_buffering=True
     )
