@@ -6,6 +6,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
+import os
 import time
 from array import array
 from collections.abc import Sequence
@@ -263,6 +264,12 @@ def wait(
         return
     with opened as store:
         given = list(dict.fromkeys(job_ids or []))
+        own = _own_job(store)
+        if own is not None and own in given:
+            raise UsageError(
+                f"job {own} is the job whose command runs this wait: it cannot end before the"
+                " wait does"
+            )
         wanted = _WaitedFor(given)
         stopping: list[int] = []  # waited for (their keys are held), not reported on
         listing_timed_out = False
@@ -272,6 +279,9 @@ def wait(
             check_job_name(job, store)  # as list and dead do: a typo is exit 2
             where = JobFilter(states=ACTIVE_STATES, queue=queue, job=job, limit=None)
             active_ids, listing_timed_out = _active_ids(store, where, deadline)
+            if own is not None and _holds(active_ids, own):
+                active_ids = array("q", (i for i in active_ids if i != own))
+                say(f"jobctl: note: not waiting for job {own}, whose command runs this wait")
             if queue is not None and not active_ids:
                 note_unknown_queue(queue, store, fatal=True)
             wanted = _WaitedFor(given, active_ids)
@@ -486,6 +496,25 @@ class _Pending(Sequence[int]):
         """The batch next_batch gave was read: those in `ended` are waited for no more."""
         self._kept.extend(i for i in batch if i not in ended)
         self._read_up_to += len(batch)
+
+
+def _own_job(store: Store) -> int | None:
+    """The job whose command runs this call, when it runs in one of this database's jobs
+    (JOBCTL_JOB_ID, and JOBCTL_WORKER its running worker: the same id of another database
+    is another job)."""
+    inside, worker = os.environ.get("JOBCTL_JOB_ID", ""), os.environ.get("JOBCTL_WORKER")
+    if not inside.isascii() or not inside.isdigit() or not worker:
+        return None
+    from jobctl.errors import StoreError
+    from jobctl.models import State
+
+    try:
+        job = store.get(int(inside))
+    except (StoreError, OverflowError):
+        return None
+    if job is None or job.state is not State.RUNNING or job.worker != worker:
+        return None
+    return job.id
 
 
 def _active_ids(store: Store, where: JobFilter, deadline: float | None) -> tuple[array[int], bool]:
