@@ -76,16 +76,16 @@ def _check_histogram(samples: Samples, name: str, queue: str, job: str) -> tuple
     buckets = {
         dict(labels)["le"]: value
         for labels, value in series(samples, f"{name}_bucket").items()
-        if dict(labels)["queue"] == queue and dict(labels)["job"] == job
+        if dict(labels)["queue"] == queue and dict(labels)["job_type"] == job
     }
     assert "+Inf" in buckets
     bounds = sorted(buckets, key=float)
     assert bounds[-1] == "+Inf"
     counts = [buckets[b] for b in bounds]
     assert counts == sorted(counts), f"{name} buckets not cumulative: {counts}"
-    count = sample(samples, f"{name}_count", queue=queue, job=job)
+    count = sample(samples, f"{name}_count", queue=queue, job_type=job)
     assert counts[-1] == count
-    return int(count), sample(samples, f"{name}_sum", queue=queue, job=job)
+    return int(count), sample(samples, f"{name}_sum", queue=queue, job_type=job)
 
 
 def test_metrics_parse_with_the_official_parser(env: Env) -> None:
@@ -119,9 +119,9 @@ def test_metrics_parse_with_the_official_parser(env: Env) -> None:
     assert jobs[("batch", "dead")] == 1 and jobs[("batch", "queued")] == 1
     assert sum(jobs.values()) == 6
 
-    assert sample(samples, "jobctl_job_runs_total", job="ok", outcome="succeeded") == 3
-    assert sample(samples, "jobctl_job_runs_total", job="flaky", outcome="failed") == 2
-    assert len(series(samples, "jobctl_job_runs_total")) == 2
+    assert sample(samples, "jobctl_job_runs_total", job_type="ok", outcome="succeeded") == 3
+    assert sample(samples, "jobctl_job_runs_total", job_type="flaky", outcome="failed") == 2
+    assert sum(series(samples, "jobctl_job_runs_total").values()) == 5
 
     runs, run_sum = _check_histogram(samples, "jobctl_job_duration_seconds", "default", "ok")
     assert runs == 3 and 0 <= run_sum < 30
@@ -245,6 +245,131 @@ def test_metrics_of_an_empty_database(env: Env) -> None:
     assert series(samples, "jobctl_jobs") == {}
 
 
+OUTCOMES = {"succeeded", "failed", "timeout", "lost", "interrupted", "cancelled", "error"}
+
+
+def test_no_label_is_named_as_a_prometheus_target_label(env: Env) -> None:
+    """Prometheus sets `job` and `instance` itself: a `job` label of jobctl's came out as
+    exported_job on a default scrape, and every dashboard query selected the scrape job."""
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    env.run("run-worker", "--burst", check=True)
+    _, samples = scrape(env)
+    labels = {name for _, labelset in samples for name, _ in labelset}
+    assert not labels & {"job", "instance"}
+    assert sample(samples, "jobctl_job_runs_total", job_type="ok", outcome="succeeded") == 1
+    assert _check_histogram(samples, "jobctl_job_duration_seconds", "default", "ok")[0] == 1
+
+
+def test_every_outcome_of_every_known_job_type_is_there_at_zero(env: Env) -> None:
+    """A series that appears at 1 has no earlier sample: rate() and increase() never saw the
+    first failure of a job type. Configured job types, and any counted, start at 0."""
+    env.write_config(CONFIG)
+    with opened(env):
+        pass  # creates the database
+    _, samples = scrape(env)
+    runs = series(samples, "jobctl_job_runs_total")
+    assert set(runs) == {
+        frozenset({("job_type", job), ("outcome", outcome)})
+        for job in ("ok", "flaky")
+        for outcome in OUTCOMES
+    }
+    assert set(runs.values()) == {0}
+    env.run("enqueue", "--exec", "--", "false", check=True)  # a job type no config names
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_job_runs_total", job_type="exec", outcome="failed") == 0
+    env.run("run-worker", "--burst", check=True)
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_job_runs_total", job_type="exec", outcome="failed") == 1
+    assert sample(samples, "jobctl_job_runs_total", job_type="flaky", outcome="failed") == 0
+
+
+def test_enqueued_dead_and_cancelled_jobs_are_counters_a_prune_keeps(env: Env) -> None:
+    """The jobctl_jobs gauge of dead jobs goes down with a prune, `dead purge` or `dead
+    retry`: a job that died between two scrapes never showed."""
+    env.write_config(CONFIG + '\n[jobs.once]\ncommand = ["false"]\nmax_attempts = 1\n')
+    with opened(env):
+        pass
+    _, samples = scrape(env)
+    for name in ("jobctl_jobs_enqueued_total", "jobctl_jobs_dead_total"):
+        assert sample(samples, name, queue="default", job_type="once") == 0
+    env.enqueue("once")
+    env.enqueue("once")
+    cancelled = env.enqueue("ok", "--queue", "later", "--delay", "1h")
+    env.run("cancel", str(cancelled), check=True)
+    env.run("run-worker", "--burst", check=True)
+    env.run("prune", "--older-than", "0s", "-y", check=True)
+    types, samples = scrape(env)
+    assert types["jobctl_jobs_dead"] == "counter"
+    dead_now = ("jobctl_jobs", frozenset({("queue", "default"), ("state", "dead")}))
+    assert samples.get(dead_now, 0) == 0  # pruned: the queue holds no job now
+    assert sample(samples, "jobctl_jobs_dead_total", queue="default", job_type="once") == 2
+    assert sample(samples, "jobctl_jobs_enqueued_total", queue="default", job_type="once") == 2
+    assert sample(samples, "jobctl_jobs_enqueued_total", queue="later", job_type="ok") == 1
+    assert sample(samples, "jobctl_jobs_cancelled_total", queue="later", job_type="ok") == 1
+    assert sample(samples, "jobctl_jobs_cancelled_total", queue="default", job_type="ok") == 0
+
+
+def test_workers_gone_without_a_goodbye_are_counted(env: Env) -> None:
+    """A worker the OOM killer took, restarted by systemd, left no trace in jobctl_workers."""
+    env.write_config(CONFIG)
+    register(env, "worker", age=1.0, interval=10.0)
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_stale_workers") == 0
+    register(env, "worker", age=31.0, interval=10.0)
+    register(env, "scheduler", age=31.0, interval=10.0)
+    types, samples = scrape(env)
+    assert types["jobctl_stale_workers"] == "gauge"
+    assert sample(samples, "jobctl_stale_workers") == 2
+    assert sample(samples, "jobctl_workers") == 1
+
+
+def test_paused_and_disabled_schedules_say_so(env: Env) -> None:
+    """A last-success alert must be able to leave out a schedule paused or disabled on
+    purpose; only the absence of its next fire told them apart."""
+    env.write_config(CONFIG)
+    env.run("schedule", "pause", "held", check=True)
+    types, samples = scrape(env)
+    assert types["jobctl_schedule_paused"] == types["jobctl_schedule_enabled"] == "gauge"
+    paused = series(samples, "jobctl_schedule_paused")
+    assert paused == {
+        frozenset({("schedule", "nightly")}): 0,
+        frozenset({("schedule", "off")}): 0,
+        frozenset({("schedule", "held")}): 1,
+    }
+    assert series(samples, "jobctl_schedule_enabled") == {
+        frozenset({("schedule", "nightly")}): 1,
+        frozenset({("schedule", "off")}): 0,
+        frozenset({("schedule", "held")}): 1,
+    }
+    env.run("schedule", "resume", "held", check=True)
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_schedule_paused", schedule="held") == 0
+
+
+def test_schedule_series_without_a_config_file_come_from_the_store(env: Env) -> None:
+    """`metrics --db` run where no jobs.toml is (a textfile collector's folder) left out
+    every schedule series, silently: a last-success alert then had nothing to watch."""
+    env.write_config(CONFIG)
+    env.run("schedule", "run", "nightly", check=True)
+    env.run("run-worker", "--burst", check=True)
+    env.run("schedule", "pause", "held", check=True)
+    _, with_config = scrape(env)
+    elsewhere = env.root / "elsewhere"
+    elsewhere.mkdir()
+    result = env.run("metrics", config=False, cwd=elsewhere, check=True)
+    _, samples = parse_exposition(result.stdout)
+    for name in (
+        "jobctl_schedule_last_fire_timestamp_seconds",
+        "jobctl_schedule_last_run_timestamp_seconds",
+        "jobctl_schedule_last_success_timestamp_seconds",
+    ):
+        assert series(samples, name) == series(with_config, name), name
+        assert frozenset({("schedule", "nightly")}) in series(samples, name)
+    assert sample(samples, "jobctl_schedule_paused", schedule="held") == 1
+    assert series(samples, "jobctl_schedule_next_fire_timestamp_seconds") == {}  # needs the cron
+
+
 # ---------------------------------------------------------------------------------------------
 # --metrics-addr
 
@@ -296,7 +421,10 @@ def test_a_port_alone_binds_loopback_and_serves_metrics_and_health(env: Env) -> 
     env.wait_for(
         lambda: (
             _scrape_http("127.0.0.1", port).get(
-                ("jobctl_job_runs_total", frozenset({("job", "ok"), ("outcome", "succeeded")}))
+                (
+                    "jobctl_job_runs_total",
+                    frozenset({("job_type", "ok"), ("outcome", "succeeded")}),
+                )
             )
             == 1
         )

@@ -175,7 +175,7 @@ def test_stats_counts_survive_prune(env: Env) -> None:
     row = stats(env)[("default", "ok")]
     assert (row["enqueued"], row["processed"], row["succeeded"]) == (4, 4, 4)
     metrics = parse_exposition(env.run("metrics", check=True).stdout)[1]
-    assert sample(metrics, "jobctl_job_runs_total", job="ok", outcome="succeeded") == 5
+    assert sample(metrics, "jobctl_job_runs_total", job_type="ok", outcome="succeeded") == 5
 
 
 def test_stats_counts_survive_a_prune_through_the_store(env: Env) -> None:
@@ -222,7 +222,7 @@ def test_stats_wait_time_counts_from_when_the_job_was_due(env: Env) -> None:
     enqueue_at(env, now - 600, NewJob(job="later", payload={}, run_at=now - 2))
     env.run("run-worker", "--burst", check=True)
     metrics = parse_exposition(env.run("metrics", check=True).stdout)[1]
-    waited = sample(metrics, "jobctl_job_wait_seconds_sum", queue="default", job="later")
+    waited = sample(metrics, "jobctl_job_wait_seconds_sum", queue="default", job_type="later")
     assert 2 <= waited < 60
     row = stats(env)[("default", "later")]
     assert 2 <= row["wait_p50"] < 60, row

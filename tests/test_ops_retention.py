@@ -231,7 +231,13 @@ def test_prune_forgets_the_queues_it_empties_but_a_paused_one(env: Env) -> None:
     assert [(q["queue"], q["paused"]) for q in json.loads(status.stdout)["queues"]] == [
         ("held", True)
     ]
-    assert 'queue="c' not in env.run("metrics", check=True).stdout
+    counters = tuple(f"jobctl_jobs_{what}_total" for what in ("enqueued", "dead", "cancelled"))
+    gauges = [  # the counters of jobs keep what was counted in each queue, as stats does
+        line
+        for line in env.run("metrics", check=True).stdout.splitlines()
+        if not line.startswith(("#", *counters))
+    ]
+    assert not [line for line in gauges if 'queue="c' in line]
 
 
 def test_an_older_database_forgets_its_empty_queues_at_its_upgrade(tmp_path: Path) -> None:
