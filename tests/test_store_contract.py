@@ -1228,6 +1228,22 @@ def test_prune_deletes_what_finished_ids_named(store: Store) -> None:
     assert counts.counts == {State.SUCCEEDED: 1, State.RUNNING: 1}
 
 
+def test_finished_ids_leaves_out_a_cancelled_job_whose_process_still_stops(store: Store) -> None:
+    """delete_jobs keeps it until its worker reports the process gone: named by finished_ids,
+    a prune asked about it would count it, delete nothing and say nothing."""
+    stopping, ended = (r.id for r in store.enqueue([job(), job()], T0))
+    first, second = store.claim("w", None, T0, LEASE, limit=2)
+    store.cancel([stopping, ended], T0 + 1)
+    stopped = AttemptResult(Outcome.CANCELLED, error="cancelled")
+    store.finish([Finish(second if second.job.id == ended else first, stopped)], T0 + 2)
+    cancelled = [State.CANCELLED]
+    assert store.finished_ids(cancelled) == [ended]
+    assert store.finished_ids(cancelled, ids=[stopping, ended]) == [ended]
+    assert store.finished_ids(cancelled, finished_before=T0 + 10, job="j") == [ended]
+    assert store.delete_jobs(states=cancelled, ids=[stopping]) == []
+    assert store.get(stopping) is not None
+
+
 # -- statistics and workers ----------------------------------------------------------------------
 
 

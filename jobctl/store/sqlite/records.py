@@ -187,8 +187,9 @@ class RecordOps(SqliteBase):
         where, params = finished_where(states, job, finished_before=finished_before)
         if not where or (ids is not None and not ids):
             return []
-        sql = f"SELECT id FROM jobs WHERE {where}"
-        # As delete_jobs: each schedule's latest succeeded job stays.
+        # As delete_jobs: a cancelled job whose process still stops stays (its lease is
+        # the worker's until the process ends), and so does each schedule's latest success.
+        sql = f"SELECT id FROM jobs WHERE {where} AND lease_token IS NULL"
         kept = (
             {r[0] for r in self._read(LATEST_SUCCESSES_SQL)} if State.SUCCEEDED in states else set()
         )
