@@ -54,7 +54,7 @@ function __jobctl_options
         case 'pause'
             printf '%s\n' '--all	Every queue the config names or the database holds.' '-a	Every queue the config names or the database holds.' '--json	Print each queue, paused or not, as JSON.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'prune'
-            printf '%s\n' '--older-than	Delete jobs that ended longer ago than this, e.g. 30d (0 for all).' '--state	succeeded, dead or cancelled (repeat; default: all three).' '-s	succeeded, dead or cancelled (repeat; default: all three).' '--yes	Do not ask for confirmation.' '-y	Do not ask for confirmation.' '--json	Print the ids of the jobs deleted as JSON.' '--help	Show this message and exit.' '-h	Show this message and exit.'
+            printf '%s\n' '--older-than	Delete jobs that ended longer ago than this, e.g. 30d (0 for all).' '--state	succeeded, dead or cancelled (repeat; default: all three).' '-s	succeeded, dead or cancelled (repeat; default: all three).' '--yes	Do not ask for confirmation.' '-y	Do not ask for confirmation.' '--json	Print the ids deleted, and the jobs not, as JSON.' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'reload'
             printf '%s\n' '--help	Show this message and exit.' '-h	Show this message and exit.'
         case 'resume'

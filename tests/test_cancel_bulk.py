@@ -7,10 +7,11 @@ import json
 import os
 import pty
 import subprocess
+import time
 from pathlib import Path
 
 from conftest import JOBCTL, Env
-from test_ops_support import attempts, burst, job, start_worker, wait_state
+from test_ops_support import attempts, burst, job, opened, start_worker, wait_state
 
 CONFIG = """
 [queues.a]
@@ -162,16 +163,24 @@ def test_prune_ids_deletes_ended_jobs_and_their_logs_and_refuses_active_ones(env
     logs = [Path(a.log_path) for i in (succeeded, dead) for a in attempts(env, i) if a.log_path]
     assert len(logs) == 2 and all(p.exists() for p in logs)
 
-    result = env.run("prune", str(succeeded), str(dead), str(cancelled), str(active), "--json")
+    given = (succeeded, dead, cancelled, active, 999)
+    result = env.run("prune", *map(str, given), "--json")
     assert result.returncode == 1
-    assert json.loads(result.stdout) == {
-        "pruned": sorted([succeeded, dead, cancelled]),
-        "logs_removed": 2,
-    }
+    document = json.loads(result.stdout)
+    assert (document["pruned"], document["logs_removed"]) == (
+        sorted([succeeded, dead, cancelled]),
+        2,
+    )
+    # Which ids stayed, and why, as `dead purge --json` says them in not_purged.
+    assert [(o["id"], o["state"], o["pruned"], o["reason"]) for o in document["not_pruned"]] == [
+        (active, "scheduled", False, f"is scheduled, not ended (jobctl cancel {active} first)"),
+        (999, None, False, "does not exist"),
+    ]
     assert result.stderr == (
         f"jobctl: job {active} is scheduled, not ended (jobctl cancel {active} first);"
         " not pruned\n"
-        "jobctl: 1 job(s) not pruned\n"
+        "jobctl: job 999 does not exist; not pruned\n"
+        "jobctl: 2 job(s) not pruned\n"
     )
     assert not any(p.exists() for p in logs)
     for job_id in (succeeded, dead, cancelled):
@@ -185,6 +194,31 @@ def test_prune_ids_deletes_ended_jobs_and_their_logs_and_refuses_active_ones(env
     missing = env.run("prune", "999")
     assert missing.returncode == 1
     assert missing.stderr == "jobctl: job 999 does not exist; not pruned\n"
+
+
+def test_prune_ids_names_a_cancelled_job_whose_process_is_still_stopping(env: Env) -> None:
+    """Its lease keeps it until its worker sees the process gone (here a worker killed with
+    -9, whose lease has not yet run out): prune counted it among the jobs to delete, asked
+    about it on a terminal, deleted nothing and said nothing (exit 0)."""
+    env.write_config(CONFIG)
+    stopping = env.enqueue("slow")
+    with opened(env) as store:
+        (claim,) = store.claim("gone", None, time.time(), 3600.0)
+    assert claim.job.id == stopping
+    env.run("cancel", str(stopping), check=True)
+    said = f"jobctl: job {stopping} is cancelled, but its process is still stopping; not pruned\n"
+
+    plain = env.run("prune", "-y", str(stopping))
+    assert plain.returncode == 1 and plain.stdout.startswith("pruned 0 job(s)")
+    assert plain.stderr == said
+    as_json = env.run("prune", "-y", str(stopping), "--json")
+    assert as_json.returncode == 1 and as_json.stderr == said
+    (outcome,) = json.loads(as_json.stdout)["not_pruned"]
+    assert (outcome["id"], outcome["state"], outcome["pruned"]) == (stopping, "cancelled", False)
+    assert outcome["reason"] == "is cancelled, but its process is still stopping"
+    asked = _on_a_terminal(env, b"y\n", "prune", str(stopping))
+    assert (asked.returncode, asked.stderr) == (1, said)  # no question: nothing to delete
+    assert _state(env, stopping) == "cancelled"
 
 
 def test_prune_needs_ids_or_older_than_not_both(env: Env) -> None:

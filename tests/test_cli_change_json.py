@@ -206,9 +206,9 @@ def test_pause_resume_and_prune_json(env: Env) -> None:
     ]
 
     kept = env.run("prune", "--older-than", "1h", "--json", check=True)
-    assert json.loads(kept.stdout) == {"pruned": [], "logs_removed": 0}
+    assert json.loads(kept.stdout) == {"pruned": [], "logs_removed": 0, "not_pruned": []}
     pruned = env.run("prune", "--older-than", "0s", "--json", check=True)
-    assert json.loads(pruned.stdout) == {"pruned": done, "logs_removed": 2}
+    assert json.loads(pruned.stdout) == {"pruned": done, "logs_removed": 2, "not_pruned": []}
 
 
 def test_a_change_refused_before_it_starts_prints_nothing_on_stdout(env: Env) -> None:

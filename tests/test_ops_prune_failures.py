@@ -92,7 +92,7 @@ def test_prune_says_which_logs_it_could_not_remove(env: Env) -> None:
         finally:
             subprocess.run(["mount", "-o", "remount,rw", str(logs)], check=True)
         assert result.returncode == 1
-        assert json.loads(result.stdout) == {"pruned": ids, "logs_removed": 0}
+        assert json.loads(result.stdout) == {"pruned": ids, "logs_removed": 0, "not_pruned": []}
         assert result.stderr == (
             "jobctl: could not remove 3 log file(s) of the jobs deleted (read-only file system)\n"
         )

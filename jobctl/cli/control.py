@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer._click import Context as ClickContext
@@ -752,7 +752,8 @@ def prune(
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print the ids of the jobs deleted as JSON.")
+        bool,
+        typer.Option("--json", help="Print the ids deleted, and the jobs not, as JSON."),
     ] = False,
 ) -> None:
     """Delete finished jobs, their history and their logs (asks first on a terminal, as
@@ -811,11 +812,14 @@ def prune(
             store.prune_fires(cutoff)  # skipped fires, and those of the runs just deleted
             with contextlib.suppress(StoreFull):  # still full: the sums wait for a later prune
                 store.compact_counts(time.time() - COUNTS_BY_THE_HOUR)
+        not_pruned = _not_pruned(store, ids, targets or [], pruned.ids, skipped) if as_json else []
     removed = pruned.logs_removed + early
     if as_json:
         from jobctl.documents import print_json
 
-        print_json({"pruned": sorted(pruned.ids), "logs_removed": removed})
+        print_json(
+            {"pruned": sorted(pruned.ids), "logs_removed": removed, "not_pruned": not_pruned}
+        )
     else:
         # (It rests between batches for the workers' sake: a large one takes a while.)
         took = time.monotonic() - started
@@ -828,12 +832,40 @@ def _not_prunable(store: Store, ids: list[int] | None, targets: list[int]) -> di
     """Each job given by id that `prune` leaves, said on stderr with why, as `dead purge`
     says a job not dead: one that does not exist, one not ended, one cancelled whose
     process still stops, a schedule's latest success (its last success goes with it)."""
-    from jobctl.models import ACTIVE_STATES, State
-
     if ids is None:
         return {}
     deleting = set(targets)
-    left = [i for i in ids if i not in deleting]
+    reasons = _prune_refusals(store, [i for i in ids if i not in deleting])
+    for job_id, reason in reasons.items():
+        print(f"jobctl: job {job_id} {reason}; not pruned", file=sys.stderr)
+    return reasons
+
+
+def _not_pruned(
+    store: Store,
+    ids: list[int] | None,
+    targets: list[int],
+    deleted: list[int],
+    skipped: dict[int, str],
+) -> list[dict[str, Any]]:
+    """`prune --json`'s outcome for each job given (or counted, with --older-than on a
+    terminal) that stays, as `dead purge --json` gives its `not_purged`: exit 1 alone does
+    not tell a script which ids were left, nor why."""
+    from jobctl.documents import outcome_document
+
+    gone = set(deleted)
+    kept = [i for i in (ids if ids is not None else targets) if i not in gone]
+    # A target that changed since it was counted (retried meanwhile) has its reason here
+    # alone: the lines on stderr came before the delete.
+    why = skipped | _prune_refusals(store, [i for i in targets if i not in gone])
+    after = store.get_many(kept)
+    return [outcome_document(i, after.get(i), pruned=False, reason=why.get(i)) for i in kept]
+
+
+def _prune_refusals(store: Store, left: list[int]) -> dict[int, str]:
+    """Why `prune` leaves each of these jobs, in the words that follow "job ID"."""
+    from jobctl.models import ACTIVE_STATES, State
+
     jobs = store.get_many(left)
     reasons: dict[int, str] = {}
     for job_id in left:
@@ -850,7 +882,6 @@ def _not_prunable(store: Store, ids: list[int] | None, targets: list[int]) -> di
             )
         else:
             reasons[job_id] = f"is {found.state.value}, and was not deleted"
-        print(f"jobctl: job {job_id} {reasons[job_id]}; not pruned", file=sys.stderr)
     return reasons
 
 
