@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import json
+import time
 
 from conftest import Env
-from test_ops_support import burst, job
+from test_ops_support import burst, job, opened
 
 TYPES = '[jobs.rec]\ncommand = ["true"]\n[jobs.ok]\ncommand = ["true"]\n'
 
@@ -75,6 +76,33 @@ def test_an_exec_holder_is_alike_only_with_the_same_command_and_cwd(env: Env) ->
     assert "is held by job" in batch.stderr and "(echo deploy-prod, queue default)" in batch.stderr
     listed = env.run("list", "--json", check=True)
     assert [j["id"] for j in json.loads(listed.stdout)] == [holder]
+
+
+def test_a_key_held_by_a_job_still_stopping_gives_json_the_refusal_s_document(env: Env) -> None:
+    """A key held by a job cancelled while running, whose process still stops (here its
+    worker was killed with -9 and its lease has not run out), left stdout empty under --json
+    (exit 1): `jq` read no document where every other held key gives one."""
+    env.write_config(TYPES)
+    done = env.enqueue("ok", "--key", "K")
+    burst(env)
+    stopping = env.enqueue("rec", "--key", "K")
+    with opened(env) as store:
+        (claim,) = store.claim("gone", None, time.time(), 3600.0)
+    assert claim.job.id == stopping
+    env.run("cancel", str(stopping), check=True)
+    for command in (
+        ["enqueue", "rec", "-k", "K"],
+        ["enqueue", "ok", "-k", "K"],
+        ["retry", str(done)],
+    ):
+        refused = env.run(*command, "--json")
+        assert refused.returncode == 1, command
+        assert f"job {stopping} still holds the key 'K' while its process stops" in refused.stderr
+        document = json.loads(refused.stdout)
+        assert document["id"] is None and document["created"] is False, command
+        assert (document["holder"]["id"], document["holder"]["state"]) == (stopping, "cancelled")
+    listed = env.run("list", "--json", check=True)
+    assert sorted(j["id"] for j in json.loads(listed.stdout)) == [done, stopping]
 
 
 def test_retry_whose_key_another_job_type_holds_is_refused_as_enqueue_refuses_it(

@@ -108,7 +108,10 @@ def test_a_cancelled_job_holds_its_key_while_its_process_is_still_stopping(env: 
         " cancelled); nothing queued: enqueue again once it has stopped\n"
     )
     waited = env.run("enqueue", "tree", "--key", "only-one", "--wait", "--json")
-    assert (waited.returncode, waited.stdout) == (1, "")
+    # Nothing to wait for: the refusal's document, as for a key held by a job unlike it.
+    assert waited.returncode == 1
+    document = json.loads(waited.stdout)
+    assert (document["id"], document["created"], document["holder"]["id"]) == (None, False, job_id)
     # A batch is all or nothing: the other line is not stored either (a script enqueueing
     # the batch again on exit 1 would queue it twice).
     stored = len(json.loads(env.run("list", "--json", "-n", "0", check=True).stdout))

@@ -350,7 +350,7 @@ def retry(
         except KeyHeldByAnother as exc:  # held by a job unlike it: refused as enqueue refuses it
             raise refusal_of_unlike(store, exc, again, as_json, "retry") from None
         if not result.created:  # as `enqueue` says it: the active job is the answer
-            answer = answer_of_held_key(store, result.id, again, "retry")
+            answer = answer_of_held_key(store, result.id, again, "retry", as_json=as_json)
         else:
             from jobctl.cli.enqueue import stored
 

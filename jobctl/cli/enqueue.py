@@ -147,7 +147,7 @@ def run_enqueue(
             if not (wait or follow):  # (a wait says it in its own words)
                 say_if_nobody_takes(store, [result.id])
         else:
-            holder = answer_of_held_key(store, result.id, new_job, "enqueue again")
+            holder = answer_of_held_key(store, result.id, new_job, "enqueue again", as_json=as_json)
         if as_json and not (wait or follow):
             from jobctl.documents import job_document, print_json
 
@@ -286,13 +286,18 @@ def _say_if_batch_dead(store: Store, jobs: list[NewJob], results: list[EnqueueRe
     print(f"jobctl: note: {len(dead)} job(s) are dead: {why}", file=sys.stderr)
 
 
-def answer_of_held_key(store: Store, holder_id: int, new_job: NewJob, then: str) -> Job | None:
+def answer_of_held_key(
+    store: Store, holder_id: int, new_job: NewJob, then: str, *, as_json: bool = False
+) -> Job | None:
     """A job not queued because an active job like it holds its key (`enqueue`, `retry`):
     that job's id is the answer, on stdout, said in a note. Its holder is read once, here,
     and returned for --json. One cancelled while running, whose process still stops, is no
-    answer: a failure (exit 1), as its work was called off; `then` says what to run again."""
+    answer: a failure (exit 1), as its work was called off; `then` says what to run again.
+    With --json it has the document of a key held by a job unlike it (refusal_of_unlike)."""
     holder = store.get(holder_id)
     if holder is not None and _held_while_stopping(holder):
+        if as_json:
+            _print_refusal(holder)
         raise key_still_held(holder_id, new_job.key, then)
     print(
         f"jobctl: job {holder_id} with key {new_job.key!r} is already active; nothing queued",
@@ -339,18 +344,25 @@ def refusal_of_unlike(
     holder = None if refused.holder is None else store.get(refused.holder)
     if holder is None:
         return refused
+    if as_json:
+        _print_refusal(holder)
     if _held_while_stopping(holder):
         return key_still_held(holder.id, new_job.key, then)
-    if as_json:
-        from jobctl.documents import JOB_DOCUMENT_FIELDS, job_document, print_json
-
-        print_json(
-            dict.fromkeys(JOB_DOCUMENT_FIELDS) | {"created": False, "holder": job_document(holder)}
-        )
     from jobctl.render import job_label
 
     what = _what_runs(job_label(holder), holder.command, holder.cwd, new_job)
     return OperationFailed(_held_unlike(refused.key, f"job {holder.id}", what, holder.queue))
+
+
+def _print_refusal(holder: Job) -> None:
+    """--json's answer to a job refused for a key another job holds: every field of a job
+    null (none was queued), `created` false and the `holder`, so that a script reading
+    stdout finds a document whatever held the key."""
+    from jobctl.documents import JOB_DOCUMENT_FIELDS, job_document, print_json
+
+    print_json(
+        dict.fromkeys(JOB_DOCUMENT_FIELDS) | {"created": False, "holder": job_document(holder)}
+    )
 
 
 def _held_unlike(key: str, holder: str, what: str, queue: str) -> str:
