@@ -146,6 +146,28 @@ def test_cancel_refuses_ids_with_queue_or_all(env: Env) -> None:
     assert _state(env, job_id) == "queued"
 
 
+def test_cancel_refuses_yes_without_all(env: Env) -> None:
+    """--yes answers --all's question alone: with ids or --queue it was taken in silence,
+    as if that cancel asked first (other options that do not apply are refused)."""
+    env.write_config(CONFIG)
+    job_id = env.enqueue("ok", "-q", "a")
+    for args in ([str(job_id), "--yes"], ["-y", "-q", "a"]):
+        result = env.run("cancel", *args)
+        assert (result.returncode, result.stdout) == (2, ""), args
+        assert result.stderr == (
+            "jobctl: --yes goes with --all alone (no other cancel asks first): drop it\n"
+        )
+    assert _state(env, job_id) == "queued"
+
+
+def test_cancel_says_a_queue_given_twice_once(env: Env) -> None:
+    env.write_config(CONFIG)
+    env.enqueue("ok", "-q", "c")
+    result = env.run("cancel", "-q", "a", "-q", "b", "--queue", "a")
+    assert result.returncode == 0
+    assert result.stderr == "jobctl: note: no job is active in queue(s) a, b; nothing cancelled\n"
+
+
 def test_prune_ids_deletes_ended_jobs_and_their_logs_and_refuses_active_ones(env: Env) -> None:
     """`prune ID…` deletes jobs that ended in any way, with their logs, as pueue's `remove`
     does; an active job given is named and stays (exit 1), as `dead purge` refuses a job

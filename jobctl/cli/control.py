@@ -94,20 +94,23 @@ def cancel(
         raise UsageError("--all cancels every active job: drop --queue, or --all")
     if not job_ids and not queues and not every:
         raise UsageError("cancel needs job ids, or --queue or --all")
+    if yes and not every:  # taken in silence, it read as if it had been needed
+        raise UsageError("--yes goes with --all alone (no other cancel asks first): drop it")
     ask = every and not yes
     if ask and not sys.stdin.isatty():
         raise UsageError("--all needs --yes where no terminal can be asked to confirm")
-    for queue in queues or ():
+    named = list(dict.fromkeys(queues or ()))  # a queue given twice is one queue
+    for queue in named:
         check_queue_name(queue, "--queue")
     with STATE.store(create=False) as store:
         if job_ids:
             _cancel_jobs(store, list(dict.fromkeys(job_ids)), listed=False, as_json=as_json)
             return
-        active = _active_jobs(store, list(dict.fromkeys(queues or ())))
+        active = _active_jobs(store, named)
         if not active:
             from jobctl.text import say
 
-            where = f"in queue(s) {', '.join(queues)}" if queues else "in any queue"
+            where = f"in queue(s) {', '.join(named)}" if named else "in any queue"
             say(f"jobctl: note: no job is active {where}; nothing cancelled")
             if as_json:
                 from jobctl.documents import print_json
