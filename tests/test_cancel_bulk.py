@@ -146,18 +146,20 @@ def test_cancel_refuses_ids_with_queue_or_all(env: Env) -> None:
     assert _state(env, job_id) == "queued"
 
 
-def test_cancel_refuses_yes_without_all(env: Env) -> None:
-    """--yes answers --all's question alone: with ids or --queue it was taken in silence,
-    as if that cancel asked first (other options that do not apply are refused)."""
+def test_cancel_refuses_yes_with_ids(env: Env) -> None:
+    """--yes answers --all's question: with ids it was taken in silence, as if that cancel
+    asked first (other options that do not apply are refused). With --queue, a script's
+    `cancel -q Q --yes` goes on: a cancel of a whole queue may well be asked about."""
     env.write_config(CONFIG)
     job_id = env.enqueue("ok", "-q", "a")
-    for args in ([str(job_id), "--yes"], ["-y", "-q", "a"]):
-        result = env.run("cancel", *args)
-        assert (result.returncode, result.stdout) == (2, ""), args
-        assert result.stderr == (
-            "jobctl: --yes goes with --all alone (no other cancel asks first): drop it\n"
-        )
+    result = env.run("cancel", str(job_id), "--yes")
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "jobctl: --yes answers the question of --all; a cancel of ids asks none: drop it\n"
+    )
     assert _state(env, job_id) == "queued"
+    env.run("cancel", "-y", "-q", "a", check=True)
+    assert _state(env, job_id) == "cancelled"
 
 
 def test_cancel_says_a_queue_given_twice_once(env: Env) -> None:

@@ -94,8 +94,8 @@ def cancel(
         raise UsageError("--all cancels every active job: drop --queue, or --all")
     if not job_ids and not queues and not every:
         raise UsageError("cancel needs job ids, or --queue or --all")
-    if yes and not every:  # taken in silence, it read as if it had been needed
-        raise UsageError("--yes goes with --all alone (no other cancel asks first): drop it")
+    if yes and job_ids:  # taken in silence, it read as if it had been needed
+        raise UsageError("--yes answers the question of --all; a cancel of ids asks none: drop it")
     ask = every and not yes
     if ask and not sys.stdin.isatty():
         raise UsageError("--all needs --yes where no terminal can be asked to confirm")
