@@ -2,12 +2,15 @@
 
 Each entry becomes a job type ``[jobs.NAME]`` and a schedule ``[schedules.NAME]`` that
 runs it; NAME is a base derived from the command (``run-parts-cron-hourly``, ``backup-db``)
-and a suffix from the entry's own schedule, user and command (``backup-3f9a0c``), never
-from the other lines: neither a number in line order nor a bare name kept while no other
-line shares it, either of which an added or deleted line would change. Re-imported after
-other lines were added, edited or deleted, a line keeps its name, and no name passes to
-another command with the database's history of it. The conversion keeps what cron did, so that
-switching changes nothing until the user decides otherwise:
+and a suffix from the entry's own schedule, user and command (``backup-3f9a0c``; lines
+alike in those but given another environment add a digest of it: ``backup-3f9a0c-5be21d``),
+never from the other lines: neither a number in line order nor a bare name kept while no
+other line shares it, either of which an added or deleted line would change. Re-imported
+after other lines were added, edited or deleted, a line keeps its name (a line alike in all
+but its environment coming or going adds or drops the environment's digest), and no name
+passes to another command, nor on a deletion to another environment, with the database's
+history of it. The conversion keeps what cron did, so that switching changes nothing until
+the user decides otherwise:
 
 * The command runs through /bin/sh (``shell = true``), once per fire (``max_attempts =
   1``: cron never retries), even if the previous run is still going (``overlap =
@@ -49,6 +52,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -275,30 +279,55 @@ def _content_digest(entry_cron: str, user: str | None, command: str) -> str:
     return hashlib.sha256(content.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _distinct_names(bases: list[str], digests: list[str]) -> list[str]:
+def _settings_digest(job: dict[str, Any], schedule: dict[str, Any], mail_hook: str | None) -> str:
+    """The mark of all else a line's job is: the environment the crontab gives it (env, SHELL,
+    HOME, CRON_TZ, RANDOM_DELAY, the MAILTO hook); not its description, which is prose."""
+    content = {
+        "job": {key: value for key, value in job.items() if key != "description"},
+        "schedule": {key: value for key, value in schedule.items() if key != "description"},
+        "mail_hook": mail_hook,
+    }
+    text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _distinct_names(bases: list[str], digests: list[str], settings: list[str]) -> list[str]:
     """One name per line, `base-DIGEST`, from its base name and its content digest alone: a
     bare base for a line alone with it would pass to another line of that base once the first
     is deleted, and become `base-DIGEST` once a second comes. Lines alike in schedule, user
-    and command (whose runs are alike as well) are numbered after the first."""
+    and command but set apart by their environment (their `settings` digests) are all
+    `base-DIGEST-SETTINGS`, from their own settings: numbered in line order, the one left when
+    the other is deleted would take its name, history and retries. Lines alike in every
+    respect (whose runs are alike as well) are numbered after the first."""
     digests_of_base: dict[str, set[str]] = {}
-    for base, digest in zip(bases, digests, strict=True):
+    settings_of_digest: dict[str, set[str]] = {}
+    for base, digest, own_settings in zip(bases, digests, settings, strict=True):
         digests_of_base.setdefault(base, set()).add(digest)
+        settings_of_digest.setdefault(digest, set()).add(own_settings)
     taken: set[str] = set()
     names: list[str] = []
-    for base, digest in zip(bases, digests, strict=True):
+    for base, digest, own_settings in zip(bases, digests, settings, strict=True):
         # Longer when 6 digits do not tell this line from another of its name (1 in 16
         # million pairs): the line's own content still decides.
-        others = digests_of_base[base] - {digest}
-        length = _DIGEST_LENGTH
-        while any(other[:length] == digest[:length] for other in others):
-            length += 2
-        name, counter = _suffixed(base, digest[:length]), 2
+        suffix = _telling_prefix(digest, digests_of_base[base])
+        if len(settings_of_digest[digest]) > 1:
+            suffix += "-" + _telling_prefix(own_settings, settings_of_digest[digest])
+        name, counter = _suffixed(base, suffix), 2
         while name in taken:  # the digest stays whole: the base gives way
-            name = _suffixed(base, f"{digest[:length]}-{counter}")
+            name = _suffixed(base, f"{suffix}-{counter}")
             counter += 1
         taken.add(name)
         names.append(name)
     return names
+
+
+def _telling_prefix(digest: str, digests: set[str]) -> str:
+    """The shortest prefix of `digest`, from 6 hex digits up, that no other of `digests` has."""
+    others = digests - {digest}
+    length = _DIGEST_LENGTH
+    while any(other[:length] == digest[:length] for other in others):
+        length += 2
+    return digest[:length]
 
 
 def _main_words(command: str) -> list[str]:
@@ -742,6 +771,7 @@ class _Converter:
                 _content_digest(job.entry.cron, job.entry.user, job.entry.command)
                 for job in self.jobs
             ],
+            [_settings_digest(job.job, job.schedule, job.mail_hook) for job in self.jobs],
         )
         chunks = [
             _toml_chunk(job.entry, name, job.job, {"job": name, **job.schedule}, job.mail_hook)

@@ -169,6 +169,98 @@ def test_identical_lines_and_long_names_stay_valid() -> None:
     assert len(parse_config(result.toml).jobs) == 3
 
 
+def test_a_dead_retry_after_a_line_alike_but_for_its_environment_was_deleted_runs_no_other(
+    env: Env,
+) -> None:
+    """Two lines alike in schedule and command, set apart by a NAME=value line, were numbered
+    in line order: the daily one deleted, the weekly one took its name, and a dead retry of
+    the daily run backed up to the weekly target."""
+    script, ran = env.root / "backup.sh", env.root / "ran.txt"
+    script.write_text(f'#!/bin/sh\necho "to $BACKUP_TARGET" >> {ran}; exit 1\n')
+    script.chmod(0o755)
+    daily = f"BACKUP_TARGET=/mnt/daily\n0 3 * * * {script}\n"
+    weekly = f"BACKUP_TARGET=/mnt/weekly\n0 3 * * * {script}\n"
+    (env.root / "a").write_text(daily + weekly)
+    (env.root / "b").write_text(weekly)
+
+    env.write_config(env.run("import-crontab", "a", check=True, config=False).stdout)
+    daily_name, weekly_name = parse_config(env.config.read_text()).jobs
+    env.enqueue(daily_name)
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(1)["state"] == "dead"
+
+    env.write_config(env.run("import-crontab", "b", check=True, config=False).stdout)
+    assert daily_name not in parse_config(env.config.read_text()).jobs
+    retried = env.run("dead", "retry", "1")
+    env.run("run-worker", "--burst", check=True)
+    assert ran.read_text() == "to /mnt/daily\n"  # never to the weekly target
+    assert retried.returncode == 1
+    assert f"cannot run again (unknown job {daily_name!r}" in retried.stderr
+    assert weekly_name not in parse_config(env.config.read_text()).jobs  # it had a suffix
+
+
+def chunks(text: str) -> dict[str, str]:
+    """Each imported name's whole TOML (job, environment, commented hook, schedule), with the
+    name and the line number taken out."""
+    result = import_crontab(text)
+    pieces = re.split(r"\n# line [0-9]+: [^\n]*\n", result.toml)[1:]
+    return {
+        name: piece.replace(name, "NAME") for name, piece in zip(result.names, pieces, strict=True)
+    }
+
+
+# Each sets all it uses, so that the lines before it change nothing.
+_SETTINGS = [
+    'BACKUP_TARGET=/mnt/daily\nSHELL=/bin/sh\nMAILTO=""\nCRON_TZ=',
+    'BACKUP_TARGET=/mnt/weekly\nSHELL=/bin/sh\nMAILTO=""\nCRON_TZ=',
+    'BACKUP_TARGET=/mnt/daily\nSHELL=/bin/bash\nMAILTO=""\nCRON_TZ=',
+    "BACKUP_TARGET=/mnt/daily\nSHELL=/bin/sh\nMAILTO=ops@example.com\nCRON_TZ=",
+    'BACKUP_TARGET=/mnt/daily\nSHELL=/bin/sh\nMAILTO=""\nCRON_TZ=Europe/Paris',
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(st.tuples(st.sampled_from(_SETTINGS), st.sampled_from(_LINES[:5])), max_size=8),
+    kept=st.lists(st.booleans(), min_size=8, max_size=8),
+)
+def test_a_deleted_line_never_gives_its_name_to_one_with_another_environment(
+    lines: list[tuple[str, str]], kept: list[bool]
+) -> None:
+    """Lines deleted (or, read backwards, added): every name both imports have names the same
+    job, environment, hook and schedule in both."""
+    texts = [f"{setting}\n{line}" for setting, line in lines]
+    before = "\n".join(texts)
+    after = "\n".join(text for text, keep in zip(texts, kept[: len(texts)], strict=True) if keep)
+    old, new = chunks(before), chunks(after)
+    for name in old.keys() & new.keys():
+        assert old[name] == new[name], name
+
+
+def test_lines_alike_but_for_their_environment_are_named_by_it_not_by_their_order() -> None:
+    for one, another in [
+        ("BACKUP_TARGET=/mnt/daily", "BACKUP_TARGET=/mnt/weekly"),
+        ("SHELL=/bin/sh", "SHELL=/bin/bash"),
+        ('MAILTO=""', "MAILTO=ops@example.com"),
+        ("CRON_TZ=UTC", "CRON_TZ=Europe/Paris"),
+    ]:
+        daily, other = f"{one}\n0 3 * * * backup.sh\n", f"{another}\n0 3 * * * backup.sh\n"
+        first, second = import_crontab(daily + other).names
+        assert import_crontab(other + daily).names == [second, first], another
+        bare = own_name("backup", "0 3 * * *", "backup.sh")
+        assert first.startswith(f"{bare}-") and second.startswith(f"{bare}-")
+        assert re.fullmatch(r"backup-[0-9a-f]{6}-[0-9a-f]{6}", first), first
+        assert first != second
+        # Alone: the name it always had.
+        assert import_crontab(other).names == import_crontab(daily).names == [bare]
+    # Alike in every respect as well: numbered after the first, the other keeps its digest.
+    weekly = "BACKUP_TARGET=/mnt/weekly\n0 3 * * * backup.sh\n"
+    daily = "BACKUP_TARGET=/mnt/daily\n0 3 * * * backup.sh\n"
+    first, second, third = import_crontab(weekly + weekly + daily).names
+    assert second == f"{first}-2"
+    assert import_crontab(daily + weekly).names == [third, first]
+
+
 # ---------------------------------------------------------------------------------------------
 # Lines cron reads its own way
 
