@@ -181,3 +181,50 @@ def test_reload_wakes_a_worker_whose_every_slot_is_full_into_reading_the_config(
     env.run("wait", str(busy), "--timeout", "30s", check=True)
     _stop(worker)
     assert len(_lines(log, "worker.reloaded")) == 1, log.read_text()
+
+
+def test_a_config_found_after_start_needs_no_restart_for_what_the_command_line_set(
+    env: Env,
+) -> None:
+    """A worker started with --db and no config warned restart_needed settings=db when a
+    config naming that very file appeared, and again for another file, though --db wins over
+    [settings] db at a restart too (and --log-level over log_level)."""
+    log, marker = env.root / "worker.log", env.root / "ran"
+    worker = _start_logged(env, log, "--log-level", "debug", "run-worker")
+    env.run("wait", str(env.enqueue("--exec", "--", "true")), "--timeout", "30s", check=True)
+    hello = _HELLO.format(marker=marker)
+    for db in ("q.db", "elsewhere.db"):
+        env.write_config(f'[settings]\ndb = "{db}"\nlog_level = "warning"\n{hello}')
+        env.run("wait", str(env.enqueue("hello", "--arg", f"name={db}")), check=True)
+    _stop(worker)
+    assert marker.read_text() == "hello q.db\nhello elsewhere.db\n"
+    assert len(_lines(log, "worker.reloaded")) == 2, log.read_text()
+    assert not _lines(log, "worker.restart_needed"), log.read_text()
+    assert not (env.root / "elsewhere.db").exists()
+
+
+def test_a_config_db_is_compared_as_the_file_it_names(env: Env) -> None:
+    """Started without --db, a worker uses the config's db: the same file spelled otherwise
+    needs no restart (it warned of one), another file does."""
+    hello = _HELLO.format(marker=env.root / "ran")
+    env.write_config(f'[settings]\ndb = "q.db"\n{hello}')
+    log = env.root / "worker.log"
+    with log.open("w") as out:
+        worker = subprocess.Popen(
+            [*JOBCTL, "--config", str(env.config), "run-worker"],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            start_new_session=True,
+        )
+    env.procs.append(worker)
+    env.run("wait", str(env.enqueue("hello", "--arg", "name=x")), check=True)  # it runs
+    for db in ("./q.db", f"{env.db}", "other.db"):
+        env.write_config(f'[settings]\ndb = "{db}"\n{hello}')
+        env.run("wait", str(env.enqueue("hello", "--arg", "name=x")), check=True)
+    _stop(worker)
+    assert len(_lines(log, "worker.reloaded")) == 3, log.read_text()
+    (needed,) = _lines(log, "worker.restart_needed")
+    assert "settings=db" in needed, needed
