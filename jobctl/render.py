@@ -456,25 +456,47 @@ _GONE_NAMED = 5  # jobs the note under the Running table names
 
 def _gone_note(gone: Sequence[Job], now: float) -> str:
     """The line under the Running table that says what becomes of the jobs whose worker is
-    gone, and when: each runs again (or goes dead) when its lease ends."""
-    today = (iso(now) or "")[:10]
+    gone: each runs again, or goes dead on its last attempt (1/1 in the table), when its
+    lease ends; once that has passed, when a worker looks, which none may be alive to do."""
 
-    def at(job: Job) -> str:
-        ends = job.lease_expires_at
-        if ends is None:  # (a store that read no lease: it ends all the same)
-            return ""
-        return f" at {_short_time(iso(ends) or '', today)} ({ago(ends, now)})"
+    def fate(job: Job) -> str:
+        if job.max_attempts is not None and job.attempts >= job.max_attempts:
+            return f"job {job.id} goes dead {_when_lease_ends(job, now)}, its last attempt"
+        attempt = f", as attempt {job.attempts + 1}/{job.max_attempts}" if job.max_attempts else ""
+        return f"job {job.id} runs again {_when_lease_ends(job, now)}{attempt}"
 
-    if len(gone) == 1:
-        (job,) = gone
-        return (
-            f"(worker gone: job {job.id} runs again when its lease ends{at(job)},"
-            " unless out of attempts)"
-        )
-    named = ", ".join(f"{j.id}{at(j)}" for j in gone[:_GONE_NAMED])
+    named = "; ".join(fate(job) for job in gone[:_GONE_NAMED])
     if len(gone) > _GONE_NAMED:
-        named += f" and {len(gone) - _GONE_NAMED} more"
-    return f"(worker gone: jobs run again when their leases end, unless out of attempts: {named})"
+        named += f"; and {len(gone) - _GONE_NAMED} more"
+    return f"(worker gone: {named})"
+
+
+def _orphans_note(orphans: Sequence[Job], now: float) -> str:
+    """The line for cancelled jobs still stopping whose worker is gone: they hold no slot,
+    and what is left of them is stopped by a worker on their host once their lease ends."""
+    if len(orphans) == 1:
+        (job,) = orphans
+        return (
+            f"(stopping: job {job.id} is cancelled, but its worker is gone: what is left of it"
+            f" is stopped by a worker on its host {_when_lease_ends(job, now)})"
+        )
+    ids = ", ".join(str(job.id) for job in orphans)
+    return (
+        f"(stopping: jobs {ids} are cancelled, but their workers are gone: what is left of"
+        " each is stopped by a worker on its host when its lease ends)"
+    )
+
+
+def _when_lease_ends(job: Job, now: float) -> str:
+    """When a job of a gone worker is taken up: at the end of its lease, or, once that has
+    passed, at the next look of a worker (nothing happens while none runs)."""
+    ends = job.lease_expires_at
+    if ends is None:  # (a store that read no lease: it ends all the same)
+        return "when its lease ends"
+    at = _short_time(iso(ends) or "", (iso(now) or "")[:10])
+    if ends > now:
+        return f"when its lease ends at {at} ({ago(ends, now)})"
+    return f"once a worker looks (its lease ended at {at}, {ago(ends, now)})"
 
 
 def status_tables(
@@ -557,10 +579,15 @@ def status_tables(
             # The worker is the same on every row of one worker, and `show ID` has it: it
             # goes before a command that tells the rows apart is cut.
             give_way=["ATTEMPT", "WORKER"],
-            spare=["QUEUE", "JOB"],
+            # The job's name says which job a row is, cut as it may be: how long it ran goes
+            # before it (a worker gone takes the room of its STATE).
+            spare=["QUEUE", "RUNNING FOR", "JOB"],
         )
-        if ending:
+        orphans = [j for j in ending if worker_gone(j, workers)]
+        if len(orphans) < len(ending):
             print("(stopping: cancelled, but its process holds its worker's slot until it ends)")
+        if orphans:
+            print(_orphans_note(orphans, now))
         if gone:
             print(_gone_note(gone, now))
     else:

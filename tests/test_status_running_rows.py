@@ -10,6 +10,8 @@ import os
 import re
 import signal
 import subprocess
+import time
+from datetime import datetime
 
 from conftest import Env
 from rich.cells import cell_len
@@ -178,3 +180,49 @@ def test_a_running_job_whose_worker_is_gone_says_so(env: Env) -> None:
     document = json.loads(env.run("status", "--json", check=True).stdout)
     (entry,) = document["running"]
     assert entry["id"] == job and entry["worker_gone"] is True, entry
+
+
+def test_the_note_of_a_gone_worker_s_jobs_says_what_their_attempts_make_of_them(env: Env) -> None:
+    """`status` said a job of a gone worker "runs again when its lease ends, unless out of
+    attempts" of an --exec job on its only attempt (1/1), which goes dead; said it still once
+    the lease had passed, with no worker left to look; said a cancelled one held its gone
+    worker's slot; and on a narrow terminal dropped JOB (kept for a live worker's jobs), so
+    that no row said which job it was."""
+    (env.root / "hold.sh").write_text("until [ -e go ]; do sleep 0.02; done\n")
+    env.write_config('[settings]\nlease = "5s"\n[jobs.ok]\ncommand = ["true"]\n')
+    worker = env.start("run-worker", "-n", "3", "--worker-name", WORKER)
+    last = env.enqueue("--exec", "--", "sh", "hold.sh", "last")
+    again = env.enqueue("--exec", "--max-attempts", "3", "--", "sh", "hold.sh", "again")
+    env.wait_for(lambda: all(env.show(i)["state"] == "running" for i in (last, again)), timeout=20)
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.communicate(timeout=30)
+
+    note = next(x for x in env.run("status", check=True).stdout.splitlines() if "gone:" in x)
+    assert re.search(
+        rf"job {last} goes dead when its lease ends at [0-9:]+ \(in [^)]+\), its last attempt; ",
+        note,
+    ), note
+    assert re.search(
+        rf"; job {again} runs again when its lease ends at .*, as attempt 2/3\)$", note
+    ), note
+    assert "unless out of attempts" not in note
+    for columns in (40, 30):
+        shown = _lines(run_on_terminal(env, "status", columns=columns))
+        rows = {int(line.split()[0]): line for line in _running_rows(shown)[1:]}
+        assert "sh hold" in rows[last] and "sh hold" in rows[again], "\n".join(shown)
+        assert "worker gone" in rows[last], "\n".join(shown)
+
+    running = json.loads(env.run("status", "--json", check=True).stdout)["running"]
+    ends = max(datetime.fromisoformat(entry["lease_expires_at"]).timestamp() for entry in running)
+    env.wait_for(lambda: time.time() > ends + 0.1)
+    note = next(x for x in env.run("status", check=True).stdout.splitlines() if "gone:" in x)
+    assert f"job {last} goes dead once a worker looks (its lease ended at " in note, note
+    assert f"job {again} runs again once a worker looks" in note, note
+    assert "when its lease ends" not in note, note
+
+    env.run("cancel", str(last), check=True)
+    shown = env.run("status", check=True).stdout
+    assert "holds its worker's slot" not in shown, shown
+    assert f"(stopping: job {last} is cancelled, but its worker is gone: " in shown, shown
+    assert "stopped by a worker on its host once a worker looks (its lease ended at" in shown
+    (env.root / "go").touch()
