@@ -11,7 +11,7 @@ from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, instant_option
 
 if TYPE_CHECKING:
-    from jobctl.errors import JobctlError, KeyHeldByAnother
+    from jobctl.errors import JobctlError, KeyHeldByAnother, UsageError
     from jobctl.models import EnqueueResult, Job, NewJob
     from jobctl.producer import BatchDefaults
     from jobctl.store import Store
@@ -412,6 +412,61 @@ def _batch_refusal_of_unlike(
     return OperationFailed(f"{name}:{number}: {_held_unlike(refused.key, held_by, what, queue)}")
 
 
+def _warn_of_new_queues(store: Store, jobs: list[NewJob], lines: list[str], name: str) -> None:
+    """The batch's queues that neither the config nor the database knows, each said once, at
+    the first line that puts a job there, as `enqueue --queue` says one (a typo in a
+    generated batch, whose jobs a worker of the queue meant never runs)."""
+    import time
+
+    from jobctl.cli.completers import queues_named_in
+    from jobctl.cli.options import unknown_queue
+    from jobctl.config import QUEUE_NAME
+
+    named = queues_named_in(STATE.config())
+    first: dict[str, int] = {}
+    for index, job in enumerate(jobs):
+        if job.queue not in named and job.queue not in first:
+            first[job.queue] = index
+    if not first:
+        return
+    from jobctl.text import say
+
+    known = named | {c.queue for c in store.queue_counts(time.time())}
+    new = [(q, i) for q, i in first.items() if q not in known and QUEUE_NAME.match(q)]
+    if not new:
+        return
+    numbers = [n for n, line in enumerate(lines, start=1) if line and not line.isspace()]
+    for queue, index in new[:_QUEUES_SAID]:
+        say(
+            f"jobctl: warning: {name}:{numbers[index]}: {unknown_queue(queue, known)}; the job"
+            " goes there all the same"
+        )
+    if len(new) > _QUEUES_SAID:
+        say(f"jobctl: warning: and {len(new) - _QUEUES_SAID:,} more queues nobody knows")
+
+
+_QUEUES_SAID = 20  # unknown queues of a batch named one by one
+
+
+def _batch_refusal_of_after(
+    refused: UsageError, jobs: list[NewJob], lines: list[str], name: str
+) -> UsageError:
+    """A store's refusal of an `after` id (`--after 7: there is no job 7`), said of the batch
+    line that gave it, as the line's other refusals are: no --after option was given."""
+    import re
+
+    from jobctl.errors import UsageError
+
+    found = re.fullmatch(r"--after (\d+): (.*)", str(refused), re.S)
+    if found is None:
+        return refused
+    after_id = int(found.group(1))
+    for index, job in enumerate(jobs):
+        if after_id in job.after:
+            return UsageError(f"{name}:{_line_number(lines, index)}: after: {found.group(2)}")
+    return refused
+
+
 def _line_number(lines: list[str], index: int) -> int:
     """The line number of a batch's job at `index`: each line that is not blank is a job."""
     seen = -1
@@ -549,12 +604,15 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         say(f"jobctl: note: {note}")
     with STATE.store() as store:
         _refuse_keys_held_while_stopping(store, jobs)
+        _warn_of_new_queues(store, jobs, lines, name)
         from jobctl.errors import KeyHeldByAnother
 
         try:
             results = store.enqueue(jobs, now, refuse_unlike=True)
         except KeyHeldByAnother as exc:
             raise _batch_refusal_of_unlike(store, exc, jobs, lines, name) from None
+        except UsageError as exc:
+            raise _batch_refusal_of_after(exc, jobs, lines, name) from None
         created = [r.id for r in results if r.created]
         if created:
             queued = f"{len(created)} job(s) were queued, ids {created[0]} to {created[-1]}"
