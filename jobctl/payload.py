@@ -221,7 +221,9 @@ def encode(
     try:
         text = compact_json(payload)
     except ValueError:
-        raise PayloadError(f"{_where(source, line)}: NaN and Infinity are not valid JSON") from None
+        raise PayloadError(
+            f"{_where(source, line)}: {NOT_A_NUMBER} is not valid JSON; give it as a string"
+        ) from None
     if text.isascii():  # as many bytes as characters: no need to encode it to count them
         size = len(text)
     else:
@@ -243,6 +245,9 @@ def encode(
 
 
 MAX_DEPTH = 64  # levels of arrays and objects a payload may nest
+# What a --batch line reads as Infinity or NaN (BATCH_DECODER), said as the user wrote it:
+# 1e999 is JSON syntax, but out of range.
+NOT_A_NUMBER = "a number that is NaN, Infinity or out of range (1e999)"
 TOO_DEEP = f"payload nested too deeply (more than {MAX_DEPTH} levels)"
 
 
@@ -294,8 +299,8 @@ def check_placeholder_values(used: AbstractSet[str], payload: Mapping[str, Any],
             text = value_text(value)
         except (ValueError, RecursionError):
             raise PayloadError(
-                f"job {job!r}: the value of {{{name}}} is not valid JSON"
-                " (NaN, Infinity, or nested too deeply)"
+                f"job {job!r}: the value of {{{name}}} is not valid JSON: nested too deeply,"
+                f" or {NOT_A_NUMBER} (give such a number as a string)"
             ) from None
         if "\0" in text:
             # An argument cannot hold a NUL byte: refuse now rather than fail every attempt.

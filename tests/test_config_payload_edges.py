@@ -186,6 +186,18 @@ def test_an_infinite_placeholder_value_from_a_batch_is_a_line_error(env: Env) ->
     assert env.run("list", "--json").stdout.strip() in ("", "[]")
 
 
+@pytest.mark.parametrize("job", ["greet", "ok"])
+def test_a_batch_number_out_of_range_is_said_as_such_not_as_nan(env: Env, job: str) -> None:
+    """A batch line's 1e999 was "NaN and Infinity are not valid JSON", or for a placeholder's
+    value "NaN, Infinity, or nested too deeply": the user wrote neither."""
+    env.write_config(GREET)
+    line = f'{{"job": "{job}", "payload": {{"name": 1e999}}}}\n'
+    result = env.run("enqueue", "--batch", "-", input=line)
+    assert result.returncode == 2
+    assert result.stderr.startswith("jobctl: <stdin>:1: "), result.stderr
+    assert "out of range (1e999)" in result.stderr and "as a string" in result.stderr
+
+
 @pytest.mark.parametrize(
     "args",
     [
