@@ -426,17 +426,34 @@ def _stdout_errors(out: io.TextIOWrapper) -> str:
     return "backslashreplace"
 
 
-class _Stderr(io.FileIO):
-    """Descriptor 2, whose failed writes drop what they carried: a note or warning that
-    cannot be written (`2>/dev/full`, a full disk under `2>>cron.log`) is lost, not the
-    command. It ended the command with Python's own exit code, 120, after its job was
-    stored and before its id was printed."""
+class _Stderr(io.TextIOWrapper):
+    """stderr, whose failed writes drop what they carried: a note or warning that cannot be
+    written (`2>/dev/full`, a full disk under `2>>cron.log`) is lost, not the command. It
+    ended the command with Python's own exit code, 120, after its job was stored and before
+    its id was printed. (Above the buffer, not in a raw writer of Python code: a stop signal
+    taken as such a writer returns would keep in the buffer what it had just written, to be
+    written again.)"""
 
-    def write(self, data: ReadableBuffer, /) -> int:
+    def write(self, text: str, /) -> int:
         try:
-            return super().write(data)
+            return super().write(text)
         except OSError:
-            return memoryview(data).nbytes
+            self._lose_the_rest()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            self._lose_the_rest()
+
+    def _lose_the_rest(self) -> None:
+        """What is buffered, and all that comes later, goes to /dev/null."""
+        import contextlib
+
+        with contextlib.suppress(OSError, ValueError):
+            _to_devnull(self.fileno())
+            super().flush()
 
 
 def _whole_lines_on_stderr() -> None:
@@ -446,14 +463,14 @@ def _whole_lines_on_stderr() -> None:
     if not isinstance(err, io.TextIOWrapper) or type(err.buffer) not in _STDIO_BUFFERS:
         return  # not the interpreter's own stream (an embedding program replaced it)
     try:
-        raw = _Stderr(err.fileno(), "w", closefd=False)
+        raw = io.FileIO(err.fileno(), "w", closefd=False)
     except (OSError, ValueError):
         return
     try:
         err.flush()
     except OSError:
         return
-    sys.stderr = io.TextIOWrapper(
+    sys.stderr = _Stderr(
         io.BufferedWriter(raw), encoding=err.encoding, errors=err.errors, line_buffering=True
     )
 
