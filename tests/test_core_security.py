@@ -42,7 +42,9 @@ def assert_private_tree(top: Path) -> list[Path]:
 
 def test_database_and_its_directories_are_private(env: Env) -> None:
     env.write_config('[jobs.quick]\ncommand = ["true"]\n')
-    env.db = env.root / "state" / "deep" / "er" / "q.db"
+    # The default location: every folder down to it is made (see test_db_files).
+    state = Path(env.env["XDG_STATE_HOME"])
+    env.db = state / "jobctl" / "jobctl.db"
     root_mode = mode(env.root)
     with umask(0):
         job_id = env.enqueue("quick")
@@ -51,15 +53,14 @@ def test_database_and_its_directories_are_private(env: Env) -> None:
         assert env.run("wait", str(job_id), "--timeout", "30s").returncode == 0
         # While the worker runs: the database, its WAL and shared memory, the lock, the
         # wake-up directory and its socket.
-        state = env.root / "state"
-        for directory in (state, state / "deep", state / "deep" / "er"):
+        for directory in (state.parent, state, state / "jobctl"):
             assert mode(directory) == 0o700, directory
         assert mode(env.db) == 0o600
         siblings = {p.name: p for p in env.db.parent.iterdir()}
-        for name in ("q.db-wal", "q.db-shm", "q.db.lock"):
+        for name in ("jobctl.db-wal", "jobctl.db-shm", "jobctl.db.lock"):
             assert name in siblings, sorted(siblings)
             assert mode(siblings[name]) == 0o600, name
-        wake = env.db.parent / "q.db.wake"
+        wake = env.db.parent / "jobctl.db.wake"
         assert mode(wake) == 0o700
         sockets = list(wake.iterdir())
         assert sockets

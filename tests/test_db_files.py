@@ -132,10 +132,13 @@ def test_a_jobctl_database_whose_schema_is_only_in_its_wal_is_made_private(env: 
 
 
 def test_a_new_database_is_made_private_in_private_folders(env: Env) -> None:
+    """In the default location, every missing folder down to it is made (a new account has
+    no ~/.local/state)."""
     env.write_config(CONFIG)
     old = os.umask(0o022)
     try:
-        env.db = env.root / "new" / "deeper" / "q.db"
+        env.db = Path(env.env["XDG_STATE_HOME"]) / "jobctl" / "jobctl.db"
+        assert not env.db.parent.parent.exists()
         env.enqueue("backup", "--arg", "dest=x")
     finally:
         os.umask(old)
@@ -144,6 +147,24 @@ def test_a_new_database_is_made_private_in_private_folders(env: Env) -> None:
     for suffix in ("-wal", "-shm"):
         beside = Path(f"{env.db}{suffix}")
         assert not beside.exists() or mode(beside) == 0o600
+
+
+def test_a_database_named_below_a_missing_folder_s_missing_parent_is_refused(env: Env) -> None:
+    """`--db /sr/jobctl/q.db` (a typo), or a path on a disk not mounted: every folder down
+    to it was made, and the job stored there with only the note of a new database. As for a
+    log folder, only a folder whose parent exists is made."""
+    env.write_config(CONFIG)
+    env.db = env.root / "typo" / "jobctl" / "q.db"
+    refused = one_error_line(env.run("enqueue", "backup", "--arg", "dest=x"), 3)
+    assert refused == (
+        f"jobctl: database {env.db}: neither its folder {env.db.parent} nor"
+        f" {env.db.parent.parent} exists (a typo, or a disk not mounted?): make the folder"
+        f" first (mkdir -p -m 700 {env.db.parent})"
+    )
+    assert not (env.root / "typo").exists()
+    env.db = env.root / "one" / "q.db"  # its parent exists: made
+    env.enqueue("backup", "--arg", "dest=x")
+    assert mode(env.db.parent) == 0o700
 
 
 @pytest.mark.parametrize("where", ["missing folder", "a file as folder"])

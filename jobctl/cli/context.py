@@ -121,9 +121,7 @@ class Globals:
                 return config.settings.db
             path = Path(config.settings.db).expanduser()
             return str(path if path.is_absolute() else config.base_dir / path)
-        from jobctl.fsutil import xdg_base
-
-        return os.path.join(xdg_base("XDG_STATE_HOME", ".local/state"), "jobctl", "jobctl.db")
+        return _default_db()
 
     def store(
         self, *, create: bool = True, durability: str | None = None, service: bool = False
@@ -132,8 +130,11 @@ class Globals:
         stderr (a service logs its events instead)."""
         from jobctl.store import open_store
 
+        location = self.db_location()
+        if create and location != _default_db():
+            _refuse_a_far_missing_folder(location)
         store = open_store(
-            self.db_location(),
+            location,
             durability=durability or self.config().settings.durability,
             create=create,
         )
@@ -154,6 +155,33 @@ class Globals:
                 " (up to 30s; Ctrl-C gives up)"
             )
         return store
+
+
+def _default_db() -> str:
+    from jobctl.fsutil import xdg_base
+
+    return os.path.join(xdg_base("XDG_STATE_HOME", ".local/state"), "jobctl", "jobctl.db")
+
+
+def _refuse_a_far_missing_folder(location: str) -> None:
+    """A database named (--db, $JOBCTL_DB, [settings] db) gets its folder made only when the
+    folder's parent exists, as a log folder does: `--db /srv/jobctl/q.db` with /srv/jobctl
+    missing is made, but a typo (`/sr/jobctl/q.db`) or a disk not mounted made every folder
+    down to it, and the jobs went there without a word. The default location's folders are
+    all made (a new account has no ~/.local/state)."""
+    from jobctl.errors import StoreError
+
+    if location[:9].lower() == "sqlite://":
+        location = location[9:]
+    elif "://" in location:
+        return  # Redis, or a location open_store refuses with its own words
+    folder = Path(location).expanduser().parent
+    if os.path.lexists(folder) or os.path.lexists(folder.parent):
+        return
+    raise StoreError(
+        f"database {location}: neither its folder {folder} nor {folder.parent} exists (a"
+        f" typo, or a disk not mounted?): make the folder first (mkdir -p -m 700 {folder})"
+    )
 
 
 STATE = Globals()
