@@ -446,7 +446,13 @@ def _metrics(address: str | None) -> Iterator[None]:
         return
     from jobctl.observe.http import MetricsServer, parse_address
 
-    server = MetricsServer(parse_address(address), STATE.store, _followed_config())
+    # A probe only reads: a database deleted under the worker is a 503 "does not exist",
+    # never a new empty one made at its path and reported healthy.
+    server = MetricsServer(
+        parse_address(address),
+        lambda: STATE.store(create=False, service=True),
+        _followed_config(),
+    )
     server.start()
     host, port = server.address
     STATE.event_log().emit("metrics.listening", address=f"{host}:{port}")
