@@ -7,11 +7,16 @@ not take is said in plain text.
 from __future__ import annotations
 
 import os
+import signal
+import time
+from pathlib import Path
 
 from conftest import Env
+from redis_server import RedisEnv, start_server
 from test_observe_support import free_port, http_get, listening, start_logged
 
 TEXT = "text/plain; charset=utf-8"
+CONFIG = '[jobs.ok]\ncommand = ["true"]\n'
 # A lease of 2 minutes: the worker looks at its database file every 40 s, so it does not
 # notice the file gone (and stop) while the test probes.
 SLOW_LOOKS = '[settings]\nlease = "120s"\n\n[jobs.ok]\ncommand = ["true"]\n'
@@ -33,3 +38,33 @@ def test_a_probe_of_a_deleted_database_is_a_503_and_makes_no_new_one(env: Env) -
     status, _, body = http_get("127.0.0.1", port, "/metrics")
     assert status == 503 and body.startswith("# jobctl: database ") and "does not exist" in body
     assert not env.db.exists()
+
+
+def test_healthz_answers_within_seconds_while_the_redis_server_stalls(
+    redis_env: RedisEnv, tmp_path: Path
+) -> None:
+    """/healthz opened its store with a command's timeouts: a server stopped dead held it
+    60 s, and one that answered within that minute got a late 200."""
+    server = start_server(tmp_path / "private")
+    env = redis_env
+    env.url = server.url("private")
+    env.write_config(CONFIG)
+    try:
+        env.enqueue("ok")
+        worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+        _, port = listening(env, worker)
+        worker.wait_event(env, "worker.started")
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            began = time.monotonic()
+            status, _, body = http_get("127.0.0.1", port, "/healthz", timeout=30)
+            took = time.monotonic() - began
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        assert status == 503 and body.startswith("unhealthy: redis://"), body
+        assert "did not answer in time" in body, body
+        assert took < 5, took
+        assert http_get("127.0.0.1", port, "/healthz", timeout=30)[:1] == (200,)
+        assert worker.stop() == 0
+    finally:
+        server.stop()

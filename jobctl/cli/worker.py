@@ -452,6 +452,7 @@ def _metrics(address: str | None) -> Iterator[None]:
         parse_address(address),
         lambda: STATE.store(create=False, service=True),
         _followed_config(),
+        open_probe_store=_probe_store,
     )
     server.start()
     host, port = server.address
@@ -460,6 +461,19 @@ def _metrics(address: str | None) -> Iterator[None]:
         yield
     finally:
         server.stop()
+
+
+def _probe_store() -> Store:
+    """The store /healthz reads, never created. A Redis server's connection waits for it as
+    long as the write probe does (LOCK_WAIT), not the 60 s of a command: a server that
+    stalls is a 503 within about a second, not a late 200 or a probe that times out."""
+    location = STATE.db_location()
+    if location.lower().startswith(("redis://", "rediss://")):
+        from jobctl.observe.health import LOCK_WAIT
+        from jobctl.store.redis import RedisStore
+
+        return RedisStore(location, create=False, timeout=LOCK_WAIT)
+    return STATE.store(create=False, service=True)
 
 
 def _followed_config() -> Callable[[], Config]:

@@ -90,8 +90,13 @@ class MetricsServer:
         address: tuple[str, int],
         open_store: Callable[[], Store],
         config: Callable[[], Config],
+        *,
+        open_probe_store: Callable[[], Store] | None = None,
     ) -> None:
+        """`open_probe_store`: the store /healthz reads, when its connection is to wait for
+        the server less long than a scrape's (open_store by default)."""
         self._open_store = open_store
+        self._open_probe_store = open_probe_store or open_store
         self._config = config
         try:
             self._server = _Server(address, self._answer)
@@ -136,7 +141,7 @@ class MetricsServer:
         system mounted read-only: `health`'s database check), which reads still hide, or
         when the log folder cannot take the jobs' output (`health`'s logs check)."""
         try:
-            with self._open_store() as store:
+            with self._open_probe_store() as store:
                 # The write probe first: a Redis server whose writes are paused holds a
                 # read script too, until the pause ends, and the probe says it in a second.
                 checks = [database_check(store)]

@@ -33,8 +33,11 @@ class RedisBase:
 
     shared = True
 
-    def __init__(self, location: str, *, create: bool = True) -> None:
+    def __init__(self, location: str, *, create: bool = True, timeout: float | None = None) -> None:
+        """`timeout`: the seconds every connection waits for the server, to connect and for
+        each answer (10 and 60 by default); a health probe's is short."""
         self._where = parse_location(location)
+        self._timeout = timeout
         self.location = self._where.shown
         self.namespace = self._where.namespace
         self.prefix = f"jobctl:{{{self.namespace}}}:"
@@ -60,8 +63,9 @@ class RedisBase:
     # -- plumbing --------------------------------------------------------------------------
 
     def _connect(self, *, decode: bool, timeout: float | None = None) -> Any:
-        """A client whose connections wait `timeout` seconds for the server (10 to connect
-        and 60 for an answer by default)."""
+        """A client whose connections wait `timeout` seconds for the server (the store's,
+        else 10 to connect and 60 for an answer)."""
+        timeout = timeout or self._timeout
         # No automatic retries: a script whose reply was lost must not run twice (an enqueue
         # would store its jobs twice). Callers that can retry (the worker) do.
         try:
