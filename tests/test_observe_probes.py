@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from conftest import Env
 from redis_server import RedisEnv, start_server
 from test_observe_support import free_port, http_get, listening, start_logged
+
+from jobctl.config import EMPTY_CONFIG
+from jobctl.observe.http import MetricsServer
+from jobctl.store import Store, open_store
 
 TEXT = "text/plain; charset=utf-8"
 CONFIG = '[jobs.ok]\ncommand = ["true"]\n'
@@ -68,3 +74,53 @@ def test_healthz_answers_within_seconds_while_the_redis_server_stalls(
         assert worker.stop() == 0
     finally:
         server.stop()
+
+
+def _sample(exposition: str, name: str, *labels: str) -> float:
+    """The value of the one sample of `name` whose labels include every one of `labels`."""
+    found = [
+        float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith(name + "{") and all(label in line for label in labels)
+    ]
+    assert len(found) == 1, (name, labels, exposition)
+    return found[0]
+
+
+@pytest.mark.parametrize("read_when", ["stat_hist", "stat_sums"])
+def test_a_scrape_reads_one_snapshot_while_attempts_end(env: Env, read_when: str) -> None:
+    """A job ends (a worker's real commit) just before the scrape reads the histograms'
+    buckets, or between their buckets and their sums. A scrape read in autocommit
+    statements showed a _count ahead of its +Inf bucket, or the histograms of a later
+    moment than its jobs."""
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    assert env.run("run-worker", "--burst").returncode == 0
+    env.enqueue("ok")
+    ended: list[int] = []
+
+    def job_ends_before(statement: str) -> None:
+        if not ended and f"FROM {read_when}" in statement:
+            ended.append(env.run("run-worker", "--burst").returncode)
+
+    def opened_store() -> Store:
+        store = open_store(str(env.db), create=False)
+        conn = store._conn
+        assert isinstance(conn, sqlite3.Connection)
+        conn.set_trace_callback(job_ends_before)
+        return store
+
+    server = MetricsServer(("127.0.0.1", 0), opened_store, lambda: EMPTY_CONFIG)
+    server.start()
+    try:
+        status, _, body = http_get(*server.address, "/metrics")
+    finally:
+        server.stop()
+    assert status == 200 and ended == [0], body
+    run = ('queue="default"', 'job="ok"')
+    assert _sample(body, "jobctl_job_duration_seconds_count", *run) == 1, body
+    assert _sample(body, "jobctl_job_duration_seconds_bucket", *run, 'le="+Inf"') == 1, body
+    assert _sample(body, "jobctl_jobs", run[0], 'state="queued"') == 1, body
+    # The job did end: the next scrape sees it.
+    with open_store(str(env.db), create=False) as store:
+        assert [h.count for h in store.histograms() if h.kind == "run"] == [2]

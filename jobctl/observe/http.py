@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from jobctl.config import Config
 from jobctl.errors import JobctlError, UsageError
@@ -131,7 +131,7 @@ class MetricsServer:
 
     def metrics(self) -> tuple[int, str]:
         try:
-            with self._open_store() as store:
+            with self._open_store() as store, _snapshot(store):
                 return 200, render(store, self._config())
         except JobctlError as exc:
             return 503, f"# jobctl: {self._failure(exc)}\n"
@@ -375,6 +375,16 @@ class _Server:
             else:
                 self._selector.unregister(self.listener)
             self._listening = on
+
+
+def _snapshot(store: Store) -> contextlib.AbstractContextManager[None]:
+    """One read transaction for a whole scrape, on a store that has them (SQLite): the
+    counters, the jobs and the histograms of one moment. A Redis store's reads are each
+    atomic already."""
+    snapshot = getattr(store, "read_snapshot", None)
+    if snapshot is None:
+        return contextlib.nullcontext()
+    return cast("contextlib.AbstractContextManager[None]", snapshot())
 
 
 def _head_complete(head: bytearray) -> bool:

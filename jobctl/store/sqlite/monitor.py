@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -103,7 +105,31 @@ class MonitorOps(SqliteBase):
                 conn.execute("DELETE FROM stat_counts WHERE hour > 0 AND hour < ?", (hour,))
         return int(hours)
 
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Every read inside it sees the database as of its first one: a scrape read in
+        separate statements mixed the attempts before a commit with those after, a
+        histogram's _count ahead of its +Inf bucket. (Inside one already: that one.)"""
+        conn = self._conn
+        if conn.in_transaction:
+            yield
+            return
+        try:
+            conn.execute("BEGIN")  # deferred: a read in WAL mode waits for no writer
+        except sqlite3.Error as exc:
+            raise self._error(exc, None) from None
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")  # nothing of the database's was written
+
     def histograms(self) -> list[Histogram]:
+        with self.read_snapshot():  # the buckets and the sums of the same attempts
+            return self._histograms()
+
+    def _histograms(self) -> list[Histogram]:
         from jobctl.store.reports import Histogram  # not at the top: see that module
 
         bounds = [float(r[0]) for r in self._read("SELECT le FROM hist_bounds ORDER BY le")]
