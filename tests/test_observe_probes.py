@@ -6,8 +6,11 @@ not take is said in plain text.
 
 from __future__ import annotations
 
+import http.client
 import os
+import re
 import signal
+import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -124,3 +127,54 @@ def test_a_scrape_reads_one_snapshot_while_attempts_end(env: Env, read_when: str
     # The job did end: the next scrape sees it.
     with open_store(str(env.db), create=False) as store:
         assert [h.count for h in store.histograms() if h.kind == "run"] == [2]
+
+
+def _request(port: int, method: str, path: str) -> tuple[int, str | None, str, str]:
+    """(status, Allow, content type, body) of one request of any method."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request(method, path)
+        reply = conn.getresponse()
+        return (
+            reply.status,
+            reply.getheader("Allow"),
+            reply.getheader("Content-Type", ""),
+            reply.read().decode(),
+        )
+    finally:
+        conn.close()
+
+
+def test_a_method_other_than_get_or_head_is_refused_in_plain_text(env: Env) -> None:
+    """POST got http.server's 501 "Unsupported method" as an HTML page."""
+    env.write_config(CONFIG)
+    worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+    _, port = listening(env, worker)
+    for method in ("POST", "PUT", "DELETE", "OPTIONS"):
+        for path in ("/metrics", "/healthz"):
+            assert _request(port, method, path) == (
+                405,
+                "GET, HEAD",
+                TEXT,
+                "method not allowed: GET or HEAD\n",
+            ), (method, path)
+    status, _, kind, body = _request(port, "BREW", "/metrics")  # no method HTTP knows
+    assert (status, kind) == (501, TEXT) and "<" not in body and body.startswith("501 "), body
+    assert _request(port, "GET", "/healthz")[0] == 200
+    assert worker.stop() == 0
+
+
+def test_an_ipv6_address_is_logged_in_brackets(env: Env) -> None:
+    """`::1:9479` in the log could not be pasted into a scrape config."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    env.write_config(CONFIG)
+    worker = start_logged(env, "run-worker", "--metrics-addr", "[::1]:0")
+    address = str(worker.wait_event(env, "metrics.listening")["address"])
+    assert re.fullmatch(r"\[::1\]:[1-9][0-9]*", address), address
+    port = int(address.rpartition(":")[2])
+    assert http_get("::1", port, "/healthz")[0] == 200
+    assert worker.stop() == 0

@@ -182,7 +182,7 @@ def listening(env: Env, running: Running) -> tuple[str, int]:
     """The address a --metrics-addr server announced in its `metrics.listening` event."""
     record = running.wait_event(env, "metrics.listening")
     host, _, port = str(record["address"]).rpartition(":")
-    return host, int(port)
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -456,7 +456,8 @@ def _metrics(address: str | None) -> Iterator[None]:
     )
     server.start()
     host, port = server.address
-    STATE.event_log().emit("metrics.listening", address=f"{host}:{port}")
+    shown = f"[{host}]" if ":" in host else host  # as a scrape config takes an IPv6 address
+    STATE.event_log().emit("metrics.listening", address=f"{shown}:{port}")
     try:
         yield
     finally:

@@ -423,6 +423,11 @@ class _Exchange(BaseHTTPRequestHandler):
     """One request, from its head as the serving thread read it to the whole answer it is
     to write: http.server's parsing and error answers, with no socket to wait on."""
 
+    # http.server's own answers (a bad request, a method it does not know) in plain text,
+    # as every other answer: its default is an HTML page.
+    error_content_type = _TEXT
+    error_message_format = "%(code)d %(message)s\n"
+
     def __init__(self, server: MetricsServer, head: bytes, client_address: Any) -> None:
         # Not BaseRequestHandler's __init__: it reads and writes a socket.
         self.metrics_server = server
@@ -439,6 +444,19 @@ class _Exchange(BaseHTTPRequestHandler):
         """As GET without the body: uptime checkers and load balancers may probe with HEAD,
         and took the 501 http.server gives by default for a worker down."""
         self._answer(with_body=False)
+
+    def do_POST(self) -> None:
+        """405 with the methods taken, for any method HTTP defines that changes things:
+        http.server said 501, as if the server knew no such method."""
+        body = b"method not allowed: GET or HEAD\n"
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Type", _TEXT)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = do_POST
 
     def _answer(self, with_body: bool) -> None:
         path = self.path.split("?", 1)[0]
