@@ -21,7 +21,7 @@ from redis_server import RedisEnv, start_server
 from test_observe_support import free_port, http_get, listening, start_logged
 
 from jobctl.config import EMPTY_CONFIG
-from jobctl.observe.http import MetricsServer
+from jobctl.observe.http import MAX_ANSWERING, MetricsServer
 from jobctl.store import Store, open_store
 
 TEXT = "text/plain; charset=utf-8"
@@ -178,3 +178,57 @@ def test_an_ipv6_address_is_logged_in_brackets(env: Env) -> None:
     port = int(address.rpartition(":")[2])
     assert http_get("::1", port, "/healthz")[0] == 200
     assert worker.stop() == 0
+
+
+def test_livez_answers_while_another_process_holds_the_database_locked(env: Env) -> None:
+    """/healthz was the only path: a liveness probe on it restarted a worker, its jobs
+    interrupted, for a sqlite3 session that held the lock, which no restart helps."""
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+    _, port = listening(env, worker)
+    worker.wait_event(env, "worker.started")
+    holder = sqlite3.connect(env.db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        status, _, body = http_get("127.0.0.1", port, "/healthz")
+        assert status == 503 and "locked by another process" in body, body
+        assert http_get("127.0.0.1", port, "/livez") == (200, TEXT, "ok\n")
+        assert http_get("127.0.0.1", port, "/livez?verbose") == (200, TEXT, "ok\n")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert worker.stop() == 0
+
+
+def test_livez_answers_while_scrapes_of_a_stalled_redis_server_hold_every_thread(
+    redis_env: RedisEnv, tmp_path: Path
+) -> None:
+    """Scrapes wait up to 60 s for a stalled server, in every thread that answers: /livez
+    is answered apart from them, at once."""
+    server = start_server(tmp_path / "private")
+    env = redis_env
+    env.url = server.url("private")
+    env.write_config(CONFIG)
+    scrapes: list[socket.socket] = []
+    try:
+        env.enqueue("ok")
+        worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+        _, port = listening(env, worker)
+        worker.wait_event(env, "worker.started")
+        os.kill(server.proc.pid, signal.SIGSTOP)
+        try:
+            for _ in range(MAX_ANSWERING + 2):
+                scrape = socket.create_connection(("127.0.0.1", port), timeout=5)
+                scrape.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+                scrapes.append(scrape)
+            began = time.monotonic()
+            assert http_get("127.0.0.1", port, "/livez", timeout=10) == (200, TEXT, "ok\n")
+            assert time.monotonic() - began < 2
+        finally:
+            os.kill(server.proc.pid, signal.SIGCONT)
+        assert worker.stop() == 0
+    finally:
+        for scrape in scrapes:
+            scrape.close()
+        server.stop()

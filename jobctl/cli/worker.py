@@ -44,7 +44,7 @@ MetricsOption = Annotated[
     str | None,
     typer.Option(
         "--metrics-addr",
-        help="Serve /metrics and /healthz at HOST:PORT (loopback when HOST is omitted).",
+        help="Serve /metrics, /healthz and /livez at HOST:PORT (loopback when HOST is omitted).",
         metavar="HOST:PORT",
     ),
 ]
@@ -440,7 +440,7 @@ def _schedule_config() -> Config:
 
 @contextlib.contextmanager
 def _metrics(address: str | None) -> Iterator[None]:
-    """Serve /metrics and /healthz in background threads while the command runs."""
+    """Serve /metrics, /healthz and /livez in background threads while the command runs."""
     if address is None:
         yield
         return

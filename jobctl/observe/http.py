@@ -1,4 +1,4 @@
-"""/metrics and /healthz over HTTP, for `--metrics-addr` on workers and daemons.
+"""/metrics, /healthz and /livez over HTTP, for `--metrics-addr` on workers and daemons.
 
 The server runs in threads of its own with its own database connections, so a busy or stuck
 scrape can never stall the worker, and a saturated worker never stalls a scrape. It binds to
@@ -59,6 +59,9 @@ MAX_ANSWERING = 4  # requests worked out at once, each with a database connectio
 MAX_HEAD = 16 * 1024  # bytes of request line and headers; a connection sending more is closed
 BACKLOG = 64  # connections the kernel queues until the server accepts them
 TICK = 0.5  # seconds at most between two checks of the connections' deadlines
+# 200 while the process serves, reading no store: what a liveness probe is to ask, where
+# /healthz (the store takes writes, the logs have room) is a readiness probe's question.
+LIVENESS_PATH = "/livez"
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -314,7 +317,13 @@ class _Server:
             with contextlib.suppress(KeyError):  # not registered when read on accepting
                 self._selector.unregister(conn.sock)
             conn.phase = "answering"
-            self._requests.put(conn)
+            if _asks_liveness(conn.head):
+                # Answered here, reading nothing: not behind scrapes that a stalled store
+                # holds in every answering thread, which a liveness probe would take for a
+                # process to restart.
+                self._answered.append((conn, self._answer(bytes(conn.head), conn.client_address)))
+            else:
+                self._requests.put(conn)
 
     def _take_answers(self) -> None:
         while self._answered:
@@ -385,6 +394,12 @@ def _snapshot(store: Store) -> contextlib.AbstractContextManager[None]:
     if snapshot is None:
         return contextlib.nullcontext()
     return cast("contextlib.AbstractContextManager[None]", snapshot())
+
+
+def _asks_liveness(head: bytearray) -> bool:
+    """Whether the request is for LIVENESS_PATH, whatever its method."""
+    words = bytes(head).split(b"\n", 1)[0].split()
+    return len(words) >= 2 and words[1].split(b"?", 1)[0] == LIVENESS_PATH.encode()
 
 
 def _head_complete(head: bytearray) -> bool:
@@ -467,6 +482,8 @@ class _Exchange(BaseHTTPRequestHandler):
                 kind = "text/plain; version=0.0.4; charset=utf-8"
             elif path == "/healthz":
                 status, body = self.metrics_server.health()
+            elif path == LIVENESS_PATH:
+                status, body = 200, "ok\n"
             else:
                 status, body = 404, "not found\n"
         except Exception as exc:  # out of descriptors, a bug, a store error it does not name
