@@ -299,6 +299,7 @@ def test_json_report(env: Env) -> None:
         "value": 1,
         "limit": 0,
         "message": "1 dead jobs (limit 0)",
+        "skipped": False,
     }
     assert (checks["max_ready"]["ok"], checks["max_ready"]["value"]) == (True, 0)
     result = env.run("health", "--json", "--max-dead", "1")
@@ -345,6 +346,7 @@ def test_a_database_on_a_full_disk_is_unhealthy(env: Env) -> None:
                 "value": free,
                 "limit": 4 << 20,  # a write's room: the -wal's growth between checkpoints
                 "message": "",
+                "skipped": False,
             }
             (small / "filler").unlink()
             assert health(env)[0] == 0
@@ -375,6 +377,7 @@ def test_a_database_on_a_read_only_mount_is_unhealthy(env: Env) -> None:
             "value": None,
             "limit": None,
             "message": read_only,
+            "skipped": False,
         }
         subprocess.run(["mount", "-o", "remount,rw", str(small)], check=True)
         assert health(env)[0] == 0
@@ -529,6 +532,7 @@ def test_a_log_folder_on_a_full_disk_is_unhealthy_in_health_and_healthz(env: Env
             "value": free,
             "limit": 1 << 20,
             "message": full,
+            "skipped": False,
         }
         assert http_get("127.0.0.1", port, "/healthz")[1:] == (
             "text/plain; charset=utf-8",
@@ -593,5 +597,6 @@ def test_a_config_broken_since_the_daemons_started_fails_health(env: Env) -> Non
         "value": None,
         "limit": None,
         "message": message,
+        "skipped": False,
     }
     assert up.stop() == 0

@@ -6,7 +6,9 @@ not take is said in plain text.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import json
 import os
 import re
 import signal
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Env
+from conftest import Env, small_file_system
 from redis_server import RedisEnv, start_server
 from test_observe_support import free_port, http_get, listening, start_logged
 
@@ -77,6 +79,14 @@ def test_healthz_answers_within_seconds_while_the_redis_server_stalls(
         assert worker.stop() == 0
     finally:
         server.stop()
+
+
+def _fill(folder: Path) -> None:
+    """Write into `folder` until its file system refuses: a full disk."""
+    with contextlib.suppress(OSError), open(folder / "filler", "wb") as filler:
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
 
 
 def _sample(exposition: str, name: str, *labels: str) -> float:
@@ -232,3 +242,46 @@ def test_livez_answers_while_scrapes_of_a_stalled_redis_server_hold_every_thread
         for scrape in scrapes:
             scrape.close()
         server.stop()
+
+
+def test_on_redis_the_logs_check_is_skipped_on_a_host_that_runs_no_worker(
+    redis_env: RedisEnv,
+) -> None:
+    """`health` on a monitoring host failed for its own log folder, to which no job writes:
+    there every call said "every job's output is lost"."""
+    env = redis_env
+    with small_file_system(env.root / "small", "size=4m") as small:
+        logs = small / "logs"
+        env.write_config(f'[settings]\nlog_dir = "{logs}"\n{CONFIG}')
+        env.enqueue("ok", "--delay", "1h")
+        _fill(small)
+        result = env.run("health")
+        assert result.returncode == 0, result.stderr
+        skip = (
+            f"no worker of this host ({socket.gethostname()}) is registered in {env.url};"
+            f" each worker's jobs write their output on its own host (here: {logs})"
+        )
+        assert result.stdout.splitlines()[1:] == [
+            f"skip  logs: {skip}",
+            f"ok    config: config {env.config} is valid",
+        ], result.stdout
+        report = json.loads(env.run("health", "--json").stdout)
+        assert report["healthy"] is True
+        assert report["checks"][1] == {
+            "name": "logs",
+            "ok": True,
+            "value": None,
+            "limit": None,
+            "message": skip,
+            "skipped": True,
+        }
+        # A worker of this host writes there: its full disk fails the check again.
+        worker = start_logged(env, "run-worker")
+        worker.wait_event(env, "worker.started")
+        result = env.run("health")
+        assert result.returncode == 1
+        assert result.stderr.startswith(
+            f"jobctl: unhealthy: logs: log folder {logs}: the disk is full"
+        )
+        assert worker.stop() == 0
+        (small / "filler").unlink()

@@ -199,7 +199,7 @@ def health(
     else:  # messages name the database path: cleaned like any text jobctl did not write
         for c in checks:
             if c.ok:
-                typer.echo(clean(f"ok    {c.name}: {c.message}"))
+                typer.echo(clean(f"{'skip' if c.skipped else 'ok':<6}{c.name}: {c.message}"))
     for c in checks:
         if not c.ok:
             typer.echo(clean(f"jobctl: unhealthy: {c.name}: {c.message}"), err=True)

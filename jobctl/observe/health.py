@@ -23,6 +23,7 @@ start fails.
 from __future__ import annotations
 
 import os
+import socket
 import stat
 import time
 from dataclasses import dataclass
@@ -79,6 +80,8 @@ class Check:
     value: float | int | None
     limit: float | int | None
     message: str
+    # Not made here, and said so: a Redis store's logs check on a host running no worker.
+    skipped: bool = False
 
 
 def check(
@@ -173,7 +176,8 @@ def check(
             )
     # Last, so that the checks before them keep their places in --json.
     if log_folder is not None:
-        checks.append(logs_check(log_folder))
+        skipped = _logs_elsewhere(store, log_folder)
+        checks.append(logs_check(log_folder) if skipped is None else skipped)
     if config is not None:
         checks.append(config)
     return checks
@@ -347,6 +351,27 @@ def logs_check(folder: Path) -> Check:
             f" under the {LOG_FILES:,} the jobs' logs need)",
         )
     return Check("logs", True, free, LOG_ROOM, f"log folder {folder} is writable")
+
+
+def _logs_elsewhere(store: Store, folder: Path) -> Check | None:
+    """The logs check, skipped, for a store shared by hosts (Redis) of which no worker runs
+    on this one: each worker writes its jobs' output on its own host, and a monitoring host
+    or a probe's container with a read-only root failed every `health` for a folder that no
+    job writes to. None: the check is to be made here."""
+    if not store.shared:
+        return None
+    host = socket.gethostname()
+    if any(w.host == host and w.kind == "worker" for w in store.workers()):
+        return None
+    return Check(
+        "logs",
+        True,
+        None,
+        None,
+        f"no worker of this host ({host}) is registered in {store.location}; each"
+        f" worker's jobs write their output on its own host (here: {folder})",
+        skipped=True,
+    )
 
 
 def _hooks_folder_refused(hooks: Path) -> str | None:
