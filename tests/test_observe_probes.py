@@ -130,7 +130,7 @@ def test_a_scrape_reads_one_snapshot_while_attempts_end(env: Env, read_when: str
     finally:
         server.stop()
     assert status == 200 and ended == [0], body
-    run = ('queue="default"', 'job="ok"')
+    run = ('queue="default"', 'job_type="ok"')
     assert _sample(body, "jobctl_job_duration_seconds_count", *run) == 1, body
     assert _sample(body, "jobctl_job_duration_seconds_bucket", *run, 'le="+Inf"') == 1, body
     assert _sample(body, "jobctl_jobs", run[0], 'state="queued"') == 1, body

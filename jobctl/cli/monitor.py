@@ -132,8 +132,10 @@ def metrics() -> None:
 
     from jobctl.observe.metrics import render
 
-    with STATE.store(create=False) as store:
-        sys.stdout.write(render(store, STATE.config()))
+    # One moment, as a scrape of /metrics reads it.
+    with STATE.store(create=False) as store, store.read_snapshot():
+        text = render(store, STATE.config())
+    sys.stdout.write(text)
 
 
 @app.command(

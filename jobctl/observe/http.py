@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from jobctl.config import Config
 from jobctl.errors import JobctlError, UsageError
@@ -134,7 +134,7 @@ class MetricsServer:
 
     def metrics(self) -> tuple[int, str]:
         try:
-            with self._open_store() as store, _snapshot(store):
+            with self._open_store() as store, store.read_snapshot():
                 return 200, render(store, self._config())
         except JobctlError as exc:
             return 503, f"# jobctl: {self._failure(exc)}\n"
@@ -384,16 +384,6 @@ class _Server:
             else:
                 self._selector.unregister(self.listener)
             self._listening = on
-
-
-def _snapshot(store: Store) -> contextlib.AbstractContextManager[None]:
-    """One read transaction for a whole scrape, on a store that has them (SQLite): the
-    counters, the jobs and the histograms of one moment. A Redis store's reads are each
-    atomic already."""
-    snapshot = getattr(store, "read_snapshot", None)
-    if snapshot is None:
-        return contextlib.nullcontext()
-    return cast("contextlib.AbstractContextManager[None]", snapshot())
 
 
 def _asks_liveness(head: bytearray) -> bool:

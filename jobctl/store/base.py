@@ -8,6 +8,7 @@ nothing and says so. A contract test suite runs against every implementation.
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -212,6 +213,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def next_due(self, queues: Sequence[str] | None) -> float | None:
         """The earliest run_at among scheduled jobs, to know how long a worker may sleep."""
+
+    def read_snapshot(self) -> contextlib.AbstractContextManager[None]:
+        """Every read inside it sees one moment (a whole metrics scrape: the counters, the
+        jobs and the histograms alike). A store whose reads are each atomic already (Redis)
+        needs nothing more."""
+        return contextlib.nullcontext()
 
     @abc.abstractmethod
     def open_listener(self, worker: str) -> WakeListener | None:
