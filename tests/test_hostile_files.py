@@ -405,8 +405,12 @@ def test_a_database_cut_to_nothing_is_not_read_as_an_empty_queue(env: Env) -> No
     for suffix in ("-wal", "-shm"):
         Path(f"{env.db}{suffix}").unlink(missing_ok=True)
     env.db.write_bytes(b"")
-    for args in (["list"], ["status"], ["health"]):
+    for args in (["list"], ["status"]):
         one_error_line(run(env, args), 3, str(env.db), "is empty (0 bytes)")
+    unhealthy = run(env, ["health"])  # a failed check: exit 1
+    assert unhealthy.returncode == 1
+    assert unhealthy.stderr.startswith("jobctl: unhealthy: database: ")
+    assert "is empty (0 bytes)" in unhealthy.stderr
     assert env.db.stat().st_size == 0
     # One copied elsewhere has no lock file beside it: the same (it had a schema written in).
     elsewhere = env.root / "copy"

@@ -63,12 +63,21 @@ def test_healthy_with_no_limits_checks_the_database(env: Env) -> None:
 
 def test_a_missing_or_unreadable_database_is_unusable(env: Env) -> None:
     env.write_config(CONFIG)
+    """A failed check (exit 1), as a full disk's: a HEALTHCHECK knows 0 and 1, and a Nagios
+    plugin's 3 is UNKNOWN: a server down read as a broken probe. The checks that need no
+    database are made too."""
     code, out, err = health(env, "--max-dead", "0")
-    assert code == 3 and out == []
-    assert len(err) == 1 and "does not exist" in err[0] and str(env.db) in err[0]
+    assert code == 1 and [line.split()[:2] for line in out] == [["ok", "config:"]]
+    assert len(err) == 1 and err[0].startswith("jobctl: unhealthy: database: database ")
+    assert "does not exist" in err[0] and str(env.db) in err[0]
     env.db.write_bytes(b"not a database at all\n" * 200)
     code, out, err = health(env, "--json")
-    assert code == 3 and json.loads("\n".join(out))["healthy"] is False
+    report = json.loads("\n".join(out))
+    assert code == 1 and report["healthy"] is False
+    assert [(c["name"], c["ok"]) for c in report["checks"]] == [
+        ("database", False),
+        ("config", True),
+    ]
     assert len(err) == 1 and "not a jobctl database" in err[0]
 
 
@@ -385,19 +394,20 @@ def test_a_database_on_a_read_only_mount_is_unhealthy(env: Env) -> None:
 
 def test_json_report_of_a_database_that_cannot_be_used(env: Env) -> None:
     """A monitor piping `health --json` into jq got empty input exactly when the queue was
-    broken: the document comes first, then the one line and exit 3."""
+    broken: the document comes first, then the one line, and exit 1 (a failed check)."""
     missing = env.run("health", "--json")
     garbage = env.root / "garbage.db"
     garbage.write_text("not a database\n" * 100)
     broken = env.run("--db", str(garbage), "health", "--json", "--require-worker")
     for result in (missing, broken):
-        assert result.returncode == 3
-        assert result.stderr.count("\n") == 1 and result.stderr.startswith("jobctl: ")
+        assert result.returncode == 1
+        said = "jobctl: unhealthy: database: "
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith(said)
         report = json.loads(result.stdout)
         assert report["healthy"] is False
         (database,) = report["checks"]
         assert database["name"] == "database" and database["ok"] is False
-        assert database["message"] == result.stderr.removeprefix("jobctl: ").rstrip("\n")
+        assert database["message"] == result.stderr.removeprefix(said).rstrip("\n")
 
 
 def test_health_reads_without_a_config_and_refuses_bad_limits(env: Env) -> None:

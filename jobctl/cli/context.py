@@ -131,7 +131,7 @@ class Globals:
         from jobctl.store import open_store
 
         location = self.db_location()
-        if create and location != _default_db():
+        if create:
             _refuse_a_far_missing_folder(location)
         store = open_store(
             location,
@@ -177,6 +177,8 @@ def _refuse_a_far_missing_folder(location: str) -> None:
         return  # Redis, or a location open_store refuses with its own words
     folder = Path(location).expanduser().parent
     if os.path.lexists(folder) or os.path.lexists(folder.parent):
+        return
+    if location == _default_db():  # (asked last: without a home it is refused)
         return
     raise StoreError(
         f"database {location}: neither its folder {folder} nor {folder.parent} exists (a"

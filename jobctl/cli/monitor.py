@@ -189,12 +189,19 @@ def health(
         with STATE.store(create=False) as store:
             logs = None if broken else log_dir(STATE.config(), store.location)
             checks = check(store, limits, time.time(), log_folder=logs, config=config)
-    except (StoreError, ConfigError) as exc:
+    except ConfigError as exc:
         if as_json:  # a monitor reading `.healthy` gets its answer, not empty input
-            name = "config" if isinstance(exc, ConfigError) else "database"
-            failed = Check(name, False, None, None, str(exc))
-            print_json({"healthy": False, "checks": [asdict(failed)]})
-        raise  # one line on stderr, exit 3 (2: a broken config, the database named nowhere else)
+            print_json(
+                {"healthy": False, "checks": [asdict(Check("config", False, None, None, str(exc)))]}
+            )
+        raise  # exit 2: a broken config, the database named nowhere else
+    except StoreError as exc:
+        # A database missing or corrupt, a Redis server down: a failed check, exit 1 like
+        # a full disk's, not the 3 of a command that cannot run (a HEALTHCHECK knows 0 and
+        # 1; a Nagios plugin's 3 is UNKNOWN). The checks that need no store are said too.
+        checks = [Check("database", False, None, None, str(exc))]
+        if config is not None:
+            checks.append(config)
     healthy = all(c.ok for c in checks)
     if as_json:
         print_json({"healthy": healthy, "checks": [asdict(c) for c in checks]})
