@@ -163,23 +163,26 @@ def test_a_running_job_whose_worker_is_gone_says_so(env: Env) -> None:
     worker = env.start("run-worker", "--worker-name", WORKER)
     job = env.enqueue("--exec", "--", "sh", "hold.sh")
     env.wait_for(lambda: env.show(job)["state"] == "running", timeout=20)
-    alive = env.run("status", check=True).stdout
-    assert "gone" not in alive, alive
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.communicate(timeout=30)
+    try:
+        alive = env.run("status", check=True).stdout
+        assert "gone" not in alive, alive
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.communicate(timeout=30)
 
-    piped = env.run("status", check=True).stdout.splitlines()
-    row = next(line for line in piped if line.startswith(f"{job} "))
-    assert "worker gone" in row and WORKER in row, piped
-    note = next(line for line in piped if "gone" in line and line.startswith("("))
-    assert f"job {job}" in note and "lease ends" in note, piped
-    shown = _lines(run_on_terminal(env, "status", columns=40))
-    row = next(line for line in shown if line.startswith(f"{job} "))
-    assert "worker gone" in row, shown
-    assert any(f"job {job}" in line and "lease ends" in line for line in shown), shown
-    document = json.loads(env.run("status", "--json", check=True).stdout)
-    (entry,) = document["running"]
-    assert entry["id"] == job and entry["worker_gone"] is True, entry
+        piped = env.run("status", check=True).stdout.splitlines()
+        row = next(line for line in piped if line.startswith(f"{job} "))
+        assert "worker gone" in row and WORKER in row, piped
+        note = next(line for line in piped if "gone" in line and line.startswith("("))
+        assert f"job {job}" in note and "lease ends" in note, piped
+        shown = _lines(run_on_terminal(env, "status", columns=40))
+        row = next(line for line in shown if line.startswith(f"{job} "))
+        assert "worker gone" in row, shown
+        assert any(f"job {job}" in line and "lease ends" in line for line in shown), shown
+        document = json.loads(env.run("status", "--json", check=True).stdout)
+        (entry,) = document["running"]
+        assert entry["id"] == job and entry["worker_gone"] is True, entry
+    finally:
+        (env.root / "go").touch()  # the job's loop ends: its worker is gone
 
 
 def test_the_note_of_a_gone_worker_s_jobs_says_what_their_attempts_make_of_them(env: Env) -> None:
@@ -194,35 +197,40 @@ def test_the_note_of_a_gone_worker_s_jobs_says_what_their_attempts_make_of_them(
     last = env.enqueue("--exec", "--", "sh", "hold.sh", "last")
     again = env.enqueue("--exec", "--max-attempts", "3", "--", "sh", "hold.sh", "again")
     env.wait_for(lambda: all(env.show(i)["state"] == "running" for i in (last, again)), timeout=20)
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.communicate(timeout=30)
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.communicate(timeout=30)
 
-    note = next(x for x in env.run("status", check=True).stdout.splitlines() if "gone:" in x)
-    assert re.search(
-        rf"job {last} goes dead when its lease ends at [0-9:]+ \(in [^)]+\), its last attempt; ",
-        note,
-    ), note
-    assert re.search(
-        rf"; job {again} runs again when its lease ends at .*, as attempt 2/3\)$", note
-    ), note
-    assert "unless out of attempts" not in note
-    for columns in (40, 30):
-        shown = _lines(run_on_terminal(env, "status", columns=columns))
-        rows = {int(line.split()[0]): line for line in _running_rows(shown)[1:]}
-        assert "sh hold" in rows[last] and "sh hold" in rows[again], "\n".join(shown)
-        assert "worker gone" in rows[last], "\n".join(shown)
+        note = next(x for x in env.run("status", check=True).stdout.splitlines() if "gone:" in x)
+        assert re.search(
+            rf"job {last} goes dead when its lease ends at [0-9:]+ \(in [^)]+\),"
+            r" its last attempt; ",
+            note,
+        ), note
+        assert re.search(
+            rf"; job {again} runs again when its lease ends at .*, as attempt 2/3\)$", note
+        ), note
+        assert "unless out of attempts" not in note
+        for columns in (40, 30):
+            shown = _lines(run_on_terminal(env, "status", columns=columns))
+            rows = {int(line.split()[0]): line for line in _running_rows(shown)[1:]}
+            assert "sh hold" in rows[last] and "sh hold" in rows[again], "\n".join(shown)
+            assert "worker gone" in rows[last], "\n".join(shown)
 
-    running = json.loads(env.run("status", "--json", check=True).stdout)["running"]
-    ends = max(datetime.fromisoformat(entry["lease_expires_at"]).timestamp() for entry in running)
-    env.wait_for(lambda: time.time() > ends + 0.1)
-    note = next(x for x in env.run("status", check=True).stdout.splitlines() if "gone:" in x)
-    assert f"job {last} goes dead once a worker looks (its lease ended at " in note, note
-    assert f"job {again} runs again once a worker looks" in note, note
-    assert "when its lease ends" not in note, note
+        running = json.loads(env.run("status", "--json", check=True).stdout)["running"]
+        ends = max(
+            datetime.fromisoformat(entry["lease_expires_at"]).timestamp() for entry in running
+        )
+        env.wait_for(lambda: time.time() > ends + 0.1)
+        note = next(x for x in env.run("status", check=True).stdout.splitlines() if "gone:" in x)
+        assert f"job {last} goes dead once a worker looks (its lease ended at " in note, note
+        assert f"job {again} runs again once a worker looks" in note, note
+        assert "when its lease ends" not in note, note
 
-    env.run("cancel", str(last), check=True)
-    shown = env.run("status", check=True).stdout
-    assert "holds its worker's slot" not in shown, shown
-    assert f"(stopping: job {last} is cancelled, but its worker is gone: " in shown, shown
-    assert "stopped by a worker on its host once a worker looks (its lease ended at" in shown
-    (env.root / "go").touch()
+        env.run("cancel", str(last), check=True)
+        shown = env.run("status", check=True).stdout
+        assert "holds its worker's slot" not in shown, shown
+        assert f"(stopping: job {last} is cancelled, but its worker is gone: " in shown, shown
+        assert "stopped by a worker on its host once a worker looks (its lease ended at" in shown
+    finally:
+        (env.root / "go").touch()  # the jobs' loops end: their worker is gone
