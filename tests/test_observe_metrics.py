@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -607,6 +608,9 @@ def test_an_ipv6_loopback_address(env: Env) -> None:
         pytest.skip("no IPv6 loopback here")
     env.write_config(CONFIG)
     worker = start_logged(env, "run-worker", "--metrics-addr", "[::1]:0")
+    # Logged in brackets: `::1:9479` could not be pasted into a scrape config.
+    address = str(worker.wait_event(env, "metrics.listening")["address"])
+    assert re.fullmatch(r"\[::1\]:[1-9][0-9]*", address), address
     host, port = listening(env, worker)
     assert host == "::1"
     assert _listeners(port) == {"::1"}

@@ -10,17 +10,17 @@ import contextlib
 import http.client
 import json
 import os
-import re
 import signal
 import socket
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Env, small_file_system
-from redis_server import RedisEnv, start_server
-from test_observe_support import free_port, http_get, listening, start_logged
+from redis_server import RedisEnv, RedisServer, start_server
+from test_observe_support import Running, free_port, http_get, listening, start_logged
 
 from jobctl.config import EMPTY_CONFIG
 from jobctl.observe.http import MAX_ANSWERING, MetricsServer
@@ -56,15 +56,7 @@ def test_healthz_answers_within_seconds_while_the_redis_server_stalls(
 ) -> None:
     """/healthz opened its store with a command's timeouts: a server stopped dead held it
     60 s, and one that answered within that minute got a late 200."""
-    server = start_server(tmp_path / "private")
-    env = redis_env
-    env.url = server.url("private")
-    env.write_config(CONFIG)
-    try:
-        env.enqueue("ok")
-        worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
-        _, port = listening(env, worker)
-        worker.wait_event(env, "worker.started")
+    with _worker_of_a_private_server(redis_env, tmp_path) as (server, worker, port):
         os.kill(server.proc.pid, signal.SIGSTOP)
         try:
             began = time.monotonic()
@@ -77,6 +69,24 @@ def test_healthz_answers_within_seconds_while_the_redis_server_stalls(
         assert took < 5, took
         assert http_get("127.0.0.1", port, "/healthz", timeout=30)[:1] == (200,)
         assert worker.stop() == 0
+
+
+@contextlib.contextmanager
+def _worker_of_a_private_server(
+    redis_env: RedisEnv, tmp_path: Path
+) -> Iterator[tuple[RedisServer, Running, int]]:
+    """A worker serving --metrics-addr on a Redis server of the test's own (to stop with
+    SIGSTOP), started and registered: (the server, the worker, its metrics port)."""
+    server = start_server(tmp_path / "private")
+    env = redis_env
+    env.url = server.url("private")
+    env.write_config(CONFIG)
+    try:
+        env.enqueue("ok")
+        worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+        _, port = listening(env, worker)
+        worker.wait_event(env, "worker.started")
+        yield server, worker, port
     finally:
         server.stop()
 
@@ -174,22 +184,6 @@ def test_a_method_other_than_get_or_head_is_refused_in_plain_text(env: Env) -> N
     assert worker.stop() == 0
 
 
-def test_an_ipv6_address_is_logged_in_brackets(env: Env) -> None:
-    """`::1:9479` in the log could not be pasted into a scrape config."""
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError:
-        pytest.skip("no IPv6 loopback here")
-    env.write_config(CONFIG)
-    worker = start_logged(env, "run-worker", "--metrics-addr", "[::1]:0")
-    address = str(worker.wait_event(env, "metrics.listening")["address"])
-    assert re.fullmatch(r"\[::1\]:[1-9][0-9]*", address), address
-    port = int(address.rpartition(":")[2])
-    assert http_get("::1", port, "/healthz")[0] == 200
-    assert worker.stop() == 0
-
-
 def test_livez_answers_while_another_process_holds_the_database_locked(env: Env) -> None:
     """/healthz was the only path: a liveness probe on it restarted a worker, its jobs
     interrupted, for a sqlite3 session that held the lock, which no restart helps."""
@@ -216,16 +210,8 @@ def test_livez_answers_while_scrapes_of_a_stalled_redis_server_hold_every_thread
 ) -> None:
     """Scrapes wait up to 60 s for a stalled server, in every thread that answers: /livez
     is answered apart from them, at once."""
-    server = start_server(tmp_path / "private")
-    env = redis_env
-    env.url = server.url("private")
-    env.write_config(CONFIG)
     scrapes: list[socket.socket] = []
-    try:
-        env.enqueue("ok")
-        worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
-        _, port = listening(env, worker)
-        worker.wait_event(env, "worker.started")
+    with _worker_of_a_private_server(redis_env, tmp_path) as (server, worker, port):
         os.kill(server.proc.pid, signal.SIGSTOP)
         try:
             for _ in range(MAX_ANSWERING + 2):
@@ -237,11 +223,9 @@ def test_livez_answers_while_scrapes_of_a_stalled_redis_server_hold_every_thread
             assert time.monotonic() - began < 2
         finally:
             os.kill(server.proc.pid, signal.SIGCONT)
+            for scrape in scrapes:
+                scrape.close()
         assert worker.stop() == 0
-    finally:
-        for scrape in scrapes:
-            scrape.close()
-        server.stop()
 
 
 def test_on_redis_the_logs_check_is_skipped_on_a_host_that_runs_no_worker(

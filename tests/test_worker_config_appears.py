@@ -16,12 +16,15 @@ max_attempts = 1
 """
 
 
-def _start_logged(env: Env, log: Path, *args: str) -> subprocess.Popen[str]:
+def _start_logged(
+    env: Env, log: Path, *args: str, options: list[str] | None = None
+) -> subprocess.Popen[str]:
     """`jobctl --db D ARGS...` in the background with its event lines in `log`, read while it
-    runs; started before any config exists, it is given no --config."""
+    runs; started before any config exists, it is given no --config. `options`: the global
+    options instead of the sandbox's --db."""
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [*JOBCTL, *env.global_args(), *args],
+            [*JOBCTL, *(env.global_args() if options is None else options), *args],
             stdout=subprocess.DEVNULL,
             stderr=out,
             text=True,
@@ -209,17 +212,7 @@ def test_a_config_db_is_compared_as_the_file_it_names(env: Env) -> None:
     hello = _HELLO.format(marker=env.root / "ran")
     env.write_config(f'[settings]\ndb = "q.db"\n{hello}')
     log = env.root / "worker.log"
-    with log.open("w") as out:
-        worker = subprocess.Popen(
-            [*JOBCTL, "--config", str(env.config), "run-worker"],
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-            text=True,
-            env=env.env,
-            cwd=env.root,
-            start_new_session=True,
-        )
-    env.procs.append(worker)
+    worker = _start_logged(env, log, "run-worker", options=["--config", str(env.config)])
     env.run("wait", str(env.enqueue("hello", "--arg", "name=x")), check=True)  # it runs
     for db in ("./q.db", f"{env.db}", "other.db"):
         env.write_config(f'[settings]\ndb = "{db}"\n{hello}')
