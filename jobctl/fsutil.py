@@ -7,6 +7,7 @@ to read what jobctl writes there or to hand it their own content, and is refused
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from pathlib import Path
@@ -190,3 +191,16 @@ def _make_parents(path: Path, what: str) -> None:
                 raise PermissionError(f"{what} {directory} {problem}") from None
             continue
         os.chmod(directory, 0o700)  # the umask may have taken bits away; never adds any
+
+
+@functools.lru_cache(maxsize=256)
+def directory_problem(path: str) -> str | None:
+    """Why an absolute `path` is no directory a command can be started in, or None. Read
+    once a call for each path: a batch of a hundred thousand lines names one or two."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return "no such directory"
+    except (OSError, ValueError) as exc:
+        return getattr(exc, "strerror", None) or str(exc)
+    return None if stat.S_ISDIR(found.st_mode) else "not a directory"

@@ -129,6 +129,14 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     for field_name, text in (("key", request.key), ("cwd", request.cwd)):
         if text is not None and not _is_unicode(text):  # stored as text: a lone surrogate
             raise UsageError(f"{prefix}{field_name} is not valid Unicode")
+    if request.command is not None and request.cwd is not None:
+        # As --cwd is checked: a directory gone or mistyped failed every attempt ("cannot
+        # start"), a batch line's, a retried job's or a dead one's run again alike.
+        from jobctl.fsutil import directory_problem
+
+        problem = directory_problem(request.cwd)
+        if problem is not None:
+            raise UsageError(f"{prefix}cwd {request.cwd}: {problem}")
     if request.key is not None and len(request.key) > MAX_KEY:
         raise UsageError(
             f"{prefix}key {shorten(request.key)!r} is {len(request.key):,} characters long, over"

@@ -220,3 +220,35 @@ def test_the_help_names_at_now_and_cwd(env: Env) -> None:
     shown = " ".join(env.run("enqueue", "--help", check=True).stdout.split())
     assert "+10m (from now), or now." in shown
     assert "--cwd DIR With --exec: run the command in DIR" in shown
+
+
+def test_a_directory_gone_or_no_directory_is_refused_by_a_batch_line_retry_and_dead_retry(
+    env: Env,
+) -> None:
+    """--cwd refused them, but a batch line's cwd, and a retry or dead retry of an --exec
+    job whose directory was removed since, queued jobs that failed every attempt (`cannot
+    start`)."""
+    for line, why in (
+        ('{"command": ["pwd"], "cwd": "/nonexistent"}', "cwd /nonexistent: no such directory"),
+        ('{"command": ["pwd"], "cwd": "/etc/passwd"}', "cwd /etc/passwd: not a directory"),
+    ):
+        refused = env.run("enqueue", "--batch", "-", input=line + "\n")
+        assert (refused.returncode, refused.stderr) == (2, f"jobctl: <stdin>:1: {why}\n")
+    gone = env.root / "gone"
+    gone.mkdir()
+    ran = env.enqueue("--exec", "--cwd", str(gone), "--", "pwd")
+    died = env.enqueue("--exec", "--cwd", str(gone), "--", "false")
+    env.run("run-worker", "--burst", check=True)
+    gone.rmdir()
+    retried = env.run("retry", str(ran))
+    assert (retried.returncode, retried.stderr) == (
+        2,
+        f"jobctl: job {ran} cannot run again: cwd {gone}: no such directory\n",
+    )
+    dead = env.run("dead", "retry", str(died))
+    assert dead.returncode == 1
+    assert f"job {died} cannot run again (cwd {gone}: no such directory); not retried" in (
+        dead.stderr
+    )
+    listed = env.run("list", "--json", check=True).stdout
+    assert [job["id"] for job in json.loads(listed)] == [died, ran]  # nothing new queued

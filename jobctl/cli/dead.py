@@ -178,16 +178,11 @@ def dead_retry(
     with STATE.store(create=False) as store:
         check_job_name(job, store)
         now = time.time()
-        chosen, refusals = ids, {}
-        if config.path is not None:  # else none was read (or a broken one passed over)
-            asked = ids if ids is not None else sorted(store.finished_ids([State.DEAD], job=job))
-            refusals = _cannot_run(store, config, asked, job, now)
-            chosen = [i for i in asked if i not in refusals]
-        if chosen is None:  # no config read: every dead job, looked up here if many
-            from jobctl.batches import BATCH
-
-            every = store.finished_ids([State.DEAD], job=job)
-            chosen = sorted(every) if len(every) > BATCH else None
+        # Without a config (none read, or a broken one passed over), --exec jobs alone: a job
+        # type's job is checked against the config that names it.
+        asked = ids if ids is not None else sorted(store.finished_ids([State.DEAD], job=job))
+        refusals = _cannot_run(store, config, asked, job, now, exec_only=config.path is None)
+        chosen = [i for i in asked if i not in refusals]
         moved = _retry_in_batches(store, chosen, job, now)
         if moved:
             from jobctl.cli.enqueue import changed
@@ -367,7 +362,7 @@ def _targets(job_ids: list[int] | None, all_: bool) -> list[int] | None:
 
 
 def _cannot_run(
-    store: Store, config: Config, ids: list[int], job: str | None, now: float
+    store: Store, config: Config, ids: list[int], job: str | None, now: float, exec_only: bool
 ) -> dict[int, str]:
     """The dead jobs among `ids` (of job type `job`, when given) that `enqueue` would refuse
     now, each with why: retried, they would only fail every attempt and die again."""
@@ -379,6 +374,8 @@ def _cannot_run(
     for job_id, found in store.get_many(ids).items():
         if found.state != State.DEAD or (job is not None and found.job != job):
             continue  # left alone by the store, and said why as before
+        if exec_only and found.command is None:
+            continue
         try:
             build_again(config, found, now)
         except JobctlError as exc:

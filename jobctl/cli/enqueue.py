@@ -534,27 +534,26 @@ def _chosen_directory(text: str) -> str:
     import os
 
     from jobctl.errors import UsageError
+    from jobctl.fsutil import directory_problem
 
     if not text:
         raise UsageError("--cwd: the path is empty")
     try:
         path = os.path.abspath(text)
         path.encode("utf-8")  # stored as text, as every argument is
-        found = os.stat(path)
-    except FileNotFoundError:
-        reason = "no such directory"
-        if not os.path.isabs(text) and _exec_directory(required=False) is None:
-            reason = "the current directory, which it is read from, was deleted"
+    except FileNotFoundError:  # (a relative path, from a directory deleted since)
+        reason: str | None = "the current directory, which it is read from, was deleted"
     except UnicodeEncodeError:
         reason = f"its path is not UTF-8: {os.fsencode(text)!r}"
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+    except ValueError as exc:
+        reason = str(exc)
     else:
-        import stat
-
-        if stat.S_ISDIR(found.st_mode):
+        reason = directory_problem(path)
+        if reason is None:
             return path
-        reason = "not a directory"
+        cwd_gone = not os.path.isabs(text) and _exec_directory(required=False) is None
+        if reason == "no such directory" and cwd_gone:
+            reason = "the current directory, which it is read from, was deleted"
     raise UsageError(f"--cwd {text}: {reason}")
 
 
