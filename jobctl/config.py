@@ -1046,3 +1046,21 @@ def _closest(key: str, allowed: set[str]) -> str | None:
 
     matches = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.75)
     return matches[0] if matches else None
+
+
+def configured_db(config: Config) -> str:
+    """The database a process started with `config` and neither --db nor $JOBCTL_DB opens:
+    [settings] db, a path taken from the config's folder, else the default location."""
+    if config.settings.db:
+        if config.settings.db.startswith(("redis://", "rediss://", "sqlite://")):
+            return config.settings.db
+        path = Path(config.settings.db).expanduser()
+        return str(path if path.is_absolute() else config.base_dir / path)
+    return default_db()
+
+
+def default_db() -> str:
+    """$XDG_STATE_HOME/jobctl/jobctl.db (refused without a home to put it in)."""
+    from jobctl.fsutil import xdg_base
+
+    return os.path.join(xdg_base("XDG_STATE_HOME", ".local/state"), "jobctl", "jobctl.db")

@@ -149,19 +149,6 @@ def settings_changed(old: Config, new: Config, names: tuple[str, ...]) -> list[s
     return [name for name in names if getattr(new.settings, name) != getattr(started, name)]
 
 
-def configured_db(config: Config) -> str:
-    """The database a process started with `config` and neither --db nor $JOBCTL_DB opens:
-    [settings] db, a path taken from the config's folder, else the XDG state path."""
-    if config.settings.db:
-        if config.settings.db.startswith(("redis://", "rediss://", "sqlite://")):
-            return config.settings.db
-        path = Path(config.settings.db).expanduser()
-        return str(path if path.is_absolute() else config.base_dir / path)
-    from jobctl.fsutil import xdg_base
-
-    return os.path.join(xdg_base("XDG_STATE_HOME", ".local/state"), "jobctl", "jobctl.db")
-
-
 def same_database(location: str, other: str) -> bool:
     """Whether two locations name one database: a SQLite file however it is spelled
     (relative, sqlite:///PATH, ~), a Redis one by all but its password (a store shows its

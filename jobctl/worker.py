@@ -24,7 +24,14 @@ from types import FrameType
 
 from jobctl import logfiles
 from jobctl.clock import Clock, SystemClock
-from jobctl.config import ADHOC_JOB, DEFAULT_JOB, Config, JobType, exec_allowed
+from jobctl.config import (
+    ADHOC_JOB,
+    DEFAULT_JOB,
+    Config,
+    JobType,
+    configured_db,
+    exec_allowed,
+)
 from jobctl.errors import (
     ConfigError,
     JobctlError,
@@ -50,7 +57,6 @@ from jobctl.processes import (
 from jobctl.reloads import (
     KEEPING,
     ConfigFollower,
-    configured_db,
     refusal_level,
     same_database,
     schedules_plan,

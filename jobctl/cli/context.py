@@ -115,13 +115,9 @@ class Globals:
         env = os.environ.get("JOBCTL_DB")
         if env:
             return env
-        config = self.config()
-        if config.settings.db:
-            if config.settings.db.startswith(("redis://", "rediss://", "sqlite://")):
-                return config.settings.db
-            path = Path(config.settings.db).expanduser()
-            return str(path if path.is_absolute() else config.base_dir / path)
-        return _default_db()
+        from jobctl.config import configured_db
+
+        return configured_db(self.config())
 
     def store(
         self, *, create: bool = True, durability: str | None = None, service: bool = False
@@ -157,12 +153,6 @@ class Globals:
         return store
 
 
-def _default_db() -> str:
-    from jobctl.fsutil import xdg_base
-
-    return os.path.join(xdg_base("XDG_STATE_HOME", ".local/state"), "jobctl", "jobctl.db")
-
-
 def _refuse_a_far_missing_folder(location: str) -> None:
     """A database named (--db, $JOBCTL_DB, [settings] db) gets its folder made only when the
     folder's parent exists, as a log folder does: `--db /srv/jobctl/q.db` with /srv/jobctl
@@ -178,7 +168,9 @@ def _refuse_a_far_missing_folder(location: str) -> None:
     folder = Path(location).expanduser().parent
     if os.path.lexists(folder) or os.path.lexists(folder.parent):
         return
-    if location == _default_db():  # (asked last: without a home it is refused)
+    from jobctl.config import default_db
+
+    if location == default_db():  # (asked last: without a home it is refused)
         return
     raise StoreError(
         f"database {location}: neither its folder {folder} nor {folder.parent} exists (a"
