@@ -15,6 +15,10 @@ import forkserver
 import pytest
 from conftest import Env
 
+pytestmark = pytest.mark.skipif(
+    os.environ.get("JOBCTL_TEST_FORK", "1") == "0", reason="the fork server is turned off"
+)
+
 
 def both_ways(
     env: Env, *args: str, input: str | None = None, cwd: Path | None = None
