@@ -30,6 +30,7 @@ from jobctl.cli.options import (
     state_option,
 )
 from jobctl.cli.queue import (
+    AfterOption,
     ArgOption,
     AtOption,
     DelayOption,
@@ -300,6 +301,7 @@ def retry(
     priority: PriorityOption = None,
     queue: QueueOption = None,
     max_attempts: MaxAttemptsOption = None,
+    after: AfterOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the new job (or the one holding its key).")
     ] = False,
@@ -310,16 +312,20 @@ def retry(
     its key in the payload (or adds it); the queue, priority and max attempts are the old
     job's unless given, and its key stays. It is checked as `enqueue` checks a new job: one
     whose job type the config no longer has, or whose payload its command no longer fits,
-    is refused (exit 2). (`jobctl dead retry` instead queues the same dead job again.)"""
+    is refused (exit 2). The new job runs after the jobs the old one ran after, but for those
+    pruned since; --after gives it others instead (a pipeline whose head was cancelled by
+    mistake: retry the head, then each job after it --after the new head's id). (`jobctl
+    dead retry` instead queues the same dead job again.)"""
     from jobctl.cli.enqueue import _say_if_dead, _say_if_past, warn_if_new_queue
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
-    from jobctl.producer import build_again
+    from jobctl.producer import build_again, read_after
     from jobctl.tables import use_rich
 
     config = STATE.config()
     now = time.time()
     changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
+    after_ids = read_after(after, "--after") if after else None
     with STATE.store(create=False) as store:
         if queue is not None:
             warn_if_new_queue(store, queue)
@@ -340,7 +346,9 @@ def retry(
             again = build_again(config, job, now, changes)
         except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing stored
             raise type(exc)(f"job {job_id} cannot run again: {exc}") from None
-        if job.after:  # it runs after them again, but for those deleted since (pruned)
+        if after_ids is not None:
+            again = again._replace(after=after_ids)
+        elif job.after:  # it runs after them again, but for those deleted since (pruned)
             still = store.get_many(job.after)
             again = again._replace(after=tuple(i for i in job.after if i in still))
         from jobctl.cli.enqueue import answer_of_held_key, refusal_of_unlike
@@ -510,6 +518,13 @@ def edit(
             elif job.state not in UNSTARTED_STATES:
                 reasons[job_id] = f"already ended {job.state.value}"
                 hint = f"it already ended {job.state.value} (`jobctl retry {job_id}` runs it again)"
+                if job.state == State.DEAD and job.after and not job.attempts:
+                    # Dead with a job it ran after: a copy after that one would be dead too.
+                    hint = (
+                        "it already ended dead, as a job it ran after did (`jobctl retry"
+                        f" {job_id} --after ID` runs it again after another, such as a retry"
+                        " of that one)"
+                    )
             elif state in UNSTARTED_STATES:  # other edits changed it each time it was read
                 reasons[job_id] = "changed meanwhile by other edits"
                 hint = "other edits changed it meanwhile, each time it was read; edit it again"

@@ -73,6 +73,15 @@ MaxAttemptsOption = Annotated[
         click_type=_AnySizeNumber(),
     ),
 ]
+AfterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--after",
+        help="Run once job ID has succeeded (repeat, or ID,ID...: once all have); if one"
+        " ends dead or cancelled, this job is dead too.",
+        metavar="ID",
+    ),
+]
 
 
 class _EnqueueCommand(TyperCommand):
@@ -210,15 +219,7 @@ def enqueue(
         ),
     ] = None,
     max_attempts: MaxAttemptsOption = None,
-    after: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--after",
-            help="Run once job ID has succeeded (repeat, or ID,ID...: once all have); if one"
-            " ends dead or cancelled, this job is dead too.",
-            metavar="ID",
-        ),
-    ] = None,
+    after: AfterOption = None,
     batch: Annotated[
         str | None,
         typer.Option(
