@@ -21,7 +21,7 @@ from jobctl.config import Config
 from jobctl.errors import JobctlError, StoreError
 from jobctl.models import WorkerInfo
 from jobctl.observe.events import EventLog, Outage
-from jobctl.reloads import KEEPING, ConfigFollower, refusal_level, settings_changed
+from jobctl.reloads import KEEPING, ConfigFollower, InForce, refusal_level, restart_needed
 from jobctl.scheduler import Scheduler, lacking_text, schedules_lacking
 from jobctl.store import Store
 from jobctl.store.base import LeaderLock
@@ -47,6 +47,9 @@ class Daemon:
         self.store = store
         self._follower = ConfigFollower(config, schedules=True)
         self.log = log or EventLog()
+        # Settings the command line gave over the config's: a restart keeps them.
+        self._in_force = InForce(store.location, self.log)
+        self._set_outside = self._in_force.given_outside(config)
         self.clock = clock or SystemClock()
         self._started = self.clock.now()  # a standby that takes over has run since then
         self.scheduler = Scheduler(store, config, self.log, live_since=self._started)
@@ -250,7 +253,9 @@ class Daemon:
             self._follower.refuse(config)
             self.log.emit("scheduler.reload_failed", level="error", error=f"{exc}{KEEPING}")
             return
-        fixed = settings_changed(self.config, config, _SETTINGS_AT_START)
+        fixed = restart_needed(
+            self.config, config, _SETTINGS_AT_START, self._in_force, self._set_outside
+        )
         self._follower.adopt(config)
         if self.on_reload is not None:
             self.on_reload(config)

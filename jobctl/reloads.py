@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobctl.config import (
     Config,
@@ -30,6 +31,9 @@ from jobctl.config import (
     load_config_file,
 )
 from jobctl.errors import ConfigError, JobctlError
+
+if TYPE_CHECKING:
+    from jobctl.observe.events import EventLog
 
 KEEPING = "; keeping the previous configuration"
 
@@ -138,6 +142,58 @@ def _check_not_emptied(config: Config, in_force: Config) -> None:
             f" {len(in_force.jobs)}: taken for a write in progress, and read again when it"
             " changes (restart to run without job types)"
         )
+
+
+def restart_needed(
+    old: Config, new: Config, names: tuple[str, ...], process: InForce, outside: set[str]
+) -> list[str]:
+    """The settings of `names` a restart would change: those `new` changes (settings_changed)
+    but for those the command line gave (`outside`: a restart keeps them) and those whose new
+    value is the one in force already (the same file spelled otherwise)."""
+    configured = as_configured(new)
+    return [
+        name
+        for name in settings_changed(old, new, names)
+        if name not in outside and not process.holds(name, configured.get(name))
+    ]
+
+
+def as_configured(config: Config) -> dict[str, object]:
+    """The settings `config` gives a process started with it alone, of those the command line
+    can set too, resolved as the process resolves them."""
+    from jobctl.config import configured_db
+    from jobctl.observe.events import LEVELS
+
+    settings = config.settings
+    return {
+        "db": configured_db(config),
+        "log_format": settings.log_format,
+        "log_level": LEVELS.get(settings.log_level, LEVELS["info"]),
+    }
+
+
+class InForce:
+    """What a running process uses of the settings the command line can give: its store's
+    location and its event log's format and level."""
+
+    def __init__(self, location: str, log: EventLog) -> None:
+        self.location, self.log = location, log
+
+    def holds(self, name: str, value: object) -> bool:
+        """Whether `value` of setting `name` (as as_configured gives it) is the one in force."""
+        if name == "db":
+            return isinstance(value, str) and same_database(value, self.location)
+        if name == "log_format":
+            return value == self.log.fmt
+        if name == "log_level":
+            return value == self.log.threshold
+        return False
+
+    def given_outside(self, config: Config) -> set[str]:
+        """The settings the command line gave over `config`'s (--db, --log-format...): a
+        restart keeps them, whatever the config comes to say."""
+        configured = as_configured(config)
+        return {name for name, value in configured.items() if not self.holds(name, value)}
 
 
 def settings_changed(old: Config, new: Config, names: tuple[str, ...]) -> list[str]:

@@ -29,7 +29,6 @@ from jobctl.config import (
     DEFAULT_JOB,
     Config,
     JobType,
-    configured_db,
     exec_allowed,
 )
 from jobctl.errors import (
@@ -45,7 +44,7 @@ from jobctl.fsutil import NotAFolder
 from jobctl.headroom import Headroom
 from jobctl.logfolders import check_log_root
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
-from jobctl.observe.events import LEVELS, EventLog, Outage
+from jobctl.observe.events import EventLog, Outage
 from jobctl.observe.hooks import HOOK_KILL_GRACE, RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import (
@@ -57,10 +56,10 @@ from jobctl.processes import (
 from jobctl.reloads import (
     KEEPING,
     ConfigFollower,
+    InForce,
     refusal_level,
-    same_database,
+    restart_needed,
     schedules_plan,
-    settings_changed,
 )
 from jobctl.render import shown_command
 from jobctl.retention import SLICE, SLICE_REST, AutoPruner, RetentionClock
@@ -159,11 +158,8 @@ class Worker:
         self._log_root = str(self.log_dir)
         # Settings the command line gave over the config's (--db, --log-format...): a restart
         # keeps them, whatever the config comes to say.
-        self._set_outside = {
-            name
-            for name, value in self._as_configured(config).items()
-            if not self._in_force(name, value)
-        }
+        self._in_force = InForce(store.location, self.log)
+        self._set_outside = self._in_force.given_outside(config)
         self._running: dict[int, _Running] = {}
         self._environ = environment_for_jobs()
         self._envs: dict[str, tuple[JobType, dict[str, str]]] = {}
@@ -972,12 +968,9 @@ class Worker:
             level = refusal_level(exc)
             self.log.emit("worker.reload_failed", level=level, error=f"{exc}{KEEPING}")
             return False
-        configured = self._as_configured(config)
-        fixed = [
-            name
-            for name in settings_changed(self.config, config, _SETTINGS_AT_START)
-            if name not in self._set_outside and not self._in_force(name, configured.get(name))
-        ]
+        fixed = restart_needed(
+            self.config, config, _SETTINGS_AT_START, self._in_force, self._set_outside
+        )
         found = self.config.path is None and config.path is not None
         self._follower.adopt(config)
         if found and config.path is not None:
@@ -992,26 +985,6 @@ class Worker:
                 error="these settings apply when the worker starts; this one keeps the old",
             )
         return True
-
-    def _as_configured(self, config: Config) -> dict[str, object]:
-        """The settings `config` gives a worker started with it alone, of those the command
-        line can set too, resolved as the worker resolves them."""
-        settings = config.settings
-        return {
-            "db": configured_db(config),
-            "log_format": settings.log_format,
-            "log_level": LEVELS.get(settings.log_level, LEVELS["info"]),
-        }
-
-    def _in_force(self, name: str, value: object) -> bool:
-        """Whether `value` of setting `name` (as _as_configured gives it) is the worker's own."""
-        if name == "db":
-            return isinstance(value, str) and same_database(value, self.store.location)
-        if name == "log_format":
-            return value == self.log.fmt
-        if name == "log_level":
-            return value == self.log.threshold
-        return False
 
     def _tell_jobs_of(self, path: Path) -> None:
         """Give the jobs and hooks started from now a config found after start, in

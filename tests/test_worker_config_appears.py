@@ -221,3 +221,22 @@ def test_a_config_db_is_compared_as_the_file_it_names(env: Env) -> None:
     assert len(_lines(log, "worker.reloaded")) == 3, log.read_text()
     (needed,) = _lines(log, "worker.restart_needed")
     assert "settings=db" in needed, needed
+
+
+def test_a_cron_daemon_needs_no_restart_for_what_its_command_line_set(env: Env) -> None:
+    """A daemon started with --db warned restart_needed settings=db for a config naming that
+    file or another (a restart keeps --db), as workers did; a setting the command line does
+    not give (durability) is still said."""
+    schedule = '[jobs.tick]\ncommand = ["true"]\n[schedules.yearly]\njob = "tick"\n'
+    schedule += 'cron = "0 0 1 1 *"\ntimezone = "UTC"\n'
+    env.write_config(schedule)
+    log = env.root / "daemon.log"
+    daemon = _start_logged(env, log, "schedule-daemon")
+    env.wait_for(lambda: _lines(log, "scheduler.leader"), timeout=20)
+    for count, settings in enumerate(('db = "q.db"', 'db = "other.db"', 'durability = "normal"')):
+        env.write_config(f"[settings]\n{settings}\n{schedule}")
+        env.run("reload", check=True)
+        env.wait_for(lambda n=count: len(_lines(log, "scheduler.reloaded")) > n, timeout=20)
+    _stop(daemon)
+    (needed,) = _lines(log, "scheduler.restart_needed")
+    assert "settings=durability" in needed, log.read_text()
