@@ -180,6 +180,9 @@ class Config(NamedTuple):
     settings_at_start: Settings | None = None
     # What is valid but has no effect (`shell = true` on a list command): `validate` warns.
     notes: tuple[str, ...] = ()
+    # The text it was read from: what `validate` finds on this host is told at its line
+    # (see problem_at), even when the file was a pipe that cannot be read twice.
+    text: str = ""
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -407,6 +410,21 @@ def host_zone_warning(config: Config) -> str | None:
     return tz_ignored()
 
 
+def problem_at(config: Config) -> Callable[[str, str | None, str, str], str]:
+    """What tells a problem found after loading (a `user` this host does not know) as the
+    file's errors are told, `FILE:LINE: [section.name] key: message` (name None: the
+    `[section]` itself): one reading of the file's lines serves every call, so that ten
+    thousand schedules are not ten thousand reads."""
+    path_name = str(config.path) if config.path else "<config>"
+    parser = _Parser({}, config.text, path_name, config.path)
+
+    def told(section: str, name: str | None, key: str, message: str) -> str:
+        table = section if name is None else f"{section}.{_quote_key(name)}"
+        return str(parser.fail(table, key, message))
+
+    return told
+
+
 def check_schedules(config: Config) -> Config:
     """Check every cron expression: kept out of plain loading so that `enqueue`, run from
     shell loops, never imports the cron module."""
@@ -428,6 +446,7 @@ def check_schedules(config: Config) -> Config:
 class _Parser:
     def __init__(self, doc: dict[str, Any], text: str, name: str, path: Path | None) -> None:
         self.doc = doc
+        self.text = text
         self.lines = text.splitlines()
         self.name = name
         self.path = path
@@ -626,6 +645,7 @@ class _Parser:
             schedules=schedules,
             queue_limits=limits,
             notes=tuple(self.notes),
+            text=self.text,
         )
 
     def queue_limit(self, name: str, data: Any) -> int | None:

@@ -376,15 +376,96 @@ def test_validate_warns_of_a_user_group_or_cwd_this_host_does_not_have(env: Env)
     )
     result = env.run("validate")
     assert result.returncode == 0
+    # At the line of the key, as the file's errors are: the warning named no line.
     assert result.stderr.splitlines() == [
-        "jobctl: warning: [jobs.a] user 'no-such-user-here' does not exist on this host: its"
+        f"jobctl: warning: {env.config}:3: [jobs.a] user: 'no-such-user-here' does not exist on"
+        " this host: its jobs would fail here",
+        f"jobctl: warning: {env.config}:6: [jobs.b] group: 'no-such-group-here' does not exist"
+        " on this host: its jobs would fail here",
+        f"jobctl: warning: {env.config}:12: [jobs.d] cwd: 'no-such-folder' is not a folder on"
+        " this host: its jobs would fail here",
+        f"jobctl: warning: {env.config}:18: [jobs.f] user: '²' does not exist on this host: its"
         " jobs would fail here",
-        "jobctl: warning: [jobs.b] group 'no-such-group-here' does not exist on this host: its"
-        " jobs would fail here",
-        "jobctl: warning: [jobs.d] cwd 'no-such-folder' is not a folder on this host: its"
-        " jobs would fail here",
-        "jobctl: warning: [jobs.f] user '²' does not exist on this host: its jobs would fail here",
     ]
+
+
+def test_every_warning_of_validate_names_its_file_line_table_and_key(env: Env) -> None:
+    """A schedule's jitter, its cron line, a $TZ its schedules cannot follow and a log folder
+    a worker would refuse were warned of without a file or line, where a list-form hook's
+    note had both: each is now at the line of its key, in tables with headers or without."""
+    open_folder = env.root / "open"
+    open_folder.mkdir()
+    open_folder.chmod(0o777)
+    env.env["TZ"] = "JST-9"
+    env.write_config(
+        f'[settings]\nlog_dir = "{open_folder}"\n'
+        '[jobs.t]\ncommand = ["true"]\n'
+        "[schedules]\n"
+        'zoned = { job = "t", cron = "@daily", timezone = "UTC" }\n'
+        'odd = { job = "t", cron = "0 0 */2 * MON" }\n'
+        "[schedules.j]\n"
+        'job = "t"\ncron = "* * * * *"\njitter = "5m"\n'
+        '[jobs."a.b"]\ncommand = ["true"]\n'
+        'user = "no-such-user-here"\n'
+    )
+    checked = env.run("validate")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stderr.splitlines() == [
+        f"jobctl: warning: {env.config}:7: [schedules.odd] timezone: TZ='JST-9' is not a time"
+        " zone this host knows (such as Asia/Tokyo): schedules that name no timezone follow"
+        f" {_host_zone()} here, while their jobs see TZ=JST-9",
+        f"jobctl: warning: {env.config}:11: [schedules.j] jitter: 5m is not shorter than the 1m"
+        ' between fires: with overlap = "skip", a fire that comes while the previous run still'
+        " waits out its jitter is skipped, so many fires will be (shorten the jitter, or set"
+        ' overlap = "allow")',
+        f"jobctl: warning: {env.config}:7: [schedules.odd] cron: '0 0 */2 * MON': day-of-month"
+        " '*/2' and day-of-week 'MON' are both restricted: jobctl fires on days matching"
+        " either, as POSIX cron does (vixie cron and cronie require both when one starts with"
+        " '*')",
+        f"jobctl: warning: {env.config}:14: [jobs.\"a.b\"] user: 'no-such-user-here' does not"
+        " exist on this host: its jobs would fail here",
+        f"jobctl: warning: {env.config}:2: [settings] log_dir: log folder {open_folder} is"
+        f" writable by group or others (mode 0777, owner {_folder_owner(open_folder)}):"
+        " workers would not start here",
+    ]
+
+
+def test_a_log_folder_beside_the_configs_database_is_warned_of_at_its_db(env: Env) -> None:
+    """With no log_dir, the folder is `<db>.logs` beside the database [settings] db names:
+    that line is where the warning points."""
+    shared = env.root / "shared"
+    shared.mkdir()
+    (shared / "q.db.logs").mkdir(mode=0o777)
+    (shared / "q.db.logs").chmod(0o777)
+    env.write_config(f'[jobs.t]\ncommand = ["true"]\n\n[settings]\ndb = "{shared / "q.db"}"\n')
+    environ = {k: v for k, v in env.env.items() if k != "JOBCTL_DB"}
+    result = subprocess.run(
+        [*JOBCTL, "--config", str(env.config), "validate"],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=env.root,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"jobctl: warning: {env.config}:5: [settings] db: log folder {shared / 'q.db.logs'} is"
+        f" writable by group or others (mode 0777, owner {_folder_owner(shared)}): workers"
+        " would not start here\n"
+    )
+
+
+def _folder_owner(folder: Path) -> str:
+    from jobctl.fsutil import user_name
+
+    return user_name(folder.stat().st_uid)
+
+
+def _host_zone() -> str:
+    """The zone schedules follow when $TZ is no zone name: the host's."""
+    from jobctl.timefmt import host_zone
+
+    return host_zone()
 
 
 @pytest.mark.parametrize(
@@ -462,8 +543,8 @@ def test_validate_warns_of_a_user_job_a_worker_of_this_user_cannot_start(env: En
         shutil.rmtree(folder)
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines()[0] == (
-        "jobctl: warning: [jobs.a] runs as user 'root': only a worker running as root (or as"
-        " that user) can start it; run as this user, its jobs would fail"
+        f"jobctl: warning: {config}:3: [jobs.a] user: runs as user 'root': only a worker"
+        " running as root (or as that user) can start it; run as this user, its jobs would fail"
     )
     assert "[jobs.b]" not in result.stderr
 

@@ -537,7 +537,9 @@ def test_a_day_step_that_vixie_cron_reads_otherwise_is_warned_of(env: Env) -> No
         " starts with '*')"
     )
     checked = env.run("validate", check=True)
-    assert checked.stderr == f"jobctl: warning: [schedules.odd] cron '0 0 */2 * MON': {note}\n"
+    assert checked.stderr == (
+        f"jobctl: warning: {env.config}:5: [schedules.odd] cron: '0 0 */2 * MON': {note}\n"
+    )
     assert env.run("cron", "next", "odd", check=True).stderr == f"jobctl: warning: {note}\n"
     assert env.run("cron", "next", "plain", check=True).stderr == ""
     assert env.run("cron", "next", "0 0 */2 * *", check=True).stderr == ""

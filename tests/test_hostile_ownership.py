@@ -591,8 +591,8 @@ def test_validate_warns_of_a_log_folder_a_worker_would_refuse(env: Env) -> None:
     checked = env.run("validate")
     assert checked.returncode == 0
     assert checked.stderr == (
-        f"jobctl: warning: log folder {open_folder} is writable by group or others (mode 0777,"
-        " owner " + f"{_me()}): workers would not start here\n"
+        f"jobctl: warning: {env.config}:2: [settings] log_dir: log folder {open_folder} is"
+        f" writable by group or others (mode 0777, owner {_me()}): workers would not start here\n"
     )
     env.write_config(f'[settings]\nlog_dir = "{env.root / "missing"}"\n' + CONFIG)
     assert env.run("validate").stderr == ""
@@ -604,7 +604,9 @@ def test_validate_warns_of_a_log_folder_a_worker_would_refuse(env: Env) -> None:
         env.write_config(f'[settings]\nlog_dir = "{env.root / folder}"\n' + CONFIG)
         checked = env.run("validate")
         assert checked.returncode == 0
-        assert checked.stderr.startswith("jobctl: warning: log folder"), checked.stderr
+        assert checked.stderr.startswith(
+            f"jobctl: warning: {env.config}:2: [settings] log_dir: log folder"
+        ), checked.stderr
         assert checked.stderr.endswith(": workers would not start here\n")
         assert env.run("run-worker", "--burst").returncode == 2
 

@@ -245,13 +245,14 @@ def test_validate_warns_of_a_jitter_as_long_as_the_gap_between_fires(env: Env) -
     )
     checked = env.run("validate", check=True)
     assert checked.stderr.splitlines() == [
-        "jobctl: warning: [schedules.j] jitter 5m is not shorter than the 1m between fires:"
-        ' with overlap = "skip", a fire that comes while the previous run still waits out its'
-        ' jitter is skipped, so many fires will be (shorten the jitter, or set overlap = "allow")',
-        "jobctl: warning: [schedules.twice] jitter 1h is not shorter than the 1h between"
-        ' fires: with overlap = "queue", a fire that comes while the previous run still waits'
-        " out its jitter waits, and any further one is skipped, so many fires will be (shorten"
-        ' the jitter, or set overlap = "allow")',
+        f"jobctl: warning: {env.config}:6: [schedules.j] jitter: 5m is not shorter than the 1m"
+        ' between fires: with overlap = "skip", a fire that comes while the previous run still'
+        " waits out its jitter is skipped, so many fires will be (shorten the jitter, or set"
+        ' overlap = "allow")',
+        f"jobctl: warning: {env.config}:10: [schedules.twice] jitter: 1h is not shorter than"
+        ' the 1h between fires: with overlap = "queue", a fire that comes while the previous'
+        " run still waits out its jitter waits, and any further one is skipped, so many fires"
+        ' will be (shorten the jitter, or set overlap = "allow")',
     ]
 
 

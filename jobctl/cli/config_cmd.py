@@ -42,50 +42,61 @@ def _count(number: int, noun: str) -> str:
 def _warn_about_this_host(config: Config) -> None:
     """What is valid in the file but would go wrong on this host: a `user` or `group` it does
     not know, a `cwd` that is no folder, and a $TZ its schedules cannot follow (the file may
-    be meant for another host: a warning, exit 0)."""
+    be meant for another host: a warning, exit 0). Each is told at the line of its key, as
+    the file's errors are."""
     import grp
     import os
 
-    from jobctl.config import host_zone_warning
+    from jobctl.config import host_zone_warning, problem_at
     from jobctl.processes import known_user, numeric_id, uid_of
+
+    told = problem_at(config)
+
+    def warn(section: str, name: str | None, key: str, message: str) -> None:
+        say(f"jobctl: warning: {told(section, name, key, message)}")
 
     ignored = host_zone_warning(config)
     if ignored:
-        say(f"jobctl: warning: {ignored}")
+        # At the first schedule that follows the host's zone: a `timezone` there (or in
+        # [settings]) is what makes $TZ no matter.
+        following = next(name for name, spec in config.schedules.items() if spec.timezone is None)
+        warn("schedules", following, "timezone", ignored)
     from jobctl import cron
 
     for name, spec in sorted(config.schedules.items()):
         note = cron.vixie_day_difference(cron.parse(spec.cron))
         if note:
-            say(f"jobctl: warning: [schedules.{name}] cron {spec.cron!r}: {note}")
+            warn("schedules", name, "cron", f"{spec.cron!r}: {note}")
         note = _jitter_overlap(spec, config)
         if note:
-            say(f"jobctl: warning: [schedules.{name}] {note}")
+            warn("schedules", name, "jitter", note)
     root = os.geteuid() == 0
     for name, job in sorted(config.jobs.items()):
-        unknown = []
+        unknown: list[tuple[str, str]] = []
         if job.user is not None and not known_user(job.user):
-            unknown.append(f"user {job.user!r} does not exist")
+            unknown.append(("user", f"{job.user!r} does not exist"))
         elif job.user is not None and not root and uid_of(job.user) != os.geteuid():
             # (The unit runs validate as its worker's user: what it says holds for them.)
-            say(
-                f"jobctl: warning: [jobs.{name}] runs as user {job.user!r}: only a worker"
-                " running as root (or as that user) can start it; run as this user, its"
-                " jobs would fail"
+            warn(
+                "jobs",
+                name,
+                "user",
+                f"runs as user {job.user!r}: only a worker running as root (or as that user)"
+                " can start it; run as this user, its jobs would fail",
             )
         try:
             if job.group is not None and numeric_id(job.group) is None:
                 grp.getgrnam(job.group)
         except KeyError:
-            unknown.append(f"group {job.group!r} does not exist")
+            unknown.append(("group", f"{job.group!r} does not exist"))
         folder = job.working_dir(config.base_dir)
         if folder is not None and not os.path.isdir(folder):
-            unknown.append(f"cwd {job.cwd!r} is not a folder")
-        for what in unknown:
-            say(f"jobctl: warning: [jobs.{name}] {what} on this host: its jobs would fail here")
+            unknown.append(("cwd", f"{job.cwd!r} is not a folder"))
+        for key, what in unknown:
+            warn("jobs", name, key, f"{what} on this host: its jobs would fail here")
     refused = _log_folder_refused(config)
     if refused:
-        say(f"jobctl: warning: {refused}: workers would not start here")
+        warn("settings", None, refused[0], f"{refused[1]}: workers would not start here")
 
 
 def _jitter_overlap(spec: ScheduleSpec, config: Config) -> str | None:
@@ -110,22 +121,26 @@ def _jitter_overlap(spec: ScheduleSpec, config: Config) -> str | None:
         return None
     fate = "is skipped" if spec.overlap == "skip" else "waits, and any further one is skipped"
     return (
-        f"jitter {format_duration(spec.jitter)} is not shorter than the"
+        f"{format_duration(spec.jitter)} is not shorter than the"
         f' {format_duration(min(gaps))} between fires: with overlap = "{spec.overlap}", a'
         f" fire that comes while the previous run still waits out its jitter {fate}, so many"
         ' fires will be (shorten the jitter, or set overlap = "allow")'
     )
 
 
-def _log_folder_refused(config: Config) -> str | None:
+def _log_folder_refused(config: Config) -> tuple[str, str] | None:
     """Why a worker would refuse the log folder, found without making it (validate changes
-    nothing)."""
+    nothing), with the key of [settings] that puts it there: `log_dir`, else the `db` it is
+    beside when the config names the database (`log_dir` is the fix either way)."""
     from jobctl.cli.context import STATE
+    from jobctl.config import configured_db
     from jobctl.errors import StoreError
     from jobctl.logfiles import log_dir
     from jobctl.logfolders import log_root_problem
 
     location = STATE.db_location()
+    from_config = bool(config.settings.db) and location == configured_db(config)
+    key = "db" if from_config and not config.settings.log_dir else "log_dir"
     on_server = location.lower().startswith(("redis://", "rediss://"))
     if on_server:
         from jobctl.store.redis.location import parse_location
@@ -135,4 +150,5 @@ def _log_folder_refused(config: Config) -> str | None:
         except StoreError:
             return None  # a worker would not start on it: the store says why
     beside_database = not on_server and not config.settings.log_dir
-    return log_root_problem(str(log_dir(config, location)), beside_database)
+    problem = log_root_problem(str(log_dir(config, location)), beside_database)
+    return None if problem is None else (key, problem)
