@@ -25,7 +25,7 @@ _jobctl_options() {
         'dead show') REPLY='--lines -l --json --help -h' ;;
         'edit') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --exec -x --cwd --json --help -h' ;;
         'enqueue') REPLY='--arg -a --payload -p --payload-file --delay -d --at --priority --queue -q --key -k --max-attempts --after --batch --exec -x --cwd --json --wait -w --follow -f --timeout -t --help -h' ;;
-        'health') REPLY='--max-ready --max-age --max-dead --require-worker --require-scheduler --json --help -h' ;;
+        'health') REPLY='--max-ready --max-age --max-dead --queue -q --require-worker --require-scheduler --json --help -h' ;;
         'import-crontab') REPLY='--system --user -u --prefix --help -h' ;;
         'list') REPLY='--state -s --job -j --queue -q --key -k --since --limit -n --oldest-first --json --help -h' ;;
         'logs') REPLY='--attempt --run -a --follow -f --timeout -t --lines -l --hook --help -h' ;;
@@ -108,6 +108,8 @@ _jobctl_value() {
         'health --max-ready') REPLY='plain' ;;
         'health --max-age') REPLY='plain' ;;
         'health --max-dead') REPLY='plain' ;;
+        'health --queue') REPLY='dynamic' ;;
+        'health -q') REPLY='dynamic' ;;
         'import-crontab --user') REPLY='plain' ;;
         'import-crontab -u') REPLY='plain' ;;
         'import-crontab --prefix') REPLY='plain' ;;

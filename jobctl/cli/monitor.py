@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from jobctl.cli.app import app
+from jobctl.cli.completers import complete_queue
 from jobctl.cli.context import STATE
 
 
@@ -145,21 +146,42 @@ def health(
     max_ready: Annotated[
         int | None,
         typer.Option(
-            "--max-ready", help="Unhealthy above this many ready jobs.", min=0, metavar="N"
+            "--max-ready",
+            help="Unhealthy above this many ready jobs (paused queues' jobs left out).",
+            min=0,
+            metavar="N",
         ),
     ] = None,
     max_age: Annotated[
         str | None,
         typer.Option(
-            "--max-age", help="Unhealthy when a ready job has waited longer.", metavar="DURATION"
+            "--max-age",
+            help="Unhealthy when a ready job has waited longer (paused queues' jobs left out).",
+            metavar="DURATION",
         ),
     ] = None,
     max_dead: Annotated[
         int | None,
         typer.Option("--max-dead", help="Unhealthy above this many dead jobs.", min=0, metavar="N"),
     ] = None,
+    queues: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--queue",
+            "-q",
+            help="Apply --max-ready, --max-age, --max-dead and --require-worker's per-queue"
+            " check to this queue only (repeat for more queues).",
+            autocompletion=complete_queue,
+            metavar="QUEUE",
+        ),
+    ] = None,
     require_worker: Annotated[
-        bool, typer.Option("--require-worker", help="Unhealthy without a live worker.")
+        bool,
+        typer.Option(
+            "--require-worker",
+            help="Unhealthy without a live worker, or with a queue (not paused) holding ready"
+            " jobs that no live worker serves.",
+        ),
     ] = False,
     require_scheduler: Annotated[
         bool, typer.Option("--require-scheduler", help="Unhealthy without a live cron daemon.")
@@ -169,7 +191,7 @@ def health(
     """Exit 0 when healthy; 1 with one line per failed check on stderr."""
     import os
 
-    from jobctl.cli.options import duration_option
+    from jobctl.cli.options import check_queue_name, duration_option
     from jobctl.config import EMPTY_CONFIG, find_config_path
     from jobctl.documents import print_json
     from jobctl.errors import EXIT_FAILED, ConfigError, StoreError
@@ -178,7 +200,10 @@ def health(
     from jobctl.text import clean
 
     age = duration_option(max_age, "--max-age")
-    limits = Limits(max_ready, age, max_dead, require_worker, require_scheduler)
+    named = tuple(dict.fromkeys(queues or ()))  # a queue given twice is one queue
+    for queue in named:
+        check_queue_name(queue, "--queue")
+    limits = Limits(max_ready, age, max_dead, require_worker, require_scheduler, named)
     config_path = find_config_path(STATE.config_path)
     config = None if config_path is None else config_check(config_path)
     broken = config is not None and not config.ok

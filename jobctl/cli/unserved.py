@@ -20,6 +20,7 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
     it, or it is paused. Empty when some worker would (or the store cannot say)."""
     from jobctl.errors import StoreError
     from jobctl.models import State
+    from jobctl.observe.serving import unserved_queues
 
     try:
         # Read a page at a time, the queued and scheduled kept as their queues alone: a
@@ -63,30 +64,17 @@ def why_nobody_runs(store: Store, job_ids: Sequence[int]) -> list[str]:
                 f"job {job.id}'s worker {job.worker} is gone: it runs again once its lease runs out"
             )
             waiting.add(job.queue)
-    # A worker draining after a stop signal is alive (its running jobs are not lost) but
-    # takes no job: it serves no queue.
-    served: set[str] = set()
-    draining: set[str] = set()
-    for worker in workers:
-        if worker.kind == "worker" and worker.id in alive:
-            mine = waiting if "*" in worker.queues else waiting & set(worker.queues)
-            if worker.stopping_until is None:
-                served |= mine
-            else:
-                draining |= mine
+    unserved = unserved_queues([w for w in workers if w.id in alive], waiting - paused)
+    served = waiting - paused - unserved.keys()
     for queue in sorted(waiting):
         if queue in paused:
             reasons.append(f"queue {queue!r} is paused until jobctl resume {queue}")
-        elif queue in draining - served:
-            reasons.append(
-                f"no live worker serves queue {queue!r} yet: those that did are stopping"
-            )
-        elif queue not in served:
-            reasons.append(f"no live worker serves queue {queue!r} yet")
+        elif queue in unserved:
+            reasons.append(unserved[queue])
     inside = os.environ.get("JOBCTL_JOB_ID")
     taking = {w.id for w in workers if w.id in alive and w.stopping_until is None}
-    if inside and waiting & served - paused:
-        reasons += _all_slots_busy(store, workers, taking, waiting & served - paused, inside)
+    if inside and served:
+        reasons += _all_slots_busy(store, workers, taking, served, inside)
     return reasons
 
 

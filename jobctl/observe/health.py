@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, cast
 from jobctl.durations import format_short
 from jobctl.errors import ConfigError, StoreError
 from jobctl.models import FINAL_STATES, JobFilter, State
+from jobctl.observe.serving import unserved_queues
 from jobctl.store import Store
 
 # Imported here, not when first checked: /healthz answers in a process that may be out of
@@ -71,6 +72,9 @@ class Limits:
     max_dead: int | None = None
     require_worker: bool = False
     require_scheduler: bool = False
+    # The queues --max-ready, --max-age, --max-dead and --require-worker's per-queue check
+    # look at; empty for every queue.
+    queues: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,19 +116,29 @@ def check(
     checks = [database]
     for loss in store.losses():  # a server that deletes jobs by itself is no healthy queue
         checks.append(Check("store", False, None, None, loss))
-    ready = sum(q.ready for q in queues)
+    chosen = [q for q in queues if not limits.queues or q.queue in limits.queues]
+    # A queue paused on purpose is no outage: its jobs wait as asked.
+    taking = [q for q in chosen if not q.paused]
+    held = sum(q.ready for q in chosen if q.paused)
+    held_in = sum(1 for q in chosen if q.paused and q.ready)
+    left_out = (
+        f"; {held} ready in {held_in} paused queue{'' if held_in == 1 else 's'} left out"
+        if held
+        else ""
+    )
     if limits.max_ready is not None:
+        ready = sum(q.ready for q in taking)
         checks.append(
             Check(
                 "max_ready",
                 ready <= limits.max_ready,
                 ready,
                 limits.max_ready,
-                f"{ready} jobs ready to run (limit {limits.max_ready})",
+                f"{ready} jobs ready to run (limit {limits.max_ready}{left_out})",
             )
         )
     if limits.max_age is not None:
-        oldest = [q.oldest_ready_at for q in queues if q.oldest_ready_at is not None]
+        oldest = [q.oldest_ready_at for q in taking if q.oldest_ready_at is not None]
         age = max(0.0, now - min(oldest)) if oldest else 0.0
         checks.append(
             Check(
@@ -133,11 +147,11 @@ def check(
                 round(age, 3),
                 limits.max_age,
                 f"oldest ready job waited {format_short(age)}"
-                f" (limit {format_short(limits.max_age)})",
+                f" (limit {format_short(limits.max_age)}{left_out})",
             )
         )
     if limits.max_dead is not None:
-        dead = sum(q.counts.get(State.DEAD, 0) for q in queues)
+        dead = sum(q.counts.get(State.DEAD, 0) for q in chosen)
         checks.append(
             Check(
                 "max_dead",
@@ -164,14 +178,23 @@ def check(
                 also += "; the database is locked: no heartbeat can be written"
             elif n == 0 and not database.ok and REFUSED in database.message:
                 also += "; the server takes no write: no heartbeat can be written"
+            # Live workers that serve other queues than those holding ready jobs run none.
+            unserved = {}
+            if kind == "worker" and n > 0:
+                unserved = unserved_queues(live, [q.queue for q in taking if q.ready])
+            ready_in = {q.queue: q.ready for q in taking}
+            said = "".join(
+                f"; {why} ({ready_in[queue]} ready job{'' if ready_in[queue] == 1 else 's'})"
+                for queue, why in unserved.items()
+            )
             checks.append(
                 Check(
                     f"require_{kind}",
-                    n > 0,
+                    n > 0 and not unserved,
                     n,
                     1,
                     f"{n} live {what}{'' if n == 1 else 's'} (heartbeat within three"
-                    f" intervals{also})",
+                    f" intervals{also}){said}",
                 )
             )
     # Last, so that the checks before them keep their places in --json.
