@@ -8,6 +8,7 @@ import json
 import time
 
 from conftest import Env
+from test_observe_health import health
 from test_observe_support import enqueue_at, start_logged
 
 from jobctl.models import NewJob
@@ -23,11 +24,6 @@ max_attempts = 1
 [queues.slowq]
 max_running = 1
 """
-
-
-def health(env: Env, *args: str) -> tuple[int, list[str], list[str]]:
-    result = env.run("health", *args)
-    return result.returncode, result.stdout.splitlines(), result.stderr.splitlines()
 
 
 def _waited(env: Env, queue: str, count: int, seconds: float) -> None:
