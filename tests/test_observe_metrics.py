@@ -37,7 +37,7 @@ from test_observe_support import (
     start_logged,
 )
 
-from jobctl.models import NewJob
+from jobctl.models import NewJob, WorkerInfo
 
 CONFIG = """
 [jobs.ok]
@@ -323,6 +323,37 @@ def test_workers_gone_without_a_goodbye_are_counted(env: Env) -> None:
     assert types["jobctl_stale_workers"] == "gauge"
     assert sample(samples, "jobctl_stale_workers") == 2
     assert sample(samples, "jobctl_workers") == 1
+
+
+def test_each_queue_says_how_many_live_workers_take_its_jobs(env: Env) -> None:
+    """Only `wait` could tell that a queue's jobs had no worker to run them: an alert on
+    Prometheus could not (jobctl_workers counts any worker, whatever it serves)."""
+    env.write_config(CONFIG)
+    env.enqueue("ok")
+    env.enqueue("ok", "--queue", "night")
+    register(env, "worker", age=1.0)  # serves every queue
+    with opened(env) as store:
+        store.register_worker(
+            WorkerInfo(
+                id="day-only",
+                host="elsewhere",
+                pid=999999,
+                queues=("default",),
+                concurrency=1,
+                started_at=time.time() - 60,
+                heartbeat_at=time.time(),
+                kind="worker",
+                interval=10.0,
+            )
+        )
+    types, samples = scrape(env)
+    assert types["jobctl_queue_workers"] == "gauge"
+    assert sample(samples, "jobctl_queue_workers", queue="default") == 2
+    assert sample(samples, "jobctl_queue_workers", queue="night") == 1
+    with opened(env) as store:
+        store.unregister_worker(next(w.id for w in store.workers() if w.queues == ("*",)))
+    _, samples = scrape(env)
+    assert sample(samples, "jobctl_queue_workers", queue="night") == 0
 
 
 def test_paused_and_disabled_schedules_say_so(env: Env) -> None:

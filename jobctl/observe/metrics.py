@@ -9,6 +9,7 @@ from jobctl import cron
 from jobctl.config import Config
 from jobctl.errors import JobctlError
 from jobctl.models import ALL_STATES, FireRecord, Outcome, State
+from jobctl.observe.serving import serving_counts
 from jobctl.scheduler import daemon_zones
 from jobctl.store import Store
 from jobctl.store.base import REMOVED_TIME_TABLE
@@ -79,6 +80,14 @@ def render(store: Store, config: Config, now: float | None = None) -> str:
             sum(1 for w in workers if w.kind == "worker" and w.stopping_until is None),
         )
     )
+    _family(
+        out,
+        "jobctl_queue_workers",
+        "gauge",
+        "Live workers taking jobs from the queue (0 with jobs in it: nobody runs them).",
+    )
+    for queue, count in serving_counts(workers, (q.queue for q in queues)).items():
+        out.append(_sample("jobctl_queue_workers", {"queue": queue}, count))
     _family(out, "jobctl_schedulers", "gauge", "Live cron daemons (fresh heartbeat).")
     out.append(_sample("jobctl_schedulers", {}, sum(1 for w in workers if w.kind == "scheduler")))
     _family(out, "jobctl_standby_schedulers", "gauge", "Live cron daemons ready to take over.")

@@ -21,7 +21,7 @@ def unserved_queues(live: Iterable[WorkerInfo], queues: Iterable[str]) -> dict[s
     for worker in live:
         if worker.kind != "worker":
             continue
-        mine = wanted if "*" in worker.queues else wanted & set(worker.queues)
+        mine = _taken_by(worker, wanted)
         if worker.stopping_until is None:
             served |= mine
         else:
@@ -32,3 +32,21 @@ def unserved_queues(live: Iterable[WorkerInfo], queues: Iterable[str]) -> dict[s
             ": those that did are stopping" if queue in draining else ""
         )
     return reasons
+
+
+def serving_counts(live: Iterable[WorkerInfo], queues: Iterable[str]) -> dict[str, int]:
+    """How many live workers take jobs from each of the queues given (one serving every
+    queue counts for each; a draining one for none), for the metrics: an alert on 0 for a
+    queue holding jobs says what `wait` says of it."""
+    counts = dict.fromkeys(queues, 0)
+    wanted = set(counts)
+    for worker in live:
+        if worker.kind == "worker" and worker.stopping_until is None:
+            for queue in _taken_by(worker, wanted):
+                counts[queue] += 1
+    return counts
+
+
+def _taken_by(worker: WorkerInfo, queues: set[str]) -> set[str]:
+    """Those of `queues` the worker takes jobs from."""
+    return queues if "*" in worker.queues else queues & set(worker.queues)
