@@ -67,13 +67,20 @@ def test_queue_limits_the_checks_to_the_queues_named(env: Env) -> None:
     assert err[0] == "jobctl: unhealthy: max_ready: 5 jobs ready to run (limit 0)"
     assert err[1].startswith("jobctl: unhealthy: max_age: oldest ready job waited 1h")
     assert len(err) == 2
-    code, _, err = health(env, *limits, "-q", "fast", "-q", "other")
+    code, _, err = health(env, *limits, "-q", "fast", "-q", "slowq")
     assert (code, err) == (1, ["jobctl: unhealthy: max_dead: 1 dead jobs (limit 0)"])
     code, _, err = health(env, *limits, "-q", "bulk", "-q", "fast")
     assert code == 1 and len(err) == 3
-    code, out, err = health(env, "--max-ready", "0", "--queue", "nothing-here", "--json")
-    assert (code, err) == (0, [])
+    code, out, err = health(env, "--max-ready", "0", "--queue", "slowq", "--json")
+    assert (code, err) == (0, [])  # a queue the config names, with no job: nothing ready
     assert json.loads("\n".join(out))["checks"][1]["value"] == 0
+    # A typo passed every check it narrowed: refused as `wait --queue` refuses one.
+    code, out, err = health(env, "--max-ready", "0", "--queue", "fats")
+    assert (code, out) == (2, [])
+    assert err == [
+        "jobctl: --queue: unknown queue 'fats' (did you mean 'fast'?): known queues are bulk,"
+        " default, fast, slowq"
+    ]
     assert health(env, "--queue", "")[0] == 2  # as `list --queue ''`: no queue's name
 
 

@@ -191,7 +191,7 @@ def health(
     """Exit 0 when healthy; 1 with one line per failed check on stderr."""
     import os
 
-    from jobctl.cli.options import check_queue_name, duration_option
+    from jobctl.cli.options import check_queue_name, duration_option, note_unknown_queue
     from jobctl.config import EMPTY_CONFIG, find_config_path
     from jobctl.documents import print_json
     from jobctl.errors import EXIT_FAILED, ConfigError, StoreError
@@ -212,6 +212,8 @@ def health(
         STATE.use_config(EMPTY_CONFIG)
     try:
         with STATE.store(create=False) as store:
+            for queue in named:  # a typo would pass every check it narrows, as wait's is refused
+                note_unknown_queue(queue, store, fatal=True)
             logs = None if broken else log_dir(STATE.config(), store.location)
             checks = check(store, limits, time.time(), log_folder=logs, config=config)
     except ConfigError as exc:
