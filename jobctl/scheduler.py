@@ -51,7 +51,7 @@ from jobctl.config import Config, ScheduleSpec
 from jobctl.durations import format_duration
 from jobctl.errors import StoreError
 from jobctl.models import NewJob
-from jobctl.observe.events import EventLog
+from jobctl.observe.events import Count, EventLog, Seconds
 from jobctl.records import FireRecord, backlog_dropped
 from jobctl.store import Store
 from jobctl.store.base import REMOVED_TIME_TABLE
@@ -308,7 +308,7 @@ class Scheduler:
         old time table's fires since its plan last stood (which catch-up would have handled,
         had the table not changed) and a fire it held. A warning when anything was left."""
         missed: int | None = None
-        missed_text = "unknown"
+        missed_text: Count | str = "unknown"
         if change.before is not None:
             before = change.before
             try:
@@ -426,7 +426,9 @@ class Scheduler:
                 "scheduler.clock_back",
                 level="debug" if quiet else "warning",
                 schedule=spec.name,
-                behind=format_duration(round(plan.watermark - now)),
+                behind=Seconds(
+                    round(plan.watermark - now), format_duration(round(plan.watermark - now))
+                ),
                 planned_to=iso(plan.watermark),
                 reason="the clock was set back: fires resume from now; those recorded ahead of"
                 " it run again at their time only after a change of over 3 hours",
@@ -474,7 +476,7 @@ class Scheduler:
                 "scheduler.clock_forward",
                 level="debug" if quiet else "warning",
                 schedule=spec.name,
-                ahead=format_duration(round(jumped)),
+                ahead=Seconds(round(jumped), format_duration(round(jumped))),
                 stepped_over=stepped_over,
                 resumes=iso(resume),
                 reason=reason,
@@ -607,7 +609,7 @@ class Scheduler:
         now: float,
         *,
         on_time: bool = False,
-    ) -> str:
+    ) -> Count:
         """How many fires passed unrun since `since`, for a log line: those of `due`, which
         holds them all unless it reached `want`; more are counted then, up to _COUNTED (an
         @every schedule's whatever their number), else it says "N or more". With `on_time`,
@@ -617,7 +619,7 @@ class Scheduler:
             counted = cron.count_fires(plan.expr, plan.zone, since, now, _COUNTED)
             total, exact = (counted, True) if counted is not None else (_COUNTED + 1, False)
         missed = total - 1 if on_time else total
-        return str(missed) if exact else f"{missed} or more"
+        return Count(missed, capped=not exact)
 
     def _record_missed(
         self, spec: ScheduleSpec, fire_time: float, now: float, live_since: float, leading: float
@@ -706,7 +708,7 @@ class Scheduler:
         fire_time: float,
         reason: str,
         level: str = "warning",
-        missed: str | None = None,
+        missed: Count | None = None,
     ) -> None:
         self.log.emit(
             "schedule.skipped",
@@ -773,9 +775,9 @@ def _renames(old: Mapping[str, _Plan], plans: Mapping[str, _Plan]) -> list[str]:
     return found
 
 
-def _count_text(count: int | None) -> str:
+def _count_text(count: int | None) -> Count:
     """A count of fires as cron.count_fires gives it (None: more than _COUNTED)."""
-    return f"{_COUNTED} or more" if count is None else str(count)
+    return Count(_COUNTED, capped=True) if count is None else Count(count)
 
 
 def _next_after(plan: _Plan, after: float) -> float | None:

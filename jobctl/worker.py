@@ -44,7 +44,7 @@ from jobctl.fsutil import NotAFolder
 from jobctl.headroom import Headroom
 from jobctl.logfolders import check_log_root
 from jobctl.models import AttemptResult, Claim, Job, JobFilter, Outcome, State, WorkerInfo
-from jobctl.observe.events import EventLog, Outage
+from jobctl.observe.events import EventLog, Names, Outage, Seconds
 from jobctl.observe.hooks import HOOK_KILL_GRACE, RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import (
@@ -246,7 +246,7 @@ class Worker:
             self.log.emit(
                 "worker.started",
                 worker=self.id,
-                queues=",".join(self.options.queues or ("*",)),
+                queues=Names(self.options.queues or ("*",)),
                 concurrency=self.options.concurrency,
                 db=self.store.location,  # which queue it serves: --db, $JOBCTL_DB or config
             )
@@ -1173,7 +1173,7 @@ class Worker:
                 elapsed,
                 "job.retrying",
                 level="warning",
-                retry_in=f"{max(0.0, retry_at - self.clock.now()):.1f}s",
+                retry_in=Seconds(wait := max(0.0, retry_at - self.clock.now()), f"{wait:.1f}s"),
             )
         elif state == State.DEAD:
             self._log_end(running, result, elapsed, "job.dead", level="error")

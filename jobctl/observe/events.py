@@ -69,7 +69,7 @@ class EventLog:
         now = time.time()
         if self.fmt == "json":
             record = {"ts": iso(now), "level": level, "event": event}
-            record.update((k, v) for k, v in fields.items() if v is not None)
+            record.update(_json_fields(fields))
             line = _json_line(record)
             if self.stamp == "journal":
                 line = priority_prefix(level) + line
@@ -252,6 +252,63 @@ def priority_prefix(level: str) -> str:
     return _PRIORITY.get(level, "<6>")
 
 
+class Seconds(float):
+    """A span of time in an event: as people read it in text (`retry_in=2.0s`), a number of
+    seconds in JSON, under the field's name and `_s` (`"retry_in_s": 2.0`), which a log
+    shipper can sum and compare."""
+
+    text: str
+
+    def __new__(cls, seconds: float, text: str) -> Seconds:
+        made = super().__new__(cls, seconds)
+        made.text = text
+        return made
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Count(int):
+    """A count that may have been cut short (`100 or more` in text): a number in JSON, and
+    the field's name and `_capped` true beside it when it was."""
+
+    capped: bool
+
+    def __new__(cls, value: int, capped: bool = False) -> Count:
+        made = super().__new__(cls, value)
+        made.capped = capped
+        return made
+
+    def __str__(self) -> str:
+        return f"{int(self)} or more" if self.capped else str(int(self))
+
+
+class Names(tuple[str, ...]):
+    """Names in an event (a worker's queues): `a,b` in text, a list in JSON."""
+
+    def __str__(self) -> str:
+        return ",".join(self)
+
+
+def _json_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """An event's fields as its JSON line holds them (see Seconds, Count, Names)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, Seconds):
+            out[f"{key}_s"] = round(float(value), 3)
+        elif isinstance(value, Count):
+            out[key] = int(value)
+            if value.capped:
+                out[f"{key}_capped"] = True
+        elif isinstance(value, Names):
+            out[key] = list(value)
+        else:
+            out[key] = value
+    return out
+
+
 def _json_line(record: dict[str, Any]) -> str:
     """One JSON object as one line, safe for a terminal showing the log (text.json_safe)."""
     return json_safe(json.dumps(record, ensure_ascii=False, default=str))
@@ -362,6 +419,10 @@ class Outage:
 
     def answered(self, now: float) -> None:
         if self._since is not None:
-            down = format_short(now - self._since)
+            down = now - self._since
             self._since = None
-            self.log.emit(f"{self.prefix}.store_back", level="warning", after=down)
+            self.log.emit(
+                f"{self.prefix}.store_back",
+                level="warning",
+                after=Seconds(down, format_short(down)),
+            )
