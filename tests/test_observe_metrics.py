@@ -37,7 +37,7 @@ from test_observe_support import (
     start_logged,
 )
 
-from jobctl.models import NewJob, WorkerInfo
+from jobctl.models import NewJob
 
 CONFIG = """
 [jobs.ok]
@@ -331,27 +331,14 @@ def test_each_queue_says_how_many_live_workers_take_its_jobs(env: Env) -> None:
     env.write_config(CONFIG)
     env.enqueue("ok")
     env.enqueue("ok", "--queue", "night")
-    register(env, "worker", age=1.0)  # serves every queue
-    with opened(env) as store:
-        store.register_worker(
-            WorkerInfo(
-                id="day-only",
-                host="elsewhere",
-                pid=999999,
-                queues=("default",),
-                concurrency=1,
-                started_at=time.time() - 60,
-                heartbeat_at=time.time(),
-                kind="worker",
-                interval=10.0,
-            )
-        )
+    every = register(env, "worker", age=1.0)  # serves every queue
+    register(env, "worker", age=1.0, queues=("default",))
     types, samples = scrape(env)
     assert types["jobctl_queue_workers"] == "gauge"
     assert sample(samples, "jobctl_queue_workers", queue="default") == 2
     assert sample(samples, "jobctl_queue_workers", queue="night") == 1
     with opened(env) as store:
-        store.unregister_worker(next(w.id for w in store.workers() if w.queues == ("*",)))
+        store.unregister_worker(every)
     _, samples = scrape(env)
     assert sample(samples, "jobctl_queue_workers", queue="night") == 0
 

@@ -79,8 +79,10 @@ def finish_at(env: Env, job: str, started: float, run_time: float, outcome: Outc
     return job_id
 
 
-def register(env: Env, kind: str, age: float, interval: float = 10.0) -> str:
-    """A worker or cron daemon whose last heartbeat was `age` seconds ago."""
+def register(
+    env: Env, kind: str, age: float, interval: float = 10.0, queues: tuple[str, ...] = ("*",)
+) -> str:
+    """A worker (of `queues`) or cron daemon whose last heartbeat was `age` seconds ago."""
     now = time.time()
     name = f"{kind}-{next(_counter)}"
     with opened(env) as store:
@@ -89,7 +91,7 @@ def register(env: Env, kind: str, age: float, interval: float = 10.0) -> str:
                 id=name,
                 host="elsewhere",
                 pid=999999,
-                queues=("*",),
+                queues=queues,
                 concurrency=1,
                 started_at=now - age - 60,
                 heartbeat_at=now - age,

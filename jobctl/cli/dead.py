@@ -192,10 +192,8 @@ def dead_retry(
         if ids is None:
             # With --all, the dead jobs still dead are those refused and those whose key an
             # active job holds (of those this call looked at: not one that died since).
-            left = store.finished_ids([State.DEAD], job=job)
-            if chosen is not None:
-                looked_at = set(chosen) | set(refusals)
-                left = [i for i in left if i in looked_at]
+            looked_at = set(chosen) | set(refusals)
+            left = [i for i in store.finished_ids([State.DEAD], job=job) if i in looked_at]
         skipped = _explain_skipped(store, left, moved, "retried", refusals)
         # Those asked for, in their order; with --all, those retried and those left dead.
         reported = ids if ids is not None else sorted({*moved, *skipped})
@@ -243,16 +241,12 @@ def _say_dead_behind(moved: list[int], behind: list[int]) -> None:
     )
 
 
-def _retry_in_batches(
-    store: Store, chosen: list[int] | None, job: str | None, now: float
-) -> list[int]:
-    """Retry these dead jobs (None: every one) a batch at a time, from the oldest: each
+def _retry_in_batches(store: Store, chosen: list[int], job: str | None, now: float) -> list[int]:
+    """Retry these dead jobs a batch at a time, from the oldest: each
     batch's store call retries a job after the older ones it runs after, and leaves dead
     one whose key a job retried in an earlier batch holds now, as in one call."""
     from jobctl.batches import run_in_batches
 
-    if chosen is None:
-        return store.dead_retry(None, job, now)
     moved: list[int] = []
     run_in_batches(
         store,
@@ -371,6 +365,13 @@ def _cannot_run(
     from jobctl.producer import build_again
 
     refusals: dict[int, str] = {}
+    if exec_only:  # only --exec jobs are read, not every dead job of the database
+        from jobctl.config import ADHOC_JOB
+
+        if job not in (None, ADHOC_JOB):
+            return refusals
+        execs = set(store.finished_ids([State.DEAD], job=ADHOC_JOB))
+        ids = [i for i in ids if i in execs]
     for job_id, found in store.get_many(ids).items():
         if found.state != State.DEAD or (job is not None and found.job != job):
             continue  # left alone by the store, and said why as before
