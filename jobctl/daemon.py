@@ -102,8 +102,10 @@ class Daemon:
 
     def _warn_of_other_config(self) -> None:
         """Say so when the leader plans schedules this config lacks: this standby would take
-        them out of the plan on taking over (the leader warns so itself: see Scheduler.load)."""
-        if self._config_compared:
+        them out of the plan on taking over (the leader warns so itself: see Scheduler.load).
+        A file edited since this daemon read it is not compared: it leads with the file as it
+        is then (see run), and the leader may have planned the edit already."""
+        if self._config_compared or self._follower.stale():
             return
         self._config_compared = True
         try:
@@ -181,6 +183,7 @@ class Daemon:
             elif self.clock.monotonic() >= next_heartbeat:
                 next_heartbeat = self.clock.monotonic() + HEARTBEAT
                 self._heartbeat(STANDBY)
+                self._warn_of_other_config()
         return False
 
     def _loop(self, lock: LeaderLock) -> None:

@@ -9,7 +9,11 @@ catch_up = "none" their fires were lost), and it warned of another --config in u
 
 from __future__ import annotations
 
+import io
+import json
 import signal
+import time
+from pathlib import Path
 from typing import Any
 
 from conftest import Env
@@ -21,6 +25,12 @@ from test_observe_support import (
     series,
     start_logged,
 )
+
+from jobctl.config import load_config_file
+from jobctl.daemon import Daemon
+from jobctl.observe.events import EventLog
+from jobctl.scheduler import Scheduler
+from jobctl.store.sqlite import SqliteStore
 
 JOBS = """\
 [jobs.oldjob]
@@ -85,6 +95,29 @@ def test_a_standby_taking_the_lead_keeps_its_config_when_the_file_is_broken(env:
     assert said[0]["error"].endswith("; keeping the previous configuration")
     assert "61" in said[0]["error"]
     assert standby.stop() == 0
+
+
+def test_a_standby_compares_with_the_plan_only_the_file_it_has_read(tmp_path: Path) -> None:
+    """A standby that read the file before an edit, and a leader that planned the edit
+    before the standby compared: it lacks the edit's schedules only until it leads, when it
+    reads the file as it is then. It warned that it would take them out of the plan."""
+    path = tmp_path / "jobs.toml"
+    path.write_text(OLD)
+    store = SqliteStore(tmp_path / "cron.db")
+    stream = io.StringIO()
+    standby = Daemon(store, load_config_file(path), log=EventLog(stream=stream, fmt="json"))
+    path.write_text(NEW)
+    Scheduler(store, load_config_file(path), EventLog(stream=io.StringIO())).tick(time.time())
+    standby._warn_of_other_config()
+    said = [json.loads(line)["event"] for line in stream.getvalue().splitlines()]
+    assert "scheduler.other_config" not in said
+    other = tmp_path / "other.toml"  # another config, unedited: it does lack "new"
+    other.write_text(OLD)
+    stream = io.StringIO()
+    stray = Daemon(store, load_config_file(other), log=EventLog(stream=stream, fmt="json"))
+    stray._warn_of_other_config()
+    said = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [(e["event"], e["schedules"]) for e in said] == [("scheduler.other_config", "new")]
 
 
 def _schedules_exported(port: int) -> set[str]:
