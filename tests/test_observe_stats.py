@@ -239,6 +239,21 @@ def test_stats_of_an_empty_database_and_bad_options(env: Env) -> None:
     assert bad.stderr.startswith("jobctl: --since: invalid duration or time 'yesterday'")
 
 
+def test_stats_refuse_a_window_past_the_hours_counted_by_the_hour(env: Env) -> None:
+    """Hours older than 35 days are one lifetime total: `--since 40d` counted the 35 days
+    kept under a header saying 40, as if nothing had run before them."""
+    env.write_config(CONFIG)
+    finish_at(env, "ok", time.time() - 40 * 86400, 2.0, Outcome.SUCCEEDED)
+    env.run("prune", "--older-than", "100d", check=True)  # folds hours older than 35 days
+    past = env.run("stats", "--since", "40d")
+    assert (past.returncode, past.stdout) == (2, "")
+    assert past.stderr == (
+        "jobctl: --since 40d: stats counts by the hour for the last 35 days only (older hours"
+        " are one lifetime total, which `jobctl metrics` exports): give a window of 35d or less\n"
+    )
+    assert env.run("stats", "--since", "35d", "--json", check=True).stdout == "[]\n"
+
+
 def test_stats_leave_attempts_given_back_out_of_processed_and_run_times(tmp_path: Any) -> None:
     """Starts given back at the host's limits made `processed` 200 for 30 jobs, and a run p50
     of 4 ms for jobs that all took 2 s."""

@@ -21,7 +21,7 @@ def stats(
             "--since",
             help="The window to report on: a duration (1h, 7d), or the time it starts (as --at"
             " takes it: 2026-05-01T09:30, today 0:00). It starts on the hour (the counters are"
-            " hourly): --since 5m at 10:40 covers 10:00 on, in every column.",
+            " hourly): --since 5m at 10:40 covers 10:00 on, in every column. 35 days at most.",
             metavar="DURATION|TIME",
         ),
     ] = "24h",
@@ -41,6 +41,7 @@ def stats(
     now = time.time()
     start = since_option(since, "--since", now)
     assert start is not None  # (it has a default)
+    _refuse_a_window_past_the_hourly_counts(since, start, now)
     with STATE.store(create=False) as store:
         rows = collect(store, start)
     if as_json:
@@ -109,6 +110,23 @@ def _window_said(since: str, start: float, now: float) -> str:
     except DurationError:
         return f"{span(now - start)} (since {since.strip()})"
     return since
+
+
+def _refuse_a_window_past_the_hourly_counts(since: str, start: float, now: float) -> None:
+    """Hours older than COUNTS_BY_THE_HOUR are one lifetime total (Store.compact_counts):
+    a window starting before them counted only the hours kept, under a header naming its
+    start, as if nothing had run before."""
+    from jobctl.errors import UsageError
+    from jobctl.observe.stats import window_start
+    from jobctl.retention import COUNTS_BY_THE_HOUR
+
+    days = f"{COUNTS_BY_THE_HOUR / 86400:.0f}"
+    if window_start(start) < window_start(now - COUNTS_BY_THE_HOUR):
+        raise UsageError(
+            f"--since {since}: stats counts by the hour for the last {days} days only (older"
+            f" hours are one lifetime total, which `jobctl metrics` exports): give a window"
+            f" of {days}d or less"
+        )
 
 
 def _stats_document(row: dict[str, object]) -> dict[str, object]:
