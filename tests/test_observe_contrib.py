@@ -6,6 +6,7 @@ hardened), with command lines the real CLI accepts.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
@@ -28,6 +29,7 @@ from jobctl.durations import parse_duration
 CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
 DASHBOARD = CONTRIB / "grafana-dashboard.json"
 UNIT = CONTRIB / "jobctl.service"
+USER_UNIT = CONTRIB / "jobctl-user.service"
 
 POPULATED = """
 [jobs.ok]
@@ -146,10 +148,10 @@ def test_the_dashboard_covers_depth_throughput_failures_durations_and_schedules(
 # The systemd unit
 
 
-def _unit() -> dict[str, list[tuple[str, str]]]:
+def _unit(path: Path = UNIT) -> dict[str, list[tuple[str, str]]]:
     sections: dict[str, list[tuple[str, str]]] = {}
     current = None
-    for raw in UNIT.read_text().splitlines():
+    for raw in path.read_text().splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):
             continue
@@ -331,3 +333,83 @@ def test_the_dashboard_counts_each_figure_once_however_many_processes_are_scrape
             if before.endswith("label_values("):  # a variable's values, not a figure
                 continue
             assert re.search(r"max(?: by \([^)]*\))? ?\((?:rate\()?$", before), expr
+
+
+# ---------------------------------------------------------------------------------------------
+# The user unit: a person's crontab replaced by `jobctl up` run as them
+
+
+def test_the_user_unit_runs_up_as_its_user_and_stops_it_as_the_system_unit_does() -> None:
+    unit, system = _unit(USER_UNIT), _unit()
+    service = unit["Service"]
+    keys = {key for key, _ in service}
+    assert not keys & {"User", "Group", "CapabilityBoundingSet", "AmbientCapabilities"}
+    start = _command(service, "ExecStart")
+    assert start[0] == "%h/.local/bin/jobctl" and start[1] == "up"
+    assert "--metrics-addr" not in start  # nothing listens unless asked
+    assert _command(service, "ExecStartPre") == [start[0], "validate"]
+    assert _one(service, "WorkingDirectory") == "%h"  # where cron starts a user's jobs
+    # Stopped, restarted and reloaded as the system unit is (see its test above).
+    for key in ("Restart", "RestartSec", "RestartPreventExitStatus", "KillMode", "KillSignal"):
+        assert _one(service, key) == _one(system["Service"], key), key
+    for key in ("ExecReload", "TimeoutStopSec"):
+        assert _one(service, key) == _one(system["Service"], key), key
+    assert _option(start, "--shutdown-timeout", "30s") == _option(
+        _command(system["Service"], "ExecStart"), "--shutdown-timeout", "30s"
+    )
+    assert _one(unit["Unit"], "StartLimitIntervalSec") == "0"
+    assert _one(unit["Install"], "WantedBy") == "default.target"
+
+
+def _header_commands(path: Path) -> list[str]:
+    """The install steps of a unit's header comment: its `#   command` lines."""
+    found = []
+    for line in path.read_text().splitlines():
+        if line.startswith("#   "):
+            found.append(line[4:].split("  #")[0].strip())
+    return found
+
+
+def test_the_user_units_install_steps_find_the_default_config_and_database(env: Env) -> None:
+    """The header imports the crontab into ~/.config/jobctl/jobs.toml and runs `validate` and
+    the unit's `up` with no --config or --db: they must find those files, and `jobctl status`
+    in any shell of the user the same database."""
+    steps = _header_commands(USER_UNIT)
+    assert "crontab -r" in steps and any("enable-linger" in step for step in steps)
+    imported = next(step for step in steps if "import-crontab" in step)
+    assert imported == "jobctl import-crontab ~/crontab.bak > ~/.config/jobctl/jobs.toml"
+    home = Path(env.env["HOME"])
+    (home / "crontab.bak").write_text("*/5 * * * * echo tick\n")
+    (home / ".config" / "jobctl").mkdir(parents=True)
+
+    def jobctl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*JOBCTL, *args], env=env.env, cwd=home, capture_output=True, text=True, timeout=60
+        )
+
+    converted = jobctl("import-crontab", str(home / "crontab.bak"))
+    assert converted.returncode == 0, converted.stderr
+    (home / ".config" / "jobctl" / "jobs.toml").write_text(converted.stdout)
+    checked = jobctl("validate")
+    assert checked.returncode == 0, checked.stderr
+    assert str(home / ".config" / "jobctl" / "jobs.toml") in checked.stdout
+    assert jobctl("enqueue", "--exec", "--", "true").returncode == 0
+    assert (home / ".local" / "state" / "jobctl" / "jobctl.db").exists()
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_systemd_analyze_verifies_the_user_unit(tmp_path: Path) -> None:
+    jobctl = Path(sys.executable).parent / "jobctl"
+    copy = tmp_path / "jobctl.service"
+    copy.write_text(USER_UNIT.read_text().replace("%h/.local/bin/jobctl", str(jobctl)))
+    runtime = tmp_path / "runtime"  # a user manager's $XDG_RUNTIME_DIR, which analyze needs
+    runtime.mkdir(mode=0o700)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--user", "--man=no", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "", result.stderr
