@@ -938,16 +938,16 @@ class _Parser:
             description=self.take(t, data, "description", str, None),
             line=self.locate(t, "cron"),
         )
-        # Every fire must be runnable: its payload fills each placeholder of the command,
-        # and is no larger than an enqueue of it would take.
+        # Every fire must be runnable, so its payload is checked as an enqueue of it is: it
+        # fills each placeholder of the command, is no larger than max_payload, and fills the
+        # command within what Linux starts a process with (the cron daemon stores each fire
+        # unchecked: a fire that cannot start goes dead, fire after fire).
         from jobctl.payload import check_placeholders, encode
 
+        job_type = inline or jobs[job]
         try:
-            check_placeholders((inline or jobs[job]).command, spec.payload, job)
-        except JobctlError as exc:
-            raise self.fail(t, "payload", str(exc)) from None
-        try:
-            encode(spec.payload, max_payload)
+            check_placeholders(job_type.command, spec.payload, job)
+            check_filled(job_type, spec.payload, encode(spec.payload, max_payload), "")
         except JobctlError as exc:
             raise self.fail(t, "payload", str(exc)) from None
         return spec, inline
@@ -975,6 +975,34 @@ def check_max_attempts(value: int) -> int:
     if not 1 <= value <= MAX_ATTEMPTS:
         raise ConfigError(f"must be between 1 and {MAX_ATTEMPTS}, got {shorten(str(value))}")
     return value
+
+
+def roomy_payload(job_type: JobType) -> int:
+    """How long a payload's JSON may be for the job's command, filled with its values, to
+    surely stay within Linux's limits on arguments: a value's text is no longer than the
+    payload's JSON, a shell-quoted one at most five times it (each ' becomes '"'"'), and a
+    placeholder may stand more than once (`{v}{v}`)."""
+    from jobctl.payload import MAX_ARG_BYTES, MAX_COMMAND_BYTES, PLACEHOLDER
+
+    uses = sum(1 for part in job_type.command for m in PLACEHOLDER.finditer(part) if m.group(1))
+    if not uses:
+        return MAX_COMMAND_BYTES
+    return MAX_ARG_BYTES // (uses * (5 if job_type.shell else 1))
+
+
+def check_filled(
+    job_type: JobType, payload: Mapping[str, Any], payload_json: str, where: str
+) -> None:
+    """Refuse a payload that fills the job's command past what Linux starts a process with
+    (a placeholder used twice, a value in a shell line): stored, every attempt would fail
+    with 'Argument list too long', then go dead. Rendered only when it could be so. Beside
+    the job types, not in jobctl.producer: reading a schedule's payload checks it too, in
+    commands that build no job and need not load the producer."""
+    if len(payload_json) > roomy_payload(job_type):
+        from jobctl.payload import check_command, render_argv
+
+        filled = render_argv(job_type.command, payload, job_type.shell)
+        check_command(filled, f"{where}job {job_type.name!r} with this payload")
 
 
 def _path_text(value: str) -> str:

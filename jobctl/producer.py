@@ -17,19 +17,17 @@ from jobctl.config import (
     NAME_RULE,
     QUEUE_NAME,
     Config,
-    JobType,
     bad_queue_name,
+    check_filled,
     check_max_attempts,
     check_priority,
+    roomy_payload,
 )
 from jobctl.durations import MAX_SECONDS, parse_duration
 from jobctl.errors import ConfigError, JobctlError, PayloadError, UsageError
 from jobctl.models import Job, JobEdit, NewJob
 from jobctl.payload import (
     BATCH_DECODER,
-    MAX_ARG_BYTES,
-    MAX_COMMAND_BYTES,
-    PLACEHOLDER,
     check_command,
     check_placeholder_values,
     check_placeholders,
@@ -37,7 +35,6 @@ from jobctl.payload import (
     encode,
     longest_batch_line,
     placeholders,
-    render_argv,
 )
 from jobctl.text import shorten
 from jobctl.timefmt import PAST_UNSAID, naive_times_zone, parse_instant, span
@@ -420,7 +417,7 @@ def read_batch(
             if item.keys() <= _SHORT_KEYS and new_job.command is None and new_job.job not in known:
                 known[new_job.job] = new_job
                 needs[new_job.job] = frozenset(placeholders(config.jobs[new_job.job].command))
-                roomy[new_job.job] = _roomy_payload(config.jobs[new_job.job])
+                roomy[new_job.job] = roomy_payload(config.jobs[new_job.job])
     except RecursionError:  # nested thousands deep: too deep to decode, check or encode
         raise PayloadError(f"{source}:{number}: JSON nested too deeply") from None
     if past and notes is not None:  # one note for the batch, not a line each
@@ -453,28 +450,6 @@ def _line_of(refs: Mapping[str, int], ref: str, where: str) -> int:
             ' lines above it, which name themselves with "ref")'
         )
     return place
-
-
-def _roomy_payload(job_type: JobType) -> int:
-    """How long a payload's JSON may be for the job's command, filled with its values, to
-    surely stay within Linux's limits on arguments: a value's text is no longer than the
-    payload's JSON, a shell-quoted one at most five times it (each ' becomes '"'"'), and a
-    placeholder may stand more than once (`{v}{v}`)."""
-    uses = sum(1 for part in job_type.command for m in PLACEHOLDER.finditer(part) if m.group(1))
-    if not uses:
-        return MAX_COMMAND_BYTES
-    return MAX_ARG_BYTES // (uses * (5 if job_type.shell else 1))
-
-
-def check_filled(
-    job_type: JobType, payload: Mapping[str, Any], payload_json: str, where: str
-) -> None:
-    """Refuse a payload that fills the job's command past what Linux starts a process with
-    (a placeholder used twice, a value in a shell line): stored, every attempt would fail
-    with 'Argument list too long', then go dead. Rendered only when it could be so."""
-    if len(payload_json) > _roomy_payload(job_type):
-        filled = render_argv(job_type.command, payload, job_type.shell)
-        check_command(filled, f"{where}job {job_type.name!r} with this payload")
 
 
 def _fills(needed: frozenset[str], payload: dict[str, Any], job: str) -> bool:
