@@ -302,6 +302,7 @@ def _check_trusted(path: Path, info: os.stat_result) -> None:
         raise ConfigError(
             f"{path} {problem}: its commands would run as {user_name(os.geteuid())}; make it"
             " yours (or root's) and not group- or world-writable (chown; chmod go-w FILE)"
+            + _or_pass_it_by(path)
         )
     try:
         folder = os.stat(path.parent)
@@ -314,7 +315,20 @@ def _check_trusted(path: Path, info: os.stat_result) -> None:
             f"{path}: its folder {path.parent} {problem}: another user could replace the"
             f" file, whose commands run as {user_name(os.geteuid())}; make the folder yours"
             " (or root's) and not group- or world-writable (chown; chmod go-w FOLDER)"
+            + _or_pass_it_by(path)
         )
+
+
+def _or_pass_it_by(path: Path) -> str:
+    """For the ./jobs.toml found in the current folder, which may rightly be another user's
+    (a colleague's checkout, a deploy user's /srv/app): the ways to leave it out, where a
+    chown of someone else's file is no fix."""
+    if path != Path("jobs.toml"):
+        return ""
+    return (
+        ", or, where it is rightly another's, leave it out: run jobctl from another folder, or"
+        " name your config (--config FILE or $JOBCTL_CONFIG, read before ./jobs.toml)"
+    )
 
 
 def _read_config(path: Path) -> tuple[Stamp, bytes]:

@@ -331,6 +331,25 @@ def test_a_local_jobs_toml_that_is_a_symlink_loop_is_named(env: Env, good_db: Pa
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the check guards root's own commands")
+def test_another_users_local_jobs_toml_is_refused_with_the_ways_to_pass_it_by(env: Env) -> None:
+    """A ./jobs.toml that is rightly another user's (a colleague's checkout, /srv/app) was
+    refused with chown as the only fix; a config named elsewhere is used instead of it."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    os.chown(env.config, 65534, -1)  # ./jobs.toml of the sandbox's folder, found unasked
+    refused = run_cli(env, "enqueue", "--exec", "--", "true", global_args=["--db", str(env.db)])
+    line = one_error_line(refused, 2, "owned by nobody")
+    assert line.endswith(
+        "(chown; chmod go-w FILE), or, where it is rightly another's, leave it out: run jobctl"
+        " from another folder, or name your config (--config FILE or $JOBCTL_CONFIG, read"
+        " before ./jobs.toml)"
+    )
+    mine = env.root / "mine.toml"
+    mine.write_text('[jobs.ok]\ncommand = ["true"]\n')
+    taken = run_cli(env, "enqueue", "ok", global_args=["--config", str(mine), "--db", str(env.db)])
+    assert taken.returncode == 0, taken.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the check guards root's own commands")
 def test_root_refuses_a_config_another_user_could_have_written(env: Env) -> None:
     """Root ran the commands of a world-writable config (or one in a folder anyone can
     write): anyone could make root run anything. cron refuses such a crontab too."""
