@@ -29,9 +29,6 @@ def log_dir(config: Config, store_location: str) -> Path:
     if "://" in store_location:
         import re
 
-        from jobctl.fsutil import xdg_base
-
-        state = xdg_base("XDG_STATE_HOME", ".local/state")
         where = store_location.split("://", 1)[1]
         name = re.sub(r"[^A-Za-z0-9.-]+", "_", where).strip("_")
         # Plain: every part made of kept characters, so that the name reads back as the
@@ -45,8 +42,16 @@ def log_dir(config: Config, store_location: str) -> Path:
 
             data = where.encode("utf-8", "surrogateescape")
             name = f"{name[:100]}+{zlib.crc32(data):08x}{zlib.adler32(data):08x}"
-        return (Path(state) / "jobctl" / "logs" / name).absolute()
+        return (server_log_root() / name).absolute()
     return Path(os.path.realpath(Path(store_location).expanduser()) + ".logs")
+
+
+def server_log_root() -> Path:
+    """`$XDG_STATE_HOME/jobctl/logs/`, which holds this user's log folder of each server, one
+    for each spelling of its location (`localhost` or `127.0.0.1`, a user name or none)."""
+    from jobctl.fsutil import xdg_base
+
+    return Path(xdg_base("XDG_STATE_HOME", ".local/state")) / "jobctl" / "logs"
 
 
 def hook_log_path(directory: Path | str, job_id: int, run: int, event: str) -> str:
@@ -105,14 +110,26 @@ def attempt_of(path: str) -> tuple[int, int] | None:
 def trusted(path: str, job_ids: Container[int], directory: Path | str | None, shared: bool) -> bool:
     """Whether a log path read from the store may be read or removed: one of these jobs'
     attempt logs by its shape, and, from a shared store (whose records whoever holds its
-    password writes), below this host's log folder. A path of any other shape was never
-    written by a worker: acting on it would read or delete any file as the caller."""
+    password writes), below this host's log folder or another server folder of this user's
+    (server_log_root): a worker given another spelling of the store's location wrote there.
+    A path of any other shape was never written by a worker: acting on it would read or
+    delete any file as the caller."""
     named = attempt_of(path)
     if named is None or named[0] not in job_ids:
         return False
     if not shared or directory is None:
         return True
-    return os.path.dirname(os.path.dirname(path)) == os.fspath(directory)
+    folder = log_folder_of(path)
+    if folder == os.fspath(directory):
+        return True
+    from jobctl.errors import UsageError
+
+    try:
+        root = os.fspath(server_log_root().absolute())
+    except UsageError:  # no home to hold one (a log_dir of the config's is all there is)
+        return False
+    parent, name = os.path.split(folder)
+    return name not in ("", ".", "..") and parent == root
 
 
 def locate(path: str, directory: Path | str | None) -> str:

@@ -22,7 +22,14 @@ from jobctl.batches import BATCH, run_batches
 from jobctl.clock import Clock
 from jobctl.config import Config, shared_store
 from jobctl.errors import StoreError, StoreFull
-from jobctl.logfiles import attempt_folder, hook_logs_of, locate, log_folder_of, trusted
+from jobctl.logfiles import (
+    attempt_folder,
+    attempt_of,
+    hook_logs_of,
+    locate,
+    log_folder_of,
+    trusted,
+)
 from jobctl.logfolders import remove_log_folder
 from jobctl.models import JobFilter, State
 from jobctl.store import Store
@@ -135,36 +142,50 @@ class _Sweep:
         survivors = store.get_many(chunk)
         gone = [i for i in chunk if i not in survivors]
         shared = shared_store(store.location)
-        paths = [locate(p, log_dir) for p in paths]
-        paths = [p for p in paths if trusted(p, set(gone), log_dir, shared)]
+        found = [locate(p, log_dir) for p in paths]
+        paths = [p for p in found if trusted(p, set(gone), log_dir, shared)]
+        refused = _refused(found, paths, set(gone))
+        log_folders = {log_folder_of(p) for p in paths}
         if gone:
             paths = [*paths, *_hook_logs(log_dir, paths, set(gone))]
         unlinked = _unlink_all(paths)
         if log_dir is not None:
-            self._remove_emptied_folders(store, log_dir, gone)
+            self._remove_emptied_folders(store, [log_dir, *sorted(log_folders - {log_dir})], gone)
+        because = unlinked.kept_because
+        if refused and because is None:
+            because = (
+                f"{refused[0]} is outside this host's log folders, where a path a shared"
+                " store recorded is not removed"
+            )
         return Pruned(
             ids=gone,
             logs_removed=removed + unlinked.logs_removed,
-            logs_kept=unlinked.logs_kept,
-            kept_because=unlinked.kept_because,
+            logs_kept=unlinked.logs_kept + len(refused),
+            kept_because=because,
         )
 
-    def _remove_emptied_folders(self, store: Store, log_dir: str, gone: list[int]) -> None:
+    def _remove_emptied_folders(self, store: Store, log_dirs: list[str], gone: list[int]) -> None:
         """Remove the log folders of these jobs that hold no file and whose whole range of a
         thousand ids is gone from the store: no job will ever write there again, so no
         worker is about to make a log in one (a folder of a job queued or running stays,
-        however empty). One removed all the same is made again by the next log in it."""
+        however empty). One removed all the same is made again by the next log in it.
+        `log_dirs`: this prune's, and those its jobs' logs were found in (written by a
+        worker given another spelling of the store's location)."""
         for first in sorted({i - i % 1000 for i in gone}):
             last = first + 999
-            folder = attempt_folder(log_dir, first)
-            if last > self._allocated or not _empty(folder):
+            if last > self._allocated:
+                continue
+            folders = [attempt_folder(d, first) for d in log_dirs]
+            folders = [f for f in folders if _empty(f)]
+            if not folders:
                 continue
             if any(
                 store.get_many(range(start, min(start + _PROBE, last + 1)))
                 for start in range(first, last + 1, _PROBE)
             ):
                 continue
-            remove_log_folder(folder)
+            for folder in folders:
+                remove_log_folder(folder)
 
 
 @contextlib.contextmanager
@@ -309,6 +330,21 @@ def _remove_logs_first(
     paths += _hook_logs(log_dir, paths, doomed)
     # (One that cannot go now is tried again, and counted, when its job's row is deleted.)
     return _unlink_all(paths).logs_removed
+
+
+def _refused(found: Sequence[str], allowed: Sequence[str], job_ids: set[int]) -> list[str]:
+    """The logs of these jobs, by their shape, that are on this host but that `trusted`
+    keeps a prune from removing (recorded by a worker whose log folder is not this host's,
+    as a shared store's records say): kept, and counted so, not dropped in silence."""
+    refused = []
+    trusted_paths = set(allowed)
+    for path in found:
+        named = attempt_of(path)
+        if path in trusted_paths or named is None or named[0] not in job_ids:
+            continue
+        if os.path.lexists(path):
+            refused.append(path)
+    return refused
 
 
 def _hook_logs(log_dir: str | None, attempt_logs: Sequence[str], job_ids: set[int]) -> list[str]:

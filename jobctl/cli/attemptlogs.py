@@ -117,7 +117,21 @@ _BLOCK = 64 * 1024
 def gone_line(attempt: Attempt, path: Path) -> str:
     """What `logs` says of an attempt whose log file is gone from this host, the one that
     ran it (removed by hand, a cleaned folder, a log_dir changed since)."""
-    return f"no output kept for job {attempt.job_id} attempt {attempt.run} ({path} is gone)"
+    return (
+        f"no output kept for job {attempt.job_id} attempt {attempt.run} ({path} is gone"
+        f"{_not_read(attempt, path)})"
+    )
+
+
+def _not_read(attempt: Attempt, path: Path) -> str:
+    """Where a log said gone was recorded, when that is not the path looked at (one the
+    store named outside this host's log folders, never read: logfiles.trusted)."""
+    if not attempt.log_path or str(path) == attempt.log_path:
+        return ""
+    return (
+        f"; the path its worker recorded, {attempt.log_path}, is outside this host's log"
+        " folders, and is not read"
+    )
 
 
 def say_stored_tail(attempt: Attempt, path: Path, tail: bytes) -> None:
@@ -126,7 +140,7 @@ def say_stored_tail(attempt: Attempt, path: Path, tail: bytes) -> None:
     full log, and the full log is nowhere else to be found."""
     say(
         f"jobctl: job {attempt.job_id} attempt {attempt.run}: its log on this host ({path})"
-        f" is gone; the last {len(tail)} bytes the store kept follow"
+        f" is gone{_not_read(attempt, path)}; the last {len(tail)} bytes the store kept follow"
     )
 
 
