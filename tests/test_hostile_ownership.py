@@ -439,6 +439,31 @@ def test_a_read_only_sidecar_left_by_a_reader_is_named_and_mended(
     assert result.stdout.strip() == "2"
 
 
+def test_logs_of_a_log_folder_the_user_cannot_search_is_one_line(
+    user_python: list[str] | None, user_dir: Path
+) -> None:
+    """A folder of the logs closed to the user (a chmod, a restore) ended `logs` with
+    'unexpected error: PermissionError', where an unreadable log file is one line."""
+    folder = user_dir / "q"
+    folder.mkdir(mode=0o700)
+    if ROOT:
+        os.chown(folder, OTHER, OTHER)
+    db = folder / "q.db"
+    made = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=x")
+    assert made.returncode == 0, made.stderr
+    ran = as_user(user_python, user_dir, db, "run-worker", "--burst")
+    assert ran.returncode == 0, ran.stderr
+    logs = folder / "q.db.logs" / "00000"
+    assert (logs / "1.1.log").exists()
+    logs.chmod(0o000)
+    try:
+        for args in (["logs", "1"], ["logs", "1", "--lines", "5"], ["logs", "1", "--follow"]):
+            result = as_user(user_python, user_dir, db, *args)
+            one_error_line(result, 1, f"cannot read {logs / '1.1.log'}", "permission denied")
+    finally:
+        logs.chmod(0o700)
+
+
 # ---------------------------------------------------------------------------------------------
 # The scheduler's lock
 

@@ -45,7 +45,7 @@ def located(store: Store, attempts: list[Attempt]) -> list[Attempt]:
     for attempt in attempts:
         if attempt.log_path and not attempt.elsewhere():
             here = attempt_log(store, attempt)
-            if str(here) != attempt.log_path and here.is_file():
+            if str(here) != attempt.log_path and os.path.isfile(here):
                 attempt = replace(attempt, log_path=str(here))
         found.append(attempt)
     return found
@@ -384,7 +384,7 @@ class LogReader:
 
     def missing(self) -> bool:
         """True while the file was never found (it is on another host, or never made)."""
-        return self.remote or (self._handle is None and not self.path.exists())
+        return self.remote or (self._handle is None and not os.path.exists(self.path))
 
     def close(self) -> None:
         if self._handle is not None:

@@ -174,7 +174,8 @@ def logs(
         # host that ran the attempt, which may not be this one (where a file of that name
         # here is another log).
         elsewhere = chosen.elsewhere()
-        here = path.exists() and not elsewhere
+        # (os.path: a folder on the way closed to this user is no error here, the open says it)
+        here = os.path.exists(path) and not elsewhere
         stored = None if here else store.attempt_output(job_id, chosen.run)
     if elsewhere and stored is not None:
         _print_stored_output(chosen, path, stored, lines)
