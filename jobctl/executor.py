@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import grp
 import math
 import os
+import pwd
 import select
 import signal
 import threading
 import time
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from typing import NamedTuple
 
 from jobctl.attemptlog import AttemptLog
@@ -26,9 +28,11 @@ from jobctl.logfolders import continuation_bytes
 from jobctl.models import AttemptResult, Outcome
 from jobctl.processes import (
     Child,
+    Refusal,
     group_alive,
     known_user,
     may_signal_other_users,
+    numeric_id,
     session_alive,
     signal_session,
     spawn,
@@ -78,8 +82,11 @@ class Attempt:
     a worker runs any number of attempts from its own event loop, without a thread each
     (threads contending for the GIL cost more than spawning did)."""
 
-    def __init__(self, spec: AttemptSpec) -> None:
+    def __init__(
+        self, spec: AttemptSpec, on_refused: Callable[[Refusal], None] | None = None
+    ) -> None:
         self.spec = spec
+        self._on_refused = on_refused  # told at once of each process group a signal missed
         self.result: AttemptResult | None = None
         self._stop_reason: Outcome | None = None
         self._force = False
@@ -98,6 +105,8 @@ class Attempt:
         self._leftovers_check = 0.0
         self._drain_until: float | None = None  # giving the output's last holders this long
         self._poll_at = 0.0  # without a pidfd: when to look for the exit next
+        self._refused: list[Refusal] = []  # one per group whose signals were refused
+        self._stop_refused: Refusal | None = None  # the first, while the command ran
 
     # -- driving ---------------------------------------------------------------------------
 
@@ -159,6 +168,11 @@ class Attempt:
                 message = (
                     f"cannot start {argv[0]!r} as user {spec.user}: the worker does not run as"
                     " root, and only root may switch users"
+                )
+            elif exc.errno == errno.EPERM and spec.group is not None and os.geteuid() != 0:
+                message = (
+                    f"cannot start {argv[0]!r} as group {spec.group}: the worker does not run"
+                    f" as root, and only root may switch groups{_membership(spec.group)}"
                 )
             code = 127 if exc.errno == errno.ENOENT else 126
             return self._not_started(message, code)
@@ -272,7 +286,7 @@ class Attempt:
     def close(self) -> None:
         """Kill what is still running and release its descriptors (the owner is leaving)."""
         if self.result is None and self._proc is not None:
-            signal_session(self._proc.pid, signal.SIGKILL)  # the leader's, leftovers too
+            self._signal(signal_session, signal.SIGKILL)  # the leader's, leftovers too
             if not self._leader_done:
                 self._proc.wait(5.0)
         self._release()
@@ -287,19 +301,35 @@ class Attempt:
                 self._leftovers_kill_at = now
             return
         spec = self.spec
-        pid = self._proc.pid
         if self._timeout_at is not None and now >= self._timeout_at and self._kill_at is None:
             self._timed_out = True
             self._kill_at = now + spec.kill_grace
-            terminate_session(pid)
+            self._signal(terminate_session)
         if self._stop_reason is not None and self._kill_at is None:
             self._kill_at = now + spec.kill_grace
-            terminate_session(pid)
+            self._signal(terminate_session)
         if self._force and self._kill_at != _SENT:
             self._kill_at = now
         if self._kill_at is not None and now >= self._kill_at:
-            signal_session(pid, signal.SIGKILL)
+            self._signal(signal_session, signal.SIGKILL)
             self._kill_at = _SENT
+
+    def _signal(self, send: Callable[..., bool], *signals: int) -> bool:
+        """Signal the attempt's session with `send`, telling at once of each process group
+        that refused it (a command that became another user: sudo, a setuid program). One
+        refused while the command runs means its timeout or stop was not applied."""
+        assert self._proc is not None
+        refused: list[Refusal] = []
+        alive = send(self._proc.pid, *signals, refused=refused)
+        for refusal in refused:
+            if any(said.pid == refusal.pid for said in self._refused):
+                continue
+            self._refused.append(refusal)
+            if self._stop_refused is None and not self._leader_done:
+                self._stop_refused = refusal
+            if self._on_refused is not None:
+                self._on_refused(refusal)
+        return alive
 
     def _leader_exited(self, now: float) -> None:
         assert self._proc is not None
@@ -315,7 +345,7 @@ class Attempt:
         pid = self._proc.pid
         if group_alive(pid) or session_alive(pid, age=now - self._started):
             # Processes the leader started outlive it: SIGTERM (and SIGCONT), then SIGKILL.
-            terminate_session(pid)
+            self._signal(terminate_session)
             grace = 0.0 if self._force else min(self.spec.kill_grace, _LEFTOVER_GRACE)
             self._leftovers_kill_at = now + grace
             self._leftovers_check = now + _LEFTOVER_CHECK
@@ -324,7 +354,7 @@ class Attempt:
         assert self._proc is not None and self._leftovers_kill_at is not None
         pid = self._proc.pid
         if now >= self._leftovers_kill_at:
-            signal_session(pid, signal.SIGKILL)
+            self._signal(signal_session, signal.SIGKILL)
             self._leftovers_kill_at = None
         elif now >= self._leftovers_check:
             self._leftovers_check = now + _LEFTOVER_CHECK
@@ -400,12 +430,21 @@ class Attempt:
         tail = kept.decode("utf-8", "replace").strip()
         log_path = self._log.made_path()
         lost = self._log.lost_note()
+        refused = self._stop_refused
+        ran_on = ""  # why a stop's outcome is left to the exit code
+        if refused is not None and self._stop_reason == Outcome.INTERRUPTED and not self._timed_out:
+            # A shutdown that could not reach the command (it became another user: sudo, a
+            # setuid program) did not stop it: it ran to its own end, which says how it went.
+            # A job that then exited 0 was put back, and ran a second time.
+            ran_on = f"; the worker shutdown could not stop it: {_not_applied(refused)}"
         # Stopped by the worker (a cancel, a shutdown): what the process did on the signal
         # tells nothing of its work. A job that exits 0 on SIGTERM, as a service does, was
         # recorded as succeeded, and a shutdown's job was never run again.
-        if self._stop_reason is not None and not self._timed_out:
+        if self._stop_reason is not None and not self._timed_out and not ran_on:
             reason = self._stop_reason
             what = "cancelled" if reason == Outcome.CANCELLED else "stopped by worker shutdown"
+            if refused is not None:
+                what += f", though the stop could not be applied: {_not_applied(refused)}"
             return AttemptResult(
                 reason,
                 exit_code=_shell_code(code),
@@ -416,6 +455,8 @@ class Attempt:
         if self._timed_out:
             assert spec.timeout is not None
             error = f"timeout after {format_duration(spec.timeout)}"
+            if refused is not None:
+                error += f" could not be applied: {_not_applied(refused)}"
             return AttemptResult(
                 Outcome.TIMEOUT,
                 exit_code=_shell_code(code),
@@ -427,7 +468,10 @@ class Attempt:
             # A job whose output did not all reach its log still succeeded; its error says
             # what was lost, where a script or `show` sees it.
             return AttemptResult(
-                Outcome.SUCCEEDED, exit_code=0, error=lost[2:] or None, log_path=log_path
+                Outcome.SUCCEEDED,
+                exit_code=0,
+                error=(lost + ran_on)[2:] or None,
+                log_path=log_path,
             )
         if code < 0:
             name = _signal_name(-code)
@@ -435,13 +479,13 @@ class Attempt:
                 Outcome.FAILED,
                 exit_code=_shell_code(code),
                 signal=-code,
-                error=_with_tail(f"killed by signal {-code} ({name}){lost}", tail),
+                error=_with_tail(f"killed by signal {-code} ({name}){lost}{ran_on}", tail),
                 log_path=log_path,
             )
         return AttemptResult(
             Outcome.FAILED,
             exit_code=code,
-            error=_with_tail(f"exit code {code}{lost}", tail),
+            error=_with_tail(f"exit code {code}{lost}{ran_on}", tail),
             log_path=log_path,
         )
 
@@ -538,6 +582,10 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _not_applied(refusal: Refusal) -> str:
+    return f"its signals to pid {refusal.pid} ({refusal.owner}) were refused ({refusal.error})"
+
+
 def _may_stop_as(user: str) -> bool:
     """Whether the worker could signal a job run as `user`: as that user itself, or with
     CAP_KILL (a root unit whose capabilities were bounded may lack it)."""
@@ -549,6 +597,20 @@ def _may_stop_as(user: str) -> bool:
     except KeyError:
         return True  # an unknown user fails to start, and says so
     return may_signal_other_users()
+
+
+def _membership(group: str) -> str:
+    """Why the worker's own membership of `group` is not enough, when it is a member: a
+    process may take only its own primary group without root, not a supplementary one."""
+    try:
+        gid = numeric_id(group)
+        gid = grp.getgrnam(group).gr_gid if gid is None else gid
+        me = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return ""
+    if gid in os.getgroups():
+        return f" ({group} is only a supplementary group of {me})"
+    return f" ({me} is not a member of {group})"
 
 
 def _whom(user: str | None, group: str | None) -> str:

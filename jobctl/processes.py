@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping
+from typing import NamedTuple
 
 
 class Child:
@@ -344,16 +345,62 @@ def _look_up(name: str, path: str | None) -> str:
     raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), name)
 
 
-def signal_group(pgid: int, sig: int) -> bool:
+class Refusal(NamedTuple):
+    """A signal the kernel refused (EPERM): the process group it was for, whom its process
+    runs as, and the error. A job's command that became another user (sudo, a setuid
+    program) can no longer be signalled by a worker that is not root."""
+
+    pid: int
+    owner: str
+    error: str
+
+
+def signal_group(pgid: int, sig: int, refused: list[Refusal] | None = None) -> bool:
     """Send `sig` to the group; whether the group exists. A refusal (EPERM: another user's
-    group, and no CAP_KILL) is no sign that it is gone."""
+    group, and no CAP_KILL) is no sign that it is gone: it is added to `refused`, for the
+    caller to say that its timeout, cancel or shutdown did not reach the job."""
     try:
         os.killpg(pgid, sig)
         return True
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError as exc:
+        if refused is not None:
+            refused.append(Refusal(pgid, _owner_of_group(pgid), exc.strerror or str(exc)))
         return True
+
+
+def process_owner(pid: int) -> str | None:
+    """The name (or uid) a process runs as, by its effective uid; None when it is gone.
+    /proc/PID/status is readable for every process, even one that is not dumpable."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"Uid:"):
+                    uid = int(line.split()[2])
+                    break
+            else:
+                return None
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _owner_of_group(pgid: int) -> str:
+    """Whom the group's leader runs as, or (the leader gone) one of its members."""
+    owner = process_owner(pgid)
+    if owner is not None:
+        return owner
+    with contextlib.suppress(OSError):
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                with contextlib.suppress(OSError):
+                    if os.getpgid(int(entry)) == pgid and (owner := process_owner(int(entry))):
+                        return owner
+    return "owner unknown"
 
 
 _CAP_KILL, _CAP_SETUID = 5, 7
@@ -422,29 +469,30 @@ def _last_pid_file() -> int:
     return os.open("/proc/sys/kernel/ns_last_pid", os.O_RDONLY | os.O_CLOEXEC)
 
 
-def signal_session(sid: int, sig: int) -> bool:
+def signal_session(sid: int, sig: int, refused: list[Refusal] | None = None) -> bool:
     """Send `sig` to every process group of an attempt's session: its leader's, and those
     its processes made for themselves (coreutils `timeout`, a shell's job control), which a
     signal to the leader's group alone left running past a timeout, a cancel or a shutdown.
     Only a process that left the session (setsid: a daemon) is not reached. Whether any of
-    it exists."""
-    return _signal_groups(sid, (sig,))
+    it exists; the groups that refused it are added to `refused`."""
+    return _signal_groups(sid, (sig,), refused)
 
 
-def terminate_session(sid: int) -> bool:
+def terminate_session(sid: int, refused: list[Refusal] | None = None) -> bool:
     """SIGTERM to every process group of an attempt's session, then SIGCONT, as systemd
     stops a unit: a stopped process (`kill -STOP`, a debugger, Ctrl-Z under job control)
     acts on SIGTERM only once continued, and would otherwise run no cleanup and wait out
-    the whole kill_grace for its SIGKILL. Whether any of it exists."""
-    return _signal_groups(sid, (signal.SIGTERM, signal.SIGCONT))
+    the whole kill_grace for its SIGKILL. Whether any of it exists; the groups that refused
+    it are added to `refused`."""
+    return _signal_groups(sid, (signal.SIGTERM, signal.SIGCONT), refused)
 
 
-def _signal_groups(sid: int, signals: tuple[int, ...]) -> bool:
+def _signal_groups(sid: int, signals: tuple[int, ...], refused: list[Refusal] | None) -> bool:
     groups = {sid} | (_session_groups(sid) or set())
     alive = False
     for sig in signals:
         for pgid in groups:
-            alive = signal_group(pgid, sig) or alive
+            alive = signal_group(pgid, sig, refused) or alive
     return alive
 
 
@@ -481,45 +529,107 @@ def _session_groups(
     return found
 
 
-def stop_orphans(attempts: set[tuple[str, int, int]]) -> int:
+class Unreached(NamedTuple):
+    """A process stop_orphans could not stop: its signal was refused (`job_id`: the lost
+    job it runs), or its environment could not be read (`job_id` None: whose it is is
+    unknown), so a lost job's command may still run beside its rerun."""
+
+    refusal: Refusal
+    job_id: int | None
+
+
+def stop_orphans(
+    attempts: set[tuple[str, int, int]], since: float | None = None
+) -> tuple[int, list[Unreached]]:
     """SIGKILL the process groups of attempts whose worker died: each attempt runs in a
     session of its own, so it outlives a `kill -9` of its worker, and must not overlap the
     run that replaces it. An attempt is (worker id, job id, attempt), found by the
     JOBCTL_WORKER, JOBCTL_JOB_ID and JOBCTL_ATTEMPT its processes carry: worker ids are
-    unique, so jobs of other databases are never touched (Linux /proc; this user's
-    processes on this host)."""
+    unique, so jobs of other databases are never touched (Linux /proc).
+
+    How many groups were killed, and the processes out of reach: those whose kill was
+    refused, and those whose environment cannot be read (another user's, or not dumpable:
+    a command that went through sudo or a setuid program) in the session of a process
+    found, or leading a session of their own started since `since` (the wall-clock start
+    of the earliest attempt), as an attempt's command does."""
     wanted = {
         (
             b"JOBCTL_WORKER=" + worker.encode(),
             b"JOBCTL_JOB_ID=%d" % job,
             b"JOBCTL_ATTEMPT=%d" % attempt,
-        )
+        ): job
         for worker, job, attempt in attempts
     }
     own = os.getpgrp()
-    groups: set[int] = set()
+    groups: dict[int, int] = {}  # process group: its job
+    sessions: dict[int, int] = {}  # session: its job
+    unread: dict[int, str] = {}  # pid: why its environment could not be read
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return 0
+        return 0, []
     for entry in entries:
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/environ", "rb") as handle:
                 environ = handle.read()
+        except PermissionError as exc:
+            unread[int(entry)] = exc.strerror or str(exc)
+            continue
         except OSError:
             continue
         if b"JOBCTL_JOB_ID=" not in environ:
             continue
         variables = set(environ.split(b"\0"))
-        if any(all(var in variables for var in attempt) for attempt in wanted):
+        job = next((job for names, job in wanted.items() if variables.issuperset(names)), None)
+        if job is None:
+            continue
+        try:
+            group, session = os.getpgid(int(entry)), os.getsid(int(entry))
+        except OSError:
+            continue
+        if group != own:
+            groups[group] = job
+            sessions[session] = job
+    unreached: list[Unreached] = []
+    for group, job in groups.items():
+        refused: list[Refusal] = []
+        signal_group(group, signal.SIGKILL, refused)
+        unreached += [Unreached(refusal, job) for refusal in refused]
+    for pid, error in unread.items():
+        try:
+            session = os.getsid(pid)
+        except OSError:
+            continue
+        job_of = sessions.get(session)
+        if job_of is None and not (session == pid and _started_since(pid, since)):
+            continue
+        owner = process_owner(pid)
+        if owner is None:
+            continue  # gone since
+        why = f"its environment cannot be read ({error}): it may be a lost job's, still running"
+        if job_of is not None:  # a lost job's for sure: killed if it can be
             try:
-                group = os.getpgid(int(entry))
-            except OSError:
+                os.kill(pid, signal.SIGKILL)
                 continue
-            if group != own:
-                groups.add(group)
-    for group in groups:
-        signal_group(group, signal.SIGKILL)
-    return len(groups)
+            except ProcessLookupError:
+                continue
+            except PermissionError as exc:
+                why = f"in a lost job's session, and its kill was refused ({exc.strerror})"
+        unreached.append(Unreached(Refusal(pid, owner, why), job_of))
+    return len(groups), unreached
+
+
+def _started_since(pid: int, since: float | None) -> bool:
+    """Whether a process started no earlier than `since` (a wall-clock time), by /proc."""
+    if since is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[-1].split()
+        with open("/proc/stat", "rb") as system:
+            boot = next(int(line.split()[1]) for line in system if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return False
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK") + _START_SLACK >= since

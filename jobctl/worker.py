@@ -48,6 +48,7 @@ from jobctl.observe.events import EventLog, Names, Outage, Seconds
 from jobctl.observe.hooks import HOOK_KILL_GRACE, RunningHook, hook_for, hook_timeout, run_hook
 from jobctl.payload import compact_json, render_argv
 from jobctl.processes import (
+    Refusal,
     environment_for_jobs,
     login_env,
     stop_orphans,
@@ -657,7 +658,22 @@ class Worker:
         if expired:
             # Their workers died; their processes may not have. Stop them before the jobs
             # are given to others, so no job ever runs twice at once.
-            stop_orphans({(job.worker or "", job.id, job.attempts) for job in expired})
+            starts = [job.started_at for job in expired if job.started_at is not None]
+            _, unreached = stop_orphans(
+                {(job.worker or "", job.id, job.attempts) for job in expired},
+                since=min(starts, default=None),
+            )
+            for leftover in unreached:
+                # Out of reach (it became another user: sudo, a setuid program): the rerun
+                # may overlap it, which must not go unsaid.
+                self.log.emit(
+                    "job.orphan_unreached",
+                    level="warning",
+                    job_id=leftover.job_id,
+                    pid=leftover.refusal.pid,
+                    owner=leftover.refusal.owner,
+                    error=leftover.refusal.error,
+                )
         for job in self.store.rescue_expired(now):
             self.log.emit(
                 "job.recovered",
@@ -871,7 +887,10 @@ class Worker:
             self._poke()  # reported at the next turn of the loop, not at the next wake-up
             return
         try:
-            attempt = Attempt(self._spec(claim, job_type))
+            attempt = Attempt(
+                self._spec(claim, job_type),
+                on_refused=lambda refused: self._kill_refused(running, refused),
+            )
             result = attempt.start()
         except PayloadError as exc:
             result = _not_run(str(exc))
@@ -898,6 +917,22 @@ class Worker:
         else:
             running.attempt = attempt
             self._headroom.started()
+
+    def _kill_refused(self, running: _Running, refusal: Refusal) -> None:
+        """Said as soon as a signal to a job's processes is refused: its timeout, cancel or
+        stop did not reach them (they became another user: sudo, a setuid program)."""
+        job = running.claim.job
+        self.log.emit(
+            "job.kill_refused",
+            level="warning",
+            job_id=job.id,
+            job=job.job,
+            queue=job.queue,
+            attempt=running.claim.attempt,
+            pid=refusal.pid,
+            owner=refusal.owner,
+            error=refusal.error,
+        )
 
     def _warn_of_unknown_jobs(self) -> None:
         """Queued or scheduled jobs of types this config lacks (one renamed or removed) fail
