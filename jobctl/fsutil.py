@@ -22,13 +22,16 @@ def xdg_base(variable: str, fallback: str) -> str:
     taken as it is, each working folder would get its own queue. With no home (no $HOME
     and no passwd entry: `docker run --user 12345`, `env -i`), the state folder is a usage
     error saying what to set: a literal `~` would put the queue in a folder of that name
-    in the working folder, or fail later as an unexpected error. A config is only looked
-    for under the config folder: there, `~/.config` is kept, and not found."""
+    in the working folder, or fail later as an unexpected error. So is root's, under a home
+    another user owns (see _check_home_owner). A config is only looked for under the config
+    folder: there, `~/.config` is kept, and not found."""
     value = os.environ.get(variable, "")
     if os.path.isabs(value):
         return value
     home = os.path.expanduser("~")
     if os.path.isabs(home):
+        if variable == "XDG_STATE_HOME":
+            _check_home_owner(home)
         return os.path.join(home, fallback)
     if variable == "XDG_STATE_HOME":
         from jobctl.errors import UsageError
@@ -38,6 +41,28 @@ def xdg_base(variable: str, fallback: str) -> str:
             " set --db, $JOBCTL_DB or $XDG_STATE_HOME"
         )
     return os.path.join("~", fallback)
+
+
+def _check_home_owner(home: str) -> None:
+    """Root's state folder is never put in a home another user owns (a sudo that keeps
+    $HOME, `HOME=/home/alice jobctl ...`): root would make `~/.local`, `~/.local/state` and
+    the rest there as its own, 0700, and lock that user out of their own `~/.local` (pip
+    --user, ~/.local/bin) and of jobctl. A usage error, as having no home at all is."""
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = os.stat(home).st_uid
+    except OSError:
+        return  # no such folder: nobody's to damage, and the database's open says what fails
+    if owner == 0:
+        return
+    from jobctl.errors import UsageError
+
+    raise UsageError(
+        f"$HOME ({home}) is owned by {user_name(owner)}, not by root: root makes no folder"
+        " for the default database and logs in another user's home; set --db, $JOBCTL_DB or"
+        " $XDG_STATE_HOME (sudo -H gives root its own $HOME)"
+    )
 
 
 def _why_no_home() -> str:
