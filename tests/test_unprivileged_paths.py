@@ -1,10 +1,13 @@
-"""Paths of one user seen by another: root's default database in a home another user owns.
+"""Paths of one user seen by another: root's default database in a home another user owns, a
+database file this user cannot write.
 
-As in test_hostile_ownership, "another user" is uid 1001.
+As in test_hostile_ownership, "another user" is uid 1001: jobctl runs as that user through
+`setpriv` when the suite runs as root (skipped without it), as the suite's own user otherwise.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -12,7 +15,13 @@ from pathlib import Path
 import pytest
 from chaoslib import one_error_line
 from conftest import JOBCTL
-from test_hostile_ownership import OTHER, ROOT
+from test_hostile_ownership import (  # noqa: F401 (fixtures)
+    OTHER,
+    ROOT,
+    as_user,
+    user_dir,
+    user_python,
+)
 
 from jobctl.fsutil import user_name
 
@@ -83,3 +92,38 @@ def test_root_with_another_users_home_uses_a_named_database_or_state_folder(
         assert result.returncode == 0, (extra, args, result.stderr)
     assert (tmp_path / "state" / "jobctl" / "jobctl.db").exists()
     assert os.listdir(home) == []
+
+
+# -- a database this user cannot write -------------------------------------------------------
+
+
+def test_health_fails_for_a_database_file_this_user_cannot_write(
+    user_python: list[str] | None,  # noqa: F811
+    user_dir: Path,  # noqa: F811
+) -> None:
+    """A 0400 file (a restore by `cp -p` or `install -m 400`): SQLite opens it read-only and
+    takes its write lock all the same, so health passed while every enqueue and claim failed."""
+    folder = user_dir / "state"
+    folder.mkdir(mode=0o700)
+    if ROOT:
+        os.chown(folder, OTHER, OTHER)
+    db = folder / "q.db"
+    made = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=x")
+    assert made.returncode == 0, made.stderr
+    db.chmod(0o400)
+    refused = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=y")
+    one_error_line(refused, 3, "read-only")
+    result = as_user(user_python, user_dir, db, "health")
+    assert result.returncode == 1, result.stderr
+    assert f"database: database {db}: the database is read-only: q.db" in result.stderr, (
+        result.stderr
+    )
+    assert "not writable by this user" in result.stderr
+    as_json = as_user(user_python, user_dir, db, "health", "--json")
+    assert as_json.returncode == 1, as_json.stderr
+    report = json.loads(as_json.stdout)
+    assert not report["healthy"]
+    assert [c["ok"] for c in report["checks"] if c["name"] == "database"] == [False]
+    db.chmod(0o600)
+    healthy = as_user(user_python, user_dir, db, "health")
+    assert healthy.returncode == 0, healthy.stderr

@@ -6,7 +6,8 @@ in the same few milliseconds on a million jobs as on fifty. It is no integrity c
 the whole file: a damaged page elsewhere (old jobs in the middle of the table, the attempts
 of those, an index entry no read here reaches) shows only when something reads it. It also
 fails when the disk under a SQLite database has too little room left for a write, or is
-mounted read-only: every enqueue and claim then fails ("the disk is full", "mounted
+mounted read-only, or its file (its -wal, its -shm) is not writable by this user: every
+enqueue and claim then fails ("the disk is full", "mounted read-only", "the database is
 read-only") while every read still works, and when another process holds its write lock
 (a transaction left open): every write then waits 30 s and fails "database is locked". On
 Redis it writes a scratch key, waiting at most 1 s: a server may refuse every write
@@ -207,9 +208,10 @@ def check(
 
 
 def database_check(store: Store) -> Check:
-    """Readable (read_sample has read it), on a file system mounted for writing, with its
-    write lock free to take within LOCK_WAIT, and with room to write on its disk: the value
-    is the bytes free there, for a SQLite file (the seconds waited, for a lock not had)."""
+    """Readable (read_sample has read it), writable by this user, on a file system mounted
+    for writing, with its write lock free to take within LOCK_WAIT, and with room to write
+    on its disk: the value is the bytes free there, for a SQLite file (the seconds waited,
+    for a lock not had)."""
     readable = f"database {store.location} is readable"
     if isinstance(store, SqliteBase):
         mounted_read_only = _read_only_mount(store.path)
@@ -230,6 +232,16 @@ def database_check(store: Store) -> Check:
                 None,
                 f"database {store.location}: the file system holding {store.path.parent} is"
                 " read-only (a disk error? see dmesg)",
+            )
+        stuck = _not_writable(store.path)
+        if stuck is not None:
+            return Check(
+                "database",
+                False,
+                None,
+                None,
+                f"database {store.location}: the database is read-only: {stuck} by this user"
+                " (enqueues, claims and heartbeats fail)",
             )
         waited = write_lock_wait(store, LOCK_WAIT)
         if waited is not None:
@@ -309,6 +321,23 @@ def _read_only_mount(path: Path) -> Path | None:
         except OSError:
             continue
     return None
+
+
+def _not_writable(path: Path) -> str | None:
+    """Which of the database file, its -wal and its -shm (those that exist) this user cannot
+    write, as "q.db is not writable", or None. SQLite opens such a database read-only without
+    a word, and its write lock is still taken (BEGIN IMMEDIATE writes nothing), so only its
+    first write fails: a 0400 file restored by `cp -p`, or a -wal an earlier reader left."""
+    real = os.path.realpath(path)  # SQLite makes the -wal and -shm beside the link's target
+    stuck = [
+        os.path.basename(name)
+        for name in (real, f"{real}-wal", f"{real}-shm")
+        if os.path.lexists(name) and not os.access(name, os.W_OK)
+    ]
+    if not stuck:
+        return None
+    verb = "are" if len(stuck) > 1 else "is"
+    return f"{' and '.join(stuck)} {verb} not writable"
 
 
 def logs_check(folder: Path) -> Check:
