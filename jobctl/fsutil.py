@@ -228,4 +228,14 @@ def directory_problem(path: str) -> str | None:
         return "no such directory"
     except (OSError, ValueError) as exc:
         return getattr(exc, "strerror", None) or str(exc)
-    return None if stat.S_ISDIR(found.st_mode) else "not a directory"
+    if not stat.S_ISDIR(found.st_mode):
+        return "not a directory"
+    # A folder this user may see but not enter (another user's 0700 home, the folder of an
+    # admin who ran `sudo -u svc jobctl ...`): every attempt would die at its start.
+    if not os.access(path, os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+        mode = stat.S_IMODE(found.st_mode)
+        return (
+            f"{user_name(os.geteuid())} cannot enter it (mode {mode:04o}, owner"
+            f" {user_name(found.st_uid)}), so no command can start there"
+        )
+    return None

@@ -1,5 +1,5 @@
 """Paths of one user seen by another: root's default database in a home another user owns, a
-database file this user cannot write.
+database file this user cannot write, a working folder this user cannot enter.
 
 As in test_hostile_ownership, "another user" is uid 1001: jobctl runs as that user through
 `setpriv` when the suite runs as root (skipped without it), as the suite's own user otherwise.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from test_hostile_ownership import (  # noqa: F401 (fixtures)
     ROOT,
     as_user,
     user_dir,
+    user_environ,
     user_python,
 )
 
@@ -127,3 +129,86 @@ def test_health_fails_for_a_database_file_this_user_cannot_write(
     db.chmod(0o600)
     healthy = as_user(user_python, user_dir, db, "health")
     assert healthy.returncode == 0, healthy.stderr
+
+
+# -- a working folder this user cannot enter -------------------------------------------------
+
+
+def _closed_folder(top: Path) -> Path:
+    """A folder this user can see but not enter: root's 0700 one when we are root, else our
+    own without its x bit."""
+    closed = top / "closed"
+    closed.mkdir()
+    closed.chmod(0o700 if ROOT else 0o600)
+    return closed
+
+
+def _entry_refusal(closed: Path) -> str:
+    owner = user_name(0 if ROOT else os.geteuid())
+    runner = user_name(OTHER if ROOT else os.geteuid())
+    mode = "0700" if ROOT else "0600"
+    return f"{runner} cannot enter it (mode {mode}, owner {owner}), so no command can start there"
+
+
+def _as_user_in(
+    runner: list[str] | None, top: Path, cwd: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """as_user's `jobctl ARGS...` started in `cwd`, with `stdin`."""
+    python = runner or [sys.executable]
+    return subprocess.run(
+        [*python, "-m", "jobctl", "--config", str(top / "jobs.toml"), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_environ(top),
+        cwd=cwd,
+    )
+
+
+def test_a_cwd_this_user_cannot_enter_is_refused_at_enqueue(
+    user_python: list[str] | None,  # noqa: F811
+    user_dir: Path,  # noqa: F811
+) -> None:
+    """Queued, its job died on arrival (exit 126, "working directory ...: Permission
+    denied"), as from `sudo -u svc jobctl enqueue --exec ...` in an admin's 0700 home."""
+    closed = _closed_folder(user_dir)
+    db = str(user_dir / "q.db")
+    refusal = _entry_refusal(closed)
+    try:
+        result = _as_user_in(
+            user_python,
+            user_dir,
+            user_dir,
+            "--db",
+            db,
+            "enqueue",
+            "--exec",
+            "--cwd",
+            str(closed),
+            "--",
+            "pwd",
+        )
+        assert one_error_line(result, 2) == f"jobctl: --cwd {closed}: {refusal}"
+        line = json.dumps({"command": ["pwd"], "cwd": str(closed)})
+        result = _as_user_in(
+            user_python,
+            user_dir,
+            user_dir,
+            "--db",
+            db,
+            "enqueue",
+            "--batch",
+            "-",
+            stdin=line + "\n",
+        )
+        one_error_line(result, 2, f"cwd {closed}: {refusal}")
+        if ROOT:  # without --cwd, in the folder root went into before switching user
+            result = _as_user_in(
+                user_python, user_dir, closed, "--db", db, "enqueue", "--exec", "--", "pwd"
+            )
+            one_error_line(result, 2, f"cwd {closed}: {refusal}")
+        listed = _as_user_in(user_python, user_dir, user_dir, "--db", db, "list")
+        one_error_line(listed, 3, "does not exist (nothing was ever enqueued there)")
+    finally:
+        closed.chmod(0o700)
