@@ -276,17 +276,21 @@ def reload() -> None:
         for path in dict.fromkeys(named):
             if checked is None or checked.path is None or path.resolve() != checked.path.resolve():
                 check_schedules(load_config_file(path))  # refused: exit 2, nothing sent
-        sent = 0
+        sent, refused = 0, []
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGHUP)
                 sent += 1
-            except (ProcessLookupError, PermissionError):
+            except ProcessLookupError:
                 continue
+            except PermissionError:
+                refused.append(pid)
         woken = 0
         if workers:
             store.wake_workers()
             woken = workers
+        if refused:
+            raise OperationFailed(_another_users_daemons(refused, sent, woken))
         if not sent and here:
             told = (
                 f"woke its {woken} worker(s), which read the changed config now (standby daemons"
@@ -305,6 +309,29 @@ def reload() -> None:
         unknown = "" if len(named) == len(pids) else " (one daemon's own file could not be read)"
         also = f"; woke {woken} worker(s)" if woken else ""
         typer.echo(f"reload sent to {sent} daemon(s); checked {shown}{unknown}{also}")
+
+
+def _another_users_daemons(pids: list[int], sent: int, woken: int) -> str:
+    """Why a reload left out the cron daemons of this host it may not signal (another user's
+    `up`): the leader never re-reads its file, so nothing may look like success."""
+    from jobctl.fsutil import login_name
+
+    owners: dict[int, str] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):  # gone since: named by its pid alone
+            uid = os.stat(f"/proc/{pid}").st_uid
+            owners[pid] = login_name(uid) or f"uid {uid}"
+    named = ", ".join(
+        f"pid {pid} of {owners[pid]}" if pid in owners else f"pid {pid}" for pid in pids
+    )
+    whom = " or ".join(sorted(set(owners.values()))) or "its user"
+    done = [f"reload sent to {sent} daemon(s)"] if sent else []
+    done += [f"woke {woken} worker(s)"] if woken else []
+    also = f" ({'; '.join(done)})" if done else ""
+    return (
+        f"the cron daemon leading on this host ({named}) is another user's: cannot signal it,"
+        f" and it does not re-read its config{also}; run jobctl reload as {whom}"
+    )
 
 
 def _hung_leader_here(store: Store, host: str, now: float) -> WorkerInfo | None:

@@ -1,0 +1,85 @@
+"""What a user other than root is told of what only another user, or root, could do: a cron
+daemon of another user's that a reload cannot signal, a hooks scratch folder the worker
+leaves behind, and the `validate` warnings of a log folder, a `cwd` or a `group` that such a
+worker could not use.
+
+Tests that need jobctl to run as another user run it as uid OTHER through `setpriv`, as
+test_hostile_ownership does (skipped when the suite does not run as root or lacks it).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from chaoslib import one_error_line
+from redis_server import RedisEnv
+from test_hostile_ownership import ROOT, user_environ, user_python
+
+__all__ = ["user_python"]  # a fixture the tests below take
+
+DAEMON_CONFIG = """
+[jobs.tick]
+command = ["true"]
+
+[schedules.hourly]
+job = "tick"
+cron = "@hourly"
+"""
+
+
+@pytest.fixture
+def readable_dir(user_python: list[str] | None) -> Iterator[Path]:
+    """A folder of root's that uid OTHER can read (the test's own tmp_path is closed)."""
+    if not ROOT or not user_python:
+        pytest.skip("needs root, setpriv and an interpreter uid 1001 can run")
+    top = Path(tempfile.mkdtemp(prefix="jobctl-unprivileged-"))
+    try:
+        top.chmod(0o755)
+        yield top
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def as_other(
+    user_python: list[str] | None, top: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS...` run as uid OTHER in `top`."""
+    assert user_python
+    return subprocess.run(
+        [*user_python, "-m", "jobctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=user_environ(None),
+        cwd=top,
+    )
+
+
+def test_reload_names_the_leader_of_another_user_it_cannot_signal(
+    redis_env: RedisEnv, user_python: list[str] | None, readable_dir: Path
+) -> None:
+    """The leading daemon on this host is root's: a reload by another user cannot signal it.
+    It said no daemon led on this host, and exited 0, while the leader read nothing."""
+    env = redis_env
+    env.write_config(DAEMON_CONFIG)
+    daemon = env.start("schedule-daemon")
+
+    def leads() -> bool:
+        status = env.run("status", "--json")  # exit 3 until the daemon makes the namespace
+        workers = json.loads(status.stdout)["workers"] if status.returncode == 0 else []
+        return any(w["kind"] == "scheduler" for w in workers)
+
+    env.wait_for(leads, timeout=30)
+    config = readable_dir / "jobs.toml"
+    config.write_text(DAEMON_CONFIG)
+    config.chmod(0o644)
+    result = as_other(user_python, readable_dir, "--config", str(config), "--db", env.url, "reload")
+    line = one_error_line(result, 1, f"pid {daemon.pid} of root", "run jobctl reload as root")
+    assert "no cron daemon leads" not in line
+    assert daemon.poll() is None
