@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from chaoslib import one_error_line
+from conftest import Env
 from redis_server import RedisEnv
 from test_hostile_ownership import ROOT, user_environ, user_python
 
@@ -83,3 +84,26 @@ def test_reload_names_the_leader_of_another_user_it_cannot_signal(
     line = one_error_line(result, 1, f"pid {daemon.pid} of root", "run jobctl reload as root")
     assert "no cron daemon leads" not in line
     assert daemon.poll() is None
+
+
+def test_a_worker_leaves_no_hooks_scratch_folder_behind(env: Env) -> None:
+    """A hook whose hooks folder is refused writes its output in a scratch folder of the
+    temp folder, for its event line alone. Each worker run left an empty one there, for good."""
+    temp = env.root / "tmp"
+    temp.mkdir()
+    env.env["TMPDIR"] = str(temp)
+    env.write_config(
+        "[settings]\non_failure = 'echo hook ran'\n"
+        '[jobs.fail]\ncommand = ["false"]\nmax_attempts = 2\nbackoff = "10ms"\n'
+    )
+    env.enqueue("fail")
+    env.enqueue("fail")
+    (env.root / "q.db.logs").mkdir(mode=0o700, exist_ok=True)
+    hooks = env.root / "q.db.logs" / "hooks"
+    hooks.mkdir()
+    hooks.chmod(0o777)  # writable by others: refused
+    result = env.run("--log-format", "json", "run-worker", "--burst")
+    assert result.returncode == 0, result.stderr
+    ran = [line for line in result.stderr.splitlines() if '"hook.succeeded"' in line]
+    assert len(ran) == 4 and all("hook ran" in line and "no_log" in line for line in ran), ran
+    assert list(temp.iterdir()) == []

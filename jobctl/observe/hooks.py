@@ -141,6 +141,13 @@ def run_hook(
     hook = RunningHook(None)
 
     def run_to_end() -> None:
+        try:
+            run_and_tell()
+        finally:
+            if no_log is not None:
+                _release_scratch(spec.log_path)
+
+    def run_and_tell() -> None:
         if after is not None:
             after.join()
         try:
@@ -160,14 +167,10 @@ def run_hook(
         done["error"] = outcome.error
         if no_log is not None:
             done["no_log"] = no_log
-        try:
-            if LEVELS[level] >= log.threshold:  # the file is read only for a line that is shown
-                done["output"] = output_tail(outcome.log_path)
-                if no_log is None:
-                    done["log"] = outcome.log_path or None  # none when the hook wrote nothing
-        finally:
-            if no_log is not None and outcome.log_path:
-                _remove_scratch(outcome.log_path)
+        if LEVELS[level] >= log.threshold:  # the file is read only for a line that is shown
+            done["output"] = output_tail(outcome.log_path)
+            if no_log is None:
+                done["log"] = outcome.log_path or None  # none when the hook wrote nothing
         log.emit(event_name, level=level, **done)
 
     thread = threading.Thread(target=run_to_end, name=f"hook-{job.id}-{event}", daemon=True)
@@ -175,6 +178,8 @@ def run_hook(
         thread.start()
     except RuntimeError as exc:  # "can't start new thread": a pids limit (TasksMax=)
         failed(f"not run: the worker could not start a thread for it ({exc})")
+        if no_log is not None:
+            _release_scratch(spec.log_path)
         return RunningHook(None)
     hook.thread = thread
     return hook
@@ -225,24 +230,43 @@ def _start_and_run(hook: RunningHook, spec: AttemptSpec) -> AttemptResult:
 
 _scratch_lock = threading.Lock()
 _scratch_root: str | None = None
+_scratch_users = 0  # the hooks writing there now: the folder goes with the last one
 
 
 def _scratch_log(name: str) -> str:
-    """A log path in this process's private scratch folder (made once, 0700, in the temp
-    folder), for a hook whose hooks folder is refused: the log code writes only to a folder
-    it checked, so its output goes there and is removed once its event line is written."""
-    global _scratch_root
+    """A log path in this process's private scratch folder (made on first use, 0700, in the
+    temp folder), for a hook whose hooks folder is refused: the log code writes only to a
+    folder it checked, so its output goes there until its event line is written. Each path
+    handed out is given back with _release_scratch."""
+    global _scratch_root, _scratch_users
     with _scratch_lock:
         if _scratch_root is None or not os.path.isdir(_scratch_root):
             _scratch_root = tempfile.mkdtemp(prefix="jobctl-hooks-")
+        _scratch_users += 1
         path = os.path.join(_scratch_root, "hooks", name)
-    remove_log(path)
+    try:
+        remove_log(path)
+    except OSError:
+        _release_scratch(path)
+        raise
     return path
 
 
-def _remove_scratch(path: str) -> None:
-    with contextlib.suppress(OSError):
-        remove_log(path)
+def _release_scratch(path: str | None) -> None:
+    """Remove a hook's scratch log, and with the last one the scratch folder itself: a worker
+    that made one left an empty folder in the temp folder at each start, for good."""
+    global _scratch_root, _scratch_users
+    if path:
+        with contextlib.suppress(OSError):
+            remove_log(path)
+    with _scratch_lock:
+        _scratch_users -= 1
+        if _scratch_users > 0 or _scratch_root is None:
+            return
+        root, _scratch_root = _scratch_root, None
+        for folder in (os.path.join(root, "hooks"), root):
+            with contextlib.suppress(OSError):  # gone already, or holding what is not ours
+                os.rmdir(folder)
 
 
 def _reason(exc: OSError) -> str:
