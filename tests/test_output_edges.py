@@ -454,8 +454,15 @@ def test_import_crontab_fails_when_every_entry_was_left_out(env: Env) -> None:
     assert result.stderr.decode().splitlines()[-1] == (
         "jobctl: -: nothing imported: every entry was left out (see above)"
     )
-    empty = run_bytes(env, "import-crontab", "-", stdin=b"# nothing here\n")
-    assert (empty.returncode, empty.stderr) == (0, b"")  # an empty crontab is no mistake
+    # An empty crontab is no mistake (one user's of many), yet it left a config of no job
+    # without a word: `crontab -l` of none prints nothing on stdout.
+    for data in (b"# nothing here\n", b"", b"SHELL=/bin/bash\n\n"):
+        empty = run_bytes(env, "import-crontab", "-", stdin=data)
+        assert (empty.returncode, empty.stderr.decode()) == (
+            0,
+            "jobctl: note: -: no crontab entry in the input (only comments, blank lines or"
+            " variables); nothing imported\n",
+        )
 
 
 def test_piped_list_has_every_column_and_value_so_fields_stay_in_place(env: Env) -> None:
