@@ -10,6 +10,7 @@ test_hostile_ownership does (skipped when the suite does not run as root or lack
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -20,7 +21,9 @@ import pytest
 from chaoslib import one_error_line
 from conftest import Env
 from redis_server import RedisEnv
-from test_hostile_ownership import ROOT, user_environ, user_python
+from test_hostile_ownership import OTHER, ROOT, user_environ, user_python
+
+from jobctl.fsutil import login_name
 
 __all__ = ["user_python"]  # a fixture the tests below take
 
@@ -107,3 +110,81 @@ def test_a_worker_leaves_no_hooks_scratch_folder_behind(env: Env) -> None:
     ran = [line for line in result.stderr.splitlines() if '"hook.succeeded"' in line]
     assert len(ran) == 4 and all("hook ran" in line and "no_log" in line for line in ran), ran
     assert list(temp.iterdir()) == []
+
+
+def validate_as_other(
+    user_python: list[str], top: Path, config: str, *, groups: str = "--clear-groups"
+) -> list[str]:
+    """The warnings of `jobctl validate` run as uid OTHER (with `groups` of setpriv), which
+    must find the config valid."""
+    (top / "jobs.toml").write_text(config)
+    (top / "jobs.toml").chmod(0o644)
+    python = [groups if word == "--clear-groups" else word for word in user_python]
+    db = top / "q.db"
+    result = as_other(python, top, "--config", str(top / "jobs.toml"), "--db", str(db), "validate")
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert all(line.startswith("jobctl: warning: ") for line in lines), lines
+    return lines
+
+
+def own_logs(top: Path) -> str:
+    """A [settings] table naming a log folder uid OTHER may use."""
+    logs = top / "own-logs"
+    logs.mkdir(mode=0o700)
+    os.chown(logs, OTHER, OTHER)
+    return f'[settings]\nlog_dir = "{logs}"\n'
+
+
+def test_validate_warns_of_a_log_folder_this_user_cannot_make(
+    user_python: list[str], readable_dir: Path
+) -> None:
+    """`validate` said ok, and the worker stopped at its start with "Permission denied"."""
+    me = login_name(OTHER) or f"uid {OTHER}"
+    job = '[jobs.t]\ncommand = ["true"]\n'
+    [line] = validate_as_other(
+        user_python, readable_dir, f'[settings]\nlog_dir = "{readable_dir}/logs"\n{job}'
+    )
+    assert line.endswith(
+        f"[settings] log_dir: log folder {readable_dir}/logs cannot be made:"
+        f" {readable_dir} is not writable by {me}: workers would not start here"
+    ), line
+    assert validate_as_other(user_python, readable_dir, own_logs(readable_dir) + job) == []
+
+
+def test_validate_warns_of_a_cwd_this_user_cannot_reach_or_enter(
+    user_python: list[str], readable_dir: Path
+) -> None:
+    """A cwd of root's 0700 folder got no warning (its jobs failed with exit 126), and one
+    below it was said to be no folder."""
+    me = login_name(OTHER) or f"uid {OTHER}"
+    shut = readable_dir / "shut"
+    (shut / "inner").mkdir(parents=True)
+    shut.chmod(0o700)
+    (readable_dir / "open").mkdir()
+    config = own_logs(readable_dir) + "".join(
+        f'[jobs.{name}]\ncommand = ["true"]\ncwd = "{folder}"\n'
+        for name, folder in (("entered", shut), ("reached", shut / "inner"))
+    )
+    config += f'[jobs.fine]\ncommand = ["true"]\ncwd = "{readable_dir / "open"}"\n'
+    entered, reached = validate_as_other(user_python, readable_dir, config)
+    assert f"[jobs.entered] cwd: '{shut}' cannot be entered by {me} (permission denied:" in entered
+    assert f"'{shut / 'inner'}' cannot be reached by {me} (permission denied: {shut} is" in reached
+    assert "not a folder" not in reached
+
+
+def test_validate_warns_of_a_group_a_worker_of_this_user_cannot_switch_to(
+    user_python: list[str], readable_dir: Path
+) -> None:
+    """It warned of a `user` only; a job of another `group` failed with a bare "Operation
+    not permitted", even a group its user is a member of."""
+    config = own_logs(readable_dir) + (
+        f'[jobs.other]\ncommand = ["id"]\ngroup = "0"\n'
+        f'[jobs.own]\ncommand = ["id"]\ngroup = "{OTHER}"\n'
+    )
+    [line] = validate_as_other(user_python, readable_dir, config)
+    assert "[jobs.other] group: runs as group '0': only a worker running as root may" in line
+    assert "supplementary" not in line
+    [line] = validate_as_other(user_python, readable_dir, config, groups="--groups=0")
+    me = login_name(OTHER) or f"uid {OTHER}"
+    assert f"; 0 is only a supplementary group of {me};" in line

@@ -41,9 +41,10 @@ def _count(number: int, noun: str) -> str:
 
 def _warn_about_this_host(config: Config) -> None:
     """What is valid in the file but would go wrong on this host: a `user` or `group` it does
-    not know, a `cwd` that is no folder, and a $TZ its schedules cannot follow (the file may
-    be meant for another host: a warning, exit 0). Each is told at the line of its key, as
-    the file's errors are."""
+    not know (or, not as root, one a worker cannot switch to), a `cwd` that is no folder or
+    that this user cannot enter, a log folder it cannot write, and a $TZ its schedules
+    cannot follow (the file may be meant for another host: a warning, exit 0). Each is told
+    at the line of its key, as the file's errors are."""
     import grp
     import os
 
@@ -85,18 +86,81 @@ def _warn_about_this_host(config: Config) -> None:
                 " can start it; run as this user, its jobs would fail",
             )
         try:
-            if job.group is not None and numeric_id(job.group) is None:
-                grp.getgrnam(job.group)
+            gid = None if job.group is None else numeric_id(job.group)
+            if job.group is not None and gid is None:
+                gid = grp.getgrnam(job.group).gr_gid
         except KeyError:
             unknown.append(("group", f"{job.group!r} does not exist"))
+        else:
+            if gid is not None and not root and gid not in os.getresgid():
+                warn("jobs", name, "group", _group_out_of_reach(job.group, gid))
         folder = job.working_dir(config.base_dir)
-        if folder is not None and not os.path.isdir(folder):
-            unknown.append(("cwd", f"{job.cwd!r} is not a folder"))
+        # Root enters it as the job's `user`, whom this call cannot speak for.
+        entered_here = not root or job.user is None
+        problem = None if folder is None else _cwd_problem(folder, entered_here)
+        if problem is not None:
+            unknown.append(("cwd", f"{job.cwd!r} {problem}"))
         for key, what in unknown:
             warn("jobs", name, key, f"{what} on this host: its jobs would fail here")
     refused = _log_folder_refused(config)
     if refused:
         warn("settings", None, refused[0], f"{refused[1]}: workers would not start here")
+
+
+def _group_out_of_reach(group: str | None, gid: int) -> str:
+    """Why a worker of this user cannot start a job of `group`: no process but root's may
+    take a group other than its own, even one its user is a member of (the job failed with
+    a bare "Operation not permitted", three times)."""
+    import os
+
+    from jobctl.fsutil import login_name
+
+    me = login_name(os.geteuid()) or f"uid {os.geteuid()}"
+    member = f"; {group} is only a supplementary group of {me}" if gid in os.getgroups() else ""
+    return (
+        f"runs as group {group!r}: only a worker running as root may switch groups{member};"
+        " run as this user, its jobs would fail"
+    )
+
+
+def _cwd_problem(folder: str, entered_here: bool) -> str | None:
+    """Why a job's `cwd` would fail here, as the end of a sentence naming it: not a folder,
+    or (`entered_here`: the job would run as this user) one this user cannot reach or enter
+    (its jobs failed with exit 126, or the folder was called missing)."""
+    import os
+    import stat
+
+    from jobctl.fsutil import login_name
+
+    me = login_name(os.geteuid()) or f"uid {os.geteuid()}"
+    try:
+        info = os.stat(folder)
+    except PermissionError:
+        closed = next(
+            (above for above in _folders_above(folder) if not os.access(above, os.X_OK)), None
+        )
+        where = f": {closed} is closed to {me}" if closed else ""
+        return f"cannot be reached by {me} (permission denied{where})"
+    except OSError:
+        return "is not a folder"
+    if not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if entered_here and not os.access(folder, os.X_OK):
+        return f"cannot be entered by {me} (permission denied: mode {info.st_mode & 0o777:04o})"
+    return None
+
+
+def _folders_above(path: str) -> list[str]:
+    """The folders above `path`, from the root down."""
+    import os
+
+    folders = []
+    above = os.path.dirname(os.path.abspath(path))
+    while True:
+        folders.append(above)
+        if above == os.path.dirname(above):
+            return folders[::-1]
+        above = os.path.dirname(above)
 
 
 def _jitter_overlap(spec: ScheduleSpec, config: Config) -> str | None:
@@ -150,5 +214,24 @@ def _log_folder_refused(config: Config) -> tuple[str, str] | None:
         except StoreError:
             return None  # a worker would not start on it: the store says why
     beside_database = not on_server and not config.settings.log_dir
-    problem = log_root_problem(str(log_dir(config, location)), beside_database)
+    folder = str(log_dir(config, location))
+    problem = log_root_problem(folder, beside_database) or _log_folder_not_writable(folder)
     return None if problem is None else (key, problem)
+
+
+def _log_folder_not_writable(folder: str) -> str | None:
+    """A log folder, or the folder a worker would make it in, that this user cannot write to:
+    the worker stops at its start (`Permission denied`), where validate said ok."""
+    import os
+
+    from jobctl.fsutil import login_name
+
+    target = folder
+    while not os.path.lexists(target) and target != os.path.dirname(target):
+        target = os.path.dirname(target)
+    if not os.path.isdir(target) or os.access(target, os.W_OK | os.X_OK):
+        return None
+    me = login_name(os.geteuid()) or f"uid {os.geteuid()}"
+    if target == folder:
+        return f"log folder {folder} is not writable by {me}"
+    return f"log folder {folder} cannot be made: {target} is not writable by {me}"
