@@ -185,6 +185,8 @@ def check_command(command: Sequence[str], where: str) -> None:
     fail every attempt at run time, then go dead."""
     total = 0
     for index, word in enumerate(command):
+        if "\0" in word:  # argv cannot carry one; a batch line's JSON or a store's record can
+            raise PayloadError(f"{where}: command word {index + 1} contains a NUL character")
         size = len(word) if word.isascii() else len(word.encode("utf-8", "surrogatepass"))
         if size > MAX_ARG_BYTES:
             raise PayloadError(

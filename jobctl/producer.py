@@ -100,9 +100,8 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
     if request.delay is not None and request.at is not None:
         raise UsageError(f"{prefix}give either a delay or an absolute time, not both")
     if request.command is not None:
-        if not request.command:
-            raise UsageError(f"{prefix}--exec needs a command")
-        check_command(request.command, source or "--exec")
+        check_exec_words(request.command, source or "--exec")
+        refuse_a_shell_line(request.command, request.cwd, source)
         job_type = config.exec_job_type()
         name = ADHOC_JOB
     else:
@@ -164,6 +163,47 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         cwd=request.cwd,
         payload_json=payload_json,
         after=request.after,
+    )
+
+
+def check_exec_words(command: Sequence[str], where: str) -> None:
+    """An --exec job's command, whatever gave it (`enqueue --exec`, `edit -x`, a batch line,
+    a stored job run again): a program's name, and words a process can be started with
+    (check_command). An empty name failed every attempt ("Permission denied")."""
+    if not command:
+        raise UsageError(f"{where}: the command has no words")
+    if not command[0]:
+        raise UsageError(f"{where}: the command's name is empty")
+    check_command(command, where)
+
+
+def refuse_a_shell_line(command: Sequence[str], cwd: str | None, source: str = "") -> None:
+    """`--exec 'make && make install'`, as pueue takes it, is one word: run without a shell,
+    it names no program, and every attempt would fail (command not found). Refused, saying
+    how to write it (as --exec's words, or with `source`, a batch line's JSON), unless the
+    word does name a program in `cwd` or on the PATH (a path with a space in it)."""
+    line = command[0]
+    if len(command) > 1 or not any(c.isspace() for c in line):
+        return
+    import shutil  # here, not at the top: a shell line is rare, and start-up counts
+
+    here = os.path.join(cwd, line) if cwd is not None else line
+    if os.path.exists(here) or shutil.which(line) is not None:
+        return
+    first = shorten(line.split()[0], 20)
+    if source:
+        apart = f"[{compact_json(first)}, ...]"
+        shell = f'["sh", "-c", {compact_json(shorten(line, 60))}]'
+        raise UsageError(
+            f"{source}: {shorten(line, 60)!r} is one word, which names no program: jobctl runs"
+            f" no shell; give the words apart ({apart}) or ask for a shell ({shell})"
+        )
+    import shlex
+
+    raise UsageError(
+        f"--exec: {shorten(line, 60)!r} is one word, which names no program: jobctl runs no"
+        f" shell; give the words apart (--exec -- {first} ...) or ask for a shell"
+        f" (--exec -- sh -c {shlex.quote(shorten(line, 60))})"
     )
 
 

@@ -586,11 +586,12 @@ def _command_changes(
     from jobctl.cli.enqueue import _chosen_directory
     from jobctl.config import exec_allowed
     from jobctl.errors import UsageError
+    from jobctl.producer import check_exec_words
 
     if (exec_ and command is None) or command == []:
         raise UsageError("--exec needs a command: jobctl edit ID -- CMD ARGS...")
-    if command is not None and not command[0]:
-        raise UsageError("--exec: the command's name is empty")
+    if command is not None:
+        check_exec_words(command, "--exec")
     if command is None and cwd is None:
         return changes
     if not exec_allowed(STATE.config().settings, STATE.db_location()):
@@ -603,16 +604,11 @@ def _command_changes(
 
 
 def _build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdit:
-    """build_edit's edit of `job`, a new command first refused as `enqueue --exec` refuses
-    a line of shell in one word, in the directory the job will run it in."""
-    from jobctl.cli.enqueue import _refuse_a_shell_line
+    """build_edit's edit of `job`: a new command is refused there as `enqueue --exec`
+    refuses one (build_job), a line of shell in one word in the directory the job runs in."""
     from jobctl.producer import build_edit
 
-    edit = build_edit(config, job, now, changes)
-    directory = changes.cwd if changes.cwd is not None else job.cwd
-    if changes.command is not None and directory is not None:
-        _refuse_a_shell_line(list(changes.command), directory)
-    return edit
+    return build_edit(config, job, now, changes)
 
 
 QueueArguments = Annotated[

@@ -90,8 +90,9 @@ def run_enqueue(
             )
         if not command:
             raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
-        if not command[0]:
-            raise UsageError("--exec: the command's name is empty")
+        from jobctl.producer import check_exec_words
+
+        check_exec_words(command, "--exec")  # before the payload is read (build_job again)
         from jobctl.config import exec_allowed
 
         if not exec_allowed(config.settings, STATE.db_location()):
@@ -99,9 +100,7 @@ def run_enqueue(
                 "--exec: workers of a shared store run only their config's job types; set"
                 " [settings] allow_exec = true (here and on the workers) to queue commands"
             )
-        directory = _exec_directory() if cwd is None else _chosen_directory(cwd)
-        _refuse_a_shell_line(command, directory)
-        job_cwd: str | None = directory
+        job_cwd: str | None = _exec_directory() if cwd is None else _chosen_directory(cwd)
     else:
         if not words:
             raise UsageError("missing job name (or use --exec to queue a command)")
@@ -197,29 +196,6 @@ def _say_if_past(text: str | None, instant: float | None, now: float, runs: str)
     say(
         f"jobctl: note: --at {text.strip()} was {span(now - instant)} ago"
         f" ({iso(instant, timespec='seconds')}): {runs}"
-    )
-
-
-def _refuse_a_shell_line(command: list[str], cwd: str) -> None:
-    """`--exec 'make && make install'`, as pueue takes it, is one word: run without a shell,
-    it names no program, and every attempt would fail (command not found). Refused, saying
-    how to write it, unless the word does name a program (a path with a space in it)."""
-    import os
-    import shlex
-    import shutil
-
-    from jobctl.errors import UsageError
-    from jobctl.text import shorten
-
-    line = command[0]
-    if len(command) > 1 or not any(c.isspace() for c in line):
-        return
-    if os.path.exists(os.path.join(cwd, line)) or shutil.which(line) is not None:
-        return
-    raise UsageError(
-        f"--exec: {shorten(line, 60)!r} is one word, which names no program: jobctl runs no"
-        f" shell; give the words apart (--exec -- {shorten(line.split()[0], 20)} ...) or ask"
-        f" for a shell (--exec -- sh -c {shlex.quote(shorten(line, 60))})"
     )
 
 
