@@ -21,6 +21,7 @@ from jobctl.config import (
     check_filled,
     check_max_attempts,
     check_priority,
+    exec_allowed,
     roomy_payload,
 )
 from jobctl.durations import MAX_SECONDS, parse_duration
@@ -93,13 +94,23 @@ def read_after_lines(
     return tuple(ids), tuple(names)
 
 
-def build_job(config: Config, request: JobRequest, now: float, source: str = "") -> NewJob:
+def build_job(
+    config: Config,
+    request: JobRequest,
+    now: float,
+    source: str = "",
+    store_location: str | None = None,
+) -> NewJob:
     """Check `request` whole, the same way for every caller, and turn it into a NewJob; an
-    error names `source` (a batch's file and line) when given."""
+    error names `source` (a batch's file and line) when given. A command is refused where
+    the store's workers would refuse to run it (check_exec_allowed), when `store_location`
+    is given: the job's store (not given by `edit`, which checks a new command itself)."""
     prefix = f"{source}: " if source else ""
     if request.delay is not None and request.at is not None:
         raise UsageError(f"{prefix}give either a delay or an absolute time, not both")
     if request.command is not None:
+        if store_location is not None:
+            check_exec_allowed(config, store_location, f"{source}: command" if source else "--exec")
         check_exec_words(request.command, source or "--exec")
         refuse_a_shell_line(request.command, request.cwd, source)
         job_type = config.exec_job_type()
@@ -164,6 +175,19 @@ def build_job(config: Config, request: JobRequest, now: float, source: str = "")
         payload_json=payload_json,
         after=request.after,
     )
+
+
+EXEC_REFUSED = (
+    "workers of a shared store run only their config's job types; set [settings] allow_exec"
+    " = true (here and on the workers) to queue commands"
+)
+
+
+def check_exec_allowed(config: Config, store_location: str, where: str) -> None:
+    """Refuse a job with its own command for a store whose workers run none (a shared one
+    without allow_exec: see exec_allowed): stored, it would only die on every worker."""
+    if not exec_allowed(config.settings, store_location):
+        raise UsageError(f"{where}: {EXEC_REFUSED}")
 
 
 def check_exec_words(command: Sequence[str], where: str) -> None:
@@ -239,13 +263,20 @@ class Changes(NamedTuple):
     cwd: str | None = None  # an --exec job's: `edit --cwd DIR`, absolute and checked
 
 
-def build_again(config: Config, job: Job, now: float, changes: Changes = Changes()) -> NewJob:
+def build_again(
+    config: Config,
+    job: Job,
+    now: float,
+    changes: Changes = Changes(),
+    store_location: str | None = None,
+) -> NewJob:
     """A stored job asked for again (`retry`, `dead retry`), checked by build_job as
     `enqueue` checks a new one: the config may have changed since it was stored (its job
     type renamed away, a placeholder its payload has no value for), and a job enqueue would
     refuse only fails every attempt, then goes dead. Its queue, priority and attempts stay
     its own unless `changes` says otherwise, its key always (it names the work, whatever the
-    changes); an --exec job's stored command is checked as --exec checks one."""
+    changes); an --exec job's stored command is checked as --exec checks one, and refused
+    as it is for a store (`store_location`) whose workers run no command."""
     payload = job.payload if changes.payload is None else {**job.payload, **changes.payload}
     request = JobRequest(
         job=job.job if job.command is None else None,
@@ -259,7 +290,7 @@ def build_again(config: Config, job: Job, now: float, changes: Changes = Changes
         command=job.command if changes.command is None else changes.command,
         cwd=job.cwd if changes.cwd is None else changes.cwd,
     )
-    return build_job(config, request, now)
+    return build_job(config, request, now, store_location=store_location)
 
 
 def build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdit:
@@ -367,9 +398,11 @@ def read_batch(
     source: str,
     defaults: BatchDefaults = BatchDefaults(),
     notes: list[str] | None = None,
+    store_location: str | None = None,
 ) -> list[NewJob]:
     """Parse and check every line first; the caller stores all of them or none. `notes`
-    gets one line for the lines whose own `at` is past (their jobs run now).
+    gets one line for the lines whose own `at` is past (their jobs run now); a line's
+    command is refused as `enqueue --exec` refuses one for `store_location`.
 
     Lines of the common shape `{"job": ..., "payload": {...}}` take a short path that
     checks the same things with what was learned about their job type on its first line:
@@ -436,7 +469,7 @@ def read_batch(
                 raise PayloadError(f"{where}: unknown field {sorted(unknown)[0]!r}")
             try:
                 request = _request_from(item, where, defaults, now, zone)
-                new_job = build_job(config, request, now, where)
+                new_job = build_job(config, request, now, where, store_location)
                 if request.after_refs:
                     new_job = new_job._replace(
                         after_lines=tuple(_line_of(refs, r, where) for r in request.after_refs)

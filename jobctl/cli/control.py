@@ -343,7 +343,7 @@ def retry(
                 f" {job_id}` returns then)"
             )
         try:
-            again = build_again(config, job, now, changes)
+            again = build_again(config, job, now, changes, store.location)
         except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing stored
             raise type(exc)(f"job {job_id} cannot run again: {exc}") from None
         if after_ids is not None:

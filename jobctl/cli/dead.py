@@ -359,7 +359,8 @@ def _cannot_run(
     store: Store, config: Config, ids: list[int], job: str | None, now: float, exec_only: bool
 ) -> dict[int, str]:
     """The dead jobs among `ids` (of job type `job`, when given) that `enqueue` would refuse
-    now, each with why: retried, they would only fail every attempt and die again."""
+    now, each with why: retried, they would only fail every attempt and die again (an
+    --exec job on a store whose workers run no command among them)."""
     from jobctl.errors import JobctlError
     from jobctl.models import State
     from jobctl.producer import build_again
@@ -378,7 +379,7 @@ def _cannot_run(
         if exec_only and found.command is None:
             continue
         try:
-            build_again(config, found, now)
+            build_again(config, found, now, store_location=store.location)
         except JobctlError as exc:
             refusals[job_id] = str(exc)
     return refusals

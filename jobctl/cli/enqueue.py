@@ -90,16 +90,11 @@ def run_enqueue(
             )
         if not command:
             raise UsageError("--exec needs a command: jobctl enqueue --exec -- CMD ARGS...")
-        from jobctl.producer import check_exec_words
+        from jobctl.producer import check_exec_allowed, check_exec_words
 
-        check_exec_words(command, "--exec")  # before the payload is read (build_job again)
-        from jobctl.config import exec_allowed
-
-        if not exec_allowed(config.settings, STATE.db_location()):
-            raise UsageError(
-                "--exec: workers of a shared store run only their config's job types; set"
-                " [settings] allow_exec = true (here and on the workers) to queue commands"
-            )
+        # Before the payload is read: build_job checks them again, with the directory.
+        check_exec_words(command, "--exec")
+        check_exec_allowed(config, STATE.db_location(), "--exec")
         job_cwd: str | None = _exec_directory() if cwd is None else _chosen_directory(cwd)
     else:
         if not words:
@@ -125,7 +120,7 @@ def run_enqueue(
         cwd=job_cwd,
         after=after_ids,
     )
-    new_job = build_job(config, request, now)
+    new_job = build_job(config, request, now, store_location=STATE.db_location())
     with STATE.store() as store:
         if queue is not None:
             warn_if_new_queue(store, queue)
@@ -574,7 +569,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         defaults = defaults._replace(at=parse_instant(at, "--at", now=now))
         _say_if_past(at, defaults.at, now, "the jobs of the lines that give no time run now")
     notes: list[str] = []
-    jobs = read_batch(config, lines, now, name, defaults, notes)
+    jobs = read_batch(config, lines, now, name, defaults, notes, STATE.db_location())
     for note in notes:
         say(f"jobctl: note: {note}")
     with STATE.store() as store:
