@@ -81,10 +81,13 @@ def read_after_lines(
     for item in items:
         parts = item.split(",") if isinstance(item, str) else [item]
         for part in parts:
-            if isinstance(part, str) and part.strip().isascii() and part.strip().isdigit():
-                part = int(part.strip())  # ASCII digits alone: "²" and "１" are no id
-            elif refs and isinstance(part, str) and part.strip():
-                names[part.strip()] = None
+            word = part.strip() if isinstance(part, str) else None
+            if word is not None and word.isascii() and word.isdigit():
+                if word != part:  # " 1" as every other id argument refuses it
+                    raise UsageError(f"{where}: {part!r} is not a job id (a blank around it)")
+                part = int(part)  # ASCII digits alone: "²" and "１" are no id
+            elif refs and word:
+                names[word] = None
                 continue
             if type(part) is not int or not 1 <= part <= _MAX_ID:
                 raise UsageError(f"{where}: {shorten(str(part))!r} is not a job id")

@@ -1,7 +1,8 @@
 """An --exec command is checked the same way on every route that stores one: `enqueue --exec`,
 `edit -x`, a batch line's `command`, `retry` and `dead retry`. Each route that skipped a check
 stored a job that every worker then refused or failed to start, and it went dead. The real
-CLI, on SQLite and on the session's Redis server."""
+CLI, on SQLite and on the session's Redis server. An id a job runs after is read as every
+id argument reads one."""
 
 from __future__ import annotations
 
@@ -107,3 +108,27 @@ def test_on_redis_without_allow_exec_retry_and_dead_retry_refuse_an_exec_job(
     assert env.run("retry", str(ran)).returncode == 0
     env.run("dead", "retry", str(died), check=True)
     assert env.show(died)["state"] == "queued"
+
+
+@pytest.mark.parametrize("after", [" 1", "1 ", "1, 1", "1 ,1"])
+def test_after_refuses_blanks_around_an_id_as_every_id_argument_does(env: Env, after: str) -> None:
+    """`cancel " 1"` is refused (exit 2); `--after " 1"` and a batch line's `"after": " 1"`
+    took the id anyway."""
+    env.write_config(CONFIG)
+    first = env.enqueue("plain")
+    word = next(part for part in after.split(",") if part != part.strip())
+    refused = env.run("enqueue", "plain", "--after", after)
+    assert one_error_line(refused, 2) == (
+        f"jobctl: --after: {word!r} is not a job id (a blank around it)"
+    )
+    line = json.dumps({"job": "plain", "after": after})
+    in_batch = env.run("enqueue", "--batch", "-", input=line + "\n")
+    assert one_error_line(in_batch, 2) == (
+        f"jobctl: <stdin>:1: after: {word!r} is not a job id (a blank around it)"
+    )
+    assert [j["id"] for j in _listed(env)] == [first]  # nothing stored
+    joined = env.enqueue("plain", "--after", f"{first},{first}")  # commas alone still join
+    assert env.show(joined)["after"] == [first]
+    batch = json.dumps({"job": "plain", "after": f"{first},{joined}"}) + "\n"
+    (last,) = env.run("enqueue", "--batch", "-", input=batch, check=True).stdout.split()
+    assert env.show(int(last))["after"] == [first, joined]
