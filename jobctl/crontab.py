@@ -165,6 +165,7 @@ class ImportResult:
     toml: str  # a jobs.toml document that `jobctl.config.parse_config` accepts
     warnings: list[CrontabWarning] = field(default_factory=list)
     names: list[str] = field(default_factory=list)  # the job and schedule names, in order
+    entries: int = 0  # lines that are entries (not comments or variables), imported or not
 
 
 def import_crontab(
@@ -510,6 +511,7 @@ class _Converter:
         self.comments: list[str] = []
         self.jobs: list[_Job] = []
         self.warnings: list[CrontabWarning] = []
+        self.entries = 0
 
     def warn(self, line: int, message: str) -> None:
         self.warnings.append(CrontabWarning(line, message))
@@ -521,11 +523,13 @@ class _Converter:
         elif _UNDECODED.search(text):  # bytes that are not UTF-8 (see _read_crontab)
             self.comments = []  # a comment in another encoding describes nothing readable
             if not text.startswith("#"):
+                self.entries += 1
                 self.warn(number, "not imported: the line is not UTF-8 text")
         elif text.startswith("#"):
             self.comment(text.lstrip("#").strip(" \t"))
         elif "\0" in text:
             self.comments = []
+            self.entries += 1
             self.warn(number, "not imported: the line contains a NUL character")
         elif (assignment := _ENV_LINE.match(text)) is not None:
             self.comments = []
@@ -533,6 +537,7 @@ class _Converter:
         else:
             description = " ".join(self.comments) or None
             self.comments = []
+            self.entries += 1
             entry = self.entry(number, text)
             if entry is not None:
                 self.add(entry, description)
@@ -778,7 +783,10 @@ class _Converter:
             for job, name in zip(self.jobs, names, strict=True)
         ]
         return ImportResult(
-            toml=header + "".join(chunks), warnings=list(self.warnings), names=names
+            toml=header + "".join(chunks),
+            warnings=list(self.warnings),
+            names=names,
+            entries=self.entries,
         )
 
 

@@ -463,6 +463,10 @@ def test_import_crontab_fails_when_every_entry_was_left_out(env: Env) -> None:
             "jobctl: note: -: no crontab entry in the input (only comments, blank lines or"
             " variables); nothing imported\n",
         )
+    # A MAILTO alone is a variable, warned of as such, and still no entry left out.
+    mail_only = run_bytes(env, "import-crontab", "-", stdin=b"MAILTO=me@example.com\n")
+    assert mail_only.returncode == 0
+    assert mail_only.stderr.decode().splitlines()[-1].startswith("jobctl: note: -: no crontab")
 
 
 def test_piped_list_has_every_column_and_value_so_fields_stay_in_place(env: Env) -> None:

@@ -85,14 +85,14 @@ def import_crontab(
             err=True,
         )
     sys.stdout.write(result.toml)
-    if not result.names and not result.warnings:
+    if not result.entries:
         # No mistake (a user's empty crontab, in a loop over users), yet `crontab -l` of
         # none prints nothing, and a config of no job is what `> jobs.toml` then keeps.
         say(
             f"jobctl: note: {source}: no crontab entry in the input (only comments, blank lines"
             " or variables); nothing imported"
         )
-    if not result.names and result.warnings:
+    if not result.names and result.entries:
         # Every entry was left out: `import-crontab crontab > jobs.toml && jobctl up` must
         # not go on with an empty config.
         from jobctl.errors import OperationFailed
