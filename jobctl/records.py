@@ -96,6 +96,10 @@ class FireRecord:
     # The run still active that skipped or held this fire (its overlap): returned, not
     # stored, for `schedule run` to answer with.
     active: int | None = None
+    # The held fire this call enqueued first, its run having ended before the daemon's next
+    # look (overlap = "queue"): returned, not stored, for the daemon to log it as it logs
+    # every fire. Its job is `active`, the run this fire then waits for.
+    released: FireRecord | None = None
 
 
 def backlog_dropped(limit: int) -> str:

@@ -559,8 +559,8 @@ class Scheduler:
         backlog = catching_up and spec.catch_up == "all" and spec.overlap != "allow"
         for fire_time in chosen:
             if spec.name in self._has_pending:
-                # A held fire whose run has ended goes first, and is logged: recording this
-                # fire would otherwise enqueue it silently on the way.
+                # A held fire whose run has ended goes first, and is logged. One whose run ends
+                # between this look and the record is enqueued by the record: it says so.
                 self._promote_held(spec, now)
             record = self.store.record_fire(
                 spec.name,
@@ -573,6 +573,9 @@ class Scheduler:
             if record is None:  # fired already: by us before a restart, or by another daemon
                 self._log_skip(spec, fire_time, "recorded already", level="debug")
                 continue
+            released = record.released
+            if released is not None:  # a held fire that went first, as _promote_held logs it
+                self._log_fire(spec, released.fire_time, released.job_id, "pending run")
             reason = record.reason
             if record.status == "enqueued":
                 self._log_fire(spec, fire_time, record.job_id, None)

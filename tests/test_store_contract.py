@@ -805,6 +805,28 @@ def test_a_held_fire_goes_before_a_newer_one_when_its_run_ended_meanwhile(store:
     assert promoted is not None and promoted.fire_time == T0 + 4
 
 
+def test_a_record_names_the_held_fire_it_enqueued_first(store: Store) -> None:
+    """FireRecord.released: the held fire a record enqueued on the way, its run having ended
+    before the daemon's look, for the daemon to log as a fire (it went unlogged)."""
+    first = store.record_fire("s", T0, job(schedule="s", fire_time=T0), T0, overlap="queue")
+    assert first is not None and first.released is None
+    held = store.record_fire("s", T0 + 1, job(schedule="s"), T0 + 1, overlap="queue", manual=True)
+    assert held is not None and held.status == "pending" and held.released is None
+    (claim,) = store.claim("w", None, T0 + 2, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 2)
+    new = store.record_fire(
+        "s", T0 + 3, job(schedule="s", fire_time=T0 + 3), T0 + 3, overlap="queue"
+    )
+    assert new is not None and new.status == "pending" and new.released is not None
+    released = new.released
+    assert (released.fire_time, released.status, released.manual) == (T0 + 1, "enqueued", True)
+    assert released.job_id is not None and released.job_id == new.active
+    released_job = store.get(released.job_id)
+    assert released_job is not None and released_job.fire_time == T0 + 1
+    again = store.record_fire("s", T0 + 4, job(schedule="s"), T0 + 4, overlap="queue")
+    assert again is not None and again.status == "skipped" and again.released is None
+
+
 def test_last_runs_leave_skipped_and_pending_fires_out(store: Store) -> None:
     assert store.last_runs(["s"]) == {}
     store.record_fire("s", T0, job(schedule="s"), T0, overlap="queue")

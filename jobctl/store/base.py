@@ -310,7 +310,10 @@ class Store(abc.ABC):
         "queue" and a run of this schedule still active, the fire is skipped or left pending;
         "queue" holds one pending fire, or with `backlog` (catch_up = "all": its
         catch_up_limit) that many, the newest: an older one held, by an earlier catch-up
-        too, is recorded as skipped, so that restarts during a long run add no more."""
+        too, is recorded as skipped, so that restarts during a long run add no more.
+        Under "queue" with no run active, the oldest fire held (whose run ended before the
+        daemon's next look) is enqueued first, in the same transaction, and this one waits
+        behind it: the record's `released` is that fire, for the caller to log."""
 
     @abc.abstractmethod
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:

@@ -4,7 +4,8 @@
 -- many fires a catch-up holds at most)}, then the job's JSON (absent: record the fire as
 -- skipped). With a fence, the caller must still hold the cron leader lease under that token.
 -- Returns false when the fire was recorded before, else {status, job id or "", reason or "",
--- how many held fires of an earlier catch-up this one made give way}.
+-- how many held fires of an earlier catch-up this one made give way, the active run that
+-- skipped or held it or "", the held fire enqueued first or "", its manual flag or ""}.
 local fire = cjson.decode(ARGV[1])
 local schedule, fire_time, now = fire.schedule, fire.fire_time, fire.now
 if fire.fence and redis.call('GET', P .. 'leader') ~= fire.fence then
@@ -32,6 +33,7 @@ end
 local job_id, status, reason = nil, 'skipped', fire.reason
 local displaced = 0
 local held_by = nil  -- the active run that skipped or held this fire
+local released, released_manual = nil, nil  -- a held fire enqueued first, for the daemon to log
 if ARGV[2] then
     local active = nil
     if fire.overlap == 'skip' or fire.overlap == 'queue' then
@@ -42,7 +44,9 @@ if ARGV[2] then
     if held then
         -- The run a held fire waited for ended before the daemon's next look: that fire goes
         -- first, and this one waits behind it, as if it came a moment later.
-        active = promote(schedule, held, cjson.decode(ARGV[2]), now)
+        local record
+        active, record = promote(schedule, held, cjson.decode(ARGV[2]), now)
+        released, released_manual = held, record.manual
     end
     held_by = active
     if active and fire.overlap == 'skip' then
@@ -95,4 +99,5 @@ if fire.manual == '0' then
         redis.call('SET', P .. 'last_planned:' .. schedule, fire_time)
     end
 end
-return {status, job_id or '', reason or '', displaced, held_by or ''}
+return {status, job_id or '', reason or '', displaced, held_by or '', released or '',
+    released_manual or ''}

@@ -50,7 +50,12 @@ class CronOps(RedisBase):
             row = self._run("record_fire", *args)
         if row is None:
             return None
-        status, job_id, why, displaced, held_by = row
+        status, job_id, why, displaced, held_by, held_time, held_manual = row
+        released = None  # the held fire enqueued first: its job is the run this one met
+        if held_time:
+            released = FireRecord(
+                schedule, float(held_time), "enqueued", int(held_by), None, held_manual == "1", now
+            )
         return FireRecord(
             schedule,
             fire_time,
@@ -61,6 +66,7 @@ class CronOps(RedisBase):
             now,
             int(displaced),
             int(held_by) if held_by else None,
+            released,
         )
 
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:

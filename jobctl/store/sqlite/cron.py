@@ -40,6 +40,7 @@ class CronOps(QueueOps):
         from jobctl.records import FireRecord, backlog_dropped  # not at the top: see records
 
         enqueued = False
+        released: FireRecord | None = None  # the held fire enqueued first, for the daemon to log
         displaced = 0  # held fires of an earlier catch-up that gave way to this one
         with self._write() as conn:
             if conn.execute(
@@ -71,12 +72,16 @@ class CronOps(QueueOps):
                     # The run a held fire waited for ended before the daemon's next look: that
                     # fire goes first, and this one waits behind it, as if it came a moment later.
                     held = conn.execute(
-                        "SELECT fire_time FROM fires INDEXED BY fires_pending"
+                        "SELECT fire_time, manual FROM fires INDEXED BY fires_pending"
                         " WHERE schedule = ? AND status = 'pending' ORDER BY fire_time LIMIT 1",
                         (schedule,),
                     ).fetchone()
                     if held is not None:
-                        active, enqueued = (self._promote(conn, schedule, held[0], job, now),), True
+                        held_id = self._promote(conn, schedule, held[0], job, now)
+                        active, enqueued = (held_id,), True
+                        released = FireRecord(
+                            schedule, held[0], "enqueued", held_id, None, bool(held[1]), now
+                        )
                 waiting = (
                     active is not None
                     and overlap == "queue"
@@ -118,7 +123,7 @@ class CronOps(QueueOps):
         if enqueued:
             self._notifier.notify(WORK)
         return FireRecord(
-            schedule, fire_time, status, job_id, reason, manual, now, displaced, held_by
+            schedule, fire_time, status, job_id, reason, manual, now, displaced, held_by, released
         )
 
     def promote_pending(self, schedule: str, job: NewJob, now: float) -> FireRecord | None:
