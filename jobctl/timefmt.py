@@ -47,6 +47,22 @@ def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseco
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
 
 
+def wall_time(ts: float, zone: tzinfo) -> str:
+    """`ts` as a wall time in `zone` to the second, `2027-10-31 01:30:00`, naming its zone
+    (`01:30:00 GMT`) where the zone has that wall time twice (the hour the clocks go back):
+    without it the two instants read alike, and the second looks past during the first."""
+    moment = datetime.fromtimestamp(ts, zone)
+    shown = moment.strftime("%Y-%m-%d %H:%M:%S")
+    other = moment.replace(fold=1 - moment.fold)
+    if other.utcoffset() == moment.utcoffset():
+        return shown
+    label = moment.strftime("%Z")
+    # A zone may give both the same abbreviation (or none): then the offset tells them apart.
+    if not label or label == other.strftime("%Z"):
+        label = moment.isoformat(timespec="seconds")[19:]
+    return f"{shown} {label}"
+
+
 def parse_instant(
     text: str,
     what: str = "--at",

@@ -89,7 +89,7 @@ def schedule_list(
     from jobctl.render import ago, cell
     from jobctl.scheduler import daemon_zones
     from jobctl.tables import table
-    from jobctl.timefmt import iso
+    from jobctl.timefmt import iso, wall_time
 
     config = STATE.config(required=True)
     now = time.time()
@@ -177,7 +177,8 @@ def schedule_list(
             next_text = "paused"
         elif doc["next_fire"]:
             upcoming = cron.next_fires(cron.parse(spec.cron), ZoneInfo(doc["timezone"]), now, 1)
-            next_text = f"{doc['next_fire'][:19].replace('T', ' ')} ({ago(upcoming[0], now)})"
+            shown = wall_time(upcoming[0], ZoneInfo(doc["timezone"]))
+            next_text = f"{shown} ({ago(upcoming[0], now)})"
         else:
             next_text = "never"
         last_text = ""
