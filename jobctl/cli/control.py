@@ -528,9 +528,8 @@ def edit(
             elif state in UNSTARTED_STATES:  # other edits changed it each time it was read
                 reasons[job_id] = "changed meanwhile by other edits"
                 hint = "other edits changed it meanwhile, each time it was read; edit it again"
-            else:  # a worker took it between the look and the change
-                reasons[job_id] = f"started meanwhile ({state.value})"
-                hint = f"a worker started it meanwhile (it is {state.value})"
+            else:  # started, cancelled or made dead between the look and the change
+                reasons[job_id], hint = _left_meanwhile(now_job or job)
             print(f"jobctl: job {job_id} not edited: {hint}", file=sys.stderr)
         elif not as_json and now_job is not None:
             print(f"edited {job_id} ({now_job.state.value})")
@@ -549,6 +548,20 @@ def edit(
             ]
         )
     refused(len(reasons), asked=len(named), verb="edited")
+
+
+def _left_meanwhile(job: Job) -> tuple[str, str]:
+    """Why `edit` left a job it read unstarted but found otherwise when it came to change it:
+    the reason (for --json) and the words of its line. A job cancelled meanwhile, or made
+    dead by one it waits for, never started: a worker was named for them, where none ran."""
+    from jobctl.models import State
+
+    if job.state == State.CANCELLED:
+        return "cancelled meanwhile", "it was cancelled meanwhile"
+    if job.state == State.DEAD and job.after and not job.attempts:
+        return "ended dead meanwhile", f"it ended dead meanwhile: {job.error}"
+    state = job.state.value
+    return f"started meanwhile ({state})", f"a worker started it meanwhile (it is {state})"
 
 
 def _changes(
