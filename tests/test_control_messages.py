@@ -53,3 +53,27 @@ def test_edit_says_a_job_cancelled_or_made_dead_meanwhile_as_such(env: Env) -> N
     ]
     reasons = {d["id"]: d["reason"] for d in json.loads(out) if not d["edited"]}
     assert reasons == {cancelled: "cancelled meanwhile", behind: "ended dead meanwhile"}
+
+
+def test_a_past_at_says_a_waiting_job_runs_once_its_jobs_have_succeeded(env: Env) -> None:
+    """`--at` a time past said "the job runs now" of a job `waiting` for others, in
+    `enqueue`, `edit` and `retry` alike: it runs once they have succeeded."""
+    env.write_config(PLAIN)
+    head = env.enqueue("plain", "--delay", "1h")
+    past = "2020-01-01T00:00"
+    waits = "it runs once the jobs it waits for have succeeded"
+    enqueued = env.run("enqueue", "plain", "--after", str(head), "--at", past, check=True)
+    behind = int(enqueued.stdout)
+    assert enqueued.stderr.rstrip().endswith(f"): {waits}"), enqueued.stderr
+    edited = env.run("edit", str(behind), "--at", past, check=True)
+    assert edited.stdout == f"edited {behind} (waiting)\n"
+    assert edited.stderr.rstrip().endswith(f"): {waits}"), edited.stderr
+    both = env.run("edit", str(behind), str(head), "--at", past, check=True)
+    assert both.stderr.rstrip().endswith(
+        "): the job runs now, the 1 waiting for other jobs once those have succeeded"
+    ), both.stderr
+    env.run("cancel", str(behind), check=True)
+    retried = env.run("retry", str(behind), "--at", past, check=True)
+    assert retried.stderr.rstrip().endswith(f"): {waits}"), retried.stderr
+    ready = env.run("enqueue", "plain", "--at", past, check=True)
+    assert ready.stderr.rstrip().endswith("): the job runs now"), ready.stderr

@@ -316,7 +316,7 @@ def retry(
     pruned since; --after gives it others instead (a pipeline whose head was cancelled by
     mistake: retry the head, then each job after it --after the new head's id). (`jobctl
     dead retry` instead queues the same dead job again.)"""
-    from jobctl.cli.enqueue import _say_if_dead, _say_if_past, warn_if_new_queue
+    from jobctl.cli.enqueue import _say_if_dead, _say_if_past, runs_of, warn_if_new_queue
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
     from jobctl.producer import build_again, read_after
@@ -366,7 +366,8 @@ def retry(
             from jobctl.cli.enqueue import stored
 
             stored(f"job {result.id} was queued, but its id could not be printed")
-            _say_if_past(at, changes.at, now, "the job runs now")
+            runs = "the job runs now" if not again.after else lambda: runs_of(store, [result.id])
+            _say_if_past(at, changes.at, now, runs)
             if again.after:
                 _say_if_dead(store, result.id)
             answer = store.get(result.id) if as_json else None
@@ -502,7 +503,11 @@ def edit(
 
             changed(f"{len(edited)} job(s) were edited")
         after = store.get_many(named)
-    _say_if_past(at, changes.at, now, "the job runs now")
+    if edited:
+        from jobctl.cli.enqueue import when_past_runs
+
+        runs = when_past_runs([j for i, j in after.items() if i in edited])
+        _say_if_past(at, changes.at, now, runs)
     for job_id in named:
         job, now_job = found.get(job_id), after.get(job_id)
         if job is None:

@@ -11,6 +11,8 @@ from jobctl.cli.context import STATE
 from jobctl.cli.options import duration_option, instant_option
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Collection
+
     from jobctl.errors import JobctlError, KeyHeldByAnother, UsageError
     from jobctl.models import EnqueueResult, Job, NewJob
     from jobctl.producer import BatchDefaults
@@ -135,7 +137,8 @@ def run_enqueue(
             stored(f"job {result.id} was queued, but its id could not be printed")
         say_if_new(store)
         if result.created:
-            _say_if_past(at, at_instant, now, "the job runs now")
+            runs = "the job runs now" if not after_ids else lambda: runs_of(store, [result.id])
+            _say_if_past(at, at_instant, now, runs)
             if after_ids:
                 _say_if_dead(store, result.id)
             if not (wait or follow):  # (a wait says it in its own words)
@@ -178,13 +181,18 @@ def warn_if_new_queue(store: Store, queue: str) -> None:
         note_unknown_queue(queue, store, then="; the job goes there all the same")
 
 
-def _say_if_past(text: str | None, instant: float | None, now: float, runs: str) -> None:
+def _say_if_past(
+    text: str | None, instant: float | None, now: float, runs: str | Callable[[], str]
+) -> None:
     """An --at already past runs now, as pueue takes it; at(1) refuses one. Said, since
-    `--at 2026-11-30T07:00` typed for 17:00 otherwise started the job at once without a word."""
+    `--at 2026-11-30T07:00` typed for 17:00 otherwise started the job at once without a word.
+    `runs` says when the job runs, or reads it (only for a time past: it costs a read)."""
     from jobctl.timefmt import PAST_UNSAID
 
     if text is None or instant is None or instant >= now - PAST_UNSAID:
         return
+    if callable(runs):
+        runs = runs()
     from jobctl.text import say
     from jobctl.timefmt import iso, span
 
@@ -192,6 +200,28 @@ def _say_if_past(text: str | None, instant: float | None, now: float, runs: str)
         f"jobctl: note: --at {text.strip()} was {span(now - instant)} ago"
         f" ({iso(instant, timespec='seconds')}): {runs}"
     )
+
+
+def runs_of(store: Store, job_ids: list[int]) -> str:
+    """When jobs stored or edited with an --at already past run: now, but for those that
+    wait for other jobs, which run once those have succeeded (`_say_if_past`'s words)."""
+    return when_past_runs(store.get_many(job_ids).values())
+
+
+def when_past_runs(jobs: Collection[Job]) -> str:
+    """runs_of for jobs already read. "Runs now" was said of a job `waiting`, which does not."""
+    from jobctl.models import State
+
+    waiting = sum(1 for job in jobs if job.state == State.WAITING)
+    if len(jobs) == 1 and waiting:
+        return "it runs once the jobs it waits for have succeeded"
+    if len(jobs) == 1 and any(job.state == State.DEAD for job in jobs):
+        return "it does not run: it is dead"
+    if waiting and waiting == len(jobs):
+        return "they run once the jobs they wait for have succeeded"
+    if waiting:
+        return f"the job runs now, the {waiting} waiting for other jobs once those have succeeded"
+    return "the job runs now"
 
 
 def say_if_new(store: Store) -> None:
@@ -567,9 +597,13 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
     now = time.time()
     if at is not None:  # read again at this `now`: `--at +10m` counts from it, as --delay does
         defaults = defaults._replace(at=parse_instant(at, "--at", now=now))
-        _say_if_past(at, defaults.at, now, "the jobs of the lines that give no time run now")
     notes: list[str] = []
     jobs = read_batch(config, lines, now, name, defaults, notes, STATE.db_location())
+    if at is not None:
+        runs = "the jobs of the lines that give no time run now"
+        if any(job.after or job.after_lines for job in jobs):
+            runs += ", those waiting for other jobs once these have succeeded"
+        _say_if_past(at, defaults.at, now, runs)
     for note in notes:
         say(f"jobctl: note: {note}")
     with STATE.store() as store:
