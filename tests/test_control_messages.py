@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 
-from conftest import Env, stop_outside_writes
+import pytest
+from conftest import JOBCTL, Env, stop_outside_writes
 from test_ops_support import job
 
 PLAIN = '[jobs.plain]\ncommand = ["true"]\n'
@@ -22,7 +24,7 @@ def test_edit_says_a_job_cancelled_or_made_dead_meanwhile_as_such(env: Env) -> N
     is cancelled)", where no worker ran: the job cancelled, and the one waiting on a job
     cancelled, are each said for what befell them."""
     env.write_config(PLAIN)
-    count = 3000
+    count = 10000
     env.run("enqueue", "--batch", "-", input='{"job": "plain"}\n' * count, check=True)
     cancelled = env.enqueue("plain")
     head = env.enqueue("plain", "--delay", "1h")
@@ -77,3 +79,44 @@ def test_a_past_at_says_a_waiting_job_runs_once_its_jobs_have_succeeded(env: Env
     assert retried.stderr.rstrip().endswith(f"): {waits}"), retried.stderr
     ready = env.run("enqueue", "plain", "--at", past, check=True)
     assert ready.stderr.rstrip().endswith("): the job runs now"), ready.stderr
+
+
+def _to_full(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS > /dev/full`: a stdout that takes no byte."""
+    with open("/dev/full", "w") as full:
+        return subprocess.run(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=60,
+        )
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_stdout_still_says_what_cancel_edit_pause_and_resume_changed(env: Env) -> None:
+    """They said only "cannot write to standard output" (exit 1), yet the change was made:
+    a script that cancelled again on exit 1 was told the job had already ended cancelled."""
+    env.write_config(PLAIN)
+    first, second = env.enqueue("plain"), env.enqueue("plain")
+    failed = "jobctl: cannot write to standard output: No space left on device"
+    unsaid = "but the output saying so could not be written"
+    for args, note in (
+        (["cancel", str(first)], "1 job(s) were cancelled"),
+        (["edit", str(second), "--priority", "4"], "1 job(s) were edited"),
+        (["pause", "default"], "queue default was paused"),
+        (["resume", "default", "--json"], "queue default was resumed"),
+    ):
+        result = _to_full(env, *args)
+        assert (result.returncode, result.stderr) == (1, f"{failed} ({note}, {unsaid})\n"), args
+    assert job(env, first).state.value == "cancelled"  # type: ignore[union-attr]
+    assert job(env, second).priority == 4  # type: ignore[union-attr]
+    # A queue not paused is a note on stderr alone: nothing changed, nothing failed.
+    again = _to_full(env, "resume", "default")
+    assert (again.returncode, again.stderr) == (
+        0,
+        "jobctl: note: queue default was not paused; nothing to resume\n",
+    )

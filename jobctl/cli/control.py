@@ -743,6 +743,11 @@ def _set_paused(
         for queue in chosen:
             store.set_paused(queue, paused)
     were_paused = {queue for queue in chosen if queue in counts and counts[queue].paused}
+    if turned := [q for q in chosen if (q in were_paused) != paused]:
+        from jobctl.cli.enqueue import changed
+
+        which = f"queue {turned[0]} was" if len(turned) == 1 else f"queues {', '.join(turned)} were"
+        changed(f"{which} {'paused' if paused else 'resumed'}")
     running = {
         queue: counts[queue].counts.get(State.RUNNING, 0) if queue in counts else 0
         for queue in chosen

@@ -703,11 +703,10 @@ def stored(note: str, on_interrupt: str | None = None) -> None:
 
 
 def changed(note: str) -> None:
-    """What a command changed (`20000 job(s) were cancelled`), said if a signal stops it
-    before its output says it all (see main.STORED)."""
-    main = sys.modules.get("jobctl.cli.main")
-    if main is not None:
-        main.STORED.append(main.Done(None, note))
+    """What a command changed (`20000 job(s) were cancelled`), said if its output fails or a
+    signal stops it before its output says it all (see main.STORED): a script that ran a
+    cancel again on its exit 1 was told the jobs had already ended cancelled."""
+    stored(f"{note}, but the output saying so could not be written", note)
 
 
 def _payload(pairs: list[str] | None, text: str | None, file: str | None) -> dict[str, object]:
