@@ -120,3 +120,21 @@ def test_a_full_stdout_still_says_what_cancel_edit_pause_and_resume_changed(env:
         0,
         "jobctl: note: queue default was not paused; nothing to resume\n",
     )
+
+
+def test_a_batch_after_option_naming_no_job_is_blamed_on_the_option(env: Env) -> None:
+    """`--batch - --after 99999` was refused as `<stdin>:1: after: there is no job 99999`,
+    a line that names no id; a line's own `after` is still said at its line."""
+    env.write_config(PLAIN)
+    head = env.enqueue("plain")
+    lines = '{"job": "plain"}\n{"job": "plain"}\n'
+    option = env.run("enqueue", "--batch", "-", "--after", "99999", input=lines)
+    alone = env.run("enqueue", "plain", "--after", "99999")
+    assert (option.returncode, option.stderr) == (2, alone.stderr)
+    assert alone.stderr == "jobctl: --after 99999: there is no job 99999\n"
+    own = '{"job": "plain"}\n{"job": "plain", "after": 88888}\n'
+    line = env.run("enqueue", "--batch", "-", "--after", str(head), input=own)
+    assert (line.returncode, line.stderr) == (
+        2,
+        "jobctl: <stdin>:2: after: there is no job 88888\n",
+    )

@@ -450,10 +450,12 @@ _QUEUES_SAID = 20  # unknown queues of a batch named one by one
 
 
 def _batch_refusal_of_after(
-    refused: UsageError, jobs: list[NewJob], lines: list[str], name: str
+    refused: UsageError, jobs: list[NewJob], lines: list[str], name: str, option: tuple[int, ...]
 ) -> UsageError:
     """A store's refusal of an `after` id (`--after 7: there is no job 7`), said of the batch
-    line that gave it, as the line's other refusals are: no --after option was given."""
+    line that gave it, as the line's other refusals are. An id of the --after option
+    (`option`), which the lines without their own `after` take, is the option's: it was
+    blamed on the first such line, which names no id."""
     import re
 
     from jobctl.errors import UsageError
@@ -462,6 +464,8 @@ def _batch_refusal_of_after(
     if found is None:
         return refused
     after_id = int(found.group(1))
+    if after_id in option:
+        return refused
     for index, job in enumerate(jobs):
         if after_id in job.after:
             return UsageError(f"{name}:{_line_number(lines, index)}: after: {found.group(2)}")
@@ -616,7 +620,7 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         except KeyHeldByAnother as exc:
             raise _batch_refusal_of_unlike(store, exc, jobs, lines, name) from None
         except UsageError as exc:
-            raise _batch_refusal_of_after(exc, jobs, lines, name) from None
+            raise _batch_refusal_of_after(exc, jobs, lines, name, defaults.after) from None
         created = [r.id for r in results if r.created]
         if created:
             queued = f"{len(created)} job(s) were queued, ids {created[0]} to {created[-1]}"
