@@ -34,7 +34,7 @@ _jobctl_options() {
         'prune') REPLY='--older-than --state -s --yes -y --json --help -h' ;;
         'reload') REPLY='--help -h' ;;
         'resume') REPLY='--all -a --json --help -h' ;;
-        'retry') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --after --json --help -h' ;;
+        'retry') REPLY='--arg -a --delay -d --at --priority --queue -q --max-attempts --after --cwd --json --help -h' ;;
         'run-worker') REPLY='--queue -q --concurrency -n --burst --shutdown-timeout --worker-name --metrics-addr --help -h' ;;
         'schedule') REPLY='--help -h' ;;
         'schedule list') REPLY='--json --help -h' ;;
@@ -145,6 +145,7 @@ _jobctl_value() {
         'retry -q') REPLY='dynamic' ;;
         'retry --max-attempts') REPLY='plain' ;;
         'retry --after') REPLY='plain' ;;
+        'retry --cwd') REPLY='dir' ;;
         'run-worker --queue') REPLY='dynamic' ;;
         'run-worker -q') REPLY='dynamic' ;;
         'run-worker --concurrency') REPLY='plain' ;;

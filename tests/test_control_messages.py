@@ -138,3 +138,39 @@ def test_a_batch_after_option_naming_no_job_is_blamed_on_the_option(env: Env) ->
         2,
         "jobctl: <stdin>:2: after: there is no job 88888\n",
     )
+
+
+def test_retry_cwd_runs_an_exec_job_whose_directory_is_gone_in_another(env: Env) -> None:
+    """An --exec job whose directory was removed since could not run again but by typing its
+    command anew: `retry --cwd DIR` runs it elsewhere, checked as `enqueue --cwd` is, and the
+    refusal without it says so. A job type's job takes its cwd from the config: refused."""
+    env.write_config(PLAIN + "[settings]\nallow_exec = true\n")
+    gone, elsewhere = env.root / "gone", env.root / "elsewhere"
+    gone.mkdir()
+    elsewhere.mkdir()
+    ran_in = env.root / "ran-in.txt"
+    exec_job = env.enqueue("--exec", "--cwd", str(gone), "--", "sh", "-c", f"pwd >> {ran_in}")
+    env.run("run-worker", "--burst", check=True)
+    gone.rmdir()
+    refused = env.run("retry", str(exec_job))
+    assert (refused.returncode, refused.stderr) == (
+        2,
+        f"jobctl: job {exec_job} cannot run again: cwd {gone}: no such directory"
+        f" (`jobctl retry {exec_job} --cwd DIR` runs it in another directory)\n",
+    )
+    mistyped = env.run("retry", str(exec_job), "--cwd", "nosuch")
+    assert (mistyped.returncode, mistyped.stderr) == (
+        2,
+        "jobctl: --cwd nosuch: no such directory\n",
+    )
+    again = int(env.run("retry", str(exec_job), "--cwd", "elsewhere", check=True).stdout)
+    assert job(env, again).cwd == str(elsewhere)  # type: ignore[union-attr]
+    env.run("run-worker", "--burst", check=True)
+    assert ran_in.read_text() == f"{gone}\n{elsewhere}\n"
+    typed = env.enqueue("plain")
+    env.run("cancel", str(typed), check=True)
+    of_a_type = env.run("retry", str(typed), "--cwd", str(elsewhere))
+    assert of_a_type.returncode == 2
+    assert of_a_type.stderr.endswith(
+        "job, whose command and cwd come from the config: --cwd changes only an --exec job's\n"
+    )

@@ -243,7 +243,8 @@ def test_a_directory_gone_or_no_directory_is_refused_by_a_batch_line_retry_and_d
     retried = env.run("retry", str(ran))
     assert (retried.returncode, retried.stderr) == (
         2,
-        f"jobctl: job {ran} cannot run again: cwd {gone}: no such directory\n",
+        f"jobctl: job {ran} cannot run again: cwd {gone}: no such directory"
+        f" (`jobctl retry {ran} --cwd DIR` runs it in another directory)\n",
     )
     dead = env.run("dead", "retry", str(died))
     assert dead.returncode == 1

@@ -302,6 +302,15 @@ def retry(
     queue: QueueOption = None,
     max_attempts: MaxAttemptsOption = None,
     after: AfterOption = None,
+    cwd: Annotated[
+        str | None,
+        typer.Option(
+            "--cwd",
+            help="Run an --exec job's command in DIR (its own directory is gone, say).",
+            metavar="DIR",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the new job (or the one holding its key).")
     ] = False,
@@ -314,9 +323,17 @@ def retry(
     whose job type the config no longer has, or whose payload its command no longer fits,
     is refused (exit 2). The new job runs after the jobs the old one ran after, but for those
     pruned since; --after gives it others instead (a pipeline whose head was cancelled by
-    mistake: retry the head, then each job after it --after the new head's id). (`jobctl
-    dead retry` instead queues the same dead job again.)"""
-    from jobctl.cli.enqueue import _say_if_dead, _say_if_past, runs_of, warn_if_new_queue
+    mistake: retry the head, then each job after it --after the new head's id). --cwd runs
+    an --exec job's command in another directory, checked as `enqueue --cwd` checks it: one
+    whose own directory is gone is refused without it. (`jobctl dead retry` instead queues
+    the same dead job again.)"""
+    from jobctl.cli.enqueue import (
+        _chosen_directory,
+        _say_if_dead,
+        _say_if_past,
+        runs_of,
+        warn_if_new_queue,
+    )
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
     from jobctl.producer import build_again, read_after
@@ -326,12 +343,19 @@ def retry(
     now = time.time()
     changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
     after_ids = read_after(after, "--after") if after else None
+    if cwd is not None:
+        changes = changes._replace(cwd=_chosen_directory(cwd))
     with STATE.store(create=False) as store:
         if queue is not None:
             warn_if_new_queue(store, queue)
         job = store.get(job_id)
         if job is None:
             raise NotFound(f"no job {job_id}")
+        if cwd is not None and job.command is None:  # as `edit --cwd` refuses it
+            raise UsageError(
+                f"job {job_id} cannot run again in --cwd {cwd}: it is a {job.job!r} job, whose"
+                " command and cwd come from the config: --cwd changes only an --exec job's"
+            )
         if job.state not in FINAL_STATES:
             raise OperationFailed(
                 f"job {job_id} is {job.state.value}: only a finished job can be run again"
@@ -345,7 +369,7 @@ def retry(
         try:
             again = build_again(config, job, now, changes, store.location)
         except JobctlError as exc:  # as enqueue refuses it: exit 2, nothing stored
-            raise type(exc)(f"job {job_id} cannot run again: {exc}") from None
+            raise type(exc)(f"job {job_id} cannot run again: {exc}{_cwd_hint(job, cwd)}") from None
         if after_ids is not None:
             again = again._replace(after=after_ids)
         elif job.after:  # it runs after them again, but for those deleted since (pruned)
@@ -379,6 +403,18 @@ def retry(
         print(f"retried {job_id} as job {result.id}")
     else:
         print(result.id)
+
+
+def _cwd_hint(job: Job, cwd: str | None) -> str:
+    """How to run again an --exec job whose directory is gone (removed since it ran), said
+    with its refusal: --cwd was not named, and re-typing its command looked the only way."""
+    from jobctl.fsutil import directory_problem
+
+    if job.command is None or job.cwd is None or cwd is not None:
+        return ""
+    if directory_problem(job.cwd) is None:
+        return ""
+    return f" (`jobctl retry {job.id} --cwd DIR` runs it in another directory)"
 
 
 _EDIT_COMMAND = "jobctl.edit.command"
