@@ -509,16 +509,29 @@ def test_rule4_shifted_fire_seen_from_inside_the_window() -> None:
     assert cron.next_fires("0,20 */2 * * *", BERLIN, change, 2) == [change + 20 * 60, change + HOUR]
 
 
-def test_half_hour_shift_interleaves_shifted_and_regular_fires() -> None:
-    """Lord Howe skips 02:00-02:30: the skipped slots keep the old offset (rule 4), the
-    regular slots after the gap keep theirs, each slot fires once."""
+def test_half_hour_shift_interleaves_shifted_and_regular_fires_of_an_hour_step() -> None:
+    """Lord Howe skips 02:00-02:30: an hour step's skipped slots keep the old offset
+    (rule 4), the regular slots after the gap keep theirs, each slot fires once."""
+    zone = ZoneInfo("Australia/Lord_Howe")
+    change = utc("2026-10-03T15:30")
+    fires = cron.fires_between("*/7 */2 * * *", zone, change - 20 * 60, change + 40 * 60)
+    assert [(f - change) / 60 for f in fires] == [0, 5, 7, 12, 14, 19, 21, 26, 28]
+    assert cron.fires_between("*/7 */2 * * *", zone, change - HOUR, change + 10 * 60, 2) == [
+        change + 5 * 60,
+        change + 7 * 60,
+    ]
+
+
+def test_half_hour_shift_skips_the_skipped_slots_of_an_every_hour_schedule() -> None:
+    """An every-hour schedule runs on the wall clock after Lord Howe's gap: its skipped
+    slots do not run 30 minutes before the regular ones."""
     zone = ZoneInfo("Australia/Lord_Howe")
     change = utc("2026-10-03T15:30")
     fires = cron.fires_between("*/7 * * * *", zone, change - 20 * 60, change + 30 * 60)
-    assert [(f - change) / 60 for f in fires] == [-18, -11, -4, 0, 5, 7, 12, 14, 19, 21, 26, 28, 30]
+    assert [(f - change) / 60 for f in fires] == [-18, -11, -4, 5, 12, 19, 26, 30]
     assert cron.fires_between("*/7 * * * *", zone, change - HOUR, change + 10 * 60, 2) == [
+        change - 4 * 60,
         change + 5 * 60,
-        change + 7 * 60,
     ]
 
 
@@ -596,7 +609,8 @@ SHIFT_INSTANTS = {name: _shift_instants(ZoneInfo(name), 2026) for name in ZONES}
 
 
 class Oracle:
-    """Which instants fire, decided for each instant alone (the docstring's rules 1-4)."""
+    """Which instants fire, decided for each instant alone (the docstring's rules 1-4, and
+    the spacing of an every-hour schedule after a forward change)."""
 
     def __init__(self, expr: str, zone: ZoneInfo) -> None:
         fields = cron.parse(expr).fields
@@ -604,6 +618,16 @@ class Oracle:
         self.fields = fields
         self.zone = zone
         self.step = 1 if fields.seconds != frozenset({0}) else 60
+        self.every_hour = len(fields.hours) == 24
+        in_an_hour = [
+            moment
+            for moment in range(3600)
+            if moment // 60 in fields.minutes and moment % 60 in fields.seconds
+        ]
+        self.shortest_gap = min(
+            later - earlier
+            for earlier, later in itertools.pairwise([*in_an_hour, in_an_hour[0] + 3600])
+        )
 
     def wall(self, instant: int, offset: int) -> datetime:
         return datetime(1970, 1, 1) + timedelta(seconds=instant + offset)
@@ -626,11 +650,17 @@ class Oracle:
         matches = self.fields.matches
         here = self.wall(instant, _offset(self.zone, instant))
         for at, before, after in shifts:
+            if self.every_hour and after > before and at <= instant < at + self.shortest_gap:
+                # On the wall clock, unless a fire before the change is closer than the gap.
+                closer = range(instant - self.shortest_gap + self.step, at, self.step)
+                return matches(here) and not any(matches(self.wall(t, before)) for t in closer)
             size = abs(after - before)
             if not at <= instant < at + size:
                 continue
             old_wall = self.wall(instant, before)  # the wall time the old offset would show
             if after > before:  # just after a skipped interval
+                if self.every_hour:
+                    return matches(here)  # its skipped slots do not run
                 if self.fields.keeps_rhythm:
                     return matches(here) or matches(old_wall)  # rule 4
                 skipped = (self.wall(t, before) for t in range(at, at + size, self.step))

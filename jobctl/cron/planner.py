@@ -183,6 +183,13 @@ class _Slot:
 class _Planner:
     """Turns the wall-clock slots croniter finds into fire instants, by the docstring's rules.
 
+    A schedule that runs every hour (its hour field covers all 24) takes no rule 4: its
+    skipped slots are not run, and the first fire after a forward change is dropped when it
+    comes sooner than the schedule's shortest interval after the last fire before the change.
+    A shift of whole hours drops nothing (the wall times after the gap are the skipped ones,
+    one shift later); a shift of 30 minutes (Australia/Lord_Howe) would otherwise run an
+    hourly schedule twice within one real hour, at the skipped 02:00 and again at 03:00.
+
     The fires are of three sorts. *Primary* fires: a plain slot's instant, a repeated
     slot's first occurrence, and (fixed-hour) the change instant for skipped slots; they
     are in wall-clock order, so walking the slots finds the next or previous one. Rule 3's
@@ -198,6 +205,9 @@ class _Planner:
         self.fields = fields
         self.zone = zone
         self.rhythm = fields.keeps_rhythm
+        self.every_hour = len(fields.hours) == 24
+        self.shifts_skipped = self.rhythm and not self.every_hour  # rule 4 applies
+        self.shortest_gap = _shortest_gap_within_an_hour(fields)
         self._walker: Any = croniter(
             fields.croniter_expression(),
             _EPOCH,
@@ -213,11 +223,14 @@ class _Planner:
             found = self._primary_after(after)
             if not self.rhythm:
                 return found
+            if self.every_hour and found is not None and self._too_soon_after_a_gap(found):
+                found = self._primary_after(found)  # the one after is a full interval later
             # Rule 3 and 4 fires can only be earlier than the primary one near a change.
             for shift in self._shifts_near(after):
                 if not shift.forward and shift.at - shift.size <= after < shift.at + shift.size:
                     found = _earliest(found, self._second_occurrence_after(shift, after))
-                if shift.forward and shift.at <= after < shift.at + shift.size:
+                rule_4_window = shift.at <= after < shift.at + shift.size
+                if shift.forward and self.shifts_skipped and rule_4_window:
                     found = _earliest(found, self._shifted_after(shift, after))
             return found
         except (OverflowError, ValueError, OSError):
@@ -230,7 +243,7 @@ class _Planner:
             if slot.skipped:
                 change = self._change_instant(slot)
                 if self.rhythm:
-                    if slot.first > after:
+                    if slot.first > after and self.shifts_skipped:
                         shifted = _earliest(shifted, slot.first)
                     start = change + slot.new - 1  # on to the first wall after the gap
                     continue
@@ -278,12 +291,17 @@ class _Planner:
             primary = self._primary_at_or_before(end)
             if primary is None or not self.rhythm:
                 return primary
+            if self.every_hour and self._too_soon_after_a_gap(primary):
+                primary = self._primary_at_or_before(primary - 1)
+                if primary is None:
+                    return None
             # Rule 3 and 4 fires can only be later than the primary one within a shift of it.
             found: int | None = primary
             for shift in self._shifts_near(primary):
                 if not shift.forward and shift.at <= end and primary < shift.at + shift.size:
                     found = _latest(found, self._second_occurrence_before(shift, end))
-                if shift.forward and shift.at <= primary < shift.at + shift.size:
+                rule_4_window = shift.at <= primary < shift.at + shift.size
+                if shift.forward and self.shifts_skipped and rule_4_window:
                     found = _latest(found, self._shifted_before(shift, end))
             return found
         except (OverflowError, ValueError, OSError):
@@ -299,8 +317,9 @@ class _Planner:
             if slot.skipped:
                 change = self._change_instant(slot)
                 if self.rhythm:
-                    shift = _Shift(change, slot.old, slot.new)
-                    shifted = _latest(shifted, self._shifted_before(shift, end))
+                    if self.shifts_skipped:
+                        shift = _Shift(change, slot.old, slot.new)
+                        shifted = _latest(shifted, self._shifted_before(shift, end))
                     start = change + slot.old - 1  # on to the last wall before the gap
                     continue
                 if change <= end:
@@ -337,6 +356,16 @@ class _Planner:
                 return slot.local
             slot = self._slot_at_or_before(partner.local - size)
         return None
+
+    def _too_soon_after_a_gap(self, fire: int) -> bool:
+        """Whether `fire`, a wall-clock fire of an every-hour schedule, comes less than its
+        shortest interval after the last fire before a forward change just behind it."""
+        earliest = fire - self.shortest_gap + 1
+        if self._offset(earliest) >= self._offset(fire):
+            return False  # no forward change in the interval before it
+        change = self._first_with_new_offset(earliest, fire)
+        previous = self._primary_at_or_before(change - 1)
+        return previous is not None and fire - previous < self.shortest_gap
 
     # -- slots ---------------------------------------------------------------------------------
 
@@ -400,6 +429,14 @@ class _Planner:
             at = self._first_with_new_offset(instant, instant + span)
             shifts.append(_Shift(at, self._offset(at - 1), self._offset(at)))
         return shifts
+
+
+def _shortest_gap_within_an_hour(fields: CronFields) -> int:
+    """The shortest time between two fires an hour's minutes and seconds allow, counting
+    from the hour's last fire to the next hour's first (seconds)."""
+    moments = sorted(minute * 60 + second for minute in fields.minutes for second in fields.seconds)
+    following = [*moments[1:], moments[0] + 3600]
+    return min(later - earlier for earlier, later in zip(moments, following, strict=True))
 
 
 def _earliest(first: int | None, second: int | None) -> int | None:
