@@ -45,7 +45,12 @@ wildcard jobs, they keep their rhythm in real time rather than on the wall clock
 4. A fire in a skipped interval runs at the instant the old offset gives it, the same
    real time after the previous fire as on any other day: ``0 */2 * * *`` in Berlin fires
    at 00:00 CET, at 03:00 CEST (the 02:00 run, two real hours later) and at 04:00 CEST.
-   For ``*/15`` or ``30 *`` that instant is a regular fire anyway, so nothing doubles.
+   A schedule that runs every hour (its hour field covers all 24: ``*/15``, ``30 *``)
+   takes no rule 4. Across a whole-hour shift that instant is one of its regular fires
+   anyway; across Australia/Lord_Howe's 30 minutes it would run twice in one real hour
+   (the skipped 02:00 at 02:30, then 03:00). So its skipped slots are not run, as systemd
+   runs only the wall times that exist, and its first fire after the change is dropped
+   when it comes sooner than its shortest interval after the last fire before it.
 
 So no run is lost and none is doubled (vixie cron loses that 02:00 run in spring and
 runs it twice in the fall). Hour steps longer than the shift (``*/2`` against one hour)
