@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 from conftest import Env
@@ -90,3 +92,59 @@ def test_schedule_run_json_gives_the_held_run_it_enqueued_first(env: Env) -> Non
     again = json.loads(env.run("schedule", "run", "nap", "--json", check=True).stdout)
     assert again["released"] is None  # nothing held had a run that ended
     assert (again["status"], again["active"]) == ("skipped", released["id"])
+
+
+# The run a held fire waits for ends between `schedule run`'s look for a held fire and its
+# own record, which then enqueues the held fire first: the worker finishes it, in this
+# process, as the record begins (a real jobctl process, its store's record_fire wrapped).
+ENDS_THE_RUN_AS_THE_RECORD_BEGINS = """
+import sys, time
+import jobctl.store
+from jobctl.models import AttemptResult, Outcome
+from jobctl.store import Finish
+
+real_open = jobctl.store.open_store
+
+def open_store(*args, **options):
+    store = real_open(*args, **options)
+    record = store.record_fire
+
+    def record_fire(*args, **options):
+        for claim in store.claim("w", None, time.time(), 30, limit=10):
+            done = AttemptResult(Outcome.SUCCEEDED, exit_code=0)
+            store.finish([Finish(claim, done)], time.time())
+        return record(*args, **options)
+
+    store.record_fire = record_fire
+    return store
+
+jobctl.store.open_store = open_store
+from jobctl.cli.main import run
+sys.argv[0] = "jobctl"
+run()
+"""
+
+
+def test_schedule_run_says_the_held_run_its_own_record_enqueued_first(env: Env) -> None:
+    env.write_config(QUEUED_SCHEDULE.format(cron="0 0 1 1 *"))
+    env.run("schedule", "run", "nap", check=True)  # job 1, queued: the schedule's active run
+    env.run("schedule", "run", "nap", check=True)  # held behind job 1
+    assert len(held_fires(env)) == 1
+
+    script = ENDS_THE_RUN_AS_THE_RECORD_BEGINS
+    result = subprocess.run(
+        [sys.executable, "-c", script, *env.global_args(), "schedule", "run", "nap"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    said = result.stderr.splitlines()
+    assert said[0].startswith("jobctl: the run asked for at ")
+    assert "held for a run that has ended, was enqueued as job 2 (" in said[0], said
+    jobs = {job["id"]: job["state"] for job in json.loads(env.run("list", "--json").stdout)}
+    assert jobs == {1: "succeeded", 2: "queued"}
+    assert len(held_fires(env)) == 1  # this run, held behind job 2

@@ -394,6 +394,12 @@ def schedule_run(
         # Recorded as the daemon records a fire, under the schedule's overlap: the store
         # tells an active run (a manual one too) in the transaction that would enqueue.
         record = scheduler.fire_now(name, now)
+        if released is None and record is not None and record.released is not None:
+            # The held run ended between the look above and the record, which enqueued
+            # the held fire itself first: said as the look would have said it.
+            released = record.released
+            held_text = _held_text(store, config, spec, released, now)
+            changed(f"{held_text} was enqueued as job {released.job_id}")
         active = record.active if record is not None else None
         # The job that answers: the new run, or under "skip" the active one standing for it.
         answer = active if spec.overlap == "skip" else None
@@ -441,12 +447,12 @@ def _held_text(
 
     from jobctl.render import ago
     from jobctl.scheduler import daemon_zones
-    from jobctl.timefmt import iso
+    from jobctl.timefmt import wall_time
 
     zone = ZoneInfo(_zone_name(spec, config, daemon_zones(store, config)))
-    when = iso(released.fire_time, zone, "seconds") or ""
-    today = iso(now, zone, "seconds") or ""
-    clock = when[11:19] if when[:10] == today[:10] else when[:19].replace("T", " ")
+    when = wall_time(released.fire_time, zone)  # its zone named in a repeated hour
+    today = wall_time(now, zone)
+    clock = when[11:] if when[:10] == today[:10] else when
     what = "the run asked for at" if released.manual else "the fire of"
     return (
         f"{what} {clock} ({ago(released.fire_time, now)}) of schedule {spec.name!r}, held for"
