@@ -393,6 +393,18 @@ def as_user(
     )
 
 
+def users_database(user_python: list[str] | None, top: Path) -> Path:
+    """A database of that user's, with one job, in a private folder of theirs below `top`."""
+    folder = top / "state"
+    folder.mkdir(mode=0o700)
+    if ROOT:
+        os.chown(folder, OTHER, OTHER)
+    db = folder / "q.db"
+    made = as_user(user_python, top, db, "enqueue", "backup", "--arg", "dest=x")
+    assert made.returncode == 0, made.stderr
+    return db
+
+
 def test_a_database_behind_a_folder_the_user_cannot_search_is_permission_denied(
     user_python: list[str] | None, user_dir: Path
 ) -> None:
@@ -420,13 +432,7 @@ def test_a_read_only_sidecar_left_by_a_reader_is_named_and_mended(
 ) -> None:
     # A read of a read-only database leaves its -wal and -shm read-only too; once the file
     # is made writable again, they must not keep it read-only.
-    folder = user_dir / "state"
-    folder.mkdir(mode=0o700)
-    if ROOT:
-        os.chown(folder, OTHER, OTHER)
-    db = folder / "q.db"
-    made = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=x")
-    assert made.returncode == 0, made.stderr
+    db = users_database(user_python, user_dir)
     db.chmod(0o400)
     assert as_user(user_python, user_dir, db, "list").returncode == 0
     if not all(Path(f"{db}{suffix}").exists() for suffix in ("-wal", "-shm")):
@@ -444,13 +450,8 @@ def test_logs_of_a_log_folder_the_user_cannot_search_is_one_line(
 ) -> None:
     """A folder of the logs closed to the user (a chmod, a restore) ended `logs` with
     'unexpected error: PermissionError', where an unreadable log file is one line."""
-    folder = user_dir / "q"
-    folder.mkdir(mode=0o700)
-    if ROOT:
-        os.chown(folder, OTHER, OTHER)
-    db = folder / "q.db"
-    made = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=x")
-    assert made.returncode == 0, made.stderr
+    db = users_database(user_python, user_dir)
+    folder = db.parent
     ran = as_user(user_python, user_dir, db, "run-worker", "--burst")
     assert ran.returncode == 0, ran.stderr
     logs = folder / "q.db.logs" / "00000"

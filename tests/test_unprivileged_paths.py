@@ -23,6 +23,7 @@ from test_hostile_ownership import (  # noqa: F401 (fixtures)
     user_dir,
     user_environ,
     user_python,
+    users_database,
 )
 
 from jobctl.fsutil import user_name
@@ -105,13 +106,7 @@ def test_health_fails_for_a_database_file_this_user_cannot_write(
 ) -> None:
     """A 0400 file (a restore by `cp -p` or `install -m 400`): SQLite opens it read-only and
     takes its write lock all the same, so health passed while every enqueue and claim failed."""
-    folder = user_dir / "state"
-    folder.mkdir(mode=0o700)
-    if ROOT:
-        os.chown(folder, OTHER, OTHER)
-    db = folder / "q.db"
-    made = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=x")
-    assert made.returncode == 0, made.stderr
+    db = users_database(user_python, user_dir)
     db.chmod(0o400)
     refused = as_user(user_python, user_dir, db, "enqueue", "backup", "--arg", "dest=y")
     one_error_line(refused, 3, "read-only")
