@@ -725,11 +725,20 @@ def hook_rows(
 
 def stats_title(since: str, start: float, now: float) -> str:
     """The stats view's header: the window asked for, and the one its counts cover, which
-    are hourly counters: `--since 5m` at 10:40 counts from 10:00, and says so."""
+    are hourly counters: `--since 5m` at 10:40 counts from 10:00, and says so. Their hours
+    are UTC's: where the zone's offset is not whole hours (India's +05:30), they start at
+    :30 or :45 past the local hour, so `--since "today 0:00"` counts from 23:30 the day
+    before, and the header says how much earlier than asked (a whole-hour zone's never
+    needs to: its hours are the counters')."""
     from datetime import datetime
+
+    from jobctl.timefmt import span
 
     counted_from = int(start // 3600) * 3600
     shown = datetime.fromtimestamp(counted_from).astimezone()
     same_day = shown.date() == datetime.fromtimestamp(now).astimezone().date()
     when = shown.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+    offset = shown.utcoffset()
+    if offset is not None and offset.total_seconds() % 3600 and counted_from < start:
+        when += f" (UTC hours: {span(start - counted_from)} before the start asked)"
     return f"last {since}, whole hours since {when}; SUCCESS = OK / (OK + DEAD)"

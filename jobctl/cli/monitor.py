@@ -21,7 +21,10 @@ def stats(
             "--since",
             help="The window to report on: a duration (1h, 7d), or the time it starts (as --at"
             " takes it: 2026-05-01T09:30, today 0:00). It starts on the hour (the counters are"
-            " hourly): --since 5m at 10:40 covers 10:00 on, in every column. 35 days at most.",
+            " hourly): --since 5m at 10:40 covers 10:00 on, in every column. The hours are the"
+            " counters' UTC hours: where the offset is not whole hours they start at :30 or :45"
+            " past the local hour (today 0:00 in India counts from 23:30 the day before, as the"
+            " header says). 35 days at most.",
             metavar="DURATION|TIME",
         ),
     ] = "24h",

@@ -50,7 +50,9 @@ class StatsRow:
 
 def window_start(since: float) -> float:
     """The start of the hour `since` falls in: the counters are hourly, so `--since 5m` at
-    10:40 counts from 10:00, and its percentiles cover the same whole hours."""
+    10:40 counts from 10:00, and its percentiles cover the same whole hours. They are UTC
+    hours, which start at :30 or :45 past the local hour where the offset is not whole
+    hours (India, Nepal), so no window there starts on a local hour (stats_title says so)."""
     return int(since // 3600) * 3600
 
 
