@@ -64,11 +64,9 @@ def log_tail(store: Store, attempt: Attempt, lines: int) -> LogTail | None:
     """The last `lines` lines of an attempt's log as written (None when there is none, an
     undecodable byte replaced, no newline at its end); when the file is not on this host,
     the end of it that a shared store (Redis) kept."""
-    from jobctl.logfiles import read_tail
-
     if not attempt.log_path:
         return None
-    data = None if attempt.elsewhere() else read_tail(str(attempt_log(store, attempt)), 64 * 1024)
+    data = None if attempt.elsewhere() else _file_last_lines(attempt_log(store, attempt), lines)
     stored_only = False
     if data is None:
         stored = store.attempt_output(attempt.job_id, attempt.run)
@@ -77,6 +75,19 @@ def log_tail(store: Store, attempt: Attempt, lines: int) -> LogTail | None:
         data, stored_only = stored[1], not attempt.elsewhere()
     text = last_lines(data, lines).decode("utf-8", "replace").removesuffix("\n")
     return LogTail(text, stored_only)
+
+
+def _file_last_lines(path: Path, lines: int) -> bytes | None:
+    """The last `lines` lines of a log file, read from its end as `logs --lines` reads them
+    (read_last_lines): as many lines as asked, however long they are, each whole. None when
+    there is no file to read (opened as logfiles.open_log opens one: never through a link)."""
+    from jobctl.logfiles import open_log
+
+    try:
+        with os.fdopen(open_log(str(path)), "rb") as handle:
+            return read_last_lines(handle, lines)
+    except OSError:
+        return None
 
 
 def last_lines(data: bytes, lines: int) -> bytes:
@@ -98,6 +109,8 @@ def last_lines(data: bytes, lines: int) -> bytes:
 def read_last_lines(handle: BinaryIO, lines: int) -> bytes:
     """The last `lines` lines of an open log file, read from its end a block at a time: a
     log of gigabytes is not read whole for its last lines."""
+    if lines <= 0:
+        return b""  # (a log without a newline would be read whole for none)
     fd = handle.fileno()
     start = os.fstat(fd).st_size
     blocks: list[bytes] = []
