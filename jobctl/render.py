@@ -174,10 +174,13 @@ def age_text(ts: float | None, now: float) -> str:
 
 
 def one_line(text: str | None, width: int | None = 60) -> str:
-    """The start of a text on one line, cleaned before it is cut to `width` (None: whole)."""
+    """The start of a text on one line, cleaned before it is cut to `width` (None: whole):
+    as `show` gives it, a newline, a tab or a CR shown as its escape and every space kept,
+    not a run of blanks folded into one, so that a part of it copied from `show` or `--json`
+    is found in it."""
     if not text:
         return ""
-    line = clean(" ".join(text.split()))
+    line = clean(text)
     return line if width is None or len(line) <= width else line[: width - 1] + "…"
 
 
@@ -679,7 +682,7 @@ def attempt_sections(
         path = clean(a.log_place())
         if a.error:
             out.append("  error:")
-            out.extend("    " + clean(line) for line in a.error.splitlines())
+            out.extend(_indented_lines(a.error))
         if a.log_path == "":
             out.append("  log: none (it wrote no output)")
         elif tail is not None and lines == 0:
@@ -692,15 +695,21 @@ def attempt_sections(
                 out.append(f"  log ({path}): gone from this host; the end the store kept:")
             else:
                 out.append(f"  log tail ({path}):" if tail.text else f"  log ({path}): empty")
-            # Lines end at a newline alone, as log_tail counted them: a carriage return
-            # inside one stays (clean shows it), not a line break.
             if tail.text:
-                out.extend("    " + clean(line) for line in tail.text.split("\n"))
+                out.extend(_indented_lines(tail.text))
         elif a.log_path:
             out.append(f"  log ({path}): gone")
         for hook in (hooks or {}).get(a.run, ()):
             out.append(f"  hook on_{hook.kind} log ({clean(hook.path)}): {hook_size(hook)}")
     sys.stdout.write("\n".join(out) + "\n")
+
+
+def _indented_lines(text: str) -> list[str]:
+    """An error or a log tail in `dead show`: a line of output per line of the text, each
+    cleaned. Lines end at a newline alone, as log_tail counts them, not as str.splitlines
+    ends them (at a carriage return too, and at NEL or U+2028): a progress bar's frames
+    came out as lines the job never wrote. Such a character stays in its line, escaped."""
+    return ["    " + clean(line) for line in text.split("\n")]
 
 
 def hook_size(hook: HookLog) -> str:
