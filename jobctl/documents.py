@@ -152,9 +152,13 @@ def status_document(
     limits: Mapping[str, int] = NO_LIMITS,
     stopping: Mapping[str, int] = NO_LIMITS,
     ending: Sequence[Job] = (),
+    *,
+    left_out: int = 0,
 ) -> dict[str, Any]:
     """`ending`: the jobs cancelled while running whose processes have yet to stop; they
-    are in "stopping", beside "running", whose jobs are those running still."""
+    are in "stopping", beside "running", whose jobs are those running still. `left_out`:
+    how many running jobs `running` does not list, past its first (by id) ones, so that
+    a script is told its list is cut."""
     return {
         "generated_at": iso(now),
         "queues": [
@@ -170,6 +174,7 @@ def status_document(
             for q in queues
         ],
         "running": [_running_entry(job, now, workers) for job in running],
+        "running_left_out": left_out,
         "stopping": [
             _running_entry(job, now, workers) | {"cancelled_at": iso(job.finished_at)}
             for job in ending

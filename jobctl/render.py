@@ -511,10 +511,15 @@ def status_tables(
     limits: Mapping[str, int] = NO_LIMITS,
     stopping: Mapping[str, int] = NO_LIMITS,
     ending: Sequence[Job] = (),
+    *,
+    left_out: int = 0,
+    gone_left_out: Sequence[Job] = (),
 ) -> None:
     """The tables of `status`. The Running table lists the jobs in `ending` too, marked
     stopping: cancelled, their processes still hold their workers' slots, and a queued job
-    that does not start must show why. On a narrow terminal the columns that say least go
+    that does not start must show why. `left_out` running jobs are past those listed, and
+    counted under the table; those of them whose worker is gone (`gone_left_out`) are named
+    in its note with the listed ones. On a narrow terminal the columns that say least go
     before any row is folded."""
 
     def count(q: QueueCounts, state: State) -> str:
@@ -586,13 +591,15 @@ def status_tables(
             # before it (a worker gone takes the room of its STATE).
             spare=["QUEUE", "RUNNING FOR", "JOB"],
         )
+        if left_out:
+            print(f"... and {left_out} more running (jobctl list --state running --limit 0)")
         orphans = [j for j in ending if worker_gone(j, workers)]
         if len(orphans) < len(ending):
             print("(stopping: cancelled, but its process holds its worker's slot until it ends)")
         if orphans:
             print(_orphans_note(orphans, now))
-        if gone:
-            print(_gone_note(gone, now))
+        if gone or gone_left_out:
+            print(_gone_note([*gone, *gone_left_out], now))
     else:
         print("Running: none")
     if workers:

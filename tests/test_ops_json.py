@@ -20,7 +20,8 @@ ATTEMPT = {
     "exit_code", "signal", "error", "log_path", "host",
 }  # fmt: skip
 STATUS = {
-    "generated_at", "queues", "running", "stopping", "workers", "stale_workers", "warnings",
+    "generated_at", "queues", "running", "running_left_out", "stopping", "workers",
+    "stale_workers", "warnings",
 }  # fmt: skip
 STATUS_QUEUE = {
     "queue", "paused", "max_running", "stopping", "counts", "oldest_ready_at",

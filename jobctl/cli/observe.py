@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NamedTuple, NoReturn, TextIO
 
 import typer
 
@@ -33,7 +33,7 @@ from jobctl.store.base import OUTAGE_GRACE
 from jobctl.text import say
 
 if TYPE_CHECKING:
-    from jobctl.models import Attempt, Job
+    from jobctl.models import Attempt, Job, WorkerInfo
     from jobctl.store import Store
 
 RUNNING_SHOWN = 1000  # `status` lists at most this many running jobs
@@ -92,6 +92,8 @@ def status(
             JobFilter(states=(State.RUNNING,), limit=RUNNING_SHOWN, newest_first=False)
         )
         registered = store.workers()
+        alive = [w for w in registered if w.alive(now)]
+        past = RunningPast.read(store, running, alive)
         warnings = store.warnings()
         # Cancelled, their processes still stopping: they hold their slots (max_running).
         ending = store.list_jobs(
@@ -101,16 +103,53 @@ def status(
     for job in ending:
         stopping[job.queue] = stopping.get(job.queue, 0) + 1
     limits = STATE.config().queue_limits
-    alive = [w for w in registered if w.alive(now)]
     stale = len(registered) - len(alive)
     for warning in warnings:  # e.g. a Redis server that does not persist the queue
         say(f"jobctl: warning: {warning}")
     if as_json:
         # Always there (empty on SQLite): a script reads one shape from every store.
-        document = status_document(queues, running, alive, stale, now, limits, stopping, ending)
+        document = status_document(
+            queues, running, alive, stale, now, limits, stopping, ending, left_out=past.left_out
+        )
         print_json(document | {"warnings": warnings})
     else:
-        status_tables(queues, running, alive, stale, now, limits, stopping, ending)
+        status_tables(
+            queues,
+            running,
+            alive,
+            stale,
+            now,
+            limits,
+            stopping,
+            ending,
+            left_out=past.left_out,
+            gone_left_out=past.gone,
+        )
+
+
+class RunningPast(NamedTuple):
+    """The running jobs `status` does not list, past its first RUNNING_SHOWN: how many, and
+    those whose worker is gone, which its note names all the same (a job of a dead worker
+    was left unsaid when its id was past the first thousand)."""
+
+    left_out: int
+    gone: list[Job]
+
+    @classmethod
+    def read(cls, store: Store, listed: Sequence[Job], alive: Sequence[WorkerInfo]) -> RunningPast:
+        """Read a page at a time, holding only the gone ones: running jobs are as many as the
+        workers' slots, read through their leases, however many jobs the store holds."""
+        from jobctl.documents import worker_gone
+        from jobctl.models import JobFilter, State
+
+        left_out, gone = 0, []
+        page = JobFilter(states=(State.RUNNING,), limit=RUNNING_SHOWN, newest_first=False)
+        jobs = listed
+        while len(jobs) == RUNNING_SHOWN:
+            jobs = store.list_jobs(page._replace(beyond=jobs[-1].id))
+            left_out += len(jobs)
+            gone += [job for job in jobs if worker_gone(job, alive)]
+        return cls(left_out, gone)
 
 
 # ---------------------------------------------------------------------------------------------
