@@ -343,15 +343,25 @@ def listed_time(ts: float | None, now: float, plain: bool) -> str:
 _STOPPING = " (stopping: its process has yet to end; SIGKILL after its kill_grace)"
 
 
-def job_detail(job: Job, attempts: Sequence[Attempt], after: Mapping[int, Job]) -> None:
+def job_detail(
+    job: Job,
+    attempts: Sequence[Attempt],
+    after: Mapping[int, Job],
+    alive: Sequence[WorkerInfo] | None = None,
+) -> None:
     """`show`: the job's fields, then its attempts. `after`: the jobs it runs after, as
     they are now (one missing was pruned), asked for by every caller: left out, each would
-    read as pruned."""
+    read as pruned. `alive`: the live workers, for a running job whose worker is gone to
+    say so as `status` does (it read as plainly running, its dead worker named as if
+    alive); None where no running job is shown (`dead show`)."""
     now = time.time()
     found = after
     waits_for = ", ".join(
         f"{i} ({found[i].state.value})" if i in found else f"{i} (gone)" for i in job.after
     )
+    state = job.state.value + (_STOPPING if still_stopping(job) else "")
+    if alive is not None and job.state == State.RUNNING and worker_gone(job, alive):
+        state += " " + _gone_note([job], now)  # in the words of `status`
     # A waiting job's run_at is the earliest it may run: said only when it is still ahead.
     run_at = job.state != State.WAITING or job.run_at > now
     fields: list[tuple[str, str]] = [
@@ -360,7 +370,7 @@ def job_detail(job: Job, attempts: Sequence[Attempt], after: Mapping[int, Job]) 
         ("command", shown_command(job.command) if job.command else ""),
         ("directory", job.cwd or ""),
         ("queue", job.queue),
-        ("state", job.state.value + (_STOPPING if still_stopping(job) else "")),
+        ("state", state),
         ("priority", str(job.priority)),
         ("attempts", f"{job.attempts}/{job.max_attempts}"),
         ("key", job.key or ""),

@@ -6,7 +6,9 @@ with SIGKILL."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import time
 from typing import Any
 
@@ -83,3 +85,49 @@ def test_status_says_how_many_running_jobs_it_leaves_out_and_every_gone_worker_s
     (note,) = [line for line in lines if line.startswith("(worker gone")]
     for job_id in gone:
         assert re.search(rf"job {job_id} runs again when its lease ends at ", note), note
+
+
+def test_show_and_logs_say_a_running_job_s_worker_is_gone_as_status_does(env: Env) -> None:
+    """After a kill -9 of its worker, `status` said `worker gone` and when the job runs
+    again, while `show ID` said only `state running`, naming the dead worker as if alive,
+    and `logs` with no id said the job had "started 2s ago" as of one still running."""
+    (env.root / "hold.sh").write_text("until [ -e go ]; do sleep 0.02; done\n")
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    worker = env.start("run-worker", "--worker-name", "doomed")
+    job = env.enqueue("--exec", "--max-attempts", "3", "--", "sh", "hold.sh")
+    env.wait_for(lambda: env.show(job)["state"] == "running", timeout=20)
+    try:
+        state = next(
+            x
+            for x in env.run("show", str(job), check=True).stdout.splitlines()
+            if x.startswith("state")
+        )
+        assert state.split() == ["state", "running"], state
+        picked = env.run("logs")
+        assert f"jobctl: job {job} (sh hold.sh), started " in picked.stderr, picked.stderr
+        assert "gone" not in picked.stderr, picked.stderr
+
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.communicate(timeout=30)
+        fate = (
+            rf"\(worker gone: job {job} runs again when its lease ends at [0-9:]+"
+            r" \(in [^)]+\), as attempt 2/3\)"
+        )
+        status = env.run("status", check=True).stdout
+        assert re.search(rf"^{fate}$", status, re.MULTILINE), status
+        shown = env.run("show", str(job), check=True).stdout.splitlines()
+        state = next(x for x in shown if x.startswith("state"))
+        assert re.fullmatch(rf"state +running {fate}", state), state
+        assert any(x.split() == ["worker", "doomed"] for x in shown), shown
+        picked = env.run("logs")
+        assert re.search(
+            rf"^jobctl: job {job} \(sh hold.sh\), started .* ago {fate}$",
+            picked.stderr,
+            re.MULTILINE,
+        ), picked.stderr
+        # --json stays as it was: `status --json` has worker_gone.
+        assert json.loads(env.run("show", str(job), "--json", check=True).stdout)["state"] == (
+            "running"
+        )
+    finally:
+        (env.root / "go").touch()  # the job's loop ends: its worker is gone

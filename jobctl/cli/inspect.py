@@ -21,7 +21,7 @@ from jobctl.cli.context import STATE
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-    from jobctl.models import Job, JobFilter
+    from jobctl.models import Job, JobFilter, WorkerInfo
     from jobctl.store import Store
 
 from jobctl.cli.options import (
@@ -155,6 +155,7 @@ def show(
     from jobctl.cli.attemptlogs import hook_document, hook_logs, located
     from jobctl.documents import attempt_document, job_document, print_json
     from jobctl.errors import NotFound
+    from jobctl.models import State
     from jobctl.render import hook_rows, job_detail
 
     with STATE.store(create=False) as store:
@@ -164,6 +165,8 @@ def show(
         attempts = located(store, store.attempts(job_id))
         hooks = hook_logs(store, attempts)
         after = store.get_many(job.after) if job.after and not as_json else {}
+        # A running job's worker may be gone: the state says so, as `status` does.
+        alive = _alive_workers(store) if job.state == State.RUNNING and not as_json else None
     if as_json:
         history = [
             attempt_document(a) | {"hooks": [hook_document(h) for h in hooks[a.run]]}
@@ -171,8 +174,15 @@ def show(
         ]
         print_json(job_document(job) | {"attempts_history": history})
     else:
-        job_detail(job, attempts, after)
+        job_detail(job, attempts, after, alive)
         hook_rows(job_id, attempts, hooks)
+
+
+def _alive_workers(store: Store) -> list[WorkerInfo]:
+    """The live workers, as `status` lists them: a running job of none of them is a gone
+    worker's (documents.worker_gone)."""
+    now = time.time()
+    return [worker for worker in store.workers() if worker.alive(now)]
 
 
 @app.command(
@@ -628,9 +638,10 @@ def started_last(store: Store, *, follow: bool = False) -> int:
     paused, busy or at max_running), `add` then `follow` means the newer one: --follow
     takes the newest such job and waits for it to start, as `logs -f ID` does; without
     --follow the note names it, lest an old job's output pass for its own."""
+    from jobctl.documents import worker_gone
     from jobctl.errors import NotFound
     from jobctl.models import FINAL_STATES, JobFilter, State
-    from jobctl.render import age_text, job_label
+    from jobctl.render import _gone_note, age_text, job_label
     from jobctl.text import say
 
     now = time.time()
@@ -673,6 +684,8 @@ def started_last(store: Store, *, follow: bool = False) -> int:
     line = f"jobctl: job {job.id} ({job_label(job)}), started {age_text(job.started_at, now)}"
     if job.state != State.RUNNING:
         line += f", now {job.state.value}"
+    elif worker_gone(job, _alive_workers(store)):  # no more output until it runs again
+        line += f" {_gone_note([job], now)}"
     others = sum(1 for j in running if j.id != job.id)
     if others:
         line += f"; {others} other job(s) running (jobctl logs ID for another)"
