@@ -14,7 +14,7 @@ import json
 import re
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from jobctl.documents import NO_LIMITS, job_document, print_json, worker_gone
@@ -252,7 +252,7 @@ def job_listing(
         )
 
 
-def job_rows(jobs: Sequence[Job]) -> None:
+def job_rows(jobs: Sequence[Job], gone: Collection[int] = ()) -> None:
     """One row per job. CREATED is the time `list` sorts by and `--since` filters on; WHEN
     is the time of the job's state: when a scheduled job is due, when a running one started,
     when a finished one ended (empty for a queued job: CREATED says it). A job cancelled
@@ -260,7 +260,8 @@ def job_rows(jobs: Sequence[Job]) -> None:
     says so (in plain text in WHEN, leaving the STATE field as --state names it). On a
     terminal the times are how long ago; in plain text, which a file or a mail keeps, when
     (`listed_time`). On a terminal the JOB and QUEUE names are cut last of all: they tell
-    the rows apart, where the payload, the key and the error give way first."""
+    the rows apart, where the payload, the key and the error give way first. `gone`: the
+    running jobs whose worker is gone, said in WHEN as `status` marks them."""
     now = time.time()
     plain = not use_rich()
 
@@ -274,7 +275,7 @@ def job_rows(jobs: Sequence[Job]) -> None:
         if job.state == State.SCHEDULED:
             when = "due " + (listed_time(job.run_at, now, plain) if plain else ago(job.run_at, now))
         elif job.state == State.RUNNING:
-            when = "started " + since(job.started_at)
+            when = "started " + since(job.started_at) + (", worker gone" if job.id in gone else "")
         elif job.state == State.WAITING:
             when = "after " + _waited_for(job.after, plain)
         elif still_stopping(job):
@@ -300,7 +301,8 @@ def job_rows(jobs: Sequence[Job]) -> None:
                 *_command_cells(job, plain),
             ]
         )
-        styles.append(_STATE_STYLE.get(State.RUNNING if still_stopping(job) else job.state))
+        style = _STATE_STYLE.get(State.RUNNING if still_stopping(job) else job.state)
+        styles.append("red" if job.id in gone else style)  # as status marks it
     table(
         [
             "ID",

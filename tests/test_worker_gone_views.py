@@ -131,3 +131,23 @@ def test_show_and_logs_say_a_running_job_s_worker_is_gone_as_status_does(env: En
         )
     finally:
         (env.root / "go").touch()  # the job's loop ends: its worker is gone
+
+
+def test_list_says_in_when_that_a_running_job_s_worker_is_gone(env: Env) -> None:
+    """`list` showed a gone worker's job as plainly running, `started 2s ago`, where status
+    and show say that nothing runs it any more: its WHEN says so, its STATE stays running
+    (the state `--state running` selects it by)."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    for _ in range(2):
+        env.enqueue("ok")
+    _register(env, ALIVE, heartbeat_age=0.0)
+    _register(env, GONE, heartbeat_age=3 * 3600.0)
+    (kept,) = _claim(env, ALIVE, 1)
+    (lost,) = _claim(env, GONE, 1)
+    rows = {
+        int(line.split()[0]): line
+        for line in env.run("list", "--state", "running", check=True).stdout.splitlines()[1:]
+    }
+    assert set(rows) == {kept, lost}
+    assert ", worker gone" in rows[lost] and "worker gone" not in rows[kept]
+    assert rows[lost].split()[3] == "running"

@@ -19,7 +19,7 @@ from jobctl.cli.completers import complete_job, complete_queue, complete_state
 from jobctl.cli.context import STATE
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from jobctl.models import Job, JobFilter, WorkerInfo
     from jobctl.store import Store
@@ -123,8 +123,10 @@ def list_jobs(
         jobs = store.list_jobs(where)
         if queue is not None and not jobs:
             note_unknown_queue(queue, store, fatal=True)  # a typo is exit 2, as in wait
+        gone = _gone_workers_jobs(store, jobs) if not as_json else set()
     note_unknown_job(job, bool(jobs))
-    job_listing(jobs, rows, first="oldest" if oldest_first else "newest", as_json=as_json)
+    order = "oldest" if oldest_first else "newest"
+    job_listing(jobs, rows, first=order, as_json=as_json, show_rows=_rows_marking(gone))
 
 
 def _every_job(store: Store, where: JobFilter, page: int = 1000) -> Iterator[Job]:
@@ -176,6 +178,25 @@ def show(
     else:
         job_detail(job, attempts, after, alive)
         hook_rows(job_id, attempts, hooks)
+
+
+def _gone_workers_jobs(store: Store, jobs: Sequence[Job]) -> set[int]:
+    """The running jobs among `jobs` whose worker is gone (documents.worker_gone), read only
+    when some job is running: `list` marks them as `status` does."""
+    from jobctl.documents import worker_gone
+    from jobctl.models import State
+
+    running = [job for job in jobs if job.state == State.RUNNING]
+    if not running:
+        return set()
+    alive = _alive_workers(store)
+    return {job.id for job in running if worker_gone(job, alive)}
+
+
+def _rows_marking(gone: set[int]) -> Callable[[Sequence[Job]], None]:
+    from jobctl.render import job_rows
+
+    return lambda jobs: job_rows(jobs, gone=gone)
 
 
 def _alive_workers(store: Store) -> list[WorkerInfo]:
