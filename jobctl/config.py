@@ -297,7 +297,7 @@ def _check_trusted(path: Path, info: os.stat_result) -> None:
 
     if not stat.S_ISREG(info.st_mode):
         return  # /dev/null, a pipe: nothing another user keeps
-    problem = not_private(info, owner=0)
+    problem = not_private(info, owner=0, where=str(path))
     if problem is not None:
         raise ConfigError(
             f"{path} {problem}: its commands would run as {user_name(os.geteuid())}; make it"
@@ -309,7 +309,7 @@ def _check_trusted(path: Path, info: os.stat_result) -> None:
     except OSError:
         return
     sticky = folder.st_mode & stat.S_ISVTX and folder.st_uid == 0  # (its owner may delete)
-    problem = None if sticky else not_private(folder, owner=0)
+    problem = None if sticky else not_private(folder, owner=0, where=str(path.parent))
     if problem is not None:
         raise ConfigError(
             f"{path}: its folder {path.parent} {problem}: another user could replace the"

@@ -92,17 +92,67 @@ def user_name(uid: int) -> str:
     return f"uid {uid}" if name is None else f"{name} (uid {uid})"
 
 
-def not_private(info: os.stat_result, owner: int | None = None) -> str | None:
+def not_private(
+    info: os.stat_result, owner: int | None = None, *, where: int | str | None = None
+) -> str | None:
     """Why a file or folder is not private to this user, as the end of a sentence naming it:
     owned by someone other than the effective uid (or `owner`, when given), or writable by
-    group or others. None when it is private."""
+    group or others, by its mode or by a POSIX ACL. None when it is private. `where` (its
+    descriptor, or the path `info` was read from) is where the ACL is read: without it,
+    the mode alone is looked at."""
     euid = os.geteuid()
     if info.st_uid != euid and info.st_uid != owner:
         return f"is owned by {user_name(info.st_uid)}, not by {user_name(euid)}"
+    mode = stat.S_IMODE(info.st_mode)
     if info.st_mode & 0o002 or (info.st_mode & 0o020 and not _own_group(info)):
-        mode = stat.S_IMODE(info.st_mode)
         return f"is writable by group or others (mode {mode:04o}, owner {user_name(info.st_uid)})"
+    # With an ACL, the group bits are its mask, which caps every entry but the owner's and
+    # other's: only a mask that grants write can hide a grant to another user.
+    if info.st_mode & 0o020 and where is not None:
+        grantee = _acl_write_grantee(where, info)
+        if grantee is not None:
+            return (
+                f"is writable by {grantee} through an ACL (mode {mode:04o}, owner"
+                f" {user_name(info.st_uid)})"
+            )
     return None
+
+
+_ACL_XATTR = "system.posix_acl_access"
+_ACL_USER, _ACL_GROUP = 0x02, 0x08  # named entries (linux/posix_acl.h), the others' tags
+_ACL_WRITE = 0x02
+
+
+def _acl_write_grantee(where: int | str, info: os.stat_result) -> str | None:
+    """Who other than the owner (and its private group, which _own_group has accepted) a
+    POSIX access ACL lets write, named for a message; None for no such entry, or no ACL
+    (none set, or a file system without xattrs). The xattr is a little-endian version
+    (2), then entries of tag (u16), permissions (u16) and id (u32)."""
+    import struct
+
+    try:
+        raw = os.getxattr(where, _ACL_XATTR)
+    except OSError:
+        return None  # ENODATA, ENOTSUP; any other failure, the open that follows says
+    for offset in range(4, len(raw) - 7, 8):
+        tag, permissions, grantee = struct.unpack_from("<HHI", raw, offset)
+        if not permissions & _ACL_WRITE:
+            continue
+        if tag == _ACL_USER and grantee != info.st_uid:
+            return user_name(grantee)
+        if tag == _ACL_GROUP and grantee != info.st_gid:
+            return f"group {_group_name(grantee)}"
+    return None
+
+
+def _group_name(gid: int) -> str:
+    """`name (gid N)`, or `gid N` for a gid without a name."""
+    import grp
+
+    try:
+        return f"{grp.getgrgid(gid).gr_name} (gid {gid})"
+    except KeyError:
+        return f"gid {gid}"
 
 
 def _own_group(info: os.stat_result) -> bool:
@@ -158,7 +208,7 @@ def open_private_dir(
         fd = _open_dir(path, dir_fd, what, shown)
     try:
         info = os.fstat(fd)
-        problem = not_private(info)
+        problem = not_private(info, where=fd)
         if problem:
             raise PermissionError(f"{what} {shown} {problem}")
         if made and stat.S_IMODE(info.st_mode) != mode:
@@ -211,7 +261,11 @@ def _make_parents(path: Path, what: str) -> None:
             os.mkdir(directory, 0o700)
         except FileExistsError:
             info = os.lstat(directory)
-            problem = "is a symbolic link" if stat.S_ISLNK(info.st_mode) else not_private(info)
+            problem = (
+                "is a symbolic link"
+                if stat.S_ISLNK(info.st_mode)
+                else not_private(info, where=str(directory))
+            )
             if problem:
                 raise PermissionError(f"{what} {directory} {problem}") from None
             continue

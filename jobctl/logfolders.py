@@ -69,7 +69,7 @@ def log_root_problem(root: str, beside_database: bool = False) -> str | None:
         return f"log folder {root} is a symbolic link of another user's"
     if not stat.S_ISDIR(info.st_mode):
         return f"log folder {root} is not a folder"
-    problem = not_private(info)
+    problem = not_private(info, where=target)
     return f"log folder {root} {problem}" if problem else None
 
 

@@ -115,7 +115,7 @@ def _check_folder(path: Path, folder: Path, owner: int | None) -> None:
         info = os.stat(folder)
     except OSError:
         return  # missing (made private by create_database_file) or closed: the open says so
-    problem = not_private(info, owner=0 if info.st_uid == 0 else owner)
+    problem = not_private(info, owner=0 if info.st_uid == 0 else owner, where=str(folder))
     if problem:
         raise StoreError(
             f"database {path}: its folder {folder} {problem}; others could put files beside"

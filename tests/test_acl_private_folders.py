@@ -1,0 +1,127 @@
+"""Folders private by their mode but open to another user through a POSIX ACL.
+
+With an access ACL, the group bits of a folder's mode are the ACL's mask: a grant of write
+to user nobody shows as mode 0770, which passes as writable by the owner's own private
+group. Such a folder is refused where one of mode 0777 is: a log folder (validate, a
+worker), a database's folder (enqueue) and a config's folder (validate). The ACL is set as
+the `system.posix_acl_access` xattr, in the layout setfacl writes (no setfacl needed).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+from pathlib import Path
+
+import pytest
+from conftest import Env
+
+NOBODY = 65534
+_ANY = 0xFFFFFFFF  # the id of an entry that names nobody (owner, owning group, mask, other)
+_USER_OBJ, _USER, _GROUP_OBJ, _MASK, _OTHER = 0x01, 0x02, 0x04, 0x10, 0x20
+CONFIG = '[jobs.t]\ncommand = ["echo", "secret output"]\n'
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the reproduction sets ACLs as root")
+
+
+def set_acl(folder: Path, *, user: int, user_perms: int, mask: int) -> None:
+    """Give `folder` an access ACL: owner rwx, `user` with `user_perms`, owning group and
+    others nothing, and `mask` (which the mode's group bits then show)."""
+    entries = [
+        (_USER_OBJ, 7, _ANY),
+        (_USER, user_perms, user),
+        (_GROUP_OBJ, 0, _ANY),
+        (_MASK, mask, _ANY),
+        (_OTHER, 0, _ANY),
+    ]
+    value = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
+    try:
+        os.setxattr(folder, "system.posix_acl_access", value)
+    except OSError as exc:
+        if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            pytest.skip(f"no POSIX ACLs on the file system of {folder}")
+        raise
+
+
+def private_folder(root: Path, name: str) -> Path:
+    folder = root / name
+    folder.mkdir(mode=0o700)
+    folder.chmod(0o700)
+    return folder
+
+
+@pytest.fixture
+def own_group_accepted(env: Env) -> None:
+    """The refusals below are of folders that pass by their mode alone: mode 0770 with
+    root's group must count as root's own private group here."""
+    folder = private_folder(env.root, "baseline")
+    folder.chmod(0o770)
+    env.write_config(f'[settings]\nlog_dir = "{folder}"\n{CONFIG}')
+    result = env.run("validate")
+    if "writable by group or others" in result.stderr:
+        pytest.skip("root's group is no private group on this host")
+    assert result.returncode == 0, result.stderr
+    assert "log_dir" not in result.stderr
+
+
+@pytest.mark.usefixtures("own_group_accepted")
+def test_log_folder_writable_through_acl_is_refused(env: Env) -> None:
+    logs = private_folder(env.root, "logs")
+    set_acl(logs, user=NOBODY, user_perms=7, mask=7)
+    assert logs.stat().st_mode & 0o777 == 0o770
+    env.write_config(f'[settings]\nlog_dir = "{logs}"\n{CONFIG}')
+    said = f"log folder {logs} is writable by nobody (uid 65534) through an ACL (mode 0770"
+
+    validated = env.run("validate")
+    assert said in validated.stderr, validated.stderr
+
+    env.enqueue("t")
+    worker = env.run("run-worker", "--burst")
+    assert worker.returncode == 2, worker.stderr
+    assert said in worker.stderr
+    assert list(logs.iterdir()) == []  # no job's output went there
+    assert env.show(1)["state"] == "queued"
+
+
+@pytest.mark.usefixtures("own_group_accepted")
+def test_database_folder_writable_through_acl_is_refused(env: Env) -> None:
+    folder = private_folder(env.root, "dbdir")
+    set_acl(folder, user=NOBODY, user_perms=7, mask=7)
+    result = env.run("--db", str(folder / "q.db"), "enqueue", "--exec", "--", "echo", "hi")
+    assert result.returncode == 3, result.stderr
+    assert f"its folder {folder} is writable by nobody (uid 65534) through an ACL" in result.stderr
+    assert not (folder / "q.db").exists()
+
+
+@pytest.mark.usefixtures("own_group_accepted")
+def test_config_folder_writable_through_acl_is_refused(env: Env) -> None:
+    folder = private_folder(env.root, "conf")
+    config = folder / "jobs.toml"
+    config.write_text(CONFIG)
+    set_acl(folder, user=NOBODY, user_perms=7, mask=7)
+    result = env.run("--config", str(config), "validate", config=False)
+    assert result.returncode == 2, result.stderr
+    assert f"its folder {folder} is writable by nobody (uid 65534) through an ACL" in (
+        result.stderr
+    )
+
+
+@pytest.mark.usefixtures("own_group_accepted")
+def test_acl_granting_no_write_to_others_is_accepted(env: Env) -> None:
+    """A mask without write caps every named entry (nobody's rwx reads as r-x), and a grant
+    to the owner itself opens nothing to others: both folders are private."""
+    capped = private_folder(env.root, "capped")
+    set_acl(capped, user=NOBODY, user_perms=7, mask=5)
+    assert capped.stat().st_mode & 0o777 == 0o750
+    own = private_folder(env.root, "own")
+    set_acl(own, user=os.geteuid(), user_perms=7, mask=7)
+    for logs in (capped, own):
+        env.write_config(f'[settings]\nlog_dir = "{logs}"\n{CONFIG}')
+        validated = env.run("validate")
+        assert validated.returncode == 0, validated.stderr
+        assert "through an ACL" not in validated.stderr
+        job = env.enqueue("t")
+        env.run("run-worker", "--burst", check=True)
+        assert env.show(job)["state"] == "succeeded"
+        assert "secret output" in env.run("logs", str(job), check=True).stdout
