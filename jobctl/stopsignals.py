@@ -12,6 +12,36 @@ from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
+# What a worker, `up` and the cron daemon act on: SIGTERM and SIGINT stop, SIGQUIT stops at
+# once, SIGHUP re-reads the config. The one list: the init of jobctl as PID 1 passes on these.
+SERVICE_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT)
+# Sent out of habit (a logrotate postrotate, `docker kill -s USR1` to reopen logs): by default
+# they killed a worker mid-job, its jobs' processes left running unsupervised to be run again
+# beside themselves once their leases ended. A service ignores them (a worker says so).
+IGNORED_SIGNALS = (signal.SIGUSR1, signal.SIGUSR2)
+
+
+def keep_exit_statuses() -> None:
+    """Undo an ignored SIGCHLD, inherited from a parent that set it (exec keeps it): the
+    kernel then reaps every child at once and their exit statuses are lost, so that a job's
+    success was taken for a failure (run again), and the init of jobctl as PID 1 exited 1
+    whatever jobctl's code was."""
+    if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+
+
+def ignored_and_said(say: Callable[[str], None]) -> Callable[[int, Any], None]:
+    """A handler for IGNORED_SIGNALS that has `say` told each one's name. It is told from a
+    thread of its own: a handler may interrupt the main thread inside the event log's lock,
+    which a line written from the handler itself would wait on for ever."""
+
+    def handler(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        with contextlib.suppress(RuntimeError):  # no thread to be had (a pids limit): unsaid
+            threading.Thread(target=say, args=(name,), name="signal-note", daemon=True).start()
+
+    return handler
+
 
 @contextlib.contextmanager
 def handlers_replaced(

@@ -1345,7 +1345,8 @@ class Worker:
     @contextlib.contextmanager
     def signal_handlers(self) -> Iterator[None]:
         """SIGTERM and SIGINT stop this worker while inside (a second one, or SIGQUIT, at
-        once); SIGHUP re-reads the config (the attempts running go on as they started).
+        once); SIGHUP re-reads the config (the attempts running go on as they started);
+        SIGUSR1 and SIGUSR2 are said and ignored.
         Commands enter it before they start anything else (a metrics server), so no early
         signal finds the default handler and kills the process without a graceful stop."""
         old = self._install_signals()
@@ -1358,17 +1359,31 @@ class Worker:
         if threading.current_thread() is not threading.main_thread() or self._handling:
             return {}
         self._handling = True
-        # An ignored SIGCHLD, inherited from a parent that set it (exec keeps it), has the
-        # kernel reap every child at once: their exit statuses are lost, and a success was
-        # taken for a failure (run again), a failure for a success.
-        if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        from jobctl.stopsignals import (
+            IGNORED_SIGNALS,
+            SERVICE_SIGNALS,
+            ignored_and_said,
+            keep_exit_statuses,
+        )
+
+        keep_exit_statuses()
         # A signal may land on any thread; the wake-up fd makes sure the main thread's
         # select() returns at once to run the handler, not at its next timeout.
         self._old_wakeup_fd = signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         old: dict[int, object] = {}
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        for sig in SERVICE_SIGNALS:
             old[sig] = signal.signal(sig, self._on_signal)
+
+        def ignored(name: str) -> None:
+            self.log.emit(
+                "worker.signal_ignored",
+                worker=self.id,
+                signal=name,
+                reason="jobctl gives it no meaning: the worker goes on",
+            )
+
+        for sig in IGNORED_SIGNALS:
+            old[sig] = signal.signal(sig, ignored_and_said(ignored))
         return old
 
     def _restore_signals(self, old: dict[int, object]) -> None:

@@ -117,10 +117,7 @@ def schedule_daemon(
     config = _schedule_config()
     with STATE.store(service=True) as store:
         daemon = Daemon(store, config, log=STATE.event_log(), on_reload=STATE.use_config)
-        signal.signal(signal.SIGTERM, lambda *_: daemon.request_stop())
-        signal.signal(signal.SIGINT, lambda *_: daemon.request_stop())
-        signal.signal(signal.SIGQUIT, lambda *_: daemon.request_stop())  # not a core dump
-        signal.signal(signal.SIGHUP, lambda *_: daemon.request_reload())
+        _take_signals(daemon.request_stop, daemon.request_reload, daemon.log.emit)
         signal.set_wakeup_fd(daemon.wake_fd, warn_on_full_buffer=False)
         with _metrics(metrics_addr):
             code = daemon.run()
@@ -129,6 +126,32 @@ def schedule_daemon(
 
         raise StoreError(daemon.failure)
     raise typer.Exit(code)
+
+
+def _take_signals(
+    stop: Callable[[], None], reload: Callable[[], None], emit: Callable[..., None]
+) -> None:
+    """The cron daemon's handlers: SIGHUP re-reads the config, SIGUSR1 and SIGUSR2 are said
+    and ignored, the other signals of SERVICE_SIGNALS stop it (SIGQUIT too: not a core dump)."""
+    import signal
+
+    from jobctl.stopsignals import IGNORED_SIGNALS, SERVICE_SIGNALS, ignored_and_said
+
+    def take(signum: int, _frame: object) -> None:
+        if signum == signal.SIGHUP:
+            reload()
+        else:
+            stop()
+
+    for number in SERVICE_SIGNALS:
+        signal.signal(number, take)
+
+    def ignored(name: str) -> None:
+        reason = "jobctl gives it no meaning: the cron daemon goes on"
+        emit("scheduler.signal_ignored", signal=name, reason=reason)
+
+    for number in IGNORED_SIGNALS:
+        signal.signal(number, ignored_and_said(ignored))
 
 
 @app.command(epilog="Example:  jobctl up --concurrency 4   (the mode for a systemd unit)")
