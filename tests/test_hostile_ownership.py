@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 from chaoslib import file_digest, one_error_line
-from conftest import Env
+from conftest import JOBCTL, Env
 from test_ops_support import start_worker, wait_state
 
 import jobctl
@@ -201,7 +201,7 @@ def test_a_database_in_a_folder_others_can_write_is_refused(env: Env, sticky: bo
 
 
 @as_root
-@pytest.mark.skipif(shutil.which("useradd") is None, reason="needs useradd")
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="needs unshare")
 def test_a_group_writable_folder_is_no_private_group_when_another_account_has_it_as_primary(
     env: Env,
 ) -> None:
@@ -215,13 +215,26 @@ def test_a_group_writable_folder_is_no_private_group_when_another_account_has_it
     folder.chmod(0o770)  # root:root, writable by the group root
     env.db = folder / "q.db"
     assert env.enqueue("backup", "--arg", "dest=x") == 1  # root's own group: accepted
-    name = f"jq{os.getpid()}"
-    subprocess.run(["useradd", "-M", "-N", "-g", "0", "-s", "/bin/false", name], check=True)
-    try:
-        refused = env.run("list")
-        one_error_line(refused, 3, f"its folder {folder}", "writable by group or others")
-    finally:
-        subprocess.run(["userdel", name], check=True)
+    # The account is seen by this one command alone, through a passwd file of its own bound
+    # over /etc/passwd in a mount namespace: added to the host's, it made root's group no
+    # private group for every test running beside this one.
+    passwd = env.root / "passwd"
+    passwd.write_text(
+        Path("/etc/passwd").read_text() + "jqops:x:60001:0::/nonexistent:/bin/false\n"
+    )
+    bound = ["unshare", "--mount", "--propagation", "private", "sh", "-c"]
+    bound += ['mount --bind "$0" /etc/passwd && exec "$@"', str(passwd), *JOBCTL]
+    refused = subprocess.run(
+        [*bound, *env.global_args(), "list"],
+        env=env.env,
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if "mount" in refused.stderr and refused.returncode != 3:
+        pytest.skip(f"no mount namespace here: {refused.stderr.strip()}")
+    one_error_line(refused, 3, f"its folder {folder}", "writable by group or others")
     assert env.run("list", check=True).stdout.count("backup") == 1
 
 
