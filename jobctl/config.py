@@ -31,7 +31,7 @@ NAME_RULE = (
 )
 MAX_CONFIG_BYTES = 16 << 20  # far above any real config; stops a read of /dev/zero
 # The keys of a job type that a schedule with an inline `command` takes for it (its own
-# jitter, queue, priority and description are the schedule's).
+# jitter and description are the schedule's alone; its queue and priority, its job type's too).
 _INLINE_JOB_KEYS = (
     "command",
     "shell",
@@ -921,8 +921,11 @@ class _Parser:
                     f"its job type would be named {job!r}, as [jobs.{_quote_key(job)}] is:"
                     f" rename one (or set job = {job!r} instead of a command)",
                 )
-            # It runs once a fire, as a crontab line does, unless max_attempts says more.
-            own = {key: data[key] for key in _INLINE_JOB_KEYS if key in data}
+            # It runs once a fire, as a crontab line does, unless max_attempts says more. It
+            # takes the schedule's queue and priority too: `enqueue schedule:NAME` queues it
+            # where `schedule run NAME` and the fires do, for the workers of that queue.
+            keys = (*_INLINE_JOB_KEYS, "queue", "priority")
+            own = {key: data[key] for key in keys if key in data}
             inline = self.job_type(t, job, own, default_attempts=1)
         overlap = self.take(t, data, "overlap", str, "skip")
         if overlap not in ("skip", "queue", "allow"):

@@ -1,0 +1,30 @@
+"""What the config's tables mean, whatever path reaches them: a schedule's inline job type
+queues where its schedule does, a file is valid or not whatever the order of its tables, a
+declared queue is a known one, and `~` in a job type's `cwd` is the home, as in `db`."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Env
+
+INLINE_B = '[schedules.b]\ncommand = "echo b"\ncron = "@daily"\n'
+NAMES_B = '[schedules.a]\njob = "schedule:b"\ncron = "@hourly"\n'
+
+
+def _jobs(env: Env) -> list[dict[str, object]]:
+    return json.loads(env.run("list", "--json", check=True).stdout)  # type: ignore[no-any-return]
+
+
+def test_enqueue_of_an_inline_schedule_s_job_queues_it_as_schedule_run_does(env: Env) -> None:
+    """`enqueue schedule:s` took the defaults, queue default and priority 0, where a worker
+    of the schedule's queue never took it."""
+    env.write_config(
+        '[schedules.s]\ncommand = "echo hi"\ncron = "@daily"\nqueue = "q1"\npriority = 5\n'
+    )
+    env.run("schedule", "run", "s", check=True)
+    env.run("enqueue", "schedule:s", check=True)
+    placed = [(job["job"], job["queue"], job["priority"]) for job in _jobs(env)]
+    assert placed == [("schedule:s", "q1", 5)] * 2, placed
+    env.run("run-worker", "--burst", "--queue", "q1", check=True)
+    assert [job["state"] for job in _jobs(env)] == ["succeeded"] * 2
