@@ -642,11 +642,15 @@ class _Parser:
         for name, data in jobs_doc.items():
             jobs[name] = self.job(name, data)
         schedules: dict[str, ScheduleSpec] = {}
+        inline_jobs: dict[str, JobType] = {}
         for name, data in self.doc.get("schedules", {}).items():
+            # Each schedule sees the [jobs] tables alone, not another schedule's inline job
+            # type: whether a file is valid must not hang on the order of its tables.
             spec, inline = self.schedule(name, data, jobs, settings.max_payload)
             schedules[name] = spec
             if inline is not None:
-                jobs[inline.name] = inline
+                inline_jobs[inline.name] = inline
+        jobs.update(inline_jobs)
         limits = {
             name: limit
             for name, data in self.doc.get("queues", {}).items()
@@ -901,6 +905,16 @@ class _Parser:
         if has_job:
             job = self.take(t, data, "job", str, "")
             if job not in jobs:
+                owner = job.removeprefix("schedule:")
+                owner_data = self.doc.get("schedules", {}).get(owner)
+                if job != owner and isinstance(owner_data, dict) and "command" in owner_data:
+                    raise self.fail(
+                        t,
+                        "job",
+                        f"{job!r} is the inline command of [schedules.{_quote_key(owner)}], for"
+                        " it alone: to run that command on two schedules, move it into a"
+                        ' [jobs.NAME] table and set job = "NAME" in both',
+                    )
                 known = ", ".join(sorted(jobs)) or "none"
                 raise self.fail(t, "job", f"unknown job {job!r}; defined jobs: {known}")
             for key in _INLINE_JOB_KEYS:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+from chaoslib import one_error_line
 from conftest import Env
 
 INLINE_B = '[schedules.b]\ncommand = "echo b"\ncron = "@daily"\n'
@@ -28,3 +30,24 @@ def test_enqueue_of_an_inline_schedule_s_job_queues_it_as_schedule_run_does(env:
     assert placed == [("schedule:s", "q1", 5)] * 2, placed
     env.run("run-worker", "--burst", "--queue", "q1", check=True)
     assert [job["state"] for job in _jobs(env)] == ["succeeded"] * 2
+
+
+@pytest.mark.parametrize("text", [INLINE_B + NAMES_B, NAMES_B + INLINE_B])
+def test_a_schedule_naming_another_s_inline_command_is_refused_in_either_order(
+    env: Env, text: str
+) -> None:
+    """The schedule written after the inline one was accepted, the one before it refused as
+    naming an unknown job: the same file, its tables swapped, read otherwise."""
+    env.write_config(text)
+    refused = one_error_line(env.run("validate"), 2)
+    line = text.splitlines().index('job = "schedule:b"') + 1
+    assert refused.endswith(
+        f":{line}: [schedules.a] job: 'schedule:b' is the inline command of [schedules.b], for"
+        " it alone: to run that command on two schedules, move it into a [jobs.NAME] table"
+        ' and set job = "NAME" in both'
+    ), refused
+
+
+def test_a_schedule_may_name_a_jobs_table_called_schedule_something(env: Env) -> None:
+    env.write_config('[jobs."schedule:b"]\ncommand = ["true"]\n' + NAMES_B)
+    assert env.run("validate", check=True).stderr == ""
