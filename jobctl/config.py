@@ -183,6 +183,9 @@ class Config(NamedTuple):
     # The text it was read from: what `validate` finds on this host is told at its line
     # (see problem_at), even when the file was a pipe that cannot be read twice.
     text: str = ""
+    # Every [queues.NAME] table, with a limit or none: a queue declared is a known one (for
+    # completion, and for enqueue's word on a --queue no one uses), as pueue's groups are.
+    queues: tuple[str, ...] = ()
 
     def job_type(self, name: str) -> JobType:
         try:
@@ -208,10 +211,7 @@ class Config(NamedTuple):
         """Whether the file sets nothing at all (empty, or only comments): as a reload, it
         is a write in progress far more often than a wish for no job types or schedules."""
         return (
-            not self.jobs
-            and not self.schedules
-            and not self.queue_limits
-            and self.settings == Settings()
+            not self.jobs and not self.schedules and not self.queues and self.settings == Settings()
         )
 
 
@@ -651,9 +651,10 @@ class _Parser:
             if inline is not None:
                 inline_jobs[inline.name] = inline
         jobs.update(inline_jobs)
+        queues_doc = self.doc.get("queues", {})
         limits = {
             name: limit
-            for name, data in self.doc.get("queues", {}).items()
+            for name, data in queues_doc.items()
             if (limit := self.queue_limit(name, data)) is not None
         }
         return Config(
@@ -664,6 +665,7 @@ class _Parser:
             queue_limits=limits,
             notes=tuple(self.notes),
             text=self.text,
+            queues=tuple(queues_doc),
         )
 
     def queue_limit(self, name: str, data: Any) -> int | None:

@@ -5,10 +5,11 @@ declared queue is a known one, and `~` in a job type's `cwd` is the home, as in 
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
 from chaoslib import one_error_line
-from conftest import Env
+from conftest import JOBCTL, Env
 
 INLINE_B = '[schedules.b]\ncommand = "echo b"\ncron = "@daily"\n'
 NAMES_B = '[schedules.a]\njob = "schedule:b"\ncron = "@hourly"\n'
@@ -51,3 +52,31 @@ def test_a_schedule_naming_another_s_inline_command_is_refused_in_either_order(
 def test_a_schedule_may_name_a_jobs_table_called_schedule_something(env: Env) -> None:
     env.write_config('[jobs."schedule:b"]\ncommand = ["true"]\n' + NAMES_B)
     assert env.run("validate", check=True).stderr == ""
+
+
+def _completions(env: Env, line: str) -> list[str]:
+    result = subprocess.run(
+        [*JOBCTL],
+        env={**env.env, "_JOBCTL_COMPLETE": "complete_line", "_JOBCTL_COMPLETE_LINE": line},
+        cwd=env.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    return [word for word in result.stdout.splitlines() if word]
+
+
+def test_a_queue_table_without_max_running_declares_a_known_queue(env: Env) -> None:
+    """The table was dropped: `enqueue --queue slow` warned of an unknown queue, `pause`
+    refused it and completion left it out, though the config declares it."""
+    env.write_config("[queues.slow]\n")
+    assert env.run("validate", check=True).stderr == ""
+    queued = env.run("enqueue", "--exec", "--queue", "slow", "true", check=True)
+    assert "unknown queue" not in queued.stderr, queued.stderr
+    assert _completions(env, "jobctl pause ") == ["default", "slow"]
+    env.run("pause", "slow", check=True)
+    # A name, and no limit: status shows none.
+    status = json.loads(env.run("status", "--json", check=True).stdout)
+    (slow,) = [row for row in status["queues"] if row["queue"] == "slow"]
+    assert (slow["paused"], slow["max_running"]) == (True, None), slow

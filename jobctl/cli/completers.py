@@ -76,15 +76,15 @@ def complete_queue(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def queues_named_in(config: "Config") -> set[str]:
     """The queues a config names: the default one, its job types', its schedules' and those
-    given a limit in `[queues.NAME]`, as a queue for ad-hoc commands is before anything else
-    uses it. (`pause` and `resume` accept these, and those the database knows, and no
-    other.)"""
+    declared in `[queues.NAME]` (with a limit or not), as a queue for ad-hoc commands is
+    before anything else uses it. (`pause` and `resume` accept these, and those the database
+    knows, and no other.)"""
     from jobctl.config import DEFAULT_QUEUE
 
     names = {DEFAULT_QUEUE}
     names.update(job.queue for job in config.jobs.values())
     names.update(s.queue for s in config.schedules.values() if s.queue)
-    names.update(config.queue_limits)
+    names.update(config.queues)
     return names
 
 
