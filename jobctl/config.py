@@ -91,10 +91,13 @@ class JobType(NamedTuple):
     hook_timeout: float | None = None  # None: [settings] hook_timeout
 
     def working_dir(self, base_dir: Path) -> str | None:
-        """Where its jobs start, when it says: `cwd`, relative to the config's folder."""
+        """Where its jobs start, when it says: `cwd`, `~` expanded, relative to the
+        config's folder."""
         if self.cwd is None:
             return None
-        return self.cwd if os.path.isabs(self.cwd) else str(base_dir / self.cwd)
+        # `~` is the home of whoever reads the file, as in [settings] db and log_dir.
+        cwd = os.path.expanduser(self.cwd)
+        return cwd if os.path.isabs(cwd) else str(base_dir / cwd)
 
 
 class ScheduleSpec(NamedTuple):

@@ -80,3 +80,18 @@ def test_a_queue_table_without_max_running_declares_a_known_queue(env: Env) -> N
     status = json.loads(env.run("status", "--json", check=True).stdout)
     (slow,) = [row for row in status["queues"] if row["queue"] == "slow"]
     assert (slow["paused"], slow["max_running"]) == (True, None), slow
+
+
+@pytest.mark.parametrize("cwd", ["~", "~/work"])
+def test_a_cwd_under_the_home_is_expanded_as_db_is(env: Env, cwd: str) -> None:
+    """`cwd = "~"` was taken as a folder named `~` beside the config: validate warned that
+    it was no folder, and the job went dead after its attempts."""
+    home = env.root / "home"
+    (home / "work").mkdir()
+    env.write_config(f'[jobs.a]\ncommand = "pwd"\ncwd = "{cwd}"\n')
+    assert env.run("validate", check=True).stderr == ""
+    job_id = env.enqueue("a")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"
+    ran_in = env.run("logs", str(job_id), check=True).stdout.strip()
+    assert ran_in == str(home / cwd.removeprefix("~").removeprefix("/")).rstrip("/"), ran_in
