@@ -23,7 +23,8 @@ from jobctl.errors import ConfigError, JobctlError
 from jobctl.sizes import parse_size
 from jobctl.text import shorten
 
-JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+# \Z, not $: $ also matches before a final newline, and a name "b\n" split event lines.
+JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\Z")
 # JOB_NAME in words, for every message that refuses a name: a name such as `-x`, `.` or `:` is
 # made of the characters allowed, and is refused for its first one.
 NAME_RULE = (
@@ -307,19 +308,22 @@ def _check_trusted(path: Path, info: os.stat_result) -> None:
             " yours (or root's) and not group- or world-writable (chown; chmod go-w FILE)"
             + _or_pass_it_by(path)
         )
-    try:
-        folder = os.stat(path.parent)
-    except OSError:
-        return
-    sticky = folder.st_mode & stat.S_ISVTX and folder.st_uid == 0  # (its owner may delete)
-    problem = None if sticky else not_private(folder, owner=0, where=str(path.parent))
-    if problem is not None:
-        raise ConfigError(
-            f"{path}: its folder {path.parent} {problem}: another user could replace the"
-            f" file, whose commands run as {user_name(os.geteuid())}; make the folder yours"
-            " (or root's) and not group- or world-writable (chown; chmod go-w FOLDER)"
-            + _or_pass_it_by(path)
-        )
+    # The folder of the file read, through any symlink, and the link's own folder: either
+    # one open to others lets them swap the file.
+    for parent in dict.fromkeys((Path(os.path.realpath(path)).parent, path.parent)):
+        try:
+            folder = os.stat(parent)
+        except OSError:
+            continue
+        sticky = folder.st_mode & stat.S_ISVTX and folder.st_uid == 0  # (its owner may delete)
+        problem = None if sticky else not_private(folder, owner=0, where=str(parent))
+        if problem is not None:
+            raise ConfigError(
+                f"{path}: its folder {parent} {problem}: another user could replace the"
+                f" file, whose commands run as {user_name(os.geteuid())}; make the folder yours"
+                " (or root's) and not group- or world-writable (chown; chmod go-w FOLDER)"
+                + _or_pass_it_by(path)
+            )
 
 
 def _or_pass_it_by(path: Path) -> str:
@@ -389,6 +393,22 @@ def parse_config(text: str, path: Path | None = None) -> Config:
         raise ConfigError(_toml_error(name, text, str(exc))) from None
     except RecursionError:  # arrays or tables nested thousands deep
         raise ConfigError(f"{name}: invalid TOML: nested too deeply") from None
+    except ValueError as exc:  # tomllib's int() of a number past sys.get_int_max_str_digits()
+        raise ConfigError(_too_many_digits(name, text, exc)) from None
+
+
+def _too_many_digits(name: str, text: str, exc: ValueError) -> str:
+    """The `FILE:LINE:` error for a number too long for Python's int(): tomllib lets its
+    ValueError out bare, with no position, and a worker reloading the file must refuse it
+    as any other bad edit rather than die of it."""
+    import sys
+
+    most = sys.get_int_max_str_digits()
+    for found in re.finditer(r"[0-9_]+", text):
+        if found.end() - found.start() > most:
+            line = text.count("\n", 0, found.start()) + 1
+            return f"{name}:{line}: invalid TOML: a number of over {most} digits"
+    return f"{name}: invalid TOML: {shorten(str(exc), 120)}"
 
 
 _TOML_AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
@@ -801,7 +821,7 @@ class _Parser:
         max_attempts = self.take(t, data, "max_attempts", int, default_attempts, check_max_attempts)
         timeout = self.duration(t, data, "timeout", None)
         if timeout is not None and timeout <= 0:
-            raise self.fail(t, "timeout", "must be positive")
+            raise self.fail(t, "timeout", "must be longer than 0s (leave it out for no timeout)")
         queue = self.take(t, data, "queue", str, DEFAULT_QUEUE)
         if not QUEUE_NAME.match(queue):
             raise self.fail(t, "queue", f"bad queue name: {NAME_RULE}")
@@ -953,8 +973,12 @@ class _Parser:
         if catch_up not in ("latest", "none", "all"):
             raise self.fail(t, "catch_up", "must be 'latest', 'none' or 'all'")
         catch_up_limit = self.take(t, data, "catch_up_limit", int, 100)
-        if catch_up_limit < 1:
-            raise self.fail(t, "catch_up_limit", "must be at least 1")
+        if not 1 <= catch_up_limit <= MAX_CATCH_UP_LIMIT:
+            raise self.fail(
+                t,
+                "catch_up_limit",
+                f"must be between 1 and {MAX_CATCH_UP_LIMIT}, got {shorten(str(catch_up_limit))}",
+            )
         queue = self.take(t, data, "queue", str, None)
         if queue is not None and not QUEUE_NAME.match(queue):
             raise self.fail(t, "queue", f"bad queue name: {NAME_RULE}")
@@ -997,6 +1021,10 @@ MAX_PRIORITY = 2**53 - 1
 
 # The attempts a job may be given: a job type's, [settings] exec_max_attempts, --max-attempts.
 MAX_ATTEMPTS = 1000
+
+# The missed fires a schedule's catch-up may run: far more than a real one needs, and far
+# below the integers the stores take (past 2**63 the cron daemon failed at every start).
+MAX_CATCH_UP_LIMIT = 100_000
 
 
 def check_priority(value: int) -> int:

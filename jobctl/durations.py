@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from jobctl.errors import DurationError
+from jobctl.text import shorten
 
 _UNITS: dict[str, float] = {
     "ms": 0.001,
@@ -21,7 +22,7 @@ _UNITS: dict[str, float] = {
 _ORDER = ["w", "d", "h", "m", "s", "ms"]
 # Compiled on first use (re's cache): start-up counts. Blanks may part the units ("1h 30m",
 # as systemd reads it), not a number from its unit. Digits are ASCII ones: \d also took any
-# script's ('٣m' was 3 minutes), which no other number of jobctl reads.
+# script's ('٣m' was 3 minutes), as sizes do not either.
 _PART = r"[ \t]*([0-9]+(?:\.[0-9]+)?)(ms|w|d|h|m|s)"
 # Durations beyond a century are surely mistakes, and floats lose precision past them.
 MAX_SECONDS = 100 * 365 * 86400.0
@@ -30,11 +31,13 @@ MAX_SECONDS = 100 * 365 * 86400.0
 def parse_duration(text: str) -> float:
     """Return seconds for a duration string; units must appear largest first, each once."""
     if not isinstance(text, str):
-        raise DurationError(f"invalid duration {text!r}: expected a string like '30s' or '1h30m'")
+        raise DurationError(
+            f"invalid duration {shorten(repr(text))}: expected a string like '30s' or '1h30m'"
+        )
     s = text.strip()
     if not s:
         raise DurationError("invalid duration '': expected a value like '30s' or '1h30m'")
-    if s == "0":  # no unit needed for none (`--delay 0`, `timeout = "0"`... as in systemd)
+    if s == "0":  # no unit needed for none (`--delay 0`, `backoff = "0"`... as in systemd)
         return 0.0
     total = 0.0
     pos = 0
@@ -46,18 +49,19 @@ def parse_duration(text: str) -> float:
         rank = _ORDER.index(unit)
         if rank <= last_rank:
             raise DurationError(
-                f"invalid duration {text!r}: units must go from largest to smallest, each once"
+                f"invalid duration {shorten(text)!r}: units must go from largest to smallest,"
+                " each once"
             )
         last_rank = rank
         total += float(match.group(1)) * _UNITS[unit]
         pos = match.end()
     if pos != len(s) or last_rank == -1:
         raise DurationError(
-            f"invalid duration {text!r}: expected a number with a unit "
+            f"invalid duration {shorten(text)!r}: expected a number with a unit "
             "(ms, s, m, h, d, w), like '250ms', '30s' or '1h30m'"
         )
     if total > MAX_SECONDS:
-        raise DurationError(f"invalid duration {text!r}: longer than 100 years")
+        raise DurationError(f"invalid duration {shorten(text)!r}: longer than 100 years")
     return total
 
 

@@ -31,6 +31,7 @@ from jobctl.config import (
     load_config_file,
 )
 from jobctl.errors import ConfigError, JobctlError
+from jobctl.text import shorten
 
 if TYPE_CHECKING:
     from jobctl.observe.events import EventLog
@@ -101,6 +102,11 @@ class ConfigFollower:
         except JobctlError:
             self._refused = stamp
             raise
+        except (ValueError, RecursionError, MemoryError) as exc:
+            # Whatever slips past the config's own checks refuses this version as a bad edit
+            # would: out of a worker's or daemon's loop it killed the process, its jobs too.
+            self._refused = stamp
+            raise ConfigError(f"{path}: cannot read config: {shorten(str(exc), 120)}") from None
 
     def refuse(self, config: Config) -> None:
         """A version read fine that the caller could not take (its schedules would not plan)."""

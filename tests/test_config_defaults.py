@@ -91,8 +91,8 @@ def test_settings_that_say_nothing_get_the_documented_defaults(tmp_path: Path) -
 @pytest.mark.parametrize(
     ("table", "setting", "message"),
     [
-        ("jobs.t", 'timeout = "0"', "must be positive"),
-        ("jobs.t", 'timeout = "0s"', "must be positive"),
+        ("jobs.t", 'timeout = "0"', "must be longer than 0s (leave it out for no timeout)"),
+        ("jobs.t", 'timeout = "0s"', "must be longer than 0s (leave it out for no timeout)"),
         ("jobs.t", 'hook_timeout = "0"', "must be longer than 0s"),
         ("settings", 'hook_timeout = "0"', "must be longer than 0s"),
         ("settings", 'lease = "0"', "must be at least 1s"),

@@ -47,7 +47,9 @@ def test_an_inline_command_takes_the_job_type_s_keys_on_the_schedule(tmp_path: P
 def test_a_bad_job_key_on_an_inline_schedule_is_named_at_its_line(env: Env) -> None:
     env.write_config(f'[schedules.s]\ncommand = "true"\n{YEARLY}timeout = "0s"\n')
     refused = one_error_line(env.run("validate"), 2)
-    assert refused.endswith(":5: [schedules.s] timeout: must be positive"), refused
+    assert refused.endswith(
+        ":5: [schedules.s] timeout: must be longer than 0s (leave it out for no timeout)"
+    ), refused
 
 
 def test_a_job_key_beside_job_is_refused_where_it_belongs(env: Env) -> None:
