@@ -195,6 +195,8 @@ class Worker:
         self._old_wakeup_fd = -1
         self.on_stop: list[Callable[[], None]] = []
         self.on_hangup: list[Callable[[], None]] = []  # SIGHUP, after the worker's own reload
+        self._handed: Config | None = None  # see take_config
+        self._handed_lock = threading.Lock()
         self._pending_log: list[tuple[_Running, AttemptResult, float, float | None]] = []
         self._started_at = 0.0
         self._outage = Outage(self.log, "worker")
@@ -222,6 +224,16 @@ class Worker:
     def config(self, config: Config) -> None:
         """A config read elsewhere (up's daemon): its stamp tells whether it is current."""
         self._follower.adopt(config)
+
+    def take_config(self, config: Config) -> None:
+        """A config up's cron daemon read and took, for the worker to take at its next turn
+        as it takes one it read itself (see _config_changed): set in place, its lease and
+        log folder changed without a word, and no line named the jobs it leaves unknown.
+        Called from the daemon's thread: only handed over here, the loop is woken."""
+        with self._handed_lock:
+            self._handed = config
+        self._woken = True  # even with every slot full, the next turn takes it
+        self._poke()
 
     def run(self) -> int:
         old_handlers = self._install_signals()  # first: a stop asked for from now is graceful
@@ -994,15 +1006,21 @@ class Worker:
         job type added to it must not be failed as unknown, nor an edited one run as it was
         (True when re-read). `asked` (SIGHUP) re-reads it whatever its stamp says. A worker
         that found no config at start takes the first one that appears where it looked (a
-        job type or a queue limit written after it started must not be ignored)."""
-        if not (asked or self._follower.stale()):
+        job type or a queue limit written after it started must not be ignored). A config
+        handed over by up's daemon (take_config) is taken in the same way, unless in force."""
+        with self._handed_lock:
+            handed, self._handed = self._handed, None
+        if handed is not None and handed.stamp != self.config.stamp:
+            config = handed  # checked by up's daemon, which took it
+        elif not (asked or self._follower.stale()):
             return False
-        try:
-            config = self._follower.read()
-        except JobctlError as exc:
-            level = refusal_level(exc)
-            self.log.emit("worker.reload_failed", level=level, error=f"{exc}{KEEPING}")
-            return False
+        else:
+            try:
+                config = self._follower.read()
+            except JobctlError as exc:
+                level = refusal_level(exc)
+                self.log.emit("worker.reload_failed", level=level, error=f"{exc}{KEEPING}")
+                return False
         fixed = restart_needed(
             self.config, config, _SETTINGS_AT_START, self._in_force, self._set_outside
         )

@@ -191,7 +191,7 @@ def up(
         worker = Worker(worker_store, config, options, log=log)
 
         def reload_worker(new_config: Config) -> None:
-            worker.config = new_config
+            worker.take_config(new_config)  # said as run-worker says a reload
             STATE.use_config(new_config)  # what /metrics reports, too
 
         daemon = Daemon(daemon_store, config, log=log, on_reload=reload_worker)

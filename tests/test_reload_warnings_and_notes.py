@@ -1,0 +1,55 @@
+"""What a reload under `up` says (the worker's own lines, as under run-worker), and what
+`validate` notes of a job type's command and its list-form hooks."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
+
+from conftest import JOBCTL, Env
+
+
+def _start_logged(env: Env, log: Path, *args: str) -> subprocess.Popen[str]:
+    """`jobctl ARGS...` in the background, its event lines written to `log` as it runs."""
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*JOBCTL, *env.global_args(), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            start_new_session=True,
+        )
+    env.procs.append(proc)
+    return proc
+
+
+def _lines(log: Path, event: str) -> list[str]:
+    return [line for line in log.read_text().splitlines() if f" {event} " in line]
+
+
+def test_up_says_what_run_worker_says_of_a_reload(env: Env) -> None:
+    """up's daemon read the edit and set it in its worker: the worker kept its old lease and
+    log folder without a word, and the waiting jobs of the type removed went unmentioned,
+    where run-worker says worker.restart_needed and worker.unknown_jobs. (A long lease: the
+    idle worker does not look at the file before the daemon's 5 s check does.)"""
+    job_a, job_b = '[jobs.a]\ncommand = ["true"]\n', '[jobs.b]\ncommand = ["true"]\n'
+    env.write_config(f'[settings]\nlease = "5m"\n{job_a}{job_b}')
+    env.enqueue("b", "--delay", "1h")
+    log = env.root / "up.log"
+    up = _start_logged(env, log, "up")
+    env.run("wait", str(env.enqueue("a")), "--timeout", "30s", check=True)
+    env.write_config(f'[settings]\nlease = "10m"\nlog_dir = "logs2"\n{job_a}')
+    env.wait_for(lambda: _lines(log, "worker.unknown_jobs"), timeout=20)
+    env.run("wait", str(env.enqueue("a")), "--timeout", "30s", check=True)
+    up.send_signal(signal.SIGTERM)
+    up.wait(timeout=30)
+    assert up.returncode == 0, log.read_text()
+    assert len(_lines(log, "scheduler.reloaded")) == 1, log.read_text()
+    assert len(_lines(log, "worker.reloaded")) == 1, log.read_text()
+    (needed,) = _lines(log, "worker.restart_needed")
+    assert "settings=lease,log_dir" in needed
+    (unknown,) = _lines(log, "worker.unknown_jobs")
+    assert "jobs=b:1" in unknown
