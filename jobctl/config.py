@@ -618,7 +618,7 @@ class _Parser:
         """A list-form hook runs with no shell, and nothing fills in its job's {key}: a
         `$JOBCTL_ERROR` or `{src}` in it reaches the command as written. (A `sh -c` script
         in the list expands its own `$VAR`s, not `{key}`.)"""
-        runs_shell = os.path.basename(argv[0]) in _SHELLS and "-c" in argv[1:]
+        runs_shell = self.runs_a_shell_script(argv)
         for word in argv:
             found = None if runs_shell else _SHELL_VARIABLE.search(word)
             found = found or _PAYLOAD_PLACEHOLDER.search(word)
@@ -631,6 +631,31 @@ class _Parser:
                     " /bin/sh -c) reading $JOBCTL_* such as $JOBCTL_PAYLOAD",
                 )
                 return
+
+    @staticmethod
+    def runs_a_shell_script(argv: list[str]) -> bool:
+        """Whether `argv` runs a shell on a script of its own: `sh -c`, with -c among
+        combined flags too (`sh -ec`, `bash -lc`), and through env (`/usr/bin/env bash -c`,
+        `env -i PATH=/bin sh -c`), as hooks are commonly written."""
+        words = iter(argv)
+        program = next(words, "")
+        if os.path.basename(program) == "env":
+            for word in words:
+                if word in ("-u", "--unset", "-C", "--chdir"):
+                    next(words, None)  # their argument
+                elif not (word.startswith("-") or "=" in word):
+                    program = word
+                    break
+        if os.path.basename(program) not in _SHELLS:
+            return False
+        for word in words:
+            if word == "-c" or re.fullmatch(r"-[A-Za-z]*c[A-Za-z]*", word):
+                return True
+            if word in ("-o", "+o", "-O", "+O"):  # an option's name follows
+                next(words, None)
+            elif not word.startswith(("-", "+")):
+                return False  # a script file: its words are its arguments
+        return False
 
     def positive_duration(self, table: str, data: dict[str, Any], key: str, default: Any) -> Any:
         value: float | None = self.duration(table, data, key, default)

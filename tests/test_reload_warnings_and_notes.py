@@ -7,6 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import JOBCTL, Env
 
 
@@ -53,3 +54,54 @@ def test_up_says_what_run_worker_says_of_a_reload(env: Env) -> None:
     assert "settings=lease,log_dir" in needed
     (unknown,) = _lines(log, "worker.unknown_jobs")
     assert "jobs=b:1" in unknown
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        '["sh", "-ec", "echo dead $JOBCTL_JOB_ID"]',
+        '["bash", "-lc", "echo dead $JOBCTL_JOB_ID"]',
+        '["/bin/bash", "-xc", "echo dead $JOBCTL_JOB_ID"]',
+        '["bash", "-o", "pipefail", "-c", "echo dead $JOBCTL_JOB_ID"]',
+        '["/usr/bin/env", "bash", "-c", "echo dead $JOBCTL_JOB_ID"]',
+        '["env", "-i", "PATH=/bin:/usr/bin", "sh", "-ec", "echo dead $JOBCTL_JOB_ID"]',
+    ],
+    ids=["sh-ec", "bash-lc", "bash-xc", "bash-o-c", "env-bash-c", "env-i-sh-ec"],
+)
+def test_a_list_hook_running_a_shell_script_gets_no_false_warning(env: Env, argv: str) -> None:
+    """validate said `$JOBCTL_JOB_ID` was passed as written in hooks run by `sh -ec` or
+    through env, whose shell expands it: a CI step failing on warnings broke on it."""
+    env.write_config(f'[jobs.a]\ncommand = ["true"]\non_dead = {argv}\n')
+    checked = env.run("validate")
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+
+
+def test_a_hook_run_by_sh_ec_expands_the_variable(env: Env) -> None:
+    """The hook validate warned of, run: its shell expanded $JOBCTL_JOB_ID."""
+    out = env.root / "hook.out"
+    env.write_config(
+        '[jobs.a]\ncommand = ["false"]\nmax_attempts = 1\n'
+        f'on_dead = ["sh", "-ec", "echo dead job $JOBCTL_JOB_ID > {out}"]\n'
+    )
+    job_id = env.enqueue("a")
+    env.run("run-worker", "--burst", check=True)
+    env.wait_for(out.exists)
+    env.wait_for(lambda: out.read_text() == f"dead job {job_id}\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        '["bash", "script.sh", "-c", "$JOBCTL_JOB_ID"]',
+        '["/usr/bin/env", "python3", "-c", "print(1)", "$JOBCTL_JOB_ID"]',
+        '["notify", "{src}"]',
+    ],
+    ids=["script-file", "env-not-a-shell", "placeholder"],
+)
+def test_a_list_hook_run_without_a_shell_script_is_still_warned_of(env: Env, argv: str) -> None:
+    """A -c after a script file, or of a program that is no shell, is the script's or the
+    program's word: nothing expands the variable (the first went unsaid)."""
+    env.write_config(f'[jobs.a]\ncommand = ["true"]\non_dead = {argv}\n')
+    checked = env.run("validate")
+    assert checked.returncode == 0
+    assert "is passed as written" in checked.stderr, checked.stderr
