@@ -417,6 +417,9 @@ _TOML_AT = re.compile(r" \(at line (\d+), column (\d+)\)$")
 _SHELL_VARIABLE = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*")
 _PAYLOAD_PLACEHOLDER = re.compile(r"(?<!\$)\{[A-Za-z_][A-Za-z0-9_.-]*\}")
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
+# Words of a string command that only a shell reads (see _Parser.note_shell_syntax).
+_SHELL_OPERATORS = frozenset({">", ">>", "<", "|", "&&", "||", ";", "&", "2>&1", "&>", "2>"})
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _toml_error(name: str, text: str, message: str) -> str:
@@ -657,6 +660,24 @@ class _Parser:
                 return False  # a script file: its words are its arguments
         return False
 
+    def note_shell_syntax(self, table: str, argv: tuple[str, ...]) -> None:
+        """A string command runs without a shell unless `shell = true`: a crontab line's
+        `> out.txt`, `&& make` or leading `FOO=1` is passed to the program as its words,
+        and the job succeeds having done nothing of what was meant."""
+        found: str | None = argv[0] if argv and _ASSIGNMENT.match(argv[0]) else None
+        taken_as = "taken for the program's name"
+        if found is None:
+            found = next((word for word in argv if word in _SHELL_OPERATORS), None)
+            taken_as = "passed to the program as one of its words"
+        if found is not None:
+            self.note(
+                table,
+                "command",
+                f"{found!r} is shell syntax, but no shell runs a string command without"
+                f" shell = true: it is {taken_as}; set shell = true, or split the command"
+                " into the program's own words (a variable in env)",
+            )
+
     def positive_duration(self, table: str, data: dict[str, Any], key: str, default: Any) -> Any:
         value: float | None = self.duration(table, data, key, default)
         if value is not None and value <= 0:
@@ -834,6 +855,8 @@ class _Parser:
                 " for the shell, so no $VARIABLE, pipe or glob in it is expanded; give the"
                 " command as one string for the shell to read it (or drop shell = true)",
             )
+        if not shell and isinstance(data["command"], str):
+            self.note_shell_syntax(t, command)
         self.check_placeholders(t, command, shell)
         env = self.take(t, data, "env", dict, {})
         for key, value in env.items():
@@ -886,12 +909,16 @@ class _Parser:
                 argv = shlex.split(value)
             except ValueError as exc:
                 raise self.fail(table, "command", f"cannot split into words: {exc}") from None
+            if not argv[0]:  # '""': as enqueue --exec refuses it, not a job dead at its start
+                raise self.fail(table, "command", "the command's name is empty")
             return tuple(argv)
         if isinstance(value, list):
             if not value or not all(isinstance(part, str) for part in value):
                 raise self.fail(table, "command", "must be a non-empty list of strings")
             if any("\0" in part for part in value):
                 raise self.fail(table, "command", "an argument cannot contain a NUL character")
+            if not value[0]:  # [""]: as enqueue --exec refuses it
+                raise self.fail(table, "command", "the command's name is empty")
             return tuple(value)
         raise self.fail(
             table, "command", f"expected a string or a list of strings, got {_toml_type(value)}"

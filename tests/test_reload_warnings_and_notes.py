@@ -105,3 +105,67 @@ def test_a_list_hook_run_without_a_shell_script_is_still_warned_of(env: Env, arg
     checked = env.run("validate")
     assert checked.returncode == 0
     assert "is passed as written" in checked.stderr, checked.stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "word"),
+    [
+        ("echo saved > out.txt", "'>'"),
+        ("cd /srv && make", "'&&'"),
+        ("cmd >> log 2>&1", "'>>'"),
+        ("ls | wc -l", "'|'"),
+        ("false || true", "'||'"),
+        ("date ; date", "';'"),
+        ("cmd 2>&1", "'2>&1'"),
+        ("FOO=1 cmd", "'FOO=1'"),
+    ],
+)
+def test_validate_warns_of_shell_syntax_in_a_string_command_without_a_shell(
+    env: Env, command: str, word: str
+) -> None:
+    """A crontab line copied as it was (`echo saved > out.txt`) ran echo with `>` and
+    `out.txt` as its words: the job succeeded, no file was made, and validate said ok."""
+    env.write_config(f'[jobs.save]\ncommand = "{command}"\n')
+    checked = env.run("validate")
+    assert checked.returncode == 0, checked.stderr
+    assert f"[jobs.save] command: {word} is shell syntax" in checked.stderr, checked.stderr
+    assert "set shell = true" in checked.stderr
+
+
+@pytest.mark.parametrize(
+    "job",
+    [
+        'command = "echo saved > out.txt"\nshell = true',
+        'command = ["sh", "-c", "echo saved > out.txt"]',
+        'command = "grep -c a|b file"',
+        'command = "env FOO=1 cmd"',
+    ],
+    ids=["shell-true", "list", "operator-inside-a-word", "env-assignment"],
+)
+def test_validate_says_nothing_of_commands_a_shell_reads_or_without_shell_syntax(
+    env: Env, job: str
+) -> None:
+    env.write_config(f"[jobs.save]\n{job}\n")
+    checked = env.run("validate")
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+
+
+def test_a_string_command_with_shell_syntax_still_runs_as_documented(env: Env) -> None:
+    """Only a warning: no shell runs it, so its `>` reaches echo as a word."""
+    env.write_config('[jobs.save]\ncommand = "echo saved > out.txt"\n')
+    job_id = env.enqueue("save")
+    env.run("run-worker", "--burst", check=True)
+    assert env.show(job_id)["state"] == "succeeded"
+    assert not (env.root / "out.txt").exists()
+
+
+@pytest.mark.parametrize("command", ['[""]', '["", "x"]', '"\\"\\" x"'])
+def test_an_empty_program_name_is_refused_as_enqueue_exec_refuses_it(
+    env: Env, command: str
+) -> None:
+    """command = [""] passed validate, and each of its jobs went dead: cannot start ''."""
+    env.write_config(f"[jobs.empty]\ncommand = {command}\n")
+    checked = env.run("validate")
+    assert checked.returncode == 2
+    assert "[jobs.empty] command: the command's name is empty" in checked.stderr
+    assert "the command's name is empty" in env.run("enqueue", "--exec", "--", "").stderr
