@@ -344,7 +344,9 @@ def test_reload_signals_no_process_that_is_not_a_cron_daemon(env: Env) -> None:
                 )
             )
         result = env.run("reload")
-        assert result.stdout.startswith("no cron daemon leads on this host"), result
+        # Said, and a failure: the record names a leader that reload could not reach.
+        assert result.returncode == 1, result
+        assert f"names pid {victim.pid} (sleep 300), which is not jobctl's" in result.stderr
         assert victim.poll() is None, "reload signalled a process that is no cron daemon"
     finally:
         victim.kill()

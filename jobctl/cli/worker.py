@@ -290,7 +290,9 @@ def reload() -> None:
             )
         # Only a process that is a cron daemon now: a record may name a pid reused since, or
         # (a shared store's records are written by whoever holds its password) any process.
-        pids = sorted({w.pid for w in here if w.kind == "scheduler" and _is_a_daemon(w.pid)})
+        leaders = sorted({w.pid for w in here if w.kind == "scheduler"})
+        pids = [pid for pid in leaders if _is_a_daemon(pid)]
+        unidentified = [pid for pid in leaders if pid not in pids]
         # Each daemon re-reads the file it started with: that one is checked, not this call's,
         # which is needed only for a daemon whose file /proc does not tell (another user's).
         files = {pid: _config_of(pid) for pid in pids}
@@ -314,6 +316,8 @@ def reload() -> None:
             woken = workers
         if refused:
             raise OperationFailed(_another_users_daemons(refused, sent, woken))
+        if unidentified:
+            raise OperationFailed(_unidentified_leader(unidentified, sent, woken))
         if not sent and here:
             told = (
                 f"woke its {woken} worker(s), which read the changed config now (standby daemons"
@@ -357,6 +361,26 @@ def _another_users_daemons(pids: list[int], sent: int, woken: int) -> str:
     )
 
 
+def _unidentified_leader(pids: list[int], sent: int, woken: int) -> str:
+    """Why a reload sent nothing to the process the leader record of this host names: its
+    command line is not jobctl's cron daemon's (a script copied under another name, or a
+    pid another program took), so a SIGHUP could kill it; nothing may look like success."""
+    named = []
+    for pid in pids:
+        argv = _command_line(pid)
+        shown = clean(" ".join(argv)) if argv else None
+        named.append(f"pid {pid} ({shown})" if shown else f"pid {pid} (its command line hidden)")
+    done = [f"reload sent to {sent} daemon(s)"] if sent else []
+    done += [f"woke {woken} worker(s)"] if woken else []
+    also = f" ({'; '.join(done)})" if done else ""
+    first = pids[0]
+    return (
+        f"the cron daemon record of this host for database {STATE.db_location()} names"
+        f" {', '.join(named)}, which is not jobctl's up or schedule-daemon: sent it no"
+        f" reload{also}; if it is the daemon, started under another name, kill -HUP {first}"
+    )
+
+
 def _hung_leader_here(store: Store, host: str, now: float) -> WorkerInfo | None:
     """The leading cron daemon of this host and database whose heartbeat lapsed while its
     process lives on, as `schedule list` finds it."""
@@ -397,27 +421,58 @@ def _daemons_elsewhere() -> str:
 
 def _is_a_daemon(pid: int) -> bool:
     """Whether process `pid` of this host runs jobctl's `up` or `schedule-daemon`."""
+    argv = _command_line(pid)
+    return argv is not None and _runs_a_daemon(argv, f"/proc/{pid}/cwd")
+
+
+def _command_line(pid: int) -> list[str] | None:
+    """Process `pid`'s command line; None when /proc does not tell (gone, or hidden)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = [os.fsdecode(a) for a in handle.read().split(b"\0") if a]
+            return [os.fsdecode(a) for a in handle.read().split(b"\0") if a]
     except OSError:
+        return None
+
+
+def _runs_a_daemon(argv: list[str], folder: str = "/") -> bool:
+    """Whether a command line is jobctl's `up` or `schedule-daemon`: jobctl's word anywhere
+    (the script, under a link's name too, or `-m jobctl` after any interpreter options, as
+    `python -u -m jobctl` in a container's CMD), then the first word after the global
+    options. `folder`: where a relative script path is found (the process's own)."""
+    for index in range(len(argv)):
+        rest = _after_jobctl(argv, index, folder)
+        if rest is None:
+            continue
+        words = iter(rest)
+        for command in words:
+            if command in _GLOBAL_OPTIONS_WITH_VALUES:
+                next(words, None)
+            elif not command.startswith("-"):
+                return command in ("up", "schedule-daemon")
         return False
-    return _runs_a_daemon(argv)
-
-
-def _runs_a_daemon(argv: list[str]) -> bool:
-    """Whether a command line is jobctl's `up` or `schedule-daemon` (the installed script,
-    or `python -m jobctl`): its first word after the global options."""
-    for index, word in enumerate(argv[:3]):
-        if os.path.basename(word) == "jobctl":
-            words = iter(argv[index + 1 :])
-            for command in words:
-                if command in _GLOBAL_OPTIONS_WITH_VALUES:
-                    next(words, None)
-                elif not command.startswith("-"):
-                    return command in ("up", "schedule-daemon")
-            return False
     return False
+
+
+def _after_jobctl(argv: list[str], index: int, folder: str) -> list[str] | None:
+    """The words after jobctl's own, when argv[index] is jobctl's (a script whose name, or
+    the name its link leads to, is jobctl; or python's -m jobctl); else None."""
+    word = argv[index]
+    if not word.startswith("-"):
+        if os.path.basename(word) == "jobctl":
+            return argv[index + 1 :]
+        if "/" in word:  # a link's own name (/usr/local/bin/jc -> jobctl)
+            target = os.path.realpath(os.path.join(folder, word))
+            return argv[index + 1 :] if os.path.basename(target) == "jobctl" else None
+        return None
+    if word.startswith("--") or "m" not in word:
+        return None
+    # python's short options run together (-um jobctl, -mjobctl): -m takes the rest
+    module = word[word.index("m") + 1 :]
+    if module:
+        return argv[index + 1 :] if module == "jobctl" else None
+    if argv[index + 1 : index + 2] == ["jobctl"]:
+        return argv[index + 2 :]
+    return None
 
 
 _GLOBAL_OPTIONS_WITH_VALUES = frozenset({"--config", "-c", "--db", "--log-format", "--log-level"})
