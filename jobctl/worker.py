@@ -1470,7 +1470,19 @@ def _home_directory(env: dict[str, str]) -> str:
 
 def _log_root_refused(exc: OSError, root: str) -> str:
     """The one line for a log folder no job could write to, with its fix. jobctl's own
-    refusals carry no errno and name the folder; the system's name the path they failed on."""
+    refusals carry no errno and name the folder; the system's name the path they failed on.
+    Out of descriptors, the folder is fine: raised as headroom's `cannot start any job`."""
+    if exc.errno == errno.EMFILE:
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        raise OperationFailed(
+            f"cannot open log folder {root}: the open files limit ({soft}) is reached (raise"
+            " ulimit -n or LimitNOFILE=)"
+        )
+    if exc.errno == errno.ENFILE:
+        raise OperationFailed(
+            f"cannot open log folder {root}: the host's open files limit (fs.file-max) is"
+            " reached: other processes hold every file the kernel allows open"
+        )
     if isinstance(exc, NotAFolder):
         fix = "make it a folder of this user's"
     elif exc.errno is None:  # open to others (fsutil.not_private)

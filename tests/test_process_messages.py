@@ -3,12 +3,13 @@ real CLI: the cron daemons `reload` finds, the open files limit, the stop signal
 
 from __future__ import annotations
 
+import resource
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import Env
+from conftest import JOBCTL, Env
 
 SCHEDULE = """
 [jobs.tick]
@@ -91,3 +92,51 @@ def test_reload_says_a_leader_it_cannot_identify_and_fails(env: Env) -> None:
         assert "scheduler.reloaded" not in log.read_text()
     finally:
         _stop(daemon)
+
+
+def _at_open_files_limits(env: Env, *args: str) -> dict[int, subprocess.CompletedProcess[str]]:
+    """`jobctl ARGS` run as a new interpreter at open files limits from 4 up, until one gets
+    past its opens: where each one fails depends on how many descriptors the interpreter's
+    start takes."""
+    runs = {}
+    for limit in range(4, 32):
+        runs[limit] = run = subprocess.run(
+            [*JOBCTL, *env.global_args(), *args],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=60,
+            preexec_fn=lambda limit=limit: resource.setrlimit(  # type: ignore[misc]
+                resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+            ),
+        )
+        if run.returncode == 0 or "cannot start any job" in run.stderr:
+            break
+    return runs
+
+
+def test_an_open_files_limit_is_said_as_such_not_as_a_folder_or_database_problem(
+    env: Env,
+) -> None:
+    """At `ulimit -n 8` a worker said of its log folder, which existed, "make the folder"
+    (exit 2); at 5 `status` said of the database "check that its directory exists and is
+    writable" (exit 3). Both name the limit now, with the exit code of a worker that can
+    start no job."""
+    env.write_config(SCHEDULE)
+    env.enqueue("tick")
+    (env.root / "q.db.logs").mkdir(mode=0o700, exist_ok=True)
+    for args, what in ((("status",), "database"), (("run-worker", "--burst"), "log folder")):
+        runs = _at_open_files_limits(env, *args)
+        said = {
+            limit: run.stderr.splitlines()[-1]
+            for limit, run in runs.items()
+            if run.stderr.startswith((f"jobctl: {what} ", f"jobctl: cannot open {what} "))
+        }
+        assert said, "\n".join(f"{limit}: {run.stderr[-200:]}" for limit, run in runs.items())
+        for limit, line in said.items():
+            assert line.endswith(
+                f": the open files limit ({limit}) is reached (raise ulimit -n or LimitNOFILE=)"
+            ), line
+            assert runs[limit].returncode == 1, runs[limit]

@@ -10,7 +10,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from jobctl.errors import StoreError, StoreFull
+from jobctl.errors import EXIT_FAILED, StoreError, StoreFull
 from jobctl.store.sqlite.files import wal_size
 from jobctl.store.sqlite.locks import BUSY_TIMEOUT
 
@@ -25,7 +25,51 @@ def store_error(
     failure waited for the lock (None: not known)."""
     what = describe(exc, path, waited)
     kind = StoreFull if what == DISK_FULL else StoreError
+    if what.startswith(_NO_DESCRIPTOR):
+        kind = OutOfDescriptors
     return kind(f"database {path}: {what}")
+
+
+class OutOfDescriptors(StoreError):
+    """The database could not be opened for want of a file descriptor: the file is fine,
+    the process's limit is not, so the exit code is a worker's that can start no job."""
+
+    exit_code = EXIT_FAILED
+
+
+_NO_DESCRIPTOR = "cannot open the database file: the "
+# Descriptors SQLite may need at once to open a database in WAL mode: the file, its -wal and
+# -shm, and its directory's (to sync a new -wal).
+_OPEN_NEEDS = 4
+
+
+def _out_of_descriptors() -> str | None:
+    """The open files limit an open just failed at (EMFILE: this process's, ENFILE: the
+    host's), which SQLite reports only as "unable to open", as it would a missing folder."""
+    opened: list[int] = []
+    failed = None
+    try:
+        for _ in range(_OPEN_NEEDS):
+            opened.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    except OSError as exc:
+        failed = exc.errno
+    finally:
+        for fd in opened:
+            os.close(fd)
+    if failed == errno.EMFILE:
+        import resource  # (only now: its import needs a descriptor too)
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        return (
+            f"{_NO_DESCRIPTOR}open files limit ({soft}) is reached (raise ulimit -n or"
+            " LimitNOFILE=)"
+        )
+    if failed == errno.ENFILE:
+        return (
+            f"{_NO_DESCRIPTOR}host's open files limit (fs.file-max) is reached: other"
+            " processes hold every file the kernel allows open"
+        )
+    return None
 
 
 def describe(
@@ -48,6 +92,9 @@ def describe(
     if "readonly database" in text:
         return _file_system_problem(path) or _read_only(path)
     if "unable to open" in text:
+        out_of_descriptors = _out_of_descriptors()
+        if out_of_descriptors is not None:
+            return out_of_descriptors
         if path is not None and os.path.exists(path) and not os.access(path, os.R_OK):
             return "cannot open the database file (it is not readable by this user)"
         return _file_system_problem(path) or (
