@@ -44,7 +44,8 @@ def run_batches(
     """Call `step` (one batch; True while more are to come) until it is done. Ctrl-C,
     SIGTERM and SIGHUP are held until the batch under way is done (a prune's rows are
     committed before its log files are removed: an interrupt between the two lost their
-    paths), then end the change with "interrupted after `doing` N job(s)" (N: `changed`)
+    paths), then end the change with "interrupted after `doing` N job(s)" (N: `changed`;
+    "terminated" or "hung up" for SIGTERM or SIGHUP, as any command says them)
     and act as they would have. A batch still waiting for the database's lock has changed
     nothing: an interrupt ends that wait, as in any command, while `wait_may_end` says so."""
     with interrupts_held() as interrupts:
@@ -77,9 +78,10 @@ def run_batches(
         finally:
             store.while_waiting = waiting
     if interrupts:
+        from jobctl.cli.main import stop_word  # (loaded already: the command runs from it)
         from jobctl.text import say
 
-        say(f"jobctl: interrupted after {doing} {changed()} job(s)")
+        say(f"jobctl: {stop_word(interrupts[0])} after {doing} {changed()} job(s)")
         # Acted on as it would have been, its handler back: Ctrl-C exits 130, and SIGTERM
         # or SIGHUP ends the process by that signal.
         signal.raise_signal(interrupts[0])

@@ -7,9 +7,13 @@ import resource
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from conftest import JOBCTL, Env
+
+from jobctl.models import NewJob, State
+from jobctl.store import Store, open_store
 
 SCHEDULE = """
 [jobs.tick]
@@ -140,3 +144,48 @@ def test_an_open_files_limit_is_said_as_such_not_as_a_folder_or_database_problem
                 f": the open files limit ({limit}) is reached (raise ulimit -n or LimitNOFILE=)"
             ), line
             assert runs[limit].returncode == 1, runs[limit]
+
+
+def test_a_batch_change_stopped_by_sigterm_or_sighup_says_it_as_any_command_does(
+    env: Env,
+) -> None:
+    """A cancel of many jobs that SIGTERM (a CI runner's cancel) or SIGHUP stopped said
+    "interrupted after cancelling N job(s)", as for Ctrl-C, where every other command says
+    "terminated" or "hung up"."""
+    env.write_config('[jobs.ok]\ncommand = ["true"]\n')
+    with open_store(str(env.db)) as store:
+        for stop, word in ((signal.SIGTERM, "terminated"), (signal.SIGHUP, "hung up")):
+            ids = [
+                r.id
+                for r in store.enqueue([NewJob(job="ok", payload={}, max_attempts=1)] * 5000, 0)
+            ]
+            before = _cancelled(store)
+            proc = subprocess.Popen(
+                [*JOBCTL, *env.global_args(), "cancel", *map(str, ids)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env.env,
+                cwd=env.root,
+            )
+            try:
+                env.wait_for(
+                    lambda proc=proc, before=before: (
+                        proc.poll() is not None or _cancelled(store) > before
+                    ),
+                    interval=0.005,
+                )
+                proc.send_signal(stop)
+                _, err = proc.communicate(timeout=60)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.communicate()
+            cancelled = _cancelled(store) - before
+            assert proc.returncode == 128 + stop, err
+            assert 0 < cancelled < len(ids)
+            assert err == f"jobctl: {word} after cancelling {cancelled} job(s)\n"
+
+
+def _cancelled(store: Store) -> int:
+    return sum(q.counts.get(State.CANCELLED, 0) for q in store.queue_counts(time.time()))

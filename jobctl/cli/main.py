@@ -168,6 +168,12 @@ def _stop_on_signals(*, daemon: bool) -> None:
 _STOP_WORDS = {int(signal.SIGTERM): "terminated", int(signal.SIGHUP): "hung up"}
 
 
+def stop_word(signum: int) -> str:
+    """How a command a stop signal ended says so (`jobctl: terminated: ...`): every path
+    that says it uses these words, so that a log tells a CI cancel from a Ctrl-C."""
+    return _STOP_WORDS.get(signum, "interrupted")
+
+
 def _exit_interrupted(signum: int) -> NoReturn:
     """End a command a signal stopped (see _said_interrupted)."""
     sys.exit(_said_interrupted(signum))
@@ -186,7 +192,7 @@ def _said_interrupted(signum: int) -> int:
         notes.append(entry.unanswered.note)
         entry.unanswered = None
     if notes:
-        word = _STOP_WORDS.get(signum, "interrupted")
+        word = stop_word(signum)
         with contextlib.suppress(OSError, ValueError):  # a hangup took the terminal
             print(f"jobctl: {word}: {'; '.join(notes)}", file=sys.stderr)
         STORED.clear()
