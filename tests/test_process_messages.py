@@ -3,13 +3,16 @@ real CLI: the cron daemons `reload` finds, the open files limit, the stop signal
 
 from __future__ import annotations
 
+import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import JOBCTL, Env
 
 from jobctl.models import NewJob, State
@@ -189,3 +192,61 @@ def test_a_batch_change_stopped_by_sigterm_or_sighup_says_it_as_any_command_does
 
 def _cancelled(store: Store) -> int:
     return sum(q.counts.get(State.CANCELLED, 0) for q in store.queue_counts(time.time()))
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("nsenter") is None,
+    reason="a PID namespace of its own needs root, unshare and nsenter",
+)
+def test_reload_s_hint_names_no_init_of_a_container_as_a_second_daemon(env: Env) -> None:
+    """As a container's PID 1, `up` forks a small init that keeps its command line: reload
+    on another database named "cron daemon processes 1, 2", one daemon counted twice."""
+    env.write_config(SCHEDULE)
+    log = env.root / "up.log"
+    with log.open("w") as sink:
+        container = subprocess.Popen(
+            ["unshare", "--pid", "--fork", "--mount-proc", *JOBCTL, *env.global_args(), "up"],
+            stdout=sink,
+            stderr=sink,
+            env=env.env,
+            cwd=env.root,
+            start_new_session=True,
+        )
+    env.procs.append(container)  # type: ignore[arg-type]
+    try:
+        env.wait_for(lambda: "scheduler.leader" in log.read_text(), timeout=30)
+        [init] = _children(container.pid)  # PID 1 inside
+        result = subprocess.run(
+            [
+                "nsenter",
+                "-t",
+                str(init),
+                "-p",
+                "-m",
+                *JOBCTL,
+                *env.global_args(args=("--db",)),
+                "--db",
+                str(env.root / "other.db"),
+                "reload",
+            ],
+            capture_output=True,
+            text=True,
+            env=env.env,
+            cwd=env.root,
+            timeout=60,
+        )
+        assert result.returncode == 3, result.stderr
+        assert result.stderr.endswith(
+            "; cron daemon process 2 runs on this host with another database: give reload the"
+            " --db (or JOBCTL_DB) it was started with\n"
+        ), result.stderr
+    finally:
+        os.killpg(container.pid, signal.SIGTERM)
+        container.wait(timeout=30)
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found

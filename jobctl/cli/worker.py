@@ -405,6 +405,10 @@ def _daemons_elsewhere() -> str:
             continue
         if _is_a_daemon(int(entry.name)):
             found.append(int(entry.name))
+    # As a container's PID 1, `up` forks: the init it stays has the daemon's command line,
+    # and is no second daemon to look for a database of.
+    if 1 in found and any(_parent_of(pid) == 1 for pid in found):
+        found.remove(1)
     if not found:
         return ""
     pids = ", ".join(str(pid) for pid in sorted(found))
@@ -417,6 +421,16 @@ def _daemons_elsewhere() -> str:
         f"; cron daemon processes {pids} run on this host with other databases: give reload"
         " the --db (or JOBCTL_DB) one was started with"
     )
+
+
+def _parent_of(pid: int) -> int | None:
+    """Process `pid`'s parent's pid; None when /proc does not tell (gone since)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            # After the name in parentheses (which may hold any character): state, then ppid.
+            return int(handle.read().rpartition(b")")[2].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _is_a_daemon(pid: int) -> bool:
