@@ -162,8 +162,11 @@ def exec_allowed(settings: Settings, store_location: str) -> bool:
 
 def shared_store(location: str) -> bool:
     """Whether a database location is a server's (redis://, rediss://), whose records
-    anyone holding its password writes, rather than a file private to its user."""
-    return location.startswith(("redis://", "rediss://"))
+    anyone holding its password writes, rather than a file private to its user. Its scheme
+    in any case, as open_store reads it: `REDIS://` is the same server."""
+    from jobctl.store import location_kind
+
+    return location_kind(location)[0] == "redis"
 
 
 class Config(NamedTuple):
@@ -1216,7 +1219,10 @@ def configured_db(config: Config) -> str:
     """The database a process started with `config` and neither --db nor $JOBCTL_DB opens:
     [settings] db, a path taken from the config's folder, else the default location."""
     if config.settings.db:
-        if config.settings.db.startswith(("redis://", "rediss://", "sqlite://")):
+        from jobctl.store import location_kind
+
+        # A URL whose scheme is in another case is a URL still, not a folder `REDIS:`.
+        if location_kind(config.settings.db)[0] != "path":
             return config.settings.db
         path = Path(config.settings.db).expanduser()
         return str(path if path.is_absolute() else config.base_dir / path)

@@ -7,7 +7,7 @@ from pathlib import Path
 from jobctl.errors import StoreError
 from jobctl.store.base import Finish, Store, WakeListener
 
-__all__ = ["Finish", "Store", "WakeListener", "open_store"]
+__all__ = ["Finish", "Store", "WakeListener", "location_kind", "open_store"]
 
 
 def open_store(
@@ -18,16 +18,14 @@ def open_store(
     Schemes are read in any case. Any other `scheme://`, or one of these three with a slash
     missing, is refused: a mistyped URL must not become a database file of that name.
     `at_rest`: a SQLite file read as it is, for reading only (see open_database)."""
-    scheme, rest = _split_scheme(location)
-    if scheme in ("redis", "rediss") and rest.startswith("//"):
+    kind, rest = location_kind(location)
+    if kind == "redis":
         try:
             from jobctl.store.redis import RedisStore
         except ImportError as exc:
             raise StoreError(f"the Redis store needs the redis package: {exc}") from None
-        return RedisStore(f"{scheme}:{rest}", create=create)
-    if scheme == "sqlite" and rest.startswith("//"):
-        location = rest[2:]
-    elif scheme in ("redis", "rediss", "sqlite") or (scheme and rest.startswith("//")):
+        return RedisStore(rest, create=create)
+    if kind == "unknown":
         raise StoreError(
             f"{location}: not a database location (a path, sqlite:///PATH, redis://HOST or"
             " rediss://HOST)"
@@ -35,8 +33,25 @@ def open_store(
     from jobctl.store.sqlite import SqliteStore
 
     return SqliteStore(
-        Path(location).expanduser(), durability=durability, create=create, at_rest=at_rest
+        Path(rest).expanduser(), durability=durability, create=create, at_rest=at_rest
     )
+
+
+def location_kind(location: str) -> tuple[str, str]:
+    """What a database location names, its scheme read in any case (RFC 3986), so that every
+    reader of a location agrees with open_store: `REDIS://host` is no file path to one and a
+    server to another. ("redis", URL) for redis:// and rediss:// (the scheme lowercased),
+    ("sqlite", PATH) for sqlite://PATH, ("path", location) for a plain path, and ("unknown",
+    location) for any other `scheme://`, or one of jobctl's with a slash missing (refused:
+    see open_store)."""
+    scheme, rest = _split_scheme(location)
+    if scheme in ("redis", "rediss") and rest.startswith("//"):
+        return "redis", f"{scheme}:{rest}"
+    if scheme == "sqlite" and rest.startswith("//"):
+        return "sqlite", rest[2:]
+    if scheme in ("redis", "rediss", "sqlite") or (scheme and rest.startswith("//")):
+        return "unknown", location
+    return "path", location
 
 
 def _split_scheme(location: str) -> tuple[str | None, str]:

@@ -1,0 +1,51 @@
+"""How a database location is read from the config and the command line: a URL's scheme in any
+case, a relative `sqlite://` path, and what `validate` says of a location workers refuse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from conftest import JOBCTL, Env
+from redis_server import RedisServer, namespace_for
+
+
+def jobctl(env: Env, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS...` as typed, with no --db of the sandbox's: the config's `db` is read."""
+    return subprocess.run(
+        [*JOBCTL, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env.env,
+        cwd=env.root if cwd is None else cwd,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_an_upper_case_redis_scheme_in_the_config_is_the_server_for_every_command(
+    env: Env, redis_server: RedisServer
+) -> None:
+    url = redis_server.url(namespace_for(env.root))
+    upper = "REDIS" + url[len("redis") :]
+    env.write_config(f'[settings]\ndb = "{upper}"\n[jobs.a]\ncommand = ["true"]\n')
+    config = str(env.config)
+    enqueued = jobctl(env, "--config", config, "enqueue", "a")
+    assert enqueued.returncode == 0, enqueued.stderr
+    worker = jobctl(env, "--config", config, "run-worker", "--burst")
+    assert worker.returncode == 0, worker.stderr
+    # The worker served the server, not a SQLite file in a folder named `REDIS:`.
+    assert not (env.root / "REDIS:").exists()
+    shown = jobctl(env, "--db", url, "show", enqueued.stdout.strip(), "--json")
+    assert json.loads(shown.stdout)["state"] == "succeeded", shown.stderr
+
+
+def test_an_upper_case_redis_scheme_on_the_command_line_refuses_exec_as_redis_does(
+    env: Env, redis_server: RedisServer
+) -> None:
+    url = redis_server.url(namespace_for(env.root))
+    for location in (url, "REDIS" + url[len("redis") :], "Rediss" + url[len("redis") :]):
+        result = jobctl(env, "--config", "/dev/null", "--db", location, "enqueue", "--exec", "true")
+        assert result.returncode == 2, (location, result.stdout, result.stderr)
+        assert "allow_exec" in result.stderr
