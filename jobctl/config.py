@@ -1217,14 +1217,19 @@ def _closest(key: str, allowed: set[str]) -> str | None:
 
 def configured_db(config: Config) -> str:
     """The database a process started with `config` and neither --db nor $JOBCTL_DB opens:
-    [settings] db, a path taken from the config's folder, else the default location."""
+    [settings] db, a path (plain or sqlite://) taken from the config's folder, else the
+    default location. A relative `sqlite://state/j.db` is the config's `state/j.db` too:
+    read from the caller's folder, producers and workers started apart used two databases."""
     if config.settings.db:
         from jobctl.store import location_kind
 
+        kind, path_given = location_kind(config.settings.db)
         # A URL whose scheme is in another case is a URL still, not a folder `REDIS:`.
-        if location_kind(config.settings.db)[0] != "path":
+        if kind not in ("path", "sqlite"):
             return config.settings.db
-        path = Path(config.settings.db).expanduser()
+        path = Path(path_given).expanduser()
+        if kind == "sqlite" and path.is_absolute():
+            return config.settings.db
         return str(path if path.is_absolute() else config.base_dir / path)
     return default_db()
 

@@ -49,3 +49,23 @@ def test_an_upper_case_redis_scheme_on_the_command_line_refuses_exec_as_redis_do
         result = jobctl(env, "--config", "/dev/null", "--db", location, "enqueue", "--exec", "true")
         assert result.returncode == 2, (location, result.stdout, result.stderr)
         assert "allow_exec" in result.stderr
+
+
+def test_a_relative_sqlite_url_in_the_config_is_taken_from_the_configs_folder(env: Env) -> None:
+    conf = env.root / "conf"
+    (conf / "state").mkdir(parents=True)
+    elsewhere = env.root / "elsewhere"
+    elsewhere.mkdir()
+    config = conf / "jobs.toml"
+    config.write_text('[settings]\ndb = "sqlite://state/j.db"\n[jobs.a]\ncommand = ["true"]\n')
+    enqueued = jobctl(env, "--config", str(config), "enqueue", "a", cwd=elsewhere)
+    assert enqueued.returncode == 0, enqueued.stderr
+    assert (conf / "state" / "j.db").exists()
+    assert list(elsewhere.iterdir()) == []
+    # A worker started in yet another folder serves the same database.
+    worker = jobctl(env, "--config", str(config), "run-worker", "--burst", cwd=conf)
+    assert worker.returncode == 0, worker.stderr
+    shown = jobctl(
+        env, "--db", str(conf / "state" / "j.db"), "show", enqueued.stdout.strip(), "--json"
+    )
+    assert json.loads(shown.stdout)["state"] == "succeeded", shown.stderr
