@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from conftest import JOBCTL, Env
 from redis_server import RedisServer, namespace_for
 
@@ -69,3 +70,49 @@ def test_a_relative_sqlite_url_in_the_config_is_taken_from_the_configs_folder(en
         env, "--db", str(conf / "state" / "j.db"), "show", enqueued.stdout.strip(), "--json"
     )
     assert json.loads(shown.stdout)["state"] == "succeeded", shown.stderr
+
+
+@pytest.mark.parametrize(
+    ("location", "said"),
+    [
+        ("redis://localhost:99999", "the port must be a number up to 65535"),
+        ("REDIS://localhost:99999", "the port must be a number up to 65535"),
+        ("redis://:6395/x", "expected redis[s]://"),
+        ("postgres://localhost/db", "not a database location"),
+        ("redis:/localhost", "not a database location"),
+    ],
+)
+def test_validate_refuses_a_database_location_no_worker_starts_on(
+    env: Env, location: str, said: str
+) -> None:
+    env.write_config(f'[settings]\ndb = "{location}"\n[jobs.a]\ncommand = ["true"]\n')
+    result = jobctl(env, "--config", str(env.config), "validate")
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert f"jobs.toml:2: [settings] db: {location.lower()}" in result.stderr.lower()
+    assert said in result.stderr
+    assert "ok" not in result.stdout
+
+
+def test_validate_refuses_a_malformed_db_option_with_its_password_hidden(env: Env) -> None:
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    result = jobctl(
+        env, "--config", str(env.config), "--db", "redis://:secret@localhost:99999", "validate"
+    )
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "--db: redis://:***@localhost:99999: the port must be a number" in result.stderr
+    assert "secret" not in result.stderr
+
+
+def test_validate_warns_of_a_far_missing_database_folder_as_the_worker_refuses_it(
+    env: Env,
+) -> None:
+    database = env.root / "typo" / "jobctl" / "q.db"
+    env.write_config(f'[settings]\ndb = "{database}"\n[jobs.a]\ncommand = ["true"]\n')
+    result = jobctl(env, "--config", str(env.config), "validate")
+    assert result.returncode == 0, result.stderr
+    refusal = f"neither its folder {database.parent} nor {database.parent.parent} exists"
+    assert "[settings] db: database" in result.stderr and refusal in result.stderr
+    assert "workers would not start here" in result.stderr
+    assert not (env.root / "typo").exists()  # validate made nothing
+    worker = jobctl(env, "--config", str(env.config), "run-worker", "--burst")
+    assert worker.returncode == 3 and refusal in worker.stderr, worker.stderr

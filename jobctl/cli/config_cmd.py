@@ -25,13 +25,58 @@ def validate(
     from jobctl.config import check_schedules
 
     config = check_schedules(STATE.config(required=True))
+    far_missing = _check_database_location(config)
     if not quiet:
         jobs = _count(len(config.jobs), "job")
         schedules = _count(len(config.schedules), "schedule")
         typer.echo(f"{config.path}: ok ({jobs}, {schedules})")
     for note in config.notes:
         say(f"jobctl: warning: {note}")
+    if far_missing is not None:
+        say(f"jobctl: warning: {far_missing}: workers would not start here")
     _warn_about_this_host(config)
+
+
+def _check_database_location(config: Config) -> str | None:
+    """Refuse (exit 2) a database location no worker could start on anywhere: a scheme
+    jobctl does not know, or a malformed redis:// URL (a port past 65535, no host). Return,
+    for a warning, the far-missing folder a worker would refuse on this host only (by the
+    rule of _refuse_a_far_missing_folder), told where the location comes from. Nothing is
+    made or opened: a worker refused each of them at its start, where validate said ok."""
+    import os
+
+    from jobctl.cli.context import far_missing_folder
+    from jobctl.config import problem_at
+    from jobctl.errors import ConfigError, StoreError, UsageError
+    from jobctl.store import location_kind
+
+    location = STATE.db_location()
+    kind, url = location_kind(location)
+    problem = None
+    if kind == "unknown":
+        problem = (
+            f"{location}: not a database location (a path, sqlite:///PATH,"
+            " redis://HOST or rediss://HOST)"
+        )
+    elif kind == "redis":  # (the Redis store's modules only then: see open_store)
+        from jobctl.store.redis.location import parse_location
+
+        try:
+            parse_location(url)
+        except StoreError as exc:
+            problem = str(exc)
+    far_missing = far_missing_folder(location) if problem is None else None
+    if STATE.db is not None or os.environ.get("JOBCTL_DB"):
+        named_by = "--db" if STATE.db is not None else "$JOBCTL_DB"
+        if problem is not None:
+            raise UsageError(f"{named_by}: {problem}")
+        return None if far_missing is None else f"{named_by}: {far_missing}"
+    told = problem_at(config)
+    if problem is not None:
+        raise ConfigError(told("settings", None, "db", problem))
+    if far_missing is None or not config.settings.db:
+        return far_missing
+    return told("settings", None, "db", far_missing)
 
 
 def _count(number: int, noun: str) -> str:

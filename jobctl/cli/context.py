@@ -161,19 +161,29 @@ def _refuse_a_far_missing_folder(location: str) -> None:
     all made (a new account has no ~/.local/state)."""
     from jobctl.errors import StoreError
 
-    if location[:9].lower() == "sqlite://":
-        location = location[9:]
-    elif "://" in location:
-        return  # Redis, or a location open_store refuses with its own words
-    folder = Path(location).expanduser().parent
+    problem = far_missing_folder(location)
+    if problem is not None:
+        raise StoreError(problem)
+
+
+def far_missing_folder(location: str) -> str | None:
+    """Why _refuse_a_far_missing_folder refuses `location`, found without making anything, so
+    that `validate` tells what a worker would refuse by the same rule; None when it would
+    not (a server's location, or one open_store refuses with its own words)."""
+    from jobctl.store import location_kind
+
+    kind, path = location_kind(location)
+    if kind not in ("path", "sqlite"):
+        return None
+    folder = Path(path).expanduser().parent
     if os.path.lexists(folder) or os.path.lexists(folder.parent):
-        return
+        return None
     from jobctl.config import default_db
 
-    if location == default_db():  # (asked last: without a home it is refused)
-        return
-    raise StoreError(
-        f"database {location}: neither its folder {folder} nor {folder.parent} exists (a"
+    if path == default_db():  # (asked last: without a home it is refused)
+        return None
+    return (
+        f"database {path}: neither its folder {folder} nor {folder.parent} exists (a"
         f" typo, or a disk not mounted?): make the folder first (mkdir -p -m 700 {folder})"
     )
 
