@@ -4,31 +4,10 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-from pathlib import Path
 
 import pytest
-from conftest import JOBCTL, Env
-
-
-def _start_logged(env: Env, log: Path, *args: str) -> subprocess.Popen[str]:
-    """`jobctl ARGS...` in the background, its event lines written to `log` as it runs."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [*JOBCTL, *env.global_args(), *args],
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-            text=True,
-            env=env.env,
-            cwd=env.root,
-            start_new_session=True,
-        )
-    env.procs.append(proc)
-    return proc
-
-
-def _lines(log: Path, event: str) -> list[str]:
-    return [line for line in log.read_text().splitlines() if f" {event} " in line]
+from conftest import Env
+from test_worker_config_appears import _lines, _start_logged
 
 
 def test_up_says_what_run_worker_says_of_a_reload(env: Env) -> None:
