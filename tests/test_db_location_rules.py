@@ -116,3 +116,15 @@ def test_validate_warns_of_a_far_missing_database_folder_as_the_worker_refuses_i
     assert not (env.root / "typo").exists()  # validate made nothing
     worker = jobctl(env, "--config", str(env.config), "run-worker", "--burst")
     assert worker.returncode == 3 and refusal in worker.stderr, worker.stderr
+
+
+def test_a_location_of_another_kind_is_refused_without_its_password(env: Env) -> None:
+    """`--db postgres://app:SECRET@db/x` (a URL for another program) printed SECRET in the
+    refusal of every command, and of validate."""
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    location = "postgres://app:SECRET@db.internal/x"
+    for args in (["validate"], ["list"], ["enqueue", "a"]):
+        result = jobctl(env, "--config", str(env.config), "--db", location, *args)
+        assert result.returncode in (2, 3), (args, result.stderr)
+        assert "postgres://***@db.internal/x: not a database location" in result.stderr, args
+        assert "SECRET" not in result.stderr, args

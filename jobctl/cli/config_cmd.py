@@ -48,16 +48,13 @@ def _check_database_location(config: Config) -> str | None:
     from jobctl.cli.context import far_missing_folder
     from jobctl.config import problem_at
     from jobctl.errors import ConfigError, StoreError, UsageError
-    from jobctl.store import location_kind
+    from jobctl.store import location_kind, not_a_location
 
     location = STATE.db_location()
     kind, url = location_kind(location)
     problem = None
     if kind == "unknown":
-        problem = (
-            f"{location}: not a database location (a path, sqlite:///PATH,"
-            " redis://HOST or rediss://HOST)"
-        )
+        problem = not_a_location(location)
     elif kind == "redis":  # (the Redis store's modules only then: see open_store)
         from jobctl.store.redis.location import parse_location
 

@@ -26,14 +26,22 @@ def open_store(
             raise StoreError(f"the Redis store needs the redis package: {exc}") from None
         return RedisStore(rest, create=create)
     if kind == "unknown":
-        raise StoreError(
-            f"{location}: not a database location (a path, sqlite:///PATH, redis://HOST or"
-            " rediss://HOST)"
-        )
+        raise StoreError(not_a_location(location))
     from jobctl.store.sqlite import SqliteStore
 
     return SqliteStore(
         Path(rest).expanduser(), durability=durability, create=create, at_rest=at_rest
+    )
+
+
+def not_a_location(location: str) -> str:
+    """The refusal of a location of no kind jobctl opens (see location_kind), its user and
+    password left out: `postgres://app:SECRET@db/x` typed for --db must not print SECRET."""
+    import re
+
+    shown = re.sub(r"//[^/]*@", "//***@", location, count=1)
+    return (
+        f"{shown}: not a database location (a path, sqlite:///PATH, redis://HOST or rediss://HOST)"
     )
 
 
