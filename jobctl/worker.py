@@ -170,6 +170,7 @@ class Worker:
         self._store_retry_at = 0.0  # after a store error, the next try (monotonic)
         self._finished: list[tuple[int, AttemptResult]] = []  # attempts that ended
         self._claimed_again: set[int] = set()  # jobs the store handed out while run here
+        self._given_back_unstarted: set[int] = set()  # claimed, and kept from starting
         self._finishes: list[Finish] = []  # their results, until the store has them
         self._releases: list[Claim] = []  # interrupted attempts, until the store has them
         self._release_ends: list[AttemptResult | None] = []  # how each one's process ended
@@ -844,6 +845,9 @@ class Worker:
         if job.id in self._claimed_again:
             self._claimed_again.discard(job.id)
             return
+        if job.id in self._given_back_unstarted:  # the host's limits kept it from starting
+            self._given_back_unstarted.discard(job.id)
+            return
         self.log.emit(
             "job.started",
             job_id=job.id,
@@ -920,6 +924,7 @@ class Worker:
                     error=f"not started: the worker could not start a process ({exc.strerror})",
                     log_path="",  # it wrote nothing: no log file was made
                 )
+                self._given_back_unstarted.add(job.id)  # no job.started line for it
                 self._hold_off(exc)
         except Exception as exc:  # a bug or an OS failure must not lose the job
             result = _not_run(f"worker error: {exc}")

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import pwd
+import re
 import signal
 import sqlite3
 import subprocess
@@ -952,6 +953,10 @@ def test_a_worker_out_of_descriptors_gives_jobs_back_instead_of_failing_them(
     assert {job["state"] for job in states} == {"succeeded"}
     assert {job["attempts"] for job in states} == {1}
     assert "worker.cannot_start" in done.stderr  # the limit was met, and said
+    # A start the limit refused is no start: one job.started line for each job's attempt,
+    # where each start given back said `job.started` as well (attempt 1 started twice).
+    started = re.findall(r" job\.started +(#\d+) ", done.stderr)
+    assert sorted(started) == sorted(f"#{job['id']}" for job in states), started
     # A start given back wrote nothing: no log_path points to a file never made.
     for job in states:
         for attempt in env.show(job["id"])["attempts_history"]:
