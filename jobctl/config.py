@@ -8,6 +8,7 @@ and a dataclass costs each call its code generation (about 1 ms a class) at star
 `from __future__ import annotations` either: see jobctl.models.)
 """
 
+import math
 import os
 import re
 import stat
@@ -869,6 +870,8 @@ class _Parser:
                 raise self.fail(t, "env", f"bad variable name {_printable(key)!r}")
             if isinstance(value, str) and "\0" in value:
                 raise self.fail(t, "env", f"value of {key!r} contains a NUL character")
+            if isinstance(value, float) and not math.isfinite(value):  # `inf`: no number
+                raise self.fail(t, "env", f"value of {key!r} is {value}: quote it to pass the text")
         max_attempts = self.take(t, data, "max_attempts", int, default_attempts, check_max_attempts)
         timeout = self.duration(t, data, "timeout", None)
         if timeout is not None and timeout <= 0:

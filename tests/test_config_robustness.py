@@ -181,3 +181,14 @@ def test_a_zero_timeout_says_to_leave_the_key_out_in_the_words_of_other_keys(env
     ), result.stderr
     result = _validate(env, '[settings]\nhook_timeout = "0"\n')
     assert "[settings] hook_timeout: must be longer than 0s" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan"])
+def test_an_env_value_that_is_no_finite_number_is_refused(env: Env, value: str) -> None:
+    """`env = { LIMIT = inf }` reached the job as LIMIT=inf: TOML's infinity, not a number a
+    program reads, where the text "inf" needs quoting to mean itself."""
+    env.write_config(f'[jobs.a]\ncommand = ["true"]\nenv = {{ LIMIT = {value} }}\n')
+    result = env.run("validate")
+    assert result.returncode == 2, result.stderr
+    assert "[jobs.a] env: value of 'LIMIT' is" in result.stderr
+    assert "quote it to pass the text" in result.stderr
