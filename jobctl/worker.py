@@ -244,18 +244,26 @@ class Worker:
             except BaseException:
                 self._restore_signals(old_handlers)
                 raise
+        now = self.clock.now()
+        self._started_at = now
+        try:
+            # A write first: a database this worker may not change (read-only) is refused
+            # before the log and wake-up folders are made beside it.
+            self.store.register_worker(self._info(now))
+        except BaseException:
+            self._restore_signals(old_handlers)
+            raise
         try:
             check_log_root(self._log_root)
         except OSError as exc:
+            with contextlib.suppress(JobctlError):
+                self.store.unregister_worker(self.id)
             self._restore_signals(old_handlers)
             raise ConfigError(_log_root_refused(exc, self._log_root)) from None
         listener = self.store.open_listener(self.id)
         self.store.while_waiting = self._serve_attempts
         started = False
         try:
-            now = self.clock.now()
-            self._started_at = now
-            self.store.register_worker(self._info(now))
             self._retention_clock = RetentionClock(self.clock, self._last_written())
             self.log.emit(
                 "worker.started",

@@ -730,3 +730,17 @@ def test_validate_checks_the_log_folder_a_redis_worker_uses_never_one_named_by_i
     assert checked.returncode == 0
     assert f"log folder {folder} is writable by group or others" in checked.stderr
     assert "s3cret" not in checked.stderr
+
+
+def test_a_worker_refused_for_a_read_only_database_makes_nothing_beside_it(
+    user_python: list[str] | None, user_dir: Path
+) -> None:
+    """A 0400 database (a restore by cp -p): the worker exits 3, as every writer does, and
+    left a new log folder and wake-up folder beside it, made before its first write."""
+    db = users_database(user_python, user_dir)
+    beside = {path.name for path in db.parent.iterdir()}
+    db.chmod(0o400)
+    refused = as_user(user_python, user_dir, db, "run-worker", "--burst")
+    one_error_line(refused, 3, str(db), "read-only")
+    made = {path.name for path in db.parent.iterdir()} - beside
+    assert made <= {"q.db-wal", "q.db-shm"}, made  # SQLite's own, for the read it made
