@@ -15,15 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import JOBCTL, Env
-
-
-def _pid_namespaces_work() -> bool:
-    try:
-        probe = ["unshare", "--pid", "--fork", "--mount-proc", "true"]
-        return subprocess.run(probe, timeout=10, capture_output=True).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
+from test_container_init import _pid_namespaces_work
 
 needs_pid_namespace = pytest.mark.skipif(
     not _pid_namespaces_work(), reason="cannot make a PID namespace here (unshare refused)"
