@@ -1034,6 +1034,12 @@ class Worker:
                 level = refusal_level(exc)
                 self.log.emit("worker.reload_failed", level=level, error=f"{exc}{KEEPING}")
                 return False
+        if not asked and config.path == self.config.path and config.text == self.config.text:
+            # The same text under a newer stamp: read twice while it was being written (once
+            # here, once by up's daemon, whose stamp came before the write's end), or touched.
+            # Nothing changed: said again, it read as a second edit.
+            self._follower.adopt(config)
+            return False
         fixed = restart_needed(
             self.config, config, _SETTINGS_AT_START, self._in_force, self._set_outside
         )

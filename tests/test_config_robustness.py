@@ -80,9 +80,12 @@ def test_up_refuses_a_reload_with_a_number_too_long_and_runs_on(env: Env) -> Non
     up.send_signal(signal.SIGTERM)
     assert up.wait(timeout=30) == 0, log.read_text()
     for event in ("scheduler.reload_failed", "worker.reload_failed"):
-        (refused,) = _lines(log, event)
-        assert "jobs.toml:3: invalid TOML: a number of over 4300 digits" in refused, refused
-        assert "keeping the previous configuration" in refused, refused
+        # Once, or twice where the worker found the edit itself before the SIGHUP asked again.
+        said = _lines(log, event)
+        assert 1 <= len(said) <= 2, log.read_text()
+        for refused in said:
+            assert "jobs.toml:3: invalid TOML: a number of over 4300 digits" in refused, refused
+            assert "keeping the previous configuration" in refused, refused
     assert "Traceback" not in log.read_text()
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 
 import pytest
@@ -148,3 +149,22 @@ def test_an_empty_program_name_is_refused_as_enqueue_exec_refuses_it(
     assert checked.returncode == 2
     assert "[jobs.empty] command: the command's name is empty" in checked.stderr
     assert "the command's name is empty" in env.run("enqueue", "--exec", "--", "").stderr
+
+
+def test_a_config_file_touched_but_not_changed_is_no_reload(env: Env) -> None:
+    """A file whose text is the one in force, under a newer stamp (touched, or read twice
+    while it was written: once by up's daemon, once by its worker), was said as a second
+    reload, with its warnings again."""
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    log = env.root / "worker.log"
+    worker = _start_logged(env, log, "run-worker")
+    env.run("wait", str(env.enqueue("a")), "--timeout", "30s", check=True)
+    stamp = env.config.stat().st_mtime_ns
+    os.utime(env.config, ns=(stamp + 10**9, stamp + 10**9))  # the same text, a new stamp
+    env.run("wait", str(env.enqueue("a")), "--timeout", "30s", check=True)
+    env.write_config('[jobs.a]\ncommand = ["true"]\n[jobs.b]\ncommand = ["true"]\n')
+    env.run("wait", str(env.enqueue("b")), "--timeout", "30s", check=True)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0, log.read_text()
+    reloads = _lines(log, "worker.reloaded")
+    assert len(reloads) == 1 and "jobs=2" in reloads[0], log.read_text()
