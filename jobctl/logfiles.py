@@ -166,3 +166,39 @@ def read_tail(path: str | None, limit: int) -> bytes | None:
         return None
     finally:
         os.close(fd)
+
+
+def tail_from_line_start(path: str | None, limit: int) -> bytes:
+    """At most the last `limit` bytes of a log file (b"" for none), from the first line that
+    starts within them, as read_last_lines gives only whole lines: a tail cut mid-line (a
+    shared store's copy) passed the end of a line for all of it. When they hold no line
+    start (one line longer), they follow the line a log's own cut starts with (TRIMMED),
+    from a UTF-8 character, so that the cut is said as a cut log file says it."""
+    from jobctl.logfolders import TRIMMED, kept_from
+
+    if not path:
+        return b""
+    try:
+        fd = open_log(path)
+    except OSError:
+        return b""
+    try:
+        status = os.fstat(fd)
+        start = max(0, status.st_size - limit - 1)  # a byte more: is the first one cut?
+        data = os.pread(fd, limit + 1, start)
+        dropped, head = kept_from(fd) or (0, 0)  # a log cut already: what it dropped too
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
+    if len(data) <= limit:
+        return data  # the whole file
+    newline = data.find(b"\n", 0, len(data) - 1)  # (a last line's own newline starts none)
+    if newline >= 0:
+        return data[newline + 1 :]
+    kept = data[1:]
+    for _ in range(3):  # a cut inside a character moves past its last bytes
+        if kept[:1] and kept[0] & 0xC0 == 0x80:
+            kept = kept[1:]
+    cut_at = start + len(data) - len(kept)
+    return TRIMMED % (dropped + cut_at - head, status.st_ino) + kept

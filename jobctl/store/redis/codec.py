@@ -218,10 +218,11 @@ def strings_json(**values: object) -> str:
 
 
 def output_tail(path: str | None) -> bytes:
-    """The end of an attempt's log file, as the worker that ran it sees it."""
-    from jobctl.logfiles import read_tail
+    """The end of an attempt's log file, as the worker that ran it sees it, from a line's
+    start (or said cut) as `logs --lines` and `dead show` print a file's."""
+    from jobctl.logfiles import tail_from_line_start
 
-    return read_tail(path, TAIL_BYTES) or b""
+    return tail_from_line_start(path, TAIL_BYTES)
 
 
 @cache
