@@ -423,7 +423,29 @@ _PAYLOAD_PLACEHOLDER = re.compile(r"(?<!\$)\{[A-Za-z_][A-Za-z0-9_.-]*\}")
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "busybox"})
 # Words of a string command that only a shell reads (see _Parser.note_shell_syntax).
 _SHELL_OPERATORS = frozenset({">", ">>", "<", "|", "&&", "||", ";", "&", "2>&1", "&>", "2>"})
+# The same operators written against a word: at its start (`>out.txt`, `|grep`, `2>/dev/null`),
+# at its end (`cmd;`, `ls&&`, `cmd2>&1`, a trailing `&`), or between two plain words (`hi>out`,
+# `x;y`, `a&&b`). Only there: the text of an argument holds them too (a URL's `?a=1&b=2`, a
+# regex's `a|b`, sed's `s/a;b/c/`, jq's `.a | .b`, an arrow `a->b`), and is no mistake.
+_ATTACHED_OPERATOR = re.compile(
+    r"^(?:2>&1|&>|2>|>>|>|<|\|\||\||&&|;)[\w./~$-]"
+    r"|[\w)\]}\"'](?:2>&1|>>|>|<|\|\||\||&&|;|&)$"
+    r"|^[\w.-]*\w(?:>>|>|<|;|&&)[\w./~-]+$"
+)
+# A metavariable written in angle brackets (`--format=<x>`, `<name>`), not a redirection.
+_ANGLE_BRACKETED = re.compile(r"<[^<>\s]*>")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _is_shell_operator(word: str) -> bool:
+    """Whether a word of a string command run without a shell holds an operator that a shell
+    would have read (see _ATTACHED_OPERATOR); not a phrase (a space in it: quoted on purpose),
+    an option (`cut -d';'`) or a metavariable (`--format=<x>`), whose operators are text."""
+    if word in _SHELL_OPERATORS:
+        return True
+    if word.startswith("-") or any(c.isspace() for c in word) or _ANGLE_BRACKETED.search(word):
+        return False
+    return _ATTACHED_OPERATOR.search(word) is not None
 
 
 def _toml_error(name: str, text: str, message: str) -> str:
@@ -671,7 +693,7 @@ class _Parser:
         found: str | None = argv[0] if argv and _ASSIGNMENT.match(argv[0]) else None
         taken_as = "taken for the program's name"
         if found is None:
-            found = next((word for word in argv if word in _SHELL_OPERATORS), None)
+            found = next((word for word in argv if _is_shell_operator(word)), None)
             taken_as = "passed to the program as one of its words"
         if found is not None:
             self.note(

@@ -113,6 +113,58 @@ def test_validate_warns_of_shell_syntax_in_a_string_command_without_a_shell(
 
 
 @pytest.mark.parametrize(
+    ("command", "word"),
+    [
+        ("echo saved>out.txt", "'saved>out.txt'"),
+        ("echo saved >out.txt", "'>out.txt'"),
+        ("cmd >>log", "'>>log'"),
+        ("sort <in.txt", "'<in.txt'"),
+        ("ls |grep x", "'|grep'"),
+        ("ls| grep x", "'ls|'"),
+        ("run x;y", "'x;y'"),
+        ("cd /srv&& make", "'/srv&&'"),
+        ("make a&&b", "'a&&b'"),
+        ("false ||true", "'||true'"),
+        ("cmd x2>&1", "'x2>&1'"),
+        ("cmd 2>/dev/null", "'2>/dev/null'"),
+        ("sleep 5&", "'5&'"),
+    ],
+)
+def test_validate_warns_of_shell_operators_written_against_a_word(
+    env: Env, command: str, word: str
+) -> None:
+    """`echo saved>out.txt` ran echo with the word `saved>out.txt`, as `echo saved > out.txt`
+    does, and validate said nothing: it saw an operator only as a word of its own."""
+    env.write_config(f"[jobs.save]\ncommand = '{command}'\n")
+    checked = env.run("validate")
+    assert checked.returncode == 0, checked.stderr
+    assert f"[jobs.save] command: {word} is shell syntax" in checked.stderr, checked.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        'curl "https://x/?a=1&b=2"',
+        'grep -E "a|b" file',
+        "cmd --format=<x> <name>",
+        'sed "s/a;b/c/" file',
+        'jq ".a | .b" file',
+        'awk "{print $1}" file',
+        'cut "-d;" -f1',
+        "draw a->b x=>y",
+    ],
+)
+def test_validate_says_nothing_of_operator_characters_inside_an_argument(
+    env: Env, command: str
+) -> None:
+    """A URL's query, a regex, a metavariable, a sed, jq or awk script and an option's
+    value hold these characters as text: no shell would have read them either."""
+    env.write_config(f"[jobs.save]\ncommand = '{command}'\n")
+    checked = env.run("validate")
+    assert checked.returncode == 0 and checked.stderr == "", checked.stderr
+
+
+@pytest.mark.parametrize(
     "job",
     [
         'command = "echo saved > out.txt"\nshell = true',
