@@ -1,10 +1,12 @@
-"""Folders private by their mode but open to another user through a POSIX ACL.
+"""Folders and files private by their mode but open to another user through a POSIX ACL.
 
 With an access ACL, the group bits of a folder's mode are the ACL's mask: a grant of write
 to user nobody shows as mode 0770, which passes as writable by the owner's own private
 group. Such a folder is refused where one of mode 0777 is: a log folder (validate, a
-worker), a database's folder (enqueue) and a config's folder (validate). The ACL is set as
-the `system.posix_acl_access` xattr, in the layout setfacl writes (no setfacl needed).
+worker), a database's folder (enqueue), its wake folder and a config's folder (validate);
+so is a database file, its -wal, -shm, -journal or lock file, shown as mode 0660, where
+one of mode 0666 is. The ACL is set as the `system.posix_acl_access` xattr, in the layout
+setfacl writes (no setfacl needed).
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ CONFIG = '[jobs.t]\ncommand = ["echo", "secret output"]\n'
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the reproduction sets ACLs as root")
 
 
-def set_acl(folder: Path, *, user: int, user_perms: int, mask: int) -> None:
-    """Give `folder` an access ACL: owner rwx, `user` with `user_perms`, owning group and
-    others nothing, and `mask` (which the mode's group bits then show)."""
+def set_acl(path: Path, *, user: int, user_perms: int, mask: int, owner: int = 7) -> None:
+    """Give `path` an access ACL: the owner `owner` (rwx), `user` with `user_perms`, owning
+    group and others nothing, and `mask` (which the mode's group bits then show)."""
     entries = [
-        (_USER_OBJ, 7, _ANY),
+        (_USER_OBJ, owner, _ANY),
         (_USER, user_perms, user),
         (_GROUP_OBJ, 0, _ANY),
         (_MASK, mask, _ANY),
@@ -37,10 +39,10 @@ def set_acl(folder: Path, *, user: int, user_perms: int, mask: int) -> None:
     ]
     value = struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries)
     try:
-        os.setxattr(folder, "system.posix_acl_access", value)
+        os.setxattr(path, "system.posix_acl_access", value)
     except OSError as exc:
         if exc.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
-            pytest.skip(f"no POSIX ACLs on the file system of {folder}")
+            pytest.skip(f"no POSIX ACLs on the file system of {path}")
         raise
 
 
@@ -92,6 +94,54 @@ def test_database_folder_writable_through_acl_is_refused(env: Env) -> None:
     assert result.returncode == 3, result.stderr
     assert f"its folder {folder} is writable by nobody (uid 65534) through an ACL" in result.stderr
     assert not (folder / "q.db").exists()
+
+
+@pytest.mark.usefixtures("own_group_accepted")
+@pytest.mark.parametrize(
+    ("suffix", "named"),
+    [
+        ("", ""),
+        ("-wal", "{file} "),
+        ("-shm", "{file} "),
+        ("-journal", "{file} "),
+        (".lock", "its lock file {file} "),
+        (".scheduler.lock", "its lock file {file} "),
+    ],
+)
+def test_database_file_writable_through_acl_is_refused(env: Env, suffix: str, named: str) -> None:
+    """`setfacl -m u:nobody:rw` on a 0600 file shows as mode 0660: refused as 0666 is, by
+    every command, the database left as it was (no chmod that would hide the grant)."""
+    env.enqueue("--exec", "--", "echo", "hi")
+    file = Path(f"{env.db}{suffix}")
+    os.close(os.open(file, os.O_WRONLY | os.O_CREAT, 0o600))
+    set_acl(file, user=NOBODY, user_perms=6, mask=6, owner=6)
+    assert file.stat().st_mode & 0o777 == 0o660
+    said = (
+        f"database {env.db}: {named.format(file=file)}is writable by nobody (uid 65534)"
+        " through an ACL (mode 0660"
+    )
+    for command in (("enqueue", "--exec", "--", "echo", "again"), ("list",)):
+        result = env.run(*command)
+        assert result.returncode == 3, result.stderr
+        assert said in result.stderr, result.stderr
+    assert file.stat().st_mode & 0o777 == 0o660
+
+
+@pytest.mark.usefixtures("own_group_accepted")
+def test_wake_folder_writable_through_acl_is_refused(env: Env) -> None:
+    env.enqueue("--exec", "--", "echo", "hi")
+    wake = private_folder(env.root, "q.db.wake")
+    set_acl(wake, user=NOBODY, user_perms=7, mask=7)
+    result = env.run("enqueue", "--exec", "--", "echo", "again")
+    assert result.returncode == 3, result.stderr
+    said = (
+        f"database {env.db}: its wake folder {wake} is writable by nobody (uid 65534)"
+        " through an ACL (mode 0770"
+    )
+    assert said in result.stderr, result.stderr
+    worker = env.run("run-worker", "--burst")
+    assert worker.returncode == 3, worker.stderr
+    assert said in worker.stderr
 
 
 @pytest.mark.usefixtures("own_group_accepted")

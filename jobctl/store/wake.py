@@ -113,7 +113,7 @@ class Notifier:
         handle = _DirHandle(self._directory, fd)
         try:
             # Checked when the database was opened; a folder planted since is left alone.
-            if not_private(os.fstat(fd)) is not None:
+            if not_private(os.fstat(fd), where=fd) is not None:
                 return
             names = os.listdir(fd)
             if not names:

@@ -27,7 +27,8 @@ def wal_size(path: Path) -> int:
 # In a folder others can write to (/tmp, a shared folder), another user can make the database
 # file, its -wal or -shm, its lock file or its wake folder before jobctl does, writable by
 # them: they would then read every payload, and hand whoever runs the worker (root, say)
-# their own jobs. So each must be this user's and closed to writes by group and others. The
+# their own jobs. So each must be this user's and closed to writes by group and others, by
+# its mode and by any POSIX ACL (one that lets nobody write shows as mode 0660). The
 # database file is looked at with the one lstat() that used to be two stat()s; the files
 # beside it cost one lstat() each, most of them of a name that does not exist.
 
@@ -144,7 +145,7 @@ def _check_database_file(path: Path, real: Path, info: os.stat_result) -> list[_
     by `touch`, say) is to be made private, as jobctl would have made it: the fix, which
     waits until the file is known to be a jobctl database."""
     euid = os.geteuid()
-    problem = not_private(info, owner=None if euid == 0 else info.st_uid)
+    problem = not_private(info, owner=None if euid == 0 else info.st_uid, where=str(real))
     if problem:
         if info.st_uid == euid:  # writable by others: they may have changed it, or hold it open
             raise StoreError(
@@ -178,7 +179,7 @@ def _check_beside_files(path: Path, real: Path, db: os.stat_result) -> list[_Fix
         if stat.S_ISLNK(info.st_mode):
             problem: str | None = "is a symbolic link"
         else:
-            problem = not_private(info, owner=db.st_uid)
+            problem = not_private(info, owner=db.st_uid, where=name)
         if problem:
             what = f"its lock file {name}" if name in locks else name
             raise StoreError(f"database {path}: {what} {problem}; {_PLANTED}")
@@ -200,7 +201,7 @@ def _check_beside_files(path: Path, real: Path, db: os.stat_result) -> list[_Fix
     elif not stat.S_ISDIR(info.st_mode):
         problem = "is not a folder"
     else:
-        problem = not_private(info, owner=db.st_uid)
+        problem = not_private(info, owner=db.st_uid, where=wake)
     if problem:
         raise StoreError(f"database {path}: its wake folder {wake} {problem}; {_PLANTED}")
     return fixes
@@ -261,7 +262,7 @@ def create_database_file(path: Path, *, through_link: bool) -> None:
     try:
         info = os.fstat(fd)
         # Another process may have made it meanwhile: checked as a file found there is.
-        problem = not_private(info)
+        problem = not_private(info, where=fd)
         if problem:
             raise StoreError(f"database {path}: {problem}; {_PLANTED}")
         if stat.S_IMODE(info.st_mode) & 0o077:
@@ -311,7 +312,7 @@ def lock_file_problem(lock_path: Path, label: str) -> str | None:
             return f"{label} {lock_path} is a symbolic link; {_PLANTED}"
         return f"cannot create {label} {lock_path}: {exc.strerror}"
     try:
-        problem = not_private(os.fstat(fd))
+        problem = not_private(os.fstat(fd), where=fd)
     finally:
         os.close(fd)
     return f"{label} {lock_path} {problem}; {_PLANTED}" if problem else None
