@@ -145,6 +145,27 @@ def test_wake_folder_writable_through_acl_is_refused(env: Env) -> None:
 
 
 @pytest.mark.usefixtures("own_group_accepted")
+def test_health_fails_for_a_hooks_folder_writable_through_acl(env: Env) -> None:
+    """Workers refuse such a hooks folder (keeping no hook's output): health says so, and
+    passes one of mode 0770 with the owner's own private group, which workers use."""
+    logs = private_folder(env.root, "logs")
+    hooks = private_folder(logs, "hooks")
+    env.write_config(f'[settings]\nlog_dir = "{logs}"\n{CONFIG}')
+    env.enqueue("t")
+    set_acl(hooks, user=NOBODY, user_perms=7, mask=7)
+    health = env.run("health")
+    assert health.returncode == 1, health.stdout
+    assert (
+        f"logs: hooks folder {hooks} is writable by nobody (uid 65534) through an ACL"
+        " (mode 0770" in health.stderr
+    ), health.stderr
+    set_acl(hooks, user=os.geteuid(), user_perms=7, mask=7)
+    assert hooks.stat().st_mode & 0o777 == 0o770
+    health = env.run("health")
+    assert health.returncode == 0, health.stderr
+
+
+@pytest.mark.usefixtures("own_group_accepted")
 def test_config_folder_writable_through_acl_is_refused(env: Env) -> None:
     folder = private_folder(env.root, "conf")
     config = folder / "jobs.toml"

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, cast
 
 from jobctl.durations import format_short
 from jobctl.errors import ConfigError, StoreError
+from jobctl.fsutil import not_private
 from jobctl.models import FINAL_STATES, JobFilter, State
 from jobctl.observe.serving import unserved_queues
 from jobctl.store import Store
@@ -428,8 +429,9 @@ def _logs_elsewhere(store: Store, folder: Path) -> Check | None:
 
 def _hooks_folder_refused(hooks: Path) -> str | None:
     """Why workers refuse the hooks folder, as they refuse a log folder (a link, not a
-    folder, or writable by group or others), found only when an alert was due: each hook
-    then runs with its output lost. None when it is fine or not made yet."""
+    folder, another user's, or writable by group or others, by its mode or an ACL), found
+    only when an alert was due: each hook then runs with its output lost. None when it is
+    fine or not made yet."""
     try:
         info = os.lstat(hooks)
     except OSError:
@@ -438,11 +440,14 @@ def _hooks_folder_refused(hooks: Path) -> str | None:
         problem, fix = "is a symbolic link", "a real folder there"
     elif not stat.S_ISDIR(info.st_mode):
         problem, fix = "is not a folder", "a real folder there"
-    elif info.st_mode & 0o022:
-        mode = stat.S_IMODE(info.st_mode)
-        problem, fix = f"is writable by group or others (mode {mode:04o})", f"chmod go-w {hooks}"
     else:
-        return None
+        # By the rule workers open it with: writable by the owner's own private group
+        # passes, a POSIX ACL that lets another user write does not.
+        found = not_private(info, where=str(hooks))
+        if found is None:
+            return None
+        mine = info.st_uid == os.geteuid()
+        problem, fix = found, f"chmod go-w {hooks}" if mine else "a folder of your own there"
     return f"hooks folder {hooks} {problem}: workers keep no hook's output ({fix})"
 
 
