@@ -503,6 +503,22 @@ def test_a_log_folder_whose_parent_is_missing_is_refused_not_made_with_it(env: E
     assert (unmounted / "jobctl").is_dir() and env.show(1)["state"] == "succeeded"
 
 
+@pytest.mark.parametrize("command", [["run-worker", "--burst"], ["up"]])
+def test_a_worker_refused_for_its_log_folder_makes_no_database(
+    env: Env, command: list[str]
+) -> None:
+    """Refused for a log folder that cannot be made (exit 2), a worker had made its new
+    database and its lock file first, and left them behind, empty."""
+    env.db = env.root / "new" / "q.db"
+    env.db.parent.mkdir()
+    unmounted = env.root / "mnt" / "logs"
+    env.write_config(f'[settings]\nlog_dir = "{unmounted}/jobctl"\n' + CONFIG)
+    words = f"log folder {unmounted}/jobctl cannot be made: its parent {unmounted} does not exist"
+    one_error_line(run(env, command), 2, words)
+    assert list(env.db.parent.iterdir()) == []
+    assert not (env.root / "mnt").exists()
+
+
 def test_the_folders_above_a_server_s_default_log_folder_are_made(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

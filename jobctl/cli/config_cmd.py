@@ -144,9 +144,10 @@ def _warn_about_this_host(config: Config) -> None:
             unknown.append(("cwd", f"{job.cwd!r} {problem}"))
         for key, what in unknown:
             warn("jobs", name, key, f"{what} on this host: its jobs would fail here")
-    refused = _log_folder_refused(config)
+    refused = log_folder_refused(config)
     if refused:
-        warn("settings", None, refused[0], f"{refused[1]}: workers would not start here")
+        key, _, problem = refused
+        warn("settings", None, key, f"{problem}: workers would not start here")
 
 
 def _group_out_of_reach(group: str | None, gid: int) -> str:
@@ -234,10 +235,11 @@ def _jitter_overlap(spec: ScheduleSpec, config: Config) -> str | None:
     )
 
 
-def _log_folder_refused(config: Config) -> tuple[str, str] | None:
+def log_folder_refused(config: Config) -> tuple[str, str, str] | None:
     """Why a worker would refuse the log folder, found without making it (validate changes
-    nothing), with the key of [settings] that puts it there: `log_dir`, else the `db` it is
-    beside when the config names the database (`log_dir` is the fix either way)."""
+    nothing; a worker asks before it makes its database), as the key of [settings] that puts
+    it there (`log_dir`, else the `db` it is beside when the config names the database:
+    `log_dir` is the fix either way), the folder, and the problem."""
     from jobctl.cli.context import STATE
     from jobctl.config import configured_db
     from jobctl.errors import StoreError
@@ -258,7 +260,7 @@ def _log_folder_refused(config: Config) -> tuple[str, str] | None:
     beside_database = not on_server and not config.settings.log_dir
     folder = str(log_dir(config, location))
     problem = log_root_problem(folder, beside_database) or _log_folder_not_writable(folder)
-    return None if problem is None else (key, problem)
+    return None if problem is None else (key, folder, problem)
 
 
 def _log_folder_not_writable(folder: str) -> str | None:

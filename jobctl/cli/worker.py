@@ -93,6 +93,7 @@ def run_worker(
         name=name,
     )
     _tell_jobs_where(config)
+    _refuse_an_unusable_log_folder(config)
     with STATE.store(durability=_worker_durability(), service=True) as store:
         worker = Worker(store, config, options, log=STATE.event_log())
         with worker.signal_handlers(), _metrics(metrics_addr):
@@ -184,6 +185,7 @@ def up(
     )
     _warn_of_schedules_served_elsewhere(config, options.queues)
     _tell_jobs_where(config)
+    _refuse_an_unusable_log_folder(config)
     with (
         STATE.store(durability=_worker_durability(), service=True) as worker_store,
         STATE.store(service=True) as daemon_store,
@@ -546,6 +548,27 @@ def _tell_jobs_where(config: Config) -> None:
     os.environ["JOBCTL_DB"] = location
     if config.path is not None:
         os.environ["JOBCTL_CONFIG"] = str(config.path.absolute())
+
+
+def _refuse_an_unusable_log_folder(config: Config) -> None:
+    """Refuse (exit 2), before the store is opened, a log folder the worker would refuse at
+    its start: refused only then, it had made a new database and its lock file, and left
+    them behind. Found as `validate` finds it, making nothing, and then said in the worker's
+    own words by its own check, which makes nothing where it refuses. A folder that is fine
+    is made later, by the worker after its first write (see Worker.run)."""
+    from jobctl.cli.config_cmd import log_folder_refused
+    from jobctl.errors import ConfigError
+    from jobctl.logfolders import check_log_root
+    from jobctl.worker import _log_root_refused
+
+    refused = log_folder_refused(config)
+    if refused is None:
+        return
+    _, folder, _ = refused
+    try:
+        check_log_root(folder)
+    except OSError as exc:
+        raise ConfigError(_log_root_refused(exc, folder)) from None
 
 
 def _schedule_config() -> Config:
