@@ -128,3 +128,53 @@ def test_a_location_of_another_kind_is_refused_without_its_password(env: Env) ->
         assert result.returncode in (2, 3), (args, result.stderr)
         assert "postgres://***@db.internal/x: not a database location" in result.stderr, args
         assert "SECRET" not in result.stderr, args
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("text", "not a jobctl database (the file is not SQLite, or is corrupt)"),
+        ("another program's", "not a jobctl database (it belongs to another program)"),
+        ("a newer jobctl's", "is newer than this jobctl understands"),
+    ],
+)
+def test_validate_warns_of_an_existing_file_that_is_no_jobctl_database(
+    env: Env, content: str, said: str
+) -> None:
+    """`validate` said ok of a --db every other command refuses (exit 3): a text file, a
+    database of another program or of a newer jobctl. Nothing is written, nor left beside."""
+    import sqlite3
+
+    from jobctl.store.sqlite.connection import APPLICATION_ID
+
+    database = env.root / "other.db"
+    if content == "text":
+        database.write_text("hello\n")
+    else:
+        made = sqlite3.connect(database)
+        made.execute("CREATE TABLE notes (body TEXT)")
+        if content == "a newer jobctl's":
+            made.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            made.execute("PRAGMA user_version = 9999")
+        made.commit()
+        made.close()
+    before = database.read_bytes()
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    result = jobctl(env, "--config", str(env.config), "--db", "other.db", "validate")
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("jobctl: warning: --db: database other.db: "), line
+    assert said in line and line.endswith(": workers would not start here"), line
+    assert database.read_bytes() == before
+    assert sorted(p.name for p in env.root.iterdir()) == ["home", "jobs.toml", "other.db"]
+    refused = jobctl(env, "--config", str(env.config), "--db", "other.db", "list")
+    assert refused.returncode == 3 and said in refused.stderr, refused.stderr
+
+
+def test_validate_takes_a_jobctl_database_and_an_empty_file_in_silence(env: Env) -> None:
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    env.run("enqueue", "a", check=True)
+    (env.root / "empty.db").touch()
+    for database in (env.db, env.root / "empty.db"):
+        result = jobctl(env, "--config", str(env.config), "--db", str(database), "validate")
+        assert (result.returncode, result.stderr) == (0, ""), (database, result.stderr)

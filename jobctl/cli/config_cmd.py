@@ -40,8 +40,9 @@ def validate(
 def _check_database_location(config: Config) -> str | None:
     """Refuse (exit 2) a database location no worker could start on anywhere: a scheme
     jobctl does not know, or a malformed redis:// URL (a port past 65535, no host). Return,
-    for a warning, the far-missing folder a worker would refuse on this host only (by the
-    rule of _refuse_a_far_missing_folder), told where the location comes from. Nothing is
+    for a warning, what a worker would refuse on this host only, told where the location
+    comes from: the far-missing folder (by the rule of _refuse_a_far_missing_folder), or an
+    existing file that is not a jobctl database. Nothing is
     made or opened: a worker refused each of them at its start, where validate said ok."""
     import os
 
@@ -62,18 +63,65 @@ def _check_database_location(config: Config) -> str | None:
             parse_location(url)
         except StoreError as exc:
             problem = str(exc)
-    far_missing = far_missing_folder(location) if problem is None else None
+    refused = None
+    if problem is None:
+        refused = far_missing_folder(location) or _not_a_jobctl_database(location)
     if STATE.db is not None or os.environ.get("JOBCTL_DB"):
         named_by = "--db" if STATE.db is not None else "$JOBCTL_DB"
         if problem is not None:
             raise UsageError(f"{named_by}: {problem}")
-        return None if far_missing is None else f"{named_by}: {far_missing}"
+        return None if refused is None else f"{named_by}: {refused}"
     told = problem_at(config)
     if problem is not None:
         raise ConfigError(told("settings", None, "db", problem))
-    if far_missing is None or not config.settings.db:
-        return far_missing
-    return told("settings", None, "db", far_missing)
+    if refused is None or not config.settings.db:
+        return refused
+    return told("settings", None, "db", refused)
+
+
+def _not_a_jobctl_database(location: str) -> str | None:
+    """Why the existing file at a SQLite location is no database a worker would open: not
+    SQLite, another program's, or of a newer schema, told by the store's own check_identity
+    in its words. Read as the file is on disk (immutable): nothing opened for writing, no
+    -wal or -shm made. None for a file a worker takes (an empty one gets the schema) and for
+    one whose -wal holds changes, which the file alone does not show."""
+    import os
+    import sqlite3
+    import stat
+    from pathlib import Path
+    from urllib.parse import quote
+
+    from jobctl.errors import StoreError
+    from jobctl.store import location_kind
+    from jobctl.store.sqlite.connection import check_identity
+    from jobctl.store.sqlite.diagnose import describe
+    from jobctl.store.sqlite.files import wal_size
+
+    kind, named = location_kind(location)
+    if kind not in ("path", "sqlite"):
+        return None
+    path = Path(named).expanduser()
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # made by the worker, or refused by it in its own words
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or wal_size(path):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        check_identity(conn, path)
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode != sqlite3.SQLITE_NOTADB:
+            return None  # unreadable, say: the worker's open says why
+        return f"database {path}: {describe(exc)}"
+    except StoreError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return None
 
 
 def _count(number: int, noun: str) -> str:
