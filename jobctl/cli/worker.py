@@ -201,9 +201,11 @@ def up(
         worker.on_hangup.append(daemon.request_reload)  # the worker's handler takes SIGHUP
         with worker.signal_handlers(), _metrics(metrics_addr):
             thread = run_in_thread(daemon.run, "scheduler")
-            code = worker.run()
-            daemon.request_stop()
-            thread.join(timeout=10)
+            try:
+                code = worker.run()
+            finally:  # a worker refused or failing too: the stores close behind the daemon
+                daemon.request_stop()
+                thread.join(timeout=10)
     raise typer.Exit(code)
 
 
