@@ -178,3 +178,59 @@ def test_validate_takes_a_jobctl_database_and_an_empty_file_in_silence(env: Env)
     for database in (env.db, env.root / "empty.db"):
         result = jobctl(env, "--config", str(env.config), "--db", str(database), "validate")
         assert (result.returncode, result.stderr) == (0, ""), (database, result.stderr)
+
+
+@pytest.mark.parametrize("given", ["env", "option"])
+def test_a_tilde_location_is_the_same_database_for_the_worker_and_its_chained_jobs(
+    env: Env, given: str
+) -> None:
+    """`JOBCTL_DB=~/q.db` (systemd's Environment= and docker -e expand no `~`) or
+    `--db=~/q.db`: every command opens $HOME/q.db, but the worker made the location
+    absolute before expanding it: it served ./~/q.db (the jobs enqueued never ran), or gave
+    its jobs that path, where a chained `jobctl enqueue` queued into a database of its own."""
+    home = env.root / "tilde-home"
+    home.mkdir(mode=0o700)
+    work = env.root / "work"
+    work.mkdir()
+    env.env["HOME"] = str(home)
+    config = env.root / "jobs.toml"
+    config.write_text(
+        '[jobs.chain]\ncommand = ["sh", "-c", "printf %s \\"$JOBCTL_DB\\"; jobctl enqueue next"]\n'
+        '[jobs.next]\ncommand = ["true"]\n'
+    )
+    env.env["PATH"] = f"{Path(JOBCTL[0]).parent}:{env.env.get('PATH', '/usr/bin:/bin')}"
+    where = ["--db", "~/q.db"] if given == "option" else []
+    if given == "env":
+        env.env["JOBCTL_DB"] = "~/q.db"
+    head = jobctl(env, "--config", str(config), *where, "enqueue", "chain", cwd=work)
+    assert head.returncode == 0, head.stderr
+    worker = jobctl(env, "--config", str(config), *where, "run-worker", "--burst", cwd=work)
+    assert worker.returncode == 0, worker.stderr
+    assert not (work / "~").exists()
+    listed = jobctl(env, "--db", str(home / "q.db"), "list", "--json")
+    jobs = {job["job"]: job for job in json.loads(listed.stdout)}
+    assert jobs["chain"]["state"] == "succeeded", listed.stdout
+    assert jobs["next"]["state"] == "succeeded", listed.stdout
+    logged = jobctl(env, "--db", str(home / "q.db"), "logs", str(jobs["chain"]["id"]))
+    assert logged.stdout.startswith(str(home / "q.db")), logged.stdout
+
+
+def test_a_relative_sqlite_url_given_to_a_worker_reaches_its_jobs_from_its_own_folder(
+    env: Env,
+) -> None:
+    """`--db sqlite://rel.db`: the worker's jobs got the URL as written, which a job with a
+    `cwd` of its own read from there: a chained enqueue made sub/rel.db."""
+    (env.root / "sub").mkdir()
+    config = env.root / "jobs.toml"
+    config.write_text(
+        '[jobs.chain]\ncommand = ["jobctl", "enqueue", "next"]\ncwd = "sub"\n'
+        '[jobs.next]\ncommand = ["true"]\n'
+    )
+    env.env["PATH"] = f"{Path(JOBCTL[0]).parent}:{env.env.get('PATH', '/usr/bin:/bin')}"
+    where = ("--config", str(config), "--db", "sqlite://rel.db")
+    assert jobctl(env, *where, "enqueue", "chain").returncode == 0
+    worker = jobctl(env, *where, "run-worker", "--burst")
+    assert worker.returncode == 0, worker.stderr
+    assert not (env.root / "sub" / "rel.db").exists()
+    listed = jobctl(env, *where, "list", "--json")
+    assert sorted(job["state"] for job in json.loads(listed.stdout)) == ["succeeded"] * 2

@@ -544,9 +544,15 @@ def _tell_jobs_where(config: Config) -> None:
     started with and whatever folder the job runs in (a worker that finds its config only
     after start gives it to them then: Worker._tell_jobs_of). Jobs run as another user keep
     none of the worker's variables (see processes.login_env): a redis:// password stays here."""
+    from jobctl.store import location_kind
+
     location = STATE.db_location()
-    if "://" not in location:
-        location = os.path.abspath(location)
+    kind, path = location_kind(location)
+    if kind in ("path", "sqlite"):
+        # As open_store reads it: `~` first (JOBCTL_DB=~/q.db from systemd's Environment=,
+        # which expands none), then this folder (`sqlite://rel.db` too), so that a job with
+        # a cwd of its own, and this worker reading the variable back, open this database.
+        location = os.path.abspath(os.path.expanduser(path))
     os.environ["JOBCTL_DB"] = location
     if config.path is not None:
         os.environ["JOBCTL_CONFIG"] = str(config.path.absolute())
