@@ -42,6 +42,29 @@ def test_pause_and_resume_refuse_a_database_that_does_not_exist(env: Env) -> Non
     assert env.run("pause", "nosuch").returncode == 2
 
 
+def test_schedule_pause_and_resume_refuse_a_missing_database_and_schedule_run_says_it_made_one(
+    env: Env,
+) -> None:
+    """A --db typo made a new database for `schedule pause` (exit 0) while the cron daemon
+    kept firing the schedule: pause and resume refuse it as `pause QUEUE` does (exit 3,
+    nothing made); `schedule run`, which enqueues, makes it, with enqueue's note."""
+    env.write_config(FAILING + '[schedules.tick]\njob = "bad"\ncron = "*/5 * * * *"\n')
+    queue_pause = env.run("pause", "default")
+    assert queue_pause.returncode == 3
+    for command in ("pause", "resume"):
+        result = env.run("schedule", command, "tick")
+        assert (result.returncode, result.stdout, result.stderr) == (3, "", queue_pause.stderr)
+        assert list(env.db.parent.glob(env.db.name + "*")) == [], command
+    ran = env.run("schedule", "run", "tick", check=True)
+    assert ran.stdout == "1\n"
+    assert ran.stderr == (
+        f"jobctl: note: {env.db} is a new database, which no worker serves yet (a worker takes"
+        " jobs from the database its --db, $JOBCTL_DB or jobs.toml names)\n"
+    )
+    again = env.run("schedule", "run", "tick", check=True)  # an active run: skipped, no note
+    assert "new database" not in again.stderr
+
+
 def test_resume_says_a_queue_that_was_not_paused_on_stderr_alone(env: Env) -> None:
     env.write_config(FAILING + 'queue = "slow"\n')
     burst(env)  # a worker makes the database

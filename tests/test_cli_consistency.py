@@ -10,6 +10,8 @@ import pytest
 from conftest import JOBCTL, Env
 from test_ops_support import burst, start_worker
 
+from jobctl.store.sqlite import SqliteStore
+
 
 def _one_error_line(result: subprocess.CompletedProcess[str], code: int) -> str:
     assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
@@ -129,6 +131,7 @@ def test_an_unknown_schedule_is_a_usage_error_like_an_unknown_job(env: Env) -> N
 
 def test_schedule_pause_and_resume_confirm_on_stdout_like_queues(env: Env) -> None:
     env.write_config(SCHEDULED)
+    SqliteStore(env.db).close()  # they refuse a database that does not exist
     paused = env.run("schedule", "pause", "nightly", check=True)
     assert (paused.stdout, paused.stderr) == ("paused schedule nightly\n", "")
     (entry,) = json.loads(env.run("schedule", "list", "--json", check=True).stdout)

@@ -904,6 +904,7 @@ def test_schedule_run_json_tells_a_new_run_from_an_active_one_and_a_held_one(env
     a held run all exited 0, two of them printing an id: `id=$(jobctl schedule run X)` could
     not tell its own run from another."""
     env.write_config(RUN_SCHEDULES)
+    SqliteStore(env.db).close()  # no note of a new database
 
     def run(name: str) -> tuple[dict[str, object], str]:
         result = env.run("schedule", "run", name, "--json")
@@ -956,6 +957,7 @@ def test_schedule_run_json_tells_a_new_run_from_an_active_one_and_a_held_one(env
 def test_schedule_pause_and_resume_json(env: Env) -> None:
     """`schedule pause` and `resume` had no --json, as `pause QUEUE` has."""
     env.write_config(RUN_SCHEDULES)
+    SqliteStore(env.db).close()  # they refuse a database that does not exist
     paused = env.run("schedule", "pause", "skipper", "--json", check=True)
     assert json.loads(paused.stdout) == {"schedule": "skipper", "paused": True, "changed": True}
     listed = json.loads(env.run("schedule", "list", "--json", check=True).stdout)

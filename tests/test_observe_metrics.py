@@ -38,6 +38,7 @@ from test_observe_support import (
 )
 
 from jobctl.models import NewJob
+from jobctl.store.sqlite import SqliteStore
 
 CONFIG = """
 [jobs.ok]
@@ -172,6 +173,7 @@ def test_workers_and_cron_daemons_with_fresh_heartbeats(env: Env) -> None:
 
 def test_schedule_fire_timestamps(env: Env) -> None:
     env.write_config(CONFIG)
+    SqliteStore(env.db).close()  # schedule pause refuses a database that does not exist
     env.run("schedule", "pause", "held", check=True)
     before = time.time()
     env.run("schedule", "run", "nightly", check=True)
@@ -347,6 +349,7 @@ def test_paused_and_disabled_schedules_say_so(env: Env) -> None:
     """A last-success alert must be able to leave out a schedule paused or disabled on
     purpose; only the absence of its next fire told them apart."""
     env.write_config(CONFIG)
+    SqliteStore(env.db).close()  # schedule pause refuses a database that does not exist
     env.run("schedule", "pause", "held", check=True)
     types, samples = scrape(env)
     assert types["jobctl_schedule_paused"] == types["jobctl_schedule_enabled"] == "gauge"

@@ -212,6 +212,7 @@ def test_resume_of_a_schedule_not_paused_says_so_in_a_note(env: Env) -> None:
     """`schedule resume s` of a schedule not paused printed "resumed schedule s": a script
     or a person could not tell that nothing changed."""
     env.write_config(SCHEDULED)
+    SqliteStore(env.db).close()  # it refuses a database that does not exist
     resumed = env.run("schedule", "resume", "s")
     assert resumed.returncode == 0
     assert (resumed.stdout, resumed.stderr) == (
@@ -225,6 +226,7 @@ def test_resume_of_a_schedule_not_paused_says_so_in_a_note(env: Env) -> None:
 
 def test_pause_of_a_paused_schedule_says_so_in_a_note(env: Env) -> None:
     env.write_config(SCHEDULED)
+    SqliteStore(env.db).close()  # it refuses a database that does not exist
     first = env.run("schedule", "pause", "s", "--json", check=True)
     assert json.loads(first.stdout) == {"schedule": "s", "paused": True, "changed": True}
     again = env.run("schedule", "pause", "s")

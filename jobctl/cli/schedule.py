@@ -374,8 +374,9 @@ def schedule_run(
 ) -> None:
     """Enqueue one run now, outside the plan (recorded as manual); prints the job id. The
     schedule's overlap applies as to its fires: while a run is active, "skip" queues
-    nothing (that run's id is printed) and "queue" holds this run until that one ends."""
-    from jobctl.cli.enqueue import changed, stored
+    nothing (that run's id is printed) and "queue" holds this run until that one ends.
+    A database it makes is said as `enqueue` says it: no worker serves one just made."""
+    from jobctl.cli.enqueue import changed, say_if_new, stored
     from jobctl.scheduler import Scheduler
 
     config = STATE.config(required=True)
@@ -407,6 +408,7 @@ def schedule_run(
         if record is not None and enqueued:
             stored(f"job {record.job_id} was queued, but its id could not be printed")
             answer = record.job_id
+        say_if_new(store)
         job = store.get(answer) if as_json and answer is not None else None
         released_job = None
         if as_json and released is not None and released.job_id is not None:
@@ -545,10 +547,12 @@ def schedule_resume(
 def _set_paused(name: str, paused: bool, as_json: bool) -> None:
     """Pause or resume a schedule. One already so is said in a note on stderr, not as paused
     or resumed, as `jobctl resume QUEUE` says a queue that was not paused: a script or a
-    person could not tell that nothing changed. --json says it as "changed"."""
+    person could not tell that nothing changed. --json says it as "changed". A database that
+    does not exist is refused (exit 3) as `jobctl pause QUEUE` refuses it, and nothing is
+    made: a --db typo paused a schedule in a new file while the daemon kept firing it."""
     config = STATE.config(required=True)
     _spec(config, name)
-    with STATE.store() as store:
+    with STATE.store(create=False) as store:
         changed = (name in store.paused_schedules()) != paused
         if changed and paused:
             store.set_schedule_paused(name, True)
