@@ -68,6 +68,28 @@ def test_enqueue_retry_and_edit_name_the_option_and_value_out_of_range(env: Env)
     assert sorted(j["id"] for j in jobs) == [ended, waiting]
 
 
+def test_retry_and_edit_refuse_a_bad_command_line_as_enqueue_whatever_the_job(env: Env) -> None:
+    """A delay given with a time, or a bad queue name, was checked against each job: an edit
+    of a job that ended or does not exist exited 1, one on a database that does not exist 3,
+    and one of a waiting job blamed the job. Exit 2, in enqueue's words, whatever the job."""
+    env.write_config(CONFIG)
+    ended = env.enqueue("greet", "--delay", "1h")
+    env.run("cancel", str(ended), check=True)
+    waiting = env.enqueue("greet", "--delay", "1h")
+    missing = env.root / "none.db"
+    for options in (["--delay", "1m", "--at", "now"], ["--queue", "bad name"]):
+        line = _refused(env, "enqueue", "greet", *options)
+        for job_id in (str(ended), str(waiting), "999"):
+            assert _refused(env, "edit", job_id, *options) == line, (job_id, options)
+            assert _refused(env, "retry", job_id, *options) == line, (job_id, options)
+        for command in ("edit", "retry"):
+            assert _refused(env, "--db", str(missing), command, "1", *options) == line
+    assert not missing.exists()
+    jobs = json.loads(env.run("list", "--json", check=True).stdout)
+    assert sorted(j["id"] for j in jobs) == [ended, waiting]
+    assert env.show(waiting)["queue"] == "default"
+
+
 def test_a_batch_line_out_of_range_names_its_line_field_and_value(env: Env) -> None:
     env.write_config(CONFIG)
     lines = '{"job": "greet"}\n{"job": "greet", "max_attempts": 0}\n'

@@ -341,7 +341,7 @@ def retry(
 
     config = STATE.config()
     now = time.time()
-    changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
+    changes = _changes(config, arg, delay, at, priority, queue, max_attempts, now)
     after_ids = read_after(after, "--after") if after else None
     if cwd is not None:
         changes = changes._replace(cwd=_chosen_directory(cwd))
@@ -496,7 +496,7 @@ def edit(
 
     config = STATE.config()
     now = time.time()
-    changes = _changes(arg, delay, at, priority, queue, max_attempts, now)
+    changes = _changes(config, arg, delay, at, priority, queue, max_attempts, now)
     changes = _command_changes(changes, exec_, ctx.meta.get(_EDIT_COMMAND), cwd)
     if changes == Changes():
         raise UsageError(
@@ -606,6 +606,7 @@ def _left_meanwhile(job: Job) -> tuple[str, str]:
 
 
 def _changes(
+    config: Config,
     arg: list[str] | None,
     delay: str | None,
     at: str | None,
@@ -615,12 +616,13 @@ def _changes(
     now: float,
 ) -> Changes:
     """`retry`'s and `edit`'s options, read as enqueue reads them and refused as it refuses
-    them, before the store is opened."""
+    them, before the store is opened: a fault of the command line (a delay and a time, a
+    bad queue name, a number out of range) is exit 2 in enqueue's words, whatever the state
+    of the job named, and not blamed on it ("job 20 not edited: it already ended")."""
     from jobctl.payload import parse_args
-    from jobctl.producer import Changes, check_numbers
+    from jobctl.producer import Changes, JobRequest, build_job
 
-    check_numbers(priority, max_attempts)  # the option's fault, said before any job is read
-    return Changes(
+    changes = Changes(
         payload=parse_args(arg) if arg else None,
         delay=duration_option(delay, "--delay"),
         at=instant_option(at, "--at", now),
@@ -628,6 +630,20 @@ def _changes(
         queue=queue,
         max_attempts=max_attempts,
     )
+    # The options alone, checked by build_job as a job of their own (as `enqueue --batch`
+    # checks its options): one place for these checks and their words.
+    options_alone = JobRequest(
+        job=None,
+        payload={},
+        delay=changes.delay,
+        at=changes.at,
+        priority=priority,
+        queue=queue,
+        max_attempts=max_attempts,
+        command=["true"],
+    )
+    build_job(config, options_alone, now)
+    return changes
 
 
 def _command_changes(
