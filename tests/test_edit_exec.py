@@ -52,6 +52,31 @@ def test_edit_reads_a_command_after_exec_as_enqueue_does(env: Env) -> None:
     assert (shown["command"], shown["cwd"]) == (["make", "--", "x"], "/")  # the command kept
 
 
+def test_edit_reads_exec_in_a_bundle_of_short_options_after_its_ids_as_enqueue_does(
+    env: Env,
+) -> None:
+    """`edit ID -xq q2 CMD` is `edit ID -x -q q2 CMD`, as `enqueue -xq q2 CMD` is: the walk
+    that takes a bundle apart stopped at the id, the first word no option, so that --exec
+    went unseen and the command's words were read as ids (exit 2, 'sort' is not a whole
+    number). A job name before a bundle holding --exec is refused as before -x alone."""
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    job_id = env.enqueue("--exec", "--delay", "1h", "--", "echo", "a")
+    other = env.enqueue("--exec", "--delay", "1h", "--", "echo", "b")
+    for queue, options in (
+        ("q1", ["-xq", "q1"]),
+        ("q2", ["-xqq2"]),
+        ("q3", ["--queue=q3", "-xd", "2h"]),
+    ):
+        command = ["sort", "-k", queue, "f.txt"]  # -k is sort's, not an option of edit's
+        env.run("edit", str(job_id), str(other), *options, *command, check=True)
+        jobs = json.loads(env.run("list", "--json", check=True).stdout)
+        assert [(j["command"], j["queue"]) for j in jobs] == [(command, queue)] * 2, options
+    apart = env.run("enqueue", "noop", "-x", "-q", "q1", "echo")
+    bundled = env.run("enqueue", "noop", "-xq", "q1", "echo")
+    assert (bundled.returncode, bundled.stderr) == (2, apart.stderr)
+    assert "a job name cannot be combined with --exec" in apart.stderr
+
+
 def test_edit_of_a_command_is_refused_as_enqueue_refuses_it(env: Env) -> None:
     env.write_config('[jobs.greet]\ncommand = ["echo", "hi"]\n')
     (env.root / "file").write_text("")

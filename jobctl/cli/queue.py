@@ -123,24 +123,39 @@ class _EnqueueCommand(TyperCommand):
 
     def _unbundled(self, args: list[str]) -> list[str]:
         """Short options bundled in one word (`-xq slow`, `-wx`) apart, as click reads them,
-        up to the first word that is no option: `enqueue -xq slow sort -k 2 f` queued `sort
-        f` with the key 2, the bundle hiding --exec from the reading above."""
+        up to the command's first word: `enqueue -xq slow sort -k 2 f` queued `sort f` with
+        the key 2, the bundle hiding --exec from the reading above. Words before --exec that
+        are no option (`edit`'s ids, a job name given by mistake) are passed over, as the
+        fast path passes over them: `edit 42 -xq slow make` read `-xq` as an id."""
         names = self._option_names()
         out: list[str] = []
         index = 0
+        exec_seen = False
         while index < len(args):
             word = args[index]
-            if word == "--" or word == "-" or not word.startswith("-"):
+            if word == "--":
                 break
-            if word in names:  # an option whole: its value, if it takes one, goes with it
-                out.extend(args[index : index + (2 if names[word] else 1)])
-                index += 2 if names[word] else 1
+            if word == "-" or not word.startswith("-"):
+                if exec_seen:  # the command's first word: the rest are its own
+                    break
+                out.append(word)
+                index += 1
                 continue
-            parts = _bundle_parts(word, names)
-            if parts is None:
-                break  # `--name=value`, a mistake: click reads the rest as it always did
-            out.extend(parts)
-            index += 1
+            if word.startswith("--") and "=" in word and word.split("=", 1)[0] in names:
+                out.append(word)  # `--queue=slow`: its value is in the word
+                index += 1
+                continue
+            if word in names:  # an option whole: its value, if it takes one, goes with it
+                parts, takes_value = [word], names[word]
+            else:
+                bundle = _bundle_parts(word, names)
+                if bundle is None:
+                    break  # `--name=value`, a mistake: click reads the rest as it always did
+                parts, takes_value = bundle
+            exec_seen = exec_seen or any(part in ("--exec", "-x") for part in parts)
+            taken = 2 if takes_value else 1  # (the value: the word that follows)
+            out.extend([*parts, *args[index + 1 : index + taken]])
+            index += taken
         return [*out, *args[index:]]
 
     def _command_start(self, options: list[str], index: int) -> int | None:
@@ -161,9 +176,10 @@ class _EnqueueCommand(TyperCommand):
         return None
 
 
-def _bundle_parts(word: str, names: dict[str, bool]) -> list[str] | None:
-    """`-xq` as `-x -q`, `-qslow` as `-q slow`, as click reads a bundle; None for a word
-    that is no bundle of known short options."""
+def _bundle_parts(word: str, names: dict[str, bool]) -> tuple[list[str], bool] | None:
+    """`-xq` as `-x -q`, `-qslow` as `-q slow`, as click reads a bundle, and whether its last
+    option takes the word that follows as its value (`-xq slow`); None for a word that is
+    no bundle of known short options."""
     if word.startswith("--") or len(word) < 3:
         return None
     parts: list[str] = []
@@ -174,8 +190,8 @@ def _bundle_parts(word: str, names: dict[str, bool]) -> list[str] | None:
         parts.append(name)
         if names[name]:  # it takes the rest of the word as its value, if any is left
             rest = word[at + 1 :]
-            return [*parts, rest] if rest else parts
-    return parts
+            return ([*parts, rest], False) if rest else (parts, True)
+    return parts, False
 
 
 @app.command(
