@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 from conftest import Env
+from redis_server import RedisEnv
 from test_ops_support import burst
 
 CONFIG = (
@@ -88,6 +89,19 @@ def test_retry_and_edit_refuse_a_bad_command_line_as_enqueue_whatever_the_job(en
     jobs = json.loads(env.run("list", "--json", check=True).stdout)
     assert sorted(j["id"] for j in jobs) == [ended, waiting]
     assert env.show(waiting)["queue"] == "default"
+
+
+def test_retry_cwd_on_a_store_whose_workers_run_no_command_is_refused_whatever_the_job(
+    redis_env: RedisEnv,
+) -> None:
+    """Only an --exec job takes --cwd, and workers of a shared store without allow_exec run
+    none: `retry 999 --cwd /` said "no job 999" (exit 1), and exit 3 of a namespace never
+    used. Refused as `edit --cwd` is, before any job is read (exit 2)."""
+    line = _refused(redis_env, "retry", "999", "--cwd", "/")
+    assert line.startswith("jobctl: --cwd: ") and "allow_exec = true" in line
+    redis_env.write_config(CONFIG)
+    redis_env.enqueue("greet", "--delay", "1h")  # the namespace exists: no job 999 in it
+    assert _refused(redis_env, "retry", "999", "--cwd", "/") == line
 
 
 def test_a_batch_line_out_of_range_names_its_line_field_and_value(env: Env) -> None:

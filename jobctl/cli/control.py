@@ -336,7 +336,7 @@ def retry(
     )
     from jobctl.errors import JobctlError, NotFound, OperationFailed, UsageError
     from jobctl.models import FINAL_STATES
-    from jobctl.producer import build_again, read_after
+    from jobctl.producer import build_again, check_exec_allowed, read_after
     from jobctl.tables import use_rich
 
     config = STATE.config()
@@ -345,6 +345,8 @@ def retry(
     after_ids = read_after(after, "--after") if after else None
     if cwd is not None:
         changes = changes._replace(cwd=_chosen_directory(cwd))
+        # Only an --exec job takes a --cwd, and none runs where workers run only job types.
+        check_exec_allowed(config, STATE.db_location(), "--cwd")
     with STATE.store(create=False) as store:
         if queue is not None:
             warn_if_new_queue(store, queue)
