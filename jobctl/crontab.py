@@ -35,7 +35,8 @@ the user decides otherwise:
   entries and ruler lines (``# m h dom mon dow command``) do not.
 * A line whose day fields vixie cron and cronie AND (one starts with ``*``: ``0 0 */10 *
   1-5``) where jobctl ORs them is left out with a warning saying how to keep its days,
-  unless both readings fire on the same days.
+  unless both readings fire on the same days; one whose day-of-month never occurs in its
+  months (``0 0 31 4 */7``), which cron never ran, is left out saying so.
 * ``@reboot`` entries and lines that cannot be read are left out with a warning that
   names the line, and so are lines cron itself refuses (``@HOURLY``: its macros are lower
   case; ``@every``, jobctl's own), which it never ran. cronie's leading ``-`` (do not syslog
@@ -681,15 +682,25 @@ class _Converter:
         """Whether jobctl fires `expression` on the days cron did; if not, the line is left
         out with a way to keep them. Vixie cron and cronie AND the day fields when one starts
         with '*' (`0 0 */10 * 1-5`: days 1, 11, 21 and 31 that are weekdays, 2 or 3 a month),
-        where jobctl ORs them (every weekday too, 23 a month)."""
+        where jobctl ORs them (every weekday too, 23 a month). A day-of-month that never occurs
+        (`0 0 31 4 */7`) they AND into no day at all: such a line never ran."""
         parsed = parse(expression)
         fields = parsed.fields
         if fields is None or vixie_day_difference(parsed) is None:
             return True
+        words = expression.split(" ")
+        day, month, weekday = words[-3:]
+        if parsed.days_never_occur:
+            self.warn(
+                number,
+                f"not imported: cron never runs this line: day-of-month {day!r} never occurs"
+                f" in month field {month!r}, and vixie cron and cronie require both day fields"
+                f" when one starts with '*'; jobctl would fire on every day day-of-week"
+                f" {weekday!r} matches",
+            )
+            return False
         if _same_days_either_way(fields):
             return True
-        words = expression.split(" ")
-        day, weekday = words[-3], words[-1]
         alone = " ".join([*words[:-1], "*"])  # the day-of-month alone, in the schedule
         zone = f"TZ={shlex.quote(self.timezone)} " if self.timezone else ""
         weekdays = "".join(str(value) for value in sorted(fields.weekdays))

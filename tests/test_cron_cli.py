@@ -547,6 +547,28 @@ def test_a_day_step_that_vixie_cron_reads_otherwise_is_warned_of(env: Env) -> No
     assert env.run("cron", "next", "0 0 */2 * *", check=True).stderr == ""
 
 
+def test_a_day_of_month_that_never_occurs_beside_a_day_step_is_warned_of(env: Env) -> None:
+    """`0 0 31 4 */7` fires every Sunday in April here (no day 31 to OR with) and never under
+    vixie cron and cronie, which AND the two: validate and `cron next` said nothing of it.
+    `0 0 31 4 MON`, which any cron ORs, fires on the Mondays here and there: no word."""
+    env.write_config(
+        '[jobs.t]\ncommand = ["true"]\n'
+        '[schedules.never]\njob = "t"\ncron = "0 0 31 4 */7"\n'
+        '[schedules.mondays]\njob = "t"\ncron = "0 0 31 4 MON"\n'
+    )
+    note = (
+        "day-of-month '31' never occurs in month field '4': jobctl fires on the days"
+        " day-of-week '*/7' matches, as POSIX cron does (vixie cron and cronie require both"
+        " day fields when one starts with '*', and never run it)"
+    )
+    checked = env.run("validate", check=True)
+    assert checked.stderr == (
+        f"jobctl: warning: {env.config}:5: [schedules.never] cron: '0 0 31 4 */7': {note}\n"
+    )
+    assert env.run("cron", "next", "never", check=True).stderr == f"jobctl: warning: {note}\n"
+    assert env.run("cron", "next", "mondays", check=True).stderr == ""
+
+
 def test_cron_next_of_an_interval_stops_where_calendar_fires_stop(env: Env) -> None:
     """Fires past the year 9998 could not be shown: 'unexpected error: ValueError'."""
     result = env.run(

@@ -779,6 +779,20 @@ def test_a_line_whose_day_fields_come_to_the_same_days_either_way_is_imported() 
     assert (result.warnings, list(config.jobs)) == ([], ["leap-check"])
 
 
+def test_a_line_whose_day_of_month_never_occurs_is_left_out_as_cron_never_ran_it() -> None:
+    """Vixie cron and cronie AND `31` in April with `*/7` into no day; jobctl, with no day 31
+    to OR with, fired every Sunday in April. Both lines were imported in silence. With no
+    `*` cron ORs them too, and the weekday alone decides either way: imported."""
+    result, config = convert("0 0 31 4 */7 a\n0 0 31 2 */2 b\n0 0 31 4 MON c\n")
+    assert messages(result) == {
+        line: "not imported: cron never runs this line: day-of-month '31' never occurs in"
+        f" month field {month!r}, and vixie cron and cronie require both day fields when one"
+        f" starts with '*'; jobctl would fire on every day day-of-week {weekday!r} matches"
+        for line, month, weekday in ((1, "4", "*/7"), (2, "2", "*/2"))
+    }
+    assert list(config.jobs) == ["c"]
+
+
 days_of_month = st.sampled_from(["*/10", "*/2", "1", "1-7", "*/2,2-28/2", "1-31", "15,L"])
 days_of_week = st.sampled_from(["1-5", "*/2", "0-6", "sat", "*/3,1-6", "*/1", "mon-fri,sun"])
 

@@ -125,6 +125,9 @@ class CronExpr:
     text: str  # as written, whitespace normalized
     fields: CronFields | None = None
     interval: float | None = None  # seconds between fires of an @every schedule
+    # A restricted day-of-month no month named has (`31 4 MON`): dropped, the day-of-week
+    # alone decides. Kept to say where vixie cron, which may AND it, never fires instead.
+    days_never_occur: bool = False
 
     @cached_property  # parse() hands out one instance per expression: worked out once
     def canonical(self) -> str:
@@ -163,8 +166,8 @@ def parse(expr: str) -> CronExpr:
     day_word, weekday_word = words[3], words[5]
     days_restricted = not _unrestricted(day_word, days, _DAY)
     weekdays_restricted = not _unrestricted(weekday_word, weekdays, _WEEKDAY)
-    possible_days = _possible_days(days, months)
-    if days_restricted and not possible_days:
+    days_never_occur = days_restricted and not _possible_days(days, months)
+    if days_never_occur:
         if not weekdays_restricted:
             raise CronError(
                 f"invalid cron {text!r}: day-of-month field {day_word!r} never occurs "
@@ -182,20 +185,28 @@ def parse(expr: str) -> CronExpr:
         either_day=days_restricted and weekdays_restricted,
         keeps_rhythm="/" in words[2] or len(hours) == 24,
     )
-    return CronExpr(text=text, fields=fields)
+    return CronExpr(text=text, fields=fields, days_never_occur=days_never_occur)
 
 
 def vixie_day_difference(expr: CronExpr) -> str | None:
     """Where this expression fires on other days than under vixie cron and cronie, which AND
     the day fields when one starts with '*' (`*/10`, `*/2`), where jobctl, as POSIX says,
-    ORs them whenever both are restricted: the sentence saying so, else None."""
+    ORs them whenever both are restricted: the sentence saying so, else None. A day-of-month
+    that never occurs leaves jobctl the day-of-week alone, where they AND it into no day."""
     words = expr.text.split(" ")
     fields = expr.fields
-    if fields is None or not fields.either_day or len(words) not in (5, 6):
+    both_restricted = fields is not None and (fields.either_day or expr.days_never_occur)
+    if not both_restricted or len(words) not in (5, 6):
         return None
-    day, weekday = words[-3], words[-1]
+    day, month, weekday = words[-3:]
     if not (day.startswith("*") or weekday.startswith("*")):
         return None
+    if expr.days_never_occur:
+        return (
+            f"day-of-month {day!r} never occurs in month field {month!r}: jobctl fires on the"
+            f" days day-of-week {weekday!r} matches, as POSIX cron does (vixie cron and cronie"
+            " require both day fields when one starts with '*', and never run it)"
+        )
     return (
         f"day-of-month {day!r} and day-of-week {weekday!r} are both restricted: jobctl fires on"
         " days matching either, as POSIX cron does (vixie cron and cronie require both when"
