@@ -1019,6 +1019,37 @@ def test_cron_next_says_when_fewer_fires_than_asked_fall_within_the_years_it_pla
     assert "fire times asked for" not in plenty.stderr
 
 
+def test_cron_next_plans_to_the_last_second_of_9998_on_the_schedule_s_wall_clock(
+    env: Env,
+) -> None:
+    """Planning ended at 9998-12-31T00:00: the note said "up to the end of 9998" with that
+    day's fires left out, and `@every` stopped at that instant in UTC in any zone."""
+
+    def fires(expression: str, start: str, count: int, zone: str = "UTC") -> list[str]:
+        result = env.run(
+            "cron", "next", expression, "--from", start, "-n", str(count), "--tz", zone, "--json"
+        )
+        assert result.returncode == 0, result.stderr
+        found: list[str] = json.loads(result.stdout)
+        assert f"only {len(found)} of the {count} fire times asked for" in result.stderr
+        return found
+
+    assert fires("0 12 * * *", "9998-12-29", 5)[-1] == "9998-12-31T12:00:00+00:00"
+    assert fires("0 12 31 12 *", "9997-01-01", 3) == [
+        "9997-12-31T12:00:00+00:00",
+        "9998-12-31T12:00:00+00:00",
+    ]
+    every_hour = fires("@every 1h", "9998-12-30T22:00Z", 30)
+    assert (len(every_hour), every_hour[-1]) == (25, "9998-12-31T23:00:00+00:00")
+    # On the zone's wall clock, as calendar fires: up to 23:00 in Tokyo, 14:00 UTC.
+    assert fires("@every 1h", "9998-12-31T21:30", 5, "Asia/Tokyo")[-1] == (
+        "9998-12-31T23:00:00+09:00"
+    )
+    assert fires("* * * * * *", "9998-12-31T23:59:58", 5, "Etc/GMT+12") == [
+        "9998-12-31T23:59:59-12:00"
+    ]
+
+
 def test_up_serving_other_queues_warns_of_a_schedule_whose_runs_it_leaves(env: Env) -> None:
     """`up -q default` with a schedule whose job goes to `reports` said nothing: run 1
     waited there for good, and each later fire was skipped as "still active"."""

@@ -30,7 +30,7 @@ def next_fires(expr: CronExpr | str, tz: tzinfo | str, after: float, n: int) -> 
         step = parsed.interval
         first = _first_multiple_after(step, after)
         steps = ((first + index) * step for index in range(n))
-        return [fire for fire in steps if fire <= _LAST_INSTANT]  # as calendar fires end
+        return [fire for fire in steps if _within_the_planned_years(fire, zone)]
     planner = _Planner(_require_fields(parsed), zone)
     fires: list[float] = []
     cursor = math.floor(after)
@@ -127,10 +127,22 @@ def _zone(tz: tzinfo | str) -> tzinfo:
 _EPOCH = datetime(1970, 1, 1)
 _ONE_SECOND = timedelta(seconds=1)
 _SHIFT_SPAN = 86400  # offset changes are looked for within a day; DST shifts are far smaller
-# Wall times must stay inside what datetime can represent, with room for offsets.
+# Fires are planned up to the end of 9998 on the schedule's wall clock. Year 9999 is the
+# room datetime needs past it: offsets (a day at most), the day _shifts_near looks ahead,
+# and croniter's step to the next match in 9999, which it then finds beyond the end.
 _FIRST_WALL = datetime(2, 1, 1)
-_LAST_WALL = datetime(9998, 12, 31)
-_LAST_INSTANT = (_LAST_WALL - _EPOCH) // _ONE_SECOND  # UTC epoch seconds, the same day
+_LAST_WALL = datetime(9998, 12, 31, 23, 59, 59)
+_LAST_INSTANT = (_LAST_WALL - _EPOCH) // _ONE_SECOND  # as UTC epoch seconds, for a quick bound
+
+
+def _within_the_planned_years(fire: float, zone: tzinfo) -> bool:
+    """Whether an instant falls in 9998 or before on `zone`'s wall clock, as calendar fires
+    end (_LAST_WALL); a day's margin either side of _LAST_INSTANT covers any offset."""
+    if fire <= _LAST_INSTANT - 86400:
+        return True
+    if fire > _LAST_INSTANT + 86400:
+        return False
+    return datetime.fromtimestamp(fire, zone).year <= _LAST_WALL.year
 
 
 @dataclass(frozen=True)
