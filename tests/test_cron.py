@@ -790,6 +790,10 @@ def test_fields_agree_with_croniter(fields: tuple[str, ...], wall: datetime) -> 
         ("0 9,17 * * MON-FRI", "at 09:00 and 17:00 on Monday to Friday"),
         ("0 0 1 1 *", "at 00:00 on day 1 of the month in January"),
         ("0 0 1,15 * MON", "at 00:00 on day 1,15 of the month or Monday"),
+        # Either day field matching, one allowing every day: every day, as canonical reads it.
+        ("0 0 15 * 0-6", "at 00:00"),
+        ("0 0 1-31 * MON", "at 00:00"),
+        ("0 0 1-31 2 MON", "at 00:00 in February"),
         ("0 */2 * * *", "every 2 hours at minute 0"),
         ("*/10 * * * * *", "every 10 seconds"),
         ("@every 1h30m", "every 1h30m (counted from 1970-01-01 00:00 UTC)"),

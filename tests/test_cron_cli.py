@@ -569,6 +569,14 @@ def test_a_day_of_month_that_never_occurs_beside_a_day_step_is_warned_of(env: En
     assert env.run("cron", "next", "mondays", check=True).stderr == ""
 
 
+def test_cron_next_s_title_is_the_expression_as_read(env: Env) -> None:
+    """The title showed the argument as typed, blanks and tab included."""
+    result = env.run("cron", "next", "  0\t 9 * * *", "--tz", "UTC", "-n", "1", check=True)
+    assert result.stdout.splitlines()[0] == "0 9 * * *: at 09:00 (UTC)"
+    result = env.run("cron", "next", "0 0 15 * 0-6", "--tz", "UTC", "-n", "1", check=True)
+    assert result.stdout.splitlines()[0] == "0 0 15 * 0-6: at 00:00 (UTC)"
+
+
 def test_cron_next_of_an_interval_stops_where_calendar_fires_stop(env: Env) -> None:
     """Fires past the year 9998 could not be shown: 'unexpected error: ValueError'."""
     result = env.run(

@@ -699,7 +699,7 @@ def cron_next(
     table(
         ["FIRE", "UTC", "IN"],
         [[iso(f, zone, precision) or "", iso(f, utc, precision) or "", ago(f, now)] for f in fires],
-        title=f"{expression}: {cron.describe(expression)} ({zone_name})",
+        title=f"{parsed.text}: {cron.describe(parsed)} ({zone_name})",
     )
 
 

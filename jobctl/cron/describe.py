@@ -77,7 +77,8 @@ def _describe_days(fields: CronFields) -> str:
     day_text = f"on day {_numbers(fields.days)} of the month"
     weekday_text = "on " + _runs(sorted(fields.weekdays), _DAY_NAMES)
     if fields.either_day:
-        parts.append(f"{day_text} or {weekday_text.removeprefix('on ')}")
+        if not fields.every_day:  # one day field allowing every day: no day to name
+            parts.append(f"{day_text} or {weekday_text.removeprefix('on ')}")
     elif not all_days:
         parts.append(day_text)
     elif not all_weekdays:

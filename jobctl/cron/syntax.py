@@ -79,6 +79,12 @@ class CronFields:
         weekday_ok = (wall.weekday() + 1) % 7 in self.weekdays
         return day_ok or weekday_ok if self.either_day else day_ok and weekday_ok
 
+    @property
+    def every_day(self) -> bool:
+        """Either day field matching, one of them allowing every day: every day matches
+        (`0 0 15 * 0-6`, `0 0 1-31 * MON`), however the day fields are written."""
+        return self.either_day and (len(self.days) == 31 or len(self.weekdays) == 7)
+
     def croniter_expression(self) -> str:
         """Six fields for croniter (seconds first), as plain lists so both agree exactly.
 
@@ -101,17 +107,15 @@ class CronFields:
         """The fields as the values they allow, seconds first (`*`: all of them), then
         `either-day` when a day matches on either day field, and `rhythm` for an hour field
         that keeps its rhythm through clock changes (rules 3 and 4)."""
-        # Either day field matching, one of them allowing every day: every day matches.
-        every_day = self.either_day and (len(self.days) == 31 or len(self.weekdays) == 7)
         words = [
             _field_text(self.seconds, _SECOND),
             _field_text(self.minutes, _MINUTE),
             _field_text(self.hours, _HOUR),
-            "*" if every_day else _field_text(self.days, _DAY),
+            "*" if self.every_day else _field_text(self.days, _DAY),
             _field_text(self.months, _MONTH),
-            "*" if every_day else _field_text(self.weekdays, _WEEKDAY, high=6),
+            "*" if self.every_day else _field_text(self.weekdays, _WEEKDAY, high=6),
         ]
-        if self.either_day and not every_day:
+        if self.either_day and not self.every_day:
             words.append("either-day")
         if self.keeps_rhythm:
             words.append("rhythm")
