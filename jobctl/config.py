@@ -21,6 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from jobctl.durations import parse_duration
 from jobctl.errors import ConfigError, JobctlError
+from jobctl.models import Rate
 from jobctl.sizes import parse_size
 from jobctl.text import shorten
 
@@ -180,6 +181,9 @@ class Config(NamedTuple):
     # [queues.NAME] max_running: at most that many of the queue's jobs run at once, counting
     # every worker of the database (a pueue group's `parallel`).
     queue_limits: Mapping[str, int] = _NOTHING
+    # [queues.NAME] rate: at most so many of the queue's attempts start within any window of
+    # time, counting every worker of the database (BullMQ's limiter, Celery's rate_limit).
+    queue_rates: Mapping[str, Rate] = _NOTHING
     # The file's stamp (see file_stamp) as it was read: whoever holds this config can tell
     # whether the file changed since, however the config reached them.
     stamp: Stamp | None = None
@@ -747,33 +751,39 @@ class _Parser:
                 inline_jobs[inline.name] = inline
         jobs.update(inline_jobs)
         queues_doc = self.doc.get("queues", {})
-        limits = {
-            name: limit
-            for name, data in queues_doc.items()
-            if (limit := self.queue_limit(name, data)) is not None
-        }
+        limits: dict[str, int] = {}
+        rates: dict[str, Rate] = {}
+        for name, data in queues_doc.items():
+            limit, rate = self.queue(name, data)
+            if limit is not None:
+                limits[name] = limit
+            if rate is not None:
+                rates[name] = rate
         return Config(
             path=self.path,
             settings=settings,
             jobs=jobs,
             schedules=schedules,
             queue_limits=limits,
+            queue_rates=rates,
             notes=tuple(self.notes),
             text=self.text,
             queues=tuple(queues_doc),
         )
 
-    def queue_limit(self, name: str, data: Any) -> int | None:
+    def queue(self, name: str, data: Any) -> tuple[int | None, Rate | None]:
+        """A [queues.NAME] table: its max_running and its rate, each None when not set."""
         t = f"queues.{_quote_key(name)}"
         if not isinstance(data, dict):
             raise self.fail("queues", name, "must be a table")
         if not QUEUE_NAME.match(name):
             raise self.fail("queues", name, bad_queue_name(name))
-        self.check_keys(t, data, {"max_running"})
+        self.check_keys(t, data, {"max_running", "rate"})
         limit: int | None = self.take(t, data, "max_running", int, None)
         if limit is not None and not 1 <= limit <= 1_000_000:
             raise self.fail(t, "max_running", f"must be between 1 and 1000000, got {limit}")
-        return limit
+        rate: Rate | None = self.take(t, data, "rate", str, None, _parse_rate)
+        return limit, rate
 
     def settings(self, data: dict[str, Any]) -> Settings:
         t = "settings"
@@ -1147,6 +1157,40 @@ def check_filled(
 
         filled = render_argv(job_type.command, payload, job_type.shell)
         check_command(filled, f"{where}job {job_type.name!r} with this payload")
+
+
+# [queues.NAME] rate: STARTS/DURATION, the starts a whole number (ASCII digits, as sizes).
+_RATE = r"[ \t]*([0-9]+)[ \t]*/(.*)"
+MAX_RATE_STARTS = 1_000_000
+MIN_RATE_WINDOW, MAX_RATE_WINDOW = 1.0, 86400.0
+
+
+def _parse_rate(text: str) -> Rate:
+    """`100/1m`: at most 100 starts within any minute. The window is a duration as every
+    other key writes one (1s to 1d): a shorter one counts starts the workers' clocks cannot
+    tell apart, a longer one keeps a log of the starts for days."""
+    found = re.fullmatch(_RATE, text)
+    if found is None:
+        raise ConfigError(
+            f"expected STARTS/DURATION, like '100/1m' (at most 100 starts within any minute),"
+            f" got {shorten(text)!r}"
+        )
+    digits = found.group(1).lstrip("0")
+    # (Past Python's 4,300 digits int() refuses: as many as that are too many anyway.)
+    starts = int(digits or "0") if len(digits) <= 7 else MAX_RATE_STARTS + 1
+    if not 1 <= starts <= MAX_RATE_STARTS:
+        raise ConfigError(
+            f"its number of starts must be between 1 and {MAX_RATE_STARTS}, got {shorten(text)!r}"
+        )
+    duration = found.group(2).strip()
+    if duration.isalpha():  # `100/m`, as Celery writes it
+        raise ConfigError(
+            f"its duration needs a number: {starts}/1{duration}, not {shorten(text)!r}"
+        )
+    window = parse_duration(duration)
+    if not MIN_RATE_WINDOW <= window <= MAX_RATE_WINDOW:
+        raise ConfigError(f"its duration must be between 1s and 1d, got {shorten(text)!r}")
+    return Rate(starts, window)
 
 
 def _path_text(value: str) -> str:

@@ -29,6 +29,7 @@ annotations` (typing.NamedTuple compiles each annotation given as a string).
 """
 
 import enum
+import math
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -171,6 +172,30 @@ class Claim(NamedTuple):
     lease_token: str
     run: int
     log_path: str | None = None  # where the worker puts this attempt's output
+
+
+class Rate(NamedTuple):
+    """[queues.NAME] rate: at most `starts` attempt starts of the queue within any `window`
+    seconds, every worker's counted (BullMQ's limiter, Celery's rate_limit)."""
+
+    starts: int
+    window: float
+
+    def __str__(self) -> str:
+        """As the config writes it: `100/1m`."""
+        from jobctl.durations import format_duration
+
+        return f"{self.starts}/{format_duration(self.window)}"
+
+    def reopens_at(self, start: float, now: float) -> float:
+        """When a start recorded at `start` leaves the window: a claim at that instant no
+        longer counts it (a start is in the window at `t` while `start > t - window`). One
+        recorded ahead of `now`, under a wall clock since stepped back, counts as made now,
+        so that it holds the queue for one window at most."""
+        at = min(start, now) + self.window
+        while at - self.window < min(start, now):  # (the sum rounded down: not out yet)
+            at = math.nextafter(at, math.inf)
+        return at
 
 
 class JobFilter(NamedTuple):

@@ -184,6 +184,52 @@ def test_a_queue_s_max_running_holds_across_worker_processes(env: Env) -> None:
     assert "[queues.serial] max_running: must be between 1 and 1000000" in bad.stderr
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ('"0/1s"', "its number of starts must be between 1 and 1000000, got '0/1s'"),
+        ('"1000001/1m"', "its number of starts must be between 1 and 1000000"),
+        ('"1' + "0" * 5000 + '/1m"', "its number of starts must be between 1 and 1000000"),
+        ('"5/500ms"', "its duration must be between 1s and 1d, got '5/500ms'"),
+        ('"5/2d"', "its duration must be between 1s and 1d, got '5/2d'"),
+        ('"5/0"', "its duration must be between 1s and 1d"),
+        ('"100/m"', "its duration needs a number: 100/1m, not '100/m'"),
+        ('"5/1x"', "invalid duration '1x'"),
+        ('"fast"', "expected STARTS/DURATION, like '100/1m'"),
+        ('"-5/1s"', "expected STARTS/DURATION"),
+        ('"2.5/1s"', "expected STARTS/DURATION"),
+        ("100", "expected a string, got an integer"),
+    ],
+)
+def test_a_queue_s_bad_rate_is_refused_naming_its_file_line_and_key(
+    env: Env, value: str, says: str
+) -> None:
+    """[queues.NAME] rate = "N/DURATION": N from 1 to 1,000,000, DURATION in jobctl's one
+    duration format from 1s to 1d. A bad one is refused by the config's loading, so by
+    validate and by every command that reads the config, as max_running's are."""
+    config = env.write_config(f'[jobs.one]\ncommand = ["true"]\n\n[queues.mail]\nrate = {value}\n')
+    bad = env.run("validate")
+    assert bad.returncode == 2, bad
+    assert bad.stderr.startswith(f"jobctl: {config}:5: [queues.mail] rate: {says}"), bad.stderr
+    assert len(bad.stderr.splitlines()) == 1 and "Traceback" not in bad.stderr
+    assert env.run("enqueue", "one").returncode == 2
+
+
+def test_a_queue_s_rate_reads_in_any_duration_beside_max_running(env: Env) -> None:
+    from jobctl.config import load_config
+    from jobctl.models import Rate
+
+    config = env.write_config(
+        '[jobs.one]\ncommand = ["true"]\n\n'
+        '[queues.mail]\nmax_running = 2\nrate = " 100 / 1h30m "\n[queues.b]\nrate = "1/1d"\n'
+    )
+    assert env.run("validate", check=True).stdout.endswith("ok (1 job, 0 schedules)\n")
+    loaded = load_config(str(config))
+    assert loaded.queue_rates == {"mail": Rate(100, 5400.0), "b": Rate(1, 86400.0)}
+    assert loaded.queue_limits == {"mail": 2}
+    assert str(loaded.queue_rates["mail"]) == "100/1h30m"
+
+
 # ---------------------------------------------------------------------------------------------
 # 2. A worker killed with SIGKILL: its lease expires and another worker runs the job
 
