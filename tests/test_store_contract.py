@@ -17,7 +17,7 @@ import pytest
 
 from jobctl.config import Config, parse_config
 from jobctl.errors import KeyHeldByAnother
-from jobctl.models import AttemptResult, JobEdit, JobFilter, NewJob, Outcome, State
+from jobctl.models import AttemptResult, JobEdit, JobFilter, NewJob, Outcome, Rate, State
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler, resume_schedule
 from jobctl.store import Finish, Store
@@ -258,6 +258,143 @@ def test_a_capped_queue_has_no_more_jobs_leased_than_its_cap(store: Store) -> No
     # A cap on another queue takes as before.
     store.enqueue([job("f", queue="fast") for _ in range(2)], T0 + 2)
     assert len(store.claim("w3", None, T0 + 2, LEASE, limit=5, caps={"other": 1})) == 2
+
+
+# -- [queues.NAME] rate ------------------------------------------------------------------------
+
+MAIL = {"mail": Rate(3, 60.0)}
+
+
+def test_a_rate_lets_n_starts_into_any_window_then_more_as_it_slides(store: Store) -> None:
+    """rate = "3/1m": three starts at T0, T0+10 and T0+20; none more before T0+60, when the
+    first leaves the window (it counts while `start > now - window`), the next at T0+70."""
+    store.enqueue([job("m", queue="mail") for _ in range(6)], T0)
+    assert len(store.claim("w", None, T0, LEASE, limit=1, rates=MAIL)) == 1
+    assert len(store.claim("w", None, T0 + 10, LEASE, limit=1, rates=MAIL)) == 1
+    assert len(store.claim("w", None, T0 + 20, LEASE, limit=5, rates=MAIL)) == 1
+    assert store.claim("w", None, T0 + 30, LEASE, limit=5, rates=MAIL) == []
+    assert store.claim("w", None, T0 + 59.999, LEASE, limit=5, rates=MAIL) == []
+    assert len(store.claim("w", None, T0 + 60, LEASE, limit=5, rates=MAIL)) == 1
+    assert store.claim("w", None, T0 + 69, LEASE, limit=5, rates=MAIL) == []
+    assert len(store.claim("w", None, T0 + 70, LEASE, limit=5, rates=MAIL)) == 1
+    # A burst after a quiet window: three at once, and the jobs left over stay queued.
+    store.enqueue([job("m", queue="mail") for _ in range(3)], T0 + 200)
+    burst = store.claim("w", None, T0 + 200, LEASE, limit=5, rates=MAIL)
+    assert len(burst) == 3
+    (counts,) = store.queue_counts(T0 + 200)
+    assert counts.counts[State.QUEUED] == 1
+    # Without its rate (a worker of an earlier jobctl) the queue's jobs start as before.
+    assert len(store.claim("old", None, T0 + 201, LEASE, limit=5)) == 1
+
+
+def test_a_rate_counts_every_worker_s_starts_and_a_raised_one_applies_at_once(
+    make_store: Callable[[], Store],
+) -> None:
+    """Two workers (each its own connection) share the window; a rate raised (a reload)
+    lets more start at the very next claim, a lowered one fewer."""
+    first, second = make_store(), make_store()
+    first.enqueue([job("m", queue="mail") for _ in range(8)], T0)
+    assert len(first.claim("w1", ["mail"], T0, LEASE, limit=2, rates=MAIL)) == 2
+    assert len(second.claim("w2", ["mail"], T0 + 1, LEASE, limit=2, rates=MAIL)) == 1
+    assert first.claim("w1", ["mail"], T0 + 2, LEASE, limit=2, rates=MAIL) == []
+    raised = {"mail": Rate(5, 60.0)}
+    assert len(second.claim("w2", ["mail"], T0 + 3, LEASE, limit=5, rates=raised)) == 2
+    assert first.claim("w1", ["mail"], T0 + 4, LEASE, limit=5, rates=raised) == []
+    # Lowered to 2 per 10s: the five starts of the last 10 s hold it until T0+10 has passed
+    # three of them (T0, T0, T0+1), then T0+13 lets one more (the ones at T0+3 go).
+    lowered = {"mail": Rate(2, 10.0)}
+    assert second.claim("w2", ["mail"], T0 + 10, LEASE, limit=5, rates=lowered) == []
+    assert first.next_rate_start(["mail"], lowered, T0 + 10) == T0 + 13
+    assert len(first.claim("w1", ["mail"], T0 + 13, LEASE, limit=5, rates=lowered)) == 2
+
+
+def test_a_rate_counts_a_retry_s_attempt_and_a_job_given_back_and_started_again(
+    store: Store,
+) -> None:
+    """Starts are attempts: a retry's next attempt counts, and so does a job given back by
+    a shutdown (its attempt not counted) when it starts again."""
+    (first,) = (r.id for r in store.enqueue([job("m", queue="mail", max_attempts=3)], T0))
+    store.enqueue([job("m", queue="mail", priority=-1)], T0)  # behind it, whatever its run_at
+    rates = {"mail": Rate(2, 60.0)}
+    (c1,) = store.claim("w", None, T0, LEASE, limit=1, rates=rates)
+    assert c1.job.id == first
+    store.finish([Finish(c1, failed(), retry_at=T0 + 1)], T0 + 0.5)
+    (c2,) = store.claim("w", None, T0 + 1, LEASE, limit=5, rates=rates)
+    assert (c2.job.id, c2.attempt) == (first, 2)
+    assert store.claim("w", None, T0 + 2, LEASE, limit=5, rates=rates) == []  # the other waits
+    assert store.release([c2], T0 + 3, "worker shutdown") == 1
+    assert store.claim("w", None, T0 + 4, LEASE, limit=5, rates=rates) == []
+    again = store.claim("w", None, T0 + 60, LEASE, limit=5, rates=rates)
+    assert [(c.job.id, c.attempt) for c in again] == [(first, 2)]  # the older start left
+    assert store.claim("w", None, T0 + 60.5, LEASE, limit=5, rates=rates) == []
+    assert len(store.claim("w", None, T0 + 61, LEASE, limit=5, rates=rates)) == 1
+
+
+def test_a_rate_leaves_other_queues_their_slots_and_holds_with_max_running(
+    store: Store,
+) -> None:
+    """Jobs over the rate stay queued while the claim fills its slots from other queues;
+    max_running and the rate apply together, whichever is the tighter."""
+    store.enqueue([job("m", queue="mail", priority=5) for _ in range(5)], T0)
+    store.enqueue([job("f", queue="fast") for _ in range(5)], T0)
+    claims = store.claim("w", None, T0, LEASE, limit=4, rates=MAIL, caps={"mail": 2})
+    assert sorted(c.job.queue for c in claims) == ["fast", "fast", "mail", "mail"]
+    mail = [c for c in claims if c.job.queue == "mail"]
+    # The cap holds the third start the rate allows, until a mail job ends.
+    assert store.claim("w", ["mail"], T0 + 1, LEASE, limit=4, rates=MAIL, caps={"mail": 2}) == []
+    _, more = store.finish_and_claim(
+        [Finish(c, ok()) for c in mail], T0 + 2, "w", None, LEASE, 4, rates=MAIL, caps={"mail": 2}
+    )
+    assert sorted(c.job.queue for c in more) == ["fast", "fast", "fast", "mail"]
+    # Room under the cap again, but the window is full: only the rate holds it now.
+    _, more = store.finish_and_claim(
+        [Finish(c, ok()) for c in more], T0 + 3, "w", None, LEASE, 4, rates=MAIL, caps={"mail": 2}
+    )
+    assert more == []
+    assert store.next_rate_start(None, MAIL, T0 + 3) == T0 + 60
+    assert len(store.claim("w", None, T0 + 60, LEASE, limit=4, rates=MAIL, caps={"mail": 2})) == 2
+
+
+def test_the_next_rate_start_is_when_the_window_lets_one_in(store: Store) -> None:
+    """An idle worker sleeps until then: told only of a queue its rate holds back with a
+    job ready (not paused, not empty, not one the worker does not serve), always after now,
+    and exact: a claim at that instant starts a job, one a moment before does not."""
+    rates = {"mail": Rate(2, 1.1), "news": Rate(1, 30.0)}
+    assert store.next_rate_start(None, rates, T0) is None  # nothing ever started
+    store.enqueue([job("m", queue="mail") for _ in range(5)], T0)
+    start = T0 + 0.3
+    assert len(store.claim("w", None, start, LEASE, limit=1, rates=rates)) == 1
+    assert store.next_rate_start(None, rates, start) is None  # room in the window
+    assert len(store.claim("w", None, start, LEASE, limit=5, rates=rates)) == 1
+    opens = store.next_rate_start(None, rates, start + 0.1)
+    assert opens is not None and start + 1.1 <= opens <= start + 1.1 + 1e-6
+    assert store.next_rate_start(["mail", "other"], rates, start + 0.1) == opens
+    assert store.next_rate_start(["other"], rates, start + 0.1) is None
+    assert store.next_rate_start(None, {"news": Rate(1, 30.0)}, start + 0.1) is None
+    assert store.claim("w", None, opens - 0.001, LEASE, limit=5, rates=rates) == []
+    assert len(store.claim("w", None, opens, LEASE, limit=5, rates=rates)) == 2
+    store.set_paused("mail", True)
+    assert store.next_rate_start(None, rates, opens) is None  # a pause holds it, not the rate
+    store.set_paused("mail", False)
+    assert store.next_rate_start(None, rates, opens) == pytest.approx(opens + 1.1, abs=1e-6)
+    # Nothing left to start: no wake-up for the rate.
+    store.claim("w", None, opens + 2, LEASE, limit=5, rates=rates)
+    assert store.next_rate_start(None, rates, opens + 2) is None
+
+
+def test_rate_starts_recorded_before_the_clock_stepped_back_hold_a_queue_one_window_at_most(
+    store: Store,
+) -> None:
+    """Two starts at T0+3600, then the clock is set back an hour: they count as made at the
+    first claim after, T0, so that the queue starts again at T0+60, not at T0+3660."""
+    store.enqueue([job("m", queue="mail") for _ in range(5)], T0)
+    rates = {"mail": Rate(2, 60.0)}
+    assert len(store.claim("w", None, T0 + 3600, LEASE, limit=5, rates=rates)) == 2
+    assert store.next_rate_start(None, rates, T0) == T0 + 60
+    assert store.claim("w", None, T0, LEASE, limit=5, rates=rates) == []
+    assert store.next_rate_start(None, rates, T0 + 30) == T0 + 60  # counted as made at T0
+    assert store.claim("w", None, T0 + 59, LEASE, limit=5, rates=rates) == []
+    assert len(store.claim("w", None, T0 + 60, LEASE, limit=5, rates=rates)) == 2
 
 
 def test_concurrent_claims_never_share_a_job(make_store: Callable[[], Store]) -> None:

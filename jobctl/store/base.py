@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         JobEdit,
         JobFilter,
         NewJob,
+        Rate,
         State,
         WorkerInfo,
     )
@@ -151,13 +152,18 @@ class Store(abc.ABC):
         limit: int = 1,
         log_path: Callable[[int, int], str] | None = None,
         caps: Mapping[str, int] | None = None,
+        rates: Mapping[str, Rate] | None = None,
     ) -> list[Claim]:
         """Atomically take up to `limit` ready jobs (highest priority, then earliest run_at,
         then first in), promoting scheduled jobs whose time has come. Paused queues are
         skipped. `queues=None` means every queue. `log_path(job_id, run)` names where the
         attempt's output will go, recorded with the attempt from its start. `caps` limits
         how many jobs of a queue hold a lease at once, every worker's counted (a job
-        cancelled while running holds one until its process has stopped)."""
+        cancelled while running holds one until its process has stopped). `rates` limits
+        how many attempts of a queue start within any window (see Rate), every worker's
+        counted: the store keeps a log of each such queue's starts within its window (a
+        start recorded ahead of `now`, under a clock since stepped back, is counted as made
+        now), in the claim's own transaction; a queue with no rate logs nothing."""
 
     @abc.abstractmethod
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
@@ -185,11 +191,16 @@ class Store(abc.ABC):
         limit: int,
         log_path: Callable[[int, int], str] | None = None,
         caps: Mapping[str, int] | None = None,
+        rates: Mapping[str, Rate] | None = None,
     ) -> tuple[list[State | None], list[Claim]]:
         """`finish`, then `claim` for the slots that frees: a store that can do both in one
         transaction saves a commit per job on a busy worker."""
         states = self.finish(items, now)
-        claims = self.claim(worker, queues, now, lease, limit, log_path, caps) if limit > 0 else []
+        claims = (
+            self.claim(worker, queues, now, lease, limit, log_path, caps, rates)
+            if limit > 0
+            else []
+        )
         return states, claims
 
     @abc.abstractmethod
@@ -213,6 +224,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def next_due(self, queues: Sequence[str] | None) -> float | None:
         """The earliest run_at among scheduled jobs, to know how long a worker may sleep."""
+
+    @abc.abstractmethod
+    def next_rate_start(
+        self, queues: Sequence[str] | None, rates: Mapping[str, Rate], now: float
+    ) -> float | None:
+        """When the first of `queues` (None: every queue) that its rate holds back now (a
+        ready job, not paused, its window full of starts) lets its next start in, read
+        without a write: a worker with nothing else to take sleeps until then, where
+        next_due would have it claim in a loop. Always after `now`; None when no queue
+        waits on its rate. A queue at its max_running is not told apart: a job's end wakes
+        the workers for it."""
 
     def read_snapshot(self) -> contextlib.AbstractContextManager[None]:
         """Every read inside it sees one moment (a whole metrics scrape: the counters, the

@@ -3,7 +3,8 @@
 -- on each and record the attempt.
 -- ARGV: now, lease_until, limit, worker, host, queues (JSON array, or "" for all), caps
 -- (JSON object: queue -> most leased jobs at once, or ""), then `limit` lease tokens, then the
--- capped queues whose jobs the caller just ended (JSON array, or "": see the end).
+-- capped queues whose jobs the caller just ended (JSON array, or "": see the end), then the
+-- rates (JSON object: queue -> [most starts, window in seconds], or "").
 -- Returns one flattened job per claim.
 local now, lease_until, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local worker, host = ARGV[4], ARGV[5]
@@ -58,6 +59,29 @@ if ARGV[7] ~= '' then
     end
     for queue, cap in pairs(caps) do
         room[queue] = math.min(limit, cap - (held[queue] or 0))
+    end
+end
+
+-- A rate-limited queue takes no more than its window lets start: its log of starts (a sorted
+-- set by start time, one per such queue, gone a window after its last start) less the starts
+-- out of the window. One recorded ahead of `now`, under a clock since stepped back, counts
+-- as made now: it holds the queue one window at most.
+local function rate_key(queue)
+    return P .. 'rate:' .. queue
+end
+local rates = {}
+if ARGV[9 + limit] and ARGV[9 + limit] ~= '' then
+    rates = cjson.decode(ARGV[9 + limit])
+    for _, queue in ipairs(eligible) do
+        local rate = rates[queue]
+        if rate and (room[queue] or limit) > 0 then
+            local key = rate_key(queue)
+            for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf')) do
+                redis.call('ZADD', key, now, member)
+            end
+            redis.call('ZREMRANGEBYSCORE', key, '-inf', num(now_n - rate[2]))
+            room[queue] = math.min(room[queue] or limit, rate[1] - redis.call('ZCARD', key))
+        end
     end
 end
 
@@ -120,6 +144,11 @@ for i = 1, math.min(limit, #candidates) do
         redis.call('ZADD', P .. 'att_start', started, pad(id) .. ':' .. h.runs)
         count_event(hour, h.queue, h.job, 'started')
         observe('wait', h.queue, h.job, tonumber(started) - tonumber(h.run_at))
+        if rates[h.queue] then
+            local key = rate_key(h.queue)
+            redis.call('ZADD', key, now, pad(id) .. ':' .. h.runs)
+            redis.call('PEXPIRE', key, math.ceil(rates[h.queue][2] * 1000))
+        end
         out[#out + 1] = flatten(h)
         taken[h.queue] = (taken[h.queue] or 0) + 1
     end

@@ -18,6 +18,7 @@ from jobctl.models import (
     Job,
     NewJob,
     Outcome,
+    Rate,
     State,
 )
 from jobctl.store.base import Finish, WakeListener
@@ -72,10 +73,11 @@ class QueueOps(RedisBase):
         limit: int = 1,
         log_path: Callable[[int, int], str] | None = None,
         caps: Mapping[str, int] | None = None,
+        rates: Mapping[str, Rate] | None = None,
     ) -> list[Claim]:
         if limit <= 0:
             return []
-        return self._claim(worker, queues, now, lease, limit, log_path, caps, ())
+        return self._claim(worker, queues, now, lease, limit, log_path, caps, (), rates)
 
     def finish_and_claim(
         self,
@@ -87,6 +89,7 @@ class QueueOps(RedisBase):
         limit: int,
         log_path: Callable[[int, int], str] | None = None,
         caps: Mapping[str, int] | None = None,
+        rates: Mapping[str, Rate] | None = None,
     ) -> tuple[list[State | None], list[Claim]]:
         states = self.finish(items, now)
         # The claim wakes the idle workers when a capped queue whose job ended has a ready
@@ -95,7 +98,9 @@ class QueueOps(RedisBase):
         ended = sorted({item.claim.job.queue for item in items} & set(caps or {}))
         if limit <= 0 and not ended:
             return states, []
-        return states, self._claim(worker, queues, now, lease, max(0, limit), log_path, caps, ended)
+        return states, self._claim(
+            worker, queues, now, lease, max(0, limit), log_path, caps, ended, rates
+        )
 
     def _claim(
         self,
@@ -107,10 +112,16 @@ class QueueOps(RedisBase):
         log_path: Callable[[int, int], str] | None,
         caps: Mapping[str, int] | None,
         ended: Sequence[str],
+        rates: Mapping[str, Rate] | None = None,
     ) -> list[Claim]:
         tokens = [os.urandom(8).hex() for _ in range(limit)]
         names = "" if queues is None else json.dumps(list(queues), ensure_ascii=False)
         limits = json.dumps(dict(caps), ensure_ascii=False) if caps else ""
+        windows = (
+            json.dumps({q: [r.starts, r.window] for q, r in rates.items()}, ensure_ascii=False)
+            if rates
+            else ""
+        )
         claims: list[Claim] = []
         with self._guard():
             rows = self._run(
@@ -124,6 +135,7 @@ class QueueOps(RedisBase):
                 limits,
                 *tokens,
                 json.dumps(list(ended), ensure_ascii=False) if ended else "",
+                windows,
             )
             for row in rows:
                 fields = flat_job(row)
@@ -238,6 +250,46 @@ class QueueOps(RedisBase):
             firsts = pipe.execute()
         times = [entries[0][1] for entries in firsts if entries]
         return float(min(times)) if times else None
+
+    def next_rate_start(
+        self, queues: Sequence[str] | None, rates: Mapping[str, Rate], now: float
+    ) -> float | None:
+        names = [name for name in rates if queues is None or name in queues]
+        if not names:
+            return None
+        # Two reads at most: whether each queue waits (ready, not paused) and how many starts
+        # its window holds; then, for those it holds back, the start whose leaving makes room.
+        with self._guard():
+            pipe = self._client.pipeline(transaction=False)
+            for name in names:
+                pipe.sismember(self._key("ready_queues"), name)
+                pipe.sismember(self._key("paused"), name)
+                pipe.zcount(self._key("rate", name), f"({num(now - rates[name].window)}", "+inf")
+            found = pipe.execute()
+            held: list[tuple[str, int]] = []
+            for index, name in enumerate(names):
+                ready, paused, count = found[3 * index : 3 * index + 3]
+                if ready and not paused and count >= rates[name].starts:
+                    held.append((name, int(count)))
+            if not held:
+                return None
+            pipe = self._client.pipeline(transaction=False)
+            for name, count in held:
+                pipe.zrangebyscore(
+                    self._key("rate", name),
+                    f"({num(now - rates[name].window)}",
+                    "+inf",
+                    start=count - rates[name].starts,
+                    num=1,
+                    withscores=True,
+                )
+            oldest = pipe.execute()
+        times = [
+            rates[name].reopens_at(float(entries[0][1]), now)
+            for (name, _), entries in zip(held, oldest, strict=True)
+            if entries
+        ]
+        return min(times) if times else None
 
     def open_listener(self, worker: str) -> WakeListener | None:
         channel = self._key("wake")

@@ -16,11 +16,19 @@ from jobctl.models import (
     Job,
     NewJob,
     Outcome,
+    Rate,
     State,
 )
 from jobctl.payload import compact_json
 from jobctl.store.base import Finish, WakeListener
 from jobctl.store.sqlite.connection import SqliteBase
+from jobctl.store.sqlite.rates import (
+    has_rate_log,
+    make_rate_log,
+    rate_reopens_at,
+    rate_room,
+    record_starts,
+)
 from jobctl.store.sqlite.rows import (
     JOB_COLUMNS,
     KeyHolders,
@@ -51,6 +59,7 @@ _JSON_ARRAY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 class QueueOps(SqliteBase):
     _json_each: bool | None = None  # see _has_json_each
+    _rate_log_made = False  # this connection made the rate log, or saw it (see rates.py)
     _released_waiting = False  # a finish let jobs that waited for it go (see finish)
 
     # -- producing -------------------------------------------------------------------------
@@ -256,11 +265,12 @@ class QueueOps(SqliteBase):
         limit: int = 1,
         log_path: Callable[[int, int], str] | None = None,
         caps: Mapping[str, int] | None = None,
+        rates: Mapping[str, Rate] | None = None,
     ) -> list[Claim]:
         if limit <= 0:
             return []
         with self._write() as conn:
-            return self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps)
+            return self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps, rates)
 
     def _claim_in(
         self,
@@ -272,6 +282,7 @@ class QueueOps(SqliteBase):
         limit: int,
         log_path: Callable[[int, int], str] | None,
         caps: Mapping[str, int] | None = None,
+        rates: Mapping[str, Rate] | None = None,
     ) -> list[Claim]:
         claims: list[Claim] = []
         conn.execute(
@@ -304,6 +315,13 @@ class QueueOps(SqliteBase):
             for name in names:
                 if name in caps:
                     room[name] = min(limit, caps[name] - held.get(name, 0))
+        rated = [name for name in names if rates and name in rates and room[name] > 0]
+        if rated and rates:
+            if not self._rate_log_made:
+                make_rate_log(conn)
+                self._rate_log_made = True
+            for name in rated:
+                room[name] = min(room[name], rate_room(conn, name, rates[name], now))
         candidates: list[tuple[int, float, int]] = []
         for name in names:
             if room[name] <= 0:
@@ -343,6 +361,8 @@ class QueueOps(SqliteBase):
             claims.append(
                 Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
             )
+        if rated:
+            record_starts(conn, [c.job.queue for c in claims if c.job.queue in rated], now)
         return claims
 
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
@@ -398,11 +418,12 @@ class QueueOps(SqliteBase):
         limit: int,
         log_path: Callable[[int, int], str] | None = None,
         caps: Mapping[str, int] | None = None,
+        rates: Mapping[str, Rate] | None = None,
     ) -> tuple[list[State | None], list[Claim]]:
         with self._write() as conn:
             states = self._finish_in(conn, items, now)
             claims = (
-                self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps)
+                self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps, rates)
                 if limit > 0
                 else []
             )
@@ -603,6 +624,30 @@ class QueueOps(SqliteBase):
             )
         value = rows[0][0] if rows else None
         return float(value) if value is not None else None
+
+    def next_rate_start(
+        self, queues: Sequence[str] | None, rates: Mapping[str, Rate], now: float
+    ) -> float | None:
+        names = [name for name in rates if queues is None or name in queues]
+        if not names:
+            return None
+        if not self._rate_log_made:
+            if not has_rate_log(self._read):
+                return None  # no rate was ever kept: none holds a queue back
+            self._rate_log_made = True
+        marks = ",".join("?" * len(names))
+        waiting = [
+            name
+            for (name,) in self._read(
+                "SELECT queue FROM job_counts INDEXED BY job_counts_ready"
+                f" WHERE state = 'queued' AND n > 0 AND queue IN ({marks}) AND NOT EXISTS ("
+                "   SELECT 1 FROM queues WHERE name = job_counts.queue AND paused = 1)",
+                names,
+            )
+        ]
+        opens = [rate_reopens_at(self._read, name, rates[name], now) for name in waiting]
+        times = [at for at in opens if at is not None]
+        return min(times) if times else None
 
     def open_listener(self, worker: str) -> WakeListener | None:
         try:
