@@ -493,6 +493,7 @@ class Worker:
             limit=free,
             log_path=self._log_path,
             caps=self.config.queue_limits,
+            rates=self.config.queue_rates,
         )
         for claim in claims:
             self._start(claim)
@@ -516,11 +517,24 @@ class Worker:
         if not self._stopping and len(self._running) < self._headroom.slots():
             try:
                 due = self.store.next_due(self.options.queues)
+                opens = self._next_rate_start()
             except StoreError:
-                due = None
+                due = opens = None
             if due is not None:
                 timeout = min(timeout, max(0.0, due - self.clock.now()))
+            if opens is not None:
+                timeout = min(timeout, max(0.0, opens - self.clock.now()))
         return timeout
+
+    def _next_rate_start(self) -> float | None:
+        """When a queue of this worker that its rate holds back lets its next start in: the
+        worker sleeps until then (a job ready, yet not to be claimed, is no reason to claim
+        in a loop, nor to sleep past it). None with no rate among its queues: no read."""
+        rates = self.config.queue_rates
+        queues = self.options.queues
+        if not rates or (queues is not None and not set(queues) & rates.keys()):
+            return None
+        return self.store.next_rate_start(queues, rates, self.clock.now())
 
     def _until_attempts_need_us(self, timeout: float) -> float:
         """`timeout`, or less when a running attempt has a deadline sooner (a timeout, a
@@ -803,6 +817,9 @@ class Worker:
         held = self._headroom.hold_until - self.clock.monotonic()
         if held > 0:  # jobs given back when they could not start: this worker takes them
             waits.append(held)
+        opens = self._next_rate_start()
+        if opens is not None:  # its jobs held back by a rate are due: it waits to run them
+            waits.append(max(0.0, opens - self.clock.now()))
         orphaned = self._orphaned_lease_end()
         if orphaned is not None:
             # Not before the others had their time to renew (see _maintain): a look before
@@ -1193,6 +1210,7 @@ class Worker:
                     free,
                     self._log_path,
                     self.config.queue_limits,
+                    self.config.queue_rates,
                 )
                 self._finishes = []
         except StoreError as exc:

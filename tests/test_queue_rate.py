@@ -1,0 +1,155 @@
+"""[queues.NAME] rate: at most N attempt starts of a queue within any window of time, over
+every worker of the database (BullMQ's limiter, Celery's rate_limit).
+
+The store's side (the window, every worker's starts, retries, max_running beside it, a clock
+stepped back, the next start) is in test_store_contract.py; here, a real worker that sleeps
+until the window lets the next start in, a rate raised by a reload, and what each store keeps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import Env
+
+from jobctl.models import NewJob, Rate, State
+from jobctl.store import Store
+from jobctl.store.sqlite import SCHEMA_VERSION, SqliteStore
+
+T0 = 1_800_000_000.0
+LEASE = 30.0
+
+
+def _started(env: Env) -> list[float]:
+    """The jobs' start times, earliest first (each job ran one attempt)."""
+    jobs = json.loads(env.run("list", "--json", "--limit", "0", check=True).stdout)
+    assert {job["state"] for job in jobs} == {"succeeded"}, jobs
+    return sorted(datetime.fromisoformat(job["started_at"]).timestamp() for job in jobs)
+
+
+def _cpu_seconds(proc: subprocess.Popen[str]) -> tuple[int, float]:
+    """Wait for a child to exit: its exit code, and the CPU time it and its jobs used."""
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_utime + usage.ru_stime
+
+
+def test_a_burst_worker_starts_a_rate_limited_queue_s_jobs_as_its_window_slides(
+    env: Env,
+) -> None:
+    """rate = "2/1s", four jobs: two start at once, the third and fourth a second after
+    the first and second, no sooner (the window holds them) and not much later (the worker
+    sleeps until the window lets them in: its next regular look is 10 s away). Meanwhile it
+    sleeps: a worker claiming in a loop would have used the whole second of CPU. A --burst
+    worker waits for them: they are due, held by the rate alone."""
+    env.write_config(
+        '[queues.mail]\nrate = "2/1s"\n\n[jobs.send]\nqueue = "mail"\ncommand = ["true"]\n'
+    )
+    env.run("enqueue", "--batch", "-", input='{"job": "send"}\n' * 4, check=True)
+    worker = env.start("run-worker", "--burst", "--concurrency", "4")
+    code, cpu = _cpu_seconds(worker)
+    assert code == 0, worker.stderr.read() if worker.stderr else ""
+    first, second, third, fourth = _started(env)
+    assert third - first >= 0.998 and fourth - second >= 0.998  # (times shown to the ms)
+    assert third - first < 1.5, (first, third)
+    assert cpu < 0.8, f"the worker used {cpu:.2f}s of CPU while the rate held its jobs"
+
+
+def test_a_rate_raised_by_a_reload_applies_at_once(env: Env) -> None:
+    """rate = "1/1d" starts one job, and the worker waits (sleeping, at no cost) while the
+    others stay queued; raised to 10/1d, `jobctl reload` has it start them at once, not at
+    its next regular look."""
+    config = '[queues.mail]\nrate = "{}"\n\n[jobs.send]\nqueue = "mail"\ncommand = ["true"]\n'
+    env.write_config(config.format("1/1d"))
+    worker = env.start("run-worker", "--shutdown-timeout", "100ms")
+    env.run("enqueue", "--batch", "-", input='{"job": "send"}\n' * 3, check=True)
+
+    def states() -> list[str]:
+        jobs = json.loads(env.run("list", "--json", check=True).stdout)
+        return sorted(job["state"] for job in jobs)
+
+    env.wait_for(lambda: states() == ["queued", "queued", "succeeded"], timeout=10)
+    ticks = os.sysconf("SC_CLK_TCK")
+    before = _cpu_ticks(worker.pid)
+    time.sleep(0.5)
+    assert (_cpu_ticks(worker.pid) - before) / ticks < 0.2  # held, it sleeps
+    assert states() == ["queued", "queued", "succeeded"]
+    env.write_config(config.format("10/1d"))
+    env.run("reload")
+    env.wait_for(lambda: states() == ["succeeded"] * 3, timeout=5)
+    worker.terminate()
+    assert worker.wait(timeout=30) == 0
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+# -- what each store keeps --------------------------------------------------------------------
+
+
+def test_sqlite_keeps_the_starts_of_rate_limited_queues_alone_without_a_schema_version(
+    tmp_path: Path,
+) -> None:
+    """The log is made by the first claim with a rate, at no schema version of its own (an
+    older jobctl's workers beside go on, and ignore the rate); it holds the starts of the
+    window of each rate-limited queue, the older ones deleted as claims go."""
+    path = tmp_path / "rate.db"
+    store = SqliteStore(path)
+    try:
+        store.enqueue([NewJob(job="j", payload={}, queue=q) for q in ["mail"] * 6 + ["b"] * 2], T0)
+        store.claim("w", None, T0, LEASE, limit=8)
+        with sqlite3.connect(path) as conn:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rate_starts'")
+            assert found.fetchone() is None  # no rate, no log
+        rates = {"mail": Rate(2, 10.0)}
+        store.enqueue([NewJob(job="j", payload={}, queue=q) for q in ["mail"] * 6 + ["b"]], T0)
+        assert len(store.claim("w", None, T0, LEASE, limit=9, rates=rates)) == 3
+        assert len(store.claim("w", None, T0 + 10, LEASE, limit=9, rates=rates)) == 2
+        with sqlite3.connect(path) as conn:
+            rows = conn.execute("SELECT queue, started_at FROM rate_starts ORDER BY rowid")
+            assert rows.fetchall() == [("mail", T0 + 10)] * 2
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def redis_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    request.getfixturevalue("redis_server")  # started once per session; skips without it
+    from redis_server import current, namespace_for
+
+    from jobctl.store.redis import RedisStore
+
+    opened = RedisStore(current().url(namespace_for(tmp_path)))
+    yield opened
+    opened.close()
+
+
+def test_redis_keeps_a_rate_limited_queue_s_starts_for_one_window(redis_store: Store) -> None:
+    """A sorted set per rate-limited queue, written in the claim script, that expires a
+    window after its last start: an idle queue leaves nothing behind."""
+    from jobctl.store.redis import RedisStore
+
+    assert isinstance(redis_store, RedisStore)
+    client = redis_store._client
+    key = redis_store._key("rate", "mail")
+    redis_store.enqueue([NewJob(job="j", payload={}, queue="mail") for _ in range(3)], T0)
+    redis_store.claim("w", None, T0, LEASE, limit=1)
+    assert client.exists(key) == 0  # no rate, no log
+    rates = {"mail": Rate(1, 2.0)}
+    (claim,) = redis_store.claim("w", None, T0, LEASE, limit=5, rates=rates)
+    assert claim.job.state == State.RUNNING
+    assert client.zrange(key, 0, -1, withscores=True) == [
+        (f"{claim.job.id:015d}:1", T0),
+    ]
+    assert 0 < client.pttl(key) <= 2000  # Redis deletes it then
