@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobctl.models import ALL_STATES, Attempt, Job, WorkerInfo
+from jobctl.models import ALL_STATES, Attempt, Job, Rate, WorkerInfo
 from jobctl.timefmt import elapsed, iso
 
 if TYPE_CHECKING:
@@ -141,6 +141,7 @@ def attempt_document(attempt: Attempt) -> dict[str, Any]:
 
 
 NO_LIMITS: Mapping[str, int] = {}  # no queue has a max_running
+NO_RATES: Mapping[str, Rate] = {}  # no queue has a rate
 
 
 def status_document(
@@ -154,11 +155,13 @@ def status_document(
     ending: Sequence[Job] = (),
     *,
     left_out: int = 0,
+    rates: Mapping[str, Rate] = NO_RATES,
 ) -> dict[str, Any]:
     """`ending`: the jobs cancelled while running whose processes have yet to stop; they
     are in "stopping", beside "running", whose jobs are those running still. `left_out`:
     how many running jobs `running` does not list, past its first (by id) ones, so that
-    a script is told its list is cut."""
+    a script is told its list is cut. `rates`: the config's [queues.NAME] rate, as written
+    there: a backlog a rate holds is no stuck worker."""
     return {
         "generated_at": iso(now),
         "queues": [
@@ -166,6 +169,7 @@ def status_document(
                 "queue": q.queue,
                 "paused": q.paused,
                 "max_running": limits.get(q.queue),
+                "rate": str(rates[q.queue]) if q.queue in rates else None,
                 "stopping": stopping.get(q.queue, 0),
                 "counts": {s.value: q.counts.get(s, 0) for s in ALL_STATES},
                 "oldest_ready_at": iso(q.oldest_ready_at),

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobctl.documents import NO_LIMITS, job_document, print_json, worker_gone
+from jobctl.documents import NO_LIMITS, NO_RATES, job_document, print_json, worker_gone
 from jobctl.durations import format_short
-from jobctl.models import ALL_STATES, Attempt, Job, State, WorkerInfo
+from jobctl.models import ALL_STATES, Attempt, Job, Rate, State, WorkerInfo
 from jobctl.tables import table, use_rich
 from jobctl.text import clean, error_gist
 from jobctl.timefmt import elapsed, iso
@@ -526,6 +526,7 @@ def status_tables(
     *,
     left_out: int = 0,
     gone_left_out: Sequence[Job] = (),
+    rates: Mapping[str, Rate] = NO_RATES,
 ) -> None:
     """The tables of `status`. The Running table lists the jobs in `ending` too, marked
     stopping: cancelled, their processes still hold their workers' slots, and a queued job
@@ -543,19 +544,23 @@ def status_tables(
         return f"{n + stopping.get(q.queue, 0)}/{cap}"
 
     if queues:
+        # A queue's rate, last: there only when one has a rate, the plain columns before it
+        # stay where a script reads them.
+        rated = any(q.queue in rates for q in queues)
         rows = [
             [
                 q.queue,
                 "paused" if q.paused else "",
                 *(count(q, s) for s in ALL_STATES),
                 span_text(q.oldest_ready_at, now) if q.oldest_ready_at is not None else "",
+                *([str(rates[q.queue]) if q.queue in rates else ""] if rated else []),
             ]
             for q in queues
         ]
         heads = [s.value.upper() for s in ALL_STATES]
         styles = ["bold red" if q.paused else None for q in queues]
         table(
-            ["QUEUE", "PAUSED", *heads, "OLDEST READY"],
+            ["QUEUE", "PAUSED", *heads, "OLDEST READY", *(["RATE"] if rated else [])],
             rows,
             styles,
             title="Queues",

@@ -102,14 +102,23 @@ def status(
     stopping: dict[str, int] = {}
     for job in ending:
         stopping[job.queue] = stopping.get(job.queue, 0) + 1
-    limits = STATE.config().queue_limits
+    limits, rates = STATE.config().queue_limits, STATE.config().queue_rates
     stale = len(registered) - len(alive)
     for warning in warnings:  # e.g. a Redis server that does not persist the queue
         say(f"jobctl: warning: {warning}")
     if as_json:
         # Always there (empty on SQLite): a script reads one shape from every store.
         document = status_document(
-            queues, running, alive, stale, now, limits, stopping, ending, left_out=past.left_out
+            queues,
+            running,
+            alive,
+            stale,
+            now,
+            limits,
+            stopping,
+            ending,
+            left_out=past.left_out,
+            rates=rates,
         )
         print_json(document | {"warnings": warnings})
     else:
@@ -124,6 +133,7 @@ def status(
             ending,
             left_out=past.left_out,
             gone_left_out=past.gone,
+            rates=rates,
         )
 
 
