@@ -1167,8 +1167,8 @@ MIN_RATE_WINDOW, MAX_RATE_WINDOW = 1.0, 86400.0
 
 def _parse_rate(text: str) -> Rate:
     """`100/1m`: at most 100 starts within any minute. The window is a duration as every
-    other key writes one (1s to 1d): a shorter one counts starts the workers' clocks cannot
-    tell apart, a longer one keeps a log of the starts for days."""
+    other key writes one, from 1s (below it, when each worker happened to read its clock
+    decides more than the rate) to 1d (past it, the store keeps a log of starts for days)."""
     found = re.fullmatch(_RATE, text)
     if found is None:
         raise ConfigError(

@@ -52,6 +52,13 @@ _START_SLACK = 1.0
 # in the next claims (a worker with free slots claims again at once while any is due):
 # 400,000 due at once held the write lock some 7 s, every enqueue and renewal waiting on it.
 PROMOTE_SLICE = 1000
+# The queues holding ready jobs, not paused, through job_counts: a claim that read every queue
+# ever used (one query each) slowed with each one, empty or not (see 006).
+_READY_QUEUES = (
+    "SELECT queue FROM job_counts INDEXED BY job_counts_ready"
+    " WHERE state = 'queued' AND n > 0 AND NOT EXISTS ("
+    "   SELECT 1 FROM queues WHERE name = job_counts.queue AND paused = 1)"
+)
 # The payloads' texts as one JSON array, non-ASCII characters as they are: SQLite then has
 # only the plain escapes (quote, backslash, control characters) to decode.
 _JSON_ARRAY = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -291,18 +298,13 @@ class QueueOps(SqliteBase):
             "   AND run_at <= ? ORDER BY run_at, id LIMIT ?)",
             (now, PROMOTE_SLICE),
         )
-        # The queues holding ready jobs, through job_counts: a claim that read every queue
-        # ever used (one query each) slowed with each one, empty or not (see 006).
-        ready = (
-            "SELECT queue FROM job_counts INDEXED BY job_counts_ready"
-            " WHERE state = 'queued' AND n > 0 AND NOT EXISTS ("
-            "   SELECT 1 FROM queues WHERE name = job_counts.queue AND paused = 1)"
-        )
         if queues is None:
-            names = [r[0] for r in conn.execute(ready)]
+            names = [r[0] for r in conn.execute(_READY_QUEUES)]
         else:
             marks = ",".join("?" * len(queues))
-            names = [r[0] for r in conn.execute(f"{ready} AND queue IN ({marks})", list(queues))]
+            names = [
+                r[0] for r in conn.execute(f"{_READY_QUEUES} AND queue IN ({marks})", list(queues))
+            ]
         room = dict.fromkeys(names, limit)
         if caps and any(name in caps for name in names):
             # The leased jobs are those running (or stopping): as few as the workers' slots.
@@ -636,15 +638,7 @@ class QueueOps(SqliteBase):
                 return None  # no rate was ever kept: none holds a queue back
             self._rate_log_made = True
         marks = ",".join("?" * len(names))
-        waiting = [
-            name
-            for (name,) in self._read(
-                "SELECT queue FROM job_counts INDEXED BY job_counts_ready"
-                f" WHERE state = 'queued' AND n > 0 AND queue IN ({marks}) AND NOT EXISTS ("
-                "   SELECT 1 FROM queues WHERE name = job_counts.queue AND paused = 1)",
-                names,
-            )
-        ]
+        waiting = [r[0] for r in self._read(f"{_READY_QUEUES} AND queue IN ({marks})", names)]
         opens = [rate_reopens_at(self._read, name, rates[name], now) for name in waiting]
         times = [at for at in opens if at is not None]
         return min(times) if times else None
