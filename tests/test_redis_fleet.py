@@ -359,3 +359,40 @@ def test_a_leader_that_loses_its_lease_stops_firing_and_stands_by(
     # No fire was enqueued while the impostor held the lease, once the daemon had noticed.
     assert not [at for _, at in found if lost_at < at < regained_at - 0.05]
     check_each_second_once(found)  # and the fires it missed were caught up
+
+
+def test_a_leader_that_noticed_its_lease_lost_has_every_fire_refused(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    """Once its renewal found the lease taken, a former leader's writes went without a token,
+    as the CLI's do, and were taken: the rest of a tick begun before the loss enqueued a
+    fire the new leader had enqueued already."""
+    import threading
+
+    from jobctl.errors import StoreError
+    from jobctl.models import NewJob
+
+    url = redis_server.url(namespace_for(tmp_path), leader_lease="600ms")
+    fire_at = 1_900_000_000.0
+    with RedisStore(url) as former, RedisStore(url) as current:
+        lock = former.scheduler_lock()
+        assert lock.acquire(1.0)
+        token = lock._token
+        lock._stop.set()  # its host stalls: no renewal meanwhile
+        assert lock._thread is not None
+        lock._thread.join()
+        client = redis_server.client()
+        client.delete(f"{current.prefix}leader")
+        taken = current.scheduler_lock()
+        assert taken.acquire(1.0)
+        fired = current.record_fire("nightly", fire_at, NewJob("echo", {}), time.time())
+        assert fired is not None and fired.status == "enqueued"
+        lock._renew(token, threading.Event())  # it resumes, and its renewal finds the loss
+        assert not lock.held()
+        with pytest.raises(StoreError, match="not the cron leader"):
+            former.forget_fires_after("nightly", fire_at - 60)
+        with pytest.raises(StoreError, match="not the cron leader"):
+            former.record_fire("nightly", fire_at + 30, NewJob("echo", {}), time.time())
+        assert len(current.list_jobs(JobFilter(limit=None))) == 1  # the new leader's alone
+        taken.release()
+        client.close()

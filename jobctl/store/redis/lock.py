@@ -107,5 +107,8 @@ class RedisLeaderLock:
                     self._valid_until = sent + self._lease
                 elif kept == 0 or time.monotonic() >= self._valid_until:
                     self._token = None  # lost: another daemon leads now, or may soon
-                    self._store._fence = None
+                    # The fence stays this lost token, not none: a write without one is the
+                    # CLI's, taken as it comes, and the rest of a tick that began before the
+                    # loss (or resumed after a stall) would have enqueued a fire twice.
+                    # Refused by the token until a new lease gives another (acquire).
                     return
