@@ -442,7 +442,7 @@ class Worker:
                     # job to claim), so "back" was said every other second.
                     now = self.clock.now()
                     if not self.store.heartbeat(self.id, now):
-                        self.store.register_worker(self._info(now))
+                        self._register_again(now)  # a server back without its data
                 self._outage.answered(mono)
             except StoreError as exc:
                 self._outage.failed(exc, mono)
@@ -617,14 +617,8 @@ class Worker:
         # work: it lets its heartbeat lapse, as the cron daemon does, so that `health
         # --require-worker` fails rather than counting it live.
         failing = self._outage.down_for(self.clock.monotonic()) >= self._maintenance_interval
-        if not failing and not self.store.heartbeat(self.id, now):  # lost (a Redis restart)
-            self.store.register_worker(self._info(now))
-            self.log.emit(
-                "worker.registered_again",
-                level="warning",
-                worker=self.id,
-                error="its registration was gone from the store, which may have lost data",
-            )
+        if not failing and not self.store.heartbeat(self.id, now):  # lost (a FLUSHDB)
+            self._register_again(now)
         if self._running:
             claims = [r.claim for r in self._running.values() if r.attempt is not None]
             held = self.store.renew(claims, now + self.lease)
@@ -652,6 +646,18 @@ class Worker:
         if not self._pruner.busy:
             self._prune_at = 0.0  # one due starts at this turn of the loop (see _prune)
         self._forget_crashed(now, mono)
+
+    def _register_again(self, now: float) -> None:
+        """Register anew, said: a record gone from the store means the store lost data (a
+        Redis server restarted without persistence drops the connection first, so this is
+        mostly found on the way back from an outage), its jobs with it."""
+        self.store.register_worker(self._info(now))
+        self.log.emit(
+            "worker.registered_again",
+            level="warning",
+            worker=self.id,
+            error="its registration was gone from the store, which may have lost data",
+        )
 
     def _prune(self) -> None:
         """A slice of the worker's own prune (retention), about SLICE long; the next comes

@@ -182,6 +182,33 @@ def test_a_worker_rides_out_a_restart_of_the_server(tmp_path: Path, redis_env: R
         assert env.show(first)["state"] == "succeeded"
         assert worker.poll() is None
         assert stop(worker) == 0
+        assert "worker.registered_again" not in log.read_text()  # its record was kept
+    finally:
+        server.stop()
+
+
+@pytest.mark.timeout(120)
+def test_a_worker_says_so_when_the_server_comes_back_without_its_data(
+    tmp_path: Path, redis_env: RedisEnv
+) -> None:
+    """A restart that lost everything (no persistence) drops the connection first: the
+    worker registered again on its way back from the outage, and said nothing; the warning
+    meant for it came only after a FLUSHDB, with the connection kept."""
+    server = start_server(tmp_path / "emptied")
+    env = redis_env
+    env.url = server.url("emptied")
+    env.write_config('[jobs.noop]\ncommand = ["true"]\n')
+    log = env.root / "worker.log"
+    try:
+        first = env.enqueue("noop")
+        worker = spawn(env, log, "run-worker")
+        wait_until("the first job", lambda: env.show(first)["state"] == "succeeded", 30)
+        server.stop()
+        wait_until("the worker to notice", lambda: "worker.store_error" in log.read_text(), 30)
+        server = start_server(tmp_path / "emptied", port=server.port)
+        wait_until("the worker back", lambda: "worker.store_back" in log.read_text(), 30)
+        assert stop(worker) == 0
+        assert "worker.registered_again" in log.read_text()
     finally:
         server.stop()
 
