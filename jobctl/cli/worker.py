@@ -563,12 +563,21 @@ def _refuse_an_unusable_log_folder(config: Config) -> None:
     its start: refused only then, it had made a new database and its lock file, and left
     them behind. Found as `validate` finds it, making nothing, and then said in the worker's
     own words by its own check, which makes nothing where it refuses. A folder that is fine
-    is made later, by the worker after its first write (see Worker.run)."""
+    is made later, by the worker after its first write (see Worker.run). Only for a database
+    the store would make here: one that exists is left as it was by the worker's own check,
+    and one that cannot be made is the store's refusal (exit 3), its cause said first."""
     from jobctl.cli.config_cmd import log_folder_refused
     from jobctl.errors import ConfigError
     from jobctl.logfolders import check_log_root
+    from jobctl.store import location_kind
     from jobctl.worker import _log_root_refused
 
+    kind, path = location_kind(STATE.db_location())
+    if kind not in ("path", "sqlite"):
+        return
+    database = os.path.abspath(os.path.expanduser(path))
+    if os.path.lexists(database) or not os.path.isdir(os.path.dirname(database)):
+        return
     refused = log_folder_refused(config)
     if refused is None:
         return
