@@ -428,7 +428,7 @@ class _Exchange(BaseHTTPRequestHandler):
     """One request, from its head as the serving thread read it to the whole answer it is
     to write: http.server's parsing and error answers, with no socket to wait on."""
 
-    # http.server's own answers (a bad request, a method it does not know) in plain text,
+    # http.server's own answers (a bad request, a request line too long) in plain text,
     # as every other answer: its default is an HTML page.
     error_content_type = _TEXT
     error_message_format = "%(code)d %(message)s\n"
@@ -450,9 +450,16 @@ class _Exchange(BaseHTTPRequestHandler):
         and took the 501 http.server gives by default for a worker down."""
         self._answer(with_body=False)
 
-    def do_POST(self) -> None:
-        """405 with the methods taken, for any method HTTP defines that changes things:
-        http.server said 501, as if the server knew no such method."""
+    def __getattr__(self, name: str) -> Callable[[], None]:
+        """Every method but GET and HEAD (POST, PUT, BREW, any token) is answered by
+        _refuse_method: http.server said 501 to one it has no do_ method for, as if the
+        server knew no such method, where every other got 405."""
+        if name.startswith("do_"):
+            return self._refuse_method
+        raise AttributeError(name)
+
+    def _refuse_method(self) -> None:
+        """405 with the methods taken: what a client is to try instead."""
         body = b"method not allowed: GET or HEAD\n"
         self.send_response(405)
         self.send_header("Allow", "GET, HEAD")
@@ -460,8 +467,6 @@ class _Exchange(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = do_POST
 
     def _answer(self, with_body: bool) -> None:
         path = self.path.split("?", 1)[0]
