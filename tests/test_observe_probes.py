@@ -1,7 +1,8 @@
 """What the --metrics-addr server's probes promise a supervisor: they only read (a database
 deleted under a worker is a 503, never a new empty one), /healthz answers within about a
-second however the store stalls, a scrape reads one snapshot, and a request the server does
-not take is said in plain text.
+second however the store stalls and whatever scrapes wait on it, /livez is taken however
+many requests wait, a scrape of a stalled store is a 503 in its time, a scrape reads one
+snapshot, and a request the server does not take is said in plain text.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from redis_server import RedisEnv, RedisServer, start_server
 from test_observe_support import Running, free_port, http_get, listening, start_logged
 
 from jobctl.config import EMPTY_CONFIG
-from jobctl.observe.http import MAX_ANSWERING, MetricsServer
+from jobctl.observe.health import LOCK_WAIT
+from jobctl.observe.http import MAX_ANSWERING, MAX_CONNECTIONS, MetricsServer
 from jobctl.store import Store, open_store
+from jobctl.store.redis import RedisStore
 
 TEXT = "text/plain; charset=utf-8"
 CONFIG = '[jobs.ok]\ncommand = ["true"]\n'
@@ -225,6 +228,65 @@ def test_livez_answers_while_scrapes_of_a_stalled_redis_server_hold_every_thread
             for scrape in scrapes:
                 scrape.close()
         assert worker.stop() == 0
+
+
+def _ask(port: int, request: bytes) -> socket.socket:
+    """A connection that has sent `request` whole, its answer not read."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    conn.sendall(request)
+    return conn
+
+
+def _answer_of(conn: socket.socket) -> bytes:
+    """Everything the server writes to `conn` until it closes it."""
+    answer = b""
+    while chunk := conn.recv(65536):
+        answer += chunk
+    return answer
+
+
+def test_a_stalled_store_keeps_no_probe_waiting_and_a_scrape_gets_a_503_in_its_time(
+    tmp_path: Path,
+) -> None:
+    """Scrapes of a stalled server held every answering thread for its 60 s: /healthz,
+    queued behind them, got no answer, and once 32 requests waited the server accepted no
+    connection at all, /livez's included."""
+    redis = start_server(tmp_path / "private")
+    url = redis.url("stalled")
+    with open_store(url):  # the namespace made
+        pass
+    server = MetricsServer(
+        ("127.0.0.1", 0),
+        lambda: open_store(url, create=False),
+        lambda: EMPTY_CONFIG,
+        open_probe_store=lambda: RedisStore(url, create=False, timeout=LOCK_WAIT),
+        answer_timeout=1.5,
+    )
+    server.start()
+    port = server.address[1]
+    held: list[socket.socket] = []
+    try:
+        assert http_get("127.0.0.1", port, "/healthz") == (200, TEXT, "ok\n")
+        os.kill(redis.proc.pid, signal.SIGSTOP)
+        began = time.monotonic()
+        held += [_ask(port, b"GET /metrics HTTP/1.0\r\n\r\n") for _ in range(MAX_ANSWERING + 2)]
+        status, _, body = http_get("127.0.0.1", port, "/healthz", timeout=3)
+        assert status == 503 and "did not answer in time" in body, body
+        # Every place taken by a scrape that waits: the oldest waiting is shed, not /livez.
+        held += [_ask(port, b"GET /metrics HTTP/1.0\r\n\r\n") for _ in range(MAX_CONNECTIONS)]
+        assert http_get("127.0.0.1", port, "/livez", timeout=1) == (200, TEXT, "ok\n")
+        answer = _answer_of(held[0])
+        assert time.monotonic() - began < 4  # not the 60 s a scrape waited for the server
+        assert answer.startswith(b"HTTP/1.0 503 "), answer
+        assert answer.endswith(
+            b"\r\n\r\n# jobctl: no answer from the store within 1.5 s (is it stalled?)\n"
+        ), answer
+    finally:
+        os.kill(redis.proc.pid, signal.SIGCONT)
+        for conn in held:
+            conn.close()
+        server.stop()
+        redis.stop()
 
 
 def test_on_redis_the_logs_check_is_skipped_on_a_host_that_runs_no_worker(

@@ -12,11 +12,17 @@ is a 503 with a one-line body that names no exception or file, never a traceback
 is said on stderr.
 
 Nor can a client hold on to the worker's descriptors and threads, or keep other clients from
-their answers. One thread reads and writes every connection and never waits on any; a few
-others (MAX_ANSWERING) only work out answers, each to a request whose request line and
-headers have all arrived. At most MAX_CONNECTIONS are open at once: past that, a new one
-closes the oldest still sending its request or taking its answer. Each has READ_TIMEOUT
-seconds to send its request and WRITE_TIMEOUT seconds to take the answer. Idle or trickling
+their answers. One thread reads and writes every connection and never waits on any; others
+only work out answers, each to a request whose request line and headers have all arrived:
+MAX_ANSWERING for scrapes (and any other path), MAX_PROBING of their own for /healthz, so
+that a readiness probe never waits behind scrapes a stalled store holds. /livez reads no
+store and is answered by the serving thread itself. At most MAX_CONNECTIONS are open at
+once: past that, a new one closes the oldest still sending its request or taking its answer,
+or else the oldest request still waiting for a thread; the server never stops accepting for
+want of room, so /livez is always answered. Each connection has READ_TIMEOUT seconds to send
+its request, ANSWER_TIMEOUT for its answer to be worked out (past that, a 503 saying so: a
+store that stalls holds a thread, not the client) and WRITE_TIMEOUT to take the answer; a
+request whose client hangs up before its answer is dropped, unanswered. Idle or trickling
 connections from any local user thus cost a descriptor apiece, a few dozen at most, and hold
 up no request that arrives whole: it is read as it comes and answered at once.
 """
@@ -28,7 +34,6 @@ import contextlib
 import errno
 import io
 import os
-import queue
 import selectors
 import socket
 import sys
@@ -50,12 +55,18 @@ LOOPBACK = "127.0.0.1"
 _TEXT = "text/plain; charset=utf-8"
 READ_TIMEOUT = 5.0  # seconds for a connection to send its request line and headers, in all
 WRITE_TIMEOUT = 10.0  # seconds for the client to take the whole answer
+# Seconds from a request's arrival to its answer being worked out: one still waiting for a
+# stalled store then is a 503 saying so, before Prometheus' default scrape timeout (10 s)
+# gives up on it and records no reason.
+ANSWER_TIMEOUT = 8.0
 # Connections open at once: more than any burst of scrapes, few enough that, held by idle
 # clients, they leave the worker's jobs their descriptors. Past it a new one closes the
 # oldest waiting on its client: a request is read the moment it arrives, so holding every
 # place against it takes opening that many connections in that moment.
 MAX_CONNECTIONS = 32
-MAX_ANSWERING = 4  # requests worked out at once, each with a database connection of its own
+MAX_ANSWERING = 4  # scrapes worked out at once, each with a database connection of its own
+MAX_PROBING = 2  # /healthz requests worked out at once, in threads no scrape takes
+HEALTH_PATH = "/healthz"
 MAX_HEAD = 16 * 1024  # bytes of request line and headers; a connection sending more is closed
 BACKLOG = 64  # connections the kernel queues until the server accepts them
 TICK = 0.5  # seconds at most between two checks of the connections' deadlines
@@ -95,14 +106,17 @@ class MetricsServer:
         config: Callable[[], Config],
         *,
         open_probe_store: Callable[[], Store] | None = None,
+        answer_timeout: float = ANSWER_TIMEOUT,
     ) -> None:
         """`open_probe_store`: the store /healthz reads, when its connection is to wait for
-        the server less long than a scrape's (open_store by default)."""
+        the server less long than a scrape's (open_store by default). `answer_timeout`: the
+        seconds a request waits for its answer before a 503 says the store gave none."""
         self._open_store = open_store
         self._open_probe_store = open_probe_store or open_store
         self._config = config
+        self._answer_timeout = answer_timeout
         try:
-            self._server = _Server(address, self._answer)
+            self._server = _Server(address, self._answer, answer_timeout)
         except OSError as exc:
             raise UsageError(
                 f"--metrics-addr: cannot listen on {address[0]}:{address[1]}: {exc.strerror}"
@@ -114,9 +128,16 @@ class MetricsServer:
         )
         self._answering = [
             threading.Thread(
-                target=self._server.answer_forever, name=f"metrics-answer-{n}", daemon=True
+                target=self._server.answer_forever,
+                args=(lane,),
+                name=f"metrics-{lane.name}-{n}",
+                daemon=True,
             )
-            for n in range(MAX_ANSWERING)
+            for lane, threads in (
+                (self._server.scrapes, MAX_ANSWERING),
+                (self._server.probes, MAX_PROBING),
+            )
+            for n in range(threads)
         ]
 
     def start(self) -> None:
@@ -167,16 +188,23 @@ class MetricsServer:
                 return _system_error(error)
         return str(exc)
 
-    def _answer(self, head: bytes, client_address: Any) -> bytes:
-        return _Exchange(self, head, client_address).answer.getvalue()
+    def late(self) -> str:
+        """Why a request got no answer from the store within answer_timeout."""
+        return f"no answer from the store within {self._answer_timeout:g} s (is it stalled?)"
+
+    def _answer(self, head: bytes, client_address: Any, late: bool) -> bytes:
+        return _Exchange(self, head, client_address, late).answer.getvalue()
 
 
-_Phase = Literal["reading", "answering", "writing", "closed"]
+# reading its request; queued in a lane; answering: a thread works out its answer; writing
+# the answer; closed.
+_Phase = Literal["reading", "queued", "answering", "writing", "closed"]
 
 
 class _Connection:
     """A client's socket and where its exchange stands. Only the serving thread touches
-    the socket; an answering thread only reads `head` of one handed to it."""
+    the socket; an answering thread only reads `head` of one handed to it. `deadline`: when
+    the phase it is in is up (reading, queued or answering, writing)."""
 
     def __init__(self, sock: socket.socket, client_address: Any, now: float) -> None:
         self.sock = sock
@@ -185,14 +213,63 @@ class _Connection:
         self.head = bytearray()
         self.answer = memoryview(b"")
         self.phase: _Phase = "reading"
+        self.lane: _Lane | None = None  # the lane its request was put in
+
+
+class _Lane:
+    """The requests waiting for a thread of one kind (scrapes, or /healthz), oldest first.
+    The serving thread puts and takes them back (a client gone, a request too late); the
+    lane's threads take them to answer."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._waiting: collections.deque[_Connection] = collections.deque()
+        self._changed = threading.Condition()
+        self._stopping = False
+
+    def put(self, conn: _Connection) -> None:
+        with self._changed:
+            conn.phase = "queued"
+            conn.lane = self
+            self._waiting.append(conn)
+            self._changed.notify()
+
+    def take(self) -> _Connection | None:
+        """The oldest request waiting, now "answering"; None once the server stops."""
+        with self._changed:
+            while not self._waiting and not self._stopping:
+                self._changed.wait()
+            if self._stopping:
+                return None
+            conn = self._waiting.popleft()
+            conn.phase = "answering"
+            return conn
+
+    def withdraw(self, conn: _Connection) -> bool:
+        """Takes a request back if no thread has taken it yet: whether it was still waiting."""
+        with self._changed:
+            if conn.phase != "queued":
+                return False
+            self._waiting.remove(conn)
+            return True
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
 
 
 class _Server:
     """The listening socket and every connection: served by one thread (serve_forever) that
-    reads and writes without blocking, and answered by MAX_ANSWERING threads (answer_forever)
-    that never touch a socket, so that no client, however slow, holds a thread."""
+    reads and writes without blocking, and answered by threads (answer_forever) that never
+    touch a socket, so that no client, however slow, holds a thread."""
 
-    def __init__(self, address: tuple[str, int], answer: Callable[[bytes, Any], bytes]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        answer: Callable[[bytes, Any, bool], bytes],
+        answer_timeout: float,
+    ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
         try:
@@ -204,6 +281,7 @@ class _Server:
             raise
         self.listener.setblocking(False)
         self._answer = answer
+        self._answer_timeout = answer_timeout
         self._selector = selectors.DefaultSelector()
         # An answering thread wakes the serving thread with a byte: an answer is ready.
         self._wake_in, self._wake_out = socket.socketpair()
@@ -214,7 +292,8 @@ class _Server:
         self._listening = True
         self._listen_again = 0.0  # when to accept again after the kernel refused an accept
         self._connections: dict[_Connection, None] = {}  # in the order accepted: oldest first
-        self._requests: queue.SimpleQueue[_Connection | None] = queue.SimpleQueue()
+        self.scrapes = _Lane("answer")
+        self.probes = _Lane("probe")
         self._answered: collections.deque[tuple[_Connection, bytes]] = collections.deque()
         self._stopping = False
 
@@ -225,16 +304,15 @@ class _Server:
                     self._ready(key)
                 self._take_answers()
                 self._close_late()
-                now = time.monotonic()
-                if not self._listening and now >= self._listen_again and self._has_room():
+                if not self._listening and time.monotonic() >= self._listen_again:
                     self._listen(True)
         except Exception as exc:  # a bug: the endpoint is gone, the worker goes on
             _report(exc)
 
-    def answer_forever(self) -> None:
-        while (conn := self._requests.get()) is not None:
+    def answer_forever(self, lane: _Lane) -> None:
+        while (conn := lane.take()) is not None:
             try:
-                answer = self._answer(bytes(conn.head), conn.client_address)
+                answer = self._answer(bytes(conn.head), conn.client_address, False)
             except Exception as exc:  # a bug outside do_GET's own 500: closed unanswered
                 _report(exc)
                 answer = b""
@@ -246,8 +324,8 @@ class _Server:
         self._stopping = True
         with contextlib.suppress(OSError):
             self._wake_out.send(b"\0")
-        for _ in range(MAX_ANSWERING):
-            self._requests.put(None)
+        self.scrapes.stop()
+        self.probes.stop()
 
     def close(self) -> None:
         """Once serve_forever has returned: closes every socket it held."""
@@ -269,6 +347,8 @@ class _Server:
                         pass
             elif key.data.phase == "reading":
                 self._read(key.data)
+            elif key.data.phase in ("queued", "answering"):
+                self._read_past_head(key.data)
             elif key.data.phase == "writing":
                 self._write(key.data)
         except Exception as exc:  # a bug: this connection is dropped, the others served
@@ -279,9 +359,6 @@ class _Server:
 
     def _accept(self) -> None:
         for _ in range(BACKLOG):  # then the others get their turn
-            if not self._has_room():
-                self._listen(False)  # every place is being answered: the kernel queues the rest
-                return
             try:
                 sock, client_address = self.listener.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -291,14 +368,15 @@ class _Server:
                 self._listen_again = time.monotonic() + TICK
                 return
             if len(self._connections) >= MAX_CONNECTIONS:
-                oldest = self._oldest_waiting()
-                if oldest is not None:
-                    self._close(oldest)
+                # Never none: far fewer are being answered than MAX_CONNECTIONS.
+                shed = self._oldest_waiting() or self._oldest_queued()
+                if shed is not None:
+                    self._close(shed)
             sock.setblocking(False)
             conn = _Connection(sock, client_address, time.monotonic())
             self._connections[conn] = None
             self._read(conn)  # a request sent at once is often in already
-            if conn.phase == "reading":
+            if conn.phase in ("reading", "queued", "answering"):  # read on: see _read
                 self._selector.register(sock, selectors.EVENT_READ, conn)
 
     def _read(self, conn: _Connection) -> None:
@@ -313,32 +391,54 @@ class _Server:
             self._close(conn)  # gone before its request was in, or sending no request at all
             return
         conn.head += data
-        if _head_complete(conn.head):
+        if not _head_complete(conn.head):
+            return
+        path = _path(conn.head)
+        if path == LIVENESS_PATH:
+            # Answered here, reading nothing: not behind scrapes that a stalled store holds
+            # in every answering thread, which a liveness probe would take for a process
+            # to restart.
             with contextlib.suppress(KeyError):  # not registered when read on accepting
                 self._selector.unregister(conn.sock)
             conn.phase = "answering"
-            if _asks_liveness(conn.head):
-                # Answered here, reading nothing: not behind scrapes that a stalled store
-                # holds in every answering thread, which a liveness probe would take for a
-                # process to restart.
-                self._answered.append((conn, self._answer(bytes(conn.head), conn.client_address)))
-            else:
-                self._requests.put(conn)
+            answer = self._answer(bytes(conn.head), conn.client_address, False)
+            self._answered.append((conn, answer))
+            return
+        # Still read while it waits: a client that hangs up is seen, and its request dropped.
+        conn.deadline = time.monotonic() + self._answer_timeout
+        (self.probes if path == HEALTH_PATH else self.scrapes).put(conn)
+
+    def _read_past_head(self, conn: _Connection) -> None:
+        """A request waiting for its answer: its client hanging up (or resetting) drops it,
+        and what it sends past the head (a body) is read and let go."""
+        try:
+            data = conn.sock.recv(4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(conn)
 
     def _take_answers(self) -> None:
         while self._answered:
             conn, answer = self._answered.popleft()
-            if conn.phase != "answering":
-                continue
-            if not answer:
-                self._close(conn)
-                continue
-            conn.phase = "writing"
-            conn.answer = memoryview(answer)
-            conn.deadline = time.monotonic() + WRITE_TIMEOUT
-            self._write(conn)  # most answers fit the socket's buffer at once
-            if conn.phase == "writing":
-                self._selector.register(conn.sock, selectors.EVENT_WRITE, conn)
+            if conn.phase == "answering":  # else closed, or answered late already
+                self._send(conn, answer)
+
+    def _send(self, conn: _Connection, answer: bytes) -> None:
+        """Starts writing the answer (none: the connection is closed unanswered)."""
+        if not answer:
+            self._close(conn)
+            return
+        with contextlib.suppress(KeyError):
+            self._selector.unregister(conn.sock)
+        conn.phase = "writing"
+        conn.answer = memoryview(answer)
+        conn.deadline = time.monotonic() + WRITE_TIMEOUT
+        self._write(conn)  # most answers fit the socket's buffer at once
+        if conn.phase == "writing":
+            self._selector.register(conn.sock, selectors.EVENT_WRITE, conn)
 
     def _write(self, conn: _Connection) -> None:
         try:
@@ -355,27 +455,39 @@ class _Server:
     def _close(self, conn: _Connection) -> None:
         with contextlib.suppress(KeyError):
             self._selector.unregister(conn.sock)
+        self._withdraw(conn)
         conn.phase = "closed"
         del self._connections[conn]
         with contextlib.suppress(OSError):
             conn.sock.shutdown(socket.SHUT_WR)  # the end of the answer, sent before the close
         conn.sock.close()
 
+    def _withdraw(self, conn: _Connection) -> None:
+        """Takes the request back from its lane, if it waits there for a thread still."""
+        if conn.phase == "queued" and conn.lane is not None:
+            conn.lane.withdraw(conn)
+
     def _close_late(self) -> None:
         """A connection past its deadline is closed: one that has not sent its whole request
-        READ_TIMEOUT after it was accepted is not answered."""
+        READ_TIMEOUT after it was accepted is not answered. A request whose answer is not
+        worked out ANSWER_TIMEOUT after it arrived is a 503 saying so: its thread, held by
+        a stalled store, is let go on with it, and what it ends with is dropped."""
         now = time.monotonic()
-        late = [c for c in self._connections if c.phase != "answering" and c.deadline <= now]
-        for conn in late:
-            self._close(conn)
+        for conn in [c for c in self._connections if c.deadline <= now]:
+            if conn.phase in ("queued", "answering"):
+                self._withdraw(conn)
+                self._send(conn, self._answer(bytes(conn.head), conn.client_address, True))
+            else:
+                self._close(conn)
 
     def _oldest_waiting(self) -> _Connection | None:
         """The connection accepted first of those still waiting on their client: sending
-        the request or taking the answer. Those being answered are done in a moment."""
-        return next((c for c in self._connections if c.phase != "answering"), None)
+        the request or taking the answer."""
+        return next((c for c in self._connections if c.phase in ("reading", "writing")), None)
 
-    def _has_room(self) -> bool:
-        return len(self._connections) < MAX_CONNECTIONS or self._oldest_waiting() is not None
+    def _oldest_queued(self) -> _Connection | None:
+        """The connection accepted first of those whose request waits for a thread."""
+        return next((c for c in self._connections if c.phase == "queued"), None)
 
     def _listen(self, on: bool) -> None:
         if on != self._listening:
@@ -386,10 +498,12 @@ class _Server:
             self._listening = on
 
 
-def _asks_liveness(head: bytearray) -> bool:
-    """Whether the request is for LIVENESS_PATH, whatever its method."""
+def _path(head: bytearray) -> str:
+    """The path the request asks for, without its query ("" for no request line)."""
     words = bytes(head).split(b"\n", 1)[0].split()
-    return len(words) >= 2 and words[1].split(b"?", 1)[0] == LIVENESS_PATH.encode()
+    if len(words) < 2:
+        return ""
+    return words[1].split(b"?", 1)[0].decode("latin-1")
 
 
 def _head_complete(head: bytearray) -> bool:
@@ -433,9 +547,11 @@ class _Exchange(BaseHTTPRequestHandler):
     error_content_type = _TEXT
     error_message_format = "%(code)d %(message)s\n"
 
-    def __init__(self, server: MetricsServer, head: bytes, client_address: Any) -> None:
+    def __init__(self, server: MetricsServer, head: bytes, client_address: Any, late: bool) -> None:
+        """`late`: the answer is the 503 of a request that waited its ANSWER_TIMEOUT."""
         # Not BaseRequestHandler's __init__: it reads and writes a socket.
         self.metrics_server = server
+        self.late = late
         self.client_address = client_address
         self.rfile = io.BytesIO(head)
         self.answer = io.BytesIO()
@@ -472,10 +588,14 @@ class _Exchange(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         kind = _TEXT
         try:
-            if path == "/metrics":
+            if self.late:
+                status, body = 503, f"# jobctl: {self.metrics_server.late()}\n"
+                if path == HEALTH_PATH:
+                    body = f"unhealthy: {self.metrics_server.late()}\n"
+            elif path == "/metrics":
                 status, body = self.metrics_server.metrics()
                 kind = "text/plain; version=0.0.4; charset=utf-8"
-            elif path == "/healthz":
+            elif path == HEALTH_PATH:
                 status, body = self.metrics_server.health()
             elif path == LIVENESS_PATH:
                 status, body = 200, "ok\n"
@@ -484,7 +604,7 @@ class _Exchange(BaseHTTPRequestHandler):
         except Exception as exc:  # out of descriptors, a bug, a store error it does not name
             problem = _internal_error(exc)
             status, kind = 503, _TEXT
-            body = f"unhealthy: {problem}\n" if path == "/healthz" else f"# jobctl: {problem}\n"
+            body = f"unhealthy: {problem}\n" if path == HEALTH_PATH else f"# jobctl: {problem}\n"
         data = body.encode("utf-8")
         self.send_response(status)
         self.send_header("Content-Type", kind)
