@@ -313,6 +313,43 @@ def test_enqueued_dead_and_cancelled_jobs_are_counters_a_prune_keeps(env: Env) -
     assert sample(samples, "jobctl_jobs_cancelled_total", queue="default", job_type="ok") == 0
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def either(request: pytest.FixtureRequest, env: Env) -> Env:
+    """The sandbox on a SQLite file, then on a Redis namespace."""
+    if request.param == "redis":
+        redis_env: Env = request.getfixturevalue("redis_env")
+        return redis_env
+    return env
+
+
+def test_a_job_moved_by_edit_stays_counted_where_it_was_enqueued_and_ran(either: Env) -> None:
+    """`edit --queue` took a job's enqueue (and its attempts) from the old queue's counts to
+    the new one's: jobctl_jobs_enqueued_total of the old queue went 1 -> 0, which Prometheus
+    takes for a counter reset, and `stats` kept an all-zero row for the old queue."""
+    env = either
+    env.write_config('[jobs.f]\ncommand = ["false"]\nmax_attempts = 3\nbackoff = "1h"\n')
+    ran = env.enqueue("f")
+    worker = start_logged(env, "run-worker")
+    worker.wait_event(env, "job.retrying", job_id=ran)  # attempt 1 failed: the next is 1 h off
+    assert worker.stop() == 0
+    never = env.enqueue("f", "--delay", "1h")
+    _, before = scrape(env)
+    env.run("edit", str(ran), str(never), "--queue", "other", check=True)
+    _, after = scrape(env)
+    enqueued = "jobctl_jobs_enqueued_total"
+    assert sample(before, enqueued, queue="default", job_type="f") == 2
+    assert sample(after, enqueued, queue="default", job_type="f") == 2
+    assert after.get((enqueued, frozenset({("queue", "other"), ("job_type", "f")})), 0) == 0
+    assert sample(after, "jobctl_job_runs_total", job_type="f", outcome="failed") == 1
+    assert sample(after, "jobctl_jobs", queue="other", state="scheduled") == 2
+    assert sample(after, "jobctl_jobs", queue="default", state="scheduled") == 0
+    rows = {
+        row["queue"]: (row["enqueued"], row["processed"], row["pending"])
+        for row in json.loads(env.run("stats", "--json", check=True).stdout)
+    }
+    assert rows == {"default": (2, 1, 0), "other": (0, 0, 2)}
+
+
 def test_workers_gone_without_a_goodbye_are_counted(env: Env) -> None:
     """A worker the OOM killer took, restarted by systemd, left no trace in jobctl_workers."""
     env.write_config(CONFIG)

@@ -2027,12 +2027,12 @@ def test_edit_moves_a_job_between_queues_and_keeps_every_count_in_step(store: St
     assert claim.job.id == moved
 
 
-def test_edit_moves_what_stats_counted_for_a_job_that_made_attempts(store: Store) -> None:
-    """Moved after attempts, a job takes its enqueue and its attempts' counts to its new queue,
-    each in its hour (the lifetime total for an hour summed into it): stats reads their times
-    through the job's queue, so no row shows more processed than enqueued, nor the times of
-    attempts it did not count (the old queue showed 1 processed of 0 enqueued, and the new
-    one the times of an attempt it said nothing of)."""
+def test_edit_leaves_what_stats_counted_for_a_job_where_it_happened(store: Store) -> None:
+    """Moved after attempts, a job's enqueue and attempts stay counted in the queue they
+    happened in, in their hours and in the lifetime total alike: taking them to the new
+    queue lowered the old one's jobctl_jobs_enqueued_total, which Prometheus takes for a
+    counter reset. Only what is pending moves; stats reads the attempts' times through the
+    job's queue, the new one."""
     from jobctl.observe.stats import collect
 
     day = 86400.0
@@ -2049,13 +2049,11 @@ def test_edit_moves_what_stats_counted_for_a_job_that_made_attempts(store: Store
 
     lifetime = {k: n for k, n in store.event_counts(None).items() if n}
     assert lifetime == {
-        ("a", "j", "enqueued"): 1,
-        ("a", "j", "started"): 1,
+        ("a", "j", "enqueued"): 3,
+        ("a", "j", "started"): 3,
+        ("a", "j", "attempt:failed"): 2,
         ("a", "j", "attempt:succeeded"): 1,
         ("a", "j", "succeeded"): 1,
-        ("b", "j", "enqueued"): 2,
-        ("b", "j", "started"): 2,
-        ("b", "j", "attempt:failed"): 2,
     }
     assert durations(store, T0 - 41 * day) == {
         ("a", "j"): ([5.0], [10.0]),
@@ -2063,9 +2061,9 @@ def test_edit_moves_what_stats_counted_for_a_job_that_made_attempts(store: Store
     }
     rows = {(r.queue, r.job): r for r in collect(store, T0)}
     a, b = rows[("a", "j")], rows[("b", "j")]
-    assert (a.enqueued, a.processed, a.succeeded, a.pending, a.run_max) == (1, 1, 1, 0, 5.0)
-    assert (b.enqueued, b.processed, b.failed_attempts, b.pending) == (1, 1, 1, 2)
-    assert (b.run_max, b.wait_p50) == (2.0, 10.0)
+    assert (a.enqueued, a.processed, a.succeeded, a.failed_attempts, a.pending) == (2, 2, 1, 1, 0)
+    assert (b.enqueued, b.processed, b.failed_attempts, b.pending) == (0, 0, 0, 2)
+    assert (a.run_max, b.run_max, b.wait_p50) == (5.0, 2.0, 10.0)
 
 
 def test_edit_of_run_at_moves_a_job_between_queued_and_scheduled(store: Store) -> None:
@@ -2247,12 +2245,16 @@ def test_edits_change_only_the_fields_they_name(store: Store) -> None:
     )
 
 
-def test_a_job_moved_to_another_queue_counts_as_enqueued_there(store: Store) -> None:
+def test_a_job_moved_to_another_queue_stays_counted_as_enqueued_where_it_was(
+    store: Store,
+) -> None:
+    """Its enqueue moved with it: jobctl_jobs_enqueued_total of the old queue went down, a
+    counter reset to Prometheus. Only what it is now (pending) moves."""
     (r,) = store.enqueue([job("j", queue="a")], T0)
     assert store.edit([JobEdit(id=r.id, attempts=0, queue="b")], T0 + 1) == {r.id}
     counts = store.event_counts(None)
-    assert counts.get(("a", "j", "enqueued"), 0) == 0
-    assert counts[("b", "j", "enqueued")] == 1
+    assert counts[("a", "j", "enqueued")] == 1
+    assert counts.get(("b", "j", "enqueued"), 0) == 0
     assert store.pending_counts() == {("b", "j"): 1}
 
 

@@ -6,8 +6,8 @@
 -- new payload, while it still has the one the keys set were set on (two edits at once do not
 -- undo each other). It leaves the indexes of its old queue, priority and run_at for the new
 -- ones, queued or scheduled as a new run_at is past or ahead (a waiting job stays waiting);
--- moved to another queue, what the stats counted for it goes there too. Returns the ids
--- changed.
+-- moved to another queue, its pending count goes there, while its enqueue and attempts stay
+-- counted where they happened. Returns the ids changed.
 local UNSTARTED = {queued = true, scheduled = true, waiting = true}
 local now = tonumber(ARGV[1])
 local edited = {}
@@ -17,35 +17,6 @@ local function given(value)
         return nil
     end
     return value
-end
-
--- What the stats counted for job `id` in queue `from` moves to its new queue, each in its
--- hour: its enqueue, and its attempts' starts and outcomes, whose times stats reads through
--- the job's queue; an hour summed into the lifetime total (compact_counts) gives from that
--- total. The histograms stay where the attempts ran: a metric's counter never goes down.
-local function move_counts(id, h, from)
-    local counted = {{h.created_at, 'enqueued'}}
-    for run = 1, tonumber(h.runs or '0') do
-        local started, finished, outcome = unpack(redis.call('HMGET', attempt_key(id, run),
-            'started_at', 'finished_at', 'outcome'))
-        if started then
-            counted[#counted + 1] = {started, 'started'}
-            if outcome and finished then
-                counted[#counted + 1] = {finished, 'attempt:' .. outcome}
-            end
-        end
-    end
-    for _, each in ipairs(counted) do
-        local field = SEP .. h.job .. SEP .. each[2]
-        for _, hour in ipairs({hour_of(each[1]), 0}) do
-            local hours = P .. 'stats:' .. hour
-            if tonumber(redis.call('HGET', hours, from .. field) or '0') > 0 then
-                redis.call('HINCRBY', hours, from .. field, -1)
-                redis.call('HINCRBY', hours, h.queue .. field, 1)
-                break
-            end
-        end
-    end
 end
 
 for i = 2, #ARGV, 10 do
@@ -77,8 +48,9 @@ for i = 2, #ARGV, 10 do
             redis.call('HINCRBY', P .. 'pending', h.queue .. SEP .. h.job, 1)
         end
         if h.queue ~= old.queue then
+            -- What the stats counted for it (its enqueue, its attempts) stays in the queue
+            -- it happened in: jobctl_jobs_enqueued_total by queue must never go down.
             redis.call('SADD', P .. 'queues', h.queue)
-            move_counts(id, h, old.queue)
         end
         save(id, h, {'payload', 'queue', 'priority', 'max_attempts', 'run_at', 'state', 'command',
             'cwd'})

@@ -60,7 +60,7 @@ class ControlOps(SqliteBase):
         with self._write() as conn:
             for change in edits:
                 row = conn.execute(
-                    "SELECT queue, job, created_at FROM jobs WHERE id = ? AND attempts = ?"
+                    "SELECT queue FROM jobs WHERE id = ? AND attempts = ?"
                     " AND state IN ('queued', 'scheduled', 'waiting')",
                     (change.id, change.attempts),
                 ).fetchone()
@@ -98,45 +98,20 @@ class ControlOps(SqliteBase):
                     ).rowcount
                 ):
                     edited.add(change.id)
-                    queue, job, created_at = row
-                    if change.queue is not None and change.queue != queue:
-                        self._move_counts(conn, change.id, job, queue, change.queue, created_at)
+                    if change.queue is not None and change.queue != row[0]:
+                        self._make_known(conn, change.queue)
         if edited:  # due now, or sooner than a sleeping worker planned for
             self._notifier.notify(WORK)
         return edited
 
     @staticmethod
-    def _move_counts(
-        conn: sqlite3.Connection, job_id: int, job: str, old: str, new: str, created_at: float
-    ) -> None:
-        """A job moved to another queue takes along what stats counted for it in the old one,
-        each in its hour: its enqueue, and its attempts' starts and outcomes, whose times
-        stats reads through the job's queue (attempt_times): so no queue shows more processed
-        than enqueued, or the times of attempts it did not count. An hour summed into the
-        lifetime total already (see compact_counts) gives from that total. The histograms
-        stay where the attempts ran: a metric's counter never goes down."""
+    def _make_known(conn: sqlite3.Connection, new: str) -> None:
+        """A job moved to another queue makes that queue known; what stats counted for it
+        (its enqueue, its attempts' starts and outcomes) stays in the queue it happened in,
+        as the histograms do: each is a counter (jobctl_jobs_enqueued_total by queue) that
+        must never go down, which Prometheus takes for a reset. Its current state moves with
+        it by itself: job_counts follows the jobs row (jobs_count_update)."""
         conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (new,))
-        counted: list[tuple[float, str]] = [(created_at, "enqueued")]
-        for started_at, finished_at, outcome in conn.execute(
-            "SELECT started_at, finished_at, outcome FROM attempts WHERE job_id = ?", (job_id,)
-        ).fetchall():
-            counted.append((started_at, "started"))
-            if outcome is not None and finished_at is not None:
-                counted.append((finished_at, f"attempt:{outcome}"))
-        for at, event in counted:
-            for hour in (int(at // 3600) * 3600, 0):
-                if conn.execute(
-                    "UPDATE stat_counts SET n = n - 1 WHERE hour = ? AND queue = ? AND job = ?"
-                    " AND event = ? AND n > 0",
-                    (hour, old, job, event),
-                ).rowcount:
-                    conn.execute(
-                        "INSERT INTO stat_counts (hour, queue, job, event, n)"
-                        " VALUES (?, ?, ?, ?, 1)"
-                        " ON CONFLICT (hour, queue, job, event) DO UPDATE SET n = n + 1",
-                        (hour, new, job, event),
-                    )
-                    break
 
     def set_paused(self, queue: str, paused: bool) -> None:
         with self._write() as conn:
