@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -24,6 +27,18 @@ from jobctl.store.redis.codec import (
 
 # How long the health check's scratch key outlives its write (milliseconds): it needs none.
 PROBE_EXPIRY = 10_000
+# Reads of a snapshot made again when the hours counted changed meanwhile (a new hour, a
+# compaction) before its last is taken as it is: the hours change about once an hour.
+SNAPSHOT_TRIES = 3
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """What a metrics scrape reads of the namespace at one moment (read_snapshot)."""
+
+    counts: dict[tuple[str, str, str], int]
+    histograms: list[Histogram]
+    workers: list[WorkerInfo]
 
 
 class MonitorOps(RedisBase):
@@ -63,34 +78,65 @@ class MonitorOps(RedisBase):
             pipe.execute()
 
     def workers(self) -> list[WorkerInfo]:
+        if (held := self._held_snapshot()) is not None:
+            return held.workers
         with self._guard():
             pipe = self._client.pipeline(transaction=False)
             pipe.hgetall(self._key("workers"))
             pipe.hgetall(self._key("heartbeats"))
             records, beats = pipe.execute()
-        found = []
-        for worker_id, text in records.items():
-            data = json.loads(text)
-            found.append(
-                WorkerInfo(
-                    id=worker_id,
-                    host=data["host"],
-                    pid=int(data["pid"]),
-                    queues=tuple(data["queues"]),
-                    concurrency=int(data["concurrency"]),
-                    started_at=float(data["started_at"]),
-                    heartbeat_at=float(beats.get(worker_id, data["started_at"])),
-                    kind=data["kind"],
-                    interval=float(data["interval"]),
-                    # Absent from the records of a jobctl that did not say it.
-                    stopping_until=_seconds(data.get("stopping_until")),
-                )
-            )
-        return sorted(found, key=lambda w: w.started_at)
+        return _workers_of(records, beats)
 
     # -- statistics ------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """The event counters, the histograms and the worker records read at one moment, in
+        one MULTI/EXEC, and given by event_counts(None), histograms() and workers() inside
+        it: read in separate round trips while workers finished jobs, a scrape's
+        jobctl_job_runs_total and its histograms' _count disagreed. (The jobs per queue and
+        state are one script, read at a moment of their own.) Held per thread: threads
+        share a store."""
+        local = self.__dict__.setdefault("_snapshots", threading.local())
+        if getattr(local, "held", None) is not None:
+            yield
+            return
+        local.held = self._read_snapshot()
+        try:
+            yield
+        finally:
+            local.held = None
+
+    def _held_snapshot(self) -> _Snapshot | None:
+        local = self.__dict__.get("_snapshots")
+        return None if local is None else getattr(local, "held", None)
+
+    def _read_snapshot(self) -> _Snapshot:
+        """One MULTI/EXEC of every hour's counters and of the histogram and worker hashes.
+        The hours are a key's members, read before it and again inside it: when they
+        changed in between (a new hour's counters would be missing), it is made again."""
+        hours_key = self._key("stat_hours")
+        for _ in range(SNAPSHOT_TRIES):
+            with self._guard():
+                hours = self._client.zrangebyscore(hours_key, -1, "+inf")
+                pipe = self._client.pipeline(transaction=True)
+                pipe.zrangebyscore(hours_key, -1, "+inf")
+                for h in hours:
+                    pipe.hgetall(self._key("stats", h))
+                for name in ("hist", "hist_count", "hist_sum", "workers", "heartbeats"):
+                    pipe.hgetall(self._key(name))
+                found = pipe.execute()
+            if found[0] == hours:
+                break
+        tables = found[1 : 1 + len(hours)]
+        buckets, counts, sums, records, beats = found[1 + len(hours) :]
+        return _Snapshot(
+            _counts_of(tables), _histograms_of(buckets, counts, sums), _workers_of(records, beats)
+        )
+
     def event_counts(self, since: float | None) -> dict[tuple[str, str, str], int]:
+        if since is None and (held := self._held_snapshot()) is not None:
+            return held.counts
         hour = -1 if since is None else int(since // 3600) * 3600
         with self._guard():
             hours = self._client.zrangebyscore(self._key("stat_hours"), hour, "+inf")
@@ -98,12 +144,7 @@ class MonitorOps(RedisBase):
             for h in hours:
                 pipe.hgetall(self._key("stats", h))
             tables = pipe.execute()
-        counts: dict[tuple[str, str, str], int] = {}
-        for table in tables:
-            for field, n in table.items():
-                queue, job, event = field.split(SEP)
-                counts[(queue, job, event)] = counts.get((queue, job, event), 0) + int(n)
-        return counts
+        return _counts_of(tables)
 
     def compact_counts(self, before: float) -> int:
         # The script folds at most 500 hours a call (no call holds the server long): calls
@@ -117,30 +158,15 @@ class MonitorOps(RedisBase):
                 return folded
 
     def histograms(self) -> list[Histogram]:
+        if (held := self._held_snapshot()) is not None:
+            return held.histograms
         with self._guard():
             pipe = self._client.pipeline(transaction=False)
             pipe.hgetall(self._key("hist"))
             pipe.hgetall(self._key("hist_count"))
             pipe.hgetall(self._key("hist_sum"))
             buckets, counts, sums = pipe.execute()
-        found: dict[tuple[str, str, str], dict[int, int]] = {}
-        for field, n in buckets.items():
-            kind, queue, job, index = field.split(SEP)
-            found.setdefault((kind, queue, job), {})[int(index)] = int(n)
-        result = []
-        for (kind, queue, job), by_index in sorted(found.items()):
-            base = SEP.join((kind, queue, job))
-            result.append(
-                Histogram(
-                    kind,
-                    queue,
-                    job,
-                    tuple((b, by_index.get(i, 0)) for i, b in enumerate(HIST_BOUNDS, start=1)),
-                    int(counts.get(base, 0)),
-                    float(sums.get(base, 0.0)),
-                )
-            )
-        return result
+        return _histograms_of(buckets, counts, sums)
 
     def attempt_times(self, since: float) -> Iterator[AttemptTimes]:
         # Paged on the att_start set by score: a page starts at the last one's score, past
@@ -333,6 +359,63 @@ class MonitorOps(RedisBase):
         return config.get("stop-writes-on-bgsave-error") == "yes" and bool(
             (config.get("save") or "").strip()
         )
+
+
+def _counts_of(tables: list[dict[str, str]]) -> dict[tuple[str, str, str], int]:
+    """The event counts of stats:HOUR hashes, summed over the hours."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for table in tables:
+        for field, n in table.items():
+            queue, job, event = field.split(SEP)
+            counts[(queue, job, event)] = counts.get((queue, job, event), 0) + int(n)
+    return counts
+
+
+def _histograms_of(
+    buckets: dict[str, str], counts: dict[str, str], sums: dict[str, str]
+) -> list[Histogram]:
+    """The histograms of the hist, hist_count and hist_sum hashes."""
+    found: dict[tuple[str, str, str], dict[int, int]] = {}
+    for field, n in buckets.items():
+        kind, queue, job, index = field.split(SEP)
+        found.setdefault((kind, queue, job), {})[int(index)] = int(n)
+    result = []
+    for (kind, queue, job), by_index in sorted(found.items()):
+        base = SEP.join((kind, queue, job))
+        result.append(
+            Histogram(
+                kind,
+                queue,
+                job,
+                tuple((b, by_index.get(i, 0)) for i, b in enumerate(HIST_BOUNDS, start=1)),
+                int(counts.get(base, 0)),
+                float(sums.get(base, 0.0)),
+            )
+        )
+    return result
+
+
+def _workers_of(records: dict[str, str], beats: dict[str, str]) -> list[WorkerInfo]:
+    """The workers and daemons of the workers and heartbeats hashes, oldest first."""
+    found = []
+    for worker_id, text in records.items():
+        data = json.loads(text)
+        found.append(
+            WorkerInfo(
+                id=worker_id,
+                host=data["host"],
+                pid=int(data["pid"]),
+                queues=tuple(data["queues"]),
+                concurrency=int(data["concurrency"]),
+                started_at=float(data["started_at"]),
+                heartbeat_at=float(beats.get(worker_id, data["started_at"])),
+                kind=data["kind"],
+                interval=float(data["interval"]),
+                # Absent from the records of a jobctl that did not say it.
+                stopping_until=_seconds(data.get("stopping_until")),
+            )
+        )
+    return sorted(found, key=lambda w: w.started_at)
 
 
 def _seconds(value: Any) -> float | None:
