@@ -603,15 +603,16 @@ def _metrics(address: str | None) -> Iterator[None]:
     if address is None:
         yield
         return
-    from jobctl.observe.http import MetricsServer, parse_address
+    from jobctl.observe.health import LOCK_WAIT
+    from jobctl.observe.http import ANSWER_TIMEOUT, MetricsServer, parse_address
 
     # A probe only reads: a database deleted under the worker is a 503 "does not exist",
     # never a new empty one made at its path and reported healthy.
     server = MetricsServer(
         parse_address(address),
-        lambda: STATE.store(create=False, service=True),
+        lambda: _read_only_store(ANSWER_TIMEOUT),
         _followed_config(),
-        open_probe_store=_probe_store,
+        open_probe_store=lambda: _read_only_store(LOCK_WAIT),
     )
     server.start()
     host, port = server.address
@@ -623,16 +624,17 @@ def _metrics(address: str | None) -> Iterator[None]:
         server.stop()
 
 
-def _probe_store() -> Store:
-    """The store /healthz reads, never created. A Redis server's connection waits for it as
-    long as the write probe does (LOCK_WAIT), not the 60 s of a command: a server that
-    stalls is a 503 within about a second, not a late 200 or a probe that times out."""
+def _read_only_store(timeout: float) -> Store:
+    """The store a probe or a scrape reads, never created. A Redis server's connection waits
+    for it `timeout` seconds, not the 60 s of a command: /healthz as long as the write probe
+    does (LOCK_WAIT), so that a server that stalls is a 503 within about a second; /metrics
+    as long as its answer is waited for (ANSWER_TIMEOUT), past which its thread was held
+    for nothing, and the scrapes after it queued behind."""
     location = STATE.db_location()
     if location.lower().startswith(("redis://", "rediss://")):
-        from jobctl.observe.health import LOCK_WAIT
         from jobctl.store.redis import RedisStore
 
-        return RedisStore(location, create=False, timeout=LOCK_WAIT)
+        return RedisStore(location, create=False, timeout=timeout)
     return STATE.store(create=False, service=True)
 
 
