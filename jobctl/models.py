@@ -174,6 +174,14 @@ class Claim(NamedTuple):
     log_path: str | None = None  # where the worker puts this attempt's output
 
 
+# How far ahead of a claim's `now` a recorded start may lie and still be taken as made then
+# (see Rate.reopens_at): starts are recorded in order, so one slightly ahead is another
+# worker's, whose clock was read a moment later (or whose host's clock runs a little ahead);
+# one further ahead was made before the wall clock stepped back. Beyond SQLite's busy wait
+# (30 s) and any sane skew between hosts.
+RATE_CLOCK_STEP = 60.0
+
+
 class Rate(NamedTuple):
     """[queues.NAME] rate: at most `starts` attempt starts of the queue within any `window`
     seconds, every worker's counted (BullMQ's limiter, Celery's rate_limit)."""
@@ -190,12 +198,19 @@ class Rate(NamedTuple):
     def reopens_at(self, start: float, now: float) -> float:
         """When a start recorded at `start` leaves the window: a claim at that instant no
         longer counts it (a start is in the window at `t` while `start > t - window`). One
-        recorded ahead of `now`, under a wall clock since stepped back, counts as made now,
-        so that it holds the queue for one window at most."""
-        at = min(start, now) + self.window
-        while at - self.window < min(start, now):  # (the sum rounded down: not out yet)
+        recorded over RATE_CLOCK_STEP ahead of `now`, under a wall clock since stepped back,
+        counts as made now, so that it holds the queue for one window at most."""
+        start = effective_start(start, now)
+        at = start + self.window
+        while at - self.window < start:  # (the sum rounded down: not out yet)
             at = math.nextafter(at, math.inf)
         return at
+
+
+def effective_start(start: float, now: float) -> float:
+    """A recorded start as a claim at `now` counts it: as recorded, unless it lies over
+    RATE_CLOCK_STEP ahead (made before the clock stepped back: it counts as made now)."""
+    return now if start > now + RATE_CLOCK_STEP else start
 
 
 class JobFilter(NamedTuple):

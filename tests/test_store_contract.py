@@ -397,6 +397,44 @@ def test_rate_starts_recorded_before_the_clock_stepped_back_hold_a_queue_one_win
     assert len(store.claim("w", None, T0 + 60, LEASE, limit=5, rates=rates)) == 2
 
 
+def test_a_claim_whose_clock_was_read_before_another_s_moves_no_start_back(
+    make_store: Callable[[], Store],
+) -> None:
+    """rate = "2/10s". Worker A reads its clock at T0+0.3 and takes two starts; worker B
+    read its own at T0 but got the lock after A (SQLite's wait, a Redis round trip): B takes
+    none, and A's starts stay at T0+0.3, so none starts again before T0+10.3. B, with one
+    start left to it, records its start beside A's, not behind: starts are recorded in
+    order, and one less than RATE_CLOCK_STEP ahead is no clock step."""
+    first, second = make_store(), make_store()
+    first.enqueue([job("m", queue="mail") for _ in range(8)], T0)
+    rates = {"mail": Rate(2, 10.0)}
+    assert len(first.claim("A", None, T0 + 0.3, LEASE, limit=4, rates=rates)) == 2
+    assert second.claim("B", None, T0, LEASE, limit=4, rates=rates) == []
+    assert first.claim("C", None, T0 + 10.1, LEASE, limit=4, rates=rates) == []
+    assert first.next_rate_start(None, rates, T0 + 10.1) == T0 + 10.3
+    assert len(first.claim("C", None, T0 + 10.3, LEASE, limit=4, rates=rates)) == 2
+    # One start at T0+30.3 by A; B, its clock read at T0+30, takes the second, recorded then.
+    assert len(first.claim("A", None, T0 + 30.3, LEASE, limit=1, rates=rates)) == 1
+    assert len(second.claim("B", None, T0 + 30, LEASE, limit=4, rates=rates)) == 1
+    assert first.claim("C", None, T0 + 40.2, LEASE, limit=4, rates=rates) == []
+    assert len(first.claim("C", None, T0 + 40.3, LEASE, limit=4, rates=rates)) == 2
+
+
+def test_rate_starts_a_small_clock_step_back_left_ahead_hold_a_queue_window_plus_step(
+    store: Store,
+) -> None:
+    """Under RATE_CLOCK_STEP (60 s) a start ahead of `now` is taken as another worker's,
+    not as a clock step: set back 30 s after two starts, the queue waits the window and
+    the step (T0+30+60), no more."""
+    store.enqueue([job("m", queue="mail") for _ in range(5)], T0)
+    rates = {"mail": Rate(2, 60.0)}
+    assert len(store.claim("w", None, T0 + 30, LEASE, limit=5, rates=rates)) == 2
+    assert store.claim("w", None, T0, LEASE, limit=5, rates=rates) == []
+    assert store.next_rate_start(None, rates, T0) == T0 + 90
+    assert store.claim("w", None, T0 + 89, LEASE, limit=5, rates=rates) == []
+    assert len(store.claim("w", None, T0 + 90, LEASE, limit=5, rates=rates)) == 2
+
+
 def test_concurrent_claims_never_share_a_job(make_store: Callable[[], Store]) -> None:
     make_store().enqueue([job() for _ in range(400)], T0)
     seen: list[int] = []

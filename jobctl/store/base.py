@@ -161,9 +161,11 @@ class Store(abc.ABC):
         how many jobs of a queue hold a lease at once, every worker's counted (a job
         cancelled while running holds one until its process has stopped). `rates` limits
         how many attempts of a queue start within any window (see Rate), every worker's
-        counted: the store keeps a log of each such queue's starts within its window (a
-        start recorded ahead of `now`, under a clock since stepped back, is counted as made
-        now), in the claim's own transaction; a queue with no rate logs nothing."""
+        counted: the store keeps a log of each such queue's starts within its window, in the
+        claim's own transaction, each recorded at `now` or at the queue's latest start if
+        later (in order, whatever worker's clock was read first); one recorded over
+        RATE_CLOCK_STEP ahead of `now`, under a clock since stepped back, is counted as made
+        now. A queue with no rate logs nothing."""
 
     @abc.abstractmethod
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:

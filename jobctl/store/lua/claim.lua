@@ -64,23 +64,33 @@ end
 
 -- A rate-limited queue takes no more than its window lets start: its log of starts (a sorted
 -- set by start time, one per such queue, gone a window after its last start) less the starts
--- out of the window. One recorded ahead of `now`, under a clock since stepped back, counts
--- as made now: it holds the queue one window at most.
+-- out of the window. One recorded over RATE_CLOCK_STEP ahead of `now`, under a clock since
+-- stepped back, counts as made now: it holds the queue one window at most. One less far
+-- ahead is another worker's, whose clock was read a moment after this claim's: it stays.
+-- A queue's starts are recorded in order: at `now`, or at its latest start if later.
+local RATE_CLOCK_STEP = 60.0  -- (jobctl.models.RATE_CLOCK_STEP)
 local function rate_key(queue)
     return P .. 'rate:' .. queue
 end
 local rates = {}
+local rate_at = {}  -- queue -> when this claim records its starts
 if ARGV[9 + limit] and ARGV[9 + limit] ~= '' then
     rates = cjson.decode(ARGV[9 + limit])
     for _, queue in ipairs(eligible) do
         local rate = rates[queue]
         if rate and (room[queue] or limit) > 0 then
             local key = rate_key(queue)
-            for _, member in ipairs(redis.call('ZRANGEBYSCORE', key, '(' .. now, '+inf')) do
+            for _, member in ipairs(redis.call('ZRANGEBYSCORE', key,
+                    '(' .. num(now_n + RATE_CLOCK_STEP), '+inf')) do
                 redis.call('ZADD', key, now, member)
             end
             redis.call('ZREMRANGEBYSCORE', key, '-inf', num(now_n - rate[2]))
             room[queue] = math.min(room[queue] or limit, rate[1] - redis.call('ZCARD', key))
+            local latest = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+            rate_at[queue] = now
+            if latest[2] and tonumber(latest[2]) > now_n then
+                rate_at[queue] = latest[2]
+            end
         end
     end
 end
@@ -146,7 +156,7 @@ for i = 1, math.min(limit, #candidates) do
         observe('wait', h.queue, h.job, tonumber(started) - tonumber(h.run_at))
         if rates[h.queue] then
             local key = rate_key(h.queue)
-            redis.call('ZADD', key, now, pad(id) .. ':' .. h.runs)
+            redis.call('ZADD', key, rate_at[h.queue] or now, pad(id) .. ':' .. h.runs)
             redis.call('PEXPIRE', key, math.ceil(rates[h.queue][2] * 1000))
         end
         out[#out + 1] = flatten(h)

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from jobctl.models import Rate
+from jobctl.models import RATE_CLOCK_STEP, Rate
 
 # A read outside any transaction (SqliteBase._read): it waits out a lock a writer holds.
 Read = Callable[[str, Sequence[Any]], list[Any]]
@@ -37,11 +37,13 @@ def has_rate_log(read: Read) -> bool:
 
 def rate_room(conn: sqlite3.Connection, queue: str, rate: Rate, now: float) -> int:
     """How many of the queue's attempts may start at `now`, inside a write transaction:
-    the starts a clock since stepped back recorded ahead of `now` are counted as made now
-    (so that they hold the queue one window at most), and those out of the window go."""
+    the starts a clock since stepped back recorded over RATE_CLOCK_STEP ahead of `now` are
+    counted as made now (so that they hold the queue one window at most), and those out of
+    the window go. A start less far ahead is another worker's, recorded a moment later than
+    this claim read its clock: it stays as it is."""
     conn.execute(
         "UPDATE rate_starts SET started_at = ? WHERE queue = ? AND started_at > ?",
-        (now, queue, now),
+        (now, queue, now + RATE_CLOCK_STEP),
     )
     conn.execute(
         "DELETE FROM rate_starts WHERE queue = ? AND started_at <= ?",
@@ -52,10 +54,20 @@ def rate_room(conn: sqlite3.Connection, queue: str, rate: Rate, now: float) -> i
 
 
 def record_starts(conn: sqlite3.Connection, queues: Iterable[str], now: float) -> None:
-    """One start at `now` for each queue named (a queue once per attempt started)."""
+    """One start for each queue named (a queue once per attempt started), at `now` or at
+    the queue's latest start if that is later: a queue's starts are recorded in order, so
+    that a claim whose `now` was read before another's (it waited for the lock) neither
+    records its own behind the other's nor, at its next claim, takes them for a clock step."""
+    starts = list(queues)
+    at: dict[str, float] = {}
+    for queue in set(starts):
+        (latest,) = conn.execute(
+            "SELECT MAX(started_at) FROM rate_starts WHERE queue = ?", (queue,)
+        ).fetchone()
+        at[queue] = now if latest is None else max(now, float(latest))
     conn.executemany(
         "INSERT INTO rate_starts (queue, started_at) VALUES (?, ?)",
-        [(queue, now) for queue in queues],
+        [(queue, at[queue]) for queue in starts],
     )
 
 
