@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import resource
 import signal
@@ -185,6 +186,9 @@ class Worker:
         self._stop_deadline: float | None = None
         self._force = False
         self._pending_retries: dict[int, float] = {}
+        # The `now` of this worker's last claim: a job ready by then that it left queued is
+        # held (a rate, max_running, a pause), no reason to claim again at once.
+        self._claimed_at: float | None = None
         self._maintain_soon = False  # a --burst worker waited out a dead worker's lease
         self._woken = False  # the wake-up channel delivered: the config's stamp gets a look
         self._pruner = AutoPruner({}, self._log_root)
@@ -485,10 +489,11 @@ class Worker:
         # what it takes, a raised max_running at once. With every slot full, only at a
         # wake-up: at every pass it cost a busy worker some 2% of its time.
         self._config_changed()
+        now = self._claimed_at = self.clock.now()
         claims = self.store.claim(
             self.id,
             self.options.queues,
-            self.clock.now(),
+            now,
             self.lease,
             limit=free,
             log_path=self._log_path,
@@ -836,14 +841,23 @@ class Worker:
                 self._maintain_soon = True  # it recovers them: no spinning until it is due
         if self._pending_retries:
             jobs = self.store.get_many(list(self._pending_retries))
+            coming: list[float] = []  # the run_at of those a claim may take
             for job_id in list(self._pending_retries):
                 job = jobs.get(job_id)
                 if job is None or job.state not in (State.SCHEDULED, State.QUEUED):
                     del self._pending_retries[job_id]
+                    continue
+                self._pending_retries[job_id] = job.run_at
+                left = self._claimed_at is not None and job.run_at <= self._claimed_at
+                if job.state == State.QUEUED and left:
+                    # Ready at the last claim, which left it: a rate or max_running holds it
+                    # (or a pause). It waits for the rate's opening (above) or a wake-up (a
+                    # job's end, a resume), not in a loop of claims.
+                    waits.append(math.inf)
                 else:
-                    self._pending_retries[job_id] = job.run_at
-            if self._pending_retries:
-                waits.append(max(0.0, min(self._pending_retries.values()) - self.clock.now()))
+                    coming.append(job.run_at)
+            if coming:
+                waits.append(max(0.0, min(coming) - self.clock.now()))
         return min(waits) if waits else None
 
     def _orphaned_lease_end(self) -> float | None:
@@ -1207,9 +1221,10 @@ class Worker:
                     free = 0  # (the jobs given back in a hold would come right back)
                 elif free > 0:
                     self._config_changed()  # as in _claim_more
+                now = self.clock.now()
                 states, claims = self.store.finish_and_claim(
                     self._finishes,
-                    self.clock.now(),
+                    now,
                     self.id,
                     self.options.queues,
                     self.lease,
@@ -1219,6 +1234,8 @@ class Worker:
                     self.config.queue_rates,
                 )
                 self._finishes = []
+                if free > 0:
+                    self._claimed_at = now
         except StoreError as exc:
             self._outage.failed(exc, self.clock.monotonic())
             return False

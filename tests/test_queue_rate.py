@@ -69,6 +69,39 @@ def test_a_burst_worker_starts_a_rate_limited_queue_s_jobs_as_its_window_slides(
     assert cpu < 0.8, f"the worker used {cpu:.2f}s of CPU while the rate held its jobs"
 
 
+def test_a_burst_worker_whose_retries_a_rate_holds_sleeps_until_the_window_opens(
+    env: Env,
+) -> None:
+    """rate = "2/1s": two jobs fail at once, their retries due 100 ms later, queued while
+    the window holds them until a second after the first starts. The --burst worker waits
+    for them asleep (a worker claiming in a loop used most of a core), then runs them."""
+    env.write_config(
+        '[queues.mail]\nrate = "2/1s"\n\n[jobs.fail]\nqueue = "mail"\ncommand = ["false"]\n'
+        'max_attempts = 2\nbackoff = "100ms"\njitter = false\n'
+    )
+    env.run("enqueue", "--batch", "-", input='{"job": "fail"}\n' * 2, check=True)
+    worker = env.start("run-worker", "--burst", "--concurrency", "2")
+
+    def first_start() -> float | None:
+        jobs = json.loads(env.run("list", "--json", check=True).stdout)
+        starts = [job["started_at"] for job in jobs if job["started_at"]]
+        return min(datetime.fromisoformat(at).timestamp() for at in starts) if starts else None
+
+    env.wait_for(lambda: first_start() is not None, timeout=10)
+    opens = (first_start() or 0.0) + 1.0
+    time.sleep(max(0.0, opens - 0.75 - time.time()))  # the retries are due, and held
+    ticks = os.sysconf("SC_CLK_TCK")
+    before, at = _cpu_ticks(worker.pid), time.time()
+    time.sleep(max(0.0, opens - 0.1 - time.time()))
+    held_for = time.time() - at
+    cpu = (_cpu_ticks(worker.pid) - before) / ticks
+    assert held_for > 0.4, "the host was too slow to look while the rate held the retries"
+    assert cpu < 0.1 * held_for + 0.05, f"{cpu:.2f}s of CPU in {held_for:.2f}s held"
+    assert worker.wait(timeout=10) == 0
+    jobs = json.loads(env.run("list", "--json", check=True).stdout)
+    assert [(job["state"], job["attempts"]) for job in jobs] == [("dead", 2)] * 2
+
+
 def test_a_rate_raised_by_a_reload_applies_at_once(env: Env) -> None:
     """rate = "1/1d" starts one job, and the worker waits (sleeping, at no cost) while the
     others stay queued; raised to 10/1d, `jobctl reload` has it start them at once, not at
