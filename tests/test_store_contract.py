@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from jobctl.config import Config, parse_config
-from jobctl.errors import KeyHeldByAnother
+from jobctl.errors import KeyHeldByAnother, StoreError
 from jobctl.models import AttemptResult, JobEdit, JobFilter, NewJob, Outcome, Rate, State
 from jobctl.observe.events import EventLog
 from jobctl.scheduler import Scheduler, resume_schedule
@@ -433,6 +433,24 @@ def test_rate_starts_a_small_clock_step_back_left_ahead_hold_a_queue_window_plus
     assert store.next_rate_start(None, rates, T0) == T0 + 90
     assert store.claim("w", None, T0 + 89, LEASE, limit=5, rates=rates) == []
     assert len(store.claim("w", None, T0 + 90, LEASE, limit=5, rates=rates)) == 2
+
+
+def test_a_rate_limited_claim_that_fails_leaves_the_next_ones_their_rate(store: Store) -> None:
+    """The first claim with a rate fails (a full disk: here its log path): on SQLite its
+    transaction, and the rate log it made there, are rolled back; the next claims make it
+    again and keep the rate, rather than fail on a table taken for made."""
+    store.enqueue([job("m", queue="mail") for _ in range(4)], T0)
+    rates = {"mail": Rate(2, 60.0)}
+
+    def full(job_id: int, run: int) -> str:
+        raise StoreError("database q.db: database or disk is full")
+
+    with pytest.raises(StoreError):
+        store.claim("w", None, T0, LEASE, limit=1, log_path=full, rates=rates)
+    # (Redis runs the claim before it asks for the log paths: the job and its start stay.)
+    assert len(store.claim("w", None, T0 + 1, LEASE, limit=5, rates=rates)) >= 1
+    assert store.claim("w", None, T0 + 3, LEASE, limit=5, rates=rates) == []
+    assert store.next_rate_start(None, rates, T0 + 3) is not None
 
 
 def test_concurrent_claims_never_share_a_job(make_store: Callable[[], Store]) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from jobctl.errors import KeyHeldByAnother
@@ -276,8 +277,21 @@ class QueueOps(SqliteBase):
     ) -> list[Claim]:
         if limit <= 0:
             return []
-        with self._write() as conn:
+        with self._claiming() as conn:
             return self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps, rates)
+
+    @contextlib.contextmanager
+    def _claiming(self) -> Iterator[sqlite3.Connection]:
+        """The write transaction of a claim. The rate log a claim makes in it is made once
+        it commits: one rolled back (a full disk) took the table with it, and every later
+        claim of this connection would have failed on the table it took for made."""
+        made = self._rate_log_made
+        try:
+            with self._write() as conn:
+                yield conn
+        except BaseException:
+            self._rate_log_made = made
+            raise
 
     def _claim_in(
         self,
@@ -422,7 +436,7 @@ class QueueOps(SqliteBase):
         caps: Mapping[str, int] | None = None,
         rates: Mapping[str, Rate] | None = None,
     ) -> tuple[list[State | None], list[Claim]]:
-        with self._write() as conn:
+        with self._claiming() as conn:
             states = self._finish_in(conn, items, now)
             claims = (
                 self._claim_in(conn, worker, queues, now, lease, limit, log_path, caps, rates)
