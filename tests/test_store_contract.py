@@ -10,6 +10,7 @@ import io
 import json
 import random
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -451,6 +452,19 @@ def test_a_rate_limited_claim_that_fails_leaves_the_next_ones_their_rate(store: 
     assert len(store.claim("w", None, T0 + 1, LEASE, limit=5, rates=rates)) >= 1
     assert store.claim("w", None, T0 + 3, LEASE, limit=5, rates=rates) == []
     assert store.next_rate_start(None, rates, T0 + 3) is not None
+
+
+def test_a_window_lengthened_by_a_reload_counts_the_starts_it_covers(store: Store) -> None:
+    """rate = "2/50ms" (shorter than a config allows, so that Redis, which expires its log
+    by its own clock, has its chance to drop it), two starts; then, the window lengthened to
+    a minute, they still hold the queue on both stores, until a minute after them."""
+    store.enqueue([job("m", queue="mail") for _ in range(4)], T0)
+    assert len(store.claim("w", None, T0, LEASE, limit=5, rates={"mail": Rate(2, 0.05)})) == 2
+    time.sleep(0.1)
+    longer = {"mail": Rate(2, 60.0)}
+    assert store.claim("w", None, T0 + 7, LEASE, limit=5, rates=longer) == []
+    assert store.next_rate_start(None, longer, T0 + 7) == T0 + 60
+    assert len(store.claim("w", None, T0 + 60, LEASE, limit=5, rates=longer)) == 2
 
 
 def test_concurrent_claims_never_share_a_job(make_store: Callable[[], Store]) -> None:

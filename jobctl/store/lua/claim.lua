@@ -63,12 +63,16 @@ if ARGV[7] ~= '' then
 end
 
 -- A rate-limited queue takes no more than its window lets start: its log of starts (a sorted
--- set by start time, one per such queue, gone a window after its last start) less the starts
+-- set by start time, one per such queue, gone a day after its last start) less the starts
 -- out of the window. One recorded over RATE_CLOCK_STEP ahead of `now`, under a clock since
 -- stepped back, counts as made now: it holds the queue one window at most. One less far
 -- ahead is another worker's, whose clock was read a moment after this claim's: it stays.
 -- A queue's starts are recorded in order: at `now`, or at its latest start if later.
 local RATE_CLOCK_STEP = 60.0  -- (jobctl.models.RATE_CLOCK_STEP)
+-- The log expires the longest window allowed (jobctl.config.MAX_RATE_WINDOW, 1d) after its
+-- last start, not its own window: a reload that lengthens the window still counts the starts
+-- it covers, as on SQLite. Each claim trims it to its window anyway.
+local RATE_LOG_KEPT_MS = 86400000
 local function rate_key(queue)
     return P .. 'rate:' .. queue
 end
@@ -157,7 +161,7 @@ for i = 1, math.min(limit, #candidates) do
         if rates[h.queue] then
             local key = rate_key(h.queue)
             redis.call('ZADD', key, rate_at[h.queue] or now, pad(id) .. ':' .. h.runs)
-            redis.call('PEXPIRE', key, math.ceil(rates[h.queue][2] * 1000))
+            redis.call('PEXPIRE', key, RATE_LOG_KEPT_MS)
         end
         out[#out + 1] = flatten(h)
         taken[h.queue] = (taken[h.queue] or 0) + 1
