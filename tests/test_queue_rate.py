@@ -179,6 +179,40 @@ def test_sqlite_keeps_the_starts_of_rate_limited_queues_alone_without_a_schema_v
         store.close()
 
 
+def test_sqlite_counts_each_queue_s_starts_beside_them_through_claims_and_trims(
+    tmp_path: Path,
+) -> None:
+    """A claim reads a queue's count of starts from rate_counts rather than count its rows
+    (up to a million, under the write lock): kept with every start recorded and every one a
+    claim trims out of the window, a lowered rate's and a shortened window's too, per
+    queue; a queue's count missing (a log made by an earlier claim) is counted once."""
+    path = tmp_path / "rate.db"
+    store = SqliteStore(path)
+
+    def counts() -> tuple[dict[str, int], dict[str, int]]:
+        with sqlite3.connect(path) as conn:
+            kept = dict(conn.execute("SELECT queue, starts FROM rate_counts").fetchall())
+            rows = conn.execute("SELECT queue, COUNT(*) FROM rate_starts GROUP BY queue")
+            return kept, dict(rows.fetchall())
+
+    try:
+        store.enqueue([NewJob(job="j", payload={}, queue=q) for q in ["a", "b"] * 40], T0)
+        rates = {"a": Rate(5, 10.0), "b": Rate(3, 4.0)}
+        steps = [(T0, rates), (T0 + 2, rates), (T0 + 5, rates), (T0 + 10.5, rates)]
+        steps += [(T0 + 12, {"a": Rate(2, 10.0), "b": Rate(3, 1.0)}), (T0 + 30, rates)]
+        for now, used in steps:
+            store.claim("w", None, now, LEASE, limit=4, rates=used)
+            kept, rows = counts()
+            assert kept == {queue: rows.get(queue, 0) for queue in kept}, now
+        assert counts() == ({"a": 4, "b": 0}, {"a": 4})  # b's last three trimmed at T0+30
+        with sqlite3.connect(path) as conn:
+            conn.execute("DELETE FROM rate_counts WHERE queue = 'a'")
+        assert len(store.claim("w", ["a"], T0 + 31, LEASE, limit=4, rates=rates)) == 1
+        assert counts() == ({"a": 5, "b": 0}, {"a": 5})
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def redis_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     request.getfixturevalue("redis_server")  # started once per session; skips without it

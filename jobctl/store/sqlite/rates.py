@@ -5,12 +5,15 @@ own, as connection.EXTRA_INDEXES are: the workers of an older jobctl running bes
 start the queue's jobs with no regard for its rate). The first claim with a rate to keep
 makes it, in its own transaction; a database whose queues have no rate never has it, and a
 read does without. Each rate-limited queue keeps the starts of its window, at most its rate's
-number: older ones are deleted by the claims as they go.
+number: older ones are deleted by the claims as they go. Beside them, rate_counts holds how
+many rows each queue has, kept with every insert and delete in the same transaction, so that
+a claim never counts up to a million rows under the write lock.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -22,6 +25,7 @@ Read = Callable[[str, Sequence[Any]], list[Any]]
 RATE_LOG = (
     "CREATE TABLE IF NOT EXISTS rate_starts (queue TEXT NOT NULL, started_at REAL NOT NULL)",
     "CREATE INDEX IF NOT EXISTS rate_starts_queue ON rate_starts (queue, started_at)",
+    "CREATE TABLE IF NOT EXISTS rate_counts (queue TEXT PRIMARY KEY, starts INTEGER NOT NULL)",
 )
 
 
@@ -32,7 +36,8 @@ def make_rate_log(conn: sqlite3.Connection) -> None:
 
 
 def has_rate_log(read: Read) -> bool:
-    return bool(read("SELECT 1 FROM sqlite_master WHERE name = 'rate_starts'", ()))
+    """Whether a claim made the log (its last table: rate_counts)."""
+    return bool(read("SELECT 1 FROM sqlite_master WHERE name = 'rate_counts'", ()))
 
 
 def rate_room(conn: sqlite3.Connection, queue: str, rate: Rate, now: float) -> int:
@@ -45,11 +50,20 @@ def rate_room(conn: sqlite3.Connection, queue: str, rate: Rate, now: float) -> i
         "UPDATE rate_starts SET started_at = ? WHERE queue = ? AND started_at > ?",
         (now, queue, now + RATE_CLOCK_STEP),
     )
-    conn.execute(
+    gone = conn.execute(
         "DELETE FROM rate_starts WHERE queue = ? AND started_at <= ?",
         (queue, now - rate.window),
-    )
-    (count,) = conn.execute("SELECT COUNT(*) FROM rate_starts WHERE queue = ?", (queue,)).fetchone()
+    ).rowcount
+    found = conn.execute("SELECT starts FROM rate_counts WHERE queue = ?", (queue,)).fetchone()
+    if found is None:  # the queue's first claim with a rate: counted once
+        (count,) = conn.execute(
+            "SELECT COUNT(*) FROM rate_starts WHERE queue = ?", (queue,)
+        ).fetchone()
+        conn.execute("INSERT INTO rate_counts (queue, starts) VALUES (?, ?)", (queue, count))
+    else:
+        count = int(found[0]) - gone
+        if gone:
+            conn.execute("UPDATE rate_counts SET starts = ? WHERE queue = ?", (count, queue))
     return max(0, rate.starts - int(count))
 
 
@@ -57,34 +71,32 @@ def record_starts(conn: sqlite3.Connection, queues: Iterable[str], now: float) -
     """One start for each queue named (a queue once per attempt started), at `now` or at
     the queue's latest start if that is later: a queue's starts are recorded in order, so
     that a claim whose `now` was read before another's (it waited for the lock) neither
-    records its own behind the other's nor, at its next claim, takes them for a clock step."""
-    starts = list(queues)
-    at: dict[str, float] = {}
-    for queue in set(starts):
+    records its own behind the other's nor, at its next claim, takes them for a clock step.
+    Each queue named had its rate_room in this transaction (its count row exists)."""
+    starts = Counter(queues)
+    for queue, added in starts.items():
         (latest,) = conn.execute(
             "SELECT MAX(started_at) FROM rate_starts WHERE queue = ?", (queue,)
         ).fetchone()
-        at[queue] = now if latest is None else max(now, float(latest))
-    conn.executemany(
-        "INSERT INTO rate_starts (queue, started_at) VALUES (?, ?)",
-        [(queue, at[queue]) for queue in starts],
-    )
+        at = now if latest is None else max(now, float(latest))
+        conn.executemany(
+            "INSERT INTO rate_starts (queue, started_at) VALUES (?, ?)", [(queue, at)] * added
+        )
+        conn.execute("UPDATE rate_counts SET starts = starts + ? WHERE queue = ?", (added, queue))
 
 
 def rate_reopens_at(read: Read, queue: str, rate: Rate, now: float) -> float | None:
     """When the queue's window lets its next start in, if it is full at `now`, else None;
-    read without a write, counting as rate_room does."""
-    ((count,),) = read(
-        "SELECT COUNT(*) FROM rate_starts WHERE queue = ? AND started_at > ?",
-        (queue, now - rate.window),
-    )
-    if count < rate.starts:
+    read without a write, as rate_room counts. Of the queue's rows, the start whose leaving
+    makes room is the Nth newest (the oldest in the window, unless a lowered rate left more
+    than N in it): if that one is out of the window at `now` already, there is room."""
+    counted = read("SELECT starts FROM rate_counts WHERE queue = ?", (queue,))
+    if not counted or int(counted[0][0]) < rate.starts:
         return None
-    # The start whose leaving makes room: with `count` in the window, the (count - N + 1)th
-    # oldest (the oldest, unless a lowered rate left more than N in it).
     found = read(
-        "SELECT started_at FROM rate_starts WHERE queue = ? AND started_at > ?"
-        " ORDER BY started_at LIMIT 1 OFFSET ?",
-        (queue, now - rate.window, count - rate.starts),
+        "SELECT started_at FROM rate_starts WHERE queue = ? ORDER BY started_at LIMIT 1 OFFSET ?",
+        (queue, int(counted[0][0]) - rate.starts),
     )
-    return rate.reopens_at(float(found[0][0]), now) if found else None
+    if not found or float(found[0][0]) <= now - rate.window:
+        return None
+    return rate.reopens_at(float(found[0][0]), now)
