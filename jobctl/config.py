@@ -1190,7 +1190,7 @@ def _parse_rate(text: str) -> Rate:
     window = parse_duration(duration)
     if not MIN_RATE_WINDOW <= window <= MAX_RATE_WINDOW:
         raise ConfigError(f"its duration must be between 1s and 1d, got {shorten(text)!r}")
-    return Rate(starts, window)
+    return Rate(starts, window, "".join(text.split()))  # as written, less its blanks
 
 
 def _path_text(value: str) -> str:

@@ -188,12 +188,27 @@ class Rate(NamedTuple):
 
     starts: int
     window: float
+    text: str = ""  # as the config writes it (`5/90s`), shown by status; "" when made here
 
     def __str__(self) -> str:
-        """As the config writes it: `100/1m`."""
+        """As the config writes it (`5/90s`, not `5/1m30s`), else in jobctl's format."""
+        if self.text:
+            return self.text
         from jobctl.durations import format_duration
 
         return f"{self.starts}/{format_duration(self.window)}"
+
+    def __eq__(self, other: object) -> bool:
+        """Rates that hold the same starts are one, however written (`5/90s`, `5/1m30s`)."""
+        if isinstance(other, Rate):
+            return (self.starts, self.window) == (other.starts, other.window)
+        return NotImplemented
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((self.starts, self.window))
 
     def reopens_at(self, start: float, now: float) -> float:
         """When a start recorded at `start` leaves the window: a claim at that instant no

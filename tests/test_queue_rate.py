@@ -130,19 +130,20 @@ def test_a_rate_raised_by_a_reload_applies_at_once(env: Env) -> None:
 
 def test_status_shows_each_queue_s_rate_beside_its_max_running(env: Env) -> None:
     """A backlog its rate holds is no stuck worker: status says which queue has one, in
-    JSON and in a last column of the table (there only when a queue has a rate)."""
+    JSON and in a last column of the table (there only when a queue has a rate), as the
+    config writes it (100/60s, not 100/1m)."""
     env.write_config(
-        '[queues.mail]\nrate = "100/1m"\nmax_running = 3\n\n'
+        '[queues.mail]\nrate = "100/60s"\nmax_running = 3\n\n'
         '[jobs.send]\nqueue = "mail"\ncommand = ["true"]\n[jobs.other]\ncommand = ["true"]\n'
     )
     env.enqueue("send")
     env.enqueue("other")
     status = json.loads(env.run("status", "--json", check=True).stdout)
     queues = {q["queue"]: (q["max_running"], q["rate"]) for q in status["queues"]}
-    assert queues == {"mail": (3, "100/1m"), "default": (None, None)}
+    assert queues == {"mail": (3, "100/60s"), "default": (None, None)}
     lines = env.run("status", check=True).stdout.splitlines()
     assert lines[1].split()[-2:] == ["READY", "RATE"]
-    assert [line.split()[-1] for line in lines[2:4]] == ["-", "100/1m"]
+    assert [line.split()[-1] for line in lines[2:4]] == ["-", "100/60s"]
 
 
 def _cpu_ticks(pid: int) -> int:
