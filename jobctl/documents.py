@@ -142,6 +142,7 @@ def attempt_document(attempt: Attempt) -> dict[str, Any]:
 
 NO_LIMITS: Mapping[str, int] = {}  # no queue has a max_running
 NO_RATES: Mapping[str, Rate] = {}  # no queue has a rate
+NOT_HELD: Mapping[str, float] = {}  # no queue's rate holds its ready jobs back
 
 
 def status_document(
@@ -156,12 +157,14 @@ def status_document(
     *,
     left_out: int = 0,
     rates: Mapping[str, Rate] = NO_RATES,
+    held: Mapping[str, float] = NOT_HELD,
 ) -> dict[str, Any]:
     """`ending`: the jobs cancelled while running whose processes have yet to stop; they
     are in "stopping", beside "running", whose jobs are those running still. `left_out`:
     how many running jobs `running` does not list, past its first (by id) ones, so that
     a script is told its list is cut. `rates`: the config's [queues.NAME] rate, as written
-    there: a backlog a rate holds is no stuck worker."""
+    there: a backlog a rate holds is no stuck worker. `held`: for a queue whose rate holds
+    its ready jobs back now, when the window lets the next start in."""
     return {
         "generated_at": iso(now),
         "queues": [
@@ -170,6 +173,7 @@ def status_document(
                 "paused": q.paused,
                 "max_running": limits.get(q.queue),
                 "rate": str(rates[q.queue]) if q.queue in rates else None,
+                "held_until": iso(held.get(q.queue)),
                 "stopping": stopping.get(q.queue, 0),
                 "counts": {s.value: q.counts.get(s, 0) for s in ALL_STATES},
                 "oldest_ready_at": iso(q.oldest_ready_at),

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobctl.documents import NO_LIMITS, NO_RATES, job_document, print_json, worker_gone
+from jobctl.documents import NO_LIMITS, NO_RATES, NOT_HELD, job_document, print_json, worker_gone
 from jobctl.durations import format_short
 from jobctl.models import ALL_STATES, Attempt, Job, Rate, State, WorkerInfo
 from jobctl.tables import table, use_rich
@@ -514,6 +514,16 @@ def _when_lease_ends(job: Job, now: float) -> str:
     return f"once a worker looks (its lease ended at {at}, {ago(ends, now)})"
 
 
+def _rate_text(queue: str, rates: Mapping[str, Rate], held: Mapping[str, float], now: float) -> str:
+    """A queue's RATE cell: its rate, and until when it holds the ready jobs back."""
+    if queue not in rates:
+        return ""
+    until = held.get(queue)
+    if until is None:
+        return str(rates[queue])
+    return f"{rates[queue]} (held until {_short_time(iso(until) or '', (iso(now) or '')[:10])})"
+
+
 def status_tables(
     queues: Sequence[QueueCounts],
     running: Sequence[Job],
@@ -527,6 +537,7 @@ def status_tables(
     left_out: int = 0,
     gone_left_out: Sequence[Job] = (),
     rates: Mapping[str, Rate] = NO_RATES,
+    held: Mapping[str, float] = NOT_HELD,
 ) -> None:
     """The tables of `status`. The Running table lists the jobs in `ending` too, marked
     stopping: cancelled, their processes still hold their workers' slots, and a queued job
@@ -553,7 +564,7 @@ def status_tables(
                 "paused" if q.paused else "",
                 *(count(q, s) for s in ALL_STATES),
                 span_text(q.oldest_ready_at, now) if q.oldest_ready_at is not None else "",
-                *([str(rates[q.queue]) if q.queue in rates else ""] if rated else []),
+                *([_rate_text(q.queue, rates, held, now)] if rated else []),
             ]
             for q in queues
         ]

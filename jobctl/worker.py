@@ -68,6 +68,7 @@ from jobctl.retention import SLICE, SLICE_REST, AutoPruner, RetentionClock
 from jobctl.retry import retry_delay
 from jobctl.store import Finish, Store, WakeListener
 from jobctl.store.base import OUTAGE_GRACE
+from jobctl.timefmt import iso
 
 _STORE_RETRY = 1.0  # seconds to wait after a store error before trying again
 FORGET_CRASHED = 600.0  # seconds a crashed worker's record is kept, shown as crashed
@@ -189,6 +190,9 @@ class Worker:
         # The `now` of this worker's last claim: a job ready by then that it left queued is
         # held (a rate, max_running, a pause), no reason to claim again at once.
         self._claimed_at: float | None = None
+        # When the rate this --burst worker last said it waits for lets a start in: one
+        # worker.rate_held line per wait, not one per pass.
+        self._rate_held_said: float | None = None
         self._maintain_soon = False  # a --burst worker waited out a dead worker's lease
         self._woken = False  # the wake-up channel delivered: the config's stamp gets a look
         self._pruner = AutoPruner({}, self._log_root)
@@ -831,6 +835,9 @@ class Worker:
         opens = self._next_rate_start()
         if opens is not None:  # its jobs held back by a rate are due: it waits to run them
             waits.append(max(0.0, opens - self.clock.now()))
+            if opens != self._rate_held_said:
+                self._say_rate_held(opens)
+        self._rate_held_said = opens
         orphaned = self._orphaned_lease_end()
         if orphaned is not None:
             # Not before the others had their time to renew (see _maintain): a look before
@@ -859,6 +866,21 @@ class Worker:
             if coming:
                 waits.append(max(0.0, min(coming) - self.clock.now()))
         return min(waits) if waits else None
+
+    def _say_rate_held(self, opens: float) -> None:
+        """A --burst worker that waits for a rate says so, once: a CI step otherwise hangs
+        in silence for up to the window. The queue is looked up here alone (a read per
+        rate-limited queue), not at every pass."""
+        rates = self.config.queue_rates
+        now = self.clock.now()
+        for queue, rate in rates.items():
+            if self.options.queues is not None and queue not in self.options.queues:
+                continue
+            if self.store.next_rate_start([queue], {queue: rate}, now) == opens:
+                self.log.emit(
+                    "worker.rate_held", queue=queue, rate=str(rate), until=iso(opens) or ""
+                )
+                return
 
     def _orphaned_lease_end(self) -> float | None:
         """When the first lease ends of a running job, in this worker's queues, whose worker

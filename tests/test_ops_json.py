@@ -24,7 +24,7 @@ STATUS = {
     "stale_workers", "warnings",
 }  # fmt: skip
 STATUS_QUEUE = {
-    "queue", "paused", "max_running", "rate", "stopping", "counts", "oldest_ready_at",
+    "queue", "paused", "max_running", "rate", "held_until", "stopping", "counts", "oldest_ready_at",
     "oldest_ready_age_s",
 }  # fmt: skip
 STATES = {"queued", "scheduled", "waiting", "running", "succeeded", "dead", "cancelled"}

@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -144,6 +145,43 @@ def test_status_shows_each_queue_s_rate_beside_its_max_running(env: Env) -> None
     lines = env.run("status", check=True).stdout.splitlines()
     assert lines[1].split()[-2:] == ["READY", "RATE"]
     assert [line.split()[-1] for line in lines[2:4]] == ["-", "100/60s"]
+
+
+def test_a_rate_holding_ready_jobs_is_said_by_status_and_by_a_waiting_burst_worker(
+    env: Env,
+) -> None:
+    """rate = "1/1h", two jobs: after the first, the --burst worker says once that it
+    waits for the rate, naming the queue and until when (a CI step hung in silence for up to
+    the hour), and status shows until when the rate holds the queue: `held_until` in JSON,
+    beside the rate in the table."""
+    env.write_config(
+        '[queues.mail]\nrate = "1/1h"\n\n[jobs.send]\nqueue = "mail"\ncommand = ["true"]\n'
+    )
+    env.run("enqueue", "--batch", "-", input='{"job": "send"}\n' * 2, check=True)
+    worker = env.start("run-worker", "--burst")
+    stderr = worker.stderr
+    assert stderr is not None
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(stderr), daemon=True)
+    reader.start()
+    env.wait_for(lambda: any("worker.rate_held" in line for line in said), timeout=10)
+    (first,) = (
+        datetime.fromisoformat(job["started_at"]).timestamp()
+        for job in json.loads(env.run("list", "--json", check=True).stdout)
+        if job["started_at"]
+    )
+    status = json.loads(env.run("status", "--json", check=True).stdout)
+    (mail,) = (q for q in status["queues"] if q["queue"] == "mail")
+    until = datetime.fromisoformat(mail["held_until"]).timestamp()
+    assert abs(until - (first + 3600)) < 0.002, (mail, first)
+    (line,) = (line for line in env.run("status", check=True).stdout.splitlines() if "mail" in line)
+    assert "1/1h (held until " in line, line
+    held = next(line for line in said if "worker.rate_held" in line)
+    assert "queue=mail" in held and mail["held_until"][:19] in held, held
+    worker.terminate()
+    assert worker.wait(timeout=30) == 0
+    reader.join(timeout=10)
+    assert sum("worker.rate_held" in line for line in said) == 1, said  # not at every pass
 
 
 def _cpu_ticks(pid: int) -> int:

@@ -99,10 +99,13 @@ def status(
         ending = store.list_jobs(
             JobFilter(states=(State.CANCELLED,), leased=True, limit=None, newest_first=False)
         )
+        limits, rates = STATE.config().queue_limits, STATE.config().queue_rates
+        # Until when each queue's rate holds its ready jobs back: a read per rated queue.
+        opens = {name: store.next_rate_start([name], {name: rates[name]}, now) for name in rates}
+        held = {name: at for name, at in opens.items() if at is not None}
     stopping: dict[str, int] = {}
     for job in ending:
         stopping[job.queue] = stopping.get(job.queue, 0) + 1
-    limits, rates = STATE.config().queue_limits, STATE.config().queue_rates
     stale = len(registered) - len(alive)
     for warning in warnings:  # e.g. a Redis server that does not persist the queue
         say(f"jobctl: warning: {warning}")
@@ -119,6 +122,7 @@ def status(
             ending,
             left_out=past.left_out,
             rates=rates,
+            held=held,
         )
         print_json(document | {"warnings": warnings})
     else:
@@ -134,6 +138,7 @@ def status(
             left_out=past.left_out,
             gone_left_out=past.gone,
             rates=rates,
+            held=held,
         )
 
 
