@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from jobctl.errors import StoreError
+from jobctl.errors import StoreError, StoreFull
 from jobctl.models import (
     WorkerInfo,
 )
@@ -101,7 +101,13 @@ class MonitorOps(RedisBase):
         if getattr(local, "held", None) is not None:
             yield
             return
-        local.held = self._read_snapshot()
+        try:
+            local.held = self._read_snapshot()
+        except StoreFull:
+            # At maxmemory the server queues no command of a MULTI, reads neither: the parts
+            # are read one by one, as they can be (a scrape must answer while `prune` makes
+            # room), each at a moment of its own.
+            local.held = None
         try:
             yield
         finally:
