@@ -371,3 +371,26 @@ def test_on_redis_the_logs_check_is_skipped_on_a_host_that_runs_no_worker(
         )
         assert worker.stop() == 0
         (small / "filler").unlink()
+
+
+def test_a_client_that_half_closes_or_speaks_http_0_9_gets_its_answer(env: Env) -> None:
+    """A client that shuts its sending side once its request is sent (`nc -N`, socat, many
+    scripted probes) was taken for one that hung up: /healthz and /metrics closed without an
+    answer. A request line with no version (HTTP/0.9) waited out the read timeout, then was
+    closed unanswered."""
+    env.write_config(CONFIG)
+    worker = start_logged(env, "run-worker", "--metrics-addr", "127.0.0.1:0")
+    _, port = listening(env, worker)
+    for path in ("/livez", "/healthz", "/metrics", "/nope"):
+        conn = _ask(port, f"GET {path} HTTP/1.0\r\nHost: x\r\n\r\n".encode())
+        conn.shutdown(socket.SHUT_WR)
+        answer = _answer_of(conn)
+        conn.close()
+        status = 404 if path == "/nope" else 200
+        assert answer.startswith(f"HTTP/1.0 {status} ".encode()), (path, answer[:80])
+    began = time.monotonic()
+    conn = _ask(port, b"GET /healthz\r\n")
+    answer = _answer_of(conn)
+    conn.close()
+    assert answer and time.monotonic() - began < 2, answer[:80]
+    assert worker.stop() == 0

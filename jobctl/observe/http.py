@@ -22,9 +22,9 @@ or else the oldest request still waiting for a thread; the server never stops ac
 want of room, so /livez is always answered. Each connection has READ_TIMEOUT seconds to send
 its request, ANSWER_TIMEOUT for its answer to be worked out (past that, a 503 saying so: a
 store that stalls holds a thread, not the client) and WRITE_TIMEOUT to take the answer; a
-request whose client hangs up before its answer is dropped, unanswered. Idle or trickling
-connections from any local user thus cost a descriptor apiece, a few dozen at most, and hold
-up no request that arrives whole: it is read as it comes and answered at once.
+request whose client resets the connection before its answer is dropped, unanswered. Idle
+or trickling connections from any local user thus cost a descriptor apiece, a few dozen at
+most, and hold up no request that arrives whole: it is read as it comes and answered at once.
 """
 
 from __future__ import annotations
@@ -404,21 +404,26 @@ class _Server:
             answer = self._answer(bytes(conn.head), conn.client_address, False)
             self._answered.append((conn, answer))
             return
-        # Still read while it waits: a client that hangs up is seen, and its request dropped.
+        # Still read while it waits: a client that resets is seen, and its request dropped.
         conn.deadline = time.monotonic() + self._answer_timeout
         (self.probes if path == HEALTH_PATH else self.scrapes).put(conn)
 
     def _read_past_head(self, conn: _Connection) -> None:
-        """A request waiting for its answer: its client hanging up (or resetting) drops it,
-        and what it sends past the head (a body) is read and let go."""
+        """A request waiting for its answer: its client resetting the connection drops it,
+        and what it sends past the head (a body) is read and let go. An end of what it sends
+        is no hang-up: a client that shuts its sending side once its request is sent (`nc
+        -N`, socat, many scripted probes) reads on; the request keeps its place, no longer
+        read (one that did go is dropped at its deadline, or at the answer's write)."""
         try:
             data = conn.sock.recv(4096)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
-            data = b""
-        if not data:
             self._close(conn)
+            return
+        if not data:
+            with contextlib.suppress(KeyError):
+                self._selector.unregister(conn.sock)
 
     def _take_answers(self) -> None:
         while self._answered:
@@ -508,11 +513,12 @@ def _path(head: bytearray) -> str:
 
 def _head_complete(head: bytearray) -> bool:
     """Whether the request line and headers have all arrived: an empty line ends them, as
-    http.server reads them (an empty request line is the whole of a request it ignores)."""
+    http.server reads them (an empty request line is the whole of a request it ignores, and
+    one with no version, HTTP/0.9's, has no headers)."""
     first = head.find(b"\n")
     if first == -1:
         return False
-    if not head[:first].strip():
+    if len(head[:first].split()) < 3:  # empty, or HTTP/0.9's `GET /path`: no headers follow
         return True
     return head.find(b"\n\n", first) != -1 or head.find(b"\n\r\n", first) != -1
 
