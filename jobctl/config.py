@@ -441,6 +441,25 @@ _ANGLE_BRACKETED = re.compile(r"<[^<>\s]*>")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
+def _quoted_words(text: str, count: int) -> list[bool]:
+    """Which of the `count` words of a string command were written quoted or escaped (`psql
+    -c "CHECKPOINT;"`): their operators are meant as text. Read from the text as written,
+    quotes kept; where that reading does not line up with the command's words (quotes inside
+    a word), every word is taken as quoted: a warning missed, not one given wrongly."""
+    import shlex
+
+    reader = shlex.shlex(text, posix=False)
+    reader.whitespace_split = True
+    reader.commenters = ""
+    try:
+        written = list(reader)
+    except ValueError:
+        return [True] * count
+    if len(written) != count:
+        return [True] * count
+    return [any(mark in word for mark in "\"'\\") for word in written]
+
+
 def _is_shell_operator(word: str) -> bool:
     """Whether a word of a string command run without a shell holds an operator that a shell
     would have read (see _ATTACHED_OPERATOR); not a phrase (a space in it: quoted on purpose),
@@ -690,14 +709,19 @@ class _Parser:
                 return False  # a script file: its words are its arguments
         return False
 
-    def note_shell_syntax(self, table: str, argv: tuple[str, ...]) -> None:
+    def note_shell_syntax(self, table: str, argv: tuple[str, ...], text: str) -> None:
         """A string command runs without a shell unless `shell = true`: a crontab line's
         `> out.txt`, `&& make` or leading `FOO=1` is passed to the program as its words,
-        and the job succeeds having done nothing of what was meant."""
+        and the job succeeds having done nothing of what was meant. A word quoted in the
+        `text` as written is meant as it is (`"VACUUM;"`)."""
         found: str | None = argv[0] if argv and _ASSIGNMENT.match(argv[0]) else None
         taken_as = "taken for the program's name"
         if found is None:
-            found = next((word for word in argv if _is_shell_operator(word)), None)
+            quoted = _quoted_words(text, len(argv))
+            found = next(
+                (w for w, q in zip(argv, quoted, strict=True) if not q and _is_shell_operator(w)),
+                None,
+            )
             taken_as = "passed to the program as one of its words"
         if found is not None:
             self.note(
@@ -892,7 +916,7 @@ class _Parser:
                 " command as one string for the shell to read it (or drop shell = true)",
             )
         if not shell and isinstance(data["command"], str):
-            self.note_shell_syntax(t, command)
+            self.note_shell_syntax(t, command, data["command"])
         self.check_placeholders(t, command, shell)
         env = self.take(t, data, "env", dict, {})
         for key, value in env.items():

@@ -152,13 +152,23 @@ def test_validate_warns_of_shell_operators_written_against_a_word(
         'awk "{print $1}" file',
         'cut "-d;" -f1',
         "draw a->b x=>y",
+        'sqlite3 app.db "VACUUM;"',
+        'psql -c "CHECKPOINT;"',
+        'grep -c ";$" schema.sql',
+        'Rscript -e "x<-1"',
+        'grep -n ">$" file',
+        'printf "%s" "a<b"',
+        'curl "https://x/hook?token=abc&"',
+        'mark "done;"',
+        'echo ">"',
     ],
 )
 def test_validate_says_nothing_of_operator_characters_inside_an_argument(
     env: Env, command: str
 ) -> None:
     """A URL's query, a regex, a metavariable, a sed, jq or awk script and an option's
-    value hold these characters as text: no shell would have read them either."""
+    value hold these characters as text: no shell would have read them either; nor a word
+    quoted in the command (`"VACUUM;"`), where the quotes say it is meant as written."""
     env.write_config(f"[jobs.save]\ncommand = '{command}'\n")
     checked = env.run("validate")
     assert checked.returncode == 0 and checked.stderr == "", checked.stderr
