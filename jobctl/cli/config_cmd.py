@@ -80,48 +80,18 @@ def _check_database_location(config: Config) -> str | None:
 
 
 def _not_a_jobctl_database(location: str) -> str | None:
-    """Why the existing file at a SQLite location is no database a worker would open: not
-    SQLite, another program's, or of a newer schema, told by the store's own check_identity
-    in its words. Read as the file is on disk (immutable): nothing opened for writing, no
-    -wal or -shm made. None for a file a worker takes (an empty one gets the schema) and for
-    one whose -wal holds changes, which the file alone does not show."""
-    import os
-    import sqlite3
-    import stat
+    """Why the existing file at a SQLite location is no database a worker would open (see
+    the store's not_a_jobctl_database); None for any other location."""
     from pathlib import Path
-    from urllib.parse import quote
 
-    from jobctl.errors import StoreError
     from jobctl.store import location_kind
-    from jobctl.store.sqlite.connection import check_identity
-    from jobctl.store.sqlite.diagnose import describe
-    from jobctl.store.sqlite.files import wal_size
 
     kind, named = location_kind(location)
     if kind not in ("path", "sqlite"):
         return None
-    path = Path(named).expanduser()
-    try:
-        info = os.stat(path)
-    except OSError:
-        return None  # made by the worker, or refused by it in its own words
-    if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or wal_size(path):
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
-    except sqlite3.Error:
-        return None
-    try:
-        check_identity(conn, path)
-    except sqlite3.DatabaseError as exc:
-        if exc.sqlite_errorcode != sqlite3.SQLITE_NOTADB:
-            return None  # unreadable, say: the worker's open says why
-        return f"database {path}: {describe(exc)}"
-    except StoreError as exc:
-        return str(exc)
-    finally:
-        conn.close()
-    return None
+    from jobctl.store.sqlite.diagnose import not_a_jobctl_database
+
+    return not_a_jobctl_database(Path(named).expanduser())
 
 
 def _count(number: int, noun: str) -> str:

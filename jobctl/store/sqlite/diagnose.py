@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from jobctl.errors import EXIT_FAILED, StoreError, StoreFull
@@ -216,3 +217,37 @@ def _read_only(path: Path | None) -> str:
     which = " and ".join(stuck)
     verb = "are" if len(stuck) > 1 else "is"
     return f"the database is read-only: {which} {verb} not writable by this user"
+
+
+def not_a_jobctl_database(path: Path) -> str | None:
+    """Why the existing file at `path` is no database a worker would open, in the words the
+    worker refuses it with: not SQLite, another program's, or of a newer schema
+    (check_identity). Read as the file is on disk (immutable): nothing opened for writing,
+    no -wal or -shm made. None for a file a worker takes (an empty one gets the schema),
+    for one whose -wal holds changes, which the file alone does not show, and for a
+    missing one or no regular file."""
+    from urllib.parse import quote
+
+    from jobctl.store.sqlite.connection import check_identity  # (it imports this module)
+
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None  # made by the worker, or refused by it in its own words
+    if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or wal_size(path):
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        check_identity(conn, path)
+    except sqlite3.DatabaseError as exc:
+        if exc.sqlite_errorcode != sqlite3.SQLITE_NOTADB:
+            return None  # unreadable, say: the worker's open says why
+        return f"database {path}: {describe(exc)}"
+    except StoreError as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return None
