@@ -171,6 +171,28 @@ def test_validate_warns_of_an_existing_file_that_is_no_jobctl_database(
     assert refused.returncode == 3 and said in refused.stderr, refused.stderr
 
 
+@pytest.mark.parametrize("kind", ["a directory", "a FIFO"])
+def test_validate_warns_of_no_regular_file_at_the_database_location(env: Env, kind: str) -> None:
+    """`validate` said ok of a directory at the --db location, which every worker refuses
+    (exit 3); a FIFO is told by stat alone, never opened (an open would hang)."""
+    import os
+
+    database = env.root / "odd.db"
+    if kind == "a directory":
+        database.mkdir()
+    else:
+        os.mkfifo(database)
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    result = jobctl(env, "--config", str(env.config), "--db", "odd.db", "validate")
+    assert result.returncode == 0, result.stderr
+    said = f"database odd.db: is {kind}, not a database file"
+    assert result.stderr.splitlines() == [
+        f"jobctl: warning: --db: {said}: workers would not start here"
+    ], result.stderr
+    refused = jobctl(env, "--config", str(env.config), "--db", "odd.db", "list")
+    assert refused.returncode == 3 and said in refused.stderr, refused.stderr
+
+
 def test_validate_takes_a_jobctl_database_and_an_empty_file_in_silence(env: Env) -> None:
     env.write_config('[jobs.a]\ncommand = ["true"]\n')
     env.run("enqueue", "a", check=True)

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from jobctl.errors import EXIT_FAILED, StoreError, StoreFull
-from jobctl.store.sqlite.files import wal_size
+from jobctl.store.sqlite.files import _file_kind, wal_size
 from jobctl.store.sqlite.locks import BUSY_TIMEOUT
 
 DISK_FULL = "the disk is full"
@@ -221,11 +221,11 @@ def _read_only(path: Path | None) -> str:
 
 def not_a_jobctl_database(path: Path) -> str | None:
     """Why the existing file at `path` is no database a worker would open, in the words the
-    worker refuses it with: not SQLite, another program's, or of a newer schema
-    (check_identity). Read as the file is on disk (immutable): nothing opened for writing,
-    no -wal or -shm made. None for a file a worker takes (an empty one gets the schema),
-    for one whose -wal holds changes, which the file alone does not show, and for a
-    missing one or no regular file."""
+    worker refuses it with: no regular file (told by stat alone, so a FIFO is never opened),
+    not SQLite, another program's, or of a newer schema (check_identity). Read as the file
+    is on disk (immutable): nothing opened for writing, no -wal or -shm made. None for a
+    file a worker takes (an empty one gets the schema), for one whose -wal holds changes,
+    which the file alone does not show, and for a missing one (the worker makes it)."""
     from urllib.parse import quote
 
     from jobctl.store.sqlite.connection import check_identity  # (it imports this module)
@@ -234,7 +234,9 @@ def not_a_jobctl_database(path: Path) -> str | None:
         info = os.stat(path)
     except OSError:
         return None  # made by the worker, or refused by it in its own words
-    if not stat.S_ISREG(info.st_mode) or info.st_size == 0 or wal_size(path):
+    if not stat.S_ISREG(info.st_mode):
+        return f"database {path}: is {_file_kind(info.st_mode)}, not a database file"
+    if info.st_size == 0 or wal_size(path):
         return None
     try:
         conn = sqlite3.connect(f"file:{quote(str(path))}?mode=ro&immutable=1", uri=True)
