@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 
 from jobctl.errors import EXIT_FAILED, StoreError, StoreFull
-from jobctl.store.sqlite.files import _file_kind, wal_size
+from jobctl.store.sqlite.files import file_kind, wal_size
 from jobctl.store.sqlite.locks import BUSY_TIMEOUT
 
 DISK_FULL = "the disk is full"
@@ -235,7 +235,7 @@ def not_a_jobctl_database(path: Path) -> str | None:
     except OSError:
         return None  # made by the worker, or refused by it in its own words
     if not stat.S_ISREG(info.st_mode):
-        return f"database {path}: is {_file_kind(info.st_mode)}, not a database file"
+        return f"database {path}: is {file_kind(info.st_mode)}, not a database file"
     if info.st_size == 0 or wal_size(path):
         return None
     try:

@@ -80,7 +80,7 @@ def check_files(path: Path) -> Checked | Literal[False, "link"]:
             raise StoreError(f"database {path}: {_os_reason(exc)}") from None
         real = Path(os.path.realpath(path))
     if not stat.S_ISREG(info.st_mode):
-        raise StoreError(f"database {path}: is {_file_kind(info.st_mode)}, not a database file")
+        raise StoreError(f"database {path}: is {file_kind(info.st_mode)}, not a database file")
     fixes = _check_database_file(path, real, info)
     _check_folder(path, path.parent, info.st_uid)
     if real is not path:
@@ -125,7 +125,7 @@ def _check_folder(path: Path, folder: Path, owner: int | None) -> None:
         )
 
 
-def _file_kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
     for test, kind in (
         (stat.S_ISDIR, "a directory"),
         (stat.S_ISCHR, "a character device"),
