@@ -23,13 +23,6 @@ from jobctl.models import (
 from jobctl.payload import compact_json
 from jobctl.store.base import Finish, WakeListener
 from jobctl.store.sqlite.connection import SqliteBase
-from jobctl.store.sqlite.rates import (
-    has_rate_log,
-    make_rate_log,
-    rate_reopens_at,
-    rate_room,
-    record_starts,
-)
 from jobctl.store.sqlite.rows import (
     JOB_COLUMNS,
     KeyHolders,
@@ -333,6 +326,9 @@ class QueueOps(SqliteBase):
                     room[name] = min(limit, caps[name] - held.get(name, 0))
         rated = [name for name in names if rates and name in rates and room[name] > 0]
         if rated and rates:
+            # Loaded by the first claim with a rate: an enqueue never needs it.
+            from jobctl.store.sqlite.rates import make_rate_log, rate_room, record_starts
+
             if not self._rate_log_made:
                 make_rate_log(conn)
                 self._rate_log_made = True
@@ -647,6 +643,8 @@ class QueueOps(SqliteBase):
         names = [name for name in rates if queues is None or name in queues]
         if not names:
             return None
+        from jobctl.store.sqlite.rates import has_rate_log, rate_reopens_at
+
         if not self._rate_log_made:
             if not has_rate_log(self._read):
                 return None  # no rate was ever kept: none holds a queue back
