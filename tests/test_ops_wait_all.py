@@ -665,3 +665,62 @@ def test_a_timeout_while_the_active_jobs_are_listed_reports_those_listed(env: En
         " and 1995 more (no live worker serves queue 'default' yet)",
     ]
     assert [j["id"] for j in json.loads(result.stdout)] == list(range(1, 2001))
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt_at_opcode(count: int, names: set[str]) -> object:
+    """A trace that raises at the `count`-th bytecode run inside the functions `names`, as
+    a signal handler raises between any two of them."""
+    seen = 0
+
+    def trace(frame: object, event: str, arg: object) -> object:
+        nonlocal seen
+        if frame.f_code.co_name not in names:  # type: ignore[attr-defined]
+            return None
+        frame.f_trace_opcodes = True  # type: ignore[attr-defined]
+        if event == "opcode":
+            seen += 1
+            if seen == count:
+                raise _Interrupted
+        return trace
+
+    return trace
+
+
+def test_an_interrupt_anywhere_in_a_wait_s_look_names_each_pending_job_once() -> None:
+    """SIGTERM to `wait --json` under load said "stopped waiting for jobs 1, 1": the handler
+    that names the pending jobs ran between the two halves of an update to them."""
+    from array import array
+
+    from jobctl.cli.inspect import _Pending
+
+    def steps(pending: _Pending) -> list[set[int]]:
+        """Read 1-4 two at a time, 2 and 3 ending: what is pending after each update."""
+        after = []
+        for ended in ({2}, {3}, set()):
+            pending.read(pending.next_batch(2), ended)
+            after.append(set(pending))
+        return after
+
+    expected = [{1, 2, 3, 4}, *steps(_Pending(array("q", [1, 2, 3, 4])))]
+    assert expected == [{1, 2, 3, 4}, {1, 3, 4}, {1, 4}, {1, 4}]
+    count = 1
+    while True:
+        pending = _Pending(array("q", [1, 2, 3, 4]))
+        sys.settrace(_interrupt_at_opcode(count, {"next_batch", "read"}))  # type: ignore[arg-type]
+        try:
+            steps(pending)
+        except _Interrupted:
+            pass
+        else:
+            break
+        finally:
+            sys.settrace(None)
+        named = list(pending)
+        assert len(named) == len(set(named)) == len(pending), (count, named)
+        assert set(named) in expected, (count, named)
+        count += 1
+    assert count > 20  # the trace did reach the updates

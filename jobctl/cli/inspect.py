@@ -485,16 +485,20 @@ def _holds(ascending: array[int], job_id: int, start: int = 0) -> bool:
 class _Pending(Sequence[int]):
     """The ids still waited for, in order, 8 bytes each: a look reads `look` a batch at a
     time, and keeps those that have not ended, which the next look reads. Ctrl-C names
-    them too (a Sequence)."""
+    them too (a Sequence).
+
+    The signal handler that names them runs between any two bytecodes of an update, so each
+    update is published in one assignment of `_state` (look, kept, read up to, kept so far):
+    ids appended to `kept` beyond its published length are not yet pending."""
 
     def __init__(self, ids: array[int]) -> None:
-        self._look = ids  # never changed: it may be the caller's
-        self._read_up_to = 0
-        self._kept = array("q")  # read in this look, not ended
+        # `look` is never changed: it may be the caller's.
+        self._state: tuple[array[int], array[int], int, int] = (ids, array("q"), 0, 0)
         self.first_look = True
 
     def __len__(self) -> int:
-        return len(self._kept) + len(self._look) - self._read_up_to
+        look, _, read_up_to, kept = self._state
+        return kept + len(look) - read_up_to
 
     @overload
     def __getitem__(self, index: int) -> int: ...
@@ -503,30 +507,37 @@ class _Pending(Sequence[int]):
     def __getitem__(self, index: int | slice) -> int | Sequence[int]:
         if isinstance(index, slice):
             return list(self)[index]
+        look, kept_ids, read_up_to, kept = self._state
         if index < 0:
-            index += len(self)
-        if 0 <= index < len(self._kept):
-            return self._kept[index]
-        return self._look[self._read_up_to + index - len(self._kept)]
+            index += kept + len(look) - read_up_to
+        if 0 <= index < kept:
+            return kept_ids[index]
+        return look[read_up_to + index - kept]
 
     def __iter__(self) -> Iterator[int]:
-        yield from self._kept
-        yield from itertools.islice(self._look, self._read_up_to, None)
+        look, kept_ids, read_up_to, kept = self._state
+        yield from itertools.islice(kept_ids, kept)
+        yield from itertools.islice(look, read_up_to, None)
 
     def look_done(self) -> bool:
-        return self._read_up_to >= len(self._look)
+        look, _, read_up_to, _ = self._state
+        return read_up_to >= len(look)
 
     def next_batch(self, size: int) -> list[int]:
         """The ids to read next: a new look at every job still pending once one is done."""
-        if self.look_done():
-            self._look, self._kept, self._read_up_to = self._kept, array("q"), 0
+        look, kept_ids, read_up_to, kept = self._state
+        if read_up_to >= len(look):
+            look, read_up_to = kept_ids[:kept], 0
+            self._state = (look, array("q"), 0, 0)
             self.first_look = False
-        return self._look[self._read_up_to : self._read_up_to + size].tolist()
+        return look[read_up_to : read_up_to + size].tolist()
 
     def read(self, batch: list[int], ended: set[int]) -> None:
         """The batch next_batch gave was read: those in `ended` are waited for no more."""
-        self._kept.extend(i for i in batch if i not in ended)
-        self._read_up_to += len(batch)
+        look, kept_ids, read_up_to, kept = self._state
+        del kept_ids[kept:]  # left by an update an interrupt cut short
+        kept_ids.extend(i for i in batch if i not in ended)
+        self._state = (look, kept_ids, read_up_to + len(batch), len(kept_ids))
 
 
 def _own_job(store: Store) -> int | None:
