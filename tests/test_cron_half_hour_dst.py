@@ -8,6 +8,7 @@ times that exist), less one that would come too soon after the last fire before 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -43,17 +44,24 @@ def offset(zone: ZoneInfo, instant: int) -> int:
     return int(found.total_seconds())
 
 
+@functools.cache
 def changes(zone_name: str, year: int) -> list[tuple[int, bool]]:
-    """The offset changes of a year, on whole minutes: (instant, whether forward)."""
+    """The offset changes of a year, on whole minutes: (instant, whether forward).
+
+    Hour by hour, then minute by minute within an hour whose offset differs from the last
+    one's (the zones here change at most once in a day)."""
     zone = ZoneInfo(zone_name)
     start = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
     found = []
     previous = offset(zone, start)
-    for instant in range(start, start + 366 * DAY, 60):
-        current = offset(zone, instant)
-        if current != previous:
-            found.append((instant, current > previous))
-            previous = current
+    for hour in range(start + HOUR, start + 366 * DAY + HOUR, HOUR):
+        if offset(zone, min(hour, start + 366 * DAY - 60)) == previous:
+            continue
+        for instant in range(hour - HOUR, hour, 60):
+            current = offset(zone, instant)
+            if current != previous:
+                found.append((instant, current > previous))
+                previous = current
     return found
 
 
