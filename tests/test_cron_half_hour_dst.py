@@ -90,9 +90,16 @@ def test_lord_howe_hourly_runs_once_in_the_real_hour_of_the_spring_change() -> N
 
 @pytest.mark.parametrize("zone_name", ZONES)
 def test_hourly_at_every_minute_runs_at_most_once_per_real_hour(zone_name: str) -> None:
+    """Every minute of the hour across Lord Howe's half-hour change, where the minutes
+    before and after the half hour take different paths; across a change of whole hours
+    every minute takes the same path, and the hour's edges and middle stand for them."""
     zone = ZoneInfo(zone_name)
+    whole_hours = all(
+        (offset(zone, c) - offset(zone, c - 1)) % HOUR == 0 for c, _ in changes(zone_name, 2027)
+    )
+    minutes = (0, 1, 29, 30, 31, 58, 59) if whole_hours else range(60)
     for change, _ in changes(zone_name, 2027):
-        for minute in range(60):
+        for minute in minutes:
             fires = cron.fires_between(f"{minute} * * * *", zone, change - DAY, change + DAY)
             assert min(b - a for a, b in itertools.pairwise(fires)) == HOUR, (change, minute)
             latest = cron.fires_between(f"{minute} * * * *", zone, change - DAY, change + DAY, 5)
