@@ -15,6 +15,8 @@ from datetime import datetime
 import pytest
 from conftest import JOBCTL, Env, stop_outside_writes
 
+from jobctl.errors import StoreMissing
+from jobctl.models import Job, JobFilter
 from jobctl.records import WorkerInfo
 from jobctl.store.sqlite import SqliteStore
 
@@ -38,6 +40,17 @@ def jobs(env: Env) -> list[dict[str, object]]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+def stored(env: Env) -> list[Job]:
+    """All jobs as the store holds them, read in this process: what a wait polls for, at
+    the cost of a query (a `list` run per poll cost a process each 50 ms). None while the
+    daemon under test has not created the database yet."""
+    try:
+        with SqliteStore(env.db, create=False) as store:
+            return store.list_jobs(JobFilter(limit=None))
+    except StoreMissing:
+        return []
+
+
 def stamp(text: object) -> float:
     assert isinstance(text, str)
     return datetime.fromisoformat(text).timestamp()
@@ -46,7 +59,7 @@ def stamp(text: object) -> float:
 def test_up_runs_a_seconds_schedule_in_real_time(env: Env) -> None:
     env.write_config(SECONDS_SCHEDULE)
     up = env.start("up", "--concurrency", "2")
-    env.wait_for(lambda: sum(1 for j in jobs(env) if j["state"] == "succeeded") >= 3, timeout=20)
+    env.wait_for(lambda: sum(1 for j in stored(env) if j.state == "succeeded") >= 3, timeout=20)
     up.send_signal(signal.SIGTERM)
     _, stderr = up.communicate(timeout=20)
     assert up.returncode == 0, stderr
@@ -63,7 +76,7 @@ def test_up_runs_a_seconds_schedule_in_real_time(env: Env) -> None:
 def test_a_standby_daemon_takes_over_when_the_leader_dies(env: Env) -> None:
     env.write_config(SECONDS_SCHEDULE)
     leader = env.start("schedule-daemon")
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     standby_log = env.root / "standby.log"
     with standby_log.open("w") as sink:
         standby = subprocess.Popen(
@@ -80,8 +93,8 @@ def test_a_standby_daemon_takes_over_when_the_leader_dies(env: Env) -> None:
         assert "jobctl_standby_schedulers 1" in env.run("metrics", check=True).stdout
         leader.kill()
         leader.communicate(timeout=10)
-        seen = len(jobs(env))
-        env.wait_for(lambda: len(jobs(env)) >= seen + 2, timeout=20)
+        seen = len(stored(env))
+        env.wait_for(lambda: len(stored(env)) >= seen + 2, timeout=20)
         env.wait_for(lambda: "scheduler.leader" in standby_log.read_text(), timeout=5)
         workers = json.loads(env.run("status", "--json").stdout)["workers"]
         assert [(w["kind"], w["pid"]) for w in workers] == [("scheduler", standby.pid)]
@@ -223,17 +236,17 @@ def test_bad_cron_is_named_with_schedule_and_field(env: Env) -> None:
 def test_reload_keeps_the_old_config_when_the_new_one_is_invalid(env: Env) -> None:
     env.write_config(SECONDS_SCHEDULE)
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     env.write_config(SECONDS_SCHEDULE + "\n[schedules.bad]\njob = 'tick'\ncron = 'nope'\n")
     result = env.run("reload")  # refuses it at once, and sends nothing
     assert result.returncode == 2 and "[schedules.bad] cron" in result.stderr
     daemon.send_signal(signal.SIGHUP)  # as an admin's kill -HUP would: the daemon refuses it
-    seen = len(jobs(env))
-    env.wait_for(lambda: len(jobs(env)) >= seen + 1, timeout=20)  # still firing
+    seen = len(stored(env))
+    env.wait_for(lambda: len(stored(env)) >= seen + 1, timeout=20)  # still firing
     env.write_config(SECONDS_SCHEDULE.replace("every-second", "renamed"))
     sent = env.run("reload", check=True)
     assert sent.stdout == f"reload sent to 1 daemon(s); checked {env.config}\n"
-    env.wait_for(lambda: any(j["schedule"] == "renamed" for j in jobs(env)), timeout=20)
+    env.wait_for(lambda: any(j.schedule == "renamed" for j in stored(env)), timeout=20)
     daemon.send_signal(signal.SIGTERM)
     _, stderr = daemon.communicate(timeout=20)
     assert "scheduler.reload_failed" in stderr and "keeping the previous configuration" in stderr
@@ -245,7 +258,7 @@ def test_reload_checks_the_file_the_daemon_reads_not_its_own(env: Env) -> None:
     the one it was given, and said "reload sent" for a file the daemon would refuse."""
     env.write_config(SECONDS_SCHEDULE)
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     other = env.root / "other.toml"
     other.write_text('[jobs.ok]\ncommand = ["true"]\n')
     other.chmod(0o600)
@@ -266,7 +279,7 @@ def test_reload_refuses_when_the_daemon_s_own_file_is_gone(env: Env) -> None:
     env.write_config(SECONDS_SCHEDULE)
     assert env.config.parent == env.root  # the daemon finds it in its folder
     daemon = env.start("schedule-daemon", config=False)
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     moved = env.root / "moved.toml"
     env.config.rename(moved)
     refused = env.run("--config", str(moved), "reload", config=False)
@@ -281,7 +294,7 @@ def test_reload_from_another_folder_needs_no_config_of_its_own(env: Env) -> None
     the daemon's own file is read from /proc; a broken jobs.toml there refused it too."""
     env.write_config(SECONDS_SCHEDULE)
     daemon = env.start("schedule-daemon", config=False)
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     elsewhere = env.root / "admin"
     elsewhere.mkdir()
     sent = env.run("reload", config=False, cwd=elsewhere, check=True)
@@ -298,7 +311,7 @@ def test_reload_on_another_database_names_the_daemons_it_did_not_find(env: Env) 
     daemon found". It names the database it looked in and the daemon's process now."""
     env.write_config(SECONDS_SCHEDULE)
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     other = env.root / "other.db"
     for exists in (False, True):
         result = subprocess.run(
@@ -600,11 +613,11 @@ def test_a_reload_that_changes_a_setting_read_at_start_says_so(env: Env) -> None
     a changed `db`, the cron daemon kept the old database without a word."""
     env.write_config(SECONDS_SCHEDULE)
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     env.write_config('[settings]\nlog_level = "warning"\n' + SECONDS_SCHEDULE)
     env.run("reload", check=True)
-    seen = len(jobs(env))
-    env.wait_for(lambda: len(jobs(env)) >= seen + 1, timeout=20)
+    seen = len(stored(env))
+    env.wait_for(lambda: len(stored(env)) >= seen + 1, timeout=20)
     daemon.send_signal(signal.SIGTERM)
     _, stderr = daemon.communicate(timeout=20)
     assert "scheduler.reloaded" in stderr
@@ -789,8 +802,9 @@ def test_schedule_list_says_no_daemon_runs_behind_a_stopped_leader(env: Env) -> 
     stop_outside_writes(env.db, leader.pid)
     try:
         # Its heartbeat a minute old, as three missed intervals leave it (not waited for).
+        stale_at = time.time() - 60
         with SqliteStore(env.db) as store:
-            assert store.heartbeat(leader_id, time.time() - 60)
+            assert store.heartbeat(leader_id, stale_at)
         running, stale, said = listed()
         assert (running, stale) == (False, leader_id)
         warning = re.escape(
@@ -803,8 +817,15 @@ def test_schedule_list_says_no_daemon_runs_behind_a_stopped_leader(env: Env) -> 
         assert re.fullmatch(warning, table.stderr), table.stderr
     finally:
         os.kill(leader.pid, signal.SIGCONT)
-    # Going again, it heartbeats at once: its heartbeat was due while it was stopped.
-    env.wait_for(lambda: listed() == (True, None, ""), timeout=20)
+
+    def heartbeat() -> float:
+        with SqliteStore(env.db, create=False) as store:
+            (found,) = [w.heartbeat_at for w in store.workers() if w.id == leader_id]
+        return found
+
+    # Going again, it heartbeats at its next interval, and the listing says it runs.
+    env.wait_for(lambda: heartbeat() > stale_at, timeout=20)
+    assert listed() == (True, None, "")
     for daemon in (leader, standby):
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=20) == 0
@@ -1087,7 +1108,7 @@ def test_a_resume_while_no_daemon_runs_leaves_the_fires_of_the_pause_unrun(env: 
         'cron = "* * * * * *"\noverlap = "allow"\ncatch_up = "all"\n'
     )
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     env.run("schedule", "pause", "s", check=True)
     paused = time.time()
     daemon.send_signal(signal.SIGTERM)
@@ -1103,7 +1124,7 @@ def test_a_resume_while_no_daemon_runs_leaves_the_fires_of_the_pause_unrun(env: 
     )
     assert stamp(entry["last_fire"]) > paused + 2
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: any(stamp(j["fire_time"]) > resuming for j in jobs(env)), timeout=20)
+    env.wait_for(lambda: any((j.fire_time or 0) > resuming for j in stored(env)), timeout=20)
     daemon.send_signal(signal.SIGTERM)
     daemon.communicate(timeout=20)
     ran = [stamp(j["fire_time"]) for j in jobs(env)]
@@ -1115,10 +1136,10 @@ def test_a_reload_that_renames_a_schedule_warns_that_overlap_holds_per_name(env:
     per schedule name. The reload said nothing of it."""
     env.write_config(SECONDS_SCHEDULE)
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: len(jobs(env)) >= 1, timeout=20)
+    env.wait_for(lambda: len(stored(env)) >= 1, timeout=20)
     env.write_config(SECONDS_SCHEDULE.replace("every-second", "each-second"))
     env.run("reload", check=True)
-    env.wait_for(lambda: any(j["schedule"] == "each-second" for j in jobs(env)), timeout=20)
+    env.wait_for(lambda: any(j.schedule == "each-second" for j in stored(env)), timeout=20)
     daemon.send_signal(signal.SIGTERM)
     _, stderr = daemon.communicate(timeout=20)
     (reloaded,) = [line for line in stderr.splitlines() if "scheduler.reloaded" in line]
