@@ -10,8 +10,11 @@ import subprocess
 
 from conftest import Env
 
+from jobctl.errors import StoreMissing
+from jobctl.models import Job, JobFilter
 from jobctl.payload import MAX_ARG_BYTES
 from jobctl.reloads import KEEPING
+from jobctl.store.sqlite import SqliteStore
 
 _JOB = '[jobs.three]\ncommand = ["echo", "{a}{a}{a}"]\nmax_attempts = 1\n'
 _SCHEDULE = (
@@ -76,6 +79,16 @@ def _jobs(env: Env) -> list[dict[str, object]]:
     return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
+def _stored(env: Env) -> list[Job]:
+    """The jobs as the store holds them, read in this process: what a wait polls for, at the
+    cost of a query rather than a `list` run each 50 ms."""
+    try:
+        with SqliteStore(env.db, create=False) as store:
+            return store.list_jobs(JobFilter(limit=None))
+    except StoreMissing:
+        return []  # the daemon has not created the database yet
+
+
 def _stopped(process: subprocess.Popen[str]) -> str:
     """Stop a process started with env.start; its stderr (the event lines)."""
     process.send_signal(signal.SIGTERM)
@@ -93,18 +106,16 @@ def test_a_reload_keeps_the_previous_config_when_a_schedule_payload_is_too_long(
     daemon = env.start("schedule-daemon")
     worker = env.start("run-worker")
     try:
-        env.wait_for(lambda: any(j["state"] == "succeeded" for j in _jobs(env)))
+        env.wait_for(lambda: any(j.state == "succeeded" for j in _stored(env)))
         env.write_config(_JOB + _SCHEDULE.format(value=_TOO_LONG))
         refused = env.run("reload")  # refuses the file at once, and sends nothing
         assert refused.returncode == 2, refused.stderr
         assert "[schedules.big] payload: job 'three' with this payload" in refused.stderr
         daemon.send_signal(signal.SIGHUP)  # as kill -HUP would: the daemon reads it itself
-        seen = len(_jobs(env))
-        env.wait_for(lambda: len(_jobs(env)) >= seen + 2)  # fires on, as before the edit
-        newest = max(int(str(job["id"])) for job in _jobs(env))  # fired after the edit
-        env.wait_for(
-            lambda: all(j["state"] == "succeeded" for j in _jobs(env) if j["id"] == newest)
-        )
+        seen = len(_stored(env))
+        env.wait_for(lambda: len(_stored(env)) >= seen + 2)  # fires on, as before the edit
+        newest = max(job.id for job in _stored(env))  # fired after the edit
+        env.wait_for(lambda: all(j.state == "succeeded" for j in _stored(env) if j.id == newest))
     finally:
         daemon_err = _stopped(daemon)
         worker_err = _stopped(worker)
