@@ -29,6 +29,7 @@ missing hour.
 
 from __future__ import annotations
 
+import bisect
 import io
 import random
 import sqlite3
@@ -131,9 +132,16 @@ class Week:
     enqueued: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
+    fires: dict[str, list[float]] = field(default_factory=dict)
+
     def due(self, name: str, after: float, until: float) -> list[float]:
-        spec = self.config.schedules[name]
-        return cron.fires_between(cron.parse(spec.cron), ZoneInfo(ZONE), after, until)
+        """The fires of P in (after, until]: P, the week's planned fires, is computed once."""
+        assert after >= START and until <= END, (after, until)
+        if name not in self.fires:
+            spec = self.config.schedules[name]
+            self.fires[name] = cron.fires_between(cron.parse(spec.cron), ZoneInfo(ZONE), START, END)
+        planned = self.fires[name]
+        return planned[bisect.bisect_right(planned, after) : bisect.bisect_right(planned, until)]
 
     def policy(self, name: str, due: list[float], started: float, now: float) -> set[float]:
         """What should run of `due`: all of it, unless it holds more than one fire, one
