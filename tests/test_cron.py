@@ -594,14 +594,20 @@ def _offset(zone: ZoneInfo, instant: int) -> int:
 
 
 def _shift_instants(zone: ZoneInfo, year: int) -> list[int]:
+    """The changes of a year, on the quarter hour: looked for hour by hour, then by quarter
+    hours within an hour whose offset differs (these zones change at most once a day)."""
     start = int(datetime(year, 1, 1, tzinfo=UTC).timestamp())
+    stop = start + 366 * DAY
     found = []
     previous = _offset(zone, start)
-    for instant in range(start, start + 366 * DAY, 900):
-        offset = _offset(zone, instant)
-        if offset != previous:
-            found.append(instant)
-            previous = offset
+    for hour in range(start + HOUR, stop + HOUR, HOUR):
+        if _offset(zone, min(hour, stop - 900)) == previous:
+            continue
+        for instant in range(hour - HOUR, min(hour, stop), 900):
+            offset = _offset(zone, instant)
+            if offset != previous:
+                found.append(instant)
+                previous = offset
     return found
 
 
@@ -636,19 +642,24 @@ class Oracle:
         step = self.step
         first = (start // step + 1) * step
         shifts = []  # (at, before, after) of each change near the range; all on whole minutes
+        offsets = {}  # of each whole minute; a second has its minute's, as changes fall on one
+        before = _offset(self.zone, first // 60 * 60 - DAY - 60)
         for instant in range(first // 60 * 60 - DAY, end + 60, 60):
-            before, after = _offset(self.zone, instant - 60), _offset(self.zone, instant)
+            after = _offset(self.zone, instant)
             if before != after:
+                assert _offset(self.zone, instant - 1) == before, "a change off the whole minute"
                 shifts.append((instant, before, after))
+            offsets[instant] = before = after
         found = []
         for instant in range(first, end + 1, step):
-            if self.fires_at(instant, shifts):
+            if self.fires_at(instant, offsets[instant // 60 * 60], shifts):
                 found.append(instant)
         return found
 
-    def fires_at(self, instant: int, shifts: list[tuple[int, int, int]]) -> bool:
+    def fires_at(self, instant: int, offset: int, shifts: list[tuple[int, int, int]]) -> bool:
+        """Whether `instant`, whose offset is `offset`, fires."""
         matches = self.fields.matches
-        here = self.wall(instant, _offset(self.zone, instant))
+        here = self.wall(instant, offset)
         for at, before, after in shifts:
             if self.every_hour and after > before and at <= instant < at + self.shortest_gap:
                 # On the wall clock, unless a fire before the change is closer than the gap.
