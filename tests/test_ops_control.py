@@ -25,6 +25,9 @@ from test_ops_support import (
     wait_state,
 )
 
+from jobctl.models import NewJob
+from jobctl.store.sqlite import SqliteStore
+
 TREE = """#!/bin/sh
 # leader -> inner shell -> sleep: a process tree two levels deep
 {trap}
@@ -768,11 +771,10 @@ def test_a_running_job_whose_worker_is_gone_is_said_so(env: Env) -> None:
 def test_a_backup_stopped_midway_leaves_no_file_under_its_name(env: Env) -> None:
     """Killed midway (a CI timeout), it left a full-size file that was an empty database,
     its pages in a journal: put back, a silently empty queue; a retry was refused."""
-    import json as json_module
-
     env.write_config('[jobs.t]\ncommand = ["true"]\n')
-    line = json_module.dumps({"job": "t", "payload": {"p": "x" * 4000}, "delay": "1d"}) + "\n"
-    env.run("enqueue", "--batch", "-", input=line * 15000, check=True)
+    now = time.time()
+    with SqliteStore(env.db) as store:  # 60 MB: a copy long enough to be killed midway
+        store.enqueue([NewJob(job="t", payload={"p": "x" * 4000}, run_at=now + 86400)] * 15000, now)
     target = env.root / "copy.db"
     backup = env.start("backup", str(target))
     parts = f".copy.db.part-{backup.pid}-*"
