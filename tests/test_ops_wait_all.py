@@ -21,6 +21,9 @@ from conftest import JOBCTL, Env
 from test_observe_support import read_pid
 from test_ops_support import burst, start_worker
 
+from jobctl.models import NewJob
+from jobctl.store.sqlite import SqliteStore
+
 CONFIG = """\
 [jobs.ok]
 command = ["true"]
@@ -35,6 +38,13 @@ queue = "other"
 """
 
 NO_WORKER = "jobctl: note: no live worker serves queue '{}' yet; waiting for a worker"
+
+
+def _queued(env: Env, count: int, payload: dict[str, str]) -> None:
+    """`count` jobs `ok` queued in one enqueue through the store (ids 1 to `count` in a new
+    database): a backlog as a `--batch` of `count` lines leaves, without parsing the lines."""
+    with SqliteStore(env.db) as store:
+        store.enqueue([NewJob(job="ok", payload=payload)] * count, time.time())
 
 
 def test_wait_queue_takes_the_jobs_active_when_it_starts(env: Env) -> None:
@@ -532,8 +542,7 @@ def test_a_timeout_is_kept_on_a_hundred_thousand_jobs(env: Env) -> None:
     """The timeout's report compared every job with every job still pending: with 100,000
     queued jobs and no worker, --timeout 1s took over a minute, and on a million, hours."""
     env.write_config(CONFIG)
-    lines = json.dumps({"job": "ok"}) + "\n"
-    env.run("enqueue", "--batch", "-", input=lines * 100_000, check=True, timeout=120)
+    _queued(env, 100_000, {})
     started = time.monotonic()
     result = env.run("wait", "--all", "--timeout", "1s", timeout=60)
     took = time.monotonic() - started
@@ -614,8 +623,7 @@ def test_a_wait_on_a_big_backlog_holds_ids_and_streams_its_json(env: Env) -> Non
     built its --json document whole at the timeout: 1.1 GB for 200,000 queued jobs, where
     `list --limit 0 --json` streams them in a tenth of that."""
     env.write_config(CONFIG)
-    lines = json.dumps({"job": "ok", "payload": {"pad": "x" * 1000}}) + "\n"
-    env.run("enqueue", "--batch", "-", input=lines * 20_000, check=True, timeout=120)
+    _queued(env, 20_000, {"pad": "x" * 1000})
     out, peak = env.root / "wait.json", env.root / "peak"
     # Started from a small process: a child forked from this test's (large) one counts the
     # pages they shared before its exec in its peak.
