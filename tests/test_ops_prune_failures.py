@@ -10,6 +10,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from conftest import Env, small_file_system
 from test_ops_support import wait_state
 
@@ -20,26 +21,35 @@ _JOBS = '[jobs.ok]\ncommand = ["true"]\n'
 _BACKLOG = 20_000
 
 
-def _backlog_and_room(env: Env, room: int) -> tuple[Path, int]:
-    """The sandbox's database made with _BACKLOG jobs cancelled an hour ago, and where to
-    mount a file system for its copy with `room` bytes free beside it (less than SQLite's
-    automatic checkpoint lets its -wal grow to), with that file system's size."""
-    env.write_config(_JOBS)
-    with SqliteStore(env.db) as store:
+@pytest.fixture(scope="module")
+def backlog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database of _BACKLOG jobs cancelled an hour ago, made once for the module (the
+    cancel of 20,000 jobs is most of its cost): each test prunes a copy of its own."""
+    db = tmp_path_factory.mktemp("backlog") / "q.db"
+    with SqliteStore(db) as store:
         at = time.time() - 3600
         made = store.enqueue(
             [NewJob(job="ok", payload={"i": i, "pad": "x" * 100}) for i in range(_BACKLOG)], at
         )
         store.cancel([r.id for r in made], at)
+    return db
+
+
+def _backlog_and_room(env: Env, backlog: Path, room: int) -> tuple[Path, int]:
+    """The sandbox's database made with _BACKLOG jobs cancelled an hour ago, and where to
+    mount a file system for its copy with `room` bytes free beside it (less than SQLite's
+    automatic checkpoint lets its -wal grow to), with that file system's size."""
+    env.write_config(_JOBS)
+    shutil.copy(backlog, env.db)
     size = env.db.stat().st_size
     small = env.root / "small"
     return small, size + room
 
 
-def test_prune_on_a_nearly_full_disk_deletes_every_job(env: Env) -> None:
+def test_prune_on_a_nearly_full_disk_deletes_every_job(env: Env, backlog: Path) -> None:
     """Its -wal grew by 4 MiB before SQLite's own checkpoint: on a disk with less free,
     the one state an admin prunes in, it stopped after 2,000 of 20,000 jobs, every run."""
-    small, size = _backlog_and_room(env, 1000 << 10)
+    small, size = _backlog_and_room(env, backlog, 1000 << 10)
     with small_file_system(small, f"size={size}"):
         shutil.copy(env.db, small / "q.db")
         env.db = small / "q.db"
@@ -48,10 +58,10 @@ def test_prune_on_a_nearly_full_disk_deletes_every_job(env: Env) -> None:
         assert len(json.loads(result.stdout)["pruned"]) == _BACKLOG
 
 
-def test_prune_stopped_by_a_full_disk_prints_the_jobs_it_deleted(env: Env) -> None:
+def test_prune_stopped_by_a_full_disk_prints_the_jobs_it_deleted(env: Env, backlog: Path) -> None:
     """A prune whose later batch found the disk full said only "the disk is full", with
     nothing on stdout even with --json: the jobs its first batches deleted went unsaid."""
-    small, size = _backlog_and_room(env, 1000 << 10)
+    small, size = _backlog_and_room(env, backlog, 1000 << 10)
     with small_file_system(small, f"size={size}"):
         shutil.copy(env.db, small / "q.db")
         env.db = small / "q.db"
