@@ -51,26 +51,28 @@ def _run_watching(
 ) -> tuple[subprocess.CompletedProcess[str], set[int]]:
     """Run `jobctl ARGS` while reading, from another connection, how many jobs are in
     `state`: the counts seen strictly between none and `total` are those of batches
-    committed with more to come."""
-    out, err = env.root / "out", env.root / "err"  # (a pipe left unread would fill)
-    with out.open("w") as stdout, err.open("w") as stderr:
-        proc = subprocess.Popen(
-            [*JOBCTL, *env.global_args(), *args],
-            stdout=stdout,
-            stderr=stderr,
-            env=env.env,
-            cwd=env.root,
-        )
+    committed with more to come. The call is Env.run's, made from a thread: the command
+    starts without an interpreter's start-up, through which the reads went on for nothing."""
+    ended: list[subprocess.CompletedProcess[str] | BaseException] = []
+
+    def call() -> None:
+        try:
+            ended.append(env.run(*args, timeout=120))
+        except BaseException as exc:  # (raised again below, in the test's thread)
+            ended.append(exc)
+
+    running = threading.Thread(target=call)
+    running.start()
     seen: set[int] = set()
     try:
-        while proc.poll() is None:
+        while running.is_alive():
             seen.add(_count(store, state))
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-    ended = subprocess.CompletedProcess(args, proc.returncode, out.read_text(), err.read_text())
-    return ended, {n for n in seen if 0 < n < total}
+        running.join()
+    (result,) = ended
+    if isinstance(result, BaseException):
+        raise result
+    return result, {n for n in seen if 0 < n < total}
 
 
 _COMMANDS = {
