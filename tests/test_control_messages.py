@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 
 import pytest
@@ -38,7 +39,14 @@ def test_edit_says_a_job_cancelled_or_made_dead_meanwhile_as_such(env: Env) -> N
         "7",
         "--json",
     )
-    env.wait_for(lambda: (found := job(env, 1)) is not None and found.priority == 7, interval=0.001)
+    # One connection for every look (a store opened at each, every millisecond, kept a core
+    # busy through the edit's start-up).
+    reader = sqlite3.connect(env.db, isolation_level=None)
+    try:
+        first = "SELECT priority FROM jobs WHERE id = 1"
+        env.wait_for(lambda: reader.execute(first).fetchone() == (7,), interval=0.001)
+    finally:
+        reader.close()
     stop_outside_writes(env.db, editing.pid)
     try:
         assert job(env, cancelled).priority != 7  # type: ignore[union-attr]
