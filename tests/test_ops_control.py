@@ -718,8 +718,13 @@ def test_backup_copies_the_database_while_a_worker_writes(env: Env) -> None:
         done = env.run("backup", str(target), check=True)
         assert done.stdout.startswith(f"backed up {env.db} to {target} (")
         copies.append(target)
+    # Looked for in the file itself, then said by `list` once: a `list` at every look, 20 a
+    # second while the worker drains the queue, is a process each.
+    active = "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')"
+    with contextlib.closing(sqlite3.connect(env.db, isolation_level=None)) as reader:
+        env.wait_for(lambda: reader.execute(active).fetchone() == (0,), timeout=60)
     listing = ["list", "--json", "-n", "0", "--state", "queued", "--state", "running"]
-    env.wait_for(lambda: json.loads(env.run(*listing, check=True).stdout) == [], timeout=60)
+    assert json.loads(env.run(*listing, check=True).stdout) == []
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     for target in copies:
