@@ -751,7 +751,7 @@ def test_a_running_job_whose_worker_is_gone_is_said_so(env: Env) -> None:
     )
     job_id = env.enqueue("s")
     worker = env.start("run-worker")
-    env.wait_for(lambda: env.show(job_id)["state"] == "running")
+    wait_state(env, job_id, "running")
     worker_id = env.show(job_id)["worker"]
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=30)
