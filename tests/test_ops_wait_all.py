@@ -391,6 +391,33 @@ def test_a_wait_on_a_database_deleted_under_it_ends(env: Env, command: str) -> N
     assert f"database {env.db}: deleted while in use" in err
 
 
+def test_a_database_deleted_as_its_store_opens_is_said_deleted(env: Env) -> None:
+    """Deleted between SQLite's open and the store's look at the file's identity (the test
+    above, now and then, under load): the identity was "cannot tell", and a wait on the
+    deleted file waited for good. The deletion lands there through a trace on the return
+    of the function that opens the file."""
+    env.write_config(CONFIG)
+    env.enqueue("ok", "--delay", "1h")
+
+    def at_return(frame: object, event: str, arg: object) -> None:
+        if event == "return":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{env.db}{suffix}").unlink(missing_ok=True)
+
+    def trace(frame: object, event: str, arg: object) -> object:
+        opening = frame.f_code.co_name == "open_database"  # type: ignore[attr-defined]
+        return at_return if event == "call" and opening else None
+
+    sys.settrace(trace)
+    try:
+        store = SqliteStore(env.db, create=False)
+    finally:
+        sys.settrace(None)
+    with store:
+        assert not env.db.exists()
+        assert store.replaced() == f"database {env.db}: deleted while in use"
+
+
 @pytest.mark.parametrize(
     ("signum", "code", "how"),
     [

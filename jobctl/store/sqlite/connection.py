@@ -71,6 +71,11 @@ class SqliteBase:
         self._notifier = Notifier(wake_dir_for(path))
         try:
             self._identity: tuple[int, int] | None = _identity(path)
+        except FileNotFoundError:
+            # Deleted since SQLite opened it (`rm q.db*` as the command starts): no file has
+            # this identity, so the next look says so, where None ("cannot tell") left a
+            # wait on the deleted file waiting for good.
+            self._identity = _NO_FILE
         except OSError:
             self._identity = None
         # The -wal and -shm as this connection has them open (see _beside_gone).
@@ -317,6 +322,9 @@ class SqliteBase:
 
 
 _LOCKED = sqlite3.OperationalError("database is locked")
+
+
+_NO_FILE = (-1, -1)  # the identity of a file deleted before it could be read
 
 
 def _identity(path: Path | str) -> tuple[int, int]:
