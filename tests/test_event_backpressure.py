@@ -15,10 +15,14 @@ from typing import Any
 import pytest
 from conftest import JOBCTL, Env
 
-QUICK = '[jobs.quick]\ncommand = ["true"]\n'
-# Some 195 bytes of lines each (more in json): 300 KiB, more than a 4 KiB pipe and 256 KiB
-# pending (1,300 was not, in text)
-JOBS = 1600
+# The longest names a job type and a queue may have: each job's two lines, which name both,
+# take some 430 bytes (more in json), so fewer jobs fill the pipe and the pending bytes.
+NAME = "quick-" + "q" * 58
+QUEUE = "queue-" + "u" * 58
+QUICK = f'[jobs.{NAME}]\ncommand = ["true"]\nqueue = "{QUEUE}"\n'
+# 340 KiB of lines, more than a 4 KiB pipe and 256 KiB pending (1,300 jobs of 195 bytes
+# each, 250 KiB, were not)
+JOBS = 800
 
 
 def _counts(env: Env) -> dict[str, Any]:
@@ -66,7 +70,7 @@ def test_a_worker_whose_stderr_is_not_read_runs_every_job_and_stops(
     env: Env, command: list[str]
 ) -> None:
     env.write_config(QUICK)
-    batch = "".join('{"job":"quick"}\n' for _ in range(JOBS))
+    batch = f'{{"job":"{NAME}"}}\n' * JOBS
     env.run("enqueue", "--batch", "-", input=batch, check=True)
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)  # the smallest pipe: fewer jobs fill it
