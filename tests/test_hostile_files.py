@@ -79,8 +79,17 @@ def good_db(env: Env, template: Path) -> Path:
 def run(
     env: Env, args: list[str], preexec_fn: Callable[[], None] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS` on the sandbox's database: a new interpreter where a limit is set in the
+    child first, a call of the fork server otherwise."""
     stdin = BATCH if args[:2] == ["enqueue", "--batch"] else None
+    if preexec_fn is None:
+        return env.run(*args, input=stdin)
     return run_cli(env, *args, input=stdin, preexec_fn=preexec_fn, timeout=60)
+
+
+def run_with(env: Env, options: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`jobctl OPTIONS ARGS`: these global options alone, not the sandbox's."""
+    return env.run(*options, *args, config=False)
 
 
 def siblings(db: Path) -> dict[str, str | None]:
@@ -191,7 +200,7 @@ def test_failed_commands_leave_a_good_database_byte_for_byte(env: Env, good_db: 
     before = siblings(good_db)
     for args, code in FAILING:
         bad_batch = BATCH + '{"job": "nope"}\n' if args[:2] == ["enqueue", "--batch"] else None
-        result = run_cli(env, *args, input=bad_batch)
+        result = env.run(*args, input=bad_batch)
         assert result.returncode == code, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert siblings(good_db) == before, args
@@ -313,10 +322,10 @@ def test_a_config_that_is_a_symlink_loop_is_one_clean_error(
     else:
         options = ["--config", str(loop_a), "--db", str(db)]
     for args in (["validate"], ["enqueue", "noop"], ["run-worker", "--burst"]):
-        result = run_cli(env, *args, global_args=options)
+        result = run_with(env, options, *args)
         one_error_line(result, 2, "a.toml", "symbolic links")
     # The database is named: a command on stored jobs alone goes on, saying why.
-    listed = run_cli(env, "list", global_args=options)
+    listed = run_with(env, options, "list")
     assert listed.returncode == 0
     assert listed.stderr.startswith("jobctl: warning: ") and "symbolic links" in listed.stderr
     assert siblings(db) == before
@@ -326,7 +335,7 @@ def test_a_local_jobs_toml_that_is_a_symlink_loop_is_named(env: Env, good_db: Pa
     db = good_db
     env.config.unlink()
     env.config.symlink_to(env.config)  # ./jobs.toml, found without --config
-    result = run_cli(env, "enqueue", "noop", global_args=["--db", str(db)])
+    result = run_with(env, ["--db", str(db)], "enqueue", "noop")
     one_error_line(result, 2, "jobs.toml", "symbolic links")
 
 
@@ -336,7 +345,7 @@ def test_another_users_local_jobs_toml_is_refused_with_the_ways_to_pass_it_by(en
     refused with chown as the only fix; a config named elsewhere is used instead of it."""
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
     os.chown(env.config, 65534, -1)  # ./jobs.toml of the sandbox's folder, found unasked
-    refused = run_cli(env, "enqueue", "--exec", "--", "true", global_args=["--db", str(env.db)])
+    refused = run_with(env, ["--db", str(env.db)], "enqueue", "--exec", "--", "true")
     line = one_error_line(refused, 2, "owned by nobody")
     assert line.endswith(
         "(chown; chmod go-w FILE), or, where it is rightly another's, leave it out: run jobctl"
@@ -345,7 +354,7 @@ def test_another_users_local_jobs_toml_is_refused_with_the_ways_to_pass_it_by(en
     )
     mine = env.root / "mine.toml"
     mine.write_text('[jobs.ok]\ncommand = ["true"]\n')
-    taken = run_cli(env, "enqueue", "ok", global_args=["--config", str(mine), "--db", str(env.db)])
+    taken = run_with(env, ["--config", str(mine), "--db", str(env.db)], "enqueue", "ok")
     assert taken.returncode == 0, taken.stderr
 
 
@@ -388,31 +397,26 @@ def test_a_database_on_a_read_only_mount_or_a_full_disk_is_said_to_be_so(
     with small_file_system(tmp_path / "mnt", "size=4m") as mount:
         env.write_config('[jobs.ok]\ncommand = ["true"]\n')
         db = mount / "q.db"
-        assert run_cli(env, "enqueue", "ok", global_args=["--db", str(db)]).returncode == 0
+        assert run_with(env, ["--db", str(db)], "enqueue", "ok").returncode == 0
         subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
         for args in (["enqueue", "ok"], ["cancel", "1"]):
-            result = run_cli(env, *args, global_args=["--db", str(db)])
+            result = run_with(env, ["--db", str(db)], *args)
             one_error_line(
                 result, 3, "q.db", f"the file system holding {mount} is mounted read-only"
             )
         # Reads of a database at rest (a snapshot, a disk remounted read-only after errors)
         # were refused as well: they read it as it is (nothing can be changing it).
         for args in (["list", "--json"], ["show", "1", "--json"], ["status", "--json"]):
-            result = run_cli(env, *args, global_args=["--db", str(db)])
+            result = run_with(env, ["--db", str(db)], *args)
             assert (result.returncode, result.stderr) == (0, "")
-        assert (
-            json.loads(run_cli(env, "list", "--json", global_args=["--db", str(db)]).stdout)[0][
-                "id"
-            ]
-            == 1
-        )
+        assert json.loads(run_with(env, ["--db", str(db)], "list", "--json").stdout)[0]["id"] == 1
         # A full disk: `list` said "disk I/O error", sending one to look for a failing disk.
         subprocess.run(["mount", "-o", "remount,rw", str(mount)], check=True)
         with contextlib.suppress(OSError), (mount / "filler").open("wb") as filler:
             while True:
                 filler.write(b"\0" * 65536)
         for args in (["enqueue", "ok"], ["list"]):
-            result = run_cli(env, *args, global_args=["--db", str(db)])
+            result = run_with(env, ["--db", str(db)], *args)
             one_error_line(result, 3, "q.db", "the disk is full")
 
 
@@ -436,7 +440,7 @@ def test_a_database_cut_to_nothing_is_not_read_as_an_empty_queue(env: Env) -> No
     elsewhere.mkdir(mode=0o700)
     copy = elsewhere / "q.db"
     copy.write_bytes(b"")
-    result = run_cli(env, "status", global_args=["--db", str(copy)])
+    result = run_with(env, ["--db", str(copy)], "status")
     one_error_line(result, 3, str(copy), "is empty (0 bytes)")
     assert copy.stat().st_size == 0
     assert env.run("--db", str(copy), "enqueue", "noop").returncode == 0  # a writer makes it
