@@ -27,6 +27,11 @@ from typing import Any
 import pytest
 from conftest import Env
 
+# A wait on what jobctl's own commands say polls four times a second, not twenty: each look
+# is a CLI call of some 40 ms of CPU, and the states waited for (a worker registered, a job
+# running or finished) hold once reached.
+POLL = 0.25
+
 # ---------------------------------------------------------------------------------------------
 # Helpers
 
@@ -666,7 +671,7 @@ def test_a_job_that_exits_0_on_sigterm_is_not_taken_for_done(env: Env, stop: str
         wanted = ("interrupted", "stopped by worker shutdown")
     else:
         env.run("cancel", str(job_id), check=True)
-        env.wait_for(lambda: history(env.show(job_id))[-1]["outcome"] is not None)
+        env.wait_for(lambda: history(env.show(job_id))[-1]["outcome"] is not None, interval=POLL)
         worker.send_signal(signal.SIGTERM)
         assert worker.wait(timeout=30) == 0
         assert env.show(job_id)["state"] == "cancelled"
@@ -820,15 +825,15 @@ def test_a_changed_max_running_applies_to_the_next_claim(env: Env) -> None:
         listed = json.loads(env.run("list", "--json", "-s", "running", check=True).stdout)
         return sorted(job["id"] for job in listed)
 
-    env.wait_for(lambda: len(running()) == 2)
+    env.wait_for(lambda: len(running()) == 2, interval=POLL)
     env.write_config(config.format(1))
     env.run("cancel", str(running()[0]), check=True)  # its slot frees: the limit is 1 now
-    env.wait_for(lambda: len(running()) == 1)
+    env.wait_for(lambda: len(running()) == 1, interval=POLL)
     time.sleep(0.5)
     assert len(running()) == 1 and env.show(ids[2])["state"] == "queued"
     env.write_config(config.format(3))
     env.enqueue("s")  # wakes the worker, which the old limit kept from claiming
-    env.wait_for(lambda: len(running()) == 3, timeout=10)
+    env.wait_for(lambda: len(running()) == 3, timeout=10, interval=POLL)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
 

@@ -20,6 +20,11 @@ from test_observe_support import enqueue_at, opened, register, start_logged
 
 from jobctl.models import NewJob
 
+# A wait on what jobctl's own commands say polls four times a second, not twenty: each look
+# is a CLI call of some 40 ms of CPU, and the states waited for (a worker registered, a job
+# running or finished) hold once reached.
+POLL = 0.25
+
 CONFIG = """
 [jobs.ok]
 command = ["true"]
@@ -186,7 +191,9 @@ def test_a_running_worker_and_daemon_are_live_until_they_stop(env: Env) -> None:
     daemon = start_logged(env, "schedule-daemon")
     worker.wait_event(env, "worker.started")
     daemon.wait_event(env, "scheduler.leader")
-    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    env.wait_for(
+        lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0, interval=POLL
+    )
     assert worker.stop() == 0
     assert daemon.stop() == 0
     # A clean stop says goodbye at once; nothing waits for the heartbeat to go stale.
@@ -209,12 +216,12 @@ def test_a_worker_whose_every_claim_fails_is_not_live(env: Env) -> None:
         conn.commit()
     worker = start_logged(env, "run-worker")
     worker.wait_event(env, "worker.store_error")
-    env.wait_for(lambda: health(env, "--require-worker")[0] == 1, timeout=20)
+    env.wait_for(lambda: health(env, "--require-worker")[0] == 1, timeout=20, interval=POLL)
     with contextlib.closing(sqlite3.connect(env.db)) as conn:
         conn.execute("DROP TRIGGER refuse")
         conn.commit()
-    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20)
-    env.wait_for(lambda: health(env, "--require-worker")[0] == 0, timeout=20)
+    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20, interval=POLL)
+    env.wait_for(lambda: health(env, "--require-worker")[0] == 0, timeout=20, interval=POLL)
     assert worker.stop() == 0
 
 
@@ -225,7 +232,9 @@ def test_a_worker_and_daemon_killed_on_this_host_are_dead_at_once(env: Env) -> N
     env.enqueue("ok", "--delay", "1h")
     worker = env.start("run-worker")
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    env.wait_for(
+        lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0, interval=POLL
+    )
     for proc in (worker, daemon):
         proc.kill()
         proc.wait(timeout=10)
@@ -240,7 +249,7 @@ def test_a_killed_worker_not_yet_reaped_is_dead_at_once(env: Env) -> None:
     env.write_config(CONFIG)
     env.enqueue("ok", "--delay", "1h")
     worker = env.start("run-worker")
-    env.wait_for(lambda: health(env, "--require-worker")[0] == 0)
+    env.wait_for(lambda: health(env, "--require-worker")[0] == 0, interval=POLL)
     worker.kill()
     # Wait for it to exit, but leave it unreaped (WNOWAIT): a zombie.
     os.waitid(os.P_PID, worker.pid, os.WEXITED | os.WNOWAIT)
@@ -256,7 +265,9 @@ def test_up_counts_as_worker_and_cron_daemon(env: Env) -> None:
     env.write_config(CONFIG)
     env.enqueue("ok", "--delay", "1h")
     up = start_logged(env, "up")
-    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    env.wait_for(
+        lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0, interval=POLL
+    )
     up.wait_event(env, "worker.started")
     assert up.stop() == 0
 
@@ -581,7 +592,9 @@ def test_a_config_broken_since_the_daemons_started_fails_health(env: Env) -> Non
     next start, a reboot's, would refuse the file (exit 2, and a unit not restarted)."""
     env.write_config(CONFIG)
     up = start_logged(env, "up")
-    env.wait_for(lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0)
+    env.wait_for(
+        lambda: health(env, "--require-worker", "--require-scheduler")[0] == 0, interval=POLL
+    )
     with env.config.open("a") as config:
         config.write("[jobs.broken\n")
     refused = env.run("validate")

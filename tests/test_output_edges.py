@@ -31,6 +31,11 @@ from test_ops_support import start_worker
 
 from jobctl.models import NewJob
 
+# A wait on what jobctl's own commands say polls four times a second, not twenty: each look
+# is a CLI call of some 40 ms of CPU, and the states waited for (a worker registered, a job
+# running or finished) hold once reached.
+POLL = 0.25
+
 # The job writes this to stderr: it would clear the screen and turn everything red.
 LOUD = r"""
 [jobs.loud]
@@ -656,13 +661,13 @@ def test_status_piped_names_a_running_exec_job_exec_and_gives_its_command_last(e
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
     running = env.enqueue("--exec", "--", "sh", "-c", "while [ ! -e go ]; do sleep 0.05; done")
     worker = env.start("run-worker")
-    env.wait_for(lambda: env.show(running)["state"] == "running", timeout=20)
+    env.wait_for(lambda: env.show(running)["state"] == "running", timeout=20, interval=POLL)
     lines = env.run("status", check=True).stdout.splitlines()
     head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["ID", "JOB"])
     assert lines[head].split()[-1] == "COMMAND"
     assert lines[head + 1].split()[:3] == [str(running), "exec", "default"]
     (env.root / "go").touch()
-    env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20)
+    env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20, interval=POLL)
     worker.send_signal(signal.SIGTERM)
     worker.communicate(timeout=30)
 
@@ -724,7 +729,7 @@ def test_status_never_folds_a_worker_s_id_on_a_60_column_terminal(env: Env) -> N
     )
     worker = env.start("run-worker", "--worker-name", LONG_WORKER)
     running = env.enqueue("slow", "--queue", "nightly-reports")
-    env.wait_for(lambda: env.show(running)["state"] == "running", timeout=20)
+    env.wait_for(lambda: env.show(running)["state"] == "running", timeout=20, interval=POLL)
     try:
         lines = _visible(run_on_terminal(env, "status", columns=60)).splitlines()
         assert all(len(line.rstrip()) <= 60 for line in lines), "\n".join(lines)
@@ -738,7 +743,7 @@ def test_status_never_folds_a_worker_s_id_on_a_60_column_terminal(env: Env) -> N
         assert any(line.split()[:1] == ["nightly-reports"] for line in lines)
     finally:
         gate.touch()
-        env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20)
+        env.wait_for(lambda: env.show(running)["state"] == "succeeded", timeout=20, interval=POLL)
         worker.send_signal(signal.SIGTERM)
         worker.communicate(timeout=30)
 

@@ -17,6 +17,11 @@ from conftest import Env
 from rich.cells import cell_len
 from test_output_edges import run_on_terminal
 
+# A wait on what jobctl's own commands say polls four times a second, not twenty: each look
+# is a CLI call of some 40 ms of CPU, and the states waited for (a worker registered, a job
+# running or finished) hold once reached.
+POLL = 0.25
+
 WORKER = "vm:21865:f55a"  # as long as a default worker id (host:pid:random)
 
 
@@ -50,13 +55,17 @@ def _three_builds(env: Env) -> tuple[subprocess.Popen[str], dict[int, str]]:
         )
         for n in (1, 2, 3)
     }
-    env.wait_for(lambda: all(env.show(i)["state"] == "running" for i in jobs), timeout=20)
+    env.wait_for(
+        lambda: all(env.show(i)["state"] == "running" for i in jobs), timeout=20, interval=POLL
+    )
     return worker, jobs
 
 
 def _finish(env: Env, worker: subprocess.Popen[str], jobs: dict[int, str]) -> None:
     (env.root / "go").touch()
-    env.wait_for(lambda: all(env.show(i)["state"] == "succeeded" for i in jobs), timeout=20)
+    env.wait_for(
+        lambda: all(env.show(i)["state"] == "succeeded" for i in jobs), timeout=20, interval=POLL
+    )
     worker.send_signal(signal.SIGTERM)
     worker.communicate(timeout=30)
 
@@ -162,7 +171,7 @@ def test_a_running_job_whose_worker_is_gone_says_so(env: Env) -> None:
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
     worker = env.start("run-worker", "--worker-name", WORKER)
     job = env.enqueue("--exec", "--", "sh", "hold.sh")
-    env.wait_for(lambda: env.show(job)["state"] == "running", timeout=20)
+    env.wait_for(lambda: env.show(job)["state"] == "running", timeout=20, interval=POLL)
     try:
         alive = env.run("status", check=True).stdout
         assert "gone" not in alive, alive
@@ -196,7 +205,11 @@ def test_the_note_of_a_gone_worker_s_jobs_says_what_their_attempts_make_of_them(
     worker = env.start("run-worker", "-n", "3", "--worker-name", WORKER)
     last = env.enqueue("--exec", "--", "sh", "hold.sh", "last")
     again = env.enqueue("--exec", "--max-attempts", "3", "--", "sh", "hold.sh", "again")
-    env.wait_for(lambda: all(env.show(i)["state"] == "running" for i in (last, again)), timeout=20)
+    env.wait_for(
+        lambda: all(env.show(i)["state"] == "running" for i in (last, again)),
+        timeout=20,
+        interval=POLL,
+    )
     try:
         os.killpg(worker.pid, signal.SIGKILL)
         worker.communicate(timeout=30)

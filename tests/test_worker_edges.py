@@ -19,6 +19,11 @@ import pytest
 from conftest import JOBCTL, Env, small_file_system
 from test_ops_support import process_gone, read_pid, start_worker
 
+# A wait on what jobctl's own commands say polls four times a second, not twenty: each look
+# is a CLI call of some 40 ms of CPU, and the states waited for (a worker registered, a job
+# running or finished) hold once reached.
+POLL = 0.25
+
 
 def test_an_attempt_of_an_unknown_job_leaves_no_log_path(env: Env) -> None:
     """The worker refuses a job its config no longer defines. Nothing was written, so there
@@ -247,7 +252,7 @@ def test_a_second_live_worker_of_the_same_name_is_refused(env: Env) -> None:
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
     first = env.start("--log-format", "json", "run-worker", "--worker-name", "w1")
     try:
-        env.wait_for(lambda: "w1" in env.run("status", "--json").stdout)
+        env.wait_for(lambda: "w1" in env.run("status", "--json").stdout, interval=POLL)
         second = env.run("run-worker", "--worker-name", "w1", "--burst")
         assert second.returncode == 2, second
         assert second.stderr.startswith("jobctl: --worker-name 'w1': a running worker")
@@ -289,7 +294,7 @@ def test_logs_of_a_silent_attempt_its_worker_stopped_print_nothing(env: Env) -> 
     env.write_config('[jobs.quiet]\ncommand = ["sleep", "30"]\n')
     worker = env.start("run-worker", "--shutdown-timeout", "0s")
     job_id = env.enqueue("quiet")
-    env.wait_for(lambda: env.show(job_id)["state"] == "running")
+    env.wait_for(lambda: env.show(job_id)["state"] == "running", interval=POLL)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     attempts = env.show(job_id)["attempts_history"]
@@ -304,7 +309,7 @@ def test_a_worker_restarted_at_once_after_a_kill_keeps_its_name(env: Env) -> Non
     process is gone, so the name is free."""
     env.write_config('[jobs.ok]\ncommand = ["true"]\n')
     first = env.start("run-worker", "--worker-name", "w1")
-    env.wait_for(lambda: "w1" in env.run("status", "--json").stdout)
+    env.wait_for(lambda: "w1" in env.run("status", "--json").stdout, interval=POLL)
     first.send_signal(signal.SIGKILL)
     first.wait(timeout=10)
     again = env.run("run-worker", "--worker-name", "w1", "--burst")
@@ -446,7 +451,9 @@ def test_sighup_before_the_handler_is_in_never_stops_a_daemon(env: Env, command:
             writer.write(
                 '[jobs.t]\ncommand = ["true"]\n[schedules.s]\njob = "t"\ncron = "0 0 1 1 *"\n'
             )
-        env.wait_for(lambda: env.run("health", "--require-" + _KIND[command]).returncode == 0)
+        env.wait_for(
+            lambda: env.run("health", "--require-" + _KIND[command]).returncode == 0, interval=POLL
+        )
         assert proc.poll() is None
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -717,7 +724,7 @@ def test_a_worker_whose_database_file_goes_away_stops(env: Env, how: str) -> Non
     env.write_config('[settings]\nlease = "1s"\n[jobs.ok]\ncommand = ["true"]\n')
     env.enqueue("ok", "--delay", "1h")
     worker = env.start("run-worker")
-    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0, interval=POLL)
     if how == "replaced":  # made beside it first: the worker must never see the path empty
         made = env.db.with_name("new.db")
         env.run("--db", str(made), "enqueue", "ok", check=True)
@@ -743,7 +750,7 @@ def test_a_worker_whose_wal_or_shm_is_deleted_stops_and_loses_no_job(env: Env, s
     env.write_config('[settings]\nlease = "3s"\n[jobs.ok]\ncommand = ["true"]\n')
     env.enqueue("ok", "--delay", "1h")
     worker = env.start("run-worker")
-    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0, interval=POLL)
     kept = [env.enqueue("ok", "--delay", "1h") for _ in range(3)]
     Path(f"{env.db}{suffix}").unlink()
     if suffix == "-shm":
@@ -825,7 +832,7 @@ def test_a_cron_daemon_whose_database_file_goes_away_stops(env: Env) -> None:
     )
     env.enqueue("ok", "--delay", "1h")
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0)
+    env.wait_for(lambda: env.run("health", "--require-scheduler").returncode == 0, interval=POLL)
     _remove_database(env)
     _, err = daemon.communicate(timeout=30)
     assert daemon.returncode == 3, err
@@ -883,14 +890,14 @@ def test_a_stall_of_every_worker_does_not_make_one_kill_another_s_job(env: Env) 
     owner = env.start("run-worker")
     env.wait_for(lambda: (env.root / "started").exists())
     other = env.start("run-worker")
-    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0, interval=POLL)
     time.sleep(0.5)  # the other worker is in its rhythm of looks
     blocker = sqlite3.connect(env.db, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # every worker's writes wait, as on a stalled disk
     time.sleep(2.5)  # longer than the lease
     blocker.execute("ROLLBACK")
     blocker.close()
-    env.wait_for(lambda: env.show(job_id)["state"] != "running", timeout=20)
+    env.wait_for(lambda: env.show(job_id)["state"] != "running", timeout=20, interval=POLL)
     job = env.show(job_id)
     assert (job["state"], job["attempts"]) == ("succeeded", 1), job["error"]
     for worker in (owner, other):
@@ -981,7 +988,7 @@ def test_a_worker_names_its_database_and_says_when_it_made_it(env: Env) -> None:
     env.db.unlink()
     env.write_config('[jobs.ok]\ncommand = ["true"]\n[schedules.s]\njob = "ok"\ncron = "@daily"\n')
     up = env.start("up")
-    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0, interval=POLL)
     up.send_signal(signal.SIGTERM)
     _, err = up.communicate(timeout=30)
     assert up.returncode == 0 and "worker.started" in err and "worker.new_database" not in err
@@ -1009,10 +1016,13 @@ def test_a_worker_warns_of_waiting_jobs_whose_type_the_config_lost(env: Env) -> 
     env.enqueue("old", "--delay", "1h")
     env.enqueue("old", "--delay", "1h")
     worker = env.start("run-worker")
-    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0)
+    env.wait_for(lambda: env.run("health", "--require-worker").returncode == 0, interval=POLL)
     env.write_config('[jobs.renamed]\ncommand = ["true"]\n[jobs.ok]\ncommand = ["true"]\n')
     env.enqueue("ok")  # the worker's next claim reads the changed file
-    env.wait_for(lambda: env.run("list", "-s", "succeeded", "--json").stdout.count('"id"') == 1)
+    env.wait_for(
+        lambda: env.run("list", "-s", "succeeded", "--json").stdout.count('"id"') == 1,
+        interval=POLL,
+    )
     worker.send_signal(signal.SIGTERM)
     _, err = worker.communicate(timeout=30)
     (line,) = [x for x in err.splitlines() if "worker.unknown_jobs" in x]
@@ -1064,7 +1074,7 @@ def test_a_job_the_store_hands_out_again_while_it_runs_here_is_not_started_twice
     # its line by then.
     env.wait_for(lambda: lease_end() != claimed_until, timeout=20)
     (env.root / "go").touch()
-    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20)
+    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20, interval=POLL)
     worker.send_signal(signal.SIGTERM)
     _, stderr = worker.communicate(timeout=30)
     lines = runs.read_text().split()
