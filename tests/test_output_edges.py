@@ -240,17 +240,17 @@ def test_import_crontab_leaves_out_a_user_column_read_as_a_command(env: Env) -> 
     this host that is no program, followed by a command, is left out with a pointer to
     --system; a command that merely shares a user's name and takes no command is kept."""
     data = (
-        b"25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n0 3 * * * root\n"
+        "25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n0 3 * * * root\n"
     )
-    result = run_bytes(env, "import-crontab", "-", stdin=data)
+    result = env.run("import-crontab", "-", input=data)
     assert result.returncode == 0
-    assert result.stderr.decode().splitlines() == [
+    assert result.stderr.splitlines() == [
         "jobctl: -: line 1: not imported: 'root' is a user here, not a command: a line of"
         " the /etc/crontab format, with a user column? (give --system)"
     ]
-    assert b'command = "root"' in result.stdout
-    system = run_bytes(env, "import-crontab", "--system", "-", stdin=data)
-    assert b'user = "root"' in system.stdout and b"run-parts" in system.stdout
+    assert 'command = "root"' in result.stdout
+    system = env.run("import-crontab", "--system", "-", input=data)
+    assert 'user = "root"' in system.stdout and "run-parts" in system.stdout
 
 
 def test_import_crontab_reads_files_of_etc_cron_d_with_their_user_column(env: Env) -> None:
@@ -260,8 +260,8 @@ def test_import_crontab_reads_files_of_etc_cron_d_with_their_user_column(env: En
         pytest.skip("no file in /etc/cron.d on this host")
     link = env.root / "system-crontab"
     link.symlink_to(files[0])
-    plain = run_bytes(env, "import-crontab", str(link))
-    system = run_bytes(env, "import-crontab", "--system", str(link))
+    plain = env.run("import-crontab", str(link))
+    system = env.run("import-crontab", "--system", str(link))
     assert plain.returncode == system.returncode == 0
     assert plain.stdout == system.stdout
 
@@ -274,18 +274,18 @@ def test_a_user_column_is_judged_on_the_crontab_s_own_path(env: Env) -> None:
     script = bin_dir / "backup"
     script.write_text("#!/bin/sh\n")
     script.chmod(0o755)
-    data = f"PATH={bin_dir}:/usr/bin:/bin\n0 3 * * * backup /srv/data\n".encode()
-    result = run_bytes(env, "import-crontab", "-", stdin=data)
-    assert (result.returncode, result.stderr) == (0, b"")
-    assert b'command = "backup /srv/data"' in result.stdout
+    data = f"PATH={bin_dir}:/usr/bin:/bin\n0 3 * * * backup /srv/data\n"
+    result = env.run("import-crontab", "-", input=data)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert 'command = "backup /srv/data"' in result.stdout
 
 
 def test_import_crontab_refuses_user_for_a_system_crontab(env: Env) -> None:
     files = sorted(Path("/etc/cron.d").glob("[!.]*")) if Path("/etc/cron.d").is_dir() else []
     if not files:
         pytest.skip("no file in /etc/cron.d on this host")
-    result = run_bytes(env, "import-crontab", "--user", "bob", str(files[0]))
-    assert result.returncode == 2 and b"names each line's user" in result.stderr
+    result = env.run("import-crontab", "--user", "bob", str(files[0]))
+    assert result.returncode == 2 and "names each line's user" in result.stderr
 
 
 def test_import_crontab_leaves_out_lines_with_a_nul_so_its_output_validates(env: Env) -> None:
@@ -453,25 +453,25 @@ def test_a_piped_show_keeps_an_attempts_error_whole(env: Env) -> None:
 
 
 def test_import_crontab_fails_when_every_entry_was_left_out(env: Env) -> None:
-    data = b"25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n"
-    result = run_bytes(env, "import-crontab", "-", stdin=data)
+    data = "25 6 * * * root test -x /usr/sbin/anacron || run-parts /etc/cron.daily\n"
+    result = env.run("import-crontab", "-", input=data)
     assert result.returncode == 1
-    assert result.stderr.decode().splitlines()[-1] == (
+    assert result.stderr.splitlines()[-1] == (
         "jobctl: -: nothing imported: every entry was left out (see above)"
     )
     # An empty crontab is no mistake (one user's of many), yet it left a config of no job
     # without a word: `crontab -l` of none prints nothing on stdout.
-    for data in (b"# nothing here\n", b"", b"SHELL=/bin/bash\n\n"):
-        empty = run_bytes(env, "import-crontab", "-", stdin=data)
-        assert (empty.returncode, empty.stderr.decode()) == (
+    for data in ("# nothing here\n", "", "SHELL=/bin/bash\n\n"):
+        empty = env.run("import-crontab", "-", input=data)
+        assert (empty.returncode, empty.stderr) == (
             0,
             "jobctl: note: -: no crontab entry in the input (only comments, blank lines or"
             " variables); nothing imported\n",
         )
     # A MAILTO alone is a variable, warned of as such, and still no entry left out.
-    mail_only = run_bytes(env, "import-crontab", "-", stdin=b"MAILTO=me@example.com\n")
+    mail_only = env.run("import-crontab", "-", input="MAILTO=me@example.com\n")
     assert mail_only.returncode == 0
-    assert mail_only.stderr.decode().splitlines()[-1].startswith("jobctl: note: -: no crontab")
+    assert mail_only.stderr.splitlines()[-1].startswith("jobctl: note: -: no crontab")
 
 
 def test_piped_list_has_every_column_and_value_so_fields_stay_in_place(env: Env) -> None:
