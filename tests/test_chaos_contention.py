@@ -98,7 +98,7 @@ def contention(env: Env, per_producer: int, timeout: float) -> list[tuple[str, o
 
 
 def test_producers_and_workers_on_a_new_database_never_see_it_locked(env: Env) -> None:
-    contention(env, per_producer=40, timeout=90)
+    contention(env, per_producer=20, timeout=90)
 
 
 @pytest.mark.chaos
