@@ -236,10 +236,12 @@ def test_a_standby_up_runs_job_types_added_while_it_waits(env: Env) -> None:
         env.run("wait", str(env.enqueue("old")), "--timeout", "30s", check=True)
         env.write_config('[jobs.old]\ncommand = ["true"]\n[jobs.new]\ncommand = ["true"]\n')
         ids = [env.enqueue("new") for _ in range(6)]
-        for job_id in ids:
-            waited = env.run("wait", str(job_id), "--timeout", "30s")
-            assert waited.returncode == 0, env.show(job_id)
-        retried = [env.show(job_id) for job_id in ids if env.show(job_id)["attempts"] != 1]
+        waited = env.run("wait", *map(str, ids), "--timeout", "30s")
+        listed = json.loads(env.run("list", "--json", "--limit", "0", check=True).stdout)
+        jobs = [job for job in listed if job["id"] in ids]
+        assert waited.returncode == 0, (waited.stderr, jobs)
+        assert len(jobs) == len(ids)
+        retried = [env.show(job["id"]) for job in jobs if job["attempts"] != 1]
         assert not retried, retried  # with each attempt's error, should it ever fail
     finally:
         for up in ups:
