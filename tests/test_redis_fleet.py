@@ -146,9 +146,9 @@ def check_fleet(runs: dict[int, list[Run]], store: RedisStore, jobs: int) -> Non
 
 @pytest.mark.timeout(180)
 def test_a_fleet_loses_a_worker_and_no_job(redis_env: RedisEnv) -> None:
-    runs, store = fleet(redis_env, jobs=240, timeout=90)
+    runs, store = fleet(redis_env, jobs=120, timeout=90)
     with store:
-        check_fleet(runs, store, 240)
+        check_fleet(runs, store, 120)
 
 
 @pytest.mark.chaos
