@@ -88,12 +88,12 @@ def test_a_promoted_slice_is_claimed_by_priority_then_due_time(store: Store) -> 
     assert claim.job.id == urgent
 
 
+# Each job marks its start (a file the test waits for at no cost) and runs until told to end.
+GATED = "touch started.$JOBCTL_JOB_ID; while [ ! -e go.$JOBCTL_JOB_ID ]; do sleep 0.05; done"
 CAPPED = (
     "[queues.lim]\nmax_running = 1\n\n"
-    '[jobs.L]\nqueue = "lim"\n'
-    'command = ["sh", "-c", "while [ ! -e go.$JOBCTL_JOB_ID ]; do sleep 0.05; done"]\n\n'
-    '[jobs.X]\nqueue = "other"\npriority = 10\n'
-    'command = ["sh", "-c", "while [ ! -e go.$JOBCTL_JOB_ID ]; do sleep 0.05; done"]\n'
+    f'[jobs.L]\nqueue = "lim"\ncommand = ["sh", "-c", "{GATED}"]\n\n'
+    f'[jobs.X]\nqueue = "other"\npriority = 10\ncommand = ["sh", "-c", "{GATED}"]\n'
 )
 
 
@@ -116,18 +116,25 @@ def test_an_idle_worker_takes_the_slot_a_capped_queue_s_job_frees_at_once(cli: E
     cli.write_config(CAPPED)
     cli.start("run-worker", "-q", "lim", "-q", "other", "--concurrency", "1", "--worker-name", "A")
     first = cli.enqueue("L")
-    cli.wait_for(lambda: cli.show(first)["state"] == "running")
+
+    def started_running(job_id: int) -> bool:
+        return (cli.root / f"started.{job_id}").exists()
+
+    cli.wait_for(lambda: started_running(first))
+    assert cli.show(first)["state"] == "running"
     cli.start("run-worker", "-q", "lim", "--concurrency", "1", "--worker-name", "B")
 
     def workers() -> int:
         return len(json.loads(cli.run("status", "--json", check=True).stdout)["workers"])
 
-    cli.wait_for(lambda: workers() == 2)
+    cli.wait_for(lambda: workers() == 2, interval=0.25)
     waiting, other = cli.enqueue("L"), cli.enqueue("X")
     (cli.root / f"go.{first}").touch()
-    cli.wait_for(lambda: cli.show(other)["state"] == "running")
-    cli.wait_for(lambda: cli.show(waiting)["state"] == "running", timeout=20)
+    cli.wait_for(lambda: started_running(other))
+    assert cli.show(other)["state"] == "running"
+    cli.wait_for(lambda: started_running(waiting), timeout=20)
     ended, started = cli.show(first), cli.show(waiting)
+    assert started["state"] == "running"
     for job_id in (other, waiting):
         (cli.root / f"go.{job_id}").touch()
     assert started["worker"] == "B"
