@@ -80,7 +80,8 @@ def test_without_channel_rights_every_write_succeeds_once(channelless: RedisEnv)
     env.run("pause", "default", check=True)
     resumed = env.run("resume", "default")
     assert resumed.returncode == 0, resumed.stderr
-    assert ids(env)[-1] == (4, "succeeded") and len(ids(env)) == 4
+    final = ids(env)
+    assert final[-1] == (4, "succeeded") and len(final) == 4
 
 
 def test_a_worker_that_cannot_subscribe_says_so_once_and_polls(channelless: RedisEnv) -> None:
