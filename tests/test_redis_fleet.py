@@ -55,6 +55,16 @@ def wait_until(what: str, condition: Callable[[], bool], timeout: float) -> None
         time.sleep(0.05)
 
 
+def logged(log: Path, event: str, job_id: int) -> bool:
+    """Whether a worker's log file holds its `event` line of job `job_id` (job.started once
+    the job runs, job.succeeded once the store holds its success)."""
+    return any(line.split()[1:3] == [event, f"#{job_id}"] for line in log.read_text().splitlines())
+
+
+def succeeded_in(log: Path, job_id: int) -> bool:
+    return logged(log, "job.succeeded", job_id)
+
+
 def stop(proc: subprocess.Popen[str]) -> int:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -173,12 +183,14 @@ def test_a_worker_rides_out_a_restart_of_the_server(tmp_path: Path, redis_env: R
     try:
         first = env.enqueue("noop")
         worker = spawn(env, log, "run-worker")
-        wait_until("the first job", lambda: env.show(first)["state"] == "succeeded", 30)
+        wait_until("the first job", lambda: succeeded_in(log, first), 30)
+        assert env.show(first)["state"] == "succeeded"
         server.stop()  # a restart: the append-only file keeps the queue
         wait_until("the worker to notice", lambda: "worker.store_error" in log.read_text(), 30)
         server = start_server(tmp_path / "restarted", *aof, port=server.port)
         second = env.enqueue("noop")
-        wait_until("the second job", lambda: env.show(second)["state"] == "succeeded", 30)
+        wait_until("the second job", lambda: succeeded_in(log, second), 30)
+        assert env.show(second)["state"] == "succeeded"
         assert env.show(first)["state"] == "succeeded"
         assert worker.poll() is None
         assert stop(worker) == 0
@@ -202,7 +214,8 @@ def test_a_worker_says_so_when_the_server_comes_back_without_its_data(
     try:
         first = env.enqueue("noop")
         worker = spawn(env, log, "run-worker")
-        wait_until("the first job", lambda: env.show(first)["state"] == "succeeded", 30)
+        wait_until("the first job", lambda: succeeded_in(log, first), 30)
+        assert env.show(first)["state"] == "succeeded"
         server.stop()
         wait_until("the worker to notice", lambda: "worker.store_error" in log.read_text(), 30)
         server = start_server(tmp_path / "emptied", port=server.port)
@@ -227,11 +240,13 @@ def test_a_store_outage_is_retried_once_a_second_not_at_every_line_of_output(
     try:
         job = env.enqueue("chatty")
         worker = spawn(env, log, "--log-level", "debug", "run-worker", "--concurrency", "2")
-        wait_until("the job to run", lambda: env.show(job)["state"] == "running", 30)
+        wait_until("the job to run", lambda: logged(log, "job.started", job), 30)
+        assert env.show(job)["state"] == "running"
         server.stop()
         time.sleep(1.2)  # the outage: past one retry, the job writing a line each ms meanwhile
         server = start_server(tmp_path / "outage", "--appendonly", "yes", port=server.port)
-        wait_until("the job to end", lambda: env.show(job)["state"] == "succeeded", 60)
+        wait_until("the job to end", lambda: succeeded_in(log, job), 60)
+        assert env.show(job)["state"] == "succeeded"
         assert stop(worker) == 0
         text = log.read_text()
         assert text.count("worker.store_error") == 1  # one line, however long the outage
