@@ -189,7 +189,8 @@ def test_following_a_job_that_runs_on_another_host_says_where(
     log = env.root / "worker.log"
     worker = spawn(env, log, "run-worker")
     try:
-        env.wait_for(lambda: env.show(slow)["state"] == "running", timeout=15, interval=0.05)
+        env.wait_for(lambda: logged(log, "job.started", slow), timeout=15)
+        assert env.show(slow)["state"] == "running"
         client = redis_server.client()
         client.hset(f"jobctl:{{{namespace_for(env.root)}}}:att:{slow}:1", "host", "elsewhere")
         client.close()
@@ -354,6 +355,12 @@ def test_every_key_lives_under_the_namespace_hash_tag(
         assert store.get(3) is not None and store.get(3).state == State.SCHEDULED  # type: ignore[union-attr]
 
 
+def logged(log: Path, event: str, job_id: int) -> bool:
+    """Whether a worker's log file holds its `event` line of job `job_id` (job.started is
+    written once the store holds the job running)."""
+    return any(line.split()[1:3] == [event, f"#{job_id}"] for line in log.read_text().splitlines())
+
+
 def spawn(env: RedisEnv, log: Path, *args: str) -> object:
     """Start `jobctl ARGS` with its output in a file (a pipe nobody reads would fill up)."""
     import subprocess
@@ -416,7 +423,8 @@ def test_a_worker_told_to_stop_while_the_server_is_down_stops_within_its_timeout
         job_id = env.enqueue("gate")
         log = env.root / "worker.log"
         worker = spawn(env, log, "run-worker", "--shutdown-timeout", "1s")
-        env.wait_for(lambda: env.show(job_id)["state"] == "running")
+        env.wait_for(lambda: logged(log, "job.started", job_id))
+        assert env.show(job_id)["state"] == "running"
         server.stop()
         go.touch()  # the job ends while the server is down: its result cannot be recorded
         os.killpg(worker.pid, signal.SIGTERM)  # type: ignore[attr-defined]
