@@ -154,9 +154,12 @@ def _count(env: RedisEnv, state: str) -> int:
     return len(json.loads(listed.stdout))
 
 
-def _queued(env: RedisEnv, count: int, *args: str) -> None:
-    batch = "".join(json.dumps({"job": "echo", "payload": {"msg": i}}) + "\n" for i in range(count))
-    env.run("enqueue", "--batch", "-", *args, input=batch, check=True)
+def _delayed(env: RedisEnv, count: int) -> None:
+    """`count` jobs of type echo due in an hour, stored as `enqueue --delay 1h` stores them."""
+    now = time.time()
+    with RedisStore(env.url) as store:
+        jobs = [NewJob(job="echo", payload={"msg": i}, run_at=now + 3600) for i in range(count)]
+        store.enqueue(jobs, now)
 
 
 STOPS = [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")]
@@ -186,7 +189,7 @@ def _batch(env: RedisEnv, count: int) -> str:
 def test_an_interrupt_while_a_cancel_is_in_flight_says_it_was_done(
     relayed: RedisEnv, relay: Relay, signum: int, code: int, word: str
 ) -> None:
-    _queued(relayed, 300, "--delay", "1h")
+    _delayed(relayed, 300)
     proc = _start_held(relayed, relay, "cancel", "cancel", *map(str, range(1, 301)))
     _signal_in_flight(relayed, proc, signum)
     relay.unpause()
@@ -199,7 +202,7 @@ def test_an_interrupt_while_a_cancel_is_in_flight_says_it_was_done(
 def test_an_interrupt_while_an_edit_is_in_flight_says_it_was_done(
     relayed: RedisEnv, relay: Relay
 ) -> None:
-    _queued(relayed, 300, "--delay", "1h")
+    _delayed(relayed, 300)
     proc = _start_held(relayed, relay, "edit", "edit", *map(str, range(1, 301)), "--priority", "9")
     _signal_in_flight(relayed, proc, signal.SIGTERM)
     relay.unpause()
@@ -229,7 +232,7 @@ def test_an_interrupt_while_a_batch_is_in_flight_says_it_was_stored(
 def test_a_second_interrupt_under_a_stalled_server_ends_the_command_at_once(
     relayed: RedisEnv, relay: Relay, command: str
 ) -> None:
-    _queued(relayed, 300, "--delay", "1h")
+    _delayed(relayed, 300)
     ids = list(map(str, range(1, 301)))
     args = {
         "cancel": ["cancel", *ids],
@@ -250,8 +253,13 @@ def test_a_second_interrupt_under_a_stalled_server_ends_the_command_at_once(
 
 
 def _dead(env: RedisEnv, count: int) -> None:
-    env.run("enqueue", "--batch", "-", input='{"job": "bad"}\n' * count, check=True)
-    env.run("run-worker", "--burst", "--concurrency", "4", check=True)
+    """`count` dead jobs, as a worker leaves them."""
+    now = time.time()
+    with RedisStore(env.url) as store:
+        store.enqueue([NewJob(job="bad", payload={}, max_attempts=1)] * count, now - 10)
+        claims = store.claim("w", None, now - 5, 30.0, limit=count)
+        failed = AttemptResult(Outcome.FAILED, exit_code=3, finished_at=now)
+        store.finish([Finish(claim, failed) for claim in claims], now)
     assert _count(env, "dead") == count
 
 
