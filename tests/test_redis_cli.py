@@ -463,6 +463,13 @@ def test_a_mistyped_url_is_refused_and_never_becomes_a_file(env: Env, location: 
     result = env.run("--db", location, "enqueue", "hello")
     assert result.returncode == 3 and "not a database location" in result.stderr
     assert result.stdout == "" and not any(env.root.glob("*:*"))
+
+
+def test_a_url_in_capitals_is_a_url_and_a_folder_named_with_a_colon_holds_a_path(
+    env: Env,
+) -> None:
+    """Beside the mistyped URLs above: what is a URL and what is a path stay as they were."""
+    env.write_config(CONFIG)
     upper = env.run("--db", "REDIS://127.0.0.1:1/0", "enqueue", "hello")
     assert upper.returncode == 3 and "cannot reach the server" in upper.stderr
     (env.root / "a:").mkdir(exist_ok=True)  # a folder named `a:` holds a path, not a URL
