@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import forkserver
 import pytest
 from conftest import Env
 
@@ -29,15 +30,25 @@ def test_completion_scripts_are_current() -> None:
 
 
 def _ask(env: Env, line: str) -> list[str]:
-    """What jobctl answers the scripts for the command line `line` (cursor at its end)."""
-    result = subprocess.run(
-        [sys.executable, "-m", "jobctl"],
-        env={**env.env, "_JOBCTL_COMPLETE": "complete_line", "_JOBCTL_COMPLETE_LINE": line},
-        cwd=env.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """What jobctl answers the scripts for the command line `line` (cursor at its end).
+
+    The call is a fork of the suite's server for the sandbox's environment: jobctl reads the
+    two _JOBCTL_COMPLETE variables only as the command runs (cli/main.py, cli/entry.py),
+    never as the interpreter starts or a module is imported, so they may differ from the
+    server's as JOBCTL_ variables do."""
+    environ = {**env.env, "_JOBCTL_COMPLETE": "complete_line", "_JOBCTL_COMPLETE_LINE": line}
+    zygote = forkserver.zygote_for([], env.env)
+    if zygote is not None:
+        result = zygote.run([], environ=environ, cwd=env.root, input=None, timeout=60)
+    else:
+        result = subprocess.run(
+            [sys.executable, "-m", "jobctl"],
+            env=environ,
+            cwd=env.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 0 and result.stderr == "", result.stderr
     return [line for line in result.stdout.splitlines() if line]  # (none: one empty line)
 
