@@ -8,6 +8,9 @@ from typing import Any
 
 from conftest import Env
 
+from jobctl.models import Job
+from jobctl.store.sqlite import SqliteStore
+
 CONFIG = """\
 [jobs.fail]
 command = ["sh", "-c", "echo attempt-$JOBCTL_ATTEMPT went wrong >&2; exit 7"]
@@ -37,6 +40,15 @@ def timestamp(iso: Any) -> float:
     moment = datetime.fromisoformat(iso)
     assert moment.tzinfo is not None
     return moment.timestamp()
+
+
+def stored(env: Env, job_id: int) -> Job:
+    """The job as the store holds it, read in this process: what a wait polls for, at the
+    cost of a query (a `show` run per poll cost a process each 20 ms)."""
+    with SqliteStore(env.db, create=False) as store:
+        job = store.get(job_id)
+    assert job is not None
+    return job
 
 
 def one_error_line(stderr: str) -> str:
@@ -171,18 +183,23 @@ def test_a_retry_is_run_on_time_by_another_worker_when_its_own_stops(env: Env) -
     )
     env.enqueue("f", "--delay", "1h")  # the database, before the workers
     workers = {name: env.start("run-worker", "--worker-name", name) for name in ("a", "b")}
-    status = lambda: json.loads(env.run("status", "--json", check=True).stdout)  # noqa: E731
-    env.wait_for(lambda: len(status()["workers"]) == 2)
+    env.wait_for(lambda: len(_workers(env)) == 2)
+    assert len(json.loads(env.run("status", "--json", check=True).stdout)["workers"]) == 2
     job_id = env.enqueue("f")
-    env.wait_for(lambda: env.show(job_id)["state"] == "scheduled", interval=0.02)
+    env.wait_for(lambda: stored(env, job_id).state == "scheduled", interval=0.02)
     first = env.show(job_id)["attempts_history"][0]["worker"]
     workers[first].send_signal(signal.SIGTERM)
     assert workers[first].wait(timeout=30) == 0
-    env.wait_for(lambda: env.show(job_id)["state"] == "succeeded", timeout=20)
+    env.wait_for(lambda: stored(env, job_id).state == "succeeded", timeout=20)
     job = env.show(job_id)
     second = job["attempts_history"][1]
     assert second["worker"] != first
     assert timestamp(second["started_at"]) - timestamp(job["run_at"]) < 1.5
+
+
+def _workers(env: Env) -> list[object]:
+    with SqliteStore(env.db, create=False) as store:
+        return list(store.workers())
 
 
 def test_a_burst_worker_ends_at_once_when_the_retry_it_awaits_is_cancelled(env: Env) -> None:
@@ -194,7 +211,7 @@ def test_a_burst_worker_ends_at_once_when_the_retry_it_awaits_is_cancelled(env: 
     )
     job_id = env.enqueue("f")
     burst = env.start("run-worker", "--burst")
-    env.wait_for(lambda: env.show(job_id)["state"] == "scheduled", interval=0.02)
+    env.wait_for(lambda: stored(env, job_id).state == "scheduled", interval=0.02)
     started = time.monotonic()
     env.run("cancel", str(job_id), check=True)
     try:
