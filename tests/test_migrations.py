@@ -123,10 +123,21 @@ def test_an_early_schema_1_database_is_upgraded_to_the_current_schema(
     conn.close()
 
     daemon = env.start("schedule-daemon")
-    env.wait_for(lambda: len(json.loads(env.run("list", "--json").stdout or "[]")) > 3)
+    env.wait_for(lambda: _count(env.db, "SELECT count(*) FROM jobs") > 3)  # it fired
+    assert len(json.loads(env.run("list", "--json", check=True).stdout)) > 3
     daemon.terminate()
     _, err = daemon.communicate(timeout=20)
     assert "store_error" not in err, err
+
+
+def _count(path: Path, query: str, *args: str) -> int:
+    """A count read in this process, what a wait polls for at the cost of a query (a `list`
+    or `health` run per poll cost a process each 50 ms)."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        return int(conn.execute(query, args).fetchone()[0])
+    finally:
+        conn.close()
 
 
 def _live_worker_of_schema(path: Path, version: int, pid: int, kind: str) -> None:
@@ -208,7 +219,9 @@ def test_a_process_whose_database_a_newer_jobctl_upgrades_stops(env: Env, comman
     env.enqueue("t", "--delay", "1h")
     process = env.start(command)
     flag = "--require-worker" if command == "run-worker" else "--require-scheduler"
-    env.wait_for(lambda: env.run("health", flag).returncode == 0)
+    kind = "worker" if command == "run-worker" else "scheduler"
+    env.wait_for(lambda: _count(env.db, "SELECT count(*) FROM workers WHERE kind = ?", kind))
+    assert env.run("health", flag).returncode == 0
     _newer_jobctl_upgrades(env.db)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 3, err
