@@ -7,20 +7,26 @@ import json
 import subprocess
 from pathlib import Path
 
+import forkserver
 import pytest
 from conftest import JOBCTL, Env
 from redis_server import RedisServer, namespace_for
 
 
 def jobctl(env: Env, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`jobctl ARGS...` as typed, with no --db of the sandbox's: the config's `db` is read."""
+    """`jobctl ARGS...` as typed, with no --db of the sandbox's: the config's `db` is read.
+    A fork of the suite's server where it can take the call, as `Env.run` is."""
+    where = env.root if cwd is None else cwd
+    zygote = forkserver.zygote_for(args, env.env)
+    if zygote is not None:
+        return zygote.run(args, environ=env.env, cwd=where, input=None, timeout=60)
     return subprocess.run(
         [*JOBCTL, *args],
         capture_output=True,
         text=True,
         timeout=60,
         env=env.env,
-        cwd=env.root if cwd is None else cwd,
+        cwd=where,
         stdin=subprocess.DEVNULL,
     )
 
