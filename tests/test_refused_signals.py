@@ -22,6 +22,7 @@ import pytest
 from conftest import JOBCTL, Env
 
 from jobctl.executor import Attempt, AttemptSpec
+from jobctl.store.sqlite import SqliteStore
 
 NOBODY = 65534
 
@@ -159,13 +160,14 @@ def test_a_cancel_whose_signals_are_refused_says_so_in_its_error(env: Env, share
     pid = _pid_once_written(env, pid_file)
     env.run("cancel", str(job_id), check=True)
 
-    def ended() -> dict[str, object] | None:
-        attempt: dict[str, object] = env.show(job_id)["attempts_history"][0]  # type: ignore[index]
-        return attempt if attempt["outcome"] is not None else None
+    def ended() -> bool:
+        """Its attempt's outcome recorded, read in this process: what the wait polls for, at
+        the cost of a query (a `show` run per poll cost a process each 50 ms)."""
+        with SqliteStore(env.db, create=False) as store:
+            return store.attempts(job_id)[0].outcome is not None
 
     env.wait_for(ended)
-    attempt = ended()
-    assert attempt is not None
+    attempt: dict[str, object] = env.show(job_id)["attempts_history"][0]  # type: ignore[index]
     assert (attempt["outcome"], attempt["exit_code"]) == ("cancelled", 0)
     assert attempt["error"] == (
         f"cancelled, though the stop could not be applied: {_refused(pid, owner)}"
