@@ -201,21 +201,30 @@ def test_dead_purge_ends_its_question_line_at_ctrl_d_and_ctrl_c(tmp_path: Path, 
     assert job(env, ids[0]) is not None
 
 
+def _at_once(env: Env, *commands: list[str]) -> list[subprocess.CompletedProcess[str]]:
+    """Each of `commands` run as Env.run runs it (a fork of the suite's server, not a new
+    interpreter), all at the same moment, each from a thread of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(commands)) as pool:
+        return list(pool.map(lambda args: env.run(*args, timeout=60), commands))
+
+
 def test_concurrent_dead_retries_never_run_a_job_twice(tmp_path: Path, env: Env) -> None:
     runs, ok = tmp_path / "runs", tmp_path / "ok"
     ids = dead_jobs(env, 12, runs, ok)
     ok.touch()
     start_worker(env, "--concurrency", "4")
-    everyone = [
-        env.start("dead", "retry", "--all"),
-        env.start("dead", "retry", "--all"),
-        env.start("dead", "retry", *map(str, ids)),
-        env.start("dead", "retry", "--all", "--job", "flaky"),
-    ]
+    everyone = _at_once(
+        env,
+        ["dead", "retry", "--all"],
+        ["dead", "retry", "--all"],
+        ["dead", "retry", *map(str, ids)],
+        ["dead", "retry", "--all", "--job", "flaky"],
+    )
     retried = 0
-    for proc in everyone:
-        out, _ = proc.communicate(timeout=60)
-        retried += int(out.split()[1])
+    for done in everyone:
+        retried += int(done.stdout.split()[1])
     assert retried == len(ids)  # each dead job moved by exactly one of them
     for job_id in ids:
         wait_state(env, job_id, "succeeded")
@@ -230,10 +239,9 @@ def test_purge_racing_retry_and_a_worker_deletes_or_runs_each_job_once(
     logs = {i: Path(str(attempts(env, i)[0].log_path)) for i in ids}
     ok.touch()
     start_worker(env, "--concurrency", "4")
-    retry = env.start("dead", "retry", "--all")
-    purge = env.start("dead", "purge", "--all", "--yes")
-    retried = int(retry.communicate(timeout=60)[0].split()[1])
-    purged = int(purge.communicate(timeout=60)[0].split()[1])
+    retry, purge = _at_once(env, ["dead", "retry", "--all"], ["dead", "purge", "--all", "--yes"])
+    retried = int(retry.stdout.split()[1])
+    purged = int(purge.stdout.split()[1])
     assert retried + purged == len(ids)
 
     def settled() -> bool:
