@@ -630,12 +630,13 @@ def test_retention_forgets_old_fire_records_too(store: SqliteStore) -> None:
         '[schedules.s]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\noverlap = "allow"\n'
     )
     t0 = at("2026-06-01T12:00:00")
-    simulate(start_scheduler(store, config, t0), t0, t0 + 600)
+    # Three minutes of fires: the prune keeps the last minute's 61 and forgets 119.
+    simulate(start_scheduler(store, config, t0), t0, t0 + 180)
     count = "SELECT COUNT(*) FROM fires WHERE schedule = 's'"
-    assert store._read(count)[0][0] == 600
-    AutoPruner({State.SUCCEEDED: 60.0, State.DEAD: None}).run(store, t0 + 600)
+    assert store._read(count)[0][0] == 180
+    AutoPruner({State.SUCCEEDED: 60.0, State.DEAD: None}).run(store, t0 + 180)
     assert store._read(count)[0][0] == 61  # the last minute, the latest fire among them
-    assert store.last_fire_time("s") == t0 + 600
+    assert store.last_fire_time("s") == t0 + 180
 
 
 def test_a_disabled_schedule_keeps_one_skip_row_not_one_a_fire(store: SqliteStore) -> None:
@@ -644,16 +645,16 @@ def test_a_disabled_schedule_keeps_one_skip_row_not_one_a_fire(store: SqliteStor
         '[schedules.off]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\nenabled = false\n'
     )
     t0 = at("2026-06-01T12:00:00")
-    simulate(start_scheduler(store, config, t0), t0, t0 + 600)
+    simulate(start_scheduler(store, config, t0), t0, t0 + 180)
     rows = store._read("SELECT fire_time, status, reason FROM fires WHERE schedule = 'off'")
-    assert rows == [(t0 + 600, "skipped", "disabled")]
+    assert rows == [(t0 + 180, "skipped", "disabled")]
     # Enabled again by a restart: nothing of the disabled time is caught up.
     enabled = config_for(
         '[schedules.off]\njob = "task"\ncron = "* * * * * *"\ntimezone = "UTC"\n'
         'catch_up = "all"\noverlap = "allow"\n'
     )
-    simulate(start_scheduler(store, enabled, t0 + 600), t0 + 600, t0 + 603)
-    assert fires(store, "off") == [t0 + 601, t0 + 602, t0 + 603]
+    simulate(start_scheduler(store, enabled, t0 + 180), t0 + 180, t0 + 183)
+    assert fires(store, "off") == [t0 + 181, t0 + 182, t0 + 183]
 
 
 def test_a_cron_changed_while_no_daemon_ran_counts_from_the_restart(store: SqliteStore) -> None:
