@@ -498,23 +498,8 @@ def test_jobctls_own_lines_are_json_events_under_json(env: Env) -> None:
         '[jobs.ok]\ncommand = ["true"]\n\n[schedules.s]\njob = "ok"\ncron = "@daily"\n'
     )
     for command in ("schedule-daemon", "up"):
-        stopped = subprocess.run(
-            [
-                *JOBCTL,
-                "--log-format",
-                "json",
-                "-c",
-                str(env.config),
-                "--db",
-                f"{env.config}/q.db",
-                command,
-            ],
-            capture_output=True,
-            text=True,
-            env=env.env,
-            cwd=env.root,
-            timeout=60,
-        )
+        where = ("-c", str(env.config), "--db", f"{env.config}/q.db")
+        stopped = env.run("--log-format", "json", *where, command)
         assert stopped.returncode == 3, stopped.stderr
         (line,) = stopped.stderr.splitlines()
         record = json.loads(line)
