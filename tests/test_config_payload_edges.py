@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import forkserver
 import pytest
 from conftest import JOBCTL, Env
 
@@ -438,15 +439,7 @@ def test_a_log_folder_beside_the_configs_database_is_warned_of_at_its_db(env: En
     (shared / "q.db.logs").mkdir(mode=0o777)
     (shared / "q.db.logs").chmod(0o777)
     env.write_config(f'[jobs.t]\ncommand = ["true"]\n\n[settings]\ndb = "{shared / "q.db"}"\n')
-    environ = {k: v for k, v in env.env.items() if k != "JOBCTL_DB"}
-    result = subprocess.run(
-        [*JOBCTL, "--config", str(env.config), "validate"],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=env.root,
-        timeout=60,
-    )
+    result = _without_db(env, "--config", str(env.config), "validate")
     assert result.returncode == 0, result.stderr
     assert result.stderr == (
         f"jobctl: warning: {env.config}:5: [settings] db: log folder {shared / 'q.db.logs'} is"
@@ -669,3 +662,21 @@ def test_a_number_jobctl_cannot_keep_as_written_is_a_batch_line_error(
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr == f"jobctl: <stdin>:2: invalid JSON: {says}\n"
     assert env.run("list", "--json").stdout.strip() in ("", "[]")
+
+
+def _without_db(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS` with no database named (no --db, no $JOBCTL_DB): the config names it.
+    A fork of the suite's server where it takes the call, as Env.run is."""
+    environ = {k: v for k, v in env.env.items() if k != "JOBCTL_DB"}
+    zygote = forkserver.zygote_for(args, environ)
+    if zygote is not None:
+        return zygote.run(args, environ=environ, cwd=env.root, input=None, timeout=60)
+    return subprocess.run(
+        [*JOBCTL, *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=env.root,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )

@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import forkserver
 import pytest
 from conftest import JOBCTL, Env
 
@@ -352,12 +353,23 @@ def test_a_broken_config_does_not_block_commands_on_a_named_database(env: Env) -
     for args in (["enqueue", "greet"], ["validate"], ["run-worker", "--burst"]):
         assert_one_error(env.run(*args), 2, str(env.config), "invalid TOML")
     # Without the database named, the config is what names it: still an error.
-    unnamed = subprocess.run(
-        [*JOBCTL, "--config", str(env.config), "list"],
+    unnamed = _without_db(env, "--config", str(env.config), "list")
+    assert_one_error(unnamed, 2, str(env.config), "invalid TOML")
+
+
+def _without_db(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
+    """`jobctl ARGS` with no database named (no --db, no $JOBCTL_DB): the config names it.
+    A fork of the suite's server where it takes the call, as Env.run is."""
+    environ = {k: v for k, v in env.env.items() if k != "JOBCTL_DB"}
+    zygote = forkserver.zygote_for(args, environ)
+    if zygote is not None:
+        return zygote.run(args, environ=environ, cwd=env.root, input=None, timeout=60)
+    return subprocess.run(
+        [*JOBCTL, *args],
         capture_output=True,
         text=True,
-        env={k: v for k, v in env.env.items() if k != "JOBCTL_DB"},
+        env=environ,
         cwd=env.root,
         timeout=60,
+        stdin=subprocess.DEVNULL,
     )
-    assert_one_error(unnamed, 2, str(env.config), "invalid TOML")
