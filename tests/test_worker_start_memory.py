@@ -11,10 +11,11 @@ import json
 
 from conftest import Env
 
-JOBS = 100_000
-# The sort took ~9.5 MB at 200,000 jobs, ~4.9 MB at 100,000; the count itself ~0.6 MB at
-# either.
-ALLOWED_GROWTH_KIB = 2 * 1024
+JOBS = 150_000
+# The sort took ~9.5 MB at 200,000 jobs, ~4.9 MB at 100,000. The count reads the rows it
+# counts through SQLite's page cache, which fills to its default 2,000 KiB on any database
+# bigger than that and stays there: 2,076-2,104 KiB measured at 100,000 jobs.
+ALLOWED_GROWTH_KIB = 4 * 1024
 
 
 def _peak_after_start(env: Env, jobs: int) -> int:
