@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -328,6 +329,42 @@ def test_a_stalled_store_keeps_no_probe_waiting_and_a_scrape_gets_a_503_in_its_t
             conn.close()
         server.stop()
         redis.stop()
+
+
+def test_a_request_shed_to_make_room_is_told_so_in_a_503(tmp_path: Path) -> None:
+    """Past MAX_CONNECTIONS, the oldest request waiting for a thread made room for a new
+    connection by being closed unanswered: its client saw an empty reply, with no word of
+    why. It gets a 503 that says so."""
+    gate = threading.Event()
+    db = str(tmp_path / "q.db")
+    with open_store(db):
+        pass
+
+    def stalled_store() -> Store:
+        gate.wait(30)
+        return open_store(db, create=False)
+
+    server = MetricsServer(("127.0.0.1", 0), stalled_store, lambda: EMPTY_CONFIG, answer_timeout=30)
+    server.start()
+    port = server.address[1]
+    held: list[socket.socket] = []
+    try:
+        # Every answering thread held by the stalled store, every other place by a request
+        # that waits for one of them.
+        held += [_ask(port, b"GET /metrics HTTP/1.0\r\n\r\n") for _ in range(MAX_CONNECTIONS)]
+        assert http_get("127.0.0.1", port, "/livez", timeout=5) == (200, TEXT, "ok\n")
+        # The oldest waiting for a thread is the first after those the threads took.
+        answer = _answer_of(held[MAX_ANSWERING])
+        assert answer.startswith(b"HTTP/1.0 503 "), answer
+        assert answer.endswith(
+            b"\r\n\r\n# jobctl: shed: more than 32 connections at once, and this request"
+            b" waited longest for an answer; try again\n"
+        ), answer
+    finally:
+        gate.set()
+        for conn in held:
+            conn.close()
+        server.stop()
 
 
 def test_on_redis_the_logs_check_is_skipped_on_a_host_that_runs_no_worker(

@@ -18,13 +18,14 @@ MAX_ANSWERING for scrapes (and any other path), MAX_PROBING of their own for /he
 that a readiness probe never waits behind scrapes a stalled store holds. /livez reads no
 store and is answered by the serving thread itself. At most MAX_CONNECTIONS are open at
 once: past that, a new one closes the oldest still sending its request or taking its answer,
-or else the oldest request still waiting for a thread; the server never stops accepting for
-want of room, so /livez is always answered. Each connection has READ_TIMEOUT seconds to send
-its request, ANSWER_TIMEOUT for its answer to be worked out (past that, a 503 saying so: a
-store that stalls holds a thread, not the client) and WRITE_TIMEOUT to take the answer; a
-request whose client resets the connection before its answer is dropped, unanswered. Idle
-or trickling connections from any local user thus cost a descriptor apiece, a few dozen at
-most, and hold up no request that arrives whole: it is read as it comes and answered at once.
+or else the oldest request still waiting for a thread, with a 503 saying so; the server
+never stops accepting for want of room, so /livez is always answered. Each connection has
+READ_TIMEOUT seconds to send its request, ANSWER_TIMEOUT for its answer to be worked out
+(past that, a 503 saying so: a store that stalls holds a thread, not the client) and
+WRITE_TIMEOUT to take the answer; a request whose client resets the connection before its
+answer is dropped, unanswered. Idle or trickling connections from any local user thus cost a
+descriptor apiece, a few dozen at most, and hold up no request that arrives whole: it is
+read as it comes and answered at once.
 """
 
 from __future__ import annotations
@@ -70,6 +71,13 @@ HEALTH_PATH = "/healthz"
 MAX_HEAD = 16 * 1024  # bytes of request line and headers; a connection sending more is closed
 BACKLOG = 64  # connections the kernel queues until the server accepts them
 TICK = 0.5  # seconds at most between two checks of the connections' deadlines
+# Why a request made room for a new connection past MAX_CONNECTIONS: its 503 says so.
+SHED = (
+    f"shed: more than {MAX_CONNECTIONS} connections at once, and this request waited longest"
+    " for an answer; try again"
+)
+# Why a request is answered by a 503 without its answer being worked out.
+Refusal = Literal["late", "shed"]
 # 200 while the process serves, reading no store: what a liveness probe is to ask, where
 # /healthz (the store takes writes, the logs have room) is a readiness probe's question.
 LIVENESS_PATH = "/livez"
@@ -192,8 +200,8 @@ class MetricsServer:
         """Why a request got no answer from the store within answer_timeout."""
         return f"no answer from the store within {self._answer_timeout:g} s (is it stalled?)"
 
-    def _answer(self, head: bytes, client_address: Any, late: bool) -> bytes:
-        return _Exchange(self, head, client_address, late).answer.getvalue()
+    def _answer(self, head: bytes, client_address: Any, refusal: Refusal | None) -> bytes:
+        return _Exchange(self, head, client_address, refusal).answer.getvalue()
 
 
 # reading its request; queued in a lane; answering: a thread works out its answer; writing
@@ -267,7 +275,7 @@ class _Server:
     def __init__(
         self,
         address: tuple[str, int],
-        answer: Callable[[bytes, Any, bool], bytes],
+        answer: Callable[[bytes, Any, Refusal | None], bytes],
         answer_timeout: float,
     ) -> None:
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
@@ -312,7 +320,7 @@ class _Server:
     def answer_forever(self, lane: _Lane) -> None:
         while (conn := lane.take()) is not None:
             try:
-                answer = self._answer(bytes(conn.head), conn.client_address, False)
+                answer = self._answer(bytes(conn.head), conn.client_address, None)
             except Exception as exc:  # a bug outside do_GET's own 500: closed unanswered
                 _report(exc)
                 answer = b""
@@ -370,7 +378,9 @@ class _Server:
             if len(self._connections) >= MAX_CONNECTIONS:
                 # Never none: far fewer are being answered than MAX_CONNECTIONS.
                 shed = self._oldest_waiting() or self._oldest_queued()
-                if shed is not None:
+                if shed is not None and shed.phase == "queued":
+                    self._shed(shed)
+                elif shed is not None:
                     self._close(shed)
             sock.setblocking(False)
             conn = _Connection(sock, client_address, time.monotonic())
@@ -401,7 +411,7 @@ class _Server:
             with contextlib.suppress(KeyError):  # not registered when read on accepting
                 self._selector.unregister(conn.sock)
             conn.phase = "answering"
-            answer = self._answer(bytes(conn.head), conn.client_address, False)
+            answer = self._answer(bytes(conn.head), conn.client_address, None)
             self._answered.append((conn, answer))
             return
         # Still read while it waits: a client that resets is seen, and its request dropped.
@@ -467,6 +477,17 @@ class _Server:
             conn.sock.shutdown(socket.SHUT_WR)  # the end of the answer, sent before the close
         conn.sock.close()
 
+    def _shed(self, conn: _Connection) -> None:
+        """Closes a request that waits for a thread, with a 503 that says why: its client
+        would otherwise read an empty reply. Sent once, without waiting: a few hundred bytes
+        that a socket nobody has written to takes whole."""
+        self._withdraw(conn)
+        conn.phase = "answering"  # out of its lane: no thread takes it now
+        answer = self._answer(bytes(conn.head), conn.client_address, "shed")
+        with contextlib.suppress(OSError):
+            conn.sock.send(answer)
+        self._close(conn)
+
     def _withdraw(self, conn: _Connection) -> None:
         """Takes the request back from its lane, if it waits there for a thread still."""
         if conn.phase == "queued" and conn.lane is not None:
@@ -481,7 +502,7 @@ class _Server:
         for conn in [c for c in self._connections if c.deadline <= now]:
             if conn.phase in ("queued", "answering"):
                 self._withdraw(conn)
-                self._send(conn, self._answer(bytes(conn.head), conn.client_address, True))
+                self._send(conn, self._answer(bytes(conn.head), conn.client_address, "late"))
             else:
                 self._close(conn)
 
@@ -553,11 +574,14 @@ class _Exchange(BaseHTTPRequestHandler):
     error_content_type = _TEXT
     error_message_format = "%(code)d %(message)s\n"
 
-    def __init__(self, server: MetricsServer, head: bytes, client_address: Any, late: bool) -> None:
-        """`late`: the answer is the 503 of a request that waited its ANSWER_TIMEOUT."""
+    def __init__(
+        self, server: MetricsServer, head: bytes, client_address: Any, refusal: Refusal | None
+    ) -> None:
+        """`refusal`: the answer is a 503 saying why the request gets no other, "late" when
+        it waited its ANSWER_TIMEOUT, "shed" when it made room for a new connection."""
         # Not BaseRequestHandler's __init__: it reads and writes a socket.
         self.metrics_server = server
-        self.late = late
+        self.refusal = refusal
         self.client_address = client_address
         self.rfile = io.BytesIO(head)
         self.answer = io.BytesIO()
@@ -594,10 +618,11 @@ class _Exchange(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         kind = _TEXT
         try:
-            if self.late:
-                status, body = 503, f"# jobctl: {self.metrics_server.late()}\n"
+            if self.refusal is not None:
+                why = self.metrics_server.late() if self.refusal == "late" else SHED
+                status, body = 503, f"# jobctl: {why}\n"
                 if path == HEALTH_PATH:
-                    body = f"unhealthy: {self.metrics_server.late()}\n"
+                    body = f"unhealthy: {why}\n"
             elif path == "/metrics":
                 status, body = self.metrics_server.metrics()
                 kind = "text/plain; version=0.0.4; charset=utf-8"
