@@ -252,6 +252,39 @@ def test_sqlite_counts_each_queue_s_starts_beside_them_through_claims_and_trims(
         store.close()
 
 
+def test_sqlite_records_a_start_at_its_time_after_a_wait_for_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    """A claim that waited for the write lock recorded its rate's starts at the time its
+    worker read before the wait: a start made a second late left the window a second
+    early, and let the queue's next start in a second before its window was up."""
+    path = tmp_path / "rate.db"
+    store = SqliteStore(path)
+    try:
+        store.enqueue([NewJob(job="j", payload={}, queue="mail") for _ in range(2)], T0)
+        one_a_minute = {"mail": Rate(1, 60.0)}
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        timer = threading.Timer(1.5, holder.commit)
+        timer.start()
+        try:
+            began = time.monotonic()
+            assert len(store.claim("w", None, T0, LEASE, limit=1, rates=one_a_minute)) == 1
+            waited = time.monotonic() - began
+        finally:
+            timer.join()
+            holder.close()
+        assert waited >= 1.4, waited
+        with sqlite3.connect(path) as conn:
+            ((started,),) = conn.execute("SELECT started_at FROM rate_starts").fetchall()
+        assert T0 + 1.4 <= started <= T0 + waited, started - T0
+        # A minute after the clock read before the wait, the window has not slid yet.
+        assert store.claim("w", None, T0 + 60.5, LEASE, limit=1, rates=one_a_minute) == []
+        assert len(store.claim("w", None, T0 + 62, LEASE, limit=1, rates=one_a_minute)) == 1
+    finally:
+        store.close()
+
+
 @pytest.fixture
 def redis_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     request.getfixturevalue("redis_server")  # started once per session; skips without it

@@ -24,7 +24,13 @@ from jobctl.store.sqlite.files import (
     mend_checked,
     wal_size,
 )
-from jobctl.store.sqlite.locks import BUSY_NOTE_AFTER, BUSY_SLICE, BUSY_TIMEOUT, is_locked
+from jobctl.store.sqlite.locks import (
+    BUSY_NOTE_AFTER,
+    BUSY_SLICE,
+    BUSY_TIMEOUT,
+    UNCOUNTED_LOCK_WAIT,
+    is_locked,
+)
 from jobctl.store.wake import Notifier, wake_dir_for
 
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
@@ -65,6 +71,9 @@ class SqliteBase:
     ) -> None:
         self.path = path
         self.location = str(path)
+        # Seconds the last write transaction waited for its lock (0 under
+        # UNCOUNTED_LOCK_WAIT): its `now`, read before the wait, is that much behind.
+        self.lock_waited = 0.0
         self._conn, self.created, self.upgraded_from = open_database(
             path, durability=durability, create=create, at_rest=at_rest
         )
@@ -264,9 +273,12 @@ class SqliteBase:
         if self._to_wal is not False:
             self._to_wal = _switch_to_wal(conn)
         since = None
+        asked = time.monotonic()
         while True:
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                waited = time.monotonic() - asked
+                self.lock_waited = waited if waited >= UNCOUNTED_LOCK_WAIT else 0.0
                 break
             except sqlite3.OperationalError as exc:
                 if not is_locked(exc):

@@ -332,8 +332,11 @@ class QueueOps(SqliteBase):
             if not self._rate_log_made:
                 make_rate_log(conn)
                 self._rate_log_made = True
+            # The starts are made when the lock is had, not when the worker read `now`: a
+            # start recorded a second early leaves the window a second early.
+            rate_now = now + self.lock_waited
             for name in rated:
-                room[name] = min(room[name], rate_room(conn, name, rates[name], now))
+                room[name] = min(room[name], rate_room(conn, name, rates[name], rate_now))
         candidates: list[tuple[int, float, int]] = []
         for name in names:
             if room[name] <= 0:
@@ -374,7 +377,7 @@ class QueueOps(SqliteBase):
                 Claim(job=job, attempt=job.attempts, lease_token=token, run=runs, log_path=path)
             )
         if rated:
-            record_starts(conn, [c.job.queue for c in claims if c.job.queue in rated], now)
+            record_starts(conn, [c.job.queue for c in claims if c.job.queue in rated], rate_now)
         return claims
 
     def renew(self, claims: Sequence[Claim], until: float) -> set[int]:
