@@ -15,7 +15,7 @@ _jobctl_options() {
     case "$1" in
         '') REPLY='--config -c --db --log-format --log-level --version --help -h' ;;
         'backup') REPLY='--help -h' ;;
-        'cancel') REPLY='--queue -q --all -a --yes -y --json --help -h' ;;
+        'cancel') REPLY='--queue -q --job -j --all -a --yes -y --json --help -h' ;;
         'cron') REPLY='--help -h' ;;
         'cron next') REPLY='--count -n --tz --from --json --help -h' ;;
         'dead') REPLY='--help -h' ;;
@@ -60,6 +60,8 @@ _jobctl_value() {
         ' --log-level') REPLY='choice debug info warning error' ;;
         'cancel --queue') REPLY='dynamic' ;;
         'cancel -q') REPLY='dynamic' ;;
+        'cancel --job') REPLY='dynamic' ;;
+        'cancel -j') REPLY='dynamic' ;;
         'cron next --count') REPLY='plain' ;;
         'cron next -n') REPLY='plain' ;;
         'cron next --tz') REPLY='plain' ;;

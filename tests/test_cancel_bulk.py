@@ -1,4 +1,4 @@
-"""`cancel --queue` / `cancel --all` (pueue's `kill -g` and `kill --all`) and `prune ID…`
+"""`cancel --queue` / `--job` / `--all` (pueue's `kill -g` and `kill --all`) and `prune ID…`
 (pueue's `remove`), end to end on a real database, real workers and the real CLI."""
 
 from __future__ import annotations
@@ -95,6 +95,42 @@ def test_cancel_queue_cancels_every_active_job_of_those_queues_alone(env: Env) -
     assert _state(env, elsewhere) == "scheduled"
 
 
+def test_cancel_job_cancels_the_active_jobs_of_one_type_in_the_queues_given(env: Env) -> None:
+    """`cancel -j bad` cancels the active jobs of that job type alone, in every queue or, with
+    --queue, in those queues; the jobs of other types and those that had ended stay. A type
+    no one knows is a typo (exit 2), nothing cancelled."""
+    env.write_config(CONFIG)
+    ended = env.enqueue("bad", "-q", "a")
+    burst(env)
+    in_a = env.enqueue("bad", "-q", "a", "--delay", "1h")
+    in_b = env.enqueue("bad", "-q", "b", "--delay", "1h")
+    in_c = env.enqueue("bad", "-q", "c", "--delay", "1h")
+    other = env.enqueue("ok", "-q", "a", "--delay", "1h")
+
+    result = env.run("cancel", "-j", "bad", "-q", "a", "-q", "b")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        f"cancelled {in_a} (was scheduled)",
+        f"cancelled {in_b} (was scheduled)",
+    ]
+    assert (_state(env, in_c), _state(env, other), _state(env, ended)) == (
+        "scheduled",
+        "scheduled",
+        "dead",
+    )
+    everywhere = env.run("cancel", "--job", "bad", "--json")
+    assert everywhere.returncode == 0, everywhere.stderr
+    assert [(o["id"], o["cancelled"]) for o in json.loads(everywhere.stdout)] == [(in_c, True)]
+    none_left = env.run("cancel", "-j", "bad")
+    assert (none_left.returncode, none_left.stdout) == (0, "")
+    assert none_left.stderr == (
+        "jobctl: note: no job is active of job type bad in any queue; nothing cancelled\n"
+    )
+    typo = env.run("cancel", "-j", "bda")
+    assert typo.returncode == 2 and "--job 'bda': no job type of that name" in typo.stderr
+    assert _state(env, other) == "scheduled"
+
+
 def test_cancel_all_cancels_every_active_job_with_yes_and_needs_it_from_a_script(
     env: Env,
 ) -> None:
@@ -136,8 +172,10 @@ def test_cancel_refuses_ids_with_queue_or_all(env: Env) -> None:
     job_id = env.enqueue("ok", "-q", "a")
     for args in (
         [str(job_id), "-q", "a"],
+        [str(job_id), "-j", "ok"],
         [str(job_id), "--all", "--yes"],
         ["-q", "a", "--all", "--yes"],
+        ["-j", "ok", "--all", "--yes"],
         [],
     ):
         result = env.run("cancel", *args)

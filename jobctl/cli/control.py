@@ -19,10 +19,11 @@ from typer.core import TyperCommand
 
 from jobctl.batches import run_in_batches
 from jobctl.cli.app import app
-from jobctl.cli.completers import complete_final_state, complete_queue
+from jobctl.cli.completers import complete_final_state, complete_job, complete_queue
 from jobctl.cli.context import STATE
 from jobctl.cli.options import (
     MAX_ID,
+    check_job_name,
     check_queue_name,
     duration_option,
     instant_option,
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 @app.command(
     epilog="Examples:  jobctl cancel 42  |  "
     "jobctl list -s queued -j report --limit 0 --json | jq '.[].id' | xargs -r jobctl cancel  |  "
-    "jobctl cancel -q build  |  jobctl cancel --all --yes",
+    "jobctl cancel -q build  |  jobctl cancel -j report  |  jobctl cancel --all --yes",
 )
 def cancel(
     job_ids: Annotated[
@@ -65,6 +66,16 @@ def cancel(
             help="Every job active in this queue (repeat for more queues).",
             autocompletion=complete_queue,
             metavar="QUEUE",
+        ),
+    ] = None,
+    job: Annotated[
+        str | None,
+        typer.Option(
+            "--job",
+            "-j",
+            help="Every job of this job type active now (with --queue, in those queues).",
+            autocompletion=complete_job,
+            metavar="JOB",
         ),
     ] = None,
     every: Annotated[
@@ -83,18 +94,19 @@ def cancel(
     """Cancel jobs. A waiting one never runs; a running one's process group gets SIGTERM,
     then SIGKILL after the job's kill_grace. A cancelled job is not retried.
 
-    --queue and --all cancel the jobs active (queued, scheduled, waiting or running) when the
-    cancel reads them; jobs enqueued after that are not cancelled. --all asks first on a
-    terminal, and needs --yes elsewhere.
+    --queue, --job and --all cancel the jobs active (queued, scheduled, waiting or running)
+    when the cancel reads them; jobs enqueued after that are not cancelled. --all asks first
+    on a terminal, and needs --yes elsewhere.
     """
     from jobctl.errors import UsageError
 
-    if job_ids and (queues or every):
-        raise UsageError("give job ids, or --queue or --all, not both")
-    if queues and every:
-        raise UsageError("--all cancels every active job: drop --queue, or --all")
-    if not job_ids and not queues and not every:
-        raise UsageError("cancel needs job ids, or --queue or --all")
+    if job_ids and (queues or job is not None or every):
+        raise UsageError("give job ids, or --queue, --job or --all, not both")
+    if (queues or job is not None) and every:
+        given = "--queue" if queues else "--job"
+        raise UsageError(f"--all cancels every active job: drop {given}, or --all")
+    if not job_ids and not queues and job is None and not every:
+        raise UsageError("cancel needs job ids, or --queue, --job or --all")
     if yes and job_ids:  # taken in silence, it read as if it had been needed
         raise UsageError("--yes answers the question of --all; a cancel of ids asks none: drop it")
     ask = every and not yes
@@ -107,11 +119,14 @@ def cancel(
         if job_ids:
             _cancel_jobs(store, list(dict.fromkeys(job_ids)), listed=False, as_json=as_json)
             return
-        active = _active_jobs(store, named)
+        check_job_name(job, store)
+        active = _active_jobs(store, named, job)
         if not active:
             from jobctl.text import say
 
             where = f"in queue(s) {', '.join(named)}" if named else "in any queue"
+            if job is not None:
+                where = f"of job type {job} {where}"
             say(f"jobctl: note: no job is active {where}; nothing cancelled")
             if as_json:
                 from jobctl.documents import print_json
@@ -123,14 +138,14 @@ def cancel(
         _cancel_jobs(store, active, listed=True, as_json=as_json)
 
 
-def _active_jobs(store: Store, queues: list[str]) -> list[int]:
-    """The ids of the jobs active now in `queues` (none: in every queue), oldest first. A
-    queue with none that neither the config nor the database knows is a usage error (exit
-    2): a typo would cancel nothing, and exit 0."""
+def _active_jobs(store: Store, queues: list[str], job: str | None = None) -> list[int]:
+    """The ids of the jobs active now in `queues` (none: in every queue), of job type `job`
+    if given, oldest first. A queue with none that neither the config nor the database
+    knows is a usage error (exit 2): a typo would cancel nothing, and exit 0."""
     from jobctl.cli.options import note_unknown_queue
     from jobctl.models import ACTIVE_STATES, JobFilter
 
-    where = JobFilter(states=ACTIVE_STATES, limit=None, newest_first=False)
+    where = JobFilter(states=ACTIVE_STATES, job=job, limit=None, newest_first=False)
     if not queues:
         return store.job_ids(where)
     found: set[int] = set()
