@@ -51,6 +51,14 @@ class StoreError(JobctlError):
     exit_code = EXIT_STORE
 
 
+class BadLocation(StoreError):
+    """A database location that names none: a malformed redis:// URL, another program's
+    scheme. Bad usage (exit 2), as `validate` says it, where a database that is there and
+    cannot be used is exit 3; a StoreError still to the code that opens stores."""
+
+    exit_code = EXIT_USAGE
+
+
 class StoreFull(StoreError):
     """The disk under the database is full, or the Redis server at its maxmemory: `prune`
     can still make room (see retention)."""

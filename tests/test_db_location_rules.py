@@ -99,6 +99,24 @@ def test_validate_refuses_a_database_location_no_worker_starts_on(
     assert "ok" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    "location", ["redis://localhost:99999", "redis://:6395/x", "postgres://localhost/db"]
+)
+def test_every_command_refuses_a_location_that_names_no_database_as_bad_usage(
+    env: Env, location: str
+) -> None:
+    """`validate` refused a malformed location with exit 2, and every other command with
+    exit 3, the code of a database that is there and cannot be used: a script told the two
+    apart wrongly. Every command says exit 2, with validate's words."""
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    said = jobctl(env, "--config", str(env.config), "--db", location, "validate").stderr
+    reason = said.split(f"{location}: ", 1)[1]
+    for args in (["status"], ["list"], ["enqueue", "a"], ["run-worker", "--burst"]):
+        result = jobctl(env, "--config", str(env.config), "--db", location, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr == f"jobctl: {location}: {reason}", args
+
+
 def test_validate_refuses_a_malformed_db_option_with_its_password_hidden(env: Env) -> None:
     env.write_config('[jobs.a]\ncommand = ["true"]\n')
     result = jobctl(

@@ -461,7 +461,7 @@ def test_a_malformed_redis_location_is_one_clear_error(location: str, says: str)
 def test_a_mistyped_url_is_refused_and_never_becomes_a_file(env: Env, location: str) -> None:
     env.write_config(CONFIG)
     result = env.run("--db", location, "enqueue", "hello")
-    assert result.returncode == 3 and "not a database location" in result.stderr
+    assert result.returncode == 2 and "not a database location" in result.stderr
     assert result.stdout == "" and not any(env.root.glob("*:*"))
 
 

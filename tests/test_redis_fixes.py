@@ -159,5 +159,5 @@ def test_an_empty_namespace_is_said_to_be_empty() -> None:
 def test_an_empty_namespace_on_the_command_line(redis_env: RedisEnv) -> None:
     redis_env.url = "redis://127.0.0.1:1/0?namespace="
     result = redis_env.run("status", config=False)
-    assert result.returncode == 3
+    assert result.returncode == 2
     assert result.stderr == "jobctl: redis://127.0.0.1:1/0: namespace is empty\n"

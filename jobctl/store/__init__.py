@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from jobctl.errors import StoreError
+from jobctl.errors import BadLocation, StoreError
 from jobctl.store.base import Finish, Store, WakeListener
 
 __all__ = ["Finish", "Store", "WakeListener", "location_kind", "open_store"]
@@ -26,7 +26,7 @@ def open_store(
             raise StoreError(f"the Redis store needs the redis package: {exc}") from None
         return RedisStore(rest, create=create)
     if kind == "unknown":
-        raise StoreError(not_a_location(location))
+        raise BadLocation(not_a_location(location))
     from jobctl.store.sqlite import SqliteStore
 
     return SqliteStore(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from jobctl.errors import DurationError, StoreError
+from jobctl.errors import BadLocation, DurationError
 from jobctl.store.redis.codec import (
     DEFAULT_LEADER_LEASE,
     DEFAULT_NAMESPACE,
@@ -33,24 +33,24 @@ def parse_location(location: str) -> RedisLocation:
     try:
         parts = urlsplit(location)
     except ValueError as exc:  # an unclosed [ of an IPv6 address
-        raise StoreError(f"{redact(location)}: {exc}") from None
+        raise BadLocation(f"{redact(location)}: {exc}") from None
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
-        raise StoreError(
+        raise BadLocation(
             f"{redact(location)}: expected redis[s]://[[user]:password@]host[:port][/db]"
         )
     try:
         parts.port  # noqa: B018 (parsed on access)
     except ValueError:
-        raise StoreError(f"{redact(location)}: the port must be a number up to 65535") from None
+        raise BadLocation(f"{redact(location)}: the port must be a number up to 65535") from None
     if parts.path.strip("/") and not parts.path.strip("/").isdigit():
-        raise StoreError(f"{redact(location)}: the database must be a number (/0, /1, ...)")
+        raise BadLocation(f"{redact(location)}: the database must be a number (/0, /1, ...)")
     names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
     known = _client_options(parts.scheme) | {"namespace", "leader_lease"}
     for name in names:
         if names.count(name) > 1:
-            raise StoreError(f"{redact(location)}: {name} is given more than once")
+            raise BadLocation(f"{redact(location)}: {name} is given more than once")
         if name not in known:
-            raise StoreError(f"{redact(location)}: unknown option {name!r} in the URL")
+            raise BadLocation(f"{redact(location)}: unknown option {name!r} in the URL")
     namespace = DEFAULT_NAMESPACE
     lease = DEFAULT_LEADER_LEASE
     rest: list[tuple[str, str]] = []
@@ -58,17 +58,17 @@ def parse_location(location: str) -> RedisLocation:
     for name, value in parse_qsl(parts.query, keep_blank_values=True):
         if name == "namespace":
             if not value:
-                raise StoreError(f"{redact(location)}: namespace is empty")
+                raise BadLocation(f"{redact(location)}: namespace is empty")
             if any(ch in value for ch in "{}"):
-                raise StoreError(f"{redact(location)}: namespace must be a name without braces")
+                raise BadLocation(f"{redact(location)}: namespace must be a name without braces")
             namespace = value
         elif name == "leader_lease":
             try:
                 lease = parse_duration(value)
             except DurationError as exc:
-                raise StoreError(f"{redact(location)}: leader_lease: {exc}") from None
+                raise BadLocation(f"{redact(location)}: leader_lease: {exc}") from None
             if lease < 0.2:
-                raise StoreError(f"{redact(location)}: leader_lease must be at least 200ms")
+                raise BadLocation(f"{redact(location)}: leader_lease must be at least 200ms")
         else:
             if name == "password":
                 secret = value
