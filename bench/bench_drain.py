@@ -7,13 +7,18 @@ Each round measures, in a rotating order:
   Huey          SqliteHuey, 2 worker threads, 5,000 tasks that each subprocess.run(["true"]);
   task-spooler  5,000 `tsp true` with `tsp -S 2`, until the list shows all finished.
 Ratios are jobctl's rate over the other's rate in the same round; the median is reported.
-Targets: >= 60% of the floor, >= 2x Huey, >= 1.5x task-spooler. One more row, with no
-target, compares jobctl's worker with Huey's consumer, enqueueing left out.
+Targets: >= 60% of the floor, >= 2x Huey, >= 1.5x task-spooler. Two more rows, with no
+target, compare jobctl's worker with Huey's consumer, enqueueing left out, and the CPU time a
+job costs jobctl's worker and its job with what it costs the floor (its threads and its
+`true`): CPU time drifts less than wall time on a shared machine, so a worker grown slower
+shows there first.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -60,6 +65,7 @@ class Drained:
     seconds: float
     detail: str = ""
     working: float | None = None  # the worker's part alone, enqueueing left out
+    cpu: float | None = None  # CPU seconds of the drain's processes, enqueueing left out
 
 
 @dataclass
@@ -70,6 +76,7 @@ class Contender:
     drain: Callable[[int, int], Drained]
     times: list[float] = field(default_factory=list)
     working: list[float] = field(default_factory=list)  # Drained.working, where given
+    cpu: list[float] = field(default_factory=list)  # Drained.cpu, where given
     unavailable: str = ""
 
 
@@ -96,6 +103,8 @@ def measure(sandbox: Sandbox, jobs: int, rounds: int) -> list[Row]:
             contender.times.append(drained.seconds)
             if drained.working is not None:
                 contender.working.append(drained.working)
+            if drained.cpu is not None:
+                contender.cpu.append(drained.cpu)
             say(
                 f"   round {round_number + 1}: {contender.name:<13} {drained.seconds:7.2f} s "
                 f"({format_rate(jobs / drained.seconds)}) {drained.detail}"
@@ -132,10 +141,18 @@ def floor_drain(jobs: int) -> Drained:
     def run_true(_: int) -> None:
         subprocess.run(["true"], check=True)
 
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=CONCURRENCY) as pool:
         list(pool.map(run_true, range(jobs)))
-    return Drained(time.perf_counter() - started)
+    return Drained(time.perf_counter() - started, cpu=_cpu_seconds() - cpu_before)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its children waited for, user and system."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def jobctl_drain(sandbox: Sandbox, batch: Path, jobs: int, round_number: int) -> Drained:
@@ -146,15 +163,17 @@ def jobctl_drain(sandbox: Sandbox, batch: Path, jobs: int, round_number: int) ->
         raise BenchFailure(f"enqueue --batch: {describe_failure(enqueued)}")
     enqueue_seconds = time.perf_counter() - started
     with open(sandbox.root / f"worker-{round_number}.log", "wb") as log:
-        worker = subprocess.run(
+        worker = subprocess.Popen(
             sandbox.jobctl("run-worker", "--concurrency", str(CONCURRENCY), "--burst", db=db),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=log,
             env=sandbox.env,
             cwd=sandbox.root,
-            check=False,
         )
+        # wait4's usage is the worker's and its jobs' (every process it waited for).
+        _, status, usage = os.wait4(worker.pid, 0)
+        worker.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.perf_counter() - started
     if worker.returncode != 0:
         raise BenchFailure(f"run-worker exited {worker.returncode}")
@@ -163,6 +182,7 @@ def jobctl_drain(sandbox: Sandbox, batch: Path, jobs: int, round_number: int) ->
         elapsed,
         f"enqueue --batch {enqueue_seconds:.2f} s, then run-worker --burst",
         working=elapsed - enqueue_seconds,
+        cpu=usage.ru_utime + usage.ru_stime,
     )
 
 
@@ -299,6 +319,19 @@ def rows_for(contenders: list[Contender], jobs: int) -> list[Row]:
                 ratio=format_ratio(paired_ratio(huey.working, jobctl.working)),
                 note="jobctl's worker process start included; Huey's consumer starts in a "
                 "process already running",
+            )
+        )
+    if jobctl.cpu and len(floor.cpu) == len(jobctl.cpu):
+        # No target: the worker's own cost is jobctl's figure less the floor's, whose `true`
+        # processes cost what the jobs' do.
+        rows.append(
+            Row(
+                figure=f"{label}: CPU time per job, worker and job vs floor",
+                measured=f"{median(jobctl.cpu) / jobs * 1e3:.2f} ms",
+                compared=f"floor {median(floor.cpu) / jobs * 1e3:.2f} ms",
+                ratio=format_ratio(paired_ratio(jobctl.cpu, floor.cpu)),
+                note="user and system time of run-worker and its jobs (its start included),"
+                " of the floor's threads and their `true`",
             )
         )
     return rows
