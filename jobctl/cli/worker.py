@@ -95,6 +95,7 @@ def run_worker(
     _tell_jobs_where(config)
     _refuse_an_unusable_log_folder(config)
     with STATE.store(durability=_worker_durability(), service=True) as store:
+        store.as_service()
         worker = Worker(store, config, options, log=STATE.event_log())
         with worker.signal_handlers(), _metrics(metrics_addr):
             code = worker.run()
@@ -190,6 +191,7 @@ def up(
         STATE.store(durability=_worker_durability(), service=True) as worker_store,
         STATE.store(service=True) as daemon_store,
     ):
+        worker_store.as_service()
         worker = Worker(worker_store, config, options, log=log)
 
         def reload_worker(new_config: Config) -> None:

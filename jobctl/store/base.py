@@ -114,6 +114,12 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None: ...
 
+    def as_service(self) -> None:
+        """Opened by a process that keeps it open and writes often (a worker): upkeep that
+        a single command does inline may move off its write path. Nothing to move by
+        default."""
+        return None
+
     def replaced(self) -> str | None:
         """Why the place this store was opened at now holds other data (a database file
         deleted or swapped while in use), or None: a long-running process then serves a

@@ -10,7 +10,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import StoreError, StoreMissing, UsageError
 from jobctl.store.sqlite.diagnose import DISK_FULL, describe, store_error
@@ -33,6 +33,9 @@ from jobctl.store.sqlite.locks import (
 )
 from jobctl.store.wake import Notifier, wake_dir_for
 
+if TYPE_CHECKING:
+    from jobctl.store.sqlite.checkpoints import Checkpointer
+
 APPLICATION_ID = 0x4A4F4243  # "JOBC" in the database header marks a file as ours
 SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 # What the -wal is cut back to at the first commit after a checkpoint emptied it. Without a
@@ -41,6 +44,10 @@ SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 # times what it holds between two of SQLite's automatic checkpoints (1,000 pages: 4 MiB), so
 # that busy times, when readers hold a checkpoint back, do not cut it only to grow it again.
 WAL_SIZE_LIMIT = 16 << 20
+# A service's commits between two checkpoints (see checkpoints.py): a worker's
+# finish-and-claim writes some 13 pages, so 64 of them come near SQLite's own 1,000-page
+# mark. A larger write (a prune) checkpoints by itself.
+COMMITS_PER_CHECKPOINT = 64
 SCHEMA_VERSION = 9
 # Indexes an older jobctl neither needs nor minds, added without a new schema version: its
 # workers and cron daemons running beside go on (a version of their own stopped them all at
@@ -94,6 +101,27 @@ class SqliteBase:
         # Whether a write is to switch the database to WAL first (None: not looked at yet;
         # see _switch_to_wal).
         self._to_wal: bool | None = None
+        self._durability = durability
+        # A service's checkpoint thread (see as_service), and its commits since it last ran.
+        self._checkpointer: Checkpointer | None = None
+        self._commits_unchecked = 0
+
+    def as_service(self) -> None:
+        """Checkpoints move to a thread of their own (see checkpoints.py)."""
+        if self._checkpointer is not None:
+            return
+        from jobctl.store.sqlite.checkpoints import Checkpointer
+
+        synchronous = SYNCHRONOUS.get(self._durability, "FULL")
+        try:
+            self._checkpointer = Checkpointer(self.path, synchronous, WAL_SIZE_LIMIT)
+        except sqlite3.Error:
+            return  # SQLite's own checkpoints go on: slower, never wrong
+        try:
+            self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+        except sqlite3.Error:
+            self._checkpointer.close()
+            self._checkpointer = None
 
     def replaced(self) -> str | None:
         if self._identity is None:
@@ -259,7 +287,11 @@ class SqliteBase:
 
     def close(self) -> None:
         self._notifier.close()
-        if self._conn in _ABANDONED:
+        abandoned = self._conn in _ABANDONED
+        if self._checkpointer is not None:
+            self._checkpointer.close(abandon=abandoned)
+            self._checkpointer = None
+        if abandoned:
             return  # see _check_beside
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
@@ -302,7 +334,8 @@ class SqliteBase:
             raise
 
     def _commit(self, conn: sqlite3.Connection) -> None:
-        """COMMIT, waiting for a lock as BEGIN IMMEDIATE does (up to BUSY_TIMEOUT). In
+        """COMMIT (a service asks its thread for a checkpoint every COMMITS_PER_CHECKPOINT),
+        waiting for a lock as BEGIN IMMEDIATE does (up to BUSY_TIMEOUT). In
         rollback-journal mode (until _switch_to_wal succeeds) a commit waits for every reader
         to finish: after SQLite's BUSY_SLICE alone, an enqueue failed beside any read
         transaction."""
@@ -310,6 +343,11 @@ class SqliteBase:
         while True:
             try:
                 conn.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._commits_unchecked += 1
+                    if self._commits_unchecked >= COMMITS_PER_CHECKPOINT:
+                        self._commits_unchecked = 0
+                        self._checkpointer.ask()
                 return
             except sqlite3.OperationalError as exc:
                 if not is_locked(exc) or not conn.in_transaction:
