@@ -42,7 +42,11 @@ class Checkpointer:
         self._asked = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="jobctl-checkpoint", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except RuntimeError:  # no thread to be had (a pids limit)
+            self._conn.close()
+            raise
 
     def ask(self) -> None:
         self._asked.set()

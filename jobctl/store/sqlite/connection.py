@@ -115,7 +115,7 @@ class SqliteBase:
         synchronous = SYNCHRONOUS.get(self._durability, "FULL")
         try:
             self._checkpointer = Checkpointer(self.path, synchronous, WAL_SIZE_LIMIT)
-        except sqlite3.Error:
+        except (sqlite3.Error, RuntimeError):  # (no thread to be had: a pids limit)
             return  # SQLite's own checkpoints go on: slower, never wrong
         try:
             self._conn.execute("PRAGMA wal_autocheckpoint = 0")
