@@ -4,8 +4,8 @@ A database holds `jobs` jobs of the `noop` type in the default queue: 90% ready 
 and 10% delayed ten years ahead at a higher priority, so a claim that looked at delayed jobs,
 or ordered the whole table instead of walking the ready index, would show. They are built
 through the store API (SqliteStore.enqueue, 50,000 NewJob per call) and cached under
-bench/.cache/, keyed by jobctl's schema files: a schema change builds them anew. Benchmarks
-work on copies, never on the cached file itself.
+bench/.cache/, keyed by jobctl's schema files and page size: a change of either builds them
+anew. Benchmarks work on copies, never on the cached file itself.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from benchlib import CACHE_DIR, say
 
 from jobctl.models import NewJob
 from jobctl.store.sqlite import SCHEMA_VERSION, SqliteStore
+from jobctl.store.sqlite.connection import PAGE_SIZE
 
 CHUNK = 50_000
 DELAYED_EVERY = 10
@@ -31,8 +32,8 @@ BUILDER_VERSION = "1"  # change when what is built here changes
 
 
 def schema_key() -> str:
-    """A short hash of jobctl's schema files and of this builder."""
-    digest = hashlib.sha256(f"{BUILDER_VERSION}:{SCHEMA_VERSION}".encode())
+    """A short hash of jobctl's schema files, its page size and this builder."""
+    digest = hashlib.sha256(f"{BUILDER_VERSION}:{SCHEMA_VERSION}:{PAGE_SIZE}".encode())
     folder = resources.files("jobctl.store") / "schema"
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".sql"):

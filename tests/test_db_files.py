@@ -179,3 +179,12 @@ def test_a_backup_target_that_cannot_be_made_is_a_usage_error(env: Env, where: s
     line = one_error_line(env.run("backup", str(target)), 2, f"backup {target}", "cannot create")
     assert line.count("cannot create") == 1
     assert not target.parent.is_dir() or list(target.parent.iterdir()) == []
+
+
+def test_a_new_database_has_small_pages(env: Env) -> None:
+    """A worker's commit writes each page it changed whole: 1 KiB pages, not SQLite's 4 KiB
+    (see connection.PAGE_SIZE)."""
+    env.write_config(CONFIG)
+    env.enqueue("backup", "--arg", "dest=a")
+    with contextlib.closing(sqlite3.connect(env.db)) as conn:
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == 1024

@@ -104,24 +104,32 @@ def siblings(db: Path) -> dict[str, str | None]:
 # Damaged databases
 
 
+def page_size(db: Path) -> int:
+    """The page size the database's header gives (bytes 16-17)."""
+    with db.open("rb") as handle:
+        return int.from_bytes(handle.read(18)[16:18], "big")
+
+
 def corrupt_schema(db: Path) -> None:
     """Garbage over the first page's b-tree (the schema), the 100-byte header intact."""
+    size = page_size(db)
     with db.open("r+b") as handle:
         handle.seek(100)
-        handle.write(bytes((n * 7 + 13) % 256 for n in range(4096 - 100)))
+        handle.write(bytes((n * 7 + 13) % 256 for n in range(size - 100)))
 
 
 def corrupt_pages(db: Path) -> None:
     """Every page after the first overwritten: the schema is there, its tables are not."""
-    size = db.stat().st_size
+    size, page = db.stat().st_size, page_size(db)
     with db.open("r+b") as handle:
-        handle.seek(4096)
-        handle.write(b"\x55" * (size - 4096))
+        handle.seek(page)
+        handle.write(b"\x55" * (size - page))
 
 
 def truncate_half(db: Path) -> None:
-    pages = db.stat().st_size // 4096
-    os.truncate(db, pages // 2 * 4096)
+    page = page_size(db)
+    pages = db.stat().st_size // page
+    os.truncate(db, pages // 2 * page)
 
 
 def truncate_header(db: Path) -> None:
@@ -282,11 +290,14 @@ def test_a_new_database_on_a_full_disk_fails_cleanly_and_can_be_created_later(en
     one_error_line(run(env, ["enqueue", "noop"], preexec_fn=file_size_limit(0)), 3, "disk")
     # Room for part of the schema: SQLite rolls the migration back by itself, and the
     # migration's own ROLLBACK said "cannot rollback - no transaction is active" instead.
-    for limit in (32 << 10, 64 << 10):
+    for limit in (16 << 10, 32 << 10):
         result = run(env, ["enqueue", "noop"], preexec_fn=file_size_limit(limit))
         line = one_error_line(result, 3, "disk")
         assert "cannot rollback" not in line and f"at most {limit:,} bytes (ulimit -f)" in line
-    assert env.enqueue("noop") == 1
+    # Nothing of the schema was kept: the database is made now, not "upgraded" from a part.
+    made = env.run("enqueue", "noop")
+    assert (made.returncode, made.stdout) == (0, "1\n"), made.stderr
+    assert "is a new database" in made.stderr and "upgraded" not in made.stderr
     assert consistency_problems(env.db) == []
 
 

@@ -138,7 +138,7 @@ def hot_journal(template: Path) -> bytes:
     import struct
 
     data = template.read_bytes()
-    size, nonce = 4096, 0x12345678
+    size, nonce = int.from_bytes(data[16:18], "big"), 0x12345678  # the header's page size
     pages = len(data) // size
     header = bytes.fromhex("d9d505f920a163d7") + struct.pack(
         ">IIIII", pages, nonce, pages, 512, size

@@ -42,8 +42,8 @@ def test_a_service_s_commits_are_checkpointed_by_its_thread(tmp_path: Path) -> N
     try:
         store.as_service()
         assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
-        # Far below SQLite's own 1,000 pages: only the service's thread copies these.
-        _enqueue_one_by_one(store, 2 * COMMITS_PER_CHECKPOINT)
+        # Below SQLite's own 1,000 pages (some 8 a commit): only the thread copies these.
+        _enqueue_one_by_one(store, COMMITS_PER_CHECKPOINT + 6)
         deadline = time.monotonic() + 10
         while _jobs_in_the_file_alone(db) < COMMITS_PER_CHECKPOINT:
             assert time.monotonic() < deadline, "no checkpoint came after the commits"
@@ -57,7 +57,7 @@ def test_a_command_s_store_keeps_sqlite_s_own_checkpoints(tmp_path: Path) -> Non
     db = tmp_path / "q.db"
     with SqliteStore(db) as store:
         assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
-        _enqueue_one_by_one(store, 2 * COMMITS_PER_CHECKPOINT)
+        _enqueue_one_by_one(store, COMMITS_PER_CHECKPOINT + 6)
         assert not _checkpoint_threads()
         assert _jobs_in_the_file_alone(db) == 0  # all in the -wal: no thread copied them
 

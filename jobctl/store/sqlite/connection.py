@@ -49,6 +49,13 @@ WAL_SIZE_LIMIT = 16 << 20
 # mark. A larger write (a prune) checkpoints by itself.
 COMMITS_PER_CHECKPOINT = 64
 SCHEMA_VERSION = 9
+# The page size of new databases. A worker's finish-and-claim changes a row or two in each of
+# some 13 tables and indexes, and its commit writes each of those pages whole to the -wal:
+# with SQLite's default of 4 KiB, most of what it wrote was bytes nobody changed. Measured
+# here against 4 KiB: claim + complete 868 -> 623 us a job (on 1,000,000 queued, the same
+# on 1,000), a drain of 5,000 x true 7.3 -> 6.7 s, batch enqueue no slower. A database
+# keeps the page size it was made with.
+PAGE_SIZE = 1024
 # Indexes an older jobctl neither needs nor minds, added without a new schema version: its
 # workers and cron daemons running beside go on (a version of their own stopped them all at
 # the first enqueue of the new jobctl, killing their running jobs after their shutdown
@@ -281,7 +288,10 @@ class SqliteBase:
                 raise UsageError(full) from None
             raise StoreError(f"backup {target}: {exc.strerror}") from None
         finally:
-            for leftover in (part, part + "-journal") if made else ():
+            # (A copy of a database in WAL mode is one too until its journal_mode is set: a
+            # backup that failed midway leaves a -wal and -shm beside its part.)
+            suffixes = ("", "-journal", "-wal", "-shm") if made else ()
+            for leftover in (part + suffix for suffix in suffixes):
                 with contextlib.suppress(OSError):
                     os.unlink(leftover)  # nothing half-written is left
 

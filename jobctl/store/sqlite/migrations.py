@@ -11,7 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from jobctl.errors import StoreError
-from jobctl.store.sqlite.connection import APPLICATION_ID, SCHEMA_VERSION, check_identity
+from jobctl.store.sqlite.connection import (
+    APPLICATION_ID,
+    PAGE_SIZE,
+    SCHEMA_VERSION,
+    check_identity,
+)
 from jobctl.store.sqlite.files import lock_file_problem
 from jobctl.store.sqlite.locks import BUSY_TIMEOUT
 
@@ -82,15 +87,20 @@ def migrate(conn: sqlite3.Connection, path: Path, *, in_use_refused: bool) -> in
             if version and in_use_refused:  # told under the lock: not mid-way through another's
                 check_no_older_processes(conn, path, version)
             if version == 0:
+                conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before anything is written
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(f"database {path}: cannot switch to WAL mode ({mode})")
             else:
                 with _transaction(conn):
                     _repair(conn, version)
-            for number, script in scripts():
-                if number > version:
-                    with _transaction(conn):
+            # A new database gets its whole schema in one transaction: a disk that fills
+            # midway leaves an empty file, not one of an early version, which the next
+            # command "upgraded" with a note that no older jobctl could open it.
+            steps = [(number, script) for number, script in scripts() if number > version]
+            for batch in [steps] if version == 0 else [[step] for step in steps]:
+                with _transaction(conn):
+                    for number, script in batch:
                         for statement in statements(script):
                             conn.execute(statement)
                         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
