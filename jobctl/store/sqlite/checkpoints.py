@@ -2,11 +2,12 @@
 
 SQLite copies the -wal into the database (a checkpoint) inside the commit that takes the
 -wal past 1,000 pages: that commit then waits for two fsyncs, some 6 ms here, once every
-70 jobs a worker runs, which was a tenth of a busy worker's time per job. A worker or cron
-daemon, which holds the database open for long and commits often, turns that off for its
+70 jobs a worker runs, which was a tenth of a busy worker's time per job. A worker, which
+holds the database open for long and commits after every job, turns that off for its
 connection and leaves the copying to a thread of its own, on a connection of its own: a
 PASSIVE checkpoint waits for no one, and the fsyncs run while the GIL is free, so the
-worker starts the next job meanwhile. Commands that run once keep SQLite's own."""
+worker starts the next job meanwhile. Commands that run once, and the cron daemon, which
+commits once a fire, keep SQLite's own."""
 
 from __future__ import annotations
 

@@ -41,8 +41,9 @@ SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL", "off": "OFF"}
 # What the -wal is cut back to at the first commit after a checkpoint emptied it. Without a
 # limit it keeps the size of the largest transaction ever written (a batch of a million
 # jobs: 122 MB) for as long as any process has the database open, a worker for months. Four
-# times what it holds between two of SQLite's automatic checkpoints (1,000 pages: 4 MiB), so
-# that busy times, when readers hold a checkpoint back, do not cut it only to grow it again.
+# times what it holds between two of SQLite's automatic checkpoints (1,000 pages: 4 MiB of
+# 4 KiB pages, a quarter of that with the PAGE_SIZE of new databases), so that busy times,
+# when readers hold a checkpoint back, do not cut it only to grow it again.
 WAL_SIZE_LIMIT = 16 << 20
 # A service's commits between two checkpoints (see checkpoints.py): a worker's
 # finish-and-claim writes some 13 pages, so 64 of them come near SQLite's own 1,000-page
