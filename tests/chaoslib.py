@@ -200,6 +200,13 @@ def consistency_problems(db: Path) -> list[str]:
     return problems
 
 
+def page_size(db: Path) -> int:
+    """The page size a database file's header gives (bytes 16-17; 1 stands for 65536)."""
+    with db.open("rb") as handle:
+        size = int.from_bytes(handle.read(18)[16:18], "big")
+    return 65536 if size == 1 else size
+
+
 def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 

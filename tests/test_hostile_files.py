@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from chaoslib import consistency_problems, file_digest, one_error_line, run_cli
+from chaoslib import consistency_problems, file_digest, one_error_line, page_size, run_cli
 from conftest import Env, small_file_system
 
 from jobctl.models import AttemptResult, NewJob, Outcome
@@ -102,12 +102,6 @@ def siblings(db: Path) -> dict[str, str | None]:
 
 # ---------------------------------------------------------------------------------------------
 # Damaged databases
-
-
-def page_size(db: Path) -> int:
-    """The page size the database's header gives (bytes 16-17)."""
-    with db.open("rb") as handle:
-        return int.from_bytes(handle.read(18)[16:18], "big")
 
 
 def corrupt_schema(db: Path) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaoslib import file_digest, one_error_line
+from chaoslib import file_digest, one_error_line, page_size
 from conftest import JOBCTL, Env
 from test_ops_support import start_worker, wait_state
 
@@ -138,7 +138,7 @@ def hot_journal(template: Path) -> bytes:
     import struct
 
     data = template.read_bytes()
-    size, nonce = int.from_bytes(data[16:18], "big"), 0x12345678  # the header's page size
+    size, nonce = page_size(template), 0x12345678
     pages = len(data) // size
     header = bytes.fromhex("d9d505f920a163d7") + struct.pack(
         ">IIIII", pages, nonce, pages, 512, size

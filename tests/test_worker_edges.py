@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from chaoslib import page_size
 from conftest import JOBCTL, Env, small_file_system
 from test_ops_support import process_gone, read_pid, start_worker
 
@@ -560,13 +561,12 @@ def test_a_burst_worker_ends_with_the_error_of_a_store_that_keeps_failing(tmp_pa
     path = tmp_path / "q.db"
     store = SqliteStore(path)
     store.enqueue([NewJob(job="x", payload={}) for _ in range(200)], 0.0)
-    root, size = store._conn.execute(
-        "SELECT rootpage, (SELECT page_size FROM pragma_page_size) FROM sqlite_master"
-        " WHERE name = 'jobs'"
+    (root,) = store._conn.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'jobs'"
     ).fetchone()
     store.close()
     with open(path, "r+b") as handle:  # garbage over the first page of the jobs table
-        handle.seek((root - 1) * size)
+        handle.seek((root - 1) * page_size(path))
         handle.write(b"\xff" * 64)
     store = SqliteStore(path)
     log = tmp_path / "events.log"
