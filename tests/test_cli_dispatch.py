@@ -9,6 +9,7 @@ import os
 import subprocess
 
 import pytest
+import typer
 from conftest import JOBCTL, Env
 from test_ops_support import start_worker
 
@@ -24,6 +25,29 @@ def test_every_command_is_in_the_dispatch_table() -> None:
     names |= {g.typer_instance.info.name or "" for g in app.registered_groups}
     names.discard("")
     assert names == set(COMMAND_MODULES)
+
+
+def test_no_command_s_signature_is_text_typer_would_compile_at_every_call() -> None:
+    """typer reads each command's signature at every call, and evaluates an annotation
+    kept as text (`from __future__ import annotations`) twice: compiled anew each time,
+    some 5% of the instructions of `jobctl show` or `list`."""
+    for module in ALL_MODULES:
+        importlib.import_module(f"jobctl.cli.{module}")
+
+    def callbacks(typer_app: typer.Typer) -> list[object]:
+        found: list[object] = [c.callback for c in typer_app.registered_commands]
+        found.append(typer_app.registered_callback and typer_app.registered_callback.callback)
+        for group in typer_app.registered_groups:
+            found.extend(callbacks(group.typer_instance))
+        return [f for f in found if f is not None]
+
+    texts = {
+        f"{getattr(f, '__module__', '?')}.{getattr(f, '__name__', '?')}: {name}"
+        for f in callbacks(app)
+        for name, annotation in getattr(f, "__annotations__", {}).items()
+        if isinstance(annotation, str)
+    }
+    assert not texts
 
 
 def test_each_module_registers_the_commands_the_table_gives_it() -> None:

@@ -2,9 +2,10 @@
 
 Commands import their heavy modules inside the function body: `jobctl enqueue` runs in
 shell loops and cron lines, so start-up must not pay for rich, croniter or the worker.
-Modules whose functions typer inspects (this one, queue.py, completers.py) do without `from
-__future__ import annotations`: typer reads every signature on each call, and string
-annotations would be compiled and evaluated anew each time.
+Modules whose functions typer inspects (this one, completers.py and every module of
+commands) do without `from __future__ import annotations`: typer reads every signature on
+each call, and string annotations would be compiled and evaluated anew each time. (Their
+other functions quote what is imported only for the type checker.)
 """
 
 from typing import Annotated, Any

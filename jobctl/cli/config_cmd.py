@@ -1,7 +1,5 @@
 """`jobctl validate`: check a config before it goes live."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -37,7 +35,7 @@ def validate(
     _warn_about_this_host(config)
 
 
-def _check_database_location(config: Config) -> str | None:
+def _check_database_location(config: "Config") -> str | None:
     """Refuse (exit 2) a database location no worker could start on anywhere: a scheme
     jobctl does not know, or a malformed redis:// URL (a port past 65535, no host). Return,
     for a warning, what a worker would refuse on this host only, told where the location
@@ -99,7 +97,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _warn_about_this_host(config: Config) -> None:
+def _warn_about_this_host(config: "Config") -> None:
     """What is valid in the file but would go wrong on this host: a `user` or `group` it does
     not know (or, not as root, one a worker cannot switch to), a `cwd` that is no folder or
     that this user cannot enter, a log folder it cannot write, and a $TZ its schedules
@@ -224,7 +222,7 @@ def _folders_above(path: str) -> list[str]:
         above = os.path.dirname(above)
 
 
-def _jitter_overlap(spec: ScheduleSpec, config: Config) -> str | None:
+def _jitter_overlap(spec: "ScheduleSpec", config: "Config") -> str | None:
     """A jitter as long as the gap between two fires, under an overlap that will not start a
     run while the last one is active: a run waiting out its jitter is `scheduled`, so the
     next fire finds it active, and many fires are skipped (or held) instead of run."""
@@ -253,7 +251,7 @@ def _jitter_overlap(spec: ScheduleSpec, config: Config) -> str | None:
     )
 
 
-def log_folder_refused(config: Config) -> tuple[str, str, str] | None:
+def log_folder_refused(config: "Config") -> tuple[str, str, str] | None:
     """Why a worker would refuse the log folder, found without making it (validate changes
     nothing; a worker asks before it makes its database), as the key of [settings] that puts
     it there (`log_dir`, else the `db` it is beside when the config names the database:

@@ -6,8 +6,6 @@ a running job's worker learns of the cancel at once (or at its next lease renewa
 the whole process group.
 """
 
-from __future__ import annotations
-
 import contextlib
 import sys
 import time
@@ -138,7 +136,7 @@ def cancel(
         _cancel_jobs(store, active, listed=True, as_json=as_json)
 
 
-def _active_jobs(store: Store, queues: list[str], job: str | None = None) -> list[int]:
+def _active_jobs(store: "Store", queues: list[str], job: str | None = None) -> list[int]:
     """The ids of the jobs active now in `queues` (none: in every queue), of job type `job`
     if given, oldest first. A queue with none that neither the config nor the database
     knows is a usage error (exit 2): a typo would cancel nothing, and exit 0."""
@@ -157,7 +155,7 @@ def _active_jobs(store: Store, queues: list[str], job: str | None = None) -> lis
     return sorted(found)
 
 
-def _cancel_jobs(store: Store, job_ids: list[int], *, listed: bool, as_json: bool) -> None:
+def _cancel_jobs(store: "Store", job_ids: list[int], *, listed: bool, as_json: bool) -> None:
     """Cancel these jobs, a batch at a time, and say each one's outcome (exit 1 when one
     named was not cancelled). `listed`: the ids are those --queue or --all read as active,
     not named: one that ended before its batch came was not asked for, and is left unsaid."""
@@ -256,7 +254,7 @@ def _cancel_jobs(store: Store, job_ids: list[int], *, listed: bool, as_json: boo
     refused(len(reasons), asked=len(before), verb="cancelled")
 
 
-def _waiting_on(store: Store, job_ids: list[int], now: float) -> set[int]:
+def _waiting_on(store: "Store", job_ids: list[int], now: float) -> set[int]:
     """The waiting jobs that run after any of `job_ids`, directly or through others (a
     cancel makes them dead), those named aside; nothing read when no job waits."""
     from jobctl.models import State
@@ -264,7 +262,7 @@ def _waiting_on(store: Store, job_ids: list[int], now: float) -> set[int]:
     return runs_after(store, job_ids, State.WAITING, now)
 
 
-def runs_after(store: Store, job_ids: list[int], state: State, now: float) -> set[int]:
+def runs_after(store: "Store", job_ids: list[int], state: "State", now: float) -> set[int]:
     """The jobs in `state` that run after any of `job_ids`, directly or through others in
     that state, those named aside; nothing read when no job is in it. One walk for the
     waiting jobs a cancel makes dead and the dead ones a `dead retry` leaves behind."""
@@ -286,7 +284,7 @@ def runs_after(store: Store, job_ids: list[int], state: State, now: float) -> se
     return found - set(job_ids)
 
 
-def _still_stopping(job: Job, orphaned: bool) -> str:
+def _still_stopping(job: "Job", orphaned: bool) -> str:
     """What becomes of a cancelled job whose process has yet to end: SIGKILL after its
     kill_grace (as this config has it), or, with its worker gone, after its lease."""
     from jobctl.config import DEFAULT_JOB
@@ -422,7 +420,7 @@ def retry(
         print(result.id)
 
 
-def _cwd_hint(job: Job, cwd: str | None) -> str:
+def _cwd_hint(job: "Job", cwd: str | None) -> str:
     """How to run again an --exec job whose directory is gone (removed since it ran), said
     with its refusal: --cwd was not named, and re-typing its command looked the only way."""
     from jobctl.fsutil import directory_problem
@@ -608,7 +606,7 @@ def edit(
     refused(len(reasons), asked=len(named), verb="edited")
 
 
-def _left_meanwhile(job: Job) -> tuple[str, str]:
+def _left_meanwhile(job: "Job") -> tuple[str, str]:
     """Why `edit` left a job it read unstarted but found otherwise when it came to change it:
     the reason (for --json) and the words of its line. A job cancelled meanwhile, or made
     dead by one it waits for, never started: a worker was named for them, where none ran."""
@@ -623,7 +621,7 @@ def _left_meanwhile(job: Job) -> tuple[str, str]:
 
 
 def _changes(
-    config: Config,
+    config: "Config",
     arg: list[str] | None,
     delay: str | None,
     at: str | None,
@@ -631,7 +629,7 @@ def _changes(
     queue: str | None,
     max_attempts: int | None,
     now: float,
-) -> Changes:
+) -> "Changes":
     """`retry`'s and `edit`'s options, read as enqueue reads them and refused as it refuses
     them, before the store is opened: a fault of the command line (a delay and a time, a
     bad queue name, a number out of range) is exit 2 in enqueue's words, whatever the state
@@ -664,8 +662,8 @@ def _changes(
 
 
 def _command_changes(
-    changes: Changes, exec_: bool, command: list[str] | None, cwd: str | None
-) -> Changes:
+    changes: "Changes", exec_: bool, command: list[str] | None, cwd: str | None
+) -> "Changes":
     """`changes` with an --exec job's new command and cwd, read and refused as `enqueue
     --exec` reads and refuses them, before the store is opened: a cwd made absolute and
     checked to be a directory, and neither where the config lets workers run only its job
@@ -690,7 +688,7 @@ def _command_changes(
     return changes._replace(command=command, cwd=None if cwd is None else _chosen_directory(cwd))
 
 
-def _build_edit(config: Config, job: Job, now: float, changes: Changes) -> JobEdit:
+def _build_edit(config: "Config", job: "Job", now: float, changes: "Changes") -> "JobEdit":
     """build_edit's edit of `job`: a new command is refused there as `enqueue --exec`
     refuses one (build_job), a line of shell in one word in the directory the job runs in."""
     from jobctl.producer import build_edit
@@ -934,7 +932,7 @@ def prune(
     refused(len(skipped), asked=None if ids is None else len(ids), verb="pruned")
 
 
-def _not_prunable(store: Store, ids: list[int] | None, targets: list[int]) -> dict[int, str]:
+def _not_prunable(store: "Store", ids: list[int] | None, targets: list[int]) -> dict[int, str]:
     """Each job given by id that `prune` leaves, said on stderr with why, as `dead purge`
     says a job not dead: one that does not exist, one not ended, one cancelled whose
     process still stops, a schedule's latest success (its last success goes with it)."""
@@ -948,7 +946,7 @@ def _not_prunable(store: Store, ids: list[int] | None, targets: list[int]) -> di
 
 
 def _not_pruned(
-    store: Store,
+    store: "Store",
     ids: list[int] | None,
     targets: list[int],
     deleted: list[int],
@@ -968,7 +966,7 @@ def _not_pruned(
     return [outcome_document(i, after.get(i), pruned=False, reason=why.get(i)) for i in kept]
 
 
-def _prune_refusals(store: Store, left: list[int]) -> dict[int, str]:
+def _prune_refusals(store: "Store", left: list[int]) -> dict[int, str]:
     """Why `prune` leaves each of these jobs, in the words that follow "job ID"."""
     from jobctl.models import ACTIVE_STATES, State
 

@@ -1,8 +1,6 @@
 """`jobctl import-crontab`: a crontab turned into jobs and schedules (jobctl.crontab
 converts; this reads the file, checks the options and says what it left out)."""
 
-from __future__ import annotations
-
 import re
 import sys
 from typing import Annotated

@@ -6,8 +6,6 @@ time for many jobs, so racing a worker, or each other, never runs a job twice no
 that is running.
 """
 
-from __future__ import annotations
-
 import sys
 import time
 from typing import TYPE_CHECKING, Annotated, Any
@@ -92,8 +90,8 @@ def dead_list(
 
 
 def _every_dead_job(
-    store: Store, job: str | None, died_after: float | None, page: int = 1000
-) -> Iterator[Job]:
+    store: "Store", job: str | None, died_after: float | None, page: int = 1000
+) -> "Iterator[Job]":
     """The dead jobs, the latest death first, read a page at a time (214,000 read whole took
     1.2 GB), among those dead when the listing began: one that dies, or dies again, while it
     goes has died after them all, so none is listed twice."""
@@ -213,7 +211,7 @@ def dead_retry(
     refused(len(skipped), asked=None if ids is None else len(ids), verb="retried")
 
 
-def _dead_behind(store: Store, moved: list[int], now: float) -> list[int]:
+def _dead_behind(store: "Store", moved: list[int], now: float) -> list[int]:
     """The dead jobs that ran after those just retried, directly or through each other:
     they died with them, and a retry of their parent alone leaves them dead for good."""
     from jobctl.cli.control import runs_after
@@ -241,7 +239,7 @@ def _say_dead_behind(moved: list[int], behind: list[int]) -> None:
     )
 
 
-def _retry_in_batches(store: Store, chosen: list[int], job: str | None, now: float) -> list[int]:
+def _retry_in_batches(store: "Store", chosen: list[int], job: str | None, now: float) -> list[int]:
     """Retry these dead jobs a batch at a time, from the oldest: each
     batch's store call retries a job after the older ones it runs after, and leaves dead
     one whose key a job retried in an earlier batch holds now, as in one call."""
@@ -356,7 +354,7 @@ def _targets(job_ids: list[int] | None, all_: bool) -> list[int] | None:
 
 
 def _cannot_run(
-    store: Store, config: Config, ids: list[int], job: str | None, now: float, exec_only: bool
+    store: "Store", config: "Config", ids: list[int], job: str | None, now: float, exec_only: bool
 ) -> dict[int, str]:
     """The dead jobs among `ids` (of job type `job`, when given) that `enqueue` would refuse
     now, each with why: retried, they would only fail every attempt and die again (an
@@ -386,7 +384,7 @@ def _cannot_run(
 
 
 def _explain_skipped(
-    store: Store,
+    store: "Store",
     ids: list[int] | None,
     done: list[int],
     verb: str,
@@ -410,7 +408,7 @@ _SAID = 20
 
 
 def _reasons(
-    store: Store, ids: list[int], done: list[int], refusals: dict[int, str] | None = None
+    store: "Store", ids: list[int], done: list[int], refusals: dict[int, str] | None = None
 ) -> dict[int, str]:
     """Why each of `ids` not in `done` was left alone, in the words that follow "job ID"."""
     from jobctl.models import State
@@ -436,7 +434,7 @@ def _reasons(
     return reasons
 
 
-def _ended_before(store: Store, dead: Job) -> str | None:
+def _ended_before(store: "Store", dead: "Job") -> str | None:
     """Why a dead job that runs after others cannot wait for them again: one of them is
     dead or cancelled, or gone while the job never ran (the one gone may be the one it died
     for), in the words that follow "job ID"; or None."""
@@ -457,7 +455,7 @@ def _ended_before(store: Store, dead: Job) -> str | None:
     return None
 
 
-def _key_taken(store: Store, dead: Job) -> bool:
+def _key_taken(store: "Store", dead: "Job") -> bool:
     from jobctl.models import JobFilter, holds_key
 
     holders = store.list_jobs(JobFilter(key=dead.key, limit=None))

@@ -1,8 +1,6 @@
 """`jobctl list`, `show` and `wait`: reading the queue; and which job `logs` shows when
 given no id."""
 
-from __future__ import annotations
-
 import bisect
 import contextlib
 import itertools
@@ -129,7 +127,7 @@ def list_jobs(
     job_listing(jobs, rows, first=order, as_json=as_json, show_rows=_rows_marking(gone))
 
 
-def _every_job(store: Store, where: JobFilter, page: int = 1000) -> Iterator[Job]:
+def _every_job(store: "Store", where: "JobFilter", page: int = 1000) -> "Iterator[Job]":
     """The jobs a filter matches, read a page at a time (each page a read of its own: a job
     that changes meanwhile is listed as it was, or as it is, once), among those there were
     when the listing began: oldest first, it chased the jobs enqueued as it went."""
@@ -180,7 +178,7 @@ def show(
         hook_rows(job_id, attempts, hooks)
 
 
-def _gone_workers_jobs(store: Store, jobs: Sequence[Job]) -> set[int]:
+def _gone_workers_jobs(store: "Store", jobs: "Sequence[Job]") -> set[int]:
     """The running jobs among `jobs` whose worker is gone (documents.worker_gone), read only
     when some job is running: `list` marks them as `status` does."""
     from jobctl.documents import worker_gone
@@ -193,13 +191,13 @@ def _gone_workers_jobs(store: Store, jobs: Sequence[Job]) -> set[int]:
     return {job.id for job in running if worker_gone(job, alive)}
 
 
-def _rows_marking(gone: set[int]) -> Callable[[Sequence[Job]], None]:
+def _rows_marking(gone: set[int]) -> "Callable[[Sequence[Job]], None]":
     from jobctl.render import job_rows
 
     return lambda jobs: job_rows(jobs, gone=gone)
 
 
-def _alive_workers(store: Store) -> list[WorkerInfo]:
+def _alive_workers(store: "Store") -> "list[WorkerInfo]":
     """The live workers, as `status` lists them: a running job of none of them is a gone
     worker's (documents.worker_gone)."""
     now = time.time()
@@ -329,7 +327,7 @@ def wait(
         deleted: set[int] = set()  # pruned while waited for: how they ended is not known
         said: set[int] = set()  # the jobs whose bad end was said, as soon as it was seen
 
-        def say_ended(ended: Job) -> None:
+        def say_ended(ended: "Job") -> None:
             """A job waited for that did not succeed, named once, as it ends: a CI log
             shows a failure in the first minute of an hour's batch when it happens.
             (A stopping job's end was never asked about.)"""
@@ -452,7 +450,7 @@ class _WaitedFor:
     bytes a job: 210 MB for 853,000): those given, in their order, then those listed as
     active that were not given, ascending as listed, which a binary search finds."""
 
-    def __init__(self, given: list[int], active: array[int] | None = None) -> None:
+    def __init__(self, given: list[int], active: "array[int] | None" = None) -> None:
         self._given = set(given)
         self.ids = array("q", given)
         self._listed_from = len(self.ids)
@@ -466,7 +464,7 @@ class _WaitedFor:
             isinstance(job_id, int) and _holds(self.ids, job_id, self._listed_from)
         )
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> "Iterator[int]":
         return iter(self.ids)
 
     def __len__(self) -> int:
@@ -477,7 +475,7 @@ class _WaitedFor:
         return job_id in self._given_active or _holds(self.ids, job_id, self._listed_from)
 
 
-def _holds(ascending: array[int], job_id: int, start: int = 0) -> bool:
+def _holds(ascending: "array[int]", job_id: int, start: int = 0) -> bool:
     at = bisect.bisect_left(ascending, job_id, start)
     return at < len(ascending) and ascending[at] == job_id
 
@@ -491,7 +489,7 @@ class _Pending(Sequence[int]):
     update is published in one assignment of `_state` (look, kept, read up to, kept so far):
     ids appended to `kept` beyond its published length are not yet pending."""
 
-    def __init__(self, ids: array[int]) -> None:
+    def __init__(self, ids: "array[int]") -> None:
         # `look` is never changed: it may be the caller's.
         self._state: tuple[array[int], array[int], int, int] = (ids, array("q"), 0, 0)
         self.first_look = True
@@ -514,7 +512,7 @@ class _Pending(Sequence[int]):
             return kept_ids[index]
         return look[read_up_to + index - kept]
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> "Iterator[int]":
         look, kept_ids, read_up_to, kept = self._state
         yield from itertools.islice(kept_ids, kept)
         yield from itertools.islice(look, read_up_to, None)
@@ -540,7 +538,7 @@ class _Pending(Sequence[int]):
         self._state = (look, kept_ids, read_up_to + len(batch), len(kept_ids))
 
 
-def _own_job(store: Store) -> int | None:
+def _own_job(store: "Store") -> int | None:
     """The job whose command runs this call, when it runs in one of this database's jobs
     (JOBCTL_JOB_ID, and JOBCTL_WORKER its running worker: the same id of another database
     is another job)."""
@@ -559,7 +557,9 @@ def _own_job(store: Store) -> int | None:
     return job.id
 
 
-def _active_ids(store: Store, where: JobFilter, deadline: float | None) -> tuple[array[int], bool]:
+def _active_ids(
+    store: "Store", where: "JobFilter", deadline: float | None
+) -> "tuple[array[int], bool]":
     """The ids of the active jobs a filter matches, oldest first, among those there were when
     the wait began, read a batch at a time; and whether the deadline came before the last
     (ids alone: a million jobs read whole took a GB, and 10 s before a first look at the
@@ -580,7 +580,7 @@ def _active_ids(store: Store, where: JobFilter, deadline: float | None) -> tuple
             return found, True
 
 
-def _last_seen(store: Store, job_ids: Sequence[int], seen: dict[int, Job]) -> Iterator[Job]:
+def _last_seen(store: "Store", job_ids: Sequence[int], seen: "dict[int, Job]") -> "Iterator[Job]":
     """The jobs as last seen, those the wait has not read yet read now, a thousand at a
     time (none of them if the store does not answer)."""
     from jobctl.errors import StoreError
@@ -597,7 +597,7 @@ def _last_seen(store: Store, job_ids: Sequence[int], seen: dict[int, Job]) -> It
                 yield job
 
 
-def _refuse_unknown(store: Store, ids: list[int]) -> dict[int, Job]:
+def _refuse_unknown(store: "Store", ids: list[int]) -> "dict[int, Job]":
     """The jobs given by id, read before waiting, so that every id with no job is named
     (a look at many is read a batch at a time, and a timeout may come between batches).
     A store that does not answer now is left to the wait, which rides out an outage."""
@@ -622,7 +622,7 @@ def _no_such_jobs(ids: list[int]) -> str:
     return f"no job {named} (never made, or pruned): nothing waited for"
 
 
-def _one_per_queue(job_ids: Iterable[int], seen: dict[int, Job]) -> list[int]:
+def _one_per_queue(job_ids: "Iterable[int]", seen: "dict[int, Job]") -> list[int]:
     """The jobs a timeout line's reasons are read from: one job per queue and state for those
     waiting (the reasons for those are per queue) and every running or stopping one (each
     has its worker), not a million jobs read again to say why none runs. Of those the wait
@@ -644,7 +644,7 @@ def _one_per_queue(job_ids: Iterable[int], seen: dict[int, Job]) -> list[int]:
     return [*picked.values(), *running, *unread]
 
 
-def _still(job: Job) -> str:
+def _still(job: "Job") -> str:
     """What a job waited for is still doing, at a timeout."""
     from jobctl.models import State
     from jobctl.render import job_label, waits_for
@@ -660,7 +660,7 @@ def _still(job: Job) -> str:
 RECENT = 1000
 
 
-def started_last(store: Store, *, follow: bool = False) -> int:
+def started_last(store: "Store", *, follow: bool = False) -> int:
     """The job `logs` shows when given no id, as pueue's `follow` takes the task that runs:
     the one that started an attempt last, running or ended, so that `jobctl logs -f` right
     after an enqueue follows that job. Which job, and how many others run, goes to stderr;
@@ -734,7 +734,7 @@ def started_last(store: Store, *, follow: bool = False) -> int:
 SOON = 10.0
 
 
-def _newest_not_started(store: Store, after: int, now: float) -> Job | None:
+def _newest_not_started(store: "Store", after: int, now: float) -> "Job | None":
     """The newest job past `after` that has yet to start an attempt and is ready to (queued,
     or due within SOON), among the RECENT newest such jobs. One scheduled for later, or
     waiting for other jobs, is passed over: `logs -f` waited for tomorrow's job."""

@@ -2,8 +2,6 @@
 what it prints until it ends (the following itself is jobctl.cli.observe's, shared with
 `enqueue --wait`)."""
 
-from __future__ import annotations
-
 import os
 import sys
 from pathlib import Path
@@ -215,7 +213,7 @@ def _write(data: bytes) -> None:
 
 
 def _print_stored_output(
-    attempt: Attempt, path: Path, stored: tuple[str | None, bytes], lines: int | None
+    attempt: "Attempt", path: Path, stored: tuple[str | None, bytes], lines: int | None
 ) -> None:
     """What a shared store kept of the output of an attempt run on another host, after a
     note of where the rest is."""
@@ -244,9 +242,9 @@ def _print_stored_output(
 
 
 def _print_hook_log(
-    store: Store,
-    attempts: list[Attempt],
-    attempt: Attempt,
+    store: "Store",
+    attempts: "list[Attempt]",
+    attempt: "Attempt",
     kind: str,
     lines: int | None,
     *,
@@ -282,8 +280,8 @@ def _print_hook_log(
 
 
 def _no_hook_log(
-    attempts: list[Attempt],
-    attempt: Attempt,
+    attempts: "list[Attempt]",
+    attempt: "Attempt",
     kind: str,
     folders: dict[int, HookFolders],
     *,

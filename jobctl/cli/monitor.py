@@ -1,7 +1,5 @@
 """`jobctl stats`, `metrics` and `health`: what monitoring and people need to trust the queue."""
 
-from __future__ import annotations
-
 import time
 from dataclasses import asdict
 from typing import Annotated

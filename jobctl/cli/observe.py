@@ -5,8 +5,6 @@ file, like `tail -f`: the store says which attempt runs and when the job has end
 file holds its output. An attempt's log is complete once the store records its end.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import sys
@@ -148,10 +146,12 @@ class RunningPast(NamedTuple):
     was left unsaid when its id was past the first thousand)."""
 
     left_out: int
-    gone: list[Job]
+    gone: "list[Job]"
 
     @classmethod
-    def read(cls, store: Store, listed: Sequence[Job], alive: Sequence[WorkerInfo]) -> RunningPast:
+    def read(
+        cls, store: "Store", listed: "Sequence[Job]", alive: "Sequence[WorkerInfo]"
+    ) -> "RunningPast":
         """Read a page at a time, holding only the gone ones: running jobs are as many as the
         workers' slots, read through their leases, however many jobs the store holds."""
         from jobctl.documents import worker_gone
@@ -228,7 +228,7 @@ def await_job(
     raise typer.Exit(code)
 
 
-def timed_out_reasons(store: Store, job_id: int, timed_out: WaitTimedOut) -> list[str]:
+def timed_out_reasons(store: "Store", job_id: int, timed_out: "WaitTimedOut") -> list[str]:
     """Why a wait ran out: the store's outage, or why no worker took the job."""
     return [timed_out.outage] if timed_out.outage else why_nobody_runs(store, [job_id])
 
@@ -239,7 +239,7 @@ def because(reasons: Sequence[str]) -> str:
     return f" ({'; '.join(first_few(reasons))})" if reasons else ""
 
 
-def say_if_nobody_runs(store: Store, job_ids: Sequence[int], timeout: str | None) -> None:
+def say_if_nobody_runs(store: "Store", job_ids: Sequence[int], timeout: str | None) -> None:
     """A wait without --timeout for jobs no worker would take lasts until one comes, or
     forever: say so once, on stderr. With --timeout, the line it ends with says it."""
     if timeout is None:
@@ -361,7 +361,7 @@ class WaitTimedOut(Exception):
     """A follow or wait reached its --timeout; `job` as last seen (None if never read), and
     the store's outage then, if it was failing."""
 
-    def __init__(self, job: Job | None, outage: str | None = None) -> None:
+    def __init__(self, job: "Job | None", outage: str | None = None) -> None:
         super().__init__("timed out")
         self.job = job
         self.outage = outage
@@ -374,7 +374,7 @@ def deadline_of(timeout: str | None) -> float | None:
 
 
 def give_up(
-    job_id: int, job: Job | None, timeout: str | None, reasons: Sequence[str] = ()
+    job_id: int, job: "Job | None", timeout: str | None, reasons: Sequence[str] = ()
 ) -> NoReturn:
     """Say that waiting for the job timed out, what it was doing then, and why no worker
     took it, if none would; exit 124."""
@@ -392,7 +392,7 @@ def give_up(
 
 
 def _pause(
-    seconds: float, deadline: float | None, job: Job | None, outage: str | None = None
+    seconds: float, deadline: float | None, job: "Job | None", outage: str | None = None
 ) -> None:
     """Sleep before polling again, unless the deadline is reached (then WaitTimedOut)."""
     if deadline is not None:
@@ -403,7 +403,7 @@ def _pause(
     time.sleep(seconds)
 
 
-def job_exit_code(job: Job) -> int:
+def job_exit_code(job: "Job") -> int:
     """0 for a succeeded job; a failed one's own exit code, or 1 when it has none."""
     from jobctl.models import State
 
@@ -415,12 +415,12 @@ def job_exit_code(job: Job) -> int:
 
 
 def watch(
-    store: Store,
+    store: "Store",
     job_id: int,
     out: FollowedOutput | None,
     run: int | None,
     deadline: float | None = None,
-) -> Job:
+) -> "Job":
     """Poll until the job has ended and its last attempt is over; with `out`, copy the
     output of its attempts (from attempt `run`, default the latest) as it is written.
     WaitTimedOut once the monotonic `deadline` passes."""
@@ -540,7 +540,7 @@ def watch(
             reader.close()
 
 
-def _log_lost(attempt: Attempt) -> bool:
+def _log_lost(attempt: "Attempt") -> bool:
     """Whether an ended attempt run on this host, whose log file is not there, had output
     that is lost: not one that wrote nothing (no log is made then), nor one whose worker
     stopped or died before telling whether it wrote anything."""
@@ -550,6 +550,6 @@ def _log_lost(attempt: Attempt) -> bool:
     return attempt.log_path != "" and attempt.finished_at is not None and not lost_worker
 
 
-def _worker_alive(store: Store, worker: str) -> bool:
+def _worker_alive(store: "Store", worker: str) -> bool:
     now = time.time()
     return any(w.id == worker and w.alive(now) for w in store.workers())

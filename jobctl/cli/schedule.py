@@ -1,8 +1,6 @@
 """`jobctl schedule …` and `jobctl cron next`: the cron side (`import-crontab` is
 jobctl.cli.crontab_cmd)."""
 
-from __future__ import annotations
-
 import time
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -38,21 +36,21 @@ app.add_typer(cron_app, name="cron")
 
 
 def _zone_name(
-    spec: ScheduleSpec, config: Config, recorded: Mapping[str, str] | None = None
+    spec: "ScheduleSpec", config: "Config", recorded: "Mapping[str, str] | None" = None
 ) -> str:
     """The zone a schedule fires in; `recorded`: the zones the cron daemon planned the
     schedules that name none in (scheduler.daemon_zones), which this process's may not be."""
     return spec.timezone or (recorded or {}).get(spec.name) or _settings_zone_name(config)
 
 
-def _settings_zone_name(config: Config) -> str:
+def _settings_zone_name(config: "Config") -> str:
     """The zone of a schedule that names none: [settings] timezone, else the host's."""
     from jobctl.timefmt import local_zone
 
     return config.settings.timezone or local_zone()
 
 
-def _spec(config: Config, name: str) -> ScheduleSpec:
+def _spec(config: "Config", name: str) -> "ScheduleSpec":
     """The schedule `name`; an unknown one is a usage error (exit 2), as an unknown job is."""
     from jobctl.errors import ConfigError
 
@@ -62,7 +60,7 @@ def _spec(config: Config, name: str) -> ScheduleSpec:
     return spec
 
 
-def _unknown_schedule(config: Config, name: str) -> str:
+def _unknown_schedule(config: "Config", name: str) -> str:
     """What is said of a name no schedule has, naming those there are (with the one it may
     be a typo of): `schedule run` and `cron next` say it alike."""
     from jobctl.config import _closest
@@ -224,7 +222,7 @@ def schedule_list(
     )
 
 
-def _cron_daemons(store: Store, now: float) -> tuple[list[WorkerInfo], WorkerInfo | None]:
+def _cron_daemons(store: "Store", now: float) -> "tuple[list[WorkerInfo], WorkerInfo | None]":
     """The live cron daemons (leading or standing by), and the leader whose heartbeat lapsed
     while its process lives on, if any (then none of them fires)."""
     cron_daemons = [w for w in store.workers() if w.kind in ("scheduler", "standby")]
@@ -232,15 +230,15 @@ def _cron_daemons(store: Store, now: float) -> tuple[list[WorkerInfo], WorkerInf
     return live, _stale_leader(cron_daemons, live, now)
 
 
-def stale_cron_leader(store: Store, now: float) -> WorkerInfo | None:
+def stale_cron_leader(store: "Store", now: float) -> "WorkerInfo | None":
     """The leading cron daemon whose heartbeat lapsed while its process lives on (see
     _stale_leader), for `reload`."""
     return _cron_daemons(store, now)[1]
 
 
 def _stale_leader(
-    cron_daemons: list[WorkerInfo], live: list[WorkerInfo], now: float
-) -> WorkerInfo | None:
+    cron_daemons: "list[WorkerInfo]", live: "list[WorkerInfo]", now: float
+) -> "WorkerInfo | None":
     """The leading cron daemon whose heartbeat lapsed while its process lives on (stopped
     by SIGSTOP, hung): it keeps the leader lock, so no standby takes over and nothing
     fires. None while some daemon leads, or when the leader's process is gone here (a
@@ -265,7 +263,7 @@ def _stale_leader(
     return max(stale, key=lambda w: w.heartbeat_at, default=None)
 
 
-def _stale_leader_warning(stale: WorkerInfo, live: list[WorkerInfo], now: float) -> str:
+def _stale_leader_warning(stale: "WorkerInfo", live: "list[WorkerInfo]", now: float) -> str:
     """What `schedule list` says of a leading daemon that stopped heartbeating."""
     import socket
 
@@ -286,7 +284,7 @@ def _stale_leader_warning(stale: WorkerInfo, live: list[WorkerInfo], now: float)
     )
 
 
-def _planned_otherwise(store: Store, config: Config, daemons: list[WorkerInfo]) -> str | None:
+def _planned_otherwise(store: "Store", config: "Config", daemons: "list[WorkerInfo]") -> str | None:
     """A warning when the leading cron daemon plans some schedule of this config otherwise,
     or not at all: it reads another file (another host's copy, another --config), or has not
     re-read this one. Its NEXT would be one nothing fires at. None when all agree."""
@@ -323,7 +321,9 @@ def _planned_otherwise(store: Store, config: Config, daemons: list[WorkerInfo]) 
     )
 
 
-def _say_zones(config: Config, specs: Iterable[ScheduleSpec], recorded: Mapping[str, str]) -> None:
+def _say_zones(
+    config: "Config", specs: "Iterable[ScheduleSpec]", recorded: "Mapping[str, str]"
+) -> None:
     """Say which zone the schedules of `specs` that name none are shown in, when one might
     read another: the zone the cron daemon planned them in, where this shell's differs (a
     daemon with Environment=TZ=... in its unit); else, for those no daemon planned yet, this
@@ -440,7 +440,7 @@ def schedule_run(
 
 
 def _held_text(
-    store: Store, config: Config, spec: ScheduleSpec, released: FireRecord, now: float
+    store: "Store", config: "Config", spec: "ScheduleSpec", released: "FireRecord", now: float
 ) -> str:
     """The held fire `schedule run` enqueued first, as its notes name it: "the fire of
     20:44:31 (3m ago) of schedule 'nap', held for a run that has ended", in the zone
@@ -463,7 +463,7 @@ def _held_text(
 
 
 def _say_not_enqueued(
-    spec: ScheduleSpec, status: str, active: int | None, released: str | None = None
+    spec: "ScheduleSpec", status: str, active: int | None, released: str | None = None
 ) -> None:
     """The note on stderr for a run `schedule run` did not enqueue: held, or skipped.
     `released`: the held fire it enqueued first, which is the active run `active`."""
@@ -495,7 +495,7 @@ def _say_not_enqueued(
         )
 
 
-def _enqueue_line(spec: ScheduleSpec) -> str:
+def _enqueue_line(spec: "ScheduleSpec") -> str:
     """The `jobctl enqueue` line that queues a run of `spec` outside the schedule."""
     import shlex
 
@@ -703,7 +703,7 @@ def cron_next(
     )
 
 
-def _daemon_zones(config: Config) -> dict[str, str]:
+def _daemon_zones(config: "Config") -> dict[str, str]:
     """scheduler.daemon_zones for `cron next`, which answers with no database (nothing was
     planned there yet) or no store within reach all the same, in this process's zone."""
     from jobctl.errors import StoreError, StoreMissing

@@ -1,7 +1,5 @@
 """`jobctl run-worker`: run jobs from the queue."""
 
-from __future__ import annotations
-
 import contextlib
 import os
 from collections.abc import Callable, Iterator
@@ -194,7 +192,7 @@ def up(
         worker_store.as_service()
         worker = Worker(worker_store, config, options, log=log)
 
-        def reload_worker(new_config: Config) -> None:
+        def reload_worker(new_config: "Config") -> None:
             worker.take_config(new_config)  # said as run-worker says a reload
             STATE.use_config(new_config)  # what /metrics reports, too
 
@@ -211,7 +209,7 @@ def up(
     raise typer.Exit(code)
 
 
-def _warn_of_schedules_served_elsewhere(config: Config, queues: tuple[str, ...] | None) -> None:
+def _warn_of_schedules_served_elsewhere(config: "Config", queues: tuple[str, ...] | None) -> None:
     """A warning for each schedule whose runs go to a queue this `up -q` does not serve:
     they wait for another worker, and with `overlap = "skip"` the one waiting holds off
     every later fire."""
@@ -242,7 +240,7 @@ def _has_blank(name: str) -> bool:
     return any(char.isspace() for char in name)
 
 
-def _queues_to_serve(names: list[str] | None, config: Config) -> tuple[str, ...] | None:
+def _queues_to_serve(names: list[str] | None, config: "Config") -> tuple[str, ...] | None:
     """The --queue values, with a warning for a queue the config never names: a typo there
     would leave the worker idle for good, while jobs enqueued with --queue NAME still run."""
     from jobctl.cli.completers import queues_named_in
@@ -387,7 +385,7 @@ def _unidentified_leader(pids: list[int], sent: int, woken: int) -> str:
     )
 
 
-def _hung_leader_here(store: Store, host: str, now: float) -> WorkerInfo | None:
+def _hung_leader_here(store: "Store", host: str, now: float) -> "WorkerInfo | None":
     """The leading cron daemon of this host and database whose heartbeat lapsed while its
     process lives on, as `schedule list` finds it."""
     from jobctl.cli.schedule import stale_cron_leader
@@ -539,7 +537,7 @@ def _config_of(pid: int) -> Path | None:
     return candidate if candidate.is_file() else folder / "jobs.toml"
 
 
-def _tell_jobs_where(config: Config) -> None:
+def _tell_jobs_where(config: "Config") -> None:
     """Give the jobs this worker starts (as its own user) the config and the database it
     uses, in JOBCTL_CONFIG and JOBCTL_DB: a job that runs `jobctl enqueue` to chain the next
     one queues it where this worker takes it, whatever --config and --db the worker was
@@ -560,7 +558,7 @@ def _tell_jobs_where(config: Config) -> None:
         os.environ["JOBCTL_CONFIG"] = str(config.path.absolute())
 
 
-def _refuse_an_unusable_log_folder(config: Config) -> None:
+def _refuse_an_unusable_log_folder(config: "Config") -> None:
     """Refuse (exit 2), before the store is opened, a log folder the worker would refuse at
     its start: refused only then, it had made a new database and its lock file, and left
     them behind. Found as `validate` finds it, making nothing, and then said in the worker's
@@ -590,7 +588,7 @@ def _refuse_an_unusable_log_folder(config: Config) -> None:
         raise ConfigError(_log_root_refused(exc, folder)) from None
 
 
-def _schedule_config() -> Config:
+def _schedule_config() -> "Config":
     """The config with every cron expression checked, so a bad one fails before start. A
     daemon with no config file at all would run no schedule and never find one (a reload
     re-reads the file it started with): refused, as `validate` refuses it."""
@@ -626,7 +624,7 @@ def _metrics(address: str | None) -> Iterator[None]:
         server.stop()
 
 
-def _read_only_store(timeout: float) -> Store:
+def _read_only_store(timeout: float) -> "Store":
     """The store a probe or a scrape reads, never created. A Redis server's connection waits
     for it `timeout` seconds, not the 60 s of a command: /healthz as long as the write probe
     does (LOCK_WAIT), so that a server that stalls is a 503 within about a second; /metrics
@@ -640,7 +638,7 @@ def _read_only_store(timeout: float) -> Store:
     return STATE.store(create=False, service=True)
 
 
-def _followed_config() -> Callable[[], Config]:
+def _followed_config() -> "Callable[[], Config]":
     """The config /metrics renders with: the file as it is now, re-read when it changed (a
     broken version keeps the last good one), as the worker and the leading cron daemon
     follow it. The config read at start would export a schedule taken out of the file for
@@ -651,7 +649,7 @@ def _followed_config() -> Callable[[], Config]:
     started_with = STATE.config()
     follower = ConfigFollower(started_with, schedules=schedules_plan(started_with))
 
-    def config() -> Config:
+    def config() -> "Config":
         if follower.stale():
             # The worker, or the daemon as it leads, says why a version is refused.
             with contextlib.suppress(JobctlError):
