@@ -1,10 +1,10 @@
 """Shared fixtures: a private config and database per test, and the real `jobctl` CLI.
 
 Tests drive the installed command in subprocesses against a real SQLite file, exactly as a
-user would; nothing here mocks the store or the clock of a worker process. A short call
-(`Env.run`) is a process forked from one that has imported jobctl already (forkserver.py),
-as a new interpreter would run it where nothing it reads at start differs; set
-JOBCTL_TEST_FORK=0 to start every call as a new interpreter.
+user would; nothing here mocks the store or the clock of a worker process. A call
+(`Env.run`, `Env.start`) is a process forked from one that has imported jobctl already
+(forkserver.py), as a new interpreter would run it where nothing it reads at start differs;
+set JOBCTL_TEST_FORK=0 to start every call as a new interpreter.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import forkserver
 import hypothesis
@@ -63,9 +64,11 @@ class Env:
         argv = [*self.global_args(config, args), *args]
         where = self.root if cwd is None else cwd
         zygote = forkserver.zygote_for(argv, self.env)
-        if zygote is not None:
+        try:
+            if zygote is None:
+                raise forkserver.NotServed
             result = zygote.run(argv, environ=self.env, cwd=where, input=input, timeout=timeout)
-        else:
+        except forkserver.NotServed:
             result = self._spawn(argv, input=input, timeout=timeout, cwd=where)
         if check and result.returncode != 0:
             raise AssertionError(
@@ -91,10 +94,15 @@ class Env:
             cwd=cwd,
         )
 
-    def start(self, *args: str, config: bool = True) -> subprocess.Popen[str]:
-        """Start `jobctl ARGS...` in the background (e.g. a worker); stopped at teardown."""
-        proc = subprocess.Popen(
-            [*JOBCTL, *self.global_args(config, args), *args],
+    def start(
+        self, *args: str, config: bool = True, own_child: bool = False
+    ) -> subprocess.Popen[str]:
+        """Start `jobctl ARGS...` in the background (e.g. a worker); stopped at teardown.
+        Forked by the fork server, it is that server's child: `own_child` starts it as a new
+        interpreter, a child of the test's, for a test that waits for it with os.wait4 or
+        os.waitid rather than through the Popen."""
+        argv = [*self.global_args(config, args), *args]
+        options: dict[str, Any] = dict(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -102,6 +110,11 @@ class Env:
             cwd=self.root,
             start_new_session=True,
         )
+        zygote = None if own_child else forkserver.zygote_for(argv, self.env)
+        if zygote is not None:
+            proc = zygote.start(argv, **options)
+        else:
+            proc = subprocess.Popen([*JOBCTL, *argv], **options)
         self.procs.append(proc)
         return proc
 

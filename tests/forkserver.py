@@ -6,6 +6,11 @@ typer and their modules (some 40 ms of CPU a call, thousands of calls). A server
 arguments, environment, directory and standard streams, and runs jobctl's `__main__` as
 `python -m` would, in a process of its own: its own pid, real pipes, a real exit status or
 death by a signal. Nothing of jobctl is stood in for; only the interpreter's start is shared.
+A call either runs to its end (`Zygote.run`, as subprocess.run) or is started in the
+background (`Zygote.start`, a Popen). Its /proc/PID/cmdline and /proc/PID/environ read as a
+new interpreter's would (jobctl's reload finds a daemon's config from them). The one thing a
+test sees differ: the process is the zygote's child, not the test's, so a test that waits for
+it with os.waitpid and the like starts it as a new interpreter (conftest's `own_child`).
 
 A fork is faithful only where nothing the interpreter reads as it starts differs, so a
 call is served only when its environment differs from the zygote's in variables read at
@@ -32,6 +37,7 @@ import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 # Variables jobctl, Python and the libraries read only when a command runs, never as the
 # interpreter starts or a module is imported: a call may set them as it likes.
@@ -46,26 +52,25 @@ LIMITS = (
 )
 # Signals an ignoring caller hands on ignored to the commands it starts.
 INHERITED_IGNORES = (signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT)
-# What the CLI's commands import, loaded once in the zygote (a module a command would not
-# have loaded changes nothing but the time its import takes).
+# What the CLI's commands import, loaded once in the zygote with every module of jobctl's
+# (a module a command would not have loaded changes nothing but the time its import takes).
 PRELOAD = (
-    "jobctl.cli.main",
-    "jobctl.cli.app",
-    "jobctl.cli.enqueue",
-    "jobctl.cli.context",
-    "jobctl.cli.attemptlogs",
-    "jobctl.cli.unserved",
-    "jobctl.store.sqlite",
     "jobctl.store.redis",  # redis-py: some 65 ms of every forked call on a Redis store
-    "jobctl.config",
-    "jobctl.worker",
-    "jobctl.render",
-    "jobctl.producer",
-    "jobctl.observe.hooks",
-    "jobctl.observe.events",
     "typer",
+    "rich.cells",  # what a table's layout imports of rich
+    "zoneinfo",
+    "sysconfig",  # imported by zoneinfo as it looks for the time zone database
+    "filelock",  # taken by a command that makes or upgrades a database
 )
 HEADER = struct.Struct("!I")
+# Bytes of command line and of environment a forked call can have as its own; a call with
+# more runs as a new interpreter.
+ROOM = 64 * 1024
+ROOM_VARIABLE = "JOBCTL_TEST_FORK_ROOM"
+
+
+class NotServed(Exception):
+    """The zygote cannot run this call as a new interpreter would (see _retitle)."""
 
 
 def _startup_key(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -91,12 +96,14 @@ class Zygote:
         self.folder = tempfile.mkdtemp(prefix="jobctl-fork-")
         self.address = os.path.join(self.folder, "socket")
         self.log = open(os.path.join(self.folder, "log"), "wb")  # noqa: SIM115
+        # Room, at the top of its stack, for the command line and environment of each call
+        # (see _retitle).
         self.process = subprocess.Popen(
-            [sys.executable, __file__, self.address, str(os.getpid())],
+            [sys.executable, __file__, self.address, str(os.getpid()), "x" * ROOM],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=self.log,
-            env=dict(environ),
+            env={**environ, ROOM_VARIABLE: "x" * ROOM},
             cwd=self.folder,
         )
         deadline = time.monotonic() + 30
@@ -186,6 +193,8 @@ class Zygote:
                         continue
                     if fd == sock.fileno():
                         replies += data
+                        if replies.startswith(b"F"):
+                            raise NotServed
                         pid, status = _parse_replies(bytes(replies))
                         if status is not None:
                             selector.unregister(sock)
@@ -207,6 +216,10 @@ class Zygote:
             _text(b"".join(chunks[err_read]), encoding),
         )
 
+    def start(self, argv: Sequence[str], **options: Any) -> subprocess.Popen[str]:
+        """As subprocess.Popen([python, -m, jobctl, *argv], **options)."""
+        return ForkedPopen(self, argv, **options)
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()
@@ -215,6 +228,171 @@ class Zygote:
             os.unlink(self.address)
             os.unlink(self.log.name)
             os.rmdir(self.folder)
+
+
+class ForkedPopen(subprocess.Popen):  # type: ignore[type-arg]
+    """A Popen whose process is forked by a zygote instead of started by exec: everything
+    Popen does with its pipes, signals and timeouts is unchanged, but the process is the
+    zygote's child, so its wait status comes back on the call's socket, not from waitpid."""
+
+    def __init__(self, zygote: Zygote, argv: Sequence[str], **options: Any) -> None:
+        self._zygote = zygote
+        self._jobctl_argv = list(argv)
+        self._socket: socket.socket | None = None
+        self._replies = bytearray()
+        self._status: int | None = None
+        super().__init__([sys.executable, "-m", "jobctl", *argv], **options)
+
+    def _execute_child(  # type: ignore[override]
+        self,
+        args: object,
+        executable: object,
+        preexec_fn: object,
+        close_fds: bool,
+        pass_fds: Sequence[int],
+        cwd: str | None,
+        env: Mapping[str, str] | None,
+        startupinfo: object,
+        creationflags: int,
+        shell: bool,
+        p2cread: int,
+        p2cwrite: int,
+        c2pread: int,
+        c2pwrite: int,
+        errread: int,
+        errwrite: int,
+        restore_signals: bool,
+        gid: object,
+        gids: object,
+        uid: object,
+        umask: int,
+        start_new_session: bool,
+        process_group: object,
+    ) -> None:
+        if preexec_fn is not None or pass_fds or gid is not None or gids is not None:
+            raise ValueError("the fork server takes no preexec_fn, pass_fds or ids")
+        if uid is not None or umask != -1 or process_group not in (None, -1) or shell:
+            raise ValueError("the fork server takes no uid, umask, process group or shell")
+        try:
+            self._fork(cwd, env, start_new_session, p2cread, c2pwrite, errwrite)
+        except NotServed:
+            self._zygote = None  # a process of its own: Popen's own waiting from here on
+            super()._execute_child(  # type: ignore[misc]
+                args,
+                executable,
+                preexec_fn,
+                close_fds,
+                pass_fds,
+                cwd,
+                env,
+                startupinfo,
+                creationflags,
+                shell,
+                p2cread,
+                p2cwrite,
+                c2pread,
+                c2pwrite,
+                errread,
+                errwrite,
+                restore_signals,
+                gid,
+                gids,
+                uid,
+                umask,
+                start_new_session,
+                process_group,
+            )
+            return
+        finally:
+            if self._zygote is not None:
+                self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
+
+    def _fork(
+        self,
+        cwd: str | None,
+        env: Mapping[str, str] | None,
+        start_new_session: bool,
+        p2cread: int,
+        c2pwrite: int,
+        errwrite: int,
+    ) -> None:
+        assert self._zygote is not None
+        request = json.dumps(
+            {
+                "argv": self._jobctl_argv,
+                "env": dict(os.environ if env is None else env),
+                "cwd": os.fspath(cwd) if cwd is not None else os.getcwd(),
+                "session": bool(start_new_session),
+            }
+        ).encode()
+        # What the process gets as its standard streams: the pipes, or what a child
+        # started here would inherit.
+        streams = [p2cread, c2pwrite, errwrite]
+        streams = [fd if fd != -1 else default for default, fd in enumerate(streams)]
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(self._zygote.address)
+            socket.send_fds(sock, [HEADER.pack(len(request))], streams)
+            sock.sendall(request)
+            while True:
+                data = sock.recv(4096)
+                if not data:
+                    raise RuntimeError(f"the fork server lost a call: {self._zygote.log.name}")
+                self._replies += data
+                if self._replies.startswith(b"F"):
+                    raise NotServed
+                pid, status = _parse_replies(bytes(self._replies))
+                if pid is not None:
+                    break
+        except BaseException:
+            sock.close()
+            raise
+        self._socket = sock
+        self.pid = pid
+        self._child_created = True
+        if status is not None:
+            self._ended(status)
+
+    def _ended(self, status: int) -> None:
+        self._status = status
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+    def _try_wait(self, wait_flags: int) -> tuple[int, int]:
+        """As waitpid(pid, wait_flags), from the zygote's report."""
+        if self._zygote is None:
+            return super()._try_wait(wait_flags)  # type: ignore[misc, no-any-return]
+        while self._status is None:
+            assert self._socket is not None
+            if wait_flags & os.WNOHANG:
+                ready, _, _ = selectors.select.select([self._socket], [], [], 0)
+                if not ready:
+                    return 0, 0
+            data = self._socket.recv(4096)
+            if not data:
+                raise RuntimeError(f"the fork server lost a call: {self._zygote.log.name}")
+            self._replies += data
+            _, status = _parse_replies(bytes(self._replies))
+            if status is not None:
+                self._ended(status)
+        return self.pid, self._status
+
+    def _internal_poll(self, _deadstate: int | None = None, **_: object) -> int | None:
+        if self._zygote is None:
+            return super()._internal_poll(_deadstate)  # type: ignore[misc, no-any-return]
+        if self.returncode is None and self._waitpid_lock.acquire(False):
+            try:
+                if self.returncode is None:
+                    pid, status = self._try_wait(os.WNOHANG)
+                    if pid == self.pid:
+                        self._handle_exitstatus(status)
+            except OSError:
+                if _deadstate is not None:
+                    self.returncode = _deadstate
+            finally:
+                self._waitpid_lock.release()
+        return self.returncode
 
 
 def _parse_replies(replies: bytes) -> tuple[int | None, int | None]:
@@ -260,50 +438,99 @@ def stop_all() -> None:
 
 
 def _serve(address: str, parent: int) -> None:
+    import gc
+    import pkgutil
+
+    import jobctl
+
+    for module in pkgutil.walk_packages(jobctl.__path__, "jobctl."):
+        if module.name != "jobctl.__main__":
+            importlib.import_module(module.name)
     for name in PRELOAD:
         importlib.import_module(name)
+    # What was loaded is never collected: left to the collector, a child's first collection
+    # walked (and so copied) every page of it, for nothing the call made.
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address + ".new")
     listener.listen(64)
     os.rename(address + ".new", address)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    # The calls running: each one's process (as a pidfd, readable once it ended) and the
+    # connection its status goes back on.
+    running: dict[int, tuple[int, socket.socket]] = {}
     while True:
-        ready, _, _ = selectors.select.select([listener], [], [], 1.0)
+        ready = selector.select(1.0)
         if os.getppid() != parent:
             os._exit(0)  # the test process is gone
-        if not ready:
-            continue
-        conn, _ = listener.accept()
-        sys.stderr.flush()
-        if os.fork() == 0:
-            listener.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            _handle(conn)
-        conn.close()
+        for key, _ in ready:
+            if key.fileobj is listener:
+                conn, _ = listener.accept()
+                started = _start(conn, (listener, selector), running)
+                if started is None:
+                    conn.close()
+                else:
+                    pidfd, pid = started
+                    running[pidfd] = (pid, conn)
+                    selector.register(pidfd, selectors.EVENT_READ)
+            else:
+                pidfd = key.fd
+                pid, conn = running.pop(pidfd)
+                selector.unregister(pidfd)
+                os.close(pidfd)
+                _, status = os.waitpid(pid, 0)
+                with contextlib.suppress(OSError):
+                    conn.sendall(b"S%d\n" % status)
+                conn.close()
 
 
-def _handle(conn: socket.socket) -> None:
-    """In a child of the server: take one call, run it in a child of its own, report."""
+def _start(
+    conn: socket.socket,
+    own: tuple[socket.socket, selectors.BaseSelector],
+    running: Mapping[int, tuple[int, socket.socket]],
+) -> tuple[int, int] | None:
+    """Take one call and fork the process that runs it: (its pidfd, its pid); None if the
+    caller went away before it had sent the whole call. The process keeps no descriptor of
+    the server's (`own`, the other calls')."""
+    fds: list[int] = []
     try:
         header, fds, _, _ = socket.recv_fds(conn, HEADER.size, 3)
         while len(header) < HEADER.size:
-            header += conn.recv(HEADER.size - len(header))
+            more = conn.recv(HEADER.size - len(header))
+            if not more:
+                return None
+            header += more
         (size,) = HEADER.unpack(header)
         body = bytearray()
         while len(body) < size:
-            body += conn.recv(size - len(body))
+            more = conn.recv(size - len(body))
+            if not more:
+                return None
+            body += more
         request = json.loads(body)
+        if not _fits(request):
+            with contextlib.suppress(OSError):
+                conn.sendall(b"F\n")
+            return None
+        sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
-            conn.close()
-            _become(request, fds)
+            try:
+                for server_side in (*own, conn):
+                    server_side.close()
+                for pidfd, (_, other) in running.items():
+                    os.close(pidfd)
+                    other.close()
+            finally:
+                _become(request, fds)
+        with contextlib.suppress(OSError):
+            conn.sendall(b"P%d\n" % pid)
+        return os.pidfd_open(pid), pid
+    finally:
         for fd in fds:
             os.close(fd)
-        conn.sendall(b"P%d\n" % pid)
-        _, status = os.waitpid(pid, 0)
-        conn.sendall(b"S%d\n" % status)
-    finally:
-        os._exit(0)
 
 
 def _become(request: dict[str, object], fds: list[int]) -> None:
@@ -318,8 +545,11 @@ def _become(request: dict[str, object], fds: list[int]) -> None:
             os.close(fd)
         cwd = str(request["cwd"])
         os.chdir(cwd)
+        if request.get("session"):
+            os.setsid()
         os.environ.clear()
         os.environ.update(request["env"])  # type: ignore[arg-type]
+        _retitle(request)  # (once the C environment no longer points into the area)
         sys.path[0] = cwd  # as `-m` puts the working directory first
         importlib.invalidate_caches()
         sys.argv = ["-m", *request["argv"]]  # type: ignore[misc]
@@ -345,6 +575,41 @@ def _become(request: dict[str, object], fds: list[int]) -> None:
                 code = 120 if code == 0 else code
     finally:
         os._exit(code)
+
+
+def _areas() -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where this process's command line and environment lie in its memory, as the kernel
+    reads them for /proc/PID/cmdline and /proc/PID/environ."""
+    with open("/proc/self/stat", "rb") as handle:
+        fields = handle.read().rsplit(b")", 1)[1].split()
+    arg_start, arg_end, env_start, env_end = (int(field) for field in fields[45:49])
+    return (arg_start, arg_end), (env_start, env_end)
+
+
+def _call_lines(request: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The command line and environment of `python -m jobctl ARGV` with the call's env, as
+    /proc shows a new interpreter's."""
+    argv = [sys.executable, "-m", "jobctl", *request["argv"]]
+    command = b"".join(os.fsencode(word) + b"\0" for word in argv)
+    environ = b"".join(os.fsencode(f"{k}={v}") + b"\0" for k, v in request["env"].items())
+    return command, environ
+
+
+def _fits(request: Mapping[str, Any]) -> bool:
+    command, environ = _call_lines(request)
+    (arg_start, arg_end), (env_start, env_end) = _areas()
+    return len(command) <= arg_end - arg_start and len(environ) <= env_end - env_start
+
+
+def _retitle(request: Mapping[str, Any]) -> None:
+    """Write the call's command line and environment over the zygote's, so that what
+    reads another process's /proc/PID/cmdline or /proc/PID/environ (jobctl's reload finds
+    a daemon's config from them) sees what a new interpreter would show. The rest of each
+    area stays zeros, read as empty words."""
+    import ctypes
+
+    for text, (start, end) in zip(_call_lines(request), _areas(), strict=True):
+        ctypes.memmove(start, text.ljust(end - start, b"\0"), end - start)
 
 
 def _exit_code(code: object) -> int:

@@ -248,7 +248,7 @@ def test_a_killed_worker_not_yet_reaped_is_dead_at_once(env: Env) -> None:
     which signal 0 still finds: it is no live worker for all that."""
     env.write_config(CONFIG)
     env.enqueue("ok", "--delay", "1h")
-    worker = env.start("run-worker")
+    worker = env.start("run-worker", own_child=True)
     env.wait_for(lambda: health(env, "--require-worker")[0] == 0, interval=POLL)
     worker.kill()
     # Wait for it to exit, but leave it unreaped (WNOWAIT): a zombie.

@@ -60,7 +60,7 @@ def test_a_burst_worker_starts_a_rate_limited_queue_s_jobs_as_its_window_slides(
     )
     lines = '{"job": "send"}\n' * 4 + '{"job": "other"}\n' * 2
     env.run("enqueue", "--batch", "-", input=lines, check=True)
-    worker = env.start("run-worker", "--burst", "--concurrency", "4")
+    worker = env.start("run-worker", "--burst", "--concurrency", "4", own_child=True)
     code, cpu = _cpu_seconds(worker)
     assert code == 0, worker.stderr.read() if worker.stderr else ""
     first, second, third, fourth = _started(env, "send")
