@@ -14,11 +14,11 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from jobctl.models import ALL_STATES, Attempt, Job, Rate, WorkerInfo
+from jobctl.models import ALL_STATES, Job, Rate
 from jobctl.timefmt import elapsed, iso
 
-if TYPE_CHECKING:
-    from jobctl.records import FireRecord
+if TYPE_CHECKING:  # (no import of `jobctl enqueue --json`'s: see jobctl.records)
+    from jobctl.records import Attempt, FireRecord, WorkerInfo
     from jobctl.store.base import QueueCounts
 
 

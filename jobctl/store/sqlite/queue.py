@@ -7,11 +7,10 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import KeyHeldByAnother
 from jobctl.models import (
-    AttemptResult,
     Claim,
     EnqueueResult,
     Job,
@@ -30,6 +29,10 @@ from jobctl.store.sqlite.rows import (
     with_state,
 )
 from jobctl.store.wake import WORK, SocketListener, wake_dir_for
+
+if TYPE_CHECKING:  # (jobctl.records, and the dataclasses and inspect it takes, are no
+    # import of `jobctl enqueue`'s)
+    from jobctl.records import AttemptResult
 
 # A run of at least this many jobs goes in through json_each (see QueueOps._insert_run) ...
 _MIN_RUN = 16
