@@ -22,6 +22,7 @@ turns the server off for a whole run.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import json
 import locale
@@ -452,6 +453,10 @@ def _serve(address: str, parent: int) -> None:
     # walked (and so copied) every page of it, for nothing the call made.
     gc.collect()
     gc.freeze()
+    # Each call's environment is written over this process's before its fork (_retitle),
+    # where the C environment's entries point: emptied first, nothing here reads it again.
+    os.environ.clear()
+    own_lines = _lines_now()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address + ".new")
     listener.listen(64)
@@ -468,7 +473,7 @@ def _serve(address: str, parent: int) -> None:
         for key, _ in ready:
             if key.fileobj is listener:
                 conn, _ = listener.accept()
-                started = _start(conn, (listener, selector), running)
+                started = _start(conn, (listener, selector), running, own_lines)
                 if started is None:
                     conn.close()
                 else:
@@ -490,6 +495,7 @@ def _start(
     conn: socket.socket,
     own: tuple[socket.socket, selectors.BaseSelector],
     running: Mapping[int, tuple[int, socket.socket]],
+    own_lines: tuple[bytes, bytes],
 ) -> tuple[int, int] | None:
     """Take one call and fork the process that runs it: (its pidfd, its pid); None if the
     caller went away before it had sent the whole call. The process keeps no descriptor of
@@ -510,12 +516,19 @@ def _start(
                 return None
             body += more
         request = json.loads(body)
-        if not _fits(request):
+        lines = _call_lines(request)
+        room = [end - start for start, end in _areas()]
+        if any(len(text) > size for text, size in zip(lines, room, strict=True)):
             with contextlib.suppress(OSError):
                 conn.sendall(b"F\n")
             return None
+        _retitle(lines)  # before the fork: /proc shows them from the process's first moment
         sys.stderr.flush()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except BaseException:
+            _retitle(own_lines)
+            raise
         if pid == 0:
             try:
                 for server_side in (*own, conn):
@@ -525,6 +538,7 @@ def _start(
                     other.close()
             finally:
                 _become(request, fds)
+        _retitle(own_lines)  # the zygote shows its own again
         with contextlib.suppress(OSError):
             conn.sendall(b"P%d\n" % pid)
         return os.pidfd_open(pid), pid
@@ -549,7 +563,6 @@ def _become(request: dict[str, object], fds: list[int]) -> None:
             os.setsid()
         os.environ.clear()
         os.environ.update(request["env"])  # type: ignore[arg-type]
-        _retitle(request)  # (once the C environment no longer points into the area)
         sys.path[0] = cwd  # as `-m` puts the working directory first
         importlib.invalidate_caches()
         sys.argv = ["-m", *request["argv"]]  # type: ignore[misc]
@@ -577,13 +590,21 @@ def _become(request: dict[str, object], fds: list[int]) -> None:
         os._exit(code)
 
 
+@functools.cache
 def _areas() -> tuple[tuple[int, int], tuple[int, int]]:
-    """Where this process's command line and environment lie in its memory, as the kernel
-    reads them for /proc/PID/cmdline and /proc/PID/environ."""
+    """Where the zygote's command line and environment lie in its memory (and so in each
+    fork's), as the kernel reads them for /proc/PID/cmdline and /proc/PID/environ."""
     with open("/proc/self/stat", "rb") as handle:
         fields = handle.read().rsplit(b")", 1)[1].split()
     arg_start, arg_end, env_start, env_end = (int(field) for field in fields[45:49])
     return (arg_start, arg_end), (env_start, env_end)
+
+
+def _lines_now() -> tuple[bytes, bytes]:
+    """What this process's command line and environment areas hold now."""
+    import ctypes
+
+    return tuple(ctypes.string_at(start, end - start) for start, end in _areas())  # type: ignore[return-value]
 
 
 def _call_lines(request: Mapping[str, Any]) -> tuple[bytes, bytes]:
@@ -595,20 +616,14 @@ def _call_lines(request: Mapping[str, Any]) -> tuple[bytes, bytes]:
     return command, environ
 
 
-def _fits(request: Mapping[str, Any]) -> bool:
-    command, environ = _call_lines(request)
-    (arg_start, arg_end), (env_start, env_end) = _areas()
-    return len(command) <= arg_end - arg_start and len(environ) <= env_end - env_start
-
-
-def _retitle(request: Mapping[str, Any]) -> None:
-    """Write the call's command line and environment over the zygote's, so that what
+def _retitle(lines: tuple[bytes, bytes]) -> None:
+    """Write a call's command line and environment over the zygote's, so that what
     reads another process's /proc/PID/cmdline or /proc/PID/environ (jobctl's reload finds
     a daemon's config from them) sees what a new interpreter would show. The rest of each
     area stays zeros, read as empty words."""
     import ctypes
 
-    for text, (start, end) in zip(_call_lines(request), _areas(), strict=True):
+    for text, (start, end) in zip(lines, _areas(), strict=True):
         ctypes.memmove(start, text.ljust(end - start, b"\0"), end - start)
 
 
