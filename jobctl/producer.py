@@ -413,6 +413,9 @@ def read_batch(
     not accept goes the long way, which gives the error its message."""
     jobs: list[NewJob] = []
     known: dict[str, NewJob] = {}  # job name -> a template carrying the type's defaults
+    # job name -> its template's fields before the payload, between payload and
+    # payload_json, and after (see _around)
+    around: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]] = {}
     needs: dict[str, frozenset[str]] = {}  # job name -> its placeholders
     roomy: dict[str, int] = {}  # job name -> payloads this long need no rendered check
     max_payload = config.settings.max_payload
@@ -451,17 +454,12 @@ def read_batch(
                 ):
                     payload_json = encode(payload, max_payload, source, number)
                     if len(payload_json) <= roomy[template.job]:
+                        # The template's fields (its run_at: the same `now` for every
+                        # line), with this line's payload: a tuple made whole, where
+                        # keywords cost a line a microsecond, a tenth of its time.
+                        head, middle, tail = around[template.job]
                         jobs.append(
-                            NewJob(
-                                job=template.job,
-                                payload=payload,
-                                queue=template.queue,
-                                priority=template.priority,
-                                max_attempts=template.max_attempts,
-                                run_at=template.run_at,  # the same `now` for every line
-                                payload_json=payload_json,
-                                after=template.after,
-                            )
+                            _new_job(NewJob, (*head, payload, *middle, payload_json, *tail))
                         )
                         continue
             where = f"{source}:{number}"
@@ -492,6 +490,7 @@ def read_batch(
                 past += 1
             if item.keys() <= _SHORT_KEYS and new_job.command is None and new_job.job not in known:
                 known[new_job.job] = new_job
+                around[new_job.job] = _around(new_job)
                 needs[new_job.job] = frozenset(placeholders(config.jobs[new_job.job].command))
                 roomy[new_job.job] = roomy_payload(config.jobs[new_job.job])
     except RecursionError:  # nested thousands deep: too deep to decode, check or encode
@@ -540,6 +539,20 @@ def _fills(needed: frozenset[str], payload: dict[str, Any], job: str) -> bool:
 
 
 _SHORT_KEYS = frozenset({"job", "payload"})
+_new_job = tuple.__new__
+_PAYLOAD = NewJob._fields.index("payload")
+_PAYLOAD_JSON = NewJob._fields.index("payload_json")
+
+
+def _around(template: NewJob) -> tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]]:
+    """The fields of a batch's short-path template but its payload and payload_json: those
+    before the payload, those between the two, and those after, each line's own given the
+    template's place (only `job`, `payload` and the type's defaults: see read_batch)."""
+    return (
+        tuple(template[:_PAYLOAD]),
+        tuple(template[_PAYLOAD + 1 : _PAYLOAD_JSON]),
+        tuple(template[_PAYLOAD_JSON + 1 :]),
+    )
 
 
 def _given(item: dict[str, Any], key: str, default: Any) -> Any:
