@@ -233,3 +233,58 @@ def test_a_process_whose_database_a_newer_jobctl_upgrades_stops(env: Env, comman
     errors = [line for line in err.splitlines() if event in line]
     assert len(errors) == 1 and said in errors[0], err
     assert said in err.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("command", "second"), [("true", "succeeded"), ("false", "dead")], ids=["success", "death"]
+)
+def test_jobs_waiting_on_one_from_before_version_10_move_on_as_it_ends(
+    env: Env, command: str, second: str
+) -> None:
+    """Version 10 merged the triggers that move on the jobs waiting on one that ends, and
+    that count and time its attempts: in a file made before it, a job waiting on one still
+    queued runs once that one succeeds, or is dead once it dies, and both are counted."""
+    env.write_config(f'[jobs.t]\ncommand = ["{command}"]\nmax_attempts = 1\n')
+    conn = sqlite3.connect(env.db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    for number in range(1, 10):
+        conn.executescript(_script(number))
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 9")
+    now = time.time()
+    for state in ("queued", "waiting"):
+        conn.execute(
+            "INSERT INTO jobs (job, queue, state, max_attempts, payload, run_at, created_at,"
+            " after_ids) VALUES ('t', 'default', ?, 1, '{}', ?, ?, ?)",
+            (state, now - 60, now - 60, "[1]" if state == "waiting" else None),
+        )
+    conn.execute("INSERT INTO job_after (after_id, job_id) VALUES (1, 2)")
+    conn.execute("INSERT INTO job_counts (queue, state, n) VALUES ('default', 'queued', 1)")
+    conn.execute("INSERT INTO job_counts (queue, state, n) VALUES ('default', 'waiting', 1)")
+    conn.close()
+
+    burst = env.run("run-worker", "--burst", timeout=30)
+    assert burst.returncode == 0, burst.stderr
+    assert "upgraded" in burst.stderr and _version(env.db) == SCHEMA_VERSION
+
+    jobs = {j["id"]: j for j in json.loads(env.run("list", "--json", check=True).stdout)}
+    assert jobs[1]["state"] == ("succeeded" if command == "true" else "dead")
+    assert jobs[2]["state"] == second
+    if second == "dead":
+        assert jobs[2]["error"] == "job 1, which it waited for, ended dead"
+    conn = sqlite3.connect(env.db)
+    try:
+        counted = dict(conn.execute("SELECT state, n FROM job_counts WHERE n != 0").fetchall())
+        started, ended, waits = (
+            conn.execute(query).fetchone()[0]
+            for query in (
+                "SELECT sum(n) FROM stat_counts WHERE event = 'started'",
+                "SELECT sum(n) FROM stat_counts WHERE event IN ('succeeded', 'dead')",
+                "SELECT count FROM stat_sums WHERE kind = 'wait'",
+            )
+        )
+    finally:
+        conn.close()
+    assert counted == {second: 2}
+    ran = 2 if second == "succeeded" else 1
+    assert (started, waits, ended) == (ran, ran, 2)

@@ -304,7 +304,7 @@ def test_version(env: Env) -> None:
     from jobctl import __version__
 
     result = env.run("--version", config=False)
-    assert (result.returncode, result.stdout) == (0, f"jobctl {__version__} (SQLite schema 9)\n")
+    assert (result.returncode, result.stdout) == (0, f"jobctl {__version__} (SQLite schema 10)\n")
 
 
 def test_every_command_has_help_with_an_example(env: Env) -> None:

@@ -197,7 +197,7 @@ def test_a_version_1_database_is_migrated_and_keeps_its_jobs(tmp_path: Path) -> 
     store = SqliteStore(path)
     try:
         version = store._conn.execute("PRAGMA user_version").fetchone()[0]
-        assert version == SCHEMA_VERSION == 9
+        assert version == SCHEMA_VERSION == 10
         # Said (by the CLI, on stderr): an older jobctl cannot open it any more.
         assert store.upgraded_from == 1 and SqliteStore(path).upgraded_from is None
         done, old = store.list_jobs(JobFilter(limit=None))  # newest first

@@ -194,33 +194,36 @@ def test_stats_since_a_time_in_the_hour_gives_the_hour_s_run_times(env: Env) -> 
 def test_a_database_without_the_attempts_index_gets_it_from_a_writer_at_its_version(
     env: Env,
 ) -> None:
-    """The index came with a schema version of its own (10): the first enqueue of the new
+    """The index once came with a schema version of its own: the first enqueue of the new
     jobctl upgraded the file, and the older workers running on it stopped, killing their
     running jobs. A read does without it; the first writer makes it, the version kept."""
     from importlib import resources
 
-    from jobctl.store.sqlite.connection import APPLICATION_ID
+    from jobctl.store.sqlite.connection import APPLICATION_ID, SCHEMA_VERSION
 
     folder = resources.files("jobctl.store") / "schema"
     scripts = sorted((e.name, e.read_text(encoding="utf-8")) for e in folder.iterdir())
     conn = sqlite3.connect(env.db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     for name, script in scripts:
-        if name.endswith(".sql") and int(name[:3]) <= 9:
+        if name.endswith(".sql") and int(name[:3]) <= SCHEMA_VERSION:
             conn.executescript(script)
     conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    conn.execute("PRAGMA user_version = 9")
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     now = time.time()
     conn.execute(
-        "INSERT INTO jobs (job, queue, state, max_attempts, payload, run_at, created_at,"
-        " attempts) VALUES ('ok', 'default', 'running', 3, '{}', ?, ?, 1)",
+        "INSERT INTO jobs (job, queue, state, max_attempts, payload, run_at, created_at)"
+        " VALUES ('ok', 'default', 'queued', 3, '{}', ?, ?)",
         (now - 60, now - 60),
+    )  # claimed and ended as a worker does it, for the counting triggers:
+    conn.execute(
+        "UPDATE jobs SET state = 'running', attempts = 1, runs = 1, started_at = ?", (now - 55,)
     )
     conn.execute(
         "INSERT INTO attempts (job_id, run, attempt, worker, due_at, started_at)"
         " VALUES (1, 1, 1, 'old', ?, ?)",
         (now - 60, now - 55),
-    )  # ended as a worker ends it, for the counting triggers:
+    )
     conn.execute("UPDATE attempts SET finished_at = ?, outcome = 'succeeded'", (now - 50,))
     conn.execute("UPDATE jobs SET state = 'succeeded', finished_at = ?", (now - 50,))
     conn.close()
@@ -240,7 +243,7 @@ def test_a_database_without_the_attempts_index_gets_it_from_a_writer_at_its_vers
         env.run("enqueue", "ok", "--delay", "1h", check=True)
     conn = sqlite3.connect(env.db)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 9
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         (sql,) = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'attempts_started'"
         ).fetchone()

@@ -49,7 +49,7 @@ WAL_SIZE_LIMIT = 16 << 20
 # finish-and-claim writes some 13 pages, so 64 of them come near SQLite's own 1,000-page
 # mark. A larger write (a prune) checkpoints by itself.
 COMMITS_PER_CHECKPOINT = 64
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 # The page size of new databases. A worker's finish-and-claim changes a row or two in each of
 # some 13 tables and indexes, and its commit writes each of those pages whole to the -wal:
 # with SQLite's default of 4 KiB, most of what it wrote was bytes nobody changed. Measured

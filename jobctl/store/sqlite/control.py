@@ -90,7 +90,7 @@ class ControlOps(SqliteBase):
                 if change.payload_was is not None:  # the keys set were set on this payload
                     where += " AND json(payload) = json(?)"
                     values.append(change.payload_was)
-                # job_counts follows the state and queue through jobs_count_update.
+                # job_counts follows the state and queue through jobs_state_counted.
                 if (
                     sets
                     and conn.execute(
@@ -110,7 +110,7 @@ class ControlOps(SqliteBase):
         (its enqueue, its attempts' starts and outcomes) stays in the queue it happened in,
         as the histograms do: each is a counter (jobctl_jobs_enqueued_total by queue) that
         must never go down, which Prometheus takes for a reset. Its current state moves with
-        it by itself: job_counts follows the jobs row (jobs_count_update)."""
+        it by itself: job_counts follows the jobs row (jobs_state_counted)."""
         conn.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (new,))
 
     def set_paused(self, queue: str, paused: bool) -> None:
