@@ -950,7 +950,7 @@ class Worker:
             )
             return
         self._pending_retries.pop(job.id, None)
-        self._config_changed()  # one stat: an edit applies to every attempt started after it
+        # (The config's stamp was looked at just before the claim: see the callers.)
         job_type = self._job_type(claim)
         running = _Running(claim, job_type or DEFAULT_JOB, None, self.clock.monotonic())
         self._running[job.id] = running
