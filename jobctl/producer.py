@@ -456,7 +456,7 @@ def read_batch(
                     if len(payload_json) <= roomy[template.job]:
                         # The template's fields (its run_at: the same `now` for every
                         # line), with this line's payload: a tuple made whole, where
-                        # keywords cost a line a microsecond, a tenth of its time.
+                        # keywords cost a line about a microsecond more.
                         head, middle, tail = around[template.job]
                         jobs.append(
                             _new_job(NewJob, (*head, payload, *middle, payload_json, *tail))
