@@ -421,7 +421,7 @@ class QueueOps(SqliteBase):
     def _announce_retries(self, states: Sequence[State | None]) -> None:
         """Idle workers sleep until the first run_at they know of: a retry is one more, due
         before it perhaps (the worker that scheduled it may stop before it is due). A job
-        that waited for one that succeeded is ready now (see 005_after.sql)."""
+        that waited for one that succeeded is ready now (see 010_fewer_triggers.sql)."""
         if State.SCHEDULED in states or self._released_waiting:
             self._released_waiting = False
             self._notifier.notify(WORK)
