@@ -2,7 +2,7 @@
 
 Precision: a real `jobctl schedule-daemon` on a SQLite database of its own, with one schedule
 `cron = "* * * * * *"` (overlap "allow", a job running `true`; no worker). After 100 fires
-(20 with --quick) the daemon is stopped, and for each job `jobctl list --json --limit 0` gives
+(10 with --quick) the daemon is stopped, and for each job `jobctl list --json --limit 0` gives
 the enqueue time (created_at) minus its fire time (fire_time), both printed to the millisecond.
 Targets: p50 reported, p99 <= 50 ms.
 
@@ -77,7 +77,7 @@ ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "Australia/Sydney", 
 def main() -> int:
     """Run both figures, each in a sandbox of its own."""
     args = parse_args(__doc__.splitlines()[0])
-    fires = 20 if args.quick else 100
+    fires = 10 if args.quick else 100
     schedules = 1_000 if args.quick else 10_000
     rows: list[Row] = []
     with Sandbox("cron-precision", keep=args.keep) as sandbox:
