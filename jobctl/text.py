@@ -74,6 +74,8 @@ def json_safe(text: str) -> str:
     leaves raw, written as \\u escapes: they decode to the same data, so the document stays
     valid and lossless, but can no longer drive a terminal that shows it. Outside strings
     JSON text is ASCII, so every match is inside a string."""
+    if text.isascii() and "\x7f" not in text:  # DEL: the one ASCII character it escapes
+        return text
     return _JSON_UNSAFE.sub(_json_escape, text)
 
 

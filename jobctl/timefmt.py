@@ -44,7 +44,22 @@ def iso(ts: float | None, zone: tzinfo | None = None, timespec: str = "milliseco
         return None
     if zone is not None:
         return datetime.fromtimestamp(ts, zone).isoformat(timespec=timespec)
-    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
+    local = datetime.fromtimestamp(ts)
+    second = ts // 1
+    if ts - second >= 0.999999:  # it may round up into the next second, of another offset
+        return local.astimezone().isoformat(timespec=timespec)
+    offset = _local_offsets.get(second)
+    if offset is None:
+        # astimezone() is most of the cost (`list --json` writes three instants a job); the
+        # offset is the same all through a second.
+        if len(_local_offsets) >= 4096:
+            _local_offsets.clear()
+        offset = _local_offsets[second] = local.astimezone().isoformat("T", "seconds")[19:]
+    return local.isoformat(timespec=timespec) + offset
+
+
+# The local offset (`+01:00`) of each second lately written by iso().
+_local_offsets: dict[float, str] = {}
 
 
 def wall_time(ts: float, zone: tzinfo) -> str:
