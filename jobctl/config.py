@@ -516,7 +516,10 @@ def problem_at(config: Config) -> Callable[[str, str | None, str, str], str]:
 
 def check_schedules(config: Config) -> Config:
     """Check every cron expression: kept out of plain loading so that `enqueue`, run from
-    shell loops, never imports the cron module."""
+    shell loops, never imports the cron module, nor does a config without schedules (a
+    worker's start: some 10 ms)."""
+    if not config.schedules:
+        return config
     from jobctl import cron
 
     for spec in config.schedules.values():
