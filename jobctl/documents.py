@@ -33,10 +33,10 @@ def json_text(document: Any) -> str:
 
 
 def _indented(value: Any, newline: str) -> str:
-    """json.dumps(value, ensure_ascii=False, indent=2), character for character, at a third
-    of its cost: given an indent, json encodes in Python, a generator for each container and
-    a dozen checks for each value (20 us of a job's 60 in `list --json --limit 0`). `newline`
-    is a line break and the indent of the value's own level."""
+    """json.dumps(value, ensure_ascii=False, indent=2), character for character, at under
+    half its cost: given an indent, json encodes in Python, a generator for each container
+    and a dozen checks for each value (20 us of a job's 60 in `list --json --limit 0`, 7 to 9
+    us this way). `newline` is a line break and the indent of the value's own level."""
     if isinstance(value, str):
         return _quoted(value)
     if value is None:

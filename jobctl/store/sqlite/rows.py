@@ -49,6 +49,9 @@ def job_from_row(row: Sequence[Any]) -> Job:
         ) from None
 
 
+_STATES = {state.value: state for state in State}
+
+
 def _job(row: Sequence[Any]) -> Job:
     payload = row[7]
     return Job(
@@ -75,9 +78,6 @@ def _job(row: Sequence[Any]) -> Job:
         fire_time=row[20],
         after=tuple(json.loads(row[23])) if row[23] else (),
     )
-
-
-_STATES = {state.value: state for state in State}
 
 
 def finished_where(
