@@ -46,7 +46,7 @@ def dumped(document: object) -> str:
     return json_safe(json.dumps(document, ensure_ascii=False, indent=2))
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(DOCUMENTS)
 def test_a_document_reads_as_json_dumps_writes_it(document: object) -> None:
     assert json_text(document) == dumped(document)
@@ -90,11 +90,11 @@ def reference(ts, timespec):
     return datetime.fromtimestamp(ts).astimezone().isoformat(timespec=timespec)
 
 rng = random.Random(6)
-instants = [rng.uniform(-2.5e9, 4.5e9) for _ in range(20000)]
+instants = [rng.uniform(-2.5e9, 4.5e9) for _ in range(3000)]
 # Around 2024's spring and autumn changes in Europe and the US, and Lord Howe's half hour,
 # with fractions that round up into the next second.
-for change in (1711846800, 1729990800, 1710054000, 1730613600, 1712415600, 1727972400):
-    for second in range(change - 1900, change + 1900, 3):
+for change in (1711846800, 1729990800, 1710054000, 1730613600, 1712415600, 1728142200):
+    for second in [*range(change - 600, change + 600, 7), change - 1, change, change + 1]:
         instants += [second, second + 0.5, second + 0.9999994, second + 0.9999996]
 bad = [
     (ts, spec, iso(ts, timespec=spec), reference(ts, spec))
@@ -119,4 +119,4 @@ def test_an_instant_reads_as_isoformat_writes_it_in_the_local_zone(zone: str) ->
         check=True,
     )
     count, bad = result.stdout.split(" ", 1)
-    assert int(count) > 20000 and bad.strip() == "[]", result.stdout
+    assert int(count) > 5000 and bad.strip() == "[]", result.stdout
