@@ -225,11 +225,19 @@ def output_tail(path: str | None) -> bytes:
     return tail_from_line_start(path, TAIL_BYTES)
 
 
+# Scripts that run others as functions of their arguments (`NAME_script(ARGV)`), each
+# script's text unchanged inside one: its ARGV is then that function's parameter.
+RUNS_SCRIPTS = {"finish_and_claim": ("finish", "claim")}
+
+
 @cache
 def script_source(name: str) -> str:
     folder = resources.files("jobctl.store") / "lua"
     lib = (folder / "lib.lua").read_text(encoding="utf-8")
     body = (folder / f"{name}.lua").read_text(encoding="utf-8")
+    for inner in RUNS_SCRIPTS.get(name, ()):
+        text = (folder / f"{inner}.lua").read_text(encoding="utf-8")
+        lib += f"\nlocal function {inner}_script(ARGV)\n{text}\nend\n"
     flags = (
         " flags=no-writes"
         if name in READ_ONLY
