@@ -77,7 +77,9 @@ class QueueOps(RedisBase):
     ) -> list[Claim]:
         if limit <= 0:
             return []
-        return self._claim(worker, queues, now, lease, limit, log_path, caps, (), rates)
+        args = self._claim_args(worker, queues, now, lease, limit, caps, (), rates)
+        with self._guard():
+            return self._claimed(self._run("claim", *args), log_path)
 
     def finish_and_claim(
         self,
@@ -104,22 +106,6 @@ class QueueOps(RedisBase):
             states, rows = self._run("finish_and_claim", str(len(ends)), *ends, *starts)
             claims = self._claimed(rows, log_path)
         return [State(s) if s else None for s in states], claims
-
-    def _claim(
-        self,
-        worker: str,
-        queues: Sequence[str] | None,
-        now: float,
-        lease: float,
-        limit: int,
-        log_path: Callable[[int, int], str] | None,
-        caps: Mapping[str, int] | None,
-        ended: Sequence[str],
-        rates: Mapping[str, Rate] | None = None,
-    ) -> list[Claim]:
-        args = self._claim_args(worker, queues, now, lease, limit, caps, ended, rates)
-        with self._guard():
-            return self._claimed(self._run("claim", *args), log_path)
 
     def _claim_args(
         self,
