@@ -261,6 +261,23 @@ def test_a_capped_queue_has_no_more_jobs_leased_than_its_cap(store: Store) -> No
     assert len(store.claim("w3", None, T0 + 2, LEASE, limit=5, caps={"other": 1})) == 2
 
 
+def test_a_finish_with_no_slot_free_moves_no_job_that_came_due(store: Store) -> None:
+    """A worker with no slot free reports its ended jobs and claims nothing, in a capped
+    queue too (where the store looks for a slot left that idle workers should hear of): a
+    job that came due meanwhile stays scheduled until a claim takes it."""
+    store.enqueue([job("a", queue="q")], T0)
+    (later,) = store.enqueue([job("b", queue="q", run_at=T0 + 0.5)], T0)
+    (claim,) = store.claim("w", None, T0, LEASE, caps={"q": 2})
+    states, claims = store.finish_and_claim(
+        [Finish(claim, ok())], T0 + 1, "w", None, LEASE, 0, caps={"q": 2}
+    )
+    assert (states, claims) == ([State.SUCCEEDED], [])
+    got = store.get(later.id)
+    assert got is not None and got.state == State.SCHEDULED
+    (taken,) = store.claim("w", None, T0 + 1, LEASE, caps={"q": 2})
+    assert taken.job.id == later.id
+
+
 # -- [queues.NAME] rate ------------------------------------------------------------------------
 
 MAIL = {"mail": Rate(3, 60.0)}

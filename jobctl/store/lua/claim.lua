@@ -17,10 +17,11 @@ local PROMOTE_SLICE = 1000
 
 -- Only what is due is read: the namespace's due set holds every scheduled job by run_at. An
 -- entry whose job is no longer scheduled (a jobctl of schema 1 still running beside this one
--- does not keep that set) is dropped.
+-- does not keep that set) is dropped. A claim of none (a worker with no slot free, which
+-- runs this for the capped queues' wake-up below) moves nothing, as the SQLite store's.
 local promoted = 0
-for _, member in ipairs(redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', now,
-        'LIMIT', 0, PROMOTE_SLICE)) do
+for _, member in ipairs(limit > 0 and redis.call('ZRANGEBYSCORE', P .. 'due', '-inf', now,
+        'LIMIT', 0, PROMOTE_SLICE) or {}) do
     local id = tostring(tonumber(member))
     local h = load(id)
     if h and h.state == 'scheduled' then
