@@ -85,7 +85,12 @@ def read_after_lines(
             if word is not None and word.isascii() and word.isdigit():
                 if word != part:  # " 1" as every other id argument refuses it
                     raise UsageError(f"{where}: {part!r} is not a job id (a blank around it)")
-                part = int(part)  # ASCII digits alone: "²" and "１" are no id
+                # ASCII digits alone: "²" and "１" are no id. Nor are more digits than any id
+                # has, however many (int() refuses over 4,300, leading zeros counted).
+                significant = part.lstrip("0")
+                if len(significant) > len(str(_MAX_ID)):
+                    raise UsageError(f"{where}: {shorten(part)!r} is not a job id")
+                part = int(significant or "0")
             elif refs and word:
                 names[word] = None
                 continue

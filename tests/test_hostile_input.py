@@ -596,6 +596,58 @@ def test_integers_beyond_64_bits_are_a_clean_error(sandbox: Sandbox, args: list[
     assert result.code in (1, 2)
 
 
+# More digits than Python's int() reads (4,300): it raises a ValueError of its own, which
+# crashed the commands that read such a number as an id or a cron field ("unexpected error").
+LONG = "1" * 5001
+
+
+@pytest.mark.parametrize(
+    ("args", "batch"),
+    [
+        (["enqueue", "noop", "--after", LONG], ""),
+        (["enqueue", "noop", "--after", f"1,{LONG}"], ""),
+        (["enqueue", "--batch", "BATCH"], json.dumps({"job": "noop", "after": LONG})),
+        (["enqueue", "--batch", "BATCH"], json.dumps({"job": "noop", "after": [LONG]})),
+        (["retry", "1", "--after", LONG], ""),
+        (["enqueue", "noop", "--priority", LONG], ""),
+        (["enqueue", "noop", "--priority", f"-{LONG}"], ""),
+        (["list", "--limit", LONG], ""),
+        (["show", "0" * 5000 + LONG], ""),
+        (["cron", "next", f"{LONG} * * * *"], ""),
+        (["cron", "next", f"1-{LONG} * * * *"], ""),
+        (["cron", "next", f"*/0{'0' * 5000} * * * *"], ""),
+        (["cron", "next", LONG], ""),  # no such schedule: the name is quoted by its start
+    ],
+    ids=lambda value: " ".join(value[:2])[:20] if isinstance(value, list) else "",
+)
+def test_numbers_longer_than_python_reads_are_one_short_error_line(
+    sandbox: Sandbox, args: list[str], batch: str
+) -> None:
+    lines = sandbox.root / "long.jsonl"
+    lines.write_text(batch + "\n")
+    result = call(sandbox.argv(*[str(lines) if arg == "BATCH" else arg for arg in args]))
+    assert result.code == EXIT_USAGE, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("jobctl: ") and "unexpected" not in line, line
+    assert len(line) < 400, line
+
+
+def test_a_cron_number_longer_than_python_reads_in_a_config_is_its_error(tmp_path: Path) -> None:
+    config = tmp_path / "jobs.toml"
+    config.write_text(
+        '[jobs.noop]\ncommand = ["true"]\n\n[schedules.s]\njob = "noop"\n'
+        f'cron = "*/{LONG} 1 * * *"\n\n[schedules.t]\njob = "noop"\ncron = "{LONG} * * * *"\n'
+    )
+    result = call(["--config", str(config), "--db", str(tmp_path / "q.db"), "validate"])
+    assert result.code == EXIT_USAGE, result.stderr
+    (line,) = result.stderr.splitlines()
+    assert "jobs.toml:10" in line and "out of range" in line and len(line) < 400, line
+    # A step longer than the field takes the first value alone, as any step past its range.
+    result = call(["cron", "next", f"*/{LONG} 1 * * *", "--tz", "UTC", "-n", "2", "--json"])
+    assert result.code == 0, result.stderr
+    assert [fire[11:16] for fire in json.loads(result.stdout)] == ["01:00", "01:00"]
+
+
 @pytest.mark.parametrize(
     "args",
     [

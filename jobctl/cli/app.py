@@ -8,6 +8,7 @@ each call, and string annotations would be compiled and evaluated anew each time
 other functions quote what is imported only for the type checker.)
 """
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -15,6 +16,21 @@ import typer
 from jobctl import __version__
 from jobctl.cli.context import STATE
 from jobctl.cli.options import option_named, stored_number, value_is_an_option
+
+
+def click_number(read: Callable[[str | int], int]) -> Callable[[str | int], int]:
+    """`read` as click's integer types call it: its OverflowError (a number beyond what it
+    takes) becomes the option's bad value, which click turns into its one line, not a
+    crash."""
+    from typer._click.exceptions import BadParameter
+
+    def number(value: str | int) -> int:
+        try:
+            return read(value)
+        except OverflowError as exc:
+            raise BadParameter(str(exc)) from None
+
+    return number
 
 
 def _read_strictly() -> None:
@@ -37,7 +53,7 @@ def _read_strictly() -> None:
     tests/test_cli_strict_input.py fails if a typer release moves them."""
     from typer._click import parser, types
     from typer._click.core import Parameter
-    from typer._click.exceptions import BadOptionUsage, BadParameter
+    from typer._click.exceptions import BadOptionUsage
     from typer.core import TyperOption
 
     read = parser._OptionParser.parse_args
@@ -94,16 +110,10 @@ def _read_strictly() -> None:
                 break
         match_short(self, arg, state)
 
-    def number(value: str | int) -> int:
-        try:
-            return stored_number(value)
-        except OverflowError as exc:
-            raise BadParameter(str(exc)) from None
-
     parser._OptionParser.parse_args = parse_args  # type: ignore[method-assign]
     parser._OptionParser._match_long_opt = match_long_opt  # type: ignore[method-assign]
     parser._OptionParser._match_short_opt = match_short_opt  # type: ignore[method-assign]
-    types.IntParamType._number_class = staticmethod(number)  # type: ignore[assignment]
+    types.IntParamType._number_class = staticmethod(click_number(stored_number))  # type: ignore[assignment]
 
 
 _read_strictly()

@@ -626,9 +626,14 @@ def _report_reader_gone() -> None:
 def _fail(message: str, code: int) -> None:
     """Print the error line and exit. The message can carry what a user, a config file or
     the environment chose (a path, a name, a value): control and bidi characters are shown
-    escaped, as in tables, so it can neither drive the terminal nor split the line."""
-    from jobctl.text import clean
+    escaped, as in tables, so it can neither drive the terminal nor split the line; a word
+    of thousands of characters (a number or a name pasted wrong) is quoted by its start, so
+    that the line stays one a terminal shows."""
+    import re
 
+    from jobctl.text import clean, shorten
+
+    message = re.sub(r"\S{1000,}", lambda long: shorten(long.group(0), 60), message)
     print(f"jobctl: {clean(message)}", file=sys.stderr)
     sys.exit(code)
 

@@ -3,6 +3,7 @@ row limits."""
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -22,13 +23,19 @@ def whole_number(value: str | int) -> int:
     """A number of the command line, in ASCII digits with an optional leading '-', as kill
     and systemd read it. Python's int() also takes '1_6', blanks around it and any script's
     digits ('١'): `cancel 1_6` cancelled job 16, a typo more likely meant as 16 or 1 6.
-    ValueError for anything else."""
+    ValueError for anything else; OverflowError for more digits than Python converts."""
     if isinstance(value, int):  # a default, already a number
         return value
-    digits = value[1:] if value.startswith("-") else value
+    negative = value.startswith("-")
+    digits = value[1:] if negative else value
     if not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"{value!r} is not a whole number")
-    return int(value)
+    significant = digits.lstrip("0") or "0"  # int() counts leading zeros against its limit
+    if len(significant) > sys.get_int_max_str_digits():
+        from jobctl.text import shorten
+
+        raise OverflowError(f"{shorten(value)} is too {'small' if negative else 'large'}")
+    return -int(significant) if negative else int(significant)
 
 
 def stored_number(value: str | int) -> int:

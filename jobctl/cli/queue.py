@@ -10,7 +10,7 @@ from typer._click import Context as ClickContext
 from typer._click.types import IntParamType
 from typer.core import TyperCommand
 
-from jobctl.cli.app import app
+from jobctl.cli.app import app, click_number
 from jobctl.cli.completers import complete_enqueue, complete_queue
 from jobctl.cli.options import whole_number
 
@@ -46,7 +46,7 @@ class _AnySizeNumber(IntParamType):
     one line naming it (jobctl.producer.check_numbers): read with the store's 64-bit bound
     (see jobctl.cli.app), a --priority beyond it quoted a second, other ceiling."""
 
-    _number_class = staticmethod(whole_number)  # type: ignore[assignment]
+    _number_class = staticmethod(click_number(whole_number))  # type: ignore[assignment]
 
 
 PriorityOption = Annotated[

@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 
 from jobctl.durations import parse_duration
 from jobctl.errors import ConfigError, DurationError
+from jobctl.text import shorten
 
 
 class CronError(ConfigError):
@@ -259,15 +260,17 @@ _INTERNED: dict[frozenset[int], frozenset[int]] = {}
 
 def _parse_part(text: str, word: str, part: str, kind: _FieldKind) -> range:
     def fail(problem: str) -> CronError:
-        where = f"{kind.name} field {word!r}" + (f": {part!r}" if part != word else "")
-        return CronError(f"invalid cron {text!r}: {where} {problem}")
+        where = f"{kind.name} field {shorten(word)!r}"
+        if part != word:
+            where += f": {shorten(part)!r}"
+        return CronError(f"invalid cron {shorten(text, 80)!r}: {where} {problem}")
 
     base, slash, step_text = part.partition("/")
     step = 1
     if slash:
-        if not _DIGITS.fullmatch(step_text) or int(step_text) < 1:
+        if not _DIGITS.fullmatch(step_text) or _number(step_text) < 1:
             raise fail("needs a step of at least 1 after '/'")
-        step = int(step_text)
+        step = _number(step_text)
     if base == "*":
         return range(kind.low, kind.high + 1 if kind is not _WEEKDAY else 7, step)
     first_text, dash, last_text = base.partition("-")
@@ -283,7 +286,7 @@ def _parse_part(text: str, word: str, part: str, kind: _FieldKind) -> range:
 
 def _value(token: str, kind: _FieldKind, fail: Callable[[str], CronError]) -> int:
     if _DIGITS.fullmatch(token):
-        number = int(token)
+        number = _number(token)
         if not kind.low <= number <= kind.high:
             raise fail(f"out of range {kind.low}-{kind.high}")
         return number
@@ -295,6 +298,13 @@ def _value(token: str, kind: _FieldKind, fail: Callable[[str], CronError]) -> in
     if _UNSUPPORTED.fullmatch(token) or "#" in token:
         raise fail("uses an extension jobctl does not support (?, L, W, #, H, R)")
     raise fail(f"is not {kind.expected}")
+
+
+def _number(digits: str) -> int:
+    """ASCII digits as a number; one longer than every field's range (10,000 or more) as
+    10,000, however many digits it has: int() refuses over 4,300."""
+    significant = digits.lstrip("0")  # (int() counts leading zeros too)
+    return int(significant or "0") if len(significant) <= 4 else 10_000
 
 
 def _unrestricted(word: str, values: frozenset[int], kind: _FieldKind) -> bool:
