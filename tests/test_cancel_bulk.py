@@ -296,3 +296,28 @@ def test_prune_needs_ids_or_older_than_not_both(env: Env) -> None:
         both = env.run("prune", str(job_id), *extra)
         assert both.returncode == 2, both.stderr
     assert _state(env, job_id) == "succeeded"
+
+
+def test_cancel_edit_and_prune_name_twenty_jobs_left_alone_then_count_the_rest(env: Env) -> None:
+    """One line for each job a command on several left alone, up to 20, then how many more
+    (as `dead retry` and `dead purge` say them): a cancel of 30,000 ids that do not exist
+    printed 30,000 lines. `--json` still names every one."""
+    env.write_config(CONFIG)
+    first = env.enqueue("ok")
+    missing = [str(n) for n in range(first + 1, first + 31)]
+    for args, verb in (
+        (["cancel", *missing], "cancelled"),
+        (["edit", *missing, "--priority", "5"], "edited"),
+        (["prune", *missing], "pruned"),
+    ):
+        result = env.run(*args)
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.splitlines()
+        assert lines[:20] == [f"jobctl: job {n} does not exist; not {verb}" for n in missing[:20]]
+        assert lines[20:] == [
+            f"jobctl: and 10 more job(s) not {verb}",
+            f"jobctl: 30 job(s) not {verb}",
+        ], result.stderr
+    documents = json.loads(env.run("cancel", *missing, "--json").stdout)
+    assert [d["reason"] for d in documents] == ["does not exist"] * 30
+    assert _state(env, first) == "queued"

@@ -21,6 +21,7 @@ from jobctl.cli.completers import complete_final_state, complete_job, complete_q
 from jobctl.cli.context import STATE
 from jobctl.cli.options import (
     MAX_ID,
+    LeftAlone,
     check_job_name,
     check_queue_name,
     duration_option,
@@ -208,22 +209,20 @@ def _cancel_jobs(store: "Store", job_ids: list[int], *, listed: bool, as_json: b
         orphans = {j.id for j in jobs if j.worker is not None and j.worker not in alive}
     after = store.get_many(list(before)) if as_json else {}
     reasons: dict[int, str] = {}
+    left_alone = LeftAlone("cancelled")
     for job_id, state in before.items():
         if state is None:
-            print(f"jobctl: job {job_id} does not exist; not cancelled", file=sys.stderr)
+            left_alone.say(f"job {job_id} does not exist; not cancelled")
             reasons[job_id] = "does not exist"
         elif job_id in stopping:
             # Not "already ended": its process runs on, and holds its worker's slot.
-            print(
-                f"jobctl: job {job_id} already cancelled, still stopping:"
-                f" {_still_stopping(stopping[job_id], job_id in orphans)}; not cancelled again",
-                file=sys.stderr,
+            left_alone.say(
+                f"job {job_id} already cancelled, still stopping:"
+                f" {_still_stopping(stopping[job_id], job_id in orphans)}; not cancelled again"
             )
             reasons[job_id] = "already cancelled, still stopping"
         elif state not in ACTIVE_STATES:
-            print(
-                f"jobctl: job {job_id} already ended {state.value}; not cancelled", file=sys.stderr
-            )
+            left_alone.say(f"job {job_id} already ended {state.value}; not cancelled")
             reasons[job_id] = f"already ended {state.value}"
         elif as_json:
             pass  # the document below says it
@@ -236,6 +235,7 @@ def _cancel_jobs(store: "Store", job_ids: list[int], *, listed: bool, as_json: b
             print(f"cancelled {job_id} (was running: its worker is stopping it)")
         else:
             print(f"cancelled {job_id} (was {state.value})")
+    left_alone.end()
     if as_json:
         from jobctl.documents import outcome_document, print_json
 
@@ -559,13 +559,14 @@ def edit(
 
         runs = when_past_runs([j for i, j in after.items() if i in edited])
         _say_if_past(at, changes.at, now, runs)
+    left_alone = LeftAlone("edited")
     for job_id in named:
         job, now_job = found.get(job_id), after.get(job_id)
         if job is None:
             reasons[job_id] = "does not exist"
-            print(f"jobctl: job {job_id} does not exist; not edited", file=sys.stderr)
+            left_alone.say(f"job {job_id} does not exist; not edited")
         elif job_id in reasons:
-            print(f"jobctl: job {job_id} not edited: it {reasons[job_id]}", file=sys.stderr)
+            left_alone.say(f"job {job_id} not edited: it {reasons[job_id]}")
         elif job_id not in edited:
             state = now_job.state if now_job is not None else job.state
             if job.state == State.RUNNING:
@@ -586,9 +587,10 @@ def edit(
                 hint = "other edits changed it meanwhile, each time it was read; edit it again"
             else:  # started, cancelled or made dead between the look and the change
                 reasons[job_id], hint = _left_meanwhile(now_job or job)
-            print(f"jobctl: job {job_id} not edited: {hint}", file=sys.stderr)
+            left_alone.say(f"job {job_id} not edited: {hint}")
         elif not as_json and now_job is not None:
             print(f"edited {job_id} ({now_job.state.value})")
+    left_alone.end()
     if as_json:
         from jobctl.documents import outcome_document, print_json
 
@@ -940,8 +942,10 @@ def _not_prunable(store: "Store", ids: list[int] | None, targets: list[int]) -> 
         return {}
     deleting = set(targets)
     reasons = _prune_refusals(store, [i for i in ids if i not in deleting])
+    left_alone = LeftAlone("pruned")
     for job_id, reason in reasons.items():
-        print(f"jobctl: job {job_id} {reason}; not pruned", file=sys.stderr)
+        left_alone.say(f"job {job_id} {reason}; not pruned")
+    left_alone.end()
     return reasons
 
 

@@ -17,6 +17,8 @@ from jobctl.cli.completers import complete_job
 from jobctl.cli.context import STATE
 from jobctl.cli.options import (
     MAX_ID,
+    NAMED_AT_MOST,
+    LeftAlone,
     check_job_name,
     duration_option,
     limit_option,
@@ -229,7 +231,7 @@ def _say_dead_behind(moved: list[int], behind: list[int]) -> None:
 
     parent = f"job {moved[0]}" if len(moved) == 1 else "the jobs retried"
     them = "it" if len(moved) == 1 else "them"
-    if len(behind) <= _SAID:
+    if len(behind) <= NAMED_AT_MOST:
         how = f"jobctl dead retry {' '.join(map(str, behind))} runs them after {them}"
     else:
         how = f"jobctl dead retry with their ids runs them after {them}; dead list shows them"
@@ -333,12 +335,12 @@ def dead_purge(
 
 def _named(job_ids: list[int]) -> str:
     """The ids of the jobs changed, after the count that `cancel` and `edit` would give one by
-    one: the first _SAID, then how many more; nothing when there are none."""
+    one: the first NAMED_AT_MOST, then how many more; nothing when there are none."""
     if not job_ids:
         return ""
     ordered = sorted(job_ids)
-    named = ", ".join(str(i) for i in ordered[:_SAID])
-    more = f" and {len(ordered) - _SAID:,} more" if len(ordered) > _SAID else ""
+    named = ", ".join(str(i) for i in ordered[:NAMED_AT_MOST])
+    more = f" and {len(ordered) - NAMED_AT_MOST:,} more" if len(ordered) > NAMED_AT_MOST else ""
     return f": {named}{more}"
 
 
@@ -395,16 +397,11 @@ def _explain_skipped(
     if ids is None:
         return {}
     left = _reasons(store, ids, done, refusals)
-    for job_id, why in list(left.items())[:_SAID]:
-        print(f"jobctl: job {job_id} {why}; not {verb}", file=sys.stderr)
-    if len(left) > _SAID:  # a chain's dependents, each after the one before: --json names all
-        print(f"jobctl: and {len(left) - _SAID:,} more job(s) not {verb}", file=sys.stderr)
+    lines = LeftAlone(verb)
+    for job_id, why in left.items():
+        lines.say(f"job {job_id} {why}; not {verb}")
+    lines.end()
     return left
-
-
-# How many jobs left alone are named one by one on stderr (a chain of 5,000 jobs after a
-# cancelled one gave 4,999 lines).
-_SAID = 20
 
 
 def _reasons(

@@ -265,6 +265,31 @@ def _did_you_mean(name: str, known: set[str]) -> str:
     return f" (did you mean {hint!r}?)" if hint else ""
 
 
+# How many jobs a command on several left alone it names one by one on stderr; the rest are
+# counted (`--json` names them all). A chain of 5,000 jobs after a cancelled one gave 4,999
+# lines, a `cancel` of 30,000 ids that do not exist 30,000.
+NAMED_AT_MOST = 20
+
+
+class LeftAlone:
+    """The error lines of the jobs a command on several left alone: the first NAMED_AT_MOST
+    said, then one line for how many more."""
+
+    def __init__(self, verb: str) -> None:
+        self.verb = verb  # "not {verb}" in the count's line
+        self.count = 0
+
+    def say(self, line: str) -> None:
+        self.count += 1
+        if self.count <= NAMED_AT_MOST:
+            print(f"jobctl: {line}", file=sys.stderr)
+
+    def end(self) -> None:
+        if self.count > NAMED_AT_MOST:
+            more = self.count - NAMED_AT_MOST
+            print(f"jobctl: and {more:,} more job(s) not {self.verb}", file=sys.stderr)
+
+
 def refused(count: int, *, asked: int | None, verb: str) -> None:
     """End a command on several jobs of which `count` were refused, each already named in
     a line of its own: exit 1, with a count when more than one job was asked for (`asked`
