@@ -181,6 +181,17 @@ def test_a_backup_target_that_cannot_be_made_is_a_usage_error(env: Env, where: s
     assert not target.parent.is_dir() or list(target.parent.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["nodir/", "nodir/.", "."])
+def test_a_backup_target_that_names_a_folder_is_a_usage_error(env: Env, name: str) -> None:
+    """A name ending in '/' (its folder missing) failed as a database that cannot be used,
+    exit 3, saying only "No such file or directory"."""
+    env.write_config(CONFIG)
+    env.enqueue("backup", "--arg", "dest=x")
+    target = f"{env.root}/{name}"
+    one_error_line(env.run("backup", target), 2, f"backup {target}: names a folder")
+    assert sorted(p.name for p in env.root.iterdir() if p.name.startswith((".", "nodir"))) == []
+
+
 def test_a_new_database_has_small_pages(env: Env) -> None:
     """A worker's commit writes each page it changed whole: 1 KiB pages, not SQLite's 4 KiB
     (see connection.PAGE_SIZE)."""

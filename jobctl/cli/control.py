@@ -1036,6 +1036,10 @@ def backup(
         )
     if not target:
         raise UsageError("backup: the file name is empty")
+    if os.path.basename(target) in ("", ".", ".."):  # a folder's name, that folder missing
+        raise UsageError(
+            f"backup {target}: names a folder, not a file: give the new file's name in it"
+        )
     if os.path.lexists(target):
         raise UsageError(f"backup {target}: exists already (choose a new file)")
     with STATE.store(create=False) as store:
