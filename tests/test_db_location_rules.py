@@ -100,7 +100,15 @@ def test_validate_refuses_a_database_location_no_worker_starts_on(
 
 
 @pytest.mark.parametrize(
-    "location", ["redis://localhost:99999", "redis://:6395/x", "postgres://localhost/db"]
+    "location",
+    [
+        "redis://localhost:99999",
+        "redis://:6395/x",
+        "postgres://localhost/db",
+        ":memory:",  # SQLite's in-memory database: an enqueue left files ':memory:' and its lock
+        "./:memory:",
+        "sqlite://:memory:",
+    ],
 )
 def test_every_command_refuses_a_location_that_names_no_database_as_bad_usage(
     env: Env, location: str
@@ -115,6 +123,15 @@ def test_every_command_refuses_a_location_that_names_no_database_as_bad_usage(
         result = jobctl(env, "--config", str(env.config), "--db", location, *args)
         assert result.returncode == 2, (args, result.stderr)
         assert result.stderr == f"jobctl: {location}: {reason}", args
+    assert sorted(p.name for p in env.root.iterdir() if "memory" in p.name) == []
+
+
+def test_a_file_named_like_sqlites_in_memory_database_is_given_by_its_full_path(env: Env) -> None:
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    named = env.root / ":memory:"
+    result = jobctl(env, "--config", str(env.config), "--db", str(named), "enqueue", "a")
+    assert result.returncode == 0, result.stderr
+    assert named.stat().st_size > 0
 
 
 def test_validate_refuses_a_malformed_db_option_with_its_password_hidden(env: Env) -> None:

@@ -39,6 +39,12 @@ def not_a_location(location: str) -> str:
     password left out: `postgres://app:SECRET@db/x` typed for --db must not print SECRET."""
     import re
 
+    if location.endswith(_IN_MEMORY) and location_kind(location)[0] == "unknown":
+        return (
+            f"{location}: SQLite's name for a database in memory, whose jobs would be gone when"
+            " the command ends: not a database location (a file of that name: give its full"
+            " path)"
+        )
     shown = re.sub(r"//[^/]*@", "//***@", location, count=1)
     return (
         f"{shown}: not a database location (a path, sqlite:///PATH, redis://HOST or rediss://HOST)"
@@ -55,11 +61,23 @@ def location_kind(location: str) -> tuple[str, str]:
     scheme, rest = _split_scheme(location)
     if scheme in ("redis", "rediss") and rest.startswith("//"):
         return "redis", f"{scheme}:{rest}"
-    if scheme == "sqlite" and rest.startswith("//"):
+    if scheme == "sqlite" and rest.startswith("//") and not _in_memory(rest[2:]):
         return "sqlite", rest[2:]
     if scheme in ("redis", "rediss", "sqlite") or (scheme and rest.startswith("//")):
         return "unknown", location
+    if _in_memory(location):
+        return "unknown", location
     return "path", location
+
+
+# SQLite's name for a database in memory: refused (see not_a_location), as no job in it would
+# outlive the command. A file of that name is given by its full path.
+_IN_MEMORY = ":memory:"
+
+
+def _in_memory(path: str) -> bool:
+    """Whether SQLite would open `path` in memory, once a Path has dropped its `./`."""
+    return path.endswith(_IN_MEMORY) and str(Path(path)) == _IN_MEMORY
 
 
 def _split_scheme(location: str) -> tuple[str | None, str]:
