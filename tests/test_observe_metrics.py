@@ -750,3 +750,15 @@ def test_the_next_fire_metric_is_in_the_zone_the_cron_daemon_plans_in(env: Env) 
     assert series(samples, "jobctl_schedule_next_fire_timestamp_seconds")[key] == next_five(
         host_zone()
     )
+
+
+@pytest.mark.parametrize("command", [["run-worker", "--burst"], ["up"], ["schedule-daemon"]])
+def test_a_bad_metrics_address_is_refused_before_a_database_is_made(
+    env: Env, command: list[str]
+) -> None:
+    env.write_config('[jobs.a]\ncommand = ["true"]\n[schedules.s]\njob = "a"\ncron = "@hourly"\n')
+    env.db = env.root / "new" / "q.db"
+    env.db.parent.mkdir()
+    result = env.run(*command, "--metrics-addr", "x")
+    assert (result.returncode, result.stderr) == (2, "jobctl: --metrics-addr: bad port in 'x'\n")
+    assert list(env.db.parent.iterdir()) == []

@@ -82,6 +82,7 @@ def run_worker(
             f"--worker-name: '{clean(name)}' is empty or holds blanks or control characters:"
             " it names the worker in status, logs and metrics"
         )
+    listen = _listen_address(metrics_addr)
     config = STATE.config()
     options = WorkerOptions(
         queues=_queues_to_serve(queue, config),
@@ -95,7 +96,7 @@ def run_worker(
     with STATE.store(durability=_worker_durability(), service=True) as store:
         store.as_service()
         worker = Worker(store, config, options, log=STATE.event_log())
-        with worker.signal_handlers(), _metrics(metrics_addr):
+        with worker.signal_handlers(), _metrics(listen):
             code = worker.run()
     raise typer.Exit(code)
 
@@ -114,12 +115,13 @@ def schedule_daemon(
 
     from jobctl.daemon import Daemon
 
+    listen = _listen_address(metrics_addr)
     config = _schedule_config()
     with STATE.store(service=True) as store:
         daemon = Daemon(store, config, log=STATE.event_log(), on_reload=STATE.use_config)
         _take_signals(daemon.request_stop, daemon.request_reload, daemon.log.emit)
         signal.set_wakeup_fd(daemon.wake_fd, warn_on_full_buffer=False)
-        with _metrics(metrics_addr):
+        with _metrics(listen):
             code = daemon.run()
     if daemon.failure is not None:
         from jobctl.errors import StoreError
@@ -169,6 +171,7 @@ def up(
     from jobctl.worker import Worker, WorkerOptions
 
     grace = duration_option(shutdown_timeout, "--shutdown-timeout") or 0.0
+    listen = _listen_address(metrics_addr)
     try:
         config = _schedule_config()
     except ConfigError as exc:
@@ -199,7 +202,7 @@ def up(
         daemon = Daemon(daemon_store, config, log=log, on_reload=reload_worker)
         worker.on_stop.append(daemon.request_stop)
         worker.on_hangup.append(daemon.request_reload)  # the worker's handler takes SIGHUP
-        with worker.signal_handlers(), _metrics(metrics_addr):
+        with worker.signal_handlers(), _metrics(listen):
             thread = run_in_thread(daemon.run, "scheduler")
             try:
                 code = worker.run()
@@ -597,19 +600,29 @@ def _schedule_config() -> "Config":
     return check_schedules(STATE.config(required=True))
 
 
+def _listen_address(text: str | None) -> tuple[str, int] | None:
+    """--metrics-addr read before the database is opened: a bad one made a new database
+    before it was refused."""
+    if text is None:
+        return None
+    from jobctl.observe.http import parse_address
+
+    return parse_address(text)
+
+
 @contextlib.contextmanager
-def _metrics(address: str | None) -> Iterator[None]:
+def _metrics(address: tuple[str, int] | None) -> Iterator[None]:
     """Serve /metrics, /healthz and /livez in background threads while the command runs."""
     if address is None:
         yield
         return
     from jobctl.observe.health import LOCK_WAIT
-    from jobctl.observe.http import ANSWER_TIMEOUT, MetricsServer, parse_address
+    from jobctl.observe.http import ANSWER_TIMEOUT, MetricsServer
 
     # A probe only reads: a database deleted under the worker is a 503 "does not exist",
     # never a new empty one made at its path and reported healthy.
     server = MetricsServer(
-        parse_address(address),
+        address,
         lambda: _read_only_store(ANSWER_TIMEOUT),
         _followed_config(),
         open_probe_store=lambda: _read_only_store(LOCK_WAIT),
