@@ -1763,6 +1763,29 @@ def test_a_catch_up_backlog_keeps_its_limit_with_the_fires_held_before(store: St
     assert store.drop_pending("s", "schedule removed", T0 + 200) == 0
 
 
+def test_a_fire_a_backlog_drops_at_once_still_names_the_held_fire_it_released(
+    store: Store,
+) -> None:
+    """The run two held fires waited for ended (cancelled), and a fire older than both comes
+    (a clock set back): the oldest held fire is enqueued first, and the new one, behind it,
+    is dropped at once by the backlog of one. Its record names the fire released; on Redis
+    the daemon got a ValueError for a write that had gone through."""
+    store.record_fire("s", T0 + 100, job(schedule="s"), T0 + 100)
+    store.record_fire("s", T0 + 200, job(schedule="s"), T0 + 200, overlap="queue")
+    store.record_fire("s", T0 + 300, job(schedule="s"), T0 + 300, overlap="queue", backlog=2)
+    (first,) = store.list_jobs(JobFilter(limit=None))
+    store.cancel([first.id], T0 + 310)
+    record = store.record_fire(
+        "s", T0 + 150, job(schedule="s"), T0 + 320, overlap="queue", backlog=1
+    )
+    assert record is not None
+    assert (record.status, record.job_id, record.active) == ("skipped", None, None)
+    released = record.released
+    assert released is not None and (released.fire_time, released.status) == (T0 + 200, "enqueued")
+    running = [j for j in store.list_jobs(JobFilter(limit=None)) if j.id != first.id]
+    assert [j.id for j in running] == [released.job_id]
+
+
 def test_prune_forgets_the_queues_it_empties_unless_paused(store: Store) -> None:
     """A queue is listed while it holds a job or is paused: status and metrics listed every
     queue ever used, thousands of them empty after a prune."""

@@ -5,7 +5,8 @@
 -- skipped). With a fence, the caller must still hold the cron leader lease under that token.
 -- Returns false when the fire was recorded before, else {status, job id or "", reason or "",
 -- how many held fires of an earlier catch-up this one made give way, the active run that
--- skipped or held it or "", the held fire enqueued first or "", its manual flag or ""}.
+-- skipped or held it or "", the held fire enqueued first or "", its manual flag or "", its
+-- job or ""}.
 local fire = cjson.decode(ARGV[1])
 local schedule, fire_time, now = fire.schedule, fire.fire_time, fire.now
 if fire.fence and redis.call('GET', P .. 'leader') ~= fire.fence then
@@ -33,7 +34,8 @@ end
 local job_id, status, reason = nil, 'skipped', fire.reason
 local displaced = 0
 local held_by = nil  -- the active run that skipped or held this fire
-local released, released_manual = nil, nil  -- a held fire enqueued first, for the daemon to log
+-- A held fire enqueued first, for the daemon to log: its time, whether manual, its job.
+local released, released_manual, released_job = nil, nil, nil
 if ARGV[2] then
     local active = nil
     if fire.overlap == 'skip' or fire.overlap == 'queue' then
@@ -46,7 +48,7 @@ if ARGV[2] then
         -- first, and this one waits behind it, as if it came a moment later.
         local record
         active, record = promote(schedule, held, cjson.decode(ARGV[2]), now)
-        released, released_manual = held, record.manual
+        released, released_manual, released_job = held, record.manual, active
     end
     held_by = active
     if active and fire.overlap == 'skip' then
@@ -100,4 +102,4 @@ if fire.manual == '0' then
     end
 end
 return {status, job_id or '', reason or '', displaced, held_by or '', released or '',
-    released_manual or ''}
+    released_manual or '', released_job or ''}

@@ -50,11 +50,11 @@ class CronOps(RedisBase):
             row = self._run("record_fire", *args)
         if row is None:
             return None
-        status, job_id, why, displaced, held_by, held_time, held_manual = row
-        released = None  # the held fire enqueued first: its job is the run this one met
+        status, job_id, why, displaced, held_by, held_time, held_manual, held_job = row
+        released = None  # the held fire enqueued first (this one may be dropped behind it)
         if held_time:
             released = FireRecord(
-                schedule, float(held_time), "enqueued", int(held_by), None, held_manual == "1", now
+                schedule, float(held_time), "enqueued", int(held_job), None, held_manual == "1", now
             )
         return FireRecord(
             schedule,
