@@ -2376,6 +2376,9 @@ def test_a_listing_goes_no_further_than_the_id_it_was_given(store: Store) -> Non
     assert [j.id for j in store.list_jobs(newest)] == [ids[2], ids[1], ids[0]]
     queued = JobFilter(states=(State.QUEUED,), limit=2, through=ids[3])
     assert [j.id for j in store.list_jobs(queued)] == [ids[3], ids[2]]
+    # Newest first, past an id above its end: the end holds (Redis listed from the cursor).
+    lower = JobFilter(limit=None, through=ids[1], beyond=ids[3])
+    assert [j.id for j in store.list_jobs(lower)] == store.job_ids(lower) == [ids[1], ids[0]]
 
 
 def test_a_paged_listing_is_of_the_jobs_there_were_when_it_began(store: Store) -> None:

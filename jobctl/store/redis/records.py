@@ -212,6 +212,8 @@ class RecordOps(RedisBase):
             with self._guard():
                 if descending:
                     top = end if cursor is None else f"({cursor}"
+                    if through is not None and cursor is not None and through < cursor:
+                        top = end  # past an id above the end: the end holds
                     members = self._client.zrevrangebyscore(key, top, "-inf", start=0, num=PAGE)
                 else:
                     bottom = "-inf" if cursor is None else f"({cursor}"
