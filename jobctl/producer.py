@@ -37,7 +37,7 @@ from jobctl.payload import (
     longest_batch_line,
     placeholders,
 )
-from jobctl.text import shorten
+from jobctl.text import digits_value, shorten
 from jobctl.timefmt import PAST_UNSAID, naive_times_zone, parse_instant, span
 
 
@@ -86,11 +86,11 @@ def read_after_lines(
                 if word != part:  # " 1" as every other id argument refuses it
                     raise UsageError(f"{where}: {part!r} is not a job id (a blank around it)")
                 # ASCII digits alone: "²" and "１" are no id. Nor are more digits than any id
-                # has, however many (int() refuses over 4,300, leading zeros counted).
-                significant = part.lstrip("0")
-                if len(significant) > len(str(_MAX_ID)):
+                # has, however many.
+                number = digits_value(part, len(str(_MAX_ID)))
+                if number is None:
                     raise UsageError(f"{where}: {shorten(part)!r} is not a job id")
-                part = int(significant or "0")
+                part = number
             elif refs and word:
                 names[word] = None
                 continue

@@ -87,6 +87,14 @@ def _json_escape(match: re.Match[str]) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
+def digits_value(digits: str, most: int) -> int | None:
+    """The number ASCII `digits` write; None when it has more than `most` digits, leading
+    zeros apart. int() refuses more than 4,300 (sys.get_int_max_str_digits), leading zeros
+    counted, with an error of its own that named a setting no user can reach."""
+    significant = digits.lstrip("0")
+    return int(significant or "0") if len(significant) <= most else None
+
+
 def shorten(text: str, most: int = 40) -> str:
     """The start of a value too long to quote whole in a one-line message."""
     return text if len(text) <= most else text[: most - 1] + "…"

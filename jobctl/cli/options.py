@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
+from jobctl.text import digits_value, shorten
+
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
@@ -30,12 +32,10 @@ def whole_number(value: str | int) -> int:
     digits = value[1:] if negative else value
     if not (digits.isascii() and digits.isdigit()):
         raise ValueError(f"{value!r} is not a whole number")
-    significant = digits.lstrip("0") or "0"  # int() counts leading zeros against its limit
-    if len(significant) > sys.get_int_max_str_digits():
-        from jobctl.text import shorten
-
+    number = digits_value(digits, sys.get_int_max_str_digits())
+    if number is None:
         raise OverflowError(f"{shorten(value)} is too {'small' if negative else 'large'}")
-    return -int(significant) if negative else int(significant)
+    return -number if negative else number
 
 
 def stored_number(value: str | int) -> int:

@@ -10,7 +10,7 @@ from functools import cached_property, lru_cache
 
 from jobctl.durations import parse_duration
 from jobctl.errors import ConfigError, DurationError
-from jobctl.text import shorten
+from jobctl.text import digits_value, shorten
 
 
 class CronError(ConfigError):
@@ -301,10 +301,10 @@ def _value(token: str, kind: _FieldKind, fail: Callable[[str], CronError]) -> in
 
 
 def _number(digits: str) -> int:
-    """ASCII digits as a number; one longer than every field's range (10,000 or more) as
-    10,000, however many digits it has: int() refuses over 4,300."""
-    significant = digits.lstrip("0")  # (int() counts leading zeros too)
-    return int(significant or "0") if len(significant) <= 4 else 10_000
+    """ASCII digits as a number; one past every field's range (10,000 or more) as 10,000,
+    however many digits it has."""
+    number = digits_value(digits, 4)
+    return 10_000 if number is None else number
 
 
 def _unrestricted(word: str, values: frozenset[int], kind: _FieldKind) -> bool:
