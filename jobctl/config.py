@@ -561,9 +561,14 @@ class _Parser:
         """Best-effort line number of `key` in `[table]` (tomllib keeps no positions)."""
         if not table:
             return self.locate_top_level(key)
-        start = self.headers().get(tuple(_split_table(table)))
+        parts = tuple(_split_table(table))
+        # A key that is a table of its own header (`[jobs.a.env]`, `[queues."-q"]`): there.
+        own = self.headers().get((*parts, key)) if key is not None else None
+        if own is not None:
+            return own + 1
+        start = self.headers().get(parts)
         if start is None:  # an inline table (`a = { ... }`) or dotted keys (`s.cron = ...`)
-            return self.locate_dotted(_split_table(table), key)
+            return self.locate_dotted(list(parts), key)
         if key is None:
             return start + 1
         key_re = re.compile(r"^\s*(" + re.escape(key) + r"|\"" + re.escape(key) + r"\")\s*[=.]")

@@ -195,3 +195,26 @@ def test_an_env_value_that_is_no_finite_number_is_refused(env: Env, value: str) 
     assert result.returncode == 2, result.stderr
     assert "[jobs.a] env: value of 'LIMIT' is" in result.stderr
     assert "quote it to pass the text" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        # A key that is a table of its own header: its header's line, not its parent's.
+        (
+            '[jobs.a]\ncommand = ["true"]\n\n[jobs.a.env]\nX = [1]\n',
+            "<config>:4: [jobs.a] env: value of 'X' must be a string or a number",
+        ),
+        (
+            '[jobs.a]\ncommand = ["true"]\n\n[queues."-q"]\nmax_running = 1\n',
+            "<config>:4: [queues] -q: bad queue name '-q'",
+        ),
+    ],
+)
+def test_an_error_in_a_table_of_its_own_header_names_that_line(text: str, said: str) -> None:
+    from jobctl.config import parse_config
+    from jobctl.errors import ConfigError
+
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text)
+    assert str(raised.value).startswith(said), str(raised.value)
