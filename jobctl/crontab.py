@@ -640,6 +640,15 @@ class _Converter:
         except CronError as exc:
             self.warn(number, f"not imported: {exc}")
             return None
+        single = _step_without_range(words[:count])
+        if single is not None:
+            self.warn(
+                number,
+                f"not imported: {single!r} steps from a single value, which crons read three"
+                " ways (Debian's refuses the line, upstream vixie runs the value alone, cronie"
+                " runs it to the field's end, as jobctl would): write the range or the value",
+            )
+            return None
         rest = words[count:]
         user: str | None = None
         if self.system:
@@ -807,6 +816,17 @@ def _without_no_log_mark(text: str) -> str:
     if text.startswith("-") and re.match(r"[0-9*@]", text[1:]):
         return text[1:]
     return text
+
+
+def _step_without_range(fields: list[str]) -> str | None:
+    """The first part of a schedule that steps from a single value (`5/15`: not `*/15`,
+    not `5-59/15`), which cron implementations read three ways; None when there is none."""
+    for text in fields:
+        for part in text.split(","):
+            base, slash, _ = part.partition("/")
+            if slash and base != "*" and "-" not in base:
+                return part
+    return None
 
 
 def _unknown_to_cron(macro: str) -> str:

@@ -934,3 +934,16 @@ def test_the_header_suggests_retention_that_validates(env: Env) -> None:
     assert env.run("validate", check=True).returncode == 0
     config = parse_config(env.config.read_text())
     assert (config.settings.keep_succeeded, config.settings.keep_dead) == (7 * 86400, 30 * 86400)
+
+
+def test_a_step_from_a_single_value_is_left_out_as_crons_differ_on_it() -> None:
+    """`5/15`: Debian's cron refuses the line, upstream vixie runs minute 5 alone, cronie
+    5-59/15; jobctl took it as cronie does, four runs an hour where Debian's cron ran none.
+    A step over `*` or a range is cron's own, and imported."""
+    text = "5/15 * * * * a\n0 9 * * mon/2 b\n*/15 * * * * c\n5-59/15 * * * * d\n0 1,5/2 * * * e\n"
+    result, config = convert(text)
+    assert sorted(config.schedules) == ["c", "d"]
+    said = messages(result)
+    assert sorted(said) == [1, 2, 5]
+    assert said[1].startswith("not imported: '5/15' steps from a single value")
+    assert said[5].startswith("not imported: '5/2' steps")
