@@ -757,3 +757,55 @@ def test_an_interrupt_anywhere_in_a_wait_s_look_names_each_pending_job_once() ->
         assert set(named) in expected, (count, named)
         count += 1
     assert count > 20  # the trace did reach the updates
+
+
+@pytest.mark.parametrize("timeout", [None, "1s"])
+def test_a_job_deleted_while_waited_for_is_named_at_the_end_and_at_a_timeout(
+    env: Env, timeout: str | None
+) -> None:
+    """Pruned between two looks of the wait: how it ended is not known, and the wait says
+    so, exit 1, as it does when every other job has ended; at a timeout (another job still
+    scheduled) it named only the job still pending."""
+    env.write_config(CONFIG)
+    gone = env.enqueue("ok")
+    later = env.enqueue("ok", "--delay", "1h")
+    waited = [str(gone)] if timeout is None else [str(gone), str(later)]
+    options = [] if timeout is None else ["--timeout", timeout]
+    wait = env.start("wait", *waited, *options)
+    assert wait.stderr is not None
+    # Once the wait has read its jobs it is stopped, so that no look falls between the
+    # cancel and the prune (it would see the job cancelled, not gone): when it first sleeps
+    # between two looks (with a --timeout it says nothing before its end).
+    if timeout is None:
+        assert wait.stderr.readline().startswith(NO_WORKER.format("default"))
+    else:
+        _wait_until_it_sleeps(wait.pid)
+    wait.send_signal(signal.SIGSTOP)
+    try:
+        assert env.run("cancel", str(gone)).returncode == 0
+        assert env.run("prune", str(gone)).returncode == 0
+    finally:
+        wait.send_signal(signal.SIGCONT)
+    _, err = wait.communicate(timeout=30)
+    deleted = f"jobctl: job {gone} (ok) was deleted while waited for: how it ended is not known"
+    if timeout is None:
+        assert (wait.returncode, err.splitlines()) == (1, [deleted])
+    else:
+        assert wait.returncode == 124
+        assert err.splitlines()[0] == deleted, err
+        assert f"timed out after 1s: job {later} (ok) is still scheduled" in err
+
+
+def _wait_until_it_sleeps(pid: int) -> None:
+    """Until process `pid` sleeps in nanosleep (time.sleep), as the kernel reports it."""
+    wchan = Path(f"/proc/{pid}/wchan")
+    said: set[str] = set()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        said.add(where := wchan.read_text())
+        if "nanosleep" in where:
+            return
+        time.sleep(0.002)
+    if said <= {"", "0"}:  # "0" while it runs, and always where the kernel hides it
+        pytest.skip("the kernel does not say where a process sleeps (/proc/PID/wchan)")
+    raise AssertionError(f"process {pid} never slept in nanosleep: {sorted(said)}")

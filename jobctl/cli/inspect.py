@@ -343,9 +343,22 @@ def wait(
             lambda: print_json_array(job_document(j) for j in _last_seen(store, wanted.ids, seen))
         )
 
+        def say_deleted() -> list[int]:
+            """The jobs waited for that were deleted (pruned) while waited for, each named."""
+            gone = [i for i in wanted if i in deleted] if deleted else []
+            for job_id in gone:
+                # (one listed as active may end and go before the wait first reads it)
+                kind = f" ({job_label(seen[job_id])})" if job_id in seen else ""
+                say(
+                    f"jobctl: job {job_id}{kind} was deleted while waited for: how it ended"
+                    " is not known"
+                )
+            return gone
+
         def timed_out() -> NoReturn:
             if as_json:
                 report()
+            say_deleted()  # ended, as far as the wait can tell: not among those still pending
             unended = {i for i in pending if i in seen}  # (those given are seen at the start)
             unnamed = sum(
                 1
@@ -433,11 +446,7 @@ def wait(
     failed = [
         i for i in wanted if i in seen and seen[i].state != State.SUCCEEDED and i not in deleted
     ]
-    deleted_wanted = [i for i in wanted if i in deleted]
-    for job_id in deleted_wanted:
-        # (one listed as active may end and go before the wait first reads it)
-        kind = f" ({job_label(seen[job_id])})" if job_id in seen else ""
-        say(f"jobctl: job {job_id}{kind} was deleted while waited for: how it ended is not known")
+    deleted_wanted = say_deleted()
     unnamed = sum(1 for i in failed if i not in said)
     if unnamed:
         typer.echo(f"jobctl: and {unnamed} more jobs did not succeed", err=True)
