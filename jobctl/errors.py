@@ -45,6 +45,11 @@ class DurationError(UsageError):
     pass
 
 
+def no_job_to_run_after(after_id: int) -> UsageError:
+    """The refusal of an `--after` id no job has, in the words every store and the CLI use."""
+    return UsageError(f"--after {after_id}: there is no job {after_id}")
+
+
 class StoreError(JobctlError):
     """The database is missing, corrupt, locked, not ours, or unwritable."""
 

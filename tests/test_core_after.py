@@ -124,6 +124,27 @@ def test_a_job_after_no_job_is_refused_and_nothing_is_stored(env: Env) -> None:
     assert list(_jobs(env)) == [first]
 
 
+def test_a_job_after_another_on_no_database_yet_makes_none(env: Env) -> None:
+    """The refusal made the database (and its lock file) first: an empty database left
+    behind by a command that stored nothing."""
+    env.write_config(CONFIG)
+    step = ["step", "--arg", "name=n", "--arg", "code=0"]
+    line = '{"job": "step", "payload": {"name": "n", "code": 0}'
+    batch = f'{line}}}\n{line}, "after": 4}}\n'
+    for args, refused in (
+        (["enqueue", *step, "--after", "1"], "jobctl: --after 1: there is no job 1"),
+        (
+            ["enqueue", "--exec", "--after", "7", "--", "true"],
+            "jobctl: --after 7: there is no job 7",
+        ),
+        (["enqueue", "--batch", "-"], "jobctl: <stdin>:2: after: there is no job 4"),
+        (["enqueue", "--batch", "-", "--after", "3"], "jobctl: --after 3: there is no job 3"),
+    ):
+        result = env.run(*args, input=batch if "--batch" in args else None)
+        assert (result.returncode, result.stderr.strip()) == (2, refused), args
+        assert [p.name for p in env.db.parent.iterdir() if p.name.startswith(env.db.name)] == []
+
+
 def test_a_batch_line_runs_after_an_earlier_line_or_the_option(env: Env) -> None:
     env.write_config(CONFIG)
     base = _step(env, "base", "--delay", "1h")

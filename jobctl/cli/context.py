@@ -152,6 +152,15 @@ class Globals:
             )
         return store
 
+    def database_absent(self) -> bool:
+        """Whether the database is a file not made yet: a command that would be refused on
+        an empty one (a job to run after another) says so before opening it, which would
+        make it, so that the refusal leaves no file behind."""
+        from jobctl.store import location_kind
+
+        kind, path = location_kind(self.db_location())
+        return kind in ("path", "sqlite") and not os.path.lexists(Path(path).expanduser())
+
 
 def _refuse_a_far_missing_folder(location: str) -> None:
     """A database named (--db, $JOBCTL_DB, [settings] db) gets its folder made only when the

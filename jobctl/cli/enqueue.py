@@ -123,6 +123,10 @@ def run_enqueue(
         after=after_ids,
     )
     new_job = build_job(config, request, now, store_location=STATE.db_location())
+    if after_ids and STATE.database_absent():
+        from jobctl.errors import no_job_to_run_after
+
+        raise no_job_to_run_after(after_ids[0])
     with STATE.store() as store:
         if queue is not None:
             warn_if_new_queue(store, queue)
@@ -610,6 +614,12 @@ def _enqueue_lines(source: str, as_json: bool, defaults: BatchDefaults, at: str 
         _say_if_past(at, defaults.at, now, runs)
     for note in notes:
         say(f"jobctl: note: {note}")
+    first_after = next((after_id for job in jobs for after_id in job.after), None)
+    if first_after is not None and STATE.database_absent():
+        from jobctl.errors import no_job_to_run_after
+
+        no_job = no_job_to_run_after(first_after)
+        raise _batch_refusal_of_after(no_job, jobs, lines, name, defaults.after)
     with STATE.store() as store:
         _refuse_keys_held_while_stopping(store, jobs)
         _warn_of_new_queues(store, jobs, lines, name)

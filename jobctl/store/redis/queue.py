@@ -336,9 +336,9 @@ _EXACT_IDS = 2**53
 
 
 def _refuse_past_exact_ids(jobs: Sequence[NewJob]) -> None:
-    from jobctl.errors import UsageError
+    from jobctl.errors import no_job_to_run_after
 
     for spec in jobs:
         for after_id in spec.after:
             if after_id > _EXACT_IDS:
-                raise UsageError(f"--after {after_id}: there is no job {after_id}")
+                raise no_job_to_run_after(after_id)

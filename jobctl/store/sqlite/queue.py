@@ -700,7 +700,7 @@ def _waits(
     or cancelled: the cascade's, as if it had ended a moment later (refusing it made a
     failed build look like a mistyped command). One that does not exist is refused. Jobs of
     the same batch (from `first_new`) are still to run, but for those in `ended` (dead)."""
-    from jobctl.errors import UsageError
+    from jobctl.errors import UsageError, no_job_to_run_after
 
     waits = False
     why: str | None = None
@@ -708,7 +708,7 @@ def _waits(
         if after_id >= next_id:
             if after_id == next_id:
                 raise UsageError(f"--after {after_id}: a job cannot run after itself")
-            raise UsageError(f"--after {after_id}: there is no job {after_id}")
+            raise no_job_to_run_after(after_id)
         if after_id >= first_new:
             if why is None:
                 why = ended.get(after_id)
@@ -716,7 +716,7 @@ def _waits(
             continue
         row = conn.execute("SELECT state FROM jobs WHERE id = ?", (after_id,)).fetchone()
         if row is None:
-            raise UsageError(f"--after {after_id}: there is no job {after_id}")
+            raise no_job_to_run_after(after_id)
         if row[0] in ("dead", "cancelled") and why is None:
             how = "ended dead" if row[0] == "dead" else "was cancelled"
             why = f"job {after_id}, which it waited for, {how}"
