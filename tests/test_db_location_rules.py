@@ -159,6 +159,27 @@ def test_validate_warns_of_a_far_missing_database_folder_as_the_worker_refuses_i
     assert worker.returncode == 3 and refusal in worker.stderr, worker.stderr
 
 
+def test_a_database_link_into_a_missing_folder_is_told_by_validate_and_every_command(
+    env: Env,
+) -> None:
+    """`validate` said ok of a --db link whose target's folder is missing, and the worker
+    then said only "cannot create: No such file or directory"."""
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    link = env.root / "q.db"
+    link.symlink_to(env.root / "gone" / "q.db")
+    refusal = (
+        f"database {link}: a link to {env.root / 'gone' / 'q.db'}, whose folder"
+        f" {env.root / 'gone'} does not exist"
+    )
+    result = jobctl(env, "--config", str(env.config), "--db", str(link), "validate")
+    assert result.returncode == 0 and refusal in result.stderr, result.stderr
+    assert "workers would not start here" in result.stderr
+    for args in (["run-worker", "--burst"], ["enqueue", "a"]):
+        refused = jobctl(env, "--config", str(env.config), "--db", str(link), *args)
+        assert refused.returncode == 3 and refusal in refused.stderr, (args, refused.stderr)
+    assert not (env.root / "gone").exists()
+
+
 def test_a_location_of_another_kind_is_refused_without_its_password(env: Env) -> None:
     """`--db postgres://app:SECRET@db/x` (a URL for another program) printed SECRET in the
     refusal of every command, and of validate."""

@@ -185,7 +185,11 @@ def far_missing_folder(location: str) -> str | None:
     if kind not in ("path", "sqlite"):
         return None
     folder = Path(path).expanduser().parent
-    if os.path.lexists(folder) or os.path.lexists(folder.parent):
+    if os.path.lexists(folder):
+        from jobctl.store.sqlite.files import missing_link_target_folder
+
+        return missing_link_target_folder(Path(path).expanduser())
+    if os.path.lexists(folder.parent):
         return None
     from jobctl.config import default_db
 

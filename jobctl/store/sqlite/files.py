@@ -243,12 +243,30 @@ def _os_reason(exc: OSError) -> str:
     return (exc.strerror or str(exc)).lower()
 
 
+def missing_link_target_folder(path: Path) -> str | None:
+    """Why a database that is a link to a file not made yet cannot be made: the folder the
+    link points into is missing (a link's target folder is never made, as a typo there would
+    make one elsewhere). None for anything else."""
+    if not os.path.islink(path) or os.path.exists(path):
+        return None
+    target = Path(os.path.realpath(path))
+    if os.path.lexists(target.parent):
+        return None
+    return (
+        f"database {path}: a link to {target}, whose folder {target.parent} does not exist:"
+        f" make the folder first (mkdir -p -m 700 {target.parent})"
+    )
+
+
 def create_database_file(path: Path, *, through_link: bool) -> None:
     """Make the database file (and its folder, if missing): 0600, this user's."""
     _create_parent(path)
     _check_folder(path, path.parent, None)
     check_orphan_wal(path)
     if through_link:
+        problem = missing_link_target_folder(path)
+        if problem:
+            raise StoreError(problem)
         _check_folder(path, Path(os.path.realpath(path)).parent, None)
     # O_NOFOLLOW: a link planted since the check is never followed (only one that was
     # checked as this user's or root's, and points to a file still to be made).
