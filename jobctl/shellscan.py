@@ -60,6 +60,7 @@ from jobctl.shelltext import (
     ansi_c_differs,
     backquoted_placeholders,
     dollar_placeholders,
+    escaped_placeholders,
     positionals_as_placeholders,
     quote_step,
     quoted_placeholders,
@@ -162,6 +163,13 @@ def _script_hazard(script: str) -> str | None:
         return (
             "a $'...' with \\' in it is read differently by bash and sh, so a {placeholder}"
             " after it would be quoted in one of them only; write \\x27 for the quote"
+        )
+    inside = escaped_placeholders(read.text)
+    if inside:
+        return (
+            f"{{{inside[0]}}} right after a backslash, which would escape the quote its value"
+            " is given in, so that the value would run as shell code; remove the backslash"
+            " (\\\\ before it is a backslash the shell keeps)"
         )
     inside = quoted_placeholders(read.text)
     if inside:

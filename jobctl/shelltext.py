@@ -203,6 +203,27 @@ def dollar_placeholders(text: str) -> list[str]:
     ]
 
 
+def escaped_placeholders(text: str) -> list[str]:
+    """Placeholders right after a backslash that escapes what follows (outside single
+    quotes; a backslash-newline is gone from the text as read). It would escape the opening
+    quote of the value's quoting, and the value would be read as shell code: `C:\\{x}`
+    becomes `C:\\'a; rm ...'`, and in double quotes a `"` of the value ends them."""
+    found: list[str] = []
+    quote = ""
+    index = 0
+    while index < len(text):
+        if text[index] == "\\" and quote != "'":
+            match = PLACEHOLDER.match(text, index + 1)
+            if match and match.group(1):
+                found.append(match.group(1))
+        step = quote_step(text, index, quote)
+        if step is None:
+            index += 1
+        else:
+            index, quote = step
+    return found
+
+
 def backquoted_placeholders(text: str) -> list[str]:
     """Placeholders inside a backquoted command substitution of a script (as read). The
     shell ends `...` at the next backquote, one in a quoted value too, and takes backslashes

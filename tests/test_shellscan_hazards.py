@@ -576,6 +576,31 @@ def test_a_placeholder_after_a_dollar_and_a_line_continuation_is_refused(
     refused(env, script, True, says="right after a $")
 
 
+@pytest.mark.parametrize(
+    ("script", "value"),
+    [
+        ("echo C:\\{v}", "x; touch {marker} #"),
+        ("echo C:\\{v}", "x\ntouch {marker} #"),
+        ('echo "C:\\{v}"', '"; touch {marker}; "'),
+        ("echo \\\\\\{v}", "x; touch {marker} #"),
+        ("echo a\\\n\\{v}", "x; touch {marker} #"),
+    ],
+)
+def test_a_placeholder_right_after_a_backslash_is_refused(
+    env: Env, script: str, value: str
+) -> None:
+    # The backslash escapes the quote the value opens with: it validated, and ran the
+    # value as code.
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"v": value.format(marker=marker)}, marker)
+    refused(env, script, True, says="right after a backslash")
+
+
+def test_a_backslash_the_shell_keeps_before_a_placeholder_is_data(env: Env) -> None:
+    for script in ("echo C:\\\\{v}", "echo C:\\\n{v}", "echo '\\'{v}"):
+        validates_and_runs_values_as_data(env, script, "x; touch {marker} #", '"; touch {marker}')
+
+
 def test_a_here_string_is_no_variable_name(env: Env) -> None:
     # <<< gives read its stdin; quoting holds there. The names of read are still checked.
     marker = env.root / "pwned"
