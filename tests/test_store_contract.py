@@ -174,6 +174,27 @@ def test_a_key_held_by_a_job_of_another_type_or_queue_refuses_the_whole_call(
     assert (held.id, held.created) == (rec.id, False)
 
 
+def test_a_refused_batch_names_its_first_fault_in_line_order(store: Store) -> None:
+    """A batch with a key held by an unlike job and an `after` naming no job is refused for
+    whichever comes first in it, as a caller reading the batch line by line would find it."""
+    from jobctl.errors import UsageError
+
+    (rec,) = store.enqueue([job("rec", key="k", run_at=T0 + 3600)], T0)
+    with pytest.raises(KeyHeldByAnother) as refused:
+        store.enqueue([job("ok", key="k"), job("ok", after=(999,))], T0, refuse_unlike=True)
+    assert (refused.value.index, refused.value.holder) == (0, rec.id)
+    with pytest.raises(KeyHeldByAnother) as refused:  # held by an earlier line of the call
+        store.enqueue(
+            [job("ok", key="n"), job("rec", key="n"), job("ok", after=(999,))],
+            T0,
+            refuse_unlike=True,
+        )
+    assert (refused.value.index, refused.value.holder_index) == (1, 0)
+    with pytest.raises(UsageError, match=r"^--after 999: there is no job 999$"):
+        store.enqueue([job("ok", after=(999,)), job("ok", key="k")], T0, refuse_unlike=True)
+    assert [j.id for j in store.list_jobs(JobFilter(limit=None))] == [rec.id]
+
+
 def test_exec_jobs_hold_a_key_alike_only_with_the_same_command_and_cwd(store: Store) -> None:
     """Every --exec job's type is "exec": one running another command (or the same command in
     another directory) counted as alike, and its id answered for a job never stored."""
@@ -1167,6 +1188,24 @@ def test_of_two_runs_that_succeed_at_one_instant_the_later_id_is_kept(store: Sto
     assert store.last_successes(["s"]) == {"s": T0 + 5}
 
 
+def test_a_keyed_fire_answered_by_a_job_holding_its_key_credits_no_success(store: Store) -> None:
+    """A fire whose key a job already held enqueued nothing: that job's success is the
+    success of whatever made it (a hand-queued job, another schedule's run), not this
+    schedule's."""
+    (by_hand,) = store.enqueue([job(key="k")], T0)
+    fired = store.record_fire("s", T0, job(schedule="s", fire_time=T0, key="k"), T0)
+    assert fired is not None and (fired.status, fired.job_id) == ("enqueued", by_hand.id)
+    (claim,) = store.claim("w", None, T0, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 1)
+    assert store.last_successes(["s"]) == {}
+    other = store.record_fire("t", T0 + 10, job(schedule="t", fire_time=T0 + 10, key="n"), T0 + 10)
+    fired = store.record_fire("s", T0 + 10, job(schedule="s", fire_time=T0 + 10, key="n"), T0 + 10)
+    assert other is not None and fired is not None and fired.job_id == other.job_id
+    (claim,) = store.claim("w", None, T0 + 10, LEASE)
+    store.finish([Finish(claim, ok())], T0 + 11)
+    assert store.last_successes(["s", "t"]) == {"t": T0 + 11}
+
+
 def test_prune_fires_forgets_old_records_but_where_each_plan_stands(store: Store) -> None:
     # "s": runs, then skips (disabled); "q": a run still active holds a pending fire;
     # "m": manual runs only (no plan to keep).
@@ -1388,6 +1427,21 @@ def test_leased_jobs_can_be_listed_by_lease_expiry(store: Store) -> None:
     later = leased._replace(lease_expired_before=T0 + LEASE + 11, newest_first=False)
     assert [j.id for j in store.list_jobs(later)] == [early, late, cancelled]
     assert store.list_jobs(leased._replace(lease_expired_before=T0)) == []
+
+
+def test_running_jobs_are_listed_by_lease_expiry_without_leased(store: Store) -> None:
+    """A listing of running jobs alone finds them through their leases, `leased` named or
+    not, and so takes their expiry too; a listing of other states has no lease to read."""
+    early, late, queued = (r.id for r in store.enqueue([job(), job(), job()], T0))
+    store.claim("w", None, T0, LEASE, limit=1)
+    store.claim("w", None, T0 + 10, LEASE, limit=1)
+    running = JobFilter(states=(State.RUNNING,), limit=None, lease_expired_before=T0 + LEASE + 1)
+    assert [j.id for j in store.list_jobs(running)] == [early]
+    assert store.job_ids(running) == [early]
+    assert store.job_ids(running._replace(lease_expired_before=T0)) == []
+    assert store.job_ids(running._replace(lease_expired_before=None)) == [late, early]
+    anything = JobFilter(limit=None, lease_expired_before=T0)
+    assert store.job_ids(anything) == [queued, late, early]
 
 
 def test_still_held_reads_without_renewing(store: Store) -> None:
@@ -2353,6 +2407,44 @@ def test_edits_change_only_the_fields_they_name(store: Store) -> None:
         T0,
         "default",
     )
+
+
+def test_an_edit_naming_no_field_edits_nothing_and_an_empty_cwd_is_a_change(
+    store: Store,
+) -> None:
+    """None leaves a field as it is, and an edit of no field changes nothing (a payload_was
+    alone is a guard, no change); an empty cwd is a value, set as given."""
+    (r,) = store.enqueue([job("exec", command=["true"], cwd="/srv")], T0)
+    assert store.edit([JobEdit(id=r.id, attempts=0)], T0 + 1) == set()
+    assert store.edit([JobEdit(id=r.id, attempts=0, payload_was="{}")], T0 + 1) == set()
+    assert store.edit([JobEdit(id=r.id, attempts=0, cwd="")], T0 + 1) == {r.id}
+    edited = store.get(r.id)
+    assert edited is not None and (edited.cwd, edited.command) == ("", ["true"])
+
+
+def test_an_edit_s_payload_was_is_compared_as_json_not_as_text(store: Store) -> None:
+    """The payload an edit was built on is the same JSON however it is spaced; a space inside
+    a string is part of its value."""
+    jobs = [job(payload={"n": 1, "s": "a b"}), job(payload_json='{ "n": 1,\n "s": "a b" }')]
+    compact, spaced = (r.id for r in store.enqueue(jobs, T0))
+    for job_id in (compact, spaced):
+        for was in ('{"n":1,"s":"a  b"}', '{"s":"a b","n":1}', '{"n":1,"s":"ab"}'):
+            stale = JobEdit(id=job_id, attempts=0, payload_json='{"n":3}', payload_was=was)
+            assert store.edit([stale], T0 + 1) == set()
+    read_spaced = JobEdit(
+        id=compact, attempts=0, payload_json='{"n":2}', payload_was='{"n": 1, "s": "a b"}'
+    )
+    read_compact = JobEdit(
+        id=spaced, attempts=0, payload_json='{"n":2}', payload_was='{"n":1,"s":"a b"}'
+    )
+    assert store.edit([read_spaced, read_compact], T0 + 1) == {compact, spaced}
+    assert [j.payload for j in store.get_many([compact, spaced]).values()] == [{"n": 2}] * 2
+    quoted = {"q": 'a " b\\', "r": [" ", "\\"]}  # quotes and backslashes inside strings
+    (r,) = store.enqueue([job(payload=quoted)], T0)
+    unlike = json.dumps(quoted | {"q": 'a "  b\\'}, indent=2)
+    for was, edited in ((unlike, set()), (json.dumps(quoted, indent=2), {r.id})):
+        edit = JobEdit(id=r.id, attempts=0, payload_json="{}", payload_was=was)
+        assert store.edit([edit], T0 + 1) == edited
 
 
 def test_a_job_moved_to_another_queue_stays_counted_as_enqueued_where_it_was(

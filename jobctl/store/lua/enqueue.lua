@@ -47,8 +47,10 @@ end
 -- batch: every line is checked before anything is written. One after a job that ended dead
 -- or cancelled (or after a line stored dead) is stored dead, as the cascade makes it. The
 -- ids are the ones the writing below gives (a line whose key an active job holds takes
--- none; a line stored dead holds no key).
+-- none; a line stored dead holds no key). The first line refused is kept, not yet said: a
+-- key refused below on an earlier line goes first, as the batch reads in its order.
 local ended = {}  -- the lines (by index) stored dead: why
+local refused_line, refused_why = nil, nil
 if ARGV[3] == '1' then
     local next_id, holders, dead_ids = seq, {}, {}
     local line_ids = {}  -- each line's id: its own, or that of the job holding its key
@@ -80,7 +82,8 @@ if ARGV[3] == '1' then
                 local waits, refused
                 waits, refused, why = must_wait(cjson.decode(after), next_id, seq + 1, dead_ids)
                 if refused then
-                    return redis.error_reply('jobctl usage: ' .. refused)
+                    refused_line, refused_why = i, refused
+                    break
                 end
                 waiting[i] = waits
                 if why then
@@ -117,6 +120,9 @@ local function alike(a, b)  -- two lines, or a holder's fields and a line (false
 end
 
 for i, s in ipairs(specs) do
+    if refused_line and i >= refused_line then
+        break  -- the lines before the one refused for its `after` alone
+    end
     local key = value(s[8])
     if key then
         local holder = outside[key]
@@ -141,6 +147,9 @@ for i, s in ipairs(specs) do
             end
         end
     end
+end
+if refused_line then
+    return redis.error_reply('jobctl usage: ' .. refused_why)
 end
 
 for i, s in ipairs(specs) do

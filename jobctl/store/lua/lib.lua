@@ -651,7 +651,8 @@ end
 -- A schedule's latest succeeded run: its finish time and job id, or nil. A namespace whose
 -- runs succeeded before jobctl kept sched_succeeded has it found here, as the newest
 -- succeeded run among the schedule's latest hundred fires, and remembered unless `reading`
--- (a read-only script: metrics, also on a replica), as last_run does.
+-- (a read-only script: metrics, also on a replica), as last_run does. A fire whose key a
+-- job already held names that job, which is no run of this schedule unless it made it.
 local function last_success(schedule, reading)
     local at = redis.call('HGET', P .. 'sched_succeeded', schedule)
     if at then
@@ -663,9 +664,9 @@ local function last_success(schedule, reading)
         local job_id = text and cjson.decode(text).job_id
         if type(job_id) == 'string' or type(job_id) == 'number' then
             job_id = tostring(job_id)
-            local state, finished = unpack(
-                redis.call('HMGET', job_key(job_id), 'state', 'finished_at'))
-            if state == 'succeeded' and finished then
+            local state, finished, made_by = unpack(
+                redis.call('HMGET', job_key(job_id), 'state', 'finished_at', 'schedule'))
+            if state == 'succeeded' and finished and made_by == schedule then
                 if not reading then
                     redis.call('HSET', P .. 'sched_succeeded', schedule, finished)
                     redis.call('HSET', P .. 'sched_succeeded_id', schedule, job_id)

@@ -16,6 +16,7 @@ from jobctl.models import (
 from jobctl.store.redis.base import RedisBase
 from jobctl.store.redis.codec import (
     num,
+    strings_json,
 )
 from jobctl.store.redis.inflight import in_flight
 
@@ -37,19 +38,21 @@ class ControlOps(RedisBase):
         if not edits:
             return set()
         values: list[str] = [num(now)]
-        for change in edits:  # "" for a field that stays as it is
-            values += [
-                str(change.id),
-                str(change.attempts),
-                change.payload_json or "",
-                change.payload_was or "",
-                change.queue or "",
-                "" if change.priority is None else str(change.priority),
-                "" if change.max_attempts is None else str(change.max_attempts),
-                "" if change.run_at is None else num(change.run_at),
-                "" if change.command is None else json.dumps(change.command),
-                change.cwd or "",
-            ]
+        for change in edits:  # a field left out (None) stays as it is; "" is a value
+            values.append(
+                strings_json(
+                    id=change.id,
+                    attempts=change.attempts,
+                    payload=change.payload_json,
+                    payload_was=change.payload_was,
+                    queue=change.queue,
+                    priority=change.priority,
+                    max_attempts=change.max_attempts,
+                    run_at=None if change.run_at is None else num(change.run_at),
+                    command=None if change.command is None else json.dumps(change.command),
+                    cwd=change.cwd,
+                )
+            )
         with self._guard(), in_flight(f"the edit of {len(edits)} job(s)"):
             edited = self._run("edit", *values)
         return {int(job_id) for job_id in edited}

@@ -185,7 +185,11 @@ class RecordOps(RedisBase):
             *(self._ids(k, descending, where.beyond, where.through) for k in indexes),
             reverse=descending,
         )
-        if where.leased:  # the few jobs holding a lease, not every cancelled job there is
+        # Running jobs are listed as the SQLite store finds them: through their leases, by
+        # their expiry too when asked, `leased` named or not.
+        states = set(where.states)
+        by_lease = where.leased or (bool(states) and states <= {State.RUNNING})
+        if by_lease:  # the few jobs holding a lease, not every cancelled job there is
             until = where.lease_expired_before
             with self._guard():  # scored by expiry: the expired ones alone, when asked
                 members = self._client.zrangebyscore(
@@ -197,9 +201,7 @@ class RecordOps(RedisBase):
                 ids = [i for i in ids if (i < beyond if descending else i > beyond)]
             if where.through is not None:
                 ids = [i for i in ids if i <= where.through]
-        # Running jobs are listed as the SQLite store finds them: through their leases.
-        states = set(where.states)
-        return ids, where.leased or (bool(states) and states <= {State.RUNNING})
+        return ids, by_lease
 
     def _ids(
         self, key: str, descending: bool, beyond: int | None = None, through: int | None = None
