@@ -193,6 +193,32 @@ def test_a_location_of_another_kind_is_refused_without_its_password(env: Env) ->
 
 
 @pytest.mark.parametrize(
+    "location",
+    [
+        "redis://:q8Zr/SECRET+kX2w=@127.0.0.1:16399/0",
+        "redis://:SECRET#x@127.0.0.1/0",
+        "redis://:SE?CRET@127.0.0.1/0",
+        "redis://app:12/SECRET@127.0.0.1/0",
+        "postgres://app:SE/CRET@db.internal/x",
+    ],
+)
+def test_a_password_with_a_slash_question_mark_or_hash_is_never_printed(
+    env: Env, location: str
+) -> None:
+    """A password from `openssl rand -base64` often has a `/`, which ends a URL's host part
+    for its parser: no password was found to hide, and the refusal printed it whole."""
+    env.write_config('[jobs.a]\ncommand = ["true"]\n')
+    for args in (["validate"], ["list"], ["enqueue", "a"]):
+        result = jobctl(env, "--config", str(env.config), "--db", location, *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert "://***@" in result.stderr, result.stderr
+        assert "SECRET" not in result.stderr and "SE" not in result.stderr.split("@")[0]
+        if location.startswith("redis"):
+            assert "%2F %3F %23" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
     ("content", "said"),
     [
         ("text", "not a jobctl database (the file is not SQLite, or is corrupt)"),

@@ -37,18 +37,26 @@ def open_store(
 def not_a_location(location: str) -> str:
     """The refusal of a location of no kind jobctl opens (see location_kind), its user and
     password left out: `postgres://app:SECRET@db/x` typed for --db must not print SECRET."""
-    import re
-
     if location.endswith(_IN_MEMORY) and location_kind(location)[0] == "unknown":
         return (
             f"{location}: SQLite's name for a database in memory, whose jobs would be gone when"
             " the command ends: not a database location (a file of that name: give its full"
             " path)"
         )
-    shown = re.sub(r"//[^/]*@", "//***@", location, count=1)
     return (
-        f"{shown}: not a database location (a path, sqlite:///PATH, redis://HOST or rediss://HOST)"
+        f"{hidden_userinfo(location)}: not a database location (a path, sqlite:///PATH,"
+        " redis://HOST or rediss://HOST)"
     )
+
+
+def hidden_userinfo(location: str) -> str:
+    """`location` with all that stands between its `//` and its last `@` shown as `***`,
+    and without its query (which may hold `password=`): a password with a `/`, `?` or `#`
+    in it, not written %2F, %3F or %23, ends a URL's host part early for a parser, which
+    then finds no password to hide."""
+    import re
+
+    return re.sub(r"//.*@", "//***@", location, count=1, flags=re.S).split("?", 1)[0]
 
 
 def location_kind(location: str) -> tuple[str, str]:

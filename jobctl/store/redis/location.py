@@ -34,16 +34,26 @@ def parse_location(location: str) -> RedisLocation:
         parts = urlsplit(location)
     except ValueError as exc:  # an unclosed [ of an IPv6 address
         raise BadLocation(f"{redact(location)}: {exc}") from None
+    # A password's `/`, `?` or `#` ends the host part early: the @ is found past it.
+    escape = (
+        " (a password's / ? # are written %2F %3F %23)"
+        if "@" not in parts.netloc and "@" in location.partition("//")[2]
+        else ""
+    )
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise BadLocation(
-            f"{redact(location)}: expected redis[s]://[[user]:password@]host[:port][/db]"
+            f"{redact(location)}: expected redis[s]://[[user]:password@]host[:port][/db]{escape}"
         )
     try:
         parts.port  # noqa: B018 (parsed on access)
     except ValueError:
-        raise BadLocation(f"{redact(location)}: the port must be a number up to 65535") from None
+        raise BadLocation(
+            f"{redact(location)}: the port must be a number up to 65535{escape}"
+        ) from None
     if parts.path.strip("/") and not parts.path.strip("/").isdigit():
-        raise BadLocation(f"{redact(location)}: the database must be a number (/0, /1, ...)")
+        raise BadLocation(
+            f"{redact(location)}: the database must be a number (/0, /1, ...){escape}"
+        )
     names = [name for name, _ in parse_qsl(parts.query, keep_blank_values=True)]
     known = _client_options(parts.scheme) | {"namespace", "leader_lease"}
     for name in names:
@@ -85,14 +95,15 @@ def parse_location(location: str) -> RedisLocation:
 
 
 def redact(location: str) -> str:
+    """`location` for people: a password never shown, the query left out."""
+    from jobctl.store import hidden_userinfo
+
     try:
         parts = urlsplit(location)
-    except ValueError:  # no URL to take apart: whatever stands between "//" and "@" goes
-        import re
-
-        return re.sub(r"//[^/]*@", "//***@", location.split("?", 1)[0], count=1)
-    if parts.password is None:
-        return location.split("?", 1)[0]
+    except ValueError:  # no URL to take apart
+        return hidden_userinfo(location)
+    if parts.password is None:  # none, or one its `/`, `?` or `#` hid from urlsplit
+        return hidden_userinfo(location)
     netloc = parts.netloc.rsplit("@", 1)[1]
     user = parts.username or ""
     return urlunsplit((parts.scheme, f"{user}:***@{netloc}", parts.path, "", ""))
