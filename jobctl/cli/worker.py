@@ -579,7 +579,14 @@ def _refuse_an_unusable_log_folder(config: "Config") -> None:
     if kind not in ("path", "sqlite"):
         return
     database = os.path.abspath(os.path.expanduser(path))
-    if os.path.lexists(database) or not os.path.isdir(os.path.dirname(database)):
+    try:
+        os.lstat(database)
+        return  # there already
+    except FileNotFoundError:
+        pass
+    except OSError:
+        return  # not to be told (a folder closed to this user): the store says why, exit 3
+    if not os.path.isdir(os.path.dirname(database)):
         return
     refused = log_folder_refused(config)
     if refused is None:
