@@ -683,6 +683,14 @@ def test_an_ipv6_loopback_address(env: Env) -> None:
         ("nonsense", "jobctl: --metrics-addr: bad port in 'nonsense'\n"),
         ("127.0.0.1:99999", "jobctl: --metrics-addr: port 99999 out of range\n"),
         ("[::1:9100", "jobctl: --metrics-addr: bad address '[::1:9100': expected [HOST]:PORT\n"),
+        # Numbers are ASCII digits alone: int() took these, and the worker listened.
+        ("9_100", "jobctl: --metrics-addr: bad port in '9_100'\n"),
+        (":+19420", "jobctl: --metrics-addr: bad port in ':+19420'\n"),
+        (
+            "\u0669\u0661\u0660\u0661",
+            "jobctl: --metrics-addr: bad port in '\u0669\u0661\u0660\u0661'\n",
+        ),
+        ("9" * 5000, f"jobctl: --metrics-addr: port {'9' * 39}\u2026 out of range\n"),
     ],
 )
 def test_bad_metrics_addresses(env: Env, address: str, message: str) -> None:

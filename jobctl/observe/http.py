@@ -50,7 +50,7 @@ from jobctl.logfiles import log_dir
 from jobctl.observe.health import database_check, logs_check
 from jobctl.observe.metrics import render
 from jobctl.store import Store
-from jobctl.text import clean
+from jobctl.text import clean, digits_value, shorten
 
 LOOPBACK = "127.0.0.1"
 _TEXT = "text/plain; charset=utf-8"
@@ -97,12 +97,14 @@ def parse_address(text: str) -> tuple[str, int]:
     else:
         given, port_text = "", raw
     host = given.strip() or LOOPBACK  # "" to bind() would be every interface
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise UsageError(f"--metrics-addr: bad port in {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise UsageError(f"--metrics-addr: port {port} out of range")
+    # ASCII digits alone, as every number jobctl reads: int() also takes "9_100", "+9100"
+    # and other scripts' digits.
+    if not (port_text.isascii() and port_text.isdigit()):
+        raise UsageError(f"--metrics-addr: bad port in {shorten(text)!r}")
+    port = digits_value(port_text, 5)
+    if port is None or port > 65535:
+        shown = shorten(port_text.lstrip("0"))
+        raise UsageError(f"--metrics-addr: port {shown} out of range")
     return host, port
 
 
