@@ -179,3 +179,24 @@ def test_healthz_answers_within_seconds_while_writes_are_paused(
     assert took < 10, took
     assert worker.stop() == 0
     client.close()
+
+
+def test_health_fails_within_seconds_on_a_server_paused_for_every_command(
+    redis_env: RedisEnv, private_server: RedisServer
+) -> None:
+    """`health` waited on a CLIENT PAUSE ALL with a command's 60 s: a pause shorter than
+    that ended before it answered, and every check then said ok (exit 0)."""
+    env = redis_env
+    env.enqueue("ok")
+    client = private_server.client()
+    client.execute_command("CLIENT", "PAUSE", "10000", "ALL")  # (UNPAUSE waits it out)
+    try:
+        began = time.monotonic()
+        health = env.run("health", "--json", timeout=60)
+        took = time.monotonic() - began
+    finally:
+        client.execute_command("CLIENT", "UNPAUSE")
+    assert health.returncode == 1, (health.stdout, health.stderr)
+    assert "did not answer in time" in health.stdout, health.stdout
+    assert took < 9, took
+    client.close()

@@ -120,10 +120,15 @@ class Globals:
         return configured_db(self.config())
 
     def store(
-        self, *, create: bool = True, durability: str | None = None, service: bool = False
+        self,
+        *,
+        create: bool = True,
+        durability: str | None = None,
+        service: bool = False,
+        timeout: float | None = None,
     ) -> "Store":
         """The store the command works on. A command that waits long for a lock says so on
-        stderr (a service logs its events instead)."""
+        stderr (a service logs its events instead). `timeout`: see open_store."""
         from jobctl.store import open_store
 
         location = self.db_location()
@@ -133,6 +138,7 @@ class Globals:
             location,
             durability=durability or self.config().settings.durability,
             create=create,
+            timeout=timeout,
         )
         if store.upgraded_from is not None:
             from jobctl.text import say

@@ -231,7 +231,7 @@ def health(
     from jobctl.documents import print_json
     from jobctl.errors import EXIT_FAILED, ConfigError, StoreError
     from jobctl.logfiles import log_dir
-    from jobctl.observe.health import Check, Limits, check, config_check
+    from jobctl.observe.health import ANSWER_WAIT, Check, Limits, check, config_check
     from jobctl.text import clean
 
     age = duration_option(max_age, "--max-age")
@@ -246,7 +246,7 @@ def health(
         # The config check says it (no warning too); where its log_dir points is unknown.
         STATE.use_config(EMPTY_CONFIG)
     try:
-        with STATE.store(create=False) as store:
+        with STATE.store(create=False, timeout=ANSWER_WAIT) as store:
             for queue in named:  # a typo would pass every check it narrows, as wait's is refused
                 note_unknown_queue(queue, store, fatal=True)
             logs = None if broken else log_dir(STATE.config(), store.location)

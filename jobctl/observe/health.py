@@ -63,6 +63,11 @@ LOG_FILES = 1000
 # batch of a few thousand jobs holds it, far under the 30 s after which every write fails.
 LOCK_WAIT = 1.0
 LOCKED = "locked by another process"
+# How long `health` waits for a Redis server, to connect and for each answer: a server
+# stopped dead or paused (CLIENT PAUSE ALL) fails the check within seconds, where a
+# command's 60 s outlasted a probe's own timeout, and a pause shorter than that then read as
+# healthy once it was over. Its reads are a few counts, far under it on a live server.
+ANSWER_WAIT = 5.0
 # What a Redis server's failed write probe (bounded by LOCK_WAIT too) is said to be.
 REFUSED = "the server takes no write"
 

@@ -11,20 +11,27 @@ __all__ = ["Finish", "Store", "WakeListener", "location_kind", "open_store"]
 
 
 def open_store(
-    location: str, *, durability: str = "full", create: bool = True, at_rest: bool = False
+    location: str,
+    *,
+    durability: str = "full",
+    create: bool = True,
+    at_rest: bool = False,
+    timeout: float | None = None,
 ) -> Store:
     """A path or sqlite:///path opens the SQLite store; redis:// or rediss:// the Redis one
     (imported only then: the client costs start-up time that SQLite users should not pay).
     Schemes are read in any case. Any other `scheme://`, or one of these three with a slash
     missing, is refused: a mistyped URL must not become a database file of that name.
-    `at_rest`: a SQLite file read as it is, for reading only (see open_database)."""
+    `at_rest`: a SQLite file read as it is, for reading only (see open_database). `timeout`:
+    the seconds a Redis server is waited for, to connect and for each answer (its store's
+    default when None; a SQLite file's waits are its lock's)."""
     kind, rest = location_kind(location)
     if kind == "redis":
         try:
             from jobctl.store.redis import RedisStore
         except ImportError as exc:
             raise StoreError(f"the Redis store needs the redis package: {exc}") from None
-        return RedisStore(rest, create=create)
+        return RedisStore(rest, create=create, timeout=timeout)
     if kind == "unknown":
         raise BadLocation(not_a_location(location))
     from jobctl.store.sqlite import SqliteStore
