@@ -370,7 +370,8 @@ class _Command:
     >(...) of it gets a shell a value on stdin."""
 
     __slots__ = (
-        *("drains", "expands", "fds", "feeds", "here", "here_at", "passes", "piped", "reads"),
+        *("drains", "expands", "fds", "feeds", "heard", "here", "here_at", "passes", "piped"),
+        "reads",
         *("reading_file", "tapped", "targets", "words"),
     )
 
@@ -379,6 +380,7 @@ class _Command:
         self.piped: list[str] = piped or []
         self.tapped = tapped  # the pipe into it may carry the stdin of the group around it
         self.here = False  # a here-string with a placeholder is its stdin
+        self.heard: list[str] = []  # that here-string's word: what it may write to a pipe
         self.here_at = -1  # which of its words is a here-string's $( ) or ` `, if one is
         self.targets: set[int] = set()  # which are a <( ), >( ) or ` ` it redirects to
         self.reads = False  # a ( ) or { }, if, while... in it runs a shell that reads stdin
@@ -476,7 +478,8 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
         if stage and (((reads or now.feeds) and now.source("0") is not None) or expands):
             seen["reader"] = True  # a shell that would read what exec gave the script
         tapped = stage and (takes or expands)  # cat | sh in a group: sh reads its stdin
-        now = _Command([*now.piped, *now.words], tapped) if token in ("|", "|&") else _Command()
+        after = [*now.piped, *now.words, *now.heard]  # cat <<< {x} | sh: the value goes on
+        now = _Command(after, tapped) if token in ("|", "|&") else _Command()
         return reason
 
     def close(position: int, token: str) -> str | None:
@@ -531,8 +534,13 @@ def _commands_hazard(tokens: list[str], operators: set[str], substituting: bool)
         target = False
         if token == "<<<":  # a here-string: the next word is this command's stdin, no argument
             following = tokens[position + 1]
-            now.here = now.here or bool(placeholders(_word_tokens(tokens, position + 1)))
+            heard = _word_tokens(tokens, position + 1)
+            if placeholders(heard):
+                now.here = True
+                now.heard += heard
             _redirect(now, tokens, position, substituting)
+            if now.words and now.words[-1].isdigit():
+                now.words.pop()  # sh 0<<< {x}: the fd, no operand of sh
             if following == "`" or following.endswith("$"):  # its $( ) is read, then left out
                 now.here_at = len(now.words)
             else:
@@ -692,12 +700,10 @@ def _open_test(words: list[str]) -> bool:
 
 
 def _command_words(words: list[str]) -> list[str]:
-    """A simple command without the keywords and VAR=value words before its command word."""
+    """A simple command without the keywords and VAR=value words before its command word
+    (a NAME=, not any word with a `=`: `$1x=1` is a command, the value's first word)."""
     first = 0
-    while first < len(words) and (
-        words[first] in _KEYWORDS
-        or ("=" in words[first] and not words[first].startswith(("=", "$")))
-    ):
+    while first < len(words) and (words[first] in _KEYWORDS or _ASSIGNMENT.match(words[first])):
         first += 1
     return words[first:]
 

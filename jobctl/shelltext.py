@@ -273,25 +273,30 @@ def ansi_c_differs(text: str) -> bool:
     return False
 
 
-# $N, ${N}, $@, $* and ${N...} with an operator (${1:-x}, ${1#-}), which expand to a value
-_POSITIONAL = re.compile(r"\$(?:([0-9@*])|\{([0-9]+|[@*])(?:[-:#%/^,+=?][^}]*)?\})")
+# $N, $@ and $*, and the start of ${N...}, ${!N...}, ${@...} and ${*...}
+_POSITIONAL = re.compile(r"\$(?:([0-9@*])|\{(!?)([0-9]+|[@*]))")
+_OPERATORS = "-:#%/^,+=?@"
 
 
 def positionals_as_placeholders(script: str, held: dict[str, str]) -> str:
     """The script with each positional parameter that `held` names ("0", "1"... and "@" for
     $@ and $*) outside single quotes written as that placeholder: the value it holds is
-    then read where the script uses it."""
+    then read where the script uses it. Of a ${N...} with an operator, the word after it is
+    kept, read the same way, behind a parameter of no value (`${1:-$2}` as `{a}${_:-{b}}`),
+    so that an arithmetic offset (`${1:0:$2}`) or a $( ) in it is seen; bash's indirection
+    (`${!1}`, whose value names a variable, its subscript arithmetic) and prompt expansion
+    (`${1@P}`, which runs the $( ) in its value) are written as the code they run."""
     out: list[str] = []
     quote = ""
     index = 0
     while index < len(script):
         if quote != "'" and script[index] == "$":
             match = _POSITIONAL.match(script, index)
-            key = (match.group(1) or match.group(2)) if match else ""
+            key = (match.group(1) or match.group(3)) if match else ""
             name = held.get("@" if key in ("@", "*") else key.lstrip("0") or key[:1])
             if match and name:
-                out.append(f"{{{name}}}")
-                index = match.end()
+                written, index = _positional_written(script, match, name, held)
+                out.append(written)
                 continue
         step = quote_step(script, index, quote)
         if step is not None:
@@ -301,3 +306,44 @@ def positionals_as_placeholders(script: str, held: dict[str, str]) -> str:
         out.append(script[index])
         index += 1
     return "".join(out)
+
+
+def _positional_written(
+    script: str, match: re.Match[str], name: str, held: dict[str, str]
+) -> tuple[str, int]:
+    """What positionals_as_placeholders writes for the parameter `match` starts, and where
+    the script goes on after it."""
+    if match.group(1):  # $N, $@, $*
+        return f"{{{name}}}", match.end()
+    end = _closing_brace(script, match.end())
+    word = script[match.end() : end]
+    if match.group(2):  # ${!N}
+        return f"$(( {{{name}}} ))", end + 1
+    if word.startswith("@P"):
+        return f"$(eval {{{name}}})", end + 1
+    if not word or word[0] not in _OPERATORS:
+        return f"{{{name}}}", end + 1  # ${1}, or one the shell refuses
+    return f"{{{name}}}${{_{positionals_as_placeholders(word, held)}}}", end + 1
+
+
+def _closing_brace(script: str, index: int) -> int:
+    """Where the } that closes a ${ whose text begins at `index` is (past its nested ${ },
+    and what is quoted); the script's end when none does."""
+    depth = 0
+    quote = ""
+    while index < len(script):
+        step = quote_step(script, index, quote)
+        if step is not None:
+            index, quote = step
+            continue
+        if not quote:
+            if script.startswith("${", index):
+                depth += 1
+                index += 2
+                continue
+            if script[index] == "}":
+                if depth == 0:
+                    return index
+                depth -= 1
+        index += 1
+    return len(script)

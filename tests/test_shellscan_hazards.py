@@ -601,6 +601,16 @@ def test_a_backslash_the_shell_keeps_before_a_placeholder_is_data(env: Env) -> N
         validates_and_runs_values_as_data(env, script, "x; touch {marker} #", '"; touch {marker}')
 
 
+@pytest.mark.parametrize(
+    "script",
+    ["cat <<< {v} | sh", "tr a a <<< {v} | bash", "sh 0<<< {v}", "grep . <<< {v} | cat | sh"],
+)
+def test_a_here_string_piped_into_a_shell_is_refused(env: Env, script: str) -> None:
+    marker = env.root / "pwned"
+    runs_as_code(script, True, {"v": f"touch {marker}"}, marker, "bash")
+    refused(env, script, True, says="fed to a shell's standard input")
+
+
 def test_a_here_string_is_no_variable_name(env: Env) -> None:
     # <<< gives read its stdin; quoting holds there. The names of read are still checked.
     marker = env.root / "pwned"
@@ -1569,6 +1579,17 @@ def test_other_programs_with_values_as_data_validate(env: Env, command: list[str
         (["sh", "-c", 'cd / && exec "$@"', "sh", "{t}", "x"], "{m}.sh", "sh"),
         (["sh", "-c", 'if "$1"; then :; fi', "sh", "{t}"], "{m}.sh", "sh"),
         (["sh", "-c", 'bash -c "$1"', "sh", "{t}"], "touch {m}", "bash"),
+        # bash reads an offset as arithmetic, ${!1} the value as a name (its subscript
+        # arithmetic), ${1@P} as a prompt whose $( ) runs; a here-string reaches the pipe;
+        # $1x=1 is no assignment but the command, the value's first word.
+        (["bash", "-c", "echo ${@:$1}", "sh", "{t}"], "a[$(touch {m})]", "bash"),
+        (["bash", "-c", "echo ${1:0:$1}", "sh", "{t}"], "a[$(touch {m})]", "bash"),
+        (["bash", "-c", "echo ${2:-${1:0:$1} x}", "sh", "{t}"], "a[$(touch {m})]", "bash"),
+        (["bash", "-c", "echo ${!1}", "sh", "{t}"], "a[$(touch {m})]", "bash"),
+        (["bash", "-c", "echo ${1@P}", "sh", "{t}"], "$(touch {m})", "bash"),
+        (["bash", "-c", 'cat <<< "$1" | sh', "sh", "{t}"], "touch {m}", "bash"),
+        (["bash", "-c", 'sh 0<<< "$1"', "sh", "{t}"], "touch {m}", "bash"),
+        (["sh", "-c", "$1x=1", "sh", "{t}"], "touch {m} {m}", "sh"),
     ],
 )
 def test_a_value_the_script_runs_as_its_positional_parameter_is_refused(
@@ -1597,6 +1618,8 @@ POSITIONAL_SAFE: list[list[str]] = [
     ["sh", "-c", "echo '$1' \\$1 \"$1\" > /dev/null", "sh", "{x}"],
     ["sh", "-c", 'echo "$1" | wc -c', "sh", "{x}"],
     ["sh", "-c", "$0 --version", "ls"],  # no value there
+    ["bash", "-c", 'echo "${1:-none}" "${1#-}" "${1@Q}" "${#1}" "${2:-$1}"', "sh", "{x}"],
+    ["bash", "-c", 'A=1 B="$1" printf "%s\\n" "$1"; cat <<< "$1" | wc -c', "sh", "{x}"],
 ]
 
 
