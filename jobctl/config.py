@@ -1256,12 +1256,10 @@ def _printable(text: str) -> str:
 
 
 def _check_timezone(name: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from jobctl.timefmt import zone_named
 
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(  # noqa: B904 - the cause is the name itself
+    if zone_named(name) is None:
+        raise ConfigError(
             f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')"
         )
     return name

@@ -600,13 +600,11 @@ class _Converter:
         return _mail_command(addresses)
 
     def checked_zone(self, number: int, name: str) -> str | None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        from jobctl.timefmt import zone_named
 
         if not name:
             return None
-        try:
-            ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
+        if zone_named(name) is None:
             self.warn(number, f"CRON_TZ ignored: unknown time zone {name!r}")
             return self.timezone
         return name

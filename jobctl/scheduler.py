@@ -55,7 +55,7 @@ from jobctl.observe.events import Count, EventLog, Seconds
 from jobctl.records import FireRecord, backlog_dropped
 from jobctl.store import Store
 from jobctl.store.base import REMOVED_TIME_TABLE
-from jobctl.timefmt import iso, local_zone
+from jobctl.timefmt import iso, local_zone, zone_named
 
 _PENDING_CHECK = 1.0  # seconds between checks of fires waiting for a previous run (overlap=queue)
 # With catch_up = "none", a fire at most this late is on time, not missed: cron runs the jobs
@@ -823,9 +823,7 @@ def daemon_zones(store: Store, config: Config) -> dict[str, str]:
         table = cron.TimeTable.read(text)
         if table is None:
             continue
-        try:
-            ZoneInfo(table.zone)
-        except (ValueError, KeyError, OSError):
+        if zone_named(table.zone) is None:
             continue  # a zone only the daemon's host knows: this process's is the best guess
         zones[name] = table.zone
     return zones

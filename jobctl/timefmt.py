@@ -12,6 +12,7 @@ from jobctl.errors import DurationError, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from zoneinfo import ZoneInfo
 
 # Seconds an instant may be past and still be taken for now without a note: that of
 # `--at "$(date -Iseconds)"`, or of a batch line its producer stamped a moment ago.
@@ -338,10 +339,21 @@ local_zone = _FollowingTheHost(_local_zone)
 host_zone = _FollowingTheHost(_host_zone)
 
 
+def zone_named(name: str) -> ZoneInfo | None:
+    """The zone `name` names, None for none. Beside ZoneInfoNotFoundError (and ValueError for
+    a malformed key), zoneinfo raises the OSError of its fallback's open() for a name that is
+    a folder of the zone database (`Europe`: IsADirectoryError) or too long for a file."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return None
+
+
 def _first_zone(candidates: list[str]) -> str | None:
     """The first of `candidates` that names a zone, else that of /etc/localtime (or of
     /etc/timezone)."""
-    from zoneinfo import ZoneInfo
 
     localtime = _zone_of_file(LOCALTIME)
     if localtime:
@@ -351,13 +363,7 @@ def _first_zone(candidates: list[str]) -> str | None:
             candidates.append(handle.read().strip())
     except OSError:
         pass
-    for name in candidates:
-        try:
-            ZoneInfo(name)
-        except (ValueError, KeyError, OSError):
-            continue
-        return name
-    return None
+    return next((name for name in candidates if zone_named(name) is not None), None)
 
 
 def zone_from_tz(value: str) -> str | None:

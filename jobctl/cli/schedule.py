@@ -612,14 +612,12 @@ def cron_next(
 ) -> None:
     """The next fire times of an expression or a schedule, computed by the daemon's own code
     (DST included), in the zone the daemon would use."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
     from jobctl import cron
     from jobctl.documents import print_json
     from jobctl.errors import ConfigError, UsageError
     from jobctl.render import ago
     from jobctl.tables import table
-    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored
+    from jobctl.timefmt import iso, local_zone, parse_instant, tz_ignored, zone_named
 
     try:
         config: Config | None = STATE.config()
@@ -659,10 +657,9 @@ def cron_next(
         say(f"jobctl: warning: {ignored}")
     elif config is not None and spec is not None and tz is None:
         _say_zones(config, [spec], recorded)
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"--tz: unknown time zone {zone_name!r}") from None
+    zone = zone_named(zone_name)
+    if zone is None:
+        raise UsageError(f"--tz: unknown time zone {zone_name!r}")
     read_as: list[str] = []
     after = parse_instant(start, "--from", zone, read_as) if start else time.time()  # in --tz
     try:
@@ -695,10 +692,11 @@ def cron_next(
         print_json([iso(f, zone, precision) for f in fires])
         return
     now = time.time()
-    utc = ZoneInfo("UTC")
+    from datetime import UTC
+
     table(
         ["FIRE", "UTC", "IN"],
-        [[iso(f, zone, precision) or "", iso(f, utc, precision) or "", ago(f, now)] for f in fires],
+        [[iso(f, zone, precision) or "", iso(f, UTC, precision) or "", ago(f, now)] for f in fires],
         title=f"{parsed.text}: {cron.describe(parsed)} ({zone_name})",
     )
 

@@ -114,14 +114,12 @@ def _first_multiple_after(step: float, moment: float) -> int:
 def _zone(tz: tzinfo | str) -> tzinfo:
     if not isinstance(tz, str):
         return tz
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from jobctl.timefmt import zone_named
 
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise CronError(
-            f"unknown time zone {tz!r} (expected an IANA name like 'Europe/Berlin')"
-        ) from None
+    zone = zone_named(tz)
+    if zone is None:
+        raise CronError(f"unknown time zone {tz!r} (expected an IANA name like 'Europe/Berlin')")
+    return zone
 
 
 _EPOCH = datetime(1970, 1, 1)
