@@ -634,9 +634,10 @@ class Scheduler:
             why = "no daemon ran at that time"
         elif fire_time < leading:
             why = "the daemon was waiting for the lead"
-        else:
-            # a suspended machine, a store outage
+        elif now - fire_time > _STALL:  # a suspended machine, a store outage
             why = f"the daemon woke over {format_duration(_STALL)} late for it"
+        else:  # a shorter stall: its newest fire runs, as after a suspend cron's would
+            why = "the daemon woke late, after a newer fire, which runs"
         reason = f"missed: {why} (catch_up = none)"
         if self.store.record_fire(spec.name, fire_time, None, now, reason=reason) is not None:
             self._log_skip(spec, fire_time, reason, level="debug")

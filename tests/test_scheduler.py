@@ -1017,6 +1017,26 @@ def test_catch_up_none_records_what_a_late_tick_leaves_unrun(store: SqliteStore)
     assert record.reason == "missed: the daemon woke over 3h late for it (catch_up = none)"
 
 
+def test_catch_up_none_says_a_short_stall_ran_a_newer_fire(store: SqliteStore) -> None:
+    """A fire a stall of minutes let pass, behind the newer one that runs, was recorded as
+    one the daemon "woke over 3h late for"."""
+    config = one_schedule("* * * * *", "UTC", policy="none")
+    sink = io.StringIO()
+    leader = Scheduler(store, config, EventLog(stream=sink, fmt="json", level="debug"))
+    leader.load(config, at("2026-06-01T00:00:30"))
+    leader.tick(at("2026-06-01T00:01:00"))
+    leader.tick(at("2026-06-01T00:02:00"))
+    leader.tick(at("2026-06-01T00:07:10"))  # stalled for five minutes
+    assert fires(store)[-1] == at("2026-06-01T00:07")
+    skipped = [(e["fire_time"], e["reason"]) for e in events_of(sink, "schedule.skipped")]
+    assert skipped == [
+        (
+            "2026-06-01T00:06:00.000+00:00",
+            "missed: the daemon woke late, after a newer fire, which runs (catch_up = none)",
+        )
+    ]
+
+
 def catch_up_lines(sink: io.StringIO) -> list[tuple[str, object, object]]:
     return [
         (e["level"], f"{e['missed']}{' or more' if e.get('missed_capped') else ''}", e["running"])
