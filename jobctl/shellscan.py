@@ -59,6 +59,7 @@ from jobctl.shellrunners import (
 from jobctl.shelltext import (
     ansi_c_differs,
     backquoted_placeholders,
+    closing_bracket,
     dollar_placeholders,
     escaped_placeholders,
     positionals_as_placeholders,
@@ -865,15 +866,15 @@ def arithmetic_placeholders(script: str) -> list[str]:
         spans: list[tuple[int, int]] = []
         after = index + 1
         if text.startswith("$((", index):
-            spans.append((index + 3, _closing(text, index + 3, "(", ")")))
+            spans.append((index + 3, closing_bracket(text, index + 3, "(", ")")))
         elif text.startswith("$[", index):
-            spans.append((index + 2, _closing(text, index + 2, "[", "]")))
+            spans.append((index + 2, closing_bracket(text, index + 2, "[", "]")))
         elif (
             not quote
             and text.startswith("((", index)
             and text[index - 1 : index] not in _NOT_BEFORE_ARITHMETIC
         ):
-            end = _closing(text, index + 2, "(", ")")
+            end = closing_bracket(text, index + 2, "(", ")")
             if end + 1 >= len(text) or text[end + 1] == ")":  # else ((cd x) 2>&1): subshells
                 spans.append((index + 2, end))
         elif text.startswith("${", index):
@@ -881,17 +882,17 @@ def arithmetic_placeholders(script: str) -> list[str]:
             parameter = _PARAMETER.match(text, after)
             after = parameter.end() if parameter else after
             if text.startswith("[", after):
-                end = _closing(text, after + 1, "[", "]")
+                end = closing_bracket(text, after + 1, "[", "]")
                 spans.append((after + 1, end))
                 after = end + 1
             if text.startswith(":", after) and text[after + 1 : after + 2] not in "-=?+":
-                end = _closing(text, after + 1, "{", "}")
+                end = closing_bracket(text, after + 1, "{", "}")
                 spans.append((after + 1, end))
                 after = end
         elif not quote and index in assigning:
             name = _INDEXED_NAME.match(text, index)  # a[i]=value: i is arithmetic
             if name:
-                end = _closing(text, name.end(), "[", "]")
+                end = closing_bracket(text, name.end(), "[", "]")
                 if text.startswith(("]=", "]+="), end):
                     spans.append((name.end(), end))
         for start, end in spans:
@@ -924,7 +925,7 @@ def _assignment_words(text: str) -> set[int]:
                 found.add(index)
             name = _INDEXED_NAME.match(text, index)
             if name:  # a[i + 1]=x: one word, spaces and all
-                index = _closing(text, name.end(), "[", "]") + 1
+                index = closing_bracket(text, name.end(), "[", "]") + 1
                 continue
         step = quote_step(text, index, quote) if index < len(text) else None
         if step is not None:
@@ -952,25 +953,6 @@ def _assignment_words(text: str) -> set[int]:
 
 _REDIRECTION_WORD = re.compile(r"[0-9]*(?:>>|<<<|<<-?|<>|>\||[<>]&?)(.*)", re.DOTALL)
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\[.*\])?\+?=", re.DOTALL)
-
-
-def _closing(text: str, index: int, opening: str, closing: str) -> int:
-    """Where the `closing` that matches an `opening` before `index` is (or the end)."""
-    depth = 0
-    quote = ""
-    while index < len(text):
-        step = quote_step(text, index, quote)
-        if step is not None:
-            index, quote = step
-            continue
-        if not quote and text[index] == opening:
-            depth += 1
-        elif not quote and text[index] == closing:
-            if depth == 0:
-                return index
-            depth -= 1
-        index += 1
-    return len(text)
 
 
 # -- Shells in an argv ---------------------------------------------------------------------

@@ -315,7 +315,7 @@ def _positional_written(
     the script goes on after it."""
     if match.group(1):  # $N, $@, $*
         return f"{{{name}}}", match.end()
-    end = _closing_brace(script, match.end())
+    end = closing_bracket(script, match.end(), "{", "}")
     word = script[match.end() : end]
     if match.group(2):  # ${!N}
         return f"$(( {{{name}}} ))", end + 1
@@ -326,24 +326,21 @@ def _positional_written(
     return f"{{{name}}}${{_{positionals_as_placeholders(word, held)}}}", end + 1
 
 
-def _closing_brace(script: str, index: int) -> int:
-    """Where the } that closes a ${ whose text begins at `index` is (past its nested ${ },
-    and what is quoted); the script's end when none does."""
+def closing_bracket(text: str, index: int, opening: str, closing: str) -> int:
+    """Where the `closing` that matches an `opening` before `index` is (past the pairs
+    nested in it, and what is quoted); the end of `text` when none does."""
     depth = 0
     quote = ""
-    while index < len(script):
-        step = quote_step(script, index, quote)
+    while index < len(text):
+        step = quote_step(text, index, quote)
         if step is not None:
             index, quote = step
             continue
-        if not quote:
-            if script.startswith("${", index):
-                depth += 1
-                index += 2
-                continue
-            if script[index] == "}":
-                if depth == 0:
-                    return index
-                depth -= 1
+        if not quote and text[index] == opening:
+            depth += 1
+        elif not quote and text[index] == closing:
+            if depth == 0:
+                return index
+            depth -= 1
         index += 1
-    return len(script)
+    return len(text)
