@@ -809,3 +809,36 @@ def _wait_until_it_sleeps(pid: int) -> None:
     if said <= {"", "0"}:  # "0" while it runs, and always where the kernel hides it
         pytest.skip("the kernel does not say where a process sleeps (/proc/PID/wchan)")
     raise AssertionError(f"process {pid} never slept in nanosleep: {sorted(said)}")
+
+
+def test_wait_all_holds_a_job_that_ends_before_its_batch_of_ids_is_read(tmp_path: Path) -> None:
+    """The active jobs are read a batch at a time: one running when the wait began that
+    ended before its batch was read was in none, and a dead end went unsaid (exit 0). The
+    store is a real one whose second read comes after that job died."""
+    from jobctl.cli.inspect import WAIT_BATCH, _active_ids
+    from jobctl.models import ACTIVE_STATES, AttemptResult, JobFilter, Outcome
+    from jobctl.store import Finish
+
+    class EndsOneBetweenReads(SqliteStore):
+        reads = 0
+
+        def job_ids(self, where: JobFilter) -> list[int]:
+            self.reads += 1
+            if self.reads == 3:  # the newest id, the first batch, then this one's
+                failed = AttemptResult(Outcome.FAILED, exit_code=1, error="exit code 1")
+                self.finish([Finish(running, failed)], time.time())
+            return super().job_ids(where)
+
+    store = EndsOneBetweenReads(tmp_path / "q.db")
+    now = time.time()
+    store.enqueue([NewJob(job="ok", payload={}, max_attempts=1)] * WAIT_BATCH, now)
+    (dies,) = store.enqueue([NewJob(job="bad", payload={}, max_attempts=1, priority=9)], now)
+    (other,) = store.enqueue([NewJob(job="ok", payload={}, queue="other")], now)
+    (running,) = store.claim("w", ["default"], now, 30.0, limit=1)
+    assert running.job.id == dies.id == WAIT_BATCH + 1  # the first of the second batch
+    ids, timed_out = _active_ids(store, JobFilter(states=ACTIVE_STATES, limit=None), None)
+    assert (len(ids), timed_out) == (WAIT_BATCH + 2, False)
+    assert store.get(dies.id).state.value == "dead"  # type: ignore[union-attr]
+    store.reads = 0
+    queue_only = JobFilter(states=ACTIVE_STATES, queue="other", limit=None)
+    assert list(_active_ids(store, queue_only, None)[0]) == [other.id]

@@ -3,6 +3,7 @@ given no id."""
 
 import bisect
 import contextlib
+import heapq
 import itertools
 import os
 import time
@@ -572,9 +573,11 @@ def _active_ids(
     """The ids of the active jobs a filter matches, oldest first, among those there were when
     the wait began, read a batch at a time; and whether the deadline came before the last
     (ids alone: a million jobs read whole took a GB, and 10 s before a first look at the
-    deadline)."""
-    from jobctl.models import JobFilter
+    deadline). A job that ends before its batch is read is in none: the jobs that ended
+    since the wait began are read back at the end (a dead one went unsaid, exit 0)."""
+    from jobctl.models import FINAL_STATES, JobFilter
 
+    began = time.time()
     newest = store.job_ids(JobFilter(limit=1))
     if not newest:
         return array("q"), False
@@ -584,9 +587,18 @@ def _active_ids(
         ids = store.job_ids(where._replace(beyond=found[-1] if found else None))
         found.extend(ids)
         if len(ids) < WAIT_BATCH:
-            return found, False
+            break
         if deadline is not None and time.monotonic() >= deadline:
             return found, True
+    ended = store.finished_jobs(FINAL_STATES, job=where.job, finished_after=began)
+    missed = sorted(
+        job.id
+        for job in ended
+        if job.id <= newest[0] and where.queue in (None, job.queue) and not _holds(found, job.id)
+    )
+    if missed:
+        found = array("q", heapq.merge(found, missed))
+    return found, False
 
 
 def _last_seen(store: "Store", job_ids: Sequence[int], seen: "dict[int, Job]") -> "Iterator[Job]":
