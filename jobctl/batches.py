@@ -68,7 +68,7 @@ def run_batches(
                     break
                 except KeyboardInterrupt as exc:
                     # A second interrupt to a Redis server that did not answer a batch (see
-                    # jobctl.store.redis.inflight): what was done before is said with it.
+                    # jobctl.store.inflight): what was done before is said with it.
                     note = getattr(exc, "note", None)
                     if changed() and isinstance(note, str):
                         exc.note = f"{changed()} job(s) were {done}; then {note}"  # type: ignore[attr-defined]

@@ -13,12 +13,12 @@ from jobctl.models import (
     JobEdit,
     State,
 )
+from jobctl.store.inflight import in_flight
 from jobctl.store.redis.base import RedisBase
 from jobctl.store.redis.codec import (
     num,
     strings_json,
 )
-from jobctl.store.redis.inflight import in_flight
 
 
 class ControlOps(RedisBase):

@@ -22,6 +22,7 @@ from jobctl.models import (
     State,
 )
 from jobctl.store.base import Finish, WakeListener
+from jobctl.store.inflight import in_flight
 from jobctl.store.redis.base import RedisBase
 from jobctl.store.redis.codec import (
     batch_json,
@@ -31,7 +32,6 @@ from jobctl.store.redis.codec import (
     output_tail,
     strings_json,
 )
-from jobctl.store.redis.inflight import in_flight
 from jobctl.store.redis.listener import PubSubListener
 
 

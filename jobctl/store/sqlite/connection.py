@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobctl.errors import StoreError, StoreMissing, UsageError
+from jobctl.store.inflight import in_flight
 from jobctl.store.sqlite.diagnose import DISK_FULL, describe, store_error
 from jobctl.store.sqlite.files import (
     Checked,
@@ -110,12 +111,15 @@ class SqliteBase:
         # see _switch_to_wal).
         self._to_wal: bool | None = None
         self._durability = durability
-        # A service's checkpoint thread (see as_service), and its commits since it last ran.
+        # Whether a process that keeps the store open writes (see as_service); its
+        # checkpoint thread, and its commits since that last ran.
+        self._service = False
         self._checkpointer: Checkpointer | None = None
         self._commits_unchecked = 0
 
     def as_service(self) -> None:
         """Checkpoints move to a thread of their own (see checkpoints.py)."""
+        self._service = True
         if self._checkpointer is not None:
             return
         from jobctl.store.sqlite.checkpoints import Checkpointer
@@ -331,7 +335,13 @@ class SqliteBase:
                 raise self._error(exc, None) from None
         try:
             yield conn
-            self._commit(conn)
+            if not self._service:
+                # A one-shot command's: a stop signal that came while the commit was made
+                # is acted on once the command has said what it changed (store.inflight).
+                with in_flight(None):
+                    self._commit(conn)
+            else:  # a service's, whose signals stop it between its writes, not inside one
+                self._commit(conn)
         except (sqlite3.Error, UnicodeDecodeError) as exc:
             # After a full disk or an I/O error SQLite may have rolled back already.
             if conn.in_transaction:
