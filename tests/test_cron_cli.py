@@ -1239,3 +1239,15 @@ def test_two_cron_daemons_of_one_host_and_pid_keep_records_of_their_own(env: Env
         first, second = Daemon(store, config), Daemon(store, config)
         assert first.id != second.id
         assert first.id.startswith(f"scheduler:{socket.gethostname()}:{os.getpid()}:")
+
+
+def test_reload_refuses_a_broken_config_in_one_line(env: Env) -> None:
+    """It warned first that it went on without the file, then refused it: two lines that
+    say opposite things."""
+    env.enqueue("--exec", "--", "true")  # the database, made before the config breaks
+    env.write_config("[jobs.ok\n")
+    for args in ([], ["--config", str(env.root / "nope.toml")]):
+        result = env.run(*args, "reload")
+        assert result.returncode == 2, result.stderr
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+        assert "going on without it" not in result.stderr

@@ -276,7 +276,9 @@ def reload() -> None:
 
     host, now = socket.gethostname(), time.time()
     try:
-        opened = STATE.store(create=False)
+        # (Its durability named: a config is read only where a daemon's own file is not
+        # known, and a broken one is then refused in one line, not first warned of.)
+        opened = STATE.store(create=False, durability="full")
     except StoreMissing as exc:
         raise StoreMissing(f"{exc}{_daemons_elsewhere()}") from None
     with opened as store:
