@@ -526,9 +526,14 @@ def check_schedules(config: Config) -> Config:
         try:
             cron.parse(spec.cron)
         except JobctlError as exc:
-            where = f"{config.path}:{spec.line}" if spec.line else str(config.path or "<config>")
-            raise ConfigError(f"{where}: [schedules.{_quote_key(spec.name)}] cron: {exc}") from None
+            raise bad_cron(config, spec, exc) from None
     return config
+
+
+def bad_cron(config: Config, spec: ScheduleSpec, exc: Exception) -> ConfigError:
+    """A schedule's cron expression refused, told with its file, line and schedule."""
+    where = f"{config.path}:{spec.line}" if spec.line else str(config.path or "<config>")
+    return ConfigError(f"{where}: [schedules.{_quote_key(spec.name)}] cron: {exc}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1251,3 +1251,15 @@ def test_reload_refuses_a_broken_config_in_one_line(env: Env) -> None:
         assert result.returncode == 2, result.stderr
         assert len(result.stderr.splitlines()) == 1, result.stderr
         assert "going on without it" not in result.stderr
+
+
+def test_cron_next_of_a_schedule_with_a_bad_cron_names_it_as_validate_does(env: Env) -> None:
+    """It said only `invalid cron '*/5 * * *': ...`, with no schedule, file or line."""
+    env.write_config(
+        '[jobs.ok]\ncommand = ["true"]\n[schedules.tick]\njob = "ok"\ncron = "*/5 * * *"\n'
+    )
+    refused = env.run("cron", "next", "tick")
+    checked = env.run("validate")
+    assert refused.returncode == checked.returncode == 2, refused.stderr
+    assert refused.stderr == checked.stderr
+    assert f"{env.config}:5: [schedules.tick] cron: invalid cron" in refused.stderr

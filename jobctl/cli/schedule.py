@@ -673,6 +673,10 @@ def cron_next(
             raise UsageError(
                 f"{_unknown_schedule(config, expression)}; and no cron expression either: {fields}"
             ) from None
+        if spec is not None and config is not None:
+            from jobctl.config import bad_cron
+
+            raise bad_cron(config, spec, exc) from None
         raise
     for line in read_as:  # (after the expression's check: an error is its one line)
         say(f"jobctl: note: {line}")
