@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
-from jobctl.text import clean, error_parts
+from jobctl.text import clean, error_parts, escape_cut
 
 
 def use_rich() -> bool:
@@ -375,7 +375,8 @@ def _cut_to(text: str, width: int, how: Cut) -> str:
     if cell_len(text) <= width:
         return text
     if how in ("end", "name"):
-        return set_cell_size(text, width - 1).rstrip() + "…"
+        start = set_cell_size(text, width - 1)
+        return text[: escape_cut(text, len(start))[0]].rstrip() + "…"
     head = error_parts(text)[0] if how == "error" else ""
     if how == "error" and not head:  # jobctl's words alone: "exit co…", never "…de 4"
         return _cut_to(text, width, "end")
@@ -385,4 +386,4 @@ def _cut_to(text: str, width: int, how: Cut) -> str:
     tail = text[len(text) - keep :]  # one character per cell at most: then trimmed to fit
     while cell_len(tail) > keep:
         tail = tail[1:]
-    return head + "…" + tail
+    return head + "…" + text[escape_cut(text, len(text) - len(tail))[1] :]

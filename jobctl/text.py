@@ -44,6 +44,23 @@ def clean(text: str) -> str:
     return _UNSAFE.sub(_escape, text)
 
 
+# The escapes clean() writes: where a cut may not fall.
+_ESCAPED = re.compile(r"\\(?:[nrt]|x[0-9a-f]{2}|u[0-9a-f]{4}|U[0-9a-f]{8})")
+
+
+def escape_cut(text: str, at: int) -> tuple[int, int]:
+    """Where an escape of clean()'s that a cut at `at` would split starts and ends (`at`
+    twice when it splits none): cleaned text cut inside one would start with the rest of it
+    (`nValueError` of `\\nValueError`, `b]0;` of `\\x1b]0;`), words the text never held,
+    or end with a part of it."""
+    for match in _ESCAPED.finditer(text, max(0, at - 9)):
+        if match.start() >= at:
+            break
+        if at < match.end():
+            return match.start(), match.end()
+    return at, at
+
+
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
     if char in _JOINERS and _joins(match.string, match.start()):

@@ -176,3 +176,41 @@ def test_piped_listings_give_times_as_iso_8601(env: Env) -> None:
     failed = dead_listed.splitlines()[1].split()[4]
     assert datetime.fromisoformat(failed).utcoffset() is not None
     assert failed == env.show(dead)["finished_at"]
+
+
+def test_an_error_cut_to_its_end_starts_at_a_whole_escape(env: Env) -> None:
+    """The cut fell inside the `\\n` a newline of the job's output is shown as, and the
+    error read `…nValueError: ...`, words the job never wrote. Lines of `ab` put a `\\n`
+    every four characters, where some width cuts; an `n` is in none but the escape."""
+    env.write_config(CONFIG)
+    job = env.enqueue(
+        "--exec", "--max-attempts", "1", "--", "sh", "-c", "yes ab | head -40 >&2; exit 17"
+    )
+    env.run("run-worker", "--burst", check=True)
+    for columns in range(70, 78):
+        dead = _lines(run_on_terminal(env, "dead", "list", columns=columns))
+        row = next(line for line in dead if line.startswith(str(job)))
+        cut = row.partition("exit code 17: …")[2]
+        assert cut.endswith("ab") and not cut.startswith("n"), row
+
+
+def test_cron_next_keeps_each_time_on_one_line_on_a_narrow_terminal(env: Env) -> None:
+    """Its table folded every time over two lines below some 65 columns (`2026-12-03T02:30:00`
+    then `+01:00`), and at 20 over seven, which can be neither read nor pasted."""
+    for columns in (20, 50):
+        shown = _lines(
+            run_on_terminal(
+                env,
+                "cron",
+                "next",
+                "30 2 * * *",
+                "-n",
+                "2",
+                "--tz",
+                "Europe/Berlin",
+                columns=columns,
+            )
+        )
+        rows = [line for line in shown if re.match(r"\d{4}-\d\d-\d\dT", line)]
+        assert len(rows) == 2, shown
+        assert all(re.match(r"\d{4}-\d\d-\d\dT02:30:00\+0[12]:00\b", line) for line in rows), shown

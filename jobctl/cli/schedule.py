@@ -702,6 +702,7 @@ def cron_next(
         ["FIRE", "UTC", "IN"],
         [[iso(f, zone, precision) or "", iso(f, UTC, precision) or "", ago(f, now)] for f in fires],
         title=f"{parsed.text}: {cron.describe(parsed)} ({zone_name})",
+        spare=("UTC", "IN"),  # on a narrow terminal: never a time folded over lines
     )
 
 
