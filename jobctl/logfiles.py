@@ -133,14 +133,29 @@ def trusted(path: str, job_ids: Container[int], directory: Path | str | None, sh
 
 
 def locate(path: str, directory: Path | str | None) -> str:
-    """An attempt's log as recorded at its start, or where it is now if the log folder was
-    moved or renamed since (a project folder moved, a disk changed): the same
-    `NNNNN/ID.RUN.log` below `directory`, the folder this config names."""
-    if directory is None or os.path.lexists(path):
+    """An attempt's log where it is below `directory`, the folder this config names (the
+    same `NNNNN/ID.RUN.log`), else as recorded at its start: a log folder moved or renamed
+    since (a project folder moved, a disk changed) is read where it is now, and a copy of
+    the database with its logs (a project folder copied) reads its own, not the
+    original's."""
+    if directory is None:
         return path
     folder, name = os.path.split(path)
-    moved = os.path.join(directory, os.path.basename(folder), name)
-    return moved if name.endswith(".log") and os.path.lexists(moved) else path
+    here = os.path.join(directory, os.path.basename(folder), name)
+    return here if name.endswith(".log") and os.path.lexists(here) else path
+
+
+def of_another_database(folder: str, database: str) -> bool:
+    """Whether a log folder is the default one of another SQLite database than `database`
+    (`<other>.logs`, beside an existing file `<other>`): a copy of a database (a backup, a
+    project folder copied) records its jobs' logs where the original's workers wrote them,
+    and its prune must leave the original's alone."""
+    if not folder.endswith(".logs"):
+        return False
+    try:
+        return not os.path.samefile(folder[: -len(".logs")], database)
+    except OSError:
+        return False  # no database there (moved, deleted): the logs are nobody else's
 
 
 def open_log(path: str) -> int:

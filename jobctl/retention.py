@@ -28,6 +28,7 @@ from jobctl.logfiles import (
     hook_logs_of,
     locate,
     log_folder_of,
+    of_another_database,
     trusted,
 )
 from jobctl.logfolders import remove_log_folder
@@ -141,9 +142,8 @@ class _Sweep:
         # dead retry, is still there).
         survivors = store.get_many(chunk)
         gone = [i for i in chunk if i not in survivors]
-        shared = shared_store(store.location)
-        found = [locate(p, log_dir) for p in paths]
-        paths = [p for p in found if trusted(p, set(gone), log_dir, shared)]
+        found = _own_logs(store, [locate(p, log_dir) for p in paths])
+        paths = [p for p in found if trusted(p, set(gone), log_dir, shared_store(store.location))]
         refused = _refused(found, paths, set(gone))
         log_folders = {log_folder_of(p) for p in paths}
         if gone:
@@ -325,11 +325,20 @@ def _remove_logs_first(
     }
     shared = shared_store(store.location)
     recorded = [a.log_path for i in sorted(doomed) for a in store.attempts(i) if a.log_path]
-    paths = [locate(p, log_dir) for p in recorded]
+    paths = _own_logs(store, [locate(p, log_dir) for p in recorded])
     paths = [p for p in paths if trusted(p, doomed, log_dir, shared)]
     paths += _hook_logs(log_dir, paths, doomed)
     # (One that cannot go now is tried again, and counted, when its job's row is deleted.)
     return _unlink_all(paths).logs_removed
+
+
+def _own_logs(store: Store, paths: list[str]) -> list[str]:
+    """The logs among `paths` that are this database's: a copy of one (a backup looked
+    into, a project folder copied) records the logs of the original's workers, beside the
+    original, which a prune of the copy removed from under it."""
+    if shared_store(store.location):
+        return paths  # (trusted() keeps a shared store's to this host's folders)
+    return [p for p in paths if not of_another_database(log_folder_of(p), store.location)]
 
 
 def _refused(found: Sequence[str], allowed: Sequence[str], job_ids: set[int]) -> list[str]:
