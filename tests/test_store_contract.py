@@ -2705,3 +2705,15 @@ def test_a_leader_of_another_config_records_the_schedules_it_lacks_as_taken_out(
     assert _scheduled(store, "s") == [start + 30, start + 270]
     # Every schedule's at once, as a daemon reads them on taking the lead or at its start.
     assert store.time_tables(None) == {"s": "* * * * * UTC", "t": REMOVED_TIME_TABLE}
+
+
+def test_prune_fires_forgets_the_runs_by_hand_of_a_schedule_never_planned(store: Store) -> None:
+    """A schedule only ever run by hand (`schedule run`) has no plan: its fire records were
+    never pruned, a row a run for good. Its latest run is kept, as any schedule's."""
+    for n in range(5):
+        store.record_fire("m", T0 + n, job(schedule="m"), T0 + n, manual=True)
+    store.record_fire("m", T0 + 5, None, T0 + 5, reason="overlap", manual=True)
+    assert store.prune_fires(T0 + 100) == 4  # the latest run (T0+4) and fire (T0+5) stay
+    assert store.last_runs(["m"]) == {"m": T0 + 4}
+    assert store.last_fires()["m"][0].fire_time == T0 + 5
+    assert store.prune_fires(T0 + 100) == 0

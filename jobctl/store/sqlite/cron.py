@@ -260,8 +260,10 @@ class CronOps(QueueOps):
         with self._write() as conn:
             cursor = conn.execute(
                 "DELETE FROM fires WHERE fire_time < ? AND status != 'pending'"
-                " AND fire_time < (SELECT MAX(f.fire_time) FROM fires AS f"
-                "   WHERE f.schedule = fires.schedule AND f.manual = 0)"
+                # Where the plan stands; for a schedule only ever run by hand, its latest fire.
+                " AND fire_time < COALESCE((SELECT MAX(f.fire_time) FROM fires AS f"
+                "   WHERE f.schedule = fires.schedule AND f.manual = 0),"
+                "   (SELECT MAX(f.fire_time) FROM fires AS f WHERE f.schedule = fires.schedule))"
                 " AND NOT (status = 'enqueued' AND fire_time = (SELECT MAX(f.fire_time)"
                 "   FROM fires AS f WHERE f.schedule = fires.schedule AND f.status = 'enqueued'))",
                 (before,),
