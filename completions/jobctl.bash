@@ -217,27 +217,71 @@ _jobctl_dynamic() {
     done
 }
 
+# The words of a line as the shell reads them, into `words`: a blank in quotes or after a
+# backslash is no break (`-c "my dir/jobs.toml"` is one word), and the quotes and
+# backslashes are taken out. REPLY: 1 when the line ends at a break, 0 in a word.
+_jobctl_words() {
+    local line=$1 word='' quote='' c
+    local -i i n=${#line} have=0
+    words=()
+    REPLY=1
+    for ((i = 0; i < n; i++)); do
+        c=${line:i:1}
+        if [[ -n $quote ]]; then
+            if [[ $c == "$quote" ]]; then
+                quote=''
+            elif [[ $quote == '"' && $c == '\' ]] && ((i + 1 < n)); then
+                i+=1
+                word+=${line:i:1}
+            else
+                word+=$c
+            fi
+        elif [[ $c == '\' ]]; then
+            have=1
+            if ((i + 1 < n)); then
+                i+=1
+                word+=${line:i:1}
+            fi
+        elif [[ $c == [\'\"] ]]; then
+            quote=$c
+            have=1
+        elif [[ $c == [[:space:]] ]]; then
+            ((have)) && words+=("$word")
+            word=''
+            have=0
+        else
+            word+=$c
+            have=1
+        fi
+    done
+    if ((have)) || [[ -n $quote ]]; then
+        words+=("$word")
+        REPLY=0
+    fi
+}
+
 _jobctl() {
     local line=${COMP_LINE:0:COMP_POINT} cur='' node='' pending='' dashdash='' kind REPLY w
     local exec=''
     local -a words
-    local -i i j argi=0
+    local -i i j argi=0 cmdw=0
     COMPREPLY=()
-    read -r -a words <<<"$line"
-    if [[ $line != *[[:space:]] ]]; then
+    _jobctl_words "$line"
+    if ((!REPLY)); then  # a word being typed: the last
         cur=${words[${#words[@]}-1]}
         words=("${words[@]:0:${#words[@]}-1}")
     fi
     for ((i = 1; i < ${#words[@]}; i++)); do
         w=${words[i]}
-        if [[ -n $exec ]] && ((argi > 0)); then
-            argi+=1  # the words of an --exec command, options too, are the command's
+        if [[ -n $exec ]] && ((cmdw > 0)); then
+            cmdw+=1  # the words of an --exec command, options too, are the command's
         elif [[ -n $pending ]]; then
             pending=''
         elif [[ -z $dashdash && $w == -- ]]; then
             dashdash=1
+            [[ $node == edit ]] && exec=1  # edit ID -- CMD ARGS...
         elif [[ -z $dashdash && $w == --?* ]]; then
-            [[ $node == enqueue && $w == --exec ]] && exec=1
+            [[ ($node == enqueue || $node == edit) && $w == --exec ]] && exec=1
             if [[ $w != *=* ]]; then
                 _jobctl_kind "$node" "$w"
                 [[ $REPLY == flag ]] || pending=$w
@@ -246,13 +290,15 @@ _jobctl() {
             # Short options, alone or bundled (-xq): flags up to one that takes a value,
             # which is the rest of the word, or else the next word.
             for ((j = 1; j < ${#w}; j++)); do
-                [[ $node == enqueue && ${w:j:1} == x ]] && exec=1
+                [[ ($node == enqueue || $node == edit) && ${w:j:1} == x ]] && exec=1
                 _jobctl_kind "$node" "-${w:j:1}"
                 if [[ $REPLY != flag ]]; then
                     ((j + 1 < ${#w})) || pending=-${w:j:1}
                     break
                 fi
             done
+        elif [[ -n $exec ]]; then
+            cmdw+=1  # the command's name
         else
             _jobctl_commands "$node"
             if ((argi == 0)) && [[ " $REPLY " == *" $w "* ]]; then
@@ -262,7 +308,7 @@ _jobctl() {
             fi
         fi
     done
-    if [[ -n $exec && -z $pending ]] && ((argi > 0)); then
+    if [[ -n $exec && -z $pending ]] && ((cmdw > 0)); then
         compopt -o filenames 2>/dev/null
         COMPREPLY=($(compgen -f -- "$cur"))  # an argument of the command
         return 0

@@ -382,15 +382,19 @@ function __jobctl_complete
     set -l dashdash 0
     set -l argi 0
     set -l exec 0
+    set -l cmdw 0
     for w in $words
-        if test $exec = 1; and test $argi -gt 0
-            set argi (math $argi + 1)  # the words of an --exec command are the command's
+        if test $exec = 1; and test $cmdw -gt 0
+            set cmdw (math $cmdw + 1)  # the words of an --exec command are the command's
         else if test -n "$pending"
             set pending ''
         else if test $dashdash = 0; and test "x$w" = x--
             set dashdash 1
+            if test "$node" = edit  # edit ID -- CMD ARGS...
+                set exec 1
+            end
         else if test $dashdash = 0; and string match -q -- '--?*' $w
-            if test "$node" = enqueue; and test "x$w" = x--exec
+            if contains -- "$node" enqueue edit; and test "x$w" = x--exec
                 set exec 1
             end
             if not string match -q -- '*=*' $w
@@ -401,7 +405,7 @@ function __jobctl_complete
             # which is the rest of the word, or else the next word.
             set -l letters (string split '' -- (string sub -s 2 -- $w))
             for j in (seq (count $letters))
-                if test "$node" = enqueue; and test $letters[$j] = x
+                if contains -- "$node" enqueue edit; and test $letters[$j] = x
                     set exec 1
                 end
                 if test (__jobctl_value "$node -$letters[$j]") != flag
@@ -409,6 +413,8 @@ function __jobctl_complete
                     break
                 end
             end
+        else if test $exec = 1
+            set cmdw (math $cmdw + 1)  # the command's name
         else if test $argi = 0; and contains -- $w \
                 (__jobctl_commands $node | string replace -r '\t.*' '')
             set node (string trim -- "$node $w")
@@ -418,7 +424,7 @@ function __jobctl_complete
     end
     set -l kind
     set -l prefix ''
-    if test $exec = 1; and test -z "$pending"; and test $argi -gt 0
+    if test $exec = 1; and test -z "$pending"; and test $cmdw -gt 0
         __fish_complete_path $cur  # an argument of the command
         return
     else if test $exec = 1; and test -z "$pending"; and begin

@@ -166,6 +166,13 @@ t 'jobctl enqueue -xqbuilds slee'
 t 'jobctl enqueue -qx b'
 t 'jobctl list -nq'
 t 'jobctl list -sq '
+t 'jobctl edit 4 -x echo --js'
+t 'jobctl edit 4 --exec slee'
+t 'jobctl edit 4 -- slee'
+t 'jobctl edit 4 -x ./my-tool -v jo'
+t 'jobctl edit 4 --pri'
+t 'jobctl -c "my dir/jobs.toml" enqueue '
+t 'jobctl -c my\ dir/jobs.toml list --jo'
 """
 
 
@@ -173,6 +180,8 @@ t 'jobctl list -sq '
 def test_bash_completion(env: Env) -> None:
     env.write_config(CONFIG)
     (env.root / "my-tool").touch()
+    (env.root / "my dir").mkdir()
+    (env.root / "my dir" / "jobs.toml").write_text('[jobs.greet]\ncommand = ["true"]\n')
     result = subprocess.run(
         ["bash", "--norc", "-c", BASH, "bash", str(COMPLETIONS / "jobctl.bash")],
         env=_shell_env(env),
@@ -210,6 +219,15 @@ def test_bash_completion(env: Env) -> None:
     assert answers["jobctl enqueue -qx b"] == "backup build:web"  # x is -q's value: no --exec
     assert answers["jobctl list -nq"] == ""  # a word being typed: options only
     assert answers["jobctl list -sq "] == ""  # q is -s's value: nothing to offer after it
+    # edit's -x, --exec and -- are followed by the new command, its options too.
+    assert answers["jobctl edit 4 -x echo --js"] == ""  # echo's words: no file of that name
+    assert "sleep" in answers["jobctl edit 4 --exec slee"].split()
+    assert "sleep" in answers["jobctl edit 4 -- slee"].split()
+    assert answers["jobctl edit 4 -x ./my-tool -v jo"] == "jobs.toml"
+    assert answers["jobctl edit 4 --pri"] == "--priority"
+    # A quoted or escaped blank in an earlier word is no break between words.
+    assert answers['jobctl -c "my dir/jobs.toml" enqueue '] == "greet"
+    assert answers["jobctl -c my\\ dir/jobs.toml list --jo"] == "--job"
 
 
 FISH = r"""
