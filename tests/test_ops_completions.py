@@ -235,7 +235,8 @@ source $argv[1]
 for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s su' \
         'jobctl enqueue --exec slee' 'jobctl enqueue -x ./my-tool -v jo' \
         'jobctl enqueue -xq builds slee' 'jobctl enqueue -wxq builds ./my-tool -v jo' \
-        'jobctl enqueue -xq ' 'jobctl enqueue -qx b'
+        'jobctl enqueue -xq ' 'jobctl enqueue -qx b' 'jobctl edit 4 -x slee' \
+        'jobctl edit 4 -- ./my-tool --js'
     set -l found (complete -C "$line" | string join ',')
     echo "$line|$found"  # (a line even when nothing is offered)
 end
@@ -268,6 +269,8 @@ def test_fish_completion(env: Env) -> None:
     assert answers["jobctl enqueue -wxq builds ./my-tool -v jo"] == "jobs.toml"
     assert answers["jobctl enqueue -xq "] == "builds,default"
     assert answers["jobctl enqueue -qx b"] == "backup\tNightly backup,build:web"
+    assert "sleep" in [a.split("\t")[0] for a in answers["jobctl edit 4 -x slee"].split(",")]
+    assert answers["jobctl edit 4 -- ./my-tool --js"] == ""  # the command's word: no --json
 
 
 # zsh's completion widgets only run inside its line editor: these stand-ins print what the
@@ -283,7 +286,8 @@ _normal() { print -r -- "<normal:${(j:,:)words}:$CURRENT>" }
 source $1
 for line in 'jobctl dead ' 'jobctl list --job ' 'jobctl list --job=ba' 'jobctl list -s ' \
         'jobctl enqueue --exec ' 'jobctl enqueue -x -- tar -c' 'jobctl enqueue -xq builds ' \
-        'jobctl enqueue -wxq builds tar -c' 'jobctl enqueue -xq ' 'jobctl enqueue -qx '; do
+        'jobctl enqueue -wxq builds tar -c' 'jobctl enqueue -xq ' 'jobctl enqueue -qx ' \
+        'jobctl edit 4 -x ' 'jobctl edit 4 -x tar -c' 'jobctl edit 4 -- tar -c'; do
     words=(${(z)line}); [[ $line == *' ' ]] && words+=('')
     CURRENT=${#words}
     print -rn -- "$line|"; _jobctl
@@ -316,6 +320,9 @@ def test_zsh_completion(env: Env) -> None:
     assert answers["jobctl enqueue -wxq builds tar -c"] == "<normal:tar,-c:2>"
     assert answers["jobctl enqueue -xq "] == "builds,default"
     assert answers["jobctl enqueue -qx "] == r"backup:Nightly backup,build\:web"
+    assert answers["jobctl edit 4 -x "] == "<commands>"
+    assert answers["jobctl edit 4 -x tar -c"] == "<normal:tar,-c:2>"
+    assert answers["jobctl edit 4 -- tar -c"] == "<normal:tar,-c:2>"
 
 
 def test_version(env: Env) -> None:
