@@ -919,7 +919,6 @@ class _Parser:
         """The job type a [jobs] table, or a schedule's inline command, describes (table `t`
         in messages)."""
         shell = self.take(t, data, "shell", bool, False)
-        command = self.command(t, data["command"], shell)
         if shell and isinstance(data["command"], list):
             self.note(
                 t,
@@ -928,6 +927,9 @@ class _Parser:
                 " for the shell, so no $VARIABLE, pipe or glob in it is expanded; give the"
                 " command as one string for the shell to read it (or drop shell = true)",
             )
+            # Run as the argv it is: a list of one element went to the shell as a script.
+            shell = False
+        command = self.command(t, data["command"], shell)
         if not shell and isinstance(data["command"], str):
             self.note_shell_syntax(t, command, data["command"])
         self.check_placeholders(t, command, shell)

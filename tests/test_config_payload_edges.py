@@ -293,7 +293,6 @@ def _job_table(command: object, shell: bool) -> str:
     ("command", "shell"),
     [
         (["sh", "-c", "echo {x}"], True),  # a list with shell = true: each element one word
-        (["eval", "{x}"], True),
         (["bash", "-c", "--", "echo {x}"], False),
         (["bash", "-c", "-e", "echo {x}"], False),
         (["bash", "-o", "pipefail", "-c", "echo {x}"], False),
@@ -680,3 +679,21 @@ def _without_db(env: Env, *args: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
+
+def test_a_list_command_with_shell_true_runs_its_words_as_written(env: Env) -> None:
+    """A list of one element went to the shell as a script, though validate warns that
+    shell = true has no effect on a list command: `["touch F"]` made F."""
+    marker = env.root / "pwned"
+    env.write_config(
+        f'[jobs.one]\nshell = true\ncommand = ["touch {marker}"]\nmax_attempts = 1\n'
+        '[jobs.two]\nshell = true\ncommand = ["printf", "%s", "$HOME {x}"]\n'
+    )
+    checked = env.run("validate")
+    assert checked.returncode == 0 and "has no effect on a list command" in checked.stderr
+    one = env.enqueue("one")
+    two = env.enqueue("two", "--arg", "x=$(id)")
+    env.run("run-worker", "--burst", check=True)
+    assert not marker.exists()
+    assert env.show(one)["state"] == "dead"  # no program of that name
+    assert env.run("logs", str(two), check=True).stdout == "$HOME $(id)"
