@@ -95,12 +95,13 @@ class JobType(NamedTuple):
 
     def working_dir(self, base_dir: Path) -> str | None:
         """Where its jobs start, when it says: `cwd`, `~` expanded, relative to the
-        config's folder."""
+        config's folder; absolute, as a job run as another `user` enters it from /, where
+        `sub` of a config found as `./jobs.toml` was no folder."""
         if self.cwd is None:
             return None
         # `~` is the home of whoever reads the file, as in [settings] db and log_dir.
         cwd = os.path.expanduser(self.cwd)
-        return cwd if os.path.isabs(cwd) else str(base_dir / cwd)
+        return cwd if os.path.isabs(cwd) else str((base_dir / cwd).absolute())
 
 
 class ScheduleSpec(NamedTuple):

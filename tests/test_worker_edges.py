@@ -1440,3 +1440,26 @@ def test_a_burst_worker_that_can_start_no_job_ends_with_an_error(env: Env) -> No
     assert "cannot start any job: the open files limit (16) leaves no descriptor for one" in last
     shown = env.show(job_id)
     assert (shown["state"], shown["attempts"]) == ("queued", 0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can switch to another user")
+def test_a_relative_cwd_of_a_job_run_as_another_user_is_the_configs_folder(env: Env) -> None:
+    """With the config found as ./jobs.toml, `cwd = "sub"` stayed relative, and a job run as
+    another user, which enters its folder from /, failed: `working directory sub: user
+    nobody cannot enter it`."""
+    import shutil
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="jobctl-relative-cwd-"))  # nobody can reach it
+    try:
+        top.chmod(0o755)
+        (top / "sub").mkdir(mode=0o755)
+        (top / "jobs.toml").write_text(
+            '[jobs.w]\ncommand = ["pwd"]\ncwd = "sub"\nuser = "nobody"\nmax_attempts = 1\n'
+        )
+        job_id = int(env.run("enqueue", "w", config=False, cwd=top, check=True).stdout)
+        env.run("run-worker", "--burst", config=False, cwd=top, check=True)
+        assert env.show(job_id)["state"] == "succeeded", env.show(job_id)
+        assert env.run("logs", str(job_id), check=True).stdout == f"{top / 'sub'}\n"
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
