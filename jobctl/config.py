@@ -549,6 +549,7 @@ class _Parser:
         self.name = name
         self.path = path
         self._headers: dict[tuple[str, ...], int] | None = None
+        self._in_strings: frozenset[int] | None = None
         self.notes: list[str] = []
 
     # -- error reporting ---------------------------------------------------------------------
@@ -579,8 +580,11 @@ class _Parser:
             return start + 1
         key_re = re.compile(r"^\s*(" + re.escape(key) + r"|\"" + re.escape(key) + r"\")\s*[=.]")
         any_header = re.compile(_ANY_HEADER)
+        inside = self.in_strings()
         for index in range(start + 1, len(self.lines)):
             line = self.lines[index]
+            if index in inside:
+                continue
             if any_header.match(line):
                 break
             if key_re.match(line):
@@ -600,7 +604,10 @@ class _Parser:
             for words in ([*rest, key], rest) if key else (rest,):
                 dotted = r"\s*\.\s*".join(rf'(?:{re.escape(w)}|"{re.escape(w)}")' for w in words)
                 pattern = re.compile(rf"^\s*{dotted}\s*[=.]")
+                inside = self.in_strings()
                 for index in range(above + 1, len(self.lines)):
+                    if index in inside:
+                        continue
                     if any_header.match(self.lines[index]):
                         break
                     if pattern.match(self.lines[index]):
@@ -613,8 +620,9 @@ class _Parser:
         if self._headers is None:
             found: dict[tuple[str, ...], int] = {}
             header = re.compile(_HEADER)
+            inside = self.in_strings()
             for index, line in enumerate(self.lines):
-                match = header.match(line)
+                match = None if index in inside else header.match(line)
                 if match:
                     parts = tuple(_split_table(match.group(1).strip()))
                     found.setdefault(tuple(p.strip() for p in parts), index)
@@ -627,10 +635,42 @@ class _Parser:
         pattern = re.compile(
             r"^\s*(\[\[?\s*" + re.escape(key) + r"\s*[\].]|" + re.escape(key) + r"\s*[=.])"
         )
+        inside = self.in_strings()
         for index, line in enumerate(self.lines):
-            if pattern.match(line):
+            if index not in inside and pattern.match(line):
                 return index + 1
         return None
+
+    def in_strings(self) -> frozenset[int]:
+        """The lines that begin inside a multi-line string (\"\"\"...\"\"\" or '''...'''):
+        their text is a value's, however much it looks like a key or a header (a script's
+        `timeout = 5`), so the locators pass them by."""
+        if self._in_strings is None:
+            found: set[int] = set()
+            closing = ""  # the quotes that end the multi-line string open, if one is
+            for index, line in enumerate(self.lines):
+                if closing:
+                    found.add(index)
+                at = 0
+                while at < len(line):
+                    if closing:
+                        end = _string_end(line, at, closing)
+                        if end < 0:
+                            break
+                        closing, at = "", end
+                        continue
+                    char = line[at]
+                    if char == "#":
+                        break
+                    if line.startswith(('"""', "'''"), at):
+                        closing, at = line[at : at + 3], at + 3
+                    elif char in "\"'":
+                        end = _string_end(line, at + 1, char)
+                        at = len(line) if end < 0 else end
+                    else:
+                        at += 1
+            self._in_strings = frozenset(found)
+        return self._in_strings
 
     # -- typed getters -----------------------------------------------------------------------
 
@@ -1271,6 +1311,19 @@ def _check_timezone(name: str) -> str:
             f"unknown time zone {name!r} (expected an IANA name like 'Europe/Berlin')"
         )
     return name
+
+
+def _string_end(line: str, at: int, quotes: str) -> int:
+    """Where a string whose text begins at `at` of `line` ends (past its closing `quotes`);
+    -1 when it goes on past the line. A basic string's (") backslash escapes what follows."""
+    while at < len(line):
+        if line.startswith(quotes, at):
+            end = at + len(quotes)
+            while len(quotes) == 3 and line.startswith(quotes[0], end) and end - at < 5:
+                end += 1  # \"\"\"a\"\"\"\" ends with up to two quotes of its own
+            return end
+        at += 2 if line[at] == "\\" and quotes[0] == '"' else 1
+    return -1
 
 
 def _split_table(table: str) -> list[str]:

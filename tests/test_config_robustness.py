@@ -209,6 +209,17 @@ def test_an_env_value_that_is_no_finite_number_is_refused(env: Env, value: str) 
             '[jobs.a]\ncommand = ["true"]\n\n[queues."-q"]\nmax_running = 1\n',
             "<config>:4: [queues] -q: bad queue name '-q'",
         ),
+        # A line of a multi-line string is a value's, however much it reads like a key or a
+        # header: the key's own line is named.
+        (
+            '[jobs.a]\ncommand = """sh -c \'\ntimeout = 5\n[jobs.b]\n\'"""\ntimeout = "0s"\n',
+            "<config>:6: [jobs.a] timeout: must be longer than 0s",
+        ),
+        (
+            '[jobs.a]\ncommand = \'\'\'x\n  timeout = 1\n\'\'\'\nenv = {A = """q""""}\n'
+            'timeout = "0s"\n',
+            "<config>:6: [jobs.a] timeout: must be longer than 0s",
+        ),
     ],
 )
 def test_an_error_in_a_table_of_its_own_header_names_that_line(text: str, said: str) -> None:
