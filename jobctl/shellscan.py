@@ -372,8 +372,7 @@ class _Command:
 
     __slots__ = (
         *("drains", "expands", "fds", "feeds", "heard", "here", "here_at", "passes", "piped"),
-        "reads",
-        *("reading_file", "tapped", "targets", "words"),
+        *("reading_file", "reads", "tapped", "targets", "words"),
     )
 
     def __init__(self, piped: list[str] | None = None, tapped: bool = False) -> None:

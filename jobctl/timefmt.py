@@ -354,7 +354,6 @@ def zone_named(name: str) -> ZoneInfo | None:
 def _first_zone(candidates: list[str]) -> str | None:
     """The first of `candidates` that names a zone, else that of /etc/localtime (or of
     /etc/timezone)."""
-
     localtime = _zone_of_file(LOCALTIME)
     if localtime:
         candidates.append(localtime)

@@ -192,8 +192,6 @@ def far_missing_folder(location: str) -> str | None:
         return None
     folder = Path(path).expanduser().parent
     if os.path.lexists(folder):
-        if not os.path.islink(Path(path).expanduser()):
-            return None  # (the usual case, read without importing the store's file checks)
         from jobctl.store.sqlite.files import missing_link_target_folder
 
         return missing_link_target_folder(Path(path).expanduser())

@@ -612,6 +612,8 @@ def cron_next(
 ) -> None:
     """The next fire times of an expression or a schedule, computed by the daemon's own code
     (DST included), in the zone the daemon would use."""
+    from datetime import UTC
+
     from jobctl import cron
     from jobctl.documents import print_json
     from jobctl.errors import ConfigError, UsageError
@@ -696,8 +698,6 @@ def cron_next(
         print_json([iso(f, zone, precision) for f in fires])
         return
     now = time.time()
-    from datetime import UTC
-
     table(
         ["FIRE", "UTC", "IN"],
         [[iso(f, zone, precision) or "", iso(f, UTC, precision) or "", ago(f, now)] for f in fires],
